@@ -1,0 +1,138 @@
+package dev.zenith.protocol.wire;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * Cuts a byte stream into whole messages. Accepts arbitrary chunks (one byte at a time works).
+ * The declared length is checked against {@code [minimum, maxMessageLength]} as soon as its four
+ * bytes have arrived, before any buffer is sized for the body, so a hostile length costs nothing.
+ *
+ * <p>Two framings: typed ({@code type:int8, length:int32 incl. itself, body}) and untyped, used by
+ * the startup phase ({@code length:int32 incl. itself, body}).
+ */
+public final class MessageFramer {
+    /** Default bound: PostgreSQL itself caps most client messages at 1 GiB; we are stricter by default. */
+    public static final int DEFAULT_MAX_MESSAGE_LENGTH = 64 * 1024 * 1024;
+
+    /** One framed message: {@code type} is 0 for untyped (startup-phase) packets. */
+    public record Frame(char type, byte[] body) {
+    }
+
+    private final int maxMessageLength;
+    private byte[] buf = new byte[256];
+    private int start;
+    private int end;
+
+    public MessageFramer(int maxMessageLength) {
+        if (maxMessageLength < 8) {
+            throw new IllegalArgumentException("maxMessageLength too small: " + maxMessageLength);
+        }
+        this.maxMessageLength = maxMessageLength;
+    }
+
+    public int maxMessageLength() {
+        return maxMessageLength;
+    }
+
+    public void feed(byte[] b) {
+        feed(b, 0, b.length);
+    }
+
+    public void feed(byte[] b, int off, int n) {
+        ensure(n);
+        System.arraycopy(b, off, buf, end, n);
+        end += n;
+    }
+
+    public void feed(ByteBuffer b) {
+        int n = b.remaining();
+        ensure(n);
+        b.get(buf, end, n);
+        end += n;
+    }
+
+    /** Bytes received but not yet returned as a frame. */
+    public int buffered() {
+        return end - start;
+    }
+
+    private void ensure(int n) {
+        if (end + n <= buf.length) {
+            return;
+        }
+        int live = end - start;
+        if (live + n <= buf.length && start > 0) {
+            System.arraycopy(buf, start, buf, 0, live);
+        } else {
+            byte[] nb = new byte[Math.max(buf.length * 2, live + n)];
+            System.arraycopy(buf, start, nb, 0, live);
+            buf = nb;
+        }
+        start = 0;
+        end = live;
+    }
+
+    private int int32At(int p) {
+        return ((buf[p] & 0xFF) << 24) | ((buf[p + 1] & 0xFF) << 16) | ((buf[p + 2] & 0xFF) << 8) | (buf[p + 3] & 0xFF);
+    }
+
+    private void checkLength(int length, int minimum, String what) {
+        checkLength(length, minimum, maxMessageLength, what);
+    }
+
+    private void checkLength(int length, int minimum, int maxMessageLength, String what) {
+        if (length < minimum || length > maxMessageLength) {
+            throw new ProtocolException(ProtocolException.Kind.BAD_LENGTH, "invalid length " + Integer.toUnsignedString(length)
+                    + " for " + what + " (allowed " + minimum + ".." + maxMessageLength + ")");
+        }
+    }
+
+    /** The next typed message, or null when it has not fully arrived. */
+    public Frame nextTyped() {
+        if (end - start < 5) {
+            return null;
+        }
+        char type = (char) (buf[start] & 0xFF);
+        int length = int32At(start + 1);
+        checkLength(length, 4, "message type '" + printable(type) + "'");
+        if (end - start < 1 + length) {
+            return null;
+        }
+        byte[] body = Arrays.copyOfRange(buf, start + 5, start + 1 + length);
+        start += 1 + length;
+        return new Frame(type, body);
+    }
+
+    /** The next untyped (startup-phase) packet, or null when it has not fully arrived. */
+    public Frame nextUntyped() {
+        return nextUntyped(maxMessageLength);
+    }
+
+    /** As {@link #nextUntyped()}, with a tighter bound for this packet. */
+    public Frame nextUntyped(int maxLength) {
+        if (end - start < 4) {
+            return null;
+        }
+        int length = int32At(start);
+        checkLength(length, 8, Math.min(maxLength, maxMessageLength), "startup packet");
+        if (end - start < length) {
+            return null;
+        }
+        byte[] body = Arrays.copyOfRange(buf, start + 4, start + length);
+        start += length;
+        return new Frame((char) 0, body);
+    }
+
+    /** Takes one raw byte (the answer to SSLRequest / GSSENCRequest), or -1 when none is buffered. */
+    public int nextByte() {
+        if (end == start) {
+            return -1;
+        }
+        return buf[start++] & 0xFF;
+    }
+
+    static String printable(char c) {
+        return c >= 0x20 && c < 0x7F ? String.valueOf(c) : String.format("\\x%02x", (int) c);
+    }
+}

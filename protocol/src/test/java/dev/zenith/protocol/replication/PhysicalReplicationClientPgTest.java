@@ -1,0 +1,150 @@
+package dev.zenith.protocol.replication;
+
+import dev.zenith.protocol.ClientDriver;
+import dev.zenith.protocol.replication.ReplicationEvent.*;
+import dev.zenith.testkit.PgCluster;
+import dev.zenith.wal.Lsn;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** {@link PhysicalReplicationClient} against a real PostgreSQL 15 primary. */
+class PhysicalReplicationClientPgTest {
+    static final long SEGMENT = 16L * 1024 * 1024;
+
+    static String segmentFileName(int timeline, long lsn) {
+        long segNo = lsn / SEGMENT;
+        return String.format("%08X%08X%08X", timeline, segNo / (0x100000000L / SEGMENT), segNo % (0x100000000L / SEGMENT));
+    }
+
+    @Test
+    void streamedWalIsByteIdenticalToTheSegmentFileWhilePgbenchWrites() throws Exception {
+        try (PgCluster pg = PgCluster.initdb()) {
+            pg.allowReplication().configure(Map.of("wal_keep_size", "256MB")).start();
+            Lsn now = Lsn.parse(pg.psql("SELECT pg_current_wal_lsn()"));
+            Lsn segStart = Lsn.of(now.value() - now.value() % SEGMENT);
+            PhysicalReplicationClient client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "postgres", null, "zenith_wal_test", "zenith_slot", segStart, 0));
+            // Small reads: messages arrive split at arbitrary points.
+            try (ClientDriver d = new ClientDriver(pg.port(), client, 1000)) {
+                SystemIdentified sys = (SystemIdentified) d.until(e -> e instanceof SystemIdentified);
+                assertEquals(1, sys.timeline());
+                assertEquals(pg.psql("SELECT system_identifier FROM pg_control_system()"), sys.systemId());
+                SlotReady slot = (SlotReady) d.until(e -> e instanceof SlotReady);
+                assertTrue(slot.created());
+                d.until(e -> e instanceof StreamingStarted);
+
+                CompletableFuture<String> bench = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        pg.pgbench("-i", "-s", "1", "-q");
+                        pg.pgbench("-c", "2", "-t", "300", "-n");
+                        return pg.psql("SELECT pg_switch_wal()");
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                ByteArrayOutputStream got = new ByteArrayOutputStream();
+                Lsn expected = segStart;
+                Lsn segEnd = segStart.plus(SEGMENT);
+                int walMessages = 0;
+                while (expected.isBefore(segEnd)) {
+                    ReplicationEvent e = d.until(x -> x instanceof WalData || x instanceof ServerError
+                            || x instanceof ProtocolError);
+                    assertInstanceOf(WalData.class, e, () -> "stream failed: " + e);
+                    WalData w = (WalData) e;
+                    assertEquals(expected, w.startLsn(), "WAL must arrive contiguously");
+                    byte[] b = new byte[w.data().remaining()];
+                    w.data().get(b);
+                    int take = (int) Math.min(b.length, segEnd.minus(expected));
+                    got.write(b, 0, take);
+                    expected = w.endLsn();
+                    walMessages++;
+                }
+                bench.get();
+                byte[] file = Files.readAllBytes(pg.walDir().resolve(segmentFileName(1, segStart.value())));
+                assertEquals(SEGMENT, file.length);
+                byte[] streamed = got.toByteArray();
+                assertEquals(SEGMENT, streamed.length);
+                assertTrue(walMessages > 1);
+                assertEquals(-1, Arrays.mismatch(file, streamed),
+                        "first differing byte at offset " + Arrays.mismatch(file, streamed));
+                // the slot exists and a second client finds it already there (SQLSTATE 42710 tolerated)
+                assertEquals("zenith_slot|physical", pg.psql("SELECT slot_name, slot_type FROM pg_replication_slots"));
+            }
+            PhysicalReplicationClient again = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "postgres", null, "zenith_wal_test2", "zenith_slot", null, 0));
+            try (ClientDriver d = new ClientDriver(pg.port(), again, 1)) {
+                SlotReady slot = (SlotReady) d.until(e -> e instanceof SlotReady);
+                assertFalse(slot.created());
+                d.until(e -> e instanceof StreamingStarted);
+                d.write(again.stopStreaming());
+                EndOfStreaming end = (EndOfStreaming) d.until(e -> e instanceof EndOfStreaming);
+                assertNull(end.nextTimeline());
+                assertEquals(PhysicalReplicationClient.State.DONE, again.state());
+            }
+        }
+    }
+
+    @Test
+    void synchronousCommitWaitsForOurFlushAcknowledgement() throws Exception {
+        try (PgCluster pg = PgCluster.initdb()) {
+            pg.allowReplication().configure(Map.of("synchronous_standby_names", "zenith_test")).start();
+            pg.psql("BEGIN; SET LOCAL synchronous_commit = local; CREATE TABLE t(x int); COMMIT;");
+            PhysicalReplicationClient client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "postgres", null, "zenith_test", null, null, 0));
+            try (ClientDriver d = new ClientDriver(pg.port(), client, 8192)) {
+                StreamingStarted started = (StreamingStarted) d.until(e -> e instanceof StreamingStarted);
+                // a valid flush position below anything the commit will write makes us a sync candidate
+                d.write(client.standbyStatusUpdate(started.startLsn(), started.startLsn(), started.startLsn(), false));
+                waitFor(pg, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'zenith_test'", "sync");
+
+                CompletableFuture<String> commit = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return pg.psql("INSERT INTO t VALUES (42) RETURNING x");
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                // the committing backend must reach the SyncRep wait, and must not return before our ack
+                while (!"1".equals(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"))) {
+                    assertFalse(commit.isDone(), "commit returned without our flush acknowledgement");
+                    Thread.sleep(50);
+                }
+                Lsn commitFlushed = Lsn.parse(pg.psql("SELECT pg_current_wal_flush_lsn()"));
+                WalData last = (WalData) d.until(e -> e instanceof WalData w && !w.endLsn().isBefore(commitFlushed));
+                assertFalse(commit.isDone(), "commit returned before we acknowledged its flush");
+                // write (but not flush) acknowledgement is not enough for synchronous_commit = on
+                d.write(client.standbyStatusUpdate(last.endLsn(), started.startLsn(), started.startLsn(), false));
+                waitFor(pg, "SELECT write_lsn = '" + last.endLsn() + "' FROM pg_stat_replication", "t");
+                assertFalse(commit.isDone(), "commit returned on a write-only acknowledgement");
+                assertEquals("1", pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"));
+
+                d.write(client.standbyStatusUpdate(last.endLsn(), last.endLsn(), last.endLsn(), false));
+                assertEquals("42", commit.get().lines().findFirst().orElseThrow());
+                assertEquals("sync|" + last.endLsn(), pg.psql(
+                        "SELECT sync_state, flush_lsn FROM pg_stat_replication WHERE application_name = 'zenith_test'"));
+                d.write(client.terminate());
+            }
+        }
+    }
+
+    static void waitFor(PgCluster pg, String sql, String expected) throws Exception {
+        for (int i = 0; i < 1200; i++) {
+            if (expected.equals(pg.psql(sql))) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        fail("never saw '" + expected + "' from: " + sql + " (last: " + pg.psql(sql) + ")");
+    }
+
+    @SuppressWarnings("unused")
+    private static Path unused;
+}
