@@ -1,0 +1,172 @@
+package dev.zenith.protocol.wire;
+
+import dev.zenith.protocol.wire.BackendMessage.*;
+import dev.zenith.protocol.wire.FrontendMessage.*;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class WireCodecTest {
+
+    static List<BackendMessage> backendSamples() {
+        return List.of(new AuthenticationOk(), new AuthenticationCleartextPassword(),
+                new AuthenticationMD5Password(new byte[] {1, 2, 3, 4}), new AuthenticationSASL(List.of("SCRAM-SHA-256")),
+                new AuthenticationSASLContinue("r=abc,s=c2FsdA==,i=4096".getBytes(StandardCharsets.UTF_8)),
+                new AuthenticationSASLFinal("v=xyz".getBytes(StandardCharsets.UTF_8)),
+                new ParameterStatus("server_version", "15.14"), new BackendKeyData(1234, -99),
+                new ReadyForQuery('I'), new RowDescription(List.of(Field.text("a", 25), Field.text("b", 23))),
+                DataRow.ofText("x", null, ""), new CommandComplete("SELECT 1"), new EmptyQueryResponse(),
+                new ErrorResponse(ErrorFields.of("ERROR", "42601", "syntax error").with(ErrorFields.HINT, "h")),
+                new NoticeResponse(ErrorFields.of("NOTICE", "00000", "hello")),
+                new CopyBothResponse((byte) 0, List.of()), new CopyOutResponse((byte) 0, List.of((short) 0, (short) 0)),
+                new CopyInResponse((byte) 1, List.of((short) 1)), new BackendMessage.CopyData(new byte[] {0, 1, 2}),
+                new BackendMessage.CopyDone());
+    }
+
+    @Test
+    void backendMessagesSurviveOneByteAtATime() {
+        List<BackendMessage> samples = backendSamples();
+        byte[] all = BackendEncoder.encode(samples.toArray(BackendMessage[]::new));
+        BackendDecoder d = new BackendDecoder();
+        List<BackendMessage> out = new ArrayList<>();
+        for (byte b : all) {
+            d.feed(new byte[] {b});
+            BackendMessage m;
+            while ((m = d.poll()) != null) {
+                out.add(m);
+            }
+        }
+        assertEquals(samples.size(), out.size());
+        for (int i = 0; i < samples.size(); i++) {
+            assertEquals(samples.get(i).getClass(), out.get(i).getClass());
+            assertArrayEquals(BackendEncoder.encode(samples.get(i)), BackendEncoder.encode(out.get(i)), "sample " + i);
+        }
+        assertEquals("syntax error", ((ErrorResponse) out.get(13)).fields().message());
+        assertEquals("h", ((ErrorResponse) out.get(13)).fields().hint());
+        assertNull(((DataRow) out.get(10)).text(1));
+        assertEquals(List.of("SCRAM-SHA-256"), ((AuthenticationSASL) out.get(3)).mechanisms());
+    }
+
+    @Test
+    void frontendMessagesSurviveOneByteAtATime() {
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("user", "u");
+        p.put("database", "replication");
+        p.put("replication", "true");
+        byte[] all = FrontendEncoder.encode(new SSLRequest(), new GSSENCRequest(), StartupMessage.of(p),
+                new PasswordMessage("secret"), new Query("SELECT 1"), new FrontendMessage.CopyData(new byte[] {9}),
+                new FrontendMessage.CopyDone(), new CopyFail("nope"), new Sync(), new Flush(), new Terminate());
+        FrontendDecoder d = new FrontendDecoder();
+        List<FrontendMessage> out = new ArrayList<>();
+        for (byte b : all) {
+            d.feed(new byte[] {b});
+            FrontendMessage m;
+            while ((m = d.poll()) != null) {
+                out.add(m);
+            }
+        }
+        assertEquals(11, out.size());
+        assertInstanceOf(SSLRequest.class, out.get(0));
+        assertInstanceOf(GSSENCRequest.class, out.get(1));
+        StartupMessage s = (StartupMessage) out.get(2);
+        assertEquals(p, s.parameters());
+        assertEquals("true", s.replication());
+        assertEquals("secret", ((PasswordMessage) out.get(3)).password());
+        assertEquals("SELECT 1", ((Query) out.get(4)).sql());
+        assertArrayEquals(new byte[] {9}, ((FrontendMessage.CopyData) out.get(5)).data());
+        assertEquals("nope", ((CopyFail) out.get(7)).message());
+        assertInstanceOf(Terminate.class, out.get(10));
+        assertFalse(d.inStartupPhase());
+    }
+
+    @Test
+    void cancelRequestIsAStartupPacket() {
+        FrontendDecoder d = new FrontendDecoder();
+        d.feed(FrontendEncoder.encode(new CancelRequest(77, 88)));
+        assertEquals(new CancelRequest(77, 88), d.poll());
+    }
+
+    @Test
+    void saslResponsesDecodeByExpectedKind() {
+        byte[] init = FrontendEncoder.encode(new SASLInitialResponse("SCRAM-SHA-256", "n,,n=,r=x".getBytes()));
+        SASLInitialResponse i = (SASLInitialResponse) FrontendDecoder.decodeTyped('p',
+                Arrays.copyOfRange(init, 5, init.length), FrontendDecoder.PasswordKind.SASL_INITIAL_RESPONSE);
+        assertEquals("SCRAM-SHA-256", i.mechanism());
+        assertEquals("n,,n=,r=x", new String(i.data()));
+        byte[] noData = FrontendEncoder.encode(new SASLInitialResponse("SCRAM-SHA-256", null));
+        assertNull(((SASLInitialResponse) FrontendDecoder.decodeTyped('p', Arrays.copyOfRange(noData, 5, noData.length),
+                FrontendDecoder.PasswordKind.SASL_INITIAL_RESPONSE)).data());
+        SASLResponse r = (SASLResponse) FrontendDecoder.decodeTyped('p', "c=biws".getBytes(),
+                FrontendDecoder.PasswordKind.SASL_RESPONSE);
+        assertEquals("c=biws", new String(r.data()));
+    }
+
+    @Test
+    void absurdLengthsAreRejectedBeforeAnyBodyIsBuffered() {
+        BackendDecoder d = new BackendDecoder(1024 * 1024);
+        d.feed(new byte[] {'D', 0x7F, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF});
+        ProtocolException e = assertThrows(ProtocolException.class, d::poll);
+        assertEquals(ProtocolException.Kind.BAD_LENGTH, e.kind());
+        assertTrue(e.getMessage().contains("2147483647"), e.getMessage());
+        // sticky: the stream cannot be resynchronized
+        assertSame(e, assertThrows(ProtocolException.class, d::poll));
+
+        BackendDecoder tooShort = new BackendDecoder();
+        tooShort.feed(new byte[] {'Z', 0, 0, 0, 3});
+        assertEquals(ProtocolException.Kind.BAD_LENGTH, assertThrows(ProtocolException.class, tooShort::poll).kind());
+
+        BackendDecoder negative = new BackendDecoder();
+        negative.feed(new byte[] {'d', (byte) 0x80, 0, 0, 0});
+        assertEquals(ProtocolException.Kind.BAD_LENGTH, assertThrows(ProtocolException.class, negative::poll).kind());
+
+        FrontendDecoder startup = new FrontendDecoder();
+        startup.feed(new byte[] {0, 0, 0x4E, 0x21}); // 20001 > PostgreSQL's 10000-byte startup limit
+        assertEquals(ProtocolException.Kind.BAD_LENGTH, assertThrows(ProtocolException.class, startup::poll).kind());
+    }
+
+    @Test
+    void malformedBodiesAreTypedErrors() {
+        // ReadyForQuery with an impossible status
+        assertEquals(ProtocolException.Kind.MALFORMED, assertThrows(ProtocolException.class,
+                () -> BackendDecoder.decode('Z', new byte[] {'Q'})).kind());
+        // DataRow claiming more bytes than present
+        assertEquals(ProtocolException.Kind.MALFORMED, assertThrows(ProtocolException.class,
+                () -> BackendDecoder.decode('D', new byte[] {0, 1, 0, 0, 0, 9, 1})).kind());
+        // CommandComplete without terminator
+        assertEquals(ProtocolException.Kind.MALFORMED, assertThrows(ProtocolException.class,
+                () -> BackendDecoder.decode('C', "SELECT".getBytes())).kind());
+        // trailing garbage
+        assertEquals(ProtocolException.Kind.MALFORMED, assertThrows(ProtocolException.class,
+                () -> BackendDecoder.decode('K', new byte[9])).kind());
+        assertEquals(ProtocolException.Kind.UNKNOWN_TYPE, assertThrows(ProtocolException.class,
+                () -> BackendDecoder.decode('!', new byte[0])).kind());
+        // startup packet without user
+        byte[] noUser = FrontendEncoder.encode(StartupMessage.of(Map.of("database", "x")));
+        assertEquals(ProtocolException.Kind.MALFORMED, assertThrows(ProtocolException.class,
+                () -> FrontendDecoder.decodeStartup(Arrays.copyOfRange(noUser, 4, noUser.length))).kind());
+        // protocol 2.0
+        assertEquals(ProtocolException.Kind.UNSUPPORTED, assertThrows(ProtocolException.class,
+                () -> FrontendDecoder.decodeStartup(new byte[] {0, 2, 0, 0, 0})).kind());
+    }
+
+    @Test
+    void extendedQueryProtocolIsRejectedClearly() {
+        for (char t : new char[] {'P', 'B', 'E', 'D', 'C'}) {
+            FrontendDecoder d = new FrontendDecoder();
+            d.feed(FrontendEncoder.encode(StartupMessage.of(Map.of("user", "u"))));
+            assertInstanceOf(StartupMessage.class, d.poll());
+            d.feed(new byte[] {(byte) t, 0, 0, 0, 4});
+            ProtocolException e = assertThrows(ProtocolException.class, d::poll);
+            assertEquals(ProtocolException.Kind.UNSUPPORTED, e.kind());
+            assertEquals("0A000", e.sqlState());
+            assertTrue(e.getMessage().contains("extended query protocol"), e.getMessage());
+        }
+    }
+}
