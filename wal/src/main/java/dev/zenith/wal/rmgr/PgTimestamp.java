@@ -1,0 +1,41 @@
+package dev.zenith.wal.rmgr;
+
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+
+/** PostgreSQL TimestampTz: microseconds since 2000-01-01 00:00:00 UTC. */
+public final class PgTimestamp {
+    /** Seconds from the Unix epoch to the PostgreSQL epoch. */
+    public static final long POSTGRES_EPOCH_UNIX_SECONDS = 946_684_800L;
+
+    private PgTimestamp() {
+    }
+
+    public static Instant toInstant(long pgMicros) {
+        return Instant.ofEpochSecond(POSTGRES_EPOCH_UNIX_SECONDS + Math.floorDiv(pgMicros, 1_000_000L),
+                Math.floorMod(pgMicros, 1_000_000L) * 1000L);
+    }
+
+    public static long fromInstant(Instant t) {
+        return (t.getEpochSecond() - POSTGRES_EPOCH_UNIX_SECONDS) * 1_000_000L + t.getNano() / 1000;
+    }
+
+    /** timestamptz_to_str with TimeZone UTC: {@code 2026-11-25 14:17:28.653674 UTC}, trailing zeros trimmed. */
+    public static String format(long pgMicros) {
+        LocalDateTime t = LocalDateTime.ofInstant(toInstant(pgMicros), ZoneOffset.UTC);
+        StringBuilder sb = new StringBuilder(32);
+        sb.append(String.format("%04d-%02d-%02d %02d:%02d:%02d", t.getYear(), t.getMonthValue(), t.getDayOfMonth(),
+                t.getHour(), t.getMinute(), t.getSecond()));
+        int micros = t.getNano() / 1000;
+        if (micros != 0) {
+            String frac = String.format("%06d", micros);
+            int len = frac.length();
+            while (frac.charAt(len - 1) == '0') {
+                len--;
+            }
+            sb.append('.').append(frac, 0, len);
+        }
+        return sb.append(" UTC").toString();
+    }
+}
