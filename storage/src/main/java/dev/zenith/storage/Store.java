@@ -1,0 +1,568 @@
+package dev.zenith.storage;
+
+import dev.zenith.storage.image.DataDirectoryImporter;
+import dev.zenith.storage.image.DataDirectoryMaterializer;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.ImportStats;
+import dev.zenith.storage.image.ManifestCodec;
+import dev.zenith.storage.image.MaterializeStats;
+import dev.zenith.storage.image.RelationFilter;
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.page.PageCodec;
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.storage.page.PageLookup;
+import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineCodec;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.BlockChange;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.storage.wal.CommitRecord;
+import dev.zenith.storage.wal.WalAppend;
+import dev.zenith.storage.wal.WalGapException;
+import dev.zenith.storage.wal.WalPositions;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import org.lmdbjava.Cursor;
+import org.lmdbjava.GetOp;
+import org.lmdbjava.Stat;
+import org.lmdbjava.Txn;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/**
+ * One storage: an LMDB environment holding one database cluster as a tree of timelines, with
+ * their WAL, page versions, images and the server's metadata documents. Every method is blocking
+ * and thread-safe; every write is one durable (synced) LMDB transaction, except imports, which
+ * commit pages in batches and their manifest last.
+ */
+public final class Store implements AutoCloseable {
+    /** WAL values are split so no single LMDB value gets huge. */
+    static final int MAX_WAL_CHUNK = 1 << 20;
+    public static final int WAL_SEGMENT_SIZE = 16 << 20;
+
+    private final Path directory;
+    private final Tables tables;
+
+    private Store(Path directory, Tables tables) {
+        this.directory = directory;
+        this.tables = tables;
+    }
+
+    /** Opens the store in {@code dir}, creating it when the directory is missing or empty. */
+    public static Store open(Path dir) {
+        try {
+            return new Store(dir, Tables.open(dir));
+        } catch (IOException e) {
+            throw new StoreException("cannot open store " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    @Override
+    public void close() {
+        tables.close();
+    }
+
+    // ---------------------------------------------------------------- timelines
+
+    /**
+     * Creates a timeline: a root ({@code parent} null; {@code branchLsn} is then ignored and
+     * stored as 0/0) or a branch of {@code parent} at {@code branchLsn}, which may not lie beyond
+     * the parent's stored WAL.
+     */
+    public Timeline createTimeline(TimelineId parent, Lsn branchLsn, int pgTimeline) {
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            Lsn branch = Lsn.INVALID;
+            if (parent != null) {
+                timeline(txn, parent);
+                branch = branchLsn;
+                WalPositions p = walPositions(txn, parent);
+                if (p != null && branch.isAfter(p.end())) {
+                    throw new StoreException("branch point " + branch + " is beyond timeline " + parent
+                            + "'s WAL end " + p.end());
+                }
+            }
+            Timeline t = new Timeline(TimelineId.random(), parent, branch, pgTimeline, Instant.now());
+            tables.timelines.put(txn, Keys.timeline(t.id()), TimelineCodec.encode(t));
+            txn.commit();
+            return t;
+        }
+    }
+
+    public Optional<Timeline> timeline(TimelineId id) {
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            byte[] v = tables.timelines.get(txn, Keys.timeline(id));
+            return Optional.ofNullable(v).map(TimelineCodec::decode);
+        }
+    }
+
+    public List<Timeline> timelines() {
+        List<Timeline> all = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.timelines.openCursor(txn)) {
+            for (boolean ok = c.first(); ok; ok = c.next()) {
+                all.add(TimelineCodec.decode(c.val()));
+            }
+        }
+        return all;
+    }
+
+    private Timeline timeline(Txn<byte[]> txn, TimelineId id) {
+        byte[] v = tables.timelines.get(txn, Keys.timeline(id));
+        if (v == null) {
+            throw new StoreException("no timeline " + id);
+        }
+        return TimelineCodec.decode(v);
+    }
+
+    /** The timeline up to {@code lsn}, then each ancestor up to its branch point. */
+    private Lineage lineage(Txn<byte[]> txn, TimelineId id, Lsn lsn) {
+        List<Lineage.Step> steps = new ArrayList<>();
+        Timeline t = timeline(txn, id);
+        Lsn upTo = lsn;
+        steps.add(new Lineage.Step(t.id(), upTo));
+        while (t.parent() != null) {
+            upTo = Lsn.min(upTo, t.branchLsn());
+            t = timeline(txn, t.parent());
+            steps.add(new Lineage.Step(t.id(), upTo));
+        }
+        return new Lineage(steps);
+    }
+
+    // ---------------------------------------------------------------- WAL
+
+    /**
+     * Appends WAL for one or more timelines in ONE durable transaction (group commit). Each append
+     * must start where its timeline's WAL ends (including earlier appends of the same batch); if
+     * any does not, nothing is written and {@link WalGapException} is thrown.
+     */
+    public void appendWal(List<WalAppend> appends) {
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            Map<TimelineId, WalPositions> positions = new HashMap<>();
+            for (WalAppend a : appends) {
+                WalPositions p = positions.containsKey(a.timeline()) ? positions.get(a.timeline())
+                        : ownWalPositions(txn, a.timeline());
+                Lsn expected = p.end();
+                if (!a.start().equals(expected) && !p.isEmpty()) {
+                    throw new WalGapException(a.timeline(), expected, a.start());
+                }
+                if (p.isEmpty() && !p.start().equals(Lsn.INVALID) && !a.start().equals(p.start())) {
+                    throw new WalGapException(a.timeline(), p.start(), a.start());
+                }
+                Lsn start = p.isEmpty() ? a.start() : p.start();
+                for (int off = 0; off < a.bytes().length; off += MAX_WAL_CHUNK) {
+                    int n = Math.min(MAX_WAL_CHUNK, a.bytes().length - off);
+                    byte[] chunk = new byte[n];
+                    System.arraycopy(a.bytes(), off, chunk, 0, n);
+                    tables.walChunks.put(txn, Keys.timelineLsn(a.timeline(), a.start().plus(off)), chunk);
+                }
+                byte[] empty = new byte[0];
+                for (BlockChange b : a.blockChanges()) {
+                    tables.changesByLsn.put(txn, Keys.changeByLsn(a.timeline(), b.recordLsn(), b.rel(), b.block()), empty);
+                    tables.changesByBlock.put(txn, Keys.page(a.timeline(), b.rel(), b.block(), b.recordLsn()), empty);
+                }
+                for (CommitRecord c : a.commits()) {
+                    tables.commits.put(txn, Keys.commit(a.timeline(), c.pgMicros(), c.recordLsn()), empty);
+                }
+                for (Lsn ckpt : a.checkpoints()) {
+                    tables.checkpoints.put(txn, Keys.timelineLsn(a.timeline(), ckpt), empty);
+                }
+                Lsn lastRecordEnd = a.lastRecordEnd() != null ? a.lastRecordEnd() : p.lastRecordEnd();
+                WalPositions next = new WalPositions(start, a.end(), lastRecordEnd);
+                positions.put(a.timeline(), next);
+                tables.walState.put(txn, Keys.timeline(a.timeline()), next.encode());
+            }
+            txn.commit();
+        }
+    }
+
+    /**
+     * The timeline's own WAL range. A root without WAL is empty with start 0/0 (the first append
+     * sets it); a branch without WAL of its own starts and ends at its branch point.
+     */
+    private WalPositions ownWalPositions(Txn<byte[]> txn, TimelineId id) {
+        Timeline t = timeline(txn, id);
+        WalPositions p = walPositions(txn, id);
+        if (p != null) {
+            return p;
+        }
+        return t.isRoot() ? WalPositions.EMPTY : new WalPositions(t.branchLsn(), t.branchLsn(), null);
+    }
+
+    private WalPositions walPositions(Txn<byte[]> txn, TimelineId id) {
+        byte[] v = tables.walState.get(txn, Keys.timeline(id));
+        return v == null ? null : WalPositions.decode(v);
+    }
+
+    /** First stored WAL byte readable on this timeline (through its ancestors), if any WAL is stored. */
+    public Optional<Lsn> walStart(TimelineId id) {
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            Timeline t = timeline(txn, id);
+            while (t.parent() != null) {
+                t = timeline(txn, t.parent());
+            }
+            WalPositions p = walPositions(txn, t.id());
+            return p == null ? Optional.empty() : Optional.of(p.start());
+        }
+    }
+
+    /** Where the timeline's WAL ends (the next append's start). */
+    public Optional<Lsn> walEnd(TimelineId id) {
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            WalPositions p = ownWalPositions(txn, id);
+            return p.equals(WalPositions.EMPTY) ? Optional.empty() : Optional.of(p.end());
+        }
+    }
+
+    /** End of the last complete WAL record of the timeline (for a branch without records: the branch point). */
+    public Optional<Lsn> lastRecordEnd(TimelineId id) {
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            WalPositions p = ownWalPositions(txn, id);
+            return Optional.ofNullable(p.lastRecordEnd() != null ? p.lastRecordEnd()
+                    : timeline(txn, id).isRoot() ? null : p.start());
+        }
+    }
+
+    /**
+     * Up to {@code maxBytes} of stored WAL from exactly {@code from} (any byte position), crossing
+     * chunk boundaries and falling through to the parent below the branch point. Returns fewer
+     * bytes only at the end of the stored WAL (none when {@code from} is the end).
+     */
+    public byte[] readWal(TimelineId id, Lsn from, int maxBytes) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
+            WalPositions own = ownWalPositions(txn, id);
+            if (own.equals(WalPositions.EMPTY) || from.isAfter(own.end())) {
+                throw new StoreException("WAL position " + from + " is beyond the end of timeline " + id);
+            }
+            int length = (int) Math.min(maxBytes, own.end().minus(from));
+            byte[] out = new byte[length];
+            int filled = 0;
+            while (filled < length) {
+                Lsn pos = from.plus(filled);
+                WalOwner o = walOwner(txn, id, pos);
+                TimelineId owner = o.timeline();
+                byte[][] chunk = Tables.floor(c, Keys.timelineLsn(owner, pos), Keys.TL);
+                Lsn chunkStart = chunk == null ? null : Keys.lsnAt(chunk[0], Keys.TL);
+                if (chunk == null || chunkStart.plus(chunk[1].length).compareTo(pos) <= 0) {
+                    throw new StoreException("WAL position " + pos + " is not stored on timeline " + owner);
+                }
+                int offset = (int) pos.minus(chunkStart);
+                int n = (int) Math.min(Math.min(length - filled, chunk[1].length - offset), o.readableEnd().minus(pos));
+                System.arraycopy(chunk[1], offset, out, filled, n);
+                filled += n;
+            }
+            return out;
+        }
+    }
+
+    /** The timeline whose own WAL holds {@code pos} for this lineage, and up to where it may be read. */
+    private record WalOwner(TimelineId timeline, Lsn readableEnd) {
+    }
+
+    private WalOwner walOwner(Txn<byte[]> txn, TimelineId id, Lsn pos) {
+        Timeline t = timeline(txn, id);
+        Lsn readableEnd = Lsn.of(Long.MAX_VALUE);
+        while (t.parent() != null && pos.isBefore(t.branchLsn())) {
+            readableEnd = Lsn.min(readableEnd, t.branchLsn());
+            t = timeline(txn, t.parent());
+        }
+        WalPositions p = ownWalPositions(txn, t.id());
+        if (pos.isBefore(p.start())) {
+            throw new StoreException("WAL position " + pos + " is before the start " + p.start() + " of timeline "
+                    + t.id());
+        }
+        return new WalOwner(t.id(), readableEnd);
+    }
+
+    /**
+     * Writes 16 MiB WAL segment files named for the timeline's PostgreSQL timeline number into
+     * {@code walDir}, covering {@code from} up to {@code to}: stored bytes where the store has them
+     * (from the segment start, so page headers before {@code from} are there), zeros after {@code to}.
+     */
+    public List<Path> writeWalSegments(TimelineId id, Lsn from, Lsn to, Path walDir) throws IOException {
+        Timeline t = timeline(id).orElseThrow(() -> new StoreException("no timeline " + id));
+        Lsn start = walStart(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
+        List<Path> written = new ArrayList<>();
+        long firstSeg = from.value() / WAL_SEGMENT_SIZE;
+        long lastSeg = (to.value() - 1) / WAL_SEGMENT_SIZE;
+        for (long seg = firstSeg; seg <= lastSeg; seg++) {
+            byte[] content = new byte[WAL_SEGMENT_SIZE];
+            Lsn segStart = Lsn.of(seg * WAL_SEGMENT_SIZE);
+            Lsn fillFrom = Lsn.max(segStart, start);
+            Lsn fillTo = Lsn.min(segStart.plus(WAL_SEGMENT_SIZE), to);
+            if (fillFrom.isBefore(fillTo)) {
+                byte[] bytes = readWal(id, fillFrom, (int) fillTo.minus(fillFrom));
+                System.arraycopy(bytes, 0, content, (int) fillFrom.minus(segStart), bytes.length);
+            }
+            Path file = walDir.resolve(walFileName(t.pgTimeline(), seg));
+            Files.write(file, content);
+            written.add(file);
+        }
+        return written;
+    }
+
+    /** PostgreSQL's WAL file name: timeline, then the segment number as two 8-digit hex halves. */
+    public static String walFileName(int pgTimeline, long segno) {
+        long perId = 0x1_0000_0000L / WAL_SEGMENT_SIZE;
+        return String.format("%08X%08X%08X", pgTimeline, segno / perId, segno % perId);
+    }
+
+    /** Distinct blocks touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
+    public SortedSet<BlockRef> changedBlocks(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+        SortedSet<BlockRef> out = new TreeSet<>();
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByLsn.openCursor(txn)) {
+            for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                byte[] seek = Keys.timelineLsn(step.timeline(), fromExclusive.plus(1));
+                for (boolean ok = c.get(seek, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix);
+                     ok = c.next()) {
+                    byte[] k = c.key();
+                    if (Keys.lsnAt(k, Keys.TL).isAfter(step.upTo())) {
+                        break;
+                    }
+                    out.add(new BlockRef(Keys.relAt(k, Keys.TL + 8), Keys.getInt(k, Keys.TL + 21)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Distinct relation forks touched by WAL records with LSN in (fromExclusive, toInclusive]. */
+    public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+        SortedSet<RelTag> out = new TreeSet<>(dev.zenith.storage.image.DataDirectoryLayout::compareTags);
+        changedBlocks(id, fromExclusive, toInclusive).forEach(b -> out.add(b.rel()));
+        return out;
+    }
+
+    /** LSN of the newest WAL record at or below {@code atOrBefore} that touched the block, if any. */
+    public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn atOrBefore) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByBlock.openCursor(txn)) {
+            for (Lineage.Step step : lineage(txn, id, atOrBefore).steps()) {
+                byte[][] hit = Tables.floor(c, Keys.page(step.timeline(), rel, block, step.upTo()), Keys.BLOCK_PREFIX);
+                if (hit != null) {
+                    return Optional.of(Keys.lsnAt(hit[0], Keys.BLOCK_PREFIX));
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Checkpoint record LSNs in (fromExclusive, toInclusive], ancestors included, ascending. */
+    public List<Lsn> checkpoints(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+        SortedSet<Lsn> out = new TreeSet<>();
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.checkpoints.openCursor(txn)) {
+            for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                for (boolean ok = c.get(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), GetOp.MDB_SET_RANGE);
+                     ok && Keys.hasPrefix(c.key(), prefix) && !Keys.lsnAt(c.key(), Keys.TL).isAfter(step.upTo());
+                     ok = c.next()) {
+                    out.add(Keys.lsnAt(c.key(), Keys.TL));
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * The last commit whose timestamp is at or before {@code time} (for "as of" time travel), on
+     * the timeline or, below its branch point, its ancestors.
+     */
+    public Optional<CommitRecord> lastCommitAtOrBefore(TimelineId id, Instant time) {
+        long micros = CommitRecord.toPgMicros(time);
+        CommitRecord best = null;
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+            for (Lineage.Step step : lineage(txn, id, Lsn.of(Long.MAX_VALUE)).steps()) {
+                byte[][] hit = Tables.floor(c, Keys.commit(step.timeline(), micros, Lsn.of(-1L)), Keys.TL);
+                // skip commits beyond this step's branch point
+                while (hit != null && Keys.lsnAt(hit[0], Keys.TL + 8).isAfter(step.upTo())) {
+                    hit = c.prev() && Keys.hasPrefix(c.key(), Keys.timeline(step.timeline()))
+                            ? new byte[][] {c.key(), c.val()} : null;
+                }
+                if (hit != null) {
+                    CommitRecord r = new CommitRecord(Keys.lsnAt(hit[0], Keys.TL + 8), Keys.commitMicrosAt(hit[0]));
+                    if (best == null || r.pgMicros() > best.pgMicros()) {
+                        best = r;
+                    }
+                }
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
+    // ---------------------------------------------------------------- pages
+
+    /** The newest stored version of a block at or below {@code lsn}, looking through ancestors. */
+    public Optional<PageVersion> getPage(TimelineId id, RelTag rel, int block, Lsn lsn) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); PageLookup lookup = new PageLookup(tables, txn, lineage(txn, id, lsn))) {
+            PageLookup.Found f = lookup.find(rel, block);
+            return f == null ? Optional.empty()
+                    : Optional.of(new PageVersion(f.step().timeline(), f.lsn(), f.page()));
+        }
+    }
+
+    /** Stores one page version (full-page images from WAL, pages reconstructed by redo). */
+    public void putPage(TimelineId id, RelTag rel, int block, Lsn lsn, byte[] page) {
+        if (page.length != PageLayout.BLCKSZ) {
+            throw new IllegalArgumentException("a page has 8192 bytes");
+        }
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            timeline(txn, id);
+            tables.pages.put(txn, Keys.page(id, rel, block, lsn), PageCodec.encode(page));
+            txn.commit();
+        }
+    }
+
+    // ---------------------------------------------------------------- images
+
+    /**
+     * Takes an image of a cleanly stopped data directory at checkpoint {@code checkpointLsn}
+     * (whose redo point is {@code redoLsn}). Relations the filter rejects and whose file length is
+     * unchanged keep their pages and sizes from the previous image (the latest at or before the
+     * checkpoint, ancestors included).
+     */
+    public ImportStats importDataDirectory(TimelineId id, Path dataDir, Lsn checkpointLsn, Lsn redoLsn,
+                                           RelationFilter filter) throws IOException {
+        Lineage lineage;
+        ImageManifest previous;
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            lineage = lineage(txn, id, checkpointLsn);
+            previous = latestImage(txn, lineage).orElse(null);
+        }
+        return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter).run(dataDir);
+    }
+
+    /** The timeline's own images, oldest first. */
+    public List<ImageManifest> images(TimelineId id) {
+        List<ImageManifest> out = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.images.openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                out.add(ManifestCodec.decode(c.val()));
+            }
+        }
+        return out;
+    }
+
+    /** The newest image at or below {@code lsn} on the timeline or, below its branch point, its ancestors. */
+    public Optional<ImageManifest> latestImageAtOrBefore(TimelineId id, Lsn lsn) {
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            return latestImage(txn, lineage(txn, id, lsn));
+        }
+    }
+
+    private Optional<ImageManifest> latestImage(Txn<byte[]> txn, Lineage lineage) {
+        try (Cursor<byte[]> c = tables.images.openCursor(txn)) {
+            for (Lineage.Step step : lineage.steps()) {
+                byte[][] hit = Tables.floor(c, Keys.timelineLsn(step.timeline(), step.upTo()), Keys.TL);
+                if (hit != null) {
+                    return Optional.of(ManifestCodec.decode(hit[1]));
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Writes the data directory of {@code image} into {@code target} (missing or empty). WAL is
+     * not included: add it with {@link #writeWalSegments}.
+     */
+    public MaterializeStats materialize(ImageManifest image, Path target) throws IOException {
+        Lineage lineage;
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            lineage = lineage(txn, image.timeline(), image.lsn());
+        }
+        return new DataDirectoryMaterializer(tables).run(image, lineage, target);
+    }
+
+    /** Materializes the image of timeline {@code id} (or an ancestor) taken at exactly {@code imageLsn}. */
+    public MaterializeStats materialize(TimelineId id, Lsn imageLsn, Path target) throws IOException {
+        ImageManifest image = latestImageAtOrBefore(id, imageLsn).filter(m -> m.lsn().equals(imageLsn))
+                .orElseThrow(() -> new StoreException("timeline " + id + " has no image at " + imageLsn));
+        return materialize(image, target);
+    }
+
+    // ---------------------------------------------------------------- metadata documents
+
+    public void putMeta(String key, byte[] value) {
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            tables.meta.put(txn, metaKey(key), value);
+            txn.commit();
+        }
+    }
+
+    public Optional<byte[]> getMeta(String key) {
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            return Optional.ofNullable(tables.meta.get(txn, metaKey(key)));
+        }
+    }
+
+    /** Returns whether the key existed. */
+    public boolean deleteMeta(String key) {
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            boolean existed = tables.meta.delete(txn, metaKey(key));
+            txn.commit();
+            return existed;
+        }
+    }
+
+    /** All documents whose key starts with {@code prefix}, in key order. */
+    public Map<String, byte[]> listMeta(String prefix) {
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.meta.openCursor(txn)) {
+            boolean ok = p.length == 0 ? c.first() : c.get(p, GetOp.MDB_SET_RANGE);
+            for (; ok && Keys.hasPrefix(c.key(), p); ok = c.next()) {
+                out.put(new String(c.key(), StandardCharsets.UTF_8), c.val());
+            }
+        }
+        return out;
+    }
+
+    private static byte[] metaKey(String key) {
+        if (key.isEmpty() || key.length() > 400) {
+            throw new IllegalArgumentException("metadata keys are 1..400 characters");
+        }
+        return key.getBytes(StandardCharsets.UTF_8);
+    }
+
+    // ---------------------------------------------------------------- statistics
+
+    /** Entries per table and the size of the data file: what the store costs. */
+    public StoreStats stats() {
+        Map<String, Long> entries = new LinkedHashMap<>();
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            entries.put("wal_chunks", tables.walChunks.stat(txn).entries);
+            entries.put("pages", tables.pages.stat(txn).entries);
+            entries.put("images", tables.images.stat(txn).entries);
+            entries.put("blobs", tables.blobs.stat(txn).entries);
+            entries.put("changes_by_lsn", tables.changesByLsn.stat(txn).entries);
+            entries.put("commits", tables.commits.stat(txn).entries);
+            entries.put("meta", tables.meta.stat(txn).entries);
+        }
+        Stat env = tables.env.stat();
+        long usedBytes = (tables.env.info().lastPageNumber + 1) * (long) env.pageSize;
+        try {
+            return new StoreStats(entries, usedBytes, Files.size(directory.resolve("data.mdb")));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package dev.zenith.storage.image;
+
+import dev.zenith.storage.StoreException;
+import dev.zenith.storage.lmdb.Tables;
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4FastDecompressor;
+import org.lmdbjava.Txn;
+
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+
+/** Content-addressed file contents: sha-256 -> [4-byte length][lz4 block]. Identical files are stored once. */
+final class Blobs {
+    private static final LZ4Compressor COMPRESSOR = LZ4Factory.fastestInstance().fastCompressor();
+    private static final LZ4FastDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().fastDecompressor();
+
+    private Blobs() {
+    }
+
+    static byte[] sha256(byte[] content) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(content);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String hex(byte[] hash) {
+        return HexFormat.of().formatHex(hash);
+    }
+
+    /** Stores the content unless present; returns the encoded size written, 0 if it was there. */
+    static int put(Tables t, Txn<byte[]> txn, byte[] hash, byte[] content) {
+        if (t.blobs.get(txn, hash) != null) {
+            return 0;
+        }
+        byte[] out = new byte[4 + COMPRESSOR.maxCompressedLength(content.length)];
+        ByteBuffer.wrap(out).putInt(content.length);
+        int n = COMPRESSOR.compress(content, 0, content.length, out, 4, out.length - 4);
+        byte[] value = Arrays.copyOf(out, 4 + n);
+        t.blobs.put(txn, hash, value);
+        return value.length;
+    }
+
+    static byte[] get(Tables t, Txn<byte[]> txn, String sha256Hex) {
+        byte[] value = t.blobs.get(txn, HexFormat.of().parseHex(sha256Hex));
+        if (value == null) {
+            throw new StoreException("missing file content " + sha256Hex);
+        }
+        int length = ByteBuffer.wrap(value).getInt();
+        byte[] content = new byte[length];
+        DECOMPRESSOR.decompress(value, 4, content, 0, length);
+        return content;
+    }
+}

@@ -1,0 +1,265 @@
+package dev.zenith.storage.image;
+
+import dev.zenith.storage.StoreException;
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.page.PageCodec;
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.storage.page.PageLookup;
+import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import org.lmdbjava.Txn;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Takes an image of a cleanly stopped data directory. Pages are verified (checksum, header), then
+ * stored in batches keyed by their own pd_lsn unless the lineage already holds that content; the
+ * manifest is committed last, so an import that fails or crashes leaves no image and, when it
+ * fails cleanly, none of its page versions either.
+ */
+public final class DataDirectoryImporter {
+    /** Pages per LMDB write transaction: big enough to amortize the fsync, small enough not to stall WAL appends. */
+    static final int PAGES_PER_TXN = 4096;
+    private static final int PAGES_PER_READ = 128;
+
+    private final Tables tables;
+    private final TimelineId timeline;
+    private final Lineage lineage;
+    private final ImageManifest previous;
+    private final Lsn checkpointLsn;
+    private final Lsn redoLsn;
+    private final RelationFilter filter;
+
+    private final List<byte[]> writtenPageKeys = new ArrayList<>();
+    private final List<byte[]> writtenBlobKeys = new ArrayList<>();
+    private final List<Pending> batch = new ArrayList<>();
+    private boolean checksums;
+    private long pagesRead;
+    private long pagesStored;
+    private long bytesRead;
+    private long bytesStored;
+
+    /**
+     * @param lineage  the timeline's lineage at the checkpoint LSN (for "is this content already stored")
+     * @param previous the image this one follows (relations the filter rejects are carried over), or null
+     */
+    public DataDirectoryImporter(Tables tables, TimelineId timeline, Lineage lineage, ImageManifest previous,
+                                 Lsn checkpointLsn, Lsn redoLsn, RelationFilter filter) {
+        this.tables = tables;
+        this.timeline = timeline;
+        this.lineage = lineage;
+        this.previous = previous;
+        this.checkpointLsn = checkpointLsn;
+        this.redoLsn = redoLsn;
+        this.filter = filter;
+    }
+
+    private record Pending(RelTag rel, int block, Lsn pageLsn, byte[] page, byte[] encoded) {
+    }
+
+    public ImportStats run(Path dataDir) throws IOException {
+        Instant started = Instant.now();
+        try {
+            return doImport(dataDir, started);
+        } catch (IOException | RuntimeException e) {
+            rollback(e);
+            throw e;
+        }
+    }
+
+    private ImportStats doImport(Path dataDir, Instant started) throws IOException {
+        byte[] pgControl = Files.readAllBytes(dataDir.resolve(DataDirectoryLayout.PG_CONTROL));
+        ControlFileFields control = ControlFileFields.parse(pgControl);
+        checksums = control.checksumsEnabled();
+        DataDirectoryLayout.Scan scan = DataDirectoryLayout.scan(dataDir);
+
+        List<RelationSize> relations = new ArrayList<>();
+        int forksRead = 0;
+        int forksKept = 0;
+        for (Map.Entry<RelTag, List<Path>> fork : scan.forks().entrySet()) {
+            RelTag rel = fork.getKey();
+            long blocksOnDisk = blocksOnDisk(fork.getValue());
+            RelationSize before = previous == null ? null : previous.relation(rel).orElse(null);
+            if (before != null && before.blocks() == blocksOnDisk && !filter.reread(rel.node())) {
+                relations.add(before);
+                forksKept++;
+                continue;
+            }
+            relations.add(new RelationSize(rel, importFork(rel, fork.getValue())));
+            forksRead++;
+        }
+        flush();
+
+        List<FileEntry> files = new ArrayList<>();
+        int filesStored = 0;
+        String pgControlSha;
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            pgControlSha = storeFile(txn, pgControl);
+            for (String path : scan.files()) {
+                byte[] content = Files.readAllBytes(dataDir.resolve(path));
+                long stored = bytesStored;
+                files.add(new FileEntry(path, storeFile(txn, content), content.length));
+                filesStored += bytesStored > stored ? 1 : 0;
+            }
+            txn.commit();
+        }
+
+        ImageManifest manifest = new ImageManifest(timeline, checkpointLsn, redoLsn, Instant.now(),
+                control.dataChecksumVersion(), pgControlSha, relations, files, scan.directories());
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            tables.images.put(txn, Keys.timelineLsn(timeline, checkpointLsn), ManifestCodec.encode(manifest));
+            txn.commit();
+        }
+        return new ImportStats(forksRead, forksKept, pagesRead, pagesStored, bytesRead, bytesStored, files.size(),
+                filesStored, Duration.between(started, Instant.now()));
+    }
+
+    private static long blocksOnDisk(List<Path> segments) throws IOException {
+        long total = 0;
+        for (Path s : segments) {
+            total += Files.size(s) / PageLayout.BLCKSZ;
+        }
+        return total;
+    }
+
+    /** Reads, verifies and queues every page of one fork; returns its length in blocks. */
+    private long importFork(RelTag rel, List<Path> segments) throws IOException {
+        long blockNumber = 0;
+        byte[] buffer = new byte[PAGES_PER_READ * PageLayout.BLCKSZ];
+        for (int segno = 0; segno < segments.size(); segno++) {
+            Path file = segments.get(segno);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                long size = ch.size();
+                if (size % PageLayout.BLCKSZ != 0) {
+                    throw new StoreException(file + " has " + size + " bytes, not a whole number of pages");
+                }
+                if (segno < segments.size() - 1 && size != (long) PageLayout.RELSEG_SIZE * PageLayout.BLCKSZ) {
+                    throw new StoreException(file + " is not a full 1 GiB segment but a later one exists");
+                }
+                long blocks = size / PageLayout.BLCKSZ;
+                for (long first = 0; first < blocks; first += PAGES_PER_READ) {
+                    int n = (int) Math.min(PAGES_PER_READ, blocks - first);
+                    readFully(ch, buffer, first * PageLayout.BLCKSZ, n * PageLayout.BLCKSZ);
+                    for (int i = 0; i < n; i++) {
+                        byte[] page = Arrays.copyOfRange(buffer, i * PageLayout.BLCKSZ, (i + 1) * PageLayout.BLCKSZ);
+                        long inFile = first + i;
+                        long blkno = blockNumber + inFile;
+                        String problem = PageLayout.verify(page, blkno, checksums);
+                        if (problem != null) {
+                            // a page being written while we read it tears; read it again once
+                            readFully(ch, page, inFile * PageLayout.BLCKSZ, PageLayout.BLCKSZ);
+                            problem = PageLayout.verify(page, blkno, checksums);
+                            if (problem != null) {
+                                throw new CorruptPageException(file, inFile, blkno, problem);
+                            }
+                        }
+                        queue(rel, (int) blkno, page, file, inFile);
+                    }
+                }
+                blockNumber += blocks;
+            }
+        }
+        return blockNumber;
+    }
+
+    private static void readFully(FileChannel ch, byte[] into, long position, int length) throws IOException {
+        ByteBuffer buf = ByteBuffer.wrap(into, 0, length);
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, position + buf.position());
+            if (n < 0) {
+                throw new IOException("file shrank while reading");
+            }
+        }
+    }
+
+    private void queue(RelTag rel, int block, byte[] page, Path file, long inFile) {
+        Lsn pageLsn = PageLayout.pageLsn(page);
+        if (pageLsn.isAfter(checkpointLsn)) {
+            throw new StoreException(file + " block " + inFile + " has LSN " + pageLsn + " beyond the checkpoint "
+                    + checkpointLsn + ": the directory was not stopped cleanly at that checkpoint");
+        }
+        pagesRead++;
+        bytesRead += PageLayout.BLCKSZ;
+        batch.add(new Pending(rel, block, pageLsn, page, PageCodec.encode(page)));
+        if (batch.size() >= PAGES_PER_TXN) {
+            flush();
+        }
+    }
+
+    /**
+     * Writes the queued pages that the lineage does not already give. Normally a new version is
+     * keyed by its pd_lsn; when the stored version at or above pd_lsn has other content (changed
+     * without WAL: hint bits, FSM, unlogged), it is keyed by this image's LSN so older images keep
+     * their content.
+     */
+    private void flush() {
+        if (batch.isEmpty()) {
+            return;
+        }
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            try (PageLookup lookup = new PageLookup(tables, txn, lineage)) {
+                for (Pending p : batch) {
+                    PageLookup.Found found = lookup.find(p.rel, p.block);
+                    Lsn key = p.pageLsn;
+                    if (found != null) {
+                        if (Arrays.equals(found.encoded(), p.encoded) || Arrays.equals(found.page(), p.page)) {
+                            continue;
+                        }
+                        if (!found.lsn().isBefore(p.pageLsn)) {
+                            key = checkpointLsn;
+                        }
+                    }
+                    byte[] k = Keys.page(timeline, p.rel, p.block, key);
+                    if (tables.pages.get(txn, k) == null) {
+                        writtenPageKeys.add(k);
+                    }
+                    tables.pages.put(txn, k, p.encoded);
+                    pagesStored++;
+                    bytesStored += p.encoded.length;
+                }
+            }
+            txn.commit();
+        }
+        batch.clear();
+    }
+
+    private String storeFile(Txn<byte[]> txn, byte[] content) {
+        byte[] hash = Blobs.sha256(content);
+        bytesRead += content.length;
+        int written = Blobs.put(tables, txn, hash, content);
+        if (written > 0) {
+            writtenBlobKeys.add(hash);
+            bytesStored += written;
+        }
+        return Blobs.hex(hash);
+    }
+
+    /** Removes what this import added, so a failed import stores nothing. */
+    private void rollback(Exception cause) {
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            for (byte[] k : writtenPageKeys) {
+                tables.pages.delete(txn, k);
+            }
+            for (byte[] k : writtenBlobKeys) {
+                tables.blobs.delete(txn, k);
+            }
+            txn.commit();
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
+        }
+    }
+}

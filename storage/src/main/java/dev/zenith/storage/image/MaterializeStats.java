@@ -1,0 +1,7 @@
+package dev.zenith.storage.image;
+
+import java.time.Duration;
+
+/** What a materialize wrote. */
+public record MaterializeStats(int relationForks, long pages, int files, long bytesWritten, Duration duration) {
+}

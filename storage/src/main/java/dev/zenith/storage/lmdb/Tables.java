@@ -1,0 +1,159 @@
+package dev.zenith.storage.lmdb;
+
+import dev.zenith.storage.StoreFormatException;
+import org.lmdbjava.ByteArrayProxy;
+import org.lmdbjava.Cursor;
+import org.lmdbjava.Dbi;
+import org.lmdbjava.DbiFlags;
+import org.lmdbjava.Env;
+import org.lmdbjava.EnvFlags;
+import org.lmdbjava.GetOp;
+import org.lmdbjava.LmdbException;
+import org.lmdbjava.Txn;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * The LMDB environment and its named databases. Internal to the storage module: the public API
+ * is {@link dev.zenith.storage.Store}.
+ */
+public final class Tables implements AutoCloseable {
+    /** Sparse: LMDB only reserves address space; the file grows with the data. */
+    public static final long MAP_SIZE = 256L << 30;
+    private static final String FORMAT_KEY = "format";
+    private static final String FORMAT = "zenith-store/1";
+    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb");
+
+    public final Env<byte[]> env;
+    /** "format" -> format marker, proves the directory is ours. */
+    public final Dbi<byte[]> info;
+    /** timeline id -> Timeline JSON. */
+    public final Dbi<byte[]> timelines;
+    /** timeline id -> WAL positions (start, end, last record end). */
+    public final Dbi<byte[]> walState;
+    /** (timeline, start LSN) -> WAL bytes. */
+    public final Dbi<byte[]> walChunks;
+    /** (timeline, record LSN, rel, block) -> empty. */
+    public final Dbi<byte[]> changesByLsn;
+    /** (timeline, rel, block, record LSN) -> empty. */
+    public final Dbi<byte[]> changesByBlock;
+    /** (timeline, commit time, LSN) -> empty. */
+    public final Dbi<byte[]> commits;
+    /** (timeline, checkpoint record LSN) -> empty. */
+    public final Dbi<byte[]> checkpoints;
+    /** (timeline, rel, block, version LSN) -> encoded page. */
+    public final Dbi<byte[]> pages;
+    /** (timeline, image LSN) -> image manifest JSON. */
+    public final Dbi<byte[]> images;
+    /** sha-256 -> encoded file content. */
+    public final Dbi<byte[]> blobs;
+    /** UTF-8 key -> caller's document. */
+    public final Dbi<byte[]> meta;
+
+    private Tables(Env<byte[]> env, boolean fresh) {
+        this.env = env;
+        if (fresh) {
+            info = env.openDbi("info", DbiFlags.MDB_CREATE);
+            try (Txn<byte[]> txn = env.txnWrite()) {
+                info.put(txn, utf8(FORMAT_KEY), utf8(FORMAT));
+                txn.commit();
+            }
+        } else {
+            info = openExisting(env, "info");
+            try (Txn<byte[]> txn = env.txnRead()) {
+                byte[] format = info.get(txn, utf8(FORMAT_KEY));
+                if (format == null || !FORMAT.equals(new String(format, StandardCharsets.UTF_8))) {
+                    throw new StoreFormatException("LMDB environment has no or another format marker: "
+                            + (format == null ? "none" : new String(format, StandardCharsets.UTF_8)));
+                }
+            }
+        }
+        timelines = env.openDbi("timelines", DbiFlags.MDB_CREATE);
+        walState = env.openDbi("wal_state", DbiFlags.MDB_CREATE);
+        walChunks = env.openDbi("wal_chunks", DbiFlags.MDB_CREATE);
+        changesByLsn = env.openDbi("changes_by_lsn", DbiFlags.MDB_CREATE);
+        changesByBlock = env.openDbi("changes_by_block", DbiFlags.MDB_CREATE);
+        commits = env.openDbi("commits", DbiFlags.MDB_CREATE);
+        checkpoints = env.openDbi("checkpoints", DbiFlags.MDB_CREATE);
+        pages = env.openDbi("pages", DbiFlags.MDB_CREATE);
+        images = env.openDbi("images", DbiFlags.MDB_CREATE);
+        blobs = env.openDbi("blobs", DbiFlags.MDB_CREATE);
+        meta = env.openDbi("meta", DbiFlags.MDB_CREATE);
+    }
+
+    /**
+     * Opens (or creates) the environment in {@code dir}. Refuses directories holding anything but
+     * LMDB's two files, and LMDB files without our format marker.
+     */
+    public static Tables open(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        try (Stream<Path> entries = Files.list(dir)) {
+            Path foreign = entries.filter(p -> !LMDB_FILES.contains(p.getFileName().toString())).findFirst()
+                    .orElse(null);
+            if (foreign != null) {
+                throw new StoreFormatException("not a Zenith store: " + dir + " contains " + foreign.getFileName());
+            }
+        }
+        Env<byte[]> env;
+        try {
+            // MDB_NOTLS: read transactions are not tied to the thread that opened them (worker pools)
+            env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(MAP_SIZE).setMaxDbs(16).setMaxReaders(512)
+                    .open(dir.toFile(), EnvFlags.MDB_NOTLS);
+        } catch (LmdbException e) {
+            throw new StoreFormatException("not a Zenith store (LMDB cannot open " + dir + "): " + e.getMessage(), e);
+        }
+        try {
+            // a crashed process leaves stale reader slots behind; clear them so they pin nothing
+            env.readerCheck();
+            // no named database yet: new, or a process died before its first commit finished
+            boolean fresh = env.getDbiNames().isEmpty();
+            return new Tables(env, fresh);
+        } catch (LmdbException e) {
+            env.close();
+            throw new StoreFormatException("not a Zenith store (" + dir + "): " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            env.close();
+            throw e;
+        }
+    }
+
+    private static Dbi<byte[]> openExisting(Env<byte[]> env, String name) {
+        boolean present = env.getDbiNames().stream().anyMatch(n -> Arrays.equals(n, utf8(name)));
+        if (!present) {
+            throw new StoreFormatException("LMDB environment is not a Zenith store (no '" + name + "' database)");
+        }
+        return env.openDbi(name);
+    }
+
+    /**
+     * The entry with the greatest key at or below {@code key} that shares its first
+     * {@code prefixLength} bytes, or null. This is how "newest version at or below LSN" and "the WAL
+     * chunk containing LSN" are found.
+     */
+    public static byte[][] floor(Cursor<byte[]> cursor, byte[] key, int prefixLength) {
+        boolean positioned = cursor.get(key, GetOp.MDB_SET_RANGE);
+        if (positioned && Arrays.equals(cursor.key(), key)) {
+            return new byte[][] {cursor.key(), cursor.val()};
+        }
+        boolean moved = positioned ? cursor.prev() : cursor.last();
+        if (!moved || !Keys.hasPrefix(cursor.key(), key, prefixLength)) {
+            return null;
+        }
+        return new byte[][] {cursor.key(), cursor.val()};
+    }
+
+    public static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public void close() {
+        env.close();
+    }
+}

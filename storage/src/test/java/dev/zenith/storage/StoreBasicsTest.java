@@ -1,0 +1,191 @@
+package dev.zenith.storage;
+
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.BlockChange;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.storage.wal.CommitRecord;
+import dev.zenith.storage.wal.WalAppend;
+import dev.zenith.storage.wal.WalGapException;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Timelines, WAL, page versions and metadata on a real LMDB environment (no PostgreSQL needed). */
+class StoreBasicsTest {
+    private static final RelTag REL = RelTag.of(1663, 5, 16384, ForkNumber.MAIN);
+    private static final Lsn SEG = Lsn.parse("0/1000000");
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void timelinesAndMetadataSurviveReopen() {
+        Path dir = tmp.resolve("store");
+        TimelineId root;
+        TimelineId child;
+        try (Store s = Store.open(dir)) {
+            root = s.createTimeline(null, Lsn.INVALID, 1).id();
+            child = s.createTimeline(root, Lsn.INVALID, 1).id();
+            s.putMeta("pg/main", "{\"a\":1}".getBytes(StandardCharsets.UTF_8));
+            s.putMeta("pg/other", new byte[] {2});
+            s.putMeta("snapshot/x", new byte[] {3});
+        }
+        try (Store s = Store.open(dir)) {
+            Timeline c = s.timeline(child).orElseThrow();
+            assertEquals(root, c.parent());
+            assertEquals(1, c.pgTimeline());
+            assertEquals(Set.of(root, child), Set.copyOf(s.timelines().stream().map(Timeline::id).toList()));
+            assertEquals(TimelineId.parse(root.toString()), root);
+            assertEquals(List.of("pg/main", "pg/other"), List.copyOf(s.listMeta("pg/").keySet()));
+            assertArrayEquals(new byte[] {3}, s.getMeta("snapshot/x").orElseThrow());
+            assertTrue(s.deleteMeta("pg/other"));
+            assertFalse(s.deleteMeta("pg/other"));
+            assertEquals(3, s.listMeta("").size() + 1);
+        }
+    }
+
+    @Test
+    void refusesForeignDirectories() throws Exception {
+        Path withFile = Files.createDirectories(tmp.resolve("foreign"));
+        Files.writeString(withFile.resolve("notes.txt"), "hello");
+        StoreFormatException e = assertThrows(StoreFormatException.class, () -> Store.open(withFile));
+        assertTrue(e.getMessage().contains("notes.txt"), e.getMessage());
+
+        Path garbage = Files.createDirectories(tmp.resolve("garbage"));
+        byte[] junk = new byte[64 * 1024];
+        new Random(1).nextBytes(junk);
+        Files.write(garbage.resolve("data.mdb"), junk);
+        assertThrows(StoreFormatException.class, () -> Store.open(garbage));
+    }
+
+    @Test
+    void walAppendsAreContiguousAndAtomic() {
+        try (Store s = Store.open(tmp.resolve("store"))) {
+            TimelineId tl = s.createTimeline(null, Lsn.INVALID, 1).id();
+            assertTrue(s.walEnd(tl).isEmpty());
+            byte[] a = bytes(1000, 1);
+            byte[] b = bytes(3000, 2);
+            s.appendWal(List.of(WalAppend.raw(tl, SEG, a)));
+            assertEquals(SEG.plus(1000), s.walEnd(tl).orElseThrow());
+            // a batch whose second append leaves a gap writes nothing at all, not even the first
+            WalGapException gap = assertThrows(WalGapException.class, () -> s.appendWal(List.of(
+                    WalAppend.raw(tl, SEG.plus(1000), b), WalAppend.raw(tl, SEG.plus(5000), a))));
+            assertEquals(SEG.plus(4000), gap.expected());
+            assertEquals(SEG.plus(1000), s.walEnd(tl).orElseThrow());
+            s.appendWal(List.of(new WalAppend(tl, SEG.plus(1000), b,
+                    List.of(new BlockChange(REL, 7, SEG.plus(1100)), new BlockChange(REL, 7, SEG.plus(2100)),
+                            new BlockChange(RelTag.of(1663, 5, 99, ForkNumber.FSM), 0, SEG.plus(3000))),
+                    List.of(CommitRecord.of(SEG.plus(1200), Instant.parse("2026-11-25T10:00:00Z")),
+                            CommitRecord.of(SEG.plus(2200), Instant.parse("2026-11-25T11:00:00Z"))),
+                    List.of(SEG.plus(2500)), SEG.plus(3900))));
+            assertEquals(SEG.plus(4000), s.walEnd(tl).orElseThrow());
+            assertEquals(SEG.plus(3900), s.lastRecordEnd(tl).orElseThrow());
+            assertEquals(SEG, s.walStart(tl).orElseThrow());
+
+            byte[] all = concat(a, b);
+            // any position, across the chunk boundary at 1000
+            assertArrayEquals(Arrays.copyOfRange(all, 900, 1300), s.readWal(tl, SEG.plus(900), 400));
+            assertArrayEquals(Arrays.copyOfRange(all, 3990, 4000), s.readWal(tl, SEG.plus(3990), 400));
+            assertEquals(0, s.readWal(tl, SEG.plus(4000), 10).length);
+            assertThrows(StoreException.class, () -> s.readWal(tl, Lsn.of(SEG.value() - 1), 1));
+
+            assertEquals(Set.of(new BlockRef(REL, 7)), Set.copyOf(s.changedBlocks(tl, SEG.plus(1100), SEG.plus(2100))));
+            assertEquals(2, s.changedBlocks(tl, SEG, SEG.plus(4000)).size());
+            assertEquals(SEG.plus(1100), s.lastChange(tl, REL, 7, SEG.plus(2000)).orElseThrow());
+            assertTrue(s.lastChange(tl, REL, 7, SEG.plus(1000)).isEmpty());
+            assertEquals(List.of(SEG.plus(2500)), s.checkpoints(tl, SEG, SEG.plus(4000)));
+            assertEquals(SEG.plus(1200),
+                    s.lastCommitAtOrBefore(tl, Instant.parse("2026-11-25T10:30:00Z")).orElseThrow().recordLsn());
+            assertEquals(SEG.plus(2200),
+                    s.lastCommitAtOrBefore(tl, Instant.parse("2026-11-25T11:00:00Z")).orElseThrow().recordLsn());
+            assertTrue(s.lastCommitAtOrBefore(tl, Instant.parse("2026-11-25T09:00:00Z")).isEmpty());
+        }
+    }
+
+    @Test
+    void largeAppendsAreChunkedAndReadBackExactly() {
+        try (Store s = Store.open(tmp.resolve("store"))) {
+            TimelineId tl = s.createTimeline(null, Lsn.INVALID, 1).id();
+            byte[] big = bytes(3 * Store.MAX_WAL_CHUNK + 12345, 9);
+            s.appendWal(List.of(WalAppend.raw(tl, SEG, big)));
+            int from = Store.MAX_WAL_CHUNK - 10;
+            assertArrayEquals(Arrays.copyOfRange(big, from, from + 2 * Store.MAX_WAL_CHUNK),
+                    s.readWal(tl, SEG.plus(from), 2 * Store.MAX_WAL_CHUNK));
+            assertEquals(4, s.stats().entries("wal_chunks"));
+        }
+    }
+
+    @Test
+    void branchesReadTheirParentBelowTheBranchPoint() {
+        try (Store s = Store.open(tmp.resolve("store"))) {
+            TimelineId root = s.createTimeline(null, Lsn.INVALID, 1).id();
+            byte[] parentWal = bytes(4000, 3);
+            s.appendWal(List.of(new WalAppend(root, SEG, parentWal, List.of(new BlockChange(REL, 1, SEG.plus(500)),
+                    new BlockChange(REL, 2, SEG.plus(3500))), List.of(), List.of(), SEG.plus(4000))));
+            s.putPage(root, REL, 1, SEG.plus(500), page(1));
+            s.putPage(root, REL, 1, SEG.plus(3500), page(2));
+            Lsn branch = SEG.plus(2000);
+            TimelineId child = s.createTimeline(root, branch, 1).id();
+            assertThrows(StoreException.class, () -> s.createTimeline(root, SEG.plus(4001), 1));
+
+            assertEquals(branch, s.walEnd(child).orElseThrow());
+            assertThrows(WalGapException.class, () -> s.appendWal(List.of(WalAppend.raw(child, SEG.plus(4000), page(0)))));
+            byte[] childWal = bytes(1000, 4);
+            s.appendWal(List.of(new WalAppend(child, branch, childWal, List.of(new BlockChange(REL, 3, branch.plus(10))),
+                    List.of(), List.of(), branch.plus(1000))));
+            s.putPage(child, REL, 1, branch.plus(10), page(3));
+
+            // WAL: parent's bytes below the branch point, the child's own after it, in one read
+            byte[] expected = concat(Arrays.copyOfRange(parentWal, 1500, 2000), Arrays.copyOfRange(childWal, 0, 100));
+            assertArrayEquals(expected, s.readWal(child, SEG.plus(1500), 600));
+            assertEquals(SEG, s.walStart(child).orElseThrow());
+            // the parent's change after the branch point is not the child's history
+            assertEquals(Set.of(new BlockRef(REL, 1), new BlockRef(REL, 3)), Set.copyOf(s.changedBlocks(child, SEG, branch.plus(1000))));
+
+            PageVersion v = s.getPage(child, REL, 1, branch).orElseThrow();
+            assertEquals(root, v.timeline());
+            assertArrayEquals(page(1), v.page());
+            assertArrayEquals(page(3), s.getPage(child, REL, 1, branch.plus(10)).orElseThrow().page());
+            assertArrayEquals(page(2), s.getPage(root, REL, 1, SEG.plus(4000)).orElseThrow().page());
+            assertTrue(s.getPage(child, REL, 1, SEG.plus(499)).isEmpty());
+        }
+    }
+
+    private static byte[] page(int fill) {
+        byte[] p = new byte[PageLayout.BLCKSZ];
+        Arrays.fill(p, 24, 200, (byte) fill);
+        return p;
+    }
+
+    private static byte[] bytes(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
