@@ -21,21 +21,13 @@ public final class PgTimestamp {
         return (t.getEpochSecond() - POSTGRES_EPOCH_UNIX_SECONDS) * 1_000_000L + t.getNano() / 1000;
     }
 
-    /** timestamptz_to_str with TimeZone UTC: {@code 2026-11-25 14:17:28.653674 UTC}, trailing zeros trimmed. */
+    /** timestamptz_to_str with TimeZone UTC: {@code 2026-11-25 14:17:28.653674 UTC}, as pg_waldump prints it (always six fraction digits). */
     public static String format(long pgMicros) {
         LocalDateTime t = LocalDateTime.ofInstant(toInstant(pgMicros), ZoneOffset.UTC);
         StringBuilder sb = new StringBuilder(32);
         sb.append(String.format("%04d-%02d-%02d %02d:%02d:%02d", t.getYear(), t.getMonthValue(), t.getDayOfMonth(),
                 t.getHour(), t.getMinute(), t.getSecond()));
-        int micros = t.getNano() / 1000;
-        if (micros != 0) {
-            String frac = String.format("%06d", micros);
-            int len = frac.length();
-            while (frac.charAt(len - 1) == '0') {
-                len--;
-            }
-            sb.append('.').append(frac, 0, len);
-        }
+        sb.append(String.format(".%06d", t.getNano() / 1000));
         return sb.append(" UTC").toString();
     }
 }

@@ -29,8 +29,8 @@ public final class RecordDescriber {
     private static final String[] HEAP = names(0x00, "INSERT", 0x10, "DELETE", 0x20, "UPDATE", 0x30, "TRUNCATE",
             0x40, "HOT_UPDATE", 0x50, "CONFIRM", 0x60, "LOCK", 0x70, "INPLACE", 0x80, "INSERT+INIT", 0xA0,
             "UPDATE+INIT", 0xC0, "HOT_UPDATE+INIT");
-    private static final String[] HEAP2 = names(0x00, "PRUNE", 0x10, "VACUUM", 0x20, "FREEZE_PAGE", 0x30, "VISIBLE",
-            0x40, "MULTI_INSERT", 0xC0, "MULTI_INSERT+INIT", 0x50, "LOCK_UPDATED", 0x60, "NEW_CID", 0x70, "REWRITE");
+    private static final String[] HEAP2 = names(0x00, "REWRITE", 0x10, "PRUNE", 0x20, "VACUUM", 0x30, "FREEZE_PAGE",
+            0x40, "VISIBLE", 0x50, "MULTI_INSERT", 0xD0, "MULTI_INSERT+INIT", 0x60, "LOCK_UPDATED", 0x70, "NEW_CID");
     private static final String[] BTREE = names(0x00, "INSERT_LEAF", 0x10, "INSERT_UPPER", 0x20, "INSERT_META",
             0x30, "SPLIT_L", 0x40, "SPLIT_R", 0x50, "INSERT_POST", 0x60, "DEDUP", 0x70, "DELETE", 0x80, "UNLINK_PAGE",
             0x90, "UNLINK_PAGE_META", 0xA0, "NEWROOT", 0xB0, "MARK_PAGE_HALFDEAD", 0xC0, "VACUUM", 0xD0, "REUSE_PAGE",
