@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -144,7 +143,4 @@ class PhysicalReplicationClientPgTest {
         }
         fail("never saw '" + expected + "' from: " + sql + " (last: " + pg.psql(sql) + ")");
     }
-
-    @SuppressWarnings("unused")
-    private static Path unused;
 }

@@ -1,0 +1,176 @@
+package dev.zenith.protocol.server;
+
+import dev.zenith.protocol.auth.ScramVerifier;
+import dev.zenith.protocol.replication.ReplicationCommand;
+import dev.zenith.protocol.replication.ReplicationCommand.*;
+import dev.zenith.protocol.replication.ReplicationCommandException;
+import dev.zenith.protocol.replication.ReplicationCommandParser;
+import dev.zenith.protocol.wire.BackendEncoder;
+import dev.zenith.protocol.wire.BackendMessage;
+import dev.zenith.protocol.wire.BackendMessage.*;
+import dev.zenith.protocol.wire.ErrorFields;
+import dev.zenith.protocol.wire.FrontendDecoder;
+import dev.zenith.protocol.wire.FrontendMessage;
+import dev.zenith.protocol.wire.ProtocolException;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Test-only blocking server: {@link ServerHandshake} for start-up, {@link ReplicationCommandParser}
+ * for each Query. Answers just enough (SHOW, IDENTIFY_SYSTEM, READ/CREATE slot, one SELECT) for
+ * psql, pg_receivewal and pg_basebackup to reach the command we want to capture; refuses the rest.
+ */
+final class TestReplicationServer implements AutoCloseable {
+    record Received(String query, ReplicationCommand command, String error) {
+    }
+
+    final ServerSocket server;
+    final List<ServerEvent> events = new CopyOnWriteArrayList<>();
+    final List<Received> received = new CopyOnWriteArrayList<>();
+    final List<Throwable> failures = new CopyOnWriteArrayList<>();
+    private final Map<String, ScramVerifier> users;
+    private final Thread acceptor;
+
+    TestReplicationServer(Map<String, ScramVerifier> users) throws IOException {
+        this.users = users;
+        this.server = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        this.acceptor = new Thread(this::acceptLoop, "test-repl-server");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    int port() {
+        return server.getLocalPort();
+    }
+
+    private void acceptLoop() {
+        while (!server.isClosed()) {
+            try {
+                Socket s = server.accept();
+                Thread t = new Thread(() -> serve(s), "test-repl-conn");
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    private void serve(Socket s) {
+        try (s) {
+            s.setSoTimeout(120_000);
+            InputStream in = s.getInputStream();
+            OutputStream out = s.getOutputStream();
+            ServerHandshake hs = new ServerHandshake(new ServerHandshake.Config(
+                    u -> Optional.ofNullable(users.get(u)), ServerHandshake.defaultParameters("15.0 (zenith test)"),
+                    4242, 777));
+            byte[] buf = new byte[4096];
+            boolean ready = false;
+            while (!ready) {
+                int n = in.read(buf);
+                if (n < 0) {
+                    return;
+                }
+                hs.feed(buf, 0, n);
+                out.write(hs.drainOutbound());
+                out.flush();
+                ServerEvent e;
+                while ((e = hs.poll()) != null) {
+                    events.add(e);
+                    if (e instanceof ServerEvent.Failed || e instanceof ServerEvent.CancelRequested) {
+                        return;
+                    }
+                    ready |= e instanceof ServerEvent.Ready;
+                }
+            }
+            FrontendDecoder dec = hs.decoder();
+            while (true) {
+                FrontendMessage m;
+                try {
+                    m = dec.poll();
+                } catch (ProtocolException pe) {
+                    out.write(BackendEncoder.encode(new ErrorResponse(ErrorFields.of("FATAL", pe.sqlState(), pe.getMessage()))));
+                    return;
+                }
+                if (m == null) {
+                    int n = in.read(buf);
+                    if (n < 0) {
+                        return;
+                    }
+                    dec.feed(buf, 0, n);
+                    continue;
+                }
+                if (m instanceof FrontendMessage.Terminate) {
+                    return;
+                }
+                if (m instanceof FrontendMessage.Query q) {
+                    out.write(BackendEncoder.encode(answer(q.sql()).toArray(BackendMessage[]::new)));
+                    out.flush();
+                }
+            }
+        } catch (Throwable t) {
+            failures.add(t);
+        }
+    }
+
+    private List<BackendMessage> answer(String sql) {
+        List<BackendMessage> r = new ArrayList<>();
+        ReplicationCommand c;
+        try {
+            c = ReplicationCommandParser.parse(sql);
+        } catch (ReplicationCommandException e) {
+            received.add(new Received(sql, null, e.getMessage()));
+            r.add(new ErrorResponse(e.errorFields()));
+            r.add(new ReadyForQuery('I'));
+            return r;
+        }
+        received.add(new Received(sql, c, null));
+        if (c instanceof Sql) {
+            row(r, List.of(Field.text("greeting", 25)), "hello from zenith", "SELECT 1");
+        } else if (c instanceof Show show && show.name().equals("wal_segment_size")) {
+            row(r, List.of(Field.text("wal_segment_size", 25)), "16MB", "SHOW");
+        } else if (c instanceof Show show && show.name().equals("data_directory_mode")) {
+            row(r, List.of(Field.text("data_directory_mode", 25)), "0700", "SHOW");
+        } else if (c instanceof IdentifySystem) {
+            r.add(new RowDescription(List.of(Field.text("systemid", 25), Field.text("timeline", 23),
+                    Field.text("xlogpos", 25), Field.text("dbname", 25))));
+            r.add(DataRow.ofText("7300000000000000001", "1", "0/3000000", null));
+            r.add(new CommandComplete("IDENTIFY_SYSTEM"));
+        } else if (c instanceof ReadReplicationSlot) {
+            r.add(new RowDescription(List.of(Field.text("slot_type", 25), Field.text("restart_lsn", 25),
+                    Field.text("restart_tli", 20))));
+            r.add(DataRow.ofText("physical", "0/3000000", "1"));
+            r.add(new CommandComplete("READ_REPLICATION_SLOT"));
+        } else if (c instanceof CreateReplicationSlot cs) {
+            r.add(new RowDescription(List.of(Field.text("slot_name", 25), Field.text("consistent_point", 25),
+                    Field.text("snapshot_name", 25), Field.text("output_plugin", 25))));
+            r.add(DataRow.ofText(cs.slotName(), "0/3000000", null, null));
+            r.add(new CommandComplete("CREATE_REPLICATION_SLOT"));
+        } else {
+            r.add(new ErrorResponse(ErrorFields.of("ERROR", "0A000", "test harness does not implement " + sql)));
+        }
+        r.add(new ReadyForQuery('I'));
+        return r;
+    }
+
+    private static void row(List<BackendMessage> r, List<Field> fields, String value, String tag) {
+        r.add(new RowDescription(fields));
+        r.add(DataRow.ofText(value));
+        r.add(new CommandComplete(tag));
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+    }
+}
