@@ -112,8 +112,10 @@ class PhysicalReplicationClientPgTest {
                     }
                 });
                 // the committing backend must reach the SyncRep wait, and must not return before our ack
-                while (!"1".equals(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"))) {
+                for (int i = 0; !"1".equals(pg.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"));
+                     i++) {
                     assertFalse(commit.isDone(), "commit returned without our flush acknowledgement");
+                    assertTrue(i < 2400, "the commit never reached the SyncRep wait");
                     Thread.sleep(50);
                 }
                 Lsn commitFlushed = Lsn.parse(pg.psql("SELECT pg_current_wal_flush_lsn()"));
@@ -130,6 +132,35 @@ class PhysicalReplicationClientPgTest {
                 assertEquals("sync|" + last.endLsn(), pg.psql(
                         "SELECT sync_state, flush_lsn FROM pg_stat_replication WHERE application_name = 'zenith_test'"));
                 d.write(client.terminate());
+            }
+        }
+    }
+
+    @Test
+    void serverErrorsAndProtocolViolationsBecomeTypedEvents() throws Exception {
+        try (PgCluster pg = PgCluster.initdb()) {
+            pg.allowReplication().start();
+            PhysicalReplicationClient ahead = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "postgres", null, "zenith_err", null, Lsn.parse("FF/0"), 0));
+            try (ClientDriver d = new ClientDriver(pg.port(), ahead, 3)) {
+                ServerError e = (ServerError) d.until(x -> x instanceof ServerError);
+                assertEquals("ERROR", e.fields().severity());
+                assertTrue(e.fields().message().contains("ahead of the WAL flush position"), e.toString());
+                assertEquals(PhysicalReplicationClient.State.FAILED, ahead.state());
+            }
+            PhysicalReplicationClient badTli = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "postgres", null, "zenith_err", null, null, 7));
+            try (ClientDriver d = new ClientDriver(pg.port(), badTli, 4096)) {
+                ServerError e = (ServerError) d.until(x -> x instanceof ServerError);
+                assertTrue(e.fields().message().contains("timeline 7"), e.toString());
+            }
+            // a role that does not exist: FATAL from the server during authentication
+            PhysicalReplicationClient nobody = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "nobody", null, "zenith_err", null, null, 0));
+            try (ClientDriver d = new ClientDriver(pg.port(), nobody, 4096)) {
+                ServerError e = (ServerError) d.until(x -> x instanceof ServerError);
+                assertEquals("FATAL", e.fields().severity());
+                assertEquals("28000", e.fields().code());
             }
         }
     }
