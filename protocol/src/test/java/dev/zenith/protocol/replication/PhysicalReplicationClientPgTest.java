@@ -131,6 +131,18 @@ class PhysicalReplicationClientPgTest {
                 assertEquals("42", commit.get().lines().findFirst().orElseThrow());
                 assertEquals("sync|" + last.endLsn(), pg.psql(
                         "SELECT sync_state, flush_lsn FROM pg_stat_replication WHERE application_name = 'zenith_test'"));
+
+                // replyRequested in our status update makes the walsender answer with a keepalive at once
+                d.write(client.standbyStatusUpdate(last.endLsn(), last.endLsn(), last.endLsn(), true));
+                d.until(e -> e instanceof Keepalive);
+
+                // hot standby feedback: the walsender adopts our xmin (shown as backend_xmin)
+                long xmin = Long.parseLong(pg.psql("SELECT txid_snapshot_xmin(txid_current_snapshot())"));
+                d.write(dev.zenith.protocol.wire.FrontendEncoder.encode(new dev.zenith.protocol.wire.FrontendMessage.CopyData(
+                        ReplicationCodec.encode(new ReplicationMessage.HotStandbyFeedback(PgTime.now(), (int) xmin,
+                                (int) (xmin >>> 32), 0, 0)))));
+                waitFor(pg, "SELECT backend_xmin FROM pg_stat_replication WHERE application_name = 'zenith_test'",
+                        Long.toString(xmin & 0xFFFFFFFFL));
                 d.write(client.terminate());
             }
         }
