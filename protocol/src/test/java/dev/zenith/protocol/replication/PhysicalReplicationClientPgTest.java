@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -144,6 +145,49 @@ class PhysicalReplicationClientPgTest {
                 waitFor(pg, "SELECT backend_xmin FROM pg_stat_replication WHERE application_name = 'zenith_test'",
                         Long.toString(xmin & 0xFFFFFFFFL));
                 d.write(client.terminate());
+            }
+        }
+    }
+
+    @Test
+    void streamingAHistoricTimelineEndsWithTheNextTimeline() throws Exception {
+        try (PgCluster pg = PgCluster.initdb()) {
+            pg.allowReplication().start();
+            pg.psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS x");
+            Lsn before = Lsn.parse(pg.psql("SELECT pg_current_wal_lsn()"));
+            Lsn start = Lsn.of(before.value() - before.value() % SEGMENT);
+            // restart as a standby of nothing, then promote: timeline 2 begins
+            pg.stop();
+            Path signal = pg.dataDir().resolve("standby.signal");
+            Files.writeString(signal, "");
+            pg.installation().handOver(signal);
+            pg.start();
+            pg.exec("pg_ctl", "-D", pg.dataDir().toString(), "-w", "-t", "60", "promote");
+            waitFor(pg, "SELECT pg_is_in_recovery()", "f");
+            String history = Files.readString(pg.walDir().resolve("00000002.history"));
+            Lsn switchPoint = Lsn.parse(history.split("\t")[1].trim());
+
+            PhysicalReplicationClient client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "postgres", null, "zenith_tli", null, start, 1));
+            try (ClientDriver d = new ClientDriver(pg.port(), client, 4096)) {
+                SystemIdentified sys = (SystemIdentified) d.until(e -> e instanceof SystemIdentified);
+                assertEquals(2, sys.timeline());
+                d.until(e -> e instanceof StreamingStarted);
+                Lsn expected = start;
+                while (true) {
+                    ReplicationEvent e = d.until(x -> x instanceof WalData || x instanceof EndOfStreaming
+                            || x instanceof ServerError || x instanceof ProtocolError);
+                    if (e instanceof EndOfStreaming end) {
+                        assertEquals(2, end.nextTimeline());
+                        assertEquals(switchPoint, end.nextTimelineStart());
+                        break;
+                    }
+                    WalData w = assertInstanceOf(WalData.class, e, () -> "stream failed: " + e);
+                    assertEquals(expected, w.startLsn());
+                    expected = w.endLsn();
+                }
+                assertEquals(switchPoint, expected, "timeline 1 is streamed exactly up to the switch point");
+                assertEquals(PhysicalReplicationClient.State.DONE, client.state());
             }
         }
     }
