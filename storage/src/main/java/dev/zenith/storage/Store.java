@@ -499,6 +499,23 @@ public final class Store implements AutoCloseable {
         return materialize(image, target);
     }
 
+    /** global/pg_control of an image, exactly as PostgreSQL wrote it at the image's checkpoint. */
+    public byte[] pgControl(ImageManifest image) {
+        return imageFileContent(image.pgControlSha256());
+    }
+
+    /** A non-relation file of an image (for example {@code PG_VERSION} or {@code pg_xact/0000}). */
+    public Optional<byte[]> imageFile(ImageManifest image, String path) {
+        return image.files().stream().filter(f -> f.path().equals(path)).findFirst()
+                .map(f -> imageFileContent(f.sha256()));
+    }
+
+    private byte[] imageFileContent(String sha256) {
+        try (Txn<byte[]> txn = tables.env.txnRead()) {
+            return DataDirectoryMaterializer.fileContent(tables, txn, sha256);
+        }
+    }
+
     // ---------------------------------------------------------------- metadata documents
 
     public void putMeta(String key, byte[] value) {

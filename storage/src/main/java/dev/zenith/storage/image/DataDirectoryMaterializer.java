@@ -64,6 +64,11 @@ public final class DataDirectoryMaterializer {
                 Duration.between(started, Instant.now()));
     }
 
+    /** A stored file's content by its sha-256 (hex). */
+    public static byte[] fileContent(Tables tables, Txn<byte[]> txn, String sha256) {
+        return Blobs.get(tables, txn, sha256);
+    }
+
     private static void prepareTarget(Path target) throws IOException {
         if (Files.exists(target)) {
             try (Stream<Path> s = Files.list(target)) {

@@ -125,6 +125,13 @@ class ImageRoundTripTest {
             store.materialize(tl, ck1.lsn(), mat1again);
             DirectoryTrees.assertSameContent(copy1, mat1again, DirectoryTrees::skippedByBaseBackup);
             assertEquals(ck1.lsn(), store.latestImageAtOrBefore(tl, Lsn.of(ck2.lsn().value() - 1)).orElseThrow().lsn());
+            // a branch made at the end of round 1 sees round 1's image, not the parent's later one
+            TimelineId branch = store.createTimeline(tl, ck1.end(), 1).id();
+            ImageManifest branchImage = store.latestImageAtOrBefore(branch, ck2.end()).orElseThrow();
+            assertEquals(ck1.lsn(), branchImage.lsn());
+            assertArrayEquals(Files.readAllBytes(copy1.resolve("global/pg_control")), store.pgControl(branchImage));
+            assertArrayEquals(Files.readAllBytes(copy1.resolve("PG_VERSION")),
+                    store.imageFile(branchImage, "PG_VERSION").orElseThrow());
 
             store.writeWalSegments(tl, ck2.redo(), ck2.end(), mat2.resolve("pg_wal"));
             try (MaterializedCompute pg = MaterializedCompute.start(c, mat2, "mat2")) {
