@@ -15,8 +15,25 @@ public final class WaldumpFormat {
 
     /** pg_waldump pads the low half of LSNs to 8 digits. */
     public static String lsn(Lsn lsn) {
-        long v = lsn.value();
-        return String.format("%X/%08X", v >>> 32, v & 0xFFFFFFFFL);
+        return appendLsn(new StringBuilder(17), lsn.value()).toString();
+    }
+
+    private static StringBuilder appendLsn(StringBuilder sb, long v) {
+        sb.append(Long.toHexString(v >>> 32).toUpperCase()).append('/');
+        String lo = Long.toHexString(v & 0xFFFFFFFFL).toUpperCase();
+        for (int i = lo.length(); i < 8; i++) {
+            sb.append('0');
+        }
+        return sb.append(lo);
+    }
+
+    /** Right-aligns like printf's %Nd (plain appends: String.format is too slow for a dump of millions). */
+    private static StringBuilder pad(StringBuilder sb, long value, int width) {
+        String s = Long.toString(value);
+        for (int i = s.length(); i < width; i++) {
+            sb.append(' ');
+        }
+        return sb.append(s);
     }
 
     /** The record line, without a line terminator. */
@@ -29,9 +46,17 @@ public final class WaldumpFormat {
             desc = "(undecodable: " + e.getMessage() + ")";
         }
         int total = r.totalLength();
-        return String.format("rmgr: %-11s len (rec/tot): %6d/%6d, tx: %10d, lsn: %s, prev %s, desc: %s %s",
-                r.rmgrName(), total - r.fullPageImageBytes(), total, r.xid(), lsn(r.startLsn()), lsn(r.prevLsn()),
-                id == null ? "" : id, desc);
+        StringBuilder sb = new StringBuilder(160).append("rmgr: ").append(r.rmgrName());
+        for (int i = r.rmgrName().length(); i < 11; i++) {
+            sb.append(' ');
+        }
+        sb.append(" len (rec/tot): ");
+        pad(sb, total - r.fullPageImageBytes(), 6).append('/');
+        pad(sb, total, 6).append(", tx: ");
+        pad(sb, r.xid(), 10).append(", lsn: ");
+        appendLsn(sb, r.startLsn().value()).append(", prev ");
+        appendLsn(sb, r.prevLsn().value()).append(", desc: ").append(id == null ? "" : id).append(' ').append(desc);
+        return sb.toString();
     }
 
     /** A block reference line, tab first, as pg_waldump -b prints it. */
