@@ -1,6 +1,7 @@
 package dev.zenith.protocol.replication;
 
 import dev.zenith.protocol.ClientDriver;
+import dev.zenith.protocol.PgTimelines;
 import dev.zenith.protocol.replication.ReplicationEvent.*;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
@@ -8,7 +9,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -157,16 +157,7 @@ class PhysicalReplicationClientPgTest {
             Lsn before = Lsn.parse(pg.psql("SELECT pg_current_wal_lsn()"));
             Lsn start = Lsn.of(before.value() - before.value() % SEGMENT);
             // restart as a standby of nothing, then promote: timeline 2 begins
-            pg.stop();
-            Path signal = pg.dataDir().resolve("standby.signal");
-            Files.writeString(signal, "");
-            pg.installation().handOver(signal);
-            pg.start();
-            pg.exec("pg_ctl", "-D", pg.dataDir().toString(), "-w", "-t", "60", "promote");
-            waitFor(pg, "SELECT pg_is_in_recovery()", "f");
-            String history = Files.readString(pg.walDir().resolve("00000002.history"));
-            Lsn switchPoint = Lsn.parse(history.split("\t")[1].trim());
-
+            Lsn switchPoint = PgTimelines.promoteToTimeline2(pg);
             PhysicalReplicationClient client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
                     "postgres", null, "zenith_tli", null, start, 1));
             try (ClientDriver d = new ClientDriver(pg.port(), client, 4096)) {

@@ -2,6 +2,7 @@ package dev.zenith.protocol.replication;
 
 import dev.zenith.protocol.replication.ReplicationEvent.*;
 import dev.zenith.protocol.wire.BackendEncoder;
+import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.BackendMessage.*;
 import dev.zenith.protocol.wire.FrontendDecoder;
 import dev.zenith.protocol.wire.FrontendMessage;
@@ -110,8 +111,10 @@ class PhysicalReplicationClientTest {
         c.feed(BackendEncoder.encode(new CopyDone()));
         assertEquals(PhysicalReplicationClient.State.ENDING, c.state());
         assertArrayEquals(new byte[] {'c', 0, 0, 0, 4}, c.drainOutbound(), "client answers CopyDone");
-        c.feed(BackendEncoder.encode(new RowDescription(List.of()), DataRow.ofText("2", "0/3000000"),
-                new CommandComplete("START_STREAMING"), new ReadyForQuery('I')));
+        List<BackendMessage> end = new java.util.ArrayList<>(
+                dev.zenith.protocol.server.ReplicationResponses.endOfTimeline(2, Lsn.parse("0/3000000")));
+        end.add(new ReadyForQuery('I'));
+        c.feed(BackendEncoder.encode(end.toArray(BackendMessage[]::new)));
         assertEquals(new EndOfStreaming(2, Lsn.parse("0/3000000")), c.poll());
         assertEquals(PhysicalReplicationClient.State.DONE, c.state());
     }

@@ -12,6 +12,7 @@ import dev.zenith.protocol.wire.ErrorFields;
 import dev.zenith.protocol.wire.FrontendDecoder;
 import dev.zenith.protocol.wire.FrontendMessage;
 import dev.zenith.protocol.wire.ProtocolException;
+import dev.zenith.wal.Lsn;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -136,37 +137,24 @@ final class TestReplicationServer implements AutoCloseable {
         }
         received.add(new Received(sql, c, null));
         if (c instanceof Sql) {
-            row(r, List.of(Field.text("greeting", 25)), "hello from zenith", "SELECT 1");
+            r.add(new RowDescription(List.of(Field.text("greeting", 25))));
+            r.add(DataRow.ofText("hello from zenith"));
+            r.add(new CommandComplete("SELECT 1"));
         } else if (c instanceof Show show && show.name().equals("wal_segment_size")) {
-            row(r, List.of(Field.text("wal_segment_size", 25)), "16MB", "SHOW");
+            r.addAll(ReplicationResponses.show("wal_segment_size", "16MB"));
         } else if (c instanceof Show show && show.name().equals("data_directory_mode")) {
-            row(r, List.of(Field.text("data_directory_mode", 25)), "0700", "SHOW");
+            r.addAll(ReplicationResponses.show("data_directory_mode", "0700"));
         } else if (c instanceof IdentifySystem) {
-            r.add(new RowDescription(List.of(Field.text("systemid", 25), Field.text("timeline", 23),
-                    Field.text("xlogpos", 25), Field.text("dbname", 25))));
-            r.add(DataRow.ofText("7300000000000000001", "1", "0/3000000", null));
-            r.add(new CommandComplete("IDENTIFY_SYSTEM"));
+            r.addAll(ReplicationResponses.identifySystem("7300000000000000001", 1, Lsn.parse("0/3000000"), null));
         } else if (c instanceof ReadReplicationSlot) {
-            r.add(new RowDescription(List.of(Field.text("slot_type", 25), Field.text("restart_lsn", 25),
-                    Field.text("restart_tli", 20))));
-            r.add(DataRow.ofText("physical", "0/3000000", "1"));
-            r.add(new CommandComplete("READ_REPLICATION_SLOT"));
+            r.addAll(ReplicationResponses.readReplicationSlot("physical", Lsn.parse("0/3000000"), 1));
         } else if (c instanceof CreateReplicationSlot cs) {
-            r.add(new RowDescription(List.of(Field.text("slot_name", 25), Field.text("consistent_point", 25),
-                    Field.text("snapshot_name", 25), Field.text("output_plugin", 25))));
-            r.add(DataRow.ofText(cs.slotName(), "0/3000000", null, null));
-            r.add(new CommandComplete("CREATE_REPLICATION_SLOT"));
+            r.addAll(ReplicationResponses.createReplicationSlot(cs.slotName(), Lsn.parse("0/3000000"), null, null));
         } else {
             r.add(new ErrorResponse(ErrorFields.of("ERROR", "0A000", "test harness does not implement " + sql)));
         }
         r.add(new ReadyForQuery('I'));
         return r;
-    }
-
-    private static void row(List<BackendMessage> r, List<Field> fields, String value, String tag) {
-        r.add(new RowDescription(fields));
-        r.add(DataRow.ofText(value));
-        r.add(new CommandComplete(tag));
     }
 
     @Override
