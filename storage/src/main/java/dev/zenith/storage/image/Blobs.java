@@ -4,7 +4,7 @@ import dev.zenith.storage.StoreException;
 import dev.zenith.storage.lmdb.Tables;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
-import net.jpountz.lz4.LZ4FastDecompressor;
+import net.jpountz.lz4.LZ4SafeDecompressor;
 import org.lmdbjava.Txn;
 
 import java.nio.ByteBuffer;
@@ -16,7 +16,8 @@ import java.util.HexFormat;
 /** Content-addressed file contents: sha-256 -> [4-byte length][lz4 block]. Identical files are stored once. */
 final class Blobs {
     private static final LZ4Compressor COMPRESSOR = LZ4Factory.fastestInstance().fastCompressor();
-    private static final LZ4FastDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().fastDecompressor();
+    // the safe decompressor has a JNI implementation; the "fast" one is pure Java in lz4-java 1.14
+    private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
 
     private Blobs() {
     }
@@ -53,7 +54,7 @@ final class Blobs {
         }
         int length = ByteBuffer.wrap(value).getInt();
         byte[] content = new byte[length];
-        DECOMPRESSOR.decompress(value, 4, content, 0, length);
+        DECOMPRESSOR.decompress(value, 4, value.length - 4, content, 0, length);
         return content;
     }
 }

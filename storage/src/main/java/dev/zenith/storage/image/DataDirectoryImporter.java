@@ -68,7 +68,7 @@ public final class DataDirectoryImporter {
         this.filter = filter;
     }
 
-    private record Pending(RelTag rel, int block, Lsn pageLsn, byte[] page, byte[] encoded) {
+    private record Pending(RelTag rel, int block, Lsn pageLsn, byte[] page) {
     }
 
     public ImportStats run(Path dataDir) throws IOException {
@@ -194,7 +194,7 @@ public final class DataDirectoryImporter {
         }
         pagesRead++;
         bytesRead += PageLayout.BLCKSZ;
-        batch.add(new Pending(rel, block, pageLsn, page, PageCodec.encode(page)));
+        batch.add(new Pending(rel, block, pageLsn, page));
         if (batch.size() >= PAGES_PER_TXN) {
             flush();
         }
@@ -216,7 +216,8 @@ public final class DataDirectoryImporter {
                     PageLookup.Found found = lookup.find(p.rel, p.block);
                     Lsn key = p.pageLsn;
                     if (found != null) {
-                        if (Arrays.equals(found.encoded(), p.encoded) || Arrays.equals(found.page(), p.page)) {
+                        // decoding is much cheaper than compressing: compare first, compress only what is new
+                        if (Arrays.equals(found.page(), p.page)) {
                             continue;
                         }
                         if (!found.lsn().isBefore(p.pageLsn)) {
@@ -227,9 +228,10 @@ public final class DataDirectoryImporter {
                     if (tables.pages.get(txn, k) == null) {
                         writtenPageKeys.add(k);
                     }
-                    tables.pages.put(txn, k, p.encoded);
+                    byte[] encoded = PageCodec.encode(p.page);
+                    tables.pages.put(txn, k, encoded);
                     pagesStored++;
-                    bytesStored += p.encoded.length;
+                    bytesStored += encoded.length;
                 }
             }
             txn.commit();

@@ -2,7 +2,7 @@ package dev.zenith.storage.page;
 
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
-import net.jpountz.lz4.LZ4FastDecompressor;
+import net.jpountz.lz4.LZ4SafeDecompressor;
 
 import java.util.Arrays;
 
@@ -16,7 +16,8 @@ public final class PageCodec {
     private static final byte LZ4 = 1;
     private static final byte ZERO = 2;
     private static final LZ4Compressor COMPRESSOR = LZ4Factory.fastestInstance().fastCompressor();
-    private static final LZ4FastDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().fastDecompressor();
+    // the safe decompressor has a JNI implementation; the "fast" one is pure Java in lz4-java 1.14
+    private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
 
     private PageCodec() {
     }
@@ -51,7 +52,12 @@ public final class PageCodec {
         switch (value[0]) {
             case ZERO -> Arrays.fill(target, offset, offset + PageLayout.BLCKSZ, (byte) 0);
             case RAW -> System.arraycopy(value, 1, target, offset, PageLayout.BLCKSZ);
-            case LZ4 -> DECOMPRESSOR.decompress(value, 1, target, offset, PageLayout.BLCKSZ);
+            case LZ4 -> {
+                int n = DECOMPRESSOR.decompress(value, 1, value.length - 1, target, offset, PageLayout.BLCKSZ);
+                if (n != PageLayout.BLCKSZ) {
+                    throw new IllegalStateException("stored page decompressed to " + n + " bytes");
+                }
+            }
             default -> throw new IllegalStateException("unknown page encoding " + value[0]);
         }
     }
