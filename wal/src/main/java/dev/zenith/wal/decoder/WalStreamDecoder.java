@@ -64,7 +64,7 @@ public final class WalStreamDecoder {
         this.expectedPrev = b.prev;
         this.skippingContinuation = WalSegments.isPageBoundary(b.start) && !b.startIsRecord;
         if (!WalSegments.isPageBoundary(b.start)) {
-            if (WalSegments.pageOffset(b.start) < WalGeometry.SHORT_PAGE_HEADER_SIZE
+            if (WalSegments.pageOffset(b.start) < WalSegments.pageHeaderSize(WalSegments.pageStart(b.start))
                     || b.start % WalGeometry.MAXIMUM_ALIGNOF != 0) {
                 throw new IllegalArgumentException("not a page boundary nor a possible record start: " + Lsn.of(b.start));
             }
