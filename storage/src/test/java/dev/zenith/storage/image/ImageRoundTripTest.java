@@ -2,7 +2,11 @@ package dev.zenith.storage.image;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreStats;
+import dev.zenith.storage.page.PageChecksum;
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
@@ -85,6 +89,7 @@ class ImageRoundTripTest {
             String accountsSum2 = c.psql("select sum(abalance) from pgbench_accounts");
             String secondOid = c.psql("select oid from pg_database where datname = 'second'");
             String itemsPath = c.psql("second", "select pg_relation_filepath('items')");
+            String branchesPath = c.psql("select pg_relation_filepath('pgbench_branches')");
             c.stop();
             SourceWal.Checkpoint ck2 = SourceWal.lastCheckpoint(c);
             store.appendWal(List.of(SourceWal.append(c, tl, ck1.end(), ck1.end(), ck2.end())));
@@ -140,7 +145,43 @@ class ImageRoundTripTest {
                 // ids 1..300 minus the 42 multiples of 7 deleted in round 1
                 assertEquals("258", pg.psql("second", "select count(*) from items where v like '%x'"));
             }
+
+            // ---- a page whose content changed while its LSN did not (as hint bits do) gets a new version
+            Path edited = tmp.resolve("edited");
+            DirectoryTrees.copy(c.dataDir(), edited);
+            byte[] unhinted = Files.readAllBytes(edited.resolve(branchesPath));
+            byte[] page = java.util.Arrays.copyOf(unhinted, 8192);
+            int lower = u16(page, 12);
+            assertTrue(u16(page, 14) - lower > 8, "free space on the page");
+            page[lower + 4] ^= 0x5A;
+            int checksum = PageChecksum.compute(page, 0);
+            page[8] = (byte) checksum;
+            page[9] = (byte) (checksum >>> 8);
+            assertEquals(PageLayout.pageLsn(unhinted), PageLayout.pageLsn(page));
+            try (RandomAccessFile f = new RandomAccessFile(edited.resolve(branchesPath).toFile(), "rw")) {
+                f.write(page);
+            }
+            Lsn later = ck2.end(); // a stand-in checkpoint after ck2 (never started, only materialized)
+            String[] parts = branchesPath.split("/");
+            RelTag branches = RelTag.of(1663, Integer.parseInt(parts[1]), Integer.parseInt(parts[2]), ForkNumber.MAIN);
+            ImportStats hinted = store.importDataDirectory(tl, edited, later, later, RelationFilter.onlyTags(Set.of(branches)));
+            assertEquals(1, hinted.pagesStored(), hinted.toString());
+            PageVersion old = store.getPage(tl, branches, 0, ck2.lsn()).orElseThrow();
+            assertArrayEquals(java.util.Arrays.copyOf(unhinted, 8192), old.page());
+            PageVersion changed2 = store.getPage(tl, branches, 0, later).orElseThrow();
+            assertEquals(later, changed2.lsn());
+            assertArrayEquals(page, changed2.page());
+            Path matLater = c.scratch("matLater");
+            store.materialize(tl, later, matLater);
+            DirectoryTrees.assertSameContent(edited, matLater, DirectoryTrees::skippedByBaseBackup);
+            Path mat2again = c.scratch("mat2again");
+            store.materialize(tl, ck2.lsn(), mat2again);
+            DirectoryTrees.assertSameContent(c.dataDir(), mat2again, DirectoryTrees::skippedByBaseBackup);
         }
+    }
+
+    private static int u16(byte[] b, int off) {
+        return (b[off] & 0xFF) | (b[off + 1] & 0xFF) << 8;
     }
 
     private static byte flipByte(Path file, long offset, byte replacement) throws Exception {
