@@ -1,6 +1,7 @@
 package dev.zenith.storage;
 
 import dev.zenith.storage.image.DataDirectoryImporter;
+import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.DataDirectoryMaterializer;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImportStats;
@@ -314,6 +315,7 @@ public final class Store implements AutoCloseable {
             }
             Path file = walDir.resolve(walFileName(t.pgTimeline(), seg));
             Files.write(file, content);
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             written.add(file);
         }
         return written;
@@ -347,7 +349,7 @@ public final class Store implements AutoCloseable {
 
     /** Distinct relation forks touched by WAL records with LSN in (fromExclusive, toInclusive]. */
     public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
-        SortedSet<RelTag> out = new TreeSet<>(dev.zenith.storage.image.DataDirectoryLayout::compareTags);
+        SortedSet<RelTag> out = new TreeSet<>(DataDirectoryLayout::compareTags);
         changedBlocks(id, fromExclusive, toInclusive).forEach(b -> out.add(b.rel()));
         return out;
     }

@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -87,15 +88,19 @@ public final class DataDirectoryImporter {
         checksums = control.checksumsEnabled();
         DataDirectoryLayout.Scan scan = DataDirectoryLayout.scan(dataDir);
 
+        Map<RelTag, RelationSize> before = new HashMap<>();
+        if (previous != null) {
+            previous.relations().forEach(r -> before.put(r.rel(), r));
+        }
         List<RelationSize> relations = new ArrayList<>();
         int forksRead = 0;
         int forksKept = 0;
         for (Map.Entry<RelTag, List<Path>> fork : scan.forks().entrySet()) {
             RelTag rel = fork.getKey();
             long blocksOnDisk = blocksOnDisk(fork.getValue());
-            RelationSize before = previous == null ? null : previous.relation(rel).orElse(null);
-            if (before != null && before.blocks() == blocksOnDisk && !filter.reread(rel.node())) {
-                relations.add(before);
+            RelationSize kept = before.get(rel);
+            if (kept != null && kept.blocks() == blocksOnDisk && !filter.reread(rel.node())) {
+                relations.add(kept);
                 forksKept++;
                 continue;
             }
