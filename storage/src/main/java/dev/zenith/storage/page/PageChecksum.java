@@ -1,5 +1,9 @@
 package dev.zenith.storage.page;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+
 /**
  * PostgreSQL's data checksum (storage/checksum_impl.h): 32 parallel FNV-1a-style sums over the
  * page read as 32-bit little-endian words with pd_checksum taken as zero, two extra rounds of
@@ -23,17 +27,15 @@ public final class PageChecksum {
             throw new IllegalArgumentException("a page has 8192 bytes");
         }
         int[] sums = BASE_OFFSETS.clone();
+        for (int j = 0; j < N_SUMS; j++) {
+            int word = (int) LE_INT.get(page, j * 4);
+            sums[j] = mix(sums[j], j == CHECKSUM_WORD ? word & 0xFFFF0000 : word);
+        }
         int words = PageLayout.BLCKSZ / 4;
-        for (int w = 0; w < words; w++) {
-            int off = w * 4;
-            int value;
-            if (off == PageLayout.PD_CHECKSUM_OFFSET) {
-                // pd_checksum (2 bytes) counts as zero; pd_flags beside it in the same word does not
-                value = (int) (PageLayout.u16(page, off + 2) << 16);
-            } else {
-                value = (int) PageLayout.u32(page, off);
+        for (int row = N_SUMS; row < words; row += N_SUMS) {
+            for (int j = 0; j < N_SUMS; j++) {
+                sums[j] = mix(sums[j], (int) LE_INT.get(page, (row + j) * 4));
             }
-            sums[w % N_SUMS] = mix(sums[w % N_SUMS], value);
         }
         for (int round = 0; round < 2; round++) {
             for (int j = 0; j < N_SUMS; j++) {
@@ -47,6 +49,10 @@ public final class PageChecksum {
         result ^= (int) blockNumber;
         return (int) (Integer.toUnsignedLong(result) % 65535) + 1;
     }
+
+    /** Word 2 holds pd_checksum (low half) and pd_flags (high half); the checksum counts as zero. */
+    private static final int CHECKSUM_WORD = PageLayout.PD_CHECKSUM_OFFSET / 4;
+    private static final VarHandle LE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private static int mix(int checksum, int value) {
         int tmp = checksum ^ value;
