@@ -79,7 +79,28 @@ class ImageRoundTripTest {
                 assertEquals("200000", pg.psql("postgres", "select count(*) from pgbench_accounts"));
                 assertEquals(accountsSum1, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
                 assertEquals("17143", pg.psql("second", "select count(*) from items where v like '%'"));
+                // this compute continues the history after round 1: it is a branch
+                pg.psql("postgres", "update pgbench_accounts set abalance = abalance + 1 where aid <= 2000;"
+                        + "create table branch_only as select g from generate_series(1, 5000) g");
             }
+
+            // ---- the branch: its WAL and an image of its directory, on top of the parent's pages
+            TimelineId branchTl = store.createTimeline(tl, ck1.end(), 1).id();
+            SourceWal.Checkpoint ckB = SourceWal.lastCheckpoint(c, mat1);
+            store.appendWal(List.of(SourceWal.append(c, mat1, branchTl, ck1.end(), ck1.end(), ckB.end())));
+            Set<RelTag> branchChanged = store.changedRelations(branchTl, ck1.lsn(), ckB.lsn());
+            long branchPagesBefore = store.stats().entries("pages");
+            ImportStats branchImport = store.importDataDirectory(branchTl, mat1, ckB.lsn(), ckB.redo(),
+                    RelationFilter.onlyTags(branchChanged));
+            assertTrue(branchImport.forksKept() > 100, branchImport.toString());
+            assertTrue(branchImport.pagesStored() > 0 && branchImport.pagesStored() < first.pagesStored() / 4,
+                    "a branch stores only what it changed: " + branchImport);
+            assertEquals(branchPagesBefore + branchImport.pagesStored(), store.stats().entries("pages"));
+            System.out.println("round 1 import: " + first + "\nbranch import: " + branchImport);
+            Path matBranch = c.scratch("matBranch");
+            store.materialize(branchTl, ckB.lsn(), matBranch);
+            DirectoryTrees.assertSameContent(mat1, matBranch, DirectoryTrees::skippedByBaseBackup);
+            assertEquals(ck1.lsn(), store.latestImageAtOrBefore(branchTl, ck1.end()).orElseThrow().lsn());
 
             // ---- round 2: more writes, then only the relations WAL says changed
             c.start();
@@ -120,6 +141,7 @@ class ImageRoundTripTest {
             // reading everything again stores nothing new: every page is already there
             ImportStats again = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(), RelationFilter.all());
             assertEquals(0, again.pagesStored(), again.toString());
+            System.out.println("round 2 filtered import: " + second + "\nround 2 full re-import: " + again);
             assertEquals(again.pagesRead(), store.latestImageAtOrBefore(tl, ck2.lsn()).orElseThrow().totalBlocks());
 
             Path mat2 = c.scratch("mat2");

@@ -43,10 +43,15 @@ final class SourceWal {
 
     /** The last checkpoint of a stopped cluster, from pg_controldata, and where its record ends. */
     static Checkpoint lastCheckpoint(PgCluster c) throws IOException {
-        String out = c.exec("pg_controldata", "-D", c.dataDir().toString());
+        return lastCheckpoint(c, c.dataDir());
+    }
+
+    /** The same for another stopped data directory (run with the cluster's binaries and user). */
+    static Checkpoint lastCheckpoint(PgCluster c, Path dataDir) throws IOException {
+        String out = c.exec("pg_controldata", "-D", dataDir.toString());
         Lsn lsn = field(out, "Latest checkpoint location:");
         Lsn redo = field(out, "Latest checkpoint's REDO location:");
-        return new Checkpoint(lsn, redo, recordEnd(c.walDir(), lsn));
+        return new Checkpoint(lsn, redo, recordEnd(dataDir.resolve("pg_wal"), lsn));
     }
 
     private static Lsn field(String controldata, String label) {
@@ -96,7 +101,13 @@ final class SourceWal {
      * pg_waldump (records starting at or after {@code firstRecord}).
      */
     static WalAppend append(PgCluster c, TimelineId tl, Lsn from, Lsn firstRecord, Lsn to) throws IOException {
-        String dump = c.exec("pg_waldump", "-p", c.walDir().toString(), "-s", firstRecord.toString(), "-e",
+        return append(c, c.dataDir(), tl, from, firstRecord, to);
+    }
+
+    static WalAppend append(PgCluster c, Path dataDir, TimelineId tl, Lsn from, Lsn firstRecord, Lsn to)
+            throws IOException {
+        Path walDir = dataDir.resolve("pg_wal");
+        String dump = c.exec("pg_waldump", "-p", walDir.toString(), "-s", firstRecord.toString(), "-e",
                 to.toString());
         List<BlockChange> blocks = new ArrayList<>();
         List<CommitRecord> commits = new ArrayList<>();
@@ -121,7 +132,7 @@ final class SourceWal {
                 checkpoints.add(lsn);
             }
         }
-        return new WalAppend(tl, from, read(c.walDir(), from, (int) to.minus(from)), blocks, commits, checkpoints, to);
+        return new WalAppend(tl, from, read(walDir, from, (int) to.minus(from)), blocks, commits, checkpoints, to);
     }
 
     private static ForkNumber fork(String name) {
