@@ -8,4 +8,4 @@ mvn -q -B -o -pl bench compile
 cp_file=$(mktemp)
 trap 'rm -f "$cp_file"' EXIT
 mvn -q -B -o -pl bench dependency:build-classpath -Dmdep.outputFile="$cp_file" >/dev/null
-exec java -cp "bench/target/classes:$(cat "$cp_file")" dev.zenith.bench.walbench.WalDecodeBench "$@"
+exec java ${JAVA_OPTS:--Xms1g -Xmx1g -XX:+UseSerialGC} -cp "bench/target/classes:$(cat "$cp_file")" dev.zenith.bench.walbench.WalDecodeBench "$@"

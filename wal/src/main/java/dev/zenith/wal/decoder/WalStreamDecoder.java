@@ -213,23 +213,27 @@ public final class WalStreamDecoder {
         pos += n;
     }
 
+    /** "log segment NAME, offset N" for messages; built only on failure (String.format is slow per page). */
+    private String segmentAt(PageHeader ph) {
+        return WalSegments.fileName(Math.max(ph.timeline(), 1), pos) + ", offset " + WalSegments.segmentOffset(pos);
+    }
+
     /** XLogReaderValidatePageHeader plus the continuation bookkeeping; false when WAL ends here. */
     private boolean acceptPageHeader(PageHeader ph) {
         long validEnd = inRecord ? recordStart : pos;
-        String seg = WalSegments.fileName(Math.max(ph.timeline(), 1), pos) + ", offset " + WalSegments.segmentOffset(pos);
         if (ph.magic() != WalGeometry.XLOG_PAGE_MAGIC) {
             boolean zeros = ph.magic() == 0 && ph.info() == 0 && ph.pageAddress() == 0 && ph.timeline() == 0;
             return fail(zeros ? EndReason.ZEROS : EndReason.BAD_MAGIC, validEnd, pos,
-                    String.format("invalid magic number %04X in log segment %s", ph.magic(), seg));
+                    String.format("invalid magic number %04X in log segment %s", ph.magic(), segmentAt(ph)));
         }
         if ((ph.info() & ~PageHeader.XLP_ALL_FLAGS) != 0) {
             return fail(EndReason.BAD_PAGE_HEADER, validEnd, pos,
-                    String.format("invalid info bits %04X in log segment %s", ph.info(), seg));
+                    String.format("invalid info bits %04X in log segment %s", ph.info(), segmentAt(ph)));
         }
         if (WalSegments.isSegmentBoundary(pos)) {
             if (!ph.isLong()) {
                 return fail(EndReason.BAD_PAGE_HEADER, validEnd, pos,
-                        String.format("invalid info bits %04X in log segment %s", ph.info(), seg));
+                        String.format("invalid info bits %04X in log segment %s", ph.info(), segmentAt(ph)));
             }
             if (ph.segmentSize() != WalGeometry.WAL_SEGMENT_SIZE || ph.xlogBlockSize() != WalGeometry.XLOG_BLCKSZ) {
                 return fail(EndReason.BAD_PAGE_HEADER, validEnd, pos, "WAL file has segment size "
@@ -243,16 +247,16 @@ public final class WalStreamDecoder {
             expectedSystemId = ph.systemId();
         } else if (ph.isLong()) {
             return fail(EndReason.BAD_PAGE_HEADER, validEnd, pos,
-                    String.format("invalid info bits %04X in log segment %s", ph.info(), seg));
+                    String.format("invalid info bits %04X in log segment %s", ph.info(), segmentAt(ph)));
         }
         if (ph.pageAddress() != pos) {
             return fail(EndReason.BAD_PAGE_ADDRESS, validEnd, pos, "unexpected pageaddr " + Lsn.of(ph.pageAddress())
-                    + " in log segment " + seg);
+                    + " in log segment " + segmentAt(ph));
         }
         if (Integer.compareUnsigned(ph.timeline(), latestTimeline) < 0
                 || (expectedTimeline != 0 && ph.timeline() != expectedTimeline)) {
             return fail(EndReason.BAD_TIMELINE, validEnd, pos, "out-of-sequence timeline ID " + ph.timeline()
-                    + " (after " + latestTimeline + ") in log segment " + seg);
+                    + " (after " + latestTimeline + ") in log segment " + segmentAt(ph));
         }
         latestTimeline = ph.timeline();
 

@@ -14,6 +14,7 @@ import dev.zenith.wal.segment.WalSegments;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,6 +29,7 @@ import java.util.List;
  */
 public final class WalDumpCommand {
     private static final int CHUNK = 1 << 20;
+    private static final int OUTPUT_BATCH = 64 * 1024;
 
     private WalDumpCommand() {
     }
@@ -59,6 +61,7 @@ public final class WalDumpCommand {
         try {
             for (Segment s : segments) {
                 if (decoder == null || s.startLsn != expectedNext) {
+                    flush(line, out);
                     if (decoder != null && !ended) {
                         status = Math.max(status, reportEnd(decoder, err, true));
                     }
@@ -80,6 +83,7 @@ public final class WalDumpCommand {
                     status = Math.max(status, reportEnd(decoder, err, false));
                 }
             }
+            flush(line, out);
             if (decoder != null && !ended) {
                 status = Math.max(status, reportEnd(decoder, err, true));
             }
@@ -99,17 +103,26 @@ public final class WalDumpCommand {
                 case NEED_MORE_DATA:
                     return false;
                 case END_OF_WAL:
+                    flush(line, out);
                     return true;
                 default:
                     DecodedRecord rec = (DecodedRecord) r;
-                    line.setLength(0);
                     line.append(WaldumpFormat.recordLine(rec)).append('\n');
                     for (BlockReference b : rec.blocks()) {
                         line.append(WaldumpFormat.blockLine(b)).append('\n');
                     }
-                    out.append(line);
+                    if (line.length() >= OUTPUT_BATCH) {
+                        flush(line, out);
+                    }
             }
         }
+    }
+
+    /** One encode and write per batch: PrintStream's per-call text path costs more than the formatting. */
+    private static void flush(StringBuilder text, PrintStream out) {
+        byte[] bytes = text.toString().getBytes(StandardCharsets.UTF_8);
+        out.write(bytes, 0, bytes.length);
+        text.setLength(0);
     }
 
     private static int reportEnd(WalStreamDecoder decoder, PrintStream err, boolean filesEnded) {

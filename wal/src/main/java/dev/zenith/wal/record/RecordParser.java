@@ -17,6 +17,9 @@ public final class RecordParser {
     static final int XLR_BLOCK_ID_ORIGIN = 253;
     static final int XLR_BLOCK_ID_TOPLEVEL_XID = 252;
 
+    /** ForkNumber.values() clones its array on every call; this is per block in the hot path. */
+    private static final ForkNumber[] FORKS = ForkNumber.values();
+
     private RecordParser() {
     }
 
@@ -155,7 +158,7 @@ public final class RecordParser {
                 if (blocks.isEmpty()) {
                     blocks = new ArrayList<>(4);
                 }
-                blocks.add(new BlockReference(bytes, blockId, new RelTag(rel, ForkNumber.of(forkId)), blockNumber,
+                blocks.add(new BlockReference(bytes, blockId, new RelTag(rel, FORKS[forkId]), blockNumber,
                         forkFlags, imageInfo, imageLength, holeOffset, holeLength, dataLength));
             } else {
                 throw new RecordFormatException("invalid block_id " + blockId, false);

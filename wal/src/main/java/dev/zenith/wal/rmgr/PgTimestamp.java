@@ -21,13 +21,22 @@ public final class PgTimestamp {
         return (t.getEpochSecond() - POSTGRES_EPOCH_UNIX_SECONDS) * 1_000_000L + t.getNano() / 1000;
     }
 
-    /** timestamptz_to_str with TimeZone UTC: {@code 2026-11-25 14:17:28.653674 UTC}, as pg_waldump prints it (always six fraction digits). */
+    /** Appends a separator and a two-digit field (String.format costs microseconds per call). */
+    private static StringBuilder two(StringBuilder sb, char separator, int v) {
+        return sb.append(separator).append((char) ('0' + v / 10)).append((char) ('0' + v % 10));
+    }
+
+    /**
+     * As pg_waldump's timestamptz_to_str prints it with TZ=UTC: {@code 2026-11-25 14:17:28.653674 UTC}
+     * (always six fraction digits).
+     */
     public static String format(long pgMicros) {
         LocalDateTime t = LocalDateTime.ofInstant(toInstant(pgMicros), ZoneOffset.UTC);
         StringBuilder sb = new StringBuilder(32);
-        sb.append(String.format("%04d-%02d-%02d %02d:%02d:%02d", t.getYear(), t.getMonthValue(), t.getDayOfMonth(),
-                t.getHour(), t.getMinute(), t.getSecond()));
-        sb.append(String.format(".%06d", t.getNano() / 1000));
+        two(two(two(two(two(sb.append(t.getYear()), '-', t.getMonthValue()), '-', t.getDayOfMonth()), ' ', t.getHour()),
+                ':', t.getMinute()), ':', t.getSecond());
+        String micros = Integer.toString(t.getNano() / 1000 + 1_000_000); // leading 1 gives the zero padding
+        sb.append('.').append(micros, 1, 7);
         return sb.append(" UTC").toString();
     }
 }
