@@ -14,6 +14,7 @@ import dev.zenith.storage.page.PageCodec;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.page.PageLookup;
 import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.page.PageWrite;
 import dev.zenith.storage.timeline.Lineage;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineCodec;
@@ -36,15 +37,19 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One storage: an LMDB environment holding one database cluster as a tree of timelines, with
@@ -57,20 +62,42 @@ public final class Store implements AutoCloseable {
     static final int MAX_WAL_CHUNK = 1 << 20;
     public static final int WAL_SEGMENT_SIZE = 16 << 20;
 
+    /** LMDB must not be opened twice by one process (its locks are per process): remember what is open. */
+    private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
+
     private final Path directory;
+    private final Path identity;
     private final Tables tables;
 
-    private Store(Path directory, Tables tables) {
+    private Store(Path directory, Path identity, Tables tables) {
         this.directory = directory;
+        this.identity = identity;
         this.tables = tables;
     }
 
-    /** Opens the store in {@code dir}, creating it when the directory is missing or empty. */
+    /**
+     * Opens the store in {@code dir}, creating it when the directory is missing or empty. One
+     * process opens a store once; share the instance.
+     */
     public static Store open(Path dir) {
+        Path identity;
         try {
-            return new Store(dir, Tables.open(dir));
+            Files.createDirectories(dir);
+            identity = dir.toRealPath();
         } catch (IOException e) {
             throw new StoreException("cannot open store " + dir + ": " + e.getMessage(), e);
+        }
+        if (!OPEN.add(identity)) {
+            throw new StoreException("store " + dir + " is already open in this process");
+        }
+        try {
+            return new Store(dir, identity, Tables.open(dir));
+        } catch (IOException e) {
+            OPEN.remove(identity);
+            throw new StoreException("cannot open store " + dir + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            OPEN.remove(identity);
+            throw e;
         }
     }
 
@@ -81,6 +108,7 @@ public final class Store implements AutoCloseable {
     @Override
     public void close() {
         tables.close();
+        OPEN.remove(identity);
     }
 
     // ---------------------------------------------------------------- timelines
@@ -315,7 +343,7 @@ public final class Store implements AutoCloseable {
             }
             Path file = walDir.resolve(walFileName(t.pgTimeline(), seg));
             Files.write(file, content);
-            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
             written.add(file);
         }
         return written;
@@ -422,12 +450,19 @@ public final class Store implements AutoCloseable {
 
     /** Stores one page version (full-page images from WAL, pages reconstructed by redo). */
     public void putPage(TimelineId id, RelTag rel, int block, Lsn lsn, byte[] page) {
-        if (page.length != PageLayout.BLCKSZ) {
-            throw new IllegalArgumentException("a page has 8192 bytes");
-        }
+        putPages(List.of(new PageWrite(id, rel, block, lsn, page)));
+    }
+
+    /** Stores page versions in one durable transaction (a batch of FPIs or a redo round's output). */
+    public void putPages(List<PageWrite> writes) {
         try (Txn<byte[]> txn = tables.env.txnWrite()) {
-            timeline(txn, id);
-            tables.pages.put(txn, Keys.page(id, rel, block, lsn), PageCodec.encode(page));
+            Set<TimelineId> checked = new HashSet<>();
+            for (PageWrite w : writes) {
+                if (checked.add(w.timeline())) {
+                    timeline(txn, w.timeline());
+                }
+                tables.pages.put(txn, Keys.page(w.timeline(), w.rel(), w.block(), w.lsn()), PageCodec.encode(w.page()));
+            }
             txn.commit();
         }
     }

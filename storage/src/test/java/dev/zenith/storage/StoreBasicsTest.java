@@ -2,6 +2,7 @@ package dev.zenith.storage;
 
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.page.PageWrite;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockChange;
@@ -51,6 +52,8 @@ class StoreBasicsTest {
             s.putMeta("snapshot/x", new byte[] {3});
         }
         try (Store s = Store.open(dir)) {
+            StoreException twice = assertThrows(StoreException.class, () -> Store.open(dir));
+            assertTrue(twice.getMessage().contains("already open"), twice.getMessage());
             Timeline c = s.timeline(child).orElseThrow();
             assertEquals(root, c.parent());
             assertEquals(1, c.pgTimeline());
@@ -153,7 +156,8 @@ class StoreBasicsTest {
             byte[] childWal = bytes(1000, 4);
             s.appendWal(List.of(new WalAppend(child, branch, childWal, List.of(new BlockChange(REL, 3, branch.plus(10))),
                     List.of(), List.of(), branch.plus(1000))));
-            s.putPage(child, REL, 1, branch.plus(10), page(3));
+            s.putPages(List.of(new PageWrite(child, REL, 1, branch.plus(10), page(3)),
+                    new PageWrite(child, REL, 2, branch.plus(20), page(4))));
 
             // WAL: parent's bytes below the branch point, the child's own after it, in one read
             byte[] expected = concat(Arrays.copyOfRange(parentWal, 1500, 2000), Arrays.copyOfRange(childWal, 0, 100));
@@ -168,6 +172,8 @@ class StoreBasicsTest {
             assertArrayEquals(page(3), s.getPage(child, REL, 1, branch.plus(10)).orElseThrow().page());
             assertArrayEquals(page(2), s.getPage(root, REL, 1, SEG.plus(4000)).orElseThrow().page());
             assertTrue(s.getPage(child, REL, 1, SEG.plus(499)).isEmpty());
+            assertArrayEquals(page(4), s.getPage(child, REL, 2, branch.plus(20)).orElseThrow().page());
+            assertTrue(s.getPage(root, REL, 2, SEG.plus(4000)).isEmpty(), "a branch's pages are not its parent's");
         }
     }
 
