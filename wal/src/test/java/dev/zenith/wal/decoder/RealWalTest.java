@@ -148,6 +148,8 @@ class RealWalTest {
     void typedMainDataOfTheRecordsTheStoreNeeds() {
         Map<Class<?>, Integer> seen = new HashMap<>();
         boolean abortWithDroppedRel = false;
+        boolean commitPrepared = false;
+        boolean abortPreparedWithDroppedRel = false;
         boolean onlineCheckpoint = false;
         boolean shutdownCheckpoint = false;
         for (DecodedRecord r : decoded.records()) {
@@ -159,8 +161,14 @@ class RealWalTest {
             if (p.get() instanceof XactCompletion x) {
                 assertEquals(PgTimestamp.toInstant(x.xactTime()), x.instant());
                 assertEquals(x.xactTime(), PgTimestamp.fromInstant(x.instant()));
-                if (!x.isCommit() && !x.droppedRelations().isEmpty()) {
+                if (x.kind() == XactCompletion.Kind.ABORT && !x.droppedRelations().isEmpty()) {
                     abortWithDroppedRel = true;
+                }
+                if (x.kind() == XactCompletion.Kind.COMMIT_PREPARED) {
+                    commitPrepared = x.twoPhaseXid() != 0;
+                }
+                if (x.kind() == XactCompletion.Kind.ABORT_PREPARED) {
+                    abortPreparedWithDroppedRel = x.twoPhaseXid() != 0 && x.droppedRelations().size() == 1;
                 }
             }
             if (p.get() instanceof CheckpointRecord c) {
@@ -175,6 +183,8 @@ class RealWalTest {
             assertTrue(seen.containsKey(k), "no " + k.getSimpleName() + " in " + seen.keySet());
         }
         assertTrue(abortWithDroppedRel, "the rolled-back CREATE TABLE should drop its file at abort");
+        assertTrue(commitPrepared, "COMMIT PREPARED with the prepared transaction's xid");
+        assertTrue(abortPreparedWithDroppedRel, "ROLLBACK PREPARED dropping the table it created");
         assertTrue(onlineCheckpoint && shutdownCheckpoint);
     }
 

@@ -19,7 +19,7 @@ import java.util.stream.Stream;
 /**
  * WAL from a real PostgreSQL 15, made once per test JVM: pgbench -i, then a pgbench load under each
  * wal_compression method, CREATE DATABASE (both strategies), TRUNCATE, VACUUM, index builds, an
- * aborted transaction that created a table, DROP DATABASE, a segment switch, and a clean shutdown.
+ * aborted transaction that created a table, two-phase commit and rollback, DROP DATABASE, a segment switch, and a clean shutdown.
  * The cluster is stopped afterwards (its files stay for pg_waldump and pg_controldata) and
  * removed when the JVM exits.
  */
@@ -55,6 +55,7 @@ public final class GeneratedWal {
         conf.put("max_wal_size", "2GB");
         conf.put("autovacuum", "off");
         conf.put("wal_compression", "off");
+        conf.put("max_prepared_transactions", "2");
         c.configure(conf).start();
         try {
             c.pgbench("-i", "-s", "1", "-q");
@@ -73,6 +74,10 @@ public final class GeneratedWal {
             c.psql("DELETE FROM shrinking WHERE a > 100");
             c.psql("VACUUM shrinking");
             c.psql("BEGIN; CREATE TABLE rolled_back (a int); INSERT INTO rolled_back VALUES (1); ROLLBACK");
+            c.psql("BEGIN; CREATE TABLE prepared_kept (a int); PREPARE TRANSACTION 'kept'");
+            c.psql("COMMIT PREPARED 'kept'");
+            c.psql("BEGIN; CREATE TABLE prepared_dropped (a int); PREPARE TRANSACTION 'dropped'");
+            c.psql("ROLLBACK PREPARED 'dropped'");
             c.psql("DROP DATABASE copied");
             c.psql("CREATE DATABASE logged STRATEGY WAL_LOG");
             c.psql("SELECT pg_switch_wal()");
