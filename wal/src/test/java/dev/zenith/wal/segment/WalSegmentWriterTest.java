@@ -19,7 +19,6 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Segment files cut at an exact LSN from streamed WAL: pg_waldump sees WAL end exactly there. */
 class WalSegmentWriterTest {
@@ -75,6 +74,5 @@ class WalSegmentWriterTest {
                 List.of("-p", dir.toString(), files.get(0).fileName(), files.get(files.size() - 1).fileName())));
         assertEquals(lastIndex + 1, dumped.size());
         assertEquals(WaldumpFormat.lsn(last.startLsn()), dumped.get(dumped.size() - 1).lsn());
-        assertTrue(end.value() > target - WalGeometry.WAL_SEGMENT_SIZE / 2);
     }
 }
