@@ -7,6 +7,7 @@ import dev.zenith.wal.bytes.LittleEndian;
 import dev.zenith.wal.segment.WalGeometry;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /** DecodeXLogRecord: splits a whole, CRC-checked record into block references and main data. */
@@ -171,7 +172,8 @@ public final class RecordParser {
         for (BlockReference b : blocks) {
             pos = b.placePayload(pos);
         }
-        return new DecodedRecord(startLsn, endLsn, bytes, blocks, pos, mainDataLength, origin, toplevelXid);
+        return new DecodedRecord(startLsn, endLsn, bytes, blocks.isEmpty() ? blocks : Collections.unmodifiableList(blocks),
+                pos, mainDataLength, origin, toplevelXid);
     }
 
     private static void need(int remaining, int n) throws RecordFormatException {

@@ -52,6 +52,8 @@ class RealWalTest {
         stream = wal.stream();
         decoded = Decoding.decode(wal.firstSegmentStart(), stream, 64 * 1024);
         oracle = WaldumpOutput.parse(wal.waldump());
+        System.out.printf("generated WAL: %d segments, %d records, valid WAL ends at %s%n", wal.segments().size(),
+                decoded.records().size(), decoded.end().validEnd());
     }
 
     @Test
