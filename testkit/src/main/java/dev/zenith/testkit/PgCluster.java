@@ -1,5 +1,6 @@
 package dev.zenith.testkit;
 
+import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
 
 import java.io.IOException;
@@ -9,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -157,18 +157,10 @@ public final class PgCluster implements AutoCloseable {
         deleteTree(root);
     }
 
+    /** Deletes a directory tree (tests: failures become unchecked). */
     public static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var paths = Files.walk(dir)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
+        try {
+            FileTrees.delete(dir);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

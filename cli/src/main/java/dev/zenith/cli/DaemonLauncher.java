@@ -1,0 +1,149 @@
+package dev.zenith.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** {@code zenith start} and {@code zenith stop}: the daemon's life cycle, seen from the CLI. */
+final class DaemonLauncher {
+    /** The daemon's exit code when another daemon holds the home's lock. */
+    private static final int EXIT_ALREADY_RUNNING = 3;
+    /** lmdbjava reaches into java.nio internals. */
+    static final List<String> JVM_FLAGS = List.of(
+            "--add-opens", "java.base/java.nio=ALL-UNNAMED",
+            "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+            "-XX:+UseG1GC", "-Xss1m");
+
+    private final Home home;
+    private final DaemonClient client;
+    private final PrintStream out;
+
+    DaemonLauncher(Home home, DaemonClient client, PrintStream out) {
+        this.home = home;
+        this.client = client;
+        this.out = out;
+    }
+
+    int start(boolean foreground) throws IOException, InterruptedException {
+        if (client.isUp()) {
+            out.println("zenith is already running (" + client.baseUrl().orElse("?") + ", ZENITH_HOME=" + home.dir() + ")");
+            return 0;
+        }
+        Files.createDirectories(home.dir());
+        List<String> cmd = daemonCommand(foreground);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("ZENITH_HOME", home.dir().toString());
+        if (foreground) {
+            return pb.inheritIO().start().waitFor();
+        }
+        Path outFile = home.outFile();
+        pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(outFile.toFile()));
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        long outStart = Files.exists(outFile) ? Files.size(outFile) : 0;
+        Process p = pb.start();
+        long deadline = System.nanoTime() + 10L * 60 * 1_000_000_000;
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                if (p.exitValue() == EXIT_ALREADY_RUNNING) {
+                    out.println("zenith is already running (ZENITH_HOME=" + home.dir() + ")");
+                    return 0;
+                }
+                throw new CliException("zenith failed to start (exit " + p.exitValue() + "):\n" + tail(outFile, outStart)
+                        + "\nlog: " + home.logFile());
+            }
+            if (daemonFileNames(p.pid()) && client.isUp()) {
+                JsonNode st = client.get("/status");
+                out.println("zenith started (pid " + p.pid() + ")");
+                out.println("  REST API:  " + client.baseUrl().orElse("?"));
+                out.println("  home:      " + home.dir());
+                out.println("  log:       " + home.logFile());
+                if (st.has("pg_port")) {
+                    out.println("  PG port:   " + st.get("pg_port").asText());
+                }
+                return 0;
+            }
+            Thread.sleep(100);
+        }
+        throw new CliException("zenith did not come up within 10 minutes; see " + home.logFile());
+    }
+
+    int stop() throws InterruptedException {
+        if (!client.isUp()) {
+            out.println("zenith is not running (ZENITH_HOME=" + home.dir() + ")");
+            return 0;
+        }
+        long pid = readPid();
+        client.post("/shutdown", null);
+        var handle = pid > 0 ? ProcessHandle.of(pid) : java.util.Optional.<ProcessHandle>empty();
+        long deadline = System.nanoTime() + 5L * 60 * 1_000_000_000;
+        while (System.nanoTime() < deadline) {
+            boolean alive = handle.map(ProcessHandle::isAlive).orElse(false);
+            if (!alive && !Files.exists(home.daemonFile())) {
+                out.println("zenith stopped");
+                return 0;
+            }
+            if (!alive && handle.isEmpty() && !client.isUp()) {
+                out.println("zenith stopped");
+                return 0;
+            }
+            Thread.sleep(100);
+        }
+        throw new CliException("zenith did not stop within 5 minutes (pid " + pid + "); see " + home.logFile());
+    }
+
+    private List<String> daemonCommand(boolean foreground) {
+        String jar = System.getProperty("zenith.serverJar");
+        if (jar == null || !Files.exists(Path.of(jar))) {
+            throw new CliException("cannot find the server jar (zenith.serverJar=" + jar + "); run ./zenith from the repository");
+        }
+        List<String> cmd = new ArrayList<>();
+        if (!foreground && Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+            cmd.add("/usr/bin/setsid"); // its own session: closing the terminal does not hang it up
+        }
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(JVM_FLAGS);
+        String conf = System.getProperty("zenith.conf");
+        if (conf != null) {
+            cmd.add("-Dzenith.conf=" + conf);
+        }
+        cmd.add("-jar");
+        cmd.add(jar);
+        if (foreground) {
+            cmd.add("--foreground");
+        }
+        return cmd;
+    }
+
+    private boolean daemonFileNames(long pid) {
+        try {
+            return Files.exists(home.daemonFile())
+                    && DaemonClient.JSON.readTree(home.daemonFile().toFile()).path("pid").asLong() == pid;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private long readPid() {
+        try {
+            return DaemonClient.JSON.readTree(home.daemonFile().toFile()).path("pid").asLong(-1);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    private static String tail(Path file, long from) {
+        try {
+            byte[] all = Files.readAllBytes(file);
+            int start = (int) Math.min(from, all.length);
+            String s = new String(all, start, all.length - start).trim();
+            return s.length() > 4000 ? s.substring(s.length() - 4000) : s;
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

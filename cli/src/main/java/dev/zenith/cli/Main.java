@@ -1,0 +1,235 @@
+package dev.zenith.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.PrintStream;
+import java.lang.reflect.InvocationTargetException;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The {@code zenith} command: turns commands into REST calls and prints tables (or the JSON with
+ * {@code --json}). Errors go to stderr with a non-zero exit code.
+ */
+public final class Main {
+    private static final String USAGE = """
+            usage: zenith COMMAND [options]   (add --json for JSON output)
+
+              start [--foreground]          start the daemon (state in ZENITH_HOME, default ./.zenith)
+              stop                          stop computes cleanly, then the daemon
+              status                        what runs
+
+              storage attach -n NAME --path DIR [--type native]
+              storage detach -n NAME
+              storage list
+              storage show -n NAME
+
+              pg create -n NAME [-s STORAGE] [--no-start]
+              pg start -n NAME
+              pg stop -n NAME
+              pg destroy -n NAME
+              pg list
+              pg show -n NAME
+
+              waldump FILE...               print WAL records like pg_waldump (no daemon needed)
+            """;
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    public Main(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    public static void main(String[] argv) {
+        System.exit(new Main(System.out, System.err).run(List.of(argv)));
+    }
+
+    /** Runs one command; returns the exit code. */
+    public int run(List<String> argv) {
+        try {
+            return dispatch(argv);
+        } catch (CliException e) {
+            err.println("zenith: " + e.getMessage());
+            return e.exitCode();
+        } catch (Exception e) {
+            err.println("zenith: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return 1;
+        }
+    }
+
+    private int dispatch(List<String> argv) throws Exception {
+        if (argv.isEmpty() || argv.get(0).equals("help") || argv.get(0).equals("--help") || argv.get(0).equals("-h")) {
+            out.print(USAGE);
+            return argv.isEmpty() ? 2 : 0;
+        }
+        String cmd = argv.get(0);
+        List<String> rest = argv.subList(1, argv.size());
+        if (cmd.equals("waldump")) {
+            return waldump(rest);
+        }
+        Home home = Home.resolve();
+        DaemonClient client = new DaemonClient(home);
+        DaemonLauncher launcher = new DaemonLauncher(home, client, out);
+        switch (cmd) {
+            case "start" -> {
+                Args a = Args.parse(rest, Set.of(), Set.of("foreground", "json"), Map.of());
+                return launcher.start(a.flag("foreground"));
+            }
+            case "stop" -> {
+                Args.parse(rest, Set.of(), Set.of("json"), Map.of());
+                return launcher.stop();
+            }
+            case "status" -> {
+                Args a = Args.parse(rest, Set.of(), Set.of("json"), Map.of());
+                if (!client.isUp()) {
+                    out.println("zenith is not running (ZENITH_HOME=" + home.dir() + ")");
+                    return 3;
+                }
+                JsonNode st = client.get("/status");
+                if (a.flag("json")) {
+                    out.println(st.toPrettyString());
+                } else {
+                    Table.printObject(out, without(st, "pgs"));
+                    if (st.has("pgs") && st.get("pgs").size() > 0) {
+                        out.println();
+                        Table.print(out, st.get("pgs"), "name", "storage_name", "status", "port", "last_lsn");
+                    }
+                }
+                return 0;
+            }
+            case "storage" -> {
+                return storage(client, rest);
+            }
+            case "pg" -> {
+                return pg(client, rest);
+            }
+            default -> throw new CliException("unknown command '" + cmd + "' (see: zenith help)", 2);
+        }
+    }
+
+    private int storage(DaemonClient client, List<String> argv) {
+        if (argv.isEmpty()) {
+            throw new CliException("storage needs a subcommand: attach, detach, list, show", 2);
+        }
+        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "type", "path"), Set.of("json"),
+                Map.of("n", "name", "t", "type", "p", "path"));
+        boolean json = a.flag("json");
+        switch (argv.get(0)) {
+            case "attach" -> {
+                ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", a.require("name", "storage name"))
+                        .put("type", a.get("type") == null ? "native" : a.get("type"));
+                if (a.get("path") != null) {
+                    body.put("path", a.get("path"));
+                }
+                return show(json, client.put("/storages", body));
+            }
+            case "detach" -> {
+                return show(json, client.delete("/storages/" + a.require("name", "storage name")));
+            }
+            case "list" -> {
+                JsonNode list = client.get("/storages");
+                if (json) {
+                    out.println(list.toPrettyString());
+                } else {
+                    Table.print(out, list, "name", "type", "path");
+                }
+                return 0;
+            }
+            case "show" -> {
+                return show(json, client.get("/storages/" + a.require("name", "storage name")));
+            }
+            default -> throw new CliException("unknown storage subcommand '" + argv.get(0) + "'", 2);
+        }
+    }
+
+    private int pg(DaemonClient client, List<String> argv) {
+        if (argv.isEmpty()) {
+            throw new CliException("pg needs a subcommand: create, start, stop, destroy, list, show", 2);
+        }
+        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "storage"), Set.of("json", "no-start"),
+                Map.of("n", "name", "s", "storage"));
+        boolean json = a.flag("json");
+        switch (argv.get(0)) {
+            case "create" -> {
+                ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", a.require("name", "pg name"));
+                if (a.get("storage") != null) {
+                    body.put("storage_name", a.get("storage"));
+                }
+                if (a.flag("no-start")) {
+                    body.put("start", false);
+                }
+                JsonNode pg = client.put("/pgs", body);
+                if (json) {
+                    out.println(pg.toPrettyString());
+                } else {
+                    out.println("pg " + pg.path("name").asText() + " created on storage " + pg.path("storage_name").asText()
+                            + " (" + pg.path("status").asText() + ")");
+                    if ("running".equals(pg.path("status").asText())) {
+                        out.println("connect with:  psql '" + pg.path("connstr").asText() + "'");
+                    }
+                }
+                return 0;
+            }
+            case "start", "stop" -> {
+                ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", argv.get(0));
+                JsonNode pg = client.post("/pgs/" + a.require("name", "pg name") + "/actions", body);
+                if (json) {
+                    out.println(pg.toPrettyString());
+                } else {
+                    out.println("pg " + pg.path("name").asText() + " " + pg.path("status").asText()
+                            + ("running".equals(pg.path("status").asText()) ? "; connect with:  psql '"
+                            + pg.path("connstr").asText() + "'" : ""));
+                }
+                return 0;
+            }
+            case "destroy" -> {
+                return show(json, client.delete("/pgs/" + a.require("name", "pg name")));
+            }
+            case "list" -> {
+                JsonNode list = client.get("/pgs");
+                if (json) {
+                    out.println(list.toPrettyString());
+                } else {
+                    Table.print(out, list, "name", "storage_name", "status", "port", "timeline_id", "last_lsn", "connstr");
+                }
+                return 0;
+            }
+            case "show" -> {
+                return show(json, client.get("/pgs/" + a.require("name", "pg name")));
+            }
+            default -> throw new CliException("unknown pg subcommand '" + argv.get(0) + "'", 2);
+        }
+    }
+
+    private int show(boolean json, JsonNode obj) {
+        if (json) {
+            out.println(obj.toPrettyString());
+        } else {
+            Table.printObject(out, obj);
+        }
+        return 0;
+    }
+
+    /** waldump lives in the wal module; called reflectively so the CLI builds before it exists. */
+    private int waldump(List<String> files) throws Exception {
+        try {
+            Class<?> c = Class.forName("dev.zenith.wal.dump.WalDumpCommand");
+            return (int) c.getMethod("run", List.class, PrintStream.class, PrintStream.class).invoke(null, files, out, err);
+        } catch (ClassNotFoundException e) {
+            throw new CliException("waldump is not available in this build");
+        } catch (InvocationTargetException e) {
+            throw e.getCause() instanceof Exception ex ? ex : e;
+        }
+    }
+
+    private static JsonNode without(JsonNode obj, String... fields) {
+        ObjectNode copy = ((ObjectNode) obj).deepCopy();
+        copy.remove(Arrays.asList(fields));
+        return copy;
+    }
+}

@@ -1,0 +1,47 @@
+package dev.zenith.cli;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ArgsTest {
+    private static Args parse(String... argv) {
+        return Args.parse(List.of(argv), Set.of("name", "storage"), Set.of("json", "no-start"),
+                Map.of("n", "name", "s", "storage"));
+    }
+
+    @Test
+    void shortLongAndInlineForms() {
+        Args a = parse("-n", "main", "--storage=local", "--json", "extra");
+        assertEquals("main", a.get("name"));
+        assertEquals("local", a.get("storage"));
+        assertTrue(a.flag("json"));
+        assertEquals(List.of("extra"), a.positional());
+        assertEquals("x", parse("--name", "x").get("name"));
+    }
+
+    @Test
+    void mistakesAreClearErrors() {
+        assertEquals("unknown option --nmae", assertThrows(CliException.class, () -> parse("--nmae", "x")).getMessage());
+        assertEquals("option -n needs a value", assertThrows(CliException.class, () -> parse("-n")).getMessage());
+        assertEquals("option --json takes no value", assertThrows(CliException.class, () -> parse("--json=yes")).getMessage());
+        assertEquals("missing pg name (--name)", assertThrows(CliException.class, () -> parse().require("name", "pg name")).getMessage());
+    }
+
+    @Test
+    void waldumpWithoutFilesAndUnknownCommandsFail() {
+        var out = new java.io.ByteArrayOutputStream();
+        var err = new java.io.ByteArrayOutputStream();
+        Main m = new Main(new java.io.PrintStream(out), new java.io.PrintStream(err));
+        assertEquals(2, m.run(List.of("frobnicate")));
+        assertTrue(err.toString().contains("unknown command 'frobnicate'"));
+        assertEquals(2, m.run(List.of()));
+        assertTrue(out.toString().contains("usage: zenith"));
+    }
+}

@@ -1,0 +1,242 @@
+package dev.zenith.server;
+
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.api.RestApi;
+import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.storages.StorageRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.logging.FileHandler;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
+
+/**
+ * The zenith daemon: one Vert.x instance with the REST API, the compute manager and the WAL
+ * receivers. One daemon per {@code ZENITH_HOME}, enforced with a file lock.
+ */
+public final class ZenithDaemon {
+    private static final Logger LOG = Logger.getLogger(ZenithDaemon.class.getName());
+    /** Exit code when another daemon already runs on this home. */
+    public static final int EXIT_ALREADY_RUNNING = 3;
+
+    private final Vertx vertx;
+    private final ZenithConfig config;
+    private final Promise<Void> stopped = Promise.promise();
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    private FileLock lock;
+    private boolean ownsVertx;
+    private StorageRegistry storages;
+    private ComputeManager computes;
+    private WorkerExecutor management;
+    private HttpServer http;
+
+    private ZenithDaemon(Vertx vertx, ZenithConfig config) {
+        this.vertx = vertx;
+        this.config = config;
+    }
+
+    public static void main(String[] args) throws Exception {
+        boolean foreground = args.length > 0 && args[0].equals("--foreground");
+        Vertx vertx = Vertx.vertx();
+        ZenithConfig config;
+        try {
+            config = ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            System.err.println("zenith: bad configuration: " + rootMessage(e));
+            vertx.close();
+            System.exit(2);
+            return;
+        }
+        ZenithDaemon daemon = new ZenithDaemon(vertx, config);
+        daemon.ownsVertx = true;
+        int code = daemon.run(foreground);
+        System.exit(code);
+    }
+
+    /** Starts everything, then blocks until the daemon is asked to stop. Returns the exit code. */
+    int run(boolean foreground) throws Exception {
+        Files.createDirectories(config.home());
+        setUpLogging(foreground);
+        if (!lock()) {
+            System.err.println("zenith is already running for ZENITH_HOME=" + config.home());
+            vertx.close();
+            return EXIT_ALREADY_RUNNING;
+        }
+        try {
+            start().toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            LOG.log(Level.SEVERE, "zenith failed to start", e);
+            System.err.println("zenith failed to start: " + rootMessage(e));
+            shutdown().toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
+            return 1;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                shutdown().toCompletionStage().toCompletableFuture().get(2, TimeUnit.MINUTES);
+            } catch (Exception e) {
+                // the JVM is going away regardless
+            }
+        }, "zenith-shutdown"));
+        stopped.future().toCompletionStage().toCompletableFuture().get();
+        return 0;
+    }
+
+    /** Starts a daemon inside this JVM (tests); fails when another one holds the home. */
+    public static Future<ZenithDaemon> launch(Vertx vertx, ZenithConfig config) {
+        ZenithDaemon d = new ZenithDaemon(vertx, config);
+        return vertx.executeBlocking(() -> {
+            Files.createDirectories(config.home());
+            if (!d.lock()) {
+                throw new IllegalStateException("zenith is already running for ZENITH_HOME=" + config.home());
+            }
+            return d;
+        }).compose(x -> d.start()).map(d);
+    }
+
+    public int httpPort() {
+        return http.actualPort();
+    }
+
+    public Future<Void> stopped() {
+        return stopped.future();
+    }
+
+    private boolean lock() throws IOException {
+        RandomAccessFile lockFile = new RandomAccessFile(config.home().resolve("zenith.lock").toFile(), "rw");
+        lock = lockFile.getChannel().tryLock();
+        if (lock == null) {
+            lockFile.close();
+            return false;
+        }
+        return true;
+    }
+
+    private Future<Void> start() {
+        management = vertx.createSharedWorkerExecutor(ComputeManager.MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
+        RestApi.Management serial = new RestApi.Management() {
+            @Override
+            public <T> Future<T> run(Callable<T> work) {
+                return management.executeBlocking(work, true);
+            }
+        };
+        return serial.run(() -> {
+            PgInstallation pg = PgInstallation.detect();
+            storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
+            computes = new ComputeManager(vertx, config, pg, storages);
+            computes.recover();
+            return null;
+        }).compose(v -> new RestApi(vertx, storages, computes, serial, () -> shutdown())
+                .listen(config.httpHost(), config.httpPort()))
+                .compose(server -> {
+                    http = server;
+                    return vertx.executeBlocking(() -> {
+                        writeDaemonFile();
+                        return null;
+                    });
+                })
+                .onSuccess(v -> LOG.info("zenith listening: REST http://" + config.httpHost() + ":" + config.httpPort()
+                        + ", home " + config.home()))
+                .mapEmpty();
+    }
+
+    private void writeDaemonFile() throws IOException {
+        JsonObject d = new JsonObject()
+                .put("pid", ProcessHandle.current().pid())
+                .put("http_host", config.httpHost())
+                .put("http_port", http.actualPort())
+                .put("pg_port", config.pgPort())
+                .put("home", config.home().toString())
+                .put("log", config.logFile().toString());
+        Path tmp = config.daemonFile().resolveSibling("daemon.json.tmp");
+        Files.writeString(tmp, d.encodePrettily());
+        Files.move(tmp, config.daemonFile(), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.writeString(config.pidFile(), Long.toString(ProcessHandle.current().pid()));
+    }
+
+    /**
+     * Stops computes cleanly (their WAL still flowing into the store), then closes everything. Runs on a
+     * plain thread of its own: each step waits for the previous one, with a bound, and none of it may
+     * depend on an event loop that the last step closes.
+     */
+    public Future<Void> shutdown() {
+        if (stopping.compareAndSet(false, true)) {
+            Thread t = new Thread(this::shutdownNow, "zenith-shutdown");
+            t.setDaemon(false);
+            t.start();
+        }
+        return stopped.future();
+    }
+
+    private void shutdownNow() {
+        LOG.info("zenith stopping");
+        try {
+            if (http != null) {
+                awaitQuietly(http.close(), 10);
+            }
+            if (computes != null) {
+                computes.stopAllBlocking();
+            }
+            if (storages != null) {
+                storages.close();
+            }
+            Files.deleteIfExists(config.daemonFile());
+            Files.deleteIfExists(config.pidFile());
+            if (lock != null) {
+                lock.release();
+                lock.channel().close();
+            }
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "error while stopping", e);
+        }
+        if (ownsVertx) {
+            awaitQuietly(vertx.close(), 30);
+        }
+        LOG.info("zenith stopped");
+        stopped.tryComplete();
+    }
+
+    private static void awaitQuietly(Future<?> f, int seconds) {
+        try {
+            f.toCompletionStage().toCompletableFuture().get(seconds, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.log(Level.FINE, "shutdown step did not finish cleanly", e);
+        }
+    }
+
+    private void setUpLogging(boolean foreground) throws IOException {
+        Logger root = Logger.getLogger("");
+        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
+        FileHandler file = new FileHandler(config.logFile().toString(), true);
+        file.setFormatter(new SimpleFormatter());
+        if (!foreground) {
+            for (var h : root.getHandlers()) {
+                root.removeHandler(h);
+            }
+        }
+        root.addHandler(file);
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c.getMessage() == null ? c.toString() : c.getMessage();
+    }
+}

@@ -1,0 +1,68 @@
+package dev.zenith.server.api;
+
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+
+import java.util.Set;
+import java.util.TreeSet;
+
+/** Strict reading of a request body: a JSON object, only known fields, each of the right type. */
+public final class JsonBody {
+    private final JsonObject json;
+
+    private JsonBody(JsonObject json) {
+        this.json = json;
+    }
+
+    public static JsonBody parse(Buffer body, Set<String> allowedFields) {
+        if (body == null || body.length() == 0) {
+            throw ApiException.badRequest("request body must be a JSON object");
+        }
+        Object value;
+        try {
+            value = body.toJsonValue();
+        } catch (DecodeException e) {
+            throw ApiException.badRequest("malformed JSON: " + e.getMessage());
+        }
+        if (!(value instanceof JsonObject obj)) {
+            throw ApiException.badRequest("request body must be a JSON object");
+        }
+        Set<String> unknown = new TreeSet<>(obj.fieldNames());
+        unknown.removeAll(allowedFields);
+        if (!unknown.isEmpty()) {
+            throw ApiException.badRequest("unknown field(s) " + unknown + "; allowed: " + new TreeSet<>(allowedFields));
+        }
+        return new JsonBody(obj);
+    }
+
+    public String requiredString(String field) {
+        String s = optionalString(field);
+        if (s == null) {
+            throw ApiException.badRequest("field '" + field + "' is required");
+        }
+        return s;
+    }
+
+    public String optionalString(String field) {
+        Object v = json.getValue(field);
+        if (v == null) {
+            return null;
+        }
+        if (!(v instanceof String s)) {
+            throw ApiException.badRequest("field '" + field + "' must be a string");
+        }
+        return s;
+    }
+
+    public boolean optionalBoolean(String field, boolean fallback) {
+        Object v = json.getValue(field);
+        if (v == null) {
+            return fallback;
+        }
+        if (!(v instanceof Boolean b)) {
+            throw ApiException.badRequest("field '" + field + "' must be true or false");
+        }
+        return b;
+    }
+}

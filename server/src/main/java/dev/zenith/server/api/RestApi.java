@@ -1,0 +1,151 @@
+package dev.zenith.server.api;
+
+import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.storages.StorageRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The REST API on port 3000: storages and pgs, as in the original design note's table.
+ * Handlers only parse and route; everything that blocks runs on the management executor.
+ */
+public final class RestApi {
+    private static final Logger LOG = Logger.getLogger(RestApi.class.getName());
+
+    private final Vertx vertx;
+    private final StorageRegistry storages;
+    private final ComputeManager computes;
+    private final Management management;
+    private final Runnable shutdown;
+
+    /** Runs blocking management work one operation at a time, off the event loop. */
+    public interface Management {
+        <T> Future<T> run(Callable<T> work);
+    }
+
+    public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
+                   Runnable shutdown) {
+        this.vertx = vertx;
+        this.storages = storages;
+        this.computes = computes;
+        this.management = management;
+        this.shutdown = shutdown;
+    }
+
+    public Router router() {
+        Router r = Router.router(vertx);
+        r.route().handler(BodyHandler.create().setBodyLimit(64 * 1024));
+
+        r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
+        r.post("/shutdown").handler(ctx -> {
+            reply(ctx, 202, new JsonObject().put("stopping", true));
+            shutdown.run();
+        });
+
+        r.put("/storages").handler(ctx -> {
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path"));
+            String name = body.requiredString("name");
+            String type = body.optionalString("type");
+            String path = body.optionalString("path");
+            blocking(ctx, 201, () -> storages.attach(name, type == null ? "native" : type, path).toJson());
+        });
+        r.get("/storages").handler(ctx -> {
+            JsonArray list = new JsonArray();
+            storages.list().forEach(s -> list.add(s.toJson()));
+            reply(ctx, 200, list);
+        });
+        r.get("/storages/:name").handler(ctx -> reply(ctx, 200, storages.get(ctx.pathParam("name")).toJson()));
+        r.delete("/storages/:name").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            blocking(ctx, 200, () -> {
+                StorageRegistry.Storage s = storages.get(name);
+                computes.checkStorageUnused(name);
+                storages.detach(name);
+                return s.toJson();
+            });
+        });
+
+        r.put("/pgs").handler(ctx -> {
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "storage_name", "start"));
+            String name = Names.check("pg", body.requiredString("name"));
+            String storage = body.optionalString("storage_name");
+            boolean start = body.optionalBoolean("start", true);
+            String storageName = storage == null ? StorageRegistry.DEFAULT_STORAGE : storage;
+            blocking(ctx, 201, () -> computes.create(name, storageName, start));
+        });
+        r.get("/pgs").handler(ctx -> reply(ctx, 200, computes.list()));
+        r.get("/pgs/:name").handler(ctx -> reply(ctx, 200, computes.show(ctx.pathParam("name"))));
+        r.delete("/pgs/:name").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            blocking(ctx, 200, () -> computes.destroy(name));
+        });
+        r.post("/pgs/:name/actions").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "is_replica"));
+            String action = body.requiredString("action");
+            computes.checkExists(name);
+            switch (action) {
+                case "start" -> blocking(ctx, 200, () -> computes.start(name));
+                case "stop" -> blocking(ctx, 200, () -> computes.stop(name));
+                default -> throw ApiException.badRequest("unknown action '" + action + "'; expected start or stop");
+            }
+        });
+
+        r.route().last().handler(ctx -> reply(ctx, 404, new JsonObject().put("error",
+                "no such endpoint: " + ctx.request().method() + " " + ctx.request().path())));
+        r.route().failureHandler(this::failure);
+        return r;
+    }
+
+    public Future<HttpServer> listen(String host, int port) {
+        return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+    }
+
+    private void blocking(RoutingContext ctx, int status, Callable<Object> work) {
+        management.run(work).onComplete(ar -> {
+            if (ar.succeeded()) {
+                reply(ctx, status, ar.result());
+            } else {
+                ctx.fail(ar.cause());
+            }
+        });
+    }
+
+    private void failure(RoutingContext ctx) {
+        Throwable t = ctx.failure();
+        int status;
+        String message;
+        if (t instanceof ApiException api) {
+            status = api.status();
+            message = api.getMessage();
+        } else if (t == null) {
+            status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
+            message = status == 413 ? "request body too large" : status == 400 ? "bad request" : "request failed";
+        } else {
+            status = 500;
+            message = t.getMessage() == null ? t.toString() : t.getMessage();
+            LOG.log(Level.WARNING, "request failed: " + ctx.request().method() + " " + ctx.request().path(), t);
+        }
+        reply(ctx, status, new JsonObject().put("error", message));
+    }
+
+    private static void reply(RoutingContext ctx, int status, Object body) {
+        if (ctx.response().ended()) {
+            return;
+        }
+        String text = body instanceof JsonObject o ? o.encodePrettily()
+                : body instanceof JsonArray a ? a.encodePrettily() : String.valueOf(body);
+        ctx.response().setStatusCode(status).putHeader("content-type", "application/json").end(text + "\n");
+    }
+}

@@ -1,0 +1,142 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.safekeeper.WalIndex;
+import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.ImportStats;
+import dev.zenith.storage.image.MaterializeStats;
+import dev.zenith.storage.image.RelationFilter;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.control.DbState;
+import dev.zenith.wal.decoder.DecodeResult;
+import dev.zenith.wal.decoder.WalStreamDecoder;
+import dev.zenith.wal.record.DecodedRecord;
+import dev.zenith.wal.segment.WalSegments;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.logging.Logger;
+
+/**
+ * Moves a compute's data directory to and from the store: the first initdb becomes the storage's base
+ * image, a directory is rebuilt from the newest image plus WAL, and a cleanly stopped directory
+ * becomes a new image. Blocking; storage and files only, no networking.
+ */
+final class ComputeDirectories {
+    private static final Logger LOG = Logger.getLogger(ComputeDirectories.class.getName());
+    private static final String MAIN_TIMELINE_KEY = "cluster/main_timeline";
+
+    private final PgInstallation pg;
+
+    ComputeDirectories(PgInstallation pg) {
+        this.pg = pg;
+    }
+
+    static Optional<TimelineId> mainTimeline(Store store) {
+        return store.getMeta(MAIN_TIMELINE_KEY).map(b -> TimelineId.parse(new String(b, StandardCharsets.UTF_8)));
+    }
+
+    /**
+     * An empty storage gets its cluster from initdb, run in the first compute's directory: the directory
+     * is the base image, and the WAL segment holding initdb's shutdown checkpoint is the start of the
+     * main timeline's WAL. Returns the main timeline.
+     */
+    TimelineId bootstrap(Store store, PostgresProcess process) throws IOException {
+        Path pgdata = process.dataDir();
+        Files.createDirectories(pgdata);
+        Files.setPosixFilePermissions(pgdata, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        pg.handOver(pgdata);
+        process.initdb();
+        ControlFile control = ControlFile.parse(Files.readAllBytes(pgdata.resolve("global/pg_control")));
+        Lsn checkpoint = control.checkPoint();
+        Lsn redo = control.checkPointCopy().redo();
+        int pgTimeline = control.checkPointCopy().thisTimeLineId();
+
+        Lsn segmentStart = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(checkpoint)));
+        Path segment = pgdata.resolve("pg_wal").resolve(WalSegments.fileName(pgTimeline, checkpoint));
+        byte[] bytes = Files.readAllBytes(segment);
+        WalStreamDecoder decoder = WalStreamDecoder.startingAt(segmentStart);
+        decoder.feed(bytes, 0, bytes.length);
+        WalIndex index = new WalIndex();
+        boolean sawCheckpoint = false;
+        for (DecodeResult r = decoder.poll(); r instanceof DecodedRecord rec; r = decoder.poll()) {
+            index.add(rec);
+            sawCheckpoint |= rec.startLsn().equals(checkpoint);
+        }
+        if (!sawCheckpoint) {
+            throw new IOException("initdb's WAL does not contain its checkpoint at " + checkpoint);
+        }
+        Lsn walEnd = index.lastRecordEnd();
+        Timeline timeline = store.createTimeline(null, Lsn.INVALID, pgTimeline);
+        store.appendWal(List.of(index.drainInto(timeline.id(), segmentStart,
+                Arrays.copyOf(bytes, (int) walEnd.minus(segmentStart)))));
+        ImportStats stats = store.importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all());
+        // Written last: a crash before this leaves an unused timeline, never a half-made main one.
+        store.putMeta(MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
+        LOG.info("base image from initdb: checkpoint " + checkpoint + ", " + stats);
+        return timeline.id();
+    }
+
+    /**
+     * Writes a fresh data directory for the timeline's end of WAL: the newest image's files, then the
+     * WAL from that image's redo point to the last complete record. PostgreSQL's own crash recovery
+     * replays it and continues the same timeline.
+     */
+    void rebuild(Store store, TimelineId timeline, PostgresProcess process) throws IOException {
+        Path pgdata = process.dataDir();
+        Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
+        Lsn walEnd = store.walEnd(timeline).orElse(end);
+        if (walEnd.isAfter(WalReceiver.nextRecordStart(end))) {
+            // A torn record at the tail was never acknowledged; the compute will write over it.
+            throw new IOException("TEMPORARY: torn tail " + end + ".." + walEnd + " needs Store.truncateWal");
+        }
+        ImageManifest image = store.latestImageAtOrBefore(timeline, end)
+                .orElseThrow(() -> new IOException("timeline " + timeline + " has no image at or before " + end));
+        FileTrees.delete(pgdata);
+        MaterializeStats stats = store.materialize(image, pgdata);
+        Path walDir = pgdata.resolve("pg_wal");
+        Files.createDirectories(walDir.resolve("archive_status"));
+        store.writeWalSegments(timeline, image.redoLsn(), end, walDir);
+        // The image's pg_control says "shut down"; PostgreSQL must replay what follows its checkpoint
+        // instead of starting to write over it, so it is told it crashed.
+        Path controlPath = pgdata.resolve("global/pg_control");
+        ControlFile control = ControlFile.parse(Files.readAllBytes(controlPath));
+        Files.write(controlPath, control.withState(DbState.IN_PRODUCTION).toFile());
+        LOG.info("rebuilt " + pgdata + " from image " + image.lsn() + " (" + stats + ") plus WAL "
+                + image.redoLsn() + ".." + end + " (" + end.minus(image.redoLsn()) + " bytes to replay)");
+    }
+
+    /**
+     * After a clean stop: the directory's pages that WAL says changed since the previous image become
+     * a new image at the shutdown checkpoint. Returns the timeline's WAL end the directory matches.
+     */
+    Lsn refreshImage(Store store, TimelineId timeline, PostgresProcess process) throws IOException {
+        Path pgdata = process.dataDir();
+        ControlFile control = ControlFile.parse(Files.readAllBytes(pgdata.resolve("global/pg_control")));
+        if (control.state() != DbState.SHUTDOWNED) {
+            throw new IOException("the compute did not shut down cleanly (state " + control.state() + ")");
+        }
+        Lsn checkpoint = control.checkPoint();
+        Lsn end = store.lastRecordEnd(timeline).orElse(Lsn.INVALID);
+        if (!end.isAfter(checkpoint)) {
+            throw new IOException("the store's WAL ends at " + end + ", before the shutdown checkpoint " + checkpoint);
+        }
+        Lsn previous = store.latestImageAtOrBefore(timeline, checkpoint).map(ImageManifest::lsn).orElse(Lsn.INVALID);
+        var changed = store.changedRelations(timeline, previous, end);
+        ImportStats stats = store.importDataDirectory(timeline, pgdata, checkpoint, control.checkPointCopy().redo(),
+                RelationFilter.onlyTags(changed));
+        LOG.info("image at " + checkpoint + " after clean stop: " + changed.size() + " changed relation forks, " + stats);
+        return store.walEnd(timeline).orElse(end);
+    }
+}

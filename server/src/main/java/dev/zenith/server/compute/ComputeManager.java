@@ -1,0 +1,451 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.api.ApiException;
+import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Compute nodes (pgs): stock PostgreSQL servers over a storage's timeline. Create, start, stop, destroy;
+ * a WAL receiver per running primary makes its commits durable in the store; a crashed daemon takes its
+ * computes back at the next start.
+ *
+ * <p>State-changing methods are blocking and must run on the daemon's single management thread; the
+ * read-only ones ({@link #list()}, {@link #show}, {@link #status()}) are safe on an event loop.
+ */
+public final class ComputeManager {
+    private static final Logger LOG = Logger.getLogger(ComputeManager.class.getName());
+    /** The application_name our WAL receiver connects with; computes name it as their synchronous standby. */
+    public static final String RECEIVER_NAME = "zenith_safekeeper";
+    public static final String SLOT_NAME = "zenith_safekeeper";
+    public static final String MANAGEMENT_EXECUTOR = "zenith-management";
+
+    private final Vertx vertx;
+    private final ZenithConfig config;
+    private final PgInstallation pg;
+    private final StorageRegistry storages;
+    private final ComputeDirectories directories;
+    private final Path computesDir;
+    private final Map<String, Compute> computes = new ConcurrentHashMap<>();
+    private final Instant startedAt = Instant.now();
+    /** The daemon's management executor (same name, same single thread): state changes run one at a time. */
+    private final WorkerExecutor management;
+
+    /** A compute's persistent record plus what only the running daemon knows. */
+    private static final class Compute {
+        volatile PgRecord record;
+        final PostgresProcess process;
+        volatile boolean running;
+        /** Set while we stop it ourselves, so the crash watcher does not mistake that for a death. */
+        volatile boolean stopping;
+        volatile WalReceiver receiver;
+        volatile Lsn lastLsn = Lsn.INVALID;
+
+        Compute(PgRecord record, PostgresProcess process) {
+            this.record = record;
+            this.process = process;
+        }
+    }
+
+    public ComputeManager(Vertx vertx, ZenithConfig config, PgInstallation pg, StorageRegistry storages) throws IOException {
+        this.vertx = vertx;
+        this.config = config;
+        this.pg = pg;
+        this.storages = storages;
+        this.directories = new ComputeDirectories(pg);
+        this.computesDir = prepareComputesDir();
+        this.management = vertx.createSharedWorkerExecutor(MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
+    }
+
+    /**
+     * PostgreSQL runs as an unprivileged user when we are root, and must reach its data directory.
+     * When it cannot reach the configured place, computes live under /var/tmp instead (they are caches:
+     * the store holds the data), and the log says so.
+     */
+    private Path prepareComputesDir() throws IOException {
+        Path dir = config.computesDir();
+        Files.createDirectories(dir);
+        if (pg.runAsUser().isEmpty()) {
+            return dir;
+        }
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        try {
+            pg.checkReachable(dir);
+            return dir;
+        } catch (IOException unreachable) {
+            Path fallback = Path.of("/var/tmp", "zenith-" + Integer.toHexString(config.home().toString().hashCode()), "pgs");
+            Files.createDirectories(fallback);
+            Files.setPosixFilePermissions(fallback.getParent(), PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setPosixFilePermissions(fallback, PosixFilePermissions.fromString("rwxr-xr-x"));
+            pg.checkReachable(fallback);
+            LOG.warning(unreachable.getMessage() + " Compute data directories go to " + fallback + " instead.");
+            return fallback;
+        }
+    }
+
+    /** At daemon start: load every pg, take back the ones still running, note the ones that died. */
+    public void recover() throws IOException {
+        for (StorageRegistry.Storage s : storages.list()) {
+            for (Map.Entry<String, byte[]> e : s.store().listMeta("pg/").entrySet()) {
+                PgRecord r = PgRecord.fromJson(new JsonObject(new String(e.getValue(), StandardCharsets.UTF_8)));
+                Compute c = new Compute(r, new PostgresProcess(pg, r.pgdata(), r.logfile()));
+                c.lastLsn = s.store().walEnd(TimelineId.parse(r.timelineId())).orElse(Lsn.INVALID);
+                computes.put(r.name(), c);
+                if (!r.wantRunning()) {
+                    continue;
+                }
+                if (c.process.runningPid().isPresent()) {
+                    LOG.info("pg " + r.name() + " is still running: taking it back");
+                    c.running = true;
+                    startReceiver(c, s.store());
+                }
+            }
+        }
+        // Computes that should run but do not (stopped with the daemon, or died while it was away) start
+        // again; a directory not known to be clean is rebuilt from the store.
+        for (Compute c : computes.values()) {
+            if (c.record.wantRunning() && !c.running) {
+                try {
+                    LOG.info("pg " + c.record.name() + " was running before; starting it again");
+                    start(c.record.name());
+                } catch (Exception e) {
+                    LOG.log(Level.WARNING, "pg " + c.record.name() + " could not be started again", e);
+                    save(storages.get(c.record.storageName()).store(), c, c.record.withWantRunning(false));
+                }
+            }
+        }
+        vertx.setPeriodic(2000, id -> watchComputes());
+    }
+
+    // ---- queries (event loop safe) ----
+
+    public JsonObject status() {
+        JsonArray pgs = list();
+        long running = computes.values().stream().filter(c -> c.running).count();
+        return new JsonObject().put("pid", ProcessHandle.current().pid()).put("home", config.home().toString())
+                .put("http_port", config.httpPort()).put("pg_port", config.pgPort())
+                .put("started_at", startedAt.toString()).put("storages", storages.list().size())
+                .put("pgs_running", running).put("pgs", pgs);
+    }
+
+    public JsonArray list() {
+        JsonArray a = new JsonArray();
+        computes.values().stream().sorted((x, y) -> x.record.name().compareTo(y.record.name()))
+                .forEach(c -> a.add(toJson(c)));
+        return a;
+    }
+
+    public JsonObject show(String name) {
+        return toJson(require(name));
+    }
+
+    public void checkExists(String name) {
+        require(name);
+    }
+
+    private Compute require(String name) {
+        Compute c = computes.get(name);
+        if (c == null) {
+            throw ApiException.notFound("pg '" + name + "' not found");
+        }
+        return c;
+    }
+
+    public void checkStorageUnused(String storage) {
+        List<String> users = computes.values().stream().filter(c -> c.record.storageName().equals(storage))
+                .map(c -> c.record.name()).sorted().toList();
+        if (!users.isEmpty()) {
+            throw ApiException.conflict("storage '" + storage + "' is used by pg(s) " + users + "; destroy them first");
+        }
+    }
+
+    private JsonObject toJson(Compute c) {
+        PgRecord r = c.record;
+        WalReceiver rx = c.receiver;
+        Lsn last = rx != null && rx.flushed().isValid() ? rx.flushed() : c.lastLsn;
+        return new JsonObject().put("name", r.name()).put("storage_name", r.storageName())
+                .put("status", c.running ? "running" : "stopped").put("role", "primary").put("port", r.port())
+                .put("connstr", "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres")
+                .put("timeline_id", r.timelineId()).put("last_lsn", last.toString())
+                .put("pgdata", r.pgdata().toString()).put("logfile", r.logfile().toString())
+                .put("created_at", r.createdAt().toString())
+                .put("wal_receiver", rx == null ? "none" : rx.state());
+    }
+
+    // ---- operations (management thread) ----
+
+    public JsonObject create(String name, String storageName, boolean start) throws IOException {
+        if (computes.containsKey(name)) {
+            throw ApiException.conflict("pg '" + name + "' already exists");
+        }
+        StorageRegistry.Storage storage = storages.get(storageName);
+        Store store = storage.store();
+        Path pgdata = computesDir.resolve(name);
+        Path logfile = computesDir.resolve(name + ".log");
+        if (Files.exists(pgdata)) {
+            // Leftover of a destroyed pg or a crashed create: never trusted, always rebuilt.
+            FileTrees.delete(pgdata);
+        }
+        PostgresProcess process = new PostgresProcess(pg, pgdata, logfile);
+        TimelineId timeline;
+        Lsn cleanDirLsn = null;
+        var main = ComputeDirectories.mainTimeline(store);
+        if (main.isPresent()) {
+            timeline = main.get();
+        } else {
+            LOG.info("storage " + storageName + " is empty: running initdb for pg " + name);
+            timeline = directories.bootstrap(store, process);
+            cleanDirLsn = store.walEnd(timeline).orElseThrow();
+        }
+        PgRecord record = new PgRecord(name, storageName, timeline.toString(), allocatePort(), pgdata, logfile,
+                Instant.now(), false, cleanDirLsn);
+        Compute c = new Compute(record, process);
+        c.lastLsn = store.walEnd(timeline).orElse(Lsn.INVALID);
+        save(store, c, record);
+        computes.put(name, c);
+        LOG.info("pg " + name + " created on storage " + storageName + ", timeline " + timeline);
+        return start ? start(name) : toJson(c);
+    }
+
+    public JsonObject start(String name) throws IOException {
+        Compute c = require(name);
+        if (c.running) {
+            throw ApiException.conflict("pg '" + name + "' is already running");
+        }
+        for (Compute other : computes.values()) {
+            if (other != c && other.running && other.record.storageName().equals(c.record.storageName())
+                    && other.record.timelineId().equals(c.record.timelineId())) {
+                throw ApiException.conflict("pg '" + other.record.name() + "' is already the primary of timeline "
+                        + c.record.timelineId() + "; stop it first");
+            }
+        }
+        Store store = storages.get(c.record.storageName()).store();
+        TimelineId tl = TimelineId.parse(c.record.timelineId());
+        boolean reuse = c.record.cleanDirLsn() != null && store.walEnd(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
+                && Files.exists(c.record.pgdata().resolve("global/pg_control"));
+        // From here on the directory is not a clean copy: a crash mid-start means a rebuild next time.
+        save(store, c, c.record.withCleanDirLsn(null).withWantRunning(true));
+        try {
+            if (reuse) {
+                LOG.info("pg " + name + ": restarting its cleanly stopped data directory as is");
+            } else {
+                LOG.info("pg " + name + ": building its data directory from the store");
+                directories.rebuild(store, tl, c.process);
+            }
+            c.process.ensureIncludesZenithConf();
+            c.process.writeSettings(settings(c.record));
+            pg.handOver(c.record.pgdata());
+            if (!Files.exists(c.record.logfile())) {
+                Files.createFile(c.record.logfile());
+            }
+            pg.handOver(c.record.logfile());
+            c.process.start();
+        } catch (IOException | RuntimeException e) {
+            save(store, c, c.record.withWantRunning(false));
+            if (e instanceof ApiException api) {
+                throw api;
+            }
+            throw new ApiException(500, "pg '" + name + "' failed to start: " + e.getMessage());
+        }
+        c.running = true;
+        startReceiver(c, store);
+        LOG.info("pg " + name + " running on port " + c.record.port());
+        return toJson(c);
+    }
+
+    public JsonObject stop(String name) throws IOException {
+        Compute c = require(name);
+        if (!c.running) {
+            throw ApiException.conflict("pg '" + name + "' is not running");
+        }
+        Store store = storages.get(c.record.storageName()).store();
+        save(store, c, c.record.withWantRunning(false));
+        stopCompute(c, store);
+        return toJson(c);
+    }
+
+    /** Fast shutdown; the receiver drains the last WAL; the stopped directory becomes the newest image. */
+    private void stopCompute(Compute c, Store store) throws IOException {
+        TimelineId tl = TimelineId.parse(c.record.timelineId());
+        c.stopping = true;
+        try {
+            c.process.stop();
+            WalReceiver rx = c.receiver;
+            if (rx != null) {
+                await(rx.stop(), 120);
+                c.receiver = null;
+            }
+            c.running = false;
+        } finally {
+            c.stopping = false;
+        }
+        c.lastLsn = store.walEnd(tl).orElse(Lsn.INVALID);
+        try {
+            Lsn clean = directories.refreshImage(store, tl, c.process);
+            save(store, c, c.record.withCleanDirLsn(clean));
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "pg " + c.record.name() + ": could not take an image after stop; the next start"
+                    + " rebuilds from the store", e);
+        }
+    }
+
+    public JsonObject destroy(String name) throws IOException {
+        Compute c = require(name);
+        Store store = storages.get(c.record.storageName()).store();
+        if (c.running) {
+            c.stopping = true;
+            c.process.stop();
+            WalReceiver rx = c.receiver;
+            if (rx != null) {
+                await(rx.stop(), 120);
+            }
+            c.running = false;
+        }
+        JsonObject json = toJson(c);
+        store.deleteMeta(PgRecord.key(name));
+        computes.remove(name);
+        FileTrees.delete(c.record.pgdata());
+        Files.deleteIfExists(c.record.logfile());
+        return json.put("status", "destroyed");
+    }
+
+    /**
+     * At daemon shutdown (on a plain thread): every running compute is stopped cleanly, its WAL drained
+     * into the store. Their records keep wantRunning, so the next daemon start says they were running.
+     */
+    public void stopAllBlocking() {
+        for (Compute c : computes.values()) {
+            if (c.running) {
+                try {
+                    stopCompute(c, storages.get(c.record.storageName()).store());
+                } catch (Exception e) {
+                    LOG.log(Level.WARNING, "stopping pg " + c.record.name() + " failed", e);
+                }
+            }
+        }
+    }
+
+    // ---- internals ----
+
+    private void startReceiver(Compute c, Store store) {
+        WalReceiver rx = new WalReceiver(vertx, store, TimelineId.parse(c.record.timelineId()), "127.0.0.1",
+                c.record.port(), RECEIVER_NAME, SLOT_NAME, config, () -> c.process.runningPid().isPresent());
+        c.receiver = rx;
+        rx.start();
+    }
+
+    /**
+     * Notices computes that died (kill -9, OOM): they are marked stopped and rebuilt at their next start.
+     * The bookkeeping runs on the management thread, like every other state change.
+     */
+    private void watchComputes() {
+        for (Compute c : computes.values()) {
+            if (!c.running || c.stopping) {
+                continue;
+            }
+            management.executeBlocking(() -> {
+                if (!c.running || c.stopping || c.process.runningPid().isPresent()) {
+                    return null;
+                }
+                LOG.warning("pg " + c.record.name() + " died; it will be rebuilt from the store at its next start");
+                c.running = false;
+                WalReceiver rx = c.receiver;
+                c.receiver = null;
+                if (rx != null) {
+                    await(rx.stop(), 120);
+                }
+                Store store = storages.get(c.record.storageName()).store();
+                save(store, c, c.record.withWantRunning(false).withCleanDirLsn(null));
+                c.lastLsn = store.walEnd(TimelineId.parse(c.record.timelineId())).orElse(Lsn.INVALID);
+                return null;
+            }, true);
+        }
+    }
+
+    private Map<String, String> settings(PgRecord r) {
+        Map<String, String> s = new LinkedHashMap<>(config.computeSettings());
+        s.put("listen_addresses", "127.0.0.1");
+        s.put("port", Integer.toString(r.port()));
+        s.put("unix_socket_directories", "");
+        s.put("cluster_name", r.name());
+        s.put("wal_level", "replica");
+        s.put("max_wal_senders", "10");
+        s.put("max_replication_slots", "10");
+        s.put("hot_standby", "on");
+        // Durability is ours: a commit returns only once our receiver has the WAL in the store.
+        s.put("synchronous_standby_names", RECEIVER_NAME);
+        s.put("synchronous_commit", "on");
+        // The compute's files are a cache rebuilt from the store after any crash, so its own fsyncs buy nothing.
+        s.put("fsync", "off");
+        s.put("full_page_writes", "on");
+        s.put("logging_collector", "off");
+        return s;
+    }
+
+    private int allocatePort() throws IOException {
+        int port = config.computeFirstPort();
+        while (true) {
+            final int p = port;
+            boolean taken = computes.values().stream().anyMatch(c -> c.record.port() == p);
+            if (!taken && bindable(p)) {
+                return p;
+            }
+            port++;
+            if (port > 65535) {
+                throw new IOException("no free TCP port for a compute at or above " + config.computeFirstPort());
+            }
+        }
+    }
+
+    private static boolean bindable(int port) {
+        try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static void save(Store store, Compute c, PgRecord r) {
+        store.putMeta(PgRecord.key(r.name()), r.toJson().encode().getBytes(StandardCharsets.UTF_8));
+        c.record = r;
+    }
+
+    private static <T> T await(Future<T> f, int seconds) throws IOException {
+        try {
+            return f.toCompletionStage().toCompletableFuture().get(seconds, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    List<String> names() {
+        return new ArrayList<>(computes.keySet());
+    }
+}

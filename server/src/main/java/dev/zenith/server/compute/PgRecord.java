@@ -1,0 +1,46 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonObject;
+
+import java.nio.file.Path;
+import java.time.Instant;
+
+/**
+ * What the store remembers about one compute node (key {@code pg/NAME} in its storage's metadata).
+ *
+ * @param wantRunning  whether the user last asked it to run (a crash leaves it true until noticed)
+ * @param cleanDirLsn  set when the data directory was cleanly stopped and imported as an image while the
+ *                     timeline's WAL ended here: then the directory may be restarted as is. Null means the
+ *                     directory must be rebuilt from the store before the next start.
+ */
+public record PgRecord(String name, String storageName, String timelineId, int port, Path pgdata, Path logfile,
+                       Instant createdAt, boolean wantRunning, Lsn cleanDirLsn) {
+
+    public static String key(String name) {
+        return "pg/" + name;
+    }
+
+    public PgRecord withWantRunning(boolean v) {
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn);
+    }
+
+    public PgRecord withCleanDirLsn(Lsn lsn) {
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, lsn);
+    }
+
+    public JsonObject toJson() {
+        return new JsonObject().put("name", name).put("storage_name", storageName).put("timeline_id", timelineId)
+                .put("port", port).put("pgdata", pgdata.toString()).put("logfile", logfile.toString())
+                .put("created_at", createdAt.toString()).put("want_running", wantRunning)
+                .put("clean_dir_lsn", cleanDirLsn == null ? null : cleanDirLsn.toString());
+    }
+
+    public static PgRecord fromJson(JsonObject j) {
+        String clean = j.getString("clean_dir_lsn");
+        return new PgRecord(j.getString("name"), j.getString("storage_name"), j.getString("timeline_id"),
+                j.getInteger("port"), Path.of(j.getString("pgdata")), Path.of(j.getString("logfile")),
+                Instant.parse(j.getString("created_at")), j.getBoolean("want_running", false),
+                clean == null ? null : Lsn.parse(clean));
+    }
+}

@@ -1,0 +1,130 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.pgexec.PgInstallation;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One PostgreSQL data directory and the server process on it, driven through {@code initdb} and
+ * {@code pg_ctl} (run as the unprivileged user when we are root). Blocking: call from worker threads.
+ */
+public final class PostgresProcess {
+    /** Our settings live in this file, included from postgresql.conf, rewritten at every start. */
+    static final String ZENITH_CONF = "zenith.conf";
+    private static final String INCLUDE_LINE = "include_if_exists = '" + ZENITH_CONF + "'";
+
+    private final PgInstallation pg;
+    private final Path dataDir;
+    private final Path logFile;
+
+    public PostgresProcess(PgInstallation pg, Path dataDir, Path logFile) {
+        this.pg = pg;
+        this.dataDir = dataDir;
+        this.logFile = logFile;
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    public Path logFile() {
+        return logFile;
+    }
+
+    /** A new cluster with data checksums (our images verify them) and trust auth on loopback. */
+    public void initdb() throws IOException {
+        run(pg.command("initdb", "-D", dataDir.toString(), "-U", "postgres", "--data-checksums", "--auth=trust",
+                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"), "initdb");
+        ensureIncludesZenithConf();
+    }
+
+    /** Makes postgresql.conf include our settings file (the line travels with images). */
+    public void ensureIncludesZenithConf() throws IOException {
+        Path conf = dataDir.resolve("postgresql.conf");
+        String text = Files.readString(conf);
+        if (!text.contains(INCLUDE_LINE)) {
+            Files.writeString(conf, text + "\n# Zenith local: settings managed by the daemon\n" + INCLUDE_LINE + "\n");
+        }
+    }
+
+    /** Writes zenith.conf: our settings win over postgresql.conf because the include comes last. */
+    public void writeSettings(Map<String, String> settings) throws IOException {
+        StringBuilder sb = new StringBuilder("# Written by zenith at every start; edit conf/zenith.json instead.\n");
+        settings.forEach((k, v) -> sb.append(k).append(" = '").append(v.replace("'", "''")).append("'\n"));
+        Files.writeString(dataDir.resolve(ZENITH_CONF), sb.toString(), StandardCharsets.UTF_8);
+    }
+
+    public void start() throws IOException {
+        Files.deleteIfExists(dataDir.resolve("postmaster.pid"));
+        run(pg.command("pg_ctl", "-D", dataDir.toString(), "-l", logFile.toString(), "-w", "-t", "600", "start"),
+                "pg_ctl start");
+    }
+
+    /** Fast shutdown: a shutdown checkpoint, every walsender drains to its standby first. */
+    public void stop() throws IOException {
+        if (runningPid().isEmpty()) {
+            return;
+        }
+        run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "-m", "fast", "stop"), "pg_ctl stop");
+    }
+
+    /** The postmaster's pid when one is alive on this directory. */
+    public OptionalLong runningPid() {
+        Path pidFile = dataDir.resolve("postmaster.pid");
+        try {
+            if (!Files.exists(pidFile)) {
+                return OptionalLong.empty();
+            }
+            List<String> lines = Files.readAllLines(pidFile);
+            if (lines.isEmpty()) {
+                return OptionalLong.empty();
+            }
+            long pid = Long.parseLong(lines.get(0).trim());
+            return ProcessHandle.of(pid)
+                    .filter(ProcessHandle::isAlive)
+                    .filter(h -> h.info().command().map(c -> c.endsWith("postgres")).orElse(true))
+                    .map(h -> OptionalLong.of(pid)).orElse(OptionalLong.empty());
+        } catch (IOException | NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    /** The last lines of the PostgreSQL log, for error messages. */
+    public String logTail(int lines) {
+        try {
+            if (!Files.exists(logFile)) {
+                return "";
+            }
+            List<String> all = Files.readAllLines(logFile);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private void run(List<String> cmd, String what) throws IOException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        try {
+            if (!p.waitFor(15, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IOException(what + " timed out");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(what + " interrupted");
+        }
+        if (p.exitValue() != 0) {
+            String tail = logTail(20);
+            throw new IOException(what + " failed (exit " + p.exitValue() + "): "
+                    + new String(out, StandardCharsets.UTF_8).trim() + (tail.isEmpty() ? "" : "\nPostgreSQL log:\n" + tail));
+        }
+    }
+}

@@ -1,0 +1,152 @@
+package dev.zenith.server.storages;
+
+import dev.zenith.server.api.ApiException;
+import dev.zenith.server.api.Names;
+import dev.zenith.storage.Store;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The attached storages, persisted in {@code ZENITH_HOME/storages.json}. A native storage is an LMDB
+ * store at its path. Attach opens it, detach closes it and leaves its files alone.
+ *
+ * <p>Mutations are called from the daemon's single management thread; reads may come from anywhere.
+ */
+public final class StorageRegistry implements AutoCloseable {
+    public static final String DEFAULT_STORAGE = "local";
+
+    /** One attached storage. */
+    public record Storage(String name, String type, Path path, Instant attachedAt, Store store) {
+        public JsonObject toJson() {
+            return new JsonObject().put("name", name).put("type", type).put("path", path.toString())
+                    .put("attached_at", attachedAt.toString());
+        }
+    }
+
+    private final Path registryFile;
+    private final Map<String, Storage> storages = new ConcurrentHashMap<>();
+
+    private StorageRegistry(Path registryFile) {
+        this.registryFile = registryFile;
+    }
+
+    /** Opens every storage listed in the registry file, attaching {@code local} on the first start. */
+    public static StorageRegistry open(Path registryFile, Path defaultStoragePath) throws IOException {
+        StorageRegistry r = new StorageRegistry(registryFile);
+        if (Files.exists(registryFile)) {
+            JsonArray list = new JsonArray(Files.readString(registryFile));
+            for (Object o : list) {
+                JsonObject s = (JsonObject) o;
+                Path path = Path.of(s.getString("path"));
+                r.storages.put(s.getString("name"), new Storage(s.getString("name"), s.getString("type"), path,
+                        Instant.parse(s.getString("attached_at")), Store.open(path)));
+            }
+        } else {
+            r.attach(DEFAULT_STORAGE, "native", defaultStoragePath.toString());
+        }
+        return r;
+    }
+
+    public Storage attach(String name, String type, String pathText) throws IOException {
+        Names.check("storage", name);
+        if (!"native".equals(type)) {
+            throw ApiException.badRequest("storage type '" + type + "' is not supported; use \"native\"");
+        }
+        if (pathText == null || pathText.isBlank()) {
+            throw ApiException.badRequest("field 'path' is required for a native storage");
+        }
+        if (storages.containsKey(name)) {
+            throw ApiException.conflict("storage '" + name + "' already exists");
+        }
+        Path path = Path.of(pathText).toAbsolutePath().normalize();
+        for (Storage s : storages.values()) {
+            if (s.path().equals(path)) {
+                throw ApiException.conflict("path " + path + " is already attached as storage '" + s.name() + "'");
+            }
+        }
+        if (Files.exists(path) && !Files.isDirectory(path)) {
+            throw ApiException.badRequest("path " + path + " exists and is not a directory");
+        }
+        Store store;
+        try {
+            Files.createDirectories(path);
+            store = Store.open(path);
+        } catch (IOException | RuntimeException e) {
+            throw ApiException.badRequest("cannot open a native storage at " + path + ": " + e.getMessage());
+        }
+        Storage s = new Storage(name, type, path, Instant.now(), store);
+        storages.put(name, s);
+        try {
+            save();
+        } catch (IOException e) {
+            storages.remove(name);
+            store.close();
+            throw e;
+        }
+        return s;
+    }
+
+    public void detach(String name) throws IOException {
+        Storage s = get(name);
+        storages.remove(name);
+        save();
+        s.store().close();
+    }
+
+    public Storage get(String name) {
+        Storage s = storages.get(name);
+        if (s == null) {
+            throw ApiException.notFound("storage '" + name + "' not found");
+        }
+        return s;
+    }
+
+    public Optional<Storage> find(String name) {
+        return Optional.ofNullable(storages.get(name));
+    }
+
+    public Collection<Storage> list() {
+        List<Storage> l = new ArrayList<>(storages.values());
+        l.sort((a, b) -> a.name().compareTo(b.name()));
+        return l;
+    }
+
+    /** Writes the registry atomically: a temp file, fsync, rename. */
+    private void save() throws IOException {
+        JsonArray list = new JsonArray();
+        list().forEach(s -> list.add(s.toJson()));
+        Files.createDirectories(registryFile.getParent());
+        Path tmp = registryFile.resolveSibling(registryFile.getFileName() + ".tmp");
+        Files.writeString(tmp, list.encodePrettily());
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        Files.move(tmp, registryFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Override
+    public void close() {
+        for (Storage s : storages.values()) {
+            try {
+                s.store().close();
+            } catch (RuntimeException e) {
+                // closing the rest matters more
+            }
+        }
+        storages.clear();
+    }
+}

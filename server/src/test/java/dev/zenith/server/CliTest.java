@@ -1,0 +1,96 @@
+package dev.zenith.server;
+
+import dev.zenith.cli.Main;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The CLI against a real daemon: tables by default, the REST JSON with --json, errors on stderr. */
+class CliTest {
+    static DaemonFixture d;
+
+    @BeforeAll
+    static void start() throws Exception {
+        d = new DaemonFixture().startInProcess();
+        System.setProperty("zenith.home", d.home.toString());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        System.clearProperty("zenith.home");
+        d.close();
+    }
+
+    record Run(int code, String out, String err) {
+    }
+
+    private static Run cli(String... argv) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = new Main(new PrintStream(out, true), new PrintStream(err, true)).run(List.of(argv));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void pgLifecycleThroughTheCli() throws Exception {
+        Run created = cli("pg", "create", "-n", "clipg", "--no-start");
+        assertEquals(0, created.code(), created.err());
+        assertTrue(created.out().contains("pg clipg created on storage local (stopped)"), created.out());
+
+        Run list = cli("pg", "list");
+        assertEquals(0, list.code());
+        String[] lines = list.out().strip().split("\n");
+        assertTrue(lines[0].matches("NAME\\s+STORAGE_NAME\\s+STATUS\\s+PORT\\s+TIMELINE_ID\\s+LAST_LSN\\s+CONNSTR"), lines[0]);
+        assertTrue(list.out().contains("clipg") && list.out().contains("stopped"), list.out());
+
+        Run json = cli("pg", "list", "--json");
+        JsonArray arr = new JsonArray(json.out());
+        assertEquals("clipg", arr.getJsonObject(0).getString("name"));
+
+        Run started = cli("pg", "start", "-n", "clipg", "--json");
+        assertEquals(0, started.code(), started.err());
+        int port = new JsonObject(started.out()).getInteger("port");
+        assertEquals("1", d.psql(port, "SELECT 1"));
+
+        Run show = cli("pg", "show", "--name=clipg");
+        assertTrue(show.out().contains("status:") && show.out().contains("running"), show.out());
+        Run stopped = cli("pg", "stop", "-n", "clipg");
+        assertEquals(0, stopped.code(), stopped.err());
+        assertTrue(stopped.out().contains("stopped"), stopped.out());
+        assertEquals(0, cli("pg", "destroy", "-n", "clipg").code());
+    }
+
+    @Test
+    void errorsGoToStderrWithNonZeroExit() {
+        Run missing = cli("pg", "show", "-n", "nope");
+        assertEquals(1, missing.code());
+        assertEquals("zenith: pg 'nope' not found\n", missing.err());
+        assertEquals("", missing.out());
+
+        Run bad = cli("pg", "create", "-n", "Bad Name");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("must match"), bad.err());
+
+        Run noName = cli("pg", "start");
+        assertEquals(1, noName.code());
+        assertTrue(noName.err().contains("missing pg name"), noName.err());
+    }
+
+    @Test
+    void storagesAndStatus() {
+        Run list = cli("storage", "list");
+        assertTrue(list.out().contains("local") && list.out().contains("native"), list.out());
+        Run status = cli("status");
+        assertEquals(0, status.code(), status.err());
+        assertTrue(status.out().contains("http_port:"), status.out());
+    }
+}

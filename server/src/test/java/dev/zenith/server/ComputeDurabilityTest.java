@@ -1,0 +1,128 @@
+package dev.zenith.server;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Losing a compute's directory loses nothing: it is rebuilt from the store (images plus WAL). */
+class ComputeDurabilityTest {
+    DaemonFixture d;
+
+    @BeforeEach
+    void start() throws Exception {
+        d = new DaemonFixture().startInProcess();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        d.close();
+    }
+
+    @Test
+    void stopDeleteDirectoryStartKeepsEverything() throws Exception {
+        JsonObject pg = d.createPg("main");
+        assertEquals("running", pg.getString("status"));
+        assertEquals("local", pg.getString("storage_name"));
+        for (String field : new String[] {"port", "connstr", "timeline_id", "last_lsn", "pgdata", "logfile"}) {
+            assertTrue(pg.containsKey(field), field + " missing from " + pg);
+        }
+        int port = pg.getInteger("port");
+        assertEquals("on", d.psql(port, "SHOW data_checksums"));
+        assertTrue(d.psql(port, "SELECT sync_state FROM pg_stat_replication").contains("sync"),
+                "our WAL receiver must be the compute's synchronous standby");
+        d.psql(port, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+        d.psql(port, "CREATE DATABASE other");
+        String checksum = d.psql(port, "SELECT count(*), sum(id), md5(string_agg(v, ',' ORDER BY id)) FROM t");
+
+        assertEquals("stopped", d.action("main", "stop").getString("status"));
+        Path pgdata = Path.of(pg.getString("pgdata"));
+        dev.zenith.testkit.PgCluster.deleteTree(pgdata);
+        assertFalse(Files.exists(pgdata));
+        Files.writeString(Path.of(pg.getString("logfile")), ""); // so the log below is this start's
+
+        assertEquals("running", d.action("main", "start").getString("status"));
+        assertEquals(checksum, d.psql(port, "SELECT count(*), sum(id), md5(string_agg(v, ',' ORDER BY id)) FROM t"));
+        assertTrue(d.psql(port, "SELECT datname FROM pg_database").contains("other"));
+        // The image taken at the clean stop leaves (almost) nothing to replay.
+        assertTrue(replayedBytes(Files.readString(Path.of(pg.getString("logfile")))) <= 8192,
+                "a rebuild after a clean stop should replay at most one WAL page");
+        d.pg.command("pg_amcheck", "--version");
+        dev.zenith.testkit.PgCluster.ProcessRunner.run(d.pg.command("pg_amcheck", "-h", "127.0.0.1", "-p",
+                Integer.toString(port), "-U", "postgres", "--all", "--heapallindexed", "--install-missing"), Path.of("/tmp"));
+    }
+
+    @Test
+    void secondPgSharesTheStorageButNotTheTimelineAtOnce() throws Exception {
+        JsonObject main = d.createPg("main");
+        d.psql(main.getInteger("port"), "CREATE TABLE shared_t AS SELECT 42 AS answer");
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "second").put("start", false).encode());
+        assertEquals(409, d.request("POST", "/pgs/second/actions", "{\"action\":\"start\"}").statusCode());
+        d.action("main", "stop");
+        JsonObject second = d.action("second", "start");
+        assertEquals("42", d.psql(second.getInteger("port"), "SELECT answer FROM shared_t"));
+        assertEquals(main.getString("timeline_id"), second.getString("timeline_id"));
+        d.action("second", "stop");
+        d.ok(200, "DELETE", "/pgs/second", null);
+        assertFalse(Files.exists(Path.of(second.getString("pgdata"))));
+    }
+
+    @Test
+    void computeKilledDuringPgbenchLosesNoAcknowledgedCommit() throws Exception {
+        JsonObject pg = d.createPg("main");
+        int port = pg.getInteger("port");
+        d.psql(port, PgbenchLedger.SETUP);
+        PgbenchLedger bench = new PgbenchLedger(d.pg, d.home.resolve("bench"));
+        bench.start(port, 4, 30);
+        Thread.sleep(6000);
+        long postmaster = Long.parseLong(Files.readAllLines(Path.of(pg.getString("pgdata"), "postmaster.pid")).get(0).trim());
+        ProcessHandle.of(postmaster).ifPresent(h -> {
+            h.descendants().forEach(ProcessHandle::destroyForcibly);
+            h.destroyForcibly();
+        });
+        bench.await();
+        waitForStatus("main", "stopped");
+        dev.zenith.testkit.PgCluster.deleteTree(Path.of(pg.getString("pgdata")));
+
+        d.action("main", "start");
+        Map<Integer, Integer> acked = bench.acknowledged();
+        Map<Integer, Integer> stored = PgbenchLedger.parseCounts(d.psql(port, PgbenchLedger.COUNTS));
+        assertFalse(acked.isEmpty(), "pgbench committed nothing before the kill: " + bench.output());
+        for (var e : acked.entrySet()) {
+            int have = stored.getOrDefault(e.getKey(), 0);
+            assertTrue(have >= e.getValue(), "client " + e.getKey() + ": pgbench saw " + e.getValue()
+                    + " commits, store has " + have);
+            assertTrue(have <= e.getValue() + 1, "client " + e.getKey() + ": more rows than commits + 1");
+        }
+    }
+
+    private void waitForStatus(String name, String status) throws Exception {
+        for (int i = 0; i < 300; i++) {
+            if (status.equals(d.pg(name).getString("status"))) {
+                return;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("pg " + name + " never became " + status + ": " + d.pg(name));
+    }
+
+    /** Bytes between "redo starts at" and "redo done at" in a PostgreSQL log (0 when no redo ran). */
+    static long replayedBytes(String log) {
+        Matcher start = Pattern.compile("redo starts at ([0-9A-F]+/[0-9A-F]+)").matcher(log);
+        Matcher done = Pattern.compile("redo done at ([0-9A-F]+/[0-9A-F]+)").matcher(log);
+        if (!start.find() || !done.find()) {
+            return 0;
+        }
+        return dev.zenith.wal.Lsn.parse(done.group(1)).minus(dev.zenith.wal.Lsn.parse(start.group(1)));
+    }
+}

@@ -1,0 +1,176 @@
+package dev.zenith.server;
+
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.testkit.PgCluster;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real zenith daemon for tests, with its own ZENITH_HOME under /tmp and free ports, either inside
+ * this JVM or as a separate process (for kill -9 tests). Talks to it over REST like the CLI does.
+ */
+final class DaemonFixture implements AutoCloseable {
+    final Path home;
+    final int httpPort;
+    final int pgPort;
+    final int computeFirstPort;
+    final PgInstallation pg = PgInstallation.detect();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private Vertx vertx;
+    private ZenithDaemon inProcess;
+    private Process process;
+
+    DaemonFixture() throws IOException {
+        home = Files.createTempDirectory(Path.of("/tmp"), "zenith-home-");
+        Files.setPosixFilePermissions(home, PosixFilePermissions.fromString("rwxr-xr-x"));
+        httpPort = PgCluster.freePort();
+        pgPort = PgCluster.freePort();
+        computeFirstPort = 20000 + (int) (ProcessHandle.current().pid() % 200) * 50 + (httpPort % 50);
+    }
+
+    JsonObject configJson() {
+        return new JsonObject().put("home", home.toString())
+                .put("http", new JsonObject().put("host", "127.0.0.1").put("port", httpPort))
+                .put("pg", new JsonObject().put("host", "127.0.0.1").put("port", pgPort))
+                .put("computes", new JsonObject().put("first_port", computeFirstPort)
+                        .put("settings", new JsonObject().put("shared_buffers", "32MB").put("max_connections", "40")));
+    }
+
+    DaemonFixture startInProcess() throws Exception {
+        vertx = Vertx.vertx();
+        inProcess = ZenithDaemon.launch(vertx, ZenithConfig.fromJson(configJson()))
+                .toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
+        return this;
+    }
+
+    /** Same daemon, as its own JVM (so it can be killed with -9). */
+    DaemonFixture startProcess() throws Exception {
+        Path conf = home.resolve("test-conf.json");
+        Files.writeString(conf, configJson().encodePrettily());
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
+                "-Dzenith.conf=" + conf, "-cp", System.getProperty("java.class.path"),
+                ZenithDaemon.class.getName()));
+        process = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("daemon.out").toFile())).start();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("daemon exited: " + Files.readString(home.resolve("daemon.out")));
+            }
+            try {
+                if (request("GET", "/status", null).statusCode() == 200) {
+                    return this;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            }
+            Thread.sleep(100);
+        }
+        throw new IllegalStateException("daemon did not come up");
+    }
+
+    void killProcess() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(1, TimeUnit.MINUTES);
+    }
+
+    HttpResponse<String> request(String method, String path, String body) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path))
+                .timeout(Duration.ofMinutes(10))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** A request that must succeed with the given status; returns the JSON body. */
+    Object ok(int status, String method, String path, String body) throws IOException, InterruptedException {
+        HttpResponse<String> r = request(method, path, body);
+        if (r.statusCode() != status) {
+            throw new AssertionError(method + " " + path + " -> " + r.statusCode() + " " + r.body());
+        }
+        String t = r.body().trim();
+        return t.startsWith("[") ? new JsonArray(t) : new JsonObject(t);
+    }
+
+    JsonObject createPg(String name) throws Exception {
+        return (JsonObject) ok(201, "PUT", "/pgs", new JsonObject().put("name", name).encode());
+    }
+
+    JsonObject action(String name, String action) throws Exception {
+        return (JsonObject) ok(200, "POST", "/pgs/" + name + "/actions", new JsonObject().put("action", action).encode());
+    }
+
+    JsonObject pg(String name) throws Exception {
+        return (JsonObject) ok(200, "GET", "/pgs/" + name, null);
+    }
+
+    /** psql against a compute's port; unaligned tuples-only output. */
+    String psql(int port, String sql) throws IOException {
+        return PgCluster.ProcessRunner.run(pg.command("psql", "-X", "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql), Path.of("/tmp")).trim();
+    }
+
+    String log() {
+        try {
+            return Files.readString(home.resolve("zenith.log"));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (inProcess != null) {
+            inProcess.shutdown().toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
+            vertx.close().toCompletionStage().toCompletableFuture().get(1, TimeUnit.MINUTES);
+        }
+        if (process != null && process.isAlive()) {
+            try {
+                request("POST", "/shutdown", null);
+                process.waitFor(3, TimeUnit.MINUTES);
+            } catch (IOException e) {
+                // fall through to the kill
+            }
+            process.destroyForcibly();
+        }
+        stopStrayComputes();
+        PgCluster.deleteTree(home);
+    }
+
+    /** Any compute left running (a test that failed midway) is stopped so it does not outlive the test. */
+    private void stopStrayComputes() {
+        Path pgs = home.resolve("pgs");
+        if (!Files.isDirectory(pgs)) {
+            return;
+        }
+        try (var dirs = Files.list(pgs)) {
+            for (Path d : dirs.toList()) {
+                if (Files.exists(d.resolve("postmaster.pid"))) {
+                    try {
+                        PgCluster.ProcessRunner.run(pg.command("pg_ctl", "-D", d.toString(), "-m", "immediate", "-w", "stop"),
+                                Path.of("/tmp"));
+                    } catch (IOException e) {
+                        // already gone
+                    }
+                }
+            }
+        } catch (IOException e) {
+            // nothing to clean
+        }
+    }
+}

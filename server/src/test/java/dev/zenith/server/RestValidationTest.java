@@ -1,0 +1,105 @@
+package dev.zenith.server;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bad REST input gets a clear JSON error with the right status, and changes nothing. */
+class RestValidationTest {
+    static DaemonFixture d;
+
+    @BeforeAll
+    static void start() throws Exception {
+        d = new DaemonFixture().startInProcess();
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("start", false).encode());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        d.close();
+    }
+
+    private String state() throws Exception {
+        return d.ok(200, "GET", "/pgs", null).toString() + d.ok(200, "GET", "/storages", null);
+    }
+
+    private void rejected(int status, String method, String path, String body, String messagePart) throws Exception {
+        String before = state();
+        HttpResponse<String> r = d.request(method, path, body);
+        assertEquals(status, r.statusCode(), r.body());
+        String error = new JsonObject(r.body()).getString("error");
+        assertTrue(error != null && error.contains(messagePart), "error '" + error + "' should mention '" + messagePart + "'");
+        assertEquals(before, state(), "a rejected request changed state");
+    }
+
+    @Test
+    void localStorageExistsAfterFirstStart() throws Exception {
+        JsonArray storages = (JsonArray) d.ok(200, "GET", "/storages", null);
+        assertEquals("local", storages.getJsonObject(0).getString("name"));
+        assertEquals("native", storages.getJsonObject(0).getString("type"));
+    }
+
+    @Test
+    void malformedAndMistypedBodies() throws Exception {
+        rejected(400, "PUT", "/pgs", "{not json", "malformed JSON");
+        rejected(400, "PUT", "/pgs", "[1,2]", "JSON object");
+        rejected(400, "PUT", "/pgs", "", "JSON object");
+        rejected(400, "PUT", "/pgs", "{\"name\": 42}", "must be a string");
+        rejected(400, "PUT", "/pgs", "{\"name\": \"x\", \"start\": \"yes\"}", "true or false");
+        rejected(400, "PUT", "/pgs", "{\"name\": \"x\", \"storage\": \"local\"}", "unknown field");
+        rejected(400, "PUT", "/pgs", "{}", "'name' is required");
+        rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"type\": \"native\", \"path\": 7}", "must be a string");
+    }
+
+    @Test
+    void badNames() throws Exception {
+        rejected(400, "PUT", "/pgs", "{\"name\": \"Main\"}", "[a-z0-9]");
+        rejected(400, "PUT", "/pgs", "{\"name\": \"-x\"}", "[a-z0-9]");
+        rejected(400, "PUT", "/pgs", "{\"name\": \"" + "a".repeat(64) + "\"}", "[a-z0-9]");
+        rejected(400, "PUT", "/pgs", "{\"name\": \"a/b\"}", "[a-z0-9]");
+        rejected(400, "PUT", "/storages", "{\"name\": \"S 1\", \"path\": \"/tmp/x\"}", "[a-z0-9]");
+    }
+
+    @Test
+    void unknownThings() throws Exception {
+        rejected(404, "PUT", "/pgs", "{\"name\": \"x\", \"storage_name\": \"nope\"}", "storage 'nope' not found");
+        rejected(404, "GET", "/pgs/nope", null, "pg 'nope' not found");
+        rejected(404, "DELETE", "/pgs/nope", null, "pg 'nope' not found");
+        rejected(404, "POST", "/pgs/nope/actions", "{\"action\": \"start\"}", "pg 'nope' not found");
+        rejected(404, "GET", "/storages/nope", null, "storage 'nope' not found");
+        rejected(404, "DELETE", "/storages/nope", null, "storage 'nope' not found");
+        rejected(404, "GET", "/nothing-here", null, "no such endpoint");
+        rejected(400, "POST", "/pgs/main/actions", "{\"action\": \"explode\"}", "unknown action");
+        rejected(400, "PUT", "/storages", "{\"name\": \"s3x\", \"type\": \"s3\", \"path\": \"/tmp/x\"}", "not supported");
+    }
+
+    @Test
+    void conflicts() throws Exception {
+        rejected(409, "PUT", "/pgs", "{\"name\": \"main\"}", "already exists");
+        rejected(409, "DELETE", "/storages/local", null, "used by pg(s) [main]");
+        rejected(409, "POST", "/pgs/main/actions", "{\"action\": \"stop\"}", "not running");
+        rejected(409, "PUT", "/storages", new JsonObject().put("name", "other")
+                .put("path", d.home.resolve("storages/local").toString()).encode(), "already attached");
+        rejected(409, "PUT", "/storages", new JsonObject().put("name", "local").put("path", "/tmp/elsewhere").encode(),
+                "already exists");
+    }
+
+    @Test
+    void attachShowDetachAStorage() throws Exception {
+        String path = d.home.resolve("extra-storage").toString();
+        JsonObject s = (JsonObject) d.ok(201, "PUT", "/storages",
+                new JsonObject().put("name", "extra").put("type", "native").put("path", path).encode());
+        assertEquals(path, s.getString("path"));
+        assertEquals("extra", ((JsonObject) d.ok(200, "GET", "/storages/extra", null)).getString("name"));
+        d.ok(200, "DELETE", "/storages/extra", null);
+        d.request("GET", "/storages/extra", null);
+        assertEquals(404, d.request("GET", "/storages/extra", null).statusCode());
+    }
+}
