@@ -51,9 +51,19 @@ class ServerHandshakeClientsTest {
         ProcessBuilder pb = new ProcessBuilder(pg.command(binary, args)).redirectErrorStream(true);
         pb.environment().put("PGCONNECT_TIMEOUT", "60");
         Process p = pb.start();
-        byte[] out = p.getInputStream().readAllBytes();
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "hung: " + binary);
-        return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+        java.util.concurrent.CompletableFuture<byte[]> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return p.getInputStream().readAllBytes();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            fail("hung, killed: " + binary + " " + String.join(" ", args));
+        }
+        return new Run(p.exitValue(), new String(out.get(), StandardCharsets.UTF_8));
     }
 
     static String conn(String password, String extra) {
@@ -112,6 +122,37 @@ class ServerHandshakeClientsTest {
         assertTrue(cmds.contains(new IdentifySystem()), cmds.toString());
         assertTrue(cmds.contains(new ReadReplicationSlot("zslot")), cmds.toString());
         assertEquals(new StartReplication("zslot", false, Lsn.parse("0/3000000"), 1, Map.of()), cmds.get(cmds.size() - 1));
+    }
+
+    /** Our session streams a real segment to pg_receivewal, which writes it out byte for byte. */
+    @Test
+    void pgReceivewalReceivesARealSegmentFromOurSession() throws Exception {
+        byte[] segment;
+        try (PgCluster src = PgCluster.initdb()) {
+            src.start();
+            src.psql("CREATE TABLE t AS SELECT generate_series(1, 20000) AS x");
+            src.psql("SELECT pg_switch_wal()");
+            segment = Files.readAllBytes(src.walDir().resolve("000000010000000000000001"));
+        }
+        assertEquals(16 * 1024 * 1024, segment.length);
+        server.serveWal(Lsn.parse("0/1000000"), segment);
+        Path dir = scratch.resolve("receivewal-full");
+        Files.createDirectories(dir);
+        pg.handOver(dir);
+        int events = server.sessionEvents.size();
+        Run r;
+        try {
+            r = run("pg_receivewal", "-d", conn("zen-secret", ""), "--slot=zslot", "-D", dir.toString(),
+                    "-E", "0/1FFFFFF", "--no-loop", "-n");
+        } finally {
+            server.serveWal(null, null);
+        }
+        assertEquals(0, r.exit(), r.output());
+        byte[] written = Files.readAllBytes(dir.resolve("000000010000000000000001"));
+        assertEquals(-1, java.util.Arrays.mismatch(segment, written), "pg_receivewal wrote different bytes");
+        List<SessionEvent> seen = server.sessionEvents.subList(events, server.sessionEvents.size());
+        assertTrue(seen.stream().anyMatch(e -> e instanceof SessionEvent.StandbyStatus), seen.toString());
+        assertTrue(seen.contains(new SessionEvent.StreamingEnded(true)), seen.toString());
     }
 
     @Test

@@ -3,15 +3,9 @@ package dev.zenith.protocol.server;
 import dev.zenith.protocol.auth.ScramVerifier;
 import dev.zenith.protocol.replication.ReplicationCommand;
 import dev.zenith.protocol.replication.ReplicationCommand.*;
-import dev.zenith.protocol.replication.ReplicationCommandException;
-import dev.zenith.protocol.replication.ReplicationCommandParser;
-import dev.zenith.protocol.wire.BackendEncoder;
 import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.BackendMessage.*;
 import dev.zenith.protocol.wire.ErrorFields;
-import dev.zenith.protocol.wire.FrontendDecoder;
-import dev.zenith.protocol.wire.FrontendMessage;
-import dev.zenith.protocol.wire.ProtocolException;
 import dev.zenith.wal.Lsn;
 
 import java.io.IOException;
@@ -39,7 +33,10 @@ final class TestReplicationServer implements AutoCloseable {
     final List<ServerEvent> events = new CopyOnWriteArrayList<>();
     final List<Received> received = new CopyOnWriteArrayList<>();
     final List<Throwable> failures = new CopyOnWriteArrayList<>();
+    final List<SessionEvent> sessionEvents = new CopyOnWriteArrayList<>();
     private final Map<String, ScramVerifier> users;
+    private volatile byte[] segment;
+    private volatile Lsn segmentStart;
     private final Thread acceptor;
 
     TestReplicationServer(Map<String, ScramVerifier> users) throws IOException {
@@ -48,6 +45,12 @@ final class TestReplicationServer implements AutoCloseable {
         this.acceptor = new Thread(this::acceptLoop, "test-repl-server");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /** Serves this WAL (one segment) to START_REPLICATION at a position inside it. */
+    void serveWal(Lsn start, byte[] bytes) {
+        this.segmentStart = start;
+        this.segment = bytes;
     }
 
     int port() {
@@ -94,48 +97,36 @@ final class TestReplicationServer implements AutoCloseable {
                     ready |= e instanceof ServerEvent.Ready;
                 }
             }
-            FrontendDecoder dec = hs.decoder();
+            WalSenderSession session = new WalSenderSession(hs.decoder());
             while (true) {
-                FrontendMessage m;
-                try {
-                    m = dec.poll();
-                } catch (ProtocolException pe) {
-                    out.write(BackendEncoder.encode(new ErrorResponse(ErrorFields.of("FATAL", pe.sqlState(), pe.getMessage()))));
-                    return;
-                }
-                if (m == null) {
-                    int n = in.read(buf);
-                    if (n < 0) {
+                SessionEvent e;
+                while ((e = session.poll()) != null) {
+                    sessionEvents.add(e);
+                    if (e instanceof SessionEvent.CommandRejected r) {
+                        received.add(new Received(r.text(), null, r.error().message()));
+                    } else if (e instanceof SessionEvent.CommandReceived c) {
+                        received.add(new Received(c.text(), c.command(), null));
+                        answer(session, c.command(), c.text(), out);
+                    } else if (e instanceof SessionEvent.Terminated || e instanceof SessionEvent.Failed) {
+                        out.write(session.drainOutbound());
                         return;
                     }
-                    dec.feed(buf, 0, n);
-                    continue;
                 }
-                if (m instanceof FrontendMessage.Terminate) {
+                out.write(session.drainOutbound());
+                out.flush();
+                int n = in.read(buf);
+                if (n < 0) {
                     return;
                 }
-                if (m instanceof FrontendMessage.Query q) {
-                    out.write(BackendEncoder.encode(answer(q.sql()).toArray(BackendMessage[]::new)));
-                    out.flush();
-                }
+                session.feed(buf, 0, n);
             }
         } catch (Throwable t) {
             failures.add(t);
         }
     }
 
-    private List<BackendMessage> answer(String sql) {
+    private void answer(WalSenderSession session, ReplicationCommand c, String sql, OutputStream out) throws IOException {
         List<BackendMessage> r = new ArrayList<>();
-        ReplicationCommand c;
-        try {
-            c = ReplicationCommandParser.parse(sql);
-        } catch (ReplicationCommandException e) {
-            received.add(new Received(sql, null, e.getMessage()));
-            r.add(new ErrorResponse(e.errorFields()));
-            r.add(new ReadyForQuery('I'));
-            return r;
-        }
-        received.add(new Received(sql, c, null));
         if (c instanceof Sql) {
             r.add(new RowDescription(List.of(Field.text("greeting", 25))));
             r.add(DataRow.ofText("hello from zenith"));
@@ -145,16 +136,31 @@ final class TestReplicationServer implements AutoCloseable {
         } else if (c instanceof Show show && show.name().equals("data_directory_mode")) {
             r.addAll(ReplicationResponses.show("data_directory_mode", "0700"));
         } else if (c instanceof IdentifySystem) {
-            r.addAll(ReplicationResponses.identifySystem("7300000000000000001", 1, Lsn.parse("0/3000000"), null));
+            r.addAll(ReplicationResponses.identifySystem("7300000000000000001", 1,
+                    segment != null ? segmentStart.plus(segment.length) : Lsn.parse("0/3000000"), null));
         } else if (c instanceof ReadReplicationSlot) {
-            r.addAll(ReplicationResponses.readReplicationSlot("physical", Lsn.parse("0/3000000"), 1));
+            r.addAll(ReplicationResponses.readReplicationSlot("physical", segment != null ? segmentStart : Lsn.parse("0/3000000"), 1));
         } else if (c instanceof CreateReplicationSlot cs) {
             r.addAll(ReplicationResponses.createReplicationSlot(cs.slotName(), Lsn.parse("0/3000000"), null, null));
+        } else if (c instanceof StartReplication st && segment != null && !st.startLsn().isBefore(segmentStart)
+                && st.startLsn().isBefore(segmentStart.plus(segment.length))) {
+            session.startStreaming();
+            Lsn end = segmentStart.plus(segment.length);
+            for (Lsn at = st.startLsn(); at.isBefore(end); ) {
+                int off = (int) at.minus(segmentStart);
+                int len = Math.min(128 * 1024, segment.length - off);
+                session.sendWal(at, end, java.nio.ByteBuffer.wrap(segment, off, len));
+                out.write(session.drainOutbound());
+                at = at.plus(len);
+            }
+            session.keepalive(end, true);
+            out.flush();
+            return;
         } else {
-            r.add(new ErrorResponse(ErrorFields.of("ERROR", "0A000", "test harness does not implement " + sql)));
+            session.error(ErrorFields.of("ERROR", "0A000", "test harness does not implement " + sql));
+            return;
         }
-        r.add(new ReadyForQuery('I'));
-        return r;
+        session.reply(r);
     }
 
     @Override
