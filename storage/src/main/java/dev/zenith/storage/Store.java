@@ -28,6 +28,7 @@ import dev.zenith.storage.wal.WalPositions;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import org.lmdbjava.Cursor;
+import org.lmdbjava.EnvInfo;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Stat;
 import org.lmdbjava.Txn;
@@ -612,9 +613,10 @@ public final class Store implements AutoCloseable {
             entries.put("meta", tables.meta.stat(txn).entries);
         }
         Stat env = tables.env.stat();
-        long usedBytes = (tables.env.info().lastPageNumber + 1) * (long) env.pageSize;
+        EnvInfo info = tables.env.info();
+        long usedBytes = (info.lastPageNumber + 1) * (long) env.pageSize;
         try {
-            return new StoreStats(entries, usedBytes, Files.size(directory.resolve("data.mdb")));
+            return new StoreStats(entries, usedBytes, Files.size(directory.resolve("data.mdb")), info.lastTransactionId);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
