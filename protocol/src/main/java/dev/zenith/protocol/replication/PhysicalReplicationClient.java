@@ -10,10 +10,8 @@ import dev.zenith.wal.Lsn;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -102,8 +100,11 @@ public final class PhysicalReplicationClient {
         return FrontendEncoder.encode(FrontendMessage.StartupMessage.of(p));
     }
 
-    /** Server bytes, in any chunking. Ignored once the client is DONE or FAILED. */
+    /** Server bytes, in any chunking. Dropped once the client has FAILED. */
     public void feed(byte[] bytes, int off, int len) {
+        if (state == State.FAILED) {
+            return;
+        }
         decoder.feed(bytes, off, len);
         process();
     }
@@ -113,6 +114,10 @@ public final class PhysicalReplicationClient {
     }
 
     public void feed(ByteBuffer bytes) {
+        if (state == State.FAILED) {
+            bytes.position(bytes.limit());
+            return;
+        }
         decoder.feed(bytes);
         process();
     }
@@ -373,8 +378,4 @@ public final class PhysicalReplicationClient {
         }
     }
 
-    /** For tests and logs. */
-    public List<ReplicationEvent> pendingEvents() {
-        return new ArrayList<>(events);
-    }
 }
