@@ -9,7 +9,6 @@ import dev.zenith.protocol.wire.BackendMessage.*;
 import dev.zenith.wal.Lsn;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -23,7 +22,7 @@ import java.util.regex.Pattern;
  * runs IDENTIFY_SYSTEM, creates its physical slot if it does not exist, and starts streaming.
  * Anything unexpected ends in {@link State#FAILED} with a {@link ServerError} or {@link ProtocolError} event.
  */
-public final class PhysicalReplicationClient {
+public final class PhysicalReplicationClient extends Conversation<ReplicationEvent> {
 
     /** Configuration. {@code slotName} may be null (no slot); {@code startLsn} null means the server's
      * current position from IDENTIFY_SYSTEM; {@code timeline} 0 means the server's current timeline. */
@@ -48,10 +47,7 @@ public final class PhysicalReplicationClient {
     private final Config config;
     private final BackendDecoder decoder;
     private final ClientAuthentication auth;
-    private final ArrayDeque<ReplicationEvent> events = new ArrayDeque<>();
-    private final ByteWriter outbound = new ByteWriter();
     private final Map<String, String> serverParameters = new LinkedHashMap<>();
-    private boolean outboundPending;
     private State state = State.NEW;
     private int processId;
     private int secretKey;
@@ -100,42 +96,14 @@ public final class PhysicalReplicationClient {
         return FrontendEncoder.encode(FrontendMessage.StartupMessage.of(p));
     }
 
-    /** Server bytes, in any chunking. Dropped once the client has FAILED. */
-    public void feed(byte[] bytes, int off, int len) {
-        if (state == State.FAILED) {
-            return;
-        }
-        decoder.feed(bytes, off, len);
-        process();
-    }
-
-    public void feed(byte[] bytes) {
-        feed(bytes, 0, bytes.length);
-    }
-
-    public void feed(ByteBuffer bytes) {
-        if (state == State.FAILED) {
-            bytes.position(bytes.limit());
-            return;
-        }
+    @Override
+    protected void input(ByteBuffer bytes) {
         decoder.feed(bytes);
-        process();
     }
 
-    /** The next event, or null. */
-    public ReplicationEvent poll() {
-        return events.poll();
-    }
-
-    /** Bytes the client wants written to the server (possibly empty). */
-    public byte[] drainOutbound() {
-        if (!outboundPending) {
-            return new byte[0];
-        }
-        byte[] b = outbound.toByteArray();
-        outbound.reset();
-        outboundPending = false;
-        return b;
+    @Override
+    protected boolean accepts() {
+        return state != State.FAILED;
     }
 
     /** A StandbyStatusUpdate as a complete CopyData message, ready to write. Only while streaming. */
@@ -169,7 +137,6 @@ public final class PhysicalReplicationClient {
 
     private void send(FrontendMessage m) {
         FrontendEncoder.encode(m, outbound);
-        outboundPending = true;
     }
 
     private void query(String sql, State next) {
@@ -185,7 +152,8 @@ public final class PhysicalReplicationClient {
         events.add(e);
     }
 
-    private void process() {
+    @Override
+    protected void process() {
         while (state != State.FAILED && state != State.DONE) {
             BackendMessage m;
             try {

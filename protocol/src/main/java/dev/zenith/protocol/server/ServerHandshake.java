@@ -10,7 +10,6 @@ import dev.zenith.protocol.wire.BackendMessage.*;
 import dev.zenith.protocol.wire.FrontendMessage.*;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -25,7 +24,7 @@ import java.util.function.Function;
  * queues AuthenticationOk, the ParameterStatus set, BackendKeyData and ReadyForQuery. After
  * {@link Ready}, {@link #decoder()} holds any further client bytes for the session that follows.
  */
-public final class ServerHandshake {
+public final class ServerHandshake extends Conversation<ServerEvent> {
     public enum ReplicationMode { NONE, PHYSICAL, LOGICAL }
 
     public enum State { STARTUP, AUTHENTICATING_SCRAM_FIRST, AUTHENTICATING_SCRAM_FINAL, READY, CANCELLED, FAILED }
@@ -62,8 +61,6 @@ public final class ServerHandshake {
 
     private final Config config;
     private final FrontendDecoder decoder;
-    private final ByteWriter outbound = new ByteWriter();
-    private final ArrayDeque<ServerEvent> events = new ArrayDeque<>();
     private State state = State.STARTUP;
     private StartupMessage startup;
     private ReplicationMode mode;
@@ -91,28 +88,9 @@ public final class ServerHandshake {
         return decoder;
     }
 
-    public void feed(byte[] b, int off, int len) {
-        decoder.feed(b, off, len);
-        process();
-    }
-
-    public void feed(byte[] b) {
-        feed(b, 0, b.length);
-    }
-
-    public void feed(ByteBuffer b) {
-        decoder.feed(b);
-        process();
-    }
-
-    public ServerEvent poll() {
-        return events.poll();
-    }
-
-    public byte[] drainOutbound() {
-        byte[] b = outbound.toByteArray();
-        outbound.reset();
-        return b;
+    @Override
+    protected void input(ByteBuffer bytes) {
+        decoder.feed(bytes);
     }
 
     private void send(BackendMessage m) {
@@ -123,7 +101,8 @@ public final class ServerHandshake {
         return state == State.READY || state == State.FAILED || state == State.CANCELLED;
     }
 
-    private void process() {
+    @Override
+    protected void process() {
         while (!done()) {
             FrontendMessage m;
             try {

@@ -12,7 +12,6 @@ import dev.zenith.protocol.wire.BackendMessage.ReadyForQuery;
 import dev.zenith.wal.Lsn;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayDeque;
 import java.util.List;
 
 /**
@@ -22,12 +21,10 @@ import java.util.List;
  * client's status updates and feedback come back as events. Both ways of ending a stream are
  * handled as PostgreSQL 15 does (client CopyDone; or {@link #endOfTimeline} then the client's CopyDone).
  */
-public final class WalSenderSession {
+public final class WalSenderSession extends Conversation<SessionEvent> {
     public enum State { IDLE, COMMAND, STREAMING, ENDING_TIMELINE, CLOSED, FAILED }
 
     private final FrontendDecoder decoder;
-    private final ByteWriter outbound = new ByteWriter();
-    private final ArrayDeque<SessionEvent> events = new ArrayDeque<>();
     private State state = State.IDLE;
     private int nextTimeline;
     private Lsn nextTimelineStart;
@@ -42,28 +39,9 @@ public final class WalSenderSession {
         return state;
     }
 
-    public void feed(byte[] b, int off, int len) {
-        decoder.feed(b, off, len);
-        process();
-    }
-
-    public void feed(byte[] b) {
-        feed(b, 0, b.length);
-    }
-
-    public void feed(ByteBuffer b) {
-        decoder.feed(b);
-        process();
-    }
-
-    public SessionEvent poll() {
-        return events.poll();
-    }
-
-    public byte[] drainOutbound() {
-        byte[] b = outbound.toByteArray();
-        outbound.reset();
-        return b;
+    @Override
+    protected void input(ByteBuffer bytes) {
+        decoder.feed(bytes);
     }
 
     /** Answers the current command with {@code messages} (see {@link ReplicationResponses}) and ReadyForQuery. */
@@ -135,7 +113,8 @@ public final class WalSenderSession {
         events.add(new Failed(f));
     }
 
-    private void process() {
+    @Override
+    protected void process() {
         // In COMMAND the caller owes an answer: later messages wait in the decoder.
         while (state == State.IDLE || state == State.STREAMING || state == State.ENDING_TIMELINE) {
             FrontendMessage m;
