@@ -41,6 +41,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -221,6 +222,53 @@ public final class Store implements AutoCloseable {
                 tables.walState.put(txn, Keys.timeline(a.timeline()), next.encode());
             }
             txn.commit();
+        }
+    }
+
+    /**
+     * Cuts a torn tail: the timeline's own WAL after {@code to}, which must not lie before the end of
+     * its last complete record (complete records are never rewritten). Used before a compute is rebuilt
+     * from the store, since PostgreSQL will write new WAL where the torn record began.
+     */
+    public void truncateWal(TimelineId id, Lsn to) {
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            if (cutWalChunks(txn, id, to)) {
+                txn.commit();
+            }
+        }
+    }
+
+    /** The work of {@link #truncateWal}; the cursor is closed before the caller commits, as LMDB requires. */
+    private boolean cutWalChunks(Txn<byte[]> txn, TimelineId id, Lsn to) {
+        try (Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
+            WalPositions p = ownWalPositions(txn, id);
+            if (p.equals(WalPositions.EMPTY) || to.isBefore(p.start()) || to.isAfter(p.end())) {
+                throw new StoreException("cannot cut timeline " + id + "'s WAL at " + to + ": it holds "
+                        + p.start() + ".." + p.end());
+            }
+            if (p.lastRecordEnd() != null && to.isBefore(p.lastRecordEnd())) {
+                throw new StoreException("cannot cut timeline " + id + "'s WAL at " + to
+                        + ": its last complete record ends at " + p.lastRecordEnd());
+            }
+            if (to.equals(p.end())) {
+                return false;
+            }
+            byte[][] chunk = Tables.floor(c, Keys.timelineLsn(id, to), Keys.TL);
+            while (chunk != null) {
+                Lsn chunkStart = Keys.lsnAt(chunk[0], Keys.TL);
+                if (chunkStart.compareTo(to) >= 0) {
+                    c.delete();
+                } else if (chunkStart.plus(chunk[1].length).isAfter(to)) {
+                    tables.walChunks.put(txn, chunk[0], Arrays.copyOf(chunk[1], (int) to.minus(chunkStart)));
+                }
+                if (!c.get(Keys.timelineLsn(id, chunkStart.plus(1)), GetOp.MDB_SET_RANGE)
+                        || !Keys.hasPrefix(c.key(), Keys.timeline(id))) {
+                    break;
+                }
+                chunk = new byte[][] {c.key(), c.val()};
+            }
+            tables.walState.put(txn, Keys.timeline(id), new WalPositions(p.start(), to, p.lastRecordEnd()).encode());
+            return true;
         }
     }
 
