@@ -2,9 +2,9 @@ package dev.zenith.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.zenith.wal.dump.WalDumpCommand;
 
 import java.io.PrintStream;
-import java.lang.reflect.InvocationTargetException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -215,16 +215,9 @@ public final class Main {
         return 0;
     }
 
-    /** waldump lives in the wal module; called reflectively so the CLI builds before it exists. */
-    private int waldump(List<String> files) throws Exception {
-        try {
-            Class<?> c = Class.forName("dev.zenith.wal.dump.WalDumpCommand");
-            return (int) c.getMethod("run", List.class, PrintStream.class, PrintStream.class).invoke(null, files, out, err);
-        } catch (ClassNotFoundException e) {
-            throw new CliException("waldump is not available in this build");
-        } catch (InvocationTargetException e) {
-            throw e.getCause() instanceof Exception ex ? ex : e;
-        }
+    /** Reads segment files directly: no daemon needed. */
+    private int waldump(List<String> files) {
+        return WalDumpCommand.run(files, out, err);
     }
 
     private static JsonNode without(JsonNode obj, String... fields) {

@@ -99,7 +99,8 @@ final class ComputeDirectories {
         Lsn walEnd = store.walEnd(timeline).orElse(end);
         if (walEnd.isAfter(WalReceiver.nextRecordStart(end))) {
             // A torn record at the tail was never acknowledged; the compute will write over it.
-            throw new IOException("TEMPORARY: torn tail " + end + ".." + walEnd + " needs Store.truncateWal");
+            store.truncateWal(timeline, end);
+            LOG.info("cut the torn WAL tail " + end + ".." + walEnd + " of timeline " + timeline);
         }
         ImageManifest image = store.latestImageAtOrBefore(timeline, end)
                 .orElseThrow(() -> new IOException("timeline " + timeline + " has no image at or before " + end));

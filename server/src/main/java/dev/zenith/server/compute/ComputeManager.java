@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -164,6 +165,16 @@ public final class ComputeManager {
 
     public JsonObject show(String name) {
         return toJson(require(name));
+    }
+
+    /** Which storage and timeline a pg runs on (for the WAL sender and base backups). */
+    public record TimelineRef(String storageName, TimelineId timeline) {
+    }
+
+    public Optional<TimelineRef> timelineOf(String pgName) {
+        Compute c = computes.get(pgName);
+        return c == null ? Optional.empty()
+                : Optional.of(new TimelineRef(c.record.storageName(), TimelineId.parse(c.record.timelineId())));
     }
 
     public void checkExists(String name) {

@@ -347,6 +347,7 @@ public final class WalReceiver {
             if (ar.succeeded()) {
                 flushed = ar.result();
                 sendStatus(false);
+                vertx.eventBus().publish(walDurableAddress(timeline), flushed.toString());
             } else {
                 // Not durable, so not acknowledged. Start over from what the store really holds.
                 LOG.log(Level.SEVERE, name + ": storing WAL failed; reconnecting", ar.cause());
@@ -386,6 +387,14 @@ public final class WalReceiver {
         if (socket != null) {
             socket.close();
         }
+    }
+
+    /**
+     * Event-bus address on which the new end of durable WAL of a timeline is published (as LSN text)
+     * after every commit: WAL senders wait on it to follow new WAL.
+     */
+    public static String walDurableAddress(TimelineId timeline) {
+        return "zenith.wal.durable." + timeline;
     }
 
     /** Where the record after one ending at {@code end} starts: records are 8-byte aligned. */
