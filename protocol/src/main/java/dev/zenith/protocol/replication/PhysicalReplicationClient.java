@@ -305,6 +305,11 @@ public final class PhysicalReplicationClient extends Conversation<ReplicationEve
             }
             commandDone = false;
             lastRow = null;
+        } else if (state == State.STREAMING && m instanceof CommandComplete) {
+            // A walsender that shuts down (the server stops, having sent and seen flushed all its WAL)
+            // ends COPY with CommandComplete alone, no CopyDone, and exits: the stream is over.
+            state = State.DONE;
+            events.add(new EndOfStreaming(null, null));
         } else if (state == State.ENDING) {
             if (m instanceof RowDescription) {
                 return;

@@ -150,6 +150,51 @@ class PhysicalReplicationClientPgTest {
     }
 
     @Test
+    void aServerShutdownEndsTheStreamCleanlyOnceEverythingIsFlushed() throws Exception {
+        try (PgCluster pg = PgCluster.initdb()) {
+            pg.allowReplication().configure(Map.of("synchronous_standby_names", "zenith_test")).start();
+            PhysicalReplicationClient client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
+                    "postgres", null, "zenith_test", null, null, 0));
+            try (ClientDriver d = new ClientDriver(pg.port(), client, 8192)) {
+                StreamingStarted started = (StreamingStarted) d.until(e -> e instanceof StreamingStarted);
+                d.write(client.standbyStatusUpdate(started.startLsn(), started.startLsn(), started.startLsn(), false));
+                waitFor(pg, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'zenith_test'", "sync");
+                // the fast shutdown waits for us to flush its shutdown checkpoint, then ends COPY
+                CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> {
+                    try {
+                        pg.stop();
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                Lsn flushed = started.startLsn();
+                while (true) {
+                    ReplicationEvent e = d.until(x -> x instanceof WalData || x instanceof Keepalive
+                            || x instanceof EndOfStreaming || x instanceof ServerError || x instanceof ProtocolError);
+                    if (e instanceof WalData w) {
+                        flushed = w.endLsn();
+                        d.write(client.standbyStatusUpdate(flushed, flushed, flushed, false));
+                    } else if (e instanceof Keepalive k) {
+                        if (k.replyRequested()) {
+                            d.write(client.standbyStatusUpdate(flushed, flushed, flushed, false));
+                        }
+                    } else {
+                        assertInstanceOf(EndOfStreaming.class, e, () -> "the shutdown should end the stream: " + e);
+                        break;
+                    }
+                }
+                assertEquals(PhysicalReplicationClient.State.DONE, client.state());
+                stop.get();
+                String control = pg.exec("pg_controldata", pg.dataDir().toString());
+                Lsn checkpoint = Lsn.parse(control.lines().filter(l -> l.startsWith("Latest checkpoint location:"))
+                        .findFirst().orElseThrow().replaceAll(".*:\\s*", ""));
+                assertTrue(flushed.isAfter(checkpoint), "we received the shutdown checkpoint " + checkpoint
+                        + " before the stream ended (flushed " + flushed + ")");
+            }
+        }
+    }
+
+    @Test
     void streamingAHistoricTimelineEndsWithTheNextTimeline() throws Exception {
         try (PgCluster pg = PgCluster.initdb()) {
             pg.allowReplication().start();
