@@ -5,6 +5,7 @@ import dev.zenith.server.api.RestApi;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.server.walservice.WalService;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -44,6 +45,7 @@ public final class ZenithDaemon {
     private ComputeManager computes;
     private WorkerExecutor management;
     private HttpServer http;
+    private String walServiceDeployment;
 
     private ZenithDaemon(Vertx vertx, ZenithConfig config) {
         this.vertx = vertx;
@@ -144,6 +146,13 @@ public final class ZenithDaemon {
                 .listen(config.httpHost(), config.httpPort()))
                 .compose(server -> {
                     http = server;
+                    // The replication protocol (pg_receivewal, pg_basebackup, replicas) on the pg port.
+                    return vertx.deployVerticle(new WalService(new WalService.Settings(config.pgHost(), config.pgPort(),
+                            config.replicationUser(), config.replicationPassword(), config.home().resolve("tmp")),
+                            storages, computes));
+                })
+                .compose(id -> {
+                    walServiceDeployment = id;
                     return vertx.executeBlocking(() -> {
                         writeDaemonFile();
                         return null;
@@ -188,6 +197,9 @@ public final class ZenithDaemon {
         try {
             if (http != null) {
                 awaitQuietly(http.close(), 10);
+            }
+            if (walServiceDeployment != null) {
+                awaitQuietly(vertx.undeploy(walServiceDeployment), 10);
             }
             if (computes != null) {
                 computes.stopAllBlocking();

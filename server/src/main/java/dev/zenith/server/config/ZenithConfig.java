@@ -31,7 +31,9 @@ public record ZenithConfig(
         Path computesDir,
         Map<String, String> computeSettings,
         long statusIntervalMs,
-        int maxBatchBytes) {
+        int maxBatchBytes,
+        String replicationUser,
+        String replicationPassword) {
 
     public static Future<ZenithConfig> load(Vertx vertx) {
         ConfigRetrieverOptions options = new ConfigRetrieverOptions().setScanPeriod(0);
@@ -81,7 +83,10 @@ public record ZenithConfig(
                 computesDir.isBlank() ? home.resolve("pgs") : Path.of(computesDir).toAbsolutePath().normalize(),
                 Map.copyOf(settings),
                 receiver.getLong("status_interval_ms", 1000L),
-                receiver.getInteger("max_batch_bytes", 4 << 20));
+                receiver.getInteger("max_batch_bytes", 4 << 20),
+                // The WAL service on pgPort authenticates this one user with SCRAM-SHA-256.
+                string(json, "ZENITH_REPLICATION_USER", pg.getString("replication_user", "zenith")),
+                string(json, "ZENITH_REPLICATION_PASSWORD", pg.getString("replication_password", "zenith")));
     }
 
     private static String string(JsonObject json, String envKey, String fallback) {

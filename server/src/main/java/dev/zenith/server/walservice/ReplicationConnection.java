@@ -1,0 +1,388 @@
+package dev.zenith.server.walservice;
+
+import dev.zenith.protocol.replication.ReplicationCommand;
+import dev.zenith.protocol.replication.ReplicationCommand.*;
+import dev.zenith.protocol.server.ReplicationResponses;
+import dev.zenith.protocol.server.ServerEvent;
+import dev.zenith.protocol.server.ServerHandshake;
+import dev.zenith.protocol.server.SessionEvent;
+import dev.zenith.protocol.server.WalSenderSession;
+import dev.zenith.protocol.wire.BackendEncoder;
+import dev.zenith.protocol.wire.BackendMessage;
+import dev.zenith.protocol.wire.ErrorFields;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.segment.WalSegments;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetSocket;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One client connection: glues the protocol state machines ({@link ServerHandshake}, then
+ * {@link WalSenderSession}) to the store. Runs on its event loop; anything that reads the store or
+ * files goes to the worker pool, and the next command waits until the current one is answered.
+ */
+final class ReplicationConnection {
+    private static final Logger LOG = Logger.getLogger(ReplicationConnection.class.getName());
+
+    /** What every connection shares. */
+    record Services(Vertx vertx, WorkerExecutor worker, TimelineSelector selector, ReplicationSlots slots,
+                    Path scratchDir) {
+        <T> Future<T> blocking(Callable<T> work) {
+            return worker.executeBlocking(work, false);
+        }
+    }
+
+    private enum Phase { HANDSHAKE, SELECTING_TIMELINE, COMMANDS, ANSWERING, CLOSED }
+
+    private final Services services;
+    private final NetSocket socket;
+    private final ServerHandshake handshake;
+    private Phase phase = Phase.HANDSHAKE;
+    private WalSenderSession session;
+    private TimelineSelector.Target target;
+    private WalStreamer streamer;
+    private String streamingSlot;
+
+    ReplicationConnection(Services services, NetSocket socket, ServerHandshake.Config config) {
+        this.services = services;
+        this.socket = socket;
+        this.handshake = new ServerHandshake(config);
+    }
+
+    void start() {
+        // Room for one read of WAL in flight while the previous one drains (see WalStreamer).
+        socket.setWriteQueueMaxSize(4 << 20);
+        socket.handler(this::received);
+        socket.closeHandler(v -> closed());
+        socket.exceptionHandler(e -> LOG.log(Level.FINE, "replication connection error", e));
+    }
+
+    // ---- transport ----
+
+    private void received(Buffer data) {
+        byte[] bytes = data.getBytes();
+        switch (phase) {
+            case HANDSHAKE -> {
+                handshake.feed(bytes);
+                driveHandshake();
+            }
+            case COMMANDS, ANSWERING -> {
+                // While ANSWERING the session keeps later messages in its decoder.
+                session.feed(bytes);
+                if (phase == Phase.COMMANDS) {
+                    driveSession();
+                }
+            }
+            default -> {
+                // SELECTING_TIMELINE pauses the socket; CLOSED ignores stragglers.
+            }
+        }
+    }
+
+    /** Writes what the session queued; the session's bytes always go out in order with ours. */
+    void flush() {
+        if (session != null) {
+            write(session.drainOutbound());
+        }
+    }
+
+    void write(byte[] bytes) {
+        if (bytes.length > 0 && phase != Phase.CLOSED) {
+            socket.write(Buffer.buffer(bytes));
+        }
+    }
+
+    void write(BackendMessage... messages) {
+        write(BackendEncoder.encode(messages));
+    }
+
+    boolean isClosed() {
+        return phase == Phase.CLOSED;
+    }
+
+    NetSocket socket() {
+        return socket;
+    }
+
+    WalSenderSession session() {
+        return session;
+    }
+
+    /** A FATAL error ends the connection (after the message is sent). */
+    void fatal(String sqlState, String message) {
+        write(new BackendMessage.ErrorResponse(ErrorFields.of("FATAL", sqlState, message)));
+        close();
+    }
+
+    void close() {
+        if (phase != Phase.CLOSED) {
+            phase = Phase.CLOSED;
+            socket.close();
+        }
+        stopStreaming();
+    }
+
+    private void closed() {
+        phase = Phase.CLOSED;
+        stopStreaming();
+        services.slots().releaseTemporary(this);
+    }
+
+    private void stopStreaming() {
+        if (streamer != null) {
+            streamer.stop();
+            streamer = null;
+        }
+    }
+
+    // ---- start-up ----
+
+    private void driveHandshake() {
+        for (ServerEvent e = handshake.poll(); e != null; e = handshake.poll()) {
+            if (e instanceof ServerEvent.StartupReceived s) {
+                if (s.mode() != ServerHandshake.ReplicationMode.PHYSICAL) {
+                    fatal("0A000", s.mode() == ServerHandshake.ReplicationMode.LOGICAL
+                            ? "zenith does not support logical replication (replication=database); use replication=true"
+                            : "this port serves physical replication connections only; connect with replication=true "
+                            + "(computes have ports of their own: zenith pg list)");
+                    return;
+                }
+                selectTimeline(s.startup().parameters().get("options"));
+                return;
+            } else if (e instanceof ServerEvent.Failed || e instanceof ServerEvent.CancelRequested) {
+                // Nothing to cancel: each connection answers one command at a time.
+                write(handshake.drainOutbound());
+                close();
+                return;
+            } else if (e instanceof ServerEvent.Ready) {
+                write(handshake.drainOutbound());
+                session = new WalSenderSession(handshake.decoder());
+                phase = Phase.COMMANDS;
+                driveSession();
+                return;
+            }
+        }
+        write(handshake.drainOutbound());
+    }
+
+    /** The timeline is resolved before authentication goes on; the handshake's reply waits for it. */
+    private void selectTimeline(String options) {
+        phase = Phase.SELECTING_TIMELINE;
+        socket.pause();
+        services.blocking(() -> services.selector().select(options)).onComplete(ar -> {
+            if (phase == Phase.CLOSED) {
+                return;
+            }
+            if (ar.failed()) {
+                handshake.drainOutbound();
+                Throwable c = ar.cause();
+                fatal("3D000", c instanceof TimelineSelector.UnknownTimelineException ? c.getMessage()
+                        : "cannot select a timeline: " + c);
+                return;
+            }
+            target = ar.result();
+            phase = Phase.HANDSHAKE;
+            socket.resume();
+            driveHandshake();
+        });
+    }
+
+    // ---- commands ----
+
+    void driveSession() {
+        flush();
+        while (phase == Phase.COMMANDS) {
+            SessionEvent e = session.poll();
+            if (e == null) {
+                break;
+            }
+            if (e instanceof SessionEvent.CommandReceived c) {
+                phase = Phase.ANSWERING;
+                answer(c.command(), c.text());
+            } else if (e instanceof SessionEvent.StandbyStatus s) {
+                if (streamingSlot != null) {
+                    services.slots().advance(tl(), streamingSlot, s.update().flush());
+                }
+            } else if (e instanceof SessionEvent.StreamingEnded) {
+                stopStreaming();
+                streamingSlot = null;
+            } else if (e instanceof SessionEvent.Terminated || e instanceof SessionEvent.Failed) {
+                flush();
+                close();
+                return;
+            }
+            // CommandRejected was answered by the session; Feedback (hot standby xmin) needs nothing from us.
+        }
+        flush();
+    }
+
+    /** The current command is answered (the session queued its reply): go on with the next one. */
+    void answered() {
+        if (phase == Phase.ANSWERING) {
+            phase = Phase.COMMANDS;
+            driveSession();
+        }
+    }
+
+    void reply(List<BackendMessage> messages) {
+        if (phase == Phase.CLOSED) {
+            return;
+        }
+        session.reply(messages);
+        answered();
+    }
+
+    void error(String sqlState, String message) {
+        if (phase == Phase.CLOSED) {
+            return;
+        }
+        session.error(ErrorFields.of("ERROR", sqlState, message));
+        answered();
+    }
+
+    /** A blocking step that answers the command; an unexpected failure becomes an ERROR, not a hang. */
+    <T> void answerWith(Callable<T> work, java.util.function.Consumer<T> then) {
+        services.blocking(work).onComplete(ar -> {
+            if (phase == Phase.CLOSED) {
+                return;
+            }
+            if (ar.failed()) {
+                LOG.log(Level.WARNING, "replication command failed", ar.cause());
+                error("XX000", String.valueOf(ar.cause().getMessage()));
+                return;
+            }
+            then.accept(ar.result());
+        });
+    }
+
+    private Store store() {
+        return target.store();
+    }
+
+    private TimelineId tl() {
+        return target.timeline().id();
+    }
+
+    private int pgTimeline() {
+        return target.timeline().pgTimeline();
+    }
+
+    private void answer(ReplicationCommand command, String text) {
+        if (command instanceof IdentifySystem) {
+            answerWith(() -> new Object[] {systemIdentifier(), store().walEnd(tl()).orElseThrow()},
+                    r -> reply(ReplicationResponses.identifySystem((String) r[0], pgTimeline(), (Lsn) r[1], null)));
+        } else if (command instanceof Show show) {
+            String value = WalService.showable().get(show.name());
+            if (value == null) {
+                error("42704", "unrecognized configuration parameter \"" + show.name() + "\"");
+            } else {
+                reply(ReplicationResponses.show(show.name(), value));
+            }
+        } else if (command instanceof TimelineHistory h) {
+            // Every timeline we serve is its PostgreSQL cluster's first, so none has a history file.
+            error("58P01", String.format("could not open file \"pg_wal/%08X.history\": No such file or directory",
+                    h.timeline()));
+        } else if (command instanceof ReadReplicationSlot r) {
+            var slot = services.slots().find(tl(), r.slotName());
+            reply(slot.isPresent() ? ReplicationResponses.readReplicationSlot("physical",
+                    slot.get().restartLsn(), pgTimeline()) : ReplicationResponses.readReplicationSlot(null, null, null));
+        } else if (command instanceof CreateReplicationSlot c) {
+            createSlot(c);
+        } else if (command instanceof DropReplicationSlot d) {
+            if (services.slots().drop(tl(), d.slotName())) {
+                reply(ReplicationResponses.dropReplicationSlot());
+            } else {
+                error("42704", "replication slot \"" + d.slotName() + "\" does not exist");
+            }
+        } else if (command instanceof StartReplication s) {
+            startReplication(s);
+        } else if (command instanceof BaseBackup b) {
+            new BaseBackupStream(this, services, target, b.options()).run();
+        } else {
+            error("0A000", "cannot execute SQL commands in WAL sender for physical replication");
+        }
+    }
+
+    /** pg_control's system identifier of the timeline's newest image: the cluster's identity. */
+    private String systemIdentifier() {
+        Lsn end = store().lastRecordEnd(tl()).orElseThrow();
+        ImageManifest image = store().latestImageAtOrBefore(tl(), end).orElseThrow();
+        return Long.toUnsignedString(ControlFile.parse(store().pgControl(image)).systemIdentifier());
+    }
+
+    private void createSlot(CreateReplicationSlot c) {
+        if (c.logical()) {
+            error("0A000", "zenith does not support logical replication slots");
+            return;
+        }
+        answerWith(() -> store().walEnd(tl()).orElseThrow(), end -> {
+            Lsn restart = c.reserveWal() ? end : Lsn.INVALID;
+            if (!services.slots().create(tl(), c.slotName(), c.temporary(), restart, this)) {
+                error("42710", "replication slot \"" + c.slotName() + "\" already exists");
+                return;
+            }
+            // A physical slot's consistent point is 0/0, as PostgreSQL reports it.
+            reply(ReplicationResponses.createReplicationSlot(c.slotName(), Lsn.INVALID, null, null));
+        });
+    }
+
+    private void startReplication(StartReplication s) {
+        if (s.logical()) {
+            error("0A000", "zenith does not support logical replication");
+            return;
+        }
+        if (s.slotName() != null && services.slots().find(tl(), s.slotName()).isEmpty()) {
+            error("42704", "replication slot \"" + s.slotName() + "\" does not exist");
+            return;
+        }
+        if (s.timeline() != null && s.timeline() != pgTimeline()) {
+            error("22023", "requested timeline " + Integer.toUnsignedString(s.timeline())
+                    + " is not in this server's history");
+            return;
+        }
+        answerWith(() -> new Lsn[] {oldestReadable(store(), target.timeline()), store().walEnd(tl()).orElseThrow()}, r -> {
+            Lsn oldest = r[0];
+            Lsn end = r[1];
+            Lsn start = s.startLsn();
+            if (start.isAfter(end)) {
+                error("55000", "requested starting point " + start + " is ahead of the WAL flush position of this server " + end);
+                return;
+            }
+            if (start.isBefore(oldest)) {
+                error("58P01", "requested WAL segment " + WalSegments.fileName(pgTimeline(), start)
+                        + " has already been removed");
+                return;
+            }
+            session.startStreaming();
+            phase = Phase.COMMANDS;
+            streamingSlot = s.slotName();
+            streamer = new WalStreamer(this, services, store(), tl(), start, end);
+            flush();
+            streamer.start();
+            driveSession();
+        });
+    }
+
+    /** The first LSN readable on a timeline: a branch reads its parent's WAL below the branch point. */
+    static Lsn oldestReadable(Store store, Timeline timeline) {
+        Timeline t = timeline;
+        while (!t.isRoot()) {
+            Timeline parent = store.timeline(t.parentId().orElseThrow()).orElseThrow();
+            t = parent;
+        }
+        return store.walStart(t.id()).orElse(Lsn.INVALID);
+    }
+}

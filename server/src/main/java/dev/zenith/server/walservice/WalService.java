@@ -1,0 +1,84 @@
+package dev.zenith.server.walservice;
+
+import dev.zenith.protocol.auth.ScramVerifier;
+import dev.zenith.protocol.server.ServerHandshake;
+import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.storages.StorageRegistry;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.net.NetServer;
+import io.vertx.core.net.NetServerOptions;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Logger;
+
+/**
+ * The transport of the WAL service: a Vert.x NetServer on the pg port whose connections each get a
+ * {@link ReplicationConnection}. Deployed as a verticle so every connection's handlers run on an
+ * event loop; store reads and file work go to a worker pool of its own.
+ */
+public final class WalService extends VerticleBase {
+    private static final Logger LOG = Logger.getLogger(WalService.class.getName());
+    /** What we announce as server_version: PostgreSQL 15 tools check the major version. */
+    static final String SERVER_VERSION = "15.0 (zenith)";
+
+    /** host/port to listen on; one replication user; scratchDir holds base backups while they stream. */
+    public record Settings(String host, int port, String user, String password, Path scratchDir) {
+    }
+
+    private final Settings settings;
+    private final StorageRegistry storages;
+    private final ComputeManager computes;
+    private final ReplicationSlots slots = new ReplicationSlots();
+    private final AtomicInteger nextProcessId = new AtomicInteger(10_000);
+    private WorkerExecutor worker;
+    private NetServer server;
+
+    public WalService(Settings settings, StorageRegistry storages, ComputeManager computes) {
+        this.settings = settings;
+        this.storages = storages;
+        this.computes = computes;
+    }
+
+    @Override
+    public Future<?> start() {
+        worker = vertx.createSharedWorkerExecutor("zenith-walservice", 4, 6, TimeUnit.HOURS);
+        return worker.executeBlocking(() -> ScramVerifier.generate(settings.password()), false).compose(verifier -> {
+            TimelineSelector selector = new TimelineSelector(storages, computes);
+            server = vertx.createNetServer(new NetServerOptions().setTcpNoDelay(true));
+            server.connectHandler(socket -> {
+                int pid = nextProcessId.incrementAndGet();
+                ServerHandshake.Config hs = new ServerHandshake.Config(
+                        user -> user.equals(settings.user()) ? Optional.of(verifier) : Optional.empty(),
+                        ServerHandshake.defaultParameters(SERVER_VERSION), pid, (int) System.nanoTime());
+                new ReplicationConnection(new ReplicationConnection.Services(vertx, worker, selector, slots,
+                        settings.scratchDir()), socket, hs).start();
+            });
+            return server.listen(settings.port(), settings.host());
+        }).onSuccess(s -> LOG.info("WAL service listening on " + settings.host() + ":" + s.actualPort()
+                + " (replication user " + settings.user() + ")"));
+    }
+
+    @Override
+    public Future<?> stop() {
+        Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
+        return closed.eventually(() -> worker == null ? Future.succeededFuture() : worker.close());
+    }
+
+    /** The port actually bound (useful when configured as 0). */
+    public int actualPort() {
+        return server.actualPort();
+    }
+
+    static Map<String, String> showable() {
+        return Map.of("wal_segment_size", "16MB", "data_directory_mode", "0700", "wal_block_size", "8192",
+                "block_size", "8192", "server_version", SERVER_VERSION, "server_version_num", "150000",
+                "integer_datetimes", "on", "server_encoding", "UTF8", "max_wal_senders", "10",
+                "wal_level", "replica");
+    }
+}

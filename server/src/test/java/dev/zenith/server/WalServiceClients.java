@@ -1,0 +1,61 @@
+package dev.zenith.server;
+
+import dev.zenith.testkit.PgCluster;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** PostgreSQL's client tools pointed at a daemon's WAL service port as its replication user. */
+final class WalServiceClients {
+    static final String USER = "zenith";
+    static final String PASSWORD = "zenith";
+
+    private final DaemonFixture d;
+
+    WalServiceClients(DaemonFixture d) {
+        this.d = d;
+    }
+
+    /** A client tool run as ourselves (clients need not be the postgres user), connected to the WAL service. */
+    ProcessBuilder tool(String binary, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(d.pg.bin(binary).toString(), "-h", "127.0.0.1",
+                "-p", Integer.toString(d.pgPort), "-U", USER, "-w"));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(Path.of("/tmp").toFile());
+        pb.environment().put("PGPASSWORD", PASSWORD);
+        return pb;
+    }
+
+    /** Runs a tool to completion; returns stdout+stderr, or throws with them when it fails. */
+    String run(String binary, String... args) throws IOException, InterruptedException {
+        Process p = tool(binary, args).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        int rc = p.waitFor();
+        if (rc != 0) {
+            throw new IOException(binary + " exited " + rc + ": " + out);
+        }
+        return out;
+    }
+
+    /** psql on a replication connection ({@code extra} adds conninfo, e.g. options); exit code and output. */
+    Result psql(String extra, String command) throws IOException, InterruptedException {
+        String conninfo = "host=127.0.0.1 port=" + d.pgPort + " user=" + USER + " dbname=replication replication=true "
+                + extra;
+        ProcessBuilder pb = new ProcessBuilder(d.pg.bin("psql").toString(), "-X", "-At", "-d", conninfo, "-c", command)
+                .directory(Path.of("/tmp").toFile()).redirectErrorStream(true);
+        pb.environment().put("PGPASSWORD", PASSWORD);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes()).trim();
+        return new Result(p.waitFor(), out);
+    }
+
+    record Result(int exitCode, String output) {
+    }
+
+    /** Runs a PostgreSQL binary as the user PostgreSQL runs as (servers refuse root). */
+    String asPostgres(String binary, String... args) throws IOException {
+        return PgCluster.ProcessRunner.run(d.pg.command(binary, args), Path.of("/tmp"));
+    }
+}
