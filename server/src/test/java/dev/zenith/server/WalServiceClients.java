@@ -28,9 +28,20 @@ final class WalServiceClients {
         return pb;
     }
 
-    /** Runs a tool to completion; returns stdout+stderr, or throws with them when it fails. */
+    /** Runs a tool against the WAL service to completion; returns stdout+stderr, or throws with them when it fails. */
     String run(String binary, String... args) throws IOException, InterruptedException {
-        Process p = tool(binary, args).redirectErrorStream(true).start();
+        return finish(binary, tool(binary, args));
+    }
+
+    /** Runs a tool that needs no connection (pg_verifybackup), as ourselves. */
+    String offline(String binary, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(d.pg.bin(binary).toString()));
+        cmd.addAll(List.of(args));
+        return finish(binary, new ProcessBuilder(cmd).directory(Path.of("/tmp").toFile()));
+    }
+
+    private static String finish(String binary, ProcessBuilder pb) throws IOException, InterruptedException {
+        Process p = pb.redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         int rc = p.waitFor();
         if (rc != 0) {

@@ -1,0 +1,83 @@
+package dev.zenith.server;
+
+import dev.zenith.testkit.PgCluster;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Real pg_basebackup against the daemon's WAL service, in the three ways people run it; the plain
+ * backups pass pg_verifybackup (manifest checksums and pg_waldump over the WAL range) and a postgres
+ * started on one answers with the data the compute wrote.
+ */
+class WalServiceBaseBackupTest {
+    DaemonFixture d;
+    WalServiceClients clients;
+    Path work;
+
+    @BeforeEach
+    void start() throws Exception {
+        d = new DaemonFixture().startInProcess();
+        clients = new WalServiceClients(d);
+        work = Files.createTempDirectory(Path.of("/tmp"), "basebackup-");
+        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        d.close();
+        PgCluster.deleteTree(work);
+    }
+
+    @Test
+    void pgBasebackupStreamFetchAndTarThenVerifyAndStart() throws Exception {
+        JsonObject pg = d.createPg("main");
+        int port = pg.getInteger("port");
+        d.psql(port, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 30000) g");
+        d.psql(port, "CHECKPOINT");
+        d.psql(port, "UPDATE t SET v = v || 'x' WHERE id % 7 = 0");
+        String expected = d.psql(port, "SELECT count(*), sum(id), md5(string_agg(v, ',' ORDER BY id)) FROM t");
+
+        Path stream = work.resolve("stream");
+        clients.run("pg_basebackup", "-D", stream.toString(), "-X", "stream", "-c", "fast", "-l", "zenith test", "-P");
+        String verified = clients.offline("pg_verifybackup", stream.toString());
+        assertTrue(verified.contains("successfully verified"), verified);
+        assertTrue(Files.readString(stream.resolve("backup_label")).contains("LABEL: zenith test"));
+
+        Path fetch = work.resolve("fetch");
+        clients.run("pg_basebackup", "-D", fetch.toString(), "-X", "fetch", "--manifest-checksums=SHA256");
+        verified = clients.offline("pg_verifybackup", fetch.toString());
+        assertTrue(verified.contains("successfully verified"), verified);
+
+        Path tar = work.resolve("tar");
+        clients.run("pg_basebackup", "-D", tar.toString(), "-Ft", "-X", "fetch");
+        assertTrue(Files.size(tar.resolve("base.tar")) > 1 << 20, "base.tar too small");
+        assertTrue(Files.exists(tar.resolve("backup_manifest")));
+
+        // The data written after the image's checkpoint comes back through recovery from the backup's WAL.
+        for (Path backup : new Path[] {stream, fetch}) {
+            int backupPort = PgCluster.freePort();
+            d.pg.handOver(backup);
+            Path log = work.resolve(backup.getFileName() + ".log");
+            Files.writeString(log, "");
+            d.pg.handOver(log);
+            try {
+                clients.asPostgres("pg_ctl", "-D", backup.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
+                        "-p " + backupPort + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
+                assertEquals(expected, d.psql(backupPort,
+                        "SELECT count(*), sum(id), md5(string_agg(v, ',' ORDER BY id)) FROM t"), Files.readString(log));
+                assertTrue(Files.readString(log).contains("consistent recovery state reached"), Files.readString(log));
+            } finally {
+                clients.asPostgres("pg_ctl", "-D", backup.toString(), "-m", "immediate", "-w", "stop");
+            }
+        }
+    }
+}
