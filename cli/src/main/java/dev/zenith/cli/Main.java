@@ -28,11 +28,19 @@ public final class Main {
               storage show -n NAME
 
               pg create -n NAME [-s STORAGE] [--no-start]
+              pg create -n NAME --snapshot PG@SNAP [--read-only] [--no-start]
+              pg create -n NAME --from PG [--lsn LSN | --time ISO-8601] [--read-only] [--no-start]
+              pg checkout -n NAME (PG@SNAP | --lsn LSN | --time ISO-8601)
               pg start -n NAME
               pg stop -n NAME
               pg destroy -n NAME
               pg list
               pg show -n NAME
+
+              snapshot create PG@SNAP [--lsn LSN | --time ISO-8601]
+              snapshot list
+              snapshot show PG@SNAP
+              snapshot destroy PG@SNAP
 
               waldump FILE...               print WAL records like pg_waldump (no daemon needed)
             """;
@@ -108,6 +116,9 @@ public final class Main {
             case "pg" -> {
                 return pg(client, rest);
             }
+            case "snapshot" -> {
+                return snapshot(client, rest);
+            }
             default -> throw new CliException("unknown command '" + cmd + "' (see: zenith help)", 2);
         }
     }
@@ -151,8 +162,8 @@ public final class Main {
         if (argv.isEmpty()) {
             throw new CliException("pg needs a subcommand: create, start, stop, destroy, list, show", 2);
         }
-        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "storage"), Set.of("json", "no-start"),
-                Map.of("n", "name", "s", "storage"));
+        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "storage", "snapshot", "from", "lsn", "time"),
+                Set.of("json", "no-start", "read-only"), Map.of("n", "name", "s", "storage"));
         boolean json = a.flag("json");
         switch (argv.get(0)) {
             case "create" -> {
@@ -162,6 +173,13 @@ public final class Main {
                 }
                 if (a.flag("no-start")) {
                     body.put("start", false);
+                }
+                putIfGiven(body, "snapshot", a.get("snapshot"));
+                putIfGiven(body, "from", a.get("from"));
+                putIfGiven(body, "lsn", a.get("lsn"));
+                putIfGiven(body, "time", a.get("time"));
+                if (a.flag("read-only")) {
+                    body.put("read_only", true);
                 }
                 JsonNode pg = client.put("/pgs", body);
                 if (json) {
@@ -187,6 +205,26 @@ public final class Main {
                 }
                 return 0;
             }
+            case "checkout" -> {
+                ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", "checkout");
+                if (a.positional().size() > 1) {
+                    throw new CliException("checkout takes one snapshot, got " + a.positional());
+                }
+                putIfGiven(body, "snapshot", a.positional().isEmpty() ? null : a.positional().get(0));
+                putIfGiven(body, "lsn", a.get("lsn"));
+                putIfGiven(body, "time", a.get("time"));
+                JsonNode pg = client.post("/pgs/" + a.require("name", "pg name") + "/actions", body);
+                if (json) {
+                    out.println(pg.toPrettyString());
+                } else {
+                    out.println("pg " + pg.path("name").asText() + " now at " + pg.path("source").asText() + " ("
+                            + pg.path("status").asText() + "); the state it left is snapshot " + pg.path("saved_as").asText());
+                    if (pg.path("branch").has("note")) {
+                        out.println("note: " + pg.path("branch").path("note").asText());
+                    }
+                }
+                return 0;
+            }
             case "destroy" -> {
                 return show(json, client.delete("/pgs/" + a.require("name", "pg name")));
             }
@@ -203,6 +241,60 @@ public final class Main {
                 return show(json, client.get("/pgs/" + a.require("name", "pg name")));
             }
             default -> throw new CliException("unknown pg subcommand '" + argv.get(0) + "'", 2);
+        }
+    }
+
+    private int snapshot(DaemonClient client, List<String> argv) {
+        if (argv.isEmpty()) {
+            throw new CliException("snapshot needs a subcommand: create, list, show, destroy", 2);
+        }
+        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("lsn", "time"), Set.of("json"), Map.of());
+        boolean json = a.flag("json");
+        switch (argv.get(0)) {
+            case "create" -> {
+                ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", onlyName(a, "PG@SNAP"));
+                putIfGiven(body, "lsn", a.get("lsn"));
+                putIfGiven(body, "time", a.get("time"));
+                JsonNode s = client.put("/snapshots", body);
+                if (json) {
+                    out.println(s.toPrettyString());
+                } else {
+                    out.println("snapshot " + s.path("name").asText() + " at " + s.path("lsn").asText());
+                    if (s.has("note")) {
+                        out.println("note: " + s.path("note").asText());
+                    }
+                }
+                return 0;
+            }
+            case "list" -> {
+                JsonNode list = client.get("/snapshots");
+                if (json) {
+                    out.println(list.toPrettyString());
+                } else {
+                    Table.print(out, list, "name", "lsn", "commit_time", "created_at", "timeline_id");
+                }
+                return 0;
+            }
+            case "show" -> {
+                return show(json, client.get("/snapshots/" + onlyName(a, "PG@SNAP")));
+            }
+            case "destroy" -> {
+                return show(json, client.delete("/snapshots/" + onlyName(a, "PG@SNAP")));
+            }
+            default -> throw new CliException("unknown snapshot subcommand '" + argv.get(0) + "'", 2);
+        }
+    }
+
+    private static String onlyName(Args a, String what) {
+        if (a.positional().size() != 1) {
+            throw new CliException("expected one " + what + ", got " + a.positional());
+        }
+        return a.positional().get(0);
+    }
+
+    private static void putIfGiven(ObjectNode body, String field, String value) {
+        if (value != null) {
+            body.put(field, value);
         }
     }
 

@@ -125,6 +125,15 @@ final class DaemonFixture implements AutoCloseable {
                 "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql), Path.of("/tmp")).trim();
     }
 
+    /** pgbench against a compute (a client only: runs as this user). */
+    String pgbench(int port, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(pg.bin("pgbench").toString(), "-h", "127.0.0.1", "-p",
+                Integer.toString(port), "-U", "postgres"));
+        cmd.addAll(List.of(args));
+        cmd.add("postgres");
+        return PgCluster.ProcessRunner.run(cmd, Path.of("/tmp"));
+    }
+
     String log() {
         try {
             return Files.readString(home.resolve("zenith.log"));

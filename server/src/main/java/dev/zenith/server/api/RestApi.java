@@ -77,12 +77,13 @@ public final class RestApi {
         });
 
         r.put("/pgs").handler(ctx -> {
-            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "storage_name", "start"));
-            String name = Names.check("pg", body.requiredString("name"));
-            String storage = body.optionalString("storage_name");
-            boolean start = body.optionalBoolean("start", true);
-            String storageName = storage == null ? StorageRegistry.DEFAULT_STORAGE : storage;
-            blocking(ctx, 201, () -> computes.create(name, storageName, start));
+            JsonBody body = JsonBody.parse(ctx.body().buffer(),
+                    Set.of("name", "storage_name", "start", "snapshot", "from", "lsn", "time", "read_only"));
+            ComputeManager.CreateRequest req = new ComputeManager.CreateRequest(
+                    Names.check("pg", body.requiredString("name")), body.optionalString("storage_name"),
+                    body.optionalBoolean("start", true), body.optionalString("snapshot"), body.optionalString("from"),
+                    body.optionalString("lsn"), body.optionalString("time"), body.optionalBoolean("read_only", false));
+            blocking(ctx, 201, () -> computes.create(req));
         });
         r.get("/pgs").handler(ctx -> reply(ctx, 200, computes.list()));
         r.get("/pgs/:name").handler(ctx -> reply(ctx, 200, computes.show(ctx.pathParam("name"))));
@@ -92,14 +93,43 @@ public final class RestApi {
         });
         r.post("/pgs/:name/actions").handler(ctx -> {
             String name = ctx.pathParam("name");
-            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "is_replica"));
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "is_replica", "snapshot", "lsn", "time"));
             String action = body.requiredString("action");
             computes.checkExists(name);
             switch (action) {
-                case "start" -> blocking(ctx, 200, () -> computes.start(name));
+                case "start" -> {
+                    if (body.optionalBoolean("is_replica", false)) {
+                        throw ApiException.badRequest("replicas are not available yet");
+                    }
+                    blocking(ctx, 200, () -> computes.start(name));
+                }
                 case "stop" -> blocking(ctx, 200, () -> computes.stop(name));
-                default -> throw ApiException.badRequest("unknown action '" + action + "'; expected start or stop");
+                case "checkout" -> {
+                    String snapshot = body.optionalString("snapshot");
+                    String lsn = body.optionalString("lsn");
+                    String time = body.optionalString("time");
+                    blocking(ctx, 200, () -> computes.checkout(name, snapshot, lsn, time));
+                }
+                default -> throw ApiException.badRequest("unknown action '" + action + "'; expected start, stop or checkout");
             }
+        });
+
+        r.put("/snapshots").handler(ctx -> {
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "lsn", "time"));
+            String name = body.requiredString("name");
+            String lsn = body.optionalString("lsn");
+            String time = body.optionalString("time");
+            blocking(ctx, 201, () -> computes.createSnapshot(name, lsn, time));
+        });
+        r.get("/snapshots").handler(ctx -> {
+            JsonArray list = new JsonArray();
+            computes.snapshots().list().forEach(s -> list.add(s.toJson()));
+            reply(ctx, 200, list);
+        });
+        r.get("/snapshots/:name").handler(ctx -> reply(ctx, 200, computes.snapshots().get(ctx.pathParam("name")).toJson()));
+        r.delete("/snapshots/:name").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            blocking(ctx, 200, () -> computes.destroySnapshot(name));
         });
 
         r.route().last().handler(ctx -> reply(ctx, 404, new JsonObject().put("error",

@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Logger;
 
@@ -116,6 +117,32 @@ final class ComputeDirectories {
         Files.write(controlPath, control.withState(DbState.IN_PRODUCTION).toFile());
         LOG.info("rebuilt " + pgdata + " from image " + image.lsn() + " (" + stats + ") plus WAL "
                 + image.redoLsn() + ".." + end + " (" + end.minus(image.redoLsn()) + " bytes to replay)");
+    }
+
+    /**
+     * Turns a rebuilt directory into a read-only node at the timeline's end: a standby of nothing
+     * ({@code standby.signal}, no upstream) that replays the WAL we gave it and serves reads there.
+     * minRecoveryPoint keeps it from accepting connections before it reaches that point.
+     */
+    void makeReadOnly(Store store, TimelineId timeline, PostgresProcess process) throws IOException {
+        Path pgdata = process.dataDir();
+        Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
+        int pgTimeline = store.timeline(timeline).orElseThrow().pgTimeline();
+        Path controlPath = pgdata.resolve("global/pg_control");
+        ControlFile control = ControlFile.parse(Files.readAllBytes(controlPath));
+        Files.write(controlPath, control.withMinRecoveryPoint(end, pgTimeline).toFile());
+        Files.writeString(pgdata.resolve("standby.signal"), "");
+    }
+
+    /**
+     * A hot standby refuses to run with fewer connections, workers, WAL senders, prepared transactions
+     * or locks than the primary recorded in pg_control; these are the recorded values.
+     */
+    static Map<String, Integer> hotStandbyMinimums(PostgresProcess process) throws IOException {
+        ControlFile c = ControlFile.parse(Files.readAllBytes(process.dataDir().resolve("global/pg_control")));
+        return Map.of("max_connections", c.maxConnections(), "max_worker_processes", c.maxWorkerProcesses(),
+                "max_wal_senders", c.maxWalSenders(), "max_prepared_transactions", c.maxPreparedXacts(),
+                "max_locks_per_transaction", c.maxLocksPerXact());
     }
 
     /**

@@ -4,6 +4,10 @@ import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.api.ApiException;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.history.HistoryPoint;
+import dev.zenith.server.history.HistoryPoints;
+import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
@@ -53,6 +57,7 @@ public final class ComputeManager {
     private final PgInstallation pg;
     private final StorageRegistry storages;
     private final ComputeDirectories directories;
+    private final SnapshotCatalog snapshots;
     private final Path computesDir;
     private final Map<String, Compute> computes = new ConcurrentHashMap<>();
     private final Instant startedAt = Instant.now();
@@ -81,6 +86,7 @@ public final class ComputeManager {
         this.pg = pg;
         this.storages = storages;
         this.directories = new ComputeDirectories(pg);
+        this.snapshots = new SnapshotCatalog(storages);
         this.computesDir = prepareComputesDir();
         this.management = vertx.createSharedWorkerExecutor(MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
     }
@@ -113,6 +119,7 @@ public final class ComputeManager {
 
     /** At daemon start: load every pg, take back the ones still running, note the ones that died. */
     public void recover() throws IOException {
+        snapshots.load();
         for (StorageRegistry.Storage s : storages.list()) {
             for (Map.Entry<String, byte[]> e : s.store().listMeta("pg/").entrySet()) {
                 PgRecord r = PgRecord.fromJson(new JsonObject(new String(e.getValue(), StandardCharsets.UTF_8)));
@@ -125,7 +132,9 @@ public final class ComputeManager {
                 if (c.process.runningPid().isPresent()) {
                     LOG.info("pg " + r.name() + " is still running: taking it back");
                     c.running = true;
-                    startReceiver(c, s.store());
+                    if (!r.readOnly()) {
+                        startReceiver(c, s.store());
+                    }
                 }
             }
         }
@@ -202,7 +211,8 @@ public final class ComputeManager {
         WalReceiver rx = c.receiver;
         Lsn last = rx != null && rx.flushed().isValid() ? rx.flushed() : c.lastLsn;
         return new JsonObject().put("name", r.name()).put("storage_name", r.storageName())
-                .put("status", c.running ? "running" : "stopped").put("role", "primary").put("port", r.port())
+                .put("status", c.running ? "running" : "stopped").put("role", r.readOnly() ? "read_only" : "primary")
+                .put("read_only", r.readOnly()).put("source", r.source()).put("port", r.port())
                 .put("connstr", "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres")
                 .put("timeline_id", r.timelineId()).put("last_lsn", last.toString())
                 .put("pgdata", r.pgdata().toString()).put("logfile", r.logfile().toString())
@@ -212,37 +222,166 @@ public final class ComputeManager {
 
     // ---- operations (management thread) ----
 
-    public JsonObject create(String name, String storageName, boolean start) throws IOException {
+    /**
+     * What {@code pg create} asks for. Without a source the pg runs on its storage's main timeline (the
+     * first one runs initdb). With {@code snapshot}, or {@code fromPg} plus an optional {@code lsn} or
+     * {@code time}, it gets a new timeline branched at that point: a metadata write, no data copied.
+     */
+    public record CreateRequest(String name, String storageName, boolean start, String snapshot, String fromPg,
+                                String lsn, String time, boolean readOnly) {
+        boolean branches() {
+            return snapshot != null || fromPg != null;
+        }
+    }
+
+    public JsonObject create(CreateRequest req) throws IOException {
+        String name = req.name();
         if (computes.containsKey(name)) {
             throw ApiException.conflict("pg '" + name + "' already exists");
         }
-        StorageRegistry.Storage storage = storages.get(storageName);
-        Store store = storage.store();
+        if (req.snapshot() != null && req.fromPg() != null) {
+            throw ApiException.badRequest("give a snapshot or a pg to branch from, not both");
+        }
+        if ((req.lsn() != null || req.time() != null) && req.fromPg() == null) {
+            throw ApiException.badRequest("an LSN or a time needs the pg to branch from ('from')");
+        }
+        if (req.readOnly() && !req.branches()) {
+            throw ApiException.badRequest("a read-only pg needs a point: a snapshot, or a pg with an LSN or time");
+        }
         Path pgdata = computesDir.resolve(name);
         Path logfile = computesDir.resolve(name + ".log");
-        if (Files.exists(pgdata)) {
+        PostgresProcess process = new PostgresProcess(pg, pgdata, logfile);
+        String storageName;
+        TimelineId timeline;
+        Lsn cleanDirLsn = null;
+        String source = null;
+        JsonObject branchInfo = null;
+        if (req.branches()) {
+            Branch b = branch(req.snapshot(), req.fromPg(), req.lsn(), req.time());
+            if (req.storageName() != null && !req.storageName().equals(b.storageName())) {
+                throw ApiException.badRequest("the branch point is on storage '" + b.storageName() + "', not '"
+                        + req.storageName() + "'");
+            }
+            storageName = b.storageName();
+            timeline = b.timeline();
+            source = b.source();
+            branchInfo = b.point().toJson();
+        } else {
+            storageName = req.storageName() == null ? StorageRegistry.DEFAULT_STORAGE : req.storageName();
+            Store store = storages.get(storageName).store();
+            var main = ComputeDirectories.mainTimeline(store);
+            if (main.isPresent()) {
+                timeline = main.get();
+            } else {
+                FileTrees.delete(pgdata);
+                LOG.info("storage " + storageName + " is empty: running initdb for pg " + name);
+                timeline = directories.bootstrap(store, process);
+                cleanDirLsn = store.walEnd(timeline).orElseThrow();
+            }
+        }
+        Store store = storages.get(storageName).store();
+        if (cleanDirLsn == null) {
             // Leftover of a destroyed pg or a crashed create: never trusted, always rebuilt.
             FileTrees.delete(pgdata);
         }
-        PostgresProcess process = new PostgresProcess(pg, pgdata, logfile);
-        TimelineId timeline;
-        Lsn cleanDirLsn = null;
-        var main = ComputeDirectories.mainTimeline(store);
-        if (main.isPresent()) {
-            timeline = main.get();
-        } else {
-            LOG.info("storage " + storageName + " is empty: running initdb for pg " + name);
-            timeline = directories.bootstrap(store, process);
-            cleanDirLsn = store.walEnd(timeline).orElseThrow();
-        }
         PgRecord record = new PgRecord(name, storageName, timeline.toString(), allocatePort(), pgdata, logfile,
-                Instant.now(), false, cleanDirLsn);
+                Instant.now(), false, cleanDirLsn, req.readOnly(), source);
         Compute c = new Compute(record, process);
         c.lastLsn = store.walEnd(timeline).orElse(Lsn.INVALID);
         save(store, c, record);
         computes.put(name, c);
-        LOG.info("pg " + name + " created on storage " + storageName + ", timeline " + timeline);
-        return start ? start(name) : toJson(c);
+        LOG.info("pg " + name + " created on storage " + storageName + ", timeline " + timeline
+                + (source == null ? "" : ", branched from " + source));
+        JsonObject json = req.start() ? start(name) : toJson(c);
+        return branchInfo == null ? json : json.put("branch", branchInfo);
+    }
+
+    /** A new timeline at a snapshot, or at a point (LSN, time, or now) of a pg's current timeline. */
+    private record Branch(String storageName, TimelineId timeline, String source, HistoryPoint point) {
+    }
+
+    private Branch branch(String snapshotName, String fromPg, String lsn, String time) {
+        String storageName;
+        HistoryPoint point;
+        Snapshot snapshot = null;
+        String source;
+        if (snapshotName != null) {
+            snapshot = snapshots.get(snapshotName);
+            storageName = snapshot.storageName();
+            point = new HistoryPoint(snapshot.timeline(), snapshot.lsn(), snapshotName, null, snapshot.commitTime());
+            source = snapshotName;
+        } else {
+            Compute from = require(fromPg);
+            storageName = from.record.storageName();
+            point = HistoryPoints.resolve(storages.get(storageName).store(), TimelineId.parse(from.record.timelineId()),
+                    lsn, time);
+            source = fromPg + "@" + point.lsn();
+        }
+        Store store = storages.get(storageName).store();
+        int pgTimeline = store.timeline(point.timeline()).orElseThrow().pgTimeline();
+        TimelineId branch = store.createTimeline(point.timeline(), point.lsn(), pgTimeline).id();
+        if (snapshot != null) {
+            snapshots.recordBranch(store, branch, snapshot);
+        }
+        return new Branch(storageName, branch, source, point);
+    }
+
+    /**
+     * {@code pg checkout}: the pg moves to a new branch at a snapshot, LSN or time (of its own history);
+     * the state it leaves is kept as snapshot {@code NAME@HEAD{i}}, so checking that out returns there.
+     */
+    public JsonObject checkout(String name, String snapshotName, String lsn, String time) throws IOException {
+        Compute c = require(name);
+        int given = (snapshotName != null ? 1 : 0) + (lsn != null ? 1 : 0) + (time != null ? 1 : 0);
+        if (given != 1) {
+            throw ApiException.badRequest("checkout needs exactly one of: snapshot, lsn, time");
+        }
+        if (c.record.readOnly()) {
+            throw ApiException.conflict("pg '" + name + "' is read-only; create another pg at the point you want");
+        }
+        Store store = storages.get(c.record.storageName()).store();
+        TimelineId current = TimelineId.parse(c.record.timelineId());
+        // Resolve the target first: a bad point must change nothing.
+        if (snapshotName != null && !snapshots.get(snapshotName).storageName().equals(c.record.storageName())) {
+            throw ApiException.badRequest("snapshot '" + snapshotName + "' is on another storage");
+        }
+        if (snapshotName == null) {
+            HistoryPoints.resolve(store, current, lsn, time);
+        }
+        boolean wasRunning = c.running;
+        if (wasRunning) {
+            stop(name);
+        }
+        String head = name + "@HEAD" + snapshots.nextHeadIndex(name);
+        snapshots.create(head, true, c.record.storageName(), HistoryPoints.now(store, current));
+        Branch b = branch(snapshotName, snapshotName == null ? name : null, lsn, time);
+        save(store, c, c.record.onTimeline(b.timeline().toString(), b.source()));
+        LOG.info("pg " + name + " checked out " + b.source() + " (timeline " + b.timeline() + "); left state kept as " + head);
+        JsonObject json = start(name);
+        return json.put("saved_as", head).put("branch", b.point().toJson());
+    }
+
+    // ---- snapshots ----
+
+    public JsonObject createSnapshot(String fullName, String lsn, String time) {
+        String[] parts = SnapshotCatalog.parseName(fullName, false);
+        Compute c = require(parts[0]);
+        Store store = storages.get(c.record.storageName()).store();
+        HistoryPoint p = HistoryPoints.resolve(store, TimelineId.parse(c.record.timelineId()), lsn, time);
+        JsonObject json = snapshots.create(fullName, false, c.record.storageName(), p).toJson();
+        return p.note() == null ? json : json.put("note", p.note());
+    }
+
+    public JsonObject destroySnapshot(String fullName) {
+        Snapshot s = snapshots.get(fullName);
+        List<TimelineId> inUse = computes.values().stream()
+                .filter(c -> c.record.storageName().equals(s.storageName()))
+                .map(c -> TimelineId.parse(c.record.timelineId())).toList();
+        return snapshots.destroy(fullName, inUse).toJson().put("status", "destroyed");
+    }
+
+    public SnapshotCatalog snapshots() {
+        return snapshots;
     }
 
     public JsonObject start(String name) throws IOException {
@@ -251,7 +390,7 @@ public final class ComputeManager {
             throw ApiException.conflict("pg '" + name + "' is already running");
         }
         for (Compute other : computes.values()) {
-            if (other != c && other.running && other.record.storageName().equals(c.record.storageName())
+            if (!c.record.readOnly() && other != c && other.running && !other.record.readOnly() && other.record.storageName().equals(c.record.storageName())
                     && other.record.timelineId().equals(c.record.timelineId())) {
                 throw ApiException.conflict("pg '" + other.record.name() + "' is already the primary of timeline "
                         + c.record.timelineId() + "; stop it first");
@@ -269,9 +408,17 @@ public final class ComputeManager {
             } else {
                 LOG.info("pg " + name + ": building its data directory from the store");
                 directories.rebuild(store, tl, c.process);
+                if (c.record.readOnly()) {
+                    directories.makeReadOnly(store, tl, c.process);
+                }
             }
             c.process.ensureIncludesZenithConf();
-            c.process.writeSettings(settings(c.record));
+            Map<String, String> settings = settings(c.record);
+            if (c.record.readOnly()) {
+                ComputeDirectories.hotStandbyMinimums(c.process).forEach((k, min) -> settings.merge(k, min.toString(),
+                        (mine, recorded) -> Integer.toString(Math.max(parseIntOr(mine, 0), min))));
+            }
+            c.process.writeSettings(settings);
             pg.handOver(c.record.pgdata());
             if (!Files.exists(c.record.logfile())) {
                 Files.createFile(c.record.logfile());
@@ -286,7 +433,9 @@ public final class ComputeManager {
             throw new ApiException(500, "pg '" + name + "' failed to start: " + e.getMessage());
         }
         c.running = true;
-        startReceiver(c, store);
+        if (!c.record.readOnly()) {
+            startReceiver(c, store);
+        }
         LOG.info("pg " + name + " running on port " + c.record.port());
         return toJson(c);
     }
@@ -318,6 +467,11 @@ public final class ComputeManager {
             c.stopping = false;
         }
         c.lastLsn = store.walEnd(tl).orElse(Lsn.INVALID);
+        if (c.record.readOnly()) {
+            // Nothing new to keep: it only replayed the store's WAL, and may restart as is.
+            save(store, c, c.record.withCleanDirLsn(c.lastLsn));
+            return;
+        }
         try {
             Lsn clean = directories.refreshImage(store, tl, c.process);
             save(store, c, c.record.withCleanDirLsn(clean));
@@ -418,6 +572,14 @@ public final class ComputeManager {
         s.put("full_page_writes", "on");
         s.put("logging_collector", "off");
         return s;
+    }
+
+    private static int parseIntOr(String s, int fallback) {
+        try {
+            return Integer.parseInt(s.trim());
+        } catch (NumberFormatException e) {
+            return fallback;
+        }
     }
 
     private int allocatePort() throws IOException {

@@ -13,27 +13,36 @@ import java.time.Instant;
  * @param cleanDirLsn  set when the data directory was cleanly stopped and imported as an image while the
  *                     timeline's WAL ended here: then the directory may be restarted as is. Null means the
  *                     directory must be rebuilt from the store before the next start.
+ * @param readOnly     a hot standby of nothing at its timeline's branch point: replays to it and serves reads
+ * @param source       where its timeline branched from, as the user asked ({@code main@snap}, {@code main@0/16B3748}), or null
  */
 public record PgRecord(String name, String storageName, String timelineId, int port, Path pgdata, Path logfile,
-                       Instant createdAt, boolean wantRunning, Lsn cleanDirLsn) {
+                       Instant createdAt, boolean wantRunning, Lsn cleanDirLsn, boolean readOnly, String source) {
 
     public static String key(String name) {
         return "pg/" + name;
     }
 
     public PgRecord withWantRunning(boolean v) {
-        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn);
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn, readOnly, source);
     }
 
     public PgRecord withCleanDirLsn(Lsn lsn) {
-        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, lsn);
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, lsn, readOnly, source);
+    }
+
+    /** The same pg moved to another timeline (checkout): its directory must be rebuilt. */
+    public PgRecord onTimeline(String timeline, String newSource) {
+        return new PgRecord(name, storageName, timeline, port, pgdata, logfile, createdAt, wantRunning, null, readOnly,
+                newSource);
     }
 
     public JsonObject toJson() {
         return new JsonObject().put("name", name).put("storage_name", storageName).put("timeline_id", timelineId)
                 .put("port", port).put("pgdata", pgdata.toString()).put("logfile", logfile.toString())
                 .put("created_at", createdAt.toString()).put("want_running", wantRunning)
-                .put("clean_dir_lsn", cleanDirLsn == null ? null : cleanDirLsn.toString());
+                .put("clean_dir_lsn", cleanDirLsn == null ? null : cleanDirLsn.toString())
+                .put("read_only", readOnly).put("source", source);
     }
 
     public static PgRecord fromJson(JsonObject j) {
@@ -41,6 +50,6 @@ public record PgRecord(String name, String storageName, String timelineId, int p
         return new PgRecord(j.getString("name"), j.getString("storage_name"), j.getString("timeline_id"),
                 j.getInteger("port"), Path.of(j.getString("pgdata")), Path.of(j.getString("logfile")),
                 Instant.parse(j.getString("created_at")), j.getBoolean("want_running", false),
-                clean == null ? null : Lsn.parse(clean));
+                clean == null ? null : Lsn.parse(clean), j.getBoolean("read_only", false), j.getString("source"));
     }
 }

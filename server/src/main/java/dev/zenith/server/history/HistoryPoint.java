@@ -1,0 +1,29 @@
+package dev.zenith.server.history;
+
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonObject;
+
+import java.time.Instant;
+
+/**
+ * A resolved point in a timeline's history: every WAL record that ends at or before {@code lsn} is in,
+ * nothing after. {@code requested} and {@code note} say how it was asked for and any rounding.
+ *
+ * @param commitTime the commit a {@code --time} request resolved to, else null
+ */
+public record HistoryPoint(TimelineId timeline, Lsn lsn, String requested, String note, Instant commitTime) {
+    public JsonObject toJson() {
+        JsonObject j = new JsonObject().put("timeline_id", timeline.toString()).put("lsn", lsn.toString());
+        if (requested != null) {
+            j.put("requested", requested);
+        }
+        if (note != null) {
+            j.put("note", note);
+        }
+        if (commitTime != null) {
+            j.put("commit_time", commitTime.toString());
+        }
+        return j;
+    }
+}

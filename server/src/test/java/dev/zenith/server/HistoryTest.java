@@ -1,0 +1,192 @@
+package dev.zenith.server;
+
+import dev.zenith.testkit.PgCluster;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Snapshots, branches and time travel on a real pgbench history: a compute started at a snapshot, an
+ * LSN or a time shows exactly the rows committed at that point, passes pg_amcheck, and its writes stay
+ * on its own branch; checkout moves a pg through history and back.
+ */
+class HistoryTest {
+    static DaemonFixture d;
+    static int mainPort;
+    static final List<String> expected = new ArrayList<>();   // pgbench_history fingerprint at main@s{i}
+    static final List<String> lsns = new ArrayList<>();
+    static Instant betweenS2AndS3;
+    static String finalState;
+
+    static final String FINGERPRINT = "SELECT count(*) || ':' || coalesce(md5(string_agg(tid || ',' || bid || ',' || aid"
+            + " || ',' || delta || ',' || mtime, ';' ORDER BY mtime, tid, bid, aid, delta)), '-') FROM pgbench_history";
+
+    @BeforeAll
+    static void history() throws Exception {
+        d = new DaemonFixture().startInProcess();
+        mainPort = d.createPg("main").getInteger("port");
+        d.psql(mainPort, "CREATE EXTENSION amcheck"); // in every point of history, read-only nodes included
+        d.pgbench(mainPort, "-i", "-s", "1", "-q");
+        for (int i = 1; i <= 3; i++) {
+            d.pgbench(mainPort, "-n", "-c", "2", "-j", "2", "-t", "150");
+            expected.add(d.psql(mainPort, FINGERPRINT));
+            JsonObject snap = (JsonObject) d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s" + i).encode());
+            lsns.add(snap.getString("lsn"));
+            if (i == 2) {
+                Thread.sleep(1100);
+                betweenS2AndS3 = Instant.now();
+                Thread.sleep(1100);
+            }
+        }
+        d.pgbench(mainPort, "-n", "-c", "2", "-j", "2", "-t", "100");
+        finalState = d.psql(mainPort, FINGERPRINT);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        d.close();
+    }
+
+    private static JsonObject create(JsonObject body) throws Exception {
+        return (JsonObject) d.ok(201, "PUT", "/pgs", body.encode());
+    }
+
+    private static void amcheck(int port) throws Exception {
+        PgCluster.ProcessRunner.run(d.pg.command("pg_amcheck", "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", "postgres", "-d", "postgres", "--heapallindexed"), Path.of("/tmp"));
+    }
+
+    private static void drop(String name) throws Exception {
+        d.ok(200, "DELETE", "/pgs/" + name, null);
+    }
+
+    @Test
+    void aBranchAtEachSnapshotShowsExactlyItsRows() throws Exception {
+        for (int i = 1; i <= 3; i++) {
+            JsonObject b = create(new JsonObject().put("name", "snap" + i).put("snapshot", "main@s" + i));
+            int port = b.getInteger("port");
+            assertEquals(expected.get(i - 1), d.psql(port, FINGERPRINT), "branch at main@s" + i);
+            assertNotEquals(finalState, d.psql(port, FINGERPRINT));
+            amcheck(port);
+            drop("snap" + i);
+        }
+    }
+
+    @Test
+    void branchesAtAnLsnOrATimeAndReadOnlyNodes() throws Exception {
+        JsonObject atLsn = create(new JsonObject().put("name", "atlsn").put("from", "main").put("lsn", lsns.get(0)));
+        assertEquals(expected.get(0), d.psql(atLsn.getInteger("port"), FINGERPRINT));
+        drop("atlsn");
+
+        JsonObject atTime = create(new JsonObject().put("name", "attime").put("from", "main")
+                .put("time", betweenS2AndS3.toString()));
+        assertEquals(expected.get(1), d.psql(atTime.getInteger("port"), FINGERPRINT));
+        assertTrue(atTime.getJsonObject("branch").getString("commit_time") != null, atTime.encodePrettily());
+        drop("attime");
+
+        JsonObject ro = create(new JsonObject().put("name", "ro").put("from", "main").put("lsn", lsns.get(1))
+                .put("read_only", true));
+        assertEquals("read_only", ro.getString("role"));
+        int port = ro.getInteger("port");
+        assertEquals(expected.get(1), d.psql(port, FINGERPRINT));
+        assertEquals("t", d.psql(port, "SELECT pg_is_in_recovery()"));
+        java.io.IOException refused = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> d.psql(port, "INSERT INTO pgbench_history VALUES (1, 1, 1, 1, now())"));
+        assertTrue(refused.getMessage().contains("read-only transaction"), refused.getMessage());
+        amcheck(port);
+        drop("ro");
+    }
+
+    @Test
+    void writesOnABranchStayOnIt() throws Exception {
+        int a = create(new JsonObject().put("name", "branch-a").put("snapshot", "main@s1")).getInteger("port");
+        int b = create(new JsonObject().put("name", "branch-b").put("snapshot", "main@s1")).getInteger("port");
+        d.psql(a, "INSERT INTO pgbench_history VALUES (42, 42, 42, 42, now())");
+        d.pgbench(a, "-n", "-t", "50");
+        assertEquals("1", d.psql(a, "SELECT count(*) FROM pgbench_history WHERE tid = 42 AND delta = 42"));
+        assertEquals("0", d.psql(b, "SELECT count(*) FROM pgbench_history WHERE tid = 42 AND delta = 42"));
+        assertEquals("0", d.psql(mainPort, "SELECT count(*) FROM pgbench_history WHERE tid = 42 AND delta = 42"));
+        assertEquals(expected.get(0), d.psql(b, FINGERPRINT));
+        // the branch's own writes survive losing its directory, like any pg's
+        JsonObject stopped = d.action("branch-a", "stop");
+        PgCluster.deleteTree(Path.of(stopped.getString("pgdata")));
+        d.action("branch-a", "start");
+        assertEquals("1", d.psql(a, "SELECT count(*) FROM pgbench_history WHERE tid = 42 AND delta = 42"));
+        drop("branch-a");
+        drop("branch-b");
+    }
+
+    @Test
+    void checkoutAndBackRestoresTheExactState() throws Exception {
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "travel").put("from", "main").encode());
+        int port = d.pg("travel").getInteger("port");
+        d.psql(port, "INSERT INTO pgbench_history VALUES (7, 7, 7, 7, now())");
+        String before = d.psql(port, FINGERPRINT);
+
+        JsonObject out = (JsonObject) d.ok(200, "POST", "/pgs/travel/actions",
+                new JsonObject().put("action", "checkout").put("snapshot", "main@s2").encode());
+        assertEquals("travel@HEAD1", out.getString("saved_as"));
+        assertEquals(expected.get(1), d.psql(port, FINGERPRINT));
+
+        d.ok(200, "POST", "/pgs/travel/actions", new JsonObject().put("action", "checkout")
+                .put("snapshot", "travel@HEAD1").encode());
+        assertEquals(before, d.psql(port, FINGERPRINT));
+        amcheck(port);
+        JsonArray snaps = (JsonArray) d.ok(200, "GET", "/snapshots", null);
+        assertTrue(snaps.encode().contains("travel@HEAD2"), "the second checkout keeps the state it left too");
+        drop("travel");
+    }
+
+    @Test
+    void badPointsAreClearErrorsAndChangeNothing() throws Exception {
+        String before = d.ok(200, "GET", "/snapshots", null).toString() + d.ok(200, "GET", "/pgs", null);
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@far").put("lsn", "FF/0"), "beyond the end of WAL");
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@bad").put("lsn", "zz"), "not an LSN");
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "nosign"), "PG@SNAP");
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@HEAD9"), "must match");
+        expectError(404, "PUT", "/snapshots", new JsonObject().put("name", "ghost@s1"), "pg 'ghost' not found");
+        expectError(409, "PUT", "/snapshots", new JsonObject().put("name", "main@s1"), "already exists");
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@old").put("time", "1999-01-01T00:00:00Z"),
+                "no commit at or before");
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@when").put("time", "yesterday"), "ISO-8601");
+        expectError(404, "GET", "/snapshots/main@nope", null, "not found");
+        expectError(404, "PUT", "/pgs", new JsonObject().put("name", "x").put("snapshot", "main@nope"), "not found");
+        expectError(400, "PUT", "/pgs", new JsonObject().put("name", "x").put("lsn", "0/1"), "needs the pg");
+        expectError(400, "PUT", "/pgs", new JsonObject().put("name", "x").put("from", "main").put("lsn", "0/10"),
+                "retention horizon");
+        expectError(400, "POST", "/pgs/main/actions", new JsonObject().put("action", "checkout"), "exactly one");
+        assertEquals(before, d.ok(200, "GET", "/snapshots", null).toString() + d.ok(200, "GET", "/pgs", null));
+
+        // not at a record boundary: rounded down, and said so
+        String s1 = lsns.get(0);
+        String inside = dev.zenith.wal.Lsn.parse(s1).plus(-3).toString();
+        JsonObject rounded = (JsonObject) d.ok(201, "PUT", "/snapshots",
+                new JsonObject().put("name", "main@rounded").put("lsn", inside).encode());
+        assertTrue(rounded.getString("note").contains("rounded down"), rounded.encode());
+        assertTrue(dev.zenith.wal.Lsn.parse(rounded.getString("lsn")).compareTo(dev.zenith.wal.Lsn.parse(inside)) < 0);
+        d.ok(200, "DELETE", "/snapshots/main@rounded", null);
+
+        // a snapshot a branch stands on cannot go
+        create(new JsonObject().put("name", "child").put("snapshot", "main@s3").put("start", false));
+        expectError(409, "DELETE", "/snapshots/main@s3", null, "depends on it");
+        drop("child");
+    }
+
+    private static void expectError(int status, String method, String path, JsonObject body, String text) throws Exception {
+        HttpResponse<String> r = d.request(method, path, body == null ? null : body.encode());
+        assertEquals(status, r.statusCode(), method + " " + path + ": " + r.body());
+        assertTrue(new JsonObject(r.body()).getString("error").contains(text), r.body());
+    }
+}
