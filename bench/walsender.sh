@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The WAL service against a vanilla PostgreSQL 15 primary holding the same WAL and the same database,
+# in one run:
+#   streaming   pg_receivewal from segment K up to a fixed end LSN (-E), from zenith's port and from vanilla
+#   basebackup  pg_basebackup -X stream -c fast of the same database, from zenith's port and from vanilla
+# The vanilla primary is a copy of the zenith compute's own data directory after a clean stop, so its
+# pg_wal holds exactly the WAL the store received.
+# Needs the jars built (./zenith start once, or mvn -pl server,cli package); ZENITH_NO_BUILD is set here.
+# Usage: bench/walsender.sh   (SCALE, DURATION, ROUNDS override 10, 20, 3)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SCALE=${SCALE:-10}; DURATION=${DURATION:-20}; ROUNDS=${ROUNDS:-3}
+PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+[ -x "$PGBIN/postgres" ] || PGBIN=/usr/lib/postgresql/15/bin
+AS_PG=(); [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
+WORK=$(mktemp -d /tmp/zenith-walbench-XXXXXX); chmod 755 "$WORK"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$WORK"
+export ZENITH_NO_BUILD=1
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cleanup() {
+  [ -f "$WORK/vanilla/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -m immediate -w stop >/dev/null 2>&1 || true
+  ZENITH_HOME="$WORK/zhome" "$ROOT/zenith" stop >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+
+echo "== zenith primary: pgbench -i -s $SCALE, pgbench -T $DURATION" >&2
+export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
+"$ROOT/zenith" start >/dev/null
+JSON=$("$ROOT/zenith" pg create -n bench --json)
+ZPORT=$(echo "$JSON" | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+PGDATA=$(echo "$JSON" | sed -n 's/.*"pgdata" : "\([^"]*\)".*/\1/p')
+Q() { "$PGBIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -Atqc "$2" postgres; }
+FIRST=$(Q "$ZPORT" "SELECT pg_walfile_name(pg_current_wal_flush_lsn())")
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -c 4 -j 2 -T "$DURATION" postgres >"$WORK/run.log" 2>&1
+ENDPOS=$(Q "$ZPORT" "SELECT pg_current_wal_flush_lsn()")
+"$ROOT/zenith" pg stop -n bench >/dev/null
+
+echo "== vanilla primary: a copy of the compute's directory" >&2
+cp -a "$PGDATA" "$WORK/vanilla"; rm -f "$WORK/vanilla/zenith.conf" "$WORK/vanilla/postmaster.pid"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$WORK/vanilla"
+VPORT=$(free_port)
+"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -l "$WORK/vanilla.log" -w -o "-c port=$VPORT -c listen_addresses=127.0.0.1 \
+  -c unix_socket_directories= -c wal_keep_size=4GB -c max_wal_size=4GB -c shared_buffers=128MB" start >/dev/null
+[ -f "$WORK/vanilla/pg_wal/$FIRST" ] || { echo "vanilla pg_wal lost $FIRST; lower SCALE/DURATION" >&2; exit 1; }
+
+# pg_receivewal starts after the newest complete segment in its directory (ignoring segment 0): a 16 MiB
+# placeholder named FIRST makes both runs stream from the start of the segment after FIRST to ENDPOS.
+PREV=$FIRST
+SEG=$((16#${FIRST:8:8} * 256 + 16#${FIRST:16:8} + 1))
+START=$(printf '%s%08X%08X' "${FIRST:0:8}" $((SEG / 256)) $((SEG % 256)))
+lsn_bytes() { python3 -c "h,l='$1'.split('/'); print((int(h,16)<<32)+int(l,16))"; }
+STREAM_BYTES=$(( $(lsn_bytes "$ENDPOS") - SEG * 16777216 ))
+
+receive() { # label host-args... -> seconds
+  local label=$1; shift
+  rm -rf "$WORK/recv-$label"; mkdir -p "$WORK/recv-$label"
+  truncate -s 16M "$WORK/recv-$label/$PREV"
+  local t0 t1; t0=$(now)
+  "$PGBIN/pg_receivewal" "$@" -D "$WORK/recv-$label" --no-loop -E "$ENDPOS" >"$WORK/recv-$label.log" 2>&1
+  t1=$(now); python3 -c "print(f'{$t1-$t0:.3f}')"
+}
+backup() { # label host-args... -> "seconds bytes"
+  local label=$1; shift
+  rm -rf "$WORK/bb-$label"
+  local t0 t1; t0=$(now)
+  "$PGBIN/pg_basebackup" "$@" -D "$WORK/bb-$label" -X stream -c fast >"$WORK/bb-$label.log" 2>&1
+  t1=$(now); echo "$(python3 -c "print(f'{$t1-$t0:.3f}')") $(du -sb "$WORK/bb-$label" | cut -f1)"
+}
+Z=(-h 127.0.0.1 -p "$ZENITH_PG_PORT" -U zenith -w); export PGPASSWORD=zenith
+V=(-h 127.0.0.1 -p "$VPORT" -U postgres -w)
+
+declare -a ZS VS ZB VB
+for r in $(seq 1 "$ROUNDS"); do
+  echo "== round $r" >&2
+  ZS+=("$(receive zenith "${Z[@]}")"); VS+=("$(receive vanilla "${V[@]}")")
+  [ -f "$WORK/recv-zenith/$START" ] || { echo "pg_receivewal did not start at $START" >&2; exit 1; }
+  diff -r "$WORK/recv-zenith" "$WORK/recv-vanilla" >&2 || { echo "received segments differ" >&2; exit 1; }
+  ZB+=("$(backup zenith "${Z[@]}")"); VB+=("$(backup vanilla "${V[@]}")")
+done
+
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(float(x) for x in sys.argv[1:]):.3f}')" "$@"; }
+ZS_T=$(median "${ZS[@]}"); VS_T=$(median "${VS[@]}")
+ZB_T=$(median $(printf '%s\n' "${ZB[@]}" | cut -d' ' -f1)); VB_T=$(median $(printf '%s\n' "${VB[@]}" | cut -d' ' -f1))
+ZB_B=$(printf '%s\n' "${ZB[@]}" | tail -1 | cut -d' ' -f2); VB_B=$(printf '%s\n' "${VB[@]}" | tail -1 | cut -d' ' -f2)
+mbs() { python3 -c "print(f'{$1/1e6/$2:.0f}')"; }
+ratio() { python3 -c "print(f'{($1/$2)/($3/$4):.2f}')"; }
+cat <<REP
+### WAL service vs vanilla PostgreSQL 15, scale $SCALE, pgbench ${DURATION}s — $(date -u +%F)
+
+Command: \`bench/walsender.sh\` (SCALE=$SCALE DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg).
+Medians of $ROUNDS rounds, zenith and vanilla alternating. Streaming: pg_receivewal from $START's start to $ENDPOS
+($((STREAM_BYTES / 1000000)) MB), files checked equal. Base backup: pg_basebackup -X stream -c fast, MB/s = bytes of the
+resulting directory / wall time.
+
+| what | zenith s | zenith MB/s | vanilla s | vanilla MB/s | zenith / vanilla |
+|---|---|---|---|---|---|
+| pg_receivewal | $ZS_T | $(mbs "$STREAM_BYTES" "$ZS_T") | $VS_T | $(mbs "$STREAM_BYTES" "$VS_T") | $(ratio "$STREAM_BYTES" "$ZS_T" "$STREAM_BYTES" "$VS_T") |
+| pg_basebackup | $ZB_T | $(mbs "$ZB_B" "$ZB_T") | $VB_T | $(mbs "$VB_B" "$VB_T") | $(ratio "$ZB_B" "$ZB_T" "$VB_B" "$VB_T") |
+
+All rounds (s): receivewal zenith ${ZS[*]} / vanilla ${VS[*]}; basebackup zenith $(printf '%s ' "${ZB[@]}" | cut -d' ' -f1,3,5) / vanilla $(printf '%s ' "${VB[@]}" | cut -d' ' -f1,3,5).
+REP
