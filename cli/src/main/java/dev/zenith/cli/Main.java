@@ -41,6 +41,7 @@ public final class Main {
               snapshot list
               snapshot show PG@SNAP
               snapshot destroy PG@SNAP
+              snapshot diff PG@A PG@B           pages and bytes changed between two points
 
               waldump FILE...               print WAL records like pg_waldump (no daemon needed)
             """;
@@ -281,6 +282,13 @@ public final class Main {
             case "destroy" -> {
                 return show(json, client.delete("/snapshots/" + onlyName(a, "PG@SNAP")));
             }
+            case "diff" -> {
+                if (a.positional().size() != 2) {
+                    throw new CliException("snapshot diff takes two snapshots, got " + a.positional());
+                }
+                return show(json, client.get("/snapshot-diff?from=" + encode(a.positional().get(0)) + "&to="
+                        + encode(a.positional().get(1))));
+            }
             default -> throw new CliException("unknown snapshot subcommand '" + argv.get(0) + "'", 2);
         }
     }
@@ -290,6 +298,10 @@ public final class Main {
             throw new CliException("expected one " + what + ", got " + a.positional());
         }
         return a.positional().get(0);
+    }
+
+    private static String encode(String s) {
+        return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8);
     }
 
     private static void putIfGiven(ObjectNode body, String field, String value) {

@@ -150,6 +150,24 @@ class HistoryTest {
     }
 
     @Test
+    void diffCountsThePagesChangedBetweenTwoPoints() throws Exception {
+        JsonObject same = (JsonObject) d.ok(200, "GET", "/snapshot-diff?from=main@s1&to=main@s1", null);
+        assertEquals(0, same.getInteger("pages_changed"));
+        JsonObject forward = (JsonObject) d.ok(200, "GET", "/snapshot-diff?from=main@s1&to=main@s2", null);
+        JsonObject backward = (JsonObject) d.ok(200, "GET", "/snapshot-diff?from=main@s2&to=main@s1", null);
+        JsonObject wider = (JsonObject) d.ok(200, "GET", "/snapshot-diff?from=main@s1&to=main@s3", null);
+        int pages = forward.getInteger("pages_changed");
+        assertTrue(pages > 0, forward.encode());
+        assertEquals(pages, backward.getInteger("pages_changed"));
+        assertEquals((long) pages * 8192, forward.getLong("bytes_changed"));
+        assertTrue(wider.getInteger("pages_changed") >= pages, "s1..s3 covers s1..s2");
+        // pgbench touched at most every page of its tables and indexes (plus catalogs and FSM/VM)
+        int relPages = Integer.parseInt(d.psql(mainPort, "SELECT sum(relpages) FROM pg_class"));
+        assertTrue(pages <= relPages + 2000, pages + " pages changed, more than exist: " + relPages);
+        assertEquals(400, d.request("GET", "/snapshot-diff?from=main@s1", null).statusCode());
+    }
+
+    @Test
     void badPointsAreClearErrorsAndChangeNothing() throws Exception {
         String before = d.ok(200, "GET", "/snapshots", null).toString() + d.ok(200, "GET", "/pgs", null);
         expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@far").put("lsn", "FF/0"), "beyond the end of WAL");

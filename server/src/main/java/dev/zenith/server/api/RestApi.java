@@ -126,6 +126,14 @@ public final class RestApi {
             computes.snapshots().list().forEach(s -> list.add(s.toJson()));
             reply(ctx, 200, list);
         });
+        r.get("/snapshot-diff").handler(ctx -> {
+            String from = ctx.queryParams().get("from");
+            String to = ctx.queryParams().get("to");
+            if (from == null || to == null) {
+                throw ApiException.badRequest("give both snapshots: /snapshot-diff?from=PG@A&to=PG@B");
+            }
+            blocking(ctx, 200, () -> computes.diffSnapshots(from, to));
+        });
         r.get("/snapshots/:name").handler(ctx -> reply(ctx, 200, computes.snapshots().get(ctx.pathParam("name")).toJson()));
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");

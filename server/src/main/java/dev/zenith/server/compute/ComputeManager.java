@@ -4,6 +4,7 @@ import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.api.ApiException;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.history.HistoryDiff;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.HistoryPoints;
 import dev.zenith.server.history.Snapshot;
@@ -217,7 +218,7 @@ public final class ComputeManager {
                 .put("timeline_id", r.timelineId()).put("last_lsn", last.toString())
                 .put("pgdata", r.pgdata().toString()).put("logfile", r.logfile().toString())
                 .put("created_at", r.createdAt().toString())
-                .put("wal_receiver", rx == null ? "none" : rx.state());
+                .put("wal_receiver", rx == null ? null : rx.stats());
     }
 
     // ---- operations (management thread) ----
@@ -378,6 +379,15 @@ public final class ComputeManager {
                 .filter(c -> c.record.storageName().equals(s.storageName()))
                 .map(c -> TimelineId.parse(c.record.timelineId())).toList();
         return snapshots.destroy(fullName, inUse).toJson().put("status", "destroyed");
+    }
+
+    public JsonObject diffSnapshots(String from, String to) {
+        Snapshot a = snapshots.get(from);
+        Snapshot b = snapshots.get(to);
+        if (!a.storageName().equals(b.storageName())) {
+            throw ApiException.badRequest("snapshots '" + from + "' and '" + to + "' are on different storages");
+        }
+        return HistoryDiff.between(storages.get(a.storageName()).store(), a, b);
     }
 
     public SnapshotCatalog snapshots() {

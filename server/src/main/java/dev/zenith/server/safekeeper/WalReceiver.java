@@ -57,6 +57,10 @@ public final class WalReceiver {
     private final String name;
 
     private volatile String state = "connecting";
+    // what a user benchmarking us wants to see: how often we commit, how long a commit takes, how big
+    private final java.util.concurrent.atomic.LongAdder commits = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder commitNanos = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder committedBytes = new java.util.concurrent.atomic.LongAdder();
     private volatile Lsn flushed = Lsn.INVALID;
     private boolean stopping;
     private final Promise<Void> stopped = Promise.promise();
@@ -96,6 +100,15 @@ public final class WalReceiver {
 
     public String state() {
         return state;
+    }
+
+    /** Commit statistics since the receiver started. */
+    public io.vertx.core.json.JsonObject stats() {
+        long n = commits.sum();
+        return new io.vertx.core.json.JsonObject().put("state", state).put("flushed_lsn", flushed.toString())
+                .put("commits", n).put("wal_bytes", committedBytes.sum())
+                .put("avg_commit_ms", n == 0 ? 0.0 : Math.round(commitNanos.sum() / 1e4 / n) / 100.0)
+                .put("avg_batch_bytes", n == 0 ? 0 : committedBytes.sum() / n);
     }
 
     /** The end of the WAL durably in the store, as last reported to the compute. */
@@ -340,7 +353,11 @@ public final class WalReceiver {
         WalAppend append = index.drainInto(timeline, pendingStart, bytes);
         pendingStart = append.end();
         committer.executeBlocking(() -> {
+            long t0 = System.nanoTime();
             store.appendWal(List.of(append));
+            commitNanos.add(System.nanoTime() - t0);
+            commits.increment();
+            committedBytes.add(bytes.length);
             return append.end();
         }, false).onComplete(ar -> {
             committing = false;
