@@ -77,7 +77,11 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r" >&2
   ZS+=("$(receive zenith "${Z[@]}")"); VS+=("$(receive vanilla "${V[@]}")")
   [ -f "$WORK/recv-zenith/$START" ] || { echo "pg_receivewal did not start at $START" >&2; exit 1; }
-  diff -r "$WORK/recv-zenith" "$WORK/recv-vanilla" >&2 || { echo "received segments differ" >&2; exit 1; }
+  # Complete segments must be equal; the .partial one only up to ENDPOS (vanilla writes WAL of its own after it).
+  for f in "$WORK"/recv-zenith/*; do
+    n=$(basename "$f"); limit=(); [[ $n == *.partial ]] && limit=(-n $(( $(lsn_bytes "$ENDPOS") % 16777216 )))
+    cmp "${limit[@]}" "$f" "$WORK/recv-vanilla/$n" >&2 || { echo "received WAL differs in $n" >&2; exit 1; }
+  done
   ZB+=("$(backup zenith "${Z[@]}")"); VB+=("$(backup vanilla "${V[@]}")")
 done
 

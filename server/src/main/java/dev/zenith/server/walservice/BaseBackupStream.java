@@ -40,6 +40,8 @@ final class BaseBackupStream {
     private TarArchiveReader tar;
     private BackupManifest manifest;
     private boolean failed;
+    private long started;
+    private long prepared;
 
     BaseBackupStream(ReplicationConnection connection, ReplicationConnection.Services services,
                      TimelineSelector.Target target, BaseBackupOptions options) {
@@ -66,6 +68,7 @@ final class BaseBackupStream {
             return;
         }
         manifest = new BackupManifest();
+        started = System.nanoTime();
         services.blocking(() -> BaseBackupBuilder.prepare(target.store(), target.timeline(), options.label(),
                 options.includeWal(), services.scratchDir())).onComplete(ar -> {
             if (ar.failed()) {
@@ -74,7 +77,9 @@ final class BaseBackupStream {
                 return;
             }
             backup = ar.result();
+            prepared = System.nanoTime();
             tar = new TarArchiveReader(backup.entries(), checksum, manifest);
+            connection.onClose(this::cleanUp);
             begin();
             pump();
         });
@@ -145,6 +150,9 @@ final class BaseBackupStream {
         m.add(new CopyDone());
         m.addAll(position(backup.endLsn()));
         connection.write(m.toArray(BackendMessage[]::new));
+        LOG.info(String.format("base backup \"%s\" of %s: %d bytes, %s..%s, laid out in %.3f s, streamed in %.3f s",
+                options.label(), target.timeline().id(), tar.bytesRead(), backup.startLsn(), backup.endLsn(),
+                (prepared - started) / 1e9, (System.nanoTime() - prepared) / 1e9));
         cleanUp();
         connection.reply(List.of(new CommandComplete("BASE_BACKUP")));
     }

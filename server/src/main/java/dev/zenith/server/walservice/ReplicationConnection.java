@@ -55,6 +55,7 @@ final class ReplicationConnection {
     private TimelineSelector.Target target;
     private WalStreamer streamer;
     private String streamingSlot;
+    private final List<Runnable> onClose = new java.util.ArrayList<>();
 
     ReplicationConnection(Services services, NetSocket socket, ServerHandshake.Config config) {
         this.services = services;
@@ -139,6 +140,13 @@ final class ReplicationConnection {
         phase = Phase.CLOSED;
         stopStreaming();
         services.slots().releaseTemporary(this);
+        onClose.forEach(Runnable::run);
+        onClose.clear();
+    }
+
+    /** Runs when the connection is gone (a base backup's scratch directory must not outlive it). */
+    void onClose(Runnable cleanup) {
+        onClose.add(cleanup);
     }
 
     private void stopStreaming() {

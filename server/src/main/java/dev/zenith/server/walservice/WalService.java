@@ -1,5 +1,6 @@
 package dev.zenith.server.walservice;
 
+import dev.zenith.pgexec.FileTrees;
 import dev.zenith.protocol.auth.ScramVerifier;
 import dev.zenith.protocol.server.ServerHandshake;
 import dev.zenith.server.compute.ComputeManager;
@@ -48,7 +49,11 @@ public final class WalService extends VerticleBase {
     @Override
     public Future<?> start() {
         worker = vertx.createSharedWorkerExecutor("zenith-walservice", 4, 6, TimeUnit.HOURS);
-        return worker.executeBlocking(() -> ScramVerifier.generate(settings.password()), false).compose(verifier -> {
+        return worker.executeBlocking(() -> {
+            // Base backups a previous run left half-streamed.
+            FileTrees.delete(settings.scratchDir());
+            return ScramVerifier.generate(settings.password());
+        }, false).compose(verifier -> {
             TimelineSelector selector = new TimelineSelector(storages, computes);
             server = vertx.createNetServer(new NetServerOptions().setTcpNoDelay(true));
             server.connectHandler(socket -> {

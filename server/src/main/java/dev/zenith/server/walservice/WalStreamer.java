@@ -55,7 +55,8 @@ final class WalStreamer {
         // for the next commit.
         services.blocking(() -> store.walEnd(timeline).orElse(durableEnd)).onSuccess(this::advance);
         keepaliveTimer = services.vertx().setPeriodic(KEEPALIVE_MS, t -> {
-            if (!stopped && !reading && !connection.socket().writeQueueFull()) {
+            if (!stopped && !reading && !connection.socket().writeQueueFull()
+                    && connection.session().state() == WalSenderSession.State.STREAMING) {
                 connection.session().keepalive(durableEnd, false);
                 connection.flush();
             }
