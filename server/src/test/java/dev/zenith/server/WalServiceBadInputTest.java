@@ -1,5 +1,6 @@
 package dev.zenith.server;
 
+import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -84,6 +85,20 @@ class WalServiceBadInputTest {
             assertTrue(r.output().startsWith(systemId + "|1|"), r.output());
         }
         assertEquals("16MB", clients.psql("", "SHOW wal_segment_size").output());
+
+        // Physical slots: created on one connection, read and dropped from others.
+        r = clients.psql("", "CREATE_REPLICATION_SLOT s1 PHYSICAL RESERVE_WAL");
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().startsWith("s1|0/0|"), r.output());
+        String slot = clients.psql("", "READ_REPLICATION_SLOT s1").output();
+        assertTrue(slot.matches("physical\\|[0-9A-F]+/[0-9A-F]+\\|1"), slot);
+        // RESERVE_WAL reserved from the end of WAL at creation: valid, not beyond today's end.
+        Lsn restart = Lsn.parse(slot.split("\\|")[1]);
+        Lsn end = Lsn.parse(clients.psql("", "IDENTIFY_SYSTEM").output().split("\\|")[2]);
+        assertTrue(restart.isValid() && !restart.isAfter(end), slot + " vs end " + end);
+        assertTrue(clients.psql("", "CREATE_REPLICATION_SLOT s1 PHYSICAL").output().contains("already exists"));
+        assertEquals(0, clients.psql("", "DROP_REPLICATION_SLOT s1").exitCode());
+        assertEquals("||", clients.psql("", "READ_REPLICATION_SLOT s1").output());
     }
 
     private static void assertFatal(byte[] reply) {
