@@ -31,7 +31,7 @@ public final class Main {
               pg create -n NAME --snapshot PG@SNAP [--read-only] [--no-start]
               pg create -n NAME --from PG [--lsn LSN | --time ISO-8601] [--read-only] [--no-start]
               pg checkout -n NAME (PG@SNAP | --lsn LSN | --time ISO-8601)
-              pg start -n NAME
+              pg start -n NAME [--replica]      a replica is a hot standby streaming from us
               pg stop -n NAME
               pg destroy -n NAME
               pg list
@@ -164,7 +164,7 @@ public final class Main {
             throw new CliException("pg needs a subcommand: create, start, stop, destroy, list, show", 2);
         }
         Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "storage", "snapshot", "from", "lsn", "time"),
-                Set.of("json", "no-start", "read-only"), Map.of("n", "name", "s", "storage"));
+                Set.of("json", "no-start", "read-only", "replica"), Map.of("n", "name", "s", "storage"));
         boolean json = a.flag("json");
         switch (argv.get(0)) {
             case "create" -> {
@@ -196,6 +196,9 @@ public final class Main {
             }
             case "start", "stop" -> {
                 ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", argv.get(0));
+                if (a.flag("replica")) {
+                    body.put("is_replica", true);
+                }
                 JsonNode pg = client.post("/pgs/" + a.require("name", "pg name") + "/actions", body);
                 if (json) {
                     out.println(pg.toPrettyString());

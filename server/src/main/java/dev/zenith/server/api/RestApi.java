@@ -98,10 +98,8 @@ public final class RestApi {
             computes.checkExists(name);
             switch (action) {
                 case "start" -> {
-                    if (body.optionalBoolean("is_replica", false)) {
-                        throw ApiException.badRequest("replicas are not available yet");
-                    }
-                    blocking(ctx, 200, () -> computes.start(name));
+                    boolean replica = body.optionalBoolean("is_replica", false);
+                    blocking(ctx, 200, () -> computes.start(name, replica));
                 }
                 case "stop" -> blocking(ctx, 200, () -> computes.stop(name));
                 case "checkout" -> {

@@ -134,6 +134,11 @@ final class ComputeDirectories {
         Files.writeString(pgdata.resolve("standby.signal"), "");
     }
 
+    /** A rebuilt directory that starts as a hot standby (its primary_conninfo comes with the settings). */
+    void makeStandby(PostgresProcess process) throws IOException {
+        Files.writeString(process.dataDir().resolve("standby.signal"), "");
+    }
+
     /**
      * A hot standby refuses to run with fewer connections, workers, WAL senders, prepared transactions
      * or locks than the primary recorded in pg_control; these are the recorded values.

@@ -133,7 +133,7 @@ public final class ComputeManager {
                 if (c.process.runningPid().isPresent()) {
                     LOG.info("pg " + r.name() + " is still running: taking it back");
                     c.running = true;
-                    if (!r.readOnly()) {
+                    if (isPrimary(c)) {
                         startReceiver(c, s.store());
                     }
                 }
@@ -212,7 +212,9 @@ public final class ComputeManager {
         WalReceiver rx = c.receiver;
         Lsn last = rx != null && rx.flushed().isValid() ? rx.flushed() : c.lastLsn;
         return new JsonObject().put("name", r.name()).put("storage_name", r.storageName())
-                .put("status", c.running ? "running" : "stopped").put("role", r.readOnly() ? "read_only" : "primary")
+                .put("status", c.running ? "running" : "stopped")
+                .put("role", r.readOnly() ? "read_only" : r.replica() ? "replica" : "primary")
+                .put("replication_connstr", replicationConnstr(r))
                 .put("read_only", r.readOnly()).put("source", r.source()).put("port", r.port())
                 .put("connstr", "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres")
                 .put("timeline_id", r.timelineId()).put("last_lsn", last.toString())
@@ -286,7 +288,7 @@ public final class ComputeManager {
             FileTrees.delete(pgdata);
         }
         PgRecord record = new PgRecord(name, storageName, timeline.toString(), allocatePort(), pgdata, logfile,
-                Instant.now(), false, cleanDirLsn, req.readOnly(), source);
+                Instant.now(), false, cleanDirLsn, req.readOnly(), source, false);
         Compute c = new Compute(record, process);
         c.lastLsn = store.walEnd(timeline).orElse(Lsn.INVALID);
         save(store, c, record);
@@ -394,13 +396,27 @@ public final class ComputeManager {
         return snapshots;
     }
 
+    /** Starts a pg as it last ran: primary, replica or read-only node. */
     public JsonObject start(String name) throws IOException {
+        return start(name, require(name).record.replica());
+    }
+
+    /**
+     * Starts a pg. As a primary it owns its timeline (one per timeline) and its WAL flows into the store;
+     * as a replica it is a hot standby of its timeline, streaming from our replication port, rebuilt
+     * from the store at every start; several may run per timeline.
+     */
+    public JsonObject start(String name, boolean asReplica) throws IOException {
         Compute c = require(name);
         if (c.running) {
             throw ApiException.conflict("pg '" + name + "' is already running");
         }
+        if (asReplica && c.record.readOnly()) {
+            throw ApiException.badRequest("pg '" + name + "' is read-only; it cannot be a replica");
+        }
         for (Compute other : computes.values()) {
-            if (!c.record.readOnly() && other != c && other.running && !other.record.readOnly() && other.record.storageName().equals(c.record.storageName())
+            if (!asReplica && !c.record.readOnly() && other != c && other.running && isPrimary(other)
+                    && other.record.storageName().equals(c.record.storageName())
                     && other.record.timelineId().equals(c.record.timelineId())) {
                 throw ApiException.conflict("pg '" + other.record.name() + "' is already the primary of timeline "
                         + c.record.timelineId() + "; stop it first");
@@ -408,10 +424,11 @@ public final class ComputeManager {
         }
         Store store = storages.get(c.record.storageName()).store();
         TimelineId tl = TimelineId.parse(c.record.timelineId());
-        boolean reuse = c.record.cleanDirLsn() != null && store.walEnd(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
+        boolean reuse = !asReplica && c.record.cleanDirLsn() != null
+                && store.walEnd(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
                 && Files.exists(c.record.pgdata().resolve("global/pg_control"));
         // From here on the directory is not a clean copy: a crash mid-start means a rebuild next time.
-        save(store, c, c.record.withCleanDirLsn(null).withWantRunning(true));
+        save(store, c, c.record.withCleanDirLsn(null).withWantRunning(true).withReplica(asReplica));
         try {
             if (reuse) {
                 LOG.info("pg " + name + ": restarting its cleanly stopped data directory as is");
@@ -420,11 +437,16 @@ public final class ComputeManager {
                 directories.rebuild(store, tl, c.process);
                 if (c.record.readOnly()) {
                     directories.makeReadOnly(store, tl, c.process);
+                } else if (asReplica) {
+                    directories.makeStandby(c.process);
                 }
             }
             c.process.ensureIncludesZenithConf();
             Map<String, String> settings = settings(c.record);
-            if (c.record.readOnly()) {
+            if (asReplica) {
+                settings.put("primary_conninfo", replicationConnstr(c.record) + " application_name=" + name);
+            }
+            if (c.record.readOnly() || asReplica) {
                 ComputeDirectories.hotStandbyMinimums(c.process).forEach((k, min) -> settings.merge(k, min.toString(),
                         (mine, recorded) -> Integer.toString(Math.max(parseIntOr(mine, 0), min))));
             }
@@ -443,7 +465,7 @@ public final class ComputeManager {
             throw new ApiException(500, "pg '" + name + "' failed to start: " + e.getMessage());
         }
         c.running = true;
-        if (!c.record.readOnly()) {
+        if (isPrimary(c)) {
             startReceiver(c, store);
         }
         LOG.info("pg " + name + " running on port " + c.record.port());
@@ -481,6 +503,9 @@ public final class ComputeManager {
             // Nothing new to keep: it only replayed the store's WAL, and may restart as is.
             save(store, c, c.record.withCleanDirLsn(c.lastLsn));
             return;
+        }
+        if (c.record.replica()) {
+            return; // a standby's directory is rebuilt from the store at its next start
         }
         try {
             Lsn clean = directories.refreshImage(store, tl, c.process);
@@ -562,6 +587,19 @@ public final class ComputeManager {
                 return null;
             }, true);
         }
+    }
+
+    private static boolean isPrimary(Compute c) {
+        return !c.record.readOnly() && !c.record.replica();
+    }
+
+    /**
+     * How PostgreSQL's own tools stream or back up this pg's timeline from our replication port
+     * (pg_receivewal -d, pg_basebackup -d, a standby's primary_conninfo).
+     */
+    private String replicationConnstr(PgRecord r) {
+        return "host=" + config.pgHost() + " port=" + config.pgPort() + " user=" + config.replicationUser()
+                + " password=" + config.replicationPassword() + " options='-c zenith.timeline=" + r.timelineId() + "'";
     }
 
     private Map<String, String> settings(PgRecord r) {

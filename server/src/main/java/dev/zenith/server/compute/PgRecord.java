@@ -15,26 +15,33 @@ import java.time.Instant;
  *                     directory must be rebuilt from the store before the next start.
  * @param readOnly     a hot standby of nothing at its timeline's branch point: replays to it and serves reads
  * @param source       where its timeline branched from, as the user asked ({@code main@snap}, {@code main@0/16B3748}), or null
+ * @param replica      last started as a hot standby streaming its timeline from our replication port
  */
 public record PgRecord(String name, String storageName, String timelineId, int port, Path pgdata, Path logfile,
-                       Instant createdAt, boolean wantRunning, Lsn cleanDirLsn, boolean readOnly, String source) {
+                       Instant createdAt, boolean wantRunning, Lsn cleanDirLsn, boolean readOnly, String source,
+                       boolean replica) {
 
     public static String key(String name) {
         return "pg/" + name;
     }
 
     public PgRecord withWantRunning(boolean v) {
-        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn, readOnly, source);
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn, readOnly, source, replica);
     }
 
     public PgRecord withCleanDirLsn(Lsn lsn) {
-        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, lsn, readOnly, source);
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, lsn, readOnly, source, replica);
     }
 
     /** The same pg moved to another timeline (checkout): its directory must be rebuilt. */
     public PgRecord onTimeline(String timeline, String newSource) {
         return new PgRecord(name, storageName, timeline, port, pgdata, logfile, createdAt, wantRunning, null, readOnly,
-                newSource);
+                newSource, replica);
+    }
+
+    public PgRecord withReplica(boolean v) {
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, cleanDirLsn,
+                readOnly, source, v);
     }
 
     public JsonObject toJson() {
@@ -42,7 +49,7 @@ public record PgRecord(String name, String storageName, String timelineId, int p
                 .put("port", port).put("pgdata", pgdata.toString()).put("logfile", logfile.toString())
                 .put("created_at", createdAt.toString()).put("want_running", wantRunning)
                 .put("clean_dir_lsn", cleanDirLsn == null ? null : cleanDirLsn.toString())
-                .put("read_only", readOnly).put("source", source);
+                .put("read_only", readOnly).put("source", source).put("replica", replica);
     }
 
     public static PgRecord fromJson(JsonObject j) {
@@ -50,6 +57,7 @@ public record PgRecord(String name, String storageName, String timelineId, int p
         return new PgRecord(j.getString("name"), j.getString("storage_name"), j.getString("timeline_id"),
                 j.getInteger("port"), Path.of(j.getString("pgdata")), Path.of(j.getString("logfile")),
                 Instant.parse(j.getString("created_at")), j.getBoolean("want_running", false),
-                clean == null ? null : Lsn.parse(clean), j.getBoolean("read_only", false), j.getString("source"));
+                clean == null ? null : Lsn.parse(clean), j.getBoolean("read_only", false), j.getString("source"),
+                j.getBoolean("replica", false));
     }
 }

@@ -1,0 +1,97 @@
+package dev.zenith.server;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A replica is a stock hot standby whose primary_conninfo is our replication port: it streams its
+ * timeline's WAL from the store, so it sees what the primary commits. Replay lag is measured (printed,
+ * not asserted: these machines are shared).
+ */
+class ReplicaTest {
+    DaemonFixture d;
+
+    @BeforeEach
+    void start() throws Exception {
+        d = new DaemonFixture().startInProcess();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        d.close();
+    }
+
+    @Test
+    void replicaFollowsThePrimaryThroughTheStore() throws Exception {
+        JsonObject main = d.createPg("main");
+        int primary = main.getInteger("port");
+        d.psql(primary, "CREATE TABLE marks (id int PRIMARY KEY)");
+        d.pgbench(primary, "-i", "-s", "1", "-q");
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("start", false).encode());
+        JsonObject rep = (JsonObject) d.ok(200, "POST", "/pgs/rep/actions",
+                new JsonObject().put("action", "start").put("is_replica", true).encode());
+        assertEquals("replica", rep.getString("role"));
+        assertTrue(rep.getString("replication_connstr").contains("port=" + d.pgPort), rep.encode());
+        int replica = rep.getInteger("port");
+        assertEquals("t", d.psql(replica, "SELECT pg_is_in_recovery()"));
+        assertEquals("1", d.psql(replica, "SELECT count(*) FROM pgbench_branches"));
+
+        // a second replica of the same timeline, while the primary runs
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep2").put("start", false).encode());
+        int replica2 = ((JsonObject) d.ok(200, "POST", "/pgs/rep2/actions",
+                new JsonObject().put("action", "start").put("is_replica", true).encode())).getInteger("port");
+
+        // under a pgbench load, each marker row committed on the primary shows up on the replicas
+        PgbenchLedger load = new PgbenchLedger(d.pg, d.home.resolve("load"));
+        d.psql(primary, PgbenchLedger.SETUP);
+        load.start(primary, 4, 12);
+        List<Long> lagMicros = new ArrayList<>();
+        for (int i = 1; i <= 20; i++) {
+            d.psql(primary, "INSERT INTO marks VALUES (" + i + ")");
+            long committed = System.nanoTime();
+            lagMicros.add(waitForRow(replica, i, committed));
+            Thread.sleep(200);
+        }
+        load.await();
+        waitForRow(replica2, 20, System.nanoTime());
+        Collections.sort(lagMicros);
+        System.out.printf("replica replay lag under pgbench (4 clients): median %.1f ms, max %.1f ms over %d commits%n",
+                lagMicros.get(lagMicros.size() / 2) / 1000.0, lagMicros.get(lagMicros.size() - 1) / 1000.0, lagMicros.size());
+
+        // everything the primary acknowledged is on the replica once it caught up
+        String ledgerOnPrimary = d.psql(primary, "SELECT count(*) FROM ledger");
+        for (int i = 0; i < 300 && !ledgerOnPrimary.equals(d.psql(replica, "SELECT count(*) FROM ledger")); i++) {
+            Thread.sleep(100);
+        }
+        assertEquals(ledgerOnPrimary, d.psql(replica, "SELECT count(*) FROM ledger"));
+        assertEquals(409, d.request("POST", "/pgs/rep/actions", "{\"action\":\"start\"}").statusCode());
+
+        // a stopped replica starts again as a replica, rebuilt from the store; as a primary it is refused
+        d.action("rep", "stop");
+        assertEquals(409, d.request("POST", "/pgs/rep/actions", "{\"action\":\"start\"}").statusCode());
+        JsonObject again = (JsonObject) d.ok(200, "POST", "/pgs/rep/actions",
+                new JsonObject().put("action", "start").put("is_replica", true).encode());
+        assertEquals("replica", again.getString("role"));
+        waitForRow(replica, 20, System.nanoTime());
+    }
+
+    /** Polls the replica until marker {@code id} is visible; returns microseconds since {@code since}. */
+    private long waitForRow(int port, int id, long since) throws Exception {
+        for (int i = 0; i < 3000; i++) {
+            if ("1".equals(d.psql(port, "SELECT count(*) FROM marks WHERE id = " + id))) {
+                return (System.nanoTime() - since) / 1000;
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("marker " + id + " never reached the replica on port " + port);
+    }
+}
