@@ -2,13 +2,18 @@ package dev.zenith.server.basebackup;
 
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.image.DataDirectoryLayout;
+import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.RelationSize;
+import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.control.DbState;
 import dev.zenith.wal.segment.WalSegments;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,13 +23,14 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * Lays out a base backup of a timeline at its current end E in a scratch directory: the newest
- * image I (checkpoint C, redo R) materialized from the store, plus (for the WAL option) the WAL
- * R..E. It is restorable the way a backup taken from a standby is: backup_label names R and C with
+ * Plans a base backup of a timeline at its current end E: the newest image I (checkpoint C, redo R),
+ * whose files and relation pages are read from the store as the archive is sent, plus (for the WAL
+ * option) the WAL R..E, written to a scratch directory first. It is restorable the way a backup taken from a standby is: backup_label names R and C with
  * "BACKUP FROM: standby", and pg_control says "in archive recovery" with minRecoveryPoint E, so
  * PostgreSQL's recovery replays R..E and declares the backup consistent at E.
  * Blocking: call from a worker thread.
@@ -54,23 +60,22 @@ public final class BaseBackupBuilder {
                 new IOException("timeline " + timeline.id() + " has no image at or before " + end));
         int tli = timeline.pgTimeline();
         Files.createDirectories(scratchRoot);
+        // Only WAL is written out (for the WAL option); the image's files and pages stream from the store.
         Path dir = scratchRoot.resolve("basebackup-" + UUID.randomUUID());
         try {
-            store.materialize(image, dir);
-            Files.deleteIfExists(dir.resolve(COMPUTE_SETTINGS_FILE));
-            Path walDir = dir.resolve("pg_wal");
-            Files.createDirectories(walDir.resolve("archive_status"));
+            Path walDir = Files.createDirectories(dir.resolve("pg_wal"));
             if (includeWal) {
                 store.writeWalSegments(timeline.id(), image.redoLsn(), end, walDir);
             }
-            ControlFile control = ControlFile.parse(store.pgControl(image))
+            byte[] control = ControlFile.parse(store.pgControl(image))
                     .withoutBackupPoints()
                     .withState(DbState.IN_ARCHIVE_RECOVERY)
-                    .withMinRecoveryPoint(end, tli);
-            Files.write(dir.resolve("global/pg_control"), control.toFile());
-            Files.writeString(dir.resolve("backup_label"), backupLabel(tli, image.redoLsn(), image.lsn(), label),
-                    StandardCharsets.UTF_8);
-            return new PreparedBackup(dir, tli, image.redoLsn(), image.lsn(), end, entries(dir), size(dir));
+                    .withMinRecoveryPoint(end, tli)
+                    .toFile();
+            byte[] backupLabel = backupLabel(tli, image.redoLsn(), image.lsn(), label).getBytes(StandardCharsets.UTF_8);
+            List<TarArchiveReader.Entry> entries = entries(store, timeline, image, backupLabel, control, walDir);
+            long total = entries.stream().mapToLong(TarArchiveReader.Entry::size).sum();
+            return new PreparedBackup(dir, tli, image.redoLsn(), image.lsn(), end, entries, total);
         } catch (IOException | RuntimeException e) {
             FileTrees.delete(dir);
             throw e;
@@ -89,46 +94,46 @@ public final class BaseBackupBuilder {
     }
 
     /**
-     * backup_label first, pg_control last of the data files (as PostgreSQL sends them), then the WAL
-     * segments, which the manifest leaves out (pg_verifybackup checks WAL with pg_waldump instead).
+     * backup_label first, then every directory (so the client can create files in them), the image's
+     * files, its relation segments, pg_control last of the data files (as PostgreSQL sends them), then
+     * the WAL segments, which the manifest leaves out (pg_verifybackup checks WAL with pg_waldump).
      */
-    private static List<TarArchiveReader.Entry> entries(Path dir) throws IOException {
-        List<TarArchiveReader.Entry> first = new ArrayList<>();
-        List<TarArchiveReader.Entry> middle = new ArrayList<>();
-        List<TarArchiveReader.Entry> wal = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted().toList()) {
-                if (p.equals(dir)) {
-                    continue;
-                }
-                String rel = dir.relativize(p).toString().replace('\\', '/');
-                boolean isDir = Files.isDirectory(p);
-                var e = new TarArchiveReader.Entry(rel, p, isDir, isDir ? 0 : Files.size(p),
-                        Files.getLastModifiedTime(p).toInstant(), !rel.startsWith("pg_wal/"));
-                if (rel.equals("backup_label")) {
-                    first.add(e);
-                } else if (!isDir && rel.startsWith("pg_wal/")) {
-                    wal.add(e);
-                } else if (!rel.equals("global/pg_control")) {
-                    middle.add(e);
-                }
+    private static List<TarArchiveReader.Entry> entries(Store store, Timeline timeline, ImageManifest image,
+                                                        byte[] backupLabel, byte[] control, Path walDir)
+            throws IOException {
+        Instant now = Instant.now();
+        List<TarArchiveReader.Entry> out = new ArrayList<>();
+        out.add(inMemory("backup_label", backupLabel, now));
+        TreeSet<String> directories = new TreeSet<>(image.directories());
+        directories.addAll(List.of("global", "pg_wal", "pg_wal/archive_status"));
+        directories.forEach(d -> out.add(TarArchiveReader.Entry.directory(d, now)));
+        for (FileEntry f : image.files()) {
+            if (!f.path().equals(COMPUTE_SETTINGS_FILE) && !f.path().equals(DataDirectoryLayout.PG_CONTROL)) {
+                out.add(TarArchiveReader.Entry.file(f.path(), () -> new ByteArrayInputStream(store.imageFile(image, f.path())
+                        .orElseThrow(() -> new IOException("image file " + f.path() + " is gone"))), f.size(), now, true));
             }
         }
-        Path control = dir.resolve("global/pg_control");
-        first.addAll(middle);
-        first.add(new TarArchiveReader.Entry("global/pg_control", control, false, Files.size(control),
-                Files.getLastModifiedTime(control).toInstant(), true));
-        first.addAll(wal);
-        return first;
+        for (RelationSize r : image.relations()) {
+            long segments = Math.max(1, (r.blocks() + PageLayout.RELSEG_SIZE - 1) / PageLayout.RELSEG_SIZE);
+            for (int segno = 0; segno < segments; segno++) {
+                long first = (long) segno * PageLayout.RELSEG_SIZE;
+                long endBlock = Math.min(r.blocks(), first + PageLayout.RELSEG_SIZE);
+                out.add(TarArchiveReader.Entry.file(DataDirectoryLayout.segmentPath(r.rel(), segno),
+                        () -> new RelationSegmentStream(store, timeline.id(), r.rel(), image.lsn(), first, endBlock),
+                        (endBlock - first) * PageLayout.BLCKSZ, now, true));
+            }
+        }
+        out.add(inMemory("global/pg_control", control, now));
+        try (Stream<Path> files = Files.list(walDir)) {
+            for (Path p : files.filter(Files::isRegularFile).sorted().toList()) {
+                out.add(TarArchiveReader.Entry.file("pg_wal/" + p.getFileName(), () -> Files.newInputStream(p),
+                        Files.size(p), now, false));
+            }
+        }
+        return out;
     }
 
-    private static long size(Path dir) throws IOException {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            long total = 0;
-            for (Path p : walk.filter(Files::isRegularFile).toList()) {
-                total += Files.size(p);
-            }
-            return total;
-        }
+    private static TarArchiveReader.Entry inMemory(String path, byte[] content, Instant modified) {
+        return TarArchiveReader.Entry.file(path, () -> new ByteArrayInputStream(content), content.length, modified, true);
     }
 }

@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
@@ -18,8 +16,24 @@ import java.util.List;
 public final class TarArchiveReader implements AutoCloseable {
     private static final int BLOCK = 512;
 
-    /** One archive member; {@code path} relative, '/'-separated; {@code inManifest} false for pg_wal content. */
-    public record Entry(String path, Path source, boolean directory, long size, Instant modified, boolean inManifest) {
+    /** Where a member's bytes come from, opened only when the archive reaches it. */
+    @FunctionalInterface
+    public interface Source {
+        InputStream open() throws IOException;
+    }
+
+    /**
+     * One archive member; {@code path} relative, '/'-separated; {@code source} null for a directory;
+     * {@code inManifest} false for pg_wal content.
+     */
+    public record Entry(String path, Source source, boolean directory, long size, Instant modified, boolean inManifest) {
+        public static Entry directory(String path, Instant modified) {
+            return new Entry(path, null, true, 0, modified, true);
+        }
+
+        public static Entry file(String path, Source source, long size, Instant modified, boolean inManifest) {
+            return new Entry(path, source, false, size, modified, inManifest);
+        }
     }
 
     private final List<Entry> entries;
@@ -64,13 +78,13 @@ public final class TarArchiveReader implements AutoCloseable {
                     current = null;
                     continue;
                 }
-                in = Files.newInputStream(current.source());
+                in = current.source().open();
                 remaining = current.size();
             }
             int want = (int) Math.min(remaining, Math.max(0, max - n));
             int got = want == 0 ? 0 : in.readNBytes(out, n, want);
             if (got < want) {
-                throw new IOException(current.source() + " is shorter than the " + current.size() + " bytes listed");
+                throw new IOException(current.path() + " is shorter than the " + current.size() + " bytes listed");
             }
             checksum.update(out, n, got);
             n += got;

@@ -150,7 +150,7 @@ final class BaseBackupStream {
         m.add(new CopyDone());
         m.addAll(position(backup.endLsn()));
         connection.write(m.toArray(BackendMessage[]::new));
-        LOG.info(String.format("base backup \"%s\" of %s: %d bytes, %s..%s, laid out in %.3f s, streamed in %.3f s",
+        LOG.info(String.format("base backup \"%s\" of %s: %d bytes, %s..%s, planned in %.3f s, streamed in %.3f s",
                 options.label(), target.timeline().id(), tar.bytesRead(), backup.startLsn(), backup.endLsn(),
                 (prepared - started) / 1e9, (System.nanoTime() - prepared) / 1e9));
         cleanUp();
