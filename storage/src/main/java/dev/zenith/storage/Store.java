@@ -19,7 +19,7 @@ import dev.zenith.storage.timeline.Lineage;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineCodec;
 import dev.zenith.storage.timeline.TimelineId;
-import dev.zenith.storage.wal.BlockChange;
+import dev.zenith.storage.wal.BlockChanges;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.wal.CommitRecord;
 import dev.zenith.storage.wal.WalAppend;
@@ -206,9 +206,12 @@ public final class Store implements AutoCloseable {
                     tables.walChunks.put(txn, Keys.timelineLsn(a.timeline(), a.start().plus(off)), chunk);
                 }
                 byte[] empty = new byte[0];
-                for (BlockChange b : a.blockChanges()) {
-                    tables.changesByLsn.put(txn, Keys.changeByLsn(a.timeline(), b.recordLsn(), b.rel(), b.block()), empty);
-                    tables.changesByBlock.put(txn, Keys.page(a.timeline(), b.rel(), b.block(), b.recordLsn()), empty);
+                if (!a.blockChanges().isEmpty()) {
+                    // One entry per append, keyed by its first record: a commit writes one index page, not two
+                    // B-tree entries per block reference (that was most of a commit's cost under pgbench).
+                    Lsn first = a.blockChanges().get(0).recordLsn();
+                    tables.changesByLsn.put(txn, Keys.timelineLsn(a.timeline(), first),
+                            BlockChanges.pack(a.blockChanges()));
                 }
                 for (CommitRecord c : a.commits()) {
                     tables.commits.put(txn, Keys.commit(a.timeline(), c.pgMicros(), c.recordLsn()), empty);
@@ -407,24 +410,35 @@ public final class Store implements AutoCloseable {
     /** Distinct blocks touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
     public SortedSet<BlockRef> changedBlocks(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
         SortedSet<BlockRef> out = new TreeSet<>();
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByLsn.openCursor(txn)) {
-            for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
-                byte[] prefix = Keys.timeline(step.timeline());
-                byte[] seek = Keys.timelineLsn(step.timeline(), fromExclusive.plus(1));
-                for (boolean ok = c.get(seek, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix);
-                     ok = c.next()) {
-                    byte[] k = c.key();
-                    if (Keys.lsnAt(k, Keys.TL).isAfter(step.upTo())) {
-                        break;
-                    }
-                    out.add(new BlockRef(Keys.relAt(k, Keys.TL + 8), Keys.getInt(k, Keys.TL + 21)));
-                }
-            }
-        }
+        forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(new BlockRef(rel, block)));
         return out;
     }
 
-    /** Distinct relation forks touched by WAL records with LSN in (fromExclusive, toInclusive]. */
+    /**
+     * Every block change with record LSN in (fromExclusive, toInclusive] on the timeline's lineage.
+     * Entries hold the changes of one append, keyed by its first record, and records complete in LSN
+     * order, so the entries partition the LSNs: start at the last entry keyed at or below the range.
+     */
+    private void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByLsn.openCursor(txn)) {
+            for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                byte[][] first = Tables.floor(c, Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), Keys.TL);
+                boolean ok = first != null || c.get(Keys.timelineLsn(step.timeline(), Lsn.INVALID), GetOp.MDB_SET_RANGE);
+                for (; ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                    if (Keys.lsnAt(c.key(), Keys.TL).isAfter(step.upTo())) {
+                        break;
+                    }
+                    BlockChanges.unpack(c.val(), (lsn, rel, block) -> {
+                        if (lsn.isAfter(fromExclusive) && !lsn.isAfter(step.upTo())) {
+                            visitor.visit(lsn, rel, block);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
     public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
         SortedSet<RelTag> out = new TreeSet<>(DataDirectoryLayout::compareTags);
         changedBlocks(id, fromExclusive, toInclusive).forEach(b -> out.add(b.rel()));
@@ -432,16 +446,18 @@ public final class Store implements AutoCloseable {
     }
 
     /** LSN of the newest WAL record at or below {@code atOrBefore} that touched the block, if any. */
+    /**
+     * The last WAL record at or before {@code atOrBefore} that touched the block. A scan of the change
+     * index (nothing on a hot path asks this yet; a per-block index would cost every commit).
+     */
     public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn atOrBefore) {
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByBlock.openCursor(txn)) {
-            for (Lineage.Step step : lineage(txn, id, atOrBefore).steps()) {
-                byte[][] hit = Tables.floor(c, Keys.page(step.timeline(), rel, block, step.upTo()), Keys.BLOCK_PREFIX);
-                if (hit != null) {
-                    return Optional.of(Keys.lsnAt(hit[0], Keys.BLOCK_PREFIX));
-                }
+        Lsn[] last = {null};
+        forEachChange(id, Lsn.INVALID, atOrBefore, (lsn, r, b) -> {
+            if (b == block && r.equals(rel) && (last[0] == null || lsn.isAfter(last[0]))) {
+                last[0] = lsn;
             }
-        }
-        return Optional.empty();
+        });
+        return Optional.ofNullable(last[0]);
     }
 
     /** Checkpoint record LSNs in (fromExclusive, toInclusive], ancestors included, ascending. */

@@ -61,21 +61,6 @@ public final class Keys {
         return k;
     }
 
-    /** (timeline, lsn, spc, db, rel, fork, block): block changes ordered by WAL position. */
-    public static byte[] changeByLsn(TimelineId tl, Lsn lsn, RelTag rel, int block) {
-        byte[] k = new byte[TL + 8 + 13 + 4];
-        tl.copyTo(k, 0);
-        putLong(k, TL, lsn.value());
-        putRel(k, TL + 8, rel);
-        putInt(k, TL + 21, block);
-        return k;
-    }
-
-    public static RelTag relAt(byte[] k, int off) {
-        return new RelTag(new RelFileNode(getInt(k, off), getInt(k, off + 4), getInt(k, off + 8)),
-                ForkNumber.of(k[off + 12]));
-    }
-
     /** (timeline, commit time in PG microseconds with the sign bit flipped, lsn). */
     public static byte[] commit(TimelineId tl, long pgMicros, Lsn lsn) {
         byte[] k = new byte[TL + 16];

@@ -27,7 +27,7 @@ public final class Tables implements AutoCloseable {
     /** Sparse: LMDB only reserves address space; the file grows with the data. */
     public static final long MAP_SIZE = 256L << 30;
     private static final String FORMAT_KEY = "format";
-    private static final String FORMAT = "zenith-store/1";
+    private static final String FORMAT = "zenith-store/2"; // 2: block changes packed per WAL append
     private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb");
 
     public final Env<byte[]> env;
@@ -41,8 +41,6 @@ public final class Tables implements AutoCloseable {
     public final Dbi<byte[]> walChunks;
     /** (timeline, record LSN, rel, block) -> empty. */
     public final Dbi<byte[]> changesByLsn;
-    /** (timeline, rel, block, record LSN) -> empty. */
-    public final Dbi<byte[]> changesByBlock;
     /** (timeline, commit time, LSN) -> empty. */
     public final Dbi<byte[]> commits;
     /** (timeline, checkpoint record LSN) -> empty. */
@@ -78,7 +76,6 @@ public final class Tables implements AutoCloseable {
         walState = env.openDbi("wal_state", DbiFlags.MDB_CREATE);
         walChunks = env.openDbi("wal_chunks", DbiFlags.MDB_CREATE);
         changesByLsn = env.openDbi("changes_by_lsn", DbiFlags.MDB_CREATE);
-        changesByBlock = env.openDbi("changes_by_block", DbiFlags.MDB_CREATE);
         commits = env.openDbi("commits", DbiFlags.MDB_CREATE);
         checkpoints = env.openDbi("checkpoints", DbiFlags.MDB_CREATE);
         pages = env.openDbi("pages", DbiFlags.MDB_CREATE);
