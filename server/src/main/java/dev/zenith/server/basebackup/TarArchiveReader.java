@@ -3,6 +3,7 @@ package dev.zenith.server.basebackup;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
@@ -57,8 +58,11 @@ public final class TarArchiveReader implements AutoCloseable {
         return bytesRead;
     }
 
-    /** Up to about {@code max} bytes of the archive; null once the archive (with its trailer) is complete. */
-    public byte[] nextChunk(int max) throws IOException {
+    /**
+     * Up to about {@code max} bytes of the archive, in a fresh array the caller may keep; null once the
+     * archive (with its trailer) is complete.
+     */
+    public ByteBuffer nextChunk(int max) throws IOException {
         if (trailerSent) {
             return null;
         }
@@ -95,7 +99,7 @@ public final class TarArchiveReader implements AutoCloseable {
             }
         }
         bytesRead += n;
-        return Arrays.copyOf(out, n);
+        return ByteBuffer.wrap(out, 0, n);
     }
 
     private void finishFile() throws IOException {

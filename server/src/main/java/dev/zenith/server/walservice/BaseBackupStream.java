@@ -124,12 +124,13 @@ final class BaseBackupStream {
                 connection.fatal("XX000", "base backup failed: " + ar.cause().getMessage());
                 return;
             }
-            byte[] chunk = ar.result();
+            ByteBuffer chunk = ar.result();
             if (chunk == null) {
                 finish();
                 return;
             }
-            connection.write(new CopyData(typed('d', chunk)), progress());
+            connection.write(WireFrames.archiveData(chunk.array(), chunk.arrayOffset() + chunk.position(), chunk.remaining()));
+            connection.write(progress());
             pump();
         });
     }

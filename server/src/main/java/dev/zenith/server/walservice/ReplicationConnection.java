@@ -102,7 +102,17 @@ final class ReplicationConnection {
 
     void write(byte[] bytes) {
         if (bytes.length > 0 && phase != Phase.CLOSED) {
-            socket.write(Buffer.buffer(bytes));
+            socket.write(WireFrames.wrap(bytes, 0, bytes.length));
+        }
+    }
+
+    /** Bulk frames (see {@link WireFrames}), after anything the session queued before them. */
+    void write(Buffer... frames) {
+        flush();
+        if (phase != Phase.CLOSED) {
+            for (Buffer b : frames) {
+                socket.write(b);
+            }
         }
     }
 

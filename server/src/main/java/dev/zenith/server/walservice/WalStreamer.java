@@ -1,5 +1,6 @@
 package dev.zenith.server.walservice;
 
+import dev.zenith.protocol.replication.PgTime;
 import dev.zenith.protocol.server.WalSenderSession;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.storage.Store;
@@ -7,7 +8,6 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.eventbus.MessageConsumer;
 
-import java.nio.ByteBuffer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -119,13 +119,13 @@ final class WalStreamer {
                 services.vertx().setTimer(50, t -> pump());
                 return;
             }
+            long now = PgTime.now();
             for (int off = 0; off < data.length; off += MESSAGE_BYTES) {
                 int len = Math.min(MESSAGE_BYTES, data.length - off);
-                connection.session().sendWal(from.plus(off), durableEnd, ByteBuffer.wrap(data, off, len));
+                connection.write(WireFrames.xlogData(from.plus(off), durableEnd, now, data, off, len));
             }
             sent = from.plus(data.length);
             caughtUpAnnounced = false;
-            connection.flush();
             pump();
         });
     }
