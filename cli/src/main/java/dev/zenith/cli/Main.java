@@ -33,6 +33,7 @@ public final class Main {
               pg checkout -n NAME (PG@SNAP | --lsn LSN | --time ISO-8601)
               pg start -n NAME [--replica]      a replica is a hot standby streaming from us
               pg stop -n NAME
+              pg promote -n NAME                a replica becomes the primary (its primary stopped)
               pg destroy -n NAME
               pg list
               pg show -n NAME
@@ -194,7 +195,7 @@ public final class Main {
                 }
                 return 0;
             }
-            case "start", "stop" -> {
+            case "start", "stop", "promote" -> {
                 ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", argv.get(0));
                 if (a.flag("replica")) {
                     body.put("is_replica", true);

@@ -84,6 +84,43 @@ class ReplicaTest {
         waitForRow(replica, 20, System.nanoTime());
     }
 
+    @Test
+    void promotedReplicaWritesANewTimelineThatSurvivesARebuild() throws Exception {
+        JsonObject main = d.createPg("main");
+        int primary = main.getInteger("port");
+        d.psql(primary, "CREATE TABLE marks (id int PRIMARY KEY); INSERT INTO marks SELECT generate_series(1, 100)");
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("start", false).encode());
+        int replica = ((JsonObject) d.ok(200, "POST", "/pgs/rep/actions",
+                new JsonObject().put("action", "start").put("is_replica", true).encode())).getInteger("port");
+        waitForRow(replica, 100, System.nanoTime());
+        assertEquals(409, d.request("POST", "/pgs/rep/actions", "{\"action\":\"promote\"}").statusCode(),
+                "no promotion while the primary runs");
+        assertEquals(409, d.request("POST", "/pgs/main/actions", "{\"action\":\"promote\"}").statusCode(),
+                "only replicas are promoted");
+
+        d.action("main", "stop");
+        JsonObject promoted = d.action("rep", "promote");
+        assertEquals("primary", promoted.getString("role"));
+        assertEquals(2, promoted.getInteger("pg_timeline"));
+        assertTrue(!promoted.getString("timeline_id").equals(main.getString("timeline_id")), promoted.encode());
+        assertEquals("f", d.psql(replica, "SELECT pg_is_in_recovery()"));
+        d.psql(replica, "INSERT INTO marks SELECT generate_series(101, 200)");
+        assertEquals("sync", d.psql(replica, "SELECT sync_state FROM pg_stat_replication"),
+                "the promoted primary's commits wait for our WAL receiver");
+
+        // its new WAL is in the store: losing the directory loses nothing
+        JsonObject stopped = d.action("rep", "stop");
+        dev.zenith.testkit.PgCluster.deleteTree(java.nio.file.Path.of(stopped.getString("pgdata")));
+        d.action("rep", "start");
+        assertEquals("200", d.psql(replica, "SELECT count(*) FROM marks"));
+        assertEquals("2", d.psql(replica, "SELECT timeline_id FROM pg_control_checkpoint()"));
+
+        // the old primary keeps its own history
+        d.action("rep", "stop");
+        d.action("main", "start");
+        assertEquals("100", d.psql(primary, "SELECT count(*) FROM marks"));
+    }
+
     /** Polls the replica until marker {@code id} is visible; returns microseconds since {@code since}. */
     private long waitForRow(int port, int id, long since) throws Exception {
         for (int i = 0; i < 3000; i++) {

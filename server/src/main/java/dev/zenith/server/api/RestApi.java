@@ -102,13 +102,14 @@ public final class RestApi {
                     blocking(ctx, 200, () -> computes.start(name, replica));
                 }
                 case "stop" -> blocking(ctx, 200, () -> computes.stop(name));
+                case "promote" -> blocking(ctx, 200, () -> computes.promote(name));
                 case "checkout" -> {
                     String snapshot = body.optionalString("snapshot");
                     String lsn = body.optionalString("lsn");
                     String time = body.optionalString("time");
                     blocking(ctx, 200, () -> computes.checkout(name, snapshot, lsn, time));
                 }
-                default -> throw ApiException.badRequest("unknown action '" + action + "'; expected start, stop or checkout");
+                default -> throw ApiException.badRequest("unknown action '" + action + "'; expected start, stop, promote or checkout");
             }
         });
 

@@ -105,11 +105,19 @@ final class ComputeDirectories {
         }
         ImageManifest image = store.latestImageAtOrBefore(timeline, end)
                 .orElseThrow(() -> new IOException("timeline " + timeline + " has no image at or before " + end));
+        int pgTimeline = store.timeline(timeline).orElseThrow().pgTimeline();
+        int imageTimeline = ControlFile.parse(store.pgControl(image)).checkPointCopy().thisTimeLineId();
+        if (imageTimeline != pgTimeline) {
+            // Crash recovery stays on its checkpoint's PostgreSQL timeline: it cannot cross a promotion.
+            throw new IOException("the newest image at or before " + end + " is on PostgreSQL timeline " + imageTimeline
+                    + ", before the promotion to timeline " + pgTimeline + "; no compute can start there");
+        }
         FileTrees.delete(pgdata);
         MaterializeStats stats = store.materialize(image, pgdata);
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
         store.writeWalSegments(timeline, image.redoLsn(), end, walDir);
+        writeHistoryFiles(store, timeline, walDir);
         // The image's pg_control says "shut down"; PostgreSQL must replay what follows its checkpoint
         // instead of starting to write over it, so it is told it crashed.
         Path controlPath = pgdata.resolve("global/pg_control");
@@ -117,6 +125,26 @@ final class ComputeDirectories {
         Files.write(controlPath, control.withState(DbState.IN_PRODUCTION).toFile());
         LOG.info("rebuilt " + pgdata + " from image " + image.lsn() + " (" + stats + ") plus WAL "
                 + image.redoLsn() + ".." + end + " (" + end.minus(image.redoLsn()) + " bytes to replay)");
+    }
+
+    private static final String HISTORY_KEY = "history/";
+
+    /** Keeps the history file PostgreSQL wrote when it promoted onto {@code timeline}'s PostgreSQL timeline. */
+    static void saveHistoryFile(Store store, TimelineId timeline, byte[] content) {
+        store.putMeta(HISTORY_KEY + timeline, content);
+    }
+
+    /** PostgreSQL needs the history of every promotion in its past to read WAL across them. */
+    private static void writeHistoryFiles(Store store, TimelineId timeline, Path walDir) throws IOException {
+        TimelineId t = timeline;
+        while (t != null) {
+            var tl = store.timeline(t).orElseThrow();
+            var history = store.getMeta(HISTORY_KEY + t);
+            if (history.isPresent()) {
+                Files.write(walDir.resolve(String.format("%08X.history", tl.pgTimeline())), history.get());
+            }
+            t = tl.parent();
+        }
     }
 
     /**

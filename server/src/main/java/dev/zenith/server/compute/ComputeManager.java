@@ -364,6 +364,71 @@ public final class ComputeManager {
         return json.put("saved_as", head).put("branch", b.point().toJson());
     }
 
+    /**
+     * {@code pg promote}: a replica becomes the primary once its timeline's primary has stopped. It first
+     * replays everything the store holds, then PostgreSQL promotes it onto a new PostgreSQL timeline; the
+     * store gets a timeline branched at the switch point, with PostgreSQL's history file. It is stopped
+     * once cleanly so the new timeline has an image of its own (crash recovery cannot cross a
+     * promotion), then runs as the primary, its WAL flowing into the store.
+     */
+    public JsonObject promote(String name) throws IOException {
+        Compute c = require(name);
+        if (!c.running || !c.record.replica()) {
+            throw ApiException.conflict("pg '" + name + "' is not a running replica");
+        }
+        for (Compute other : computes.values()) {
+            if (other != c && other.running && isPrimary(other) && other.record.storageName().equals(c.record.storageName())
+                    && other.record.timelineId().equals(c.record.timelineId())) {
+                throw ApiException.conflict("pg '" + other.record.name() + "' is still the primary of this timeline; stop it first");
+            }
+        }
+        Store store = storages.get(c.record.storageName()).store();
+        TimelineId tl = TimelineId.parse(c.record.timelineId());
+        Lsn end = store.lastRecordEnd(tl).orElseThrow();
+        Lsn replayed = Lsn.INVALID;
+        for (int i = 0; i < 600 && replayed.isBefore(end); i++) {
+            replayed = Lsn.parse(c.process.queryValue(c.record.port(), "SELECT pg_last_wal_replay_lsn()"));
+            if (replayed.isBefore(end)) {
+                sleep(100);
+            }
+        }
+        if (replayed.isBefore(end)) {
+            throw new ApiException(503, "replica '" + name + "' has replayed up to " + replayed + " of " + end
+                    + "; try again when it has caught up");
+        }
+        c.process.promote(); // returns once recovery has ended: the new timeline's history file is written
+        Path walDir = c.record.pgdata().resolve("pg_wal");
+        Path history;
+        try (var files = Files.list(walDir)) {
+            history = files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{8}\\.history")).max(Path::compareTo)
+                    .orElseThrow(() -> new IOException("PostgreSQL wrote no timeline history file when promoting"));
+        }
+        byte[] historyBytes = Files.readAllBytes(history);
+        int newTimeline = Integer.parseInt(history.getFileName().toString().substring(0, 8), 16);
+        String[] last = new String(historyBytes, StandardCharsets.UTF_8).strip().lines()
+                .reduce((a, b) -> b).orElseThrow().split("\\s+");
+        Lsn switchPoint = Lsn.parse(last[1]);
+        TimelineId promoted = store.createTimeline(tl, switchPoint, newTimeline).id();
+        ComputeDirectories.saveHistoryFile(store, promoted, historyBytes);
+        save(store, c, c.record.onTimeline(promoted.toString(), name + "@" + switchPoint + " (promoted)").withReplica(false));
+        LOG.info("pg " + name + " promoted: PostgreSQL timeline " + newTimeline + " from " + switchPoint
+                + ", store timeline " + promoted);
+        // A clean stop with a receiver attached gives the new timeline its WAL and its first image.
+        startReceiver(c, store);
+        save(store, c, c.record.withWantRunning(false));
+        stopCompute(c, store);
+        return start(name, false).put("promoted_at", switchPoint.toString()).put("pg_timeline", newTimeline);
+    }
+
+    private static void sleep(long ms) throws IOException {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
     // ---- snapshots ----
 
     public JsonObject createSnapshot(String fullName, String lsn, String time) {

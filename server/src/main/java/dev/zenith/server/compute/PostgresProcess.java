@@ -75,6 +75,28 @@ public final class PostgresProcess {
         run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "-m", "fast", "stop"), "pg_ctl stop");
     }
 
+    /** Ends a standby's recovery: it becomes a primary on a new PostgreSQL timeline. Waits for it. */
+    public void promote() throws IOException {
+        run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "promote"), "pg_ctl promote");
+    }
+
+    /** One value from a query on this server's port (psql, unaligned, no headers). */
+    public String queryValue(int port, String sql) throws IOException {
+        List<String> cmd = pg.command("psql", "-X", "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", "postgres",
+                "-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        try {
+            if (!p.waitFor(1, TimeUnit.MINUTES) || p.exitValue() != 0) {
+                throw new IOException("query failed: " + sql + ": " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        return out;
+    }
+
     /** The postmaster's pid when one is alive on this directory. */
     public OptionalLong runningPid() {
         Path pidFile = dataDir.resolve("postmaster.pid");
