@@ -10,6 +10,7 @@ import dev.zenith.storage.timeline.Lineage;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.control.ControlFile;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -82,10 +83,25 @@ public final class DataDirectoryImporter {
         }
     }
 
+    /** pg_control as PostgreSQL would accept it, with the page and segment sizes we store. */
+    private static ControlFile checkedControlFile(byte[] pgControl) {
+        ControlFile control;
+        try {
+            control = ControlFile.parse(pgControl);
+        } catch (IllegalArgumentException e) {
+            throw new StoreException("pg_control is not a valid PostgreSQL 15 control file: " + e.getMessage());
+        }
+        if (control.blockSize() != PageLayout.BLCKSZ || control.relationSegmentSize() != PageLayout.RELSEG_SIZE) {
+            throw new StoreException("unsupported block size " + control.blockSize() + " or segment size "
+                    + control.relationSegmentSize());
+        }
+        return control;
+    }
+
     private ImportStats doImport(Path dataDir, Instant started) throws IOException {
         byte[] pgControl = Files.readAllBytes(dataDir.resolve(DataDirectoryLayout.PG_CONTROL));
-        ControlFileFields control = ControlFileFields.parse(pgControl);
-        checksums = control.checksumsEnabled();
+        ControlFile control = checkedControlFile(pgControl);
+        checksums = control.dataChecksumVersion() != 0;
         DataDirectoryLayout.Scan scan = DataDirectoryLayout.scan(dataDir);
 
         Map<RelTag, RelationSize> before = new HashMap<>();
