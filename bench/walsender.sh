@@ -6,10 +6,11 @@
 # The vanilla primary is a copy of the zenith compute's own data directory after a clean stop, so its
 # pg_wal holds exactly the WAL the store received.
 # Needs the jars built (./zenith start once, or mvn -pl server,cli package); ZENITH_NO_BUILD is set here.
-# Usage: bench/walsender.sh   (SCALE, DURATION, ROUNDS override 10, 20, 3)
+# Usage: bench/walsender.sh   (SCALE, DURATION, ROUNDS, WARMUP override 10, 20, 3, 1)
+# WARMUP rounds run both sides first, unmeasured (the daemon's JIT warms up as in a long-running daemon).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SCALE=${SCALE:-10}; DURATION=${DURATION:-20}; ROUNDS=${ROUNDS:-3}
+SCALE=${SCALE:-10}; DURATION=${DURATION:-20}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-1}
 PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 [ -x "$PGBIN/postgres" ] || PGBIN=/usr/lib/postgresql/15/bin
 AS_PG=(); [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
@@ -72,6 +73,11 @@ backup() { # label host-args... -> "seconds bytes"
 Z=(-h 127.0.0.1 -p "$ZENITH_PG_PORT" -U zenith -w); export PGPASSWORD=zenith
 V=(-h 127.0.0.1 -p "$VPORT" -U postgres -w)
 
+for r in $(seq 1 "$WARMUP"); do
+  echo "== warm-up round $r (not measured)" >&2
+  receive zenith "${Z[@]}" >/dev/null; receive vanilla "${V[@]}" >/dev/null
+  backup zenith "${Z[@]}" >/dev/null; backup vanilla "${V[@]}" >/dev/null
+done
 declare -a ZS VS ZB VB
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r" >&2
@@ -94,8 +100,8 @@ ratio() { python3 -c "print(f'{($1/$2)/($3/$4):.2f}')"; }
 cat <<REP
 ### WAL service vs vanilla PostgreSQL 15, scale $SCALE, pgbench ${DURATION}s — $(date -u +%F)
 
-Command: \`bench/walsender.sh\` (SCALE=$SCALE DURATION=$DURATION ROUNDS=$ROUNDS), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg).
-Medians of $ROUNDS rounds, zenith and vanilla alternating. Streaming: pg_receivewal from $START's start to $ENDPOS
+Command: \`bench/walsender.sh\` (SCALE=$SCALE DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg).
+Medians of $ROUNDS rounds after $WARMUP unmeasured, zenith and vanilla alternating. Streaming: pg_receivewal from $START's start to $ENDPOS
 ($((STREAM_BYTES / 1000000)) MB), files checked equal. Base backup: pg_basebackup -X stream -c fast, MB/s = bytes of the
 resulting directory / wall time.
 
@@ -104,5 +110,5 @@ resulting directory / wall time.
 | pg_receivewal | $ZS_T | $(mbs "$STREAM_BYTES" "$ZS_T") | $VS_T | $(mbs "$STREAM_BYTES" "$VS_T") | $(ratio "$STREAM_BYTES" "$ZS_T" "$STREAM_BYTES" "$VS_T") |
 | pg_basebackup | $ZB_T | $(mbs "$ZB_B" "$ZB_T") | $VB_T | $(mbs "$VB_B" "$VB_T") | $(ratio "$ZB_B" "$ZB_T" "$VB_B" "$VB_T") |
 
-All rounds (s): receivewal zenith ${ZS[*]} / vanilla ${VS[*]}; basebackup zenith $(printf '%s ' "${ZB[@]}" | cut -d' ' -f1,3,5) / vanilla $(printf '%s ' "${VB[@]}" | cut -d' ' -f1,3,5).
+All rounds (s): receivewal zenith ${ZS[*]} / vanilla ${VS[*]}; basebackup zenith $(printf '%s\n' "${ZB[@]}" | cut -d' ' -f1 | xargs) / vanilla $(printf '%s\n' "${VB[@]}" | cut -d' ' -f1 | xargs).
 REP

@@ -6,19 +6,22 @@ import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
+import io.vertx.core.Future;
 import io.vertx.core.eventbus.MessageConsumer;
 
+import java.util.ArrayDeque;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * START_REPLICATION's CopyBoth phase: sends stored WAL from the start position, then follows the
- * durable end the WAL receiver publishes on the event bus (no polling). One store read (≤ 1 MiB) is
- * in flight at a time, and none starts while the socket's write queue is full, so a slow client
- * holds us back instead of making us buffer WAL.
+ * durable end the WAL receiver publishes on the event bus (no polling). At most two store reads
+ * (≤ 1 MiB each) are in flight, and none starts while the socket's write queue is full, so a slow
+ * client holds us back instead of making us buffer WAL.
  */
 final class WalStreamer {
     private static final Logger LOG = Logger.getLogger(WalStreamer.class.getName());
+    private static final int READS_IN_FLIGHT = 2;
     /** Bytes per store read. */
     private static final int READ_BYTES = 1 << 20;
     /** Bytes per XLogData message, PostgreSQL's MAX_SEND_SIZE. */
@@ -32,7 +35,9 @@ final class WalStreamer {
     private final TimelineId timeline;
     private Lsn sent;
     private Lsn durableEnd;
-    private boolean reading;
+    /** Store reads under way, oldest first; two overlap the store's per-chunk work with sending. */
+    private final ArrayDeque<Read> inFlight = new ArrayDeque<>();
+    private Lsn requested;
     private boolean stopped;
     private boolean caughtUpAnnounced;
     private MessageConsumer<String> follower;
@@ -45,6 +50,7 @@ final class WalStreamer {
         this.store = store;
         this.timeline = timeline;
         this.sent = start;
+        this.requested = start;
         this.durableEnd = durableEnd;
     }
 
@@ -55,7 +61,7 @@ final class WalStreamer {
         // for the next commit.
         services.blocking(() -> store.walEnd(timeline).orElse(durableEnd)).onSuccess(this::advance);
         keepaliveTimer = services.vertx().setPeriodic(KEEPALIVE_MS, t -> {
-            if (!stopped && !reading && !connection.socket().writeQueueFull()
+            if (!stopped && inFlight.isEmpty() && !connection.socket().writeQueueFull()
                     && connection.session().state() == WalSenderSession.State.STREAMING) {
                 connection.session().keepalive(durableEnd, false);
                 connection.flush();
@@ -84,10 +90,14 @@ final class WalStreamer {
     }
 
     private void pump() {
-        if (stopped || reading || connection.session().state() != WalSenderSession.State.STREAMING) {
+        if (stopped || connection.session().state() != WalSenderSession.State.STREAMING) {
             return;
         }
-        if (!sent.isBefore(durableEnd)) {
+        deliver();
+        if (stopped) {
+            return;
+        }
+        if (inFlight.isEmpty() && !sent.isBefore(durableEnd)) {
             if (!caughtUpAnnounced) {
                 // Tells a client waiting for an end position (pg_receivewal -E) where we are.
                 connection.session().keepalive(durableEnd, false);
@@ -100,33 +110,44 @@ final class WalStreamer {
             connection.socket().drainHandler(v -> pump());
             return;
         }
-        reading = true;
-        Lsn from = sent;
-        int want = (int) Math.min(READ_BYTES, durableEnd.minus(from));
-        services.blocking(() -> store.readWal(timeline, from, want)).onComplete(ar -> {
-            reading = false;
-            if (stopped) {
+        while (inFlight.size() < READS_IN_FLIGHT && requested.isBefore(durableEnd)) {
+            Lsn from = requested;
+            int want = (int) Math.min(READ_BYTES, durableEnd.minus(from));
+            Future<byte[]> read = services.blocking(() -> store.readWal(timeline, from, want));
+            inFlight.add(new Read(from, want, read));
+            requested = from.plus(want);
+            read.onComplete(ar -> pump());
+        }
+    }
+
+    /** Sends the reads that completed, in LSN order (a later read may finish first). */
+    private void deliver() {
+        while (!inFlight.isEmpty() && inFlight.peek().result().isComplete()) {
+            Read r = inFlight.poll();
+            if (r.result().failed()) {
+                LOG.log(Level.WARNING, "reading WAL at " + r.from() + " failed", r.result().cause());
+                stop();
+                connection.fatal("XX000", "could not read WAL at " + r.from() + ": " + r.result().cause().getMessage());
                 return;
             }
-            if (ar.failed()) {
-                LOG.log(Level.WARNING, "reading WAL at " + from + " failed", ar.cause());
-                connection.fatal("XX000", "could not read WAL at " + from + ": " + ar.cause().getMessage());
-                return;
-            }
-            byte[] data = ar.result();
-            if (data.length == 0) {
-                // The published end ran ahead of what a reader sees yet; try again shortly.
-                services.vertx().setTimer(50, t -> pump());
-                return;
-            }
+            byte[] data = r.result().result();
             long now = PgTime.now();
             for (int off = 0; off < data.length; off += MESSAGE_BYTES) {
                 int len = Math.min(MESSAGE_BYTES, data.length - off);
-                connection.write(WireFrames.xlogData(from.plus(off), durableEnd, now, data, off, len));
+                connection.write(WireFrames.xlogData(r.from().plus(off), durableEnd, now, data, off, len));
             }
-            sent = from.plus(data.length);
+            sent = r.from().plus(data.length);
             caughtUpAnnounced = false;
-            pump();
-        });
+            if (data.length < r.want()) {
+                // The published end ran ahead of what a reader sees yet: drop the reads after it, retry shortly.
+                inFlight.clear();
+                requested = sent;
+                services.vertx().setTimer(50, t -> pump());
+                return;
+            }
+        }
+    }
+
+    private record Read(Lsn from, int want, Future<byte[]> result) {
     }
 }
