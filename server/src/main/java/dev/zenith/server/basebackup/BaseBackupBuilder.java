@@ -23,6 +23,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -52,13 +53,22 @@ public final class BaseBackupBuilder {
     private BaseBackupBuilder() {
     }
 
+    /** {@code historyFiles}: the lineage's PostgreSQL timeline history files, sent in pg_wal with the WAL. */
     public static PreparedBackup prepare(Store store, Timeline timeline, String label, boolean includeWal,
-                                         Path scratchRoot) throws IOException {
+                                         Map<Integer, byte[]> historyFiles, Path scratchRoot) throws IOException {
         Lsn end = store.lastRecordEnd(timeline.id()).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no WAL"));
         ImageManifest image = store.latestImageAtOrBefore(timeline.id(), end).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no image at or before " + end));
         int tli = timeline.pgTimeline();
+        ControlFile imageControl = ControlFile.parse(store.pgControl(image));
+        if (imageControl.checkPointCopy().thisTimeLineId() != tli) {
+            // Its WAL before the switch would need the old timeline's segment names; the store has an image
+            // on the new timeline once the promoted pg has been stopped cleanly.
+            throw new IOException("the newest image is on PostgreSQL timeline "
+                    + imageControl.checkPointCopy().thisTimeLineId() + ", before the promotion to timeline " + tli
+                    + "; stop and start the pg once so that its timeline has an image of its own");
+        }
         Files.createDirectories(scratchRoot);
         // Only WAL is written out (for the WAL option); the image's files and pages stream from the store.
         Path dir = scratchRoot.resolve("basebackup-" + UUID.randomUUID());
@@ -66,8 +76,11 @@ public final class BaseBackupBuilder {
             Path walDir = Files.createDirectories(dir.resolve("pg_wal"));
             if (includeWal) {
                 store.writeWalSegments(timeline.id(), image.redoLsn(), end, walDir);
+                for (Map.Entry<Integer, byte[]> h : historyFiles.entrySet()) {
+                    Files.write(walDir.resolve(String.format("%08X.history", h.getKey())), h.getValue());
+                }
             }
-            byte[] control = ControlFile.parse(store.pgControl(image))
+            byte[] control = imageControl
                     .withoutBackupPoints()
                     .withState(DbState.IN_ARCHIVE_RECOVERY)
                     .withMinRecoveryPoint(end, tli)

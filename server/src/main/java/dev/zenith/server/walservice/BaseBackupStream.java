@@ -70,7 +70,8 @@ final class BaseBackupStream {
         manifest = new BackupManifest();
         started = System.nanoTime();
         services.blocking(() -> BaseBackupBuilder.prepare(target.store(), target.timeline(), options.label(),
-                options.includeWal(), services.scratchDir())).onComplete(ar -> {
+                options.includeWal(), PgTimelineHistory.historyFiles(target.store(), target.timeline()),
+                services.scratchDir())).onComplete(ar -> {
             if (ar.failed()) {
                 LOG.log(Level.WARNING, "base backup could not be prepared", ar.cause());
                 connection.error("XX000", "could not prepare base backup: " + ar.cause().getMessage());

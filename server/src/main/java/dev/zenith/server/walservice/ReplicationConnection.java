@@ -25,6 +25,7 @@ import io.vertx.core.net.NetSocket;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -264,10 +265,15 @@ final class ReplicationConnection {
     }
 
     void error(String sqlState, String message) {
+        error(sqlState, message, null);
+    }
+
+    void error(String sqlState, String message, String detail) {
         if (phase == Phase.CLOSED) {
             return;
         }
-        session.error(ErrorFields.of("ERROR", sqlState, message));
+        ErrorFields f = ErrorFields.of("ERROR", sqlState, message);
+        session.error(detail == null ? f : f.with(ErrorFields.DETAIL, detail));
         answered();
     }
 
@@ -310,9 +316,15 @@ final class ReplicationConnection {
                 reply(ReplicationResponses.show(show.name(), value));
             }
         } else if (command instanceof TimelineHistory h) {
-            // Every timeline we serve is its PostgreSQL cluster's first, so none has a history file.
-            error("58P01", String.format("could not open file \"pg_wal/%08X.history\": No such file or directory",
-                    h.timeline()));
+            answerWith(() -> Optional.ofNullable(PgTimelineHistory.historyFiles(store(), target.timeline()).get(h.timeline())),
+                    history -> {
+                        if (history.isPresent()) {
+                            reply(ReplicationResponses.timelineHistory(h.timeline(), history.get()));
+                        } else {
+                            error("58P01", String.format("could not open file \"pg_wal/%08X.history\": No such file or directory",
+                                    h.timeline()));
+                        }
+                    });
         } else if (command instanceof ReadReplicationSlot r) {
             var slot = services.slots().find(tl(), r.slotName());
             reply(slot.isPresent() ? ReplicationResponses.readReplicationSlot("physical",
@@ -366,15 +378,25 @@ final class ReplicationConnection {
             error("42704", "replication slot \"" + s.slotName() + "\" does not exist");
             return;
         }
-        if (s.timeline() != null && s.timeline() != pgTimeline()) {
-            error("22023", "requested timeline " + Integer.toUnsignedString(s.timeline())
-                    + " is not in this server's history");
-            return;
-        }
-        answerWith(() -> new Lsn[] {oldestReadable(store(), target.timeline()), store().walEnd(tl()).orElseThrow()}, r -> {
-            Lsn oldest = r[0];
-            Lsn end = r[1];
+        int requested = s.timeline() == null ? pgTimeline() : s.timeline();
+        answerWith(() -> new Object[] {oldestReadable(store(), target.timeline()), store().walEnd(tl()).orElseThrow(),
+                PgTimelineHistory.switchFrom(store(), target.timeline(), requested)}, r -> {
+            Lsn oldest = (Lsn) r[0];
+            Lsn end = (Lsn) r[1];
+            @SuppressWarnings("unchecked")
+            Optional<PgTimelineHistory.Switch> historic = (Optional<PgTimelineHistory.Switch>) r[2];
             Lsn start = s.startLsn();
+            if (requested != pgTimeline() && historic.isEmpty()) {
+                error("22023", "requested timeline " + Integer.toUnsignedString(requested)
+                        + " is not in this server's history");
+                return;
+            }
+            if (historic.isPresent() && start.isAfter(historic.get().at())) {
+                error("22023", "requested starting point " + start + " on timeline " + requested
+                        + " is not in this server's history",
+                        "This server's history forked from timeline " + requested + " at " + historic.get().at() + ".");
+                return;
+            }
             if (start.isAfter(end)) {
                 error("55000", "requested starting point " + start + " is ahead of the WAL flush position of this server " + end);
                 return;
@@ -387,7 +409,8 @@ final class ReplicationConnection {
             session.startStreaming();
             phase = Phase.COMMANDS;
             streamingSlot = s.slotName();
-            streamer = new WalStreamer(this, services, store(), tl(), start, end);
+            // On an earlier PostgreSQL timeline, the stream ends at its switch point (end of timeline).
+            streamer = new WalStreamer(this, services, store(), tl(), start, end, historic.orElse(null));
             flush();
             streamer.start();
             driveSession();

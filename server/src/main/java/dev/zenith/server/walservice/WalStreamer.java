@@ -35,6 +35,7 @@ final class WalStreamer {
     private final TimelineId timeline;
     private Lsn sent;
     private Lsn durableEnd;
+    private final PgTimelineHistory.Switch historic;
     /** Store reads under way, oldest first; two overlap the store's per-chunk work with sending. */
     private final ArrayDeque<Read> inFlight = new ArrayDeque<>();
     private Lsn requested;
@@ -43,15 +44,18 @@ final class WalStreamer {
     private MessageConsumer<String> follower;
     private long keepaliveTimer = -1;
 
+    /** {@code historic}: streaming an earlier PostgreSQL timeline, which ends at its switch point; else null. */
     WalStreamer(ReplicationConnection connection, ReplicationConnection.Services services, Store store,
-                TimelineId timeline, Lsn start, Lsn durableEnd) {
+                TimelineId timeline, Lsn start, Lsn durableEnd, PgTimelineHistory.Switch historic) {
         this.connection = connection;
         this.services = services;
         this.store = store;
         this.timeline = timeline;
         this.sent = start;
         this.requested = start;
-        this.durableEnd = durableEnd;
+        this.historic = historic;
+        // The WAL of a historic timeline is complete up to its switch point.
+        this.durableEnd = historic == null ? durableEnd : Lsn.min(durableEnd, historic.at());
     }
 
     void start() {
@@ -83,7 +87,7 @@ final class WalStreamer {
     }
 
     private void advance(Lsn end) {
-        if (end.isAfter(durableEnd)) {
+        if (historic == null && end.isAfter(durableEnd)) {
             durableEnd = end;
             pump();
         }
@@ -98,6 +102,13 @@ final class WalStreamer {
             return;
         }
         if (inFlight.isEmpty() && !sent.isBefore(durableEnd)) {
+            if (historic != null) {
+                // PostgreSQL's end of a historic timeline: CopyDone, then (after the client's) the next timeline.
+                connection.session().endOfTimeline(historic.next(), historic.at());
+                connection.flush();
+                stop();
+                return;
+            }
             if (!caughtUpAnnounced) {
                 // Tells a client waiting for an end position (pg_receivewal -E) where we are.
                 connection.session().keepalive(durableEnd, false);
