@@ -22,7 +22,8 @@ public final class Main {
               stop                          stop computes cleanly, then the daemon
               status                        what runs
 
-              storage attach -n NAME --path DIR [--type native]
+              storage attach -n NAME --path DIR [--type native] [--pitr 7d]
+              storage gc -n NAME [--pitr DURATION]   free history outside the PITR window, snapshots, branches
               storage detach -n NAME
               storage list
               storage show -n NAME
@@ -129,20 +130,25 @@ public final class Main {
         if (argv.isEmpty()) {
             throw new CliException("storage needs a subcommand: attach, detach, list, show", 2);
         }
-        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "type", "path"), Set.of("json"),
+        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "type", "path", "pitr"), Set.of("json"),
                 Map.of("n", "name", "t", "type", "p", "path"));
         boolean json = a.flag("json");
         switch (argv.get(0)) {
             case "attach" -> {
                 ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", a.require("name", "storage name"))
                         .put("type", a.get("type") == null ? "native" : a.get("type"));
-                if (a.get("path") != null) {
-                    body.put("path", a.get("path"));
-                }
+                putIfGiven(body, "path", a.get("path"));
+                putIfGiven(body, "pitr", a.get("pitr"));
                 return show(json, client.put("/storages", body));
             }
             case "detach" -> {
                 return show(json, client.delete("/storages/" + a.require("name", "storage name")));
+            }
+            case "gc" -> {
+                ObjectNode body = DaemonClient.JSON.createObjectNode();
+                putIfGiven(body, "pitr", a.get("pitr"));
+                return show(json, client.post("/storages/" + a.require("name", "storage name") + "/gc",
+                        body.isEmpty() ? null : body));
             }
             case "list" -> {
                 JsonNode list = client.get("/storages");

@@ -1,8 +1,6 @@
 package dev.zenith.server;
 
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -16,18 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Losing a compute's directory loses nothing: it is rebuilt from the store (images plus WAL). */
-class ComputeDurabilityTest {
-    DaemonFixture d;
-
-    @BeforeEach
-    void start() throws Exception {
-        d = new DaemonFixture().startInProcess();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        d.close();
-    }
+class ComputeDurabilityTest extends FreshDaemonTest {
 
     @Test
     void stopDeleteDirectoryStartKeepsEverything() throws Exception {

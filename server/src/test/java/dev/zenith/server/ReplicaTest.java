@@ -1,8 +1,6 @@
 package dev.zenith.server;
 
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -17,18 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * timeline's WAL from the store, so it sees what the primary commits. Replay lag is measured (printed,
  * not asserted: these machines are shared).
  */
-class ReplicaTest {
-    DaemonFixture d;
-
-    @BeforeEach
-    void start() throws Exception {
-        d = new DaemonFixture().startInProcess();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        d.close();
-    }
+class ReplicaTest extends FreshDaemonTest {
 
     @Test
     void replicaFollowsThePrimaryThroughTheStore() throws Exception {

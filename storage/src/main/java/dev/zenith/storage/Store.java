@@ -1,5 +1,7 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.gc.GarbageCollector;
+import dev.zenith.storage.gc.GcStats;
 import dev.zenith.storage.image.DataDirectoryImporter;
 import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.DataDirectoryMaterializer;
@@ -41,6 +43,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -570,6 +573,15 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * The image a compute at {@code point} starts from: the newest whose checkpoint record lies wholly
+     * before the point. An image is keyed by its checkpoint record's start, and a point that is exactly
+     * that start does not contain the record, so that image is too new for it.
+     */
+    public Optional<ImageManifest> imageFor(TimelineId id, Lsn point) {
+        return point.isValid() ? latestImageAtOrBefore(id, point.plus(-1)) : Optional.empty();
+    }
+
     private Optional<ImageManifest> latestImage(Txn<byte[]> txn, Lineage lineage) {
         try (Cursor<byte[]> c = tables.images.openCursor(txn)) {
             for (Lineage.Step step : lineage.steps()) {
@@ -616,6 +628,30 @@ public final class Store implements AutoCloseable {
         try (Txn<byte[]> txn = tables.env.txnRead()) {
             return DataDirectoryMaterializer.fileContent(tables, txn, sha256);
         }
+    }
+
+    // ---------------------------------------------------------------- retention
+
+    /**
+     * Frees WAL, images and page versions that none of the {@code retained} points (per timeline: snapshots,
+     * the start of a PITR window) nor any timeline's end or branch point needs. See {@link GarbageCollector}.
+     */
+    public GcStats collectGarbage(Map<TimelineId, ? extends Collection<Lsn>> retained) {
+        return new GarbageCollector(this, tables).run(retained);
+    }
+
+    /** The oldest LSN a compute can start at on this timeline: its lineage's oldest image. */
+    public Optional<Lsn> retentionHorizon(TimelineId id) {
+        Optional<Lsn> oldest = Optional.empty();
+        TimelineId t = id;
+        while (t != null) {
+            List<ImageManifest> own = images(t);
+            if (!own.isEmpty()) {
+                oldest = Optional.of(own.get(0).lsn());
+            }
+            t = timeline(t).flatMap(Timeline::parentId).orElse(null);
+        }
+        return oldest;
     }
 
     // ---------------------------------------------------------------- metadata documents

@@ -54,11 +54,13 @@ public final class RestApi {
         });
 
         r.put("/storages").handler(ctx -> {
-            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path"));
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path", "pitr"));
             String name = body.requiredString("name");
             String type = body.optionalString("type");
             String path = body.optionalString("path");
-            blocking(ctx, 201, () -> storages.attach(name, type == null ? "native" : type, path).toJson());
+            String pitrText = body.optionalString("pitr");
+            java.time.Duration pitr = pitrText == null ? StorageRegistry.DEFAULT_PITR : StorageRegistry.parseDuration(pitrText);
+            blocking(ctx, 201, () -> storages.attach(name, type == null ? "native" : type, path, pitr).toJson());
         });
         r.get("/storages").handler(ctx -> {
             JsonArray list = new JsonArray();
@@ -66,6 +68,15 @@ public final class RestApi {
             reply(ctx, 200, list);
         });
         r.get("/storages/:name").handler(ctx -> reply(ctx, 200, storages.get(ctx.pathParam("name")).toJson()));
+        r.post("/storages/:name/gc").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            var raw = ctx.body().buffer();
+            JsonBody body = raw == null || raw.length() == 0 ? null : JsonBody.parse(raw, Set.of("pitr"));
+            String pitrText = body == null ? null : body.optionalString("pitr");
+            java.time.Duration pitr = pitrText == null ? null : StorageRegistry.parseDuration(pitrText);
+            storages.get(name);
+            blocking(ctx, 200, () -> computes.collectGarbage(name, pitr));
+        });
         r.delete("/storages/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> {

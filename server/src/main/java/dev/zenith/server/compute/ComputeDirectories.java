@@ -103,7 +103,7 @@ final class ComputeDirectories {
             store.truncateWal(timeline, end);
             LOG.info("cut the torn WAL tail " + end + ".." + walEnd + " of timeline " + timeline);
         }
-        ImageManifest image = store.latestImageAtOrBefore(timeline, end)
+        ImageManifest image = store.imageFor(timeline, end)
                 .orElseThrow(() -> new IOException("timeline " + timeline + " has no image at or before " + end));
         int pgTimeline = store.timeline(timeline).orElseThrow().pgTimeline();
         int imageTimeline = ControlFile.parse(store.pgControl(image)).checkPointCopy().thisTimeLineId();

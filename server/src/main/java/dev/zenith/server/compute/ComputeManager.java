@@ -153,6 +153,8 @@ public final class ComputeManager {
             }
         }
         vertx.setPeriodic(2000, id -> watchComputes());
+        vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.executeBlocking(
+                () -> collectGarbage(s.name(), null), true)));
     }
 
     // ---- queries (event loop safe) ----
@@ -455,6 +457,37 @@ public final class ComputeManager {
             throw ApiException.badRequest("snapshots '" + from + "' and '" + to + "' are on different storages");
         }
         return HistoryDiff.between(storages.get(a.storageName()).store(), a, b);
+    }
+
+    /**
+     * Frees history nothing keeps: every point within the storage's PITR window (or {@code pitrOverride}),
+     * every snapshot, every branch point and every timeline's end stay readable.
+     */
+    public JsonObject collectGarbage(String storageName, java.time.Duration pitrOverride) {
+        StorageRegistry.Storage storage = storages.get(storageName);
+        java.time.Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
+        Store store = storage.store();
+        Instant cutoff = Instant.now().minus(pitr);
+        Map<TimelineId, List<Lsn>> retained = new java.util.HashMap<>();
+        for (var t : store.timelines()) {
+            // The window starts at the last commit before its cutoff; with none, it reaches back to the
+            // oldest image (a point just past its checkpoint record's start, which that image serves).
+            Lsn windowStart = store.lastCommitAtOrBefore(t.id(), cutoff).map(c -> c.recordLsn())
+                    .or(() -> store.retentionHorizon(t.id()).map(h -> h.plus(1))).orElse(null);
+            if (windowStart != null) {
+                retained.computeIfAbsent(t.id(), k -> new ArrayList<>()).add(windowStart);
+            }
+        }
+        for (Snapshot s : snapshots.list()) {
+            if (s.storageName().equals(storageName)) {
+                retained.computeIfAbsent(s.timeline(), k -> new ArrayList<>()).add(s.lsn());
+            }
+        }
+        var stats = store.collectGarbage(retained);
+        LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
+        return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
+                .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
+                .put("page_versions_freed", stats.pageVersionsFreed()).put("index_entries_freed", stats.indexEntriesFreed());
     }
 
     public SnapshotCatalog snapshots() {

@@ -66,7 +66,7 @@ public final class HistoryPoints {
         if (lsn.isAfter(end)) {
             throw ApiException.badRequest("LSN " + lsn + " is beyond the end of WAL (" + end + ")");
         }
-        ImageManifest image = store.latestImageAtOrBefore(tl, lsn).orElseThrow(() -> ApiException.badRequest(
+        ImageManifest image = store.imageFor(tl, lsn).orElseThrow(() -> ApiException.badRequest(
                 "LSN " + lsn + " is before the retention horizon (" + horizon(store, tl) + ")"));
         if (lsn.equals(end)) {
             return new HistoryPoint(tl, lsn, lsn.toString(), null, null);
@@ -120,15 +120,6 @@ public final class HistoryPoints {
 
     /** The oldest point a compute can start from: the first image of the timeline's lineage. */
     static String horizon(Store store, TimelineId tl) {
-        TimelineId t = tl;
-        String oldest = "none";
-        while (t != null) {
-            var images = store.images(t);
-            if (!images.isEmpty()) {
-                oldest = images.get(0).lsn().toString();
-            }
-            t = store.timeline(t).flatMap(x -> x.parentId()).orElse(null);
-        }
-        return oldest;
+        return store.retentionHorizon(tl).map(Lsn::toString).orElse("none");
     }
 }

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -19,6 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The attached storages, persisted in {@code ZENITH_HOME/storages.json}. A native storage is an LMDB
@@ -30,11 +33,35 @@ public final class StorageRegistry implements AutoCloseable {
     public static final String DEFAULT_STORAGE = "local";
 
     /** One attached storage. */
-    public record Storage(String name, String type, Path path, Instant attachedAt, Store store) {
+    /** One attached storage; {@code pitr} is how far back any point in time stays reachable. */
+    public record Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store) {
         public JsonObject toJson() {
             return new JsonObject().put("name", name).put("type", type).put("path", path.toString())
-                    .put("attached_at", attachedAt.toString());
+                    .put("attached_at", attachedAt.toString()).put("pitr", formatDuration(pitr));
         }
+    }
+
+    public static final Duration DEFAULT_PITR = Duration.ofDays(7);
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})([smhd])");
+
+    /** {@code 7d}, {@code 12h}, {@code 30m}, {@code 0s}. */
+    public static Duration parseDuration(String text) {
+        Matcher m = text == null ? null : DURATION.matcher(text.trim());
+        if (m == null || !m.matches()) {
+            throw ApiException.badRequest("a duration is a number and a unit (s, m, h, d), like 7d; got '" + text + "'");
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
+        };
+    }
+
+    static String formatDuration(Duration d) {
+        long s = d.getSeconds();
+        return s % 86400 == 0 ? s / 86400 + "d" : s % 3600 == 0 ? s / 3600 + "h" : s % 60 == 0 ? s / 60 + "m" : s + "s";
     }
 
     private final Path registryFile;
@@ -53,15 +80,16 @@ public final class StorageRegistry implements AutoCloseable {
                 JsonObject s = (JsonObject) o;
                 Path path = Path.of(s.getString("path"));
                 r.storages.put(s.getString("name"), new Storage(s.getString("name"), s.getString("type"), path,
-                        Instant.parse(s.getString("attached_at")), Store.open(path)));
+                        Instant.parse(s.getString("attached_at")),
+                        s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path)));
             }
         } else {
-            r.attach(DEFAULT_STORAGE, "native", defaultStoragePath.toString());
+            r.attach(DEFAULT_STORAGE, "native", defaultStoragePath.toString(), DEFAULT_PITR);
         }
         return r;
     }
 
-    public Storage attach(String name, String type, String pathText) throws IOException {
+    public Storage attach(String name, String type, String pathText, Duration pitr) throws IOException {
         Names.check("storage", name);
         if (!"native".equals(type)) {
             throw ApiException.badRequest("storage type '" + type + "' is not supported; use \"native\"");
@@ -88,7 +116,7 @@ public final class StorageRegistry implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw ApiException.badRequest("cannot open a native storage at " + path + ": " + e.getMessage());
         }
-        Storage s = new Storage(name, type, path, Instant.now(), store);
+        Storage s = new Storage(name, type, path, Instant.now(), pitr, store);
         storages.put(name, s);
         try {
             save();

@@ -1,0 +1,74 @@
+package dev.zenith.server;
+
+import dev.zenith.testkit.PgCluster;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Retention: the PITR window, snapshots, branch points and every timeline's end keep history alive;
+ * garbage collection frees the rest, and every kept point stays exactly readable.
+ */
+class RetentionTest extends FreshDaemonTest {
+
+    private JsonObject gc(String pitr) throws Exception {
+        return (JsonObject) d.ok(200, "POST", "/storages/local/gc",
+                pitr == null ? null : new JsonObject().put("pitr", pitr).encode());
+    }
+
+    @Test
+    void gcFreesOnlyWhatNothingKeeps() throws Exception {
+        int port = d.createPg("main").getInteger("port");
+        d.psql(port, "CREATE EXTENSION amcheck");
+        d.pgbench(port, "-i", "-s", "2", "-q");
+        String beforeFirstImage = d.psql(port, "SELECT pg_current_wal_lsn()");
+        d.action("main", "stop");                              // image 1
+        d.action("main", "start");
+        d.pgbench(port, "-n", "-t", "300");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@keep").encode());
+        String kept = d.psql(port, HistoryTest.FINGERPRINT);
+        d.action("main", "stop");                              // image 2
+        d.action("main", "start");
+        d.pgbench(port, "-n", "-t", "300");
+        d.action("main", "stop");                              // image 3
+        d.action("main", "start");
+        String now = d.psql(port, HistoryTest.FINGERPRINT);
+
+        JsonObject windowKeepsAll = gc(null);                  // the default 7-day window covers everything
+        assertEquals(0L, windowKeepsAll.getLong("wal_bytes_freed"), windowKeepsAll.encode());
+        assertEquals(0, windowKeepsAll.getInteger("images_freed"));
+        assertEquals(0L, windowKeepsAll.getLong("page_versions_freed"));
+
+        JsonObject freed = gc("0s");                           // only the snapshot and the end remain
+        assertTrue(freed.getLong("wal_bytes_freed") > 0, freed.encode());
+        assertTrue(freed.getInteger("images_freed") >= 1, freed.encode());
+        assertTrue(freed.getLong("page_versions_freed") > 0, freed.encode());
+        JsonObject again = gc("0s");
+        assertEquals(0L, again.getLong("wal_bytes_freed"), "a second collection finds nothing: " + again.encode());
+        assertEquals(0L, again.getLong("page_versions_freed"));
+
+        // what was kept is exact
+        int snap = ((JsonObject) d.ok(201, "PUT", "/pgs",
+                new JsonObject().put("name", "atkeep").put("snapshot", "main@keep").encode())).getInteger("port");
+        assertEquals(kept, d.psql(snap, HistoryTest.FINGERPRINT));
+        PgCluster.ProcessRunner.run(d.pg.command("pg_amcheck", "-h", "127.0.0.1", "-p", Integer.toString(snap),
+                "-U", "postgres", "-d", "postgres", "--heapallindexed"), Path.of("/tmp"));
+        d.ok(200, "DELETE", "/pgs/atkeep", null);
+        JsonObject stopped = d.action("main", "stop");
+        PgCluster.deleteTree(Path.of(stopped.getString("pgdata")));
+        d.action("main", "start");
+        assertEquals(now, d.psql(port, HistoryTest.FINGERPRINT));
+
+        // what was freed is refused clearly
+        HttpResponse<String> gone = d.request("PUT", "/pgs",
+                new JsonObject().put("name", "old").put("from", "main").put("lsn", beforeFirstImage).encode());
+        assertEquals(400, gone.statusCode(), gone.body());
+        assertTrue(gone.body().contains("retention horizon"), gone.body());
+        assertEquals(400, d.request("POST", "/storages/local/gc", "{\"pitr\": \"soon\"}").statusCode());
+    }
+}

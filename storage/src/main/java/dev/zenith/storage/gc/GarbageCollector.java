@@ -1,0 +1,204 @@
+package dev.zenith.storage.gc;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.WalPositions;
+import dev.zenith.wal.Lsn;
+import org.lmdbjava.Cursor;
+import org.lmdbjava.GetOp;
+import org.lmdbjava.Txn;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Frees what no retained point needs. A point (timeline, LSN) stays readable when the newest image at
+ * or below it and the WAL from that image's redo point up to it stay. Per timeline, everything below
+ * the oldest such image goes: WAL chunks before its redo segment, older images, page versions that
+ * a newer version at or below that image supersedes, and index entries before the redo point.
+ *
+ * <p>Retained points come from the caller (snapshots, the start of the PITR window, every timeline's
+ * end); branch points of child timelines are added here, and a point on a child at or below its
+ * branch point is the parent's to keep.
+ */
+public final class GarbageCollector {
+    private static final long SEGMENT = 16L << 20;
+
+    private final Store store;
+    private final Tables tables;
+
+    public GarbageCollector(Store store, Tables tables) {
+        this.store = store;
+        this.tables = tables;
+    }
+
+    public GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained) {
+        Map<TimelineId, Set<Lsn>> keep = keepPoints(retained);
+        GcStats total = new GcStats(0, 0, 0, 0);
+        for (Map.Entry<TimelineId, Set<Lsn>> e : keep.entrySet()) {
+            total = total.plus(collect(e.getKey(), e.getValue()));
+        }
+        return total;
+    }
+
+    /** Every timeline's points: the caller's, its end, its children's branch points; pushed up to the owner. */
+    private Map<TimelineId, Set<Lsn>> keepPoints(Map<TimelineId, ? extends Collection<Lsn>> retained) {
+        Map<TimelineId, Timeline> all = new HashMap<>();
+        store.timelines().forEach(t -> all.put(t.id(), t));
+        Map<TimelineId, Set<Lsn>> keep = new HashMap<>();
+        for (Timeline t : all.values()) {
+            Collection<Lsn> given = retained.get(t.id());
+            List<Lsn> points = new ArrayList<>(given == null ? List.of() : given);
+            store.lastRecordEnd(t.id()).ifPresent(points::add);
+            if (t.parent() != null) {
+                points.add(t.branchLsn());
+            }
+            for (Lsn p : points) {
+                Timeline owner = t;
+                // at or below a branch point, the data lives in the parent
+                while (owner.parent() != null && !p.isAfter(owner.branchLsn())) {
+                    owner = all.get(owner.parent());
+                }
+                keep.computeIfAbsent(owner.id(), k -> new HashSet<>()).add(p);
+            }
+            keep.computeIfAbsent(t.id(), k -> new HashSet<>());
+        }
+        return keep;
+    }
+
+    private GcStats collect(TimelineId id, Set<Lsn> points) {
+        // The oldest own image any point needs; a point with no own image below it needs all own WAL.
+        Lsn oldestImage = null;
+        Lsn oldestRedo = null;
+        boolean needsAllWal = points.isEmpty();
+        for (Lsn p : points) {
+            Optional<ImageManifest> img = store.imageFor(id, p).filter(i -> i.timeline().equals(id));
+            if (img.isEmpty()) {
+                needsAllWal = true;
+                continue;
+            }
+            if (oldestImage == null || img.get().lsn().isBefore(oldestImage)) {
+                oldestImage = img.get().lsn();
+            }
+            if (oldestRedo == null || img.get().redoLsn().isBefore(oldestRedo)) {
+                oldestRedo = img.get().redoLsn();
+            }
+        }
+        long wal = 0;
+        int images = 0;
+        long versions = 0;
+        long index = 0;
+        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+            if (!needsAllWal && oldestRedo != null) {
+                Lsn horizon = Lsn.of(oldestRedo.value() - oldestRedo.value() % SEGMENT);
+                wal = dropWalBelow(txn, id, horizon);
+                index += dropKeysBelow(txn, tables.changesByLsn, id, horizon, Keys.TL);
+                index += dropKeysBelow(txn, tables.checkpoints, id, horizon, Keys.TL);
+                index += dropCommitsBelow(txn, id, horizon);
+            }
+            if (oldestImage != null) {
+                images = dropKeysBelow(txn, tables.images, id, oldestImage, Keys.TL);
+                versions = dropSupersededVersions(txn, id, oldestImage);
+            }
+            txn.commit();
+        }
+        return new GcStats(wal, images, versions, index);
+    }
+
+    /** Whole chunks that end at or before the horizon; the timeline's WAL then starts at the next one. */
+    private long dropWalBelow(Txn<byte[]> txn, TimelineId id, Lsn horizon) {
+        long freed = 0;
+        Lsn newStart = null;
+        try (Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                Lsn start = Keys.lsnAt(c.key(), Keys.TL);
+                Lsn end = start.plus(c.val().length);
+                if (end.isAfter(horizon)) {
+                    newStart = start;
+                    break;
+                }
+                freed += c.val().length;
+                c.delete();
+            }
+        }
+        byte[] state = tables.walState.get(txn, Keys.timeline(id));
+        if (freed > 0 && state != null && newStart != null) {
+            WalPositions p = WalPositions.decode(state);
+            tables.walState.put(txn, Keys.timeline(id), new WalPositions(newStart, p.end(), p.lastRecordEnd()).encode());
+        }
+        return freed;
+    }
+
+    /** Entries keyed (timeline, LSN, ...) with LSN below {@code limit}. */
+    private int dropKeysBelow(Txn<byte[]> txn, org.lmdbjava.Dbi<byte[]> dbi, TimelineId id, Lsn limit, int lsnOffset) {
+        int n = 0;
+        try (Cursor<byte[]> c = dbi.openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                if (!Keys.lsnAt(c.key(), lsnOffset).isBefore(limit)) {
+                    break;
+                }
+                c.delete();
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** The commit-time index is ordered by time; its LSN follows it. */
+    private int dropCommitsBelow(Txn<byte[]> txn, TimelineId id, Lsn limit) {
+        int n = 0;
+        try (Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                if (Keys.lsnAt(c.key(), Keys.TL + 8).isBefore(limit)) {
+                    c.delete();
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Of each block's versions at or below {@code image}, only the newest can still be read (by that
+     * image or later ones); the older ones go.
+     */
+    private long dropSupersededVersions(Txn<byte[]> txn, TimelineId id, Lsn image) {
+        long n = 0;
+        try (Cursor<byte[]> c = tables.pages.openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            byte[] previousBlock = null;
+            boolean previousAtOrBelow = false;
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                byte[] key = c.key();
+                byte[] block = Arrays.copyOf(key, Keys.BLOCK_PREFIX);
+                boolean atOrBelow = !Keys.lsnAt(key, Keys.BLOCK_PREFIX).isAfter(image);
+                if (atOrBelow && previousAtOrBelow && Arrays.equals(block, previousBlock)) {
+                    // the previous entry (same block, older, also at or below) is superseded by this one
+                    c.prev();
+                    c.delete();
+                    n++;
+                    if (!c.get(key, GetOp.MDB_SET_KEY)) {
+                        throw new IllegalStateException("lost the cursor position while collecting page versions");
+                    }
+                }
+                previousBlock = block;
+                previousAtOrBelow = atOrBelow;
+            }
+        }
+        return n;
+    }
+}
