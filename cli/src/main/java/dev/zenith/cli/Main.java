@@ -282,7 +282,7 @@ public final class Main {
                 if (json) {
                     out.println(list.toPrettyString());
                 } else {
-                    Table.print(out, list, "name", "lsn", "commit_time", "created_at", "timeline_id");
+                    Table.print(out, list, "name", "lsn", "commit_time", "created_at", "retains_bytes", "timeline_id");
                 }
                 return 0;
             }

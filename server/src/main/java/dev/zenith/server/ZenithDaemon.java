@@ -203,6 +203,7 @@ public final class ZenithDaemon {
             }
             if (computes != null) {
                 computes.stopAllBlocking();
+                computes.close();
             }
             if (storages != null) {
                 storages.close();

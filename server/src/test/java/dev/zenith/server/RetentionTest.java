@@ -71,4 +71,31 @@ class RetentionTest extends FreshDaemonTest {
         assertTrue(gone.body().contains("retention horizon"), gone.body());
         assertEquals(400, d.request("POST", "/storages/local/gc", "{\"pitr\": \"soon\"}").statusCode());
     }
+
+    @Test
+    void aSnapshotReportsWhatOnlyItKeeps() throws Exception {
+        d.ok(201, "PUT", "/storages", new JsonObject().put("name", "short").put("pitr", "0s")
+                .put("path", d.home.resolve("short").toString()).encode());
+        int port = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "s").put("storage_name", "short")
+                .encode())).getInteger("port");
+        d.pgbench(port, "-i", "-s", "1", "-q");
+        d.action("s", "stop");
+        d.action("s", "start");
+        d.pgbench(port, "-n", "-t", "300");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "s@keep").encode());
+        d.action("s", "stop");
+        d.action("s", "start");
+        d.pgbench(port, "-n", "-t", "300");
+        d.action("s", "stop");
+        d.action("s", "start");
+
+        JsonObject keep = (JsonObject) d.ok(200, "GET", "/snapshots/s@keep", null);
+        long retains = keep.getLong("retains_bytes");
+        assertTrue(retains > 0, "the snapshot alone keeps the history since the first image: " + keep.encode());
+        assertEquals(retains, keep.getLong("retains_wal_bytes") + keep.getLong("retains_page_bytes"));
+        d.ok(200, "DELETE", "/snapshots/s@keep", null);
+        JsonObject freed = (JsonObject) d.ok(200, "POST", "/storages/short/gc", null);
+        assertTrue(freed.getLong("wal_bytes_freed") + freed.getLong("page_bytes_freed") >= retains,
+                "destroying it and collecting frees at least what it said it kept: " + freed.encode());
+    }
 }

@@ -637,7 +637,12 @@ public final class Store implements AutoCloseable {
      * the start of a PITR window) nor any timeline's end or branch point needs. See {@link GarbageCollector}.
      */
     public GcStats collectGarbage(Map<TimelineId, ? extends Collection<Lsn>> retained) {
-        return new GarbageCollector(this, tables).run(retained);
+        return new GarbageCollector(this, tables).run(retained, false);
+    }
+
+    /** What {@link #collectGarbage} would free, counted in a read transaction (blocks no writer). */
+    public GcStats garbageIfCollected(Map<TimelineId, ? extends Collection<Lsn>> retained) {
+        return new GarbageCollector(this, tables).run(retained, true);
     }
 
     /** The oldest LSN a compute can start at on this timeline: its lineage's oldest image. */

@@ -60,7 +60,11 @@ public final class RestApi {
             String path = body.optionalString("path");
             String pitrText = body.optionalString("pitr");
             java.time.Duration pitr = pitrText == null ? StorageRegistry.DEFAULT_PITR : StorageRegistry.parseDuration(pitrText);
-            blocking(ctx, 201, () -> storages.attach(name, type == null ? "native" : type, path, pitr).toJson());
+            blocking(ctx, 201, () -> {
+                StorageRegistry.Storage s = storages.attach(name, type == null ? "native" : type, path, pitr);
+                computes.snapshots().load(s);
+                return s.toJson();
+            });
         });
         r.get("/storages").handler(ctx -> {
             JsonArray list = new JsonArray();
@@ -82,6 +86,7 @@ public final class RestApi {
             blocking(ctx, 200, () -> {
                 StorageRegistry.Storage s = storages.get(name);
                 computes.checkStorageUnused(name);
+                computes.snapshots().forget(name);
                 storages.detach(name);
                 return s.toJson();
             });
@@ -131,11 +136,7 @@ public final class RestApi {
             String time = body.optionalString("time");
             blocking(ctx, 201, () -> computes.createSnapshot(name, lsn, time));
         });
-        r.get("/snapshots").handler(ctx -> {
-            JsonArray list = new JsonArray();
-            computes.snapshots().list().forEach(s -> list.add(s.toJson()));
-            reply(ctx, 200, list);
-        });
+        r.get("/snapshots").handler(ctx -> blocking(ctx, 200, () -> computes.listSnapshots(null)));
         r.get("/snapshot-diff").handler(ctx -> {
             String from = ctx.queryParams().get("from");
             String to = ctx.queryParams().get("to");
@@ -144,7 +145,11 @@ public final class RestApi {
             }
             blocking(ctx, 200, () -> computes.diffSnapshots(from, to));
         });
-        r.get("/snapshots/:name").handler(ctx -> reply(ctx, 200, computes.snapshots().get(ctx.pathParam("name")).toJson()));
+        r.get("/snapshots/:name").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            computes.snapshots().get(name);
+            blocking(ctx, 200, () -> computes.listSnapshots(name).getJsonObject(0));
+        });
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> computes.destroySnapshot(name));

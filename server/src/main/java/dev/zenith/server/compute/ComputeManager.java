@@ -64,6 +64,7 @@ public final class ComputeManager {
     private final Instant startedAt = Instant.now();
     /** The daemon's management executor (same name, same single thread): state changes run one at a time. */
     private final WorkerExecutor management;
+    private final List<Long> timers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** A compute's persistent record plus what only the running daemon knows. */
     private static final class Compute {
@@ -152,9 +153,9 @@ public final class ComputeManager {
                 }
             }
         }
-        vertx.setPeriodic(2000, id -> watchComputes());
-        vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.executeBlocking(
-                () -> collectGarbage(s.name(), null), true)));
+        timers.add(vertx.setPeriodic(2000, id -> watchComputes()));
+        timers.add(vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.executeBlocking(
+                () -> collectGarbage(s.name(), null), true))));
     }
 
     // ---- queries (event loop safe) ----
@@ -466,6 +467,17 @@ public final class ComputeManager {
     public JsonObject collectGarbage(String storageName, java.time.Duration pitrOverride) {
         StorageRegistry.Storage storage = storages.get(storageName);
         java.time.Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
+        var stats = storage.store().collectGarbage(retainedPoints(storage, pitr, null));
+        LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
+        return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
+                .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
+                .put("page_versions_freed", stats.pageVersionsFreed()).put("page_bytes_freed", stats.pageBytesFreed())
+                .put("index_entries_freed", stats.indexEntriesFreed());
+    }
+
+    /** Per timeline, the points that must stay readable: the PITR window's start and the snapshots. */
+    private Map<TimelineId, List<Lsn>> retainedPoints(StorageRegistry.Storage storage, java.time.Duration pitr,
+                                                      String exceptSnapshot) {
         Store store = storage.store();
         Instant cutoff = Instant.now().minus(pitr);
         Map<TimelineId, List<Lsn>> retained = new java.util.HashMap<>();
@@ -479,15 +491,36 @@ public final class ComputeManager {
             }
         }
         for (Snapshot s : snapshots.list()) {
-            if (s.storageName().equals(storageName)) {
+            if (s.storageName().equals(storage.name()) && !s.fullName().equals(exceptSnapshot)) {
                 retained.computeIfAbsent(s.timeline(), k -> new ArrayList<>()).add(s.lsn());
             }
         }
-        var stats = store.collectGarbage(retained);
-        LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
-        return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
-                .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
-                .put("page_versions_freed", stats.pageVersionsFreed()).put("index_entries_freed", stats.indexEntriesFreed());
+        return retained;
+    }
+
+    /**
+     * Snapshots with what each one alone keeps alive: the WAL and page bytes a collection would free
+     * without it, beyond the PITR window, the other snapshots and the branches.
+     */
+    public JsonArray listSnapshots(String only) {
+        JsonArray out = new JsonArray();
+        Map<String, Long[]> baseline = new java.util.HashMap<>();
+        for (Snapshot s : snapshots.list()) {
+            if (only != null && !only.equals(s.fullName())) {
+                continue;
+            }
+            StorageRegistry.Storage storage = storages.get(s.storageName());
+            Long[] base = baseline.computeIfAbsent(s.storageName(), k -> {
+                var g = storage.store().garbageIfCollected(retainedPoints(storage, storage.pitr(), null));
+                return new Long[] {g.walBytesFreed(), g.pageBytesFreed()};
+            });
+            var without = storage.store().garbageIfCollected(retainedPoints(storage, storage.pitr(), s.fullName()));
+            long wal = Math.max(0, without.walBytesFreed() - base[0]);
+            long pages = Math.max(0, without.pageBytesFreed() - base[1]);
+            out.add(s.toJson().put("retains_wal_bytes", wal).put("retains_page_bytes", pages)
+                    .put("retains_bytes", wal + pages));
+        }
+        return out;
     }
 
     public SnapshotCatalog snapshots() {
@@ -647,6 +680,20 @@ public final class ComputeManager {
                     LOG.log(Level.WARNING, "stopping pg " + c.record.name() + " failed", e);
                 }
             }
+        }
+    }
+
+    /**
+     * After {@link #stopAllBlocking}: no periodic work starts any more, and what was queued on the
+     * management thread has finished, so the stores can be closed under nobody's feet.
+     */
+    public void close() {
+        timers.forEach(vertx::cancelTimer);
+        try {
+            management.executeBlocking(() -> null, true).toCompletionStage().toCompletableFuture()
+                    .get(5, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "management work did not drain before shutdown", e);
         }
     }
 

@@ -38,12 +38,20 @@ public final class SnapshotCatalog {
     }
 
     public void load() {
-        for (StorageRegistry.Storage s : storages.list()) {
-            s.store().listMeta("snapshot/").values().forEach(b -> {
-                Snapshot snap = Snapshot.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8)));
-                snapshots.put(snap.fullName(), snap);
-            });
-        }
+        storages.list().forEach(this::load);
+    }
+
+    /** A storage just attached (it may hold snapshots from before). */
+    public void load(StorageRegistry.Storage s) {
+        s.store().listMeta("snapshot/").values().forEach(b -> {
+            Snapshot snap = Snapshot.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8)));
+            snapshots.put(snap.fullName(), snap);
+        });
+    }
+
+    /** A storage being detached: its snapshots stay in it, and leave this catalog. */
+    public void forget(String storageName) {
+        snapshots.values().removeIf(s -> s.storageName().equals(storageName));
     }
 
     /** Splits and checks {@code PG@SNAP}; {@code allowHead} admits the HEAD{i} names checkout makes. */

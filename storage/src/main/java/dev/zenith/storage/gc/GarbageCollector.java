@@ -43,11 +43,12 @@ public final class GarbageCollector {
         this.tables = tables;
     }
 
-    public GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained) {
+    /** Frees what nothing keeps, or with {@code dryRun} only counts it (in a read transaction). */
+    public GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained, boolean dryRun) {
         Map<TimelineId, Set<Lsn>> keep = keepPoints(retained);
-        GcStats total = new GcStats(0, 0, 0, 0);
+        GcStats total = GcStats.NONE;
         for (Map.Entry<TimelineId, Set<Lsn>> e : keep.entrySet()) {
-            total = total.plus(collect(e.getKey(), e.getValue()));
+            total = total.plus(collect(e.getKey(), e.getValue(), dryRun));
         }
         return total;
     }
@@ -77,7 +78,7 @@ public final class GarbageCollector {
         return keep;
     }
 
-    private GcStats collect(TimelineId id, Set<Lsn> points) {
+    private GcStats collect(TimelineId id, Set<Lsn> points, boolean dryRun) {
         // The oldest own image any point needs; a point with no own image below it needs all own WAL.
         Lsn oldestImage = null;
         Lsn oldestRedo = null;
@@ -97,27 +98,30 @@ public final class GarbageCollector {
         }
         long wal = 0;
         int images = 0;
-        long versions = 0;
+        long[] versions = {0, 0};
         long index = 0;
-        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+        try (Txn<byte[]> txn = dryRun ? tables.env.txnRead() : tables.env.txnWrite()) {
+            boolean apply = !dryRun;
             if (!needsAllWal && oldestRedo != null) {
                 Lsn horizon = Lsn.of(oldestRedo.value() - oldestRedo.value() % SEGMENT);
-                wal = dropWalBelow(txn, id, horizon);
-                index += dropKeysBelow(txn, tables.changesByLsn, id, horizon, Keys.TL);
-                index += dropKeysBelow(txn, tables.checkpoints, id, horizon, Keys.TL);
-                index += dropCommitsBelow(txn, id, horizon);
+                wal = dropWalBelow(txn, id, horizon, apply);
+                index += dropKeysBelow(txn, tables.changesByLsn, id, horizon, Keys.TL, apply);
+                index += dropKeysBelow(txn, tables.checkpoints, id, horizon, Keys.TL, apply);
+                index += dropCommitsBelow(txn, id, horizon, apply);
             }
             if (oldestImage != null) {
-                images = dropKeysBelow(txn, tables.images, id, oldestImage, Keys.TL);
-                versions = dropSupersededVersions(txn, id, oldestImage);
+                images = dropKeysBelow(txn, tables.images, id, oldestImage, Keys.TL, apply);
+                versions = dropSupersededVersions(txn, id, oldestImage, apply);
             }
-            txn.commit();
+            if (apply) {
+                txn.commit();
+            }
         }
-        return new GcStats(wal, images, versions, index);
+        return new GcStats(wal, images, versions[0], versions[1], index);
     }
 
     /** Whole chunks that end at or before the horizon; the timeline's WAL then starts at the next one. */
-    private long dropWalBelow(Txn<byte[]> txn, TimelineId id, Lsn horizon) {
+    private long dropWalBelow(Txn<byte[]> txn, TimelineId id, Lsn horizon, boolean apply) {
         long freed = 0;
         Lsn newStart = null;
         try (Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
@@ -130,11 +134,13 @@ public final class GarbageCollector {
                     break;
                 }
                 freed += c.val().length;
-                c.delete();
+                if (apply) {
+                    c.delete();
+                }
             }
         }
         byte[] state = tables.walState.get(txn, Keys.timeline(id));
-        if (freed > 0 && state != null && newStart != null) {
+        if (apply && freed > 0 && state != null && newStart != null) {
             WalPositions p = WalPositions.decode(state);
             tables.walState.put(txn, Keys.timeline(id), new WalPositions(newStart, p.end(), p.lastRecordEnd()).encode());
         }
@@ -142,7 +148,8 @@ public final class GarbageCollector {
     }
 
     /** Entries keyed (timeline, LSN, ...) with LSN below {@code limit}. */
-    private int dropKeysBelow(Txn<byte[]> txn, org.lmdbjava.Dbi<byte[]> dbi, TimelineId id, Lsn limit, int lsnOffset) {
+    private int dropKeysBelow(Txn<byte[]> txn, org.lmdbjava.Dbi<byte[]> dbi, TimelineId id, Lsn limit, int lsnOffset,
+                              boolean apply) {
         int n = 0;
         try (Cursor<byte[]> c = dbi.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
@@ -150,7 +157,9 @@ public final class GarbageCollector {
                 if (!Keys.lsnAt(c.key(), lsnOffset).isBefore(limit)) {
                     break;
                 }
-                c.delete();
+                if (apply) {
+                    c.delete();
+                }
                 n++;
             }
         }
@@ -158,13 +167,15 @@ public final class GarbageCollector {
     }
 
     /** The commit-time index is ordered by time; its LSN follows it. */
-    private int dropCommitsBelow(Txn<byte[]> txn, TimelineId id, Lsn limit) {
+    private int dropCommitsBelow(Txn<byte[]> txn, TimelineId id, Lsn limit, boolean apply) {
         int n = 0;
         try (Cursor<byte[]> c = tables.commits.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 if (Keys.lsnAt(c.key(), Keys.TL + 8).isBefore(limit)) {
-                    c.delete();
+                    if (apply) {
+                        c.delete();
+                    }
                     n++;
                 }
             }
@@ -174,31 +185,38 @@ public final class GarbageCollector {
 
     /**
      * Of each block's versions at or below {@code image}, only the newest can still be read (by that
-     * image or later ones); the older ones go.
+     * image or later ones); the older ones go. Returns {versions, stored bytes}.
      */
-    private long dropSupersededVersions(Txn<byte[]> txn, TimelineId id, Lsn image) {
+    private long[] dropSupersededVersions(Txn<byte[]> txn, TimelineId id, Lsn image, boolean apply) {
         long n = 0;
+        long bytes = 0;
         try (Cursor<byte[]> c = tables.pages.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             byte[] previousBlock = null;
             boolean previousAtOrBelow = false;
+            int previousSize = 0;
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 byte[] key = c.key();
                 byte[] block = Arrays.copyOf(key, Keys.BLOCK_PREFIX);
                 boolean atOrBelow = !Keys.lsnAt(key, Keys.BLOCK_PREFIX).isAfter(image);
+                int size = c.val().length;
                 if (atOrBelow && previousAtOrBelow && Arrays.equals(block, previousBlock)) {
                     // the previous entry (same block, older, also at or below) is superseded by this one
-                    c.prev();
-                    c.delete();
                     n++;
-                    if (!c.get(key, GetOp.MDB_SET_KEY)) {
-                        throw new IllegalStateException("lost the cursor position while collecting page versions");
+                    bytes += previousSize;
+                    if (apply) {
+                        c.prev();
+                        c.delete();
+                        if (!c.get(key, GetOp.MDB_SET_KEY)) {
+                            throw new IllegalStateException("lost the cursor position while collecting page versions");
+                        }
                     }
                 }
                 previousBlock = block;
                 previousAtOrBelow = atOrBelow;
+                previousSize = size;
             }
         }
-        return n;
+        return new long[] {n, bytes};
     }
 }
