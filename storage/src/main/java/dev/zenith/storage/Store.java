@@ -339,14 +339,27 @@ public final class Store implements AutoCloseable {
             int length = (int) Math.min(maxBytes, own.end().minus(from));
             byte[] out = new byte[length];
             int filled = 0;
+            WalOwner o = null;
+            byte[][] chunk = null;
+            Lsn chunkStart = null;
             while (filled < length) {
                 Lsn pos = from.plus(filled);
-                WalOwner o = walOwner(txn, id, pos);
-                TimelineId owner = o.timeline();
-                byte[][] chunk = Tables.floor(c, Keys.timelineLsn(owner, pos), Keys.TL);
-                Lsn chunkStart = chunk == null ? null : Keys.lsnAt(chunk[0], Keys.TL);
+                if (o == null || !pos.isBefore(o.readableEnd())) {
+                    o = walOwner(txn, id, pos); // crossing a branch point: another timeline owns the bytes
+                    chunk = null;
+                }
+                byte[] prefix = Keys.timeline(o.timeline());
+                if (chunk != null && !pos.isBefore(chunkStart.plus(chunk[1].length))) {
+                    // sequential reads: the next chunk normally starts exactly here
+                    chunk = c.next() && Keys.hasPrefix(c.key(), prefix) && Keys.lsnAt(c.key(), Keys.TL).equals(pos)
+                            ? new byte[][] {c.key(), c.val()} : null;
+                }
+                if (chunk == null) {
+                    chunk = Tables.floor(c, Keys.timelineLsn(o.timeline(), pos), Keys.TL);
+                }
+                chunkStart = chunk == null ? null : Keys.lsnAt(chunk[0], Keys.TL);
                 if (chunk == null || chunkStart.plus(chunk[1].length).compareTo(pos) <= 0) {
-                    throw new StoreException("WAL position " + pos + " is not stored on timeline " + owner);
+                    throw new StoreException("WAL position " + pos + " is not stored on timeline " + o.timeline());
                 }
                 int offset = (int) pos.minus(chunkStart);
                 int n = (int) Math.min(Math.min(length - filled, chunk[1].length - offset), o.readableEnd().minus(pos));
