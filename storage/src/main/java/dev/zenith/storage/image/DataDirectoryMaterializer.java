@@ -87,6 +87,7 @@ public final class DataDirectoryMaterializer {
         long blocks = r.blocks();
         int segments = (int) Math.max(1, (blocks + PageLayout.RELSEG_SIZE - 1) / PageLayout.RELSEG_SIZE);
         byte[] buffer = new byte[PAGES_PER_WRITE * PageLayout.BLCKSZ];
+        PageLookup.BlockReader reader = lookup.reader(r.rel());
         for (int segno = 0; segno < segments; segno++) {
             Path file = target.resolve(DataDirectoryLayout.segmentPath(r.rel(), segno));
             createDirectory(file.getParent());
@@ -95,7 +96,7 @@ public final class DataDirectoryMaterializer {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 int filled = 0;
                 for (long blk = first; blk < end; blk++) {
-                    PageLookup.Found found = lookup.find(r.rel(), (int) blk);
+                    PageLookup.Found found = reader.find((int) blk);
                     if (found == null) {
                         throw new StoreException("no stored version of " + r.rel().path() + " block " + blk
                                 + " at or below the image LSN");
