@@ -2,8 +2,6 @@ package dev.zenith.server;
 
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -19,21 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Bad input gets a clean error on its own connection, and the WAL service goes on serving everyone else. */
-class WalServiceBadInputTest {
-    DaemonFixture d;
-    WalServiceClients clients;
-
-    @BeforeEach
-    void start() throws Exception {
-        d = new DaemonFixture().startInProcess();
-        clients = new WalServiceClients(d);
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        d.close();
-    }
-
+class WalServiceBadInputTest extends WalServiceTestBase {
     @Test
     void badInputIsRefusedCleanlyAndTheServiceKeepsServing() throws Exception {
         JsonObject pg = d.createPg("main");

@@ -2,13 +2,10 @@ package dev.zenith.server;
 
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,24 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * backups pass pg_verifybackup (manifest checksums and pg_waldump over the WAL range) and a postgres
  * started on one answers with the data the compute wrote.
  */
-class WalServiceBaseBackupTest {
-    DaemonFixture d;
-    WalServiceClients clients;
-    Path work;
-
-    @BeforeEach
-    void start() throws Exception {
-        d = new DaemonFixture().startInProcess();
-        clients = new WalServiceClients(d);
-        work = Files.createTempDirectory(Path.of("/tmp"), "basebackup-");
-        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        d.close();
-        PgCluster.deleteTree(work);
-    }
+class WalServiceBaseBackupTest extends WalServiceTestBase {
 
     @Test
     void pgBasebackupStreamFetchAndTarThenVerifyAndStart() throws Exception {

@@ -3,13 +3,10 @@ package dev.zenith.server;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -21,24 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * pg_receivewal that starts on the old timeline is led across the switch point (end of timeline)
  * onto the new one, getting the promoted compute's WAL.
  */
-class WalServicePromotionTest {
-    DaemonFixture d;
-    WalServiceClients clients;
-    Path work;
-
-    @BeforeEach
-    void start() throws Exception {
-        d = new DaemonFixture().startInProcess();
-        clients = new WalServiceClients(d);
-        work = Files.createTempDirectory(Path.of("/tmp"), "promotion-");
-        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        d.close();
-        PgCluster.deleteTree(work);
-    }
+class WalServicePromotionTest extends WalServiceTestBase {
 
     @Test
     void newTimelineHistoryAndEndOfTimelineForPgReceiveWal() throws Exception {

@@ -2,13 +2,10 @@ package dev.zenith.server;
 
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -17,24 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * What replicas will do: a stock hot standby made by pg_basebackup from the WAL service, with
  * primary_conninfo pointing at the WAL service, streams the primary compute's new WAL from the store.
  */
-class WalServiceStandbyTest {
-    DaemonFixture d;
-    WalServiceClients clients;
-    Path work;
-
-    @BeforeEach
-    void start() throws Exception {
-        d = new DaemonFixture().startInProcess();
-        clients = new WalServiceClients(d);
-        work = Files.createTempDirectory(Path.of("/tmp"), "standby-");
-        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        d.close();
-        PgCluster.deleteTree(work);
-    }
+class WalServiceStandbyTest extends WalServiceTestBase {
 
     @Test
     void hotStandbyStreamsFromTheWalService() throws Exception {

@@ -1,14 +1,11 @@
 package dev.zenith.server;
 
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -19,25 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real pg_receivewal against the daemon's WAL service: the compute's own segments, byte for byte, as they are written. */
-class WalServiceStreamingTest {
-    DaemonFixture d;
-    WalServiceClients clients;
-    Path work;
-
-    @BeforeEach
-    void start() throws Exception {
-        d = new DaemonFixture().startInProcess();
-        clients = new WalServiceClients(d);
-        work = Files.createTempDirectory(Path.of("/tmp"), "walservice-");
-        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        d.close();
-        dev.zenith.testkit.PgCluster.deleteTree(work);
-    }
-
+class WalServiceStreamingTest extends WalServiceTestBase {
     @Test
     void pgReceiveWalWritesTheComputesSegmentsAndKeepsFollowing() throws Exception {
         JsonObject pg = d.createPg("main");

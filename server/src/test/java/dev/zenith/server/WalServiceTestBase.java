@@ -1,0 +1,27 @@
+package dev.zenith.server;
+
+import dev.zenith.testkit.PgCluster;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/** A daemon of its own per test, PostgreSQL's replication tools pointed at it, and a scratch directory. */
+abstract class WalServiceTestBase extends FreshDaemonTest {
+    WalServiceClients clients;
+    Path work;
+
+    @BeforeEach
+    void prepareClients() throws Exception {
+        clients = new WalServiceClients(d);
+        work = Files.createTempDirectory(Path.of("/tmp"), "walservice-");
+        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    @AfterEach
+    void removeScratch() {
+        PgCluster.deleteTree(work);
+    }
+}
