@@ -146,6 +146,10 @@ class HistoryTest {
         amcheck(port);
         JsonArray snaps = (JsonArray) d.ok(200, "GET", "/snapshots", null);
         assertTrue(snaps.encode().contains("travel@HEAD2"), "the second checkout keeps the state it left too");
+        // a snapshot's parent is the newest snapshot in its past: travel@HEAD1 was taken on a branch of main
+        assertEquals("main@s3", ((JsonObject) d.ok(200, "GET", "/snapshots/travel@HEAD1", null)).getString("parent"));
+        assertEquals("main@s1", ((JsonObject) d.ok(200, "GET", "/snapshots/main@s2", null)).getString("parent"));
+        assertEquals(null, ((JsonObject) d.ok(200, "GET", "/snapshots/main@s1", null)).getString("parent"));
         drop("travel");
     }
 

@@ -517,8 +517,8 @@ public final class ComputeManager {
             var without = storage.store().garbageIfCollected(retainedPoints(storage, storage.pitr(), s.fullName()));
             long wal = Math.max(0, without.walBytesFreed() - base[0]);
             long pages = Math.max(0, without.pageBytesFreed() - base[1]);
-            out.add(s.toJson().put("retains_wal_bytes", wal).put("retains_page_bytes", pages)
-                    .put("retains_bytes", wal + pages));
+            out.add(s.toJson().put("parent", snapshots.parentOf(s).map(Snapshot::fullName).orElse(null))
+                    .put("retains_wal_bytes", wal).put("retains_page_bytes", pages).put("retains_bytes", wal + pages));
         }
         return out;
     }

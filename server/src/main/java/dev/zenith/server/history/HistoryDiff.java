@@ -54,7 +54,7 @@ public final class HistoryDiff {
     }
 
     /** Each timeline of the lineage, nearest first, with the last LSN of it visible from (timeline, lsn). */
-    private static Map<TimelineId, Lsn> visible(Store store, TimelineId timeline, Lsn lsn) {
+    static Map<TimelineId, Lsn> visible(Store store, TimelineId timeline, Lsn lsn) {
         Map<TimelineId, Lsn> out = new LinkedHashMap<>();
         Timeline t = store.timeline(timeline).orElseThrow();
         Lsn upTo = lsn;

@@ -112,6 +112,17 @@ public final class SnapshotCatalog {
         return max + 1;
     }
 
+    /** The newest other snapshot in {@code s}'s past (its lineage, at or before its point), if any. */
+    public Optional<Snapshot> parentOf(Snapshot s) {
+        Store store = storages.get(s.storageName()).store();
+        Map<TimelineId, dev.zenith.wal.Lsn> past = HistoryDiff.visible(store, s.timeline(), s.lsn());
+        return snapshots.values().stream()
+                .filter(p -> p != s && p.storageName().equals(s.storageName()))
+                .filter(p -> past.containsKey(p.timeline()) && !p.lsn().isAfter(past.get(p.timeline())))
+                .filter(p -> !(p.timeline().equals(s.timeline()) && p.lsn().equals(s.lsn()) && !p.createdAt().isBefore(s.createdAt())))
+                .max(Comparator.comparing(Snapshot::lsn).thenComparing(Snapshot::createdAt));
+    }
+
     /** Records that {@code branch} was made from {@code snapshot}. */
     public void recordBranch(Store store, TimelineId branch, Snapshot snapshot) {
         store.putMeta(BRANCH_PREFIX + branch, snapshot.fullName().getBytes(StandardCharsets.UTF_8));
