@@ -58,6 +58,18 @@ final class DaemonFixture implements AutoCloseable {
         return this;
     }
 
+    /** Stops the in-process daemon (its home stays) and starts a new one on the same home. */
+    DaemonFixture restartInProcess() throws Exception {
+        inProcessShutdownKeepingHome();
+        return startInProcess();
+    }
+
+    void inProcessShutdownKeepingHome() throws Exception {
+        inProcess.shutdown().toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
+        vertx.close().toCompletionStage().toCompletableFuture().get(1, TimeUnit.MINUTES);
+        inProcess = null;
+    }
+
     /** Same daemon, as its own JVM (so it can be killed with -9). */
     DaemonFixture startProcess() throws Exception {
         Path conf = home.resolve("test-conf.json");

@@ -92,6 +92,34 @@ class RestValidationTest {
     }
 
     @Test
+    void aCorruptStorageIsReportedAndTheOthersKeepWorking() throws Exception {
+        DaemonFixture own = new DaemonFixture().startInProcess();
+        try {
+            java.nio.file.Path path = own.home.resolve("fragile");
+            own.ok(201, "PUT", "/storages", new JsonObject().put("name", "fragile").put("path", path.toString()).encode());
+            own.restartInProcess().restartInProcess(); // opens cleanly again, twice
+            own.ok(200, "GET", "/storages/fragile", null);
+            own.inProcessShutdownKeepingHome();
+            java.nio.file.Files.write(path.resolve("data.mdb"), new byte[8192]); // its LMDB file zeroed
+            own.startInProcess();
+
+            JsonObject fragile = (JsonObject) own.ok(200, "GET", "/storages/fragile", null);
+            assertEquals("unavailable", fragile.getString("status"), fragile.encode());
+            assertTrue(fragile.getString("error") != null && !fragile.getString("error").isBlank(), fragile.encode());
+            HttpResponse<String> use = own.request("PUT", "/pgs",
+                    new JsonObject().put("name", "p").put("storage_name", "fragile").encode());
+            assertEquals(409, use.statusCode(), use.body());
+            assertTrue(use.body().contains("unavailable"), use.body());
+            assertEquals("available", ((JsonObject) own.ok(200, "GET", "/storages/local", null)).getString("status"));
+            own.createPg("works"); // the other storages keep working
+            own.ok(200, "DELETE", "/storages/fragile", null); // and the broken one can be detached
+            assertEquals(404, own.request("GET", "/storages/fragile", null).statusCode());
+        } finally {
+            own.close();
+        }
+    }
+
+    @Test
     void attachShowDetachAStorage() throws Exception {
         String path = d.home.resolve("extra-storage").toString();
         JsonObject s = (JsonObject) d.ok(201, "PUT", "/storages",

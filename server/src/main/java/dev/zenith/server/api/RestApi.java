@@ -67,11 +67,9 @@ public final class RestApi {
             });
         });
         r.get("/storages").handler(ctx -> {
-            JsonArray list = new JsonArray();
-            storages.list().forEach(s -> list.add(s.toJson()));
-            reply(ctx, 200, list);
+            reply(ctx, 200, storages.describeAll());
         });
-        r.get("/storages/:name").handler(ctx -> reply(ctx, 200, storages.get(ctx.pathParam("name")).toJson()));
+        r.get("/storages/:name").handler(ctx -> reply(ctx, 200, storages.describe(ctx.pathParam("name"))));
         r.post("/storages/:name/gc").handler(ctx -> {
             String name = ctx.pathParam("name");
             var raw = ctx.body().buffer();
@@ -84,11 +82,11 @@ public final class RestApi {
         r.delete("/storages/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> {
-                StorageRegistry.Storage s = storages.get(name);
+                JsonObject s = storages.describe(name);
                 computes.checkStorageUnused(name);
                 computes.snapshots().forget(name);
                 storages.detach(name);
-                return s.toJson();
+                return s;
             });
         });
 

@@ -30,6 +30,7 @@ import java.util.regex.Pattern;
  * <p>Mutations are called from the daemon's single management thread; reads may come from anywhere.
  */
 public final class StorageRegistry implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(StorageRegistry.class.getName());
     public static final String DEFAULT_STORAGE = "local";
 
     /** One attached storage. */
@@ -37,7 +38,7 @@ public final class StorageRegistry implements AutoCloseable {
     public record Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store) {
         public JsonObject toJson() {
             return new JsonObject().put("name", name).put("type", type).put("path", path.toString())
-                    .put("attached_at", attachedAt.toString()).put("pitr", formatDuration(pitr));
+                    .put("attached_at", attachedAt.toString()).put("pitr", formatDuration(pitr)).put("status", "available");
         }
     }
 
@@ -66,6 +67,8 @@ public final class StorageRegistry implements AutoCloseable {
 
     private final Path registryFile;
     private final Map<String, Storage> storages = new ConcurrentHashMap<>();
+    /** Listed in the registry but not openable (corrupt, missing, foreign): reported, kept, not used. */
+    private final Map<String, JsonObject> unavailable = new ConcurrentHashMap<>();
 
     private StorageRegistry(Path registryFile) {
         this.registryFile = registryFile;
@@ -79,9 +82,15 @@ public final class StorageRegistry implements AutoCloseable {
             for (Object o : list) {
                 JsonObject s = (JsonObject) o;
                 Path path = Path.of(s.getString("path"));
-                r.storages.put(s.getString("name"), new Storage(s.getString("name"), s.getString("type"), path,
-                        Instant.parse(s.getString("attached_at")),
-                        s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path)));
+                try {
+                    r.storages.put(s.getString("name"), new Storage(s.getString("name"), s.getString("type"), path,
+                            Instant.parse(s.getString("attached_at")),
+                            s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path)));
+                } catch (RuntimeException e) {
+                    // One broken storage must not take the others down: it is reported and left untouched.
+                    LOG.severe("storage '" + s.getString("name") + "' at " + path + " cannot be opened: " + e.getMessage());
+                    r.unavailable.put(s.getString("name"), s.copy().put("status", "unavailable").put("error", e.getMessage()));
+                }
             }
         } else {
             r.attach(DEFAULT_STORAGE, "native", defaultStoragePath.toString(), DEFAULT_PITR);
@@ -97,13 +106,18 @@ public final class StorageRegistry implements AutoCloseable {
         if (pathText == null || pathText.isBlank()) {
             throw ApiException.badRequest("field 'path' is required for a native storage");
         }
-        if (storages.containsKey(name)) {
+        if (storages.containsKey(name) || unavailable.containsKey(name)) {
             throw ApiException.conflict("storage '" + name + "' already exists");
         }
         Path path = Path.of(pathText).toAbsolutePath().normalize();
         for (Storage s : storages.values()) {
             if (s.path().equals(path)) {
                 throw ApiException.conflict("path " + path + " is already attached as storage '" + s.name() + "'");
+            }
+        }
+        for (JsonObject u : unavailable.values()) {
+            if (Path.of(u.getString("path")).equals(path)) {
+                throw ApiException.conflict("path " + path + " is already attached as storage '" + u.getString("name") + "'");
             }
         }
         if (Files.exists(path) && !Files.isDirectory(path)) {
@@ -129,6 +143,16 @@ public final class StorageRegistry implements AutoCloseable {
     }
 
     public void detach(String name) throws IOException {
+        if (unavailable.containsKey(name)) {
+            JsonObject u = unavailable.remove(name);
+            try {
+                save();
+            } catch (IOException e) {
+                unavailable.put(name, u);
+                throw e;
+            }
+            return;
+        }
         Storage s = get(name);
         storages.remove(name);
         save();
@@ -137,6 +161,10 @@ public final class StorageRegistry implements AutoCloseable {
 
     public Storage get(String name) {
         Storage s = storages.get(name);
+        JsonObject broken = unavailable.get(name);
+        if (broken != null) {
+            throw ApiException.conflict("storage '" + name + "' is unavailable: " + broken.getString("error"));
+        }
         if (s == null) {
             throw ApiException.notFound("storage '" + name + "' not found");
         }
@@ -153,10 +181,29 @@ public final class StorageRegistry implements AutoCloseable {
         return l;
     }
 
-    /** Writes the registry atomically: a temp file, fsync, rename. */
+    /** Every storage as the REST API shows it, the unavailable ones with their error. */
+    public JsonArray describeAll() {
+        JsonArray all = new JsonArray();
+        list().forEach(s -> all.add(s.toJson()));
+        unavailable.values().forEach(all::add);
+        return all;
+    }
+
+    public JsonObject describe(String name) {
+        JsonObject broken = unavailable.get(name);
+        return broken != null ? broken : get(name).toJson();
+    }
+
+    /** Writes the registry atomically: a temp file, fsync, rename. Unavailable storages stay listed. */
     private void save() throws IOException {
         JsonArray list = new JsonArray();
         list().forEach(s -> list.add(s.toJson()));
+        unavailable.values().forEach(u -> {
+            JsonObject entry = u.copy();
+            entry.remove("status");
+            entry.remove("error");
+            list.add(entry);
+        });
         Files.createDirectories(registryFile.getParent());
         Path tmp = registryFile.resolveSibling(registryFile.getFileName() + ".tmp");
         Files.writeString(tmp, list.encodePrettily());
