@@ -114,10 +114,6 @@ public final class ZenithDaemon {
         return http.actualPort();
     }
 
-    public Future<Void> stopped() {
-        return stopped.future();
-    }
-
     private boolean lock() throws IOException {
         RandomAccessFile lockFile = new RandomAccessFile(config.home().resolve("zenith.lock").toFile(), "rw");
         lock = lockFile.getChannel().tryLock();

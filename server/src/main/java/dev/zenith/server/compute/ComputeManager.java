@@ -810,8 +810,4 @@ public final class ComputeManager {
             throw new IOException(e.getMessage(), e);
         }
     }
-
-    List<String> names() {
-        return new ArrayList<>(computes.keySet());
-    }
 }

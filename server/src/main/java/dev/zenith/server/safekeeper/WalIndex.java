@@ -38,10 +38,6 @@ public final class WalIndex {
         lastRecordEnd = r.endLsn();
     }
 
-    public boolean isEmpty() {
-        return lastRecordEnd == null;
-    }
-
     public Lsn lastRecordEnd() {
         return lastRecordEnd;
     }
