@@ -19,6 +19,13 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;
+import java.util.concurrent.Future;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ExecutionException;
+import java.util.List;
+import java.util.Comparator;
+import java.util.ArrayList;
 import java.util.stream.Stream;
 
 /**
@@ -30,6 +37,7 @@ public final class DataDirectoryMaterializer {
     private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
     private static final int PAGES_PER_WRITE = 128;
+    private static final int WRITERS = 2;
 
     private final Tables tables;
 
@@ -42,7 +50,6 @@ public final class DataDirectoryMaterializer {
         Instant started = Instant.now();
         prepareTarget(target);
         long bytes = 0;
-        long pages = 0;
         try (Txn<byte[]> txn = tables.env.txnRead()) {
             for (String dir : image.directories()) {
                 createDirectory(target.resolve(dir));
@@ -53,15 +60,77 @@ public final class DataDirectoryMaterializer {
             for (FileEntry f : image.files()) {
                 bytes += writeFile(target.resolve(f.path()), Blobs.get(tables, txn, f.sha256()));
             }
-            try (PageLookup lookup = new PageLookup(tables, txn, lineage)) {
-                for (RelationSize r : image.relations()) {
-                    pages += writeFork(lookup, r, target);
-                }
+            // Every fork's directory exists before the writers start, so they never race on one.
+            for (RelationSize r : image.relations()) {
+                createDirectory(target.resolve(DataDirectoryLayout.segmentPath(r.rel(), 0)).getParent());
             }
         }
+        long pages = writeForks(image.relations(), lineage, target);
         bytes += pages * PageLayout.BLCKSZ;
         return new MaterializeStats(image.relations().size(), pages, image.files().size() + 1, bytes,
                 Duration.between(started, Instant.now()));
+    }
+
+    /**
+     * Relation forks are written by up to {@link #WRITERS} threads, each with its own read transaction
+     * (LMDB readers do not block each other): decompressing and writing pages is CPU work that a
+     * second core halves. Forks are dealt largest first to the least loaded writer.
+     */
+    private long writeForks(List<RelationSize> relations, Lineage lineage, Path target) throws IOException {
+        int writers = Math.max(1, Math.min(WRITERS, Runtime.getRuntime().availableProcessors()));
+        List<List<RelationSize>> shares = new ArrayList<>();
+        long[] load = new long[writers];
+        for (int i = 0; i < writers; i++) {
+            shares.add(new ArrayList<>());
+        }
+        List<RelationSize> bySize = new ArrayList<>(relations);
+        bySize.sort(Comparator.comparingLong(RelationSize::blocks).reversed());
+        for (RelationSize r : bySize) {
+            int least = 0;
+            for (int i = 1; i < writers; i++) {
+                least = load[i] < load[least] ? i : least;
+            }
+            shares.get(least).add(r);
+            load[least] += Math.max(1, r.blocks());
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(writers, runnable -> {
+            Thread t = new Thread(runnable, "zenith-materialize");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<Long>> results = new ArrayList<>();
+            for (List<RelationSize> share : shares) {
+                results.add(pool.submit(() -> {
+                    long written = 0;
+                    try (Txn<byte[]> txn = tables.env.txnRead(); PageLookup lookup = new PageLookup(tables, txn, lineage)) {
+                        for (RelationSize r : share) {
+                            written += writeFork(lookup, r, target);
+                        }
+                    }
+                    return written;
+                }));
+            }
+            long pages = 0;
+            for (Future<Long> f : results) {
+                pages += f.get();
+            }
+            return pages;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("materialize interrupted", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(cause);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     /** A stored file's content by its sha-256 (hex). */
