@@ -38,6 +38,14 @@ public final class WalIndex {
         lastRecordEnd = r.endLsn();
     }
 
+    /** Forgets what was collected: the bytes it described will be streamed and decoded again. */
+    public void reset() {
+        blocks = new ArrayList<>();
+        commits = new ArrayList<>();
+        checkpoints = new ArrayList<>();
+        lastRecordEnd = null;
+    }
+
     public Lsn lastRecordEnd() {
         return lastRecordEnd;
     }
@@ -46,10 +54,7 @@ public final class WalIndex {
     public WalAppend drainInto(TimelineId timeline, Lsn start, byte[] bytes) {
         Lsn end = lastRecordEnd != null && lastRecordEnd.isAfter(start) ? lastRecordEnd : null;
         WalAppend a = new WalAppend(timeline, start, bytes, blocks, commits, checkpoints, end);
-        blocks = new ArrayList<>();
-        commits = new ArrayList<>();
-        checkpoints = new ArrayList<>();
-        lastRecordEnd = null;
+        reset();
         return a;
     }
 }

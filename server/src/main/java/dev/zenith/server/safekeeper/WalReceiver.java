@@ -231,7 +231,7 @@ public final class WalReceiver {
             return;
         }
         pending.reset();
-        index.drainInto(timeline, Lsn.INVALID, new byte[0]);
+        index.reset(); // records of bytes never stored (an invalid chunk): they are streamed again
         vertx.executeBlocking(computeAlive::getAsBoolean, false).onComplete(ar -> {
             if (stopping) {
                 finishIfIdle();
@@ -254,6 +254,7 @@ public final class WalReceiver {
         }
         state = "stopped";
         netClient.close();
+        committer.close();
         stopped.tryComplete();
     }
 
@@ -369,6 +370,7 @@ public final class WalReceiver {
                 // Not durable, so not acknowledged. Start over from what the store really holds.
                 LOG.log(Level.SEVERE, name + ": storing WAL failed; reconnecting", ar.cause());
                 pending.reset();
+                index.reset();
                 closeSocket();
             }
             if (paused && socket != null) {
