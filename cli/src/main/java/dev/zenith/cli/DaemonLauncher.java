@@ -82,12 +82,9 @@ final class DaemonLauncher {
         var handle = pid > 0 ? ProcessHandle.of(pid) : java.util.Optional.<ProcessHandle>empty();
         long deadline = System.nanoTime() + 5L * 60 * 1_000_000_000;
         while (System.nanoTime() < deadline) {
-            boolean alive = handle.map(ProcessHandle::isAlive).orElse(false);
-            if (!alive && !Files.exists(home.daemonFile())) {
-                out.println("zenith stopped");
-                return 0;
-            }
-            if (!alive && handle.isEmpty() && !client.isUp()) {
+            // the daemon's process when its pid is known, else whether it still answers
+            boolean gone = handle.map(h -> !h.isAlive()).orElseGet(() -> !client.isUp());
+            if (gone) {
                 out.println("zenith stopped");
                 return 0;
             }

@@ -100,10 +100,7 @@ class PhysicalReplicationClientPgTest {
             PhysicalReplicationClient client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
                     "postgres", null, "zenith_test", null, null, 0));
             try (ClientDriver d = new ClientDriver(pg.port(), client, 8192)) {
-                StreamingStarted started = (StreamingStarted) d.until(e -> e instanceof StreamingStarted);
-                // a valid flush position below anything the commit will write makes us a sync candidate
-                d.write(client.standbyStatusUpdate(started.startLsn(), started.startLsn(), started.startLsn(), false));
-                waitFor(pg, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'zenith_test'", "sync");
+                StreamingStarted started = becomeSyncStandby(pg, client, d);
 
                 CompletableFuture<String> commit = CompletableFuture.supplyAsync(() -> {
                     try {
@@ -156,9 +153,7 @@ class PhysicalReplicationClientPgTest {
             PhysicalReplicationClient client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
                     "postgres", null, "zenith_test", null, null, 0));
             try (ClientDriver d = new ClientDriver(pg.port(), client, 8192)) {
-                StreamingStarted started = (StreamingStarted) d.until(e -> e instanceof StreamingStarted);
-                d.write(client.standbyStatusUpdate(started.startLsn(), started.startLsn(), started.startLsn(), false));
-                waitFor(pg, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'zenith_test'", "sync");
+                StreamingStarted started = becomeSyncStandby(pg, client, d);
                 // the fast shutdown waits for us to flush its shutdown checkpoint, then ends COPY
                 CompletableFuture<Void> stop = CompletableFuture.runAsync(() -> {
                     try {
@@ -255,6 +250,15 @@ class PhysicalReplicationClientPgTest {
                 assertEquals("28000", e.fields().code());
             }
         }
+    }
+
+    /** Waits for streaming, then acknowledges its start: a valid flush position makes us the sync standby. */
+    private static StreamingStarted becomeSyncStandby(PgCluster pg, PhysicalReplicationClient client, ClientDriver d)
+            throws Exception {
+        StreamingStarted started = (StreamingStarted) d.until(e -> e instanceof StreamingStarted);
+        d.write(client.standbyStatusUpdate(started.startLsn(), started.startLsn(), started.startLsn(), false));
+        waitFor(pg, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'zenith_test'", "sync");
+        return started;
     }
 
     static void waitFor(PgCluster pg, String sql, String expected) throws Exception {
