@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # pgbench TPC-B against three setups in one run, same PostgreSQL settings otherwise:
-#   zenith     a zenith primary (commits wait for our WAL receiver's fsync into LMDB)
+#   zenith     a zenith primary (commits wait until our WAL receiver has made their WAL durable)
 #   receivewal vanilla PostgreSQL 15 with pg_receivewal --synchronous as its synchronous standby
 #   vanilla    vanilla PostgreSQL 15 alone (local fsync only)
-# Usage: bench/pgbench-durability.sh [--append-results]   (SCALE, CLIENTS, DURATION override 10, 8, 60)
+# All three are initialized once, then measured in interleaved rounds (vanilla, receivewal, zenith,
+# vanilla, ...), each round after a CHECKPOINT, so that a noisy neighbour on this shared machine hits
+# all three alike. The report gives each setup's median over the rounds and the ratios of the medians.
+# Usage: bench/pgbench-durability.sh [--append-results]
+#   SCALE, CLIENTS, THREADS, ROUND_SECONDS, ROUNDS, WARMUP override 10, 8, 2, 20, 3, 1 (3 x 20 s = 60 s
+#   measured per setup, after WARMUP unmeasured rounds of each: a long-running daemon's JIT is warm)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-8}; DURATION=${DURATION:-60}; THREADS=${THREADS:-2}
+SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-8}; THREADS=${THREADS:-2}; ROUND_SECONDS=${ROUND_SECONDS:-20}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-1}
 APPEND=${1:-}
+LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
 [ -x "$PGBIN/postgres" ] || PGBIN=/usr/lib/postgresql/15/bin
 AS_PG=(); [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
@@ -20,30 +26,31 @@ cleanup() {
   for d in "$WORK"/vanilla "$WORK"/receivewal; do [ -f "$d/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true; done
   [ -n "${RECV_PID:-}" ] && kill "$RECV_PID" 2>/dev/null || true
   ZENITH_HOME="$WORK/zhome" "$ROOT/zenith" stop >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-run_pgbench() { # port label -> prints "tps latency_ms"
-  local port=$1 label=$2
-  "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -q -s "$SCALE" postgres >"$WORK/$label-init.log" 2>&1
+init_pgbench() { # port label
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -i -q -s "$SCALE" postgres >"$WORK/$2-init.log" 2>&1
+}
+round() { # port label n -> prints "tps latency_ms"
+  local port=$1 label=$2 n=$3
   "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -Atqc "CHECKPOINT" postgres
-  "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -c "$CLIENTS" -j "$THREADS" -T "$DURATION" postgres >"$WORK/$label.log" 2>&1
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c "$CLIENTS" -j "$THREADS" -T "$ROUND_SECONDS" postgres \
+    >"$WORK/$label-$n.log" 2>&1
   local tps lat
-  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$label.log" | head -1)
-  lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$WORK/$label.log" | head -1)
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$label-$n.log" | head -1)
+  lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$WORK/$label-$n.log" | head -1)
   echo "$tps $lat"
 }
-
 initdb_at() { "${AS_PG[@]}" "$PGBIN/initdb" -D "$1" -U postgres --data-checksums --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null; }
 
-echo "== vanilla PostgreSQL alone" >&2
+echo "== set up: vanilla PostgreSQL alone" >&2
 P1=$(free_port); initdb_at "$WORK/vanilla"
 "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -l "$WORK/vanilla.pglog" -w -o "${COMMON[*]} -c port=$P1" start >/dev/null
-read -r V_TPS V_LAT < <(run_pgbench "$P1" vanilla)
-"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -m fast -w stop >/dev/null
+init_pgbench "$P1" vanilla
 
-echo "== vanilla PostgreSQL + pg_receivewal --synchronous" >&2
+echo "== set up: vanilla PostgreSQL + pg_receivewal --synchronous" >&2
 P2=$(free_port); initdb_at "$WORK/receivewal"; mkdir -p "$WORK/recv"; chmod 777 "$WORK/recv"
 "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/receivewal" -l "$WORK/receivewal.pglog" -w \
   -o "${COMMON[*]} -c port=$P2 -c synchronous_standby_names=pg_receivewal" start >/dev/null
@@ -51,30 +58,44 @@ P2=$(free_port); initdb_at "$WORK/receivewal"; mkdir -p "$WORK/recv"; chmod 777 
 "$PGBIN/pg_receivewal" -h 127.0.0.1 -p "$P2" -U postgres -D "$WORK/recv" --synchronous -S benchslot --no-loop >"$WORK/recv.log" 2>&1 &
 RECV_PID=$!
 sleep 1
-read -r R_TPS R_LAT < <(run_pgbench "$P2" receivewal)
-"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/receivewal" -m fast -w stop >/dev/null
-wait "$RECV_PID" 2>/dev/null || true; RECV_PID=
+init_pgbench "$P2" receivewal
 
-echo "== zenith primary" >&2
+echo "== set up: zenith primary" >&2
 export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
 "$ROOT/zenith" start >/dev/null
 ZPORT=$("$ROOT/zenith" pg create -n bench --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
-read -r Z_TPS Z_LAT < <(run_pgbench "$ZPORT" zenith)
-"$ROOT/zenith" stop >/dev/null
+init_pgbench "$ZPORT" zenith
 
+for n in $(seq 1 "$WARMUP"); do
+  echo "== warm-up round $n of $WARMUP (${ROUND_SECONDS}s each, not measured)" >&2
+  round "$P1" vanilla "w$n" >/dev/null; round "$P2" receivewal "w$n" >/dev/null; round "$ZPORT" zenith "w$n" >/dev/null
+done
+declare -a ZT ZL RT RL VT VL
+for n in $(seq 1 "$ROUNDS"); do
+  echo "== round $n of $ROUNDS (${ROUND_SECONDS}s each)" >&2
+  read -r t l < <(round "$P1" vanilla "$n"); VT+=("$t"); VL+=("$l")
+  read -r t l < <(round "$P2" receivewal "$n"); RT+=("$t"); RL+=("$l")
+  read -r t l < <(round "$ZPORT" zenith "$n"); ZT+=("$t"); ZL+=("$l")
+done
+RECEIVER=$(curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("wal_receiver"))' || true)
+
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.1f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+list() { echo "$*"; }
+Z_TPS=$(median "${ZT[@]}"); R_TPS=$(median "${RT[@]}"); V_TPS=$(median "${VT[@]}")
 REPORT=$(cat <<REP
-### pgbench TPC-B, scale $SCALE, $CLIENTS clients, $THREADS threads, ${DURATION}s — $(date -u +%F)
+### pgbench TPC-B, scale $SCALE, $CLIENTS clients, $THREADS threads, $ROUNDS interleaved rounds of ${ROUND_SECONDS}s — $(date -u +%F)
 
-Command: \`bench/pgbench-durability.sh\` (SCALE=$SCALE CLIENTS=$CLIENTS DURATION=$DURATION), one run, $(nproc) cores.
+Command: \`bench/pgbench-durability.sh\` (SCALE=$SCALE CLIENTS=$CLIENTS ROUNDS=$ROUNDS ROUND_SECONDS=$ROUND_SECONDS WARMUP=$WARMUP), $(nproc) cores, load average before: $LOAD_BEFORE.
 
-| setup | TPS | latency avg (ms) |
-|---|---|---|
-| zenith primary (commit waits for LMDB fsync in our WAL receiver) | $Z_TPS | $Z_LAT |
-| (a) vanilla PG 15 + pg_receivewal --synchronous | $R_TPS | $R_LAT |
-| (b) vanilla PG 15 alone | $V_TPS | $V_LAT |
+| setup | median TPS | median latency (ms) | TPS per round |
+|---|---|---|---|
+| zenith primary (commit waits for our WAL receiver) | $Z_TPS | $(median "${ZL[@]}") | $(list "${ZT[@]}") |
+| (a) vanilla PG 15 + pg_receivewal --synchronous | $R_TPS | $(median "${RL[@]}") | $(list "${RT[@]}") |
+| (b) vanilla PG 15 alone | $V_TPS | $(median "${VL[@]}") | $(list "${VT[@]}") |
 
-Ratios: zenith / (a) = $(ratio "$Z_TPS" "$R_TPS") (target >= 1.0); zenith / (b) = $(ratio "$Z_TPS" "$V_TPS") (target >= 0.85).
+Ratios of medians: zenith / (a) = $(ratio "$Z_TPS" "$R_TPS") (target >= 1.0); zenith / (b) = $(ratio "$Z_TPS" "$V_TPS") (target >= 0.85).
+WAL receiver after the run: \`$RECEIVER\`
 REP
 )
 echo "$REPORT"

@@ -10,6 +10,7 @@ import dev.zenith.storage.image.ImportStats;
 import dev.zenith.storage.image.ManifestCodec;
 import dev.zenith.storage.image.MaterializeStats;
 import dev.zenith.storage.image.RelationFilter;
+import dev.zenith.storage.journal.WalJournal;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageCodec;
@@ -26,6 +27,7 @@ import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.wal.CommitRecord;
 import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.storage.wal.WalGapException;
+import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.storage.wal.WalPositions;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
@@ -66,6 +68,7 @@ public final class Store implements AutoCloseable {
     /** WAL values are split so no single LMDB value gets huge. */
     static final int MAX_WAL_CHUNK = 1 << 20;
     public static final int WAL_SEGMENT_SIZE = 16 << 20;
+    private static final String JOURNAL_DIR = "wal-journal";
 
     /** LMDB must not be opened twice by one process (its locks are per process): remember what is open. */
     private static final Set<Path> OPEN = ConcurrentHashMap.newKeySet();
@@ -73,11 +76,15 @@ public final class Store implements AutoCloseable {
     private final Path directory;
     private final Path identity;
     private final Tables tables;
+    /** Per timeline: the WAL acknowledged ahead of LMDB (see {@link #journalWal}). */
+    private final Map<TimelineId, WalJournal> journals = new HashMap<>();
+    private final int journalFileBytes;
 
-    private Store(Path directory, Path identity, Tables tables) {
+    private Store(Path directory, Path identity, Tables tables, int journalFileBytes) {
         this.directory = directory;
         this.identity = identity;
         this.tables = tables;
+        this.journalFileBytes = journalFileBytes;
     }
 
     /**
@@ -85,6 +92,14 @@ public final class Store implements AutoCloseable {
      * process opens a store once; share the instance.
      */
     public static Store open(Path dir) {
+        return open(dir, WalJournal.DEFAULT_FILE_BYTES);
+    }
+
+    /**
+     * Opens the store; {@code journalFileBytes} sizes the WAL journal's files. Whatever the journal
+     * holds beyond LMDB's WAL (acknowledged before a crash) is replayed into LMDB first.
+     */
+    public static Store open(Path dir, int journalFileBytes) {
         Path identity;
         try {
             Files.createDirectories(dir);
@@ -95,12 +110,18 @@ public final class Store implements AutoCloseable {
         if (!OPEN.add(identity)) {
             throw new StoreException("store " + dir + " is already open in this process");
         }
+        Store store = null;
         try {
-            return new Store(dir, identity, Tables.open(dir));
+            store = new Store(dir, identity, Tables.open(dir), journalFileBytes);
+            store.replayJournals();
+            return store;
         } catch (IOException e) {
             OPEN.remove(identity);
             throw new StoreException("cannot open store " + dir + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
+            if (store != null) {
+                store.tables.close();
+            }
             OPEN.remove(identity);
             throw e;
         }
@@ -112,6 +133,10 @@ public final class Store implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (journals) {
+            journals.values().forEach(WalJournal::close);
+            journals.clear();
+        }
         tables.close();
         OPEN.remove(identity);
     }
@@ -229,6 +254,110 @@ public final class Store implements AutoCloseable {
             }
             txn.commit();
         }
+        for (WalAppend a : appends) {
+            WalJournal j;
+            synchronized (journals) {
+                j = journals.get(a.timeline());
+            }
+            if (j != null) {
+                j.indexedUpTo(a.end());
+            }
+        }
+    }
+
+    /**
+     * Makes WAL durable in the timeline's journal with one sync, without touching LMDB: the WAL
+     * receiver acknowledges it then, and hands the same bytes to {@link #appendWal} afterwards, in
+     * bigger batches. Each call continues the previous one; the first continues LMDB's WAL. Readers
+     * see the bytes once appendWal has them; after a crash, {@link #open} replays them into LMDB.
+     */
+    public void journalWal(TimelineId id, Lsn start, byte[] bytes) {
+        WalJournal j;
+        synchronized (journals) {
+            j = journals.get(id);
+            if (j == null) {
+                Lsn end = walEnd(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
+                if (!start.equals(end)) {
+                    throw new WalGapException(id, end, start);
+                }
+                j = WalJournal.create(journalDir(id), journalFileBytes);
+                journals.put(id, j);
+            }
+        }
+        synchronized (j) {
+            j.append(start, bytes);
+        }
+    }
+
+    /**
+     * Moves whatever the timeline's journal holds beyond LMDB's WAL into LMDB, decoded and indexed as
+     * the receiver would have, then empties the journal. Call it while nothing journals this timeline
+     * (before a receiver connects, before WAL is cut). Returns the number of bytes moved.
+     */
+    public long replayJournal(TimelineId id) {
+        WalJournal live;
+        synchronized (journals) {
+            live = journals.remove(id);
+        }
+        if (live != null) {
+            synchronized (live) {
+                live.close();
+            }
+        }
+        Path dir = journalDir(id);
+        List<WalJournal.Frame> frames = WalJournal.readAll(dir);
+        long moved = 0;
+        if (!frames.isEmpty() && timeline(id).isPresent()) {
+            Lsn at = walEnd(id).orElseThrow(() -> new StoreException("timeline " + id + " has a WAL journal but no WAL"));
+            java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream();
+            for (WalJournal.Frame f : frames) {
+                if (!f.end().isAfter(at)) {
+                    continue; // LMDB has it already
+                }
+                if (f.start().isAfter(at)) {
+                    throw new StoreException("the WAL journal " + dir + " has a gap: LMDB's WAL ends at " + at
+                            + ", the next journaled WAL starts at " + f.start());
+                }
+                int skip = (int) at.minus(f.start());
+                tail.write(f.bytes(), skip, f.bytes().length - skip);
+                at = f.end();
+            }
+            if (tail.size() > 0) {
+                byte[] bytes = tail.toByteArray();
+                WalIndexer indexer = WalIndexer.resume(this, id);
+                var invalid = indexer.feed(bytes);
+                if (invalid != null) {
+                    throw new StoreException("the WAL journal " + dir + " holds invalid WAL: " + invalid);
+                }
+                appendWal(List.of(indexer.drain(bytes)));
+                moved = bytes.length;
+            }
+        }
+        WalJournal.clear(dir);
+        return moved;
+    }
+
+    /** At open: every timeline's journal into LMDB (a journal of a timeline that is gone is dropped). */
+    private void replayJournals() throws IOException {
+        Path root = directory.resolve(JOURNAL_DIR);
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        try (var dirs = Files.list(root)) {
+            for (Path d : dirs.toList()) {
+                TimelineId id;
+                try {
+                    id = TimelineId.parse(d.getFileName().toString());
+                } catch (IllegalArgumentException e) {
+                    throw new StoreFormatException("not a WAL journal of a timeline: " + d);
+                }
+                replayJournal(id);
+            }
+        }
+    }
+
+    private Path journalDir(TimelineId id) {
+        return directory.resolve(JOURNAL_DIR).resolve(id.toString());
     }
 
     /**
@@ -237,6 +366,7 @@ public final class Store implements AutoCloseable {
      * from the store, since PostgreSQL will write new WAL where the torn record began.
      */
     public void truncateWal(TimelineId id, Lsn to) {
+        replayJournal(id); // the journal must not bring the cut bytes back at the next open
         try (Txn<byte[]> txn = tables.env.txnWrite()) {
             if (cutWalChunks(txn, id, to)) {
                 txn.commit();

@@ -2,7 +2,7 @@ package dev.zenith.server.compute;
 
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
-import dev.zenith.server.safekeeper.WalIndex;
+import dev.zenith.storage.wal.WalIndex;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;

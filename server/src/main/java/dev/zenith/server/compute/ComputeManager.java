@@ -318,6 +318,7 @@ public final class ComputeManager {
             source = snapshotName;
         } else {
             Compute from = require(fromPg);
+            catchUp(from);
             storageName = from.record.storageName();
             point = HistoryPoints.resolve(storages.get(storageName).store(), TimelineId.parse(from.record.timelineId()),
                     lsn, time);
@@ -347,6 +348,7 @@ public final class ComputeManager {
         }
         Store store = storages.get(c.record.storageName()).store();
         TimelineId current = TimelineId.parse(c.record.timelineId());
+        catchUp(c);
         // Resolve the target first: a bad point must change nothing.
         if (snapshotName != null && !snapshots.get(snapshotName).storageName().equals(c.record.storageName())) {
             throw ApiException.badRequest("snapshot '" + snapshotName + "' is on another storage");
@@ -434,9 +436,30 @@ public final class ComputeManager {
 
     // ---- snapshots ----
 
+    /**
+     * Blocks until the store's readable WAL holds every commit the pg's receiver acknowledged (LMDB
+     * trails the WAL journal by a batch), so "now", an LSN check or a time sees what clients saw commit.
+     */
+    private void catchUp(Compute c) {
+        WalReceiver rx = c.receiver;
+        if (rx == null) {
+            return;
+        }
+        try {
+            if (!rx.awaitIndexed(30_000)) {
+                throw new ApiException(503, "the store is still catching up with pg '" + c.record.name()
+                        + "'s WAL; try again");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "interrupted");
+        }
+    }
+
     public JsonObject createSnapshot(String fullName, String lsn, String time) {
         String[] parts = SnapshotCatalog.parseName(fullName, false);
         Compute c = require(parts[0]);
+        catchUp(c);
         Store store = storages.get(c.record.storageName()).store();
         HistoryPoint p = HistoryPoints.resolve(store, TimelineId.parse(c.record.timelineId()), lsn, time);
         JsonObject json = snapshots.create(fullName, false, c.record.storageName(), p).toJson();

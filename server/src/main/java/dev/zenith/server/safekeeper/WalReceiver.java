@@ -6,11 +6,10 @@ import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalAppend;
+import dev.zenith.storage.wal.WalAppends;
+import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.wal.Lsn;
-import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
-import dev.zenith.wal.decoder.WalStreamDecoder;
-import dev.zenith.wal.record.DecodedRecord;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -23,6 +22,7 @@ import io.vertx.core.net.NetSocket;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
@@ -30,12 +30,15 @@ import java.util.logging.Logger;
 
 /**
  * The safekeeper role for one primary compute: a physical replication client that streams the compute's
- * WAL, checks every record (CRC, links), commits the bytes to the store with fsync, and only then reports
- * the flush position, so the compute's synchronous commit returns only once its WAL is durable with us.
+ * WAL, checks every record (CRC, links), makes the bytes durable in the store's WAL journal (one
+ * fdatasync, {@link Store#journalWal}), and only then reports the flush position, so the compute's
+ * synchronous commit returns only once its WAL is durable with us. The same bytes then go into LMDB
+ * with their index ({@link Store#appendWal}, two syncs and the B-tree pages), off the acknowledgement
+ * path and in bigger batches; readers (WAL senders, snapshots) see WAL once it is there.
  *
- * <p>Group commit: while one store commit runs on a worker thread, everything that arrives accumulates
- * and goes into the next commit, so throughput does not collapse to one fsync per transaction.
- * All state lives on one event-loop context; only {@link Store#appendWal} runs on a worker.
+ * <p>Group commit at both steps: while one journal write runs on a worker thread, everything that
+ * arrives accumulates and goes into the next; while one LMDB commit runs, journaled batches queue up
+ * and go in together. All state lives on one event-loop context; only the store calls run on workers.
  */
 public final class WalReceiver {
     private static final Logger LOG = Logger.getLogger(WalReceiver.class.getName());
@@ -51,6 +54,7 @@ public final class WalReceiver {
     private final String slotName;
     private final long statusIntervalMs;
     private final int maxBatchBytes;
+    private final long indexIntervalMs;
     private final BooleanSupplier computeAlive;
     private final WorkerExecutor committer;
     private final NetClient netClient;
@@ -61,21 +65,27 @@ public final class WalReceiver {
     private final java.util.concurrent.atomic.LongAdder commits = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder commitNanos = new java.util.concurrent.atomic.LongAdder();
     private final java.util.concurrent.atomic.LongAdder committedBytes = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder indexCommits = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder indexNanos = new java.util.concurrent.atomic.LongAdder();
     private volatile Lsn flushed = Lsn.INVALID;
+    /** End of the WAL in LMDB (readable); guarded by itself for {@link #awaitIndexed}. */
+    private volatile Lsn indexed = Lsn.INVALID;
+    private final Object indexedMonitor = new Object();
     private boolean stopping;
     private final Promise<Void> stopped = Promise.promise();
 
     // per connection
     private NetSocket socket;
     private PhysicalReplicationClient client;
-    private WalStreamDecoder decoder;
-    private Lsn received;              // end of the bytes received so far
-    private Lsn decoderAt;             // the decoder has seen every byte below this; it may start past `received`
+    private WalIndexer indexer;        // decodes and indexes what arrives; its end is the end of the bytes received
 
-    private Lsn pendingStart;          // start of bytes received but not yet handed to a commit
-    private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
-    private final WalIndex index = new WalIndex();
-    private boolean committing;
+    private final ByteArrayOutputStream pending = new ByteArrayOutputStream(); // received, not yet journaled
+    private boolean journaling;
+    private final List<WalAppend> unindexed = new ArrayList<>(); // journaled (acknowledged), not yet in LMDB
+    private long unindexedBytes;
+    private boolean indexing;
+    private long lastIndexNanos;
+    private long indexTimer = -1;
     private boolean paused;
     private long statusTimer = -1;
     private int failures;
@@ -92,6 +102,7 @@ public final class WalReceiver {
         this.slotName = slotName;
         this.statusIntervalMs = config.statusIntervalMs();
         this.maxBatchBytes = config.maxBatchBytes();
+        this.indexIntervalMs = config.indexIntervalMs();
         this.computeAlive = computeAlive;
         this.committer = vertx.createSharedWorkerExecutor("zenith-wal-commit", 4);
         this.netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(5000));
@@ -105,10 +116,40 @@ public final class WalReceiver {
     /** Commit statistics since the receiver started. */
     public io.vertx.core.json.JsonObject stats() {
         long n = commits.sum();
+        long ni = indexCommits.sum();
         return new io.vertx.core.json.JsonObject().put("state", state).put("flushed_lsn", flushed.toString())
+                .put("indexed_lsn", indexed.toString())
                 .put("commits", n).put("wal_bytes", committedBytes.sum())
                 .put("avg_commit_ms", n == 0 ? 0.0 : Math.round(commitNanos.sum() / 1e4 / n) / 100.0)
-                .put("avg_batch_bytes", n == 0 ? 0 : committedBytes.sum() / n);
+                .put("avg_batch_bytes", n == 0 ? 0 : committedBytes.sum() / n)
+                .put("index_commits", ni)
+                .put("avg_index_commit_ms", ni == 0 ? 0.0 : Math.round(indexNanos.sum() / 1e4 / ni) / 100.0);
+    }
+
+    /**
+     * Blocks (never on an event loop) until LMDB holds all WAL acknowledged so far, so that "now" read
+     * from the store includes every commit that returned. False if that took longer than the timeout.
+     */
+    public boolean awaitIndexed(long timeoutMs) throws InterruptedException {
+        Lsn target = flushed;
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        synchronized (indexedMonitor) {
+            while (indexed.isBefore(target)) {
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0) {
+                    return false;
+                }
+                indexedMonitor.wait(left);
+            }
+        }
+        return true;
+    }
+
+    private void setIndexed(Lsn end) {
+        synchronized (indexedMonitor) {
+            indexed = end;
+            indexedMonitor.notifyAll();
+        }
     }
 
     /** The end of the WAL durably in the store, as last reported to the compute. */
@@ -144,44 +185,22 @@ public final class WalReceiver {
             return;
         }
         state = "connecting";
-        vertx.executeBlocking(() -> new Lsn[] {store.walEnd(timeline).orElseThrow(), store.lastRecordEnd(timeline).orElseThrow()}, false)
-                .compose(pos -> {
-                    Lsn walEnd = pos[0];
-                    Lsn recordEnd = pos[1];
-                    Lsn decodeFrom = nextRecordStart(recordEnd);
-                    // Re-read the torn tail we already hold so the decoder sees the rest of that record whole.
-                    return vertx.executeBlocking(() -> decodeFrom.isBefore(walEnd)
-                            ? readStored(decodeFrom, walEnd) : new byte[0], false).map(tail -> {
-                        decoder = WalStreamDecoder.startingAt(decodeFrom);
-                        if (tail.length > 0) {
-                            decoder.feed(tail, 0, tail.length);
-                        }
-                        decoderAt = Lsn.max(decodeFrom, walEnd);
-                        received = walEnd;
-                        pendingStart = walEnd;
-                        flushed = walEnd;
-                        return walEnd;
-                    });
+        vertx.executeBlocking(() -> {
+                    // WAL journaled but not in LMDB (an LMDB commit failed) goes in first: LMDB's end is where we resume.
+                    store.replayJournal(timeline);
+                    return WalIndexer.resume(store, timeline);
+                }, false)
+                .map(resumed -> {
+                    indexer = resumed;
+                    flushed = resumed.end();
+                    setIndexed(resumed.end());
+                    return resumed.end();
                 })
                 .compose(walEnd -> netClient.connect(port, host).map(s -> {
                     onConnected(s, walEnd);
                     return null;
                 }))
                 .onFailure(this::connectionFailed);
-    }
-
-    private byte[] readStored(Lsn from, Lsn to) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        Lsn at = from;
-        while (at.isBefore(to)) {
-            byte[] chunk = store.readWal(timeline, at, (int) Math.min(to.minus(at), 1 << 20));
-            if (chunk.length == 0) {
-                break;
-            }
-            out.write(chunk, 0, chunk.length);
-            at = at.plus(chunk.length);
-        }
-        return out.toByteArray();
     }
 
     private void onConnected(NetSocket s, Lsn startLsn) {
@@ -224,14 +243,14 @@ public final class WalReceiver {
         scheduleReconnect();
     }
 
-    /** Reconnects once the in-flight commit is done, re-deriving positions from the store. */
+    /** Reconnects once the in-flight store calls are done, re-deriving positions from the store. */
     private void scheduleReconnect() {
-        if (committing) {
+        if (journaling || indexing || !unindexed.isEmpty()) {
             vertx.setTimer(50, id -> scheduleReconnect());
             return;
         }
-        pending.reset();
-        index.reset(); // records of bytes never stored (an invalid chunk): they are streamed again
+        pending.reset(); // bytes never journaled (an invalid chunk, a failed write): they are streamed again
+        indexer = null;
         vertx.executeBlocking(computeAlive::getAsBoolean, false).onComplete(ar -> {
             if (stopping) {
                 finishIfIdle();
@@ -245,11 +264,15 @@ public final class WalReceiver {
     }
 
     private void finishIfIdle() {
-        if (committing) {
-            return; // commitDone comes back here
+        if (journaling || indexing) {
+            return; // their completion comes back here
         }
         if (pending.size() > 0) {
-            commit();
+            journal();
+            return;
+        }
+        if (!unindexed.isEmpty()) {
+            index();
             return;
         }
         state = "stopped";
@@ -300,6 +323,7 @@ public final class WalReceiver {
     private void onWal(ReplicationEvent.WalData w) {
         ByteBuffer data = w.data();
         Lsn start = w.startLsn();
+        Lsn received = indexer.end();
         if (start.isAfter(received)) {
             LOG.severe(name + ": WAL gap: expected " + received + ", server sent " + start);
             closeSocket();
@@ -314,71 +338,114 @@ public final class WalReceiver {
         }
         byte[] bytes = new byte[data.remaining()];
         data.get(bytes);
-        // The decoder may start after the stored end (alignment padding after the last record).
-        long unseen = received.plus(bytes.length).minus(decoderAt);
-        if (unseen > 0) {
-            decoder.feed(bytes, (int) (bytes.length - unseen), (int) unseen);
-            decoderAt = decoderAt.plus(unseen);
-        }
-        while (true) {
-            DecodeResult r = decoder.poll();
-            if (r instanceof DecodedRecord rec) {
-                index.add(rec);
-            } else if (r instanceof EndOfWal end) {
-                // Streamed WAL is flushed WAL: it never ends in invalid bytes. Refuse to store garbage.
-                LOG.severe(name + ": invalid WAL from the compute: " + end + "; not acknowledging it");
-                closeSocket();
-                return;
-            } else {
-                break;
-            }
+        EndOfWal invalid = indexer.feed(bytes);
+        if (invalid != null) {
+            // Streamed WAL is flushed WAL: it never ends in invalid bytes. Refuse to store garbage.
+            LOG.severe(name + ": invalid WAL from the compute: " + invalid + "; not acknowledging it");
+            closeSocket();
+            return;
         }
         pending.write(bytes, 0, bytes.length);
-        received = received.plus(bytes.length);
-        if (pending.size() >= 2 * maxBatchBytes && socket != null && !paused) {
-            socket.pause();
-            paused = true;
-        }
-        if (!committing) {
-            commit();
+        applyBackpressure();
+        if (!journaling) {
+            journal();
         }
     }
 
-    private void commit() {
+    /** Stops reading the compute's WAL while too much waits for the disk, so memory stays bounded. */
+    private void applyBackpressure() {
+        boolean behind = pending.size() >= 2 * maxBatchBytes || unindexedBytes >= 4L * maxBatchBytes;
+        if (behind && !paused && socket != null) {
+            socket.pause();
+            paused = true;
+        } else if (!behind && paused && socket != null) {
+            socket.resume();
+            paused = false;
+        }
+    }
+
+    /** Step 1: everything received goes to the journal with one sync; then the compute hears it is flushed. */
+    private void journal() {
         if (pending.size() == 0) {
             return;
         }
-        committing = true;
+        journaling = true;
         byte[] bytes = pending.toByteArray();
         pending.reset();
-        WalAppend append = index.drainInto(timeline, pendingStart, bytes);
-        pendingStart = append.end();
+        WalAppend append = indexer.drain(bytes);
         committer.executeBlocking(() -> {
             long t0 = System.nanoTime();
-            store.appendWal(List.of(append));
+            store.journalWal(timeline, append.start(), bytes);
             commitNanos.add(System.nanoTime() - t0);
             commits.increment();
             committedBytes.add(bytes.length);
             return append.end();
         }, false).onComplete(ar -> {
-            committing = false;
+            journaling = false;
             if (ar.succeeded()) {
                 flushed = ar.result();
                 sendStatus(false);
-                vertx.eventBus().publish(walDurableAddress(timeline), flushed.toString());
+                unindexed.add(append);
+                unindexedBytes += bytes.length;
+                index();
             } else {
                 // Not durable, so not acknowledged. Start over from what the store really holds.
-                LOG.log(Level.SEVERE, name + ": storing WAL failed; reconnecting", ar.cause());
+                LOG.log(Level.SEVERE, name + ": journaling WAL failed; reconnecting", ar.cause());
                 pending.reset();
-                index.reset();
                 closeSocket();
             }
-            if (paused && socket != null) {
-                socket.resume();
-                paused = false;
-            }
+            applyBackpressure();
             if (pending.size() > 0) {
-                commit();
+                journal();
+            } else if (stopping && socket == null) {
+                finishIfIdle();
+            }
+        });
+    }
+
+    /** Step 2: journaled batches go into LMDB together; then WAL senders and snapshots can see them. */
+    private void index() {
+        if (indexing || unindexed.isEmpty() || indexTimer >= 0) {
+            return;
+        }
+        long waitMs = indexIntervalMs - (System.nanoTime() - lastIndexNanos) / 1_000_000;
+        if (waitMs > 0 && unindexedBytes < maxBatchBytes && !stopping) {
+            // Fewer, bigger LMDB commits: each costs two syncs and its B-tree pages, whatever its size.
+            indexTimer = vertx.setTimer(waitMs, id -> {
+                indexTimer = -1;
+                index();
+            });
+            return;
+        }
+        lastIndexNanos = System.nanoTime();
+        indexing = true;
+        WalAppend merged = WalAppends.concat(unindexed);
+        unindexed.clear();
+        committer.executeBlocking(() -> {
+            long t0 = System.nanoTime();
+            store.appendWal(List.of(merged));
+            indexNanos.add(System.nanoTime() - t0);
+            indexCommits.increment();
+            return merged.end();
+        }, false).onComplete(ar -> {
+            indexing = false;
+            unindexedBytes = 0;
+            for (WalAppend a : unindexed) {
+                unindexedBytes += a.bytes().length;
+            }
+            if (ar.succeeded()) {
+                setIndexed(ar.result());
+                vertx.eventBus().publish(walDurableAddress(timeline), ar.result().toString());
+            } else {
+                // The journal holds it durably; reconnecting replays the journal into LMDB first.
+                LOG.log(Level.SEVERE, name + ": storing journaled WAL in LMDB failed; reconnecting", ar.cause());
+                unindexed.clear();
+                unindexedBytes = 0;
+                closeSocket();
+            }
+            applyBackpressure();
+            if (!unindexed.isEmpty()) {
+                index();
             } else if (stopping && socket == null) {
                 finishIfIdle();
             }
@@ -390,7 +457,7 @@ public final class WalReceiver {
         if (c == null || socket == null || c.state() != PhysicalReplicationClient.State.STREAMING) {
             return;
         }
-        socket.write(Buffer.buffer(c.standbyStatusUpdate(received, flushed, flushed, replyRequested)));
+        socket.write(Buffer.buffer(c.standbyStatusUpdate(indexer.end(), flushed, flushed, replyRequested)));
     }
 
     private void flushOutbound() {
@@ -410,7 +477,7 @@ public final class WalReceiver {
 
     /**
      * Event-bus address on which the new end of durable WAL of a timeline is published (as LSN text)
-     * after every commit: WAL senders wait on it to follow new WAL.
+     * after every LMDB commit of its WAL: WAL senders wait on it to follow new WAL.
      */
     public static String walDurableAddress(TimelineId timeline) {
         return "zenith.wal.durable." + timeline;
@@ -418,6 +485,6 @@ public final class WalReceiver {
 
     /** Where the record after one ending at {@code end} starts: records are 8-byte aligned. */
     public static Lsn nextRecordStart(Lsn end) {
-        return Lsn.of((end.value() + 7) & ~7L);
+        return WalIndexer.nextRecordStart(end);
     }
 }

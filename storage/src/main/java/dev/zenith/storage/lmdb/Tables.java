@@ -28,7 +28,8 @@ public final class Tables implements AutoCloseable {
     public static final long MAP_SIZE = 256L << 30;
     private static final String FORMAT_KEY = "format";
     private static final String FORMAT = "zenith-store/2"; // 2: block changes packed per WAL append
-    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb");
+    /** What a store directory holds: LMDB's two files and the WAL journal (see WalJournal). */
+    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb", "wal-journal");
 
     public final Env<byte[]> env;
     /** "format" -> format marker, proves the directory is ours. */
@@ -86,7 +87,7 @@ public final class Tables implements AutoCloseable {
 
     /**
      * Opens (or creates) the environment in {@code dir}. Refuses directories holding anything but
-     * LMDB's two files, and LMDB files without our format marker.
+     * LMDB's two files and the WAL journal, and LMDB files without our format marker.
      */
     public static Tables open(Path dir) throws IOException {
         Files.createDirectories(dir);

@@ -1,8 +1,5 @@
-package dev.zenith.server.safekeeper;
+package dev.zenith.storage.wal;
 
-import dev.zenith.storage.wal.BlockChange;
-import dev.zenith.storage.wal.CommitRecord;
-import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.record.BlockReference;

@@ -1,0 +1,305 @@
+package dev.zenith.storage.journal;
+
+import dev.zenith.storage.StoreException;
+import dev.zenith.wal.Lsn;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+
+/**
+ * The durable head of one timeline's WAL, ahead of LMDB. The WAL receiver appends what a compute
+ * streamed here and acknowledges it after one {@code fdatasync} of a pre-filled file (what
+ * {@code pg_receivewal --synchronous} and PostgreSQL's own WAL writer pay); the same bytes reach LMDB
+ * afterwards in bigger batches, off the acknowledgement path. When the store opens, whatever the
+ * journal holds beyond LMDB's end is replayed into LMDB, so nothing acknowledged is lost.
+ *
+ * <p>Files are {@code <generation as 16 hex digits>.journal}, zero-filled when created so that a sync
+ * writes data blocks only (PostgreSQL pre-fills its WAL segments for the same reason), holding frames
+ * from offset 0. A frame is a 28-byte header (magic, generation, start LSN, length, CRC-32C of header
+ * and payload) and the WAL bytes. Reading a file stops at the first frame that is zero, torn, or of
+ * another generation, so a file is reused simply by renaming it to a new generation once LMDB holds
+ * everything in it. {@link #append} is not thread-safe: the store calls it under its own lock.
+ */
+public final class WalJournal implements AutoCloseable {
+    /** Frames of a new generation fill at most this much of a file before the next file starts. */
+    public static final int DEFAULT_FILE_BYTES = 64 << 20;
+    static final int MAGIC = 0x5a574a31; // "ZWJ1"
+    static final int HEADER_BYTES = 28;
+    private static final String SUFFIX = ".journal";
+
+    private final Path dir;
+    private final int fileBytes;
+    private final Deque<JournalFile> sealed = new ArrayDeque<>();
+    private JournalFile current;
+    private long nextGeneration;
+    /** End of the journaled WAL, or null while the journal holds nothing. */
+    private Lsn end;
+    /** LMDB holds the WAL below this; files ending at or below it may be reused. */
+    private volatile Lsn indexed = Lsn.INVALID;
+
+    private WalJournal(Path dir, int fileBytes) {
+        this.dir = dir;
+        this.fileBytes = fileBytes;
+    }
+
+    /** A journal writing into {@code dir}, which must hold no journal files (recover and clear first). */
+    public static WalJournal create(Path dir, int fileBytes) {
+        try {
+            Files.createDirectories(dir);
+            if (!listFiles(dir).isEmpty()) {
+                throw new StoreException("WAL journal " + dir + " still holds files; replay it first");
+            }
+        } catch (IOException e) {
+            throw new StoreException("cannot create WAL journal " + dir + ": " + e.getMessage(), e);
+        }
+        return new WalJournal(dir, fileBytes);
+    }
+
+    /** End of the journaled WAL, or null when nothing was journaled since the journal was created. */
+    public Lsn end() {
+        return end;
+    }
+
+    /**
+     * Appends WAL bytes starting at {@code start} (where the previous append ended, unless the journal
+     * is empty) and syncs them to disk before returning.
+     */
+    public void append(Lsn start, byte[] bytes) {
+        if (end != null && !start.equals(end)) {
+            throw new StoreException("WAL journal " + dir + " ends at " + end + ", not at " + start);
+        }
+        int frameBytes = HEADER_BYTES + bytes.length;
+        try {
+            if (current == null || current.used + frameBytes > current.size) {
+                nextFile(frameBytes);
+            }
+            ByteBuffer frame = ByteBuffer.allocate(frameBytes).order(ByteOrder.LITTLE_ENDIAN);
+            encodeFrame(frame, current.generation, start, bytes);
+            frame.flip();
+            long at = current.used;
+            while (frame.hasRemaining()) {
+                at += current.channel.write(frame, at);
+            }
+            current.channel.force(false);
+            current.used += frameBytes;
+            current.end = start.plus(bytes.length);
+            end = current.end;
+        } catch (IOException e) {
+            // After a failed write or sync nothing about this file can be trusted: the next append starts another.
+            sealCurrent();
+            throw new StoreException("cannot write WAL journal " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** LMDB now holds the WAL below {@code lsn}: files that end there may be reused. Called by one thread. */
+    public void indexedUpTo(Lsn lsn) {
+        if (lsn.isAfter(indexed)) {
+            indexed = lsn;
+        }
+    }
+
+    static void encodeFrame(ByteBuffer frame, long generation, Lsn start, byte[] bytes) {
+        int headerStart = frame.position();
+        frame.putInt(MAGIC).putLong(generation).putLong(start.value()).putInt(bytes.length);
+        CRC32C crc = new CRC32C();
+        crc.update(frame.array(), frame.arrayOffset() + headerStart, HEADER_BYTES - 4);
+        crc.update(bytes);
+        frame.putInt((int) crc.getValue()).put(bytes);
+    }
+
+    private void nextFile(int frameBytes) throws IOException {
+        sealCurrent();
+        long generation = ++nextGeneration;
+        Path name = dir.resolve(fileName(generation));
+        int size = Math.max(fileBytes, frameBytes);
+        JournalFile reusable = sealed.peekFirst();
+        if (reusable != null && reusable.size >= size && reusable.end != null && !reusable.end.isAfter(indexed)) {
+            sealed.removeFirst();
+            reusable.channel.close();
+            Files.move(reusable.path, name, StandardCopyOption.ATOMIC_MOVE);
+        } else {
+            try (FileChannel fill = FileChannel.open(name, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+                for (long at = 0; at < size; at += zeros.capacity()) {
+                    zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+                    while (zeros.hasRemaining()) {
+                        fill.write(zeros, at + zeros.position());
+                    }
+                }
+                fill.force(true);
+            }
+        }
+        syncDirectory(dir); // the file's (new) name must survive a crash before its frames are acknowledged
+        JournalFile f = new JournalFile(name, generation, FileChannel.open(name, StandardOpenOption.READ,
+                StandardOpenOption.WRITE), (int) Files.size(name));
+        current = f;
+    }
+
+    private void sealCurrent() {
+        if (current != null) {
+            if (current.end == null) {
+                closeQuietly(current);
+                try {
+                    Files.deleteIfExists(current.path);
+                } catch (IOException ignored) {
+                    // an empty file replays to nothing
+                }
+            } else {
+                sealed.addLast(current);
+            }
+            current = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        sealCurrent();
+        for (JournalFile f : sealed) {
+            closeQuietly(f);
+        }
+        sealed.clear();
+    }
+
+    // ---------------------------------------------------------------- reading back
+
+    /** One frame read back: WAL bytes from {@code start}. */
+    public record Frame(Lsn start, byte[] bytes) {
+        public Lsn end() {
+            return start.plus(bytes.length);
+        }
+    }
+
+    /** Every intact frame in {@code dir}, oldest file first, in write order; empty when there is no journal. */
+    public static List<Frame> readAll(Path dir) {
+        List<Frame> frames = new ArrayList<>();
+        if (!Files.isDirectory(dir)) {
+            return frames;
+        }
+        try {
+            for (Path file : listFiles(dir)) {
+                readFile(file, generationOf(file), frames);
+            }
+        } catch (IOException e) {
+            throw new StoreException("cannot read WAL journal " + dir + ": " + e.getMessage(), e);
+        }
+        return frames;
+    }
+
+    private static void readFile(Path file, long generation, List<Frame> frames) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            long at = 0;
+            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            while (at + HEADER_BYTES <= size) {
+                header.clear();
+                readFully(ch, header, at);
+                header.flip();
+                int magic = header.getInt();
+                long gen = header.getLong();
+                long start = header.getLong();
+                int length = header.getInt();
+                int crc = header.getInt();
+                if (magic != MAGIC || gen != generation || length < 0 || at + HEADER_BYTES + length > size) {
+                    return; // zeros, a frame of an earlier generation, or garbage: the end
+                }
+                ByteBuffer payload = ByteBuffer.allocate(length);
+                readFully(ch, payload, at + HEADER_BYTES);
+                CRC32C c = new CRC32C();
+                c.update(header.array(), 0, HEADER_BYTES - 4);
+                c.update(payload.array());
+                if ((int) c.getValue() != crc) {
+                    return; // torn: written but never synced, so never acknowledged
+                }
+                frames.add(new Frame(Lsn.of(start), payload.array()));
+                at += HEADER_BYTES + length;
+            }
+        }
+    }
+
+    /** Deletes every journal file in {@code dir} (LMDB holds all of it). */
+    public static void clear(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try {
+            for (Path f : listFiles(dir)) {
+                Files.delete(f);
+            }
+            syncDirectory(dir);
+        } catch (IOException e) {
+            throw new StoreException("cannot clear WAL journal " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long at) throws IOException {
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, at + buf.position());
+            if (n < 0) {
+                throw new IOException("unexpected end of file");
+            }
+        }
+    }
+
+    private static List<Path> listFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(SUFFIX))
+                    .sorted(Comparator.comparingLong(WalJournal::generationOf)).toList();
+        }
+    }
+
+    private static long generationOf(Path file) {
+        String n = file.getFileName().toString();
+        try {
+            return Long.parseUnsignedLong(n.substring(0, n.length() - SUFFIX.length()), 16);
+        } catch (NumberFormatException e) {
+            throw new StoreException("not a WAL journal file: " + file);
+        }
+    }
+
+    private static String fileName(long generation) {
+        return String.format("%016x%s", generation, SUFFIX);
+    }
+
+    private static void syncDirectory(Path dir) throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
+    private static void closeQuietly(JournalFile f) {
+        try {
+            f.channel.close();
+        } catch (IOException ignored) {
+            // closing a file we only wrote and synced
+        }
+    }
+
+    private static final class JournalFile {
+        final Path path;
+        final long generation;
+        final FileChannel channel;
+        final int size;
+        int used;
+        Lsn end;
+
+        JournalFile(Path path, long generation, FileChannel channel, int size) {
+            this.path = path;
+            this.generation = generation;
+            this.channel = channel;
+            this.size = size;
+        }
+    }
+}

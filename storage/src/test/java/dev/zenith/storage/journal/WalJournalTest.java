@@ -1,0 +1,132 @@
+package dev.zenith.storage.journal;
+
+import dev.zenith.storage.StoreException;
+import dev.zenith.wal.Lsn;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The journal's frames: read back exactly, torn frames and stale generations ignored, files reused. */
+class WalJournalTest {
+    private static final Lsn START = Lsn.parse("0/2000028");
+
+    @TempDir
+    Path tmp;
+
+    private static byte[] bytes(int n, int seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    @Test
+    void framesReadBackInOrderAndATornLastFrameIsDropped() throws IOException {
+        Path dir = tmp.resolve("j");
+        byte[] a = bytes(1000, 1);
+        byte[] b = bytes(70_000, 2);
+        byte[] c = bytes(10, 3);
+        try (WalJournal j = WalJournal.create(dir, 1 << 20)) {
+            j.append(START, a);
+            j.append(START.plus(a.length), b);
+            j.append(START.plus(a.length + b.length), c);
+            assertEquals(START.plus(a.length + b.length + c.length), j.end());
+            StoreException gap = assertThrows(StoreException.class, () -> j.append(START, a));
+            assertTrue(gap.getMessage().contains("not at " + START), gap.getMessage());
+        }
+        List<WalJournal.Frame> frames = WalJournal.readAll(dir);
+        assertEquals(3, frames.size());
+        assertEquals(START, frames.get(0).start());
+        assertArrayEquals(a, frames.get(0).bytes());
+        assertArrayEquals(b, frames.get(1).bytes());
+        assertEquals(START.plus(a.length + b.length), frames.get(2).start());
+        assertArrayEquals(c, frames.get(2).bytes());
+
+        // a crash in the middle of the last write: its payload is not what its CRC says
+        Path file = onlyFile(dir);
+        long lastPayload = 3L * WalJournal.HEADER_BYTES + a.length + b.length;
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(lastPayload + 5);
+            f.write(c[5] ^ 0xff);
+        }
+        assertEquals(2, WalJournal.readAll(dir).size());
+
+        WalJournal.clear(dir);
+        assertEquals(List.of(), WalJournal.readAll(dir));
+    }
+
+    @Test
+    void filesRollOverAndAreReusedOnlyOnceIndexed() throws IOException {
+        Path dir = tmp.resolve("j");
+        int fileBytes = 8192;
+        Lsn at = START;
+        try (WalJournal j = WalJournal.create(dir, fileBytes)) {
+            for (int i = 0; i < 5; i++) { // ~3 frames per file: two files and more
+                byte[] b = bytes(2500, i);
+                j.append(at, b);
+                at = at.plus(b.length);
+            }
+            assertEquals(2, fileCount(dir), "nothing indexed: every file kept");
+            j.indexedUpTo(at); // LMDB holds it all: the oldest file is renamed into the next generation
+            for (int i = 5; i < 8; i++) {
+                byte[] b = bytes(2500, i);
+                j.append(at, b);
+                at = at.plus(b.length);
+            }
+            assertEquals(2, fileCount(dir), "the first file was reused, not a third created");
+        }
+        // The reused file still holds frames of its old generation after the new ones: they are not read.
+        List<WalJournal.Frame> frames = WalJournal.readAll(dir);
+        Lsn expected = frames.get(0).start();
+        for (WalJournal.Frame f : frames) {
+            assertEquals(expected, f.start(), "frames follow each other");
+            expected = f.end();
+        }
+        assertEquals(at, expected);
+        assertTrue(frames.get(0).start().compareTo(START.plus(3 * 2500)) >= 0, "stale frames were skipped: " + frames.get(0).start());
+    }
+
+    @Test
+    void aFrameLargerThanAFileGetsAFileOfItsOwn() {
+        Path dir = tmp.resolve("j");
+        byte[] big = bytes(50_000, 9);
+        try (WalJournal j = WalJournal.create(dir, 4096)) {
+            j.append(START, big);
+        }
+        assertArrayEquals(big, WalJournal.readAll(dir).get(0).bytes());
+    }
+
+    @Test
+    void createRefusesADirectoryThatStillHoldsFrames() {
+        Path dir = tmp.resolve("j");
+        try (WalJournal j = WalJournal.create(dir, 4096)) {
+            j.append(START, bytes(10, 1));
+        }
+        assertThrows(StoreException.class, () -> WalJournal.create(dir, 4096));
+    }
+
+    private static Path onlyFile(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            List<Path> all = s.toList();
+            assertEquals(1, all.size());
+            return all.get(0);
+        }
+    }
+
+    private static long fileCount(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.count();
+        }
+    }
+}
