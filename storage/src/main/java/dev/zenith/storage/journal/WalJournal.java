@@ -21,17 +21,21 @@ import java.util.zip.CRC32C;
 
 /**
  * The durable head of one timeline's WAL, ahead of LMDB. The WAL receiver appends what a compute
- * streamed here and acknowledges it after one {@code fdatasync} of a pre-filled file (what
- * {@code pg_receivewal --synchronous} and PostgreSQL's own WAL writer pay); the same bytes reach LMDB
+ * streamed here and acknowledges it once one synchronous write returns; the same bytes reach LMDB
  * afterwards in bigger batches, off the acknowledgement path. When the store opens, whatever the
  * journal holds beyond LMDB's end is replayed into LMDB, so nothing acknowledged is lost.
  *
- * <p>Files are {@code <generation as 16 hex digits>.journal}, zero-filled when created so that a sync
- * writes data blocks only (PostgreSQL pre-fills its WAL segments for the same reason), holding frames
- * from offset 0. A frame is a 28-byte header (magic, generation, start LSN, length, CRC-32C of header
- * and payload) and the WAL bytes. Reading a file stops at the first frame that is zero, torn, or of
- * another generation, so a file is reused simply by renaming it to a new generation once LMDB holds
- * everything in it. {@link #append} is not thread-safe: the store calls it under its own lock.
+ * <p>A write is one {@code O_DIRECT | O_DSYNC} write of whole blocks into a pre-filled file: on this
+ * kind of disk that is PostgreSQL's {@code open_datasync} method, measured by {@code pg_test_fsync} at
+ * 284 µs against 401 µs for {@code fdatasync}, PostgreSQL's default (where the file system refuses
+ * {@code O_DIRECT}, a plain {@code O_DSYNC} write). Files are zero-filled when created so that a write
+ * changes data blocks only (PostgreSQL pre-fills its WAL segments for the same reason).
+ *
+ * <p>Files are {@code <generation as 16 hex digits>.journal}, holding frames at block boundaries. A
+ * frame is a 28-byte header (magic, generation, start LSN, length, CRC-32C of header and payload), the
+ * WAL bytes, and zeros to the next block. Reading a file stops at the first frame that is zero, torn,
+ * or of another generation, so a file is reused simply by renaming it to a new generation once LMDB
+ * holds everything in it. {@link #append} is not thread-safe: the store calls it under its own lock.
  */
 public final class WalJournal implements AutoCloseable {
     /** Frames of a new generation fill at most this much of a file before the next file starts. */
@@ -42,6 +46,10 @@ public final class WalJournal implements AutoCloseable {
 
     private final Path dir;
     private final int fileBytes;
+    private final int blockSize;
+    private boolean direct = true;
+    /** Frames are built here: block-aligned native memory, as O_DIRECT requires. */
+    private ByteBuffer staging;
     private final Deque<JournalFile> sealed = new ArrayDeque<>();
     private JournalFile current;
     private long nextGeneration;
@@ -50,9 +58,10 @@ public final class WalJournal implements AutoCloseable {
     /** LMDB holds the WAL below this; files ending at or below it may be reused. */
     private volatile Lsn indexed = Lsn.INVALID;
 
-    private WalJournal(Path dir, int fileBytes) {
+    private WalJournal(Path dir, int fileBytes, int blockSize) {
         this.dir = dir;
-        this.fileBytes = fileBytes;
+        this.blockSize = blockSize;
+        this.fileBytes = align(fileBytes, blockSize);
     }
 
     /** A journal writing into {@code dir}, which must hold no journal files (recover and clear first). */
@@ -62,10 +71,25 @@ public final class WalJournal implements AutoCloseable {
             if (!listFiles(dir).isEmpty()) {
                 throw new StoreException("WAL journal " + dir + " still holds files; replay it first");
             }
+            return new WalJournal(dir, fileBytes, blockSize(dir));
         } catch (IOException e) {
             throw new StoreException("cannot create WAL journal " + dir + ": " + e.getMessage(), e);
         }
-        return new WalJournal(dir, fileBytes);
+    }
+
+    /** The unit of a journal write in {@code dir}: the file system's block size, at least 512 bytes. */
+    public static int blockSize(Path dir) throws IOException {
+        long b = Files.getFileStore(dir).getBlockSize();
+        return b >= 512 && b <= (1 << 16) && Long.bitCount(b) == 1 ? (int) b : 4096;
+    }
+
+    /** Bytes a frame of {@code payload} WAL bytes occupies in a file. */
+    public static int frameSpan(int payload, int blockSize) {
+        return align(HEADER_BYTES + payload, blockSize);
+    }
+
+    private static int align(int n, int blockSize) {
+        return Math.addExact(n, blockSize - 1) & -blockSize;
     }
 
     /** End of the journaled WAL, or null when nothing was journaled since the journal was created. */
@@ -81,19 +105,21 @@ public final class WalJournal implements AutoCloseable {
         if (end != null && !start.equals(end)) {
             throw new StoreException("WAL journal " + dir + " ends at " + end + ", not at " + start);
         }
-        int frameBytes = HEADER_BYTES + bytes.length;
+        int frameBytes = frameSpan(bytes.length, blockSize);
         try {
             if (current == null || current.used + frameBytes > current.size) {
                 nextFile(frameBytes);
             }
-            ByteBuffer frame = ByteBuffer.allocate(frameBytes).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer frame = staging(frameBytes);
             encodeFrame(frame, current.generation, start, bytes);
+            while (frame.position() < frameBytes) {
+                frame.put((byte) 0);
+            }
             frame.flip();
             long at = current.used;
-            while (frame.hasRemaining()) {
+            while (frame.hasRemaining()) { // O_DSYNC: durable when the write returns
                 at += current.channel.write(frame, at);
             }
-            current.channel.force(false);
             current.used += frameBytes;
             current.end = start.plus(bytes.length);
             end = current.end;
@@ -111,20 +137,29 @@ public final class WalJournal implements AutoCloseable {
         }
     }
 
+    private ByteBuffer staging(int frameBytes) {
+        if (staging == null || staging.capacity() < frameBytes) {
+            int capacity = Math.max(frameBytes, 1 << 20);
+            staging = ByteBuffer.allocateDirect(capacity + blockSize).alignedSlice(blockSize);
+        }
+        staging.clear().limit(frameBytes);
+        return staging.order(ByteOrder.LITTLE_ENDIAN);
+    }
+
     static void encodeFrame(ByteBuffer frame, long generation, Lsn start, byte[] bytes) {
-        int headerStart = frame.position();
-        frame.putInt(MAGIC).putLong(generation).putLong(start.value()).putInt(bytes.length);
+        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES - 4).order(ByteOrder.LITTLE_ENDIAN);
+        header.putInt(MAGIC).putLong(generation).putLong(start.value()).putInt(bytes.length);
         CRC32C crc = new CRC32C();
-        crc.update(frame.array(), frame.arrayOffset() + headerStart, HEADER_BYTES - 4);
+        crc.update(header.array());
         crc.update(bytes);
-        frame.putInt((int) crc.getValue()).put(bytes);
+        frame.put(header.array()).putInt((int) crc.getValue()).put(bytes);
     }
 
     private void nextFile(int frameBytes) throws IOException {
         sealCurrent();
         long generation = ++nextGeneration;
         Path name = dir.resolve(fileName(generation));
-        int size = Math.max(fileBytes, frameBytes);
+        int size = Math.max(fileBytes, align(frameBytes, blockSize));
         JournalFile reusable = sealed.peekFirst();
         if (reusable != null && reusable.size >= size && reusable.end != null && !reusable.end.isAfter(indexed)) {
             sealed.removeFirst();
@@ -143,9 +178,19 @@ public final class WalJournal implements AutoCloseable {
             }
         }
         syncDirectory(dir); // the file's (new) name must survive a crash before its frames are acknowledged
-        JournalFile f = new JournalFile(name, generation, FileChannel.open(name, StandardOpenOption.READ,
-                StandardOpenOption.WRITE), (int) Files.size(name));
-        current = f;
+        current = new JournalFile(name, generation, openForWrites(name), (int) Files.size(name));
+    }
+
+    private FileChannel openForWrites(Path file) throws IOException {
+        if (direct) {
+            try {
+                return FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.DSYNC,
+                        com.sun.nio.file.ExtendedOpenOption.DIRECT);
+            } catch (IOException | UnsupportedOperationException e) {
+                direct = false; // e.g. tmpfs: the page cache and O_DSYNC it is
+            }
+        }
+        return FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.DSYNC);
     }
 
     private void sealCurrent() {
@@ -189,8 +234,9 @@ public final class WalJournal implements AutoCloseable {
             return frames;
         }
         try {
+            int blockSize = blockSize(dir);
             for (Path file : listFiles(dir)) {
-                readFile(file, generationOf(file), frames);
+                readFile(file, generationOf(file), blockSize, frames);
             }
         } catch (IOException e) {
             throw new StoreException("cannot read WAL journal " + dir + ": " + e.getMessage(), e);
@@ -198,7 +244,7 @@ public final class WalJournal implements AutoCloseable {
         return frames;
     }
 
-    private static void readFile(Path file, long generation, List<Frame> frames) throws IOException {
+    private static void readFile(Path file, long generation, int blockSize, List<Frame> frames) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             long at = 0;
@@ -224,7 +270,7 @@ public final class WalJournal implements AutoCloseable {
                     return; // torn: written but never synced, so never acknowledged
                 }
                 frames.add(new Frame(Lsn.of(start), payload.array()));
-                at += HEADER_BYTES + length;
+                at += frameSpan(length, blockSize);
             }
         }
     }

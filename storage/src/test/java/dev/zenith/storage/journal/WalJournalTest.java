@@ -55,7 +55,9 @@ class WalJournalTest {
 
         // a crash in the middle of the last write: its payload is not what its CRC says
         Path file = onlyFile(dir);
-        long lastPayload = 3L * WalJournal.HEADER_BYTES + a.length + b.length;
+        int block = WalJournal.blockSize(dir);
+        long lastPayload = WalJournal.frameSpan(a.length, block) + WalJournal.frameSpan(b.length, block)
+                + WalJournal.HEADER_BYTES;
         try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
             f.seek(lastPayload + 5);
             f.write(c[5] ^ 0xff);
@@ -69,18 +71,20 @@ class WalJournalTest {
     @Test
     void filesRollOverAndAreReusedOnlyOnceIndexed() throws IOException {
         Path dir = tmp.resolve("j");
-        int fileBytes = 8192;
+        Files.createDirectories(dir);
+        int block = WalJournal.blockSize(dir);
+        int payload = block - WalJournal.HEADER_BYTES; // a frame per block, three per file
         Lsn at = START;
-        try (WalJournal j = WalJournal.create(dir, fileBytes)) {
-            for (int i = 0; i < 5; i++) { // ~3 frames per file: two files and more
-                byte[] b = bytes(2500, i);
+        try (WalJournal j = WalJournal.create(dir, 3 * block)) {
+            for (int i = 0; i < 5; i++) { // two files
+                byte[] b = bytes(payload, i);
                 j.append(at, b);
                 at = at.plus(b.length);
             }
             assertEquals(2, fileCount(dir), "nothing indexed: every file kept");
             j.indexedUpTo(at); // LMDB holds it all: the oldest file is renamed into the next generation
             for (int i = 5; i < 8; i++) {
-                byte[] b = bytes(2500, i);
+                byte[] b = bytes(payload, i);
                 j.append(at, b);
                 at = at.plus(b.length);
             }
@@ -94,7 +98,7 @@ class WalJournalTest {
             expected = f.end();
         }
         assertEquals(at, expected);
-        assertTrue(frames.get(0).start().compareTo(START.plus(3 * 2500)) >= 0, "stale frames were skipped: " + frames.get(0).start());
+        assertEquals(START.plus(3L * payload), frames.get(0).start(), "the reused file's stale frames were skipped");
     }
 
     @Test
