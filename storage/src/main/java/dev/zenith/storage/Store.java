@@ -461,13 +461,29 @@ public final class Store implements AutoCloseable {
      * bytes only at the end of the stored WAL (none when {@code from} is the end).
      */
     public byte[] readWal(TimelineId id, Lsn from, int maxBytes) {
+        List<java.nio.ByteBuffer> slices = readWalSlices(id, from, maxBytes);
+        byte[] out = new byte[slices.stream().mapToInt(java.nio.ByteBuffer::remaining).sum()];
+        int at = 0;
+        for (java.nio.ByteBuffer b : slices) {
+            int n = b.remaining();
+            b.get(out, at, n);
+            at += n;
+        }
+        return out;
+    }
+
+    /**
+     * What {@link #readWal} returns, as slices of the stored chunks, without copying them into one array
+     * (the WAL sender frames them as they are). The slices are the caller's.
+     */
+    public List<java.nio.ByteBuffer> readWalSlices(TimelineId id, Lsn from, int maxBytes) {
         try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
             WalPositions own = ownWalPositions(txn, id);
             if (own.equals(WalPositions.EMPTY) || from.isAfter(own.end())) {
                 throw new StoreException("WAL position " + from + " is beyond the end of timeline " + id);
             }
             int length = (int) Math.min(maxBytes, own.end().minus(from));
-            byte[] out = new byte[length];
+            List<java.nio.ByteBuffer> out = new ArrayList<>();
             int filled = 0;
             WalOwner o = null;
             byte[][] chunk = null;
@@ -493,7 +509,7 @@ public final class Store implements AutoCloseable {
                 }
                 int offset = (int) pos.minus(chunkStart);
                 int n = (int) Math.min(Math.min(length - filled, chunk[1].length - offset), o.readableEnd().minus(pos));
-                System.arraycopy(chunk[1], offset, out, filled, n);
+                out.add(java.nio.ByteBuffer.wrap(chunk[1], offset, n).slice()); // values are fresh arrays (byte[] proxy)
                 filled += n;
             }
             return out;

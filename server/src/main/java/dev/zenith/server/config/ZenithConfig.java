@@ -87,7 +87,7 @@ public record ZenithConfig(
                 receiver.getInteger("max_batch_bytes", 4 << 20),
                 // LMDB commits of acknowledged WAL at most this often (or per max_batch_bytes), so they
                 // do not compete with the journal's syncs on the acknowledgement path.
-                receiver.getLong("index_interval_ms", 50L),
+                receiver.getLong("index_interval_ms", 200L),
                 // The WAL service on pgPort authenticates this one user with SCRAM-SHA-256.
                 string(json, "ZENITH_REPLICATION_USER", pg.getString("replication_user", "zenith")),
                 string(json, "ZENITH_REPLICATION_PASSWORD", pg.getString("replication_password", "zenith")));

@@ -84,7 +84,8 @@ public final class WalReceiver {
     private final List<WalAppend> unindexed = new ArrayList<>(); // journaled (acknowledged), not yet in LMDB
     private long unindexedBytes;
     private boolean indexing;
-    private long lastIndexNanos;
+    private long lastIndexNanos = System.nanoTime();
+    private boolean indexRequested;
     private long indexTimer = -1;
     private boolean paused;
     private long statusTimer = -1;
@@ -132,6 +133,9 @@ public final class WalReceiver {
      */
     public boolean awaitIndexed(long timeoutMs) throws InterruptedException {
         Lsn target = flushed;
+        if (indexed.isBefore(target)) {
+            context.runOnContext(v -> indexNow()); // someone waits: do not wait for the interval
+        }
         long deadline = System.nanoTime() + timeoutMs * 1_000_000;
         synchronized (indexedMonitor) {
             while (indexed.isBefore(target)) {
@@ -403,13 +407,22 @@ public final class WalReceiver {
         });
     }
 
+    private void indexNow() {
+        if (indexTimer >= 0) {
+            vertx.cancelTimer(indexTimer);
+            indexTimer = -1;
+        }
+        indexRequested = true;
+        index();
+    }
+
     /** Step 2: journaled batches go into LMDB together; then WAL senders and snapshots can see them. */
     private void index() {
         if (indexing || unindexed.isEmpty() || indexTimer >= 0) {
             return;
         }
         long waitMs = indexIntervalMs - (System.nanoTime() - lastIndexNanos) / 1_000_000;
-        if (waitMs > 0 && unindexedBytes < maxBatchBytes && !stopping) {
+        if (waitMs > 0 && unindexedBytes < maxBatchBytes && !stopping && !indexRequested) {
             // Fewer, bigger LMDB commits: each costs two syncs and its B-tree pages, whatever its size.
             indexTimer = vertx.setTimer(waitMs, id -> {
                 indexTimer = -1;
@@ -418,6 +431,7 @@ public final class WalReceiver {
             return;
         }
         lastIndexNanos = System.nanoTime();
+        indexRequested = false;
         indexing = true;
         WalAppend merged = WalAppends.concat(unindexed);
         unindexed.clear();

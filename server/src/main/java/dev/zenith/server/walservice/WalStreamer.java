@@ -9,7 +9,10 @@ import dev.zenith.wal.Lsn;
 import io.vertx.core.Future;
 import io.vertx.core.eventbus.MessageConsumer;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -124,7 +127,7 @@ final class WalStreamer {
         while (inFlight.size() < READS_IN_FLIGHT && requested.isBefore(durableEnd)) {
             Lsn from = requested;
             int want = (int) Math.min(READ_BYTES, durableEnd.minus(from));
-            Future<byte[]> read = services.blocking(() -> store.readWal(timeline, from, want));
+            Future<List<ByteBuffer>> read = services.blocking(() -> store.readWalSlices(timeline, from, want));
             inFlight.add(new Read(from, want, read));
             requested = from.plus(want);
             read.onComplete(ar -> pump());
@@ -141,15 +144,10 @@ final class WalStreamer {
                 connection.fatal("XX000", "could not read WAL at " + r.from() + ": " + r.result().cause().getMessage());
                 return;
             }
-            byte[] data = r.result().result();
-            long now = PgTime.now();
-            for (int off = 0; off < data.length; off += MESSAGE_BYTES) {
-                int len = Math.min(MESSAGE_BYTES, data.length - off);
-                connection.write(WireFrames.xlogData(r.from().plus(off), durableEnd, now, data, off, len));
-            }
-            sent = r.from().plus(data.length);
+            int length = send(r.from(), r.result().result());
+            sent = r.from().plus(length);
             caughtUpAnnounced = false;
-            if (data.length < r.want()) {
+            if (length < r.want()) {
                 // The published end ran ahead of what a reader sees yet: drop the reads after it, retry shortly.
                 inFlight.clear();
                 requested = sent;
@@ -159,6 +157,33 @@ final class WalStreamer {
         }
     }
 
-    private record Read(Lsn from, int want, Future<byte[]> result) {
+    /** Sends the slices read from {@code from} as XLogData messages of up to MESSAGE_BYTES; returns the bytes sent. */
+    private int send(Lsn from, List<ByteBuffer> slices) {
+        long now = PgTime.now();
+        List<ByteBuffer> message = new ArrayList<>();
+        int inMessage = 0;
+        int total = 0;
+        for (ByteBuffer slice : slices) {
+            while (slice.hasRemaining()) {
+                int n = Math.min(slice.remaining(), MESSAGE_BYTES - inMessage);
+                message.add(slice.slice(slice.position(), n));
+                slice.position(slice.position() + n);
+                inMessage += n;
+                if (inMessage == MESSAGE_BYTES) {
+                    connection.write(WireFrames.xlogData(from.plus(total), durableEnd, now, message));
+                    total += inMessage;
+                    message = new ArrayList<>();
+                    inMessage = 0;
+                }
+            }
+        }
+        if (inMessage > 0) {
+            connection.write(WireFrames.xlogData(from.plus(total), durableEnd, now, message));
+            total += inMessage;
+        }
+        return total;
+    }
+
+    private record Read(Lsn from, int want, Future<List<ByteBuffer>> result) {
     }
 }

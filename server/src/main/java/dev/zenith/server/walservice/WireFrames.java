@@ -6,6 +6,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.buffer.BufferInternal;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /**
  * The two CopyData messages that carry bulk bytes (XLogData, base backup archive data) as a small
@@ -22,10 +23,25 @@ final class WireFrames {
 
     /** CopyData('w' XLogData: start, walEnd, sendTime, data) — header and wrapped data. */
     static Buffer[] xlogData(Lsn start, Lsn walEnd, long sendTime, byte[] data, int off, int len) {
+        return xlogData(start, walEnd, sendTime, List.of(ByteBuffer.wrap(data, off, len)));
+    }
+
+    /** XLogData whose data is the pieces one after another (heap buffers, wrapped, not copied). */
+    static Buffer[] xlogData(Lsn start, Lsn walEnd, long sendTime, List<ByteBuffer> pieces) {
+        int len = 0;
+        for (ByteBuffer p : pieces) {
+            len += p.remaining();
+        }
         ByteBuffer h = ByteBuffer.allocate(30);
         h.put(COPY_DATA).putInt(4 + 25 + len).put((byte) 'w').putLong(start.value()).putLong(walEnd.value())
                 .putLong(sendTime);
-        return new Buffer[] {wrap(h.array(), 0, 30), wrap(data, off, len)};
+        Buffer[] frames = new Buffer[1 + pieces.size()];
+        frames[0] = wrap(h.array(), 0, 30);
+        for (int i = 0; i < pieces.size(); i++) {
+            ByteBuffer p = pieces.get(i);
+            frames[i + 1] = wrap(p.array(), p.arrayOffset() + p.position(), p.remaining());
+        }
+        return frames;
     }
 
     /** CopyData('d' archive or manifest data) — header and wrapped data. */
