@@ -675,6 +675,25 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * Blocks [first, first + count) of a fork as of {@code lsn}, decoded into {@code out} (8 KiB each from
+     * {@code offset}) in one read transaction and one ordered scan: what a base backup streams.
+     * A block without a stored version at or below {@code lsn} is a {@link StoreException}.
+     */
+    public void readBlocks(TimelineId id, RelTag rel, Lsn lsn, int first, int count, byte[] out, int offset) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); PageLookup lookup = new PageLookup(tables, txn, lineage(txn, id, lsn))) {
+            PageLookup.BlockReader reader = lookup.reader(rel, first);
+            for (int i = 0; i < count; i++) {
+                PageLookup.Found f = reader.find(first + i);
+                if (f == null) {
+                    throw new StoreException("no stored version of " + rel.path() + " block "
+                            + Integer.toUnsignedString(first + i) + " at or below " + lsn);
+                }
+                PageCodec.decodeInto(f.encoded(), out, offset + i * PageLayout.BLCKSZ);
+            }
+        }
+    }
+
     /** Stores one page version (full-page images from WAL, pages reconstructed by redo). */
     public void putPage(TimelineId id, RelTag rel, int block, Lsn lsn, byte[] page) {
         putPages(List.of(new PageWrite(id, rel, block, lsn, page)));

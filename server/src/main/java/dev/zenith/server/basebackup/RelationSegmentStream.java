@@ -2,7 +2,7 @@ package dev.zenith.server.basebackup;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.page.PageLayout;
-import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.StoreException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
@@ -12,7 +12,8 @@ import java.io.InputStream;
 
 /**
  * The bytes of one segment file of a relation fork as of an image: each block's newest stored
- * version at or below the image LSN, read from the store page by page (no file is written).
+ * version at or below the image LSN, read from the store {@link #BATCH} pages at a time (one read
+ * transaction and one ordered scan per batch; no file is written).
  */
 final class RelationSegmentStream extends InputStream {
     private final Store store;
@@ -20,8 +21,10 @@ final class RelationSegmentStream extends InputStream {
     private final RelTag rel;
     private final Lsn lsn;
     private final long endBlock;
+    private static final int BATCH = 128;
     private long nextBlock;
-    private byte[] page;
+    private final byte[] pages = new byte[BATCH * PageLayout.BLCKSZ];
+    private int filled;
     private int pos;
 
     RelationSegmentStream(Store store, TimelineId timeline, RelTag rel, Lsn lsn, long firstBlock, long endBlock) {
@@ -40,15 +43,14 @@ final class RelationSegmentStream extends InputStream {
         }
         int n = 0;
         while (n < len) {
-            if (page == null || pos == page.length) {
+            if (pos == filled) {
                 if (nextBlock == endBlock) {
                     break;
                 }
-                page = fetch(nextBlock++);
-                pos = 0;
+                fetchBatch();
             }
-            int k = Math.min(len - n, page.length - pos);
-            System.arraycopy(page, pos, b, off + n, k);
+            int k = Math.min(len - n, filled - pos);
+            System.arraycopy(pages, pos, b, off + n, k);
             pos += k;
             n += k;
         }
@@ -61,12 +63,15 @@ final class RelationSegmentStream extends InputStream {
         return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
     }
 
-    private byte[] fetch(long block) throws IOException {
-        PageVersion v = store.getPage(timeline, rel, (int) block, lsn).orElseThrow(() ->
-                new IOException("no stored version of " + rel.path() + " block " + block + " at or below " + lsn));
-        if (v.page().length != PageLayout.BLCKSZ) {
-            throw new IOException(rel.path() + " block " + block + " has " + v.page().length + " bytes");
+    private void fetchBatch() throws IOException {
+        int count = (int) Math.min(BATCH, endBlock - nextBlock);
+        try {
+            store.readBlocks(timeline, rel, lsn, (int) nextBlock, count, pages, 0);
+        } catch (StoreException e) {
+            throw new IOException(e.getMessage(), e);
         }
-        return v.page();
+        nextBlock += count;
+        filled = count * PageLayout.BLCKSZ;
+        pos = 0;
     }
 }

@@ -9,6 +9,7 @@ import io.vertx.core.buffer.Buffer;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -29,6 +30,18 @@ class WireFramesTest {
         byte[] expected = BackendEncoder.encode(new BackendMessage.CopyData(ReplicationCodec.encode(
                 new ReplicationMessage.XLogData(start, end, sendTime, ByteBuffer.wrap(data, 1000, 131072)))));
         assertArrayEquals(expected, concat(WireFrames.xlogData(start, end, sendTime, data, 1000, 131072)));
+    }
+
+    @Test
+    void xlogDataFromSlicesIsTheSameMessage() {
+        Lsn start = Lsn.parse("1/2000010");
+        Lsn end = Lsn.parse("1/3000000");
+        long sendTime = 817_000_123_456L;
+        // slices of arrays that hold other bytes around them, as the store's chunks do
+        List<ByteBuffer> pieces = List.of(ByteBuffer.wrap(data, 1000, 100).slice(),
+                ByteBuffer.wrap(data, 1100, 70_000).slice(), ByteBuffer.wrap(data, 71_100, 60_972).slice());
+        assertArrayEquals(concat(WireFrames.xlogData(start, end, sendTime, data, 1000, 131072)),
+                concat(WireFrames.xlogData(start, end, sendTime, pieces)));
     }
 
     @Test

@@ -60,6 +60,11 @@ public final class PageLookup implements AutoCloseable {
      * scanned in key order, one cursor step each, instead of a B-tree descent per block.
      */
     public BlockReader reader(RelTag rel) {
+        return reader(rel, 0);
+    }
+
+    /** {@link #reader(RelTag)} for blocks from {@code firstBlock} on (a later segment file of the fork). */
+    public BlockReader reader(RelTag rel, int firstBlock) {
         int withData = -1;
         for (int i = 0; i < cursors.size(); i++) {
             byte[] prefix = Keys.forkPrefix(lineage.steps().get(i).timeline(), rel);
@@ -74,7 +79,16 @@ public final class PageLookup implements AutoCloseable {
         if (withData < 0) {
             return block -> null;
         }
-        return new ForkScan(cursors.get(withData), lineage.steps().get(withData), rel);
+        Cursor<byte[]> c = cursors.get(withData);
+        if (firstBlock != 0) {
+            byte[] prefix = Keys.forkPrefix(lineage.steps().get(withData).timeline(), rel);
+            byte[] from = java.util.Arrays.copyOf(prefix, prefix.length + 4);
+            java.nio.ByteBuffer.wrap(from, prefix.length, 4).putInt(firstBlock);
+            if (!c.get(from, GetOp.MDB_SET_RANGE)) {
+                return block -> null;
+            }
+        }
+        return new ForkScan(c, lineage.steps().get(withData), rel);
     }
 
     /** The ordered scan: the cursor already stands on the fork's first version. */

@@ -1,6 +1,7 @@
 package dev.zenith.storage.image;
 
 import dev.zenith.storage.Store;
+import dev.zenith.storage.StoreException;
 import dev.zenith.storage.StoreStats;
 import dev.zenith.storage.page.PageChecksum;
 import dev.zenith.storage.page.PageLayout;
@@ -203,6 +204,17 @@ class ImageRoundTripTest {
             Path mat2again = c.scratch("mat2again");
             store.materialize(tl, ck2.lsn(), mat2again);
             DirectoryTrees.assertSameContent(c.dataDir(), mat2again, DirectoryTrees::skippedByBaseBackup);
+
+            // readBlocks (what a base backup streams): a window from the middle of a fork is the file's bytes
+            byte[] itemsFile = Files.readAllBytes(c.dataDir().resolve(itemsPath));
+            int itemsBlocks = itemsFile.length / PageLayout.BLCKSZ;
+            assertTrue(itemsBlocks > 60, "items has " + itemsBlocks + " blocks");
+            String[] ip = itemsPath.split("/");
+            RelTag items = RelTag.of(1663, Integer.parseInt(ip[1]), Integer.parseInt(ip[2]), ForkNumber.MAIN);
+            byte[] window = new byte[(itemsBlocks - 50) * PageLayout.BLCKSZ];
+            store.readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, window, 0);
+            assertArrayEquals(java.util.Arrays.copyOfRange(itemsFile, 50 * PageLayout.BLCKSZ, itemsFile.length), window);
+            assertThrows(StoreException.class, () -> store.readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, window, 0));
         }
     }
 
