@@ -39,7 +39,7 @@ import java.util.zip.CRC32C;
  */
 public final class WalJournal implements AutoCloseable {
     /** Frames of a new generation fill at most this much of a file before the next file starts. */
-    public static final int DEFAULT_FILE_BYTES = 64 << 20;
+    public static final int DEFAULT_FILE_BYTES = 16 << 20; // a new file is zero-filled on the acknowledgement path: keep it small
     static final int MAGIC = 0x5a574a31; // "ZWJ1"
     static final int HEADER_BYTES = 28;
     private static final String SUFFIX = ".journal";
