@@ -10,6 +10,7 @@ import dev.zenith.server.history.HistoryPoints;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.walservice.ReplicationSlots;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
@@ -518,6 +519,9 @@ public final class ComputeManager {
                 retained.computeIfAbsent(s.timeline(), k -> new ArrayList<>()).add(s.lsn());
             }
         }
+        // A permanent replication slot's client resumes from its restart LSN: that WAL stays.
+        ReplicationSlots.restartLsns(store).forEach((tl, lsns) -> retained.computeIfAbsent(tl, k -> new ArrayList<>())
+                .addAll(lsns));
         return retained;
     }
 

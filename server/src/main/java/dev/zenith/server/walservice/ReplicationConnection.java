@@ -332,11 +332,13 @@ final class ReplicationConnection {
         } else if (command instanceof CreateReplicationSlot c) {
             createSlot(c);
         } else if (command instanceof DropReplicationSlot d) {
-            if (services.slots().drop(tl(), d.slotName())) {
-                reply(ReplicationResponses.dropReplicationSlot());
-            } else {
-                error("42704", "replication slot \"" + d.slotName() + "\" does not exist");
-            }
+            answerWith(() -> services.slots().drop(tl(), d.slotName()), dropped -> {
+                if (dropped) {
+                    reply(ReplicationResponses.dropReplicationSlot());
+                } else {
+                    error("42704", "replication slot \"" + d.slotName() + "\" does not exist");
+                }
+            });
         } else if (command instanceof StartReplication s) {
             startReplication(s);
         } else if (command instanceof BaseBackup b) {
@@ -358,9 +360,11 @@ final class ReplicationConnection {
             error("0A000", "zenith does not support logical replication slots");
             return;
         }
-        answerWith(() -> store().walEnd(tl()).orElseThrow(), end -> {
-            Lsn restart = c.reserveWal() ? end : Lsn.INVALID;
-            if (!services.slots().create(tl(), c.slotName(), c.temporary(), restart, this)) {
+        answerWith(() -> {
+            Lsn restart = c.reserveWal() ? store().walEnd(tl()).orElseThrow() : Lsn.INVALID;
+            return services.slots().create(tl(), c.slotName(), c.temporary(), restart, this, store());
+        }, created -> {
+            if (!created) {
                 error("42710", "replication slot \"" + c.slotName() + "\" already exists");
                 return;
             }

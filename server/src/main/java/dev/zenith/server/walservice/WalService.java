@@ -39,6 +39,9 @@ public final class WalService extends VerticleBase {
     private final AtomicInteger nextProcessId = new AtomicInteger(10_000);
     private WorkerExecutor worker;
     private NetServer server;
+    private long slotTimer = -1;
+    /** How often slot positions that moved are written to their storage (PostgreSQL: at checkpoints). */
+    private static final long SLOT_PERSIST_MS = 10_000;
 
     public WalService(Settings settings, StorageRegistry storages, ComputeManager computes) {
         this.settings = settings;
@@ -52,6 +55,7 @@ public final class WalService extends VerticleBase {
         return worker.executeBlocking(() -> {
             // Base backups a previous run left half-streamed.
             FileTrees.delete(settings.scratchDir());
+            storages.list().forEach(s -> slots.load(s.store()));
             return ScramVerifier.generate(settings.password());
         }, false).compose(verifier -> {
             TimelineSelector selector = new TimelineSelector(storages, computes);
@@ -64,6 +68,10 @@ public final class WalService extends VerticleBase {
                 new ReplicationConnection(new ReplicationConnection.Services(vertx, worker, selector, slots,
                         settings.scratchDir()), socket, hs).start();
             });
+            slotTimer = vertx.setPeriodic(SLOT_PERSIST_MS, id -> worker.executeBlocking(() -> {
+                slots.persistAdvanced();
+                return null;
+            }, true).onFailure(e -> LOG.warning("could not write replication slot positions: " + e.getMessage())));
             return server.listen(settings.port(), settings.host());
         }).onSuccess(s -> LOG.info("WAL service listening on " + settings.host() + ":" + s.actualPort()
                 + " (replication user " + settings.user() + ")"));
@@ -71,8 +79,14 @@ public final class WalService extends VerticleBase {
 
     @Override
     public Future<?> stop() {
+        if (slotTimer >= 0) {
+            vertx.cancelTimer(slotTimer);
+        }
         Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
-        return closed.eventually(() -> worker == null ? Future.succeededFuture() : worker.close());
+        return closed.eventually(() -> worker == null ? Future.succeededFuture() : worker.executeBlocking(() -> {
+            slots.persistAdvanced(); // the stores close after us
+            return null;
+        }, true).eventually(() -> worker.close()));
     }
 
     /** The port actually bound (useful when configured as 0). */
