@@ -37,10 +37,16 @@ class WalServiceBaseBackupTest extends WalServiceTestBase {
         verified = clients.offline("pg_verifybackup", fetch.toString());
         assertTrue(verified.contains("successfully verified"), verified);
 
+        // -Ft, throttled (-r 8M): a tar of N bytes cannot arrive sooner than N / 8 MiB/s seconds.
         Path tar = work.resolve("tar");
-        clients.run("pg_basebackup", "-D", tar.toString(), "-Ft", "-X", "fetch");
-        assertTrue(Files.size(tar.resolve("base.tar")) > 1 << 20, "base.tar too small");
+        long t0 = System.nanoTime();
+        clients.run("pg_basebackup", "-D", tar.toString(), "-Ft", "-X", "fetch", "-r", "8M");
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        long tarBytes = Files.size(tar.resolve("base.tar"));
+        assertTrue(tarBytes > 1 << 20, "base.tar too small");
         assertTrue(Files.exists(tar.resolve("backup_manifest")));
+        double floor = 0.9 * tarBytes / (8 << 20);
+        assertTrue(seconds >= floor, "MAX_RATE 8 MiB/s: " + tarBytes + " bytes in " + seconds + " s (at least " + floor + ")");
 
         // The data written after the image's checkpoint comes back through recovery from the backup's WAL.
         for (Path backup : new Path[] {stream, fetch}) {

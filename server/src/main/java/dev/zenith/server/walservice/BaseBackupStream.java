@@ -42,6 +42,9 @@ final class BaseBackupStream {
     private boolean failed;
     private long started;
     private long prepared;
+    /** MAX_RATE in bytes/s (0: unlimited), and the chunk size that lets us keep to it. */
+    private final long rateBytes;
+    private final int chunkBytes;
 
     BaseBackupStream(ReplicationConnection connection, ReplicationConnection.Services services,
                      TimelineSelector.Target target, BaseBackupOptions options) {
@@ -49,6 +52,9 @@ final class BaseBackupStream {
         this.services = services;
         this.target = target;
         this.options = options;
+        this.rateBytes = options.maxRate() * 1024L;
+        // Throttled: eight chunks a second at most, as PostgreSQL samples its throttle (THROTTLING_FREQUENCY).
+        this.chunkBytes = rateBytes == 0 ? CHUNK : (int) Math.max(8192, Math.min(CHUNK, rateBytes / 8));
     }
 
     void run() {
@@ -116,7 +122,16 @@ final class BaseBackupStream {
             connection.socket().drainHandler(v -> pump());
             return;
         }
-        services.blocking(() -> tar.nextChunk(CHUNK)).onComplete(ar -> {
+        if (rateBytes > 0) {
+            // MAX_RATE: the archive so far may not have left faster than the rate allows.
+            double dueSeconds = (double) tar.bytesRead() / rateBytes;
+            long aheadMs = (long) ((dueSeconds - (System.nanoTime() - prepared) / 1e9) * 1000);
+            if (aheadMs > 0) {
+                services.vertx().setTimer(aheadMs, t -> pump());
+                return;
+            }
+        }
+        services.blocking(() -> tar.nextChunk(chunkBytes)).onComplete(ar -> {
             if (ar.failed()) {
                 // The COPY is under way: PostgreSQL ends such a connection with an error too.
                 LOG.log(Level.WARNING, "base backup failed while streaming", ar.cause());
