@@ -261,8 +261,21 @@ public final class Store implements AutoCloseable {
             }
             if (j != null) {
                 j.indexedUpTo(a.end());
+                j.prepareSpare(); // on this (indexing) thread, not on the acknowledgement path
             }
         }
+    }
+
+    /**
+     * Gets the timeline's journal ready before WAL arrives (blocking): its first file is zero-filled now,
+     * so the first acknowledgement does not wait for that.
+     */
+    public void prepareJournal(TimelineId id) {
+        WalJournal j;
+        synchronized (journals) {
+            j = journals.computeIfAbsent(id, t -> WalJournal.create(journalDir(t), journalFileBytes));
+        }
+        j.prepareSpare();
     }
 
     /**
@@ -274,17 +287,15 @@ public final class Store implements AutoCloseable {
     public void journalWal(TimelineId id, Lsn start, byte[] bytes) {
         WalJournal j;
         synchronized (journals) {
-            j = journals.get(id);
-            if (j == null) {
+            j = journals.computeIfAbsent(id, t -> WalJournal.create(journalDir(t), journalFileBytes));
+        }
+        synchronized (j) {
+            if (j.end() == null) { // the journal's first WAL continues LMDB's
                 Lsn end = walEnd(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
                 if (!start.equals(end)) {
                     throw new WalGapException(id, end, start);
                 }
-                j = WalJournal.create(journalDir(id), journalFileBytes);
-                journals.put(id, j);
             }
-        }
-        synchronized (j) {
             j.append(start, bytes);
         }
     }

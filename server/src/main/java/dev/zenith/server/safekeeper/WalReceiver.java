@@ -192,6 +192,7 @@ public final class WalReceiver {
         vertx.executeBlocking(() -> {
                     // WAL journaled but not in LMDB (an LMDB commit failed) goes in first: LMDB's end is where we resume.
                     store.replayJournal(timeline);
+                    store.prepareJournal(timeline);
                     return WalIndexer.resume(store, timeline);
                 }, false)
                 .map(resumed -> {

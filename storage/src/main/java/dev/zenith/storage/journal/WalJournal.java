@@ -35,7 +35,7 @@ import java.util.zip.CRC32C;
  * frame is a 28-byte header (magic, generation, start LSN, length, CRC-32C of header and payload), the
  * WAL bytes, and zeros to the next block. Reading a file stops at the first frame that is zero, torn,
  * or of another generation, so a file is reused simply by renaming it to a new generation once LMDB
- * holds everything in it. {@link #append} is not thread-safe: the store calls it under its own lock.
+ * holds everything in it. One thread appends; another may tell what LMDB holds and prepare a spare file.
  */
 public final class WalJournal implements AutoCloseable {
     /** Frames of a new generation fill at most this much of a file before the next file starts. */
@@ -43,6 +43,8 @@ public final class WalJournal implements AutoCloseable {
     static final int MAGIC = 0x5a574a31; // "ZWJ1"
     static final int HEADER_BYTES = 28;
     private static final String SUFFIX = ".journal";
+    /** A zero-filled file waiting to become the next one (not a journal file: never read back). */
+    private static final String SPARE = "spare.tmp";
 
     private final Path dir;
     private final int fileBytes;
@@ -57,6 +59,8 @@ public final class WalJournal implements AutoCloseable {
     private Lsn end;
     /** LMDB holds the WAL below this; files ending at or below it may be reused. */
     private volatile Lsn indexed = Lsn.INVALID;
+    private boolean spareReady;
+    private boolean preparingSpare;
 
     private WalJournal(Path dir, int fileBytes, int blockSize) {
         this.dir = dir;
@@ -101,7 +105,7 @@ public final class WalJournal implements AutoCloseable {
      * Appends WAL bytes starting at {@code start} (where the previous append ended, unless the journal
      * is empty) and syncs them to disk before returning.
      */
-    public void append(Lsn start, byte[] bytes) {
+    public synchronized void append(Lsn start, byte[] bytes) {
         if (end != null && !start.equals(end)) {
             throw new StoreException("WAL journal " + dir + " ends at " + end + ", not at " + start);
         }
@@ -165,20 +169,59 @@ public final class WalJournal implements AutoCloseable {
             sealed.removeFirst();
             reusable.channel.close();
             Files.move(reusable.path, name, StandardCopyOption.ATOMIC_MOVE);
+        } else if (spareReady && size <= fileBytes) {
+            spareReady = false; // all zeros: no frame of any generation in it
+            Files.move(dir.resolve(SPARE), name, StandardCopyOption.ATOMIC_MOVE);
         } else {
-            try (FileChannel fill = FileChannel.open(name, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
-                for (long at = 0; at < size; at += zeros.capacity()) {
-                    zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
-                    while (zeros.hasRemaining()) {
-                        fill.write(zeros, at + zeros.position());
-                    }
-                }
-                fill.force(true);
-            }
+            zeroFill(name, size);
         }
         syncDirectory(dir); // the file's (new) name must survive a crash before its frames are acknowledged
         current = new JournalFile(name, generation, openForWrites(name), (int) Files.size(name));
+    }
+
+    private static void zeroFill(Path file, int size) throws IOException {
+        try (FileChannel fill = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+            for (long at = 0; at < size; at += zeros.capacity()) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), size - at));
+                while (zeros.hasRemaining()) {
+                    fill.write(zeros, at + zeros.position());
+                }
+            }
+            fill.force(true);
+        }
+    }
+
+    /**
+     * Zero-filling a file takes tens of milliseconds: a caller off the acknowledgement path (the store,
+     * after an LMDB commit or before a receiver connects) prepares the next file ahead of need. Returns
+     * true if it prepared one. Thread-safe against {@link #append}: the filling runs outside the lock.
+     */
+    public boolean prepareSpare() {
+        synchronized (this) {
+            boolean needed = !spareReady && !preparingSpare
+                    && (current == null || current.used > current.size / 2)
+                    && (sealed.isEmpty() || sealed.peekFirst().end == null || sealed.peekFirst().end.isAfter(indexed));
+            if (!needed) {
+                return false;
+            }
+            preparingSpare = true;
+        }
+        Path spare = dir.resolve(SPARE);
+        try {
+            Files.deleteIfExists(spare);
+            zeroFill(spare, fileBytes);
+            synchronized (this) {
+                spareReady = true;
+            }
+            return true;
+        } catch (IOException e) {
+            return false; // the next file will be filled when needed instead
+        } finally {
+            synchronized (this) {
+                preparingSpare = false;
+            }
+        }
     }
 
     private FileChannel openForWrites(Path file) throws IOException {
@@ -210,7 +253,7 @@ public final class WalJournal implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         sealCurrent();
         for (JournalFile f : sealed) {
             closeQuietly(f);
@@ -284,6 +327,7 @@ public final class WalJournal implements AutoCloseable {
             for (Path f : listFiles(dir)) {
                 Files.delete(f);
             }
+            Files.deleteIfExists(dir.resolve(SPARE));
             syncDirectory(dir);
         } catch (IOException e) {
             throw new StoreException("cannot clear WAL journal " + dir + ": " + e.getMessage(), e);

@@ -102,6 +102,34 @@ class WalJournalTest {
     }
 
     @Test
+    void aSparePreparedAheadBecomesTheNextFileAndIsNeverReadBack() throws IOException {
+        Path dir = tmp.resolve("j");
+        Files.createDirectories(dir);
+        int block = WalJournal.blockSize(dir);
+        int payload = block - WalJournal.HEADER_BYTES;
+        try (WalJournal j = WalJournal.create(dir, 4 * block)) {
+            assertTrue(j.prepareSpare(), "no file yet: a spare is prepared");
+            assertTrue(!j.prepareSpare(), "one spare at a time");
+            assertEquals(0, fileCount(dir) - 1, "the spare is no journal file");
+            assertEquals(List.of(), WalJournal.readAll(dir));
+            Lsn at = START;
+            for (int i = 0; i < 3; i++) { // the spare became the first file; more than half of it used
+                j.append(at, bytes(payload, i));
+                at = at.plus(payload);
+            }
+            assertTrue(j.prepareSpare(), "past half of the current file: the next is prepared");
+            for (int i = 3; i < 6; i++) {
+                j.append(at, bytes(payload, i));
+                at = at.plus(payload);
+            }
+            assertEquals(6, WalJournal.readAll(dir).size());
+            assertEquals(at, WalJournal.readAll(dir).get(5).end());
+        }
+        WalJournal.clear(dir);
+        assertEquals(0, fileCount(dir));
+    }
+
+    @Test
     void aFrameLargerThanAFileGetsAFileOfItsOwn() {
         Path dir = tmp.resolve("j");
         byte[] big = bytes(50_000, 9);
