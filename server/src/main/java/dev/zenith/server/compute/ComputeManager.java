@@ -419,8 +419,17 @@ public final class ComputeManager {
         save(store, c, c.record.onTimeline(promoted.toString(), name + "@" + switchPoint + " (promoted)").withReplica(false));
         LOG.info("pg " + name + " promoted: PostgreSQL timeline " + newTimeline + " from " + switchPoint
                 + ", store timeline " + promoted);
-        // A clean stop with a receiver attached gives the new timeline its WAL and its first image.
+        // A clean stop with a receiver attached gives the new timeline its WAL and its first image:
+        // the receiver must stream before the stop, or the shutdown checkpoint never reaches the store.
         startReceiver(c, store);
+        try {
+            if (!c.receiver.awaitStreaming(60_000)) {
+                throw new IOException("the WAL receiver did not connect to promoted pg '" + name + "' within a minute");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
         save(store, c, c.record.withWantRunning(false));
         stopCompute(c, store);
         return start(name, false).put("promoted_at", switchPoint.toString()).put("pg_timeline", newTimeline);

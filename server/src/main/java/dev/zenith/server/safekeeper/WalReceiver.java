@@ -149,6 +149,31 @@ public final class WalReceiver {
         return true;
     }
 
+    /**
+     * Blocks (never on an event loop) until the receiver streams from its compute, so that WAL the
+     * compute writes from now on (a shutdown checkpoint, say) reaches the store. False on timeout.
+     */
+    public boolean awaitStreaming(long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        synchronized (indexedMonitor) {
+            while (!"streaming".equals(state)) {
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0) {
+                    return false;
+                }
+                indexedMonitor.wait(left);
+            }
+        }
+        return true;
+    }
+
+    private void setState(String s) {
+        synchronized (indexedMonitor) {
+            state = s;
+            indexedMonitor.notifyAll();
+        }
+    }
+
     private void setIndexed(Lsn end) {
         synchronized (indexedMonitor) {
             indexed = end;
@@ -192,7 +217,6 @@ public final class WalReceiver {
         vertx.executeBlocking(() -> {
                     // WAL journaled but not in LMDB (an LMDB commit failed) goes in first: LMDB's end is where we resume.
                     store.replayJournal(timeline);
-                    store.prepareJournal(timeline);
                     return WalIndexer.resume(store, timeline);
                 }, false)
                 .map(resumed -> {
@@ -303,7 +327,12 @@ public final class WalReceiver {
 
     private void handle(ReplicationEvent e) {
         if (e instanceof ReplicationEvent.StreamingStarted s) {
-            state = "streaming";
+            setState("streaming");
+            // The journal's first file, zero-filled off the acknowledgement path while the stream starts.
+            vertx.executeBlocking(() -> {
+                store.prepareJournal(timeline);
+                return null;
+            }, false).onFailure(err -> LOG.log(Level.FINE, name + ": could not prepare the WAL journal", err));
             failures = 0;
             LOG.info(name + ": streaming from " + s.startLsn() + " on PostgreSQL timeline " + s.timeline());
         } else if (e instanceof ReplicationEvent.WalData w) {
