@@ -92,13 +92,16 @@ final class ComputeDirectories {
     /**
      * Writes a fresh data directory for the timeline's end of WAL: the newest image's files, then the
      * WAL from that image's redo point to the last complete record. PostgreSQL's own crash recovery
-     * replays it and continues the same timeline.
+     * replays it and continues the same timeline. {@code asPrimary}: the compute will write this
+     * timeline's WAL from the end on (no other primary runs there).
      */
-    void rebuild(Store store, TimelineId timeline, PostgresProcess process) throws IOException {
+    void rebuild(Store store, TimelineId timeline, PostgresProcess process, boolean asPrimary) throws IOException {
         Path pgdata = process.dataDir();
         Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
         Lsn walEnd = store.walEnd(timeline).orElse(end);
-        if (walEnd.isAfter(WalReceiver.nextRecordStart(end))) {
+        // Only a primary writes over the tail. A replica may start while the timeline's primary runs and
+        // its receiver is mid-record: that tail is live WAL, not to be touched.
+        if (asPrimary && walEnd.isAfter(WalReceiver.nextRecordStart(end))) {
             // A torn record at the tail was never acknowledged; the compute will write over it.
             store.truncateWal(timeline, end);
             LOG.info("cut the torn WAL tail " + end + ".." + walEnd + " of timeline " + timeline);

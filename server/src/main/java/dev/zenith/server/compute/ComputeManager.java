@@ -601,7 +601,7 @@ public final class ComputeManager {
                 LOG.info("pg " + name + ": restarting its cleanly stopped data directory as is");
             } else {
                 LOG.info("pg " + name + ": building its data directory from the store");
-                directories.rebuild(store, tl, c.process);
+                directories.rebuild(store, tl, c.process, !asReplica && !c.record.readOnly());
                 if (c.record.readOnly()) {
                     directories.makeReadOnly(store, tl, c.process);
                 } else if (asReplica) {
