@@ -78,7 +78,14 @@ final class DaemonLauncher {
             return 0;
         }
         long pid = readPid();
-        client.post("/shutdown", null);
+        try {
+            client.post("/shutdown", null);
+        } catch (CliException e) {
+            if (pid <= 0) {
+                throw e; // without its pid we cannot tell a stopping daemon from a failed request
+            }
+            // the daemon may have closed the connection while stopping: its process decides below
+        }
         var handle = pid > 0 ? ProcessHandle.of(pid) : java.util.Optional.<ProcessHandle>empty();
         long deadline = System.nanoTime() + 5L * 60 * 1_000_000_000;
         while (System.nanoTime() < deadline) {

@@ -49,8 +49,10 @@ public final class RestApi {
 
         r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
         r.post("/shutdown").handler(ctx -> {
-            reply(ctx, 202, new JsonObject().put("stopping", true));
-            shutdown.run();
+            // Stop only once the answer is out: closing the HTTP server first would cut it off.
+            ctx.response().setStatusCode(202).putHeader("content-type", "application/json")
+                    .end(new JsonObject().put("stopping", true).encodePrettily() + "\n")
+                    .onComplete(v -> shutdown.run());
         });
 
         r.put("/storages").handler(ctx -> {
