@@ -31,14 +31,17 @@ import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.storage.wal.WalPositions;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.decoder.EndOfWal;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.EnvInfo;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Stat;
 import org.lmdbjava.Txn;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -320,7 +323,7 @@ public final class Store implements AutoCloseable {
         long moved = 0;
         if (!frames.isEmpty() && timeline(id).isPresent()) {
             Lsn at = walEnd(id).orElseThrow(() -> new StoreException("timeline " + id + " has a WAL journal but no WAL"));
-            java.io.ByteArrayOutputStream tail = new java.io.ByteArrayOutputStream();
+            ByteArrayOutputStream tail = new ByteArrayOutputStream();
             for (WalJournal.Frame f : frames) {
                 if (!f.end().isAfter(at)) {
                     continue; // LMDB has it already
@@ -336,7 +339,7 @@ public final class Store implements AutoCloseable {
             if (tail.size() > 0) {
                 byte[] bytes = tail.toByteArray();
                 WalIndexer indexer = WalIndexer.resume(this, id);
-                var invalid = indexer.feed(bytes);
+                EndOfWal invalid = indexer.feed(bytes);
                 if (invalid != null) {
                     throw new StoreException("the WAL journal " + dir + " holds invalid WAL: " + invalid);
                 }
@@ -472,10 +475,10 @@ public final class Store implements AutoCloseable {
      * bytes only at the end of the stored WAL (none when {@code from} is the end).
      */
     public byte[] readWal(TimelineId id, Lsn from, int maxBytes) {
-        List<java.nio.ByteBuffer> slices = readWalSlices(id, from, maxBytes);
-        byte[] out = new byte[slices.stream().mapToInt(java.nio.ByteBuffer::remaining).sum()];
+        List<ByteBuffer> slices = readWalSlices(id, from, maxBytes);
+        byte[] out = new byte[slices.stream().mapToInt(ByteBuffer::remaining).sum()];
         int at = 0;
-        for (java.nio.ByteBuffer b : slices) {
+        for (ByteBuffer b : slices) {
             int n = b.remaining();
             b.get(out, at, n);
             at += n;
@@ -487,14 +490,14 @@ public final class Store implements AutoCloseable {
      * What {@link #readWal} returns, as slices of the stored chunks, without copying them into one array
      * (the WAL sender frames them as they are). The slices are the caller's.
      */
-    public List<java.nio.ByteBuffer> readWalSlices(TimelineId id, Lsn from, int maxBytes) {
+    public List<ByteBuffer> readWalSlices(TimelineId id, Lsn from, int maxBytes) {
         try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
             WalPositions own = ownWalPositions(txn, id);
             if (own.equals(WalPositions.EMPTY) || from.isAfter(own.end())) {
                 throw new StoreException("WAL position " + from + " is beyond the end of timeline " + id);
             }
             int length = (int) Math.min(maxBytes, own.end().minus(from));
-            List<java.nio.ByteBuffer> out = new ArrayList<>();
+            List<ByteBuffer> out = new ArrayList<>();
             int filled = 0;
             WalOwner o = null;
             byte[][] chunk = null;
@@ -520,7 +523,7 @@ public final class Store implements AutoCloseable {
                 }
                 int offset = (int) pos.minus(chunkStart);
                 int n = (int) Math.min(Math.min(length - filled, chunk[1].length - offset), o.readableEnd().minus(pos));
-                out.add(java.nio.ByteBuffer.wrap(chunk[1], offset, n).slice()); // values are fresh arrays (byte[] proxy)
+                out.add(ByteBuffer.wrap(chunk[1], offset, n).slice()); // values are fresh arrays (byte[] proxy)
                 filled += n;
             }
             return out;

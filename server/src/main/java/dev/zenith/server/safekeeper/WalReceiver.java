@@ -16,6 +16,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
@@ -24,6 +25,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -62,11 +64,11 @@ public final class WalReceiver {
 
     private volatile String state = "connecting";
     // what a user benchmarking us wants to see: how often we commit, how long a commit takes, how big
-    private final java.util.concurrent.atomic.LongAdder commits = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder commitNanos = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder committedBytes = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder indexCommits = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder indexNanos = new java.util.concurrent.atomic.LongAdder();
+    private final LongAdder commits = new LongAdder();
+    private final LongAdder commitNanos = new LongAdder();
+    private final LongAdder committedBytes = new LongAdder();
+    private final LongAdder indexCommits = new LongAdder();
+    private final LongAdder indexNanos = new LongAdder();
     private volatile Lsn flushed = Lsn.INVALID;
     /** End of the WAL in LMDB (readable); guarded by itself for {@link #awaitIndexed}. */
     private volatile Lsn indexed = Lsn.INVALID;
@@ -115,10 +117,10 @@ public final class WalReceiver {
     }
 
     /** Commit statistics since the receiver started. */
-    public io.vertx.core.json.JsonObject stats() {
+    public JsonObject stats() {
         long n = commits.sum();
         long ni = indexCommits.sum();
-        return new io.vertx.core.json.JsonObject().put("state", state).put("flushed_lsn", flushed.toString())
+        return new JsonObject().put("state", state).put("flushed_lsn", flushed.toString())
                 .put("indexed_lsn", indexed.toString())
                 .put("commits", n).put("wal_bytes", committedBytes.sum())
                 .put("avg_commit_ms", n == 0 ? 0.0 : Math.round(commitNanos.sum() / 1e4 / n) / 100.0)

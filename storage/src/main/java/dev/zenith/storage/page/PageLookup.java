@@ -9,7 +9,9 @@ import org.lmdbjava.Cursor;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -82,8 +84,8 @@ public final class PageLookup implements AutoCloseable {
         Cursor<byte[]> c = cursors.get(withData);
         if (firstBlock != 0) {
             byte[] prefix = Keys.forkPrefix(lineage.steps().get(withData).timeline(), rel);
-            byte[] from = java.util.Arrays.copyOf(prefix, prefix.length + 4);
-            java.nio.ByteBuffer.wrap(from, prefix.length, 4).putInt(firstBlock);
+            byte[] from = Arrays.copyOf(prefix, prefix.length + 4);
+            ByteBuffer.wrap(from, prefix.length, 4).putInt(firstBlock);
             if (!c.get(from, GetOp.MDB_SET_RANGE)) {
                 return block -> null;
             }
