@@ -274,11 +274,13 @@ public final class Store implements AutoCloseable {
      * so the first acknowledgement does not wait for that.
      */
     public void prepareJournal(TimelineId id) {
-        WalJournal j;
+        journal(id).prepareSpare();
+    }
+
+    private WalJournal journal(TimelineId id) {
         synchronized (journals) {
-            j = journals.computeIfAbsent(id, t -> WalJournal.create(journalDir(t), journalFileBytes));
+            return journals.computeIfAbsent(id, t -> WalJournal.create(journalDir(t), journalFileBytes));
         }
-        j.prepareSpare();
     }
 
     /**
@@ -288,10 +290,7 @@ public final class Store implements AutoCloseable {
      * see the bytes once appendWal has them; after a crash, {@link #open} replays them into LMDB.
      */
     public void journalWal(TimelineId id, Lsn start, byte[] bytes) {
-        WalJournal j;
-        synchronized (journals) {
-            j = journals.computeIfAbsent(id, t -> WalJournal.create(journalDir(t), journalFileBytes));
-        }
+        WalJournal j = journal(id);
         synchronized (j) {
             if (j.end() == null) { // the journal's first WAL continues LMDB's
                 Lsn end = walEnd(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));

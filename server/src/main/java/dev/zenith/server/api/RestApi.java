@@ -50,9 +50,7 @@ public final class RestApi {
         r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
         r.post("/shutdown").handler(ctx -> {
             // Stop only once the answer is out: closing the HTTP server first would cut it off.
-            ctx.response().setStatusCode(202).putHeader("content-type", "application/json")
-                    .end(new JsonObject().put("stopping", true).encodePrettily() + "\n")
-                    .onComplete(v -> shutdown.run());
+            reply(ctx, 202, new JsonObject().put("stopping", true)).onComplete(v -> shutdown.run());
         });
 
         r.put("/storages").handler(ctx -> {
@@ -193,12 +191,13 @@ public final class RestApi {
         reply(ctx, status, new JsonObject().put("error", message));
     }
 
-    private static void reply(RoutingContext ctx, int status, Object body) {
+    /** Sends the JSON answer; the future completes once it is written. */
+    private static Future<Void> reply(RoutingContext ctx, int status, Object body) {
         if (ctx.response().ended()) {
-            return;
+            return Future.succeededFuture();
         }
         String text = body instanceof JsonObject o ? o.encodePrettily()
                 : body instanceof JsonArray a ? a.encodePrettily() : String.valueOf(body);
-        ctx.response().setStatusCode(status).putHeader("content-type", "application/json").end(text + "\n");
+        return ctx.response().setStatusCode(status).putHeader("content-type", "application/json").end(text + "\n");
     }
 }

@@ -3,7 +3,7 @@ package dev.zenith.server.compute;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.storage.wal.WalIndex;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImportStats;
@@ -101,7 +101,7 @@ final class ComputeDirectories {
         Lsn walEnd = store.walEnd(timeline).orElse(end);
         // Only a primary writes over the tail. A replica may start while the timeline's primary runs and
         // its receiver is mid-record: that tail is live WAL, not to be touched.
-        if (asPrimary && walEnd.isAfter(WalReceiver.nextRecordStart(end))) {
+        if (asPrimary && walEnd.isAfter(WalIndexer.nextRecordStart(end))) {
             // A torn record at the tail was never acknowledged; the compute will write over it.
             store.truncateWal(timeline, end);
             LOG.info("cut the torn WAL tail " + end + ".." + walEnd + " of timeline " + timeline);

@@ -70,9 +70,10 @@ public final class WalReceiver {
     private final LongAdder indexCommits = new LongAdder();
     private final LongAdder indexNanos = new LongAdder();
     private volatile Lsn flushed = Lsn.INVALID;
-    /** End of the WAL in LMDB (readable); guarded by itself for {@link #awaitIndexed}. */
+    /** End of the WAL in LMDB (readable). */
     private volatile Lsn indexed = Lsn.INVALID;
-    private final Object indexedMonitor = new Object();
+    /** Notified when {@link #indexed} or the state changes, for the blocking waits of other threads. */
+    private final Object progress = new Object();
     private boolean stopping;
     private final Promise<Void> stopped = Promise.promise();
 
@@ -138,17 +139,7 @@ public final class WalReceiver {
         if (indexed.isBefore(target)) {
             context.runOnContext(v -> indexNow()); // someone waits: do not wait for the interval
         }
-        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
-        synchronized (indexedMonitor) {
-            while (indexed.isBefore(target)) {
-                long left = (deadline - System.nanoTime()) / 1_000_000;
-                if (left <= 0) {
-                    return false;
-                }
-                indexedMonitor.wait(left);
-            }
-        }
-        return true;
+        return awaitProgress(() -> !indexed.isBefore(target), timeoutMs);
     }
 
     /**
@@ -156,30 +147,35 @@ public final class WalReceiver {
      * compute writes from now on (a shutdown checkpoint, say) reaches the store. False on timeout.
      */
     public boolean awaitStreaming(long timeoutMs) throws InterruptedException {
+        return awaitProgress(() -> "streaming".equals(state), timeoutMs);
+    }
+
+    /** Waits on {@link #progress} until {@code reached} holds; false on timeout. */
+    private boolean awaitProgress(BooleanSupplier reached, long timeoutMs) throws InterruptedException {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000;
-        synchronized (indexedMonitor) {
-            while (!"streaming".equals(state)) {
+        synchronized (progress) {
+            while (!reached.getAsBoolean()) {
                 long left = (deadline - System.nanoTime()) / 1_000_000;
                 if (left <= 0) {
                     return false;
                 }
-                indexedMonitor.wait(left);
+                progress.wait(left);
             }
         }
         return true;
     }
 
     private void setState(String s) {
-        synchronized (indexedMonitor) {
+        synchronized (progress) {
             state = s;
-            indexedMonitor.notifyAll();
+            progress.notifyAll();
         }
     }
 
     private void setIndexed(Lsn end) {
-        synchronized (indexedMonitor) {
+        synchronized (progress) {
             indexed = end;
-            indexedMonitor.notifyAll();
+            progress.notifyAll();
         }
     }
 
@@ -527,10 +523,5 @@ public final class WalReceiver {
      */
     public static String walDurableAddress(TimelineId timeline) {
         return "zenith.wal.durable." + timeline;
-    }
-
-    /** Where the record after one ending at {@code end} starts: records are 8-byte aligned. */
-    public static Lsn nextRecordStart(Lsn end) {
-        return WalIndexer.nextRecordStart(end);
     }
 }

@@ -39,12 +39,20 @@ public final class ReplicationSlots {
 
     /** Loads the permanent slots a storage holds (blocking). */
     void load(Store store) {
+        for (Slot s : stored(store)) {
+            slots.put(key(s.timeline(), s.name()), s);
+        }
+    }
+
+    /** The permanent slots as their storage holds them (blocking). */
+    private static List<Slot> stored(Store store) {
+        List<Slot> out = new ArrayList<>();
         for (Map.Entry<String, byte[]> e : store.listMeta(META_PREFIX).entrySet()) {
             String[] parts = e.getKey().substring(META_PREFIX.length()).split("/", 2);
-            TimelineId tl = TimelineId.parse(parts[0]);
             Lsn restart = Lsn.parse(new JsonObject(new String(e.getValue(), StandardCharsets.UTF_8)).getString("restart_lsn"));
-            slots.put(key(tl, parts[1]), new Slot(tl, parts[1], false, restart, null, store));
+            out.add(new Slot(TimelineId.parse(parts[0]), parts[1], false, restart, null, store));
         }
+        return out;
     }
 
     /** False when a slot of that name exists already on the timeline. A permanent one is written to its store (blocking). */
@@ -118,11 +126,9 @@ public final class ReplicationSlots {
     /** Per timeline, the restart LSNs of the permanent slots a storage holds, as last written (blocking). */
     public static Map<TimelineId, List<Lsn>> restartLsns(Store store) {
         Map<TimelineId, List<Lsn>> out = new HashMap<>();
-        for (Map.Entry<String, byte[]> e : store.listMeta(META_PREFIX).entrySet()) {
-            String[] parts = e.getKey().substring(META_PREFIX.length()).split("/", 2);
-            Lsn restart = Lsn.parse(new JsonObject(new String(e.getValue(), StandardCharsets.UTF_8)).getString("restart_lsn"));
-            if (restart.isValid()) {
-                out.computeIfAbsent(TimelineId.parse(parts[0]), k -> new ArrayList<>()).add(restart);
+        for (Slot s : stored(store)) {
+            if (s.restartLsn().isValid()) {
+                out.computeIfAbsent(s.timeline(), k -> new ArrayList<>()).add(s.restartLsn());
             }
         }
         return out;
