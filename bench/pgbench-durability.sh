@@ -7,11 +7,12 @@
 # vanilla, ...), each round after a CHECKPOINT, so that a noisy neighbour on this shared machine hits
 # all three alike. The report gives each setup's median over the rounds and the ratios of the medians.
 # Usage: bench/pgbench-durability.sh [--append-results]
-#   SCALE, CLIENTS, THREADS, ROUND_SECONDS, ROUNDS, WARMUP override 10, 8, 2, 20, 3, 1 (3 x 20 s = 60 s
-#   measured per setup, after WARMUP unmeasured rounds of each: a long-running daemon's JIT is warm)
+#   SCALE, CLIENTS, THREADS, ROUND_SECONDS, ROUNDS, WARMUP override 10, 8, 2, 20, 3, 3 (3 x 20 s = 60 s
+#   measured per setup, after WARMUP unmeasured rounds of each: a long-running daemon's JIT is warm; perf
+#   showed C2 still compiling the receiver's path through the first minute of load)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-8}; THREADS=${THREADS:-2}; ROUND_SECONDS=${ROUND_SECONDS:-20}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-1}
+SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-8}; THREADS=${THREADS:-2}; ROUND_SECONDS=${ROUND_SECONDS:-20}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-3}
 APPEND=${1:-}
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}

@@ -17,7 +17,11 @@ final class DaemonLauncher {
     static final List<String> JVM_FLAGS = List.of(
             "--add-opens", "java.base/java.nio=ALL-UNNAMED",
             "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-            "-XX:+UseG1GC", "-Xss1m");
+            "-XX:+UseG1GC", "-Xss1m",
+            // A small young generation keeps reusing the same, already mapped, eden pages. Left to grow
+            // (to ~1 GB here) G1 spreads allocation over fresh pages and the WAL receiver's allocations
+            // page-fault for minutes: a quarter of the daemon's CPU under pgbench (bench/RESULTS.md).
+            "-XX:MaxNewSize=96m");
 
     private final Home home;
     private final DaemonClient client;
@@ -111,6 +115,11 @@ final class DaemonLauncher {
         }
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(JVM_FLAGS);
+        // Extra JVM flags for profiling or heap limits, e.g. ZENITH_JVM_OPTS="-XX:+DumpPerfMapAtExit".
+        String extra = System.getenv("ZENITH_JVM_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(List.of(extra.trim().split("\\s+")));
+        }
         String conf = System.getProperty("zenith.conf");
         if (conf != null) {
             cmd.add("-Dzenith.conf=" + conf);

@@ -9,6 +9,7 @@ import dev.zenith.server.walservice.WalService;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
@@ -54,7 +55,7 @@ public final class ZenithDaemon {
 
     public static void main(String[] args) throws Exception {
         boolean foreground = args.length > 0 && args[0].equals("--foreground");
-        Vertx vertx = Vertx.vertx();
+        Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
         ZenithConfig config;
         try {
             config = ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -155,7 +156,8 @@ public final class ZenithDaemon {
                     });
                 })
                 .onSuccess(v -> LOG.info("zenith listening: REST http://" + config.httpHost() + ":" + config.httpPort()
-                        + ", home " + config.home()))
+                        + ", home " + config.home() + (vertx.isNativeTransportEnabled() ? ", native epoll transport"
+                        : ", NIO transport (native epoll unavailable: " + vertx.unavailableNativeTransportCause() + ")")))
                 .mapEmpty();
     }
 
