@@ -55,7 +55,9 @@ public final class ZenithDaemon {
 
     public static void main(String[] args) throws Exception {
         boolean foreground = args.length > 0 && args[0].equals("--foreground");
-        Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(true));
+        // Native epoll unless -Dzenith.nativeTransport=false (e.g. via ZENITH_JVM_OPTS) asks for NIO.
+        boolean nativeTransport = Boolean.parseBoolean(System.getProperty("zenith.nativeTransport", "true"));
+        Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(nativeTransport));
         ZenithConfig config;
         try {
             config = ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -157,7 +159,8 @@ public final class ZenithDaemon {
                 })
                 .onSuccess(v -> LOG.info("zenith listening: REST http://" + config.httpHost() + ":" + config.httpPort()
                         + ", home " + config.home() + (vertx.isNativeTransportEnabled() ? ", native epoll transport"
-                        : ", NIO transport (native epoll unavailable: " + vertx.unavailableNativeTransportCause() + ")")))
+                        : ", NIO transport" + (vertx.unavailableNativeTransportCause() == null ? ""
+                        : " (native epoll unavailable: " + vertx.unavailableNativeTransportCause() + ")"))))
                 .mapEmpty();
     }
 
