@@ -2,13 +2,7 @@ package dev.zenith.storage;
 
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.CommitRecord;
-import dev.zenith.storage.wal.WalIndex;
-import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
-import dev.zenith.wal.decoder.DecodeResult;
-import dev.zenith.wal.decoder.WalStreamDecoder;
-import dev.zenith.wal.record.DecodedRecord;
-import dev.zenith.wal.segment.WalSegments;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,7 +12,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -34,49 +27,31 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * The WAL is real: initdb's first segment.
  */
 class JournalReplayTest {
-    private static PgCluster pg;
-    private static byte[] wal;          // initdb's WAL from the segment start to the end of its last record
-    private static List<Lsn> recordEnds;
-    private static final Lsn SEG = Lsn.of(WalSegments.segmentStart(1));
+    private static final Lsn SEG = InitdbWal.SEG;
+    private static InitdbWal initdb;
+    private static byte[] wal;
 
     @TempDir
     Path tmp;
 
     @BeforeAll
     static void initdb() throws IOException {
-        pg = PgCluster.initdb();
-        byte[] segment = Files.readAllBytes(pg.walDir().resolve("000000010000000000000001"));
-        WalStreamDecoder d = WalStreamDecoder.startingAt(SEG);
-        d.feed(segment, 0, segment.length);
-        recordEnds = new ArrayList<>();
-        for (DecodeResult r = d.poll(); r instanceof DecodedRecord rec; r = d.poll()) {
-            recordEnds.add(rec.endLsn());
-        }
-        Lsn end = recordEnds.get(recordEnds.size() - 1);
-        wal = Arrays.copyOf(segment, (int) end.minus(SEG));
+        initdb = InitdbWal.create();
+        wal = initdb.bytes();
     }
 
     @AfterAll
     static void cleanUp() {
-        pg.close();
+        initdb.close();
     }
 
-    /** A store holding the WAL up to {@code upTo} (a record end), indexed the way the receiver does. */
     private static TimelineId storeWithWalUpTo(Store s, Lsn upTo) {
-        TimelineId tl = s.createTimeline(null, Lsn.INVALID, 1).id();
-        WalStreamDecoder d = WalStreamDecoder.startingAt(SEG);
-        d.feed(wal, 0, (int) upTo.minus(SEG));
-        WalIndex index = new WalIndex();
-        for (DecodeResult r = d.poll(); r instanceof DecodedRecord rec; r = d.poll()) {
-            index.add(rec);
-        }
-        s.appendWal(List.of(index.drainInto(tl, SEG, Arrays.copyOf(wal, (int) upTo.minus(SEG)))));
-        return tl;
+        return initdb.storeUpTo(s, upTo);
     }
 
     @Test
     void journaledWalIsReplayedAndIndexedWhenTheStoreOpens() throws IOException {
-        Lsn split = recordEnds.get(recordEnds.size() / 3);
+        Lsn split = initdb.recordEnd(1.0 / 3, 0);
         Lsn end = SEG.plus(wal.length);
         // The oracle: the same WAL appended to LMDB directly.
         Optional<CommitRecord> lastCommit;
@@ -113,7 +88,7 @@ class JournalReplayTest {
 
     @Test
     void aCutTailStaysCutAndAJournalThatDoesNotContinueLmdbIsRefused() throws IOException {
-        Lsn recordEnd = recordEnds.get(recordEnds.size() / 2);
+        Lsn recordEnd = initdb.recordEnd(0.5, 0);
         Path dir = tmp.resolve("store");
         TimelineId tl;
         try (Store s = Store.open(dir)) {

@@ -12,7 +12,9 @@ import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.wal.segment.WalSegments;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Decodes a PostgreSQL 15 WAL byte stream (page headers included, as in segment files and as
@@ -168,6 +170,20 @@ public final class WalStreamDecoder {
     /** Where the first whole record starts, once known (null before). */
     public Lsn firstRecordLsn() {
         return firstRecordLsn < 0 ? null : Lsn.of(firstRecordLsn);
+    }
+
+    /**
+     * Where each complete record of {@code wal} (WAL bytes from {@code start}) ends, in order, up to the
+     * first record that is incomplete or invalid.
+     */
+    public static List<Lsn> recordEnds(Lsn start, byte[] wal) {
+        WalStreamDecoder d = startingAt(start);
+        d.feed(wal, 0, wal.length);
+        List<Lsn> ends = new ArrayList<>();
+        for (DecodeResult r = d.poll(); r instanceof DecodedRecord rec; r = d.poll()) {
+            ends.add(rec.endLsn());
+        }
+        return ends;
     }
 
     /** The next record decoded, {@link NeedMoreData#INSTANCE}, or the (sticky) {@link EndOfWal}. */
