@@ -32,6 +32,8 @@ import dev.zenith.storage.wal.WalPositions;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.decoder.EndOfWal;
+import dev.zenith.wal.segment.WalSegmentWriter;
+import dev.zenith.wal.segment.WalSegments;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.EnvInfo;
 import org.lmdbjava.GetOp;
@@ -556,30 +558,33 @@ public final class Store implements AutoCloseable {
     public List<Path> writeWalSegments(TimelineId id, Lsn from, Lsn to, Path walDir) throws IOException {
         Timeline t = timeline(id).orElseThrow(() -> new StoreException("no timeline " + id));
         Lsn start = walStart(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
+        Lsn firstByte = Lsn.max(Lsn.of(WalSegments.segmentNumber(from) * WAL_SEGMENT_SIZE), start);
         List<Path> written = new ArrayList<>();
-        long firstSeg = from.value() / WAL_SEGMENT_SIZE;
-        long lastSeg = (to.value() - 1) / WAL_SEGMENT_SIZE;
-        for (long seg = firstSeg; seg <= lastSeg; seg++) {
-            byte[] content = new byte[WAL_SEGMENT_SIZE];
-            Lsn segStart = Lsn.of(seg * WAL_SEGMENT_SIZE);
-            Lsn fillFrom = Lsn.max(segStart, start);
-            Lsn fillTo = Lsn.min(segStart.plus(WAL_SEGMENT_SIZE), to);
-            if (fillFrom.isBefore(fillTo)) {
-                byte[] bytes = readWal(id, fillFrom, (int) fillTo.minus(fillFrom));
-                System.arraycopy(bytes, 0, content, (int) fillFrom.minus(segStart), bytes.length);
-            }
-            Path file = walDir.resolve(walFileName(t.pgTimeline(), seg));
-            Files.write(file, content);
-            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-            written.add(file);
+        if (!firstByte.isBefore(to)) {
+            return written;
+        }
+        WalSegmentWriter writer = new WalSegmentWriter(t.pgTimeline(), firstByte);
+        // A segment at a time, so memory holds one segment whatever the range.
+        for (Lsn at = firstByte; at.isBefore(to); at = writer.position()) {
+            Lsn segmentEnd = Lsn.of((WalSegments.segmentNumber(at) + 1) * WAL_SEGMENT_SIZE);
+            writer.append(ByteBuffer.wrap(readWal(id, at, (int) Lsn.min(segmentEnd, to).minus(at))));
+            written.addAll(writeSegmentFiles(writer.takeCompleted(), walDir));
+        }
+        if (!WalSegments.isSegmentBoundary(to.value())) { // the last segment: WAL up to `to`, zeros after it
+            written.addAll(writeSegmentFiles(writer.finish(to), walDir));
         }
         return written;
     }
 
-    /** PostgreSQL's WAL file name: timeline, then the segment number as two 8-digit hex halves. */
-    public static String walFileName(int pgTimeline, long segno) {
-        long perId = 0x1_0000_0000L / WAL_SEGMENT_SIZE;
-        return String.format("%08X%08X%08X", pgTimeline, segno / perId, segno % perId);
+    private static List<Path> writeSegmentFiles(List<WalSegmentWriter.SegmentFile> segments, Path walDir) throws IOException {
+        List<Path> written = new ArrayList<>();
+        for (WalSegmentWriter.SegmentFile segment : segments) {
+            Path file = walDir.resolve(segment.fileName());
+            Files.write(file, segment.contents());
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+            written.add(file);
+        }
+        return written;
     }
 
     /** Distinct blocks touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */

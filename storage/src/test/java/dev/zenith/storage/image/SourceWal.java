@@ -9,6 +9,7 @@ import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalSegments;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -88,7 +89,7 @@ final class SourceWal {
             long pos = from.value() + filled;
             long seg = pos / SEGMENT;
             int off = (int) (pos % SEGMENT);
-            byte[] file = Files.readAllBytes(walDir.resolve(Store.walFileName(1, seg)));
+            byte[] file = Files.readAllBytes(walDir.resolve(WalSegments.fileName(1, seg)));
             int n = Math.min(length - filled, SEGMENT - off);
             System.arraycopy(file, off, out, filled, n);
             filled += n;
