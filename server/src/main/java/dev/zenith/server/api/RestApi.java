@@ -61,9 +61,7 @@ public final class RestApi {
             String pitrText = body.optionalString("pitr");
             java.time.Duration pitr = pitrText == null ? StorageRegistry.DEFAULT_PITR : StorageRegistry.parseDuration(pitrText);
             blocking(ctx, 201, () -> {
-                StorageRegistry.Storage s = storages.attach(name, type == null ? "native" : type, path, pitr);
-                computes.snapshots().load(s);
-                return s.toJson();
+                return computes.attachStorage(name, type == null ? "native" : type, path, pitr).toJson();
             });
         });
         r.get("/storages").handler(ctx -> {
@@ -83,9 +81,7 @@ public final class RestApi {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> {
                 JsonObject s = storages.describe(name);
-                computes.checkStorageUnused(name);
-                computes.snapshots().forget(name);
-                storages.detach(name);
+                computes.detachStorage(name);
                 return s;
             });
         });

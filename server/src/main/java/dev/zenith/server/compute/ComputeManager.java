@@ -28,6 +28,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -201,6 +202,48 @@ public final class ComputeManager {
             throw ApiException.notFound("pg '" + name + "' not found");
         }
         return c;
+    }
+
+    /**
+     * Attaches a storage (blocking). One that was attached elsewhere may hold pgs: they join this daemon
+     * stopped, with ports and data directories of their own here, rebuilt from the store at their first
+     * start. When one of their names is taken here the storage is detached again and nothing changes.
+     */
+    public StorageRegistry.Storage attachStorage(String name, String type, String path, Duration pitr) throws IOException {
+        StorageRegistry.Storage s = storages.attach(name, type, path, pitr);
+        List<PgRecord> found;
+        try {
+            found = s.store().listMeta("pg/").values().stream()
+                    .map(bytes -> PgRecord.fromJson(new JsonObject(new String(bytes, StandardCharsets.UTF_8)))).toList();
+            List<String> taken = found.stream().map(PgRecord::name).filter(computes::containsKey).sorted().toList();
+            if (!taken.isEmpty()) {
+                throw ApiException.conflict("storage at " + s.path() + " holds pg(s) " + taken
+                        + " and this daemon has pgs of those names; destroy or rename ours first");
+            }
+        } catch (RuntimeException e) {
+            storages.detach(name);
+            throw e;
+        }
+        for (PgRecord r : found) {
+            Path pgdata = computesDir.resolve(r.name());
+            FileTrees.delete(pgdata); // a leftover of an earlier pg of that name here: never trusted
+            PgRecord adopted = r.adoptedAs(name, allocatePort(), pgdata, computesDir.resolve(r.name() + ".log"));
+            Compute c = new Compute(adopted, new PostgresProcess(pg, adopted.pgdata(), adopted.logfile()));
+            c.lastLsn = s.store().walEnd(TimelineId.parse(adopted.timelineId())).orElse(Lsn.INVALID);
+            save(s.store(), c, adopted);
+            computes.put(adopted.name(), c);
+            LOG.info("pg " + adopted.name() + " adopted with storage " + name + " (stopped; port " + adopted.port() + ")");
+        }
+        snapshots.load(s);
+        storages.announceAttached(s);
+        return s;
+    }
+
+    /** Detaches a storage no pg uses (blocking). */
+    public void detachStorage(String name) throws IOException {
+        checkStorageUnused(name);
+        snapshots.forget(name);
+        storages.detach(name);
     }
 
     public void checkStorageUnused(String storage) {

@@ -25,6 +25,15 @@ public record PgRecord(String name, String storageName, String timelineId, int p
         return "pg/" + name;
     }
 
+    /**
+     * This pg as another daemon takes it over with the storage that holds it: under that storage's
+     * name there, with a port and directories of its own, stopped, its directory rebuilt at the first start.
+     */
+    public PgRecord adoptedAs(String storage, int newPort, Path newPgdata, Path newLogfile) {
+        return new PgRecord(name, storage, timelineId, newPort, newPgdata, newLogfile, createdAt, false, null, readOnly,
+                source, replica);
+    }
+
     public PgRecord withWantRunning(boolean v) {
         return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn, readOnly, source, replica);
     }

@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -69,6 +71,10 @@ public final class StorageRegistry implements AutoCloseable {
     private final Map<String, Storage> storages = new ConcurrentHashMap<>();
     /** Listed in the registry but not openable (corrupt, missing, foreign): reported, kept, not used. */
     private final Map<String, JsonObject> unavailable = new ConcurrentHashMap<>();
+    /** Told of each storage attached while the daemon runs, once its pgs are adopted. */
+    private final List<Consumer<Storage>> attachListeners = new CopyOnWriteArrayList<>();
+    /** Told of each storage about to be detached, before its store closes. */
+    private final List<Consumer<Storage>> detachListeners = new CopyOnWriteArrayList<>();
 
     private StorageRegistry(Path registryFile) {
         this.registryFile = registryFile;
@@ -142,6 +148,19 @@ public final class StorageRegistry implements AutoCloseable {
         return s;
     }
 
+    public void onAttach(Consumer<Storage> listener) {
+        attachListeners.add(listener);
+    }
+
+    public void onDetach(Consumer<Storage> listener) {
+        detachListeners.add(listener);
+    }
+
+    /** Tells the attach listeners (blocking, as they may read the store). */
+    public void announceAttached(Storage s) {
+        attachListeners.forEach(l -> l.accept(s));
+    }
+
     public void detach(String name) throws IOException {
         if (unavailable.containsKey(name)) {
             JsonObject u = unavailable.remove(name);
@@ -156,6 +175,7 @@ public final class StorageRegistry implements AutoCloseable {
         Storage s = get(name);
         storages.remove(name);
         save();
+        detachListeners.forEach(l -> l.accept(s));
         s.store().close();
     }
 

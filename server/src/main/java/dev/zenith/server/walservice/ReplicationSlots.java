@@ -44,6 +44,12 @@ public final class ReplicationSlots {
         }
     }
 
+    /** Drops every slot of a storage being detached from memory (its store keeps the permanent ones). */
+    void forget(Store store) {
+        slots.values().removeIf(s -> s.store() == store);
+        advanced.removeIf(k -> !slots.containsKey(k));
+    }
+
     /** The permanent slots as their storage holds them (blocking). */
     private static List<Slot> stored(Store store) {
         List<Slot> out = new ArrayList<>();

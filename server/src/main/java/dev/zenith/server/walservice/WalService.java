@@ -56,6 +56,8 @@ public final class WalService extends VerticleBase {
             // Base backups a previous run left half-streamed.
             FileTrees.delete(settings.scratchDir());
             storages.list().forEach(s -> slots.load(s.store()));
+            storages.onAttach(s -> slots.load(s.store()));
+            storages.onDetach(s -> slots.forget(s.store()));
             return ScramVerifier.generate(settings.password());
         }, false).compose(verifier -> {
             TimelineSelector selector = new TimelineSelector(storages, computes);
