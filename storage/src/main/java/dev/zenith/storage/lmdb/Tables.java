@@ -1,7 +1,6 @@
 package dev.zenith.storage.lmdb;
 
 import dev.zenith.storage.StoreFormatException;
-import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
@@ -101,7 +100,7 @@ public final class Tables implements AutoCloseable {
         Env<byte[]> env;
         try {
             // MDB_NOTLS: read transactions are not tied to the thread that opened them (worker pools)
-            env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(MAP_SIZE).setMaxDbs(16).setMaxReaders(512)
+            env = Env.create(PinnedByteArrayProxy.PROXY).setMapSize(MAP_SIZE).setMaxDbs(16).setMaxReaders(512)
                     .open(dir.toFile(), EnvFlags.MDB_NOTLS);
         } catch (LmdbException e) {
             throw new StoreFormatException("not a Zenith store (LMDB cannot open " + dir + "): " + e.getMessage(), e);
