@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A pgbench load whose every acknowledged transaction can be checked afterwards: each transaction
@@ -37,8 +38,15 @@ final class PgbenchLedger {
                 .redirectErrorStream(true).redirectOutput(dir.resolve("pgbench.out").toFile()).start();
     }
 
+    /**
+     * Waits for pgbench to end. Its commits wait on our receiver, so if the daemon died pgbench would
+     * wait forever: after 5 minutes it is killed and the test fails instead of hanging the build.
+     */
     void await() throws InterruptedException {
-        process.waitFor();
+        if (!process.waitFor(5, TimeUnit.MINUTES)) {
+            process.destroyForcibly();
+            throw new AssertionError("pgbench did not finish within 5 minutes: its commits never got acknowledged");
+        }
     }
 
     String output() throws IOException {
