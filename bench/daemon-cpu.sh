@@ -8,19 +8,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-8}; ROUND_SECONDS=${ROUND_SECONDS:-15}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-3}
-PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
-[ -x "$PGBIN/postgres" ] || PGBIN=/usr/lib/postgresql/15/bin
-AS_PG=(); [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
-WORK=$(mktemp -d /tmp/zenith-cpubench-XXXXXX); chmod 755 "$WORK"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$WORK"
+source "$ROOT/bench/common.sh"
+bench_workdir zenith-cpubench
 export ZENITH_NO_BUILD=1
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cleanup() {
-  [ -f "$WORK/vanilla/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -m immediate -w stop >/dev/null 2>&1 || true
-  ZENITH_HOME="$WORK/zhome" "$ROOT/zenith" stop >/dev/null 2>&1 || true
-  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 # Snapshot of CPU ticks, context switches and faults: per daemon thread group, and of the walsender.
 snapshot() { # daemon-pid compute-port -> JSON on stdout

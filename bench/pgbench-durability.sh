@@ -15,21 +15,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-8}; THREADS=${THREADS:-2}; ROUND_SECONDS=${ROUND_SECONDS:-20}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-3}
 APPEND=${1:-}
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
-PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
-[ -x "$PGBIN/postgres" ] || PGBIN=/usr/lib/postgresql/15/bin
-AS_PG=(); [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
-WORK=$(mktemp -d /tmp/zenith-bench-XXXXXX); chmod 755 "$WORK"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$WORK"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/bench/common.sh"
+bench_workdir zenith-bench
 COMMON=(-c shared_buffers=128MB -c max_connections=100 -c max_wal_size=1GB -c wal_level=replica
         -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c synchronous_commit=on)
-cleanup() {
-  for d in "$WORK"/vanilla "$WORK"/receivewal; do [ -f "$d/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true; done
-  [ -n "${RECV_PID:-}" ] && kill "$RECV_PID" 2>/dev/null || true
-  ZENITH_HOME="$WORK/zhome" "$ROOT/zenith" stop >/dev/null 2>&1 || true
-  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 init_pgbench() { # port label
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -i -q -s "$SCALE" postgres >"$WORK/$2-init.log" 2>&1

@@ -6,19 +6,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIG=${BIG:-50}; REPS=${REPS:-5}; APPEND=${1:-}
-PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
-AS_PG=(); [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
-WORK=$(mktemp -d /tmp/zenith-snapbench-XXXXXX); chmod 755 "$WORK"; [ "$(id -u)" -eq 0 ] && chown postgres: "$WORK"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/bench/common.sh"
+bench_workdir zenith-snapbench
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 Z() { "$ROOT/zenith" "$@"; }
-cleanup() {
-  for h in "$WORK"/home*; do [ -d "$h" ] && ZENITH_HOME=$h Z stop >/dev/null 2>&1 || true; done
-  for d in "$WORK"/copy "$WORK"/vanilla "$WORK"/backup; do [ -f "$d/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 first_query() { "$PGBIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -Atqc "SELECT count(*) FROM pgbench_branches" postgres >/dev/null; }
 
 declare -A SNAP BRANCH

@@ -12,19 +12,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SCALE=${SCALE:-10}; DURATION=${DURATION:-20}; ROUNDS=${ROUNDS:-5}; WARMUP=${WARMUP:-8}
-PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
-[ -x "$PGBIN/postgres" ] || PGBIN=/usr/lib/postgresql/15/bin
-AS_PG=(); [ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
-WORK=$(mktemp -d /tmp/zenith-walbench-XXXXXX); chmod 755 "$WORK"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$WORK"
+source "$ROOT/bench/common.sh"
+bench_workdir zenith-walbench
 export ZENITH_NO_BUILD=1
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cleanup() {
-  [ -f "$WORK/vanilla/postmaster.pid" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -m immediate -w stop >/dev/null 2>&1 || true
-  ZENITH_HOME="$WORK/zhome" "$ROOT/zenith" stop >/dev/null 2>&1 || true
-  [ -n "${KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
 now() { date +%s.%N; }
 
 echo "== zenith primary: pgbench -i -s $SCALE, pgbench -T $DURATION" >&2

@@ -1,0 +1,31 @@
+# Shared by the bench scripts (source it after setting ROOT): PostgreSQL 15 binaries, a work directory
+# PostgreSQL's user can use, free loopback ports, and a cleanup that stops whatever a run left behind.
+
+PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
+[ -x "$PGBIN/postgres" ] || PGBIN=/usr/lib/postgresql/15/bin
+# PostgreSQL refuses to run as root: vanilla servers run as Debian's postgres user then.
+AS_PG=(); if [ "$(id -u)" -eq 0 ]; then AS_PG=(runuser -u postgres --); fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# Sets WORK to a new directory /tmp/NAME-XXXXXX and removes it (and stops what runs in it) on exit;
+# KEEP=1 keeps it.
+bench_workdir() {
+  WORK=$(mktemp -d "/tmp/$1-XXXXXX"); chmod 755 "$WORK"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$WORK"; fi
+  trap bench_cleanup EXIT
+}
+
+# Vanilla servers in WORK, a background pg_receivewal (RECV_PID), the daemons homed in WORK/zhome or WORK/home*.
+bench_cleanup() {
+  local pidfile
+  for pidfile in "$WORK"/*/postmaster.pid; do
+    [ -f "$pidfile" ] && "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$(dirname "$pidfile")" -m immediate -w stop >/dev/null 2>&1 || true
+  done
+  [ -n "${RECV_PID:-}" ] && kill "$RECV_PID" 2>/dev/null || true
+  local home
+  for home in "$WORK"/zhome "$WORK"/home*; do
+    [ -d "$home" ] && ZENITH_HOME="$home" "$ROOT/zenith" stop >/dev/null 2>&1 || true
+  done
+  if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
