@@ -125,10 +125,8 @@ public final class ComputeManager {
     public void recover() throws IOException {
         snapshots.load();
         for (StorageRegistry.Storage s : storages.list()) {
-            for (Map.Entry<String, byte[]> e : s.store().listMeta("pg/").entrySet()) {
-                PgRecord r = PgRecord.fromJson(new JsonObject(new String(e.getValue(), StandardCharsets.UTF_8)));
-                Compute c = new Compute(r, new PostgresProcess(pg, r.pgdata(), r.logfile()));
-                c.lastLsn = s.store().walEnd(TimelineId.parse(r.timelineId())).orElse(Lsn.INVALID);
+            for (PgRecord r : storedPgs(s.store())) {
+                Compute c = loaded(s.store(), r);
                 computes.put(r.name(), c);
                 if (!r.wantRunning()) {
                     continue;
@@ -213,8 +211,7 @@ public final class ComputeManager {
         StorageRegistry.Storage s = storages.attach(name, type, path, pitr);
         List<PgRecord> found;
         try {
-            found = s.store().listMeta("pg/").values().stream()
-                    .map(bytes -> PgRecord.fromJson(new JsonObject(new String(bytes, StandardCharsets.UTF_8)))).toList();
+            found = storedPgs(s.store());
             List<String> taken = found.stream().map(PgRecord::name).filter(computes::containsKey).sorted().toList();
             if (!taken.isEmpty()) {
                 throw ApiException.conflict("storage at " + s.path() + " holds pg(s) " + taken
@@ -228,8 +225,7 @@ public final class ComputeManager {
             Path pgdata = computesDir.resolve(r.name());
             FileTrees.delete(pgdata); // a leftover of an earlier pg of that name here: never trusted
             PgRecord adopted = r.adoptedAs(name, allocatePort(), pgdata, computesDir.resolve(r.name() + ".log"));
-            Compute c = new Compute(adopted, new PostgresProcess(pg, adopted.pgdata(), adopted.logfile()));
-            c.lastLsn = s.store().walEnd(TimelineId.parse(adopted.timelineId())).orElse(Lsn.INVALID);
+            Compute c = loaded(s.store(), adopted);
             save(s.store(), c, adopted);
             computes.put(adopted.name(), c);
             LOG.info("pg " + adopted.name() + " adopted with storage " + name + " (stopped; port " + adopted.port() + ")");
@@ -237,6 +233,19 @@ public final class ComputeManager {
         snapshots.load(s);
         storages.announceAttached(s);
         return s;
+    }
+
+    /** The pgs a storage holds (blocking). */
+    private static List<PgRecord> storedPgs(Store store) {
+        return store.listMeta(PgRecord.key("")).values().stream()
+                .map(bytes -> PgRecord.fromJson(new JsonObject(new String(bytes, StandardCharsets.UTF_8)))).toList();
+    }
+
+    /** A stored pg as this daemon tracks it, stopped, knowing where its WAL ends (blocking). */
+    private Compute loaded(Store store, PgRecord r) {
+        Compute c = new Compute(r, new PostgresProcess(pg, r.pgdata(), r.logfile()));
+        c.lastLsn = store.walEnd(TimelineId.parse(r.timelineId())).orElse(Lsn.INVALID);
+        return c;
     }
 
     /** Detaches a storage no pg uses (blocking). */
