@@ -9,9 +9,7 @@ import org.lmdbjava.Cursor;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -83,9 +81,8 @@ public final class PageLookup implements AutoCloseable {
         }
         Cursor<byte[]> c = cursors.get(withData);
         if (firstBlock != 0) {
-            byte[] prefix = Keys.forkPrefix(lineage.steps().get(withData).timeline(), rel);
-            byte[] from = Arrays.copyOf(prefix, prefix.length + 4);
-            ByteBuffer.wrap(from, prefix.length, 4).putInt(firstBlock);
+            // The block's oldest possible version: the scan starts at its first stored one, or a later block's.
+            byte[] from = Keys.page(lineage.steps().get(withData).timeline(), rel, firstBlock, Lsn.of(0));
             if (!c.get(from, GetOp.MDB_SET_RANGE)) {
                 return block -> null;
             }
