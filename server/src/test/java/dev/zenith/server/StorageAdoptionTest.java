@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A storage carries its pgs: attached to another daemon (another ZENITH_HOME), its pgs appear there
  * stopped, with that daemon's ports and directories, and start with their data. When one of their
- * names is taken, the attach is refused and nothing changes.
+ * names is taken, the attach is refused and nothing changes; so it is while another daemon process holds it.
  */
 class StorageAdoptionTest {
 
@@ -59,6 +59,29 @@ class StorageAdoptionTest {
                 assertEquals(409, second.request("DELETE", "/storages/moved", null).statusCode(),
                         "an adopted pg keeps its storage attached like any other");
             }
+        } finally {
+            FileTrees.delete(storagePath);
+        }
+    }
+
+    @Test
+    void aStorageInUseByAnotherDaemonProcessIsRefused() throws Exception {
+        Path storagePath = Files.createTempDirectory(Path.of("/tmp"), "zenith-shared-");
+        Files.setPosixFilePermissions(storagePath, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String attach = new JsonObject().put("name", "shared").put("path", storagePath.toString()).encode();
+        try (DaemonFixture holder = new DaemonFixture().startProcess();
+             DaemonFixture other = new DaemonFixture().startInProcess()) {
+            holder.ok(201, "PUT", "/storages", attach);
+            String registryBefore = Files.readString(other.home.resolve("storages.json"));
+
+            HttpResponse<String> refused = other.request("PUT", "/storages", attach);
+            assertEquals(409, refused.statusCode(), refused.body());
+            assertTrue(refused.body().contains("in use by another process"), refused.body());
+            assertFalse(((JsonArray) other.ok(200, "GET", "/storages", null)).encode().contains("\"shared\""));
+            assertEquals(registryBefore, Files.readString(other.home.resolve("storages.json")), "nothing changed");
+
+            holder.killProcess(); // kill -9 releases the storage
+            other.ok(201, "PUT", "/storages", attach);
         } finally {
             FileTrees.delete(storagePath);
         }

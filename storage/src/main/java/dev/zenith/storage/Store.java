@@ -84,10 +84,12 @@ public final class Store implements AutoCloseable {
     /** Per timeline: the WAL acknowledged ahead of LMDB (see {@link #journalWal}). */
     private final Map<TimelineId, WalJournal> journals = new HashMap<>();
     private final int journalFileBytes;
+    private final StoreLock lock;
 
-    private Store(Path directory, Path identity, Tables tables, int journalFileBytes) {
+    private Store(Path directory, Path identity, StoreLock lock, Tables tables, int journalFileBytes) {
         this.directory = directory;
         this.identity = identity;
+        this.lock = lock;
         this.tables = tables;
         this.journalFileBytes = journalFileBytes;
     }
@@ -115,17 +117,26 @@ public final class Store implements AutoCloseable {
         if (!OPEN.add(identity)) {
             throw new StoreException("store " + dir + " is already open in this process");
         }
+        StoreLock lock = null;
         Store store = null;
         try {
-            store = new Store(dir, identity, Tables.open(dir), journalFileBytes);
+            Tables.requireStoreDirectory(identity); // a foreign directory gets no lock file
+            lock = StoreLock.acquire(identity);
+            store = new Store(dir, identity, lock, Tables.open(dir), journalFileBytes);
             store.replayJournals();
             return store;
         } catch (IOException e) {
+            if (lock != null) {
+                lock.close();
+            }
             OPEN.remove(identity);
             throw new StoreException("cannot open store " + dir + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             if (store != null) {
                 store.tables.close();
+            }
+            if (lock != null) {
+                lock.close();
             }
             OPEN.remove(identity);
             throw e;
@@ -143,6 +154,7 @@ public final class Store implements AutoCloseable {
             journals.clear();
         }
         tables.close();
+        lock.close();
         OPEN.remove(identity);
     }
 

@@ -56,7 +56,7 @@ class CrashSafetyTest {
         }
     }
 
-    private static List<String> javaCommand(Path dir, TimelineId tl) {
+    static List<String> javaCommand(Path dir, TimelineId tl) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         return List.of(java, "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens",
                 "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),

@@ -3,6 +3,7 @@ package dev.zenith.server.storages;
 import dev.zenith.server.api.ApiException;
 import dev.zenith.server.api.Names;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.StoreInUseException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -133,6 +134,8 @@ public final class StorageRegistry implements AutoCloseable {
         try {
             Files.createDirectories(path);
             store = Store.open(path);
+        } catch (StoreInUseException e) {
+            throw ApiException.conflict("cannot attach " + path + ": " + e.getMessage());
         } catch (IOException | RuntimeException e) {
             throw ApiException.badRequest("cannot open a native storage at " + path + ": " + e.getMessage());
         }

@@ -28,7 +28,8 @@ public final class Tables implements AutoCloseable {
     private static final String FORMAT_KEY = "format";
     private static final String FORMAT = "zenith-store/2"; // 2: block changes packed per WAL append
     /** What a store directory holds: LMDB's two files and the WAL journal (see WalJournal). */
-    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb", "wal-journal");
+    /** What a store directory may hold: LMDB's two files, the WAL journal and the store's process lock. */
+    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb", "wal-journal", "zenith.lock");
 
     public final Env<byte[]> env;
     /** "format" -> format marker, proves the directory is ours. */
@@ -90,13 +91,7 @@ public final class Tables implements AutoCloseable {
      */
     public static Tables open(Path dir) throws IOException {
         Files.createDirectories(dir);
-        try (Stream<Path> entries = Files.list(dir)) {
-            Path foreign = entries.filter(p -> !LMDB_FILES.contains(p.getFileName().toString())).findFirst()
-                    .orElse(null);
-            if (foreign != null) {
-                throw new StoreFormatException("not a Zenith store: " + dir + " contains " + foreign.getFileName());
-            }
-        }
+        requireStoreDirectory(dir);
         Env<byte[]> env;
         try {
             // MDB_NOTLS: read transactions are not tied to the thread that opened them (worker pools)
@@ -117,6 +112,17 @@ public final class Tables implements AutoCloseable {
         } catch (RuntimeException e) {
             env.close();
             throw e;
+        }
+    }
+
+    /** Refuses a directory holding anything but a store's files, before anything is written there. */
+    public static void requireStoreDirectory(Path dir) throws IOException {
+        try (Stream<Path> entries = Files.list(dir)) {
+            Path foreign = entries.filter(p -> !LMDB_FILES.contains(p.getFileName().toString())).findFirst()
+                    .orElse(null);
+            if (foreign != null) {
+                throw new StoreFormatException("not a Zenith store: " + dir + " contains " + foreign.getFileName());
+            }
         }
     }
 

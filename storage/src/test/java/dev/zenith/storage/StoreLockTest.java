@@ -1,0 +1,58 @@
+package dev.zenith.storage;
+
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** A store belongs to one process at a time: a second one is refused, a killed holder frees it. */
+class StoreLockTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void secondProcessIsRefusedUntilTheHolderDies() throws Exception {
+        Path dir = tmp.resolve("store");
+        TimelineId tl;
+        try (Store s = Store.open(dir)) {
+            tl = s.createTimeline(null, Lsn.INVALID, 1).id();
+        }
+        Process child = new ProcessBuilder(CrashSafetyTest.javaCommand(dir, tl)).redirectErrorStream(true).start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
+            String first = out.readLine();
+            assertNotNull(first, "the child could not open the store");
+            StoreException e = assertThrows(StoreInUseException.class, () -> Store.open(dir));
+            assertTrue(e.getMessage().contains("in use by another process (pid " + child.pid() + ")"), e.getMessage());
+            child.destroyForcibly(); // SIGKILL: the OS drops its lock
+            child.waitFor();
+        }
+        try (Store s = Store.open(dir)) {
+            assertTrue(s.walEnd(tl).isPresent(), "the child's acknowledged WAL is there");
+        }
+    }
+
+    @Test
+    void foreignDirectoryIsRefusedAndLeftAlone() throws Exception {
+        Path dir = tmp.resolve("home");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("notes.txt"), "mine");
+        StoreFormatException e = assertThrows(StoreFormatException.class, () -> Store.open(dir));
+        assertTrue(e.getMessage().contains("notes.txt"), e.getMessage());
+        try (var files = Files.list(dir)) {
+            assertEquals(1, files.count(), "nothing written into a directory that is not a store");
+        }
+        assertFalse(Files.exists(dir.resolve(StoreLock.FILE_NAME)));
+    }
+}
