@@ -39,6 +39,7 @@ class CrashSafetyTest {
                     assertNotNull(line, "child ended early");
                     acknowledged = Lsn.parse(line.trim());
                 }
+            } finally {
                 child.destroyForcibly(); // SIGKILL: no shutdown hooks, no env close
                 child.waitFor();
             }

@@ -35,7 +35,8 @@ class StoreLockTest {
             assertNotNull(first, "the child could not open the store");
             StoreException e = assertThrows(StoreInUseException.class, () -> Store.open(dir));
             assertTrue(e.getMessage().contains("in use by another process (pid " + child.pid() + ")"), e.getMessage());
-            child.destroyForcibly(); // SIGKILL: the OS drops its lock
+        } finally {
+            child.destroyForcibly(); // SIGKILL: the OS drops its lock (and a failed assertion leaves no writer behind)
             child.waitFor();
         }
         try (Store s = Store.open(dir)) {
