@@ -11,11 +11,9 @@ import dev.zenith.protocol.wire.BackendEncoder;
 import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.ErrorFields;
 import dev.zenith.storage.Store;
-import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
-import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.segment.WalSegments;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -40,7 +38,7 @@ final class ReplicationConnection {
 
     /** What every connection shares. */
     record Services(Vertx vertx, WorkerExecutor worker, TimelineSelector selector, ReplicationSlots slots,
-                    Path scratchDir) {
+                    SystemIdentifiers systemIdentifiers, Path scratchDir) {
         <T> Future<T> blocking(Callable<T> work) {
             return worker.executeBlocking(work, false);
         }
@@ -306,7 +304,7 @@ final class ReplicationConnection {
 
     private void answer(ReplicationCommand command, String text) {
         if (command instanceof IdentifySystem) {
-            answerWith(() -> new Object[] {systemIdentifier(), store().walEnd(tl()).orElseThrow()},
+            answerWith(() -> new Object[] {services.systemIdentifiers().of(store(), tl()), store().walEnd(tl()).orElseThrow()},
                     r -> reply(ReplicationResponses.identifySystem((String) r[0], pgTimeline(), (Lsn) r[1], null)));
         } else if (command instanceof Show show) {
             String value = WalService.showable().get(show.name());
@@ -346,13 +344,6 @@ final class ReplicationConnection {
         } else {
             error("0A000", "cannot execute SQL commands in WAL sender for physical replication");
         }
-    }
-
-    /** pg_control's system identifier of the timeline's newest image: the cluster's identity. */
-    private String systemIdentifier() {
-        Lsn end = store().lastRecordEnd(tl()).orElseThrow();
-        ImageManifest image = store().latestImageAtOrBefore(tl(), end).orElseThrow();
-        return Long.toUnsignedString(ControlFile.parse(store().pgControl(image)).systemIdentifier());
     }
 
     private void createSlot(CreateReplicationSlot c) {

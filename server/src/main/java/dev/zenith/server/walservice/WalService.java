@@ -61,6 +61,7 @@ public final class WalService extends VerticleBase {
             return ScramVerifier.generate(settings.password());
         }, false).compose(verifier -> {
             TimelineSelector selector = new TimelineSelector(storages, computes);
+            SystemIdentifiers systemIdentifiers = new SystemIdentifiers();
             server = vertx.createNetServer(new NetServerOptions().setTcpNoDelay(true));
             server.connectHandler(socket -> {
                 int pid = nextProcessId.incrementAndGet();
@@ -68,7 +69,7 @@ public final class WalService extends VerticleBase {
                         user -> user.equals(settings.user()) ? Optional.of(verifier) : Optional.empty(),
                         ServerHandshake.defaultParameters(SERVER_VERSION), pid, (int) System.nanoTime());
                 new ReplicationConnection(new ReplicationConnection.Services(vertx, worker, selector, slots,
-                        settings.scratchDir()), socket, hs).start();
+                        systemIdentifiers, settings.scratchDir()), socket, hs).start();
             });
             slotTimer = vertx.setPeriodic(SLOT_PERSIST_MS, id -> worker.executeBlocking(() -> {
                 slots.persistAdvanced();
