@@ -42,6 +42,8 @@ final class WalStreamer {
     /** Store reads under way, oldest first; two overlap the store's per-chunk work with sending. */
     private final ArrayDeque<Read> inFlight = new ArrayDeque<>();
     private Lsn requested;
+    /** The first read is one message's worth, so the client has bytes while the bigger reads run. */
+    private int readBytes = MESSAGE_BYTES;
     private boolean stopped;
     private boolean caughtUpAnnounced;
     private MessageConsumer<String> follower;
@@ -126,7 +128,8 @@ final class WalStreamer {
         }
         while (inFlight.size() < READS_IN_FLIGHT && requested.isBefore(durableEnd)) {
             Lsn from = requested;
-            int want = (int) Math.min(READ_BYTES, durableEnd.minus(from));
+            int want = (int) Math.min(readBytes, durableEnd.minus(from));
+            readBytes = READ_BYTES;
             Future<List<ByteBuffer>> read = services.blocking(() -> store.readWalSlices(timeline, from, want));
             inFlight.add(new Read(from, want, read));
             requested = from.plus(want);
