@@ -44,10 +44,16 @@ final class StoreLock implements AutoCloseable {
             throw new StoreInUseException("store " + dir + " is in use by another process" + holder
                     + "; stop that zenith daemon or detach the storage there first");
         }
-        byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
-        ch.truncate(0);
-        ch.write(ByteBuffer.wrap(pid), 0);
-        return new StoreLock(ch, lock);
+        StoreLock held = new StoreLock(ch, lock);
+        try {
+            byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+            ch.truncate(0);
+            ch.write(ByteBuffer.wrap(pid), 0);
+        } catch (IOException | RuntimeException e) {
+            held.close();
+            throw e;
+        }
+        return held;
     }
 
     private static String readHolder(Path file) {
