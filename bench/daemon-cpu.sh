@@ -26,9 +26,10 @@ for t in os.listdir(f'/proc/{pid}/task'):
         continue
     name = re.sub(r'[-#]?\d+$', '', st[st.find('(') + 1:st.rfind(')')])
     f = st[st.rfind(')') + 2:].split()
-    g = groups.setdefault(name, [0, 0])
+    g = groups.setdefault(name, [0, 0, 0])
     g[0] += int(f[11]) + int(f[12])
     g[1] += int(re.search(r'\nvoluntary_ctxt_switches:\s*(\d+)', status).group(1))
+    g[2] += int(re.search(r'\nnonvoluntary_ctxt_switches:\s*(\d+)', status).group(1))
 minflt = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[7])
 walsender = 0
 for p in os.listdir('/proc'):
@@ -79,10 +80,14 @@ import json, sys
 b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 secs, hz = float(sys.argv[3]), int(sys.argv[4])
 vt, zt, syncs, acks = sys.argv[5], sys.argv[6], sys.argv[7], int(sys.argv[8])
-cpu = {k: (v[0] - b['groups'].get(k, [0, 0])[0]) / hz / secs * 100 for k, v in a['groups'].items()}
-cs = sum(v[1] - b['groups'].get(k, [0, 0])[1] for k, v in a['groups'].items()) / secs
+zero = [0, 0, 0]
+cpu = {k: (v[0] - b['groups'].get(k, zero)[0]) / hz / secs * 100 for k, v in a['groups'].items()}
+cs = sum(v[1] - b['groups'].get(k, zero)[1] for k, v in a['groups'].items()) / secs
 top = ', '.join(f'{k} {v:.0f}%' for k, v in sorted(cpu.items(), key=lambda x: -x[1]) if v >= 1)
-print(f"| {vt} | {syncs} | {zt} | {acks} | {sum(cpu.values()):.0f}% ({top}) | {cs / max(acks, 1):.1f} | "
+per_ack = lambda k, i: (a['groups'][k][i] - b['groups'].get(k, zero)[i]) / secs / max(acks, 1)
+busiest = [k for k, v in sorted(cpu.items(), key=lambda x: -x[1]) if v >= 3 and 'Compiler' not in k]
+by_group = ', '.join(f'{k} {per_ack(k, 1):.1f}+{per_ack(k, 2):.1f}' for k in busiest)
+print(f"| {vt} | {syncs} | {zt} | {acks} | {sum(cpu.values()):.0f}% ({top}) | {cs / max(acks, 1):.1f} ({by_group}) | "
       f"{(a['minflt'] - b['minflt']) / secs:.0f} | {(a['walsender'] - b['walsender']) / hz / secs * 100:.0f}% |")
 PY
 )$'\n'
@@ -91,8 +96,8 @@ cat <<REP
 ### Daemon CPU under pgbench, scale $SCALE, $CLIENTS clients, rounds of ${ROUND_SECONDS}s — $(date -u +%F)
 
 Command: \`bench/daemon-cpu.sh\` (SCALE=$SCALE CLIENTS=$CLIENTS ROUND_SECONDS=$ROUND_SECONDS ROUNDS=$ROUNDS WARMUP=$WARMUP), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg).
-CPU as percent of one core (thread names as the kernel truncates them); switches are the daemon's voluntary context
-switches per acknowledgement.
+CPU as percent of one core (thread names as the kernel truncates them); switches/ack: the daemon's voluntary context
+switches per acknowledgement, then for its busiest thread groups voluntary+involuntary (preempted) switches per acknowledgement.
 
 | vanilla TPS | vanilla WAL syncs/s | zenith TPS | acks/s | daemon CPU (by thread group) | switches/ack | daemon minor faults/s | walsender CPU |
 |---|---|---|---|---|---|---|---|
