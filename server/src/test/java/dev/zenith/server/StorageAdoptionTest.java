@@ -82,6 +82,19 @@ class StorageAdoptionTest {
 
             holder.killProcess(); // kill -9 releases the storage
             other.ok(201, "PUT", "/storages", attach);
+
+            // Listed here, but held by another daemon when this one starts: unavailable, the rest works.
+            other.inProcessShutdownKeepingHome();
+            try (DaemonFixture third = new DaemonFixture().startProcess()) {
+                third.ok(201, "PUT", "/storages", attach);
+                other.startInProcess();
+                JsonObject listed = (JsonObject) other.ok(200, "GET", "/storages/shared", null);
+                assertEquals("unavailable", listed.getString("status"), listed.encode());
+                assertTrue(listed.getString("error").contains("in use by another process"), listed.encode());
+                assertEquals(409, other.request("PUT", "/pgs",
+                        new JsonObject().put("name", "p").put("storage_name", "shared").encode()).statusCode());
+                other.ok(200, "GET", "/storages/local", null);
+            }
         } finally {
             FileTrees.delete(storagePath);
         }
