@@ -1,5 +1,7 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.lmdb.Tables;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -17,7 +19,7 @@ import java.nio.file.StandardOpenOption;
  * holder's pid for the error message.
  */
 final class StoreLock implements AutoCloseable {
-    static final String FILE_NAME = "zenith.lock";
+    static final String FILE_NAME = Tables.LOCK_FILE;
 
     private final FileChannel channel;
     private final FileLock lock;

@@ -27,9 +27,10 @@ public final class Tables implements AutoCloseable {
     public static final long MAP_SIZE = 256L << 30;
     private static final String FORMAT_KEY = "format";
     private static final String FORMAT = "zenith-store/2"; // 2: block changes packed per WAL append
-    /** What a store directory holds: LMDB's two files and the WAL journal (see WalJournal). */
-    /** What a store directory may hold: LMDB's two files, the WAL journal and the store's process lock. */
-    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb", "wal-journal", "zenith.lock");
+    /** The store's process lock (see StoreLock), taken before LMDB opens. */
+    public static final String LOCK_FILE = "zenith.lock";
+    /** What a store directory may hold: LMDB's two files, the WAL journal (see WalJournal) and the lock. */
+    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb", "wal-journal", LOCK_FILE);
 
     public final Env<byte[]> env;
     /** "format" -> format marker, proves the directory is ours. */
@@ -86,12 +87,11 @@ public final class Tables implements AutoCloseable {
     }
 
     /**
-     * Opens (or creates) the environment in {@code dir}. Refuses directories holding anything but
-     * LMDB's two files and the WAL journal, and LMDB files without our format marker.
+     * Opens (or creates) the environment in {@code dir}, which {@link #requireStoreDirectory} has
+     * accepted. Refuses LMDB files without our format marker.
      */
     public static Tables open(Path dir) throws IOException {
         Files.createDirectories(dir);
-        requireStoreDirectory(dir);
         Env<byte[]> env;
         try {
             // MDB_NOTLS: read transactions are not tied to the thread that opened them (worker pools)
