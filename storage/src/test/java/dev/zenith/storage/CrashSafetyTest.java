@@ -25,13 +25,10 @@ class CrashSafetyTest {
     @Test
     void killedWriterLosesNothingAcknowledged() throws Exception {
         Path dir = tmp.resolve("store");
-        TimelineId tl;
-        try (Store s = Store.open(dir)) {
-            tl = s.createTimeline(null, Lsn.INVALID, 1).id();
-        }
+        TimelineId tl = CrashChild.newStore(dir);
         Lsn acknowledged = null;
         for (int round = 0; round < 2; round++) {
-            Process child = new ProcessBuilder(javaCommand(dir, tl)).redirectErrorStream(true).start();
+            Process child = CrashChild.start(dir, tl);
             try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
                     StandardCharsets.UTF_8))) {
                 for (int i = 0; i < 30; i++) {
@@ -55,12 +52,5 @@ class CrashSafetyTest {
             s.appendWal(List.of(WalAppend.raw(tl, end, new byte[] {1, 2, 3})));
             assertEquals(end.plus(3), s.walEnd(tl).orElseThrow());
         }
-    }
-
-    static List<String> javaCommand(Path dir, TimelineId tl) {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return List.of(java, "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens",
-                "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                CrashChild.class.getName(), dir.toString(), tl.toString());
     }
 }

@@ -1,7 +1,6 @@
 package dev.zenith.storage;
 
 import dev.zenith.storage.timeline.TimelineId;
-import dev.zenith.wal.Lsn;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,11 +24,8 @@ class StoreLockTest {
     @Test
     void secondProcessIsRefusedUntilTheHolderDies() throws Exception {
         Path dir = tmp.resolve("store");
-        TimelineId tl;
-        try (Store s = Store.open(dir)) {
-            tl = s.createTimeline(null, Lsn.INVALID, 1).id();
-        }
-        Process child = new ProcessBuilder(CrashSafetyTest.javaCommand(dir, tl)).redirectErrorStream(true).start();
+        TimelineId tl = CrashChild.newStore(dir);
+        Process child = CrashChild.start(dir, tl);
         try (BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
             String first = out.readLine();
             assertNotNull(first, "the child could not open the store");
