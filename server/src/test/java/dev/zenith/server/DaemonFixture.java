@@ -36,11 +36,17 @@ final class DaemonFixture implements AutoCloseable {
     private Process process;
 
     DaemonFixture() throws IOException {
-        home = Files.createTempDirectory(Path.of("/tmp"), "zenith-home-");
-        Files.setPosixFilePermissions(home, PosixFilePermissions.fromString("rwxr-xr-x"));
+        home = reachableTempDir("zenith-home-");
         httpPort = PgCluster.freePort();
         pgPort = PgCluster.freePort();
         computeFirstPort = 20000 + (int) (ProcessHandle.current().pid() % 200) * 50 + (httpPort % 50);
+    }
+
+    /** A new directory under /tmp that PostgreSQL's user can enter too (computes run as it when tests run as root). */
+    static Path reachableTempDir(String prefix) throws IOException {
+        Path dir = Files.createTempDirectory(Path.of("/tmp"), prefix);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return dir;
     }
 
     JsonObject configJson() {

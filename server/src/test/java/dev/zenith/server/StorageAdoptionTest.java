@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Test;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -24,8 +23,7 @@ class StorageAdoptionTest {
 
     @Test
     void aStorageAttachedToAnotherDaemonBringsItsPgs() throws Exception {
-        Path storagePath = Files.createTempDirectory(Path.of("/tmp"), "zenith-moved-");
-        Files.setPosixFilePermissions(storagePath, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path storagePath = DaemonFixture.reachableTempDir("zenith-moved-");
         String attach = new JsonObject().put("name", "moved").put("path", storagePath.toString()).encode();
 
         try (DaemonFixture first = new DaemonFixture().startInProcess()) {
@@ -66,8 +64,7 @@ class StorageAdoptionTest {
 
     @Test
     void aStorageInUseByAnotherDaemonProcessIsRefused() throws Exception {
-        Path storagePath = Files.createTempDirectory(Path.of("/tmp"), "zenith-shared-");
-        Files.setPosixFilePermissions(storagePath, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path storagePath = DaemonFixture.reachableTempDir("zenith-shared-");
         String attach = new JsonObject().put("name", "shared").put("path", storagePath.toString()).encode();
         try (DaemonFixture holder = new DaemonFixture().startProcess();
              DaemonFixture other = new DaemonFixture().startInProcess()) {

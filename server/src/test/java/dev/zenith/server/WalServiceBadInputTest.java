@@ -1,6 +1,5 @@
 package dev.zenith.server;
 
-import dev.zenith.pgexec.FileTrees;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
@@ -12,9 +11,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -75,21 +71,15 @@ class WalServiceBadInputTest extends WalServiceTestBase {
         assertEquals("16MB", clients.psql("", "SHOW wal_segment_size").output());
 
         // Another storage is another cluster: each timeline answers with its own system identifier.
-        Path otherPath = Files.createTempDirectory(Path.of("/tmp"), "zenith-other-");
-        try {
-            Files.setPosixFilePermissions(otherPath, PosixFilePermissions.fromString("rwxr-xr-x"));
-            d.ok(201, "PUT", "/storages", new JsonObject().put("name", "other").put("path", otherPath.toString()).encode());
-            JsonObject other = (JsonObject) d.ok(201, "PUT", "/pgs",
-                    new JsonObject().put("name", "other").put("storage_name", "other").encode());
-            String otherId = d.psql(other.getInteger("port"), "SELECT system_identifier FROM pg_control_system()");
-            assertNotEquals(systemId, otherId);
-            assertTrue(clients.psql("options='-c zenith.pg=other'", "IDENTIFY_SYSTEM").output().startsWith(otherId + "|1|"));
-            assertTrue(clients.psql("options='-c zenith.pg=main'", "IDENTIFY_SYSTEM").output().startsWith(systemId + "|1|"));
-            d.ok(200, "DELETE", "/pgs/other", null);
-            d.ok(200, "DELETE", "/storages/other", null);
-        } finally {
-            FileTrees.delete(otherPath);
-        }
+        d.ok(201, "PUT", "/storages", new JsonObject().put("name", "other").put("path", work.resolve("other").toString()).encode());
+        JsonObject other = (JsonObject) d.ok(201, "PUT", "/pgs",
+                new JsonObject().put("name", "other").put("storage_name", "other").encode());
+        String otherId = d.psql(other.getInteger("port"), "SELECT system_identifier FROM pg_control_system()");
+        assertNotEquals(systemId, otherId);
+        assertTrue(clients.psql("options='-c zenith.pg=other'", "IDENTIFY_SYSTEM").output().startsWith(otherId + "|1|"));
+        assertTrue(clients.psql("options='-c zenith.pg=main'", "IDENTIFY_SYSTEM").output().startsWith(systemId + "|1|"));
+        d.ok(200, "DELETE", "/pgs/other", null);
+        d.ok(200, "DELETE", "/storages/other", null);
 
         // Physical slots: created on one connection, read and dropped from others.
         r = clients.psql("", "CREATE_REPLICATION_SLOT s1 PHYSICAL RESERVE_WAL");

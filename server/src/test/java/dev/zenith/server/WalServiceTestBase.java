@@ -4,9 +4,7 @@ import dev.zenith.testkit.PgCluster;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 
 /** A daemon of its own per test, PostgreSQL's replication tools pointed at it, and a scratch directory. */
 abstract class WalServiceTestBase extends FreshDaemonTest {
@@ -16,8 +14,7 @@ abstract class WalServiceTestBase extends FreshDaemonTest {
     @BeforeEach
     void prepareClients() throws Exception {
         clients = new WalServiceClients(d);
-        work = Files.createTempDirectory(Path.of("/tmp"), "walservice-");
-        Files.setPosixFilePermissions(work, PosixFilePermissions.fromString("rwxr-xr-x"));
+        work = DaemonFixture.reachableTempDir("walservice-");
     }
 
     @AfterEach
