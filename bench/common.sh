@@ -6,6 +6,9 @@ PGBIN=${ZENITH_PG_BIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgre
 # PostgreSQL refuses to run as root: vanilla servers run as Debian's postgres user then.
 AS_PG=(); if [ "$(id -u)" -eq 0 ]; then AS_PG=(runuser -u postgres --); fi
 
+# One SQL statement as postgres on a loopback port, unaligned tuples only: Q PORT SQL
+Q() { "$PGBIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -Atqc "$2" postgres; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Sets WORK to a new directory /tmp/NAME-XXXXXX and removes it (and stops what runs in it) on exit;

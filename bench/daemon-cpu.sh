@@ -55,7 +55,6 @@ ZPORT=$("$ROOT/zenith" pg create -n bench --json | sed -n 's/.*"port" : \([0-9]*
 DAEMON=$(python3 -c "import json; print(json.load(open('$ZENITH_HOME/daemon.json'))['pid'])" 2>/dev/null || pgrep -f "zenith-server.jar" | head -1)
 for p in "$VPORT" "$ZPORT"; do "$PGBIN/pgbench" -h 127.0.0.1 -p "$p" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1; done
 
-Q() { "$PGBIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -Atqc "$2" postgres; }
 pgbench_round() { # port -> tps
   Q "$1" "CHECKPOINT"
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j 2 -T "$ROUND_SECONDS" postgres 2>/dev/null \

@@ -25,7 +25,7 @@ init_pgbench() { # port label
 }
 round() { # port label n -> prints "tps latency_ms"
   local port=$1 label=$2 n=$3
-  "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -Atqc "CHECKPOINT" postgres
+  Q "$port" "CHECKPOINT"
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c "$CLIENTS" -j "$THREADS" -T "$ROUND_SECONDS" postgres \
     >"$WORK/$label-$n.log" 2>&1
   local tps lat

@@ -11,7 +11,7 @@ bench_workdir zenith-snapbench
 now_ms() { date +%s%3N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 Z() { "$ROOT/zenith" "$@"; }
-first_query() { "$PGBIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -Atqc "SELECT count(*) FROM pgbench_branches" postgres >/dev/null; }
+first_query() { Q "$1" "SELECT count(*) FROM pgbench_branches" >/dev/null; }
 
 declare -A SNAP BRANCH
 for SCALE in 1 "$BIG"; do

@@ -23,7 +23,6 @@ export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(
 JSON=$("$ROOT/zenith" pg create -n bench --json)
 ZPORT=$(echo "$JSON" | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
 PGDATA=$(echo "$JSON" | sed -n 's/.*"pgdata" : "\([^"]*\)".*/\1/p')
-Q() { "$PGBIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -Atqc "$2" postgres; }
 FIRST=$(Q "$ZPORT" "SELECT pg_walfile_name(pg_current_wal_flush_lsn())")
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -c 4 -j 2 -T "$DURATION" postgres >"$WORK/run.log" 2>&1
