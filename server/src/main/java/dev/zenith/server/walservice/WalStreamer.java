@@ -27,8 +27,14 @@ final class WalStreamer {
     private static final int READS_IN_FLIGHT = 2;
     /** Bytes per store read. */
     private static final int READ_BYTES = 1 << 20;
-    /** Bytes per XLogData message, PostgreSQL's MAX_SEND_SIZE. */
-    private static final int MESSAGE_BYTES = 128 * 1024;
+    /**
+     * Bytes per XLogData message: one store read. PostgreSQL sends at most 128 KiB (MAX_SEND_SIZE); a
+     * client handles each message with one poll, receive, copy and file write, so bigger messages leave
+     * pg_receivewal ~850 fewer of each per 130 MB (bench/RESULTS.md, session 5).
+     */
+    private static final int MESSAGE_BYTES = READ_BYTES;
+    /** The first read is small, so the client has bytes while the bigger reads run. */
+    private static final int FIRST_READ_BYTES = 128 * 1024;
     /** An idle stream still gets a keepalive this often (PostgreSQL: half of wal_sender_timeout). */
     private static final long KEEPALIVE_MS = 10_000;
 
@@ -42,8 +48,7 @@ final class WalStreamer {
     /** Store reads under way, oldest first; two overlap the store's per-chunk work with sending. */
     private final ArrayDeque<Read> inFlight = new ArrayDeque<>();
     private Lsn requested;
-    /** The first read is one message's worth, so the client has bytes while the bigger reads run. */
-    private int readBytes = MESSAGE_BYTES;
+    private int readBytes = FIRST_READ_BYTES;
     private boolean stopped;
     private boolean caughtUpAnnounced;
     private MessageConsumer<String> follower;
