@@ -851,8 +851,8 @@ public final class ComputeManager {
         // The compute's files are a cache rebuilt from the store after any crash, so its own fsyncs buy nothing.
         s.put("fsync", "off");
         // Full-page images protect a data directory from pages torn by an OS crash. Ours never recovers
-        // from its own files after a crash (it is rebuilt from images read back after clean stops, whose
-        // checksums are verified), so the images would only multiply the WAL we receive and store, ~8x
+        // from its own files after a crash (it is rebuilt from images of cleanly shut down directories,
+        // checksums verified), so the images would only multiply the WAL we receive and store, ~8x
         // under pgbench; redo needs no images when no page is torn.
         s.put("full_page_writes", "off");
         s.put("logging_collector", "off");
