@@ -125,21 +125,20 @@ public final class Store implements AutoCloseable {
             store = new Store(dir, identity, lock, Tables.open(dir), journalFileBytes);
             store.replayJournals();
             return store;
-        } catch (IOException e) {
-            if (lock != null) {
-                lock.close();
-            }
-            OPEN.remove(identity);
-            throw new StoreException("cannot open store " + dir + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
+            // Undo whatever opened, whichever step failed (a journal replay's I/O error included).
             if (store != null) {
-                store.tables.close();
+                store.close();
+            } else {
+                if (lock != null) {
+                    lock.close();
+                }
+                OPEN.remove(identity);
             }
-            if (lock != null) {
-                lock.close();
+            if (e instanceof IOException io) {
+                throw new StoreException("cannot open store " + dir + ": " + io.getMessage(), io);
             }
-            OPEN.remove(identity);
-            throw e;
+            throw (RuntimeException) e;
         }
     }
 
