@@ -46,13 +46,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         // The image taken at the clean stop leaves (almost) nothing to replay.
         assertTrue(replayedBytes(Files.readString(Path.of(pg.getString("logfile")))) <= 8192,
                 "a rebuild after a clean stop should replay at most one WAL page");
-        amcheck(port);
-    }
-
-    /** Heap and every index verified by PostgreSQL's own checker (fails the test on any corruption). */
-    private void amcheck(int port) throws Exception {
-        dev.zenith.testkit.PgCluster.ProcessRunner.run(d.pg.command("pg_amcheck", "-h", "127.0.0.1", "-p",
-                Integer.toString(port), "-U", "postgres", "--all", "--heapallindexed", "--install-missing"), Path.of("/tmp"));
+        d.amcheck(port, "--all", "--install-missing");
     }
 
     @Test
@@ -98,7 +92,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
             assertTrue(have <= e.getValue() + 1, "client " + e.getKey() + ": more rows than commits + 1");
         }
         // The rebuilt directory replayed the whole run's WAL, without full-page images, over the first image.
-        amcheck(port);
+        d.amcheck(port, "--all", "--install-missing");
     }
 
     private void waitForStatus(String name, String status) throws Exception {

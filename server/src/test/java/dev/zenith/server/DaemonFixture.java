@@ -143,6 +143,18 @@ final class DaemonFixture implements AutoCloseable {
                 "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql), Path.of("/tmp")).trim();
     }
 
+    /**
+     * pg_amcheck --heapallindexed against a compute; fails on any corruption it reports. {@code scope}:
+     * which databases, e.g. {@code "--all", "--install-missing"}, or {@code "-d", "postgres"} for a
+     * read-only node whose amcheck extension was created before.
+     */
+    void amcheck(int port, String... scope) throws IOException {
+        List<String> cmd = new ArrayList<>(pg.command("pg_amcheck", "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", "postgres", "--heapallindexed"));
+        cmd.addAll(List.of(scope));
+        PgCluster.ProcessRunner.run(cmd, Path.of("/tmp"));
+    }
+
     /** pgbench against a compute (a client only: runs as this user). */
     String pgbench(int port, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(pg.bin("pgbench").toString(), "-h", "127.0.0.1", "-p",

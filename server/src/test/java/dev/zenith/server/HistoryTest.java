@@ -64,8 +64,7 @@ class HistoryTest {
     }
 
     private static void amcheck(int port) throws Exception {
-        PgCluster.ProcessRunner.run(d.pg.command("pg_amcheck", "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", "postgres", "-d", "postgres", "--heapallindexed"), Path.of("/tmp"));
+        d.amcheck(port, "-d", "postgres");
     }
 
     private static void drop(String name) throws Exception {

@@ -56,8 +56,7 @@ class RetentionTest extends FreshDaemonTest {
         int snap = ((JsonObject) d.ok(201, "PUT", "/pgs",
                 new JsonObject().put("name", "atkeep").put("snapshot", "main@keep").encode())).getInteger("port");
         assertEquals(kept, d.psql(snap, HistoryTest.FINGERPRINT));
-        PgCluster.ProcessRunner.run(d.pg.command("pg_amcheck", "-h", "127.0.0.1", "-p", Integer.toString(snap),
-                "-U", "postgres", "-d", "postgres", "--heapallindexed"), Path.of("/tmp"));
+        d.amcheck(snap, "-d", "postgres");
         d.ok(200, "DELETE", "/pgs/atkeep", null);
         JsonObject stopped = d.action("main", "stop");
         PgCluster.deleteTree(Path.of(stopped.getString("pgdata")));
