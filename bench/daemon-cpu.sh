@@ -102,3 +102,4 @@ switches per acknowledgement, then for its busiest thread groups voluntary+invol
 |---|---|---|---|---|---|---|---|
 ${ROWS%$'\n'}
 REP
+echo "WAL receiver after the run: \`$(curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("wal_receiver")))')\`"

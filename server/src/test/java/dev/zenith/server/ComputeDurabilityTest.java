@@ -33,6 +33,12 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         d.psql(port, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
         d.psql(port, "CREATE DATABASE other");
         String checksum = d.psql(port, "SELECT count(*), sum(id), md5(string_agg(v, ',' ORDER BY id)) FROM t");
+        // The writes above went through the receiver: each acknowledgement is one journal write of what the
+        // walsender sent, so there are at least as many messages as acknowledgements, and bytes in each.
+        JsonObject receiver = ((JsonObject) d.ok(200, "GET", "/pgs/main", null)).getJsonObject("wal_receiver");
+        assertTrue(receiver.getLong("commits") > 0, receiver.encode());
+        assertTrue(receiver.getLong("wal_messages") >= receiver.getLong("commits"), receiver.encode());
+        assertTrue(receiver.getLong("socket_reads") > 0 && receiver.getLong("avg_batch_bytes") > 0, receiver.encode());
 
         assertEquals("stopped", d.action("main", "stop").getString("status"));
         Path pgdata = Path.of(pg.getString("pgdata"));

@@ -69,6 +69,8 @@ public final class WalReceiver {
     private final LongAdder committedBytes = new LongAdder();
     private final LongAdder indexCommits = new LongAdder();
     private final LongAdder indexNanos = new LongAdder();
+    private final LongAdder socketReads = new LongAdder();
+    private final LongAdder walMessages = new LongAdder();
     private volatile Lsn flushed = Lsn.INVALID;
     /** End of the WAL in LMDB (readable). */
     private volatile Lsn indexed = Lsn.INVALID;
@@ -126,6 +128,7 @@ public final class WalReceiver {
                 .put("commits", n).put("wal_bytes", committedBytes.sum())
                 .put("avg_commit_ms", n == 0 ? 0.0 : Math.round(commitNanos.sum() / 1e4 / n) / 100.0)
                 .put("avg_batch_bytes", n == 0 ? 0 : committedBytes.sum() / n)
+                .put("socket_reads", socketReads.sum()).put("wal_messages", walMessages.sum())
                 .put("index_commits", ni)
                 .put("avg_index_commit_ms", ni == 0 ? 0.0 : Math.round(indexNanos.sum() / 1e4 / ni) / 100.0);
     }
@@ -315,6 +318,7 @@ public final class WalReceiver {
         if (c == null) {
             return;
         }
+        socketReads.increment();
         c.feed(buf.getBytes());
         flushOutbound();
         ReplicationEvent e;
@@ -353,6 +357,7 @@ public final class WalReceiver {
     }
 
     private void onWal(ReplicationEvent.WalData w) {
+        walMessages.increment();
         ByteBuffer data = w.data();
         Lsn start = w.startLsn();
         Lsn received = indexer.end();
