@@ -1,6 +1,7 @@
 package dev.zenith.storage.lmdb;
 
 import dev.zenith.storage.StoreFormatException;
+import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.DbiFlags;
@@ -94,8 +95,10 @@ public final class Tables implements AutoCloseable {
         Files.createDirectories(dir);
         Env<byte[]> env;
         try {
-            // MDB_NOTLS: read transactions are not tied to the thread that opened them (worker pools)
-            env = Env.create(PinnedByteArrayProxy.PROXY).setMapSize(MAP_SIZE).setMaxDbs(16).setMaxReaders(512)
+            // MDB_NOTLS: read transactions are not tied to the thread that opened them (worker pools).
+            // byte[] keys and values: lmdbjava copies each into native memory and, since 0.9.2, keeps that
+            // copy reachable until the LMDB call returns (before, a GC could free it under mdb_put: issue #252).
+            env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(MAP_SIZE).setMaxDbs(16).setMaxReaders(512)
                     .open(dir.toFile(), EnvFlags.MDB_NOTLS);
         } catch (LmdbException e) {
             throw new StoreFormatException("not a Zenith store (LMDB cannot open " + dir + "): " + e.getMessage(), e);
