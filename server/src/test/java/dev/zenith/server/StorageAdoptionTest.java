@@ -18,6 +18,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A storage carries its pgs: attached to another daemon (another ZENITH_HOME), its pgs appear there
  * stopped, with that daemon's ports and directories, and start with their data. When one of their
  * names is taken, the attach is refused and nothing changes; so it is while another daemon process holds it.
+ * A listed storage another process holds when the daemon starts is unavailable until that process lets go,
+ * then taken with its pgs, and the ones that ran before start again.
  */
 class StorageAdoptionTest {
 
@@ -56,7 +58,19 @@ class StorageAdoptionTest {
                 assertEquals("toothbrush", second.psql(started.getInteger("port"), "SELECT item FROM luggage"));
                 assertEquals(409, second.request("DELETE", "/storages/moved", null).statusCode(),
                         "an adopted pg keeps its storage attached like any other");
+                second.psql(started.getInteger("port"), "INSERT INTO luggage VALUES ('map')");
             }
+
+            // Back on the first daemon, which still lists the storage: the record the second daemon wrote
+            // (its port, its directory) is adopted again, so the pg runs from a directory of the first.
+            first.startInProcess();
+            JsonObject back = first.pg("traveller");
+            assertEquals(pg.getString("pgdata"), back.getString("pgdata"), back.encode());
+            assertEquals("stopped", back.getString("status"));
+            JsonObject restarted = first.action("traveller", "start");
+            assertEquals("map,toothbrush", first.psql(restarted.getInteger("port"),
+                    "SELECT string_agg(item, ',' ORDER BY item) FROM luggage"));
+            first.action("traveller", "stop");
         } finally {
             FileTrees.delete(storagePath);
         }
@@ -95,5 +109,52 @@ class StorageAdoptionTest {
         } finally {
             FileTrees.delete(storagePath);
         }
+    }
+
+    @Test
+    void aStorageHeldElsewhereAtStartIsTakenOnceReleased() throws Exception {
+        Path storagePath = DaemonFixture.reachableTempDir("zenith-held-");
+        String attach = new JsonObject().put("name", "held").put("path", storagePath.toString()).encode();
+        try (DaemonFixture d = new DaemonFixture().startInProcess()) {
+            d.ok(201, "PUT", "/storages", attach);
+            JsonObject pg = (JsonObject) d.ok(201, "PUT", "/pgs",
+                    new JsonObject().put("name", "keeper").put("storage_name", "held").encode());
+            d.psql(pg.getInteger("port"), "CREATE TABLE kept AS SELECT 'still here' AS what");
+            d.inProcessShutdownKeepingHome(); // keeper ran: it should run again
+
+            Process holder = StoreHolder.start(storagePath);
+            try {
+                d.startInProcess();
+                JsonObject listed = (JsonObject) d.ok(200, "GET", "/storages/held", null);
+                assertEquals("unavailable", listed.getString("status"), listed.encode());
+                assertTrue(listed.getString("error").contains("in use by another process"), listed.encode());
+                assertEquals(404, d.request("GET", "/pgs/keeper", null).statusCode(), "its pgs are not loaded yet");
+            } finally {
+                holder.destroyForcibly(); // kill -9 releases the store
+                holder.waitFor();
+            }
+
+            JsonObject taken = awaitJson(d, "/storages/held", j -> "available".equals(j.getString("status")));
+            assertEquals(storagePath.toString(), taken.getString("path"));
+            JsonObject keeper = awaitJson(d, "/pgs/keeper", j -> "running".equals(j.getString("status")));
+            assertEquals("still here", d.psql(keeper.getInteger("port"), "SELECT what FROM kept"));
+            d.action("keeper", "stop");
+        } finally {
+            FileTrees.delete(storagePath);
+        }
+    }
+
+    /** Polls a GET until its JSON satisfies {@code done}; fails after two minutes with the last answer. */
+    private static JsonObject awaitJson(DaemonFixture d, String path, java.util.function.Predicate<JsonObject> done)
+            throws Exception {
+        String last = "";
+        for (long deadline = System.nanoTime() + 120_000_000_000L; System.nanoTime() < deadline; Thread.sleep(200)) {
+            HttpResponse<String> r = d.request("GET", path, null);
+            last = r.statusCode() + " " + r.body();
+            if (r.statusCode() == 200 && done.test(new JsonObject(r.body()))) {
+                return new JsonObject(r.body());
+            }
+        }
+        throw new AssertionError("GET " + path + " never got there; last answer: " + last);
     }
 }

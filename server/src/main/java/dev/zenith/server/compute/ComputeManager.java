@@ -37,6 +37,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -54,6 +55,8 @@ public final class ComputeManager {
     public static final String RECEIVER_NAME = "zenith_safekeeper";
     public static final String SLOT_NAME = "zenith_safekeeper";
     public static final String MANAGEMENT_EXECUTOR = "zenith-management";
+    /** How often storages held by another process at start are tried again. */
+    private static final long RELEASED_STORAGE_POLL_MS = 2000;
 
     private final Vertx vertx;
     private final ZenithConfig config;
@@ -125,34 +128,15 @@ public final class ComputeManager {
     public void recover() throws IOException {
         snapshots.load();
         for (StorageRegistry.Storage s : storages.list()) {
-            for (PgRecord r : storedPgs(s.store())) {
-                Compute c = loaded(s.store(), r);
-                computes.put(r.name(), c);
-                if (!r.wantRunning()) {
-                    continue;
-                }
-                if (c.process.runningPid().isPresent()) {
-                    LOG.info("pg " + r.name() + " is still running: taking it back");
-                    c.running = true;
-                    if (isPrimary(c)) {
-                        startReceiver(c, s.store());
-                    }
-                }
-            }
+            takeIn(s);
         }
         // Computes that should run but do not (stopped with the daemon, or died while it was away) start
         // again; a directory not known to be clean is rebuilt from the store.
-        for (Compute c : computes.values()) {
-            if (c.record.wantRunning() && !c.running) {
-                try {
-                    LOG.info("pg " + c.record.name() + " was running before; starting it again");
-                    start(c.record.name());
-                } catch (Exception e) {
-                    LOG.log(Level.WARNING, "pg " + c.record.name() + " could not be started again", e);
-                    save(storages.get(c.record.storageName()).store(), c, c.record.withWantRunning(false));
-                }
-            }
-        }
+        restartWanted(c -> true);
+        timers.add(vertx.setPeriodic(RELEASED_STORAGE_POLL_MS, id -> management.executeBlocking(() -> {
+            takeReleasedStorages();
+            return null;
+        }, true)));
         timers.add(vertx.setPeriodic(2000, id -> watchComputes()));
         timers.add(vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.executeBlocking(
                 () -> collectGarbage(s.name(), null), true))));
@@ -203,6 +187,93 @@ public final class ComputeManager {
     }
 
     /**
+     * Loads the pgs a storage holds and takes back the ones still running (blocking). A pg whose record
+     * another daemon wrote (another storage name, directory or port than it would have here) joins stopped,
+     * adopted as {@link #attachStorage} does. When a name is already a pg of another storage here, the
+     * storage is made unavailable instead, and nothing of it is loaded.
+     */
+    private void takeIn(StorageRegistry.Storage s) throws IOException {
+        List<PgRecord> found = storedPgs(s.store());
+        List<String> taken = found.stream().map(PgRecord::name).filter(computes::containsKey).sorted().toList();
+        if (!taken.isEmpty()) {
+            String error = "it holds pg(s) " + taken + " and this daemon has pgs of those names in other storages;"
+                    + " destroy or rename those, then detach and attach this storage again";
+            LOG.severe("storage '" + s.name() + "' is not used: " + error);
+            snapshots.forget(s.name());
+            storages.setUnavailable(s.name(), error);
+            return;
+        }
+        List<PgRecord> foreign = new ArrayList<>();
+        for (PgRecord r : found) {
+            boolean ours = r.storageName().equals(s.name()) && r.pgdata().equals(computesDir.resolve(r.name()))
+                    && computes.values().stream().noneMatch(c -> c.record.port() == r.port());
+            if (!ours) {
+                foreign.add(r); // after ours, so that no port they keep is handed out again
+                continue;
+            }
+            Compute c = loaded(s.store(), r);
+            computes.put(r.name(), c);
+            if (r.wantRunning() && c.process.runningPid().isPresent()) {
+                LOG.info("pg " + r.name() + " is still running: taking it back");
+                c.running = true;
+                if (isPrimary(c)) {
+                    startReceiver(c, s.store());
+                }
+            }
+        }
+        for (PgRecord r : foreign) {
+            adopt(s, r);
+        }
+    }
+
+    /** A pg another daemon's record describes joins this one stopped, with a port and directory of ours (blocking). */
+    private void adopt(StorageRegistry.Storage s, PgRecord r) throws IOException {
+        Path pgdata = computesDir.resolve(r.name());
+        FileTrees.delete(pgdata); // a leftover of an earlier pg of that name here: never trusted
+        PgRecord adopted = r.adoptedAs(s.name(), allocatePort(), pgdata, computesDir.resolve(r.name() + ".log"));
+        Compute c = loaded(s.store(), adopted);
+        save(s.store(), c, adopted);
+        computes.put(adopted.name(), c);
+        LOG.info("pg " + adopted.name() + " adopted with storage " + s.name() + " (stopped; port " + adopted.port() + ")");
+    }
+
+    /** Starts the pgs that should run but do not; one that cannot start is marked stopped (blocking). */
+    private void restartWanted(Predicate<Compute> which) {
+        for (Compute c : List.copyOf(computes.values())) {
+            if (which.test(c) && c.record.wantRunning() && !c.running) {
+                try {
+                    LOG.info("pg " + c.record.name() + " was running before; starting it again");
+                    start(c.record.name());
+                } catch (Exception e) {
+                    LOG.log(Level.WARNING, "pg " + c.record.name() + " could not be started again", e);
+                    save(storages.get(c.record.storageName()).store(), c, c.record.withWantRunning(false));
+                }
+            }
+        }
+    }
+
+    /**
+     * Storages another daemon process held when this one started become usable as soon as it lets go,
+     * with their pgs and snapshots, and the pgs that ran here before start again (management thread).
+     */
+    private void takeReleasedStorages() {
+        for (StorageRegistry.Storage s : storages.openReleased()) {
+            LOG.info("storage '" + s.name() + "' was released by the process that held it; it is in use here now");
+            try {
+                takeIn(s);
+                if (storages.find(s.name()).isEmpty()) {
+                    continue; // takeIn found its pg names taken and made it unavailable
+                }
+                snapshots.load(s);
+                storages.announceAttached(s);
+                restartWanted(c -> c.record.storageName().equals(s.name()));
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.SEVERE, "storage '" + s.name() + "' is attached, but taking in its pgs failed", e);
+            }
+        }
+    }
+
+    /**
      * Attaches a storage (blocking). One that was attached elsewhere may hold pgs: they join this daemon
      * stopped, with ports and data directories of their own here, rebuilt from the store at their first
      * start. When one of their names is taken here the storage is detached again and nothing changes.
@@ -222,13 +293,7 @@ public final class ComputeManager {
             throw e;
         }
         for (PgRecord r : found) {
-            Path pgdata = computesDir.resolve(r.name());
-            FileTrees.delete(pgdata); // a leftover of an earlier pg of that name here: never trusted
-            PgRecord adopted = r.adoptedAs(name, allocatePort(), pgdata, computesDir.resolve(r.name() + ".log"));
-            Compute c = loaded(s.store(), adopted);
-            save(s.store(), c, adopted);
-            computes.put(adopted.name(), c);
-            LOG.info("pg " + adopted.name() + " adopted with storage " + name + " (stopped; port " + adopted.port() + ")");
+            adopt(s, r);
         }
         snapshots.load(s);
         storages.announceAttached(s);

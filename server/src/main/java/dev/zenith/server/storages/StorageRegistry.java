@@ -20,6 +20,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -36,7 +37,6 @@ public final class StorageRegistry implements AutoCloseable {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(StorageRegistry.class.getName());
     public static final String DEFAULT_STORAGE = "local";
 
-    /** One attached storage. */
     /** One attached storage; {@code pitr} is how far back any point in time stays reachable. */
     public record Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store) {
         public JsonObject toJson() {
@@ -72,6 +72,8 @@ public final class StorageRegistry implements AutoCloseable {
     private final Map<String, Storage> storages = new ConcurrentHashMap<>();
     /** Listed in the registry but not openable (corrupt, missing, foreign): reported, kept, not used. */
     private final Map<String, JsonObject> unavailable = new ConcurrentHashMap<>();
+    /** Names of unavailable storages that another process holds (a lock, not damage): tried again. */
+    private final Set<String> heldElsewhere = ConcurrentHashMap.newKeySet();
     /** Told of each storage attached while the daemon runs, once its pgs are adopted. */
     private final List<Consumer<Storage>> attachListeners = new CopyOnWriteArrayList<>();
     /** Told of each storage about to be detached, before its store closes. */
@@ -88,21 +90,64 @@ public final class StorageRegistry implements AutoCloseable {
             JsonArray list = new JsonArray(Files.readString(registryFile));
             for (Object o : list) {
                 JsonObject s = (JsonObject) o;
-                Path path = Path.of(s.getString("path"));
-                try {
-                    r.storages.put(s.getString("name"), new Storage(s.getString("name"), s.getString("type"), path,
-                            Instant.parse(s.getString("attached_at")),
-                            s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path)));
-                } catch (RuntimeException e) {
-                    // One broken storage must not take the others down: it is reported and left untouched.
-                    LOG.severe("storage '" + s.getString("name") + "' at " + path + " cannot be opened: " + e.getMessage());
-                    r.unavailable.put(s.getString("name"), s.copy().put("status", "unavailable").put("error", e.getMessage()));
-                }
+                r.unavailable.put(s.getString("name"), s.copy().put("status", "unavailable").put("error", "not opened yet"));
+                r.openListed(s.getString("name"));
             }
         } else {
             r.attach(DEFAULT_STORAGE, "native", defaultStoragePath.toString(), DEFAULT_PITR);
         }
         return r;
+    }
+
+    /**
+     * Opens an unavailable storage: on success it joins the attached ones. One held by another process is
+     * remembered, so that {@link #openReleased} takes it once that process lets go; any other failure
+     * leaves it unavailable with its error (one broken storage must not take the others down).
+     */
+    private Optional<Storage> openListed(String name) {
+        JsonObject s = unavailable.get(name);
+        Path path = Path.of(s.getString("path"));
+        try {
+            Storage opened = new Storage(name, s.getString("type"), path, Instant.parse(s.getString("attached_at")),
+                    s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path));
+            storages.put(name, opened);
+            unavailable.remove(name);
+            heldElsewhere.remove(name);
+            return Optional.of(opened);
+        } catch (StoreInUseException e) {
+            if (heldElsewhere.add(name)) {
+                LOG.warning("storage '" + name + "' at " + path + " is in use by another process; it is taken once released");
+            }
+            s.put("error", e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.severe("storage '" + name + "' at " + path + " cannot be opened: " + e.getMessage());
+            heldElsewhere.remove(name);
+            s.put("error", e.getMessage());
+        }
+        return Optional.empty();
+    }
+
+    /** The storages another process held, opened now if it let go of them; called periodically. */
+    public List<Storage> openReleased() {
+        List<Storage> opened = new ArrayList<>();
+        for (String name : List.copyOf(heldElsewhere)) {
+            openListed(name).ifPresent(opened::add);
+        }
+        return opened;
+    }
+
+    /**
+     * Closes an attached storage and lists it as unavailable with {@code error}, as when it cannot be
+     * opened; the registry file does not change. For a storage that opened but cannot be used here.
+     */
+    public void setUnavailable(String name, String error) {
+        Storage s = storages.remove(name);
+        if (s == null) {
+            return;
+        }
+        unavailable.put(name, s.toJson().put("status", "unavailable").put("error", error));
+        detachListeners.forEach(l -> l.accept(s));
+        s.store().close();
     }
 
     public Storage attach(String name, String type, String pathText, Duration pitr) throws IOException {
@@ -166,6 +211,7 @@ public final class StorageRegistry implements AutoCloseable {
 
     public void detach(String name) throws IOException {
         if (unavailable.containsKey(name)) {
+            heldElsewhere.remove(name);
             JsonObject u = unavailable.remove(name);
             try {
                 save();
