@@ -32,3 +32,26 @@ bench_cleanup() {
   done
   if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
+
+# A vanilla PostgreSQL 15 cluster (port VPORT, data in WORK/vanilla) and a zenith primary named bench (port
+# ZPORT, its daemon homed in WORK/zhome), both initialized for pgbench at SCALE. Extra settings for the
+# vanilla cluster come as arguments ("-c name=value" ...). Sets VPORT, ZPORT and the daemon's ZENITH_* ports.
+start_vanilla_and_zenith() {
+  VPORT=$(free_port)
+  "${AS_PG[@]}" "$PGBIN/initdb" -D "$WORK/vanilla" -U postgres --data-checksums --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -l "$WORK/vanilla.log" -w -o "-c port=$VPORT -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories= -c shared_buffers=128MB -c max_connections=100 -c max_wal_size=1GB -c wal_level=replica $*" \
+    start >/dev/null
+  export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
+  "$ROOT/zenith" start >/dev/null
+  ZPORT=$("$ROOT/zenith" pg create -n bench --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+  local p
+  for p in "$VPORT" "$ZPORT"; do "$PGBIN/pgbench" -h 127.0.0.1 -p "$p" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1; done
+}
+
+# One pgbench TPC-B round on a port after a CHECKPOINT (CLIENTS clients, 2 threads, ROUND_SECONDS); prints its TPS.
+pgbench_round() {
+  Q "$1" "CHECKPOINT"
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j 2 -T "$ROUND_SECONDS" postgres 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | cut -d. -f1
+}

@@ -45,21 +45,9 @@ PY
 }
 
 echo "== set up: vanilla PostgreSQL alone and a zenith primary, scale $SCALE" >&2
-VPORT=$(free_port)
-"${AS_PG[@]}" "$PGBIN/initdb" -D "$WORK/vanilla" -U postgres --data-checksums --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -l "$WORK/vanilla.log" -w -o "-c port=$VPORT -c listen_addresses=127.0.0.1 \
-  -c unix_socket_directories= -c shared_buffers=128MB -c max_connections=100 -c max_wal_size=1GB -c wal_level=replica" start >/dev/null
-export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
-"$ROOT/zenith" start >/dev/null
-ZPORT=$("$ROOT/zenith" pg create -n bench --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+start_vanilla_and_zenith
 DAEMON=$(python3 -c "import json; print(json.load(open('$ZENITH_HOME/daemon.json'))['pid'])" 2>/dev/null || pgrep -f "zenith-server.jar" | head -1)
-for p in "$VPORT" "$ZPORT"; do "$PGBIN/pgbench" -h 127.0.0.1 -p "$p" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1; done
 
-pgbench_round() { # port -> tps
-  Q "$1" "CHECKPOINT"
-  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j 2 -T "$ROUND_SECONDS" postgres 2>/dev/null \
-    | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | cut -d. -f1
-}
 acks() { curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wal_receiver"]["commits"])'; }
 
 for r in $(seq 1 "$WARMUP"); do
