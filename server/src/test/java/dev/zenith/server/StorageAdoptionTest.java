@@ -128,6 +128,7 @@ class StorageAdoptionTest {
                 JsonObject listed = (JsonObject) d.ok(200, "GET", "/storages/held", null);
                 assertEquals("unavailable", listed.getString("status"), listed.encode());
                 assertTrue(listed.getString("error").contains("in use by another process"), listed.encode());
+                assertTrue(listed.getString("error").contains("as soon as it is released"), listed.encode());
                 assertEquals(404, d.request("GET", "/pgs/keeper", null).statusCode(), "its pgs are not loaded yet");
             } finally {
                 holder.destroyForcibly(); // kill -9 releases the store

@@ -118,7 +118,7 @@ public final class StorageRegistry implements AutoCloseable {
             if (heldElsewhere.add(name)) {
                 LOG.warning("storage '" + name + "' at " + path + " is in use by another process; it is taken once released");
             }
-            s.put("error", e.getMessage());
+            s.put("error", e.getMessage() + "; this daemon takes it as soon as it is released");
         } catch (RuntimeException e) {
             LOG.severe("storage '" + name + "' at " + path + " cannot be opened: " + e.getMessage());
             heldElsewhere.remove(name);
