@@ -72,6 +72,10 @@ RECEIVER=$(curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c '
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.1f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 list() { echo "$*"; }
+per_round() { # NAME_A NAME_B -> each round's ratio A/B and their median
+  local -n a=$1 b=$2
+  python3 -c "import statistics,sys; n=len(sys.argv)//2; r=[float(x)/float(y) for x,y in zip(sys.argv[1:n+1], sys.argv[n+1:])]; print(' '.join(f'{x:.2f}' for x in r), f'(median {statistics.median(r):.2f})')" "${a[@]}" "${b[@]}"
+}
 Z_TPS=$(median "${ZT[@]}"); R_TPS=$(median "${RT[@]}"); V_TPS=$(median "${VT[@]}")
 REPORT=$(cat <<REP
 ### pgbench TPC-B, scale $SCALE, $CLIENTS clients, $THREADS threads, $ROUNDS interleaved rounds of ${ROUND_SECONDS}s — $(date -u +%F)
@@ -85,6 +89,7 @@ Command: \`bench/pgbench-durability.sh\` (SCALE=$SCALE CLIENTS=$CLIENTS ROUNDS=$
 | (b) vanilla PG 15 alone | $V_TPS | $(median "${VL[@]}") | $(list "${VT[@]}") |
 
 Ratios of medians: zenith / (a) = $(ratio "$Z_TPS" "$R_TPS") (target >= 1.0); zenith / (b) = $(ratio "$Z_TPS" "$V_TPS") (target >= 0.85).
+Per round (each zenith round against the same round's peers): zenith / (a) $(per_round ZT RT), zenith / (b) $(per_round ZT VT).
 WAL receiver after the run: \`$RECEIVER\`
 REP
 )
