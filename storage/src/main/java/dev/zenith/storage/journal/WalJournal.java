@@ -44,7 +44,7 @@ public final class WalJournal implements AutoCloseable {
     static final int HEADER_BYTES = 28;
     private static final String SUFFIX = ".journal";
     /** A zero-filled file waiting to become the next one (not a journal file: never read back). */
-    private static final String SPARE = "spare.tmp";
+    static final String SPARE = "spare.tmp";
 
     private final Path dir;
     private final int fileBytes;
@@ -169,7 +169,7 @@ public final class WalJournal implements AutoCloseable {
             sealed.removeFirst();
             reusable.channel.close();
             Files.move(reusable.path, name, StandardCopyOption.ATOMIC_MOVE);
-        } else if (spareReady && size <= fileBytes) {
+        } else if (size <= fileBytes && spareReadySoon()) {
             spareReady = false; // all zeros: no frame of any generation in it
             Files.move(dir.resolve(SPARE), name, StandardCopyOption.ATOMIC_MOVE);
         } else {
@@ -177,6 +177,22 @@ public final class WalJournal implements AutoCloseable {
         }
         syncDirectory(dir); // the file's (new) name must survive a crash before its frames are acknowledged
         current = new JournalFile(name, generation, openForWrites(name), (int) Files.size(name));
+    }
+
+    /**
+     * Whether a spare is ready, waiting for one being filled right now: the rest of its filling is
+     * shorter than filling a whole new file here (the first append after a receiver connects meets one).
+     */
+    private boolean spareReadySoon() {
+        while (preparingSpare && !spareReady) {
+            try {
+                wait(); // releases the lock prepareSpare needs to finish
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return spareReady;
     }
 
     private static void zeroFill(Path file, int size) throws IOException {
@@ -220,6 +236,7 @@ public final class WalJournal implements AutoCloseable {
         } finally {
             synchronized (this) {
                 preparingSpare = false;
+                notifyAll(); // an append may be waiting for this spare
             }
         }
     }

@@ -130,6 +130,25 @@ class WalJournalTest {
     }
 
     @Test
+    void anAppendMeetingASpareBeingFilledWaitsForItInsteadOfFillingAnother() throws Exception {
+        Path dir = tmp.resolve("j");
+        Files.createDirectories(dir);
+        int payload = WalJournal.blockSize(dir) - WalJournal.HEADER_BYTES;
+        try (WalJournal j = WalJournal.create(dir, 128 << 20)) { // big enough that filling takes a while
+            Thread preparer = new Thread(j::prepareSpare);
+            preparer.start();
+            while (!Files.exists(dir.resolve(WalJournal.SPARE)) && preparer.isAlive()) {
+                Thread.onSpinWait();
+            }
+            j.append(START, bytes(payload, 1)); // as the first acknowledgement after a receiver connects
+            preparer.join();
+            assertTrue(!Files.exists(dir.resolve(WalJournal.SPARE)), "the spare became the first file");
+            assertEquals(1, fileCount(dir), "no second file was filled on the append's path");
+            assertEquals(START.plus(payload), WalJournal.readAll(dir).get(0).end());
+        }
+    }
+
+    @Test
     void aFrameLargerThanAFileGetsAFileOfItsOwn() {
         Path dir = tmp.resolve("j");
         byte[] big = bytes(50_000, 9);
