@@ -5,22 +5,29 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.ConnectException;
+import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 
-/** Talks to the daemon of one ZENITH_HOME over REST. */
+/**
+ * Talks to the daemon of one ZENITH_HOME over REST. Uses the JDK's HttpURLConnection rather than
+ * java.net.http.HttpClient: every CLI command is a fresh JVM, and HttpClient's start-up alone took
+ * ~0.85 s of a ~1.1 s `zenith status` on a 2-core machine (HttpURLConnection: ~0.1 s).
+ */
 final class DaemonClient {
     static final ObjectMapper JSON = new ObjectMapper();
+    private static final int CONNECT_TIMEOUT_MS = (int) Duration.ofSeconds(5).toMillis();
+    /** Creating a pg runs initdb, attaching a storage adopts its pgs: some answers take minutes. */
+    private static final int READ_TIMEOUT_MS = (int) Duration.ofMinutes(15).toMillis();
 
     private final Home home;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     DaemonClient(Home home) {
         this.home = home;
@@ -59,31 +66,39 @@ final class DaemonClient {
     /** Sends a request; a non-2xx answer becomes a CliException carrying the daemon's error text. */
     JsonNode send(String method, String path, ObjectNode body) {
         String base = baseUrl().orElseThrow(() -> notRunning());
-        HttpRequest.Builder rb = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofMinutes(15));
-        rb.method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                : HttpRequest.BodyPublishers.ofString(body.toString()));
-        if (body != null) {
-            rb.header("content-type", "application/json");
-        }
-        HttpResponse<String> resp;
+        int status;
+        String text;
         try {
-            resp = http.send(rb.build(), HttpResponse.BodyHandlers.ofString());
+            HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
+            c.setConnectTimeout(CONNECT_TIMEOUT_MS);
+            c.setReadTimeout(READ_TIMEOUT_MS);
+            c.setRequestMethod(method);
+            if (body != null) {
+                byte[] bytes = body.toString().getBytes(StandardCharsets.UTF_8);
+                c.setDoOutput(true);
+                c.setRequestProperty("content-type", "application/json");
+                c.setFixedLengthStreamingMode(bytes.length);
+                try (OutputStream out = c.getOutputStream()) {
+                    out.write(bytes);
+                }
+            }
+            status = c.getResponseCode();
+            try (InputStream in = status / 100 == 2 ? c.getInputStream() : c.getErrorStream()) {
+                text = in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
         } catch (ConnectException e) {
             throw notRunning();
         } catch (IOException e) {
             throw new CliException("cannot reach the zenith daemon at " + base + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new CliException("interrupted");
         }
         JsonNode json;
         try {
-            json = resp.body().isBlank() ? JSON.nullNode() : JSON.readTree(resp.body());
+            json = text.isBlank() ? JSON.nullNode() : JSON.readTree(text);
         } catch (IOException e) {
-            throw new CliException("the daemon sent something that is not JSON (HTTP " + resp.statusCode() + ")");
+            throw new CliException("the daemon sent something that is not JSON (HTTP " + status + ")");
         }
-        if (resp.statusCode() / 100 != 2) {
-            throw new CliException(json.path("error").asText("HTTP " + resp.statusCode()));
+        if (status / 100 != 2) {
+            throw new CliException(json.path("error").asText("HTTP " + status));
         }
         return json;
     }
