@@ -155,7 +155,7 @@ public final class Main {
                 if (json) {
                     out.println(list.toPrettyString());
                 } else {
-                    Table.print(out, list, "name", "type", "path");
+                    Table.print(out, list, "name", "type", "status", "pitr", "path");
                 }
                 return 0;
             }

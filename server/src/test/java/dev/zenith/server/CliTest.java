@@ -89,6 +89,7 @@ class CliTest {
     void storagesAndStatus() {
         Run list = cli("storage", "list");
         assertTrue(list.out().contains("local") && list.out().contains("native"), list.out());
+        assertTrue(list.out().contains("STATUS") && list.out().contains("available"), "a storage's status shows: " + list.out());
         Run status = cli("status");
         assertEquals(0, status.code(), status.err());
         assertTrue(status.out().contains("http_port:"), status.out());
