@@ -130,6 +130,10 @@ class StorageAdoptionTest {
                 assertTrue(listed.getString("error").contains("in use by another process"), listed.encode());
                 assertTrue(listed.getString("error").contains("as soon as it is released"), listed.encode());
                 assertEquals(404, d.request("GET", "/pgs/keeper", null).statusCode(), "its pgs are not loaded yet");
+                // Meanwhile a new pg here gets the port keeper had (nothing here knows keeper yet).
+                JsonObject squatter = (JsonObject) d.ok(201, "PUT", "/pgs",
+                        new JsonObject().put("name", "squatter").put("start", false).encode());
+                assertEquals(pg.getInteger("port"), squatter.getInteger("port"));
             } finally {
                 holder.destroyForcibly(); // kill -9 releases the store
                 holder.waitFor();
@@ -138,6 +142,8 @@ class StorageAdoptionTest {
             JsonObject taken = awaitJson(d, "/storages/held", j -> "available".equals(j.getString("status")));
             assertEquals(storagePath.toString(), taken.getString("path"));
             JsonObject keeper = awaitJson(d, "/pgs/keeper", j -> "running".equals(j.getString("status")));
+            assertNotEquals(pg.getInteger("port"), keeper.getInteger("port"), "its old port is squatter's now");
+            assertEquals(pg.getString("pgdata"), keeper.getString("pgdata"));
             assertEquals("still here", d.psql(keeper.getInteger("port"), "SELECT what FROM kept"));
             d.action("keeper", "stop");
         } finally {

@@ -188,8 +188,8 @@ public final class ComputeManager {
 
     /**
      * Loads the pgs a storage holds and takes back the ones still running (blocking). A pg whose record
-     * another daemon wrote (another storage name, directory or port than it would have here) joins stopped,
-     * adopted as {@link #attachStorage} does. When a name is already a pg of another storage here, the
+     * another daemon wrote (another storage name or directory than it would have here) joins stopped,
+     * adopted as {@link #attachStorage} does; one whose port went to another pg meanwhile gets a new one. When a name is already a pg of another storage here, the
      * storage is made unavailable instead, and nothing of it is loaded.
      */
     private void takeIn(StorageRegistry.Storage s) throws IOException {
@@ -204,13 +204,13 @@ public final class ComputeManager {
             return;
         }
         List<PgRecord> foreign = new ArrayList<>();
+        List<Compute> portTaken = new ArrayList<>();
         for (PgRecord r : found) {
-            boolean ours = r.storageName().equals(s.name()) && r.pgdata().equals(computesDir.resolve(r.name()))
-                    && computes.values().stream().noneMatch(c -> c.record.port() == r.port());
-            if (!ours) {
+            if (!r.storageName().equals(s.name()) || !r.pgdata().equals(computesDir.resolve(r.name()))) {
                 foreign.add(r); // after ours, so that no port they keep is handed out again
                 continue;
             }
+            boolean portFree = computes.values().stream().noneMatch(c -> c.record.port() == r.port());
             Compute c = loaded(s.store(), r);
             computes.put(r.name(), c);
             if (r.wantRunning() && c.process.runningPid().isPresent()) {
@@ -219,7 +219,13 @@ public final class ComputeManager {
                 if (isPrimary(c)) {
                     startReceiver(c, s.store());
                 }
+            } else if (!portFree) {
+                portTaken.add(c); // given while this storage was unavailable: it gets another
             }
+        }
+        for (Compute c : portTaken) {
+            save(s.store(), c, c.record.withPort(allocatePort()));
+            LOG.info("pg " + c.record.name() + " moves to port " + c.record.port() + " (its port went to another pg)");
         }
         for (PgRecord r : foreign) {
             adopt(s, r);

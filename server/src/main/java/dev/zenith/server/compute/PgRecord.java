@@ -34,6 +34,10 @@ public record PgRecord(String name, String storageName, String timelineId, int p
                 source, replica);
     }
 
+    public PgRecord withPort(int newPort) {
+        return new PgRecord(name, storageName, timelineId, newPort, pgdata, logfile, createdAt, wantRunning, cleanDirLsn, readOnly, source, replica);
+    }
+
     public PgRecord withWantRunning(boolean v) {
         return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn, readOnly, source, replica);
     }
