@@ -189,19 +189,20 @@ public final class ComputeManager {
     /**
      * Loads the pgs a storage holds and takes back the ones still running (blocking). A pg whose record
      * another daemon wrote (another storage name or directory than it would have here) joins stopped,
-     * adopted as {@link #attachStorage} does; one whose port went to another pg meanwhile gets a new one. When a name is already a pg of another storage here, the
-     * storage is made unavailable instead, and nothing of it is loaded.
+     * adopted as {@link #attachStorage} does; one whose port went to another pg meanwhile gets a new one.
+     * When a name is already a pg of another storage here, the storage is made unavailable instead,
+     * nothing of it is loaded, and this returns false.
      */
-    private void takeIn(StorageRegistry.Storage s) throws IOException {
+    private boolean takeIn(StorageRegistry.Storage s) throws IOException {
         List<PgRecord> found = storedPgs(s.store());
-        List<String> taken = found.stream().map(PgRecord::name).filter(computes::containsKey).sorted().toList();
+        List<String> taken = namesTakenHere(found);
         if (!taken.isEmpty()) {
             String error = "it holds pg(s) " + taken + " and this daemon has pgs of those names in other storages;"
                     + " destroy or rename those, then detach and attach this storage again";
             LOG.severe("storage '" + s.name() + "' is not used: " + error);
             snapshots.forget(s.name());
             storages.setUnavailable(s.name(), error);
-            return;
+            return false;
         }
         List<PgRecord> foreign = new ArrayList<>();
         List<Compute> portTaken = new ArrayList<>();
@@ -230,6 +231,12 @@ public final class ComputeManager {
         for (PgRecord r : foreign) {
             adopt(s, r);
         }
+        return true;
+    }
+
+    /** The names among {@code stored} that are already pgs of this daemon, sorted. */
+    private List<String> namesTakenHere(List<PgRecord> stored) {
+        return stored.stream().map(PgRecord::name).filter(computes::containsKey).sorted().toList();
     }
 
     /** A pg another daemon's record describes joins this one stopped, with a port and directory of ours (blocking). */
@@ -266,9 +273,8 @@ public final class ComputeManager {
         for (StorageRegistry.Storage s : storages.openReleased()) {
             LOG.info("storage '" + s.name() + "' was released by the process that held it; it is in use here now");
             try {
-                takeIn(s);
-                if (storages.find(s.name()).isEmpty()) {
-                    continue; // takeIn found its pg names taken and made it unavailable
+                if (!takeIn(s)) {
+                    continue; // its pg names are taken here: it is unavailable again
                 }
                 snapshots.load(s);
                 storages.announceAttached(s);
@@ -289,7 +295,7 @@ public final class ComputeManager {
         List<PgRecord> found;
         try {
             found = storedPgs(s.store());
-            List<String> taken = found.stream().map(PgRecord::name).filter(computes::containsKey).sorted().toList();
+            List<String> taken = namesTakenHere(found);
             if (!taken.isEmpty()) {
                 throw ApiException.conflict("storage at " + s.path() + " holds pg(s) " + taken
                         + " and this daemon has pgs of those names; destroy or rename ours first");

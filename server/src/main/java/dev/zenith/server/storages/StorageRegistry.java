@@ -146,6 +146,11 @@ public final class StorageRegistry implements AutoCloseable {
             return;
         }
         unavailable.put(name, s.toJson().put("status", "unavailable").put("error", error));
+        closeForDetach(s);
+    }
+
+    /** Tells the detach listeners (before the store closes, as they may still read it), then closes it. */
+    private void closeForDetach(Storage s) {
         detachListeners.forEach(l -> l.accept(s));
         s.store().close();
     }
@@ -224,8 +229,7 @@ public final class StorageRegistry implements AutoCloseable {
         Storage s = get(name);
         storages.remove(name);
         save();
-        detachListeners.forEach(l -> l.accept(s));
-        s.store().close();
+        closeForDetach(s);
     }
 
     public Storage get(String name) {
