@@ -80,11 +80,7 @@ final class DaemonFixture implements AutoCloseable {
     DaemonFixture startProcess() throws Exception {
         Path conf = home.resolve("test-conf.json");
         Files.writeString(conf, configJson().encodePrettily());
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED",
-                "-Dzenith.conf=" + conf, "-cp", System.getProperty("java.class.path"),
-                ZenithDaemon.class.getName()));
-        process = new ProcessBuilder(cmd).redirectErrorStream(true)
+        process = new ProcessBuilder(javaCommand(List.of("-Dzenith.conf=" + conf), ZenithDaemon.class)).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("daemon.out").toFile())).start();
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         while (System.nanoTime() < deadline) {
@@ -101,6 +97,19 @@ final class DaemonFixture implements AutoCloseable {
             Thread.sleep(100);
         }
         throw new IllegalStateException("daemon did not come up");
+    }
+
+    /**
+     * A JVM like this test's (same java, same class path, the module openings lmdbjava needs) running
+     * {@code main} with {@code args}.
+     */
+    static List<String> javaCommand(List<String> jvmOptions, Class<?> main, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     void killProcess() throws InterruptedException {

@@ -12,10 +12,8 @@ import java.util.List;
  */
 public final class StoreHolder {
     static Process start(Path dir) throws IOException {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(List.of(java, "--add-opens", "java.base/java.nio=ALL-UNNAMED", "--add-opens",
-                "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                StoreHolder.class.getName(), dir.toString())).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(DaemonFixture.javaCommand(List.of(), StoreHolder.class, dir.toString()))
+                .redirectErrorStream(true).start();
         String line = new String(p.getInputStream().readNBytes("held\n".length()));
         if (!line.equals("held\n")) {
             p.destroyForcibly();
