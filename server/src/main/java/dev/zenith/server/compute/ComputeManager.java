@@ -133,10 +133,14 @@ public final class ComputeManager {
         // Computes that should run but do not (stopped with the daemon, or died while it was away) start
         // again; a directory not known to be clean is rebuilt from the store.
         restartWanted(c -> true);
-        timers.add(vertx.setPeriodic(RELEASED_STORAGE_POLL_MS, id -> management.executeBlocking(() -> {
-            takeReleasedStorages();
-            return null;
-        }, true)));
+        timers.add(vertx.setPeriodic(RELEASED_STORAGE_POLL_MS, id -> {
+            if (storages.anyHeldElsewhere()) { // almost always none: then no trip to the management thread
+                management.executeBlocking(() -> {
+                    takeReleasedStorages();
+                    return null;
+                }, true);
+            }
+        }));
         timers.add(vertx.setPeriodic(2000, id -> watchComputes()));
         timers.add(vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.executeBlocking(
                 () -> collectGarbage(s.name(), null), true))));

@@ -127,6 +127,11 @@ public final class StorageRegistry implements AutoCloseable {
         return Optional.empty();
     }
 
+    /** Whether some listed storage is unavailable only because another process holds it. */
+    public boolean anyHeldElsewhere() {
+        return !heldElsewhere.isEmpty();
+    }
+
     /** The storages another process held, opened now if it let go of them; called periodically. */
     public List<Storage> openReleased() {
         List<Storage> opened = new ArrayList<>();
