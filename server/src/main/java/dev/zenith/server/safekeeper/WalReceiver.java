@@ -21,7 +21,6 @@ import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,14 +32,16 @@ import java.util.logging.Logger;
 /**
  * The safekeeper role for one primary compute: a physical replication client that streams the compute's
  * WAL, checks every record (CRC, links), makes the bytes durable in the store's WAL journal (one
- * fdatasync, {@link Store#journalWal}), and only then reports the flush position, so the compute's
+ * synchronous write, {@link Store#journalWal}, on the stream's {@link JournalWriter} thread), and only
+ * then reports the flush position, so the compute's
  * synchronous commit returns only once its WAL is durable with us. The same bytes then go into LMDB
  * with their index ({@link Store#appendWal}, two syncs and the B-tree pages), off the acknowledgement
  * path and in bigger batches; readers (WAL senders, snapshots) see WAL once it is there.
  *
  * <p>Group commit at both steps: while one journal write runs on a worker thread, everything that
  * arrives accumulates and goes into the next; while one LMDB commit runs, journaled batches queue up
- * and go in together. All state lives on one event-loop context; only the store calls run on workers.
+ * and go in together. All state lives on one event-loop context; only the store calls run elsewhere
+ * (journal writes on the journal writer, LMDB commits on workers).
  */
 public final class WalReceiver {
     private static final Logger LOG = Logger.getLogger(WalReceiver.class.getName());
@@ -83,9 +84,10 @@ public final class WalReceiver {
     private NetSocket socket;
     private PhysicalReplicationClient client;
     private WalIndexer indexer;        // decodes and indexes what arrives; its end is the end of the bytes received
+    private JournalWriter journalWriter;
 
-    private final ByteArrayOutputStream pending = new ByteArrayOutputStream(); // received, not yet journaled
-    private boolean journaling;
+    private int journalingAppends;     // received and queued for the journal, not yet reported back
+    private long journalingBytes;
     private final List<WalAppend> unindexed = new ArrayList<>(); // journaled (acknowledged), not yet in LMDB
     private long unindexedBytes;
     private boolean indexing;
@@ -110,7 +112,7 @@ public final class WalReceiver {
         this.maxBatchBytes = config.maxBatchBytes();
         this.indexIntervalMs = config.indexIntervalMs();
         this.computeAlive = computeAlive;
-        this.committer = vertx.createSharedWorkerExecutor("zenith-wal-commit", 4);
+        this.committer = vertx.createSharedWorkerExecutor("zenith-wal-index", 4);
         this.netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(5000));
         this.name = "WAL receiver for " + host + ":" + port;
     }
@@ -235,6 +237,8 @@ public final class WalReceiver {
 
     private void onConnected(NetSocket s, Lsn startLsn) {
         socket = s;
+        journalWriter = new JournalWriter("zenith-wal-journal " + host + ":" + port, store, timeline, maxBatchBytes,
+                context, new JournalReports());
         client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
                 "postgres", null, applicationName, slotName, startLsn, PG_TIMELINE_UNKNOWN));
         s.handler(this::onBytes);
@@ -265,6 +269,10 @@ public final class WalReceiver {
         }
         socket = null;
         client = null;
+        if (journalWriter != null) {
+            journalWriter.close(); // it reports what is still queued, then its thread ends
+            journalWriter = null;
+        }
         if (stopping) {
             finishIfIdle();
             return;
@@ -275,12 +283,11 @@ public final class WalReceiver {
 
     /** Reconnects once the in-flight store calls are done, re-deriving positions from the store. */
     private void scheduleReconnect() {
-        if (journaling || indexing || !unindexed.isEmpty()) {
+        if (journalingAppends > 0 || indexing || !unindexed.isEmpty()) {
             vertx.setTimer(50, id -> scheduleReconnect());
             return;
         }
-        pending.reset(); // bytes never journaled (an invalid chunk, a failed write): they are streamed again
-        indexer = null;
+        indexer = null; // bytes never journaled (an invalid chunk, a failed write) are streamed again
         vertx.executeBlocking(computeAlive::getAsBoolean, false).onComplete(ar -> {
             if (stopping) {
                 finishIfIdle();
@@ -294,12 +301,8 @@ public final class WalReceiver {
     }
 
     private void finishIfIdle() {
-        if (journaling || indexing) {
+        if (journalingAppends > 0 || indexing) {
             return; // their completion comes back here
-        }
-        if (pending.size() > 0) {
-            journal();
-            return;
         }
         if (!unindexed.isEmpty()) {
             index();
@@ -382,16 +385,15 @@ public final class WalReceiver {
             closeSocket();
             return;
         }
-        pending.write(bytes, 0, bytes.length);
+        journalWriter.submit(indexer.drain(bytes));
+        journalingAppends++;
+        journalingBytes += bytes.length;
         applyBackpressure();
-        if (!journaling) {
-            journal();
-        }
     }
 
     /** Stops reading the compute's WAL while too much waits for the disk, so memory stays bounded. */
     private void applyBackpressure() {
-        boolean behind = pending.size() >= 2 * maxBatchBytes || unindexedBytes >= 4L * maxBatchBytes;
+        boolean behind = journalingBytes >= 2L * maxBatchBytes || unindexedBytes >= 4L * maxBatchBytes;
         if (behind && !paused && socket != null) {
             socket.pause();
             paused = true;
@@ -401,43 +403,41 @@ public final class WalReceiver {
         }
     }
 
-    /** Step 1: everything received goes to the journal with one sync; then the compute hears it is flushed. */
-    private void journal() {
-        if (pending.size() == 0) {
-            return;
-        }
-        journaling = true;
-        byte[] bytes = pending.toByteArray();
-        pending.reset();
-        WalAppend append = indexer.drain(bytes);
-        committer.executeBlocking(() -> {
-            long t0 = System.nanoTime();
-            store.journalWal(timeline, append.start(), bytes);
-            commitNanos.add(System.nanoTime() - t0);
+    /** Step 1 done by the journal writer: the compute hears its WAL is flushed, and it goes on to LMDB. */
+    private final class JournalReports implements JournalWriter.Reports {
+        @Override
+        public void journaled(WalAppend batch, int appends, long nanos) {
+            journalingAppends -= appends;
+            journalingBytes -= batch.bytes().length;
+            commitNanos.add(nanos);
             commits.increment();
-            committedBytes.add(bytes.length);
-            return append.end();
-        }, false).onComplete(ar -> {
-            journaling = false;
-            if (ar.succeeded()) {
-                flushed = ar.result();
-                sendStatus(false);
-                unindexed.add(append);
-                unindexedBytes += bytes.length;
-                index();
-            } else {
+            committedBytes.add(batch.bytes().length);
+            flushed = batch.end();
+            sendStatus(false);
+            unindexed.add(batch);
+            unindexedBytes += batch.bytes().length;
+            index();
+            afterJournalReport();
+        }
+
+        @Override
+        public void failed(int appends, long bytes, Throwable cause) {
+            journalingAppends -= appends;
+            journalingBytes -= bytes;
+            if (socket != null) {
                 // Not durable, so not acknowledged. Start over from what the store really holds.
-                LOG.log(Level.SEVERE, name + ": journaling WAL failed; reconnecting", ar.cause());
-                pending.reset();
+                LOG.log(Level.SEVERE, name + ": journaling WAL failed; reconnecting", cause);
                 closeSocket();
             }
+            afterJournalReport();
+        }
+
+        private void afterJournalReport() {
             applyBackpressure();
-            if (pending.size() > 0) {
-                journal();
-            } else if (stopping && socket == null) {
+            if (stopping && socket == null) {
                 finishIfIdle();
             }
-        });
+        }
     }
 
     private void indexNow() {
