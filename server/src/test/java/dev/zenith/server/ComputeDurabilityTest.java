@@ -84,7 +84,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
             h.destroyForcibly();
         });
         bench.await();
-        waitForStatus("main", "stopped");
+        d.awaitJson("/pgs/main", j -> "stopped".equals(j.getString("status")));
         dev.zenith.testkit.PgCluster.deleteTree(Path.of(pg.getString("pgdata")));
 
         d.action("main", "start");
@@ -99,16 +99,6 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         }
         // The rebuilt directory replayed the whole run's WAL, without full-page images, over the first image.
         d.amcheck(port, "--all", "--install-missing");
-    }
-
-    private void waitForStatus(String name, String status) throws Exception {
-        for (int i = 0; i < 300; i++) {
-            if (status.equals(d.pg(name).getString("status"))) {
-                return;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("pg " + name + " never became " + status + ": " + d.pg(name));
     }
 
     /** Bytes between "redo starts at" and "redo done at" in a PostgreSQL log (0 when no redo ran). */

@@ -124,6 +124,19 @@ final class DaemonFixture implements AutoCloseable {
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** Polls a GET until its JSON satisfies {@code done}; fails after two minutes with the last answer. */
+    JsonObject awaitJson(String path, java.util.function.Predicate<JsonObject> done) throws Exception {
+        String last = "";
+        for (long deadline = System.nanoTime() + 120_000_000_000L; System.nanoTime() < deadline; Thread.sleep(100)) {
+            HttpResponse<String> r = request("GET", path, null);
+            last = r.statusCode() + " " + r.body();
+            if (r.statusCode() == 200 && done.test(new JsonObject(r.body()))) {
+                return new JsonObject(r.body());
+            }
+        }
+        throw new AssertionError("GET " + path + " never got there; last answer: " + last);
+    }
+
     /** A request that must succeed with the given status; returns the JSON body. */
     Object ok(int status, String method, String path, String body) throws IOException, InterruptedException {
         HttpResponse<String> r = request(method, path, body);

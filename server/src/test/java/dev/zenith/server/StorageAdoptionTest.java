@@ -139,9 +139,9 @@ class StorageAdoptionTest {
                 holder.waitFor();
             }
 
-            JsonObject taken = awaitJson(d, "/storages/held", j -> "available".equals(j.getString("status")));
+            JsonObject taken = d.awaitJson("/storages/held", j -> "available".equals(j.getString("status")));
             assertEquals(storagePath.toString(), taken.getString("path"));
-            JsonObject keeper = awaitJson(d, "/pgs/keeper", j -> "running".equals(j.getString("status")));
+            JsonObject keeper = d.awaitJson("/pgs/keeper", j -> "running".equals(j.getString("status")));
             assertNotEquals(pg.getInteger("port"), keeper.getInteger("port"), "its old port is squatter's now");
             assertEquals(pg.getString("pgdata"), keeper.getString("pgdata"));
             assertEquals("still here", d.psql(keeper.getInteger("port"), "SELECT what FROM kept"));
@@ -149,19 +149,5 @@ class StorageAdoptionTest {
         } finally {
             FileTrees.delete(storagePath);
         }
-    }
-
-    /** Polls a GET until its JSON satisfies {@code done}; fails after two minutes with the last answer. */
-    private static JsonObject awaitJson(DaemonFixture d, String path, java.util.function.Predicate<JsonObject> done)
-            throws Exception {
-        String last = "";
-        for (long deadline = System.nanoTime() + 120_000_000_000L; System.nanoTime() < deadline; Thread.sleep(200)) {
-            HttpResponse<String> r = d.request("GET", path, null);
-            last = r.statusCode() + " " + r.body();
-            if (r.statusCode() == 200 && done.test(new JsonObject(r.body()))) {
-                return new JsonObject(r.body());
-            }
-        }
-        throw new AssertionError("GET " + path + " never got there; last answer: " + last);
     }
 }
