@@ -77,22 +77,21 @@ final class JournalWriter {
         List<WalAppend> batch = new ArrayList<>();
         while (takeBatch(batch)) {
             int appends = batch.size();
+            if (failure == null) {
+                try {
+                    WalAppend merged = WalAppends.concat(batch);
+                    long t0 = System.nanoTime();
+                    store.journalWal(timeline, merged.start(), merged.bytes());
+                    long nanos = System.nanoTime() - t0;
+                    context.runOnContext(v -> reports.journaled(merged, appends, nanos));
+                    continue;
+                } catch (Throwable t) { // whatever it was, this WAL is not durable and the stream must start over
+                    failure = t;
+                }
+            }
+            Throwable cause = failure;
             long bytes = batch.stream().mapToLong(a -> a.bytes().length).sum();
-            if (failure != null) {
-                Throwable cause = failure;
-                context.runOnContext(v -> reports.failed(appends, bytes, cause));
-                continue;
-            }
-            try {
-                WalAppend merged = WalAppends.concat(batch);
-                long t0 = System.nanoTime();
-                store.journalWal(timeline, merged.start(), merged.bytes());
-                long nanos = System.nanoTime() - t0;
-                context.runOnContext(v -> reports.journaled(merged, appends, nanos));
-            } catch (Throwable t) { // whatever it was, this WAL is not durable and the stream must start over
-                failure = t;
-                context.runOnContext(v -> reports.failed(appends, bytes, t));
-            }
+            context.runOnContext(v -> reports.failed(appends, bytes, cause));
         }
     }
 

@@ -33,13 +33,13 @@ import java.util.logging.Logger;
  * The safekeeper role for one primary compute: a physical replication client that streams the compute's
  * WAL, checks every record (CRC, links), makes the bytes durable in the store's WAL journal (one
  * synchronous write, {@link Store#journalWal}, on the stream's {@link JournalWriter} thread), and only
- * then reports the flush position, so the compute's
- * synchronous commit returns only once its WAL is durable with us. The same bytes then go into LMDB
- * with their index ({@link Store#appendWal}, two syncs and the B-tree pages), off the acknowledgement
- * path and in bigger batches; readers (WAL senders, snapshots) see WAL once it is there.
+ * then reports the flush position, so the compute's synchronous commit returns only once its WAL is
+ * durable with us. The same bytes then go into LMDB with their index ({@link Store#appendWal}, two
+ * syncs and the B-tree pages), off the acknowledgement path and in bigger batches; readers (WAL
+ * senders, snapshots) see WAL once it is there.
  *
- * <p>Group commit at both steps: while one journal write runs on a worker thread, everything that
- * arrives accumulates and goes into the next; while one LMDB commit runs, journaled batches queue up
+ * <p>Group commit at both steps: while one journal write runs, everything that arrives queues up for
+ * the journal writer and goes into its next write; while one LMDB commit runs, journaled batches queue up
  * and go in together. All state lives on one event-loop context; only the store calls run elsewhere
  * (journal writes on the journal writer, LMDB commits on workers).
  */
@@ -59,7 +59,7 @@ public final class WalReceiver {
     private final int maxBatchBytes;
     private final long indexIntervalMs;
     private final BooleanSupplier computeAlive;
-    private final WorkerExecutor committer;
+    private final WorkerExecutor lmdbWorkers; // LMDB commits of journaled WAL
     private final NetClient netClient;
     private final String name;
 
@@ -112,7 +112,7 @@ public final class WalReceiver {
         this.maxBatchBytes = config.maxBatchBytes();
         this.indexIntervalMs = config.indexIntervalMs();
         this.computeAlive = computeAlive;
-        this.committer = vertx.createSharedWorkerExecutor("zenith-wal-index", 4);
+        this.lmdbWorkers = vertx.createSharedWorkerExecutor("zenith-wal-index", 4);
         this.netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(5000));
         this.name = "WAL receiver for " + host + ":" + port;
     }
@@ -310,7 +310,7 @@ public final class WalReceiver {
         }
         state = "stopped";
         netClient.close();
-        committer.close();
+        lmdbWorkers.close();
         stopped.tryComplete();
     }
 
@@ -468,7 +468,7 @@ public final class WalReceiver {
         indexing = true;
         WalAppend merged = WalAppends.concat(unindexed);
         unindexed.clear();
-        committer.executeBlocking(() -> {
+        lmdbWorkers.executeBlocking(() -> {
             long t0 = System.nanoTime();
             store.appendWal(List.of(merged));
             indexNanos.add(System.nanoTime() - t0);

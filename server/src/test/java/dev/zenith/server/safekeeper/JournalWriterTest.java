@@ -126,9 +126,10 @@ class JournalWriterTest {
             assertTrue(reports.onEventLoop, "reports arrive on the receiver's context");
             assertEquals(appends.size(), reports.batchAppends.stream().mapToInt(Integer::intValue).sum());
             Lsn expected = split;
-            for (WalAppend batch : reports.batches) {
+            for (int i = 0; i < reports.batches.size(); i++) {
+                WalAppend batch = reports.batches.get(i);
                 assertEquals(expected, batch.start(), "batches follow each other");
-                assertTrue(batch.bytes().length <= 64 << 10 || reports.batchAppends.get(reports.batches.indexOf(batch)) == 1,
+                assertTrue(batch.bytes().length <= 64 << 10 || reports.batchAppends.get(i) == 1,
                         "a batch holds at most maxBatchBytes, unless one append alone is bigger");
                 expected = batch.end();
             }
