@@ -49,9 +49,16 @@ start_vanilla_and_zenith() {
   for p in "$VPORT" "$ZPORT"; do "$PGBIN/pgbench" -h 127.0.0.1 -p "$p" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1; done
 }
 
-# One pgbench TPC-B round on a port after a CHECKPOINT (CLIENTS clients, 2 threads, ROUND_SECONDS); prints its TPS.
+# pgbench TPC-B on a port (CLIENTS clients, 2 threads, ROUND_SECONDS); pgbench's report on stdout.
+pgbench_tpcb() {
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j 2 -T "$ROUND_SECONDS" postgres
+}
+
+# The TPS (whole transactions per second) of a pgbench report read from stdin.
+tps_of() { sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | cut -d. -f1; }
+
+# One pgbench TPC-B round on a port after a CHECKPOINT; prints its TPS.
 pgbench_round() {
   Q "$1" "CHECKPOINT"
-  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j 2 -T "$ROUND_SECONDS" postgres 2>/dev/null \
-    | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | cut -d. -f1
+  pgbench_tpcb "$1" 2>/dev/null | tps_of
 }

@@ -58,7 +58,7 @@ commits() { Q "$1" "select xact_commit from pg_stat_database where datname = 'po
 
 measured_round() { # port label
   Q "$1" "CHECKPOINT"
-  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j 2 -T "$ROUND_SECONDS" postgres >"$WORK/round.log" 2>&1 &
+  pgbench_tpcb "$1" >"$WORK/round.log" 2>&1 &
   local bench=$!
   sleep 3
   local a c0 b c1
@@ -66,7 +66,7 @@ measured_round() { # port label
   sleep "$WINDOW"
   b=$(snapshot); c1=$(commits "$1")
   wait "$bench"
-  python3 - "$2" "$a" "$b" "$c0" "$c1" "$WINDOW" "$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/round.log" | cut -d. -f1)" <<'PY'
+  python3 - "$2" "$a" "$b" "$c0" "$c1" "$WINDOW" "$(tps_of <"$WORK/round.log")" <<'PY'
 import json, os, sys
 label, a, b, c0, c1, window, tps = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), sys.argv[7]
 hz = os.sysconf('SC_CLK_TCK')
