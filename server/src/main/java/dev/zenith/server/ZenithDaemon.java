@@ -9,10 +9,10 @@ import dev.zenith.server.walservice.WalService;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.transport.Transport;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -55,9 +55,8 @@ public final class ZenithDaemon {
 
     public static void main(String[] args) throws Exception {
         boolean foreground = args.length > 0 && args[0].equals("--foreground");
-        // Native epoll unless -Dzenith.nativeTransport=false (e.g. via ZENITH_JVM_OPTS) asks for NIO.
-        boolean nativeTransport = Boolean.parseBoolean(System.getProperty("zenith.nativeTransport", "true"));
-        Vertx vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(nativeTransport));
+        Transport transport = transportFromProperty();
+        Vertx vertx = Vertx.builder().withTransport(transport).build();
         ZenithConfig config;
         try {
             config = ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -158,10 +157,35 @@ public final class ZenithDaemon {
                     });
                 })
                 .onSuccess(v -> LOG.info("zenith listening: REST http://" + config.httpHost() + ":" + config.httpPort()
-                        + ", home " + config.home() + (vertx.isNativeTransportEnabled() ? ", native epoll transport"
-                        : ", NIO transport" + (vertx.unavailableNativeTransportCause() == null ? ""
-                        : " (native epoll unavailable: " + vertx.unavailableNativeTransportCause() + ")"))))
+                        + ", home " + config.home() + ", " + transportDescription()))
                 .mapEmpty();
+    }
+
+    /**
+     * Netty transport for every socket: epoll by default; -Dzenith.transport=io_uring or =nio (e.g. via
+     * ZENITH_JVM_OPTS) for comparisons, or for kernels without epoll. Vert.x falls back to NIO when the
+     * chosen native transport cannot load; {@link #transportDescription} says so in the log.
+     */
+    private static Transport transportFromProperty() {
+        String name = System.getProperty("zenith.transport", "epoll");
+        return switch (name) {
+            case "epoll" -> Transport.EPOLL;
+            case "io_uring" -> Transport.IO_URING;
+            case "nio" -> Transport.NIO;
+            default -> {
+                System.err.println("zenith: -Dzenith.transport must be epoll, io_uring or nio, not " + name);
+                System.exit(2);
+                yield Transport.NIO;
+            }
+        };
+    }
+
+    private String transportDescription() {
+        String chosen = System.getProperty("zenith.transport", "epoll");
+        if (chosen.equals("nio") || vertx.isNativeTransportEnabled()) {
+            return chosen + " transport";
+        }
+        return "NIO transport (" + chosen + " unavailable: " + vertx.unavailableNativeTransportCause() + ")";
     }
 
     private void writeDaemonFile() throws IOException {
