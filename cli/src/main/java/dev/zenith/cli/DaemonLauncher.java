@@ -1,6 +1,7 @@
 package dev.zenith.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.zenith.pgexec.Processes;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -90,11 +91,10 @@ final class DaemonLauncher {
             }
             // the daemon may have closed the connection while stopping: its process decides below
         }
-        var handle = pid > 0 ? ProcessHandle.of(pid) : java.util.Optional.<ProcessHandle>empty();
         long deadline = System.nanoTime() + 5L * 60 * 1_000_000_000;
         while (System.nanoTime() < deadline) {
-            // the daemon's process when its pid is known, else whether it still answers
-            boolean gone = handle.map(h -> !h.isAlive()).orElseGet(() -> !client.isUp());
+            // the daemon's process when its pid is known (exited, even if not reaped yet), else whether it answers
+            boolean gone = pid > 0 ? !Processes.isRunning(pid) : !client.isUp();
             if (gone) {
                 out.println("zenith stopped");
                 return 0;

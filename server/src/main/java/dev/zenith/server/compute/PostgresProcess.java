@@ -1,6 +1,7 @@
 package dev.zenith.server.compute;
 
 import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.pgexec.Processes;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -109,8 +110,9 @@ public final class PostgresProcess {
                 return OptionalLong.empty();
             }
             long pid = Long.parseLong(lines.get(0).trim());
+            // a postmaster that exited counts as stopped even before init reaps it (it may not be our child)
             return ProcessHandle.of(pid)
-                    .filter(ProcessHandle::isAlive)
+                    .filter(h -> Processes.isRunning(pid))
                     .filter(h -> h.info().command().map(c -> c.endsWith("postgres")).orElse(true))
                     .map(h -> OptionalLong.of(pid)).orElse(OptionalLong.empty());
         } catch (IOException | NumberFormatException e) {

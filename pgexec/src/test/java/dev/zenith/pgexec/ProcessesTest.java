@@ -1,0 +1,45 @@
+package dev.zenith.pgexec;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ProcessesTest {
+    @Test
+    void aRunningProcessRuns() {
+        assertTrue(Processes.isRunning(ProcessHandle.current().pid()));
+    }
+
+    @Test
+    void anExitedAndReapedProcessDoesNot() throws Exception {
+        Process p = new ProcessBuilder("true").start();
+        assertEquals(0, p.waitFor());
+        assertFalse(Processes.isRunning(p.pid()));
+    }
+
+    @Test
+    void aZombieDoesNotThoughProcessHandleSaysAlive() throws Exception {
+        // `sleep 0` exits at once; its parent, now `sleep 30`, never reaps it: a zombie until that ends
+        Process parent = new ProcessBuilder("sh", "-c", "sleep 0 & echo $!; exec sleep 30").start();
+        try {
+            long zombie = Long.parseLong(new BufferedReader(new InputStreamReader(parent.getInputStream())).readLine().trim());
+            Path stat = Path.of("/proc", Long.toString(zombie), "stat");
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!Files.readString(stat).contains(") Z ") && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertTrue(Files.readString(stat).contains(") Z "), "the child became a zombie");
+            assertTrue(ProcessHandle.of(zombie).map(ProcessHandle::isAlive).orElse(false), "what the JDK says");
+            assertFalse(Processes.isRunning(zombie));
+        } finally {
+            parent.destroyForcibly().waitFor();
+        }
+    }
+}
