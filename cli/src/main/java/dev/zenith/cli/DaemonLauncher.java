@@ -115,6 +115,7 @@ final class DaemonLauncher {
         }
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(JVM_FLAGS);
+        cmd.addAll(classDataArchiveFlags(Path.of(jar)));
         // Extra JVM flags for profiling or heap limits, e.g. ZENITH_JVM_OPTS="-XX:+DumpPerfMapAtExit".
         String extra = System.getenv("ZENITH_JVM_OPTS");
         if (extra != null && !extra.isBlank()) {
@@ -130,6 +131,40 @@ final class DaemonLauncher {
             cmd.add("--foreground");
         }
         return cmd;
+    }
+
+    /**
+     * A daemon's JVM starts ~0.6 s sooner from a class-data archive of the classes a daemon of the same
+     * jar loaded before (AppCDS). The first daemon of a build writes it when it exits. Its name carries
+     * the jar's time and size: a daemon still running from an older build writes one that no later start
+     * uses (the JVM would refuse it anyway), and the older ones are deleted. The JVM writes the header
+     * last, so a daemon starting while one is written finds it incomplete and starts without it, as with
+     * none (-Xshare:auto, quietly).
+     */
+    static List<String> classDataArchiveFlags(Path jar) {
+        String base = jar.getFileName().toString().replaceFirst("\\.jar$", "");
+        Path archive;
+        try {
+            archive = jar.resolveSibling(base + "-" + Files.getLastModifiedTime(jar).toMillis() + "-" + Files.size(jar) + ".jsa");
+            try (var old = Files.newDirectoryStream(jar.getParent(), base + "-*.jsa")) {
+                for (Path p : old) {
+                    if (!p.equals(archive)) {
+                        Files.deleteIfExists(p); // a running daemon that maps it keeps its copy
+                    }
+                }
+            }
+        } catch (IOException e) {
+            return List.of(); // no archive is only slower
+        }
+        List<String> flags = new ArrayList<>(List.of("-Xshare:auto", "-Xlog:cds=off", "-Xlog:cds+dynamic=off"));
+        if (Files.isRegularFile(archive)) {
+            flags.add("-XX:SharedArchiveFile=" + archive);
+        } else if (Files.isWritable(jar.getParent())) {
+            flags.add("-XX:ArchiveClassesAtExit=" + archive);
+        } else {
+            return List.of();
+        }
+        return flags;
     }
 
     private boolean daemonFileNames(long pid) {

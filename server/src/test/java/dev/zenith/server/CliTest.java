@@ -9,12 +9,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -98,47 +93,5 @@ class CliTest {
         Run status = cli("status");
         assertEquals(0, status.code(), status.err());
         assertTrue(status.out().contains("http_port:"), status.out());
-    }
-
-    /** The real ./zenith launcher, as users run it (no build: the reactor built the CLI jar already). */
-    private static Run launcher(String... argv) throws Exception {
-        Path script = Path.of("..", "zenith").toAbsolutePath().normalize();
-        ProcessBuilder pb = new ProcessBuilder(script.toString());
-        pb.command().addAll(List.of(argv));
-        pb.environment().put("ZENITH_HOME", d.home.toString());
-        pb.environment().put("ZENITH_NO_BUILD", "1");
-        Process p = pb.start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        return new Run(p.exitValue(), out, err);
-    }
-
-    @Test
-    void launcherKeepsAClassDataArchiveOfTheCliAndItsOutputClean() throws Exception {
-        Path archive = Path.of("..", "cli", "target", "zenith-cli.jsa").toAbsolutePath().normalize();
-        Path jar = archive.resolveSibling("zenith-cli.jar");
-        Files.deleteIfExists(archive);
-
-        Run first = launcher("storage", "list", "--json"); // writes the archive at exit
-        assertEquals(0, first.code(), first.err());
-        assertEquals("", first.err());
-        assertEquals("local", new JsonArray(first.out()).getJsonObject(0).getString("name"));
-        assertTrue(Files.isRegularFile(archive), "the first command after a build leaves " + archive);
-        FileTime written = Files.getLastModifiedTime(archive);
-
-        Run second = launcher("storage", "list", "--json"); // runs from it
-        assertEquals(first, second);
-        assertEquals(written, Files.getLastModifiedTime(archive), "a fresh archive is used, not written again");
-
-        // An archive older than the jar (a rebuild) is not used, silently, and is written again.
-        Files.setLastModifiedTime(archive, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() - 10_000));
-        Run afterRebuild = launcher("storage", "list", "--json");
-        assertEquals(first, afterRebuild);
-        assertTrue(Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0);
-
-        Run error = launcher("pg", "show", "-n", "nope");
-        assertEquals(new Run(1, "", "zenith: pg 'nope' not found\n"), error);
     }
 }

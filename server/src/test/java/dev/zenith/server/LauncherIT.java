@@ -1,0 +1,153 @@
+package dev.zenith.server;
+
+import dev.zenith.pgexec.Processes;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The real {@code ./zenith} launcher as a newcomer runs it (README), after {@code mvn package} built the
+ * CLI and server jars: start, create a pg, connect, stop; and the class-data archives that make each
+ * CLI command and daemon start faster.
+ */
+class LauncherIT {
+    static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+    DaemonFixture d; // its home and ports only: the launcher starts the daemon
+
+    record Run(int code, String out, String err) {
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        d = new DaemonFixture();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        try {
+            zenith("stop");
+        } finally {
+            d.close();
+        }
+    }
+
+    private Run zenith(String... argv) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("zenith").toString());
+        pb.command().addAll(List.of(argv));
+        pb.environment().put("ZENITH_HOME", d.home.toString());
+        pb.environment().put("ZENITH_HTTP_PORT", Integer.toString(d.httpPort));
+        pb.environment().put("ZENITH_PG_PORT", Integer.toString(d.pgPort));
+        pb.environment().put("ZENITH_COMPUTE_FIRST_PORT", Integer.toString(d.computeFirstPort));
+        pb.environment().put("ZENITH_NO_BUILD", "1"); // the reactor built the jars
+        pb.environment().remove("ZENITH_JVM_OPTS");
+        Path err = Files.createTempFile("zenith-launcher", ".err");
+        Process p = pb.redirectError(err.toFile()).start(); // a file: the daemon it starts may keep a pipe open
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(5, TimeUnit.MINUTES));
+        Run r = new Run(p.exitValue(), out, Files.readString(err));
+        Files.delete(err);
+        return r;
+    }
+
+    private long daemonPid() throws Exception {
+        return new JsonObject(Files.readString(d.home.resolve("daemon.json"))).getLong("pid");
+    }
+
+    private static String cmdline(long pid) throws Exception {
+        return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
+    }
+
+    private static List<Path> daemonArchives() throws Exception {
+        List<Path> found = new ArrayList<>();
+        try (var dir = Files.newDirectoryStream(ROOT.resolve("server/target"), "zenith-server-*.jsa")) {
+            dir.forEach(found::add);
+        }
+        return found;
+    }
+
+    @Test
+    void readmeStartCreateConnectStop() throws Exception {
+        Run started = zenith("start");
+        assertEquals(0, started.code(), started.err());
+        assertTrue(started.out().contains("zenith started (pid ") && started.out().contains("log:"), started.out());
+        Run again = zenith("start");
+        assertEquals(0, again.code(), again.err());
+        assertTrue(again.out().contains("already running"), again.out());
+
+        Run created = zenith("pg", "create", "-n", "main", "--json");
+        assertEquals(0, created.code(), created.err());
+        JsonObject pg = new JsonObject(created.out());
+        assertEquals("running", pg.getString("status"));
+        assertEquals("1", d.psql(pg.getInteger("port"), "SELECT 1"));
+        Run status = zenith("status");
+        assertEquals(0, status.code(), status.err());
+        assertTrue(status.out().contains("main") && status.out().contains("running"), status.out());
+
+        long pid = daemonPid();
+        Run stopped = zenith("stop");
+        assertEquals(new Run(0, "zenith stopped\n", ""), stopped);
+        assertFalse(Processes.isRunning(pid), "the daemon is gone when stop returns");
+        assertFalse(Files.exists(Path.of(pg.getString("pgdata"), "postmaster.pid")), "its compute stopped cleanly first");
+        assertEquals(new Run(0, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("stop"));
+    }
+
+    @Test
+    void daemonStartsFromAClassDataArchiveWrittenByTheFirstDaemonOfABuild() throws Exception {
+        for (Path old : daemonArchives()) {
+            Files.delete(old);
+        }
+        assertEquals(0, zenith("start").code());
+        assertTrue(cmdline(daemonPid()).contains("-XX:ArchiveClassesAtExit="), cmdline(daemonPid()));
+        assertEquals(0, zenith("stop").code());
+        List<Path> archives = daemonArchives();
+        assertEquals(1, archives.size(), "written when the daemon exited: " + archives);
+
+        assertEquals(0, zenith("start").code());
+        long pid = daemonPid();
+        assertTrue(Files.readString(Path.of("/proc", Long.toString(pid), "maps")).contains(archives.get(0).toString()),
+                "the JVM mapped the archive, it did not just get the flag: " + cmdline(pid));
+        assertEquals(200, d.request("GET", "/status", null).statusCode());
+    }
+
+    @Test
+    void cliKeepsAClassDataArchiveAndItsOutputClean() throws Exception {
+        assertEquals(0, zenith("start").code());
+        Path archive = ROOT.resolve("cli/target/zenith-cli.jsa");
+        Path jar = archive.resolveSibling("zenith-cli.jar");
+        Files.deleteIfExists(archive);
+
+        Run first = zenith("storage", "list", "--json"); // writes the archive at exit
+        assertEquals(0, first.code(), first.err());
+        assertEquals("", first.err());
+        assertEquals("local", new JsonArray(first.out()).getJsonObject(0).getString("name"));
+        assertTrue(Files.isRegularFile(archive), "the first command after a build leaves " + archive);
+        FileTime written = Files.getLastModifiedTime(archive);
+
+        Run second = zenith("storage", "list", "--json"); // runs from it
+        assertEquals(first, second);
+        assertEquals(written, Files.getLastModifiedTime(archive), "a fresh archive is used, not written again");
+
+        // An archive older than the jar (a rebuild) is not used, silently, and is written again.
+        Files.setLastModifiedTime(archive, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() - 10_000));
+        Run afterRebuild = zenith("storage", "list", "--json");
+        assertEquals(first, afterRebuild);
+        assertTrue(Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0);
+
+        assertEquals(new Run(1, "", "zenith: pg 'nope' not found\n"), zenith("pg", "show", "-n", "nope"));
+    }
+}
