@@ -11,6 +11,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.transport.Transport;
 
@@ -180,12 +181,11 @@ public final class ZenithDaemon {
         };
     }
 
+    /** The transport Vert.x really uses (a chosen native one it could not load falls back to NIO), and why. */
     private String transportDescription() {
-        String chosen = System.getProperty("zenith.transport", "epoll");
-        if (chosen.equals("nio") || vertx.isNativeTransportEnabled()) {
-            return chosen + " transport";
-        }
-        return "NIO transport (" + chosen + " unavailable: " + vertx.unavailableNativeTransportCause() + ")";
+        String used = ((VertxInternal) vertx).transport().getClass().getSimpleName();
+        Throwable cause = vertx.unavailableNativeTransportCause();
+        return "transport " + used + (cause == null ? "" : " (native transport unavailable: " + cause + ")");
     }
 
     private void writeDaemonFile() throws IOException {

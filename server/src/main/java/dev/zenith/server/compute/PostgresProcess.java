@@ -110,9 +110,10 @@ public final class PostgresProcess {
                 return OptionalLong.empty();
             }
             long pid = Long.parseLong(lines.get(0).trim());
-            // a postmaster that exited counts as stopped even before init reaps it (it may not be our child)
+            if (!Processes.isRunning(pid)) {
+                return OptionalLong.empty(); // also when it exited and init has not reaped it (not our child)
+            }
             return ProcessHandle.of(pid)
-                    .filter(h -> Processes.isRunning(pid))
                     .filter(h -> h.info().command().map(c -> c.endsWith("postgres")).orElse(true))
                     .map(h -> OptionalLong.of(pid)).orElse(OptionalLong.empty());
         } catch (IOException | NumberFormatException e) {
