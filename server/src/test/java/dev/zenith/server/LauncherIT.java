@@ -1,6 +1,7 @@
 package dev.zenith.server;
 
 import dev.zenith.pgexec.Processes;
+import dev.zenith.server.CliTest.Run;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -27,9 +28,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class LauncherIT {
     static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
     DaemonFixture d; // its home and ports only: the launcher starts the daemon
-
-    record Run(int code, String out, String err) {
-    }
 
     @BeforeEach
     void setUp() throws Exception {
