@@ -23,6 +23,8 @@ final class DaemonLauncher {
             // (to ~1 GB here) G1 spreads allocation over fresh pages and the WAL receiver's allocations
             // page-fault for minutes: a quarter of the daemon's CPU under pgbench (bench/RESULTS.md).
             "-XX:MaxNewSize=96m");
+    /** Environment variables the daemon reads as paths; the CLI makes relative ones absolute. */
+    private static final List<String> PATH_VARIABLES = List.of("ZENITH_CONF", "ZENITH_COMPUTES_DIR", "ZENITH_PG_BIN");
 
     private final Home home;
     private final DaemonClient client;
@@ -43,6 +45,15 @@ final class DaemonLauncher {
         List<String> cmd = daemonCommand(foreground);
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("ZENITH_HOME", home.dir().toString());
+        // The daemon works in its home: it neither writes into nor pins the directory zenith was started
+        // from, so paths given relative to that directory must reach it absolute.
+        pb.directory(home.dir().toFile());
+        for (String pathVariable : PATH_VARIABLES) {
+            String value = pb.environment().get(pathVariable);
+            if (value != null && !value.isBlank()) {
+                pb.environment().put(pathVariable, Main.absolute(value));
+            }
+        }
         if (foreground) {
             return pb.inheritIO().start().waitFor();
         }
@@ -122,8 +133,8 @@ final class DaemonLauncher {
             cmd.addAll(List.of(extra.trim().split("\\s+")));
         }
         String conf = System.getProperty("zenith.conf");
-        if (conf != null) {
-            cmd.add("-Dzenith.conf=" + conf);
+        if (conf != null && !conf.isBlank()) {
+            cmd.add("-Dzenith.conf=" + Main.absolute(conf));
         }
         cmd.add("-jar");
         cmd.add(jar);

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.zenith.wal.dump.WalDumpCommand;
 
 import java.io.PrintStream;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -137,7 +139,7 @@ public final class Main {
             case "attach" -> {
                 ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", a.require("name", "storage name"))
                         .put("type", a.get("type") == null ? "native" : a.get("type"));
-                putIfGiven(body, "path", a.get("path"));
+                putIfGiven(body, "path", absolute(a.get("path")));
                 putIfGiven(body, "pitr", a.get("pitr"));
                 return show(json, client.put("/storages", body));
             }
@@ -312,6 +314,18 @@ public final class Main {
 
     private static String encode(String s) {
         return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** A path as the user meant it: relative to where they run zenith, not to where the daemon runs. */
+    static String absolute(String path) {
+        if (path == null || path.isBlank()) {
+            return path; // the daemon says what is missing
+        }
+        try {
+            return Path.of(path).toAbsolutePath().normalize().toString();
+        } catch (InvalidPathException e) {
+            throw new CliException("'" + path + "' is not a path: " + e.getReason(), 2);
+        }
     }
 
     private static void putIfGiven(ObjectNode body, String field, String value) {

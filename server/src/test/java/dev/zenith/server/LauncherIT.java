@@ -28,10 +28,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class LauncherIT {
     static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
     DaemonFixture d; // its home and ports only: the launcher starts the daemon
+    Path workDir; // where the user runs ./zenith, outside the home
 
     @BeforeEach
     void setUp() throws Exception {
         d = new DaemonFixture();
+        workDir = Files.createTempDirectory("zenith-user-dir");
     }
 
     @AfterEach
@@ -40,11 +42,14 @@ class LauncherIT {
             zenith("stop");
         } finally {
             d.close();
+            try (var files = Files.walk(workDir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
         }
     }
 
     private Run zenith(String... argv) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("zenith").toString());
+        ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("zenith").toString()).directory(workDir.toFile());
         pb.command().addAll(List.of(argv));
         pb.environment().put("ZENITH_HOME", d.home.toString());
         pb.environment().put("ZENITH_HTTP_PORT", Integer.toString(d.httpPort));
@@ -102,6 +107,25 @@ class LauncherIT {
         assertFalse(Processes.isRunning(pid), "the daemon is gone when stop returns");
         assertFalse(Files.exists(Path.of(pg.getString("pgdata"), "postmaster.pid")), "its compute stopped cleanly first");
         assertEquals(new Run(0, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("stop"));
+    }
+
+    @Test
+    void relativePathsMeanTheUsersDirectoryWhichTheDaemonLeavesAlone() throws Exception {
+        assertEquals(0, zenith("start").code());
+        long pid = daemonPid();
+        assertEquals(d.home.toRealPath(), Path.of("/proc", Long.toString(pid), "cwd").toRealPath(),
+                "the daemon works in its home");
+
+        Run attached = zenith("storage", "attach", "-n", "mine", "--path", "stores/mine", "--json");
+        assertEquals(0, attached.code(), attached.err());
+        Path expected = workDir.resolve("stores/mine");
+        assertEquals(expected.toString(), new JsonObject(attached.out()).getString("path"));
+        assertTrue(Files.isRegularFile(expected.resolve("data.mdb")), "the store is where the user pointed");
+        try (var entries = Files.list(workDir)) {
+            assertEquals(List.of(workDir.resolve("stores")), entries.toList(),
+                    "nothing else appears where zenith was run (e.g. an upload directory)");
+        }
+        assertEquals(0, zenith("storage", "detach", "-n", "mine").code());
     }
 
     @Test

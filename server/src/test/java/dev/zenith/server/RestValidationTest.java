@@ -56,6 +56,8 @@ class RestValidationTest {
         rejected(400, "PUT", "/pgs", "{\"name\": \"x\", \"storage\": \"local\"}", "unknown field");
         rejected(400, "PUT", "/pgs", "{}", "'name' is required");
         rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"type\": \"native\", \"path\": 7}", "must be a string");
+        rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"path\": \"relative/dir\"}", "must be absolute");
+        rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"path\": \"/tmp/a\\u0000b\"}", "not a path");
     }
 
     @Test

@@ -45,7 +45,7 @@ public final class RestApi {
 
     public Router router() {
         Router r = Router.router(vertx);
-        r.route().handler(BodyHandler.create().setBodyLimit(64 * 1024));
+        r.route().handler(BodyHandler.create(false).setBodyLimit(64 * 1024));
 
         r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
         r.post("/shutdown").handler(ctx -> {

@@ -171,7 +171,17 @@ public final class StorageRegistry implements AutoCloseable {
         if (storages.containsKey(name) || unavailable.containsKey(name)) {
             throw ApiException.conflict("storage '" + name + "' already exists");
         }
-        Path path = Path.of(pathText).toAbsolutePath().normalize();
+        Path path;
+        try {
+            path = Path.of(pathText);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw ApiException.badRequest("'" + pathText + "' is not a path: " + e.getReason());
+        }
+        // Relative to what? The daemon's working directory means nothing to its clients (the CLI sends absolute paths).
+        if (!path.isAbsolute()) {
+            throw ApiException.badRequest("path '" + pathText + "' must be absolute");
+        }
+        path = path.normalize();
         for (Storage s : storages.values()) {
             if (s.path().equals(path)) {
                 throw ApiException.conflict("path " + path + " is already attached as storage '" + s.name() + "'");
