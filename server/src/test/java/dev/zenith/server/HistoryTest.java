@@ -27,6 +27,7 @@ class HistoryTest {
     static int mainPort;
     static final List<String> expected = new ArrayList<>();   // pgbench_history fingerprint at main@s{i}
     static final List<String> lsns = new ArrayList<>();
+    static final List<Instant> lastTransactionStarts = new ArrayList<>(); // newest pgbench mtime at main@s{i}
     static Instant betweenS2AndS3;
     static String finalState;
 
@@ -42,6 +43,8 @@ class HistoryTest {
         for (int i = 1; i <= 3; i++) {
             d.pgbench(mainPort, "-n", "-c", "2", "-j", "2", "-t", "150");
             expected.add(d.psql(mainPort, FINGERPRINT));
+            lastTransactionStarts.add(Instant.ofEpochMilli(Long.parseLong(
+                    d.psql(mainPort, "SELECT floor(extract(epoch FROM max(mtime)) * 1000)::bigint FROM pgbench_history"))));
             JsonObject snap = (JsonObject) d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s" + i).encode());
             lsns.add(snap.getString("lsn"));
             if (i == 2) {
@@ -150,6 +153,25 @@ class HistoryTest {
         assertEquals("main@s1", ((JsonObject) d.ok(200, "GET", "/snapshots/main@s2", null)).getString("parent"));
         assertEquals(null, ((JsonObject) d.ok(200, "GET", "/snapshots/main@s1", null)).getString("parent"));
         drop("travel");
+    }
+
+    @Test
+    void aSnapshotSaysWhenItsDataWasLastCommitted() throws Exception {
+        List<Instant> committed = new ArrayList<>();
+        for (int i = 1; i <= 3; i++) {
+            JsonObject snap = (JsonObject) d.ok(200, "GET", "/snapshots/main@s" + i, null);
+            Instant at = Instant.parse(snap.getString("commit_time"));
+            assertTrue(!at.isBefore(lastTransactionStarts.get(i - 1)) && at.isBefore(Instant.parse(snap.getString("created_at"))),
+                    "main@s" + i + "'s last commit is pgbench's last (or a later autovacuum's): " + snap.encode());
+            committed.add(at);
+        }
+        assertTrue(committed.get(1).isBefore(betweenS2AndS3) && committed.get(2).isAfter(betweenS2AndS3), committed.toString());
+
+        // the same point asked for by its LSN was last committed at the same time
+        JsonObject byLsn = (JsonObject) d.ok(201, "PUT", "/snapshots",
+                new JsonObject().put("name", "main@bylsn").put("lsn", lsns.get(1)).encode());
+        assertEquals(committed.get(1).toString(), byLsn.getString("commit_time"), byLsn.encode());
+        d.ok(200, "DELETE", "/snapshots/main@bylsn", null);
     }
 
     @Test

@@ -693,6 +693,70 @@ public final class Store implements AutoCloseable {
         return Optional.ofNullable(best);
     }
 
+    /**
+     * How far apart in time two commits may lie in the wrong order (by LSN) in the commit index: a
+     * backend takes its commit timestamp just before inserting the record, so concurrent commits
+     * interleave by microseconds; a second is far more than a descheduled backend takes.
+     */
+    static final long COMMIT_TIME_JITTER_MICROS = 1_000_000L;
+
+    /**
+     * The last commit in the history that ends at {@code end} (a record boundary): the commit with the
+     * greatest LSN whose record starts before {@code end}, on the timeline or, below its branch point,
+     * its ancestors. The commit index is ordered by time, which follows LSN order up to
+     * {@link #COMMIT_TIME_JITTER_MICROS}: a bisection by time finds the neighbourhood in a few lookups,
+     * a scan of that neighbourhood the commit.
+     */
+    public Optional<CommitRecord> lastCommitBefore(TimelineId id, Lsn end) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+            for (Lineage.Step step : lineage(txn, id, end).steps()) {
+                // a child's commits all lie above its branch point: the first step with one has the last
+                Optional<CommitRecord> found = lastCommitBefore(c, step.timeline(), step.upTo());
+                if (found.isPresent()) {
+                    return found;
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Optional<CommitRecord> lastCommitBefore(Cursor<byte[]> c, TimelineId tl, Lsn end) {
+        byte[] prefix = Keys.timeline(tl);
+        if (!c.get(Keys.commit(tl, Long.MIN_VALUE, Lsn.INVALID), GetOp.MDB_SET_RANGE) || !Keys.hasPrefix(c.key(), prefix)) {
+            return Optional.empty(); // no commits on this timeline
+        }
+        long oldest = Keys.commitMicrosAt(c.key());
+        byte[] newestKey = Tables.floor(c, Keys.commit(tl, Long.MAX_VALUE, Lsn.of(-1L)), Keys.TL)[0];
+        long newest = Keys.commitMicrosAt(newestKey);
+        // Bisect while the last commit at or before lo starts before end (or lo is the oldest) and the one at hi does not.
+        long lo = oldest;
+        long loCommit = oldest; // the time of that last commit at or before lo: the answer may be it
+        long hi = newest;
+        if (Keys.lsnAt(newestKey, Keys.TL + 8).isBefore(end)) {
+            lo = loCommit = newest;
+        }
+        while (hi - lo > COMMIT_TIME_JITTER_MICROS) {
+            long mid = lo + (hi - lo) / 2;
+            byte[] at = Tables.floor(c, Keys.commit(tl, mid, Lsn.of(-1L)), Keys.TL)[0]; // mid >= oldest: there is one
+            if (Keys.lsnAt(at, Keys.TL + 8).isBefore(end)) {
+                lo = mid;
+                loCommit = Keys.commitMicrosAt(at);
+            } else {
+                hi = mid;
+            }
+        }
+        CommitRecord best = null;
+        long to = hi + COMMIT_TIME_JITTER_MICROS;
+        for (boolean ok = c.get(Keys.commit(tl, loCommit - COMMIT_TIME_JITTER_MICROS, Lsn.INVALID), GetOp.MDB_SET_RANGE);
+             ok && Keys.hasPrefix(c.key(), prefix) && Keys.commitMicrosAt(c.key()) <= to; ok = c.next()) {
+            Lsn lsn = Keys.lsnAt(c.key(), Keys.TL + 8);
+            if (lsn.isBefore(end) && (best == null || lsn.isAfter(best.recordLsn()))) {
+                best = new CommitRecord(lsn, Keys.commitMicrosAt(c.key()));
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
     // ---------------------------------------------------------------- pages
 
     /** The newest stored version of a block at or below {@code lsn}, looking through ancestors. */

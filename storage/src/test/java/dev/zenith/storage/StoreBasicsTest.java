@@ -126,6 +126,49 @@ class StoreBasicsTest {
     }
 
     @Test
+    void lastCommitBeforeAnLsnFollowsLsnOrderThroughJitterGapsAndBranches() {
+        try (Store s = Store.open(tmp.resolve("store"))) {
+            TimelineId tl = s.createTimeline(null, Lsn.INVALID, 1).id();
+            // 20,000 commits 100 bytes apart; time mostly grows with LSN, with concurrent commits up to
+            // 50 ms out of order, bursts in the same microsecond, and quiet hours between them
+            Random rnd = new Random(7);
+            List<CommitRecord> commits = new java.util.ArrayList<>();
+            long micros = CommitRecord.toPgMicros(Instant.parse("2026-11-25T10:00:00Z"));
+            for (int i = 0; i < 20_000; i++) {
+                micros += switch (rnd.nextInt(100)) {
+                    case 0 -> 3_600_000_000L;
+                    case 1, 2, 3, 4, 5, 6, 7, 8, 9 -> 0;
+                    default -> rnd.nextInt(5_000);
+                };
+                long jitter = rnd.nextInt(10) == 0 ? -rnd.nextInt(50_000) : 0;
+                commits.add(new CommitRecord(SEG.plus(100L * i + 10), micros + jitter));
+            }
+            byte[] wal = bytes(100 * 20_000, 3);
+            s.appendWal(List.of(new WalAppend(tl, SEG, wal, List.of(), commits, List.of(), SEG.plus(wal.length))));
+
+            assertTrue(s.lastCommitBefore(tl, SEG.plus(10)).isEmpty(), "a commit starting at the point is after it");
+            assertEquals(commits.get(0), s.lastCommitBefore(tl, SEG.plus(11)).orElseThrow());
+            assertEquals(commits.get(19_999), s.lastCommitBefore(tl, SEG.plus(wal.length)).orElseThrow());
+            for (int n = 0; n < 2_000; n++) {
+                Lsn end = SEG.plus(rnd.nextInt(wal.length + 1));
+                CommitRecord expected = commits.stream().filter(c -> c.recordLsn().isBefore(end))
+                        .reduce((a, b) -> b).orElse(null);
+                assertEquals(java.util.Optional.ofNullable(expected), s.lastCommitBefore(tl, end), "before " + end);
+            }
+
+            // a branch at commit 500's end: its own commits after, its parent's below the branch point
+            Lsn branchPoint = SEG.plus(100L * 500 + 20);
+            TimelineId child = s.createTimeline(tl, branchPoint, 1).id();
+            CommitRecord own = new CommitRecord(branchPoint.plus(50), micros + 10_000_000L);
+            s.appendWal(List.of(new WalAppend(child, branchPoint, bytes(100, 4), List.of(), List.of(own), List.of(),
+                    branchPoint.plus(100))));
+            assertEquals(own, s.lastCommitBefore(child, branchPoint.plus(100)).orElseThrow());
+            assertEquals(commits.get(500), s.lastCommitBefore(child, branchPoint.plus(50)).orElseThrow(),
+                    "below its own first commit a branch's last commit is its parent's, not one after the branch point");
+        }
+    }
+
+    @Test
     void largeAppendsAreChunkedAndReadBackExactly() {
         try (Store s = Store.open(tmp.resolve("store"))) {
             TimelineId tl = s.createTimeline(null, Lsn.INVALID, 1).id();

@@ -28,7 +28,13 @@ public final class HistoryPoints {
 
     /** The end of the last complete record: where the timeline is now. */
     public static HistoryPoint now(Store store, TimelineId tl) {
-        return new HistoryPoint(tl, end(store, tl), null, null, null);
+        Lsn end = end(store, tl);
+        return new HistoryPoint(tl, end, null, null, lastCommitTime(store, tl, end));
+    }
+
+    /** When the data as of a point was last committed: the time of the last commit the point includes. */
+    private static Instant lastCommitTime(Store store, TimelineId tl, Lsn point) {
+        return store.lastCommitBefore(tl, point).map(CommitRecord::time).orElse(null);
     }
 
     /** Exactly one of lsnText and timeText may be given; neither means now. */
@@ -69,7 +75,7 @@ public final class HistoryPoints {
         ImageManifest image = store.imageFor(tl, lsn).orElseThrow(() -> ApiException.badRequest(
                 "LSN " + lsn + " is before the retention horizon (" + horizon(store, tl) + ")"));
         if (lsn.equals(end)) {
-            return new HistoryPoint(tl, lsn, lsn.toString(), null, null);
+            return new HistoryPoint(tl, lsn, lsn.toString(), null, lastCommitTime(store, tl, lsn));
         }
         // Walk the records from the image's redo point to find the boundary at or below lsn.
         Lsn boundary = image.redoLsn();
@@ -79,12 +85,13 @@ public final class HistoryPoints {
             DecodeResult r = decoder.poll();
             if (r instanceof DecodedRecord rec) {
                 if (rec.endLsn().equals(lsn) || rec.startLsn().equals(lsn)) {
-                    return new HistoryPoint(tl, lsn, lsn.toString(), null, null);
+                    return new HistoryPoint(tl, lsn, lsn.toString(), null, lastCommitTime(store, tl, lsn));
                 }
                 if (rec.endLsn().isAfter(lsn)) {
                     Lsn rounded = rec.startLsn().isAfter(lsn) ? boundary : rec.startLsn();
                     return new HistoryPoint(tl, rounded, lsn.toString(),
-                            "LSN " + lsn + " is not at a record boundary; rounded down to " + rounded, null);
+                            "LSN " + lsn + " is not at a record boundary; rounded down to " + rounded,
+                            lastCommitTime(store, tl, rounded));
                 }
                 boundary = rec.endLsn();
             } else if (r.kind() == DecodeResult.Kind.NEED_MORE_DATA && fed.isBefore(end)) {
@@ -93,7 +100,8 @@ public final class HistoryPoints {
                 fed = fed.plus(chunk.length);
             } else {
                 return new HistoryPoint(tl, boundary, lsn.toString(),
-                        "LSN " + lsn + " is not at a record boundary; rounded down to " + boundary, null);
+                        "LSN " + lsn + " is not at a record boundary; rounded down to " + boundary,
+                        lastCommitTime(store, tl, boundary));
             }
         }
     }

@@ -10,7 +10,8 @@ import java.time.Instant;
  * A named point in a pg's history ({@code PG@SNAP}): a timeline and an LSN. Creating one copies no
  * data; it only keeps that history alive.
  *
- * @param commitTime time of the last commit at or before the point, if known
+ * @param commitTime time of the last commit the point includes (when its data was last committed); null when
+ *                   there is none, or the snapshot predates this field
  */
 public record Snapshot(String pg, String name, String storageName, TimelineId timeline, Lsn lsn, Instant commitTime,
                        Instant createdAt) {
