@@ -10,6 +10,7 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -174,7 +175,7 @@ public final class StorageRegistry implements AutoCloseable {
         Path path;
         try {
             path = Path.of(pathText);
-        } catch (java.nio.file.InvalidPathException e) {
+        } catch (InvalidPathException e) {
             throw ApiException.badRequest("'" + pathText + "' is not a path: " + e.getReason());
         }
         // Relative to what? The daemon's working directory means nothing to its clients (the CLI sends absolute paths).
