@@ -246,7 +246,7 @@ public final class Main {
                 if (json) {
                     out.println(list.toPrettyString());
                 } else {
-                    Table.print(out, list, "name", "storage_name", "status", "port", "timeline_id", "last_lsn", "connstr");
+                    Table.print(out, list, "name", "storage_name", "status", "role", "port", "timeline_id", "last_lsn", "connstr");
                 }
                 return 0;
             }

@@ -49,8 +49,8 @@ class CliTest {
         Run list = cli("pg", "list");
         assertEquals(0, list.code());
         String[] lines = list.out().strip().split("\n");
-        assertTrue(lines[0].matches("NAME\\s+STORAGE_NAME\\s+STATUS\\s+PORT\\s+TIMELINE_ID\\s+LAST_LSN\\s+CONNSTR"), lines[0]);
-        assertTrue(list.out().contains("clipg") && list.out().contains("stopped"), list.out());
+        assertTrue(lines[0].matches("NAME\\s+STORAGE_NAME\\s+STATUS\\s+ROLE\\s+PORT\\s+TIMELINE_ID\\s+LAST_LSN\\s+CONNSTR"), lines[0]);
+        assertTrue(list.out().contains("clipg") && list.out().contains("stopped") && list.out().contains("primary"), list.out());
 
         Run json = cli("pg", "list", "--json");
         JsonArray arr = new JsonArray(json.out());
