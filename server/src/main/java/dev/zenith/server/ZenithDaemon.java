@@ -147,7 +147,8 @@ public final class ZenithDaemon {
                     http = server;
                     // The replication protocol (pg_receivewal, pg_basebackup, replicas) on the pg port.
                     return vertx.deployVerticle(new WalService(new WalService.Settings(config.pgHost(), config.pgPort(),
-                            config.replicationUser(), config.replicationPassword(), config.home().resolve("tmp")),
+                            config.replicationUser(), config.replicationPassword(), config.home().resolve("tmp"),
+                            config.authenticationTimeoutMs()),
                             storages, computes));
                 })
                 .compose(id -> {

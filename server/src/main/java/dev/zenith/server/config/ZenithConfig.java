@@ -34,7 +34,8 @@ public record ZenithConfig(
         int maxBatchBytes,
         long indexIntervalMs,
         String replicationUser,
-        String replicationPassword) {
+        String replicationPassword,
+        long authenticationTimeoutMs) {
 
     public static Future<ZenithConfig> load(Vertx vertx) {
         ConfigRetrieverOptions options = new ConfigRetrieverOptions().setScanPeriod(0);
@@ -90,7 +91,16 @@ public record ZenithConfig(
                 receiver.getLong("index_interval_ms", 200L),
                 // The WAL service on pgPort authenticates this one user with SCRAM-SHA-256.
                 string(json, "ZENITH_REPLICATION_USER", pg.getString("replication_user", "zenith")),
-                string(json, "ZENITH_REPLICATION_PASSWORD", pg.getString("replication_password", "zenith")));
+                string(json, "ZENITH_REPLICATION_PASSWORD", pg.getString("replication_password", "zenith")),
+                // As PostgreSQL's authentication_timeout: a client that has not logged in by then is dropped.
+                positive("pg.authentication_timeout_ms", pg.getLong("authentication_timeout_ms", 60_000L)));
+    }
+
+    private static long positive(String name, long value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(name + " must be positive, got " + value);
+        }
+        return value;
     }
 
     private static String string(JsonObject json, String envKey, String fallback) {

@@ -38,7 +38,7 @@ final class ReplicationConnection {
 
     /** What every connection shares. */
     record Services(Vertx vertx, WorkerExecutor worker, TimelineSelector selector, ReplicationSlots slots,
-                    SystemIdentifiers systemIdentifiers, Path scratchDir) {
+                    SystemIdentifiers systemIdentifiers, Path scratchDir, long authenticationTimeoutMs) {
         <T> Future<T> blocking(Callable<T> work) {
             return worker.executeBlocking(work, false);
         }
@@ -55,6 +55,7 @@ final class ReplicationConnection {
     private WalStreamer streamer;
     private String streamingSlot;
     private final List<Runnable> onClose = new java.util.ArrayList<>();
+    private long authenticationTimer = -1;
 
     ReplicationConnection(Services services, NetSocket socket, ServerHandshake.Config config) {
         this.services = services;
@@ -68,6 +69,24 @@ final class ReplicationConnection {
         socket.handler(this::received);
         socket.closeHandler(v -> closed());
         socket.exceptionHandler(e -> LOG.log(Level.FINE, "replication connection error", e));
+        // Like PostgreSQL's authentication_timeout: a client that stalls before logging in (a half-sent
+        // start-up packet, a SCRAM exchange left hanging) does not hold its connection forever. As there,
+        // it is closed without a message: the client may be anywhere in the protocol.
+        authenticationTimer = services.vertx().setTimer(services.authenticationTimeoutMs(), id -> {
+            authenticationTimer = -1;
+            if (phase == Phase.HANDSHAKE || phase == Phase.SELECTING_TIMELINE) {
+                LOG.info("replication connection from " + socket.remoteAddress() + " did not log in within "
+                        + services.authenticationTimeoutMs() + " ms; closing it");
+                close();
+            }
+        });
+    }
+
+    private void cancelAuthenticationTimer() {
+        if (authenticationTimer >= 0) {
+            services.vertx().cancelTimer(authenticationTimer);
+            authenticationTimer = -1;
+        }
     }
 
     // ---- transport ----
@@ -147,6 +166,7 @@ final class ReplicationConnection {
 
     private void closed() {
         phase = Phase.CLOSED;
+        cancelAuthenticationTimer();
         stopStreaming();
         services.slots().releaseTemporary(this);
         onClose.forEach(Runnable::run);
@@ -185,6 +205,7 @@ final class ReplicationConnection {
                 close();
                 return;
             } else if (e instanceof ServerEvent.Ready) {
+                cancelAuthenticationTimer();
                 write(handshake.drainOutbound());
                 session = new WalSenderSession(handshake.decoder());
                 phase = Phase.COMMANDS;

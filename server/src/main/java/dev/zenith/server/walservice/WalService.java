@@ -29,7 +29,9 @@ public final class WalService extends VerticleBase {
     static final String SERVER_VERSION = "15.0 (zenith)";
 
     /** host/port to listen on; one replication user; scratchDir holds base backups while they stream. */
-    public record Settings(String host, int port, String user, String password, Path scratchDir) {
+    /** @param authenticationTimeoutMs how long a client may take from connecting to logged in */
+    public record Settings(String host, int port, String user, String password, Path scratchDir,
+                           long authenticationTimeoutMs) {
     }
 
     private final Settings settings;
@@ -69,7 +71,7 @@ public final class WalService extends VerticleBase {
                         user -> user.equals(settings.user()) ? Optional.of(verifier) : Optional.empty(),
                         ServerHandshake.defaultParameters(SERVER_VERSION), pid, (int) System.nanoTime());
                 new ReplicationConnection(new ReplicationConnection.Services(vertx, worker, selector, slots,
-                        systemIdentifiers, settings.scratchDir()), socket, hs).start();
+                        systemIdentifiers, settings.scratchDir(), settings.authenticationTimeoutMs()), socket, hs).start();
             });
             slotTimer = vertx.setPeriodic(SLOT_PERSIST_MS, id -> worker.executeBlocking(() -> {
                 slots.persistAdvanced();
