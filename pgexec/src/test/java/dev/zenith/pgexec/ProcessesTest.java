@@ -25,6 +25,22 @@ class ProcessesTest {
     }
 
     @Test
+    void aProcessIsFoundByItsExactCommandLineAndStoppedByASignal() throws Exception {
+        String marker = "1" + System.nanoTime() % 1_000_000; // a sleep no one else runs
+        Process p = new ProcessBuilder("sleep", marker).start();
+        try {
+            String sleep = Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).split("\0")[0];
+            assertEquals(p.pid(), Processes.findByCommandLine(java.util.List.of(sleep, marker)::equals).orElseThrow());
+            assertTrue(Processes.findByCommandLine(java.util.List.of(sleep, marker + "0")::equals).isEmpty());
+            Processes.signal(p.pid(), "INT");
+            assertTrue(Processes.awaitExit(p.pid(), 60_000));
+            assertTrue(Processes.findByCommandLine(java.util.List.of(sleep, marker)::equals).isEmpty(), "an exited process is not found");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    @Test
     void aZombieDoesNotThoughProcessHandleSaysAlive() throws Exception {
         // `sleep 0` exits at once; its parent, now `sleep 30`, never reaps it: a zombie until that ends
         Process parent = new ProcessBuilder("sh", "-c", "sleep 0 & echo $!; exec sleep 30").start();

@@ -56,6 +56,25 @@ class ComputeDurabilityTest extends FreshDaemonTest {
     }
 
     @Test
+    void aDirectoryDeletedUnderARunningComputeIsStoppedForRealAndRebuilt() throws Exception {
+        JsonObject pg = d.createPg("main");
+        int port = pg.getInteger("port");
+        d.psql(port, "CREATE TABLE kept AS SELECT 42 AS answer");
+        Path pgdata = Path.of(pg.getString("pgdata"));
+        long postmaster = Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid")).get(0).trim());
+        dev.zenith.testkit.PgCluster.deleteTree(pgdata); // pid file and all, while it runs
+
+        Thread.sleep(3000); // longer than the daemon's 2 s watch over its computes
+        assertEquals("running", ((JsonObject) d.ok(200, "GET", "/pgs/main", null)).getString("status"),
+                "its postmaster still runs (and holds the port): the pg is not taken for dead");
+        assertEquals("stopped", d.action("main", "stop").getString("status"));
+        assertFalse(dev.zenith.pgexec.Processes.isRunning(postmaster), "stopped, though pg_ctl cannot find it any more");
+
+        assertEquals("running", d.action("main", "start").getString("status"));
+        assertEquals("42", d.psql(port, "SELECT answer FROM kept"));
+    }
+
+    @Test
     void secondPgSharesTheStorageButNotTheTimelineAtOnce() throws Exception {
         JsonObject main = d.createPg("main");
         d.psql(main.getInteger("port"), "CREATE TABLE shared_t AS SELECT 42 AS answer");

@@ -70,10 +70,28 @@ public final class PostgresProcess {
 
     /** Fast shutdown: a shutdown checkpoint, every walsender drains to its standby first. */
     public void stop() throws IOException {
-        if (runningPid().isEmpty()) {
+        OptionalLong pid = runningPid();
+        if (pid.isEmpty()) {
             return;
         }
-        run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "-m", "fast", "stop"), "pg_ctl stop");
+        if (Files.exists(dataDir.resolve("postmaster.pid"))) {
+            run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "-m", "fast", "stop"), "pg_ctl stop");
+            return;
+        }
+        // Its directory was deleted under it, so pg_ctl cannot find it: the same fast shutdown by its
+        // signal (it cannot write a shutdown checkpoint any more and ends in a PANIC), then harder ones.
+        try {
+            for (String signal : List.of("INT", "QUIT", "KILL")) {
+                Processes.signal(pid.getAsLong(), signal);
+                if (Processes.awaitExit(pid.getAsLong(), 60_000)) {
+                    return;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while stopping the postmaster " + pid.getAsLong());
+        }
+        throw new IOException("the postmaster " + pid.getAsLong() + " of " + dataDir + " did not exit");
     }
 
     /** Ends a standby's recovery: it becomes a primary on a new PostgreSQL timeline. Waits for it. */
@@ -98,8 +116,17 @@ public final class PostgresProcess {
         return out;
     }
 
-    /** The postmaster's pid when one is alive on this directory. */
+    /**
+     * The postmaster's pid when one is alive on this directory: from its pid file, else (the directory
+     * deleted under a running server) by the command line pg_ctl started it with.
+     */
     public OptionalLong runningPid() {
+        OptionalLong fromPidFile = pidFromPidFile();
+        return fromPidFile.isPresent() ? fromPidFile : Processes.findByCommandLine(args -> args.size() == 3
+                && args.get(0).endsWith("/postgres") && args.get(1).equals("-D") && args.get(2).equals(dataDir.toString()));
+    }
+
+    private OptionalLong pidFromPidFile() {
         Path pidFile = dataDir.resolve("postmaster.pid");
         try {
             if (!Files.exists(pidFile)) {
