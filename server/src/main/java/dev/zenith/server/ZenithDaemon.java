@@ -83,6 +83,14 @@ public final class ZenithDaemon {
             return EXIT_ALREADY_RUNNING;
         }
         try {
+            checkPortsFree(config);
+        } catch (IOException e) {
+            LOG.severe(e.getMessage());
+            System.err.println("zenith failed to start: " + e.getMessage());
+            vertx.close();
+            return 1;
+        }
+        try {
             start().toCompletionStage().toCompletableFuture().get(10, TimeUnit.MINUTES);
         } catch (Exception e) {
             LOG.log(Level.SEVERE, "zenith failed to start", e);
@@ -109,12 +117,35 @@ public final class ZenithDaemon {
             if (!d.lock()) {
                 throw new IllegalStateException("zenith is already running for ZENITH_HOME=" + config.home());
             }
+            checkPortsFree(config);
             return d;
         }).compose(x -> d.start()).map(d);
     }
 
     public int httpPort() {
         return http.actualPort();
+    }
+
+    /**
+     * Fails, naming the port and its setting, when the REST or PostgreSQL port is taken (by a daemon of
+     * another home, or another program), before any compute is started only to be stopped again.
+     */
+    static void checkPortsFree(ZenithConfig config) throws IOException {
+        checkPortFree(config.httpHost(), config.httpPort(), "REST API (http.port, ZENITH_HTTP_PORT)");
+        checkPortFree(config.pgHost(), config.pgPort(), "PostgreSQL protocol (pg.port, ZENITH_PG_PORT)");
+    }
+
+    private static void checkPortFree(String host, int port, String what) throws IOException {
+        if (port == 0) {
+            return; // any free port
+        }
+        try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+            s.setReuseAddress(true); // as the servers bind: a port in TIME_WAIT is free
+            s.bind(new java.net.InetSocketAddress(host, port));
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + host + ":" + port + " for the " + what + ": " + e.getMessage()
+                    + "; another program (or a zenith of another ZENITH_HOME) uses it", e);
+        }
     }
 
     private boolean lock() throws IOException {

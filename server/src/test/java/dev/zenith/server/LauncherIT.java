@@ -110,6 +110,17 @@ class LauncherIT {
     }
 
     @Test
+    void aTakenPortIsNamedWithItsSetting() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(d.pgPort, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Run refused = zenith("start");
+            assertEquals(1, refused.code(), refused.toString());
+            assertTrue((refused.out() + refused.err()).contains("cannot listen on 127.0.0.1:" + d.pgPort
+                    + " for the PostgreSQL protocol (pg.port, ZENITH_PG_PORT)"), refused.toString());
+        }
+        assertEquals(new Run(3, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("status"));
+    }
+
+    @Test
     void relativePathsMeanTheUsersDirectoryWhichTheDaemonLeavesAlone() throws Exception {
         assertEquals(0, zenith("start").code());
         long pid = daemonPid();
