@@ -10,7 +10,10 @@ import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The daemon's settings: {@code conf/zenith.json} read with Vert.x Config, then environment overrides.
@@ -46,10 +49,27 @@ public record ZenithConfig(
         }
         options.addStore(new ConfigStoreOptions().setType("env"));
         ConfigRetriever retriever = ConfigRetriever.create(vertx, options);
-        return retriever.getConfig().map(ZenithConfig::fromJson).eventually(() -> {
+        // Without a cause: the daemon prints the innermost message, and this one names the file.
+        return retriever.getConfig()
+                .recover(e -> Future.failedFuture(new IllegalArgumentException(
+                        "cannot read " + file.toAbsolutePath() + ": " + innermost(e).getMessage())))
+                .map(json -> {
+                    try {
+                        return fromJson(json);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException(e.getMessage() + " (" + file.toAbsolutePath() + " or the environment)");
+                    }
+                }).eventually(() -> {
             retriever.close();
             return Future.succeededFuture();
         });
+    }
+
+    private static Throwable innermost(Throwable t) {
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
     }
 
     static Path configFile() {
@@ -66,41 +86,95 @@ public record ZenithConfig(
 
     /** Builds the typed config from the merged JSON (file keys, then flat env keys that override them). */
     public static ZenithConfig fromJson(JsonObject json) {
-        JsonObject http = json.getJsonObject("http", new JsonObject());
-        JsonObject pg = json.getJsonObject("pg", new JsonObject());
-        JsonObject computes = json.getJsonObject("computes", new JsonObject());
-        JsonObject receiver = json.getJsonObject("wal_receiver", new JsonObject());
+        Section http = Section.of(json, "http", "host", "port");
+        Section pg = Section.of(json, "pg", "host", "port", "replication_user", "replication_password",
+                "authentication_timeout_ms");
+        Section computes = Section.of(json, "computes", "first_port", "dir", "settings");
+        Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
 
-        Path home = Path.of(string(json, "ZENITH_HOME", json.getString("home", ".zenith"))).toAbsolutePath().normalize();
-        String computesDir = string(json, "ZENITH_COMPUTES_DIR", computes.getString("dir", ""));
+        Object homeValue = json.getValue("home");
+        if (homeValue != null && !(homeValue instanceof String)) {
+            throw new IllegalArgumentException("home must be a string (a directory), got " + homeValue);
+        }
+        Path home = Path.of(string(json, "ZENITH_HOME", homeValue == null ? ".zenith" : (String) homeValue))
+                .toAbsolutePath().normalize();
+        String computesDir = string(json, "ZENITH_COMPUTES_DIR", computes.string("dir", ""));
         Map<String, String> settings = new LinkedHashMap<>();
-        computes.getJsonObject("settings", new JsonObject()).forEach(e -> settings.put(e.getKey(), String.valueOf(e.getValue())));
+        computes.object("settings").forEach(e -> settings.put(e.getKey(), String.valueOf(e.getValue())));
         return new ZenithConfig(
                 home,
-                http.getString("host", "127.0.0.1"),
-                port(json, "ZENITH_HTTP_PORT", http.getInteger("port", 3000)),
-                pg.getString("host", "127.0.0.1"),
-                port(json, "ZENITH_PG_PORT", pg.getInteger("port", 6400)),
-                port(json, "ZENITH_COMPUTE_FIRST_PORT", computes.getInteger("first_port", 55432)),
+                http.string("host", "127.0.0.1"),
+                port(json, "ZENITH_HTTP_PORT", (int) http.number("port", 3000, 0, 65535)),
+                pg.string("host", "127.0.0.1"),
+                port(json, "ZENITH_PG_PORT", (int) pg.number("port", 6400, 0, 65535)),
+                port(json, "ZENITH_COMPUTE_FIRST_PORT", (int) computes.number("first_port", 55432, 1, 65535)),
                 computesDir.isBlank() ? home.resolve("pgs") : Path.of(computesDir).toAbsolutePath().normalize(),
                 Map.copyOf(settings),
-                receiver.getLong("status_interval_ms", 1000L),
-                receiver.getInteger("max_batch_bytes", 4 << 20),
+                receiver.number("status_interval_ms", 1000, 1, Integer.MAX_VALUE),
+                // at least a WAL page; a journal write is at most this big
+                (int) receiver.number("max_batch_bytes", 4 << 20, 8192, 1 << 30),
                 // LMDB commits of acknowledged WAL at most this often (or per max_batch_bytes), so they
                 // do not compete with the journal's syncs on the acknowledgement path.
-                receiver.getLong("index_interval_ms", 200L),
+                receiver.number("index_interval_ms", 200, 0, Integer.MAX_VALUE),
                 // The WAL service on pgPort authenticates this one user with SCRAM-SHA-256.
-                string(json, "ZENITH_REPLICATION_USER", pg.getString("replication_user", "zenith")),
-                string(json, "ZENITH_REPLICATION_PASSWORD", pg.getString("replication_password", "zenith")),
+                string(json, "ZENITH_REPLICATION_USER", pg.string("replication_user", "zenith")),
+                string(json, "ZENITH_REPLICATION_PASSWORD", pg.string("replication_password", "zenith")),
                 // As PostgreSQL's authentication_timeout: a client that has not logged in by then is dropped.
-                positive("pg.authentication_timeout_ms", pg.getLong("authentication_timeout_ms", 60_000L)));
+                pg.number("authentication_timeout_ms", 60_000, 1, Integer.MAX_VALUE));
     }
 
-    private static long positive(String name, long value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(name + " must be positive, got " + value);
+    /** One object of the config file, read with errors that name the setting (a typo is an error, not a default). */
+    private record Section(String name, JsonObject json) {
+        static Section of(JsonObject root, String name, String... keys) {
+            Object v = root.getValue(name);
+            if (v == null) {
+                return new Section(name, new JsonObject());
+            }
+            if (!(v instanceof JsonObject o)) {
+                throw new IllegalArgumentException(name + " must be an object, got " + v);
+            }
+            Set<String> unknown = new TreeSet<>(o.fieldNames());
+            unknown.removeAll(Set.of(keys));
+            if (!unknown.isEmpty()) {
+                throw new IllegalArgumentException("unknown setting(s) " + unknown.stream().map(k -> name + "." + k).toList()
+                        + "; " + name + " has " + List.of(keys));
+            }
+            return new Section(name, o);
         }
-        return value;
+
+        String string(String key, String fallback) {
+            Object v = json.getValue(key);
+            if (v == null) {
+                return fallback;
+            }
+            if (!(v instanceof String s)) {
+                throw new IllegalArgumentException(name + "." + key + " must be a string, got " + v);
+            }
+            return s;
+        }
+
+        long number(String key, long fallback, long min, long max) {
+            Object v = json.getValue(key);
+            if (v == null) {
+                return fallback;
+            }
+            if (!(v instanceof Integer || v instanceof Long) || ((Number) v).longValue() < min || ((Number) v).longValue() > max) {
+                throw new IllegalArgumentException(name + "." + key + " must be a whole number from " + min + " to " + max
+                        + ", got " + (v instanceof String ? "\"" + v + "\"" : v));
+            }
+            return ((Number) v).longValue();
+        }
+
+        JsonObject object(String key) {
+            Object v = json.getValue(key);
+            if (v == null) {
+                return new JsonObject();
+            }
+            if (!(v instanceof JsonObject o)) {
+                throw new IllegalArgumentException(name + "." + key + " must be an object, got " + v);
+            }
+            return o;
+        }
     }
 
     private static String string(JsonObject json, String envKey, String fallback) {

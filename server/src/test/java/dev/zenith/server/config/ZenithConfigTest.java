@@ -1,0 +1,89 @@
+package dev.zenith.server.config;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** conf/zenith.json as read by the daemon: defaults, the file, environment overrides, and errors that name the setting. */
+class ZenithConfigTest {
+    private static final Path REPO_CONF = Path.of("..", "conf", "zenith.json");
+
+    @Test
+    void everySettingHasADefault() {
+        ZenithConfig c = ZenithConfig.fromJson(new JsonObject());
+        assertEquals(3000, c.httpPort());
+        assertEquals(6400, c.pgPort());
+        assertEquals(55432, c.computeFirstPort());
+        assertEquals(Path.of(".zenith").toAbsolutePath().normalize(), c.home());
+        assertEquals(c.home().resolve("pgs"), c.computesDir());
+        assertEquals(60_000, c.authenticationTimeoutMs());
+    }
+
+    @Test
+    void theRepositorysFileIsWhatTheDefaultsSay() throws Exception {
+        ZenithConfig fromFile = ZenithConfig.fromJson(new JsonObject(Files.readString(REPO_CONF)));
+        ZenithConfig defaults = ZenithConfig.fromJson(new JsonObject());
+        assertEquals(defaults.httpPort(), fromFile.httpPort());
+        assertEquals(defaults.pgPort(), fromFile.pgPort());
+        assertEquals(defaults.maxBatchBytes(), fromFile.maxBatchBytes());
+        assertEquals(defaults.authenticationTimeoutMs(), fromFile.authenticationTimeoutMs());
+        assertEquals("128MB", fromFile.computeSettings().get("shared_buffers"));
+    }
+
+    @Test
+    void environmentOverridesTheFile() {
+        ZenithConfig c = ZenithConfig.fromJson(new JsonObject()
+                .put("http", new JsonObject().put("port", 3100)).put("ZENITH_HTTP_PORT", 3200)
+                .put("ZENITH_PG_PORT", "6500").put("ZENITH_HOME", "/tmp/elsewhere"));
+        assertEquals(3200, c.httpPort());
+        assertEquals(6500, c.pgPort());
+        assertEquals(Path.of("/tmp/elsewhere"), c.home());
+    }
+
+    @Test
+    void badSettingsAreNamed() {
+        rejected(new JsonObject().put("http", new JsonObject().put("port", "abc")), "http.port must be a whole number from 0 to 65535, got \"abc\"");
+        rejected(new JsonObject().put("http", new JsonObject().put("port", 70000)), "http.port must be a whole number");
+        rejected(new JsonObject().put("http", new JsonObject().put("port", 1.5)), "http.port must be a whole number");
+        rejected(new JsonObject().put("http", "3000"), "http must be an object");
+        rejected(new JsonObject().put("http", new JsonObject().put("prot", 1)), "unknown setting(s) [http.prot]");
+        rejected(new JsonObject().put("wal_receiver", new JsonObject().put("status_interval_ms", 0)), "wal_receiver.status_interval_ms");
+        rejected(new JsonObject().put("wal_receiver", new JsonObject().put("max_batch_bytes", 100)), "wal_receiver.max_batch_bytes");
+        rejected(new JsonObject().put("pg", new JsonObject().put("authentication_timeout_ms", -1)), "pg.authentication_timeout_ms");
+        rejected(new JsonObject().put("pg", new JsonObject().put("replication_user", 7)), "pg.replication_user must be a string");
+        rejected(new JsonObject().put("computes", new JsonObject().put("settings", "fsync=off")), "computes.settings must be an object");
+        rejected(new JsonObject().put("home", 5), "home must be a string");
+        rejected(new JsonObject().put("ZENITH_PG_PORT", "x"), "ZENITH_PG_PORT must be a TCP port number");
+    }
+
+    @Test
+    void aFileThatIsNotJsonIsNamed() throws Exception {
+        Path file = Files.createTempFile("zenith-conf", ".json");
+        Files.writeString(file, "{\"http\": {\"port\": 3000}");
+        System.setProperty("zenith.conf", file.toString());
+        Vertx vertx = Vertx.vertx();
+        try {
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().startsWith("cannot read " + file.toAbsolutePath() + ": "), e.getCause().getMessage());
+        } finally {
+            System.clearProperty("zenith.conf");
+            vertx.close();
+            Files.delete(file);
+        }
+    }
+
+    private static void rejected(JsonObject json, String message) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ZenithConfig.fromJson(json));
+        assertTrue(e.getMessage().contains(message), e.getMessage());
+    }
+}
