@@ -69,7 +69,10 @@ final class DaemonLauncher {
                     out.println("zenith is already running (ZENITH_HOME=" + home.dir() + ")");
                     return 0;
                 }
-                throw new CliException("zenith failed to start (exit " + p.exitValue() + "):\n" + tail(outFile, outStart)
+                // The daemon says why ("zenith failed to start: ...", "zenith: bad configuration: ..."); the
+                // CLI's own "zenith: " goes in front, once.
+                String why = tail(outFile, outStart).replaceFirst("^zenith:? ", "");
+                throw new CliException((why.isEmpty() ? "failed to start (exit " + p.exitValue() + ")" : why)
                         + "\nlog: " + home.logFile());
             }
             if (daemonFileNames(p.pid()) && client.isUp()) {
