@@ -94,6 +94,15 @@ class RestValidationTest {
     }
 
     @Test
+    void aPortTakenByAnotherProgramIsNamed() throws Exception {
+        int port = ((JsonObject) d.ok(200, "GET", "/pgs/main", null)).getInteger("port");
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            rejected(409, "POST", "/pgs/main/actions", "{\"action\": \"start\"}",
+                    "port " + port + " of pg 'main' is in use by another program");
+        }
+    }
+
+    @Test
     void aCorruptStorageIsReportedAndTheOthersKeepWorking() throws Exception {
         DaemonFixture own = new DaemonFixture().startInProcess();
         try {

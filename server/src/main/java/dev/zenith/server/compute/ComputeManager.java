@@ -722,6 +722,11 @@ public final class ComputeManager {
                         + c.record.timelineId() + "; stop it first");
             }
         }
+        if (!bindable(c.record.port())) {
+            // Its port is part of its connstr, so it is not moved; PostgreSQL would only fail later, less clearly.
+            throw ApiException.conflict("port " + c.record.port() + " of pg '" + name + "' is in use by another program;"
+                    + " free it and start the pg again");
+        }
         Store store = storages.get(c.record.storageName()).store();
         TimelineId tl = TimelineId.parse(c.record.timelineId());
         boolean reuse = !asReplica && c.record.cleanDirLsn() != null
