@@ -7,15 +7,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Where a daemon keeps its state: {@code ZENITH_HOME}, else the config file's {@code home}, else
+ * Where a daemon keeps its state: {@code ZENITH_HOME} (the {@code zenith.home} property first), else the config file's {@code home}, else
  * {@code .zenith} in the working directory. The CLI passes the resolved path to the daemon it starts,
  * so both always agree.
  */
 record Home(Path dir) {
     static Home resolve() {
-        String env = System.getenv("ZENITH_HOME");
+        // A test in one JVM points at its own daemon, whatever ZENITH_HOME the shell running the tests exported.
+        String env = System.getProperty("zenith.home");
         if (env == null || env.isBlank()) {
-            env = System.getProperty("zenith.home"); // lets tests in one JVM point at their own daemon
+            env = System.getenv("ZENITH_HOME");
         }
         if (env != null && !env.isBlank()) {
             return new Home(Path.of(env).toAbsolutePath().normalize());
@@ -35,12 +36,12 @@ record Home(Path dir) {
     }
 
     static Path configFile() {
-        String env = System.getenv("ZENITH_CONF");
-        if (env != null && !env.isBlank()) {
-            return Path.of(env);
+        String prop = System.getProperty("zenith.conf"); // the launcher sets it from ZENITH_CONF
+        if (prop != null && !prop.isBlank()) {
+            return Path.of(prop);
         }
-        String prop = System.getProperty("zenith.conf");
-        return prop != null ? Path.of(prop) : Path.of("conf", "zenith.json");
+        String env = System.getenv("ZENITH_CONF");
+        return env != null && !env.isBlank() ? Path.of(env) : Path.of("conf", "zenith.json");
     }
 
     Path daemonFile() {

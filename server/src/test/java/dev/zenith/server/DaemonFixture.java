@@ -79,11 +79,21 @@ final class DaemonFixture implements AutoCloseable {
         inProcess = null;
     }
 
+    /**
+     * Drops the ZENITH_* settings the shell running the tests may have exported (its own daemon's home
+     * and ports would win over the test's), keeping where PostgreSQL is and whom it runs as.
+     */
+    static ProcessBuilder withoutZenithSettings(ProcessBuilder pb) {
+        pb.environment().keySet().removeIf(k -> k.startsWith("ZENITH_") && !k.equals("ZENITH_PG_BIN") && !k.equals("ZENITH_PG_USER"));
+        return pb;
+    }
+
     /** Same daemon, as its own JVM (so it can be killed with -9). */
     DaemonFixture startProcess() throws Exception {
         Path conf = home.resolve("test-conf.json");
         Files.writeString(conf, configJson().encodePrettily());
-        process = new ProcessBuilder(javaCommand(List.of("-Dzenith.conf=" + conf), ZenithDaemon.class)).redirectErrorStream(true)
+        ProcessBuilder pb = new ProcessBuilder(javaCommand(List.of("-Dzenith.conf=" + conf), ZenithDaemon.class));
+        process = withoutZenithSettings(pb).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("daemon.out").toFile())).start();
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
         while (System.nanoTime() < deadline) {

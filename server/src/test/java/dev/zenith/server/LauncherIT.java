@@ -49,14 +49,14 @@ class LauncherIT {
     }
 
     private Run zenith(String... argv) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(ROOT.resolve("zenith").toString()).directory(workDir.toFile());
+        ProcessBuilder pb = DaemonFixture.withoutZenithSettings(new ProcessBuilder(ROOT.resolve("zenith").toString()))
+                .directory(workDir.toFile());
         pb.command().addAll(List.of(argv));
         pb.environment().put("ZENITH_HOME", d.home.toString());
         pb.environment().put("ZENITH_HTTP_PORT", Integer.toString(d.httpPort));
         pb.environment().put("ZENITH_PG_PORT", Integer.toString(d.pgPort));
         pb.environment().put("ZENITH_COMPUTE_FIRST_PORT", Integer.toString(d.computeFirstPort));
         pb.environment().put("ZENITH_NO_BUILD", "1"); // the reactor built the jars
-        pb.environment().remove("ZENITH_JVM_OPTS");
         Path err = Files.createTempFile("zenith-launcher", ".err");
         Process p = pb.redirectError(err.toFile()).start(); // a file: the daemon it starts may keep a pipe open
         p.getOutputStream().close();

@@ -21,7 +21,7 @@ import java.util.TreeSet;
  *
  * <p>Environment overrides: {@code ZENITH_HOME}, {@code ZENITH_HTTP_PORT}, {@code ZENITH_PG_PORT},
  * {@code ZENITH_COMPUTE_FIRST_PORT}, {@code ZENITH_COMPUTES_DIR}. The config file itself is found at
- * {@code ZENITH_CONF}, else the {@code zenith.conf} system property the launcher sets, else
+ * the {@code zenith.conf} system property (the launcher sets it from {@code ZENITH_CONF}), else {@code ZENITH_CONF}, else
  * {@code conf/zenith.json} in the working directory.
  */
 public record ZenithConfig(
@@ -73,13 +73,14 @@ public record ZenithConfig(
     }
 
     static Path configFile() {
-        String env = System.getenv("ZENITH_CONF");
-        if (env != null && !env.isBlank()) {
-            return Path.of(env);
-        }
+        // The property first: the launcher sets it from ZENITH_CONF, and a test sets its own whatever the shell exported.
         String prop = System.getProperty("zenith.conf");
         if (prop != null && !prop.isBlank()) {
             return Path.of(prop);
+        }
+        String env = System.getenv("ZENITH_CONF");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
         }
         return Path.of("conf", "zenith.json");
     }
