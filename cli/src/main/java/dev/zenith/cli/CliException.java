@@ -1,7 +1,7 @@
 package dev.zenith.cli;
 
 /** A user-facing error: printed to stderr as {@code zenith: MESSAGE}, exit code 1 (or the given one). */
-final class CliException extends RuntimeException {
+class CliException extends RuntimeException {
     private final int exitCode;
 
     CliException(String message) {

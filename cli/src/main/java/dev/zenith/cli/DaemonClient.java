@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.HttpURLConnection;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,8 +25,12 @@ import java.util.Optional;
 final class DaemonClient {
     static final ObjectMapper JSON = new ObjectMapper();
     private static final int CONNECT_TIMEOUT_MS = (int) Duration.ofSeconds(5).toMillis();
-    /** Creating a pg runs initdb, attaching a storage adopts its pgs: some answers take minutes. */
-    private static final int READ_TIMEOUT_MS = (int) Duration.ofMinutes(15).toMillis();
+    /** Reads (status, lists, shows, diffs) answer at once; a daemon silent this long is stuck. Tests shorten it. */
+    private static int readTimeoutMs() {
+        return Integer.getInteger("zenith.cliReadTimeoutMs", 60_000);
+    }
+    /** Changes may take long: initdb, a rebuild of a big database from the store, a checkout, gc. */
+    private static final int CHANGE_TIMEOUT_MS = (int) Duration.ofHours(2).toMillis();
 
     private final Home home;
 
@@ -71,7 +76,7 @@ final class DaemonClient {
         try {
             HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
             c.setConnectTimeout(CONNECT_TIMEOUT_MS);
-            c.setReadTimeout(READ_TIMEOUT_MS);
+            c.setReadTimeout(method.equals("GET") ? readTimeoutMs() : CHANGE_TIMEOUT_MS);
             c.setRequestMethod(method);
             if (body != null) {
                 byte[] bytes = body.toString().getBytes(StandardCharsets.UTF_8);
@@ -88,6 +93,10 @@ final class DaemonClient {
             }
         } catch (ConnectException e) {
             throw notRunning();
+        } catch (SocketTimeoutException e) {
+            throw new CliException("the zenith daemon at " + base + " did not answer " + method + " " + path + " within "
+                    + (method.equals("GET") ? readTimeoutMs() : CHANGE_TIMEOUT_MS)
+                    + " ms; it may be stuck: see " + home.logFile());
         } catch (IOException e) {
             throw new CliException("cannot reach the zenith daemon at " + base + ": " + e.getMessage());
         }
@@ -103,6 +112,18 @@ final class DaemonClient {
         return json;
     }
 
+    /**
+     * The daemon's /status, or empty when no daemon runs for this home. A daemon that runs but does not
+     * answer is an error, not "not running".
+     */
+    Optional<JsonNode> statusIfRunning() {
+        try {
+            return Optional.of(get("/status"));
+        } catch (NotRunning e) {
+            return Optional.empty();
+        }
+    }
+
     /** True when the daemon answers /status. */
     boolean isUp() {
         try {
@@ -113,7 +134,14 @@ final class DaemonClient {
         }
     }
 
+    /** No daemon listens for this home (no daemon.json, or nothing on its port). */
+    static final class NotRunning extends CliException {
+        NotRunning(String message) {
+            super(message);
+        }
+    }
+
     private CliException notRunning() {
-        return new CliException("zenith is not running for ZENITH_HOME=" + home.dir() + " (start it with: ./zenith start)");
+        return new NotRunning("zenith is not running for ZENITH_HOME=" + home.dir() + " (start it with: ./zenith start)");
     }
 }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -99,11 +100,12 @@ public final class Main {
             }
             case "status" -> {
                 Args a = Args.parse(rest, Set.of(), Set.of("json"), Map.of());
-                if (!client.isUp()) {
+                Optional<JsonNode> status = client.statusIfRunning();
+                if (status.isEmpty()) {
                     out.println("zenith is not running (ZENITH_HOME=" + home.dir() + ")");
                     return 3;
                 }
-                JsonNode st = client.get("/status");
+                JsonNode st = status.get();
                 if (a.flag("json")) {
                     out.println(st.toPrettyString());
                 } else {

@@ -70,6 +70,29 @@ class CliTest {
     }
 
     @Test
+    void aDaemonThatDoesNotAnswerIsReportedNotWaitedForForever() throws Exception {
+        java.nio.file.Path home = java.nio.file.Files.createTempDirectory("zenith-stuck");
+        try (java.net.ServerSocket stuck = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            // a "daemon" that accepts connections and never answers, like one stopped with SIGSTOP
+            java.nio.file.Files.writeString(home.resolve("daemon.json"), new JsonObject().put("pid", 1)
+                    .put("http_host", "127.0.0.1").put("http_port", stuck.getLocalPort()).encode());
+            System.setProperty("zenith.home", home.toString());
+            System.setProperty("zenith.cliReadTimeoutMs", "1000");
+            Run r = cli("pg", "list");
+            assertEquals(1, r.code(), r.toString());
+            assertTrue(r.err().contains("did not answer GET /pgs within 1000 ms; it may be stuck"), r.err());
+            Run status = cli("status");
+            assertEquals(1, status.code(), "a stuck daemon is not reported as not running: " + status);
+            assertTrue(status.err().contains("did not answer GET /status"), status.err());
+        } finally {
+            System.setProperty("zenith.home", d.home.toString());
+            System.clearProperty("zenith.cliReadTimeoutMs");
+            java.nio.file.Files.delete(home.resolve("daemon.json"));
+            java.nio.file.Files.delete(home);
+        }
+    }
+
+    @Test
     void errorsGoToStderrWithNonZeroExit() {
         Run missing = cli("pg", "show", "-n", "nope");
         assertEquals(1, missing.code());
