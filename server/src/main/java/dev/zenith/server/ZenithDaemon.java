@@ -17,6 +17,8 @@ import io.vertx.core.transport.Transport;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -139,9 +141,9 @@ public final class ZenithDaemon {
         if (port == 0) {
             return; // any free port
         }
-        try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+        try (ServerSocket s = new ServerSocket()) {
             s.setReuseAddress(true); // as the servers bind: a port in TIME_WAIT is free
-            s.bind(new java.net.InetSocketAddress(host, port));
+            s.bind(new InetSocketAddress(host, port));
         } catch (IOException e) {
             throw new IOException("cannot listen on " + host + ":" + port + " for the " + what + ": " + e.getMessage()
                     + "; another program (or a zenith of another ZENITH_HOME) uses it", e);
