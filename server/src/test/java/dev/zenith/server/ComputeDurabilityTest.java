@@ -1,5 +1,6 @@
 package dev.zenith.server;
 
+import dev.zenith.server.compute.ComputeManager;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
@@ -30,6 +31,13 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         assertEquals("off", d.psql(port, "SHOW full_page_writes"));
         assertTrue(d.psql(port, "SELECT sync_state FROM pg_stat_replication").contains("sync"),
                 "our WAL receiver must be the compute's synchronous standby");
+        // ALTER SYSTEM cannot take the receiver out of the commit path (those settings are on the command line).
+        d.psql(port, "ALTER SYSTEM SET synchronous_standby_names = ''");
+        d.psql(port, "ALTER SYSTEM SET port = 1");
+        d.psql(port, "SELECT pg_reload_conf()");
+        Thread.sleep(1000); // the postmaster rereads its files on SIGHUP, a new session forks from it
+        assertEquals(ComputeManager.RECEIVER_NAME, d.psql(port, "SHOW synchronous_standby_names"));
+        assertTrue(d.psql(port, "SELECT sync_state FROM pg_stat_replication").contains("sync"));
         d.psql(port, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
         d.psql(port, "CREATE DATABASE other");
         String checksum = d.psql(port, "SELECT count(*), sum(id), md5(string_agg(v, ',' ORDER BY id)) FROM t");

@@ -761,7 +761,7 @@ public final class ComputeManager {
                 Files.createFile(c.record.logfile());
             }
             pg.handOver(c.record.logfile());
-            c.process.start();
+            c.process.start(pinned(settings));
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
             if (e instanceof ApiException api) {
@@ -943,6 +943,21 @@ public final class ComputeManager {
         s.put("full_page_writes", "off");
         s.put("logging_collector", "off");
         return s;
+    }
+
+    /**
+     * The settings durability and our own connections rest on, put where ALTER SYSTEM cannot override
+     * them: a primary that stopped naming our receiver as its synchronous standby would acknowledge
+     * commits the store does not have.
+     */
+    private static Map<String, String> pinned(Map<String, String> settings) {
+        Map<String, String> pinned = new LinkedHashMap<>();
+        for (String key : List.of("listen_addresses", "port", "wal_level", "synchronous_standby_names")) {
+            if (settings.containsKey(key)) {
+                pinned.put(key, settings.get(key));
+            }
+        }
+        return pinned;
     }
 
     private static int parseIntOr(String s, int fallback) {

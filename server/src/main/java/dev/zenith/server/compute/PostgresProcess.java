@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -62,10 +63,22 @@ public final class PostgresProcess {
         Files.writeString(dataDir.resolve(ZENITH_CONF), sb.toString(), StandardCharsets.UTF_8);
     }
 
-    public void start() throws IOException {
+    /**
+     * Starts the server. {@code pinned} settings go on its command line, where they outrank
+     * postgresql.auto.conf: ALTER SYSTEM cannot undo them (sessions can still SET what PostgreSQL lets them).
+     */
+    public void start(Map<String, String> pinned) throws IOException {
         Files.deleteIfExists(dataDir.resolve("postmaster.pid"));
-        run(pg.command("pg_ctl", "-D", dataDir.toString(), "-l", logFile.toString(), "-w", "-t", "600", "start"),
-                "pg_ctl start");
+        List<String> cmd = new ArrayList<>(List.of("pg_ctl", "-D", dataDir.toString(), "-l", logFile.toString(),
+                "-w", "-t", "600"));
+        if (!pinned.isEmpty()) {
+            StringBuilder options = new StringBuilder(); // pg_ctl hands them to /bin/sh: each one single-quoted
+            pinned.forEach((k, v) -> options.append(options.isEmpty() ? "" : " ").append("-c '")
+                    .append((k + "=" + v).replace("'", "'\\''")).append("'"));
+            cmd.addAll(List.of("-o", options.toString()));
+        }
+        cmd.add("start");
+        run(pg.command(cmd.get(0), cmd.subList(1, cmd.size()).toArray(String[]::new)), "pg_ctl start");
     }
 
     /** Fast shutdown: a shutdown checkpoint, every walsender drains to its standby first. */
@@ -122,7 +135,7 @@ public final class PostgresProcess {
      */
     public OptionalLong runningPid() {
         OptionalLong fromPidFile = pidFromPidFile();
-        return fromPidFile.isPresent() ? fromPidFile : Processes.findByCommandLine(args -> args.size() == 3
+        return fromPidFile.isPresent() ? fromPidFile : Processes.findByCommandLine(args -> args.size() >= 3
                 && args.get(0).endsWith("/postgres") && args.get(1).equals("-D") && args.get(2).equals(dataDir.toString()));
     }
 
