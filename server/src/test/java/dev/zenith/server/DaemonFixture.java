@@ -51,13 +51,15 @@ final class DaemonFixture implements AutoCloseable {
 
     /** Settings of the {@code pg} section beyond host and port, for a test that needs them. */
     final JsonObject pgSettings = new JsonObject();
+    /** PostgreSQL settings of the computes (small: tests run many at once). */
+    final JsonObject computeSettings = new JsonObject().put("shared_buffers", "32MB").put("max_connections", "40");
 
     JsonObject configJson() {
         return new JsonObject().put("home", home.toString())
                 .put("http", new JsonObject().put("host", "127.0.0.1").put("port", httpPort))
                 .put("pg", pgSettings.copy().put("host", "127.0.0.1").put("port", pgPort))
                 .put("computes", new JsonObject().put("first_port", computeFirstPort)
-                        .put("settings", new JsonObject().put("shared_buffers", "32MB").put("max_connections", "40")));
+                        .put("settings", computeSettings.copy()));
     }
 
     DaemonFixture startInProcess() throws Exception {

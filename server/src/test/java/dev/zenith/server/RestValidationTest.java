@@ -94,6 +94,20 @@ class RestValidationTest {
     }
 
     @Test
+    void aPgThatIsCreatedButCannotStartSaysItExists() throws Exception {
+        try (DaemonFixture own = new DaemonFixture()) {
+            own.computeSettings.put("shared_buffers", "lots"); // PostgreSQL refuses to start with it
+            own.startInProcess();
+            HttpResponse<String> r = own.request("PUT", "/pgs", new JsonObject().put("name", "p").encode());
+            assertEquals(500, r.statusCode(), r.body());
+            String error = new JsonObject(r.body()).getString("error");
+            assertTrue(error.startsWith("pg 'p' was created (stopped), but: pg 'p' failed to start: "), error);
+            assertTrue(error.contains("shared_buffers"), "PostgreSQL's own words are in it: " + error);
+            assertEquals("stopped", ((JsonObject) own.ok(200, "GET", "/pgs/p", null)).getString("status"));
+        }
+    }
+
+    @Test
     void aPortTakenByAnotherProgramIsNamed() throws Exception {
         int port = ((JsonObject) d.ok(200, "GET", "/pgs/main", null)).getInteger("port");
         try (java.net.ServerSocket taken = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {

@@ -432,7 +432,13 @@ public final class ComputeManager {
         computes.put(name, c);
         LOG.info("pg " + name + " created on storage " + storageName + ", timeline " + timeline
                 + (source == null ? "" : ", branched from " + source));
-        JsonObject json = req.start() ? start(name) : toJson(c);
+        JsonObject json;
+        try {
+            json = req.start() ? start(name) : toJson(c);
+        } catch (ApiException e) {
+            // The pg exists (a start can be retried once the cause is fixed); say so, not only that the start failed.
+            throw new ApiException(e.status(), "pg '" + name + "' was created (stopped), but: " + e.getMessage());
+        }
         return branchInfo == null ? json : json.put("branch", branchInfo);
     }
 
