@@ -25,12 +25,21 @@ import java.util.Optional;
 final class DaemonClient {
     static final ObjectMapper JSON = new ObjectMapper();
     private static final int CONNECT_TIMEOUT_MS = (int) Duration.ofSeconds(5).toMillis();
-    /** Reads (status, lists, shows, diffs) answer at once; a daemon silent this long is stuck. Tests shorten it. */
-    private static int readTimeoutMs() {
-        return Integer.getInteger("zenith.cliReadTimeoutMs", 60_000);
-    }
-    /** Changes may take long: initdb, a rebuild of a big database from the store, a checkout, gc. */
+    /**
+     * Changes may take long (initdb, a rebuild of a big database from the store, a checkout, gc), and
+     * snapshot reads queue behind them.
+     */
     private static final int CHANGE_TIMEOUT_MS = (int) Duration.ofHours(2).toMillis();
+
+    /**
+     * How long to wait for an answer. Status, pgs and storages are answered from the daemon's memory at
+     * once, whatever else it does: silent for a minute, it is stuck (tests shorten that).
+     */
+    private static int readTimeoutMs(String method, String path) {
+        boolean atOnce = method.equals("GET")
+                && (path.equals("/status") || path.startsWith("/pgs") || path.startsWith("/storages"));
+        return atOnce ? Integer.getInteger("zenith.cliReadTimeoutMs", 60_000) : CHANGE_TIMEOUT_MS;
+    }
 
     private final Home home;
 
@@ -76,7 +85,7 @@ final class DaemonClient {
         try {
             HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
             c.setConnectTimeout(CONNECT_TIMEOUT_MS);
-            c.setReadTimeout(method.equals("GET") ? readTimeoutMs() : CHANGE_TIMEOUT_MS);
+            c.setReadTimeout(readTimeoutMs(method, path));
             c.setRequestMethod(method);
             if (body != null) {
                 byte[] bytes = body.toString().getBytes(StandardCharsets.UTF_8);
@@ -95,7 +104,7 @@ final class DaemonClient {
             throw notRunning();
         } catch (SocketTimeoutException e) {
             throw new CliException("the zenith daemon at " + base + " did not answer " + method + " " + path + " within "
-                    + (method.equals("GET") ? readTimeoutMs() : CHANGE_TIMEOUT_MS)
+                    + readTimeoutMs(method, path)
                     + " ms; it may be stuck: see " + home.logFile());
         } catch (IOException e) {
             throw new CliException("cannot reach the zenith daemon at " + base + ": " + e.getMessage());
