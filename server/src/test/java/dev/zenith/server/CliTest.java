@@ -87,8 +87,7 @@ class CliTest {
         } finally {
             System.setProperty("zenith.home", d.home.toString());
             System.clearProperty("zenith.cliReadTimeoutMs");
-            java.nio.file.Files.delete(home.resolve("daemon.json"));
-            java.nio.file.Files.delete(home);
+            dev.zenith.testkit.PgCluster.deleteTree(home);
         }
     }
 

@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.pgexec.Processes;
 import dev.zenith.server.CliTest.Run;
+import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -42,9 +43,7 @@ class LauncherIT {
             zenith("stop");
         } finally {
             d.close();
-            try (var files = Files.walk(workDir)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            PgCluster.deleteTree(workDir);
         }
     }
 

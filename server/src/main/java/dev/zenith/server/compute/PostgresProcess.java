@@ -69,26 +69,25 @@ public final class PostgresProcess {
      */
     public void start(Map<String, String> pinned) throws IOException {
         Files.deleteIfExists(dataDir.resolve("postmaster.pid"));
-        List<String> cmd = new ArrayList<>(List.of("pg_ctl", "-D", dataDir.toString(), "-l", logFile.toString(),
-                "-w", "-t", "600"));
+        List<String> args = new ArrayList<>(List.of("-D", dataDir.toString(), "-l", logFile.toString(), "-w", "-t", "600"));
         if (!pinned.isEmpty()) {
             StringBuilder options = new StringBuilder(); // pg_ctl hands them to /bin/sh: each one single-quoted
             pinned.forEach((k, v) -> options.append(options.isEmpty() ? "" : " ").append("-c '")
                     .append((k + "=" + v).replace("'", "'\\''")).append("'"));
-            cmd.addAll(List.of("-o", options.toString()));
+            args.addAll(List.of("-o", options.toString()));
         }
-        cmd.add("start");
-        run(pg.command(cmd.get(0), cmd.subList(1, cmd.size()).toArray(String[]::new)), "pg_ctl start");
+        args.add("start");
+        run(pg.command("pg_ctl", args.toArray(String[]::new)), "pg_ctl start");
     }
 
     /** Fast shutdown: a shutdown checkpoint, every walsender drains to its standby first. */
     public void stop() throws IOException {
-        OptionalLong pid = runningPid();
-        if (pid.isEmpty()) {
+        if (pidFromPidFile().isPresent()) {
+            run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "-m", "fast", "stop"), "pg_ctl stop");
             return;
         }
-        if (Files.exists(dataDir.resolve("postmaster.pid"))) {
-            run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "-m", "fast", "stop"), "pg_ctl stop");
+        OptionalLong pid = pidFromCommandLine();
+        if (pid.isEmpty()) {
             return;
         }
         // Its directory was deleted under it, so pg_ctl cannot find it: the same fast shutdown by its
@@ -135,7 +134,11 @@ public final class PostgresProcess {
      */
     public OptionalLong runningPid() {
         OptionalLong fromPidFile = pidFromPidFile();
-        return fromPidFile.isPresent() ? fromPidFile : Processes.findByCommandLine(args -> args.size() >= 3
+        return fromPidFile.isPresent() ? fromPidFile : pidFromCommandLine();
+    }
+
+    private OptionalLong pidFromCommandLine() {
+        return Processes.findByCommandLine(args -> args.size() >= 3
                 && args.get(0).endsWith("/postgres") && args.get(1).equals("-D") && args.get(2).equals(dataDir.toString()));
     }
 
