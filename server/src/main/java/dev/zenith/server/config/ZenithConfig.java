@@ -5,6 +5,7 @@ import io.vertx.config.ConfigRetrieverOptions;
 import io.vertx.config.ConfigStoreOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.nio.file.Files;
@@ -19,8 +20,8 @@ import java.util.TreeSet;
  * The daemon's settings: {@code conf/zenith.json} read with Vert.x Config, then environment overrides.
  * Every setting has a default, so {@code zenith start} needs no flags.
  *
- * <p>Environment overrides: {@code ZENITH_HOME}, {@code ZENITH_HTTP_PORT}, {@code ZENITH_PG_PORT},
- * {@code ZENITH_COMPUTE_FIRST_PORT}, {@code ZENITH_COMPUTES_DIR}. The config file itself is found at
+ * <p>Environment overrides: {@link #ENVIRONMENT_KEYS}. A top-level key of the file that is neither a
+ * section nor one of those is an error, as is an unknown key inside a section. The config file itself is found at
  * the {@code zenith.conf} system property (the launcher sets it from {@code ZENITH_CONF}), else {@code ZENITH_CONF}, else
  * {@code conf/zenith.json} in the working directory.
  */
@@ -40,6 +41,11 @@ public record ZenithConfig(
         String replicationPassword,
         long authenticationTimeoutMs) {
 
+    /** Environment variables that override the file; nothing else in the environment is read. */
+    static final List<String> ENVIRONMENT_KEYS = List.of("ZENITH_HOME", "ZENITH_HTTP_PORT", "ZENITH_PG_PORT",
+            "ZENITH_COMPUTE_FIRST_PORT", "ZENITH_COMPUTES_DIR", "ZENITH_REPLICATION_USER", "ZENITH_REPLICATION_PASSWORD");
+    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver");
+
     public static Future<ZenithConfig> load(Vertx vertx) {
         ConfigRetrieverOptions options = new ConfigRetrieverOptions().setScanPeriod(0);
         Path file = configFile();
@@ -47,7 +53,10 @@ public record ZenithConfig(
             options.addStore(new ConfigStoreOptions().setType("file").setFormat("json")
                     .setConfig(new JsonObject().put("path", file.toAbsolutePath().toString())));
         }
-        options.addStore(new ConfigStoreOptions().setType("env"));
+        // Only our own variables: the rest of the environment would share the file's top level and
+        // hide a misspelt top-level key there (e.g. "htpp") among PATH, HOME and the like.
+        options.addStore(new ConfigStoreOptions().setType("env")
+                .setConfig(new JsonObject().put("keys", new JsonArray(ENVIRONMENT_KEYS))));
         ConfigRetriever retriever = ConfigRetriever.create(vertx, options);
         // Without a cause: the daemon prints the innermost message, and this one names the file.
         return retriever.getConfig()
@@ -87,6 +96,12 @@ public record ZenithConfig(
 
     /** Builds the typed config from the merged JSON (file keys, then flat env keys that override them). */
     public static ZenithConfig fromJson(JsonObject json) {
+        Set<String> unknown = new TreeSet<>(json.fieldNames());
+        unknown.removeAll(SECTIONS);
+        unknown.removeAll(ENVIRONMENT_KEYS);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("unknown setting(s) " + unknown + "; the file has " + SECTIONS);
+        }
         Section http = Section.of(json, "http", "host", "port");
         Section pg = Section.of(json, "pg", "host", "port", "replication_user", "replication_password",
                 "authentication_timeout_ms");

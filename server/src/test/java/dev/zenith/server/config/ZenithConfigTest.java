@@ -63,6 +63,7 @@ class ZenithConfigTest {
         rejected(new JsonObject().put("computes", new JsonObject().put("settings", "fsync=off")), "computes.settings must be an object");
         rejected(new JsonObject().put("home", 5), "home must be a string");
         rejected(new JsonObject().put("ZENITH_PG_PORT", "x"), "ZENITH_PG_PORT must be a TCP port number");
+        rejected(new JsonObject().put("htpp", new JsonObject().put("port", 3100)), "unknown setting(s) [htpp]");
     }
 
     @Test
@@ -75,6 +76,29 @@ class ZenithConfigTest {
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
             assertTrue(e.getCause().getMessage().startsWith("cannot read " + file.toAbsolutePath() + ": "), e.getCause().getMessage());
+        } finally {
+            System.clearProperty("zenith.conf");
+            vertx.close();
+            Files.delete(file);
+        }
+    }
+
+    @Test
+    void aMisspeltSectionInTheFileIsNamedWhileTheRestOfTheEnvironmentIsIgnored() throws Exception {
+        Path file = Files.createTempFile("zenith-conf", ".json");
+        Vertx vertx = Vertx.vertx();
+        System.setProperty("zenith.conf", file.toString());
+        try {
+            // PATH, HOME and the rest of this process's environment are not settings, so they are not unknown ones.
+            Files.writeString(file, "{\"wal_receiver\": {\"status_interval_ms\": 1234}}");
+            ZenithConfig c = ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+            assertEquals(1234, c.statusIntervalMs());
+
+            Files.writeString(file, "{\"htpp\": {\"port\": 3100}}");
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
+            assertTrue(e.getCause().getMessage().startsWith("unknown setting(s) [htpp]"), e.getCause().getMessage());
+            assertTrue(e.getCause().getMessage().contains(file.toAbsolutePath().toString()), e.getCause().getMessage());
         } finally {
             System.clearProperty("zenith.conf");
             vertx.close();
