@@ -11,20 +11,18 @@ public record Lsn(long value) implements Comparable<Lsn> {
         return new Lsn(value);
     }
 
-    /** Parses {@code X/Y} (hex, case-insensitive). */
+    /** Parses {@code X/Y}: one to eight hex digits each side (case-insensitive), nothing else, not even a sign. */
     public static Lsn parse(String text) {
+        if (!HEX_PAIR.matcher(text).matches()) { // Long.parseLong alone would take "-1/5" and "+0/1"
+            throw new IllegalArgumentException("not an LSN (expected X/Y in hex): '" + text + "'");
+        }
         int slash = text.indexOf('/');
-        if (slash <= 0 || slash == text.length() - 1 || slash > 8 || text.length() - slash - 1 > 8) {
-            throw new IllegalArgumentException("not an LSN (expected X/Y in hex): '" + text + "'");
-        }
-        try {
-            long hi = Long.parseLong(text.substring(0, slash), 16);
-            long lo = Long.parseLong(text.substring(slash + 1), 16);
-            return new Lsn((hi << 32) | lo);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("not an LSN (expected X/Y in hex): '" + text + "'");
-        }
+        long hi = Long.parseLong(text.substring(0, slash), 16);
+        long lo = Long.parseLong(text.substring(slash + 1), 16);
+        return new Lsn((hi << 32) | lo);
     }
+
+    private static final java.util.regex.Pattern HEX_PAIR = java.util.regex.Pattern.compile("[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}");
 
     public boolean isValid() {
         return value != 0;
