@@ -7,6 +7,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import dev.zenith.wal.Lsn;
+
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -30,6 +32,7 @@ class HistoryTest {
     static final List<Instant> lastTransactionStarts = new ArrayList<>(); // newest pgbench mtime at main@s{i}
     static Instant betweenS2AndS3;
     static String finalState;
+    static Instant beforeFirstCommit; // after initdb's commits and its image, before any commit of ours
 
     static final String FINGERPRINT = "SELECT count(*) || ':' || coalesce(md5(string_agg(tid || ',' || bid || ',' || aid"
             + " || ',' || delta || ',' || mtime, ';' ORDER BY mtime, tid, bid, aid, delta)), '-') FROM pgbench_history";
@@ -38,6 +41,9 @@ class HistoryTest {
     static void history() throws Exception {
         d = new DaemonFixture().startInProcess();
         mainPort = d.createPg("main").getInteger("port");
+        Thread.sleep(50);
+        beforeFirstCommit = Instant.now();
+        Thread.sleep(50);
         d.psql(mainPort, "CREATE EXTENSION amcheck"); // in every point of history, read-only nodes included
         d.pgbench(mainPort, "-i", "-s", "1", "-q");
         for (int i = 1; i <= 3; i++) {
@@ -225,6 +231,59 @@ class HistoryTest {
         create(new JsonObject().put("name", "child").put("snapshot", "main@s3").put("start", false));
         expectError(409, "DELETE", "/snapshots/main@s3", null, "depends on it");
         drop("child");
+    }
+
+    @Test
+    void pointsAtTheEdgesOfHistoryAreUsable() throws Exception {
+        // The horizon as the error shows it is the start of the oldest image's checkpoint record: that LSN, an
+        // LSN inside that record, and a time before our first commit are all the image's data, at the record's end.
+        HttpResponse<String> old = d.request("PUT", "/snapshots", new JsonObject().put("name", "main@edge0").put("lsn", "0/10").encode());
+        String error = new JsonObject(old.body()).getString("error");
+        Lsn horizon = Lsn.parse(error.substring(error.lastIndexOf('(') + 1, error.lastIndexOf(')')));
+        JsonObject atHorizon = (JsonObject) d.ok(201, "PUT", "/snapshots",
+                new JsonObject().put("name", "main@edge1").put("lsn", horizon.toString()).encode());
+        Lsn imageStart = Lsn.parse(atHorizon.getString("lsn"));
+        assertTrue(imageStart.compareTo(horizon) > 0, atHorizon.encode());
+        assertTrue(atHorizon.getString("note").contains("same data"), atHorizon.encode());
+        JsonObject inside = (JsonObject) d.ok(201, "PUT", "/snapshots",
+                new JsonObject().put("name", "main@edge2").put("lsn", horizon.plus(8).toString()).encode());
+        assertEquals(imageStart.toString(), inside.getString("lsn"), inside.encode());
+        JsonObject beforeUs = (JsonObject) d.ok(201, "PUT", "/snapshots",
+                new JsonObject().put("name", "main@edge3").put("time", beforeFirstCommit.toString()).encode());
+        assertEquals(imageStart.toString(), beforeUs.getString("lsn"), beforeUs.encode());
+        int port = create(new JsonObject().put("name", "edge").put("snapshot", "main@edge3").put("read_only", true))
+                .getInteger("port");
+        assertEquals("0", d.psql(port, "SELECT count(*) FROM pg_extension WHERE extname = 'amcheck'"));
+        drop("edge");
+
+        // PostgreSQL's own position of an idle pg (the end of WAL rounded up to 8 bytes) is the end of WAL.
+        d.psql(mainPort, "CREATE TABLE IF NOT EXISTS edge_marks (t text)");
+        Lsn end = null;
+        for (int i = 1; i <= 40 && end == null; i++) {
+            d.psql(mainPort, "INSERT INTO edge_marks VALUES (repeat('x', " + i + "))");
+            JsonObject now = (JsonObject) d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@edge-now").encode());
+            d.ok(200, "DELETE", "/snapshots/main@edge-now", null);
+            Lsn e = Lsn.parse(now.getString("lsn"));
+            end = e.value() % 8 != 0 ? e : null;
+        }
+        assertTrue(end != null, "no record of 40 ended off an 8-byte boundary");
+        Lsn aligned = Lsn.of((end.value() + 7) & ~7L);
+        JsonObject atEnd = (JsonObject) d.ok(201, "PUT", "/snapshots",
+                new JsonObject().put("name", "main@edge4").put("lsn", aligned.toString()).encode());
+        // (unless more WAL came meanwhile, which makes the aligned position the next record's start)
+        assertTrue(atEnd.getString("lsn").equals(end.toString()) || atEnd.getString("lsn").equals(aligned.toString()), atEnd.encode());
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@edge5").put("lsn", aligned.plus(8).toString()),
+                "beyond the end of WAL");
+
+        // times and windows that do not fit a PostgreSQL timestamp are refused, not a 500
+        expectError(400, "PUT", "/snapshots", new JsonObject().put("name", "main@edge6").put("time", "+999999999-12-31T23:59:59Z"),
+                "out of range");
+        expectError(400, "PUT", "/pgs", new JsonObject().put("name", "edge").put("from", "main")
+                .put("time", "-999999999-01-01T00:00:00Z"), "out of range");
+        expectError(400, "POST", "/storages/local/gc", new JsonObject().put("pitr", "999999999d"), "at most 36500d");
+        for (int i = 1; i <= 4; i++) {
+            d.ok(200, "DELETE", "/snapshots/main@edge" + i, null);
+        }
     }
 
     private static void expectError(int status, String method, String path, JsonObject body, String text) throws Exception {

@@ -12,6 +12,7 @@ import dev.zenith.wal.record.DecodedRecord;
 
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.Optional;
 
 /**
  * Turns "now", an LSN or a time into a {@link HistoryPoint} of a timeline. Blocking (reads the store).
@@ -22,6 +23,9 @@ import java.time.format.DateTimeParseException;
  */
 public final class HistoryPoints {
     private static final int READ_CHUNK = 1 << 20;
+    /** Times outside these are refused: far enough for any history, and their microseconds fit PostgreSQL's. */
+    private static final Instant EARLIEST = Instant.parse("0001-01-01T00:00:00Z");
+    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59.999999Z");
 
     private HistoryPoints() {
     }
@@ -62,6 +66,9 @@ public final class HistoryPoints {
                     throw ApiException.badRequest("not an ISO-8601 time (e.g. 2026-11-25T14:00:00Z): '" + timeText + "'");
                 }
             }
+            if (t.isBefore(EARLIEST) || t.isAfter(LATEST)) {
+                throw ApiException.badRequest("time " + timeText + " is out of range (years 1 to 9999)");
+            }
             return atTime(store, tl, t, timeText);
         }
         return now(store, tl);
@@ -70,10 +77,19 @@ public final class HistoryPoints {
     static HistoryPoint atLsn(Store store, TimelineId tl, Lsn lsn) {
         Lsn end = end(store, tl);
         if (lsn.isAfter(end)) {
+            // PostgreSQL's own positions (pg_current_wal_lsn(), a pg's last_lsn) are the end of WAL rounded
+            // up to 8 bytes, where the next record will start: the same point.
+            if (!lsn.isAfter(maxAlign(end))) {
+                return new HistoryPoint(tl, end, lsn.toString(), "LSN " + lsn + " is the end of WAL; the last record ends at "
+                        + end, lastCommitTime(store, tl, end));
+            }
             throw ApiException.badRequest("LSN " + lsn + " is beyond the end of WAL (" + end + ")");
         }
-        ImageManifest image = store.imageFor(tl, lsn).orElseThrow(() -> ApiException.badRequest(
-                "LSN " + lsn + " is before the retention horizon (" + horizon(store, tl) + ")"));
+        Optional<ImageManifest> found = store.imageFor(tl, lsn);
+        if (found.isEmpty()) {
+            return atOldestImage(store, tl, lsn);
+        }
+        ImageManifest image = found.get();
         if (lsn.equals(end)) {
             return new HistoryPoint(tl, lsn, lsn.toString(), null, lastCommitTime(store, tl, lsn));
         }
@@ -88,6 +104,13 @@ public final class HistoryPoints {
                     return new HistoryPoint(tl, lsn, lsn.toString(), null, lastCommitTime(store, tl, lsn));
                 }
                 if (rec.endLsn().isAfter(lsn)) {
+                    if (rec.startLsn().equals(image.lsn())) {
+                        // Inside the image's own checkpoint record: its start is no point this image can start
+                        // from, its end is, with the same data (a checkpoint changes none).
+                        return new HistoryPoint(tl, rec.endLsn(), lsn.toString(), "LSN " + lsn + " is inside the checkpoint record of"
+                                + " the image at " + image.lsn() + "; moved to its end, " + rec.endLsn() + ", which has the same data",
+                                lastCommitTime(store, tl, rec.endLsn()));
+                    }
                     Lsn rounded = rec.startLsn().isAfter(lsn) ? boundary : rec.startLsn();
                     return new HistoryPoint(tl, rounded, lsn.toString(),
                             "LSN " + lsn + " is not at a record boundary; rounded down to " + rounded,
@@ -106,18 +129,54 @@ public final class HistoryPoints {
         }
     }
 
+    /**
+     * An LSN with no image below it: the start of the oldest image's checkpoint record (the retention
+     * horizon as shown) is the end of its checkpoint record, with the same data; anything older is gone.
+     */
+    private static HistoryPoint atOldestImage(Store store, TimelineId tl, Lsn lsn) {
+        Optional<Lsn> horizon = store.retentionHorizon(tl);
+        if (horizon.isEmpty() || !lsn.equals(horizon.get())) {
+            throw ApiException.badRequest("LSN " + lsn + " is before the retention horizon (" + horizon(store, tl) + ")");
+        }
+        Lsn checkpointEnd = recordAt(store, tl, horizon.get()).endLsn();
+        return new HistoryPoint(tl, checkpointEnd, lsn.toString(), "LSN " + lsn + " is the checkpoint of the oldest image;"
+                + " moved to its end, " + checkpointEnd + ", which has the same data", lastCommitTime(store, tl, checkpointEnd));
+    }
+
+    /** The record that starts at {@code at}. */
+    private static DecodedRecord recordAt(Store store, TimelineId tl, Lsn at) {
+        byte[] bytes = store.readWal(tl, at, (int) Math.min(READ_CHUNK, end(store, tl).minus(at)));
+        WalStreamDecoder decoder = WalStreamDecoder.startingAt(at);
+        decoder.feed(bytes, 0, bytes.length);
+        if (!(decoder.poll() instanceof DecodedRecord rec)) {
+            throw new IllegalStateException("cannot decode the WAL record at " + at);
+        }
+        return rec;
+    }
+
+    /** Where PostgreSQL starts the record after one ending at {@code end} (within a page: MAXALIGN). */
+    private static Lsn maxAlign(Lsn end) {
+        return Lsn.of((end.value() + 7) & ~7L);
+    }
+
     static HistoryPoint atTime(Store store, TimelineId tl, Instant time, String requested) {
         CommitRecord commit = store.lastCommitAtOrBefore(tl, time).orElseThrow(() -> ApiException.badRequest(
                 "no commit at or before " + time + " in this history"));
-        // The point must include the commit record itself: its end is the record after it.
-        byte[] bytes = store.readWal(tl, commit.recordLsn(), (int) Math.min(READ_CHUNK,
-                end(store, tl).minus(commit.recordLsn())));
-        WalStreamDecoder decoder = WalStreamDecoder.startingAt(commit.recordLsn());
-        decoder.feed(bytes, 0, bytes.length);
-        if (!(decoder.poll() instanceof DecodedRecord rec)) {
-            throw new IllegalStateException("cannot decode the commit record at " + commit.recordLsn());
+        Optional<Lsn> horizon = store.retentionHorizon(tl);
+        if (horizon.isPresent() && commit.recordLsn().isBefore(horizon.get())) {
+            // Older than the oldest image kept; if no commit came between them, that image holds the same data.
+            boolean sameData = store.lastCommitBefore(tl, horizon.get()).map(c -> c.recordLsn().equals(commit.recordLsn()))
+                    .orElse(false);
+            if (!sameData) {
+                throw ApiException.badRequest("the last commit at or before " + time + " (at " + commit.recordLsn()
+                        + ") is before the retention horizon (" + horizon.get() + ")");
+            }
+            HistoryPoint p = atOldestImage(store, tl, horizon.get());
+            return new HistoryPoint(tl, p.lsn(), requested, "the last commit at or before " + time
+                    + " precedes the oldest image kept, which has the same data; starts at its end, " + p.lsn(), commit.time());
         }
-        HistoryPoint p = atLsn(store, tl, rec.endLsn());
+        // The point must include the commit record itself: its end is the record after it.
+        HistoryPoint p = atLsn(store, tl, recordAt(store, tl, commit.recordLsn()).endLsn());
         return new HistoryPoint(tl, p.lsn(), requested, "last commit at or before " + time + " ends at " + p.lsn(),
                 commit.time());
     }

@@ -56,13 +56,20 @@ public final class StorageRegistry implements AutoCloseable {
             throw ApiException.badRequest("a duration is a number and a unit (s, m, h, d), like 7d; got '" + text + "'");
         }
         long n = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
+        Duration d = switch (m.group(2)) {
             case "s" -> Duration.ofSeconds(n);
             case "m" -> Duration.ofMinutes(n);
             case "h" -> Duration.ofHours(n);
             default -> Duration.ofDays(n);
         };
+        // Longer than any history here, and "now minus the window" must stay a time PostgreSQL can express.
+        if (d.compareTo(MAX_DURATION) > 0) {
+            throw ApiException.badRequest("a duration is at most " + formatDuration(MAX_DURATION) + " (100 years); got '" + text + "'");
+        }
+        return d;
     }
+
+    private static final Duration MAX_DURATION = Duration.ofDays(36_500);
 
     static String formatDuration(Duration d) {
         long s = d.getSeconds();
