@@ -196,6 +196,7 @@ class HistoryTest {
         int relPages = Integer.parseInt(d.psql(mainPort, "SELECT sum(relpages) FROM pg_class"));
         assertTrue(pages <= relPages + 2000, pages + " pages changed, more than exist: " + relPages);
         assertEquals(400, d.request("GET", "/snapshot-diff?from=main@s1", null).statusCode());
+        expectError(400, "GET", "/snapshot-diff?from=main@s1&to=main@s2&to=main@s3", null, "once each");
     }
 
     @Test

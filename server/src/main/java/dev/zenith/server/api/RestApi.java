@@ -132,11 +132,11 @@ public final class RestApi {
         });
         r.get("/snapshots").handler(ctx -> blocking(ctx, 200, () -> computes.listSnapshots(null)));
         r.get("/snapshot-diff").handler(ctx -> {
+            if (ctx.queryParams().getAll("from").size() != 1 || ctx.queryParams().getAll("to").size() != 1) {
+                throw ApiException.badRequest("give both snapshots, once each: /snapshot-diff?from=PG@A&to=PG@B");
+            }
             String from = ctx.queryParams().get("from");
             String to = ctx.queryParams().get("to");
-            if (from == null || to == null) {
-                throw ApiException.badRequest("give both snapshots: /snapshot-diff?from=PG@A&to=PG@B");
-            }
             blocking(ctx, 200, () -> computes.diffSnapshots(from, to));
         });
         r.get("/snapshots/:name").handler(ctx -> {
