@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import java.net.http.HttpResponse;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Bad REST input gets a clear JSON error with the right status, and changes nothing. */
@@ -58,6 +59,7 @@ class RestValidationTest {
         rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"type\": \"native\", \"path\": 7}", "must be a string");
         rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"path\": \"relative/dir\"}", "must be absolute");
         rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"path\": \"/tmp/a\\u0000b\"}", "not a path");
+        rejected(400, "PUT", "/storages", "{\"name\": \"s\", \"path\": \"/tmp/a\\nb\"}", "control character");
     }
 
     @Test
@@ -89,6 +91,12 @@ class RestValidationTest {
         rejected(409, "POST", "/pgs/main/actions", "{\"action\": \"stop\"}", "not running");
         rejected(409, "PUT", "/storages", new JsonObject().put("name", "other")
                 .put("path", d.home.resolve("storages/local").toString()).encode(), "already attached");
+        // a storage inside another's directory (or around it) would make that one unreadable at the next start
+        rejected(409, "PUT", "/storages", new JsonObject().put("name", "inner")
+                .put("path", d.home.resolve("storages/local/inner").toString()).encode(), "inside storage 'local'");
+        rejected(409, "PUT", "/storages", new JsonObject().put("name", "outer")
+                .put("path", d.home.resolve("storages").toString()).encode(), "around storage 'local'");
+        assertFalse(java.nio.file.Files.exists(d.home.resolve("storages/local/inner")));
         rejected(409, "PUT", "/storages", new JsonObject().put("name", "local").put("path", "/tmp/elsewhere").encode(),
                 "already exists");
     }

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -179,6 +180,9 @@ public final class StorageRegistry implements AutoCloseable {
         if (storages.containsKey(name) || unavailable.containsKey(name)) {
             throw ApiException.conflict("storage '" + name + "' already exists");
         }
+        if (pathText.chars().anyMatch(Character::isISOControl) && !pathText.contains("\0")) {
+            throw ApiException.badRequest("path must not contain control characters (a newline, a tab...)");
+        }
         Path path;
         try {
             path = Path.of(pathText);
@@ -190,14 +194,18 @@ public final class StorageRegistry implements AutoCloseable {
             throw ApiException.badRequest("path '" + pathText + "' must be absolute");
         }
         path = path.normalize();
-        for (Storage s : storages.values()) {
-            if (s.path().equals(path)) {
-                throw ApiException.conflict("path " + path + " is already attached as storage '" + s.name() + "'");
+        // One storage's directory must not hold another's: the outer one could not be opened again.
+        Map<String, Path> attached = new TreeMap<>();
+        storages.values().forEach(s -> attached.put(s.name(), s.path()));
+        unavailable.values().forEach(u -> attached.put(u.getString("name"), Path.of(u.getString("path"))));
+        for (Map.Entry<String, Path> other : attached.entrySet()) {
+            Path p = other.getValue();
+            if (p.equals(path)) {
+                throw ApiException.conflict("path " + path + " is already attached as storage '" + other.getKey() + "'");
             }
-        }
-        for (JsonObject u : unavailable.values()) {
-            if (Path.of(u.getString("path")).equals(path)) {
-                throw ApiException.conflict("path " + path + " is already attached as storage '" + u.getString("name") + "'");
+            if (path.startsWith(p) || p.startsWith(path)) {
+                throw ApiException.conflict("path " + path + " is " + (path.startsWith(p) ? "inside" : "around")
+                        + " storage '" + other.getKey() + "' at " + p + "; a storage needs a directory of its own");
             }
         }
         if (Files.exists(path) && !Files.isDirectory(path)) {
