@@ -77,6 +77,15 @@ final class DaemonClient {
         return send("DELETE", path, null);
     }
 
+    /** The home's real path when it exists (the daemon knows both its configured and its real path). */
+    private String homeAsDaemonKnowsIt() {
+        try {
+            return home.dir().toRealPath().toString();
+        } catch (IOException e) {
+            return home.dir().toString();
+        }
+    }
+
     /** Sends a request; a non-2xx answer becomes a CliException carrying the daemon's error text. */
     JsonNode send(String method, String path, ObjectNode body) {
         String base = baseUrl().orElseThrow(() -> notRunning());
@@ -87,6 +96,7 @@ final class DaemonClient {
             c.setConnectTimeout(CONNECT_TIMEOUT_MS);
             c.setReadTimeout(readTimeoutMs(method, path));
             c.setRequestMethod(method);
+            c.setRequestProperty("zenith-home", homeAsDaemonKnowsIt()); // RestApi.HOME_HEADER
             if (body != null) {
                 byte[] bytes = body.toString().getBytes(StandardCharsets.UTF_8);
                 c.setDoOutput(true);
@@ -114,6 +124,10 @@ final class DaemonClient {
             json = text.isBlank() ? JSON.nullNode() : JSON.readTree(text);
         } catch (IOException e) {
             throw new CliException("the daemon sent something that is not JSON (HTTP " + status + ")");
+        }
+        if (status == 421) { // the port is another home's daemon's: this home's daemon.json is stale
+            throw new NotRunning("zenith is not running for ZENITH_HOME=" + home.dir() + " (" + base
+                    + " is the zenith of ZENITH_HOME=" + json.path("home").asText("?") + "; start this one with: ./zenith start)");
         }
         if (status / 100 != 2) {
             throw new CliException(json.path("error").asText("HTTP " + status));

@@ -47,6 +47,8 @@ public final class ZenithDaemon {
     private boolean ownsVertx;
     private StorageRegistry storages;
     private ComputeManager computes;
+    /** ZENITH_HOME as configured and as its real path: the homes a CLI may name (RestApi.HOME_HEADER). */
+    private java.util.Set<Path> homes;
     private WorkerExecutor management;
     private HttpServer http;
     private String walServiceDeployment;
@@ -173,8 +175,9 @@ public final class ZenithDaemon {
             storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
             computes = new ComputeManager(vertx, config, pg, storages);
             computes.recover();
+            homes = new java.util.LinkedHashSet<>(java.util.List.of(config.home(), config.home().toRealPath()));
             return null;
-        }).compose(v -> new RestApi(vertx, storages, computes, serial, () -> shutdown())
+        }).compose(v -> new RestApi(vertx, storages, computes, serial, () -> shutdown(), homes)
                 .listen(config.httpHost(), config.httpPort()))
                 .compose(server -> {
                     http = server;

@@ -92,6 +92,30 @@ class CliTest {
     }
 
     @Test
+    void aStaleDaemonFileNamingAnotherHomesDaemonIsNotRunning() throws Exception {
+        // A daemon of this home was killed with -9, and a daemon of another home took its port since.
+        java.nio.file.Path home = java.nio.file.Files.createTempDirectory("zenith-stale");
+        java.nio.file.Files.writeString(home.resolve("daemon.json"), new JsonObject().put("pid", 1)
+                .put("http_host", "127.0.0.1").put("http_port", d.httpPort).encode());
+        String before = d.ok(200, "GET", "/pgs", null).toString();
+        try {
+            System.setProperty("zenith.home", home.toString());
+            Run status = cli("status");
+            assertEquals(3, status.code(), status.toString());
+            assertTrue(status.out().contains("zenith is not running (ZENITH_HOME=" + home), status.out());
+            Run create = cli("pg", "create", "-n", "elsewhere", "--no-start");
+            assertEquals(1, create.code(), create.toString());
+            assertTrue(create.err().contains("is the zenith of ZENITH_HOME=" + d.home), create.err());
+            Run stop = cli("stop");
+            assertTrue(stop.out().contains("zenith is not running"), stop.toString());
+            assertEquals(before, d.ok(200, "GET", "/pgs", null).toString()); // and the other daemon runs on, unchanged
+        } finally {
+            System.setProperty("zenith.home", d.home.toString());
+            dev.zenith.testkit.PgCluster.deleteTree(home);
+        }
+    }
+
+    @Test
     void errorsGoToStderrWithNonZeroExit() {
         Run missing = cli("pg", "show", "-n", "nope");
         assertEquals(1, missing.code());

@@ -28,14 +28,23 @@ public final class RestApi {
     private final ComputeManager computes;
     private final Management management;
     private final Runnable shutdown;
+    private final java.util.Set<java.nio.file.Path> homes;
+
+    /**
+     * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
+     * port that another home's daemon may have taken since: that daemon must not act for this CLI.
+     */
+    public static final String HOME_HEADER = "zenith-home";
 
     /** Runs blocking management work one operation at a time, off the event loop. */
     public interface Management {
         <T> Future<T> run(Callable<T> work);
     }
 
+    /** {@code homes}: this daemon's ZENITH_HOME as configured and as the real path it resolves to. */
     public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
-                   Runnable shutdown) {
+                   Runnable shutdown, java.util.Set<java.nio.file.Path> homes) {
+        this.homes = homes;
         this.vertx = vertx;
         this.storages = storages;
         this.computes = computes;
@@ -45,6 +54,15 @@ public final class RestApi {
 
     public Router router() {
         Router r = Router.router(vertx);
+        r.route().handler(ctx -> {
+            String wanted = ctx.request().getHeader(HOME_HEADER);
+            if (wanted != null && !homes.contains(java.nio.file.Path.of(wanted).normalize())) {
+                reply(ctx, 421, new JsonObject().put("error", "this is the zenith of ZENITH_HOME=" + homes.iterator().next()
+                        + ", not of " + wanted).put("home", homes.iterator().next().toString()));
+                return;
+            }
+            ctx.next();
+        });
         r.route().handler(BodyHandler.create(false).setBodyLimit(64 * 1024));
 
         r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
