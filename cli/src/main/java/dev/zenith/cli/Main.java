@@ -132,7 +132,7 @@ public final class Main {
 
     private int storage(DaemonClient client, List<String> argv) {
         if (argv.isEmpty()) {
-            throw new CliException("storage needs a subcommand: attach, detach, list, show", 2);
+            throw new CliException("storage needs a subcommand: attach, detach, list, show, gc", 2);
         }
         Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "type", "path", "pitr"), Set.of("json"),
                 Map.of("n", "name", "t", "type", "p", "path"));
@@ -172,7 +172,7 @@ public final class Main {
 
     private int pg(DaemonClient client, List<String> argv) {
         if (argv.isEmpty()) {
-            throw new CliException("pg needs a subcommand: create, start, stop, destroy, list, show", 2);
+            throw new CliException("pg needs a subcommand: create, start, stop, promote, checkout, destroy, list, show", 2);
         }
         Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "storage", "snapshot", "from", "lsn", "time"),
                 Set.of("json", "no-start", "read-only", "replica"), Map.of("n", "name", "s", "storage"));
@@ -261,7 +261,7 @@ public final class Main {
 
     private int snapshot(DaemonClient client, List<String> argv) {
         if (argv.isEmpty()) {
-            throw new CliException("snapshot needs a subcommand: create, list, show, destroy", 2);
+            throw new CliException("snapshot needs a subcommand: create, list, show, destroy, diff", 2);
         }
         Args a = Args.parse(argv.subList(1, argv.size()), Set.of("lsn", "time"), Set.of("json"), Map.of());
         boolean json = a.flag("json");

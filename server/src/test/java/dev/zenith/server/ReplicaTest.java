@@ -61,6 +61,13 @@ class ReplicaTest extends FreshDaemonTest {
         }
         assertEquals(ledgerOnPrimary, d.psql(replica, "SELECT count(*) FROM ledger"));
         assertEquals(409, d.request("POST", "/pgs/rep/actions", "{\"action\":\"start\"}").statusCode());
+        // a checkout would take a running replica off its primary's timeline, where nothing ever streams to it
+        String before = d.ok(200, "GET", "/pgs", null).toString() + d.ok(200, "GET", "/snapshots", null);
+        java.net.http.HttpResponse<String> checkout = d.request("POST", "/pgs/rep/actions",
+                new JsonObject().put("action", "checkout").put("lsn", main.getString("last_lsn")).encode());
+        assertEquals(409, checkout.statusCode(), checkout.body());
+        assertTrue(checkout.body().contains("is a running replica"), checkout.body());
+        assertEquals(before, d.ok(200, "GET", "/pgs", null).toString() + d.ok(200, "GET", "/snapshots", null));
 
         // a stopped replica starts again as a replica, rebuilt from the store; as a primary it is refused
         d.action("rep", "stop");

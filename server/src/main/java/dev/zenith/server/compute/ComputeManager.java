@@ -486,6 +486,11 @@ public final class ComputeManager {
         if (c.record.readOnly()) {
             throw ApiException.conflict("pg '" + name + "' is read-only; create another pg at the point you want");
         }
+        if (c.running && c.record.replica()) {
+            // It would leave its primary's timeline for one nothing streams to: a standby frozen for good.
+            throw ApiException.conflict("pg '" + name + "' is a running replica; stop it first (a checkout then starts it as a"
+                    + " primary at that point), or create another pg at the point you want");
+        }
         Store store = storages.get(c.record.storageName()).store();
         TimelineId current = TimelineId.parse(c.record.timelineId());
         catchUp(c);
