@@ -126,7 +126,7 @@ final class DaemonClient {
             throw new CliException("the daemon sent something that is not JSON (HTTP " + status + ")");
         }
         if (status == 421) { // the port is another home's daemon's: this home's daemon.json is stale
-            throw new NotRunning("zenith is not running for ZENITH_HOME=" + home.dir() + " (" + base
+            throw new NotRunning("no daemon runs for ZENITH_HOME=" + home.dir() + " (" + base
                     + " is the zenith of ZENITH_HOME=" + json.path("home").asText("?") + "; start this one with: ./zenith start)");
         }
         if (status / 100 != 2) {
@@ -165,6 +165,6 @@ final class DaemonClient {
     }
 
     private CliException notRunning() {
-        return new NotRunning("zenith is not running for ZENITH_HOME=" + home.dir() + " (start it with: ./zenith start)");
+        return new NotRunning("no daemon runs for ZENITH_HOME=" + home.dir() + " (start it with: ./zenith start)");
     }
 }

@@ -50,6 +50,7 @@ class RestValidationTest {
     @Test
     void malformedAndMistypedBodies() throws Exception {
         rejected(400, "PUT", "/pgs", "{not json", "malformed JSON");
+        rejected(400, "PUT", "/pgs", "{\"name\": \"x\"", "malformed JSON: Unexpected end-of-input: expected close marker for Object (line 1, column ");
         rejected(400, "PUT", "/pgs", "[1,2]", "JSON object");
         rejected(400, "PUT", "/pgs", "", "JSON object");
         rejected(400, "PUT", "/pgs", "{\"name\": 42}", "must be a string");

@@ -1,6 +1,7 @@
 package dev.zenith.server.storages;
 
 import dev.zenith.server.api.ApiException;
+import dev.zenith.server.api.JsonBody;
 import dev.zenith.server.api.Names;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreInUseException;
@@ -96,7 +97,12 @@ public final class StorageRegistry implements AutoCloseable {
     public static StorageRegistry open(Path registryFile, Path defaultStoragePath) throws IOException {
         StorageRegistry r = new StorageRegistry(registryFile);
         if (Files.exists(registryFile)) {
-            JsonArray list = new JsonArray(Files.readString(registryFile));
+            JsonArray list;
+            try {
+                list = new JsonArray(Files.readString(registryFile));
+            } catch (io.vertx.core.json.DecodeException e) {
+                throw new IOException("cannot read " + registryFile + " (the list of storages): " + JsonBody.problem(e));
+            }
             for (Object o : list) {
                 JsonObject s = (JsonObject) o;
                 r.unavailable.put(s.getString("name"), s.copy().put("status", "unavailable").put("error", "not opened yet"));
