@@ -933,15 +933,18 @@ public final class ComputeManager {
     }
 
     private Map<String, String> settings(PgRecord r) {
-        Map<String, String> s = new LinkedHashMap<>(config.computeSettings());
-        s.put("listen_addresses", "127.0.0.1");
-        s.put("port", Integer.toString(r.port()));
-        s.put("unix_socket_directories", "");
+        // Defaults conf/zenith.json's computes.settings may change; then what zenith always sets
+        // (ZenithConfig refuses those in computes.settings rather than ignore them).
+        Map<String, String> s = new LinkedHashMap<>();
         s.put("cluster_name", r.name());
-        s.put("wal_level", "replica");
         s.put("max_wal_senders", "10");
         s.put("max_replication_slots", "10");
         s.put("hot_standby", "on");
+        s.putAll(config.computeSettings());
+        s.put("listen_addresses", "127.0.0.1");
+        s.put("port", Integer.toString(r.port()));
+        s.put("unix_socket_directories", "");
+        s.put("wal_level", "replica");
         // Durability is ours: a commit returns only once our receiver has the WAL in the store.
         s.put("synchronous_standby_names", RECEIVER_NAME);
         s.put("synchronous_commit", "on");

@@ -44,6 +44,9 @@ public record ZenithConfig(
     /** Environment variables that override the file; nothing else in the environment is read. */
     static final List<String> ENVIRONMENT_KEYS = List.of("ZENITH_HOME", "ZENITH_HTTP_PORT", "ZENITH_PG_PORT",
             "ZENITH_COMPUTE_FIRST_PORT", "ZENITH_COMPUTES_DIR", "ZENITH_REPLICATION_USER", "ZENITH_REPLICATION_PASSWORD");
+    /** PostgreSQL settings every compute gets from zenith (ComputeManager): computes.settings may not name them. */
+    static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
+            "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
     private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver");
 
     public static Future<ZenithConfig> load(Vertx vertx) {
@@ -116,7 +119,13 @@ public record ZenithConfig(
                 .toAbsolutePath().normalize();
         String computesDir = string(json, "ZENITH_COMPUTES_DIR", computes.string("dir", ""));
         Map<String, String> settings = new LinkedHashMap<>();
-        computes.object("settings").forEach(e -> settings.put(e.getKey(), String.valueOf(e.getValue())));
+        computes.object("settings").forEach(e -> {
+            if (MANAGED_COMPUTE_SETTINGS.contains(e.getKey().toLowerCase(java.util.Locale.ROOT))) {
+                throw new IllegalArgumentException("computes.settings." + e.getKey() + " is set by zenith for every compute"
+                        + " (durability and its own connections rest on it); zenith sets " + MANAGED_COMPUTE_SETTINGS);
+            }
+            settings.put(e.getKey(), String.valueOf(e.getValue()));
+        });
         return new ZenithConfig(
                 home,
                 http.string("host", "127.0.0.1"),

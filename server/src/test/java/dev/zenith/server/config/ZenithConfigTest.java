@@ -63,6 +63,10 @@ class ZenithConfigTest {
         rejected(new JsonObject().put("computes", new JsonObject().put("settings", "fsync=off")), "computes.settings must be an object");
         rejected(new JsonObject().put("home", 5), "home must be a string");
         rejected(new JsonObject().put("ZENITH_PG_PORT", "x"), "ZENITH_PG_PORT must be a TCP port number");
+        rejected(new JsonObject().put("computes", new JsonObject().put("settings", new JsonObject().put("FSYNC", "on"))),
+                "computes.settings.FSYNC is set by zenith for every compute");
+        rejected(new JsonObject().put("computes", new JsonObject().put("settings", new JsonObject().put("synchronous_commit", "off"))),
+                "computes.settings.synchronous_commit is set by zenith");
         rejected(new JsonObject().put("htpp", new JsonObject().put("port", 3100)), "unknown setting(s) [htpp]");
     }
 
