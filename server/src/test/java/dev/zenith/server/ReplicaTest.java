@@ -1,5 +1,6 @@
 package dev.zenith.server;
 
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
@@ -60,6 +61,11 @@ class ReplicaTest extends FreshDaemonTest {
             Thread.sleep(100);
         }
         assertEquals(ledgerOnPrimary, d.psql(replica, "SELECT count(*) FROM ledger"));
+        // a replica's last_lsn is its timeline's durable end, which the primary's receiver moves on
+        JsonArray pgs = (JsonArray) d.ok(200, "GET", "/pgs", null);
+        java.util.Map<String, String> lastLsn = new java.util.HashMap<>();
+        pgs.forEach(p -> lastLsn.put(((JsonObject) p).getString("name"), ((JsonObject) p).getString("last_lsn")));
+        assertEquals(lastLsn.get("main"), lastLsn.get("rep"), pgs.encode());
         assertEquals(409, d.request("POST", "/pgs/rep/actions", "{\"action\":\"start\"}").statusCode());
         // a checkout would take a running replica off its primary's timeline, where nothing ever streams to it
         String before = d.ok(200, "GET", "/pgs", null).toString() + d.ok(200, "GET", "/snapshots", null);

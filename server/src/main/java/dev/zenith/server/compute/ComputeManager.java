@@ -344,10 +344,22 @@ public final class ComputeManager {
         }
     }
 
+    /** A replica's (or stopped pg's) timeline grows through the receiver of the primary running there, if any. */
+    private Optional<Lsn> timelineFlushed(PgRecord r) {
+        for (Compute other : computes.values()) {
+            WalReceiver rx = other.receiver;
+            if (rx != null && rx.flushed().isValid() && other.record.storageName().equals(r.storageName())
+                    && other.record.timelineId().equals(r.timelineId())) {
+                return Optional.of(rx.flushed());
+            }
+        }
+        return Optional.empty();
+    }
+
     private JsonObject toJson(Compute c) {
         PgRecord r = c.record;
         WalReceiver rx = c.receiver;
-        Lsn last = rx != null && rx.flushed().isValid() ? rx.flushed() : c.lastLsn;
+        Lsn last = rx != null && rx.flushed().isValid() ? rx.flushed() : timelineFlushed(r).orElse(c.lastLsn);
         return new JsonObject().put("name", r.name()).put("storage_name", r.storageName())
                 .put("status", c.running ? "running" : "stopped")
                 .put("role", r.readOnly() ? "read_only" : r.replica() ? "replica" : "primary")
