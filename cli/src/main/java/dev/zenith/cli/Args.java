@@ -46,6 +46,9 @@ final class Args {
                     throw new CliException("unknown option " + arg);
                 }
             }
+            if (a.options.containsKey(key)) { // "-n a -n b" would otherwise quietly mean b
+                throw new CliException("option --" + key + " given twice");
+            }
             if (flags.contains(key)) {
                 if (inline != null) {
                     throw new CliException("option --" + key + " takes no value");
@@ -81,6 +84,14 @@ final class Args {
 
     boolean flag(String key) {
         return options.containsKey(key);
+    }
+
+    /** For commands that take only options: a stray word is a mistake, not something to ignore. */
+    Args noPositional() {
+        if (!positional.isEmpty()) {
+            throw new CliException("unexpected argument" + (positional.size() > 1 ? "s " : " ") + String.join(" ", positional));
+        }
+        return this;
     }
 
     List<String> positional() {

@@ -91,15 +91,15 @@ public final class Main {
         DaemonLauncher launcher = new DaemonLauncher(home, client, out);
         switch (cmd) {
             case "start" -> {
-                Args a = Args.parse(rest, Set.of(), Set.of("foreground", "json"), Map.of());
+                Args a = Args.parse(rest, Set.of(), Set.of("foreground", "json"), Map.of()).noPositional();
                 return launcher.start(a.flag("foreground"));
             }
             case "stop" -> {
-                Args.parse(rest, Set.of(), Set.of("json"), Map.of());
+                Args.parse(rest, Set.of(), Set.of("json"), Map.of()).noPositional();
                 return launcher.stop();
             }
             case "status" -> {
-                Args a = Args.parse(rest, Set.of(), Set.of("json"), Map.of());
+                Args a = Args.parse(rest, Set.of(), Set.of("json"), Map.of()).noPositional();
                 Optional<JsonNode> status = client.statusIfRunning();
                 if (status.isEmpty()) {
                     out.println("zenith is not running (ZENITH_HOME=" + home.dir() + ")");
@@ -135,7 +135,7 @@ public final class Main {
             throw new CliException("storage needs a subcommand: attach, detach, list, show, gc", 2);
         }
         Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "type", "path", "pitr"), Set.of("json"),
-                Map.of("n", "name", "t", "type", "p", "path"));
+                Map.of("n", "name", "t", "type", "p", "path")).noPositional();
         boolean json = a.flag("json");
         switch (argv.get(0)) {
             case "attach" -> {
@@ -176,6 +176,9 @@ public final class Main {
         }
         Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "storage", "snapshot", "from", "lsn", "time"),
                 Set.of("json", "no-start", "read-only", "replica"), Map.of("n", "name", "s", "storage"));
+        if (!argv.get(0).equals("checkout")) {
+            a.noPositional();
+        }
         boolean json = a.flag("json");
         switch (argv.get(0)) {
             case "create" -> {
@@ -282,6 +285,7 @@ public final class Main {
                 return 0;
             }
             case "list" -> {
+                a.noPositional();
                 JsonNode list = client.get("/snapshots");
                 if (json) {
                     out.println(list.toPrettyString());

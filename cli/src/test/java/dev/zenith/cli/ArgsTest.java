@@ -32,6 +32,20 @@ class ArgsTest {
         assertEquals("option -n needs a value", assertThrows(CliException.class, () -> parse("-n")).getMessage());
         assertEquals("option --json takes no value", assertThrows(CliException.class, () -> parse("--json=yes")).getMessage());
         assertEquals("missing pg name (--name)", assertThrows(CliException.class, () -> parse().require("name", "pg name")).getMessage());
+        assertEquals("option --name given twice", assertThrows(CliException.class, () -> parse("-n", "x", "--name", "y")).getMessage());
+        assertEquals("unexpected argument extra", assertThrows(CliException.class, () -> parse("-n", "x", "extra").noPositional()).getMessage());
+    }
+
+    @Test
+    void commandsThatTakeNoArgumentsRefuseStrayOnesBeforeAskingTheDaemon() {
+        var err = new java.io.ByteArrayOutputStream();
+        Main m = new Main(new java.io.PrintStream(new java.io.ByteArrayOutputStream()), new java.io.PrintStream(err));
+        for (List<String> argv : List.of(List.of("status", "extra"), List.of("pg", "list", "extra"), List.of("stop", "now"),
+                List.of("storage", "list", "x"), List.of("snapshot", "list", "x"), List.of("pg", "create", "-n", "a", "b"))) {
+            err.reset();
+            assertEquals(1, m.run(argv), argv.toString());
+            assertTrue(err.toString().startsWith("zenith: unexpected argument"), argv + ": " + err);
+        }
     }
 
     @Test
