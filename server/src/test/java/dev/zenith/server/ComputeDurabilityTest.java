@@ -83,6 +83,27 @@ class ComputeDurabilityTest extends FreshDaemonTest {
     }
 
     @Test
+    void aHungComputeIsStoppedHarderAndRebuilt() throws Exception {
+        JsonObject pg = d.createPg("main");
+        int port = pg.getInteger("port");
+        d.psql(port, "CREATE TABLE kept AS SELECT 42 AS answer");
+        long postmaster = Long.parseLong(Files.readAllLines(Path.of(pg.getString("pgdata"), "postmaster.pid")).get(0).trim());
+        dev.zenith.pgexec.Processes.signal(postmaster, "STOP"); // it will never answer a fast shutdown
+        System.setProperty("zenith.computeFastStopSeconds", "3");
+        try {
+            assertEquals("stopped", d.action("main", "stop").getString("status"));
+        } finally {
+            System.clearProperty("zenith.computeFastStopSeconds");
+            if (dev.zenith.pgexec.Processes.isRunning(postmaster)) {
+                dev.zenith.pgexec.Processes.signal(postmaster, "CONT"); // not left frozen if the stop failed
+            }
+        }
+        assertFalse(dev.zenith.pgexec.Processes.isRunning(postmaster), "a stopped pg has no postmaster");
+        assertEquals("running", d.action("main", "start").getString("status")); // rebuilt: it did not stop cleanly
+        assertEquals("42", d.psql(port, "SELECT answer FROM kept"));
+    }
+
+    @Test
     void secondPgSharesTheStorageButNotTheTimelineAtOnce() throws Exception {
         JsonObject main = d.createPg("main");
         d.psql(main.getInteger("port"), "CREATE TABLE shared_t AS SELECT 42 AS answer");

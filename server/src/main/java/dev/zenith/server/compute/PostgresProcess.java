@@ -80,30 +80,53 @@ public final class PostgresProcess {
         run(pg.command("pg_ctl", args.toArray(String[]::new)), "pg_ctl start");
     }
 
-    /** Fast shutdown: a shutdown checkpoint, every walsender drains to its standby first. */
+    /**
+     * Fast shutdown: a shutdown checkpoint, every walsender drains to its standby first. A postmaster that
+     * has not stopped within {@link #fastStopSeconds()} (hung, or stopped with SIGSTOP) is stopped as a
+     * crash would stop it: its directory is then not clean, and its next start rebuilds it from the store,
+     * which has every acknowledged commit.
+     */
     public void stop() throws IOException {
-        if (pidFromPidFile().isPresent()) {
-            run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "-m", "fast", "stop"), "pg_ctl stop");
+        OptionalLong running = pidFromPidFile();
+        if (running.isPresent()) {
+            try {
+                run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", Long.toString(fastStopSeconds()),
+                        "-m", "fast", "stop"), "pg_ctl stop");
+                return;
+            } catch (IOException e) {
+                if (!Processes.isRunning(running.getAsLong())) {
+                    return; // it did stop, just late
+                }
+            }
+            stopBySignals(running.getAsLong(), List.of("QUIT", "KILL"));
             return;
         }
         OptionalLong pid = pidFromCommandLine();
-        if (pid.isEmpty()) {
-            return;
+        if (pid.isPresent()) {
+            // Its directory was deleted under it, so pg_ctl cannot find it: the same fast shutdown by its
+            // signal (it cannot write a shutdown checkpoint any more and ends in a PANIC), then harder ones.
+            stopBySignals(pid.getAsLong(), List.of("INT", "QUIT", "KILL"));
         }
-        // Its directory was deleted under it, so pg_ctl cannot find it: the same fast shutdown by its
-        // signal (it cannot write a shutdown checkpoint any more and ends in a PANIC), then harder ones.
+    }
+
+    /** How long a fast shutdown may take (ours write no fsyncs, so minutes mean it is stuck). */
+    static long fastStopSeconds() {
+        return Long.getLong("zenith.computeFastStopSeconds", 120);
+    }
+
+    private void stopBySignals(long pid, List<String> signals) throws IOException {
         try {
-            for (String signal : List.of("INT", "QUIT", "KILL")) {
-                Processes.signal(pid.getAsLong(), signal);
-                if (Processes.awaitExit(pid.getAsLong(), 60_000)) {
+            for (String signal : signals) {
+                Processes.signal(pid, signal);
+                if (Processes.awaitExit(pid, Math.min(60, fastStopSeconds()) * 1000)) {
                     return;
                 }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted while stopping the postmaster " + pid.getAsLong());
+            throw new IOException("interrupted while stopping the postmaster " + pid);
         }
-        throw new IOException("the postmaster " + pid.getAsLong() + " of " + dataDir + " did not exit");
+        throw new IOException("the postmaster " + pid + " of " + dataDir + " did not exit");
     }
 
     /** Ends a standby's recovery: it becomes a primary on a new PostgreSQL timeline. Waits for it. */
