@@ -22,7 +22,9 @@ final class DaemonLauncher {
             // A small young generation keeps reusing the same, already mapped, eden pages. Left to grow
             // (to ~1 GB here) G1 spreads allocation over fresh pages and the WAL receiver's allocations
             // page-fault for minutes: a quarter of the daemon's CPU under pgbench (bench/RESULTS.md).
-            "-XX:MaxNewSize=96m");
+            "-XX:MaxNewSize=96m",
+            // keeps the log open through the daemon's own shutdown hook (SIGTERM)
+            "-Djava.util.logging.manager=dev.zenith.server.DaemonLogManager");
     /** Environment variables the daemon reads as paths; the CLI makes relative ones absolute. */
     private static final List<String> PATH_VARIABLES = List.of("ZENITH_CONF", "ZENITH_COMPUTES_DIR", "ZENITH_PG_BIN");
 

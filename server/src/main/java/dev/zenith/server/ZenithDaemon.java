@@ -107,6 +107,8 @@ public final class ZenithDaemon {
                 shutdown().toCompletionStage().toCompletableFuture().get(2, TimeUnit.MINUTES);
             } catch (Exception e) {
                 // the JVM is going away regardless
+            } finally {
+                DaemonLogManager.daemonStopped();
             }
         }, "zenith-shutdown"));
         stopped.future().toCompletionStage().toCompletableFuture().get();

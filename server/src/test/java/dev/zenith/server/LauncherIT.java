@@ -109,6 +109,21 @@ class LauncherIT {
     }
 
     @Test
+    void sigtermStopsComputesCleanlyAndTheLogSaysSo() throws Exception {
+        assertEquals(0, zenith("start").code());
+        Run created = zenith("pg", "create", "-n", "main", "--json");
+        assertEquals(0, created.code(), created.err());
+        d.psql(new JsonObject(created.out()).getInteger("port"), "CREATE TABLE t AS SELECT 1 AS x");
+        long pid = daemonPid();
+        Processes.signal(pid, "TERM");
+        assertTrue(Processes.awaitExit(pid, 120_000), "the daemon exits on SIGTERM");
+        // the daemon's own shutdown (computes stopped, their images taken) is in its log, not cut off by JDK logging's
+        String log = Files.readString(d.home.resolve("zenith.log"));
+        assertTrue(log.contains("image at ") && log.contains("after clean stop"), log);
+        assertTrue(log.strip().endsWith("zenith stopped"), log.substring(Math.max(0, log.length() - 2000)));
+    }
+
+    @Test
     void aTakenPortIsNamedWithItsSetting() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(d.pgPort, 1, java.net.InetAddress.getLoopbackAddress())) {
             Run refused = zenith("start");
