@@ -7,6 +7,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -131,6 +132,7 @@ class RestValidationTest {
         try {
             java.nio.file.Path path = own.home.resolve("fragile");
             own.ok(201, "PUT", "/storages", new JsonObject().put("name", "fragile").put("path", path.toString()).encode());
+            own.ok(201, "PUT", "/pgs", new JsonObject().put("name", "held").put("storage_name", "fragile").put("start", false).encode());
             own.restartInProcess().restartInProcess(); // opens cleanly again, twice
             own.ok(200, "GET", "/storages/fragile", null);
             own.inProcessShutdownKeepingHome();
@@ -146,8 +148,23 @@ class RestValidationTest {
             assertTrue(use.body().contains("unavailable"), use.body());
             assertEquals("available", ((JsonObject) own.ok(200, "GET", "/storages/local", null)).getString("status"));
             own.createPg("works"); // the other storages keep working
+
+            // its pg is still listed, answers 409, and keeps its name
+            JsonObject held = ((JsonArray) own.ok(200, "GET", "/pgs", null)).stream().map(JsonObject.class::cast)
+                    .filter(p -> p.getString("name").equals("held")).findFirst().orElseThrow();
+            assertEquals("unavailable", held.getString("status"), held.encode());
+            assertEquals("fragile", held.getString("storage_name"), held.encode());
+            for (HttpResponse<String> r : List.of(own.request("GET", "/pgs/held", null),
+                    own.request("POST", "/pgs/held/actions", "{\"action\": \"start\"}"),
+                    own.request("DELETE", "/pgs/held", null),
+                    own.request("PUT", "/pgs", new JsonObject().put("name", "held").encode()))) {
+                assertEquals(409, r.statusCode(), r.body());
+                assertTrue(r.body().contains("storage 'fragile'") && r.body().contains("unavailable"), r.body());
+            }
+
             own.ok(200, "DELETE", "/storages/fragile", null); // and the broken one can be detached
             assertEquals(404, own.request("GET", "/storages/fragile", null).statusCode());
+            assertEquals(404, own.request("GET", "/pgs/held", null).statusCode(), "its pgs went with it");
         } finally {
             own.close();
         }

@@ -161,6 +161,7 @@ public final class ComputeManager {
         JsonArray a = new JsonArray();
         computes.values().stream().sorted((x, y) -> x.record.name().compareTo(y.record.name()))
                 .forEach(c -> a.add(toJson(c)));
+        storages.pgsOfUnavailable().forEach(a::add); // listed, so that they neither vanish nor lose their names
         return a;
     }
 
@@ -185,6 +186,10 @@ public final class ComputeManager {
     private Compute require(String name) {
         Compute c = computes.get(name);
         if (c == null) {
+            storages.unavailableHolding(name).ifPresent(u -> {
+                throw ApiException.conflict("pg '" + name + "' is on storage '" + u.getString("name")
+                        + "', which is unavailable: " + u.getString("error"));
+            });
             throw ApiException.notFound("pg '" + name + "' not found");
         }
         return c;
@@ -235,7 +240,14 @@ public final class ComputeManager {
         for (PgRecord r : foreign) {
             adopt(s, r);
         }
+        rememberPgs(s.name());
         return true;
+    }
+
+    /** Tells the registry which pgs a storage holds, so they stay listed if it becomes unavailable (blocking). */
+    private void rememberPgs(String storage) throws IOException {
+        storages.recordPgs(storage, computes.values().stream().filter(c -> c.record.storageName().equals(storage))
+                .map(c -> c.record.name()).toList());
     }
 
     /** The names among {@code stored} that are already pgs of this daemon, sorted. */
@@ -311,6 +323,7 @@ public final class ComputeManager {
         for (PgRecord r : found) {
             adopt(s, r);
         }
+        rememberPgs(s.name());
         snapshots.load(s);
         storages.announceAttached(s);
         return s;
@@ -391,6 +404,10 @@ public final class ComputeManager {
         if (computes.containsKey(name)) {
             throw ApiException.conflict("pg '" + name + "' already exists");
         }
+        storages.unavailableHolding(name).ifPresent(u -> {
+            throw ApiException.conflict("pg '" + name + "' already exists on storage '" + u.getString("name")
+                    + "', which is unavailable: " + u.getString("error"));
+        });
         if (req.snapshot() != null && req.fromPg() != null) {
             throw ApiException.badRequest("give a snapshot or a pg to branch from, not both");
         }
@@ -442,6 +459,7 @@ public final class ComputeManager {
         c.lastLsn = store.walEnd(timeline).orElse(Lsn.INVALID);
         save(store, c, record);
         computes.put(name, c);
+        rememberPgs(storageName);
         LOG.info("pg " + name + " created on storage " + storageName + ", timeline " + timeline
                 + (source == null ? "" : ", branched from " + source));
         JsonObject json;
@@ -859,6 +877,7 @@ public final class ComputeManager {
         JsonObject json = toJson(c);
         store.deleteMeta(PgRecord.key(name));
         computes.remove(name);
+        rememberPgs(c.record.storageName());
         FileTrees.delete(c.record.pgdata());
         Files.deleteIfExists(c.record.logfile());
         return json.put("status", "destroyed");

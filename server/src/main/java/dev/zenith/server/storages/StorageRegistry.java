@@ -84,6 +84,11 @@ public final class StorageRegistry implements AutoCloseable {
     private final Map<String, JsonObject> unavailable = new ConcurrentHashMap<>();
     /** Names of unavailable storages that another process holds (a lock, not damage): tried again. */
     private final Set<String> heldElsewhere = ConcurrentHashMap.newKeySet();
+    /**
+     * The pg names each available storage holds, kept in the registry file too: while a storage is
+     * unavailable its pgs cannot be read from it, yet they must neither vanish nor have their names reused.
+     */
+    private final Map<String, List<String>> pgNames = new ConcurrentHashMap<>();
     /** Told of each storage attached while the daemon runs, once its pgs are adopted. */
     private final List<Consumer<Storage>> attachListeners = new CopyOnWriteArrayList<>();
     /** Told of each storage about to be detached, before its store closes. */
@@ -126,6 +131,7 @@ public final class StorageRegistry implements AutoCloseable {
             Storage opened = new Storage(name, s.getString("type"), path, Instant.parse(s.getString("attached_at")),
                     s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path));
             storages.put(name, opened);
+            pgNames.put(name, pgsOf(s));
             unavailable.remove(name);
             heldElsewhere.remove(name);
             return Optional.of(opened);
@@ -165,7 +171,8 @@ public final class StorageRegistry implements AutoCloseable {
         if (s == null) {
             return;
         }
-        unavailable.put(name, s.toJson().put("status", "unavailable").put("error", error));
+        unavailable.put(name, withPgs(s).put("status", "unavailable").put("error", error));
+        pgNames.remove(name);
         closeForDetach(s);
     }
 
@@ -265,7 +272,16 @@ public final class StorageRegistry implements AutoCloseable {
         }
         Storage s = get(name);
         storages.remove(name);
-        save();
+        List<String> pgs = pgNames.remove(name);
+        try {
+            save();
+        } catch (IOException e) {
+            storages.put(name, s);
+            if (pgs != null) {
+                pgNames.put(name, pgs);
+            }
+            throw e;
+        }
         closeForDetach(s);
     }
 
@@ -291,6 +307,40 @@ public final class StorageRegistry implements AutoCloseable {
         return l;
     }
 
+    /** The pgs a storage holds now (the compute manager tells, after every change): saved with it. */
+    public void recordPgs(String storage, List<String> names) throws IOException {
+        List<String> sorted = names.stream().sorted().toList();
+        if (storages.containsKey(storage) && !sorted.equals(pgNames.put(storage, sorted))) {
+            save();
+        }
+    }
+
+    /** The unavailable storage whose pgs include {@code pg}, with its error, if any. */
+    public Optional<JsonObject> unavailableHolding(String pg) {
+        return unavailable.values().stream().filter(u -> pgsOf(u).contains(pg)).findFirst();
+    }
+
+    /** The pgs of unavailable storages, as the pg list shows them. */
+    public List<JsonObject> pgsOfUnavailable() {
+        List<JsonObject> out = new ArrayList<>();
+        for (JsonObject u : unavailable.values()) {
+            for (String pg : pgsOf(u)) {
+                out.add(new JsonObject().put("name", pg).put("storage_name", u.getString("name")).put("status", "unavailable")
+                        .put("error", "storage '" + u.getString("name") + "' is unavailable: " + u.getString("error")));
+            }
+        }
+        return out;
+    }
+
+    private JsonObject withPgs(Storage s) {
+        return s.toJson().put("pgs", new JsonArray(pgNames.getOrDefault(s.name(), List.of())));
+    }
+
+    private static List<String> pgsOf(JsonObject entry) {
+        JsonArray a = entry.getJsonArray("pgs");
+        return a == null ? List.of() : a.stream().map(String::valueOf).toList();
+    }
+
     /** Every storage as the REST API shows it, the unavailable ones with their error. */
     public JsonArray describeAll() {
         JsonArray all = new JsonArray();
@@ -307,7 +357,7 @@ public final class StorageRegistry implements AutoCloseable {
     /** Writes the registry atomically: a temp file, fsync, rename. Unavailable storages stay listed. */
     private void save() throws IOException {
         JsonArray list = new JsonArray();
-        list().forEach(s -> list.add(s.toJson()));
+        list().forEach(s -> list.add(withPgs(s)));
         unavailable.values().forEach(u -> {
             JsonObject entry = u.copy();
             entry.remove("status");
