@@ -22,6 +22,9 @@ import java.net.ServerSocket;
 import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -48,7 +51,7 @@ public final class ZenithDaemon {
     private StorageRegistry storages;
     private ComputeManager computes;
     /** ZENITH_HOME as configured and as its real path: the homes a CLI may name (RestApi.HOME_HEADER). */
-    private java.util.Set<Path> homes;
+    private Set<Path> homes;
     private WorkerExecutor management;
     private HttpServer http;
     private String walServiceDeployment;
@@ -177,7 +180,7 @@ public final class ZenithDaemon {
             storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
             computes = new ComputeManager(vertx, config, pg, storages);
             computes.recover();
-            homes = new java.util.LinkedHashSet<>(java.util.List.of(config.home(), config.home().toRealPath()));
+            homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
         }).compose(v -> new RestApi(vertx, storages, computes, serial, () -> shutdown(), homes)
                 .listen(config.httpHost(), config.httpPort()))

@@ -11,6 +11,8 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
@@ -28,7 +30,7 @@ public final class RestApi {
     private final ComputeManager computes;
     private final Management management;
     private final Runnable shutdown;
-    private final java.util.Set<java.nio.file.Path> homes;
+    private final Set<Path> homes;
 
     /**
      * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
@@ -43,7 +45,7 @@ public final class RestApi {
 
     /** {@code homes}: this daemon's ZENITH_HOME as configured and as the real path it resolves to. */
     public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
-                   Runnable shutdown, java.util.Set<java.nio.file.Path> homes) {
+                   Runnable shutdown, Set<Path> homes) {
         this.homes = homes;
         this.vertx = vertx;
         this.storages = storages;
@@ -54,15 +56,7 @@ public final class RestApi {
 
     public Router router() {
         Router r = Router.router(vertx);
-        r.route().handler(ctx -> {
-            String wanted = ctx.request().getHeader(HOME_HEADER);
-            if (wanted != null && !homes.contains(java.nio.file.Path.of(wanted).normalize())) {
-                reply(ctx, 421, new JsonObject().put("error", "this is the zenith of ZENITH_HOME=" + homes.iterator().next()
-                        + ", not of " + wanted).put("home", homes.iterator().next().toString()));
-                return;
-            }
-            ctx.next();
-        });
+        r.route().handler(this::refuseOtherHomes);
         r.route().handler(BodyHandler.create(false).setBodyLimit(64 * 1024));
 
         r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
@@ -171,6 +165,26 @@ public final class RestApi {
                 "no such endpoint: " + ctx.request().method() + " " + ctx.request().path())));
         r.route().failureHandler(this::failure);
         return r;
+    }
+
+    /** A request from a CLI of another home (see {@link #HOME_HEADER}) is answered 421 and goes no further. */
+    private void refuseOtherHomes(RoutingContext ctx) {
+        String wanted = ctx.request().getHeader(HOME_HEADER);
+        if (wanted == null || isThisHome(wanted)) {
+            ctx.next();
+            return;
+        }
+        Path home = homes.iterator().next();
+        reply(ctx, 421, new JsonObject().put("error", "this is the zenith of ZENITH_HOME=" + home + ", not of " + wanted)
+                .put("home", home.toString()));
+    }
+
+    private boolean isThisHome(String path) {
+        try {
+            return homes.contains(Path.of(path).normalize());
+        } catch (InvalidPathException e) {
+            return false;
+        }
     }
 
     public Future<HttpServer> listen(String host, int port) {

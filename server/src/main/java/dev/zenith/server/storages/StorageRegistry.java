@@ -50,6 +50,7 @@ public final class StorageRegistry implements AutoCloseable {
 
     public static final Duration DEFAULT_PITR = Duration.ofDays(7);
     private static final Pattern DURATION = Pattern.compile("(\\d{1,9})([smhd])");
+    private static final Duration MAX_DURATION = Duration.ofDays(36_500);
 
     /** {@code 7d}, {@code 12h}, {@code 30m}, {@code 0s}. */
     public static Duration parseDuration(String text) {
@@ -70,8 +71,6 @@ public final class StorageRegistry implements AutoCloseable {
         }
         return d;
     }
-
-    private static final Duration MAX_DURATION = Duration.ofDays(36_500);
 
     static String formatDuration(Duration d) {
         long s = d.getSeconds();
@@ -193,14 +192,14 @@ public final class StorageRegistry implements AutoCloseable {
         if (storages.containsKey(name) || unavailable.containsKey(name)) {
             throw ApiException.conflict("storage '" + name + "' already exists");
         }
-        if (pathText.chars().anyMatch(Character::isISOControl) && !pathText.contains("\0")) {
-            throw ApiException.badRequest("path must not contain control characters (a newline, a tab...)");
-        }
         Path path;
         try {
             path = Path.of(pathText);
         } catch (InvalidPathException e) {
             throw ApiException.badRequest("'" + pathText + "' is not a path: " + e.getReason());
+        }
+        if (pathText.chars().anyMatch(Character::isISOControl)) { // legal in Linux paths, but no one means them
+            throw ApiException.badRequest("path must not contain control characters (a newline, a tab...)");
         }
         // Relative to what? The daemon's working directory means nothing to its clients (the CLI sends absolute paths).
         if (!path.isAbsolute()) {
