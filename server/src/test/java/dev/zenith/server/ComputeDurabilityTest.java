@@ -104,6 +104,34 @@ class ComputeDurabilityTest extends FreshDaemonTest {
     }
 
     @Test
+    void inPlaceTablespacesAreKeptApartByBranchesAndRebuilt() throws Exception {
+        JsonObject pg = d.createPg("main");
+        int port = pg.getInteger("port");
+        d.psql(port, "CREATE EXTENSION amcheck");
+        d.psql(port, "CREATE TABLESPACE inside LOCATION ''");
+        d.psql(port, "CREATE TABLE t (id int PRIMARY KEY, v text) TABLESPACE inside");
+        d.psql(port, "INSERT INTO t SELECT g, 'A' FROM generate_series(1, 1000) g");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@a").encode());
+        d.psql(port, "UPDATE t SET v = 'B'");
+        d.psql(port, "CHECKPOINT");
+
+        int branch = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "br").put("snapshot", "main@a")
+                .encode())).getInteger("port");
+        d.psql(branch, "UPDATE t SET v = 'C' WHERE id <= 10");
+        d.psql(branch, "CHECKPOINT");
+        assertEquals("A:990,C:10", d.psql(branch, "SELECT string_agg(v || ':' || n, ',' ORDER BY v) FROM"
+                + " (SELECT v, count(*) n FROM t GROUP BY v) x"));
+        assertEquals("B:1000", d.psql(port, "SELECT v || ':' || count(*) FROM t GROUP BY v"), "the branch wrote only its own copy");
+
+        JsonObject stopped = d.action("main", "stop");
+        dev.zenith.testkit.PgCluster.deleteTree(Path.of(stopped.getString("pgdata")));
+        d.action("main", "start");
+        assertEquals("B:1000", d.psql(port, "SELECT v || ':' || count(*) FROM t GROUP BY v"));
+        d.amcheck(port, "-d", "postgres");
+        d.amcheck(branch, "-d", "postgres");
+    }
+
+    @Test
     void secondPgSharesTheStorageButNotTheTimelineAtOnce() throws Exception {
         JsonObject main = d.createPg("main");
         d.psql(main.getInteger("port"), "CREATE TABLE shared_t AS SELECT 42 AS answer");

@@ -971,6 +971,9 @@ public final class ComputeManager {
         s.put("max_wal_senders", "10");
         s.put("max_replication_slots", "10");
         s.put("hot_standby", "on");
+        // Tablespaces must live inside the data directory (LOCATION ''): an outside directory is not in
+        // the store, and every compute rebuilt from that history would share it (README).
+        s.put("allow_in_place_tablespaces", "on");
         s.putAll(config.computeSettings());
         s.put("listen_addresses", "127.0.0.1");
         s.put("port", Integer.toString(r.port()));
