@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -97,5 +98,31 @@ class RetentionTest extends FreshDaemonTest {
         JsonObject freed = (JsonObject) d.ok(200, "POST", "/storages/short/gc", null);
         assertTrue(freed.getLong("wal_bytes_freed") + freed.getLong("page_bytes_freed") >= retains,
                 "destroying it and collecting frees at least what it said it kept: " + freed.encode());
+    }
+
+    @Test
+    void aDestroyedBranchNoLongerPinsItsParentsHistoryNorKeepsItsJournal() throws Exception {
+        Path storage = d.home.resolve("branchy");
+        d.ok(201, "PUT", "/storages", new JsonObject().put("name", "branchy").put("pitr", "0s")
+                .put("path", storage.toString()).encode());
+        int port = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "b").put("storage_name", "branchy")
+                .encode())).getInteger("port");
+        d.pgbench(port, "-i", "-s", "1", "-q");
+        JsonObject branch = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "gone").put("from", "b").encode());
+        d.psql(branch.getInteger("port"), "CREATE TABLE on_the_branch AS SELECT 1 AS x");
+        d.ok(200, "DELETE", "/pgs/gone", null);
+        Path journal = storage.resolve("wal-journal").resolve(branch.getString("timeline_id"));
+        try (var files = java.nio.file.Files.list(journal)) {
+            assertEquals(List.of(), files.toList(), "a destroyed pg's journal files are let go of");
+        }
+
+        for (int i = 0; i < 2; i++) { // new images, so that the history before them is garbage
+            d.pgbench(port, "-n", "-t", "300");
+            d.action("b", "stop");
+            d.action("b", "start");
+        }
+        JsonObject freed = (JsonObject) d.ok(200, "POST", "/storages/branchy/gc", null);
+        assertTrue(freed.getLong("wal_bytes_freed") > 0, "the destroyed branch's point pins nothing: " + freed.encode());
+        d.pgbench(port, "-n", "-t", "10"); // and what is kept still works
     }
 }

@@ -682,13 +682,24 @@ public final class ComputeManager {
                 .put("index_entries_freed", stats.indexEntriesFreed());
     }
 
-    /** Per timeline, the points that must stay readable: the PITR window's start and the snapshots. */
+    /**
+     * Per timeline in use, the points that must stay readable: the PITR window's start and the snapshots.
+     * In use: the storage's root, every pg's timeline, and those of snapshots and replication slots. A
+     * branch whose pg was destroyed is none of these: it no longer pins its parent's history.
+     */
     private Map<TimelineId, List<Lsn>> retainedPoints(StorageRegistry.Storage storage, java.time.Duration pitr,
                                                       String exceptSnapshot) {
         Store store = storage.store();
         Instant cutoff = Instant.now().minus(pitr);
         Map<TimelineId, List<Lsn>> retained = new java.util.HashMap<>();
+        java.util.Set<TimelineId> pgTimelines = new java.util.HashSet<>();
+        computes.values().stream().filter(c -> c.record.storageName().equals(storage.name()))
+                .forEach(c -> pgTimelines.add(TimelineId.parse(c.record.timelineId())));
         for (var t : store.timelines()) {
+            if (!t.isRoot() && !pgTimelines.contains(t.id())) {
+                continue; // no pg runs here; snapshots and slots below name it if they need it
+            }
+            retained.computeIfAbsent(t.id(), k -> new ArrayList<>()); // in use, even with no point to add
             // The window starts at the last commit before its cutoff; with none, it reaches back to the
             // oldest image (a point just past its checkpoint record's start, which that image serves).
             Lsn windowStart = store.lastCommitAtOrBefore(t.id(), cutoff).map(c -> c.recordLsn())
@@ -878,6 +889,12 @@ public final class ComputeManager {
         store.deleteMeta(PgRecord.key(name));
         computes.remove(name);
         rememberPgs(c.record.storageName());
+        boolean timelineStillStreams = computes.values().stream().anyMatch(o -> o.receiver != null
+                && o.record.storageName().equals(c.record.storageName()) && o.record.timelineId().equals(c.record.timelineId()));
+        if (!timelineStillStreams) {
+            // Its journal's WAL into LMDB, and its file (16 MiB) and descriptor let go of.
+            store.replayJournal(TimelineId.parse(c.record.timelineId()));
+        }
         FileTrees.delete(c.record.pgdata());
         Files.deleteIfExists(c.record.logfile());
         return json.put("status", "destroyed");

@@ -30,7 +30,9 @@ import java.util.Set;
  *
  * <p>Retained points come from the caller (snapshots, the start of the PITR window, every timeline's
  * end); branch points of child timelines are added here, and a point on a child at or below its
- * branch point is the parent's to keep.
+ * branch point is the parent's to keep. The caller's map also says which timelines are in use (a key,
+ * even with no points): a branch that is neither a key nor an ancestor of one is one nothing names any
+ * more (its pg destroyed), and keeps nothing, not even its branch point in its parent's history.
  */
 public final class GarbageCollector {
     private static final long SEGMENT = 16L << 20;
@@ -57,8 +59,12 @@ public final class GarbageCollector {
     private Map<TimelineId, Set<Lsn>> keepPoints(Map<TimelineId, ? extends Collection<Lsn>> retained) {
         Map<TimelineId, Timeline> all = new HashMap<>();
         store.timelines().forEach(t -> all.put(t.id(), t));
+        Set<TimelineId> inUse = inUse(all, retained.keySet());
         Map<TimelineId, Set<Lsn>> keep = new HashMap<>();
         for (Timeline t : all.values()) {
+            if (!inUse.contains(t.id())) {
+                continue;
+            }
             Collection<Lsn> given = retained.get(t.id());
             List<Lsn> points = new ArrayList<>(given == null ? List.of() : given);
             store.lastRecordEnd(t.id()).ifPresent(points::add);
@@ -76,6 +82,22 @@ public final class GarbageCollector {
             keep.computeIfAbsent(t.id(), k -> new HashSet<>());
         }
         return keep;
+    }
+
+    /** Roots, the timelines the caller names, and their ancestors. */
+    private static Set<TimelineId> inUse(Map<TimelineId, Timeline> all, Set<TimelineId> named) {
+        Set<TimelineId> used = new HashSet<>();
+        for (Timeline t : all.values()) {
+            if (t.parent() == null) {
+                used.add(t.id());
+            }
+        }
+        for (TimelineId id : named) {
+            for (Timeline t = all.get(id); t != null && used.add(t.id()); t = t.parent() == null ? null : all.get(t.parent())) {
+                // each ancestor once
+            }
+        }
+        return used;
     }
 
     private GcStats collect(TimelineId id, Set<Lsn> points, boolean dryRun) {
