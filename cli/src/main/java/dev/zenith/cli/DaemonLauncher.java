@@ -23,9 +23,6 @@ final class DaemonLauncher {
             // (to ~1 GB here) G1 spreads allocation over fresh pages and the WAL receiver's allocations
             // page-fault for minutes: a quarter of the daemon's CPU under pgbench (bench/RESULTS.md).
             "-XX:MaxNewSize=96m",
-            // Idle for a minute, G1 collects and gives unused heap back: bursts (1 MiB WAL reads are
-            // humongous objects) had grown the heap to gigabytes that it kept for good.
-            "-XX:G1PeriodicGCInterval=60000",
             // keeps the log open through the daemon's own shutdown hook (SIGTERM)
             "-Djava.util.logging.manager=dev.zenith.server.DaemonLogManager");
     /** Environment variables the daemon reads as paths; the CLI makes relative ones absolute. */
