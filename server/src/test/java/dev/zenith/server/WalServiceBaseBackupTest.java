@@ -66,4 +66,33 @@ class WalServiceBaseBackupTest extends WalServiceTestBase {
             }
         }
     }
+
+    @Test
+    void aBackupWithTablespacesStartsOnVanillaPostgres() throws Exception {
+        JsonObject pg = d.createPg("main");
+        int port = pg.getInteger("port");
+        d.psql(port, "CREATE TABLESPACE inside LOCATION ''");
+        d.psql(port, "CREATE TABLE t TABLESPACE inside AS SELECT g AS id FROM generate_series(1, 1000) g");
+        d.action("main", "stop"); // an image with the tablespace's directory in it
+        d.action("main", "start");
+        d.psql(port, "CREATE TABLE u TABLESPACE inside AS SELECT 1 AS x"); // and some in the WAL after it
+
+        Path backup = work.resolve("spaces");
+        clients.run("pg_basebackup", "-D", backup.toString(), "-X", "stream", "-c", "fast");
+        String verified = clients.offline("pg_verifybackup", backup.toString());
+        assertTrue(verified.contains("successfully verified"), verified);
+        int backupPort = PgCluster.freePort();
+        d.pg.handOver(backup);
+        Path log = work.resolve("spaces.log");
+        Files.writeString(log, "");
+        d.pg.handOver(log);
+        try {
+            clients.asPostgres("pg_ctl", "-D", backup.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
+                    "-p " + backupPort + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
+            assertEquals("1000:1", d.psql(backupPort, "SELECT (SELECT count(*) FROM t) || ':' || (SELECT x FROM u)"),
+                    Files.readString(log));
+        } finally {
+            clients.asPostgres("pg_ctl", "-D", backup.toString(), "-m", "immediate", "-w", "stop");
+        }
+    }
 }

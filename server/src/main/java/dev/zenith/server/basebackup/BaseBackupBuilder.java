@@ -41,6 +41,13 @@ public final class BaseBackupBuilder {
             DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'").withZone(ZoneOffset.UTC);
     /** The daemon's per-compute settings (port, synchronous_standby_names): not part of the cluster. */
     private static final String COMPUTE_SETTINGS_FILE = "zenith.conf";
+    private static final String AUTO_CONF = "postgresql.auto.conf";
+    /**
+     * The one compute setting a backup carries: tablespaces live in pg_tblspc as directories (in place),
+     * which PostgreSQL refuses at the end of recovery without it.
+     */
+    private static final String IN_PLACE_TABLESPACES = "\n# Zenith local: tablespaces are in place (pg_tblspc/OID is a directory)\n"
+            + "allow_in_place_tablespaces = 'on'\n";
 
     /** A laid-out backup; {@link #delete()} when streamed. Entries in archive order. */
     public record PreparedBackup(Path directory, int pgTimeline, Lsn startLsn, Lsn checkpointLsn, Lsn endLsn,
@@ -121,7 +128,11 @@ public final class BaseBackupBuilder {
         directories.addAll(List.of("global", "pg_wal", "pg_wal/archive_status"));
         directories.forEach(d -> out.add(TarArchiveReader.Entry.directory(d, now)));
         for (FileEntry f : image.files()) {
-            if (!f.path().equals(COMPUTE_SETTINGS_FILE) && !f.path().equals(DataDirectoryLayout.PG_CONTROL)) {
+            if (f.path().equals(AUTO_CONF)) {
+                byte[] own = store.imageFile(image, f.path()).orElseThrow(() -> new IOException("image file " + f.path() + " is gone"));
+                out.add(inMemory(AUTO_CONF, (new String(own, StandardCharsets.UTF_8) + IN_PLACE_TABLESPACES)
+                        .getBytes(StandardCharsets.UTF_8), now));
+            } else if (!f.path().equals(COMPUTE_SETTINGS_FILE) && !f.path().equals(DataDirectoryLayout.PG_CONTROL)) {
                 out.add(TarArchiveReader.Entry.file(f.path(), () -> new ByteArrayInputStream(store.imageFile(image, f.path())
                         .orElseThrow(() -> new IOException("image file " + f.path() + " is gone"))), f.size(), now, true));
             }
