@@ -51,13 +51,8 @@ class WalServiceBaseBackupTest extends WalServiceTestBase {
         // The data written after the image's checkpoint comes back through recovery from the backup's WAL.
         for (Path backup : new Path[] {stream, fetch}) {
             int backupPort = PgCluster.freePort();
-            d.pg.handOver(backup);
-            Path log = work.resolve(backup.getFileName() + ".log");
-            Files.writeString(log, "");
-            d.pg.handOver(log);
+            Path log = startVanillaOn(backup, backupPort);
             try {
-                clients.asPostgres("pg_ctl", "-D", backup.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
-                        "-p " + backupPort + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
                 assertEquals(expected, d.psql(backupPort,
                         "SELECT count(*), sum(id), md5(string_agg(v, ',' ORDER BY id)) FROM t"), Files.readString(log));
                 assertTrue(Files.readString(log).contains("consistent recovery state reached"), Files.readString(log));
@@ -82,17 +77,23 @@ class WalServiceBaseBackupTest extends WalServiceTestBase {
         String verified = clients.offline("pg_verifybackup", backup.toString());
         assertTrue(verified.contains("successfully verified"), verified);
         int backupPort = PgCluster.freePort();
-        d.pg.handOver(backup);
-        Path log = work.resolve("spaces.log");
-        Files.writeString(log, "");
-        d.pg.handOver(log);
+        Path log = startVanillaOn(backup, backupPort);
         try {
-            clients.asPostgres("pg_ctl", "-D", backup.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
-                    "-p " + backupPort + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
             assertEquals("1000:1", d.psql(backupPort, "SELECT (SELECT count(*) FROM t) || ':' || (SELECT x FROM u)"),
                     Files.readString(log));
         } finally {
             clients.asPostgres("pg_ctl", "-D", backup.toString(), "-m", "immediate", "-w", "stop");
         }
+    }
+
+    /** Starts PostgreSQL 15 on a backup, with its defaults; returns its log. Stop it with pg_ctl -m immediate. */
+    private Path startVanillaOn(Path backup, int port) throws Exception {
+        d.pg.handOver(backup);
+        Path log = work.resolve(backup.getFileName() + ".log");
+        Files.writeString(log, "");
+        d.pg.handOver(log);
+        clients.asPostgres("pg_ctl", "-D", backup.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
+                "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
+        return log;
     }
 }
