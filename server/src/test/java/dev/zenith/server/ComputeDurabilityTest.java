@@ -69,7 +69,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         int port = pg.getInteger("port");
         d.psql(port, "CREATE TABLE kept AS SELECT 42 AS answer");
         Path pgdata = Path.of(pg.getString("pgdata"));
-        long postmaster = Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid")).get(0).trim());
+        long postmaster = postmasterPid(pgdata);
         dev.zenith.testkit.PgCluster.deleteTree(pgdata); // pid file and all, while it runs
 
         Thread.sleep(3000); // longer than the daemon's 2 s watch over its computes
@@ -87,7 +87,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         JsonObject pg = d.createPg("main");
         int port = pg.getInteger("port");
         d.psql(port, "CREATE TABLE kept AS SELECT 42 AS answer");
-        long postmaster = Long.parseLong(Files.readAllLines(Path.of(pg.getString("pgdata"), "postmaster.pid")).get(0).trim());
+        long postmaster = postmasterPid(Path.of(pg.getString("pgdata")));
         dev.zenith.pgexec.Processes.signal(postmaster, "STOP"); // it will never answer a fast shutdown
         System.setProperty("zenith.computeFastStopSeconds", "3");
         try {
@@ -154,7 +154,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         PgbenchLedger bench = new PgbenchLedger(d.pg, d.home.resolve("bench"));
         bench.start(port, 4, 30);
         Thread.sleep(6000);
-        long postmaster = Long.parseLong(Files.readAllLines(Path.of(pg.getString("pgdata"), "postmaster.pid")).get(0).trim());
+        long postmaster = postmasterPid(Path.of(pg.getString("pgdata")));
         ProcessHandle.of(postmaster).ifPresent(h -> {
             h.descendants().forEach(ProcessHandle::destroyForcibly);
             h.destroyForcibly();
@@ -185,5 +185,9 @@ class ComputeDurabilityTest extends FreshDaemonTest {
             return 0;
         }
         return dev.zenith.wal.Lsn.parse(done.group(1)).minus(dev.zenith.wal.Lsn.parse(start.group(1)));
+    }
+
+    private static long postmasterPid(Path pgdata) throws Exception {
+        return Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid")).get(0).trim());
     }
 }

@@ -186,13 +186,18 @@ public final class ComputeManager {
     private Compute require(String name) {
         Compute c = computes.get(name);
         if (c == null) {
-            storages.unavailableHolding(name).ifPresent(u -> {
-                throw ApiException.conflict("pg '" + name + "' is on storage '" + u.getString("name")
-                        + "', which is unavailable: " + u.getString("error"));
-            });
+            refuseIfOnUnavailableStorage(name);
             throw ApiException.notFound("pg '" + name + "' not found");
         }
         return c;
+    }
+
+    /** A pg of a storage that is unavailable now: known by name, unusable (409). */
+    private void refuseIfOnUnavailableStorage(String name) {
+        storages.unavailableHolding(name).ifPresent(u -> {
+            throw ApiException.conflict("pg '" + name + "' is on storage '" + u.getString("name")
+                    + "', which is unavailable: " + u.getString("error"));
+        });
     }
 
     /**
@@ -361,8 +366,7 @@ public final class ComputeManager {
     private Optional<Lsn> timelineFlushed(PgRecord r) {
         for (Compute other : computes.values()) {
             WalReceiver rx = other.receiver;
-            if (rx != null && rx.flushed().isValid() && other.record.storageName().equals(r.storageName())
-                    && other.record.timelineId().equals(r.timelineId())) {
+            if (rx != null && rx.flushed().isValid() && other.record.sameTimelineAs(r)) {
                 return Optional.of(rx.flushed());
             }
         }
@@ -404,10 +408,7 @@ public final class ComputeManager {
         if (computes.containsKey(name)) {
             throw ApiException.conflict("pg '" + name + "' already exists");
         }
-        storages.unavailableHolding(name).ifPresent(u -> {
-            throw ApiException.conflict("pg '" + name + "' already exists on storage '" + u.getString("name")
-                    + "', which is unavailable: " + u.getString("error"));
-        });
+        refuseIfOnUnavailableStorage(name); // its name stays taken
         if (req.snapshot() != null && req.fromPg() != null) {
             throw ApiException.badRequest("give a snapshot or a pg to branch from, not both");
         }
@@ -557,8 +558,7 @@ public final class ComputeManager {
             throw ApiException.conflict("pg '" + name + "' is not a running replica");
         }
         for (Compute other : computes.values()) {
-            if (other != c && other.running && isPrimary(other) && other.record.storageName().equals(c.record.storageName())
-                    && other.record.timelineId().equals(c.record.timelineId())) {
+            if (other != c && other.running && isPrimary(other) && other.record.sameTimelineAs(c.record)) {
                 throw ApiException.conflict("pg '" + other.record.name() + "' is still the primary of this timeline; stop it first");
             }
         }
@@ -768,8 +768,7 @@ public final class ComputeManager {
         }
         for (Compute other : computes.values()) {
             if (!asReplica && !c.record.readOnly() && other != c && other.running && isPrimary(other)
-                    && other.record.storageName().equals(c.record.storageName())
-                    && other.record.timelineId().equals(c.record.timelineId())) {
+                    && other.record.sameTimelineAs(c.record)) {
                 throw ApiException.conflict("pg '" + other.record.name() + "' is already the primary of timeline "
                         + c.record.timelineId() + "; stop it first");
             }
@@ -890,7 +889,7 @@ public final class ComputeManager {
         computes.remove(name);
         rememberPgs(c.record.storageName());
         boolean timelineStillStreams = computes.values().stream().anyMatch(o -> o.receiver != null
-                && o.record.storageName().equals(c.record.storageName()) && o.record.timelineId().equals(c.record.timelineId()));
+                && o.record.sameTimelineAs(c.record));
         if (!timelineStillStreams) {
             // Its journal's WAL into LMDB, and its file (16 MiB) and descriptor let go of.
             store.replayJournal(TimelineId.parse(c.record.timelineId()));

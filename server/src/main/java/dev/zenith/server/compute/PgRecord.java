@@ -34,6 +34,11 @@ public record PgRecord(String name, String storageName, String timelineId, int p
                 source, replica);
     }
 
+    /** Whether both pgs are on the same timeline of the same storage. */
+    public boolean sameTimelineAs(PgRecord other) {
+        return storageName.equals(other.storageName) && timelineId.equals(other.timelineId);
+    }
+
     public PgRecord withPort(int newPort) {
         return new PgRecord(name, storageName, timelineId, newPort, pgdata, logfile, createdAt, wantRunning, cleanDirLsn, readOnly, source, replica);
     }

@@ -93,8 +93,9 @@ public final class GarbageCollector {
             }
         }
         for (TimelineId id : named) {
-            for (Timeline t = all.get(id); t != null && used.add(t.id()); t = t.parent() == null ? null : all.get(t.parent())) {
-                // each ancestor once
+            Timeline t = all.get(id);
+            while (t != null && used.add(t.id())) { // up to the first ancestor already counted
+                t = t.parent() == null ? null : all.get(t.parent());
             }
         }
         return used;
