@@ -1,0 +1,47 @@
+package dev.zenith.objectstore;
+
+import dev.zenith.objectstore.s3.S3Location;
+import dev.zenith.objectstore.s3.S3ObjectStore;
+import dev.zenith.objectstore.s3.S3Settings;
+import dev.zenith.testkit.S3ProxyServer;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/** Object stores on a test's S3Proxy, with short timeouts so fault tests do not wait long. */
+public final class TestStores {
+    private TestStores() {
+    }
+
+    public static S3Settings settings(S3ProxyServer s3, String url) {
+        return S3Settings.of(S3Location.parse(url))
+                .withEndpoint(s3.endpoint())
+                .withCredentials(s3.accessKey(), s3.secretKey())
+                .withLimits(16, Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(30), 2);
+    }
+
+    public static S3ObjectStore open(S3ProxyServer s3, String url) {
+        return S3ObjectStore.open(settings(s3, url));
+    }
+
+    /** The future's value, or its failure's cause (an ObjectStoreException) thrown as is. */
+    public static <T> T await(CompletableFuture<T> f) throws Exception {
+        try {
+            return f.get(120, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            while (c instanceof java.util.concurrent.CompletionException && c.getCause() != null) {
+                c = c.getCause();
+            }
+            if (c instanceof Exception x) {
+                throw x;
+            }
+            throw e;
+        } catch (TimeoutException e) {
+            throw new AssertionError("no answer in 120 s", e);
+        }
+    }
+}
