@@ -69,13 +69,13 @@ class S3ObjectStoreTest {
     void listingFollowsContinuationPages() throws Exception {
         try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/many")) {
             List<CompletableFuture<Void>> puts = new ArrayList<>();
-            for (int i = 0; i < 1100; i++) { // S3 lists at most 1000 keys a page
+            for (int i = 0; i < 1010; i++) { // S3 lists at most 1000 keys a page
                 puts.add(store.put(String.format("k/%05d", i), new byte[]{(byte) i}));
             }
             await(CompletableFuture.allOf(puts.toArray(CompletableFuture[]::new)));
             List<ObjectInfo> all = await(store.list("k/"));
-            assertEquals(1100, all.size());
-            assertEquals("k/01099", all.get(1099).key());
+            assertEquals(1010, all.size());
+            assertEquals("k/01009", all.get(1009).key());
         }
     }
 
