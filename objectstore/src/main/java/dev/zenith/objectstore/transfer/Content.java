@@ -1,0 +1,70 @@
+package dev.zenith.objectstore.transfer;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Bytes to upload, readable twice (once to hash them for the key, once to compress and send):
+ * an array, or a range of a file (a whole WAL segment, or the written part of a partial one).
+ */
+public interface Content {
+    long length();
+
+    InputStream open() throws IOException;
+
+    static Content of(byte[] bytes) {
+        return new Content() {
+            @Override
+            public long length() {
+                return bytes.length;
+            }
+
+            @Override
+            public InputStream open() {
+                return new ByteArrayInputStream(bytes);
+            }
+        };
+    }
+
+    static Content ofFile(Path file, long offset, long length) {
+        return new Content() {
+            @Override
+            public long length() {
+                return length;
+            }
+
+            @Override
+            public InputStream open() throws IOException {
+                FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+                ch.position(offset);
+                InputStream in = Channels.newInputStream(ch);
+                return new java.io.FilterInputStream(in) {
+                    long left = length;
+
+                    @Override
+                    public int read() throws IOException {
+                        byte[] one = new byte[1];
+                        return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+                    }
+
+                    @Override
+                    public int read(byte[] b, int off, int len) throws IOException {
+                        if (left <= 0) {
+                            return -1;
+                        }
+                        int n = in.read(b, off, (int) Math.min(len, left));
+                        if (n > 0) {
+                            left -= n;
+                        }
+                        return n;
+                    }
+                };
+            }
+        };
+    }
+}

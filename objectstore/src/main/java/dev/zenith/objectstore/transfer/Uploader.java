@@ -1,0 +1,243 @@
+package dev.zenith.objectstore.transfer;
+
+import dev.zenith.objectstore.ObjectInfo;
+import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.PendingUpload;
+import dev.zenith.objectstore.UploadedPart;
+import dev.zenith.objectstore.format.ContentHash;
+import dev.zenith.objectstore.format.Manifest;
+import dev.zenith.objectstore.format.ObjectFrame;
+import dev.zenith.objectstore.format.ObjectNames;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Uploads content as content-addressed blobs ({@link ObjectNames#blob}), off every event loop: each
+ * object is hashed, compressed and sent on one of the uploader's own worker threads; parts go out
+ * asynchronously, a bounded number at a time. Resumable: a blob already stored is not sent again
+ * (HEAD before PUT), and an interrupted multipart upload of the same blob is continued, its parts
+ * that the server already holds with the same MD5 skipped. Transient failures are retried with
+ * backoff until the uploader is closed; progress is counted in {@link #progress()}.
+ *
+ * <p>The returned entry is for a manifest: write the manifest only after every upload it lists
+ * has completed.
+ */
+public final class Uploader implements AutoCloseable {
+    private final ObjectStore store;
+    private final TransferSettings settings;
+    private final ExecutorService workers;
+    private final ScheduledExecutorService timer;
+    private final Semaphore partPermits;
+    private final TransferProgress progress = new TransferProgress();
+    private final Retrier retrier;
+
+    public Uploader(ObjectStore store, TransferSettings settings) {
+        this.store = store;
+        this.settings = settings;
+        AtomicInteger n = new AtomicInteger();
+        this.workers = Executors.newFixedThreadPool(settings.parallelObjects(), r -> daemon(r, "zenith-upload-" + n.incrementAndGet()));
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "zenith-upload-retry"));
+        this.partPermits = new Semaphore(settings.partsInFlight());
+        this.retrier = new Retrier(settings.backoff(), settings.retryDenied(), timer, progress);
+    }
+
+    public TransferProgress progress() {
+        return progress;
+    }
+
+    /** Stores {@code content} as a blob; completes with its manifest entry once the server holds it whole. */
+    public CompletableFuture<Manifest.Entry> upload(Content content, Map<String, String> labels) {
+        long id = progress.started(content.length());
+        CompletableFuture<Manifest.Entry> f = CompletableFuture.supplyAsync(() -> uploadNow(id, content, labels), workers);
+        f.whenComplete((v, e) -> {
+            if (e != null) {
+                progress.abandoned(id, content.length());
+            }
+        });
+        return f;
+    }
+
+    private Manifest.Entry uploadNow(long id, Content content, Map<String, String> labels) {
+        try {
+            ContentHash hash = hash(content);
+            String key = ObjectNames.blob(hash);
+            Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
+            if (there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH) {
+                progress.finished(id, content.length(), true);
+                return new Manifest.Entry(key, hash, content.length(), there.get().size(), labels);
+            }
+            PartSink sink = new PartSink(key);
+            try (InputStream in = content.open()) {
+                ObjectFrame.encode(in, content.length(), hash, sink, settings.level());
+            }
+            long stored = sink.finish();
+            progress.finished(id, content.length(), false);
+            return new Manifest.Entry(key, hash, content.length(), stored, labels);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static ContentHash hash(Content content) throws IOException {
+        MessageDigest d = ContentHash.newDigest();
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = content.open()) {
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                d.update(buf, 0, n);
+            }
+        }
+        return ContentHash.of(d.digest());
+    }
+
+    /**
+     * Cuts the frame into parts: one PUT when it fits one part, else a multipart upload started (or
+     * resumed) when the first part is full.
+     */
+    private final class PartSink extends OutputStream {
+        private final String key;
+        private byte[] buffer = new byte[settings.partSize()];
+        private int filled;
+        private String uploadId;
+        private Map<Integer, UploadedPart> alreadyThere = Map.of();
+        private final List<CompletableFuture<String>> parts = new ArrayList<>();
+        private long total;
+
+        PartSink(String key) {
+            this.key = key;
+        }
+
+        @Override
+        public void write(int b) {
+            write(new byte[]{(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            while (len > 0) {
+                if (filled == buffer.length) {
+                    sendPart();
+                }
+                int n = Math.min(len, buffer.length - filled);
+                System.arraycopy(b, off, buffer, filled, n);
+                filled += n;
+                off += n;
+                len -= n;
+            }
+        }
+
+        long finish() {
+            if (uploadId == null) {
+                byte[] whole = java.util.Arrays.copyOf(buffer, filled);
+                join(retrier.run(() -> store.put(key, whole)));
+                progress.sent(whole.length);
+                return whole.length;
+            }
+            if (filled > 0) {
+                sendPart();
+            }
+            List<String> etags = new ArrayList<>();
+            for (CompletableFuture<String> p : parts) {
+                etags.add(join(p));
+            }
+            join(retrier.run(() -> store.completeMultipart(key, uploadId, etags)));
+            return total;
+        }
+
+        private void sendPart() {
+            if (uploadId == null) {
+                startOrResume();
+            }
+            int number = parts.size() + 1;
+            byte[] bytes = buffer;
+            int length = filled;
+            buffer = new byte[settings.partSize()];
+            filled = 0;
+            total += length;
+            UploadedPart held = alreadyThere.get(number);
+            if (held != null && held.size() == length && held.etag().equalsIgnoreCase(md5(bytes, length))) {
+                parts.add(CompletableFuture.completedFuture(held.etag()));
+                return;
+            }
+            partPermits.acquireUninterruptibly();
+            CompletableFuture<String> f = retrier.run(() -> store.uploadPart(key, uploadId, number, bytes, 0, length));
+            f.whenComplete((v, e) -> {
+                partPermits.release();
+                if (e == null) {
+                    progress.sent(length);
+                }
+            });
+            parts.add(f);
+        }
+
+        private void startOrResume() {
+            Optional<PendingUpload> earlier = join(retrier.run(() -> store.pendingUploads(key))).stream()
+                    .filter(u -> u.key().equals(key))
+                    .max(Comparator.comparing(PendingUpload::initiated));
+            if (earlier.isPresent()) {
+                uploadId = earlier.get().uploadId();
+                Map<Integer, UploadedPart> held = new HashMap<>();
+                for (UploadedPart p : join(retrier.run(() -> store.listParts(key, uploadId)))) {
+                    held.put(p.partNumber(), p);
+                }
+                alreadyThere = held;
+            } else {
+                uploadId = join(retrier.run(() -> store.startMultipart(key)));
+            }
+        }
+    }
+
+    private static String md5(byte[] b, int length) {
+        try {
+            MessageDigest d = MessageDigest.getInstance("MD5");
+            d.update(b, 0, length);
+            return HexFormat.of().formatHex(d.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static <T> T join(CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw e;
+        }
+    }
+
+    static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** Stops retrying and the workers; uploads in progress fail. The store stays open (it is the caller's). */
+    @Override
+    public void close() {
+        retrier.close();
+        workers.shutdownNow();
+        timer.shutdownNow();
+    }
+}

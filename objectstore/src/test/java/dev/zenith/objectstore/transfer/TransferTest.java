@@ -1,0 +1,204 @@
+package dev.zenith.objectstore.transfer;
+
+import dev.zenith.objectstore.ObjectStoreException;
+import dev.zenith.objectstore.TestStores;
+import dev.zenith.objectstore.format.ContentHash;
+import dev.zenith.objectstore.format.CorruptObjectException;
+import dev.zenith.objectstore.format.Manifest;
+import dev.zenith.objectstore.format.ObjectFrame;
+import dev.zenith.objectstore.format.ObjectNames;
+import dev.zenith.objectstore.s3.S3ObjectStore;
+import dev.zenith.testkit.S3ProxyServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+
+import static dev.zenith.objectstore.TestStores.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Uploads and downloads through a real S3Proxy, with its faults: stopped, 500s, bad credentials, corrupt bytes. */
+class TransferTest {
+    private static final int PART = TransferSettings.MIN_PART;
+    private static final TransferSettings SMALL_PARTS = TransferSettings.defaults().withParallelism(2, PART, 4)
+            .withBackoff(new Backoff(Duration.ofMillis(100), Duration.ofSeconds(1), 0), true);
+    private static S3ProxyServer s3;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = S3ProxyServer.start("bucket");
+    }
+
+    @AfterAll
+    static void stop() {
+        s3.close();
+    }
+
+    @Test
+    void uploadsSmallAndMultipartBlobsOnceAndDownloadsThemVerified(@TempDir Path tmp) throws Exception {
+        try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/roundtrip");
+             Uploader up = new Uploader(store, SMALL_PARTS); Downloader down = new Downloader(store, SMALL_PARTS)) {
+            byte[] small = "a partial WAL segment".getBytes();
+            byte[] large = random(12 << 20, 7); // incompressible: three parts of 5 MiB
+            Manifest.Entry a = await(up.upload(Content.of(small), Map.of("kind", "wal")));
+            Manifest.Entry b = await(up.upload(Content.of(large), Map.of()));
+            assertEquals(ObjectNames.blob(ContentHash.ofContent(large)), b.key());
+            assertEquals(Map.of("kind", "wal"), a.labels());
+            assertTrue(b.storedLength() > large.length, "random bytes do not shrink");
+            assertTrue(await(store.pendingUploads("")).isEmpty(), "the multipart upload was completed");
+
+            TransferProgress.Snapshot p = up.progress().snapshot();
+            assertEquals(small.length + large.length, p.totalBytes());
+            assertEquals(p.totalBytes(), p.doneBytes());
+            assertEquals(0, p.pendingBytes());
+            assertEquals(Duration.ZERO, p.lag());
+            assertEquals(a.storedLength() + b.storedLength(), p.sentBytes());
+
+            // resumable at the object level: what the server holds is not sent again
+            Manifest.Entry again = await(up.upload(Content.of(large), Map.of()));
+            assertEquals(b.key(), again.key());
+            assertEquals(p.sentBytes(), up.progress().snapshot().sentBytes());
+            assertEquals(large.length, up.progress().snapshot().skippedBytes());
+
+            assertArrayEquals(small, await(down.get(a.key(), a.hash(), a.contentLength())));
+            Path file = await(down.downloadTo(b.key(), b.hash(), b.contentLength(), tmp.resolve("segment")));
+            assertArrayEquals(large, Files.readAllBytes(file));
+            assertEquals(small.length + large.length, down.progress().snapshot().doneBytes());
+        }
+    }
+
+    @Test
+    void anInterruptedMultipartUploadIsResumedSendingOnlyTheMissingParts(@TempDir Path tmp) throws Exception {
+        byte[] content = random(16 << 20, 11);
+        Path file = tmp.resolve("content");
+        Files.write(file, content);
+        ContentHash hash = ContentHash.ofContent(content);
+        String key = ObjectNames.blob(hash);
+        ByteArrayOutputStream frame = new ByteArrayOutputStream();
+        ObjectFrame.encode(new ByteArrayInputStream(content), content.length, hash, frame, SMALL_PARTS.level());
+        byte[] stored = frame.toByteArray();
+        try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/resume");
+             Uploader up = new Uploader(store, SMALL_PARTS)) {
+            // a daemon died after sending two parts of this blob
+            String id = await(store.startMultipart(key));
+            await(store.uploadPart(key, id, 1, stored, 0, PART));
+            await(store.uploadPart(key, id, 2, stored, PART, PART));
+
+            Manifest.Entry e = await(up.upload(Content.ofFile(file, 0, content.length), Map.of()));
+            assertEquals(stored.length, e.storedLength());
+            assertEquals(stored.length - 2L * PART, up.progress().snapshot().sentBytes(), "only parts 3 and 4 went up");
+            assertArrayEquals(stored, await(store.get(key)).orElseThrow().bytes());
+        }
+    }
+
+    @Test
+    void uploadsRideOutAStoppedServerAnd500s() throws Exception {
+        try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/faults");
+             Uploader up = new Uploader(store, SMALL_PARTS)) {
+            s3.stop();
+            CompletableFuture<Manifest.Entry> during;
+            try {
+                during = up.upload(Content.of(random(100_000, 1)), Map.of());
+                awaitRetries(up, 2);
+                assertFalse(during.isDone());
+                assertTrue(up.progress().snapshot().pendingBytes() == 100_000);
+                assertTrue(up.progress().snapshot().lastError().contains("unreachable"), up.progress().snapshot().lastError());
+            } finally {
+                s3.startAgain();
+            }
+            await(during);
+            assertEquals(0, up.progress().snapshot().pendingBytes());
+
+            Assumptions.assumeTrue(s3.canFailWrites(), "chattr +i not honoured here");
+            s3.failWrites("bucket", true);
+            CompletableFuture<Manifest.Entry> failing;
+            long before = up.progress().snapshot().retries();
+            try {
+                failing = up.upload(Content.of(random(12 << 20, 2)), Map.of());
+                awaitRetries(up, before + 2);
+                assertTrue(up.progress().snapshot().lastError().contains("HTTP 500"), up.progress().snapshot().lastError());
+                assertFalse(failing.isDone());
+            } finally {
+                s3.failWrites("bucket", false);
+            }
+            Manifest.Entry e = await(failing);
+            assertTrue(await(store.head(e.key())).isPresent());
+        }
+    }
+
+    @Test
+    void wrongCredentialsFailAtOnceWhenAskedAndAreRetriedInTheBackground() throws Exception {
+        var wrong = TestStores.settings(s3, "s3://bucket/creds").withCredentials(s3.accessKey(), "wrong");
+        TransferSettings interactive = SMALL_PARTS.withBackoff(new Backoff(Duration.ofMillis(50), Duration.ofMillis(100), 3), false);
+        try (S3ObjectStore store = S3ObjectStore.open(wrong)) {
+            try (Uploader up = new Uploader(store, interactive)) {
+                ObjectStoreException e = assertThrows(ObjectStoreException.class, () -> await(up.upload(Content.of(new byte[10]), Map.of())));
+                assertEquals(ObjectStoreException.Kind.ACCESS_DENIED, e.kind(), e.getMessage());
+                assertEquals(0, up.progress().snapshot().retries());
+                assertEquals(0, up.progress().snapshot().totalBytes(), "an abandoned upload is owed no more");
+            }
+            Uploader background = new Uploader(store, SMALL_PARTS);
+            CompletableFuture<Manifest.Entry> f = background.upload(Content.of(new byte[10]), Map.of());
+            awaitRetries(background, 2);
+            assertTrue(background.progress().snapshot().lastError().contains("access denied"));
+            background.close();
+            assertThrows(Exception.class, () -> await(f));
+        }
+    }
+
+    @Test
+    void aCorruptedBlobOnTheServerIsDetectedAndNeverServed(@TempDir Path tmp) throws Exception {
+        try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/corrupt");
+             Uploader up = new Uploader(store, SMALL_PARTS); Downloader down = new Downloader(store, SMALL_PARTS)) {
+            byte[] content = random(50_000, 3);
+            Manifest.Entry e = await(up.upload(Content.of(content), Map.of()));
+            Path onDisk = s3.objectFile("bucket", "corrupt/" + e.key());
+            byte[] raw = Files.readAllBytes(onDisk);
+            raw[raw.length / 2] ^= 0x10;
+            Files.write(onDisk, raw);
+
+            CorruptObjectException x = assertThrows(CorruptObjectException.class,
+                    () -> await(down.get(e.key(), e.hash(), e.contentLength())));
+            assertTrue(x.getMessage().startsWith(e.key() + " is corrupt: "), x.getMessage());
+            Path target = tmp.resolve("never");
+            assertThrows(CorruptObjectException.class, () -> await(down.downloadTo(e.key(), e.hash(), e.contentLength(), target)));
+            assertFalse(Files.exists(target));
+            assertEquals(0, down.progress().snapshot().retries(), "corruption is not retried");
+
+            await(store.delete(e.key()));
+            ObjectStoreException missing = assertThrows(ObjectStoreException.class,
+                    () -> await(down.get(e.key(), e.hash(), e.contentLength())));
+            assertTrue(missing.getMessage().contains("is missing"), missing.getMessage());
+        }
+    }
+
+    private static void awaitRetries(Uploader up, long atLeast) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        while (up.progress().snapshot().retries() < atLeast) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("no retries: " + up.progress().snapshot());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    static byte[] random(int n, long seed) {
+        byte[] b = new byte[n];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+}
