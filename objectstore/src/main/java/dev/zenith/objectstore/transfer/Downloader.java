@@ -15,32 +15,27 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Fetches blobs and verifies every byte before anyone sees them (the server is never trusted):
  * the frame's checks, and the hash the caller knows the blob by. Transient failures are retried
- * with backoff; a corrupt or missing blob is an error at once, naming it. Decoding and file writes
- * run on the downloader's own threads; at most {@code parallelObjects} objects are held at once.
+ * with backoff; a corrupt or missing blob is an error at once, naming it. Downloads, decoding and
+ * file writes run on the downloader's own {@code parallelObjects} threads, so at most that many
+ * objects are held in memory at once (objects are whole in memory: keep them part-sized).
  */
 public final class Downloader implements AutoCloseable {
     private final ObjectStore store;
+    private final TransferThreads threads;
     private final ExecutorService workers;
-    private final ScheduledExecutorService timer;
-    private final Semaphore slots;
-    private final TransferProgress progress = new TransferProgress();
+    private final TransferProgress progress;
     private final Retrier retrier;
 
     public Downloader(ObjectStore store, TransferSettings settings) {
         this.store = store;
-        AtomicInteger n = new AtomicInteger();
-        this.workers = Executors.newFixedThreadPool(settings.parallelObjects(), r -> Uploader.daemon(r, "zenith-download-" + n.incrementAndGet()));
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> Uploader.daemon(r, "zenith-download-retry"));
-        this.slots = new Semaphore(settings.parallelObjects());
-        this.retrier = new Retrier(settings.backoff(), settings.retryDenied(), timer, progress);
+        this.threads = new TransferThreads("zenith-download", settings);
+        this.workers = threads.workers;
+        this.progress = threads.progress;
+        this.retrier = threads.retrier;
     }
 
     public TransferProgress progress() {
@@ -51,18 +46,13 @@ public final class Downloader implements AutoCloseable {
     public CompletableFuture<byte[]> get(String key, ContentHash expected, long contentLength) {
         long id = progress.started(contentLength);
         CompletableFuture<byte[]> f = CompletableFuture.supplyAsync(() -> {
-            slots.acquireUninterruptibly();
-            try {
-                byte[] stored = Uploader.join(retrier.run(() -> store.get(key))).orElseThrow(() ->
-                        new ObjectStoreException(ObjectStoreException.Kind.CORRUPT, key + " is missing from " + store.describe()))
-                        .bytes();
-                progress.sent(stored.length);
-                byte[] content = ObjectFrame.decode(key, stored, expected);
-                progress.finished(id, contentLength, false);
-                return content;
-            } finally {
-                slots.release();
-            }
+            byte[] stored = Uploader.join(retrier.run(() -> store.get(key))).orElseThrow(() ->
+                    new ObjectStoreException(ObjectStoreException.Kind.CORRUPT, key + " is missing from " + store.describe()))
+                    .bytes();
+            progress.sent(stored.length);
+            byte[] content = ObjectFrame.decode(key, stored, expected);
+            progress.finished(id, contentLength, false);
+            return content;
         }, workers);
         f.whenComplete((v, e) -> {
             if (e != null) {
@@ -96,8 +86,6 @@ public final class Downloader implements AutoCloseable {
 
     @Override
     public void close() {
-        retrier.close();
-        workers.shutdownNow();
-        timer.shutdownNow();
+        threads.close();
     }
 }

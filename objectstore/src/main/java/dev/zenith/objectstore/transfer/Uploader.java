@@ -25,10 +25,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Uploads content as content-addressed blobs ({@link ObjectNames#blob}), off every event loop: each
@@ -44,20 +41,20 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Uploader implements AutoCloseable {
     private final ObjectStore store;
     private final TransferSettings settings;
+    private final TransferThreads threads;
     private final ExecutorService workers;
-    private final ScheduledExecutorService timer;
     private final Semaphore partPermits;
-    private final TransferProgress progress = new TransferProgress();
+    private final TransferProgress progress;
     private final Retrier retrier;
 
     public Uploader(ObjectStore store, TransferSettings settings) {
         this.store = store;
         this.settings = settings;
-        AtomicInteger n = new AtomicInteger();
-        this.workers = Executors.newFixedThreadPool(settings.parallelObjects(), r -> daemon(r, "zenith-upload-" + n.incrementAndGet()));
-        this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "zenith-upload-retry"));
+        this.threads = new TransferThreads("zenith-upload", settings);
+        this.workers = threads.workers;
+        this.progress = threads.progress;
+        this.retrier = threads.retrier;
         this.partPermits = new Semaphore(settings.partsInFlight());
-        this.retrier = new Retrier(settings.backoff(), settings.retryDenied(), timer, progress);
     }
 
     public TransferProgress progress() {
@@ -227,17 +224,9 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
-    static Thread daemon(Runnable r, String name) {
-        Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        return t;
-    }
-
     /** Stops retrying and the workers; uploads in progress fail. The store stays open (it is the caller's). */
     @Override
     public void close() {
-        retrier.close();
-        workers.shutdownNow();
-        timer.shutdownNow();
+        threads.close();
     }
 }

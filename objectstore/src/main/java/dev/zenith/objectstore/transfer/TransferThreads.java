@@ -1,0 +1,35 @@
+package dev.zenith.objectstore.transfer;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** What an uploader or a downloader runs on: its own worker threads, a retry timer, its progress. */
+final class TransferThreads implements AutoCloseable {
+    final ExecutorService workers;
+    final TransferProgress progress = new TransferProgress();
+    final Retrier retrier;
+    private final ScheduledExecutorService timer;
+
+    TransferThreads(String name, TransferSettings settings) {
+        AtomicInteger n = new AtomicInteger();
+        this.workers = Executors.newFixedThreadPool(settings.parallelObjects(), r -> daemon(r, name + "-" + n.incrementAndGet()));
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, name + "-retry"));
+        this.retrier = new Retrier(settings.backoff(), settings.retryDenied(), timer, progress);
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    /** Ends waiting retries (their calls fail) and stops the threads. */
+    @Override
+    public void close() {
+        retrier.close();
+        workers.shutdownNow();
+        timer.shutdownNow();
+    }
+}
