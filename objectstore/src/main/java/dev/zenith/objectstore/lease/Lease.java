@@ -1,0 +1,227 @@
+package dev.zenith.objectstore.lease;
+
+import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.ObjectStoreException;
+import dev.zenith.objectstore.StoredBytes;
+import dev.zenith.objectstore.format.ObjectNames;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.logging.Logger;
+
+/**
+ * One daemon's hold on a prefix: the {@code lease} object with an expiry, renewed in the
+ * background. Safe on servers that ignore conditional writes (S3Proxy does, as do several others):
+ *
+ * <ol>
+ *   <li>read the lease; refuse if another holder's expiry (plus the allowed clock skew) is ahead;</li>
+ *   <li>write our record (a new random nonce, generation + 1), with If-None-Match / If-Match where
+ *       the server honours them (a 412 ends the attempt: someone else won);</li>
+ *   <li>if more than {@code settle} passed between sending that read and the write's answer, start over;</li>
+ *   <li>wait {@code settle}, read back: the lease is ours only if the nonce there is ours.</li>
+ * </ol>
+ *
+ * Two takers A and B cannot both read back their own nonce: for B's write to land after A's read-back,
+ * B's read (which saw the lease free, so came before A's write) and B's write would be more than
+ * {@code settle} apart, and B would have started over. The holder treats its lease as valid until
+ * its last successful renewal's start plus ttl minus the clock skew; others take it only after the
+ * expiry plus the skew. Callers check {@link #isValid()} before each write that must be fenced,
+ * and put {@link #generation()} in the names of what they write.
+ */
+public final class Lease implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Lease.class.getName());
+    private static final int MAX_SLOW_TAKES = 5;
+
+    private final ObjectStore store;
+    private final LeaseSettings settings;
+    private final String owner;
+    private final String nonce = UUID.randomUUID().toString();
+    private final ScheduledExecutorService timer;
+    private volatile long generation;
+    private volatile long validUntilNanos;
+    private volatile boolean lost;
+    private volatile Consumer<String> onLost = reason -> { };
+
+    private Lease(ObjectStore store, LeaseSettings settings, String owner) {
+        this.store = store;
+        this.settings = settings;
+        this.owner = owner;
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "zenith-lease");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Takes the prefix's lease (blocking for about {@code settle}: call it from a worker thread) and
+     * renews it until {@link #close()}. Fails with {@link LeaseHeldException} when another daemon
+     * holds it, or with the store's error when the store cannot be reached.
+     */
+    public static Lease acquire(ObjectStore store, LeaseSettings settings, String owner) {
+        Lease l = new Lease(store, settings, owner);
+        try {
+            l.take();
+        } catch (RuntimeException e) {
+            l.timer.shutdownNow();
+            throw e;
+        }
+        long every = settings.renewEvery().toMillis();
+        l.timer.scheduleWithFixedDelay(l::renewQuietly, every, every, TimeUnit.MILLISECONDS);
+        return l;
+    }
+
+    public long generation() {
+        return generation;
+    }
+
+    /** Whether writes fenced by this lease may still be made now. */
+    public boolean isValid() {
+        return !lost && System.nanoTime() < validUntilNanos;
+    }
+
+    /** Called once, from the renewal thread, when the lease is found taken or could not be renewed in time. */
+    public void onLost(Consumer<String> listener) {
+        this.onLost = listener;
+    }
+
+    private void take() {
+        for (int attempt = 1; ; attempt++) {
+            long t0 = System.nanoTime();
+            Optional<StoredBytes> current = join(store.get(ObjectNames.LEASE));
+            Optional<LeaseRecord> rec = current.map(c -> LeaseRecord.decode("lease of " + store.describe(), c.bytes()));
+            if (rec.isPresent() && !rec.get().nonce().equals(nonce) && !rec.get().released()
+                    && rec.get().expiresAt() + settings.clockSkew().toMillis() > System.currentTimeMillis()) {
+                throw new LeaseHeldException(store.describe(), rec.get());
+            }
+            // our own record is there when an earlier attempt of ours was too slow: keep its generation
+            long gen = rec.map(r -> r.nonce().equals(nonce) ? r.generation() : r.generation() + 1).orElse(1L);
+            LeaseRecord mine = new LeaseRecord(nonce, owner, gen, System.currentTimeMillis() + settings.ttl().toMillis());
+            boolean written = write(mine, current.map(c -> c.info().etag()));
+            if (!written) {
+                throw new LeaseHeldException(store.describe(), readRecord().orElse(mine));
+            }
+            if (System.nanoTime() - t0 > settings.settle().toNanos()) {
+                if (attempt >= MAX_SLOW_TAKES) {
+                    throw new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, "the lease of " + store.describe()
+                            + " could not be taken: the server answers slower than the settle time (" + settings.settle() + ")");
+                }
+                continue; // too slow to be sure no other taker read before our write: read again
+            }
+            sleep(settings.settle());
+            Optional<LeaseRecord> back = readRecord();
+            if (back.isEmpty() || !back.get().nonce().equals(nonce)) {
+                throw new LeaseHeldException(store.describe(), back.orElse(mine));
+            }
+            generation = gen;
+            validUntilNanos = t0 + settings.ttl().minus(settings.clockSkew()).toNanos();
+            LOG.info("took the lease of " + store.describe() + " (generation " + gen + ")");
+            return;
+        }
+    }
+
+    /** Renews if still ours; declares the lease lost when it is not, or when validity ran out meanwhile. */
+    void renew() {
+        if (lost) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        Optional<StoredBytes> current = join(store.get(ObjectNames.LEASE));
+        Optional<LeaseRecord> now = current.map(c -> LeaseRecord.decode("lease of " + store.describe(), c.bytes()));
+        if (now.isEmpty() || !now.get().nonce().equals(nonce)) {
+            lose("the lease of " + store.describe() + " was taken by " + now.map(LeaseRecord::owner).orElse("nobody (deleted)"));
+            return;
+        }
+        boolean written = write(new LeaseRecord(nonce, owner, generation, System.currentTimeMillis() + settings.ttl().toMillis()),
+                current.map(c -> c.info().etag()));
+        if (!written) {
+            lose("the lease of " + store.describe() + " changed under its holder");
+        } else if (System.nanoTime() >= validUntilNanos) {
+            lose("the lease of " + store.describe() + " ran out before its renewal was written");
+        } else {
+            validUntilNanos = t0 + settings.ttl().minus(settings.clockSkew()).toNanos();
+        }
+    }
+
+    private void renewQuietly() {
+        try {
+            renew();
+        } catch (RuntimeException e) {
+            if (System.nanoTime() >= validUntilNanos) {
+                lose("the lease of " + store.describe() + " could not be renewed in time: " + e.getMessage());
+            } else {
+                LOG.warning("lease renewal failed, will retry: " + e.getMessage());
+            }
+        }
+    }
+
+    private void lose(String reason) {
+        if (!lost) {
+            lost = true;
+            LOG.warning(reason);
+            onLost.accept(reason);
+        }
+    }
+
+    private boolean write(LeaseRecord r, Optional<String> expectedEtag) {
+        byte[] bytes = r.encode();
+        if (!settings.conditional()) {
+            join(store.put(ObjectNames.LEASE, bytes));
+            return true;
+        }
+        return expectedEtag.isPresent()
+                ? join(store.putIfMatch(ObjectNames.LEASE, bytes, expectedEtag.get()))
+                : join(store.putIfAbsent(ObjectNames.LEASE, bytes));
+    }
+
+    private Optional<LeaseRecord> readRecord() {
+        return join(store.get(ObjectNames.LEASE)).map(c -> LeaseRecord.decode("lease of " + store.describe(), c.bytes()));
+    }
+
+    /** Stops renewing and, while still ours, releases the lease (keeping its generation for the next holder). */
+    @Override
+    public void close() {
+        timer.shutdownNow();
+        try {
+            Optional<LeaseRecord> now = readRecord();
+            if (!lost && now.isPresent() && now.get().nonce().equals(nonce)) {
+                join(store.put(ObjectNames.LEASE, new LeaseRecord(nonce, owner, generation, 0).encode()));
+            }
+        } catch (RuntimeException e) {
+            LOG.warning("could not release the lease of " + store.describe() + " (it expires by itself): " + e.getMessage());
+        }
+        lost = true;
+    }
+
+    /** Stops renewing without releasing: what a daemon killed with -9 (or paused) leaves behind; for tests. */
+    void abandon() {
+        timer.shutdownNow();
+    }
+
+    private static <T> T join(CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw e;
+        }
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, "interrupted while taking the lease");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+package dev.zenith.objectstore.lease;
+
+import dev.zenith.objectstore.TestStores;
+import dev.zenith.objectstore.format.CorruptObjectException;
+import dev.zenith.objectstore.format.ObjectNames;
+import dev.zenith.objectstore.s3.S3ObjectStore;
+import dev.zenith.testkit.S3ProxyServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static dev.zenith.objectstore.TestStores.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The lease on a real S3Proxy, which ignores If-None-Match and If-Match: exclusion comes from the read-back. */
+class LeaseTest {
+    private static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(3), Duration.ofMillis(500),
+            Duration.ofMillis(500), Duration.ofMillis(500), true);
+    private static S3ProxyServer s3;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = S3ProxyServer.start("bucket");
+    }
+
+    @AfterAll
+    static void stop() {
+        s3.close();
+    }
+
+    @Test
+    void aHeldPrefixIsRefusedNamingItsHolderAndAReleaseKeepsTheGeneration() throws Exception {
+        try (S3ObjectStore a = TestStores.open(s3, "s3://bucket/held"); S3ObjectStore b = TestStores.open(s3, "s3://bucket/held")) {
+            Lease la = Lease.acquire(a, FAST, "host-a pid 1");
+            assertEquals(1, la.generation());
+            assertTrue(la.isValid());
+            LeaseHeldException e = assertThrows(LeaseHeldException.class, () -> Lease.acquire(b, FAST, "host-b pid 2"));
+            assertTrue(e.getMessage().contains("in use by host-a pid 1"), e.getMessage());
+            Thread.sleep(FAST.ttl().toMillis() + 500); // renewals keep it past its first expiry
+            assertTrue(la.isValid());
+            assertThrows(LeaseHeldException.class, () -> Lease.acquire(b, FAST, "host-b pid 2"));
+            la.close();
+            assertFalse(la.isValid());
+            try (Lease lb = Lease.acquire(b, FAST, "host-b pid 2")) {
+                assertEquals(2, lb.generation(), "a new holder's generation follows the released one");
+            }
+        }
+    }
+
+    @Test
+    void aDeadHoldersLeaseIsTakenAfterItsExpiryAndTheOldHolderLearnsItLostIt() throws Exception {
+        try (S3ObjectStore a = TestStores.open(s3, "s3://bucket/dead"); S3ObjectStore b = TestStores.open(s3, "s3://bucket/dead")) {
+            Lease la = Lease.acquire(a, FAST, "killed");
+            AtomicReference<String> lostWhy = new AtomicReference<>();
+            la.onLost(lostWhy::set);
+            la.abandon(); // as kill -9 would: no more renewals, no release
+            assertThrows(LeaseHeldException.class, () -> Lease.acquire(b, FAST, "next"));
+            Thread.sleep(FAST.ttl().plus(FAST.clockSkew()).toMillis() + 200);
+            try (Lease lb = Lease.acquire(b, FAST, "next")) {
+                assertEquals(2, lb.generation());
+                assertFalse(la.isValid(), "the old holder stopped trusting its lease before the new one took it");
+                la.renew(); // a holder that was only paused, not dead, finds out at its next renewal
+                assertTrue(lostWhy.get().contains("taken by next"), lostWhy.get());
+                assertTrue(lb.isValid());
+            }
+        }
+    }
+
+    @Test
+    void racingTakersOnAServerThatIgnoresConditionalWritesNeverBothWin() throws Exception {
+        LeaseSettings unconditional = new LeaseSettings(FAST.ttl(), FAST.renewEvery(), FAST.settle(), FAST.clockSkew(), false);
+        int rounds = 0;
+        int won = 0;
+        for (LeaseSettings settings : List.of(FAST, unconditional)) {
+            for (int round = 0; round < 3; round++) {
+                String url = "s3://bucket/race-" + settings.conditional() + "-" + round;
+                int takers = 4;
+                ExecutorService pool = Executors.newFixedThreadPool(takers);
+                List<S3ObjectStore> stores = new ArrayList<>();
+                List<Future<Lease>> attempts = new ArrayList<>();
+                CountDownLatch go = new CountDownLatch(1);
+                try {
+                    for (int i = 0; i < takers; i++) {
+                        S3ObjectStore store = TestStores.open(s3, url);
+                        stores.add(store);
+                        await(store.list("")); // a warm connection, so the takers really race
+                        String who = "taker-" + i;
+                        attempts.add(pool.submit(() -> {
+                            go.await();
+                            return Lease.acquire(store, settings, who);
+                        }));
+                    }
+                    go.countDown();
+                    List<Lease> winners = new ArrayList<>();
+                    for (Future<Lease> f : attempts) {
+                        try {
+                            winners.add(f.get());
+                        } catch (java.util.concurrent.ExecutionException e) {
+                            assertTrue(e.getCause() instanceof LeaseHeldException, String.valueOf(e.getCause()));
+                        }
+                    }
+                    assertTrue(winners.size() <= 1, "two holders at once: " + winners.size());
+                    rounds++;
+                    won += winners.size();
+                    for (Lease w : winners) {
+                        w.renew();
+                        assertTrue(w.isValid(), "the winner keeps its lease");
+                        w.close();
+                    }
+                } finally {
+                    pool.shutdownNow();
+                    stores.forEach(S3ObjectStore::close);
+                }
+            }
+        }
+        assertTrue(won >= rounds / 2, "races mostly have a winner: " + won + " of " + rounds);
+    }
+
+    @Test
+    void aDamagedLeaseObjectIsAnErrorNeverAFreeLease() throws Exception {
+        try (S3ObjectStore a = TestStores.open(s3, "s3://bucket/damaged")) {
+            Lease.acquire(a, FAST, "first").abandon();
+            Path file = s3.objectFile("bucket", "damaged/" + ObjectNames.LEASE);
+            byte[] raw = Files.readAllBytes(file);
+            raw[raw.length - 3] ^= 1;
+            Files.write(file, raw);
+            CorruptObjectException e = assertThrows(CorruptObjectException.class, () -> Lease.acquire(a, FAST, "second"));
+            assertTrue(e.getMessage().startsWith("lease of s3://bucket/damaged"), e.getMessage());
+        }
+    }
+}
