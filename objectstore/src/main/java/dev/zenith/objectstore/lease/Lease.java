@@ -1,5 +1,7 @@
 package dev.zenith.objectstore.lease;
 
+import static dev.zenith.objectstore.Futures.join;
+
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
 import dev.zenith.objectstore.StoredBytes;
@@ -9,7 +11,6 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -205,16 +206,6 @@ public final class Lease implements AutoCloseable {
         timer.shutdownNow();
     }
 
-    private static <T> T join(CompletableFuture<T> f) {
-        try {
-            return f.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw e;
-        }
-    }
 
     private static void sleep(Duration d) {
         try {

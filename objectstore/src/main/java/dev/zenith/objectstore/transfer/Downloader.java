@@ -1,5 +1,6 @@
 package dev.zenith.objectstore.transfer;
 
+import dev.zenith.objectstore.Futures;
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
 import dev.zenith.objectstore.format.ContentHash;
@@ -46,7 +47,7 @@ public final class Downloader implements AutoCloseable {
     public CompletableFuture<byte[]> get(String key, ContentHash expected, long contentLength) {
         long id = progress.started(contentLength);
         CompletableFuture<byte[]> f = CompletableFuture.supplyAsync(() -> {
-            byte[] stored = Uploader.join(retrier.run(() -> store.get(key))).orElseThrow(() ->
+            byte[] stored = Futures.join(retrier.run(() -> store.get(key))).orElseThrow(() ->
                     new ObjectStoreException(ObjectStoreException.Kind.CORRUPT, key + " is missing from " + store.describe()))
                     .bytes();
             progress.sent(stored.length);

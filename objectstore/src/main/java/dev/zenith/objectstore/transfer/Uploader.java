@@ -1,5 +1,7 @@
 package dev.zenith.objectstore.transfer;
 
+import static dev.zenith.objectstore.Futures.join;
+
 import dev.zenith.objectstore.ObjectInfo;
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.PendingUpload;
@@ -23,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Semaphore;
 
@@ -213,16 +214,6 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
-    static <T> T join(CompletableFuture<T> f) {
-        try {
-            return f.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw e;
-        }
-    }
 
     /** Stops retrying and the workers; uploads in progress fail. The store stays open (it is the caller's). */
     @Override
