@@ -694,6 +694,36 @@ public final class Store implements AutoCloseable {
     }
 
     /**
+     * The commits of the history that ends at {@code end} on timeline {@code id} (the timeline, then its
+     * ancestors below their branch points) whose times lie in [{@code fromMicros}, {@code toMicros}),
+     * newest first by commit time, at most {@code limit}.
+     */
+    public List<CommitRecord> commitsNewestFirst(TimelineId id, Lsn end, long fromMicros, long toMicros, int limit) {
+        List<CommitRecord> found = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+            for (Lineage.Step step : lineage(txn, id, end).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                byte[][] hit = Tables.floor(c, Keys.commit(step.timeline(), toMicros - 1, Lsn.of(-1L)), Keys.TL);
+                int taken = 0;
+                while (hit != null && taken < limit) {
+                    long micros = Keys.commitMicrosAt(hit[0]);
+                    if (micros < fromMicros) {
+                        break;
+                    }
+                    Lsn lsn = Keys.lsnAt(hit[0], Keys.TL + 8);
+                    if (lsn.isBefore(step.upTo())) {
+                        found.add(new CommitRecord(lsn, micros));
+                        taken++;
+                    }
+                    hit = c.prev() && Keys.hasPrefix(c.key(), prefix) ? new byte[][] {c.key(), c.val()} : null;
+                }
+            }
+        }
+        found.sort(java.util.Comparator.comparingLong(CommitRecord::pgMicros).reversed());
+        return found.size() > limit ? new ArrayList<>(found.subList(0, limit)) : found;
+    }
+
+    /**
      * How far apart in time two commits may lie in the wrong order (by LSN) in the commit index: a
      * backend takes its commit timestamp just before inserting the record, so concurrent commits
      * interleave by microseconds; a second is far more than a descheduled backend takes.
@@ -870,11 +900,17 @@ public final class Store implements AutoCloseable {
      * not included: add it with {@link #writeWalSegments}.
      */
     public MaterializeStats materialize(ImageManifest image, Path target) throws IOException {
+        return materialize(image, target, bytes -> { });
+    }
+
+    /** As {@link #materialize(ImageManifest, Path)}, telling {@code bytesWritten} of the pages as they are written. */
+    public MaterializeStats materialize(ImageManifest image, Path target, java.util.function.LongConsumer bytesWritten)
+            throws IOException {
         Lineage lineage;
         try (Txn<byte[]> txn = tables.env.txnRead()) {
             lineage = lineage(txn, image.timeline(), image.lsn());
         }
-        return new DataDirectoryMaterializer(tables).run(image, lineage, target);
+        return new DataDirectoryMaterializer(tables).run(image, lineage, target, bytesWritten);
     }
 
     /** Materializes the image of timeline {@code id} (or an ancestor) taken at exactly {@code imageLsn}. */

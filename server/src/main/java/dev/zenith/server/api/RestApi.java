@@ -1,6 +1,8 @@
 package dev.zenith.server.api;
 
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.jobs.Job;
+import dev.zenith.server.jobs.JobRegistry;
 import dev.zenith.server.storages.StorageRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -13,6 +15,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.logging.Level;
@@ -31,6 +34,9 @@ public final class RestApi {
     private final Management management;
     private final Runnable shutdown;
     private final Set<Path> homes;
+    private final JobRegistry jobs = new JobRegistry();
+    /** The API's description (OpenAPI 3), kept beside this class; OpenApiTest holds it to the routes. */
+    private static final JsonObject OPENAPI = loadOpenApi();
 
     /**
      * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
@@ -64,6 +70,10 @@ public final class RestApi {
             // Stop only once the answer is out: closing the HTTP server first would cut it off.
             reply(ctx, 202, new JsonObject().put("stopping", true)).onComplete(v -> shutdown.run());
         });
+
+        r.get("/openapi.json").handler(ctx -> reply(ctx, 200, OPENAPI));
+        r.get("/jobs").handler(ctx -> reply(ctx, 200, jobs.list()));
+        r.get("/jobs/:id").handler(ctx -> reply(ctx, 200, jobs.get(ctx.pathParam("id")).toJson()));
 
         r.put("/storages").handler(ctx -> {
             JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path", "pitr"));
@@ -109,6 +119,14 @@ public final class RestApi {
         });
         r.get("/pgs").handler(ctx -> reply(ctx, 200, computes.list()));
         r.get("/pgs/:name").handler(ctx -> reply(ctx, 200, computes.show(ctx.pathParam("name"))));
+        r.get("/pgs/:name/log").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            computes.checkExists(name);
+            Instant since = instantParam(ctx, "since");
+            Instant until = instantParam(ctx, "until");
+            int limit = intParam(ctx, "limit", 50, 1, 10_000);
+            blocking(ctx, 200, () -> computes.log(name, since, until, limit));
+        });
         r.delete("/pgs/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> computes.destroy(name));
@@ -142,7 +160,12 @@ public final class RestApi {
             String time = body.optionalString("time");
             blocking(ctx, 201, () -> computes.createSnapshot(name, lsn, time));
         });
-        r.get("/snapshots").handler(ctx -> blocking(ctx, 200, () -> computes.listSnapshots(null)));
+        r.get("/snapshots").handler(ctx -> {
+            String pg = ctx.queryParams().get("pg");
+            boolean sizes = !"false".equals(ctx.queryParams().get("sizes"));
+            blocking(ctx, 200, () -> computes.listSnapshots(s -> pg == null || s.pg().equals(pg), sizes));
+        });
+        r.get("/timelines").handler(ctx -> blocking(ctx, 200, computes::timelines));
         r.get("/snapshot-diff").handler(ctx -> {
             if (ctx.queryParams().getAll("from").size() != 1 || ctx.queryParams().getAll("to").size() != 1) {
                 throw ApiException.badRequest("give both snapshots, once each: /snapshot-diff?from=PG@A&to=PG@B");
@@ -165,6 +188,42 @@ public final class RestApi {
                 "no such endpoint: " + ctx.request().method() + " " + ctx.request().path())));
         r.route().failureHandler(this::failure);
         return r;
+    }
+
+    private static JsonObject loadOpenApi() {
+        try (var in = RestApi.class.getResourceAsStream("openapi.json")) {
+            return new JsonObject(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.io.IOException | NullPointerException e) {
+            throw new IllegalStateException("openapi.json is missing from the server jar", e);
+        }
+    }
+
+    private static Instant instantParam(RoutingContext ctx, String name) {
+        String v = ctx.queryParams().get(name);
+        if (v == null) {
+            return null;
+        }
+        try {
+            return java.time.OffsetDateTime.parse(v).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw ApiException.badRequest("query parameter '" + name + "' is not an ISO-8601 time with a zone: '" + v + "'");
+        }
+    }
+
+    private static int intParam(RoutingContext ctx, String name, int dflt, int min, int max) {
+        String v = ctx.queryParams().get(name);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // below
+        }
+        throw ApiException.badRequest("query parameter '" + name + "' must be a whole number from " + min + " to " + max);
     }
 
     /** A request from a CLI of another home (see {@link #HOME_HEADER}) is answered 421 and goes no further. */
@@ -191,8 +250,21 @@ public final class RestApi {
         return vertx.createHttpServer().requestHandler(router()).listen(port, host);
     }
 
+    /**
+     * Runs a long action as a job on the management executor. A client that asks for it with
+     * {@code Prefer: respond-async} (RFC 7240) is answered at once, 202 with {@code Location: /jobs/ID}, and
+     * polls the job for its phase and progress; any other gets the action's answer when it is done.
+     */
     private void blocking(RoutingContext ctx, int status, Callable<Object> work) {
-        management.run(work).onComplete(ar -> {
+        Job job = jobs.create(ctx.request().method() + " " + ctx.request().path());
+        var done = management.run(JobRegistry.runAs(job, work));
+        String prefer = ctx.request().getHeader("prefer");
+        if (prefer != null && prefer.contains("respond-async")) {
+            ctx.response().putHeader("location", "/jobs/" + job.id()).putHeader("preference-applied", "respond-async");
+            reply(ctx, 202, job.toJson());
+            return;
+        }
+        done.onComplete(ar -> {
             if (ar.succeeded()) {
                 reply(ctx, status, ar.result());
             } else {

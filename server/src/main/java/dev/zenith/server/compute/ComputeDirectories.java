@@ -1,5 +1,8 @@
 package dev.zenith.server.compute;
 
+import dev.zenith.server.jobs.Progress;
+import dev.zenith.storage.image.DataDirectoryMaterializer;
+
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.storage.wal.WalIndex;
@@ -116,7 +119,10 @@ final class ComputeDirectories {
                     + ", before the promotion to timeline " + pgTimeline + "; no compute can start there");
         }
         FileTrees.delete(pgdata);
-        MaterializeStats stats = store.materialize(image, pgdata);
+        Progress progress = Progress.current();
+        progress.phase("rebuilding the data directory from the store", DataDirectoryMaterializer.pageBytes(image));
+        MaterializeStats stats = store.materialize(image, pgdata, progress::advance);
+        progress.phase("writing WAL to replay (" + end.minus(image.redoLsn()) + " bytes)");
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
         store.writeWalSegments(timeline, image.redoLsn(), end, walDir);

@@ -4,6 +4,8 @@ import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.api.ApiException;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.jobs.Progress;
+import dev.zenith.server.history.PgLog;
 import dev.zenith.server.history.HistoryDiff;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.HistoryPoints;
@@ -445,6 +447,7 @@ public final class ComputeManager {
             } else {
                 FileTrees.delete(pgdata);
                 LOG.info("storage " + storageName + " is empty: running initdb for pg " + name);
+                Progress.current().phase("running initdb (the storage is empty)");
                 timeline = directories.bootstrap(store, process);
                 cleanDirLsn = store.walEnd(timeline).orElseThrow();
             }
@@ -537,6 +540,7 @@ public final class ComputeManager {
             stop(name);
         }
         String head = name + "@HEAD" + snapshots.nextHeadIndex(name);
+        Progress.current().phase("keeping the state pg " + name + " leaves as snapshot " + head);
         snapshots.create(head, true, c.record.storageName(), HistoryPoints.now(store, current));
         Branch b = branch(snapshotName, snapshotName == null ? name : null, lsn, time);
         save(store, c, c.record.onTimeline(b.timeline().toString(), b.source()));
@@ -674,6 +678,7 @@ public final class ComputeManager {
     public JsonObject collectGarbage(String storageName, java.time.Duration pitrOverride) {
         StorageRegistry.Storage storage = storages.get(storageName);
         java.time.Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
+        Progress.current().phase("collecting garbage on storage " + storageName);
         var stats = storage.store().collectGarbage(retainedPoints(storage, pitr, null));
         LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
         return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
@@ -724,10 +729,19 @@ public final class ComputeManager {
      * without it, beyond the PITR window, the other snapshots and the branches.
      */
     public JsonArray listSnapshots(String only) {
+        return listSnapshots(s -> only == null || only.equals(s.fullName()), true);
+    }
+
+    /** The snapshots {@code which} picks; with {@code sizes} false, without what each keeps (cheap). */
+    public JsonArray listSnapshots(Predicate<Snapshot> which, boolean sizes) {
         JsonArray out = new JsonArray();
         Map<String, Long[]> baseline = new java.util.HashMap<>();
         for (Snapshot s : snapshots.list()) {
-            if (only != null && !only.equals(s.fullName())) {
+            if (!which.test(s)) {
+                continue;
+            }
+            if (!sizes) {
+                out.add(s.toJson().put("parent", snapshots.parentOf(s).map(Snapshot::fullName).orElse(null)));
                 continue;
             }
             StorageRegistry.Storage storage = storages.get(s.storageName());
@@ -740,6 +754,33 @@ public final class ComputeManager {
             long pages = Math.max(0, without.pageBytesFreed() - base[1]);
             out.add(s.toJson().put("parent", snapshots.parentOf(s).map(Snapshot::fullName).orElse(null))
                     .put("retains_wal_bytes", wal).put("retains_page_bytes", pages).put("retains_bytes", wal + pages));
+        }
+        return out;
+    }
+
+    /** A pg's history, newest first (see {@link PgLog}); blocking. */
+    public JsonObject log(String name, Instant since, Instant until, int limit) {
+        Compute c = require(name);
+        catchUp(c);
+        String storage = c.record.storageName();
+        Map<String, TimelineId> pgTimelines = new java.util.HashMap<>();
+        computes.values().stream().filter(o -> o.record.storageName().equals(storage))
+                .forEach(o -> pgTimelines.put(o.record.name(), TimelineId.parse(o.record.timelineId())));
+        List<Snapshot> ofStorage = snapshots.list().stream().filter(sn -> sn.storageName().equals(storage)).toList();
+        return PgLog.of(new PgLog.Subject(name, TimelineId.parse(c.record.timelineId()), storages.get(storage).store(),
+                ofStorage, pgTimelines), since, until, limit);
+    }
+
+    /** Every timeline of every available storage: its parent and branch point (for zenith tree); blocking. */
+    public JsonArray timelines() {
+        JsonArray out = new JsonArray();
+        for (StorageRegistry.Storage s : storages.list()) {
+            for (var t : s.store().timelines()) {
+                out.add(new JsonObject().put("storage_name", s.name()).put("timeline_id", t.id().toString())
+                        .put("parent_id", t.parent() == null ? null : t.parent().toString())
+                        .put("branch_lsn", t.parent() == null ? null : t.branchLsn().toString())
+                        .put("pg_timeline", t.pgTimeline()).put("created_at", t.createdAt().toString()));
+            }
         }
         return out;
     }
@@ -812,6 +853,7 @@ public final class ComputeManager {
                 Files.createFile(c.record.logfile());
             }
             pg.handOver(c.record.logfile());
+            Progress.current().phase("starting PostgreSQL (it replays the WAL since the image)");
             c.process.start(pinned(settings));
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
@@ -844,6 +886,7 @@ public final class ComputeManager {
         TimelineId tl = TimelineId.parse(c.record.timelineId());
         c.stopping = true;
         try {
+            Progress.current().phase("stopping PostgreSQL of pg " + c.record.name());
             c.process.stop();
             WalReceiver rx = c.receiver;
             if (rx != null) {
@@ -864,6 +907,7 @@ public final class ComputeManager {
             return; // a standby's directory is rebuilt from the store at its next start
         }
         try {
+            Progress.current().phase("keeping the stopped directory as an image");
             Lsn clean = directories.refreshImage(store, tl, c.process);
             save(store, c, c.record.withCleanDirLsn(clean));
         } catch (IOException | RuntimeException e) {

@@ -24,6 +24,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ExecutionException;
 import java.util.List;
+import java.util.function.LongConsumer;
 import java.util.Comparator;
 import java.util.ArrayList;
 import java.util.stream.Stream;
@@ -47,6 +48,20 @@ public final class DataDirectoryMaterializer {
 
     /** @param lineage the image timeline's lineage at the image LSN */
     public MaterializeStats run(ImageManifest image, Lineage lineage, Path target) throws IOException {
+        return run(image, lineage, target, bytes -> { });
+    }
+
+    /** The bytes of relation pages an image's directory holds: what {@code bytesWritten} adds up to. */
+    public static long pageBytes(ImageManifest image) {
+        return image.relations().stream().mapToLong(RelationSize::blocks).sum() * PageLayout.BLCKSZ;
+    }
+
+    /**
+     * @param bytesWritten told, from the writer threads, of each batch of relation pages written (for
+     *                     progress; adds up to {@link #pageBytes})
+     */
+    public MaterializeStats run(ImageManifest image, Lineage lineage, Path target, LongConsumer bytesWritten)
+            throws IOException {
         Instant started = Instant.now();
         prepareTarget(target);
         long bytes = 0;
@@ -65,7 +80,7 @@ public final class DataDirectoryMaterializer {
                 createDirectory(target.resolve(DataDirectoryLayout.segmentPath(r.rel(), 0)).getParent());
             }
         }
-        long pages = writeForks(image.relations(), lineage, target);
+        long pages = writeForks(image.relations(), lineage, target, bytesWritten);
         bytes += pages * PageLayout.BLCKSZ;
         return new MaterializeStats(image.relations().size(), pages, image.files().size() + 1, bytes,
                 Duration.between(started, Instant.now()));
@@ -76,7 +91,8 @@ public final class DataDirectoryMaterializer {
      * (LMDB readers do not block each other): decompressing and writing pages is CPU work that a
      * second core halves. Forks are dealt largest first to the least loaded writer.
      */
-    private long writeForks(List<RelationSize> relations, Lineage lineage, Path target) throws IOException {
+    private long writeForks(List<RelationSize> relations, Lineage lineage, Path target, LongConsumer bytesWritten)
+            throws IOException {
         int writers = Math.max(1, Math.min(WRITERS, Runtime.getRuntime().availableProcessors()));
         List<List<RelationSize>> shares = new ArrayList<>();
         long[] load = new long[writers];
@@ -105,7 +121,7 @@ public final class DataDirectoryMaterializer {
                     long written = 0;
                     try (Txn<byte[]> txn = tables.env.txnRead(); PageLookup lookup = new PageLookup(tables, txn, lineage)) {
                         for (RelationSize r : share) {
-                            written += writeFork(lookup, r, target);
+                            written += writeFork(lookup, r, target, bytesWritten);
                         }
                     }
                     return written;
@@ -151,7 +167,7 @@ public final class DataDirectoryMaterializer {
         }
     }
 
-    private long writeFork(PageLookup lookup, RelationSize r, Path target) throws IOException {
+    private long writeFork(PageLookup lookup, RelationSize r, Path target, LongConsumer bytesWritten) throws IOException {
         long written = 0;
         long blocks = r.blocks();
         int segments = (int) Math.max(1, (blocks + PageLayout.RELSEG_SIZE - 1) / PageLayout.RELSEG_SIZE);
@@ -173,11 +189,13 @@ public final class DataDirectoryMaterializer {
                     PageCodec.decodeInto(found.encoded(), buffer, filled * PageLayout.BLCKSZ);
                     if (++filled == PAGES_PER_WRITE) {
                         writeFully(ch, buffer, filled * PageLayout.BLCKSZ);
+                        bytesWritten.accept((long) filled * PageLayout.BLCKSZ);
                         filled = 0;
                     }
                     written++;
                 }
                 writeFully(ch, buffer, filled * PageLayout.BLCKSZ);
+                bytesWritten.accept((long) filled * PageLayout.BLCKSZ);
             }
             Files.setPosixFilePermissions(file, FILE_MODE);
         }

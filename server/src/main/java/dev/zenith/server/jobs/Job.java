@@ -1,0 +1,104 @@
+package dev.zenith.server.jobs;
+
+import dev.zenith.server.api.ApiException;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One long action (a pg create, checkout, start, gc...): its state, its current phase and how far that
+ * phase got. Written by the thread doing the work, read by REST handlers: fields are volatile or atomic.
+ */
+public final class Job implements Progress {
+    static final ThreadLocal<Job> CURRENT = new ThreadLocal<>();
+
+    public enum State { RUNNING, SUCCEEDED, FAILED }
+
+    private final String id;
+    private final String action;
+    private final Instant startedAt = Instant.now();
+    private volatile State state = State.RUNNING;
+    private volatile String phase = "queued";
+    private volatile long phaseStartedNanos = System.nanoTime();
+    private volatile long total;
+    private final AtomicLong done = new AtomicLong();
+    /** Every phase so far, in order: a client polling now and then still sees the short ones. */
+    private final List<String> phases = new CopyOnWriteArrayList<>();
+    private volatile Instant finishedAt;
+    private volatile Object result;
+    private volatile int errorStatus;
+    private volatile String error;
+
+    Job(String id, String action) {
+        this.id = id;
+        this.action = action;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public Object result() {
+        return result;
+    }
+
+    Instant finishedAt() {
+        return finishedAt;
+    }
+
+    @Override
+    public void phase(String name, long total) {
+        this.done.set(0);
+        this.total = total;
+        this.phaseStartedNanos = System.nanoTime();
+        this.phase = name;
+        phases.add(name);
+    }
+
+    @Override
+    public void advance(long units) {
+        done.addAndGet(units);
+    }
+
+    void succeeded(Object result) {
+        this.result = result;
+        this.finishedAt = Instant.now();
+        this.state = State.SUCCEEDED;
+    }
+
+    void failed(Throwable t) {
+        this.errorStatus = t instanceof ApiException api ? api.status() : 500;
+        this.error = t.getMessage() == null ? t.toString() : t.getMessage();
+        this.finishedAt = Instant.now();
+        this.state = State.FAILED;
+    }
+
+    /** The job as GET /jobs/ID shows it; rate and ETA are of the current phase. */
+    public JsonObject toJson() {
+        long d = done.get();
+        double seconds = Math.max(1e-3, (System.nanoTime() - phaseStartedNanos) / 1e9);
+        long rate = (long) (d / seconds);
+        JsonObject j = new JsonObject().put("id", id).put("action", action)
+                .put("state", state.name().toLowerCase()).put("phase", phase)
+                .put("done_bytes", d).put("total_bytes", total).put("bytes_per_second", rate)
+                .put("eta_seconds", total > 0 && rate > 0 && d < total ? (total - d) / rate : null)
+                .put("phases", new JsonArray(List.copyOf(phases))).put("started_at", startedAt.toString())
+                .put("finished_at", finishedAt == null ? null : finishedAt.toString())
+                .put("elapsed_ms", Duration.between(startedAt, finishedAt == null ? Instant.now() : finishedAt).toMillis());
+        if (state == State.SUCCEEDED) {
+            j.put("result", result);
+        } else if (state == State.FAILED) {
+            j.put("error", error).put("error_status", errorStatus);
+        }
+        return j;
+    }
+}

@@ -1,0 +1,77 @@
+package dev.zenith.server.jobs;
+
+import dev.zenith.server.api.ApiException;
+import io.vertx.core.json.JsonArray;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The daemon's long actions, running and recently finished, by id. A job wraps the work it is given:
+ * while the work runs on whatever thread runs it, {@link Progress#current()} there is the job. Finished
+ * jobs are kept for a while so a client polling them sees the outcome.
+ */
+public final class JobRegistry {
+    private static final Duration KEEP_FINISHED = Duration.ofMinutes(10);
+    private static final int MAX_FINISHED = 200;
+
+    private final AtomicLong nextId = new AtomicLong(1);
+    private final Map<String, Job> jobs = new LinkedHashMap<>();
+
+    /** A new running job for {@code action} (e.g. "pg checkout main"). */
+    public synchronized Job create(String action) {
+        prune();
+        Job job = new Job(Long.toString(nextId.getAndIncrement()), action);
+        jobs.put(job.id(), job);
+        return job;
+    }
+
+    public synchronized Job get(String id) {
+        Job job = jobs.get(id);
+        if (job == null) {
+            throw ApiException.notFound("job '" + id + "' not found (finished jobs are kept " + KEEP_FINISHED.toMinutes()
+                    + " minutes)");
+        }
+        return job;
+    }
+
+    public synchronized JsonArray list() {
+        JsonArray a = new JsonArray();
+        jobs.values().forEach(j -> a.add(j.toJson()));
+        return a;
+    }
+
+    /** The work, run as {@code job}: its progress reports and its outcome land in the job. */
+    public static <T> Callable<T> runAs(Job job, Callable<T> work) {
+        return () -> {
+            Job.CURRENT.set(job);
+            try {
+                T result = work.call();
+                job.succeeded(result);
+                return result;
+            } catch (Throwable t) {
+                job.failed(t);
+                throw t;
+            } finally {
+                Job.CURRENT.remove();
+            }
+        };
+    }
+
+    private void prune() {
+        Instant cutoff = Instant.now().minus(KEEP_FINISHED);
+        long finished = jobs.values().stream().filter(j -> j.finishedAt() != null).count();
+        var it = jobs.values().iterator();
+        while (it.hasNext()) {
+            Job j = it.next();
+            if (j.finishedAt() != null && (j.finishedAt().isBefore(cutoff) || finished > MAX_FINISHED)) {
+                it.remove();
+                finished--;
+            }
+        }
+    }
+}
