@@ -88,7 +88,29 @@ final class DaemonClient {
 
     /** Sends a request; a non-2xx answer becomes a CliException carrying the daemon's error text. */
     JsonNode send(String method, String path, ObjectNode body) {
+        return exchange(method, path, body, false).json();
+    }
+
+    /** An answer: its status, its JSON, and the job it started (Location of a 202), if any. */
+    record Answer(int status, JsonNode json, String location) {
+    }
+
+    /**
+     * A long action: asks the daemon to run it as a job ({@code Prefer: respond-async}) and follows the
+     * job, showing its progress, until it ends; answers what the action answers.
+     */
+    JsonNode sendWithProgress(String method, String path, ObjectNode body, JobProgress progress) {
+        Answer a = exchange(method, path, body, true);
+        if (a.status() != 202 || a.location() == null) {
+            return a.json(); // a daemon that answered at once
+        }
+        return progress.follow(this, a.location());
+    }
+
+    /** The one place requests are made (and their headers set). */
+    Answer exchange(String method, String path, ObjectNode body, boolean async) {
         String base = baseUrl().orElseThrow(() -> notRunning());
+        String location = null;
         int status;
         String text;
         try {
@@ -97,6 +119,9 @@ final class DaemonClient {
             c.setReadTimeout(readTimeoutMs(method, path));
             c.setRequestMethod(method);
             c.setRequestProperty("zenith-home", homeAsDaemonKnowsIt()); // RestApi.HOME_HEADER
+            if (async) {
+                c.setRequestProperty("prefer", "respond-async");
+            }
             if (body != null) {
                 byte[] bytes = body.toString().getBytes(StandardCharsets.UTF_8);
                 c.setDoOutput(true);
@@ -107,6 +132,7 @@ final class DaemonClient {
                 }
             }
             status = c.getResponseCode();
+            location = c.getHeaderField("location");
             try (InputStream in = status / 100 == 2 ? c.getInputStream() : c.getErrorStream()) {
                 text = in == null ? "" : new String(in.readAllBytes(), StandardCharsets.UTF_8);
             }
@@ -130,9 +156,9 @@ final class DaemonClient {
                     + " is the zenith of ZENITH_HOME=" + json.path("home").asText("?") + "; start this one with: ./zenith start)");
         }
         if (status / 100 != 2) {
-            throw new CliException(json.path("error").asText("HTTP " + status));
+            throw new CliException(ErrorTexts.forPeople(json.path("error").asText("HTTP " + status), this));
         }
-        return json;
+        return new Answer(status, json, location);
     }
 
     /**

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /** {@code zenith start} and {@code zenith stop}: the daemon's life cycle, seen from the CLI. */
 final class DaemonLauncher {
@@ -53,7 +54,7 @@ final class DaemonLauncher {
         for (String pathVariable : PATH_VARIABLES) {
             String value = pb.environment().get(pathVariable);
             if (value != null && !value.isBlank()) {
-                pb.environment().put(pathVariable, Main.absolute(value));
+                pb.environment().put(pathVariable, StorageCommands.absolute(value));
             }
         }
         if (foreground) {
@@ -93,10 +94,22 @@ final class DaemonLauncher {
         throw new CliException("zenith did not come up within 10 minutes; see " + home.logFile());
     }
 
-    int stop() throws InterruptedException {
-        if (!client.isUp()) {
+    int stop(PrintStream progress) throws InterruptedException {
+        Optional<JsonNode> status;
+        try {
+            status = client.statusIfRunning();
+        } catch (CliException e) {
+            status = Optional.empty();
+        }
+        if (status.isEmpty()) {
             out.println("zenith is not running (ZENITH_HOME=" + home.dir() + ")");
             return 0;
+        }
+        long running = status.get().path("pgs_running").asLong();
+        if (running > 0) {
+            // it takes a while (each one's fast shutdown, then an image of its directory): say so
+            progress.println("zenith: stopping " + running + " running pg" + (running == 1 ? "" : "s")
+                    + " cleanly, then the daemon...");
         }
         long pid = readPid();
         try {
@@ -139,7 +152,7 @@ final class DaemonLauncher {
         }
         String conf = System.getProperty("zenith.conf");
         if (conf != null && !conf.isBlank()) {
-            cmd.add("-Dzenith.conf=" + Main.absolute(conf));
+            cmd.add("-Dzenith.conf=" + StorageCommands.absolute(conf));
         }
         cmd.add("-jar");
         cmd.add(jar);

@@ -1,56 +1,21 @@
 package dev.zenith.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.zenith.wal.dump.WalDumpCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.IFactory;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 import java.io.PrintStream;
-import java.nio.file.InvalidPathException;
-import java.nio.file.Path;
-import java.util.Arrays;
+import java.io.PrintWriter;
+import java.lang.reflect.Constructor;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
 
 /**
- * The {@code zenith} command: turns commands into REST calls and prints tables (or the JSON with
- * {@code --json}). Errors go to stderr with a non-zero exit code.
+ * The {@code zenith} command (picocli): turns commands into REST calls and prints them for people (or
+ * the daemon's JSON with {@code --json}). Errors go to stderr as {@code zenith: ...}; exit codes: 1 an
+ * error, 2 a usage error (with "did you mean" on typos), 3 no daemon runs (status).
  */
 public final class Main {
-    private static final String USAGE = """
-            usage: zenith COMMAND [options]   (add --json for JSON output)
-
-              start [--foreground]          start the daemon (state in ZENITH_HOME, default ./.zenith)
-              stop                          stop computes cleanly, then the daemon
-              status                        what runs
-
-              storage attach -n NAME --path DIR [--type native] [--pitr 7d]
-              storage gc -n NAME [--pitr DURATION]   free history outside the PITR window, snapshots, branches
-              storage detach -n NAME
-              storage list
-              storage show -n NAME
-
-              pg create -n NAME [-s STORAGE] [--no-start]
-              pg create -n NAME --snapshot PG@SNAP [--read-only] [--no-start]
-              pg create -n NAME --from PG [--lsn LSN | --time ISO-8601] [--read-only] [--no-start]
-              pg checkout -n NAME (PG@SNAP | --lsn LSN | --time ISO-8601)
-              pg start -n NAME [--replica]      a replica is a hot standby streaming from us
-              pg stop -n NAME
-              pg promote -n NAME                a replica becomes the primary (its primary stopped)
-              pg destroy -n NAME
-              pg list
-              pg show -n NAME
-
-              snapshot create PG@SNAP [--lsn LSN | --time ISO-8601]
-              snapshot list
-              snapshot show PG@SNAP
-              snapshot destroy PG@SNAP
-              snapshot diff PG@A PG@B           pages and bytes changed between two points
-
-              waldump FILE...               print WAL records like pg_waldump (no daemon needed)
-            """;
-
     private final PrintStream out;
     private final PrintStream err;
 
@@ -65,298 +30,132 @@ public final class Main {
 
     /** Runs one command; returns the exit code. */
     public int run(List<String> argv) {
-        try {
-            return dispatch(argv);
-        } catch (CliException e) {
-            err.println("zenith: " + e.getMessage());
-            return e.exitCode();
-        } catch (Exception e) {
-            err.println("zenith: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+        Cli cli = new Cli(out, err);
+        CommandLine cmd = commandLine(cli, commandNamed(argv));
+        if (argv.isEmpty()) {
+            cmd.usage(out, cli.ansi());
+            return 2;
+        }
+        return cmd.execute(argv.toArray(String[]::new));
+    }
+
+    /** The top-level command the line names, or null (none, or a typo: every command is needed then). */
+    private static String commandNamed(List<String> argv) {
+        for (int i = 0; i < argv.size(); i++) {
+            String a = argv.get(i);
+            if (a.equals("-o") || a.equals("--output")) {
+                i++; // its value
+            } else if (!a.startsWith("-")) {
+                // completion walks the whole tree
+                return ZenithCommand.COMMANDS.containsKey(a) && !a.equals("__complete") ? a : null;
+            }
+        }
+        return null;
+    }
+
+    /** The whole command tree for one run. */
+    static CommandLine commandLine(Cli cli) {
+        return commandLine(cli, null);
+    }
+
+    /** The command tree for one run, with only command {@code only} when given; every command gets the run's {@link Cli}. */
+    static CommandLine commandLine(Cli cli, String only) {
+        IFactory factory = factory(cli);
+        CommandLine cmd = new CommandLine(new ZenithCommand(cli), factory);
+        for (var c : ZenithCommand.COMMANDS.entrySet()) {
+            if (only == null || only.equals(c.getKey())) {
+                try {
+                    cmd.addSubcommand(c.getKey(), new CommandLine(factory.create(c.getValue()), factory));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+        // Set here, on the root only: as a (scope INHERIT) annotation every subcommand's model would ask it,
+        // running postgres --version ~40 times per command.
+        cmd.getCommandSpec().versionProvider(new VersionInfo());
+        cmd.setOut(new PrintWriter(cli.out, true)).setErr(new PrintWriter(cli.err, true));
+        cmd.setColorScheme(CommandLine.Help.defaultColorScheme(cli.ansi()));
+        cmd.setUsageHelpWidth(Math.min(Table.width(), 120));
+        cmd.setCaseInsensitiveEnumValuesAllowed(true);
+        cmd.setAbbreviatedSubcommandsAllowed(false);
+        // psql's options (-c, -At...) after the pg's name go to psql, in their order
+        if (cmd.getSubcommands().containsKey("pg")) {
+            cmd.getSubcommands().get("pg").getSubcommands().get("connect").setUnmatchedOptionsArePositionalParams(true);
+        }
+        cmd.setParameterExceptionHandler((ParameterException e, String[] args) -> {
+            CommandLine at = e.getCommandLine();
+            String message = e instanceof UnmatchedArgumentException u ? unmatched(u) : e.getMessage();
+            cli.err.println("zenith: " + message);
+            if (e instanceof UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+                cli.err.println("did you mean: " + String.join(" or ", closestFirst(u)) + "?");
+            }
+            cli.err.println("see: " + at.getCommandSpec().qualifiedName() + " --help");
+            return 2;
+        });
+        cmd.setExecutionExceptionHandler((Exception e, CommandLine at, CommandLine.ParseResult parsed) -> {
+            if (e instanceof CliException c) {
+                cli.err.println("zenith: " + c.getMessage());
+                return c.exitCode();
+            }
+            if (e instanceof ParameterException p) {
+                return at.getParameterExceptionHandler().handleParseException(p, new String[0]);
+            }
+            cli.err.println("zenith: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
             return 1;
-        }
+        });
+        return cmd;
     }
 
-    private int dispatch(List<String> argv) throws Exception {
-        if (argv.isEmpty() || argv.get(0).equals("help") || argv.get(0).equals("--help") || argv.get(0).equals("-h")) {
-            out.print(USAGE);
-            return argv.isEmpty() ? 2 : 0;
+    /** picocli's suggestions, the closest (fewest edits) to what was typed first. */
+    private static List<String> closestFirst(UnmatchedArgumentException u) {
+        String typed = u.getUnmatched().isEmpty() ? "" : u.getUnmatched().get(0);
+        return u.getSuggestions().stream()
+                .sorted(java.util.Comparator.comparingInt((String s) -> editDistance(typed, s))).toList();
+    }
+
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
         }
-        String cmd = argv.get(0);
-        List<String> rest = argv.subList(1, argv.size());
-        if (cmd.equals("waldump")) {
-            return waldump(rest);
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
         }
-        Home home = Home.resolve();
-        DaemonClient client = new DaemonClient(home);
-        DaemonLauncher launcher = new DaemonLauncher(home, client, out);
-        switch (cmd) {
-            case "start" -> {
-                Args a = Args.parse(rest, Set.of(), Set.of("foreground", "json"), Map.of()).noPositional();
-                return launcher.start(a.flag("foreground"));
-            }
-            case "stop" -> {
-                Args.parse(rest, Set.of(), Set.of("json"), Map.of()).noPositional();
-                return launcher.stop();
-            }
-            case "status" -> {
-                Args a = Args.parse(rest, Set.of(), Set.of("json"), Map.of()).noPositional();
-                Optional<JsonNode> status = client.statusIfRunning();
-                if (status.isEmpty()) {
-                    out.println("zenith is not running (ZENITH_HOME=" + home.dir() + ")");
-                    return 3;
-                }
-                JsonNode st = status.get();
-                if (a.flag("json")) {
-                    out.println(st.toPrettyString());
-                } else {
-                    Table.printObject(out, without(st, "pgs"));
-                    if (st.has("pgs") && st.get("pgs").size() > 0) {
-                        out.println();
-                        Table.print(out, st.get("pgs"), "name", "storage_name", "status", "port", "last_lsn");
+        return prev[b.length()];
+    }
+
+    /** "Unmatched argument at index 1: 'strat'" in people's words. */
+    private static String unmatched(UnmatchedArgumentException u) {
+        List<String> words = u.getUnmatched();
+        String word = words.isEmpty() ? "?" : words.get(0);
+        String where = u.getCommandLine().getCommandSpec().qualifiedName();
+        boolean hasSubcommands = !u.getCommandLine().getSubcommands().isEmpty();
+        return (word.startsWith("-") ? "unknown option '" + word + "' for '" + where + "'"
+                : hasSubcommands ? "unknown command '" + word + "' for '" + where + "'"
+                : "unexpected argument" + (words.size() > 1 ? "s " : " ") + String.join(" ", words) + " for '" + where + "'");
+    }
+
+    private static IFactory factory(Cli cli) {
+        IFactory fallback = CommandLine.defaultFactory();
+        return new IFactory() {
+            @Override
+            public <K> K create(Class<K> type) throws Exception {
+                for (Constructor<?> c : type.getDeclaredConstructors()) {
+                    if (c.getParameterCount() == 1 && c.getParameterTypes()[0] == Cli.class) {
+                        c.setAccessible(true);
+                        return type.cast(c.newInstance(cli));
                     }
                 }
-                return 0;
+                return fallback.create(type);
             }
-            case "storage" -> {
-                return storage(client, rest);
-            }
-            case "pg" -> {
-                return pg(client, rest);
-            }
-            case "snapshot" -> {
-                return snapshot(client, rest);
-            }
-            default -> throw new CliException("unknown command '" + cmd + "' (see: zenith help)", 2);
-        }
-    }
-
-    private int storage(DaemonClient client, List<String> argv) {
-        if (argv.isEmpty()) {
-            throw new CliException("storage needs a subcommand: attach, detach, list, show, gc", 2);
-        }
-        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "type", "path", "pitr"), Set.of("json"),
-                Map.of("n", "name", "t", "type", "p", "path")).noPositional();
-        boolean json = a.flag("json");
-        switch (argv.get(0)) {
-            case "attach" -> {
-                ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", a.require("name", "storage name"))
-                        .put("type", a.get("type") == null ? "native" : a.get("type"));
-                putIfGiven(body, "path", absolute(a.get("path")));
-                putIfGiven(body, "pitr", a.get("pitr"));
-                return show(json, client.put("/storages", body));
-            }
-            case "detach" -> {
-                return show(json, client.delete("/storages/" + a.require("name", "storage name")));
-            }
-            case "gc" -> {
-                ObjectNode body = DaemonClient.JSON.createObjectNode();
-                putIfGiven(body, "pitr", a.get("pitr"));
-                return show(json, client.post("/storages/" + a.require("name", "storage name") + "/gc",
-                        body.isEmpty() ? null : body));
-            }
-            case "list" -> {
-                JsonNode list = client.get("/storages");
-                if (json) {
-                    out.println(list.toPrettyString());
-                } else {
-                    Table.print(out, list, "name", "type", "status", "pitr", "path");
-                }
-                return 0;
-            }
-            case "show" -> {
-                return show(json, client.get("/storages/" + a.require("name", "storage name")));
-            }
-            default -> throw new CliException("unknown storage subcommand '" + argv.get(0) + "'", 2);
-        }
-    }
-
-    private int pg(DaemonClient client, List<String> argv) {
-        if (argv.isEmpty()) {
-            throw new CliException("pg needs a subcommand: create, start, stop, promote, checkout, destroy, list, show", 2);
-        }
-        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("name", "storage", "snapshot", "from", "lsn", "time"),
-                Set.of("json", "no-start", "read-only", "replica"), Map.of("n", "name", "s", "storage"));
-        if (!argv.get(0).equals("checkout")) {
-            a.noPositional();
-        }
-        boolean json = a.flag("json");
-        switch (argv.get(0)) {
-            case "create" -> {
-                ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", a.require("name", "pg name"));
-                if (a.get("storage") != null) {
-                    body.put("storage_name", a.get("storage"));
-                }
-                if (a.flag("no-start")) {
-                    body.put("start", false);
-                }
-                putIfGiven(body, "snapshot", a.get("snapshot"));
-                putIfGiven(body, "from", a.get("from"));
-                putIfGiven(body, "lsn", a.get("lsn"));
-                putIfGiven(body, "time", a.get("time"));
-                if (a.flag("read-only")) {
-                    body.put("read_only", true);
-                }
-                JsonNode pg = client.put("/pgs", body);
-                if (json) {
-                    out.println(pg.toPrettyString());
-                } else {
-                    out.println("pg " + pg.path("name").asText() + " created on storage " + pg.path("storage_name").asText()
-                            + " (" + pg.path("status").asText() + ")");
-                    if ("running".equals(pg.path("status").asText())) {
-                        out.println("connect with:  psql '" + pg.path("connstr").asText() + "'");
-                    }
-                }
-                return 0;
-            }
-            case "start", "stop", "promote" -> {
-                ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", argv.get(0));
-                if (a.flag("replica")) {
-                    body.put("is_replica", true);
-                }
-                JsonNode pg = client.post("/pgs/" + a.require("name", "pg name") + "/actions", body);
-                if (json) {
-                    out.println(pg.toPrettyString());
-                } else {
-                    out.println("pg " + pg.path("name").asText() + " " + pg.path("status").asText()
-                            + ("running".equals(pg.path("status").asText()) ? "; connect with:  psql '"
-                            + pg.path("connstr").asText() + "'" : ""));
-                }
-                return 0;
-            }
-            case "checkout" -> {
-                ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", "checkout");
-                if (a.positional().size() > 1) {
-                    throw new CliException("checkout takes one snapshot, got " + a.positional());
-                }
-                putIfGiven(body, "snapshot", a.positional().isEmpty() ? null : a.positional().get(0));
-                putIfGiven(body, "lsn", a.get("lsn"));
-                putIfGiven(body, "time", a.get("time"));
-                JsonNode pg = client.post("/pgs/" + a.require("name", "pg name") + "/actions", body);
-                if (json) {
-                    out.println(pg.toPrettyString());
-                } else {
-                    out.println("pg " + pg.path("name").asText() + " now at " + pg.path("source").asText() + " ("
-                            + pg.path("status").asText() + "); the state it left is snapshot " + pg.path("saved_as").asText());
-                    if (pg.path("branch").has("note")) {
-                        out.println("note: " + pg.path("branch").path("note").asText());
-                    }
-                }
-                return 0;
-            }
-            case "destroy" -> {
-                return show(json, client.delete("/pgs/" + a.require("name", "pg name")));
-            }
-            case "list" -> {
-                JsonNode list = client.get("/pgs");
-                if (json) {
-                    out.println(list.toPrettyString());
-                } else {
-                    Table.print(out, list, "name", "storage_name", "status", "role", "port", "timeline_id", "last_lsn", "connstr");
-                }
-                return 0;
-            }
-            case "show" -> {
-                return show(json, client.get("/pgs/" + a.require("name", "pg name")));
-            }
-            default -> throw new CliException("unknown pg subcommand '" + argv.get(0) + "'", 2);
-        }
-    }
-
-    private int snapshot(DaemonClient client, List<String> argv) {
-        if (argv.isEmpty()) {
-            throw new CliException("snapshot needs a subcommand: create, list, show, destroy, diff", 2);
-        }
-        Args a = Args.parse(argv.subList(1, argv.size()), Set.of("lsn", "time"), Set.of("json"), Map.of());
-        boolean json = a.flag("json");
-        switch (argv.get(0)) {
-            case "create" -> {
-                ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", onlyName(a, "PG@SNAP"));
-                putIfGiven(body, "lsn", a.get("lsn"));
-                putIfGiven(body, "time", a.get("time"));
-                JsonNode s = client.put("/snapshots", body);
-                if (json) {
-                    out.println(s.toPrettyString());
-                } else {
-                    out.println("snapshot " + s.path("name").asText() + " at " + s.path("lsn").asText());
-                    if (s.has("note")) {
-                        out.println("note: " + s.path("note").asText());
-                    }
-                }
-                return 0;
-            }
-            case "list" -> {
-                a.noPositional();
-                JsonNode list = client.get("/snapshots");
-                if (json) {
-                    out.println(list.toPrettyString());
-                } else {
-                    Table.print(out, list, "name", "lsn", "commit_time", "created_at", "retains_bytes", "timeline_id");
-                }
-                return 0;
-            }
-            case "show" -> {
-                return show(json, client.get("/snapshots/" + onlyName(a, "PG@SNAP")));
-            }
-            case "destroy" -> {
-                return show(json, client.delete("/snapshots/" + onlyName(a, "PG@SNAP")));
-            }
-            case "diff" -> {
-                if (a.positional().size() != 2) {
-                    throw new CliException("snapshot diff takes two snapshots, got " + a.positional());
-                }
-                return show(json, client.get("/snapshot-diff?from=" + encode(a.positional().get(0)) + "&to="
-                        + encode(a.positional().get(1))));
-            }
-            default -> throw new CliException("unknown snapshot subcommand '" + argv.get(0) + "'", 2);
-        }
-    }
-
-    private static String onlyName(Args a, String what) {
-        if (a.positional().size() != 1) {
-            throw new CliException("expected one " + what + ", got " + a.positional());
-        }
-        return a.positional().get(0);
-    }
-
-    private static String encode(String s) {
-        return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8);
-    }
-
-    /** A path as the user meant it: relative to where they run zenith, not to where the daemon runs. */
-    static String absolute(String path) {
-        if (path == null || path.isBlank()) {
-            return path; // the daemon says what is missing
-        }
-        try {
-            return Path.of(path).toAbsolutePath().normalize().toString();
-        } catch (InvalidPathException e) {
-            throw new CliException("'" + path + "' is not a path: " + e.getReason(), 2);
-        }
-    }
-
-    private static void putIfGiven(ObjectNode body, String field, String value) {
-        if (value != null) {
-            body.put(field, value);
-        }
-    }
-
-    private int show(boolean json, JsonNode obj) {
-        if (json) {
-            out.println(obj.toPrettyString());
-        } else {
-            Table.printObject(out, obj);
-        }
-        return 0;
-    }
-
-    /** Reads segment files directly: no daemon needed. */
-    private int waldump(List<String> files) {
-        return WalDumpCommand.run(files, out, err);
-    }
-
-    private static JsonNode without(JsonNode obj, String... fields) {
-        ObjectNode copy = ((ObjectNode) obj).deepCopy();
-        copy.remove(Arrays.asList(fields));
-        return copy;
+        };
     }
 }

@@ -49,7 +49,7 @@ class CliTest {
         Run list = cli("pg", "list");
         assertEquals(0, list.code());
         String[] lines = list.out().strip().split("\n");
-        assertTrue(lines[0].matches("NAME\\s+STORAGE_NAME\\s+STATUS\\s+ROLE\\s+PORT\\s+TIMELINE_ID\\s+LAST_LSN\\s+CONNSTR"), lines[0]);
+        assertTrue(lines[0].matches("NAME\\s+STATUS\\s+ROLE\\s+PORT\\s+STORAGE\\s+LAST LSN\\s+SOURCE\\s+CREATED"), lines[0]);
         assertTrue(list.out().contains("clipg") && list.out().contains("stopped") && list.out().contains("primary"), list.out());
 
         Run json = cli("pg", "list", "--json");
@@ -63,10 +63,11 @@ class CliTest {
 
         Run show = cli("pg", "show", "--name=clipg");
         assertTrue(show.out().contains("status:") && show.out().contains("running"), show.out());
+        assertEquals(2, cli("pg", "destroy", "-n", "clipg").code(), "a running pg is destroyed only with --yes");
         Run stopped = cli("pg", "stop", "-n", "clipg");
         assertEquals(0, stopped.code(), stopped.err());
         assertTrue(stopped.out().contains("stopped"), stopped.out());
-        assertEquals(0, cli("pg", "destroy", "-n", "clipg").code());
+        assertEquals(new Run(0, "pg clipg destroyed\n", ""), cli("pg", "destroy", "-n", "clipg"));
     }
 
     @Test
@@ -119,7 +120,7 @@ class CliTest {
     void errorsGoToStderrWithNonZeroExit() {
         Run missing = cli("pg", "show", "-n", "nope");
         assertEquals(1, missing.code());
-        assertEquals("zenith: pg 'nope' not found\n", missing.err());
+        assertEquals("zenith: pg 'nope' not found (see: zenith pg list)\n", missing.err());
         assertEquals("", missing.out());
 
         Run bad = cli("pg", "create", "-n", "Bad Name");
@@ -127,7 +128,7 @@ class CliTest {
         assertTrue(bad.err().contains("must match"), bad.err());
 
         Run noName = cli("pg", "start");
-        assertEquals(1, noName.code());
+        assertEquals(2, noName.code());
         assertTrue(noName.err().contains("missing pg name"), noName.err());
     }
 
@@ -138,6 +139,6 @@ class CliTest {
         assertTrue(list.out().contains("STATUS") && list.out().contains("available"), "a storage's status shows: " + list.out());
         Run status = cli("status");
         assertEquals(0, status.code(), status.err());
-        assertTrue(status.out().contains("http_port:"), status.out());
+        assertTrue(status.out().contains("REST API:") && status.out().contains(":" + d.httpPort), status.out());
     }
 }

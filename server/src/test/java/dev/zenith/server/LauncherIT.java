@@ -102,7 +102,7 @@ class LauncherIT {
 
         long pid = daemonPid();
         Run stopped = zenith("stop");
-        assertEquals(new Run(0, "zenith stopped\n", ""), stopped);
+        assertEquals(new Run(0, "zenith stopped\n", "zenith: stopping 1 running pg cleanly, then the daemon...\n"), stopped);
         assertFalse(Processes.isRunning(pid), "the daemon is gone when stop returns");
         assertFalse(Files.exists(Path.of(pg.getString("pgdata"), "postmaster.pid")), "its compute stopped cleanly first");
         assertEquals(new Run(0, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("stop"));
@@ -195,6 +195,6 @@ class LauncherIT {
         assertEquals(first, afterRebuild);
         assertTrue(Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0);
 
-        assertEquals(new Run(1, "", "zenith: pg 'nope' not found\n"), zenith("pg", "show", "-n", "nope"));
+        assertEquals(new Run(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), zenith("pg", "show", "-n", "nope"));
     }
 }

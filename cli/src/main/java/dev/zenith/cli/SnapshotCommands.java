@@ -1,0 +1,94 @@
+package dev.zenith.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+/** {@code zenith snapshot ...}: named points of a pg's history (PG@NAME). */
+@Command(name = "snapshot", description = "Named points of a pg's history: PG@NAME.",
+        footerHeading = "%nExamples:%n", footer = {"  zenith snapshot create main@before-migration",
+        "  zenith snapshot create main@noon --time 'today 12:00'", "  zenith snapshot diff main@a main@b"})
+final class SnapshotCommands implements Runnable {
+    private final Cli cli;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    SnapshotCommands(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Override
+    public void run() {
+        throw Args.needsSubcommand(spec);
+    }
+
+    private String path(String text) {
+        return "/snapshots/" + URLEncoder.encode(Points.snapshot(text, null, cli.client()), StandardCharsets.UTF_8);
+    }
+
+    @Command(name = "create", description = "Name a point of a pg's history: now, or --lsn/--time/--at.",
+            footerHeading = "%nExamples:%n", footer = {"  zenith snapshot create main@before-migration",
+            "  zenith snapshot create main@noon --time 'yesterday 12:00'"})
+    int create(@Parameters(paramLabel = "PG@SNAP") String name, @Mixin PointOptions point) {
+        ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", name);
+        point.putInto(body);
+        JsonNode s = point.send(() -> cli.client().put("/snapshots", body));
+        cli.emit(s, () -> {
+            cli.out.println("snapshot " + s.path("name").asText() + " at " + s.path("lsn").asText());
+            point.describe(cli, s);
+        });
+        return 0;
+    }
+
+    @Command(name = "list", aliases = "ls", description = "Every snapshot, sorted by name, with what each one alone keeps.",
+            footerHeading = "%nExample:%n", footer = "  zenith snapshot list")
+    int list() {
+        JsonNode list = cli.client().get("/snapshots");
+        cli.emit(list, () -> Table.print(cli, list, "name", Table.Column.text("NAME", "name"),
+                Table.Column.text("LSN", "lsn"), Table.Column.time("LAST COMMIT", "commit_time"),
+                Table.Column.ago("CREATED", "created_at"), Table.Column.bytes("KEEPS", "retains_bytes"),
+                Table.Column.text("PARENT", "parent").wide(), Table.Column.text("TIMELINE", "timeline_id").wide(),
+                Table.Column.text("STORAGE", "storage_name").wide()));
+        return 0;
+    }
+
+    @Command(name = "show", description = "One snapshot.", footerHeading = "%nExample:%n", footer = "  zenith snapshot show main@HEAD1")
+    int show(@Parameters(paramLabel = "PG@SNAP") String name) {
+        JsonNode s = cli.client().get(path(name));
+        cli.emit(s, () -> Table.sections(cli, List.of(new Table.Section("snapshot " + s.path("name").asText())
+                .add("LSN", s.path("lsn").asText()).add("last commit", Human.time(Table.text(s.get("commit_time"))))
+                .add("created", Human.timeAndAgo(s.path("created_at").asText()))
+                .add("parent", Table.text(s.get("parent"))).add("storage", s.path("storage_name").asText())
+                .add("keeps", Human.bytes(s.path("retains_bytes").asLong()) + " (WAL "
+                        + Human.bytes(s.path("retains_wal_bytes").asLong()) + ", pages "
+                        + Human.bytes(s.path("retains_page_bytes").asLong()) + ")")
+                .add("timeline", s.path("timeline_id").asText()))));
+        return 0;
+    }
+
+    @Command(name = "destroy", description = "Forget a snapshot (gc may then free what only it kept).",
+            footerHeading = "%nExample:%n", footer = "  zenith snapshot destroy main@before-migration")
+    int destroy(@Parameters(paramLabel = "PG@SNAP") String name) {
+        JsonNode s = cli.client().delete(path(name));
+        cli.emit(s, () -> cli.out.println("snapshot " + s.path("name").asText() + " destroyed"));
+        return 0;
+    }
+
+    @Command(name = "diff", description = "Pages and bytes changed between two points.",
+            footerHeading = "%nExample:%n", footer = "  zenith snapshot diff main@HEAD1 main@before-migration")
+    int diff(@Parameters(index = "0", paramLabel = "PG@A") String a, @Parameters(index = "1", paramLabel = "PG@B") String b) {
+        String from = Points.snapshot(a, null, cli.client());
+        String to = Points.snapshot(b, null, cli.client());
+        JsonNode d = cli.client().get("/snapshot-diff?from=" + URLEncoder.encode(from, StandardCharsets.UTF_8) + "&to="
+                + URLEncoder.encode(to, StandardCharsets.UTF_8));
+        cli.emit(d, () -> Table.object(cli, "diff " + from + " .. " + to, d));
+        return 0;
+    }
+}

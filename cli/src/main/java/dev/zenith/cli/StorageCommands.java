@@ -1,0 +1,119 @@
+package dev.zenith.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+
+/** {@code zenith storage ...}: where history is kept (a directory each). */
+@Command(name = "storage", description = "Storages: directories that keep pgs' history.",
+        footerHeading = "%nExamples:%n", footer = {"  zenith storage attach fast --path /mnt/nvme/zenith",
+        "  zenith storage gc local --pitr 1d"})
+final class StorageCommands implements Runnable {
+    private final Cli cli;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    StorageCommands(Cli cli) {
+        this.cli = cli;
+    }
+
+    @Override
+    public void run() {
+        throw Args.needsSubcommand(spec);
+    }
+
+    static String name(String positional, String option, String example) {
+        return Args.name("storage", positional, option, example);
+    }
+
+    private static String path(String name) {
+        return "/storages/" + URLEncoder.encode(name, StandardCharsets.UTF_8);
+    }
+
+    @Command(name = "attach", description = "Attach a directory as a storage (new, or one another daemon used).",
+            footerHeading = "%nExample:%n", footer = "  zenith storage attach fast --path /mnt/nvme/zenith --pitr 7d")
+    int attach(@Parameters(arity = "0..1", paramLabel = "NAME") String name,
+               @Option(names = {"-n", "--name"}, paramLabel = "NAME") String nameOpt,
+               @Option(names = {"-p", "--path"}, paramLabel = "DIR", description = "its directory") String dir,
+               @Option(names = {"-t", "--type"}, paramLabel = "TYPE", description = "native (default)") String type,
+               @Option(names = "--pitr", paramLabel = "DURATION", description = "how far back points stay (default 7d)") String pitr) {
+        String n = name(name, nameOpt, "zenith storage attach fast --path DIR");
+        if (dir == null || dir.isBlank()) {
+            throw new CliException("missing --path DIR: the directory storage " + n + " keeps its history in", 2);
+        }
+        ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", n).put("type", type == null ? "native" : type)
+                .put("path", absolute(dir));
+        if (pitr != null) {
+            body.put("pitr", pitr);
+        }
+        JsonNode s = cli.client().put("/storages", body);
+        cli.emit(s, () -> cli.out.println("storage " + s.path("name").asText() + " attached at " + s.path("path").asText()));
+        return 0;
+    }
+
+    @Command(name = "detach", description = "Detach a storage (its directory stays; attach it again later).",
+            footerHeading = "%nExample:%n", footer = "  zenith storage detach fast --yes")
+    int detach(@Parameters(arity = "0..1", paramLabel = "NAME") String name,
+               @Option(names = {"-n", "--name"}, paramLabel = "NAME") String nameOpt,
+               @Option(names = {"-y", "--yes", "--force"}, description = "do not ask") boolean yes) {
+        String n = name(name, nameOpt, "zenith storage detach fast");
+        cli.yes |= yes;
+        cli.confirm("detaching storage " + n + " takes its pgs and snapshots out of this daemon");
+        JsonNode s = cli.client().delete(path(n));
+        cli.emit(s, () -> cli.out.println("storage " + n + " detached (its directory " + s.path("path").asText() + " stays)"));
+        return 0;
+    }
+
+    @Command(name = "gc", description = "Free history outside the PITR window, snapshots and branches.",
+            footerHeading = "%nExample:%n", footer = "  zenith storage gc local --pitr 1d")
+    int gc(@Parameters(arity = "0..1", paramLabel = "NAME") String name,
+           @Option(names = {"-n", "--name"}, paramLabel = "NAME") String nameOpt,
+           @Option(names = "--pitr", paramLabel = "DURATION", description = "this window instead of the storage's") String pitr) {
+        String n = name(name, nameOpt, "zenith storage gc local");
+        ObjectNode body = DaemonClient.JSON.createObjectNode();
+        if (pitr != null) {
+            body.put("pitr", pitr);
+        }
+        JsonNode g = cli.client().sendWithProgress("POST", path(n) + "/gc", body.isEmpty() ? null : body,
+                new JobProgress(cli, "gc " + n));
+        cli.emit(g, () -> cli.out.println("storage " + n + ": freed " + Human.bytes(g.path("wal_bytes_freed").asLong())
+                + " of WAL, " + Human.bytes(g.path("page_bytes_freed").asLong()) + " of pages ("
+                + g.path("page_versions_freed").asLong() + " page versions), " + g.path("images_freed").asLong()
+                + " images; kept the last " + Human.duration(g.path("pitr_seconds").asLong())));
+        return 0;
+    }
+
+    @Command(name = "list", aliases = "ls", description = "Every storage.", footerHeading = "%nExample:%n", footer = "  zenith storage list")
+    int list() {
+        JsonNode list = cli.client().get("/storages");
+        cli.emit(list, () -> Table.print(cli, list, "name", Table.Column.text("NAME", "name"),
+                Table.Column.text("TYPE", "type"), Table.Column.status("STATUS", "status"),
+                Table.Column.text("PITR", "pitr"), Table.Column.text("PATH", "path")));
+        return 0;
+    }
+
+    @Command(name = "show", description = "One storage.", footerHeading = "%nExample:%n", footer = "  zenith storage show local")
+    int show(@Parameters(arity = "0..1", paramLabel = "NAME") String name,
+             @Option(names = {"-n", "--name"}, paramLabel = "NAME") String nameOpt) {
+        JsonNode s = cli.client().get(path(name(name, nameOpt, "zenith storage show local")));
+        cli.emit(s, () -> Table.object(cli, "storage " + s.path("name").asText(), s));
+        return 0;
+    }
+
+    /** A path as the user meant it: relative to where they run zenith, not to where the daemon runs. */
+    static String absolute(String path) {
+        try {
+            return Path.of(path).toAbsolutePath().normalize().toString();
+        } catch (InvalidPathException e) {
+            throw new CliException("'" + path + "' is not a path: " + e.getReason(), 2);
+        }
+    }
+}
