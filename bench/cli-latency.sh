@@ -11,7 +11,7 @@ command -v hyperfine >/dev/null || { echo "needs hyperfine (apt-get install -y h
 bench_workdir zenith-clibench
 export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
 "$ROOT/zenith" start >/dev/null
-"$ROOT/zenith" pg create main >/dev/null
+"$ROOT/zenith" pg create main >/dev/null 2>&1
 CONNSTR=$("$ROOT/zenith" pg connstr main)
 "$ROOT/zenith" pg list >/dev/null   # the first command after a build writes the CLI's class-data archive
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/hyperfine.json" \

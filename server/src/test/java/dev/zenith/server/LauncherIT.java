@@ -150,7 +150,8 @@ class LauncherIT {
             assertEquals(List.of(workDir.resolve("stores")), entries.toList(),
                     "nothing else appears where zenith was run (e.g. an upload directory)");
         }
-        assertEquals(0, zenith("storage", "detach", "-n", "mine").code());
+        assertEquals(2, zenith("storage", "detach", "-n", "mine").code(), "detach asks, or needs --yes");
+        assertEquals(0, zenith("storage", "detach", "-n", "mine", "--yes").code());
     }
 
     @Test
