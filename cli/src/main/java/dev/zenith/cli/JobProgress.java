@@ -8,9 +8,9 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import java.io.PrintStream;
 
 /**
- * Follows a daemon job (GET /jobs/ID) until it ends and shows its progress: a bar per phase on a
- * terminal (me.tongfei progressbar: bytes, rate, ETA), otherwise one line per phase on stderr, so that
- * scripts and logs see what happens and stdout stays the answer.
+ * Follows a daemon job (GET /jobs/ID) until it ends and shows its progress on stderr (stdout stays the
+ * answer): one line per phase, and on a terminal a bar (me.tongfei progressbar: bytes, rate, ETA) for a
+ * phase that counts bytes.
  */
 final class JobProgress {
     private static final long POLL_MS = 200;
@@ -40,10 +40,10 @@ final class JobProgress {
                     }
                     for (; seen < phases.size(); seen++) {
                         boolean current = seen == phases.size() - 1;
-                        if (!cli.terminal) {
+                        if (cli.terminal && current && total > 0) {
+                            bar = bar(phases.get(seen).asText(), total); // bytes to count: a bar
+                        } else {
                             line(cli.err, phases.get(seen).asText(), current ? total : 0);
-                        } else if (current) {
-                            bar = bar(phases.get(seen).asText(), total);
                         }
                     }
                 }
@@ -72,7 +72,7 @@ final class JobProgress {
     }
 
     private ProgressBar bar(String phase, long total) {
-        return new ProgressBarBuilder().setTaskName(task + ": " + phase).setInitialMax(total > 0 ? total : -1)
+        return new ProgressBarBuilder().setTaskName(task + ": " + phase).setInitialMax(total)
                 .setStyle(ProgressBarStyle.ASCII).setUnit(" MiB", 1 << 20).showSpeed()
                 .setUpdateIntervalMillis(200).setMaxRenderedLength(Table.width()).continuousUpdate()
                 .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(cli.err))
