@@ -34,6 +34,14 @@ public interface ObjectStore extends AutoCloseable {
     /** The whole object with its metadata, or empty when the key does not exist. */
     CompletableFuture<Optional<StoredBytes>> get(String key);
 
+    /**
+     * Bytes {@code [offset, offset + length)} of the object (fewer at its end), or empty when the key
+     * does not exist; the answer's {@link StoredBytes#info()} describes the whole object (its size is
+     * the object's, not the range's). {@code offset} must be below the object's size. For objects too
+     * large to hold whole: read them a bounded range at a time.
+     */
+    CompletableFuture<Optional<StoredBytes>> getRange(String key, long offset, int length);
+
     /** Size, ETag and time of the object, or empty when the key does not exist. */
     CompletableFuture<Optional<ObjectInfo>> head(String key);
 

@@ -13,7 +13,27 @@ import java.util.concurrent.TimeoutException;
 
 /** Object stores on a test's S3Proxy, with short timeouts so fault tests do not wait long. */
 public final class TestStores {
+    private static S3ProxyServer shared;
+
     private TestStores() {
+    }
+
+    /**
+     * One S3Proxy for every test class of this JVM (starting one costs seconds), with the bucket
+     * "bucket"; tests use prefixes of their own. Tests that stop it start it again before they end.
+     */
+    public static synchronized S3ProxyServer s3() {
+        if (shared == null) {
+            S3ProxyServer s;
+            try {
+                s = S3ProxyServer.start("bucket");
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(s::close, "s3proxy-close"));
+            shared = s;
+        }
+        return shared;
     }
 
     public static S3Settings settings(S3ProxyServer s3, String url) {

@@ -79,6 +79,28 @@ public final class S3ObjectStore implements ObjectStore {
     }
 
     @Override
+    public CompletableFuture<Optional<StoredBytes>> getRange(String key, long offset, int length) {
+        if (offset < 0 || length < 1) {
+            throw new IllegalArgumentException("a range starts at 0 or later and has at least one byte");
+        }
+        CompletableFuture<ResponseBytes<GetObjectResponse>> f = client.getObject(r -> r.bucket(location.bucket())
+                .key(location.fullKey(key)).range("bytes=" + offset + "-" + (offset + length - 1)),
+                AsyncResponseTransformer.toBytes());
+        return missingAsEmpty("get " + key + " from byte " + offset, f, rb -> {
+            GetObjectResponse r = rb.response();
+            byte[] got = rb.asByteArrayUnsafe();
+            String range = r.contentRange(); // "bytes first-last/size"
+            if (range == null) { // the server sent the whole object: cut the range out ourselves
+                int from = (int) Math.min(offset, got.length);
+                return new StoredBytes(new ObjectInfo(key, got.length, unquoted(r.eTag()), r.lastModified()),
+                        java.util.Arrays.copyOfRange(got, from, (int) Math.min(got.length, offset + length)));
+            }
+            long size = Long.parseLong(range.substring(range.lastIndexOf('/') + 1).trim());
+            return new StoredBytes(new ObjectInfo(key, size, unquoted(r.eTag()), r.lastModified()), got);
+        });
+    }
+
+    @Override
     public CompletableFuture<Optional<ObjectInfo>> head(String key) {
         return missingAsEmpty("head " + key,
                 client.headObject(r -> r.bucket(location.bucket()).key(location.fullKey(key))),
@@ -225,7 +247,12 @@ public final class S3ObjectStore implements ObjectStore {
         CompletableFuture<Optional<T>> out = new CompletableFuture<>();
         f.whenComplete((v, e) -> {
             if (e == null) {
-                out.complete(Optional.of(map.apply(v)));
+                try {
+                    out.complete(Optional.of(map.apply(v)));
+                } catch (RuntimeException bad) {
+                    out.completeExceptionally(new ObjectStoreException(ObjectStoreException.Kind.REFUSED,
+                            what + " at " + where + ": an answer we cannot read (" + bad.getMessage() + ")", bad));
+                }
             } else if (S3Errors.unwrap(e) instanceof NoSuchKeyException || isMissingKey(e)) {
                 out.complete(Optional.empty());
             } else {

@@ -2,11 +2,8 @@ package dev.zenith.objectstore.s3;
 
 import dev.zenith.objectstore.ObjectInfo;
 import dev.zenith.objectstore.ObjectStoreException;
-import dev.zenith.objectstore.PendingUpload;
 import dev.zenith.objectstore.TestStores;
-import dev.zenith.objectstore.UploadedPart;
 import dev.zenith.testkit.S3ProxyServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,38 +27,18 @@ class S3ObjectStoreTest {
 
     @BeforeAll
     static void start() throws Exception {
-        s3 = S3ProxyServer.start("bucket", "faulty");
-    }
-
-    @AfterAll
-    static void stop() {
-        s3.close();
+        s3 = TestStores.s3();
+        s3.createBucket("faulty");
     }
 
     @Test
-    void putGetHeadListDeleteUnderAPrefix() throws Exception {
+    void theServerHoldsExactlyOurBytesUnderThePrefix() throws Exception {
         try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/team/dev/")) {
             byte[] a = random(100_000, 1);
             await(store.put("blobs/aa/one", a));
-            await(store.put("blobs/ab/two", new byte[0]));
-            await(store.put("other", new byte[]{1}));
-
-            assertArrayEquals(a, await(store.get("blobs/aa/one")).orElseThrow().bytes());
-            // the server holds exactly our bytes: no aws-chunked framing or checksum trailer stored with them
+            // no aws-chunked framing or checksum trailer stored with them
             assertArrayEquals(a, Files.readAllBytes(s3.objectFile("bucket", "team/dev/blobs/aa/one")));
-            ObjectInfo info = await(store.head("blobs/aa/one")).orElseThrow();
-            assertEquals(100_000, info.size());
-            assertFalse(info.etag().contains("\""));
-
-            List<ObjectInfo> listed = await(store.list("blobs/"));
-            assertEquals(List.of("blobs/aa/one", "blobs/ab/two"), listed.stream().map(ObjectInfo::key).toList());
-            assertEquals(0, listed.get(1).size());
-
-            assertTrue(await(store.get("missing")).isEmpty());
-            assertTrue(await(store.head("missing")).isEmpty());
-            await(store.delete("blobs/aa/one"));
-            await(store.delete("blobs/aa/one")); // deleting twice is fine
-            assertTrue(await(store.head("blobs/aa/one")).isEmpty());
+            assertEquals(List.of("blobs/aa/one"), await(store.list("")).stream().map(ObjectInfo::key).toList());
         }
     }
 
@@ -76,44 +53,6 @@ class S3ObjectStoreTest {
             List<ObjectInfo> all = await(store.list("k/"));
             assertEquals(1010, all.size());
             assertEquals("k/01009", all.get(1009).key());
-        }
-    }
-
-    @Test
-    void multipartUploadResumesFromItsListedParts() throws Exception {
-        try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/mp")) {
-            byte[] data = random(11 << 20, 2);
-            int part = 5 << 20;
-            String id = await(store.startMultipart("big"));
-            String e1 = await(store.uploadPart("big", id, 1, data, 0, part));
-            assertEquals(List.of(id), await(store.pendingUploads("big")).stream().map(PendingUpload::uploadId).toList());
-            List<UploadedPart> parts = await(store.listParts("big", id));
-            assertEquals(List.of(new UploadedPart(1, e1, part)), parts);
-            String e2 = await(store.uploadPart("big", id, 2, data, part, part));
-            String e3 = await(store.uploadPart("big", id, 3, data, 2 * part, data.length - 2 * part));
-            await(store.completeMultipart("big", id, List.of(e1, e2, e3)));
-            assertArrayEquals(data, await(store.get("big")).orElseThrow().bytes());
-            assertTrue(await(store.pendingUploads("big")).isEmpty());
-
-            String aborted = await(store.startMultipart("gone"));
-            await(store.abortMultipart("gone", aborted));
-            assertTrue(await(store.pendingUploads("gone")).isEmpty());
-        }
-    }
-
-    @Test
-    void conditionalWritesAsThisServerHonoursThem() throws Exception {
-        try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/cond")) {
-            assertTrue(await(store.putIfAbsent("lease", new byte[]{1})));
-            boolean second = await(store.putIfAbsent("lease", new byte[]{2}));
-            byte[] now = await(store.get("lease")).orElseThrow().bytes();
-            // Whatever the server does with If-None-Match, its answer must match what it stored.
-            assertEquals(second ? 2 : 1, now[0]);
-            String etag = await(store.head("lease")).orElseThrow().etag();
-            assertTrue(await(store.putIfMatch("lease", new byte[]{3}, etag)));
-            boolean stale = await(store.putIfMatch("lease", new byte[]{4}, etag));
-            assertEquals(stale ? 4 : 3, await(store.get("lease")).orElseThrow().bytes()[0]);
-            System.out.println("S3Proxy honours If-None-Match: " + !second + ", If-Match: " + !stale);
         }
     }
 

@@ -9,9 +9,7 @@ import dev.zenith.objectstore.format.ObjectFrame;
 import dev.zenith.objectstore.format.ObjectNames;
 import dev.zenith.objectstore.s3.S3ObjectStore;
 import dev.zenith.testkit.S3ProxyServer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,17 +34,7 @@ class TransferTest {
     private static final int PART = TransferSettings.MIN_PART;
     private static final TransferSettings SMALL_PARTS = TransferSettings.defaults().withParallelism(2, PART, 4)
             .withBackoff(new Backoff(Duration.ofMillis(100), Duration.ofSeconds(1), 0), true);
-    private static S3ProxyServer s3;
-
-    @BeforeAll
-    static void start() throws Exception {
-        s3 = S3ProxyServer.start("bucket");
-    }
-
-    @AfterAll
-    static void stop() {
-        s3.close();
-    }
+    private static final S3ProxyServer s3 = TestStores.s3();
 
     @Test
     void uploadsSmallAndMultipartBlobsOnceAndDownloadsThemVerified(@TempDir Path tmp) throws Exception {
