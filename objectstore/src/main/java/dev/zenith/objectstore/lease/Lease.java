@@ -5,6 +5,7 @@ import static dev.zenith.objectstore.Futures.join;
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
 import dev.zenith.objectstore.StoredBytes;
+import dev.zenith.objectstore.format.CorruptObjectException;
 import dev.zenith.objectstore.format.ObjectNames;
 
 import java.time.Duration;
@@ -39,6 +40,7 @@ import java.util.logging.Logger;
 public final class Lease implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Lease.class.getName());
     private static final int MAX_SLOW_TAKES = 5;
+    private static final int TORN_READS = 4;
 
     private final ObjectStore store;
     private final LeaseSettings settings;
@@ -67,9 +69,18 @@ public final class Lease implements AutoCloseable {
      * holds it, or with the store's error when the store cannot be reached.
      */
     public static Lease acquire(ObjectStore store, LeaseSettings settings, String owner) {
+        return acquire(store, settings, owner, 1);
+    }
+
+    /**
+     * Like {@link #acquire(ObjectStore, LeaseSettings, String)}, with a generation of at least
+     * {@code minGeneration}: a prefix whose lease object was deleted still holds manifests named with
+     * older generations, and the new holder's must sort above them.
+     */
+    public static Lease acquire(ObjectStore store, LeaseSettings settings, String owner, long minGeneration) {
         Lease l = new Lease(store, settings, owner);
         try {
-            l.take();
+            l.take(minGeneration);
         } catch (RuntimeException e) {
             l.timer.shutdownNow();
             throw e;
@@ -93,17 +104,20 @@ public final class Lease implements AutoCloseable {
         this.onLost = listener;
     }
 
-    private void take() {
+    private void take(long minGeneration) {
         for (int attempt = 1; ; attempt++) {
             long t0 = System.nanoTime();
-            Optional<StoredBytes> current = join(store.get(ObjectNames.LEASE));
-            Optional<LeaseRecord> rec = current.map(c -> LeaseRecord.decode("lease of " + store.describe(), c.bytes()));
+            Read read = read();
+            Optional<StoredBytes> current = read.stored();
+            Optional<LeaseRecord> rec = read.record();
             if (rec.isPresent() && !rec.get().nonce().equals(nonce) && !rec.get().released()
                     && rec.get().expiresAt() + settings.clockSkew().toMillis() > System.currentTimeMillis()) {
                 throw new LeaseHeldException(store.describe(), rec.get());
             }
             // our own record is there when an earlier attempt of ours was too slow: keep its generation
-            long gen = rec.map(r -> r.nonce().equals(nonce) ? r.generation() : r.generation() + 1).orElse(1L);
+            // (and never below minGeneration: manifests of a lease object that was deleted may be there)
+            long gen = rec.map(r -> r.nonce().equals(nonce) ? r.generation() : Math.max(r.generation() + 1, minGeneration))
+                    .orElse(Math.max(1L, minGeneration));
             LeaseRecord mine = new LeaseRecord(nonce, owner, gen, System.currentTimeMillis() + settings.ttl().toMillis());
             boolean written = write(mine, current.map(c -> c.info().etag()));
             if (!written) {
@@ -134,8 +148,9 @@ public final class Lease implements AutoCloseable {
             return;
         }
         long t0 = System.nanoTime();
-        Optional<StoredBytes> current = join(store.get(ObjectNames.LEASE));
-        Optional<LeaseRecord> now = current.map(c -> LeaseRecord.decode("lease of " + store.describe(), c.bytes()));
+        Read read = read();
+        Optional<StoredBytes> current = read.stored();
+        Optional<LeaseRecord> now = read.record();
         if (now.isEmpty() || !now.get().nonce().equals(nonce)) {
             lose("the lease of " + store.describe() + " was taken by " + now.map(LeaseRecord::owner).orElse("nobody (deleted)"));
             return;
@@ -183,7 +198,30 @@ public final class Lease implements AutoCloseable {
     }
 
     private Optional<LeaseRecord> readRecord() {
-        return join(store.get(ObjectNames.LEASE)).map(c -> LeaseRecord.decode("lease of " + store.describe(), c.bytes()));
+        return read().record();
+    }
+
+    private record Read(Optional<StoredBytes> stored, Optional<LeaseRecord> record) {
+    }
+
+    /**
+     * The lease object and its record. An answer that does not decode is read again a few times
+     * before it is an error: S3Proxy's filesystem backend can answer a GET that races a PUT of the
+     * same key with bytes of neither version (seen in the racing-takers test), while a lease that
+     * stays damaged is never taken for a free one.
+     */
+    private Read read() {
+        for (int attempt = 1; ; attempt++) {
+            Optional<StoredBytes> stored = join(store.get(ObjectNames.LEASE));
+            try {
+                return new Read(stored, stored.map(c -> LeaseRecord.decode("lease of " + store.describe(), c.bytes())));
+            } catch (CorruptObjectException e) {
+                if (attempt >= TORN_READS) {
+                    throw e;
+                }
+                sleep(Duration.ofMillis(50L * attempt));
+            }
+        }
     }
 
     /** Stops renewing and, while still ours, releases the lease (keeping its generation for the next holder). */

@@ -1,23 +1,27 @@
 package dev.zenith.objectstore.lease;
 
+import dev.zenith.objectstore.Interposed;
+import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.StoredBytes;
 import dev.zenith.objectstore.TestStores;
 import dev.zenith.objectstore.format.CorruptObjectException;
 import dev.zenith.objectstore.format.ObjectNames;
 import dev.zenith.objectstore.s3.S3ObjectStore;
 import dev.zenith.testkit.S3ProxyServer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Optional;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static dev.zenith.objectstore.TestStores.await;
@@ -30,17 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class LeaseTest {
     private static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(3), Duration.ofMillis(500),
             Duration.ofMillis(500), Duration.ofMillis(500), true);
-    private static S3ProxyServer s3;
-
-    @BeforeAll
-    static void start() throws Exception {
-        s3 = S3ProxyServer.start("bucket");
-    }
-
-    @AfterAll
-    static void stop() {
-        s3.close();
-    }
+    private static final S3ProxyServer s3 = TestStores.s3();
 
     @Test
     void aHeldPrefixIsRefusedNamingItsHolderAndAReleaseKeepsTheGeneration() throws Exception {
@@ -128,6 +122,26 @@ class LeaseTest {
             }
         }
         assertTrue(won >= rounds / 2, "races mostly have a winner: " + won + " of " + rounds);
+    }
+
+    @Test
+    void aTornReadOfTheLeaseIsReadAgainNotAnError() throws Exception {
+        // S3Proxy's filesystem backend answered a GET racing a PUT of the lease with bytes of neither
+        // version (seen in the racing test above); here the first GET's answer is cut short the same way
+        AtomicInteger gets = new AtomicInteger();
+        try (S3ObjectStore real = TestStores.open(s3, "s3://bucket/torn")) {
+            Lease.acquire(real, FAST, "first").close();
+            ObjectStore store = Interposed.wrap(real, Interposed.newLog(), (call, f) -> call.method().equals("get")
+                    && gets.incrementAndGet() == 1
+                    ? f.thenApply(o -> ((Optional<?>) o).map(b -> {
+                        StoredBytes sb = (StoredBytes) b;
+                        return new StoredBytes(sb.info(), Arrays.copyOf(sb.bytes(), sb.bytes().length - 7));
+                    })) : null);
+            try (Lease l = Lease.acquire(store, FAST, "second")) {
+                assertEquals(2, l.generation());
+            }
+            assertTrue(gets.get() > 2);
+        }
     }
 
     @Test
