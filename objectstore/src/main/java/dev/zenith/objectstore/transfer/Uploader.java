@@ -16,11 +16,9 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -47,9 +45,21 @@ public final class Uploader implements AutoCloseable {
     private final Semaphore partPermits;
     private final TransferProgress progress;
     private final Retrier retrier;
+    private final BlobPins pins;
 
     public Uploader(ObjectStore store, TransferSettings settings) {
+        this(store, settings, null);
+    }
+
+    /**
+     * An uploader whose blobs GC leaves alone until a manifest lists them: each key is
+     * {@linkplain BlobPins#pin pinned} before its HEAD and stays pinned after the upload succeeds,
+     * until whoever writes the manifest releases it ({@code ManifestWriter} does); a failed upload
+     * releases its pin. {@code pins} null: no pinning (nothing collects this prefix while it runs).
+     */
+    public Uploader(ObjectStore store, TransferSettings settings, BlobPins pins) {
         this.store = store;
+        this.pins = pins;
         this.settings = settings;
         this.threads = new TransferThreads("zenith-upload", settings);
         this.workers = threads.workers;
@@ -78,21 +88,38 @@ public final class Uploader implements AutoCloseable {
         try {
             ContentHash hash = hash(content);
             String key = ObjectNames.blob(hash);
-            Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
-            if (there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH) {
-                progress.finished(id, content.length(), true);
-                return new Manifest.Entry(key, hash, content.length(), there.get().size(), labels);
+            if (pins != null) {
+                pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
             }
-            PartSink sink = new PartSink(key);
-            try (InputStream in = content.open()) {
-                ObjectFrame.encode(in, content.length(), hash, sink, settings.level());
+            try {
+                Stored stored = store(key, hash, content);
+                progress.finished(id, content.length(), stored.alreadyThere());
+                return new Manifest.Entry(key, hash, content.length(), stored.length(), labels);
+            } catch (IOException | RuntimeException e) {
+                if (pins != null) {
+                    pins.release(key);
+                }
+                throw e;
             }
-            long stored = sink.finish();
-            progress.finished(id, content.length(), false);
-            return new Manifest.Entry(key, hash, content.length(), stored, labels);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    private record Stored(long length, boolean alreadyThere) {
+    }
+
+    /** Sends the blob unless the server holds it already. */
+    private Stored store(String key, ContentHash hash, Content content) throws IOException {
+        Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
+        if (there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH) {
+            return new Stored(there.get().size(), true);
+        }
+        PartSink sink = new PartSink(key);
+        try (InputStream in = content.open()) {
+            ObjectFrame.encode(in, content.length(), hash, sink, settings.level());
+        }
+        return new Stored(sink.finish(), false);
     }
 
     private static ContentHash hash(Content content) throws IOException {
@@ -172,7 +199,7 @@ public final class Uploader implements AutoCloseable {
             filled = 0;
             total += length;
             UploadedPart held = alreadyThere.get(number);
-            if (held != null && held.size() == length && held.etag().equalsIgnoreCase(md5(bytes, length))) {
+            if (held != null && held.size() == length && held.etag().equalsIgnoreCase(UploadedPart.md5Etag(bytes, 0, length))) {
                 parts.add(CompletableFuture.completedFuture(held.etag()));
                 return;
             }
@@ -201,16 +228,6 @@ public final class Uploader implements AutoCloseable {
             } else {
                 uploadId = join(retrier.run(() -> store.startMultipart(key)));
             }
-        }
-    }
-
-    private static String md5(byte[] b, int length) {
-        try {
-            MessageDigest d = MessageDigest.getInstance("MD5");
-            d.update(b, 0, length);
-            return HexFormat.of().formatHex(d.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 
