@@ -6,11 +6,12 @@ import java.lang.reflect.Proxy;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 
 /**
  * A real store with a test's hook around each call: every call still goes to the real server (the
- * hook sees it, may act before it, e.g. stop the server, or change what the caller is told after
- * it, e.g. lose the answer of a PUT that did land). Calls are recorded for assertions.
+ * hook decides when: it may act before it, e.g. stop the server, or change what the caller is told
+ * after it, e.g. lose the answer of a PUT that did land). Calls are recorded for assertions.
  */
 public final class Interposed {
     /** One call: its method name and arguments. */
@@ -18,9 +19,12 @@ public final class Interposed {
     }
 
     public interface Hook {
-        /** Called before the real call; return a future to answer instead of the real call's, or null to pass its answer. */
-        CompletableFuture<?> around(Call call, CompletableFuture<?> real);
+        /** Answers the call: usually {@code real.get()} (the real call) with something done before or after it. */
+        CompletableFuture<?> around(Call call, Supplier<CompletableFuture<?>> real);
     }
+
+    /** Every call passed through as is (only recorded). */
+    public static final Hook PASS = (call, real) -> real.get();
 
     private Interposed() {
     }
@@ -30,12 +34,10 @@ public final class Interposed {
                 (proxy, method, args) -> {
                     Call call = new Call(method.getName(), args == null ? new Object[0] : args);
                     calls.add(call);
-                    Object result = invoke(real, method, args);
-                    if (result instanceof CompletableFuture<?> f) {
-                        CompletableFuture<?> instead = hook.around(call, f);
-                        return instead == null ? f : instead;
+                    if (!CompletableFuture.class.isAssignableFrom(method.getReturnType())) {
+                        return invoke(real, method, args); // describe, close
                     }
-                    return result;
+                    return hook.around(call, () -> (CompletableFuture<?>) invoke(real, method, args));
                 });
     }
 
@@ -43,11 +45,16 @@ public final class Interposed {
         return new CopyOnWriteArrayList<>();
     }
 
-    private static Object invoke(ObjectStore real, Method method, Object[] args) throws Throwable {
+    private static Object invoke(ObjectStore real, Method method, Object[] args) {
         try {
             return method.invoke(real, args);
         } catch (InvocationTargetException e) {
-            throw e.getCause();
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
         }
     }
 }

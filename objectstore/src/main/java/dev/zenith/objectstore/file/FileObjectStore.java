@@ -1,5 +1,6 @@
 package dev.zenith.objectstore.file;
 
+import dev.zenith.objectstore.FileSync;
 import dev.zenith.objectstore.ObjectInfo;
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
@@ -116,7 +117,7 @@ public final class FileObjectStore implements ObjectStore {
     public CompletableFuture<Void> put(String key, byte[] bytes) {
         return run("put " + key, () -> viaTemp(key, bytes, (tmp, target) -> {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE); // rename(2): replaces whole
-            syncDirectory(target.getParent());
+            FileSync.syncDirectory(target.getParent());
             return null;
         }));
     }
@@ -129,7 +130,7 @@ public final class FileObjectStore implements ObjectStore {
             } catch (FileAlreadyExistsException e) {
                 return false;
             }
-            syncDirectory(target.getParent());
+            FileSync.syncDirectory(target.getParent());
             return true;
         }));
     }
@@ -142,7 +143,7 @@ public final class FileObjectStore implements ObjectStore {
                 return false;
             }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            syncDirectory(target.getParent());
+            FileSync.syncDirectory(target.getParent());
             return true;
         })));
     }
@@ -331,7 +332,7 @@ public final class FileObjectStore implements ObjectStore {
                 }
                 Files.createDirectories(target.getParent());
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-                syncDirectory(target.getParent());
+                FileSync.syncDirectory(target.getParent());
             } finally {
                 Files.deleteIfExists(tmp);
             }
@@ -441,13 +442,6 @@ public final class FileObjectStore implements ObjectStore {
                 throw new IOException("file shrank while it was read");
             }
             position += n;
-        }
-    }
-
-    /** Makes a rename in {@code dir} durable (the new name survives a power loss). */
-    private static void syncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
         }
     }
 

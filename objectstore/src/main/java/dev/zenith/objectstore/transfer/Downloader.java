@@ -1,15 +1,19 @@
 package dev.zenith.objectstore.transfer;
 
+import dev.zenith.objectstore.FileSync;
 import dev.zenith.objectstore.Futures;
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
 import dev.zenith.objectstore.format.ContentHash;
+import dev.zenith.objectstore.format.CorruptObjectException;
 import dev.zenith.objectstore.format.ObjectFrame;
 
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -21,18 +25,22 @@ import java.util.concurrent.ExecutorService;
  * Fetches blobs and verifies every byte before anyone sees them (the server is never trusted):
  * the frame's checks, and the hash the caller knows the blob by. Transient failures are retried
  * with backoff; a corrupt or missing blob is an error at once, naming it. Downloads, decoding and
- * file writes run on the downloader's own {@code parallelObjects} threads, so at most that many
- * objects are held in memory at once (objects are whole in memory: keep them part-sized).
+ * file writes run on the downloader's own {@code parallelObjects} threads. {@link #get} holds an
+ * object whole in memory (manifests, small blobs); {@link #downloadTo} streams any size in
+ * bounded memory.
  */
 public final class Downloader implements AutoCloseable {
+    private static final int RANGES_AHEAD = 2;
     private final ObjectStore store;
     private final TransferThreads threads;
     private final ExecutorService workers;
     private final TransferProgress progress;
     private final Retrier retrier;
+    private final int partSize;
 
     public Downloader(ObjectStore store, TransferSettings settings) {
         this.store = store;
+        this.partSize = settings.partSize();
         this.threads = new TransferThreads("zenith-download", settings);
         this.workers = threads.workers;
         this.progress = threads.progress;
@@ -52,6 +60,10 @@ public final class Downloader implements AutoCloseable {
                     .bytes();
             progress.sent(stored.length);
             byte[] content = ObjectFrame.decode(key, stored, expected);
+            if (content.length != contentLength) {
+                throw new CorruptObjectException(key, "its content is " + content.length + " bytes, its manifest entry says "
+                        + contentLength);
+            }
             progress.finished(id, contentLength, false);
             return content;
         }, workers);
@@ -63,26 +75,57 @@ public final class Downloader implements AutoCloseable {
         return f;
     }
 
-    /** Like {@link #get}, into {@code target}: written beside it, synced, then renamed, so it is whole or absent. */
+    /**
+     * The verified content of {@code key} into the file {@code target}, streamed: the object is read
+     * in ranges of {@code partSize} (two on their way at once) through the frame decoder into
+     * {@code target.part} beside the target; only once the whole content's SHA-256 matches (and its
+     * length the manifest's) is that file synced and renamed over {@code target} (and the directory
+     * synced). Memory per download is two ranges, whatever the object's size; a corrupt object leaves
+     * nothing behind; an outage in the middle is retried range by range from where it stopped.
+     */
     public CompletableFuture<Path> downloadTo(String key, ContentHash expected, long contentLength, Path target) {
-        return get(key, expected, contentLength).thenApplyAsync(content -> {
+        long id = progress.started(contentLength);
+        CompletableFuture<Path> f = CompletableFuture.supplyAsync(() -> {
             Path tmp = target.resolveSibling(target.getFileName() + ".part");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                    StandardOpenOption.WRITE)) {
-                ByteBuffer b = ByteBuffer.wrap(content);
-                while (b.hasRemaining()) {
-                    ch.write(b);
-                }
-                ch.force(true);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
             try {
-                return Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                try (RangeStream in = new RangeStream(store, retrier, progress, key, partSize, RANGES_AHEAD);
+                     FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                             StandardOpenOption.WRITE)) {
+                    OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 1 << 16);
+                    ObjectFrame.Header h = ObjectFrame.decode(key, in, out, expected);
+                    if (h.contentLength() != contentLength) {
+                        throw new CorruptObjectException(key, "its content is " + h.contentLength()
+                                + " bytes, its manifest entry says " + contentLength);
+                    }
+                    out.flush();
+                    ch.force(true);
+                }
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                FileSync.syncDirectory(target.toAbsolutePath().getParent());
             } catch (IOException e) {
+                deleteQuietly(tmp);
                 throw new UncheckedIOException(e);
+            } catch (RuntimeException e) {
+                deleteQuietly(tmp);
+                throw e;
             }
+            progress.finished(id, contentLength, false);
+            return target;
         }, workers);
+        f.whenComplete((v, e) -> {
+            if (e != null) {
+                progress.abandoned(id, contentLength);
+            }
+        });
+        return f;
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a leftover .part is overwritten by the next attempt
+        }
     }
 
     @Override

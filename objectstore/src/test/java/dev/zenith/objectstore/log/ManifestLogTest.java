@@ -248,13 +248,13 @@ class ManifestLogTest {
         AtomicBoolean loseNextPutAnswer = new AtomicBoolean();
         List<Interposed.Call> calls = Interposed.newLog();
         try (S3ObjectStore real = TestStores.open(s3, "s3://bucket/log-lost-answer")) {
-            ObjectStore store = Interposed.wrap(real, calls, (call, f) -> {
+            ObjectStore store = Interposed.wrap(real, calls, (call, realCall) -> {
                 if (call.method().equals("putIfAbsent") && loseNextPutAnswer.getAndSet(false)) {
                     // the manifest lands, the caller hears a timeout
-                    return f.thenCompose(v -> CompletableFuture.failedFuture(new ObjectStoreException(
+                    return realCall.get().thenCompose(v -> CompletableFuture.failedFuture(new ObjectStoreException(
                             ObjectStoreException.Kind.UNAVAILABLE, "timed out waiting for the answer")));
                 }
-                return null;
+                return realCall.get();
             });
             try (Lease lease = Lease.acquire(store, FAST, "a", ManifestLog.nextGeneration(store))) {
                 ManifestWriter w = ManifestWriter.open(store, lease, ManifestWriter.Settings.defaults(), null);

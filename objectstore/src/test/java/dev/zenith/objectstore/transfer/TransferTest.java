@@ -1,5 +1,7 @@
 package dev.zenith.objectstore.transfer;
 
+import dev.zenith.objectstore.Interposed;
+import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
 import dev.zenith.objectstore.TestStores;
 import dev.zenith.objectstore.format.ContentHash;
@@ -18,9 +20,11 @@ import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.zenith.objectstore.TestStores.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -171,6 +175,93 @@ class TransferTest {
             ObjectStoreException missing = assertThrows(ObjectStoreException.class,
                     () -> await(down.get(e.key(), e.hash(), e.contentLength())));
             assertTrue(missing.getMessage().contains("is missing"), missing.getMessage());
+        }
+    }
+
+    @Test
+    void aLargeBlobIsDownloadedInBoundedRangesEachByteOnceAndRenamedWholeOnlyWhenVerified(@TempDir Path tmp) throws Exception {
+        byte[] content = random(23 << 20, 5); // incompressible: a 23 MiB frame, five ranges of 5 MiB
+        List<Interposed.Call> calls = Interposed.newLog();
+        AtomicInteger inFlight = new AtomicInteger();
+        AtomicInteger mostInFlight = new AtomicInteger();
+        try (S3ObjectStore real = TestStores.open(s3, "s3://bucket/stream");
+             Uploader up = new Uploader(real, SMALL_PARTS)) {
+            ObjectStore counted = Interposed.wrap(real, calls, (call, realCall) -> {
+                mostInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+                return realCall.get().whenComplete((v, e) -> inFlight.decrementAndGet());
+            });
+            Manifest.Entry e = await(up.upload(Content.of(content), Map.of()));
+            try (Downloader down = new Downloader(counted, SMALL_PARTS)) {
+                Path target = tmp.resolve("segment");
+                await(down.downloadTo(e.key(), e.hash(), e.contentLength(), target));
+                assertArrayEquals(content, Files.readAllBytes(target));
+                assertEquals(List.of("segment"), fileNames(tmp), "nothing beside it");
+                assertEquals(e.storedLength(), down.progress().snapshot().sentBytes(), "each stored byte fetched once");
+            }
+            List<Interposed.Call> ranges = calls.stream().filter(c -> c.method().equals("getRange")).toList();
+            assertEquals(calls.size(), ranges.size(), "never a whole-object GET");
+            assertEquals((e.storedLength() + PART - 1) / PART, ranges.size());
+            for (Interposed.Call c : ranges) {
+                assertTrue((int) c.args()[2] <= PART, "a range is at most a part");
+            }
+            assertTrue(mostInFlight.get() <= 2, "at most two ranges on their way: " + mostInFlight.get());
+
+            // a byte flipped near the end: found only after most of the object was written, yet nothing is visible
+            Path onDisk = s3.objectFile("bucket", "stream/" + e.key());
+            byte[] raw = Files.readAllBytes(onDisk);
+            raw[raw.length - 100] ^= 0x04;
+            Files.write(onDisk, raw);
+            Path never = tmp.resolve("never");
+            try (Downloader down = new Downloader(real, SMALL_PARTS)) {
+                CorruptObjectException x = assertThrows(CorruptObjectException.class,
+                        () -> await(down.downloadTo(e.key(), e.hash(), e.contentLength(), never)));
+                assertTrue(x.getMessage().startsWith(e.key() + " is corrupt: "), x.getMessage());
+            }
+            assertEquals(List.of("segment"), fileNames(tmp), "no target, no .part left");
+        }
+    }
+
+    @Test
+    void aDownloadCutByAnOutageContinuesFromTheRangeItWasAt(@TempDir Path tmp) throws Exception {
+        byte[] content = random(17 << 20, 6);
+        List<Interposed.Call> calls = Interposed.newLog();
+        AtomicInteger ranges = new AtomicInteger();
+        try (S3ObjectStore real = TestStores.open(s3, "s3://bucket/stream-outage");
+             Uploader up = new Uploader(real, SMALL_PARTS)) {
+            Manifest.Entry e = await(up.upload(Content.of(content), Map.of()));
+            ObjectStore failing = Interposed.wrap(real, calls, (call, realCall) -> {
+                if (call.method().equals("getRange") && ranges.incrementAndGet() == 3) {
+                    s3.stop(); // S3 goes away in the middle of the object, comes back a few seconds later
+                    CompletableFuture.runAsync(() -> {
+                        try {
+                            Thread.sleep(2000);
+                            s3.startAgain();
+                        } catch (Exception x) {
+                            throw new IllegalStateException(x);
+                        }
+                    });
+                }
+                return realCall.get();
+            });
+            try (Downloader down = new Downloader(failing, SMALL_PARTS)) {
+                Path target = tmp.resolve("segment");
+                await(down.downloadTo(e.key(), e.hash(), e.contentLength(), target));
+                assertArrayEquals(content, Files.readAllBytes(target));
+                assertTrue(down.progress().snapshot().retries() > 0);
+                assertEquals(e.storedLength(), down.progress().snapshot().sentBytes(), "nothing fetched twice");
+            }
+            List<Long> offsets = calls.stream().filter(c -> c.method().equals("getRange")).map(c -> (Long) c.args()[1]).toList();
+            assertEquals(offsets.stream().distinct().sorted().toList(),
+                    List.of(0L, (long) PART, 2L * PART, 3L * PART), "ranges from the start, each asked until it came");
+            assertTrue(offsets.size() > 4, "some range was asked again: " + offsets);
+        } finally {
+            s3.startAgain();
+        }
+    }
+
+    private static List<String> fileNames(Path dir) throws java.io.IOException {
+        try (var files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).sorted().toList();
         }
     }
 
