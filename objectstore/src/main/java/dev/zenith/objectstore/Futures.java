@@ -3,7 +3,7 @@ package dev.zenith.objectstore;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
-/** Waiting on a future from a worker thread (never an event loop), with its own exception rethrown. */
+/** Waiting on a worker thread (never an event loop): for a future, with its own exception rethrown, or a while. */
 public final class Futures {
     private Futures() {
     }
@@ -16,6 +16,16 @@ public final class Futures {
                 throw r;
             }
             throw e;
+        }
+    }
+
+    /** Sleeps on a worker thread; an interrupt ends what it was waiting for (named by {@code during}) as UNAVAILABLE. */
+    public static void sleep(java.time.Duration d, String during) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, "interrupted while " + during);
         }
     }
 }

@@ -8,13 +8,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.zenith.objectstore.format.Manifest.Entry;
 import dev.zenith.objectstore.format.ObjectNames.ManifestName;
 
+import static dev.zenith.objectstore.format.JsonFields.array;
+import static dev.zenith.objectstore.format.JsonFields.field;
+import static dev.zenith.objectstore.format.JsonFields.text;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -47,19 +49,10 @@ public final class ManifestCodec {
         root.put("full", m.full());
         root.put("created", m.created().toString());
         ArrayNode added = root.putArray("added");
-        for (Entry e : m.added()) {
-            ObjectNode n = added.addObject();
-            n.put("key", e.key());
-            n.put("sha256", e.hash().hex());
-            n.put("length", e.contentLength());
-            n.put("stored", e.storedLength());
-            ObjectNode labels = n.putObject("labels");
-            new java.util.TreeMap<>(e.labels()).forEach(labels::put);
-        }
+        m.added().forEach(e -> writeEntry(added.addObject(), e));
         ArrayNode removed = root.putArray("removed");
         m.removed().forEach(removed::add);
-        ObjectNode props = root.putObject("properties");
-        new java.util.TreeMap<>(m.properties()).forEach(props::put);
+        JsonFields.putStrings(root, "properties", m.properties());
         try {
             return ObjectFrame.encode(JSON.writeValueAsBytes(root)).bytes();
         } catch (JsonProcessingException e) {
@@ -92,16 +85,11 @@ public final class ManifestCodec {
                     .orElseThrow(() -> new CorruptObjectException(what, "previous is not a manifest key: " + prev.asText())));
             List<Entry> added = new ArrayList<>();
             for (JsonNode n : array(what, root, "added")) {
-                Map<String, String> labels = new LinkedHashMap<>();
-                Iterator<Map.Entry<String, JsonNode>> it = field(what, n, "labels").fields();
-                it.forEachRemaining(f -> labels.put(f.getKey(), f.getValue().asText()));
-                added.add(new Entry(text(what, n, "key"), ContentHash.parse(text(what, n, "sha256")),
-                        field(what, n, "length").asLong(-1), field(what, n, "stored").asLong(-1), labels));
+                added.add(readEntry(what, n));
             }
             List<String> removed = new ArrayList<>();
             array(what, root, "removed").forEach(n -> removed.add(n.asText()));
-            Map<String, String> properties = new LinkedHashMap<>();
-            field(what, root, "properties").fields().forEachRemaining(f -> properties.put(f.getKey(), f.getValue().asText()));
+            Map<String, String> properties = JsonFields.strings(what, root, "properties");
             return new Manifest(name, previous, field(what, root, "full").asBoolean(), Instant.parse(text(what, root, "created")),
                     added, removed, properties);
         } catch (IOException | IllegalArgumentException | DateTimeParseException e) {
@@ -116,27 +104,21 @@ public final class ManifestCodec {
         return new String(ObjectFrame.decode("manifest", stored, null), StandardCharsets.UTF_8);
     }
 
-    private static JsonNode field(String what, JsonNode node, String name) {
-        JsonNode n = node.get(name);
-        if (n == null) {
-            throw new CorruptObjectException(what, "no field '" + name + "'");
-        }
-        return n;
+    /** One entry as {@code {"key","sha256","length","stored","labels":{...}}} (shared with the snapshot catalogue). */
+    public static void writeEntry(ObjectNode n, Entry e) {
+        n.put("key", e.key());
+        n.put("sha256", e.hash().hex());
+        n.put("length", e.contentLength());
+        n.put("stored", e.storedLength());
+        JsonFields.putStrings(n, "labels", e.labels());
     }
 
-    private static String text(String what, JsonNode node, String name) {
-        JsonNode n = field(what, node, name);
-        if (!n.isTextual()) {
-            throw new CorruptObjectException(what, "field '" + name + "' is not a string");
+    public static Entry readEntry(String what, JsonNode n) {
+        try {
+            return new Entry(text(what, n, "key"), ContentHash.parse(text(what, n, "sha256")),
+                    JsonFields.number(what, n, "length"), JsonFields.number(what, n, "stored"), JsonFields.strings(what, n, "labels"));
+        } catch (IllegalArgumentException e) {
+            throw new CorruptObjectException(what, "an entry is not valid (" + e.getMessage() + ")", e);
         }
-        return n.asText();
-    }
-
-    private static JsonNode array(String what, JsonNode node, String name) {
-        JsonNode n = field(what, node, name);
-        if (!n.isArray()) {
-            throw new CorruptObjectException(what, "field '" + name + "' is not an array");
-        }
-        return n;
     }
 }

@@ -2,6 +2,7 @@ package dev.zenith.objectstore.lease;
 
 import static dev.zenith.objectstore.Futures.join;
 
+import dev.zenith.objectstore.Futures;
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
 import dev.zenith.objectstore.StoredBytes;
@@ -130,7 +131,7 @@ public final class Lease implements AutoCloseable {
                 }
                 continue; // too slow to be sure no other taker read before our write: read again
             }
-            sleep(settings.settle());
+            Futures.sleep(settings.settle(), "taking the lease");
             Optional<LeaseRecord> back = readRecord();
             if (back.isEmpty() || !back.get().nonce().equals(nonce)) {
                 throw new LeaseHeldException(store.describe(), back.orElse(mine));
@@ -219,7 +220,7 @@ public final class Lease implements AutoCloseable {
                 if (attempt >= TORN_READS) {
                     throw e;
                 }
-                sleep(Duration.ofMillis(50L * attempt));
+                Futures.sleep(Duration.ofMillis(50L * attempt), "reading the lease");
             }
         }
     }
@@ -242,15 +243,5 @@ public final class Lease implements AutoCloseable {
     /** Stops renewing without releasing: what a daemon killed with -9 (or paused) leaves behind; for tests. */
     void abandon() {
         timer.shutdownNow();
-    }
-
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new ObjectStoreException(ObjectStoreException.Kind.UNAVAILABLE, "interrupted while taking the lease");
-        }
     }
 }
