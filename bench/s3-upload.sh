@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # S3 upload throughput: zenith's Uploader vs the SDK's own (plain) multipart upload of the
-# same WAL-like segment files to the same S3Proxy on loopback, alternating, same run.
-# Usage: bench/s3-upload.sh [segments of 16 MiB] [rounds]   (defaults 64 2: 1 GiB)
+# same segment files to the same S3Proxy on loopback, alternating, same run; once on WAL-like
+# segments (zstd shrinks them) and once on incompressible random ones (the honest overhead figure).
+# Usage: bench/s3-upload.sh [segments of 16 MiB] [rounds] [wal|random|both]   (defaults 64 2 both: 1 GiB each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cp_file=$(mktemp)

@@ -26,8 +26,11 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Upload throughput of a WAL-like history (16 MiB segment files) to S3Proxy on loopback: zenith's
  * Uploader (content-addressed, zstd, verified frames, multipart above 8 MiB) against the SDK's own
- * plain multipart upload (8 MiB parts) of the same files to the same server, alternating, each round to a fresh prefix (so nothing is skipped as
- * already there). Throughput is content bytes per second. Arguments: [segments] [rounds].
+ * plain multipart upload (8 MiB parts) of the same files to the same server, alternating, each round
+ * to a fresh prefix (so nothing is skipped as already there). Throughput is content bytes per second.
+ * Two data sets in one run: WAL-like segments (about a third random bytes: zstd shrinks them, which
+ * favours us) and incompressible random segments (zstd saves nothing and costs its pass: the honest
+ * ratio for the Uploader's own overhead). Arguments: [segments] [rounds] [wal|random|both].
  */
 public final class S3UploadBench {
     private static final int SEGMENT = 16 << 20;
@@ -35,29 +38,43 @@ public final class S3UploadBench {
     public static void main(String[] args) throws Exception {
         int segments = args.length > 0 ? Integer.parseInt(args[0]) : 64;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 2;
-        Path dir = Files.createTempDirectory(Path.of("/tmp"), "zenith-s3bench-");
-        try (S3ProxyServer s3 = S3ProxyServer.start("bench")) {
-            List<Path> files = writeSegments(dir, segments);
-            long bytes = (long) segments * SEGMENT;
-            List<Double> ours = new ArrayList<>();
-            List<Double> sdk = new ArrayList<>();
-            long stored = 0;
-            for (int r = 0; r < rounds; r++) {
-                double[] o = uploadOurs(s3, files, "s3://bench/ours-" + r);
-                ours.add(bytes / o[0] / 1e6);
-                stored = (long) o[1];
-                sdk.add(bytes / uploadSdk(s3, files, "sdk-" + r) / 1e6);
-                System.err.printf("round %d: zenith %.1f MB/s, SDK multipart %.1f MB/s%n", r + 1, ours.get(r), sdk.get(r));
-            }
-            double o = median(ours);
-            double p = median(sdk);
-            System.out.println("| bench | zenith | peer (SDK multipart upload) | ratio |");
-            System.out.println("|---|---|---|---|");
-            System.out.printf("| upload %d MiB of WAL-like segments to S3Proxy (stored %.0f%% after zstd) | %.1f MB/s | %.1f MB/s | %.2f |%n",
-                    bytes >> 20, 100.0 * stored / bytes, o, p, o / p);
-        } finally {
-            dev.zenith.pgexec.FileTrees.delete(dir);
+        String data = args.length > 2 ? args[2] : "both";
+        if (!List.of("wal", "random", "both").contains(data)) {
+            throw new IllegalArgumentException("data is wal, random or both, not " + data);
         }
+        List<String> rows = new ArrayList<>();
+        try (S3ProxyServer s3 = S3ProxyServer.start("bench")) {
+            for (String kind : data.equals("both") ? List.of("wal", "random") : List.of(data)) {
+                Path dir = Files.createTempDirectory(Path.of("/tmp"), "zenith-s3bench-");
+                try {
+                    rows.add(measure(s3, kind, writeSegments(dir, segments, kind.equals("random")), rounds));
+                } finally {
+                    dev.zenith.pgexec.FileTrees.delete(dir);
+                }
+            }
+        }
+        System.out.println("| bench | zenith | peer (SDK multipart upload) | ratio |");
+        System.out.println("|---|---|---|---|");
+        rows.forEach(System.out::println);
+    }
+
+    private static String measure(S3ProxyServer s3, String kind, List<Path> files, int rounds) throws Exception {
+        long bytes = (long) files.size() * SEGMENT;
+        List<Double> ours = new ArrayList<>();
+        List<Double> sdk = new ArrayList<>();
+        long stored = 0;
+        for (int r = 0; r < rounds; r++) {
+            double[] o = uploadOurs(s3, files, "s3://bench/" + kind + "-ours-" + r);
+            ours.add(bytes / o[0] / 1e6);
+            stored = (long) o[1];
+            sdk.add(bytes / uploadSdk(s3, files, kind + "-sdk-" + r) / 1e6);
+            System.err.printf("%s round %d: zenith %.1f MB/s, SDK multipart %.1f MB/s%n", kind, r + 1, ours.get(r), sdk.get(r));
+        }
+        double o = median(ours);
+        double p = median(sdk);
+        String what = kind.equals("wal") ? "WAL-like segments" : "incompressible (random) segments";
+        return String.format("| upload %d MiB of %s to S3Proxy (stored %.0f%% after zstd) | %.1f MB/s | %.1f MB/s | %.2f |",
+                bytes >> 20, what, 100.0 * stored / bytes, o, p, o / p);
     }
 
     /** Seconds, and the bytes stored. */
@@ -116,16 +133,20 @@ public final class S3UploadBench {
 
     /**
      * Segments shaped like pgbench WAL: 8 KiB pages with headers, records of repeated shapes with
-     * about a third random payload (real WAL compresses better than this).
+     * about a third random payload (real WAL compresses better than this); or all random bytes.
      */
-    private static List<Path> writeSegments(Path dir, int n) throws IOException {
+    private static List<Path> writeSegments(Path dir, int n, boolean random) throws IOException {
         List<Path> files = new ArrayList<>();
         Random r = new Random(42);
         byte[] seg = new byte[SEGMENT];
         for (int s = 0; s < n; s++) {
-            for (int i = 0; i < SEGMENT; i++) {
-                int inPage = i & 8191;
-                seg[i] = inPage < 24 ? (byte) (s + (i >> 13)) : (i % 97 < 30 ? (byte) r.nextInt(256) : (byte) (i % 7));
+            if (random) {
+                r.nextBytes(seg);
+            } else {
+                for (int i = 0; i < SEGMENT; i++) {
+                    int inPage = i & 8191;
+                    seg[i] = inPage < 24 ? (byte) (s + (i >> 13)) : (i % 97 < 30 ? (byte) r.nextInt(256) : (byte) (i % 7));
+                }
             }
             Path f = dir.resolve(String.format("%024X", s + 1));
             Files.write(f, seg);
