@@ -99,6 +99,20 @@ public final class PgInstallation {
     }
 
     /**
+     * Lets the unprivileged user PostgreSQL runs as pass through a private directory of ours (mode 0710,
+     * group: that user's), and no one else: the way to the compute directories it owns. A no-op when
+     * PostgreSQL runs as this process's own user.
+     */
+    public void letServerTraverse(Path dir) throws IOException {
+        if (runAsUser == null) {
+            return;
+        }
+        var group = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByGroupName(runAsUser);
+        Files.getFileAttributeView(dir, PosixFileAttributeView.class).setGroup(group);
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x---"));
+    }
+
+    /**
      * Makes every ancestor of {@code dir} traversable by the unprivileged user, or explains why it cannot.
      * PostgreSQL needs to reach its data directory; a root-owned 0700 home directory would stop it.
      */

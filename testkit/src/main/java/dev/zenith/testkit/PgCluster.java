@@ -172,11 +172,17 @@ public final class PgCluster implements AutoCloseable {
         }
 
         public static String run(List<String> cmd, Path workDir) throws IOException {
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            ProcessBuilder pb = new ProcessBuilder(cmd);
             if (workDir != null) {
                 pb.directory(workDir.toFile());
             }
-            Process p = pb.start();
+            return run(pb);
+        }
+
+        /** Runs a prepared command (its environment, its directory) the same way. */
+        public static String run(ProcessBuilder pb) throws IOException {
+            List<String> cmd = pb.command();
+            Process p = pb.redirectErrorStream(true).start();
             byte[] out = p.getInputStream().readAllBytes();
             try {
                 if (!p.waitFor(10, TimeUnit.MINUTES)) {
