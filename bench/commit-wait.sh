@@ -17,7 +17,7 @@ export ZENITH_NO_BUILD=1
 echo "== set up: vanilla PostgreSQL alone and a zenith primary, scale $SCALE" >&2
 start_vanilla_and_zenith -c track_wal_io_timing=on
 
-receiver() { curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["wal_receiver"]))'; }
+receiver() { zenith_api /pgs/bench | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["wal_receiver"]))'; }
 
 for r in $(seq 1 "$WARMUP"); do
   echo "== warm-up round $r (not measured)" >&2

@@ -9,6 +9,19 @@ AS_PG=(); if [ "$(id -u)" -eq 0 ]; then AS_PG=(runuser -u postgres --); fi
 # One SQL statement as postgres on a loopback port, unaligned tuples only: Q PORT SQL
 Q() { "$PGBIN/psql" -X -h 127.0.0.1 -p "$1" -U postgres -Atqc "$2" postgres; }
 
+# A zenith daemon's clients log in with the passwords it wrote to ZENITH_HOME/pgpass (each pg's port and its
+# replication port): call zenith_passwords after each `zenith pg create`; it gathers the pgpass of every daemon
+# homed in WORK into WORK/pgpass (0600) and exports PGPASSFILE. A server started on a copy or backup of a
+# pg's data directory has that pg's password: zenith_same_password PG_PORT NEW_PORT lists it for NEW_PORT.
+zenith_passwords() {
+  (umask 077; cat "$WORK"/zhome/pgpass "$WORK"/home*/pgpass "$WORK/pgpass.extra" >"$WORK/pgpass" 2>/dev/null) || true
+  export PGPASSFILE="$WORK/pgpass"
+}
+zenith_password_of() { grep -m1 "^127.0.0.1:$1:" "$WORK/pgpass" | cut -d: -f5-; }
+zenith_same_password() { (umask 077; echo "127.0.0.1:$2:*:postgres:$(zenith_password_of "$1")" >>"$WORK/pgpass.extra"); zenith_passwords; }
+# GET on the REST API of the daemon of ZENITH_HOME, with its token: zenith_api /pgs/bench
+zenith_api() { curl -s -H "Authorization: Bearer $(head -1 "$ZENITH_HOME/api-token")" "http://127.0.0.1:$ZENITH_HTTP_PORT$1"; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Sets WORK to a new directory /tmp/NAME-XXXXXX and removes it (and stops what runs in it) on exit;
@@ -45,6 +58,7 @@ start_vanilla_and_zenith() {
   export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
   "$ROOT/zenith" start >/dev/null
   ZPORT=$("$ROOT/zenith" pg create -n bench --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+  zenith_passwords
   local p
   for p in "$VPORT" "$ZPORT"; do "$PGBIN/pgbench" -h 127.0.0.1 -p "$p" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1; done
 }

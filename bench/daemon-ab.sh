@@ -20,6 +20,7 @@ ZA=$ZPORT; PA=$(pgrep -f "$BASE/server/target/zenith-server.jar" | head -1)
 export ZENITH_HOME="$WORK/home2" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
 env ${B_ENV:-} "$ROOT/zenith" start >/dev/null
 ZB=$("$ROOT/zenith" pg create -n bench --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+zenith_passwords
 PB=$(pgrep -f "$ROOT/server/target/zenith-server.jar" | head -1)
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZB" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1
 WA=$(Q "$ZA" "select pid from pg_stat_replication limit 1"); WB=$(Q "$ZB" "select pid from pg_stat_replication limit 1")

@@ -48,7 +48,7 @@ echo "== set up: vanilla PostgreSQL alone and a zenith primary, scale $SCALE" >&
 start_vanilla_and_zenith
 DAEMON=$(python3 -c "import json; print(json.load(open('$ZENITH_HOME/daemon.json'))['pid'])" 2>/dev/null || pgrep -f "zenith-server.jar" | head -1)
 
-acks() { curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin)["wal_receiver"]["commits"])'; }
+acks() { zenith_api /pgs/bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["wal_receiver"]["commits"])'; }
 
 for r in $(seq 1 "$WARMUP"); do
   echo "== warm-up round $r (not measured)" >&2
@@ -90,4 +90,4 @@ switches per acknowledgement, then for its busiest thread groups voluntary+invol
 |---|---|---|---|---|---|---|---|
 ${ROWS%$'\n'}
 REP
-echo "WAL receiver after the run: \`$(curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("wal_receiver")))')\`"
+echo "WAL receiver after the run: \`$(zenith_api /pgs/bench | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin).get("wal_receiver")))')\`"

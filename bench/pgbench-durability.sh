@@ -54,6 +54,7 @@ echo "== set up: zenith primary" >&2
 export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
 "$ROOT/zenith" start >/dev/null
 ZPORT=$("$ROOT/zenith" pg create -n bench --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+zenith_passwords
 init_pgbench "$ZPORT" zenith
 
 for n in $(seq 1 "$WARMUP"); do
@@ -67,7 +68,7 @@ for n in $(seq 1 "$ROUNDS"); do
   read -r t l < <(round "$P2" receivewal "$n"); RT+=("$t"); RL+=("$l")
   read -r t l < <(round "$ZPORT" zenith "$n"); ZT+=("$t"); ZL+=("$l")
 done
-RECEIVER=$(curl -s "http://127.0.0.1:$ZENITH_HTTP_PORT/pgs/bench" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("wal_receiver"))' || true)
+RECEIVER=$(zenith_api /pgs/bench | python3 -c 'import json,sys; print(json.load(sys.stdin).get("wal_receiver"))' || true)
 
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.1f}')" "$@"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }

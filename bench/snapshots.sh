@@ -18,6 +18,7 @@ for SCALE in 1 "$BIG"; do
   export ZENITH_HOME="$WORK/home$SCALE" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
   Z start >/dev/null
   PORT=$(Z pg create -n main --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+  zenith_passwords
   echo "== scale $SCALE: pgbench -i" >&2
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1
   s=(); b=()
@@ -32,18 +33,20 @@ for SCALE in 1 "$BIG"; do
     PGDATA_MAIN=$(Z pg show -n main --json | sed -n 's/.*"pgdata" : "\(.*\)".*/\1/p')
     SIZE_MB=$(du -sm "$PGDATA_MAIN" | cut -f1)
     echo "== scale $SCALE: zenith pg create --snapshot to first query" >&2
-    t0=$(now_ms); P=$(Z pg create -n fast --snapshot main@stopped --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p'); first_query "$P"; t1=$(now_ms)
+    t0=$(now_ms); P=$(Z pg create -n fast --snapshot main@stopped --json | sed -n 's/.*"port" : \([0-9]*\).*/\1/p'); zenith_passwords; first_query "$P"; t1=$(now_ms)
     Z_FIRST=$((t1 - t0)); Z pg stop -n fast >/dev/null
     echo "== cp -a + pg_ctl start" >&2
-    sync; t0=$(now_ms); cp -a "$PGDATA_MAIN" "$WORK/copy"; CP=$(free_port)
+    CP=$(free_port); VP=$(free_port); BP=$(free_port) # copies of main's cluster: main's password
+    for p in "$CP" "$VP" "$BP"; do zenith_same_password "$PORT" "$p"; done
+    sync; t0=$(now_ms); cp -a "$PGDATA_MAIN" "$WORK/copy"
     "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/copy" -l "$WORK/copy.log" -w -o "-c port=$CP -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c synchronous_standby_names=" start >/dev/null
     first_query "$CP"; t1=$(now_ms); CP_FIRST=$((t1 - t0))
     echo "== pg_basebackup from vanilla + start" >&2
     "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/copy" -m fast -w stop >/dev/null
-    mv "$WORK/copy" "$WORK/vanilla"; VP=$(free_port)
+    mv "$WORK/copy" "$WORK/vanilla"
     "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -l "$WORK/vanilla.log" -w -o "-c port=$VP -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c synchronous_standby_names=" start >/dev/null
-    BP=$(free_port); t0=$(now_ms)
-    "${AS_PG[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$VP" -U postgres -D "$WORK/backup" -X stream -c fast >/dev/null
+    t0=$(now_ms) # PostgreSQL's user cannot read our password file: the password in its environment
+    PGPASSWORD=$(zenith_password_of "$PORT") "${AS_PG[@]}" "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$VP" -U postgres -D "$WORK/backup" -X stream -c fast >/dev/null
     "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/backup" -l "$WORK/backup.log" -w -o "-c port=$BP -c listen_addresses=127.0.0.1 -c unix_socket_directories=" start >/dev/null
     first_query "$BP"; t1=$(now_ms); BB_FIRST=$((t1 - t0))
   fi

@@ -22,6 +22,8 @@ export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(
 "$ROOT/zenith" start >/dev/null
 JSON=$("$ROOT/zenith" pg create -n bench --json)
 ZPORT=$(echo "$JSON" | sed -n 's/.*"port" : \([0-9]*\).*/\1/p')
+zenith_passwords
+RPW=$(head -1 "$ZENITH_HOME/replication-password") # the replication password the daemon generated
 PGDATA=$(echo "$JSON" | sed -n 's/.*"pgdata" : "\([^"]*\)".*/\1/p')
 FIRST=$(Q "$ZPORT" "SELECT pg_walfile_name(pg_current_wal_flush_lsn())")
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1
@@ -32,14 +34,14 @@ ENDPOS=$(Q "$ZPORT" "SELECT pg_current_wal_flush_lsn()")
 echo "== vanilla primary: a copy of the compute's directory" >&2
 cp -a "$PGDATA" "$WORK/vanilla"; rm -f "$WORK/vanilla/zenith.conf" "$WORK/vanilla/postmaster.pid"
 # Replication connections authenticate with SCRAM on both sides, as zenith's replication user does and as
-# Debian's default pg_hba.conf has it for TCP (initdb's trust would skip the ~5 ms PBKDF2 a client pays).
-{ echo "host replication postgres 127.0.0.1/32 scram-sha-256"; cat "$WORK/vanilla/pg_hba.conf"; } > "$WORK/hba" \
-  && mv "$WORK/hba" "$WORK/vanilla/pg_hba.conf"
+# Debian's default pg_hba.conf has it for TCP (trust would skip the ~5 ms PBKDF2 a client pays); the script's
+# own queries to it are trusted.
+printf 'host replication postgres 127.0.0.1/32 scram-sha-256\nhost all postgres 127.0.0.1/32 trust\n' >"$WORK/vanilla/pg_hba.conf"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$WORK/vanilla"
 VPORT=$(free_port)
 "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/vanilla" -l "$WORK/vanilla.log" -w -o "-c port=$VPORT -c listen_addresses=127.0.0.1 \
   -c unix_socket_directories= -c wal_keep_size=4GB -c max_wal_size=4GB -c shared_buffers=128MB" start >/dev/null
-Q "$VPORT" "SET password_encryption = 'scram-sha-256'; ALTER ROLE postgres PASSWORD 'zenith'" >/dev/null
+Q "$VPORT" "SET password_encryption = 'scram-sha-256'; ALTER ROLE postgres PASSWORD '$RPW'" >/dev/null
 ! PGPASSWORD=wrong "$PGBIN/psql" -X "host=127.0.0.1 port=$VPORT user=postgres replication=true" -c IDENTIFY_SYSTEM \
   >/dev/null 2>&1 || { echo "vanilla's replication connections do not ask for a password" >&2; exit 1; }
 [ -f "$WORK/vanilla/pg_wal/$FIRST" ] || { echo "vanilla pg_wal lost $FIRST; lower SCALE/DURATION" >&2; exit 1; }
@@ -67,7 +69,7 @@ backup() { # label host-args... -> "seconds bytes"
   "$PGBIN/pg_basebackup" "$@" -D "$WORK/bb-$label" -X stream -c fast >"$WORK/bb-$label.log" 2>&1
   t1=$(now); echo "$(python3 -c "print(f'{$t1-$t0:.3f}')") $(du -sb "$WORK/bb-$label" | cut -f1)"
 }
-Z=(-h 127.0.0.1 -p "$ZENITH_PG_PORT" -U zenith -w); export PGPASSWORD=zenith
+Z=(-h 127.0.0.1 -p "$ZENITH_PG_PORT" -U zenith -w); export PGPASSWORD=$RPW
 V=(-h 127.0.0.1 -p "$VPORT" -U postgres -w)  # SCRAM too, same password
 
 for r in $(seq 1 "$WARMUP"); do

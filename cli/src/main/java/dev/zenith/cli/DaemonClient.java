@@ -14,8 +14,15 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
+import javax.net.ssl.HttpsURLConnection;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Talks to the daemon of one ZENITH_HOME over REST. Uses the JDK's HttpURLConnection rather than
@@ -49,15 +56,60 @@ final class DaemonClient {
 
     /** The daemon's base URL from daemon.json, if it wrote one. */
     Optional<String> baseUrl() {
+        return daemonFile().map(d -> d.path("http_scheme").asText("http") + "://" + d.path("http_host").asText("127.0.0.1")
+                + ":" + d.path("http_port").asInt());
+    }
+
+    private Optional<JsonNode> daemonFile() {
         Path f = home.daemonFile();
         if (!Files.exists(f)) {
             return Optional.empty();
         }
         try {
-            JsonNode d = JSON.readTree(f.toFile());
-            return Optional.of("http://" + d.path("http_host").asText("127.0.0.1") + ":" + d.path("http_port").asInt());
+            return Optional.of(JSON.readTree(f.toFile()));
         } catch (IOException e) {
             return Optional.empty();
+        }
+    }
+
+    /** The REST API's bearer token: the first line of ZENITH_HOME/api-token, which the daemon wrote (0600). */
+    private Optional<String> token() {
+        try {
+            List<String> lines = Files.readAllLines(home.dir().resolve("api-token"), StandardCharsets.UTF_8);
+            return lines.isEmpty() ? Optional.empty() : Optional.of(lines.get(0).trim());
+        } catch (IOException e) {
+            return Optional.empty(); // the daemon answers 401, which says where the token is
+        }
+    }
+
+    /**
+     * Over TLS (a daemon serving a non-loopback address), exactly the daemon's own certificate is trusted
+     * (its path is in daemon.json), whatever name it was issued for: it is pinned, not looked up.
+     */
+    private void trustDaemonCertificate(HttpURLConnection c) throws IOException {
+        if (!(c instanceof HttpsURLConnection https)) {
+            return;
+        }
+        String certPath = daemonFile().map(d -> d.path("tls_cert").asText("")).orElse("");
+        try (InputStream in = Files.newInputStream(Path.of(certPath))) {
+            X509Certificate pinned = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+            trust.load(null, null);
+            trust.setCertificateEntry("zenith", pinned);
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trust);
+            SSLContext ssl = SSLContext.getInstance("TLS");
+            ssl.init(null, tmf.getTrustManagers(), null);
+            https.setSSLSocketFactory(ssl.getSocketFactory());
+            https.setHostnameVerifier((host, session) -> {
+                try {
+                    return session.getPeerCertificates()[0].equals(pinned);
+                } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                    return false;
+                }
+            });
+        } catch (java.security.GeneralSecurityException | RuntimeException e) {
+            throw new IOException("cannot use the daemon's TLS certificate " + certPath + ": " + e.getMessage(), e);
         }
     }
 
@@ -115,6 +167,8 @@ final class DaemonClient {
         String text;
         try {
             HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
+            trustDaemonCertificate(c);
+            token().ifPresent(t -> c.setRequestProperty("Authorization", "Bearer " + t));
             c.setConnectTimeout(CONNECT_TIMEOUT_MS);
             c.setReadTimeout(readTimeoutMs(method, path));
             c.setRequestMethod(method);

@@ -1,6 +1,7 @@
 package dev.zenith.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.pgexec.Processes;
 
 import java.io.IOException;
@@ -44,7 +45,7 @@ final class DaemonLauncher {
             out.println("zenith is already running (" + client.baseUrl().orElse("?") + ", ZENITH_HOME=" + home.dir() + ")");
             return 0;
         }
-        Files.createDirectories(home.dir());
+        PrivateFiles.directory(home.dir()); // 0700: other users keep out of the daemon's state and secrets
         List<String> cmd = daemonCommand(foreground);
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("ZENITH_HOME", home.dir().toString());

@@ -1,9 +1,12 @@
 package dev.zenith.server;
 
 import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.pgexec.PrivateFiles;
+import dev.zenith.server.api.RequestGuard;
 import dev.zenith.server.api.RestApi;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.server.walservice.WalService;
 import io.vertx.core.Future;
@@ -43,7 +46,9 @@ public final class ZenithDaemon {
     public static final int EXIT_ALREADY_RUNNING = 3;
 
     private final Vertx vertx;
-    private final ZenithConfig config;
+    /** As configured, then with the replication password generated at the first start if none was. */
+    private ZenithConfig config;
+    private String apiToken;
     private final Promise<Void> stopped = Promise.promise();
     private final AtomicBoolean stopping = new AtomicBoolean();
     private FileLock lock;
@@ -82,7 +87,7 @@ public final class ZenithDaemon {
 
     /** Starts everything, then blocks until the daemon is asked to stop. Returns the exit code. */
     int run(boolean foreground) throws Exception {
-        Files.createDirectories(config.home());
+        PrivateFiles.directory(config.home());
         setUpLogging(foreground);
         if (!lock()) {
             System.err.println("zenith is already running for ZENITH_HOME=" + config.home());
@@ -122,7 +127,7 @@ public final class ZenithDaemon {
     public static Future<ZenithDaemon> launch(Vertx vertx, ZenithConfig config) {
         ZenithDaemon d = new ZenithDaemon(vertx, config);
         return vertx.executeBlocking(() -> {
-            Files.createDirectories(config.home());
+            PrivateFiles.directory(config.home());
             if (!d.lock()) {
                 throw new IllegalStateException("zenith is already running for ZENITH_HOME=" + config.home());
             }
@@ -176,14 +181,16 @@ public final class ZenithDaemon {
             }
         };
         return serial.run(() -> {
+            loadSecrets();
             PgInstallation pg = PgInstallation.detect();
             storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
             computes = new ComputeManager(vertx, config, pg, storages);
             computes.recover();
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
-        }).compose(v -> new RestApi(vertx, storages, computes, serial, () -> shutdown(), homes)
-                .listen(config.httpHost(), config.httpPort()))
+        }).compose(v -> new RestApi(vertx, storages, computes, serial, () -> shutdown(), homes,
+                        new RequestGuard(apiToken, config.httpHost(), config.httpScheme()))
+                .listen(config.httpHost(), config.httpPort(), config.tlsCert(), config.tlsKey()))
                 .compose(server -> {
                     http = server;
                     // The replication protocol (pg_receivewal, pg_basebackup, replicas) on the pg port.
@@ -199,9 +206,21 @@ public final class ZenithDaemon {
                         return null;
                     });
                 })
-                .onSuccess(v -> LOG.info("zenith listening: REST http://" + config.httpHost() + ":" + config.httpPort()
+                .onSuccess(v -> LOG.info("zenith listening: REST " + config.httpScheme() + "://" + config.httpHost() + ":" + config.httpPort()
                         + ", home " + config.home() + ", " + transportDescription()))
                 .mapEmpty();
+    }
+
+    /**
+     * The API token and, unless one is configured, the replication password: generated at the first
+     * start into 0600 files of ZENITH_HOME, read from there afterwards.
+     */
+    private void loadSecrets() throws IOException {
+        apiToken = Secrets.readOrCreate(config.apiTokenFile(), "REST API token");
+        if (config.replicationPassword() == null) {
+            config = config.withReplicationPassword(Secrets.readOrCreate(config.replicationPasswordFile(),
+                    "replication password"));
+        }
     }
 
     /**
@@ -235,13 +254,12 @@ public final class ZenithDaemon {
                 .put("pid", ProcessHandle.current().pid())
                 .put("http_host", config.httpHost())
                 .put("http_port", http.actualPort())
+                .put("http_scheme", config.httpScheme())
+                .put("tls_cert", config.tlsCert() == null ? null : config.tlsCert().toString())
                 .put("pg_port", config.pgPort())
                 .put("home", config.home().toString())
                 .put("log", config.logFile().toString());
-        Path tmp = config.daemonFile().resolveSibling("daemon.json.tmp");
-        Files.writeString(tmp, d.encodePrettily());
-        Files.move(tmp, config.daemonFile(), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        PrivateFiles.write(config.daemonFile(), d.encodePrettily());
         Files.writeString(config.pidFile(), Long.toString(ProcessHandle.current().pid()));
     }
 
@@ -303,6 +321,7 @@ public final class ZenithDaemon {
         Logger root = Logger.getLogger("");
         System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tF %1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
         FileHandler file = new FileHandler(config.logFile().toString(), true);
+        PrivateFiles.restrict(config.logFile()); // what pgs and storages there are is the owner's business
         file.setFormatter(new SimpleFormatter());
         if (!foreground) {
             for (var h : root.getHandlers()) {

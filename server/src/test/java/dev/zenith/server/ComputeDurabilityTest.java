@@ -151,7 +151,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         JsonObject pg = d.createPg("main");
         int port = pg.getInteger("port");
         d.psql(port, PgbenchLedger.SETUP);
-        PgbenchLedger bench = new PgbenchLedger(d.pg, d.home.resolve("bench"));
+        PgbenchLedger bench = new PgbenchLedger(d, d.home.resolve("bench"));
         bench.start(port, 4, 30);
         Thread.sleep(6000);
         long postmaster = postmasterPid(Path.of(pg.getString("pgdata")));

@@ -33,7 +33,7 @@ class DaemonCrashTest {
         JsonObject pg = d.createPg("main");
         int port = pg.getInteger("port");
         d.psql(port, PgbenchLedger.SETUP);
-        PgbenchLedger bench = new PgbenchLedger(d.pg, d.home.resolve("bench"));
+        PgbenchLedger bench = new PgbenchLedger(d, d.home.resolve("bench"));
         bench.start(port, 4, 20);
         Thread.sleep(5000);
 

@@ -23,6 +23,12 @@ import java.util.concurrent.TimeUnit;
 /**
  * A real zenith daemon for tests, with its own ZENITH_HOME under /tmp and free ports, either inside
  * this JVM or as a separate process (for kill -9 tests). Talks to it over REST like the CLI does.
+ *
+ * <p>Credentials are carried as the owner's tools carry them: {@link #request} sends the token of
+ * ZENITH_HOME/api-token ({@code Authorization: Bearer}) and JSON bodies as {@code application/json};
+ * {@link #psql}, {@link #pgbench}, {@link #amcheck} and any client started through
+ * {@link #withCredentials} read the passwords from ZENITH_HOME/pgpass ({@code PGPASSFILE}), as the
+ * connection strings zenith prints do. {@link #unauthenticated} sends exactly what it is given.
  */
 final class DaemonFixture implements AutoCloseable {
     final Path home;
@@ -49,6 +55,8 @@ final class DaemonFixture implements AutoCloseable {
         return dir;
     }
 
+    /** Settings of the {@code http} section beyond host and port (a test may replace the host too). */
+    final JsonObject httpSettings = new JsonObject();
     /** Settings of the {@code pg} section beyond host and port, for a test that needs them. */
     final JsonObject pgSettings = new JsonObject();
     /** PostgreSQL settings of the computes (small: tests run many at once). */
@@ -56,7 +64,7 @@ final class DaemonFixture implements AutoCloseable {
 
     JsonObject configJson() {
         return new JsonObject().put("home", home.toString())
-                .put("http", new JsonObject().put("host", "127.0.0.1").put("port", httpPort))
+                .put("http", new JsonObject().put("host", "127.0.0.1").mergeIn(httpSettings).put("port", httpPort))
                 .put("pg", pgSettings.copy().put("host", "127.0.0.1").put("port", pgPort))
                 .put("computes", new JsonObject().put("first_port", computeFirstPort)
                         .put("settings", computeSettings.copy()));
@@ -132,11 +140,86 @@ final class DaemonFixture implements AutoCloseable {
         process.waitFor(1, TimeUnit.MINUTES);
     }
 
+    /** A REST request as the owner's CLI sends it: the home's token, a JSON body. */
     HttpResponse<String> request(String method, String path, String body) throws IOException, InterruptedException {
+        List<String> headers = new ArrayList<>(List.of("Authorization", "Bearer " + apiToken()));
+        if (body != null) {
+            headers.addAll(List.of("Content-Type", "application/json"));
+        }
+        return unauthenticated(method, path, body, headers.toArray(String[]::new));
+    }
+
+    /** A REST request with only the given headers (name, value, name, value...): no token, no content type. */
+    HttpResponse<String> unauthenticated(String method, String path, String body, String... headers)
+            throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path))
                 .timeout(Duration.ofMinutes(10))
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The REST API's token (the daemon writes it at its first start); empty before that. */
+    String apiToken() {
+        try {
+            return Files.readAllLines(home.resolve("api-token")).get(0).trim();
+        } catch (IOException | IndexOutOfBoundsException e) {
+            return "";
+        }
+    }
+
+    /** The owner's password file: every pg's port and the replication port. */
+    Path passFile() {
+        return home.resolve("pgpass");
+    }
+
+    /**
+     * A client tool (psql, pgbench, pg_basebackup...) for {@code port} with the owner's credentials: the
+     * home's password file, and for a port it does not list (a vanilla server started on a base backup
+     * of storage local) that storage's password in PGPASSWORD.
+     */
+    ProcessBuilder withCredentials(ProcessBuilder pb, int port) {
+        pb.environment().remove("PGPASSWORD");
+        pb.environment().put("PGPASSFILE", passFile().toString());
+        if (passwordOfPort(port).isEmpty()) {
+            localStoragePassword().ifPresent(pw -> pb.environment().put("PGPASSWORD", pw));
+        }
+        return pb;
+    }
+
+    private java.util.Optional<String> passwordOfPort(int port) {
+        try {
+            return Files.readAllLines(passFile()).stream().filter(l -> l.startsWith("127.0.0.1:" + port + ":"))
+                    .map(l -> l.substring(l.lastIndexOf(':') + 1)).findFirst();
+        } catch (IOException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    /** The password of storage local's cluster, as the password file has it for one of that storage's pgs. */
+    private java.util.Optional<String> localStoragePassword() {
+        try {
+            JsonArray pgs = (JsonArray) ok(200, "GET", "/pgs", null);
+            for (int i = 0; i < pgs.size(); i++) {
+                JsonObject pg = pgs.getJsonObject(i);
+                if ("local".equals(pg.getString("storage_name")) && pg.getInteger("port") != null) {
+                    var pw = passwordOfPort(pg.getInteger("port"));
+                    if (pw.isPresent()) {
+                        return pw;
+                    }
+                }
+            }
+        } catch (IOException | InterruptedException | AssertionError e) {
+            // no daemon to ask: no password
+        }
+        return java.util.Optional.empty();
+    }
+
+    /** Runs a client tool to completion with the owner's credentials for {@code port}; its output, or an IOException with it. */
+    String client(int port, List<String> cmd) throws IOException {
+        return PgCluster.ProcessRunner.run(withCredentials(new ProcessBuilder(cmd), port).directory(Path.of("/tmp").toFile()));
     }
 
     /** Polls a GET until its JSON satisfies {@code done}; fails after two minutes with the last answer. */
@@ -174,10 +257,10 @@ final class DaemonFixture implements AutoCloseable {
         return (JsonObject) ok(200, "GET", "/pgs/" + name, null);
     }
 
-    /** psql against a compute's port; unaligned tuples-only output. */
+    /** psql against a compute's port (the owner's credentials); unaligned tuples-only output. */
     String psql(int port, String sql) throws IOException {
-        return PgCluster.ProcessRunner.run(pg.command("psql", "-X", "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql), Path.of("/tmp")).trim();
+        return client(port, List.of(pg.bin("psql").toString(), "-X", "-w", "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql)).trim();
     }
 
     /**
@@ -186,10 +269,10 @@ final class DaemonFixture implements AutoCloseable {
      * read-only node whose amcheck extension was created before.
      */
     void amcheck(int port, String... scope) throws IOException {
-        List<String> cmd = new ArrayList<>(pg.command("pg_amcheck", "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", "postgres", "--heapallindexed"));
+        List<String> cmd = new ArrayList<>(List.of(pg.bin("pg_amcheck").toString(), "-w", "-h", "127.0.0.1", "-p",
+                Integer.toString(port), "-U", "postgres", "--heapallindexed"));
         cmd.addAll(List.of(scope));
-        PgCluster.ProcessRunner.run(cmd, Path.of("/tmp"));
+        client(port, cmd);
     }
 
     /** pgbench against a compute (a client only: runs as this user). */
@@ -198,7 +281,7 @@ final class DaemonFixture implements AutoCloseable {
                 Integer.toString(port), "-U", "postgres"));
         cmd.addAll(List.of(args));
         cmd.add("postgres");
-        return PgCluster.ProcessRunner.run(cmd, Path.of("/tmp"));
+        return client(port, cmd);
     }
 
     String log() {

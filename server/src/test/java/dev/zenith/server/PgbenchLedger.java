@@ -1,7 +1,5 @@
 package dev.zenith.server;
 
-import dev.zenith.pgexec.PgInstallation;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,12 +17,12 @@ import java.util.concurrent.TimeUnit;
 final class PgbenchLedger {
     static final String SETUP = "CREATE TABLE ledger (id bigserial PRIMARY KEY, client int NOT NULL, at timestamptz DEFAULT clock_timestamp())";
 
-    private final PgInstallation pg;
+    private final DaemonFixture d;
     private final Path dir;
     private Process process;
 
-    PgbenchLedger(PgInstallation pg, Path dir) throws IOException {
-        this.pg = pg;
+    PgbenchLedger(DaemonFixture d, Path dir) throws IOException {
+        this.d = d;
         this.dir = dir;
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("ledger.sql"), "INSERT INTO ledger (client) VALUES (:client_id);\n");
@@ -32,10 +30,10 @@ final class PgbenchLedger {
 
     /** Starts pgbench in the background (run as this user: it is only a client). */
     void start(int port, int clients, int seconds) throws IOException {
-        process = new ProcessBuilder(pg.bin("pgbench").toString(), "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", "postgres", "-n", "-c", Integer.toString(clients), "-j", "2", "-T", Integer.toString(seconds),
-                "-l", "--log-prefix=" + dir.resolve("pgb"), "-f", dir.resolve("ledger.sql").toString(), "postgres")
-                .redirectErrorStream(true).redirectOutput(dir.resolve("pgbench.out").toFile()).start();
+        process = d.withCredentials(new ProcessBuilder(d.pg.bin("pgbench").toString(), "-h", "127.0.0.1", "-p",
+                Integer.toString(port), "-U", "postgres", "-n", "-c", Integer.toString(clients), "-j", "2", "-T",
+                Integer.toString(seconds), "-l", "--log-prefix=" + dir.resolve("pgb"), "-f", dir.resolve("ledger.sql").toString(),
+                "postgres"), port).redirectErrorStream(true).redirectOutput(dir.resolve("pgbench.out").toFile()).start();
     }
 
     /**

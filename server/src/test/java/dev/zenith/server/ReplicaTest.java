@@ -39,7 +39,7 @@ class ReplicaTest extends FreshDaemonTest {
                 new JsonObject().put("action", "start").put("is_replica", true).encode())).getInteger("port");
 
         // under a pgbench load, each marker row committed on the primary shows up on the replicas
-        PgbenchLedger load = new PgbenchLedger(d.pg, d.home.resolve("load"));
+        PgbenchLedger load = new PgbenchLedger(d, d.home.resolve("load"));
         d.psql(primary, PgbenchLedger.SETUP);
         load.start(primary, 4, 12);
         List<Long> lagMicros = new ArrayList<>();

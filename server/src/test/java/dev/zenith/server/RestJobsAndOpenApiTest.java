@@ -1,5 +1,6 @@
 package dev.zenith.server;
 
+import dev.zenith.server.api.RequestGuard;
 import dev.zenith.server.api.RestApi;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Route;
@@ -41,7 +42,11 @@ class RestJobsAndOpenApiTest {
 
     private static HttpResponse<String> send(String method, String path, String body, String prefer) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + d.httpPort + path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .header("Authorization", "Bearer " + d.apiToken());
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+        }
         if (prefer != null) {
             b.header("Prefer", prefer);
         }
@@ -104,11 +109,12 @@ class RestJobsAndOpenApiTest {
 
         Set<String> routed = new TreeSet<>();
         io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
-        List<Route> routes = new RestApi(vertx, null, null, null, () -> { }, Set.of()).router().getRoutes();
+        List<Route> routes = new RestApi(vertx, null, null, null, () -> { }, Set.of(),
+                new RequestGuard("token", "127.0.0.1", "http")).router().getRoutes();
         vertx.close();
         for (Route r : routes) {
             if (r.getPath() == null || r.methods() == null) {
-                continue; // the handlers for every request (home check, bodies, the 404 answer)
+                continue; // the handlers for every request (Host, Origin, OPTIONS, home, token, bodies, the 404 answer)
             }
             r.methods().forEach(m -> routed.add(m.name() + " " + openApiPath(r.getPath())));
         }

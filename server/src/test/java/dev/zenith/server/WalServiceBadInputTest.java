@@ -60,6 +60,9 @@ class WalServiceBadInputTest extends WalServiceTestBase {
         r = clients.psql("password=wrong", "IDENTIFY_SYSTEM");
         assertNotEquals(0, r.exitCode());
         assertTrue(r.output().contains("password authentication failed"), r.output());
+        // which pgs exist is said only to a client that logged in
+        r = clients.psql("password=wrong options='-c zenith.pg=nope'", "IDENTIFY_SYSTEM");
+        assertTrue(r.output().contains("password authentication failed") && !r.output().contains("nope"), r.output());
 
         // Still serving, for every way of naming the main timeline.
         String timeline = pg.getString("timeline_id");
@@ -94,6 +97,15 @@ class WalServiceBadInputTest extends WalServiceTestBase {
         assertTrue(clients.psql("", "CREATE_REPLICATION_SLOT s1 PHYSICAL").output().contains("already exists"));
         assertEquals(0, clients.psql("", "DROP_REPLICATION_SLOT s1").exitCode());
         assertEquals("||", clients.psql("", "READ_REPLICATION_SLOT s1").output());
+
+        // A slot's name is part of its key in the storage: only what PostgreSQL allows becomes one.
+        for (String[] bad : new String[][] {{"\"../../pg/main\"", "contains invalid character"},
+                {"\"Upper\"", "contains invalid character"}, {"a".repeat(64), "is too long"}}) {
+            r = clients.psql("", "CREATE_REPLICATION_SLOT " + bad[0] + " PHYSICAL");
+            assertTrue(r.output().contains("replication slot name") && r.output().contains(bad[1]), r.output());
+        }
+        assertEquals(0, clients.psql("", "CREATE_REPLICATION_SLOT " + "a".repeat(63) + " PHYSICAL").exitCode());
+        assertEquals("||", clients.psql("", "READ_REPLICATION_SLOT \"../../pg/main\"").output(), "nothing was made");
     }
 
     private static void assertFatal(byte[] reply) {

@@ -7,10 +7,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** PostgreSQL's client tools pointed at a daemon's WAL service port as its replication user. */
+/**
+ * PostgreSQL's client tools pointed at a daemon's WAL service port as its replication user, with the
+ * owner's password file (ZENITH_HOME/pgpass, which has the replication port's login).
+ */
 final class WalServiceClients {
     static final String USER = "zenith";
-    static final String PASSWORD = "zenith";
 
     private final DaemonFixture d;
 
@@ -23,9 +25,12 @@ final class WalServiceClients {
         List<String> cmd = new ArrayList<>(List.of(d.pg.bin(binary).toString(), "-h", "127.0.0.1",
                 "-p", Integer.toString(d.pgPort), "-U", USER, "-w"));
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(Path.of("/tmp").toFile());
-        pb.environment().put("PGPASSWORD", PASSWORD);
-        return pb;
+        return d.withCredentials(new ProcessBuilder(cmd).directory(Path.of("/tmp").toFile()), d.pgPort);
+    }
+
+    /** The replication password the daemon generated at its first start (ZENITH_HOME/replication-password). */
+    String password() throws IOException {
+        return java.nio.file.Files.readAllLines(d.home.resolve("replication-password")).get(0).trim();
     }
 
     /** Runs a tool against the WAL service to completion; returns stdout+stderr, or throws with them when it fails. */
@@ -54,9 +59,8 @@ final class WalServiceClients {
     Result psql(String extra, String command) throws IOException, InterruptedException {
         String conninfo = "host=127.0.0.1 port=" + d.pgPort + " user=" + USER + " dbname=replication replication=true "
                 + extra;
-        ProcessBuilder pb = new ProcessBuilder(d.pg.bin("psql").toString(), "-X", "-At", "-d", conninfo, "-c", command)
-                .directory(Path.of("/tmp").toFile()).redirectErrorStream(true);
-        pb.environment().put("PGPASSWORD", PASSWORD);
+        ProcessBuilder pb = d.withCredentials(new ProcessBuilder(d.pg.bin("psql").toString(), "-X", "-w", "-At", "-d",
+                conninfo, "-c", command), d.pgPort).directory(Path.of("/tmp").toFile()).redirectErrorStream(true);
         Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes()).trim();
         return new Result(p.waitFor(), out);

@@ -26,7 +26,7 @@ class WalServiceStandbyTest extends WalServiceTestBase {
         clients.run("pg_basebackup", "-D", standby.toString(), "-X", "stream");
         Files.writeString(standby.resolve("standby.signal"), "");
         Files.writeString(standby.resolve("postgresql.auto.conf"), "primary_conninfo = 'host=127.0.0.1 port=" + d.pgPort
-                + " user=" + WalServiceClients.USER + " password=" + WalServiceClients.PASSWORD
+                + " user=" + WalServiceClients.USER + " password=" + clients.password()
                 + " application_name=standby1 options=''-c zenith.pg=main'''\nhot_standby = on\n");
         int standbyPort = PgCluster.freePort();
         Path log = work.resolve("standby.log");

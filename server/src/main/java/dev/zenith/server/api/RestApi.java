@@ -7,8 +7,10 @@ import dev.zenith.server.storages.StorageRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -37,6 +39,7 @@ public final class RestApi {
     private final JobRegistry jobs = new JobRegistry();
     /** The API's description (OpenAPI 3), kept beside this class; OpenApiTest holds it to the routes. */
     private static final JsonObject OPENAPI = loadOpenApi();
+    private final RequestGuard guard;
 
     /**
      * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
@@ -51,8 +54,9 @@ public final class RestApi {
 
     /** {@code homes}: this daemon's ZENITH_HOME as configured and as the real path it resolves to. */
     public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
-                   Runnable shutdown, Set<Path> homes) {
+                   Runnable shutdown, Set<Path> homes, RequestGuard guard) {
         this.homes = homes;
+        this.guard = guard;
         this.vertx = vertx;
         this.storages = storages;
         this.computes = computes;
@@ -62,9 +66,12 @@ public final class RestApi {
 
     public Router router() {
         Router r = Router.router(vertx);
+        guard.install(r); // Host, Origin, OPTIONS
         r.route().handler(this::refuseOtherHomes);
+        guard.installAuthentication(r); // the body's type, the token
         r.route().handler(BodyHandler.create(false).setBodyLimit(64 * 1024));
 
+        r.get(RequestGuard.HEALTH_PATH).handler(ctx -> reply(ctx, 200, new JsonObject().put("status", "ok")));
         r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
         r.post("/shutdown").handler(ctx -> {
             // Stop only once the answer is out: closing the HTTP server first would cut it off.
@@ -246,8 +253,14 @@ public final class RestApi {
         }
     }
 
-    public Future<HttpServer> listen(String host, int port) {
-        return vertx.createHttpServer().requestHandler(router()).listen(port, host);
+    /** Listens on {@code host:port}; over TLS when {@code tlsCert} and {@code tlsKey} (PEM files) are given. */
+    public Future<HttpServer> listen(String host, int port, Path tlsCert, Path tlsKey) {
+        HttpServerOptions options = new HttpServerOptions();
+        if (tlsCert != null) {
+            options.setSsl(true).setKeyCertOptions(new PemKeyCertOptions().setCertPath(tlsCert.toString())
+                    .setKeyPath(tlsKey.toString()));
+        }
+        return vertx.createHttpServer(options).requestHandler(router()).listen(port, host);
     }
 
     /**

@@ -61,7 +61,7 @@ final class ComputeDirectories {
         Files.createDirectories(pgdata);
         Files.setPosixFilePermissions(pgdata, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         pg.handOver(pgdata);
-        process.initdb();
+        process.initdb(ClusterPasswords.findOrCreate(store));
         ControlFile control = ControlFile.parse(Files.readAllBytes(pgdata.resolve("global/pg_control")));
         Lsn checkpoint = control.checkPoint();
         Lsn redo = control.checkPointCopy().redo();

@@ -2,6 +2,7 @@ package dev.zenith.server.compute;
 
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.api.ApiException;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.jobs.Progress;
@@ -12,11 +13,14 @@ import dev.zenith.server.history.HistoryPoints;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.security.PassFile;
+import dev.zenith.server.security.Secrets;
 import dev.zenith.server.walservice.ReplicationSlots;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.control.ControlFile;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -101,25 +105,32 @@ public final class ComputeManager {
     }
 
     /**
-     * PostgreSQL runs as an unprivileged user when we are root, and must reach its data directory.
-     * When it cannot reach the configured place, computes live under /var/tmp instead (they are caches:
-     * the store holds the data), and the log says so.
+     * The directory of the compute data directories: 0700, other users kept out. When we are root,
+     * PostgreSQL runs as an unprivileged user who must reach its data directories: it (and no one else)
+     * may pass through this directory, and through ZENITH_HOME when it is inside. When that user cannot
+     * reach the configured place, computes live under /var/tmp instead (they are caches: the store holds
+     * the data), and the log says so.
      */
     private Path prepareComputesDir() throws IOException {
         Path dir = config.computesDir();
-        Files.createDirectories(dir);
+        PrivateFiles.directory(dir);
         if (pg.runAsUser().isEmpty()) {
             return dir;
         }
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        if (dir.startsWith(config.home())) {
+            pg.letServerTraverse(config.home());
+        }
+        pg.letServerTraverse(dir);
         try {
             pg.checkReachable(dir);
             return dir;
         } catch (IOException unreachable) {
             Path fallback = Path.of("/var/tmp", "zenith-" + Integer.toHexString(config.home().toString().hashCode()), "pgs");
-            Files.createDirectories(fallback);
-            Files.setPosixFilePermissions(fallback.getParent(), PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.setPosixFilePermissions(fallback, PosixFilePermissions.fromString("rwxr-xr-x"));
+            // A name anyone could have taken first: refused unless it is ours (PrivateFiles checks the owner).
+            for (Path p : List.of(fallback.getParent(), fallback)) {
+                PrivateFiles.directory(p);
+                pg.letServerTraverse(p);
+            }
             pg.checkReachable(fallback);
             LOG.warning(unreachable.getMessage() + " Compute data directories go to " + fallback + " instead.");
             return fallback;
@@ -132,6 +143,7 @@ public final class ComputeManager {
         for (StorageRegistry.Storage s : storages.list()) {
             takeIn(s);
         }
+        publishPassFile(); // also with no storage: the replication port's login
         // Computes that should run but do not (stopped with the daemon, or died while it was away) start
         // again; a directory not known to be clean is rebuilt from the store.
         restartWanted(c -> true);
@@ -234,7 +246,7 @@ public final class ComputeManager {
                 LOG.info("pg " + r.name() + " is still running: taking it back");
                 c.running = true;
                 if (isPrimary(c)) {
-                    startReceiver(c, s.store());
+                    startReceiver(c, s.store(), ClusterPasswords.find(s.store()).orElse(null));
                 }
             } else if (!portFree) {
                 portTaken.add(c); // given while this storage was unavailable: it gets another
@@ -251,10 +263,29 @@ public final class ComputeManager {
         return true;
     }
 
-    /** Tells the registry which pgs a storage holds, so they stay listed if it becomes unavailable (blocking). */
+    /**
+     * Tells the registry which pgs a storage holds, so they stay listed if it becomes unavailable, and
+     * writes the owner's password file for the pgs there are now (blocking).
+     */
     private void rememberPgs(String storage) throws IOException {
         storages.recordPgs(storage, computes.values().stream().filter(c -> c.record.storageName().equals(storage))
                 .map(c -> c.record.name()).toList());
+        publishPassFile();
+    }
+
+    /**
+     * ZENITH_HOME/pgpass (0600): each pg's port with its storage's password, and the replication port
+     * with the replication user's. The connection strings zenith hands out name this file, so the owner's
+     * psql, pgbench and pg_basebackup log in without a password on any command line.
+     */
+    private void publishPassFile() throws IOException {
+        List<PassFile.Login> logins = new ArrayList<>();
+        computes.values().stream().sorted((x, y) -> Integer.compare(x.record.port(), y.record.port())).forEach(c ->
+                storages.find(c.record.storageName()).flatMap(s -> ClusterPasswords.find(s.store()))
+                        .ifPresent(pw -> logins.add(new PassFile.Login(c.record.port(), "postgres", pw))));
+        logins.add(new PassFile.Login(config.pgPort(), config.replicationUser(), config.replicationPassword()));
+        PassFile.write(config.passFile(), "Written by zenith: the passwords of its pgs (user postgres) and of its"
+                + " replication port; libpq's format (PGPASSFILE, passfile=).", logins);
     }
 
     /** The names among {@code stored} that are already pgs of this daemon, sorted. */
@@ -382,9 +413,10 @@ public final class ComputeManager {
         return new JsonObject().put("name", r.name()).put("storage_name", r.storageName())
                 .put("status", c.running ? "running" : "stopped")
                 .put("role", r.readOnly() ? "read_only" : r.replica() ? "replica" : "primary")
-                .put("replication_connstr", replicationConnstr(r))
+                .put("replication_connstr", replicationConnstr(r, "passfile=" + PassFile.conninfoValue(config.passFile().toString())))
                 .put("read_only", r.readOnly()).put("source", r.source()).put("port", r.port())
-                .put("connstr", "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres")
+                .put("connstr", "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres?passfile="
+                        + PassFile.uriQueryValue(config.passFile()))
                 .put("timeline_id", r.timelineId()).put("last_lsn", last.toString())
                 .put("pgdata", r.pgdata().toString()).put("logfile", r.logfile().toString())
                 .put("created_at", r.createdAt().toString())
@@ -571,7 +603,8 @@ public final class ComputeManager {
         Lsn end = store.lastRecordEnd(tl).orElseThrow();
         Lsn replayed = Lsn.INVALID;
         for (int i = 0; i < 600 && replayed.isBefore(end); i++) {
-            replayed = Lsn.parse(c.process.queryValue(c.record.port(), "SELECT pg_last_wal_replay_lsn()"));
+            replayed = Lsn.parse(c.process.queryValue(c.record.port(), ClusterPasswords.find(store).orElse(null),
+                    "SELECT pg_last_wal_replay_lsn()"));
             if (replayed.isBefore(end)) {
                 sleep(100);
             }
@@ -599,7 +632,7 @@ public final class ComputeManager {
                 + ", store timeline " + promoted);
         // A clean stop with a receiver attached gives the new timeline its WAL and its first image:
         // the receiver must stream before the stop, or the shutdown checkpoint never reaches the store.
-        startReceiver(c, store);
+        startReceiver(c, store, ClusterPasswords.find(store).orElse(null));
         try {
             if (!c.receiver.awaitStreaming(60_000)) {
                 throw new IOException("the WAL receiver did not connect to promoted pg '" + name + "' within a minute");
@@ -821,6 +854,9 @@ public final class ComputeManager {
         }
         Store store = storages.get(c.record.storageName()).store();
         TimelineId tl = TimelineId.parse(c.record.timelineId());
+        // A storage made before computes had passwords: its first primary start gives role postgres one.
+        NewPassword passwordless = ClusterPasswords.find(store).isEmpty() && !asReplica && !c.record.readOnly()
+                ? new NewPassword(Secrets.generate(), null) : null;
         boolean reuse = !asReplica && c.record.cleanDirLsn() != null
                 && store.walEnd(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
                 && Files.exists(c.record.pgdata().resolve("global/pg_control"));
@@ -841,18 +877,30 @@ public final class ComputeManager {
             c.process.ensureIncludesZenithConf();
             Map<String, String> settings = settings(c.record);
             if (asReplica) {
-                settings.put("primary_conninfo", replicationConnstr(c.record) + " application_name=" + name);
+                // The compute's own user cannot read the owner's password file: the password itself, in
+                // zenith.conf of its 0700 data directory (base backups leave that file out).
+                settings.put("primary_conninfo", replicationConnstr(c.record, "password="
+                        + PassFile.conninfoValue(config.replicationPassword())) + " application_name=" + name);
             }
             if (c.record.readOnly() || asReplica) {
                 ComputeDirectories.hotStandbyMinimums(c.process).forEach((k, min) -> settings.merge(k, min.toString(),
                         (mine, recorded) -> Integer.toString(Math.max(parseIntOr(mine, 0), min))));
             }
             c.process.writeSettings(settings);
+            c.process.writeAccessRules();
             pg.handOver(c.record.pgdata());
             if (!Files.exists(c.record.logfile())) {
-                Files.createFile(c.record.logfile());
+                Files.createFile(c.record.logfile(), PosixFilePermissions.asFileAttribute(PrivateFiles.FILE));
             }
+            PrivateFiles.restrict(c.record.logfile());
             pg.handOver(c.record.logfile());
+            if (passwordless != null) {
+                LOG.info("pg " + name + ": storage " + c.record.storageName() + " was made before computes had"
+                        + " passwords; giving its role postgres one");
+                c.process.setPasswordOffline(passwordless.password());
+                passwordless = passwordless.at(ControlFile.parse(Files.readAllBytes(
+                        c.record.pgdata().resolve("global/pg_control"))).checkPoint());
+            }
             Progress.current().phase("starting PostgreSQL (it replays the WAL since the image)");
             c.process.start(pinned(settings));
         } catch (IOException | RuntimeException e) {
@@ -864,10 +912,38 @@ public final class ComputeManager {
         }
         c.running = true;
         if (isPrimary(c)) {
-            startReceiver(c, store);
+            startReceiver(c, store, passwordless != null ? passwordless.password() : ClusterPasswords.find(store).orElse(null));
+        }
+        if (passwordless != null) {
+            keepPassword(c, store, passwordless);
         }
         LOG.info("pg " + name + " running on port " + c.record.port());
         return toJson(c);
+    }
+
+    /** A password set in a cluster that had none, and the LSN of the shutdown checkpoint that follows it. */
+    private record NewPassword(String password, Lsn setBefore) {
+        NewPassword at(Lsn lsn) {
+            return new NewPassword(password, lsn);
+        }
+    }
+
+    /**
+     * The new password is the storage's once the WAL that sets it is durable in the store; until then a
+     * crash would rebuild the compute without it, and its next start gives it one again.
+     */
+    private void keepPassword(Compute c, Store store, NewPassword p) throws IOException {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        WalReceiver rx = c.receiver;
+        while (rx != null && !rx.flushed().isAfter(p.setBefore()) && System.nanoTime() < deadline) {
+            sleep(20);
+        }
+        if (rx == null || !rx.flushed().isAfter(p.setBefore())) {
+            LOG.warning("pg " + c.record.name() + ": its new password did not reach the store; it gets another at its next start");
+            return;
+        }
+        ClusterPasswords.keep(store, p.password());
+        publishPassFile();
     }
 
     public JsonObject stop(String name) throws IOException {
@@ -975,9 +1051,10 @@ public final class ComputeManager {
 
     // ---- internals ----
 
-    private void startReceiver(Compute c, Store store) {
+    /** {@code password}: role postgres's, null for a storage made before computes had one (trust). */
+    private void startReceiver(Compute c, Store store, String password) {
         WalReceiver rx = new WalReceiver(vertx, store, TimelineId.parse(c.record.timelineId()), "127.0.0.1",
-                c.record.port(), RECEIVER_NAME, SLOT_NAME, config, () -> c.process.runningPid().isPresent());
+                c.record.port(), password, RECEIVER_NAME, SLOT_NAME, config, () -> c.process.runningPid().isPresent());
         c.receiver = rx;
         rx.start();
     }
@@ -1016,11 +1093,12 @@ public final class ComputeManager {
 
     /**
      * How PostgreSQL's own tools stream or back up this pg's timeline from our replication port
-     * (pg_receivewal -d, pg_basebackup -d, a standby's primary_conninfo).
+     * (pg_receivewal -d, pg_basebackup -d, a standby's primary_conninfo); {@code credential} is
+     * {@code passfile=...} (the owner's tools) or {@code password=...} (a replica compute's).
      */
-    private String replicationConnstr(PgRecord r) {
+    private String replicationConnstr(PgRecord r, String credential) {
         return "host=" + config.pgHost() + " port=" + config.pgPort() + " user=" + config.replicationUser()
-                + " password=" + config.replicationPassword() + " options='-c zenith.timeline=" + r.timelineId() + "'";
+                + " " + credential + " options='-c zenith.timeline=" + r.timelineId() + "'";
     }
 
     private Map<String, String> settings(PgRecord r) {

@@ -1,12 +1,14 @@
 package dev.zenith.server.compute;
 
 import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.pgexec.Processes;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -40,11 +42,78 @@ public final class PostgresProcess {
         return logFile;
     }
 
-    /** A new cluster with data checksums (our images verify them) and trust auth on loopback. */
-    public void initdb() throws IOException {
-        run(pg.command("initdb", "-D", dataDir.toString(), "-U", "postgres", "--data-checksums", "--auth=trust",
-                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"), "initdb");
+    /**
+     * A new cluster with data checksums (our images verify them) whose role postgres has {@code password}
+     * (a SCRAM verifier in pg_authid, so every point of the storage's history has it). initdb reads it
+     * from a 0600 file beside the data directory, removed at once: never a command line, never a log.
+     */
+    public void initdb(String password) throws IOException {
+        Path pwfile = Files.createTempFile(dataDir.toAbsolutePath().getParent(), ".initdb-", ".pw",
+                PosixFilePermissions.asFileAttribute(PrivateFiles.FILE));
+        try {
+            Files.writeString(pwfile, password + "\n", StandardCharsets.UTF_8);
+            pg.handOver(pwfile);
+            run(pg.command("initdb", "-D", dataDir.toString(), "-U", "postgres", "--data-checksums",
+                    "--auth-local=peer", "--auth-host=scram-sha-256", "--pwfile=" + pwfile,
+                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"), "initdb");
+        } finally {
+            Files.deleteIfExists(pwfile);
+        }
         ensureIncludesZenithConf();
+    }
+
+    /**
+     * Gives the role postgres {@code password} in a stopped data directory, with PostgreSQL's single-user
+     * mode (no connection, so no login is needed): for clusters made before computes had passwords. The
+     * statement goes in on stdin, is neither echoed nor logged (not even with an error), and its WAL is
+     * streamed to the store when the server starts. No synchronous standby: none can connect.
+     */
+    public void setPasswordOffline(String password) throws IOException {
+        List<String> cmd = pg.command("postgres", "--single", "-D", dataDir.toString(), "-c", "synchronous_standby_names=",
+                "-c", "wal_keep_size=64MB", "-c", "log_statement=none", "-c", "log_min_error_statement=panic", "postgres");
+        Path output = Files.createTempFile(dataDir.toAbsolutePath().getParent(), ".single-", ".out",
+                PosixFilePermissions.asFileAttribute(PrivateFiles.FILE));
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+            try (var in = p.getOutputStream()) {
+                in.write(("ALTER ROLE postgres PASSWORD '" + password.replace("'", "''") + "'\n")
+                        .getBytes(StandardCharsets.UTF_8));
+            }
+            boolean exited;
+            try {
+                exited = p.waitFor(10, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                exited = false;
+            }
+            if (!exited) {
+                p.destroyForcibly();
+            }
+            String out = Files.readString(output).trim();
+            if (!exited || p.exitValue() != 0 || out.contains("ERROR") || out.contains("FATAL")) {
+                throw new IOException("setting the password of role postgres in single-user mode failed"
+                        + (exited ? "" : " (no exit within 10 minutes)") + ": " + out);
+            }
+        } finally {
+            Files.deleteIfExists(output);
+        }
+    }
+
+    /**
+     * Writes pg_hba.conf at every start: SCRAM password logins over TCP, nothing else (computes listen on
+     * 127.0.0.1 and have no Unix socket). Never trust: loopback is shared by every local user. A cluster
+     * made before computes had passwords carried trust rules in its images; they go here.
+     */
+    public void writeAccessRules() throws IOException {
+        Files.writeString(dataDir.resolve("pg_hba.conf"), """
+                # Written by zenith at every start: password (SCRAM) logins over TCP only. Loopback is shared by
+                # every local user, so no rule trusts anyone; the passwords are in ZENITH_HOME/pgpass.
+                # TYPE  DATABASE     USER  ADDRESS        METHOD
+                host    all          all   127.0.0.1/32   scram-sha-256
+                host    all          all   ::1/128        scram-sha-256
+                host    replication  all   127.0.0.1/32   scram-sha-256
+                host    replication  all   ::1/128        scram-sha-256
+                """, StandardCharsets.UTF_8);
     }
 
     /** Makes postgresql.conf include our settings file (the line travels with images). */
@@ -134,11 +203,18 @@ public final class PostgresProcess {
         run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "promote"), "pg_ctl promote");
     }
 
-    /** One value from a query on this server's port (psql, unaligned, no headers). */
-    public String queryValue(int port, String sql) throws IOException {
-        List<String> cmd = pg.command("psql", "-X", "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", "postgres",
+    /**
+     * One value from a query on this server's port (psql, unaligned, no headers), as role postgres with
+     * {@code password} (in psql's environment, which only its own user can read), or none.
+     */
+    public String queryValue(int port, String password, String sql) throws IOException {
+        List<String> cmd = pg.command("psql", "-X", "-w", "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", "postgres",
                 "-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (password != null) { // null: a cluster made before computes had passwords, which trusts us
+            pb.environment().put("PGPASSWORD", password);
+        }
+        Process p = pb.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         try {
             if (!p.waitFor(1, TimeUnit.MINUTES) || p.exitValue() != 0) {

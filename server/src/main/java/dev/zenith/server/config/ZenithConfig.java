@@ -29,6 +29,8 @@ public record ZenithConfig(
         Path home,
         String httpHost,
         int httpPort,
+        Path tlsCert,
+        Path tlsKey,
         String pgHost,
         int pgPort,
         int computeFirstPort,
@@ -105,7 +107,7 @@ public record ZenithConfig(
         if (!unknown.isEmpty()) {
             throw new IllegalArgumentException("unknown setting(s) " + unknown + "; the file has " + SECTIONS);
         }
-        Section http = Section.of(json, "http", "host", "port");
+        Section http = Section.of(json, "http", "host", "port", "tls_cert", "tls_key");
         Section pg = Section.of(json, "pg", "host", "port", "replication_user", "replication_password",
                 "authentication_timeout_ms");
         Section computes = Section.of(json, "computes", "first_port", "dir", "settings");
@@ -126,10 +128,16 @@ public record ZenithConfig(
             }
             settings.put(e.getKey(), String.valueOf(e.getValue()));
         });
+        String httpHost = http.string("host", "127.0.0.1");
+        Path tlsCert = optionalPath(http.string("tls_cert", ""));
+        Path tlsKey = optionalPath(http.string("tls_key", ""));
+        checkHttpExposure(httpHost, tlsCert, tlsKey);
         return new ZenithConfig(
                 home,
-                http.string("host", "127.0.0.1"),
+                httpHost,
                 port(json, "ZENITH_HTTP_PORT", (int) http.number("port", 3000, 0, 65535)),
+                tlsCert,
+                tlsKey,
                 pg.string("host", "127.0.0.1"),
                 port(json, "ZENITH_PG_PORT", (int) pg.number("port", 6400, 0, 65535)),
                 port(json, "ZENITH_COMPUTE_FIRST_PORT", (int) computes.number("first_port", 55432, 1, 65535)),
@@ -141,11 +149,51 @@ public record ZenithConfig(
                 // LMDB commits of acknowledged WAL at most this often (or per max_batch_bytes), so they
                 // do not compete with the journal's syncs on the acknowledgement path.
                 receiver.number("index_interval_ms", 200, 0, Integer.MAX_VALUE),
-                // The WAL service on pgPort authenticates this one user with SCRAM-SHA-256.
+                // The WAL service on pgPort authenticates this one user with SCRAM-SHA-256; without a password
+                // configured, the daemon generates one at its first start (ZENITH_HOME/replication-password).
                 string(json, "ZENITH_REPLICATION_USER", pg.string("replication_user", "zenith")),
-                string(json, "ZENITH_REPLICATION_PASSWORD", pg.string("replication_password", "zenith")),
+                string(json, "ZENITH_REPLICATION_PASSWORD", pg.string("replication_password", null)),
                 // As PostgreSQL's authentication_timeout: a client that has not logged in by then is dropped.
                 pg.number("authentication_timeout_ms", 60_000, 1, Integer.MAX_VALUE));
+    }
+
+    /**
+     * Off loopback, every machine that can reach the address reaches the API: only with TLS (the token,
+     * which every request needs anyway, must not cross a network in clear).
+     */
+    private static void checkHttpExposure(String host, Path tlsCert, Path tlsKey) {
+        if ((tlsCert == null) != (tlsKey == null)) {
+            throw new IllegalArgumentException("http.tls_cert and http.tls_key go together (PEM files: certificate and its key)");
+        }
+        boolean loopback;
+        try {
+            loopback = java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("http.host '" + host + "' is not an address of this machine: " + e.getMessage());
+        }
+        if (!loopback && tlsCert == null) {
+            throw new IllegalArgumentException("http.host '" + host + "' is not a loopback address: other machines would"
+                    + " reach the REST API, so it needs TLS; set http.tls_cert and http.tls_key to PEM files (every"
+                    + " request needs the token of ZENITH_HOME/api-token too)");
+        }
+    }
+
+    private static Path optionalPath(String text) {
+        return text.isBlank() ? null : Path.of(text).toAbsolutePath().normalize();
+    }
+
+    /** The same settings with the replication password the daemon generated (none was configured). */
+    public ZenithConfig withReplicationPassword(String password) {
+        return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
+                computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
+                authenticationTimeoutMs);
+    }
+
+    /** Without the replication password: settings get logged, secrets never. */
+    @Override
+    public String toString() {
+        return "ZenithConfig[home=" + home + ", http=" + httpHost + ":" + httpPort + (tlsCert == null ? "" : " (TLS)")
+                + ", pg=" + pgHost + ":" + pgPort + ", replicationUser=" + replicationUser + ", computes=" + computesDir + "]";
     }
 
     /** One object of the config file, read with errors that name the setting (a typo is an error, not a default). */
@@ -234,6 +282,29 @@ public record ZenithConfig(
     /** Written once the daemon listens: how the CLI finds it (ports, pid, log). */
     public Path daemonFile() {
         return home.resolve("daemon.json");
+    }
+
+    /** {@code https} when the REST API is served over TLS ({@link #tlsCert}), else {@code http}. */
+    public String httpScheme() {
+        return tlsCert == null ? "http" : "https";
+    }
+
+    /** The REST API's bearer token, generated at the first start (0600, the token on its first line). */
+    public Path apiTokenFile() {
+        return home.resolve("api-token");
+    }
+
+    /** The replication password generated at the first start when none is configured (0600). */
+    public Path replicationPasswordFile() {
+        return home.resolve("replication-password");
+    }
+
+    /**
+     * PostgreSQL's password file for the owner's clients (0600): every pg's port and the replication port
+     * with their passwords; the connection strings zenith prints name it ({@code passfile=}).
+     */
+    public Path passFile() {
+        return home.resolve("pgpass");
     }
 
     public Path storagesFile() {

@@ -53,6 +53,7 @@ public final class WalReceiver {
     private final TimelineId timeline;
     private final String host;
     private final int port;
+    private final String password;
     private final String applicationName;
     private final String slotName;
     private final long statusIntervalMs;
@@ -98,14 +99,16 @@ public final class WalReceiver {
     private long statusTimer = -1;
     private int failures;
 
-    public WalReceiver(Vertx vertx, Store store, TimelineId timeline, String host, int port, String applicationName,
-                       String slotName, ZenithConfig config, BooleanSupplier computeAlive) {
+    /** {@code password}: of the compute's role postgres (SCRAM), or null for a compute that trusts us. */
+    public WalReceiver(Vertx vertx, Store store, TimelineId timeline, String host, int port, String password,
+                       String applicationName, String slotName, ZenithConfig config, BooleanSupplier computeAlive) {
         this.vertx = vertx;
         this.context = vertx.getOrCreateContext();
         this.store = store;
         this.timeline = timeline;
         this.host = host;
         this.port = port;
+        this.password = password;
         this.applicationName = applicationName;
         this.slotName = slotName;
         this.statusIntervalMs = config.statusIntervalMs();
@@ -240,7 +243,7 @@ public final class WalReceiver {
         journalWriter = new JournalWriter("zenith-wal-journal " + host + ":" + port, store, timeline, maxBatchBytes,
                 context, new JournalReports());
         client = new PhysicalReplicationClient(new PhysicalReplicationClient.Config(
-                "postgres", null, applicationName, slotName, startLsn, PG_TIMELINE_UNKNOWN));
+                "postgres", password, applicationName, slotName, startLsn, PG_TIMELINE_UNKNOWN));
         s.handler(this::onBytes);
         s.closeHandler(v -> onClosed());
         s.exceptionHandler(e -> LOG.log(Level.FINE, name + ": socket error", e));

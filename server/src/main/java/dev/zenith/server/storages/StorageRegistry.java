@@ -1,5 +1,6 @@
 package dev.zenith.server.storages;
 
+import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.api.ApiException;
 import dev.zenith.server.api.JsonBody;
 import dev.zenith.server.api.Names;
@@ -127,6 +128,7 @@ public final class StorageRegistry implements AutoCloseable {
         JsonObject s = unavailable.get(name);
         Path path = Path.of(s.getString("path"));
         try {
+            PrivateFiles.directory(path); // 0700 (storages made before zenith kept them private)
             Storage opened = new Storage(name, s.getString("type"), path, Instant.parse(s.getString("attached_at")),
                     s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path));
             storages.put(name, opened);
@@ -139,7 +141,7 @@ public final class StorageRegistry implements AutoCloseable {
                 LOG.warning("storage '" + name + "' at " + path + " is in use by another process; it is taken once released");
             }
             s.put("error", e.getMessage() + "; this daemon takes it as soon as it is released");
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             LOG.severe("storage '" + name + "' at " + path + " cannot be opened: " + e.getMessage());
             heldElsewhere.remove(name);
             s.put("error", e.getMessage());
@@ -225,7 +227,8 @@ public final class StorageRegistry implements AutoCloseable {
         }
         Store store;
         try {
-            Files.createDirectories(path);
+            // 0700, and never inside (or at) a directory another user owns: they could read or swap it
+            PrivateFiles.directory(path);
             store = Store.open(path);
         } catch (StoreInUseException e) {
             throw ApiException.conflict("cannot attach " + path + ": " + e.getMessage());

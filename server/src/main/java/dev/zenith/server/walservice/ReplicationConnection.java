@@ -1,5 +1,6 @@
 package dev.zenith.server.walservice;
 
+import dev.zenith.protocol.auth.AuthenticationException;
 import dev.zenith.protocol.replication.ReplicationCommand;
 import dev.zenith.protocol.replication.ReplicationCommand.*;
 import dev.zenith.protocol.server.ReplicationResponses;
@@ -10,6 +11,7 @@ import dev.zenith.protocol.server.WalSenderSession;
 import dev.zenith.protocol.wire.BackendEncoder;
 import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.ErrorFields;
+import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
@@ -38,7 +40,8 @@ final class ReplicationConnection {
 
     /** What every connection shares. */
     record Services(Vertx vertx, WorkerExecutor worker, TimelineSelector selector, ReplicationSlots slots,
-                    SystemIdentifiers systemIdentifiers, Path scratchDir, long authenticationTimeoutMs) {
+                    SystemIdentifiers systemIdentifiers, Path scratchDir, long authenticationTimeoutMs,
+                    LoginThrottle logins) {
         <T> Future<T> blocking(Callable<T> work) {
             return worker.executeBlocking(work, false);
         }
@@ -56,6 +59,8 @@ final class ReplicationConnection {
     private String streamingSlot;
     private final List<Runnable> onClose = new java.util.ArrayList<>();
     private long authenticationTimer = -1;
+    /** The startup packet's {@code options}: which timeline the client wants. */
+    private String options;
 
     ReplicationConnection(Services services, NetSocket socket, ServerHandshake.Config config) {
         this.services = services;
@@ -197,7 +202,12 @@ final class ReplicationConnection {
                             + "(computes have ports of their own: zenith pg list)");
                     return;
                 }
-                selectTimeline(s.startup().parameters().get("options"));
+                options = s.startup().parameters().get("options");
+            } else if (e instanceof ServerEvent.Failed f && isLoginFailure(f)) {
+                answerLogin(false, () -> {
+                    write(handshake.drainOutbound());
+                    close();
+                });
                 return;
             } else if (e instanceof ServerEvent.Failed || e instanceof ServerEvent.CancelRequested) {
                 // Nothing to cancel: each connection answers one command at a time.
@@ -205,19 +215,60 @@ final class ReplicationConnection {
                 close();
                 return;
             } else if (e instanceof ServerEvent.Ready) {
-                cancelAuthenticationTimer();
-                write(handshake.drainOutbound());
-                session = new WalSenderSession(handshake.decoder());
-                phase = Phase.COMMANDS;
-                driveSession();
+                answerLogin(true, () -> selectTimeline(() -> {
+                    cancelAuthenticationTimer();
+                    write(handshake.drainOutbound());
+                    session = new WalSenderSession(handshake.decoder());
+                    phase = Phase.COMMANDS;
+                    driveSession();
+                }));
                 return;
             }
         }
         write(handshake.drainOutbound());
     }
 
-    /** The timeline is resolved before authentication goes on; the handshake's reply waits for it. */
-    private void selectTimeline(String options) {
+    private static boolean isLoginFailure(ServerEvent.Failed f) {
+        return AuthenticationException.INVALID_PASSWORD.equals(f.error().code()) || "28000".equals(f.error().code());
+    }
+
+    /**
+     * Sends a login's answer (right or wrong password) when the throttle allows: at once, unless this
+     * address failed recently (see {@link LoginThrottle}); refused without an answer about the password
+     * when its turn is too far away.
+     */
+    private void answerLogin(boolean succeeded, Runnable answer) {
+        String source = socket.remoteAddress().hostAddress();
+        long now = System.currentTimeMillis();
+        long at = services.logins().answerAt(source, now);
+        if (at == LoginThrottle.REFUSED) {
+            handshake.drainOutbound();
+            LOG.warning("replication login from " + source + " refused: too many failed logins from there");
+            fatal("53300", "too many failed logins from " + source + "; try again later");
+            return;
+        }
+        if (!succeeded) {
+            services.logins().failed(source, at);
+            LOG.info("replication login from " + source + " failed (wrong password or user)");
+        }
+        if (at <= now) {
+            answer.run();
+            return;
+        }
+        socket.pause(); // resumed once logged in (selectTimeline), or closed
+        services.vertx().setTimer(at - now, id -> {
+            if (phase != Phase.CLOSED) {
+                answer.run();
+            }
+        });
+    }
+
+    /**
+     * The timeline the startup packet's options name, resolved once the client has logged in (as
+     * PostgreSQL checks the database): which pgs and timelines exist is no business of anyone without
+     * the password. Then {@code loggedIn} sends the rest of the handshake; an unknown one is a FATAL error.
+     */
+    private void selectTimeline(Runnable loggedIn) {
         phase = Phase.SELECTING_TIMELINE;
         socket.pause();
         services.blocking(() -> services.selector().select(options)).onComplete(ar -> {
@@ -234,7 +285,7 @@ final class ReplicationConnection {
             target = ar.result();
             phase = Phase.HANDSHAKE;
             socket.resume();
-            driveHandshake();
+            loggedIn.run();
         });
     }
 
@@ -370,6 +421,13 @@ final class ReplicationConnection {
     private void createSlot(CreateReplicationSlot c) {
         if (c.logical()) {
             error("0A000", "zenith does not support logical replication slots");
+            return;
+        }
+        String invalid = ReplicationSlots.invalidName(c.slotName());
+        if (invalid != null) {
+            session.error(ErrorFields.of("ERROR", "42602", invalid).with(ErrorFields.HINT,
+                    "Replication slot names may only contain lower case letters, numbers, and the underscore character."));
+            answered();
             return;
         }
         answerWith(() -> {

@@ -33,6 +33,26 @@ public final class ReplicationSlots {
     /** Permanent slots whose restart LSN moved since it was last written. */
     private final Set<String> advanced = ConcurrentHashMap.newKeySet();
 
+    /**
+     * What is wrong with a new slot's name, as PostgreSQL's ReplicationSlotValidateName says it (1 to 63
+     * characters of a-z, 0-9 and _), or null when it is valid. The name is part of the slot's key in its
+     * storage: nothing else may become one.
+     */
+    static String invalidName(String name) {
+        if (name.isEmpty()) {
+            return "replication slot name \"" + name + "\" is too short";
+        }
+        if (name.getBytes(StandardCharsets.UTF_8).length >= 64) {
+            return "replication slot name \"" + name + "\" is too long";
+        }
+        for (char ch : name.toCharArray()) {
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')) {
+                return "replication slot name \"" + name + "\" contains invalid character";
+            }
+        }
+        return null;
+    }
+
     private static String key(TimelineId tl, String name) {
         return tl + "/" + name;
     }

@@ -4,6 +4,7 @@ import dev.zenith.pgexec.FileTrees;
 import dev.zenith.protocol.auth.ScramVerifier;
 import dev.zenith.protocol.server.ServerHandshake;
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.server.storages.StorageRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -63,6 +64,8 @@ public final class WalService extends VerticleBase {
             return ScramVerifier.generate(settings.password());
         }, false).compose(verifier -> {
             TimelineSelector selector = new TimelineSelector(storages, computes);
+            // a login waits at most half the time a client has to log in; beyond, it is refused
+            LoginThrottle logins = new LoginThrottle(settings.authenticationTimeoutMs() / 2);
             SystemIdentifiers systemIdentifiers = new SystemIdentifiers();
             server = vertx.createNetServer(new NetServerOptions().setTcpNoDelay(true));
             server.connectHandler(socket -> {
@@ -71,7 +74,7 @@ public final class WalService extends VerticleBase {
                         user -> user.equals(settings.user()) ? Optional.of(verifier) : Optional.empty(),
                         ServerHandshake.defaultParameters(SERVER_VERSION), pid, (int) System.nanoTime());
                 new ReplicationConnection(new ReplicationConnection.Services(vertx, worker, selector, slots,
-                        systemIdentifiers, settings.scratchDir(), settings.authenticationTimeoutMs()), socket, hs).start();
+                        systemIdentifiers, settings.scratchDir(), settings.authenticationTimeoutMs(), logins), socket, hs).start();
             });
             slotTimer = vertx.setPeriodic(SLOT_PERSIST_MS, id -> worker.executeBlocking(() -> {
                 slots.persistAdvanced();

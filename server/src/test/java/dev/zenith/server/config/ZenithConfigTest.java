@@ -40,6 +40,30 @@ class ZenithConfigTest {
     }
 
     @Test
+    void noReplicationPasswordIsConfiguredSoTheDaemonGeneratesOne() throws Exception {
+        assertEquals(null, ZenithConfig.fromJson(new JsonObject()).replicationPassword());
+        assertEquals(null, ZenithConfig.fromJson(new JsonObject(Files.readString(REPO_CONF))).replicationPassword(),
+                "the repository's file does not set the old default 'zenith'");
+        ZenithConfig set = ZenithConfig.fromJson(new JsonObject().put("ZENITH_REPLICATION_PASSWORD", "s3cret"));
+        assertEquals("s3cret", set.replicationPassword());
+        assertTrue(!set.toString().contains("s3cret"), "settings are logged, secrets never: " + set);
+    }
+
+    @Test
+    void theRestApiLeavesLoopbackOnlyWithTls() {
+        rejected(new JsonObject().put("http", new JsonObject().put("host", "0.0.0.0")),
+                "http.host '0.0.0.0' is not a loopback address: other machines would reach the REST API, so it needs TLS;"
+                        + " set http.tls_cert and http.tls_key");
+        rejected(new JsonObject().put("http", new JsonObject().put("tls_cert", "/x/cert.pem")),
+                "http.tls_cert and http.tls_key go together");
+        ZenithConfig tls = ZenithConfig.fromJson(new JsonObject().put("http", new JsonObject().put("host", "0.0.0.0")
+                .put("tls_cert", "/x/cert.pem").put("tls_key", "/x/key.pem")));
+        assertEquals(Path.of("/x/cert.pem"), tls.tlsCert());
+        assertEquals("localhost", ZenithConfig.fromJson(new JsonObject().put("http", new JsonObject().put("host", "localhost")))
+                .httpHost(), "a loopback name needs no TLS");
+    }
+
+    @Test
     void environmentOverridesTheFile() {
         ZenithConfig c = ZenithConfig.fromJson(new JsonObject()
                 .put("http", new JsonObject().put("port", 3100)).put("ZENITH_HTTP_PORT", 3200)

@@ -84,7 +84,7 @@ class WalReceiverInvalidWalTest {
         try (Store store = Store.open(tmp.resolve("store"))) {
             tl = initdb.storeUpTo(store, split);
             ZenithConfig config = ZenithConfig.fromJson(new JsonObject().put("home", tmp.resolve("home").toString()));
-            WalReceiver receiver = new WalReceiver(vertx, store, tl, "127.0.0.1", port, "zenith_receiver",
+            WalReceiver receiver = new WalReceiver(vertx, store, tl, "127.0.0.1", port, null, "zenith_receiver",
                     "zenith_test_slot", config, () -> true);
             receiver.start();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
