@@ -91,11 +91,29 @@ class LauncherIT {
         assertEquals(0, again.code(), again.err());
         assertTrue(again.out().contains("already running"), again.out());
 
-        Run created = zenith("pg", "create", "-n", "main", "--json");
+        // The README's two commands; then its psql command, as printed, works for the owner (and only for the owner).
+        Run created = zenith("pg", "create", "-n", "main");
         assertEquals(0, created.code(), created.err());
-        JsonObject pg = new JsonObject(created.out());
+        String printed = created.out().lines().filter(l -> l.startsWith("connect with:  psql '")).findFirst()
+                .orElseThrow(() -> new AssertionError(created.out())).substring("connect with:  ".length());
+        assertEquals(new LocalUser.Run(0, "1"), LocalUser.owner("bash", "-c", "PATH=" + d.pg.binDir() + ":$PATH "
+                + printed + " -X -w -At -c 'SELECT 1'"));
+        JsonObject pg = new JsonObject(zenith("pg", "show", "-n", "main", "--json").out());
         assertEquals("running", pg.getString("status"));
-        assertEquals("1", d.psql(pg.getInteger("port"), "SELECT 1"));
+        String connstr = pg.getString("connstr");
+        LocalUser.Run bench = LocalUser.owner(d.pg.bin("pgbench").toString(), "-i", "-s", "1", "-q", connstr);
+        assertEquals(0, bench.code(), bench.out());
+        // and the README's replication example: the password file zenith wrote
+        Path backup = workDir.resolve("backup");
+        LocalUser.Run basebackup = LocalUser.owner("env", "PGPASSFILE=" + d.home.resolve("pgpass"),
+                d.pg.bin("pg_basebackup").toString(), "-h", "127.0.0.1", "-p", Integer.toString(d.pgPort), "-U", "zenith",
+                "-w", "-D", backup.toString(), "-X", "stream");
+        assertEquals(0, basebackup.code(), basebackup.out());
+        if (dev.zenith.pgexec.PgInstallation.isRoot()) {
+            LocalUser.Run stranger = LocalUser.nobody("bash", "-c", "PATH=" + d.pg.binDir() + ":$PATH " + printed
+                    + " -X -w -At -c 'SELECT 1'");
+            assertTrue(stranger.code() != 0 && stranger.out().contains("password"), stranger.out());
+        }
         Run status = zenith("status");
         assertEquals(0, status.code(), status.err());
         assertTrue(status.out().contains("main") && status.out().contains("running"), status.out());
