@@ -28,7 +28,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # KEEP=1 keeps it.
 bench_workdir() {
   WORK=$(mktemp -d "/tmp/$1-XXXXXX"); chmod 755 "$WORK"
-  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$WORK"; fi
+  # As root, PostgreSQL's user makes its clusters in WORK, which stays root's (sticky, like /tmp): zenith
+  # refuses to make its home in a directory another user owns.
+  if [ "$(id -u)" -eq 0 ]; then chmod 1777 "$WORK"; fi
   trap bench_cleanup EXIT
 }
 
