@@ -83,7 +83,8 @@ class CliWorkflowTest {
         assertTrue(started.out().startsWith("pg positional running; connect with:  psql 'postgresql://"), started.out());
         ok("pg", "start", "-n", "flags");
         int port = d.pg("positional").getInteger("port");
-        assertEquals("postgresql://postgres@127.0.0.1:" + port + "/postgres\n", ok("pg", "connstr", "positional").out());
+        assertEquals("postgresql://postgres@127.0.0.1:" + port + "/postgres?passfile=" + d.passFile() + "\n",
+                ok("pg", "connstr", "positional").out(), "the password is in the owner's password file");
         assertEquals("42\n", ok("pg", "connect", "positional", "-At", "-c", "select 41 + 1").out(), "psql's options pass through");
         assertEquals("7\n", ok("pg", "connect", "positional", "--", "-At", "-c", "select 7").out());
 

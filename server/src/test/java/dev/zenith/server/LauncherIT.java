@@ -92,13 +92,15 @@ class LauncherIT {
         assertTrue(again.out().contains("already running"), again.out());
 
         // The README's two commands; then its psql command, as printed, works for the owner (and only for the owner).
-        Run created = zenith("pg", "create", "-n", "main");
+        Run created = zenith("pg", "create", "main");
         assertEquals(0, created.code(), created.err());
-        String printed = created.out().lines().filter(l -> l.startsWith("connect with:  psql '")).findFirst()
-                .orElseThrow(() -> new AssertionError(created.out())).substring("connect with:  ".length());
+        String hint = created.out().lines().filter(l -> l.startsWith("connect with:  ")).findFirst()
+                .orElseThrow(() -> new AssertionError(created.out()));
+        String printed = hint.substring(hint.indexOf("psql '"));
         assertEquals(new LocalUser.Run(0, "1"), LocalUser.owner("bash", "-c", "PATH=" + d.pg.binDir() + ":$PATH "
                 + printed + " -X -w -At -c 'SELECT 1'"));
-        JsonObject pg = new JsonObject(zenith("pg", "show", "-n", "main", "--json").out());
+        assertEquals(new Run(0, "1\n", ""), zenith("pg", "connect", "main", "-X", "-w", "-At", "-c", "SELECT 1"));
+        JsonObject pg = new JsonObject(zenith("pg", "show", "main", "--json").out());
         assertEquals("running", pg.getString("status"));
         String connstr = pg.getString("connstr");
         LocalUser.Run bench = LocalUser.owner(d.pg.bin("pgbench").toString(), "-i", "-s", "1", "-q", connstr);
