@@ -66,7 +66,7 @@ final class DaemonCommands {
             cli.emit(st, () -> {
                 Table.sections(cli, List.of(new Table.Section("zenith (pid " + st.path("pid").asText() + ")")
                         .add("home", st.path("home").asText())
-                        .add("REST API", "http://127.0.0.1:" + st.path("http_port").asText())
+                        .add("REST API", cli.client().baseUrl().orElse("?"))
                         .add("PG port", st.path("pg_port").asText())
                         .add("started", Human.timeAndAgo(st.path("started_at").asText()))
                         .add("storages", st.path("storages").asText())

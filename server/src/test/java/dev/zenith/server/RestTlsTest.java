@@ -54,7 +54,7 @@ class RestTlsTest {
                 ByteArrayOutputStream err = new ByteArrayOutputStream();
                 int code = new Main(new PrintStream(out, true), new PrintStream(err, true)).run(List.of("status"));
                 assertEquals(0, code, err.toString());
-                assertTrue(out.toString().contains("http_port:"), out.toString());
+                assertTrue(out.toString().contains("https://" + address + ":" + d.httpPort), out.toString());
             } finally {
                 System.clearProperty("zenith.home");
             }
