@@ -70,6 +70,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * commit pages in batches and their manifest last.
  */
 public final class Store implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Store.class.getName());
     /** WAL values are split so no single LMDB value gets huge. */
     static final int MAX_WAL_CHUNK = 1 << 20;
     public static final int WAL_SEGMENT_SIZE = 16 << 20;
@@ -355,8 +356,16 @@ public final class Store implements AutoCloseable {
                 if (invalid != null) {
                     throw new StoreException("the WAL journal " + dir + " holds invalid WAL: " + invalid);
                 }
-                appendWal(List.of(indexer.drain(bytes)));
-                moved = bytes.length;
+                WalAppend append = indexer.drain();
+                if (append != null) {
+                    appendWal(List.of(append));
+                    moved = append.bytes().length;
+                }
+                if (indexer.drained().isBefore(indexer.end())) {
+                    // Only a torn tail can be held back here: an incomplete record, never acknowledged as one.
+                    LOG.info("the WAL journal " + dir + " ends in an incomplete record at " + indexer.drained()
+                            + "; it is left out");
+                }
             }
         }
         WalJournal.clear(dir);

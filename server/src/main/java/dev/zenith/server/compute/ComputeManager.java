@@ -1109,8 +1109,8 @@ public final class ComputeManager {
         s.put("max_wal_senders", "10");
         s.put("max_replication_slots", "10");
         s.put("hot_standby", "on");
-        // Tablespaces must live inside the data directory (LOCATION ''): an outside directory is not in
-        // the store, and every compute rebuilt from that history would share it (README).
+        // Tablespaces live inside the data directory (LOCATION ''); the store keeps an outside LOCATION's
+        // creation as an in-place one (WalIndexer), and recovery ends only with this on where such exist.
         s.put("allow_in_place_tablespaces", "on");
         s.putAll(config.computeSettings());
         s.put("listen_addresses", "127.0.0.1");
