@@ -75,16 +75,10 @@ class OutsideTablespaceTest extends WalServiceTestBase {
         Path backup = work.resolve("backup");
         clients.run("pg_basebackup", "-D", backup.toString(), "-X", "stream", "-c", "fast");
         assertTrue(clients.offline("pg_verifybackup", backup.toString()).contains("successfully verified"));
-        d.pg.handOver(backup);
-        Files.writeString(backup.resolve("standby.signal"), "");
-        Files.writeString(backup.resolve("postgresql.auto.conf"), "primary_conninfo = 'host=127.0.0.1 port=" + d.pgPort
-                + " user=zenith password=zenith'\n", java.nio.file.StandardOpenOption.APPEND);
+        clients.makeStandby(backup, null);
         int standbyPort = PgCluster.freePort();
         Path log = work.resolve("standby.log");
-        Files.writeString(log, "");
-        d.pg.handOver(log);
-        clients.asPostgres("pg_ctl", "-D", backup.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
-                "-p " + standbyPort + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
+        clients.startServer(backup, standbyPort, log);
         try {
             assertEquals("1000", d.psql(standbyPort, "SELECT count(*) FROM tt"), Files.readString(log));
             // A second outside tablespace, created while the standby streams.
@@ -100,7 +94,7 @@ class OutsideTablespaceTest extends WalServiceTestBase {
                         "pg_tblspc/" + o + " of the standby must be its own directory");
             }
         } finally {
-            clients.asPostgres("pg_ctl", "-D", backup.toString(), "-m", "immediate", "-w", "stop");
+            clients.stopServer(backup);
         }
         assertEquals("1000", d.psql(port, "SELECT count(*) FROM tt"));
     }
