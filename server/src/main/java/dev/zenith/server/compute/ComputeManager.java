@@ -63,6 +63,8 @@ public final class ComputeManager {
     public static final String RECEIVER_NAME = "zenith_safekeeper";
     public static final String SLOT_NAME = "zenith_safekeeper";
     public static final String MANAGEMENT_EXECUTOR = "zenith-management";
+    /** Meta key prefix: which pg was promoted from a timeline ({@code promoted/<timeline id>}), which fences it. */
+    private static final String PROMOTED_FROM_KEY = "promoted/";
     /** Event-bus address on which a pg's name is published when it moves to another timeline (checkout, promote). */
     public static final String PG_MOVED_ADDRESS = "zenith.pg.moved";
     /** How often storages held by another process at start are tried again. */
@@ -659,6 +661,8 @@ public final class ComputeManager {
         Lsn switchPoint = Lsn.parse(last[1]);
         TimelineId promoted = store.createTimeline(tl, switchPoint, newTimeline).id();
         PgTimelines.saveHistory(store, promoted, historyBytes);
+        store.putMeta(PROMOTED_FROM_KEY + tl, new JsonObject().put("pg", name).put("timeline", promoted.toString())
+                .put("lsn", switchPoint.toString()).encode().getBytes(StandardCharsets.UTF_8));
         save(store, c, c.record.onTimeline(promoted.toString(), name + "@" + switchPoint + " (promoted)").withReplica(false));
         vertx.eventBus().publish(PG_MOVED_ADDRESS, name);
         LOG.info("pg " + name + " promoted: PostgreSQL timeline " + newTimeline + " from " + switchPoint
@@ -857,9 +861,38 @@ public final class ComputeManager {
      * from the store at every start; several may run per timeline.
      */
     public JsonObject start(String name, boolean asReplica) throws IOException {
+        return start(name, asReplica, false);
+    }
+
+    /**
+     * {@code force}: a primary whose history a promotion superseded (another pg was promoted from it)
+     * starts anyway, forking: it moves to a branch of its own at its end, on a PostgreSQL timeline of its
+     * own. Without it that start is refused, so two primaries never run the same history.
+     */
+    public JsonObject start(String name, boolean asReplica, boolean force) throws IOException {
         Compute c = require(name);
         if (c.running) {
             throw ApiException.conflict("pg '" + name + "' is already running");
+        }
+        if (!asReplica && !c.record.readOnly()) {
+            Store store = storages.get(c.record.storageName()).store();
+            Optional<JsonObject> promotion = store.getMeta(PROMOTED_FROM_KEY + c.record.timelineId())
+                    .map(b -> new JsonObject(new String(b, StandardCharsets.UTF_8)));
+            if (promotion.isPresent() && !force) {
+                String promoted = promotion.get().getString("pg");
+                throw ApiException.conflict("pg '" + promoted + "' was promoted from the history pg '" + name + "' is on (at "
+                        + promotion.get().getString("lsn") + "); started as a primary, '" + name + "' would write a second"
+                        + " version of that history. Follow the promoted pg with a new one (pg create NEW "
+                        + promoted + "), start '" + name + "' as a replica of the old history (--replica), or start it"
+                        + " with --force (REST: \"force\": true), which forks it onto a branch of its own at its end");
+            }
+            if (promotion.isPresent()) {
+                Branch b = branch(null, name, null, null, true);
+                save(store, c, c.record.onTimeline(b.timeline().toString(), name + "@" + b.point().lsn() + " (forked)"));
+                vertx.eventBus().publish(PG_MOVED_ADDRESS, name);
+                LOG.info("pg " + name + " forked onto timeline " + b.timeline() + " at " + b.point().lsn()
+                        + ": pg '" + promotion.get().getString("pg") + "' was promoted from its history");
+            }
         }
         if (asReplica && c.record.readOnly()) {
             throw ApiException.badRequest("pg '" + name + "' is read-only; it cannot be a replica");
