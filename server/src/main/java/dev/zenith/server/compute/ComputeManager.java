@@ -717,9 +717,10 @@ public final class ComputeManager {
 
     public JsonObject destroySnapshot(String fullName) {
         Snapshot s = snapshots.get(fullName);
-        List<TimelineId> inUse = computes.values().stream()
+        Map<TimelineId, List<String>> inUse = computes.values().stream()
                 .filter(c -> c.record.storageName().equals(s.storageName()))
-                .map(c -> TimelineId.parse(c.record.timelineId())).toList();
+                .collect(java.util.stream.Collectors.groupingBy(c -> TimelineId.parse(c.record.timelineId()),
+                        java.util.stream.Collectors.mapping(c -> c.record.name(), java.util.stream.Collectors.toList())));
         return snapshots.destroy(fullName, inUse).toJson().put("status", "destroyed");
     }
 
@@ -900,8 +901,9 @@ public final class ComputeManager {
         for (Compute other : computes.values()) {
             if (!asReplica && !c.record.readOnly() && other != c && other.running && isPrimary(other)
                     && other.record.sameTimelineAs(c.record)) {
-                throw ApiException.conflict("pg '" + other.record.name() + "' is already the primary of timeline "
-                        + c.record.timelineId() + "; stop it first");
+                throw ApiException.conflict("pg '" + other.record.name() + "' is already running as the primary of the"
+                        + " history pg '" + name + "' is on; stop it first (pg stop -n " + other.record.name()
+                        + "), or start '" + name + "' as a replica (--replica)");
             }
         }
         if (!bindable(c.record.port())) {

@@ -212,7 +212,8 @@ public final class HistoryPoints {
     }
 
     static Lsn end(Store store, TimelineId tl) {
-        return store.lastRecordEnd(tl).orElseThrow(() -> ApiException.conflict("timeline " + tl + " has no WAL yet"));
+        return store.lastRecordEnd(tl).orElseThrow(() -> ApiException.conflict("this history has no WAL yet (timeline "
+                + tl + ")"));
     }
 
     /** The oldest point a compute can start from: the first image of the timeline's lineage. */
