@@ -311,10 +311,10 @@ final class ReplicationConnection {
      */
     private void followMovedPg() {
         String pg = target.pgName();
+        int streamed = streamingTimeline;
         services.blocking(() -> {
             TimelineSelector.Target moved = services.selector().ofPg(pg);
-            return new Object[] {moved, streamer == null ? Optional.empty()
-                    : PgTimelineHistory.switchFrom(moved.store(), moved.timeline(), streamingTimeline)};
+            return new Object[] {moved, PgTimelineHistory.switchFrom(moved.store(), moved.timeline(), streamed)};
         }).onComplete(ar -> {
             if (phase == Phase.CLOSED) {
                 return;
@@ -328,6 +328,10 @@ final class ReplicationConnection {
             Optional<PgTimelineHistory.Switch> leaving = (Optional<PgTimelineHistory.Switch>) ar.result()[1];
             target = moved;
             if (streamer == null) {
+                return;
+            }
+            if (streamingTimeline != streamed) {
+                followMovedPg(); // a stream began meanwhile: its own timeline's switch
                 return;
             }
             if (leaving.isPresent()) {
