@@ -244,8 +244,8 @@ class HistoryTest {
         HttpResponse<String> r = d.request("DELETE", "/snapshots/mover@x", null);
         assertEquals(409, r.statusCode(), r.body());
         String error = new JsonObject(r.body()).getString("error");
-        assertTrue(error.contains("pg 'mover', whose history branches there (move it: pg checkout -n mover mover@HEAD1;"
-                + " or pg destroy -n mover)"), error);
+        assertTrue(error.contains("pg 'mover', whose history branches there (move it: pg checkout mover mover@HEAD1;"
+                + " or pg destroy mover)"), error);
         assertTrue(!error.matches(".*[0-9a-f]{32}.*"), "no timeline id: " + error);
         d.ok(200, "POST", "/pgs/mover/actions", new JsonObject().put("action", "checkout").put("snapshot", "mover@HEAD1").encode());
         // Now only the state mover left at its second checkout (on the branch of mover@x) stands on it.
@@ -258,7 +258,7 @@ class HistoryTest {
         // Two pgs on one history: the running primary is named, with what to do.
         create(new JsonObject().put("name", "twin").put("start", false));
         expectError(409, "POST", "/pgs/twin/actions", new JsonObject().put("action", "start"),
-                "pg 'main' is already running as the primary of the history pg 'twin' is on; stop it first (pg stop -n main)");
+                "pg 'main' is already running as the primary of the history pg 'twin' is on; stop it first (pg stop main)");
         drop("twin");
         drop("mover");
         d.ok(200, "DELETE", "/snapshots/mover@HEAD1", null);

@@ -902,7 +902,7 @@ public final class ComputeManager {
             if (!asReplica && !c.record.readOnly() && other != c && other.running && isPrimary(other)
                     && other.record.sameTimelineAs(c.record)) {
                 throw ApiException.conflict("pg '" + other.record.name() + "' is already running as the primary of the"
-                        + " history pg '" + name + "' is on; stop it first (pg stop -n " + other.record.name()
+                        + " history pg '" + name + "' is on; stop it first (pg stop " + other.record.name()
                         + "), or start '" + name + "' as a replica (--replica)");
             }
         }

@@ -164,9 +164,9 @@ public final class SnapshotCatalog {
         if (!pgs.isEmpty() || !snaps.isEmpty()) {
             List<String> what = new java.util.ArrayList<>();
             for (String pg : pgs) {
-                String elsewhere = latestHeadNotOn(store, pg, fullName).map(h -> "pg checkout -n " + pg + " " + h)
-                        .orElse("pg checkout -n " + pg + " PG@SNAP");
-                what.add("pg '" + pg + "', whose history branches there (move it: " + elsewhere + "; or pg destroy -n "
+                String elsewhere = latestHeadNotOn(store, pg, fullName).map(h -> "pg checkout " + pg + " " + h)
+                        .orElse("pg checkout " + pg + " PG@SNAP");
+                what.add("pg '" + pg + "', whose history branches there (move it: " + elsewhere + "; or pg destroy "
                         + pg + ")");
             }
             for (String snap : snaps) {
