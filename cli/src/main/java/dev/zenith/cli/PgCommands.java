@@ -125,10 +125,15 @@ final class PgCommands implements Runnable {
             footerHeading = "%nExample:%n", footer = "  zenith pg start main")
     int start(@Parameters(arity = "0..1", paramLabel = "PG") String pg,
               @Option(names = {"-n", "--name"}, paramLabel = "PG") String nameOpt,
-              @Option(names = "--replica", description = "as a hot standby streaming from the store") boolean replica) {
+              @Option(names = "--replica", description = "as a hot standby streaming from the store") boolean replica,
+              @Option(names = "--force", description = "a primary whose history a promotion superseded: fork it onto a"
+                      + " branch of its own at its end") boolean force) {
         ObjectNode extra = DaemonClient.JSON.createObjectNode();
         if (replica) {
             extra.put("is_replica", true);
+        }
+        if (force) {
+            extra.put("force", true);
         }
         return action(name(pg, nameOpt, "zenith pg start main"), "start", extra);
     }

@@ -120,8 +120,9 @@ class CliWorkflowTest {
         // pg_waldump's view of the same commits (read before the checkout rebuilds the directory)
         Path walDir = Path.of(d.pg("hist").getString("pgdata"), "pg_wal");
         d.psql(port, "SELECT pg_switch_wal()");
+        String pgTimeline = d.psql(port, "SELECT timeline_id FROM pg_control_checkpoint()"); // a branch has its own
         Process dump = new ProcessBuilder(d.pg.bin("pg_waldump").toString(), "--path=" + walDir, "--rmgr=Transaction",
-                "--start=" + startLsn).redirectErrorStream(true).start();
+                "--timeline=" + pgTimeline, "--start=" + startLsn).redirectErrorStream(true).start();
         String waldump = new String(dump.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         dump.waitFor();
         Matcher m = Pattern.compile("tx:\\s+(\\d+), lsn: ([0-9A-F]+/[0-9A-F]+),.*desc: COMMIT").matcher(waldump);

@@ -230,8 +230,38 @@ class HistoryTest {
 
         // a snapshot a branch stands on cannot go
         create(new JsonObject().put("name", "child").put("snapshot", "main@s3").put("start", false));
-        expectError(409, "DELETE", "/snapshots/main@s3", null, "depends on it");
+        expectError(409, "DELETE", "/snapshots/main@s3", null, "pg 'child', whose history branches there");
         drop("child");
+    }
+
+    /** Conflicts name the pgs and snapshots involved, and what to run, not timeline ids. */
+    @Test
+    void conflictsNamePgsAndSnapshotsAndWhatToRun() throws Exception {
+        create(new JsonObject().put("name", "mover").put("from", "main").put("start", false));
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "mover@x").encode());
+        d.ok(200, "POST", "/pgs/mover/actions", new JsonObject().put("action", "checkout").put("snapshot", "mover@x").encode());
+        // The case: the pg that stands on it is the snapshot's own pg, after a checkout.
+        HttpResponse<String> r = d.request("DELETE", "/snapshots/mover@x", null);
+        assertEquals(409, r.statusCode(), r.body());
+        String error = new JsonObject(r.body()).getString("error");
+        assertTrue(error.contains("pg 'mover', whose history branches there (move it: pg checkout mover mover@HEAD1;"
+                + " or pg destroy mover)"), error);
+        assertTrue(!error.matches(".*[0-9a-f]{32}.*"), "no timeline id: " + error);
+        d.ok(200, "POST", "/pgs/mover/actions", new JsonObject().put("action", "checkout").put("snapshot", "mover@HEAD1").encode());
+        // Now only the state mover left at its second checkout (on the branch of mover@x) stands on it.
+        expectError(409, "DELETE", "/snapshots/mover@x", null, "snapshot 'mover@HEAD2', the state pg 'mover' left at a"
+                + " checkout, which lies on such a branch (snapshot destroy mover@HEAD2)");
+        d.ok(200, "DELETE", "/snapshots/mover@HEAD2", null);
+        d.ok(200, "DELETE", "/snapshots/mover@x", null);
+        d.ok(200, "POST", "/pgs/mover/actions", new JsonObject().put("action", "stop").encode());
+
+        // Two pgs on one history: the running primary is named, with what to do.
+        create(new JsonObject().put("name", "twin").put("start", false));
+        expectError(409, "POST", "/pgs/twin/actions", new JsonObject().put("action", "start"),
+                "pg 'main' is already running as the primary of the history pg 'twin' is on; stop it first (pg stop main)");
+        drop("twin");
+        drop("mover");
+        d.ok(200, "DELETE", "/snapshots/mover@HEAD1", null);
     }
 
     @Test

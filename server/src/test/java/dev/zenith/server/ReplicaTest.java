@@ -115,10 +115,23 @@ class ReplicaTest extends FreshDaemonTest {
         assertEquals("200", d.psql(replica, "SELECT count(*) FROM marks"));
         assertEquals("2", d.psql(replica, "SELECT timeline_id FROM pg_control_checkpoint()"));
 
-        // the old primary keeps its own history
-        d.action("rep", "stop");
-        d.action("main", "start");
+        // The old primary is fenced: started as a primary it would write a second version of the history
+        // rep was promoted from. Asked explicitly, it forks: a branch of its own at its end.
+        var refused = d.request("POST", "/pgs/main/actions", "{\"action\":\"start\"}");
+        assertEquals(409, refused.statusCode(), refused.body());
+        assertTrue(refused.body().contains("'rep' was promoted from") && refused.body().contains("--force"), refused.body());
+        assertEquals("stopped", d.pg("main").getString("status"));
+        JsonObject forked = (JsonObject) d.ok(200, "POST", "/pgs/main/actions",
+                new JsonObject().put("action", "start").put("force", true).encode());
+        assertTrue(!forked.getString("timeline_id").equals(main.getString("timeline_id")), forked.encode());
+        assertTrue(forked.getString("source").endsWith("(forked)"), forked.encode());
         assertEquals("100", d.psql(primary, "SELECT count(*) FROM marks"));
+        assertEquals("3", d.psql(primary, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        d.psql(primary, "INSERT INTO marks VALUES (1000)");
+        assertEquals("200", d.psql(replica, "SELECT count(*) FROM marks"), "the promoted history is untouched");
+        d.action("main", "stop");
+        d.action("main", "start"); // on its own branch now: no longer fenced
+        assertEquals("101", d.psql(primary, "SELECT count(*) FROM marks"));
     }
 
     /** Polls the replica until marker {@code id} is visible; returns microseconds since {@code since}. */

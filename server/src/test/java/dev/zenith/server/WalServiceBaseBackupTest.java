@@ -88,12 +88,8 @@ class WalServiceBaseBackupTest extends WalServiceTestBase {
 
     /** Starts PostgreSQL 15 on a backup, with its defaults; returns its log. Stop it with pg_ctl -m immediate. */
     private Path startVanillaOn(Path backup, int port) throws Exception {
-        d.pg.handOver(backup);
         Path log = work.resolve(backup.getFileName() + ".log");
-        Files.writeString(log, "");
-        d.pg.handOver(log);
-        clients.asPostgres("pg_ctl", "-D", backup.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
-                "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
+        clients.startServer(backup, port, log);
         return log;
     }
 }

@@ -73,4 +73,47 @@ final class WalServiceClients {
     String asPostgres(String binary, String... args) throws IOException {
         return PgCluster.ProcessRunner.run(d.pg.command(binary, args), Path.of("/tmp"));
     }
+
+    /**
+     * Starts PostgreSQL 15 on a data directory (a backup, say) with its defaults on {@code port}, logging
+     * to {@code log}; stop it with {@link #stopServer}.
+     */
+    void startServer(Path dataDir, int port, Path log) throws IOException {
+        d.pg.handOver(dataDir);
+        java.nio.file.Files.writeString(log, "");
+        d.pg.handOver(log);
+        asPostgres("pg_ctl", "-D", dataDir.toString(), "-l", log.toString(), "-w", "-t", "120", "-o",
+                "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp", "start");
+    }
+
+    void stopServer(Path dataDir) throws IOException {
+        asPostgres("pg_ctl", "-D", dataDir.toString(), "-m", "immediate", "-w", "stop");
+    }
+
+    /** Waits (two minutes at most) until a standby on {@code port} has replayed WAL up to {@code lsn}. */
+    void awaitReplay(int port, String lsn, Path log) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(2);
+        while (!d.psql(port, "SELECT coalesce(pg_last_wal_replay_lsn() >= '" + lsn + "', false)").equals("t")) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the standby did not replay to " + lsn + ": " + java.nio.file.Files.readString(log));
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** pg_basebackup -X stream into {@code dir}, made a hot standby of the WAL service ({@code options} as below). */
+    void baseBackupAsStandby(Path dir, String options) throws Exception {
+        run("pg_basebackup", "-D", dir.toString(), "-X", "stream");
+        makeStandby(dir, options);
+    }
+
+    /** Makes a backup a hot standby streaming from the WAL service ({@code options}: its startup options, or null). */
+    void makeStandby(Path backup, String options) throws IOException {
+        String password = password();
+        java.nio.file.Files.writeString(backup.resolve("standby.signal"), "");
+        java.nio.file.Files.writeString(backup.resolve("postgresql.auto.conf"), "primary_conninfo = 'host=127.0.0.1 port="
+                + d.pgPort + " user=" + USER + " password=" + password + " application_name=standby1"
+                + (options == null ? "" : " options=''" + options + "''") + "'\nhot_standby = on\n",
+                java.nio.file.StandardOpenOption.APPEND);
+    }
 }

@@ -19,6 +19,7 @@ import dev.zenith.storage.page.PageLookup;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.page.PageWrite;
 import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineCodec;
 import dev.zenith.storage.timeline.TimelineId;
@@ -70,6 +71,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * commit pages in batches and their manifest last.
  */
 public final class Store implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Store.class.getName());
     /** WAL values are split so no single LMDB value gets huge. */
     static final int MAX_WAL_CHUNK = 1 << 20;
     public static final int WAL_SEGMENT_SIZE = 16 << 20;
@@ -355,8 +357,16 @@ public final class Store implements AutoCloseable {
                 if (invalid != null) {
                     throw new StoreException("the WAL journal " + dir + " holds invalid WAL: " + invalid);
                 }
-                appendWal(List.of(indexer.drain(bytes)));
-                moved = bytes.length;
+                WalAppend append = indexer.drain();
+                if (append != null) {
+                    appendWal(List.of(append));
+                    moved = append.bytes().length;
+                }
+                if (indexer.drained().isBefore(indexer.end())) {
+                    // Only a torn tail can be held back here: an incomplete record, never acknowledged as one.
+                    LOG.info("the WAL journal " + dir + " ends in an incomplete record at " + indexer.drained()
+                            + "; it is left out");
+                }
             }
         }
         WalJournal.clear(dir);
@@ -562,40 +572,62 @@ public final class Store implements AutoCloseable {
     }
 
     /**
-     * Writes 16 MiB WAL segment files named for the timeline's PostgreSQL timeline number into
-     * {@code walDir}, covering {@code from} up to {@code to}: stored bytes where the store has them
-     * (from the segment start, so page headers before {@code from} are there), zeros after {@code to}.
+     * Writes 16 MiB WAL segment files into {@code walDir}, covering {@code from} up to {@code to}: stored
+     * bytes where the store has them (from the segment start, so page headers before {@code from} are
+     * there), zeros after {@code to}. Each file is named for the PostgreSQL timeline its WAL belongs to
+     * along the lineage, as recovery looks for it: a segment in which a timeline begins carries the new
+     * timeline's name, and the old one's too (pg_waldump reads the old timeline up to the switch there).
+     * A timeline beginning at {@code to} or later has no WAL here yet and names nothing.
      */
     public List<Path> writeWalSegments(TimelineId id, Lsn from, Lsn to, Path walDir) throws IOException {
-        Timeline t = timeline(id).orElseThrow(() -> new StoreException("no timeline " + id));
+        timeline(id).orElseThrow(() -> new StoreException("no timeline " + id));
         Lsn start = walStart(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
+        List<PgTimelines.Entry> tlis = PgTimelines.entries(this, id).stream().filter(e -> e.begin().isBefore(to)).toList();
         Lsn firstByte = Lsn.max(Lsn.of(WalSegments.segmentNumber(from) * WAL_SEGMENT_SIZE), start);
         List<Path> written = new ArrayList<>();
         if (!firstByte.isBefore(to)) {
             return written;
         }
-        WalSegmentWriter writer = new WalSegmentWriter(t.pgTimeline(), firstByte);
+        WalSegmentWriter writer = new WalSegmentWriter(tlis.get(0).tli(), firstByte);
         // A segment at a time, so memory holds one segment whatever the range.
         for (Lsn at = firstByte; at.isBefore(to); at = writer.position()) {
             Lsn segmentEnd = Lsn.of((WalSegments.segmentNumber(at) + 1) * WAL_SEGMENT_SIZE);
             writer.append(ByteBuffer.wrap(readWal(id, at, (int) Lsn.min(segmentEnd, to).minus(at))));
-            written.addAll(writeSegmentFiles(writer.takeCompleted(), walDir));
+            written.addAll(writeSegmentFiles(writer.takeCompleted(), tlis, walDir));
         }
         if (!WalSegments.isSegmentBoundary(to.value())) { // the last segment: WAL up to `to`, zeros after it
-            written.addAll(writeSegmentFiles(writer.finish(to), walDir));
+            written.addAll(writeSegmentFiles(writer.finish(to), tlis, walDir));
         }
         return written;
     }
 
-    private static List<Path> writeSegmentFiles(List<WalSegmentWriter.SegmentFile> segments, Path walDir) throws IOException {
+    private static List<Path> writeSegmentFiles(List<WalSegmentWriter.SegmentFile> segments, List<PgTimelines.Entry> tlis,
+                                                Path walDir) throws IOException {
         List<Path> written = new ArrayList<>();
         for (WalSegmentWriter.SegmentFile segment : segments) {
-            Path file = walDir.resolve(segment.fileName());
-            Files.write(file, segment.contents());
-            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-            written.add(file);
+            for (int tli : segmentTimelines(segment.segno(), tlis)) {
+                Path file = walDir.resolve(WalSegments.fileName(tli, segment.segno()));
+                Files.write(file, segment.contents());
+                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+                written.add(file);
+            }
         }
         return written;
+    }
+
+    /**
+     * The timelines a segment is named for: the newest one beginning at or before its end, plus the one
+     * before when that one begins inside it.
+     */
+    private static List<Integer> segmentTimelines(long segno, List<PgTimelines.Entry> tlis) {
+        long segStart = WalSegments.segmentStart(segno);
+        long segEnd = WalSegments.segmentStart(segno + 1);
+        int i = 0;
+        while (i + 1 < tlis.size() && tlis.get(i + 1).begin().value() < segEnd) {
+            i++;
+        }
+        int newest = tlis.get(i).tli();
+        return i > 0 && tlis.get(i).begin().value() > segStart ? List.of(newest, tlis.get(i - 1).tli()) : List.of(newest);
     }
 
     /** Distinct blocks touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */

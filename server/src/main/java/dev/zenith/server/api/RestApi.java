@@ -140,13 +140,14 @@ public final class RestApi {
         });
         r.post("/pgs/:name/actions").handler(ctx -> {
             String name = ctx.pathParam("name");
-            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "is_replica", "snapshot", "lsn", "time"));
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "is_replica", "force", "snapshot", "lsn", "time"));
             String action = body.requiredString("action");
             computes.checkExists(name);
             switch (action) {
                 case "start" -> {
                     boolean replica = body.optionalBoolean("is_replica", false);
-                    blocking(ctx, 200, () -> computes.start(name, replica));
+                    boolean force = body.optionalBoolean("force", false);
+                    blocking(ctx, 200, () -> computes.start(name, replica, force));
                 }
                 case "stop" -> blocking(ctx, 200, () -> computes.stop(name));
                 case "promote" -> blocking(ctx, 200, () -> computes.promote(name));

@@ -34,14 +34,24 @@ public final class BackupManifest {
         files.add(sb.append(" }").toString());
     }
 
-    public byte[] toBytes(int timeline, Lsn walStart, Lsn walEnd) {
+    /** The WAL of one PostgreSQL timeline a backup needs. */
+    public record WalRange(int timeline, Lsn start, Lsn end) {
+    }
+
+    /** {@code walRanges} newest first, as PostgreSQL lists them. */
+    public byte[] toBytes(List<WalRange> walRanges) {
         StringBuilder sb = new StringBuilder("{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [");
         for (int i = 0; i < files.size(); i++) {
             sb.append(i == 0 ? "\n" : ",\n").append(files.get(i));
         }
-        sb.append(" ],\n\"WAL-Ranges\": [\n{ \"Timeline\": ").append(Integer.toUnsignedString(timeline))
-                .append(", \"Start-LSN\": \"").append(walStart).append("\", \"End-LSN\": \"").append(walEnd)
-                .append("\" }\n],\n");
+        sb.append(" ],\n\"WAL-Ranges\": [\n");
+        for (int i = 0; i < walRanges.size(); i++) {
+            WalRange r = walRanges.get(i);
+            sb.append(i == 0 ? "" : ",\n").append("{ \"Timeline\": ").append(Integer.toUnsignedString(r.timeline()))
+                    .append(", \"Start-LSN\": \"").append(r.start()).append("\", \"End-LSN\": \"").append(r.end())
+                    .append("\" }");
+        }
+        sb.append("\n],\n");
         byte[] body = sb.toString().getBytes(StandardCharsets.UTF_8);
         String checksum;
         try {

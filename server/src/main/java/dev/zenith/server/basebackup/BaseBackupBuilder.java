@@ -7,6 +7,7 @@ import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.RelationSize;
 import dev.zenith.storage.page.PageLayout;
+import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
@@ -49,9 +50,21 @@ public final class BaseBackupBuilder {
     private static final String IN_PLACE_TABLESPACES = "\n# Zenith local: tablespaces are in place (pg_tblspc/OID is a directory)\n"
             + "allow_in_place_tablespaces = 'on'\n";
 
-    /** A laid-out backup; {@link #delete()} when streamed. Entries in archive order. */
-    public record PreparedBackup(Path directory, int pgTimeline, Lsn startLsn, Lsn checkpointLsn, Lsn endLsn,
-                                 List<TarArchiveReader.Entry> entries, long totalBytes) {
+    /**
+     * A laid-out backup; {@link #delete()} when streamed. Entries in archive order. {@code walRanges}: the
+     * PostgreSQL timelines of its WAL, newest first, as the manifest lists them (the first ends at
+     * {@code endLsn} on {@link #endTimeline()}, the last begins at {@code startLsn} on {@link #startTimeline()}).
+     */
+    public record PreparedBackup(Path directory, List<BackupManifest.WalRange> walRanges, Lsn startLsn,
+                                 Lsn checkpointLsn, Lsn endLsn, List<TarArchiveReader.Entry> entries, long totalBytes) {
+        public int startTimeline() {
+            return walRanges.get(walRanges.size() - 1).timeline();
+        }
+
+        public int endTimeline() {
+            return walRanges.get(0).timeline();
+        }
+
         public void delete() throws IOException {
             FileTrees.delete(directory);
         }
@@ -67,15 +80,13 @@ public final class BaseBackupBuilder {
                 new IOException("timeline " + timeline.id() + " has no WAL"));
         ImageManifest image = store.latestImageAtOrBefore(timeline.id(), end).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no image at or before " + end));
-        int tli = timeline.pgTimeline();
         ControlFile imageControl = ControlFile.parse(store.pgControl(image));
-        if (imageControl.checkPointCopy().thisTimeLineId() != tli) {
-            // Its WAL before the switch would need the old timeline's segment names; the store has an image
-            // on the new timeline once the promoted pg has been stopped cleanly.
-            throw new IOException("the newest image is on PostgreSQL timeline "
-                    + imageControl.checkPointCopy().thisTimeLineId() + ", before the promotion to timeline " + tli
-                    + "; stop and start the pg once so that its timeline has an image of its own");
-        }
+        // The WAL may cross into later PostgreSQL timelines than the image's checkpoint (a branch, a promotion):
+        // segments are named for theirs, the manifest lists each one's range, and minRecoveryPoint's timeline
+        // takes recovery through the history files to the last one.
+        List<BackupManifest.WalRange> ranges = walRanges(PgTimelines.entries(store, timeline.id()), image.redoLsn(), end);
+        int startTli = imageControl.checkPointCopy().thisTimeLineId();
+        int endTli = ranges.get(0).timeline();
         Files.createDirectories(scratchRoot);
         // Only WAL is written out (for the WAL option); the image's files and pages stream from the store.
         Path dir = scratchRoot.resolve("basebackup-" + UUID.randomUUID());
@@ -90,16 +101,30 @@ public final class BaseBackupBuilder {
             byte[] control = imageControl
                     .withoutBackupPoints()
                     .withState(DbState.IN_ARCHIVE_RECOVERY)
-                    .withMinRecoveryPoint(end, tli)
+                    .withMinRecoveryPoint(end, endTli)
                     .toFile();
-            byte[] backupLabel = backupLabel(tli, image.redoLsn(), image.lsn(), label).getBytes(StandardCharsets.UTF_8);
+            byte[] backupLabel = backupLabel(startTli, image.redoLsn(), image.lsn(), label).getBytes(StandardCharsets.UTF_8);
             List<TarArchiveReader.Entry> entries = entries(store, timeline, image, backupLabel, control, walDir);
             long total = entries.stream().mapToLong(TarArchiveReader.Entry::size).sum();
-            return new PreparedBackup(dir, tli, image.redoLsn(), image.lsn(), end, entries, total);
+            return new PreparedBackup(dir, ranges, image.redoLsn(), image.lsn(), end, entries, total);
         } catch (IOException | RuntimeException e) {
             FileTrees.delete(dir);
             throw e;
         }
+    }
+
+    /** The timelines of the WAL from {@code start} to {@code end}, newest first (backup_manifest.c's order). */
+    static List<BackupManifest.WalRange> walRanges(List<PgTimelines.Entry> lineage, Lsn start, Lsn end) {
+        List<BackupManifest.WalRange> out = new java.util.ArrayList<>();
+        Lsn rangeEnd = end;
+        for (int i = lineage.size() - 1; i >= 0 && rangeEnd.isAfter(start); i--) {
+            PgTimelines.Entry e = lineage.get(i);
+            if (e.begin().isBefore(rangeEnd)) {
+                out.add(new BackupManifest.WalRange(e.tli(), Lsn.max(e.begin(), start), rangeEnd));
+                rangeEnd = e.begin();
+            }
+        }
+        return out;
     }
 
     /** backup_label of a backup "from a standby" (PostgreSQL 15's do_pg_backup_start format). */

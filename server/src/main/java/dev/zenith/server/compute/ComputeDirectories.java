@@ -12,6 +12,7 @@ import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImportStats;
 import dev.zenith.storage.image.MaterializeStats;
 import dev.zenith.storage.image.RelationFilter;
+import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
@@ -93,12 +94,30 @@ final class ComputeDirectories {
     }
 
     /**
-     * Writes a fresh data directory for the timeline's end of WAL: the newest image's files, then the
-     * WAL from that image's redo point to the last complete record. PostgreSQL's own crash recovery
-     * replays it and continues the same timeline. {@code asPrimary}: the compute will write this
-     * timeline's WAL from the end on (no other primary runs there).
+     * A primary's start on a timeline with no WAL record on its PostgreSQL timeline yet (a new branch or
+     * checkout): recovery ends in archive recovery, on TLI {@code tli} (branched off {@code fromTli}), as
+     * the placeholder history files make PostgreSQL select; {@link #finishNewTimeline} checks that.
      */
-    void rebuild(Store store, TimelineId timeline, PostgresProcess process, boolean asPrimary) throws IOException {
+    record NewTimeline(int tli, int fromTli, List<Path> placeholders) {
+        /** The recovery settings of this start. */
+        Map<String, String> settings() {
+            // Archive recovery needs a restore_command; ours has nothing to restore: the WAL is in pg_wal. No
+            // hot standby meanwhile: it would want the primary's connection and worker counts (pg_control's).
+            return Map.of("restore_command", "false", "recovery_target_timeline", Integer.toString(fromTli),
+                    "hot_standby", "off");
+        }
+    }
+
+    /**
+     * Writes a fresh data directory for the timeline's end of WAL: the newest image's files, then the
+     * WAL from that image's redo point to the last complete record, in segments named for the PostgreSQL
+     * timelines they belong to, with the lineage's history files. PostgreSQL's own recovery replays it:
+     * crash recovery, continuing the PostgreSQL timeline (across the switches in the lineage, by
+     * minRecoveryPoint's timeline); or, for a primary whose timeline has no record on its PostgreSQL
+     * timeline yet, archive recovery ending on that timeline (returned). {@code asPrimary}: the compute
+     * will write this timeline's WAL from the end on (no other primary runs there).
+     */
+    Optional<NewTimeline> rebuild(Store store, TimelineId timeline, PostgresProcess process, boolean asPrimary) throws IOException {
         Path pgdata = process.dataDir();
         Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
         Lsn walEnd = store.walEnd(timeline).orElse(end);
@@ -111,13 +130,8 @@ final class ComputeDirectories {
         }
         ImageManifest image = store.imageFor(timeline, end)
                 .orElseThrow(() -> new IOException("timeline " + timeline + " has no image at or before " + end));
-        int pgTimeline = store.timeline(timeline).orElseThrow().pgTimeline();
-        int imageTimeline = ControlFile.parse(store.pgControl(image)).checkPointCopy().thisTimeLineId();
-        if (imageTimeline != pgTimeline) {
-            // Crash recovery stays on its checkpoint's PostgreSQL timeline: it cannot cross a promotion.
-            throw new IOException("the newest image at or before " + end + " is on PostgreSQL timeline " + imageTimeline
-                    + ", before the promotion to timeline " + pgTimeline + "; no compute can start there");
-        }
+        boolean beginsTimeline = asPrimary && PgTimelines.beginsAtStart(store, timeline);
+        int endTli = PgTimelines.tliAt(PgTimelines.entries(store, timeline), end.plus(-1));
         FileTrees.delete(pgdata);
         Progress progress = Progress.current();
         progress.phase("rebuilding the data directory from the store", DataDirectoryMaterializer.pageBytes(image));
@@ -126,33 +140,82 @@ final class ComputeDirectories {
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
         store.writeWalSegments(timeline, image.redoLsn(), end, walDir);
-        writeHistoryFiles(store, timeline, walDir);
+        writeHistoryFiles(store, timeline, walDir, beginsTimeline);
         // The image's pg_control says "shut down"; PostgreSQL must replay what follows its checkpoint
-        // instead of starting to write over it, so it is told it crashed.
+        // instead of starting to write over it, so it is told it crashed. When the WAL crosses into a
+        // later PostgreSQL timeline than the image's checkpoint, minRecoveryPoint's timeline is where
+        // crash recovery goes (InitWalRecovery's recoveryTargetTLI).
         Path controlPath = pgdata.resolve("global/pg_control");
-        ControlFile control = ControlFile.parse(Files.readAllBytes(controlPath));
-        Files.write(controlPath, control.withState(DbState.IN_PRODUCTION).toFile());
+        ControlFile control = ControlFile.parse(Files.readAllBytes(controlPath)).withState(DbState.IN_PRODUCTION);
+        if (control.checkPointCopy().thisTimeLineId() != endTli) {
+            control = control.withMinRecoveryPoint(end, endTli);
+        }
+        Files.write(controlPath, control.toFile());
         LOG.info("rebuilt " + pgdata + " from image " + image.lsn() + " (" + stats + ") plus WAL "
                 + image.redoLsn() + ".." + end + " (" + end.minus(image.redoLsn()) + " bytes to replay)");
+        if (!beginsTimeline) {
+            return Optional.empty();
+        }
+        int tli = store.timeline(timeline).orElseThrow().pgTimeline();
+        List<Path> placeholders = markTimelinesTaken(walDir, endTli, tli);
+        Files.writeString(pgdata.resolve("recovery.signal"), "");
+        return Optional.of(new NewTimeline(tli, endTli, placeholders));
     }
 
-    private static final String HISTORY_KEY = "history/";
-
-    /** Keeps the history file PostgreSQL wrote when it promoted onto {@code timeline}'s PostgreSQL timeline. */
-    static void saveHistoryFile(Store store, TimelineId timeline, byte[] content) {
-        store.putMeta(HISTORY_KEY + timeline, content);
-    }
-
-    /** PostgreSQL needs the history of every promotion in its past to read WAL across them. */
-    private static void writeHistoryFiles(Store store, TimelineId timeline, Path walDir) throws IOException {
-        TimelineId t = timeline;
-        while (t != null) {
-            var tl = store.timeline(t).orElseThrow();
-            var history = store.getMeta(HISTORY_KEY + t);
-            if (history.isPresent()) {
-                Files.write(walDir.resolve(String.format("%08X.history", tl.pgTimeline())), history.get());
+    /**
+     * PostgreSQL ending recovery on {@code after} selects one more than the newest timeline whose history
+     * file it finds in sequence (findNewestTimeLine): placeholders for the numbers between it and {@code next}
+     * (other histories of the storage took them) make it select {@code next}. Their content is a comment, a
+     * history of no parent: a standby rescanning for a newer timeline finds none it could follow there.
+     * Returns the files written, to be removed once it has selected.
+     */
+    List<Path> markTimelinesTaken(Path walDir, int after, int next) throws IOException {
+        List<Path> written = new java.util.ArrayList<>();
+        for (int taken = after + 1; taken < next; taken++) {
+            Path file = walDir.resolve(historyFileName(taken));
+            if (!Files.exists(file)) {
+                Files.writeString(file, "# zenith: timeline " + taken + " belongs to another history of this storage\n");
+                pg.handOver(file);
+                written.add(file);
             }
-            t = tl.parent();
+        }
+        return written;
+    }
+
+    /**
+     * After the start of {@link #rebuild}'s new timeline: waits until recovery has ended on it, checks
+     * that PostgreSQL wrote the history the store serves for it, and removes the placeholders.
+     */
+    void finishNewTimeline(Store store, TimelineId timeline, PostgresProcess process, NewTimeline plan) throws IOException {
+        int ended = process.awaitEndOfRecovery(java.time.Duration.ofMinutes(10));
+        if (ended != plan.tli()) {
+            throw new IOException("PostgreSQL ended recovery on timeline " + ended + ", not " + plan.tli());
+        }
+        byte[] written = Files.readAllBytes(process.dataDir().resolve("pg_wal").resolve(historyFileName(plan.tli())));
+        byte[] served = PgTimelines.history(store, timeline).orElseThrow();
+        if (!Arrays.equals(written, served)) {
+            throw new IOException("PostgreSQL's history of timeline " + plan.tli() + " differs from the store's: "
+                    + new String(written, StandardCharsets.US_ASCII) + " / " + new String(served, StandardCharsets.US_ASCII));
+        }
+        for (Path p : plan.placeholders()) {
+            Files.deleteIfExists(p);
+        }
+    }
+
+    static String historyFileName(int tli) {
+        return String.format("%08X.history", tli);
+    }
+
+    /**
+     * PostgreSQL needs the history of every timeline switch in its past to read WAL across it; a compute
+     * that is to select its own timeline must not find that timeline's ({@code exceptOwn}).
+     */
+    private static void writeHistoryFiles(Store store, TimelineId timeline, Path walDir, boolean exceptOwn) throws IOException {
+        int own = store.timeline(timeline).orElseThrow().pgTimeline();
+        for (Map.Entry<Integer, byte[]> h : PgTimelines.historyFiles(store, timeline).entrySet()) {
+            if (!(exceptOwn && h.getKey() == own)) {
+                Files.write(walDir.resolve(historyFileName(h.getKey())), h.getValue());
+            }
         }
     }
 
@@ -164,10 +227,10 @@ final class ComputeDirectories {
     void makeReadOnly(Store store, TimelineId timeline, PostgresProcess process) throws IOException {
         Path pgdata = process.dataDir();
         Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
-        int pgTimeline = store.timeline(timeline).orElseThrow().pgTimeline();
+        int endTli = PgTimelines.tliAt(PgTimelines.entries(store, timeline), end.plus(-1));
         Path controlPath = pgdata.resolve("global/pg_control");
         ControlFile control = ControlFile.parse(Files.readAllBytes(controlPath));
-        Files.write(controlPath, control.withMinRecoveryPoint(end, pgTimeline).toFile());
+        Files.write(controlPath, control.withMinRecoveryPoint(end, endTli).toFile());
         Files.writeString(pgdata.resolve("standby.signal"), "");
     }
 

@@ -18,7 +18,9 @@ import dev.zenith.server.security.Secrets;
 import dev.zenith.server.walservice.ReplicationSlots;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import io.vertx.core.Future;
@@ -61,6 +63,10 @@ public final class ComputeManager {
     public static final String RECEIVER_NAME = "zenith_safekeeper";
     public static final String SLOT_NAME = "zenith_safekeeper";
     public static final String MANAGEMENT_EXECUTOR = "zenith-management";
+    /** Meta key prefix: which pg was promoted from a timeline ({@code promoted/<timeline id>}), which fences it. */
+    private static final String PROMOTED_FROM_KEY = "promoted/";
+    /** Event-bus address on which a pg's name is published when it moves to another timeline (checkout, promote). */
+    public static final String PG_MOVED_ADDRESS = "zenith.pg.moved";
     /** How often storages held by another process at start are tried again. */
     private static final long RELEASED_STORAGE_POLL_MS = 2000;
 
@@ -461,7 +467,7 @@ public final class ComputeManager {
         String source = null;
         JsonObject branchInfo = null;
         if (req.branches()) {
-            Branch b = branch(req.snapshot(), req.fromPg(), req.lsn(), req.time());
+            Branch b = branch(req.snapshot(), req.fromPg(), req.lsn(), req.time(), !req.readOnly());
             if (req.storageName() != null && !req.storageName().equals(b.storageName())) {
                 throw ApiException.badRequest("the branch point is on storage '" + b.storageName() + "', not '"
                         + req.storageName() + "'");
@@ -508,11 +514,14 @@ public final class ComputeManager {
         return branchInfo == null ? json : json.put("branch", branchInfo);
     }
 
-    /** A new timeline at a snapshot, or at a point (LSN, time, or now) of a pg's current timeline. */
+    /**
+     * A new timeline at a snapshot, or at a point (LSN, time, or now) of a pg's current timeline.
+     * {@code ownPgTimeline}: a pg that will write there ends recovery on a PostgreSQL timeline of its own.
+     */
     private record Branch(String storageName, TimelineId timeline, String source, HistoryPoint point) {
     }
 
-    private Branch branch(String snapshotName, String fromPg, String lsn, String time) {
+    private Branch branch(String snapshotName, String fromPg, String lsn, String time, boolean ownPgTimeline) {
         String storageName;
         HistoryPoint point;
         Snapshot snapshot = null;
@@ -531,12 +540,32 @@ public final class ComputeManager {
             source = fromPg + "@" + point.lsn();
         }
         Store store = storages.get(storageName).store();
-        int pgTimeline = store.timeline(point.timeline()).orElseThrow().pgTimeline();
-        TimelineId branch = store.createTimeline(point.timeline(), point.lsn(), pgTimeline).id();
+        TimelineId branch = ownPgTimeline ? branchOnNewPgTimeline(store, point)
+                : store.createTimeline(point.timeline(), point.lsn(), store.timeline(point.timeline()).orElseThrow().pgTimeline()).id();
         if (snapshot != null) {
             snapshots.recordBranch(store, branch, snapshot);
         }
         return new Branch(storageName, branch, source, point);
+    }
+
+    /**
+     * A timeline whose compute ends recovery at {@code point} and selects a PostgreSQL timeline no other
+     * history of the storage has, as PostgreSQL does at the end of archive recovery: its history file is
+     * the one PostgreSQL will write, and the timeline begins where PostgreSQL's recovery ends (the point,
+     * aligned as its reader aligns it). The bytes between the point and there (alignment padding, or the
+     * rest of a segment after XLOG_SWITCH) are the new timeline's own, zeros as in the rebuilt directory.
+     */
+    private static TimelineId branchOnNewPgTimeline(Store store, HistoryPoint point) {
+        Lsn switchPoint = HistoryPoints.pgEndOfWal(store, point.timeline(), point.lsn());
+        int fromTli = PgTimelines.tliAt(PgTimelines.entries(store, point.timeline()), point.lsn().plus(-1));
+        int tli = PgTimelines.allocate(store);
+        TimelineId branch = store.createTimeline(point.timeline(), Lsn.min(point.lsn(), switchPoint), tli).id();
+        if (switchPoint.isAfter(point.lsn())) {
+            store.appendWal(List.of(new WalAppend(branch, point.lsn(), new byte[(int) switchPoint.minus(point.lsn())],
+                    List.of(), List.of(), List.of(), switchPoint)));
+        }
+        PgTimelines.saveHistory(store, branch, PgTimelines.historyOfNewTimeline(store, point.timeline(), fromTli, switchPoint));
+        return branch;
     }
 
     /**
@@ -574,8 +603,9 @@ public final class ComputeManager {
         String head = name + "@HEAD" + snapshots.nextHeadIndex(name);
         Progress.current().phase("keeping the state pg " + name + " leaves as snapshot " + head);
         snapshots.create(head, true, c.record.storageName(), HistoryPoints.now(store, current));
-        Branch b = branch(snapshotName, snapshotName == null ? name : null, lsn, time);
+        Branch b = branch(snapshotName, snapshotName == null ? name : null, lsn, time, true);
         save(store, c, c.record.onTimeline(b.timeline().toString(), b.source()));
+        vertx.eventBus().publish(PG_MOVED_ADDRESS, name); // streams following it by name switch timelines
         LOG.info("pg " + name + " checked out " + b.source() + " (timeline " + b.timeline() + "); left state kept as " + head);
         JsonObject json = start(name);
         return json.put("saved_as", head).put("branch", b.point().toJson());
@@ -606,28 +636,35 @@ public final class ComputeManager {
             replayed = Lsn.parse(c.process.queryValue(c.record.port(), ClusterPasswords.find(store).orElse(null),
                     "SELECT pg_last_wal_replay_lsn()"));
             if (replayed.isBefore(end)) {
-                sleep(100);
+                PostgresProcess.sleep(100);
             }
         }
         if (replayed.isBefore(end)) {
             throw new ApiException(503, "replica '" + name + "' has replayed up to " + replayed + " of " + end
                     + "; try again when it has caught up");
         }
-        c.process.promote(); // returns once recovery has ended: the new timeline's history file is written
+        // The new PostgreSQL timeline is one no other history of the storage has.
         Path walDir = c.record.pgdata().resolve("pg_wal");
-        Path history;
-        try (var files = Files.list(walDir)) {
-            history = files.filter(f -> f.getFileName().toString().matches("[0-9A-F]{8}\\.history")).max(Path::compareTo)
-                    .orElseThrow(() -> new IOException("PostgreSQL wrote no timeline history file when promoting"));
+        int newTimeline = PgTimelines.allocate(store);
+        List<Path> taken = directories.markTimelinesTaken(walDir, store.timeline(tl).orElseThrow().pgTimeline(), newTimeline);
+        c.process.promote(); // returns once recovery has ended: the new timeline's history file is written
+        for (Path p : taken) {
+            Files.deleteIfExists(p);
+        }
+        Path history = walDir.resolve(ComputeDirectories.historyFileName(newTimeline));
+        if (!Files.exists(history)) {
+            throw new IOException("PostgreSQL wrote no history file of timeline " + newTimeline + " when promoting");
         }
         byte[] historyBytes = Files.readAllBytes(history);
-        int newTimeline = Integer.parseInt(history.getFileName().toString().substring(0, 8), 16);
         String[] last = new String(historyBytes, StandardCharsets.UTF_8).strip().lines()
                 .reduce((a, b) -> b).orElseThrow().split("\\s+");
         Lsn switchPoint = Lsn.parse(last[1]);
         TimelineId promoted = store.createTimeline(tl, switchPoint, newTimeline).id();
-        ComputeDirectories.saveHistoryFile(store, promoted, historyBytes);
+        PgTimelines.saveHistory(store, promoted, historyBytes);
+        store.putMeta(PROMOTED_FROM_KEY + tl, new JsonObject().put("pg", name).put("timeline", promoted.toString())
+                .put("lsn", switchPoint.toString()).encode().getBytes(StandardCharsets.UTF_8));
         save(store, c, c.record.onTimeline(promoted.toString(), name + "@" + switchPoint + " (promoted)").withReplica(false));
+        vertx.eventBus().publish(PG_MOVED_ADDRESS, name);
         LOG.info("pg " + name + " promoted: PostgreSQL timeline " + newTimeline + " from " + switchPoint
                 + ", store timeline " + promoted);
         // A clean stop with a receiver attached gives the new timeline its WAL and its first image:
@@ -644,15 +681,6 @@ public final class ComputeManager {
         save(store, c, c.record.withWantRunning(false));
         stopCompute(c, store);
         return start(name, false).put("promoted_at", switchPoint.toString()).put("pg_timeline", newTimeline);
-    }
-
-    private static void sleep(long ms) throws IOException {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted");
-        }
     }
 
     // ---- snapshots ----
@@ -689,9 +717,10 @@ public final class ComputeManager {
 
     public JsonObject destroySnapshot(String fullName) {
         Snapshot s = snapshots.get(fullName);
-        List<TimelineId> inUse = computes.values().stream()
+        Map<TimelineId, List<String>> inUse = computes.values().stream()
                 .filter(c -> c.record.storageName().equals(s.storageName()))
-                .map(c -> TimelineId.parse(c.record.timelineId())).toList();
+                .collect(java.util.stream.Collectors.groupingBy(c -> TimelineId.parse(c.record.timelineId()),
+                        java.util.stream.Collectors.mapping(c -> c.record.name(), java.util.stream.Collectors.toList())));
         return snapshots.destroy(fullName, inUse).toJson().put("status", "destroyed");
     }
 
@@ -833,9 +862,38 @@ public final class ComputeManager {
      * from the store at every start; several may run per timeline.
      */
     public JsonObject start(String name, boolean asReplica) throws IOException {
+        return start(name, asReplica, false);
+    }
+
+    /**
+     * {@code force}: a primary whose history a promotion superseded (another pg was promoted from it)
+     * starts anyway, forking: it moves to a branch of its own at its end, on a PostgreSQL timeline of its
+     * own. Without it that start is refused, so two primaries never run the same history.
+     */
+    public JsonObject start(String name, boolean asReplica, boolean force) throws IOException {
         Compute c = require(name);
         if (c.running) {
             throw ApiException.conflict("pg '" + name + "' is already running");
+        }
+        if (!asReplica && !c.record.readOnly()) {
+            Store store = storages.get(c.record.storageName()).store();
+            Optional<JsonObject> promotion = store.getMeta(PROMOTED_FROM_KEY + c.record.timelineId())
+                    .map(b -> new JsonObject(new String(b, StandardCharsets.UTF_8)));
+            if (promotion.isPresent() && !force) {
+                String promoted = promotion.get().getString("pg");
+                throw ApiException.conflict("pg '" + promoted + "' was promoted from the history pg '" + name + "' is on (at "
+                        + promotion.get().getString("lsn") + "); started as a primary, '" + name + "' would write a second"
+                        + " version of that history. Follow the promoted pg with a new one (pg create NEW "
+                        + promoted + "), start '" + name + "' as a replica of the old history (--replica), or start it"
+                        + " with --force (REST: \"force\": true), which forks it onto a branch of its own at its end");
+            }
+            if (promotion.isPresent()) {
+                Branch b = branch(null, name, null, null, true);
+                save(store, c, c.record.onTimeline(b.timeline().toString(), name + "@" + b.point().lsn() + " (forked)"));
+                vertx.eventBus().publish(PG_MOVED_ADDRESS, name);
+                LOG.info("pg " + name + " forked onto timeline " + b.timeline() + " at " + b.point().lsn()
+                        + ": pg '" + promotion.get().getString("pg") + "' was promoted from its history");
+            }
         }
         if (asReplica && c.record.readOnly()) {
             throw ApiException.badRequest("pg '" + name + "' is read-only; it cannot be a replica");
@@ -843,8 +901,9 @@ public final class ComputeManager {
         for (Compute other : computes.values()) {
             if (!asReplica && !c.record.readOnly() && other != c && other.running && isPrimary(other)
                     && other.record.sameTimelineAs(c.record)) {
-                throw ApiException.conflict("pg '" + other.record.name() + "' is already the primary of timeline "
-                        + c.record.timelineId() + "; stop it first");
+                throw ApiException.conflict("pg '" + other.record.name() + "' is already running as the primary of the"
+                        + " history pg '" + name + "' is on; stop it first (pg stop " + other.record.name()
+                        + "), or start '" + name + "' as a replica (--replica)");
             }
         }
         if (!bindable(c.record.port())) {
@@ -862,12 +921,13 @@ public final class ComputeManager {
                 && Files.exists(c.record.pgdata().resolve("global/pg_control"));
         // From here on the directory is not a clean copy: a crash mid-start means a rebuild next time.
         save(store, c, c.record.withCleanDirLsn(null).withWantRunning(true).withReplica(asReplica));
+        Optional<ComputeDirectories.NewTimeline> newTimeline = Optional.empty();
         try {
             if (reuse) {
                 LOG.info("pg " + name + ": restarting its cleanly stopped data directory as is");
             } else {
                 LOG.info("pg " + name + ": building its data directory from the store");
-                directories.rebuild(store, tl, c.process, !asReplica && !c.record.readOnly());
+                newTimeline = directories.rebuild(store, tl, c.process, !asReplica && !c.record.readOnly());
                 if (c.record.readOnly()) {
                     directories.makeReadOnly(store, tl, c.process);
                 } else if (asReplica) {
@@ -886,6 +946,11 @@ public final class ComputeManager {
                 ComputeDirectories.hotStandbyMinimums(c.process).forEach((k, min) -> settings.merge(k, min.toString(),
                         (mine, recorded) -> Integer.toString(Math.max(parseIntOr(mine, 0), min))));
             }
+            Map<String, String> pinned = pinned(settings);
+            newTimeline.ifPresent(n -> {
+                settings.putAll(n.settings());
+                pinned.putAll(n.settings()); // over anything ALTER SYSTEM left in postgresql.auto.conf
+            });
             c.process.writeSettings(settings);
             c.process.writeAccessRules();
             pg.handOver(c.record.pgdata());
@@ -902,7 +967,18 @@ public final class ComputeManager {
                         c.record.pgdata().resolve("global/pg_control"))).checkPoint());
             }
             Progress.current().phase("starting PostgreSQL (it replays the WAL since the image)");
-            c.process.start(pinned(settings));
+            c.process.start(pinned);
+            if (newTimeline.isPresent()) {
+                Progress.current().phase("waiting for PostgreSQL to end recovery on its new timeline "
+                        + newTimeline.get().tli());
+                try {
+                    directories.finishNewTimeline(store, tl, c.process, newTimeline.get());
+                } catch (IOException | RuntimeException e) {
+                    c.process.stop(); // it may have written WAL the store does not take: rebuilt next time
+                    throw e;
+                }
+                LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
+            }
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
             if (e instanceof ApiException api) {
@@ -936,7 +1012,7 @@ public final class ComputeManager {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
         WalReceiver rx = c.receiver;
         while (rx != null && !rx.flushed().isAfter(p.setBefore()) && System.nanoTime() < deadline) {
-            sleep(20);
+            PostgresProcess.sleep(20);
         }
         if (rx == null || !rx.flushed().isAfter(p.setBefore())) {
             LOG.warning("pg " + c.record.name() + ": its new password did not reach the store; it gets another at its next start");
@@ -1109,8 +1185,8 @@ public final class ComputeManager {
         s.put("max_wal_senders", "10");
         s.put("max_replication_slots", "10");
         s.put("hot_standby", "on");
-        // Tablespaces must live inside the data directory (LOCATION ''): an outside directory is not in
-        // the store, and every compute rebuilt from that history would share it (README).
+        // Tablespaces live inside the data directory (LOCATION ''); the store keeps an outside LOCATION's
+        // creation as an in-place one (WalIndexer), and recovery ends only with this on where such exist.
         s.put("allow_in_place_tablespaces", "on");
         s.putAll(config.computeSettings());
         s.put("listen_addresses", "127.0.0.1");

@@ -4,6 +4,9 @@ import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.pgexec.Processes;
 
+import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.control.DbState;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -201,6 +204,39 @@ public final class PostgresProcess {
     /** Ends a standby's recovery: it becomes a primary on a new PostgreSQL timeline. Waits for it. */
     public void promote() throws IOException {
         run(pg.command("pg_ctl", "-D", dataDir.toString(), "-w", "-t", "600", "promote"), "pg_ctl promote");
+    }
+
+    /**
+     * After a start in archive recovery (pg_ctl returns once it is under way): waits until pg_control says
+     * "in production" again, and returns the PostgreSQL timeline recovery ended on.
+     */
+    public int awaitEndOfRecovery(java.time.Duration timeout) throws IOException {
+        Path controlPath = dataDir.resolve("global/pg_control");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            ControlFile control;
+            try {
+                control = ControlFile.parse(Files.readAllBytes(controlPath));
+            } catch (IOException | RuntimeException e) {
+                control = null; // being written: its CRC does not hold yet
+            }
+            if (control != null && control.state() == DbState.IN_PRODUCTION) {
+                return control.checkPointCopy().thisTimeLineId();
+            }
+            if (runningPid().isEmpty() || System.nanoTime() > deadline) {
+                throw new IOException("recovery did not end: " + logTail(20));
+            }
+            sleep(100);
+        }
+    }
+
+    static void sleep(long ms) throws IOException {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
     }
 
     /**

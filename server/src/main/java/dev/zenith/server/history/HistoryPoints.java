@@ -12,6 +12,7 @@ import dev.zenith.wal.record.DecodedRecord;
 
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -181,8 +182,38 @@ public final class HistoryPoints {
                 commit.time());
     }
 
+    /**
+     * Where PostgreSQL's recovery ends when the WAL it replays ends at {@code point} (a record boundary):
+     * after the last record that ends at or before it, aligned as PostgreSQL's reader aligns it (so a
+     * point just after a page header is the page's start). A new PostgreSQL timeline begins there.
+     * Decodes from the last checkpoint record before the point (or the image's): a checkpoint interval.
+     */
+    public static Lsn pgEndOfWal(Store store, TimelineId tl, Lsn point) {
+        ImageManifest image = store.imageFor(tl, point)
+                .orElseThrow(() -> ApiException.conflict("no image at or before " + point + " in this history"));
+        List<Lsn> checkpoints = store.checkpoints(tl, image.lsn(), point.plus(-1));
+        Lsn from = checkpoints.isEmpty() ? image.lsn() : checkpoints.get(checkpoints.size() - 1);
+        WalStreamDecoder decoder = WalStreamDecoder.startingAt(from);
+        Lsn end = null;
+        for (Lsn fed = from; ; ) {
+            DecodeResult r = decoder.poll();
+            if (r instanceof DecodedRecord rec) {
+                end = rec.readerEndLsn();
+            } else if (r.kind() == DecodeResult.Kind.NEED_MORE_DATA && fed.isBefore(point)) {
+                byte[] chunk = store.readWal(tl, fed, (int) Math.min(READ_CHUNK, point.minus(fed)));
+                decoder.feed(chunk, 0, chunk.length);
+                fed = fed.plus(chunk.length);
+            } else if (end == null) {
+                throw new IllegalStateException("no complete WAL record between " + from + " and " + point);
+            } else {
+                return end;
+            }
+        }
+    }
+
     static Lsn end(Store store, TimelineId tl) {
-        return store.lastRecordEnd(tl).orElseThrow(() -> ApiException.conflict("timeline " + tl + " has no WAL yet"));
+        return store.lastRecordEnd(tl).orElseThrow(() -> ApiException.conflict("this history has no WAL yet (timeline "
+                + tl + ")"));
     }
 
     /** The oldest point a compute can start from: the first image of the timeline's lineage. */

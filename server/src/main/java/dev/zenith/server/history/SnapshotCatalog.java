@@ -128,6 +128,13 @@ public final class SnapshotCatalog {
         store.putMeta(BRANCH_PREFIX + branch, snapshot.fullName().getBytes(StandardCharsets.UTF_8));
     }
 
+    /** The newest {@code PG@HEAD{i}} (where a checkout left the pg) that does not stand on {@code snapshot}. */
+    private Optional<String> latestHeadNotOn(Store store, String pg, String snapshot) {
+        return ofPg(pg).stream().filter(h -> !h.fullName().equals(snapshot) && !dependsOn(store, h.timeline(), snapshot))
+                .map(Snapshot::fullName).filter(n -> HEAD.matcher(n.substring(n.indexOf('@') + 1)).matches())
+                .max(Comparator.comparingInt(n -> Integer.parseInt(n.substring(n.indexOf("@HEAD") + 5))));
+    }
+
     /** The snapshot a timeline (or any of its ancestors) was branched from, if it is this one. */
     public boolean dependsOn(Store store, TimelineId timeline, String snapshotName) {
         TimelineId t = timeline;
@@ -143,22 +150,33 @@ public final class SnapshotCatalog {
 
     /**
      * Destroys a snapshot unless something still stands on it: a pg, or another snapshot, whose
-     * timeline descends from a branch made from it ({@code timelinesInUse}: the pgs' timelines).
+     * timeline descends from a branch made from it ({@code pgsOnTimelines}: the pgs' names by timeline).
+     * The refusal names each of them and what to run.
      */
-    public Snapshot destroy(String fullName, Collection<TimelineId> timelinesInUse) {
+    public Snapshot destroy(String fullName, Map<TimelineId, List<String>> pgsOnTimelines) {
         Snapshot s = get(fullName);
         Store store = storages.get(s.storageName()).store();
-        for (TimelineId t : timelinesInUse) {
-            if (dependsOn(store, t, fullName)) {
-                throw ApiException.conflict("snapshot '" + fullName + "' has a branch that depends on it (timeline " + t
-                        + "); destroy the pgs on that branch first");
+        List<String> pgs = pgsOnTimelines.entrySet().stream().filter(e -> dependsOn(store, e.getKey(), fullName))
+                .flatMap(e -> e.getValue().stream()).sorted().toList();
+        List<String> snaps = snapshots.values().stream()
+                .filter(o -> o != s && o.storageName().equals(s.storageName()) && dependsOn(store, o.timeline(), fullName))
+                .map(Snapshot::fullName).sorted().toList();
+        if (!pgs.isEmpty() || !snaps.isEmpty()) {
+            List<String> what = new java.util.ArrayList<>();
+            for (String pg : pgs) {
+                String elsewhere = latestHeadNotOn(store, pg, fullName).map(h -> "pg checkout " + pg + " " + h)
+                        .orElse("pg checkout " + pg + " PG@SNAP");
+                what.add("pg '" + pg + "', whose history branches there (move it: " + elsewhere + "; or pg destroy "
+                        + pg + ")");
             }
-        }
-        for (Snapshot other : snapshots.values()) {
-            if (other != s && other.storageName().equals(s.storageName()) && dependsOn(store, other.timeline(), fullName)) {
-                throw ApiException.conflict("snapshot '" + fullName + "' has a branch that snapshot '"
-                        + other.fullName() + "' depends on; destroy that first");
+            for (String snap : snaps) {
+                String pg = snap.substring(0, snap.indexOf('@'));
+                boolean head = HEAD.matcher(snap.substring(snap.indexOf('@') + 1)).matches();
+                what.add("snapshot '" + snap + "'" + (head ? ", the state pg '" + pg + "' left at a checkout," : "")
+                        + " which lies on such a branch (snapshot destroy " + snap + ")");
             }
+            throw ApiException.conflict("snapshot '" + fullName + "' cannot be destroyed while something stands on it: "
+                    + String.join("; ", what));
         }
         store.deleteMeta(Snapshot.key(fullName));
         snapshots.remove(fullName);

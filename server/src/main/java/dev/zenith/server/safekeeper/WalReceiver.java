@@ -388,9 +388,12 @@ public final class WalReceiver {
             closeSocket();
             return;
         }
-        journalWriter.submit(indexer.drain(bytes));
-        journalingAppends++;
-        journalingBytes += bytes.length;
+        WalAppend append = indexer.drain(); // null while all of it is a record held back to be rewritten
+        if (append != null) {
+            journalWriter.submit(append);
+            journalingAppends++;
+            journalingBytes += append.bytes().length;
+        }
         applyBackpressure();
     }
 

@@ -93,7 +93,7 @@ final class BaseBackupStream {
     }
 
     private void begin() {
-        List<BackendMessage> m = new ArrayList<>(position(backup.startLsn()));
+        List<BackendMessage> m = new ArrayList<>(position(backup.startLsn(), backup.startTimeline()));
         m.add(new RowDescription(List.of(new Field("spcoid", 0, (short) 0, OID, (short) 4, 0, (short) 0),
                 new Field("spclocation", 0, (short) 0, TEXT, (short) -1, 0, (short) 0),
                 new Field("size", 0, (short) 0, INT8, (short) 8, 0, (short) 0))));
@@ -106,10 +106,10 @@ final class BaseBackupStream {
     }
 
     /** The recptr/tli result PostgreSQL sends for the backup's start and end positions. */
-    private List<BackendMessage> position(Lsn lsn) {
+    private List<BackendMessage> position(Lsn lsn, int timeline) {
         return List.of(new RowDescription(List.of(new Field("recptr", 0, (short) 0, TEXT, (short) -1, 0, (short) 0),
                         new Field("tli", 0, (short) 0, INT8, (short) -1, 0, (short) 0))),
-                DataRow.ofText(lsn.toString(), Integer.toUnsignedString(backup.pgTimeline())),
+                DataRow.ofText(lsn.toString(), Integer.toUnsignedString(timeline)),
                 new CommandComplete("SELECT"));
     }
 
@@ -159,13 +159,13 @@ final class BaseBackupStream {
         List<BackendMessage> m = new ArrayList<>();
         if (options.manifest() != Manifest.NO) {
             m.add(new CopyData(new byte[] {'m'}));
-            byte[] body = manifest.toBytes(backup.pgTimeline(), backup.startLsn(), backup.endLsn());
+            byte[] body = manifest.toBytes(backup.walRanges());
             for (int off = 0; off < body.length; off += CHUNK) {
                 m.add(new CopyData(typed('d', Arrays.copyOfRange(body, off, Math.min(body.length, off + CHUNK)))));
             }
         }
         m.add(new CopyDone());
-        m.addAll(position(backup.endLsn()));
+        m.addAll(position(backup.endLsn(), backup.endTimeline()));
         connection.write(m.toArray(BackendMessage[]::new));
         LOG.info(String.format("base backup \"%s\" of %s: %d bytes, %s..%s, planned in %.3f s, streamed in %.3f s",
                 options.label(), target.timeline().id(), tar.bytesRead(), backup.startLsn(), backup.endLsn(),

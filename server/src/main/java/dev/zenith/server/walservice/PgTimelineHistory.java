@@ -1,21 +1,19 @@
 package dev.zenith.server.walservice;
 
 import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.wal.Lsn;
 
+import java.util.List;
 import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * PostgreSQL timelines along a store timeline's lineage: a promotion branches the store timeline at
- * the switch point onto a new PostgreSQL timeline and keeps the history file PostgreSQL wrote
- * (meta key {@code history/<timeline id>}, written by the compute manager). Blocking (reads the store).
+ * PostgreSQL timelines along a store timeline's lineage, as the replication protocol serves them
+ * (see {@link PgTimelines}). Blocking (reads the store).
  */
 final class PgTimelineHistory {
-    /** Same key ComputeDirectories uses for a promotion's history file. */
-    private static final String HISTORY_KEY = "history/";
-
     /** Where the lineage left PostgreSQL timeline {@code from}: the next timeline and its start. */
     record Switch(int from, int next, Lsn at) {
     }
@@ -25,27 +23,18 @@ final class PgTimelineHistory {
 
     /** Every history file in the lineage, by PostgreSQL timeline. */
     static TreeMap<Integer, byte[]> historyFiles(Store store, Timeline timeline) {
-        TreeMap<Integer, byte[]> out = new TreeMap<>();
-        for (Timeline t = timeline; t != null; t = parent(store, t)) {
-            int tli = t.pgTimeline();
-            store.getMeta(HISTORY_KEY + t.id()).ifPresent(h -> out.putIfAbsent(tli, h));
-        }
-        return out;
+        return PgTimelines.historyFiles(store, timeline.id());
     }
 
     /** The switch away from {@code pgTimeline}, when it is an earlier PostgreSQL timeline of the lineage. */
     static Optional<Switch> switchFrom(Store store, Timeline timeline, int pgTimeline) {
-        for (Timeline t = timeline; t != null; ) {
-            Timeline p = parent(store, t);
-            if (p != null && p.pgTimeline() == pgTimeline && t.pgTimeline() != pgTimeline) {
-                return Optional.of(new Switch(pgTimeline, t.pgTimeline(), t.branchLsn()));
+        List<PgTimelines.Entry> entries = PgTimelines.entries(store, timeline.id());
+        for (int i = 0; i + 1 < entries.size(); i++) {
+            if (entries.get(i).tli() == pgTimeline) {
+                PgTimelines.Entry next = entries.get(i + 1);
+                return Optional.of(new Switch(pgTimeline, next.tli(), next.begin()));
             }
-            t = p;
         }
         return Optional.empty();
-    }
-
-    private static Timeline parent(Store store, Timeline t) {
-        return t.parentId().flatMap(store::timeline).orElse(null);
     }
 }

@@ -11,6 +11,7 @@ import dev.zenith.protocol.server.WalSenderSession;
 import dev.zenith.protocol.wire.BackendEncoder;
 import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.ErrorFields;
+import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.Timeline;
@@ -56,7 +57,10 @@ final class ReplicationConnection {
     private WalSenderSession session;
     private TimelineSelector.Target target;
     private WalStreamer streamer;
+    /** The PostgreSQL timeline {@link #streamer} sends. */
+    private int streamingTimeline;
     private String streamingSlot;
+    private io.vertx.core.eventbus.MessageConsumer<String> pgMoves;
     private final List<Runnable> onClose = new java.util.ArrayList<>();
     private long authenticationTimer = -1;
     /** The startup packet's {@code options}: which timeline the client wants. */
@@ -171,6 +175,10 @@ final class ReplicationConnection {
 
     private void closed() {
         phase = Phase.CLOSED;
+        if (pgMoves != null) {
+            pgMoves.unregister();
+            pgMoves = null;
+        }
         cancelAuthenticationTimer();
         stopStreaming();
         services.slots().releaseTemporary(this);
@@ -283,9 +291,55 @@ final class ReplicationConnection {
                 return;
             }
             target = ar.result();
+            if (target.pgName() != null) {
+                pgMoves = services.vertx().eventBus().consumer(ComputeManager.PG_MOVED_ADDRESS, m -> {
+                    if (target.pgName().equals(m.body())) {
+                        followMovedPg();
+                    }
+                });
+            }
             phase = Phase.HANDSHAKE;
             socket.resume();
             loggedIn.run();
+        });
+    }
+
+    /**
+     * The pg this connection follows by name moved to another history: later commands are about that
+     * one, and a stream of a timeline the new history left ends at the switch (the client then asks for
+     * the next timeline, as after a promotion); one the new history does not contain ends the connection.
+     */
+    private void followMovedPg() {
+        String pg = target.pgName();
+        int streamed = streamingTimeline;
+        services.blocking(() -> {
+            TimelineSelector.Target moved = services.selector().ofPg(pg);
+            return new Object[] {moved, PgTimelineHistory.switchFrom(moved.store(), moved.timeline(), streamed)};
+        }).onComplete(ar -> {
+            if (phase == Phase.CLOSED) {
+                return;
+            }
+            if (ar.failed()) {
+                fatal("3D000", "pg \"" + pg + "\" is gone: " + ar.cause().getMessage());
+                return;
+            }
+            TimelineSelector.Target moved = (TimelineSelector.Target) ar.result()[0];
+            @SuppressWarnings("unchecked")
+            Optional<PgTimelineHistory.Switch> leaving = (Optional<PgTimelineHistory.Switch>) ar.result()[1];
+            target = moved;
+            if (streamer == null) {
+                return;
+            }
+            if (streamingTimeline != streamed) {
+                followMovedPg(); // a stream began meanwhile: its own timeline's switch
+                return;
+            }
+            if (leaving.isPresent()) {
+                streamer.moved(moved.timeline().id(), leaving.get());
+            } else {
+                fatal("3D000", "pg \"" + pg + "\" moved to another history (pg checkout), which does not contain timeline "
+                        + Integer.toUnsignedString(streamingTimeline) + "; take a new base backup of it");
+            }
         });
     }
 
@@ -483,6 +537,7 @@ final class ReplicationConnection {
             session.startStreaming();
             phase = Phase.COMMANDS;
             streamingSlot = s.slotName();
+            streamingTimeline = requested;
             // On an earlier PostgreSQL timeline, the stream ends at its switch point (end of timeline).
             streamer = new WalStreamer(this, services, store(), tl(), start, end, historic.orElse(null));
             flush();

@@ -20,8 +20,8 @@ final class TimelineSelector {
     /** Same key ComputeDirectories writes when initdb creates a storage's cluster. */
     private static final String MAIN_TIMELINE_KEY = "cluster/main_timeline";
 
-    /** The resolved target of a connection. */
-    record Target(String storageName, Store store, Timeline timeline) {
+    /** The resolved target of a connection; {@code pgName} when it was chosen by pg name (it follows the pg). */
+    record Target(String storageName, Store store, Timeline timeline, String pgName) {
     }
 
     /** A connection for nothing we serve; the message goes to the client in a FATAL ErrorResponse. */
@@ -45,9 +45,7 @@ final class TimelineSelector {
         String timelineText = settings.get("zenith.timeline");
         String storageName = settings.get("zenith.storage");
         if (pgName != null) {
-            ComputeManager.TimelineRef ref = computes.timelineOf(pgName).orElseThrow(() ->
-                    new UnknownTimelineException("pg \"" + pgName + "\" does not exist or has no timeline yet"));
-            return target(ref.storageName(), ref.timeline());
+            return ofPg(pgName);
         }
         if (timelineText != null) {
             TimelineId id;
@@ -74,6 +72,14 @@ final class TimelineSelector {
         return target(name, main);
     }
 
+    /** The timeline pg {@code pgName} is on now. */
+    Target ofPg(String pgName) throws UnknownTimelineException {
+        ComputeManager.TimelineRef ref = computes.timelineOf(pgName).orElseThrow(() ->
+                new UnknownTimelineException("pg \"" + pgName + "\" does not exist or has no timeline yet"));
+        Target t = target(ref.storageName(), ref.timeline());
+        return new Target(t.storageName(), t.store(), t.timeline(), pgName);
+    }
+
     private Target target(String storageName, TimelineId id) throws UnknownTimelineException {
         StorageRegistry.Storage storage = storages.find(storageName).orElseThrow(() ->
                 new UnknownTimelineException("storage \"" + storageName + "\" is not attached"));
@@ -82,7 +88,7 @@ final class TimelineSelector {
         if (storage.store().walEnd(id).isEmpty()) {
             throw new UnknownTimelineException("timeline " + id + " has no WAL yet");
         }
-        return new Target(storageName, storage.store(), tl);
+        return new Target(storageName, storage.store(), tl, null);
     }
 
     /** {@code -c name=value}, {@code -cname=value} and {@code --name=value} settings of an options string. */

@@ -41,10 +41,10 @@ final class WalStreamer {
     private final ReplicationConnection connection;
     private final ReplicationConnection.Services services;
     private final Store store;
-    private final TimelineId timeline;
+    private TimelineId timeline;
     private Lsn sent;
     private Lsn durableEnd;
-    private final PgTimelineHistory.Switch historic;
+    private PgTimelineHistory.Switch historic;
     /** Store reads under way, oldest first; two overlap the store's per-chunk work with sending. */
     private final ArrayDeque<Read> inFlight = new ArrayDeque<>();
     private Lsn requested;
@@ -94,6 +94,28 @@ final class WalStreamer {
             services.vertx().cancelTimer(keepaliveTimer);
             keepaliveTimer = -1;
         }
+    }
+
+    /**
+     * The pg this stream follows moved to another history ({@code pg checkout}, {@code pg promote}) that
+     * leaves the streamed PostgreSQL timeline at {@code leaving}: as a walsender does when its server's
+     * timeline changes, the stream goes on (reading the new history) up to the switch, then ends the
+     * timeline, and the client asks for the next one.
+     */
+    void moved(TimelineId newTimeline, PgTimelineHistory.Switch leaving) {
+        if (stopped || historic != null) {
+            return;
+        }
+        if (follower != null) {
+            follower.unregister();
+            follower = null;
+        }
+        inFlight.clear(); // reads of the old history: what they hold is read again from the new one
+        requested = sent;
+        timeline = newTimeline;
+        historic = leaving;
+        durableEnd = leaving.at();
+        pump();
     }
 
     private void advance(Lsn end) {

@@ -7,16 +7,26 @@ import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
+import dev.zenith.wal.rewrite.InPlaceTablespaces;
+import dev.zenith.wal.rewrite.WalPatch;
 
 import java.io.ByteArrayOutputStream;
+import java.util.Arrays;
+import java.util.logging.Logger;
 
 /**
  * Decodes WAL that continues a timeline's stored WAL and collects what the store indexes from it
  * ({@link WalIndex}). It starts at the record after the last complete stored one, re-reading the torn
  * record at the tail (if any) so that record is decoded whole once its rest arrives. Used by the WAL
  * receiver for streamed WAL and by the store when it replays its WAL journal.
+ *
+ * <p>It is also where Tablespace/CREATE records are made to create in-place tablespaces
+ * ({@link InPlaceTablespaces}), before the WAL reaches the journal, LMDB or any reader: a record that
+ * may be one is held back from {@link #drain()} until it is complete and rewritten, so no part of it
+ * is ever stored or served as received, whatever pages, segments or messages it is split across.
  */
 public final class WalIndexer {
+    private static final Logger LOG = Logger.getLogger(WalIndexer.class.getName());
     private static final int READ_CHUNK = 1 << 20;
 
     private final TimelineId timeline;
@@ -28,6 +38,9 @@ public final class WalIndexer {
     private Lsn end;
     /** Start of the bytes not yet drained into an append. */
     private Lsn undrained;
+    /** The bytes fed from {@link #undrained} on (rewritten where needed), {@link #pending} of them. */
+    private byte[] buffer = new byte[0];
+    private int pending;
 
     private WalIndexer(TimelineId timeline, Lsn decodeFrom, Lsn storedEnd) {
         this.timeline = timeline;
@@ -81,15 +94,33 @@ public final class WalIndexer {
             decoder.feed(bytes, (int) (bytes.length - unseen), (int) unseen);
             decoderAt = newEnd;
         }
+        if (pending + bytes.length > buffer.length) {
+            buffer = Arrays.copyOf(buffer, Math.max(2 * buffer.length, pending + bytes.length));
+        }
+        System.arraycopy(bytes, 0, buffer, pending, bytes.length);
+        pending += bytes.length;
         end = newEnd;
         while (true) {
             DecodeResult r = decoder.poll();
             if (r instanceof DecodedRecord rec) {
                 index.add(rec);
+                rewrite(rec);
             } else if (r instanceof EndOfWal invalid) {
                 return invalid;
             } else {
                 return null;
+            }
+        }
+    }
+
+    /** A Tablespace/CREATE record with an outside location becomes an in-place one in the bytes to drain. */
+    private void rewrite(DecodedRecord rec) {
+        for (WalPatch p : InPlaceTablespaces.patches(rec)) {
+            if (!p.applyTo(buffer, 0, pending, undrained)) {
+                // Only WAL stored before this rewrite existed can hold such a record's start already.
+                LOG.warning("the Tablespace/CREATE record at " + rec.startLsn() + " of timeline " + timeline
+                        + " began in WAL stored before; it stays as received (an outside location)");
+                return;
             }
         }
     }
@@ -100,16 +131,31 @@ public final class WalIndexer {
     }
 
     /**
-     * The append of the bytes fed since the last drain ({@code bytes} must be exactly those), with
-     * what was indexed from them.
+     * The append of the bytes fed since the last drain, with what was indexed from them, or null when
+     * there is none yet. A record that may be a Tablespace/CREATE one (its header incomplete, or of that
+     * resource manager) and is not complete stays behind for a later drain, so it is only ever drained
+     * rewritten.
      */
-    public WalAppend drain(byte[] bytes) {
-        if (undrained.plus(bytes.length).compareTo(end) != 0) {
-            throw new IllegalArgumentException("drained " + bytes.length + " bytes from " + undrained
-                    + ", but the bytes fed end at " + end);
+    public WalAppend drain() {
+        Lsn upTo = end;
+        var inProgress = decoder.pendingRecord();
+        if (inProgress.isPresent() && (inProgress.get().rmid() < 0
+                || InPlaceTablespaces.mayNeedRewrite(inProgress.get().rmid(), inProgress.get().totalLength()))) {
+            upTo = Lsn.max(undrained, inProgress.get().start());
         }
-        WalAppend a = index.drainInto(timeline, undrained, bytes);
-        undrained = end;
+        int n = (int) upTo.minus(undrained);
+        if (n == 0) {
+            return null;
+        }
+        WalAppend a = index.drainInto(timeline, undrained, Arrays.copyOf(buffer, n));
+        System.arraycopy(buffer, n, buffer, 0, pending - n);
+        pending -= n;
+        undrained = upTo;
         return a;
+    }
+
+    /** Start of what {@link #drain()} has not given out yet (bytes held back included). */
+    public Lsn drained() {
+        return undrained;
     }
 }

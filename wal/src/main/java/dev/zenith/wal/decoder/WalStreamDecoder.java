@@ -167,6 +167,22 @@ public final class WalStreamDecoder {
         return Lsn.of(pos + (inEnd - inPos));
     }
 
+    /**
+     * The record the bytes polled so far end inside of: its start, and once its header is complete its
+     * resource manager and total length ({@code -1} before).
+     */
+    public record PendingRecord(Lsn start, int rmid, int totalLength) {
+    }
+
+    /** The record being assembled when the bytes fed so far end inside one (call after {@link #poll()}). */
+    public java.util.Optional<PendingRecord> pendingRecord() {
+        if (!inRecord || end != null) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(recordTotal < 0 ? new PendingRecord(Lsn.of(recordStart), -1, -1)
+                : new PendingRecord(Lsn.of(recordStart), RecordHeader.rmid(header, 0), recordTotal));
+    }
+
     /** Where the first whole record starts, once known (null before). */
     public Lsn firstRecordLsn() {
         return firstRecordLsn < 0 ? null : Lsn.of(firstRecordLsn);

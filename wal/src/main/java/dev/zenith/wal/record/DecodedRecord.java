@@ -68,6 +68,18 @@ public final class DecodedRecord implements DecodeResult {
         return Lsn.of(WalSegments.skipPageHeader(next));
     }
 
+    /**
+     * xlogreader's EndRecPtr after this record: MAXALIGN(end), or the next segment's start after
+     * XLOG_SWITCH. When this is the last record recovery replays, recovery ends here, and a new
+     * PostgreSQL timeline begins here.
+     */
+    public Lsn readerEndLsn() {
+        if (isSwitch()) {
+            return Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(endLsn - 1) + 1));
+        }
+        return Lsn.of(WalGeometry.maxAlign(endLsn));
+    }
+
     public int totalLength() {
         return RecordHeader.totalLength(bytes, 0);
     }

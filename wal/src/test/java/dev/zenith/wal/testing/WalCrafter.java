@@ -20,6 +20,7 @@ import java.util.List;
 public final class WalCrafter {
     private static final int RM_XLOG = 0;
     private static final int XLOG_NOOP = 0x20;
+    private static final int RM_TBLSPC = 5;
 
     /** What was written: the record's start LSN, total length and its main data. */
     public record Crafted(Lsn start, int totalLength, byte[] mainData) {
@@ -56,13 +57,28 @@ public final class WalCrafter {
         for (int i = 0; i < dataLength; i++) {
             data[i] = (byte) (i * 31 + records.size());
         }
+        return record(RM_XLOG, XLOG_NOOP, data);
+    }
+
+    /** Appends a Tablespace/CREATE record (xl_tblspc_create_rec: the OID, then the NUL-terminated location). */
+    public Crafted tablespaceCreate(int oid, String location) {
+        byte[] path = location.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] data = new byte[4 + path.length + 1];
+        LittleEndian.put32(data, 0, oid);
+        System.arraycopy(path, 0, data, 4, path.length);
+        return record(RM_TBLSPC, 0x00, data);
+    }
+
+    /** Appends a record of resource manager {@code rmid} with only main data (no block references). */
+    public Crafted record(int rmid, int info, byte[] data) {
+        int dataLength = data.length;
         int dataHeader = dataLength <= 255 ? 2 : 5;
         int total = WalGeometry.RECORD_HEADER_SIZE + dataHeader + dataLength;
         byte[] rec = new byte[total];
         LittleEndian.put32(rec, 0, total);
         LittleEndian.put32(rec, 4, 0);
-        rec[16] = (byte) XLOG_NOOP;
-        rec[17] = (byte) RM_XLOG;
+        rec[16] = (byte) info;
+        rec[17] = (byte) rmid;
         int p = WalGeometry.RECORD_HEADER_SIZE;
         if (dataLength <= 255) {
             rec[p] = (byte) 255;

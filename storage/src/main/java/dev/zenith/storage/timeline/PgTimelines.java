@@ -1,0 +1,146 @@
+package dev.zenith.storage.timeline;
+
+import dev.zenith.storage.Store;
+import dev.zenith.wal.Lsn;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The PostgreSQL timelines (TLIs) along a store timeline's lineage, as PostgreSQL's own history files
+ * describe them. A store timeline whose TLI differs from its parent's (a promotion; since branches and
+ * checkouts end recovery on a timeline of their own, every branch) keeps the history file of that TLI
+ * in its storage's metadata ({@code history/<timeline id>}); the TLI begins at the switch point its last
+ * line names. TLIs are unique within a storage, as in one WAL archive: a standby or {@code pg_receivewal}
+ * that followed one history can tell another one apart. Blocking (reads the store).
+ */
+public final class PgTimelines {
+    private static final String HISTORY_KEY = "history/";
+    /** The highest TLI ever given out in the storage, so a number is never given twice. */
+    private static final String LAST_TLI_KEY = "cluster/last_pg_timeline";
+    /** What PostgreSQL writes as the reason when recovery ends at the end of WAL. */
+    private static final String END_OF_WAL_REASON = "no recovery target specified";
+
+    /** Where a TLI begins along a lineage ({@link Lsn#INVALID} for the first). */
+    public record Entry(int tli, Lsn begin) {
+    }
+
+    private PgTimelines() {
+    }
+
+    /** The history file of the TLI that {@code timeline} begins, if it begins one. */
+    public static Optional<byte[]> history(Store store, TimelineId timeline) {
+        return store.getMeta(HISTORY_KEY + timeline);
+    }
+
+    public static void saveHistory(Store store, TimelineId timeline, byte[] content) {
+        store.putMeta(HISTORY_KEY + timeline, content);
+    }
+
+    /** Every history file along the lineage, by TLI. */
+    public static TreeMap<Integer, byte[]> historyFiles(Store store, TimelineId timeline) {
+        TreeMap<Integer, byte[]> out = new TreeMap<>();
+        for (Timeline t : lineage(store, timeline)) {
+            int tli = t.pgTimeline();
+            history(store, t.id()).ifPresent(h -> out.putIfAbsent(tli, h));
+        }
+        return out;
+    }
+
+    /** The TLIs of the lineage, oldest first, each with where it begins. */
+    public static List<Entry> entries(Store store, TimelineId timeline) {
+        List<Timeline> lineage = lineage(store, timeline);
+        List<Entry> out = new ArrayList<>();
+        for (int i = lineage.size() - 1; i >= 0; i--) {
+            Timeline t = lineage.get(i);
+            if (out.isEmpty()) {
+                out.add(new Entry(t.pgTimeline(), Lsn.INVALID));
+            } else if (t.pgTimeline() != out.get(out.size() - 1).tli()) {
+                out.add(new Entry(t.pgTimeline(), switchPoint(store, t)));
+            }
+        }
+        return out;
+    }
+
+    /** The TLI that WAL position {@code lsn} belongs to: the newest entry beginning at or before it. */
+    public static int tliAt(List<Entry> entries, Lsn lsn) {
+        int tli = entries.get(0).tli();
+        for (Entry e : entries) {
+            if (!e.begin().isAfter(lsn)) {
+                tli = e.tli();
+            }
+        }
+        return tli;
+    }
+
+    /** Where {@code t}'s own TLI begins: the switch point its history file names, else its branch point. */
+    public static Lsn switchPoint(Store store, Timeline t) {
+        return history(store, t.id()).flatMap(PgTimelines::lastSwitchPoint).orElse(t.branchLsn());
+    }
+
+    /** Whether the lineage of {@code timeline} has no WAL record on its own TLI yet: its compute must begin it. */
+    public static boolean beginsAtStart(Store store, TimelineId timeline) {
+        Timeline t = store.timeline(timeline).orElseThrow();
+        if (t.isRoot() || history(store, timeline).isEmpty()) {
+            return false;
+        }
+        Lsn end = store.lastRecordEnd(timeline).orElse(Lsn.INVALID);
+        return !end.isAfter(switchPoint(store, t));
+    }
+
+    /** A TLI no timeline of the storage has had (blocking; callers are serialized by the daemon). */
+    public static int allocate(Store store) {
+        int max = store.getMeta(LAST_TLI_KEY).map(b -> Integer.parseInt(new String(b, StandardCharsets.UTF_8))).orElse(1);
+        for (Timeline t : store.timelines()) {
+            max = Math.max(max, t.pgTimeline());
+        }
+        int next = max + 1;
+        store.putMeta(LAST_TLI_KEY, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
+        return next;
+    }
+
+    /**
+     * The history file PostgreSQL writes when recovery ends at the end of WAL at {@code switchPoint} on
+     * TLI {@code parentTli} and it selects {@code newTli}: the parent's history file verbatim, then (after
+     * a newline when there was one) the line for this switch (xlog.c's writeTimeLineHistory).
+     */
+    public static byte[] historyOfNewTimeline(Store store, TimelineId parentLineage, int parentTli, Lsn switchPoint) {
+        byte[] parent = historyFiles(store, parentLineage).get(parentTli);
+        String line = (parent == null ? "" : "\n") + parentTli + "\t" + switchPoint + "\t" + END_OF_WAL_REASON + "\n";
+        byte[] tail = line.getBytes(StandardCharsets.US_ASCII);
+        byte[] out = new byte[(parent == null ? 0 : parent.length) + tail.length];
+        if (parent != null) {
+            System.arraycopy(parent, 0, out, 0, parent.length);
+        }
+        System.arraycopy(tail, 0, out, out.length - tail.length, tail.length);
+        return out;
+    }
+
+    /** The switch point of a history file's last entry. */
+    private static Optional<Lsn> lastSwitchPoint(byte[] history) {
+        Lsn last = null;
+        for (String line : new String(history, StandardCharsets.US_ASCII).split("\n")) {
+            String l = line.strip();
+            if (l.isEmpty() || l.startsWith("#")) {
+                continue;
+            }
+            String[] fields = l.split("\\s+");
+            if (fields.length >= 2) {
+                last = Lsn.parse(fields[1]);
+            }
+        }
+        return Optional.ofNullable(last);
+    }
+
+    /** The timeline, then its ancestors up to the root. */
+    private static List<Timeline> lineage(Store store, TimelineId timeline) {
+        List<Timeline> out = new ArrayList<>();
+        for (Optional<Timeline> t = store.timeline(timeline); t.isPresent(); t = t.get().parentId().flatMap(store::timeline)) {
+            out.add(t.get());
+        }
+        return out;
+    }
+}
