@@ -208,7 +208,8 @@ public final class PostgresProcess {
 
     /**
      * After a start in archive recovery (pg_ctl returns once it is under way): waits until pg_control says
-     * "in production" again, and returns the PostgreSQL timeline recovery ended on.
+     * "in production" again and the postmaster takes connections, and returns the PostgreSQL timeline
+     * recovery ended on.
      */
     public int awaitEndOfRecovery(java.time.Duration timeout) throws IOException {
         Path controlPath = dataDir.resolve("global/pg_control");
@@ -220,7 +221,8 @@ public final class PostgresProcess {
             } catch (IOException | RuntimeException e) {
                 control = null; // being written: its CRC does not hold yet
             }
-            if (control != null && control.state() == DbState.IN_PRODUCTION) {
+            // pg_control says "in production" a moment before the postmaster takes connections: wait for both
+            if (control != null && control.state() == DbState.IN_PRODUCTION && postmasterReady()) {
                 return control.checkPointCopy().thisTimeLineId();
             }
             if (runningPid().isEmpty() || System.nanoTime() > deadline) {
@@ -296,6 +298,19 @@ public final class PostgresProcess {
                     .map(h -> OptionalLong.of(pid)).orElse(OptionalLong.empty());
         } catch (IOException | NumberFormatException e) {
             return OptionalLong.empty();
+        }
+    }
+
+    /**
+     * Whether the postmaster accepts connections: the status line of postmaster.pid (its 8th) says "ready",
+     * as pg_ctl -w checks.
+     */
+    private boolean postmasterReady() {
+        try {
+            List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
+            return lines.size() >= 8 && lines.get(7).trim().equals("ready");
+        } catch (IOException e) {
+            return false;
         }
     }
 
