@@ -1,0 +1,104 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.wal.ForkNumber;
+
+/**
+ * PostgreSQL's masking (access/common/bufmask.c, and heap_mask in heapam.c) for comparing a page
+ * replay produced with one it did not: what may differ without the data differing. Every page:
+ * pd_lsn and the checksum, the hint flags (PD_PAGE_FULL, PD_HAS_FREE_LINES, and PD_ALL_VISIBLE,
+ * which bufmask also masks) and pd_prune_xid. Heap and index pages: the unused space between
+ * pd_lower and pd_upper. Heap pages (main fork, no special space): per tuple, the transaction hint
+ * bits of t_infomask (only the xmax ones when xmin is frozen), the command id, and the padding
+ * after the tuple. Visibility-map pages keep their map: it is data.
+ */
+final class BufMask {
+    private static final int PD_FLAGS = 10;
+    private static final int PD_LOWER = 12;
+    private static final int PD_UPPER = 14;
+    private static final int PD_SPECIAL = 16;
+    private static final int PD_PRUNE_XID = 20;
+    private static final int HEADER = 24;
+    private static final int PD_HINT_FLAGS = 0x0001 | 0x0002 | 0x0004;
+    private static final int HEAP_XACT_MASK = 0xFFF0;
+    private static final int HEAP_XMIN_FROZEN = 0x0300;
+    private static final int HEAP_XMAX_HINTS = 0x0400 | 0x0800;
+    private static final int SPEC_TOKEN_OFFNUM = 0xFFFE;
+    private static final int LP_NORMAL = 1;
+    private static final int TUPLE_HEADER = 23;
+
+    private BufMask() {
+    }
+
+    /** A masked copy; all-zero (new) pages are returned as they are. */
+    static byte[] mask(byte[] page, ForkNumber fork, long block) {
+        byte[] p = page.clone();
+        if (PageLayout.isNew(p)) {
+            return p;
+        }
+        for (int i = 0; i < 10; i++) {
+            p[i] = 0; // pd_lsn, pd_checksum
+        }
+        put16(p, PD_FLAGS, u16(p, PD_FLAGS) & ~PD_HINT_FLAGS);
+        put32(p, PD_PRUNE_XID, 0);
+        if (fork == ForkNumber.VISIBILITY_MAP) {
+            return p;
+        }
+        int lower = u16(p, PD_LOWER);
+        int upper = u16(p, PD_UPPER);
+        if (lower >= HEADER && lower <= upper && upper <= PageLayout.BLCKSZ) {
+            java.util.Arrays.fill(p, lower, upper, (byte) 0);
+        }
+        if (fork == ForkNumber.MAIN && u16(p, PD_SPECIAL) == PageLayout.BLCKSZ && lower > HEADER) {
+            maskHeapTuples(p, (lower - HEADER) / 4, block);
+        }
+        return p;
+    }
+
+    private static void maskHeapTuples(byte[] p, int items, long block) {
+        for (int i = 0; i < items; i++) {
+            long lp = u32(p, HEADER + 4 * i);
+            int off = (int) (lp & 0x7FFF);
+            int flags = (int) ((lp >>> 15) & 0x3);
+            int len = (int) ((lp >>> 17) & 0x7FFF);
+            if (off < HEADER || off + Math.max(len, TUPLE_HEADER) > PageLayout.BLCKSZ) {
+                continue;
+            }
+            if (flags == LP_NORMAL && len >= TUPLE_HEADER) {
+                // HeapTupleHeaderData: xmin 0, xmax 4, t_cid 8, t_ctid 12 (block 12-15, offset 16), infomask2 18, infomask 20
+                int infomask = u16(p, off + 20);
+                boolean xminFrozen = (infomask & HEAP_XMIN_FROZEN) == HEAP_XMIN_FROZEN;
+                put16(p, off + 20, infomask & ~(xminFrozen ? HEAP_XMAX_HINTS : HEAP_XACT_MASK));
+                put32(p, off + 8, 0);
+                if (u16(p, off + 16) == SPEC_TOKEN_OFFNUM) {
+                    put16(p, off + 12, (int) (block >>> 16));
+                    put16(p, off + 14, (int) block);
+                    put16(p, off + 16, i + 1);
+                }
+            }
+            if (len > 0) {
+                int padded = (len + 7) & ~7;
+                java.util.Arrays.fill(p, off + len, Math.min(off + padded, PageLayout.BLCKSZ), (byte) 0);
+            }
+        }
+    }
+
+    private static int u16(byte[] b, int off) {
+        return (b[off] & 0xFF) | (b[off + 1] & 0xFF) << 8;
+    }
+
+    private static long u32(byte[] b, int off) {
+        return (b[off] & 0xFFL) | (b[off + 1] & 0xFFL) << 8 | (b[off + 2] & 0xFFL) << 16 | (b[off + 3] & 0xFFL) << 24;
+    }
+
+    private static void put16(byte[] b, int off, int v) {
+        b[off] = (byte) v;
+        b[off + 1] = (byte) (v >>> 8);
+    }
+
+    private static void put32(byte[] b, int off, long v) {
+        for (int i = 0; i < 4; i++) {
+            b[off + i] = (byte) (v >>> (8 * i));
+        }
+    }
+}
