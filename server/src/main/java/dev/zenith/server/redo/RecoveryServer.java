@@ -56,7 +56,10 @@ final class RecoveryServer {
         s.put("autovacuum", "off");
         s.put("max_logical_replication_workers", "0");
         s.put("archive_mode", "off");
-        s.put("hot_standby", "off");
+        // Not "off": with hot_standby off the postmaster reports "standby" in postmaster.pid as soon as
+        // recovery starts, and pg_ctl -w returns before replay has ended. On, crash recovery (which is
+        // never hot standby) reports "ready" only once it has ended.
+        s.put("hot_standby", "on");
         s.put("fsync", "off");
         s.put("full_page_writes", "off");
         s.put("restart_after_crash", "off");
@@ -83,6 +86,18 @@ final class RecoveryServer {
             stopNow();
             throw new RedoException("PostgreSQL's crash recovery failed: " + e.getMessage() + logTail(), e);
         }
+        String status = pidFileStatus();
+        if (!"ready".equals(status)) {
+            stopNow();
+            throw new RedoException("pg_ctl returned while the postmaster reports '" + status + "', not 'ready'"
+                    + logTail());
+        }
+    }
+
+    /** Line 8 of postmaster.pid: starting, standby, ready or stopping. */
+    private String pidFileStatus() throws IOException {
+        List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
+        return lines.size() >= 8 ? lines.get(7).trim() : "";
     }
 
     /** Fast shutdown: every page replay changed is written, then a shutdown checkpoint. */

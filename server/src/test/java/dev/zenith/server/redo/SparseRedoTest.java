@@ -68,6 +68,9 @@ class SparseRedoTest {
         imageAnchor = AnchorCapture.ofStoppedDirectory(image);
         cluster.start();
         cluster.psql("UPDATE t SET b = 'updated' WHERE a % 97 = 0"); // clears map bits of many pages
+        // enough WAL that replay takes a while: a run must wait for its end, not stop PostgreSQL midway
+        cluster.psql("UPDATE t SET b = b || 'y'");
+        cluster.psql("UPDATE t SET b = b || 'z'");
         cluster.psql("INSERT INTO t SELECT g, 'new' FROM generate_series(20001, 21000) g");
         cluster.psql("DELETE FROM t WHERE a BETWEEN 5000 AND 5100");
         cluster.psql("SELECT count(*) FROM t"); // hint bits: FPI_FOR_HINT without images
