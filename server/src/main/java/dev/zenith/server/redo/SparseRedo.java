@@ -8,6 +8,7 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.control.DbState;
+import dev.zenith.wal.segment.WalGeometry;
 import io.vertx.core.Context;
 
 import java.io.IOException;
@@ -147,7 +148,8 @@ public final class SparseRedo {
             if (page.length != PageLayout.BLCKSZ) {
                 throw new RedoException("the starting page of " + describe(b) + " has " + page.length + " bytes");
             }
-            if (!PageLayout.isNew(page) && PageLayout.pageLsn(page).isAfter(request.target())) {
+            if (!PageLayout.isNew(page)
+                    && PageLayout.pageLsn(page).isAfter(Lsn.of(WalGeometry.maxAlign(request.target().value())))) {
                 throw new RedoException("the starting page of " + describe(b) + " is from " + PageLayout.pageLsn(page)
                         + ", after the target " + request.target());
             }
@@ -168,12 +170,13 @@ public final class SparseRedo {
         return written;
     }
 
+    /** Pages a record changes carry its end MAXALIGNed (xlogreader's EndRecPtr), which may pass the target by 7 bytes. */
     private static void verify(BlockRef b, byte[] page, Lsn target, boolean checksums) throws RedoException {
         String problem = PageLayout.verify(page, Integer.toUnsignedLong(b.block()), checksums);
         if (problem != null) {
             throw new RedoException("replay left an invalid page at " + describe(b) + ": " + problem);
         }
-        if (!PageLayout.isNew(page) && PageLayout.pageLsn(page).isAfter(target)) {
+        if (!PageLayout.isNew(page) && PageLayout.pageLsn(page).isAfter(Lsn.of(WalGeometry.maxAlign(target.value())))) {
             throw new RedoException("replay left " + describe(b) + " at " + PageLayout.pageLsn(page)
                     + ", after the target " + target);
         }

@@ -26,6 +26,7 @@ final class PageComparison {
     long byteEqual;
     long maskedEqual;
     long forks;
+    long stampedByRecords;
     final List<String> masked = new ArrayList<>();
     final List<String> problems = new ArrayList<>();
 
@@ -52,6 +53,15 @@ final class PageComparison {
      * @param present   the wanted blocks the run handed out as present
      */
     void compare(String where, Path reference, DirectoryPages result, Set<BlockRef> present) throws IOException {
+        compare(where, reference, result, present, null, null);
+    }
+
+    /**
+     * Also checks every page's pd_lsn: one of {@code stampedLsns} (the MAXALIGNed record ends replay
+     * stamps), or at or below {@code imageLsn} (pages as the image had them).
+     */
+    void compare(String where, Path reference, DirectoryPages result, Set<BlockRef> present,
+                 Set<dev.zenith.wal.Lsn> stampedLsns, dev.zenith.wal.Lsn imageLsn) throws IOException {
         Map<RelTag, Long> expected = comparedForks(reference);
         long seen = 0;
         for (Map.Entry<RelTag, Long> fork : expected.entrySet()) {
@@ -66,6 +76,15 @@ final class PageComparison {
                     continue;
                 }
                 seen++;
+                if (stampedLsns != null && !PageLayout.isNew(got)) {
+                    dev.zenith.wal.Lsn lsn = PageLayout.pageLsn(got);
+                    if (stampedLsns.contains(lsn)) {
+                        stampedByRecords++;
+                    } else if (lsn.isAfter(imageLsn)) {
+                        problem(where + ": " + rel.path() + " block " + b + " has pd_lsn " + lsn
+                                + ", which is no record's aligned end");
+                    }
+                }
                 if (java.util.Arrays.equals(want, got)) {
                     byteEqual++;
                 } else if (java.util.Arrays.equals(BufMask.mask(want, rel.fork(), b), BufMask.mask(got, rel.fork(), b))) {
@@ -100,7 +119,7 @@ final class PageComparison {
 
     @Override
     public String toString() {
-        return forks + " forks compared: " + byteEqual + " pages byte-equal, " + maskedEqual
+        return forks + " forks compared (" + stampedByRecords + " pages stamped by a replayed record): " + byteEqual + " pages byte-equal, " + maskedEqual
                 + " equal after bufmask masking" + (masked.isEmpty() ? "" : " " + masked) + ", " + problems.size()
                 + " problems";
     }

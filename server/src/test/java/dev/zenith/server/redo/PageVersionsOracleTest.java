@@ -45,7 +45,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class PageVersionsOracleTest {
     private static final Map<String, String> COMPUTE = Map.of("full_page_writes", "off", "checkpoint_timeout", "30s",
-            "wal_keep_size", "8GB", "max_wal_size", "8GB", "autovacuum_naptime", "5s", "max_prepared_transactions", "4");
+            "checkpoint_completion_target", "0.3", "wal_keep_size", "8GB", "max_wal_size", "8GB",
+            "autovacuum_naptime", "5s", "max_prepared_transactions", "4");
 
     /** The state a sparse run starts from: an anchor, pages at its redo point, and what else the store knows there. */
     private record Start(Anchor anchor, Lsn usableFrom, PageSource pages, Map<RelTag, Long> sizes,
@@ -64,7 +65,7 @@ class PageVersionsOracleTest {
     private static void runWorkload(RecordedCompute rc) throws IOException {
         PgCluster c = rc.cluster();
         c.pgbench("-n", "-c", "4", "-j", "2", "-T", "32", "-R", "200");
-        rc.mark("pgbench, first half");
+        rc.mark("pgbench, first third");
         c.psql("CREATE INDEX accounts_abalance ON pgbench_accounts (abalance)");
         c.psql("CREATE INDEX history_hash ON pgbench_history USING hash (aid)");
         c.psql("CREATE TABLE docs AS SELECT g AS id, ARRAY[g % 7, g % 11] AS tags FROM generate_series(1, 5000) g");
@@ -89,6 +90,8 @@ class PageVersionsOracleTest {
         c.psql("CREATE UNLOGGED TABLE scratchpad (a int PRIMARY KEY)");
         c.psql("INSERT INTO scratchpad SELECT generate_series(1, 1000)");
         rc.mark("unlogged table");
+        c.pgbench("-n", "-c", "4", "-j", "2", "-T", "32", "-R", "200");
+        rc.mark("pgbench, second third");
         c.psql("CREATE DATABASE template_src");
         c.psql("template_src", "CREATE TABLE s AS SELECT g AS a, md5(g::text) AS b FROM generate_series(1, 8000) g");
         c.psql("template_src", "CREATE INDEX s_a ON s (a)");
@@ -106,7 +109,7 @@ class PageVersionsOracleTest {
         c.psql("CREATE SEQUENCE counter; SELECT nextval('counter'), nextval('counter')");
         rc.mark("two-phase commit, sequence");
         c.pgbench("-n", "-c", "4", "-j", "2", "-T", "32", "-R", "200");
-        rc.mark("pgbench, second half");
+        rc.mark("pgbench, last third");
     }
 
     private static void check(RecordedCompute rc) throws IOException {
@@ -134,6 +137,8 @@ class PageVersionsOracleTest {
             targets.putIfAbsent(records.get(random.nextInt(records.size())).endLsn(), "random record end");
         }
 
+        Set<Lsn> stamped = new HashSet<>();
+        records.forEach(r -> stamped.add(r.alignedEndLsn()));
         Path image = rc.image();
         DataDirectoryLayout.Scan imageScan = DataDirectoryLayout.scan(image);
         Map<RelTag, Long> imageSizes = PageComparison.comparedForks(image);
@@ -179,7 +184,7 @@ class PageVersionsOracleTest {
                         }
                     });
             System.out.println(where + " from the anchor at " + start.anchor().checkpointLsn() + ": " + report);
-            comparison.compare(where, reference, result, present);
+            comparison.compare(where, reference, result, present, stamped, rc.imageAnchor().checkpointLsn());
             FileTrees.delete(refDir);
             Integer chain = chainPoints.get(target);
             if (chain != null) {

@@ -7,8 +7,9 @@ import java.util.Objects;
 /**
  * A page one WAL record may change, and how. Every block reference is one (a conservative "may":
  * a few redo routines only read a referenced page), and so is every visibility-map page a heap or
- * truncate record changes without referencing it. The LSN that goes with it is the record's end,
- * the value redo stamps into pd_lsn.
+ * truncate record changes without referencing it. The LSN that goes with it is the record's
+ * MAXALIGNed end ({@link dev.zenith.wal.record.DecodedRecord#alignedEndLsn()}), the value redo
+ * stamps into pd_lsn.
  */
 public record PageChange(RelTag rel, long block, int flags) {
     /** BKPBLOCK_WILL_INIT: redo builds the page from nothing; its earlier contents do not matter. */
