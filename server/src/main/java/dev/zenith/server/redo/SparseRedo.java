@@ -90,7 +90,10 @@ public final class SparseRedo {
         request.wal().writeSegments(anchor.pgTimeline(), anchor.redoLsn(), target, data.resolve("pg_wal"));
         RedoWal.Facts wal = RedoWal.check(data.resolve("pg_wal"), anchor, target);
 
-        int seeded = seed(data, request, withCopySources(request.wanted(), wal.fileCopies()));
+        int seeded;
+        try (ForkFiles files = new ForkFiles(data)) {
+            seeded = seed(files, request, withCopySources(request.wanted(), wal.fileCopies()));
+        }
         pg.handOver(run);
         long built = System.nanoTime();
 
@@ -101,15 +104,18 @@ public final class SparseRedo {
 
         boolean checksums = anchor.controlFile().dataChecksumVersion() != 0;
         int present = 0;
-        for (BlockRef b : request.wanted()) {
-            byte[] page = ForkFiles.read(data, b.rel(), Integer.toUnsignedLong(b.block()));
-            if (page != null) {
-                verify(b, page, target, checksums);
-                present++;
+        // opened after the server stopped: replay may have replaced files the seeding had open
+        try (ForkFiles files = new ForkFiles(data)) {
+            for (BlockRef b : request.wanted()) {
+                byte[] page = files.read(b.rel(), Integer.toUnsignedLong(b.block()));
+                if (page != null) {
+                    verify(b, page, target, checksums);
+                    present++;
+                }
             }
-        }
-        for (BlockRef b : request.wanted()) {
-            sink.accept(b, ForkFiles.read(data, b.rel(), Integer.toUnsignedLong(b.block())));
+            for (BlockRef b : request.wanted()) {
+                sink.accept(b, files.read(b.rel(), Integer.toUnsignedLong(b.block())));
+            }
         }
         long done = System.nanoTime();
         return new RedoReport(request.wanted().size(), seeded, present, wal.records(), wal.bytes(),
@@ -136,7 +142,7 @@ public final class SparseRedo {
     }
 
     /** Writes the starting pages and gives the forks holding them their lengths; returns the pages written. */
-    private static int seed(Path data, RedoRequest request, SortedSet<BlockRef> seeds) throws IOException {
+    private static int seed(ForkFiles files, RedoRequest request, SortedSet<BlockRef> seeds) throws IOException {
         Map<RelTag, Long> lengths = new HashMap<>();
         int written = 0;
         for (BlockRef b : seeds) {
@@ -153,7 +159,7 @@ public final class SparseRedo {
                 throw new RedoException("the starting page of " + describe(b) + " is from " + PageLayout.pageLsn(page)
                         + ", after the target " + request.target());
             }
-            ForkFiles.write(data, b.rel(), block, page);
+            files.write(b.rel(), block, page);
             lengths.merge(b.rel(), block + 1, Math::max);
             written++;
         }
@@ -164,7 +170,7 @@ public final class SparseRedo {
                     throw new RedoException(e.getKey().path() + " is " + known + " blocks long at the redo point, but a"
                             + " starting page is given for block " + (e.getValue() - 1));
                 }
-                ForkFiles.extend(data, e.getKey(), known);
+                files.extend(e.getKey(), known);
             }
         }
         return written;

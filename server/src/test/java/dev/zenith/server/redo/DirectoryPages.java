@@ -10,13 +10,15 @@ import java.nio.file.Path;
  * Page versions kept as relation files in a data-directory-shaped tree: a redo run's starting
  * pages come from one, its answer goes into another (the test's stand-in for the store's versions).
  */
-final class DirectoryPages implements PageSource, PageSink {
+final class DirectoryPages implements PageSource, PageSink, AutoCloseable {
     private final Path root;
+    private final ForkFiles files;
     private int written;
 
     DirectoryPages(Path root) throws IOException {
         this.root = root;
         Files.createDirectories(root);
+        this.files = new ForkFiles(root);
     }
 
     Path root() {
@@ -29,14 +31,19 @@ final class DirectoryPages implements PageSource, PageSink {
 
     @Override
     public byte[] page(BlockRef block) throws IOException {
-        return ForkFiles.read(root, block.rel(), Integer.toUnsignedLong(block.block()));
+        return files.read(block.rel(), Integer.toUnsignedLong(block.block()));
     }
 
     @Override
     public void accept(BlockRef block, byte[] page) throws IOException {
         if (page != null) {
-            ForkFiles.write(root, block.rel(), Integer.toUnsignedLong(block.block()), page);
+            files.write(block.rel(), Integer.toUnsignedLong(block.block()), page);
             written++;
         }
+    }
+
+    @Override
+    public void close() throws IOException {
+        files.close();
     }
 }

@@ -4,6 +4,7 @@ import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 
 import java.io.IOException;
@@ -61,40 +62,42 @@ final class PageComparison {
      * stamps), or at or below {@code imageLsn} (pages as the image had them).
      */
     void compare(String where, Path reference, DirectoryPages result, Set<BlockRef> present,
-                 Set<dev.zenith.wal.Lsn> stampedLsns, dev.zenith.wal.Lsn imageLsn) throws IOException {
+                 Set<Lsn> stampedLsns, Lsn imageLsn) throws IOException {
         Map<RelTag, Long> expected = comparedForks(reference);
         long seen = 0;
-        for (Map.Entry<RelTag, Long> fork : expected.entrySet()) {
-            forks++;
-            RelTag rel = fork.getKey();
-            for (long b = 0; b < fork.getValue(); b++) {
-                BlockRef ref = new BlockRef(rel, (int) b);
-                byte[] want = ForkFiles.read(reference, rel, b);
-                byte[] got = present.contains(ref) ? result.page(ref) : null;
-                if (got == null) {
-                    problem(where + ": " + rel.path() + " block " + b + " is in the reference, the run says it does not exist");
-                    continue;
-                }
-                seen++;
-                if (stampedLsns != null && !PageLayout.isNew(got)) {
-                    dev.zenith.wal.Lsn lsn = PageLayout.pageLsn(got);
-                    if (stampedLsns.contains(lsn)) {
-                        stampedByRecords++;
-                    } else if (lsn.isAfter(imageLsn)) {
-                        problem(where + ": " + rel.path() + " block " + b + " has pd_lsn " + lsn
-                                + ", which is no record's aligned end");
+        try (ForkFiles referencePages = new ForkFiles(reference)) {
+            for (Map.Entry<RelTag, Long> fork : expected.entrySet()) {
+                forks++;
+                RelTag rel = fork.getKey();
+                for (long b = 0; b < fork.getValue(); b++) {
+                    BlockRef ref = new BlockRef(rel, (int) b);
+                    byte[] want = referencePages.read(rel, b);
+                    byte[] got = present.contains(ref) ? result.page(ref) : null;
+                    if (got == null) {
+                        problem(where + ": " + rel.path() + " block " + b + " is in the reference, the run says it does not exist");
+                        continue;
                     }
-                }
-                if (java.util.Arrays.equals(want, got)) {
-                    byteEqual++;
-                } else if (java.util.Arrays.equals(BufMask.mask(want, rel.fork(), b), BufMask.mask(got, rel.fork(), b))) {
-                    maskedEqual++;
-                    if (masked.size() < 20) {
-                        masked.add(where + ": " + rel.path() + " block " + b);
+                    seen++;
+                    if (stampedLsns != null && !PageLayout.isNew(got)) {
+                        Lsn lsn = PageLayout.pageLsn(got);
+                        if (stampedLsns.contains(lsn)) {
+                            stampedByRecords++;
+                        } else if (lsn.isAfter(imageLsn)) {
+                            problem(where + ": " + rel.path() + " block " + b + " has pd_lsn " + lsn
+                                    + ", which is no record's aligned end");
+                        }
                     }
-                } else {
-                    problem(where + ": " + rel.path() + " block " + b + " differs (reference pd_lsn "
-                            + PageLayout.pageLsn(want) + ", run's " + PageLayout.pageLsn(got) + ")");
+                    if (java.util.Arrays.equals(want, got)) {
+                        byteEqual++;
+                    } else if (java.util.Arrays.equals(BufMask.mask(want, rel.fork(), b), BufMask.mask(got, rel.fork(), b))) {
+                        maskedEqual++;
+                        if (masked.size() < 20) {
+                            masked.add(where + ": " + rel.path() + " block " + b);
+                        }
+                    } else {
+                        problem(where + ": " + rel.path() + " block " + b + " differs (reference pd_lsn "
+                                + PageLayout.pageLsn(want) + ", run's " + PageLayout.pageLsn(got) + ")");
+                    }
                 }
             }
         }

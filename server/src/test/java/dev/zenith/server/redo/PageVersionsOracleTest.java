@@ -190,7 +190,12 @@ class PageVersionsOracleTest {
             if (chain != null) {
                 RecordedCompute.CapturedAnchor a = anchors.get(chain);
                 starts.add(new Start(a.anchor(), a.recordEnd(), result, Map.copyOf(modelSizes), model.databases()));
+            } else {
+                result.close();
             }
+        }
+        for (Start s : starts) {
+            ((DirectoryPages) s.pages()).close();
         }
         System.out.println("exactness oracle over " + targets.size() + " LSNs: " + comparison);
         assertEquals(List.of(), comparison.problems);

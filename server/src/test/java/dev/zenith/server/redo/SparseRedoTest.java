@@ -121,6 +121,7 @@ class SparseRedoTest {
         for (Lsn target : List.of(records.get(records.size() / 2).endLsn(), records.get(records.size() - 1).endLsn())) {
             Path ref = ReferenceDirectory.build(cluster.installation(), image, WalSource.segmentDirectory(cluster.walDir()),
                     target, cluster.scratch("reference-" + target.value()));
+            ForkFiles refPages = new ForkFiles(ref);
             Map<BlockRef, byte[]> got = new HashMap<>();
             List<BlockRef> absent = new ArrayList<>();
             RedoReport report = redo.run(request(target, someBlocks(), start), (b, page) -> {
@@ -133,16 +134,17 @@ class SparseRedoTest {
             System.out.println("sparse redo to " + target + ": " + report);
             assertTrue(absent.contains(new BlockRef(table, 100_000)));
             for (BlockRef b : absent) {
-                assertNull(ForkFiles.read(ref, b.rel(), b.block()), b + " exists in the reference");
+                assertNull(refPages.read(b.rel(), b.block()), b + " exists in the reference");
             }
             int changed = 0;
             for (Map.Entry<BlockRef, byte[]> e : got.entrySet()) {
-                byte[] expected = ForkFiles.read(ref, e.getKey().rel(), e.getKey().block());
+                byte[] expected = refPages.read(e.getKey().rel(), e.getKey().block());
                 assertNotNull(expected, e.getKey() + " is not in the reference");
                 assertArrayEquals(expected, e.getValue(), e.getKey() + " differs from the reference");
                 byte[] before = start.page(e.getKey());
                 changed += before == null || !java.util.Arrays.equals(before, e.getValue()) ? 1 : 0;
             }
+            refPages.close();
             assertTrue(changed >= 5, "replay changed only " + changed + " of the wanted blocks");
             assertEquals(0, area.clearLeftovers(), "the run removed its scratch directory");
         }
