@@ -1,11 +1,14 @@
 package dev.zenith.server.redo;
 
 import dev.zenith.server.anchor.Anchor;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.change.DatabaseDir;
 import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.WalStreamDecoder;
+import dev.zenith.wal.record.BlockReference;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.rmgr.CheckpointRecord;
 import dev.zenith.wal.rmgr.DbaseCreate;
@@ -18,8 +21,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Reads the WAL a run was given before PostgreSQL does, so a run that cannot work fails with a
@@ -32,8 +37,12 @@ final class RedoWal {
     record FileCopy(DatabaseDir from, DatabaseDir to) {
     }
 
-    /** What the replayed range holds. */
-    record Facts(long records, long bytes, List<FileCopy> fileCopies) {
+    /**
+     * What the replayed range holds. {@code checkedBlocks}: main and init fork blocks of records with
+     * wal_consistency_checking images, which replay reads again after redo (map pages are never
+     * checked that way: the only record referencing them initializes a zero page).
+     */
+    record Facts(long records, long bytes, List<FileCopy> fileCopies, Set<BlockRef> checkedBlocks) {
     }
 
     private RedoWal() {
@@ -49,6 +58,7 @@ final class RedoWal {
         WalStreamDecoder decoder = WalStreamDecoder.builder(redo).timeline(anchor.pgTimeline())
                 .systemId(anchor.controlFile().systemIdentifier()).build();
         List<FileCopy> copies = new ArrayList<>();
+        Set<BlockRef> checked = new HashSet<>();
         boolean sawCheckpoint = false;
         long records = 0;
         Lsn lastEnd = null;
@@ -68,6 +78,13 @@ final class RedoWal {
                 if (r instanceof DecodedRecord rec) {
                     records++;
                     lastEnd = rec.endLsn();
+                    if ((rec.info() & DecodedRecord.XLR_CHECK_CONSISTENCY) != 0) {
+                        for (BlockReference b : rec.blocks()) {
+                            if (b.rel().fork() == ForkNumber.MAIN || b.rel().fork() == ForkNumber.INIT) {
+                                checked.add(new BlockRef(b.rel(), (int) b.blockNumber()));
+                            }
+                        }
+                    }
                     Optional<WalPayload> p = MainDataDecoder.decode(rec);
                     if (rec.startLsn().equals(checkpoint)) {
                         if (p.isEmpty() || !(p.get() instanceof CheckpointRecord c)
@@ -98,6 +115,6 @@ final class RedoWal {
                     + (end != null ? " (" + end + ")" : "") + ": a target is the end of a record, and the WAL must"
                     + " be one PostgreSQL timeline, " + anchor.pgTimeline() + ", with nothing after the target");
         }
-        return new Facts(records, target.minus(redo), List.copyOf(copies));
+        return new Facts(records, target.minus(redo), List.copyOf(copies), checked);
     }
 }

@@ -92,7 +92,14 @@ public final class SparseRedo {
 
         int seeded;
         try (ForkFiles files = new ForkFiles(data)) {
-            seeded = seed(files, request, withCopySources(request.wanted(), wal.fileCopies()));
+            SortedSet<BlockRef> seeds = withCopySources(request.wanted(), wal.fileCopies());
+            seeded = seed(files, request, seeds);
+            for (BlockRef b : wal.checkedBlocks()) {
+                if (!seeds.contains(b)) { // a hole of zeros there would fail the consistency check's masking
+                    long block = Integer.toUnsignedLong(b.block());
+                    files.write(b.rel(), block, SentinelPage.of(block, target));
+                }
+            }
         }
         pg.handOver(run);
         long built = System.nanoTime();

@@ -10,7 +10,9 @@ import dev.zenith.wal.ForkNumber;
  * which bufmask also masks) and pd_prune_xid. Heap and index pages: the unused space between
  * pd_lower and pd_upper. Heap pages (main fork, no special space): per tuple, the transaction hint
  * bits of t_infomask (only the xmax ones when xmin is frozen), the command id, and the padding
- * after the tuple. Visibility-map pages keep their map: it is data.
+ * after the tuple. B-tree pages (btree_mask in nbtxlog.c): line pointer flags on leaf pages
+ * (LP_DEAD is set without WAL), BTP_HAS_GARBAGE, BTP_SPLIT_END and the vacuum cycle id.
+ * Visibility-map pages keep their map: it is data.
  */
 final class BufMask {
     private static final int PD_FLAGS = 10;
@@ -26,6 +28,11 @@ final class BufMask {
     private static final int SPEC_TOKEN_OFFNUM = 0xFFFE;
     private static final int LP_NORMAL = 1;
     private static final int TUPLE_HEADER = 23;
+    private static final int BTREE_SPECIAL = 16;
+    private static final int MAX_BT_CYCLE_ID = 0xFF7F;
+    private static final int BTP_LEAF = 1;
+    private static final int BTP_SPLIT_END = 1 << 5;
+    private static final int BTP_HAS_GARBAGE = 1 << 6;
 
     private BufMask() {
     }
@@ -49,10 +56,35 @@ final class BufMask {
         if (lower >= HEADER && lower <= upper && upper <= PageLayout.BLCKSZ) {
             java.util.Arrays.fill(p, lower, upper, (byte) 0);
         }
-        if (fork == ForkNumber.MAIN && u16(p, PD_SPECIAL) == PageLayout.BLCKSZ && lower > HEADER) {
+        int special = u16(p, PD_SPECIAL);
+        if (fork == ForkNumber.MAIN && special == PageLayout.BLCKSZ && lower > HEADER) {
             maskHeapTuples(p, (lower - HEADER) / 4, block);
+        } else if (isBtree(p, special)) {
+            maskBtree(p, special, lower);
         }
         return p;
+    }
+
+    /**
+     * B-tree pages have a 16-byte special space ending in btpo_cycleid, which never reaches the
+     * page ids hash (0xFF80), GiST (0xFF81) and SP-GiST (0xFF82) keep in that place (MAX_BT_CYCLE_ID).
+     */
+    private static boolean isBtree(byte[] p, int special) {
+        return special == PageLayout.BLCKSZ - BTREE_SPECIAL && u16(p, PageLayout.BLCKSZ - 2) <= MAX_BT_CYCLE_ID;
+    }
+
+    private static void maskBtree(byte[] p, int special, int lower) {
+        int flags = u16(p, special + 12);
+        if ((flags & BTP_LEAF) != 0) {
+            for (int lp = HEADER; lp + 4 <= lower; lp += 4) {
+                long v = u32(p, lp);
+                if (((v >>> 15) & 0x3) != 0) {
+                    put32(p, lp, v & ~(0x3L << 15)); // mask_lp_flags: a used pointer becomes LP_UNUSED
+                }
+            }
+        }
+        put16(p, special + 12, flags & ~(BTP_HAS_GARBAGE | BTP_SPLIT_END));
+        put16(p, special + 14, 0);
     }
 
     private static void maskHeapTuples(byte[] p, int items, long block) {
