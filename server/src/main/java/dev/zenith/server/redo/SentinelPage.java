@@ -3,6 +3,7 @@ package dev.zenith.server.redo;
 import dev.zenith.storage.page.PageChecksum;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.bytes.LittleEndian;
 
 /**
  * An empty, valid page whose pd_lsn lies past every record a run replays: what a run puts where a
@@ -21,24 +22,13 @@ final class SentinelPage {
     static byte[] of(long block, Lsn target) {
         byte[] page = new byte[PageLayout.BLCKSZ];
         long lsn = ((target.value() + 7) & ~7L) + 8;
-        putInt(page, 0, (int) (lsn >>> 32)); // pd_lsn.xlogid
-        putInt(page, 4, (int) lsn); // pd_lsn.xrecoff
-        putShort(page, 12, 24); // pd_lower: SizeOfPageHeaderData
-        putShort(page, 14, PageLayout.BLCKSZ); // pd_upper
-        putShort(page, 16, PageLayout.BLCKSZ); // pd_special
-        putShort(page, 18, PageLayout.BLCKSZ | 4); // pd_pagesize_version: PG_PAGE_LAYOUT_VERSION 4
-        putShort(page, 8, PageChecksum.compute(page, block));
+        LittleEndian.put32(page, 0, (int) (lsn >>> 32)); // pd_lsn.xlogid
+        LittleEndian.put32(page, 4, (int) lsn); // pd_lsn.xrecoff
+        LittleEndian.put16(page, 12, 24); // pd_lower: SizeOfPageHeaderData
+        LittleEndian.put16(page, 14, PageLayout.BLCKSZ); // pd_upper
+        LittleEndian.put16(page, 16, PageLayout.BLCKSZ); // pd_special
+        LittleEndian.put16(page, 18, PageLayout.BLCKSZ | 4); // pd_pagesize_version: PG_PAGE_LAYOUT_VERSION 4
+        LittleEndian.put16(page, 8, PageChecksum.compute(page, block));
         return page;
-    }
-
-    private static void putShort(byte[] b, int off, int v) {
-        b[off] = (byte) v;
-        b[off + 1] = (byte) (v >>> 8);
-    }
-
-    private static void putInt(byte[] b, int off, int v) {
-        for (int i = 0; i < 4; i++) {
-            b[off + i] = (byte) (v >>> (8 * i));
-        }
     }
 }

@@ -2,6 +2,7 @@ package dev.zenith.server.redo;
 
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.bytes.LittleEndian;
 
 /**
  * PostgreSQL's masking (access/common/bufmask.c, and heap_mask in heapam.c) for comparing a page
@@ -46,17 +47,17 @@ final class BufMask {
         for (int i = 0; i < 10; i++) {
             p[i] = 0; // pd_lsn, pd_checksum
         }
-        put16(p, PD_FLAGS, u16(p, PD_FLAGS) & ~PD_HINT_FLAGS);
-        put32(p, PD_PRUNE_XID, 0);
+        LittleEndian.put16(p, PD_FLAGS, LittleEndian.u16(p, PD_FLAGS) & ~PD_HINT_FLAGS);
+        LittleEndian.put32(p, PD_PRUNE_XID, 0);
         if (fork == ForkNumber.VISIBILITY_MAP) {
             return p;
         }
-        int lower = u16(p, PD_LOWER);
-        int upper = u16(p, PD_UPPER);
+        int lower = LittleEndian.u16(p, PD_LOWER);
+        int upper = LittleEndian.u16(p, PD_UPPER);
         if (lower >= HEADER && lower <= upper && upper <= PageLayout.BLCKSZ) {
             java.util.Arrays.fill(p, lower, upper, (byte) 0);
         }
-        int special = u16(p, PD_SPECIAL);
+        int special = LittleEndian.u16(p, PD_SPECIAL);
         if (fork == ForkNumber.MAIN && special == PageLayout.BLCKSZ && lower > HEADER) {
             maskHeapTuples(p, (lower - HEADER) / 4, block);
         } else if (isBtree(p, special)) {
@@ -70,26 +71,27 @@ final class BufMask {
      * page ids hash (0xFF80), GiST (0xFF81) and SP-GiST (0xFF82) keep in that place (MAX_BT_CYCLE_ID).
      */
     private static boolean isBtree(byte[] p, int special) {
-        return special == PageLayout.BLCKSZ - BTREE_SPECIAL && u16(p, PageLayout.BLCKSZ - 2) <= MAX_BT_CYCLE_ID;
+        return special == PageLayout.BLCKSZ - BTREE_SPECIAL
+                && LittleEndian.u16(p, PageLayout.BLCKSZ - 2) <= MAX_BT_CYCLE_ID;
     }
 
     private static void maskBtree(byte[] p, int special, int lower) {
-        int flags = u16(p, special + 12);
+        int flags = LittleEndian.u16(p, special + 12);
         if ((flags & BTP_LEAF) != 0) {
             for (int lp = HEADER; lp + 4 <= lower; lp += 4) {
-                long v = u32(p, lp);
+                long v = LittleEndian.u32(p, lp);
                 if (((v >>> 15) & 0x3) != 0) {
-                    put32(p, lp, v & ~(0x3L << 15)); // mask_lp_flags: a used pointer becomes LP_UNUSED
+                    LittleEndian.put32(p, lp, (int) (v & ~(0x3L << 15))); // mask_lp_flags: a used pointer becomes LP_UNUSED
                 }
             }
         }
-        put16(p, special + 12, flags & ~(BTP_HAS_GARBAGE | BTP_SPLIT_END));
-        put16(p, special + 14, 0);
+        LittleEndian.put16(p, special + 12, flags & ~(BTP_HAS_GARBAGE | BTP_SPLIT_END));
+        LittleEndian.put16(p, special + 14, 0);
     }
 
     private static void maskHeapTuples(byte[] p, int items, long block) {
         for (int i = 0; i < items; i++) {
-            long lp = u32(p, HEADER + 4 * i);
+            long lp = LittleEndian.u32(p, HEADER + 4 * i);
             int off = (int) (lp & 0x7FFF);
             int flags = (int) ((lp >>> 15) & 0x3);
             int len = (int) ((lp >>> 17) & 0x7FFF);
@@ -98,39 +100,20 @@ final class BufMask {
             }
             if (flags == LP_NORMAL && len >= TUPLE_HEADER) {
                 // HeapTupleHeaderData: xmin 0, xmax 4, t_cid 8, t_ctid 12 (block 12-15, offset 16), infomask2 18, infomask 20
-                int infomask = u16(p, off + 20);
+                int infomask = LittleEndian.u16(p, off + 20);
                 boolean xminFrozen = (infomask & HEAP_XMIN_FROZEN) == HEAP_XMIN_FROZEN;
-                put16(p, off + 20, infomask & ~(xminFrozen ? HEAP_XMAX_HINTS : HEAP_XACT_MASK));
-                put32(p, off + 8, 0);
-                if (u16(p, off + 16) == SPEC_TOKEN_OFFNUM) {
-                    put16(p, off + 12, (int) (block >>> 16));
-                    put16(p, off + 14, (int) block);
-                    put16(p, off + 16, i + 1);
+                LittleEndian.put16(p, off + 20, infomask & ~(xminFrozen ? HEAP_XMAX_HINTS : HEAP_XACT_MASK));
+                LittleEndian.put32(p, off + 8, 0);
+                if (LittleEndian.u16(p, off + 16) == SPEC_TOKEN_OFFNUM) {
+                    LittleEndian.put16(p, off + 12, (int) (block >>> 16));
+                    LittleEndian.put16(p, off + 14, (int) block);
+                    LittleEndian.put16(p, off + 16, i + 1);
                 }
             }
             if (len > 0) {
                 int padded = (len + 7) & ~7;
                 java.util.Arrays.fill(p, off + len, Math.min(off + padded, PageLayout.BLCKSZ), (byte) 0);
             }
-        }
-    }
-
-    private static int u16(byte[] b, int off) {
-        return (b[off] & 0xFF) | (b[off + 1] & 0xFF) << 8;
-    }
-
-    private static long u32(byte[] b, int off) {
-        return (b[off] & 0xFFL) | (b[off + 1] & 0xFFL) << 8 | (b[off + 2] & 0xFFL) << 16 | (b[off + 3] & 0xFFL) << 24;
-    }
-
-    private static void put16(byte[] b, int off, int v) {
-        b[off] = (byte) v;
-        b[off + 1] = (byte) (v >>> 8);
-    }
-
-    private static void put32(byte[] b, int off, long v) {
-        for (int i = 0; i < 4; i++) {
-            b[off + i] = (byte) (v >>> (8 * i));
         }
     }
 }
