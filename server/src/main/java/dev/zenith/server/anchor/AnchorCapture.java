@@ -1,6 +1,7 @@
 package dev.zenith.server.anchor;
 
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.bytes.LittleEndian;
 import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.control.DbState;
 import dev.zenith.wal.rmgr.CheckPoint;
@@ -14,6 +15,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.zip.CRC32C;
 
 /**
  * Takes an anchor from a running primary's data directory once the daemon has received one of its
@@ -32,7 +34,8 @@ import java.util.Optional;
  *       checkpoint, the primary has not updated it yet: wait. If it names a newer one, C is
  *       superseded and that one will be captured when its record arrives.</li>
  *   <li>Files a concurrent truncation removes (old CLOG segments, two-phase files of finished
- *       transactions) are older than anything replay from R needs, and are skipped.</li>
+ *       transactions) are older than anything replay from R needs, and are skipped. A two-phase
+ *       file caught while a later checkpoint rewrites it is read again until its CRC holds.</li>
  *   <li>{@link Anchor#of} then checks the status files reach C's newest transaction and multixact.</li>
  * </ul>
  */
@@ -111,7 +114,7 @@ public final class AnchorCapture {
                         continue; // e.g. a two-phase file's temporary
                     }
                     try {
-                        files.put(path, Files.readAllBytes(f));
+                        files.put(path, dir.equals("pg_twophase") ? twoPhaseFile(f) : Files.readAllBytes(f));
                     } catch (NoSuchFileException removed) {
                         // truncated away meanwhile: older than replay from the redo point needs
                     }
@@ -119,6 +122,26 @@ public final class AnchorCapture {
             }
         }
         return files;
+    }
+
+    /**
+     * A two-phase state file, read until its CRC-32C (the last four bytes, over all before them)
+     * holds: a later checkpoint rewrites these files in place (truncate, write), and recovery
+     * refuses a torn one.
+     */
+    private static byte[] twoPhaseFile(Path f) throws IOException {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            byte[] b = Files.readAllBytes(f);
+            if (b.length > 4) {
+                CRC32C crc = new CRC32C();
+                crc.update(b, 0, b.length - 4);
+                if ((int) crc.getValue() == LittleEndian.i32(b, b.length - 4)) {
+                    return b;
+                }
+            }
+            sleep();
+        }
+        throw new IOException("the two-phase state file " + f + " keeps failing its CRC");
     }
 
     private static void sleep() throws IOException {

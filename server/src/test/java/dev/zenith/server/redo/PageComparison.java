@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
  * The exactness oracle's judgement: pages from a redo run against a reference data directory at
@@ -54,16 +55,18 @@ final class PageComparison {
      * @param present   the wanted blocks the run handed out as present
      */
     void compare(String where, Path reference, DirectoryPages result, Set<BlockRef> present) throws IOException {
-        compare(where, reference, result, present, null, null);
+        compare(where, reference, result, present, null, null, rel -> true);
     }
 
     /**
+     * Only the forks {@code forksCompared} accepts (the run wanted exactly their blocks).
      * Also checks every page's pd_lsn: one of {@code stampedLsns} (the MAXALIGNed record ends replay
      * stamps), or at or below {@code imageLsn} (pages as the image had them).
      */
     void compare(String where, Path reference, DirectoryPages result, Set<BlockRef> present,
-                 Set<Lsn> stampedLsns, Lsn imageLsn) throws IOException {
+                 Set<Lsn> stampedLsns, Lsn imageLsn, Predicate<RelTag> forksCompared) throws IOException {
         Map<RelTag, Long> expected = comparedForks(reference);
+        expected.keySet().removeIf(forksCompared.negate());
         long seen = 0;
         try (ForkFiles referencePages = new ForkFiles(reference)) {
             for (Map.Entry<RelTag, Long> fork : expected.entrySet()) {

@@ -10,6 +10,7 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.record.DecodedRecord;
+import dev.zenith.wal.segment.WalSegments;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -106,25 +107,47 @@ class SparseRedoTest {
     }
 
     private RedoRequest request(Lsn target, SortedSet<BlockRef> wanted, PageSource pages) throws IOException {
+        return request(target, wanted, pages, WalSource.segmentDirectory(cluster.walDir()));
+    }
+
+    /** The WAL from the image's segment on, as one byte stream (what a receiver holds). */
+    private static WalSource walBytes() throws IOException {
+        long segno = WalSegments.segmentNumber(imageAnchor.redoLsn().value());
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (long s = segno; ; s++) {
+            Path f = cluster.walDir().resolve(WalSegments.fileName(imageAnchor.pgTimeline(), s));
+            if (!Files.exists(f)) {
+                break;
+            }
+            out.write(Files.readAllBytes(f));
+        }
+        return WalSource.bytes(Lsn.of(WalSegments.segmentStart(segno)), out.toByteArray());
+    }
+
+    private RedoRequest request(Lsn target, SortedSet<BlockRef> wanted, PageSource pages, WalSource wal)
+            throws IOException {
         DataDirectoryLayout.Scan scan = DataDirectoryLayout.scan(image);
         Map<String, byte[]> files = new HashMap<>();
         for (String f : scan.files()) {
             files.put(f, Files.readAllBytes(image.resolve(f)));
         }
         return new RedoRequest(imageAnchor, target, wanted, pages, Map.of(),
-                new ScratchBase(new TreeSet<>(scan.directories()), files), WalSource.segmentDirectory(cluster.walDir()));
+                new ScratchBase(new TreeSet<>(scan.directories()), files), wal);
     }
 
     @Test
     void wantedBlocksEqualAFullCrashRecovery() throws IOException {
         DirectoryPages start = new DirectoryPages(image);
-        for (Lsn target : List.of(records.get(records.size() / 2).endLsn(), records.get(records.size() - 1).endLsn())) {
+        Lsn middle = records.get(records.size() / 2).endLsn();
+        for (Lsn target : List.of(middle, records.get(records.size() - 1).endLsn())) {
             Path ref = ReferenceDirectory.build(cluster.installation(), image, WalSource.segmentDirectory(cluster.walDir()),
                     target, cluster.scratch("reference-" + target.value()));
             ForkFiles refPages = new ForkFiles(ref);
             Map<BlockRef, byte[]> got = new HashMap<>();
             List<BlockRef> absent = new ArrayList<>();
-            RedoReport report = redo.run(request(target, someBlocks(), start), (b, page) -> {
+            // the first target's WAL comes as bytes, the second's as segment files
+            WalSource wal = target.equals(middle) ? walBytes() : WalSource.segmentDirectory(cluster.walDir());
+            RedoReport report = redo.run(request(target, someBlocks(), start, wal), (b, page) -> {
                 if (page == null) {
                     absent.add(b);
                 } else {
