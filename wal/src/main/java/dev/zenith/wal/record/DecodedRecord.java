@@ -56,6 +56,14 @@ public final class DecodedRecord implements DecodeResult {
     }
 
     /**
+     * The end as xlogreader's EndRecPtr has it, MAXALIGNed: the LSN XLogInsert returns for this
+     * record, which redo (and the primary) stamps as pd_lsn into every page the record changes.
+     */
+    public Lsn alignedEndLsn() {
+        return Lsn.of(WalGeometry.maxAlign(endLsn));
+    }
+
+    /**
      * Where the next record starts: MAXALIGN(end), past a page header if that is a page boundary;
      * after XLOG_SWITCH, the first record of the next segment.
      */

@@ -19,7 +19,9 @@ import java.util.stream.Stream;
 /**
  * WAL from a real PostgreSQL 15, made once per test JVM: pgbench -i, then a pgbench load under each
  * wal_compression method, CREATE DATABASE (both strategies), TRUNCATE, VACUUM, index builds, an
- * aborted transaction that created a table, two-phase commit and rollback, DROP DATABASE, a segment switch, and a clean shutdown.
+ * aborted transaction that created a table, two-phase commit and rollback, DROP DATABASE, writes to
+ * all-visible and all-frozen pages (visibility-map bits cleared by insert, update, delete, COPY and
+ * row locks), records with wal_consistency_checking images, a segment switch, and a clean shutdown.
  * The cluster is stopped afterwards (its files stay for pg_waldump and pg_controldata) and
  * removed when the JVM exits.
  */
@@ -29,11 +31,13 @@ public final class GeneratedWal {
 
     private final PgCluster cluster;
     private final List<Path> segments;
+    private final RelationFiles.State initial;
     private String waldumpOutput;
 
-    private GeneratedWal(PgCluster cluster, List<Path> segments) {
+    private GeneratedWal(PgCluster cluster, List<Path> segments, RelationFiles.State initial) {
         this.cluster = cluster;
         this.segments = segments;
+        this.initial = initial;
     }
 
     public static synchronized GeneratedWal get() {
@@ -56,7 +60,9 @@ public final class GeneratedWal {
         conf.put("autovacuum", "off");
         conf.put("wal_compression", "off");
         conf.put("max_prepared_transactions", "2");
-        c.configure(conf).start();
+        c.configure(conf);
+        RelationFiles.State initial = RelationFiles.State.of(c.dataDir()); // initdb's files at its shutdown checkpoint
+        c.start();
         try {
             c.pgbench("-i", "-s", "1", "-q");
             c.psql("CREATE DATABASE copied STRATEGY FILE_COPY");
@@ -79,6 +85,7 @@ public final class GeneratedWal {
             c.psql("BEGIN; CREATE TABLE prepared_dropped (a int); PREPARE TRANSACTION 'dropped'");
             c.psql("ROLLBACK PREPARED 'dropped'");
             c.psql("DROP DATABASE copied");
+            writeToFrozenPages(c);
             c.psql("CREATE DATABASE logged STRATEGY WAL_LOG");
             c.psql("SELECT pg_switch_wal()");
             c.pgbench("-n", "-c", "1", "-t", "20");
@@ -89,7 +96,41 @@ public final class GeneratedWal {
         try (Stream<Path> s = Files.list(c.walDir())) {
             segs = s.filter(p -> WalSegments.isSegmentFileName(p.getFileName().toString())).sorted().toList();
         }
-        return new GeneratedWal(c, segs);
+        return new GeneratedWal(c, segs, initial);
+    }
+
+    /**
+     * Writes that clear visibility-map bits in redo without referencing the map: an insert, a HOT
+     * and a cross-page update, a delete, a COPY (multi-insert) into all-visible pages, and row locks
+     * on all-frozen pages; plus a few records carrying wal_consistency_checking images.
+     */
+    private static void writeToFrozenPages(PgCluster c) throws IOException {
+        // as computes run: hint bits after a checkpoint log XLOG_FPI_FOR_HINT without an image
+        c.psql("ALTER SYSTEM SET full_page_writes = off");
+        c.psql("SELECT pg_reload_conf()");
+        c.psql("CREATE TABLE frozen (a int PRIMARY KEY, b text)");
+        c.psql("INSERT INTO frozen SELECT g, 'x' FROM generate_series(1, 3000) g");
+        c.psql("VACUUM (FREEZE) frozen");
+        c.psql("INSERT INTO frozen VALUES (5000, 'new')");
+        c.psql("UPDATE frozen SET b = 'hot' WHERE a = 10");
+        c.psql("UPDATE frozen SET b = repeat('z', 2000) WHERE a = 20");
+        c.psql("DELETE FROM frozen WHERE a = 700");
+        c.psql("VACUUM (FREEZE) frozen");
+        c.psql("COPY frozen (a) FROM PROGRAM 'seq 6001 6100'");
+        c.psql("VACUUM (FREEZE) frozen");
+        c.psql("SELECT * FROM frozen WHERE a = 900 FOR UPDATE");
+        c.psql("SELECT * FROM frozen WHERE a = 1900 FOR KEY SHARE");
+        c.psql("SET wal_consistency_checking = 'heap,btree'; INSERT INTO frozen VALUES (7000, 'checked');"
+                + " UPDATE frozen SET b = 'checked' WHERE a = 30");
+        c.psql("CHECKPOINT");
+        c.psql("SELECT count(*) FROM frozen WHERE b = 'hot'"); // sets hint bits on the pages written since VACUUM
+        c.psql("ALTER SYSTEM RESET full_page_writes");
+        c.psql("SELECT pg_reload_conf()");
+    }
+
+    /** Relation files, database directories and the checkpoint initdb left (the WAL after it moves them on). */
+    public RelationFiles.State initialState() {
+        return initial;
     }
 
     public PgCluster cluster() {

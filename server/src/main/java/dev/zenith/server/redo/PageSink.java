@@ -1,0 +1,17 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.wal.BlockRef;
+
+import java.io.IOException;
+
+/** Receives a redo run's answer, one wanted block at a time. */
+@FunctionalInterface
+public interface PageSink {
+    /**
+     * The block at the run's target: its 8192 bytes (checksum verified, pd_lsn at or below the
+     * target; all zeros when the block exists but was never initialized), or null when the block
+     * does not exist there. Called only after every wanted block has been read back and verified,
+     * so a failed run hands out nothing; a caller that stores the pages commits them together.
+     */
+    void accept(BlockRef block, byte[] page) throws IOException;
+}

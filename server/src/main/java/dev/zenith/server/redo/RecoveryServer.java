@@ -1,0 +1,197 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.pgexec.Processes;
+import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.control.DbState;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A stock {@code postgres} doing crash recovery in a scratch data directory and nothing else: no
+ * TCP (a Unix socket in a private directory, since the postmaster needs one socket), no
+ * autovacuum, no logical replication launcher, no WAL senders: after recovery no process reads or
+ * writes a page, so the files hold exactly what replay produced once a fast shutdown has written
+ * them out. Blocking; call from a worker.
+ */
+final class RecoveryServer {
+    private final PgInstallation pg;
+    private final Path dataDir;
+    private final Path logFile;
+    private final Duration timeout;
+
+    RecoveryServer(PgInstallation pg, Path dataDir, Path logFile, Duration timeout) {
+        this.pg = pg;
+        this.dataDir = dataDir;
+        this.logFile = logFile;
+        this.timeout = timeout;
+    }
+
+    /**
+     * postgresql.conf for a run: values pg_control records where a lower one could stop recovery
+     * (prepared transactions and their locks), the rest fixed.
+     */
+    static Map<String, String> settings(ControlFile control, Path socketDir, String sharedBuffers) {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("listen_addresses", "");
+        s.put("unix_socket_directories", socketDir.toString());
+        s.put("port", "5432");
+        s.put("max_connections", Integer.toString(Math.max(10, control.maxConnections())));
+        s.put("max_worker_processes", Integer.toString(Math.max(8, control.maxWorkerProcesses())));
+        s.put("max_prepared_transactions", Integer.toString(control.maxPreparedXacts()));
+        s.put("max_locks_per_transaction", Integer.toString(Math.max(64, control.maxLocksPerXact())));
+        s.put("max_wal_senders", "0");
+        s.put("max_replication_slots", "0");
+        s.put("wal_level", control.walLevel() == 2 ? "logical" : "replica");
+        s.put("track_commit_timestamp", control.trackCommitTimestamp() ? "on" : "off");
+        s.put("autovacuum", "off");
+        s.put("max_logical_replication_workers", "0");
+        s.put("archive_mode", "off");
+        // Not "off": with hot_standby off the postmaster reports "standby" in postmaster.pid as soon as
+        // recovery starts, and pg_ctl -w returns before replay has ended. On, crash recovery (which is
+        // never hot standby) reports "ready" only once it has ended.
+        s.put("hot_standby", "on");
+        s.put("fsync", "off");
+        s.put("full_page_writes", "off");
+        s.put("restart_after_crash", "off");
+        s.put("allow_in_place_tablespaces", "on");
+        s.put("shared_buffers", sharedBuffers);
+        s.put("logging_collector", "off");
+        s.put("jit", "off");
+        return s;
+    }
+
+    static void writeConfiguration(Path dataDir, Map<String, String> settings) throws IOException {
+        StringBuilder sb = new StringBuilder("# a zenith redo run: crash recovery only\n");
+        settings.forEach((k, v) -> sb.append(k).append(" = '").append(v.replace("'", "''")).append("'\n"));
+        Files.writeString(dataDir.resolve("postgresql.conf"), sb.toString(), StandardCharsets.UTF_8);
+        Files.writeString(dataDir.resolve("pg_hba.conf"), "local all all reject\n", StandardCharsets.UTF_8);
+        Files.writeString(dataDir.resolve("pg_ident.conf"), "", StandardCharsets.UTF_8);
+    }
+
+    /** Starts the server: returns once crash recovery has ended and it would accept connections. */
+    void start() throws IOException {
+        try {
+            pgCtl("start", "-l", logFile.toString());
+        } catch (IOException e) {
+            stopNow();
+            throw new RedoException("PostgreSQL's crash recovery failed: " + e.getMessage() + logTail(), e);
+        }
+        String status = pidFileStatus();
+        if (!"ready".equals(status)) {
+            stopNow();
+            throw new RedoException("pg_ctl returned while the postmaster reports '" + status + "', not 'ready'"
+                    + logTail());
+        }
+    }
+
+    /** Line 8 of postmaster.pid: starting, standby, ready or stopping. */
+    private String pidFileStatus() throws IOException {
+        List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
+        return lines.size() >= 8 ? lines.get(7).trim() : "";
+    }
+
+    /** Fast shutdown: every page replay changed is written, then a shutdown checkpoint. */
+    void stop() throws IOException {
+        try {
+            pgCtl("stop", "-m", "fast");
+        } catch (IOException e) {
+            stopNow();
+            throw new RedoException("PostgreSQL did not shut down after recovery: " + e.getMessage() + logTail(), e);
+        }
+        ControlFile control = ControlFile.parse(Files.readAllBytes(dataDir.resolve("global/pg_control")));
+        if (control.state() != DbState.SHUTDOWNED) {
+            throw new RedoException("after its shutdown the run's pg_control says '" + control.state() + "'" + logTail());
+        }
+    }
+
+    /** Stops whatever runs on the directory, without writing anything out (its results are thrown away). */
+    void stopNow() {
+        stopPostmaster(dataDir);
+    }
+
+    /**
+     * Stops a postmaster left on {@code dataDir} (a run interrupted by a crash of ours): immediate
+     * shutdown, then SIGKILL. Nothing it would write matters any more.
+     */
+    static void stopPostmaster(Path dataDir) {
+        OptionalLong pid = postmasterPid(dataDir);
+        if (pid.isEmpty()) {
+            return;
+        }
+        try {
+            for (String signal : List.of("QUIT", "KILL")) {
+                Processes.signal(pid.getAsLong(), signal);
+                if (Processes.awaitExit(pid.getAsLong(), 10_000)) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            // exited meanwhile (kill fails on a gone pid)
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The pid in postmaster.pid when that process runs postgres on this very directory. */
+    static OptionalLong postmasterPid(Path dataDir) {
+        try {
+            Path pidFile = dataDir.resolve("postmaster.pid");
+            if (!Files.exists(pidFile)) {
+                return OptionalLong.empty();
+            }
+            List<String> lines = Files.readAllLines(pidFile);
+            if (lines.size() < 2) {
+                return OptionalLong.empty();
+            }
+            long pid = Long.parseLong(lines.get(0).trim());
+            boolean ours = Processes.isRunning(pid) && Files.isSameFile(Path.of(lines.get(1).trim()), dataDir);
+            return ours ? OptionalLong.of(pid) : OptionalLong.empty();
+        } catch (IOException | NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    private void pgCtl(String action, String... args) throws IOException {
+        List<String> argv = new java.util.ArrayList<>(List.of("-D", dataDir.toString(), "-w", "-t",
+                Long.toString(Math.max(1, timeout.toSeconds()))));
+        argv.addAll(List.of(args));
+        argv.add(action);
+        Process p = new ProcessBuilder(pg.command("pg_ctl", argv.toArray(String[]::new))).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        try {
+            if (!p.waitFor(timeout.toSeconds() + 60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("pg_ctl " + action + " did not return");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted during pg_ctl " + action);
+        }
+        if (p.exitValue() != 0) {
+            throw new IOException("pg_ctl " + action + " exited with " + p.exitValue() + ": "
+                    + new String(out, StandardCharsets.UTF_8).trim());
+        }
+    }
+
+    private String logTail() {
+        try {
+            if (!Files.exists(logFile)) {
+                return "";
+            }
+            List<String> lines = Files.readAllLines(logFile);
+            return "\nPostgreSQL log:\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

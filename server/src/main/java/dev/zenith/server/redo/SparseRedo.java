@@ -1,0 +1,201 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.anchor.Anchor;
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.control.DbState;
+import dev.zenith.wal.segment.WalGeometry;
+import io.vertx.core.Context;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/**
+ * Sparse redo: stock PostgreSQL 15 reconstructs the wanted blocks at a target LSN by crash
+ * recovery in a scratch directory that holds only those blocks (and the pages replay copies into
+ * them), the anchor's pg_control and status files, and the WAL from the anchor's redo point to the
+ * target, zero after it. Replay skips every record for a block that is absent or all zeros
+ * (XLogReadBufferExtended gives InvalidBuffer in crash recovery, and crash recovery never runs
+ * XLogCheckInvalidPages), so the other blocks need not be there. One run answers every block wanted
+ * at one LSN.
+ *
+ * <p>Blocking from start to end (files, a child process): run it as a job on a worker, never on an
+ * event loop. A run that fails hands out nothing; a run cut short by a crash leaves only a scratch
+ * directory, which {@link ScratchArea#open} removes at the next start.
+ */
+public final class SparseRedo {
+    private final PgInstallation pg;
+    private final ScratchArea area;
+    private final RedoSettings settings;
+
+    public SparseRedo(PgInstallation pg, ScratchArea area, RedoSettings settings) {
+        this.pg = pg;
+        this.area = area;
+        this.settings = settings;
+    }
+
+    /**
+     * Runs one request and hands every wanted block to {@code sink}, after all of them have been
+     * read back and verified (data checksum, pd_lsn at or below the target).
+     *
+     * @throws RedoException when the request cannot be answered (anchor and WAL do not fit, PostgreSQL's
+     *                       recovery fails, a page read back is invalid); the sink then got nothing
+     */
+    public RedoReport run(RedoRequest request, PageSink sink) throws IOException {
+        if (Context.isOnEventLoopThread()) {
+            throw new IllegalStateException("a redo run blocks for seconds: run it on a worker, not an event loop");
+        }
+        Path run = area.create();
+        try {
+            return runIn(run, request, sink);
+        } finally {
+            area.remove(run);
+        }
+    }
+
+    private RedoReport runIn(Path run, RedoRequest request, PageSink sink) throws IOException {
+        long started = System.nanoTime();
+        Anchor anchor = request.anchor();
+        Lsn target = request.target();
+        Path data = run.resolve("data");
+        Files.createDirectory(data, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        for (String dir : request.base().directoriesToCreate()) {
+            Files.createDirectories(data.resolve(dir));
+        }
+        for (Map.Entry<String, byte[]> f : request.base().filesToCopy().entrySet()) {
+            Files.write(data.resolve(f.getKey()), f.getValue());
+        }
+        if (!Files.exists(data.resolve("PG_VERSION"))) {
+            Files.writeString(data.resolve("PG_VERSION"), PgInstallation.MAJOR_VERSION + "\n");
+        }
+        for (Map.Entry<String, byte[]> f : anchor.files().entrySet()) {
+            Files.write(data.resolve(f.getKey()), f.getValue());
+        }
+        // "in production": PostgreSQL must replay from the redo point, as after any crash
+        Files.write(data.resolve("global/pg_control"), anchor.controlFile().withState(DbState.IN_PRODUCTION).toFile());
+        RecoveryServer.writeConfiguration(data, RecoveryServer.settings(anchor.controlFile(), area.socketDirectory(run),
+                settings.sharedBuffers()));
+        request.wal().writeSegments(anchor.pgTimeline(), anchor.redoLsn(), target, data.resolve("pg_wal"));
+        RedoWal.Facts wal = RedoWal.check(data.resolve("pg_wal"), anchor, target);
+
+        int seeded;
+        try (ForkFiles files = new ForkFiles(data)) {
+            SortedSet<BlockRef> seeds = withCopySources(request.wanted(), wal.fileCopies());
+            seeded = seed(files, request, seeds);
+            for (BlockRef b : wal.checkedBlocks()) {
+                if (!seeds.contains(b)) { // a hole of zeros there would fail the consistency check's masking
+                    long block = Integer.toUnsignedLong(b.block());
+                    files.write(b.rel(), block, SentinelPage.of(block, target));
+                }
+            }
+        }
+        pg.handOver(run);
+        long built = System.nanoTime();
+
+        RecoveryServer server = new RecoveryServer(pg, data, run.resolve("postgres.log"), settings.timeout());
+        server.start();
+        server.stop();
+        long recovered = System.nanoTime();
+
+        boolean checksums = anchor.controlFile().dataChecksumVersion() != 0;
+        int present = 0;
+        // opened after the server stopped: replay may have replaced files the seeding had open
+        try (ForkFiles files = new ForkFiles(data)) {
+            for (BlockRef b : request.wanted()) {
+                byte[] page = files.read(b.rel(), Integer.toUnsignedLong(b.block()));
+                if (page != null) {
+                    verify(b, page, target, checksums);
+                    present++;
+                }
+            }
+            for (BlockRef b : request.wanted()) {
+                sink.accept(b, files.read(b.rel(), Integer.toUnsignedLong(b.block())));
+            }
+        }
+        long done = System.nanoTime();
+        return new RedoReport(request.wanted().size(), seeded, present, wal.records(), wal.bytes(),
+                Duration.ofNanos(built - started), Duration.ofNanos(recovered - built), Duration.ofNanos(done - recovered));
+    }
+
+    /**
+     * The wanted blocks plus, for each CREATE DATABASE by FILE_COPY in the range (latest first, so
+     * copies of copies are followed), the template's block replay copies into a wanted one.
+     */
+    static SortedSet<BlockRef> withCopySources(SortedSet<BlockRef> wanted, List<RedoWal.FileCopy> copies) {
+        TreeSet<BlockRef> seeds = new TreeSet<>(wanted);
+        for (int i = copies.size() - 1; i >= 0; i--) {
+            RedoWal.FileCopy c = copies.get(i);
+            for (BlockRef b : List.copyOf(seeds)) {
+                RelFileNode n = b.rel().node();
+                if (n.spcOid() == c.to().spcOid() && n.dbOid() == c.to().dbOid()) {
+                    seeds.add(new BlockRef(new RelTag(new RelFileNode(c.from().spcOid(), c.from().dbOid(), n.relNode()),
+                            b.rel().fork()), b.block()));
+                }
+            }
+        }
+        return seeds;
+    }
+
+    /** Writes the starting pages and gives the forks holding them their lengths; returns the pages written. */
+    private static int seed(ForkFiles files, RedoRequest request, SortedSet<BlockRef> seeds) throws IOException {
+        Map<RelTag, Long> lengths = new HashMap<>();
+        int written = 0;
+        for (BlockRef b : seeds) {
+            byte[] page = request.startingPages().page(b);
+            long block = Integer.toUnsignedLong(b.block());
+            if (page == null) {
+                continue;
+            }
+            if (page.length != PageLayout.BLCKSZ) {
+                throw new RedoException("the starting page of " + describe(b) + " has " + page.length + " bytes");
+            }
+            if (!PageLayout.isNew(page)
+                    && PageLayout.pageLsn(page).isAfter(Lsn.of(WalGeometry.maxAlign(request.target().value())))) {
+                throw new RedoException("the starting page of " + describe(b) + " is from " + PageLayout.pageLsn(page)
+                        + ", after the target " + request.target());
+            }
+            files.write(b.rel(), block, page);
+            lengths.merge(b.rel(), block + 1, Math::max);
+            written++;
+        }
+        for (Map.Entry<RelTag, Long> e : lengths.entrySet()) {
+            Long known = request.forkSizes().get(e.getKey());
+            if (known != null) {
+                if (known < e.getValue()) {
+                    throw new RedoException(e.getKey().path() + " is " + known + " blocks long at the redo point, but a"
+                            + " starting page is given for block " + (e.getValue() - 1));
+                }
+                files.extend(e.getKey(), known);
+            }
+        }
+        return written;
+    }
+
+    /** Pages a record changes carry its end MAXALIGNed (xlogreader's EndRecPtr), which may pass the target by 7 bytes. */
+    private static void verify(BlockRef b, byte[] page, Lsn target, boolean checksums) throws RedoException {
+        String problem = PageLayout.verify(page, Integer.toUnsignedLong(b.block()), checksums);
+        if (problem != null) {
+            throw new RedoException("replay left an invalid page at " + describe(b) + ": " + problem);
+        }
+        if (!PageLayout.isNew(page) && PageLayout.pageLsn(page).isAfter(Lsn.of(WalGeometry.maxAlign(target.value())))) {
+            throw new RedoException("replay left " + describe(b) + " at " + PageLayout.pageLsn(page)
+                    + ", after the target " + target);
+        }
+    }
+
+    private static String describe(BlockRef b) {
+        return b.rel().path() + " block " + Integer.toUnsignedLong(b.block());
+    }
+}

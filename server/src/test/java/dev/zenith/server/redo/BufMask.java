@@ -1,0 +1,119 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.bytes.LittleEndian;
+
+/**
+ * PostgreSQL's masking (access/common/bufmask.c, and heap_mask in heapam.c) for comparing a page
+ * replay produced with one it did not: what may differ without the data differing. Every page:
+ * pd_lsn and the checksum, the hint flags (PD_PAGE_FULL, PD_HAS_FREE_LINES, and PD_ALL_VISIBLE,
+ * which bufmask also masks) and pd_prune_xid. Heap and index pages: the unused space between
+ * pd_lower and pd_upper. Heap pages (main fork, no special space): per tuple, the transaction hint
+ * bits of t_infomask (only the xmax ones when xmin is frozen), the command id, and the padding
+ * after the tuple. B-tree pages (btree_mask in nbtxlog.c): line pointer flags on leaf pages
+ * (LP_DEAD is set without WAL), BTP_HAS_GARBAGE, BTP_SPLIT_END and the vacuum cycle id.
+ * Visibility-map pages keep their map: it is data.
+ */
+final class BufMask {
+    private static final int PD_FLAGS = 10;
+    private static final int PD_LOWER = 12;
+    private static final int PD_UPPER = 14;
+    private static final int PD_SPECIAL = 16;
+    private static final int PD_PRUNE_XID = 20;
+    private static final int HEADER = 24;
+    private static final int PD_HINT_FLAGS = 0x0001 | 0x0002 | 0x0004;
+    private static final int HEAP_XACT_MASK = 0xFFF0;
+    private static final int HEAP_XMIN_FROZEN = 0x0300;
+    private static final int HEAP_XMAX_HINTS = 0x0400 | 0x0800;
+    private static final int SPEC_TOKEN_OFFNUM = 0xFFFE;
+    private static final int LP_NORMAL = 1;
+    private static final int TUPLE_HEADER = 23;
+    private static final int BTREE_SPECIAL = 16;
+    private static final int MAX_BT_CYCLE_ID = 0xFF7F;
+    private static final int BTP_LEAF = 1;
+    private static final int BTP_SPLIT_END = 1 << 5;
+    private static final int BTP_HAS_GARBAGE = 1 << 6;
+
+    private BufMask() {
+    }
+
+    /** A masked copy; all-zero (new) pages are returned as they are. */
+    static byte[] mask(byte[] page, ForkNumber fork, long block) {
+        byte[] p = page.clone();
+        if (PageLayout.isNew(p)) {
+            return p;
+        }
+        for (int i = 0; i < 10; i++) {
+            p[i] = 0; // pd_lsn, pd_checksum
+        }
+        LittleEndian.put16(p, PD_FLAGS, LittleEndian.u16(p, PD_FLAGS) & ~PD_HINT_FLAGS);
+        LittleEndian.put32(p, PD_PRUNE_XID, 0);
+        if (fork == ForkNumber.VISIBILITY_MAP) {
+            return p;
+        }
+        int lower = LittleEndian.u16(p, PD_LOWER);
+        int upper = LittleEndian.u16(p, PD_UPPER);
+        if (lower >= HEADER && lower <= upper && upper <= PageLayout.BLCKSZ) {
+            java.util.Arrays.fill(p, lower, upper, (byte) 0);
+        }
+        int special = LittleEndian.u16(p, PD_SPECIAL);
+        if (fork == ForkNumber.MAIN && special == PageLayout.BLCKSZ && lower > HEADER) {
+            maskHeapTuples(p, (lower - HEADER) / 4, block);
+        } else if (isBtree(p, special)) {
+            maskBtree(p, special, lower);
+        }
+        return p;
+    }
+
+    /**
+     * B-tree pages have a 16-byte special space ending in btpo_cycleid, which never reaches the
+     * page ids hash (0xFF80), GiST (0xFF81) and SP-GiST (0xFF82) keep in that place (MAX_BT_CYCLE_ID).
+     */
+    private static boolean isBtree(byte[] p, int special) {
+        return special == PageLayout.BLCKSZ - BTREE_SPECIAL
+                && LittleEndian.u16(p, PageLayout.BLCKSZ - 2) <= MAX_BT_CYCLE_ID;
+    }
+
+    private static void maskBtree(byte[] p, int special, int lower) {
+        int flags = LittleEndian.u16(p, special + 12);
+        if ((flags & BTP_LEAF) != 0) {
+            for (int lp = HEADER; lp + 4 <= lower; lp += 4) {
+                long v = LittleEndian.u32(p, lp);
+                if (((v >>> 15) & 0x3) != 0) {
+                    LittleEndian.put32(p, lp, (int) (v & ~(0x3L << 15))); // mask_lp_flags: a used pointer becomes LP_UNUSED
+                }
+            }
+        }
+        LittleEndian.put16(p, special + 12, flags & ~(BTP_HAS_GARBAGE | BTP_SPLIT_END));
+        LittleEndian.put16(p, special + 14, 0);
+    }
+
+    private static void maskHeapTuples(byte[] p, int items, long block) {
+        for (int i = 0; i < items; i++) {
+            long lp = LittleEndian.u32(p, HEADER + 4 * i);
+            int off = (int) (lp & 0x7FFF);
+            int flags = (int) ((lp >>> 15) & 0x3);
+            int len = (int) ((lp >>> 17) & 0x7FFF);
+            if (off < HEADER || off + Math.max(len, TUPLE_HEADER) > PageLayout.BLCKSZ) {
+                continue;
+            }
+            if (flags == LP_NORMAL && len >= TUPLE_HEADER) {
+                // HeapTupleHeaderData: xmin 0, xmax 4, t_cid 8, t_ctid 12 (block 12-15, offset 16), infomask2 18, infomask 20
+                int infomask = LittleEndian.u16(p, off + 20);
+                boolean xminFrozen = (infomask & HEAP_XMIN_FROZEN) == HEAP_XMIN_FROZEN;
+                LittleEndian.put16(p, off + 20, infomask & ~(xminFrozen ? HEAP_XMAX_HINTS : HEAP_XACT_MASK));
+                LittleEndian.put32(p, off + 8, 0);
+                if (LittleEndian.u16(p, off + 16) == SPEC_TOKEN_OFFNUM) {
+                    LittleEndian.put16(p, off + 12, (int) (block >>> 16));
+                    LittleEndian.put16(p, off + 14, (int) block);
+                    LittleEndian.put16(p, off + 16, i + 1);
+                }
+            }
+            if (len > 0) {
+                int padded = (len + 7) & ~7;
+                java.util.Arrays.fill(p, off + len, Math.min(off + padded, PageLayout.BLCKSZ), (byte) 0);
+            }
+        }
+    }
+}

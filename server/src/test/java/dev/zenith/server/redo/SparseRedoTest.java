@@ -1,0 +1,251 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.server.anchor.Anchor;
+import dev.zenith.server.anchor.AnchorCapture;
+import dev.zenith.storage.image.DataDirectoryLayout;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.testkit.PgCluster;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.record.DecodedRecord;
+import dev.zenith.wal.segment.WalSegments;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Sparse redo with a real PostgreSQL 15: a handful of blocks of a table, its visibility map and its
+ * index, replayed from an image anchor, equal a full crash recovery of the whole directory; runs
+ * that cannot work hand out nothing and leave nothing behind; a killed daemon's runs are cleared.
+ */
+class SparseRedoTest {
+    private static PgCluster cluster;
+    private static Path image;
+    private static Anchor imageAnchor;
+    private static ScratchArea area;
+    private static SparseRedo redo;
+    private static List<DecodedRecord> records;
+    private static RelTag table;
+    private static RelTag index;
+
+    @BeforeAll
+    static void computeWithAnImageAndWalAfterIt() throws IOException {
+        cluster = PgCluster.initdb();
+        cluster.configure(Map.of("full_page_writes", "off", "autovacuum", "off", "wal_keep_size", "1GB"));
+        cluster.start();
+        cluster.psql("CREATE TABLE t (a int PRIMARY KEY, b text) WITH (fillfactor = 50)");
+        cluster.psql("INSERT INTO t SELECT g, repeat('x', 40) FROM generate_series(1, 20000) g");
+        cluster.psql("VACUUM (FREEZE) t");
+        table = rel(cluster.psql("SELECT pg_relation_filepath('t')"));
+        index = rel(cluster.psql("SELECT pg_relation_filepath('t_pkey')"));
+        cluster.stop();
+        image = cluster.scratch("image");
+        ReferenceDirectory.copyTree(cluster.dataDir(), image);
+        imageAnchor = AnchorCapture.ofStoppedDirectory(image);
+        cluster.start();
+        cluster.psql("UPDATE t SET b = 'updated' WHERE a % 97 = 0"); // clears map bits of many pages
+        // enough WAL that replay takes a while: a run must wait for its end, not stop PostgreSQL midway
+        cluster.psql("UPDATE t SET b = b || 'y'");
+        cluster.psql("UPDATE t SET b = b || 'z'");
+        cluster.psql("INSERT INTO t SELECT g, 'new' FROM generate_series(20001, 21000) g");
+        cluster.psql("DELETE FROM t WHERE a BETWEEN 5000 AND 5100");
+        cluster.psql("SELECT count(*) FROM t"); // hint bits: FPI_FOR_HINT without images
+        cluster.stop();
+        records = WalFiles.records(cluster.walDir(), imageAnchor.pgTimeline(), imageAnchor.redoLsn());
+        area = ScratchArea.open(cluster.scratch("redo"), cluster.installation());
+        redo = new SparseRedo(cluster.installation(), area, RedoSettings.defaults());
+    }
+
+    @AfterAll
+    static void removeCluster() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private static RelTag rel(String filepath) {
+        String[] p = filepath.split("/"); // base/DB/REL
+        return RelTag.of(RelFileNode.DEFAULT_TABLESPACE, Integer.parseInt(p[1]), Integer.parseInt(p[2]), ForkNumber.MAIN);
+    }
+
+    private static SortedSet<BlockRef> someBlocks() {
+        SortedSet<BlockRef> wanted = new TreeSet<>();
+        for (int b : new int[] {0, 1, 2, 50, 97, 300, 401}) {
+            wanted.add(new BlockRef(table, b));
+        }
+        wanted.add(new BlockRef(new RelTag(table.node(), ForkNumber.VISIBILITY_MAP), 0));
+        for (int b = 0; b < 6; b++) {
+            wanted.add(new BlockRef(index, b));
+        }
+        wanted.add(new BlockRef(table, 100_000)); // beyond the end: absent
+        return wanted;
+    }
+
+    private RedoRequest request(Lsn target, SortedSet<BlockRef> wanted, PageSource pages) throws IOException {
+        return request(target, wanted, pages, WalSource.segmentDirectory(cluster.walDir()));
+    }
+
+    /** The WAL from the image's segment on, as one byte stream (what a receiver holds). */
+    private static WalSource walBytes() throws IOException {
+        long segno = WalSegments.segmentNumber(imageAnchor.redoLsn().value());
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (long s = segno; ; s++) {
+            Path f = cluster.walDir().resolve(WalSegments.fileName(imageAnchor.pgTimeline(), s));
+            if (!Files.exists(f)) {
+                break;
+            }
+            out.write(Files.readAllBytes(f));
+        }
+        return WalSource.bytes(Lsn.of(WalSegments.segmentStart(segno)), out.toByteArray());
+    }
+
+    private RedoRequest request(Lsn target, SortedSet<BlockRef> wanted, PageSource pages, WalSource wal)
+            throws IOException {
+        DataDirectoryLayout.Scan scan = DataDirectoryLayout.scan(image);
+        Map<String, byte[]> files = new HashMap<>();
+        for (String f : scan.files()) {
+            files.put(f, Files.readAllBytes(image.resolve(f)));
+        }
+        return new RedoRequest(imageAnchor, target, wanted, pages, Map.of(),
+                new ScratchBase(new TreeSet<>(scan.directories()), files), wal);
+    }
+
+    @Test
+    void wantedBlocksEqualAFullCrashRecovery() throws IOException {
+        DirectoryPages start = new DirectoryPages(image);
+        Lsn middle = records.get(records.size() / 2).endLsn();
+        for (Lsn target : List.of(middle, records.get(records.size() - 1).endLsn())) {
+            Path ref = ReferenceDirectory.build(cluster.installation(), image, WalSource.segmentDirectory(cluster.walDir()),
+                    target, cluster.scratch("reference-" + target.value()));
+            ForkFiles refPages = new ForkFiles(ref);
+            Map<BlockRef, byte[]> got = new HashMap<>();
+            List<BlockRef> absent = new ArrayList<>();
+            // the first target's WAL comes as bytes, the second's as segment files
+            WalSource wal = target.equals(middle) ? walBytes() : WalSource.segmentDirectory(cluster.walDir());
+            RedoReport report = redo.run(request(target, someBlocks(), start, wal), (b, page) -> {
+                if (page == null) {
+                    absent.add(b);
+                } else {
+                    got.put(b, page);
+                }
+            });
+            System.out.println("sparse redo to " + target + ": " + report);
+            assertTrue(absent.contains(new BlockRef(table, 100_000)));
+            for (BlockRef b : absent) {
+                assertNull(refPages.read(b.rel(), b.block()), b + " exists in the reference");
+            }
+            int changed = 0;
+            for (Map.Entry<BlockRef, byte[]> e : got.entrySet()) {
+                byte[] expected = refPages.read(e.getKey().rel(), e.getKey().block());
+                assertNotNull(expected, e.getKey() + " is not in the reference");
+                assertArrayEquals(expected, e.getValue(), e.getKey() + " differs from the reference");
+                byte[] before = start.page(e.getKey());
+                changed += before == null || !java.util.Arrays.equals(before, e.getValue()) ? 1 : 0;
+            }
+            refPages.close();
+            assertTrue(changed >= 5, "replay changed only " + changed + " of the wanted blocks");
+            assertEquals(0, area.clearLeftovers(), "the run removed its scratch directory");
+        }
+    }
+
+    @Test
+    void aRunThatFailsHandsOutNothingAndLeavesNothing() throws IOException {
+        Lsn target = records.get(records.size() - 1).endLsn();
+        PageSource corrupt = block -> {
+            byte[] page = new DirectoryPages(image).page(block);
+            if (page != null && block.equals(new BlockRef(table, 97))) {
+                page[4000] ^= 1; // the checksum no longer matches: PostgreSQL refuses to replay on it
+            }
+            return page;
+        };
+        List<BlockRef> handedOut = new ArrayList<>();
+        RedoException e = assertThrows(RedoException.class,
+                () -> redo.run(request(target, someBlocks(), corrupt), (b, p) -> handedOut.add(b)));
+        assertTrue(e.getMessage().contains("invalid page") || e.getMessage().contains("checksum"), e.getMessage());
+        assertEquals(List.of(), handedOut);
+        assertEquals(0, area.clearLeftovers());
+
+        Lsn notARecordEnd = target.plus(8);
+        RedoException bad = assertThrows(RedoException.class,
+                () -> redo.run(request(notARecordEnd, someBlocks(), new DirectoryPages(image)), (b, p) -> handedOut.add(b)));
+        assertTrue(bad.getMessage().contains("not at the target"), bad.getMessage());
+        assertEquals(List.of(), handedOut);
+        assertEquals(0, area.clearLeftovers());
+    }
+
+    @Test
+    void aKilledDaemonsRunIsStoppedAndRemovedAtTheNextStart() throws Exception {
+        // a run as a daemon killed during recovery leaves it: its directory, and its postmaster running
+        Path run = area.create();
+        Path data = run.resolve("data");
+        ReferenceDirectory.copyTree(image, data);
+        RecoveryServer.writeConfiguration(data, RecoveryServer.settings(imageAnchor.controlFile(), run, "32MB"));
+        cluster.installation().handOver(run);
+        new RecoveryServer(cluster.installation(), data, run.resolve("postgres.log"), Duration.ofMinutes(2)).start();
+        long pid = RecoveryServer.postmasterPid(data).orElseThrow();
+        assertTrue(ProcessHandle.of(pid).isPresent());
+
+        ScratchArea reopened = ScratchArea.open(area.root(), cluster.installation());
+        assertFalse(Files.exists(run), "the unfinished run's directory is gone");
+        assertTrue(dev.zenith.pgexec.Processes.awaitExit(pid, 10_000), "its postmaster was stopped");
+        assertEquals(0, reopened.clearLeftovers());
+    }
+
+    @Test
+    void refusesToBlockAnEventLoop() throws Exception {
+        Vertx vertx = Vertx.vertx();
+        try {
+            CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+            RedoRequest request = request(records.get(records.size() - 1).endLsn(), someBlocks(), new DirectoryPages(image));
+            vertx.runOnContext(v -> {
+                try {
+                    redo.run(request, (b, p) -> { });
+                    thrown.complete(null);
+                } catch (Throwable t) {
+                    thrown.complete(t);
+                }
+            });
+            assertInstanceOf(IllegalStateException.class, thrown.get(30, TimeUnit.SECONDS));
+        } finally {
+            vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void anchorsRefuseFilesOlderThanTheirControlFile() throws IOException {
+        Map<String, byte[]> files = new HashMap<>(imageAnchor.files());
+        files.keySet().removeIf(p -> p.startsWith("pg_xact/"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Anchor.of(imageAnchor.pgControl(), files));
+        assertTrue(e.getMessage().contains("pg_xact"), e.getMessage());
+        byte[] torn = imageAnchor.pgControl();
+        torn[40] ^= 1;
+        assertThrows(IllegalArgumentException.class, () -> Anchor.of(torn, imageAnchor.files()));
+        assertThrows(IllegalArgumentException.class, () -> Anchor.of(imageAnchor.pgControl(), Map.of("base/1/1259", new byte[0])));
+    }
+}
