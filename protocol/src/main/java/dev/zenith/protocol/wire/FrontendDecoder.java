@@ -44,6 +44,11 @@ public final class FrontendDecoder {
         framer.feed(bytes);
     }
 
+    /** See {@link MessageFramer#limitMessageLength}. */
+    public void limitMessageLength(int max) {
+        framer.limitMessageLength(max);
+    }
+
     public boolean inStartupPhase() {
         return startupPhase;
     }

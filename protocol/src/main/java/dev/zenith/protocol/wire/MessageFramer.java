@@ -19,7 +19,7 @@ public final class MessageFramer {
     public record Frame(char type, byte[] body) {
     }
 
-    private final int maxMessageLength;
+    private int maxMessageLength;
     private byte[] buf = new byte[256];
     private int start;
     private int end;
@@ -33,6 +33,17 @@ public final class MessageFramer {
 
     public int maxMessageLength() {
         return maxMessageLength;
+    }
+
+    /**
+     * Lowers the bound for the messages still to come (a protocol whose messages are all small, once it
+     * is known which one the connection speaks); it is never raised.
+     */
+    public void limitMessageLength(int max) {
+        if (max < 8) {
+            throw new IllegalArgumentException("maxMessageLength too small: " + max);
+        }
+        maxMessageLength = Math.min(maxMessageLength, max);
     }
 
     public void feed(byte[] b) {
