@@ -32,7 +32,10 @@ public sealed interface PageServiceEvent {
     record Terminated() implements PageServiceEvent {
     }
 
-    /** The client broke the protocol; a FATAL ErrorResponse was queued; close after sending it. */
+    /**
+     * The client broke the protocol. Answer the requests before it, then
+     * {@link PageServiceSession#sendFailure} queues the FATAL ErrorResponse; close after sending it.
+     */
     record Failed(ErrorFields error) implements PageServiceEvent {
     }
 }

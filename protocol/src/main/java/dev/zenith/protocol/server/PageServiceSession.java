@@ -139,9 +139,12 @@ public final class PageServiceSession {
         state = State.IDLE;
     }
 
-    /** One answer, as a CopyData message. */
+    /**
+     * One answer, as a CopyData message. Requests decoded before a failure are still owed their answers,
+     * which go out before the failure's FATAL error ({@link #sendFailure}).
+     */
     public void respond(PagestreamResponse response) {
-        if (state != State.STREAMING && state != State.ENDING) {
+        if (version == null || (state != State.STREAMING && state != State.ENDING && state != State.FAILED)) {
             throw new IllegalStateException("respond is not allowed in state " + state);
         }
         outbound.begin('d');
@@ -159,12 +162,20 @@ public final class PageServiceSession {
         version = null;
     }
 
-    /** Ends the connection with a FATAL error of the caller's (queued; close after sending it). */
+    /**
+     * The connection cannot go on (bad bytes, or the caller's reason): nothing more is decoded. The FATAL
+     * error is not queued yet, so that answers owed for earlier requests can go first: then
+     * {@link #sendFailure}, and close after sending it.
+     */
     public Failed fail(String sqlState, String message) {
-        ErrorFields f = ErrorFields.of("FATAL", sqlState, message);
-        send(new ErrorResponse(f));
         state = State.FAILED;
-        return new Failed(f);
+        return new Failed(ErrorFields.of("FATAL", sqlState, message));
+    }
+
+    /** Queues a failure's FATAL ErrorResponse. */
+    public void sendFailure(Failed failure) {
+        require(State.FAILED, "sendFailure");
+        send(new ErrorResponse(failure.error()));
     }
 
     /** Bytes to write to the client (possibly none). */

@@ -90,15 +90,25 @@ class PageServiceSessionTest {
     void aBadRequestEndsTheConnectionWithAFatalError() {
         byte[] badTag = PagestreamEncoder.request(new ExistsRequest(H, REL), PagestreamVersion.V3);
         badTag[0] = 42;
+        ExistsRequest before = new ExistsRequest(H, REL);
         PageServiceSession s = session(new FrontendMessage.Query("pagestream_v3 " + TENANT + " " + TIMELINE),
-                new FrontendMessage.CopyData(badTag));
+                copy(before, PagestreamVersion.V3), new FrontendMessage.CopyData(badTag), copy(before, PagestreamVersion.V3));
         s.next();
         s.startStreaming(PagestreamVersion.V3);
+        s.drainOutbound();
+        assertEquals(new Request(before), s.next());
         Failed f = (Failed) s.next();
         assertEquals("FATAL", f.error().severity());
         assertTrue(f.error().message().startsWith("invalid pagestream request tag 42"), f.error().message());
         assertEquals(PageServiceSession.State.FAILED, s.state());
-        assertNull(s.next());
+        assertNull(s.next(), "nothing after the bad message is decoded");
+        // The request before it is still answered, then the error goes out.
+        s.respond(new ExistsResponse(before, true));
+        s.sendFailure(f);
+        List<BackendMessage> o = out(s);
+        assertInstanceOf(CopyData.class, o.get(0));
+        assertEquals("08P01", ((ErrorResponse) o.get(1)).fields().code());
+        assertEquals(2, o.size());
     }
 
     @Test
