@@ -1,0 +1,185 @@
+package dev.zenith.storage.page;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.StoreException;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.RelationSize;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.SlruKind;
+import dev.zenith.wal.decoder.DecodeResult;
+import dev.zenith.wal.decoder.WalStreamDecoder;
+import dev.zenith.wal.record.DecodedRecord;
+import dev.zenith.wal.rmgr.CheckpointRecord;
+import dev.zenith.wal.rmgr.MainDataDecoder;
+
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The page source the store can answer exactly today: a timeline at an LSN that lies in an image's
+ * <em>window</em>, from the image's checkpoint record to where the next WAL record starts. In a
+ * window no WAL record lies between the image and the LSN, so the image's relation sizes, its files
+ * (SLRU segments) and the newest page version at or below the LSN (the image's pages) are the state
+ * at that LSN. Anywhere else the answer is {@link PageUnavailableException.Reason#NOT_MATERIALIZED}.
+ *
+ * <p>Why not more. A page whose newest stored version has no entry in the block-change index since
+ * then is not enough: records that change a fork's size or content without naming its blocks (SMGR
+ * truncate, relations dropped at commit, CREATE DATABASE by file copy, visibility-map bits cleared by
+ * heap records) are not in that index, so such a page could be one of a truncated block, a dropped
+ * relation or a stale visibility map. Sizes and those records at every LSN, and versions between
+ * images, come with the store's page versions; then this class gives way to one that uses them.
+ */
+public final class ImagePageSource implements PageSource {
+    /** Image windows kept decoded, per timeline (a manifest decodes in hundreds of microseconds). */
+    private static final int VIEWS_PER_TIMELINE = 8;
+    /** WAL read to decode an image's checkpoint record (about a hundred bytes, maybe across a page header). */
+    private static final int CHECKPOINT_READ = 16 * 1024;
+
+    private final Store store;
+    private final Map<TimelineId, Map<Lsn, Window>> windows = new HashMap<>();
+
+    public ImagePageSource(Store store) {
+        this.store = store;
+    }
+
+    /** An image's manifest, as maps, and how far past its checkpoint record it is the state of the timeline. */
+    private record Window(ImageManifest image, Lsn end, Map<RelTag, Long> sizes, Set<String> directories) {
+        boolean covers(Lsn lsn) {
+            return !lsn.isBefore(image.lsn()) && !lsn.isAfter(end);
+        }
+    }
+
+    @Override
+    public boolean exists(TimelineId timeline, RelTag rel, Lsn lsn) {
+        return window(timeline, lsn).sizes().containsKey(rel);
+    }
+
+    @Override
+    public int nblocks(TimelineId timeline, RelTag rel, Lsn lsn) {
+        return size(window(timeline, lsn), rel, lsn);
+    }
+
+    private static int size(Window w, RelTag rel, Lsn lsn) {
+        Long blocks = w.sizes().get(rel);
+        if (blocks != null) {
+            return (int) (long) blocks;
+        }
+        if (rel.fork() == ForkNumber.FSM || rel.fork() == ForkNumber.VISIBILITY_MAP) {
+            return 0; // as Neon: PostgreSQL creates these forks and asks their size before extending them
+        }
+        throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                "relation " + rel.path() + " does not exist at " + lsn);
+    }
+
+    @Override
+    public long dbSize(TimelineId timeline, int dbOid, Lsn lsn) {
+        Window w = window(timeline, lsn);
+        if (!w.directories().contains("base/" + Integer.toUnsignedString(dbOid))) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                    "database " + Integer.toUnsignedString(dbOid) + " does not exist at " + lsn);
+        }
+        long blocks = 0;
+        for (Map.Entry<RelTag, Long> e : w.sizes().entrySet()) {
+            RelFileNode n = e.getKey().node();
+            if (n.spcOid() == RelFileNode.DEFAULT_TABLESPACE && n.dbOid() == dbOid) {
+                blocks += e.getValue();
+            }
+        }
+        return blocks * PageLayout.BLCKSZ;
+    }
+
+    @Override
+    public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        Window w = window(timeline, lsn);
+        if (Integer.toUnsignedLong(block) >= Integer.toUnsignedLong(size(w, rel, lsn))) {
+            return new byte[PageLayout.BLCKSZ]; // beyond the end: zeros, as Neon answers
+        }
+        // In the window the newest version at or below the LSN is the image's page: no record since.
+        PageVersion v = store.getPage(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
+                "the image at " + w.image().lsn() + " lists " + rel.path() + " with " + w.sizes().get(rel)
+                        + " blocks, but block " + Integer.toUnsignedString(block) + " has no stored version"));
+        return v.page();
+    }
+
+    @Override
+    public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
+        Window w = window(timeline, lsn);
+        String path = kind.segmentPath(segment);
+        byte[] content = store.imageFile(w.image(), path).orElseThrow(() -> new PageUnavailableException(
+                PageUnavailableException.Reason.NOT_FOUND, "SLRU segment " + path + " does not exist at " + lsn));
+        if (content.length % PageLayout.BLCKSZ != 0) {
+            throw new StoreException(path + " of the image at " + w.image().lsn() + " has " + content.length
+                    + " bytes, not whole pages");
+        }
+        return content;
+    }
+
+    /** The window holding {@code lsn} on the timeline's lineage, or NOT_MATERIALIZED. */
+    private Window window(TimelineId timeline, Lsn lsn) {
+        Lsn imageLsn = store.latestImageLsnAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
+                PageUnavailableException.Reason.NOT_MATERIALIZED, "not materialized at " + lsn
+                        + " yet: timeline " + timeline + " has no image at or below it"));
+        Window w = cached(timeline, imageLsn);
+        if (w == null) {
+            ImageManifest image = store.latestImageAtOrBefore(timeline, lsn).filter(i -> i.lsn().equals(imageLsn))
+                    .orElseThrow(() -> new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
+                            "the image at " + imageLsn + " went away (garbage collection); ask again"));
+            w = remember(timeline, open(timeline, image));
+        }
+        if (!w.covers(lsn)) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
+                    "page not materialized at " + lsn + " yet: the store has exact pages and sizes at its images;"
+                            + " the newest at or below " + lsn + " is exact from " + w.image().lsn() + " to " + w.end());
+        }
+        return w;
+    }
+
+    private synchronized Window cached(TimelineId timeline, Lsn imageLsn) {
+        Map<Lsn, Window> own = windows.get(timeline);
+        return own == null ? null : own.get(imageLsn);
+    }
+
+    private synchronized Window remember(TimelineId timeline, Window w) {
+        windows.computeIfAbsent(timeline, t -> new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Lsn, Window> eldest) {
+                return size() > VIEWS_PER_TIMELINE;
+            }
+        }).put(w.image().lsn(), w);
+        return w;
+    }
+
+    private Window open(TimelineId timeline, ImageManifest image) {
+        Map<RelTag, Long> sizes = new HashMap<>();
+        for (RelationSize r : image.relations()) {
+            sizes.put(r.rel(), r.blocks());
+        }
+        return new Window(image, windowEnd(store, timeline, image), Map.copyOf(sizes), Set.copyOf(image.directories()));
+    }
+
+    /**
+     * The end of an image's window on a timeline: where the record after the image's checkpoint record
+     * starts, read from this timeline's WAL (a branch may continue differently from its parent after the
+     * image). If that record cannot be read, the window is the image's own LSN. Blocking.
+     */
+    public static Lsn windowEnd(Store store, TimelineId timeline, ImageManifest image) {
+        try {
+            WalStreamDecoder decoder = WalStreamDecoder.startingAt(image.lsn());
+            decoder.feed(store.readWal(timeline, image.lsn(), CHECKPOINT_READ));
+            DecodeResult r = decoder.poll();
+            if (r instanceof DecodedRecord rec && rec.startLsn().equals(image.lsn())
+                    && MainDataDecoder.decode(rec).orElse(null) instanceof CheckpointRecord) {
+                return rec.nextRecordLsn();
+            }
+        } catch (StoreException | IllegalArgumentException e) {
+            // WAL not there (any more): only the image's own LSN is known to be its state
+        }
+        return image.lsn();
+    }
+}

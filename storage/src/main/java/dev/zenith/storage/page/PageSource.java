@@ -1,0 +1,32 @@
+package dev.zenith.storage.page;
+
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.SlruKind;
+
+/**
+ * What a page service asks one storage: a timeline's relations, pages, database sizes and SLRU
+ * segments as of an LSN (the caller has checked that the LSN lies in the timeline's retention and
+ * stored WAL). Every answer is exact; when there is none, a {@link PageUnavailableException} says why,
+ * never an approximation. Blocking (LMDB reads): call from a worker thread. Thread-safe.
+ *
+ * <p>Answers follow Neon's page server: a fork that does not exist has no size, except that an absent
+ * FSM or visibility-map fork has 0 blocks (PostgreSQL asks for their size right after creating them);
+ * a block at or beyond the fork's size is an all-zero page.
+ */
+public interface PageSource {
+    boolean exists(TimelineId timeline, RelTag rel, Lsn lsn);
+
+    /** Blocks in the fork. */
+    int nblocks(TimelineId timeline, RelTag rel, Lsn lsn);
+
+    /** Bytes of the database's relations (every fork) in the default tablespace, as Neon counts them. */
+    long dbSize(TimelineId timeline, int dbOid, Lsn lsn);
+
+    /** The 8 KiB of one block. */
+    byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn);
+
+    /** The whole segment file, a multiple of 8 KiB. */
+    byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn);
+}
