@@ -97,6 +97,11 @@ public final class RestApi {
             reply(ctx, 200, storages.describeAll());
         });
         r.get("/storages/:name").handler(ctx -> reply(ctx, 200, storages.describe(ctx.pathParam("name"))));
+        r.get("/storages/:name/timelines").handler(ctx -> {
+            StorageRegistry.Storage s = storages.get(ctx.pathParam("name"));
+            JsonArray pgs = computes.list();
+            reading(ctx, () -> PageCatalog.timelines(s, computes.timelines(), pgs));
+        });
         r.post("/storages/:name/gc").handler(ctx -> {
             String name = ctx.pathParam("name");
             var raw = ctx.body().buffer();
@@ -133,6 +138,21 @@ public final class RestApi {
             Instant until = instantParam(ctx, "until");
             int limit = intParam(ctx, "limit", 50, 1, 10_000);
             blocking(ctx, 200, () -> computes.log(name, since, until, limit));
+        });
+        r.get("/pgs/:name/relations").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            JsonObject pg = computes.show(name);
+            java.util.List<String> lsn = ctx.queryParams().getAll("lsn");
+            if (lsn.size() > 1) {
+                throw ApiException.badRequest("give one lsn, or none for the end of WAL");
+            }
+            String timeline = pg.getString("timeline_id");
+            if (timeline == null) {
+                throw ApiException.conflict("pg '" + name + "' has no timeline yet");
+            }
+            StorageRegistry.Storage s = storages.get(pg.getString("storage_name"));
+            reading(ctx, () -> PageCatalog.relations(s, name, dev.zenith.storage.timeline.TimelineId.parse(timeline),
+                    lsn.isEmpty() ? null : lsn.get(0)));
         });
         r.delete("/pgs/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -281,6 +301,17 @@ public final class RestApi {
         done.onComplete(ar -> {
             if (ar.succeeded()) {
                 reply(ctx, status, ar.result());
+            } else {
+                ctx.fail(ar.cause());
+            }
+        });
+    }
+
+    /** A read that blocks (the store), on a worker: it does not wait behind the management thread's changes. */
+    private void reading(RoutingContext ctx, Callable<Object> work) {
+        vertx.executeBlocking(work, false).onComplete(ar -> {
+            if (ar.succeeded()) {
+                reply(ctx, 200, ar.result());
             } else {
                 ctx.fail(ar.cause());
             }

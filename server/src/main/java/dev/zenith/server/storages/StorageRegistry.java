@@ -41,12 +41,42 @@ public final class StorageRegistry implements AutoCloseable {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(StorageRegistry.class.getName());
     public static final String DEFAULT_STORAGE = "local";
 
-    /** One attached storage; {@code pitr} is how far back any point in time stays reachable. */
-    public record Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store) {
+    /**
+     * One attached storage; {@code pitr} is how far back any point in time stays reachable; {@code tenantId}
+     * is the storage's own id (kept in it, so it moves with it), which page-service clients name it by.
+     */
+    public record Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store,
+                          String tenantId) {
+        Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store) {
+            this(name, type, path, attachedAt, pitr, store, tenantIdOf(store));
+        }
+
         public JsonObject toJson() {
             return new JsonObject().put("name", name).put("type", type).put("path", path.toString())
-                    .put("attached_at", attachedAt.toString()).put("pitr", formatDuration(pitr)).put("status", "available");
+                    .put("attached_at", attachedAt.toString()).put("pitr", formatDuration(pitr))
+                    .put("tenant_id", tenantId).put("status", "available");
         }
+    }
+
+    /** Where a storage keeps its id. */
+    private static final String TENANT_ID_KEY = "storage/tenant_id";
+
+    /** The storage's id: 32 hex digits, made when the storage is first attached (blocking). */
+    private static String tenantIdOf(Store store) {
+        Optional<byte[]> kept = store.getMeta(TENANT_ID_KEY);
+        if (kept.isPresent()) {
+            return new String(kept.get(), java.nio.charset.StandardCharsets.US_ASCII);
+        }
+        byte[] random = new byte[16];
+        new java.security.SecureRandom().nextBytes(random);
+        String id = java.util.HexFormat.of().formatHex(random);
+        store.putMeta(TENANT_ID_KEY, id.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        return id;
+    }
+
+    /** The attached storage whose id is {@code tenantId} (as {@link Storage#tenantId}, lower case). */
+    public Optional<Storage> findByTenantId(String tenantId) {
+        return list().stream().filter(s -> s.tenantId().equals(tenantId)).findFirst();
     }
 
     public static final Duration DEFAULT_PITR = Duration.ofDays(7);
