@@ -199,6 +199,16 @@ public final class ComputeManager {
                 : Optional.of(new TimelineRef(c.record.storageName(), TimelineId.parse(c.record.timelineId())));
     }
 
+    /**
+     * Whether a running primary writes this timeline (so its WAL will grow): a page-service request for
+     * WAL beyond the stored end waits for it then, and is refused otherwise. Event-loop safe.
+     */
+    public boolean hasWriter(String storageName, TimelineId timeline) {
+        String id = timeline.toString();
+        return computes.values().stream().anyMatch(c -> c.running && isPrimary(c)
+                && c.record.storageName().equals(storageName) && c.record.timelineId().equals(id));
+    }
+
     public void checkExists(String name) {
         require(name);
     }

@@ -41,7 +41,16 @@ public record ZenithConfig(
         long indexIntervalMs,
         String replicationUser,
         String replicationPassword,
-        long authenticationTimeoutMs) {
+        long authenticationTimeoutMs,
+        PageServiceSettings pageService) {
+
+    /**
+     * The page service on the pg port: how long a request waits for WAL it needs (Neon:
+     * wait_lsn_timeout, 300 s), how many requests of one connection are in progress before it stops
+     * reading more (backpressure), and the worker threads that read the store for it.
+     */
+    public record PageServiceSettings(long waitLsnTimeoutMs, int maxPipelinedRequests, int workers) {
+    }
 
     /** Environment variables that override the file; nothing else in the environment is read. */
     static final List<String> ENVIRONMENT_KEYS = List.of("ZENITH_HOME", "ZENITH_HTTP_PORT", "ZENITH_PG_PORT",
@@ -49,7 +58,7 @@ public record ZenithConfig(
     /** PostgreSQL settings every compute gets from zenith (ComputeManager): computes.settings may not name them. */
     static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
             "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
-    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver");
+    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service");
 
     public static Future<ZenithConfig> load(Vertx vertx) {
         ConfigRetrieverOptions options = new ConfigRetrieverOptions().setScanPeriod(0);
@@ -112,6 +121,7 @@ public record ZenithConfig(
                 "authentication_timeout_ms");
         Section computes = Section.of(json, "computes", "first_port", "dir", "settings");
         Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
+        Section pages = Section.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -154,7 +164,10 @@ public record ZenithConfig(
                 string(json, "ZENITH_REPLICATION_USER", pg.string("replication_user", "zenith")),
                 string(json, "ZENITH_REPLICATION_PASSWORD", pg.string("replication_password", null)),
                 // As PostgreSQL's authentication_timeout: a client that has not logged in by then is dropped.
-                pg.number("authentication_timeout_ms", 60_000, 1, Integer.MAX_VALUE));
+                pg.number("authentication_timeout_ms", 60_000, 1, Integer.MAX_VALUE),
+                new PageServiceSettings(pages.number("wait_lsn_timeout_ms", 60_000, 1, Integer.MAX_VALUE),
+                        (int) pages.number("max_pipelined_requests", 256, 1, 65_536),
+                        (int) pages.number("workers", 4, 1, 256)));
     }
 
     /**
@@ -186,7 +199,7 @@ public record ZenithConfig(
     public ZenithConfig withReplicationPassword(String password) {
         return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
                 computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
-                authenticationTimeoutMs);
+                authenticationTimeoutMs, pageService);
     }
 
     /** Without the replication password: settings get logged, secrets never. */

@@ -26,6 +26,7 @@ class ZenithConfigTest {
         assertEquals(Path.of(".zenith").toAbsolutePath().normalize(), c.home());
         assertEquals(c.home().resolve("pgs"), c.computesDir());
         assertEquals(60_000, c.authenticationTimeoutMs());
+        assertEquals(new ZenithConfig.PageServiceSettings(60_000, 256, 4), c.pageService());
     }
 
     @Test
@@ -36,6 +37,7 @@ class ZenithConfigTest {
         assertEquals(defaults.pgPort(), fromFile.pgPort());
         assertEquals(defaults.maxBatchBytes(), fromFile.maxBatchBytes());
         assertEquals(defaults.authenticationTimeoutMs(), fromFile.authenticationTimeoutMs());
+        assertEquals(defaults.pageService(), fromFile.pageService());
         assertEquals("128MB", fromFile.computeSettings().get("shared_buffers"));
     }
 
@@ -83,6 +85,9 @@ class ZenithConfigTest {
         rejected(new JsonObject().put("wal_receiver", new JsonObject().put("status_interval_ms", 0)), "wal_receiver.status_interval_ms");
         rejected(new JsonObject().put("wal_receiver", new JsonObject().put("max_batch_bytes", 100)), "wal_receiver.max_batch_bytes");
         rejected(new JsonObject().put("pg", new JsonObject().put("authentication_timeout_ms", -1)), "pg.authentication_timeout_ms");
+        rejected(new JsonObject().put("page_service", new JsonObject().put("max_pipelined_requests", 0)),
+                "page_service.max_pipelined_requests must be a whole number from 1 to 65536");
+        rejected(new JsonObject().put("page_service", new JsonObject().put("wait_lsn", 5)), "unknown setting(s) [page_service.wait_lsn]");
         rejected(new JsonObject().put("pg", new JsonObject().put("replication_user", 7)), "pg.replication_user must be a string");
         rejected(new JsonObject().put("computes", new JsonObject().put("settings", "fsync=off")), "computes.settings must be an object");
         rejected(new JsonObject().put("home", 5), "home must be a string");

@@ -1,0 +1,105 @@
+package dev.zenith.server.pageservice;
+
+import dev.zenith.protocol.pagestream.PagestreamCommand;
+import dev.zenith.protocol.server.PageServiceSession;
+import dev.zenith.protocol.wire.FrontendDecoder;
+import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.page.ImagePageSource;
+import dev.zenith.storage.page.PageSource;
+import dev.zenith.storage.timeline.TimelineId;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.net.NetSocket;
+
+import java.util.Collections;
+import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiPredicate;
+
+/**
+ * The page service: Neon's pagestream (v2 and v3) on normal connections of the pg port, after the
+ * WAL service's start-up and authentication. What every page connection shares: the worker pool that
+ * reads the store (no event loop does), the page sources, and the settings. Answers come from a
+ * {@link PageSource} per storage: today {@link ImagePageSource}, exact at images only.
+ */
+public final class PageService {
+    private final Vertx vertx;
+    private final ZenithConfig.PageServiceSettings settings;
+    private final StorageRegistry storages;
+    private final RequestAnswers answers;
+    private final WorkerExecutor worker;
+    /** Weak on the store: a detached storage's source goes with it. */
+    private final Map<Store, PageSource> sources = Collections.synchronizedMap(new WeakHashMap<>());
+    private final Set<PageConnection> connections = ConcurrentHashMap.newKeySet();
+
+    /** {@code writers}: whether a running compute writes (storage name, timeline). */
+    public PageService(Vertx vertx, ZenithConfig.PageServiceSettings settings, StorageRegistry storages,
+                       BiPredicate<String, TimelineId> writers) {
+        this.vertx = vertx;
+        this.settings = settings;
+        this.storages = storages;
+        this.answers = new RequestAnswers(writers);
+        this.worker = vertx.createSharedWorkerExecutor("zenith-pageservice", settings.workers(), 10, TimeUnit.MINUTES);
+        storages.onDetach(s -> connections.stream().filter(c -> c.reads(s.store()))
+                .forEach(c -> c.fatal("57P01", "storage '" + s.name() + "' was detached")));
+    }
+
+    /** Takes over an authenticated normal connection; {@code decoder} may hold bytes the client already sent. */
+    public void serve(NetSocket socket, FrontendDecoder decoder) {
+        PageConnection c = new PageConnection(this, socket, new PageServiceSession(decoder));
+        connections.add(c);
+        c.start();
+    }
+
+    void forget(PageConnection c) {
+        connections.remove(c);
+    }
+
+    /** A stream's target, or UnknownTargetException naming what is missing (blocking: reads the store). */
+    PageTarget resolve(PagestreamCommand command) throws UnknownTargetException {
+        StorageRegistry.Storage s = storages.findByTenantId(command.tenantId()).orElseThrow(() -> new UnknownTargetException(
+                "tenant " + command.tenantId() + " not found: no attached storage has that tenant_id (zenith storage list --json)"));
+        TimelineId timeline = TimelineId.parse(command.timelineId());
+        if (s.store().timeline(timeline).isEmpty()) {
+            throw new UnknownTargetException("timeline " + command.timelineId() + " not found in tenant " + command.tenantId()
+                    + " (storage '" + s.name() + "')");
+        }
+        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), ImagePageSource::new));
+    }
+
+    /** A pagestream command naming a tenant or timeline we do not have. */
+    static final class UnknownTargetException extends Exception {
+        UnknownTargetException(String message) {
+            super(message);
+        }
+    }
+
+    <T> Future<T> blocking(Callable<T> work) {
+        return worker.executeBlocking(work, false);
+    }
+
+    Vertx vertx() {
+        return vertx;
+    }
+
+    RequestAnswers answers() {
+        return answers;
+    }
+
+    ZenithConfig.PageServiceSettings settings() {
+        return settings;
+    }
+
+    /** Ends every page connection, then the worker pool. */
+    public Future<Void> close() {
+        connections.forEach(c -> c.fatal("57P01", "zenith is shutting down"));
+        return worker.close();
+    }
+}

@@ -1,0 +1,9 @@
+package dev.zenith.server.pageservice;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.page.PageSource;
+import dev.zenith.storage.timeline.TimelineId;
+
+/** The storage ("tenant") and timeline a page stream reads, and where its answers come from. */
+record PageTarget(String storageName, Store store, TimelineId timeline, PageSource source) {
+}
