@@ -45,10 +45,14 @@ public final class PageService {
         this.vertx = vertx;
         this.settings = settings;
         this.storages = storages;
-        this.answers = new RequestAnswers(writers);
+        BoundsCache bounds = new BoundsCache(vertx, writers);
+        this.answers = new RequestAnswers(bounds);
         this.worker = vertx.createSharedWorkerExecutor("zenith-pageservice", settings.workers(), 10, TimeUnit.MINUTES);
-        storages.onDetach(s -> connections.stream().filter(c -> c.reads(s.store()))
-                .forEach(c -> c.fatal("57P01", "storage '" + s.name() + "' was detached")));
+        storages.onDetach(s -> {
+            bounds.forget(s.store());
+            connections.stream().filter(c -> c.reads(s.store()))
+                    .forEach(c -> c.fatal("57P01", "storage '" + s.name() + "' was detached"));
+        });
     }
 
     /** Takes over an authenticated normal connection; {@code decoder} may hold bytes the client already sent. */

@@ -6,7 +6,6 @@ import dev.zenith.storage.page.PageUnavailableException;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.SlruKind;
 
-import java.util.function.BiPredicate;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -28,18 +27,10 @@ final class RequestAnswers {
     record WaitForWal(Lsn lsn, Lsn storedEnd) implements Outcome {
     }
 
-    /** Whether a running compute writes (storage, timeline). */
-    private final BiPredicate<String, dev.zenith.storage.timeline.TimelineId> writers;
+    private final BoundsCache bounds;
 
-    RequestAnswers(BiPredicate<String, dev.zenith.storage.timeline.TimelineId> writers) {
-        this.writers = writers;
-    }
-
-    TimelineBounds bounds(PageTarget t) {
-        Lsn end = t.store().lastRecordEnd(t.timeline()).orElse(Lsn.INVALID);
-        Lsn stored = Lsn.max(end, t.store().walEnd(t.timeline()).orElse(end));
-        return new TimelineBounds(t.store().retentionHorizon(t.timeline()).orElse(null), end, stored,
-                writers.test(t.storageName(), t.timeline()));
+    RequestAnswers(BoundsCache bounds) {
+        this.bounds = bounds;
     }
 
     Outcome answer(PageTarget t, PagestreamRequest request) {
@@ -50,8 +41,12 @@ final class RequestAnswers {
             if (early != null) {
                 return error(h, early.message());
             }
-            TimelineBounds bounds = bounds(t);
+            TimelineBounds bounds = this.bounds.of(t);
             LsnRules.Decision d = LsnRules.decide(h, bounds, t.timeline().toString());
+            if (d instanceof LsnRules.WaitFor) {
+                bounds = this.bounds.fresh(t); // the WAL may have come since the bounds were read
+                d = LsnRules.decide(h, bounds, t.timeline().toString());
+            }
             if (d instanceof LsnRules.Refuse r) {
                 return error(h, r.message());
             }

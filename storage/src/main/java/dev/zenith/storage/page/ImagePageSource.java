@@ -122,6 +122,13 @@ public final class ImagePageSource implements PageSource {
 
     /** The window holding {@code lsn} on the timeline's lineage, or NOT_MATERIALIZED. */
     private Window window(TimelineId timeline, Lsn lsn) {
+        // No other image can lie inside a window (its checkpoint record would be a record there), so a
+        // window we know that covers the LSN is the answer without asking the store. If garbage collection
+        // took its image since, its sizes are still that LSN's state, and its pages are gone: reads fail.
+        Window known = covering(timeline, lsn);
+        if (known != null) {
+            return known;
+        }
         Lsn imageLsn = store.latestImageLsnAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "not materialized at " + lsn
                         + " yet: timeline " + timeline + " has no image at or below it"));
@@ -138,6 +145,18 @@ public final class ImagePageSource implements PageSource {
                             + " the newest at or below " + lsn + " is exact from " + w.image().lsn() + " to " + w.end());
         }
         return w;
+    }
+
+    private synchronized Window covering(TimelineId timeline, Lsn lsn) {
+        Map<Lsn, Window> own = windows.get(timeline);
+        if (own != null) {
+            for (Window w : own.values()) {
+                if (w.covers(lsn)) {
+                    return w;
+                }
+            }
+        }
+        return null;
     }
 
     private synchronized Window cached(TimelineId timeline, Lsn imageLsn) {
