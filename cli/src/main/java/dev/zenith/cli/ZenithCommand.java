@@ -28,7 +28,7 @@ final class ZenithCommand implements Runnable {
         for (Class<?> c : List.of(DaemonCommands.Start.class, DaemonCommands.Stop.class, DaemonCommands.Status.class,
                 DaemonCommands.Logs.class, PgCommands.class, SnapshotCommands.class, StorageCommands.class,
                 LogCommand.class, TreeCommand.class, CompletionCommand.class, CompletionCommand.Complete.class,
-                WaldumpCommand.class)) {
+                WaldumpCommand.class, PageBenchCommand.class)) {
             m.put(c.getAnnotation(Command.class).name(), c);
         }
         return m;
