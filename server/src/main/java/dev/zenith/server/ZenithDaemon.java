@@ -197,7 +197,7 @@ public final class ZenithDaemon {
                     return vertx.deployVerticle(new WalService(new WalService.Settings(config.pgHost(), config.pgPort(),
                             config.replicationUser(), config.replicationPassword(), config.home().resolve("tmp"),
                             config.authenticationTimeoutMs()),
-                            storages, computes));
+                            storages, computes, config.pageService()));
                 })
                 .compose(id -> {
                     walServiceDeployment = id;

@@ -59,6 +59,8 @@ final class DaemonFixture implements AutoCloseable {
     final JsonObject httpSettings = new JsonObject();
     /** Settings of the {@code pg} section beyond host and port, for a test that needs them. */
     final JsonObject pgSettings = new JsonObject();
+    /** Settings of the {@code page_service} section, for a test that needs them. */
+    final JsonObject pageServiceSettings = new JsonObject();
     /** PostgreSQL settings of the computes (small: tests run many at once). */
     final JsonObject computeSettings = new JsonObject().put("shared_buffers", "32MB").put("max_connections", "40");
 
@@ -67,7 +69,8 @@ final class DaemonFixture implements AutoCloseable {
                 .put("http", new JsonObject().put("host", "127.0.0.1").mergeIn(httpSettings).put("port", httpPort))
                 .put("pg", pgSettings.copy().put("host", "127.0.0.1").put("port", pgPort))
                 .put("computes", new JsonObject().put("first_port", computeFirstPort)
-                        .put("settings", computeSettings.copy()));
+                        .put("settings", computeSettings.copy()))
+                .put("page_service", pageServiceSettings.copy());
     }
 
     DaemonFixture startInProcess() throws Exception {

@@ -62,7 +62,8 @@ final class PageCatalog {
             // Up to where the stored WAL ends (the pg's last_lsn) is reached; past the last record, it is its state.
             Lsn stored = Lsn.max(end, store.walEnd(timeline).orElse(end));
             if (lsn.isAfter(stored)) {
-                throw ApiException.badRequest("LSN " + lsn + " is beyond the end of WAL " + stored + " of pg '" + pgName + "'");
+                throw ApiException.badRequest("LSN " + lsn + " is beyond the end of WAL " + stored + " of pg '" + pgName
+                        + "' in the store (acknowledged WAL reaches it within wal_receiver.index_interval_ms)");
             }
             lsn = Lsn.min(lsn, end);
         }

@@ -76,6 +76,7 @@ final class PageConnection {
         socket.drainHandler(v -> pump());
         socket.closeHandler(v -> closed());
         socket.exceptionHandler(e -> LOG.log(Level.FINE, "page connection error", e));
+        socket.resume(); // the login may have paused it (a throttled answer); what it holds comes to us now
         pump(); // the client may have sent its command with its password
     }
 

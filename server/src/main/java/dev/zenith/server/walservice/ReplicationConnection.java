@@ -13,6 +13,7 @@ import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.ErrorFields;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.security.LoginThrottle;
+import dev.zenith.server.pageservice.PageService;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
@@ -42,13 +43,13 @@ final class ReplicationConnection {
     /** What every connection shares. */
     record Services(Vertx vertx, WorkerExecutor worker, TimelineSelector selector, ReplicationSlots slots,
                     SystemIdentifiers systemIdentifiers, Path scratchDir, long authenticationTimeoutMs,
-                    LoginThrottle logins) {
+                    LoginThrottle logins, PageService pages) {
         <T> Future<T> blocking(Callable<T> work) {
             return worker.executeBlocking(work, false);
         }
     }
 
-    private enum Phase { HANDSHAKE, SELECTING_TIMELINE, COMMANDS, ANSWERING, CLOSED }
+    private enum Phase { HANDSHAKE, SELECTING_TIMELINE, COMMANDS, ANSWERING, HANDED_OVER, CLOSED }
 
     private final Services services;
     private final NetSocket socket;
@@ -203,11 +204,8 @@ final class ReplicationConnection {
     private void driveHandshake() {
         for (ServerEvent e = handshake.poll(); e != null; e = handshake.poll()) {
             if (e instanceof ServerEvent.StartupReceived s) {
-                if (s.mode() != ServerHandshake.ReplicationMode.PHYSICAL) {
-                    fatal("0A000", s.mode() == ServerHandshake.ReplicationMode.LOGICAL
-                            ? "zenith does not support logical replication (replication=database); use replication=true"
-                            : "this port serves physical replication connections only; connect with replication=true "
-                            + "(computes have ports of their own: zenith pg list)");
+                if (s.mode() == ServerHandshake.ReplicationMode.LOGICAL) {
+                    fatal("0A000", "zenith does not support logical replication (replication=database); use replication=true");
                     return;
                 }
                 options = s.startup().parameters().get("options");
@@ -222,7 +220,17 @@ final class ReplicationConnection {
                 write(handshake.drainOutbound());
                 close();
                 return;
-            } else if (e instanceof ServerEvent.Ready) {
+            } else if (e instanceof ServerEvent.Ready r) {
+                if (r.mode() == ServerHandshake.ReplicationMode.NONE) {
+                    // A normal connection is the page service's once logged in: its stream names its timeline.
+                    answerLogin(true, () -> {
+                        cancelAuthenticationTimer();
+                        write(handshake.drainOutbound());
+                        phase = Phase.HANDED_OVER;
+                        services.pages().serve(socket, handshake.decoder());
+                    });
+                    return;
+                }
                 answerLogin(true, () -> selectTimeline(() -> {
                     cancelAuthenticationTimer();
                     write(handshake.drainOutbound());

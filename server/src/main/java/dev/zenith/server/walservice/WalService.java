@@ -5,6 +5,8 @@ import dev.zenith.protocol.auth.ScramVerifier;
 import dev.zenith.protocol.server.ServerHandshake;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.security.LoginThrottle;
+import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.pageservice.PageService;
 import dev.zenith.server.storages.StorageRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -38,6 +40,9 @@ public final class WalService extends VerticleBase {
     private final Settings settings;
     private final StorageRegistry storages;
     private final ComputeManager computes;
+    private final ZenithConfig.PageServiceSettings pageSettings;
+    /** Normal (non-replication) connections are the page service's once authenticated. */
+    private PageService pages;
     private final ReplicationSlots slots = new ReplicationSlots();
     private final AtomicInteger nextProcessId = new AtomicInteger(10_000);
     private WorkerExecutor worker;
@@ -46,15 +51,18 @@ public final class WalService extends VerticleBase {
     /** How often slot positions that moved are written to their storage (PostgreSQL: at checkpoints). */
     private static final long SLOT_PERSIST_MS = 10_000;
 
-    public WalService(Settings settings, StorageRegistry storages, ComputeManager computes) {
+    public WalService(Settings settings, StorageRegistry storages, ComputeManager computes,
+                      ZenithConfig.PageServiceSettings pageSettings) {
         this.settings = settings;
         this.storages = storages;
         this.computes = computes;
+        this.pageSettings = pageSettings;
     }
 
     @Override
     public Future<?> start() {
         worker = vertx.createSharedWorkerExecutor("zenith-walservice", 4, 6, TimeUnit.HOURS);
+        pages = new PageService(vertx, pageSettings, storages, computes::hasWriter);
         return worker.executeBlocking(() -> {
             // Base backups a previous run left half-streamed.
             FileTrees.delete(settings.scratchDir());
@@ -74,7 +82,7 @@ public final class WalService extends VerticleBase {
                         user -> user.equals(settings.user()) ? Optional.of(verifier) : Optional.empty(),
                         ServerHandshake.defaultParameters(SERVER_VERSION), pid, (int) System.nanoTime());
                 new ReplicationConnection(new ReplicationConnection.Services(vertx, worker, selector, slots,
-                        systemIdentifiers, settings.scratchDir(), settings.authenticationTimeoutMs(), logins), socket, hs).start();
+                        systemIdentifiers, settings.scratchDir(), settings.authenticationTimeoutMs(), logins, pages), socket, hs).start();
             });
             slotTimer = vertx.setPeriodic(SLOT_PERSIST_MS, id -> worker.executeBlocking(() -> {
                 slots.persistAdvanced();
@@ -90,7 +98,8 @@ public final class WalService extends VerticleBase {
         if (slotTimer >= 0) {
             vertx.cancelTimer(slotTimer);
         }
-        Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
+        Future<Void> closed = (server == null ? Future.<Void>succeededFuture() : server.close())
+                .eventually(() -> pages == null ? Future.succeededFuture() : pages.close());
         return closed.eventually(() -> worker == null ? Future.succeededFuture() : worker.executeBlocking(() -> {
             slots.persistAdvanced(); // the stores close after us
             return null;
