@@ -15,6 +15,7 @@ import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.security.Secrets;
+import dev.zenith.server.walservice.FollowedTimelines;
 import dev.zenith.server.walservice.ReplicationSlots;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
@@ -82,6 +83,8 @@ public final class ComputeManager {
     /** The daemon's management executor (same name, same single thread): state changes run one at a time. */
     private final WorkerExecutor management;
     private final List<Long> timers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Timelines open replication connections follow: in use, like those of pgs and snapshots. */
+    private final FollowedTimelines followed = new FollowedTimelines();
 
     /** A compute's persistent record plus what only the running daemon knows. */
     private static final class Compute {
@@ -746,13 +749,15 @@ public final class ComputeManager {
         return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
                 .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
                 .put("page_versions_freed", stats.pageVersionsFreed()).put("page_bytes_freed", stats.pageBytesFreed())
-                .put("index_entries_freed", stats.indexEntriesFreed());
+                .put("index_entries_freed", stats.indexEntriesFreed())
+                .put("timelines_freed", stats.timelinesFreed().size()).put("blobs_freed", stats.blobsFreed());
     }
 
     /**
      * Per timeline in use, the points that must stay readable: the PITR window's start and the snapshots.
-     * In use: the storage's root, every pg's timeline, and those of snapshots and replication slots. A
-     * branch whose pg was destroyed is none of these: it no longer pins its parent's history.
+     * In use: the storage's root, every pg's timeline, and those of snapshots, replication slots and open
+     * replication connections. A branch whose pg was destroyed is none of these: it no longer pins its
+     * parent's history, and garbage collection deletes it.
      */
     private Map<TimelineId, List<Lsn>> retainedPoints(StorageRegistry.Storage storage, java.time.Duration pitr,
                                                       String exceptSnapshot) {
@@ -783,6 +788,7 @@ public final class ComputeManager {
         // A permanent replication slot's client resumes from its restart LSN: that WAL stays.
         ReplicationSlots.restartLsns(store).forEach((tl, lsns) -> retained.computeIfAbsent(tl, k -> new ArrayList<>())
                 .addAll(lsns));
+        followed.of(store).forEach(tl -> retained.computeIfAbsent(tl, k -> new ArrayList<>()));
         return retained;
     }
 
@@ -849,6 +855,10 @@ public final class ComputeManager {
 
     public SnapshotCatalog snapshots() {
         return snapshots;
+    }
+
+    public FollowedTimelines followedTimelines() {
+        return followed;
     }
 
     /** Starts a pg as it last ran: primary, replica or read-only node. */

@@ -6,6 +6,7 @@ import dev.zenith.server.api.JsonBody;
 import dev.zenith.server.api.Names;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreInUseException;
+import dev.zenith.storage.StoreStats;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -354,6 +355,23 @@ public final class StorageRegistry implements AutoCloseable {
     public JsonObject describe(String name) {
         JsonObject broken = unavailable.get(name);
         return broken != null ? broken : get(name).toJson();
+    }
+
+    /**
+     * As {@link #describe}, plus for an available storage what its store holds now (blocking: reads the
+     * store): {@code size.used_bytes}, the LMDB pages holding data (garbage collection frees pages that
+     * later writes reuse), {@code size.file_bytes} and {@code size.timelines}.
+     */
+    public JsonObject describeWithSize(String name) {
+        JsonObject d = describe(name);
+        Storage s = storages.get(name);
+        if (s == null || unavailable.containsKey(name)) {
+            return d;
+        }
+        StoreStats stats = s.store().stats();
+        return d.copy().put("size", new JsonObject().put("used_bytes", stats.usedBytes())
+                .put("high_water_bytes", stats.highWaterBytes()).put("file_bytes", stats.fileBytes())
+                .put("timelines", stats.entries("timelines")));
     }
 
     /** Writes the registry atomically: a temp file, fsync, rename. Unavailable storages stay listed. */

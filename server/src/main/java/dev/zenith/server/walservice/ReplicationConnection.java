@@ -41,8 +41,8 @@ final class ReplicationConnection {
 
     /** What every connection shares. */
     record Services(Vertx vertx, WorkerExecutor worker, TimelineSelector selector, ReplicationSlots slots,
-                    SystemIdentifiers systemIdentifiers, Path scratchDir, long authenticationTimeoutMs,
-                    LoginThrottle logins) {
+                    FollowedTimelines followed, SystemIdentifiers systemIdentifiers, Path scratchDir,
+                    long authenticationTimeoutMs, LoginThrottle logins) {
         <T> Future<T> blocking(Callable<T> work) {
             return worker.executeBlocking(work, false);
         }
@@ -182,6 +182,7 @@ final class ReplicationConnection {
         cancelAuthenticationTimer();
         stopStreaming();
         services.slots().releaseTemporary(this);
+        services.followed().release(this);
         onClose.forEach(Runnable::run);
         onClose.clear();
     }
@@ -291,6 +292,7 @@ final class ReplicationConnection {
                 return;
             }
             target = ar.result();
+            services.followed().follow(this, target.store(), target.timeline().id());
             if (target.pgName() != null) {
                 pgMoves = services.vertx().eventBus().consumer(ComputeManager.PG_MOVED_ADDRESS, m -> {
                     if (target.pgName().equals(m.body())) {
@@ -327,6 +329,7 @@ final class ReplicationConnection {
             @SuppressWarnings("unchecked")
             Optional<PgTimelineHistory.Switch> leaving = (Optional<PgTimelineHistory.Switch>) ar.result()[1];
             target = moved;
+            services.followed().follow(this, moved.store(), moved.timeline().id());
             if (streamer == null) {
                 return;
             }

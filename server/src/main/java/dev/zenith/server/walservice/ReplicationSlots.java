@@ -149,12 +149,16 @@ public final class ReplicationSlots {
         return META_PREFIX + tl + "/" + name;
     }
 
-    /** Per timeline, the restart LSNs of the permanent slots a storage holds, as last written (blocking). */
+    /**
+     * Per timeline with a permanent slot, the slots' restart LSNs as last written (none for a slot that
+     * reserved no WAL yet, whose timeline is in use all the same) (blocking).
+     */
     public static Map<TimelineId, List<Lsn>> restartLsns(Store store) {
         Map<TimelineId, List<Lsn>> out = new HashMap<>();
         for (Slot s : stored(store)) {
+            List<Lsn> lsns = out.computeIfAbsent(s.timeline(), k -> new ArrayList<>());
             if (s.restartLsn().isValid()) {
-                out.computeIfAbsent(s.timeline(), k -> new ArrayList<>()).add(s.restartLsn());
+                lsns.add(s.restartLsn());
             }
         }
         return out;
