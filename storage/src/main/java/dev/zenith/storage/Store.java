@@ -660,8 +660,9 @@ public final class Store implements AutoCloseable {
      * Every block change with record LSN in (fromExclusive, toInclusive] on the timeline's lineage.
      * Entries hold the changes of one append, keyed by its first record, and records complete in LSN
      * order, so the entries partition the LSNs: start at the last entry keyed at or below the range.
+     * A block is visited once per record that changed it.
      */
-    private void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
+    public void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
         try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByLsn.openCursor(txn)) {
             for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
@@ -681,9 +682,10 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** Relations touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
     public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
         SortedSet<RelTag> out = new TreeSet<>(DataDirectoryLayout::compareTags);
-        changedBlocks(id, fromExclusive, toInclusive).forEach(b -> out.add(b.rel()));
+        forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(rel)); // no set of every block
         return out;
     }
 
