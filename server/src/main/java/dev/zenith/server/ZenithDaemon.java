@@ -207,7 +207,7 @@ public final class ZenithDaemon {
                     });
                 })
                 .onSuccess(v -> LOG.info("zenith listening: REST " + config.httpScheme() + "://" + config.httpHost() + ":" + config.httpPort()
-                        + ", home " + config.home() + ", " + transportDescription()))
+                        + ", home " + config.home() + ", " + transportDescription() + ", " + memoryDescription()))
                 .mapEmpty();
     }
 
@@ -247,6 +247,15 @@ public final class ZenithDaemon {
         String used = ((VertxInternal) vertx).transport().getClass().getSimpleName();
         Throwable cause = vertx.unavailableNativeTransportCause();
         return "transport " + used + (cause == null ? "" : " (native transport unavailable: " + cause + ")");
+    }
+
+    /** The heap bound this JVM has, and whether it is the configured one (zenith start passes it; java -jar does not). */
+    private String memoryDescription() {
+        long maxMb = Runtime.getRuntime().maxMemory() >> 20;
+        String configured = config.maxHeapMb() == 0 ? "the JVM's default" : config.maxHeapMb() + " MB";
+        boolean asConfigured = config.maxHeapMb() == 0 || Math.abs(maxMb - config.maxHeapMb()) <= config.maxHeapMb() / 10;
+        return "heap at most " + maxMb + " MB" + (asConfigured ? "" : " (daemon.max_heap_mb says " + configured
+                + "; zenith start passes it to the JVM, a JVM started otherwise has its own)");
     }
 
     private void writeDaemonFile() throws IOException {

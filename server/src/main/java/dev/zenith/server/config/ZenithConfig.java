@@ -41,7 +41,9 @@ public record ZenithConfig(
         long indexIntervalMs,
         String replicationUser,
         String replicationPassword,
-        long authenticationTimeoutMs) {
+        long authenticationTimeoutMs,
+        int maxHeapMb,
+        int maxDirectMemoryMb) {
 
     /** Environment variables that override the file; nothing else in the environment is read. */
     static final List<String> ENVIRONMENT_KEYS = List.of("ZENITH_HOME", "ZENITH_HTTP_PORT", "ZENITH_PG_PORT",
@@ -49,7 +51,13 @@ public record ZenithConfig(
     /** PostgreSQL settings every compute gets from zenith (ComputeManager): computes.settings may not name them. */
     static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
             "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
-    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver");
+    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "daemon");
+    /**
+     * The daemon's memory bound, read here so a bad value stops the start naming it; the launcher (zenith
+     * start) turns it into the JVM's -Xmx and -XX:MaxDirectMemorySize. 0: the JVM's default (a quarter of RAM).
+     */
+    public static final int DEFAULT_MAX_HEAP_MB = 256;
+    public static final int DEFAULT_MAX_DIRECT_MEMORY_MB = 128;
 
     public static Future<ZenithConfig> load(Vertx vertx) {
         ConfigRetrieverOptions options = new ConfigRetrieverOptions().setScanPeriod(0);
@@ -112,6 +120,7 @@ public record ZenithConfig(
                 "authentication_timeout_ms");
         Section computes = Section.of(json, "computes", "first_port", "dir", "settings");
         Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
+        Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -154,7 +163,11 @@ public record ZenithConfig(
                 string(json, "ZENITH_REPLICATION_USER", pg.string("replication_user", "zenith")),
                 string(json, "ZENITH_REPLICATION_PASSWORD", pg.string("replication_password", null)),
                 // As PostgreSQL's authentication_timeout: a client that has not logged in by then is dropped.
-                pg.number("authentication_timeout_ms", 60_000, 1, Integer.MAX_VALUE));
+                pg.number("authentication_timeout_ms", 60_000, 1, Integer.MAX_VALUE),
+                // Measured (bench/daemon-memory.sh): the largest live heap over imports, materializations,
+                // diffs and base backups of a scale 10 database stays under 100 MB.
+                (int) daemon.numberOrZero("max_heap_mb", DEFAULT_MAX_HEAP_MB, 64, 1 << 20),
+                (int) daemon.numberOrZero("max_direct_memory_mb", DEFAULT_MAX_DIRECT_MEMORY_MB, 16, 1 << 20));
     }
 
     /**
@@ -186,7 +199,7 @@ public record ZenithConfig(
     public ZenithConfig withReplicationPassword(String password) {
         return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
                 computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
-                authenticationTimeoutMs);
+                authenticationTimeoutMs, maxHeapMb, maxDirectMemoryMb);
     }
 
     /** Without the replication password: settings get logged, secrets never. */
@@ -236,6 +249,20 @@ public record ZenithConfig(
                         + ", got " + (v instanceof String ? "\"" + v + "\"" : v));
             }
             return ((Number) v).longValue();
+        }
+
+        /** As {@link #number}, where 0 (the JVM's own default) is allowed besides min..max. */
+        long numberOrZero(String key, long fallback, long min, long max) {
+            Object v = json.getValue(key);
+            if ((v instanceof Integer || v instanceof Long) && ((Number) v).longValue() == 0) {
+                return 0;
+            }
+            try {
+                return number(key, fallback, min, max);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace(" must be a whole number from ",
+                        " must be 0 (the JVM's default) or a whole number from "));
+            }
         }
 
         JsonObject object(String key) {
