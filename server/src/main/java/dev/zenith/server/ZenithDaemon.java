@@ -184,6 +184,10 @@ public final class ZenithDaemon {
             loadSecrets();
             PgInstallation pg = PgInstallation.detect();
             storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
+            // The home's own state (registry, log, lock) must not end up inside a storage, nor the
+            // scratch directory, which each start empties, hold one.
+            storages.reserve("ZENITH_HOME", config.home(), false);
+            storages.reserve("the base backups' scratch directory", config.scratchDir(), true);
             computes = new ComputeManager(vertx, config, pg, storages);
             computes.recover();
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
@@ -195,7 +199,7 @@ public final class ZenithDaemon {
                     http = server;
                     // The replication protocol (pg_receivewal, pg_basebackup, replicas) on the pg port.
                     return vertx.deployVerticle(new WalService(new WalService.Settings(config.pgHost(), config.pgPort(),
-                            config.replicationUser(), config.replicationPassword(), config.home().resolve("tmp"),
+                            config.replicationUser(), config.replicationPassword(), config.scratchDir(),
                             config.authenticationTimeoutMs()),
                             storages, computes));
                 })

@@ -110,6 +110,8 @@ public final class ComputeManager {
         this.directories = new ComputeDirectories(pg);
         this.snapshots = new SnapshotCatalog(storages);
         this.computesDir = prepareComputesDir();
+        // pg create, start and destroy delete directories there: no storage may live in it, or hold it.
+        storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
         this.management = vertx.createSharedWorkerExecutor(MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
     }
 
@@ -231,6 +233,7 @@ public final class ComputeManager {
      * nothing of it is loaded, and this returns false.
      */
     private boolean takeIn(StorageRegistry.Storage s) throws IOException {
+        finishDestroysCutShort(s);
         List<PgRecord> found = storedPgs(s.store());
         List<String> taken = namesTakenHere(found);
         if (!taken.isEmpty()) {
@@ -305,7 +308,11 @@ public final class ComputeManager {
     /** A pg another daemon's record describes joins this one stopped, with a port and directory of ours (blocking). */
     private void adopt(StorageRegistry.Storage s, PgRecord r) throws IOException {
         Path pgdata = computesDir.resolve(r.name());
-        FileTrees.delete(pgdata); // a leftover of an earlier pg of that name here: never trusted
+        try {
+            deleteComputeDirectory(r.name(), pgdata); // a leftover of an earlier pg of that name here: never trusted
+        } catch (ApiException e) {
+            LOG.severe(e.getMessage()); // kept; the pg's start and destroy refuse while it is so
+        }
         PgRecord adopted = r.adoptedAs(s.name(), allocatePort(), pgdata, computesDir.resolve(r.name() + ".log"));
         Compute c = loaded(s.store(), adopted);
         save(s.store(), c, adopted);
@@ -357,6 +364,7 @@ public final class ComputeManager {
         StorageRegistry.Storage s = storages.attach(name, type, path, pitr);
         List<PgRecord> found;
         try {
+            finishDestroysCutShort(s);
             found = storedPgs(s.store());
             List<String> taken = namesTakenHere(found);
             if (!taken.isEmpty()) {
@@ -486,7 +494,7 @@ public final class ComputeManager {
             if (main.isPresent()) {
                 timeline = main.get();
             } else {
-                FileTrees.delete(pgdata);
+                deleteComputeDirectory(name, pgdata);
                 LOG.info("storage " + storageName + " is empty: running initdb for pg " + name);
                 Progress.current().phase("running initdb (the storage is empty)");
                 timeline = directories.bootstrap(store, process);
@@ -496,7 +504,7 @@ public final class ComputeManager {
         Store store = storages.get(storageName).store();
         if (cleanDirLsn == null) {
             // Leftover of a destroyed pg or a crashed create: never trusted, always rebuilt.
-            FileTrees.delete(pgdata);
+            deleteComputeDirectory(name, pgdata);
         }
         PgRecord record = new PgRecord(name, storageName, timeline.toString(), allocatePort(), pgdata, logfile,
                 Instant.now(), false, cleanDirLsn, req.readOnly(), source, false);
@@ -922,6 +930,7 @@ public final class ComputeManager {
                     + " free it and start the pg again");
         }
         Store store = storages.get(c.record.storageName()).store();
+        refuseIfHoldsStorage(name, c.record.pgdata()); // a rebuild deletes the directory
         TimelineId tl = TimelineId.parse(c.record.timelineId());
         // A storage made before computes had passwords: its first primary start gives role postgres one.
         NewPassword passwordless = ClusterPasswords.find(store).isEmpty() && !asReplica && !c.record.readOnly()
@@ -1078,9 +1087,17 @@ public final class ComputeManager {
         }
     }
 
+    /**
+     * Destroys a pg: its compute stopped, its record, directory and log deleted. The intent is written
+     * first, so a destroy cut short (the daemon killed) is finished at the next start instead of leaving a
+     * directory, a log or a running postmaster behind.
+     */
     public JsonObject destroy(String name) throws IOException {
         Compute c = require(name);
         Store store = storages.get(c.record.storageName()).store();
+        refuseIfHoldsStorage(name, c.record.pgdata());
+        LOG.info("pg " + name + ": destroying");
+        store.putMeta(DESTROYING + name, c.record.toJson().encode().getBytes(StandardCharsets.UTF_8));
         if (c.running) {
             c.stopping = true;
             c.process.stop();
@@ -1094,15 +1111,68 @@ public final class ComputeManager {
         store.deleteMeta(PgRecord.key(name));
         computes.remove(name);
         rememberPgs(c.record.storageName());
+        finishDestroy(store, c.record);
+        return json.put("status", "destroyed");
+    }
+
+    /** Where a destroy under way keeps the pg's record until everything of it is gone (see {@link #destroy}). */
+    private static final String DESTROYING = "destroying/";
+
+    /**
+     * The end of a destroy, once the pg's record is gone: its journal's WAL into LMDB, its directory and
+     * log deleted when they are this daemon's (computesDir/NAME: ones we created), then the intent.
+     */
+    private void finishDestroy(Store store, PgRecord r) throws IOException {
         boolean timelineStillStreams = computes.values().stream().anyMatch(o -> o.receiver != null
-                && o.record.sameTimelineAs(c.record));
+                && o.record.sameTimelineAs(r));
         if (!timelineStillStreams) {
             // Its journal's WAL into LMDB, and its file (16 MiB) and descriptor let go of.
-            store.replayJournal(TimelineId.parse(c.record.timelineId()));
+            store.replayJournal(TimelineId.parse(r.timelineId()));
         }
-        FileTrees.delete(c.record.pgdata());
-        Files.deleteIfExists(c.record.logfile());
-        return json.put("status", "destroyed");
+        if (r.pgdata().equals(computesDir.resolve(r.name()))) {
+            deleteComputeDirectory(r.name(), r.pgdata());
+            Files.deleteIfExists(r.logfile());
+        }
+        store.deleteMeta(DESTROYING + r.name());
+    }
+
+    /** At start: the destroys a storage says were cut short are finished first (blocking). */
+    private void finishDestroysCutShort(StorageRegistry.Storage s) throws IOException {
+        for (byte[] doc : s.store().listMeta(DESTROYING).values()) {
+            PgRecord r = PgRecord.fromJson(new JsonObject(new String(doc, StandardCharsets.UTF_8)));
+            LOG.warning("pg " + r.name() + " was being destroyed when the daemon stopped; finishing that");
+            try {
+                Optional<PgRecord> now = s.store().getMeta(PgRecord.key(r.name()))
+                        .map(b -> PgRecord.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8))));
+                if (now.isPresent() && !now.get().createdAt().equals(r.createdAt())) {
+                    s.store().deleteMeta(DESTROYING + r.name()); // a new pg of that name since: not this one's
+                    continue;
+                }
+                if (r.pgdata().equals(computesDir.resolve(r.name()))) {
+                    new PostgresProcess(pg, r.pgdata(), r.logfile()).stop(); // it may still run
+                }
+                s.store().deleteMeta(PgRecord.key(r.name()));
+                finishDestroy(s.store(), r);
+            } catch (IOException | RuntimeException e) { // the intent stays: tried again at the next start
+                LOG.log(Level.SEVERE, "could not finish destroying pg " + r.name(), e);
+            }
+        }
+    }
+
+    /** Deletes a compute's directory (computesDir/NAME, ours), never one a storage lives in (blocking). */
+    private void deleteComputeDirectory(String pgName, Path pgdata) throws IOException {
+        refuseIfHoldsStorage(pgName, pgdata);
+        FileTrees.delete(pgdata);
+    }
+
+    /** Zenith did not create a storage inside a compute's directory, so it deletes neither (blocking). */
+    private void refuseIfHoldsStorage(String pgName, Path pgdata) throws IOException {
+        Optional<String> storage = storages.storageWithin(pgdata);
+        if (storage.isPresent()) {
+            throw ApiException.conflict("the data directory " + pgdata + " of pg '" + pgName + "' holds storage '"
+                    + storage.get() + "', which zenith would delete with it; detach that storage (its files stay) and"
+                    + " move it elsewhere first");
+        }
     }
 
     /**

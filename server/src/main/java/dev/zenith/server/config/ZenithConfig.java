@@ -338,6 +338,11 @@ public record ZenithConfig(
         return home.resolve("storages.json");
     }
 
+    /** Where base backups are laid out while they stream; emptied at every start. */
+    public Path scratchDir() {
+        return home.resolve("tmp");
+    }
+
     public Path defaultStoragePath() {
         return home.resolve("storages").resolve("local");
     }
