@@ -25,6 +25,13 @@ final class DaemonLauncher {
             // (to ~1 GB here) G1 spreads allocation over fresh pages and the WAL receiver's allocations
             // page-fault for minutes: a quarter of the daemon's CPU under pgbench (bench/RESULTS.md).
             "-XX:MaxNewSize=96m",
+            // The heap a burst grew (a base backup, an import) is given back after 30 s without a collection,
+            // so an idle daemon's RSS falls back (bench/daemon-memory.sh); the bound itself is daemon.max_heap_mb.
+            "-XX:G1PeriodicGCInterval=30000",
+            // In the 1 MiB regions G1 picks for a heap of a few hundred MB, every 1 MiB WAL chunk read from
+            // LMDB is a humongous object, and each one started a collection (185 of 201 over a run of
+            // bench/daemon-memory.sh); in 4 MiB regions they are ordinary ones (31 of 132).
+            "-XX:G1HeapRegionSize=4m",
             // keeps the log open through the daemon's own shutdown hook (SIGTERM)
             "-Djava.util.logging.manager=dev.zenith.server.DaemonLogManager");
     /** Environment variables the daemon reads as paths; the CLI makes relative ones absolute. */
@@ -145,13 +152,14 @@ final class DaemonLauncher {
         }
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(JVM_FLAGS);
+        String conf = System.getProperty("zenith.conf");
+        cmd.addAll(memoryFlags(conf == null || conf.isBlank() ? null : Path.of(StorageCommands.absolute(conf))));
         cmd.addAll(classDataArchiveFlags(Path.of(jar)));
         // Extra JVM flags for profiling or heap limits, e.g. ZENITH_JVM_OPTS="-XX:+DumpPerfMapAtExit".
         String extra = System.getenv("ZENITH_JVM_OPTS");
         if (extra != null && !extra.isBlank()) {
             cmd.addAll(List.of(extra.trim().split("\\s+")));
         }
-        String conf = System.getProperty("zenith.conf");
         if (conf != null && !conf.isBlank()) {
             cmd.add("-Dzenith.conf=" + StorageCommands.absolute(conf));
         }
@@ -161,6 +169,44 @@ final class DaemonLauncher {
             cmd.add("--foreground");
         }
         return cmd;
+    }
+
+    /** What conf/zenith.json's daemon section defaults to (the daemon's ZenithConfig has the same). */
+    private static final int DEFAULT_MAX_HEAP_MB = 256;
+    private static final int DEFAULT_MAX_DIRECT_MEMORY_MB = 128;
+
+    /**
+     * The daemon's memory bound, from the config file's {@code daemon} section: -Xmx and
+     * -XX:MaxDirectMemorySize, none for 0 (the JVM's defaults). A value that is no whole number is left to
+     * the daemon, which refuses to start naming it.
+     */
+    static List<String> memoryFlags(Path conf) {
+        JsonNode daemon = null;
+        if (conf != null && Files.isRegularFile(conf)) {
+            try {
+                daemon = DaemonClient.JSON.readTree(conf.toFile()).get("daemon");
+            } catch (IOException e) {
+                daemon = null; // the daemon reports a damaged file, naming it
+            }
+        }
+        List<String> flags = new ArrayList<>();
+        long heap = megabytes(daemon, "max_heap_mb", DEFAULT_MAX_HEAP_MB);
+        long direct = megabytes(daemon, "max_direct_memory_mb", DEFAULT_MAX_DIRECT_MEMORY_MB);
+        if (heap > 0) {
+            flags.add("-Xmx" + heap + "m");
+        }
+        if (direct > 0) {
+            flags.add("-XX:MaxDirectMemorySize=" + direct + "m");
+        }
+        return flags;
+    }
+
+    private static long megabytes(JsonNode section, String key, long fallback) {
+        JsonNode v = section == null ? null : section.get(key);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        return v.isIntegralNumber() && v.asLong() >= 0 ? v.asLong() : 0;
     }
 
     /**

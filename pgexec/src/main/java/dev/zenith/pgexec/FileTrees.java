@@ -11,6 +11,22 @@ public final class FileTrees {
     private FileTrees() {
     }
 
+    /**
+     * Where an absolute path really leads: symbolic links of its longest existing part resolved (the rest,
+     * not there yet, appended as written). Two paths that name the same directory through links compare equal.
+     */
+    public static Path realPath(Path path) throws IOException {
+        Path p = path.toAbsolutePath().normalize();
+        Path existing = p;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return p;
+        }
+        return existing.toRealPath().resolve(existing.relativize(p)).normalize();
+    }
+
     /** Deletes {@code dir} and everything below it; nothing happens when it does not exist. */
     public static void delete(Path dir) throws IOException {
         if (!Files.exists(dir)) {

@@ -184,6 +184,10 @@ public final class ZenithDaemon {
             loadSecrets();
             PgInstallation pg = PgInstallation.detect();
             storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
+            // The home's own state (registry, log, lock) must not end up inside a storage, nor the
+            // scratch directory, which each start empties, hold one.
+            storages.reserve("ZENITH_HOME", config.home(), false);
+            storages.reserve("the base backups' scratch directory", config.scratchDir(), true);
             computes = new ComputeManager(vertx, config, pg, storages);
             computes.recover();
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
@@ -195,7 +199,7 @@ public final class ZenithDaemon {
                     http = server;
                     // The replication protocol (pg_receivewal, pg_basebackup, replicas) on the pg port.
                     return vertx.deployVerticle(new WalService(new WalService.Settings(config.pgHost(), config.pgPort(),
-                            config.replicationUser(), config.replicationPassword(), config.home().resolve("tmp"),
+                            config.replicationUser(), config.replicationPassword(), config.scratchDir(),
                             config.authenticationTimeoutMs()),
                             storages, computes, config.pageService()));
                 })
@@ -207,7 +211,7 @@ public final class ZenithDaemon {
                     });
                 })
                 .onSuccess(v -> LOG.info("zenith listening: REST " + config.httpScheme() + "://" + config.httpHost() + ":" + config.httpPort()
-                        + ", home " + config.home() + ", " + transportDescription()))
+                        + ", home " + config.home() + ", " + transportDescription() + ", " + memoryDescription()))
                 .mapEmpty();
     }
 
@@ -247,6 +251,15 @@ public final class ZenithDaemon {
         String used = ((VertxInternal) vertx).transport().getClass().getSimpleName();
         Throwable cause = vertx.unavailableNativeTransportCause();
         return "transport " + used + (cause == null ? "" : " (native transport unavailable: " + cause + ")");
+    }
+
+    /** The heap bound this JVM has, and whether it is the configured one (zenith start passes it; java -jar does not). */
+    private String memoryDescription() {
+        long maxMb = Runtime.getRuntime().maxMemory() >> 20;
+        String configured = config.maxHeapMb() == 0 ? "the JVM's default" : config.maxHeapMb() + " MB";
+        boolean asConfigured = config.maxHeapMb() == 0 || Math.abs(maxMb - config.maxHeapMb()) <= config.maxHeapMb() / 10;
+        return "heap at most " + maxMb + " MB" + (asConfigured ? "" : " (daemon.max_heap_mb says " + configured
+                + "; zenith start passes it to the JVM, a JVM started otherwise has its own)");
     }
 
     private void writeDaemonFile() throws IOException {

@@ -1,9 +1,11 @@
 package dev.zenith.server;
 
+import dev.zenith.pgexec.Processes;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -63,5 +65,49 @@ class DaemonCrashTest {
             assertTrue(have >= e.getValue(), "client " + e.getKey() + ": pgbench saw " + e.getValue()
                     + " commits, store has " + have);
         }
+    }
+
+    /**
+     * kill -9 while pg destroy waits for its compute to stop (the postmaster hangs): the restarted daemon
+     * finishes the destroy (stops the postmaster, deletes the pg's directory, log and record), and the name
+     * is free again.
+     */
+    @Test
+    void aDestroyCutShortByKillMinus9IsFinishedAtTheNextStart() throws Exception {
+        d = new DaemonFixture();
+        d.jvmOptions.add("-Dzenith.computeFastStopSeconds=5");
+        d.startProcess();
+        JsonObject pg = d.createPg("doomed");
+        d.psql(pg.getInteger("port"), "CREATE TABLE left_over AS SELECT 1 AS x");
+        Path pgdata = Path.of(pg.getString("pgdata"));
+        long postmaster = Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid")).get(0).trim());
+        Processes.signal(postmaster, "STOP"); // the destroy waits for it, and it stays so over the restart
+        try {
+            var destroying = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    d.request("DELETE", "/pgs/doomed", null); // its answer never comes: the daemon is killed
+                } catch (Exception e) {
+                    // the connection ends with the daemon
+                }
+            });
+            Thread.sleep(2000); // into the stop, which waits 5 s for the frozen postmaster
+            assertFalse(destroying.isDone(), "the destroy waits for the compute to stop");
+            d.killProcess();
+            assertTrue(Files.isDirectory(pgdata) && Processes.isRunning(postmaster), "the destroy was cut short");
+
+            d.startProcess();
+            assertEquals(404, d.request("GET", "/pgs/doomed", null).statusCode(), "the destroy was finished");
+            assertTrue(Processes.awaitExit(postmaster, 60_000), "its postmaster was stopped");
+        } finally {
+            if (Processes.isRunning(postmaster)) { // not left frozen when the test failed
+                Processes.signal(postmaster, "CONT");
+                Processes.signal(postmaster, "KILL");
+            }
+        }
+        assertFalse(Files.exists(pgdata), "its directory is gone");
+        assertFalse(Files.exists(Path.of(pg.getString("logfile"))), "its log is gone");
+        assertTrue(d.log().contains("pg doomed was being destroyed when the daemon stopped; finishing that"), d.log());
+        JsonObject again = d.createPg("doomed"); // the name is free; the storage's history stays (a pg is a compute)
+        assertEquals("1", d.psql(again.getInteger("port"), "SELECT x FROM left_over"));
     }
 }

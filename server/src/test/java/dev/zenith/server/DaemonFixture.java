@@ -64,12 +64,20 @@ final class DaemonFixture implements AutoCloseable {
     /** PostgreSQL settings of the computes (small: tests run many at once). */
     final JsonObject computeSettings = new JsonObject().put("shared_buffers", "32MB").put("max_connections", "40");
 
+    /** Where computes live, when a test wants them outside the home (computes.dir); null: the default. */
+    Path computesDir;
+    /** Options for the daemon's JVM when it runs as its own process (e.g. -Dzenith.computeFastStopSeconds=3). */
+    final List<String> jvmOptions = new ArrayList<>();
+
     JsonObject configJson() {
+        JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
+        if (computesDir != null) {
+            computes.put("dir", computesDir.toString());
+        }
         return new JsonObject().put("home", home.toString())
                 .put("http", new JsonObject().put("host", "127.0.0.1").mergeIn(httpSettings).put("port", httpPort))
                 .put("pg", pgSettings.copy().put("host", "127.0.0.1").put("port", pgPort))
-                .put("computes", new JsonObject().put("first_port", computeFirstPort)
-                        .put("settings", computeSettings.copy()))
+                .put("computes", computes)
                 .put("page_service", pageServiceSettings.copy());
     }
 
@@ -105,7 +113,9 @@ final class DaemonFixture implements AutoCloseable {
     DaemonFixture startProcess() throws Exception {
         Path conf = home.resolve("test-conf.json");
         Files.writeString(conf, configJson().encodePrettily());
-        ProcessBuilder pb = new ProcessBuilder(javaCommand(List.of("-Dzenith.conf=" + conf), ZenithDaemon.class));
+        List<String> options = new ArrayList<>(jvmOptions);
+        options.add("-Dzenith.conf=" + conf);
+        ProcessBuilder pb = new ProcessBuilder(javaCommand(options, ZenithDaemon.class));
         process = withoutZenithSettings(pb).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("daemon.out").toFile())).start();
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);

@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.pgexec.Processes;
 import dev.zenith.server.CliTest.Run;
+import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -217,5 +218,55 @@ class LauncherIT {
         assertTrue(Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0);
 
         assertEquals(new Run(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), zenith("pg", "show", "-n", "nope"));
+    }
+
+    /**
+     * The daemon zenith start launches keeps to conf/zenith.json's memory bound (daemon.max_heap_mb): over
+     * five branch loops on a pgbench scale 10 database (each: a branch created and written to, a snapshot
+     * diff, a base backup of the branch, the branch destroyed, gc) its RSS stays at most 1 GiB, and idle it
+     * falls to at most 512 MiB. Without the bound the JVM grew its heap to GBs and kept it (1.9 GB RSS).
+     */
+    @Test
+    void theDaemonsMemoryStaysBoundedOverBranchLoops() throws Exception {
+        assertEquals(0, zenith("start").code());
+        long pid = daemonPid();
+        assertTrue(cmdline(pid).contains("-Xmx" + ZenithConfig.DEFAULT_MAX_HEAP_MB + "m"), cmdline(pid));
+        Run created = zenith("pg", "create", "main", "--json");
+        assertEquals(0, created.code(), created.err());
+        int port = new JsonObject(created.out()).getInteger("port");
+        d.pgbench(port, "-i", "-s", "10", "-q");
+        assertEquals(0, zenith("snapshot", "create", "main@before").code());
+        WalServiceClients clients = new WalServiceClients(d);
+        long peak = 0;
+        for (int i = 0; i < 5; i++) {
+            Run branch = zenith("pg", "create", "b" + i, "main", "--json");
+            assertEquals(0, branch.code(), branch.err());
+            d.pgbench(new JsonObject(branch.out()).getInteger("port"), "-n", "-c", "4", "-t", "500");
+            d.pgbench(port, "-n", "-t", "200");
+            assertEquals(0, zenith("snapshot", "create", "main@s" + i).code());
+            assertEquals(0, zenith("snapshot", "diff", "main@before", "main@s" + i).code());
+            Path backup = workDir.resolve("backup" + i);
+            clients.run("pg_basebackup", "-D", backup.toString(), "-Ft", "-X", "fetch", "-d", "options='-c zenith.pg=b" + i + "'");
+            PgCluster.deleteTree(backup);
+            assertEquals(0, zenith("pg", "destroy", "b" + i, "--yes").code());
+            assertEquals(0, zenith("storage", "gc", "local").code());
+            peak = Math.max(peak, rssBytes(pid));
+        }
+        assertTrue(peak <= 1L << 30, "RSS after branch loops: " + (peak >> 20) + " MiB");
+        long idle = rssBytes(pid);
+        for (long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3); idle > 512L << 20 && System.nanoTime() < deadline; ) {
+            Thread.sleep(1000);
+            idle = rssBytes(pid);
+        }
+        assertTrue(idle <= 512L << 20, "RSS when idle: " + (idle >> 20) + " MiB");
+    }
+
+    private static long rssBytes(long pid) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) << 10;
+            }
+        }
+        throw new IllegalStateException("no VmRSS for " + pid);
     }
 }

@@ -1,5 +1,6 @@
 package dev.zenith.server;
 
+import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -7,6 +8,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -101,6 +104,81 @@ class RestValidationTest {
         assertFalse(java.nio.file.Files.exists(d.home.resolve("storages/local/inner")));
         rejected(409, "PUT", "/storages", new JsonObject().put("name", "local").put("path", "/tmp/elsewhere").encode(),
                 "already exists");
+    }
+
+    /**
+     * Places that alias other state are refused the same through symbolic links (real paths compare), and
+     * so are the daemon's own directories: the computes' (pg destroy deletes there) and the base backups'
+     * scratch directory (emptied at every start).
+     */
+    @Test
+    void storagePathsThatAliasOtherStateAreRefused() throws Exception {
+        Path links = DaemonFixture.reachableTempDir("zenith-links-");
+        try {
+            Path link = Files.createSymbolicLink(links.resolve("link"), d.home.resolve("storages/local"));
+            rejected(409, "PUT", "/storages", new JsonObject().put("name", "sub")
+                    .put("path", link.resolve("sub").toString()).encode(), "inside storage 'local'");
+            assertFalse(Files.exists(d.home.resolve("storages/local/sub")), "nothing created in local");
+            rejected(409, "PUT", "/storages", new JsonObject().put("name", "same")
+                    .put("path", link.toString()).encode(), "already attached as storage 'local'");
+            Path aroundLink = Files.createSymbolicLink(links.resolve("around"), d.home.resolve("storages"));
+            rejected(409, "PUT", "/storages", new JsonObject().put("name", "around")
+                    .put("path", aroundLink.toString()).encode(), "around storage 'local'");
+            rejected(409, "PUT", "/storages", new JsonObject().put("name", "incompute")
+                    .put("path", d.home.resolve("pgs/main/inner").toString()).encode(), "inside the directory of the computes");
+            rejected(409, "PUT", "/storages", new JsonObject().put("name", "computes")
+                    .put("path", d.home.resolve("pgs").toString()).encode(), "the directory of the computes");
+            Path toComputes = Files.createSymbolicLink(links.resolve("computes"), d.home.resolve("pgs"));
+            rejected(409, "PUT", "/storages", new JsonObject().put("name", "viacompute")
+                    .put("path", toComputes.resolve("x").toString()).encode(), "inside the directory of the computes");
+            rejected(409, "PUT", "/storages", new JsonObject().put("name", "scratch")
+                    .put("path", d.home.resolve("tmp/mine").toString()).encode(), "inside the base backups' scratch directory");
+            assertFalse(Files.exists(d.home.resolve("pgs/main/inner")));
+        } finally {
+            PgCluster.deleteTree(links);
+        }
+    }
+
+    /**
+     * A storage that lies in the computes' directory (attached before that directory was moved there) is
+     * unavailable, and nothing that deletes compute directories (pg destroy, start, create) deletes it.
+     */
+    @Test
+    void aStorageInsideTheComputesDirectoryIsNeverDeleted() throws Exception {
+        Path computes = DaemonFixture.reachableTempDir("zenith-computes-");
+        try (DaemonFixture own = new DaemonFixture()) {
+            own.startInProcess();
+            Path storage = computes.resolve("inner");
+            own.ok(201, "PUT", "/storages", new JsonObject().put("name", "inner").put("path", storage.toString()).encode());
+            own.ok(201, "PUT", "/pgs", new JsonObject().put("name", "keeper").put("storage_name", "inner").put("start", false).encode());
+            own.ok(201, "PUT", "/pgs", new JsonObject().put("name", "inner").put("start", false).encode());
+            own.inProcessShutdownKeepingHome();
+
+            own.computesDir = computes; // the pg named "inner" now has the storage's directory for its own
+            own.startInProcess();
+            JsonObject listed = (JsonObject) own.ok(200, "GET", "/storages/inner", null);
+            assertEquals("unavailable", listed.getString("status"), listed.encode());
+            assertTrue(listed.getString("error").contains("inside the directory of the computes"), listed.encode());
+            HttpResponse<String> destroy = own.request("DELETE", "/pgs/inner", null);
+            assertEquals(409, destroy.statusCode(), destroy.body());
+            assertTrue(destroy.body().contains("holds storage 'inner'"), destroy.body());
+            HttpResponse<String> start = own.request("POST", "/pgs/inner/actions", "{\"action\": \"start\"}");
+            assertEquals(409, start.statusCode(), start.body());
+            assertTrue(Files.isRegularFile(storage.resolve("data.mdb")), "the storage's files are all there");
+
+            own.ok(200, "DELETE", "/storages/inner", null); // detached, its files stay, and it can go elsewhere
+            Path moved = computes.resolveSibling(computes.getFileName() + "-moved");
+            Files.move(storage, moved);
+            try {
+                own.ok(201, "PUT", "/storages", new JsonObject().put("name", "inner").put("path", moved.toString()).encode());
+                assertEquals("stopped", own.pg("keeper").getString("status"));
+                own.ok(200, "DELETE", "/pgs/inner", null);
+            } finally {
+                PgCluster.deleteTree(moved);
+            }
+        } finally {
+            PgCluster.deleteTree(computes);
+        }
     }
 
     @Test

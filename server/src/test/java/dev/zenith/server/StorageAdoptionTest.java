@@ -15,8 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * A storage carries its pgs: attached to another daemon (another ZENITH_HOME), its pgs appear there
- * stopped, with that daemon's ports and directories, and start with their data. When one of their
+ * A storage carries its pgs: attached to another daemon (another ZENITH_HOME), its pgs appear there at
+ * once, stopped, with that daemon's ports and directories, and start with their data; its snapshots and
+ * replication slots come with it. When one of their
  * names is taken, the attach is refused and nothing changes; so it is while another daemon process holds it.
  * A listed storage another process holds when the daemon starts is unavailable until that process lets go,
  * then taken with its pgs, and the ones that ran before start again.
@@ -33,6 +34,11 @@ class StorageAdoptionTest {
             JsonObject pg = (JsonObject) first.ok(201, "PUT", "/pgs",
                     new JsonObject().put("name", "traveller").put("storage_name", "moved").encode());
             first.psql(pg.getInteger("port"), "CREATE TABLE luggage(item text); INSERT INTO luggage VALUES ('toothbrush')");
+            first.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "traveller@packed").encode());
+            String onTraveller = "options='-c zenith.pg=traveller'";
+            assertEquals(0, new WalServiceClients(first).psql(onTraveller,
+                    "CREATE_REPLICATION_SLOT kept PHYSICAL RESERVE_WAL").exitCode());
+            String slot = new WalServiceClients(first).psql(onTraveller, "READ_REPLICATION_SLOT kept").output();
             first.action("traveller", "stop");
             first.inProcessShutdownKeepingHome();
 
@@ -48,6 +54,10 @@ class StorageAdoptionTest {
 
                 second.ok(200, "DELETE", "/pgs/traveller", null);
                 second.ok(201, "PUT", "/storages", attach);
+                // everything it holds is there at once: pgs, snapshots, replication slots
+                assertEquals("moved", ((JsonObject) second.ok(200, "GET", "/snapshots/traveller@packed", null))
+                        .getString("storage_name"));
+                assertEquals(slot, new WalServiceClients(second).psql(onTraveller, "READ_REPLICATION_SLOT kept").output());
                 JsonObject adopted = second.pg("traveller");
                 assertEquals("moved", adopted.getString("storage_name"));
                 assertEquals("stopped", adopted.getString("status"));

@@ -63,6 +63,7 @@ import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * One storage: an LMDB environment holding one database cluster as a tree of timelines, with
@@ -87,6 +88,8 @@ public final class Store implements AutoCloseable {
     private final Map<TimelineId, WalJournal> journals = new HashMap<>();
     private final int journalFileBytes;
     private final StoreLock lock;
+    /** Held (shared) by imports, (exclusive) by the blob sweep of garbage collection. */
+    private final ReentrantReadWriteLock imports = new ReentrantReadWriteLock();
 
     private Store(Path directory, Path identity, StoreLock lock, Tables tables, int journalFileBytes) {
         this.directory = directory;
@@ -323,16 +326,7 @@ public final class Store implements AutoCloseable {
      * (before a receiver connects, before WAL is cut). Returns the number of bytes moved.
      */
     public long replayJournal(TimelineId id) {
-        WalJournal live;
-        synchronized (journals) {
-            live = journals.remove(id);
-        }
-        if (live != null) {
-            synchronized (live) {
-                live.close();
-            }
-        }
-        Path dir = journalDir(id);
+        Path dir = closeJournal(id);
         List<WalJournal.Frame> frames = WalJournal.readAll(dir);
         long moved = 0;
         if (!frames.isEmpty() && timeline(id).isPresent()) {
@@ -390,6 +384,31 @@ public final class Store implements AutoCloseable {
                 replayJournal(id);
             }
         }
+    }
+
+    /** The journal of a timeline garbage collection deleted (nothing streams it): its files and directory. */
+    private void deleteJournal(TimelineId id) {
+        Path dir = closeJournal(id);
+        WalJournal.clear(dir);
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            throw new StoreException("cannot delete WAL journal " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Closes the timeline's live journal, if open (its files stay); returns its directory. */
+    private Path closeJournal(TimelineId id) {
+        WalJournal live;
+        synchronized (journals) {
+            live = journals.remove(id);
+        }
+        if (live != null) {
+            synchronized (live) {
+                live.close();
+            }
+        }
+        return journalDir(id);
     }
 
     private Path journalDir(TimelineId id) {
@@ -641,8 +660,9 @@ public final class Store implements AutoCloseable {
      * Every block change with record LSN in (fromExclusive, toInclusive] on the timeline's lineage.
      * Entries hold the changes of one append, keyed by its first record, and records complete in LSN
      * order, so the entries partition the LSNs: start at the last entry keyed at or below the range.
+     * A block is visited once per record that changed it.
      */
-    private void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
+    public void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
         try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByLsn.openCursor(txn)) {
             for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
@@ -662,9 +682,10 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** Relations touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
     public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
         SortedSet<RelTag> out = new TreeSet<>(DataDirectoryLayout::compareTags);
-        changedBlocks(id, fromExclusive, toInclusive).forEach(b -> out.add(b.rel()));
+        forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(rel)); // no set of every block
         return out;
     }
 
@@ -884,7 +905,12 @@ public final class Store implements AutoCloseable {
             lineage = lineage(txn, id, checkpointLsn);
             previous = latestImage(txn, lineage).orElse(null);
         }
-        return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter).run(dataDir);
+        imports.readLock().lock();
+        try {
+            return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter).run(dataDir);
+        } finally {
+            imports.readLock().unlock();
+        }
     }
 
     /** The timeline's own images, oldest first. */
@@ -992,7 +1018,17 @@ public final class Store implements AutoCloseable {
      * the start of a PITR window) nor any timeline's end or branch point needs. See {@link GarbageCollector}.
      */
     public GcStats collectGarbage(Map<TimelineId, ? extends Collection<Lsn>> retained) {
-        return new GarbageCollector(this, tables).run(retained, false);
+        GarbageCollector gc = new GarbageCollector(this, tables);
+        GcStats stats = gc.run(retained, false);
+        stats.timelinesFreed().forEach(this::deleteJournal);
+        long blobs;
+        imports.writeLock().lock(); // an import writes its blobs before the manifest that refers to them
+        try {
+            blobs = gc.sweepBlobs();
+        } finally {
+            imports.writeLock().unlock();
+        }
+        return stats.plus(new GcStats(0, 0, 0, 0, 0, List.of(), blobs));
     }
 
     /** What {@link #collectGarbage} would free, counted in a read transaction (blocks no writer). */
@@ -1019,6 +1055,10 @@ public final class Store implements AutoCloseable {
 
     // ---------------------------------------------------------------- metadata documents
 
+    /**
+     * Stores a document of the caller's. One keyed {@code KIND/TIMELINE-ID} (one slash) belongs to that
+     * timeline: garbage collection deletes it with the timeline.
+     */
     public void putMeta(String key, byte[] value) {
         try (Txn<byte[]> txn = tables.env.txnWrite()) {
             tables.meta.put(txn, metaKey(key), value);
@@ -1063,25 +1103,34 @@ public final class Store implements AutoCloseable {
 
     // ---------------------------------------------------------------- statistics
 
-    /** Entries per table and the size of the data file: what the store costs. */
+    /** Entries per table, pages in use and the size of the data file: what the store costs. */
     public StoreStats stats() {
         Map<String, Long> entries = new LinkedHashMap<>();
+        long pagesInUse;
         try (Txn<byte[]> txn = tables.env.txnRead()) {
+            entries.put("timelines", tables.timelines.stat(txn).entries);
             entries.put("wal_chunks", tables.walChunks.stat(txn).entries);
             entries.put("pages", tables.pages.stat(txn).entries);
             entries.put("images", tables.images.stat(txn).entries);
             entries.put("blobs", tables.blobs.stat(txn).entries);
             entries.put("changes_by_lsn", tables.changesByLsn.stat(txn).entries);
             entries.put("commits", tables.commits.stat(txn).entries);
+            entries.put("checkpoints", tables.checkpoints.stat(txn).entries);
             entries.put("meta", tables.meta.stat(txn).entries);
+            pagesInUse = tables.pagesInUse(txn);
         }
         Stat env = tables.env.stat();
         EnvInfo info = tables.env.info();
-        long usedBytes = (info.lastPageNumber + 1) * (long) env.pageSize;
         try {
-            return new StoreStats(entries, usedBytes, Files.size(directory.resolve("data.mdb")), info.lastTransactionId);
+            return new StoreStats(entries, pagesInUse * env.pageSize, (info.lastPageNumber + 1) * (long) env.pageSize,
+                    Files.size(directory.resolve("data.mdb")), info.lastTransactionId);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Entries keyed by the timeline, per table (none at all once garbage collection deleted it). */
+    public Map<String, Long> entriesOf(TimelineId id) {
+        return tables.entriesWithPrefix(Keys.timeline(id));
     }
 }

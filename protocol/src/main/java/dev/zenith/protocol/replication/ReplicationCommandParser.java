@@ -118,9 +118,8 @@ public final class ReplicationCommandParser {
                         sb.append(d);
                     }
                 }
-                if (c == '"' && sb.length() == 0) {
-                    throw error("zero-length delimited identifier");
-                }
+                // "" is an empty identifier here: PostgreSQL's replication scanner, unlike SQL's, lets it
+                // through to the command (CREATE_REPLICATION_SLOT "" says the name is too short)
                 out.add(new Token(c == '\'' ? T.STRING : T.QUOTED_IDENT, sb.toString(), start));
             } else if ("(),.;".indexOf(c) >= 0) {
                 out.add(new Token(T.PUNCT, String.valueOf(c), i++));

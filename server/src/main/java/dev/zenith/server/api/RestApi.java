@@ -96,7 +96,12 @@ public final class RestApi {
         r.get("/storages").handler(ctx -> {
             reply(ctx, 200, storages.describeAll());
         });
-        r.get("/storages/:name").handler(ctx -> reply(ctx, 200, storages.describe(ctx.pathParam("name"))));
+        r.get("/storages/:name").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            storages.describe(name); // an unknown name is a 404 at once
+            // on the management thread: a detach must not close the store while its size is read
+            blocking(ctx, 200, () -> storages.describeWithSize(name));
+        });
         r.get("/storages/:name/timelines").handler(ctx -> {
             StorageRegistry.Storage s = storages.get(ctx.pathParam("name"));
             JsonArray pgs = computes.list();

@@ -15,6 +15,7 @@ import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.security.Secrets;
+import dev.zenith.server.walservice.FollowedTimelines;
 import dev.zenith.server.walservice.ReplicationSlots;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
@@ -82,6 +83,8 @@ public final class ComputeManager {
     /** The daemon's management executor (same name, same single thread): state changes run one at a time. */
     private final WorkerExecutor management;
     private final List<Long> timers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Timelines open replication connections follow: in use, like those of pgs and snapshots. */
+    private final FollowedTimelines followed = new FollowedTimelines();
 
     /** A compute's persistent record plus what only the running daemon knows. */
     private static final class Compute {
@@ -107,6 +110,8 @@ public final class ComputeManager {
         this.directories = new ComputeDirectories(pg);
         this.snapshots = new SnapshotCatalog(storages);
         this.computesDir = prepareComputesDir();
+        // pg create, start and destroy delete directories there: no storage may live in it, or hold it.
+        storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
         this.management = vertx.createSharedWorkerExecutor(MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
     }
 
@@ -238,6 +243,7 @@ public final class ComputeManager {
      * nothing of it is loaded, and this returns false.
      */
     private boolean takeIn(StorageRegistry.Storage s) throws IOException {
+        finishDestroysCutShort(s);
         List<PgRecord> found = storedPgs(s.store());
         List<String> taken = namesTakenHere(found);
         if (!taken.isEmpty()) {
@@ -312,7 +318,11 @@ public final class ComputeManager {
     /** A pg another daemon's record describes joins this one stopped, with a port and directory of ours (blocking). */
     private void adopt(StorageRegistry.Storage s, PgRecord r) throws IOException {
         Path pgdata = computesDir.resolve(r.name());
-        FileTrees.delete(pgdata); // a leftover of an earlier pg of that name here: never trusted
+        try {
+            deleteComputeDirectory(r.name(), pgdata); // a leftover of an earlier pg of that name here: never trusted
+        } catch (ApiException e) {
+            LOG.severe(e.getMessage()); // kept; the pg's start and destroy refuse while it is so
+        }
         PgRecord adopted = r.adoptedAs(s.name(), allocatePort(), pgdata, computesDir.resolve(r.name() + ".log"));
         Compute c = loaded(s.store(), adopted);
         save(s.store(), c, adopted);
@@ -364,6 +374,7 @@ public final class ComputeManager {
         StorageRegistry.Storage s = storages.attach(name, type, path, pitr);
         List<PgRecord> found;
         try {
+            finishDestroysCutShort(s);
             found = storedPgs(s.store());
             List<String> taken = namesTakenHere(found);
             if (!taken.isEmpty()) {
@@ -493,7 +504,7 @@ public final class ComputeManager {
             if (main.isPresent()) {
                 timeline = main.get();
             } else {
-                FileTrees.delete(pgdata);
+                deleteComputeDirectory(name, pgdata);
                 LOG.info("storage " + storageName + " is empty: running initdb for pg " + name);
                 Progress.current().phase("running initdb (the storage is empty)");
                 timeline = directories.bootstrap(store, process);
@@ -503,7 +514,7 @@ public final class ComputeManager {
         Store store = storages.get(storageName).store();
         if (cleanDirLsn == null) {
             // Leftover of a destroyed pg or a crashed create: never trusted, always rebuilt.
-            FileTrees.delete(pgdata);
+            deleteComputeDirectory(name, pgdata);
         }
         PgRecord record = new PgRecord(name, storageName, timeline.toString(), allocatePort(), pgdata, logfile,
                 Instant.now(), false, cleanDirLsn, req.readOnly(), source, false);
@@ -756,13 +767,15 @@ public final class ComputeManager {
         return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
                 .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
                 .put("page_versions_freed", stats.pageVersionsFreed()).put("page_bytes_freed", stats.pageBytesFreed())
-                .put("index_entries_freed", stats.indexEntriesFreed());
+                .put("index_entries_freed", stats.indexEntriesFreed())
+                .put("timelines_freed", stats.timelinesFreed().size()).put("blobs_freed", stats.blobsFreed());
     }
 
     /**
      * Per timeline in use, the points that must stay readable: the PITR window's start and the snapshots.
-     * In use: the storage's root, every pg's timeline, and those of snapshots and replication slots. A
-     * branch whose pg was destroyed is none of these: it no longer pins its parent's history.
+     * In use: the storage's root, every pg's timeline, and those of snapshots, replication slots and open
+     * replication connections. A branch whose pg was destroyed is none of these: it no longer pins its
+     * parent's history, and garbage collection deletes it.
      */
     private Map<TimelineId, List<Lsn>> retainedPoints(StorageRegistry.Storage storage, java.time.Duration pitr,
                                                       String exceptSnapshot) {
@@ -793,6 +806,7 @@ public final class ComputeManager {
         // A permanent replication slot's client resumes from its restart LSN: that WAL stays.
         ReplicationSlots.restartLsns(store).forEach((tl, lsns) -> retained.computeIfAbsent(tl, k -> new ArrayList<>())
                 .addAll(lsns));
+        followed.of(store).forEach(tl -> retained.computeIfAbsent(tl, k -> new ArrayList<>()));
         return retained;
     }
 
@@ -861,6 +875,10 @@ public final class ComputeManager {
         return snapshots;
     }
 
+    public FollowedTimelines followedTimelines() {
+        return followed;
+    }
+
     /** Starts a pg as it last ran: primary, replica or read-only node. */
     public JsonObject start(String name) throws IOException {
         return start(name, require(name).record.replica());
@@ -922,6 +940,7 @@ public final class ComputeManager {
                     + " free it and start the pg again");
         }
         Store store = storages.get(c.record.storageName()).store();
+        refuseIfHoldsStorage(name, c.record.pgdata()); // a rebuild deletes the directory
         TimelineId tl = TimelineId.parse(c.record.timelineId());
         // A storage made before computes had passwords: its first primary start gives role postgres one.
         NewPassword passwordless = ClusterPasswords.find(store).isEmpty() && !asReplica && !c.record.readOnly()
@@ -1078,9 +1097,17 @@ public final class ComputeManager {
         }
     }
 
+    /**
+     * Destroys a pg: its compute stopped, its record, directory and log deleted. The intent is written
+     * first, so a destroy cut short (the daemon killed) is finished at the next start instead of leaving a
+     * directory, a log or a running postmaster behind.
+     */
     public JsonObject destroy(String name) throws IOException {
         Compute c = require(name);
         Store store = storages.get(c.record.storageName()).store();
+        refuseIfHoldsStorage(name, c.record.pgdata());
+        LOG.info("pg " + name + ": destroying");
+        store.putMeta(DESTROYING + name, c.record.toJson().encode().getBytes(StandardCharsets.UTF_8));
         if (c.running) {
             c.stopping = true;
             c.process.stop();
@@ -1094,15 +1121,68 @@ public final class ComputeManager {
         store.deleteMeta(PgRecord.key(name));
         computes.remove(name);
         rememberPgs(c.record.storageName());
+        finishDestroy(store, c.record);
+        return json.put("status", "destroyed");
+    }
+
+    /** Where a destroy under way keeps the pg's record until everything of it is gone (see {@link #destroy}). */
+    private static final String DESTROYING = "destroying/";
+
+    /**
+     * The end of a destroy, once the pg's record is gone: its journal's WAL into LMDB, its directory and
+     * log deleted when they are this daemon's (computesDir/NAME: ones we created), then the intent.
+     */
+    private void finishDestroy(Store store, PgRecord r) throws IOException {
         boolean timelineStillStreams = computes.values().stream().anyMatch(o -> o.receiver != null
-                && o.record.sameTimelineAs(c.record));
+                && o.record.sameTimelineAs(r));
         if (!timelineStillStreams) {
             // Its journal's WAL into LMDB, and its file (16 MiB) and descriptor let go of.
-            store.replayJournal(TimelineId.parse(c.record.timelineId()));
+            store.replayJournal(TimelineId.parse(r.timelineId()));
         }
-        FileTrees.delete(c.record.pgdata());
-        Files.deleteIfExists(c.record.logfile());
-        return json.put("status", "destroyed");
+        if (r.pgdata().equals(computesDir.resolve(r.name()))) {
+            deleteComputeDirectory(r.name(), r.pgdata());
+            Files.deleteIfExists(r.logfile());
+        }
+        store.deleteMeta(DESTROYING + r.name());
+    }
+
+    /** At start: the destroys a storage says were cut short are finished first (blocking). */
+    private void finishDestroysCutShort(StorageRegistry.Storage s) throws IOException {
+        for (byte[] doc : s.store().listMeta(DESTROYING).values()) {
+            PgRecord r = PgRecord.fromJson(new JsonObject(new String(doc, StandardCharsets.UTF_8)));
+            LOG.warning("pg " + r.name() + " was being destroyed when the daemon stopped; finishing that");
+            try {
+                Optional<PgRecord> now = s.store().getMeta(PgRecord.key(r.name()))
+                        .map(b -> PgRecord.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8))));
+                if (now.isPresent() && !now.get().createdAt().equals(r.createdAt())) {
+                    s.store().deleteMeta(DESTROYING + r.name()); // a new pg of that name since: not this one's
+                    continue;
+                }
+                if (r.pgdata().equals(computesDir.resolve(r.name()))) {
+                    new PostgresProcess(pg, r.pgdata(), r.logfile()).stop(); // it may still run
+                }
+                s.store().deleteMeta(PgRecord.key(r.name()));
+                finishDestroy(s.store(), r);
+            } catch (IOException | RuntimeException e) { // the intent stays: tried again at the next start
+                LOG.log(Level.SEVERE, "could not finish destroying pg " + r.name(), e);
+            }
+        }
+    }
+
+    /** Deletes a compute's directory (computesDir/NAME, ours), never one a storage lives in (blocking). */
+    private void deleteComputeDirectory(String pgName, Path pgdata) throws IOException {
+        refuseIfHoldsStorage(pgName, pgdata);
+        FileTrees.delete(pgdata);
+    }
+
+    /** Zenith did not create a storage inside a compute's directory, so it deletes neither (blocking). */
+    private void refuseIfHoldsStorage(String pgName, Path pgdata) throws IOException {
+        Optional<String> storage = storages.storageWithin(pgdata);
+        if (storage.isPresent()) {
+            throw ApiException.conflict("the data directory " + pgdata + " of pg '" + pgName + "' holds storage '"
+                    + storage.get() + "', which zenith would delete with it; detach that storage (its files stay) and"
+                    + " move it elsewhere first");
+        }
     }
 
     /**

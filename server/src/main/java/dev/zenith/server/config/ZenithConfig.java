@@ -42,7 +42,9 @@ public record ZenithConfig(
         String replicationUser,
         String replicationPassword,
         long authenticationTimeoutMs,
-        PageServiceSettings pageService) {
+        PageServiceSettings pageService,
+        int maxHeapMb,
+        int maxDirectMemoryMb) {
 
     /**
      * The page service on the pg port: how long a request waits for WAL it needs (Neon:
@@ -58,7 +60,13 @@ public record ZenithConfig(
     /** PostgreSQL settings every compute gets from zenith (ComputeManager): computes.settings may not name them. */
     static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
             "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
-    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service");
+    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service", "daemon");
+    /**
+     * The daemon's memory bound, read here so a bad value stops the start naming it; the launcher (zenith
+     * start) turns it into the JVM's -Xmx and -XX:MaxDirectMemorySize. 0: the JVM's default (a quarter of RAM).
+     */
+    public static final int DEFAULT_MAX_HEAP_MB = 256;
+    public static final int DEFAULT_MAX_DIRECT_MEMORY_MB = 128;
 
     public static Future<ZenithConfig> load(Vertx vertx) {
         ConfigRetrieverOptions options = new ConfigRetrieverOptions().setScanPeriod(0);
@@ -122,6 +130,7 @@ public record ZenithConfig(
         Section computes = Section.of(json, "computes", "first_port", "dir", "settings");
         Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
         Section pages = Section.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers");
+        Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -167,7 +176,11 @@ public record ZenithConfig(
                 pg.number("authentication_timeout_ms", 60_000, 1, Integer.MAX_VALUE),
                 new PageServiceSettings(pages.number("wait_lsn_timeout_ms", 60_000, 1, Integer.MAX_VALUE),
                         (int) pages.number("max_pipelined_requests", 256, 1, 65_536),
-                        (int) pages.number("workers", 4, 1, 256)));
+                        (int) pages.number("workers", 4, 1, 256)),
+                // Measured (bench/daemon-memory.sh): the largest live heap over imports, materializations,
+                // diffs and base backups of a scale 10 database stays under 100 MB.
+                (int) daemon.numberOrZero("max_heap_mb", DEFAULT_MAX_HEAP_MB, 64, 1 << 20),
+                (int) daemon.numberOrZero("max_direct_memory_mb", DEFAULT_MAX_DIRECT_MEMORY_MB, 16, 1 << 20));
     }
 
     /**
@@ -199,7 +212,7 @@ public record ZenithConfig(
     public ZenithConfig withReplicationPassword(String password) {
         return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
                 computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
-                authenticationTimeoutMs, pageService);
+                authenticationTimeoutMs, pageService, maxHeapMb, maxDirectMemoryMb);
     }
 
     /** Without the replication password: settings get logged, secrets never. */
@@ -249,6 +262,20 @@ public record ZenithConfig(
                         + ", got " + (v instanceof String ? "\"" + v + "\"" : v));
             }
             return ((Number) v).longValue();
+        }
+
+        /** As {@link #number}, where 0 (the JVM's own default) is allowed besides min..max. */
+        long numberOrZero(String key, long fallback, long min, long max) {
+            Object v = json.getValue(key);
+            if ((v instanceof Integer || v instanceof Long) && ((Number) v).longValue() == 0) {
+                return 0;
+            }
+            try {
+                return number(key, fallback, min, max);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage().replace(" must be a whole number from ",
+                        " must be 0 (the JVM's default) or a whole number from "));
+            }
         }
 
         JsonObject object(String key) {
@@ -322,6 +349,11 @@ public record ZenithConfig(
 
     public Path storagesFile() {
         return home.resolve("storages.json");
+    }
+
+    /** Where base backups are laid out while they stream; emptied at every start. */
+    public Path scratchDir() {
+        return home.resolve("tmp");
     }
 
     public Path defaultStoragePath() {

@@ -3,14 +3,15 @@ package dev.zenith.server.history;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
-import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.storage.wal.BlockChanges;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
 import io.vertx.core.json.JsonObject;
 
+import java.util.BitSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.SortedSet;
-import java.util.TreeSet;
 
 /**
  * What changed between two points of a storage's history: the blocks WAL touched after their common
@@ -39,18 +40,43 @@ public final class HistoryDiff {
         if (common == null) {
             throw new IllegalStateException("snapshots " + a.fullName() + " and " + b.fullName() + " share no history");
         }
-        SortedSet<BlockRef> changed = new TreeSet<>();
+        ChangedPages changed = new ChangedPages();
         if (a.lsn().isAfter(commonLsn) || !a.timeline().equals(common)) {
-            changed.addAll(store.changedBlocks(a.timeline(), commonLsn, a.lsn()));
+            store.forEachChange(a.timeline(), commonLsn, a.lsn(), changed);
         }
         if (b.lsn().isAfter(commonLsn) || !b.timeline().equals(common)) {
-            changed.addAll(store.changedBlocks(b.timeline(), commonLsn, b.lsn()));
+            store.forEachChange(b.timeline(), commonLsn, b.lsn(), changed);
         }
-        long relations = changed.stream().map(BlockRef::rel).distinct().count();
+        long pages = changed.pages();
         return new JsonObject().put("from", a.fullName()).put("to", b.fullName())
                 .put("common_timeline_id", common.toString()).put("common_lsn", commonLsn.toString())
-                .put("pages_changed", changed.size()).put("bytes_changed", (long) changed.size() * PAGE_SIZE)
-                .put("relation_forks_changed", relations);
+                .put("pages_changed", pages).put("bytes_changed", pages * PAGE_SIZE)
+                .put("relation_forks_changed", changed.relationForks());
+    }
+
+    /**
+     * Distinct changed pages as a bit per block of each relation fork: a diff of a whole large database
+     * takes a bit per page of heap (an object per page took ~200 bytes, which a bounded heap cannot give).
+     */
+    private static final class ChangedPages implements BlockChanges.Visitor {
+        /** Blocks 0..2^31-1 and 2^31..2^32-1 (a relation past 16 TB) of a fork, each in a set of its own. */
+        private record Half(RelTag rel, boolean upper) {
+        }
+
+        private final Map<Half, BitSet> blocks = new HashMap<>();
+
+        @Override
+        public void visit(Lsn recordLsn, RelTag rel, int block) {
+            blocks.computeIfAbsent(new Half(rel, block < 0), k -> new BitSet()).set(block & Integer.MAX_VALUE);
+        }
+
+        long pages() {
+            return blocks.values().stream().mapToLong(BitSet::cardinality).sum();
+        }
+
+        long relationForks() {
+            return blocks.keySet().stream().map(Half::rel).distinct().count();
+        }
     }
 
     /** Each timeline of the lineage, nearest first, with the last LSN of it visible from (timeline, lsn). */

@@ -1,11 +1,13 @@
 package dev.zenith.server.storages;
 
+import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.api.ApiException;
 import dev.zenith.server.api.JsonBody;
 import dev.zenith.server.api.Names;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreInUseException;
+import dev.zenith.storage.StoreStats;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -119,6 +121,8 @@ public final class StorageRegistry implements AutoCloseable {
      * unavailable its pgs cannot be read from it, yet they must neither vanish nor have their names reused.
      */
     private final Map<String, List<String>> pgNames = new ConcurrentHashMap<>();
+    /** The daemon's own directories storages keep out of (see {@link #reserve}). */
+    private final List<Reserved> reserved = new CopyOnWriteArrayList<>();
     /** Told of each storage attached while the daemon runs, once its pgs are adopted. */
     private final List<Consumer<Storage>> attachListeners = new CopyOnWriteArrayList<>();
     /** Told of each storage about to be detached, before its store closes. */
@@ -238,20 +242,7 @@ public final class StorageRegistry implements AutoCloseable {
             throw ApiException.badRequest("path '" + pathText + "' must be absolute");
         }
         path = path.normalize();
-        // One storage's directory must not hold another's: the outer one could not be opened again.
-        Map<String, Path> attached = new TreeMap<>();
-        storages.values().forEach(s -> attached.put(s.name(), s.path()));
-        unavailable.values().forEach(u -> attached.put(u.getString("name"), Path.of(u.getString("path"))));
-        for (Map.Entry<String, Path> other : attached.entrySet()) {
-            Path p = other.getValue();
-            if (p.equals(path)) {
-                throw ApiException.conflict("path " + path + " is already attached as storage '" + other.getKey() + "'");
-            }
-            if (path.startsWith(p) || p.startsWith(path)) {
-                throw ApiException.conflict("path " + path + " is " + (path.startsWith(p) ? "inside" : "around")
-                        + " storage '" + other.getKey() + "' at " + p + "; a storage needs a directory of its own");
-            }
-        }
+        checkPlace(path);
         if (Files.exists(path) && !Files.isDirectory(path)) {
             throw ApiException.badRequest("path " + path + " exists and is not a directory");
         }
@@ -275,6 +266,80 @@ public final class StorageRegistry implements AutoCloseable {
             throw e;
         }
         return s;
+    }
+
+    /**
+     * Refuses a place that would alias other state, comparing real paths (a symbolic link into a storage is
+     * that storage): another storage's directory, one inside or around it (the outer one could not be
+     * opened again), and the daemon's own directories ({@link #reserve}).
+     */
+    private void checkPlace(Path path) throws IOException {
+        Path real = FileTrees.realPath(path);
+        String shown = real.equals(path) ? path.toString() : path + " (really " + real + ")";
+        for (Map.Entry<String, Path> other : listedPaths().entrySet()) {
+            Path p = FileTrees.realPath(other.getValue());
+            if (p.equals(real)) {
+                throw ApiException.conflict("path " + shown + " is already attached as storage '" + other.getKey() + "'");
+            }
+            if (real.startsWith(p) || p.startsWith(real)) {
+                throw ApiException.conflict("path " + shown + " is " + (real.startsWith(p) ? "inside" : "around")
+                        + " storage '" + other.getKey() + "' at " + other.getValue() + "; a storage needs a directory of its own");
+            }
+        }
+        for (Reserved r : reserved) {
+            String conflict = r.conflictWith(real);
+            if (conflict != null) {
+                throw ApiException.conflict("path " + shown + " is " + conflict + "; a storage needs a directory of its own");
+            }
+        }
+    }
+
+    /** A directory of the daemon's own: no storage may lie in it, nor (with {@code bothWays}) around it. */
+    private record Reserved(String what, Path realPath, boolean bothWays) {
+        /** How {@code storage} (a real path) collides with it, or null. */
+        String conflictWith(Path storage) {
+            if (realPath.startsWith(storage)) {
+                return (realPath.equals(storage) ? "" : "around ") + what + " at " + realPath;
+            }
+            return bothWays && storage.startsWith(realPath) ? "inside " + what + " at " + realPath : null;
+        }
+    }
+
+    /**
+     * Keeps storages out of one of the daemon's own directories ({@code bothWays}: and from holding it),
+     * e.g. the compute directories, which pg destroy deletes. A listed storage already there becomes
+     * unavailable with the reason (detach it and attach it elsewhere; its files stay).
+     */
+    public void reserve(String what, Path dir, boolean bothWays) throws IOException {
+        Reserved r = new Reserved(what, FileTrees.realPath(dir), bothWays);
+        reserved.add(r);
+        for (Storage s : List.copyOf(storages.values())) {
+            String conflict = r.conflictWith(FileTrees.realPath(s.path()));
+            if (conflict != null) {
+                String error = "its path " + s.path() + " is " + conflict + "; detach it (its files stay) and attach it elsewhere";
+                LOG.severe("storage '" + s.name() + "' is not used: " + error);
+                setUnavailable(s.name(), error);
+            }
+        }
+    }
+
+    /** The listed storage (available or not) whose directory is {@code dir} or lies in it, if any. */
+    public Optional<String> storageWithin(Path dir) throws IOException {
+        Path real = FileTrees.realPath(dir);
+        for (Map.Entry<String, Path> s : listedPaths().entrySet()) {
+            if (FileTrees.realPath(s.getValue()).startsWith(real)) {
+                return Optional.of(s.getKey());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Every listed storage's path as attached, available or not, by name. */
+    private Map<String, Path> listedPaths() {
+        Map<String, Path> listed = new TreeMap<>();
+        storages.values().forEach(s -> listed.put(s.name(), s.path()));
+        unavailable.values().forEach(u -> listed.put(u.getString("name"), Path.of(u.getString("path"))));
+        return listed;
     }
 
     public void onAttach(Consumer<Storage> listener) {
@@ -384,6 +449,23 @@ public final class StorageRegistry implements AutoCloseable {
     public JsonObject describe(String name) {
         JsonObject broken = unavailable.get(name);
         return broken != null ? broken : get(name).toJson();
+    }
+
+    /**
+     * As {@link #describe}, plus for an available storage what its store holds now (blocking: reads the
+     * store): {@code size.used_bytes}, the LMDB pages holding data (garbage collection frees pages that
+     * later writes reuse), {@code size.file_bytes} and {@code size.timelines}.
+     */
+    public JsonObject describeWithSize(String name) {
+        JsonObject d = describe(name);
+        Storage s = storages.get(name);
+        if (s == null || unavailable.containsKey(name)) {
+            return d;
+        }
+        StoreStats stats = s.store().stats();
+        return d.copy().put("size", new JsonObject().put("used_bytes", stats.usedBytes())
+                .put("high_water_bytes", stats.highWaterBytes()).put("file_bytes", stats.fileBytes())
+                .put("timelines", stats.entries("timelines")));
     }
 
     /** Writes the registry atomically: a temp file, fsync, rename. Unavailable storages stay listed. */

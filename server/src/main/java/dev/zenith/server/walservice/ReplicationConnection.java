@@ -15,6 +15,7 @@ import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.server.pageservice.PageService;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
@@ -42,8 +43,8 @@ final class ReplicationConnection {
 
     /** What every connection shares. */
     record Services(Vertx vertx, WorkerExecutor worker, TimelineSelector selector, ReplicationSlots slots,
-                    SystemIdentifiers systemIdentifiers, Path scratchDir, long authenticationTimeoutMs,
-                    LoginThrottle logins, PageService pages) {
+                    FollowedTimelines followed, SystemIdentifiers systemIdentifiers, Path scratchDir,
+                    long authenticationTimeoutMs, LoginThrottle logins, PageService pages) {
         <T> Future<T> blocking(Callable<T> work) {
             return worker.executeBlocking(work, false);
         }
@@ -61,19 +62,27 @@ final class ReplicationConnection {
     /** The PostgreSQL timeline {@link #streamer} sends. */
     private int streamingTimeline;
     private String streamingSlot;
+    /** The timeline that slot is on (the target may move on while it streams: a pg followed by name). */
+    private TimelineId streamingSlotTimeline;
     private io.vertx.core.eventbus.MessageConsumer<String> pgMoves;
     private final List<Runnable> onClose = new java.util.ArrayList<>();
     private long authenticationTimer = -1;
     /** The startup packet's {@code options}: which timeline the client wants. */
     private String options;
+    /** The process id this connection announced (BackendKeyData): PostgreSQL names a slot's user by it. */
+    private final int pid;
+    private io.vertx.core.Context context;
 
     ReplicationConnection(Services services, NetSocket socket, ServerHandshake.Config config) {
         this.services = services;
         this.socket = socket;
         this.handshake = new ServerHandshake(config);
+        this.pid = config.processId();
     }
 
+    /** On the connection's event loop. */
     void start() {
+        context = services.vertx().getOrCreateContext();
         // Room for one read of WAL in flight while the previous one drains (see WalStreamer).
         socket.setWriteQueueMaxSize(4 << 20);
         socket.handler(this::received);
@@ -182,7 +191,8 @@ final class ReplicationConnection {
         }
         cancelAuthenticationTimer();
         stopStreaming();
-        services.slots().releaseTemporary(this);
+        services.slots().releaseAll(this);
+        services.followed().release(this);
         onClose.forEach(Runnable::run);
         onClose.clear();
     }
@@ -299,6 +309,7 @@ final class ReplicationConnection {
                 return;
             }
             target = ar.result();
+            services.followed().follow(this, target.store(), target.timeline().id());
             if (target.pgName() != null) {
                 pgMoves = services.vertx().eventBus().consumer(ComputeManager.PG_MOVED_ADDRESS, m -> {
                     if (target.pgName().equals(m.body())) {
@@ -335,6 +346,7 @@ final class ReplicationConnection {
             @SuppressWarnings("unchecked")
             Optional<PgTimelineHistory.Switch> leaving = (Optional<PgTimelineHistory.Switch>) ar.result()[1];
             target = moved;
+            services.followed().follow(this, moved.store(), moved.timeline().id());
             if (streamer == null) {
                 return;
             }
@@ -365,10 +377,13 @@ final class ReplicationConnection {
                 answer(c.command(), c.text());
             } else if (e instanceof SessionEvent.StandbyStatus s) {
                 if (streamingSlot != null) {
-                    services.slots().advance(tl(), streamingSlot, s.update().flush());
+                    services.slots().advance(streamingSlotTimeline, streamingSlot, s.update().flush());
                 }
             } else if (e instanceof SessionEvent.StreamingEnded) {
                 stopStreaming();
+                if (streamingSlot != null) {
+                    services.slots().release(streamingSlotTimeline, streamingSlot, this);
+                }
                 streamingSlot = null;
             } else if (e instanceof SessionEvent.Terminated || e instanceof SessionEvent.Failed) {
                 flush();
@@ -401,11 +416,15 @@ final class ReplicationConnection {
     }
 
     void error(String sqlState, String message, String detail) {
+        ErrorFields f = ErrorFields.of("ERROR", sqlState, message);
+        error(detail == null ? f : f.with(ErrorFields.DETAIL, detail));
+    }
+
+    void error(ErrorFields fields) {
         if (phase == Phase.CLOSED) {
             return;
         }
-        ErrorFields f = ErrorFields.of("ERROR", sqlState, message);
-        session.error(detail == null ? f : f.with(ErrorFields.DETAIL, detail));
+        session.error(fields);
         answered();
     }
 
@@ -458,19 +477,11 @@ final class ReplicationConnection {
                         }
                     });
         } else if (command instanceof ReadReplicationSlot r) {
-            var slot = services.slots().find(tl(), r.slotName());
-            reply(slot.isPresent() ? ReplicationResponses.readReplicationSlot("physical",
-                    slot.get().restartLsn(), pgTimeline()) : ReplicationResponses.readReplicationSlot(null, null, null));
+            readSlot(r);
         } else if (command instanceof CreateReplicationSlot c) {
             createSlot(c);
         } else if (command instanceof DropReplicationSlot d) {
-            answerWith(() -> services.slots().drop(tl(), d.slotName()), dropped -> {
-                if (dropped) {
-                    reply(ReplicationResponses.dropReplicationSlot());
-                } else {
-                    error("42704", "replication slot \"" + d.slotName() + "\" does not exist");
-                }
-            });
+            dropSlot(d);
         } else if (command instanceof StartReplication s) {
             startReplication(s);
         } else if (command instanceof BaseBackup b) {
@@ -480,21 +491,36 @@ final class ReplicationConnection {
         }
     }
 
+    /**
+     * PostgreSQL 15's answer: the slot's type, restart LSN and the PostgreSQL timeline that LSN lies on in
+     * this timeline's history; a row of nulls for no such slot, and null LSN and timeline for a slot that
+     * reserved no WAL yet.
+     */
+    private void readSlot(ReadReplicationSlot r) {
+        var slot = services.slots().find(tl(), r.slotName());
+        if (slot.isEmpty() || !slot.get().restartLsn().isValid()) {
+            reply(ReplicationResponses.readReplicationSlot(slot.isEmpty() ? null : "physical", null, null));
+            return;
+        }
+        Lsn restart = slot.get().restartLsn();
+        answerWith(() -> PgTimelines.tliAt(PgTimelines.entries(store(), tl()), restart),
+                tli -> reply(ReplicationResponses.readReplicationSlot("physical", restart, tli)));
+    }
+
     private void createSlot(CreateReplicationSlot c) {
         if (c.logical()) {
             error("0A000", "zenith does not support logical replication slots");
             return;
         }
-        String invalid = ReplicationSlots.invalidName(c.slotName());
-        if (invalid != null) {
-            session.error(ErrorFields.of("ERROR", "42602", invalid).with(ErrorFields.HINT,
-                    "Replication slot names may only contain lower case letters, numbers, and the underscore character."));
-            answered();
+        var invalid = ReplicationSlots.checkName(c.slotName());
+        if (invalid.isPresent()) {
+            ErrorFields f = ErrorFields.of("ERROR", invalid.get().sqlState(), invalid.get().message());
+            error(invalid.get().hint() == null ? f : f.with(ErrorFields.HINT, invalid.get().hint()));
             return;
         }
         answerWith(() -> {
             Lsn restart = c.reserveWal() ? store().walEnd(tl()).orElseThrow() : Lsn.INVALID;
-            return services.slots().create(tl(), c.slotName(), c.temporary(), restart, this, store());
+            return services.slots().create(tl(), c.slotName(), c.temporary(), restart, this, pid, store());
         }, created -> {
             if (!created) {
                 error("42710", "replication slot \"" + c.slotName() + "\" already exists");
@@ -502,6 +528,24 @@ final class ReplicationConnection {
             }
             // A physical slot's consistent point is 0/0, as PostgreSQL reports it.
             reply(ReplicationResponses.createReplicationSlot(c.slotName(), Lsn.INVALID, null, null));
+        });
+    }
+
+    /** As PostgreSQL: a slot another connection uses is refused, or with WAIT dropped once it is released. */
+    private void dropSlot(DropReplicationSlot d) {
+        if (phase == Phase.CLOSED) {
+            return;
+        }
+        answerWith(() -> services.slots().drop(tl(), d.slotName(), this), outcome -> {
+            if (outcome.dropped()) {
+                reply(ReplicationResponses.dropReplicationSlot());
+            } else if (outcome.activePid() == null) {
+                error("42704", "replication slot \"" + d.slotName() + "\" does not exist");
+            } else if (d.waitForRelease()) {
+                services.slots().whenReleased(tl(), d.slotName(), this, () -> context.runOnContext(v -> dropSlot(d)));
+            } else {
+                error("55006", "replication slot \"" + d.slotName() + "\" is active for PID " + outcome.activePid());
+            }
         });
     }
 
@@ -514,6 +558,7 @@ final class ReplicationConnection {
             error("42704", "replication slot \"" + s.slotName() + "\" does not exist");
             return;
         }
+
         int requested = s.timeline() == null ? pgTimeline() : s.timeline();
         answerWith(() -> new Object[] {oldestReadable(store(), target.timeline()), store().walEnd(tl()).orElseThrow(),
                 PgTimelineHistory.switchFrom(store(), target.timeline(), requested)}, r -> {
@@ -542,9 +587,17 @@ final class ReplicationConnection {
                         + " has already been removed");
                 return;
             }
+            if (s.slotName() != null) { // last: a refusal above leaves the slot to others
+                Optional<Integer> user = services.slots().acquire(tl(), s.slotName(), this, pid);
+                if (user.isPresent()) {
+                    error("55006", "replication slot \"" + s.slotName() + "\" is active for PID " + user.get());
+                    return;
+                }
+            }
             session.startStreaming();
             phase = Phase.COMMANDS;
             streamingSlot = s.slotName();
+            streamingSlotTimeline = tl();
             streamingTimeline = requested;
             // On an earlier PostgreSQL timeline, the stream ends at its switch point (end of timeline).
             streamer = new WalStreamer(this, services, store(), tl(), start, end, historic.orElse(null));

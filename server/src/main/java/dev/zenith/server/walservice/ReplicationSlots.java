@@ -21,40 +21,60 @@ import java.util.concurrent.ConcurrentHashMap;
  * ({@link #persistAdvanced}) and at shutdown, not on every standby reply, so after a crash a slot may
  * restart a little earlier than its client confirmed (never later). Garbage collection keeps the WAL
  * from a permanent slot's restart LSN ({@link #restartLsns}). Temporary slots live and die with their
- * connection. Methods that write a store are blocking.
+ * connection. As in PostgreSQL, a slot is used by one connection at a time (the one streaming from it; a
+ * temporary slot's creator throughout): another one's START_REPLICATION or DROP_REPLICATION_SLOT is
+ * refused naming its process id, and DROP_REPLICATION_SLOT ... WAIT waits until it is released. Names
+ * follow PostgreSQL's rule ({@link #checkName}). Methods that write a store are blocking.
  */
 public final class ReplicationSlots {
     private static final String META_PREFIX = "slot/";
+    /** PostgreSQL's NAMEDATALEN - 1. */
+    private static final int MAX_NAME_BYTES = 63;
 
     record Slot(TimelineId timeline, String name, boolean temporary, Lsn restartLsn, Object owner, Store store) {
+    }
+
+    /** Who uses a slot now (a streaming connection; a temporary slot's creator): its connection and process id. */
+    private record Holder(Object connection, int pid) {
+    }
+
+    /** What PostgreSQL answers a slot name its ReplicationSlotValidateName refuses. */
+    record InvalidName(String sqlState, String message, String hint) {
+    }
+
+    /** What a drop did: dropped, found nothing, or found the slot in use by process {@code activePid}. */
+    record DropOutcome(boolean dropped, Integer activePid) {
+        static final DropOutcome DROPPED = new DropOutcome(true, null);
+        static final DropOutcome NOT_FOUND = new DropOutcome(false, null);
     }
 
     private final Map<String, Slot> slots = new ConcurrentHashMap<>();
     /** Permanent slots whose restart LSN moved since it was last written. */
     private final Set<String> advanced = ConcurrentHashMap.newKeySet();
-
-    /**
-     * What is wrong with a new slot's name, as PostgreSQL's ReplicationSlotValidateName says it (1 to 63
-     * characters of a-z, 0-9 and _), or null when it is valid. The name is part of the slot's key in its
-     * storage: nothing else may become one.
-     */
-    static String invalidName(String name) {
-        if (name.isEmpty()) {
-            return "replication slot name \"" + name + "\" is too short";
-        }
-        if (name.getBytes(StandardCharsets.UTF_8).length >= 64) {
-            return "replication slot name \"" + name + "\" is too long";
-        }
-        for (char ch : name.toCharArray()) {
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_')) {
-                return "replication slot name \"" + name + "\" contains invalid character";
-            }
-        }
-        return null;
-    }
+    /** Slots in use, and who waits for them to be released (DROP_REPLICATION_SLOT ... WAIT); guarded by this. */
+    private final Map<String, Holder> active = new HashMap<>();
+    private final Map<String, List<Runnable>> waiters = new HashMap<>();
 
     private static String key(TimelineId tl, String name) {
         return tl + "/" + name;
+    }
+
+    /**
+     * PostgreSQL's rule for slot names (ReplicationSlotValidateName): 1 to 63 bytes of lower-case letters,
+     * digits and underscores. Names also become keys of the storage's documents, so nothing else may pass.
+     */
+    static Optional<InvalidName> checkName(String name) {
+        if (name.isEmpty()) {
+            return Optional.of(new InvalidName("42602", "replication slot name \"\" is too short", null));
+        }
+        if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+            return Optional.of(new InvalidName("42622", "replication slot name \"" + name + "\" is too long", null));
+        }
+        if (!name.chars().allMatch(c -> (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+            return Optional.of(new InvalidName("42602", "replication slot name \"" + name + "\" contains invalid character",
+                    "Replication slot names may only contain lower case letters, numbers, and the underscore character."));
+        }
+        return Optional.empty();
     }
 
     /** Loads the permanent slots a storage holds (blocking). */
@@ -81,13 +101,21 @@ public final class ReplicationSlots {
         return out;
     }
 
-    /** False when a slot of that name exists already on the timeline. A permanent one is written to its store (blocking). */
-    boolean create(TimelineId tl, String name, boolean temporary, Lsn restartLsn, Object owner, Store store) {
+    /**
+     * False when a slot of that name exists already on the timeline. A permanent one is written to its
+     * store (blocking); a temporary one is in use by its creator ({@code owner}, process {@code pid}) until
+     * that connection ends, as in PostgreSQL.
+     */
+    boolean create(TimelineId tl, String name, boolean temporary, Lsn restartLsn, Object owner, int pid, Store store) {
         Slot s = new Slot(tl, name, temporary, restartLsn, owner, store);
         if (slots.putIfAbsent(key(tl, name), s) != null) {
             return false;
         }
-        if (!temporary) {
+        if (temporary) {
+            synchronized (this) {
+                active.put(key(tl, name), new Holder(owner, pid));
+            }
+        } else {
             try {
                 write(s);
             } catch (RuntimeException e) {
@@ -102,17 +130,91 @@ public final class ReplicationSlots {
         return Optional.ofNullable(slots.get(key(tl, name)));
     }
 
-    /** False when there is no such slot; a permanent one is deleted from its store (blocking). */
-    boolean drop(TimelineId tl, String name) {
-        Slot s = slots.remove(key(tl, name));
-        if (s == null) {
-            return false;
+    /**
+     * Takes a slot for a stream of {@code connection}: empty when it is now that connection's (or already
+     * was), else the process id of the connection using it.
+     */
+    synchronized Optional<Integer> acquire(TimelineId tl, String name, Object connection, int pid) {
+        Holder h = active.get(key(tl, name));
+        if (h != null && h.connection() != connection) {
+            return Optional.of(h.pid());
+        }
+        active.put(key(tl, name), new Holder(connection, pid));
+        return Optional.empty();
+    }
+
+    /** A stream ended: a permanent slot is free again (a temporary one stays its creator's), and waiters are told. */
+    void release(TimelineId tl, String name, Object connection) {
+        List<Runnable> toTell;
+        synchronized (this) {
+            Slot s = slots.get(key(tl, name));
+            Holder h = active.get(key(tl, name));
+            if (h == null || h.connection() != connection || (s != null && s.temporary())) {
+                return;
+            }
+            active.remove(key(tl, name));
+            toTell = waiters.remove(key(tl, name));
+        }
+        tell(toTell);
+    }
+
+    /** A connection ended: its temporary slots go away and the slots it used are free, as in PostgreSQL. */
+    void releaseAll(Object connection) {
+        List<Runnable> toTell = new ArrayList<>();
+        synchronized (this) {
+            slots.values().removeIf(s -> s.temporary() && s.owner() == connection);
+            for (var it = active.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                if (e.getValue().connection() == connection) {
+                    it.remove();
+                    toTell.addAll(waiters.getOrDefault(e.getKey(), List.of()));
+                    waiters.remove(e.getKey());
+                }
+            }
+        }
+        tell(toTell);
+    }
+
+    /** Runs {@code then} once no other connection uses the slot (at once when none does). */
+    void whenReleased(TimelineId tl, String name, Object connection, Runnable then) {
+        synchronized (this) {
+            Holder h = active.get(key(tl, name));
+            if (h != null && h.connection() != connection) {
+                waiters.computeIfAbsent(key(tl, name), k -> new ArrayList<>()).add(then);
+                return;
+            }
+        }
+        then.run();
+    }
+
+    private static void tell(List<Runnable> waiting) {
+        if (waiting != null) {
+            waiting.forEach(Runnable::run);
+        }
+    }
+
+    /**
+     * Drops a slot unless another connection uses it (then nothing changes and its process id is returned);
+     * a permanent one is deleted from its store (blocking).
+     */
+    DropOutcome drop(TimelineId tl, String name, Object connection) {
+        Slot s;
+        synchronized (this) {
+            Holder h = active.get(key(tl, name));
+            if (slots.containsKey(key(tl, name)) && h != null && h.connection() != connection) {
+                return new DropOutcome(false, h.pid());
+            }
+            s = slots.remove(key(tl, name));
+            if (s == null) {
+                return DropOutcome.NOT_FOUND;
+            }
+            active.remove(key(tl, name));
         }
         advanced.remove(key(tl, name));
         if (!s.temporary()) {
             s.store().deleteMeta(metaKey(tl, name));
         }
-        return true;
+        return DropOutcome.DROPPED;
     }
 
     /** The client confirmed it flushed up to {@code flushed}: WAL before it is no longer needed by the slot. */
@@ -135,11 +237,6 @@ public final class ReplicationSlots {
         }
     }
 
-    /** A connection ended: its temporary slots go away, as in PostgreSQL. */
-    void releaseTemporary(Object owner) {
-        slots.values().removeIf(s -> s.temporary() && s.owner() == owner);
-    }
-
     private static void write(Slot s) {
         s.store().putMeta(metaKey(s.timeline(), s.name()), new JsonObject().put("restart_lsn", s.restartLsn().toString())
                 .encode().getBytes(StandardCharsets.UTF_8));
@@ -149,12 +246,16 @@ public final class ReplicationSlots {
         return META_PREFIX + tl + "/" + name;
     }
 
-    /** Per timeline, the restart LSNs of the permanent slots a storage holds, as last written (blocking). */
+    /**
+     * Per timeline with a permanent slot, the slots' restart LSNs as last written (none for a slot that
+     * reserved no WAL yet, whose timeline is in use all the same) (blocking).
+     */
     public static Map<TimelineId, List<Lsn>> restartLsns(Store store) {
         Map<TimelineId, List<Lsn>> out = new HashMap<>();
         for (Slot s : stored(store)) {
+            List<Lsn> lsns = out.computeIfAbsent(s.timeline(), k -> new ArrayList<>());
             if (s.restartLsn().isValid()) {
-                out.computeIfAbsent(s.timeline(), k -> new ArrayList<>()).add(s.restartLsn());
+                lsns.add(s.restartLsn());
             }
         }
         return out;

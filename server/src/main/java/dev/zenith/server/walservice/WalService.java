@@ -82,7 +82,8 @@ public final class WalService extends VerticleBase {
                         user -> user.equals(settings.user()) ? Optional.of(verifier) : Optional.empty(),
                         ServerHandshake.defaultParameters(SERVER_VERSION), pid, (int) System.nanoTime());
                 new ReplicationConnection(new ReplicationConnection.Services(vertx, worker, selector, slots,
-                        systemIdentifiers, settings.scratchDir(), settings.authenticationTimeoutMs(), logins, pages), socket, hs).start();
+                        computes.followedTimelines(), systemIdentifiers, settings.scratchDir(),
+                        settings.authenticationTimeoutMs(), logins, pages), socket, hs).start();
             });
             slotTimer = vertx.setPeriodic(SLOT_PERSIST_MS, id -> worker.executeBlocking(() -> {
                 slots.persistAdvanced();

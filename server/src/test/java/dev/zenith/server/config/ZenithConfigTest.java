@@ -27,6 +27,8 @@ class ZenithConfigTest {
         assertEquals(c.home().resolve("pgs"), c.computesDir());
         assertEquals(60_000, c.authenticationTimeoutMs());
         assertEquals(new ZenithConfig.PageServiceSettings(60_000, 256, 4), c.pageService());
+        assertEquals(256, c.maxHeapMb());
+        assertEquals(128, c.maxDirectMemoryMb());
     }
 
     @Test
@@ -38,6 +40,8 @@ class ZenithConfigTest {
         assertEquals(defaults.maxBatchBytes(), fromFile.maxBatchBytes());
         assertEquals(defaults.authenticationTimeoutMs(), fromFile.authenticationTimeoutMs());
         assertEquals(defaults.pageService(), fromFile.pageService());
+        assertEquals(defaults.maxHeapMb(), fromFile.maxHeapMb());
+        assertEquals(defaults.maxDirectMemoryMb(), fromFile.maxDirectMemoryMb());
         assertEquals("128MB", fromFile.computeSettings().get("shared_buffers"));
     }
 
@@ -91,6 +95,11 @@ class ZenithConfigTest {
         rejected(new JsonObject().put("pg", new JsonObject().put("replication_user", 7)), "pg.replication_user must be a string");
         rejected(new JsonObject().put("computes", new JsonObject().put("settings", "fsync=off")), "computes.settings must be an object");
         rejected(new JsonObject().put("home", 5), "home must be a string");
+        rejected(new JsonObject().put("daemon", new JsonObject().put("max_heap_mb", 10)),
+                "daemon.max_heap_mb must be 0 (the JVM's default) or a whole number from 64 to");
+        rejected(new JsonObject().put("daemon", new JsonObject().put("max_heap_mb", "1g")), "daemon.max_heap_mb must be");
+        rejected(new JsonObject().put("daemon", new JsonObject().put("max_heap", 512)), "unknown setting(s) [daemon.max_heap]");
+        assertEquals(0, ZenithConfig.fromJson(new JsonObject().put("daemon", new JsonObject().put("max_heap_mb", 0))).maxHeapMb());
         rejected(new JsonObject().put("ZENITH_PG_PORT", "x"), "ZENITH_PG_PORT must be a TCP port number");
         rejected(new JsonObject().put("computes", new JsonObject().put("settings", new JsonObject().put("FSYNC", "on"))),
                 "computes.settings.FSYNC is set by zenith for every compute");

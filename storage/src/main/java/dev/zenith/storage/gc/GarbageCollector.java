@@ -2,6 +2,7 @@ package dev.zenith.storage.gc;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.ManifestCodec;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.Timeline;
@@ -15,8 +16,10 @@ import org.lmdbjava.Txn;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -32,7 +35,9 @@ import java.util.Set;
  * end); branch points of child timelines are added here, and a point on a child at or below its
  * branch point is the parent's to keep. The caller's map also says which timelines are in use (a key,
  * even with no points): a branch that is neither a key nor an ancestor of one is one nothing names any
- * more (its pg destroyed), and keeps nothing, not even its branch point in its parent's history.
+ * more (its pg destroyed). It is deleted with everything it holds (WAL, versions, images, index
+ * entries, its journal), descendants first, and keeps nothing in its parent's history. File contents
+ * (blobs) that no remaining image refers to go last.
  */
 public final class GarbageCollector {
     private static final long SEGMENT = 16L << 20;
@@ -45,21 +50,27 @@ public final class GarbageCollector {
         this.tables = tables;
     }
 
-    /** Frees what nothing keeps, or with {@code dryRun} only counts it (in a read transaction). */
+    /**
+     * Frees what nothing keeps, or with {@code dryRun} only counts it (in read transactions). Blobs are
+     * left to {@link #sweepBlobs}.
+     */
     public GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained, boolean dryRun) {
-        Map<TimelineId, Set<Lsn>> keep = keepPoints(retained);
+        Map<TimelineId, Timeline> all = new HashMap<>();
+        store.timelines().forEach(t -> all.put(t.id(), t));
+        Set<TimelineId> inUse = inUse(all, retained.keySet());
         GcStats total = GcStats.NONE;
-        for (Map.Entry<TimelineId, Set<Lsn>> e : keep.entrySet()) {
+        for (Map.Entry<TimelineId, Set<Lsn>> e : keepPoints(all, inUse, retained).entrySet()) {
             total = total.plus(collect(e.getKey(), e.getValue(), dryRun));
+        }
+        for (TimelineId dead : unusedDeepestFirst(all, inUse)) {
+            total = total.plus(drop(dead, dryRun));
         }
         return total;
     }
 
     /** Every timeline's points: the caller's, its end, its children's branch points; pushed up to the owner. */
-    private Map<TimelineId, Set<Lsn>> keepPoints(Map<TimelineId, ? extends Collection<Lsn>> retained) {
-        Map<TimelineId, Timeline> all = new HashMap<>();
-        store.timelines().forEach(t -> all.put(t.id(), t));
-        Set<TimelineId> inUse = inUse(all, retained.keySet());
+    private Map<TimelineId, Set<Lsn>> keepPoints(Map<TimelineId, Timeline> all, Set<TimelineId> inUse,
+                                                 Map<TimelineId, ? extends Collection<Lsn>> retained) {
         Map<TimelineId, Set<Lsn>> keep = new HashMap<>();
         for (Timeline t : all.values()) {
             if (!inUse.contains(t.id())) {
@@ -82,6 +93,117 @@ public final class GarbageCollector {
             keep.computeIfAbsent(t.id(), k -> new HashSet<>());
         }
         return keep;
+    }
+
+    /** The timelines not in use, each after its descendants (a child never outlives the parent it names). */
+    private static List<TimelineId> unusedDeepestFirst(Map<TimelineId, Timeline> all, Set<TimelineId> inUse) {
+        Map<TimelineId, Integer> depth = new HashMap<>();
+        for (Timeline t : all.values()) {
+            if (inUse.contains(t.id())) {
+                continue;
+            }
+            int d = 0;
+            for (Timeline a = t; a != null && a.parent() != null; a = all.get(a.parent())) {
+                d++;
+            }
+            depth.put(t.id(), d);
+        }
+        List<TimelineId> out = new ArrayList<>(depth.keySet());
+        out.sort(Comparator.comparing((TimelineId id) -> depth.get(id)).reversed());
+        return out;
+    }
+
+    /**
+     * Deletes a timeline nothing uses and everything keyed by it, in one transaction: after a crash it is
+     * either whole or gone.
+     */
+    private GcStats drop(TimelineId id, boolean dryRun) {
+        long[] wal = {0};
+        long[] versions = {0, 0};
+        long index = 0;
+        int images;
+        try (Txn<byte[]> txn = dryRun ? tables.env.txnRead() : tables.env.txnWrite()) {
+            boolean apply = !dryRun;
+            byte[] prefix = Keys.timeline(id);
+            deleteAll(txn, tables.walChunks, prefix, apply, v -> wal[0] += v.length);
+            deleteAll(txn, tables.pages, prefix, apply, v -> {
+                versions[0]++;
+                versions[1] += v.length;
+            });
+            images = deleteAll(txn, tables.images, prefix, apply, v -> { });
+            index += deleteAll(txn, tables.changesByLsn, prefix, apply, v -> { });
+            index += deleteAll(txn, tables.commits, prefix, apply, v -> { });
+            index += deleteAll(txn, tables.checkpoints, prefix, apply, v -> { });
+            if (apply) {
+                tables.walState.delete(txn, prefix);
+                tables.timelines.delete(txn, prefix);
+                deleteDocumentsOf(txn, id);
+                txn.commit();
+            }
+        }
+        return new GcStats(wal[0], images, versions[0], versions[1], index, List.of(id), 0);
+    }
+
+    /** The metadata documents that belong to a timeline: keys {@code KIND/TIMELINE-ID} (see Store#putMeta). */
+    private void deleteDocumentsOf(Txn<byte[]> txn, TimelineId id) {
+        String suffix = "/" + id;
+        try (Cursor<byte[]> c = tables.meta.openCursor(txn)) {
+            for (boolean ok = c.first(); ok; ok = c.next()) {
+                String k = new String(c.key(), java.nio.charset.StandardCharsets.UTF_8);
+                if (k.endsWith(suffix) && k.indexOf('/') == k.length() - suffix.length()) {
+                    c.delete();
+                }
+            }
+        }
+    }
+
+    /** Every entry whose key starts with {@code prefix}; each value is shown to {@code counted} first. */
+    private static int deleteAll(Txn<byte[]> txn, org.lmdbjava.Dbi<byte[]> dbi, byte[] prefix, boolean apply,
+                                 java.util.function.Consumer<byte[]> counted) {
+        int n = 0;
+        try (Cursor<byte[]> c = dbi.openCursor(txn)) {
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                counted.accept(c.val());
+                n++;
+                if (apply) {
+                    c.delete(); // LMDB's next step from a deleted entry is the entry after it
+                }
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Deletes the file contents no image manifest refers to (images of every timeline, after this
+     * collection's deletions). The caller makes sure no import is between writing a blob and its manifest.
+     * Returns how many went.
+     */
+    public long sweepBlobs() {
+        Set<String> referenced = new HashSet<>();
+        List<byte[]> unreferenced = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.env.txnRead()) { // read first: the write lock is held only to delete
+            try (Cursor<byte[]> c = tables.images.openCursor(txn)) {
+                for (boolean ok = c.first(); ok; ok = c.next()) {
+                    ImageManifest m = ManifestCodec.decode(c.val());
+                    referenced.add(m.pgControlSha256());
+                    m.files().forEach(f -> referenced.add(f.sha256()));
+                }
+            }
+            try (Cursor<byte[]> c = tables.blobs.openCursor(txn)) {
+                for (boolean ok = c.first(); ok; ok = c.next()) {
+                    if (!referenced.contains(HexFormat.of().formatHex(c.key()))) {
+                        unreferenced.add(c.key());
+                    }
+                }
+            }
+        }
+        if (!unreferenced.isEmpty()) {
+            try (Txn<byte[]> txn = tables.env.txnWrite()) {
+                unreferenced.forEach(k -> tables.blobs.delete(txn, k));
+                txn.commit();
+            }
+        }
+        return unreferenced.size();
     }
 
     /** Roots, the timelines the caller names, and their ancestors. */
@@ -140,7 +262,7 @@ public final class GarbageCollector {
                 txn.commit();
             }
         }
-        return new GcStats(wal, images, versions[0], versions[1], index);
+        return new GcStats(wal, images, versions[0], versions[1], index, List.of(), 0);
     }
 
     /** Whole chunks that end at or before the horizon; the timeline's WAL then starts at the next one. */

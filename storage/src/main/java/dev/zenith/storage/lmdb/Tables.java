@@ -9,6 +9,7 @@ import org.lmdbjava.Env;
 import org.lmdbjava.EnvFlags;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.LmdbException;
+import org.lmdbjava.Stat;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -16,6 +17,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -152,6 +156,51 @@ public final class Tables implements AutoCloseable {
             return null;
         }
         return new byte[][] {cursor.key(), cursor.val()};
+    }
+
+    /** The tables whose keys start with a timeline id, by name. */
+    private Map<String, Dbi<byte[]>> timelineTables() {
+        Map<String, Dbi<byte[]>> out = new LinkedHashMap<>();
+        out.put("timelines", timelines);
+        out.put("wal_state", walState);
+        out.put("wal_chunks", walChunks);
+        out.put("changes_by_lsn", changesByLsn);
+        out.put("commits", commits);
+        out.put("checkpoints", checkpoints);
+        out.put("pages", pages);
+        out.put("images", images);
+        return out;
+    }
+
+    /** Per timeline-keyed table, how many keys start with {@code prefix}. */
+    public Map<String, Long> entriesWithPrefix(byte[] prefix) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        try (Txn<byte[]> txn = env.txnRead()) {
+            timelineTables().forEach((name, dbi) -> {
+                long n = 0;
+                try (Cursor<byte[]> c = dbi.openCursor(txn)) {
+                    for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                        n++;
+                    }
+                }
+                out.put(name, n);
+            });
+        }
+        return out;
+    }
+
+    /** Pages holding data (branch, leaf and overflow pages of every table and of the table of tables). */
+    public long pagesInUse(Txn<byte[]> txn) {
+        long n = pages(env.stat());
+        for (Dbi<byte[]> dbi : List.of(info, timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages,
+                images, blobs, meta)) {
+            n += pages(dbi.stat(txn));
+        }
+        return n;
+    }
+
+    private static long pages(Stat s) {
+        return s.branchPages + s.leafPages + s.overflowPages;
     }
 
     public static byte[] utf8(String s) {
