@@ -69,7 +69,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         int port = pg.getInteger("port");
         d.psql(port, "CREATE TABLE kept AS SELECT 42 AS answer");
         Path pgdata = Path.of(pg.getString("pgdata"));
-        long postmaster = postmasterPid(pgdata);
+        long postmaster = DaemonFixture.postmasterPid(pgdata);
         dev.zenith.testkit.PgCluster.deleteTree(pgdata); // pid file and all, while it runs
 
         Thread.sleep(3000); // longer than the daemon's 2 s watch over its computes
@@ -87,7 +87,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         JsonObject pg = d.createPg("main");
         int port = pg.getInteger("port");
         d.psql(port, "CREATE TABLE kept AS SELECT 42 AS answer");
-        long postmaster = postmasterPid(Path.of(pg.getString("pgdata")));
+        long postmaster = DaemonFixture.postmasterPid(Path.of(pg.getString("pgdata")));
         dev.zenith.pgexec.Processes.signal(postmaster, "STOP"); // it will never answer a fast shutdown
         System.setProperty("zenith.computeFastStopSeconds", "3");
         try {
@@ -154,11 +154,7 @@ class ComputeDurabilityTest extends FreshDaemonTest {
         PgbenchLedger bench = new PgbenchLedger(d, d.home.resolve("bench"));
         bench.start(port, 4, 30);
         Thread.sleep(6000);
-        long postmaster = postmasterPid(Path.of(pg.getString("pgdata")));
-        ProcessHandle.of(postmaster).ifPresent(h -> {
-            h.descendants().forEach(ProcessHandle::destroyForcibly);
-            h.destroyForcibly();
-        });
+        DaemonFixture.killCompute(pg);
         bench.await();
         d.awaitJson("/pgs/main", j -> "stopped".equals(j.getString("status")));
         dev.zenith.testkit.PgCluster.deleteTree(Path.of(pg.getString("pgdata")));
@@ -185,9 +181,5 @@ class ComputeDurabilityTest extends FreshDaemonTest {
             return 0;
         }
         return dev.zenith.wal.Lsn.parse(done.group(1)).minus(dev.zenith.wal.Lsn.parse(start.group(1)));
-    }
-
-    private static long postmasterPid(Path pgdata) throws Exception {
-        return Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid")).get(0).trim());
     }
 }

@@ -68,13 +68,15 @@ final class DaemonFixture implements AutoCloseable {
     Path computesDir;
     /** Options for the daemon's JVM when it runs as its own process (e.g. -Dzenith.computeFastStopSeconds=3). */
     final List<String> jvmOptions = new ArrayList<>();
+    /** Settings of the {@code wal_receiver} section, for a test that needs them. */
+    final JsonObject receiverSettings = new JsonObject();
 
     JsonObject configJson() {
         JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
         if (computesDir != null) {
             computes.put("dir", computesDir.toString());
         }
-        return new JsonObject().put("home", home.toString())
+        return new JsonObject().put("home", home.toString()).put("wal_receiver", receiverSettings.copy())
                 .put("http", new JsonObject().put("host", "127.0.0.1").mergeIn(httpSettings).put("port", httpPort))
                 .put("pg", pgSettings.copy().put("host", "127.0.0.1").put("port", pgPort))
                 .put("computes", computes)
@@ -295,6 +297,19 @@ final class DaemonFixture implements AutoCloseable {
         cmd.addAll(List.of(args));
         cmd.add("postgres");
         return client(port, cmd);
+    }
+
+    /** The postmaster's pid from a running compute's postmaster.pid. */
+    static long postmasterPid(Path pgdata) throws IOException {
+        return Long.parseLong(Files.readAllLines(pgdata.resolve("postmaster.pid")).get(0).trim());
+    }
+
+    /** kill -9 of a compute: its postmaster and every backend, as a crash would end them. */
+    static void killCompute(JsonObject pg) throws IOException {
+        ProcessHandle.of(postmasterPid(Path.of(pg.getString("pgdata")))).ifPresent(h -> {
+            h.descendants().forEach(ProcessHandle::destroyForcibly);
+            h.destroyForcibly();
+        });
     }
 
     String log() {

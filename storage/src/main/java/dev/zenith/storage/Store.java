@@ -64,6 +64,7 @@ import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.logging.Logger;
 
 /**
  * One storage: an LMDB environment holding one database cluster as a tree of timelines, with
@@ -72,7 +73,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * commit pages in batches and their manifest last.
  */
 public final class Store implements AutoCloseable {
-    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Store.class.getName());
+    private static final Logger LOG = Logger.getLogger(Store.class.getName());
     /** WAL values are split so no single LMDB value gets huge. */
     static final int MAX_WAL_CHUNK = 1 << 20;
     public static final int WAL_SEGMENT_SIZE = 16 << 20;
@@ -327,18 +328,30 @@ public final class Store implements AutoCloseable {
      */
     public long replayJournal(TimelineId id) {
         Path dir = closeJournal(id);
-        List<WalJournal.Frame> frames = WalJournal.readAll(dir);
+        WalJournal.Contents journaled = WalJournal.readAll(dir);
+        List<WalJournal.Frame> frames = journaled.frames();
         long moved = 0;
-        if (!frames.isEmpty() && timeline(id).isPresent()) {
-            Lsn at = walEnd(id).orElseThrow(() -> new StoreException("timeline " + id + " has a WAL journal but no WAL"));
+        if ((!frames.isEmpty() || !journaled.damage().isEmpty()) && timeline(id).isPresent()) {
+            Lsn lmdbEnd = walEnd(id).orElseThrow(() -> new StoreException("timeline " + id + " has a WAL journal but no WAL"));
+            for (WalJournal.Damage d : journaled.damage()) {
+                if (d.to().isAfter(lmdbEnd)) {
+                    // Acknowledged WAL that LMDB does not have: replaying around it would drop commits. Touch nothing.
+                    throw new StoreCorruptException("timeline " + id + ": " + d.describe() + " (LMDB's WAL ends at "
+                            + lmdbEnd + "); acknowledged WAL would be lost, so nothing was replayed or cut");
+                }
+                LOG.warning("timeline " + id + ": " + d.describe() + "; LMDB already holds that WAL (it ends at "
+                        + lmdbEnd + "), so nothing is lost");
+            }
+            Lsn at = lmdbEnd;
             ByteArrayOutputStream tail = new ByteArrayOutputStream();
             for (WalJournal.Frame f : frames) {
                 if (!f.end().isAfter(at)) {
                     continue; // LMDB has it already
                 }
                 if (f.start().isAfter(at)) {
-                    throw new StoreException("the WAL journal " + dir + " has a gap: LMDB's WAL ends at " + at
-                            + ", the next journaled WAL starts at " + f.start());
+                    throw new StoreCorruptException("the WAL journal " + dir + " has a gap: "
+                            + (at.equals(lmdbEnd) ? "LMDB's WAL ends at " + lmdbEnd : "its frames replayed so far end at " + at
+                            + " (LMDB's WAL ends at " + lmdbEnd + ")") + ", the next journaled WAL starts at " + f.start());
                 }
                 int skip = (int) at.minus(f.start());
                 tail.write(f.bytes(), skip, f.bytes().length - skip);

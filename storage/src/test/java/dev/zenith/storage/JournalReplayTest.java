@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * WAL acknowledged from the journal but never committed to LMDB (a crash between the two steps) is in
@@ -101,6 +102,72 @@ class JournalReplayTest {
         }
         try (Store s = Store.open(dir)) {
             assertEquals(recordEnd, s.walEnd(tl).orElseThrow(), "the journal did not bring the cut bytes back");
+        }
+    }
+
+    @Test
+    void aDamagedFrameWithLaterFramesStopsTheStoreAndCutsNothing() throws IOException {
+        Lsn split = initdb.recordEnd(1.0 / 3, 0);
+        Lsn end = SEG.plus(wal.length);
+        Path dir = tmp.resolve("store");
+        TimelineId tl;
+        int[] cuts = {(int) split.minus(SEG), (int) split.minus(SEG) + 5000, (int) split.minus(SEG) + 40_000,
+                (int) split.minus(SEG) + 60_000, wal.length};
+        try (Store s = Store.open(dir)) {
+            tl = storeWithWalUpTo(s, split);
+            for (int i = 0; i + 1 < cuts.length; i++) { // four acknowledged writes, then a crash before LMDB has them
+                s.journalWal(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
+            }
+        }
+        Path journalFile = onlyJournalFile(dir);
+        byte[] intact = Files.readAllBytes(journalFile);
+        int block = dev.zenith.storage.journal.WalJournal.blockSize(journalFile.getParent());
+        long second = dev.zenith.storage.journal.WalJournal.frameSpan(cuts[1] - cuts[0], block);
+        byte[] damaged = intact.clone();
+        damaged[(int) second + 100] ^= 0x01; // one bit of the second write's WAL
+        Files.write(journalFile, damaged);
+
+        StoreCorruptException e = assertThrows(StoreCorruptException.class, () -> Store.open(dir));
+        String m = e.getMessage();
+        assertTrue(m.contains(journalFile.toString()) && m.contains("offset " + second)
+                && m.contains(SEG.plus(cuts[1]) + ".." + SEG.plus(cuts[2])) && m.contains("LMDB's WAL ends at " + split), m);
+        assertArrayEquals(damaged, Files.readAllBytes(journalFile), "the journal is left as it is");
+
+        Files.write(journalFile, intact); // repaired: every acknowledged byte was still there
+        try (Store s = Store.open(dir)) {
+            assertEquals(end, s.walEnd(tl).orElseThrow());
+            assertArrayEquals(wal, s.readWal(tl, SEG, wal.length));
+        }
+    }
+
+    @Test
+    void aTornLastWriteIsStillCutSilently() throws IOException {
+        Lsn split = initdb.recordEnd(1.0 / 3, 0);
+        Path dir = tmp.resolve("store");
+        TimelineId tl;
+        int[] cuts = {(int) split.minus(SEG), (int) split.minus(SEG) + 5000, (int) split.minus(SEG) + 40_000};
+        try (Store s = Store.open(dir)) {
+            tl = storeWithWalUpTo(s, split);
+            for (int i = 0; i + 1 < cuts.length; i++) {
+                s.journalWal(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
+            }
+        }
+        Path journalFile = onlyJournalFile(dir);
+        byte[] torn = Files.readAllBytes(journalFile);
+        int block = dev.zenith.storage.journal.WalJournal.blockSize(journalFile.getParent());
+        long last = dev.zenith.storage.journal.WalJournal.frameSpan(cuts[1] - cuts[0], block);
+        Arrays.fill(torn, (int) last + 2 * block, (int) last + 3 * block, (byte) 0); // a block that never reached the disk
+        Files.write(journalFile, torn);
+        try (Store s = Store.open(dir)) {
+            assertEquals(SEG.plus(cuts[1]), s.walEnd(tl).orElseThrow(), "the first write replayed, the torn one cut");
+        }
+    }
+
+    private static Path onlyJournalFile(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir.resolve("wal-journal"))) {
+            List<Path> files = s.filter(p -> p.toString().endsWith(".journal")).toList();
+            assertEquals(1, files.size(), files.toString());
+            return files.get(0);
         }
     }
 

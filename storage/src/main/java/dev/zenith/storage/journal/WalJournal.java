@@ -13,6 +13,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.Deque;
 import java.util.List;
@@ -32,16 +33,27 @@ import java.util.zip.CRC32C;
  * changes data blocks only (PostgreSQL pre-fills its WAL segments for the same reason).
  *
  * <p>Files are {@code <generation as 16 hex digits>.journal}, holding frames at block boundaries. A
- * frame is a 28-byte header (magic, generation, start LSN, length, CRC-32C of header and payload), the
- * WAL bytes, and zeros to the next block. Reading a file stops at the first frame that is zero, torn,
- * or of another generation, so a file is reused simply by renaming it to a new generation once LMDB
- * holds everything in it. One thread appends; another may tell what LMDB holds and prepare a spare file.
+ * frame is a 32-byte header (magic, generation, start LSN, length, CRC-32C of the payload, CRC-32C of
+ * the header), the WAL bytes, and zeros to the next block. A file's frames follow each other from its
+ * start; what follows them (zeros, or frames of an earlier generation: a file is reused simply by
+ * renaming it to a new generation once LMDB holds everything in it) is not read.
+ *
+ * <p>Torn or damaged? Only the last write can be torn: every earlier one returned, was acknowledged,
+ * and must read back. The header's own checksum tells a write that happened from whatever else lies
+ * in a file, so {@link #readAll} can tell them apart: a frame that fails its checksum is the torn last
+ * write only when no frame of its generation follows it in its file and no later file exists (a file
+ * is begun only after the previous write returned, and never after a failed one). Anything else that
+ * fails to read back, or WAL missing between two frames, is {@link Damage}. One thread appends; another
+ * may tell what LMDB holds and prepare a spare file.
  */
 public final class WalJournal implements AutoCloseable {
     /** Frames of a new generation fill at most this much of a file before the next file starts. */
     public static final int DEFAULT_FILE_BYTES = 16 << 20; // a new file is zero-filled on the acknowledgement path: keep it small
-    static final int MAGIC = 0x5a574a31; // "ZWJ1"
-    static final int HEADER_BYTES = 28;
+    static final int MAGIC = 0x5a574a32; // "ZWJ2"
+    /** Frames of the first format: one CRC over header and payload, so a torn write and a damaged one look alike. */
+    private static final int LEGACY_MAGIC = 0x5a574a31; // "ZWJ1"
+    private static final int LEGACY_HEADER_BYTES = 28;
+    static final int HEADER_BYTES = 32;
     private static final String SUFFIX = ".journal";
     /** A zero-filled file waiting to become the next one (not a journal file: never read back). */
     static final String SPARE = "spare.tmp";
@@ -61,6 +73,8 @@ public final class WalJournal implements AutoCloseable {
     private volatile Lsn indexed = Lsn.INVALID;
     private boolean spareReady;
     private boolean preparingSpare;
+    /** Set by a failed write: no later write may follow it (see the class comment); replay the journal instead. */
+    private String failed;
 
     private WalJournal(Path dir, int fileBytes, int blockSize) {
         this.dir = dir;
@@ -106,6 +120,9 @@ public final class WalJournal implements AutoCloseable {
      * is empty) and syncs them to disk before returning.
      */
     public synchronized void append(Lsn start, byte[] bytes) {
+        if (failed != null) {
+            throw new StoreException("WAL journal " + dir + " failed a write (" + failed + "); replay it before writing again");
+        }
         if (end != null && !start.equals(end)) {
             throw new StoreException("WAL journal " + dir + " ends at " + end + ", not at " + start);
         }
@@ -128,7 +145,9 @@ public final class WalJournal implements AutoCloseable {
             current.end = start.plus(bytes.length);
             end = current.end;
         } catch (IOException e) {
-            // After a failed write or sync nothing about this file can be trusted: the next append starts another.
+            // Nothing about this write can be trusted, and nothing may follow it: replay tells a torn last
+            // write from damage by there being no later write.
+            failed = e.getMessage();
             sealCurrent();
             throw new StoreException("cannot write WAL journal " + dir + ": " + e.getMessage(), e);
         }
@@ -151,12 +170,19 @@ public final class WalJournal implements AutoCloseable {
     }
 
     static void encodeFrame(ByteBuffer frame, long generation, Lsn start, byte[] bytes) {
-        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES - 4).order(ByteOrder.LITTLE_ENDIAN);
-        header.putInt(MAGIC).putLong(generation).putLong(start.value()).putInt(bytes.length);
-        CRC32C crc = new CRC32C();
-        crc.update(header.array());
-        crc.update(bytes);
-        frame.put(header.array()).putInt((int) crc.getValue()).put(bytes);
+        CRC32C payloadCrc = new CRC32C();
+        payloadCrc.update(bytes);
+        ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        header.putInt(MAGIC).putLong(generation).putLong(start.value()).putInt(bytes.length)
+                .putInt((int) payloadCrc.getValue());
+        header.putInt(crc(header.array(), 0, HEADER_BYTES - 4));
+        frame.put(header.array()).put(bytes);
+    }
+
+    private static int crc(byte[] b, int offset, int length) {
+        CRC32C c = new CRC32C();
+        c.update(b, offset, length);
+        return (int) c.getValue();
     }
 
     private void nextFile(int frameBytes) throws IOException {
@@ -287,52 +313,140 @@ public final class WalJournal implements AutoCloseable {
         }
     }
 
-    /** Every intact frame in {@code dir}, oldest file first, in write order; empty when there is no journal. */
-    public static List<Frame> readAll(Path dir) {
-        List<Frame> frames = new ArrayList<>();
+    /**
+     * WAL that was written durably (a later write follows it) but does not read back: [from, to), where
+     * {@code from} is null when nothing before it says where it began. {@code offset} is where in
+     * {@code file} the damage begins.
+     */
+    public record Damage(Path file, long offset, Lsn from, Lsn to, String reason) {
+        public String describe() {
+            return "WAL journal file " + file + ", offset " + offset + ": " + reason + "; WAL "
+                    + (from == null ? "before " + to : from + ".." + to) + " cannot be read back from it";
+        }
+    }
+
+    /** What a journal directory holds: its intact frames in write order, and the damage found among them. */
+    public record Contents(List<Frame> frames, List<Damage> damage) {
+    }
+
+    /**
+     * What one position of a file holds: an intact frame; a frame whose header is intact and payload not;
+     * or (length -1) a damaged header, known only by the frame after it, which starts at {@code start}.
+     */
+    private record Slot(Path file, int fileIndex, long offset, Lsn start, int length, Frame frame, String problem) {
+        boolean unknownExtent() {
+            return length < 0;
+        }
+
+        Lsn end() {
+            return unknownExtent() ? start : start.plus(length);
+        }
+    }
+
+    /**
+     * Every intact frame in {@code dir}, oldest file first, in write order, without a torn last write;
+     * and whatever else fails to read back (see the class comment). Empty when there is no journal.
+     */
+    public static Contents readAll(Path dir) {
+        List<Slot> slots = new ArrayList<>();
+        List<Damage> damage = new ArrayList<>();
         if (!Files.isDirectory(dir)) {
-            return frames;
+            return new Contents(List.of(), List.of());
         }
         try {
             int blockSize = blockSize(dir);
-            for (Path file : listFiles(dir)) {
-                readFile(file, generationOf(file), blockSize, frames);
+            List<Path> files = listFiles(dir);
+            for (int i = 0; i < files.size(); i++) {
+                readFile(files.get(i), i, generationOf(files.get(i)), blockSize, slots);
+            }
+            Slot last = slots.isEmpty() ? null : slots.get(slots.size() - 1);
+            if (last != null && last.frame == null && last.fileIndex == files.size() - 1) {
+                slots.remove(slots.size() - 1); // the last write, torn: never acknowledged
             }
         } catch (IOException e) {
             throw new StoreException("cannot read WAL journal " + dir + ": " + e.getMessage(), e);
         }
-        return frames;
+        List<Frame> frames = new ArrayList<>();
+        Lsn expected = null;
+        for (Slot s : slots) {
+            if (s.unknownExtent()) {
+                damage.add(new Damage(s.file, s.offset, expected, s.start, s.problem));
+            } else if (expected != null && !s.start.equals(expected)) {
+                damage.add(new Damage(s.file, s.offset, expected, s.start, s.start.isAfter(expected)
+                        ? "the frame here starts at " + s.start + ", but the one before it ended at " + expected
+                        : "the frame here starts at " + s.start + ", before the end " + expected + " of the one before it"));
+            }
+            if (s.frame != null) {
+                frames.add(s.frame);
+            } else if (!s.unknownExtent()) {
+                damage.add(new Damage(s.file, s.offset, s.start, s.end(), s.problem));
+            }
+            expected = s.end();
+        }
+        damage.sort(Comparator.comparing(Damage::to));
+        return new Contents(frames, damage);
     }
 
-    private static void readFile(Path file, long generation, int blockSize, List<Frame> frames) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            long at = 0;
-            ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            while (at + HEADER_BYTES <= size) {
-                header.clear();
-                readFully(ch, header, at);
-                header.flip();
-                int magic = header.getInt();
-                long gen = header.getLong();
-                long start = header.getLong();
-                int length = header.getInt();
-                int crc = header.getInt();
-                if (magic != MAGIC || gen != generation || length < 0 || at + HEADER_BYTES + length > size) {
-                    return; // zeros, a frame of an earlier generation, or garbage: the end
+    /**
+     * Reads one file's frames into {@code slots}. A position that holds no frame of the file's generation
+     * ends its frames, unless such a frame follows further on: then a frame's header there was damaged.
+     */
+    private static void readFile(Path file, int fileIndex, long generation, int blockSize, List<Slot> slots)
+            throws IOException {
+        byte[] content = Files.readAllBytes(file);
+        ByteBuffer b = ByteBuffer.wrap(content).order(ByteOrder.LITTLE_ENDIAN);
+        long brokenAt = -1; // where the file's frames stopped following each other, if they did
+        int at = 0;
+        while (at + LEGACY_HEADER_BYTES <= content.length) {
+            int magic = b.getInt(at);
+            if (magic == LEGACY_MAGIC && b.getLong(at + 4) == generation && brokenAt < 0) {
+                Frame legacy = legacyFrame(b, at, content);
+                if (legacy == null) {
+                    return; // the first format cannot tell a torn write from damage: its rule, the end
                 }
-                ByteBuffer payload = ByteBuffer.allocate(length);
-                readFully(ch, payload, at + HEADER_BYTES);
-                CRC32C c = new CRC32C();
-                c.update(header.array(), 0, HEADER_BYTES - 4);
-                c.update(payload.array());
-                if ((int) c.getValue() != crc) {
-                    return; // torn: written but never synced, so never acknowledged
-                }
-                frames.add(new Frame(Lsn.of(start), payload.array()));
-                at += frameSpan(length, blockSize);
+                slots.add(new Slot(file, fileIndex, at, legacy.start(), legacy.bytes().length, legacy, null));
+                at += align(LEGACY_HEADER_BYTES + legacy.bytes().length, blockSize);
+                continue;
             }
+            int length = at + HEADER_BYTES <= content.length ? b.getInt(at + 20) : -1;
+            boolean header = magic == MAGIC && length >= 0 && b.getLong(at + 4) == generation
+                    && b.getInt(at + 28) == crc(content, at, HEADER_BYTES - 4)
+                    && (long) at + HEADER_BYTES + length <= content.length;
+            if (!header) {
+                if (brokenAt < 0) {
+                    brokenAt = at;
+                }
+                at += blockSize; // zeros, a frame of an earlier generation, or a damaged header: look further
+                continue;
+            }
+            Lsn start = Lsn.of(b.getLong(at + 12));
+            if (brokenAt >= 0) {
+                slots.add(new Slot(file, fileIndex, brokenAt, start, -1, null, "no valid frame header at offset "
+                        + brokenAt + ", yet a frame of this file follows at offset " + at));
+                brokenAt = -1;
+            }
+            boolean intact = b.getInt(at + 24) == crc(content, at + HEADER_BYTES, length);
+            slots.add(new Slot(file, fileIndex, at, start, length,
+                    intact ? new Frame(start, Arrays.copyOfRange(content, at + HEADER_BYTES, at + HEADER_BYTES + length)) : null,
+                    intact ? null : "the frame's payload fails its CRC-32C, yet later writes follow it"));
+            at += frameSpan(length, blockSize);
         }
+    }
+
+    /** A frame of the first format at {@code at}, or null when it does not check out. */
+    private static Frame legacyFrame(ByteBuffer b, int at, byte[] content) {
+        long start = b.getLong(at + 12);
+        int length = b.getInt(at + 20);
+        if (length < 0 || (long) at + LEGACY_HEADER_BYTES + length > content.length) {
+            return null;
+        }
+        CRC32C c = new CRC32C();
+        c.update(content, at, LEGACY_HEADER_BYTES - 4);
+        c.update(content, at + LEGACY_HEADER_BYTES, length);
+        if ((int) c.getValue() != b.getInt(at + 24)) {
+            return null;
+        }
+        return new Frame(Lsn.of(start), Arrays.copyOfRange(content, at + LEGACY_HEADER_BYTES, at + LEGACY_HEADER_BYTES + length));
     }
 
     /** Deletes every journal file in {@code dir} (LMDB holds all of it). */
@@ -348,15 +462,6 @@ public final class WalJournal implements AutoCloseable {
             syncDirectory(dir);
         } catch (IOException e) {
             throw new StoreException("cannot clear WAL journal " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static void readFully(FileChannel ch, ByteBuffer buf, long at) throws IOException {
-        while (buf.hasRemaining()) {
-            int n = ch.read(buf, at + buf.position());
-            if (n < 0) {
-                throw new IOException("unexpected end of file");
-            }
         }
     }
 
