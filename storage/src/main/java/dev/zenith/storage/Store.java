@@ -12,6 +12,7 @@ import dev.zenith.storage.image.MaterializeStats;
 import dev.zenith.storage.image.RelationFilter;
 import dev.zenith.storage.journal.WalJournal;
 import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageCodec;
 import dev.zenith.storage.page.PageLayout;
@@ -26,6 +27,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockChanges;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.wal.CommitRecord;
+import dev.zenith.storage.wal.RecordCheck;
 import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.storage.wal.WalGapException;
 import dev.zenith.storage.wal.WalIndexer;
@@ -35,7 +37,6 @@ import dev.zenith.wal.RelTag;
 import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.segment.WalSegmentWriter;
 import dev.zenith.wal.segment.WalSegments;
-import org.lmdbjava.Cursor;
 import org.lmdbjava.EnvInfo;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Stat;
@@ -198,7 +199,7 @@ public final class Store implements AutoCloseable {
 
     public List<Timeline> timelines() {
         List<Timeline> all = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.timelines.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.timelines.openCursor(txn)) {
             for (boolean ok = c.first(); ok; ok = c.next()) {
                 all.add(TimelineCodec.decode(c.val()));
             }
@@ -444,7 +445,7 @@ public final class Store implements AutoCloseable {
 
     /** The work of {@link #truncateWal}; the cursor is closed before the caller commits, as LMDB requires. */
     private boolean cutWalChunks(Txn<byte[]> txn, TimelineId id, Lsn to) {
-        try (Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
+        try (TableCursor c = tables.walChunks.openCursor(txn)) {
             WalPositions p = ownWalPositions(txn, id);
             if (p.equals(WalPositions.EMPTY) || to.isBefore(p.start()) || to.isAfter(p.end())) {
                 throw new StoreException("cannot cut timeline " + id + "'s WAL at " + to + ": it holds "
@@ -545,7 +546,7 @@ public final class Store implements AutoCloseable {
      * (the WAL sender frames them as they are). The slices are the caller's.
      */
     public List<ByteBuffer> readWalSlices(TimelineId id, Lsn from, int maxBytes) {
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.walChunks.openCursor(txn)) {
             WalPositions own = ownWalPositions(txn, id);
             if (own.equals(WalPositions.EMPTY) || from.isAfter(own.end())) {
                 throw new StoreException("WAL position " + from + " is beyond the end of timeline " + id);
@@ -609,7 +610,9 @@ public final class Store implements AutoCloseable {
      * there), zeros after {@code to}. Each file is named for the PostgreSQL timeline its WAL belongs to
      * along the lineage, as recovery looks for it: a segment in which a timeline begins carries the new
      * timeline's name, and the old one's too (pg_waldump reads the old timeline up to the switch there).
-     * A timeline beginning at {@code to} or later has no WAL here yet and names nothing.
+     * A timeline beginning at {@code to} or later has no WAL here yet and names nothing. {@code from} is a
+     * record start: every record from there to {@code to} is checked as PostgreSQL will read it
+     * ({@link RecordCheck}), so none it replays ends its recovery early.
      */
     public List<Path> writeWalSegments(TimelineId id, Lsn from, Lsn to, Path walDir) throws IOException {
         timeline(id).orElseThrow(() -> new StoreException("no timeline " + id));
@@ -621,10 +624,13 @@ public final class Store implements AutoCloseable {
             return written;
         }
         WalSegmentWriter writer = new WalSegmentWriter(tlis.get(0).tli(), firstByte);
+        RecordCheck records = new RecordCheck(id, from, to);
         // A segment at a time, so memory holds one segment whatever the range.
         for (Lsn at = firstByte; at.isBefore(to); at = writer.position()) {
             Lsn segmentEnd = Lsn.of((WalSegments.segmentNumber(at) + 1) * WAL_SEGMENT_SIZE);
-            writer.append(ByteBuffer.wrap(readWal(id, at, (int) Lsn.min(segmentEnd, to).minus(at))));
+            byte[] bytes = readWal(id, at, (int) Lsn.min(segmentEnd, to).minus(at));
+            records.feed(at, bytes, 0, bytes.length);
+            writer.append(ByteBuffer.wrap(bytes));
             written.addAll(writeSegmentFiles(writer.takeCompleted(), tlis, walDir));
         }
         if (!WalSegments.isSegmentBoundary(to.value())) { // the last segment: WAL up to `to`, zeros after it
@@ -676,7 +682,7 @@ public final class Store implements AutoCloseable {
      * A block is visited once per record that changed it.
      */
     public void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.changesByLsn.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.changesByLsn.openCursor(txn)) {
             for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
                 byte[][] first = Tables.floor(c, Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), Keys.TL);
@@ -720,7 +726,7 @@ public final class Store implements AutoCloseable {
     /** Checkpoint record LSNs in (fromExclusive, toInclusive], ancestors included, ascending. */
     public List<Lsn> checkpoints(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
         SortedSet<Lsn> out = new TreeSet<>();
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.checkpoints.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.checkpoints.openCursor(txn)) {
             for (Lineage.Step step : lineage(txn, id, toInclusive).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
                 for (boolean ok = c.get(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), GetOp.MDB_SET_RANGE);
@@ -740,7 +746,7 @@ public final class Store implements AutoCloseable {
     public Optional<CommitRecord> lastCommitAtOrBefore(TimelineId id, Instant time) {
         long micros = CommitRecord.toPgMicros(time);
         CommitRecord best = null;
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.commits.openCursor(txn)) {
             for (Lineage.Step step : lineage(txn, id, Lsn.of(Long.MAX_VALUE)).steps()) {
                 byte[][] hit = Tables.floor(c, Keys.commit(step.timeline(), micros, Lsn.of(-1L)), Keys.TL);
                 // skip commits beyond this step's branch point
@@ -804,7 +810,7 @@ public final class Store implements AutoCloseable {
      * a scan of that neighbourhood the commit.
      */
     public Optional<CommitRecord> lastCommitBefore(TimelineId id, Lsn end) {
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.commits.openCursor(txn)) {
             for (Lineage.Step step : lineage(txn, id, end).steps()) {
                 // a child's commits all lie above its branch point: the first step with one has the last
                 Optional<CommitRecord> found = lastCommitBefore(c, step.timeline(), step.upTo());
@@ -816,7 +822,7 @@ public final class Store implements AutoCloseable {
         return Optional.empty();
     }
 
-    private static Optional<CommitRecord> lastCommitBefore(Cursor<byte[]> c, TimelineId tl, Lsn end) {
+    private static Optional<CommitRecord> lastCommitBefore(TableCursor c, TimelineId tl, Lsn end) {
         byte[] prefix = Keys.timeline(tl);
         if (!c.get(Keys.commit(tl, Long.MIN_VALUE, Lsn.INVALID), GetOp.MDB_SET_RANGE) || !Keys.hasPrefix(c.key(), prefix)) {
             return Optional.empty(); // no commits on this timeline
@@ -866,10 +872,12 @@ public final class Store implements AutoCloseable {
 
     /**
      * Blocks [first, first + count) of a fork as of {@code lsn}, decoded into {@code out} (8 KiB each from
-     * {@code offset}) in one read transaction and one ordered scan: what a base backup streams.
-     * A block without a stored version at or below {@code lsn} is a {@link StoreException}.
+     * {@code offset}) in one read transaction and one ordered scan: what a base backup streams. Each is
+     * verified as PostgreSQL would (its data checksum with {@code checksums}); a block without a stored
+     * version at or below {@code lsn} is a {@link StoreException}, a damaged one a {@link StoreCorruptException}.
      */
-    public void readBlocks(TimelineId id, RelTag rel, Lsn lsn, int first, int count, byte[] out, int offset) {
+    public void readBlocks(TimelineId id, RelTag rel, Lsn lsn, int first, int count, boolean checksums, byte[] out,
+                           int offset) {
         try (Txn<byte[]> txn = tables.env.txnRead(); PageLookup lookup = new PageLookup(tables, txn, lineage(txn, id, lsn))) {
             PageLookup.BlockReader reader = lookup.reader(rel, first);
             for (int i = 0; i < count; i++) {
@@ -878,7 +886,7 @@ public final class Store implements AutoCloseable {
                     throw new StoreException("no stored version of " + rel.path() + " block "
                             + Integer.toUnsignedString(first + i) + " at or below " + lsn);
                 }
-                PageCodec.decodeInto(f.encoded(), out, offset + i * PageLayout.BLCKSZ);
+                f.decodeVerified(rel, Integer.toUnsignedLong(first + i), checksums, out, offset + i * PageLayout.BLCKSZ);
             }
         }
     }
@@ -929,7 +937,7 @@ public final class Store implements AutoCloseable {
     /** The timeline's own images, oldest first. */
     public List<ImageManifest> images(TimelineId id) {
         List<ImageManifest> out = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.images.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.images.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 out.add(ManifestCodec.decode(c.val()));
@@ -960,7 +968,7 @@ public final class Store implements AutoCloseable {
 
     /** The key and value of the newest image on the lineage, the manifest still encoded. */
     private Optional<byte[][]> latestImageEntry(Txn<byte[]> txn, Lineage lineage) {
-        try (Cursor<byte[]> c = tables.images.openCursor(txn)) {
+        try (TableCursor c = tables.images.openCursor(txn)) {
             for (Lineage.Step step : lineage.steps()) {
                 byte[][] hit = Tables.floor(c, Keys.timelineLsn(step.timeline(), step.upTo()), Keys.TL);
                 if (hit != null) {
@@ -1009,18 +1017,18 @@ public final class Store implements AutoCloseable {
 
     /** global/pg_control of an image, exactly as PostgreSQL wrote it at the image's checkpoint. */
     public byte[] pgControl(ImageManifest image) {
-        return imageFileContent(image.pgControlSha256());
+        return imageFileContent(image, DataDirectoryLayout.PG_CONTROL, image.pgControlSha256());
     }
 
     /** A non-relation file of an image (for example {@code PG_VERSION} or {@code pg_xact/0000}). */
     public Optional<byte[]> imageFile(ImageManifest image, String path) {
         return image.files().stream().filter(f -> f.path().equals(path)).findFirst()
-                .map(f -> imageFileContent(f.sha256()));
+                .map(f -> imageFileContent(image, path, f.sha256()));
     }
 
-    private byte[] imageFileContent(String sha256) {
+    private byte[] imageFileContent(ImageManifest image, String path, String sha256) {
         try (Txn<byte[]> txn = tables.env.txnRead()) {
-            return DataDirectoryMaterializer.fileContent(tables, txn, sha256);
+            return DataDirectoryMaterializer.fileContent(tables, txn, image, path, sha256);
         }
     }
 
@@ -1098,7 +1106,7 @@ public final class Store implements AutoCloseable {
     public Map<String, byte[]> listMeta(String prefix) {
         Map<String, byte[]> out = new LinkedHashMap<>();
         byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.meta.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.meta.openCursor(txn)) {
             boolean ok = p.length == 0 ? c.first() : c.get(p, GetOp.MDB_SET_RANGE);
             for (; ok && Keys.hasPrefix(c.key(), p); ok = c.next()) {
                 out.put(new String(c.key(), StandardCharsets.UTF_8), c.val());

@@ -168,7 +168,8 @@ public final class BaseBackupBuilder {
                 long first = (long) segno * PageLayout.RELSEG_SIZE;
                 long endBlock = Math.min(r.blocks(), first + PageLayout.RELSEG_SIZE);
                 out.add(TarArchiveReader.Entry.file(DataDirectoryLayout.segmentPath(r.rel(), segno),
-                        () -> new RelationSegmentStream(store, timeline.id(), r.rel(), image.lsn(), first, endBlock),
+                        () -> new RelationSegmentStream(store, timeline.id(), r.rel(), image.lsn(), first, endBlock,
+                                image.dataChecksumVersion() != 0),
                         (endBlock - first) * PageLayout.BLCKSZ, now, true));
             }
         }

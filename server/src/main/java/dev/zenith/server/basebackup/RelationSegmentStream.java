@@ -21,19 +21,23 @@ final class RelationSegmentStream extends InputStream {
     private final RelTag rel;
     private final Lsn lsn;
     private final long endBlock;
+    private final boolean checksums;
     private static final int BATCH = 128;
     private long nextBlock;
     private final byte[] pages = new byte[BATCH * PageLayout.BLCKSZ];
     private int filled;
     private int pos;
 
-    RelationSegmentStream(Store store, TimelineId timeline, RelTag rel, Lsn lsn, long firstBlock, long endBlock) {
+    /** {@code checksums}: the cluster has data checksums (every block is verified against its own). */
+    RelationSegmentStream(Store store, TimelineId timeline, RelTag rel, Lsn lsn, long firstBlock, long endBlock,
+                          boolean checksums) {
         this.store = store;
         this.timeline = timeline;
         this.rel = rel;
         this.lsn = lsn;
         this.nextBlock = firstBlock;
         this.endBlock = endBlock;
+        this.checksums = checksums;
     }
 
     @Override
@@ -66,7 +70,7 @@ final class RelationSegmentStream extends InputStream {
     private void fetchBatch() throws IOException {
         int count = (int) Math.min(BATCH, endBlock - nextBlock);
         try {
-            store.readBlocks(timeline, rel, lsn, (int) nextBlock, count, pages, 0);
+            store.readBlocks(timeline, rel, lsn, (int) nextBlock, count, checksums, pages, 0);
         } catch (StoreException e) {
             throw new IOException(e.getMessage(), e);
         }

@@ -163,6 +163,14 @@ final class ComputeDirectories {
     }
 
     /**
+     * Where the crash recovery of a rebuilt primary ended: the redo point of the end-of-recovery checkpoint
+     * PostgreSQL writes (and waits for) before it accepts connections, which is where replay stopped.
+     */
+    static Lsn recoveryEnd(PostgresProcess process) throws IOException {
+        return ControlFile.parse(Files.readAllBytes(process.dataDir().resolve("global/pg_control"))).checkPointCopy().redo();
+    }
+
+    /**
      * PostgreSQL ending recovery on {@code after} selects one more than the newest timeline whose history
      * file it finds in sequence (findNewestTimeLine): placeholders for the numbers between it and {@code next}
      * (other histories of the storage took them) make it select {@code next}. Their content is a comment, a

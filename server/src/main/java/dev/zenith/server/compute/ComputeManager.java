@@ -150,9 +150,16 @@ public final class ComputeManager {
 
     /** At daemon start: load every pg, take back the ones still running, note the ones that died. */
     public void recover() throws IOException {
-        snapshots.load();
         for (StorageRegistry.Storage s : storages.list()) {
-            takeIn(s);
+            try {
+                snapshots.load(s);
+                takeIn(s);
+            } catch (RuntimeException e) { // its documents do not read back: the others must still work
+                LOG.log(Level.SEVERE, "storage '" + s.name() + "' is not used: its pgs and snapshots cannot be read", e);
+                computes.values().removeIf(c -> c.record.storageName().equals(s.name()));
+                snapshots.forget(s.name());
+                storages.setUnavailable(s.name(), "its pgs and snapshots cannot be read: " + e.getMessage());
+            }
         }
         publishPassFile(); // also with no storage: the replication port's login
         // Computes that should run but do not (stopped with the daemon, or died while it was away) start
@@ -951,11 +958,13 @@ public final class ComputeManager {
         // From here on the directory is not a clean copy: a crash mid-start means a rebuild next time.
         save(store, c, c.record.withCleanDirLsn(null).withWantRunning(true).withReplica(asReplica));
         Optional<ComputeDirectories.NewTimeline> newTimeline = Optional.empty();
+        Lsn target = null; // where a rebuilt directory's replay must get to
         try {
             if (reuse) {
                 LOG.info("pg " + name + ": restarting its cleanly stopped data directory as is");
             } else {
                 LOG.info("pg " + name + ": building its data directory from the store");
+                target = store.lastRecordEnd(tl).orElse(null);
                 newTimeline = directories.rebuild(store, tl, c.process, !asReplica && !c.record.readOnly());
                 if (c.record.readOnly()) {
                     directories.makeReadOnly(store, tl, c.process);
@@ -1008,11 +1017,19 @@ public final class ComputeManager {
                 }
                 LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
             }
+            if (target != null) {
+                requireReplayedTo(c, target);
+            }
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
+            if (target != null && c.process.runningPid().isPresent()) {
+                stopUnaccepted(c); // it started, but not as the store says it must
+            }
             if (e instanceof ApiException api) {
+                LOG.severe(api.getMessage());
                 throw api;
             }
+            LOG.log(Level.SEVERE, "pg " + name + " failed to start", e);
             throw new ApiException(500, "pg '" + name + "' failed to start: " + e.getMessage());
         }
         c.running = true;
@@ -1050,6 +1067,69 @@ public final class ComputeManager {
         ClusterPasswords.keep(store, p.password());
         publishPassFile();
     }
+
+    /**
+     * A rebuilt compute is only started once PostgreSQL has replayed the store's WAL up to {@code target}:
+     * recovery that stops early (WAL it cannot read) would otherwise open a primary at an older state and
+     * let it write over the history, or leave a standby behind for good. One that stops short is stopped
+     * again, and its directory is rebuilt at its next start; its receiver never started, so nothing it
+     * wrote reached the store.
+     */
+    private void requireReplayedTo(Compute c, Lsn target) throws IOException {
+        PgRecord r = c.record;
+        Lsn replayed;
+        if (r.readOnly() || r.replica()) {
+            replayed = replayedAsStandby(c, target);
+        } else {
+            replayed = ComputeDirectories.recoveryEnd(c.process);
+        }
+        if (replayed.isBefore(target)) {
+            String log = c.process.logTail(30).lines().filter(l -> l.contains("redo") || l.contains("record")
+                    || l.contains("WAL") || l.contains("checksum")).reduce((a, b) -> a + "\n" + b).orElse("");
+            throw new ApiException(500, "pg '" + r.name() + "' replayed the store's WAL only up to " + replayed
+                    + ", not to " + target + " (timeline " + r.timelineId() + " on storage '" + r.storageName()
+                    + "'): PostgreSQL could not read the WAL after that; it was stopped and nothing it wrote was kept."
+                    + (log.isEmpty() ? "" : " Its log:\n" + log));
+        }
+    }
+
+    /** Stops a compute that started but failed its checks; its next start rebuilds its directory. */
+    private static void stopUnaccepted(Compute c) {
+        c.stopping = true;
+        try {
+            c.process.stop();
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "pg " + c.record.name() + " could not be stopped after a failed start", e);
+        } finally {
+            c.stopping = false;
+        }
+    }
+
+    /**
+     * A standby's replay position once it has reached {@code target}, or where it stopped: it is given
+     * time as long as it makes progress (a replica replays the WAL it was built with after it opens).
+     */
+    private static Lsn replayedAsStandby(Compute c, Lsn target) throws IOException {
+        Lsn replayed = Lsn.INVALID;
+        long lastProgress = System.nanoTime();
+        while (true) {
+            String value = c.process.queryValue(c.record.port(), "SELECT pg_last_wal_replay_lsn()");
+            Lsn now = value.isEmpty() ? Lsn.INVALID : Lsn.parse(value);
+            if (!now.isBefore(target)) {
+                return now;
+            }
+            if (now.isAfter(replayed)) {
+                replayed = now;
+                lastProgress = System.nanoTime();
+            } else if (System.nanoTime() - lastProgress > TimeUnit.SECONDS.toNanos(STANDBY_STALL_SECONDS)) {
+                return replayed;
+            }
+            sleep(100);
+        }
+    }
+
+    /** How long a standby's replay may stand still short of its target before its start counts as failed. */
+    private static final long STANDBY_STALL_SECONDS = 30;
 
     public JsonObject stop(String name) throws IOException {
         Compute c = require(name);

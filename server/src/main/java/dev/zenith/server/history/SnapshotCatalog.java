@@ -37,10 +37,6 @@ public final class SnapshotCatalog {
         this.storages = storages;
     }
 
-    public void load() {
-        storages.list().forEach(this::load);
-    }
-
     /** A storage just attached (it may hold snapshots from before). */
     public void load(StorageRegistry.Storage s) {
         s.store().listMeta("snapshot/").values().forEach(b -> {

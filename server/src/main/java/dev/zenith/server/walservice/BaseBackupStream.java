@@ -137,6 +137,7 @@ final class BaseBackupStream {
                 LOG.log(Level.WARNING, "base backup failed while streaming", ar.cause());
                 failed = true;
                 cleanUp();
+                connection.warning("base backup failed: " + ar.cause().getMessage());
                 connection.fatal("XX000", "base backup failed: " + ar.cause().getMessage());
                 return;
             }

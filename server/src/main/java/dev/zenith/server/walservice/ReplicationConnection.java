@@ -169,6 +169,14 @@ final class ReplicationConnection {
         return session;
     }
 
+    /**
+     * A WARNING notice: what a client prints even in the middle of a COPY, where PostgreSQL's tools take an
+     * error for the end of the stream and say only that it ended early.
+     */
+    void warning(String message) {
+        write(new BackendMessage.NoticeResponse(ErrorFields.of("WARNING", "01000", message)));
+    }
+
     /** A FATAL error ends the connection (after the message is sent). */
     void fatal(String sqlState, String message) {
         write(new BackendMessage.ErrorResponse(ErrorFields.of("FATAL", sqlState, message)));

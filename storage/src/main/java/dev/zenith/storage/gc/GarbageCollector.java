@@ -4,12 +4,13 @@ import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ManifestCodec;
 import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.Table;
+import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalPositions;
 import dev.zenith.wal.Lsn;
-import org.lmdbjava.Cursor;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
@@ -269,16 +270,16 @@ public final class GarbageCollector {
     private long dropWalBelow(Txn<byte[]> txn, TimelineId id, Lsn horizon, boolean apply) {
         long freed = 0;
         Lsn newStart = null;
-        try (Cursor<byte[]> c = tables.walChunks.openCursor(txn)) {
+        try (TableCursor c = tables.walChunks.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 Lsn start = Keys.lsnAt(c.key(), Keys.TL);
-                Lsn end = start.plus(c.val().length);
+                Lsn end = start.plus(c.valueLength());
                 if (end.isAfter(horizon)) {
                     newStart = start;
                     break;
                 }
-                freed += c.val().length;
+                freed += c.valueLength();
                 if (apply) {
                     c.delete();
                 }
@@ -293,10 +294,10 @@ public final class GarbageCollector {
     }
 
     /** Entries keyed (timeline, LSN, ...) with LSN below {@code limit}. */
-    private int dropKeysBelow(Txn<byte[]> txn, org.lmdbjava.Dbi<byte[]> dbi, TimelineId id, Lsn limit, int lsnOffset,
+    private int dropKeysBelow(Txn<byte[]> txn, Table dbi, TimelineId id, Lsn limit, int lsnOffset,
                               boolean apply) {
         int n = 0;
-        try (Cursor<byte[]> c = dbi.openCursor(txn)) {
+        try (TableCursor c = dbi.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 if (!Keys.lsnAt(c.key(), lsnOffset).isBefore(limit)) {
@@ -314,7 +315,7 @@ public final class GarbageCollector {
     /** The commit-time index is ordered by time; its LSN follows it. */
     private int dropCommitsBelow(Txn<byte[]> txn, TimelineId id, Lsn limit, boolean apply) {
         int n = 0;
-        try (Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+        try (TableCursor c = tables.commits.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 if (Keys.lsnAt(c.key(), Keys.TL + 8).isBefore(limit)) {
@@ -335,7 +336,7 @@ public final class GarbageCollector {
     private long[] dropSupersededVersions(Txn<byte[]> txn, TimelineId id, Lsn image, boolean apply) {
         long n = 0;
         long bytes = 0;
-        try (Cursor<byte[]> c = tables.pages.openCursor(txn)) {
+        try (TableCursor c = tables.pages.openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             byte[] previousBlock = null;
             boolean previousAtOrBelow = false;
@@ -344,7 +345,7 @@ public final class GarbageCollector {
                 byte[] key = c.key();
                 byte[] block = Arrays.copyOf(key, Keys.BLOCK_PREFIX);
                 boolean atOrBelow = !Keys.lsnAt(key, Keys.BLOCK_PREFIX).isAfter(image);
-                int size = c.val().length;
+                int size = c.valueLength();
                 if (atOrBelow && previousAtOrBelow && Arrays.equals(block, previousBlock)) {
                     // the previous entry (same block, older, also at or below) is superseded by this one
                     n++;

@@ -1,6 +1,6 @@
 package dev.zenith.storage.image;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.StoreCorruptException;
 import dev.zenith.storage.lmdb.Tables;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
@@ -47,14 +47,22 @@ final class Blobs {
         return value.length;
     }
 
+    /** The content whose sha-256 is {@code sha256Hex}: it is its own checksum, so it is checked too. */
     static byte[] get(Tables t, Txn<byte[]> txn, String sha256Hex) {
         byte[] value = t.blobs.get(txn, HexFormat.of().parseHex(sha256Hex));
         if (value == null) {
-            throw new StoreException("missing file content " + sha256Hex);
+            throw new StoreCorruptException("file content with sha-256 " + sha256Hex + " is missing from the store");
         }
         int length = ByteBuffer.wrap(value).getInt();
         byte[] content = new byte[length];
-        DECOMPRESSOR.decompress(value, 4, value.length - 4, content, 0, length);
+        try {
+            DECOMPRESSOR.decompress(value, 4, value.length - 4, content, 0, length);
+        } catch (RuntimeException e) {
+            throw new StoreCorruptException("file content with sha-256 " + sha256Hex + " does not decompress: " + e.getMessage());
+        }
+        if (!hex(sha256(content)).equals(sha256Hex)) {
+            throw new StoreCorruptException("file content with sha-256 " + sha256Hex + " reads back with another sha-256");
+        }
         return content;
     }
 }

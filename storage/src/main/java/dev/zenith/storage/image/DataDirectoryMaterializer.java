@@ -1,8 +1,8 @@
 package dev.zenith.storage.image;
 
+import dev.zenith.storage.StoreCorruptException;
 import dev.zenith.storage.StoreException;
 import dev.zenith.storage.lmdb.Tables;
-import dev.zenith.storage.page.PageCodec;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.page.PageLookup;
 import dev.zenith.storage.timeline.Lineage;
@@ -71,16 +71,16 @@ public final class DataDirectoryMaterializer {
             }
             createDirectory(target.resolve("global"));
             bytes += writeFile(target.resolve(DataDirectoryLayout.PG_CONTROL),
-                    Blobs.get(tables, txn, image.pgControlSha256()));
+                    fileContent(tables, txn, image, DataDirectoryLayout.PG_CONTROL, image.pgControlSha256()));
             for (FileEntry f : image.files()) {
-                bytes += writeFile(target.resolve(f.path()), Blobs.get(tables, txn, f.sha256()));
+                bytes += writeFile(target.resolve(f.path()), fileContent(tables, txn, image, f.path(), f.sha256()));
             }
             // Every fork's directory exists before the writers start, so they never race on one.
             for (RelationSize r : image.relations()) {
                 createDirectory(target.resolve(DataDirectoryLayout.segmentPath(r.rel(), 0)).getParent());
             }
         }
-        long pages = writeForks(image.relations(), lineage, target, bytesWritten);
+        long pages = writeForks(image.relations(), lineage, image.dataChecksumVersion() != 0, target, bytesWritten);
         bytes += pages * PageLayout.BLCKSZ;
         return new MaterializeStats(image.relations().size(), pages, image.files().size() + 1, bytes,
                 Duration.between(started, Instant.now()));
@@ -91,7 +91,8 @@ public final class DataDirectoryMaterializer {
      * (LMDB readers do not block each other): decompressing and writing pages is CPU work that a
      * second core halves. Forks are dealt largest first to the least loaded writer.
      */
-    private long writeForks(List<RelationSize> relations, Lineage lineage, Path target, LongConsumer bytesWritten)
+    private long writeForks(List<RelationSize> relations, Lineage lineage, boolean checksums, Path target,
+                            LongConsumer bytesWritten)
             throws IOException {
         int writers = Math.max(1, Math.min(WRITERS, Runtime.getRuntime().availableProcessors()));
         List<List<RelationSize>> shares = new ArrayList<>();
@@ -121,7 +122,7 @@ public final class DataDirectoryMaterializer {
                     long written = 0;
                     try (Txn<byte[]> txn = tables.env.txnRead(); PageLookup lookup = new PageLookup(tables, txn, lineage)) {
                         for (RelationSize r : share) {
-                            written += writeFork(lookup, r, target, bytesWritten);
+                            written += writeFork(lookup, r, checksums, target, bytesWritten);
                         }
                     }
                     return written;
@@ -149,9 +150,14 @@ public final class DataDirectoryMaterializer {
         }
     }
 
-    /** A stored file's content by its sha-256 (hex). */
-    public static byte[] fileContent(Tables tables, Txn<byte[]> txn, String sha256) {
-        return Blobs.get(tables, txn, sha256);
+    /** The content of file {@code path} of {@code image}, stored by its sha-256 (hex); damage names the file. */
+    public static byte[] fileContent(Tables tables, Txn<byte[]> txn, ImageManifest image, String path, String sha256) {
+        try {
+            return Blobs.get(tables, txn, sha256);
+        } catch (StoreCorruptException e) {
+            throw new StoreCorruptException("file " + path + " of the image at " + image.lsn() + " of timeline "
+                    + image.timeline() + ": " + e.getMessage());
+        }
     }
 
     private static void prepareTarget(Path target) throws IOException {
@@ -167,7 +173,8 @@ public final class DataDirectoryMaterializer {
         }
     }
 
-    private long writeFork(PageLookup lookup, RelationSize r, Path target, LongConsumer bytesWritten) throws IOException {
+    private long writeFork(PageLookup lookup, RelationSize r, boolean checksums, Path target, LongConsumer bytesWritten)
+            throws IOException {
         long written = 0;
         long blocks = r.blocks();
         int segments = (int) Math.max(1, (blocks + PageLayout.RELSEG_SIZE - 1) / PageLayout.RELSEG_SIZE);
@@ -186,7 +193,7 @@ public final class DataDirectoryMaterializer {
                         throw new StoreException("no stored version of " + r.rel().path() + " block " + blk
                                 + " at or below the image LSN");
                     }
-                    PageCodec.decodeInto(found.encoded(), buffer, filled * PageLayout.BLCKSZ);
+                    found.decodeVerified(r.rel(), blk, checksums, buffer, filled * PageLayout.BLCKSZ);
                     if (++filled == PAGES_PER_WRITE) {
                         writeFully(ch, buffer, filled * PageLayout.BLCKSZ);
                         bytesWritten.accept((long) filled * PageLayout.BLCKSZ);

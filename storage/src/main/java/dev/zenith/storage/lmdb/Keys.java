@@ -74,6 +74,13 @@ public final class Keys {
         return getLong(k, TL) ^ Long.MIN_VALUE;
     }
 
+    /** A page version's key as words: timeline, relation file, block and version LSN. */
+    public static String describePage(byte[] k) {
+        RelTag rel = RelTag.of(getInt(k, TL), getInt(k, TL + 4), getInt(k, TL + 8), ForkNumber.of(k[TL + 12]));
+        return "timeline " + timelineOf(k) + ", " + rel.path() + " block " + Integer.toUnsignedString(getInt(k, TL + 13))
+                + ", version at " + lsnAt(k, BLOCK_PREFIX);
+    }
+
     public static boolean hasPrefix(byte[] key, byte[] prefix) {
         return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
     }

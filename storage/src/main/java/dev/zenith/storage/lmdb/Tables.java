@@ -9,6 +9,7 @@ import org.lmdbjava.Env;
 import org.lmdbjava.EnvFlags;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.LmdbException;
+import org.lmdbjava.PutFlags;
 import org.lmdbjava.Stat;
 import org.lmdbjava.Txn;
 
@@ -28,10 +29,14 @@ import java.util.stream.Stream;
  * is {@link dev.zenith.storage.Store}.
  */
 public final class Tables implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Tables.class.getName());
     /** Sparse: LMDB only reserves address space; the file grows with the data. */
     public static final long MAP_SIZE = 256L << 30;
     private static final String FORMAT_KEY = "format";
-    private static final String FORMAT = "zenith-store/2"; // 2: block changes packed per WAL append
+    // 2: block changes packed per WAL append; 3: every value carries a CRC-32C of its key and bytes (Table)
+    private static final String FORMAT = "zenith-store/3";
+    /** Opened by adding the checksums to every value once (see {@link #addChecksums}). */
+    private static final String FORMAT_WITHOUT_CHECKSUMS = "zenith-store/2";
     /** The store's process lock (see StoreLock), taken before LMDB opens. */
     public static final String LOCK_FILE = "zenith.lock";
     /** What a store directory may hold: LMDB's two files, the WAL journal (see WalJournal) and the lock. */
@@ -41,28 +46,29 @@ public final class Tables implements AutoCloseable {
     /** "format" -> format marker, proves the directory is ours. */
     public final Dbi<byte[]> info;
     /** timeline id -> Timeline JSON. */
-    public final Dbi<byte[]> timelines;
+    public final Table timelines;
     /** timeline id -> WAL positions (start, end, last record end). */
-    public final Dbi<byte[]> walState;
+    public final Table walState;
     /** (timeline, start LSN) -> WAL bytes. */
-    public final Dbi<byte[]> walChunks;
-    /** (timeline, record LSN, rel, block) -> empty. */
-    public final Dbi<byte[]> changesByLsn;
+    public final Table walChunks;
+    /** (timeline, first record LSN of an append) -> the append's block changes, packed. */
+    public final Table changesByLsn;
     /** (timeline, commit time, LSN) -> empty. */
-    public final Dbi<byte[]> commits;
+    public final Table commits;
     /** (timeline, checkpoint record LSN) -> empty. */
-    public final Dbi<byte[]> checkpoints;
+    public final Table checkpoints;
     /** (timeline, rel, block, version LSN) -> encoded page. */
-    public final Dbi<byte[]> pages;
+    public final Table pages;
     /** (timeline, image LSN) -> image manifest JSON. */
-    public final Dbi<byte[]> images;
+    public final Table images;
     /** sha-256 -> encoded file content. */
-    public final Dbi<byte[]> blobs;
+    public final Table blobs;
     /** UTF-8 key -> caller's document. */
-    public final Dbi<byte[]> meta;
+    public final Table meta;
 
-    private Tables(Env<byte[]> env, boolean fresh) {
+    private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
+        String format = FORMAT;
         if (fresh) {
             info = env.openDbi("info", DbiFlags.MDB_CREATE);
             try (Txn<byte[]> txn = env.txnWrite()) {
@@ -72,23 +78,53 @@ public final class Tables implements AutoCloseable {
         } else {
             info = openExisting(env, "info");
             try (Txn<byte[]> txn = env.txnRead()) {
-                byte[] format = info.get(txn, utf8(FORMAT_KEY));
-                if (format == null || !FORMAT.equals(new String(format, StandardCharsets.UTF_8))) {
-                    throw new StoreFormatException("LMDB environment has no or another format marker: "
-                            + (format == null ? "none" : new String(format, StandardCharsets.UTF_8)));
+                byte[] marker = info.get(txn, utf8(FORMAT_KEY));
+                format = marker == null ? "none" : new String(marker, StandardCharsets.UTF_8);
+                if (!FORMAT.equals(format) && !FORMAT_WITHOUT_CHECKSUMS.equals(format)) {
+                    throw new StoreFormatException("LMDB environment has no or another format marker: " + format);
                 }
             }
         }
-        timelines = env.openDbi("timelines", DbiFlags.MDB_CREATE);
-        walState = env.openDbi("wal_state", DbiFlags.MDB_CREATE);
-        walChunks = env.openDbi("wal_chunks", DbiFlags.MDB_CREATE);
-        changesByLsn = env.openDbi("changes_by_lsn", DbiFlags.MDB_CREATE);
-        commits = env.openDbi("commits", DbiFlags.MDB_CREATE);
-        checkpoints = env.openDbi("checkpoints", DbiFlags.MDB_CREATE);
-        pages = env.openDbi("pages", DbiFlags.MDB_CREATE);
-        images = env.openDbi("images", DbiFlags.MDB_CREATE);
-        blobs = env.openDbi("blobs", DbiFlags.MDB_CREATE);
-        meta = env.openDbi("meta", DbiFlags.MDB_CREATE);
+        timelines = table(env, dir, "timelines", k -> "timeline " + Keys.timelineOf(k));
+        walState = table(env, dir, "wal_state", k -> "timeline " + Keys.timelineOf(k));
+        walChunks = table(env, dir, "wal_chunks", k -> "timeline " + Keys.timelineOf(k) + " at " + Keys.lsnAt(k, Keys.TL));
+        changesByLsn = table(env, dir, "changes_by_lsn", k -> "timeline " + Keys.timelineOf(k) + " at " + Keys.lsnAt(k, Keys.TL));
+        commits = table(env, dir, "commits", k -> "timeline " + Keys.timelineOf(k) + ", commit at " + Keys.lsnAt(k, Keys.TL + 8));
+        checkpoints = table(env, dir, "checkpoints", k -> "timeline " + Keys.timelineOf(k) + " at " + Keys.lsnAt(k, Keys.TL));
+        pages = table(env, dir, "pages", Keys::describePage);
+        images = table(env, dir, "images", k -> "timeline " + Keys.timelineOf(k) + ", image at " + Keys.lsnAt(k, Keys.TL));
+        blobs = table(env, dir, "blobs", k -> "file content with sha-256 " + java.util.HexFormat.of().formatHex(k));
+        meta = table(env, dir, "meta", k -> "document '" + new String(k, StandardCharsets.UTF_8) + "'");
+        if (FORMAT_WITHOUT_CHECKSUMS.equals(format)) {
+            addChecksums(dir);
+        }
+    }
+
+    private static Table table(Env<byte[]> env, Path dir, String name, java.util.function.Function<byte[], String> keyText) {
+        return new Table(name, env.openDbi(name, DbiFlags.MDB_CREATE), dir, keyText);
+    }
+
+    /**
+     * A store of the format before checksums: every value gets its checksum, in one write transaction
+     * (a crash part way leaves the store as it was), and the store its new format marker.
+     */
+    private void addChecksums(Path dir) {
+        long entries = 0;
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            for (Table t : List.of(timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages, images,
+                    blobs, meta)) {
+                try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {
+                    for (boolean ok = c.first(); ok; ok = c.next()) {
+                        byte[] key = c.key();
+                        c.put(key, Table.seal(key, c.val()), PutFlags.MDB_CURRENT);
+                        entries++;
+                    }
+                }
+            }
+            info.put(txn, utf8(FORMAT_KEY), utf8(FORMAT));
+            txn.commit();
+        }
+        LOG.info("store " + dir + ": " + entries + " values given checksums (format " + FORMAT + ")");
     }
 
     /**
@@ -112,7 +148,7 @@ public final class Tables implements AutoCloseable {
             env.readerCheck();
             // no named database yet: new, or a process died before its first commit finished
             boolean fresh = env.getDbiNames().isEmpty();
-            return new Tables(env, fresh);
+            return new Tables(env, dir, fresh);
         } catch (LmdbException e) {
             env.close();
             throw new StoreFormatException("not a Zenith store (" + dir + "): " + e.getMessage(), e);
@@ -146,7 +182,7 @@ public final class Tables implements AutoCloseable {
      * {@code prefixLength} bytes, or null. This is how "newest version at or below LSN" and "the WAL
      * chunk containing LSN" are found.
      */
-    public static byte[][] floor(Cursor<byte[]> cursor, byte[] key, int prefixLength) {
+    public static byte[][] floor(TableCursor cursor, byte[] key, int prefixLength) {
         boolean positioned = cursor.get(key, GetOp.MDB_SET_RANGE);
         if (positioned && Arrays.equals(cursor.key(), key)) {
             return new byte[][] {cursor.key(), cursor.val()};

@@ -26,15 +26,20 @@ public final class PageChecksum {
         if (page.length != PageLayout.BLCKSZ) {
             throw new IllegalArgumentException("a page has 8192 bytes");
         }
+        return compute(page, 0, blockNumber);
+    }
+
+    /** {@link #compute(byte[], long)} of the page at {@code offset} in {@code buffer}. */
+    public static int compute(byte[] buffer, int offset, long blockNumber) {
         int[] sums = BASE_OFFSETS.clone();
         for (int j = 0; j < N_SUMS; j++) {
-            int word = (int) LE_INT.get(page, j * 4);
+            int word = (int) LE_INT.get(buffer, offset + j * 4);
             sums[j] = mix(sums[j], j == CHECKSUM_WORD ? word & 0xFFFF0000 : word);
         }
         int words = PageLayout.BLCKSZ / 4;
         for (int row = N_SUMS; row < words; row += N_SUMS) {
             for (int j = 0; j < N_SUMS; j++) {
-                sums[j] = mix(sums[j], (int) LE_INT.get(page, (row + j) * 4));
+                sums[j] = mix(sums[j], (int) LE_INT.get(buffer, offset + (row + j) * 4));
             }
         }
         for (int round = 0; round < 2; round++) {

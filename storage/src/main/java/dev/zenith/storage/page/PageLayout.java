@@ -52,20 +52,30 @@ public final class PageLayout {
         if (page.length != BLCKSZ) {
             return "page has " + page.length + " bytes";
         }
-        if (isNew(page)) {
-            return isAllZero(page) ? null : "uninitialized page (pd_upper = 0) is not all zeros";
+        return verify(page, 0, blockNumber, checksumsEnabled);
+    }
+
+    /** {@link #verify(byte[], long, boolean)} of the page at {@code offset} in {@code buffer}. */
+    public static String verify(byte[] buffer, int offset, long blockNumber, boolean checksumsEnabled) {
+        if (u16(buffer, offset + PD_UPPER_OFFSET) == 0) { // PageIsNew
+            for (int i = offset; i < offset + BLCKSZ; i++) {
+                if (buffer[i] != 0) {
+                    return "uninitialized page (pd_upper = 0) is not all zeros";
+                }
+            }
+            return null;
         }
         if (checksumsEnabled) {
-            int expected = PageChecksum.compute(page, blockNumber);
-            int actual = checksum(page);
+            int expected = PageChecksum.compute(buffer, offset, blockNumber);
+            int actual = u16(buffer, offset + PD_CHECKSUM_OFFSET);
             if (expected != actual) {
                 return String.format("checksum mismatch: page has %d, computed %d", actual, expected);
             }
         }
-        int flags = u16(page, PD_FLAGS_OFFSET);
-        int lower = u16(page, PD_LOWER_OFFSET);
-        int upper = u16(page, PD_UPPER_OFFSET);
-        int special = u16(page, PD_SPECIAL_OFFSET);
+        int flags = u16(buffer, offset + PD_FLAGS_OFFSET);
+        int lower = u16(buffer, offset + PD_LOWER_OFFSET);
+        int upper = u16(buffer, offset + PD_UPPER_OFFSET);
+        int special = u16(buffer, offset + PD_SPECIAL_OFFSET);
         if ((flags & ~PD_VALID_FLAG_BITS) != 0 || lower > upper || upper > special || special > BLCKSZ
                 || special % MAXALIGN != 0) {
             return String.format("invalid page header (flags %x, lower %d, upper %d, special %d)", flags, lower,

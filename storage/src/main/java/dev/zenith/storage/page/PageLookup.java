@@ -1,11 +1,12 @@
 package dev.zenith.storage.page;
 
+import dev.zenith.storage.StoreCorruptException;
 import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.Lineage;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
-import org.lmdbjava.Cursor;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
@@ -19,7 +20,7 @@ import java.util.List;
  */
 public final class PageLookup implements AutoCloseable {
     private final Lineage lineage;
-    private final List<Cursor<byte[]>> cursors = new ArrayList<>();
+    private final List<TableCursor> cursors = new ArrayList<>();
 
     public PageLookup(Tables tables, Txn<byte[]> txn, Lineage lineage) {
         this.lineage = lineage;
@@ -68,7 +69,7 @@ public final class PageLookup implements AutoCloseable {
         int withData = -1;
         for (int i = 0; i < cursors.size(); i++) {
             byte[] prefix = Keys.forkPrefix(lineage.steps().get(i).timeline(), rel);
-            Cursor<byte[]> c = cursors.get(i);
+            TableCursor c = cursors.get(i);
             if (c.get(prefix, GetOp.MDB_SET_RANGE) && Keys.hasPrefix(c.key(), prefix)) {
                 if (withData >= 0) {
                     return block -> find(rel, block); // versions in several timelines: merge per block
@@ -79,7 +80,7 @@ public final class PageLookup implements AutoCloseable {
         if (withData < 0) {
             return block -> null;
         }
-        Cursor<byte[]> c = cursors.get(withData);
+        TableCursor c = cursors.get(withData);
         if (firstBlock != 0) {
             // The block's oldest possible version: the scan starts at its first stored one, or a later block's.
             byte[] from = Keys.page(lineage.steps().get(withData).timeline(), rel, firstBlock, Lsn.of(0));
@@ -92,12 +93,12 @@ public final class PageLookup implements AutoCloseable {
 
     /** The ordered scan: the cursor already stands on the fork's first version. */
     private static final class ForkScan implements BlockReader {
-        private final Cursor<byte[]> cursor;
+        private final TableCursor cursor;
         private final Lineage.Step step;
         private final byte[] prefix;
         private boolean valid = true;
 
-        ForkScan(Cursor<byte[]> cursor, Lineage.Step step, RelTag rel) {
+        ForkScan(TableCursor cursor, Lineage.Step step, RelTag rel) {
             this.cursor = cursor;
             this.step = step;
             this.prefix = Keys.forkPrefix(step.timeline(), rel);
@@ -127,10 +128,24 @@ public final class PageLookup implements AutoCloseable {
         public byte[] page() {
             return PageCodec.decode(encoded);
         }
+
+        /**
+         * Decodes the version of {@code rel} block {@code block} into {@code target} at {@code offset},
+         * verified as PostgreSQL verifies a page it reads (its checksum when {@code checksums}): a page that
+         * fails is a {@link StoreCorruptException} naming it, never data.
+         */
+        public void decodeVerified(RelTag rel, long block, boolean checksums, byte[] target, int offset) {
+            PageCodec.decodeInto(encoded, target, offset);
+            String problem = PageLayout.verify(target, offset, block, checksums);
+            if (problem != null) {
+                throw new StoreCorruptException("stored page " + rel.path() + " block " + Long.toUnsignedString(block)
+                        + " (the version at " + lsn + " of timeline " + step.timeline() + ") is damaged: " + problem);
+            }
+        }
     }
 
     @Override
     public void close() {
-        cursors.forEach(Cursor::close);
+        cursors.forEach(TableCursor::close);
     }
 }

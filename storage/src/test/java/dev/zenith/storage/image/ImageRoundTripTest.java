@@ -212,9 +212,9 @@ class ImageRoundTripTest {
             String[] ip = itemsPath.split("/");
             RelTag items = RelTag.of(1663, Integer.parseInt(ip[1]), Integer.parseInt(ip[2]), ForkNumber.MAIN);
             byte[] window = new byte[(itemsBlocks - 50) * PageLayout.BLCKSZ];
-            store.readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, window, 0);
+            store.readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, true, window, 0);
             assertArrayEquals(java.util.Arrays.copyOfRange(itemsFile, 50 * PageLayout.BLCKSZ, itemsFile.length), window);
-            assertThrows(StoreException.class, () -> store.readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, window, 0));
+            assertThrows(StoreException.class, () -> store.readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, true, window, 0));
         }
     }
 

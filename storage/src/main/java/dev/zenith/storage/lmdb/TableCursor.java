@@ -1,0 +1,71 @@
+package dev.zenith.storage.lmdb;
+
+import org.lmdbjava.Cursor;
+import org.lmdbjava.GetOp;
+
+/**
+ * An LMDB cursor over a {@link Table}: the value at each position is checked (once) when asked for,
+ * and returned without its checksum; positioning and keys are LMDB's own.
+ */
+public final class TableCursor implements AutoCloseable {
+    private final Table table;
+    private final Cursor<byte[]> cursor;
+    private byte[] value; // the checked value at the current position, once asked for
+
+    TableCursor(Table table, Cursor<byte[]> cursor) {
+        this.table = table;
+        this.cursor = cursor;
+    }
+
+    public boolean get(byte[] key, GetOp op) {
+        value = null;
+        return cursor.get(key, op);
+    }
+
+    public boolean first() {
+        value = null;
+        return cursor.first();
+    }
+
+    public boolean last() {
+        value = null;
+        return cursor.last();
+    }
+
+    public boolean next() {
+        value = null;
+        return cursor.next();
+    }
+
+    public boolean prev() {
+        value = null;
+        return cursor.prev();
+    }
+
+    public byte[] key() {
+        return cursor.key();
+    }
+
+    public byte[] val() {
+        if (value == null) {
+            value = table.open(cursor.key(), cursor.val());
+        }
+        return value;
+    }
+
+    /** The length of the value at the current position, unchecked (for counting what is freed, say). */
+    public int valueLength() {
+        return cursor.val().length - Table.CHECKSUM_BYTES;
+    }
+
+    /** Deletes the entry at the current position. */
+    public void delete() {
+        value = null;
+        cursor.delete();
+    }
+
+    @Override
+    public void close() {
+        cursor.close();
+    }
+}
