@@ -12,12 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -54,8 +52,6 @@ class JournalCorruptionTest {
         d.killProcess();
         DaemonFixture.killCompute(pg);
         bench.await();
-        Map<Integer, Integer> acked = bench.acknowledged();
-        assertFalse(acked.isEmpty(), "pgbench committed nothing: " + bench.output());
 
         Path journal = lastJournalFile(d.home.resolve("storages/local/wal-journal"));
         byte[] intact = Files.readAllBytes(journal);
@@ -83,12 +79,7 @@ class JournalCorruptionTest {
         Files.write(journal, intact);
         d.startProcess();
         d.awaitJson("/pgs/main", j -> "running".equals(j.getString("status")));
-        Map<Integer, Integer> stored = PgbenchLedger.parseCounts(d.psql(port, PgbenchLedger.COUNTS));
-        for (var e : acked.entrySet()) {
-            int have = stored.getOrDefault(e.getKey(), 0);
-            assertTrue(have >= e.getValue(), "client " + e.getKey() + ": pgbench saw " + e.getValue()
-                    + " commits, store has " + have);
-        }
+        bench.assertAcknowledgedStored(d.psql(port, PgbenchLedger.COUNTS));
     }
 
     private static Path lastJournalFile(Path root) throws IOException {

@@ -83,6 +83,21 @@ final class PgbenchLedger {
         return t;
     }
 
+    /** Every transaction pgbench saw commit is among {@code counts} (the output of {@link #COUNTS}), per client. */
+    void assertAcknowledgedStored(String counts) throws IOException {
+        Map<Integer, Integer> acked = acknowledged();
+        Map<Integer, Integer> stored = parseCounts(counts);
+        if (acked.isEmpty()) {
+            throw new AssertionError("pgbench committed nothing: " + output());
+        }
+        for (var e : acked.entrySet()) {
+            int have = stored.getOrDefault(e.getKey(), 0);
+            if (have < e.getValue()) {
+                throw new AssertionError("client " + e.getKey() + ": pgbench saw " + e.getValue() + " commits, store has " + have);
+            }
+        }
+    }
+
     /** Parses "client|count" lines from psql. */
     static Map<Integer, Integer> parseCounts(String psqlOutput) {
         Map<Integer, Integer> m = new HashMap<>();

@@ -92,6 +92,8 @@ public final class Store implements AutoCloseable {
     private final StoreLock lock;
     /** Held (shared) by imports, (exclusive) by the blob sweep of garbage collection. */
     private final ReentrantReadWriteLock imports = new ReentrantReadWriteLock();
+    /** Set while WAL writes fail (a full disk), cleared by the next that succeeds. */
+    private volatile WriteStall writeStall;
 
     private Store(Path directory, Path identity, StoreLock lock, Tables tables, int journalFileBytes) {
         this.directory = directory;
@@ -237,6 +239,29 @@ public final class Store implements AutoCloseable {
      * any does not, nothing is written and {@link WalGapException} is thrown.
      */
     public void appendWal(List<WalAppend> appends) {
+        try {
+            commitWal(appends);
+        } catch (RuntimeException e) {
+            stalled(e);
+            throw e;
+        }
+        if (writeStall != null) {
+            writeStall = null;
+        }
+        for (WalAppend a : appends) {
+            WalJournal j;
+            synchronized (journals) {
+                j = journals.get(a.timeline());
+            }
+            if (j != null) {
+                j.indexedUpTo(a.end());
+                j.prepareSpare(); // on this (indexing) thread, not on the acknowledgement path
+            }
+        }
+    }
+
+    /** The LMDB transaction of {@link #appendWal}. */
+    private void commitWal(List<WalAppend> appends) {
         try (Txn<byte[]> txn = tables.env.txnWrite()) {
             Map<TimelineId, WalPositions> positions = new HashMap<>();
             for (WalAppend a : appends) {
@@ -277,16 +302,20 @@ public final class Store implements AutoCloseable {
             }
             txn.commit();
         }
-        for (WalAppend a : appends) {
-            WalJournal j;
-            synchronized (journals) {
-                j = journals.get(a.timeline());
-            }
-            if (j != null) {
-                j.indexedUpTo(a.end());
-                j.prepareSpare(); // on this (indexing) thread, not on the acknowledgement path
-            }
+    }
+
+    /** Why WAL writes to this storage fail right now, if they do (see {@link WriteStall}). */
+    public Optional<WriteStall> writeStall() {
+        return Optional.ofNullable(writeStall);
+    }
+
+    private void stalled(Throwable failure) {
+        if (!WriteStall.isStall(failure)) {
+            return; // refused for what it is (a gap, say), not for the disk
         }
+        WriteStall was = writeStall;
+        String reason = WriteStall.reasonOf(failure);
+        writeStall = new WriteStall(reason, was == null ? Instant.now() : was.since());
     }
 
     /**
@@ -318,7 +347,15 @@ public final class Store implements AutoCloseable {
                     throw new WalGapException(id, end, start);
                 }
             }
-            j.append(start, bytes);
+            try {
+                j.append(start, bytes);
+            } catch (StoreException e) {
+                stalled(e);
+                throw e;
+            }
+        }
+        if (writeStall != null) {
+            writeStall = null;
         }
     }
 

@@ -4,6 +4,7 @@ import dev.zenith.protocol.replication.PhysicalReplicationClient;
 import dev.zenith.protocol.replication.ReplicationEvent;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.WriteStall;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.storage.wal.WalAppends;
@@ -92,12 +93,15 @@ public final class WalReceiver {
     private final List<WalAppend> unindexed = new ArrayList<>(); // journaled (acknowledged), not yet in LMDB
     private long unindexedBytes;
     private boolean indexing;
+    /** An LMDB commit failed: what is journaled from then on waits for the reconnect's journal replay. */
+    private boolean indexFailed;
     private long lastIndexNanos = System.nanoTime();
     private boolean indexRequested;
     private long indexTimer = -1;
     private boolean paused;
     private long statusTimer = -1;
     private int failures;
+    private WriteStall loggedStall; // the stall last said in the log, until writes work again
 
     /** {@code password}: of the compute's role postgres (SCRAM), or null for a compute that trusts us. */
     public WalReceiver(Vertx vertx, Store store, TimelineId timeline, String host, int port, String password,
@@ -128,7 +132,12 @@ public final class WalReceiver {
     public JsonObject stats() {
         long n = commits.sum();
         long ni = indexCommits.sum();
-        return new JsonObject().put("state", state).put("flushed_lsn", flushed.toString())
+        WriteStall stall = store.writeStall().orElse(null);
+        JsonObject json = new JsonObject().put("state", stall != null && !stopping ? "stalled" : state);
+        if (stall != null) {
+            json.put("reason", stall.reason()).put("stalled_since", stall.since().toString());
+        }
+        return json.put("flushed_lsn", flushed.toString())
                 .put("indexed_lsn", indexed.toString())
                 .put("commits", n).put("wal_bytes", committedBytes.sum())
                 .put("avg_commit_ms", n == 0 ? 0.0 : Math.round(commitNanos.sum() / 1e4 / n) / 100.0)
@@ -226,6 +235,7 @@ public final class WalReceiver {
                     return WalIndexer.resume(store, timeline);
                 }, false)
                 .map(resumed -> {
+                    indexFailed = false; // the journal's WAL is in LMDB again
                     indexer = resumed;
                     flushed = resumed.end();
                     setIndexed(resumed.end());
@@ -258,6 +268,7 @@ public final class WalReceiver {
             finishIfIdle();
             return;
         }
+        noteStall();
         failures++;
         if (failures == 1 || failures % 50 == 0) {
             LOG.warning(name + ": cannot connect (" + t.getMessage() + "); retrying");
@@ -420,9 +431,12 @@ public final class WalReceiver {
             committedBytes.add(batch.bytes().length);
             flushed = batch.end();
             sendStatus(false);
-            unindexed.add(batch);
-            unindexedBytes += batch.bytes().length;
-            index();
+            noteResumed();
+            if (!indexFailed) { // else the reconnect's journal replay brings it into LMDB, in order
+                unindexed.add(batch);
+                unindexedBytes += batch.bytes().length;
+                index();
+            }
             afterJournalReport();
         }
 
@@ -430,6 +444,7 @@ public final class WalReceiver {
         public void failed(int appends, long bytes, Throwable cause) {
             journalingAppends -= appends;
             journalingBytes -= bytes;
+            noteStall();
             if (socket != null) {
                 // Not durable, so not acknowledged. Start over from what the store really holds.
                 LOG.log(Level.SEVERE, name + ": journaling WAL failed; reconnecting", cause);
@@ -491,7 +506,9 @@ public final class WalReceiver {
                 vertx.eventBus().publish(walDurableAddress(timeline), ar.result().toString());
             } else {
                 // The journal holds it durably; reconnecting replays the journal into LMDB first.
+                noteStall();
                 LOG.log(Level.SEVERE, name + ": storing journaled WAL in LMDB failed; reconnecting", ar.cause());
+                indexFailed = true;
                 unindexed.clear();
                 unindexedBytes = 0;
                 closeSocket();
@@ -503,6 +520,27 @@ public final class WalReceiver {
                 finishIfIdle();
             }
         });
+    }
+
+    /**
+     * The store's WAL writes fail (a full disk): said once in the log, with the reason, while commits wait
+     * and the receiver keeps retrying; {@link #stats()} shows the state as {@code stalled}.
+     */
+    private void noteStall() {
+        WriteStall stall = store.writeStall().orElse(null);
+        if (stall != null && !stall.equals(loggedStall)) {
+            loggedStall = stall;
+            LOG.severe(name + ": stalled: the storage cannot be written (" + stall.reason() + "); no commit of timeline "
+                    + timeline + " is acknowledged until it can, and the receiver keeps retrying");
+        }
+    }
+
+    private void noteResumed() {
+        if (loggedStall != null && store.writeStall().isEmpty()) {
+            LOG.info(name + ": the storage can be written again; commits are acknowledged again after a stall of "
+                    + java.time.Duration.between(loggedStall.since(), java.time.Instant.now()).toSeconds() + " s");
+            loggedStall = null;
+        }
     }
 
     private void sendStatus(boolean replyRequested) {

@@ -53,10 +53,14 @@ public final class StorageRegistry implements AutoCloseable {
             this(name, type, path, attachedAt, pitr, store, tenantIdOf(store));
         }
 
+        /** {@code status} is {@code available}, or {@code stalled} while its WAL writes fail, with the reason. */
         public JsonObject toJson() {
-            return new JsonObject().put("name", name).put("type", type).put("path", path.toString())
+            JsonObject json = new JsonObject().put("name", name).put("type", type).put("path", path.toString())
                     .put("attached_at", attachedAt.toString()).put("pitr", formatDuration(pitr))
                     .put("tenant_id", tenantId).put("status", "available");
+            store.writeStall().ifPresent(stall -> json.put("status", "stalled").put("reason", stall.reason())
+                    .put("stalled_since", stall.since().toString()));
+            return json;
         }
     }
 
@@ -471,7 +475,12 @@ public final class StorageRegistry implements AutoCloseable {
     /** Writes the registry atomically: a temp file, fsync, rename. Unavailable storages stay listed. */
     private void save() throws IOException {
         JsonArray list = new JsonArray();
-        list().forEach(s -> list.add(withPgs(s)));
+        list().forEach(s -> {
+            JsonObject entry = withPgs(s);
+            entry.remove("reason"); // a stall is the running daemon's news, not the storage's description
+            entry.remove("stalled_since");
+            list.add(entry.put("status", "available"));
+        });
         unavailable.values().forEach(u -> {
             JsonObject entry = u.copy();
             entry.remove("status");
