@@ -59,15 +59,19 @@ public final class InitdbWal implements AutoCloseable {
 
     /** A new timeline in {@code store} holding the WAL up to {@code upTo} (a record end). */
     public TimelineId storeUpTo(Store store, Lsn upTo) {
+        return storeIndexed(store, SEG, slice(SEG, upTo));
+    }
+
+    /** A new timeline in {@code store} holding {@code wal} (from {@code start}), indexed as the WAL receiver indexes. */
+    public static TimelineId storeIndexed(Store store, Lsn start, byte[] wal) {
         TimelineId tl = store.createTimeline(null, Lsn.INVALID, 1).id();
-        byte[] bytes = slice(SEG, upTo);
-        WalStreamDecoder d = WalStreamDecoder.startingAt(SEG);
-        d.feed(bytes, 0, bytes.length);
+        WalStreamDecoder d = WalStreamDecoder.startingAt(start);
+        d.feed(wal, 0, wal.length);
         WalIndex index = new WalIndex();
         for (DecodeResult r = d.poll(); r instanceof DecodedRecord rec; r = d.poll()) {
             index.add(rec);
         }
-        store.appendWal(List.of(index.drainInto(tl, SEG, bytes)));
+        store.appendWal(List.of(index.drainInto(tl, start, wal)));
         return tl;
     }
 

@@ -34,6 +34,8 @@ class CraftedWalTest {
     private static WalCrafter.Crafted threePages;
     private static WalCrafter.Crafted crossesSegment;
     private static WalCrafter.Crafted endsAtPageEnd;
+    private static WalCrafter.Crafted touching;
+    private static final dev.zenith.wal.RelTag REL = dev.zenith.wal.RelTag.of(1663, 5, 16384, dev.zenith.wal.ForkNumber.MAIN);
 
     @BeforeAll
     static void craft() {
@@ -45,6 +47,7 @@ class CraftedWalTest {
         crafter.fillUntil(SEG1 + 10 * 8192 - 64);
         endsAtPageEnd = crafter.noop(64 - 26); // ends on the last byte of a page
         crafter.noop(5);
+        touching = crafter.noopTouching(REL, 42, 50);
         crafter.fillUntil(2 * SEG1 - 16); // header split across the segment boundary
         crossesSegment = crafter.noop(3000);
         crafter.noop(1);
@@ -64,6 +67,16 @@ class CraftedWalTest {
                 WalSegments.fileName(1, 1), WalSegments.fileName(1, 2)));
         List<String> lsns = WaldumpOutput.parse(out).stream().map(WaldumpOutput.Entry::lsn).toList();
         assertEquals(crafter.records().stream().map(c -> WaldumpFormat.lsn(c.start())).toList(), lsns);
+        assertTrue(out.contains("blkref #0: rel 1663/5/16384 blk 42"), "pg_waldump sees the crafted block reference");
+    }
+
+    @Test
+    void aCraftedBlockReferenceDecodes() {
+        Decoding.Outcome o = Decoding.decode(Lsn.of(SEG1), wal, 8192);
+        DecodedRecord r = o.records().stream().filter(x -> x.startLsn().equals(touching.start())).findFirst().orElseThrow();
+        assertEquals(1, r.blocks().size());
+        assertEquals(REL, r.blocks().get(0).rel());
+        assertEquals(42, r.blocks().get(0).blockNumber());
     }
 
     @Test

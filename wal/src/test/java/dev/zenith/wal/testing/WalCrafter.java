@@ -1,6 +1,7 @@
 package dev.zenith.wal.testing;
 
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
 import dev.zenith.wal.bytes.LittleEndian;
 import dev.zenith.wal.page.PageHeader;
 import dev.zenith.wal.record.RecordCrc;
@@ -21,6 +22,8 @@ public final class WalCrafter {
     private static final int RM_XLOG = 0;
     private static final int XLOG_NOOP = 0x20;
     private static final int RM_TBLSPC = 5;
+    /** A block reference without image or data, its relation given: header (4), RelFileNode (12), block (4). */
+    private static final int BLOCK_HEADER_SIZE = 20;
 
     /** What was written: the record's start LSN, total length and its main data. */
     public record Crafted(Lsn start, int totalLength, byte[] mainData) {
@@ -60,6 +63,18 @@ public final class WalCrafter {
         return record(RM_XLOG, XLOG_NOOP, data);
     }
 
+    /**
+     * Appends an XLOG NOOP record that also references block {@code block} of {@code rel} (no image, no
+     * block data), as every data-changing record does: the store indexes such a reference.
+     */
+    public Crafted noopTouching(RelTag rel, int block, int dataLength) {
+        byte[] data = new byte[dataLength];
+        for (int i = 0; i < dataLength; i++) {
+            data[i] = (byte) (i * 31 + records.size());
+        }
+        return record(RM_XLOG, XLOG_NOOP, rel, block, data);
+    }
+
     /** Appends a Tablespace/CREATE record (xl_tblspc_create_rec: the OID, then the NUL-terminated location). */
     public Crafted tablespaceCreate(int oid, String location) {
         byte[] path = location.getBytes(java.nio.charset.StandardCharsets.UTF_8);
@@ -71,15 +86,30 @@ public final class WalCrafter {
 
     /** Appends a record of resource manager {@code rmid} with only main data (no block references). */
     public Crafted record(int rmid, int info, byte[] data) {
+        return record(rmid, info, null, 0, data);
+    }
+
+    /** A record with main data and, unless {@code rel} is null, a reference to block {@code block} of it. */
+    private Crafted record(int rmid, int info, RelTag rel, int block, byte[] data) {
         int dataLength = data.length;
         int dataHeader = dataLength <= 255 ? 2 : 5;
-        int total = WalGeometry.RECORD_HEADER_SIZE + dataHeader + dataLength;
+        int blockHeader = rel == null ? 0 : BLOCK_HEADER_SIZE;
+        int total = WalGeometry.RECORD_HEADER_SIZE + blockHeader + dataHeader + dataLength;
         byte[] rec = new byte[total];
         LittleEndian.put32(rec, 0, total);
         LittleEndian.put32(rec, 4, 0);
         rec[16] = (byte) info;
         rec[17] = (byte) rmid;
         int p = WalGeometry.RECORD_HEADER_SIZE;
+        if (rel != null) { // XLogRecordBlockHeader (id 0, fork, no data) + RelFileNode + BlockNumber
+            rec[p] = 0;
+            rec[p + 1] = (byte) rel.fork().id();
+            LittleEndian.put32(rec, p + 4, rel.node().spcOid());
+            LittleEndian.put32(rec, p + 8, rel.node().dbOid());
+            LittleEndian.put32(rec, p + 12, rel.node().relNode());
+            LittleEndian.put32(rec, p + 16, block);
+            p += blockHeader;
+        }
         if (dataLength <= 255) {
             rec[p] = (byte) 255;
             rec[p + 1] = (byte) dataLength;
