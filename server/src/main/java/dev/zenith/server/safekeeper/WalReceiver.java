@@ -4,6 +4,7 @@ import dev.zenith.protocol.replication.PhysicalReplicationClient;
 import dev.zenith.protocol.replication.ReplicationEvent;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.StoreCorruptException;
 import dev.zenith.storage.WriteStall;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalAppend;
@@ -102,6 +103,7 @@ public final class WalReceiver {
     private long statusTimer = -1;
     private int failures;
     private WriteStall loggedStall; // the stall last said in the log, until writes work again
+    private volatile String storeDamage; // why the store refuses its journal (StoreCorruptException), until it takes it
 
     /** {@code password}: of the compute's role postgres (SCRAM), or null for a compute that trusts us. */
     public WalReceiver(Vertx vertx, Store store, TimelineId timeline, String host, int port, String password,
@@ -133,8 +135,12 @@ public final class WalReceiver {
         long n = commits.sum();
         long ni = indexCommits.sum();
         WriteStall stall = store.writeStall().orElse(null);
-        JsonObject json = new JsonObject().put("state", stall != null && !stopping ? "stalled" : state);
-        if (stall != null) {
+        String damage = storeDamage;
+        JsonObject json = new JsonObject().put("state", stopping ? state : damage != null ? "failed"
+                : stall != null ? "stalled" : state);
+        if (damage != null) {
+            json.put("reason", damage);
+        } else if (stall != null) {
             json.put("reason", stall.reason()).put("stalled_since", stall.since().toString());
         }
         return json.put("flushed_lsn", flushed.toString())
@@ -235,6 +241,7 @@ public final class WalReceiver {
                     return WalIndexer.resume(store, timeline);
                 }, false)
                 .map(resumed -> {
+                    storeDamage = null;
                     indexFailed = false; // the journal's WAL is in LMDB again
                     indexer = resumed;
                     flushed = resumed.end();
@@ -270,7 +277,13 @@ public final class WalReceiver {
         }
         noteStall();
         failures++;
-        if (failures == 1 || failures % 50 == 0) {
+        if (t instanceof StoreCorruptException damaged) {
+            // The store cannot take in what its journal holds: nothing is acknowledged until that is repaired.
+            if (!damaged.getMessage().equals(storeDamage)) {
+                LOG.severe(name + ": the storage is damaged, no commit is acknowledged: " + damaged.getMessage());
+            }
+            storeDamage = damaged.getMessage();
+        } else if (failures == 1 || failures % 50 == 0) {
             LOG.warning(name + ": cannot connect (" + t.getMessage() + "); retrying");
         }
         scheduleReconnect();

@@ -1,7 +1,9 @@
 package dev.zenith.server.safekeeper;
 
+import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.storage.InitdbWal;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.journal.WalJournal;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
@@ -11,9 +13,11 @@ import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.testing.WalCrafter;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * message before. The receiver acknowledges and stores nothing of that message, reconnects where its
  * store ends, and the second connection's stream leaves the store with every record exactly once:
  * the same bytes, the same records decoded back, each record's block reference indexed at its own LSN.
+ * And a journal found damaged when the receiver (re)connects stops it, its state saying why.
  */
 class WalReceiverReconnectTest {
     private static final Lsn SEG = Lsn.of(16L << 20);
@@ -114,6 +119,46 @@ class WalReceiverReconnectTest {
 
     private static long page(Lsn lsn) {
         return lsn.value() / 8192;
+    }
+
+    @Test
+    void aDamagedJournalStopsTheReceiverSayingWhy() throws Exception {
+        WalCrafter crafter = craft();
+        byte[] wal = Arrays.copyOf(crafter.segments(), (int) crafter.end().minus(SEG));
+        List<Lsn> ends = WalStreamDecoder.recordEnds(SEG, wal);
+        Vertx vertx = Vertx.vertx();
+        Path dir = tmp.resolve("store");
+        try (Store store = Store.open(dir)) {
+            TimelineId tl = InitdbWal.storeIndexed(store, SEG, slice(wal, SEG, ends.get(99)));
+            for (int i = 100; i < 400; i += 100) { // three acknowledged writes LMDB has not taken in yet
+                store.journalWal(tl, ends.get(i - 1), slice(wal, ends.get(i - 1), ends.get(i + 99 < 400 ? i + 99 : 399)));
+            }
+            Path journal;
+            try (var files = Files.walk(dir.resolve("wal-journal"))) {
+                journal = files.filter(f -> f.toString().endsWith(".journal")).findFirst().orElseThrow();
+            }
+            byte[] bytes = Files.readAllBytes(journal);
+            int block = WalJournal.blockSize(journal.getParent());
+            bytes[WalJournal.frameSpan((int) ends.get(199).minus(ends.get(99)), block) + 100] ^= 1;
+            Files.write(journal, bytes);
+
+            int port = FakeWalSender.listen(vertx, crafter.end(), new CopyOnWriteArrayList<>(), startLsn -> List.of());
+            WalReceiver receiver = new WalReceiver(vertx, store, tl, "127.0.0.1", port, "zenith_receiver", "zenith_test_slot",
+                    ZenithConfig.fromJson(new JsonObject()
+                            .put("home", tmp.resolve("home").toString())), () -> true);
+            receiver.start();
+            JsonObject stats = receiver.stats();
+            for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                 !"failed".equals(stats.getString("state")) && System.nanoTime() < deadline; stats = receiver.stats()) {
+                Thread.sleep(20);
+            }
+            assertEquals("failed", stats.getString("state"), stats.encode());
+            assertTrue(stats.getString("reason").contains(journal.toString()), stats.encode());
+            assertEquals(ends.get(99), store.walEnd(tl).orElseThrow(), "nothing was replayed around the damage");
+            receiver.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } finally {
+            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
     }
 
     private static byte[] slice(byte[] wal, Lsn from, Lsn to) {
