@@ -809,7 +809,7 @@ public final class Store implements AutoCloseable {
      */
     public List<CommitRecord> commitsNewestFirst(TimelineId id, Lsn end, long fromMicros, long toMicros, int limit) {
         List<CommitRecord> found = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.commits.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.commits.openCursor(txn)) {
             for (Lineage.Step step : lineage(txn, id, end).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
                 byte[][] hit = Tables.floor(c, Keys.commit(step.timeline(), toMicros - 1, Lsn.of(-1L)), Keys.TL);
