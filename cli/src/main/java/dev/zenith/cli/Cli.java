@@ -71,7 +71,7 @@ final class Cli {
         return switch (status) {
             case "running", "available", "succeeded" -> styled("green", status);
             case "stopped" -> styled("yellow", status);
-            case "unavailable", "failed" -> styled("red", status);
+            case "unavailable", "failed", "stalled" -> styled("red", status);
             default -> status;
         };
     }
