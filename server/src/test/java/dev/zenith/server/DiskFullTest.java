@@ -70,11 +70,12 @@ class DiskFullTest {
             }
         }
 
-        PgbenchLedger bench = new PgbenchLedger(d.pg, d.home.resolve("bench"));
+        PgbenchLedger bench = new PgbenchLedger(d, d.home.resolve("bench"));
         bench.start(port, 4, 40);
         // WAL faster than the ledger writes it: about 60 MB, more than the room left
-        Process bulk = new ProcessBuilder(d.pg.bin("psql").toString(), "-X", "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", "postgres", "-d", "postgres", "-c", "INSERT INTO pad SELECT repeat(md5(g::text), 30) FROM generate_series(1, 60000) g")
+        Process bulk = d.withCredentials(new ProcessBuilder(d.pg.bin("psql").toString(), "-X", "-w", "-h", "127.0.0.1", "-p",
+                Integer.toString(port), "-U", "postgres", "-d", "postgres", "-c",
+                "INSERT INTO pad SELECT repeat(md5(g::text), 30) FROM generate_series(1, 60000) g"), port)
                 .redirectErrorStream(true).start();
 
         JsonObject storage = d.awaitJson("/storages/disk", j -> "stalled".equals(j.getString("status")));

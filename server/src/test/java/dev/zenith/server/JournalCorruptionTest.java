@@ -46,7 +46,7 @@ class JournalCorruptionTest {
         JsonObject pg = d.createPg("main");
         int port = pg.getInteger("port");
         d.psql(port, PgbenchLedger.SETUP);
-        PgbenchLedger bench = new PgbenchLedger(d.pg, d.home.resolve("bench"));
+        PgbenchLedger bench = new PgbenchLedger(d, d.home.resolve("bench"));
         bench.start(port, 4, 60);
         Thread.sleep(6000);
         d.killProcess();

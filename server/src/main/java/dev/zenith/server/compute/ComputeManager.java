@@ -1018,7 +1018,7 @@ public final class ComputeManager {
                 LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
             }
             if (target != null) {
-                requireReplayedTo(c, target);
+                requireReplayedTo(c, target, ClusterPasswords.find(store).orElse(null));
             }
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
@@ -1075,11 +1075,11 @@ public final class ComputeManager {
      * again, and its directory is rebuilt at its next start; its receiver never started, so nothing it
      * wrote reached the store.
      */
-    private void requireReplayedTo(Compute c, Lsn target) throws IOException {
+    private void requireReplayedTo(Compute c, Lsn target, String password) throws IOException {
         PgRecord r = c.record;
         Lsn replayed;
         if (r.readOnly() || r.replica()) {
-            replayed = replayedAsStandby(c, target);
+            replayed = replayedAsStandby(c, target, password);
         } else {
             replayed = ComputeDirectories.recoveryEnd(c.process);
         }
@@ -1109,11 +1109,11 @@ public final class ComputeManager {
      * A standby's replay position once it has reached {@code target}, or where it stopped: it is given
      * time as long as it makes progress (a replica replays the WAL it was built with after it opens).
      */
-    private static Lsn replayedAsStandby(Compute c, Lsn target) throws IOException {
+    private static Lsn replayedAsStandby(Compute c, Lsn target, String password) throws IOException {
         Lsn replayed = Lsn.INVALID;
         long lastProgress = System.nanoTime();
         while (true) {
-            String value = c.process.queryValue(c.record.port(), "SELECT pg_last_wal_replay_lsn()");
+            String value = c.process.queryValue(c.record.port(), password, "SELECT pg_last_wal_replay_lsn()");
             Lsn now = value.isEmpty() ? Lsn.INVALID : Lsn.parse(value);
             if (!now.isBefore(target)) {
                 return now;

@@ -143,7 +143,7 @@ class WalReceiverReconnectTest {
             Files.write(journal, bytes);
 
             int port = FakeWalSender.listen(vertx, crafter.end(), new CopyOnWriteArrayList<>(), startLsn -> List.of());
-            WalReceiver receiver = new WalReceiver(vertx, store, tl, "127.0.0.1", port, "zenith_receiver", "zenith_test_slot",
+            WalReceiver receiver = new WalReceiver(vertx, store, tl, "127.0.0.1", port, null, "zenith_receiver", "zenith_test_slot",
                     ZenithConfig.fromJson(new JsonObject()
                             .put("home", tmp.resolve("home").toString())), () -> true);
             receiver.start();
