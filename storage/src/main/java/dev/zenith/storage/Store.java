@@ -314,7 +314,13 @@ public final class Store implements AutoCloseable {
             return; // refused for what it is (a gap, say), not for the disk
         }
         WriteStall was = writeStall;
-        String reason = WriteStall.reasonOf(failure);
+        long usable;
+        try {
+            usable = Files.getFileStore(directory).getUsableSpace();
+        } catch (IOException e) {
+            usable = -1;
+        }
+        String reason = WriteStall.reasonOf(failure, usable);
         writeStall = new WriteStall(reason, was == null ? Instant.now() : was.since());
     }
 

@@ -18,14 +18,24 @@ public record WriteStall(String reason, Instant since) {
         return false;
     }
 
-    /** The reason a write failed, from the failure: disk full recognized in any of its causes' messages. */
-    public static String reasonOf(Throwable failure) {
+    /** Below this much room a file system is full for our writes (see {@link #reasonOf}). */
+    static final long FULL_BYTES = 1 << 20;
+
+    /**
+     * The reason a write failed: disk full when any cause says so, or when the file system has less than
+     * {@link #FULL_BYTES} left ({@code usableBytes}): LMDB reports a write cut short by a full disk as EIO.
+     */
+    public static String reasonOf(Throwable failure, long usableBytes) {
+        String message = failure.getMessage() == null ? failure.toString() : failure.getMessage();
         for (Throwable t = failure; t != null; t = t.getCause()) {
             String m = t.getMessage();
             if (m != null && (m.contains("No space left on device") || m.contains("ENOSPC"))) {
-                return "no space left on device (" + failure.getMessage() + ")";
+                return "no space left on device (" + message + ")";
             }
         }
-        return failure.getMessage() == null ? failure.toString() : failure.getMessage();
+        if (usableBytes >= 0 && usableBytes < FULL_BYTES) {
+            return "no space left on device (" + usableBytes + " bytes free; " + message + ")";
+        }
+        return message;
     }
 }
