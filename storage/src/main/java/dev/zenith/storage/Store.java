@@ -92,8 +92,12 @@ public final class Store implements AutoCloseable {
     private final StoreLock lock;
     /** Held (shared) by imports, (exclusive) by the blob sweep of garbage collection. */
     private final ReentrantReadWriteLock imports = new ReentrantReadWriteLock();
-    /** Set while WAL writes fail (a full disk), cleared by the next that succeeds. */
-    private volatile WriteStall writeStall;
+    /**
+     * Set while journal writes, or LMDB commits of WAL, fail (a full disk), each cleared by the next write of
+     * its own kind that succeeds: the journal may still write into its pre-filled file while LMDB cannot grow.
+     */
+    private volatile WriteStall journalStall;
+    private volatile WriteStall lmdbStall;
 
     private Store(Path directory, Path identity, StoreLock lock, Tables tables, int journalFileBytes) {
         this.directory = directory;
@@ -242,11 +246,11 @@ public final class Store implements AutoCloseable {
         try {
             commitWal(appends);
         } catch (RuntimeException e) {
-            stalled(e);
+            lmdbStall = stalled(lmdbStall, e);
             throw e;
         }
-        if (writeStall != null) {
-            writeStall = null;
+        if (lmdbStall != null) {
+            lmdbStall = null;
         }
         for (WalAppend a : appends) {
             WalJournal j;
@@ -306,22 +310,22 @@ public final class Store implements AutoCloseable {
 
     /** Why WAL writes to this storage fail right now, if they do (see {@link WriteStall}). */
     public Optional<WriteStall> writeStall() {
-        return Optional.ofNullable(writeStall);
+        WriteStall lmdb = lmdbStall;
+        return Optional.ofNullable(lmdb != null ? lmdb : journalStall);
     }
 
-    private void stalled(Throwable failure) {
+    /** The stall {@code failure} means, continuing {@code was}; {@code was} when it is no failure of the disk. */
+    private WriteStall stalled(WriteStall was, Throwable failure) {
         if (!WriteStall.isStall(failure)) {
-            return; // refused for what it is (a gap, say), not for the disk
+            return was; // refused for what it is (a gap, say), not for the disk
         }
-        WriteStall was = writeStall;
         long usable;
         try {
             usable = Files.getFileStore(directory).getUsableSpace();
         } catch (IOException e) {
             usable = -1;
         }
-        String reason = WriteStall.reasonOf(failure, usable);
-        writeStall = new WriteStall(reason, was == null ? Instant.now() : was.since());
+        return new WriteStall(WriteStall.reasonOf(failure, usable), was == null ? Instant.now() : was.since());
     }
 
     /**
@@ -356,12 +360,12 @@ public final class Store implements AutoCloseable {
             try {
                 j.append(start, bytes);
             } catch (StoreException e) {
-                stalled(e);
+                journalStall = stalled(journalStall, e);
                 throw e;
             }
         }
-        if (writeStall != null) {
-            writeStall = null;
+        if (journalStall != null) {
+            journalStall = null;
         }
     }
 

@@ -541,7 +541,7 @@ public final class WalReceiver {
      */
     private void noteStall() {
         WriteStall stall = store.writeStall().orElse(null);
-        if (stall != null && !stall.equals(loggedStall)) {
+        if (stall != null && (loggedStall == null || !stall.since().equals(loggedStall.since()))) { // a new stall
             loggedStall = stall;
             LOG.severe(name + ": stalled: the storage cannot be written (" + stall.reason() + "); no commit of timeline "
                     + timeline + " is acknowledged until it can, and the receiver keeps retrying");
