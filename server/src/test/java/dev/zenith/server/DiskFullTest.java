@@ -90,7 +90,12 @@ class DiskFullTest {
         Files.delete(filler);
         d.awaitJson("/storages/disk", j -> "available".equals(j.getString("status")));
         d.awaitJson("/pgs/main", j -> "streaming".equals(j.getJsonObject("wal_receiver").getString("state")));
-        bench.await();
+        try {
+            bench.await();
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; the daemon's log ends with:\n" + String.join("\n",
+                    d.log().lines().toList().subList(Math.max(0, (int) d.log().lines().count() - 60), (int) d.log().lines().count())), e);
+        }
         assertTrue(bulk.waitFor(5, TimeUnit.MINUTES), "the bulk insert finishes once there is room");
         assertEquals(0, bulk.exitValue(), new String(bulk.getInputStream().readAllBytes()));
         assertTrue(d.log().contains("the storage can be written again"), "and the log says it went on");
