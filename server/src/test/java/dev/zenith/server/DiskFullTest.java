@@ -52,7 +52,7 @@ class DiskFullTest {
 
     @Test
     void aFullDiskStallsCommitsVisiblyAndTheyResumeWhenThereIsRoom() throws Exception {
-        Path disk = smallDisk(192);
+        Path disk = smallDisk(512);
         d = new DaemonFixture().startProcess();
         d.ok(201, "PUT", "/storages", new JsonObject().put("name", "disk").put("type", "native")
                 .put("path", disk.resolve("store").toString()).encode());
@@ -60,7 +60,7 @@ class DiskFullTest {
                 .put("storage_name", "disk").encode());
         int port = pg.getInteger("port");
         d.psql(port, PgbenchLedger.SETUP + "; CREATE TABLE pad (v text)");
-        // Leave the storage about 24 MB of room.
+        // Leave the storage about 24 MB of room; deleting the filler gives it hundreds, so it cannot fill up again.
         Path filler = disk.resolve("filler");
         long free = Files.getFileStore(disk).getUsableSpace();
         try (RandomAccessFile f = new RandomAccessFile(filler.toFile(), "rw")) {
