@@ -1124,7 +1124,7 @@ public final class ComputeManager {
             } else if (System.nanoTime() - lastProgress > TimeUnit.SECONDS.toNanos(STANDBY_STALL_SECONDS)) {
                 return replayed;
             }
-            sleep(100);
+            PostgresProcess.sleep(100);
         }
     }
 
