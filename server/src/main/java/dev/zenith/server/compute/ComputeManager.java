@@ -1006,6 +1006,9 @@ public final class ComputeManager {
             }
             Progress.current().phase("starting PostgreSQL (it replays the WAL since the image)");
             c.process.start(pinned);
+            if (target != null) {
+                requireReplayedTo(c, target, ClusterPasswords.find(store).orElse(null));
+            }
             if (newTimeline.isPresent()) {
                 Progress.current().phase("waiting for PostgreSQL to end recovery on its new timeline "
                         + newTimeline.get().tli());
@@ -1016,9 +1019,6 @@ public final class ComputeManager {
                     throw e;
                 }
                 LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
-            }
-            if (target != null) {
-                requireReplayedTo(c, target, ClusterPasswords.find(store).orElse(null));
             }
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
