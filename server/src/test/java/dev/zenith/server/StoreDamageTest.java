@@ -87,25 +87,37 @@ class StoreDamageTest {
 
     @Test
     void aFlippedByteInStoredWalIsServedToNobody() throws Exception {
+        // Killed, not stopped: a clean stop would make main's pages an image past the damage; killed, all the
+        // store has is initdb's image and the WAL since, which the branch and main's rebuild both replay.
+        d.close();
+        d = new DaemonFixture().startProcess();
+        clients = new WalServiceClients(d);
         JsonObject main = mainWithSnapshot(20_000);
         TimelineId tl = TimelineId.parse(main.getString("timeline_id"));
         Lsn s = snapshotLsn();
-        d.inProcessShutdownKeepingHome();
+        d.killProcess();
+        DaemonFixture.killCompute(main);
         // A chunk the branch at main@s replays (between initdb's image and s), well inside the WAL.
         List<byte[]> chunks = StoredBytes.keys(store(), "wal_chunks", tl.toBytes());
         byte[] victim = chunks.stream().filter(k -> Keys.lsnAt(k, Keys.TL).isBefore(s.plus(-200_000))).reduce((a, b) -> b)
                 .orElseThrow();
         Lsn at = Keys.lsnAt(victim, Keys.TL);
         StoredBytes.flipInValue(store(), StoredBytes.value(store(), "wal_chunks", victim));
-        d.startInProcess();
+        d.startProcess();
         String named = "wal_chunks entry of timeline " + tl + " at " + at;
 
         HttpResponse<String> created = createBranch("b");
         assertNotEquals(201, created.statusCode(), created.body());
         assertTrue(created.body().contains(named) && created.body().contains(store().toString()), created.body());
-        assertEquals("stopped", d.pg("b").getString("status"));
+        HttpResponse<String> b = d.request("GET", "/pgs/b", null);
+        assertTrue(b.statusCode() == 404 || new JsonObject(b.body()).getString("status").equals("stopped"), b.body());
 
-        String backup = failing(baseBackupOf("b", work.resolve("backup")));
+        assertNotEquals("running", d.pg("main").getString("status"), "main's rebuild met the damage too");
+        HttpResponse<String> started = d.request("POST", "/pgs/main/actions", new JsonObject().put("action", "start").encode());
+        assertEquals(500, started.statusCode(), started.body());
+        assertTrue(started.body().contains(named), started.body());
+
+        String backup = failing(baseBackupOf("main", work.resolve("backup")));
         assertTrue(backup.contains(named), backup);
 
         // pg_receivewal from the first segment on (a .partial of full size makes it start there).
@@ -114,6 +126,7 @@ class StoreDamageTest {
         String streamed = failing(clients.tool("pg_receivewal", "-D", received.toString(), "--no-loop",
                 "-E", s.toString()));
         assertTrue(streamed.contains(named), streamed);
+        assertTrue(d.log().contains(named), "the daemon's log names it too");
     }
 
     @Test
