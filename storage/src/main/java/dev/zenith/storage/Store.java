@@ -1108,7 +1108,7 @@ public final class Store implements AutoCloseable {
     public Optional<Lsn> retentionHorizon(TimelineId id) {
         Optional<Lsn> oldest = Optional.empty();
         // Image keys only: a page service asks this often, and manifests are big.
-        try (Txn<byte[]> txn = tables.env.txnRead(); Cursor<byte[]> c = tables.images.openCursor(txn)) {
+        try (Txn<byte[]> txn = tables.env.txnRead(); TableCursor c = tables.images.openCursor(txn)) {
             for (TimelineId t = id; t != null; ) {
                 byte[] prefix = Keys.timeline(t);
                 if (c.get(prefix, GetOp.MDB_SET_RANGE) && Keys.hasPrefix(c.key(), prefix)) {

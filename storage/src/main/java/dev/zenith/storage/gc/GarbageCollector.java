@@ -126,15 +126,15 @@ public final class GarbageCollector {
         try (Txn<byte[]> txn = dryRun ? tables.env.txnRead() : tables.env.txnWrite()) {
             boolean apply = !dryRun;
             byte[] prefix = Keys.timeline(id);
-            deleteAll(txn, tables.walChunks, prefix, apply, v -> wal[0] += v.length);
-            deleteAll(txn, tables.pages, prefix, apply, v -> {
+            deleteAll(txn, tables.walChunks, prefix, apply, length -> wal[0] += length);
+            deleteAll(txn, tables.pages, prefix, apply, length -> {
                 versions[0]++;
-                versions[1] += v.length;
+                versions[1] += length;
             });
-            images = deleteAll(txn, tables.images, prefix, apply, v -> { });
-            index += deleteAll(txn, tables.changesByLsn, prefix, apply, v -> { });
-            index += deleteAll(txn, tables.commits, prefix, apply, v -> { });
-            index += deleteAll(txn, tables.checkpoints, prefix, apply, v -> { });
+            images = deleteAll(txn, tables.images, prefix, apply, length -> { });
+            index += deleteAll(txn, tables.changesByLsn, prefix, apply, length -> { });
+            index += deleteAll(txn, tables.commits, prefix, apply, length -> { });
+            index += deleteAll(txn, tables.checkpoints, prefix, apply, length -> { });
             if (apply) {
                 tables.walState.delete(txn, prefix);
                 tables.timelines.delete(txn, prefix);
@@ -148,7 +148,7 @@ public final class GarbageCollector {
     /** The metadata documents that belong to a timeline: keys {@code KIND/TIMELINE-ID} (see Store#putMeta). */
     private void deleteDocumentsOf(Txn<byte[]> txn, TimelineId id) {
         String suffix = "/" + id;
-        try (Cursor<byte[]> c = tables.meta.openCursor(txn)) {
+        try (TableCursor c = tables.meta.openCursor(txn)) {
             for (boolean ok = c.first(); ok; ok = c.next()) {
                 String k = new String(c.key(), java.nio.charset.StandardCharsets.UTF_8);
                 if (k.endsWith(suffix) && k.indexOf('/') == k.length() - suffix.length()) {
@@ -158,13 +158,16 @@ public final class GarbageCollector {
         }
     }
 
-    /** Every entry whose key starts with {@code prefix}; each value is shown to {@code counted} first. */
-    private static int deleteAll(Txn<byte[]> txn, org.lmdbjava.Dbi<byte[]> dbi, byte[] prefix, boolean apply,
-                                 java.util.function.Consumer<byte[]> counted) {
+    /**
+     * Every entry whose key starts with {@code prefix}; each value's length is shown to {@code counted} first.
+     * Values are not read: a damaged entry of a timeline nothing uses goes with it.
+     */
+    private static int deleteAll(Txn<byte[]> txn, Table table, byte[] prefix, boolean apply,
+                                 java.util.function.IntConsumer counted) {
         int n = 0;
-        try (Cursor<byte[]> c = dbi.openCursor(txn)) {
+        try (TableCursor c = table.openCursor(txn)) {
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
-                counted.accept(c.val());
+                counted.accept(c.valueLength());
                 n++;
                 if (apply) {
                     c.delete(); // LMDB's next step from a deleted entry is the entry after it
@@ -183,14 +186,14 @@ public final class GarbageCollector {
         Set<String> referenced = new HashSet<>();
         List<byte[]> unreferenced = new ArrayList<>();
         try (Txn<byte[]> txn = tables.env.txnRead()) { // read first: the write lock is held only to delete
-            try (Cursor<byte[]> c = tables.images.openCursor(txn)) {
+            try (TableCursor c = tables.images.openCursor(txn)) { // checked: a damaged manifest stops the sweep
                 for (boolean ok = c.first(); ok; ok = c.next()) {
                     ImageManifest m = ManifestCodec.decode(c.val());
                     referenced.add(m.pgControlSha256());
                     m.files().forEach(f -> referenced.add(f.sha256()));
                 }
             }
-            try (Cursor<byte[]> c = tables.blobs.openCursor(txn)) {
+            try (TableCursor c = tables.blobs.openCursor(txn)) {
                 for (boolean ok = c.first(); ok; ok = c.next()) {
                     if (!referenced.contains(HexFormat.of().formatHex(c.key()))) {
                         unreferenced.add(c.key());

@@ -195,8 +195,8 @@ public final class Tables implements AutoCloseable {
     }
 
     /** The tables whose keys start with a timeline id, by name. */
-    private Map<String, Dbi<byte[]>> timelineTables() {
-        Map<String, Dbi<byte[]>> out = new LinkedHashMap<>();
+    private Map<String, Table> timelineTables() {
+        Map<String, Table> out = new LinkedHashMap<>();
         out.put("timelines", timelines);
         out.put("wal_state", walState);
         out.put("wal_chunks", walChunks);
@@ -212,9 +212,9 @@ public final class Tables implements AutoCloseable {
     public Map<String, Long> entriesWithPrefix(byte[] prefix) {
         Map<String, Long> out = new LinkedHashMap<>();
         try (Txn<byte[]> txn = env.txnRead()) {
-            timelineTables().forEach((name, dbi) -> {
+            timelineTables().forEach((name, table) -> {
                 long n = 0;
-                try (Cursor<byte[]> c = dbi.openCursor(txn)) {
+                try (TableCursor c = table.openCursor(txn)) {
                     for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                         n++;
                     }
@@ -227,10 +227,10 @@ public final class Tables implements AutoCloseable {
 
     /** Pages holding data (branch, leaf and overflow pages of every table and of the table of tables). */
     public long pagesInUse(Txn<byte[]> txn) {
-        long n = pages(env.stat());
-        for (Dbi<byte[]> dbi : List.of(info, timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages,
+        long n = pages(env.stat()) + pages(info.stat(txn));
+        for (Table table : List.of(timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages,
                 images, blobs, meta)) {
-            n += pages(dbi.stat(txn));
+            n += pages(table.stat(txn));
         }
         return n;
     }
