@@ -183,8 +183,12 @@ class StoreDamageTest {
 
         HttpResponse<String> created = createBranch("b");
         assertEquals(500, created.statusCode(), created.body());
-        assertTrue(created.body().contains("replayed the store's WAL only up to") && created.body().contains("not to " + s),
-                created.body());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("replayed the store's WAL only up to (\\S+), not to (\\S+) ")
+                .matcher(created.body());
+        assertTrue(m.find(), created.body());
+        // The target is the end of the branch's stored WAL: the snapshot's point or just past it.
+        assertTrue(Lsn.parse(m.group(1)).isBefore(boundary.plus(1)) && !Lsn.parse(m.group(2)).isBefore(s),
+                "snapshot at " + s + ": " + created.body());
         JsonObject b = d.pg("b");
         assertEquals("stopped", b.getString("status"));
     }

@@ -96,7 +96,7 @@ final class ComputeDirectories {
     /**
      * A primary's start on a timeline with no WAL record on its PostgreSQL timeline yet (a new branch or
      * checkout): recovery ends in archive recovery, on TLI {@code tli} (branched off {@code fromTli}), as
-     * the placeholder history files make PostgreSQL select; {@link #finishNewTimeline} checks that.
+     * the placeholder history files make PostgreSQL select; {@link #awaitNewTimeline} and {@link #finishNewTimeline} check that.
      */
     record NewTimeline(int tli, int fromTli, List<Path> placeholders) {
         /** The recovery settings of this start. */
@@ -191,14 +191,32 @@ final class ComputeDirectories {
     }
 
     /**
-     * After the start of {@link #rebuild}'s new timeline: waits until recovery has ended on it, checks
-     * that PostgreSQL wrote the history the store serves for it, and removes the placeholders.
+     * Where a rebuilt primary that ended recovery on {@code plan}'s new timeline stopped replaying: the switch
+     * point PostgreSQL wrote into the new timeline's history (the end of the last record it replayed). Its
+     * end-of-recovery checkpoint is not waited for on a promotion, so pg_control cannot tell yet.
      */
-    void finishNewTimeline(Store store, TimelineId timeline, PostgresProcess process, NewTimeline plan) throws IOException {
+    static Lsn newTimelineSwitchPoint(PostgresProcess process, NewTimeline plan) throws IOException {
+        List<String> lines = Files.readAllLines(process.dataDir().resolve("pg_wal").resolve(historyFileName(plan.tli())),
+                StandardCharsets.US_ASCII).stream().filter(l -> !l.isBlank() && !l.startsWith("#")).toList();
+        if (lines.isEmpty()) {
+            throw new IOException("PostgreSQL wrote no switch point into the history of timeline " + plan.tli());
+        }
+        return Lsn.parse(lines.get(lines.size() - 1).trim().split("\\s+")[1]);
+    }
+
+    /** After the start of {@link #rebuild}'s new timeline: waits until recovery has ended on it. */
+    void awaitNewTimeline(PostgresProcess process, NewTimeline plan) throws IOException {
         int ended = process.awaitEndOfRecovery(java.time.Duration.ofMinutes(10));
         if (ended != plan.tli()) {
             throw new IOException("PostgreSQL ended recovery on timeline " + ended + ", not " + plan.tli());
         }
+    }
+
+    /**
+     * Once recovery ended on {@code plan}'s new timeline: checks that PostgreSQL wrote the history the store
+     * serves for it, and removes the placeholders.
+     */
+    void finishNewTimeline(Store store, TimelineId timeline, PostgresProcess process, NewTimeline plan) throws IOException {
         byte[] written = Files.readAllBytes(process.dataDir().resolve("pg_wal").resolve(historyFileName(plan.tli())));
         byte[] served = PgTimelines.history(store, timeline).orElseThrow();
         if (!Arrays.equals(written, served)) {

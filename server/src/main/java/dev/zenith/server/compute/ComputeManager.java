@@ -1006,19 +1006,22 @@ public final class ComputeManager {
             }
             Progress.current().phase("starting PostgreSQL (it replays the WAL since the image)");
             c.process.start(pinned);
-            if (target != null) {
-                requireReplayedTo(c, target, ClusterPasswords.find(store).orElse(null));
-            }
             if (newTimeline.isPresent()) {
                 Progress.current().phase("waiting for PostgreSQL to end recovery on its new timeline "
                         + newTimeline.get().tli());
                 try {
+                    directories.awaitNewTimeline(c.process, newTimeline.get());
+                    if (target != null) { // before the history check, which a short replay fails less clearly
+                        requireReplayedTo(c, target, ComputeDirectories.newTimelineSwitchPoint(c.process, newTimeline.get()));
+                    }
                     directories.finishNewTimeline(store, tl, c.process, newTimeline.get());
                 } catch (IOException | RuntimeException e) {
                     c.process.stop(); // it may have written WAL the store does not take: rebuilt next time
                     throw e;
                 }
                 LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
+            } else if (target != null) {
+                requireReplayedTo(c, target, replayed(c, target, ClusterPasswords.find(store).orElse(null)));
             }
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
@@ -1075,14 +1078,8 @@ public final class ComputeManager {
      * again, and its directory is rebuilt at its next start; its receiver never started, so nothing it
      * wrote reached the store.
      */
-    private void requireReplayedTo(Compute c, Lsn target, String password) throws IOException {
+    private void requireReplayedTo(Compute c, Lsn target, Lsn replayed) {
         PgRecord r = c.record;
-        Lsn replayed;
-        if (r.readOnly() || r.replica()) {
-            replayed = replayedAsStandby(c, target, password);
-        } else {
-            replayed = ComputeDirectories.recoveryEnd(c.process);
-        }
         if (replayed.isBefore(target)) {
             String log = c.process.logTail(30).lines().filter(l -> l.contains("redo") || l.contains("record")
                     || l.contains("WAL") || l.contains("checksum")).reduce((a, b) -> a + "\n" + b).orElse("");
@@ -1091,6 +1088,12 @@ public final class ComputeManager {
                     + "'): PostgreSQL could not read the WAL after that; it was stopped and nothing it wrote was kept."
                     + (log.isEmpty() ? "" : " Its log:\n" + log));
         }
+    }
+
+    /** Where a rebuilt compute that stays on its timeline stopped replaying (a standby: once it reached {@code target}). */
+    private static Lsn replayed(Compute c, Lsn target, String password) throws IOException {
+        PgRecord r = c.record;
+        return r.readOnly() || r.replica() ? replayedAsStandby(c, target, password) : ComputeDirectories.recoveryEnd(c.process);
     }
 
     /** Stops a compute that started but failed its checks; its next start rebuilds its directory. */
