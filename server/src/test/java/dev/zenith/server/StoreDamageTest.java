@@ -27,8 +27,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A byte flipped in a storage's LMDB file while the daemon is down, as a disk flips one: nothing built
- * from it comes up or is sent. pg create --snapshot, pg start, base backups and pg_receivewal each fail
- * with an error naming what is damaged (storage, table, timeline, key or LSN). And a compute whose
+ * from it comes up or is sent. pg create --snapshot, pg start, base backups, pg_receivewal and the page
+ * service's GetPage each fail with an error naming what is damaged (storage, table, timeline, key or LSN).
+ * And a compute whose
  * PostgreSQL stops replaying short of its target (WAL it refuses though the store's checks pass) is
  * stopped and reported as failed, not as created.
  */
@@ -150,6 +151,18 @@ class StoreDamageTest {
         assertEquals("stopped", d.pg("main").getString("status"));
         String backup = failing(baseBackupOf("main", work.resolve("backup")));
         assertTrue(backup.contains(named), backup);
+        // Nor does the page service send it: its GetPage answer is an error naming the damage.
+        String tenant = ((JsonObject) d.ok(200, "GET", "/storages/local", null)).getString("tenant_id");
+        try (RawPageClient c = RawPageClient.login(d.pgPort, WalServiceClients.USER, clients.password())) {
+            c.openStream("v3", tenant, tl.toString());
+            c.sendCopy(RawPageClient.getPageV3(1, RawPageClient.LATEST, 0, 1663, Integer.parseInt(path[1]),
+                    Integer.parseInt(path[2]), 0, 1));
+            String error = RawPageClient.cstring(RawPageClient.v3Answer(c.copyData(), 103, 1));
+            assertTrue(error.contains(named) && error.contains("pages entry of timeline " + tl), error);
+            c.sendCopy(RawPageClient.v3(1, 2, RawPageClient.LATEST, 0, 13).putInt(1663).putInt(Integer.parseInt(path[1]))
+                    .putInt(Integer.parseInt(path[2])).put((byte) 0).array());
+            assertTrue(RawPageClient.v3Answer(c.copyData(), 101, 2).getInt(38) > 1, "the stream goes on");
+        }
 
         d.inProcessShutdownKeepingHome();
         Files.copy(intact, store().resolve("data.mdb"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
