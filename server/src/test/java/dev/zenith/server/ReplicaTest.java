@@ -134,6 +134,113 @@ class ReplicaTest extends FreshDaemonTest {
         assertEquals("101", d.psql(primary, "SELECT count(*) FROM marks"));
     }
 
+    /**
+     * {@code replica_of}: a replica that follows a pg by name sees its writes across its checkouts: one to an
+     * older point (behind the replica, which PostgreSQL cannot go back to: rebuilt from the store there), the
+     * return to HEAD1 (another branch of the old history: rebuilt), and one to where the replica already is
+     * (PostgreSQL follows the new timeline by itself: the same server goes on).
+     */
+    @Test
+    void aReplicaOfAPgFollowsItsHistoryAcrossCheckouts() throws Exception {
+        int primary = d.createPg("main").getInteger("port");
+        d.psql(primary, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@hundred").encode());
+        d.psql(primary, "INSERT INTO t SELECT generate_series(101, 200)");
+
+        int pgsBefore = ((JsonArray) d.ok(200, "GET", "/pgs", null)).size();
+        assertEquals(404, d.request("PUT", "/pgs", new JsonObject().put("name", "r").put("replica_of", "nope").encode()).statusCode());
+        var withPoint = d.request("PUT", "/pgs", new JsonObject().put("name", "r").put("replica_of", "main")
+                .put("snapshot", "main@hundred").encode());
+        assertEquals(400, withPoint.statusCode(), withPoint.body());
+        assertTrue(withPoint.body().contains("give 'replica_of' alone"), withPoint.body());
+        assertEquals(pgsBefore, ((JsonArray) d.ok(200, "GET", "/pgs", null)).size(), "refused requests change nothing");
+
+        JsonObject rep = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("replica_of", "main").encode());
+        assertEquals("replica", rep.getString("role"));
+        assertEquals("main", rep.getString("replica_of"));
+        assertTrue(rep.getString("replication_connstr").contains("-c zenith.pg=main"), rep.encode());
+        int replica = rep.getInteger("port");
+        awaitCount(replica, 200);
+        d.psql(primary, "INSERT INTO t SELECT generate_series(201, 300)");
+        awaitCount(replica, 300);
+        var replicaOfReplica = d.request("PUT", "/pgs", new JsonObject().put("name", "r").put("replica_of", "rep").encode());
+        assertEquals(400, replicaOfReplica.statusCode(), replicaOfReplica.body());
+
+        // Back to an older point, behind the replica: it is rebuilt at main's new history.
+        JsonObject out = checkout("main@hundred");
+        assertEquals(new JsonObject().put("name", "rep").put("how", "rebuilt"), out.getJsonArray("replicas").getJsonObject(0));
+        awaitCount(replica, 100);
+        d.psql(primary, "INSERT INTO t SELECT generate_series(1001, 1010)");
+        awaitCount(replica, 110);
+        assertEquals(d.pg("main").getString("timeline_id"), d.pg("rep").getString("timeline_id"));
+
+        // ...and to the state main left there (HEAD1), another branch of its first history.
+        checkout("main@HEAD1");
+        awaitCount(replica, 300);
+        d.psql(primary, "INSERT INTO t VALUES (301)");
+        awaitCount(replica, 301);
+
+        // A checkout of where the replica already is: PostgreSQL follows the new timeline, no rebuild; even
+        // across a timeline number another history took (a branch: its history file is a placeholder).
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "other").put("from", "main").put("start", false).encode());
+        long postmaster = postmasterPid(rep);
+        d.action("main", "stop");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@stopped").encode());
+        out = checkout("main@stopped");
+        assertEquals(new JsonObject().put("name", "rep").put("how", "followed"), out.getJsonArray("replicas").getJsonObject(0));
+        d.psql(primary, "INSERT INTO t VALUES (302)");
+        awaitCount(replica, 302);
+        assertEquals(postmaster, postmasterPid(rep), "the same standby followed");
+        assertEquals(d.psql(primary, "SELECT timeline_id FROM pg_control_checkpoint()"),
+                d.psql(replica, "SELECT received_tli FROM pg_stat_wal_receiver"));
+
+        // Stopped and started again, it is a replica of main still; as a primary, or checked out, it is refused.
+        d.action("rep", "stop");
+        d.psql(primary, "INSERT INTO t VALUES (303)");
+        assertEquals("replica", d.action("rep", "start").getString("role"));
+        awaitCount(replica, 303);
+        var asPrimary = d.request("POST", "/pgs/rep/actions", new JsonObject().put("action", "start").put("is_replica", false).encode());
+        assertEquals(409, asPrimary.statusCode(), asPrimary.body());
+        var repCheckout = d.request("POST", "/pgs/rep/actions", new JsonObject().put("action", "checkout")
+                .put("snapshot", "main@hundred").encode());
+        assertEquals(409, repCheckout.statusCode(), repCheckout.body());
+        assertTrue(repCheckout.body().contains("is a replica of pg 'main'"), repCheckout.body());
+        d.psql(primary, "INSERT INTO t VALUES (304)");
+        awaitCount(replica, 304);
+    }
+
+    private JsonObject checkout(String snapshot) throws Exception {
+        return (JsonObject) d.ok(200, "POST", "/pgs/main/actions",
+                new JsonObject().put("action", "checkout").put("snapshot", snapshot).encode());
+    }
+
+    private static long postmasterPid(JsonObject pg) throws Exception {
+        return Long.parseLong(java.nio.file.Files.readAllLines(java.nio.file.Path.of(pg.getString("pgdata"), "postmaster.pid"))
+                .get(0).trim());
+    }
+
+    /** Polls a replica until table t has {@code rows} rows. */
+    private void awaitCount(int port, int rows) throws Exception {
+        String last = "";
+        for (long deadline = System.nanoTime() + 120_000_000_000L; System.nanoTime() < deadline; Thread.sleep(50)) {
+            try {
+                last = d.psql(port, "SELECT count(*) FROM t");
+                if (last.equals(Integer.toString(rows))) {
+                    return;
+                }
+            } catch (java.io.IOException e) {
+                last = e.getMessage(); // starting, or rebuilt meanwhile
+            }
+        }
+        StringBuilder logs = new StringBuilder();
+        try (var files = java.nio.file.Files.list(d.home.resolve("pgs"))) {
+            for (var f : files.filter(f -> f.toString().endsWith(".log")).toList()) {
+                logs.append("\n--- ").append(f).append("\n").append(java.nio.file.Files.readString(f));
+            }
+        }
+        throw new AssertionError("the replica on port " + port + " never had " + rows + " rows; last: " + last + logs);
+    }
+
     /** Polls the replica until marker {@code id} is visible; returns microseconds since {@code since}. */
     private long waitForRow(int port, int id, long since) throws Exception {
         for (int i = 0; i < 3000; i++) {

@@ -66,9 +66,15 @@ public final class JsonBody {
     }
 
     public boolean optionalBoolean(String field, boolean fallback) {
+        Boolean b = optionalBoolean(field);
+        return b == null ? fallback : b;
+    }
+
+    /** The field's value, or null when it is absent (a caller's default may depend on other things). */
+    public Boolean optionalBoolean(String field) {
         Object v = json.getValue(field);
         if (v == null) {
-            return fallback;
+            return null;
         }
         if (!(v instanceof Boolean b)) {
             throw ApiException.badRequest("field '" + field + "' must be true or false");

@@ -127,11 +127,12 @@ public final class RestApi {
 
         r.put("/pgs").handler(ctx -> {
             JsonBody body = JsonBody.parse(ctx.body().buffer(),
-                    Set.of("name", "storage_name", "start", "snapshot", "from", "lsn", "time", "read_only"));
+                    Set.of("name", "storage_name", "start", "snapshot", "from", "lsn", "time", "read_only", "replica_of"));
             ComputeManager.CreateRequest req = new ComputeManager.CreateRequest(
                     Names.check("pg", body.requiredString("name")), body.optionalString("storage_name"),
                     body.optionalBoolean("start", true), body.optionalString("snapshot"), body.optionalString("from"),
-                    body.optionalString("lsn"), body.optionalString("time"), body.optionalBoolean("read_only", false));
+                    body.optionalString("lsn"), body.optionalString("time"), body.optionalBoolean("read_only", false),
+                    body.optionalString("replica_of"));
             blocking(ctx, 201, () -> computes.create(req));
         });
         r.get("/pgs").handler(ctx -> reply(ctx, 200, computes.list()));
@@ -170,7 +171,7 @@ public final class RestApi {
             computes.checkExists(name);
             switch (action) {
                 case "start" -> {
-                    boolean replica = body.optionalBoolean("is_replica", false);
+                    Boolean replica = body.optionalBoolean("is_replica"); // absent: as the pg is (a replica of a pg: one)
                     boolean force = body.optionalBoolean("force", false);
                     blocking(ctx, 200, () -> computes.start(name, replica, force));
                 }

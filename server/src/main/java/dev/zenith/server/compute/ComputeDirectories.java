@@ -182,7 +182,7 @@ final class ComputeDirectories {
         for (int taken = after + 1; taken < next; taken++) {
             Path file = walDir.resolve(historyFileName(taken));
             if (!Files.exists(file)) {
-                Files.writeString(file, "# zenith: timeline " + taken + " belongs to another history of this storage\n");
+                Files.write(file, PgTimelines.placeholderHistory(taken));
                 pg.handOver(file);
                 written.add(file);
             }

@@ -448,7 +448,7 @@ public final class ComputeManager {
                 .put("status", c.running ? "running" : "stopped")
                 .put("role", r.readOnly() ? "read_only" : r.replica() ? "replica" : "primary")
                 .put("replication_connstr", replicationConnstr(r, "passfile=" + PassFile.conninfoValue(config.passFile().toString())))
-                .put("read_only", r.readOnly()).put("source", r.source()).put("port", r.port())
+                .put("read_only", r.readOnly()).put("replica_of", r.replicaOf()).put("source", r.source()).put("port", r.port())
                 .put("connstr", "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres?passfile="
                         + PassFile.uriQueryValue(config.passFile()))
                 .put("timeline_id", r.timelineId()).put("last_lsn", last.toString())
@@ -465,7 +465,7 @@ public final class ComputeManager {
      * {@code time}, it gets a new timeline branched at that point: a metadata write, no data copied.
      */
     public record CreateRequest(String name, String storageName, boolean start, String snapshot, String fromPg,
-                                String lsn, String time, boolean readOnly) {
+                                String lsn, String time, boolean readOnly, String replicaOf) {
         boolean branches() {
             return snapshot != null || fromPg != null;
         }
@@ -483,9 +483,10 @@ public final class ComputeManager {
         if ((req.lsn() != null || req.time() != null) && req.fromPg() == null) {
             throw ApiException.badRequest("an LSN or a time needs the pg to branch from ('from')");
         }
-        if (req.readOnly() && !req.branches()) {
+        if (req.readOnly() && !req.branches() && req.replicaOf() == null) {
             throw ApiException.badRequest("a read-only pg needs a point: a snapshot, or a pg with an LSN or time");
         }
+        Compute leader = req.replicaOf() == null ? null : leaderFor(req);
         Path pgdata = computesDir.resolve(name);
         Path logfile = computesDir.resolve(name + ".log");
         PostgresProcess process = new PostgresProcess(pg, pgdata, logfile);
@@ -494,7 +495,10 @@ public final class ComputeManager {
         Lsn cleanDirLsn = null;
         String source = null;
         JsonObject branchInfo = null;
-        if (req.branches()) {
+        if (leader != null) {
+            storageName = leader.record.storageName();
+            timeline = TimelineId.parse(leader.record.timelineId());
+        } else if (req.branches()) {
             Branch b = branch(req.snapshot(), req.fromPg(), req.lsn(), req.time(), !req.readOnly());
             if (req.storageName() != null && !req.storageName().equals(b.storageName())) {
                 throw ApiException.badRequest("the branch point is on storage '" + b.storageName() + "', not '"
@@ -524,14 +528,16 @@ public final class ComputeManager {
             deleteComputeDirectory(name, pgdata);
         }
         PgRecord record = new PgRecord(name, storageName, timeline.toString(), allocatePort(), pgdata, logfile,
-                Instant.now(), false, cleanDirLsn, req.readOnly(), source, false);
+                Instant.now(), false, cleanDirLsn, req.readOnly(), source, leader != null,
+                leader == null ? null : leader.record.name());
         Compute c = new Compute(record, process);
         c.lastLsn = store.walEnd(timeline).orElse(Lsn.INVALID);
         save(store, c, record);
         computes.put(name, c);
         rememberPgs(storageName);
         LOG.info("pg " + name + " created on storage " + storageName + ", timeline " + timeline
-                + (source == null ? "" : ", branched from " + source));
+                + (source == null ? "" : ", branched from " + source)
+                + (leader == null ? "" : ", a replica of pg " + leader.record.name()));
         JsonObject json;
         try {
             json = req.start() ? start(name) : toJson(c);
@@ -540,6 +546,33 @@ public final class ComputeManager {
             throw new ApiException(e.status(), "pg '" + name + "' was created (stopped), but: " + e.getMessage());
         }
         return branchInfo == null ? json : json.put("branch", branchInfo);
+    }
+
+    /**
+     * The pg a new replica is to follow ({@code replica_of}): a primary of the same storage. A replica
+     * follows its present, so no point may be given, and a replica or read-only node has no history of its
+     * own to follow.
+     */
+    private Compute leaderFor(CreateRequest req) {
+        if (req.branches() || req.lsn() != null || req.time() != null || req.readOnly()) {
+            throw ApiException.badRequest("a replica follows its pg's present history: give 'replica_of' alone, without"
+                    + " 'snapshot', 'from', 'lsn', 'time' or 'read_only'");
+        }
+        Compute leader = require(req.replicaOf());
+        PgRecord r = leader.record;
+        if (r.replicaOf() != null) {
+            throw ApiException.badRequest("pg '" + r.name() + "' is itself a replica of pg '" + r.replicaOf()
+                    + "'; make a replica of '" + r.replicaOf() + "'");
+        }
+        if (r.readOnly() || r.replica()) {
+            throw ApiException.badRequest("pg '" + r.name() + "' is " + (r.readOnly() ? "a read-only node" : "a replica")
+                    + "; a replica follows a primary's history");
+        }
+        if (req.storageName() != null && !req.storageName().equals(r.storageName())) {
+            throw ApiException.badRequest("pg '" + r.name() + "' is on storage '" + r.storageName() + "', not '"
+                    + req.storageName() + "'");
+        }
+        return leader;
     }
 
     /**
@@ -609,6 +642,11 @@ public final class ComputeManager {
         if (c.record.readOnly()) {
             throw ApiException.conflict("pg '" + name + "' is read-only; create another pg at the point you want");
         }
+        if (c.record.replicaOf() != null) {
+            throw ApiException.conflict("pg '" + name + "' is a replica of pg '" + c.record.replicaOf() + "' and follows its"
+                    + " history; check out '" + c.record.replicaOf() + "' (its replicas follow), or create another pg at"
+                    + " the point you want");
+        }
         if (c.running && c.record.replica()) {
             // It would leave its primary's timeline for one nothing streams to: a standby frozen for good.
             throw ApiException.conflict("pg '" + name + "' is a running replica; stop it first (a checkout then starts it as a"
@@ -636,7 +674,7 @@ public final class ComputeManager {
         vertx.eventBus().publish(PG_MOVED_ADDRESS, name); // streams following it by name switch timelines
         LOG.info("pg " + name + " checked out " + b.source() + " (timeline " + b.timeline() + "); left state kept as " + head);
         JsonObject json = start(name);
-        return json.put("saved_as", head).put("branch", b.point().toJson());
+        return json.put("saved_as", head).put("branch", b.point().toJson()).put("replicas", moveFollowers(c));
     }
 
     /**
@@ -691,7 +729,8 @@ public final class ComputeManager {
         PgTimelines.saveHistory(store, promoted, historyBytes);
         store.putMeta(PROMOTED_FROM_KEY + tl, new JsonObject().put("pg", name).put("timeline", promoted.toString())
                 .put("lsn", switchPoint.toString()).encode().getBytes(StandardCharsets.UTF_8));
-        save(store, c, c.record.onTimeline(promoted.toString(), name + "@" + switchPoint + " (promoted)").withReplica(false));
+        save(store, c, c.record.onTimeline(promoted.toString(), name + "@" + switchPoint + " (promoted)").withReplica(false)
+                .withReplicaOf(null));
         vertx.eventBus().publish(PG_MOVED_ADDRESS, name);
         LOG.info("pg " + name + " promoted: PostgreSQL timeline " + newTimeline + " from " + switchPoint
                 + ", store timeline " + promoted);
@@ -910,6 +949,10 @@ public final class ComputeManager {
         if (c.running) {
             throw ApiException.conflict("pg '" + name + "' is already running");
         }
+        if (c.record.replicaOf() != null) {
+            followLeader(c, asReplica);
+        }
+        boolean forked = false;
         if (!asReplica && !c.record.readOnly()) {
             Store store = storages.get(c.record.storageName()).store();
             Optional<JsonObject> promotion = store.getMeta(PROMOTED_FROM_KEY + c.record.timelineId())
@@ -923,6 +966,7 @@ public final class ComputeManager {
                         + " with --force (REST: \"force\": true), which forks it onto a branch of its own at its end");
             }
             if (promotion.isPresent()) {
+                forked = true;
                 Branch b = branch(null, name, null, null, true);
                 save(store, c, c.record.onTimeline(b.timeline().toString(), name + "@" + b.point().lsn() + " (forked)"));
                 vertx.eventBus().publish(PG_MOVED_ADDRESS, name);
@@ -1043,7 +1087,79 @@ public final class ComputeManager {
             keepPassword(c, store, passwordless);
         }
         LOG.info("pg " + name + " running on port " + c.record.port());
-        return toJson(c);
+        JsonObject json = toJson(c);
+        return forked ? json.put("replicas", moveFollowers(c)) : json;
+    }
+
+    /**
+     * {@code is_replica} as a REST client gives it, or not ({@code null}): then a replica of a pg starts as
+     * one again, any other pg as a primary.
+     */
+    public JsonObject start(String name, Boolean asReplica, boolean force) throws IOException {
+        return start(name, asReplica != null ? asReplica : require(name).record.replicaOf() != null, force);
+    }
+
+    /**
+     * A replica of a pg starts on that pg's present history, wherever checkouts took it meanwhile; started
+     * as a primary it would write a history of its own under the other pg's name, so that is refused.
+     */
+    private void followLeader(Compute c, boolean asReplica) {
+        String leaderName = c.record.replicaOf();
+        if (!asReplica) {
+            throw ApiException.conflict("pg '" + c.record.name() + "' is a replica of pg '" + leaderName + "'; it starts"
+                    + " as one (pg start " + c.record.name() + "). To make it a primary, promote it while it runs"
+                    + " (pg promote " + c.record.name() + ") once '" + leaderName + "' has stopped");
+        }
+        Compute leader = computes.get(leaderName);
+        if (leader != null && !leader.record.sameTimelineAs(c.record)) {
+            save(storages.get(c.record.storageName()).store(), c, c.record.onTimeline(leader.record.timelineId(), null));
+        }
+    }
+
+    /**
+     * After {@code leader} moved to another history (a checkout, a forked start): the replicas that follow it
+     * move there too. A running one whose PostgreSQL can get there by itself (the new history leaves the
+     * standby's PostgreSQL timeline at or after everything it may have replayed) follows as a standby follows
+     * its primary's promotion, by the walsender's end of timeline; any other running one is rebuilt from the
+     * store at the new history and started again, since PostgreSQL cannot go back in its own history.
+     * Answers what became of each (blocking; management thread).
+     */
+    private JsonArray moveFollowers(Compute leader) {
+        JsonArray moved = new JsonArray();
+        TimelineId to = TimelineId.parse(leader.record.timelineId());
+        for (Compute f : List.copyOf(computes.values())) {
+            if (!leader.record.name().equals(f.record.replicaOf()) || f.record.sameTimelineAs(leader.record)) {
+                continue;
+            }
+            String name = f.record.name();
+            Store store = storages.get(f.record.storageName()).store();
+            TimelineId from = TimelineId.parse(f.record.timelineId());
+            boolean wasRunning = f.running;
+            String how;
+            if (!wasRunning) {
+                save(store, f, f.record.onTimeline(to.toString(), null));
+                how = "moved (stopped)";
+            } else if (PgTimelines.standbyCanFollow(store, from, to)) {
+                save(store, f, f.record.onTimeline(to.toString(), null));
+                how = "followed";
+            } else {
+                Progress.current().phase("rebuilding replica " + name + " at pg " + leader.record.name() + "'s new history");
+                try {
+                    stopCompute(f, store);
+                    save(store, f, f.record.onTimeline(to.toString(), null));
+                    start(name, true);
+                    how = "rebuilt";
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "replica " + name + " of pg " + leader.record.name() + " could not be rebuilt at"
+                            + " its new history; it stays stopped", e);
+                    save(store, f, f.record.onTimeline(to.toString(), null).withWantRunning(false));
+                    how = "stopped: " + (e.getMessage() == null ? e.toString() : e.getMessage());
+                }
+            }
+            LOG.info("replica " + name + " of pg " + leader.record.name() + " on timeline " + to + ": " + how);
+            moved.add(new JsonObject().put("name", name).put("how", how));
+        }
+        return moved;
     }
 
     /** A password set in a cluster that had none, and the LSN of the shutdown checkpoint that follows it. */
@@ -1203,6 +1319,13 @@ public final class ComputeManager {
         JsonObject json = toJson(c);
         store.deleteMeta(PgRecord.key(name));
         computes.remove(name);
+        for (Compute f : computes.values()) {
+            if (name.equals(f.record.replicaOf())) {
+                // Its history stays: the replica goes on as a replica of that timeline.
+                save(store, f, f.record.withReplicaOf(null));
+                LOG.info("pg " + f.record.name() + " followed destroyed pg " + name + "; it stays a replica of its timeline");
+            }
+        }
         rememberPgs(c.record.storageName());
         finishDestroy(store, c.record);
         return json.put("status", "destroyed");
@@ -1346,8 +1469,10 @@ public final class ComputeManager {
      * {@code passfile=...} (the owner's tools) or {@code password=...} (a replica compute's).
      */
     private String replicationConnstr(PgRecord r, String credential) {
+        // A replica of a pg follows that pg by name, so its stream goes on across the pg's checkouts.
+        String which = r.replicaOf() != null ? "zenith.pg=" + r.replicaOf() : "zenith.timeline=" + r.timelineId();
         return "host=" + config.pgHost() + " port=" + config.pgPort() + " user=" + config.replicationUser()
-                + " " + credential + " options='-c zenith.timeline=" + r.timelineId() + "'";
+                + " " + credential + " options='-c " + which + "'";
     }
 
     private Map<String, String> settings(PgRecord r) {

@@ -16,10 +16,12 @@ import java.time.Instant;
  * @param readOnly     a hot standby of nothing at its timeline's branch point: replays to it and serves reads
  * @param source       where its timeline branched from, as the user asked ({@code main@snap}, {@code main@0/16B3748}), or null
  * @param replica      last started as a hot standby streaming its timeline from our replication port
+ * @param replicaOf    the pg whose present history this replica follows, across that pg's checkouts
+ *                     ({@code pg create NAME --replica-of PG}); null for any other pg
  */
 public record PgRecord(String name, String storageName, String timelineId, int port, Path pgdata, Path logfile,
                        Instant createdAt, boolean wantRunning, Lsn cleanDirLsn, boolean readOnly, String source,
-                       boolean replica) {
+                       boolean replica, String replicaOf) {
 
     public static String key(String name) {
         return "pg/" + name;
@@ -31,7 +33,7 @@ public record PgRecord(String name, String storageName, String timelineId, int p
      */
     public PgRecord adoptedAs(String storage, int newPort, Path newPgdata, Path newLogfile) {
         return new PgRecord(name, storage, timelineId, newPort, newPgdata, newLogfile, createdAt, false, null, readOnly,
-                source, replica);
+                source, replica, replicaOf);
     }
 
     /** Whether both pgs are on the same timeline of the same storage. */
@@ -40,26 +42,32 @@ public record PgRecord(String name, String storageName, String timelineId, int p
     }
 
     public PgRecord withPort(int newPort) {
-        return new PgRecord(name, storageName, timelineId, newPort, pgdata, logfile, createdAt, wantRunning, cleanDirLsn, readOnly, source, replica);
+        return new PgRecord(name, storageName, timelineId, newPort, pgdata, logfile, createdAt, wantRunning, cleanDirLsn, readOnly, source, replica, replicaOf);
     }
 
     public PgRecord withWantRunning(boolean v) {
-        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn, readOnly, source, replica);
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, v, cleanDirLsn, readOnly, source, replica, replicaOf);
     }
 
     public PgRecord withCleanDirLsn(Lsn lsn) {
-        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, lsn, readOnly, source, replica);
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, lsn, readOnly, source, replica, replicaOf);
     }
 
     /** The same pg moved to another timeline (checkout): its directory must be rebuilt. */
     public PgRecord onTimeline(String timeline, String newSource) {
         return new PgRecord(name, storageName, timeline, port, pgdata, logfile, createdAt, wantRunning, null, readOnly,
-                newSource, replica);
+                newSource, replica, replicaOf);
     }
 
     public PgRecord withReplica(boolean v) {
         return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, cleanDirLsn,
-                readOnly, source, v);
+                readOnly, source, v, replicaOf);
+    }
+
+    /** The same pg following {@code leader}'s history, or (null) no pg's. */
+    public PgRecord withReplicaOf(String leader) {
+        return new PgRecord(name, storageName, timelineId, port, pgdata, logfile, createdAt, wantRunning, cleanDirLsn,
+                readOnly, source, replica, leader);
     }
 
     public JsonObject toJson() {
@@ -67,7 +75,7 @@ public record PgRecord(String name, String storageName, String timelineId, int p
                 .put("port", port).put("pgdata", pgdata.toString()).put("logfile", logfile.toString())
                 .put("created_at", createdAt.toString()).put("want_running", wantRunning)
                 .put("clean_dir_lsn", cleanDirLsn == null ? null : cleanDirLsn.toString())
-                .put("read_only", readOnly).put("source", source).put("replica", replica);
+                .put("read_only", readOnly).put("source", source).put("replica", replica).put("replica_of", replicaOf);
     }
 
     public static PgRecord fromJson(JsonObject j) {
@@ -76,6 +84,6 @@ public record PgRecord(String name, String storageName, String timelineId, int p
                 j.getInteger("port"), Path.of(j.getString("pgdata")), Path.of(j.getString("logfile")),
                 Instant.parse(j.getString("created_at")), j.getBoolean("want_running", false),
                 clean == null ? null : Lsn.parse(clean), j.getBoolean("read_only", false), j.getString("source"),
-                j.getBoolean("replica", false));
+                j.getBoolean("replica", false), j.getString("replica_of"));
     }
 }

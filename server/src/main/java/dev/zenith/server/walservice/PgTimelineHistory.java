@@ -26,6 +26,21 @@ final class PgTimelineHistory {
         return PgTimelines.historyFiles(store, timeline.id());
     }
 
+    /**
+     * The history file TIMELINE_HISTORY answers for {@code pgTimeline}: the lineage's; for a number another
+     * history of the storage has, a placeholder ({@link PgTimelines#placeholderHistory}), since a standby
+     * fetches every number between its timeline and the newest; none for a number never given.
+     */
+    static Optional<byte[]> historyFile(Store store, Timeline timeline, int pgTimeline) {
+        byte[] own = historyFiles(store, timeline).get(pgTimeline);
+        if (own != null) {
+            return Optional.of(own);
+        }
+        boolean inLineage = PgTimelines.entries(store, timeline.id()).stream().anyMatch(e -> e.tli() == pgTimeline);
+        return !inLineage && PgTimelines.given(store, pgTimeline) ? Optional.of(PgTimelines.placeholderHistory(pgTimeline))
+                : Optional.empty();
+    }
+
     /** The switch away from {@code pgTimeline}, when it is an earlier PostgreSQL timeline of the lineage. */
     static Optional<Switch> switchFrom(Store store, Timeline timeline, int pgTimeline) {
         List<PgTimelines.Entry> entries = PgTimelines.entries(store, timeline.id());

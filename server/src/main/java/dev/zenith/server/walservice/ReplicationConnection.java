@@ -475,7 +475,7 @@ final class ReplicationConnection {
                 reply(ReplicationResponses.show(show.name(), value));
             }
         } else if (command instanceof TimelineHistory h) {
-            answerWith(() -> Optional.ofNullable(PgTimelineHistory.historyFiles(store(), target.timeline()).get(h.timeline())),
+            answerWith(() -> PgTimelineHistory.historyFile(store(), target.timeline(), h.timeline()),
                     history -> {
                         if (history.isPresent()) {
                             reply(ReplicationResponses.timelineHistory(h.timeline(), history.get()));

@@ -91,6 +91,51 @@ public final class PgTimelines {
         return !end.isAfter(switchPoint(store, t));
     }
 
+    /**
+     * Whether a standby that replays {@code from}'s history can move on to {@code to}'s by itself, as
+     * PostgreSQL follows a newer timeline: {@code to}'s lineage must leave the TLI of {@code from}'s end at or
+     * after that end (the furthest the standby may have replayed). One that replayed past the switch would
+     * have to go back in its own history, which PostgreSQL refuses ("forked off ... before current recovery
+     * point").
+     */
+    public static boolean standbyCanFollow(Store store, TimelineId from, TimelineId to) {
+        if (from.equals(to)) {
+            return true;
+        }
+        Lsn end = store.lastRecordEnd(from).orElse(null);
+        if (end == null) {
+            return false;
+        }
+        int tli = tliAt(entries(store, from), end.plus(-1));
+        List<Entry> next = entries(store, to);
+        for (int i = 0; i + 1 < next.size(); i++) {
+            if (next.get(i).tli() == tli) {
+                return !next.get(i + 1).begin().isBefore(end);
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The history file of a TLI that another history of the storage has, as a compute or standby of this
+     * history gets it: a comment, a history of no parent. PostgreSQL looks for the history of every number
+     * between its timeline and the newest (a walreceiver fetches them, findNewestTimeLine stops at the first
+     * missing one); such a file lets it pass the number, and no standby finds anything there it could follow.
+     */
+    public static byte[] placeholderHistory(int tli) {
+        return ("# zenith: timeline " + tli + " belongs to another history of this storage\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Whether some timeline of the storage has had {@code tli}. */
+    public static boolean given(Store store, int tli) {
+        for (Timeline t : store.timelines()) {
+            if (t.pgTimeline() == tli) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A TLI no timeline of the storage has had (blocking; callers are serialized by the daemon). */
     public static int allocate(Store store) {
         int max = store.getMeta(LAST_TLI_KEY).map(b -> Integer.parseInt(new String(b, StandardCharsets.UTF_8))).orElse(1);
