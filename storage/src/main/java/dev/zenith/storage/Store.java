@@ -6,6 +6,7 @@ import dev.zenith.storage.image.DataDirectoryImporter;
 import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.DataDirectoryMaterializer;
 import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.ImportProgress;
 import dev.zenith.storage.image.ImportStats;
 import dev.zenith.storage.image.ManifestCodec;
 import dev.zenith.storage.image.MaterializeStats;
@@ -662,6 +663,18 @@ public final class Store implements AutoCloseable {
      * ({@link RecordCheck}), so none it replays ends its recovery early.
      */
     public List<Path> writeWalSegments(TimelineId id, Lsn from, Lsn to, Path walDir) throws IOException {
+        return writeWalSegments(id, from, to, walDir, bytes -> { });
+    }
+
+    /** The bytes of WAL {@link #writeWalSegments} writes from {@code from} up to {@code to}, for a progress total. */
+    public long walBytesToWrite(TimelineId id, Lsn from, Lsn to) {
+        Lsn start = walStart(id).orElse(to);
+        return Math.max(0, to.minus(Lsn.max(Lsn.of(WalSegments.segmentNumber(from) * WAL_SEGMENT_SIZE), start)));
+    }
+
+    /** As above, telling {@code bytesRead} of each stretch of stored WAL read (they add up to {@link #walBytesToWrite}). */
+    public List<Path> writeWalSegments(TimelineId id, Lsn from, Lsn to, Path walDir, java.util.function.LongConsumer bytesRead)
+            throws IOException {
         timeline(id).orElseThrow(() -> new StoreException("no timeline " + id));
         Lsn start = walStart(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
         List<PgTimelines.Entry> tlis = PgTimelines.entries(this, id).stream().filter(e -> e.begin().isBefore(to)).toList();
@@ -678,6 +691,7 @@ public final class Store implements AutoCloseable {
             byte[] bytes = readWal(id, at, (int) Lsn.min(segmentEnd, to).minus(at));
             records.feed(at, bytes, 0, bytes.length);
             writer.append(ByteBuffer.wrap(bytes));
+            bytesRead.accept(bytes.length);
             written.addAll(writeSegmentFiles(writer.takeCompleted(), tlis, walDir));
         }
         if (!WalSegments.isSegmentBoundary(to.value())) { // the last segment: WAL up to `to`, zeros after it
@@ -967,6 +981,12 @@ public final class Store implements AutoCloseable {
      */
     public ImportStats importDataDirectory(TimelineId id, Path dataDir, Lsn checkpointLsn, Lsn redoLsn,
                                            RelationFilter filter) throws IOException {
+        return importDataDirectory(id, dataDir, checkpointLsn, redoLsn, filter, ImportProgress.NONE);
+    }
+
+    /** As above, telling {@code progress} the bytes of relation files to read and each batch read. */
+    public ImportStats importDataDirectory(TimelineId id, Path dataDir, Lsn checkpointLsn, Lsn redoLsn,
+                                           RelationFilter filter, ImportProgress progress) throws IOException {
         Lineage lineage;
         ImageManifest previous;
         try (Txn<byte[]> txn = tables.env.txnRead()) {
@@ -975,7 +995,7 @@ public final class Store implements AutoCloseable {
         }
         imports.readLock().lock();
         try {
-            return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter).run(dataDir);
+            return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter).run(dataDir, progress);
         } finally {
             imports.readLock().unlock();
         }

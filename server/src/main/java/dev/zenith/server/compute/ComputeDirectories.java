@@ -86,7 +86,9 @@ final class ComputeDirectories {
         Timeline timeline = store.createTimeline(null, Lsn.INVALID, pgTimeline);
         store.appendWal(List.of(index.drainInto(timeline.id(), segmentStart,
                 Arrays.copyOf(bytes, (int) walEnd.minus(segmentStart)))));
-        ImportStats stats = store.importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all());
+        Progress.current().phase("storing the new cluster as the storage's first image");
+        ImportStats stats = store.importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
+                Progress.current().ofImport());
         // Written last: a crash before this leaves an unused timeline, never a half-made main one.
         store.putMeta(MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
         LOG.info("base image from initdb: checkpoint " + checkpoint + ", " + stats);
@@ -136,10 +138,10 @@ final class ComputeDirectories {
         Progress progress = Progress.current();
         progress.phase("rebuilding the data directory from the store", DataDirectoryMaterializer.pageBytes(image));
         MaterializeStats stats = store.materialize(image, pgdata, progress::advance);
-        progress.phase("writing WAL to replay (" + end.minus(image.redoLsn()) + " bytes)");
+        progress.phase("writing the WAL to replay", store.walBytesToWrite(timeline, image.redoLsn(), end));
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
-        store.writeWalSegments(timeline, image.redoLsn(), end, walDir);
+        store.writeWalSegments(timeline, image.redoLsn(), end, walDir, progress::advance);
         writeHistoryFiles(store, timeline, walDir, beginsTimeline);
         // The image's pg_control says "shut down"; PostgreSQL must replay what follows its checkpoint
         // instead of starting to write over it, so it is told it crashed. When the WAL crosses into a
@@ -294,7 +296,7 @@ final class ComputeDirectories {
         Lsn previous = store.latestImageAtOrBefore(timeline, checkpoint).map(ImageManifest::lsn).orElse(Lsn.INVALID);
         var changed = store.changedRelations(timeline, previous, end);
         ImportStats stats = store.importDataDirectory(timeline, pgdata, checkpoint, control.checkPointCopy().redo(),
-                RelationFilter.onlyTags(changed));
+                RelationFilter.onlyTags(changed), Progress.current().ofImport());
         LOG.info("image at " + checkpoint + " after clean stop: " + changed.size() + " changed relation forks, " + stats);
         return store.walEnd(timeline).orElse(end);
     }

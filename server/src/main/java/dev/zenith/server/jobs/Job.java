@@ -69,6 +69,11 @@ public final class Job implements Progress {
         done.addAndGet(units);
     }
 
+    @Override
+    public void total(long total) {
+        this.total = total;
+    }
+
     void succeeded(Object result) {
         this.result = result;
         this.finishedAt = Instant.now();

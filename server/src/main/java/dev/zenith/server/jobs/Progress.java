@@ -14,6 +14,10 @@ public interface Progress {
         @Override
         public void advance(long units) {
         }
+
+        @Override
+        public void total(long total) {
+        }
     };
 
     /** A new phase starts; {@code total} is its size in bytes, or 0 when unknown. */
@@ -21,6 +25,24 @@ public interface Progress {
 
     /** Units of the current phase done since the last call (thread-safe: parallel writers report). */
     void advance(long units);
+
+    /** The current phase's size in bytes, once it is known (after the phase began). */
+    void total(long total);
+
+    /** Reports an import of a data directory (its bytes to read, then each batch) as the current phase's bytes. */
+    default dev.zenith.storage.image.ImportProgress ofImport() {
+        return new dev.zenith.storage.image.ImportProgress() {
+            @Override
+            public void toRead(long bytes) {
+                total(bytes);
+            }
+
+            @Override
+            public void read(long bytes) {
+                advance(bytes);
+            }
+        };
+    }
 
     default void phase(String name) {
         phase(name, 0);

@@ -74,9 +74,14 @@ public final class DataDirectoryImporter {
     }
 
     public ImportStats run(Path dataDir) throws IOException {
+        return run(dataDir, ImportProgress.NONE);
+    }
+
+    /** {@code progress}: told the bytes of relation files to read, then each batch read. */
+    public ImportStats run(Path dataDir, ImportProgress progress) throws IOException {
         Instant started = Instant.now();
         try {
-            return doImport(dataDir, started);
+            return doImport(dataDir, started, progress);
         } catch (IOException | RuntimeException e) {
             rollback(e);
             throw e;
@@ -98,7 +103,7 @@ public final class DataDirectoryImporter {
         return control;
     }
 
-    private ImportStats doImport(Path dataDir, Instant started) throws IOException {
+    private ImportStats doImport(Path dataDir, Instant started, ImportProgress progress) throws IOException {
         byte[] pgControl = Files.readAllBytes(dataDir.resolve(DataDirectoryLayout.PG_CONTROL));
         ControlFile control = checkedControlFile(pgControl);
         checksums = control.dataChecksumVersion() != 0;
@@ -109,7 +114,8 @@ public final class DataDirectoryImporter {
             previous.relations().forEach(r -> before.put(r.rel(), r));
         }
         List<RelationSize> relations = new ArrayList<>();
-        int forksRead = 0;
+        Map<RelTag, List<Path>> toRead = new java.util.LinkedHashMap<>();
+        long bytesToRead = 0;
         int forksKept = 0;
         for (Map.Entry<RelTag, List<Path>> fork : scan.forks().entrySet()) {
             RelTag rel = fork.getKey();
@@ -120,9 +126,14 @@ public final class DataDirectoryImporter {
                 forksKept++;
                 continue;
             }
-            relations.add(new RelationSize(rel, importFork(rel, fork.getValue())));
-            forksRead++;
+            toRead.put(rel, fork.getValue());
+            bytesToRead += blocksOnDisk * PageLayout.BLCKSZ;
         }
+        progress.toRead(bytesToRead);
+        for (Map.Entry<RelTag, List<Path>> fork : toRead.entrySet()) {
+            relations.add(new RelationSize(fork.getKey(), importFork(fork.getKey(), fork.getValue(), progress)));
+        }
+        int forksRead = toRead.size();
         flush();
 
         List<FileEntry> files = new ArrayList<>();
@@ -158,7 +169,7 @@ public final class DataDirectoryImporter {
     }
 
     /** Reads, verifies and queues every page of one fork; returns its length in blocks. */
-    private long importFork(RelTag rel, List<Path> segments) throws IOException {
+    private long importFork(RelTag rel, List<Path> segments, ImportProgress progress) throws IOException {
         long blockNumber = 0;
         byte[] buffer = new byte[PAGES_PER_READ * PageLayout.BLCKSZ];
         for (int segno = 0; segno < segments.size(); segno++) {
@@ -175,6 +186,7 @@ public final class DataDirectoryImporter {
                 for (long first = 0; first < blocks; first += PAGES_PER_READ) {
                     int n = (int) Math.min(PAGES_PER_READ, blocks - first);
                     readFully(ch, buffer, first * PageLayout.BLCKSZ, n * PageLayout.BLCKSZ);
+                    progress.read((long) n * PageLayout.BLCKSZ);
                     for (int i = 0; i < n; i++) {
                         byte[] page = Arrays.copyOfRange(buffer, i * PageLayout.BLCKSZ, (i + 1) * PageLayout.BLCKSZ);
                         long inFile = first + i;

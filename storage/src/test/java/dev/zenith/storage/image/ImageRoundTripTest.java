@@ -59,7 +59,11 @@ class ImageRoundTripTest {
             assertEquals(ck1.end(), store.walEnd(tl).orElseThrow());
             assertEquals(List.of(ck1.lsn()), store.checkpoints(tl, Lsn.INVALID, ck1.end()));
 
-            ImportStats first = store.importDataDirectory(tl, c.dataDir(), ck1.lsn(), ck1.redo(), RelationFilter.all());
+            long[] progress = new long[2]; // bytes announced, bytes reported read
+            ImportStats first = store.importDataDirectory(tl, c.dataDir(), ck1.lsn(), ck1.redo(), RelationFilter.all(),
+                    counting(progress));
+            assertEquals(first.pagesRead() * PageLayout.BLCKSZ, progress[0], "the bytes to read are announced: " + first);
+            assertEquals(progress[0], progress[1], "and each batch read is reported");
             StoreStats afterFirst = store.stats();
             assertTrue(first.pagesRead() > 3000, "pgbench scale 2 has thousands of pages: " + first);
             assertEquals(afterFirst.entries("pages"), first.pagesStored());
@@ -75,7 +79,10 @@ class ImageRoundTripTest {
             assertTrue(Files.isDirectory(mat1.resolve("pg_wal/archive_status")));
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(mat1.resolve("base"))));
 
-            store.writeWalSegments(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"));
+            long[] walRead = new long[1];
+            store.writeWalSegments(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"), bytes -> walRead[0] += bytes);
+            assertEquals(store.walBytesToWrite(tl, ck1.redo(), ck1.end()), walRead[0], "WAL written adds up to its announced total");
+            assertTrue(walRead[0] >= ck1.end().minus(ck1.redo()), walRead[0] + " bytes");
             try (MaterializedCompute pg = MaterializedCompute.start(c, mat1, "mat1")) {
                 assertEquals("200000", pg.psql("postgres", "select count(*) from pgbench_accounts"));
                 assertEquals(accountsSum1, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
@@ -138,8 +145,11 @@ class ImageRoundTripTest {
             assertEquals(1, store.images(tl).size(), "a failed import stores no image");
             flipByte(pgDatabase, 5000, original);
 
+            long[] secondProgress = new long[2];
             ImportStats second = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(),
-                    RelationFilter.onlyTags(changed));
+                    RelationFilter.onlyTags(changed), counting(secondProgress));
+            assertEquals(second.pagesRead() * PageLayout.BLCKSZ, secondProgress[0], "only the changed forks' bytes: " + second);
+            assertEquals(secondProgress[0], secondProgress[1]);
             assertTrue(second.forksKept() > 100, "unchanged relations are carried over: " + second);
             assertTrue(second.pagesStored() > 0 && second.pagesStored() < second.pagesRead(), second.toString());
             assertEquals(pagesBefore + second.pagesStored(), store.stats().entries("pages"));
@@ -230,5 +240,20 @@ class ImageRoundTripTest {
             f.writeByte(replacement == 0 ? ~old : replacement);
             return old;
         }
+    }
+
+    /** An import's progress counted into {@code counts}: [0] the bytes it announces, [1] the bytes it reports read. */
+    private static ImportProgress counting(long[] counts) {
+        return new ImportProgress() {
+            @Override
+            public void toRead(long bytes) {
+                counts[0] += bytes;
+            }
+
+            @Override
+            public void read(long bytes) {
+                counts[1] += bytes;
+            }
+        };
     }
 }
