@@ -9,7 +9,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ScopeType;
 
 /** {@code zenith}: the root command and the options that work anywhere on the line. */
-@Command(name = "zenith", scope = ScopeType.INHERIT, mixinStandardHelpOptions = true,
+@Command(name = "zenith", scope = ScopeType.INHERIT,
         usageHelpAutoWidth = false,
         description = "Zenith local: branchable PostgreSQL 15 on your machine.",
         footerHeading = "%nExamples:%n",
@@ -39,6 +39,14 @@ final class ZenithCommand implements Runnable {
     ZenithCommand(Cli cli) {
         this.cli = cli;
     }
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, scope = ScopeType.INHERIT, description = "Show this help message and exit.")
+    boolean help;
+
+    /** Versions are the program's, not a command's: only {@code zenith --version}. */
+    @Option(names = {"-V", "--version"}, versionHelp = true, scope = ScopeType.LOCAL,
+            description = "Print zenith's, PostgreSQL's and Java's versions and exit.")
+    boolean version;
 
     @Option(names = "--json", scope = ScopeType.INHERIT, description = "print the daemon's JSON answer (same as -o json)")
     void json(boolean on) {

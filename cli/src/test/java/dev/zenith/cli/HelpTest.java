@@ -73,6 +73,19 @@ class HelpTest {
         assertTrue(lines[0].matches("zenith \\d+\\.\\d+\\.\\d+.*"), r.out());
         assertTrue(lines[1].startsWith("PostgreSQL 15."), r.out());
         assertTrue(lines[2].startsWith("Java " + System.getProperty("java.version")), r.out());
+        assertEquals(r, cli("-V"));
+    }
+
+    @Test
+    void versionIsTheProgramsNotACommands() {
+        for (String[] line : List.of(new String[] {"pg", "list", "--version"}, new String[] {"pg", "-V"},
+                new String[] {"snapshot", "create", "main@x", "-V"})) {
+            Run r = cli(line);
+            assertEquals(2, r.code(), List.of(line) + ": " + r);
+            assertTrue(r.err().startsWith("zenith: unknown option '" + line[line.length - 1] + "'"), r.err());
+        }
+        assertFalse(cli("pg", "list", "--help").out().contains("--version"), "not in a command's help");
+        assertTrue(cli("--help").out().contains("-V, --version"), "but in the program's");
     }
 
     @Test
