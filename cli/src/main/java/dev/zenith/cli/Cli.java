@@ -15,20 +15,43 @@ import java.nio.charset.StandardCharsets;
 final class Cli {
     enum Format { TABLE, WIDE, JSON }
 
-    final PrintStream out;
-    final PrintStream err;
-    /** stdin and stdout are a terminal, and out is this process's stdout (not a test's buffer). */
-    final boolean terminal;
-    Format format = Format.TABLE;
+    PrintStream out;
+    PrintStream err;
+    /** stdin and stdout are a terminal: colour, questions, progress bars. */
+    boolean terminal;
+    Invocation invocation;
+    Format format;
     boolean yes;
     boolean noColor;
+    /** Set when the line cannot be run where it runs (the daemon, for a client): the client runs it itself. */
+    String notHere;
     private Home home;
     private DaemonClient client;
 
+    Cli(Invocation invocation) {
+        begin(invocation);
+    }
+
+    /**
+     * A run begins: everything of the previous one is forgotten. The daemon keeps the command trees it built
+     * (reading the commands' annotations is most of a short command's time) and their Cli, and begins it anew.
+     */
+    void begin(Invocation next) {
+        invocation = next;
+        out = next.out();
+        err = next.err();
+        terminal = next.terminal();
+        format = Format.TABLE;
+        yes = false;
+        noColor = false;
+        notHere = null;
+        home = null;
+        client = null;
+    }
+
+    /** Output captured in {@code out} and {@code err} (tests): no terminal. */
     Cli(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
-        this.terminal = out == System.out && System.console() != null;
+        this(Invocation.captured(out, err));
     }
 
     boolean json() {
@@ -41,7 +64,7 @@ final class Cli {
 
     Home home() {
         if (home == null) {
-            home = Home.resolve();
+            home = invocation.home() != null ? new Home(invocation.home()) : Home.resolve();
         }
         return home;
     }
@@ -53,11 +76,36 @@ final class Cli {
         return client;
     }
 
+    /** How wide output may be: the terminal's COLUMNS, else 100. */
+    int width() {
+        return invocation.width();
+    }
+
+    /** Whether text may use characters beyond ASCII (an ellipsis, box drawing): the locale is UTF-8. */
+    boolean unicode() {
+        return invocation.unicode();
+    }
+
+    /** Now, in the user's time zone, for reading times they typed ({@link When}). */
+    java.time.Clock clock() {
+        java.time.ZoneId zone = invocation.zone();
+        if (zone == null) {
+            throw new NotHere("the time zone of the client is not known here");
+        }
+        return java.time.Clock.system(zone);
+    }
+
+    /** A command line that cannot run where it runs (see {@link #notHere}). */
+    static final class NotHere extends RuntimeException {
+        NotHere(String why) {
+            super(why);
+        }
+    }
+
     /** Colour only on a terminal, and never when NO_COLOR is set (no-color.org) or TERM is dumb. */
     Ansi ansi() {
-        String noColorEnv = System.getenv("NO_COLOR");
-        boolean off = noColor || !terminal || (noColorEnv != null && !noColorEnv.isEmpty())
-                || "dumb".equals(System.getenv("TERM"));
+        boolean off = noColor || !terminal || invocation.variable("NO_COLOR") != null
+                || "dumb".equals(invocation.variable("TERM"));
         return off ? Ansi.OFF : Ansi.ON;
     }
 
@@ -93,14 +141,14 @@ final class Cli {
         if (yes) {
             return;
         }
-        if (!terminal) {
+        if (!terminal || invocation.answers() == null) {
             throw new CliException(what + "; add --yes to go ahead (nothing was changed)", 2);
         }
         err.print(what + ". Go ahead? [y/N] ");
         err.flush();
         String answer;
         try {
-            answer = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+            answer = new BufferedReader(new InputStreamReader(invocation.answers(), StandardCharsets.UTF_8)).readLine();
         } catch (java.io.IOException e) {
             answer = null;
         }

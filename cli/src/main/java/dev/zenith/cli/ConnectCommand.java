@@ -36,7 +36,7 @@ final class ConnectCommand implements Callable<Integer> {
         List<String> cmd = new ArrayList<>(List.of(PgInstallation.detect().bin("psql").toString(), p.path("connstr").asText()));
         cmd.addAll(psqlArgs);
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        if (cli.out == System.out) {
+        if (cli.invocation.process()) {
             return pb.inheritIO().start().waitFor();
         }
         Process proc = pb.start(); // a test's buffers: copy

@@ -1,16 +1,13 @@
 package dev.zenith.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 import java.io.PrintStream;
 
 /**
  * Follows a daemon job (GET /jobs/ID) until it ends and shows its progress on stderr (stdout stays the
- * answer): one line per phase, and on a terminal a bar (me.tongfei progressbar: bytes, rate, ETA) for a
- * phase that counts bytes.
+ * answer): one line per phase, and on a terminal of the zenith program a bar ({@link ProgressBars}: bytes,
+ * rate, ETA) for a phase that counts bytes.
  */
 final class JobProgress {
     private static final long POLL_MS = 200;
@@ -25,33 +22,41 @@ final class JobProgress {
     }
 
     JsonNode follow(DaemonClient client, String location) {
-        int seen = 0; // phases shown so far
-        ProgressBar bar = null;
+        int shown = 0; // phases shown so far, as a line or a bar
+        int waited = -1; // the phase whose size was waited for, one poll
+        ProgressBars bars = cli.terminal ? cli.invocation.bars() : null;
+        ProgressBars.Bar bar = null;
         try {
             long pause = 50; // most jobs end quickly: look soon, then every POLL_MS
             while (true) {
                 JsonNode job = client.get(location);
                 JsonNode phases = job.path("phases");
                 long total = job.path("total_bytes").asLong();
-                if (phases.size() > seen) {
-                    if (bar != null) {
-                        bar.close();
-                        bar = null;
-                    }
-                    for (; seen < phases.size(); seen++) {
-                        boolean current = seen == phases.size() - 1;
-                        if (cli.terminal && current && total > 0) {
-                            bar = bar(phases.get(seen).asText(), total); // bytes to count: a bar
-                        } else {
-                            line(cli.err, phases.get(seen).asText(), current ? total : 0);
-                        }
-                    }
-                }
-                if (bar != null && total > 0) {
-                    bar.maxHint(total);
-                    bar.stepTo(Math.min(total, job.path("done_bytes").asLong()));
-                }
                 String state = job.path("state").asText();
+                boolean ended = !state.equals("running");
+                int current = phases.size() - 1;
+                if (bar != null && shown - 1 < current) { // the bar's phase is over
+                    bar.close();
+                    bar = null;
+                }
+                for (; shown < current; shown++) {
+                    line(cli.err, phases.get(shown).asText(), 0); // passed between two looks
+                }
+                if (shown == current) {
+                    String phase = phases.get(current).asText();
+                    if (total > 0 && bars != null && !ended) { // bytes to count: a bar
+                        bar = bars.open(task + ": " + phase, total, cli.err, cli.width());
+                        shown++;
+                    } else if (total > 0 || ended || waited == current) {
+                        line(cli.err, phase, total);
+                        shown++;
+                    } else {
+                        waited = current; // a phase may learn its size just after it begins
+                    }
+                }
+                if (bar != null) {
+                    bar.update(job.path("done_bytes").asLong(), total);
+                }
                 if (state.equals("succeeded")) {
                     return job.path("result");
                 }
@@ -69,14 +74,6 @@ final class JobProgress {
                 bar.close();
             }
         }
-    }
-
-    private ProgressBar bar(String phase, long total) {
-        return new ProgressBarBuilder().setTaskName(task + ": " + phase).setInitialMax(total)
-                .setStyle(ProgressBarStyle.ASCII).setUnit(" MiB", 1 << 20).showSpeed()
-                .setUpdateIntervalMillis(200).setMaxRenderedLength(Table.width()).continuousUpdate()
-                .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(cli.err))
-                .setSpeedUnit(java.time.temporal.ChronoUnit.SECONDS).build();
     }
 
     private void line(PrintStream err, String phase, long total) {

@@ -46,10 +46,10 @@ final class LogCommand implements Callable<Integer> {
         String name = PgCommands.name(pg, nameOpt, "zenith log main");
         StringBuilder q = new StringBuilder(PgCommands.path(name) + "/log?limit=" + limit);
         if (since != null) {
-            q.append("&since=").append(URLEncoder.encode(When.parse(since).iso(), StandardCharsets.UTF_8));
+            q.append("&since=").append(URLEncoder.encode(When.parse(since, cli.clock()).iso(), StandardCharsets.UTF_8));
         }
         if (until != null) {
-            q.append("&until=").append(URLEncoder.encode(When.parse(until).iso(), StandardCharsets.UTF_8));
+            q.append("&until=").append(URLEncoder.encode(When.parse(until, cli.clock()).iso(), StandardCharsets.UTF_8));
         }
         JsonNode log = cli.client().get(q.toString());
         cli.emit(log, () -> print(log));

@@ -11,36 +11,39 @@ import java.lang.reflect.Constructor;
 import java.util.List;
 
 /**
- * The {@code zenith} command (picocli): turns commands into REST calls and prints them for people (or
- * the daemon's JSON with {@code --json}). Errors go to stderr as {@code zenith: ...}; exit codes: 1 an
- * error, 2 a usage error (with "did you mean" on typos), 3 no daemon runs (status).
+ * The {@code zenith} commands (picocli): turn command lines into REST calls and print the answers for
+ * people (or the daemon's JSON with {@code --json}). Errors go to stderr as {@code zenith: ...}; exit
+ * codes: 1 an error, 2 a usage error (with "did you mean" on typos), 3 no daemon runs (status). Where a line
+ * runs is its {@link Invocation}: the zenith program's own process, or the daemon for a client.
  */
 public final class Main {
-    private final PrintStream out;
-    private final PrintStream err;
+    private final Invocation invocation;
 
-    public Main(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+    public Main(Invocation invocation) {
+        this.invocation = invocation;
     }
 
-    public static void main(String[] argv) {
-        System.exit(new Main(System.out, System.err).run(List.of(argv)));
+    /** Output captured in {@code out} and {@code err}, no terminal (tests). */
+    public Main(PrintStream out, PrintStream err) {
+        this(Invocation.captured(out, err));
     }
 
     /** Runs one command; returns the exit code. */
     public int run(List<String> argv) {
-        Cli cli = new Cli(out, err);
+        return run(new Cli(invocation), argv);
+    }
+
+    static int run(Cli cli, List<String> argv) {
         CommandLine cmd = commandLine(cli, commandNamed(argv));
         if (argv.isEmpty()) {
-            cmd.usage(out, cli.ansi());
+            cmd.usage(cli.out, cli.ansi());
             return 2;
         }
         return cmd.execute(argv.toArray(String[]::new));
     }
 
     /** The top-level command the line names, or null (none, or a typo: every command is needed then). */
-    private static String commandNamed(List<String> argv) {
+    static String commandNamed(List<String> argv) {
         for (int i = 0; i < argv.size(); i++) {
             String a = argv.get(i);
             if (a.equals("-o") || a.equals("--output")) {
@@ -74,9 +77,7 @@ public final class Main {
         // Set here, on the root only: as a (scope INHERIT) annotation every subcommand's model would ask it,
         // running postgres --version ~40 times per command.
         cmd.getCommandSpec().versionProvider(new VersionInfo());
-        cmd.setOut(new PrintWriter(cli.out, true)).setErr(new PrintWriter(cli.err, true));
-        cmd.setColorScheme(CommandLine.Help.defaultColorScheme(cli.ansi()));
-        cmd.setUsageHelpWidth(Math.min(Table.width(), 120));
+        configure(cmd, cli);
         cmd.setCaseInsensitiveEnumValuesAllowed(true);
         cmd.setAbbreviatedSubcommandsAllowed(false);
         // psql's options (-c, -At...) after the pg's name go to psql, in their order
@@ -94,6 +95,10 @@ public final class Main {
             return 2;
         });
         cmd.setExecutionExceptionHandler((Exception e, CommandLine at, CommandLine.ParseResult parsed) -> {
+            if (e instanceof Cli.NotHere n) {
+                cli.notHere = n.getMessage();
+                return 1;
+            }
             if (e instanceof CliException c) {
                 cli.err.println("zenith: " + c.getMessage());
                 return c.exitCode();
@@ -105,6 +110,17 @@ public final class Main {
             return 1;
         });
         return cmd;
+    }
+
+    /**
+     * What of a tree depends on the run rather than on the commands: where help and errors go, colour, width.
+     * A tree built for one run is used for the next (the daemon's, whose {@link Cli} begins each run anew)
+     * once this is done again.
+     */
+    static void configure(CommandLine cmd, Cli cli) {
+        cmd.setOut(new PrintWriter(cli.out, true)).setErr(new PrintWriter(cli.err, true));
+        cmd.setColorScheme(CommandLine.Help.defaultColorScheme(cli.ansi()));
+        cmd.setUsageHelpWidth(Math.min(cli.width(), 120));
     }
 
     /** picocli's suggestions, the closest (fewest edits) to what was typed first. */

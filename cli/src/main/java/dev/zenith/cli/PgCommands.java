@@ -82,7 +82,7 @@ final class PgCommands implements Runnable {
         putIfGiven(body, "storage_name", storage);
         putIfGiven(body, "snapshot", snapshot);
         putIfGiven(body, "from", from);
-        point.putInto(body);
+        point.putInto(body, cli.clock());
         if (readOnly) {
             body.put("read_only", true);
         }
@@ -182,7 +182,7 @@ final class PgCommands implements Runnable {
             }
             body.put("snapshot", p.snapshot());
         }
-        point.putInto(body);
+        point.putInto(body, cli.clock());
         String pgName = name;
         JsonNode before = cli.client().get(path(pgName));
         cli.yes |= yes;

@@ -24,8 +24,8 @@ final class PointOptions {
         return lsn != null || time != null || at != null;
     }
 
-    /** Puts "lsn" or "time" into a request body; refuses two points. */
-    void putInto(ObjectNode body) {
+    /** Puts "lsn" or "time" into a request body; refuses two points. {@code clock}: now, in the user's zone. */
+    void putInto(ObjectNode body, java.time.Clock clock) {
         int n = (lsn != null ? 1 : 0) + (time != null ? 1 : 0) + (at != null ? 1 : 0);
         if (n > 1) {
             throw new CliException("give one of --lsn, --time and --at, not several", 2);
@@ -34,7 +34,7 @@ final class PointOptions {
         if (lsn != null || (text != null && When.isLsn(text))) {
             body.put("lsn", lsn != null ? lsn : text.trim());
         } else if (text != null) {
-            when = When.parse(text);
+            when = When.parse(text, clock);
             body.put("time", when.iso());
         }
     }

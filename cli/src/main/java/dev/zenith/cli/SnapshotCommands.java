@@ -38,7 +38,7 @@ final class SnapshotCommands implements Runnable {
             "  zenith snapshot create main@noon --time 'yesterday 12:00'"})
     int create(@Parameters(paramLabel = "PG@SNAP") String name, @Mixin PointOptions point) {
         ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", name);
-        point.putInto(body);
+        point.putInto(body, cli.clock());
         JsonNode s = point.send(() -> cli.client().put("/snapshots", body));
         cli.emit(s, () -> {
             cli.out.println("snapshot " + s.path("name").asText() + " at " + s.path("lsn").asText());

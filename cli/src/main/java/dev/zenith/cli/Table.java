@@ -47,15 +47,6 @@ final class Table {
         return v == null || v.isNull() ? "-" : v.isValueNode() ? v.asText() : v.toString();
     }
 
-    static int width() {
-        try {
-            int w = Integer.parseInt(System.getenv().getOrDefault("COLUMNS", "100"));
-            return w >= 40 ? w : 100;
-        } catch (NumberFormatException e) {
-            return 100;
-        }
-    }
-
     /** Prints {@code rows} sorted by {@code sortField} (text order). */
     static void print(Cli cli, JsonNode rows, String sortField, Column... columns) {
         List<JsonNode> sorted = new ArrayList<>();
@@ -85,7 +76,7 @@ final class Table {
             }
         }
         if (!cli.wide()) {
-            fit(width, width());
+            fit(width, cli.width());
         }
         String[] header = shown.stream().map(Column::header).toArray(String[]::new);
         cli.out.println(line(cli, header, width, shown, true));
@@ -119,7 +110,7 @@ final class Table {
     private static String line(Cli cli, String[] r, int[] width, List<Column> columns, boolean header) {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < r.length; i++) {
-            String v = r[i].length() > width[i] ? r[i].substring(0, width[i] - 1) + "…" : r[i];
+            String v = r[i].length() > width[i] ? cut(cli, r[i], width[i]) : r[i];
             String padded = i < r.length - 1 ? v + " ".repeat(width[i] - v.length() + 2) : v;
             if (header) {
                 sb.append(cli.styled("bold", padded));
@@ -130,6 +121,11 @@ final class Table {
             }
         }
         return sb.toString().stripTrailing();
+    }
+
+    /** Text cut to {@code width} characters, ending with an ellipsis ("..." when the locale is not UTF-8). */
+    private static String cut(Cli cli, String text, int width) {
+        return cli.unicode() ? text.substring(0, width - 1) + "…" : text.substring(0, width - 3) + "...";
     }
 
     /** Sections of "label: value" lines, for one object (pg show, storage show). */

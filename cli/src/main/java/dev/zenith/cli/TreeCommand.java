@@ -71,12 +71,15 @@ final class TreeCommand implements Callable<Integer> {
         for (int i = 0; i < list.size(); i++) {
             Item it = list.get(i);
             boolean last = i == list.size() - 1;
-            String lead = indent + (last ? "└── " : "├── ") + String.format("%-11s ", it.lsnText());
+            boolean box = cli.unicode(); // else ASCII, as tree --charset=ascii draws it
+            String lead = indent + (last ? (box ? "└── " : "`-- ") : (box ? "├── " : "|-- "))
+                    + String.format("%-11s ", it.lsnText());
             if (it.snapshot() != null) {
                 cli.out.println(lead + "snapshot " + it.snapshot());
             } else {
                 cli.out.println(lead + "branch: " + label(cli, it.child(), pgsOn));
-                children(cli, it.child().path("timeline_id").asText(), indent + (last ? "    " : "│   "), items, pgsOn);
+                children(cli, it.child().path("timeline_id").asText(), indent + (last ? "    " : box ? "│   " : "|   "),
+                        items, pgsOn);
             }
         }
     }

@@ -33,10 +33,6 @@ record When(Instant instant, String assumption) {
         return LSN.matcher(text.trim()).matches();
     }
 
-    static When parse(String text) {
-        return parse(text, Clock.systemDefaultZone());
-    }
-
     static When parse(String text, Clock clock) {
         String t = text.trim().toLowerCase(Locale.ROOT);
         ZoneId zone = clock.getZone();

@@ -234,7 +234,7 @@ class CliWorkflowTest {
         ok("pg", "create", "complete-me", "--no-start");
         String java = ProcessHandle.current().info().command().orElse("java");
         String script = "zenith() { '" + java + "' -cp '" + System.getProperty("java.class.path") + "' -Dzenith.home='"
-                + d.home + "' dev.zenith.cli.Main \"$@\"; }\n"
+                + d.home + "' dev.zenith.cli.terminal.ZenithProgram \"$@\"; }\n"
                 + "source <(zenith completion bash)\n"
                 + "COMP_WORDS=(zenith pg start comp); COMP_CWORD=3; _zenith; echo \"${COMPREPLY[@]}\"\n"
                 + "COMP_WORDS=(zenith pg sta); COMP_CWORD=2; _zenith; echo \"${COMPREPLY[@]}\"\n";

@@ -196,7 +196,7 @@ class LauncherIT {
     @Test
     void cliKeepsAClassDataArchiveAndItsOutputClean() throws Exception {
         assertEquals(0, zenith("start").code());
-        Path archive = ROOT.resolve("cli/target/zenith-cli.jsa");
+        Path archive = ROOT.resolve("cli-terminal/target/zenith-cli.jsa");
         Path jar = archive.resolveSibling("zenith-cli.jar");
         Files.deleteIfExists(archive);
 
