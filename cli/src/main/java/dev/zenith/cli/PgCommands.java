@@ -14,7 +14,7 @@ import java.util.List;
 /** {@code zenith pg ...}: PostgreSQL compute nodes. Names are positional (as in git); -n still works. */
 @Command(name = "pg", subcommands = ConnectCommand.class, description = "PostgreSQL nodes: create, branch, start, stop, check out earlier states.",
         footerHeading = "%nExamples:%n", footer = {"  zenith pg create main", "  zenith pg create dev main@before-migration",
-        "  zenith pg checkout main HEAD~1", "  zenith pg connect main -- -c 'select 1'"})
+        "  zenith pg create rep --replica-of main", "  zenith pg checkout main HEAD~1", "  zenith pg connect main -- -c 'select 1'"})
 final class PgCommands implements Runnable {
     private final Cli cli;
 
@@ -40,7 +40,8 @@ final class PgCommands implements Runnable {
 
     @Command(name = "create", description = "Create a pg: a new database, or a branch of a snapshot or of a pg's history.",
             footerHeading = "%nExamples:%n", footer = {"  zenith pg create main", "  zenith pg create dev main@before-migration",
-            "  zenith pg create dev main --time '10m ago'", "  zenith pg create probe main@HEAD~1 --read-only"})
+            "  zenith pg create dev main --time '10m ago'", "  zenith pg create probe main@HEAD~1 --read-only",
+            "  zenith pg create rep --replica-of main"})
     int create(@Parameters(arity = "0..2", paramLabel = "NAME [SOURCE]",
                        description = "the new pg's name, then where it branches from: PG (its present), PG@SNAP,"
                                + " PG@HEAD~1, PG@CURRENT") List<String> args,
@@ -50,6 +51,8 @@ final class PgCommands implements Runnable {
                @Option(names = "--from", paramLabel = "PG", description = "branch from this pg's history (now, or --lsn/--time)") String from,
                @Mixin PointOptions point,
                @Option(names = "--read-only", description = "a read-only node at that point") boolean readOnly,
+               @Option(names = "--replica-of", paramLabel = "PG", description = "a replica (hot standby) of PG: it follows"
+                       + " PG's present history, across PG's checkouts") String replicaOf,
                @Option(names = "--no-start", description = "create it stopped") boolean noStart) {
         List<String> positional = args == null ? List.of() : args;
         String name = nameOpt != null ? nameOpt : positional.isEmpty() ? null : positional.get(0);
@@ -59,6 +62,11 @@ final class PgCommands implements Runnable {
         }
         name = name(name, null, "zenith pg create main");
         ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", name);
+        if (replicaOf != null && (!rest.isEmpty() || snapshot != null || from != null || point.given() || readOnly)) {
+            throw new CliException("a replica follows " + replicaOf + "'s present: give --replica-of alone, without a source,"
+                    + " --snapshot, --from, --lsn/--time/--at or --read-only", 2);
+        }
+        putIfGiven(body, "replica_of", replicaOf);
         if (!rest.isEmpty()) {
             if (snapshot != null || from != null) {
                 throw new CliException("give the source once: as an argument or with --snapshot/--from", 2);
@@ -92,7 +100,8 @@ final class PgCommands implements Runnable {
         JsonNode pg = point.send(() -> cli.client().sendWithProgress("PUT", "/pgs", body,
                 new JobProgress(cli, "create " + body.path("name").asText())));
         cli.emit(pg, () -> {
-            String src = pg.hasNonNull("source") ? " from " + pg.path("source").asText() : "";
+            String src = pg.hasNonNull("replica_of") ? " as a replica of " + pg.path("replica_of").asText()
+                    : pg.hasNonNull("source") ? " from " + pg.path("source").asText() : "";
             cli.out.println("pg " + pg.path("name").asText() + " created on storage " + pg.path("storage_name").asText()
                     + src + " (" + cli.status(pg.path("status").asText()) + ")");
             point.describe(cli, pg.path("branch"));
@@ -117,8 +126,28 @@ final class PgCommands implements Runnable {
         cli.emit(pg, () -> {
             cli.out.println("pg " + pg.path("name").asText() + " " + cli.status(pg.path("status").asText())
                     + ("running".equals(pg.path("status").asText()) ? "; connect with:  psql '" + pg.path("connstr").asText() + "'" : ""));
+            replicasMoved(cli, pg);
         });
         return 0;
+    }
+
+    /** What became of the replicas of a pg that moved to another history (a checkout, a forked start). */
+    static void replicasMoved(Cli cli, JsonNode pg) {
+        String leader = pg.path("name").asText();
+        for (JsonNode r : pg.path("replicas")) {
+            String how = r.path("how").asText();
+            cli.out.println("  replica " + r.path("name").asText() + ": " + switch (how) {
+                case "followed" -> "follows it onto the new timeline (as a standby follows a promotion)";
+                case "rebuilt" -> "rebuilt from the store at " + leader + "'s new history (PostgreSQL cannot go back in its own)";
+                case "moved (stopped)" -> "stopped; it starts at " + leader + "'s new history";
+                default -> how;
+            });
+        }
+    }
+
+    /** A pg's role for people: {@code primary}, {@code read_only}, {@code replica}, {@code replica of main}. */
+    static String role(JsonNode pg) {
+        return pg.hasNonNull("replica_of") ? "replica of " + pg.path("replica_of").asText() : pg.path("role").asText();
     }
 
     @Command(name = "start", description = "Start a pg (as it last ran: primary, replica or read-only).",
@@ -197,6 +226,7 @@ final class PgCommands implements Runnable {
                     + cli.status(pg.path("status").asText()) + "); the state it left is " + pg.path("saved_as").asText()
                     + " (back with: zenith pg checkout " + pgName + " HEAD~1)");
             point.describe(cli, pg.path("branch"));
+            replicasMoved(cli, pg);
         });
         return 0;
     }
@@ -230,7 +260,7 @@ final class PgCommands implements Runnable {
 
     static void table(Cli cli, JsonNode pgs) {
         Table.print(cli, pgs, "name", Table.Column.text("NAME", "name"), Table.Column.status("STATUS", "status"),
-                Table.Column.text("ROLE", "role"), Table.Column.text("PORT", "port"),
+                new Table.Column("ROLE", PgCommands::role, false, false), Table.Column.text("PORT", "port"),
                 Table.Column.text("STORAGE", "storage_name"), Table.Column.text("LAST LSN", "last_lsn"),
                 Table.Column.text("SOURCE", "source"), Table.Column.ago("CREATED", "created_at"),
                 Table.Column.text("TIMELINE", "timeline_id").wide(), Table.Column.text("CONNSTR", "connstr").wide(),
@@ -244,7 +274,7 @@ final class PgCommands implements Runnable {
         cli.emit(p, () -> {
             List<Table.Section> s = new ArrayList<>();
             s.add(new Table.Section("pg " + p.path("name").asText()).add("status", cli.status(p.path("status").asText()))
-                    .add("role", p.path("role").asText()).add("storage", p.path("storage_name").asText())
+                    .add("role", role(p)).add("storage", p.path("storage_name").asText())
                     .add("created", Human.timeAndAgo(p.path("created_at").asText())));
             s.add(new Table.Section("connect").add("connstr", p.path("connstr").asText())
                     .add("port", p.path("port").asText()).add("psql", "zenith pg connect " + p.path("name").asText())

@@ -89,7 +89,7 @@ final class TreeCommand implements Callable<Integer> {
         List<String> names = new ArrayList<>();
         for (JsonNode p : pgsOn.getOrDefault(id, List.of())) {
             names.add(p.path("name").asText() + " (" + cli.status(p.path("status").asText())
-                    + (p.path("role").asText().equals("primary") ? "" : ", " + p.path("role").asText()) + ")");
+                    + (p.path("role").asText().equals("primary") ? "" : ", " + PgCommands.role(p)) + ")");
         }
         String who = names.isEmpty() ? "no pg" : "pg " + String.join(", ", names);
         return who + "  " + cli.styled("faint", "timeline " + id.substring(0, Math.min(8, id.length())));

@@ -155,7 +155,13 @@ class ReplicaTest extends FreshDaemonTest {
         assertTrue(withPoint.body().contains("give 'replica_of' alone"), withPoint.body());
         assertEquals(pgsBefore, ((JsonArray) d.ok(200, "GET", "/pgs", null)).size(), "refused requests change nothing");
 
-        JsonObject rep = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("replica_of", "main").encode());
+        var usage = cli("pg", "create", "rep", "main@hundred", "--replica-of", "main");
+        assertEquals(2, usage.code(), usage.toString());
+        assertTrue(usage.err().contains("give --replica-of alone"), usage.err());
+        var created = cli("pg", "create", "rep", "--replica-of", "main");
+        assertEquals(0, created.code(), created.toString());
+        assertTrue(created.out().startsWith("pg rep created on storage local as a replica of main (running)\n"), created.out());
+        JsonObject rep = d.pg("rep");
         assertEquals("replica", rep.getString("role"));
         assertEquals("main", rep.getString("replica_of"));
         assertTrue(rep.getString("replication_connstr").contains("-c zenith.pg=main"), rep.encode());
@@ -166,9 +172,14 @@ class ReplicaTest extends FreshDaemonTest {
         var replicaOfReplica = d.request("PUT", "/pgs", new JsonObject().put("name", "r").put("replica_of", "rep").encode());
         assertEquals(400, replicaOfReplica.statusCode(), replicaOfReplica.body());
 
+        assertTrue(cli("pg", "list").out().lines().anyMatch(l -> l.matches("rep +running +replica of main .*")),
+                cli("pg", "list").out());
+        assertTrue(cli("pg", "show", "rep").out().contains("  role:           replica of main\n"), cli("pg", "show", "rep").out());
+
         // Back to an older point, behind the replica: it is rebuilt at main's new history.
-        JsonObject out = checkout("main@hundred");
-        assertEquals(new JsonObject().put("name", "rep").put("how", "rebuilt"), out.getJsonArray("replicas").getJsonObject(0));
+        var moved = cli("pg", "checkout", "main", "main@hundred", "--yes");
+        assertEquals(0, moved.code(), moved.toString());
+        assertTrue(moved.out().contains("  replica rep: rebuilt from the store at main's new history"), moved.out());
         awaitCount(replica, 100);
         d.psql(primary, "INSERT INTO t SELECT generate_series(1001, 1010)");
         awaitCount(replica, 110);
@@ -186,7 +197,7 @@ class ReplicaTest extends FreshDaemonTest {
         long postmaster = postmasterPid(rep);
         d.action("main", "stop");
         d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@stopped").encode());
-        out = checkout("main@stopped");
+        JsonObject out = checkout("main@stopped");
         assertEquals(new JsonObject().put("name", "rep").put("how", "followed"), out.getJsonArray("replicas").getJsonObject(0));
         d.psql(primary, "INSERT INTO t VALUES (302)");
         awaitCount(replica, 302);
@@ -207,6 +218,20 @@ class ReplicaTest extends FreshDaemonTest {
         assertTrue(repCheckout.body().contains("is a replica of pg 'main'"), repCheckout.body());
         d.psql(primary, "INSERT INTO t VALUES (304)");
         awaitCount(replica, 304);
+    }
+
+    /** The CLI, in this JVM, against this test's daemon. */
+    private CliTest.Run cli(String... argv) {
+        System.setProperty("zenith.home", d.home.toString());
+        try {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            int code = new dev.zenith.cli.Main(new java.io.PrintStream(out, true), new java.io.PrintStream(err, true))
+                    .run(List.of(argv));
+            return new CliTest.Run(code, out.toString(), err.toString());
+        } finally {
+            System.clearProperty("zenith.home");
+        }
     }
 
     private JsonObject checkout(String snapshot) throws Exception {
