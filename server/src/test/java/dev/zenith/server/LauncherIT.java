@@ -10,7 +10,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -28,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * CLI command and daemon start faster.
  */
 class LauncherIT {
-    static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+    static final Path ROOT = Launcher.ROOT;
     DaemonFixture d; // its home and ports only: the launcher starts the daemon
     Path workDir; // where the user runs ./zenith, outside the home
 
@@ -49,22 +48,12 @@ class LauncherIT {
     }
 
     private Run zenith(String... argv) throws Exception {
-        ProcessBuilder pb = DaemonFixture.withoutZenithSettings(new ProcessBuilder(ROOT.resolve("zenith").toString()))
-                .directory(workDir.toFile());
-        pb.command().addAll(List.of(argv));
-        pb.environment().put("ZENITH_HOME", d.home.toString());
-        pb.environment().put("ZENITH_HTTP_PORT", Integer.toString(d.httpPort));
-        pb.environment().put("ZENITH_PG_PORT", Integer.toString(d.pgPort));
-        pb.environment().put("ZENITH_COMPUTE_FIRST_PORT", Integer.toString(d.computeFirstPort));
-        pb.environment().put("ZENITH_NO_BUILD", "1"); // the reactor built the jars
-        Path err = Files.createTempFile("zenith-launcher", ".err");
-        Process p = pb.redirectError(err.toFile()).start(); // a file: the daemon it starts may keep a pipe open
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(5, TimeUnit.MINUTES));
-        Run r = new Run(p.exitValue(), out, Files.readString(err));
-        Files.delete(err);
-        return r;
+        return Launcher.run(d, workDir, java.util.Map.of(), argv);
+    }
+
+    /** {@code ./zenith ARGV} in the CLI's own JVM, never answered by the daemon. */
+    private Run inJvm(String... argv) throws Exception {
+        return Launcher.run(d, workDir, java.util.Map.of("ZENITH_CLI", "jvm"), argv);
     }
 
     private long daemonPid() throws Exception {
@@ -200,23 +189,25 @@ class LauncherIT {
         Path jar = archive.resolveSibling("zenith-cli.jar");
         Files.deleteIfExists(archive);
 
-        Run first = zenith("storage", "list", "--json"); // writes the archive at exit
+        // in the CLI's JVM: a running daemon would answer storage list itself (LeanCliIT)
+        Run first = inJvm("storage", "list", "--json"); // writes the archive at exit
         assertEquals(0, first.code(), first.err());
         assertEquals("", first.err());
         assertEquals("local", new JsonArray(first.out()).getJsonObject(0).getString("name"));
         assertTrue(Files.isRegularFile(archive), "the first command after a build leaves " + archive);
         FileTime written = Files.getLastModifiedTime(archive);
 
-        Run second = zenith("storage", "list", "--json"); // runs from it
+        Run second = inJvm("storage", "list", "--json"); // runs from it
         assertEquals(first, second);
         assertEquals(written, Files.getLastModifiedTime(archive), "a fresh archive is used, not written again");
 
         // An archive older than the jar (a rebuild) is not used, silently, and is written again.
         Files.setLastModifiedTime(archive, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() - 10_000));
-        Run afterRebuild = zenith("storage", "list", "--json");
+        Run afterRebuild = inJvm("storage", "list", "--json");
         assertEquals(first, afterRebuild);
         assertTrue(Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0);
 
+        assertEquals(new Run(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), inJvm("pg", "show", "-n", "nope"));
         assertEquals(new Run(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), zenith("pg", "show", "-n", "nope"));
     }
 

@@ -65,6 +65,40 @@ public final class JsonBody {
         return s;
     }
 
+    /** A required array of strings (it may be empty). */
+    public java.util.List<String> requiredStrings(String field) {
+        Object v = json.getValue(field);
+        if (v == null) {
+            throw ApiException.badRequest("field '" + field + "' is required");
+        }
+        if (!(v instanceof io.vertx.core.json.JsonArray a) || a.stream().anyMatch(e -> !(e instanceof String))) {
+            throw ApiException.badRequest("field '" + field + "' must be an array of strings");
+        }
+        return a.stream().map(String.class::cast).toList();
+    }
+
+    /** An optional object of string values whose names are among {@code names} (absent: empty). */
+    public java.util.Map<String, String> optionalStrings(String field, Set<String> names) {
+        Object v = json.getValue(field);
+        if (v == null) {
+            return java.util.Map.of();
+        }
+        if (!(v instanceof JsonObject o)) {
+            throw ApiException.badRequest("field '" + field + "' must be an object of strings");
+        }
+        java.util.Map<String, String> out = new java.util.HashMap<>();
+        for (String name : o.fieldNames()) {
+            if (!names.contains(name)) {
+                throw ApiException.badRequest("field '" + field + "' names '" + name + "'; allowed: " + new TreeSet<>(names));
+            }
+            if (!(o.getValue(name) instanceof String s)) {
+                throw ApiException.badRequest("field '" + field + "." + name + "' must be a string");
+            }
+            out.put(name, s);
+        }
+        return out;
+    }
+
     public boolean optionalBoolean(String field, boolean fallback) {
         Boolean b = optionalBoolean(field);
         return b == null ? fallback : b;

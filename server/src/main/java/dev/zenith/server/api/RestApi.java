@@ -40,6 +40,7 @@ public final class RestApi {
     /** The API's description (OpenAPI 3), kept beside this class; OpenApiTest holds it to the routes. */
     private static final JsonObject OPENAPI = loadOpenApi();
     private final RequestGuard guard;
+    private final CliEndpoint cli;
 
     /**
      * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
@@ -62,6 +63,7 @@ public final class RestApi {
         this.computes = computes;
         this.management = management;
         this.shutdown = shutdown;
+        this.cli = new CliEndpoint(vertx, homes.isEmpty() ? null : homes.iterator().next());
     }
 
     public Router router() {
@@ -79,6 +81,7 @@ public final class RestApi {
         });
 
         r.get("/openapi.json").handler(ctx -> reply(ctx, 200, OPENAPI));
+        r.post("/cli").handler(cli::handle);
         r.get("/jobs").handler(ctx -> reply(ctx, 200, jobs.list()));
         r.get("/jobs/:id").handler(ctx -> reply(ctx, 200, jobs.get(ctx.pathParam("id")).toJson()));
 
