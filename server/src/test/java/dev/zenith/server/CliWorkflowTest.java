@@ -131,6 +131,10 @@ class CliWorkflowTest {
         }
         assertTrue(ourCommits.keySet().containsAll(xids), "pg_waldump shows our commits: " + waldump);
 
+        // a branch taken from hist's history at the snapshot: it stays in hist's log across the checkouts below
+        ok("pg", "create", "side", "hist@before-migration", "--no-start");
+        String snapLsn = new JsonObject(ok("snapshot", "show", "hist@before-migration", "--json").out()).getString("lsn");
+
         Run refused = cli("pg", "checkout", "hist", "hist@before-migration");
         assertEquals(2, refused.code(), refused.toString());
         assertTrue(refused.err().contains("is running") && refused.err().contains("--yes"), refused.err());
@@ -144,6 +148,8 @@ class CliWorkflowTest {
                 && checkout.err().contains("zenith: checkout hist: starting PostgreSQL"), "one line per phase: " + checkout.err());
         assertEquals("3", d.psql(port, "SELECT count(*) FROM t"));
 
+        // a branch of the history hist just left, after the snapshot: not in hist's history once it is back there
+        ok("pg", "create", "later", "hist@HEAD1", "--no-start");
         Run back = ok("pg", "checkout", "-n", "hist", "HEAD~1", "--yes");
         assertTrue(back.out().startsWith("pg hist now at hist@HEAD1 "), back.out());
         assertEquals("4", d.psql(port, "SELECT count(*) FROM t"));
@@ -175,6 +181,29 @@ class CliWorkflowTest {
                 && kinds.contains("checkout hist@HEAD3"), kinds.toString());
         assertTrue(kinds.contains("branched_from") && kinds.contains("stop"), kinds.toString());
         assertTrue(kinds.indexOf("checkout hist@HEAD3") < kinds.indexOf("checkout hist@HEAD1"), kinds.toString());
+        // branches taken from it: side (at the snapshot, on the history hist is on), not later (past the point
+        // where hist's present history left the one later branched from)
+        List<JsonObject> branches = new ArrayList<>();
+        for (int i = 0; i < entries.size(); i++) {
+            if (entries.getJsonObject(i).getString("kind").equals("branch")) {
+                branches.add(entries.getJsonObject(i));
+            }
+        }
+        List<JsonObject> sides = branches.stream().filter(b -> b.getString("text").endsWith(": pg side")).toList();
+        assertEquals(1, sides.size(), "the branch side, once: " + branches);
+        assertEquals(d.pg("side").getString("timeline_id"), sides.get(0).getString("timeline_id"));
+        assertEquals(snapLsn, sides.get(0).getString("lsn"), "taken at the snapshot's LSN");
+        assertEquals("branch taken at " + snapLsn + ": pg side", sides.get(0).getString("text"));
+        String later = d.pg("later").getString("timeline_id");
+        assertTrue(branches.stream().noneMatch(b -> b.getString("text").contains("pg later")
+                || b.getString("timeline_id").equals(later)), branches.toString());
+        int side = -1;
+        for (int i = 0; i < entries.size(); i++) {
+            side = entries.getJsonObject(i).equals(sides.get(0)) ? i : side;
+        }
+        assertTrue(kinds.indexOf("checkout hist@HEAD1") < side && side < kinds.indexOf("snapshot hist@before-migration"),
+                "newest first: after the snapshot, before the first checkout: " + kinds);
+        assertTrue(ok("log", "hist").out().contains("branch taken at " + snapLsn + ": pg side"), ok("log", "hist").out());
         assertTrue(log.containsKey("retention_horizon"), log.encode());
 
         Run oneline = ok("log", "hist", "--oneline", "-n", "3");
@@ -190,6 +219,8 @@ class CliWorkflowTest {
                 && tree.out().contains("branch: pg hist (running)"), tree.out());
         assertEquals(tree.out(), ok("pg", "list", "--tree").out());
         ok("pg", "destroy", "hist", "--yes");
+        ok("pg", "destroy", "side");
+        ok("pg", "destroy", "later");
     }
 
     @Test
