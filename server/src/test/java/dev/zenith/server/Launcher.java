@@ -47,20 +47,35 @@ final class Launcher {
 
     /** Runs it on a terminal of its own (a pseudo-terminal from script): stdout and stderr come out there, together. */
     static Run runOnTerminal(DaemonFixture d, Path workDir, Map<String, String> env, String... argv) throws Exception {
+        return typingOnTerminal(d, workDir, env, "", argv);
+    }
+
+    /**
+     * {@link #runOnTerminal}, with {@code typed} typed on that terminal, then end of input (script sends the
+     * terminal's EOF character, ^D, once its own input ends): what a person answers to a prompt.
+     */
+    static Run typingOnTerminal(DaemonFixture d, Path workDir, Map<String, String> env, String typed, String... argv)
+            throws Exception {
         StringBuilder line = new StringBuilder("'" + ROOT.resolve("zenith") + "'");
         for (String a : argv) {
             line.append(" '").append(a.replace("'", "'\\''")).append("'");
         }
         ProcessBuilder pb = command(d, workDir, env);
         pb.command(List.of("/usr/bin/script", "-qec", line.toString(), "/dev/null"));
-        return run(pb);
+        return run(pb, typed);
     }
 
     private static Run run(ProcessBuilder pb) throws Exception {
+        return run(pb, "");
+    }
+
+    private static Run run(ProcessBuilder pb, String input) throws Exception {
         Path err = Files.createTempFile("zenith-launcher", ".err");
         try {
             Process p = pb.redirectError(err.toFile()).start(); // a file: a daemon it starts may keep a pipe open
-            p.getOutputStream().close();
+            try (var stdin = p.getOutputStream()) {
+                stdin.write(input.getBytes(StandardCharsets.UTF_8));
+            }
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(5, TimeUnit.MINUTES));
             return new Run(p.exitValue(), out, Files.readString(err));
