@@ -9,6 +9,7 @@ import java.util.Collections;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -218,6 +219,42 @@ class ReplicaTest extends FreshDaemonTest {
         assertTrue(repCheckout.body().contains("is a replica of pg 'main'"), repCheckout.body());
         d.psql(primary, "INSERT INTO t VALUES (304)");
         awaitCount(replica, 304);
+    }
+
+    /**
+     * A standby that follows its primary onto a newer PostgreSQL timeline fetches the history of every number
+     * in between (walreceiver), and its startup process stops looking at the first one missing. A number whose
+     * branch was destroyed and collected was still taken (numbers are never given twice): it is answered with
+     * a placeholder, as while the branch existed, and the replica follows main's checkout. Answered "could not
+     * open file", the replica asked again every 5 s and stayed where it was for good.
+     */
+    @Test
+    void aReplicaPassesTheTimelineNumberOfACollectedBranch() throws Exception {
+        int primary = d.createPg("main").getInteger("port");
+        d.psql(primary, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)");
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("replica_of", "main").encode());
+        int replica = d.pg("rep").getInteger("port");
+        awaitCount(replica, 100);
+        String mainTimeline = d.pg("main").getString("timeline_id");
+
+        // a branch takes PostgreSQL timeline 2; destroyed, garbage collection drops its timeline
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "gone").put("from", "main").put("start", false).encode());
+        String goneTimeline = d.pg("gone").getString("timeline_id");
+        assertEquals(200, d.request("DELETE", "/pgs/gone", null).statusCode());
+        d.ok(200, "POST", "/storages/local/gc", null);
+        String timelines = d.request("GET", "/storages/local/timelines", null).body();
+        assertFalse(timelines.contains(goneTimeline), "the branch's timeline was collected: " + timelines);
+
+        // main moves on to timeline 3 where the replica is: PostgreSQL follows by itself, passing number 2
+        d.action("main", "stop");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@stopped").encode());
+        JsonObject out = checkout("main@stopped");
+        assertEquals(new JsonObject().put("name", "rep").put("how", "followed"), out.getJsonArray("replicas").getJsonObject(0));
+        assertTrue(!mainTimeline.equals(d.pg("main").getString("timeline_id")));
+        assertEquals("3", d.psql(primary, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        d.psql(primary, "INSERT INTO t VALUES (101)");
+        awaitCount(replica, 101);
+        assertEquals("3", d.psql(replica, "SELECT received_tli FROM pg_stat_wal_receiver"));
     }
 
     /** The CLI, in this JVM, against this test's daemon. */

@@ -28,7 +28,7 @@ final class PgTimelineHistory {
 
     /**
      * The history file TIMELINE_HISTORY answers for {@code pgTimeline}: the lineage's; for a number another
-     * history of the storage has, a placeholder ({@link PgTimelines#placeholderHistory}), since a standby
+     * history of the storage has or had (its branch may be destroyed and collected since), a placeholder ({@link PgTimelines#placeholderHistory}), since a standby
      * fetches every number between its timeline and the newest; none for a number never given.
      */
     static Optional<byte[]> historyFile(Store store, Timeline timeline, int pgTimeline) {

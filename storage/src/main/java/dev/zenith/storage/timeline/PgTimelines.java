@@ -126,25 +126,28 @@ public final class PgTimelines {
         return ("# zenith: timeline " + tli + " belongs to another history of this storage\n").getBytes(StandardCharsets.US_ASCII);
     }
 
-    /** Whether some timeline of the storage has had {@code tli}. */
+    /**
+     * Whether {@code tli} was given out in the storage: up to the highest ever given, also once the timeline
+     * that had it is gone (a destroyed branch, collected), since no number is given twice.
+     */
     public static boolean given(Store store, int tli) {
-        for (Timeline t : store.timelines()) {
-            if (t.pgTimeline() == tli) {
-                return true;
-            }
-        }
-        return false;
+        return tli >= 1 && tli <= lastGiven(store);
     }
 
     /** A TLI no timeline of the storage has had (blocking; callers are serialized by the daemon). */
     public static int allocate(Store store) {
+        int next = lastGiven(store) + 1;
+        store.putMeta(LAST_TLI_KEY, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
+        return next;
+    }
+
+    /** The highest TLI given out: the one recorded, or a timeline's when higher (stores from before the record). */
+    private static int lastGiven(Store store) {
         int max = store.getMeta(LAST_TLI_KEY).map(b -> Integer.parseInt(new String(b, StandardCharsets.UTF_8))).orElse(1);
         for (Timeline t : store.timelines()) {
             max = Math.max(max, t.pgTimeline());
         }
-        int next = max + 1;
-        store.putMeta(LAST_TLI_KEY, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
-        return next;
+        return max;
     }
 
     /**
