@@ -45,7 +45,9 @@ final class JobProgress {
                 if (shown == current) {
                     String phase = phases.get(current).asText();
                     if (total > 0 && bars != null && !ended) { // bytes to count: a bar
-                        bar = bars.open(task + ": " + phase, total, cli.err, cli.width());
+                        // the phase's name on its own line: as the bar's label it left no room for the rate and ETA
+                        line(cli.err, phase, total);
+                        bar = bars.open("", total, cli.err, cli.width());
                         shown++;
                     } else if (total > 0 || ended || waited == current) {
                         line(cli.err, phase, total);
