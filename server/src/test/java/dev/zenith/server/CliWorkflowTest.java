@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -31,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * checkouts and HEAD~1, zenith log (cross-checked with pg_waldump), tree, psql shortcuts, completion,
  * progress lines, confirmations.
  */
+@Tag("pg")
 class CliWorkflowTest {
     static DaemonFixture d;
 

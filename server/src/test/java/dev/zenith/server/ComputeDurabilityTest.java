@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.server.compute.ComputeManager;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Losing a compute's directory loses nothing: it is rebuilt from the store (images plus WAL). */
+@Tag("pg")
 class ComputeDurabilityTest extends FreshDaemonTest {
 
     @Test

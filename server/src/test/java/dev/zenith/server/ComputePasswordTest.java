@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.storage.Store;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Computes take SCRAM logins with their storage's password: pg_hba.conf is zenith's at every start, and a
  * storage made before computes had passwords gets one at its first primary start, durable in the store.
  */
+@Tag("pg")
 class ComputePasswordTest extends FreshDaemonTest {
     private static final String PASSWORD_KEY = "cluster/postgres_password";
 

@@ -3,6 +3,7 @@ package dev.zenith.server;
 import dev.zenith.pgexec.Processes;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (synchronous replication waits for our receiver); the restarted daemon takes its compute back, the run
  * finishes, and every acknowledged commit survives a rebuild from the store.
  */
+@Tag("pg")
 class DaemonCrashTest {
     DaemonFixture d;
 

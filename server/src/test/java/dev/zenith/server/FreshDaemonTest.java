@@ -2,8 +2,10 @@ package dev.zenith.server;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 
 /** A test class whose every test gets a daemon of its own, in this JVM. */
+@Tag("pg")
 abstract class FreshDaemonTest {
     DaemonFixture d;
 

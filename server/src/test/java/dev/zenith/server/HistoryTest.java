@@ -5,6 +5,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import dev.zenith.wal.Lsn;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * LSN or a time shows exactly the rows committed at that point, passes pg_amcheck, and its writes stay
  * on its own branch; checkout moves a pg through history and back.
  */
+@Tag("pg")
 class HistoryTest {
     static DaemonFixture d;
     static int mainPort;

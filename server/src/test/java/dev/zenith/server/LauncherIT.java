@@ -8,6 +8,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -26,6 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * CLI and server jars: start, create a pg, connect, stop; and the class-data archives that make each
  * CLI command and daemon start faster.
  */
+@Tag("pg")
+@Tag("slow")
 class LauncherIT {
     static final Path ROOT = Launcher.ROOT;
     DaemonFixture d; // its home and ports only: the launcher starts the daemon

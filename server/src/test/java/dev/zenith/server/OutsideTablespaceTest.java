@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * every compute built from the store (branches, rebuilds, base backups, standbys) gets one of its own
  * inside its data directory, so no two computes share a file.
  */
+@Tag("pg")
 class OutsideTablespaceTest extends WalServiceTestBase {
 
     /** The issue's own steps: a branch's committed write survived only until its parent stopped. */

@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -13,6 +14,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** GET /storages/NAME/timelines and GET /pgs/NAME/relations: what a page-service client asks for. */
+@Tag("pg")
 class PageCatalogRestTest extends FreshDaemonTest {
     @Test
     void timelinesAndRelationSizesAsTheStoreKnowsThem() throws Exception {

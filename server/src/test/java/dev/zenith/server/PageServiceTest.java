@@ -4,6 +4,7 @@ import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
@@ -31,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * size and existence answer.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Tag("pg")
 class PageServiceTest {
     static final int DEFAULT_TABLESPACE = 1663;
     static final int GLOBAL_TABLESPACE = 1664;

@@ -10,6 +10,7 @@ import io.vertx.junit5.VertxExtension;
 import io.vertx.junit5.VertxTestContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * keep their order; the stream goes on.
  */
 @ExtendWith(VertxExtension.class)
+@Tag("pg")
 class PageServiceWaitTest {
     static final RelationKey PG_CLASS = new RelationKey(1663, 5, 1259, 0);
 

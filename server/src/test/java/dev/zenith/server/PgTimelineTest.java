@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * end of archive recovery: its WAL has segment names and a history file no other history of the
  * storage has, so standbys and pg_receivewal following a pg by name tell its histories apart.
  */
+@Tag("pg")
 class PgTimelineTest extends WalServiceTestBase {
 
     @Test

@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * timeline's WAL from the store, so it sees what the primary commits. Replay lag is measured (printed,
  * not asserted: these machines are shared).
  */
+@Tag("pg")
 class ReplicaTest extends FreshDaemonTest {
 
     @Test

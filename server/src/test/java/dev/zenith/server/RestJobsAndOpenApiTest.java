@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Route;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Long actions as jobs over REST (asked for with Prefer: respond-async, unchanged otherwise), and the
  * OpenAPI document: every route of the router is in it, and every route it documents answers.
  */
+@Tag("pg")
 class RestJobsAndOpenApiTest {
     static DaemonFixture d;
     static final HttpClient HTTP = HttpClient.newHttpClient();

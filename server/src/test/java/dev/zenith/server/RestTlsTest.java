@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.cli.Main;
 import dev.zenith.testkit.PgCluster;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The REST API on an address other machines reach: only over TLS (ZenithConfigTest: refused without),
  * and still only with the token and a Host of its own. curl checks the certificate; the CLI pins it.
  */
+@Tag("pg")
 class RestTlsTest {
 
     @Test

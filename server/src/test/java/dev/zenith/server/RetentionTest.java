@@ -4,6 +4,7 @@ import dev.zenith.testkit.PgCluster;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -20,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Retention: the PITR window, snapshots, branch points and every timeline's end keep history alive;
  * garbage collection frees the rest, and every kept point stays exactly readable.
  */
+@Tag("pg")
 class RetentionTest extends FreshDaemonTest {
 
     private JsonObject gc(String pitr) throws Exception {

@@ -3,6 +3,7 @@ package dev.zenith.server;
 import dev.zenith.pgexec.FileTrees;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A listed storage another process holds when the daemon starts is unavailable until that process lets go,
  * then taken with its pgs, and the ones that ran before start again.
  */
+@Tag("pg")
 class StorageAdoptionTest {
 
     @Test

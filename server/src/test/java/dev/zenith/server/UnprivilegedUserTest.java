@@ -5,6 +5,7 @@ import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * request and DNS rebinding, the old default replication password, a base backup, reading the files.
  * Each attack fails, and what the owner does with the same tools still works.
  */
+@Tag("pg")
 class UnprivilegedUserTest {
     static DaemonFixture d;
     static int victimPort;

@@ -1,5 +1,6 @@
 package dev.zenith.server;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.OutputStream;
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * As PostgreSQL's authentication_timeout: a client of the WAL service that has not logged in within
  * {@code pg.authentication_timeout_ms} is disconnected; one that has stays as long as it likes.
  */
+@Tag("pg")
 class WalServiceAuthenticationTimeoutTest {
     @Test
     void aClientThatDoesNotLogInInTimeIsDroppedAndOneThatDidIsNot() throws Exception {

@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Bad input gets a clean error on its own connection, and the WAL service goes on serving everyone else. */
+@Tag("pg")
 class WalServiceBadInputTest extends WalServiceTestBase {
     @Test
     void badInputIsRefusedCleanlyAndTheServiceKeepsServing() throws Exception {

@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * backups pass pg_verifybackup (manifest checksums and pg_waldump over the WAL range) and a postgres
  * started on one answers with the data the compute wrote.
  */
+@Tag("pg")
 class WalServiceBaseBackupTest extends WalServiceTestBase {
 
     @Test

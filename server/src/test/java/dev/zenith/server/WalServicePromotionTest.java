@@ -3,6 +3,7 @@ package dev.zenith.server;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * pg_receivewal that starts on the old timeline is led across the switch point (end of timeline)
  * onto the new one, getting the promoted compute's WAL.
  */
+@Tag("pg")
 class WalServicePromotionTest extends WalServiceTestBase {
 
     @Test

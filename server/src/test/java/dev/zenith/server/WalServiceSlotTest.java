@@ -4,6 +4,7 @@ import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.segment.WalSegments;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -23,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * pg_receivewal finds where to resume with READ_REPLICATION_SLOT. A slot in use is refused to others,
  * or waited for (DROP_REPLICATION_SLOT ... WAIT); names are checked and answered as PostgreSQL does.
  */
+@Tag("pg")
 class WalServiceSlotTest extends WalServiceTestBase {
     @Test
     void aPermanentSlotAdvancesWithItsClientAndSurvivesRestarts() throws Exception {

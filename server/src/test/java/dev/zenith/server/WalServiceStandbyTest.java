@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -13,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * What replicas will do: a stock hot standby made by pg_basebackup from the WAL service, with
  * primary_conninfo pointing at the WAL service, streams the primary compute's new WAL from the store.
  */
+@Tag("pg")
 class WalServiceStandbyTest extends WalServiceTestBase {
 
     @Test

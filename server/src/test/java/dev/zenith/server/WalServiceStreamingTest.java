@@ -1,6 +1,7 @@
 package dev.zenith.server;
 
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real pg_receivewal against the daemon's WAL service: the compute's own segments, byte for byte, as they are written. */
+@Tag("pg")
 class WalServiceStreamingTest extends WalServiceTestBase {
     @Test
     void pgReceiveWalWritesTheComputesSegmentsAndKeepsFollowing() throws Exception {

@@ -5,6 +5,7 @@ import dev.zenith.storage.wal.CommitRecord;
 import dev.zenith.wal.Lsn;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the store, indexed, after it opens again; a cut of the WAL tail is not undone by the journal.
  * The WAL is real: initdb's first segment.
  */
+@Tag("pg")
 class JournalReplayTest {
     private static final Lsn SEG = InitdbWal.SEG;
     private static InitdbWal initdb;

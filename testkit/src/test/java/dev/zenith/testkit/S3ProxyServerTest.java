@@ -1,5 +1,6 @@
 package dev.zenith.testkit;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -13,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@Tag("s3")
 class S3ProxyServerTest {
     @Test
     void answersStopsAndStartsAgainOnTheSamePortWithItsData() throws Exception {

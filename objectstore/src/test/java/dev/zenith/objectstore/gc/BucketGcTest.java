@@ -19,6 +19,7 @@ import dev.zenith.objectstore.transfer.Downloader;
 import dev.zenith.objectstore.transfer.TransferSettings;
 import dev.zenith.objectstore.transfer.Uploader;
 import dev.zenith.testkit.S3ProxyServer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -37,6 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** GC of a storage prefix on a real S3Proxy: what it deletes, what it keeps, and the race with the uploader. */
+@Tag("s3")
 class BucketGcTest {
     private static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(10), Duration.ofSeconds(2),
             Duration.ofSeconds(1), Duration.ofMillis(500), true);

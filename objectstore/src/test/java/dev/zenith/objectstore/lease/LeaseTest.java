@@ -8,6 +8,7 @@ import dev.zenith.objectstore.format.CorruptObjectException;
 import dev.zenith.objectstore.format.ObjectNames;
 import dev.zenith.objectstore.s3.S3ObjectStore;
 import dev.zenith.testkit.S3ProxyServer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -31,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The lease on a real S3Proxy, which ignores If-None-Match and If-Match: exclusion comes from the read-back. */
+@Tag("s3")
 class LeaseTest {
     private static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(3), Duration.ofMillis(500),
             Duration.ofMillis(500), Duration.ofMillis(500), true);

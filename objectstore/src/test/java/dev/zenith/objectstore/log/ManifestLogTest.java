@@ -19,6 +19,7 @@ import dev.zenith.objectstore.transfer.Content;
 import dev.zenith.objectstore.transfer.TransferSettings;
 import dev.zenith.objectstore.transfer.Uploader;
 import dev.zenith.testkit.S3ProxyServer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -40,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The manifest log of a prefix on a real S3Proxy: folding, full manifests, takeovers, lost leases, corruption. */
+@Tag("s3")
 class ManifestLogTest {
     static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(10), Duration.ofSeconds(1),
             Duration.ofSeconds(1), Duration.ofSeconds(1), true);

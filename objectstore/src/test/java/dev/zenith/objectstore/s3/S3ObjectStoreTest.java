@@ -6,6 +6,7 @@ import dev.zenith.objectstore.TestStores;
 import dev.zenith.testkit.S3ProxyServer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The object store calls against a real S3Proxy, including the faults the SDK turns into exceptions. */
+@Tag("s3")
 class S3ObjectStoreTest {
     private static S3ProxyServer s3;
 

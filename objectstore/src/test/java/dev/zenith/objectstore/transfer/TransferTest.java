@@ -12,6 +12,7 @@ import dev.zenith.objectstore.format.ObjectNames;
 import dev.zenith.objectstore.s3.S3ObjectStore;
 import dev.zenith.testkit.S3ProxyServer;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Uploads and downloads through a real S3Proxy, with its faults: stopped, 500s, bad credentials, corrupt bytes. */
+@Tag("s3")
 class TransferTest {
     private static final int PART = TransferSettings.MIN_PART;
     private static final TransferSettings SMALL_PARTS = TransferSettings.defaults().withParallelism(2, PART, 4)

@@ -7,6 +7,7 @@ import dev.zenith.protocol.replication.ReplicationEvent.*;
 import dev.zenith.testkit.PgCluster;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -18,6 +19,7 @@ import java.util.Base64;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Our SCRAM-SHA-256, MD5 and cleartext clients, and our SCRAM verifiers, against a real PostgreSQL 15. */
+@Tag("pg")
 class AuthenticationPgTest {
     static PgCluster pg;
 

@@ -5,6 +5,7 @@ import dev.zenith.protocol.PgTimelines;
 import dev.zenith.protocol.replication.ReplicationEvent.*;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -16,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** {@link PhysicalReplicationClient} against a real PostgreSQL 15 primary. */
+@Tag("pg")
 class PhysicalReplicationClientPgTest {
     static final long SEGMENT = 16L * 1024 * 1024;
 

@@ -9,6 +9,7 @@ import dev.zenith.protocol.wire.FrontendEncoder;
 import dev.zenith.protocol.wire.FrontendMessage;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -23,6 +24,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** {@link ReplicationResponses} against what a real PostgreSQL 15 walsender sends. */
+@Tag("pg")
 class ReplicationResponsesPgTest {
     static final class Conn implements AutoCloseable {
         final Socket s;

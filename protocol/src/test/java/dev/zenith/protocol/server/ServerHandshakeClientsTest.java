@@ -8,6 +8,7 @@ import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * Real PostgreSQL 15 clients (psql, pg_receivewal, pg_basebackup) connect to a test server built on
  * {@link ServerHandshake} and {@link dev.zenith.protocol.replication.ReplicationCommandParser}.
  */
+@Tag("pg")
 class ServerHandshakeClientsTest {
     static PgInstallation pg;
     static Path scratch;

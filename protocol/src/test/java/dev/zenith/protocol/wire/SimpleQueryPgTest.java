@@ -4,6 +4,7 @@ import dev.zenith.protocol.wire.BackendMessage.*;
 import dev.zenith.testkit.PgCluster;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -17,6 +18,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Our codecs against the bytes a real PostgreSQL 15 sends, fed one byte at a time. */
+@Tag("pg")
 class SimpleQueryPgTest {
     static PgCluster pg;
 

@@ -13,6 +13,7 @@ import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.wal.segment.WalSegments;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -33,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * take them when the records arrive: only the checkpoint pg_control names, with the very contents
  * of the record, with its status files (a prepared transaction's state file among them).
  */
+@Tag("pg")
 class AnchorCaptureTest {
     private static PgCluster cluster;
 

@@ -10,6 +10,7 @@ import dev.zenith.wal.record.BlockReference;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.record.ResourceManager;
 import dev.zenith.wal.rmgr.RecordDescriber;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -33,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * PostgreSQL's own consistency check masks them (heap and B-tree pages, the kinds {@link BufMask}
  * knows).
  */
+@Tag("pg")
 class ConsistencyImagesTest {
     private static final Set<Integer> MASKED_RMGRS = Set.of(ResourceManager.HEAP, ResourceManager.HEAP2,
             ResourceManager.BTREE);

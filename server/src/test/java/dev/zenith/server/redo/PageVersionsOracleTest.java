@@ -13,6 +13,7 @@ import dev.zenith.wal.change.RelationSizes;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.rmgr.DbaseCreate;
 import dev.zenith.wal.rmgr.MainDataDecoder;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -45,6 +46,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * give every main, visibility-map and init-fork block of a reference directory built by full crash
  * recovery to that LSN, and the relation-size model the reference's forks and lengths.
  */
+@Tag("pg")
+@Tag("slow")
 class PageVersionsOracleTest {
     private static final Map<String, String> COMPUTE = Map.of("full_page_writes", "off", "checkpoint_timeout", "30s",
             "checkpoint_completion_target", "0.3", "wal_keep_size", "8GB", "max_wal_size", "8GB",

@@ -14,6 +14,7 @@ import dev.zenith.wal.segment.WalSegments;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -43,6 +44,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * index, replayed from an image anchor, equal a full crash recovery of the whole directory; runs
  * that cannot work hand out nothing and leave nothing behind; a killed daemon's runs are cleared.
  */
+@Tag("pg")
 class SparseRedoTest {
     private static PgCluster cluster;
     private static Path image;

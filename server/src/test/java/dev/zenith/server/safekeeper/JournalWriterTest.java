@@ -11,6 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -31,6 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The journal writer against a real store and initdb's real WAL: everything queued becomes durable in
  * order and is reported on the receiver's context, and after one failed write nothing more is written.
  */
+@Tag("pg")
 class JournalWriterTest {
     private static final String THREAD = "zenith-wal-journal test";
     private static InitdbWal initdb;

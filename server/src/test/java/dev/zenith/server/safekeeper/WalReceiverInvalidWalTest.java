@@ -7,6 +7,7 @@ import dev.zenith.wal.Lsn;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * WAL, so the sender here is our own walsender protocol state machine serving initdb's real WAL with one
  * byte flipped in the second message of the first connection; the second connection streams it intact.
  */
+@Tag("pg")
 class WalReceiverInvalidWalTest {
     private static final Lsn SEG = InitdbWal.SEG;
     private static InitdbWal initdb;

@@ -11,6 +11,7 @@ import dev.zenith.wal.ForkNumber;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the result; a second, filtered image; the old image still materializes as it was; a corrupt
  * page is reported and stores nothing.
  */
+@Tag("pg")
 class ImageRoundTripTest {
     @TempDir
     Path tmp;

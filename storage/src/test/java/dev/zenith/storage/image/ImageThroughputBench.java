@@ -5,6 +5,7 @@ import dev.zenith.storage.StoreStats;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +21,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * minutes on a shared machine): {@code mvn -o -pl storage install -Dzenith.bench=true -Dtest=ImageThroughputBench}.
  * Prints its numbers; asserts only correctness (materialize reproduces the relation bytes).
  */
+@Tag("pg")
+@Tag("slow")
 class ImageThroughputBench {
     @TempDir
     Path tmp;

@@ -12,6 +12,7 @@ import dev.zenith.wal.testing.Decoding;
 import dev.zenith.wal.testing.GeneratedWal;
 import dev.zenith.wal.testing.WaldumpOutput;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -28,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * pg_waldump's own reading of the same records: heap flags, which map bits they clear, will-init,
  * applied and verification-only images, hint-only records.
  */
+@Tag("pg")
 class PageChangesTest {
     private static final Pattern FLAGS = Pattern.compile("flags 0x([0-9A-F]{2})");
     private static List<DecodedRecord> records;

@@ -5,6 +5,7 @@ import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.testing.Decoding;
 import dev.zenith.wal.testing.GeneratedWal;
 import dev.zenith.wal.testing.RelationFiles;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (CREATE DATABASE both ways, DROP DATABASE, TRUNCATE, VACUUM truncation, dropped tables, aborted
  * and prepared transactions), ends with the forks the cleanly stopped cluster has on disk.
  */
+@Tag("pg")
 class RelationSizesTest {
     @Test
     void replayingTheWalGivesTheForksOnDisk() throws Exception {

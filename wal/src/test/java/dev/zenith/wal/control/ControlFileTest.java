@@ -8,6 +8,7 @@ import dev.zenith.wal.rmgr.MainDataDecoder;
 import dev.zenith.wal.rmgr.WalPayload;
 import dev.zenith.wal.testing.Decoding;
 import dev.zenith.wal.testing.GeneratedWal;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -23,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** pg_control of a real cluster against pg_controldata, and a rewritten one that pg_controldata accepts. */
+@Tag("pg")
 class ControlFileTest {
     private static Map<String, String> controldata(PgCluster c, Path dataDir) throws Exception {
         Map<String, String> m = new LinkedHashMap<>();

@@ -13,6 +13,7 @@ import dev.zenith.wal.testing.GeneratedWal;
 import dev.zenith.wal.testing.WalCrafter;
 import dev.zenith.wal.testing.WaldumpOutput;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -55,6 +56,7 @@ class CraftedWalTest {
     }
 
     @Test
+    @Tag("pg") // the only test here that runs PostgreSQL (pg_waldump on the generated cluster)
     void pgWaldumpReadsTheCraftedRecords() throws Exception {
         PgCluster pg = GeneratedWal.get().cluster();
         Path dir = pg.scratch("crafted");

@@ -10,6 +10,7 @@ import dev.zenith.wal.segment.WalSegments;
 import dev.zenith.wal.testing.Decoding;
 import dev.zenith.wal.testing.GeneratedWal;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -18,6 +19,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Damage to real PostgreSQL WAL, each kind detected and reported at the right LSN. */
+@Tag("pg")
 class RealWalCorruptionTest {
     private static Lsn start;
     private static byte[] wal;

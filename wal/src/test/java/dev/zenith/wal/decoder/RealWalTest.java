@@ -24,6 +24,7 @@ import dev.zenith.wal.testing.Decoding;
 import dev.zenith.wal.testing.GeneratedWal;
 import dev.zenith.wal.testing.WaldumpOutput;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.EnumMap;
@@ -40,6 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Decodes WAL from a real PostgreSQL 15 pgbench run and holds it against pg_waldump on the same files. */
+@Tag("pg")
 class RealWalTest {
     private static GeneratedWal wal;
     private static byte[] stream;

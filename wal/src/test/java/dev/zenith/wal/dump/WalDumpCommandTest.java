@@ -3,6 +3,7 @@ package dev.zenith.wal.dump;
 import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.wal.testing.GeneratedWal;
 import dev.zenith.wal.testing.WaldumpOutput;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code zenith waldump} against pg_waldump -b on the same segment files. */
+@Tag("pg")
 class WalDumpCommandTest {
     private record Run(int status, String out, String err) {
     }

@@ -10,6 +10,7 @@ import dev.zenith.wal.testing.Decoding;
 import dev.zenith.wal.testing.GeneratedWal;
 import dev.zenith.wal.testing.WalCrafter;
 import dev.zenith.wal.testing.WaldumpOutput;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -28,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * across pages, its location across a page boundary, the whole across a segment boundary. pg_waldump
  * reads the result, every CRC holds, and nothing else changed.
  */
+@Tag("pg")
 class InPlaceTablespacesTest {
     private static final long SEG1 = WalGeometry.WAL_SEGMENT_SIZE;
     private static final String LONG_PATH = "/srv/space/" + "x".repeat(900);

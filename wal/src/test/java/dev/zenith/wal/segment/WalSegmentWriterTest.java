@@ -8,6 +8,7 @@ import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.testing.Decoding;
 import dev.zenith.wal.testing.GeneratedWal;
 import dev.zenith.wal.testing.WaldumpOutput;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** Segment files cut at an exact LSN from streamed WAL: pg_waldump sees WAL end exactly there. */
+@Tag("pg")
 class WalSegmentWriterTest {
     @Test
     void writesSegmentsUpToAnExactLsnAndZeroesTheRest() throws Exception {
