@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -84,7 +85,7 @@ final class DaemonFixture implements AutoCloseable {
     }
 
     DaemonFixture startInProcess() throws Exception {
-        vertx = Vertx.vertx();
+        vertx = CheckedVertx.create();
         inProcess = ZenithDaemon.launch(vertx, ZenithConfig.fromJson(configJson()))
                 .toCompletionStage().toCompletableFuture().get(5, TimeUnit.MINUTES);
         return this;

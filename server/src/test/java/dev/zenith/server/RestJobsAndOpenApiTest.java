@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import dev.zenith.server.api.RequestGuard;
 import dev.zenith.server.api.RestApi;
+import dev.zenith.server.testing.CheckedVertx;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Route;
 import org.junit.jupiter.api.AfterAll;
@@ -111,7 +112,7 @@ class RestJobsAndOpenApiTest {
                 .forEach(method -> documented.add(method.toUpperCase() + " " + p.getKey())));
 
         Set<String> routed = new TreeSet<>();
-        io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+        io.vertx.core.Vertx vertx = CheckedVertx.create();
         List<Route> routes = new RestApi(vertx, null, null, null, () -> { }, Set.of(),
                 new RequestGuard("token", "127.0.0.1", "http")).router().getRoutes();
         vertx.close();

@@ -1,5 +1,6 @@
 package dev.zenith.server.config;
 
+import dev.zenith.server.testing.CheckedVertx;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
@@ -113,7 +114,7 @@ class ZenithConfigTest {
         Path file = Files.createTempFile("zenith-conf", ".json");
         Files.writeString(file, "{\"http\": {\"port\": 3000}");
         System.setProperty("zenith.conf", file.toString());
-        Vertx vertx = Vertx.vertx();
+        Vertx vertx = CheckedVertx.create();
         try {
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS));
@@ -128,7 +129,7 @@ class ZenithConfigTest {
     @Test
     void aMisspeltSectionInTheFileIsNamedWhileTheRestOfTheEnvironmentIsIgnored() throws Exception {
         Path file = Files.createTempFile("zenith-conf", ".json");
-        Vertx vertx = Vertx.vertx();
+        Vertx vertx = CheckedVertx.create();
         System.setProperty("zenith.conf", file.toString());
         try {
             // PATH, HOME and the rest of this process's environment are not settings, so they are not unknown ones.

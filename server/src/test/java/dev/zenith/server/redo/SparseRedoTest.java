@@ -2,6 +2,7 @@ package dev.zenith.server.redo;
 
 import dev.zenith.server.anchor.Anchor;
 import dev.zenith.server.anchor.AnchorCapture;
+import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.testkit.PgCluster;
@@ -220,7 +221,7 @@ class SparseRedoTest {
 
     @Test
     void refusesToBlockAnEventLoop() throws Exception {
-        Vertx vertx = Vertx.vertx();
+        Vertx vertx = CheckedVertx.create();
         try {
             CompletableFuture<Throwable> thrown = new CompletableFuture<>();
             RedoRequest request = request(records.get(records.size() - 1).endLsn(), someBlocks(), new DirectoryPages(image));

@@ -1,5 +1,6 @@
 package dev.zenith.server.safekeeper;
 
+import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.storage.InitdbWal;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
@@ -54,7 +55,7 @@ class JournalWriterTest {
 
     @BeforeEach
     void startVertx() {
-        vertx = Vertx.vertx();
+        vertx = CheckedVertx.create();
         context = vertx.getOrCreateContext();
     }
 

@@ -1,5 +1,6 @@
 package dev.zenith.server.safekeeper;
 
+import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.storage.InitdbWal;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
@@ -55,7 +56,7 @@ class WalReceiverInvalidWalTest {
         int flipAt = (int) (initdb.recordEnd(0.5, 1).minus(mid) / 2); // inside the first record
         corrupt[flipAt] ^= 0x5a;
 
-        Vertx vertx = Vertx.vertx();
+        Vertx vertx = CheckedVertx.create();
         List<FakeWalSender.Connection> connections = new CopyOnWriteArrayList<>();
         int port = FakeWalSender.listen(vertx, initdb.end(), connections, startLsn -> connections.size() == 1
                 ? List.of(new FakeWalSender.Chunk(startLsn, initdb.slice(startLsn, mid)), new FakeWalSender.Chunk(mid, corrupt))
