@@ -11,8 +11,19 @@ import dev.zenith.wal.ForkNumber;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.ConditionEvaluationResult;
+import org.junit.jupiter.api.extension.ExecutionCondition;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.TestWatcher;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
@@ -33,106 +44,183 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Images of a real cluster: import, materialize, byte-compare with the source, start PostgreSQL on
  * the result; a second, filtered image; the old image still materializes as it was; a corrupt
- * page is reported and stores nothing.
+ * page is reported and stores nothing. One history, told in steps that build on each other (one
+ * cluster and one store for the class): a failure names its step, and the steps after it are skipped.
  */
 @Tag("pg")
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@ExtendWith(ImageRoundTripTest.StepsInOrder.class)
 class ImageRoundTripTest {
     @TempDir
-    Path tmp;
+    static Path tmp;
+    PgCluster c;
+    Store store;
+    String accountsSum1;
+    SourceWal.Checkpoint ck1;
+    TimelineId tl;
+    ImportStats first;
+    Path copy1;
+    Path mat1;
+    SourceWal.Checkpoint ck2;
+    String history2;
+    String pgDatabasePath;
+    String accountsSum2;
+    String itemsPath;
+    String branchesPath;
+    Set<RelTag> changed;
+    long pagesBefore;
+    Path mat2;
+
+    /** Skips the steps after a failed one: they would only fail for its reason. */
+    static final class StepsInOrder implements TestWatcher, ExecutionCondition {
+        private String failed; // one instance per class that registers it
+
+        @Override
+        public void testFailed(ExtensionContext context, Throwable cause) {
+            failed = context.getDisplayName();
+        }
+
+        @Override
+        public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
+            return failed == null || context.getTestMethod().isEmpty() ? ConditionEvaluationResult.enabled("")
+                    : ConditionEvaluationResult.disabled("an earlier step failed: " + failed);
+        }
+    }
+
+    @BeforeAll
+    void aClusterWithPgbenchAndASecondDatabase() throws Exception {
+        c = PgCluster.initdb();
+        store = Store.open(tmp.resolve("store"));
+        c.configure(Map.of("wal_keep_size", "1GB"));
+        c.start();
+        c.pgbench("-i", "-s", "2", "-q");
+        c.psql("create database second");
+        c.psql("second", "create table items(id int primary key, v text);"
+                + "insert into items select g, md5(g::text) from generate_series(1, 20000) g;"
+                + "create index items_v on items(v); delete from items where id % 7 = 0");
+        c.psql("second", "vacuum items");
+        accountsSum1 = c.psql("select sum(abalance) from pgbench_accounts");
+        c.stop();
+    }
+
+    @AfterAll
+    void close() throws Exception {
+        try (PgCluster cluster = c; Store s = store) {
+            // both closed, the store first
+        }
+    }
+
+    // ---- round 1: the whole directory
 
     @Test
-    void importMaterializeStartAndRefresh() throws Exception {
-        try (PgCluster c = PgCluster.initdb(); Store store = Store.open(tmp.resolve("store"))) {
-            c.configure(Map.of("wal_keep_size", "1GB"));
-            c.start();
-            c.pgbench("-i", "-s", "2", "-q");
-            c.psql("create database second");
-            c.psql("second", "create table items(id int primary key, v text);"
-                    + "insert into items select g, md5(g::text) from generate_series(1, 20000) g;"
-                    + "create index items_v on items(v); delete from items where id % 7 = 0");
-            c.psql("second", "vacuum items");
-            String accountsSum1 = c.psql("select sum(abalance) from pgbench_accounts");
-            c.stop();
+    @Order(1)
+    void walUpToTheCheckpointIsStored() throws Exception {
+        ck1 = SourceWal.lastCheckpoint(c);
+        tl = store.createTimeline(null, Lsn.INVALID, 1).id();
+        store.appendWal(List.of(SourceWal.append(c, tl, SourceWal.segmentStart(ck1.redo()), ck1.redo(), ck1.end())));
+        assertEquals(ck1.end(), store.walEnd(tl).orElseThrow());
+        assertEquals(List.of(ck1.lsn()), store.checkpoints(tl, Lsn.INVALID, ck1.end()));
+    }
 
-            // ---- round 1: the whole directory
-            SourceWal.Checkpoint ck1 = SourceWal.lastCheckpoint(c);
-            TimelineId tl = store.createTimeline(null, Lsn.INVALID, 1).id();
-            store.appendWal(List.of(SourceWal.append(c, tl, SourceWal.segmentStart(ck1.redo()), ck1.redo(), ck1.end())));
-            assertEquals(ck1.end(), store.walEnd(tl).orElseThrow());
-            assertEquals(List.of(ck1.lsn()), store.checkpoints(tl, Lsn.INVALID, ck1.end()));
+    @Test
+    @Order(2)
+    void theWholeDirectoryIsImported() throws Exception {
+        long[] progress = new long[2]; // bytes announced, bytes reported read
+        first = store.importDataDirectory(tl, c.dataDir(), ck1.lsn(), ck1.redo(), RelationFilter.all(),
+                counting(progress));
+        assertEquals(first.pagesRead() * PageLayout.BLCKSZ, progress[0], "the bytes to read are announced: " + first);
+        assertEquals(progress[0], progress[1], "and each batch read is reported");
+        StoreStats afterFirst = store.stats();
+        assertTrue(first.pagesRead() > 3000, "pgbench scale 2 has thousands of pages: " + first);
+        assertEquals(afterFirst.entries("pages"), first.pagesStored());
+        assertEquals(0, first.forksKept());
+        copy1 = tmp.resolve("copy1");
+        DirectoryTrees.copy(c.dataDir(), copy1);
+    }
 
-            long[] progress = new long[2]; // bytes announced, bytes reported read
-            ImportStats first = store.importDataDirectory(tl, c.dataDir(), ck1.lsn(), ck1.redo(), RelationFilter.all(),
-                    counting(progress));
-            assertEquals(first.pagesRead() * PageLayout.BLCKSZ, progress[0], "the bytes to read are announced: " + first);
-            assertEquals(progress[0], progress[1], "and each batch read is reported");
-            StoreStats afterFirst = store.stats();
-            assertTrue(first.pagesRead() > 3000, "pgbench scale 2 has thousands of pages: " + first);
-            assertEquals(afterFirst.entries("pages"), first.pagesStored());
-            assertEquals(0, first.forksKept());
-            Path copy1 = tmp.resolve("copy1");
-            DirectoryTrees.copy(c.dataDir(), copy1);
+    @Test
+    @Order(3)
+    void theImageMaterializesAsTheSameDirectory() throws Exception {
+        mat1 = c.scratch("mat1");
+        store.materialize(tl, ck1.lsn(), mat1);
+        int compared = DirectoryTrees.assertSameContent(c.dataDir(), mat1, DirectoryTrees::skippedByBaseBackup);
+        assertTrue(compared > 900, "files compared: " + compared);
+        assertFalse(Files.exists(mat1.resolve("postmaster.opts")));
+        assertTrue(Files.isDirectory(mat1.resolve("pg_wal/archive_status")));
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(mat1.resolve("base"))));
+    }
 
-            Path mat1 = c.scratch("mat1");
-            store.materialize(tl, ck1.lsn(), mat1);
-            int compared = DirectoryTrees.assertSameContent(c.dataDir(), mat1, DirectoryTrees::skippedByBaseBackup);
-            assertTrue(compared > 900, "files compared: " + compared);
-            assertFalse(Files.exists(mat1.resolve("postmaster.opts")));
-            assertTrue(Files.isDirectory(mat1.resolve("pg_wal/archive_status")));
-            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(mat1.resolve("base"))));
+    @Test
+    @Order(4)
+    void postgresStartsOnTheMaterializedDirectoryAndSeesTheSameData() throws Exception {
+        long[] walRead = new long[1];
+        store.writeWalSegments(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"), bytes -> walRead[0] += bytes);
+        assertEquals(store.walBytesToWrite(tl, ck1.redo(), ck1.end()), walRead[0], "WAL written adds up to its announced total");
+        assertTrue(walRead[0] >= ck1.end().minus(ck1.redo()), walRead[0] + " bytes");
+        try (MaterializedCompute pg = MaterializedCompute.start(c, mat1, "mat1")) {
+            assertEquals("200000", pg.psql("postgres", "select count(*) from pgbench_accounts"));
+            assertEquals(accountsSum1, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
+            assertEquals("17143", pg.psql("second", "select count(*) from items where v like '%'"));
+            // this compute continues the history after round 1: it is a branch
+            pg.psql("postgres", "update pgbench_accounts set abalance = abalance + 1 where aid <= 2000;"
+                    + "create table branch_only as select g from generate_series(1, 5000) g");
+        }
+    }
 
-            long[] walRead = new long[1];
-            store.writeWalSegments(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"), bytes -> walRead[0] += bytes);
-            assertEquals(store.walBytesToWrite(tl, ck1.redo(), ck1.end()), walRead[0], "WAL written adds up to its announced total");
-            assertTrue(walRead[0] >= ck1.end().minus(ck1.redo()), walRead[0] + " bytes");
-            try (MaterializedCompute pg = MaterializedCompute.start(c, mat1, "mat1")) {
-                assertEquals("200000", pg.psql("postgres", "select count(*) from pgbench_accounts"));
-                assertEquals(accountsSum1, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
-                assertEquals("17143", pg.psql("second", "select count(*) from items where v like '%'"));
-                // this compute continues the history after round 1: it is a branch
-                pg.psql("postgres", "update pgbench_accounts set abalance = abalance + 1 where aid <= 2000;"
-                        + "create table branch_only as select g from generate_series(1, 5000) g");
-            }
+    // ---- the branch: its WAL and an image of its directory, on top of the parent's pages
 
-            // ---- the branch: its WAL and an image of its directory, on top of the parent's pages
-            TimelineId branchTl = store.createTimeline(tl, ck1.end(), 1).id();
-            SourceWal.Checkpoint ckB = SourceWal.lastCheckpoint(c, mat1);
-            store.appendWal(List.of(SourceWal.append(c, mat1, branchTl, ck1.end(), ck1.end(), ckB.end())));
-            Set<RelTag> branchChanged = store.changedRelations(branchTl, ck1.lsn(), ckB.lsn());
-            long branchPagesBefore = store.stats().entries("pages");
-            ImportStats branchImport = store.importDataDirectory(branchTl, mat1, ckB.lsn(), ckB.redo(),
-                    RelationFilter.onlyTags(branchChanged));
-            assertTrue(branchImport.forksKept() > 100, branchImport.toString());
-            assertTrue(branchImport.pagesStored() > 0 && branchImport.pagesStored() < first.pagesStored() / 4,
-                    "a branch stores only what it changed: " + branchImport);
-            assertEquals(branchPagesBefore + branchImport.pagesStored(), store.stats().entries("pages"));
-            System.out.println("round 1 import: " + first + "\nbranch import: " + branchImport);
-            Path matBranch = c.scratch("matBranch");
-            store.materialize(branchTl, ckB.lsn(), matBranch);
-            DirectoryTrees.assertSameContent(mat1, matBranch, DirectoryTrees::skippedByBaseBackup);
-            assertEquals(ck1.lsn(), store.latestImageAtOrBefore(branchTl, ck1.end()).orElseThrow().lsn());
+    @Test
+    @Order(5)
+    void aBranchImageStoresOnlyWhatTheBranchChanged() throws Exception {
+        TimelineId branchTl = store.createTimeline(tl, ck1.end(), 1).id();
+        SourceWal.Checkpoint ckB = SourceWal.lastCheckpoint(c, mat1);
+        store.appendWal(List.of(SourceWal.append(c, mat1, branchTl, ck1.end(), ck1.end(), ckB.end())));
+        Set<RelTag> branchChanged = store.changedRelations(branchTl, ck1.lsn(), ckB.lsn());
+        long branchPagesBefore = store.stats().entries("pages");
+        ImportStats branchImport = store.importDataDirectory(branchTl, mat1, ckB.lsn(), ckB.redo(),
+                RelationFilter.onlyTags(branchChanged));
+        assertTrue(branchImport.forksKept() > 100, branchImport.toString());
+        assertTrue(branchImport.pagesStored() > 0 && branchImport.pagesStored() < first.pagesStored() / 4,
+                "a branch stores only what it changed: " + branchImport);
+        assertEquals(branchPagesBefore + branchImport.pagesStored(), store.stats().entries("pages"));
+        System.out.println("round 1 import: " + first + "\nbranch import: " + branchImport);
+        Path matBranch = c.scratch("matBranch");
+        store.materialize(branchTl, ckB.lsn(), matBranch);
+        DirectoryTrees.assertSameContent(mat1, matBranch, DirectoryTrees::skippedByBaseBackup);
+        assertEquals(ck1.lsn(), store.latestImageAtOrBefore(branchTl, ck1.end()).orElseThrow().lsn());
+    }
 
-            // ---- round 2: more writes, then only the relations WAL says changed
-            c.start();
-            c.pgbench("-n", "-t", "300", "-c", "2");
-            c.psql("second", "update items set v = v || 'x' where id <= 300");
-            String history2 = c.psql("select count(*) from pgbench_history");
-            String accountsSum2 = c.psql("select sum(abalance) from pgbench_accounts");
-            String pgDatabasePath = c.psql("select pg_relation_filepath('pg_database')");
-            String itemsPath = c.psql("second", "select pg_relation_filepath('items')");
-            String branchesPath = c.psql("select pg_relation_filepath('pgbench_branches')");
-            c.stop();
-            SourceWal.Checkpoint ck2 = SourceWal.lastCheckpoint(c);
-            store.appendWal(List.of(SourceWal.append(c, tl, ck1.end(), ck1.end(), ck2.end())));
-            assertArrayEquals(SourceWal.read(c.walDir(), ck1.redo(), 100_000), store.readWal(tl, ck1.redo(), 100_000));
-            assertTrue(store.lastCommitAtOrBefore(tl, Instant.now()).orElseThrow().recordLsn().isAfter(ck1.end()));
-            Set<RelTag> changed = store.changedRelations(tl, ck1.lsn(), ck2.lsn());
-            assertTrue(changed.stream().anyMatch(r -> itemsPath.equals(r.path())), "items changed: " + changed);
+    // ---- round 2: more writes, then only the relations WAL says changed
 
-            // a corrupt page in global/ (read last, after more than one batch of base/ was committed)
-            Path pgDatabase = c.dataDir().resolve(pgDatabasePath);
-            assertTrue(pgDatabase.toString().contains("/global/"));
-            byte original = flipByte(pgDatabase, 5000, (byte) 0);
+    @Test
+    @Order(6)
+    void moreWalIsStoredAndNamesTheChangedRelations() throws Exception {
+        c.start();
+        c.pgbench("-n", "-t", "300", "-c", "2");
+        c.psql("second", "update items set v = v || 'x' where id <= 300");
+        history2 = c.psql("select count(*) from pgbench_history");
+        accountsSum2 = c.psql("select sum(abalance) from pgbench_accounts");
+        pgDatabasePath = c.psql("select pg_relation_filepath('pg_database')");
+        itemsPath = c.psql("second", "select pg_relation_filepath('items')");
+        branchesPath = c.psql("select pg_relation_filepath('pgbench_branches')");
+        c.stop();
+        ck2 = SourceWal.lastCheckpoint(c);
+        store.appendWal(List.of(SourceWal.append(c, tl, ck1.end(), ck1.end(), ck2.end())));
+        assertArrayEquals(SourceWal.read(c.walDir(), ck1.redo(), 100_000), store.readWal(tl, ck1.redo(), 100_000));
+        assertTrue(store.lastCommitAtOrBefore(tl, Instant.now()).orElseThrow().recordLsn().isAfter(ck1.end()));
+        changed = store.changedRelations(tl, ck1.lsn(), ck2.lsn());
+        assertTrue(changed.stream().anyMatch(r -> itemsPath.equals(r.path())), "items changed: " + changed);
+    }
+
+    @Test
+    @Order(7)
+    void aCorruptPageIsReportedAndTheImportStoresNothing() throws Exception {
+        // a corrupt page in global/ (read last, after more than one batch of base/ was committed)
+        Path pgDatabase = c.dataDir().resolve(pgDatabasePath);
+        assertTrue(pgDatabase.toString().contains("/global/"));
+        byte original = flipByte(pgDatabase, 5000, (byte) 0);
+        try {
             StoreStats beforeCorrupt = store.stats();
             CorruptPageException corrupt = assertThrows(CorruptPageException.class, () -> store.importDataDirectory(tl,
                     c.dataDir(), ck2.lsn(), ck2.redo(), RelationFilter.all()));
@@ -142,92 +230,118 @@ class ImageRoundTripTest {
             // empty LMDB commits do not advance the transaction id: pages were committed, then deleted
             assertTrue(store.stats().lastTransactionId() - beforeCorrupt.lastTransactionId() >= 2,
                     "the failed import had committed a batch before it found the corrupt page");
-            long pagesBefore = beforeCorrupt.entries("pages");
+            pagesBefore = beforeCorrupt.entries("pages");
             assertEquals(pagesBefore, store.stats().entries("pages"), "a failed import stores no page");
             assertEquals(1, store.images(tl).size(), "a failed import stores no image");
+        } finally {
             flipByte(pgDatabase, 5000, original);
-
-            long[] secondProgress = new long[2];
-            ImportStats second = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(),
-                    RelationFilter.onlyTags(changed), counting(secondProgress));
-            assertEquals(second.pagesRead() * PageLayout.BLCKSZ, secondProgress[0], "only the changed forks' bytes: " + second);
-            assertEquals(secondProgress[0], secondProgress[1]);
-            assertTrue(second.forksKept() > 100, "unchanged relations are carried over: " + second);
-            assertTrue(second.pagesStored() > 0 && second.pagesStored() < second.pagesRead(), second.toString());
-            assertEquals(pagesBefore + second.pagesStored(), store.stats().entries("pages"));
-            // reading everything again stores nothing new: every page is already there
-            ImportStats again = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(), RelationFilter.all());
-            assertEquals(0, again.pagesStored(), again.toString());
-            System.out.println("round 2 filtered import: " + second + "\nround 2 full re-import: " + again);
-            assertEquals(again.pagesRead(), store.latestImageAtOrBefore(tl, ck2.lsn()).orElseThrow().totalBlocks());
-
-            Path mat2 = c.scratch("mat2");
-            store.materialize(tl, ck2.lsn(), mat2);
-            DirectoryTrees.assertSameContent(c.dataDir(), mat2, DirectoryTrees::skippedByBaseBackup);
-            // the old image is still the old directory
-            Path mat1again = c.scratch("mat1again");
-            store.materialize(tl, ck1.lsn(), mat1again);
-            DirectoryTrees.assertSameContent(copy1, mat1again, DirectoryTrees::skippedByBaseBackup);
-            assertEquals(ck1.lsn(), store.latestImageAtOrBefore(tl, Lsn.of(ck2.lsn().value() - 1)).orElseThrow().lsn());
-            // a branch made at the end of round 1 sees round 1's image, not the parent's later one
-            TimelineId branch = store.createTimeline(tl, ck1.end(), 1).id();
-            ImageManifest branchImage = store.latestImageAtOrBefore(branch, ck2.end()).orElseThrow();
-            assertEquals(ck1.lsn(), branchImage.lsn());
-            assertArrayEquals(Files.readAllBytes(copy1.resolve("global/pg_control")), store.pgControl(branchImage));
-            assertArrayEquals(Files.readAllBytes(copy1.resolve("PG_VERSION")),
-                    store.imageFile(branchImage, "PG_VERSION").orElseThrow());
-
-            store.writeWalSegments(tl, ck2.redo(), ck2.end(), mat2.resolve("pg_wal"));
-            try (MaterializedCompute pg = MaterializedCompute.start(c, mat2, "mat2")) {
-                assertEquals(history2, pg.psql("postgres", "select count(*) from pgbench_history"));
-                assertEquals(accountsSum2, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
-                // ids 1..300 minus the 42 multiples of 7 deleted in round 1
-                assertEquals("258", pg.psql("second", "select count(*) from items where v like '%x'"));
-            }
-
-            // ---- a page whose content changed while its LSN did not (as hint bits do) gets a new version
-            Path edited = tmp.resolve("edited");
-            DirectoryTrees.copy(c.dataDir(), edited);
-            byte[] unhinted = Files.readAllBytes(edited.resolve(branchesPath));
-            byte[] page = java.util.Arrays.copyOf(unhinted, 8192);
-            int lower = u16(page, 12);
-            assertTrue(u16(page, 14) - lower > 8, "free space on the page");
-            page[lower + 4] ^= 0x5A;
-            int checksum = PageChecksum.compute(page, 0);
-            page[8] = (byte) checksum;
-            page[9] = (byte) (checksum >>> 8);
-            assertEquals(PageLayout.pageLsn(unhinted), PageLayout.pageLsn(page));
-            try (RandomAccessFile f = new RandomAccessFile(edited.resolve(branchesPath).toFile(), "rw")) {
-                f.write(page);
-            }
-            Lsn later = ck2.end(); // a stand-in checkpoint after ck2 (never started, only materialized)
-            String[] parts = branchesPath.split("/");
-            RelTag branches = RelTag.of(1663, Integer.parseInt(parts[1]), Integer.parseInt(parts[2]), ForkNumber.MAIN);
-            ImportStats hinted = store.importDataDirectory(tl, edited, later, later, RelationFilter.onlyTags(Set.of(branches)));
-            assertEquals(1, hinted.pagesStored(), hinted.toString());
-            PageVersion old = store.getPage(tl, branches, 0, ck2.lsn()).orElseThrow();
-            assertArrayEquals(java.util.Arrays.copyOf(unhinted, 8192), old.page());
-            PageVersion changed2 = store.getPage(tl, branches, 0, later).orElseThrow();
-            assertEquals(later, changed2.lsn());
-            assertArrayEquals(page, changed2.page());
-            Path matLater = c.scratch("matLater");
-            store.materialize(tl, later, matLater);
-            DirectoryTrees.assertSameContent(edited, matLater, DirectoryTrees::skippedByBaseBackup);
-            Path mat2again = c.scratch("mat2again");
-            store.materialize(tl, ck2.lsn(), mat2again);
-            DirectoryTrees.assertSameContent(c.dataDir(), mat2again, DirectoryTrees::skippedByBaseBackup);
-
-            // readBlocks (what a base backup streams): a window from the middle of a fork is the file's bytes
-            byte[] itemsFile = Files.readAllBytes(c.dataDir().resolve(itemsPath));
-            int itemsBlocks = itemsFile.length / PageLayout.BLCKSZ;
-            assertTrue(itemsBlocks > 60, "items has " + itemsBlocks + " blocks");
-            String[] ip = itemsPath.split("/");
-            RelTag items = RelTag.of(1663, Integer.parseInt(ip[1]), Integer.parseInt(ip[2]), ForkNumber.MAIN);
-            byte[] window = new byte[(itemsBlocks - 50) * PageLayout.BLCKSZ];
-            store.readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, true, window, 0);
-            assertArrayEquals(java.util.Arrays.copyOfRange(itemsFile, 50 * PageLayout.BLCKSZ, itemsFile.length), window);
-            assertThrows(StoreException.class, () -> store.readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, true, window, 0));
         }
+    }
+
+    @Test
+    @Order(8)
+    void aFilteredImportReadsOnlyTheChangedRelationsAndCarriesTheRestOver() throws Exception {
+        long[] secondProgress = new long[2];
+        ImportStats second = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(),
+                RelationFilter.onlyTags(changed), counting(secondProgress));
+        assertEquals(second.pagesRead() * PageLayout.BLCKSZ, secondProgress[0], "only the changed forks' bytes: " + second);
+        assertEquals(secondProgress[0], secondProgress[1]);
+        assertTrue(second.forksKept() > 100, "unchanged relations are carried over: " + second);
+        assertTrue(second.pagesStored() > 0 && second.pagesStored() < second.pagesRead(), second.toString());
+        assertEquals(pagesBefore + second.pagesStored(), store.stats().entries("pages"));
+        // reading everything again stores nothing new: every page is already there
+        ImportStats again = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(), RelationFilter.all());
+        assertEquals(0, again.pagesStored(), again.toString());
+        System.out.println("round 2 filtered import: " + second + "\nround 2 full re-import: " + again);
+        assertEquals(again.pagesRead(), store.latestImageAtOrBefore(tl, ck2.lsn()).orElseThrow().totalBlocks());
+    }
+
+    @Test
+    @Order(9)
+    void theNewAndTheOldImageEachMaterializeAsTheirDirectory() throws Exception {
+        mat2 = c.scratch("mat2");
+        store.materialize(tl, ck2.lsn(), mat2);
+        DirectoryTrees.assertSameContent(c.dataDir(), mat2, DirectoryTrees::skippedByBaseBackup);
+        // the old image is still the old directory
+        Path mat1again = c.scratch("mat1again");
+        store.materialize(tl, ck1.lsn(), mat1again);
+        DirectoryTrees.assertSameContent(copy1, mat1again, DirectoryTrees::skippedByBaseBackup);
+        assertEquals(ck1.lsn(), store.latestImageAtOrBefore(tl, Lsn.of(ck2.lsn().value() - 1)).orElseThrow().lsn());
+    }
+
+    @Test
+    @Order(10)
+    void aBranchMadeAtTheEndOfRoundOneSeesRoundOnesImage() throws Exception {
+        // not the parent's later one
+        TimelineId branch = store.createTimeline(tl, ck1.end(), 1).id();
+        ImageManifest branchImage = store.latestImageAtOrBefore(branch, ck2.end()).orElseThrow();
+        assertEquals(ck1.lsn(), branchImage.lsn());
+        assertArrayEquals(Files.readAllBytes(copy1.resolve("global/pg_control")), store.pgControl(branchImage));
+        assertArrayEquals(Files.readAllBytes(copy1.resolve("PG_VERSION")),
+                store.imageFile(branchImage, "PG_VERSION").orElseThrow());
+    }
+
+    @Test
+    @Order(11)
+    void postgresStartsOnTheSecondImageAndSeesRoundTwosData() throws Exception {
+        store.writeWalSegments(tl, ck2.redo(), ck2.end(), mat2.resolve("pg_wal"));
+        try (MaterializedCompute pg = MaterializedCompute.start(c, mat2, "mat2")) {
+            assertEquals(history2, pg.psql("postgres", "select count(*) from pgbench_history"));
+            assertEquals(accountsSum2, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
+            // ids 1..300 minus the 42 multiples of 7 deleted in round 1
+            assertEquals("258", pg.psql("second", "select count(*) from items where v like '%x'"));
+        }
+    }
+
+    @Test
+    @Order(12)
+    void aPageWhoseContentChangedWhileItsLsnDidNotGetsANewVersion() throws Exception {
+        // (as hint bits do)
+        Path edited = tmp.resolve("edited");
+        DirectoryTrees.copy(c.dataDir(), edited);
+        byte[] unhinted = Files.readAllBytes(edited.resolve(branchesPath));
+        byte[] page = java.util.Arrays.copyOf(unhinted, 8192);
+        int lower = u16(page, 12);
+        assertTrue(u16(page, 14) - lower > 8, "free space on the page");
+        page[lower + 4] ^= 0x5A;
+        int checksum = PageChecksum.compute(page, 0);
+        page[8] = (byte) checksum;
+        page[9] = (byte) (checksum >>> 8);
+        assertEquals(PageLayout.pageLsn(unhinted), PageLayout.pageLsn(page));
+        try (RandomAccessFile f = new RandomAccessFile(edited.resolve(branchesPath).toFile(), "rw")) {
+            f.write(page);
+        }
+        Lsn later = ck2.end(); // a stand-in checkpoint after ck2 (never started, only materialized)
+        String[] parts = branchesPath.split("/");
+        RelTag branches = RelTag.of(1663, Integer.parseInt(parts[1]), Integer.parseInt(parts[2]), ForkNumber.MAIN);
+        ImportStats hinted = store.importDataDirectory(tl, edited, later, later, RelationFilter.onlyTags(Set.of(branches)));
+        assertEquals(1, hinted.pagesStored(), hinted.toString());
+        PageVersion old = store.getPage(tl, branches, 0, ck2.lsn()).orElseThrow();
+        assertArrayEquals(java.util.Arrays.copyOf(unhinted, 8192), old.page());
+        PageVersion changed2 = store.getPage(tl, branches, 0, later).orElseThrow();
+        assertEquals(later, changed2.lsn());
+        assertArrayEquals(page, changed2.page());
+        Path matLater = c.scratch("matLater");
+        store.materialize(tl, later, matLater);
+        DirectoryTrees.assertSameContent(edited, matLater, DirectoryTrees::skippedByBaseBackup);
+        Path mat2again = c.scratch("mat2again");
+        store.materialize(tl, ck2.lsn(), mat2again);
+        DirectoryTrees.assertSameContent(c.dataDir(), mat2again, DirectoryTrees::skippedByBaseBackup);
+    }
+
+    @Test
+    @Order(13)
+    void readBlocksFromTheMiddleOfAForkAreTheFilesBytes() throws Exception {
+        // (what a base backup streams)
+        byte[] itemsFile = Files.readAllBytes(c.dataDir().resolve(itemsPath));
+        int itemsBlocks = itemsFile.length / PageLayout.BLCKSZ;
+        assertTrue(itemsBlocks > 60, "items has " + itemsBlocks + " blocks");
+        String[] ip = itemsPath.split("/");
+        RelTag items = RelTag.of(1663, Integer.parseInt(ip[1]), Integer.parseInt(ip[2]), ForkNumber.MAIN);
+        byte[] window = new byte[(itemsBlocks - 50) * PageLayout.BLCKSZ];
+        store.readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, true, window, 0);
+        assertArrayEquals(java.util.Arrays.copyOfRange(itemsFile, 50 * PageLayout.BLCKSZ, itemsFile.length), window);
+        assertThrows(StoreException.class, () -> store.readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, true, window, 0));
     }
 
     private static int u16(byte[] b, int off) {
