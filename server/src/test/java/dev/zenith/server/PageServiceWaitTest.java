@@ -1,6 +1,7 @@
 package dev.zenith.server;
 
 import dev.zenith.protocol.pagestream.*;
+import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -30,12 +31,14 @@ class PageServiceWaitTest {
     static final RelationKey PG_CLASS = new RelationKey(1663, 5, 1259, 0);
 
     DaemonFixture d;
+    Vertx vertx; // the client side
     int computePort;
     String tenant;
     String timeline;
 
     @BeforeEach
     void runningPrimary() throws Exception {
+        vertx = CheckedVertx.create();
         d = new DaemonFixture();
         d.pgSettings.put("replication_password", "wait-secret");
         d.pageServiceSettings.put("wait_lsn_timeout_ms", 3000);
@@ -48,6 +51,7 @@ class PageServiceWaitTest {
 
     @AfterEach
     void stop() throws Exception {
+        vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         d.close();
     }
 
@@ -61,7 +65,7 @@ class PageServiceWaitTest {
 
     @Test
     @Timeout(value = 2, timeUnit = TimeUnit.MINUTES)
-    void aRequestWaitsForTheWalItNeedsAndTheOnesBehindItKeepTheirPlace(Vertx vertx, VertxTestContext ctx) throws Exception {
+    void aRequestWaitsForTheWalItNeedsAndTheOnesBehindItKeepTheirPlace(VertxTestContext ctx) throws Exception {
         Lsn end = storedEnd();
         Lsn ahead = end.plus(64);
         AtomicBoolean walWritten = new AtomicBoolean();
@@ -93,7 +97,7 @@ class PageServiceWaitTest {
 
     @Test
     @Timeout(value = 2, timeUnit = TimeUnit.MINUTES)
-    void walThatDoesNotComeTimesOutAndTheStreamGoesOn(Vertx vertx, VertxTestContext ctx) throws Exception {
+    void walThatDoesNotComeTimesOutAndTheStreamGoesOn(VertxTestContext ctx) throws Exception {
         Lsn farAhead = storedEnd().plus(1L << 30);
         long started = System.nanoTime();
         AsyncPageClient.connect(vertx, d.pgPort, "zenith", "wait-secret").compose(c -> c.openStream(PagestreamVersion.V3, tenant, timeline)
