@@ -4,6 +4,7 @@ import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * receiver say why ("no space left on device", state {@code stalled}); once there is room again it all
  * goes on by itself, and every commit pgbench saw acknowledged is in the store.
  */
+@Tag("pg")
 class DiskFullTest {
     private Path mount;
     private DaemonFixture d;

@@ -2,6 +2,7 @@ package dev.zenith.server;
 
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The storage must come up unavailable, saying which file, offset and WAL are damaged, and cut nothing:
  * once the byte is repaired, every commit pgbench saw acknowledged is there.
  */
+@Tag("pg")
 class JournalCorruptionTest {
     /** The journal's frame header (WalJournal): magic at 0, start LSN at 12, payload length at 20; 32 bytes. */
     private static final int HEADER_BYTES = 32;

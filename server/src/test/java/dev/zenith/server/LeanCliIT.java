@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * any other line, help and usage errors are the program's; the daemon runs nothing else and wants the token.
  * Also pg connstr, pg logs and zenith logs (-f too) as people use them, against a daemon of its own process.
  */
+@Tag("pg")
 class LeanCliIT {
     static DaemonFixture d;
     static Path workDir;

@@ -12,6 +12,7 @@ import dev.zenith.wal.RelTag;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -33,6 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * PostgreSQL stops replaying short of its target (WAL it refuses though the store's checks pass) is
  * stopped and reported as failed, not as created.
  */
+@Tag("pg")
 class StoreDamageTest {
     DaemonFixture d;
     WalServiceClients clients;

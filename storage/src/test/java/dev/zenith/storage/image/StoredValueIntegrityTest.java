@@ -12,6 +12,7 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lmdbjava.ByteArrayProxy;
@@ -38,6 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * served. A page whose stored value is intact but which fails PostgreSQL's data checksum is refused
  * too. A store of the format before checksums gets them when it opens.
  */
+@Tag("pg")
 class StoredValueIntegrityTest {
     private static PgCluster cluster;
     private static Path template;
