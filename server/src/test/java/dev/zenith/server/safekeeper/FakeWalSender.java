@@ -10,16 +10,19 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetSocket;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Just enough of a walsender for the WAL receiver's tests (a real PostgreSQL never streams invalid WAL):
@@ -40,31 +43,37 @@ final class FakeWalSender {
     record Connection(Lsn startLsn, List<Lsn> flushReports) {
     }
 
-    /** Listens on a free loopback port, a FakeWalSender per connection; returns the port. */
-    static int listen(Vertx vertx, Lsn end, List<Connection> connections, Script script) throws Exception {
+    /** Listens on a free loopback port, a FakeWalSender per connection; the port. */
+    static Future<Integer> listen(Vertx vertx, Lsn end, List<Connection> connections, Script script) {
         return vertx.createNetServer().connectHandler(socket -> new FakeWalSender(socket, end, connections, script))
-                .listen(0, "127.0.0.1").toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS).actualPort();
+                .listen(0, "127.0.0.1").map(NetServer::actualPort);
     }
 
     /**
-     * Runs a WAL receiver for {@code timeline} against the sender on {@code port} until it has acknowledged
-     * {@code end} and LMDB holds it (a minute at most), then stops it; returns what it acknowledged.
+     * Runs a WAL receiver for {@code timeline} against the sender on {@code port} until LMDB holds
+     * {@code end} (the receiver's durable-WAL event, which the WAL service's streams follow too), then
+     * stops it; what it acknowledged. After a minute without that event it stops it all the same, and
+     * the caller sees how far it got (or fails when acknowledged WAL did not reach LMDB).
      */
-    static Lsn receiveUntil(Vertx vertx, Store store, TimelineId timeline, int port, Path home, Lsn end) throws Exception {
+    static Future<Lsn> receiveUntil(Vertx vertx, Store store, TimelineId timeline, int port, Path home, Lsn end) {
         ZenithConfig config = ZenithConfig.fromJson(new JsonObject().put("home", home.toString()));
         WalReceiver receiver = new WalReceiver(vertx, store, timeline, "127.0.0.1", port, null, "zenith_receiver",
                 "zenith_test_slot", config, () -> true);
+        Promise<Boolean> stored = Promise.promise();
+        MessageConsumer<String> durable = vertx.eventBus().<String>consumer(WalReceiver.walDurableAddress(timeline), m -> {
+            if (!Lsn.parse(m.body()).isBefore(end)) {
+                stored.tryComplete(true);
+            }
+        });
+        long timer = vertx.setTimer(60_000, t -> stored.tryComplete(false));
         receiver.start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!receiver.flushed().equals(end) && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        Lsn flushed = receiver.flushed();
-        if (flushed.equals(end) && !receiver.awaitIndexed(30_000)) {
-            throw new AssertionError("acknowledged WAL did not reach LMDB");
-        }
-        receiver.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        return flushed;
+        return stored.future().compose(inLmdb -> {
+            vertx.cancelTimer(timer);
+            Lsn flushed = receiver.flushed();
+            Future<Lsn> done = durable.unregister().compose(v -> receiver.stop()).map(flushed);
+            return inLmdb || !flushed.equals(end) ? done
+                    : done.compose(x -> Future.failedFuture(new AssertionError("acknowledged WAL did not reach LMDB")));
+        });
     }
 
     private final NetSocket socket;

@@ -1,6 +1,7 @@
 package dev.zenith.server.safekeeper;
 
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.storage.InitdbWal;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.journal.WalJournal;
@@ -12,9 +13,16 @@ import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.testing.WalCrafter;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Timeout;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -37,6 +45,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the same bytes, the same records decoded back, each record's block reference indexed at its own LSN.
  * And a journal found damaged when the receiver (re)connects stops it, its state saying why.
  */
+@ExtendWith(VertxExtension.class)
 class WalReceiverReconnectTest {
     private static final Lsn SEG = Lsn.of(16L << 20);
     private static final RelTag REL = RelTag.of(1663, 5, 16384, ForkNumber.MAIN);
@@ -44,6 +53,22 @@ class WalReceiverReconnectTest {
 
     @TempDir
     Path tmp;
+    Vertx vertx;
+    Path dir;
+    Store store;
+
+    @BeforeEach
+    void open() {
+        vertx = CheckedVertx.create();
+        dir = tmp.resolve("store");
+        store = Store.open(dir);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        vertx.close().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS); // (stops what a failed test left running)
+        store.close();
+    }
 
     /** Records of 10 to about 3,000 bytes, many across page boundaries, each touching its own block (its index). */
     private static WalCrafter craft() {
@@ -55,13 +80,15 @@ class WalReceiverReconnectTest {
     }
 
     @Test
-    void aRecordFailingItsChecksumMidMessage() throws Exception {
-        reconnectsAndLosesNothing((wal, bad) -> wal[(int) bad.start().minus(SEG) + 30] ^= 0x40);
+    @Timeout(value = 2, timeUnit = TimeUnit.MINUTES)
+    void aRecordFailingItsChecksumMidMessage(VertxTestContext ctx) {
+        reconnectsAndLosesNothing(ctx, (wal, bad) -> wal[(int) bad.start().minus(SEG) + 30] ^= 0x40);
     }
 
     @Test
-    void aDamagedPageHeaderMidMessage() throws Exception {
-        reconnectsAndLosesNothing((wal, bad) -> {
+    @Timeout(value = 2, timeUnit = TimeUnit.MINUTES)
+    void aDamagedPageHeaderMidMessage(VertxTestContext ctx) {
+        reconnectsAndLosesNothing(ctx, (wal, bad) -> {
             long page = (bad.start().value() + 8191) / 8192 * 8192; // the next page boundary: its xlp_magic
             wal[(int) (page - SEG.value())] ^= 0x01;
         });
@@ -71,7 +98,7 @@ class WalReceiverReconnectTest {
         void apply(byte[] wal, WalCrafter.Crafted firstBadRecord);
     }
 
-    private void reconnectsAndLosesNothing(Damage damage) throws Exception {
+    private void reconnectsAndLosesNothing(VertxTestContext ctx, Damage damage) {
         WalCrafter crafter = craft();
         List<WalCrafter.Crafted> records = crafter.records();
         Lsn end = crafter.end();
@@ -86,35 +113,36 @@ class WalReceiverReconnectTest {
         damage.apply(damaged, firstBad);
         assertTrue(page(firstBad.start()) * 8192 + 8192 < badEnd.value(), "the damage lies inside message 2");
 
-        Vertx vertx = Vertx.vertx();
         List<FakeWalSender.Connection> connections = new CopyOnWriteArrayList<>();
-        int port = FakeWalSender.listen(vertx, end, connections, startLsn -> connections.size() == 1
+        TimelineId tl = InitdbWal.storeIndexed(store, SEG, Arrays.copyOf(wal, (int) split.minus(SEG)));
+        FakeWalSender.listen(vertx, end, connections, startLsn -> connections.size() == 1
                 ? List.of(new FakeWalSender.Chunk(startLsn, slice(wal, startLsn, mid)),
                         new FakeWalSender.Chunk(mid, slice(damaged, mid, badEnd)))
-                : List.of(new FakeWalSender.Chunk(startLsn, slice(wal, startLsn, end))));
-        try (Store store = Store.open(tmp.resolve("store-" + System.nanoTime()))) {
-            TimelineId tl = InitdbWal.storeIndexed(store, SEG, Arrays.copyOf(wal, (int) split.minus(SEG)));
-            assertEquals(end, FakeWalSender.receiveUntil(vertx, store, tl, port, tmp.resolve("home"), end),
-                    "the second connection's WAL is acknowledged");
-
-            assertEquals(2, connections.size(), "one reconnect: " + connections);
-            for (Lsn reported : connections.get(0).flushReports()) {
-                assertTrue(!reported.isAfter(mid), "flushed " + reported + " reported from the damaged message");
-            }
-            assertEquals(mid, connections.get(1).startLsn(), "it resumes where its store ends: inside record 150");
-            assertEquals(end, store.walEnd(tl).orElseThrow());
-            assertEquals(end, store.lastRecordEnd(tl).orElseThrow());
-            assertArrayEquals(wal, store.readWal(tl, SEG, wal.length), "the stored WAL is the intact stream");
-            assertEquals(records.stream().map(WalCrafter.Crafted::start).toList(), recordStarts(store.readWal(tl, SEG, wal.length)),
-                    "every record once, in order");
-            for (int i = 0; i < RECORDS; i++) {
-                assertEquals(records.get(i).start(), store.lastChange(tl, REL, i, end).orElseThrow(),
-                        "block " + i + " is indexed at its record");
-            }
-            assertEquals(RECORDS, store.changedBlocks(tl, Lsn.INVALID, end).size());
-        } finally {
-            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        }
+                : List.of(new FakeWalSender.Chunk(startLsn, slice(wal, startLsn, end))))
+        .compose(port -> FakeWalSender.receiveUntil(vertx, store, tl, port, tmp.resolve("home"), end))
+        .compose(acknowledged -> {
+            ctx.verify(() -> {
+                assertEquals(end, acknowledged, "the second connection's WAL is acknowledged");
+                assertEquals(2, connections.size(), "one reconnect: " + connections);
+                for (Lsn reported : connections.get(0).flushReports()) {
+                    assertTrue(!reported.isAfter(mid), "flushed " + reported + " reported from the damaged message");
+                }
+                assertEquals(mid, connections.get(1).startLsn(), "it resumes where its store ends: inside record 150");
+            });
+            return vertx.executeBlocking(() -> { // LMDB reads: off the event loop
+                assertEquals(end, store.walEnd(tl).orElseThrow());
+                assertEquals(end, store.lastRecordEnd(tl).orElseThrow());
+                assertArrayEquals(wal, store.readWal(tl, SEG, wal.length), "the stored WAL is the intact stream");
+                assertEquals(records.stream().map(WalCrafter.Crafted::start).toList(), recordStarts(store.readWal(tl, SEG, wal.length)),
+                        "every record once, in order");
+                for (int i = 0; i < RECORDS; i++) {
+                    assertEquals(records.get(i).start(), store.lastChange(tl, REL, i, end).orElseThrow(),
+                            "block " + i + " is indexed at its record");
+                }
+                assertEquals(RECORDS, store.changedBlocks(tl, Lsn.INVALID, end).size());
+                return null;
+            });
+        }).onComplete(ctx.succeedingThenComplete());
     }
 
     private static long page(Lsn lsn) {
@@ -122,43 +150,46 @@ class WalReceiverReconnectTest {
     }
 
     @Test
-    void aDamagedJournalStopsTheReceiverSayingWhy() throws Exception {
+    @Timeout(value = 1, timeUnit = TimeUnit.MINUTES)
+    void aDamagedJournalStopsTheReceiverSayingWhy(VertxTestContext ctx) throws Exception {
         WalCrafter crafter = craft();
         byte[] wal = Arrays.copyOf(crafter.segments(), (int) crafter.end().minus(SEG));
         List<Lsn> ends = WalStreamDecoder.recordEnds(SEG, wal);
-        Vertx vertx = Vertx.vertx();
-        Path dir = tmp.resolve("store");
-        try (Store store = Store.open(dir)) {
-            TimelineId tl = InitdbWal.storeIndexed(store, SEG, slice(wal, SEG, ends.get(99)));
-            for (int i = 100; i < 400; i += 100) { // three acknowledged writes LMDB has not taken in yet
-                store.journalWal(tl, ends.get(i - 1), slice(wal, ends.get(i - 1), ends.get(i + 99 < 400 ? i + 99 : 399)));
-            }
-            Path journal;
-            try (var files = Files.walk(dir.resolve("wal-journal"))) {
-                journal = files.filter(f -> f.toString().endsWith(".journal")).findFirst().orElseThrow();
-            }
-            byte[] bytes = Files.readAllBytes(journal);
-            int block = WalJournal.blockSize(journal.getParent());
-            bytes[WalJournal.frameSpan((int) ends.get(199).minus(ends.get(99)), block) + 100] ^= 1;
-            Files.write(journal, bytes);
+        TimelineId tl = InitdbWal.storeIndexed(store, SEG, slice(wal, SEG, ends.get(99)));
+        for (int i = 100; i < 400; i += 100) { // three acknowledged writes LMDB has not taken in yet
+            store.journalWal(tl, ends.get(i - 1), slice(wal, ends.get(i - 1), ends.get(i + 99 < 400 ? i + 99 : 399)));
+        }
+        Path journal;
+        try (var files = Files.walk(dir.resolve("wal-journal"))) {
+            journal = files.filter(f -> f.toString().endsWith(".journal")).findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(journal);
+        int block = WalJournal.blockSize(journal.getParent());
+        bytes[WalJournal.frameSpan((int) ends.get(199).minus(ends.get(99)), block) + 100] ^= 1;
+        Files.write(journal, bytes);
 
-            int port = FakeWalSender.listen(vertx, crafter.end(), new CopyOnWriteArrayList<>(), startLsn -> List.of());
+        FakeWalSender.listen(vertx, crafter.end(), new CopyOnWriteArrayList<>(), startLsn -> List.of()).compose(port -> {
             WalReceiver receiver = new WalReceiver(vertx, store, tl, "127.0.0.1", port, null, "zenith_receiver", "zenith_test_slot",
                     ZenithConfig.fromJson(new JsonObject()
                             .put("home", tmp.resolve("home").toString())), () -> true);
+            Promise<JsonObject> failed = Promise.promise();
+            vertx.setPeriodic(20, timer -> { // (its state is no event: it is looked at, as `pg show` does)
+                JsonObject stats = receiver.stats();
+                if ("failed".equals(stats.getString("state"))) {
+                    vertx.cancelTimer(timer);
+                    failed.tryComplete(stats);
+                }
+            });
+            vertx.setTimer(30_000, t -> failed.tryFail(new AssertionError("never failed: " + receiver.stats().encode())));
             receiver.start();
-            JsonObject stats = receiver.stats();
-            for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                 !"failed".equals(stats.getString("state")) && System.nanoTime() < deadline; stats = receiver.stats()) {
-                Thread.sleep(20);
-            }
-            assertEquals("failed", stats.getString("state"), stats.encode());
-            assertTrue(stats.getString("reason").contains(journal.toString()), stats.encode());
-            assertEquals(ends.get(99), store.walEnd(tl).orElseThrow(), "nothing was replayed around the damage");
-            receiver.stop().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        } finally {
-            vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-        }
+            return failed.future().compose(stats -> {
+                ctx.verify(() -> assertTrue(stats.getString("reason").contains(journal.toString()), stats.encode()));
+                return vertx.executeBlocking(() -> store.walEnd(tl).orElseThrow());
+            }).compose(walEnd -> {
+                ctx.verify(() -> assertEquals(ends.get(99), walEnd, "nothing was replayed around the damage"));
+                return receiver.stop();
+            });
+        }).onComplete(ctx.succeedingThenComplete());
     }
 
     private static byte[] slice(byte[] wal, Lsn from, Lsn to) {
