@@ -5,6 +5,7 @@ import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * real launcher), beside the same commands in a script: the progress bar of a long action against one line per
  * phase, and the question a destructive action asks, answered no, yes, or not at all.
  */
+@Tag("pg")
 class TerminalCliIT {
     static DaemonFixture d;
     static Path workDir;
