@@ -47,7 +47,7 @@ class ComputePasswordTest extends FreshDaemonTest {
         String before = Files.readString(d.passFile());
         d.inProcessShutdownKeepingHome();
         try (Store store = Store.open(d.home.resolve("storages/local"))) {
-            store.deleteMeta(PASSWORD_KEY); // as a storage made before computes had passwords
+            store.documents().delete(PASSWORD_KEY); // as a storage made before computes had passwords
         }
         d.startInProcess();
         d.action("main", "start");
@@ -63,7 +63,7 @@ class ComputePasswordTest extends FreshDaemonTest {
         assertEquals(after, Files.readString(d.passFile()));
         d.inProcessShutdownKeepingHome();
         try (Store store = Store.open(d.home.resolve("storages/local"))) {
-            assertTrue(store.getMeta(PASSWORD_KEY).isPresent(), "kept in the storage once durable");
+            assertTrue(store.documents().get(PASSWORD_KEY).isPresent(), "kept in the storage once durable");
         }
         d.startInProcess();
     }

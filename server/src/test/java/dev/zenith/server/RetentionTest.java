@@ -188,8 +188,8 @@ class RetentionTest extends FreshDaemonTest {
             for (TimelineId t : destroyed) {
                 assertTrue(store.entriesOf(t).values().stream().allMatch(n -> n == 0), t + ": " + store.entriesOf(t));
                 assertFalse(Files.exists(storage.resolve("wal-journal").resolve(t.toString())), "journal of " + t);
-                assertTrue(store.listMeta("").keySet().stream().noneMatch(k -> k.contains(t.toString())),
-                        "documents of " + t + ": " + store.listMeta("").keySet());
+                assertTrue(store.documents().list("").keySet().stream().noneMatch(k -> k.contains(t.toString())),
+                        "documents of " + t + ": " + store.documents().list("").keySet());
             }
         }
         d.startInProcess();

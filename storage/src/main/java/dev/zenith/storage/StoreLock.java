@@ -1,6 +1,5 @@
 package dev.zenith.storage;
 
-import dev.zenith.storage.lmdb.Tables;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,7 +18,7 @@ import java.nio.file.StandardOpenOption;
  * holder's pid for the error message.
  */
 final class StoreLock implements AutoCloseable {
-    static final String FILE_NAME = Tables.LOCK_FILE;
+    static final String FILE_NAME = "zenith.lock";
 
     private final FileChannel channel;
     private final FileLock lock;

@@ -18,6 +18,23 @@ public record WriteStall(String reason, Instant since) {
         return false;
     }
 
+    /**
+     * The stall {@code failure} means for writes to {@code directory}, continuing {@code was}; {@code was}
+     * when it is no failure of the disk (refused for what it is, a gap say).
+     */
+    public static WriteStall after(WriteStall was, Throwable failure, java.nio.file.Path directory) {
+        if (!isStall(failure)) {
+            return was;
+        }
+        long usable;
+        try {
+            usable = java.nio.file.Files.getFileStore(directory).getUsableSpace();
+        } catch (java.io.IOException e) {
+            usable = -1;
+        }
+        return new WriteStall(reasonOf(failure, usable), was == null ? Instant.now() : was.since());
+    }
+
     /** Below this much room a file system is full for our writes (see {@link #reasonOf}). */
     static final long FULL_BYTES = 1 << 20;
 

@@ -20,7 +20,7 @@ public final class CrashChild {
     /** A new store in {@code dir} with one root timeline for the child to write, closed again. */
     static TimelineId newStore(Path dir) {
         try (Store s = Store.open(dir)) {
-            return s.createTimeline(null, Lsn.INVALID, 1).id();
+            return s.timelines().create(null, Lsn.INVALID, 1).id();
         }
     }
 
@@ -35,10 +35,10 @@ public final class CrashChild {
     public static void main(String[] args) {
         try (Store store = Store.open(Path.of(args[0]))) {
             TimelineId tl = TimelineId.parse(args[1]);
-            Lsn end = store.walEnd(tl).orElse(Lsn.parse("0/1000000"));
+            Lsn end = store.wal().end(tl).orElse(Lsn.parse("0/1000000"));
             while (true) {
                 long index = (end.value() - Lsn.parse("0/1000000").value()) / CHUNK;
-                store.appendWal(List.of(WalAppend.raw(tl, end, chunk(index))));
+                store.wal().append(List.of(WalAppend.raw(tl, end, chunk(index))));
                 end = end.plus(CHUNK);
                 System.out.println(end);
                 System.out.flush();

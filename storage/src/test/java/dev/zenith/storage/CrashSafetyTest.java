@@ -42,15 +42,15 @@ class CrashSafetyTest {
             }
         }
         try (Store s = Store.open(dir)) {
-            Lsn end = s.walEnd(tl).orElseThrow();
+            Lsn end = s.wal().end(tl).orElseThrow();
             assertTrue(!end.isBefore(acknowledged), "acknowledged " + acknowledged + " but store ends at " + end);
             Lsn start = Lsn.parse("0/1000000");
             long chunks = end.minus(start) / CrashChild.CHUNK;
             for (long i = 0; i < chunks; i++) {
-                assertArrayEquals(CrashChild.chunk(i), s.readWal(tl, start.plus(i * CrashChild.CHUNK), CrashChild.CHUNK));
+                assertArrayEquals(CrashChild.chunk(i), s.wal().read(tl, start.plus(i * CrashChild.CHUNK), CrashChild.CHUNK));
             }
-            s.appendWal(List.of(WalAppend.raw(tl, end, new byte[] {1, 2, 3})));
-            assertEquals(end.plus(3), s.walEnd(tl).orElseThrow());
+            s.wal().append(List.of(WalAppend.raw(tl, end, new byte[] {1, 2, 3})));
+            assertEquals(end.plus(3), s.wal().end(tl).orElseThrow());
         }
     }
 }

@@ -64,14 +64,14 @@ public final class InitdbWal implements AutoCloseable {
 
     /** A new timeline in {@code store} holding {@code wal} (from {@code start}), indexed as the WAL receiver indexes. */
     public static TimelineId storeIndexed(Store store, Lsn start, byte[] wal) {
-        TimelineId tl = store.createTimeline(null, Lsn.INVALID, 1).id();
+        TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
         WalStreamDecoder d = WalStreamDecoder.startingAt(start);
         d.feed(wal, 0, wal.length);
         WalIndex index = new WalIndex();
         for (DecodeResult r = d.poll(); r instanceof DecodedRecord rec; r = d.poll()) {
             index.add(rec);
         }
-        store.appendWal(List.of(index.drainInto(tl, start, wal)));
+        store.wal().append(List.of(index.drainInto(tl, start, wal)));
         return tl;
     }
 

@@ -61,8 +61,8 @@ class JournalReplayTest {
         List<Lsn> checkpoints;
         try (Store oracle = Store.open(tmp.resolve("oracle"))) {
             TimelineId tl = storeWithWalUpTo(oracle, end);
-            lastCommit = oracle.lastCommitAtOrBefore(tl, Instant.now().plusSeconds(3600));
-            checkpoints = oracle.checkpoints(tl, Lsn.INVALID, end);
+            lastCommit = oracle.changes().lastCommitAtOrBefore(tl, Instant.now().plusSeconds(3600));
+            checkpoints = oracle.changes().checkpoints(tl, Lsn.INVALID, end);
         }
 
         Path dir = tmp.resolve("store");
@@ -72,20 +72,20 @@ class JournalReplayTest {
             // Journaled in pieces that split records (as streamed), never appended to LMDB: a crash here.
             int[] cuts = {(int) split.minus(SEG), (int) split.minus(SEG) + 1000, (int) split.minus(SEG) + 70_001, wal.length};
             for (int i = 0; i + 1 < cuts.length; i++) {
-                s.journalWal(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
+                s.journals().append(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
             }
-            assertEquals(split, s.walEnd(tl).orElseThrow(), "readers see LMDB only");
+            assertEquals(split, s.wal().end(tl).orElseThrow(), "readers see LMDB only");
         }
         try (Store s = Store.open(dir)) {
-            assertEquals(end, s.walEnd(tl).orElseThrow());
-            assertEquals(end, s.lastRecordEnd(tl).orElseThrow());
-            assertArrayEquals(wal, s.readWal(tl, SEG, wal.length));
-            assertEquals(lastCommit, s.lastCommitAtOrBefore(tl, Instant.now().plusSeconds(3600)));
-            assertEquals(checkpoints, s.checkpoints(tl, Lsn.INVALID, end));
+            assertEquals(end, s.wal().end(tl).orElseThrow());
+            assertEquals(end, s.wal().lastRecordEnd(tl).orElseThrow());
+            assertArrayEquals(wal, s.wal().read(tl, SEG, wal.length));
+            assertEquals(lastCommit, s.changes().lastCommitAtOrBefore(tl, Instant.now().plusSeconds(3600)));
+            assertEquals(checkpoints, s.changes().checkpoints(tl, Lsn.INVALID, end));
             assertEquals(0, journalFiles(dir), "the journal is emptied once LMDB has it");
         }
         try (Store s = Store.open(dir)) {
-            assertEquals(end, s.walEnd(tl).orElseThrow(), "opening again changes nothing");
+            assertEquals(end, s.wal().end(tl).orElseThrow(), "opening again changes nothing");
         }
     }
 
@@ -97,13 +97,13 @@ class JournalReplayTest {
         try (Store s = Store.open(dir)) {
             tl = storeWithWalUpTo(s, recordEnd);
             // A torn record: part of the next record journaled, then the tail is cut before a rebuild.
-            s.journalWal(tl, recordEnd, Arrays.copyOfRange(wal, (int) recordEnd.minus(SEG), (int) recordEnd.minus(SEG) + 20));
-            s.truncateWal(tl, recordEnd);
-            assertEquals(recordEnd, s.walEnd(tl).orElseThrow());
-            assertThrows(StoreException.class, () -> s.journalWal(tl, recordEnd.plus(8), new byte[8]));
+            s.journals().append(tl, recordEnd, Arrays.copyOfRange(wal, (int) recordEnd.minus(SEG), (int) recordEnd.minus(SEG) + 20));
+            s.wal().truncate(tl, recordEnd);
+            assertEquals(recordEnd, s.wal().end(tl).orElseThrow());
+            assertThrows(StoreException.class, () -> s.journals().append(tl, recordEnd.plus(8), new byte[8]));
         }
         try (Store s = Store.open(dir)) {
-            assertEquals(recordEnd, s.walEnd(tl).orElseThrow(), "the journal did not bring the cut bytes back");
+            assertEquals(recordEnd, s.wal().end(tl).orElseThrow(), "the journal did not bring the cut bytes back");
         }
     }
 
@@ -118,7 +118,7 @@ class JournalReplayTest {
         try (Store s = Store.open(dir)) {
             tl = storeWithWalUpTo(s, split);
             for (int i = 0; i + 1 < cuts.length; i++) { // four acknowledged writes, then a crash before LMDB has them
-                s.journalWal(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
+                s.journals().append(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
             }
         }
         Path journalFile = onlyJournalFile(dir);
@@ -137,8 +137,8 @@ class JournalReplayTest {
 
         Files.write(journalFile, intact); // repaired: every acknowledged byte was still there
         try (Store s = Store.open(dir)) {
-            assertEquals(end, s.walEnd(tl).orElseThrow());
-            assertArrayEquals(wal, s.readWal(tl, SEG, wal.length));
+            assertEquals(end, s.wal().end(tl).orElseThrow());
+            assertArrayEquals(wal, s.wal().read(tl, SEG, wal.length));
         }
     }
 
@@ -151,7 +151,7 @@ class JournalReplayTest {
         try (Store s = Store.open(dir)) {
             tl = storeWithWalUpTo(s, split);
             for (int i = 0; i + 1 < cuts.length; i++) {
-                s.journalWal(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
+                s.journals().append(tl, SEG.plus(cuts[i]), Arrays.copyOfRange(wal, cuts[i], cuts[i + 1]));
             }
         }
         Path journalFile = onlyJournalFile(dir);
@@ -161,7 +161,7 @@ class JournalReplayTest {
         Arrays.fill(torn, (int) last + 2 * block, (int) last + 3 * block, (byte) 0); // a block that never reached the disk
         Files.write(journalFile, torn);
         try (Store s = Store.open(dir)) {
-            assertEquals(SEG.plus(cuts[1]), s.walEnd(tl).orElseThrow(), "the first write replayed, the torn one cut");
+            assertEquals(SEG.plus(cuts[1]), s.wal().end(tl).orElseThrow(), "the first write replayed, the torn one cut");
         }
     }
 

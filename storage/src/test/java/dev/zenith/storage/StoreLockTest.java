@@ -36,7 +36,7 @@ class StoreLockTest {
             child.waitFor();
         }
         try (Store s = Store.open(dir)) {
-            assertTrue(s.walEnd(tl).isPresent(), "the child's acknowledged WAL is there");
+            assertTrue(s.wal().end(tl).isPresent(), "the child's acknowledged WAL is there");
         }
     }
 

@@ -29,25 +29,25 @@ class WalTruncateTest {
         new Random(7).nextBytes(first);
         new Random(8).nextBytes(torn);
         try (Store s = Store.open(tmp.resolve("store"))) {
-            TimelineId tl = s.createTimeline(null, Lsn.INVALID, 1).id();
+            TimelineId tl = s.timelines().create(null, Lsn.INVALID, 1).id();
             Lsn recordEnd = SEG.plus(first.length - 100);
-            s.appendWal(List.of(new WalAppend(tl, SEG, first, List.of(), List.of(), List.of(), recordEnd)));
-            s.appendWal(List.of(WalAppend.raw(tl, SEG.plus(first.length), torn)));
+            s.wal().append(List.of(new WalAppend(tl, SEG, first, List.of(), List.of(), List.of(), recordEnd)));
+            s.wal().append(List.of(WalAppend.raw(tl, SEG.plus(first.length), torn)));
 
-            StoreException refused = assertThrows(StoreException.class, () -> s.truncateWal(tl, recordEnd.plus(-8)));
+            StoreException refused = assertThrows(StoreException.class, () -> s.wal().truncate(tl, recordEnd.plus(-8)));
             assertEquals(true, refused.getMessage().contains("last complete record ends at " + recordEnd), refused.getMessage());
-            assertEquals(SEG.plus(first.length + torn.length), s.walEnd(tl).orElseThrow(), "a refused cut changes nothing");
+            assertEquals(SEG.plus(first.length + torn.length), s.wal().end(tl).orElseThrow(), "a refused cut changes nothing");
 
-            s.truncateWal(tl, recordEnd);
-            assertEquals(recordEnd, s.walEnd(tl).orElseThrow());
-            assertEquals(recordEnd, s.lastRecordEnd(tl).orElseThrow());
-            assertArrayEquals(Arrays.copyOf(first, first.length - 100), s.readWal(tl, SEG, first.length));
+            s.wal().truncate(tl, recordEnd);
+            assertEquals(recordEnd, s.wal().end(tl).orElseThrow());
+            assertEquals(recordEnd, s.wal().lastRecordEnd(tl).orElseThrow());
+            assertArrayEquals(Arrays.copyOf(first, first.length - 100), s.wal().read(tl, SEG, first.length));
 
             byte[] rewritten = new byte[300];
             new Random(9).nextBytes(rewritten);
-            s.appendWal(List.of(WalAppend.raw(tl, recordEnd, rewritten)));
-            assertArrayEquals(rewritten, s.readWal(tl, recordEnd, 1000));
-            assertThrows(StoreException.class, () -> s.truncateWal(tl, SEG.plus(-1)));
+            s.wal().append(List.of(WalAppend.raw(tl, recordEnd, rewritten)));
+            assertArrayEquals(rewritten, s.wal().read(tl, recordEnd, 1000));
+            assertThrows(StoreException.class, () -> s.wal().truncate(tl, SEG.plus(-1)));
         }
     }
 }

@@ -37,8 +37,8 @@ final class PageCatalog {
                     names.add(pg.getString("name"));
                 }
             }
-            out.add(t.copy().put("end_lsn", store.lastRecordEnd(id).map(Lsn::toString).orElse(null))
-                    .put("retention_horizon", store.retentionHorizon(id).map(Lsn::toString).orElse(null))
+            out.add(t.copy().put("end_lsn", store.wal().lastRecordEnd(id).map(Lsn::toString).orElse(null))
+                    .put("retention_horizon", store.images().retentionHorizon(id).map(Lsn::toString).orElse(null))
                     .put("pgs", names));
         }
         return out;
@@ -47,7 +47,7 @@ final class PageCatalog {
     /** {@code lsnText} null: the end of the pg's WAL. */
     static JsonObject relations(StorageRegistry.Storage storage, String pgName, TimelineId timeline, String lsnText) {
         Store store = storage.store();
-        Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> ApiException.conflict("pg '" + pgName + "' has no WAL yet"));
+        Lsn end = store.wal().lastRecordEnd(timeline).orElseThrow(() -> ApiException.conflict("pg '" + pgName + "' has no WAL yet"));
         Lsn lsn = end;
         if (lsnText != null) {
             try {
@@ -55,12 +55,12 @@ final class PageCatalog {
             } catch (IllegalArgumentException e) {
                 throw ApiException.badRequest(e.getMessage());
             }
-            Lsn horizon = store.retentionHorizon(timeline).orElse(end);
+            Lsn horizon = store.images().retentionHorizon(timeline).orElse(end);
             if (lsn.isBefore(horizon)) {
                 throw ApiException.badRequest("LSN " + lsn + " is before the retention horizon " + horizon + " of pg '" + pgName + "'");
             }
             // Up to where the stored WAL ends (the pg's last_lsn) is reached; past the last record, it is its state.
-            Lsn stored = Lsn.max(end, store.walEnd(timeline).orElse(end));
+            Lsn stored = Lsn.max(end, store.wal().end(timeline).orElse(end));
             if (lsn.isAfter(stored)) {
                 throw ApiException.badRequest("LSN " + lsn + " is beyond the end of WAL " + stored + " of pg '" + pgName
                         + "' in the store (acknowledged WAL reaches it within wal_receiver.index_interval_ms)");

@@ -76,15 +76,15 @@ public final class BaseBackupBuilder {
     /** {@code historyFiles}: the lineage's PostgreSQL timeline history files, sent in pg_wal with the WAL. */
     public static PreparedBackup prepare(Store store, Timeline timeline, String label, boolean includeWal,
                                          Map<Integer, byte[]> historyFiles, Path scratchRoot) throws IOException {
-        Lsn end = store.lastRecordEnd(timeline.id()).orElseThrow(() ->
+        Lsn end = store.wal().lastRecordEnd(timeline.id()).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no WAL"));
-        ImageManifest image = store.latestImageAtOrBefore(timeline.id(), end).orElseThrow(() ->
+        ImageManifest image = store.images().latestImageAtOrBefore(timeline.id(), end).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no image at or before " + end));
-        ControlFile imageControl = ControlFile.parse(store.pgControl(image));
+        ControlFile imageControl = ControlFile.parse(store.images().pgControl(image));
         // The WAL may cross into later PostgreSQL timelines than the image's checkpoint (a branch, a promotion):
         // segments are named for theirs, the manifest lists each one's range, and minRecoveryPoint's timeline
         // takes recovery through the history files to the last one.
-        List<BackupManifest.WalRange> ranges = walRanges(PgTimelines.entries(store, timeline.id()), image.redoLsn(), end);
+        List<BackupManifest.WalRange> ranges = walRanges(store.pgTimelines().entries(timeline.id()), image.redoLsn(), end);
         int startTli = imageControl.checkPointCopy().thisTimeLineId();
         int endTli = ranges.get(0).timeline();
         Files.createDirectories(scratchRoot);
@@ -93,7 +93,7 @@ public final class BaseBackupBuilder {
         try {
             Path walDir = Files.createDirectories(dir.resolve("pg_wal"));
             if (includeWal) {
-                store.writeWalSegments(timeline.id(), image.redoLsn(), end, walDir);
+                store.pgWal().writeSegments(timeline.id(), image.redoLsn(), end, walDir);
                 for (Map.Entry<Integer, byte[]> h : historyFiles.entrySet()) {
                     Files.write(walDir.resolve(String.format("%08X.history", h.getKey())), h.getValue());
                 }
@@ -154,11 +154,11 @@ public final class BaseBackupBuilder {
         directories.forEach(d -> out.add(TarArchiveReader.Entry.directory(d, now)));
         for (FileEntry f : image.files()) {
             if (f.path().equals(AUTO_CONF)) {
-                byte[] own = store.imageFile(image, f.path()).orElseThrow(() -> new IOException("image file " + f.path() + " is gone"));
+                byte[] own = store.images().imageFile(image, f.path()).orElseThrow(() -> new IOException("image file " + f.path() + " is gone"));
                 out.add(inMemory(AUTO_CONF, (new String(own, StandardCharsets.UTF_8) + IN_PLACE_TABLESPACES)
                         .getBytes(StandardCharsets.UTF_8), now));
             } else if (!f.path().equals(COMPUTE_SETTINGS_FILE) && !f.path().equals(DataDirectoryLayout.PG_CONTROL)) {
-                out.add(TarArchiveReader.Entry.file(f.path(), () -> new ByteArrayInputStream(store.imageFile(image, f.path())
+                out.add(TarArchiveReader.Entry.file(f.path(), () -> new ByteArrayInputStream(store.images().imageFile(image, f.path())
                         .orElseThrow(() -> new IOException("image file " + f.path() + " is gone"))), f.size(), now, true));
             }
         }

@@ -70,7 +70,7 @@ final class RelationSegmentStream extends InputStream {
     private void fetchBatch() throws IOException {
         int count = (int) Math.min(BATCH, endBlock - nextBlock);
         try {
-            store.readBlocks(timeline, rel, lsn, (int) nextBlock, count, checksums, pages, 0);
+            store.pages().readBlocks(timeline, rel, lsn, (int) nextBlock, count, checksums, pages, 0);
         } catch (StoreException e) {
             throw new IOException(e.getMessage(), e);
         }

@@ -19,7 +19,7 @@ final class ClusterPasswords {
     }
 
     static Optional<String> find(Store store) {
-        return store.getMeta(KEY).map(b -> new String(b, StandardCharsets.UTF_8));
+        return store.documents().get(KEY).map(b -> new String(b, StandardCharsets.UTF_8));
     }
 
     /** The storage's password, generated and stored the first time (blocking). */
@@ -33,6 +33,6 @@ final class ClusterPasswords {
 
     /** Makes {@code password}, which the storage's cluster has now, the storage's (blocking). */
     static void keep(Store store, String password) {
-        store.putMeta(KEY, password.getBytes(StandardCharsets.UTF_8));
+        store.documents().put(KEY, password.getBytes(StandardCharsets.UTF_8));
     }
 }

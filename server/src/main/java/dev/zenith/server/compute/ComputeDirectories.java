@@ -49,7 +49,7 @@ final class ComputeDirectories {
     }
 
     static Optional<TimelineId> mainTimeline(Store store) {
-        return store.getMeta(MAIN_TIMELINE_KEY).map(b -> TimelineId.parse(new String(b, StandardCharsets.UTF_8)));
+        return store.documents().get(MAIN_TIMELINE_KEY).map(b -> TimelineId.parse(new String(b, StandardCharsets.UTF_8)));
     }
 
     /**
@@ -83,14 +83,14 @@ final class ComputeDirectories {
             throw new IOException("initdb's WAL does not contain its checkpoint at " + checkpoint);
         }
         Lsn walEnd = index.lastRecordEnd();
-        Timeline timeline = store.createTimeline(null, Lsn.INVALID, pgTimeline);
-        store.appendWal(List.of(index.drainInto(timeline.id(), segmentStart,
+        Timeline timeline = store.timelines().create(null, Lsn.INVALID, pgTimeline);
+        store.wal().append(List.of(index.drainInto(timeline.id(), segmentStart,
                 Arrays.copyOf(bytes, (int) walEnd.minus(segmentStart)))));
         Progress.current().phase("storing the new cluster as the storage's first image");
-        ImportStats stats = store.importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
+        ImportStats stats = store.images().importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
                 Progress.current().ofImport());
         // Written last: a crash before this leaves an unused timeline, never a half-made main one.
-        store.putMeta(MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
+        store.documents().put(MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
         LOG.info("base image from initdb: checkpoint " + checkpoint + ", " + stats);
         return timeline.id();
     }
@@ -121,27 +121,27 @@ final class ComputeDirectories {
      */
     Optional<NewTimeline> rebuild(Store store, TimelineId timeline, PostgresProcess process, boolean asPrimary) throws IOException {
         Path pgdata = process.dataDir();
-        Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
-        Lsn walEnd = store.walEnd(timeline).orElse(end);
+        Lsn end = store.wal().lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
+        Lsn walEnd = store.wal().end(timeline).orElse(end);
         // Only a primary writes over the tail. A replica may start while the timeline's primary runs and
         // its receiver is mid-record: that tail is live WAL, not to be touched.
         if (asPrimary && walEnd.isAfter(WalIndexer.nextRecordStart(end))) {
             // A torn record at the tail was never acknowledged; the compute will write over it.
-            store.truncateWal(timeline, end);
+            store.wal().truncate(timeline, end);
             LOG.info("cut the torn WAL tail " + end + ".." + walEnd + " of timeline " + timeline);
         }
-        ImageManifest image = store.imageFor(timeline, end)
+        ImageManifest image = store.images().imageFor(timeline, end)
                 .orElseThrow(() -> new IOException("timeline " + timeline + " has no image at or before " + end));
-        boolean beginsTimeline = asPrimary && PgTimelines.beginsAtStart(store, timeline);
-        int endTli = PgTimelines.tliAt(PgTimelines.entries(store, timeline), end.plus(-1));
+        boolean beginsTimeline = asPrimary && store.pgTimelines().beginsAtStart(timeline);
+        int endTli = PgTimelines.tliAt(store.pgTimelines().entries(timeline), end.plus(-1));
         FileTrees.delete(pgdata);
         Progress progress = Progress.current();
         progress.phase("rebuilding the data directory from the store", DataDirectoryMaterializer.pageBytes(image));
-        MaterializeStats stats = store.materialize(image, pgdata, progress::advance);
-        progress.phase("writing the WAL to replay", store.walBytesToWrite(timeline, image.redoLsn(), end));
+        MaterializeStats stats = store.images().materialize(image, pgdata, progress::advance);
+        progress.phase("writing the WAL to replay", store.pgWal().bytesToWrite(timeline, image.redoLsn(), end));
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
-        store.writeWalSegments(timeline, image.redoLsn(), end, walDir, progress::advance);
+        store.pgWal().writeSegments(timeline, image.redoLsn(), end, walDir, progress::advance);
         writeHistoryFiles(store, timeline, walDir, beginsTimeline);
         // The image's pg_control says "shut down"; PostgreSQL must replay what follows its checkpoint
         // instead of starting to write over it, so it is told it crashed. When the WAL crosses into a
@@ -158,7 +158,7 @@ final class ComputeDirectories {
         if (!beginsTimeline) {
             return Optional.empty();
         }
-        int tli = store.timeline(timeline).orElseThrow().pgTimeline();
+        int tli = store.timelines().get(timeline).orElseThrow().pgTimeline();
         List<Path> placeholders = markTimelinesTaken(walDir, endTli, tli);
         Files.writeString(pgdata.resolve("recovery.signal"), "");
         return Optional.of(new NewTimeline(tli, endTli, placeholders));
@@ -220,7 +220,7 @@ final class ComputeDirectories {
      */
     void finishNewTimeline(Store store, TimelineId timeline, PostgresProcess process, NewTimeline plan) throws IOException {
         byte[] written = Files.readAllBytes(process.dataDir().resolve("pg_wal").resolve(historyFileName(plan.tli())));
-        byte[] served = PgTimelines.history(store, timeline).orElseThrow();
+        byte[] served = store.pgTimelines().history(timeline).orElseThrow();
         if (!Arrays.equals(written, served)) {
             throw new IOException("PostgreSQL's history of timeline " + plan.tli() + " differs from the store's: "
                     + new String(written, StandardCharsets.US_ASCII) + " / " + new String(served, StandardCharsets.US_ASCII));
@@ -239,8 +239,8 @@ final class ComputeDirectories {
      * that is to select its own timeline must not find that timeline's ({@code exceptOwn}).
      */
     private static void writeHistoryFiles(Store store, TimelineId timeline, Path walDir, boolean exceptOwn) throws IOException {
-        int own = store.timeline(timeline).orElseThrow().pgTimeline();
-        for (Map.Entry<Integer, byte[]> h : PgTimelines.historyFiles(store, timeline).entrySet()) {
+        int own = store.timelines().get(timeline).orElseThrow().pgTimeline();
+        for (Map.Entry<Integer, byte[]> h : store.pgTimelines().historyFiles(timeline).entrySet()) {
             if (!(exceptOwn && h.getKey() == own)) {
                 Files.write(walDir.resolve(historyFileName(h.getKey())), h.getValue());
             }
@@ -254,8 +254,8 @@ final class ComputeDirectories {
      */
     void makeReadOnly(Store store, TimelineId timeline, PostgresProcess process) throws IOException {
         Path pgdata = process.dataDir();
-        Lsn end = store.lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
-        int endTli = PgTimelines.tliAt(PgTimelines.entries(store, timeline), end.plus(-1));
+        Lsn end = store.wal().lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
+        int endTli = PgTimelines.tliAt(store.pgTimelines().entries(timeline), end.plus(-1));
         Path controlPath = pgdata.resolve("global/pg_control");
         ControlFile control = ControlFile.parse(Files.readAllBytes(controlPath));
         Files.write(controlPath, control.withMinRecoveryPoint(end, endTli).toFile());
@@ -289,15 +289,15 @@ final class ComputeDirectories {
             throw new IOException("the compute did not shut down cleanly (state " + control.state() + ")");
         }
         Lsn checkpoint = control.checkPoint();
-        Lsn end = store.lastRecordEnd(timeline).orElse(Lsn.INVALID);
+        Lsn end = store.wal().lastRecordEnd(timeline).orElse(Lsn.INVALID);
         if (!end.isAfter(checkpoint)) {
             throw new IOException("the store's WAL ends at " + end + ", before the shutdown checkpoint " + checkpoint);
         }
-        Lsn previous = store.latestImageAtOrBefore(timeline, checkpoint).map(ImageManifest::lsn).orElse(Lsn.INVALID);
-        var changed = store.changedRelations(timeline, previous, end);
-        ImportStats stats = store.importDataDirectory(timeline, pgdata, checkpoint, control.checkPointCopy().redo(),
+        Lsn previous = store.images().latestImageAtOrBefore(timeline, checkpoint).map(ImageManifest::lsn).orElse(Lsn.INVALID);
+        var changed = store.changes().changedRelations(timeline, previous, end);
+        ImportStats stats = store.images().importDataDirectory(timeline, pgdata, checkpoint, control.checkPointCopy().redo(),
                 RelationFilter.onlyTags(changed), Progress.current().ofImport());
         LOG.info("image at " + checkpoint + " after clean stop: " + changed.size() + " changed relation forks, " + stats);
-        return store.walEnd(timeline).orElse(end);
+        return store.wal().end(timeline).orElse(end);
     }
 }

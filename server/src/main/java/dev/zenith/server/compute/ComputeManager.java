@@ -403,14 +403,14 @@ public final class ComputeManager {
 
     /** The pgs a storage holds (blocking). */
     private static List<PgRecord> storedPgs(Store store) {
-        return store.listMeta(PgRecord.key("")).values().stream()
+        return store.documents().list(PgRecord.key("")).values().stream()
                 .map(bytes -> PgRecord.fromJson(new JsonObject(new String(bytes, StandardCharsets.UTF_8)))).toList();
     }
 
     /** A stored pg as this daemon tracks it, stopped, knowing where its WAL ends (blocking). */
     private Compute loaded(Store store, PgRecord r) {
         Compute c = new Compute(r, new PostgresProcess(pg, r.pgdata(), r.logfile()));
-        c.lastLsn = store.walEnd(TimelineId.parse(r.timelineId())).orElse(Lsn.INVALID);
+        c.lastLsn = store.wal().end(TimelineId.parse(r.timelineId())).orElse(Lsn.INVALID);
         return c;
     }
 
@@ -519,7 +519,7 @@ public final class ComputeManager {
                 LOG.info("storage " + storageName + " is empty: running initdb for pg " + name);
                 Progress.current().phase("running initdb (the storage is empty)");
                 timeline = directories.bootstrap(store, process);
-                cleanDirLsn = store.walEnd(timeline).orElseThrow();
+                cleanDirLsn = store.wal().end(timeline).orElseThrow();
             }
         }
         Store store = storages.get(storageName).store();
@@ -531,7 +531,7 @@ public final class ComputeManager {
                 Instant.now(), false, cleanDirLsn, req.readOnly(), source, leader != null,
                 leader == null ? null : leader.record.name());
         Compute c = new Compute(record, process);
-        c.lastLsn = store.walEnd(timeline).orElse(Lsn.INVALID);
+        c.lastLsn = store.wal().end(timeline).orElse(Lsn.INVALID);
         save(store, c, record);
         computes.put(name, c);
         rememberPgs(storageName);
@@ -602,7 +602,7 @@ public final class ComputeManager {
         }
         Store store = storages.get(storageName).store();
         TimelineId branch = ownPgTimeline ? branchOnNewPgTimeline(store, point)
-                : store.createTimeline(point.timeline(), point.lsn(), store.timeline(point.timeline()).orElseThrow().pgTimeline()).id();
+                : store.timelines().create(point.timeline(), point.lsn(), store.timelines().get(point.timeline()).orElseThrow().pgTimeline()).id();
         if (snapshot != null) {
             snapshots.recordBranch(store, branch, snapshot);
         }
@@ -618,14 +618,14 @@ public final class ComputeManager {
      */
     private static TimelineId branchOnNewPgTimeline(Store store, HistoryPoint point) {
         Lsn switchPoint = HistoryPoints.pgEndOfWal(store, point.timeline(), point.lsn());
-        int fromTli = PgTimelines.tliAt(PgTimelines.entries(store, point.timeline()), point.lsn().plus(-1));
-        int tli = PgTimelines.allocate(store);
-        TimelineId branch = store.createTimeline(point.timeline(), Lsn.min(point.lsn(), switchPoint), tli).id();
+        int fromTli = PgTimelines.tliAt(store.pgTimelines().entries(point.timeline()), point.lsn().plus(-1));
+        int tli = store.pgTimelines().allocate();
+        TimelineId branch = store.timelines().create(point.timeline(), Lsn.min(point.lsn(), switchPoint), tli).id();
         if (switchPoint.isAfter(point.lsn())) {
-            store.appendWal(List.of(new WalAppend(branch, point.lsn(), new byte[(int) switchPoint.minus(point.lsn())],
+            store.wal().append(List.of(new WalAppend(branch, point.lsn(), new byte[(int) switchPoint.minus(point.lsn())],
                     List.of(), List.of(), List.of(), switchPoint)));
         }
-        PgTimelines.saveHistory(store, branch, PgTimelines.historyOfNewTimeline(store, point.timeline(), fromTli, switchPoint));
+        store.pgTimelines().saveHistory(branch, store.pgTimelines().historyOfNewTimeline(point.timeline(), fromTli, switchPoint));
         return branch;
     }
 
@@ -696,7 +696,7 @@ public final class ComputeManager {
         }
         Store store = storages.get(c.record.storageName()).store();
         TimelineId tl = TimelineId.parse(c.record.timelineId());
-        Lsn end = store.lastRecordEnd(tl).orElseThrow();
+        Lsn end = store.wal().lastRecordEnd(tl).orElseThrow();
         Lsn replayed = Lsn.INVALID;
         for (int i = 0; i < 600 && replayed.isBefore(end); i++) {
             replayed = Lsn.parse(c.process.queryValue(c.record.port(), ClusterPasswords.find(store).orElse(null),
@@ -711,8 +711,8 @@ public final class ComputeManager {
         }
         // The new PostgreSQL timeline is one no other history of the storage has.
         Path walDir = c.record.pgdata().resolve("pg_wal");
-        int newTimeline = PgTimelines.allocate(store);
-        List<Path> taken = directories.markTimelinesTaken(walDir, store.timeline(tl).orElseThrow().pgTimeline(), newTimeline);
+        int newTimeline = store.pgTimelines().allocate();
+        List<Path> taken = directories.markTimelinesTaken(walDir, store.timelines().get(tl).orElseThrow().pgTimeline(), newTimeline);
         c.process.promote(); // returns once recovery has ended: the new timeline's history file is written
         for (Path p : taken) {
             Files.deleteIfExists(p);
@@ -725,9 +725,9 @@ public final class ComputeManager {
         String[] last = new String(historyBytes, StandardCharsets.UTF_8).strip().lines()
                 .reduce((a, b) -> b).orElseThrow().split("\\s+");
         Lsn switchPoint = Lsn.parse(last[1]);
-        TimelineId promoted = store.createTimeline(tl, switchPoint, newTimeline).id();
-        PgTimelines.saveHistory(store, promoted, historyBytes);
-        store.putMeta(PROMOTED_FROM_KEY + tl, new JsonObject().put("pg", name).put("timeline", promoted.toString())
+        TimelineId promoted = store.timelines().create(tl, switchPoint, newTimeline).id();
+        store.pgTimelines().saveHistory(promoted, historyBytes);
+        store.documents().put(PROMOTED_FROM_KEY + tl, new JsonObject().put("pg", name).put("timeline", promoted.toString())
                 .put("lsn", switchPoint.toString()).encode().getBytes(StandardCharsets.UTF_8));
         save(store, c, c.record.onTimeline(promoted.toString(), name + "@" + switchPoint + " (promoted)").withReplica(false)
                 .withReplicaOf(null));
@@ -808,7 +808,7 @@ public final class ComputeManager {
         StorageRegistry.Storage storage = storages.get(storageName);
         java.time.Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
         Progress.current().phase("collecting garbage on storage " + storageName);
-        var stats = storage.store().collectGarbage(retainedPoints(storage, pitr, null));
+        var stats = storage.store().garbage().collect(retainedPoints(storage, pitr, null));
         LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
         return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
                 .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
@@ -831,15 +831,15 @@ public final class ComputeManager {
         java.util.Set<TimelineId> pgTimelines = new java.util.HashSet<>();
         computes.values().stream().filter(c -> c.record.storageName().equals(storage.name()))
                 .forEach(c -> pgTimelines.add(TimelineId.parse(c.record.timelineId())));
-        for (var t : store.timelines()) {
+        for (var t : store.timelines().all()) {
             if (!t.isRoot() && !pgTimelines.contains(t.id())) {
                 continue; // no pg runs here; snapshots and slots below name it if they need it
             }
             retained.computeIfAbsent(t.id(), k -> new ArrayList<>()); // in use, even with no point to add
             // The window starts at the last commit before its cutoff; with none, it reaches back to the
             // oldest image (a point just past its checkpoint record's start, which that image serves).
-            Lsn windowStart = store.lastCommitAtOrBefore(t.id(), cutoff).map(c -> c.recordLsn())
-                    .or(() -> store.retentionHorizon(t.id()).map(h -> h.plus(1))).orElse(null);
+            Lsn windowStart = store.changes().lastCommitAtOrBefore(t.id(), cutoff).map(c -> c.recordLsn())
+                    .or(() -> store.images().retentionHorizon(t.id()).map(h -> h.plus(1))).orElse(null);
             if (windowStart != null) {
                 retained.computeIfAbsent(t.id(), k -> new ArrayList<>()).add(windowStart);
             }
@@ -878,10 +878,10 @@ public final class ComputeManager {
             }
             StorageRegistry.Storage storage = storages.get(s.storageName());
             Long[] base = baseline.computeIfAbsent(s.storageName(), k -> {
-                var g = storage.store().garbageIfCollected(retainedPoints(storage, storage.pitr(), null));
+                var g = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), null));
                 return new Long[] {g.walBytesFreed(), g.pageBytesFreed()};
             });
-            var without = storage.store().garbageIfCollected(retainedPoints(storage, storage.pitr(), s.fullName()));
+            var without = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), s.fullName()));
             long wal = Math.max(0, without.walBytesFreed() - base[0]);
             long pages = Math.max(0, without.pageBytesFreed() - base[1]);
             out.add(s.toJson().put("parent", snapshots.parentOf(s).map(Snapshot::fullName).orElse(null))
@@ -907,7 +907,7 @@ public final class ComputeManager {
     public JsonArray timelines() {
         JsonArray out = new JsonArray();
         for (StorageRegistry.Storage s : storages.list()) {
-            for (var t : s.store().timelines()) {
+            for (var t : s.store().timelines().all()) {
                 out.add(new JsonObject().put("storage_name", s.name()).put("timeline_id", t.id().toString())
                         .put("parent_id", t.parent() == null ? null : t.parent().toString())
                         .put("branch_lsn", t.parent() == null ? null : t.branchLsn().toString())
@@ -955,7 +955,7 @@ public final class ComputeManager {
         boolean forked = false;
         if (!asReplica && !c.record.readOnly()) {
             Store store = storages.get(c.record.storageName()).store();
-            Optional<JsonObject> promotion = store.getMeta(PROMOTED_FROM_KEY + c.record.timelineId())
+            Optional<JsonObject> promotion = store.documents().get(PROMOTED_FROM_KEY + c.record.timelineId())
                     .map(b -> new JsonObject(new String(b, StandardCharsets.UTF_8)));
             if (promotion.isPresent() && !force) {
                 String promoted = promotion.get().getString("pg");
@@ -997,7 +997,7 @@ public final class ComputeManager {
         NewPassword passwordless = ClusterPasswords.find(store).isEmpty() && !asReplica && !c.record.readOnly()
                 ? new NewPassword(Secrets.generate(), null) : null;
         boolean reuse = !asReplica && c.record.cleanDirLsn() != null
-                && store.walEnd(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
+                && store.wal().end(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
                 && Files.exists(c.record.pgdata().resolve("global/pg_control"));
         // From here on the directory is not a clean copy: a crash mid-start means a rebuild next time.
         save(store, c, c.record.withCleanDirLsn(null).withWantRunning(true).withReplica(asReplica));
@@ -1008,7 +1008,7 @@ public final class ComputeManager {
                 LOG.info("pg " + name + ": restarting its cleanly stopped data directory as is");
             } else {
                 LOG.info("pg " + name + ": building its data directory from the store");
-                target = store.lastRecordEnd(tl).orElse(null);
+                target = store.wal().lastRecordEnd(tl).orElse(null);
                 newTimeline = directories.rebuild(store, tl, c.process, !asReplica && !c.record.readOnly());
                 if (c.record.readOnly()) {
                     directories.makeReadOnly(store, tl, c.process);
@@ -1139,7 +1139,7 @@ public final class ComputeManager {
             if (!wasRunning) {
                 save(store, f, f.record.onTimeline(to.toString(), null));
                 how = "moved (stopped)";
-            } else if (PgTimelines.standbyCanFollow(store, from, to)) {
+            } else if (store.pgTimelines().standbyCanFollow(from, to)) {
                 save(store, f, f.record.onTimeline(to.toString(), null));
                 how = "followed";
             } else {
@@ -1277,7 +1277,7 @@ public final class ComputeManager {
         } finally {
             c.stopping = false;
         }
-        c.lastLsn = store.walEnd(tl).orElse(Lsn.INVALID);
+        c.lastLsn = store.wal().end(tl).orElse(Lsn.INVALID);
         if (c.record.readOnly()) {
             // Nothing new to keep: it only replayed the store's WAL, and may restart as is.
             save(store, c, c.record.withCleanDirLsn(c.lastLsn));
@@ -1306,7 +1306,7 @@ public final class ComputeManager {
         Store store = storages.get(c.record.storageName()).store();
         refuseIfHoldsStorage(name, c.record.pgdata());
         LOG.info("pg " + name + ": destroying");
-        store.putMeta(DESTROYING + name, c.record.toJson().encode().getBytes(StandardCharsets.UTF_8));
+        store.documents().put(DESTROYING + name, c.record.toJson().encode().getBytes(StandardCharsets.UTF_8));
         if (c.running) {
             c.stopping = true;
             c.process.stop();
@@ -1317,7 +1317,7 @@ public final class ComputeManager {
             c.running = false;
         }
         JsonObject json = toJson(c);
-        store.deleteMeta(PgRecord.key(name));
+        store.documents().delete(PgRecord.key(name));
         computes.remove(name);
         for (Compute f : computes.values()) {
             if (name.equals(f.record.replicaOf())) {
@@ -1343,31 +1343,31 @@ public final class ComputeManager {
                 && o.record.sameTimelineAs(r));
         if (!timelineStillStreams) {
             // Its journal's WAL into LMDB, and its file (16 MiB) and descriptor let go of.
-            store.replayJournal(TimelineId.parse(r.timelineId()));
+            store.journals().replay(TimelineId.parse(r.timelineId()));
         }
         if (r.pgdata().equals(computesDir.resolve(r.name()))) {
             deleteComputeDirectory(r.name(), r.pgdata());
             Files.deleteIfExists(r.logfile());
         }
-        store.deleteMeta(DESTROYING + r.name());
+        store.documents().delete(DESTROYING + r.name());
     }
 
     /** At start: the destroys a storage says were cut short are finished first (blocking). */
     private void finishDestroysCutShort(StorageRegistry.Storage s) throws IOException {
-        for (byte[] doc : s.store().listMeta(DESTROYING).values()) {
+        for (byte[] doc : s.store().documents().list(DESTROYING).values()) {
             PgRecord r = PgRecord.fromJson(new JsonObject(new String(doc, StandardCharsets.UTF_8)));
             LOG.warning("pg " + r.name() + " was being destroyed when the daemon stopped; finishing that");
             try {
-                Optional<PgRecord> now = s.store().getMeta(PgRecord.key(r.name()))
+                Optional<PgRecord> now = s.store().documents().get(PgRecord.key(r.name()))
                         .map(b -> PgRecord.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8))));
                 if (now.isPresent() && !now.get().createdAt().equals(r.createdAt())) {
-                    s.store().deleteMeta(DESTROYING + r.name()); // a new pg of that name since: not this one's
+                    s.store().documents().delete(DESTROYING + r.name()); // a new pg of that name since: not this one's
                     continue;
                 }
                 if (r.pgdata().equals(computesDir.resolve(r.name()))) {
                     new PostgresProcess(pg, r.pgdata(), r.logfile()).stop(); // it may still run
                 }
-                s.store().deleteMeta(PgRecord.key(r.name()));
+                s.store().documents().delete(PgRecord.key(r.name()));
                 finishDestroy(s.store(), r);
             } catch (IOException | RuntimeException e) { // the intent stays: tried again at the next start
                 LOG.log(Level.SEVERE, "could not finish destroying pg " + r.name(), e);
@@ -1453,7 +1453,7 @@ public final class ComputeManager {
                 }
                 Store store = storages.get(c.record.storageName()).store();
                 save(store, c, c.record.withWantRunning(false).withCleanDirLsn(null));
-                c.lastLsn = store.walEnd(TimelineId.parse(c.record.timelineId())).orElse(Lsn.INVALID);
+                c.lastLsn = store.wal().end(TimelineId.parse(c.record.timelineId())).orElse(Lsn.INVALID);
                 return null;
             }, true);
         }
@@ -1552,7 +1552,7 @@ public final class ComputeManager {
     }
 
     private static void save(Store store, Compute c, PgRecord r) {
-        store.putMeta(PgRecord.key(r.name()), r.toJson().encode().getBytes(StandardCharsets.UTF_8));
+        store.documents().put(PgRecord.key(r.name()), r.toJson().encode().getBytes(StandardCharsets.UTF_8));
         c.record = r;
     }
 

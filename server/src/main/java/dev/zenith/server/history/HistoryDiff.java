@@ -42,10 +42,10 @@ public final class HistoryDiff {
         }
         ChangedPages changed = new ChangedPages();
         if (a.lsn().isAfter(commonLsn) || !a.timeline().equals(common)) {
-            store.forEachChange(a.timeline(), commonLsn, a.lsn(), changed);
+            store.changes().forEachChange(a.timeline(), commonLsn, a.lsn(), changed);
         }
         if (b.lsn().isAfter(commonLsn) || !b.timeline().equals(common)) {
-            store.forEachChange(b.timeline(), commonLsn, b.lsn(), changed);
+            store.changes().forEachChange(b.timeline(), commonLsn, b.lsn(), changed);
         }
         long pages = changed.pages();
         return new JsonObject().put("from", a.fullName()).put("to", b.fullName())
@@ -82,12 +82,12 @@ public final class HistoryDiff {
     /** Each timeline of the lineage, nearest first, with the last LSN of it visible from (timeline, lsn). */
     static Map<TimelineId, Lsn> visible(Store store, TimelineId timeline, Lsn lsn) {
         Map<TimelineId, Lsn> out = new LinkedHashMap<>();
-        Timeline t = store.timeline(timeline).orElseThrow();
+        Timeline t = store.timelines().get(timeline).orElseThrow();
         Lsn upTo = lsn;
         out.put(t.id(), upTo);
         while (t.parent() != null) {
             upTo = Lsn.min(upTo, t.branchLsn());
-            t = store.timeline(t.parent()).orElseThrow();
+            t = store.timelines().get(t.parent()).orElseThrow();
             out.put(t.id(), upTo);
         }
         return out;

@@ -39,7 +39,7 @@ public final class HistoryPoints {
 
     /** When the data as of a point was last committed: the time of the last commit the point includes. */
     private static Instant lastCommitTime(Store store, TimelineId tl, Lsn point) {
-        return store.lastCommitBefore(tl, point).map(CommitRecord::time).orElse(null);
+        return store.changes().lastCommitBefore(tl, point).map(CommitRecord::time).orElse(null);
     }
 
     /** Exactly one of lsnText and timeText may be given; neither means now. */
@@ -86,7 +86,7 @@ public final class HistoryPoints {
             }
             throw ApiException.badRequest("LSN " + lsn + " is beyond the end of WAL (" + end + ")");
         }
-        Optional<ImageManifest> found = store.imageFor(tl, lsn);
+        Optional<ImageManifest> found = store.images().imageFor(tl, lsn);
         if (found.isEmpty()) {
             return atOldestImage(store, tl, lsn);
         }
@@ -119,7 +119,7 @@ public final class HistoryPoints {
                 }
                 boundary = rec.endLsn();
             } else if (r.kind() == DecodeResult.Kind.NEED_MORE_DATA && fed.isBefore(end)) {
-                byte[] chunk = store.readWal(tl, fed, (int) Math.min(READ_CHUNK, end.minus(fed)));
+                byte[] chunk = store.wal().read(tl, fed, (int) Math.min(READ_CHUNK, end.minus(fed)));
                 decoder.feed(chunk, 0, chunk.length);
                 fed = fed.plus(chunk.length);
             } else {
@@ -135,7 +135,7 @@ public final class HistoryPoints {
      * horizon as shown) is the end of its checkpoint record, with the same data; anything older is gone.
      */
     private static HistoryPoint atOldestImage(Store store, TimelineId tl, Lsn lsn) {
-        Optional<Lsn> horizon = store.retentionHorizon(tl);
+        Optional<Lsn> horizon = store.images().retentionHorizon(tl);
         if (horizon.isEmpty() || !lsn.equals(horizon.get())) {
             throw ApiException.badRequest("LSN " + lsn + " is before the retention horizon (" + horizon(store, tl) + ")");
         }
@@ -146,7 +146,7 @@ public final class HistoryPoints {
 
     /** The record that starts at {@code at}. */
     private static DecodedRecord recordAt(Store store, TimelineId tl, Lsn at) {
-        byte[] bytes = store.readWal(tl, at, (int) Math.min(READ_CHUNK, end(store, tl).minus(at)));
+        byte[] bytes = store.wal().read(tl, at, (int) Math.min(READ_CHUNK, end(store, tl).minus(at)));
         WalStreamDecoder decoder = WalStreamDecoder.startingAt(at);
         decoder.feed(bytes, 0, bytes.length);
         if (!(decoder.poll() instanceof DecodedRecord rec)) {
@@ -161,12 +161,12 @@ public final class HistoryPoints {
     }
 
     static HistoryPoint atTime(Store store, TimelineId tl, Instant time, String requested) {
-        CommitRecord commit = store.lastCommitAtOrBefore(tl, time).orElseThrow(() -> ApiException.badRequest(
+        CommitRecord commit = store.changes().lastCommitAtOrBefore(tl, time).orElseThrow(() -> ApiException.badRequest(
                 "no commit at or before " + time + " in this history"));
-        Optional<Lsn> horizon = store.retentionHorizon(tl);
+        Optional<Lsn> horizon = store.images().retentionHorizon(tl);
         if (horizon.isPresent() && commit.recordLsn().isBefore(horizon.get())) {
             // Older than the oldest image kept; if no commit came between them, that image holds the same data.
-            boolean sameData = store.lastCommitBefore(tl, horizon.get()).map(c -> c.recordLsn().equals(commit.recordLsn()))
+            boolean sameData = store.changes().lastCommitBefore(tl, horizon.get()).map(c -> c.recordLsn().equals(commit.recordLsn()))
                     .orElse(false);
             if (!sameData) {
                 throw ApiException.badRequest("the last commit at or before " + time + " (at " + commit.recordLsn()
@@ -189,9 +189,9 @@ public final class HistoryPoints {
      * Decodes from the last checkpoint record before the point (or the image's): a checkpoint interval.
      */
     public static Lsn pgEndOfWal(Store store, TimelineId tl, Lsn point) {
-        ImageManifest image = store.imageFor(tl, point)
+        ImageManifest image = store.images().imageFor(tl, point)
                 .orElseThrow(() -> ApiException.conflict("no image at or before " + point + " in this history"));
-        List<Lsn> checkpoints = store.checkpoints(tl, image.lsn(), point.plus(-1));
+        List<Lsn> checkpoints = store.changes().checkpoints(tl, image.lsn(), point.plus(-1));
         Lsn from = checkpoints.isEmpty() ? image.lsn() : checkpoints.get(checkpoints.size() - 1);
         WalStreamDecoder decoder = WalStreamDecoder.startingAt(from);
         Lsn end = null;
@@ -200,7 +200,7 @@ public final class HistoryPoints {
             if (r instanceof DecodedRecord rec) {
                 end = rec.readerEndLsn();
             } else if (r.kind() == DecodeResult.Kind.NEED_MORE_DATA && fed.isBefore(point)) {
-                byte[] chunk = store.readWal(tl, fed, (int) Math.min(READ_CHUNK, point.minus(fed)));
+                byte[] chunk = store.wal().read(tl, fed, (int) Math.min(READ_CHUNK, point.minus(fed)));
                 decoder.feed(chunk, 0, chunk.length);
                 fed = fed.plus(chunk.length);
             } else if (end == null) {
@@ -212,12 +212,12 @@ public final class HistoryPoints {
     }
 
     static Lsn end(Store store, TimelineId tl) {
-        return store.lastRecordEnd(tl).orElseThrow(() -> ApiException.conflict("this history has no WAL yet (timeline "
+        return store.wal().lastRecordEnd(tl).orElseThrow(() -> ApiException.conflict("this history has no WAL yet (timeline "
                 + tl + ")"));
     }
 
     /** The oldest point a compute can start from: the first image of the timeline's lineage. */
     static String horizon(Store store, TimelineId tl) {
-        return store.retentionHorizon(tl).map(Lsn::toString).orElse("none");
+        return store.images().retentionHorizon(tl).map(Lsn::toString).orElse("none");
     }
 }

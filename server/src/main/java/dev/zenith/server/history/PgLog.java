@@ -45,19 +45,19 @@ public final class PgLog {
     /** Entries with times in [since, until), newest first, at most {@code limit}. */
     public static JsonObject of(Subject s, Instant since, Instant until, int limit) {
         Store store = s.store();
-        Lsn end = store.walEnd(s.timeline()).orElse(Lsn.INVALID);
+        Lsn end = store.wal().end(s.timeline()).orElse(Lsn.INVALID);
         List<Entry> entries = new ArrayList<>();
         long from = since == null ? Long.MIN_VALUE : CommitRecord.toPgMicros(since);
         long to = until == null ? Long.MAX_VALUE : CommitRecord.toPgMicros(until);
-        for (CommitRecord c : store.commitsNewestFirst(s.timeline(), end, from, to, limit + 1)) {
+        for (CommitRecord c : store.changes().commitsNewestFirst(s.timeline(), end, from, to, limit + 1)) {
             entries.add(new Entry(c.time(), new JsonObject().put("kind", "commit").put("lsn", c.recordLsn().toString())
                     .put("time", c.time().toString()).put("xid", xid(store, s.timeline(), c.recordLsn()))));
         }
         // The lineage: the pg's timeline up to its end, then each ancestor up to where its child branched.
-        List<Timeline> all = store.timelines();
+        List<Timeline> all = store.timelines().all();
         Set<TimelineId> lineage = new HashSet<>();
         Map<TimelineId, Lsn> upTo = new java.util.HashMap<>();
-        Timeline t = store.timeline(s.timeline()).orElseThrow();
+        Timeline t = store.timelines().get(s.timeline()).orElseThrow();
         Lsn limitLsn = end;
         while (true) {
             lineage.add(t.id());
@@ -67,7 +67,7 @@ public final class PgLog {
             }
             Timeline child = t;
             limitLsn = Lsn.min(limitLsn, t.branchLsn());
-            t = store.timeline(t.parent()).orElseThrow();
+            t = store.timelines().get(t.parent()).orElseThrow();
             entries.add(new Entry(child.createdAt(), new JsonObject().put("kind", "branched_from")
                     .put("lsn", child.branchLsn().toString()).put("time", child.createdAt().toString())
                     .put("timeline_id", child.id().toString()).put("parent_timeline_id", t.id().toString())
@@ -93,7 +93,7 @@ public final class PgLog {
             }
         }
         for (TimelineId id : lineage) {
-            for (ImageManifest image : store.images(id)) {
+            for (ImageManifest image : store.images().of(id)) {
                 if (!image.lsn().isAfter(upTo.get(id))) {
                     entries.add(new Entry(image.createdAt(), new JsonObject().put("kind", "stop")
                             .put("lsn", image.lsn().toString()).put("time", image.createdAt().toString())
@@ -111,7 +111,7 @@ public final class PgLog {
         JsonObject json = new JsonObject().put("pg", s.pg()).put("timeline_id", s.timeline().toString())
                 .put("end_lsn", end.toString()).put("entries", out)
                 .put("next_until", more ? page.get(page.size() - 1).time().toString() : null);
-        store.retentionHorizon(s.timeline()).ifPresent(h -> json.put("retention_horizon", h.toString()));
+        store.images().retentionHorizon(s.timeline()).ifPresent(h -> json.put("retention_horizon", h.toString()));
         return json;
     }
 
@@ -130,7 +130,7 @@ public final class PgLog {
     /** The commit record's xid, decoded from the WAL at its LSN (null if that WAL is gone). */
     private static Long xid(Store store, TimelineId tl, Lsn record) {
         try {
-            byte[] wal = store.readWal(tl, record, MAX_COMMIT_RECORD);
+            byte[] wal = store.wal().read(tl, record, MAX_COMMIT_RECORD);
             WalStreamDecoder d = WalStreamDecoder.builder(record).startIsRecord().build();
             d.feed(wal);
             DecodeResult r = d.poll();

@@ -39,7 +39,7 @@ public final class SnapshotCatalog {
 
     /** A storage just attached (it may hold snapshots from before). */
     public void load(StorageRegistry.Storage s) {
-        s.store().listMeta("snapshot/").values().forEach(b -> {
+        s.store().documents().list("snapshot/").values().forEach(b -> {
             Snapshot snap = Snapshot.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8)));
             snapshots.put(snap.fullName(), snap);
         });
@@ -72,7 +72,7 @@ public final class SnapshotCatalog {
         }
         Snapshot s = new Snapshot(parts[0], parts[1], storageName, point.timeline(), point.lsn(), point.commitTime(),
                 Instant.now());
-        storages.get(storageName).store().putMeta(Snapshot.key(fullName),
+        storages.get(storageName).store().documents().put(Snapshot.key(fullName),
                 s.toJson().encode().getBytes(StandardCharsets.UTF_8));
         snapshots.put(fullName, s);
         return s;
@@ -121,7 +121,7 @@ public final class SnapshotCatalog {
 
     /** Records that {@code branch} was made from {@code snapshot}. */
     public void recordBranch(Store store, TimelineId branch, Snapshot snapshot) {
-        store.putMeta(BRANCH_PREFIX + branch, snapshot.fullName().getBytes(StandardCharsets.UTF_8));
+        store.documents().put(BRANCH_PREFIX + branch, snapshot.fullName().getBytes(StandardCharsets.UTF_8));
     }
 
     /** The newest {@code PG@HEAD{i}} (where a checkout left the pg) that does not stand on {@code snapshot}. */
@@ -135,11 +135,11 @@ public final class SnapshotCatalog {
     public boolean dependsOn(Store store, TimelineId timeline, String snapshotName) {
         TimelineId t = timeline;
         while (t != null) {
-            Optional<byte[]> source = store.getMeta(BRANCH_PREFIX + t);
+            Optional<byte[]> source = store.documents().get(BRANCH_PREFIX + t);
             if (source.isPresent() && new String(source.get(), StandardCharsets.UTF_8).equals(snapshotName)) {
                 return true;
             }
-            t = store.timeline(t).flatMap(Timeline::parentId).orElse(null);
+            t = store.timelines().get(t).flatMap(Timeline::parentId).orElse(null);
         }
         return false;
     }
@@ -174,7 +174,7 @@ public final class SnapshotCatalog {
             throw ApiException.conflict("snapshot '" + fullName + "' cannot be destroyed while something stands on it: "
                     + String.join("; ", what));
         }
-        store.deleteMeta(Snapshot.key(fullName));
+        store.documents().delete(Snapshot.key(fullName));
         snapshots.remove(fullName);
         return s;
     }

@@ -56,9 +56,9 @@ final class BoundsCache {
         Cached c = e.cached;
         long events = e.walEvents;
         if (fresh || c == null || c.walEvents() != events || System.nanoTime() - c.readAt() > MAX_AGE_NANOS) {
-            Lsn end = t.store().lastRecordEnd(t.timeline()).orElse(Lsn.INVALID);
-            Lsn stored = Lsn.max(end, t.store().walEnd(t.timeline()).orElse(end));
-            c = new Cached(t.store().retentionHorizon(t.timeline()).orElse(null), end, stored, System.nanoTime(), events);
+            Lsn end = t.store().wal().lastRecordEnd(t.timeline()).orElse(Lsn.INVALID);
+            Lsn stored = Lsn.max(end, t.store().wal().end(t.timeline()).orElse(end));
+            c = new Cached(t.store().images().retentionHorizon(t.timeline()).orElse(null), end, stored, System.nanoTime(), events);
             e.cached = c;
         }
         return new TimelineBounds(c.horizon(), c.end(), c.stored(), writers.test(t.storageName(), t.timeline()));

@@ -71,11 +71,11 @@ public final class PageService {
         StorageRegistry.Storage s = storages.findByTenantId(command.tenantId()).orElseThrow(() -> new UnknownTargetException(
                 "tenant " + command.tenantId() + " not found: no attached storage has that tenant_id (zenith storage list --json)"));
         TimelineId timeline = TimelineId.parse(command.timelineId());
-        if (s.store().timeline(timeline).isEmpty()) {
+        if (s.store().timelines().get(timeline).isEmpty()) {
             throw new UnknownTargetException("timeline " + command.timelineId() + " not found in tenant " + command.tenantId()
                     + " (storage '" + s.name() + "')");
         }
-        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), ImagePageSource::new));
+        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), st -> new ImagePageSource(st.pages(), st.images(), st.wal())));
     }
 
     /** A pagestream command naming a tenant or timeline we do not have. */

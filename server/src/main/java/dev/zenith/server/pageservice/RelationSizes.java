@@ -36,16 +36,16 @@ public final class RelationSizes {
 
     /** Empty when no image lies at or below the LSN. */
     public static java.util.Optional<Listing> at(Store store, TimelineId timeline, Lsn lsn) {
-        java.util.Optional<ImageManifest> found = store.latestImageAtOrBefore(timeline, lsn);
+        java.util.Optional<ImageManifest> found = store.images().latestImageAtOrBefore(timeline, lsn);
         if (found.isEmpty()) {
             return java.util.Optional.empty();
         }
         ImageManifest image = found.get();
-        Lsn windowEnd = ImagePageSource.windowEnd(store, timeline, image);
+        Lsn windowEnd = ImagePageSource.windowEnd(store.wal(), timeline, image);
         boolean exact = !lsn.isAfter(windowEnd);
         Map<RelTag, Long> changedTo = new TreeMap<>(DataDirectoryLayout::compareTags);
         if (!exact) {
-            for (BlockRef b : store.changedBlocks(timeline, image.lsn(), lsn)) {
+            for (BlockRef b : store.changes().changedBlocks(timeline, image.lsn(), lsn)) {
                 changedTo.merge(b.rel(), Integer.toUnsignedLong(b.block()) + 1, Math::max);
             }
         }

@@ -81,7 +81,7 @@ final class JournalWriter {
                 try {
                     WalAppend merged = WalAppends.concat(batch);
                     long t0 = System.nanoTime();
-                    store.journalWal(timeline, merged.start(), merged.bytes());
+                    store.journals().append(timeline, merged.start(), merged.bytes());
                     long nanos = System.nanoTime() - t0;
                     context.runOnContext(v -> reports.journaled(merged, appends, nanos));
                     continue;

@@ -237,8 +237,8 @@ public final class WalReceiver {
         state = "connecting";
         vertx.executeBlocking(() -> {
                     // WAL journaled but not in LMDB (an LMDB commit failed) goes in first: LMDB's end is where we resume.
-                    store.replayJournal(timeline);
-                    return WalIndexer.resume(store, timeline);
+                    store.journals().replay(timeline);
+                    return WalIndexer.resume(store.wal(), timeline);
                 }, false)
                 .map(resumed -> {
                     storeDamage = null;
@@ -362,7 +362,7 @@ public final class WalReceiver {
             setState("streaming");
             // The journal's first file, zero-filled off the acknowledgement path while the stream starts.
             vertx.executeBlocking(() -> {
-                store.prepareJournal(timeline);
+                store.journals().prepare(timeline);
                 return null;
             }, false).onFailure(err -> LOG.log(Level.FINE, name + ": could not prepare the WAL journal", err));
             failures = 0;
@@ -504,7 +504,7 @@ public final class WalReceiver {
         unindexed.clear();
         lmdbWorkers.executeBlocking(() -> {
             long t0 = System.nanoTime();
-            store.appendWal(List.of(merged));
+            store.wal().append(List.of(merged));
             indexNanos.add(System.nanoTime() - t0);
             indexCommits.increment();
             return merged.end();

@@ -69,14 +69,14 @@ public final class StorageRegistry implements AutoCloseable {
 
     /** The storage's id: 32 hex digits, made when the storage is first attached (blocking). */
     private static String tenantIdOf(Store store) {
-        Optional<byte[]> kept = store.getMeta(TENANT_ID_KEY);
+        Optional<byte[]> kept = store.documents().get(TENANT_ID_KEY);
         if (kept.isPresent()) {
             return new String(kept.get(), java.nio.charset.StandardCharsets.US_ASCII);
         }
         byte[] random = new byte[16];
         new java.security.SecureRandom().nextBytes(random);
         String id = java.util.HexFormat.of().formatHex(random);
-        store.putMeta(TENANT_ID_KEY, id.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        store.documents().put(TENANT_ID_KEY, id.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         return id;
     }
 

@@ -23,7 +23,7 @@ final class PgTimelineHistory {
 
     /** Every history file in the lineage, by PostgreSQL timeline. */
     static TreeMap<Integer, byte[]> historyFiles(Store store, Timeline timeline) {
-        return PgTimelines.historyFiles(store, timeline.id());
+        return store.pgTimelines().historyFiles(timeline.id());
     }
 
     /**
@@ -36,14 +36,14 @@ final class PgTimelineHistory {
         if (own != null) {
             return Optional.of(own);
         }
-        boolean inLineage = PgTimelines.entries(store, timeline.id()).stream().anyMatch(e -> e.tli() == pgTimeline);
-        return !inLineage && PgTimelines.given(store, pgTimeline) ? Optional.of(PgTimelines.placeholderHistory(pgTimeline))
+        boolean inLineage = store.pgTimelines().entries(timeline.id()).stream().anyMatch(e -> e.tli() == pgTimeline);
+        return !inLineage && store.pgTimelines().given(pgTimeline) ? Optional.of(PgTimelines.placeholderHistory(pgTimeline))
                 : Optional.empty();
     }
 
     /** The switch away from {@code pgTimeline}, when it is an earlier PostgreSQL timeline of the lineage. */
     static Optional<Switch> switchFrom(Store store, Timeline timeline, int pgTimeline) {
-        List<PgTimelines.Entry> entries = PgTimelines.entries(store, timeline.id());
+        List<PgTimelines.Entry> entries = store.pgTimelines().entries(timeline.id());
         for (int i = 0; i + 1 < entries.size(); i++) {
             if (entries.get(i).tli() == pgTimeline) {
                 PgTimelines.Entry next = entries.get(i + 1);

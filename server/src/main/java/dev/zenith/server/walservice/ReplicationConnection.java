@@ -465,7 +465,7 @@ final class ReplicationConnection {
 
     private void answer(ReplicationCommand command, String text) {
         if (command instanceof IdentifySystem) {
-            answerWith(() -> new Object[] {services.systemIdentifiers().of(store(), tl()), store().walEnd(tl()).orElseThrow()},
+            answerWith(() -> new Object[] {services.systemIdentifiers().of(store(), tl()), store().wal().end(tl()).orElseThrow()},
                     r -> reply(ReplicationResponses.identifySystem((String) r[0], pgTimeline(), (Lsn) r[1], null)));
         } else if (command instanceof Show show) {
             String value = WalService.showable().get(show.name());
@@ -511,7 +511,7 @@ final class ReplicationConnection {
             return;
         }
         Lsn restart = slot.get().restartLsn();
-        answerWith(() -> PgTimelines.tliAt(PgTimelines.entries(store(), tl()), restart),
+        answerWith(() -> PgTimelines.tliAt(store().pgTimelines().entries(tl()), restart),
                 tli -> reply(ReplicationResponses.readReplicationSlot("physical", restart, tli)));
     }
 
@@ -527,7 +527,7 @@ final class ReplicationConnection {
             return;
         }
         answerWith(() -> {
-            Lsn restart = c.reserveWal() ? store().walEnd(tl()).orElseThrow() : Lsn.INVALID;
+            Lsn restart = c.reserveWal() ? store().wal().end(tl()).orElseThrow() : Lsn.INVALID;
             return services.slots().create(tl(), c.slotName(), c.temporary(), restart, this, pid, store());
         }, created -> {
             if (!created) {
@@ -568,7 +568,7 @@ final class ReplicationConnection {
         }
 
         int requested = s.timeline() == null ? pgTimeline() : s.timeline();
-        answerWith(() -> new Object[] {oldestReadable(store(), target.timeline()), store().walEnd(tl()).orElseThrow(),
+        answerWith(() -> new Object[] {oldestReadable(store(), target.timeline()), store().wal().end(tl()).orElseThrow(),
                 PgTimelineHistory.switchFrom(store(), target.timeline(), requested)}, r -> {
             Lsn oldest = (Lsn) r[0];
             Lsn end = (Lsn) r[1];
@@ -619,9 +619,9 @@ final class ReplicationConnection {
     static Lsn oldestReadable(Store store, Timeline timeline) {
         Timeline t = timeline;
         while (!t.isRoot()) {
-            Timeline parent = store.timeline(t.parentId().orElseThrow()).orElseThrow();
+            Timeline parent = store.timelines().get(t.parentId().orElseThrow()).orElseThrow();
             t = parent;
         }
-        return store.walStart(t.id()).orElse(Lsn.INVALID);
+        return store.wal().start(t.id()).orElse(Lsn.INVALID);
     }
 }

@@ -93,7 +93,7 @@ public final class ReplicationSlots {
     /** The permanent slots as their storage holds them (blocking). */
     private static List<Slot> stored(Store store) {
         List<Slot> out = new ArrayList<>();
-        for (Map.Entry<String, byte[]> e : store.listMeta(META_PREFIX).entrySet()) {
+        for (Map.Entry<String, byte[]> e : store.documents().list(META_PREFIX).entrySet()) {
             String[] parts = e.getKey().substring(META_PREFIX.length()).split("/", 2);
             Lsn restart = Lsn.parse(new JsonObject(new String(e.getValue(), StandardCharsets.UTF_8)).getString("restart_lsn"));
             out.add(new Slot(TimelineId.parse(parts[0]), parts[1], false, restart, null, store));
@@ -212,7 +212,7 @@ public final class ReplicationSlots {
         }
         advanced.remove(key(tl, name));
         if (!s.temporary()) {
-            s.store().deleteMeta(metaKey(tl, name));
+            s.store().documents().delete(metaKey(tl, name));
         }
         return DropOutcome.DROPPED;
     }
@@ -238,7 +238,7 @@ public final class ReplicationSlots {
     }
 
     private static void write(Slot s) {
-        s.store().putMeta(metaKey(s.timeline(), s.name()), new JsonObject().put("restart_lsn", s.restartLsn().toString())
+        s.store().documents().put(metaKey(s.timeline(), s.name()), new JsonObject().put("restart_lsn", s.restartLsn().toString())
                 .encode().getBytes(StandardCharsets.UTF_8));
     }
 

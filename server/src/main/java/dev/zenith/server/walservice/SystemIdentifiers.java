@@ -27,8 +27,8 @@ final class SystemIdentifiers {
     }
 
     private static String read(Store store, TimelineId timeline) {
-        Lsn end = store.lastRecordEnd(timeline).orElseThrow();
-        ImageManifest image = store.latestImageAtOrBefore(timeline, end).orElseThrow();
-        return Long.toUnsignedString(ControlFile.parse(store.pgControl(image)).systemIdentifier());
+        Lsn end = store.wal().lastRecordEnd(timeline).orElseThrow();
+        ImageManifest image = store.images().latestImageAtOrBefore(timeline, end).orElseThrow();
+        return Long.toUnsignedString(ControlFile.parse(store.images().pgControl(image)).systemIdentifier());
     }
 }

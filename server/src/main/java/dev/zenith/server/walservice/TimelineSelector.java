@@ -55,7 +55,7 @@ final class TimelineSelector {
                 throw new UnknownTimelineException("invalid timeline id \"" + timelineText + "\" (32 hex digits expected)");
             }
             for (StorageRegistry.Storage s : storages.list()) {
-                if ((storageName == null || s.name().equals(storageName)) && s.store().timeline(id).isPresent()) {
+                if ((storageName == null || s.name().equals(storageName)) && s.store().timelines().get(id).isPresent()) {
                     return target(s.name(), id);
                 }
             }
@@ -65,7 +65,7 @@ final class TimelineSelector {
         String name = storageName == null ? StorageRegistry.DEFAULT_STORAGE : storageName;
         StorageRegistry.Storage storage = storages.find(name).orElseThrow(() ->
                 new UnknownTimelineException("storage \"" + name + "\" is not attached"));
-        TimelineId main = storage.store().getMeta(MAIN_TIMELINE_KEY)
+        TimelineId main = storage.store().documents().get(MAIN_TIMELINE_KEY)
                 .map(b -> TimelineId.parse(new String(b, StandardCharsets.UTF_8)))
                 .orElseThrow(() -> new UnknownTimelineException("storage \"" + name
                         + "\" has no cluster yet (create a pg on it first)"));
@@ -83,9 +83,9 @@ final class TimelineSelector {
     private Target target(String storageName, TimelineId id) throws UnknownTimelineException {
         StorageRegistry.Storage storage = storages.find(storageName).orElseThrow(() ->
                 new UnknownTimelineException("storage \"" + storageName + "\" is not attached"));
-        Timeline tl = storage.store().timeline(id).orElseThrow(() ->
+        Timeline tl = storage.store().timelines().get(id).orElseThrow(() ->
                 new UnknownTimelineException("timeline " + id + " does not exist in storage \"" + storageName + "\""));
-        if (storage.store().walEnd(id).isEmpty()) {
+        if (storage.store().wal().end(id).isEmpty()) {
             throw new UnknownTimelineException("timeline " + id + " has no WAL yet");
         }
         return new Target(storageName, storage.store(), tl, null);

@@ -73,7 +73,7 @@ final class WalStreamer {
                 m -> advance(Lsn.parse(m.body())));
         // WAL made durable between the caller's look at the store and the subscription would otherwise wait
         // for the next commit.
-        services.blocking(() -> store.walEnd(timeline).orElse(durableEnd)).onSuccess(this::advance);
+        services.blocking(() -> store.wal().end(timeline).orElse(durableEnd)).onSuccess(this::advance);
         keepaliveTimer = services.vertx().setPeriodic(KEEPALIVE_MS, t -> {
             if (!stopped && inFlight.isEmpty() && !connection.socket().writeQueueFull()
                     && connection.session().state() == WalSenderSession.State.STREAMING) {
@@ -157,7 +157,7 @@ final class WalStreamer {
             Lsn from = requested;
             int want = (int) Math.min(readBytes, durableEnd.minus(from));
             readBytes = READ_BYTES;
-            Future<List<ByteBuffer>> read = services.blocking(() -> store.readWalSlices(timeline, from, want));
+            Future<List<ByteBuffer>> read = services.blocking(() -> store.wal().readSlices(timeline, from, want));
             inFlight.add(new Read(from, want, read));
             requested = from.plus(want);
             read.onComplete(ar -> pump());

@@ -139,9 +139,9 @@ class JournalWriterTest {
             assertEquals(initdb.end(), expected, "everything was reported durable");
             awaitThreadGone();
 
-            store.replayJournal(tl); // what a restart does: the journal's WAL moves into LMDB
-            assertEquals(initdb.end(), store.walEnd(tl).orElseThrow());
-            assertArrayEquals(initdb.bytes(), store.readWal(tl, InitdbWal.SEG, (int) initdb.end().minus(InitdbWal.SEG)));
+            store.journals().replay(tl); // what a restart does: the journal's WAL moves into LMDB
+            assertEquals(initdb.end(), store.wal().end(tl).orElseThrow());
+            assertArrayEquals(initdb.bytes(), store.wal().read(tl, InitdbWal.SEG, (int) initdb.end().minus(InitdbWal.SEG)));
         }
     }
 
@@ -166,8 +166,8 @@ class JournalWriterTest {
             assertEquals(1 + valid.size(), reports.reported, "every append is accounted for");
             awaitThreadGone();
 
-            store.replayJournal(tl);
-            assertEquals(split, store.walEnd(tl).orElseThrow(), "the store holds nothing of it");
+            store.journals().replay(tl);
+            assertEquals(split, store.wal().end(tl).orElseThrow(), "the store holds nothing of it");
         }
     }
 

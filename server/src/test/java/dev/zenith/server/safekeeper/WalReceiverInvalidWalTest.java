@@ -100,8 +100,8 @@ class WalReceiverInvalidWalTest {
                 assertTrue(!second.startLsn().isBefore(lastReported), "nothing acknowledged is asked for again as lost");
             });
             return vertx.executeBlocking(() -> { // LMDB reads: off the event loop
-                assertEquals(end, store.walEnd(tl).orElseThrow());
-                assertArrayEquals(initdb.bytes(), store.readWal(tl, SEG, (int) end.minus(SEG)),
+                assertEquals(end, store.wal().end(tl).orElseThrow());
+                assertArrayEquals(initdb.bytes(), store.wal().read(tl, SEG, (int) end.minus(SEG)),
                         "the store holds the intact WAL, not the flipped byte");
                 return null;
             });

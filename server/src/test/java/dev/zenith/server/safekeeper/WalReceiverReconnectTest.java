@@ -130,16 +130,16 @@ class WalReceiverReconnectTest {
                 assertEquals(mid, connections.get(1).startLsn(), "it resumes where its store ends: inside record 150");
             });
             return vertx.executeBlocking(() -> { // LMDB reads: off the event loop
-                assertEquals(end, store.walEnd(tl).orElseThrow());
-                assertEquals(end, store.lastRecordEnd(tl).orElseThrow());
-                assertArrayEquals(wal, store.readWal(tl, SEG, wal.length), "the stored WAL is the intact stream");
-                assertEquals(records.stream().map(WalCrafter.Crafted::start).toList(), recordStarts(store.readWal(tl, SEG, wal.length)),
+                assertEquals(end, store.wal().end(tl).orElseThrow());
+                assertEquals(end, store.wal().lastRecordEnd(tl).orElseThrow());
+                assertArrayEquals(wal, store.wal().read(tl, SEG, wal.length), "the stored WAL is the intact stream");
+                assertEquals(records.stream().map(WalCrafter.Crafted::start).toList(), recordStarts(store.wal().read(tl, SEG, wal.length)),
                         "every record once, in order");
                 for (int i = 0; i < RECORDS; i++) {
-                    assertEquals(records.get(i).start(), store.lastChange(tl, REL, i, end).orElseThrow(),
+                    assertEquals(records.get(i).start(), store.changes().lastChange(tl, REL, i, end).orElseThrow(),
                             "block " + i + " is indexed at its record");
                 }
-                assertEquals(RECORDS, store.changedBlocks(tl, Lsn.INVALID, end).size());
+                assertEquals(RECORDS, store.changes().changedBlocks(tl, Lsn.INVALID, end).size());
                 return null;
             });
         }).onComplete(ctx.succeedingThenComplete());
@@ -157,7 +157,7 @@ class WalReceiverReconnectTest {
         List<Lsn> ends = WalStreamDecoder.recordEnds(SEG, wal);
         TimelineId tl = InitdbWal.storeIndexed(store, SEG, slice(wal, SEG, ends.get(99)));
         for (int i = 100; i < 400; i += 100) { // three acknowledged writes LMDB has not taken in yet
-            store.journalWal(tl, ends.get(i - 1), slice(wal, ends.get(i - 1), ends.get(i + 99 < 400 ? i + 99 : 399)));
+            store.journals().append(tl, ends.get(i - 1), slice(wal, ends.get(i - 1), ends.get(i + 99 < 400 ? i + 99 : 399)));
         }
         Path journal;
         try (var files = Files.walk(dir.resolve("wal-journal"))) {
@@ -184,7 +184,7 @@ class WalReceiverReconnectTest {
             receiver.start();
             return failed.future().compose(stats -> {
                 ctx.verify(() -> assertTrue(stats.getString("reason").contains(journal.toString()), stats.encode()));
-                return vertx.executeBlocking(() -> store.walEnd(tl).orElseThrow());
+                return vertx.executeBlocking(() -> store.wal().end(tl).orElseThrow());
             }).compose(walEnd -> {
                 ctx.verify(() -> assertEquals(ends.get(99), walEnd, "nothing was replayed around the damage"));
                 return receiver.stop();

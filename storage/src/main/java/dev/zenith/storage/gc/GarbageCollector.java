@@ -1,7 +1,9 @@
 package dev.zenith.storage.gc;
 
-import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.ImageStore;
+import dev.zenith.storage.journal.WalJournals;
+import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.image.ManifestCodec;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Table;
@@ -9,8 +11,11 @@ import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.timeline.TimelineStore;
+import dev.zenith.storage.wal.WalLog;
 import dev.zenith.storage.wal.WalPositions;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.segment.WalGeometry;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
@@ -41,23 +46,47 @@ import java.util.Set;
  * (blobs) that no remaining image refers to go last.
  */
 public final class GarbageCollector {
-    private static final long SEGMENT = 16L << 20;
-
-    private final Store store;
     private final Tables tables;
+    private final TimelineStore timelines;
+    private final WalLog wal;
+    private final ImageStore images;
+    private final WalJournals journals;
+    private final DocumentStore documents;
 
-    public GarbageCollector(Store store, Tables tables) {
-        this.store = store;
+    public GarbageCollector(Tables tables, TimelineStore timelines, WalLog wal, ImageStore images, WalJournals journals,
+                            DocumentStore documents) {
         this.tables = tables;
+        this.timelines = timelines;
+        this.wal = wal;
+        this.images = images;
+        this.journals = journals;
+        this.documents = documents;
+    }
+
+    /**
+     * Frees WAL, images and page versions that none of the {@code retained} points (per timeline: snapshots,
+     * the start of a PITR window) nor any timeline's end or branch point needs, then the journals of the
+     * timelines it deleted and the blobs no image refers to any more.
+     */
+    public GcStats collect(Map<TimelineId, ? extends Collection<Lsn>> retained) {
+        GcStats stats = run(retained, false);
+        stats.timelinesFreed().forEach(journals::delete);
+        long blobs = images.withoutImports(this::sweepBlobs);
+        return stats.plus(new GcStats(0, 0, 0, 0, 0, List.of(), blobs));
+    }
+
+    /** What {@link #collect} would free, counted in read transactions (blocks no writer). */
+    public GcStats ifCollected(Map<TimelineId, ? extends Collection<Lsn>> retained) {
+        return run(retained, true);
     }
 
     /**
      * Frees what nothing keeps, or with {@code dryRun} only counts it (in read transactions). Blobs are
      * left to {@link #sweepBlobs}.
      */
-    public GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained, boolean dryRun) {
+    private GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained, boolean dryRun) {
         Map<TimelineId, Timeline> all = new HashMap<>();
-        store.timelines().forEach(t -> all.put(t.id(), t));
+        timelines.all().forEach(t -> all.put(t.id(), t));
         Set<TimelineId> inUse = inUse(all, retained.keySet());
         GcStats total = GcStats.NONE;
         for (Map.Entry<TimelineId, Set<Lsn>> e : keepPoints(all, inUse, retained).entrySet()) {
@@ -79,7 +108,7 @@ public final class GarbageCollector {
             }
             Collection<Lsn> given = retained.get(t.id());
             List<Lsn> points = new ArrayList<>(given == null ? List.of() : given);
-            store.lastRecordEnd(t.id()).ifPresent(points::add);
+            wal.lastRecordEnd(t.id()).ifPresent(points::add);
             if (t.parent() != null) {
                 points.add(t.branchLsn());
             }
@@ -123,39 +152,26 @@ public final class GarbageCollector {
         long[] versions = {0, 0};
         long index = 0;
         int images;
-        try (Txn<byte[]> txn = dryRun ? tables.env.txnRead() : tables.env.txnWrite()) {
+        try (Txn<byte[]> txn = dryRun ? tables.read() : tables.write()) {
             boolean apply = !dryRun;
             byte[] prefix = Keys.timeline(id);
-            deleteAll(txn, tables.walChunks, prefix, apply, length -> wal[0] += length);
-            deleteAll(txn, tables.pages, prefix, apply, length -> {
+            deleteAll(txn, tables.walChunks(), prefix, apply, length -> wal[0] += length);
+            deleteAll(txn, tables.pages(), prefix, apply, length -> {
                 versions[0]++;
                 versions[1] += length;
             });
-            images = deleteAll(txn, tables.images, prefix, apply, length -> { });
-            index += deleteAll(txn, tables.changesByLsn, prefix, apply, length -> { });
-            index += deleteAll(txn, tables.commits, prefix, apply, length -> { });
-            index += deleteAll(txn, tables.checkpoints, prefix, apply, length -> { });
+            images = deleteAll(txn, tables.images(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.changesByLsn(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.commits(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.checkpoints(), prefix, apply, length -> { });
             if (apply) {
-                tables.walState.delete(txn, prefix);
-                tables.timelines.delete(txn, prefix);
-                deleteDocumentsOf(txn, id);
+                tables.walState().delete(txn, prefix);
+                tables.timelines().delete(txn, prefix);
+                documents.deleteOf(txn, id.toString());
                 txn.commit();
             }
         }
         return new GcStats(wal[0], images, versions[0], versions[1], index, List.of(id), 0);
-    }
-
-    /** The metadata documents that belong to a timeline: keys {@code KIND/TIMELINE-ID} (see Store#putMeta). */
-    private void deleteDocumentsOf(Txn<byte[]> txn, TimelineId id) {
-        String suffix = "/" + id;
-        try (TableCursor c = tables.meta.openCursor(txn)) {
-            for (boolean ok = c.first(); ok; ok = c.next()) {
-                String k = new String(c.key(), java.nio.charset.StandardCharsets.UTF_8);
-                if (k.endsWith(suffix) && k.indexOf('/') == k.length() - suffix.length()) {
-                    c.delete();
-                }
-            }
-        }
     }
 
     /**
@@ -182,18 +198,18 @@ public final class GarbageCollector {
      * collection's deletions). The caller makes sure no import is between writing a blob and its manifest.
      * Returns how many went.
      */
-    public long sweepBlobs() {
+    private long sweepBlobs() {
         Set<String> referenced = new HashSet<>();
         List<byte[]> unreferenced = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.env.txnRead()) { // read first: the write lock is held only to delete
-            try (TableCursor c = tables.images.openCursor(txn)) { // checked: a damaged manifest stops the sweep
+        try (Txn<byte[]> txn = tables.read()) { // read first: the write lock is held only to delete
+            try (TableCursor c = tables.images().openCursor(txn)) { // checked: a damaged manifest stops the sweep
                 for (boolean ok = c.first(); ok; ok = c.next()) {
                     ImageManifest m = ManifestCodec.decode(c.val());
                     referenced.add(m.pgControlSha256());
                     m.files().forEach(f -> referenced.add(f.sha256()));
                 }
             }
-            try (TableCursor c = tables.blobs.openCursor(txn)) {
+            try (TableCursor c = tables.blobs().openCursor(txn)) {
                 for (boolean ok = c.first(); ok; ok = c.next()) {
                     if (!referenced.contains(HexFormat.of().formatHex(c.key()))) {
                         unreferenced.add(c.key());
@@ -202,8 +218,8 @@ public final class GarbageCollector {
             }
         }
         if (!unreferenced.isEmpty()) {
-            try (Txn<byte[]> txn = tables.env.txnWrite()) {
-                unreferenced.forEach(k -> tables.blobs.delete(txn, k));
+            try (Txn<byte[]> txn = tables.write()) {
+                unreferenced.forEach(k -> tables.blobs().delete(txn, k));
                 txn.commit();
             }
         }
@@ -233,7 +249,7 @@ public final class GarbageCollector {
         Lsn oldestRedo = null;
         boolean needsAllWal = points.isEmpty();
         for (Lsn p : points) {
-            Optional<ImageManifest> img = store.imageFor(id, p).filter(i -> i.timeline().equals(id));
+            Optional<ImageManifest> img = images.imageFor(id, p).filter(i -> i.timeline().equals(id));
             if (img.isEmpty()) {
                 needsAllWal = true;
                 continue;
@@ -249,17 +265,17 @@ public final class GarbageCollector {
         int images = 0;
         long[] versions = {0, 0};
         long index = 0;
-        try (Txn<byte[]> txn = dryRun ? tables.env.txnRead() : tables.env.txnWrite()) {
+        try (Txn<byte[]> txn = dryRun ? tables.read() : tables.write()) {
             boolean apply = !dryRun;
             if (!needsAllWal && oldestRedo != null) {
-                Lsn horizon = Lsn.of(oldestRedo.value() - oldestRedo.value() % SEGMENT);
+                Lsn horizon = Lsn.of(oldestRedo.value() - oldestRedo.value() % WalGeometry.WAL_SEGMENT_SIZE);
                 wal = dropWalBelow(txn, id, horizon, apply);
-                index += dropKeysBelow(txn, tables.changesByLsn, id, horizon, Keys.TL, apply);
-                index += dropKeysBelow(txn, tables.checkpoints, id, horizon, Keys.TL, apply);
+                index += dropKeysBelow(txn, tables.changesByLsn(), id, horizon, Keys.TL, apply);
+                index += dropKeysBelow(txn, tables.checkpoints(), id, horizon, Keys.TL, apply);
                 index += dropCommitsBelow(txn, id, horizon, apply);
             }
             if (oldestImage != null) {
-                images = dropKeysBelow(txn, tables.images, id, oldestImage, Keys.TL, apply);
+                images = dropKeysBelow(txn, tables.images(), id, oldestImage, Keys.TL, apply);
                 versions = dropSupersededVersions(txn, id, oldestImage, apply);
             }
             if (apply) {
@@ -273,7 +289,7 @@ public final class GarbageCollector {
     private long dropWalBelow(Txn<byte[]> txn, TimelineId id, Lsn horizon, boolean apply) {
         long freed = 0;
         Lsn newStart = null;
-        try (TableCursor c = tables.walChunks.openCursor(txn)) {
+        try (TableCursor c = tables.walChunks().openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 Lsn start = Keys.lsnAt(c.key(), Keys.TL);
@@ -288,10 +304,10 @@ public final class GarbageCollector {
                 }
             }
         }
-        byte[] state = tables.walState.get(txn, Keys.timeline(id));
+        byte[] state = tables.walState().get(txn, Keys.timeline(id));
         if (apply && freed > 0 && state != null && newStart != null) {
             WalPositions p = WalPositions.decode(state);
-            tables.walState.put(txn, Keys.timeline(id), new WalPositions(newStart, p.end(), p.lastRecordEnd()).encode());
+            tables.walState().put(txn, Keys.timeline(id), new WalPositions(newStart, p.end(), p.lastRecordEnd()).encode());
         }
         return freed;
     }
@@ -318,7 +334,7 @@ public final class GarbageCollector {
     /** The commit-time index is ordered by time; its LSN follows it. */
     private int dropCommitsBelow(Txn<byte[]> txn, TimelineId id, Lsn limit, boolean apply) {
         int n = 0;
-        try (TableCursor c = tables.commits.openCursor(txn)) {
+        try (TableCursor c = tables.commits().openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 if (Keys.lsnAt(c.key(), Keys.TL + 8).isBefore(limit)) {
@@ -339,7 +355,7 @@ public final class GarbageCollector {
     private long[] dropSupersededVersions(Txn<byte[]> txn, TimelineId id, Lsn image, boolean apply) {
         long n = 0;
         long bytes = 0;
-        try (TableCursor c = tables.pages.openCursor(txn)) {
+        try (TableCursor c = tables.pages().openCursor(txn)) {
             byte[] prefix = Keys.timeline(id);
             byte[] previousBlock = null;
             boolean previousAtOrBelow = false;

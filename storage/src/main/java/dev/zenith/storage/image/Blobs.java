@@ -1,7 +1,7 @@
 package dev.zenith.storage.image;
 
 import dev.zenith.storage.StoreCorruptException;
-import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.lmdb.Table;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
@@ -35,21 +35,21 @@ final class Blobs {
     }
 
     /** Stores the content unless present; returns the encoded size written, 0 if it was there. */
-    static int put(Tables t, Txn<byte[]> txn, byte[] hash, byte[] content) {
-        if (t.blobs.get(txn, hash) != null) {
+    static int put(Table blobs, Txn<byte[]> txn, byte[] hash, byte[] content) {
+        if (blobs.get(txn, hash) != null) {
             return 0;
         }
         byte[] out = new byte[4 + COMPRESSOR.maxCompressedLength(content.length)];
         ByteBuffer.wrap(out).putInt(content.length);
         int n = COMPRESSOR.compress(content, 0, content.length, out, 4, out.length - 4);
         byte[] value = Arrays.copyOf(out, 4 + n);
-        t.blobs.put(txn, hash, value);
+        blobs.put(txn, hash, value);
         return value.length;
     }
 
     /** The content whose sha-256 is {@code sha256Hex}: it is its own checksum, so it is checked too. */
-    static byte[] get(Tables t, Txn<byte[]> txn, String sha256Hex) {
-        byte[] value = t.blobs.get(txn, HexFormat.of().parseHex(sha256Hex));
+    static byte[] get(Table blobs, Txn<byte[]> txn, String sha256Hex) {
+        byte[] value = blobs.get(txn, HexFormat.of().parseHex(sha256Hex));
         if (value == null) {
             throw new StoreCorruptException("file content with sha-256 " + sha256Hex + " is missing from the store");
         }

@@ -139,7 +139,7 @@ public final class DataDirectoryImporter {
         List<FileEntry> files = new ArrayList<>();
         int filesStored = 0;
         String pgControlSha;
-        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+        try (Txn<byte[]> txn = tables.write()) {
             pgControlSha = storeFile(txn, pgControl);
             for (String path : scan.files()) {
                 byte[] content = Files.readAllBytes(dataDir.resolve(path));
@@ -152,8 +152,8 @@ public final class DataDirectoryImporter {
 
         ImageManifest manifest = new ImageManifest(timeline, checkpointLsn, redoLsn, Instant.now(),
                 control.dataChecksumVersion(), pgControlSha, relations, files, scan.directories());
-        try (Txn<byte[]> txn = tables.env.txnWrite()) {
-            tables.images.put(txn, Keys.timelineLsn(timeline, checkpointLsn), ManifestCodec.encode(manifest));
+        try (Txn<byte[]> txn = tables.write()) {
+            tables.images().put(txn, Keys.timelineLsn(timeline, checkpointLsn), ManifestCodec.encode(manifest));
             txn.commit();
         }
         return new ImportStats(forksRead, forksKept, pagesRead, pagesStored, bytesRead, bytesStored, files.size(),
@@ -243,8 +243,8 @@ public final class DataDirectoryImporter {
         if (batch.isEmpty()) {
             return;
         }
-        try (Txn<byte[]> txn = tables.env.txnWrite()) {
-            try (PageLookup lookup = new PageLookup(tables, txn, lineage)) {
+        try (Txn<byte[]> txn = tables.write()) {
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
                 for (Pending p : batch) {
                     PageLookup.Found found = lookup.find(p.rel, p.block);
                     Lsn key = p.pageLsn;
@@ -258,11 +258,11 @@ public final class DataDirectoryImporter {
                         }
                     }
                     byte[] k = Keys.page(timeline, p.rel, p.block, key);
-                    if (tables.pages.get(txn, k) == null) {
+                    if (tables.pages().get(txn, k) == null) {
                         writtenPageKeys.add(k);
                     }
                     byte[] encoded = PageCodec.encode(p.page);
-                    tables.pages.put(txn, k, encoded);
+                    tables.pages().put(txn, k, encoded);
                     pagesStored++;
                     bytesStored += encoded.length;
                 }
@@ -275,7 +275,7 @@ public final class DataDirectoryImporter {
     private String storeFile(Txn<byte[]> txn, byte[] content) {
         byte[] hash = Blobs.sha256(content);
         bytesRead += content.length;
-        int written = Blobs.put(tables, txn, hash, content);
+        int written = Blobs.put(tables.blobs(), txn, hash, content);
         if (written > 0) {
             writtenBlobKeys.add(hash);
             bytesStored += written;
@@ -285,12 +285,12 @@ public final class DataDirectoryImporter {
 
     /** Removes what this import added, so a failed import stores nothing. */
     private void rollback(Exception cause) {
-        try (Txn<byte[]> txn = tables.env.txnWrite()) {
+        try (Txn<byte[]> txn = tables.write()) {
             for (byte[] k : writtenPageKeys) {
-                tables.pages.delete(txn, k);
+                tables.pages().delete(txn, k);
             }
             for (byte[] k : writtenBlobKeys) {
-                tables.blobs.delete(txn, k);
+                tables.blobs().delete(txn, k);
             }
             txn.commit();
         } catch (RuntimeException e) {

@@ -65,7 +65,7 @@ public final class DataDirectoryMaterializer {
         Instant started = Instant.now();
         prepareTarget(target);
         long bytes = 0;
-        try (Txn<byte[]> txn = tables.env.txnRead()) {
+        try (Txn<byte[]> txn = tables.read()) {
             for (String dir : image.directories()) {
                 createDirectory(target.resolve(dir));
             }
@@ -120,7 +120,7 @@ public final class DataDirectoryMaterializer {
             for (List<RelationSize> share : shares) {
                 results.add(pool.submit(() -> {
                     long written = 0;
-                    try (Txn<byte[]> txn = tables.env.txnRead(); PageLookup lookup = new PageLookup(tables, txn, lineage)) {
+                    try (Txn<byte[]> txn = tables.read(); PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
                         for (RelationSize r : share) {
                             written += writeFork(lookup, r, checksums, target, bytesWritten);
                         }
@@ -147,13 +147,35 @@ public final class DataDirectoryMaterializer {
             throw new IOException(cause);
         } finally {
             pool.shutdownNow();
+            awaitWorkers(pool);
+        }
+    }
+
+    /**
+     * Waits for the writers to stop (after one failed, the others are interrupted): none may outlive the
+     * call, since its LMDB cursor would then outlive the caller's store, which may close the environment
+     * under it (a crash of the JVM, not an exception).
+     */
+    private static void awaitWorkers(ExecutorService pool) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (pool.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES)) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
     /** The content of file {@code path} of {@code image}, stored by its sha-256 (hex); damage names the file. */
     public static byte[] fileContent(Tables tables, Txn<byte[]> txn, ImageManifest image, String path, String sha256) {
         try {
-            return Blobs.get(tables, txn, sha256);
+            return Blobs.get(tables.blobs(), txn, sha256);
         } catch (StoreCorruptException e) {
             throw new StoreCorruptException("file " + path + " of the image at " + image.lsn() + " of timeline "
                     + image.timeline() + ": " + e.getMessage());

@@ -58,6 +58,23 @@ public final class TableCursor implements AutoCloseable {
         return cursor.val().length - Table.CHECKSUM_BYTES;
     }
 
+    /**
+     * The entry with the greatest key at or below {@code key} that shares its first
+     * {@code prefixLength} bytes ({key, checked value}), or null. This is how "newest version at or
+     * below LSN" and "the WAL chunk containing LSN" are found.
+     */
+    public byte[][] floor(byte[] key, int prefixLength) {
+        boolean positioned = get(key, GetOp.MDB_SET_RANGE);
+        if (positioned && java.util.Arrays.equals(key(), key)) {
+            return new byte[][] {key(), val()};
+        }
+        boolean moved = positioned ? prev() : last();
+        if (!moved || !Keys.hasPrefix(key(), key, prefixLength)) {
+            return null;
+        }
+        return new byte[][] {key(), val()};
+    }
+
     /** Deletes the entry at the current position. */
     public void delete() {
         value = null;

@@ -22,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Stream;
 
 /**
  * The LMDB environment and its named databases. Internal to the storage module: the public API
@@ -32,39 +31,41 @@ public final class Tables implements AutoCloseable {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Tables.class.getName());
     /** Sparse: LMDB only reserves address space; the file grows with the data. */
     public static final long MAP_SIZE = 256L << 30;
+    /** LMDB's data file: every table's pages. */
+    public static final String DATA_FILE = "data.mdb";
     private static final String FORMAT_KEY = "format";
     // 2: block changes packed per WAL append; 3: every value carries a CRC-32C of its key and bytes (Table)
     private static final String FORMAT = "zenith-store/3";
     /** Opened by adding the checksums to every value once (see {@link #addChecksums}). */
     private static final String FORMAT_WITHOUT_CHECKSUMS = "zenith-store/2";
-    /** The store's process lock (see StoreLock), taken before LMDB opens. */
-    public static final String LOCK_FILE = "zenith.lock";
-    /** What a store directory may hold: LMDB's two files, the WAL journal (see WalJournal) and the lock. */
-    private static final Set<String> LMDB_FILES = Set.of("data.mdb", "lock.mdb", "wal-journal", LOCK_FILE);
+    /** LMDB's two files in a store directory (the store's lock and WAL journal sit beside them). */
+    public static final Set<String> FILES = Set.of(DATA_FILE, "lock.mdb");
 
-    public final Env<byte[]> env;
+    // The raw handles stay in this package: outside it every value is read and written through the
+    // checked Table/TableCursor layer (CRC-32C), and transactions come from read()/write().
+    private final Env<byte[]> env;
     /** "format" -> format marker, proves the directory is ours. */
-    public final Dbi<byte[]> info;
+    private final Dbi<byte[]> info;
     /** timeline id -> Timeline JSON. */
-    public final Table timelines;
+    private final Table timelines;
     /** timeline id -> WAL positions (start, end, last record end). */
-    public final Table walState;
+    private final Table walState;
     /** (timeline, start LSN) -> WAL bytes. */
-    public final Table walChunks;
+    private final Table walChunks;
     /** (timeline, first record LSN of an append) -> the append's block changes, packed. */
-    public final Table changesByLsn;
+    private final Table changesByLsn;
     /** (timeline, commit time, LSN) -> empty. */
-    public final Table commits;
+    private final Table commits;
     /** (timeline, checkpoint record LSN) -> empty. */
-    public final Table checkpoints;
+    private final Table checkpoints;
     /** (timeline, rel, block, version LSN) -> encoded page. */
-    public final Table pages;
+    private final Table pages;
     /** (timeline, image LSN) -> image manifest JSON. */
-    public final Table images;
+    private final Table images;
     /** sha-256 -> encoded file content. */
-    public final Table blobs;
+    private final Table blobs;
     /** UTF-8 key -> caller's document. */
-    public final Table meta;
+    private final Table meta;
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
@@ -158,17 +159,6 @@ public final class Tables implements AutoCloseable {
         }
     }
 
-    /** Refuses a directory holding anything but a store's files, before anything is written there. */
-    public static void requireStoreDirectory(Path dir) throws IOException {
-        try (Stream<Path> entries = Files.list(dir)) {
-            Path foreign = entries.filter(p -> !LMDB_FILES.contains(p.getFileName().toString())).findFirst()
-                    .orElse(null);
-            if (foreign != null) {
-                throw new StoreFormatException("not a Zenith store: " + dir + " contains " + foreign.getFileName());
-            }
-        }
-    }
-
     private static Dbi<byte[]> openExisting(Env<byte[]> env, String name) {
         boolean present = env.getDbiNames().stream().anyMatch(n -> Arrays.equals(n, utf8(name)));
         if (!present) {
@@ -177,21 +167,63 @@ public final class Tables implements AutoCloseable {
         return env.openDbi(name);
     }
 
-    /**
-     * The entry with the greatest key at or below {@code key} that shares its first
-     * {@code prefixLength} bytes, or null. This is how "newest version at or below LSN" and "the WAL
-     * chunk containing LSN" are found.
-     */
-    public static byte[][] floor(TableCursor cursor, byte[] key, int prefixLength) {
-        boolean positioned = cursor.get(key, GetOp.MDB_SET_RANGE);
-        if (positioned && Arrays.equals(cursor.key(), key)) {
-            return new byte[][] {cursor.key(), cursor.val()};
-        }
-        boolean moved = positioned ? cursor.prev() : cursor.last();
-        if (!moved || !Keys.hasPrefix(cursor.key(), key, prefixLength)) {
-            return null;
-        }
-        return new byte[][] {cursor.key(), cursor.val()};
+    /** A read transaction (MDB_NOTLS: any thread may use and close it). */
+    public Txn<byte[]> read() {
+        return env.txnRead();
+    }
+
+    /** A write transaction; LMDB lets one be open at a time. */
+    public Txn<byte[]> write() {
+        return env.txnWrite();
+    }
+
+    /** LMDB's figures for the environment: its page size and how far the data file is used. */
+    public Stat envStat() {
+        return env.stat();
+    }
+
+    public org.lmdbjava.EnvInfo envInfo() {
+        return env.info();
+    }
+
+    public Table timelines() {
+        return timelines;
+    }
+
+    public Table walState() {
+        return walState;
+    }
+
+    public Table walChunks() {
+        return walChunks;
+    }
+
+    public Table changesByLsn() {
+        return changesByLsn;
+    }
+
+    public Table commits() {
+        return commits;
+    }
+
+    public Table checkpoints() {
+        return checkpoints;
+    }
+
+    public Table pages() {
+        return pages;
+    }
+
+    public Table images() {
+        return images;
+    }
+
+    public Table blobs() {
+        return blobs;
+    }
+
+    public Table meta() {
+        return meta;
     }
 
     /** The tables whose keys start with a timeline id, by name. */
@@ -221,6 +253,15 @@ public final class Tables implements AutoCloseable {
                 }
                 out.put(name, n);
             });
+        }
+        return out;
+    }
+
+    /** Entries per table, by name. */
+    public Map<String, Long> entries(Txn<byte[]> txn) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (Table table : List.of(timelines, walChunks, pages, images, blobs, changesByLsn, commits, checkpoints, meta)) {
+            out.put(table.name(), table.stat(txn).entries);
         }
         return out;
     }

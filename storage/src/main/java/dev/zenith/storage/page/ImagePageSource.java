@@ -1,10 +1,11 @@
 package dev.zenith.storage.page;
 
-import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreException;
 import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.ImageStore;
 import dev.zenith.storage.image.RelationSize;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelFileNode;
@@ -41,11 +42,15 @@ public final class ImagePageSource implements PageSource {
     /** WAL read to decode an image's checkpoint record (about a hundred bytes, maybe across a page header). */
     private static final int CHECKPOINT_READ = 16 * 1024;
 
-    private final Store store;
+    private final PageStore pages;
+    private final ImageStore images;
+    private final WalLog wal;
     private final Map<TimelineId, Map<Lsn, Window>> windows = new HashMap<>();
 
-    public ImagePageSource(Store store) {
-        this.store = store;
+    public ImagePageSource(PageStore pages, ImageStore images, WalLog wal) {
+        this.pages = pages;
+        this.images = images;
+        this.wal = wal;
     }
 
     /** An image's manifest, as maps, and how far past its checkpoint record it is the state of the timeline. */
@@ -101,7 +106,7 @@ public final class ImagePageSource implements PageSource {
             return new byte[PageLayout.BLCKSZ]; // beyond the end: zeros, as Neon answers
         }
         // In the window the newest version at or below the LSN is the image's page: no record since.
-        PageVersion v = store.getPage(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
+        PageVersion v = pages.get(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
                 "the image at " + w.image().lsn() + " lists " + rel.path() + " with " + w.sizes().get(rel)
                         + " blocks, but block " + Integer.toUnsignedString(block) + " has no stored version"));
         return v.page();
@@ -111,7 +116,7 @@ public final class ImagePageSource implements PageSource {
     public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
         Window w = window(timeline, lsn);
         String path = kind.segmentPath(segment);
-        byte[] content = store.imageFile(w.image(), path).orElseThrow(() -> new PageUnavailableException(
+        byte[] content = images.imageFile(w.image(), path).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_FOUND, "SLRU segment " + path + " does not exist at " + lsn));
         if (content.length % PageLayout.BLCKSZ != 0) {
             throw new StoreException(path + " of the image at " + w.image().lsn() + " has " + content.length
@@ -129,12 +134,12 @@ public final class ImagePageSource implements PageSource {
         if (known != null) {
             return known;
         }
-        Lsn imageLsn = store.latestImageLsnAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
+        Lsn imageLsn = images.latestImageLsnAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "not materialized at " + lsn
                         + " yet: timeline " + timeline + " has no image at or below it"));
         Window w = cached(timeline, imageLsn);
         if (w == null) {
-            ImageManifest image = store.latestImageAtOrBefore(timeline, lsn).filter(i -> i.lsn().equals(imageLsn))
+            ImageManifest image = images.latestImageAtOrBefore(timeline, lsn).filter(i -> i.lsn().equals(imageLsn))
                     .orElseThrow(() -> new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
                             "the image at " + imageLsn + " went away (garbage collection); ask again"));
             w = remember(timeline, open(timeline, image));
@@ -179,7 +184,7 @@ public final class ImagePageSource implements PageSource {
         for (RelationSize r : image.relations()) {
             sizes.put(r.rel(), r.blocks());
         }
-        return new Window(image, windowEnd(store, timeline, image), Map.copyOf(sizes), Set.copyOf(image.directories()));
+        return new Window(image, windowEnd(wal, timeline, image), Map.copyOf(sizes), Set.copyOf(image.directories()));
     }
 
     /**
@@ -187,10 +192,10 @@ public final class ImagePageSource implements PageSource {
      * starts, read from this timeline's WAL (a branch may continue differently from its parent after the
      * image). If that record cannot be read, the window is the image's own LSN. Blocking.
      */
-    public static Lsn windowEnd(Store store, TimelineId timeline, ImageManifest image) {
+    public static Lsn windowEnd(WalLog wal, TimelineId timeline, ImageManifest image) {
         try {
             WalStreamDecoder decoder = WalStreamDecoder.startingAt(image.lsn());
-            decoder.feed(store.readWal(timeline, image.lsn(), CHECKPOINT_READ));
+            decoder.feed(wal.read(timeline, image.lsn(), CHECKPOINT_READ));
             DecodeResult r = decoder.poll();
             if (r instanceof DecodedRecord rec && rec.startLsn().equals(image.lsn())
                     && MainDataDecoder.decode(rec).orElse(null) instanceof CheckpointRecord) {

@@ -3,7 +3,7 @@ package dev.zenith.storage.page;
 import dev.zenith.storage.StoreCorruptException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.TableCursor;
-import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.lmdb.Table;
 import dev.zenith.storage.timeline.Lineage;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
@@ -22,10 +22,10 @@ public final class PageLookup implements AutoCloseable {
     private final Lineage lineage;
     private final List<TableCursor> cursors = new ArrayList<>();
 
-    public PageLookup(Tables tables, Txn<byte[]> txn, Lineage lineage) {
+    public PageLookup(Table pages, Txn<byte[]> txn, Lineage lineage) {
         this.lineage = lineage;
         for (int i = 0; i < lineage.steps().size(); i++) {
-            cursors.add(tables.pages.openCursor(txn));
+            cursors.add(pages.openCursor(txn));
         }
     }
 
@@ -37,7 +37,7 @@ public final class PageLookup implements AutoCloseable {
             if (best != null && !step.upTo().isAfter(best.lsn)) {
                 break; // everything this ancestor could offer is older than what we have
             }
-            byte[][] hit = Tables.floor(cursors.get(i), Keys.page(step.timeline(), rel, block, step.upTo()),
+            byte[][] hit = cursors.get(i).floor(Keys.page(step.timeline(), rel, block, step.upTo()),
                     Keys.BLOCK_PREFIX);
             if (hit != null) {
                 Lsn lsn = Keys.lsnAt(hit[0], Keys.BLOCK_PREFIX);

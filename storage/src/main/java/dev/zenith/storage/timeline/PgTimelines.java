@@ -1,6 +1,6 @@
 package dev.zenith.storage.timeline;
 
-import dev.zenith.storage.Store;
+import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.wal.Lsn;
 
 import java.nio.charset.StandardCharsets;
@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * The PostgreSQL timelines (TLIs) along a store timeline's lineage, as PostgreSQL's own history files
@@ -18,6 +19,7 @@ import java.util.TreeMap;
  * that followed one history can tell another one apart. Blocking (reads the store).
  */
 public final class PgTimelines {
+    /** The document key prefix of a timeline's history file: {@code history/<timeline id>}. */
     private static final String HISTORY_KEY = "history/";
     /** The highest TLI ever given out in the storage, so a number is never given twice. */
     private static final String LAST_TLI_KEY = "cluster/last_pg_timeline";
@@ -28,38 +30,46 @@ public final class PgTimelines {
     public record Entry(int tli, Lsn begin) {
     }
 
-    private PgTimelines() {
+    private final TimelineStore timelines;
+    private final DocumentStore documents;
+    private final Function<TimelineId, Optional<Lsn>> lastRecordEnd;
+
+    /** {@code lastRecordEnd}: where a timeline's last complete WAL record ends (the WAL log's answer). */
+    public PgTimelines(TimelineStore timelines, DocumentStore documents, Function<TimelineId, Optional<Lsn>> lastRecordEnd) {
+        this.timelines = timelines;
+        this.documents = documents;
+        this.lastRecordEnd = lastRecordEnd;
     }
 
     /** The history file of the TLI that {@code timeline} begins, if it begins one. */
-    public static Optional<byte[]> history(Store store, TimelineId timeline) {
-        return store.getMeta(HISTORY_KEY + timeline);
+    public Optional<byte[]> history(TimelineId timeline) {
+        return documents.get(HISTORY_KEY + timeline);
     }
 
-    public static void saveHistory(Store store, TimelineId timeline, byte[] content) {
-        store.putMeta(HISTORY_KEY + timeline, content);
+    public void saveHistory(TimelineId timeline, byte[] content) {
+        documents.put(HISTORY_KEY + timeline, content);
     }
 
     /** Every history file along the lineage, by TLI. */
-    public static TreeMap<Integer, byte[]> historyFiles(Store store, TimelineId timeline) {
+    public TreeMap<Integer, byte[]> historyFiles(TimelineId timeline) {
         TreeMap<Integer, byte[]> out = new TreeMap<>();
-        for (Timeline t : lineage(store, timeline)) {
+        for (Timeline t : lineage(timeline)) {
             int tli = t.pgTimeline();
-            history(store, t.id()).ifPresent(h -> out.putIfAbsent(tli, h));
+            history(t.id()).ifPresent(h -> out.putIfAbsent(tli, h));
         }
         return out;
     }
 
     /** The TLIs of the lineage, oldest first, each with where it begins. */
-    public static List<Entry> entries(Store store, TimelineId timeline) {
-        List<Timeline> lineage = lineage(store, timeline);
+    public List<Entry> entries(TimelineId timeline) {
+        List<Timeline> lineage = lineage(timeline);
         List<Entry> out = new ArrayList<>();
         for (int i = lineage.size() - 1; i >= 0; i--) {
             Timeline t = lineage.get(i);
             if (out.isEmpty()) {
                 out.add(new Entry(t.pgTimeline(), Lsn.INVALID));
             } else if (t.pgTimeline() != out.get(out.size() - 1).tli()) {
-                out.add(new Entry(t.pgTimeline(), switchPoint(store, t)));
+                out.add(new Entry(t.pgTimeline(), switchPoint(t)));
             }
         }
         return out;
@@ -77,18 +87,18 @@ public final class PgTimelines {
     }
 
     /** Where {@code t}'s own TLI begins: the switch point its history file names, else its branch point. */
-    public static Lsn switchPoint(Store store, Timeline t) {
-        return history(store, t.id()).flatMap(PgTimelines::lastSwitchPoint).orElse(t.branchLsn());
+    public Lsn switchPoint(Timeline t) {
+        return history(t.id()).flatMap(PgTimelines::lastSwitchPoint).orElse(t.branchLsn());
     }
 
     /** Whether the lineage of {@code timeline} has no WAL record on its own TLI yet: its compute must begin it. */
-    public static boolean beginsAtStart(Store store, TimelineId timeline) {
-        Timeline t = store.timeline(timeline).orElseThrow();
-        if (t.isRoot() || history(store, timeline).isEmpty()) {
+    public boolean beginsAtStart(TimelineId timeline) {
+        Timeline t = timelines.get(timeline).orElseThrow();
+        if (t.isRoot() || history(timeline).isEmpty()) {
             return false;
         }
-        Lsn end = store.lastRecordEnd(timeline).orElse(Lsn.INVALID);
-        return !end.isAfter(switchPoint(store, t));
+        Lsn end = lastRecordEnd.apply(timeline).orElse(Lsn.INVALID);
+        return !end.isAfter(switchPoint(t));
     }
 
     /**
@@ -98,16 +108,16 @@ public final class PgTimelines {
      * have to go back in its own history, which PostgreSQL refuses ("forked off ... before current recovery
      * point").
      */
-    public static boolean standbyCanFollow(Store store, TimelineId from, TimelineId to) {
+    public boolean standbyCanFollow(TimelineId from, TimelineId to) {
         if (from.equals(to)) {
             return true;
         }
-        Lsn end = store.lastRecordEnd(from).orElse(null);
+        Lsn end = lastRecordEnd.apply(from).orElse(null);
         if (end == null) {
             return false;
         }
-        int tli = tliAt(entries(store, from), end.plus(-1));
-        List<Entry> next = entries(store, to);
+        int tli = tliAt(entries(from), end.plus(-1));
+        List<Entry> next = entries(to);
         for (int i = 0; i + 1 < next.size(); i++) {
             if (next.get(i).tli() == tli) {
                 return !next.get(i + 1).begin().isBefore(end);
@@ -130,21 +140,21 @@ public final class PgTimelines {
      * Whether {@code tli} was given out in the storage: up to the highest ever given, also once the timeline
      * that had it is gone (a destroyed branch, collected), since no number is given twice.
      */
-    public static boolean given(Store store, int tli) {
-        return tli >= 1 && tli <= lastGiven(store);
+    public boolean given(int tli) {
+        return tli >= 1 && tli <= lastGiven();
     }
 
     /** A TLI no timeline of the storage has had (blocking; callers are serialized by the daemon). */
-    public static int allocate(Store store) {
-        int next = lastGiven(store) + 1;
-        store.putMeta(LAST_TLI_KEY, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
+    public int allocate() {
+        int next = lastGiven() + 1;
+        documents.put(LAST_TLI_KEY, Integer.toString(next).getBytes(StandardCharsets.UTF_8));
         return next;
     }
 
     /** The highest TLI given out: the one recorded, or a timeline's when higher (stores from before the record). */
-    private static int lastGiven(Store store) {
-        int max = store.getMeta(LAST_TLI_KEY).map(b -> Integer.parseInt(new String(b, StandardCharsets.UTF_8))).orElse(1);
-        for (Timeline t : store.timelines()) {
+    private int lastGiven() {
+        int max = documents.get(LAST_TLI_KEY).map(b -> Integer.parseInt(new String(b, StandardCharsets.UTF_8))).orElse(1);
+        for (Timeline t : timelines.all()) {
             max = Math.max(max, t.pgTimeline());
         }
         return max;
@@ -155,8 +165,8 @@ public final class PgTimelines {
      * TLI {@code parentTli} and it selects {@code newTli}: the parent's history file verbatim, then (after
      * a newline when there was one) the line for this switch (xlog.c's writeTimeLineHistory).
      */
-    public static byte[] historyOfNewTimeline(Store store, TimelineId parentLineage, int parentTli, Lsn switchPoint) {
-        byte[] parent = historyFiles(store, parentLineage).get(parentTli);
+    public byte[] historyOfNewTimeline(TimelineId parentLineage, int parentTli, Lsn switchPoint) {
+        byte[] parent = historyFiles(parentLineage).get(parentTli);
         String line = (parent == null ? "" : "\n") + parentTli + "\t" + switchPoint + "\t" + END_OF_WAL_REASON + "\n";
         byte[] tail = line.getBytes(StandardCharsets.US_ASCII);
         byte[] out = new byte[(parent == null ? 0 : parent.length) + tail.length];
@@ -184,9 +194,9 @@ public final class PgTimelines {
     }
 
     /** The timeline, then its ancestors up to the root. */
-    private static List<Timeline> lineage(Store store, TimelineId timeline) {
+    private List<Timeline> lineage(TimelineId timeline) {
         List<Timeline> out = new ArrayList<>();
-        for (Optional<Timeline> t = store.timeline(timeline); t.isPresent(); t = t.get().parentId().flatMap(store::timeline)) {
+        for (Optional<Timeline> t = timelines.get(timeline); t.isPresent(); t = t.get().parentId().flatMap(timelines::get)) {
             out.add(t.get());
         }
         return out;

@@ -1,6 +1,5 @@
 package dev.zenith.storage.wal;
 
-import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.decoder.DecodeResult;
@@ -51,14 +50,14 @@ public final class WalIndexer {
     }
 
     /** An indexer for the bytes that follow the timeline's stored WAL (blocking: reads the torn tail). */
-    public static WalIndexer resume(Store store, TimelineId timeline) {
-        Lsn walEnd = store.walEnd(timeline).orElseThrow(() -> new IllegalStateException("timeline " + timeline
+    public static WalIndexer resume(WalLog wal, TimelineId timeline) {
+        Lsn walEnd = wal.end(timeline).orElseThrow(() -> new IllegalStateException("timeline " + timeline
                 + " has no WAL"));
-        Lsn recordEnd = store.lastRecordEnd(timeline).orElse(walEnd);
+        Lsn recordEnd = wal.lastRecordEnd(timeline).orElse(walEnd);
         WalIndexer indexer = new WalIndexer(timeline, nextRecordStart(recordEnd), walEnd);
         ByteArrayOutputStream tail = new ByteArrayOutputStream();
         for (Lsn at = indexer.decoderAt; at.isBefore(walEnd); ) {
-            byte[] chunk = store.readWal(timeline, at, (int) Math.min(walEnd.minus(at), READ_CHUNK));
+            byte[] chunk = wal.read(timeline, at, (int) Math.min(walEnd.minus(at), READ_CHUNK));
             if (chunk.length == 0) {
                 break;
             }

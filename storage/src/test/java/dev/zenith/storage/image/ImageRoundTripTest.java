@@ -117,17 +117,17 @@ class ImageRoundTripTest {
     @Order(1)
     void walUpToTheCheckpointIsStored() throws Exception {
         ck1 = SourceWal.lastCheckpoint(c);
-        tl = store.createTimeline(null, Lsn.INVALID, 1).id();
-        store.appendWal(List.of(SourceWal.append(c, tl, SourceWal.segmentStart(ck1.redo()), ck1.redo(), ck1.end())));
-        assertEquals(ck1.end(), store.walEnd(tl).orElseThrow());
-        assertEquals(List.of(ck1.lsn()), store.checkpoints(tl, Lsn.INVALID, ck1.end()));
+        tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+        store.wal().append(List.of(SourceWal.append(c, tl, SourceWal.segmentStart(ck1.redo()), ck1.redo(), ck1.end())));
+        assertEquals(ck1.end(), store.wal().end(tl).orElseThrow());
+        assertEquals(List.of(ck1.lsn()), store.changes().checkpoints(tl, Lsn.INVALID, ck1.end()));
     }
 
     @Test
     @Order(2)
     void theWholeDirectoryIsImported() throws Exception {
         long[] progress = new long[2]; // bytes announced, bytes reported read
-        first = store.importDataDirectory(tl, c.dataDir(), ck1.lsn(), ck1.redo(), RelationFilter.all(),
+        first = store.images().importDataDirectory(tl, c.dataDir(), ck1.lsn(), ck1.redo(), RelationFilter.all(),
                 counting(progress));
         assertEquals(first.pagesRead() * PageLayout.BLCKSZ, progress[0], "the bytes to read are announced: " + first);
         assertEquals(progress[0], progress[1], "and each batch read is reported");
@@ -143,7 +143,7 @@ class ImageRoundTripTest {
     @Order(3)
     void theImageMaterializesAsTheSameDirectory() throws Exception {
         mat1 = c.scratch("mat1");
-        store.materialize(tl, ck1.lsn(), mat1);
+        store.images().materialize(tl, ck1.lsn(), mat1);
         int compared = DirectoryTrees.assertSameContent(c.dataDir(), mat1, DirectoryTrees::skippedByBaseBackup);
         assertTrue(compared > 900, "files compared: " + compared);
         assertFalse(Files.exists(mat1.resolve("postmaster.opts")));
@@ -155,8 +155,8 @@ class ImageRoundTripTest {
     @Order(4)
     void postgresStartsOnTheMaterializedDirectoryAndSeesTheSameData() throws Exception {
         long[] walRead = new long[1];
-        store.writeWalSegments(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"), bytes -> walRead[0] += bytes);
-        assertEquals(store.walBytesToWrite(tl, ck1.redo(), ck1.end()), walRead[0], "WAL written adds up to its announced total");
+        store.pgWal().writeSegments(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"), bytes -> walRead[0] += bytes);
+        assertEquals(store.pgWal().bytesToWrite(tl, ck1.redo(), ck1.end()), walRead[0], "WAL written adds up to its announced total");
         assertTrue(walRead[0] >= ck1.end().minus(ck1.redo()), walRead[0] + " bytes");
         try (MaterializedCompute pg = MaterializedCompute.start(c, mat1, "mat1")) {
             assertEquals("200000", pg.psql("postgres", "select count(*) from pgbench_accounts"));
@@ -173,12 +173,12 @@ class ImageRoundTripTest {
     @Test
     @Order(5)
     void aBranchImageStoresOnlyWhatTheBranchChanged() throws Exception {
-        TimelineId branchTl = store.createTimeline(tl, ck1.end(), 1).id();
+        TimelineId branchTl = store.timelines().create(tl, ck1.end(), 1).id();
         SourceWal.Checkpoint ckB = SourceWal.lastCheckpoint(c, mat1);
-        store.appendWal(List.of(SourceWal.append(c, mat1, branchTl, ck1.end(), ck1.end(), ckB.end())));
-        Set<RelTag> branchChanged = store.changedRelations(branchTl, ck1.lsn(), ckB.lsn());
+        store.wal().append(List.of(SourceWal.append(c, mat1, branchTl, ck1.end(), ck1.end(), ckB.end())));
+        Set<RelTag> branchChanged = store.changes().changedRelations(branchTl, ck1.lsn(), ckB.lsn());
         long branchPagesBefore = store.stats().entries("pages");
-        ImportStats branchImport = store.importDataDirectory(branchTl, mat1, ckB.lsn(), ckB.redo(),
+        ImportStats branchImport = store.images().importDataDirectory(branchTl, mat1, ckB.lsn(), ckB.redo(),
                 RelationFilter.onlyTags(branchChanged));
         assertTrue(branchImport.forksKept() > 100, branchImport.toString());
         assertTrue(branchImport.pagesStored() > 0 && branchImport.pagesStored() < first.pagesStored() / 4,
@@ -186,9 +186,9 @@ class ImageRoundTripTest {
         assertEquals(branchPagesBefore + branchImport.pagesStored(), store.stats().entries("pages"));
         System.out.println("round 1 import: " + first + "\nbranch import: " + branchImport);
         Path matBranch = c.scratch("matBranch");
-        store.materialize(branchTl, ckB.lsn(), matBranch);
+        store.images().materialize(branchTl, ckB.lsn(), matBranch);
         DirectoryTrees.assertSameContent(mat1, matBranch, DirectoryTrees::skippedByBaseBackup);
-        assertEquals(ck1.lsn(), store.latestImageAtOrBefore(branchTl, ck1.end()).orElseThrow().lsn());
+        assertEquals(ck1.lsn(), store.images().latestImageAtOrBefore(branchTl, ck1.end()).orElseThrow().lsn());
     }
 
     // ---- round 2: more writes, then only the relations WAL says changed
@@ -206,10 +206,10 @@ class ImageRoundTripTest {
         branchesPath = c.psql("select pg_relation_filepath('pgbench_branches')");
         c.stop();
         ck2 = SourceWal.lastCheckpoint(c);
-        store.appendWal(List.of(SourceWal.append(c, tl, ck1.end(), ck1.end(), ck2.end())));
-        assertArrayEquals(SourceWal.read(c.walDir(), ck1.redo(), 100_000), store.readWal(tl, ck1.redo(), 100_000));
-        assertTrue(store.lastCommitAtOrBefore(tl, Instant.now()).orElseThrow().recordLsn().isAfter(ck1.end()));
-        changed = store.changedRelations(tl, ck1.lsn(), ck2.lsn());
+        store.wal().append(List.of(SourceWal.append(c, tl, ck1.end(), ck1.end(), ck2.end())));
+        assertArrayEquals(SourceWal.read(c.walDir(), ck1.redo(), 100_000), store.wal().read(tl, ck1.redo(), 100_000));
+        assertTrue(store.changes().lastCommitAtOrBefore(tl, Instant.now()).orElseThrow().recordLsn().isAfter(ck1.end()));
+        changed = store.changes().changedRelations(tl, ck1.lsn(), ck2.lsn());
         assertTrue(changed.stream().anyMatch(r -> itemsPath.equals(r.path())), "items changed: " + changed);
     }
 
@@ -222,7 +222,7 @@ class ImageRoundTripTest {
         byte original = flipByte(pgDatabase, 5000, (byte) 0);
         try {
             StoreStats beforeCorrupt = store.stats();
-            CorruptPageException corrupt = assertThrows(CorruptPageException.class, () -> store.importDataDirectory(tl,
+            CorruptPageException corrupt = assertThrows(CorruptPageException.class, () -> store.images().importDataDirectory(tl,
                     c.dataDir(), ck2.lsn(), ck2.redo(), RelationFilter.all()));
             assertEquals(pgDatabase, corrupt.file());
             assertEquals(0, corrupt.blockInFile());
@@ -232,7 +232,7 @@ class ImageRoundTripTest {
                     "the failed import had committed a batch before it found the corrupt page");
             pagesBefore = beforeCorrupt.entries("pages");
             assertEquals(pagesBefore, store.stats().entries("pages"), "a failed import stores no page");
-            assertEquals(1, store.images(tl).size(), "a failed import stores no image");
+            assertEquals(1, store.images().of(tl).size(), "a failed import stores no image");
         } finally {
             flipByte(pgDatabase, 5000, original);
         }
@@ -242,7 +242,7 @@ class ImageRoundTripTest {
     @Order(8)
     void aFilteredImportReadsOnlyTheChangedRelationsAndCarriesTheRestOver() throws Exception {
         long[] secondProgress = new long[2];
-        ImportStats second = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(),
+        ImportStats second = store.images().importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(),
                 RelationFilter.onlyTags(changed), counting(secondProgress));
         assertEquals(second.pagesRead() * PageLayout.BLCKSZ, secondProgress[0], "only the changed forks' bytes: " + second);
         assertEquals(secondProgress[0], secondProgress[1]);
@@ -250,41 +250,41 @@ class ImageRoundTripTest {
         assertTrue(second.pagesStored() > 0 && second.pagesStored() < second.pagesRead(), second.toString());
         assertEquals(pagesBefore + second.pagesStored(), store.stats().entries("pages"));
         // reading everything again stores nothing new: every page is already there
-        ImportStats again = store.importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(), RelationFilter.all());
+        ImportStats again = store.images().importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(), RelationFilter.all());
         assertEquals(0, again.pagesStored(), again.toString());
         System.out.println("round 2 filtered import: " + second + "\nround 2 full re-import: " + again);
-        assertEquals(again.pagesRead(), store.latestImageAtOrBefore(tl, ck2.lsn()).orElseThrow().totalBlocks());
+        assertEquals(again.pagesRead(), store.images().latestImageAtOrBefore(tl, ck2.lsn()).orElseThrow().totalBlocks());
     }
 
     @Test
     @Order(9)
     void theNewAndTheOldImageEachMaterializeAsTheirDirectory() throws Exception {
         mat2 = c.scratch("mat2");
-        store.materialize(tl, ck2.lsn(), mat2);
+        store.images().materialize(tl, ck2.lsn(), mat2);
         DirectoryTrees.assertSameContent(c.dataDir(), mat2, DirectoryTrees::skippedByBaseBackup);
         // the old image is still the old directory
         Path mat1again = c.scratch("mat1again");
-        store.materialize(tl, ck1.lsn(), mat1again);
+        store.images().materialize(tl, ck1.lsn(), mat1again);
         DirectoryTrees.assertSameContent(copy1, mat1again, DirectoryTrees::skippedByBaseBackup);
-        assertEquals(ck1.lsn(), store.latestImageAtOrBefore(tl, Lsn.of(ck2.lsn().value() - 1)).orElseThrow().lsn());
+        assertEquals(ck1.lsn(), store.images().latestImageAtOrBefore(tl, Lsn.of(ck2.lsn().value() - 1)).orElseThrow().lsn());
     }
 
     @Test
     @Order(10)
     void aBranchMadeAtTheEndOfRoundOneSeesRoundOnesImage() throws Exception {
         // not the parent's later one
-        TimelineId branch = store.createTimeline(tl, ck1.end(), 1).id();
-        ImageManifest branchImage = store.latestImageAtOrBefore(branch, ck2.end()).orElseThrow();
+        TimelineId branch = store.timelines().create(tl, ck1.end(), 1).id();
+        ImageManifest branchImage = store.images().latestImageAtOrBefore(branch, ck2.end()).orElseThrow();
         assertEquals(ck1.lsn(), branchImage.lsn());
-        assertArrayEquals(Files.readAllBytes(copy1.resolve("global/pg_control")), store.pgControl(branchImage));
+        assertArrayEquals(Files.readAllBytes(copy1.resolve("global/pg_control")), store.images().pgControl(branchImage));
         assertArrayEquals(Files.readAllBytes(copy1.resolve("PG_VERSION")),
-                store.imageFile(branchImage, "PG_VERSION").orElseThrow());
+                store.images().imageFile(branchImage, "PG_VERSION").orElseThrow());
     }
 
     @Test
     @Order(11)
     void postgresStartsOnTheSecondImageAndSeesRoundTwosData() throws Exception {
-        store.writeWalSegments(tl, ck2.redo(), ck2.end(), mat2.resolve("pg_wal"));
+        store.pgWal().writeSegments(tl, ck2.redo(), ck2.end(), mat2.resolve("pg_wal"));
         try (MaterializedCompute pg = MaterializedCompute.start(c, mat2, "mat2")) {
             assertEquals(history2, pg.psql("postgres", "select count(*) from pgbench_history"));
             assertEquals(accountsSum2, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
@@ -314,18 +314,18 @@ class ImageRoundTripTest {
         Lsn later = ck2.end(); // a stand-in checkpoint after ck2 (never started, only materialized)
         String[] parts = branchesPath.split("/");
         RelTag branches = RelTag.of(1663, Integer.parseInt(parts[1]), Integer.parseInt(parts[2]), ForkNumber.MAIN);
-        ImportStats hinted = store.importDataDirectory(tl, edited, later, later, RelationFilter.onlyTags(Set.of(branches)));
+        ImportStats hinted = store.images().importDataDirectory(tl, edited, later, later, RelationFilter.onlyTags(Set.of(branches)));
         assertEquals(1, hinted.pagesStored(), hinted.toString());
-        PageVersion old = store.getPage(tl, branches, 0, ck2.lsn()).orElseThrow();
+        PageVersion old = store.pages().get(tl, branches, 0, ck2.lsn()).orElseThrow();
         assertArrayEquals(java.util.Arrays.copyOf(unhinted, 8192), old.page());
-        PageVersion changed2 = store.getPage(tl, branches, 0, later).orElseThrow();
+        PageVersion changed2 = store.pages().get(tl, branches, 0, later).orElseThrow();
         assertEquals(later, changed2.lsn());
         assertArrayEquals(page, changed2.page());
         Path matLater = c.scratch("matLater");
-        store.materialize(tl, later, matLater);
+        store.images().materialize(tl, later, matLater);
         DirectoryTrees.assertSameContent(edited, matLater, DirectoryTrees::skippedByBaseBackup);
         Path mat2again = c.scratch("mat2again");
-        store.materialize(tl, ck2.lsn(), mat2again);
+        store.images().materialize(tl, ck2.lsn(), mat2again);
         DirectoryTrees.assertSameContent(c.dataDir(), mat2again, DirectoryTrees::skippedByBaseBackup);
     }
 
@@ -339,9 +339,9 @@ class ImageRoundTripTest {
         String[] ip = itemsPath.split("/");
         RelTag items = RelTag.of(1663, Integer.parseInt(ip[1]), Integer.parseInt(ip[2]), ForkNumber.MAIN);
         byte[] window = new byte[(itemsBlocks - 50) * PageLayout.BLCKSZ];
-        store.readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, true, window, 0);
+        store.pages().readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, true, window, 0);
         assertArrayEquals(java.util.Arrays.copyOfRange(itemsFile, 50 * PageLayout.BLCKSZ, itemsFile.length), window);
-        assertThrows(StoreException.class, () -> store.readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, true, window, 0));
+        assertThrows(StoreException.class, () -> store.pages().readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, true, window, 0));
     }
 
     private static int u16(byte[] b, int off) {

@@ -36,14 +36,14 @@ class ImageThroughputBench {
             c.pgbench("-i", "-s", Integer.toString(scale), "-q");
             c.stop();
             SourceWal.Checkpoint ck = SourceWal.lastCheckpoint(c);
-            TimelineId tl = store.createTimeline(null, Lsn.INVALID, 1).id();
+            TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
             long dirBytes = size(c.dataDir());
 
-            ImportStats imp = store.importDataDirectory(tl, c.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
+            ImportStats imp = store.images().importDataDirectory(tl, c.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
             StoreStats stats = store.stats();
-            ImportStats again = store.importDataDirectory(tl, c.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
+            ImportStats again = store.images().importDataDirectory(tl, c.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
             Path mat = tmp.resolve("mat");
-            MaterializeStats m = store.materialize(tl, ck.lsn(), mat);
+            MaterializeStats m = store.images().materialize(tl, ck.lsn(), mat);
             assertEquals(0, again.pagesStored());
             DirectoryTrees.assertSameContent(c.dataDir(), mat, DirectoryTrees::skippedByBaseBackup);
 

@@ -2,6 +2,7 @@ package dev.zenith.storage.image;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.storage.wal.BlockChange;
 import dev.zenith.storage.wal.CommitRecord;
 import dev.zenith.storage.wal.WalAppend;
@@ -29,7 +30,7 @@ import java.util.regex.Pattern;
  * and the per-record metadata from pg_waldump (the real oracle), as the server will hand them over.
  */
 final class SourceWal {
-    private static final int SEGMENT = Store.WAL_SEGMENT_SIZE;
+    private static final int SEGMENT = WalGeometry.WAL_SEGMENT_SIZE;
     private static final int PAGE = 8192;
     private static final Pattern LSN = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+)");
     private static final Pattern BLKREF = Pattern.compile("blkref #\\d+: rel (\\d+)/(\\d+)/(\\d+)(?: fork (\\w+))? blk (\\d+)");

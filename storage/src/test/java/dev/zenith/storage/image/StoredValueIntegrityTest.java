@@ -62,9 +62,9 @@ class StoredValueIntegrityTest {
         ck = SourceWal.lastCheckpoint(cluster);
         template = Files.createTempDirectory("zenith-integrity-");
         try (Store store = Store.open(template.resolve("store"))) {
-            tl = store.createTimeline(null, Lsn.INVALID, 1).id();
-            store.appendWal(List.of(SourceWal.append(cluster, tl, SourceWal.segmentStart(ck.redo()), ck.redo(), ck.end())));
-            store.importDataDirectory(tl, cluster.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
+            tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+            store.wal().append(List.of(SourceWal.append(cluster, tl, SourceWal.segmentStart(ck.redo()), ck.redo(), ck.end())));
+            store.images().importDataDirectory(tl, cluster.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
         }
     }
 
@@ -96,11 +96,11 @@ class StoredValueIntegrityTest {
         Lsn start = SourceWal.segmentStart(ck.redo());
         StoredBytes.flipInValue(dir, StoredBytes.value(dir, "wal_chunks", Keys.timelineLsn(tl, start)));
         try (Store store = Store.open(dir)) {
-            assertDamaged(() -> store.readWal(tl, start, (int) ck.end().minus(start)),
+            assertDamaged(() -> store.wal().read(tl, start, (int) ck.end().minus(start)),
                     "wal_chunks entry of timeline " + tl + " at " + start, dir.toString());
             assertDamaged(() -> {
                 try {
-                    store.writeWalSegments(tl, ck.redo(), ck.end(), Files.createDirectories(tmp.resolve("pg_wal")));
+                    store.pgWal().writeSegments(tl, ck.redo(), ck.end(), Files.createDirectories(tmp.resolve("pg_wal")));
                 } catch (IOException e) {
                     throw new AssertionError(e);
                 }
@@ -118,7 +118,7 @@ class StoredValueIntegrityTest {
         try (Store store = Store.open(dir)) {
             assertDamaged(() -> {
                 try {
-                    store.writeWalSegments(tl, ck.redo(), ck.end(), Files.createDirectories(tmp.resolve("pg_wal")));
+                    store.pgWal().writeSegments(tl, ck.redo(), ck.end(), Files.createDirectories(tmp.resolve("pg_wal")));
                 } catch (IOException e) {
                     throw new AssertionError(e);
                 }
@@ -135,8 +135,8 @@ class StoredValueIntegrityTest {
         String named = table.path() + " block 1, version at " + version;
         try (Store store = Store.open(dir)) {
             assertDamaged(() -> materialize(store, tmp.resolve("m")), "pages entry of timeline " + tl, named);
-            assertDamaged(() -> store.readBlocks(tl, table, ck.lsn(), 0, 4, true, new byte[4 * 8192], 0), named);
-            assertDamaged(() -> store.getPage(tl, table, 1, ck.lsn()), named);
+            assertDamaged(() -> store.pages().readBlocks(tl, table, ck.lsn(), 0, 4, true, new byte[4 * 8192], 0), named);
+            assertDamaged(() -> store.pages().get(tl, table, 1, ck.lsn()), named);
         }
     }
 
@@ -145,18 +145,18 @@ class StoredValueIntegrityTest {
         Path dir = copy();
         ImageManifest image;
         try (Store store = Store.open(dir)) {
-            image = store.latestImageAtOrBefore(tl, ck.lsn()).orElseThrow();
+            image = store.images().latestImageAtOrBefore(tl, ck.lsn()).orElseThrow();
         }
         FileEntry conf = image.files().stream().filter(f -> f.path().equals("postgresql.conf")).findFirst().orElseThrow();
         StoredBytes.flipInValue(dir, StoredBytes.value(dir, "blobs", java.util.HexFormat.of().parseHex(conf.sha256())));
         try (Store store = Store.open(dir)) {
             assertDamaged(() -> materialize(store, tmp.resolve("m")), "file postgresql.conf of the image at " + ck.lsn(),
                     "blobs entry of file content with sha-256 " + conf.sha256());
-            assertDamaged(() -> store.imageFile(image, "postgresql.conf"), "file postgresql.conf");
+            assertDamaged(() -> store.images().imageFile(image, "postgresql.conf"), "file postgresql.conf");
         }
         StoredBytes.flipInValue(dir, StoredBytes.value(dir, "images", Keys.timelineLsn(tl, ck.lsn())));
         try (Store store = Store.open(dir)) {
-            assertDamaged(() -> store.latestImageAtOrBefore(tl, ck.lsn()), "images entry of timeline " + tl + ", image at " + ck.lsn());
+            assertDamaged(() -> store.images().latestImageAtOrBefore(tl, ck.lsn()), "images entry of timeline " + tl + ", image at " + ck.lsn());
         }
     }
 
@@ -164,14 +164,14 @@ class StoredValueIntegrityTest {
     void aStoredPageThatFailsItsDataChecksumIsRefused() throws IOException {
         Path dir = copy();
         try (Store store = Store.open(dir)) {
-            byte[] page = store.getPage(tl, table, 2, ck.lsn()).orElseThrow().page();
+            byte[] page = store.pages().get(tl, table, 2, ck.lsn()).orElseThrow().page();
             assertEquals(PageChecksum.compute(page, 2), dev.zenith.storage.page.PageLayout.checksum(page));
             page[5000] ^= 1; // as if stored wrong in the first place: its own checksum is intact
-            store.putPage(tl, table, 2, ck.lsn(), page);
+            store.pages().put(tl, table, 2, ck.lsn(), page);
             assertDamaged(() -> materialize(store, tmp.resolve("m")),
                     "stored page " + table.path() + " block 2 (the version at " + ck.lsn() + " of timeline " + tl + ")",
                     "checksum mismatch");
-            assertDamaged(() -> store.readBlocks(tl, table, ck.lsn(), 0, 4, true, new byte[4 * 8192], 0), "block 2");
+            assertDamaged(() -> store.pages().readBlocks(tl, table, ck.lsn(), 0, 4, true, new byte[4 * 8192], 0), "block 2");
         }
     }
 
@@ -208,17 +208,17 @@ class StoredValueIntegrityTest {
         try (Store store = Store.open(dir)) {
             materialize(store, after);
             assertArrayEquals(SourceWal.read(cluster.walDir(), ck.redo(), (int) ck.end().minus(ck.redo())),
-                    store.readWal(tl, ck.redo(), (int) ck.end().minus(ck.redo())));
+                    store.wal().read(tl, ck.redo(), (int) ck.end().minus(ck.redo())));
         }
         assertTrue(DirectoryTrees.assertSameContent(before, after, p -> false) > 900);
         try (Store store = Store.open(dir)) {
-            assertFalse(store.timelines().isEmpty(), "and it opens as a store of the new format");
+            assertFalse(store.timelines().all().isEmpty(), "and it opens as a store of the new format");
         }
     }
 
     private static void materialize(Store store, Path target) {
         try {
-            store.materialize(tl, ck.lsn(), target);
+            store.images().materialize(tl, ck.lsn(), target);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

@@ -59,10 +59,10 @@ class WalIndexerTablespaceTest {
         // Messages of 1 and 7 bytes around the creations (big ones elsewhere), and of 4096 and 8191 throughout.
         for (int chunk : new int[] {1, 7, 4096, 8191}) {
             try (Store store = Store.open(tmp.resolve("store-" + chunk))) {
-                TimelineId tl = store.createTimeline(null, Lsn.INVALID, 1).id();
-                store.appendWal(List.of(new WalAppend(tl, Lsn.of(SEG1), Arrays.copyOf(wal, firstEnd), List.of(),
+                TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+                store.wal().append(List.of(new WalAppend(tl, Lsn.of(SEG1), Arrays.copyOf(wal, firstEnd), List.of(),
                         List.of(), List.of(), Lsn.of(SEG1 + firstEnd))));
-                WalIndexer indexer = WalIndexer.resume(store, tl);
+                WalIndexer indexer = WalIndexer.resume(store.wal(), tl);
                 List<WalAppend> appends = new ArrayList<>();
                 for (int at = firstEnd; at < wal.length; ) {
                     int n = Math.min(wal.length - at, chunk > 8 ? chunk : messageSize(SEG1 + at, chunk, creations));
@@ -77,8 +77,8 @@ class WalIndexerTablespaceTest {
                         appends.add(a);
                     }
                 }
-                store.appendWal(appends);
-                assertArrayEquals(expected, store.readWal(tl, Lsn.of(SEG1), wal.length), "messages of " + chunk + " bytes");
+                store.wal().append(appends);
+                assertArrayEquals(expected, store.wal().read(tl, Lsn.of(SEG1), wal.length), "messages of " + chunk + " bytes");
             }
         }
     }

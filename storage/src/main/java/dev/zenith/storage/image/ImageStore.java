@@ -1,0 +1,198 @@
+package dev.zenith.storage.image;
+
+import dev.zenith.storage.StoreException;
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.Table;
+import dev.zenith.storage.lmdb.TableCursor;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.timeline.TimelineStore;
+import dev.zenith.wal.Lsn;
+import org.lmdbjava.GetOp;
+import org.lmdbjava.Txn;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongConsumer;
+import java.util.function.Supplier;
+
+/**
+ * Images: data directories taken at a checkpoint (a manifest per timeline and checkpoint, file contents
+ * as blobs, relation pages as page versions), and the data directories written back from them.
+ * Blocking and thread-safe; an import commits pages in batches and its manifest last.
+ */
+public final class ImageStore {
+    private final Tables tables;
+    private final Table images;
+    private final TimelineStore timelines;
+    /** Held (shared) by imports, (exclusive) by the blob sweep of garbage collection. */
+    private final ReentrantReadWriteLock imports = new ReentrantReadWriteLock();
+
+    public ImageStore(Tables tables, TimelineStore timelines) {
+        this.tables = tables;
+        this.images = tables.images();
+        this.timelines = timelines;
+    }
+
+    /**
+     * Runs {@code sweep} while no import runs: an import writes its blobs before the manifest that refers
+     * to them, so a blob no manifest names yet may be one an import is about to name.
+     */
+    public <T> T withoutImports(Supplier<T> sweep) {
+        imports.writeLock().lock();
+        try {
+            return sweep.get();
+        } finally {
+            imports.writeLock().unlock();
+        }
+    }
+
+    /**
+     * Takes an image of a cleanly stopped data directory at checkpoint {@code checkpointLsn}
+     * (whose redo point is {@code redoLsn}). Relations the filter rejects and whose file length is
+     * unchanged keep their pages and sizes from the previous image (the latest at or before the
+     * checkpoint, ancestors included).
+     */
+    public ImportStats importDataDirectory(TimelineId id, Path dataDir, Lsn checkpointLsn, Lsn redoLsn,
+                                           RelationFilter filter) throws IOException {
+        return importDataDirectory(id, dataDir, checkpointLsn, redoLsn, filter, ImportProgress.NONE);
+    }
+
+    /** As above, telling {@code progress} the bytes of relation files to read and each batch read. */
+    public ImportStats importDataDirectory(TimelineId id, Path dataDir, Lsn checkpointLsn, Lsn redoLsn,
+                                           RelationFilter filter, ImportProgress progress) throws IOException {
+        Lineage lineage;
+        ImageManifest previous;
+        try (Txn<byte[]> txn = tables.read()) {
+            lineage = timelines.lineage(txn, id, checkpointLsn);
+            previous = latestImage(txn, lineage).orElse(null);
+        }
+        imports.readLock().lock();
+        try {
+            return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter).run(dataDir, progress);
+        } finally {
+            imports.readLock().unlock();
+        }
+    }
+
+    /** The timeline's own images, oldest first. */
+    public List<ImageManifest> of(TimelineId id) {
+        List<ImageManifest> out = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = images.openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                out.add(ManifestCodec.decode(c.val()));
+            }
+        }
+        return out;
+    }
+
+    /** The newest image at or below {@code lsn} on the timeline or, below its branch point, its ancestors. */
+    public Optional<ImageManifest> latestImageAtOrBefore(TimelineId id, Lsn lsn) {
+        try (Txn<byte[]> txn = tables.read()) {
+            return latestImage(txn, timelines.lineage(txn, id, lsn));
+        }
+    }
+
+    /**
+     * The image a compute at {@code point} starts from: the newest whose checkpoint record lies wholly
+     * before the point. An image is keyed by its checkpoint record's start, and a point that is exactly
+     * that start does not contain the record, so that image is too new for it.
+     */
+    public Optional<ImageManifest> imageFor(TimelineId id, Lsn point) {
+        return point.isValid() ? latestImageAtOrBefore(id, point.plus(-1)) : Optional.empty();
+    }
+
+    private Optional<ImageManifest> latestImage(Txn<byte[]> txn, Lineage lineage) {
+        return latestImageEntry(txn, lineage).map(hit -> ManifestCodec.decode(hit[1]));
+    }
+
+    /** The key and value of the newest image on the lineage, the manifest still encoded. */
+    private Optional<byte[][]> latestImageEntry(Txn<byte[]> txn, Lineage lineage) {
+        try (TableCursor c = images.openCursor(txn)) {
+            for (Lineage.Step step : lineage.steps()) {
+                byte[][] hit = c.floor(Keys.timelineLsn(step.timeline(), step.upTo()), Keys.TL);
+                if (hit != null) {
+                    return Optional.of(hit);
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The checkpoint LSN of the image {@link #latestImageAtOrBefore} would return, without decoding its
+     * manifest (a few hundred microseconds for a cluster's thousands of relation forks): for callers
+     * that keep manifests they decoded before.
+     */
+    public Optional<Lsn> latestImageLsnAtOrBefore(TimelineId id, Lsn lsn) {
+        try (Txn<byte[]> txn = tables.read()) {
+            return latestImageEntry(txn, timelines.lineage(txn, id, lsn)).map(hit -> Keys.lsnAt(hit[0], Keys.TL));
+        }
+    }
+
+    /**
+     * Writes the data directory of {@code image} into {@code target} (missing or empty). WAL is
+     * not included: add it with {@link PgWalWriter#writeSegments}.
+     */
+    public MaterializeStats materialize(ImageManifest image, Path target) throws IOException {
+        return materialize(image, target, bytes -> { });
+    }
+
+    /** As {@link #materialize(ImageManifest, Path)}, telling {@code bytesWritten} of the pages as they are written. */
+    public MaterializeStats materialize(ImageManifest image, Path target, LongConsumer bytesWritten)
+            throws IOException {
+        Lineage lineage;
+        try (Txn<byte[]> txn = tables.read()) {
+            lineage = timelines.lineage(txn, image.timeline(), image.lsn());
+        }
+        return new DataDirectoryMaterializer(tables).run(image, lineage, target, bytesWritten);
+    }
+
+    /** Materializes the image of timeline {@code id} (or an ancestor) taken at exactly {@code imageLsn}. */
+    public MaterializeStats materialize(TimelineId id, Lsn imageLsn, Path target) throws IOException {
+        ImageManifest image = latestImageAtOrBefore(id, imageLsn).filter(m -> m.lsn().equals(imageLsn))
+                .orElseThrow(() -> new StoreException("timeline " + id + " has no image at " + imageLsn));
+        return materialize(image, target);
+    }
+
+    /** global/pg_control of an image, exactly as PostgreSQL wrote it at the image's checkpoint. */
+    public byte[] pgControl(ImageManifest image) {
+        return imageFileContent(image, DataDirectoryLayout.PG_CONTROL, image.pgControlSha256());
+    }
+
+    /** A non-relation file of an image (for example {@code PG_VERSION} or {@code pg_xact/0000}). */
+    public Optional<byte[]> imageFile(ImageManifest image, String path) {
+        return image.files().stream().filter(f -> f.path().equals(path)).findFirst()
+                .map(f -> imageFileContent(image, path, f.sha256()));
+    }
+
+    private byte[] imageFileContent(ImageManifest image, String path, String sha256) {
+        try (Txn<byte[]> txn = tables.read()) {
+            return DataDirectoryMaterializer.fileContent(tables, txn, image, path, sha256);
+        }
+    }
+
+    /** The oldest LSN a compute can start at on this timeline: its lineage's oldest image. */
+    public Optional<Lsn> retentionHorizon(TimelineId id) {
+        Optional<Lsn> oldest = Optional.empty();
+        // Image keys only: a page service asks this often, and manifests are big.
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = images.openCursor(txn)) {
+            for (TimelineId t = id; t != null; ) {
+                byte[] prefix = Keys.timeline(t);
+                if (c.get(prefix, GetOp.MDB_SET_RANGE) && Keys.hasPrefix(c.key(), prefix)) {
+                    oldest = Optional.of(Keys.lsnAt(c.key(), Keys.TL));
+                }
+                Timeline timeline = timelines.find(txn, t);
+                t = timeline == null ? null : timeline.parent();
+            }
+        }
+        return oldest;
+    }
+}

@@ -1,0 +1,114 @@
+package dev.zenith.storage.image;
+
+import dev.zenith.storage.StoreException;
+import dev.zenith.storage.timeline.PgTimelines;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.timeline.TimelineStore;
+import dev.zenith.storage.wal.RecordCheck;
+import dev.zenith.storage.wal.WalLog;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.segment.WalSegmentWriter;
+import dev.zenith.wal.segment.WalSegments;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongConsumer;
+
+/**
+ * The {@code pg_wal} of a data directory built from the store: stored WAL laid out as segment files by
+ * {@link WalSegmentWriter} (which does no I/O), named for the PostgreSQL timelines along the lineage,
+ * and written here. Blocking.
+ */
+public final class PgWalWriter {
+    private final TimelineStore timelines;
+    private final WalLog wal;
+    private final PgTimelines pgTimelines;
+
+    public PgWalWriter(TimelineStore timelines, WalLog wal, PgTimelines pgTimelines) {
+        this.timelines = timelines;
+        this.wal = wal;
+        this.pgTimelines = pgTimelines;
+    }
+
+    /**
+     * Writes 16 MiB WAL segment files into {@code walDir}, covering {@code from} up to {@code to}: stored
+     * bytes where the store has them (from the segment start, so page headers before {@code from} are
+     * there), zeros after {@code to}. Each file is named for the PostgreSQL timeline its WAL belongs to
+     * along the lineage, as recovery looks for it: a segment in which a timeline begins carries the new
+     * timeline's name, and the old one's too (pg_waldump reads the old timeline up to the switch there).
+     * A timeline beginning at {@code to} or later has no WAL here yet and names nothing. {@code from} is a
+     * record start: every record from there to {@code to} is checked as PostgreSQL will read it
+     * ({@link RecordCheck}), so none it replays ends its recovery early.
+     */
+    public List<Path> writeSegments(TimelineId id, Lsn from, Lsn to, Path walDir) throws IOException {
+        return writeSegments(id, from, to, walDir, bytes -> { });
+    }
+
+    /** The bytes of WAL {@link #writeSegments} writes from {@code from} up to {@code to}, for a progress total. */
+    public long bytesToWrite(TimelineId id, Lsn from, Lsn to) {
+        Lsn start = wal.start(id).orElse(to);
+        return Math.max(0, to.minus(Lsn.max(Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(from))), start)));
+    }
+
+    /** As above, telling {@code bytesRead} of each stretch of stored WAL read (they add up to {@link #bytesToWrite}). */
+    public List<Path> writeSegments(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead)
+            throws IOException {
+        timelines.get(id).orElseThrow(() -> new StoreException("no timeline " + id));
+        Lsn start = wal.start(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
+        List<PgTimelines.Entry> tlis = pgTimelines.entries(id).stream().filter(e -> e.begin().isBefore(to)).toList();
+        Lsn firstByte = Lsn.max(Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(from))), start);
+        List<Path> written = new ArrayList<>();
+        if (!firstByte.isBefore(to)) {
+            return written;
+        }
+        WalSegmentWriter writer = new WalSegmentWriter(tlis.get(0).tli(), firstByte);
+        RecordCheck records = new RecordCheck(id, from, to);
+        // A segment at a time, so memory holds one segment whatever the range.
+        for (Lsn at = firstByte; at.isBefore(to); at = writer.position()) {
+            Lsn segmentEnd = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(at) + 1));
+            byte[] bytes = wal.read(id, at, (int) Lsn.min(segmentEnd, to).minus(at));
+            records.feed(at, bytes, 0, bytes.length);
+            writer.append(ByteBuffer.wrap(bytes));
+            bytesRead.accept(bytes.length);
+            written.addAll(writeSegmentFiles(writer.takeCompleted(), tlis, walDir));
+        }
+        if (!WalSegments.isSegmentBoundary(to.value())) { // the last segment: WAL up to `to`, zeros after it
+            written.addAll(writeSegmentFiles(writer.finish(to), tlis, walDir));
+        }
+        return written;
+    }
+
+    private static List<Path> writeSegmentFiles(List<WalSegmentWriter.SegmentFile> segments, List<PgTimelines.Entry> tlis,
+                                                Path walDir) throws IOException {
+        List<Path> written = new ArrayList<>();
+        for (WalSegmentWriter.SegmentFile segment : segments) {
+            for (int tli : segmentTimelines(segment.segno(), tlis)) {
+                Path file = walDir.resolve(WalSegments.fileName(tli, segment.segno()));
+                Files.write(file, segment.contents());
+                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+                written.add(file);
+            }
+        }
+        return written;
+    }
+
+    /**
+     * The timelines a segment is named for: the newest one beginning at or before its end, plus the one
+     * before when that one begins inside it.
+     */
+    private static List<Integer> segmentTimelines(long segno, List<PgTimelines.Entry> tlis) {
+        long segStart = WalSegments.segmentStart(segno);
+        long segEnd = WalSegments.segmentStart(segno + 1);
+        int i = 0;
+        while (i + 1 < tlis.size() && tlis.get(i + 1).begin().value() < segEnd) {
+            i++;
+        }
+        int newest = tlis.get(i).tli();
+        return i > 0 && tlis.get(i).begin().value() > segStart ? List.of(newest, tlis.get(i - 1).tli()) : List.of(newest);
+    }
+}

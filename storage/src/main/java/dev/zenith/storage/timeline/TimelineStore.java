@@ -1,0 +1,113 @@
+package dev.zenith.storage.timeline;
+
+import dev.zenith.storage.StoreException;
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.Table;
+import dev.zenith.storage.lmdb.TableCursor;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.wal.Lsn;
+import org.lmdbjava.Txn;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The storage's tree of timelines: a root, and branches of a parent at an LSN. Blocking and
+ * thread-safe; each write is one durable LMDB transaction. The other stores resolve lineages here,
+ * inside their own transactions.
+ */
+public final class TimelineStore {
+    /** Where a timeline's own stored WAL ends, or null when it has none (the WAL log knows). */
+    @FunctionalInterface
+    public interface StoredWalEnd {
+        Lsn of(Txn<byte[]> txn, TimelineId id);
+    }
+
+    private final Tables tables;
+    private final Table timelines;
+    private final StoredWalEnd storedWalEnd;
+
+    public TimelineStore(Tables tables, StoredWalEnd storedWalEnd) {
+        this.tables = tables;
+        this.timelines = tables.timelines();
+        this.storedWalEnd = storedWalEnd;
+    }
+
+    /**
+     * Creates a timeline: a root ({@code parent} null; {@code branchLsn} is then ignored and
+     * stored as 0/0) or a branch of {@code parent} at {@code branchLsn}, which may not lie beyond
+     * the parent's stored WAL.
+     */
+    public Timeline create(TimelineId parent, Lsn branchLsn, int pgTimeline) {
+        try (Txn<byte[]> txn = tables.write()) {
+            Lsn branch = Lsn.INVALID;
+            if (parent != null) {
+                require(txn, parent);
+                branch = branchLsn;
+                Lsn end = storedWalEnd.of(txn, parent);
+                if (end != null && branch.isAfter(end)) {
+                    throw new StoreException("branch point " + branch + " is beyond timeline " + parent
+                            + "'s WAL end " + end);
+                }
+            }
+            Timeline t = new Timeline(TimelineId.random(), parent, branch, pgTimeline, Instant.now());
+            timelines.put(txn, Keys.timeline(t.id()), TimelineCodec.encode(t));
+            txn.commit();
+            return t;
+        }
+    }
+
+    public Optional<Timeline> get(TimelineId id) {
+        try (Txn<byte[]> txn = tables.read()) {
+            return Optional.ofNullable(find(txn, id));
+        }
+    }
+
+    public List<Timeline> all() {
+        List<Timeline> all = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = timelines.openCursor(txn)) {
+            for (boolean ok = c.first(); ok; ok = c.next()) {
+                all.add(TimelineCodec.decode(c.val()));
+            }
+        }
+        return all;
+    }
+
+    /** The timeline, or null, read in the caller's transaction. */
+    public Timeline find(Txn<byte[]> txn, TimelineId id) {
+        byte[] v = timelines.get(txn, Keys.timeline(id));
+        return v == null ? null : TimelineCodec.decode(v);
+    }
+
+    /** The timeline, read in the caller's transaction; a {@link StoreException} when there is none. */
+    public Timeline require(Txn<byte[]> txn, TimelineId id) {
+        Timeline t = find(txn, id);
+        if (t == null) {
+            throw new StoreException("no timeline " + id);
+        }
+        return t;
+    }
+
+    /** The timeline up to {@code lsn}, then each ancestor up to its branch point. */
+    public Lineage lineage(Txn<byte[]> txn, TimelineId id, Lsn lsn) {
+        List<Lineage.Step> steps = new ArrayList<>();
+        Timeline t = require(txn, id);
+        Lsn upTo = lsn;
+        steps.add(new Lineage.Step(t.id(), upTo));
+        while (t.parent() != null) {
+            upTo = Lsn.min(upTo, t.branchLsn());
+            t = require(txn, t.parent());
+            steps.add(new Lineage.Step(t.id(), upTo));
+        }
+        return new Lineage(steps);
+    }
+
+    /** As {@link #lineage(Txn, TimelineId, Lsn)}, in a read transaction of its own. */
+    public Lineage lineage(TimelineId id, Lsn lsn) {
+        try (Txn<byte[]> txn = tables.read()) {
+            return lineage(txn, id, lsn);
+        }
+    }
+}

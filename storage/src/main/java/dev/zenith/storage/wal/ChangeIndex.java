@@ -1,0 +1,225 @@
+package dev.zenith.storage.wal;
+
+import dev.zenith.storage.image.DataDirectoryLayout;
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.TableCursor;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.timeline.TimelineStore;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import org.lmdbjava.GetOp;
+import org.lmdbjava.Txn;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/**
+ * Questions asked of what the WAL log indexed as it appended (block changes, commits by time,
+ * checkpoints), along a timeline's lineage: which blocks changed between two LSNs, the last commit
+ * before a time or a position. Blocking and thread-safe; reads only.
+ */
+public final class ChangeIndex {
+    private final Tables tables;
+    private final TimelineStore timelines;
+
+    public ChangeIndex(Tables tables, TimelineStore timelines) {
+        this.tables = tables;
+        this.timelines = timelines;
+    }
+
+    /** Distinct blocks touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
+    public SortedSet<BlockRef> changedBlocks(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+        SortedSet<BlockRef> out = new TreeSet<>();
+        forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(new BlockRef(rel, block)));
+        return out;
+    }
+
+    /**
+     * Every block change with record LSN in (fromExclusive, toInclusive] on the timeline's lineage.
+     * Entries hold the changes of one append, keyed by its first record, and records complete in LSN
+     * order, so the entries partition the LSNs: start at the last entry keyed at or below the range.
+     * A block is visited once per record that changed it.
+     */
+    public void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.changesByLsn().openCursor(txn)) {
+            for (Lineage.Step step : timelines.lineage(txn, id, toInclusive).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                byte[][] first = c.floor(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), Keys.TL);
+                boolean ok = first != null || c.get(Keys.timelineLsn(step.timeline(), Lsn.INVALID), GetOp.MDB_SET_RANGE);
+                for (; ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                    if (Keys.lsnAt(c.key(), Keys.TL).isAfter(step.upTo())) {
+                        break;
+                    }
+                    BlockChanges.unpack(c.val(), (lsn, rel, block) -> {
+                        if (lsn.isAfter(fromExclusive) && !lsn.isAfter(step.upTo())) {
+                            visitor.visit(lsn, rel, block);
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /** Relations touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
+    public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+        SortedSet<RelTag> out = new TreeSet<>(DataDirectoryLayout::compareTags);
+        forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(rel)); // no set of every block
+        return out;
+    }
+
+    /**
+     * The last WAL record at or before {@code atOrBefore} that touched the block. A scan of the change
+     * index (nothing on a hot path asks this yet; a per-block index would cost every commit).
+     */
+    public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn atOrBefore) {
+        Lsn[] last = {null};
+        forEachChange(id, Lsn.INVALID, atOrBefore, (lsn, r, b) -> {
+            if (b == block && r.equals(rel) && (last[0] == null || lsn.isAfter(last[0]))) {
+                last[0] = lsn;
+            }
+        });
+        return Optional.ofNullable(last[0]);
+    }
+
+    /** Checkpoint record LSNs in (fromExclusive, toInclusive], ancestors included, ascending. */
+    public List<Lsn> checkpoints(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+        SortedSet<Lsn> out = new TreeSet<>();
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.checkpoints().openCursor(txn)) {
+            for (Lineage.Step step : timelines.lineage(txn, id, toInclusive).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                for (boolean ok = c.get(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), GetOp.MDB_SET_RANGE);
+                     ok && Keys.hasPrefix(c.key(), prefix) && !Keys.lsnAt(c.key(), Keys.TL).isAfter(step.upTo());
+                     ok = c.next()) {
+                    out.add(Keys.lsnAt(c.key(), Keys.TL));
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * The last commit whose timestamp is at or before {@code time} (for "as of" time travel), on
+     * the timeline or, below its branch point, its ancestors.
+     */
+    public Optional<CommitRecord> lastCommitAtOrBefore(TimelineId id, Instant time) {
+        long micros = CommitRecord.toPgMicros(time);
+        CommitRecord best = null;
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.commits().openCursor(txn)) {
+            for (Lineage.Step step : timelines.lineage(txn, id, Lsn.of(Long.MAX_VALUE)).steps()) {
+                byte[][] hit = c.floor(Keys.commit(step.timeline(), micros, Lsn.of(-1L)), Keys.TL);
+                // skip commits beyond this step's branch point
+                while (hit != null && Keys.lsnAt(hit[0], Keys.TL + 8).isAfter(step.upTo())) {
+                    hit = c.prev() && Keys.hasPrefix(c.key(), Keys.timeline(step.timeline()))
+                            ? new byte[][] {c.key(), c.val()} : null;
+                }
+                if (hit != null) {
+                    CommitRecord r = new CommitRecord(Keys.lsnAt(hit[0], Keys.TL + 8), Keys.commitMicrosAt(hit[0]));
+                    if (best == null || r.pgMicros() > best.pgMicros()) {
+                        best = r;
+                    }
+                }
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
+    /**
+     * The commits of the history that ends at {@code end} on timeline {@code id} (the timeline, then its
+     * ancestors below their branch points) whose times lie in [{@code fromMicros}, {@code toMicros}),
+     * newest first by commit time, at most {@code limit}.
+     */
+    public List<CommitRecord> commitsNewestFirst(TimelineId id, Lsn end, long fromMicros, long toMicros, int limit) {
+        List<CommitRecord> found = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.commits().openCursor(txn)) {
+            for (Lineage.Step step : timelines.lineage(txn, id, end).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                byte[][] hit = c.floor(Keys.commit(step.timeline(), toMicros - 1, Lsn.of(-1L)), Keys.TL);
+                int taken = 0;
+                while (hit != null && taken < limit) {
+                    long micros = Keys.commitMicrosAt(hit[0]);
+                    if (micros < fromMicros) {
+                        break;
+                    }
+                    Lsn lsn = Keys.lsnAt(hit[0], Keys.TL + 8);
+                    if (lsn.isBefore(step.upTo())) {
+                        found.add(new CommitRecord(lsn, micros));
+                        taken++;
+                    }
+                    hit = c.prev() && Keys.hasPrefix(c.key(), prefix) ? new byte[][] {c.key(), c.val()} : null;
+                }
+            }
+        }
+        found.sort(java.util.Comparator.comparingLong(CommitRecord::pgMicros).reversed());
+        return found.size() > limit ? new ArrayList<>(found.subList(0, limit)) : found;
+    }
+
+    /**
+     * How far apart in time two commits may lie in the wrong order (by LSN) in the commit index: a
+     * backend takes its commit timestamp just before inserting the record, so concurrent commits
+     * interleave by microseconds; a second is far more than a descheduled backend takes.
+     */
+    static final long COMMIT_TIME_JITTER_MICROS = 1_000_000L;
+
+    /**
+     * The last commit in the history that ends at {@code end} (a record boundary): the commit with the
+     * greatest LSN whose record starts before {@code end}, on the timeline or, below its branch point,
+     * its ancestors. The commit index is ordered by time, which follows LSN order up to
+     * {@link #COMMIT_TIME_JITTER_MICROS}: a bisection by time finds the neighbourhood in a few lookups,
+     * a scan of that neighbourhood the commit.
+     */
+    public Optional<CommitRecord> lastCommitBefore(TimelineId id, Lsn end) {
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.commits().openCursor(txn)) {
+            for (Lineage.Step step : timelines.lineage(txn, id, end).steps()) {
+                // a child's commits all lie above its branch point: the first step with one has the last
+                Optional<CommitRecord> found = lastCommitBefore(c, step.timeline(), step.upTo());
+                if (found.isPresent()) {
+                    return found;
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Optional<CommitRecord> lastCommitBefore(TableCursor c, TimelineId tl, Lsn end) {
+        byte[] prefix = Keys.timeline(tl);
+        if (!c.get(Keys.commit(tl, Long.MIN_VALUE, Lsn.INVALID), GetOp.MDB_SET_RANGE) || !Keys.hasPrefix(c.key(), prefix)) {
+            return Optional.empty(); // no commits on this timeline
+        }
+        long oldest = Keys.commitMicrosAt(c.key());
+        byte[] newestKey = c.floor(Keys.commit(tl, Long.MAX_VALUE, Lsn.of(-1L)), Keys.TL)[0];
+        long newest = Keys.commitMicrosAt(newestKey);
+        // Bisect while the last commit at or before lo starts before end (or lo is the oldest) and the one at hi does not.
+        long lo = oldest;
+        long loCommit = oldest; // the time of that last commit at or before lo: the answer may be it
+        long hi = newest;
+        if (Keys.lsnAt(newestKey, Keys.TL + 8).isBefore(end)) {
+            lo = loCommit = newest;
+        }
+        while (hi - lo > COMMIT_TIME_JITTER_MICROS) {
+            long mid = lo + (hi - lo) / 2;
+            byte[] at = c.floor(Keys.commit(tl, mid, Lsn.of(-1L)), Keys.TL)[0]; // mid >= oldest: there is one
+            if (Keys.lsnAt(at, Keys.TL + 8).isBefore(end)) {
+                lo = mid;
+                loCommit = Keys.commitMicrosAt(at);
+            } else {
+                hi = mid;
+            }
+        }
+        CommitRecord best = null;
+        long to = hi + COMMIT_TIME_JITTER_MICROS;
+        for (boolean ok = c.get(Keys.commit(tl, loCommit - COMMIT_TIME_JITTER_MICROS, Lsn.INVALID), GetOp.MDB_SET_RANGE);
+             ok && Keys.hasPrefix(c.key(), prefix) && Keys.commitMicrosAt(c.key()) <= to; ok = c.next()) {
+            Lsn lsn = Keys.lsnAt(c.key(), Keys.TL + 8);
+            if (lsn.isBefore(end) && (best == null || lsn.isAfter(best.recordLsn()))) {
+                best = new CommitRecord(lsn, Keys.commitMicrosAt(c.key()));
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+}
