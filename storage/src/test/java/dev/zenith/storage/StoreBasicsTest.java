@@ -1,6 +1,5 @@
 package dev.zenith.storage;
 
-import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.page.PageWrite;
 import dev.zenith.storage.timeline.Timeline;
@@ -14,6 +13,7 @@ import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -222,7 +222,7 @@ class StoreBasicsTest {
     }
 
     private static byte[] page(int fill) {
-        byte[] p = new byte[PageLayout.BLCKSZ];
+        byte[] p = new byte[WalGeometry.BLCKSZ];
         Arrays.fill(p, 24, 200, (byte) fill);
         return p;
     }

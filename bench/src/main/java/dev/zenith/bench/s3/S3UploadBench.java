@@ -9,6 +9,7 @@ import dev.zenith.objectstore.transfer.Content;
 import dev.zenith.objectstore.transfer.TransferSettings;
 import dev.zenith.objectstore.transfer.Uploader;
 import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.wal.segment.WalGeometry;
 import software.amazon.awssdk.core.async.AsyncRequestBody;
 import software.amazon.awssdk.core.FileRequestBodyConfiguration;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
@@ -33,7 +34,7 @@ import java.util.concurrent.CompletableFuture;
  * ratio for the Uploader's own overhead). Arguments: [segments] [rounds] [wal|random|both].
  */
 public final class S3UploadBench {
-    private static final int SEGMENT = 16 << 20;
+    private static final int SEGMENT = WalGeometry.WAL_SEGMENT_SIZE;
 
     public static void main(String[] args) throws Exception {
         int segments = args.length > 0 ? Integer.parseInt(args[0]) : 64;

@@ -1,6 +1,7 @@
 package dev.zenith.cli.pagebench;
 
 import dev.zenith.protocol.pagestream.RelationKey;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -17,8 +18,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * reads as zeros, as the page service answers it.
  */
 final class ReferenceDirectory implements AutoCloseable {
-    private static final int BLCKSZ = 8192;
-    private static final int RELSEG_BLOCKS = 131072;
 
     private final Path dir;
     private final Map<String, FileChannel> open = new ConcurrentHashMap<>();
@@ -29,8 +28,8 @@ final class ReferenceDirectory implements AutoCloseable {
 
     byte[] block(RelationKey rel, int block) throws IOException {
         long b = Integer.toUnsignedLong(block);
-        String path = rel.toRelTag().path() + (b >= RELSEG_BLOCKS ? "." + (b / RELSEG_BLOCKS) : "");
-        byte[] page = new byte[BLCKSZ];
+        String path = rel.toRelTag().path() + (b >= WalGeometry.RELSEG_SIZE ? "." + (b / WalGeometry.RELSEG_SIZE) : "");
+        byte[] page = new byte[WalGeometry.BLCKSZ];
         FileChannel ch;
         try {
             ch = open.computeIfAbsent(path, p -> {
@@ -47,7 +46,7 @@ final class ReferenceDirectory implements AutoCloseable {
             throw e.getCause();
         }
         ByteBuffer buf = ByteBuffer.wrap(page);
-        long at = (b % RELSEG_BLOCKS) * BLCKSZ;
+        long at = (b % WalGeometry.RELSEG_SIZE) * WalGeometry.BLCKSZ;
         while (buf.hasRemaining()) {
             int n = ch.read(buf, at + buf.position());
             if (n < 0) {

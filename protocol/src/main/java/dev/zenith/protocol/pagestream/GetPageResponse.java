@@ -1,13 +1,14 @@
 package dev.zenith.protocol.pagestream;
 
+import dev.zenith.wal.segment.WalGeometry;
+
 /** Tag 102: the 8192 bytes of the page. */
 public record GetPageResponse(GetPageRequest request, byte[] page) implements PagestreamResponse {
     public static final int TAG = 102;
-    public static final int PAGE_SIZE = 8192;
 
     public GetPageResponse {
-        if (page.length != PAGE_SIZE) {
-            throw new IllegalArgumentException("a page is " + PAGE_SIZE + " bytes, not " + page.length);
+        if (page.length != WalGeometry.BLCKSZ) {
+            throw new IllegalArgumentException("a page is " + WalGeometry.BLCKSZ + " bytes, not " + page.length);
         }
     }
 

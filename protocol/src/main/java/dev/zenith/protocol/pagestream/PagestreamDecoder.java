@@ -3,6 +3,7 @@ package dev.zenith.protocol.pagestream;
 import dev.zenith.protocol.wire.ByteReader;
 import dev.zenith.protocol.wire.ProtocolException;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.segment.WalGeometry;
 
 /**
  * Turns the payload of one CopyData message into a pagestream request (server side) or response
@@ -111,12 +112,12 @@ public final class PagestreamDecoder {
         } else if (answered instanceof NblocksRequest n) {
             response = new NblocksResponse(n, r.int32("n_blocks"));
         } else if (answered instanceof GetPageRequest g) {
-            response = new GetPageResponse(g, r.bytes(GetPageResponse.PAGE_SIZE, "page"));
+            response = new GetPageResponse(g, r.bytes(WalGeometry.BLCKSZ, "page"));
         } else if (answered instanceof DbSizeRequest d) {
             response = new DbSizeResponse(d, r.int64("db_size"));
         } else {
             long blocks = Integer.toUnsignedLong(r.int32("n_blocks"));
-            if (blocks * GetPageResponse.PAGE_SIZE != r.remaining()) {
+            if (blocks * WalGeometry.BLCKSZ != r.remaining()) {
                 throw r.malformed(blocks + " blocks announced, " + r.remaining() + " bytes follow");
             }
             response = new SlruSegmentResponse((GetSlruSegmentRequest) answered, r.rest());

@@ -3,6 +3,7 @@ package dev.zenith.server.anchor;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.rmgr.CheckPoint;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.util.Collections;
 import java.util.List;
@@ -19,9 +20,9 @@ public final class Anchor {
     public static final List<String> DIRECTORIES = List.of("pg_xact", "pg_multixact/offsets", "pg_multixact/members",
             "pg_commit_ts", "pg_twophase");
     /** CLOG: 2 status bits per transaction, 8 KiB pages, 32 pages per segment file (clog.c, slru.h). */
-    private static final long XACTS_PER_CLOG_SEGMENT = 8192L * 4 * 32;
+    private static final long XACTS_PER_CLOG_SEGMENT = (long) WalGeometry.BLCKSZ * 4 * 32;
     /** pg_multixact/offsets: one 4-byte offset per multixact. */
-    private static final long MULTIXACTS_PER_OFFSETS_SEGMENT = 8192L / 4 * 32;
+    private static final long MULTIXACTS_PER_OFFSETS_SEGMENT = (long) WalGeometry.BLCKSZ / 4 * 32;
     private static final long FIRST_NORMAL_XID = 3;
 
     private final byte[] pgControl;

@@ -6,12 +6,12 @@ import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.RelationSize;
-import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.control.DbState;
+import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.wal.segment.WalSegments;
 
 import java.io.ByteArrayInputStream;
@@ -163,14 +163,14 @@ public final class BaseBackupBuilder {
             }
         }
         for (RelationSize r : image.relations()) {
-            long segments = Math.max(1, (r.blocks() + PageLayout.RELSEG_SIZE - 1) / PageLayout.RELSEG_SIZE);
+            long segments = Math.max(1, (r.blocks() + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
             for (int segno = 0; segno < segments; segno++) {
-                long first = (long) segno * PageLayout.RELSEG_SIZE;
-                long endBlock = Math.min(r.blocks(), first + PageLayout.RELSEG_SIZE);
+                long first = (long) segno * WalGeometry.RELSEG_SIZE;
+                long endBlock = Math.min(r.blocks(), first + WalGeometry.RELSEG_SIZE);
                 out.add(TarArchiveReader.Entry.file(DataDirectoryLayout.segmentPath(r.rel(), segno),
                         () -> new RelationSegmentStream(store, timeline.id(), r.rel(), image.lsn(), first, endBlock,
                                 image.dataChecksumVersion() != 0),
-                        (endBlock - first) * PageLayout.BLCKSZ, now, true));
+                        (endBlock - first) * WalGeometry.BLCKSZ, now, true));
             }
         }
         out.add(inMemory("global/pg_control", control, now));

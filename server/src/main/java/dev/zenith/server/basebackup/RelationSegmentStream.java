@@ -1,11 +1,11 @@
 package dev.zenith.server.basebackup;
 
 import dev.zenith.storage.Store;
-import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.StoreException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,7 +24,7 @@ final class RelationSegmentStream extends InputStream {
     private final boolean checksums;
     private static final int BATCH = 128;
     private long nextBlock;
-    private final byte[] pages = new byte[BATCH * PageLayout.BLCKSZ];
+    private final byte[] pages = new byte[BATCH * WalGeometry.BLCKSZ];
     private int filled;
     private int pos;
 
@@ -75,7 +75,7 @@ final class RelationSegmentStream extends InputStream {
             throw new IOException(e.getMessage(), e);
         }
         nextBlock += count;
-        filled = count * PageLayout.BLCKSZ;
+        filled = count * WalGeometry.BLCKSZ;
         pos = 0;
     }
 }

@@ -6,6 +6,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockChanges;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 import io.vertx.core.json.JsonObject;
 
 import java.util.BitSet;
@@ -18,7 +19,6 @@ import java.util.Map;
  * ancestor on the way to each. Page granularity: a block counts once however often it changed.
  */
 public final class HistoryDiff {
-    private static final int PAGE_SIZE = 8192;
 
     private HistoryDiff() {
     }
@@ -50,7 +50,7 @@ public final class HistoryDiff {
         long pages = changed.pages();
         return new JsonObject().put("from", a.fullName()).put("to", b.fullName())
                 .put("common_timeline_id", common.toString()).put("common_lsn", commonLsn.toString())
-                .put("pages_changed", pages).put("bytes_changed", pages * PAGE_SIZE)
+                .put("pages_changed", pages).put("bytes_changed", pages * WalGeometry.BLCKSZ)
                 .put("relation_forks_changed", changed.relationForks());
     }
 

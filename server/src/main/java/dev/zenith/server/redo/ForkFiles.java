@@ -1,8 +1,8 @@
 package dev.zenith.server.redo;
 
 import dev.zenith.storage.image.DataDirectoryLayout;
-import dev.zenith.storage.page.PageLayout;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,7 +21,7 @@ import java.util.Map;
  * it are full). Keeps recently used segment files open: a run reads and writes thousands of blocks.
  */
 final class ForkFiles implements AutoCloseable {
-    private static final long SEGMENT_BYTES = (long) PageLayout.RELSEG_SIZE * PageLayout.BLCKSZ;
+    private static final long SEGMENT_BYTES = (long) WalGeometry.RELSEG_SIZE * WalGeometry.BLCKSZ;
     private static final int OPEN_FILES = 64;
 
     private final Path dataDir;
@@ -70,16 +70,16 @@ final class ForkFiles implements AutoCloseable {
 
     /** Writes one block, creating the fork and growing earlier segments to full size (sparse) as needed. */
     void write(RelTag rel, long block, byte[] page) throws IOException {
-        if (page.length != PageLayout.BLCKSZ) {
-            throw new IllegalArgumentException("a page has " + PageLayout.BLCKSZ + " bytes, not " + page.length);
+        if (page.length != WalGeometry.BLCKSZ) {
+            throw new IllegalArgumentException("a page has " + WalGeometry.BLCKSZ + " bytes, not " + page.length);
         }
-        long segno = block / PageLayout.RELSEG_SIZE;
+        long segno = block / WalGeometry.RELSEG_SIZE;
         if (segno > 0) {
-            extend(rel, segno * PageLayout.RELSEG_SIZE);
+            extend(rel, segno * WalGeometry.RELSEG_SIZE);
         }
         FileChannel c = channel(segment(rel, segno), true);
         ByteBuffer b = ByteBuffer.wrap(page);
-        long at = (block % PageLayout.RELSEG_SIZE) * PageLayout.BLCKSZ;
+        long at = (block % WalGeometry.RELSEG_SIZE) * WalGeometry.BLCKSZ;
         while (b.hasRemaining()) {
             at += c.write(b, at);
         }
@@ -87,7 +87,7 @@ final class ForkFiles implements AutoCloseable {
 
     /** Makes the fork (created if missing) at least {@code blocks} long, zeros (sparse) where nothing was written. */
     void extend(RelTag rel, long blocks) throws IOException {
-        long bytes = blocks * PageLayout.BLCKSZ;
+        long bytes = blocks * WalGeometry.BLCKSZ;
         for (long segno = 0; segno == 0 || segno * SEGMENT_BYTES < bytes; segno++) {
             FileChannel c = channel(segment(rel, segno), true);
             long length = Math.min(SEGMENT_BYTES, bytes - segno * SEGMENT_BYTES);
@@ -102,7 +102,7 @@ final class ForkFiles implements AutoCloseable {
 
     /** The block's bytes, or null when the fork or the block does not exist (mdnblocks' view). */
     byte[] read(RelTag rel, long block) throws IOException {
-        long segno = block / PageLayout.RELSEG_SIZE;
+        long segno = block / WalGeometry.RELSEG_SIZE;
         for (long s = 0; s < segno; s++) {
             FileChannel earlier = channel(segment(rel, s), false);
             if (earlier == null || earlier.size() < SEGMENT_BYTES) {
@@ -110,11 +110,11 @@ final class ForkFiles implements AutoCloseable {
             }
         }
         FileChannel c = channel(segment(rel, segno), false);
-        long at = (block % PageLayout.RELSEG_SIZE) * PageLayout.BLCKSZ;
-        if (c == null || c.size() < at + PageLayout.BLCKSZ) {
+        long at = (block % WalGeometry.RELSEG_SIZE) * WalGeometry.BLCKSZ;
+        if (c == null || c.size() < at + WalGeometry.BLCKSZ) {
             return null;
         }
-        ByteBuffer b = ByteBuffer.allocate(PageLayout.BLCKSZ);
+        ByteBuffer b = ByteBuffer.allocate(WalGeometry.BLCKSZ);
         while (b.hasRemaining()) {
             int n = c.read(b, at + b.position());
             if (n < 0) {

@@ -158,7 +158,7 @@ public final class SparseRedo {
             if (page == null) {
                 continue;
             }
-            if (page.length != PageLayout.BLCKSZ) {
+            if (page.length != WalGeometry.BLCKSZ) {
                 throw new RedoException("the starting page of " + describe(b) + " has " + page.length + " bytes");
             }
             if (!PageLayout.isNew(page)

@@ -8,6 +8,7 @@ import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.pageservice.PageService;
 import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.wal.segment.WalGeometry;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
@@ -113,8 +114,8 @@ public final class WalService extends VerticleBase {
     }
 
     static Map<String, String> showable() {
-        return Map.of("wal_segment_size", "16MB", "data_directory_mode", "0700", "wal_block_size", "8192",
-                "block_size", "8192", "server_version", SERVER_VERSION, "server_version_num", "150000",
+        return Map.of("wal_segment_size", (WalGeometry.WAL_SEGMENT_SIZE >> 20) + "MB", "data_directory_mode", "0700", "wal_block_size", String.valueOf(WalGeometry.XLOG_BLCKSZ),
+                "block_size", String.valueOf(WalGeometry.BLCKSZ), "server_version", SERVER_VERSION, "server_version_num", "150000",
                 "integer_datetimes", "on", "server_encoding", "UTF8", "max_wal_senders", "10",
                 "wal_level", "replica");
     }

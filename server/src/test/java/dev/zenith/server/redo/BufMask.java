@@ -3,6 +3,7 @@ package dev.zenith.server.redo;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.bytes.LittleEndian;
+import dev.zenith.wal.segment.WalGeometry;
 
 /**
  * PostgreSQL's masking (access/common/bufmask.c, and heap_mask in heapam.c) for comparing a page
@@ -54,11 +55,11 @@ final class BufMask {
         }
         int lower = LittleEndian.u16(p, PD_LOWER);
         int upper = LittleEndian.u16(p, PD_UPPER);
-        if (lower >= HEADER && lower <= upper && upper <= PageLayout.BLCKSZ) {
+        if (lower >= HEADER && lower <= upper && upper <= WalGeometry.BLCKSZ) {
             java.util.Arrays.fill(p, lower, upper, (byte) 0);
         }
         int special = LittleEndian.u16(p, PD_SPECIAL);
-        if (fork == ForkNumber.MAIN && special == PageLayout.BLCKSZ && lower > HEADER) {
+        if (fork == ForkNumber.MAIN && special == WalGeometry.BLCKSZ && lower > HEADER) {
             maskHeapTuples(p, (lower - HEADER) / 4, block);
         } else if (isBtree(p, special)) {
             maskBtree(p, special, lower);
@@ -71,8 +72,8 @@ final class BufMask {
      * page ids hash (0xFF80), GiST (0xFF81) and SP-GiST (0xFF82) keep in that place (MAX_BT_CYCLE_ID).
      */
     private static boolean isBtree(byte[] p, int special) {
-        return special == PageLayout.BLCKSZ - BTREE_SPECIAL
-                && LittleEndian.u16(p, PageLayout.BLCKSZ - 2) <= MAX_BT_CYCLE_ID;
+        return special == WalGeometry.BLCKSZ - BTREE_SPECIAL
+                && LittleEndian.u16(p, WalGeometry.BLCKSZ - 2) <= MAX_BT_CYCLE_ID;
     }
 
     private static void maskBtree(byte[] p, int special, int lower) {
@@ -95,7 +96,7 @@ final class BufMask {
             int off = (int) (lp & 0x7FFF);
             int flags = (int) ((lp >>> 15) & 0x3);
             int len = (int) ((lp >>> 17) & 0x7FFF);
-            if (off < HEADER || off + Math.max(len, TUPLE_HEADER) > PageLayout.BLCKSZ) {
+            if (off < HEADER || off + Math.max(len, TUPLE_HEADER) > WalGeometry.BLCKSZ) {
                 continue;
             }
             if (flags == LP_NORMAL && len >= TUPLE_HEADER) {
@@ -112,7 +113,7 @@ final class BufMask {
             }
             if (len > 0) {
                 int padded = (len + 7) & ~7;
-                java.util.Arrays.fill(p, off + len, Math.min(off + padded, PageLayout.BLCKSZ), (byte) 0);
+                java.util.Arrays.fill(p, off + len, Math.min(off + padded, WalGeometry.BLCKSZ), (byte) 0);
             }
         }
     }

@@ -6,6 +6,7 @@ import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -43,7 +44,7 @@ final class PageComparison {
             for (Path segment : e.getValue()) {
                 bytes += Files.size(segment);
             }
-            out.put(e.getKey(), bytes / PageLayout.BLCKSZ);
+            out.put(e.getKey(), bytes / WalGeometry.BLCKSZ);
         }
         return out;
     }

@@ -11,6 +11,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.segment.WalGeometry;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -96,7 +97,7 @@ public final class DataDirectoryImporter {
         } catch (IllegalArgumentException e) {
             throw new StoreException("pg_control is not a valid PostgreSQL 15 control file: " + e.getMessage());
         }
-        if (control.blockSize() != PageLayout.BLCKSZ || control.relationSegmentSize() != PageLayout.RELSEG_SIZE) {
+        if (control.blockSize() != WalGeometry.BLCKSZ || control.relationSegmentSize() != WalGeometry.RELSEG_SIZE) {
             throw new StoreException("unsupported block size " + control.blockSize() + " or segment size "
                     + control.relationSegmentSize());
         }
@@ -127,7 +128,7 @@ public final class DataDirectoryImporter {
                 continue;
             }
             toRead.put(rel, fork.getValue());
-            bytesToRead += blocksOnDisk * PageLayout.BLCKSZ;
+            bytesToRead += blocksOnDisk * WalGeometry.BLCKSZ;
         }
         progress.toRead(bytesToRead);
         for (Map.Entry<RelTag, List<Path>> fork : toRead.entrySet()) {
@@ -163,7 +164,7 @@ public final class DataDirectoryImporter {
     private static long blocksOnDisk(List<Path> segments) throws IOException {
         long total = 0;
         for (Path s : segments) {
-            total += Files.size(s) / PageLayout.BLCKSZ;
+            total += Files.size(s) / WalGeometry.BLCKSZ;
         }
         return total;
     }
@@ -171,30 +172,30 @@ public final class DataDirectoryImporter {
     /** Reads, verifies and queues every page of one fork; returns its length in blocks. */
     private long importFork(RelTag rel, List<Path> segments, ImportProgress progress) throws IOException {
         long blockNumber = 0;
-        byte[] buffer = new byte[PAGES_PER_READ * PageLayout.BLCKSZ];
+        byte[] buffer = new byte[PAGES_PER_READ * WalGeometry.BLCKSZ];
         for (int segno = 0; segno < segments.size(); segno++) {
             Path file = segments.get(segno);
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
                 long size = ch.size();
-                if (size % PageLayout.BLCKSZ != 0) {
+                if (size % WalGeometry.BLCKSZ != 0) {
                     throw new StoreException(file + " has " + size + " bytes, not a whole number of pages");
                 }
-                if (segno < segments.size() - 1 && size != (long) PageLayout.RELSEG_SIZE * PageLayout.BLCKSZ) {
+                if (segno < segments.size() - 1 && size != (long) WalGeometry.RELSEG_SIZE * WalGeometry.BLCKSZ) {
                     throw new StoreException(file + " is not a full 1 GiB segment but a later one exists");
                 }
-                long blocks = size / PageLayout.BLCKSZ;
+                long blocks = size / WalGeometry.BLCKSZ;
                 for (long first = 0; first < blocks; first += PAGES_PER_READ) {
                     int n = (int) Math.min(PAGES_PER_READ, blocks - first);
-                    readFully(ch, buffer, first * PageLayout.BLCKSZ, n * PageLayout.BLCKSZ);
-                    progress.read((long) n * PageLayout.BLCKSZ);
+                    readFully(ch, buffer, first * WalGeometry.BLCKSZ, n * WalGeometry.BLCKSZ);
+                    progress.read((long) n * WalGeometry.BLCKSZ);
                     for (int i = 0; i < n; i++) {
-                        byte[] page = Arrays.copyOfRange(buffer, i * PageLayout.BLCKSZ, (i + 1) * PageLayout.BLCKSZ);
+                        byte[] page = Arrays.copyOfRange(buffer, i * WalGeometry.BLCKSZ, (i + 1) * WalGeometry.BLCKSZ);
                         long inFile = first + i;
                         long blkno = blockNumber + inFile;
                         String problem = PageLayout.verify(page, blkno, checksums);
                         if (problem != null) {
                             // a page being written while we read it tears; read it again once
-                            readFully(ch, page, inFile * PageLayout.BLCKSZ, PageLayout.BLCKSZ);
+                            readFully(ch, page, inFile * WalGeometry.BLCKSZ, WalGeometry.BLCKSZ);
                             problem = PageLayout.verify(page, blkno, checksums);
                             if (problem != null) {
                                 throw new CorruptPageException(file, inFile, blkno, problem);
@@ -226,7 +227,7 @@ public final class DataDirectoryImporter {
                     + checkpointLsn + ": the directory was not stopped cleanly at that checkpoint");
         }
         pagesRead++;
-        bytesRead += PageLayout.BLCKSZ;
+        bytesRead += WalGeometry.BLCKSZ;
         batch.add(new Pending(rel, block, pageLsn, page));
         if (batch.size() >= PAGES_PER_TXN) {
             flush();

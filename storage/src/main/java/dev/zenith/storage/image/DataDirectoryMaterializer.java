@@ -3,9 +3,9 @@ package dev.zenith.storage.image;
 import dev.zenith.storage.StoreCorruptException;
 import dev.zenith.storage.StoreException;
 import dev.zenith.storage.lmdb.Tables;
-import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.page.PageLookup;
 import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.wal.segment.WalGeometry;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -53,7 +53,7 @@ public final class DataDirectoryMaterializer {
 
     /** The bytes of relation pages an image's directory holds: what {@code bytesWritten} adds up to. */
     public static long pageBytes(ImageManifest image) {
-        return image.relations().stream().mapToLong(RelationSize::blocks).sum() * PageLayout.BLCKSZ;
+        return image.relations().stream().mapToLong(RelationSize::blocks).sum() * WalGeometry.BLCKSZ;
     }
 
     /**
@@ -81,7 +81,7 @@ public final class DataDirectoryMaterializer {
             }
         }
         long pages = writeForks(image.relations(), lineage, image.dataChecksumVersion() != 0, target, bytesWritten);
-        bytes += pages * PageLayout.BLCKSZ;
+        bytes += pages * WalGeometry.BLCKSZ;
         return new MaterializeStats(image.relations().size(), pages, image.files().size() + 1, bytes,
                 Duration.between(started, Instant.now()));
     }
@@ -199,14 +199,14 @@ public final class DataDirectoryMaterializer {
             throws IOException {
         long written = 0;
         long blocks = r.blocks();
-        int segments = (int) Math.max(1, (blocks + PageLayout.RELSEG_SIZE - 1) / PageLayout.RELSEG_SIZE);
-        byte[] buffer = new byte[PAGES_PER_WRITE * PageLayout.BLCKSZ];
+        int segments = (int) Math.max(1, (blocks + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
+        byte[] buffer = new byte[PAGES_PER_WRITE * WalGeometry.BLCKSZ];
         PageLookup.BlockReader reader = lookup.reader(r.rel());
         for (int segno = 0; segno < segments; segno++) {
             Path file = target.resolve(DataDirectoryLayout.segmentPath(r.rel(), segno));
             createDirectory(file.getParent());
-            long first = (long) segno * PageLayout.RELSEG_SIZE;
-            long end = Math.min(blocks, first + PageLayout.RELSEG_SIZE);
+            long first = (long) segno * WalGeometry.RELSEG_SIZE;
+            long end = Math.min(blocks, first + WalGeometry.RELSEG_SIZE);
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 int filled = 0;
                 for (long blk = first; blk < end; blk++) {
@@ -215,16 +215,16 @@ public final class DataDirectoryMaterializer {
                         throw new StoreException("no stored version of " + r.rel().path() + " block " + blk
                                 + " at or below the image LSN");
                     }
-                    found.decodeVerified(r.rel(), blk, checksums, buffer, filled * PageLayout.BLCKSZ);
+                    found.decodeVerified(r.rel(), blk, checksums, buffer, filled * WalGeometry.BLCKSZ);
                     if (++filled == PAGES_PER_WRITE) {
-                        writeFully(ch, buffer, filled * PageLayout.BLCKSZ);
-                        bytesWritten.accept((long) filled * PageLayout.BLCKSZ);
+                        writeFully(ch, buffer, filled * WalGeometry.BLCKSZ);
+                        bytesWritten.accept((long) filled * WalGeometry.BLCKSZ);
                         filled = 0;
                     }
                     written++;
                 }
-                writeFully(ch, buffer, filled * PageLayout.BLCKSZ);
-                bytesWritten.accept((long) filled * PageLayout.BLCKSZ);
+                writeFully(ch, buffer, filled * WalGeometry.BLCKSZ);
+                bytesWritten.accept((long) filled * WalGeometry.BLCKSZ);
             }
             Files.setPosixFilePermissions(file, FILE_MODE);
         }

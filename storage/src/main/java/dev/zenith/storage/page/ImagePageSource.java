@@ -16,6 +16,7 @@ import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.rmgr.CheckpointRecord;
 import dev.zenith.wal.rmgr.MainDataDecoder;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -96,14 +97,14 @@ public final class ImagePageSource implements PageSource {
                 blocks += e.getValue();
             }
         }
-        return blocks * PageLayout.BLCKSZ;
+        return blocks * WalGeometry.BLCKSZ;
     }
 
     @Override
     public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
         Window w = window(timeline, lsn);
         if (Integer.toUnsignedLong(block) >= Integer.toUnsignedLong(size(w, rel, lsn))) {
-            return new byte[PageLayout.BLCKSZ]; // beyond the end: zeros, as Neon answers
+            return new byte[WalGeometry.BLCKSZ]; // beyond the end: zeros, as Neon answers
         }
         // In the window the newest version at or below the LSN is the image's page: no record since.
         PageVersion v = pages.get(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
@@ -118,7 +119,7 @@ public final class ImagePageSource implements PageSource {
         String path = kind.segmentPath(segment);
         byte[] content = images.imageFile(w.image(), path).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_FOUND, "SLRU segment " + path + " does not exist at " + lsn));
-        if (content.length % PageLayout.BLCKSZ != 0) {
+        if (content.length % WalGeometry.BLCKSZ != 0) {
             throw new StoreException(path + " of the image at " + w.image().lsn() + " has " + content.length
                     + " bytes, not whole pages");
         }

@@ -1,4 +1,5 @@
 package dev.zenith.storage.page;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -23,8 +24,8 @@ public final class PageChecksum {
 
     /** The checksum PostgreSQL would store for this page at this block number (of the whole fork). */
     public static int compute(byte[] page, long blockNumber) {
-        if (page.length != PageLayout.BLCKSZ) {
-            throw new IllegalArgumentException("a page has 8192 bytes");
+        if (page.length != WalGeometry.BLCKSZ) {
+            throw new IllegalArgumentException("a page has " + WalGeometry.BLCKSZ + " bytes");
         }
         return compute(page, 0, blockNumber);
     }
@@ -36,7 +37,7 @@ public final class PageChecksum {
             int word = (int) LE_INT.get(buffer, offset + j * 4);
             sums[j] = mix(sums[j], j == CHECKSUM_WORD ? word & 0xFFFF0000 : word);
         }
-        int words = PageLayout.BLCKSZ / 4;
+        int words = WalGeometry.BLCKSZ / 4;
         for (int row = N_SUMS; row < words; row += N_SUMS) {
             for (int j = 0; j < N_SUMS; j++) {
                 sums[j] = mix(sums[j], (int) LE_INT.get(buffer, offset + (row + j) * 4));

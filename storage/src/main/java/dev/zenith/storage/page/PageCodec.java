@@ -1,5 +1,6 @@
 package dev.zenith.storage.page;
 
+import dev.zenith.wal.segment.WalGeometry;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
@@ -23,8 +24,8 @@ public final class PageCodec {
     }
 
     public static byte[] encode(byte[] page) {
-        if (page.length != PageLayout.BLCKSZ) {
-            throw new IllegalArgumentException("a page has 8192 bytes, not " + page.length);
+        if (page.length != WalGeometry.BLCKSZ) {
+            throw new IllegalArgumentException("a page has " + WalGeometry.BLCKSZ + " bytes, not " + page.length);
         }
         if (PageLayout.isAllZero(page)) {
             return new byte[] {ZERO};
@@ -42,7 +43,7 @@ public final class PageCodec {
     }
 
     public static byte[] decode(byte[] value) {
-        byte[] page = new byte[PageLayout.BLCKSZ];
+        byte[] page = new byte[WalGeometry.BLCKSZ];
         decodeInto(value, page, 0);
         return page;
     }
@@ -50,11 +51,11 @@ public final class PageCodec {
     /** Decodes into {@code target} at {@code offset} (materialize writes straight into its file buffer). */
     public static void decodeInto(byte[] value, byte[] target, int offset) {
         switch (value[0]) {
-            case ZERO -> Arrays.fill(target, offset, offset + PageLayout.BLCKSZ, (byte) 0);
-            case RAW -> System.arraycopy(value, 1, target, offset, PageLayout.BLCKSZ);
+            case ZERO -> Arrays.fill(target, offset, offset + WalGeometry.BLCKSZ, (byte) 0);
+            case RAW -> System.arraycopy(value, 1, target, offset, WalGeometry.BLCKSZ);
             case LZ4 -> {
-                int n = DECOMPRESSOR.decompress(value, 1, value.length - 1, target, offset, PageLayout.BLCKSZ);
-                if (n != PageLayout.BLCKSZ) {
+                int n = DECOMPRESSOR.decompress(value, 1, value.length - 1, target, offset, WalGeometry.BLCKSZ);
+                if (n != WalGeometry.BLCKSZ) {
                     throw new IllegalStateException("stored page decompressed to " + n + " bytes");
                 }
             }

@@ -1,19 +1,16 @@
 package dev.zenith.storage.page;
 
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.image.PageHeaderCheck;
+import dev.zenith.wal.segment.WalGeometry;
 
-/** PostgreSQL 15's page constants and header fields (storage/bufpage.h), little-endian as on x86-64 and arm64. */
+/**
+ * PostgreSQL 15's page header fields (storage/bufpage.h), little-endian as on x86-64 and arm64, and the
+ * check PostgreSQL makes of a page it reads: the header rule is wal's {@link PageHeaderCheck} (no I/O,
+ * below storage), the data checksum this module's {@link PageChecksum}. Sizes: {@link WalGeometry}.
+ */
 public final class PageLayout {
-    public static final int BLCKSZ = 8192;
-    /** Blocks per 1 GiB segment file (RELSEG_SIZE). */
-    public static final int RELSEG_SIZE = 131072;
     static final int PD_CHECKSUM_OFFSET = 8;
-    private static final int PD_FLAGS_OFFSET = 10;
-    private static final int PD_LOWER_OFFSET = 12;
-    private static final int PD_UPPER_OFFSET = 14;
-    private static final int PD_SPECIAL_OFFSET = 16;
-    private static final int PD_VALID_FLAG_BITS = 0x0007;
-    private static final int MAXALIGN = 8;
 
     private PageLayout() {
     }
@@ -31,7 +28,7 @@ public final class PageLayout {
 
     /** PageIsNew: pd_upper == 0 means the page was never initialized. */
     public static boolean isNew(byte[] page) {
-        return u16(page, PD_UPPER_OFFSET) == 0;
+        return PageHeaderCheck.isNew(page);
     }
 
     public static boolean isAllZero(byte[] page) {
@@ -49,7 +46,7 @@ public final class PageLayout {
      * page is fine, else why not.
      */
     public static String verify(byte[] page, long blockNumber, boolean checksumsEnabled) {
-        if (page.length != BLCKSZ) {
+        if (page.length != WalGeometry.BLCKSZ) {
             return "page has " + page.length + " bytes";
         }
         return verify(page, 0, blockNumber, checksumsEnabled);
@@ -57,31 +54,14 @@ public final class PageLayout {
 
     /** {@link #verify(byte[], long, boolean)} of the page at {@code offset} in {@code buffer}. */
     public static String verify(byte[] buffer, int offset, long blockNumber, boolean checksumsEnabled) {
-        if (u16(buffer, offset + PD_UPPER_OFFSET) == 0) { // PageIsNew
-            for (int i = offset; i < offset + BLCKSZ; i++) {
-                if (buffer[i] != 0) {
-                    return "uninitialized page (pd_upper = 0) is not all zeros";
-                }
-            }
-            return null;
-        }
-        if (checksumsEnabled) {
+        if (checksumsEnabled && !PageHeaderCheck.isNew(buffer, offset)) { // a new page has no checksum yet
             int expected = PageChecksum.compute(buffer, offset, blockNumber);
             int actual = u16(buffer, offset + PD_CHECKSUM_OFFSET);
             if (expected != actual) {
                 return String.format("checksum mismatch: page has %d, computed %d", actual, expected);
             }
         }
-        int flags = u16(buffer, offset + PD_FLAGS_OFFSET);
-        int lower = u16(buffer, offset + PD_LOWER_OFFSET);
-        int upper = u16(buffer, offset + PD_UPPER_OFFSET);
-        int special = u16(buffer, offset + PD_SPECIAL_OFFSET);
-        if ((flags & ~PD_VALID_FLAG_BITS) != 0 || lower > upper || upper > special || special > BLCKSZ
-                || special % MAXALIGN != 0) {
-            return String.format("invalid page header (flags %x, lower %d, upper %d, special %d)", flags, lower,
-                    upper, special);
-        }
-        return null;
+        return PageHeaderCheck.problem(buffer, offset);
     }
 
     static int u16(byte[] b, int off) {

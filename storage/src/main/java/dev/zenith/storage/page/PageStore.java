@@ -8,6 +8,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 import org.lmdbjava.Txn;
 
 import java.util.HashSet;
@@ -55,7 +56,7 @@ public final class PageStore {
                     throw new StoreException("no stored version of " + rel.path() + " block "
                             + Integer.toUnsignedString(first + i) + " at or below " + lsn);
                 }
-                f.decodeVerified(rel, Integer.toUnsignedLong(first + i), checksums, out, offset + i * PageLayout.BLCKSZ);
+                f.decodeVerified(rel, Integer.toUnsignedLong(first + i), checksums, out, offset + i * WalGeometry.BLCKSZ);
             }
         }
     }

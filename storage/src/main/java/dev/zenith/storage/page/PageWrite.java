@@ -3,6 +3,7 @@ package dev.zenith.storage.page;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.util.Objects;
 
@@ -12,8 +13,8 @@ public record PageWrite(TimelineId timeline, RelTag rel, int block, Lsn lsn, byt
         Objects.requireNonNull(timeline, "timeline");
         Objects.requireNonNull(rel, "rel");
         Objects.requireNonNull(lsn, "lsn");
-        if (page.length != PageLayout.BLCKSZ) {
-            throw new IllegalArgumentException("a page has 8192 bytes, not " + page.length);
+        if (page.length != WalGeometry.BLCKSZ) {
+            throw new IllegalArgumentException("a page has " + WalGeometry.BLCKSZ + " bytes, not " + page.length);
         }
     }
 }

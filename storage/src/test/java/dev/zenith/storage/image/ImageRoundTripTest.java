@@ -11,6 +11,7 @@ import dev.zenith.wal.ForkNumber;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -129,7 +130,7 @@ class ImageRoundTripTest {
         long[] progress = new long[2]; // bytes announced, bytes reported read
         first = store.images().importDataDirectory(tl, c.dataDir(), ck1.lsn(), ck1.redo(), RelationFilter.all(),
                 counting(progress));
-        assertEquals(first.pagesRead() * PageLayout.BLCKSZ, progress[0], "the bytes to read are announced: " + first);
+        assertEquals(first.pagesRead() * WalGeometry.BLCKSZ, progress[0], "the bytes to read are announced: " + first);
         assertEquals(progress[0], progress[1], "and each batch read is reported");
         StoreStats afterFirst = store.stats();
         assertTrue(first.pagesRead() > 3000, "pgbench scale 2 has thousands of pages: " + first);
@@ -244,7 +245,7 @@ class ImageRoundTripTest {
         long[] secondProgress = new long[2];
         ImportStats second = store.images().importDataDirectory(tl, c.dataDir(), ck2.lsn(), ck2.redo(),
                 RelationFilter.onlyTags(changed), counting(secondProgress));
-        assertEquals(second.pagesRead() * PageLayout.BLCKSZ, secondProgress[0], "only the changed forks' bytes: " + second);
+        assertEquals(second.pagesRead() * WalGeometry.BLCKSZ, secondProgress[0], "only the changed forks' bytes: " + second);
         assertEquals(secondProgress[0], secondProgress[1]);
         assertTrue(second.forksKept() > 100, "unchanged relations are carried over: " + second);
         assertTrue(second.pagesStored() > 0 && second.pagesStored() < second.pagesRead(), second.toString());
@@ -334,13 +335,13 @@ class ImageRoundTripTest {
     void readBlocksFromTheMiddleOfAForkAreTheFilesBytes() throws Exception {
         // (what a base backup streams)
         byte[] itemsFile = Files.readAllBytes(c.dataDir().resolve(itemsPath));
-        int itemsBlocks = itemsFile.length / PageLayout.BLCKSZ;
+        int itemsBlocks = itemsFile.length / WalGeometry.BLCKSZ;
         assertTrue(itemsBlocks > 60, "items has " + itemsBlocks + " blocks");
         String[] ip = itemsPath.split("/");
         RelTag items = RelTag.of(1663, Integer.parseInt(ip[1]), Integer.parseInt(ip[2]), ForkNumber.MAIN);
-        byte[] window = new byte[(itemsBlocks - 50) * PageLayout.BLCKSZ];
+        byte[] window = new byte[(itemsBlocks - 50) * WalGeometry.BLCKSZ];
         store.pages().readBlocks(tl, items, ck2.lsn(), 50, itemsBlocks - 50, true, window, 0);
-        assertArrayEquals(java.util.Arrays.copyOfRange(itemsFile, 50 * PageLayout.BLCKSZ, itemsFile.length), window);
+        assertArrayEquals(java.util.Arrays.copyOfRange(itemsFile, 50 * WalGeometry.BLCKSZ, itemsFile.length), window);
         assertThrows(StoreException.class, () -> store.pages().readBlocks(tl, items, ck2.lsn(), itemsBlocks, 1, true, window, 0));
     }
 

@@ -1,6 +1,7 @@
 package dev.zenith.storage.page;
 
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.segment.WalGeometry;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -16,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PageLayoutTest {
     @Test
     void allZeroPagesAreValidButOtherUninitializedPagesAreNot() {
-        byte[] zero = new byte[PageLayout.BLCKSZ];
+        byte[] zero = new byte[WalGeometry.BLCKSZ];
         assertNull(PageLayout.verify(zero, 7, true));
         zero[4000] = 1;
         assertNotNull(PageLayout.verify(zero, 7, true));
@@ -54,14 +55,14 @@ class PageLayoutTest {
         byte[] encoded = PageCodec.encode(page);
         assertTrue(encoded.length < 1000, "compressible page encoded in " + encoded.length);
         assertArrayEquals(page, PageCodec.decode(encoded));
-        assertEquals(1, PageCodec.encode(new byte[PageLayout.BLCKSZ]).length);
-        byte[] random = new byte[PageLayout.BLCKSZ];
+        assertEquals(1, PageCodec.encode(new byte[WalGeometry.BLCKSZ]).length);
+        byte[] random = new byte[WalGeometry.BLCKSZ];
         new java.util.Random(5).nextBytes(random);
         assertArrayEquals(random, PageCodec.decode(PageCodec.encode(random)));
     }
 
     private static byte[] initializedPage() {
-        byte[] p = new byte[PageLayout.BLCKSZ];
+        byte[] p = new byte[WalGeometry.BLCKSZ];
         setU16(p, 12, 28);   // pd_lower
         setU16(p, 14, 8000); // pd_upper
         setU16(p, 16, 8192); // pd_special

@@ -3,9 +3,18 @@ package dev.zenith.wal.image;
 import dev.zenith.wal.bytes.LittleEndian;
 import dev.zenith.wal.segment.WalGeometry;
 
-/** The header sanity checks of PostgreSQL's PageIsVerifiedExtended (storage/bufpage.h layout). */
+/**
+ * PostgreSQL 15's page header rule, the one place it is spelled (storage/bufpage.h layout;
+ * PageIsVerifiedExtended in bufpage.c): a new page (pd_upper 0) must be all zeros, an initialized one
+ * needs valid pd_flags bits and pd_lower <= pd_upper <= pd_special <= BLCKSZ with pd_special MAXALIGNed.
+ * The data checksum, which that function checks too, is the caller's (storage's PageLayout): a page
+ * restored from a WAL full-page image has none worth checking.
+ */
 public final class PageHeaderCheck {
-    public static final int PG_PAGE_LAYOUT_VERSION = 4;
+    static final int PD_FLAGS_OFFSET = 10;
+    static final int PD_LOWER_OFFSET = 12;
+    static final int PD_UPPER_OFFSET = 14;
+    static final int PD_SPECIAL_OFFSET = 16;
     private static final int PD_VALID_FLAG_BITS = 0x0007;
 
     private PageHeaderCheck() {
@@ -13,38 +22,40 @@ public final class PageHeaderCheck {
 
     /** PageIsNew: pd_upper == 0, as for a freshly extended, all-zero page. */
     public static boolean isNew(byte[] page) {
-        return LittleEndian.u16(page, 14) == 0;
+        return isNew(page, 0);
     }
 
-    /** @return null if the header is sane, else what is wrong */
+    /** {@link #isNew(byte[])} of the page at {@code offset} in {@code buffer}. */
+    public static boolean isNew(byte[] buffer, int offset) {
+        return LittleEndian.u16(buffer, offset + PD_UPPER_OFFSET) == 0;
+    }
+
+    /** @return null if the page's header is sane, else what is wrong */
     public static String problem(byte[] page) {
         if (page.length != WalGeometry.BLCKSZ) {
-            return "page is " + page.length + " bytes";
+            return "page has " + page.length + " bytes";
         }
-        int flags = LittleEndian.u16(page, 10);
-        int lower = LittleEndian.u16(page, 12);
-        int upper = LittleEndian.u16(page, 14);
-        int special = LittleEndian.u16(page, 16);
-        int sizeVersion = LittleEndian.u16(page, 18);
-        if (isNew(page)) {
-            for (byte b : page) {
-                if (b != 0) {
-                    return "pd_upper is 0 but the page is not all zeros";
+        return problem(page, 0);
+    }
+
+    /** {@link #problem(byte[])} of the page at {@code offset} in {@code buffer}. */
+    public static String problem(byte[] buffer, int offset) {
+        if (isNew(buffer, offset)) {
+            for (int i = offset; i < offset + WalGeometry.BLCKSZ; i++) {
+                if (buffer[i] != 0) {
+                    return "uninitialized page (pd_upper = 0) is not all zeros";
                 }
             }
             return null;
         }
-        if ((flags & ~PD_VALID_FLAG_BITS) != 0) {
-            return "invalid pd_flags 0x" + Integer.toHexString(flags);
-        }
-        if (!(lower <= upper && upper <= special && special <= WalGeometry.BLCKSZ)) {
-            return "pd_lower " + lower + " pd_upper " + upper + " pd_special " + special + " out of order";
-        }
-        if (special != WalGeometry.maxAlign(special)) {
-            return "pd_special " + special + " not MAXALIGNed";
-        }
-        if ((sizeVersion & 0xFF) != PG_PAGE_LAYOUT_VERSION || (sizeVersion & 0xFF00) != WalGeometry.BLCKSZ) {
-            return "pd_pagesize_version 0x" + Integer.toHexString(sizeVersion);
+        int flags = LittleEndian.u16(buffer, offset + PD_FLAGS_OFFSET);
+        int lower = LittleEndian.u16(buffer, offset + PD_LOWER_OFFSET);
+        int upper = LittleEndian.u16(buffer, offset + PD_UPPER_OFFSET);
+        int special = LittleEndian.u16(buffer, offset + PD_SPECIAL_OFFSET);
+        if ((flags & ~PD_VALID_FLAG_BITS) != 0 || lower > upper || upper > special || special > WalGeometry.BLCKSZ
+                || special != WalGeometry.maxAlign(special)) {
+            return String.format("invalid page header (flags %x, lower %d, upper %d, special %d)", flags, lower,
+                    upper, special);
         }
         return null;
     }
