@@ -8,6 +8,7 @@ import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.storage.wal.WalIndex;
 import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImportStats;
 import dev.zenith.storage.image.MaterializeStats;
@@ -40,7 +41,6 @@ import java.util.logging.Logger;
  */
 final class ComputeDirectories {
     private static final Logger LOG = Logger.getLogger(ComputeDirectories.class.getName());
-    private static final String MAIN_TIMELINE_KEY = "cluster/main_timeline";
 
     private final PgInstallation pg;
 
@@ -49,7 +49,7 @@ final class ComputeDirectories {
     }
 
     static Optional<TimelineId> mainTimeline(Store store) {
-        return store.documents().get(MAIN_TIMELINE_KEY).map(b -> TimelineId.parse(new String(b, StandardCharsets.UTF_8)));
+        return store.documents().get(DocumentStore.MAIN_TIMELINE_KEY).map(b -> TimelineId.parse(new String(b, StandardCharsets.UTF_8)));
     }
 
     /**
@@ -90,7 +90,7 @@ final class ComputeDirectories {
         ImportStats stats = store.images().importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
                 Progress.current().ofImport());
         // Written last: a crash before this leaves an unused timeline, never a half-made main one.
-        store.documents().put(MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
+        store.documents().put(DocumentStore.MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
         LOG.info("base image from initdb: checkpoint " + checkpoint + ", " + stats);
         return timeline.id();
     }

@@ -3,6 +3,7 @@ package dev.zenith.server.walservice;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 
@@ -17,8 +18,6 @@ import java.util.Map;
  * main timeline of storage {@code local}. Blocking (reads the store): call from a worker thread.
  */
 final class TimelineSelector {
-    /** Same key ComputeDirectories writes when initdb creates a storage's cluster. */
-    private static final String MAIN_TIMELINE_KEY = "cluster/main_timeline";
 
     /** The resolved target of a connection; {@code pgName} when it was chosen by pg name (it follows the pg). */
     record Target(String storageName, Store store, Timeline timeline, String pgName) {
@@ -65,7 +64,7 @@ final class TimelineSelector {
         String name = storageName == null ? StorageRegistry.DEFAULT_STORAGE : storageName;
         StorageRegistry.Storage storage = storages.find(name).orElseThrow(() ->
                 new UnknownTimelineException("storage \"" + name + "\" is not attached"));
-        TimelineId main = storage.store().documents().get(MAIN_TIMELINE_KEY)
+        TimelineId main = storage.store().documents().get(DocumentStore.MAIN_TIMELINE_KEY)
                 .map(b -> TimelineId.parse(new String(b, StandardCharsets.UTF_8)))
                 .orElseThrow(() -> new UnknownTimelineException("storage \"" + name
                         + "\" has no cluster yet (create a pg on it first)"));

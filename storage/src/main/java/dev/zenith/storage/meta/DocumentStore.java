@@ -18,6 +18,12 @@ import java.util.Optional;
  * write is one durable LMDB transaction.
  */
 public final class DocumentStore {
+    /**
+     * The id of the storage's main timeline, the one its cluster was created on (written last when
+     * initdb's cluster becomes the storage's first image): the timeline a connection names by default.
+     */
+    public static final String MAIN_TIMELINE_KEY = "cluster/main_timeline";
+
     private final Tables tables;
     private final Table meta;
 
