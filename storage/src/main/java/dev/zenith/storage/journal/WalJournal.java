@@ -45,6 +45,10 @@ import java.util.zip.CRC32C;
  * is begun only after the previous write returned, and never after a failed one). Anything else that
  * fails to read back, or WAL missing between two frames, is {@link Damage}. One thread appends; another
  * may tell what LMDB holds and prepare a spare file.
+ *
+ * <p>Over 400 lines on purpose: the file format's writer and its reader stay in one class, because the
+ * reader's rule for a torn write versus damage holds only for the order in which this writer writes
+ * (frames in order, a new file only after the previous write returned, files reused by renaming).
  */
 public final class WalJournal implements AutoCloseable {
     /** Frames of a new generation fill at most this much of a file before the next file starts. */
