@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.zenith.storage.StoredJson;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
@@ -15,7 +16,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Image manifests as stored: JSON, relations as compact [spc, db, rel, fork, blocks] arrays. */
+/**
+ * Image manifests as stored: JSON, relations as compact [spc, db, rel, fork, blocks] arrays; field names in
+ * snake_case, read in the camelCase of older stores too ({@link StoredJson}).
+ */
 public final class ManifestCodec {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -26,10 +30,10 @@ public final class ManifestCodec {
         ObjectNode n = JSON.createObjectNode();
         n.put("timeline", m.timeline().toString());
         n.put("lsn", m.lsn().toString());
-        n.put("redoLsn", m.redoLsn().toString());
-        n.put("createdAt", m.createdAt().toString());
-        n.put("dataChecksumVersion", m.dataChecksumVersion());
-        n.put("pgControl", m.pgControlSha256());
+        n.put("redo_lsn", m.redoLsn().toString());
+        n.put("created_at", m.createdAt().toString());
+        n.put("data_checksum_version", m.dataChecksumVersion());
+        n.put("pg_control", m.pgControlSha256());
         ArrayNode rels = n.putArray("relations");
         for (RelationSize r : m.relations()) {
             rels.addArray().add(Integer.toUnsignedLong(r.rel().node().spcOid()))
@@ -64,8 +68,10 @@ public final class ManifestCodec {
             List<String> dirs = new ArrayList<>();
             n.get("directories").forEach(d -> dirs.add(d.asText()));
             return new ImageManifest(TimelineId.parse(n.get("timeline").asText()), Lsn.parse(n.get("lsn").asText()),
-                    Lsn.parse(n.get("redoLsn").asText()), Instant.parse(n.get("createdAt").asText()),
-                    n.get("dataChecksumVersion").asInt(), n.get("pgControl").asText(), rels, files, dirs);
+                    Lsn.parse(StoredJson.field(n, "redo_lsn", "redoLsn").asText()),
+                    Instant.parse(StoredJson.field(n, "created_at", "createdAt").asText()),
+                    StoredJson.field(n, "data_checksum_version", "dataChecksumVersion").asInt(),
+                    StoredJson.field(n, "pg_control", "pgControl").asText(), rels, files, dirs);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
