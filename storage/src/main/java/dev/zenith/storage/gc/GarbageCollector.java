@@ -148,19 +148,19 @@ public final class GarbageCollector {
      * either whole or gone.
      */
     private GcStats drop(TimelineId id, boolean dryRun) {
-        long[] wal = {0};
+        long[] walFreed = {0};
         long[] versions = {0, 0};
         long index = 0;
-        int images;
+        int imagesFreed;
         try (Txn<byte[]> txn = dryRun ? tables.read() : tables.write()) {
             boolean apply = !dryRun;
             byte[] prefix = Keys.timeline(id);
-            deleteAll(txn, tables.walChunks(), prefix, apply, length -> wal[0] += length);
+            deleteAll(txn, tables.walChunks(), prefix, apply, length -> walFreed[0] += length);
             deleteAll(txn, tables.pages(), prefix, apply, length -> {
                 versions[0]++;
                 versions[1] += length;
             });
-            images = deleteAll(txn, tables.images(), prefix, apply, length -> { });
+            imagesFreed = deleteAll(txn, tables.images(), prefix, apply, length -> { });
             index += deleteAll(txn, tables.changesByLsn(), prefix, apply, length -> { });
             index += deleteAll(txn, tables.commits(), prefix, apply, length -> { });
             index += deleteAll(txn, tables.checkpoints(), prefix, apply, length -> { });
@@ -171,7 +171,7 @@ public final class GarbageCollector {
                 txn.commit();
             }
         }
-        return new GcStats(wal[0], images, versions[0], versions[1], index, List.of(id), 0);
+        return new GcStats(walFreed[0], imagesFreed, versions[0], versions[1], index, List.of(id), 0);
     }
 
     /**
@@ -261,28 +261,28 @@ public final class GarbageCollector {
                 oldestRedo = img.get().redoLsn();
             }
         }
-        long wal = 0;
-        int images = 0;
+        long walFreed = 0;
+        int imagesFreed = 0;
         long[] versions = {0, 0};
         long index = 0;
         try (Txn<byte[]> txn = dryRun ? tables.read() : tables.write()) {
             boolean apply = !dryRun;
             if (!needsAllWal && oldestRedo != null) {
                 Lsn horizon = Lsn.of(oldestRedo.value() - oldestRedo.value() % WalGeometry.WAL_SEGMENT_SIZE);
-                wal = dropWalBelow(txn, id, horizon, apply);
+                walFreed = dropWalBelow(txn, id, horizon, apply);
                 index += dropKeysBelow(txn, tables.changesByLsn(), id, horizon, Keys.TL, apply);
                 index += dropKeysBelow(txn, tables.checkpoints(), id, horizon, Keys.TL, apply);
                 index += dropCommitsBelow(txn, id, horizon, apply);
             }
             if (oldestImage != null) {
-                images = dropKeysBelow(txn, tables.images(), id, oldestImage, Keys.TL, apply);
+                imagesFreed = dropKeysBelow(txn, tables.images(), id, oldestImage, Keys.TL, apply);
                 versions = dropSupersededVersions(txn, id, oldestImage, apply);
             }
             if (apply) {
                 txn.commit();
             }
         }
-        return new GcStats(wal, images, versions[0], versions[1], index, List.of(), 0);
+        return new GcStats(walFreed, imagesFreed, versions[0], versions[1], index, List.of(), 0);
     }
 
     /** Whole chunks that end at or before the horizon; the timeline's WAL then starts at the next one. */
