@@ -39,7 +39,7 @@ public final class SnapshotCatalog {
 
     /** A storage just attached (it may hold snapshots from before). */
     public void load(StorageRegistry.Storage s) {
-        s.store().documents().list("snapshot/").values().forEach(b -> {
+        s.store().documents().list(Snapshot.key("")).values().forEach(b -> {
             Snapshot snap = Snapshot.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8)));
             snapshots.put(snap.fullName(), snap);
         });
