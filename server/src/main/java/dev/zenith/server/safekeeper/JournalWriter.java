@@ -12,7 +12,7 @@ import java.util.List;
 
 /**
  * The thread that makes one replication stream's WAL durable: it takes everything queued since its
- * last write, writes it to the store's journal with one synchronous write ({@link Store#journalWal}),
+ * last write, writes it to the store's journal with one synchronous write ({@link dev.zenith.storage.journal.WalJournals#append}),
  * reports that on the receiver's context, and goes straight on to whatever queued meanwhile.
  *
  * <p>That is group commit without a hand-off per write. Under load WAL arrives while a write runs, so

@@ -34,9 +34,9 @@ import java.util.logging.Logger;
 /**
  * The safekeeper role for one primary compute: a physical replication client that streams the compute's
  * WAL, checks every record (CRC, links), makes the bytes durable in the store's WAL journal (one
- * synchronous write, {@link Store#journalWal}, on the stream's {@link JournalWriter} thread), and only
+ * synchronous write, {@link dev.zenith.storage.journal.WalJournals#append}, on the stream's {@link JournalWriter} thread), and only
  * then reports the flush position, so the compute's synchronous commit returns only once its WAL is
- * durable with us. The same bytes then go into LMDB with their index ({@link Store#appendWal}, two
+ * durable with us. The same bytes then go into LMDB with their index ({@link dev.zenith.storage.wal.WalLog#append}, two
  * syncs and the B-tree pages), off the acknowledgement path and in bigger batches; readers (WAL
  * senders, snapshots) see WAL once it is there.
  *
