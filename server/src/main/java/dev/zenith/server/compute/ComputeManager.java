@@ -15,6 +15,7 @@ import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.security.Secrets;
+import dev.zenith.server.walservice.ComputeTimelines;
 import dev.zenith.server.walservice.FollowedTimelines;
 import dev.zenith.server.walservice.ReplicationSlots;
 import dev.zenith.server.storages.StorageRegistry;
@@ -58,7 +59,7 @@ import java.util.logging.Logger;
  * <p>State-changing methods are blocking and must run on the daemon's single management thread; the
  * read-only ones ({@link #list()}, {@link #show}, {@link #status()}) are safe on an event loop.
  */
-public final class ComputeManager {
+public final class ComputeManager implements ComputeTimelines {
     private static final Logger LOG = Logger.getLogger(ComputeManager.class.getName());
     /** The application_name our WAL receiver connects with; computes name it as their synchronous standby. */
     public static final String RECEIVER_NAME = "zenith_safekeeper";
@@ -66,8 +67,6 @@ public final class ComputeManager {
     public static final String MANAGEMENT_EXECUTOR = "zenith-management";
     /** Meta key prefix: which pg was promoted from a timeline ({@code promoted/<timeline id>}), which fences it. */
     private static final String PROMOTED_FROM_KEY = "promoted/";
-    /** Event-bus address on which a pg's name is published when it moves to another timeline (checkout, promote). */
-    public static final String PG_MOVED_ADDRESS = "zenith.pg.moved";
     /** How often storages held by another process at start are tried again. */
     private static final long RELEASED_STORAGE_POLL_MS = 2000;
 
@@ -201,20 +200,14 @@ public final class ComputeManager {
         return toJson(require(name));
     }
 
-    /** Which storage and timeline a pg runs on (for the WAL sender and base backups). */
-    public record TimelineRef(String storageName, TimelineId timeline) {
-    }
-
+    @Override
     public Optional<TimelineRef> timelineOf(String pgName) {
         Compute c = computes.get(pgName);
         return c == null ? Optional.empty()
                 : Optional.of(new TimelineRef(c.record.storageName(), TimelineId.parse(c.record.timelineId())));
     }
 
-    /**
-     * Whether a running primary writes this timeline (so its WAL will grow): a page-service request for
-     * WAL beyond the stored end waits for it then, and is refused otherwise. Event-loop safe.
-     */
+    @Override
     public boolean hasWriter(String storageName, TimelineId timeline) {
         String id = timeline.toString();
         return computes.values().stream().anyMatch(c -> c.running && isPrimary(c)
@@ -921,6 +914,7 @@ public final class ComputeManager {
         return snapshots;
     }
 
+    @Override
     public FollowedTimelines followedTimelines() {
         return followed;
     }

@@ -11,7 +11,6 @@ import dev.zenith.protocol.server.WalSenderSession;
 import dev.zenith.protocol.wire.BackendEncoder;
 import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.ErrorFields;
-import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.server.pageservice.PageService;
 import dev.zenith.storage.Store;
@@ -319,7 +318,7 @@ final class ReplicationConnection {
             target = ar.result();
             services.followed().follow(this, target.store(), target.timeline().id());
             if (target.pgName() != null) {
-                pgMoves = services.vertx().eventBus().consumer(ComputeManager.PG_MOVED_ADDRESS, m -> {
+                pgMoves = services.vertx().eventBus().consumer(ComputeTimelines.PG_MOVED_ADDRESS, m -> {
                     if (target.pgName().equals(m.body())) {
                         followMovedPg();
                     }

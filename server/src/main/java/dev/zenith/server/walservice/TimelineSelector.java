@@ -1,6 +1,5 @@
 package dev.zenith.server.walservice;
 
-import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.meta.DocumentStore;
@@ -31,9 +30,9 @@ final class TimelineSelector {
     }
 
     private final StorageRegistry storages;
-    private final ComputeManager computes;
+    private final ComputeTimelines computes;
 
-    TimelineSelector(StorageRegistry storages, ComputeManager computes) {
+    TimelineSelector(StorageRegistry storages, ComputeTimelines computes) {
         this.storages = storages;
         this.computes = computes;
     }
@@ -73,7 +72,7 @@ final class TimelineSelector {
 
     /** The timeline pg {@code pgName} is on now. */
     Target ofPg(String pgName) throws UnknownTimelineException {
-        ComputeManager.TimelineRef ref = computes.timelineOf(pgName).orElseThrow(() ->
+        ComputeTimelines.TimelineRef ref = computes.timelineOf(pgName).orElseThrow(() ->
                 new UnknownTimelineException("pg \"" + pgName + "\" does not exist or has no timeline yet"));
         Target t = target(ref.storageName(), ref.timeline());
         return new Target(t.storageName(), t.store(), t.timeline(), pgName);

@@ -3,7 +3,6 @@ package dev.zenith.server.walservice;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.protocol.auth.ScramVerifier;
 import dev.zenith.protocol.server.ServerHandshake;
-import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.pageservice.PageService;
@@ -40,7 +39,7 @@ public final class WalService extends VerticleBase {
 
     private final Settings settings;
     private final StorageRegistry storages;
-    private final ComputeManager computes;
+    private final ComputeTimelines computes;
     private final ZenithConfig.PageServiceSettings pageSettings;
     /** Normal (non-replication) connections are the page service's once authenticated. */
     private PageService pages;
@@ -52,7 +51,7 @@ public final class WalService extends VerticleBase {
     /** How often slot positions that moved are written to their storage (PostgreSQL: at checkpoints). */
     private static final long SLOT_PERSIST_MS = 10_000;
 
-    public WalService(Settings settings, StorageRegistry storages, ComputeManager computes,
+    public WalService(Settings settings, StorageRegistry storages, ComputeTimelines computes,
                       ZenithConfig.PageServiceSettings pageSettings) {
         this.settings = settings;
         this.storages = storages;
