@@ -1,5 +1,6 @@
 package dev.zenith.server.api;
 
+import dev.zenith.server.domain.JsonProblem;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -15,16 +16,6 @@ public final class JsonBody {
         this.json = json;
     }
 
-    /** What is wrong with some JSON and where, without Jackson's internals ("[Source: REDACTED ..."). */
-    public static String problem(DecodeException e) {
-        if (e.getCause() instanceof com.fasterxml.jackson.core.JsonProcessingException j) {
-            String what = j.getOriginalMessage().replaceAll("\\s*\\(start marker at .*", "").strip();
-            var at = j.getLocation();
-            return at == null ? what : what + " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
-        }
-        return e.getMessage();
-    }
-
     public static JsonBody parse(Buffer body, Set<String> allowedFields) {
         if (body == null || body.length() == 0) {
             throw ApiException.badRequest("request body must be a JSON object");
@@ -33,7 +24,7 @@ public final class JsonBody {
         try {
             value = body.toJsonValue();
         } catch (DecodeException e) {
-            throw ApiException.badRequest("malformed JSON: " + problem(e));
+            throw ApiException.badRequest("malformed JSON: " + JsonProblem.of(e));
         }
         if (!(value instanceof JsonObject obj)) {
             throw ApiException.badRequest("request body must be a JSON object");

@@ -1,6 +1,7 @@
 package dev.zenith.server.api;
 
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.domain.Names;
 import dev.zenith.server.jobs.Job;
 import dev.zenith.server.jobs.JobRegistry;
 import dev.zenith.server.storages.StorageRegistry;
@@ -36,7 +37,7 @@ public final class RestApi {
     private final Management management;
     private final Runnable shutdown;
     private final Set<Path> homes;
-    private final JobRegistry jobs = new JobRegistry();
+    private final JobRegistry jobs = new JobRegistry(ErrorStatus::of);
     /** The API's description (OpenAPI 3), kept beside this class; OpenApiTest holds it to the routes. */
     private static final JsonObject OPENAPI = loadOpenApi();
     private final RequestGuard guard;
@@ -331,9 +332,9 @@ public final class RestApi {
         Throwable t = ctx.failure();
         int status;
         String message;
-        if (t instanceof ApiException api) {
-            status = api.status();
-            message = api.getMessage();
+        if (t != null && ErrorStatus.expected(t)) {
+            status = ErrorStatus.of(t);
+            message = t.getMessage();
         } else if (t == null) {
             status = ctx.statusCode() > 0 ? ctx.statusCode() : 500;
             message = status == 413 ? "request body too large" : status == 400 ? "bad request" : "request failed";

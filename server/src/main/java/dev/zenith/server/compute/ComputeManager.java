@@ -1,9 +1,13 @@
 package dev.zenith.server.compute;
 
+import dev.zenith.server.domain.DomainException;
+import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.domain.NotFoundException;
+import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.domain.UnavailableException;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.pgexec.PrivateFiles;
-import dev.zenith.server.api.ApiException;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.history.PgLog;
@@ -222,7 +226,7 @@ public final class ComputeManager implements ComputeTimelines {
         Compute c = computes.get(name);
         if (c == null) {
             refuseIfOnUnavailableStorage(name);
-            throw ApiException.notFound("pg '" + name + "' not found");
+            throw new NotFoundException("pg '" + name + "' not found");
         }
         return c;
     }
@@ -230,7 +234,7 @@ public final class ComputeManager implements ComputeTimelines {
     /** A pg of a storage that is unavailable now: known by name, unusable (409). */
     private void refuseIfOnUnavailableStorage(String name) {
         storages.unavailableHolding(name).ifPresent(u -> {
-            throw ApiException.conflict("pg '" + name + "' is on storage '" + u.getString("name")
+            throw new ConflictException("pg '" + name + "' is on storage '" + u.getString("name")
                     + "', which is unavailable: " + u.getString("error"));
         });
     }
@@ -320,7 +324,7 @@ public final class ComputeManager implements ComputeTimelines {
         Path pgdata = computesDir.resolve(r.name());
         try {
             deleteComputeDirectory(r.name(), pgdata); // a leftover of an earlier pg of that name here: never trusted
-        } catch (ApiException e) {
+        } catch (ConflictException e) {
             LOG.severe(e.getMessage()); // kept; the pg's start and destroy refuse while it is so
         }
         PgRecord adopted = r.adoptedAs(s.name(), allocatePort(), pgdata, computesDir.resolve(r.name() + ".log"));
@@ -378,7 +382,7 @@ public final class ComputeManager implements ComputeTimelines {
             found = storedPgs(s.store());
             List<String> taken = namesTakenHere(found);
             if (!taken.isEmpty()) {
-                throw ApiException.conflict("storage at " + s.path() + " holds pg(s) " + taken
+                throw new ConflictException("storage at " + s.path() + " holds pg(s) " + taken
                         + " and this daemon has pgs of those names; destroy or rename ours first");
             }
         } catch (RuntimeException e) {
@@ -418,7 +422,7 @@ public final class ComputeManager implements ComputeTimelines {
         List<String> users = computes.values().stream().filter(c -> c.record.storageName().equals(storage))
                 .map(c -> c.record.name()).sorted().toList();
         if (!users.isEmpty()) {
-            throw ApiException.conflict("storage '" + storage + "' is used by pg(s) " + users + "; destroy them first");
+            throw new ConflictException("storage '" + storage + "' is used by pg(s) " + users + "; destroy them first");
         }
     }
 
@@ -467,17 +471,17 @@ public final class ComputeManager implements ComputeTimelines {
     public JsonObject create(CreateRequest req) throws IOException {
         String name = req.name();
         if (computes.containsKey(name)) {
-            throw ApiException.conflict("pg '" + name + "' already exists");
+            throw new ConflictException("pg '" + name + "' already exists");
         }
         refuseIfOnUnavailableStorage(name); // its name stays taken
         if (req.snapshot() != null && req.fromPg() != null) {
-            throw ApiException.badRequest("give a snapshot or a pg to branch from, not both");
+            throw new InvalidRequestException("give a snapshot or a pg to branch from, not both");
         }
         if ((req.lsn() != null || req.time() != null) && req.fromPg() == null) {
-            throw ApiException.badRequest("an LSN or a time needs the pg to branch from ('from')");
+            throw new InvalidRequestException("an LSN or a time needs the pg to branch from ('from')");
         }
         if (req.readOnly() && !req.branches() && req.replicaOf() == null) {
-            throw ApiException.badRequest("a read-only pg needs a point: a snapshot, or a pg with an LSN or time");
+            throw new InvalidRequestException("a read-only pg needs a point: a snapshot, or a pg with an LSN or time");
         }
         Compute leader = req.replicaOf() == null ? null : leaderFor(req);
         Path pgdata = computesDir.resolve(name);
@@ -494,7 +498,7 @@ public final class ComputeManager implements ComputeTimelines {
         } else if (req.branches()) {
             Branch b = branch(req.snapshot(), req.fromPg(), req.lsn(), req.time(), !req.readOnly());
             if (req.storageName() != null && !req.storageName().equals(b.storageName())) {
-                throw ApiException.badRequest("the branch point is on storage '" + b.storageName() + "', not '"
+                throw new InvalidRequestException("the branch point is on storage '" + b.storageName() + "', not '"
                         + req.storageName() + "'");
             }
             storageName = b.storageName();
@@ -534,11 +538,17 @@ public final class ComputeManager implements ComputeTimelines {
         JsonObject json;
         try {
             json = req.start() ? start(name) : toJson(c);
-        } catch (ApiException e) {
+        } catch (DomainException e) {
             // The pg exists (a start can be retried once the cause is fixed); say so, not only that the start failed.
-            throw new ApiException(e.status(), "pg '" + name + "' was created (stopped), but: " + e.getMessage());
+            throw e.reworded(createdBut(name, e));
+        } catch (StartFailed e) {
+            throw new StartFailed(createdBut(name, e), e.getCause());
         }
         return branchInfo == null ? json : json.put("branch", branchInfo);
+    }
+
+    private static String createdBut(String name, Exception e) {
+        return "pg '" + name + "' was created (stopped), but: " + e.getMessage();
     }
 
     /**
@@ -548,21 +558,21 @@ public final class ComputeManager implements ComputeTimelines {
      */
     private Compute leaderFor(CreateRequest req) {
         if (req.branches() || req.lsn() != null || req.time() != null || req.readOnly()) {
-            throw ApiException.badRequest("a replica follows its pg's present history: give 'replica_of' alone, without"
+            throw new InvalidRequestException("a replica follows its pg's present history: give 'replica_of' alone, without"
                     + " 'snapshot', 'from', 'lsn', 'time' or 'read_only'");
         }
         Compute leader = require(req.replicaOf());
         PgRecord r = leader.record;
         if (r.replicaOf() != null) {
-            throw ApiException.badRequest("pg '" + r.name() + "' is itself a replica of pg '" + r.replicaOf()
+            throw new InvalidRequestException("pg '" + r.name() + "' is itself a replica of pg '" + r.replicaOf()
                     + "'; make a replica of '" + r.replicaOf() + "'");
         }
         if (r.readOnly() || r.replica()) {
-            throw ApiException.badRequest("pg '" + r.name() + "' is " + (r.readOnly() ? "a read-only node" : "a replica")
+            throw new InvalidRequestException("pg '" + r.name() + "' is " + (r.readOnly() ? "a read-only node" : "a replica")
                     + "; a replica follows a primary's history");
         }
         if (req.storageName() != null && !req.storageName().equals(r.storageName())) {
-            throw ApiException.badRequest("pg '" + r.name() + "' is on storage '" + r.storageName() + "', not '"
+            throw new InvalidRequestException("pg '" + r.name() + "' is on storage '" + r.storageName() + "', not '"
                     + req.storageName() + "'");
         }
         return leader;
@@ -630,19 +640,19 @@ public final class ComputeManager implements ComputeTimelines {
         Compute c = require(name);
         int given = (snapshotName != null ? 1 : 0) + (lsn != null ? 1 : 0) + (time != null ? 1 : 0);
         if (given != 1) {
-            throw ApiException.badRequest("checkout needs exactly one of: snapshot, lsn, time");
+            throw new InvalidRequestException("checkout needs exactly one of: snapshot, lsn, time");
         }
         if (c.record.readOnly()) {
-            throw ApiException.conflict("pg '" + name + "' is read-only; create another pg at the point you want");
+            throw new ConflictException("pg '" + name + "' is read-only; create another pg at the point you want");
         }
         if (c.record.replicaOf() != null) {
-            throw ApiException.conflict("pg '" + name + "' is a replica of pg '" + c.record.replicaOf() + "' and follows its"
+            throw new ConflictException("pg '" + name + "' is a replica of pg '" + c.record.replicaOf() + "' and follows its"
                     + " history; check out '" + c.record.replicaOf() + "' (its replicas follow), or create another pg at"
                     + " the point you want");
         }
         if (c.running && c.record.replica()) {
             // It would leave its primary's timeline for one nothing streams to: a standby frozen for good.
-            throw ApiException.conflict("pg '" + name + "' is a running replica; stop it first (a checkout then starts it as a"
+            throw new ConflictException("pg '" + name + "' is a running replica; stop it first (a checkout then starts it as a"
                     + " primary at that point), or create another pg at the point you want");
         }
         Store store = storages.get(c.record.storageName()).store();
@@ -650,7 +660,7 @@ public final class ComputeManager implements ComputeTimelines {
         catchUp(c);
         // Resolve the target first: a bad point must change nothing.
         if (snapshotName != null && !snapshots.get(snapshotName).storageName().equals(c.record.storageName())) {
-            throw ApiException.badRequest("snapshot '" + snapshotName + "' is on another storage");
+            throw new InvalidRequestException("snapshot '" + snapshotName + "' is on another storage");
         }
         if (snapshotName == null) {
             HistoryPoints.resolve(store, current, lsn, time);
@@ -680,11 +690,11 @@ public final class ComputeManager implements ComputeTimelines {
     public JsonObject promote(String name) throws IOException {
         Compute c = require(name);
         if (!c.running || !c.record.replica()) {
-            throw ApiException.conflict("pg '" + name + "' is not a running replica");
+            throw new ConflictException("pg '" + name + "' is not a running replica");
         }
         for (Compute other : computes.values()) {
             if (other != c && other.running && isPrimary(other) && other.record.sameTimelineAs(c.record)) {
-                throw ApiException.conflict("pg '" + other.record.name() + "' is still the primary of this timeline; stop it first");
+                throw new ConflictException("pg '" + other.record.name() + "' is still the primary of this timeline; stop it first");
             }
         }
         Store store = storages.get(c.record.storageName()).store();
@@ -699,7 +709,7 @@ public final class ComputeManager implements ComputeTimelines {
             }
         }
         if (replayed.isBefore(end)) {
-            throw new ApiException(503, "replica '" + name + "' has replayed up to " + replayed + " of " + end
+            throw new UnavailableException("replica '" + name + "' has replayed up to " + replayed + " of " + end
                     + "; try again when it has caught up");
         }
         // The new PostgreSQL timeline is one no other history of the storage has.
@@ -756,12 +766,12 @@ public final class ComputeManager implements ComputeTimelines {
         }
         try {
             if (!rx.awaitIndexed(30_000)) {
-                throw new ApiException(503, "the store is still catching up with pg '" + c.record.name()
+                throw new UnavailableException("the store is still catching up with pg '" + c.record.name()
                         + "'s WAL; try again");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ApiException(503, "interrupted");
+            throw new UnavailableException("interrupted");
         }
     }
 
@@ -788,7 +798,7 @@ public final class ComputeManager implements ComputeTimelines {
         Snapshot a = snapshots.get(from);
         Snapshot b = snapshots.get(to);
         if (!a.storageName().equals(b.storageName())) {
-            throw ApiException.badRequest("snapshots '" + from + "' and '" + to + "' are on different storages");
+            throw new InvalidRequestException("snapshots '" + from + "' and '" + to + "' are on different storages");
         }
         return HistoryDiff.between(storages.get(a.storageName()).store(), a, b);
     }
@@ -941,7 +951,7 @@ public final class ComputeManager implements ComputeTimelines {
     public JsonObject start(String name, boolean asReplica, boolean force) throws IOException {
         Compute c = require(name);
         if (c.running) {
-            throw ApiException.conflict("pg '" + name + "' is already running");
+            throw new ConflictException("pg '" + name + "' is already running");
         }
         if (c.record.replicaOf() != null) {
             followLeader(c, asReplica);
@@ -953,7 +963,7 @@ public final class ComputeManager implements ComputeTimelines {
                     .map(b -> new JsonObject(new String(b, StandardCharsets.UTF_8)));
             if (promotion.isPresent() && !force) {
                 String promoted = promotion.get().getString("pg");
-                throw ApiException.conflict("pg '" + promoted + "' was promoted from the history pg '" + name + "' is on (at "
+                throw new ConflictException("pg '" + promoted + "' was promoted from the history pg '" + name + "' is on (at "
                         + promotion.get().getString("lsn") + "); started as a primary, '" + name + "' would write a second"
                         + " version of that history. Follow the promoted pg with a new one (pg create NEW "
                         + promoted + "), start '" + name + "' as a replica of the old history (--replica), or start it"
@@ -969,19 +979,19 @@ public final class ComputeManager implements ComputeTimelines {
             }
         }
         if (asReplica && c.record.readOnly()) {
-            throw ApiException.badRequest("pg '" + name + "' is read-only; it cannot be a replica");
+            throw new InvalidRequestException("pg '" + name + "' is read-only; it cannot be a replica");
         }
         for (Compute other : computes.values()) {
             if (!asReplica && !c.record.readOnly() && other != c && other.running && isPrimary(other)
                     && other.record.sameTimelineAs(c.record)) {
-                throw ApiException.conflict("pg '" + other.record.name() + "' is already running as the primary of the"
+                throw new ConflictException("pg '" + other.record.name() + "' is already running as the primary of the"
                         + " history pg '" + name + "' is on; stop it first (pg stop " + other.record.name()
                         + "), or start '" + name + "' as a replica (--replica)");
             }
         }
         if (!bindable(c.record.port())) {
             // Its port is part of its connstr, so it is not moved; PostgreSQL would only fail later, less clearly.
-            throw ApiException.conflict("port " + c.record.port() + " of pg '" + name + "' is in use by another program;"
+            throw new ConflictException("port " + c.record.port() + " of pg '" + name + "' is in use by another program;"
                     + " free it and start the pg again");
         }
         Store store = storages.get(c.record.storageName()).store();
@@ -1066,12 +1076,16 @@ public final class ComputeManager implements ComputeTimelines {
             if (target != null && c.process.runningPid().isPresent()) {
                 stopUnaccepted(c); // it started, but not as the store says it must
             }
-            if (e instanceof ApiException api) {
-                LOG.severe(api.getMessage());
-                throw api;
+            if (e instanceof DomainException refused) {
+                LOG.severe(refused.getMessage());
+                throw refused;
+            }
+            if (e instanceof StartFailed failed) { // says why already
+                LOG.severe(failed.getMessage());
+                throw failed;
             }
             LOG.log(Level.SEVERE, "pg " + name + " failed to start", e);
-            throw new ApiException(500, "pg '" + name + "' failed to start: " + e.getMessage());
+            throw new StartFailed("pg '" + name + "' failed to start: " + e.getMessage(), e);
         }
         c.running = true;
         if (isPrimary(c)) {
@@ -1100,7 +1114,7 @@ public final class ComputeManager implements ComputeTimelines {
     private void followLeader(Compute c, boolean asReplica) {
         String leaderName = c.record.replicaOf();
         if (!asReplica) {
-            throw ApiException.conflict("pg '" + c.record.name() + "' is a replica of pg '" + leaderName + "'; it starts"
+            throw new ConflictException("pg '" + c.record.name() + "' is a replica of pg '" + leaderName + "'; it starts"
                     + " as one (pg start " + c.record.name() + "). To make it a primary, promote it while it runs"
                     + " (pg promote " + c.record.name() + ") once '" + leaderName + "' has stopped");
         }
@@ -1156,6 +1170,13 @@ public final class ComputeManager implements ComputeTimelines {
         return moved;
     }
 
+    /** PostgreSQL did not start (the pg stays stopped); the message says why. */
+    private static final class StartFailed extends IOException {
+        StartFailed(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** A password set in a cluster that had none, and the LSN of the shutdown checkpoint that follows it. */
     private record NewPassword(String password, Lsn setBefore) {
         NewPassword at(Lsn lsn) {
@@ -1188,15 +1209,15 @@ public final class ComputeManager implements ComputeTimelines {
      * again, and its directory is rebuilt at its next start; its receiver never started, so nothing it
      * wrote reached the store.
      */
-    private void requireReplayedTo(Compute c, Lsn target, Lsn replayed) {
+    private void requireReplayedTo(Compute c, Lsn target, Lsn replayed) throws StartFailed {
         PgRecord r = c.record;
         if (replayed.isBefore(target)) {
             String log = c.process.logTail(30).lines().filter(l -> l.contains("redo") || l.contains("record")
                     || l.contains("WAL") || l.contains("checksum")).reduce((a, b) -> a + "\n" + b).orElse("");
-            throw new ApiException(500, "pg '" + r.name() + "' replayed the store's WAL only up to " + replayed
+            throw new StartFailed("pg '" + r.name() + "' replayed the store's WAL only up to " + replayed
                     + ", not to " + target + " (timeline " + r.timelineId() + " on storage '" + r.storageName()
                     + "'): PostgreSQL could not read the WAL after that; it was stopped and nothing it wrote was kept."
-                    + (log.isEmpty() ? "" : " Its log:\n" + log));
+                    + (log.isEmpty() ? "" : " Its log:\n" + log), null);
         }
     }
 
@@ -1247,7 +1268,7 @@ public final class ComputeManager implements ComputeTimelines {
     public JsonObject stop(String name) throws IOException {
         Compute c = require(name);
         if (!c.running) {
-            throw ApiException.conflict("pg '" + name + "' is not running");
+            throw new ConflictException("pg '" + name + "' is not running");
         }
         Store store = storages.get(c.record.storageName()).store();
         save(store, c, c.record.withWantRunning(false));
@@ -1379,7 +1400,7 @@ public final class ComputeManager implements ComputeTimelines {
     private void refuseIfHoldsStorage(String pgName, Path pgdata) throws IOException {
         Optional<String> storage = storages.storageWithin(pgdata);
         if (storage.isPresent()) {
-            throw ApiException.conflict("the data directory " + pgdata + " of pg '" + pgName + "' holds storage '"
+            throw new ConflictException("the data directory " + pgdata + " of pg '" + pgName + "' holds storage '"
                     + storage.get() + "', which zenith would delete with it; detach that storage (its files stay) and"
                     + " move it elsewhere first");
         }

@@ -1,6 +1,7 @@
 package dev.zenith.server.history;
 
-import dev.zenith.server.api.ApiException;
+import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.domain.ConflictException;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.timeline.TimelineId;
@@ -45,14 +46,14 @@ public final class HistoryPoints {
     /** Exactly one of lsnText and timeText may be given; neither means now. */
     public static HistoryPoint resolve(Store store, TimelineId tl, String lsnText, String timeText) {
         if (lsnText != null && timeText != null) {
-            throw ApiException.badRequest("give an LSN or a time, not both");
+            throw new InvalidRequestException("give an LSN or a time, not both");
         }
         if (lsnText != null) {
             Lsn lsn;
             try {
                 lsn = Lsn.parse(lsnText);
             } catch (IllegalArgumentException e) {
-                throw ApiException.badRequest(e.getMessage());
+                throw new InvalidRequestException(e.getMessage());
             }
             return atLsn(store, tl, lsn);
         }
@@ -64,11 +65,11 @@ public final class HistoryPoints {
                 try {
                     t = java.time.OffsetDateTime.parse(timeText).toInstant();
                 } catch (DateTimeParseException e2) {
-                    throw ApiException.badRequest("not an ISO-8601 time (e.g. 2026-11-25T14:00:00Z): '" + timeText + "'");
+                    throw new InvalidRequestException("not an ISO-8601 time (e.g. 2026-11-25T14:00:00Z): '" + timeText + "'");
                 }
             }
             if (t.isBefore(EARLIEST) || t.isAfter(LATEST)) {
-                throw ApiException.badRequest("time " + timeText + " is out of range (years 1 to 9999)");
+                throw new InvalidRequestException("time " + timeText + " is out of range (years 1 to 9999)");
             }
             return atTime(store, tl, t, timeText);
         }
@@ -84,7 +85,7 @@ public final class HistoryPoints {
                 return new HistoryPoint(tl, end, lsn.toString(), "LSN " + lsn + " is the end of WAL; the last record ends at "
                         + end, lastCommitTime(store, tl, end));
             }
-            throw ApiException.badRequest("LSN " + lsn + " is beyond the end of WAL (" + end + ")");
+            throw new InvalidRequestException("LSN " + lsn + " is beyond the end of WAL (" + end + ")");
         }
         Optional<ImageManifest> found = store.images().imageFor(tl, lsn);
         if (found.isEmpty()) {
@@ -137,7 +138,7 @@ public final class HistoryPoints {
     private static HistoryPoint atOldestImage(Store store, TimelineId tl, Lsn lsn) {
         Optional<Lsn> horizon = store.images().retentionHorizon(tl);
         if (horizon.isEmpty() || !lsn.equals(horizon.get())) {
-            throw ApiException.badRequest("LSN " + lsn + " is before the retention horizon (" + horizon(store, tl) + ")");
+            throw new InvalidRequestException("LSN " + lsn + " is before the retention horizon (" + horizon(store, tl) + ")");
         }
         Lsn checkpointEnd = recordAt(store, tl, horizon.get()).endLsn();
         return new HistoryPoint(tl, checkpointEnd, lsn.toString(), "LSN " + lsn + " is the checkpoint of the oldest image;"
@@ -161,7 +162,7 @@ public final class HistoryPoints {
     }
 
     static HistoryPoint atTime(Store store, TimelineId tl, Instant time, String requested) {
-        CommitRecord commit = store.changes().lastCommitAtOrBefore(tl, time).orElseThrow(() -> ApiException.badRequest(
+        CommitRecord commit = store.changes().lastCommitAtOrBefore(tl, time).orElseThrow(() -> new InvalidRequestException(
                 "no commit at or before " + time + " in this history"));
         Optional<Lsn> horizon = store.images().retentionHorizon(tl);
         if (horizon.isPresent() && commit.recordLsn().isBefore(horizon.get())) {
@@ -169,7 +170,7 @@ public final class HistoryPoints {
             boolean sameData = store.changes().lastCommitBefore(tl, horizon.get()).map(c -> c.recordLsn().equals(commit.recordLsn()))
                     .orElse(false);
             if (!sameData) {
-                throw ApiException.badRequest("the last commit at or before " + time + " (at " + commit.recordLsn()
+                throw new InvalidRequestException("the last commit at or before " + time + " (at " + commit.recordLsn()
                         + ") is before the retention horizon (" + horizon.get() + ")");
             }
             HistoryPoint p = atOldestImage(store, tl, horizon.get());
@@ -190,7 +191,7 @@ public final class HistoryPoints {
      */
     public static Lsn pgEndOfWal(Store store, TimelineId tl, Lsn point) {
         ImageManifest image = store.images().imageFor(tl, point)
-                .orElseThrow(() -> ApiException.conflict("no image at or before " + point + " in this history"));
+                .orElseThrow(() -> new ConflictException("no image at or before " + point + " in this history"));
         List<Lsn> checkpoints = store.changes().checkpoints(tl, image.lsn(), point.plus(-1));
         Lsn from = checkpoints.isEmpty() ? image.lsn() : checkpoints.get(checkpoints.size() - 1);
         WalStreamDecoder decoder = WalStreamDecoder.startingAt(from);
@@ -212,7 +213,7 @@ public final class HistoryPoints {
     }
 
     static Lsn end(Store store, TimelineId tl) {
-        return store.wal().lastRecordEnd(tl).orElseThrow(() -> ApiException.conflict("this history has no WAL yet (timeline "
+        return store.wal().lastRecordEnd(tl).orElseThrow(() -> new ConflictException("this history has no WAL yet (timeline "
                 + tl + ")"));
     }
 

@@ -1,7 +1,9 @@
 package dev.zenith.server.history;
 
-import dev.zenith.server.api.ApiException;
-import dev.zenith.server.api.Names;
+import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.domain.NotFoundException;
+import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.domain.Names;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.Timeline;
@@ -54,7 +56,7 @@ public final class SnapshotCatalog {
     public static String[] parseName(String fullName, boolean allowHead) {
         int at = fullName == null ? -1 : fullName.indexOf('@');
         if (at < 0) {
-            throw ApiException.badRequest("snapshot names have the form PG@SNAP, got "
+            throw new InvalidRequestException("snapshot names have the form PG@SNAP, got "
                     + (fullName == null ? "nothing" : "'" + fullName + "'"));
         }
         String pg = Names.check("pg", fullName.substring(0, at));
@@ -68,7 +70,7 @@ public final class SnapshotCatalog {
     public Snapshot create(String fullName, boolean allowHead, String storageName, HistoryPoint point) {
         String[] parts = parseName(fullName, allowHead);
         if (snapshots.containsKey(fullName)) {
-            throw ApiException.conflict("snapshot '" + fullName + "' already exists");
+            throw new ConflictException("snapshot '" + fullName + "' already exists");
         }
         Snapshot s = new Snapshot(parts[0], parts[1], storageName, point.timeline(), point.lsn(), point.commitTime(),
                 Instant.now());
@@ -82,7 +84,7 @@ public final class SnapshotCatalog {
         Snapshot s = snapshots.get(fullName);
         if (s == null) {
             parseName(fullName, true); // a malformed name is a 400, not a 404
-            throw ApiException.notFound("snapshot '" + fullName + "' not found");
+            throw new NotFoundException("snapshot '" + fullName + "' not found");
         }
         return s;
     }
@@ -171,7 +173,7 @@ public final class SnapshotCatalog {
                 what.add("snapshot '" + snap + "'" + (head ? ", the state pg '" + pg + "' left at a checkout," : "")
                         + " which lies on such a branch (snapshot destroy " + snap + ")");
             }
-            throw ApiException.conflict("snapshot '" + fullName + "' cannot be destroyed while something stands on it: "
+            throw new ConflictException("snapshot '" + fullName + "' cannot be destroyed while something stands on it: "
                     + String.join("; ", what));
         }
         store.documents().delete(Snapshot.key(fullName));

@@ -1,6 +1,5 @@
 package dev.zenith.server.jobs;
 
-import dev.zenith.server.api.ApiException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -9,6 +8,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToIntFunction;
 
 /**
  * One long action (a pg create, checkout, start, gc...): its state, its current phase and how far that
@@ -21,6 +21,8 @@ public final class Job implements Progress {
 
     private final String id;
     private final String action;
+    /** The status a failure is reported with (the REST layer's mapping, given by whoever made the registry). */
+    private final ToIntFunction<Throwable> statusOf;
     private final Instant startedAt = Instant.now();
     private volatile State state = State.RUNNING;
     private volatile String phase = "queued";
@@ -34,9 +36,10 @@ public final class Job implements Progress {
     private volatile int errorStatus;
     private volatile String error;
 
-    Job(String id, String action) {
+    Job(String id, String action, ToIntFunction<Throwable> statusOf) {
         this.id = id;
         this.action = action;
+        this.statusOf = statusOf;
     }
 
     public String id() {
@@ -81,7 +84,7 @@ public final class Job implements Progress {
     }
 
     void failed(Throwable t) {
-        this.errorStatus = t instanceof ApiException api ? api.status() : 500;
+        this.errorStatus = statusOf.applyAsInt(t);
         this.error = t.getMessage() == null ? t.toString() : t.getMessage();
         this.finishedAt = Instant.now();
         this.state = State.FAILED;

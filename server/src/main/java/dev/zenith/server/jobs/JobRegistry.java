@@ -1,6 +1,6 @@
 package dev.zenith.server.jobs;
 
-import dev.zenith.server.api.ApiException;
+import dev.zenith.server.domain.NotFoundException;
 import io.vertx.core.json.JsonArray;
 
 import java.time.Duration;
@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToIntFunction;
 
 /**
  * The daemon's long actions, running and recently finished, by id. A job wraps the work it is given:
@@ -21,11 +22,17 @@ public final class JobRegistry {
 
     private final AtomicLong nextId = new AtomicLong(1);
     private final Map<String, Job> jobs = new LinkedHashMap<>();
+    private final ToIntFunction<Throwable> statusOf;
+
+    /** {@code statusOf}: the status a failed job reports for its failure. */
+    public JobRegistry(ToIntFunction<Throwable> statusOf) {
+        this.statusOf = statusOf;
+    }
 
     /** A new running job for {@code action} (e.g. "pg checkout main"). */
     public synchronized Job create(String action) {
         prune();
-        Job job = new Job(Long.toString(nextId.getAndIncrement()), action);
+        Job job = new Job(Long.toString(nextId.getAndIncrement()), action, statusOf);
         jobs.put(job.id(), job);
         return job;
     }
@@ -33,7 +40,7 @@ public final class JobRegistry {
     public synchronized Job get(String id) {
         Job job = jobs.get(id);
         if (job == null) {
-            throw ApiException.notFound("job '" + id + "' not found (finished jobs are kept " + KEEP_FINISHED.toMinutes()
+            throw new NotFoundException("job '" + id + "' not found (finished jobs are kept " + KEEP_FINISHED.toMinutes()
                     + " minutes)");
         }
         return job;

@@ -1,10 +1,12 @@
 package dev.zenith.server.storages;
 
+import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.domain.NotFoundException;
+import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.domain.JsonProblem;
+import dev.zenith.server.domain.Names;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PrivateFiles;
-import dev.zenith.server.api.ApiException;
-import dev.zenith.server.api.JsonBody;
-import dev.zenith.server.api.Names;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreInUseException;
 import dev.zenith.storage.StoreStats;
@@ -93,7 +95,7 @@ public final class StorageRegistry implements AutoCloseable {
     public static Duration parseDuration(String text) {
         Matcher m = text == null ? null : DURATION.matcher(text.trim());
         if (m == null || !m.matches()) {
-            throw ApiException.badRequest("a duration is a number and a unit (s, m, h, d), like 7d; got '" + text + "'");
+            throw new InvalidRequestException("a duration is a number and a unit (s, m, h, d), like 7d; got '" + text + "'");
         }
         long n = Long.parseLong(m.group(1));
         Duration d = switch (m.group(2)) {
@@ -104,7 +106,7 @@ public final class StorageRegistry implements AutoCloseable {
         };
         // Longer than any history here, and "now minus the window" must stay a time PostgreSQL can express.
         if (d.compareTo(MAX_DURATION) > 0) {
-            throw ApiException.badRequest("a duration is at most " + formatDuration(MAX_DURATION) + " (100 years); got '" + text + "'");
+            throw new InvalidRequestException("a duration is at most " + formatDuration(MAX_DURATION) + " (100 years); got '" + text + "'");
         }
         return d;
     }
@@ -144,7 +146,7 @@ public final class StorageRegistry implements AutoCloseable {
             try {
                 list = new JsonArray(Files.readString(registryFile));
             } catch (io.vertx.core.json.DecodeException e) {
-                throw new IOException("cannot read " + registryFile + " (the list of storages): " + JsonBody.problem(e));
+                throw new IOException("cannot read " + registryFile + " (the list of storages): " + JsonProblem.of(e));
             }
             for (Object o : list) {
                 JsonObject s = (JsonObject) o;
@@ -224,31 +226,31 @@ public final class StorageRegistry implements AutoCloseable {
     public Storage attach(String name, String type, String pathText, Duration pitr) throws IOException {
         Names.check("storage", name);
         if (!"native".equals(type)) {
-            throw ApiException.badRequest("storage type '" + type + "' is not supported; use \"native\"");
+            throw new InvalidRequestException("storage type '" + type + "' is not supported; use \"native\"");
         }
         if (pathText == null || pathText.isBlank()) {
-            throw ApiException.badRequest("field 'path' is required for a native storage");
+            throw new InvalidRequestException("field 'path' is required for a native storage");
         }
         if (storages.containsKey(name) || unavailable.containsKey(name)) {
-            throw ApiException.conflict("storage '" + name + "' already exists");
+            throw new ConflictException("storage '" + name + "' already exists");
         }
         Path path;
         try {
             path = Path.of(pathText);
         } catch (InvalidPathException e) {
-            throw ApiException.badRequest("'" + pathText + "' is not a path: " + e.getReason());
+            throw new InvalidRequestException("'" + pathText + "' is not a path: " + e.getReason());
         }
         if (pathText.chars().anyMatch(Character::isISOControl)) { // legal in Linux paths, but no one means them
-            throw ApiException.badRequest("path must not contain control characters (a newline, a tab...)");
+            throw new InvalidRequestException("path must not contain control characters (a newline, a tab...)");
         }
         // Relative to what? The daemon's working directory means nothing to its clients (the CLI sends absolute paths).
         if (!path.isAbsolute()) {
-            throw ApiException.badRequest("path '" + pathText + "' must be absolute");
+            throw new InvalidRequestException("path '" + pathText + "' must be absolute");
         }
         path = path.normalize();
         checkPlace(path);
         if (Files.exists(path) && !Files.isDirectory(path)) {
-            throw ApiException.badRequest("path " + path + " exists and is not a directory");
+            throw new InvalidRequestException("path " + path + " exists and is not a directory");
         }
         Store store;
         try {
@@ -256,9 +258,9 @@ public final class StorageRegistry implements AutoCloseable {
             PrivateFiles.directory(path);
             store = Store.open(path);
         } catch (StoreInUseException e) {
-            throw ApiException.conflict("cannot attach " + path + ": " + e.getMessage());
+            throw new ConflictException("cannot attach " + path + ": " + e.getMessage());
         } catch (IOException | RuntimeException e) {
-            throw ApiException.badRequest("cannot open a native storage at " + path + ": " + e.getMessage());
+            throw new InvalidRequestException("cannot open a native storage at " + path + ": " + e.getMessage());
         }
         Storage s = new Storage(name, type, path, Instant.now(), pitr, store);
         storages.put(name, s);
@@ -283,17 +285,17 @@ public final class StorageRegistry implements AutoCloseable {
         for (Map.Entry<String, Path> other : listedPaths().entrySet()) {
             Path p = FileTrees.realPath(other.getValue());
             if (p.equals(real)) {
-                throw ApiException.conflict("path " + shown + " is already attached as storage '" + other.getKey() + "'");
+                throw new ConflictException("path " + shown + " is already attached as storage '" + other.getKey() + "'");
             }
             if (real.startsWith(p) || p.startsWith(real)) {
-                throw ApiException.conflict("path " + shown + " is " + (real.startsWith(p) ? "inside" : "around")
+                throw new ConflictException("path " + shown + " is " + (real.startsWith(p) ? "inside" : "around")
                         + " storage '" + other.getKey() + "' at " + other.getValue() + "; a storage needs a directory of its own");
             }
         }
         for (Reserved r : reserved) {
             String conflict = r.conflictWith(real);
             if (conflict != null) {
-                throw ApiException.conflict("path " + shown + " is " + conflict + "; a storage needs a directory of its own");
+                throw new ConflictException("path " + shown + " is " + conflict + "; a storage needs a directory of its own");
             }
         }
     }
@@ -390,10 +392,10 @@ public final class StorageRegistry implements AutoCloseable {
         Storage s = storages.get(name);
         JsonObject broken = unavailable.get(name);
         if (broken != null) {
-            throw ApiException.conflict("storage '" + name + "' is unavailable: " + broken.getString("error"));
+            throw new ConflictException("storage '" + name + "' is unavailable: " + broken.getString("error"));
         }
         if (s == null) {
-            throw ApiException.notFound("storage '" + name + "' not found");
+            throw new NotFoundException("storage '" + name + "' not found");
         }
         return s;
     }

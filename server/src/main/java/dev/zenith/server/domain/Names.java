@@ -1,4 +1,4 @@
-package dev.zenith.server.api;
+package dev.zenith.server.domain;
 
 import java.util.regex.Pattern;
 
@@ -11,7 +11,7 @@ public final class Names {
 
     public static String check(String kind, String name) {
         if (name == null || !NAME.matcher(name).matches()) {
-            throw ApiException.badRequest(kind + " name must match [a-z0-9][a-z0-9_-]{0,62}, got "
+            throw new InvalidRequestException(kind + " name must match [a-z0-9][a-z0-9_-]{0,62}, got "
                     + (name == null ? "nothing" : "'" + name + "'"));
         }
         return name;
