@@ -36,8 +36,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,7 +43,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -66,7 +63,7 @@ import java.util.logging.Logger;
 public final class ComputeManager implements ComputeTimelines {
     private static final Logger LOG = Logger.getLogger(ComputeManager.class.getName());
     /** The application_name our WAL receiver connects with; computes name it as their synchronous standby. */
-    public static final String RECEIVER_NAME = "zenith_safekeeper";
+    public static final String RECEIVER_NAME = PostgresSettings.RECEIVER_NAME;
     public static final String SLOT_NAME = "zenith_safekeeper";
     public static final String MANAGEMENT_EXECUTOR = "zenith-management";
     /** Meta key prefix: which pg was promoted from a timeline ({@code promoted/<timeline id>}), which fences it. */
@@ -81,6 +78,7 @@ public final class ComputeManager implements ComputeTimelines {
     private final ComputeDirectories directories;
     private final SnapshotCatalog snapshots;
     private final Path computesDir;
+    private final ComputePorts ports;
     private final Map<String, Compute> computes = new ConcurrentHashMap<>();
     private final Instant startedAt = Instant.now();
     /** The daemon's management executor (same name, same single thread): state changes run one at a time. */
@@ -113,6 +111,7 @@ public final class ComputeManager implements ComputeTimelines {
         this.directories = new ComputeDirectories(pg);
         this.snapshots = new SnapshotCatalog(storages);
         this.computesDir = prepareComputesDir();
+        this.ports = new ComputePorts(config.computeFirstPort());
         // pg create, start and destroy delete directories there: no storage may live in it, or hold it.
         storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
         this.management = vertx.createSharedWorkerExecutor(MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
@@ -989,7 +988,7 @@ public final class ComputeManager implements ComputeTimelines {
                         + "), or start '" + name + "' as a replica (--replica)");
             }
         }
-        if (!bindable(c.record.port())) {
+        if (!ComputePorts.bindable(c.record.port())) {
             // Its port is part of its connstr, so it is not moved; PostgreSQL would only fail later, less clearly.
             throw new ConflictException("port " + c.record.port() + " of pg '" + name + "' is in use by another program;"
                     + " free it and start the pg again");
@@ -1021,7 +1020,7 @@ public final class ComputeManager implements ComputeTimelines {
                 }
             }
             c.process.ensureIncludesZenithConf();
-            Map<String, String> settings = settings(c.record);
+            Map<String, String> settings = PostgresSettings.of(c.record.name(), c.record.port(), config.computeSettings());
             if (asReplica) {
                 // The compute's own user cannot read the owner's password file: the password itself, in
                 // zenith.conf of its 0700 data directory (base backups leave that file out).
@@ -1029,10 +1028,9 @@ public final class ComputeManager implements ComputeTimelines {
                         + PassFile.conninfoValue(config.replicationPassword())) + " application_name=" + name);
             }
             if (c.record.readOnly() || asReplica) {
-                ComputeDirectories.hotStandbyMinimums(c.process).forEach((k, min) -> settings.merge(k, min.toString(),
-                        (mine, recorded) -> Integer.toString(Math.max(parseIntOr(mine, 0), min))));
+                PostgresSettings.raiseToMinimums(settings, ComputeDirectories.hotStandbyMinimums(c.process));
             }
-            Map<String, String> pinned = pinned(settings);
+            Map<String, String> pinned = PostgresSettings.pinned(settings);
             newTimeline.ifPresent(n -> {
                 settings.putAll(n.settings());
                 pinned.putAll(n.settings()); // over anything ALTER SYSTEM left in postgresql.auto.conf
@@ -1490,80 +1488,8 @@ public final class ComputeManager implements ComputeTimelines {
                 + " " + credential + " options='-c " + which + "'";
     }
 
-    private Map<String, String> settings(PgRecord r) {
-        // Defaults conf/zenith.json's computes.settings may change; then what zenith always sets
-        // (ZenithConfig refuses those in computes.settings rather than ignore them).
-        Map<String, String> s = new LinkedHashMap<>();
-        s.put("cluster_name", r.name());
-        s.put("max_wal_senders", "10");
-        s.put("max_replication_slots", "10");
-        s.put("hot_standby", "on");
-        // Tablespaces live inside the data directory (LOCATION ''); the store keeps an outside LOCATION's
-        // creation as an in-place one (WalIndexer), and recovery ends only with this on where such exist.
-        s.put("allow_in_place_tablespaces", "on");
-        s.putAll(config.computeSettings());
-        s.put("listen_addresses", "127.0.0.1");
-        s.put("port", Integer.toString(r.port()));
-        s.put("unix_socket_directories", "");
-        s.put("wal_level", "replica");
-        // Durability is ours: a commit returns only once our receiver has the WAL in the store.
-        s.put("synchronous_standby_names", RECEIVER_NAME);
-        s.put("synchronous_commit", "on");
-        // The compute's files are a cache rebuilt from the store after any crash, so its own fsyncs buy nothing.
-        s.put("fsync", "off");
-        // Full-page images protect a data directory from pages torn by an OS crash. Ours never recovers
-        // from its own files after a crash (it is rebuilt from images of cleanly shut down directories,
-        // checksums verified), so the images would only multiply the WAL we receive and store, ~8x
-        // under pgbench; redo needs no images when no page is torn.
-        s.put("full_page_writes", "off");
-        s.put("logging_collector", "off");
-        return s;
-    }
-
-    /**
-     * The settings durability and our own connections rest on, put where ALTER SYSTEM cannot override
-     * them: a primary that stopped naming our receiver as its synchronous standby would acknowledge
-     * commits the store does not have.
-     */
-    private static Map<String, String> pinned(Map<String, String> settings) {
-        Map<String, String> pinned = new LinkedHashMap<>();
-        for (String key : List.of("listen_addresses", "port", "wal_level", "synchronous_standby_names")) {
-            if (settings.containsKey(key)) {
-                pinned.put(key, settings.get(key));
-            }
-        }
-        return pinned;
-    }
-
-    private static int parseIntOr(String s, int fallback) {
-        try {
-            return Integer.parseInt(s.trim());
-        } catch (NumberFormatException e) {
-            return fallback;
-        }
-    }
-
     private int allocatePort() throws IOException {
-        int port = config.computeFirstPort();
-        while (true) {
-            final int p = port;
-            boolean taken = computes.values().stream().anyMatch(c -> c.record.port() == p);
-            if (!taken && bindable(p)) {
-                return p;
-            }
-            port++;
-            if (port > 65535) {
-                throw new IOException("no free TCP port for a compute at or above " + config.computeFirstPort());
-            }
-        }
-    }
-
-    private static boolean bindable(int port) {
-        try (ServerSocket s = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+        return ports.allocate(p -> computes.values().stream().anyMatch(c -> c.record.port() == p));
     }
 
     private static void save(Store store, Compute c, PgRecord r) {
