@@ -95,6 +95,8 @@ public final class ComputeManager implements ComputeTimelines {
         /** Set while we stop it ourselves, so the crash watcher does not mistake that for a death. */
         volatile boolean stopping;
         volatile WalReceiver receiver;
+        /** The daemon's SQL connection to it, made at the first question, closed when it stops. */
+        volatile ComputeSql sql;
         volatile Lsn lastLsn = Lsn.INVALID;
 
         Compute(PgRecord record, PostgresProcess process) {
@@ -701,8 +703,7 @@ public final class ComputeManager implements ComputeTimelines {
         Lsn end = store.wal().lastRecordEnd(tl).orElseThrow();
         Lsn replayed = Lsn.INVALID;
         for (int i = 0; i < 600 && replayed.isBefore(end); i++) {
-            replayed = Lsn.parse(c.process.queryValue(c.record.port(), ClusterPasswords.find(store).orElse(null),
-                    "SELECT pg_last_wal_replay_lsn()"));
+            replayed = Lsn.parse(sqlOf(c, store).queryValueBlocking("SELECT pg_last_wal_replay_lsn()::text", 60));
             if (replayed.isBefore(end)) {
                 PostgresProcess.sleep(100);
             }
@@ -1067,7 +1068,7 @@ public final class ComputeManager implements ComputeTimelines {
                 }
                 LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
             } else if (target != null) {
-                requireReplayedTo(c, target, replayed(c, target, ClusterPasswords.find(store).orElse(null)));
+                requireReplayedTo(c, target, replayed(c, store, target));
             }
         } catch (IOException | RuntimeException e) {
             save(store, c, c.record.withWantRunning(false));
@@ -1220,9 +1221,9 @@ public final class ComputeManager implements ComputeTimelines {
     }
 
     /** Where a rebuilt compute that stays on its timeline stopped replaying (a standby: once it reached {@code target}). */
-    private static Lsn replayed(Compute c, Lsn target, String password) throws IOException {
+    private Lsn replayed(Compute c, Store store, Lsn target) throws IOException {
         PgRecord r = c.record;
-        return r.readOnly() || r.replica() ? replayedAsStandby(c, target, password) : ComputeDirectories.recoveryEnd(c.process);
+        return r.readOnly() || r.replica() ? replayedAsStandby(sqlOf(c, store), target) : ComputeDirectories.recoveryEnd(c.process);
     }
 
     /** Stops a compute that started but failed its checks; its next start rebuilds its directory. */
@@ -1230,6 +1231,7 @@ public final class ComputeManager implements ComputeTimelines {
         c.stopping = true;
         try {
             c.process.stop();
+            closeSql(c);
         } catch (IOException e) {
             LOG.log(Level.WARNING, "pg " + c.record.name() + " could not be stopped after a failed start", e);
         } finally {
@@ -1241,12 +1243,12 @@ public final class ComputeManager implements ComputeTimelines {
      * A standby's replay position once it has reached {@code target}, or where it stopped: it is given
      * time as long as it makes progress (a replica replays the WAL it was built with after it opens).
      */
-    private static Lsn replayedAsStandby(Compute c, Lsn target, String password) throws IOException {
+    private static Lsn replayedAsStandby(ComputeSql sql, Lsn target) throws IOException {
         Lsn replayed = Lsn.INVALID;
         long lastProgress = System.nanoTime();
         while (true) {
-            String value = c.process.queryValue(c.record.port(), password, "SELECT pg_last_wal_replay_lsn()");
-            Lsn now = value.isEmpty() ? Lsn.INVALID : Lsn.parse(value);
+            String value = sql.queryValueBlocking("SELECT pg_last_wal_replay_lsn()::text", 60);
+            Lsn now = value == null || value.isEmpty() ? Lsn.INVALID : Lsn.parse(value);
             if (!now.isBefore(target)) {
                 return now;
             }
@@ -1281,6 +1283,7 @@ public final class ComputeManager implements ComputeTimelines {
         try {
             Progress.current().phase("stopping PostgreSQL of pg " + c.record.name());
             c.process.stop();
+            closeSql(c);
             WalReceiver rx = c.receiver;
             if (rx != null) {
                 await(rx.stop(), 120);
@@ -1323,6 +1326,7 @@ public final class ComputeManager implements ComputeTimelines {
         if (c.running) {
             c.stopping = true;
             c.process.stop();
+            closeSql(c);
             WalReceiver rx = c.receiver;
             if (rx != null) {
                 await(rx.stop(), 120);
@@ -1459,6 +1463,7 @@ public final class ComputeManager implements ComputeTimelines {
                 }
                 LOG.warning("pg " + c.record.name() + " died; it will be rebuilt from the store at its next start");
                 c.running = false;
+                closeSql(c);
                 WalReceiver rx = c.receiver;
                 c.receiver = null;
                 if (rx != null) {
@@ -1469,6 +1474,24 @@ public final class ComputeManager implements ComputeTimelines {
                 c.lastLsn = store.wal().end(TimelineId.parse(c.record.timelineId())).orElse(Lsn.INVALID);
                 return null;
             }, true);
+        }
+    }
+
+    /** The compute's SQL connection (SCRAM with its storage's password), made at the first question. */
+    private ComputeSql sqlOf(Compute c, Store store) {
+        ComputeSql sql = c.sql;
+        if (sql == null) {
+            sql = new ComputeSql(vertx, c.record.name(), c.record.port(), ClusterPasswords.find(store).orElse(null));
+            c.sql = sql;
+        }
+        return sql;
+    }
+
+    private static void closeSql(Compute c) {
+        ComputeSql sql = c.sql;
+        c.sql = null;
+        if (sql != null) {
+            sql.close();
         }
     }
 

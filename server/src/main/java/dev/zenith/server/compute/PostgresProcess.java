@@ -242,30 +242,6 @@ public final class PostgresProcess {
     }
 
     /**
-     * One value from a query on this server's port (psql, unaligned, no headers), as role postgres with
-     * {@code password} (in psql's environment, which only its own user can read), or none.
-     */
-    public String queryValue(int port, String password, String sql) throws IOException {
-        List<String> cmd = pg.command("psql", "-X", "-w", "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", "postgres",
-                "-d", "postgres", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql);
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        if (password != null) { // null: a cluster made before computes had passwords, which trusts us
-            pb.environment().put("PGPASSWORD", password);
-        }
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        try {
-            if (!p.waitFor(1, TimeUnit.MINUTES) || p.exitValue() != 0) {
-                throw new IOException("query failed: " + sql + ": " + out);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted");
-        }
-        return out;
-    }
-
-    /**
      * The postmaster's pid when one is alive on this directory: from its pid file, else (the directory
      * deleted under a running server) by the command line pg_ctl started it with.
      */
