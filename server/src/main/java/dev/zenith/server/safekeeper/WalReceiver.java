@@ -18,6 +18,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
@@ -66,7 +67,25 @@ public final class WalReceiver {
     private final NetClient netClient;
     private final String name;
 
-    private volatile String state = "connecting";
+    /** Where the receiver is; its name is what GET /pgs shows as wal_receiver.state. */
+    public enum State {
+        CONNECTING("connecting"), AUTHENTICATING("authenticating"), STREAMING("streaming"),
+        DISCONNECTED("disconnected"), COMPUTE_STOPPED("compute stopped"), STOPPED("stopped");
+
+        private final String shown;
+
+        State(String shown) {
+            this.shown = shown;
+        }
+
+        @Override
+        public String toString() {
+            return shown;
+        }
+    }
+
+    /** Changed only through {@link #setState}, which wakes the threads waiting on it. */
+    private volatile State state = State.CONNECTING;
     // what a user benchmarking us wants to see: how often we commit, how long a commit takes, how big
     private final LongAdder commits = new LongAdder();
     private final LongAdder commitNanos = new LongAdder();
@@ -109,7 +128,8 @@ public final class WalReceiver {
     public WalReceiver(Vertx vertx, Store store, TimelineId timeline, String host, int port, String password,
                        String applicationName, String slotName, ZenithConfig config, BooleanSupplier computeAlive) {
         this.vertx = vertx;
-        this.context = vertx.getOrCreateContext();
+        // An event-loop context of its own, whichever thread creates it (the management thread is a worker's).
+        this.context = ((VertxInternal) vertx).createEventLoopContext();
         this.store = store;
         this.timeline = timeline;
         this.host = host;
@@ -126,8 +146,13 @@ public final class WalReceiver {
         this.name = "WAL receiver for " + host + ":" + port;
     }
 
-    public String state() {
+    public State state() {
         return state;
+    }
+
+    /** The event-loop context all of its state lives on. */
+    Context context() {
+        return context;
     }
 
     /** Commit statistics since the receiver started. */
@@ -136,8 +161,9 @@ public final class WalReceiver {
         long ni = indexCommits.sum();
         WriteStall stall = store.writeStall().orElse(null);
         String damage = storeDamage;
-        JsonObject json = new JsonObject().put("state", stopping ? state : damage != null ? "failed"
-                : stall != null ? "stalled" : state);
+        // A damaged or stalled store shows over the connection's own state (it is what holds commits up).
+        JsonObject json = new JsonObject().put("state", stopping ? state.toString() : damage != null ? "failed"
+                : stall != null ? "stalled" : state.toString());
         if (damage != null) {
             json.put("reason", damage);
         } else if (stall != null) {
@@ -170,7 +196,7 @@ public final class WalReceiver {
      * compute writes from now on (a shutdown checkpoint, say) reaches the store. False on timeout.
      */
     public boolean awaitStreaming(long timeoutMs) throws InterruptedException {
-        return awaitProgress(() -> "streaming".equals(state), timeoutMs);
+        return awaitProgress(() -> state == State.STREAMING, timeoutMs);
     }
 
     /** Waits on {@link #progress} until {@code reached} holds; false on timeout. */
@@ -188,7 +214,7 @@ public final class WalReceiver {
         return true;
     }
 
-    private void setState(String s) {
+    private void setState(State s) {
         synchronized (progress) {
             state = s;
             progress.notifyAll();
@@ -234,7 +260,7 @@ public final class WalReceiver {
             finishIfIdle();
             return;
         }
-        state = "connecting";
+        setState(State.CONNECTING);
         vertx.executeBlocking(() -> {
                     // WAL journaled but not in LMDB (an LMDB commit failed) goes in first: LMDB's end is where we resume.
                     store.journals().replay(timeline);
@@ -265,7 +291,7 @@ public final class WalReceiver {
         s.closeHandler(v -> onClosed());
         s.exceptionHandler(e -> LOG.log(Level.FINE, name + ": socket error", e));
         s.write(Buffer.buffer(client.startupPacket()));
-        state = "authenticating";
+        setState(State.AUTHENTICATING);
         statusTimer = vertx.setPeriodic(statusIntervalMs, id -> sendStatus(false));
     }
 
@@ -304,7 +330,7 @@ public final class WalReceiver {
             finishIfIdle();
             return;
         }
-        state = "disconnected";
+        setState(State.DISCONNECTED);
         scheduleReconnect();
     }
 
@@ -321,7 +347,7 @@ public final class WalReceiver {
             } else if (ar.succeeded() && ar.result()) {
                 vertx.setTimer(Math.min(200L * Math.max(failures, 1), 2000), id -> connect());
             } else {
-                state = "compute stopped";
+                setState(State.COMPUTE_STOPPED);
                 LOG.info(name + ": the compute is gone; receiver idle");
             }
         });
@@ -335,7 +361,7 @@ public final class WalReceiver {
             index();
             return;
         }
-        state = "stopped";
+        setState(State.STOPPED);
         netClient.close();
         lmdbWorkers.close();
         stopped.tryComplete();
@@ -359,7 +385,7 @@ public final class WalReceiver {
 
     private void handle(ReplicationEvent e) {
         if (e instanceof ReplicationEvent.StreamingStarted s) {
-            setState("streaming");
+            setState(State.STREAMING);
             // The journal's first file, zero-filled off the acknowledgement path while the stream starts.
             vertx.executeBlocking(() -> {
                 store.journals().prepare(timeline);
