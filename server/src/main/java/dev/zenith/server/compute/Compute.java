@@ -1,0 +1,55 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.server.domain.UnavailableException;
+import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.wal.Lsn;
+
+/** A compute's persistent record plus what only the running daemon knows. */
+final class Compute {
+    volatile PgRecord record;
+    final PostgresProcess process;
+    volatile boolean running;
+    /** Set while we stop it ourselves, so the crash watcher does not mistake that for a death. */
+    volatile boolean stopping;
+    volatile WalReceiver receiver;
+    /** The daemon's SQL connection to it, made at the first question, closed when it stops. */
+    volatile ComputeSql sql;
+    volatile Lsn lastLsn = Lsn.INVALID;
+
+    Compute(PgRecord record, PostgresProcess process) {
+        this.record = record;
+        this.process = process;
+    }
+
+    String name() {
+        return record.name();
+    }
+
+    boolean isPrimary() {
+        return record.primary();
+    }
+
+    /**
+     * Blocks until the store's readable WAL holds every commit the pg's receiver acknowledged (LMDB
+     * trails the WAL journal by a batch), so "now", an LSN check or a time sees what clients saw commit.
+     */
+    void catchUp() {
+        WalReceiver rx = receiver;
+        if (rx == null) {
+            return;
+        }
+        try {
+            if (!rx.awaitIndexed(30_000)) {
+                throw new UnavailableException("the store is still catching up with pg '" + name() + "'s WAL; try again");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new UnavailableException("interrupted");
+        }
+    }
+
+    /** Running as the primary of {@code other}'s timeline (the one writer a timeline may have). */
+    boolean runsAsPrimaryOf(PgRecord other) {
+        return running && isPrimary() && record.sameTimelineAs(other);
+    }
+}

@@ -1,0 +1,217 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.domain.NotFoundException;
+import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.security.PassFile;
+import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The daemon's pgs by name, and where each one's record persists (its storage's metadata, {@code pg/NAME}):
+ * lookups, saves, ports, the owner's password file, and the directories of computes (computesDir/NAME).
+ * Lookups are safe on any thread; changes run under the management lock.
+ */
+final class PgRegistry {
+    private final ZenithConfig config;
+    private final PgInstallation pg;
+    private final StorageRegistry storages;
+    private final Path computesDir;
+    private final ComputePorts ports;
+    private final Map<String, Compute> computes = new ConcurrentHashMap<>();
+
+    PgRegistry(ZenithConfig config, PgInstallation pg, StorageRegistry storages, Path computesDir) {
+        this.config = config;
+        this.pg = pg;
+        this.storages = storages;
+        this.computesDir = computesDir;
+        this.ports = new ComputePorts(config.computeFirstPort());
+    }
+
+    Path computesDir() {
+        return computesDir;
+    }
+
+    Optional<Compute> find(String name) {
+        return Optional.ofNullable(computes.get(name));
+    }
+
+    boolean exists(String name) {
+        return computes.containsKey(name);
+    }
+
+    Compute require(String name) {
+        Compute c = computes.get(name);
+        if (c == null) {
+            refuseIfOnUnavailableStorage(name);
+            throw new NotFoundException("pg '" + name + "' not found");
+        }
+        return c;
+    }
+
+    /** A pg of a storage that is unavailable now: known by name, unusable (409). */
+    void refuseIfOnUnavailableStorage(String name) {
+        storages.unavailableHolding(name).ifPresent(u -> {
+            throw new ConflictException("pg '" + name + "' is on storage '" + u.getString("name")
+                    + "', which is unavailable: " + u.getString("error"));
+        });
+    }
+
+    Collection<Compute> all() {
+        return computes.values();
+    }
+
+    List<Compute> sortedByName() {
+        return computes.values().stream().sorted(Comparator.comparing(Compute::name)).toList();
+    }
+
+    List<Compute> onStorage(String storage) {
+        return computes.values().stream().filter(c -> c.record.storageName().equals(storage)).toList();
+    }
+
+    void add(Compute c) {
+        computes.put(c.name(), c);
+    }
+
+    void remove(String name) {
+        computes.remove(name);
+    }
+
+    /** Drops the pgs of a storage that turned out unusable while being taken in. */
+    void forgetStorage(String storage) {
+        computes.values().removeIf(c -> c.record.storageName().equals(storage));
+    }
+
+    Store storeOf(PgRecord r) {
+        return storages.get(r.storageName()).store();
+    }
+
+    /** Persists {@code r} as the compute's record (blocking). */
+    static void save(Store store, Compute c, PgRecord r) {
+        store.documents().put(PgRecord.key(r.name()), r.toJson().encode().getBytes(StandardCharsets.UTF_8));
+        c.record = r;
+    }
+
+    /** The pgs a storage holds (blocking). */
+    static List<PgRecord> storedPgs(Store store) {
+        return store.documents().list(PgRecord.key("")).values().stream()
+                .map(bytes -> PgRecord.fromJson(new JsonObject(new String(bytes, StandardCharsets.UTF_8)))).toList();
+    }
+
+    /** A stored pg as this daemon tracks it, stopped, knowing where its WAL ends (blocking). */
+    Compute loaded(Store store, PgRecord r) {
+        Compute c = new Compute(r, new PostgresProcess(pg, r.pgdata(), r.logfile()));
+        c.lastLsn = store.wal().end(r.timeline()).orElse(Lsn.INVALID);
+        return c;
+    }
+
+    /** The names among {@code stored} that are already pgs of this daemon, sorted. */
+    List<String> namesTakenHere(List<PgRecord> stored) {
+        return stored.stream().map(PgRecord::name).filter(computes::containsKey).sorted().toList();
+    }
+
+    int allocatePort() throws IOException {
+        return ports.allocate(p -> computes.values().stream().anyMatch(c -> c.record.port() == p));
+    }
+
+    boolean portTaken(int port) {
+        return computes.values().stream().anyMatch(c -> c.record.port() == port);
+    }
+
+    /**
+     * Tells the storage registry which pgs a storage holds, so they stay listed if it becomes unavailable,
+     * and writes the owner's password file for the pgs there are now (blocking).
+     */
+    void rememberPgs(String storage) throws IOException {
+        storages.recordPgs(storage, onStorage(storage).stream().map(Compute::name).toList());
+        publishPassFile();
+    }
+
+    /**
+     * ZENITH_HOME/pgpass (0600): each pg's port with its storage's password, and the replication port
+     * with the replication user's. The connection strings zenith hands out name this file, so the owner's
+     * psql, pgbench and pg_basebackup log in without a password on any command line.
+     */
+    void publishPassFile() throws IOException {
+        List<PassFile.Login> logins = new ArrayList<>();
+        computes.values().stream().sorted(Comparator.comparingInt(c -> c.record.port())).forEach(c ->
+                storages.find(c.record.storageName()).flatMap(s -> ClusterPasswords.find(s.store()))
+                        .ifPresent(pw -> logins.add(new PassFile.Login(c.record.port(), "postgres", pw))));
+        logins.add(new PassFile.Login(config.pgPort(), config.replicationUser(), config.replicationPassword()));
+        PassFile.write(config.passFile(), "Written by zenith: the passwords of its pgs (user postgres) and of its"
+                + " replication port; libpq's format (PGPASSFILE, passfile=).", logins);
+    }
+
+    void checkStorageUnused(String storage) {
+        List<String> users = onStorage(storage).stream().map(Compute::name).sorted().toList();
+        if (!users.isEmpty()) {
+            throw new ConflictException("storage '" + storage + "' is used by pg(s) " + users + "; destroy them first");
+        }
+    }
+
+    /** The running primary of {@code r}'s timeline other than {@code except}, if any. */
+    Optional<Compute> primaryOf(PgRecord r, Compute except) {
+        return computes.values().stream().filter(o -> o != except && o.runsAsPrimaryOf(r)).findFirst();
+    }
+
+    /** Whether a running primary writes this timeline. */
+    boolean hasWriter(String storageName, TimelineId timeline) {
+        return computes.values().stream().anyMatch(c -> c.running && c.isPrimary()
+                && c.record.storageName().equals(storageName) && c.record.timeline().equals(timeline));
+    }
+
+    /** Whether a receiver still streams {@code r}'s timeline. */
+    boolean timelineStreams(PgRecord r) {
+        return computes.values().stream().anyMatch(o -> o.receiver != null && o.record.sameTimelineAs(r));
+    }
+
+    /** Where the pg's WAL ends as far as the daemon knows: its receiver's, its timeline's primary's, or the store's. */
+    Lsn lastLsn(Compute c) {
+        WalReceiver rx = c.receiver;
+        return rx != null && rx.flushed().isValid() ? rx.flushed() : timelineFlushed(c.record).orElse(c.lastLsn);
+    }
+
+    /** A replica's (or stopped pg's) timeline grows through the receiver of the primary running there, if any. */
+    private Optional<Lsn> timelineFlushed(PgRecord r) {
+        for (Compute other : computes.values()) {
+            WalReceiver rx = other.receiver;
+            if (rx != null && rx.flushed().isValid() && other.record.sameTimelineAs(r)) {
+                return Optional.of(rx.flushed());
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Deletes a compute's directory (computesDir/NAME, ours), never one a storage lives in (blocking). */
+    void deleteComputeDirectory(String pgName, Path pgdata) throws IOException {
+        refuseIfHoldsStorage(pgName, pgdata);
+        FileTrees.delete(pgdata);
+    }
+
+    /** Zenith did not create a storage inside a compute's directory, so it deletes neither (blocking). */
+    void refuseIfHoldsStorage(String pgName, Path pgdata) throws IOException {
+        Optional<String> storage = storages.storageWithin(pgdata);
+        if (storage.isPresent()) {
+            throw new ConflictException("the data directory " + pgdata + " of pg '" + pgName + "' holds storage '"
+                    + storage.get() + "', which zenith would delete with it; detach that storage (its files stay) and"
+                    + " move it elsewhere first");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.server.jobs.Progress;
+import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.server.walservice.FollowedTimelines;
+import dev.zenith.server.walservice.ReplicationSlots;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
+import java.util.logging.Logger;
+
+/**
+ * What history a storage keeps: the points garbage collection must leave readable (the PITR window,
+ * snapshots, replication slots, followed timelines, every pg's timeline), the collection itself, and
+ * what each snapshot alone keeps alive (a collection's dry run without it). Blocking.
+ */
+final class RetentionPolicy {
+    private static final Logger LOG = Logger.getLogger(RetentionPolicy.class.getName());
+
+    private final StorageRegistry storages;
+    private final SnapshotCatalog snapshots;
+    private final PgRegistry registry;
+    private final FollowedTimelines followed;
+
+    RetentionPolicy(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry, FollowedTimelines followed) {
+        this.storages = storages;
+        this.snapshots = snapshots;
+        this.registry = registry;
+        this.followed = followed;
+    }
+
+    /**
+     * Frees history nothing keeps: every point within the storage's PITR window (or {@code pitrOverride}),
+     * every snapshot, every branch point and every timeline's end stay readable.
+     */
+    JsonObject collectGarbage(String storageName, Duration pitrOverride) {
+        StorageRegistry.Storage storage = storages.get(storageName);
+        Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
+        Progress.current().phase("collecting garbage on storage " + storageName);
+        var stats = storage.store().garbage().collect(retainedPoints(storage, pitr, null));
+        LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
+        return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
+                .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
+                .put("page_versions_freed", stats.pageVersionsFreed()).put("page_bytes_freed", stats.pageBytesFreed())
+                .put("index_entries_freed", stats.indexEntriesFreed())
+                .put("timelines_freed", stats.timelinesFreed().size()).put("blobs_freed", stats.blobsFreed());
+    }
+
+    /**
+     * Per timeline in use, the points that must stay readable: the PITR window's start and the snapshots.
+     * In use: the storage's root, every pg's timeline, and those of snapshots, replication slots and open
+     * replication connections. A branch whose pg was destroyed is none of these: it no longer pins its
+     * parent's history, and garbage collection deletes it.
+     */
+    private Map<TimelineId, List<Lsn>> retainedPoints(StorageRegistry.Storage storage, Duration pitr, String exceptSnapshot) {
+        Store store = storage.store();
+        Instant cutoff = Instant.now().minus(pitr);
+        Map<TimelineId, List<Lsn>> retained = new HashMap<>();
+        Set<TimelineId> pgTimelines = new HashSet<>();
+        registry.onStorage(storage.name()).forEach(c -> pgTimelines.add(c.record.timeline()));
+        for (var t : store.timelines().all()) {
+            if (!t.isRoot() && !pgTimelines.contains(t.id())) {
+                continue; // no pg runs here; snapshots and slots below name it if they need it
+            }
+            retained.computeIfAbsent(t.id(), k -> new ArrayList<>()); // in use, even with no point to add
+            // The window starts at the last commit before its cutoff; with none, it reaches back to the
+            // oldest image (a point just past its checkpoint record's start, which that image serves).
+            Lsn windowStart = store.changes().lastCommitAtOrBefore(t.id(), cutoff).map(c -> c.recordLsn())
+                    .or(() -> store.images().retentionHorizon(t.id()).map(h -> h.plus(1))).orElse(null);
+            if (windowStart != null) {
+                retained.computeIfAbsent(t.id(), k -> new ArrayList<>()).add(windowStart);
+            }
+        }
+        for (Snapshot s : snapshots.list()) {
+            if (s.storageName().equals(storage.name()) && !s.fullName().equals(exceptSnapshot)) {
+                retained.computeIfAbsent(s.timeline(), k -> new ArrayList<>()).add(s.lsn());
+            }
+        }
+        // A permanent replication slot's client resumes from its restart LSN: that WAL stays.
+        ReplicationSlots.restartLsns(store).forEach((tl, lsns) -> retained.computeIfAbsent(tl, k -> new ArrayList<>())
+                .addAll(lsns));
+        followed.of(store).forEach(tl -> retained.computeIfAbsent(tl, k -> new ArrayList<>()));
+        return retained;
+    }
+
+    /**
+     * The snapshots {@code which} picks, each with what it alone keeps alive: the WAL and page bytes a
+     * collection would free without it, beyond the PITR window, the other snapshots and the branches;
+     * with {@code sizes} false, without those (cheap).
+     */
+    JsonArray listSnapshots(Predicate<Snapshot> which, boolean sizes) {
+        JsonArray out = new JsonArray();
+        Map<String, long[]> baseline = new HashMap<>();
+        for (Snapshot s : snapshots.list()) {
+            if (!which.test(s)) {
+                continue;
+            }
+            JsonObject json = s.toJson().put("parent", snapshots.parentOf(s).map(Snapshot::fullName).orElse(null));
+            if (!sizes) {
+                out.add(json);
+                continue;
+            }
+            StorageRegistry.Storage storage = storages.get(s.storageName());
+            long[] base = baseline.computeIfAbsent(s.storageName(), k -> {
+                var g = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), null));
+                return new long[] {g.walBytesFreed(), g.pageBytesFreed()};
+            });
+            var without = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), s.fullName()));
+            long wal = Math.max(0, without.walBytesFreed() - base[0]);
+            long pages = Math.max(0, without.pageBytesFreed() - base[1]);
+            out.add(json.put("retains_wal_bytes", wal).put("retains_page_bytes", pages).put("retains_bytes", wal + pages));
+        }
+        return out;
+    }
+}
