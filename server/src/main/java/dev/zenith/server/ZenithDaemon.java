@@ -5,6 +5,7 @@ import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.api.RequestGuard;
 import dev.zenith.server.api.RestApi;
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.jobs.Management;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
@@ -57,7 +58,7 @@ public final class ZenithDaemon {
     private ComputeManager computes;
     /** ZENITH_HOME as configured and as its real path: the homes a CLI may name (RestApi.HOME_HEADER). */
     private Set<Path> homes;
-    private WorkerExecutor management;
+    private Management management;
     private HttpServer http;
     private String walServiceDeployment;
 
@@ -173,14 +174,8 @@ public final class ZenithDaemon {
     }
 
     private Future<Void> start() {
-        management = vertx.createSharedWorkerExecutor(ComputeManager.MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
-        RestApi.Management serial = new RestApi.Management() {
-            @Override
-            public <T> Future<T> run(Callable<T> work) {
-                return management.executeBlocking(work, true);
-            }
-        };
-        return serial.run(() -> {
+        management = new Management(vertx);
+        return management.run(() -> {
             loadSecrets();
             PgInstallation pg = PgInstallation.detect();
             storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
@@ -188,11 +183,11 @@ public final class ZenithDaemon {
             // scratch directory, which each start empties, hold one.
             storages.reserve("ZENITH_HOME", config.home(), false);
             storages.reserve("the base backups' scratch directory", config.scratchDir(), true);
-            computes = new ComputeManager(vertx, config, pg, storages);
+            computes = new ComputeManager(vertx, config, pg, storages, management);
             computes.recover();
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
-        }).compose(v -> new RestApi(vertx, storages, computes, serial, () -> shutdown(), homes,
+        }).compose(v -> new RestApi(vertx, storages, computes, management, () -> shutdown(), homes,
                         new RequestGuard(apiToken, config.httpHost(), config.httpScheme()))
                 .listen(config.httpHost(), config.httpPort(), config.tlsCert(), config.tlsKey()))
                 .compose(server -> {

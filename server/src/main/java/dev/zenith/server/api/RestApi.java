@@ -4,9 +4,11 @@ import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.domain.Names;
 import dev.zenith.server.jobs.Job;
 import dev.zenith.server.jobs.JobRegistry;
+import dev.zenith.server.jobs.Management;
 import dev.zenith.server.storages.StorageRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.JsonArray;
@@ -26,7 +28,8 @@ import java.util.logging.Logger;
 
 /**
  * The REST API on port 3000: storages and pgs, as in the original design note's table.
- * Handlers only parse and route; everything that blocks runs on the management executor.
+ * Handlers only parse and route; state changes run on the management threads (one at a time), long
+ * reads on an executor of their own.
  */
 public final class RestApi {
     private static final Logger LOG = Logger.getLogger(RestApi.class.getName());
@@ -38,6 +41,8 @@ public final class RestApi {
     private final Runnable shutdown;
     private final Set<Path> homes;
     private final JobRegistry jobs = new JobRegistry(ErrorStatus::of);
+    /** Where long reads run (see {@link #read}). */
+    private final WorkerExecutor reads;
     /** The API's description (OpenAPI 3), kept beside this class; OpenApiTest holds it to the routes. */
     private static final JsonObject OPENAPI = loadOpenApi();
     private final RequestGuard guard;
@@ -48,11 +53,7 @@ public final class RestApi {
      * port that another home's daemon may have taken since: that daemon must not act for this CLI.
      */
     public static final String HOME_HEADER = "zenith-home";
-
-    /** Runs blocking management work one operation at a time, off the event loop. */
-    public interface Management {
-        <T> Future<T> run(Callable<T> work);
-    }
+    public static final String READS_EXECUTOR = "zenith-reads";
 
     /** {@code homes}: this daemon's ZENITH_HOME as configured and as the real path it resolves to. */
     public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
@@ -65,6 +66,7 @@ public final class RestApi {
         this.management = management;
         this.shutdown = shutdown;
         this.cli = new CliEndpoint(vertx, homes.isEmpty() ? null : homes.iterator().next());
+        this.reads = vertx.createSharedWorkerExecutor(READS_EXECUTOR, 2, 30, java.util.concurrent.TimeUnit.MINUTES);
     }
 
     public Router router() {
@@ -147,7 +149,7 @@ public final class RestApi {
             Instant since = instantParam(ctx, "since");
             Instant until = instantParam(ctx, "until");
             int limit = intParam(ctx, "limit", 50, 1, 10_000);
-            blocking(ctx, 200, () -> computes.log(name, since, until, limit));
+            read(ctx, () -> computes.log(name, since, until, limit));
         });
         r.get("/pgs/:name/relations").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -201,21 +203,21 @@ public final class RestApi {
         r.get("/snapshots").handler(ctx -> {
             String pg = ctx.queryParams().get("pg");
             boolean sizes = !"false".equals(ctx.queryParams().get("sizes"));
-            blocking(ctx, 200, () -> computes.listSnapshots(s -> pg == null || s.pg().equals(pg), sizes));
+            read(ctx, () -> computes.listSnapshots(s -> pg == null || s.pg().equals(pg), sizes));
         });
-        r.get("/timelines").handler(ctx -> blocking(ctx, 200, computes::timelines));
+        r.get("/timelines").handler(ctx -> read(ctx, computes::timelines));
         r.get("/snapshot-diff").handler(ctx -> {
             if (ctx.queryParams().getAll("from").size() != 1 || ctx.queryParams().getAll("to").size() != 1) {
                 throw ApiException.badRequest("give both snapshots, once each: /snapshot-diff?from=PG@A&to=PG@B");
             }
             String from = ctx.queryParams().get("from");
             String to = ctx.queryParams().get("to");
-            blocking(ctx, 200, () -> computes.diffSnapshots(from, to));
+            read(ctx, () -> computes.diffSnapshots(from, to));
         });
         r.get("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             computes.snapshots().get(name);
-            blocking(ctx, 200, () -> computes.listSnapshots(name).getJsonObject(0));
+            read(ctx, () -> computes.listSnapshots(name).getJsonObject(0));
         });
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -300,8 +302,21 @@ public final class RestApi {
      * polls the job for its phase and progress; any other gets the action's answer when it is done.
      */
     private void blocking(RoutingContext ctx, int status, Callable<Object> work) {
+        asJob(ctx, status, management::run, work);
+    }
+
+    /**
+     * A long read (snapshots' retention figures are garbage collection dry runs, a diff walks the change
+     * index), as a job on the readers' executor: it neither waits behind state changes nor holds them.
+     */
+    private void read(RoutingContext ctx, Callable<Object> work) {
+        asJob(ctx, 200, w -> reads.executeBlocking(w, false), work);
+    }
+
+    private void asJob(RoutingContext ctx, int status, java.util.function.Function<Callable<Object>, Future<Object>> runner,
+                       Callable<Object> work) {
         Job job = jobs.create(ctx.request().method() + " " + ctx.request().path());
-        var done = management.run(JobRegistry.runAs(job, work));
+        var done = runner.apply(JobRegistry.runAs(job, work));
         String prefer = ctx.request().getHeader("prefer");
         if (prefer != null && prefer.contains("respond-async")) {
             ctx.response().putHeader("location", "/jobs/" + job.id()).putHeader("preference-applied", "respond-async");

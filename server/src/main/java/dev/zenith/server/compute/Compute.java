@@ -15,6 +15,26 @@ final class Compute {
     /** The daemon's SQL connection to it, made at the first question, closed when it stops. */
     volatile ComputeSql sql;
     volatile Lsn lastLsn = Lsn.INVALID;
+    /**
+     * The long action under way on it, if any. Such an action lets go of the management lock while it
+     * waits; meanwhile other actions on this pg are refused (409), other pgs' go on.
+     */
+    volatile Busy busy;
+
+    enum Busy {
+        STOPPING("stopping"), PROMOTING("being promoted"), CHECKING_OUT("checking out"), DESTROYING("being destroyed");
+
+        private final String shown;
+
+        Busy(String shown) {
+            this.shown = shown;
+        }
+
+        @Override
+        public String toString() {
+            return shown;
+        }
+    }
 
     Compute(PgRecord record, PostgresProcess process) {
         this.record = record;

@@ -6,6 +6,7 @@ import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.DomainException;
 import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.jobs.Management;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.security.PassFile;
@@ -42,20 +43,20 @@ final class ComputeLifecycle {
     private final Vertx vertx;
     private final ZenithConfig config;
     private final PgInstallation pg;
-    private final StorageRegistry storages;
     private final PgRegistry registry;
     private final ComputeDirectories directories;
     private final Branches branches;
+    private final Management management;
 
-    ComputeLifecycle(Vertx vertx, ZenithConfig config, PgInstallation pg, StorageRegistry storages, PgRegistry registry,
-                     ComputeDirectories directories, Branches branches) {
+    ComputeLifecycle(Vertx vertx, ZenithConfig config, PgInstallation pg, PgRegistry registry,
+                     ComputeDirectories directories, Branches branches, Management management) {
         this.vertx = vertx;
         this.config = config;
         this.pg = pg;
-        this.storages = storages;
         this.registry = registry;
         this.directories = directories;
         this.branches = branches;
+        this.management = management;
     }
 
     /** PostgreSQL did not start (the pg stays stopped); the message says why. */
@@ -87,6 +88,10 @@ final class ComputeLifecycle {
             throw new InvalidRequestException("pg '" + name + "' is read-only; it cannot be a replica");
         }
         if (!asReplica && !c.record.readOnly()) {
+            registry.promotingOn(c.record, c).ifPresent(other -> {
+                throw new ConflictException("pg '" + other.name() + "' is being promoted from the history pg '" + name
+                        + "' is on; start '" + name + "' once that is done");
+            });
             registry.primaryOf(c.record, c).ifPresent(other -> {
                 throw new ConflictException("pg '" + other.name() + "' is already running as the primary of the"
                         + " history pg '" + name + "' is on; stop it first (pg stop " + other.name()
@@ -354,14 +359,20 @@ final class ComputeLifecycle {
         }
     }
 
-    /** Fast shutdown of PostgreSQL, then its receiver drains the last WAL into the store (kept, for its figures). */
+    /**
+     * Fast shutdown of PostgreSQL, then its receiver drains the last WAL into the store (kept, for its
+     * figures). Both only wait (up to minutes for a stuck postmaster): other state changes go on meanwhile.
+     */
     private void halt(Compute c) throws IOException {
-        c.process.stop();
-        closeSql(c);
-        WalReceiver rx = c.receiver;
-        if (rx != null) {
-            await(rx.stop(), 120);
-        }
+        management.unlocked(() -> {
+            c.process.stop();
+            closeSql(c);
+            WalReceiver rx = c.receiver;
+            if (rx != null) {
+                await(rx.stop(), 120);
+            }
+            return null;
+        });
         c.running = false;
     }
 

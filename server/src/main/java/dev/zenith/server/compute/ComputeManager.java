@@ -3,6 +3,7 @@ package dev.zenith.server.compute;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.history.HistoryDiff;
 import dev.zenith.server.history.HistoryPoint;
@@ -10,6 +11,7 @@ import dev.zenith.server.history.HistoryPoints;
 import dev.zenith.server.history.PgLog;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.server.jobs.Management;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.storages.StorageRegistry;
@@ -18,7 +20,6 @@ import dev.zenith.server.walservice.FollowedTimelines;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.Vertx;
-import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -54,7 +55,6 @@ public final class ComputeManager implements ComputeTimelines {
     /** The application_name our WAL receiver connects with; computes name it as their synchronous standby. */
     public static final String RECEIVER_NAME = PostgresSettings.RECEIVER_NAME;
     public static final String SLOT_NAME = "zenith_safekeeper";
-    public static final String MANAGEMENT_EXECUTOR = "zenith-management";
     /** How often storages held by another process at start are tried again. */
     private static final long RELEASED_STORAGE_POLL_MS = 2000;
 
@@ -64,8 +64,8 @@ public final class ComputeManager implements ComputeTimelines {
     private final StorageRegistry storages;
     private final SnapshotCatalog snapshots;
     private final Instant startedAt = Instant.now();
-    /** The daemon's management executor (same name, same single thread): state changes run one at a time. */
-    private final WorkerExecutor management;
+    /** Where state changes run, one at a time under the management lock (long waits let go of it). */
+    private final Management management;
     private final List<Long> timers = new CopyOnWriteArrayList<>();
     /** Timelines open replication connections follow: in use, like those of pgs and snapshots. */
     private final FollowedTimelines followed = new FollowedTimelines();
@@ -76,7 +76,8 @@ public final class ComputeManager implements ComputeTimelines {
     private final PgBranching branching;
     private final RetentionPolicy retention;
 
-    public ComputeManager(Vertx vertx, ZenithConfig config, PgInstallation pg, StorageRegistry storages) throws IOException {
+    public ComputeManager(Vertx vertx, ZenithConfig config, PgInstallation pg, StorageRegistry storages, Management management)
+            throws IOException {
         this.vertx = vertx;
         this.config = config;
         this.pg = pg;
@@ -85,13 +86,13 @@ public final class ComputeManager implements ComputeTimelines {
         Path computesDir = prepareComputesDir();
         // pg create, start and destroy delete directories there: no storage may live in it, or hold it.
         storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
-        this.management = vertx.createSharedWorkerExecutor(MANAGEMENT_EXECUTOR, 1, 30, TimeUnit.MINUTES);
+        this.management = management;
         ComputeDirectories directories = new ComputeDirectories(pg);
         this.registry = new PgRegistry(config, pg, storages, computesDir);
         this.branches = new Branches(vertx, storages, snapshots, registry);
-        this.lifecycle = new ComputeLifecycle(vertx, config, pg, storages, registry, directories, branches);
+        this.lifecycle = new ComputeLifecycle(vertx, config, pg, registry, directories, branches, management);
         this.adoption = new StorageAdoption(storages, snapshots, registry, lifecycle);
-        this.branching = new PgBranching(registry, storages, snapshots, directories, branches, lifecycle, pg);
+        this.branching = new PgBranching(registry, storages, snapshots, directories, branches, lifecycle, pg, management);
         this.retention = new RetentionPolicy(storages, snapshots, registry, followed);
     }
 
@@ -147,15 +148,15 @@ public final class ComputeManager implements ComputeTimelines {
         restartWanted(c -> true);
         timers.add(vertx.setPeriodic(RELEASED_STORAGE_POLL_MS, id -> {
             if (storages.anyHeldElsewhere()) { // almost always none: then no trip to the management thread
-                management.executeBlocking(() -> {
+                management.run(() -> {
                     adoption.takeReleasedStorages(this::restartWanted);
                     return null;
-                }, true);
+                });
             }
         }));
         timers.add(vertx.setPeriodic(2000, id -> watchComputes()));
-        timers.add(vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.executeBlocking(
-                () -> collectGarbage(s.name(), null), true))));
+        timers.add(vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.run(
+                () -> collectGarbage(s.name(), null)))));
     }
 
     /** Starts the pgs that should run but do not; one that cannot start is marked stopped (blocking). */
@@ -182,10 +183,10 @@ public final class ComputeManager implements ComputeTimelines {
             if (!c.running || c.stopping) {
                 continue;
             }
-            management.executeBlocking(() -> {
+            management.run(() -> {
                 lifecycle.noteIfDied(c);
                 return null;
-            }, true);
+            });
         }
     }
 
@@ -289,14 +290,15 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link PgBranching#checkout}. */
     public JsonObject checkout(String name, String snapshotName, String lsn, String time) throws IOException {
-        PgBranching.CheckedOut done = branching.checkout(name, snapshotName, lsn, time);
+        PgBranching.CheckedOut done = busyWith(name, Compute.Busy.CHECKING_OUT,
+                c -> branching.checkout(name, snapshotName, lsn, time));
         return toJson(done.compute()).put("saved_as", done.savedAs()).put("branch", done.branch().toJson())
                 .put("replicas", movedJson(done.replicas()));
     }
 
     /** See {@link PgBranching#promote}. */
     public JsonObject promote(String name) throws IOException {
-        PgBranching.Promoted done = branching.promote(name);
+        PgBranching.Promoted done = busyWith(name, Compute.Busy.PROMOTING, c -> branching.promote(name));
         return toJson(done.compute()).put("promoted_at", done.switchPoint().toString()).put("pg_timeline", done.pgTimeline());
     }
 
@@ -311,7 +313,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link ComputeLifecycle#start}. */
     public JsonObject start(String name, boolean asReplica, boolean force) throws IOException {
-        Compute c = registry.require(name);
+        Compute c = idle(name);
         boolean forked = lifecycle.start(c, asReplica, force);
         JsonObject json = toJson(c);
         return forked ? json.put("replicas", movedJson(branching.moveFollowers(c))) : json;
@@ -332,16 +334,43 @@ public final class ComputeManager implements ComputeTimelines {
     }
 
     public JsonObject stop(String name) throws IOException {
-        Compute c = registry.require(name);
-        lifecycle.stop(c);
-        return toJson(c);
+        return toJson(busyWith(name, Compute.Busy.STOPPING, c -> {
+            lifecycle.stop(c);
+            return c;
+        }));
     }
 
     /** See {@link ComputeLifecycle#destroy}. */
     public JsonObject destroy(String name) throws IOException {
+        return toJson(busyWith(name, Compute.Busy.DESTROYING, c -> {
+            lifecycle.destroy(c);
+            return c;
+        })).put("status", "destroyed");
+    }
+
+    /** A pg no long action is under way on (409 otherwise: that action lets go of the lock while it waits). */
+    private Compute idle(String name) {
         Compute c = registry.require(name);
-        lifecycle.destroy(c);
-        return toJson(c).put("status", "destroyed");
+        Compute.Busy busy = c.busy;
+        if (busy != null) {
+            throw new ConflictException("pg '" + name + "' is " + busy + "; try again when that is done");
+        }
+        return c;
+    }
+
+    private interface Action<T> {
+        T on(Compute c) throws IOException;
+    }
+
+    /** Runs a long action on an idle pg, marking it busy meanwhile. */
+    private <T> T busyWith(String name, Compute.Busy what, Action<T> action) throws IOException {
+        Compute c = idle(name);
+        c.busy = what;
+        try {
+            return action.on(c);
+        } finally {
+            c.busy = null;
+        }
     }
 
     // ---- history ----
@@ -430,8 +459,7 @@ public final class ComputeManager implements ComputeTimelines {
     public void close() {
         timers.forEach(vertx::cancelTimer);
         try {
-            management.executeBlocking(() -> null, true).toCompletionStage().toCompletableFuture()
-                    .get(5, TimeUnit.MINUTES);
+            management.drain(5, TimeUnit.MINUTES);
         } catch (Exception e) {
             LOG.log(Level.WARNING, "management work did not drain before shutdown", e);
         }

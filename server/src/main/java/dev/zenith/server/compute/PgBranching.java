@@ -7,7 +7,10 @@ import dev.zenith.server.domain.UnavailableException;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.HistoryPoints;
 import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.jobs.Management;
 import dev.zenith.server.jobs.Progress;
+import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.PgTimelines;
@@ -36,10 +39,11 @@ final class PgBranching {
     private final ComputeDirectories directories;
     private final Branches branches;
     private final ComputeLifecycle lifecycle;
-    private final dev.zenith.pgexec.PgInstallation pg;
+    private final PgInstallation pg;
+    private final Management management;
 
     PgBranching(PgRegistry registry, StorageRegistry storages, SnapshotCatalog snapshots, ComputeDirectories directories,
-                Branches branches, ComputeLifecycle lifecycle, dev.zenith.pgexec.PgInstallation pg) {
+                Branches branches, ComputeLifecycle lifecycle, PgInstallation pg, Management management) {
         this.registry = registry;
         this.storages = storages;
         this.snapshots = snapshots;
@@ -47,6 +51,7 @@ final class PgBranching {
         this.branches = branches;
         this.lifecycle = lifecycle;
         this.pg = pg;
+        this.management = management;
     }
 
     /** A pg made, and the point its timeline branched at (null on the main timeline). */
@@ -264,6 +269,18 @@ final class PgBranching {
         return moved;
     }
 
+    /** Polls the replica's replay position until it reaches {@code end}, for at most about a minute. */
+    private static Lsn awaitReplay(ComputeSql sql, Lsn end) throws IOException {
+        Lsn replayed = Lsn.INVALID;
+        for (int i = 0; i < 600 && replayed.isBefore(end); i++) {
+            replayed = Lsn.parse(sql.queryValueBlocking("SELECT pg_last_wal_replay_lsn()::text", 60));
+            if (replayed.isBefore(end)) {
+                PostgresProcess.sleep(100);
+            }
+        }
+        return replayed;
+    }
+
     /** A replica promoted: where its new PostgreSQL timeline begins, and which one it is. */
     record Promoted(Compute compute, Lsn switchPoint, int pgTimeline) {
     }
@@ -286,13 +303,8 @@ final class PgBranching {
         Store store = registry.storeOf(c.record);
         TimelineId tl = c.record.timeline();
         Lsn end = store.wal().lastRecordEnd(tl).orElseThrow();
-        Lsn replayed = Lsn.INVALID;
-        for (int i = 0; i < 600 && replayed.isBefore(end); i++) {
-            replayed = Lsn.parse(lifecycle.sqlOf(c, store).queryValueBlocking("SELECT pg_last_wal_replay_lsn()::text", 60));
-            if (replayed.isBefore(end)) {
-                PostgresProcess.sleep(100);
-            }
-        }
+        ComputeSql sql = lifecycle.sqlOf(c, store);
+        Lsn replayed = management.unlocked(() -> awaitReplay(sql, end)); // up to a minute: others go on meanwhile
         if (replayed.isBefore(end)) {
             throw new UnavailableException("replica '" + name + "' has replayed up to " + replayed + " of " + end
                     + "; try again when it has caught up");
@@ -301,7 +313,11 @@ final class PgBranching {
         Path walDir = c.record.pgdata().resolve("pg_wal");
         int newTimeline = store.pgTimelines().allocate();
         List<Path> taken = directories.markTimelinesTaken(walDir, store.timelines().get(tl).orElseThrow().pgTimeline(), newTimeline);
-        c.process.promote(); // returns once recovery has ended: the new timeline's history file is written
+        // returns once recovery has ended: the new timeline's history file is written
+        management.unlocked(() -> {
+            c.process.promote();
+            return null;
+        });
         for (Path p : taken) {
             Files.deleteIfExists(p);
         }
@@ -323,13 +339,17 @@ final class PgBranching {
         // A clean stop with a receiver attached gives the new timeline its WAL and its first image:
         // the receiver must stream before the stop, or the shutdown checkpoint never reaches the store.
         lifecycle.startReceiver(c, store, ClusterPasswords.find(store).orElse(null));
-        try {
-            if (!c.receiver.awaitStreaming(60_000)) {
-                throw new IOException("the WAL receiver did not connect to promoted pg '" + name + "' within a minute");
+        WalReceiver rx = c.receiver;
+        boolean streaming = management.unlocked(() -> {
+            try {
+                return rx.awaitStreaming(60_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted");
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted");
+        });
+        if (!streaming) {
+            throw new IOException("the WAL receiver did not connect to promoted pg '" + name + "' within a minute");
         }
         PgRegistry.save(store, c, c.record.withWantRunning(false));
         lifecycle.stopCompute(c, store);

@@ -171,6 +171,12 @@ final class PgRegistry {
         return computes.values().stream().filter(o -> o != except && o.runsAsPrimaryOf(r)).findFirst();
     }
 
+    /** A pg other than {@code except} being promoted from {@code r}'s timeline (it will fence that history), if any. */
+    Optional<Compute> promotingOn(PgRecord r, Compute except) {
+        return computes.values().stream().filter(o -> o != except && o.busy == Compute.Busy.PROMOTING
+                && o.record.sameTimelineAs(r)).findFirst();
+    }
+
     /** Whether a running primary writes this timeline. */
     boolean hasWriter(String storageName, TimelineId timeline) {
         return computes.values().stream().anyMatch(c -> c.running && c.isPrimary()
