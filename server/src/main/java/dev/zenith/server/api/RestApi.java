@@ -77,7 +77,7 @@ public final class RestApi {
         r.route().handler(BodyHandler.create(false).setBodyLimit(64 * 1024));
 
         r.get(RequestGuard.HEALTH_PATH).handler(ctx -> reply(ctx, 200, new JsonObject().put("status", "ok")));
-        r.get("/status").handler(ctx -> reply(ctx, 200, computes.status()));
+        r.get("/status").handler(ctx -> reply(ctx, 200, PgJson.status(computes.status(), storages.pgsOfUnavailable())));
         r.post("/shutdown").handler(ctx -> {
             // Stop only once the answer is out: closing the HTTP server first would cut it off.
             reply(ctx, 202, new JsonObject().put("stopping", true)).onComplete(v -> shutdown.run());
@@ -110,7 +110,7 @@ public final class RestApi {
         });
         r.get("/storages/:name/timelines").handler(ctx -> {
             StorageRegistry.Storage s = storages.get(ctx.pathParam("name"));
-            JsonArray pgs = computes.list();
+            JsonArray pgs = PgJson.list(computes.pgs(), storages.pgsOfUnavailable());
             reading(ctx, () -> PageCatalog.timelines(s, computes.timelines(), pgs));
         });
         r.post("/storages/:name/gc").handler(ctx -> {
@@ -120,7 +120,7 @@ public final class RestApi {
             String pitrText = body == null ? null : body.optionalString("pitr");
             java.time.Duration pitr = pitrText == null ? null : StorageRegistry.parseDuration(pitrText);
             storages.get(name);
-            blocking(ctx, 200, () -> computes.collectGarbage(name, pitr));
+            blocking(ctx, 200, () -> PgJson.collected(computes.collectGarbage(name, pitr)));
         });
         r.delete("/storages/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -139,10 +139,10 @@ public final class RestApi {
                     body.optionalBoolean("start", true), body.optionalString("snapshot"), body.optionalString("from"),
                     body.optionalString("lsn"), body.optionalString("time"), body.optionalBoolean("read_only", false),
                     body.optionalString("replica_of"));
-            blocking(ctx, 201, () -> computes.create(req));
+            blocking(ctx, 201, () -> PgJson.created(computes.create(req)));
         });
-        r.get("/pgs").handler(ctx -> reply(ctx, 200, computes.list()));
-        r.get("/pgs/:name").handler(ctx -> reply(ctx, 200, computes.show(ctx.pathParam("name"))));
+        r.get("/pgs").handler(ctx -> reply(ctx, 200, PgJson.list(computes.pgs(), storages.pgsOfUnavailable())));
+        r.get("/pgs/:name").handler(ctx -> reply(ctx, 200, PgJson.of(computes.show(ctx.pathParam("name")))));
         r.get("/pgs/:name/log").handler(ctx -> {
             String name = ctx.pathParam("name");
             computes.checkExists(name);
@@ -153,22 +153,17 @@ public final class RestApi {
         });
         r.get("/pgs/:name/relations").handler(ctx -> {
             String name = ctx.pathParam("name");
-            JsonObject pg = computes.show(name);
+            var pg = computes.show(name);
             java.util.List<String> lsn = ctx.queryParams().getAll("lsn");
             if (lsn.size() > 1) {
                 throw ApiException.badRequest("give one lsn, or none for the end of WAL");
             }
-            String timeline = pg.getString("timeline_id");
-            if (timeline == null) {
-                throw ApiException.conflict("pg '" + name + "' has no timeline yet");
-            }
-            StorageRegistry.Storage s = storages.get(pg.getString("storage_name"));
-            reading(ctx, () -> PageCatalog.relations(s, name, dev.zenith.storage.timeline.TimelineId.parse(timeline),
-                    lsn.isEmpty() ? null : lsn.get(0)));
+            StorageRegistry.Storage s = storages.get(pg.storageName()); // a pg always has a timeline
+            reading(ctx, () -> PageCatalog.relations(s, name, pg.timeline(), lsn.isEmpty() ? null : lsn.get(0)));
         });
         r.delete("/pgs/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
-            blocking(ctx, 200, () -> computes.destroy(name));
+            blocking(ctx, 200, () -> PgJson.destroyed(computes.destroy(name)));
         });
         r.post("/pgs/:name/actions").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -179,15 +174,15 @@ public final class RestApi {
                 case "start" -> {
                     Boolean replica = body.optionalBoolean("is_replica"); // absent: as the pg is (a replica of a pg: one)
                     boolean force = body.optionalBoolean("force", false);
-                    blocking(ctx, 200, () -> computes.start(name, replica, force));
+                    blocking(ctx, 200, () -> PgJson.started(computes.start(name, replica, force)));
                 }
-                case "stop" -> blocking(ctx, 200, () -> computes.stop(name));
-                case "promote" -> blocking(ctx, 200, () -> computes.promote(name));
+                case "stop" -> blocking(ctx, 200, () -> PgJson.of(computes.stop(name)));
+                case "promote" -> blocking(ctx, 200, () -> PgJson.promoted(computes.promote(name)));
                 case "checkout" -> {
                     String snapshot = body.optionalString("snapshot");
                     String lsn = body.optionalString("lsn");
                     String time = body.optionalString("time");
-                    blocking(ctx, 200, () -> computes.checkout(name, snapshot, lsn, time));
+                    blocking(ctx, 200, () -> PgJson.checkedOut(computes.checkout(name, snapshot, lsn, time)));
                 }
                 default -> throw ApiException.badRequest("unknown action '" + action + "'; expected start, stop, promote or checkout");
             }

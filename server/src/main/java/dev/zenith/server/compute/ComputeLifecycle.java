@@ -18,10 +18,8 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
@@ -37,8 +35,6 @@ import java.util.logging.Logger;
  */
 final class ComputeLifecycle {
     private static final Logger LOG = Logger.getLogger(ComputeLifecycle.class.getName());
-    /** Where a destroy under way keeps the pg's record until everything of it is gone (see {@link #destroy}). */
-    private static final String DESTROYING = "destroying/";
 
     private final Vertx vertx;
     private final ZenithConfig config;
@@ -47,6 +43,12 @@ final class ComputeLifecycle {
     private final ComputeDirectories directories;
     private final Branches branches;
     private final Management management;
+    private final DestroyIntents destroys;
+
+    /** See {@link DestroyIntents#finishCutShort}. */
+    void finishDestroysCutShort(StorageRegistry.Storage s) throws IOException {
+        destroys.finishCutShort(s);
+    }
 
     ComputeLifecycle(Vertx vertx, ZenithConfig config, PgInstallation pg, PgRegistry registry,
                      ComputeDirectories directories, Branches branches, Management management) {
@@ -57,6 +59,7 @@ final class ComputeLifecycle {
         this.directories = directories;
         this.branches = branches;
         this.management = management;
+        this.destroys = new DestroyIntents(pg, registry);
     }
 
     /** PostgreSQL did not start (the pg stays stopped); the message says why. */
@@ -121,7 +124,7 @@ final class ComputeLifecycle {
         } catch (IOException | RuntimeException e) {
             PgRegistry.save(store, c, c.record.withWantRunning(false));
             if (target != null && c.process.runningPid().isPresent()) {
-                stopUnaccepted(c); // it started, but not as the store says it must
+                ReplayCheck.stopUnaccepted(c); // it started, but not as the store says it must
             }
             if (e instanceof DomainException refused) {
                 LOG.severe(refused.getMessage());
@@ -216,7 +219,7 @@ final class ComputeLifecycle {
             try {
                 directories.awaitNewTimeline(c.process, newTimeline.get());
                 if (target != null) { // before the history check, which a short replay fails less clearly
-                    requireReplayedTo(c, target, ComputeDirectories.newTimelineSwitchPoint(c.process, newTimeline.get()));
+                    ReplayCheck.require(c, target, ComputeDirectories.newTimelineSwitchPoint(c.process, newTimeline.get()));
                 }
                 directories.finishNewTimeline(store, tl, c.process, newTimeline.get());
             } catch (IOException | RuntimeException e) {
@@ -225,74 +228,9 @@ final class ComputeLifecycle {
             }
             LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
         } else if (target != null) {
-            requireReplayedTo(c, target, replayed(c, store, target));
+            ReplayCheck.require(c, target, ReplayCheck.replayed(c, sqlOf(c, store), target));
         }
         return passwordless;
-    }
-
-    /**
-     * A rebuilt compute is only started once PostgreSQL has replayed the store's WAL up to {@code target}:
-     * recovery that stops early (WAL it cannot read) would otherwise open a primary at an older state and
-     * let it write over the history, or leave a standby behind for good. One that stops short is stopped
-     * again, and its directory is rebuilt at its next start; its receiver never started, so nothing it
-     * wrote reached the store.
-     */
-    private static void requireReplayedTo(Compute c, Lsn target, Lsn replayed) throws StartFailed {
-        PgRecord r = c.record;
-        if (replayed.isBefore(target)) {
-            String log = c.process.logTail(30).lines().filter(l -> l.contains("redo") || l.contains("record")
-                    || l.contains("WAL") || l.contains("checksum")).reduce((a, b) -> a + "\n" + b).orElse("");
-            throw new StartFailed("pg '" + r.name() + "' replayed the store's WAL only up to " + replayed
-                    + ", not to " + target + " (timeline " + r.timeline() + " on storage '" + r.storageName()
-                    + "'): PostgreSQL could not read the WAL after that; it was stopped and nothing it wrote was kept."
-                    + (log.isEmpty() ? "" : " Its log:\n" + log), null);
-        }
-    }
-
-    /** Where a rebuilt compute that stays on its timeline stopped replaying (a standby: once it reached {@code target}). */
-    private Lsn replayed(Compute c, Store store, Lsn target) throws IOException {
-        PgRecord r = c.record;
-        return r.readOnly() || r.replica() ? replayedAsStandby(sqlOf(c, store), target)
-                : ComputeDirectories.recoveryEnd(c.process);
-    }
-
-    /** Stops a compute that started but failed its checks; its next start rebuilds its directory. */
-    private static void stopUnaccepted(Compute c) {
-        c.stopping = true;
-        try {
-            c.process.stop();
-            closeSql(c);
-        } catch (IOException e) {
-            LOG.log(Level.WARNING, "pg " + c.name() + " could not be stopped after a failed start", e);
-        } finally {
-            c.stopping = false;
-        }
-    }
-
-    /** How long a standby's replay may stand still short of its target before its start counts as failed. */
-    private static final long STANDBY_STALL_SECONDS = 30;
-
-    /**
-     * A standby's replay position once it has reached {@code target}, or where it stopped: it is given
-     * time as long as it makes progress (a replica replays the WAL it was built with after it opens).
-     */
-    private static Lsn replayedAsStandby(ComputeSql sql, Lsn target) throws IOException {
-        Lsn replayed = Lsn.INVALID;
-        long lastProgress = System.nanoTime();
-        while (true) {
-            String value = sql.queryValueBlocking("SELECT pg_last_wal_replay_lsn()::text", 60);
-            Lsn now = value == null || value.isEmpty() ? Lsn.INVALID : Lsn.parse(value);
-            if (!now.isBefore(target)) {
-                return now;
-            }
-            if (now.isAfter(replayed)) {
-                replayed = now;
-                lastProgress = System.nanoTime();
-            } else if (System.nanoTime() - lastProgress > TimeUnit.SECONDS.toNanos(STANDBY_STALL_SECONDS)) {
-                return replayed;
-            }
-            PostgresProcess.sleep(100);
-        }
     }
 
     /** A password set in a cluster that had none, and the LSN of the shutdown checkpoint that follows it. */
@@ -386,7 +324,7 @@ final class ComputeLifecycle {
         Store store = registry.storeOf(c.record);
         registry.refuseIfHoldsStorage(name, c.record.pgdata());
         LOG.info("pg " + name + ": destroying");
-        store.documents().put(DESTROYING + name, c.record.toJson().encode().getBytes(StandardCharsets.UTF_8));
+        destroys.intend(store, c.record);
         if (c.running) {
             c.stopping = true; // for good: it is not started again
             halt(c);
@@ -401,47 +339,8 @@ final class ComputeLifecycle {
             }
         }
         registry.rememberPgs(c.record.storageName());
-        finishDestroy(store, c.record);
+        destroys.finish(store, c.record);
         return c.record;
-    }
-
-    /**
-     * The end of a destroy, once the pg's record is gone: its journal's WAL into LMDB, its directory and
-     * log deleted when they are this daemon's (computesDir/NAME: ones we created), then the intent.
-     */
-    private void finishDestroy(Store store, PgRecord r) throws IOException {
-        if (!registry.timelineStreams(r)) {
-            // Its journal's WAL into LMDB, and its file (16 MiB) and descriptor let go of.
-            store.journals().replay(r.timeline());
-        }
-        if (r.pgdata().equals(registry.computesDir().resolve(r.name()))) {
-            registry.deleteComputeDirectory(r.name(), r.pgdata());
-            Files.deleteIfExists(r.logfile());
-        }
-        store.documents().delete(DESTROYING + r.name());
-    }
-
-    /** At start: the destroys a storage says were cut short are finished first (blocking). */
-    void finishDestroysCutShort(StorageRegistry.Storage s) throws IOException {
-        for (byte[] doc : s.store().documents().list(DESTROYING).values()) {
-            PgRecord r = PgRecord.fromJson(new JsonObject(new String(doc, StandardCharsets.UTF_8)));
-            LOG.warning("pg " + r.name() + " was being destroyed when the daemon stopped; finishing that");
-            try {
-                Optional<PgRecord> now = s.store().documents().get(PgRecord.key(r.name()))
-                        .map(b -> PgRecord.fromJson(new JsonObject(new String(b, StandardCharsets.UTF_8))));
-                if (now.isPresent() && !now.get().createdAt().equals(r.createdAt())) {
-                    s.store().documents().delete(DESTROYING + r.name()); // a new pg of that name since: not this one's
-                    continue;
-                }
-                if (r.pgdata().equals(registry.computesDir().resolve(r.name()))) {
-                    new PostgresProcess(pg, r.pgdata(), r.logfile()).stop(); // it may still run
-                }
-                s.store().documents().delete(PgRecord.key(r.name()));
-                finishDestroy(s.store(), r);
-            } catch (IOException | RuntimeException e) { // the intent stays: tried again at the next start
-                LOG.log(Level.SEVERE, "could not finish destroying pg " + r.name(), e);
-            }
-        }
     }
 
     /**
@@ -499,7 +398,7 @@ final class ComputeLifecycle {
         return sql;
     }
 
-    private static void closeSql(Compute c) {
+    static void closeSql(Compute c) {
         ComputeSql sql = c.sql;
         c.sql = null;
         if (sql != null) {

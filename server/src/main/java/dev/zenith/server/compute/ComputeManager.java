@@ -1,14 +1,9 @@
 package dev.zenith.server.compute;
 
 import dev.zenith.pgexec.PgInstallation;
-import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.domain.ConflictException;
-import dev.zenith.server.domain.InvalidRequestException;
-import dev.zenith.server.history.HistoryDiff;
 import dev.zenith.server.history.HistoryPoint;
-import dev.zenith.server.history.HistoryPoints;
-import dev.zenith.server.history.PgLog;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.jobs.Management;
@@ -17,7 +12,6 @@ import dev.zenith.server.security.PassFile;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.server.walservice.ComputeTimelines;
 import dev.zenith.server.walservice.FollowedTimelines;
-import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -27,16 +21,13 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import java.util.stream.Collectors;
 
 /**
  * Compute nodes (pgs): stock PostgreSQL servers over a storage's timeline. Create, start, stop, destroy;
@@ -75,6 +66,7 @@ public final class ComputeManager implements ComputeTimelines {
     private final StorageAdoption adoption;
     private final PgBranching branching;
     private final RetentionPolicy retention;
+    private final PgHistory history;
 
     public ComputeManager(Vertx vertx, ZenithConfig config, PgInstallation pg, StorageRegistry storages, Management management)
             throws IOException {
@@ -83,7 +75,7 @@ public final class ComputeManager implements ComputeTimelines {
         this.pg = pg;
         this.storages = storages;
         this.snapshots = new SnapshotCatalog(storages);
-        Path computesDir = prepareComputesDir();
+        Path computesDir = PgRegistry.prepareComputesDir(config, pg);
         // pg create, start and destroy delete directories there: no storage may live in it, or hold it.
         storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
         this.management = management;
@@ -94,39 +86,7 @@ public final class ComputeManager implements ComputeTimelines {
         this.adoption = new StorageAdoption(storages, snapshots, registry, lifecycle);
         this.branching = new PgBranching(registry, storages, snapshots, directories, branches, lifecycle, pg, management);
         this.retention = new RetentionPolicy(storages, snapshots, registry, followed);
-    }
-
-    /**
-     * The directory of the compute data directories: 0700, other users kept out. When we are root,
-     * PostgreSQL runs as an unprivileged user who must reach its data directories: it (and no one else)
-     * may pass through this directory, and through ZENITH_HOME when it is inside. When that user cannot
-     * reach the configured place, computes live under /var/tmp instead (they are caches: the store holds
-     * the data), and the log says so.
-     */
-    private Path prepareComputesDir() throws IOException {
-        Path dir = config.computesDir();
-        PrivateFiles.directory(dir);
-        if (pg.runAsUser().isEmpty()) {
-            return dir;
-        }
-        if (dir.startsWith(config.home())) {
-            pg.letServerTraverse(config.home());
-        }
-        pg.letServerTraverse(dir);
-        try {
-            pg.checkReachable(dir);
-            return dir;
-        } catch (IOException unreachable) {
-            Path fallback = Path.of("/var/tmp", "zenith-" + Integer.toHexString(config.home().toString().hashCode()), "pgs");
-            // A name anyone could have taken first: refused unless it is ours (PrivateFiles checks the owner).
-            for (Path p : List.of(fallback.getParent(), fallback)) {
-                PrivateFiles.directory(p);
-                pg.letServerTraverse(p);
-            }
-            pg.checkReachable(fallback);
-            LOG.warning(unreachable.getMessage() + " Compute data directories go to " + fallback + " instead.");
-            return fallback;
-        }
+        this.history = new PgHistory(storages, snapshots, registry);
     }
 
     /** At daemon start: load every pg, take back the ones still running, note the ones that died. */
@@ -192,24 +152,24 @@ public final class ComputeManager implements ComputeTimelines {
 
     // ---- queries (event loop safe) ----
 
-    public JsonObject status() {
-        JsonArray pgs = list();
-        long running = registry.all().stream().filter(c -> c.running).count();
-        return new JsonObject().put("pid", ProcessHandle.current().pid()).put("home", config.home().toString())
-                .put("http_port", config.httpPort()).put("pg_port", config.pgPort())
-                .put("started_at", startedAt.toString()).put("storages", storages.list().size())
-                .put("pgs_running", running).put("pgs", pgs);
+    /** What GET /status tells of the daemon. */
+    public record DaemonStatus(long pid, Path home, int httpPort, int pgPort, Instant startedAt, int storages,
+                               long pgsRunning, List<PgView> pgs) {
     }
 
-    public JsonArray list() {
-        JsonArray a = new JsonArray();
-        registry.sortedByName().forEach(c -> a.add(toJson(c)));
-        storages.pgsOfUnavailable().forEach(a::add); // listed, so that they neither vanish nor lose their names
-        return a;
+    public DaemonStatus status() {
+        List<PgView> pgs = pgs();
+        return new DaemonStatus(ProcessHandle.current().pid(), config.home(), config.httpPort(), config.pgPort(),
+                startedAt, storages.list().size(), pgs.stream().filter(PgView::running).count(), pgs);
     }
 
-    public JsonObject show(String name) {
-        return toJson(registry.require(name));
+    /** The pgs of the available storages, by name (those of unavailable ones: StorageRegistry.pgsOfUnavailable). */
+    public List<PgView> pgs() {
+        return registry.sortedByName().stream().map(this::view).toList();
+    }
+
+    public PgView show(String name) {
+        return view(registry.require(name));
     }
 
     @Override
@@ -235,21 +195,14 @@ public final class ComputeManager implements ComputeTimelines {
         return snapshots;
     }
 
-    private JsonObject toJson(Compute c) {
+    private PgView view(Compute c) {
         PgRecord r = c.record;
         WalReceiver rx = c.receiver;
-        return new JsonObject().put("name", r.name()).put("storage_name", r.storageName())
-                .put("status", c.running ? "running" : "stopped")
-                .put("role", r.role().toString())
-                .put("replication_connstr", lifecycle.replicationConnstr(r, "passfile="
-                        + PassFile.conninfoValue(config.passFile().toString())))
-                .put("read_only", r.readOnly()).put("replica_of", r.replicaOf()).put("source", r.source()).put("port", r.port())
-                .put("connstr", "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres?passfile="
-                        + PassFile.uriQueryValue(config.passFile()))
-                .put("timeline_id", r.timeline().toString()).put("last_lsn", registry.lastLsn(c).toString())
-                .put("pgdata", r.pgdata().toString()).put("logfile", r.logfile().toString())
-                .put("created_at", r.createdAt().toString())
-                .put("wal_receiver", rx == null ? null : rx.stats());
+        return new PgView(r.name(), r.storageName(), c.running, r.role(),
+                lifecycle.replicationConnstr(r, "passfile=" + PassFile.conninfoValue(config.passFile().toString())),
+                r.replicaOf(), r.source(), r.port(), "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres?passfile="
+                        + PassFile.uriQueryValue(config.passFile()),
+                r.timeline(), registry.lastLsn(c), r.pgdata(), r.logfile(), r.createdAt(), rx == null ? null : rx.stats());
     }
 
     // ---- storages (management thread) ----
@@ -282,70 +235,72 @@ public final class ComputeManager implements ComputeTimelines {
         }
     }
 
-    public JsonObject create(CreateRequest req) throws IOException {
+    /** A pg made, and the point its timeline branched at (null on the main timeline). */
+    public record Created(PgView pg, HistoryPoint branch) {
+    }
+
+    public Created create(CreateRequest req) throws IOException {
         PgBranching.Created created = branching.create(req);
-        JsonObject json = toJson(created.compute());
-        return created.branch() == null ? json : json.put("branch", created.branch().toJson());
+        return new Created(view(created.compute()), created.branch());
+    }
+
+    /** A pg checked out: the snapshot keeping the state it left, and the point it moved to. */
+    public record CheckedOut(PgView pg, String savedAs, HistoryPoint branch, List<FollowerMoved> replicas) {
     }
 
     /** See {@link PgBranching#checkout}. */
-    public JsonObject checkout(String name, String snapshotName, String lsn, String time) throws IOException {
+    public CheckedOut checkout(String name, String snapshotName, String lsn, String time) throws IOException {
         PgBranching.CheckedOut done = busyWith(name, Compute.Busy.CHECKING_OUT,
                 c -> branching.checkout(name, snapshotName, lsn, time));
-        return toJson(done.compute()).put("saved_as", done.savedAs()).put("branch", done.branch().toJson())
-                .put("replicas", movedJson(done.replicas()));
+        return new CheckedOut(view(done.compute()), done.savedAs(), done.branch(), done.replicas());
+    }
+
+    /** A replica promoted: where its new PostgreSQL timeline begins, and which one it is. */
+    public record Promoted(PgView pg, dev.zenith.wal.Lsn promotedAt, int pgTimeline) {
     }
 
     /** See {@link PgBranching#promote}. */
-    public JsonObject promote(String name) throws IOException {
+    public Promoted promote(String name) throws IOException {
         PgBranching.Promoted done = busyWith(name, Compute.Busy.PROMOTING, c -> branching.promote(name));
-        return toJson(done.compute()).put("promoted_at", done.switchPoint().toString()).put("pg_timeline", done.pgTimeline());
+        return new Promoted(view(done.compute()), done.switchPoint(), done.pgTimeline());
     }
 
-    /** Starts a pg as it last ran: primary, replica or read-only node. */
-    public JsonObject start(String name) throws IOException {
-        return start(name, registry.require(name).record.replica());
+    /** A pg started; {@code replicas}: what its replicas did when the start forked it (else null). */
+    public record Started(PgView pg, List<FollowerMoved> replicas) {
     }
 
-    public JsonObject start(String name, boolean asReplica) throws IOException {
-        return start(name, asReplica, false);
+    /** What became of a replica that follows a pg which moved to another history: moved, followed, rebuilt, stopped. */
+    public record FollowerMoved(String name, String how) {
     }
 
     /** See {@link ComputeLifecycle#start}. */
-    public JsonObject start(String name, boolean asReplica, boolean force) throws IOException {
+    public Started start(String name, boolean asReplica, boolean force) throws IOException {
         Compute c = idle(name);
         boolean forked = lifecycle.start(c, asReplica, force);
-        JsonObject json = toJson(c);
-        return forked ? json.put("replicas", movedJson(branching.moveFollowers(c))) : json;
+        return new Started(view(c), forked ? branching.moveFollowers(c) : null);
     }
 
     /**
      * {@code is_replica} as a REST client gives it, or not ({@code null}): then a replica of a pg starts as
      * one again, any other pg as a primary.
      */
-    public JsonObject start(String name, Boolean asReplica, boolean force) throws IOException {
+    public Started start(String name, Boolean asReplica, boolean force) throws IOException {
         return start(name, asReplica != null ? asReplica : registry.require(name).record.replicaOf() != null, force);
     }
 
-    private static JsonArray movedJson(List<PgBranching.FollowerMoved> moved) {
-        JsonArray a = new JsonArray();
-        moved.forEach(m -> a.add(new JsonObject().put("name", m.name()).put("how", m.how())));
-        return a;
-    }
-
-    public JsonObject stop(String name) throws IOException {
-        return toJson(busyWith(name, Compute.Busy.STOPPING, c -> {
+    public PgView stop(String name) throws IOException {
+        return view(busyWith(name, Compute.Busy.STOPPING, c -> {
             lifecycle.stop(c);
             return c;
         }));
     }
 
-    /** See {@link ComputeLifecycle#destroy}. */
-    public JsonObject destroy(String name) throws IOException {
-        return toJson(busyWith(name, Compute.Busy.DESTROYING, c -> {
+    /** See {@link ComputeLifecycle#destroy}; the pg as it was last. */
+    public PgView destroy(String name) throws IOException {
+        return view(busyWith(name, Compute.Busy.DESTROYING, c -> {
             lifecycle.destroy(c);
             return c;
-        })).put("status", "destroyed");
+        }));
     }
 
     /** A pg no long action is under way on (409 otherwise: that action lets go of the lock while it waits). */
@@ -375,34 +330,21 @@ public final class ComputeManager implements ComputeTimelines {
 
     // ---- history ----
 
+    /** See {@link PgHistory#createSnapshot}. */
     public JsonObject createSnapshot(String fullName, String lsn, String time) {
-        String[] parts = SnapshotCatalog.parseName(fullName, false);
-        Compute c = registry.require(parts[0]);
-        c.catchUp();
-        Store store = registry.storeOf(c.record);
-        HistoryPoint p = HistoryPoints.resolve(store, c.record.timeline(), lsn, time);
-        JsonObject json = snapshots.create(fullName, false, c.record.storageName(), p).toJson();
-        return p.note() == null ? json : json.put("note", p.note());
+        return history.createSnapshot(fullName, lsn, time);
     }
 
     public JsonObject destroySnapshot(String fullName) {
-        Snapshot s = snapshots.get(fullName);
-        Map<TimelineId, List<String>> inUse = registry.onStorage(s.storageName()).stream()
-                .collect(Collectors.groupingBy(c -> c.record.timeline(), Collectors.mapping(Compute::name, Collectors.toList())));
-        return snapshots.destroy(fullName, inUse).toJson().put("status", "destroyed");
+        return history.destroySnapshot(fullName);
     }
 
     public JsonObject diffSnapshots(String from, String to) {
-        Snapshot a = snapshots.get(from);
-        Snapshot b = snapshots.get(to);
-        if (!a.storageName().equals(b.storageName())) {
-            throw new InvalidRequestException("snapshots '" + from + "' and '" + to + "' are on different storages");
-        }
-        return HistoryDiff.between(storages.get(a.storageName()).store(), a, b);
+        return history.diffSnapshots(from, to);
     }
 
     /** See {@link RetentionPolicy#collectGarbage}. */
-    public JsonObject collectGarbage(String storageName, Duration pitrOverride) {
+    public RetentionPolicy.Collected collectGarbage(String storageName, Duration pitrOverride) {
         return retention.collectGarbage(storageName, pitrOverride);
     }
 
@@ -419,30 +361,14 @@ public final class ComputeManager implements ComputeTimelines {
         return retention.listSnapshots(which, sizes);
     }
 
-    /** A pg's history, newest first (see {@link PgLog}); blocking. */
+    /** See {@link PgHistory#log}. */
     public JsonObject log(String name, Instant since, Instant until, int limit) {
-        Compute c = registry.require(name);
-        c.catchUp();
-        String storage = c.record.storageName();
-        Map<String, TimelineId> pgTimelines = new HashMap<>();
-        registry.onStorage(storage).forEach(o -> pgTimelines.put(o.name(), o.record.timeline()));
-        List<Snapshot> ofStorage = snapshots.list().stream().filter(sn -> sn.storageName().equals(storage)).toList();
-        return PgLog.of(new PgLog.Subject(name, c.record.timeline(), storages.get(storage).store(), ofStorage, pgTimelines),
-                since, until, limit);
+        return history.log(name, since, until, limit);
     }
 
-    /** Every timeline of every available storage: its parent and branch point (for zenith tree); blocking. */
+    /** See {@link PgHistory#timelines}. */
     public JsonArray timelines() {
-        JsonArray out = new JsonArray();
-        for (StorageRegistry.Storage s : storages.list()) {
-            for (var t : s.store().timelines().all()) {
-                out.add(new JsonObject().put("storage_name", s.name()).put("timeline_id", t.id().toString())
-                        .put("parent_id", t.parent() == null ? null : t.parent().toString())
-                        .put("branch_lsn", t.parent() == null ? null : t.branchLsn().toString())
-                        .put("pg_timeline", t.pgTimeline()).put("created_at", t.createdAt().toString()));
-            }
-        }
-        return out;
+        return history.timelines();
     }
 
     // ---- shutdown ----

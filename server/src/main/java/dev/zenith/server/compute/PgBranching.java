@@ -171,7 +171,7 @@ final class PgBranching {
     }
 
     /** A pg checked out: the snapshot keeping the state it left, the point it moved to, what its replicas did. */
-    record CheckedOut(Compute compute, String savedAs, HistoryPoint branch, List<FollowerMoved> replicas) {
+    record CheckedOut(Compute compute, String savedAs, HistoryPoint branch, List<ComputeManager.FollowerMoved> replicas) {
     }
 
     /**
@@ -220,10 +220,6 @@ final class PgBranching {
         return new CheckedOut(c, head, b.point(), moveFollowers(c));
     }
 
-    /** What became of a replica that follows a pg which moved to another history: moved, followed, rebuilt, stopped. */
-    record FollowerMoved(String name, String how) {
-    }
-
     /**
      * After {@code leader} moved to another history (a checkout, a forked start): the replicas that follow it
      * move there too. A running one whose PostgreSQL can get there by itself (the new history leaves the
@@ -232,8 +228,8 @@ final class PgBranching {
      * store at the new history and started again, since PostgreSQL cannot go back in its own history.
      * Answers what became of each (blocking; management lock).
      */
-    List<FollowerMoved> moveFollowers(Compute leader) {
-        List<FollowerMoved> moved = new java.util.ArrayList<>();
+    List<ComputeManager.FollowerMoved> moveFollowers(Compute leader) {
+        List<ComputeManager.FollowerMoved> moved = new java.util.ArrayList<>();
         TimelineId to = leader.record.timeline();
         for (Compute f : List.copyOf(registry.all())) {
             if (!leader.name().equals(f.record.replicaOf()) || f.record.sameTimelineAs(leader.record)) {
@@ -264,7 +260,7 @@ final class PgBranching {
                 }
             }
             LOG.info("replica " + name + " of pg " + leader.name() + " on timeline " + to + ": " + how);
-            moved.add(new FollowerMoved(name, how));
+            moved.add(new ComputeManager.FollowerMoved(name, how));
         }
         return moved;
     }

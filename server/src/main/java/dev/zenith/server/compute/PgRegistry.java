@@ -2,6 +2,7 @@ package dev.zenith.server.compute;
 
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.NotFoundException;
@@ -23,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
 
 /**
  * The daemon's pgs by name, and where each one's record persists (its storage's metadata, {@code pg/NAME}):
@@ -30,6 +32,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * Lookups are safe on any thread; changes run under the management lock.
  */
 final class PgRegistry {
+    private static final Logger LOG = Logger.getLogger(PgRegistry.class.getName());
     private final ZenithConfig config;
     private final PgInstallation pg;
     private final StorageRegistry storages;
@@ -43,6 +46,39 @@ final class PgRegistry {
         this.storages = storages;
         this.computesDir = computesDir;
         this.ports = new ComputePorts(config.computeFirstPort());
+    }
+
+    /**
+     * The directory of the compute data directories: 0700, other users kept out. When we are root,
+     * PostgreSQL runs as an unprivileged user who must reach its data directories: it (and no one else)
+     * may pass through this directory, and through ZENITH_HOME when it is inside. When that user cannot
+     * reach the configured place, computes live under /var/tmp instead (they are caches: the store holds
+     * the data), and the log says so.
+     */
+    static Path prepareComputesDir(ZenithConfig config, PgInstallation pg) throws IOException {
+        Path dir = config.computesDir();
+        PrivateFiles.directory(dir);
+        if (pg.runAsUser().isEmpty()) {
+            return dir;
+        }
+        if (dir.startsWith(config.home())) {
+            pg.letServerTraverse(config.home());
+        }
+        pg.letServerTraverse(dir);
+        try {
+            pg.checkReachable(dir);
+            return dir;
+        } catch (IOException unreachable) {
+            Path fallback = Path.of("/var/tmp", "zenith-" + Integer.toHexString(config.home().toString().hashCode()), "pgs");
+            // A name anyone could have taken first: refused unless it is ours (PrivateFiles checks the owner).
+            for (Path p : List.of(fallback.getParent(), fallback)) {
+                PrivateFiles.directory(p);
+                pg.letServerTraverse(p);
+            }
+            pg.checkReachable(fallback);
+            LOG.warning(unreachable.getMessage() + " Compute data directories go to " + fallback + " instead.");
+            return fallback;
+        }
     }
 
     Path computesDir() {

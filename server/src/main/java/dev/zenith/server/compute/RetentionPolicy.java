@@ -7,6 +7,7 @@ import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.server.walservice.FollowedTimelines;
 import dev.zenith.server.walservice.ReplicationSlots;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.gc.GcStats;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonArray;
@@ -28,7 +29,7 @@ import java.util.logging.Logger;
  * snapshots, replication slots, followed timelines, every pg's timeline), the collection itself, and
  * what each snapshot alone keeps alive (a collection's dry run without it). Blocking.
  */
-final class RetentionPolicy {
+public final class RetentionPolicy {
     private static final Logger LOG = Logger.getLogger(RetentionPolicy.class.getName());
 
     private final StorageRegistry storages;
@@ -47,17 +48,17 @@ final class RetentionPolicy {
      * Frees history nothing keeps: every point within the storage's PITR window (or {@code pitrOverride}),
      * every snapshot, every branch point and every timeline's end stay readable.
      */
-    JsonObject collectGarbage(String storageName, Duration pitrOverride) {
+    /** What a collection freed on a storage, with the PITR window it kept. */
+    public record Collected(String storageName, Duration pitr, GcStats stats) {
+    }
+
+    Collected collectGarbage(String storageName, Duration pitrOverride) {
         StorageRegistry.Storage storage = storages.get(storageName);
         Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
         Progress.current().phase("collecting garbage on storage " + storageName);
         var stats = storage.store().garbage().collect(retainedPoints(storage, pitr, null));
         LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
-        return new JsonObject().put("storage_name", storageName).put("pitr_seconds", pitr.getSeconds())
-                .put("wal_bytes_freed", stats.walBytesFreed()).put("images_freed", stats.imagesFreed())
-                .put("page_versions_freed", stats.pageVersionsFreed()).put("page_bytes_freed", stats.pageBytesFreed())
-                .put("index_entries_freed", stats.indexEntriesFreed())
-                .put("timelines_freed", stats.timelinesFreed().size()).put("blobs_freed", stats.blobsFreed());
+        return new Collected(storageName, pitr, stats);
     }
 
     /**

@@ -1,0 +1,89 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.history.HistoryDiff;
+import dev.zenith.server.history.HistoryPoint;
+import dev.zenith.server.history.HistoryPoints;
+import dev.zenith.server.history.PgLog;
+import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * The history of pgs: snapshots taken and destroyed, diffs between snapshots, a pg's log, the timeline
+ * tree. Reads wait for a pg's acknowledged WAL to be readable first. Blocking.
+ */
+final class PgHistory {
+    private final StorageRegistry storages;
+    private final SnapshotCatalog snapshots;
+    private final PgRegistry registry;
+
+    PgHistory(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry) {
+        this.storages = storages;
+        this.snapshots = snapshots;
+        this.registry = registry;
+    }
+
+
+    JsonObject createSnapshot(String fullName, String lsn, String time) {
+        String[] parts = SnapshotCatalog.parseName(fullName, false);
+        Compute c = registry.require(parts[0]);
+        c.catchUp();
+        Store store = registry.storeOf(c.record);
+        HistoryPoint p = HistoryPoints.resolve(store, c.record.timeline(), lsn, time);
+        JsonObject json = snapshots.create(fullName, false, c.record.storageName(), p).toJson();
+        return p.note() == null ? json : json.put("note", p.note());
+    }
+
+    JsonObject destroySnapshot(String fullName) {
+        Snapshot s = snapshots.get(fullName);
+        Map<TimelineId, List<String>> inUse = registry.onStorage(s.storageName()).stream()
+                .collect(Collectors.groupingBy(c -> c.record.timeline(), Collectors.mapping(Compute::name, Collectors.toList())));
+        return snapshots.destroy(fullName, inUse).toJson().put("status", "destroyed");
+    }
+
+    JsonObject diffSnapshots(String from, String to) {
+        Snapshot a = snapshots.get(from);
+        Snapshot b = snapshots.get(to);
+        if (!a.storageName().equals(b.storageName())) {
+            throw new InvalidRequestException("snapshots '" + from + "' and '" + to + "' are on different storages");
+        }
+        return HistoryDiff.between(storages.get(a.storageName()).store(), a, b);
+    }
+
+    /** A pg's history, newest first (see {@link PgLog}); blocking. */
+    JsonObject log(String name, Instant since, Instant until, int limit) {
+        Compute c = registry.require(name);
+        c.catchUp();
+        String storage = c.record.storageName();
+        Map<String, TimelineId> pgTimelines = new HashMap<>();
+        registry.onStorage(storage).forEach(o -> pgTimelines.put(o.name(), o.record.timeline()));
+        List<Snapshot> ofStorage = snapshots.list().stream().filter(sn -> sn.storageName().equals(storage)).toList();
+        return PgLog.of(new PgLog.Subject(name, c.record.timeline(), storages.get(storage).store(), ofStorage, pgTimelines),
+                since, until, limit);
+    }
+
+    /** Every timeline of every available storage: its parent and branch point (for zenith tree); blocking. */
+    JsonArray timelines() {
+        JsonArray out = new JsonArray();
+        for (StorageRegistry.Storage s : storages.list()) {
+            for (var t : s.store().timelines().all()) {
+                out.add(new JsonObject().put("storage_name", s.name()).put("timeline_id", t.id().toString())
+                        .put("parent_id", t.parent() == null ? null : t.parent().toString())
+                        .put("branch_lsn", t.parent() == null ? null : t.branchLsn().toString())
+                        .put("pg_timeline", t.pgTimeline()).put("created_at", t.createdAt().toString()));
+            }
+        }
+        return out;
+    }
+}
