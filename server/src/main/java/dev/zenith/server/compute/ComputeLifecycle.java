@@ -11,13 +11,11 @@ import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.safekeeper.WalReceiver;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.security.Secrets;
-import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -36,7 +34,6 @@ import java.util.logging.Logger;
 final class ComputeLifecycle {
     private static final Logger LOG = Logger.getLogger(ComputeLifecycle.class.getName());
 
-    private final Vertx vertx;
     private final ZenithConfig config;
     private final PgInstallation pg;
     private final PgRegistry registry;
@@ -44,22 +41,19 @@ final class ComputeLifecycle {
     private final Branches branches;
     private final Management management;
     private final DestroyIntents destroys;
+    private final ComputeChannels channels;
 
-    /** See {@link DestroyIntents#finishCutShort}. */
-    void finishDestroysCutShort(StorageRegistry.Storage s) throws IOException {
-        destroys.finishCutShort(s);
-    }
-
-    ComputeLifecycle(Vertx vertx, ZenithConfig config, PgInstallation pg, PgRegistry registry,
-                     ComputeDirectories directories, Branches branches, Management management) {
-        this.vertx = vertx;
+    ComputeLifecycle(ZenithConfig config, PgInstallation pg, PgRegistry registry,
+                     ComputeDirectories directories, Branches branches, Management management, DestroyIntents destroys,
+                     ComputeChannels channels) {
         this.config = config;
         this.pg = pg;
         this.registry = registry;
         this.directories = directories;
         this.branches = branches;
         this.management = management;
-        this.destroys = new DestroyIntents(pg, registry);
+        this.destroys = destroys;
+        this.channels = channels;
     }
 
     /** PostgreSQL did not start (the pg stays stopped); the message says why. */
@@ -139,7 +133,7 @@ final class ComputeLifecycle {
         }
         c.running = true;
         if (c.isPrimary()) {
-            startReceiver(c, store, passwordless != null ? passwordless.password() : ClusterPasswords.find(store).orElse(null));
+            channels.startReceiver(c, store, passwordless != null ? passwordless.password() : ClusterPasswords.find(store).orElse(null));
         }
         if (passwordless != null) {
             keepPassword(c, store, passwordless);
@@ -228,7 +222,7 @@ final class ComputeLifecycle {
             }
             LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
         } else if (target != null) {
-            ReplayCheck.require(c, target, ReplayCheck.replayed(c, sqlOf(c, store), target));
+            ReplayCheck.require(c, target, ReplayCheck.replayed(c, channels.sqlOf(c, store), target));
         }
         return passwordless;
     }
@@ -304,7 +298,7 @@ final class ComputeLifecycle {
     private void halt(Compute c) throws IOException {
         management.unlocked(() -> {
             c.process.stop();
-            closeSql(c);
+            ComputeChannels.closeSql(c);
             WalReceiver rx = c.receiver;
             if (rx != null) {
                 await(rx.stop(), 120);
@@ -353,7 +347,7 @@ final class ComputeLifecycle {
         }
         LOG.warning("pg " + c.name() + " died; it will be rebuilt from the store at its next start");
         c.running = false;
-        closeSql(c);
+        ComputeChannels.closeSql(c);
         WalReceiver rx = c.receiver;
         c.receiver = null;
         if (rx != null) {
@@ -377,32 +371,6 @@ final class ComputeLifecycle {
                     LOG.log(Level.WARNING, "stopping pg " + c.name() + " failed", e);
                 }
             }
-        }
-    }
-
-    /** {@code password}: role postgres's, null for a storage made before computes had one (trust). */
-    void startReceiver(Compute c, Store store, String password) {
-        WalReceiver rx = new WalReceiver(vertx, store, c.record.timeline(), "127.0.0.1", c.record.port(), password,
-                PostgresSettings.RECEIVER_NAME, ComputeManager.SLOT_NAME, config, () -> c.process.runningPid().isPresent());
-        c.receiver = rx;
-        rx.start();
-    }
-
-    /** The compute's SQL connection (SCRAM with its storage's password), made at the first question. */
-    ComputeSql sqlOf(Compute c, Store store) {
-        ComputeSql sql = c.sql;
-        if (sql == null) {
-            sql = new ComputeSql(vertx, c.name(), c.record.port(), ClusterPasswords.find(store).orElse(null));
-            c.sql = sql;
-        }
-        return sql;
-    }
-
-    static void closeSql(Compute c) {
-        ComputeSql sql = c.sql;
-        c.sql = null;
-        if (sql != null) {
-            sql.close();
         }
     }
 

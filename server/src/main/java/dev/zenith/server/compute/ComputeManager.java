@@ -82,9 +82,13 @@ public final class ComputeManager implements ComputeTimelines {
         ComputeDirectories directories = new ComputeDirectories(pg);
         this.registry = new PgRegistry(config, pg, storages, computesDir);
         this.branches = new Branches(vertx, storages, snapshots, registry);
-        this.lifecycle = new ComputeLifecycle(vertx, config, pg, registry, directories, branches, management);
-        this.adoption = new StorageAdoption(storages, snapshots, registry, lifecycle);
-        this.branching = new PgBranching(registry, storages, snapshots, directories, branches, lifecycle, pg, management);
+        DestroyIntents destroys = new DestroyIntents(pg, registry);
+        ComputeChannels channels = new ComputeChannels(vertx, config);
+        this.lifecycle = new ComputeLifecycle(config, pg, registry, directories, branches, management, destroys,
+                channels);
+        this.adoption = new StorageAdoption(storages, snapshots, registry, destroys, channels);
+        this.branching = new PgBranching(registry, storages, snapshots, directories, branches, lifecycle, pg, management,
+                channels);
         this.retention = new RetentionPolicy(storages, snapshots, registry, followed);
         this.history = new PgHistory(storages, snapshots, registry);
     }

@@ -41,9 +41,11 @@ final class PgBranching {
     private final ComputeLifecycle lifecycle;
     private final PgInstallation pg;
     private final Management management;
+    private final ComputeChannels channels;
 
     PgBranching(PgRegistry registry, StorageRegistry storages, SnapshotCatalog snapshots, ComputeDirectories directories,
-                Branches branches, ComputeLifecycle lifecycle, PgInstallation pg, Management management) {
+                Branches branches, ComputeLifecycle lifecycle, PgInstallation pg, Management management,
+                ComputeChannels channels) {
         this.registry = registry;
         this.storages = storages;
         this.snapshots = snapshots;
@@ -52,6 +54,7 @@ final class PgBranching {
         this.lifecycle = lifecycle;
         this.pg = pg;
         this.management = management;
+        this.channels = channels;
     }
 
     /** A pg made, and the point its timeline branched at (null on the main timeline). */
@@ -299,7 +302,7 @@ final class PgBranching {
         Store store = registry.storeOf(c.record);
         TimelineId tl = c.record.timeline();
         Lsn end = store.wal().lastRecordEnd(tl).orElseThrow();
-        ComputeSql sql = lifecycle.sqlOf(c, store);
+        ComputeSql sql = channels.sqlOf(c, store);
         Lsn replayed = management.unlocked(() -> awaitReplay(sql, end)); // up to a minute: others go on meanwhile
         if (replayed.isBefore(end)) {
             throw new UnavailableException("replica '" + name + "' has replayed up to " + replayed + " of " + end
@@ -334,7 +337,7 @@ final class PgBranching {
                 + ", store timeline " + promoted);
         // A clean stop with a receiver attached gives the new timeline its WAL and its first image:
         // the receiver must stream before the stop, or the shutdown checkpoint never reaches the store.
-        lifecycle.startReceiver(c, store, ClusterPasswords.find(store).orElse(null));
+        channels.startReceiver(c, store, ClusterPasswords.find(store).orElse(null));
         WalReceiver rx = c.receiver;
         boolean streaming = management.unlocked(() -> {
             try {

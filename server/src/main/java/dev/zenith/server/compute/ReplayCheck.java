@@ -49,7 +49,7 @@ final class ReplayCheck {
         c.stopping = true;
         try {
             c.process.stop();
-            ComputeLifecycle.closeSql(c);
+            ComputeChannels.closeSql(c);
         } catch (IOException e) {
             LOG.log(Level.WARNING, "pg " + c.name() + " could not be stopped after a failed start", e);
         } finally {

@@ -29,13 +29,16 @@ final class StorageAdoption {
     private final StorageRegistry storages;
     private final SnapshotCatalog snapshots;
     private final PgRegistry registry;
-    private final ComputeLifecycle lifecycle;
+    private final DestroyIntents destroys;
+    private final ComputeChannels channels;
 
-    StorageAdoption(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry, ComputeLifecycle lifecycle) {
+    StorageAdoption(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry, DestroyIntents destroys,
+                    ComputeChannels channels) {
         this.storages = storages;
         this.snapshots = snapshots;
         this.registry = registry;
-        this.lifecycle = lifecycle;
+        this.destroys = destroys;
+        this.channels = channels;
     }
 
     /**
@@ -46,7 +49,7 @@ final class StorageAdoption {
      * nothing of it is loaded, and this returns false.
      */
     boolean takeIn(StorageRegistry.Storage s) throws IOException {
-        lifecycle.finishDestroysCutShort(s);
+        destroys.finishCutShort(s);
         List<PgRecord> found = PgRegistry.storedPgs(s.store());
         List<String> taken = registry.namesTakenHere(found);
         if (!taken.isEmpty()) {
@@ -72,7 +75,7 @@ final class StorageAdoption {
                 LOG.info("pg " + r.name() + " is still running: taking it back");
                 c.running = true;
                 if (c.isPrimary()) {
-                    lifecycle.startReceiver(c, s.store(), ClusterPasswords.find(s.store()).orElse(null));
+                    channels.startReceiver(c, s.store(), ClusterPasswords.find(s.store()).orElse(null));
                 }
             } else if (!portFree) {
                 portTaken.add(c); // given while this storage was unavailable: it gets another
@@ -134,7 +137,7 @@ final class StorageAdoption {
         StorageRegistry.Storage s = storages.attach(name, type, path, pitr);
         List<PgRecord> found;
         try {
-            lifecycle.finishDestroysCutShort(s);
+            destroys.finishCutShort(s);
             found = PgRegistry.storedPgs(s.store());
             List<String> taken = registry.namesTakenHere(found);
             if (!taken.isEmpty()) {
