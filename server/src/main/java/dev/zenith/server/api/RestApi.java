@@ -105,7 +105,7 @@ public final class RestApi {
         r.get("/storages/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             storages.describe(name); // an unknown name is a 404 at once
-            // on the management thread: a detach must not close the store while its size is read
+            // under the management lock: a detach must not close the store while its size is read
             blocking(ctx, 200, () -> storages.describeWithSize(name));
         });
         r.get("/storages/:name/timelines").handler(ctx -> {
@@ -292,7 +292,7 @@ public final class RestApi {
     }
 
     /**
-     * Runs a long action as a job on the management executor. A client that asks for it with
+     * Runs a long action as a job on a management thread, under the management lock. A client that asks for it with
      * {@code Prefer: respond-async} (RFC 7240) is answered at once, 202 with {@code Location: /jobs/ID}, and
      * polls the job for its phase and progress; any other gets the action's answer when it is done.
      */
@@ -327,7 +327,7 @@ public final class RestApi {
         });
     }
 
-    /** A read that blocks (the store), on a worker: it does not wait behind the management thread's changes. */
+    /** A read that blocks (the store), on a worker: it does not wait behind the management lock's changes. */
     private void reading(RoutingContext ctx, Callable<Object> work) {
         vertx.executeBlocking(work, false).onComplete(ar -> {
             if (ar.succeeded()) {

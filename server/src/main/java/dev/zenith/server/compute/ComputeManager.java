@@ -38,7 +38,7 @@ import java.util.logging.Logger;
  * {@link StorageAdoption} (storages' pgs joining), {@link Branches} and {@link PgBranching} (timelines,
  * create, checkout, promote), {@link RetentionPolicy} (garbage collection, snapshots' retention figures).
  *
- * <p>State-changing methods are blocking and must run on the daemon's single management thread; the
+ * <p>State-changing methods are blocking and must run under the management lock ({@link Management}); the
  * read-only ones ({@link #list()}, {@link #show}, {@link #status()}) are safe on an event loop.
  */
 public final class ComputeManager implements ComputeTimelines {
@@ -111,7 +111,7 @@ public final class ComputeManager implements ComputeTimelines {
         // again; a directory not known to be clean is rebuilt from the store.
         restartWanted(c -> true);
         timers.add(vertx.setPeriodic(RELEASED_STORAGE_POLL_MS, id -> {
-            if (storages.anyHeldElsewhere()) { // almost always none: then no trip to the management thread
+            if (storages.anyHeldElsewhere()) { // almost always none: then no trip to a management thread
                 management.run(() -> {
                     adoption.takeReleasedStorages(this::restartWanted);
                     return null;
@@ -140,7 +140,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /**
      * Notices computes that died (kill -9, OOM): they are marked stopped and rebuilt at their next start.
-     * The bookkeeping runs on the management thread, like every other state change.
+     * The bookkeeping runs under the management lock, like every other state change.
      */
     private void watchComputes() {
         for (Compute c : registry.all()) {
@@ -209,7 +209,7 @@ public final class ComputeManager implements ComputeTimelines {
                 r.timeline(), registry.lastLsn(c), r.pgdata(), r.logfile(), r.createdAt(), rx == null ? null : rx.stats());
     }
 
-    // ---- storages (management thread) ----
+    // ---- storages (management lock) ----
 
     /** See {@link StorageAdoption#attach}. */
     public StorageRegistry.Storage attachStorage(String name, String type, String path, Duration pitr) throws IOException {
@@ -225,7 +225,7 @@ public final class ComputeManager implements ComputeTimelines {
         registry.checkStorageUnused(storage);
     }
 
-    // ---- pgs (management thread) ----
+    // ---- pgs (management lock) ----
 
     /**
      * What {@code pg create} asks for. Without a source the pg runs on its storage's main timeline (the
@@ -384,7 +384,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /**
      * After {@link #stopAllBlocking}: no periodic work starts any more, and what was queued on the
-     * management thread has finished, so the stores can be closed under nobody's feet.
+     * management threads has finished, so the stores can be closed under nobody's feet.
      */
     public void close() {
         timers.forEach(vertx::cancelTimer);

@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  * Every snapshot of every storage, kept in each storage's metadata ({@code snapshot/PG@SNAP}) and in
  * memory for reads. Also remembers which branch timeline was made from which snapshot
  * ({@code branch/TIMELINE}), so a snapshot a branch depends on cannot be destroyed.
- * Mutations run on the management thread.
+ * Mutations run under the management lock (one at a time); reads may come from anywhere.
  */
 public final class SnapshotCatalog {
     /** Made by {@code pg checkout} for the state a pg left; users cannot name their own snapshots so. */

@@ -128,7 +128,7 @@ public final class WalReceiver {
     public WalReceiver(Vertx vertx, Store store, TimelineId timeline, String host, int port, String password,
                        String applicationName, String slotName, ZenithConfig config, BooleanSupplier computeAlive) {
         this.vertx = vertx;
-        // An event-loop context of its own, whichever thread creates it (the management thread is a worker's).
+        // An event-loop context of its own, whichever thread creates it (a management thread is a worker's).
         this.context = ((VertxInternal) vertx).createEventLoopContext();
         this.store = store;
         this.timeline = timeline;

@@ -39,7 +39,7 @@ import java.util.regex.Pattern;
  * The attached storages, persisted in {@code ZENITH_HOME/storages.json}. A native storage is an LMDB
  * store at its path. Attach opens it, detach closes it and leaves its files alone.
  *
- * <p>Mutations are called from the daemon's single management thread; reads may come from anywhere.
+ * <p>Mutations are called under the daemon's management lock (one at a time); reads may come from anywhere.
  */
 public final class StorageRegistry implements AutoCloseable {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(StorageRegistry.class.getName());
