@@ -43,6 +43,8 @@ public final class RestApi {
     private final JobRegistry jobs = new JobRegistry(ErrorStatus::of);
     /** Where long reads run (see {@link #read}). */
     private final WorkerExecutor reads;
+    /** Held by the long reads, and exclusively by a storage detach, which closes a store. */
+    private final java.util.concurrent.locks.ReadWriteLock storesInUse = new java.util.concurrent.locks.ReentrantReadWriteLock();
     /** The API's description (OpenAPI 3), kept beside this class; OpenApiTest holds it to the routes. */
     private static final JsonObject OPENAPI = loadOpenApi();
     private final RequestGuard guard;
@@ -126,7 +128,14 @@ public final class RestApi {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> {
                 JsonObject s = storages.describe(name);
-                computes.detachStorage(name);
+                // The long reads (see read()) run beside the management lock: none may have the store closed under it.
+                var closing = storesInUse.writeLock();
+                closing.lock();
+                try {
+                    computes.detachStorage(name);
+                } finally {
+                    closing.unlock();
+                }
                 return s;
             });
         });
@@ -305,7 +314,15 @@ public final class RestApi {
      * index), as a job on the readers' executor: it neither waits behind state changes nor holds them.
      */
     private void read(RoutingContext ctx, Callable<Object> work) {
-        asJob(ctx, 200, w -> reads.executeBlocking(w, false), work);
+        asJob(ctx, 200, w -> reads.executeBlocking(() -> {
+            var reading = storesInUse.readLock();
+            reading.lock();
+            try {
+                return w.call();
+            } finally {
+                reading.unlock();
+            }
+        }, false), work);
     }
 
     private void asJob(RoutingContext ctx, int status, java.util.function.Function<Callable<Object>, Future<Object>> runner,
