@@ -4,6 +4,7 @@ import dev.zenith.pgexec.Processes;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * with SIGSTOP (up to the fast-stop timeout), a pg create of another pg is answered, and the frozen pg
  * itself refuses another action until its stop is done.
  */
+@Tag("pg")
 class ManagementConcurrencyTest {
     private DaemonFixture d;
 

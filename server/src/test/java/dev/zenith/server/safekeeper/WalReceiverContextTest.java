@@ -1,6 +1,7 @@
 package dev.zenith.server.safekeeper;
 
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.Context;
@@ -24,7 +25,7 @@ class WalReceiverContextTest {
 
     @Test
     void aReceiverMadeOnAWorkerThreadLivesOnAnEventLoopAndReportsItsStop() throws Exception {
-        Vertx vertx = Vertx.vertx();
+        Vertx vertx = CheckedVertx.create();
         try (Store store = Store.open(tmp.resolve("store"))) {
             ZenithConfig config = ZenithConfig.fromJson(new JsonObject().put("home", tmp.resolve("home").toString()));
             AtomicReference<Context> makers = new AtomicReference<>();
