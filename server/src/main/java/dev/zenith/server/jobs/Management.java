@@ -19,7 +19,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Management {
     public static final String EXECUTOR = "zenith-management";
     /** Actions waiting unlocked each hold a thread; beyond this many, further work queues. */
-    private static final int THREADS = 8;
+    private static final int THREADS = 4;
 
     private final WorkerExecutor workers;
     private final ReentrantLock lock = new ReentrantLock(true);
