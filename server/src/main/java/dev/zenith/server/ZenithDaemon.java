@@ -9,7 +9,7 @@ import dev.zenith.server.jobs.Management;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
-import dev.zenith.server.walservice.WalService;
+import dev.zenith.server.replication.WalService;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;

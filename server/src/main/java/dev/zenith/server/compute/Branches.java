@@ -6,7 +6,7 @@ import dev.zenith.server.history.HistoryPoints;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.storages.StorageRegistry;
-import dev.zenith.server.walservice.ComputeTimelines;
+import dev.zenith.server.replication.ComputeTimelines;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.TimelineId;

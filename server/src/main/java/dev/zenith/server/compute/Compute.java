@@ -1,7 +1,7 @@
 package dev.zenith.server.compute;
 
 import dev.zenith.server.domain.UnavailableException;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.wal.Lsn;
 
 /** A compute's persistent record plus what only the running daemon knows. */

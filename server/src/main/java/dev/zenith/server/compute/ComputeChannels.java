@@ -1,7 +1,7 @@
 package dev.zenith.server.compute;
 
 import dev.zenith.server.config.ZenithConfig;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
 import io.vertx.core.Vertx;
 

@@ -8,7 +8,7 @@ import dev.zenith.server.domain.DomainException;
 import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.jobs.Progress;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.storage.Store;

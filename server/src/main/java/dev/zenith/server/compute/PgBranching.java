@@ -10,7 +10,7 @@ import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.jobs.Progress;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.PgTimelines;

@@ -6,7 +6,7 @@ import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.NotFoundException;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;

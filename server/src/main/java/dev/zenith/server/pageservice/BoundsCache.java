@@ -1,6 +1,6 @@
 package dev.zenith.server.pageservice;
 
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;

@@ -5,7 +5,7 @@ import dev.zenith.protocol.pagestream.PagestreamResponse;
 import dev.zenith.protocol.server.PageServiceEvent;
 import dev.zenith.protocol.server.PageServiceSession;
 import dev.zenith.protocol.wire.ErrorFields;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.Context;

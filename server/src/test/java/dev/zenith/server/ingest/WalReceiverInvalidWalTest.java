@@ -1,4 +1,4 @@
-package dev.zenith.server.safekeeper;
+package dev.zenith.server.ingest;
 
 import dev.zenith.server.testing.CheckedVertx;
 import dev.zenith.storage.InitdbWal;

@@ -1,8 +1,8 @@
-package dev.zenith.server.walservice;
+package dev.zenith.server.replication;
 
 import dev.zenith.protocol.replication.PgTime;
 import dev.zenith.protocol.server.WalSenderSession;
-import dev.zenith.server.safekeeper.WalReceiver;
+import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;

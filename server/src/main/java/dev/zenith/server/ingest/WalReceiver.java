@@ -1,4 +1,4 @@
-package dev.zenith.server.safekeeper;
+package dev.zenith.server.ingest;
 
 import dev.zenith.protocol.replication.PhysicalReplicationClient;
 import dev.zenith.protocol.replication.ReplicationEvent;

@@ -1,4 +1,4 @@
-package dev.zenith.server.walservice;
+package dev.zenith.server.replication;
 
 import dev.zenith.storage.timeline.TimelineId;
 
@@ -6,7 +6,7 @@ import java.util.Optional;
 
 /**
  * What the WAL service needs to know of the daemon's computes (pgs), implemented by the compute manager:
- * declared here, by its user, so that {@code walservice} does not depend on {@code compute} (which
+ * declared here, by its user, so that {@code replication} does not depend on {@code compute} (which
  * depends on this package's replication slots and followed timelines).
  */
 public interface ComputeTimelines {

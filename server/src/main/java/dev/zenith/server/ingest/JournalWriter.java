@@ -1,4 +1,4 @@
-package dev.zenith.server.safekeeper;
+package dev.zenith.server.ingest;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;

@@ -1,4 +1,4 @@
-package dev.zenith.server.walservice;
+package dev.zenith.server.replication;
 
 import dev.zenith.wal.Lsn;
 import io.netty.buffer.Unpooled;

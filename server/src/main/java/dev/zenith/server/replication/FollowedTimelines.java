@@ -1,4 +1,4 @@
-package dev.zenith.server.walservice;
+package dev.zenith.server.replication;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;

@@ -1,4 +1,4 @@
-package dev.zenith.server.safekeeper;
+package dev.zenith.server.ingest;
 
 import dev.zenith.protocol.replication.ReplicationCommand;
 import dev.zenith.protocol.server.ReplicationResponses;
