@@ -1,6 +1,6 @@
 package dev.zenith.cli;
 
-import dev.zenith.wal.dump.WalDumpCommand;
+import dev.zenith.cli.waldump.WalDumpCommand;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 

@@ -5,7 +5,7 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.WalStreamDecoder;
-import dev.zenith.wal.dump.WalDumpCommand;
+import dev.zenith.cli.waldump.WalDumpCommand;
 import dev.zenith.wal.record.BlockReference;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.segment.WalSegments;

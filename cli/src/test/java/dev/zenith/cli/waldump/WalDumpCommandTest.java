@@ -1,4 +1,4 @@
-package dev.zenith.wal.dump;
+package dev.zenith.cli.waldump;
 
 import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.wal.testing.GeneratedWal;

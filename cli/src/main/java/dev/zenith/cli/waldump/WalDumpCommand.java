@@ -1,6 +1,7 @@
-package dev.zenith.wal.dump;
+package dev.zenith.cli.waldump;
 
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.dump.WaldumpFormat;
 import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.EndReason;
