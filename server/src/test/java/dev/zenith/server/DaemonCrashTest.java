@@ -1,6 +1,8 @@
 package dev.zenith.server;
 
 import dev.zenith.pgexec.Processes;
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.server.testing.PgbenchLedger;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;

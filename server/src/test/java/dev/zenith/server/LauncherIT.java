@@ -1,8 +1,12 @@
 package dev.zenith.server;
 
 import dev.zenith.pgexec.Processes;
-import dev.zenith.server.CliTest.Run;
+import dev.zenith.server.api.CliTest.Run;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.server.testing.Launcher;
+import dev.zenith.server.testing.LocalUser;
+import dev.zenith.server.testing.WalServiceClients;
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

@@ -1,0 +1,242 @@
+package dev.zenith.server.api;
+
+import dev.zenith.server.api.CliTest.Run;
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.server.testing.Launcher;
+import dev.zenith.server.testing.LocalUser;
+import dev.zenith.testkit.PgCluster;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The launcher's lean path: the read-only commands a running daemon answers (POST /cli, no JVM start) print
+ * what the zenith program prints, byte for byte, with its exit code, whatever the terminal and environment;
+ * any other line, help and usage errors are the program's; the daemon runs nothing else and wants the token.
+ * Also pg connstr, pg logs and zenith logs (-f too) as people use them, against a daemon of its own process.
+ */
+@Tag("pg")
+class LeanCliIT {
+    static DaemonFixture d;
+    static Path workDir;
+    static Instant lastCreated;
+
+    @BeforeAll
+    static void start() throws Exception {
+        d = new DaemonFixture().startProcess(); // its own JVM, which logs to ZENITH_HOME/zenith.log
+        workDir = Files.createTempDirectory("zenith-user-dir");
+        int main = d.createPg("main").getInteger("port");
+        d.psql(main, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@first").encode());
+        d.psql(main, "INSERT INTO t SELECT generate_series(101, 200)");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@second-with-a-rather-long-name-to-cut").encode());
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "dev").put("snapshot", "main@first").put("start", false).encode());
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("replica_of", "main").put("start", false).encode());
+        lastCreated = Instant.now();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        d.close();
+        PgCluster.deleteTree(workDir);
+    }
+
+    private static Run zenith(Map<String, String> env, String... argv) throws Exception {
+        return Launcher.run(d, workDir, env, argv);
+    }
+
+    /**
+     * {@code env} with ZENITH_CLI={@code cli}; for the daemon, also a JVM that cannot start, so that no answer
+     * can come from the program.
+     */
+    private static Map<String, String> with(Map<String, String> env, String cli) {
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.put("ZENITH_CLI", cli);
+        if (cli.equals("daemon")) {
+            all.put("JAVA_TOOL_OPTIONS", "-XX:+NoSuchOptionSoNoJvmStarts");
+        }
+        return all;
+    }
+
+    /** The program's answer and the daemon's; again when a clock-driven cell ("2 min ago") moved in between. */
+    private static void sameFromBoth(Map<String, String> env, boolean terminal, String... argv) throws Exception {
+        Run program = null;
+        Run daemon = null;
+        for (int attempt = 0; attempt < 3 && (program == null || !program.equals(daemon)); attempt++) {
+            program = terminal ? Launcher.runOnTerminal(d, workDir, with(env, "jvm"), argv) : zenith(with(env, "jvm"), argv);
+            daemon = terminal ? Launcher.runOnTerminal(d, workDir, with(env, "daemon"), argv) : zenith(with(env, "daemon"), argv);
+        }
+        assertEquals(program, daemon, String.join(" ", argv) + " with " + env + (terminal ? " on a terminal" : ""));
+    }
+
+    @Test
+    void theDaemonPrintsWhatTheProgramPrints() throws Exception {
+        // "CREATED 1 min ago" stays put for a minute: both answers are then the same but when one straddles it
+        long wait = Duration.between(Instant.now(), lastCreated.plusSeconds(61)).toMillis();
+        if (wait > 0) {
+            Thread.sleep(wait);
+        }
+        List<String[]> lines = List.of(
+                new String[] {"pg", "list"}, new String[] {"pg", "ls", "-o", "wide"}, new String[] {"--json", "pg", "list"},
+                new String[] {"pg", "list", "--tree"}, new String[] {"pg", "show", "main"}, new String[] {"pg", "show", "rep"},
+                new String[] {"pg", "show", "-n", "main", "-o", "json"}, new String[] {"pg", "connstr", "main"},
+                new String[] {"snapshot", "list"}, new String[] {"snapshot", "show", "main@first"},
+                new String[] {"snapshot", "diff", "main@first", "main@second-with-a-rather-long-name-to-cut"},
+                new String[] {"storage", "list"}, new String[] {"storage", "show", "local"}, new String[] {"status"},
+                new String[] {"log", "main"}, new String[] {"log", "main", "--oneline", "-n", "3", "--since", "1 hour ago"},
+                new String[] {"tree"}, new String[] {"__complete", "--", "pg", "show", ""},
+                new String[] {"pg", "show", "nope"}, new String[] {"snapshot", "show", "main@nope"}, new String[] {"log", "nope"});
+        for (String[] line : lines) {
+            sameFromBoth(Map.of(), false, line);
+        }
+        // what the output depends on: colour, width, character set, time zone
+        List<Map<String, String>> environments = List.of(Map.of("NO_COLOR", "1", "COLUMNS", "60"),
+                Map.of("LANG", "C", "LC_ALL", "", "LC_CTYPE", ""), Map.of("TZ", "Asia/Tokyo"));
+        for (Map<String, String> env : environments) {
+            for (String[] line : List.of(new String[] {"pg", "list"}, new String[] {"snapshot", "list"}, new String[] {"tree"},
+                    new String[] {"log", "main", "--oneline", "--since", "today 00:00"})) {
+                sameFromBoth(env, false, line);
+            }
+        }
+        if (Launcher.canRunOnTerminal()) {
+            sameFromBoth(Map.of(), true, "pg", "list"); // colour
+            sameFromBoth(Map.of("NO_COLOR", "1"), true, "status");
+            Run coloured = Launcher.runOnTerminal(d, workDir, Map.of("TERM", "xterm"), "pg", "list");
+            assertTrue(coloured.out().contains("\u001b["), "colour on a terminal: " + coloured);
+            Run noColor = Launcher.runOnTerminal(d, workDir, Map.of("TERM", "xterm", "NO_COLOR", "1"), "pg", "list");
+            assertTrue(!noColor.out().contains("\u001b["), "none with NO_COLOR: " + noColor);
+        }
+        assertTrue(!zenith(Map.of("TERM", "xterm"), "pg", "list").out().contains("\u001b["), "none on a pipe");
+        Run ascii = zenith(Map.of("LANG", "C", "LC_ALL", "", "LC_CTYPE", ""), "tree");
+        assertTrue(ascii.out().contains("`-- ") && ascii.out().chars().allMatch(c -> c < 128), ascii.out());
+        Run unicode = zenith(Map.of("LANG", "C.UTF-8", "LC_ALL", "", "LC_CTYPE", ""), "tree");
+        assertTrue(unicode.out().contains("└── "), unicode.out());
+    }
+
+    @Test
+    void onlyReadOnlyLinesAreServedAndTheTokenIsNeeded() throws Exception {
+        Map<String, String> daemonOnly = Map.of("ZENITH_CLI", "daemon");
+        for (String[] line : List.of(new String[] {"pg", "stop", "main"}, new String[] {"pg", "list", "--help"},
+                new String[] {"pg", "lst"}, new String[] {"snapshot", "create", "main@x"}, new String[] {"logs"})) {
+            Run r = zenith(daemonOnly, line);
+            assertEquals(new Run(70, "", "zenith: the daemon did not run this command (ZENITH_CLI=daemon)\n"), r,
+                    String.join(" ", line));
+        }
+        assertEquals("running", d.pg("main").getString("status"), "nothing was stopped");
+        assertEquals(404, d.request("GET", "/snapshots/main@x", null).statusCode(), "nothing was created");
+        // arguments are data for the command, never for a shell: quotes, $(...), backslashes, a newline
+        Path marker = workDir.resolve("shell-ran");
+        String hostile = "x\"; touch " + marker + "; echo \"$(touch " + marker + ")`touch " + marker + "`\\\n'";
+        sameFromBoth(Map.of(), false, "pg", "show", hostile);
+        Run ranByDaemon = zenith(daemonOnly, "pg", "show", hostile);
+        assertTrue(ranByDaemon.code() != 70 && ranByDaemon.err().startsWith("zenith: "), "the daemon ran it: " + ranByDaemon);
+        assertTrue(!Files.exists(marker), "no shell ran an argument");
+        // the default path runs what the daemon does not: the program's did-you-mean
+        Run typo = zenith(Map.of(), "pg", "lst");
+        assertEquals(2, typo.code(), typo.toString());
+        assertTrue(typo.err().contains("did you mean: ls or "), typo.err());
+
+        var refused = d.request("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("pg").add("stop").add("main")).encode());
+        assertEquals(422, refused.statusCode(), refused.body());
+        assertEquals("running", d.pg("main").getString("status"));
+        assertEquals(400, d.request("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("status"))
+                .put("env", new JsonObject().put("HOME", "/root")).encode()).statusCode(), "only the variables output depends on");
+        var noToken = d.unauthenticated("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("status")).encode(),
+                "Content-Type", "application/json");
+        assertEquals(401, noToken.statusCode(), noToken.body());
+        String status = new JsonObject().put("argv", new JsonArray().add("status")).encode();
+        var page = d.unauthenticated("POST", "/cli", status, "Content-Type", "application/json",
+                "Authorization", "Bearer " + d.apiToken(), "Origin", "http://example.com");
+        assertEquals(403, page.statusCode(), "a web page's request, even with the token: " + page.body());
+        var simplePost = d.unauthenticated("POST", "/cli", status, "Content-Type", "text/plain",
+                "Authorization", "Bearer " + d.apiToken());
+        assertEquals(415, simplePost.statusCode(), "a page's 'simple' cross-site POST: " + simplePost.body());
+        var served = d.request("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("pg").add("connstr").add("main")).encode());
+        assertEquals(200, served.statusCode());
+        String connstr = d.pg("main").getString("connstr");
+        assertEquals("0\n" + (connstr.length() + 1) + "\n" + connstr + "\n", served.body(), "exit code, stdout's length, stdout, stderr");
+    }
+
+    @Test
+    void connstrAndLogsAsPeopleUseThem() throws Exception {
+        Run connstr = zenith(Map.of(), "pg", "connstr", "main");
+        assertEquals(0, connstr.code(), connstr.toString());
+        assertEquals(new LocalUser.Run(0, "200"), LocalUser.owner(d.pg.bin("psql").toString(), "-X", "-w", "-At",
+                connstr.out().strip(), "-c", "SELECT count(*) FROM t"), "psql \"$(zenith pg connstr main)\"");
+
+        Run pgTail = zenith(Map.of(), "pg", "logs", "main", "--lines", "3");
+        assertEquals(0, pgTail.code(), pgTail.toString());
+        assertEquals(3, pgTail.out().strip().split("\n").length, pgTail.out());
+        assertTrue(Files.readString(Path.of(d.pg("main").getString("logfile"))).contains(pgTail.out()), pgTail.out());
+        Run tail = zenith(Map.of(), "logs", "-n", "5");
+        assertEquals(0, tail.code(), tail.toString());
+        assertEquals(5, tail.out().strip().split("\n").length, tail.out());
+        assertTrue(Files.readString(d.home.resolve("zenith.log")).contains(tail.out()), tail.out());
+
+        // -f goes on printing what is appended, until stopped
+        int main = d.pg("main").getInteger("port");
+        follow(List.of("pg", "logs", "main", "-f"), () -> d.psql(main, "SELECT pg_reload_conf()"),
+                "received SIGHUP, reloading configuration files");
+        follow(List.of("logs", "-f"), () -> d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "followed")
+                .put("start", false).encode()), "pg followed created");
+    }
+
+    interface Action {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code zenith ARGV}, waits for its first line, does {@code action}, then waits (a minute at most) for {@code expected}. */
+    private static void follow(List<String> argv, Action action, String expected) throws Exception {
+        Process p = Launcher.command(d, workDir, Map.of(), argv.toArray(String[]::new))
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String l = r.readLine(); l != null; l = r.readLine()) {
+                    lines.add(l);
+                }
+            } catch (java.io.IOException e) {
+                // the process was stopped
+            }
+        });
+        reader.start();
+        try {
+            assertTrue(lines.poll(2, TimeUnit.MINUTES) != null, argv + " printed the log's tail");
+            action.run();
+            List<String> seen = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            while (seen.stream().noneMatch(l -> l.contains(expected)) && System.nanoTime() < deadline) {
+                String l = lines.poll(1, TimeUnit.SECONDS);
+                if (l != null) {
+                    seen.add(l);
+                }
+            }
+            assertTrue(seen.stream().anyMatch(l -> l.contains(expected)), argv + " never printed '" + expected + "': " + seen);
+            assertTrue(p.isAlive(), "it follows until stopped");
+        } finally {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+            p.waitFor(1, TimeUnit.MINUTES);
+            reader.join(60_000);
+        }
+    }
+}
