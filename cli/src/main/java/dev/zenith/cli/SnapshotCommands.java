@@ -81,6 +81,25 @@ final class SnapshotCommands implements Runnable {
         return 0;
     }
 
+    @Command(name = "export", description = "Write a snapshot out: a base backup (a data directory, or FILE.tar /"
+            + " FILE.tar.zst) that pg_verifybackup checks and PostgreSQL 15 starts on, or --format dump: pg_dump -Fc files.",
+            footerHeading = "%nExamples:%n", footer = {"  zenith snapshot export main@noon --to /backups/noon",
+            "  zenith snapshot export main@noon --to noon.tar.zst", "  zenith snapshot export main@noon --format dump --to dumps/"})
+    int export(@Parameters(paramLabel = "PG@SNAP") String name,
+               @picocli.CommandLine.Option(names = "--to", required = true, paramLabel = "PATH",
+                       description = "a new path (or an empty directory), written by the daemon") String to,
+               @picocli.CommandLine.Option(names = "--format", paramLabel = "FORMAT", defaultValue = "backup",
+                       description = "backup (default) or dump") String format) {
+        String snapshot = Points.snapshot(name, null, cli.client());
+        ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", "export")
+                .put("to", StorageCommands.absolute(to)).put("format", format);
+        JsonNode e = cli.client().sendWithProgress("POST", path(snapshot) + "/actions", body,
+                new JobProgress(cli, "export " + snapshot));
+        cli.emit(e, () -> cli.out.println("snapshot " + e.path("snapshot").asText() + " (" + e.path("lsn").asText()
+                + ") exported as " + e.path("format").asText() + " to " + e.path("to").asText()));
+        return 0;
+    }
+
     @Command(name = "diff", description = "Pages and bytes changed between two points.",
             footerHeading = "%nExample:%n", footer = "  zenith snapshot diff main@HEAD1 main@before-migration")
     int diff(@Parameters(index = "0", paramLabel = "PG@A") String a, @Parameters(index = "1", paramLabel = "PG@B") String b) {

@@ -5,6 +5,7 @@ import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.api.RequestGuard;
 import dev.zenith.server.api.RestApi;
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.export.SnapshotExporter;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.security.Secrets;
@@ -57,6 +58,7 @@ public final class ZenithDaemon {
     /** ZENITH_HOME as configured and as its real path: the homes a CLI may name (RestApi.HOME_HEADER). */
     private Set<Path> homes;
     private Management management;
+    private SnapshotExporter exporter;
     private HttpServer http;
     private String walServiceDeployment;
 
@@ -183,10 +185,11 @@ public final class ZenithDaemon {
             storages.reserve("the base backups' scratch directory", config.scratchDir(), true);
             computes = new ComputeManager(vertx, config, pg, storages, management);
             computes.recover();
+            exporter = new SnapshotExporter(config, storages, computes, pg);
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
         }).compose(v -> new RestApi(vertx, storages, computes, management, () -> shutdown(), homes,
-                        new RequestGuard(apiToken, config.httpHost(), config.httpScheme()))
+                        new RequestGuard(apiToken, config.httpHost(), config.httpScheme()), exporter)
                 .listen(config.httpHost(), config.httpPort(), config.tlsCert(), config.tlsKey()))
                 .compose(server -> {
                     http = server;

@@ -1,6 +1,7 @@
 package dev.zenith.server.api;
 
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.export.SnapshotExporter;
 import dev.zenith.server.domain.Names;
 import dev.zenith.server.jobs.Job;
 import dev.zenith.server.jobs.JobRegistry;
@@ -49,6 +50,7 @@ public final class RestApi {
     private static final JsonObject OPENAPI = loadOpenApi();
     private final RequestGuard guard;
     private final CliEndpoint cli;
+    private final SnapshotExporter exporter;
 
     /**
      * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
@@ -59,7 +61,8 @@ public final class RestApi {
 
     /** {@code homes}: this daemon's ZENITH_HOME as configured and as the real path it resolves to. */
     public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
-                   Runnable shutdown, Set<Path> homes, RequestGuard guard) {
+                   Runnable shutdown, Set<Path> homes, RequestGuard guard, SnapshotExporter exporter) {
+        this.exporter = exporter;
         this.homes = homes;
         this.guard = guard;
         this.vertx = vertx;
@@ -222,6 +225,17 @@ public final class RestApi {
             String name = ctx.pathParam("name");
             computes.snapshots().get(name);
             read(ctx, () -> computes.listSnapshots(name).getJsonObject(0));
+        });
+        r.post("/snapshots/:name/actions").handler(ctx -> {
+            String name = ctx.pathParam("name");
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "to", "format"));
+            String action = body.requiredString("action");
+            if (!action.equals("export")) {
+                throw ApiException.badRequest("unknown action '" + action + "'; expected export");
+            }
+            var req = SnapshotExporter.Request.of(name, body.requiredString("to"), body.optionalString("format"));
+            computes.snapshots().get(name); // an unknown snapshot is a 404 at once
+            blocking(ctx, 201, () -> exporter.export(req));
         });
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");

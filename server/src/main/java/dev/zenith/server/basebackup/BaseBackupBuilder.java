@@ -78,7 +78,16 @@ public final class BaseBackupBuilder {
                                          Map<Integer, byte[]> historyFiles, Path scratchRoot) throws IOException {
         Lsn end = store.wal().lastRecordEnd(timeline.id()).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no WAL"));
-        ImageManifest image = store.images().latestImageAtOrBefore(timeline.id(), end).orElseThrow(() ->
+        return prepare(store, timeline, end, label, includeWal, historyFiles, scratchRoot);
+    }
+
+    /**
+     * A backup of the timeline as of {@code end} (a record boundary at or before its WAL end, e.g. a
+     * snapshot's LSN): the newest image whose checkpoint lies wholly before it, WAL up to it, zeros after.
+     */
+    public static PreparedBackup prepare(Store store, Timeline timeline, Lsn end, String label, boolean includeWal,
+                                         Map<Integer, byte[]> historyFiles, Path scratchRoot) throws IOException {
+        ImageManifest image = store.images().imageFor(timeline.id(), end).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no image at or before " + end));
         ControlFile imageControl = ControlFile.parse(store.images().pgControl(image));
         // The WAL may cross into later PostgreSQL timelines than the image's checkpoint (a branch, a promotion):

@@ -1,0 +1,76 @@
+package dev.zenith.server.export;
+
+import dev.zenith.server.basebackup.BackupManifest;
+import dev.zenith.server.basebackup.BaseBackupBuilder;
+import dev.zenith.server.basebackup.BaseBackupBuilder.PreparedBackup;
+import dev.zenith.server.basebackup.ManifestChecksum;
+import dev.zenith.server.basebackup.TarArchiveReader;
+import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.jobs.Progress;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.Timeline;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.time.Instant;
+
+/**
+ * A snapshot as a base backup: the one the replication port's BASE_BACKUP sends (its image, its WAL up to
+ * the snapshot and zeros after, backup_label, pg_control in archive recovery), written to a {@link BackupSink}
+ * with a backup_manifest (CRC32C, pg_basebackup's default) that pg_verifybackup checks. Blocking.
+ */
+final class BackupExport {
+    private static final int CHUNK = 1 << 20;
+
+    private BackupExport() {
+    }
+
+    /** Writes the backup; the bytes of its members. */
+    static long write(Store store, Timeline timeline, Snapshot snapshot, BackupSink sink, Path scratchRoot)
+            throws IOException {
+        Progress progress = Progress.current();
+        progress.phase("laying out the base backup (WAL up to " + snapshot.lsn() + ")");
+        PreparedBackup backup = BaseBackupBuilder.prepare(store, timeline, snapshot.lsn(), "zenith export " + snapshot.fullName(),
+                true, store.pgTimelines().historyFiles(timeline.id()), scratchRoot);
+        try {
+            progress.phase("writing the base backup", backup.totalBytes());
+            ManifestChecksum checksum = ManifestChecksum.forAlgorithm("CRC32C");
+            BackupManifest manifest = new BackupManifest();
+            byte[] buffer = new byte[CHUNK];
+            for (TarArchiveReader.Entry e : backup.entries()) {
+                if (e.directory()) {
+                    sink.directory(e.path(), e.modified());
+                    continue;
+                }
+                long left = e.size();
+                try (InputStream in = e.source().open(); OutputStream out = sink.file(e.path(), e.size(), e.modified())) {
+                    while (left > 0) {
+                        int n = in.readNBytes(buffer, 0, (int) Math.min(buffer.length, left));
+                        if (n == 0) {
+                            throw new IOException(e.path() + " is shorter than the " + e.size() + " bytes listed");
+                        }
+                        checksum.update(buffer, 0, n);
+                        out.write(buffer, 0, n);
+                        left -= n;
+                        progress.advance(n);
+                    }
+                }
+                String sum = checksum.finishHex();
+                if (e.inManifest()) {
+                    manifest.addFile(e.path(), e.size(), e.modified(), checksum.manifestName(), sum);
+                }
+            }
+            byte[] body = manifest.toBytes(backup.walRanges());
+            try (OutputStream out = sink.file("backup_manifest", body.length, Instant.now())) {
+                out.write(body);
+            }
+            progress.phase("syncing to disk");
+            sink.finish();
+            return backup.totalBytes() + body.length;
+        } finally {
+            backup.delete();
+        }
+    }
+}
