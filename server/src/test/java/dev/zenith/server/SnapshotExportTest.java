@@ -126,6 +126,45 @@ class SnapshotExportTest extends WalServiceTestBase {
         assertTrue(Files.notExists(d.home.resolve("x.tar")));
     }
 
+    @Test
+    void theCliExportsWithProgressLinesAndSaysWhyItRefuses() throws Exception {
+        int port = d.createPg("main").getInteger("port");
+        d.pgbench(port, "-i", "-s", "1", "-q");
+        String atSnapshot = d.psql(port, PGBENCH_STATE);
+        System.setProperty("zenith.home", d.home.toString());
+        try {
+            assertEquals(0, cli("snapshot", "create", "main@s").code());
+            d.pgbench(port, "-c", "1", "-t", "100");
+            Path tar = work.resolve("s.tar.zst");
+            Run exported = cli("snapshot", "export", "main@s", "--to", tar.toString());
+            assertEquals(0, exported.code(), exported.err());
+            assertTrue(exported.out().startsWith("snapshot main@s (") && exported.out().contains(") exported as backup tar.zst to "
+                    + tar), exported.out());
+            assertTrue(exported.err().contains("zenith: export main@s: laying out the base backup")
+                    && exported.err().contains("zenith: export main@s: writing the base backup ("), "a line per phase: " + exported.err());
+            assertStartsWithSnapshot(extract(tar, "s", List.of("--zstd")), atSnapshot);
+
+            Run again = cli("snapshot", "export", "main@s", "--to", tar.toString());
+            assertEquals(1, again.code(), again.out());
+            assertTrue(again.err().contains("exists; give a new path"), again.err());
+            Run badFormat = cli("snapshot", "export", "main@s", "--to", work.resolve("d").toString(), "--format", "zip");
+            assertTrue(badFormat.code() != 0 && badFormat.err().contains("unknown export format 'zip'"), badFormat.err());
+            assertTrue(Files.notExists(work.resolve("d")));
+        } finally {
+            System.clearProperty("zenith.home");
+        }
+    }
+
+    record Run(int code, String out, String err) {
+    }
+
+    private static Run cli(String... argv) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int code = new dev.zenith.cli.Main(new java.io.PrintStream(out, true), new java.io.PrintStream(err, true)).run(List.of(argv));
+        return new Run(code, out.toString(), err.toString());
+    }
+
     private String psqlIn(int port, String database, String sql) throws IOException {
         return d.client(port, List.of(d.pg.bin("psql").toString(), "-X", "-w", "-h", "127.0.0.1", "-p", Integer.toString(port),
                 "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql)).trim();
