@@ -6,6 +6,7 @@ import dev.zenith.server.domain.InvalidRequestException;
 
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -79,18 +80,41 @@ final class ExportTarget {
         return temporary;
     }
 
-    /** Moves the finished export into place (atomically, in one directory). */
+    /**
+     * Puts the finished export in place, atomically and never over something that appeared meanwhile: a
+     * file by a hard link (which fails on an existing name, where rename would replace it), a directory by
+     * rename (which fails on a non-empty one).
+     */
     void commit() throws IOException {
         if (replaceEmptyDirectory) {
             try {
                 Files.delete(target);
             } catch (DirectoryNotEmptyException e) {
-                throw new ConflictException("the export target " + target + " is no longer empty; the export was not kept");
+                throw appeared("is no longer empty");
             }
         } else if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
-            throw new ConflictException("the export target " + target + " appeared while exporting; the export was not kept");
+            throw appeared("appeared while exporting");
         }
-        Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+        if (Files.isRegularFile(temporary, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            try {
+                Files.createLink(target, temporary);
+                Files.delete(temporary);
+                return;
+            } catch (FileAlreadyExistsException e) {
+                throw appeared("appeared while exporting");
+            } catch (UnsupportedOperationException | IOException e) {
+                // a file system without hard links: the rename below
+            }
+        }
+        try {
+            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (DirectoryNotEmptyException | FileAlreadyExistsException e) {
+            throw appeared("appeared while exporting");
+        }
+    }
+
+    private ConflictException appeared(String what) {
+        return new ConflictException("the export target " + target + " " + what + "; the export was not kept");
     }
 
     /** Removes whatever a failed export wrote. */
