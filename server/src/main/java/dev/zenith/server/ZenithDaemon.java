@@ -186,6 +186,7 @@ public final class ZenithDaemon {
             computes = new ComputeManager(vertx, config, pg, storages, management);
             computes.recover();
             exporter = new SnapshotExporter(config, storages, computes, pg);
+            exporter.removeUnfinished();
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
         }).compose(v -> new RestApi(vertx, storages, computes, management, () -> shutdown(), homes,

@@ -40,11 +40,22 @@ final class DumpExport {
         this.passFile = passFile;
     }
 
-    /** Fills {@code dir} (created here); the databases dumped. */
-    JsonArray write(Snapshot snapshot, Path dir) throws IOException {
+    /** A name for the temporary pg that no pg has. */
+    static String nodeName(ComputeManager computes) {
+        while (true) {
+            String name = "export-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+            try {
+                computes.checkExists(name);
+            } catch (dev.zenith.server.domain.NotFoundException e) {
+                return name;
+            }
+        }
+    }
+
+    /** Fills {@code dir} (created here) from a temporary read-only pg named {@code node}; the databases dumped. */
+    JsonArray write(Snapshot snapshot, String node, Path dir) throws IOException {
         Progress progress = Progress.current();
         Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        String node = "export-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
         progress.phase("starting read-only pg " + node + " at " + snapshot.fullName());
         ComputeManager.Created started = computes.create(new ComputeManager.CreateRequest(node, null, true, snapshot.fullName(), null,
                 null, null, true, null));

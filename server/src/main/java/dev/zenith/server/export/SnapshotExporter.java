@@ -2,6 +2,7 @@ package dev.zenith.server.export;
 
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.domain.DomainException;
 import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.config.ZenithConfig;
@@ -30,12 +31,31 @@ public final class SnapshotExporter {
     private final StorageRegistry storages;
     private final ComputeManager computes;
     private final PgInstallation pg;
+    private final UnfinishedExports unfinished;
 
     public SnapshotExporter(ZenithConfig config, StorageRegistry storages, ComputeManager computes, PgInstallation pg) {
         this.config = config;
         this.storages = storages;
         this.computes = computes;
         this.pg = pg;
+        this.unfinished = new UnfinishedExports(config.home().resolve("exports"));
+    }
+
+    /** At start (blocking): removes the halves of exports a killed daemon was writing. */
+    public void removeUnfinished() throws IOException {
+        for (String pg : unfinished.removeLeftovers()) {
+            try {
+                computes.checkExists(pg);
+            } catch (DomainException e) {
+                continue; // never created, gone, or on a storage that is unavailable now
+            }
+            try {
+                computes.destroy(pg);
+                LOG.info("destroyed pg " + pg + ", the read-only pg of a dump export the daemon was stopped in the middle of");
+            } catch (IOException | RuntimeException e) {
+                LOG.log(java.util.logging.Level.WARNING, "could not destroy pg " + pg + " of an unfinished export", e);
+            }
+        }
     }
 
     /** The format a request names, and its target as an absolute path (checked on the event loop: no I/O). */
@@ -63,9 +83,11 @@ public final class SnapshotExporter {
         long started = System.nanoTime();
         JsonObject result = new JsonObject().put("snapshot", snapshot.fullName()).put("lsn", snapshot.lsn().toString())
                 .put("format", req.format().label()).put("to", target.target().toString());
+        String node = req.format() == ExportFormat.DUMP ? DumpExport.nodeName(computes) : null;
+        Path note = unfinished.remember(target.temporary(), node);
         try {
             if (req.format() == ExportFormat.DUMP) {
-                result.put("databases", new DumpExport(computes, pg, config.passFile()).write(snapshot, target.temporary()));
+                result.put("databases", new DumpExport(computes, pg, config.passFile()).write(snapshot, node, target.temporary()));
             } else {
                 try (BackupSink sink = req.format() == ExportFormat.DIRECTORY ? new DirectorySink(target.temporary())
                         : new TarSink(target.temporary(), req.format() == ExportFormat.TAR_ZSTD)) {
@@ -77,6 +99,8 @@ public final class SnapshotExporter {
         } catch (IOException | RuntimeException | Error e) {
             target.discard();
             throw e;
+        } finally {
+            unfinished.forget(note);
         }
         LOG.info(String.format("snapshot %s exported as %s to %s in %.1f s", snapshot.fullName(), req.format().label(),
                 target.target(), (System.nanoTime() - started) / 1e9));
