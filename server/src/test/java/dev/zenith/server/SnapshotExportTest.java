@@ -52,6 +52,8 @@ class SnapshotExportTest extends WalServiceTestBase {
 
         Path tar = work.resolve("backup.tar");
         export("main@before", tar, "backup");
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tar)),
+                "only its owner reads a backup (it has the password hashes)");
         Path fromTar = extract(tar, "fromtar", List.of());
         assertStartsWithSnapshot(fromTar, atSnapshot);
 

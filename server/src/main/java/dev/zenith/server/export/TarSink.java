@@ -9,7 +9,9 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.Date;
@@ -26,6 +28,8 @@ final class TarSink implements BackupSink {
 
     TarSink(Path path, boolean zstd) throws IOException {
         this.path = path;
+        // 0600 as the data directory's files are: it holds the cluster's password hashes
+        Files.createFile(path, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         file = new FileOutputStream(path.toFile());
         OutputStream out = new BufferedOutputStream(file, 1 << 20);
         if (zstd) {
