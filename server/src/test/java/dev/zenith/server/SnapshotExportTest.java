@@ -82,7 +82,7 @@ class SnapshotExportTest extends WalServiceTestBase {
 
         Path dumps = work.resolve("dumps");
         Files.createDirectory(dumps); // an empty directory is a fine target
-        JsonObject e = export("main@s1", dumps, "dump");
+        JsonObject e = exportWatchingDumpProgress("main@s1", dumps);
         JsonArray databases = e.getJsonArray("databases");
         assertEquals(List.of("postgres", "shop/2"), databases.stream().map(o -> ((JsonObject) o).getString("database")).toList());
         assertTrue(Files.exists(dumps.resolve("globals.sql")));
@@ -146,6 +146,12 @@ class SnapshotExportTest extends WalServiceTestBase {
                     && exported.err().contains("zenith: export main@s: writing the base backup ("), "a line per phase: " + exported.err());
             assertStartsWithSnapshot(extract(tar, "s", List.of("--zstd")), atSnapshot);
 
+            Path dumps = work.resolve("dumps");
+            Run dumped = cli("snapshot", "export", "main@s", "--format", "dump", "--to", dumps.toString());
+            assertEquals(0, dumped.code(), dumped.err());
+            assertTrue(dumped.err().contains("zenith: export main@s: dumping database postgres"), dumped.err());
+            assertEquals(List.of("globals.sql", "postgres.dump"), listing(dumps));
+
             Run again = cli("snapshot", "export", "main@s", "--to", tar.toString());
             assertEquals(1, again.code(), again.out());
             assertTrue(again.err().contains("exists; give a new path"), again.err());
@@ -187,6 +193,32 @@ class SnapshotExportTest extends WalServiceTestBase {
     private JsonObject export(String snapshot, Path to, String format) throws Exception {
         return (JsonObject) d.ok(201, "POST", "/snapshots/" + URLEncoder.encode(snapshot, StandardCharsets.UTF_8) + "/actions",
                 body(to.toString(), format).encode());
+    }
+
+    /**
+     * A dump export as a job, polled closely: while database postgres is dumped, the job counts the bytes of
+     * its tables (pgbench's, some MiB); answers the export.
+     */
+    private JsonObject exportWatchingDumpProgress(String snapshot, Path to) throws Exception {
+        HttpResponse<String> accepted = d.unauthenticated("POST", "/snapshots/" + URLEncoder.encode(snapshot, StandardCharsets.UTF_8)
+                        + "/actions", body(to.toString(), "dump").encode(), "Authorization", "Bearer " + d.apiToken(),
+                "Content-Type", "application/json", "Prefer", "respond-async");
+        assertEquals(202, accepted.statusCode(), accepted.body());
+        String location = accepted.headers().firstValue("location").orElseThrow();
+        long seenTotal = 0;
+        while (true) {
+            JsonObject job = (JsonObject) d.ok(200, "GET", location, null);
+            if ("dumping database postgres".equals(job.getString("phase"))) {
+                seenTotal = Math.max(seenTotal, job.getLong("total_bytes"));
+                assertTrue(job.getLong("done_bytes") <= job.getLong("total_bytes"), job.encode());
+            }
+            if (!"running".equals(job.getString("state"))) {
+                assertEquals("succeeded", job.getString("state"), job.encode());
+                assertTrue(seenTotal > 1 << 20, "the dump of postgres counts its tables' bytes: " + seenTotal);
+                return job.getJsonObject("result");
+            }
+            Thread.sleep(5);
+        }
     }
 
     /** pg_verifybackup passes, and PostgreSQL 15 started on the backup holds the snapshot's data. */

@@ -7,13 +7,20 @@ import dev.zenith.server.jobs.Progress;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -61,18 +68,21 @@ final class DumpExport {
                 null, null, true, null));
         try {
             int port = started.pg().port();
-            List<String> databases = run(List.of(pg.bin("psql").toString(), "-X", "-w", "-At", "-v", "ON_ERROR_STOP=1",
-                    "-d", conninfo(port, "postgres"), "-c",
-                    "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname"))
-                    .lines().filter(l -> !l.isEmpty()).toList();
+            List<String> databases = query(port, "postgres",
+                    "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
+                    .stream().map(row -> row[0]).toList();
             JsonArray dumped = new JsonArray();
             progress.phase("dumping roles and tablespaces");
             run(List.of(pg.bin("pg_dumpall").toString(), "-w", "--globals-only", "-f", dir.resolve("globals.sql").toString(),
-                    "-d", conninfo(port, "postgres")));
+                    "-d", conninfo(port, "postgres")), line -> { });
             for (String db : databases) {
-                progress.phase("dumping database " + db);
+                Map<String, Long> tables = tableBytes(port, db);
+                progress.phase("dumping database " + db, tables.values().stream().mapToLong(Long::longValue).sum());
                 Path file = dir.resolve(fileName(db));
-                run(List.of(pg.bin("pg_dump").toString(), "-w", "-Fc", "-f", file.toString(), "-d", conninfo(port, db)));
+                TableProgress tableProgress = new TableProgress(tables, progress);
+                run(List.of(pg.bin("pg_dump").toString(), "-w", "-v", "-Fc", "-f", file.toString(), "-d", conninfo(port, db)),
+                        tableProgress::line);
+                tableProgress.finish();
                 dumped.add(new JsonObject().put("database", db).put("file", file.getFileName().toString())
                         .put("bytes", Files.size(file)));
             }
@@ -87,6 +97,63 @@ final class DumpExport {
         }
     }
 
+    /**
+     * The bytes (heap and TOAST) of each table whose rows pg_dump copies, by "schema.table" as its --verbose
+     * output names them: the progress of a database's dump is the bytes of the tables it has copied.
+     */
+    private Map<String, Long> tableBytes(int port, String db) throws IOException {
+        Map<String, Long> out = new HashMap<>();
+        for (String[] row : query(port, db, "SELECT n.nspname || '.' || c.relname, pg_table_size(c.oid) FROM pg_class c"
+                + " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r'"
+                + " AND n.nspname NOT IN ('pg_catalog', 'information_schema')")) {
+            out.merge(row[0], Long.parseLong(row[1]), Long::sum);
+        }
+        return out;
+    }
+
+    /** Follows pg_dump --verbose: a table's bytes are done when the next one begins, the last at the end. */
+    private static final class TableProgress {
+        private static final Pattern COPYING = Pattern.compile("pg_dump: dumping contents of table \"(.*)\"");
+        private final Map<String, Long> tables;
+        private final Progress progress;
+        private String current;
+
+        TableProgress(Map<String, Long> tables, Progress progress) {
+            this.tables = tables;
+            this.progress = progress;
+        }
+
+        void line(String line) {
+            Matcher m = COPYING.matcher(line);
+            if (m.matches()) {
+                finish();
+                current = m.group(1);
+            }
+        }
+
+        void finish() {
+            Long bytes = current == null ? null : tables.remove(current);
+            if (bytes != null) {
+                progress.advance(bytes);
+            }
+            current = null;
+        }
+    }
+
+    /** Rows of a query, each row's fields (psql's unaligned output, NUL between rows, US between fields). */
+    private List<String[]> query(int port, String db, String sql) throws IOException {
+        String out = run(List.of(pg.bin("psql").toString(), "-X", "-w", "-At", "-0", "-F", "\u001f", "-v", "ON_ERROR_STOP=1",
+                "-d", conninfo(port, db), "-c", sql), line -> { });
+        List<String[]> rows = new ArrayList<>();
+        for (String row : out.split("\0")) {
+            String r = row.endsWith("\n") ? row.substring(0, row.length() - 1) : row;
+            if (!r.isEmpty()) {
+                rows.add(r.split("\u001f", -1));
+            }
+        }
+        return rows;
+    }
+
     /** A database name as a file name: '/' and other unsafe characters percent-encoded, never hidden. */
     static String fileName(String database) {
         String safe = URLEncoder.encode(database, StandardCharsets.UTF_8).replace("*", "%2A");
@@ -98,13 +165,23 @@ final class DumpExport {
                 + "' application_name=zenith_export";
     }
 
-    /** Runs a client tool with the owner's password file; its stdout, or an IOException with its output. */
-    private String run(List<String> command) throws IOException {
+    /**
+     * Runs a client tool with the owner's password file, telling {@code eachLine} every line of its output
+     * (stdout and stderr) as it comes; its output, or an IOException with it.
+     */
+    private String run(List<String> command, Consumer<String> eachLine) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().put("PGPASSFILE", passFile.toString());
         pb.environment().remove("PGPASSWORD");
         Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        StringBuilder all = new StringBuilder();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line = r.readLine(); line != null; line = r.readLine()) {
+                all.append(line).append('\n');
+                eachLine.accept(line);
+            }
+        }
+        String out = all.toString();
         try {
             if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 p.destroyForcibly();
