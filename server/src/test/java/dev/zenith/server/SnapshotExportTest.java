@@ -66,6 +66,24 @@ class SnapshotExportTest extends WalServiceTestBase {
     }
 
     @Test
+    void aSnapshotOfABranchExportsWithItsTimelineHistory() throws Exception {
+        int port = d.createPg("main").getInteger("port");
+        d.pgbench(port, "-i", "-s", "1", "-q");
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@base").encode());
+        int branch = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "b").put("snapshot", "main@base")
+                .encode())).getInteger("port");
+        d.pgbench(branch, "-c", "2", "-t", "200"); // on the branch's own PostgreSQL timeline
+        String atSnapshot = d.psql(branch, PGBENCH_STATE);
+        d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "b@x").encode());
+        d.pgbench(branch, "-c", "2", "-t", "200");
+
+        Path dir = work.resolve("branch");
+        export("b@x", dir, null);
+        assertTrue(listing(dir.resolve("pg_wal")).stream().anyMatch(n -> n.endsWith(".history")), listing(dir.resolve("pg_wal")).toString());
+        assertStartsWithSnapshot(dir, atSnapshot);
+    }
+
+    @Test
     void aDumpExportRestoresIntoVanillaPostgres() throws Exception {
         int port = d.createPg("main").getInteger("port");
         d.pgbench(port, "-i", "-s", "1", "-q");
