@@ -1,4 +1,6 @@
-package dev.zenith.server;
+package dev.zenith.server.export;
+
+import dev.zenith.server.testing.DaemonFixture;
 
 import dev.zenith.testkit.PgCluster;
 import io.vertx.core.json.JsonArray;
