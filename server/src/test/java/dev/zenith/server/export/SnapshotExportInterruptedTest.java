@@ -42,7 +42,8 @@ class SnapshotExportInterruptedTest {
         d = new DaemonFixture().startProcess();
         work = DaemonFixture.reachableTempDir("export-killed-");
         int port = d.createPg("main").getInteger("port");
-        d.pgbench(port, "-i", "-s", "1", "-q");
+        // enough rows that pg_dump takes seconds: the kill must land while the export runs, however idle the machine
+        d.pgbench(port, "-i", "-s", "10", "-q");
         d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s").encode());
 
         Path target = work.resolve("dumps");
@@ -51,8 +52,10 @@ class SnapshotExportInterruptedTest {
                 "Authorization", "Bearer " + d.apiToken(), "Content-Type", "application/json", "Prefer", "respond-async");
         assertEquals(202, accepted.statusCode(), accepted.body());
         String job = accepted.headers().firstValue("location").orElseThrow();
-        // Killed while the temporary pg starts: the half-written directory and the pg both exist.
-        d.awaitJson(job, j -> j.getString("phase").startsWith("starting read-only pg") || !"running".equals(j.getString("state")));
+        // Killed while pg_dump copies the big database: the half-written directory and the temporary pg both exist.
+        JsonObject seen = d.awaitJson(job, j -> j.getString("phase").startsWith("dumping database postgres")
+                || !"running".equals(j.getString("state")));
+        assertEquals("running", seen.getString("state"), "the export must still run when the daemon is killed: " + seen.encode());
         assertEquals(1, leftovers().size(), "the export is written under a temporary name: " + listing());
         d.killProcess();
 
