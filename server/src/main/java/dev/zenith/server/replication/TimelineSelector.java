@@ -37,8 +37,18 @@ final class TimelineSelector {
         this.computes = computes;
     }
 
+    /** The settings this selector reads; other zenith* names are refused, others (application_name...) ignored. */
+    private static final java.util.Set<String> KNOWN = java.util.Set.of("zenith.pg", "zenith.timeline", "zenith.storage");
+
     Target select(String options) throws UnknownTimelineException {
         Map<String, String> settings = settings(options);
+        for (String name : settings.keySet()) {
+            // a misspelt selector (--zenith-pg=x is zenith_pg, as PostgreSQL reads it) must not quietly mean main
+            if (name.startsWith("zenith") && !KNOWN.contains(name)) {
+                throw new UnknownTimelineException("unrecognized configuration parameter \"" + name
+                        + "\" (expected -c zenith.pg=NAME, -c zenith.timeline=ID or -c zenith.storage=NAME)");
+            }
+        }
         String pgName = settings.get("zenith.pg");
         String timelineText = settings.get("zenith.timeline");
         String storageName = settings.get("zenith.storage");

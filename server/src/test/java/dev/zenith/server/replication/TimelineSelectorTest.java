@@ -127,6 +127,10 @@ class TimelineSelectorTest {
                 fails("zenith.pg=app"));
         assertEquals("startup option \"zenith.pg\" has no value", fails("-c zenith.pg"));
         assertEquals("startup option \"=app\" has no value", fails("-c =app"));
+        assertEquals("unrecognized configuration parameter \"zenith_pg\" (expected -c zenith.pg=NAME, "
+                + "-c zenith.timeline=ID or -c zenith.storage=NAME)", fails("--zenith-pg=app"));
+        assertEquals("unrecognized configuration parameter \"zenith.pgname\" (expected -c zenith.pg=NAME, "
+                + "-c zenith.timeline=ID or -c zenith.storage=NAME)", fails("-c zenith.pgname=app"));
     }
 
     @Test
