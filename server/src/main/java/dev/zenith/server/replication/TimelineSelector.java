@@ -37,8 +37,11 @@ final class TimelineSelector {
         this.computes = computes;
     }
 
+    private static final String PG = "zenith.pg";
+    private static final String TIMELINE = "zenith.timeline";
+    private static final String STORAGE = "zenith.storage";
     /** The settings this selector reads; other zenith* names are refused, others (application_name...) ignored. */
-    private static final java.util.Set<String> KNOWN = java.util.Set.of("zenith.pg", "zenith.timeline", "zenith.storage");
+    private static final java.util.Set<String> KNOWN = java.util.Set.of(PG, TIMELINE, STORAGE);
 
     Target select(String options) throws UnknownTimelineException {
         Map<String, String> settings = settings(options);
@@ -49,9 +52,9 @@ final class TimelineSelector {
                         + "\" (expected -c zenith.pg=NAME, -c zenith.timeline=ID or -c zenith.storage=NAME)");
             }
         }
-        String pgName = settings.get("zenith.pg");
-        String timelineText = settings.get("zenith.timeline");
-        String storageName = settings.get("zenith.storage");
+        String pgName = settings.get(PG);
+        String timelineText = settings.get(TIMELINE);
+        String storageName = settings.get(STORAGE);
         if (pgName != null) {
             return ofPg(pgName);
         }
