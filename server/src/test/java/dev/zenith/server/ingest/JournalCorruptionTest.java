@@ -14,6 +14,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -57,10 +58,9 @@ class JournalCorruptionTest {
         DaemonFixture.killCompute(pg);
         bench.await();
 
-        Path journal = lastJournalFile(d.home.resolve("storages/local/wal-journal"));
+        Path journal = newestJournalWithFrames(d.home.resolve("storages/local/wal-journal"), 3);
         byte[] intact = Files.readAllBytes(journal);
         List<long[]> frames = frames(intact, Files.getFileStore(journal).getBlockSize());
-        assertTrue(frames.size() >= 3, "too few frames in " + journal + ": " + frames.size());
         long[] victim = frames.get(frames.size() / 2); // {offset, start LSN, length}
         byte[] damaged = intact.clone();
         damaged[(int) (victim[0] + HEADER_BYTES + victim[2] / 2)] ^= 0x04;
@@ -86,10 +86,21 @@ class JournalCorruptionTest {
         bench.assertAcknowledgedStored(d.psql(port, PgbenchLedger.COUNTS));
     }
 
-    private static Path lastJournalFile(Path root) throws IOException {
+    /**
+     * The newest journal file holding at least {@code atLeast} frames. The very newest can be empty: the
+     * journal may have rotated to a fresh file just before the kill.
+     */
+    private static Path newestJournalWithFrames(Path root, int atLeast) throws IOException {
+        List<Path> files;
         try (Stream<Path> s = Files.walk(root)) {
-            return s.filter(p -> p.getFileName().toString().endsWith(".journal")).max(Path::compareTo).orElseThrow();
+            files = s.filter(p -> p.getFileName().toString().endsWith(".journal")).sorted(Comparator.reverseOrder()).toList();
         }
+        for (Path file : files) {
+            if (frames(Files.readAllBytes(file), Files.getFileStore(file).getBlockSize()).size() >= atLeast) {
+                return file;
+            }
+        }
+        throw new AssertionError("no journal file under " + root + " has " + atLeast + " frames: " + files);
     }
 
     /** The frames of a journal file's generation, in order: {offset, start LSN, payload length}. */
