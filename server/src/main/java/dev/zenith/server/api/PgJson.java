@@ -3,6 +3,7 @@ package dev.zenith.server.api;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.compute.PgView;
 import dev.zenith.server.compute.RetentionPolicy;
+import dev.zenith.server.storages.UnavailableStorage;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -28,14 +29,16 @@ final class PgJson {
     }
 
     /** The pgs, then those of unavailable storages (listed, so that they neither vanish nor lose their names). */
-    static JsonArray list(List<PgView> pgs, List<JsonObject> unavailable) {
+    static JsonArray list(List<PgView> pgs, List<UnavailableStorage.Pg> unavailable) {
         JsonArray a = new JsonArray();
         pgs.forEach(p -> a.add(of(p)));
-        unavailable.forEach(a::add);
+        unavailable.forEach(u -> a.add(new JsonObject().put("name", u.name()).put("storage_name", u.storageName())
+                .put("status", "unavailable")
+                .put("error", "storage '" + u.storageName() + "' is unavailable: " + u.storageError())));
         return a;
     }
 
-    static JsonObject status(ComputeManager.DaemonStatus s, List<JsonObject> unavailablePgs) {
+    static JsonObject status(ComputeManager.DaemonStatus s, List<UnavailableStorage.Pg> unavailablePgs) {
         return new JsonObject().put("pid", s.pid()).put("home", s.home().toString())
                 .put("http_port", s.httpPort()).put("pg_port", s.pgPort())
                 .put("started_at", s.startedAt().toString()).put("storages", s.storages())

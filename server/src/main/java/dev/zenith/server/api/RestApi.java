@@ -6,6 +6,7 @@ import dev.zenith.server.domain.Names;
 import dev.zenith.server.jobs.Job;
 import dev.zenith.server.jobs.JobRegistry;
 import dev.zenith.server.jobs.Management;
+import dev.zenith.server.storages.Durations;
 import dev.zenith.server.storages.StorageRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -99,19 +100,19 @@ public final class RestApi {
             String type = body.optionalString("type");
             String path = body.optionalString("path");
             String pitrText = body.optionalString("pitr");
-            java.time.Duration pitr = pitrText == null ? StorageRegistry.DEFAULT_PITR : StorageRegistry.parseDuration(pitrText);
+            java.time.Duration pitr = pitrText == null ? StorageRegistry.DEFAULT_PITR : Durations.parse(pitrText);
             blocking(ctx, 201, () -> {
-                return computes.attachStorage(name, type == null ? "native" : type, path, pitr).toJson();
+                return StorageJson.of(computes.attachStorage(name, type == null ? "native" : type, path, pitr));
             });
         });
         r.get("/storages").handler(ctx -> {
-            reply(ctx, 200, storages.describeAll());
+            reply(ctx, 200, StorageJson.all(storages));
         });
         r.get("/storages/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
-            storages.describe(name); // an unknown name is a 404 at once
+            StorageJson.describe(storages, name); // an unknown name is a 404 at once
             // under the management lock: a detach must not close the store while its size is read
-            blocking(ctx, 200, () -> storages.describeWithSize(name));
+            blocking(ctx, 200, () -> StorageJson.describeWithSize(storages, name));
         });
         r.get("/storages/:name/timelines").handler(ctx -> {
             StorageRegistry.Storage s = storages.get(ctx.pathParam("name"));
@@ -123,14 +124,14 @@ public final class RestApi {
             var raw = ctx.body().buffer();
             JsonBody body = raw == null || raw.length() == 0 ? null : JsonBody.parse(raw, Set.of("pitr"));
             String pitrText = body == null ? null : body.optionalString("pitr");
-            java.time.Duration pitr = pitrText == null ? null : StorageRegistry.parseDuration(pitrText);
+            java.time.Duration pitr = pitrText == null ? null : Durations.parse(pitrText);
             storages.get(name);
             blocking(ctx, 200, () -> PgJson.collected(computes.collectGarbage(name, pitr)));
         });
         r.delete("/storages/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> {
-                JsonObject s = storages.describe(name);
+                JsonObject s = StorageJson.describe(storages, name);
                 // The long reads (see read()) run beside the management lock: none may have the store closed under it.
                 var closing = storesInUse.writeLock();
                 closing.lock();

@@ -105,8 +105,8 @@ final class PgRegistry {
     /** A pg of a storage that is unavailable now: known by name, unusable (409). */
     void refuseIfOnUnavailableStorage(String name) {
         storages.unavailableHolding(name).ifPresent(u -> {
-            throw new ConflictException("pg '" + name + "' is on storage '" + u.getString("name")
-                    + "', which is unavailable: " + u.getString("error"));
+            throw new ConflictException("pg '" + name + "' is on storage '" + u.name()
+                    + "', which is unavailable: " + u.error());
         });
     }
 

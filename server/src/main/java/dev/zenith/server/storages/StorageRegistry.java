@@ -3,23 +3,17 @@ package dev.zenith.server.storages;
 import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.domain.NotFoundException;
 import dev.zenith.server.domain.ConflictException;
-import dev.zenith.server.domain.JsonProblem;
 import dev.zenith.server.domain.Names;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreInUseException;
-import dev.zenith.storage.StoreStats;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -32,8 +26,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The attached storages, persisted in {@code ZENITH_HOME/storages.json}. A native storage is an LMDB
@@ -52,34 +44,8 @@ public final class StorageRegistry implements AutoCloseable {
     public record Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store,
                           String tenantId) {
         Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store) {
-            this(name, type, path, attachedAt, pitr, store, tenantIdOf(store));
+            this(name, type, path, attachedAt, pitr, store, TenantIds.of(store));
         }
-
-        /** {@code status} is {@code available}, or {@code stalled} while its WAL writes fail, with the reason. */
-        public JsonObject toJson() {
-            JsonObject json = new JsonObject().put("name", name).put("type", type).put("path", path.toString())
-                    .put("attached_at", attachedAt.toString()).put("pitr", formatDuration(pitr))
-                    .put("tenant_id", tenantId).put("status", "available");
-            store.writeStall().ifPresent(stall -> json.put("status", "stalled").put("reason", stall.reason())
-                    .put("stalled_since", stall.since().toString()));
-            return json;
-        }
-    }
-
-    /** Where a storage keeps its id. */
-    private static final String TENANT_ID_KEY = "storage/tenant_id";
-
-    /** The storage's id: 32 hex digits, made when the storage is first attached (blocking). */
-    private static String tenantIdOf(Store store) {
-        Optional<byte[]> kept = store.documents().get(TENANT_ID_KEY);
-        if (kept.isPresent()) {
-            return new String(kept.get(), java.nio.charset.StandardCharsets.US_ASCII);
-        }
-        byte[] random = new byte[16];
-        new java.security.SecureRandom().nextBytes(random);
-        String id = java.util.HexFormat.of().formatHex(random);
-        store.documents().put(TENANT_ID_KEY, id.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        return id;
     }
 
     /** The attached storage whose id is {@code tenantId} (as {@link Storage#tenantId}, lower case). */
@@ -88,38 +54,12 @@ public final class StorageRegistry implements AutoCloseable {
     }
 
     public static final Duration DEFAULT_PITR = Duration.ofDays(7);
-    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})([smhd])");
-    private static final Duration MAX_DURATION = Duration.ofDays(36_500);
 
-    /** {@code 7d}, {@code 12h}, {@code 30m}, {@code 0s}. */
-    public static Duration parseDuration(String text) {
-        Matcher m = text == null ? null : DURATION.matcher(text.trim());
-        if (m == null || !m.matches()) {
-            throw new InvalidRequestException("a duration is a number and a unit (s, m, h, d), like 7d; got '" + text + "'");
-        }
-        long n = Long.parseLong(m.group(1));
-        Duration d = switch (m.group(2)) {
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            default -> Duration.ofDays(n);
-        };
-        // Longer than any history here, and "now minus the window" must stay a time PostgreSQL can express.
-        if (d.compareTo(MAX_DURATION) > 0) {
-            throw new InvalidRequestException("a duration is at most " + formatDuration(MAX_DURATION) + " (100 years); got '" + text + "'");
-        }
-        return d;
-    }
 
-    static String formatDuration(Duration d) {
-        long s = d.getSeconds();
-        return s % 86400 == 0 ? s / 86400 + "d" : s % 3600 == 0 ? s / 3600 + "h" : s % 60 == 0 ? s / 60 + "m" : s + "s";
-    }
-
-    private final Path registryFile;
+    private final RegistryFile registryFile;
     private final Map<String, Storage> storages = new ConcurrentHashMap<>();
     /** Listed in the registry but not openable (corrupt, missing, foreign): reported, kept, not used. */
-    private final Map<String, JsonObject> unavailable = new ConcurrentHashMap<>();
+    private final Map<String, UnavailableStorage> unavailable = new ConcurrentHashMap<>();
     /** Names of unavailable storages that another process holds (a lock, not damage): tried again. */
     private final Set<String> heldElsewhere = ConcurrentHashMap.newKeySet();
     /**
@@ -127,30 +67,22 @@ public final class StorageRegistry implements AutoCloseable {
      * unavailable its pgs cannot be read from it, yet they must neither vanish nor have their names reused.
      */
     private final Map<String, List<String>> pgNames = new ConcurrentHashMap<>();
-    /** The daemon's own directories storages keep out of (see {@link #reserve}). */
-    private final List<Reserved> reserved = new CopyOnWriteArrayList<>();
+    private final StoragePlaces places = new StoragePlaces(this::listedPaths);
     /** Told of each storage attached while the daemon runs, once its pgs are adopted. */
     private final List<Consumer<Storage>> attachListeners = new CopyOnWriteArrayList<>();
     /** Told of each storage about to be detached, before its store closes. */
     private final List<Consumer<Storage>> detachListeners = new CopyOnWriteArrayList<>();
 
     private StorageRegistry(Path registryFile) {
-        this.registryFile = registryFile;
+        this.registryFile = new RegistryFile(registryFile);
     }
 
     /** Opens every storage listed in the registry file, attaching {@code local} on the first start. */
     public static StorageRegistry open(Path registryFile, Path defaultStoragePath) throws IOException {
         StorageRegistry r = new StorageRegistry(registryFile);
-        if (Files.exists(registryFile)) {
-            JsonArray list;
-            try {
-                list = new JsonArray(Files.readString(registryFile));
-            } catch (io.vertx.core.json.DecodeException e) {
-                throw new IOException("cannot read " + registryFile + " (the list of storages): " + JsonProblem.of(e));
-            }
-            for (Object o : list) {
-                JsonObject s = (JsonObject) o;
-                r.unavailable.put(s.getString("name"), s.copy().put("status", "unavailable").put("error", "not opened yet"));
+        if (r.registryFile.exists()) {
+            for (JsonObject s : r.registryFile.read()) {
+                r.unavailable.put(s.getString("name"), new UnavailableStorage(s, "not opened yet"));
                 r.openListed(s.getString("name"));
             }
         } else {
@@ -165,14 +97,15 @@ public final class StorageRegistry implements AutoCloseable {
      * leaves it unavailable with its error (one broken storage must not take the others down).
      */
     private Optional<Storage> openListed(String name) {
-        JsonObject s = unavailable.get(name);
-        Path path = Path.of(s.getString("path"));
+        UnavailableStorage u = unavailable.get(name);
+        JsonObject s = u.listedEntry();
+        Path path = u.path();
         try {
             PrivateFiles.directory(path); // 0700 (storages made before zenith kept them private)
             Storage opened = new Storage(name, s.getString("type"), path, Instant.parse(s.getString("attached_at")),
-                    s.containsKey("pitr") ? parseDuration(s.getString("pitr")) : DEFAULT_PITR, Store.open(path));
+                    s.containsKey("pitr") ? Durations.parse(s.getString("pitr")) : DEFAULT_PITR, Store.open(path));
             storages.put(name, opened);
-            pgNames.put(name, pgsOf(s));
+            pgNames.put(name, u.pgs());
             unavailable.remove(name);
             heldElsewhere.remove(name);
             return Optional.of(opened);
@@ -180,11 +113,11 @@ public final class StorageRegistry implements AutoCloseable {
             if (heldElsewhere.add(name)) {
                 LOG.warning("storage '" + name + "' at " + path + " is in use by another process; it is taken once released");
             }
-            s.put("error", e.getMessage() + "; this daemon takes it as soon as it is released");
+            unavailable.put(name, u.withError(e.getMessage() + "; this daemon takes it as soon as it is released"));
         } catch (IOException | RuntimeException e) {
             LOG.severe("storage '" + name + "' at " + path + " cannot be opened: " + e.getMessage());
             heldElsewhere.remove(name);
-            s.put("error", e.getMessage());
+            unavailable.put(name, u.withError(e.getMessage()));
         }
         return Optional.empty();
     }
@@ -212,7 +145,7 @@ public final class StorageRegistry implements AutoCloseable {
         if (s == null) {
             return;
         }
-        unavailable.put(name, withPgs(s).put("status", "unavailable").put("error", error));
+        unavailable.put(name, new UnavailableStorage(entryOf(s), error));
         pgNames.remove(name);
         closeForDetach(s);
     }
@@ -248,7 +181,7 @@ public final class StorageRegistry implements AutoCloseable {
             throw new InvalidRequestException("path '" + pathText + "' must be absolute");
         }
         path = path.normalize();
-        checkPlace(path);
+        places.check(path);
         if (Files.exists(path) && !Files.isDirectory(path)) {
             throw new InvalidRequestException("path " + path + " exists and is not a directory");
         }
@@ -274,42 +207,6 @@ public final class StorageRegistry implements AutoCloseable {
         return s;
     }
 
-    /**
-     * Refuses a place that would alias other state, comparing real paths (a symbolic link into a storage is
-     * that storage): another storage's directory, one inside or around it (the outer one could not be
-     * opened again), and the daemon's own directories ({@link #reserve}).
-     */
-    private void checkPlace(Path path) throws IOException {
-        Path real = FileTrees.realPath(path);
-        String shown = real.equals(path) ? path.toString() : path + " (really " + real + ")";
-        for (Map.Entry<String, Path> other : listedPaths().entrySet()) {
-            Path p = FileTrees.realPath(other.getValue());
-            if (p.equals(real)) {
-                throw new ConflictException("path " + shown + " is already attached as storage '" + other.getKey() + "'");
-            }
-            if (real.startsWith(p) || p.startsWith(real)) {
-                throw new ConflictException("path " + shown + " is " + (real.startsWith(p) ? "inside" : "around")
-                        + " storage '" + other.getKey() + "' at " + other.getValue() + "; a storage needs a directory of its own");
-            }
-        }
-        for (Reserved r : reserved) {
-            String conflict = r.conflictWith(real);
-            if (conflict != null) {
-                throw new ConflictException("path " + shown + " is " + conflict + "; a storage needs a directory of its own");
-            }
-        }
-    }
-
-    /** A directory of the daemon's own: no storage may lie in it, nor (with {@code bothWays}) around it. */
-    private record Reserved(String what, Path realPath, boolean bothWays) {
-        /** How {@code storage} (a real path) collides with it, or null. */
-        String conflictWith(Path storage) {
-            if (realPath.startsWith(storage)) {
-                return (realPath.equals(storage) ? "" : "around ") + what + " at " + realPath;
-            }
-            return bothWays && storage.startsWith(realPath) ? "inside " + what + " at " + realPath : null;
-        }
-    }
 
     /**
      * Keeps storages out of one of the daemon's own directories ({@code bothWays}: and from holding it),
@@ -317,8 +214,7 @@ public final class StorageRegistry implements AutoCloseable {
      * unavailable with the reason (detach it and attach it elsewhere; its files stay).
      */
     public void reserve(String what, Path dir, boolean bothWays) throws IOException {
-        Reserved r = new Reserved(what, FileTrees.realPath(dir), bothWays);
-        reserved.add(r);
+        StoragePlaces.Reserved r = places.reserve(what, dir, bothWays);
         for (Storage s : List.copyOf(storages.values())) {
             String conflict = r.conflictWith(FileTrees.realPath(s.path()));
             if (conflict != null) {
@@ -331,20 +227,14 @@ public final class StorageRegistry implements AutoCloseable {
 
     /** The listed storage (available or not) whose directory is {@code dir} or lies in it, if any. */
     public Optional<String> storageWithin(Path dir) throws IOException {
-        Path real = FileTrees.realPath(dir);
-        for (Map.Entry<String, Path> s : listedPaths().entrySet()) {
-            if (FileTrees.realPath(s.getValue()).startsWith(real)) {
-                return Optional.of(s.getKey());
-            }
-        }
-        return Optional.empty();
+        return places.storageWithin(dir);
     }
 
     /** Every listed storage's path as attached, available or not, by name. */
     private Map<String, Path> listedPaths() {
         Map<String, Path> listed = new TreeMap<>();
         storages.values().forEach(s -> listed.put(s.name(), s.path()));
-        unavailable.values().forEach(u -> listed.put(u.getString("name"), Path.of(u.getString("path"))));
+        unavailable.values().forEach(u -> listed.put(u.name(), u.path()));
         return listed;
     }
 
@@ -364,7 +254,7 @@ public final class StorageRegistry implements AutoCloseable {
     public void detach(String name) throws IOException {
         if (unavailable.containsKey(name)) {
             heldElsewhere.remove(name);
-            JsonObject u = unavailable.remove(name);
+            UnavailableStorage u = unavailable.remove(name);
             try {
                 save();
             } catch (IOException e) {
@@ -390,9 +280,9 @@ public final class StorageRegistry implements AutoCloseable {
 
     public Storage get(String name) {
         Storage s = storages.get(name);
-        JsonObject broken = unavailable.get(name);
+        UnavailableStorage broken = unavailable.get(name);
         if (broken != null) {
-            throw new ConflictException("storage '" + name + "' is unavailable: " + broken.getString("error"));
+            throw new ConflictException("storage '" + name + "' is unavailable: " + broken.error());
         }
         if (s == null) {
             throw new NotFoundException("storage '" + name + "' not found");
@@ -419,83 +309,42 @@ public final class StorageRegistry implements AutoCloseable {
     }
 
     /** The unavailable storage whose pgs include {@code pg}, with its error, if any. */
-    public Optional<JsonObject> unavailableHolding(String pg) {
-        return unavailable.values().stream().filter(u -> pgsOf(u).contains(pg)).findFirst();
+    public Optional<UnavailableStorage> unavailableHolding(String pg) {
+        return unavailable.values().stream().filter(u -> u.pgs().contains(pg)).findFirst();
     }
 
     /** The pgs of unavailable storages, as the pg list shows them. */
-    public List<JsonObject> pgsOfUnavailable() {
-        List<JsonObject> out = new ArrayList<>();
-        for (JsonObject u : unavailable.values()) {
-            for (String pg : pgsOf(u)) {
-                out.add(new JsonObject().put("name", pg).put("storage_name", u.getString("name")).put("status", "unavailable")
-                        .put("error", "storage '" + u.getString("name") + "' is unavailable: " + u.getString("error")));
+    public List<UnavailableStorage.Pg> pgsOfUnavailable() {
+        List<UnavailableStorage.Pg> out = new ArrayList<>();
+        for (UnavailableStorage u : unavailable.values()) {
+            for (String pg : u.pgs()) {
+                out.add(new UnavailableStorage.Pg(pg, u.name(), u.error()));
             }
         }
         return out;
     }
 
-    private JsonObject withPgs(Storage s) {
-        return s.toJson().put("pgs", new JsonArray(pgNames.getOrDefault(s.name(), List.of())));
+    /** The listed storages this daemon cannot use now, with why. */
+    public List<UnavailableStorage> unavailable() {
+        return List.copyOf(unavailable.values());
     }
 
-    private static List<String> pgsOf(JsonObject entry) {
-        JsonArray a = entry.getJsonArray("pgs");
-        return a == null ? List.of() : a.stream().map(String::valueOf).toList();
-    }
-
-    /** Every storage as the REST API shows it, the unavailable ones with their error. */
-    public JsonArray describeAll() {
-        JsonArray all = new JsonArray();
-        list().forEach(s -> all.add(s.toJson()));
-        unavailable.values().forEach(all::add);
-        return all;
-    }
-
-    public JsonObject describe(String name) {
-        JsonObject broken = unavailable.get(name);
-        return broken != null ? broken : get(name).toJson();
-    }
-
-    /**
-     * As {@link #describe}, plus for an available storage what its store holds now (blocking: reads the
-     * store): {@code size.used_bytes}, the LMDB pages holding data (garbage collection frees pages that
-     * later writes reuse), {@code size.file_bytes} and {@code size.timelines}.
-     */
-    public JsonObject describeWithSize(String name) {
-        JsonObject d = describe(name);
-        Storage s = storages.get(name);
-        if (s == null || unavailable.containsKey(name)) {
-            return d;
+    /** The storage called {@code name} if it is listed but unavailable (404 if not listed at all). */
+    public Optional<UnavailableStorage> findUnavailable(String name) {
+        UnavailableStorage broken = unavailable.get(name);
+        if (broken == null) {
+            get(name);
         }
-        StoreStats stats = s.store().stats();
-        return d.copy().put("size", new JsonObject().put("used_bytes", stats.usedBytes())
-                .put("high_water_bytes", stats.highWaterBytes()).put("file_bytes", stats.fileBytes())
-                .put("timelines", stats.entries("timelines")));
+        return Optional.ofNullable(broken);
     }
 
-    /** Writes the registry atomically: a temp file, fsync, rename. Unavailable storages stay listed. */
+    private JsonObject entryOf(Storage s) {
+        return RegistryFile.entryOf(s, pgNames.getOrDefault(s.name(), List.of()));
+    }
+
+    /** Writes the registry atomically. Unavailable storages stay listed. */
     private void save() throws IOException {
-        JsonArray list = new JsonArray();
-        list().forEach(s -> {
-            JsonObject entry = withPgs(s);
-            entry.remove("reason"); // a stall is the running daemon's news, not the storage's description
-            entry.remove("stalled_since");
-            list.add(entry.put("status", "available"));
-        });
-        unavailable.values().forEach(u -> {
-            JsonObject entry = u.copy();
-            entry.remove("status");
-            entry.remove("error");
-            list.add(entry);
-        });
-        Files.createDirectories(registryFile.getParent());
-        Path tmp = registryFile.resolveSibling(registryFile.getFileName() + ".tmp");
-        Files.writeString(tmp, list.encodePrettily());
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-            ch.force(true);
-        }
-        Files.move(tmp, registryFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        registryFile.write(list().stream().map(this::entryOf).toList(), List.copyOf(unavailable.values()));
     }
 
     @Override
