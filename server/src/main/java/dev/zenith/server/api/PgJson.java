@@ -3,6 +3,7 @@ package dev.zenith.server.api;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.compute.PgView;
 import dev.zenith.server.compute.RetentionPolicy;
+import dev.zenith.server.ingest.ReceiverFigures;
 import dev.zenith.server.storages.UnavailableStorage;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -25,7 +26,23 @@ final class PgJson {
                 .put("timeline_id", p.timeline().toString()).put("last_lsn", p.lastLsn().toString())
                 .put("pgdata", p.pgdata().toString()).put("logfile", p.logfile().toString())
                 .put("created_at", p.createdAt().toString())
-                .put("wal_receiver", p.walReceiver());
+                .put("wal_receiver", p.walReceiver() == null ? null : receiver(p.walReceiver()));
+    }
+
+    /** A WAL receiver's state and commit figures. */
+    static JsonObject receiver(ReceiverFigures f) {
+        JsonObject json = new JsonObject().put("state", f.state());
+        if (f.reason() != null) {
+            json.put("reason", f.reason());
+        }
+        if (f.stalledSince() != null) {
+            json.put("stalled_since", f.stalledSince().toString());
+        }
+        return json.put("flushed_lsn", f.flushedLsn().toString()).put("indexed_lsn", f.indexedLsn().toString())
+                .put("commits", f.commits()).put("wal_bytes", f.walBytes()).put("avg_commit_ms", f.avgCommitMs())
+                .put("avg_batch_bytes", f.avgBatchBytes()).put("socket_reads", f.socketReads())
+                .put("wal_messages", f.walMessages()).put("index_commits", f.indexCommits())
+                .put("avg_index_commit_ms", f.avgIndexCommitMs());
     }
 
     /** The pgs, then those of unavailable storages (listed, so that they neither vanish nor lose their names). */

@@ -206,7 +206,7 @@ public final class ComputeManager implements ComputeTimelines {
                 lifecycle.replicationConnstr(r, "passfile=" + PassFile.conninfoValue(config.passFile().toString())),
                 r.replicaOf(), r.source(), r.port(), "postgresql://postgres@127.0.0.1:" + r.port() + "/postgres?passfile="
                         + PassFile.uriQueryValue(config.passFile()),
-                r.timeline(), registry.lastLsn(c), r.pgdata(), r.logfile(), r.createdAt(), rx == null ? null : rx.stats());
+                r.timeline(), registry.lastLsn(c), r.pgdata(), r.logfile(), r.createdAt(), rx == null ? null : rx.figures());
     }
 
     // ---- storages (management lock) ----

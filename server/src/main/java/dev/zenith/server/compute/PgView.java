@@ -2,7 +2,7 @@ package dev.zenith.server.compute;
 
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
-import io.vertx.core.json.JsonObject;
+import dev.zenith.server.ingest.ReceiverFigures;
 
 import java.nio.file.Path;
 import java.time.Instant;
@@ -13,9 +13,9 @@ import java.time.Instant;
  * @param connstr            the owner's connection URI (it names the password file)
  * @param replicationConnstr how PostgreSQL's tools stream or back up its timeline from our replication port
  * @param replicaOf          the pg whose history this replica follows, or null
- * @param walReceiver        its receiver's figures while it has one (the receiver's own document), or null
+ * @param walReceiver        its receiver's figures while it has one or null
  */
 public record PgView(String name, String storageName, boolean running, PgRecord.Role role, String replicationConnstr,
                      String replicaOf, String source, int port, String connstr, TimelineId timeline, Lsn lastLsn, Path pgdata,
-                     Path logfile, Instant createdAt, JsonObject walReceiver) {
+                     Path logfile, Instant createdAt, ReceiverFigures walReceiver) {
 }

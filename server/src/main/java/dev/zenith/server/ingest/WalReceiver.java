@@ -8,7 +8,6 @@ import dev.zenith.storage.StoreCorruptException;
 import dev.zenith.storage.WriteStall;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalAppend;
-import dev.zenith.storage.wal.WalAppends;
 import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.decoder.EndOfWal;
@@ -19,15 +18,11 @@ import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.VertxInternal;
-import io.vertx.core.json.JsonObject;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -84,21 +79,12 @@ public final class WalReceiver {
         }
     }
 
-    /** Changed only through {@link #setState}, which wakes the threads waiting on it. */
-    private volatile State state = State.CONNECTING;
-    // what a user benchmarking us wants to see: how often we commit, how long a commit takes, how big
-    private final LongAdder commits = new LongAdder();
-    private final LongAdder commitNanos = new LongAdder();
-    private final LongAdder committedBytes = new LongAdder();
-    private final LongAdder indexCommits = new LongAdder();
-    private final LongAdder indexNanos = new LongAdder();
-    private final LongAdder socketReads = new LongAdder();
-    private final LongAdder walMessages = new LongAdder();
+    /** The state and the end of the WAL in LMDB, for the blocking waits of other threads. */
+    private final ReceiverProgress progress = new ReceiverProgress();
+    private final ReceiverCounters counters = new ReceiverCounters();
+    private final StallLog stallLog;
+    private final IndexBatcher batcher;
     private volatile Lsn flushed = Lsn.INVALID;
-    /** End of the WAL in LMDB (readable). */
-    private volatile Lsn indexed = Lsn.INVALID;
-    /** Notified when {@link #indexed} or the state changes, for the blocking waits of other threads. */
-    private final Object progress = new Object();
     private boolean stopping;
     private final Promise<Void> stopped = Promise.promise();
 
@@ -110,18 +96,11 @@ public final class WalReceiver {
 
     private int journalingAppends;     // received and queued for the journal, not yet reported back
     private long journalingBytes;
-    private final List<WalAppend> unindexed = new ArrayList<>(); // journaled (acknowledged), not yet in LMDB
-    private long unindexedBytes;
-    private boolean indexing;
     /** An LMDB commit failed: what is journaled from then on waits for the reconnect's journal replay. */
     private boolean indexFailed;
-    private long lastIndexNanos = System.nanoTime();
-    private boolean indexRequested;
-    private long indexTimer = -1;
     private boolean paused;
     private long statusTimer = -1;
     private int failures;
-    private WriteStall loggedStall; // the stall last said in the log, until writes work again
     private volatile String storeDamage; // why the store refuses its journal (StoreCorruptException), until it takes it
 
     /** {@code password}: of the compute's role postgres (SCRAM), or null for a compute that trusts us. */
@@ -144,10 +123,13 @@ public final class WalReceiver {
         this.lmdbWorkers = vertx.createSharedWorkerExecutor("zenith-wal-index", 4);
         this.netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(5000));
         this.name = "WAL receiver for " + host + ":" + port;
+        this.stallLog = new StallLog(store, timeline, name);
+        this.batcher = new IndexBatcher(vertx, lmdbWorkers, store, indexIntervalMs, maxBatchBytes, counters,
+                () -> stopping, new IndexReports());
     }
 
     public State state() {
-        return state;
+        return progress.state();
     }
 
     /** The event-loop context all of its state lives on. */
@@ -155,28 +137,20 @@ public final class WalReceiver {
         return context;
     }
 
-    /** Commit statistics since the receiver started. */
-    public JsonObject stats() {
-        long n = commits.sum();
-        long ni = indexCommits.sum();
+    /** Its state and commit figures since the receiver started. */
+    public ReceiverFigures figures() {
         WriteStall stall = store.writeStall().orElse(null);
         String damage = storeDamage;
-        // A damaged or stalled store shows over the connection's own state (it is what holds commits up).
-        JsonObject json = new JsonObject().put("state", stopping ? state.toString() : damage != null ? "failed"
-                : stall != null ? "stalled" : state.toString());
-        if (damage != null) {
-            json.put("reason", damage);
-        } else if (stall != null) {
-            json.put("reason", stall.reason()).put("stalled_since", stall.since().toString());
+        String state = progress.state().toString();
+        if (stopping) {
+            return counters.figures(state, null, null, flushed, progress.indexed());
         }
-        return json.put("flushed_lsn", flushed.toString())
-                .put("indexed_lsn", indexed.toString())
-                .put("commits", n).put("wal_bytes", committedBytes.sum())
-                .put("avg_commit_ms", n == 0 ? 0.0 : Math.round(commitNanos.sum() / 1e4 / n) / 100.0)
-                .put("avg_batch_bytes", n == 0 ? 0 : committedBytes.sum() / n)
-                .put("socket_reads", socketReads.sum()).put("wal_messages", walMessages.sum())
-                .put("index_commits", ni)
-                .put("avg_index_commit_ms", ni == 0 ? 0.0 : Math.round(indexNanos.sum() / 1e4 / ni) / 100.0);
+        // A damaged or stalled store shows over the connection's own state (it is what holds commits up).
+        if (damage != null) {
+            return counters.figures("failed", damage, null, flushed, progress.indexed());
+        }
+        return stall != null ? counters.figures("stalled", stall.reason(), stall.since(), flushed, progress.indexed())
+                : counters.figures(state, null, null, flushed, progress.indexed());
     }
 
     /**
@@ -185,10 +159,10 @@ public final class WalReceiver {
      */
     public boolean awaitIndexed(long timeoutMs) throws InterruptedException {
         Lsn target = flushed;
-        if (indexed.isBefore(target)) {
-            context.runOnContext(v -> indexNow()); // someone waits: do not wait for the interval
+        if (progress.indexed().isBefore(target)) {
+            context.runOnContext(v -> batcher.indexNow()); // someone waits: do not wait for the interval
         }
-        return awaitProgress(() -> !indexed.isBefore(target), timeoutMs);
+        return progress.await(() -> !progress.indexed().isBefore(target), timeoutMs);
     }
 
     /**
@@ -196,36 +170,11 @@ public final class WalReceiver {
      * compute writes from now on (a shutdown checkpoint, say) reaches the store. False on timeout.
      */
     public boolean awaitStreaming(long timeoutMs) throws InterruptedException {
-        return awaitProgress(() -> state == State.STREAMING, timeoutMs);
-    }
-
-    /** Waits on {@link #progress} until {@code reached} holds; false on timeout. */
-    private boolean awaitProgress(BooleanSupplier reached, long timeoutMs) throws InterruptedException {
-        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
-        synchronized (progress) {
-            while (!reached.getAsBoolean()) {
-                long left = (deadline - System.nanoTime()) / 1_000_000;
-                if (left <= 0) {
-                    return false;
-                }
-                progress.wait(left);
-            }
-        }
-        return true;
+        return progress.await(() -> progress.state() == State.STREAMING, timeoutMs);
     }
 
     private void setState(State s) {
-        synchronized (progress) {
-            state = s;
-            progress.notifyAll();
-        }
-    }
-
-    private void setIndexed(Lsn end) {
-        synchronized (progress) {
-            indexed = end;
-            progress.notifyAll();
-        }
+        progress.setState(s);
     }
 
     /** The end of the WAL durably in the store, as last reported to the compute. */
@@ -271,7 +220,7 @@ public final class WalReceiver {
                     indexFailed = false; // the journal's WAL is in LMDB again
                     indexer = resumed;
                     flushed = resumed.end();
-                    setIndexed(resumed.end());
+                    progress.setIndexed(resumed.end());
                     return resumed.end();
                 })
                 .compose(walEnd -> netClient.connect(port, host).map(s -> {
@@ -301,7 +250,7 @@ public final class WalReceiver {
             finishIfIdle();
             return;
         }
-        noteStall();
+        stallLog.noteStall();
         failures++;
         if (t instanceof StoreCorruptException damaged) {
             // The store cannot take in what its journal holds: nothing is acknowledged until that is repaired.
@@ -336,7 +285,7 @@ public final class WalReceiver {
 
     /** Reconnects once the in-flight store calls are done, re-deriving positions from the store. */
     private void scheduleReconnect() {
-        if (journalingAppends > 0 || indexing || !unindexed.isEmpty()) {
+        if (journalingAppends > 0 || batcher.indexing() || batcher.hasUnindexed()) {
             vertx.setTimer(50, id -> scheduleReconnect());
             return;
         }
@@ -354,11 +303,11 @@ public final class WalReceiver {
     }
 
     private void finishIfIdle() {
-        if (journalingAppends > 0 || indexing) {
+        if (journalingAppends > 0 || batcher.indexing()) {
             return; // their completion comes back here
         }
-        if (!unindexed.isEmpty()) {
-            index();
+        if (batcher.hasUnindexed()) {
+            batcher.index();
             return;
         }
         setState(State.STOPPED);
@@ -374,7 +323,7 @@ public final class WalReceiver {
         if (c == null) {
             return;
         }
-        socketReads.increment();
+        counters.socketRead();
         c.feed(buf.getBytes());
         flushOutbound();
         ReplicationEvent e;
@@ -413,7 +362,7 @@ public final class WalReceiver {
     }
 
     private void onWal(ReplicationEvent.WalData w) {
-        walMessages.increment();
+        counters.walMessage();
         ByteBuffer data = w.data();
         Lsn start = w.startLsn();
         Lsn received = indexer.end();
@@ -449,7 +398,7 @@ public final class WalReceiver {
 
     /** Stops reading the compute's WAL while too much waits for the disk, so memory stays bounded. */
     private void applyBackpressure() {
-        boolean behind = journalingBytes >= 2L * maxBatchBytes || unindexedBytes >= 4L * maxBatchBytes;
+        boolean behind = journalingBytes >= 2L * maxBatchBytes || batcher.unindexedBytes() >= 4L * maxBatchBytes;
         if (behind && !paused && socket != null) {
             socket.pause();
             paused = true;
@@ -465,16 +414,12 @@ public final class WalReceiver {
         public void journaled(WalAppend batch, int appends, long nanos) {
             journalingAppends -= appends;
             journalingBytes -= batch.bytes().length;
-            commitNanos.add(nanos);
-            commits.increment();
-            committedBytes.add(batch.bytes().length);
+            counters.journaled(batch.bytes().length, nanos);
             flushed = batch.end();
             sendStatus(false);
-            noteResumed();
+            stallLog.noteResumed();
             if (!indexFailed) { // else the reconnect's journal replay brings it into LMDB, in order
-                unindexed.add(batch);
-                unindexedBytes += batch.bytes().length;
-                index();
+                batcher.add(batch);
             }
             afterJournalReport();
         }
@@ -483,7 +428,7 @@ public final class WalReceiver {
         public void failed(int appends, long bytes, Throwable cause) {
             journalingAppends -= appends;
             journalingBytes -= bytes;
-            noteStall();
+            stallLog.noteStall();
             if (socket != null) {
                 // Not durable, so not acknowledged. Start over from what the store really holds.
                 LOG.log(Level.SEVERE, name + ": journaling WAL failed; reconnecting", cause);
@@ -500,85 +445,29 @@ public final class WalReceiver {
         }
     }
 
-    private void indexNow() {
-        if (indexTimer >= 0) {
-            vertx.cancelTimer(indexTimer);
-            indexTimer = -1;
+    /** Step 2 done by the batcher: WAL senders and snapshots can see the WAL now. */
+    private final class IndexReports implements IndexBatcher.Reports {
+        @Override
+        public void indexed(Lsn end) {
+            progress.setIndexed(end);
+            vertx.eventBus().publish(walDurableAddress(timeline), end.toString());
         }
-        indexRequested = true;
-        index();
-    }
 
-    /** Step 2: journaled batches go into LMDB together; then WAL senders and snapshots can see them. */
-    private void index() {
-        if (indexing || unindexed.isEmpty() || indexTimer >= 0) {
-            return;
+        @Override
+        public void failed(Throwable cause) {
+            // The journal holds it durably; reconnecting replays the journal into LMDB first.
+            stallLog.noteStall();
+            LOG.log(Level.SEVERE, name + ": storing journaled WAL in LMDB failed; reconnecting", cause);
+            indexFailed = true;
+            closeSocket();
         }
-        long waitMs = indexIntervalMs - (System.nanoTime() - lastIndexNanos) / 1_000_000;
-        if (waitMs > 0 && unindexedBytes < maxBatchBytes && !stopping && !indexRequested) {
-            // Fewer, bigger LMDB commits: each costs two syncs and its B-tree pages, whatever its size.
-            indexTimer = vertx.setTimer(waitMs, id -> {
-                indexTimer = -1;
-                index();
-            });
-            return;
-        }
-        lastIndexNanos = System.nanoTime();
-        indexRequested = false;
-        indexing = true;
-        WalAppend merged = WalAppends.concat(unindexed);
-        unindexed.clear();
-        lmdbWorkers.executeBlocking(() -> {
-            long t0 = System.nanoTime();
-            store.wal().append(List.of(merged));
-            indexNanos.add(System.nanoTime() - t0);
-            indexCommits.increment();
-            return merged.end();
-        }, false).onComplete(ar -> {
-            indexing = false;
-            unindexedBytes = 0;
-            for (WalAppend a : unindexed) {
-                unindexedBytes += a.bytes().length;
-            }
-            if (ar.succeeded()) {
-                setIndexed(ar.result());
-                vertx.eventBus().publish(walDurableAddress(timeline), ar.result().toString());
-            } else {
-                // The journal holds it durably; reconnecting replays the journal into LMDB first.
-                noteStall();
-                LOG.log(Level.SEVERE, name + ": storing journaled WAL in LMDB failed; reconnecting", ar.cause());
-                indexFailed = true;
-                unindexed.clear();
-                unindexedBytes = 0;
-                closeSocket();
-            }
+
+        @Override
+        public void settled(boolean morePending) {
             applyBackpressure();
-            if (!unindexed.isEmpty()) {
-                index();
-            } else if (stopping && socket == null) {
+            if (!morePending && stopping && socket == null) {
                 finishIfIdle();
             }
-        });
-    }
-
-    /**
-     * The store's WAL writes fail (a full disk): said once in the log, with the reason, while commits wait
-     * and the receiver keeps retrying; {@link #stats()} shows the state as {@code stalled}.
-     */
-    private void noteStall() {
-        WriteStall stall = store.writeStall().orElse(null);
-        if (stall != null && (loggedStall == null || !stall.since().equals(loggedStall.since()))) { // a new stall
-            loggedStall = stall;
-            LOG.severe(name + ": stalled: the storage cannot be written (" + stall.reason() + "); no commit of timeline "
-                    + timeline + " is acknowledged until it can, and the receiver keeps retrying");
-        }
-    }
-
-    private void noteResumed() {
-        if (loggedStall != null && store.writeStall().isEmpty()) {
-            LOG.info(name + ": the storage can be written again; commits are acknowledged again after a stall of "
-                    + java.time.Duration.between(loggedStall.since(), java.time.Instant.now()).toSeconds() + " s");
-            loggedStall = null;
         }
     }
 

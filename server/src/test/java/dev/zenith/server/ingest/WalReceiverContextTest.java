@@ -39,7 +39,7 @@ class WalReceiverContextTest {
             assertEquals(WalReceiver.State.CONNECTING, receiver.state());
             receiver.stop().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
             assertEquals(WalReceiver.State.STOPPED, receiver.state());
-            assertEquals("stopped", receiver.stats().getString("state"));
+            assertEquals("stopped", receiver.figures().state());
         } finally {
             vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }

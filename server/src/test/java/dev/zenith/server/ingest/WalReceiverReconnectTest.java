@@ -172,18 +172,18 @@ class WalReceiverReconnectTest {
             WalReceiver receiver = new WalReceiver(vertx, store, tl, "127.0.0.1", port, null, "zenith_receiver", "zenith_test_slot",
                     ZenithConfig.fromJson(new JsonObject()
                             .put("home", tmp.resolve("home").toString())), () -> true);
-            Promise<JsonObject> failed = Promise.promise();
+            Promise<ReceiverFigures> failed = Promise.promise();
             vertx.setPeriodic(20, timer -> { // (its state is no event: it is looked at, as `pg show` does)
-                JsonObject stats = receiver.stats();
-                if ("failed".equals(stats.getString("state"))) {
+                ReceiverFigures stats = receiver.figures();
+                if ("failed".equals(stats.state())) {
                     vertx.cancelTimer(timer);
                     failed.tryComplete(stats);
                 }
             });
-            vertx.setTimer(30_000, t -> failed.tryFail(new AssertionError("never failed: " + receiver.stats().encode())));
+            vertx.setTimer(30_000, t -> failed.tryFail(new AssertionError("never failed: " + receiver.figures())));
             receiver.start();
             return failed.future().compose(stats -> {
-                ctx.verify(() -> assertTrue(stats.getString("reason").contains(journal.toString()), stats.encode()));
+                ctx.verify(() -> assertTrue(stats.reason().contains(journal.toString()), stats.toString()));
                 return vertx.executeBlocking(() -> store.wal().end(tl).orElseThrow());
             }).compose(walEnd -> {
                 ctx.verify(() -> assertEquals(ends.get(99), walEnd, "nothing was replayed around the damage"));

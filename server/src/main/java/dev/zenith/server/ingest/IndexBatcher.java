@@ -1,0 +1,130 @@
+package dev.zenith.server.ingest;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.wal.WalAppend;
+import dev.zenith.storage.wal.WalAppends;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A receiver's step 2: journaled (acknowledged) batches go into LMDB with their index, together, in fewer
+ * bigger commits (each costs two syncs and its B-tree pages, whatever its size): at most every
+ * {@code indexIntervalMs}, sooner once {@code maxBatchBytes} wait or someone waits for them. Lives on the
+ * receiver's event-loop context; only the LMDB commit runs on a worker.
+ */
+final class IndexBatcher {
+    /** What the receiver hears, on its context. */
+    interface Reports {
+        void indexed(Lsn end);
+
+        /** The commit failed; what it held is dropped here (the journal holds it durably). */
+        void failed(Throwable cause);
+
+        /** A commit's outcome was reported; {@code morePending}: another commit follows. */
+        void settled(boolean morePending);
+    }
+
+    private final Vertx vertx;
+    private final WorkerExecutor lmdbWorkers;
+    private final Store store;
+    private final long indexIntervalMs;
+    private final int maxBatchBytes;
+    private final ReceiverCounters counters;
+    private final BooleanSupplier stopping;
+    private final Reports reports;
+
+    private final List<WalAppend> unindexed = new ArrayList<>(); // journaled (acknowledged), not yet in LMDB
+    private long unindexedBytes;
+    private boolean indexing;
+    private long lastIndexNanos = System.nanoTime();
+    private boolean indexRequested;
+    private long indexTimer = -1;
+
+    IndexBatcher(Vertx vertx, WorkerExecutor lmdbWorkers, Store store, long indexIntervalMs, int maxBatchBytes,
+                 ReceiverCounters counters, BooleanSupplier stopping, Reports reports) {
+        this.vertx = vertx;
+        this.lmdbWorkers = lmdbWorkers;
+        this.store = store;
+        this.indexIntervalMs = indexIntervalMs;
+        this.maxBatchBytes = maxBatchBytes;
+        this.counters = counters;
+        this.stopping = stopping;
+        this.reports = reports;
+    }
+
+    boolean indexing() {
+        return indexing;
+    }
+
+    boolean hasUnindexed() {
+        return !unindexed.isEmpty();
+    }
+
+    long unindexedBytes() {
+        return unindexedBytes;
+    }
+
+    void add(WalAppend batch) {
+        unindexed.add(batch);
+        unindexedBytes += batch.bytes().length;
+        index();
+    }
+
+    /** Someone waits for LMDB: do not wait for the interval. */
+    void indexNow() {
+        if (indexTimer >= 0) {
+            vertx.cancelTimer(indexTimer);
+            indexTimer = -1;
+        }
+        indexRequested = true;
+        index();
+    }
+
+    void index() {
+        if (indexing || unindexed.isEmpty() || indexTimer >= 0) {
+            return;
+        }
+        long waitMs = indexIntervalMs - (System.nanoTime() - lastIndexNanos) / 1_000_000;
+        if (waitMs > 0 && unindexedBytes < maxBatchBytes && !stopping.getAsBoolean() && !indexRequested) {
+            indexTimer = vertx.setTimer(waitMs, id -> {
+                indexTimer = -1;
+                index();
+            });
+            return;
+        }
+        lastIndexNanos = System.nanoTime();
+        indexRequested = false;
+        indexing = true;
+        WalAppend merged = WalAppends.concat(unindexed);
+        unindexed.clear();
+        lmdbWorkers.executeBlocking(() -> {
+            long t0 = System.nanoTime();
+            store.wal().append(List.of(merged));
+            counters.indexed(System.nanoTime() - t0);
+            return merged.end();
+        }, false).onComplete(ar -> {
+            indexing = false;
+            unindexedBytes = 0;
+            for (WalAppend a : unindexed) {
+                unindexedBytes += a.bytes().length;
+            }
+            if (ar.succeeded()) {
+                reports.indexed(ar.result());
+            } else {
+                unindexed.clear();
+                unindexedBytes = 0;
+                reports.failed(ar.cause());
+            }
+            boolean more = !unindexed.isEmpty();
+            reports.settled(more);
+            if (more) {
+                index();
+            }
+        });
+    }
+}
