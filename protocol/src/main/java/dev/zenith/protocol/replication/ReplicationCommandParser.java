@@ -1,6 +1,9 @@
 package dev.zenith.protocol.replication;
 
 import dev.zenith.protocol.replication.ReplicationCommand.*;
+import dev.zenith.protocol.replication.ReplicationCommandScanner.T;
+import dev.zenith.protocol.replication.ReplicationCommandScanner.Token;
+import dev.zenith.protocol.replication.ReplicationOptions.Option;
 import dev.zenith.wal.Lsn;
 
 import java.util.ArrayList;
@@ -22,31 +25,6 @@ public final class ReplicationCommandParser {
     private static final Set<String> COMMANDS = Set.of("IDENTIFY_SYSTEM", "SHOW", "TIMELINE_HISTORY",
             "START_REPLICATION", "READ_REPLICATION_SLOT", "CREATE_REPLICATION_SLOT", "DROP_REPLICATION_SLOT",
             "BASE_BACKUP");
-    private static final Set<String> TRUE_WORDS = Set.of("true", "on", "yes", "t", "1", "y");
-    private static final Set<String> FALSE_WORDS = Set.of("false", "off", "no", "f", "0", "n");
-    private static final Set<String> MANIFEST_CHECKSUMS = Set.of("NONE", "CRC32C", "SHA224", "SHA256", "SHA384",
-            "SHA512");
-
-    private enum T { WORD, QUOTED_IDENT, STRING, NUMBER, LSN, PUNCT, END }
-
-    private record Token(T type, String text, int pos) {
-        boolean isKeyword(String kw) {
-            return type == T.WORD && text.equalsIgnoreCase(kw);
-        }
-
-        boolean isPunct(char c) {
-            return type == T.PUNCT && text.charAt(0) == c;
-        }
-
-        String describe() {
-            return switch (type) {
-                case END -> "end of input";
-                case STRING -> "'" + text + "'";
-                case QUOTED_IDENT -> "\"" + text + "\"";
-                default -> "\"" + text + "\"";
-            };
-        }
-    }
 
     private final List<Token> tokens;
     private int at;
@@ -72,7 +50,7 @@ public final class ReplicationCommandParser {
         if (!isReplicationCommand(query)) {
             return new Sql(query);
         }
-        ReplicationCommandParser p = new ReplicationCommandParser(tokenize(query));
+        ReplicationCommandParser p = new ReplicationCommandParser(ReplicationCommandScanner.tokenize(query));
         ReplicationCommand c = p.command();
         if (p.peek().isPunct(';')) {
             p.at++;
@@ -81,107 +59,8 @@ public final class ReplicationCommandParser {
         return c;
     }
 
-    // ---------------- scanner ----------------
-
     private static ReplicationCommandException error(String msg) {
         return new ReplicationCommandException(msg);
-    }
-
-    private static List<Token> tokenize(String s) {
-        List<Token> out = new ArrayList<>();
-        int i = 0;
-        int n = s.length();
-        while (i < n) {
-            char c = s.charAt(i);
-            if (Character.isWhitespace(c)) {
-                i++;
-            } else if (c == '-' && i + 1 < n && s.charAt(i + 1) == '-') {
-                while (i < n && s.charAt(i) != '\n') {
-                    i++;
-                }
-            } else if (c == '\'' || c == '"') {
-                StringBuilder sb = new StringBuilder();
-                int start = i++;
-                while (true) {
-                    if (i >= n) {
-                        throw error(c == '\'' ? "unterminated quoted string" : "unterminated quoted identifier");
-                    }
-                    char d = s.charAt(i++);
-                    if (d == c) {
-                        if (i < n && s.charAt(i) == c) {
-                            sb.append(c);
-                            i++;
-                        } else {
-                            break;
-                        }
-                    } else {
-                        sb.append(d);
-                    }
-                }
-                // "" is an empty identifier here: PostgreSQL's replication scanner, unlike SQL's, lets it
-                // through to the command (CREATE_REPLICATION_SLOT "" says the name is too short)
-                out.add(new Token(c == '\'' ? T.STRING : T.QUOTED_IDENT, sb.toString(), start));
-            } else if ("(),.;".indexOf(c) >= 0) {
-                out.add(new Token(T.PUNCT, String.valueOf(c), i++));
-            } else if (isHex(c) || c == '-' || c == '+') {
-                int start = i;
-                int j = i + ((c == '-' || c == '+') ? 1 : 0);
-                int hexEnd = j;
-                while (hexEnd < n && isHex(s.charAt(hexEnd))) {
-                    hexEnd++;
-                }
-                if (j == i && hexEnd > j && hexEnd < n && s.charAt(hexEnd) == '/') {
-                    int k = hexEnd + 1;
-                    while (k < n && isHex(s.charAt(k))) {
-                        k++;
-                    }
-                    if (k > hexEnd + 1) {
-                        out.add(new Token(T.LSN, s.substring(start, k), start));
-                        i = k;
-                        continue;
-                    }
-                }
-                int k = j;
-                while (k < n && (Character.isDigit(s.charAt(k)) || s.charAt(k) == '.')) {
-                    k++;
-                }
-                if (k > j && (k >= n || !isIdentChar(s.charAt(k)))) {
-                    out.add(new Token(T.NUMBER, s.substring(start, k), start));
-                    i = k;
-                } else if (j == i && isIdentStart(c)) {
-                    i = word(s, i, out);
-                } else {
-                    throw error("syntax error at or near \"" + s.substring(start, Math.min(n, Math.max(k, start + 1))) + "\"");
-                }
-            } else if (isIdentStart(c)) {
-                i = word(s, i, out);
-            } else {
-                throw error("syntax error: unexpected character \"" + c + "\"");
-            }
-        }
-        out.add(new Token(T.END, "", n));
-        return out;
-    }
-
-    private static int word(String s, int i, List<Token> out) {
-        int start = i;
-        while (i < s.length() && isIdentChar(s.charAt(i))) {
-            i++;
-        }
-        out.add(new Token(T.WORD, s.substring(start, i), start));
-        return i;
-    }
-
-    private static boolean isHex(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    }
-
-    private static boolean isIdentStart(char c) {
-        return Character.isLetter(c) || c == '_' || c >= 0x80;
-    }
-
-    private static boolean isIdentChar(char c) {
-        return isIdentStart(c) || Character.isDigit(c) || c == '$';
     }
 
     // ---------------- parser ----------------
@@ -350,10 +229,6 @@ public final class ReplicationCommandParser {
         return new StartReplication(slot, false, start, tli, Map.of());
     }
 
-    /** A generic option value: a string, a (signed) number, or a word; null when absent. */
-    private record Option(String name, String value, Token at) {
-    }
-
     private List<Option> genericOptions() {
         List<Option> options = new ArrayList<>();
         if (peek().isPunct(')')) {
@@ -371,27 +246,6 @@ public final class ReplicationCommandParser {
             options.add(new Option(name, value, nameTok));
         } while (acceptPunct(','));
         return options;
-    }
-
-    private static boolean bool(Option o) {
-        if (o.value() == null) {
-            return true;
-        }
-        String v = o.value().toLowerCase(Locale.ROOT);
-        if (TRUE_WORDS.contains(v)) {
-            return true;
-        }
-        if (FALSE_WORDS.contains(v)) {
-            return false;
-        }
-        throw error(o.name() + " requires a Boolean value");
-    }
-
-    private static String stringValue(Option o) {
-        if (o.value() == null) {
-            throw error(o.name() + " requires a parameter");
-        }
-        return o.value();
     }
 
     private ReplicationCommand createSlot() {
@@ -421,13 +275,13 @@ public final class ReplicationCommandParser {
                         if (logical) {
                             throw error("unrecognized option: " + o.name());
                         }
-                        reserveWal = bool(o);
+                        reserveWal = ReplicationOptions.bool(o);
                     }
                     case "snapshot" -> {
                         if (!logical) {
                             throw error("unrecognized option: " + o.name());
                         }
-                        snapshot = stringValue(o);
+                        snapshot = ReplicationOptions.stringValue(o);
                         if (!Set.of("export", "nothing", "use").contains(snapshot)) {
                             throw error("unrecognized value for CREATE_REPLICATION_SLOT option \"snapshot\": \"" + snapshot + "\"");
                         }
@@ -436,7 +290,7 @@ public final class ReplicationCommandParser {
                         if (!logical) {
                             throw error("unrecognized option: " + o.name());
                         }
-                        twoPhase = bool(o);
+                        twoPhase = ReplicationOptions.bool(o);
                     }
                     default -> throw error("unrecognized option: " + o.name());
                 }
@@ -492,95 +346,6 @@ public final class ReplicationCommandParser {
                 }
             }
         }
-        return baseBackupOptions(options);
-    }
-
-    private static BaseBackupOptions baseBackupOptions(List<Option> options) {
-        BaseBackupOptions d = BaseBackupOptions.defaults();
-        String label = d.label();
-        boolean progress = d.progress();
-        Checkpoint checkpoint = d.checkpoint();
-        boolean wal = d.includeWal();
-        boolean wait = d.waitForWalArchive();
-        int maxRate = d.maxRate();
-        boolean tablespaceMap = d.tablespaceMap();
-        boolean verify = d.verifyChecksums();
-        Manifest manifest = d.manifest();
-        String manifestChecksums = d.manifestChecksums();
-        boolean manifestChecksumsSet = false;
-        String target = d.target();
-        String targetDetail = d.targetDetail();
-        String compression = d.compression();
-        String compressionDetail = d.compressionDetail();
-        Set<String> seen = new java.util.HashSet<>();
-        for (Option o : options) {
-            if (!seen.add(o.name())) {
-                throw error("duplicate option \"" + o.name() + "\"");
-            }
-            switch (o.name()) {
-                case "label" -> label = stringValue(o);
-                case "progress" -> progress = bool(o);
-                case "checkpoint" -> {
-                    String v = stringValue(o).toLowerCase(Locale.ROOT);
-                    checkpoint = switch (v) {
-                        case "fast" -> Checkpoint.FAST;
-                        case "spread" -> Checkpoint.SPREAD;
-                        default -> throw error("unrecognized checkpoint type: \"" + o.value() + "\"");
-                    };
-                }
-                case "wal" -> wal = bool(o);
-                case "wait" -> wait = bool(o);
-                case "max_rate" -> {
-                    long v;
-                    try {
-                        v = Long.parseLong(stringValue(o));
-                    } catch (NumberFormatException e) {
-                        throw error("max_rate requires an integer value");
-                    }
-                    if (v < 32 || v > 1048576) {
-                        throw error(v + " is outside the valid range for parameter \"max_rate\" (32 .. 1048576)");
-                    }
-                    maxRate = (int) v;
-                }
-                case "tablespace_map" -> tablespaceMap = bool(o);
-                case "verify_checksums" -> verify = bool(o);
-                case "manifest" -> {
-                    String v = stringValue(o).toLowerCase(Locale.ROOT);
-                    if (v.equals("force-encode")) {
-                        manifest = Manifest.FORCE_ENCODE;
-                    } else if (TRUE_WORDS.contains(v)) {
-                        manifest = Manifest.YES;
-                    } else if (FALSE_WORDS.contains(v)) {
-                        manifest = Manifest.NO;
-                    } else {
-                        throw error("unrecognized manifest option: \"" + o.value() + "\"");
-                    }
-                }
-                case "manifest_checksums" -> {
-                    String v = stringValue(o).toUpperCase(Locale.ROOT).replace("-", "");
-                    if (!MANIFEST_CHECKSUMS.contains(v)) {
-                        throw error("unrecognized checksum algorithm: \"" + o.value() + "\"");
-                    }
-                    manifestChecksums = v;
-                    manifestChecksumsSet = true;
-                }
-                case "target" -> target = stringValue(o).toLowerCase(Locale.ROOT);
-                case "target_detail" -> targetDetail = stringValue(o);
-                case "compression" -> compression = stringValue(o).toLowerCase(Locale.ROOT);
-                case "compression_detail" -> compressionDetail = stringValue(o);
-                default -> throw error("unrecognized base backup option: \"" + o.name() + "\"");
-            }
-        }
-        if (manifest == Manifest.NO && manifestChecksumsSet) {
-            throw error("manifest checksums require a backup manifest");
-        }
-        if (targetDetail != null && !seen.contains("target")) {
-            throw error("target detail cannot be used without target");
-        }
-        if (compressionDetail != null && !seen.contains("compression")) {
-            throw error("compression detail cannot be specified unless compression is enabled");
-        }
-        return new BaseBackupOptions(label, progress, checkpoint, wal, wait, maxRate, tablespaceMap, verify, manifest,
-                manifestChecksums, target, targetDetail, compression, compressionDetail);
+        return ReplicationOptions.baseBackup(options);
     }
 }
