@@ -57,7 +57,7 @@ public final class WalStreamDecoder {
 
     private EndOfWal end;
 
-    private WalStreamDecoder(Builder b) {
+    WalStreamDecoder(WalDecoderBuilder b) {
         this.pos = b.start;
         this.skipUntil = b.start;
         this.expectedTimeline = b.timeline;
@@ -79,54 +79,10 @@ public final class WalStreamDecoder {
         return builder(start).build();
     }
 
-    public static Builder builder(Lsn start) {
-        return new Builder(start.value());
+    public static WalDecoderBuilder builder(Lsn start) {
+        return new WalDecoderBuilder(start.value());
     }
 
-    /** Options beyond the start position. */
-    public static final class Builder {
-        private final long start;
-        private int timeline;
-        private long systemId;
-        private long prev = -1;
-        private boolean startIsRecord;
-
-        private Builder(long start) {
-            this.start = start;
-        }
-
-        /** Require every page to carry this timeline (default: any, but never going backwards). */
-        public Builder timeline(int timeline) {
-            this.timeline = timeline;
-            return this;
-        }
-
-        /** Require long page headers to carry this system identifier (default: learn from the first). */
-        public Builder systemId(long systemId) {
-            this.systemId = systemId;
-            return this;
-        }
-
-        /** The start of the record before the first one, to check its xl_prev exactly. */
-        public Builder previousRecord(Lsn prev) {
-            this.prev = prev.value();
-            return this;
-        }
-
-        /**
-         * The start is known to be the beginning of a record even though it is a page boundary
-         * (only possible right after XLOG_SWITCH or at the very start of WAL), so a continuation
-         * flag there is an error rather than something to skip.
-         */
-        public Builder startIsRecord() {
-            this.startIsRecord = true;
-            return this;
-        }
-
-        public WalStreamDecoder build() {
-            return new WalStreamDecoder(this);
-        }
-    }
 
     public void feed(byte[] chunk) {
         feed(chunk, 0, chunk.length);
