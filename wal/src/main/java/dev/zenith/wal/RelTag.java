@@ -1,7 +1,12 @@
 package dev.zenith.wal;
 
+import java.util.Comparator;
+
 /** One fork of one relation: what a block number is relative to. */
 public record RelTag(RelFileNode node, ForkNumber fork) {
+    /** PostgreSQL's order of relation forks: tablespace, database, relation (OIDs unsigned), then fork. */
+    public static final Comparator<RelTag> ORDER = RelTag::compare;
+
     public static RelTag of(int spcOid, int dbOid, int relNode, ForkNumber fork) {
         return new RelTag(new RelFileNode(spcOid, dbOid, relNode), fork);
     }
@@ -21,5 +26,16 @@ public record RelTag(RelFileNode node, ForkNumber fork) {
         }
         return "pg_tblspc/" + Integer.toUnsignedString(n.spcOid()) + "/PG_15_202209061/"
                 + Integer.toUnsignedString(n.dbOid()) + "/" + name;
+    }
+
+    private static int compare(RelTag a, RelTag b) {
+        int c = Integer.compareUnsigned(a.node().spcOid(), b.node().spcOid());
+        if (c == 0) {
+            c = Integer.compareUnsigned(a.node().dbOid(), b.node().dbOid());
+        }
+        if (c == 0) {
+            c = Integer.compareUnsigned(a.node().relNode(), b.node().relNode());
+        }
+        return c != 0 ? c : Integer.compare(a.fork().id(), b.fork().id());
     }
 }

@@ -1,7 +1,6 @@
 package dev.zenith.server.pageservice;
 
 import dev.zenith.storage.Store;
-import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.RelationSize;
 import dev.zenith.storage.page.ImagePageSource;
@@ -43,13 +42,13 @@ public final class RelationSizes {
         ImageManifest image = found.get();
         Lsn windowEnd = ImagePageSource.windowEnd(store.wal(), timeline, image);
         boolean exact = !lsn.isAfter(windowEnd);
-        Map<RelTag, Long> changedTo = new TreeMap<>(DataDirectoryLayout::compareTags);
+        Map<RelTag, Long> changedTo = new TreeMap<>(RelTag.ORDER);
         if (!exact) {
             for (BlockRef b : store.changes().changedBlocks(timeline, image.lsn(), lsn)) {
                 changedTo.merge(b.rel(), Integer.toUnsignedLong(b.block()) + 1, Math::max);
             }
         }
-        Map<RelTag, Entry> all = new TreeMap<>(DataDirectoryLayout::compareTags);
+        Map<RelTag, Entry> all = new TreeMap<>(RelTag.ORDER);
         for (RelationSize r : image.relations()) {
             Long changed = changedTo.remove(r.rel());
             all.put(r.rel(), new Entry(r.rel(), changed == null ? r.blocks() : Math.max(r.blocks(), changed), changed != null));

@@ -35,7 +35,7 @@ final class PageComparison {
 
     /** The forks compared in a data directory, with their length in blocks. */
     static Map<RelTag, Long> comparedForks(Path dataDir) throws IOException {
-        Map<RelTag, Long> out = new TreeMap<>(DataDirectoryLayout::compareTags);
+        Map<RelTag, Long> out = new TreeMap<>(RelTag.ORDER);
         for (Map.Entry<RelTag, List<Path>> e : DataDirectoryLayout.scan(dataDir).forks().entrySet()) {
             if (e.getKey().fork() == ForkNumber.FSM) {
                 continue;

@@ -171,7 +171,7 @@ class PageVersionsOracleTest {
             Path refDir = rc.cluster().scratch("reference-" + n);
             Path reference = ReferenceDirectory.build(rc.cluster().installation(), image, wal, target, refDir);
             Map<RelTag, Long> expectedSizes = PageComparison.comparedForks(reference);
-            Map<RelTag, Long> modelSizes = new TreeMap<>(DataDirectoryLayout::compareTags);
+            Map<RelTag, Long> modelSizes = new TreeMap<>(RelTag.ORDER);
             modelSizes.putAll(model.forks());
             if (!modelSizes.equals(expectedSizes)) {
                 sizeProblems.put(where, difference(expectedSizes, modelSizes));
@@ -304,7 +304,7 @@ class PageVersionsOracleTest {
 
     private static String difference(Map<RelTag, Long> expected, Map<RelTag, Long> actual) {
         StringBuilder sb = new StringBuilder();
-        Set<RelTag> all = new TreeSet<>(DataDirectoryLayout::compareTags);
+        Set<RelTag> all = new TreeSet<>(RelTag.ORDER);
         all.addAll(expected.keySet());
         all.addAll(actual.keySet());
         for (RelTag r : all) {

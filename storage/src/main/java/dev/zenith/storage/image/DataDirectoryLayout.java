@@ -53,7 +53,7 @@ public final class DataDirectoryLayout {
     public static Scan scan(Path dataDir) throws IOException {
         List<String> dirs = new ArrayList<>();
         List<String> files = new ArrayList<>();
-        Map<RelTag, TreeMap<Integer, Path>> segments = new TreeMap<>(DataDirectoryLayout::compareTags);
+        Map<RelTag, TreeMap<Integer, Path>> segments = new TreeMap<>(RelTag.ORDER);
         // tablespaces are symlinks under pg_tblspc; follow them like base backup does
         Files.walkFileTree(dataDir, EnumSet.of(FileVisitOption.FOLLOW_LINKS), Integer.MAX_VALUE,
                 new SimpleFileVisitor<>() {
@@ -103,7 +103,7 @@ public final class DataDirectoryLayout {
                     }
                 });
         dropUnloggedForks(segments);
-        Map<RelTag, List<Path>> forks = new TreeMap<>(DataDirectoryLayout::compareTags);
+        Map<RelTag, List<Path>> forks = new TreeMap<>(RelTag.ORDER);
         segments.forEach((tag, segs) -> {
             if (segs.lastKey() != segs.size() - 1) {
                 throw new IllegalStateException("relation " + tag.path() + " has segment files " + segs.keySet()
@@ -169,14 +169,8 @@ public final class DataDirectoryLayout {
         return root.relativize(p).toString().replace('\\', '/');
     }
 
+    /** {@link RelTag#ORDER}, its home; kept for code written against this name. */
     public static int compareTags(RelTag a, RelTag b) {
-        int c = Integer.compareUnsigned(a.node().spcOid(), b.node().spcOid());
-        if (c == 0) {
-            c = Integer.compareUnsigned(a.node().dbOid(), b.node().dbOid());
-        }
-        if (c == 0) {
-            c = Integer.compareUnsigned(a.node().relNode(), b.node().relNode());
-        }
-        return c != 0 ? c : Integer.compare(a.fork().id(), b.fork().id());
+        return RelTag.ORDER.compare(a, b);
     }
 }

@@ -1,6 +1,5 @@
 package dev.zenith.storage.wal;
 
-import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
@@ -68,7 +67,7 @@ public final class ChangeIndex {
 
     /** Relations touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
     public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
-        SortedSet<RelTag> out = new TreeSet<>(DataDirectoryLayout::compareTags);
+        SortedSet<RelTag> out = new TreeSet<>(RelTag.ORDER);
         forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(rel)); // no set of every block
         return out;
     }
