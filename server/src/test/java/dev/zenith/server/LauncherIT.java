@@ -1,7 +1,7 @@
 package dev.zenith.server;
 
 import dev.zenith.pgexec.Processes;
-import dev.zenith.server.api.CliTest.Run;
+import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.Launcher;
@@ -54,12 +54,12 @@ class LauncherIT {
         }
     }
 
-    private Run zenith(String... argv) throws Exception {
+    private CliRun zenith(String... argv) throws Exception {
         return Launcher.run(d, workDir, java.util.Map.of(), argv);
     }
 
     /** {@code ./zenith ARGV} in the CLI's own JVM, never answered by the daemon. */
-    private Run inJvm(String... argv) throws Exception {
+    private CliRun inJvm(String... argv) throws Exception {
         return Launcher.run(d, workDir, java.util.Map.of("ZENITH_CLI", "jvm"), argv);
     }
 
@@ -81,22 +81,22 @@ class LauncherIT {
 
     @Test
     void readmeStartCreateConnectStop() throws Exception {
-        Run started = zenith("start");
+        CliRun started = zenith("start");
         assertEquals(0, started.code(), started.err());
         assertTrue(started.out().contains("zenith started (pid ") && started.out().contains("log:"), started.out());
-        Run again = zenith("start");
+        CliRun again = zenith("start");
         assertEquals(0, again.code(), again.err());
         assertTrue(again.out().contains("already running"), again.out());
 
         // The README's two commands; then its psql command, as printed, works for the owner (and only for the owner).
-        Run created = zenith("pg", "create", "main");
+        CliRun created = zenith("pg", "create", "main");
         assertEquals(0, created.code(), created.err());
         String hint = created.out().lines().filter(l -> l.startsWith("connect with:  ")).findFirst()
                 .orElseThrow(() -> new AssertionError(created.out()));
         String printed = hint.substring(hint.indexOf("psql '"));
         assertEquals(new LocalUser.Run(0, "1"), LocalUser.owner("bash", "-c", "PATH=" + d.pg.binDir() + ":$PATH "
                 + printed + " -X -w -At -c 'SELECT 1'"));
-        assertEquals(new Run(0, "1\n", ""), zenith("pg", "connect", "main", "-X", "-w", "-At", "-c", "SELECT 1"));
+        assertEquals(new CliRun(0, "1\n", ""), zenith("pg", "connect", "main", "-X", "-w", "-At", "-c", "SELECT 1"));
         JsonObject pg = new JsonObject(zenith("pg", "show", "main", "--json").out());
         assertEquals("running", pg.getString("status"));
         String connstr = pg.getString("connstr");
@@ -113,22 +113,22 @@ class LauncherIT {
                     + " -X -w -At -c 'SELECT 1'");
             assertTrue(stranger.code() != 0 && stranger.out().contains("password"), stranger.out());
         }
-        Run status = zenith("status");
+        CliRun status = zenith("status");
         assertEquals(0, status.code(), status.err());
         assertTrue(status.out().contains("main") && status.out().contains("running"), status.out());
 
         long pid = daemonPid();
-        Run stopped = zenith("stop");
-        assertEquals(new Run(0, "zenith stopped\n", "zenith: stopping 1 running pg cleanly, then the daemon...\n"), stopped);
+        CliRun stopped = zenith("stop");
+        assertEquals(new CliRun(0, "zenith stopped\n", "zenith: stopping 1 running pg cleanly, then the daemon...\n"), stopped);
         assertFalse(Processes.isRunning(pid), "the daemon is gone when stop returns");
         assertFalse(Files.exists(Path.of(pg.getString("pgdata"), "postmaster.pid")), "its compute stopped cleanly first");
-        assertEquals(new Run(0, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("stop"));
+        assertEquals(new CliRun(0, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("stop"));
     }
 
     @Test
     void sigtermStopsComputesCleanlyAndTheLogSaysSo() throws Exception {
         assertEquals(0, zenith("start").code());
-        Run created = zenith("pg", "create", "-n", "main", "--json");
+        CliRun created = zenith("pg", "create", "-n", "main", "--json");
         assertEquals(0, created.code(), created.err());
         d.psql(new JsonObject(created.out()).getInteger("port"), "CREATE TABLE t AS SELECT 1 AS x");
         long pid = daemonPid();
@@ -143,12 +143,12 @@ class LauncherIT {
     @Test
     void aTakenPortIsNamedWithItsSetting() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(d.pgPort, 1, java.net.InetAddress.getLoopbackAddress())) {
-            Run refused = zenith("start");
+            CliRun refused = zenith("start");
             assertEquals(1, refused.code(), refused.toString());
             assertTrue((refused.out() + refused.err()).contains("cannot listen on 127.0.0.1:" + d.pgPort
                     + " for the PostgreSQL protocol (pg.port, ZENITH_PG_PORT)"), refused.toString());
         }
-        assertEquals(new Run(3, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("status"));
+        assertEquals(new CliRun(3, "zenith is not running (ZENITH_HOME=" + d.home + ")\n", ""), zenith("status"));
     }
 
     @Test
@@ -158,7 +158,7 @@ class LauncherIT {
         assertEquals(d.home.toRealPath(), Path.of("/proc", Long.toString(pid), "cwd").toRealPath(),
                 "the daemon works in its home");
 
-        Run attached = zenith("storage", "attach", "-n", "mine", "--path", "stores/mine", "--json");
+        CliRun attached = zenith("storage", "attach", "-n", "mine", "--path", "stores/mine", "--json");
         assertEquals(0, attached.code(), attached.err());
         Path expected = workDir.resolve("stores/mine");
         assertEquals(expected.toString(), new JsonObject(attached.out()).getString("path"));
@@ -197,25 +197,25 @@ class LauncherIT {
         Files.deleteIfExists(archive);
 
         // in the CLI's JVM: a running daemon would answer storage list itself (LeanCliIT)
-        Run first = inJvm("storage", "list", "--json"); // writes the archive at exit
+        CliRun first = inJvm("storage", "list", "--json"); // writes the archive at exit
         assertEquals(0, first.code(), first.err());
         assertEquals("", first.err());
         assertEquals("local", new JsonArray(first.out()).getJsonObject(0).getString("name"));
         assertTrue(Files.isRegularFile(archive), "the first command after a build leaves " + archive);
         FileTime written = Files.getLastModifiedTime(archive);
 
-        Run second = inJvm("storage", "list", "--json"); // runs from it
+        CliRun second = inJvm("storage", "list", "--json"); // runs from it
         assertEquals(first, second);
         assertEquals(written, Files.getLastModifiedTime(archive), "a fresh archive is used, not written again");
 
         // An archive older than the jar (a rebuild) is not used, silently, and is written again.
         Files.setLastModifiedTime(archive, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() - 10_000));
-        Run afterRebuild = inJvm("storage", "list", "--json");
+        CliRun afterRebuild = inJvm("storage", "list", "--json");
         assertEquals(first, afterRebuild);
         assertTrue(Files.getLastModifiedTime(archive).compareTo(Files.getLastModifiedTime(jar)) > 0);
 
-        assertEquals(new Run(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), inJvm("pg", "show", "-n", "nope"));
-        assertEquals(new Run(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), zenith("pg", "show", "-n", "nope"));
+        assertEquals(new CliRun(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), inJvm("pg", "show", "-n", "nope"));
+        assertEquals(new CliRun(1, "", "zenith: pg 'nope' not found (see: zenith pg list)\n"), zenith("pg", "show", "-n", "nope"));
     }
 
     /**
@@ -231,7 +231,7 @@ class LauncherIT {
         assertEquals(0, zenith("start").code());
         long pid = daemonPid();
         assertTrue(cmdline(pid).contains("-Xmx" + ZenithConfig.DEFAULT_MAX_HEAP_MB + "m"), cmdline(pid));
-        Run created = zenith("pg", "create", "main", "--json");
+        CliRun created = zenith("pg", "create", "main", "--json");
         assertEquals(0, created.code(), created.err());
         int port = new JsonObject(created.out()).getInteger("port");
         d.pgbench(port, "-i", "-s", "10", "-q");
@@ -239,7 +239,7 @@ class LauncherIT {
         WalServiceClients clients = new WalServiceClients(d);
         long peak = 0;
         for (int i = 0; i < 5; i++) {
-            Run branch = zenith("pg", "create", "b" + i, "main", "--json");
+            CliRun branch = zenith("pg", "create", "b" + i, "main", "--json");
             assertEquals(0, branch.code(), branch.err());
             d.pgbench(new JsonObject(branch.out()).getInteger("port"), "-n", "-c", "4", "-t", "500");
             d.pgbench(port, "-n", "-t", "200");

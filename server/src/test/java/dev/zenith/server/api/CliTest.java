@@ -1,6 +1,6 @@
 package dev.zenith.server.api;
 
-import dev.zenith.cli.Main;
+import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.DaemonFixture;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -9,9 +9,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -33,44 +30,38 @@ public class CliTest {
         d.close();
     }
 
-    public record Run(int code, String out, String err) {
-    }
-
-    private static Run cli(String... argv) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = new Main(new PrintStream(out, true), new PrintStream(err, true)).run(List.of(argv));
-        return new Run(code, out.toString(), err.toString());
+    private static CliRun cli(String... argv) {
+        return CliRun.inProcess(argv);
     }
 
     @Test
     void pgLifecycleThroughTheCli() throws Exception {
-        Run created = cli("pg", "create", "-n", "clipg", "--no-start");
+        CliRun created = cli("pg", "create", "-n", "clipg", "--no-start");
         assertEquals(0, created.code(), created.err());
         assertTrue(created.out().contains("pg clipg created on storage local (stopped)"), created.out());
 
-        Run list = cli("pg", "list");
+        CliRun list = cli("pg", "list");
         assertEquals(0, list.code());
         String[] lines = list.out().strip().split("\n");
         assertTrue(lines[0].matches("NAME\\s+STATUS\\s+ROLE\\s+PORT\\s+STORAGE\\s+LAST LSN\\s+SOURCE\\s+CREATED"), lines[0]);
         assertTrue(list.out().contains("clipg") && list.out().contains("stopped") && list.out().contains("primary"), list.out());
 
-        Run json = cli("pg", "list", "--json");
+        CliRun json = cli("pg", "list", "--json");
         JsonArray arr = new JsonArray(json.out());
         assertEquals("clipg", arr.getJsonObject(0).getString("name"));
 
-        Run started = cli("pg", "start", "-n", "clipg", "--json");
+        CliRun started = cli("pg", "start", "-n", "clipg", "--json");
         assertEquals(0, started.code(), started.err());
         int port = new JsonObject(started.out()).getInteger("port");
         assertEquals("1", d.psql(port, "SELECT 1"));
 
-        Run show = cli("pg", "show", "--name=clipg");
+        CliRun show = cli("pg", "show", "--name=clipg");
         assertTrue(show.out().contains("status:") && show.out().contains("running"), show.out());
         assertEquals(2, cli("pg", "destroy", "-n", "clipg").code(), "a running pg is destroyed only with --yes");
-        Run stopped = cli("pg", "stop", "-n", "clipg");
+        CliRun stopped = cli("pg", "stop", "-n", "clipg");
         assertEquals(0, stopped.code(), stopped.err());
         assertTrue(stopped.out().contains("stopped"), stopped.out());
-        assertEquals(new Run(0, "pg clipg destroyed\n", ""), cli("pg", "destroy", "-n", "clipg"));
+        assertEquals(new CliRun(0, "pg clipg destroyed\n", ""), cli("pg", "destroy", "-n", "clipg"));
     }
 
     @Test
@@ -82,10 +73,10 @@ public class CliTest {
                     .put("http_host", "127.0.0.1").put("http_port", stuck.getLocalPort()).encode());
             System.setProperty("zenith.home", home.toString());
             System.setProperty("zenith.cliReadTimeoutMs", "1000");
-            Run r = cli("pg", "list");
+            CliRun r = cli("pg", "list");
             assertEquals(1, r.code(), r.toString());
             assertTrue(r.err().contains("did not answer GET /pgs within 1000 ms; it may be stuck"), r.err());
-            Run status = cli("status");
+            CliRun status = cli("status");
             assertEquals(1, status.code(), "a stuck daemon is not reported as not running: " + status);
             assertTrue(status.err().contains("did not answer GET /status"), status.err());
         } finally {
@@ -104,13 +95,13 @@ public class CliTest {
         String before = d.ok(200, "GET", "/pgs", null).toString();
         try {
             System.setProperty("zenith.home", home.toString());
-            Run status = cli("status");
+            CliRun status = cli("status");
             assertEquals(3, status.code(), status.toString());
             assertTrue(status.out().contains("zenith is not running (ZENITH_HOME=" + home), status.out());
-            Run create = cli("pg", "create", "-n", "elsewhere", "--no-start");
+            CliRun create = cli("pg", "create", "-n", "elsewhere", "--no-start");
             assertEquals(1, create.code(), create.toString());
             assertTrue(create.err().contains("is the zenith of ZENITH_HOME=" + d.home), create.err());
-            Run stop = cli("stop");
+            CliRun stop = cli("stop");
             assertTrue(stop.out().contains("zenith is not running"), stop.toString());
             assertEquals(before, d.ok(200, "GET", "/pgs", null).toString()); // and the other daemon runs on, unchanged
         } finally {
@@ -121,26 +112,26 @@ public class CliTest {
 
     @Test
     void errorsGoToStderrWithNonZeroExit() {
-        Run missing = cli("pg", "show", "-n", "nope");
+        CliRun missing = cli("pg", "show", "-n", "nope");
         assertEquals(1, missing.code());
         assertEquals("zenith: pg 'nope' not found (see: zenith pg list)\n", missing.err());
         assertEquals("", missing.out());
 
-        Run bad = cli("pg", "create", "-n", "Bad Name");
+        CliRun bad = cli("pg", "create", "-n", "Bad Name");
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("must match"), bad.err());
 
-        Run noName = cli("pg", "start");
+        CliRun noName = cli("pg", "start");
         assertEquals(2, noName.code());
         assertTrue(noName.err().contains("missing pg name"), noName.err());
     }
 
     @Test
     void storagesAndStatus() {
-        Run list = cli("storage", "list");
+        CliRun list = cli("storage", "list");
         assertTrue(list.out().contains("local") && list.out().contains("native"), list.out());
         assertTrue(list.out().contains("STATUS") && list.out().contains("available"), "a storage's status shows: " + list.out());
-        Run status = cli("status");
+        CliRun status = cli("status");
         assertEquals(0, status.code(), status.err());
         assertTrue(status.out().contains("REST API:") && status.out().contains(":" + d.httpPort), status.out());
     }

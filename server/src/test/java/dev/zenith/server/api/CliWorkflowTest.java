@@ -1,7 +1,7 @@
 package dev.zenith.server.api;
 
 import dev.zenith.cli.Main;
-import dev.zenith.server.api.CliTest.Run;
+import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.DaemonFixture;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -51,15 +51,15 @@ class CliWorkflowTest {
         d.close();
     }
 
-    static Run cli(String... argv) {
+    static CliRun cli(String... argv) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code = new Main(new PrintStream(out, true), new PrintStream(err, true)).run(List.of(argv));
-        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        return new CliRun(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
-    static Run ok(String... argv) {
-        Run r = cli(argv);
+    static CliRun ok(String... argv) {
+        CliRun r = cli(argv);
         assertEquals(0, r.code(), String.join(" ", argv) + " -> " + r);
         return r;
     }
@@ -73,7 +73,7 @@ class CliWorkflowTest {
         assertEquals(new JsonArray(ok("pg", "-o", "json", "list").out()), d.ok(200, "GET", "/pgs", null), "-o json anywhere");
         assertEquals(new JsonObject(ok("pg", "show", "flags", "--json").out()), d.ok(200, "GET", "/pgs/flags", null));
 
-        Run list = ok("pg", "list");
+        CliRun list = ok("pg", "list");
         String[] lines = list.out().split("\n");
         assertTrue(lines[1].startsWith("base ") && lines[2].startsWith("flags ") && lines[3].startsWith("positional "),
                 "sorted by name: " + list.out());
@@ -82,7 +82,7 @@ class CliWorkflowTest {
         }
         assertTrue(ok("pg", "list", "-o", "wide").out().contains("postgresql://postgres@127.0.0.1:"), "wide has every column");
 
-        Run started = ok("pg", "start", "positional");
+        CliRun started = ok("pg", "start", "positional");
         assertTrue(started.out().startsWith("pg positional running; connect with:  psql 'postgresql://"), started.out());
         ok("pg", "start", "-n", "flags");
         int port = d.pg("positional").getInteger("port");
@@ -91,7 +91,7 @@ class CliWorkflowTest {
         assertEquals("42\n", ok("pg", "connect", "positional", "-At", "-c", "select 41 + 1").out(), "psql's options pass through");
         assertEquals("7\n", ok("pg", "connect", "positional", "--", "-At", "-c", "select 7").out());
 
-        Run show = ok("pg", "show", "positional");
+        CliRun show = ok("pg", "show", "positional");
         for (String section : List.of("pg positional\n", "\nconnect\n", "\nhistory\n", "\nfiles\n")) {
             assertTrue(show.out().contains(section), "section " + section.trim() + ": " + show.out());
         }
@@ -99,8 +99,8 @@ class CliWorkflowTest {
 
         assertEquals(2, cli("pg", "destroy", "flags").code(), "a running pg needs --yes when no one can be asked");
         assertEquals("running", d.pg("flags").getString("status"), "and nothing changed");
-        assertEquals(new Run(0, "pg flags destroyed\n", ""), cli("pg", "destroy", "flags", "--yes"));
-        assertEquals(new Run(0, "pg positional destroyed\n", ""), cli("pg", "destroy", "-n", "positional", "--force"));
+        assertEquals(new CliRun(0, "pg flags destroyed\n", ""), cli("pg", "destroy", "flags", "--yes"));
+        assertEquals(new CliRun(0, "pg positional destroyed\n", ""), cli("pg", "destroy", "-n", "positional", "--force"));
     }
 
     @Test
@@ -114,7 +114,7 @@ class CliWorkflowTest {
         for (int i = 0; i < 3; i++) {
             xids.add(Long.parseLong(d.psql(port, "INSERT INTO t VALUES (" + i + ") RETURNING txid_current()").lines().findFirst().orElseThrow()));
         }
-        Run snap = ok("snapshot", "create", "hist@before-migration");
+        CliRun snap = ok("snapshot", "create", "hist@before-migration");
         assertTrue(snap.out().startsWith("snapshot hist@before-migration at "), snap.out());
         assertTrue(snap.out().contains("last commit "), "the resolved point says when its data was committed: " + snap.out());
         xids.add(Long.parseLong(d.psql(port, "INSERT INTO t VALUES (99) RETURNING txid_current()").lines().findFirst().orElseThrow()));
@@ -138,12 +138,12 @@ class CliWorkflowTest {
         ok("pg", "create", "side", "hist@before-migration", "--no-start");
         String snapLsn = new JsonObject(ok("snapshot", "show", "hist@before-migration", "--json").out()).getString("lsn");
 
-        Run refused = cli("pg", "checkout", "hist", "hist@before-migration");
+        CliRun refused = cli("pg", "checkout", "hist", "hist@before-migration");
         assertEquals(2, refused.code(), refused.toString());
         assertTrue(refused.err().contains("is running") && refused.err().contains("--yes"), refused.err());
         assertEquals(timeline, d.pg("hist").getString("timeline_id"), "nothing changed");
 
-        Run checkout = ok("pg", "checkout", "hist", "before-migration", "--yes");
+        CliRun checkout = ok("pg", "checkout", "hist", "before-migration", "--yes");
         assertTrue(checkout.out().startsWith("pg hist now at hist@before-migration (running); the state it left is hist@HEAD1"),
                 checkout.out());
         assertTrue(checkout.err().contains("zenith: checkout hist: stopping PostgreSQL of pg hist...\n")
@@ -153,7 +153,7 @@ class CliWorkflowTest {
 
         // a branch of the history hist just left, after the snapshot: not in hist's history once it is back there
         ok("pg", "create", "later", "hist@HEAD1", "--no-start");
-        Run back = ok("pg", "checkout", "-n", "hist", "HEAD~1", "--yes");
+        CliRun back = ok("pg", "checkout", "-n", "hist", "HEAD~1", "--yes");
         assertTrue(back.out().startsWith("pg hist now at hist@HEAD1 "), back.out());
         assertEquals("4", d.psql(port, "SELECT count(*) FROM t"));
         ok("pg", "checkout", "hist", "hist@HEAD@{1}", "--yes"); // the latest state left: HEAD2, the snapshot's
@@ -209,7 +209,7 @@ class CliWorkflowTest {
         assertTrue(ok("log", "hist").out().contains("branch taken at " + snapLsn + ": pg side"), ok("log", "hist").out());
         assertTrue(log.containsKey("retention_horizon"), log.encode());
 
-        Run oneline = ok("log", "hist", "--oneline", "-n", "3");
+        CliRun oneline = ok("log", "hist", "--oneline", "-n", "3");
         assertEquals(4, oneline.out().split("\n").length - (oneline.out().contains("retention horizon") ? 1 : 0),
                 "3 entries, then how to see more: " + oneline.out());
         assertTrue(oneline.out().contains("more: zenith log hist --until "), oneline.out());
@@ -217,7 +217,7 @@ class CliWorkflowTest {
         assertFalse(recent.getJsonArray("entries").isEmpty());
         assertTrue(new JsonObject(ok("log", "hist", "--json", "--until", "2 hours ago").out()).getJsonArray("entries").isEmpty());
 
-        Run tree = ok("tree");
+        CliRun tree = ok("tree");
         assertTrue(tree.out().contains("storage local") && tree.out().contains("snapshot hist@HEAD1")
                 && tree.out().contains("branch: pg hist (running)"), tree.out());
         assertEquals(tree.out(), ok("pg", "list", "--tree").out());
@@ -236,7 +236,7 @@ class CliWorkflowTest {
         Thread.sleep(1100);
         d.psql(port, "INSERT INTO t VALUES (2)");
 
-        Run local = ok("pg", "create", "before", "clock", "--time", localNow.toString().replace('T', ' '), "--no-start");
+        CliRun local = ok("pg", "create", "before", "clock", "--time", localNow.toString().replace('T', ' '), "--no-start");
         assertTrue(local.out().contains("  point:  LSN ") && local.out().contains("last commit "), local.out());
         assertTrue(local.out().contains("no zone given: read as this machine's local time"), local.out());
         assertTrue(local.out().contains(" = " + localNow.atZone(ZoneId.systemDefault()).toInstant().toString()
@@ -251,10 +251,10 @@ class CliWorkflowTest {
         ok("pg", "start", "bylsn");
         assertEquals("1", d.psql(d.pg("bylsn").getInteger("port"), "SELECT count(*) FROM t"));
 
-        Run future = cli("pg", "create", "never", "clock", "--time", "yesterday 00:00");
+        CliRun future = cli("pg", "create", "never", "clock", "--time", "yesterday 00:00");
         assertEquals(1, future.code());
         assertTrue(future.err().contains("was read as "), "the error says how the time was read: " + future.err());
-        Run noPoint = cli("pg", "checkout", "clock");
+        CliRun noPoint = cli("pg", "checkout", "clock");
         assertEquals(2, noPoint.code());
         assertTrue(noPoint.err().contains("--lsn, --time or --at") && !noPoint.err().contains("snapshot, lsn, time"),
                 noPoint.err());
@@ -281,13 +281,13 @@ class CliWorkflowTest {
 
     @Test
     void errorsSpeakCliNotRest() {
-        Run missing = cli("snapshot", "show", "nobody@nothing");
+        CliRun missing = cli("snapshot", "show", "nobody@nothing");
         assertEquals(1, missing.code());
         assertTrue(missing.err().contains("(see: zenith snapshot list)"), missing.err());
-        Run pgOnly = cli("snapshot", "show", "main");
+        CliRun pgOnly = cli("snapshot", "show", "main");
         assertEquals(2, pgOnly.code());
         assertTrue(pgOnly.err().contains("name one as PG@SNAPSHOT"), pgOnly.err());
-        Run lsnNoFrom = cli("pg", "create", "x", "--lsn", "0/1");
+        CliRun lsnNoFrom = cli("pg", "create", "x", "--lsn", "0/1");
         assertEquals(2, lsnNoFrom.code());
         assertTrue(lsnNoFrom.err().contains("need a pg to branch from"), lsnNoFrom.err());
     }

@@ -1,6 +1,6 @@
 package dev.zenith.server.api;
 
-import dev.zenith.server.api.CliTest.Run;
+import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.Launcher;
 import dev.zenith.server.testing.LocalUser;
@@ -60,7 +60,7 @@ class LeanCliIT {
         PgCluster.deleteTree(workDir);
     }
 
-    private static Run zenith(Map<String, String> env, String... argv) throws Exception {
+    private static CliRun zenith(Map<String, String> env, String... argv) throws Exception {
         return Launcher.run(d, workDir, env, argv);
     }
 
@@ -79,8 +79,8 @@ class LeanCliIT {
 
     /** The program's answer and the daemon's; again when a clock-driven cell ("2 min ago") moved in between. */
     private static void sameFromBoth(Map<String, String> env, boolean terminal, String... argv) throws Exception {
-        Run program = null;
-        Run daemon = null;
+        CliRun program = null;
+        CliRun daemon = null;
         for (int attempt = 0; attempt < 3 && (program == null || !program.equals(daemon)); attempt++) {
             program = terminal ? Launcher.runOnTerminal(d, workDir, with(env, "jvm"), argv) : zenith(with(env, "jvm"), argv);
             daemon = terminal ? Launcher.runOnTerminal(d, workDir, with(env, "daemon"), argv) : zenith(with(env, "daemon"), argv);
@@ -120,15 +120,15 @@ class LeanCliIT {
         if (Launcher.canRunOnTerminal()) {
             sameFromBoth(Map.of(), true, "pg", "list"); // colour
             sameFromBoth(Map.of("NO_COLOR", "1"), true, "status");
-            Run coloured = Launcher.runOnTerminal(d, workDir, Map.of("TERM", "xterm"), "pg", "list");
+            CliRun coloured = Launcher.runOnTerminal(d, workDir, Map.of("TERM", "xterm"), "pg", "list");
             assertTrue(coloured.out().contains("\u001b["), "colour on a terminal: " + coloured);
-            Run noColor = Launcher.runOnTerminal(d, workDir, Map.of("TERM", "xterm", "NO_COLOR", "1"), "pg", "list");
+            CliRun noColor = Launcher.runOnTerminal(d, workDir, Map.of("TERM", "xterm", "NO_COLOR", "1"), "pg", "list");
             assertTrue(!noColor.out().contains("\u001b["), "none with NO_COLOR: " + noColor);
         }
         assertTrue(!zenith(Map.of("TERM", "xterm"), "pg", "list").out().contains("\u001b["), "none on a pipe");
-        Run ascii = zenith(Map.of("LANG", "C", "LC_ALL", "", "LC_CTYPE", ""), "tree");
+        CliRun ascii = zenith(Map.of("LANG", "C", "LC_ALL", "", "LC_CTYPE", ""), "tree");
         assertTrue(ascii.out().contains("`-- ") && ascii.out().chars().allMatch(c -> c < 128), ascii.out());
-        Run unicode = zenith(Map.of("LANG", "C.UTF-8", "LC_ALL", "", "LC_CTYPE", ""), "tree");
+        CliRun unicode = zenith(Map.of("LANG", "C.UTF-8", "LC_ALL", "", "LC_CTYPE", ""), "tree");
         assertTrue(unicode.out().contains("└── "), unicode.out());
     }
 
@@ -137,8 +137,8 @@ class LeanCliIT {
         Map<String, String> daemonOnly = Map.of("ZENITH_CLI", "daemon");
         for (String[] line : List.of(new String[] {"pg", "stop", "main"}, new String[] {"pg", "list", "--help"},
                 new String[] {"pg", "lst"}, new String[] {"snapshot", "create", "main@x"}, new String[] {"logs"})) {
-            Run r = zenith(daemonOnly, line);
-            assertEquals(new Run(70, "", "zenith: the daemon did not run this command (ZENITH_CLI=daemon)\n"), r,
+            CliRun r = zenith(daemonOnly, line);
+            assertEquals(new CliRun(70, "", "zenith: the daemon did not run this command (ZENITH_CLI=daemon)\n"), r,
                     String.join(" ", line));
         }
         assertEquals("running", d.pg("main").getString("status"), "nothing was stopped");
@@ -147,11 +147,11 @@ class LeanCliIT {
         Path marker = workDir.resolve("shell-ran");
         String hostile = "x\"; touch " + marker + "; echo \"$(touch " + marker + ")`touch " + marker + "`\\\n'";
         sameFromBoth(Map.of(), false, "pg", "show", hostile);
-        Run ranByDaemon = zenith(daemonOnly, "pg", "show", hostile);
+        CliRun ranByDaemon = zenith(daemonOnly, "pg", "show", hostile);
         assertTrue(ranByDaemon.code() != 70 && ranByDaemon.err().startsWith("zenith: "), "the daemon ran it: " + ranByDaemon);
         assertTrue(!Files.exists(marker), "no shell ran an argument");
         // the default path runs what the daemon does not: the program's did-you-mean
-        Run typo = zenith(Map.of(), "pg", "lst");
+        CliRun typo = zenith(Map.of(), "pg", "lst");
         assertEquals(2, typo.code(), typo.toString());
         assertTrue(typo.err().contains("did you mean: ls or "), typo.err());
 
@@ -178,16 +178,16 @@ class LeanCliIT {
 
     @Test
     void connstrAndLogsAsPeopleUseThem() throws Exception {
-        Run connstr = zenith(Map.of(), "pg", "connstr", "main");
+        CliRun connstr = zenith(Map.of(), "pg", "connstr", "main");
         assertEquals(0, connstr.code(), connstr.toString());
         assertEquals(new LocalUser.Run(0, "200"), LocalUser.owner(d.pg.bin("psql").toString(), "-X", "-w", "-At",
                 connstr.out().strip(), "-c", "SELECT count(*) FROM t"), "psql \"$(zenith pg connstr main)\"");
 
-        Run pgTail = zenith(Map.of(), "pg", "logs", "main", "--lines", "3");
+        CliRun pgTail = zenith(Map.of(), "pg", "logs", "main", "--lines", "3");
         assertEquals(0, pgTail.code(), pgTail.toString());
         assertEquals(3, pgTail.out().strip().split("\n").length, pgTail.out());
         assertTrue(Files.readString(Path.of(d.pg("main").getString("logfile"))).contains(pgTail.out()), pgTail.out());
-        Run tail = zenith(Map.of(), "logs", "-n", "5");
+        CliRun tail = zenith(Map.of(), "logs", "-n", "5");
         assertEquals(0, tail.code(), tail.toString());
         assertEquals(5, tail.out().strip().split("\n").length, tail.out());
         assertTrue(Files.readString(d.home.resolve("zenith.log")).contains(tail.out()), tail.out());

@@ -1,6 +1,6 @@
 package dev.zenith.server.api;
 
-import dev.zenith.server.api.CliTest.Run;
+import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.Launcher;
 import dev.zenith.testkit.PgCluster;
@@ -53,7 +53,7 @@ class TerminalCliIT {
     void aLongActionDrawsABarOnATerminalAndPrintsLinesInAScript() throws Exception {
         String timeline = d.pg("main").getString("timeline_id");
         // on a terminal, without --yes: it asks first; "y" lets it go ahead, then the phases that count bytes are bars
-        Run onTerminal = Launcher.typingOnTerminal(d, workDir, Map.of("TERM", "xterm"), "y\n",
+        CliRun onTerminal = Launcher.typingOnTerminal(d, workDir, Map.of("TERM", "xterm"), "y\n",
                 "pg", "checkout", "main", "main@loaded");
         assertEquals(0, onTerminal.code(), onTerminal.toString());
         assertTrue(onTerminal.out().contains("pg main is running: the checkout stops it, which ends its sessions. Go ahead? [y/N] "),
@@ -71,7 +71,7 @@ class TerminalCliIT {
 
         // in a script: one plain line per phase, sizes included, no carriage return
         String now = d.pg("main").getString("timeline_id");
-        Run piped = Launcher.run(d, workDir, Map.of("TERM", "xterm"), "pg", "checkout", "main", "main@loaded", "--yes");
+        CliRun piped = Launcher.run(d, workDir, Map.of("TERM", "xterm"), "pg", "checkout", "main", "main@loaded", "--yes");
         assertEquals(0, piped.code(), piped.toString());
         assertTrue(piped.out().startsWith("pg main now at main@loaded"), piped.out());
         assertTrue(Pattern.compile("(?m)^zenith: checkout main: rebuilding the data directory from the store \\([0-9.]+ [KM]iB\\)\\.\\.\\.$")
@@ -87,26 +87,26 @@ class TerminalCliIT {
         assertEquals("running", d.pg("dev").getString("status"));
         String prompt = "pg dev is running: destroying it ends its sessions. Go ahead? [y/N] ";
 
-        Run no = Launcher.typingOnTerminal(d, workDir, Map.of(), "n\n", "pg", "destroy", "dev");
+        CliRun no = Launcher.typingOnTerminal(d, workDir, Map.of(), "n\n", "pg", "destroy", "dev");
         assertEquals(1, no.code(), no.toString());
         assertTrue(no.out().contains(prompt) && no.out().contains("zenith: nothing was changed"), no.out());
         assertEquals("running", d.pg("dev").getString("status"), "'n': nothing changed");
 
-        Run noAnswer = Launcher.typingOnTerminal(d, workDir, Map.of(), "", "pg", "destroy", "dev");
+        CliRun noAnswer = Launcher.typingOnTerminal(d, workDir, Map.of(), "", "pg", "destroy", "dev");
         assertEquals(1, noAnswer.code(), noAnswer.toString());
         assertTrue(noAnswer.out().contains(prompt) && noAnswer.out().contains("zenith: nothing was changed"), noAnswer.out());
         assertEquals("running", d.pg("dev").getString("status"), "end of input: nothing changed");
 
-        Run other = Launcher.typingOnTerminal(d, workDir, Map.of(), "sure\n", "pg", "destroy", "dev");
+        CliRun other = Launcher.typingOnTerminal(d, workDir, Map.of(), "sure\n", "pg", "destroy", "dev");
         assertEquals(1, other.code(), "only y or yes goes ahead: " + other);
         assertEquals("running", d.pg("dev").getString("status"));
 
-        Run script = Launcher.run(d, workDir, Map.of(), "pg", "destroy", "dev");
-        assertEquals(new Run(2, "", "zenith: pg dev is running: destroying it ends its sessions; add --yes to go ahead"
+        CliRun script = Launcher.run(d, workDir, Map.of(), "pg", "destroy", "dev");
+        assertEquals(new CliRun(2, "", "zenith: pg dev is running: destroying it ends its sessions; add --yes to go ahead"
                 + " (nothing was changed)\n"), script, "no terminal: no question, no change");
         assertEquals("running", d.pg("dev").getString("status"));
 
-        Run yes = Launcher.typingOnTerminal(d, workDir, Map.of(), "y\n", "pg", "destroy", "dev");
+        CliRun yes = Launcher.typingOnTerminal(d, workDir, Map.of(), "y\n", "pg", "destroy", "dev");
         assertEquals(0, yes.code(), yes.toString());
         assertTrue(yes.out().contains(prompt) && yes.out().contains("pg dev destroyed"), yes.out());
         assertEquals(404, d.request("GET", "/pgs/dev", null).statusCode(), "'y': destroyed");

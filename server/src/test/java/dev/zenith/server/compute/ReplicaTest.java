@@ -1,6 +1,6 @@
 package dev.zenith.server.compute;
 
-import dev.zenith.server.api.CliTest;
+import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.FreshDaemonTest;
 import dev.zenith.server.testing.PgbenchLedger;
 import io.vertx.core.json.JsonArray;
@@ -263,14 +263,10 @@ class ReplicaTest extends FreshDaemonTest {
     }
 
     /** The CLI, in this JVM, against this test's daemon. */
-    private CliTest.Run cli(String... argv) {
+    private CliRun cli(String... argv) {
         System.setProperty("zenith.home", d.home.toString());
         try {
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-            int code = new dev.zenith.cli.Main(new java.io.PrintStream(out, true), new java.io.PrintStream(err, true))
-                    .run(List.of(argv));
-            return new CliTest.Run(code, out.toString(), err.toString());
+            return CliRun.inProcess(argv);
         } finally {
             System.clearProperty("zenith.home");
         }

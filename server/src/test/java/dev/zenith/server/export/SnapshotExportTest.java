@@ -1,5 +1,6 @@
 package dev.zenith.server.export;
 
+import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.WalServiceTestBase;
 
@@ -159,7 +160,7 @@ class SnapshotExportTest extends WalServiceTestBase {
             assertEquals(0, cli("snapshot", "create", "main@s").code());
             d.pgbench(port, "-c", "1", "-t", "100");
             Path tar = work.resolve("s.tar.zst");
-            Run exported = cli("snapshot", "export", "main@s", "--to", tar.toString());
+            CliRun exported = cli("snapshot", "export", "main@s", "--to", tar.toString());
             assertEquals(0, exported.code(), exported.err());
             assertTrue(exported.out().startsWith("snapshot main@s (") && exported.out().contains(") exported as backup tar.zst to "
                     + tar), exported.out());
@@ -168,15 +169,15 @@ class SnapshotExportTest extends WalServiceTestBase {
             assertStartsWithSnapshot(extract(tar, "s", List.of("--zstd")), atSnapshot);
 
             Path dumps = work.resolve("dumps");
-            Run dumped = cli("snapshot", "export", "main@s", "--format", "dump", "--to", dumps.toString());
+            CliRun dumped = cli("snapshot", "export", "main@s", "--format", "dump", "--to", dumps.toString());
             assertEquals(0, dumped.code(), dumped.err());
             assertTrue(dumped.err().contains("zenith: export main@s: dumping database postgres"), dumped.err());
             assertEquals(List.of("globals.sql", "postgres.dump"), listing(dumps));
 
-            Run again = cli("snapshot", "export", "main@s", "--to", tar.toString());
+            CliRun again = cli("snapshot", "export", "main@s", "--to", tar.toString());
             assertEquals(1, again.code(), again.out());
             assertTrue(again.err().contains("exists; give a new path"), again.err());
-            Run badFormat = cli("snapshot", "export", "main@s", "--to", work.resolve("d").toString(), "--format", "zip");
+            CliRun badFormat = cli("snapshot", "export", "main@s", "--to", work.resolve("d").toString(), "--format", "zip");
             assertTrue(badFormat.code() != 0 && badFormat.err().contains("unknown export format 'zip'"), badFormat.err());
             assertTrue(Files.notExists(work.resolve("d")));
         } finally {
@@ -184,14 +185,8 @@ class SnapshotExportTest extends WalServiceTestBase {
         }
     }
 
-    record Run(int code, String out, String err) {
-    }
-
-    private static Run cli(String... argv) {
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-        int code = new dev.zenith.cli.Main(new java.io.PrintStream(out, true), new java.io.PrintStream(err, true)).run(List.of(argv));
-        return new Run(code, out.toString(), err.toString());
+    private static CliRun cli(String... argv) {
+        return CliRun.inProcess(argv);
     }
 
     private String psqlIn(int port, String database, String sql) throws IOException {

@@ -1,7 +1,5 @@
 package dev.zenith.server.testing;
 
-import dev.zenith.server.api.CliTest.Run;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +34,7 @@ public final class Launcher {
     }
 
     /** Runs it to its end (5 minutes at most): exit code, stdout, stderr. */
-    public static Run run(DaemonFixture d, Path workDir, Map<String, String> env, String... argv) throws Exception {
+    public static CliRun run(DaemonFixture d, Path workDir, Map<String, String> env, String... argv) throws Exception {
         return run(command(d, workDir, env, argv));
     }
 
@@ -46,7 +44,7 @@ public final class Launcher {
     }
 
     /** Runs it on a terminal of its own (a pseudo-terminal from script): stdout and stderr come out there, together. */
-    public static Run runOnTerminal(DaemonFixture d, Path workDir, Map<String, String> env, String... argv) throws Exception {
+    public static CliRun runOnTerminal(DaemonFixture d, Path workDir, Map<String, String> env, String... argv) throws Exception {
         return typingOnTerminal(d, workDir, env, "", argv);
     }
 
@@ -54,7 +52,7 @@ public final class Launcher {
      * {@link #runOnTerminal}, with {@code typed} typed on that terminal, then end of input (script sends the
      * terminal's EOF character, ^D, once its own input ends): what a person answers to a prompt.
      */
-    public static Run typingOnTerminal(DaemonFixture d, Path workDir, Map<String, String> env, String typed, String... argv)
+    public static CliRun typingOnTerminal(DaemonFixture d, Path workDir, Map<String, String> env, String typed, String... argv)
             throws Exception {
         StringBuilder line = new StringBuilder("'" + ROOT.resolve("zenith") + "'");
         for (String a : argv) {
@@ -65,11 +63,11 @@ public final class Launcher {
         return run(pb, typed);
     }
 
-    private static Run run(ProcessBuilder pb) throws Exception {
+    private static CliRun run(ProcessBuilder pb) throws Exception {
         return run(pb, "");
     }
 
-    private static Run run(ProcessBuilder pb, String input) throws Exception {
+    private static CliRun run(ProcessBuilder pb, String input) throws Exception {
         Path err = Files.createTempFile("zenith-launcher", ".err");
         try {
             Process p = pb.redirectError(err.toFile()).start(); // a file: a daemon it starts may keep a pipe open
@@ -78,7 +76,7 @@ public final class Launcher {
             }
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(5, TimeUnit.MINUTES));
-            return new Run(p.exitValue(), out, Files.readString(err));
+            return new CliRun(p.exitValue(), out, Files.readString(err));
         } finally {
             Files.delete(err);
         }
