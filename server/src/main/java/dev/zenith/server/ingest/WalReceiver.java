@@ -40,6 +40,11 @@ import java.util.logging.Logger;
  * the journal writer and goes into its next write; while one LMDB commit runs, journaled batches queue up
  * and go in together. All state lives on one event-loop context; only the store calls run elsewhere
  * (journal writes on the journal writer, LMDB commits on workers).
+ *
+ * <p>About 500 lines on purpose: what is left is one state machine (connect, authenticate, stream,
+ * reconnect, drain and stop) whose steps share the connection's state on one context; its parts with a
+ * job of their own are beside it ({@link ReceiverProgress}, {@link ReceiverCounters}, {@link IndexBatcher},
+ * {@link StallLog}, {@link JournalWriter}).
  */
 public final class WalReceiver {
     private static final Logger LOG = Logger.getLogger(WalReceiver.class.getName());

@@ -14,7 +14,6 @@ import dev.zenith.protocol.wire.ErrorFields;
 import dev.zenith.server.security.LoginThrottle;
 import dev.zenith.server.pageservice.PageService;
 import dev.zenith.storage.Store;
-import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
@@ -36,6 +35,10 @@ import java.util.logging.Logger;
  * One client connection: glues the protocol state machines ({@link ServerHandshake}, then
  * {@link WalSenderSession}) to the store. Runs on its event loop; anything that reads the store or
  * files goes to the worker pool, and the next command waits until the current one is answered.
+ *
+ * <p>Over 400 lines on purpose: it is one connection's state machine (handshake, timeline selection,
+ * commands, streaming, hand-over to the page service) over one socket, and its phases share that state;
+ * what a command does lives beside it ({@link SlotCommands}, {@link BaseBackupStream}, {@link WalStreamer}).
  */
 final class ReplicationConnection {
     private static final Logger LOG = Logger.getLogger(ReplicationConnection.class.getName());
@@ -71,12 +74,14 @@ final class ReplicationConnection {
     /** The process id this connection announced (BackendKeyData): PostgreSQL names a slot's user by it. */
     private final int pid;
     private io.vertx.core.Context context;
+    private final SlotCommands slotCommands;
 
     ReplicationConnection(Services services, NetSocket socket, ServerHandshake.Config config) {
         this.services = services;
         this.socket = socket;
         this.handshake = new ServerHandshake(config);
         this.pid = config.processId();
+        this.slotCommands = new SlotCommands(this, services, pid);
     }
 
     /** On the connection's event loop. */
@@ -162,6 +167,16 @@ final class ReplicationConnection {
 
     NetSocket socket() {
         return socket;
+    }
+
+    /** The timeline this connection serves (set once logged in). */
+    TimelineSelector.Target target() {
+        return target;
+    }
+
+    /** Runs {@code action} on the connection's event loop. */
+    void runOnContext(Runnable action) {
+        context.runOnContext(v -> action.run());
     }
 
     WalSenderSession session() {
@@ -484,11 +499,11 @@ final class ReplicationConnection {
                         }
                     });
         } else if (command instanceof ReadReplicationSlot r) {
-            readSlot(r);
+            slotCommands.read(r);
         } else if (command instanceof CreateReplicationSlot c) {
-            createSlot(c);
+            slotCommands.create(c);
         } else if (command instanceof DropReplicationSlot d) {
-            dropSlot(d);
+            slotCommands.drop(d);
         } else if (command instanceof StartReplication s) {
             startReplication(s);
         } else if (command instanceof BaseBackup b) {
@@ -496,64 +511,6 @@ final class ReplicationConnection {
         } else {
             error("0A000", "cannot execute SQL commands in WAL sender for physical replication");
         }
-    }
-
-    /**
-     * PostgreSQL 15's answer: the slot's type, restart LSN and the PostgreSQL timeline that LSN lies on in
-     * this timeline's history; a row of nulls for no such slot, and null LSN and timeline for a slot that
-     * reserved no WAL yet.
-     */
-    private void readSlot(ReadReplicationSlot r) {
-        var slot = services.slots().find(tl(), r.slotName());
-        if (slot.isEmpty() || !slot.get().restartLsn().isValid()) {
-            reply(ReplicationResponses.readReplicationSlot(slot.isEmpty() ? null : "physical", null, null));
-            return;
-        }
-        Lsn restart = slot.get().restartLsn();
-        answerWith(() -> PgTimelines.tliAt(store().pgTimelines().entries(tl()), restart),
-                tli -> reply(ReplicationResponses.readReplicationSlot("physical", restart, tli)));
-    }
-
-    private void createSlot(CreateReplicationSlot c) {
-        if (c.logical()) {
-            error("0A000", "zenith does not support logical replication slots");
-            return;
-        }
-        var invalid = ReplicationSlots.checkName(c.slotName());
-        if (invalid.isPresent()) {
-            ErrorFields f = ErrorFields.of("ERROR", invalid.get().sqlState(), invalid.get().message());
-            error(invalid.get().hint() == null ? f : f.with(ErrorFields.HINT, invalid.get().hint()));
-            return;
-        }
-        answerWith(() -> {
-            Lsn restart = c.reserveWal() ? store().wal().end(tl()).orElseThrow() : Lsn.INVALID;
-            return services.slots().create(tl(), c.slotName(), c.temporary(), restart, this, pid, store());
-        }, created -> {
-            if (!created) {
-                error("42710", "replication slot \"" + c.slotName() + "\" already exists");
-                return;
-            }
-            // A physical slot's consistent point is 0/0, as PostgreSQL reports it.
-            reply(ReplicationResponses.createReplicationSlot(c.slotName(), Lsn.INVALID, null, null));
-        });
-    }
-
-    /** As PostgreSQL: a slot another connection uses is refused, or with WAIT dropped once it is released. */
-    private void dropSlot(DropReplicationSlot d) {
-        if (phase == Phase.CLOSED) {
-            return;
-        }
-        answerWith(() -> services.slots().drop(tl(), d.slotName(), this), outcome -> {
-            if (outcome.dropped()) {
-                reply(ReplicationResponses.dropReplicationSlot());
-            } else if (outcome.activePid() == null) {
-                error("42704", "replication slot \"" + d.slotName() + "\" does not exist");
-            } else if (d.waitForRelease()) {
-                services.slots().whenReleased(tl(), d.slotName(), this, () -> context.runOnContext(v -> dropSlot(d)));
-            } else {
-                error("55006", "replication slot \"" + d.slotName() + "\" is active for PID " + outcome.activePid());
-            }
-        });
     }
 
     private void startReplication(StartReplication s) {
