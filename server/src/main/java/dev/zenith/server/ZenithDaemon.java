@@ -70,7 +70,8 @@ public final class ZenithDaemon {
     public static void main(String[] args) throws Exception {
         boolean foreground = args.length > 0 && args[0].equals("--foreground");
         Transport transport = transportFromProperty();
-        Vertx vertx = Vertx.builder().withTransport(transport).build();
+        Vertx vertx = Vertx.builder().with(BlockedThreads.options()).withTransport(transport).build();
+        BlockedThreads.report((VertxInternal) vertx);
         ZenithConfig config;
         try {
             config = ZenithConfig.load(vertx).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);

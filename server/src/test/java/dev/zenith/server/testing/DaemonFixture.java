@@ -1,6 +1,7 @@
 package dev.zenith.server.testing;
 
 import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.BlockedThreads;
 import dev.zenith.server.ZenithDaemon;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.testkit.PgCluster;
@@ -71,6 +72,8 @@ public final class DaemonFixture implements AutoCloseable {
     public final List<String> jvmOptions = new ArrayList<>();
     /** Settings of the {@code wal_receiver} section, for a test that needs them. */
     public final JsonObject receiverSettings = new JsonObject();
+    /** Where in the log each start of the daemon process began and ended (from, to): its cold start is excused. */
+    private final List<long[]> startups = new ArrayList<>();
 
     public JsonObject configJson() {
         JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
@@ -118,6 +121,7 @@ public final class DaemonFixture implements AutoCloseable {
         Files.writeString(conf, configJson().encodePrettily());
         List<String> options = new ArrayList<>(jvmOptions);
         options.add("-Dzenith.conf=" + conf);
+        long launchedAt = log().length();
         ProcessBuilder pb = new ProcessBuilder(javaCommand(options, ZenithDaemon.class));
         process = withoutZenithSettings(pb).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("daemon.out").toFile())).start();
@@ -128,6 +132,7 @@ public final class DaemonFixture implements AutoCloseable {
             }
             try {
                 if (request("GET", "/status", null).statusCode() == 200) {
+                    startups.add(new long[] {launchedAt, log().length()});
                     return this;
                 }
             } catch (IOException e) {
@@ -321,6 +326,34 @@ public final class DaemonFixture implements AutoCloseable {
         }
     }
 
+    /**
+     * The daemon log's reports of blocked event loops ({@link BlockedThreads}: a daemon run as a process, at
+     * Vert.x's limit, 2 s; an in-process one fails its test through {@link CheckedVertx}), each with the
+     * stack it was stuck in. Reports from a start of the process until it answered are left out: a cold JVM
+     * loads its classes then, which on a busy machine alone can take that long.
+     */
+    public List<String> blockedEventLoops() {
+        List<String> found = new ArrayList<>();
+        String[] lines = log().split("\n");
+        long offset = 0;
+        for (int i = 0; i < lines.length; offset += lines[i].length() + 1, i++) {
+            int at = lines[i].indexOf(BlockedThreads.EVENT_LOOP_BLOCKED);
+            if (at >= 0 && !duringStartup(offset)) {
+                StringBuilder report = new StringBuilder(lines[i].substring(at));
+                for (int k = i + 1; k < lines.length && lines[k].startsWith("\tat "); k++) {
+                    report.append('\n').append(lines[k]);
+                }
+                found.add(report.toString());
+            }
+        }
+        return found;
+    }
+
+    private boolean duringStartup(long logOffset) {
+        return startups.stream().anyMatch(s -> logOffset >= s[0] && logOffset < s[1]);
+    }
+
+    /** Stops the daemon and deletes its home; then fails if the daemon's log reports a blocked event loop. */
     @Override
     public void close() throws Exception {
         if (inProcess != null) {
@@ -336,8 +369,13 @@ public final class DaemonFixture implements AutoCloseable {
             }
             process.destroyForcibly();
         }
+        List<String> blocked = blockedEventLoops();
         stopStrayComputes();
         PgCluster.deleteTree(home);
+        if (!blocked.isEmpty()) {
+            throw new AssertionError("the daemon blocked an event loop " + blocked.size() + " time(s); the first:\n"
+                    + blocked.get(0));
+        }
     }
 
     /** Any compute left running (a test that failed midway) is stopped so it does not outlive the test. */
