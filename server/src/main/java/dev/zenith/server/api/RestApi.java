@@ -115,9 +115,11 @@ public final class RestApi {
             blocking(ctx, 200, () -> StorageJson.describeWithSize(storages, name));
         });
         r.get("/storages/:name/timelines").handler(ctx -> {
-            StorageRegistry.Storage s = storages.get(ctx.pathParam("name"));
+            String name = ctx.pathParam("name");
+            storages.get(name); // an unknown or unavailable storage is answered at once
             JsonArray pgs = PgJson.list(computes.pgs(), storages.pgsOfUnavailable());
-            reading(ctx, () -> PageCatalog.timelines(s, computes.timelines(), pgs));
+            // looked up again under the stores' read lock: a detach meanwhile makes it a 404, not a closed store
+            reading(ctx, () -> PageCatalog.timelines(storages.get(name), computes.timelines(), pgs));
         });
         r.post("/storages/:name/gc").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -171,8 +173,9 @@ public final class RestApi {
             if (lsn.size() > 1) {
                 throw ApiException.badRequest("give one lsn, or none for the end of WAL");
             }
-            StorageRegistry.Storage s = storages.get(pg.storageName()); // a pg always has a timeline
-            reading(ctx, () -> PageCatalog.relations(s, name, pg.timeline(), lsn.isEmpty() ? null : lsn.get(0)));
+            storages.get(pg.storageName()); // a pg always has a timeline
+            reading(ctx, () -> PageCatalog.relations(storages.get(pg.storageName()), name, pg.timeline(),
+                    lsn.isEmpty() ? null : lsn.get(0)));
         });
         r.delete("/pgs/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -329,15 +332,18 @@ public final class RestApi {
      * index), as a job on the readers' executor: it neither waits behind state changes nor holds them.
      */
     private void read(RoutingContext ctx, Callable<Object> work) {
-        asJob(ctx, 200, w -> reads.executeBlocking(() -> {
-            var reading = storesInUse.readLock();
-            reading.lock();
-            try {
-                return w.call();
-            } finally {
-                reading.unlock();
-            }
-        }, false), work);
+        asJob(ctx, 200, w -> reads.executeBlocking(() -> whileStoresStayOpen(w), false), work);
+    }
+
+    /** Runs {@code work} holding the stores' read lock: no detach closes a store it reads meanwhile. */
+    private Object whileStoresStayOpen(Callable<Object> work) throws Exception {
+        var reading = storesInUse.readLock();
+        reading.lock();
+        try {
+            return work.call();
+        } finally {
+            reading.unlock();
+        }
     }
 
     private void asJob(RoutingContext ctx, int status, java.util.function.Function<Callable<Object>, Future<Object>> runner,
@@ -359,9 +365,12 @@ public final class RestApi {
         });
     }
 
-    /** A read that blocks (the store), on a worker: it does not wait behind the management lock's changes. */
+    /**
+     * A short read that blocks (the store), on a worker: it does not wait behind the management lock's
+     * changes, and holds the stores open as {@link #read} does.
+     */
     private void reading(RoutingContext ctx, Callable<Object> work) {
-        vertx.executeBlocking(work, false).onComplete(ar -> {
+        vertx.executeBlocking(() -> whileStoresStayOpen(work), false).onComplete(ar -> {
             if (ar.succeeded()) {
                 reply(ctx, 200, ar.result());
             } else {

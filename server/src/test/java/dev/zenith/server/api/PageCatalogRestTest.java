@@ -102,4 +102,47 @@ class PageCatalogRestTest extends FreshDaemonTest {
             }
         }
     }
+
+    /**
+     * The timelines of a storage are read on a worker beside the management lock: a detach meanwhile must
+     * not close the store under the read (an LMDB environment closed under a read transaction can take the
+     * daemon down). Each answer is the storage's timelines, or a 404 once it is gone; never a 500.
+     */
+    @Test
+    void timelinesReadWhileTheStorageIsDetachedAreAnsweredOrNotFound() throws Exception {
+        Path s2 = d.home.resolve("s2");
+        String attach = new JsonObject().put("name", "s2").put("path", s2.toString()).encode();
+        assertEquals(201, d.request("PUT", "/storages", attach).statusCode());
+        d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "a").put("storage_name", "s2").encode());
+        d.ok(200, "DELETE", "/pgs/a", null); // its storage keeps its timeline, and can be detached
+        java.util.concurrent.ExecutorService readers = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            for (int round = 0; round < 15; round++) {
+                java.util.concurrent.atomic.AtomicBoolean detached = new java.util.concurrent.atomic.AtomicBoolean();
+                List<java.util.concurrent.Future<List<String>>> reads = new java.util.ArrayList<>();
+                for (int r = 0; r < 4; r++) {
+                    reads.add(readers.submit(() -> {
+                        List<String> bad = new java.util.ArrayList<>();
+                        // reads until the detach is done, and a few after it
+                        for (int after = 0; after < 5; after += detached.get() ? 1 : 0) {
+                            var answer = d.request("GET", "/storages/s2/timelines", null);
+                            if (answer.statusCode() != 200 && answer.statusCode() != 404) {
+                                bad.add(answer.statusCode() + " " + answer.body());
+                            }
+                        }
+                        return bad;
+                    }));
+                }
+                Thread.sleep(20);
+                assertEquals(200, d.request("DELETE", "/storages/s2", null).statusCode());
+                detached.set(true);
+                for (var read : reads) {
+                    assertEquals(List.of(), read.get(), "round " + round);
+                }
+                assertEquals(201, d.request("PUT", "/storages", attach).statusCode());
+            }
+        } finally {
+            readers.shutdownNow();
+        }
+    }
 }
