@@ -1,12 +1,15 @@
 package dev.zenith.server.api;
 
 import dev.zenith.server.pageservice.RelationSizes;
+import dev.zenith.server.history.StoredTimeline;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+
+import java.util.List;
 
 /**
  * What a page-service client needs to know what to ask for, as JSON: a storage's timelines (ids,
@@ -21,15 +24,14 @@ final class PageCatalog {
      * The storage's entries of {@code GET /timelines} ({@code all}), each with where its WAL ends, its
      * retention horizon and the pgs on it ({@code pgs}: every pg as the pg list shows it).
      */
-    static JsonArray timelines(StorageRegistry.Storage storage, JsonArray all, JsonArray pgs) {
+    static JsonArray timelines(StorageRegistry.Storage storage, List<StoredTimeline> all, JsonArray pgs) {
         Store store = storage.store();
         JsonArray out = new JsonArray();
-        for (Object o : all) {
-            JsonObject t = (JsonObject) o;
-            if (!storage.name().equals(t.getString("storage_name"))) {
+        for (StoredTimeline st : all) {
+            if (!storage.name().equals(st.storageName())) {
                 continue;
             }
-            TimelineId id = TimelineId.parse(t.getString("timeline_id"));
+            TimelineId id = st.timeline().id();
             JsonArray names = new JsonArray();
             for (Object p : pgs) {
                 JsonObject pg = (JsonObject) p;
@@ -37,7 +39,7 @@ final class PageCatalog {
                     names.add(pg.getString("name"));
                 }
             }
-            out.add(t.copy().put("end_lsn", store.wal().lastRecordEnd(id).map(Lsn::toString).orElse(null))
+            out.add(HistoryJson.timeline(st).put("end_lsn", store.wal().lastRecordEnd(id).map(Lsn::toString).orElse(null))
                     .put("retention_horizon", store.images().retentionHorizon(id).map(Lsn::toString).orElse(null))
                     .put("pgs", names));
         }

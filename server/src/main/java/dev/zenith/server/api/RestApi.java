@@ -164,7 +164,7 @@ public final class RestApi {
             Instant since = instantParam(ctx, "since");
             Instant until = instantParam(ctx, "until");
             int limit = intParam(ctx, "limit", 50, 1, 10_000);
-            read(ctx, () -> computes.log(name, since, until, limit));
+            read(ctx, () -> HistoryJson.log(computes.log(name, since, until, limit)));
         });
         r.get("/pgs/:name/relations").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -209,26 +209,26 @@ public final class RestApi {
             String name = body.requiredString("name");
             String lsn = body.optionalString("lsn");
             String time = body.optionalString("time");
-            blocking(ctx, 201, () -> computes.createSnapshot(name, lsn, time));
+            blocking(ctx, 201, () -> HistoryJson.created(computes.createSnapshot(name, lsn, time)));
         });
         r.get("/snapshots").handler(ctx -> {
             String pg = ctx.queryParams().get("pg");
             boolean sizes = !"false".equals(ctx.queryParams().get("sizes"));
-            read(ctx, () -> computes.listSnapshots(s -> pg == null || s.pg().equals(pg), sizes));
+            read(ctx, () -> HistoryJson.snapshots(computes.listSnapshots(s -> pg == null || s.pg().equals(pg), sizes)));
         });
-        r.get("/timelines").handler(ctx -> read(ctx, computes::timelines));
+        r.get("/timelines").handler(ctx -> read(ctx, () -> HistoryJson.timelines(computes.timelines())));
         r.get("/snapshot-diff").handler(ctx -> {
             if (ctx.queryParams().getAll("from").size() != 1 || ctx.queryParams().getAll("to").size() != 1) {
                 throw ApiException.badRequest("give both snapshots, once each: /snapshot-diff?from=PG@A&to=PG@B");
             }
             String from = ctx.queryParams().get("from");
             String to = ctx.queryParams().get("to");
-            read(ctx, () -> computes.diffSnapshots(from, to));
+            read(ctx, () -> HistoryJson.diff(computes.diffSnapshots(from, to)));
         });
         r.get("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             computes.snapshots().get(name);
-            read(ctx, () -> computes.listSnapshots(name).getJsonObject(0));
+            read(ctx, () -> HistoryJson.snapshot(computes.listSnapshots(name).get(0)));
         });
         r.post("/snapshots/:name/actions").handler(ctx -> {
             String name = ctx.pathParam("name");
@@ -243,7 +243,7 @@ public final class RestApi {
         });
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
-            blocking(ctx, 200, () -> computes.destroySnapshot(name));
+            blocking(ctx, 200, () -> HistoryJson.destroyed(computes.destroySnapshot(name)));
         });
 
         r.route().last().handler(ctx -> reply(ctx, 404, new JsonObject().put("error",

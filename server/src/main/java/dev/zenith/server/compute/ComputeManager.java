@@ -5,7 +5,10 @@ import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.history.HistoryDiff;
+import dev.zenith.server.history.PgLog;
 import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.server.history.StoredTimeline;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.server.security.PassFile;
@@ -14,8 +17,6 @@ import dev.zenith.server.replication.ComputeTimelines;
 import dev.zenith.server.replication.FollowedTimelines;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.Vertx;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -57,6 +58,8 @@ public final class ComputeManager implements ComputeTimelines {
     private final Instant startedAt = Instant.now();
     /** Where state changes run, one at a time under the management lock (long waits let go of it). */
     private final Management management;
+    /** Garbage collections running without the lock; what adds history to keep waits for them. */
+    private final RunningCollections collections;
     private final List<Long> timers = new CopyOnWriteArrayList<>();
     /** Timelines open replication connections follow: in use, like those of pgs and snapshots. */
     private final FollowedTimelines followed = new FollowedTimelines();
@@ -89,7 +92,8 @@ public final class ComputeManager implements ComputeTimelines {
         this.adoption = new StorageAdoption(storages, snapshots, registry, destroys, channels);
         this.branching = new PgBranching(registry, storages, snapshots, directories, branches, lifecycle, pg, management,
                 channels);
-        this.retention = new RetentionPolicy(storages, snapshots, registry, followed);
+        this.collections = new RunningCollections(management);
+        this.retention = new RetentionPolicy(storages, snapshots, registry, followed, management, collections);
         this.history = new PgHistory(storages, snapshots, registry);
     }
 
@@ -218,6 +222,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** Detaches a storage no pg uses (blocking). */
     public void detachStorage(String name) throws IOException {
+        collections.awaitNone(name); // its store stays open while it is collected
         adoption.detach(name);
     }
 
@@ -244,6 +249,9 @@ public final class ComputeManager implements ComputeTimelines {
     }
 
     public Created create(CreateRequest req) throws IOException {
+        if (req.branches()) {
+            collections.awaitNone(null); // its branch point must not be collected meanwhile
+        }
         PgBranching.Created created = branching.create(req);
         return new Created(view(created.compute()), created.branch());
     }
@@ -254,6 +262,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link PgBranching#checkout}. */
     public CheckedOut checkout(String name, String snapshotName, String lsn, String time) throws IOException {
+        collections.awaitNone(null); // the point it moves to must not be collected meanwhile
         PgBranching.CheckedOut done = busyWith(name, Compute.Busy.CHECKING_OUT,
                 c -> branching.checkout(name, snapshotName, lsn, time));
         return new CheckedOut(view(done.compute()), done.savedAs(), done.branch(), done.replicas());
@@ -335,20 +344,25 @@ public final class ComputeManager implements ComputeTimelines {
     // ---- history ----
 
     /** See {@link PgHistory#createSnapshot}. */
-    public JsonObject createSnapshot(String fullName, String lsn, String time) {
+    /** A snapshot made, with a note on how its point was found (or null). */
+    public record CreatedSnapshot(Snapshot snapshot, String note) {
+    }
+
+    public CreatedSnapshot createSnapshot(String fullName, String lsn, String time) throws IOException {
+        collections.awaitNone(null); // its point must not be collected meanwhile
         return history.createSnapshot(fullName, lsn, time);
     }
 
-    public JsonObject destroySnapshot(String fullName) {
+    public Snapshot destroySnapshot(String fullName) {
         return history.destroySnapshot(fullName);
     }
 
-    public JsonObject diffSnapshots(String from, String to) {
+    public HistoryDiff.Diff diffSnapshots(String from, String to) {
         return history.diffSnapshots(from, to);
     }
 
     /** See {@link RetentionPolicy#collectGarbage}. */
-    public RetentionPolicy.Collected collectGarbage(String storageName, Duration pitrOverride) {
+    public RetentionPolicy.Collected collectGarbage(String storageName, Duration pitrOverride) throws IOException {
         return retention.collectGarbage(storageName, pitrOverride);
     }
 
@@ -356,22 +370,22 @@ public final class ComputeManager implements ComputeTimelines {
      * Snapshots with what each one alone keeps alive: the WAL and page bytes a collection would free
      * without it, beyond the PITR window, the other snapshots and the branches.
      */
-    public JsonArray listSnapshots(String only) {
+    public List<RetentionPolicy.SnapshotRetention> listSnapshots(String only) {
         return listSnapshots(s -> only == null || only.equals(s.fullName()), true);
     }
 
     /** The snapshots {@code which} picks; with {@code sizes} false, without what each keeps (cheap). */
-    public JsonArray listSnapshots(Predicate<Snapshot> which, boolean sizes) {
+    public List<RetentionPolicy.SnapshotRetention> listSnapshots(Predicate<Snapshot> which, boolean sizes) {
         return retention.listSnapshots(which, sizes);
     }
 
     /** See {@link PgHistory#log}. */
-    public JsonObject log(String name, Instant since, Instant until, int limit) {
+    public PgLog.Page log(String name, Instant since, Instant until, int limit) {
         return history.log(name, since, until, limit);
     }
 
     /** See {@link PgHistory#timelines}. */
-    public JsonArray timelines() {
+    public List<StoredTimeline> timelines() {
         return history.timelines();
     }
 

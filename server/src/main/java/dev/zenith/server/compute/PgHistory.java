@@ -7,13 +7,13 @@ import dev.zenith.server.history.HistoryPoints;
 import dev.zenith.server.history.PgLog;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.server.history.StoredTimeline;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,24 +35,23 @@ final class PgHistory {
     }
 
 
-    JsonObject createSnapshot(String fullName, String lsn, String time) {
+    ComputeManager.CreatedSnapshot createSnapshot(String fullName, String lsn, String time) {
         String[] parts = SnapshotCatalog.parseName(fullName, false);
         Compute c = registry.require(parts[0]);
         c.catchUp();
         Store store = registry.storeOf(c.record);
         HistoryPoint p = HistoryPoints.resolve(store, c.record.timeline(), lsn, time);
-        JsonObject json = snapshots.create(fullName, false, c.record.storageName(), p).toJson();
-        return p.note() == null ? json : json.put("note", p.note());
+        return new ComputeManager.CreatedSnapshot(snapshots.create(fullName, false, c.record.storageName(), p), p.note());
     }
 
-    JsonObject destroySnapshot(String fullName) {
+    Snapshot destroySnapshot(String fullName) {
         Snapshot s = snapshots.get(fullName);
         Map<TimelineId, List<String>> inUse = registry.onStorage(s.storageName()).stream()
                 .collect(Collectors.groupingBy(c -> c.record.timeline(), Collectors.mapping(Compute::name, Collectors.toList())));
-        return snapshots.destroy(fullName, inUse).toJson().put("status", "destroyed");
+        return snapshots.destroy(fullName, inUse);
     }
 
-    JsonObject diffSnapshots(String from, String to) {
+    HistoryDiff.Diff diffSnapshots(String from, String to) {
         Snapshot a = snapshots.get(from);
         Snapshot b = snapshots.get(to);
         if (!a.storageName().equals(b.storageName())) {
@@ -62,7 +61,7 @@ final class PgHistory {
     }
 
     /** A pg's history, newest first (see {@link PgLog}); blocking. */
-    JsonObject log(String name, Instant since, Instant until, int limit) {
+    PgLog.Page log(String name, Instant since, Instant until, int limit) {
         Compute c = registry.require(name);
         c.catchUp();
         String storage = c.record.storageName();
@@ -74,14 +73,11 @@ final class PgHistory {
     }
 
     /** Every timeline of every available storage: its parent and branch point (for zenith tree); blocking. */
-    JsonArray timelines() {
-        JsonArray out = new JsonArray();
+    List<StoredTimeline> timelines() {
+        List<StoredTimeline> out = new ArrayList<>();
         for (StorageRegistry.Storage s : storages.list()) {
             for (var t : s.store().timelines().all()) {
-                out.add(new JsonObject().put("storage_name", s.name()).put("timeline_id", t.id().toString())
-                        .put("parent_id", t.parent() == null ? null : t.parent().toString())
-                        .put("branch_lsn", t.parent() == null ? null : t.branchLsn().toString())
-                        .put("pg_timeline", t.pgTimeline()).put("created_at", t.createdAt().toString()));
+                out.add(new StoredTimeline(s.name(), t));
             }
         }
         return out;

@@ -2,6 +2,7 @@ package dev.zenith.server.compute;
 
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.server.jobs.Management;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.server.replication.FollowedTimelines;
@@ -10,9 +11,8 @@ import dev.zenith.storage.Store;
 import dev.zenith.storage.gc.GcStats;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -36,27 +36,48 @@ public final class RetentionPolicy {
     private final SnapshotCatalog snapshots;
     private final PgRegistry registry;
     private final FollowedTimelines followed;
+    private final Management management;
+    private final RunningCollections running;
 
-    RetentionPolicy(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry, FollowedTimelines followed) {
+    RetentionPolicy(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry, FollowedTimelines followed,
+                    Management management, RunningCollections running) {
         this.storages = storages;
         this.snapshots = snapshots;
         this.registry = registry;
         this.followed = followed;
+        this.management = management;
+        this.running = running;
     }
 
     /**
-     * Frees history nothing keeps: every point within the storage's PITR window (or {@code pitrOverride}),
-     * every snapshot, every branch point and every timeline's end stay readable.
+     * A snapshot, the one in its past ({@code parent}, or null), and what it alone keeps alive: the WAL and
+     * page bytes a collection would free without it (null when not asked for).
      */
+    public record SnapshotRetention(Snapshot snapshot, String parent, Long retainsWalBytes, Long retainsPageBytes) {
+    }
+
     /** What a collection freed on a storage, with the PITR window it kept. */
     public record Collected(String storageName, Duration pitr, GcStats stats) {
     }
 
-    Collected collectGarbage(String storageName, Duration pitrOverride) {
+    /**
+     * Frees history nothing keeps: every point within the storage's PITR window (or {@code pitrOverride}),
+     * every snapshot, every branch point and every timeline's end stay readable. Called under the management
+     * lock; the points are taken under it, and the collection itself runs without it ({@link RunningCollections}).
+     */
+    Collected collectGarbage(String storageName, Duration pitrOverride) throws IOException {
+        running.awaitNone(storageName); // one collection of a storage at a time
         StorageRegistry.Storage storage = storages.get(storageName);
         Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
+        Map<TimelineId, List<Lsn>> retained = retainedPoints(storage, pitr, null);
         Progress.current().phase("collecting garbage on storage " + storageName);
-        var stats = storage.store().garbage().collect(retainedPoints(storage, pitr, null));
+        running.begin(storageName);
+        GcStats stats;
+        try {
+            stats = management.unlocked(() -> storage.store().garbage().collect(retained));
+        } finally {
+            running.end(storageName);
+        }
         LOG.info("garbage collection on storage " + storageName + " (PITR window " + pitr + "): " + stats);
         return new Collected(storageName, pitr, stats);
     }
@@ -103,16 +124,16 @@ public final class RetentionPolicy {
      * collection would free without it, beyond the PITR window, the other snapshots and the branches;
      * with {@code sizes} false, without those (cheap).
      */
-    JsonArray listSnapshots(Predicate<Snapshot> which, boolean sizes) {
-        JsonArray out = new JsonArray();
+    List<SnapshotRetention> listSnapshots(Predicate<Snapshot> which, boolean sizes) {
+        List<SnapshotRetention> out = new ArrayList<>();
         Map<String, long[]> baseline = new HashMap<>();
         for (Snapshot s : snapshots.list()) {
             if (!which.test(s)) {
                 continue;
             }
-            JsonObject json = s.toJson().put("parent", snapshots.parentOf(s).map(Snapshot::fullName).orElse(null));
+            String parent = snapshots.parentOf(s).map(Snapshot::fullName).orElse(null);
             if (!sizes) {
-                out.add(json);
+                out.add(new SnapshotRetention(s, parent, null, null));
                 continue;
             }
             StorageRegistry.Storage storage = storages.get(s.storageName());
@@ -123,7 +144,7 @@ public final class RetentionPolicy {
             var without = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), s.fullName()));
             long wal = Math.max(0, without.walBytesFreed() - base[0]);
             long pages = Math.max(0, without.pageBytesFreed() - base[1]);
-            out.add(json.put("retains_wal_bytes", wal).put("retains_page_bytes", pages).put("retains_bytes", wal + pages));
+            out.add(new SnapshotRetention(s, parent, wal, pages));
         }
         return out;
     }

@@ -7,7 +7,6 @@ import dev.zenith.storage.wal.BlockChanges;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.segment.WalGeometry;
-import io.vertx.core.json.JsonObject;
 
 import java.util.BitSet;
 import java.util.HashMap;
@@ -23,7 +22,15 @@ public final class HistoryDiff {
     private HistoryDiff() {
     }
 
-    public static JsonObject between(Store store, Snapshot a, Snapshot b) {
+    /** Two snapshots' difference: their common past, and the pages and relation forks changed since on either way. */
+    public record Diff(String from, String to, TimelineId commonTimeline, Lsn commonLsn, long pagesChanged,
+                       long relationForksChanged) {
+        public long bytesChanged() {
+            return pagesChanged * WalGeometry.BLCKSZ;
+        }
+    }
+
+    public static Diff between(Store store, Snapshot a, Snapshot b) {
         Map<TimelineId, Lsn> seenFromA = visible(store, a.timeline(), a.lsn());
         Map<TimelineId, Lsn> seenFromB = visible(store, b.timeline(), b.lsn());
         // The deepest timeline both see, up to the smaller of the two positions: their common past.
@@ -47,11 +54,7 @@ public final class HistoryDiff {
         if (b.lsn().isAfter(commonLsn) || !b.timeline().equals(common)) {
             store.changes().forEachChange(b.timeline(), commonLsn, b.lsn(), changed);
         }
-        long pages = changed.pages();
-        return new JsonObject().put("from", a.fullName()).put("to", b.fullName())
-                .put("common_timeline_id", common.toString()).put("common_lsn", commonLsn.toString())
-                .put("pages_changed", pages).put("bytes_changed", pages * WalGeometry.BLCKSZ)
-                .put("relation_forks_changed", changed.relationForks());
+        return new Diff(a.fullName(), b.fullName(), common, commonLsn, changed.pages(), changed.relationForks());
     }
 
     /**

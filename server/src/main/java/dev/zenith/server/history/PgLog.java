@@ -9,8 +9,6 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 
 import java.time.Instant;
 import java.util.ArrayList;
@@ -36,22 +34,36 @@ public final class PgLog {
                           Map<String, TimelineId> pgTimelines) {
     }
 
-    private record Entry(Instant time, JsonObject json) {
+    /**
+     * One entry: {@code kind} is {@code commit} (with its xid), {@code branched_from} (its timeline and parent),
+     * {@code snapshot} and {@code checkout} (name, timeline, commit time), {@code branch} (its timeline) or
+     * {@code stop}; {@code text} says it in words (null for a commit and a snapshot). What a kind lacks is null.
+     */
+    public record Entry(String kind, Instant time, Lsn lsn, Long xid, String name, TimelineId timeline,
+                        TimelineId parentTimeline, Instant commitTime, String text) {
+        static Entry of(String kind, Instant time, Lsn lsn, String text) {
+            return new Entry(kind, time, lsn, null, null, null, null, null, text);
+        }
+    }
+
+    /** A page of entries, newest first; {@code nextUntil}: where the next page ends, or null for the last. */
+    public record Page(String pg, TimelineId timeline, Lsn end, List<Entry> entries, Instant nextUntil,
+                       Lsn retentionHorizon) {
     }
 
     private PgLog() {
     }
 
     /** Entries with times in [since, until), newest first, at most {@code limit}. */
-    public static JsonObject of(Subject s, Instant since, Instant until, int limit) {
+    public static Page of(Subject s, Instant since, Instant until, int limit) {
         Store store = s.store();
         Lsn end = store.wal().end(s.timeline()).orElse(Lsn.INVALID);
         List<Entry> entries = new ArrayList<>();
         long from = since == null ? Long.MIN_VALUE : CommitRecord.toPgMicros(since);
         long to = until == null ? Long.MAX_VALUE : CommitRecord.toPgMicros(until);
         for (CommitRecord c : store.changes().commitsNewestFirst(s.timeline(), end, from, to, limit + 1)) {
-            entries.add(new Entry(c.time(), new JsonObject().put("kind", "commit").put("lsn", c.recordLsn().toString())
-                    .put("time", c.time().toString()).put("xid", xid(store, s.timeline(), c.recordLsn()))));
+            entries.add(new Entry("commit", c.time(), c.recordLsn(), xid(store, s.timeline(), c.recordLsn()), null, null,
+                    null, null, null));
         }
         // The lineage: the pg's timeline up to its end, then each ancestor up to where its child branched.
         List<Timeline> all = store.timelines().all();
@@ -68,36 +80,30 @@ public final class PgLog {
             Timeline child = t;
             limitLsn = Lsn.min(limitLsn, t.branchLsn());
             t = store.timelines().get(t.parent()).orElseThrow();
-            entries.add(new Entry(child.createdAt(), new JsonObject().put("kind", "branched_from")
-                    .put("lsn", child.branchLsn().toString()).put("time", child.createdAt().toString())
-                    .put("timeline_id", child.id().toString()).put("parent_timeline_id", t.id().toString())
-                    .put("text", (child.id().equals(s.timeline()) ? "pg " + s.pg() + " starts here" : "its history continues here")
-                            + ": branched at " + child.branchLsn() + namesOn(s, t.id(), " of ", ""))));
+            entries.add(new Entry("branched_from", child.createdAt(), child.branchLsn(), null, null, child.id(), t.id(), null,
+                    (child.id().equals(s.timeline()) ? "pg " + s.pg() + " starts here" : "its history continues here")
+                            + ": branched at " + child.branchLsn() + namesOn(s, t.id(), " of ", "")));
         }
         for (Snapshot snap : s.snapshots()) {
             if (snap.pg().equals(s.pg()) && HEAD.matcher(snap.name()).matches()) {
                 // a checkout left this state (on the history it left, or on this one when it came back)
-                entries.add(new Entry(snap.createdAt(), snapshotJson(snap, "checkout")
-                        .put("text", "checkout: the state pg " + s.pg() + " left is " + snap.fullName())));
+                entries.add(snapshotEntry(snap, "checkout", "checkout: the state pg " + s.pg() + " left is " + snap.fullName()));
             } else if (lineage.contains(snap.timeline()) && !snap.lsn().isAfter(upTo.get(snap.timeline()))) {
-                entries.add(new Entry(snap.createdAt(), snapshotJson(snap, "snapshot")));
+                entries.add(snapshotEntry(snap, "snapshot", null));
             }
         }
         for (Timeline other : all) {
             if (other.parent() != null && lineage.contains(other.parent()) && !lineage.contains(other.id())
                     && !other.branchLsn().isAfter(upTo.get(other.parent()))) {
-                entries.add(new Entry(other.createdAt(), new JsonObject().put("kind", "branch")
-                        .put("lsn", other.branchLsn().toString()).put("time", other.createdAt().toString())
-                        .put("timeline_id", other.id().toString())
-                        .put("text", "branch taken at " + other.branchLsn() + namesOn(s, other.id(), ": pg ", ": no pg"))));
+                entries.add(new Entry("branch", other.createdAt(), other.branchLsn(), null, null, other.id(), null, null,
+                        "branch taken at " + other.branchLsn() + namesOn(s, other.id(), ": pg ", ": no pg")));
             }
         }
         for (TimelineId id : lineage) {
             for (ImageManifest image : store.images().of(id)) {
                 if (!image.lsn().isAfter(upTo.get(id))) {
-                    entries.add(new Entry(image.createdAt(), new JsonObject().put("kind", "stop")
-                            .put("lsn", image.lsn().toString()).put("time", image.createdAt().toString())
-                            .put("text", "clean stop (or initdb): an image of the data directory")));
+                    entries.add(Entry.of("stop", image.createdAt(), image.lsn(),
+                            "clean stop (or initdb): an image of the data directory"));
                 }
             }
         }
@@ -106,19 +112,13 @@ public final class PgLog {
         entries.sort(Comparator.comparing(Entry::time).reversed());
         boolean more = entries.size() > limit;
         List<Entry> page = more ? entries.subList(0, limit) : entries;
-        JsonArray out = new JsonArray();
-        page.forEach(e -> out.add(e.json()));
-        JsonObject json = new JsonObject().put("pg", s.pg()).put("timeline_id", s.timeline().toString())
-                .put("end_lsn", end.toString()).put("entries", out)
-                .put("next_until", more ? page.get(page.size() - 1).time().toString() : null);
-        store.images().retentionHorizon(s.timeline()).ifPresent(h -> json.put("retention_horizon", h.toString()));
-        return json;
+        return new Page(s.pg(), s.timeline(), end, List.copyOf(page), more ? page.get(page.size() - 1).time() : null,
+                store.images().retentionHorizon(s.timeline()).orElse(null));
     }
 
-    private static JsonObject snapshotJson(Snapshot snap, String kind) {
-        return new JsonObject().put("kind", kind).put("lsn", snap.lsn().toString()).put("time", snap.createdAt().toString())
-                .put("name", snap.fullName()).put("timeline_id", snap.timeline().toString())
-                .put("commit_time", snap.commitTime() == null ? null : snap.commitTime().toString());
+    private static Entry snapshotEntry(Snapshot snap, String kind, String text) {
+        return new Entry(kind, snap.createdAt(), snap.lsn(), null, snap.fullName(), snap.timeline(), null,
+                snap.commitTime(), text);
     }
 
     private static String namesOn(Subject s, TimelineId tl, String before, String none) {

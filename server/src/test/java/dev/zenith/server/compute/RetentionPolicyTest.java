@@ -1,5 +1,8 @@
 package dev.zenith.server.compute;
 
+import dev.zenith.server.jobs.Management;
+import dev.zenith.server.testing.CheckedVertx;
+import io.vertx.core.Vertx;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.SnapshotCatalog;
@@ -11,7 +14,6 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -48,6 +50,7 @@ class RetentionPolicyTest {
     private Timeline ofPg;
     private Timeline ofSnapshot;
     private Timeline ofSlot;
+    private Vertx vertx;
 
     @BeforeEach
     void open() throws Exception {
@@ -68,7 +71,10 @@ class RetentionPolicyTest {
         PgRegistry registry = new PgRegistry(ZenithConfig.fromJson(new JsonObject()), null, storages, home.resolve("pgs"));
         registry.add(new Compute(new PgRecord("app", "local", ofPg.id(), 0, null, null, Instant.now(), false,
                 Lsn.INVALID, PgRecord.Role.PRIMARY, null, null), null));
-        policy = new RetentionPolicy(storages, snapshots, registry, new FollowedTimelines());
+        vertx = CheckedVertx.create();
+        Management management = new Management(vertx);
+        policy = new RetentionPolicy(storages, snapshots, registry, new FollowedTimelines(), management,
+                new RunningCollections(management));
     }
 
     private Timeline branch() {
@@ -79,6 +85,7 @@ class RetentionPolicyTest {
 
     @AfterEach
     void close() throws Exception {
+        vertx.close().toCompletionStage().toCompletableFuture().get();
         storages.close();
         PgCluster.deleteTree(home);
     }
@@ -88,7 +95,7 @@ class RetentionPolicyTest {
     }
 
     @Test
-    void collectionDeletesOnlyTheBranchNothingNames() {
+    void collectionDeletesOnlyTheBranchNothingNames() throws Exception {
         RetentionPolicy.Collected c = policy.collectGarbage("local", null);
         assertEquals("local", c.storageName());
         assertEquals(StorageRegistry.DEFAULT_PITR, c.pitr(), "the storage's own window");
@@ -104,7 +111,7 @@ class RetentionPolicyTest {
     }
 
     @Test
-    void aDestroyedSnapshotOrDroppedSlotNoLongerKeepsItsBranch() {
+    void aDestroyedSnapshotOrDroppedSlotNoLongerKeepsItsBranch() throws Exception {
         snapshots.destroy("app@keep", Map.of());
         store.documents().delete("slot/" + ofSlot.id() + "/standby");
         RetentionPolicy.Collected c = policy.collectGarbage("local", null);
@@ -115,26 +122,26 @@ class RetentionPolicyTest {
     @Test
     void aSnapshotReportsWhatItAloneKeeps() {
         snapshots.create("app@onroot", false, "local", new HistoryPoint(root.id(), Lsn.of(0x1000080), null, null, null));
-        JsonArray cheap = policy.listSnapshots(s -> true, false);
+        List<RetentionPolicy.SnapshotRetention> cheap = policy.listSnapshots(s -> true, false);
         assertEquals(2, cheap.size());
-        JsonObject keep = cheap.getJsonObject(0);
-        assertEquals("app@keep", keep.getString("name"));
-        assertNull(keep.getValue("retains_bytes"), "without sizes, no dry run");
+        RetentionPolicy.SnapshotRetention keep = cheap.get(0);
+        assertEquals("app@keep", keep.snapshot().fullName());
+        assertNull(keep.retainsWalBytes(), "without sizes, no dry run");
 
-        JsonArray sized = policy.listSnapshots(s -> true, true);
-        JsonObject onBranch = sized.getJsonObject(0);
-        assertEquals("app@keep", onBranch.getString("name"));
-        assertEquals(0x200, onBranch.getLong("retains_wal_bytes"), "its branch's WAL, which goes without it");
-        assertEquals(0x200, onBranch.getLong("retains_bytes"));
-        JsonObject onRoot = sized.getJsonObject(1);
-        assertEquals("app@onroot", onRoot.getString("name"));
-        assertEquals("app@onroot", onBranch.getString("parent"), "the root's snapshot before the branch point is in its past");
-        assertNull(onRoot.getString("parent"));
-        assertEquals(0, onRoot.getLong("retains_bytes"), "the root is kept anyway");
+        List<RetentionPolicy.SnapshotRetention> sized = policy.listSnapshots(s -> true, true);
+        RetentionPolicy.SnapshotRetention onBranch = sized.get(0);
+        assertEquals("app@keep", onBranch.snapshot().fullName());
+        assertEquals(0x200, onBranch.retainsWalBytes(), "its branch's WAL, which goes without it");
+        assertEquals(0x200, onBranch.retainsWalBytes() + onBranch.retainsPageBytes());
+        RetentionPolicy.SnapshotRetention onRoot = sized.get(1);
+        assertEquals("app@onroot", onRoot.snapshot().fullName());
+        assertEquals("app@onroot", onBranch.parent(), "the root's snapshot before the branch point is in its past");
+        assertNull(onRoot.parent());
+        assertEquals(0, onRoot.retainsWalBytes() + onRoot.retainsPageBytes(), "the root is kept anyway");
         assertEquals(Set.of(root.id(), orphan.id(), ofPg.id(), ofSnapshot.id(), ofSlot.id()), timelines(),
                 "sizes are a dry run: nothing was collected");
 
         assertEquals(List.of("app@onroot"), policy.listSnapshots(s -> s.timeline().equals(root.id()), true).stream()
-                .map(o -> ((JsonObject) o).getString("name")).toList());
+                .map(r -> r.snapshot().fullName()).toList());
     }
 }

@@ -74,6 +74,63 @@ class ManagementConcurrencyTest {
         assertEquals("running", d.action("frozen", "start").getString("status"), "and usable again once stopped");
     }
 
+    /**
+     * Garbage collection works on its storage without the management lock: while a long one runs (freeing
+     * the WAL of a pgbench load), a storage attach is answered, and a snapshot (which adds a point to keep)
+     * waits for it.
+     */
+    @Test
+    void aStorageAttachIsAnsweredWhileALongGarbageCollectionRuns() throws Exception {
+        d = new DaemonFixture();
+        d.startProcess();
+        JsonObject pg = d.createPg("main");
+        d.pgbench(pg.getInteger("port"), "-i", "-s", "10", "-q");
+        d.action("main", "stop"); // an image after the load: the WAL before it can go...
+        int port = d.action("main", "start").getInteger("port");
+        d.psql(port, "CREATE TABLE after_the_image ()"); // ...once a commit after it starts the PITR window
+        HttpResponse<String> accepted = d.unauthenticated("POST", "/storages/local/gc", "{\"pitr\": \"0s\"}",
+                "Authorization", "Bearer " + d.apiToken(), "Content-Type", "application/json", "Prefer", "respond-async");
+        assertEquals(202, accepted.statusCode(), accepted.body());
+        String gc = new JsonObject(accepted.body()).getString("id");
+        awaitJob("POST /storages/local/gc", "collecting garbage on storage local");
+
+        HttpResponse<String> attached = d.request("PUT", "/storages",
+                new JsonObject().put("name", "other").put("path", d.home.resolve("other").toString()).encode());
+        assertEquals(201, attached.statusCode(), attached.body());
+        HttpResponse<String> snapshot = d.request("PUT", "/snapshots",
+                new JsonObject().put("name", "main@after-gc").encode());
+
+        JsonObject collected = awaitDone(gc);
+        assertEquals("succeeded", collected.getString("state"), collected.encode());
+        assertTrue(collected.getJsonObject("result").getLong("wal_bytes_freed") > 0, collected.encode());
+        JsonObject attach = finishedJob("PUT /storages");
+        assertTrue(attach.getString("finished_at").compareTo(collected.getString("finished_at")) < 0,
+                "the attach was answered while the collection ran: " + attach.encode() + " " + collected.encode());
+        assertEquals(201, snapshot.statusCode(), snapshot.body());
+        assertTrue(finishedJob("PUT /snapshots").getString("finished_at").compareTo(collected.getString("finished_at")) >= 0,
+                "the snapshot waited for the collection");
+    }
+
+    private JsonObject awaitDone(String id) throws Exception {
+        for (long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5); System.nanoTime() < deadline; Thread.sleep(100)) {
+            JsonObject job = (JsonObject) d.ok(200, "GET", "/jobs/" + id, null);
+            if (!job.getString("state").equals("running")) {
+                return job;
+            }
+        }
+        throw new AssertionError("job " + id + " still running");
+    }
+
+    private JsonObject finishedJob(String action) throws Exception {
+        for (Object o : (JsonArray) d.ok(200, "GET", "/jobs", null)) {
+            JsonObject j = (JsonObject) o;
+            if (j.getString("action").equals(action) && j.getString("finished_at") != null) {
+                return j;
+            }
+        }
+        throw new AssertionError("no finished job '" + action + "'");
+    }
+
     /** Waits until a running job of {@code action} is in {@code phase}. */
     private void awaitJob(String action, String phase) throws Exception {
         for (long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1); System.nanoTime() < deadline; Thread.sleep(50)) {
