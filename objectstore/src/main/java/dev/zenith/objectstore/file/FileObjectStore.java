@@ -38,8 +38,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * {@link ObjectStore} over a directory ({@code file:///dir}): a remote that is a shared directory
@@ -56,28 +54,24 @@ import java.util.regex.Pattern;
  *       {@code fcntl} locks across processes, and a lock within this process), compare the ETag
  *       and rename over. The ETag is the file's identity (inode), size and modification time, so a
  *       rename of new contents changes it.</li>
- *   <li>multipart: an upload is the directory {@code dir/.zenith-multipart/<id>} holding its key and
- *       its parts, each named with its number and MD5 (the ETag, as S3 has it); completing it
- *       concatenates the parts into a temporary file renamed over the key.</li>
+ *   <li>multipart: {@link FileUploads}.</li>
  * </ul>
  *
  * Every call runs on this store's own threads, never the caller's.
  */
 public final class FileObjectStore implements ObjectStore {
-    private static final String TMP = ".zenith-tmp";
-    private static final String MULTIPART = ".zenith-multipart";
+    static final String TMP = ".zenith-tmp";
     private static final String LOCKS = ".zenith-locks";
-    private static final String UPLOAD_KEY = "key";
-    private static final Pattern PART = Pattern.compile("part-(\\d{5})-([0-9a-f]{32})");
-    private static final Pattern UPLOAD_ID = Pattern.compile("[0-9a-f]{32}");
     /** Within one JVM, fcntl locks do not exclude each other's threads: these do (shared by every store of a directory). */
     private static final ConcurrentHashMap<Path, ReentrantLock> LOCAL_LOCKS = new ConcurrentHashMap<>();
 
     private final Path root;
     private final ExecutorService io;
+    private final FileUploads uploads;
 
     private FileObjectStore(Path root, int threads) {
         this.root = root;
+        this.uploads = new FileUploads(this, root);
         AtomicInteger n = new AtomicInteger();
         this.io = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "zenith-file-store-" + n.incrementAndGet());
@@ -260,83 +254,23 @@ public final class FileObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<String> startMultipart(String key) {
-        return run("start multipart " + key, () -> {
-            file(key); // a valid key
-            String id = UUID.randomUUID().toString().replace("-", "");
-            Path dir = root.resolve(MULTIPART).resolve(id);
-            Files.createDirectories(dir);
-            byte[] keyBytes = key.getBytes(StandardCharsets.UTF_8);
-            Path tmp = writeTemp(keyBytes, 0, keyBytes.length);
-            Files.move(tmp, dir.resolve(UPLOAD_KEY), StandardCopyOption.ATOMIC_MOVE);
-            return id;
-        });
+        return run("start multipart " + key, () -> uploads.start(key));
     }
 
     @Override
     public CompletableFuture<String> uploadPart(String key, String uploadId, int partNumber, byte[] bytes, int offset, int length) {
-        return run("upload part " + partNumber + " of " + key, () -> {
-            if (partNumber < 1 || partNumber > 10_000) {
-                throw new ObjectStoreException(Kind.REFUSED, "part numbers are 1 to 10000, not " + partNumber);
-            }
-            Path dir = upload(key, uploadId);
-            String md5 = UploadedPart.md5Etag(bytes, offset, length);
-            Path tmp = writeTemp(bytes, offset, length);
-            String name = String.format("part-%05d-%s", partNumber, md5);
-            Files.move(tmp, dir.resolve(name), StandardCopyOption.ATOMIC_MOVE);
-            for (Path other : parts(dir)) { // a part sent again replaces the earlier one, as on S3
-                Matcher m = PART.matcher(other.getFileName().toString());
-                if (m.matches() && Integer.parseInt(m.group(1)) == partNumber && !m.group(2).equals(md5)) {
-                    Files.deleteIfExists(other);
-                }
-            }
-            return md5;
-        });
+        return run("upload part " + partNumber + " of " + key, () -> uploads.uploadPart(key, uploadId, partNumber, bytes, offset, length));
     }
 
     @Override
     public CompletableFuture<List<UploadedPart>> listParts(String key, String uploadId) {
-        return run("list parts of " + key, () -> {
-            List<UploadedPart> out = new ArrayList<>();
-            for (Path p : parts(upload(key, uploadId))) {
-                Matcher m = PART.matcher(p.getFileName().toString());
-                m.matches(); // parts() kept only names that do
-                out.add(new UploadedPart(Integer.parseInt(m.group(1)), m.group(2), Files.size(p)));
-            }
-            return out;
-        });
+        return run("list parts of " + key, () -> uploads.listParts(key, uploadId));
     }
 
     @Override
     public CompletableFuture<Void> completeMultipart(String key, String uploadId, List<String> partEtags) {
         return run("complete multipart " + key, () -> {
-            Path dir = upload(key, uploadId);
-            Path target = file(key);
-            Path tmp = root.resolve(TMP).resolve(UUID.randomUUID().toString());
-            Files.createDirectories(tmp.getParent());
-            try {
-                try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                    for (int i = 0; i < partEtags.size(); i++) {
-                        Path part = dir.resolve(String.format("part-%05d-%s", i + 1, partEtags.get(i)));
-                        if (!Files.isRegularFile(part)) {
-                            throw new ObjectStoreException(Kind.REFUSED, "complete multipart " + key + " at " + describe()
-                                    + ": part " + (i + 1) + " with ETag " + partEtags.get(i) + " was not uploaded");
-                        }
-                        try (FileChannel in = FileChannel.open(part, StandardOpenOption.READ)) {
-                            long size = in.size();
-                            for (long done = 0; done < size; ) {
-                                done += in.transferTo(done, size - done, out);
-                            }
-                        }
-                    }
-                    out.force(true);
-                }
-                Files.createDirectories(target.getParent());
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-                FileSync.syncDirectory(target.getParent());
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-            deleteTree(dir);
+            uploads.complete(key, uploadId, partEtags);
             return null;
         });
     }
@@ -344,36 +278,14 @@ public final class FileObjectStore implements ObjectStore {
     @Override
     public CompletableFuture<Void> abortMultipart(String key, String uploadId) {
         return run("abort multipart " + key, () -> {
-            deleteTree(upload(key, uploadId));
+            uploads.abort(key, uploadId);
             return null;
         });
     }
 
     @Override
     public CompletableFuture<List<PendingUpload>> pendingUploads(String keyPrefix) {
-        return run("list multipart uploads " + keyPrefix, () -> {
-            List<PendingUpload> out = new ArrayList<>();
-            Path uploads = root.resolve(MULTIPART);
-            if (!Files.isDirectory(uploads)) {
-                return out;
-            }
-            try (var dirs = Files.list(uploads)) {
-                for (Path dir : dirs.toList()) {
-                    Path keyFile = dir.resolve(UPLOAD_KEY);
-                    try {
-                        String key = Files.readString(keyFile, StandardCharsets.UTF_8);
-                        if (key.startsWith(keyPrefix)) {
-                            out.add(new PendingUpload(key, dir.getFileName().toString(),
-                                    Files.getLastModifiedTime(keyFile).toInstant()));
-                        }
-                    } catch (NoSuchFileException e) {
-                        // being started or completed right now
-                    }
-                }
-            }
-            out.sort(Comparator.comparing(PendingUpload::key).thenComparing(PendingUpload::initiated));
-            return out;
-        });
+        return run("list multipart uploads " + keyPrefix, () -> uploads.pending(keyPrefix));
     }
 
     @Override
@@ -384,7 +296,7 @@ public final class FileObjectStore implements ObjectStore {
     // ---- files
 
     /** The file of {@code key}; keys are relative, '/'-separated, and none of their names starts with a dot. */
-    private Path file(String key) {
+    Path file(String key) {
         if (key.isEmpty() || key.startsWith("/") || key.endsWith("/")) {
             throw new IllegalArgumentException("not an object key: '" + key + "'");
         }
@@ -418,7 +330,7 @@ public final class FileObjectStore implements ObjectStore {
         return UploadedPart.md5Etag(identity, 0, identity.length);
     }
 
-    private Path writeTemp(byte[] bytes, int offset, int length) throws IOException {
+    Path writeTemp(byte[] bytes, int offset, int length) throws IOException {
         Path dir = root.resolve(TMP);
         Files.createDirectories(dir);
         Path tmp = dir.resolve(UUID.randomUUID().toString());
@@ -442,34 +354,6 @@ public final class FileObjectStore implements ObjectStore {
                 throw new IOException("file shrank while it was read");
             }
             position += n;
-        }
-    }
-
-    private Path upload(String key, String uploadId) throws IOException {
-        Path dir = UPLOAD_ID.matcher(uploadId).matches() ? root.resolve(MULTIPART).resolve(uploadId) : null;
-        try {
-            if (dir != null && Files.readString(dir.resolve(UPLOAD_KEY), StandardCharsets.UTF_8).equals(key)) {
-                return dir;
-            }
-        } catch (NoSuchFileException e) {
-            // fall through
-        }
-        throw new ObjectStoreException(Kind.REFUSED, "no multipart upload " + uploadId + " of " + key + " at " + describe());
-    }
-
-    private static List<Path> parts(Path dir) throws IOException {
-        try (var files = Files.list(dir)) {
-            return files.filter(p -> PART.matcher(p.getFileName().toString()).matches()).sorted().toList();
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (var files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (NoSuchFileException e) {
-            // gone already
         }
     }
 
