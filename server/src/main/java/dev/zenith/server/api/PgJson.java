@@ -3,6 +3,7 @@ package dev.zenith.server.api;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.compute.PgView;
 import dev.zenith.server.compute.RetentionPolicy;
+import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.ingest.ReceiverFigures;
 import dev.zenith.server.storages.UnavailableStorage;
 import io.vertx.core.json.JsonArray;
@@ -64,11 +65,26 @@ final class PgJson {
 
     static JsonObject created(ComputeManager.Created c) {
         JsonObject json = of(c.pg());
-        return c.branch() == null ? json : json.put("branch", c.branch().toJson());
+        return c.branch() == null ? json : json.put("branch", point(c.branch()));
     }
 
     static JsonObject checkedOut(ComputeManager.CheckedOut c) {
-        return of(c.pg()).put("saved_as", c.savedAs()).put("branch", c.branch().toJson()).put("replicas", moved(c.replicas()));
+        return of(c.pg()).put("saved_as", c.savedAs()).put("branch", point(c.branch())).put("replicas", moved(c.replicas()));
+    }
+
+    /** A point in a timeline's history: how it was asked for, and any rounding. */
+    static JsonObject point(HistoryPoint p) {
+        JsonObject j = new JsonObject().put("timeline_id", p.timeline().toString()).put("lsn", p.lsn().toString());
+        if (p.requested() != null) {
+            j.put("requested", p.requested());
+        }
+        if (p.note() != null) {
+            j.put("note", p.note());
+        }
+        if (p.commitTime() != null) {
+            j.put("commit_time", p.commitTime().toString());
+        }
+        return j;
     }
 
     static JsonObject started(ComputeManager.Started s) {

@@ -239,7 +239,7 @@ public final class RestApi {
             }
             var req = SnapshotExporter.Request.of(name, body.requiredString("to"), body.optionalString("format"));
             computes.snapshots().get(name); // an unknown snapshot is a 404 at once
-            blocking(ctx, 201, () -> exporter.export(req));
+            blocking(ctx, 201, () -> ExportJson.of(exporter.export(req)));
         });
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");

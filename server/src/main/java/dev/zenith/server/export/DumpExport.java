@@ -4,8 +4,6 @@ import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.jobs.Progress;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -60,7 +58,7 @@ final class DumpExport {
     }
 
     /** Fills {@code dir} (created here) from a temporary read-only pg named {@code node}; the databases dumped. */
-    JsonArray write(Snapshot snapshot, String node, Path dir) throws IOException {
+    List<SnapshotExporter.Dumped> write(Snapshot snapshot, String node, Path dir) throws IOException {
         Progress progress = Progress.current();
         Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         progress.phase("starting read-only pg " + node + " at " + snapshot.fullName());
@@ -71,7 +69,7 @@ final class DumpExport {
             List<String> databases = query(port, "postgres",
                     "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
                     .stream().map(row -> row[0]).toList();
-            JsonArray dumped = new JsonArray();
+            List<SnapshotExporter.Dumped> dumped = new ArrayList<>();
             progress.phase("dumping roles and tablespaces");
             run(List.of(pg.bin("pg_dumpall").toString(), "-w", "--globals-only", "-f", dir.resolve("globals.sql").toString(),
                     "-d", conninfo(port, "postgres")), line -> { });
@@ -83,8 +81,7 @@ final class DumpExport {
                 run(List.of(pg.bin("pg_dump").toString(), "-w", "-v", "-Fc", "-f", file.toString(), "-d", conninfo(port, db)),
                         tableProgress::line);
                 tableProgress.finish();
-                dumped.add(new JsonObject().put("database", db).put("file", file.getFileName().toString())
-                        .put("bytes", Files.size(file)));
+                dumped.add(new SnapshotExporter.Dumped(db, file.getFileName().toString(), Files.size(file)));
             }
             return dumped;
         } finally {

@@ -10,12 +10,12 @@ import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.timeline.Timeline;
-import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.logging.Logger;
 
@@ -74,24 +74,35 @@ public final class SnapshotExporter {
         }
     }
 
-    public JsonObject export(Request req) throws IOException {
+    /**
+     * What an export wrote: {@code bytes} for a base backup (directory or tar), {@code databases} for dump
+     * files (the other is null).
+     */
+    public record Exported(Snapshot snapshot, ExportFormat format, Path to, Long bytes, List<Dumped> databases) {
+    }
+
+    /** A database dumped: its name, its file (in the export's directory) and that file's size. */
+    public record Dumped(String database, String file, long bytes) {
+    }
+
+    public Exported export(Request req) throws IOException {
         Snapshot snapshot = computes.snapshots().get(req.snapshot());
         StorageRegistry.Storage storage = storages.get(snapshot.storageName());
         Timeline timeline = storage.store().timelines().get(snapshot.timeline()).orElseThrow(() ->
                 new ConflictException("the timeline of snapshot '" + snapshot.fullName() + "' is gone"));
         ExportTarget target = ExportTarget.check(req.to(), req.format(), forbiddenPlaces());
         long started = System.nanoTime();
-        JsonObject result = new JsonObject().put("snapshot", snapshot.fullName()).put("lsn", snapshot.lsn().toString())
-                .put("format", req.format().label()).put("to", target.target().toString());
+        Long bytes = null;
+        List<Dumped> databases = null;
         String node = req.format() == ExportFormat.DUMP ? DumpExport.nodeName(computes) : null;
         Path note = unfinished.remember(target.temporary(), node);
         try {
             if (req.format() == ExportFormat.DUMP) {
-                result.put("databases", new DumpExport(computes, pg, config.passFile()).write(snapshot, node, target.temporary()));
+                databases = new DumpExport(computes, pg, config.passFile()).write(snapshot, node, target.temporary());
             } else {
                 try (BackupSink sink = req.format() == ExportFormat.DIRECTORY ? new DirectorySink(target.temporary())
                         : new TarSink(target.temporary(), req.format() == ExportFormat.TAR_ZSTD)) {
-                    result.put("bytes", BackupExport.write(storage.store(), timeline, snapshot, sink, config.scratchDir()));
+                    bytes = BackupExport.write(storage.store(), timeline, snapshot, sink, config.scratchDir());
                 }
             }
             Progress.current().phase("moving the export into place");
@@ -104,7 +115,7 @@ public final class SnapshotExporter {
         }
         LOG.info(String.format("snapshot %s exported as %s to %s in %.1f s", snapshot.fullName(), req.format().label(),
                 target.target(), (System.nanoTime() - started) / 1e9));
-        return result;
+        return new Exported(snapshot, req.format(), target.target(), bytes, databases);
     }
 
     /** The daemon's own state, which no export may write into (nor around). */

@@ -2,7 +2,6 @@ package dev.zenith.server.history;
 
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
-import io.vertx.core.json.JsonObject;
 
 import java.time.Instant;
 
@@ -14,17 +13,4 @@ import java.time.Instant;
  *                   resolved to); null when the history has no commit up to the point
  */
 public record HistoryPoint(TimelineId timeline, Lsn lsn, String requested, String note, Instant commitTime) {
-    public JsonObject toJson() {
-        JsonObject j = new JsonObject().put("timeline_id", timeline.toString()).put("lsn", lsn.toString());
-        if (requested != null) {
-            j.put("requested", requested);
-        }
-        if (note != null) {
-            j.put("note", note);
-        }
-        if (commitTime != null) {
-            j.put("commit_time", commitTime.toString());
-        }
-        return j;
-    }
 }
