@@ -1,5 +1,6 @@
 package dev.zenith.server.testing;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -10,7 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** A daemon run as its own process is held to the event-loop rule too: its log is read when the fixture closes. */
+/**
+ * A daemon run as its own process is held to the event-loop rule too: its log is read when the fixture closes.
+ * Tagged pg: a daemon needs PostgreSQL's binaries installed, and each start of a JVM costs the quick subset seconds.
+ */
+@Tag("pg")
 class ProcessDaemonBlockedLoopTest {
     @Test
     void aBlockedEventLoopInTheDaemonProcessFailsTheFixtureAtCloseNamingWhere() throws Exception {
