@@ -42,6 +42,9 @@ import java.util.logging.SimpleFormatter;
  */
 public final class ZenithDaemon {
     private static final Logger LOG = Logger.getLogger(ZenithDaemon.class.getName());
+    /** The log's line when this process has the home and begins to start, and when it answers. */
+    public static final String LOG_STARTING = "zenith starting";
+    public static final String LOG_LISTENING = "zenith listening:";
     /** Exit code when another daemon already runs on this home. */
     public static final int EXIT_ALREADY_RUNNING = 3;
 
@@ -96,6 +99,7 @@ public final class ZenithDaemon {
             vertx.close();
             return EXIT_ALREADY_RUNNING;
         }
+        LOG.info(LOG_STARTING + " (pid " + ProcessHandle.current().pid() + ")");
         try {
             checkPortsFree(config);
         } catch (IOException e) {
@@ -208,7 +212,7 @@ public final class ZenithDaemon {
                         return null;
                     });
                 })
-                .onSuccess(v -> LOG.info("zenith listening: REST " + config.httpScheme() + "://" + config.httpHost() + ":" + config.httpPort()
+                .onSuccess(v -> LOG.info(LOG_LISTENING + " REST " + config.httpScheme() + "://" + config.httpHost() + ":" + config.httpPort()
                         + ", home " + config.home() + ", " + transportDescription() + ", " + memoryDescription()))
                 .mapEmpty();
     }

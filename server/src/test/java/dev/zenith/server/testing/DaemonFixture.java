@@ -72,8 +72,6 @@ public final class DaemonFixture implements AutoCloseable {
     public final List<String> jvmOptions = new ArrayList<>();
     /** Settings of the {@code wal_receiver} section, for a test that needs them. */
     public final JsonObject receiverSettings = new JsonObject();
-    /** Where in the log each start of the daemon process began and ended (from, to): its cold start is excused. */
-    private final List<long[]> startups = new ArrayList<>();
 
     public JsonObject configJson() {
         JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
@@ -121,7 +119,6 @@ public final class DaemonFixture implements AutoCloseable {
         Files.writeString(conf, configJson().encodePrettily());
         List<String> options = new ArrayList<>(jvmOptions);
         options.add("-Dzenith.conf=" + conf);
-        long launchedAt = log().length();
         ProcessBuilder pb = new ProcessBuilder(javaCommand(options, ZenithDaemon.class));
         process = withoutZenithSettings(pb).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("daemon.out").toFile())).start();
@@ -132,7 +129,6 @@ public final class DaemonFixture implements AutoCloseable {
             }
             try {
                 if (request("GET", "/status", null).statusCode() == 200) {
-                    startups.add(new long[] {launchedAt, log().length()});
                     return this;
                 }
             } catch (IOException e) {
@@ -329,16 +325,22 @@ public final class DaemonFixture implements AutoCloseable {
     /**
      * The daemon log's reports of blocked event loops ({@link BlockedThreads}: a daemon run as a process, at
      * Vert.x's limit, 2 s; an in-process one fails its test through {@link CheckedVertx}), each with the
-     * stack it was stuck in. Reports from a start of the process until it answered are left out: a cold JVM
-     * loads its classes then, which on a busy machine alone can take that long.
+     * stack it was stuck in. Reports from a start of the process ({@link ZenithDaemon#LOG_STARTING}) until it
+     * listens ({@link ZenithDaemon#LOG_LISTENING}) are left out: a cold JVM loads its classes then, which on a
+     * busy machine alone can take that long. Whoever started the daemon (startProcess, the launcher).
      */
     public List<String> blockedEventLoops() {
         List<String> found = new ArrayList<>();
         String[] lines = log().split("\n");
-        long offset = 0;
-        for (int i = 0; i < lines.length; offset += lines[i].length() + 1, i++) {
+        boolean starting = false;
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].contains(ZenithDaemon.LOG_STARTING)) {
+                starting = true;
+            } else if (lines[i].contains(ZenithDaemon.LOG_LISTENING)) {
+                starting = false;
+            }
             int at = lines[i].indexOf(BlockedThreads.EVENT_LOOP_BLOCKED);
-            if (at >= 0 && !duringStartup(offset)) {
+            if (at >= 0 && !starting) {
                 StringBuilder report = new StringBuilder(lines[i].substring(at));
                 for (int k = i + 1; k < lines.length && lines[k].startsWith("\tat "); k++) {
                     report.append('\n').append(lines[k]);
@@ -347,10 +349,6 @@ public final class DaemonFixture implements AutoCloseable {
             }
         }
         return found;
-    }
-
-    private boolean duringStartup(long logOffset) {
-        return startups.stream().anyMatch(s -> logOffset >= s[0] && logOffset < s[1]);
     }
 
     /** Stops the daemon and deletes its home; then fails if the daemon's log reports a blocked event loop. */
