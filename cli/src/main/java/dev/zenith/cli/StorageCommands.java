@@ -38,24 +38,37 @@ final class StorageCommands implements Runnable {
         return "/storages/" + URLEncoder.encode(name, StandardCharsets.UTF_8);
     }
 
-    @Command(name = "attach", description = "Attach a directory as a storage (new, or one another daemon used).",
-            footerHeading = "%nExample:%n", footer = "  zenith storage attach fast --path /mnt/nvme/zenith --pitr 7d")
+    @Command(name = "attach", description = "Attach a directory (or an S3 bucket prefix) as a storage (new, or one another daemon used).",
+            footerHeading = "%nExamples:%n", footer = {"  zenith storage attach fast --path /mnt/nvme/zenith --pitr 7d",
+            "  zenith storage attach cloud --type s3 --path s3://bucket/zenith --endpoint http://127.0.0.1:9000"})
     int attach(@Parameters(arity = "0..1", paramLabel = "NAME") String name,
                @Option(names = {"-n", "--name"}, paramLabel = "NAME") String nameOpt,
-               @Option(names = {"-p", "--path"}, paramLabel = "DIR", description = "its directory") String dir,
-               @Option(names = {"-t", "--type"}, paramLabel = "TYPE", description = "native (default)") String type,
+               @Option(names = {"-p", "--path"}, paramLabel = "DIR|URL", description = "its directory, or s3://bucket/prefix") String dir,
+               @Option(names = {"-t", "--type"}, paramLabel = "TYPE", description = "native (default) or s3") String type,
+               @Option(names = "--endpoint", paramLabel = "URL", description = "s3: an S3-compatible server (MinIO, R2...)") String endpoint,
+               @Option(names = "--region", paramLabel = "REGION", description = "s3: the bucket's region") String region,
                @Option(names = "--pitr", paramLabel = "DURATION", description = "how far back points stay (default 7d)") String pitr) {
         String n = name(name, nameOpt, "zenith storage attach fast --path DIR");
+        boolean s3 = "s3".equals(type);
         if (dir == null || dir.isBlank()) {
-            throw new CliException("missing --path DIR: the directory storage " + n + " keeps its history in", 2);
+            throw new CliException(s3 ? "missing --path s3://bucket/prefix: where storage " + n + " keeps its history"
+                    : "missing --path DIR: the directory storage " + n + " keeps its history in", 2);
         }
         ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", n).put("type", type == null ? "native" : type)
-                .put("path", absolute(dir));
+                .put("path", s3 ? dir : absolute(dir));
         if (pitr != null) {
             body.put("pitr", pitr);
         }
+        if (endpoint != null) {
+            body.put("endpoint", endpoint);
+        }
+        if (region != null) {
+            body.put("region", region);
+        }
         JsonNode s = cli.client().put("/storages", body);
-        cli.emit(s, () -> cli.out.println("storage " + s.path("name").asText() + " attached at " + s.path("path").asText()));
+        cli.emit(s, () -> cli.out.println("storage " + s.path("name").asText() + " attached at "
+                + (s.has("remote") ? s.path("remote").path("url").asText() + " (local cache " + s.path("path").asText() + ")"
+                : s.path("path").asText())));
         return 0;
     }
 

@@ -10,6 +10,9 @@ import dev.zenith.server.jobs.Management;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.server.offload.Offloads;
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.objectstore.lease.LeaseSettings;
 import dev.zenith.server.replication.WalService;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -183,7 +186,10 @@ public final class ZenithDaemon {
         return management.run(() -> {
             loadSecrets();
             PgInstallation pg = PgInstallation.detect();
-            storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath());
+            FileTrees.delete(config.offloadScratchDir()); // copies of bases cut short by a crash
+            storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath(),
+                    new Offloads(config.offloadScratchDir(), config.offload(), LeaseSettings.defaults()),
+                    config.remoteCachesDir());
             // The home's own state (registry, log, lock) must not end up inside a storage, nor the
             // scratch directory, which each start empties, hold one.
             storages.reserve("ZENITH_HOME", config.home(), false);

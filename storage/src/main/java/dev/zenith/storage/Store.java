@@ -226,6 +226,15 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * A consistent copy of this store's LMDB environment into the empty directory {@code dir} (blocking;
+     * writers go on): {@link #open} of that directory is the store as of one moment. The WAL journal is
+     * not copied: the copy holds what LMDB held.
+     */
+    public void copyTo(Path dir) {
+        tables.copyTo(dir);
+    }
+
     /** Entries keyed by the timeline, per table (none at all once garbage collection deleted it). */
     public Map<String, Long> entriesOf(TimelineId id) {
         return tables.entriesWithPrefix(Keys.timeline(id));

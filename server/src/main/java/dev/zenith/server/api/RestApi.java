@@ -95,14 +95,16 @@ public final class RestApi {
         r.get("/jobs/:id").handler(ctx -> reply(ctx, 200, jobs.get(ctx.pathParam("id")).toJson()));
 
         r.put("/storages").handler(ctx -> {
-            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path", "pitr"));
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path", "pitr", "endpoint", "region"));
             String name = body.requiredString("name");
             String type = body.optionalString("type");
             String path = body.optionalString("path");
+            String endpoint = body.optionalString("endpoint");
+            String region = body.optionalString("region");
             String pitrText = body.optionalString("pitr");
             java.time.Duration pitr = pitrText == null ? StorageRegistry.DEFAULT_PITR : Durations.parse(pitrText);
             blocking(ctx, 201, () -> {
-                return StorageJson.of(computes.attachStorage(name, type == null ? "native" : type, path, pitr));
+                return StorageJson.of(computes.attachStorage(name, type == null ? "native" : type, path, pitr, endpoint, region));
             });
         });
         r.get("/storages").handler(ctx -> {

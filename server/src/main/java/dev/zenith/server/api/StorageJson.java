@@ -17,6 +17,9 @@ final class StorageJson {
         JsonObject json = new JsonObject().put("name", s.name()).put("type", s.type()).put("path", s.path().toString())
                 .put("attached_at", s.attachedAt().toString()).put("pitr", Durations.format(s.pitr()))
                 .put("tenant_id", s.tenantId()).put("status", "available");
+        if (s.remote() != null) { // path is then the local cache; remote says where the storage lives
+            json.put("remote", s.remote().copy());
+        }
         s.store().writeStall().ifPresent(stall -> json.put("status", "stalled").put("reason", stall.reason())
                 .put("stalled_since", stall.since().toString()));
         return json;
@@ -52,8 +55,10 @@ final class StorageJson {
         }
         StorageRegistry.Storage s = storages.get(name);
         StoreStats stats = s.store().stats();
-        return of(s).put("size", new JsonObject().put("used_bytes", stats.usedBytes())
+        JsonObject shown = of(s).put("size", new JsonObject().put("used_bytes", stats.usedBytes())
                 .put("high_water_bytes", stats.highWaterBytes()).put("file_bytes", stats.fileBytes())
                 .put("timelines", stats.entries("timelines")));
+        JsonObject offload = storages.remoteStatus(name);
+        return offload == null ? shown : shown.put("offload", offload);
     }
 }

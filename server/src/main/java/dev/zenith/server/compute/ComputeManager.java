@@ -217,7 +217,13 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link StorageAdoption#attach}. */
     public StorageRegistry.Storage attachStorage(String name, String type, String path, Duration pitr) throws IOException {
-        return adoption.attach(name, type, path, pitr);
+        return attachStorage(name, type, path, pitr, null, null);
+    }
+
+    /** As above; {@code endpoint} and {@code region} for an s3 storage. */
+    public StorageRegistry.Storage attachStorage(String name, String type, String path, Duration pitr, String endpoint,
+                                                 String region) throws IOException {
+        return adoption.attach(name, type, path, pitr, endpoint, region);
     }
 
     /** Detaches a storage no pg uses (blocking). */
@@ -304,8 +310,25 @@ public final class ComputeManager implements ComputeTimelines {
     public PgView stop(String name) throws IOException {
         return view(busyWith(name, Compute.Busy.STOPPING, c -> {
             lifecycle.stop(c);
+            awaitRemote(c.record.storageName());
             return c;
         }));
+    }
+
+    /**
+     * After a clean stop, a storage kept elsewhere (s3) holds there everything it holds here before the stop
+     * returns; the wait lets go of the management lock. An unreachable remote ends it after the storage's
+     * stop wait (the log says so; the upload goes on).
+     */
+    private void awaitRemote(String storage) throws IOException {
+        if (storages.remoteStatus(storage) == null) {
+            return;
+        }
+        dev.zenith.server.jobs.Progress.current().phase("uploading storage " + storage + " to S3");
+        boolean done = management.unlocked(() -> storages.syncRemote(storage, config.offload().stopWait()));
+        if (!done) {
+            LOG.warning("storage '" + storage + "': the stop returns before S3 holds everything (see storage show)");
+        }
     }
 
     /** See {@link ComputeLifecycle#destroy}; the pg as it was last. */

@@ -44,7 +44,8 @@ public record ZenithConfig(
         long authenticationTimeoutMs,
         PageServiceSettings pageService,
         int maxHeapMb,
-        int maxDirectMemoryMb) {
+        int maxDirectMemoryMb,
+        dev.zenith.server.offload.OffloadSettings offload) {
 
     /**
      * The page service on the pg port: how long a request waits for WAL it needs (Neon:
@@ -60,7 +61,7 @@ public record ZenithConfig(
     /** PostgreSQL settings every compute gets from zenith (ComputeManager): computes.settings may not name them. */
     static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
             "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
-    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service", "daemon");
+    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service", "daemon", "offload");
     /**
      * The daemon's memory bound, read here so a bad value stops the start naming it; the launcher (zenith
      * start) turns it into the JVM's -Xmx and -XX:MaxDirectMemorySize. 0: the JVM's default (a quarter of RAM).
@@ -131,6 +132,7 @@ public record ZenithConfig(
         Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
         Section pages = Section.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers");
         Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
+        Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -180,7 +182,13 @@ public record ZenithConfig(
                 // Measured (bench/daemon-memory.sh): the largest live heap over imports, materializations,
                 // diffs and base backups of a scale 10 database stays under 100 MB.
                 (int) daemon.numberOrZero("max_heap_mb", DEFAULT_MAX_HEAP_MB, 64, 1 << 20),
-                (int) daemon.numberOrZero("max_direct_memory_mb", DEFAULT_MAX_DIRECT_MEMORY_MB, 16, 1 << 20));
+                (int) daemon.numberOrZero("max_direct_memory_mb", DEFAULT_MAX_DIRECT_MEMORY_MB, 16, 1 << 20),
+                // s3 storages: WAL goes up every interval (pieces of at most piece_bytes), the rest as a base
+                new dev.zenith.server.offload.OffloadSettings(
+                        java.time.Duration.ofMillis(offload.number("interval_ms", 1000, 10, 3_600_000)),
+                        (int) offload.number("piece_bytes", 16 << 20, 8192, 1 << 30),
+                        java.time.Duration.ofMillis(offload.number("base_interval_ms", 10_000, 0, Integer.MAX_VALUE)),
+                        java.time.Duration.ofMillis(offload.number("stop_wait_ms", 600_000, 0, Integer.MAX_VALUE))));
     }
 
     /**
@@ -212,7 +220,7 @@ public record ZenithConfig(
     public ZenithConfig withReplicationPassword(String password) {
         return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
                 computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
-                authenticationTimeoutMs, pageService, maxHeapMb, maxDirectMemoryMb);
+                authenticationTimeoutMs, pageService, maxHeapMb, maxDirectMemoryMb, offload);
     }
 
     /** Without the replication password: settings get logged, secrets never. */
@@ -354,6 +362,16 @@ public record ZenithConfig(
     /** Where base backups are laid out while they stream; emptied at every start. */
     public Path scratchDir() {
         return home.resolve("tmp");
+    }
+
+    /** s3 storages' local caches (LMDB and WAL journal), one directory per storage name. */
+    public Path remoteCachesDir() {
+        return home.resolve("s3-cache");
+    }
+
+    /** Where s3 storages' bases are copied while they upload. */
+    public Path offloadScratchDir() {
+        return home.resolve("s3-scratch");
     }
 
     public Path defaultStoragePath() {

@@ -45,9 +45,10 @@ final class RegistryFile {
 
     /** An available storage's entry, with the pgs it holds (a stall is the running daemon's news, not kept). */
     static JsonObject entryOf(StorageRegistry.Storage s, List<String> pgs) {
-        return new JsonObject().put("name", s.name()).put("type", s.type()).put("path", s.path().toString())
+        JsonObject entry = new JsonObject().put("name", s.name()).put("type", s.type()).put("path", s.path().toString())
                 .put("attached_at", s.attachedAt().toString()).put("pitr", Durations.format(s.pitr()))
                 .put("tenant_id", s.tenantId()).put("status", "available").put("pgs", new JsonArray(pgs));
+        return s.remote() == null ? entry : entry.put("remote", s.remote().copy()); // where an s3 storage lives
     }
 
     /** Writes the list: a temp file, fsync, rename. Unavailable storages stay listed as they were. */

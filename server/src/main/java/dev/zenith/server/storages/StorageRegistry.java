@@ -42,9 +42,9 @@ public final class StorageRegistry implements AutoCloseable {
      * is the storage's own id (kept in it, so it moves with it), which page-service clients name it by.
      */
     public record Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store,
-                          String tenantId) {
-        Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store) {
-            this(name, type, path, attachedAt, pitr, store, TenantIds.of(store));
+                          String tenantId, JsonObject remote) {
+        Storage(String name, String type, Path path, Instant attachedAt, Duration pitr, Store store, JsonObject remote) {
+            this(name, type, path, attachedAt, pitr, store, TenantIds.of(store), remote);
         }
     }
 
@@ -73,13 +73,25 @@ public final class StorageRegistry implements AutoCloseable {
     /** Told of each storage about to be detached, before its store closes. */
     private final List<Consumer<Storage>> detachListeners = new CopyOnWriteArrayList<>();
 
-    private StorageRegistry(Path registryFile) {
+    /** Storages kept elsewhere (s3), and the directory their local caches go in (one per storage name). */
+    private final RemoteStores remotes;
+    private final Path remoteCaches;
+
+    private StorageRegistry(Path registryFile, RemoteStores remotes, Path remoteCaches) {
         this.registryFile = new RegistryFile(registryFile);
+        this.remotes = remotes;
+        this.remoteCaches = remoteCaches;
     }
 
     /** Opens every storage listed in the registry file, attaching {@code local} on the first start. */
     public static StorageRegistry open(Path registryFile, Path defaultStoragePath) throws IOException {
-        StorageRegistry r = new StorageRegistry(registryFile);
+        return open(registryFile, defaultStoragePath, RemoteStores.NONE, null);
+    }
+
+    /** As {@link #open(Path, Path)}, with storages kept elsewhere opened by {@code remotes}, cached in {@code remoteCaches}. */
+    public static StorageRegistry open(Path registryFile, Path defaultStoragePath, RemoteStores remotes, Path remoteCaches)
+            throws IOException {
+        StorageRegistry r = new StorageRegistry(registryFile, remotes, remoteCaches);
         if (r.registryFile.exists()) {
             for (JsonObject s : r.registryFile.read()) {
                 r.unavailable.put(s.getString("name"), new UnavailableStorage(s, "not opened yet"));
@@ -101,9 +113,16 @@ public final class StorageRegistry implements AutoCloseable {
         JsonObject s = u.listedEntry();
         Path path = u.path();
         try {
-            PrivateFiles.directory(path); // 0700 (storages made before zenith kept them private)
+            JsonObject remote = s.getJsonObject("remote");
+            Store store;
+            if (remote != null) {
+                store = remotes.open(name, remote, path, false);
+            } else {
+                PrivateFiles.directory(path); // 0700 (storages made before zenith kept them private)
+                store = Store.open(path);
+            }
             Storage opened = new Storage(name, s.getString("type"), path, Instant.parse(s.getString("attached_at")),
-                    s.containsKey("pitr") ? Durations.parse(s.getString("pitr")) : DEFAULT_PITR, Store.open(path));
+                    s.containsKey("pitr") ? Durations.parse(s.getString("pitr")) : DEFAULT_PITR, store, remote);
             storages.put(name, opened);
             pgNames.put(name, u.pgs());
             unavailable.remove(name);
@@ -153,13 +172,45 @@ public final class StorageRegistry implements AutoCloseable {
     /** Tells the detach listeners (before the store closes, as they may still read it), then closes it. */
     private void closeForDetach(Storage s) {
         detachListeners.forEach(l -> l.accept(s));
+        closeStore(s);
+    }
+
+    /** A storage kept elsewhere first uploads what is left and lets go of its remote. */
+    private void closeStore(Storage s) {
+        if (s.remote() != null) {
+            remotes.closing(s.name());
+        }
         s.store().close();
     }
 
+    /** Waits until a storage kept elsewhere holds there everything it holds here (true at once for others). */
+    public boolean syncRemote(String name, Duration timeout) {
+        Storage s = storages.get(name);
+        return s == null || s.remote() == null || remotes.sync(name, timeout);
+    }
+
+    /** For a storage kept elsewhere: what the remote holds and how far behind it is; else null. */
+    public JsonObject remoteStatus(String name) {
+        Storage s = storages.get(name);
+        return s == null || s.remote() == null ? null : remotes.status(name);
+    }
+
     public Storage attach(String name, String type, String pathText, Duration pitr) throws IOException {
+        return attach(name, type, pathText, pitr, null, null);
+    }
+
+    /** {@code endpoint} and {@code region} are for storages kept elsewhere (s3) only. */
+    public Storage attach(String name, String type, String pathText, Duration pitr, String endpoint, String region)
+            throws IOException {
         Names.check("storage", name);
+        if (remotes.handles(type)) {
+            return attachRemote(name, type, pathText, pitr, endpoint, region);
+        }
         if (!"native".equals(type)) {
-            throw new InvalidRequestException("storage type '" + type + "' is not supported; use \"native\"");
+            throw new InvalidRequestException("storage type '" + type + "' is not supported; use \"native\" or \"s3\"");
+        }
+        if (endpoint != null || region != null) {
+            throw new InvalidRequestException("endpoint and region are for s3 storages; a native storage is a directory");
         }
         if (pathText == null || pathText.isBlank()) {
             throw new InvalidRequestException("field 'path' is required for a native storage");
@@ -195,16 +246,44 @@ public final class StorageRegistry implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new InvalidRequestException("cannot open a native storage at " + path + ": " + e.getMessage());
         }
-        Storage s = new Storage(name, type, path, Instant.now(), pitr, store);
-        storages.put(name, s);
+        return added(new Storage(name, type, path, Instant.now(), pitr, store, null));
+    }
+
+    /** Saves a newly opened storage in the registry file; closed again if that fails. */
+    private Storage added(Storage s) throws IOException {
+        storages.put(s.name(), s);
         try {
             save();
         } catch (IOException e) {
-            storages.remove(name);
-            store.close();
+            storages.remove(s.name());
+            closeStore(s);
             throw e;
         }
         return s;
+    }
+
+    /** A storage kept elsewhere: its cache is {@code remoteCaches/NAME}; one remote place is attached once. */
+    private Storage attachRemote(String name, String type, String pathText, Duration pitr, String endpoint, String region)
+            throws IOException {
+        JsonObject remote = remotes.describe(type, pathText, endpoint, region);
+        if (storages.containsKey(name) || unavailable.containsKey(name)) {
+            throw new ConflictException("storage '" + name + "' already exists");
+        }
+        for (Storage other : storages.values()) {
+            if (other.remote() != null && remotes.samePlace(other.remote(), remote)) {
+                throw new ConflictException(remote.getString("url") + " is already attached as storage '" + other.name() + "'");
+            }
+        }
+        for (UnavailableStorage u : unavailable.values()) {
+            JsonObject listed = u.listedEntry().getJsonObject("remote");
+            if (listed != null && remotes.samePlace(listed, remote)) {
+                throw new ConflictException(remote.getString("url") + " is already attached as storage '" + u.name() + "'");
+            }
+        }
+        Path cache = remoteCaches.resolve(name);
+        places.check(cache);
+        Store store = remotes.open(name, remote, cache, true);
+        return added(new Storage(name, type, cache, Instant.now(), pitr, store, remote));
     }
 
 
@@ -351,7 +430,7 @@ public final class StorageRegistry implements AutoCloseable {
     public void close() {
         for (Storage s : storages.values()) {
             try {
-                s.store().close();
+                closeStore(s);
             } catch (RuntimeException e) {
                 // closing the rest matters more
             }

@@ -182,6 +182,15 @@ public final class Tables implements AutoCloseable {
         return env.stat();
     }
 
+    /**
+     * A consistent copy of the environment (one read transaction's view) as {@code data.mdb} in the empty
+     * directory {@code dir}; writers go on meanwhile. Not compacted: unchanged pages keep their places,
+     * so successive copies share most of their bytes.
+     */
+    public void copyTo(Path dir) {
+        env.copy(dir.toFile());
+    }
+
     public org.lmdbjava.EnvInfo envInfo() {
         return env.info();
     }

@@ -1,0 +1,87 @@
+package dev.zenith.server.offload;
+
+import dev.zenith.objectstore.format.Manifest;
+import dev.zenith.objectstore.log.ManifestView;
+import dev.zenith.objectstore.transfer.Content;
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Uploads a base: a consistent copy of the store's LMDB environment (its timelines, images, page
+ * versions, documents and WAL as of one read transaction), cut into content-addressed pieces (a piece
+ * the prefix already holds, as most are when little changed, is not sent again). One manifest then
+ * makes it current and drops the previous base and the WAL pieces it covers. Blocking; worker thread.
+ */
+final class BaseUpload {
+    static final int PIECE_BYTES = 16 << 20;
+    /** The uploader retries until S3 answers; this only bounds a wait that would outlive any outage. */
+    static final long UPLOAD_WAIT_SECONDS = 86_400;
+
+    /** What the new base holds of each timeline's WAL (its end). */
+    record Result(String baseId, Map<TimelineId, Lsn> walEnds, long bytes) {
+    }
+
+    private BaseUpload() {
+    }
+
+    static Result run(Store store, RemoteHome home, Path scratch) throws IOException {
+        Path dir = Files.createTempDirectory(scratch, "base-");
+        try {
+            store.copyTo(dir);
+            Map<TimelineId, Lsn> ends = walEnds(dir);
+            Path data = dir.resolve("data.mdb");
+            long size = Files.size(data);
+            String baseId = Long.toString(System.currentTimeMillis(), 36) + "-" + Long.toHexString(home.lease.generation());
+            // one piece at a time: two equal pieces (free pages) would otherwise race for one key
+            List<Manifest.Entry> added = new ArrayList<>();
+            int part = 0;
+            for (long off = 0; off < size; off += PIECE_BYTES, part++) {
+                long len = Math.min(PIECE_BYTES, size - off);
+                added.add(Await.result(home.uploader.upload(Content.ofFile(data, off, len),
+                        RemoteNames.basePart(baseId, part)), UPLOAD_WAIT_SECONDS));
+            }
+            ManifestView view = home.manifests.view();
+            Set<String> removed = new LinkedHashSet<>();
+            for (Manifest.Entry e : view.entries()) {
+                if (RemoteNames.isBase(e)) {
+                    removed.add(e.key());
+                } else if (RemoteNames.isWal(e)) {
+                    Lsn covered = ends.get(TimelineId.parse(e.labels().get(RemoteNames.TIMELINE)));
+                    if (covered != null && !RemoteNames.end(e).isAfter(covered)) {
+                        removed.add(e.key()); // the base holds it
+                    }
+                }
+            }
+            Map<String, String> properties = new HashMap<>();
+            properties.put(RemoteNames.CURRENT_BASE, baseId);
+            home.manifests.append(added, List.copyOf(removed), properties);
+            return new Result(baseId, ends, size);
+        } finally {
+            FileTrees.delete(dir);
+        }
+    }
+
+    /** Each timeline's WAL end in the copy, read by opening it as a store. */
+    private static Map<TimelineId, Lsn> walEnds(Path copy) {
+        Map<TimelineId, Lsn> ends = new HashMap<>();
+        try (Store s = Store.open(copy)) {
+            for (Timeline t : s.timelines().all()) {
+                s.wal().end(t.id()).ifPresent(end -> ends.put(t.id(), end));
+            }
+        }
+        return ends;
+    }
+}

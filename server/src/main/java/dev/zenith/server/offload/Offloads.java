@@ -1,0 +1,133 @@
+package dev.zenith.server.offload;
+
+import dev.zenith.objectstore.lease.LeaseSettings;
+import dev.zenith.objectstore.log.ManifestView;
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.pgexec.PrivateFiles;
+import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.storages.RemoteStores;
+import dev.zenith.storage.Store;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * The daemon's s3 storages: opening one (check, lease, restore into an empty cache) and the offload that
+ * keeps its prefix caught up until it is closed. Blocking; management threads.
+ */
+public final class Offloads implements RemoteStores {
+    private static final Logger LOG = Logger.getLogger(Offloads.class.getName());
+    public static final String TYPE = "s3";
+
+    private final Path scratch;
+    private final OffloadSettings settings;
+    private final LeaseSettings leaseSettings;
+    private final Map<String, StorageOffload> open = new ConcurrentHashMap<>();
+
+    public Offloads(Path scratch, OffloadSettings settings, LeaseSettings leaseSettings) {
+        this.scratch = scratch;
+        this.settings = settings;
+        this.leaseSettings = leaseSettings;
+    }
+
+    @Override
+    public boolean handles(String type) {
+        return TYPE.equals(type);
+    }
+
+    @Override
+    public JsonObject describe(String type, String path, String endpoint, String region) {
+        return S3Remote.parse(path, endpoint, region).toJson();
+    }
+
+    @Override
+    public boolean samePlace(JsonObject a, JsonObject b) {
+        return S3Remote.fromJson(a).samePlace(S3Remote.fromJson(b));
+    }
+
+    @Override
+    public Store open(String name, JsonObject remoteJson, Path cacheDir, boolean attaching) {
+        S3Remote remote = S3Remote.fromJson(remoteJson);
+        RemoteHome home = RemoteHome.open(remote, owner(), leaseSettings);
+        Store store = null;
+        try {
+            ManifestView view = home.manifests.view();
+            boolean cached = Files.exists(cacheDir.resolve("data.mdb"));
+            if (attaching && cached) {
+                FileTrees.delete(cacheDir); // a cache of an earlier attach: the prefix is the truth
+                cached = false;
+            }
+            Files.createDirectories(scratch);
+            PrivateFiles.directory(cacheDir);
+            if (!cached && Restore.holdsStorage(view)) {
+                LOG.info("storage '" + name + "': restoring from " + remote);
+                Restore.base(view, home, cacheDir);
+                store = Store.open(cacheDir);
+                long wal = Restore.walAfterBase(view, home, store);
+                LOG.info("storage '" + name + "': restored from " + remote + " (" + wal + " bytes of WAL after its base)");
+            } else {
+                store = Store.open(cacheDir);
+            }
+            StorageOffload offload = new StorageOffload(name, store, home, scratch, settings);
+            open.put(name, offload);
+            offload.start();
+            return store;
+        } catch (IOException e) {
+            closeAfterFailure(home, store);
+            throw new InvalidRequestException("cannot open storage '" + name + "' from " + remote + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            closeAfterFailure(home, store);
+            throw e;
+        }
+    }
+
+    private static void closeAfterFailure(RemoteHome home, Store store) {
+        if (store != null) {
+            store.close();
+        }
+        home.close();
+    }
+
+    @Override
+    public void closing(String name) {
+        StorageOffload o = open.remove(name);
+        if (o != null) {
+            o.close();
+        }
+    }
+
+    @Override
+    public boolean sync(String name, Duration timeout) {
+        StorageOffload o = open.get(name);
+        return o == null || o.sync(timeout);
+    }
+
+    public boolean sync(String name) {
+        return sync(name, settings.stopWait());
+    }
+
+    @Override
+    public JsonObject status(String name) {
+        StorageOffload o = open.get(name);
+        return o == null ? null : o.describe();
+    }
+
+    /** Who holds a lease: this host, process and home, for the message another daemon gets. */
+    private String owner() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = "localhost";
+        }
+        return "zenith pid " + ProcessHandle.current().pid() + " on " + host + " (" + scratch.getParent() + ")";
+    }
+
+}

@@ -1,0 +1,92 @@
+package dev.zenith.server.offload;
+
+import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.ObjectStoreException;
+import dev.zenith.objectstore.lease.Lease;
+import dev.zenith.objectstore.lease.LeaseHeldException;
+import dev.zenith.objectstore.lease.LeaseSettings;
+import dev.zenith.objectstore.log.ManifestLog;
+import dev.zenith.objectstore.log.ManifestWriter;
+import dev.zenith.objectstore.s3.S3ObjectStore;
+import dev.zenith.objectstore.transfer.BlobPins;
+import dev.zenith.objectstore.transfer.Downloader;
+import dev.zenith.objectstore.transfer.TransferSettings;
+import dev.zenith.objectstore.transfer.Uploader;
+import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.domain.InvalidRequestException;
+
+import java.time.Duration;
+
+/**
+ * One s3 storage's bucket prefix, held by this daemon: the client, the lease (a prefix another running
+ * daemon holds is refused), the manifest writer, and the uploader and downloader sharing one set of pins.
+ * Opening blocks (a test write, then the lease's settle time): call it from a worker.
+ */
+final class RemoteHome implements AutoCloseable {
+    /** Small enough for the daemon's heap: (2 objects + 2 parts) x 8 MiB of buffers. */
+    private static final TransferSettings TRANSFERS = TransferSettings.defaults().withParallelism(2, 8 << 20, 2);
+
+    final S3Remote remote;
+    final ObjectStore store;
+    final Lease lease;
+    final BlobPins pins;
+    final ManifestWriter manifests;
+    final Uploader uploader;
+    final Downloader downloader;
+
+    private RemoteHome(S3Remote remote, ObjectStore store, Lease lease, BlobPins pins, ManifestWriter manifests) {
+        this.remote = remote;
+        this.store = store;
+        this.lease = lease;
+        this.pins = pins;
+        this.manifests = manifests;
+        this.uploader = new Uploader(store, TRANSFERS, pins);
+        this.downloader = new Downloader(store, TRANSFERS);
+    }
+
+    /** Checks the prefix can be written, takes its lease and the manifest log; nothing is left held on failure. */
+    static RemoteHome open(S3Remote remote, String owner, LeaseSettings leaseSettings) {
+        ObjectStore store = S3ObjectStore.open(remote.settings());
+        Lease lease = null;
+        try {
+            BucketProbe.check(store, remote);
+            lease = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store));
+            BlobPins pins = new BlobPins(Duration.ofMinutes(10));
+            ManifestWriter manifests = ManifestWriter.open(store, lease, ManifestWriter.Settings.defaults(), pins);
+            return new RemoteHome(remote, store, lease, pins, manifests);
+        } catch (LeaseHeldException e) {
+            closeQuietly(store, null);
+            throw new ConflictException("cannot attach " + remote + ": it is in use by another running daemon ("
+                    + e.getMessage() + ")");
+        } catch (ObjectStoreException e) {
+            closeQuietly(store, lease);
+            throw new InvalidRequestException("cannot attach " + remote + ": " + e.getMessage());
+        } catch (RuntimeException e) {
+            closeQuietly(store, lease);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(ObjectStore store, Lease lease) {
+        try {
+            if (lease != null) {
+                lease.close();
+            }
+        } catch (RuntimeException e) {
+            // the lease runs out by itself
+        }
+        try {
+            store.close();
+        } catch (Exception e) {
+            // nothing more to do
+        }
+    }
+
+    /** Stops transfers, releases the lease (the next holder need not wait for it to run out). */
+    @Override
+    public void close() {
+        uploader.close();
+        downloader.close();
+        closeQuietly(store, lease);
+    }
+}

@@ -1,0 +1,99 @@
+package dev.zenith.server.offload;
+
+import dev.zenith.objectstore.format.Manifest;
+import dev.zenith.objectstore.log.ManifestView;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.WalAppend;
+import dev.zenith.storage.wal.WalIndexer;
+import dev.zenith.wal.Lsn;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.logging.Logger;
+
+/**
+ * Brings a prefix's storage into an empty cache directory: the current base's pieces, each verified
+ * (SHA-256 of its content, as the manifest names it) as it is downloaded, joined into the LMDB file;
+ * then, once the store is open, each timeline's WAL pieces after the base, decoded and indexed as the
+ * receiver would have. Blocking; worker thread.
+ */
+final class Restore {
+    private static final Logger LOG = Logger.getLogger(Restore.class.getName());
+
+    private Restore() {
+    }
+
+    /** Whether the prefix holds a storage (a base). */
+    static boolean holdsStorage(ManifestView view) {
+        return !RemoteNames.currentBase(view).isEmpty();
+    }
+
+    /** Downloads the current base as {@code dir/data.mdb} ({@code dir} empty or missing). */
+    static void base(ManifestView view, RemoteHome home, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        Path data = dir.resolve("data.mdb");
+        Path partial = dir.resolve("data.mdb.restoring");
+        try (OutputStream out = Files.newOutputStream(partial)) {
+            int i = 0;
+            for (Manifest.Entry e : RemoteNames.currentBase(view)) {
+                Path piece = dir.resolve("piece-" + i++);
+                Await.result(home.downloader.downloadTo(e.key(), e.hash(), e.contentLength(), piece), BaseUpload.UPLOAD_WAIT_SECONDS);
+                try (InputStream in = Files.newInputStream(piece)) {
+                    in.transferTo(out);
+                }
+                Files.delete(piece);
+            }
+        }
+        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        Files.move(partial, data, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Appends each timeline's WAL pieces that continue the store's WAL; returns the bytes added. */
+    static long walAfterBase(ManifestView view, RemoteHome home, Store store) {
+        long added = 0;
+        for (Timeline t : store.timelines().all()) {
+            added += walOf(view, home, store, t.id());
+        }
+        return added;
+    }
+
+    private static long walOf(ManifestView view, RemoteHome home, Store store, TimelineId id) {
+        long added = 0;
+        for (Manifest.Entry e : RemoteNames.walOf(view, id)) {
+            Lsn end = store.wal().end(id).orElse(null);
+            if (end == null || !RemoteNames.end(e).isAfter(end)) {
+                continue;
+            }
+            Lsn start = RemoteNames.start(e);
+            if (start.isAfter(end)) {
+                LOG.warning("timeline " + id + ": the WAL in S3 has a gap after " + end + " (next piece starts at "
+                        + start + "); restored up to " + end);
+                return added;
+            }
+            byte[] bytes = Await.result(home.downloader.get(e.key(), e.hash(), e.contentLength()), BaseUpload.UPLOAD_WAIT_SECONDS);
+            int skip = (int) end.minus(start);
+            byte[] tail = java.util.Arrays.copyOfRange(bytes, skip, bytes.length);
+            WalIndexer indexer = WalIndexer.resume(store.wal(), id);
+            var invalid = indexer.feed(tail);
+            if (invalid != null) {
+                throw new IllegalStateException("the WAL piece " + e.key() + " of timeline " + id + " is not valid WAL: " + invalid);
+            }
+            WalAppend append = indexer.drain();
+            if (append != null) {
+                store.wal().append(List.of(append));
+                added += append.bytes().length;
+            }
+        }
+        return added;
+    }
+}

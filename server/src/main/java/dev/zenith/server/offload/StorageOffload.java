@@ -1,0 +1,255 @@
+package dev.zenith.server.offload;
+
+import dev.zenith.objectstore.transfer.TransferProgress;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.StoreStats;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Keeps one s3 storage's bucket prefix caught up with its local store, on a thread of its own, never on
+ * the commit path: every {@code interval} the WAL LMDB holds beyond the prefix's goes up (pieces of at
+ * most {@code pieceBytes}, again at once while more is waiting), and when anything but WAL changed
+ * (documents, timelines, images, page versions) a new base, at most every {@code baseInterval} unless a
+ * {@link #sync} asks. Failures are kept for {@link #describe} and logged when they start and end; the
+ * uploader retries them with backoff.
+ */
+final class StorageOffload implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(StorageOffload.class.getName());
+
+    private final String name;
+    private final Store store;
+    private final RemoteHome home;
+    private final Path scratch;
+    private final OffloadSettings settings;
+    private final Map<TimelineId, Lsn> remoteEnds = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService thread;
+    private volatile byte[] uploadedFingerprint = new byte[0];
+    private volatile long lastBaseNanos;
+    private volatile boolean baseWanted;
+    private volatile String lastBase;
+    private volatile String error;
+    private volatile Instant errorSince;
+
+    StorageOffload(String name, Store store, RemoteHome home, Path scratch, OffloadSettings settings) {
+        this.name = name;
+        this.store = store;
+        this.home = home;
+        this.scratch = scratch;
+        this.settings = settings;
+        this.lastBase = home.manifests.view().properties().get(RemoteNames.CURRENT_BASE);
+        home.manifests.view().properties().forEach((k, v) -> {
+            if (k.startsWith("timeline.") && k.endsWith(".remote_lsn")) {
+                remoteEnds.put(TimelineId.parse(k.substring("timeline.".length(), k.length() - ".remote_lsn".length())), Lsn.parse(v));
+            }
+        });
+        this.baseWanted = lastBase == null;
+        this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "zenith-offload-" + name);
+            t.setDaemon(true);
+            return t;
+        });
+        home.lease.onLost(why -> fail("the lease of " + home.remote + " was lost (" + why
+                + "): nothing more is uploaded; detach and attach the storage again"));
+    }
+
+    void start() {
+        thread.scheduleWithFixedDelay(this::round, 0, settings.interval().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** One round: WAL first (the lag that matters), then a base when one is due. */
+    private void round() {
+        if (!home.lease.isValid()) {
+            return;
+        }
+        try {
+            WalShipping.Round r;
+            do {
+                r = WalShipping.run(store, home, remoteEnds, settings.pieceBytes());
+                remoteEnds.putAll(r.shipped());
+            } while (r.more());
+            byte[] now = fingerprint();
+            boolean changed = !Arrays.equals(now, uploadedFingerprint);
+            boolean due = System.nanoTime() - lastBaseNanos >= settings.baseInterval().toNanos();
+            if (baseWanted || (changed && due)) {
+                BaseUpload.Result base = BaseUpload.run(store, home, scratch);
+                uploadedFingerprint = now;
+                lastBaseNanos = System.nanoTime();
+                baseWanted = false;
+                lastBase = base.baseId();
+                base.walEnds().forEach(remoteEnds::put);
+                LOG.fine("storage '" + name + "': base " + base.baseId() + " (" + base.bytes() + " bytes) is in " + home.remote);
+            }
+            if (error != null) {
+                LOG.info("storage '" + name + "': uploads to " + home.remote + " work again (failing since " + errorSince + ")");
+                error = null;
+                errorSince = null;
+            }
+        } catch (Exception e) {
+            fail(e.getMessage() == null ? e.toString() : e.getMessage());
+            if (!(e instanceof RuntimeException)) {
+                LOG.log(Level.FINE, "offload round failed", e);
+            }
+        }
+    }
+
+    private void fail(String why) {
+        if (error == null) {
+            errorSince = Instant.now();
+            LOG.warning("storage '" + name + "': uploading to " + home.remote + " fails: " + why
+                    + "; commits go on from the local journal and the upload catches up when it works again");
+        }
+        error = why;
+    }
+
+    /**
+     * Everything but WAL that a base carries: documents (pgs, snapshots...), the timeline tree, and how many
+     * images, page versions and stored files there are. Equal fingerprints: no new base needed.
+     */
+    private byte[] fingerprint() {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            new TreeMap<>(store.documents().list("")).forEach((k, v) -> {
+                d.update(k.getBytes(StandardCharsets.UTF_8));
+                d.update((byte) 0);
+                d.update(v);
+            });
+            for (Timeline t : store.timelines().all()) {
+                d.update(t.id().toString().getBytes(StandardCharsets.US_ASCII));
+                if (!remoteEnds.containsKey(t.id())) {
+                    d.update((byte) 1); // a timeline no base has yet
+                }
+                Lsn end = store.wal().end(t.id()).orElse(null);
+                Lsn remote = remoteEnds.get(t.id());
+                if (end != null && remote != null && end.isBefore(remote)) {
+                    d.update((byte) 2); // its WAL was cut below what the prefix holds: only a base says so
+                }
+            }
+            StoreStats stats = store.stats();
+            for (String table : new String[]{"images", "pages", "blobs"}) {
+                d.update(Long.toString(stats.entries(table)).getBytes(StandardCharsets.US_ASCII));
+            }
+            return d.digest();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Whether the prefix holds everything the store holds now (WAL to its end, and a base of the rest). */
+    private boolean caughtUp() {
+        for (Timeline t : store.timelines().all()) {
+            Lsn end = store.wal().end(t.id()).orElse(null);
+            Lsn remote = remoteEnds.get(t.id());
+            if (end != null && (remote == null || !remote.equals(end))) {
+                return false;
+            }
+        }
+        return !baseWanted && Arrays.equals(fingerprint(), uploadedFingerprint);
+    }
+
+    /**
+     * Waits until the prefix holds everything the store holds now (a base taken at once if anything but WAL
+     * changed); false when {@code timeout} passed first (S3 unreachable: the data stays local and the
+     * uploads go on). Blocking; never on an event loop.
+     */
+    boolean sync(java.time.Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            if (caughtUp()) {
+                return true;
+            }
+            if (!Arrays.equals(fingerprint(), uploadedFingerprint)) {
+                baseWanted = true;
+            }
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !home.lease.isValid()) {
+                return false;
+            }
+            try {
+                thread.submit(this::round).get(left, TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                return false;
+            } catch (ExecutionException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                return false;
+            }
+            if (error != null && !caughtUp()) {
+                PauseBriefly.sleep(200);
+            }
+        }
+    }
+
+    /** For {@code storage show}: per timeline what the prefix holds and how far behind it is. */
+    JsonObject describe() {
+        JsonArray timelines = new JsonArray();
+        long behind = 0;
+        for (Timeline t : store.timelines().all()) {
+            Lsn end = store.wal().end(t.id()).orElse(null);
+            Lsn remote = remoteEnds.get(t.id());
+            long b = end == null ? 0 : remote == null ? -1 : Math.max(0, end.minus(remote));
+            JsonObject tl = new JsonObject().put("timeline", t.id().toString())
+                    .put("local_lsn", end == null ? null : end.toString())
+                    .put("remote_lsn", remote == null ? null : remote.toString());
+            if (b >= 0) {
+                tl.put("unuploaded_wal_bytes", b);
+                behind += b;
+            } else {
+                tl.put("unuploaded_wal_bytes", null).put("note", "created after the last base: it goes up with the next one");
+            }
+            timelines.add(tl);
+        }
+        TransferProgress.Snapshot p = home.uploader.progress().snapshot();
+        JsonObject json = new JsonObject().put("url", home.remote.location().toString())
+                .put("lease_generation", home.lease.generation()).put("lease_valid", home.lease.isValid())
+                .put("timelines", timelines).put("unuploaded_wal_bytes", behind)
+                .put("uploading_bytes", p.pendingBytes()).put("uploaded_bytes", p.sentBytes())
+                .put("upload_lag_ms", p.lag().toMillis()).put("upload_retries", p.retries())
+                .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint));
+        if (error != null) {
+            json.put("error", error).put("error_since", errorSince.toString());
+        } else if (p.lastError() != null && p.lag().toMillis() > 0) {
+            json.put("error", p.lastError()).put("error_since", String.valueOf(p.lastErrorAt()));
+        }
+        return json;
+    }
+
+    /** Uploads what is left (up to {@code settings.stopWait()}), stops the thread, releases the prefix. */
+    @Override
+    public void close() {
+        if (!sync(settings.stopWait())) {
+            LOG.warning("storage '" + name + "': " + home.remote + " does not hold everything yet (" + describe()
+                    + "); the rest is uploaded when the storage is next opened here");
+        }
+        thread.shutdownNow();
+        try {
+            thread.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        home.close();
+    }
+}
