@@ -86,4 +86,73 @@ class S3StorageRestoreTest {
             PgCluster.deleteTree(work);
         }
     }
+
+    /** The remote_lsn storage show reports for a timeline. */
+    static dev.zenith.wal.Lsn remoteLsn(DaemonFixture d, String storage, String timeline) throws Exception {
+        JsonObject offload = ((JsonObject) d.ok(200, "GET", "/storages/" + storage, null)).getJsonObject("offload");
+        for (Object o : offload.getJsonArray("timelines")) {
+            JsonObject t = (JsonObject) o;
+            if (timeline.equals(t.getString("timeline")) && t.getString("remote_lsn") != null) {
+                return dev.zenith.wal.Lsn.parse(t.getString("remote_lsn"));
+            }
+        }
+        return dev.zenith.wal.Lsn.INVALID;
+    }
+
+    @Test
+    void afterKill9EverythingUpToTheReportedRemoteLsnComesBack() throws Exception {
+        Path work = DaemonFixture.reachableTempDir("zenith-s3-kill-");
+        String counts;
+        String rows;
+        try (DaemonFixture a = new DaemonFixture()) {
+            a.jvmOptions.add("-Daws.accessKeyId=" + s3.accessKey());
+            a.jvmOptions.add("-Daws.secretAccessKey=" + s3.secretKey());
+            a.startProcess();
+            attach(a, "cloud", "killed");
+            JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
+            int port = pg.getInteger("port");
+            String timeline = pg.getString("timeline_id");
+            a.psql(port, PgbenchLedger.SETUP);
+            // the root timeline goes up with a base first; then its WAL follows within the lag bound
+            a.awaitJson("/storages/cloud", j -> !j.getJsonObject("offload").getBoolean("base_pending"));
+            PgbenchLedger bench = new PgbenchLedger(a, work.resolve("bench"));
+            bench.start(port, 4, 8);
+            bench.await();
+            counts = a.psql(port, PgbenchLedger.COUNTS);
+            rows = a.psql(port, "SELECT count(*) FROM ledger");
+            dev.zenith.wal.Lsn written = dev.zenith.wal.Lsn.parse(a.psql(port, "SELECT pg_current_wal_flush_lsn()"));
+            long t0 = System.nanoTime();
+            while (remoteLsn(a, "cloud", timeline).isBefore(written)) {
+                assertTrue(System.nanoTime() - t0 < 120_000_000_000L, "S3 never caught up with " + written);
+                Thread.sleep(100);
+            }
+            dev.zenith.wal.Lsn reported = remoteLsn(a, "cloud", timeline);
+            // more commits the prefix may not hold yet, then the daemon dies
+            a.psql(port, "INSERT INTO ledger (client) SELECT 1000 FROM generate_series(1, 100)");
+            a.killProcess();
+            assertFalse(reported.isBefore(written));
+        }
+        try (DaemonFixture b = new DaemonFixture().startInProcess()) {
+            // the dead daemon's lease runs out first (60 s, plus 5 s for clocks): until then the prefix is refused
+            String body = S3StorageAttachTest.attachBody("cloud", "s3://zen/killed", s3.endpoint().toString());
+            java.net.http.HttpResponse<String> r;
+            for (long t0 = System.nanoTime(); (r = b.request("PUT", "/storages", body)).statusCode() == 409; Thread.sleep(2000)) {
+                assertTrue(r.body().contains("in use by another running daemon"), r.body());
+                assertTrue(System.nanoTime() - t0 < 150_000_000_000L, "the lease never ran out: " + r.body());
+            }
+            assertEquals(201, r.statusCode(), r.body());
+            JsonObject started = b.action("main", "start");
+            int port = started.getInteger("port");
+            java.util.Map<Integer, Integer> before = PgbenchLedger.parseCounts(counts);
+            java.util.Map<Integer, Integer> after = PgbenchLedger.parseCounts(b.psql(port, PgbenchLedger.COUNTS));
+            for (var e : before.entrySet()) {
+                assertTrue(after.getOrDefault(e.getKey(), 0) >= e.getValue(), "client " + e.getKey() + ": " + after + " < " + before);
+            }
+            long restored = Long.parseLong(b.psql(port, "SELECT count(*) FROM ledger"));
+            assertTrue(restored >= Long.parseLong(rows) && restored <= Long.parseLong(rows) + 100, restored + " rows");
+            b.amcheck(port, "--all", "--install-missing");
+        } finally {
+            PgCluster.deleteTree(work);
+        }
+    }
 }
