@@ -4,7 +4,8 @@ import dev.zenith.objectstore.lease.LeaseSettings;
 import dev.zenith.objectstore.log.ManifestView;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PrivateFiles;
-import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.objectstore.ObjectStoreException;
+import dev.zenith.server.domain.UnavailableException;
 import dev.zenith.server.storages.RemoteStores;
 import dev.zenith.storage.Store;
 import io.vertx.core.json.JsonObject;
@@ -57,6 +58,7 @@ public final class Offloads implements RemoteStores {
         S3Remote remote = S3Remote.fromJson(remoteJson);
         RemoteHome home = RemoteHome.open(remote, owner(), leaseSettings);
         Store store = null;
+        boolean restoring = false;
         try {
             ManifestView view = home.manifests.view();
             boolean cached = Files.exists(cacheDir.resolve("data.mdb"));
@@ -68,6 +70,7 @@ public final class Offloads implements RemoteStores {
             PrivateFiles.directory(cacheDir);
             if (!cached && Restore.holdsStorage(view)) {
                 LOG.info("storage '" + name + "': restoring from " + remote);
+                restoring = true;
                 Restore.base(view, home, cacheDir);
                 store = Store.open(cacheDir);
                 long wal = Restore.walAfterBase(view, home, store);
@@ -79,20 +82,29 @@ public final class Offloads implements RemoteStores {
             open.put(name, offload);
             offload.start();
             return store;
-        } catch (IOException e) {
-            closeAfterFailure(home, store);
-            throw new InvalidRequestException("cannot open storage '" + name + "' from " + remote + ": " + e.getMessage());
+        } catch (IOException | ObjectStoreException e) {
+            // a restore cut short leaves nothing behind: the next attach starts again from the prefix
+            closeAfterFailure(home, store, restoring ? cacheDir : null);
+            throw new UnavailableException("cannot " + (restoring ? "restore" : "open") + " storage '" + name + "' from "
+                    + remote + ": " + e.getMessage());
         } catch (RuntimeException e) {
-            closeAfterFailure(home, store);
+            closeAfterFailure(home, store, restoring ? cacheDir : null);
             throw e;
         }
     }
 
-    private static void closeAfterFailure(RemoteHome home, Store store) {
+    private static void closeAfterFailure(RemoteHome home, Store store, Path partialCache) {
         if (store != null) {
             store.close();
         }
         home.close();
+        if (partialCache != null) {
+            try {
+                FileTrees.delete(partialCache);
+            } catch (IOException e) {
+                LOG.warning("could not remove the restore cut short at " + partialCache + ": " + e.getMessage());
+            }
+        }
     }
 
     @Override

@@ -28,20 +28,52 @@ final class RemoteHome implements AutoCloseable {
 
     final S3Remote remote;
     final ObjectStore store;
-    final Lease lease;
     final BlobPins pins;
-    final ManifestWriter manifests;
     final Uploader uploader;
     final Downloader downloader;
+    private final String owner;
+    private final LeaseSettings leaseSettings;
+    /** Replaced together by {@link #retake} after an outage longer than the lease. */
+    volatile Lease lease;
+    volatile ManifestWriter manifests;
 
-    private RemoteHome(S3Remote remote, ObjectStore store, Lease lease, BlobPins pins, ManifestWriter manifests) {
+    private RemoteHome(S3Remote remote, ObjectStore store, Lease lease, BlobPins pins, ManifestWriter manifests,
+                       String owner, LeaseSettings leaseSettings) {
         this.remote = remote;
         this.store = store;
         this.lease = lease;
         this.pins = pins;
         this.manifests = manifests;
+        this.owner = owner;
+        this.leaseSettings = leaseSettings;
         this.uploader = new Uploader(store, TRANSFERS, pins);
         this.downloader = new Downloader(store, TRANSFERS);
+    }
+
+    /**
+     * Takes the lease again after it ran out (S3 unreachable for longer than its ttl), only if no one wrote
+     * the prefix meanwhile: the newest manifest must still be ours. Otherwise another daemon has the prefix
+     * and this one must not write there again (an {@link IllegalStateException} saying so).
+     */
+    synchronized void retake() {
+        var ours = manifests.view().name();
+        Lease fresh = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store));
+        var names = ManifestLog.list(store);
+        if (ours.isEmpty() || names.isEmpty() || !names.lastKey().equals(ours.get())) {
+            fresh.close();
+            throw new IllegalStateException("another daemon wrote " + remote + " while this one's lease had run out"
+                    + " (newest manifest " + (names.isEmpty() ? "none" : names.lastKey().key()) + "); nothing more is"
+                    + " uploaded: detach this storage, and attach the prefix again if it should continue from there");
+        }
+        ManifestWriter m = ManifestWriter.open(store, fresh, ManifestWriter.Settings.defaults(), pins);
+        Lease old = lease;
+        lease = fresh;
+        manifests = m;
+        try {
+            old.close();
+        } catch (RuntimeException e) {
+            // it had run out anyway
+        }
     }
 
     /** Checks the prefix can be written, takes its lease and the manifest log; nothing is left held on failure. */
@@ -53,7 +85,7 @@ final class RemoteHome implements AutoCloseable {
             lease = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store));
             BlobPins pins = new BlobPins(Duration.ofMinutes(10));
             ManifestWriter manifests = ManifestWriter.open(store, lease, ManifestWriter.Settings.defaults(), pins);
-            return new RemoteHome(remote, store, lease, pins, manifests);
+            return new RemoteHome(remote, store, lease, pins, manifests, owner, leaseSettings);
         } catch (LeaseHeldException e) {
             closeQuietly(store, null);
             throw new ConflictException("cannot attach " + remote + ": it is in use by another running daemon ("

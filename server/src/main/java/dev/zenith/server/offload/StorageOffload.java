@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Map;
@@ -44,12 +45,16 @@ final class StorageOffload implements AutoCloseable {
     private final OffloadSettings settings;
     private final Map<TimelineId, Lsn> remoteEnds = new ConcurrentHashMap<>();
     private final ScheduledExecutorService thread;
+    private final ScheduledExecutorService watcher;
+    private final UploadHealth health;
     private volatile byte[] uploadedFingerprint = new byte[0];
     private volatile long lastBaseNanos;
     private volatile boolean baseWanted;
     private volatile String lastBase;
     private volatile String error;
     private volatile Instant errorSince;
+    /** Another daemon has the prefix: nothing is uploaded any more. */
+    private volatile boolean fenced;
 
     StorageOffload(String name, Store store, RemoteHome home, Path scratch, OffloadSettings settings) {
         this.name = name;
@@ -64,25 +69,46 @@ final class StorageOffload implements AutoCloseable {
             }
         });
         this.baseWanted = lastBase == null;
+        this.health = new UploadHealth(name, home.remote.toString(), Duration.ofSeconds(2));
+        this.watcher = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "zenith-offload-watch-" + name);
+            t.setDaemon(true);
+            return t;
+        });
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-offload-" + name);
             t.setDaemon(true);
             return t;
         });
-        home.lease.onLost(why -> fail("the lease of " + home.remote + " was lost (" + why
-                + "): nothing more is uploaded; detach and attach the storage again"));
+        watchLease();
+    }
+
+    private void watchLease() {
+        home.lease.onLost(why -> fail("the lease of " + home.remote + " ran out (" + why
+                + "); it is taken again when S3 answers, unless another daemon took the prefix"));
     }
 
     void start() {
         thread.scheduleWithFixedDelay(this::round, 0, settings.interval().toMillis(), TimeUnit.MILLISECONDS);
+        watcher.scheduleWithFixedDelay(() -> health.check(home.uploader.progress().snapshot()), 1, 1, TimeUnit.SECONDS);
     }
 
     /** One round: WAL first (the lag that matters), then a base when one is due. */
     private void round() {
-        if (!home.lease.isValid()) {
-            return;
-        }
         try {
+            if (fenced) {
+                return;
+            }
+            if (!home.lease.isValid()) {
+                try {
+                    home.retake();
+                } catch (IllegalStateException | dev.zenith.objectstore.lease.LeaseHeldException e) {
+                    fenced = true;
+                    throw e;
+                }
+                watchLease();
+                LOG.info("storage '" + name + "': took the lease of " + home.remote + " again");
+            }
             WalShipping.Round r;
             do {
                 r = WalShipping.run(store, home, remoteEnds, settings.pieceBytes());
@@ -182,7 +208,7 @@ final class StorageOffload implements AutoCloseable {
                 baseWanted = true;
             }
             long left = deadline - System.nanoTime();
-            if (left <= 0 || !home.lease.isValid()) {
+            if (left <= 0 || fenced) {
                 return false;
             }
             try {
@@ -231,8 +257,8 @@ final class StorageOffload implements AutoCloseable {
                 .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint));
         if (error != null) {
             json.put("error", error).put("error_since", errorSince.toString());
-        } else if (p.lastError() != null && p.lag().toMillis() > 0) {
-            json.put("error", p.lastError()).put("error_since", String.valueOf(p.lastErrorAt()));
+        } else if (health.failing() != null) {
+            json.put("error", health.failing()).put("error_since", String.valueOf(health.since()));
         }
         return json;
     }
@@ -245,6 +271,7 @@ final class StorageOffload implements AutoCloseable {
                     + "); the rest is uploaded when the storage is next opened here");
         }
         thread.shutdownNow();
+        watcher.shutdownNow();
         try {
             thread.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {

@@ -26,7 +26,7 @@ class S3StorageAttachTest {
     @BeforeAll
     static void startS3() throws Exception {
         s3 = S3ProxyServer.start("zen");
-        S3Credentials.useFor(s3);
+        S3TestStorages.useCredentialsOf(s3);
     }
 
     @AfterAll
@@ -34,23 +34,15 @@ class S3StorageAttachTest {
         s3.close();
     }
 
-    static String attachBody(String name, String url, String endpoint) {
-        JsonObject b = new JsonObject().put("name", name).put("type", "s3").put("path", url);
-        if (endpoint != null) {
-            b.put("endpoint", endpoint);
-        }
-        return b.encode();
-    }
-
     @Test
     void badPlacesAreRefusedChangingNothing() throws Exception {
         try (DaemonFixture d = new DaemonFixture().startInProcess()) {
             String registry = Files.readString(d.home.resolve("storages.json"));
             String endpoint = s3.endpoint().toString();
-            assertRefused(d, 400, attachBody("cloud", "s3://missing-bucket/p", endpoint), "does not exist");
-            assertRefused(d, 400, attachBody("cloud", "s3:/zen", endpoint), "not an s3:// URL");
-            assertRefused(d, 400, attachBody("cloud", "s3://zen/p", "ftp://x"), "not a URL");
-            assertRefused(d, 400, attachBody("cloud", "s3://zen/p", "http://127.0.0.1:" + PgCluster.freePort()),
+            assertRefused(d, 400, S3TestStorages.attachBody("cloud", "s3://missing-bucket/p", endpoint), "does not exist");
+            assertRefused(d, 400, S3TestStorages.attachBody("cloud", "s3:/zen", endpoint), "not an s3:// URL");
+            assertRefused(d, 400, S3TestStorages.attachBody("cloud", "s3://zen/p", "ftp://x"), "not a URL");
+            assertRefused(d, 400, S3TestStorages.attachBody("cloud", "s3://zen/p", "http://127.0.0.1:" + PgCluster.freePort()),
                     "cannot be reached");
             assertEquals(registry, Files.readString(d.home.resolve("storages.json")));
             assertEquals(1, ((JsonArray) d.ok(200, "GET", "/storages", null)).size());
@@ -62,23 +54,23 @@ class S3StorageAttachTest {
     void aPrefixIsHeldByOneDaemon() throws Exception {
         String endpoint = s3.endpoint().toString();
         try (DaemonFixture a = new DaemonFixture().startInProcess(); DaemonFixture b = new DaemonFixture().startInProcess()) {
-            JsonObject s = (JsonObject) a.ok(201, "PUT", "/storages", attachBody("cloud", "s3://zen/held", endpoint));
+            JsonObject s = (JsonObject) a.ok(201, "PUT", "/storages", S3TestStorages.attachBody("cloud", "s3://zen/held", endpoint));
             assertEquals("s3", s.getString("type"));
             assertEquals("s3://zen/held", s.getJsonObject("remote").getString("url"));
             assertTrue(Path.of(s.getString("path")).startsWith(a.home), "its cache is under ZENITH_HOME: " + s);
             assertTrue(Files.exists(s3.objectFile("zen", "held/lease")));
             // the same prefix again here, under another name
-            assertRefused(a, 409, attachBody("cloud2", "s3://zen/held", endpoint), "already attached as storage 'cloud'");
+            assertRefused(a, 409, S3TestStorages.attachBody("cloud2", "s3://zen/held", endpoint), "already attached as storage 'cloud'");
             // another running daemon
             String registry = Files.readString(b.home.resolve("storages.json"));
-            assertRefused(b, 409, attachBody("cloud", "s3://zen/held", endpoint), "in use by another running daemon");
+            assertRefused(b, 409, S3TestStorages.attachBody("cloud", "s3://zen/held", endpoint), "in use by another running daemon");
             assertEquals(registry, Files.readString(b.home.resolve("storages.json")));
 
             JsonObject shown = (JsonObject) a.ok(200, "GET", "/storages/cloud", null);
             assertEquals("s3://zen/held", shown.getJsonObject("offload").getString("url"), shown.encode());
             // detach lets go of the lease: the other daemon may take the prefix now
             a.ok(200, "DELETE", "/storages/cloud", null);
-            b.ok(201, "PUT", "/storages", attachBody("cloud", "s3://zen/held", endpoint));
+            b.ok(201, "PUT", "/storages", S3TestStorages.attachBody("cloud", "s3://zen/held", endpoint));
         }
     }
 

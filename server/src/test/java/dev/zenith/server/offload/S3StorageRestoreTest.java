@@ -30,17 +30,12 @@ class S3StorageRestoreTest {
     @BeforeAll
     static void startS3() throws Exception {
         s3 = S3ProxyServer.start("zen");
-        S3Credentials.useFor(s3);
+        S3TestStorages.useCredentialsOf(s3);
     }
 
     @AfterAll
     static void stopS3() {
         s3.close();
-    }
-
-    static JsonObject attach(DaemonFixture d, String name, String prefix) throws Exception {
-        return (JsonObject) d.ok(201, "PUT", "/storages", S3StorageAttachTest.attachBody(name, "s3://zen/" + prefix,
-                s3.endpoint().toString()));
     }
 
     @Test
@@ -50,7 +45,7 @@ class S3StorageRestoreTest {
         String snapshotView;
         PgbenchLedger bench;
         try (DaemonFixture a = new DaemonFixture().startInProcess()) {
-            attach(a, "cloud", "lost");
+            S3TestStorages.attach(a, s3, "cloud", "lost");
             JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
             int port = pg.getInteger("port");
             a.psql(port, PgbenchLedger.SETUP);
@@ -67,7 +62,7 @@ class S3StorageRestoreTest {
             // the daemon stops: computes cleanly, then S3 gets everything before the storage closes
         }
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
-            JsonObject s = attach(b, "cloud", "lost");
+            JsonObject s = S3TestStorages.attach(b, s3, "cloud", "lost");
             assertTrue(Path.of(s.getString("path")).startsWith(b.home), s.encode());
             JsonObject pg = b.pg("main");
             assertEquals("stopped", pg.getString("status"), pg.encode());
@@ -108,7 +103,7 @@ class S3StorageRestoreTest {
             a.jvmOptions.add("-Daws.accessKeyId=" + s3.accessKey());
             a.jvmOptions.add("-Daws.secretAccessKey=" + s3.secretKey());
             a.startProcess();
-            attach(a, "cloud", "killed");
+            S3TestStorages.attach(a, s3, "cloud", "killed");
             JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
             int port = pg.getInteger("port");
             String timeline = pg.getString("timeline_id");
@@ -134,7 +129,7 @@ class S3StorageRestoreTest {
         }
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
             // the dead daemon's lease runs out first (60 s, plus 5 s for clocks): until then the prefix is refused
-            String body = S3StorageAttachTest.attachBody("cloud", "s3://zen/killed", s3.endpoint().toString());
+            String body = S3TestStorages.attachBody("cloud", "s3://zen/killed", s3.endpoint().toString());
             java.net.http.HttpResponse<String> r;
             for (long t0 = System.nanoTime(); (r = b.request("PUT", "/storages", body)).statusCode() == 409; Thread.sleep(2000)) {
                 assertTrue(r.body().contains("in use by another running daemon"), r.body());
