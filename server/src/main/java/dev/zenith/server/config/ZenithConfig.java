@@ -132,7 +132,8 @@ public record ZenithConfig(
         Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
         Section pages = Section.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers");
         Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
-        Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms");
+        Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
+                "gc_interval_ms", "gc_grace_ms", "keep_manifests");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -188,7 +189,10 @@ public record ZenithConfig(
                         java.time.Duration.ofMillis(offload.number("interval_ms", 1000, 10, 3_600_000)),
                         (int) offload.number("piece_bytes", 16 << 20, 8192, 1 << 30),
                         java.time.Duration.ofMillis(offload.number("base_interval_ms", 10_000, 0, Integer.MAX_VALUE)),
-                        java.time.Duration.ofMillis(offload.number("stop_wait_ms", 600_000, 0, Integer.MAX_VALUE))));
+                        java.time.Duration.ofMillis(offload.number("stop_wait_ms", 600_000, 0, Integer.MAX_VALUE)),
+                        java.time.Duration.ofMillis(offload.number("gc_interval_ms", 600_000, 0, Integer.MAX_VALUE)),
+                        java.time.Duration.ofMillis(offload.number("gc_grace_ms", 600_000, 0, Integer.MAX_VALUE)),
+                        (int) offload.number("keep_manifests", 128, 1, 1 << 20)));
     }
 
     /**

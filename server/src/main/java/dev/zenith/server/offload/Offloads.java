@@ -56,7 +56,7 @@ public final class Offloads implements RemoteStores {
     @Override
     public Store open(String name, JsonObject remoteJson, Path cacheDir, boolean attaching) {
         S3Remote remote = S3Remote.fromJson(remoteJson);
-        RemoteHome home = RemoteHome.open(remote, owner(), leaseSettings);
+        RemoteHome home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace());
         Store store = null;
         boolean restoring = false;
         try {

@@ -2,6 +2,7 @@ package dev.zenith.server.offload;
 
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
+import dev.zenith.objectstore.gc.BucketGc;
 import dev.zenith.objectstore.lease.Lease;
 import dev.zenith.objectstore.lease.LeaseHeldException;
 import dev.zenith.objectstore.lease.LeaseSettings;
@@ -77,13 +78,13 @@ final class RemoteHome implements AutoCloseable {
     }
 
     /** Checks the prefix can be written, takes its lease and the manifest log; nothing is left held on failure. */
-    static RemoteHome open(S3Remote remote, String owner, LeaseSettings leaseSettings) {
+    static RemoteHome open(S3Remote remote, String owner, LeaseSettings leaseSettings, java.time.Duration gcGrace) {
         ObjectStore store = S3ObjectStore.open(remote.settings());
         Lease lease = null;
         try {
             BucketProbe.check(store, remote);
             lease = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store));
-            BlobPins pins = new BlobPins(Duration.ofMinutes(10));
+            BlobPins pins = new BlobPins(gcGrace);
             ManifestWriter manifests = ManifestWriter.open(store, lease, ManifestWriter.Settings.defaults(), pins);
             return new RemoteHome(remote, store, lease, pins, manifests, owner, leaseSettings);
         } catch (LeaseHeldException e) {
@@ -112,6 +113,11 @@ final class RemoteHome implements AutoCloseable {
         } catch (Exception e) {
             // nothing more to do
         }
+    }
+
+    /** Deletes the prefix's garbage (see {@link BucketGc}); blocking, the lease holder's. */
+    BucketGc.Report collectGarbage(int keepManifests) {
+        return new BucketGc(store, lease, pins, new BucketGc.Settings(keepManifests, java.time.Duration.ofDays(1))).run();
     }
 
     /** Stops transfers, releases the lease (the next holder need not wait for it to run out). */

@@ -49,6 +49,7 @@ final class StorageOffload implements AutoCloseable {
     private final UploadHealth health;
     private volatile byte[] uploadedFingerprint = new byte[0];
     private volatile long lastBaseNanos;
+    private volatile long lastGcNanos;
     private volatile boolean baseWanted;
     private volatile String lastBase;
     private volatile String error;
@@ -126,6 +127,7 @@ final class StorageOffload implements AutoCloseable {
                 base.walEnds().forEach(remoteEnds::put);
                 LOG.fine("storage '" + name + "': base " + base.baseId() + " (" + base.bytes() + " bytes) is in " + home.remote);
             }
+            collectGarbageIfDue();
             if (error != null) {
                 LOG.info("storage '" + name + "': uploads to " + home.remote + " work again (failing since " + errorSince + ")");
                 error = null;
@@ -136,6 +138,19 @@ final class StorageOffload implements AutoCloseable {
             if (!(e instanceof RuntimeException)) {
                 LOG.log(Level.FINE, "offload round failed", e);
             }
+        }
+    }
+
+    /** What the prefix no longer lists (earlier bases, WAL a base holds) is deleted, after the grace, every gc interval. */
+    private void collectGarbageIfDue() {
+        if (System.nanoTime() - lastGcNanos < settings.gcInterval().toNanos() && lastGcNanos != 0) {
+            return;
+        }
+        lastGcNanos = System.nanoTime();
+        var report = home.collectGarbage(settings.keepManifests());
+        if (report.blobsDeleted() > 0 || report.manifestsDeleted() > 0) {
+            LOG.info("storage '" + name + "': deleted " + report.blobsDeleted() + " objects (" + report.bytesFreed()
+                    + " bytes) and " + report.manifestsDeleted() + " manifests no longer needed from " + home.remote);
         }
     }
 

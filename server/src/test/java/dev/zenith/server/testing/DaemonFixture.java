@@ -72,6 +72,8 @@ public final class DaemonFixture implements AutoCloseable {
     public final List<String> jvmOptions = new ArrayList<>();
     /** Settings of the {@code wal_receiver} section, for a test that needs them. */
     public final JsonObject receiverSettings = new JsonObject();
+    /** Settings of the {@code offload} section (s3 storages). */
+    public final JsonObject offloadSettings = new JsonObject();
 
     public JsonObject configJson() {
         JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
@@ -82,7 +84,8 @@ public final class DaemonFixture implements AutoCloseable {
                 .put("http", new JsonObject().put("host", "127.0.0.1").mergeIn(httpSettings).put("port", httpPort))
                 .put("pg", pgSettings.copy().put("host", "127.0.0.1").put("port", pgPort))
                 .put("computes", computes)
-                .put("page_service", pageServiceSettings.copy());
+                .put("page_service", pageServiceSettings.copy())
+                .put("offload", offloadSettings.copy());
     }
 
     public DaemonFixture startInProcess() throws Exception {

@@ -1,0 +1,79 @@
+package dev.zenith.server.offload;
+
+import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.log.ManifestLog;
+import dev.zenith.objectstore.s3.S3Location;
+import dev.zenith.objectstore.s3.S3ObjectStore;
+import dev.zenith.objectstore.s3.S3Settings;
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.testkit.S3ProxyServer;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** What an s3 storage no longer needs (earlier bases, WAL a base holds, what local GC freed) leaves the bucket. */
+@Tag("s3")
+@Tag("pg")
+class S3StorageGcTest {
+    static S3ProxyServer s3;
+
+    @BeforeAll
+    static void startS3() throws Exception {
+        s3 = S3ProxyServer.start("zen");
+        S3TestStorages.useCredentialsOf(s3);
+    }
+
+    @AfterAll
+    static void stopS3() {
+        s3.close();
+    }
+
+    static Set<String> blobsInBucket() throws Exception {
+        Path root = s3.dataDir().resolve("zen").resolve("gc");
+        try (Stream<Path> files = Files.walk(root.resolve("blobs"))) {
+            return files.filter(Files::isRegularFile).map(f -> root.relativize(f).toString()).collect(Collectors.toSet());
+        }
+    }
+
+    @Test
+    void unlistedObjectsAreDeletedAndVisibleOnesNever() throws Exception {
+        try (DaemonFixture d = new DaemonFixture()) {
+            d.offloadSettings.put("base_interval_ms", 0).put("gc_interval_ms", 500).put("gc_grace_ms", 1000).put("keep_manifests", 1);
+            d.startInProcess();
+            S3TestStorages.attach(d, s3, "cloud", "gc");
+            JsonObject pg = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
+            int port = pg.getInteger("port");
+            d.pgbench(port, "-i", "-s", "1", "-q");
+            d.action("main", "stop"); // a base: the WAL pieces it holds are no longer listed
+            d.ok(200, "POST", "/storages/cloud/gc", new JsonObject().put("pitr", "0s").encode());
+            Set<String> before = blobsInBucket();
+            d.action("main", "start");
+            S3Settings settings = S3Settings.of(S3Location.parse("s3://zen/gc")).withEndpoint(s3.endpoint())
+                    .withCredentials(s3.accessKey(), s3.secretKey());
+            try (ObjectStore store = S3ObjectStore.open(settings)) {
+                boolean deleted = false;
+                for (long t0 = System.nanoTime(); !deleted && System.nanoTime() - t0 < 120_000_000_000L; Thread.sleep(500)) {
+                    d.psql(port, "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 100 = 0");
+                    Set<String> now = blobsInBucket();
+                    deleted = before.stream().anyMatch(b -> !now.contains(b));
+                    Set<String> visible = ManifestLog.read(store).keys();
+                    Set<String> present = blobsInBucket();
+                    for (String k : visible) {
+                        assertTrue(present.contains(k), "a listed object was deleted: " + k);
+                    }
+                }
+                assertTrue(deleted, "nothing was ever deleted from the bucket");
+            }
+        }
+    }
+}
