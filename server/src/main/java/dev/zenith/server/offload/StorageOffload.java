@@ -177,11 +177,11 @@ final class StorageOffload implements AutoCloseable {
             });
             for (Timeline t : store.timelines().all()) {
                 d.update(t.id().toString().getBytes(StandardCharsets.US_ASCII));
-                if (!remoteEnds.containsKey(t.id())) {
-                    d.update((byte) 1); // a timeline no base has yet
-                }
                 Lsn end = store.wal().end(t.id()).orElse(null);
                 Lsn remote = remoteEnds.get(t.id());
+                if (end != null && remote == null) {
+                    d.update((byte) 1); // WAL of a timeline no base has yet (one without WAL would never get a remote_lsn)
+                }
                 if (end != null && remote != null && end.isBefore(remote)) {
                     d.update((byte) 2); // its WAL was cut below what the prefix holds: only a base says so
                 }
