@@ -100,6 +100,34 @@ final class SnapshotCommands implements Runnable {
         return 0;
     }
 
+    @Command(name = "import", description = "Bring in a PostgreSQL 15 cluster as the history of a new or empty storage,"
+            + " with snapshot PG@SNAP at its end: from a running server (basebackup://USER@HOST:PORT[/DB], a base backup"
+            + " with its WAL; the password from PGPASSWORD or ~/.pgpass), a stopped data directory, pg_basebackup -Ft"
+            + " output (base.tar[.gz|.zst] with pg_wal.tar beside it) or a pg_dump file (.sql, or .custom/.dump).",
+            footerHeading = "%nExamples:%n", footer = {"  zenith snapshot import prod@monday -s prod --from basebackup://replicator@db1:5432",
+            "  zenith snapshot import old@last -s old --from /var/lib/postgresql/15/main",
+            "  zenith snapshot import app@dump -s app --from app.custom",
+            "  zenith pg create app-copy --snapshot app@dump"})
+    int importSnapshot(@Parameters(paramLabel = "PG@SNAP") String name,
+                       @picocli.CommandLine.Option(names = {"-s", "--storage"}, required = true, paramLabel = "STORAGE",
+                               description = "a new storage (made under ZENITH_HOME/storages) or an empty one") String storage,
+                       @picocli.CommandLine.Option(names = "--from", required = true, paramLabel = "SOURCE",
+                               description = "basebackup://USER@HOST:PORT[/DB], DATADIR, BACKUP.tar[.gz|.zst], DUMP.sql or DUMP.custom")
+                       String from) {
+        ObjectNode body = DaemonClient.JSON.createObjectNode().put("snapshot", name).put("storage", storage);
+        if (from.startsWith("basebackup://")) {
+            body.put("from", from);
+            ImportUrls.password(from).ifPresent(p -> body.put("password", p));
+        } else {
+            body.put("from", StorageCommands.absolute(from));
+        }
+        JsonNode i = cli.client().sendWithProgress("POST", "/imports", body, new JobProgress(cli, "import " + name));
+        cli.emit(i, () -> cli.out.println("imported " + i.path("from").asText() + " as snapshot " + i.path("snapshot").asText()
+                + " (" + i.path("lsn").asText() + ") of " + (i.path("storage_created").asBoolean() ? "new " : "") + "storage "
+                + i.path("storage").asText() + "; branch it: zenith pg create NAME --snapshot " + i.path("snapshot").asText()));
+        return 0;
+    }
+
     @Command(name = "diff", description = "Pages and bytes changed between two points.",
             footerHeading = "%nExample:%n", footer = "  zenith snapshot diff main@HEAD1 main@before-migration")
     int diff(@Parameters(index = "0", paramLabel = "PG@A") String a, @Parameters(index = "1", paramLabel = "PG@B") String b) {

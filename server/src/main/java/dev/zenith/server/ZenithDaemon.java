@@ -6,6 +6,7 @@ import dev.zenith.server.api.RequestGuard;
 import dev.zenith.server.api.RestApi;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.export.SnapshotExporter;
+import dev.zenith.server.importer.SnapshotImporter;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.security.Secrets;
@@ -65,6 +66,7 @@ public final class ZenithDaemon {
     private Set<Path> homes;
     private Management management;
     private SnapshotExporter exporter;
+    private SnapshotImporter importer;
     private HttpServer http;
     private String walServiceDeployment;
 
@@ -198,10 +200,12 @@ public final class ZenithDaemon {
             computes.recover();
             exporter = new SnapshotExporter(config, storages, computes, pg);
             exporter.removeUnfinished();
+            importer = new SnapshotImporter(config, storages, computes, management, pg);
+            importer.removeUnfinished();
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
         }).compose(v -> new RestApi(vertx, storages, computes, management, () -> shutdown(), homes,
-                        new RequestGuard(apiToken, config.httpHost(), config.httpScheme()), exporter)
+                        new RequestGuard(apiToken, config.httpHost(), config.httpScheme()), exporter, importer)
                 .listen(config.httpHost(), config.httpPort(), config.tlsCert(), config.tlsKey()))
                 .compose(server -> {
                     http = server;

@@ -2,6 +2,7 @@ package dev.zenith.server.api;
 
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.export.SnapshotExporter;
+import dev.zenith.server.importer.SnapshotImporter;
 import dev.zenith.server.domain.Names;
 import dev.zenith.server.jobs.Job;
 import dev.zenith.server.jobs.JobRegistry;
@@ -52,6 +53,10 @@ public final class RestApi {
     private final RequestGuard guard;
     private final CliEndpoint cli;
     private final SnapshotExporter exporter;
+    private final SnapshotImporter importer;
+    /** Where imports run: beside the management lock, which they take only for their short steps. */
+    private final WorkerExecutor imports;
+    public static final String IMPORTS_EXECUTOR = "zenith-import";
 
     /**
      * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
@@ -62,8 +67,11 @@ public final class RestApi {
 
     /** {@code homes}: this daemon's ZENITH_HOME as configured and as the real path it resolves to. */
     public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
-                   Runnable shutdown, Set<Path> homes, RequestGuard guard, SnapshotExporter exporter) {
+                   Runnable shutdown, Set<Path> homes, RequestGuard guard, SnapshotExporter exporter,
+                   SnapshotImporter importer) {
         this.exporter = exporter;
+        this.importer = importer;
+        this.imports = vertx.createSharedWorkerExecutor(IMPORTS_EXECUTOR, 2, 24, java.util.concurrent.TimeUnit.HOURS);
         this.homes = homes;
         this.guard = guard;
         this.vertx = vertx;
@@ -242,6 +250,12 @@ public final class RestApi {
             var req = SnapshotExporter.Request.of(name, body.requiredString("to"), body.optionalString("format"));
             computes.snapshots().get(name); // an unknown snapshot is a 404 at once
             blocking(ctx, 201, () -> ExportJson.of(exporter.export(req)));
+        });
+        r.post("/imports").handler(ctx -> {
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("snapshot", "storage", "from", "password"));
+            var req = SnapshotImporter.Request.of(body.requiredString("snapshot"), body.requiredString("storage"),
+                    body.requiredString("from"), body.optionalString("password"));
+            asJob(ctx, 201, w -> imports.executeBlocking(w, false), () -> importer.importSnapshot(req));
         });
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");

@@ -12,13 +12,13 @@ import java.util.Optional;
  * initdb, so every point of the storage's history, and so every branch, snapshot and replica, has it.
  * A storage made before computes had passwords has none until its first primary starts.
  */
-final class ClusterPasswords {
+public final class ClusterPasswords {
     private static final String KEY = "cluster/postgres_password";
 
     private ClusterPasswords() {
     }
 
-    static Optional<String> find(Store store) {
+    public static Optional<String> find(Store store) {
         return store.documents().get(KEY).map(b -> new String(b, StandardCharsets.UTF_8));
     }
 
@@ -32,7 +32,7 @@ final class ClusterPasswords {
     }
 
     /** Makes {@code password}, which the storage's cluster has now, the storage's (blocking). */
-    static void keep(Store store, String password) {
+    public static void keep(Store store, String password) {
         store.documents().put(KEY, password.getBytes(StandardCharsets.UTF_8));
     }
 }

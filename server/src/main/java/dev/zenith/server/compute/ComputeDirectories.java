@@ -5,7 +5,6 @@ import dev.zenith.storage.image.DataDirectoryMaterializer;
 
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
-import dev.zenith.storage.wal.WalIndex;
 import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.meta.DocumentStore;
@@ -14,15 +13,10 @@ import dev.zenith.storage.image.ImportStats;
 import dev.zenith.storage.image.MaterializeStats;
 import dev.zenith.storage.image.RelationFilter;
 import dev.zenith.storage.timeline.PgTimelines;
-import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.control.DbState;
-import dev.zenith.wal.decoder.DecodeResult;
-import dev.zenith.wal.decoder.WalStreamDecoder;
-import dev.zenith.wal.record.DecodedRecord;
-import dev.zenith.wal.segment.WalSegments;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -63,36 +57,7 @@ final class ComputeDirectories {
         Files.setPosixFilePermissions(pgdata, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         pg.handOver(pgdata);
         process.initdb(ClusterPasswords.findOrCreate(store));
-        ControlFile control = ControlFile.parse(Files.readAllBytes(pgdata.resolve("global/pg_control")));
-        Lsn checkpoint = control.checkPoint();
-        Lsn redo = control.checkPointCopy().redo();
-        int pgTimeline = control.checkPointCopy().thisTimeLineId();
-
-        Lsn segmentStart = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(checkpoint)));
-        Path segment = pgdata.resolve("pg_wal").resolve(WalSegments.fileName(pgTimeline, checkpoint));
-        byte[] bytes = Files.readAllBytes(segment);
-        WalStreamDecoder decoder = WalStreamDecoder.startingAt(segmentStart);
-        decoder.feed(bytes, 0, bytes.length);
-        WalIndex index = new WalIndex();
-        boolean sawCheckpoint = false;
-        for (DecodeResult r = decoder.poll(); r instanceof DecodedRecord rec; r = decoder.poll()) {
-            index.add(rec);
-            sawCheckpoint |= rec.startLsn().equals(checkpoint);
-        }
-        if (!sawCheckpoint) {
-            throw new IOException("initdb's WAL does not contain its checkpoint at " + checkpoint);
-        }
-        Lsn walEnd = index.lastRecordEnd();
-        Timeline timeline = store.timelines().create(null, Lsn.INVALID, pgTimeline);
-        store.wal().append(List.of(index.drainInto(timeline.id(), segmentStart,
-                Arrays.copyOf(bytes, (int) walEnd.minus(segmentStart)))));
-        Progress.current().phase("storing the new cluster as the storage's first image");
-        ImportStats stats = store.images().importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
-                Progress.current().ofImport());
-        // Written last: a crash before this leaves an unused timeline, never a half-made main one.
-        store.documents().put(DocumentStore.MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
-        LOG.info("base image from initdb: checkpoint " + checkpoint + ", " + stats);
-        return timeline.id();
+        return BaseImage.store(store, pgdata, "initdb");
     }
 
     /**

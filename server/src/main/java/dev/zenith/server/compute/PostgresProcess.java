@@ -66,20 +66,23 @@ public final class PostgresProcess {
     }
 
     /**
-     * Gives the role postgres {@code password} in a stopped data directory, with PostgreSQL's single-user
+     * Gives the role postgres (made when missing) {@code password} in a stopped data directory, with PostgreSQL's single-user
      * mode (no connection, so no login is needed): for clusters made before computes had passwords. The
      * statement goes in on stdin, is neither echoed nor logged (not even with an error), and its WAL is
      * streamed to the store when the server starts. No synchronous standby: none can connect.
      */
     public void setPasswordOffline(String password) throws IOException {
         List<String> cmd = pg.command("postgres", "--single", "-D", dataDir.toString(), "-c", "synchronous_standby_names=",
-                "-c", "wal_keep_size=64MB", "-c", "log_statement=none", "-c", "log_min_error_statement=panic", "postgres");
+                "-c", "wal_keep_size=64MB", "-c", "log_statement=none", "-c", "log_min_error_statement=panic", "template1");
         Path output = Files.createTempFile(dataDir.toAbsolutePath().getParent(), ".single-", ".out",
                 PosixFilePermissions.asFileAttribute(PrivateFiles.FILE));
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
             try (var in = p.getOutputStream()) {
-                in.write(("ALTER ROLE postgres PASSWORD '" + password.replace("'", "''") + "'\n")
+                // An imported cluster may have been made with another superuser name: role postgres is made then.
+                in.write(("DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'postgres') THEN"
+                        + " CREATE ROLE postgres SUPERUSER LOGIN; END IF; END$$\n"
+                        + "ALTER ROLE postgres PASSWORD '" + password.replace("'", "''") + "'\n")
                         .getBytes(StandardCharsets.UTF_8));
             }
             boolean exited;

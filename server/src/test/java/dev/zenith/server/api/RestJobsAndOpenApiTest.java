@@ -115,7 +115,7 @@ class RestJobsAndOpenApiTest {
         Set<String> routed = new TreeSet<>();
         io.vertx.core.Vertx vertx = CheckedVertx.create();
         List<Route> routes = new RestApi(vertx, null, null, null, () -> { }, Set.of(),
-                new RequestGuard("token", "127.0.0.1", "http"), null).router().getRoutes();
+                new RequestGuard("token", "127.0.0.1", "http"), null, null).router().getRoutes();
         vertx.close();
         for (Route r : routes) {
             if (r.getPath() == null || r.methods() == null) {

@@ -1,0 +1,125 @@
+package dev.zenith.server.importer;
+
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.compute.PostgresProcess;
+import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.jobs.Progress;
+import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.control.DbState;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns whatever an import staged (a base backup, a copied data directory) into what a storage's first image
+ * must be: a PostgreSQL 15 cluster shut down cleanly, with the storage's password for role postgres. A
+ * backup (or a cluster that crashed) is first recovered by PostgreSQL itself, on a Unix socket in the
+ * staging directory only; the source's own configuration is left out (a compute gets zenith's).
+ */
+final class StagedCluster {
+    /** Files of the source's server that mean nothing here (or would make PostgreSQL a standby). */
+    private static final List<String> DROPPED = List.of("postmaster.pid", "postmaster.opts", "standby.signal",
+            "recovery.signal", "backup_manifest", "backup_label.old", "tablespace_map.old", "current_logfiles");
+
+    private StagedCluster() {
+    }
+
+    /** Refuses a directory that is not a PostgreSQL 15 data directory, naming why. */
+    static void checkVersion(Path dataDir, String what) throws IOException {
+        String version;
+        try {
+            version = Files.readString(dataDir.resolve("PG_VERSION")).trim();
+        } catch (NoSuchFileException e) {
+            throw new InvalidRequestException(what + " is not a PostgreSQL data directory (it has no PG_VERSION)");
+        }
+        if (!String.valueOf(PgInstallation.MAJOR_VERSION).equals(version)) {
+            throw new InvalidRequestException(what + " is a PostgreSQL " + version + " cluster (PG_VERSION); zenith stores"
+                    + " PostgreSQL " + PgInstallation.MAJOR_VERSION + " clusters only");
+        }
+        if (!Files.isRegularFile(dataDir.resolve("global/pg_control"))) {
+            throw new InvalidRequestException(what + " has no global/pg_control");
+        }
+    }
+
+    /** Recovers the staged cluster when it needs it, sets the password, and leaves it shut down cleanly. */
+    static void finish(Staging staging, String password, String what) throws IOException {
+        Path data = staging.dataDir();
+        checkVersion(data, what);
+        for (String f : DROPPED) {
+            Files.deleteIfExists(data.resolve(f));
+        }
+        Path map = data.resolve("tablespace_map"); // pg_basebackup -Ft writes one, empty without tablespaces
+        if (Files.exists(map) && !Files.readString(map).isBlank() || hasTablespaces(data)) {
+            throw new InvalidRequestException(what + " has tablespaces; an import takes clusters without tablespaces");
+        }
+        Files.deleteIfExists(map);
+        Files.createDirectories(data.resolve("pg_wal"));
+        writeNeutralConfiguration(data, what);
+        staging.handOver();
+        PostgresProcess process = staging.process();
+        ControlFile control = control(data, what);
+        if (control.state() != DbState.SHUTDOWNED || Files.exists(data.resolve("backup_label"))) {
+            Progress.current().phase("recovering the cluster with PostgreSQL (to a consistent state)");
+            Map<String, String> run = new LinkedHashMap<>();
+            run.put("listen_addresses", "");
+            run.put("unix_socket_directories", staging.runDir().toString());
+            run.put("port", "5432");
+            run.put("max_connections", Integer.toString(Math.max(100, control.maxConnections())));
+            run.put("max_worker_processes", Integer.toString(Math.max(8, control.maxWorkerProcesses())));
+            run.put("max_prepared_transactions", Integer.toString(control.maxPreparedXacts()));
+            run.put("max_locks_per_transaction", Integer.toString(Math.max(64, control.maxLocksPerXact())));
+            run.put("wal_level", control.walLevel() == 2 ? "logical" : "replica");
+            run.put("hot_standby", "on"); // pg_ctl -w then returns only once crash recovery has ended
+            run.put("archive_mode", "off");
+            run.put("autovacuum", "off");
+            run.put("fsync", "off");
+            try {
+                process.start(run);
+            } catch (IOException e) {
+                throw new InvalidRequestException("PostgreSQL could not recover " + what + ": " + e.getMessage());
+            }
+            process.stop();
+        }
+        Progress.current().phase("giving role postgres the storage's password");
+        process.setPasswordOffline(password);
+        if (control(data, what).state() != DbState.SHUTDOWNED) {
+            throw new IOException(what + " did not shut down cleanly after its recovery: " + process.logTail(20));
+        }
+    }
+
+    private static ControlFile control(Path data, String what) throws IOException {
+        try {
+            return ControlFile.parse(Files.readAllBytes(data.resolve("global/pg_control")));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidRequestException(what + " has a pg_control PostgreSQL 15 would not read: " + e.getMessage());
+        }
+    }
+
+    private static boolean hasTablespaces(Path data) throws IOException {
+        Path dir = data.resolve("pg_tblspc");
+        if (!Files.isDirectory(dir)) {
+            return false;
+        }
+        try (var s = Files.list(dir)) {
+            return s.findAny().isPresent();
+        }
+    }
+
+    /**
+     * The source's settings stay behind (they may name its paths, libraries or archive command): an empty
+     * postgresql.conf and postgresql.auto.conf, no remote access (a compute writes its own rules at start).
+     */
+    private static void writeNeutralConfiguration(Path data, String what) throws IOException {
+        Files.writeString(data.resolve("postgresql.conf"), "# imported into zenith from " + what
+                + "; the source's settings were left out\n", StandardCharsets.UTF_8);
+        Files.writeString(data.resolve("postgresql.auto.conf"), "", StandardCharsets.UTF_8);
+        Files.writeString(data.resolve("pg_hba.conf"), "local all all peer\n", StandardCharsets.UTF_8);
+        Files.writeString(data.resolve("pg_ident.conf"), "", StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,64 @@
+package dev.zenith.server.importer;
+
+import dev.zenith.server.domain.InvalidRequestException;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Writes a tar stream (a base backup's) into a directory as it arrives, so nothing holds the whole archive.
+ * Only plain files and directories inside the target are accepted: an absolute name, a {@code ..}, a link
+ * or a device is refused (a base backup has none; a tablespace's link means tablespaces, which an import
+ * does not take).
+ */
+final class TarUnpacker {
+    private static final int BUFFER = 1 << 20;
+
+    private TarUnpacker() {
+    }
+
+    /** Unpacks {@code in} under {@code dir}; returns the bytes of file contents written. */
+    static long unpack(InputStream in, Path dir, String what) throws IOException {
+        long written = 0;
+        byte[] buffer = new byte[BUFFER];
+        try (TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
+            for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
+                Path target = dir.resolve(e.getName()).normalize();
+                if (e.getName().startsWith("/") || !target.startsWith(dir) || target.equals(dir) && !e.isDirectory()) {
+                    throw new InvalidRequestException(what + " has an entry outside its directory: '" + e.getName() + "'");
+                }
+                if (e.isSymbolicLink() && e.getName().startsWith("pg_tblspc/")) {
+                    throw new InvalidRequestException(what + " has a tablespace (" + e.getName() + " -> " + e.getLinkName()
+                            + "); an import takes clusters without tablespaces");
+                }
+                if (e.isDirectory()) {
+                    Files.createDirectories(target);
+                } else if (e.isFile()) {
+                    Files.createDirectories(target.getParent());
+                    try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
+                            StandardOpenOption.WRITE)) {
+                        for (int n = tar.read(buffer); n >= 0; n = tar.read(buffer)) {
+                            out.write(buffer, 0, n);
+                            written += n;
+                        }
+                    }
+                } else {
+                    throw new InvalidRequestException(what + " has an entry that is neither a file nor a directory: '"
+                            + e.getName() + "'");
+                }
+            }
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().contains("Error detected parsing the header")) {
+                throw new InvalidRequestException(what + " is not a tar archive: " + e.getMessage());
+            }
+            throw e;
+        }
+        return written;
+    }
+}

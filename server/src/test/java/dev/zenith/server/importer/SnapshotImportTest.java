@@ -1,0 +1,242 @@
+package dev.zenith.server.importer;
+
+import dev.zenith.server.testing.WalServiceTestBase;
+import dev.zenith.testkit.PgCluster;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code snapshot import}: a vanilla PostgreSQL 15 cluster brought in through each kind of source (a base
+ * backup by our replication client of the running server, under pgbench and quiet, with trust and with
+ * SCRAM; its stopped data directory; pg_basebackup -Ft tars, plain, gzip and zstd; pg_dump plain and custom
+ * output). Each imported snapshot is branched: its pg_dump equals the source's at that point and
+ * pg_amcheck finds nothing. Bad sources and targets are refused naming why, and change nothing.
+ */
+@Tag("pg")
+class SnapshotImportTest extends WalServiceTestBase {
+    /** pgbench's TPC-B keeps these equal at every consistent point; history rows count the transactions. */
+    private static final String PGBENCH_BALANCES = "SELECT (SELECT sum(abalance) FROM pgbench_accounts) || ' '"
+            + " || (SELECT sum(tbalance) FROM pgbench_tellers) || ' ' || (SELECT sum(bbalance) FROM pgbench_branches)"
+            + " || ' ' || (SELECT coalesce(sum(delta), 0) FROM pgbench_history)";
+
+    @Test
+    void aRunningClusterImportsByBaseBackupUnderPgbenchAndQuietWithScram() throws Exception {
+        try (PgCluster source = PgCluster.initdb().allowReplication().start()) {
+            source.pgbench("-i", "-s", "1", "-q");
+            Process load = new ProcessBuilder(source.installation().command("pgbench", "-h", "127.0.0.1", "-p",
+                    Integer.toString(source.port()), "-U", "postgres", "-c", "2", "-T", "600", "-n", "postgres"))
+                    .redirectErrorStream(true).redirectOutput(work.resolve("pgbench.out").toFile()).start();
+            JsonObject imported;
+            try {
+                Thread.sleep(1000);
+                imported = importFrom("src@busy", "busy", "basebackup://postgres@127.0.0.1:" + source.port());
+            } finally {
+                load.destroy();
+                load.waitFor();
+            }
+            assertEquals(true, imported.getBoolean("storage_created"));
+            assertEquals(d.home.resolve("storages").resolve("busy").toString(), imported.getString("storage_path"));
+            int port = branch("b1", "src@busy");
+            String balances = d.psql(port, PGBENCH_BALANCES);
+            String[] sums = balances.split(" ");
+            assertTrue(Stream.of(sums).distinct().count() == 1, "a consistent pgbench state: " + balances);
+            long transactions = Long.parseLong(d.psql(port, "SELECT count(*) FROM pgbench_history"));
+            assertTrue(transactions > 0, "pgbench ran before the backup ended");
+            // every transaction the import has, the source committed (the import is a point of its history)
+            String mine = d.psql(port, "SELECT md5(string_agg(tid || ':' || bid || ':' || aid || ':' || delta || ':' || mtime, ','"
+                    + " ORDER BY mtime, tid, aid)) FROM pgbench_history");
+            String theirs = source.psql("SELECT md5(string_agg(tid || ':' || bid || ':' || aid || ':' || delta || ':' || mtime, ','"
+                    + " ORDER BY mtime, tid, aid)) FROM (SELECT * FROM pgbench_history ORDER BY mtime, tid, aid LIMIT "
+                    + transactions + ") h");
+            assertEquals(theirs, mine);
+            d.amcheck(port, "--all", "--install-missing");
+
+            // quiet now, and through SCRAM with the password from ~/.pgpass: the dump is the source's
+            source.psql("CREATE ROLE importer REPLICATION LOGIN PASSWORD 'se:cret'");
+            Files.writeString(source.dataDir().resolve("pg_hba.conf"), "local all all trust\n"
+                    + "host all postgres 127.0.0.1/32 trust\nhost replication importer 127.0.0.1/32 scram-sha-256\n");
+            source.exec("pg_ctl", "-D", source.dataDir().toString(), "reload");
+            Path home = work.resolve("home");
+            Files.createDirectories(home);
+            Files.writeString(home.resolve(".pgpass"), "127.0.0.1:" + source.port() + ":replication:importer:se\\:cret\n");
+            String userHome = System.getProperty("user.home");
+            System.setProperty("user.home", home.toString());
+            try {
+                importFrom("src@quiet", "quiet", "basebackup://importer@127.0.0.1:" + source.port() + "/postgres");
+            } finally {
+                System.setProperty("user.home", userHome);
+            }
+            assertEquals(dumpOf(source), dumpOf(branch("b2", "src@quiet")));
+        }
+    }
+
+    @Test
+    void aStoppedDirectoryAndPgBasebackupTarsImport() throws Exception {
+        try (PgCluster source = PgCluster.initdb().allowReplication().start()) {
+            source.pgbench("-i", "-s", "1", "-q");
+            source.pgbench("-c", "2", "-t", "200", "-n");
+            String expected = dumpOf(source);
+            Map<String, List<String>> tars = Map.of("plain", List.of(), "gz", List.of("-z"),
+                    "zst", List.of("--compress=client-zstd"));
+            for (var t : tars.entrySet()) {
+                Path dir = source.scratch("tar-" + t.getKey());
+                List<String> args = new java.util.ArrayList<>(List.of("-h", "127.0.0.1", "-p", Integer.toString(source.port()),
+                        "-U", "postgres", "-D", dir.toString(), "-Ft", "-c", "fast"));
+                args.addAll(t.getValue());
+                source.exec("pg_basebackup", args.toArray(String[]::new));
+            }
+            source.stop();
+            importFrom("src@dir", "fromdir", source.dataDir().toString());
+            assertEquals(expected, dumpOf(branch("d", "src@dir")));
+            for (String name : List.of("base.tar", "base.tar.gz", "base.tar.zst")) {
+                String kind = name.equals("base.tar") ? "plain" : name.substring(name.lastIndexOf('.') + 1);
+                Path tar = source.dataDir().getParent().resolve("tar-" + kind).resolve(name);
+                try (Stream<Path> files = Files.list(tar.getParent())) {
+                    assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("pg_wal.tar")), "with its pg_wal tar: " + tar);
+                }
+                importFrom("src@" + kind, "from" + kind, tar.toString());
+                int port = branch("t" + kind, "src@" + kind);
+                assertEquals(expected, dumpOf(port), name);
+                d.amcheck(port, "--all", "--install-missing");
+            }
+        }
+    }
+
+    @Test
+    void pgDumpOutputImportsPlainAndCustom() throws Exception {
+        try (PgCluster source = PgCluster.initdb().start()) {
+            source.pgbench("-i", "-s", "1", "-q");
+            source.pgbench("-c", "2", "-t", "100", "-n");
+            source.psql("CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, repeat(md5(g::text), 20)"
+                    + " FROM generate_series(1, 2000) g");
+            String expected = dumpOf(source);
+            Path plain = source.scratch("dumps").resolve("dump.sql");
+            Path custom = plain.resolveSibling("dump.custom");
+            source.exec("pg_dump", "-h", "127.0.0.1", "-p", Integer.toString(source.port()), "-U", "postgres", "-d", "postgres",
+                    "-f", plain.toString());
+            source.exec("pg_dump", "-h", "127.0.0.1", "-p", Integer.toString(source.port()), "-U", "postgres", "-d", "postgres",
+                    "-Fc", "-f", custom.toString());
+            importFrom("src@plain", "plain", plain.toString());
+            int p1 = branch("p", "src@plain");
+            assertEquals(expected, dumpOf(p1));
+            d.amcheck(p1, "--all", "--install-missing");
+            importFrom("src@custom", "custom", custom.toString());
+            assertEquals(expected, dumpOf(branch("c", "src@custom")));
+        }
+    }
+
+    @Test
+    void badSourcesAndTargetsAreRefusedAndChangeNothing() throws Exception {
+        try (PgCluster source = PgCluster.initdb()) {
+            Path fake14 = source.scratch("v14");
+            copyTree(source.dataDir(), fake14);
+            Files.writeString(fake14.resolve("PG_VERSION"), "14\n");
+            Path fake16 = source.scratch("v16");
+            copyTree(source.dataDir(), fake16);
+            Files.writeString(fake16.resolve("PG_VERSION"), "16\n");
+            Path garbage = work.resolve("garbage.tar");
+            Files.writeString(garbage, "not a tar at all, nor anything else".repeat(40));
+            Path notDump = work.resolve("x.custom");
+            Files.writeString(notDump, "SELECT 1;");
+            Path badSql = work.resolve("bad.sql");
+            Files.writeString(badSql, "CREATE TABLE t (id int);\nTHIS IS NOT SQL;\n");
+
+            refused(400, "s@a", "n1", fake14.toString(), "PostgreSQL 14 cluster (PG_VERSION)");
+            refused(400, "s@a", "n1", fake16.toString(), "PostgreSQL 16 cluster (PG_VERSION)");
+            refused(400, "s@a", "n1", work.resolve("nothing").toString(), "is not a directory");
+            refused(400, "s@a", "n1", work.toString(), "no PG_VERSION");
+            refused(400, "s@a", "n1", garbage.toString(), "garbage.tar");
+            refused(400, "s@a", "n1", notDump.toString(), "not a pg_dump custom-format archive");
+            refused(400, "s@a", "n1", badSql.toString(), "restoring");
+            refused(400, "s@a", "n1", "relative/dir", "absolute path");
+            refused(400, "s@a", "n1", "s3://bucket/x", "basebackup://");
+            refused(400, "s@a", "n1", "basebackup://127.0.0.1:5432", "needs a user");
+            refused(400, "s@a", "n1", "basebackup://postgres@127.0.0.1:" + PgCluster.freePort(), "cannot connect");
+            refused(400, "nope", "n1", source.dataDir().toString(), "PG@SNAP");
+
+            source.start();
+            refused(409, "s@a", "n1", source.dataDir().toString(), "is running");
+            d.createPg("main"); // storage local now holds a cluster
+            refused(409, "s@a", "local", source.dataDir().toString(), "holds a cluster already");
+            source.stop();
+            importFrom("s@a", "n2", source.dataDir().toString());
+            refused(409, "s@a", "n3", source.dataDir().toString(), "already exists");
+        }
+        assertEquals(new TreeSet<>(List.of("local", "n2")), storageNames());
+        try (Stream<Path> s = Files.list(d.home.resolve("storages"))) {
+            assertEquals(new TreeSet<>(List.of("local", "n2")), new TreeSet<>(s.map(p -> p.getFileName().toString()).toList()),
+                    "no storage directory from a refused import");
+        }
+        try (Stream<Path> s = Files.exists(d.home.resolve("tmp")) ? Files.list(d.home.resolve("tmp")) : Stream.empty()) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith("import-")), "no staging left");
+        }
+    }
+
+    private JsonObject importFrom(String snapshot, String storage, String from) throws Exception {
+        JsonObject j = (JsonObject) d.ok(201, "POST", "/imports", new JsonObject().put("snapshot", snapshot).put("storage", storage)
+                .put("from", from).encode());
+        assertEquals(snapshot, j.getString("snapshot"));
+        assertEquals(storage, j.getString("storage"));
+        return j;
+    }
+
+    private void refused(int status, String snapshot, String storage, String from, String why) throws Exception {
+        HttpResponse<String> r = d.request("POST", "/imports", new JsonObject().put("snapshot", snapshot).put("storage", storage)
+                .put("from", from).encode());
+        assertEquals(status, r.statusCode(), from + ": " + r.body());
+        assertTrue(r.body().contains(why), from + ": " + r.body());
+    }
+
+    private java.util.Set<String> storageNames() throws Exception {
+        JsonArray a = (JsonArray) d.ok(200, "GET", "/storages", null);
+        return new TreeSet<>(a.stream().map(o -> ((JsonObject) o).getString("name")).toList());
+    }
+
+    /** A pg branched at the snapshot; its port. */
+    private int branch(String name, String snapshot) throws Exception {
+        return ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", name).put("snapshot", snapshot).encode()))
+                .getInteger("port");
+    }
+
+    private String dumpOf(int port) throws IOException {
+        return comparable(d.client(port, List.of(d.pg.bin("pg_dump").toString(), "-w", "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", "postgres", "-d", "postgres")));
+    }
+
+    private static String dumpOf(PgCluster source) throws IOException {
+        return comparable(source.exec("pg_dump", "-h", "127.0.0.1", "-p", Integer.toString(source.port()), "-U", "postgres",
+                "-d", "postgres"));
+    }
+
+    /** Without the random key of pg_dump's \restrict lines, which differs from run to run. */
+    private static String comparable(String dump) {
+        return dump.replaceAll("(?m)^\\\\(un)?restrict .*$", "");
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.copy(p, t);
+                }
+            }
+        }
+    }
+}
