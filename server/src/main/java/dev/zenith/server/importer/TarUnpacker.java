@@ -53,11 +53,10 @@ final class TarUnpacker {
                             + e.getName() + "'");
                 }
             }
+        } catch (java.nio.file.FileSystemException e) {
+            throw e; // writing the staging directory failed (a full disk...): ours, not the source's
         } catch (IOException e) {
-            if (e.getMessage() != null && e.getMessage().contains("Error detected parsing the header")) {
-                throw new InvalidRequestException(what + " is not a tar archive: " + e.getMessage());
-            }
-            throw e;
+            throw new InvalidRequestException(what + " cannot be read as a tar archive: " + e.getMessage());
         }
         return written;
     }

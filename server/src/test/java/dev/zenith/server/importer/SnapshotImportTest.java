@@ -134,7 +134,19 @@ class SnapshotImportTest extends WalServiceTestBase {
             int p1 = branch("p", "src@plain");
             assertEquals(expected, dumpOf(p1));
             d.amcheck(p1, "--all", "--install-missing");
-            importFrom("src@custom", "custom", custom.toString());
+            System.setProperty("zenith.home", d.home.toString());
+            try { // through the CLI: a line per phase, and what to do next
+                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+                java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+                int code = new dev.zenith.cli.Main(new java.io.PrintStream(out, true), new java.io.PrintStream(err, true))
+                        .run(List.of("snapshot", "import", "src@custom", "-s", "custom", "--from", custom.toString()));
+                assertEquals(0, code, err.toString());
+                assertTrue(err.toString().contains("zenith: import src@custom: restoring dump.custom with pg_restore"), err.toString());
+                assertTrue(out.toString().startsWith("imported " + custom + " as snapshot src@custom (") && out.toString().contains(
+                        "of new storage custom; branch it: zenith pg create NAME --snapshot src@custom"), out.toString());
+            } finally {
+                System.clearProperty("zenith.home");
+            }
             assertEquals(expected, dumpOf(branch("c", "src@custom")));
         }
     }
