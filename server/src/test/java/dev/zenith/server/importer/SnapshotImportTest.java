@@ -85,6 +85,39 @@ class SnapshotImportTest extends WalServiceTestBase {
     }
 
     @Test
+    void aStandbyImportsByBaseBackup() throws Exception {
+        try (PgCluster primary = PgCluster.initdb().allowReplication().start()) {
+            primary.pgbench("-i", "-s", "1", "-q");
+            primary.pgbench("-c", "2", "-t", "100", "-n");
+            Path standby = primary.scratch("sb").resolve("data"); // made by pg_basebackup: 0700, as postgres wants
+            primary.exec("pg_basebackup", "-h", "127.0.0.1", "-p", Integer.toString(primary.port()), "-U", "postgres",
+                    "-D", standby.toString(), "-R", "-c", "fast");
+            int port = PgCluster.freePort();
+            primary.exec("pg_ctl", "-D", standby.toString(), "-w", "-l", standby.resolveSibling("standby.log").toString(), "-o",
+                    "-c port=" + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories=" + standby.getParent(), "start");
+            try {
+                primary.pgbench("-c", "2", "-t", "100", "-n"); // streamed to the standby, not in its base backup
+                String end = primary.psql("SELECT pg_current_wal_lsn()");
+                String standbyLsn = "";
+                for (long deadline = System.nanoTime() + 60_000_000_000L; System.nanoTime() < deadline; Thread.sleep(100)) {
+                    standbyLsn = primary.exec("psql", "-X", "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", "postgres",
+                            "-At", "-c", "SELECT pg_last_wal_replay_lsn() >= '" + end + "'").trim();
+                    if (standbyLsn.equals("t")) {
+                        break;
+                    }
+                }
+                assertEquals("t", standbyLsn, "the standby replayed the primary's WAL");
+                importFrom("src@standby", "standby", "basebackup://postgres@127.0.0.1:" + port);
+                int branch = branch("s", "src@standby");
+                assertEquals(dumpOf(primary), dumpOf(branch));
+                d.amcheck(branch, "--all", "--install-missing");
+            } finally {
+                primary.exec("pg_ctl", "-D", standby.toString(), "-w", "-m", "immediate", "stop");
+            }
+        }
+    }
+
+    @Test
     void aStoppedDirectoryAndPgBasebackupTarsImport() throws Exception {
         try (PgCluster source = PgCluster.initdb().allowReplication().start()) {
             source.pgbench("-i", "-s", "1", "-q");
