@@ -137,8 +137,7 @@ public final class SnapshotImporter {
             refuseIfHoldsCluster(store, req.storage());
             t = new Target(existing.get(), null, ClusterPasswords.find(store).orElseGet(Secrets::generate));
         } else {
-            if (storages.pgsOfUnavailable().stream().anyMatch(j -> req.storage().equals(j.getString("storage_name")))
-                    || storages.describeAll().stream().anyMatch(j -> req.storage().equals(((JsonObject) j).getString("name")))) {
+            if (storages.findUnavailable(req.storage()).isPresent()) {
                 throw new ConflictException("storage '" + req.storage() + "' is unavailable; detach it, or import into another");
             }
             Path path = storagesDir().resolve(req.storage());
