@@ -11,6 +11,7 @@ import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.Names;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
+import dev.zenith.server.jobs.JobRegistry;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
@@ -137,7 +138,7 @@ public final class SnapshotImporter {
             refuseIfHoldsCluster(store, req.storage());
             t = new Target(existing.get(), null, ClusterPasswords.find(store).orElseGet(Secrets::generate));
         } else {
-            if (storages.findUnavailable(req.storage()).isPresent()) {
+            if (storages.unavailable().stream().anyMatch(u -> u.name().equals(req.storage()))) {
                 throw new ConflictException("storage '" + req.storage() + "' is unavailable; detach it, or import into another");
             }
             Path path = storagesDir().resolve(req.storage());
@@ -227,7 +228,7 @@ public final class SnapshotImporter {
 
     private <T> T locked(Callable<T> work) throws Exception {
         try {
-            return management.run(work).toCompletionStage().toCompletableFuture().get();
+            return management.run(JobRegistry.continuingCurrent(work)).toCompletionStage().toCompletableFuture().get();
         } catch (ExecutionException e) {
             if (e.getCause() instanceof Exception cause) {
                 throw cause;

@@ -52,6 +52,25 @@ public final class JobRegistry {
         return a;
     }
 
+    /**
+     * A step of the current thread's job that runs on another thread (a job off the management lock that
+     * takes it for a step): the step's progress reports land in the same job; its outcome is the caller's.
+     */
+    public static <T> Callable<T> continuingCurrent(Callable<T> step) {
+        Job job = Job.CURRENT.get();
+        if (job == null) {
+            return step;
+        }
+        return () -> {
+            Job.CURRENT.set(job);
+            try {
+                return step.call();
+            } finally {
+                Job.CURRENT.remove();
+            }
+        };
+    }
+
     /** The work, run as {@code job}: its progress reports and its outcome land in the job. */
     public static <T> Callable<T> runAs(Job job, Callable<T> work) {
         return () -> {

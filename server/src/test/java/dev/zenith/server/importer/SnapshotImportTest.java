@@ -57,12 +57,15 @@ class SnapshotImportTest extends WalServiceTestBase {
             long transactions = Long.parseLong(d.psql(port, "SELECT count(*) FROM pgbench_history"));
             assertTrue(transactions > 0, "pgbench ran before the backup ended");
             // every transaction the import has, the source committed (the import is a point of its history)
-            String mine = d.psql(port, "SELECT md5(string_agg(tid || ':' || bid || ':' || aid || ':' || delta || ':' || mtime, ','"
-                    + " ORDER BY mtime, tid, aid)) FROM pgbench_history");
-            String theirs = source.psql("SELECT md5(string_agg(tid || ':' || bid || ':' || aid || ':' || delta || ':' || mtime, ','"
-                    + " ORDER BY mtime, tid, aid)) FROM (SELECT * FROM pgbench_history ORDER BY mtime, tid, aid LIMIT "
-                    + transactions + ") h");
-            assertEquals(theirs, mine);
+            String rows = d.psql(port, "COPY (SELECT tid, bid, aid, delta, mtime FROM pgbench_history) TO STDOUT");
+            Path check = source.scratch("check").resolve("check.sql");
+            Files.writeString(check, "CREATE TEMP TABLE imported (tid int, bid int, aid int, delta int, mtime timestamp);\n"
+                    + "COPY imported FROM STDIN;\n" + rows + "\n\\.\n"
+                    + "SELECT count(*) FROM (SELECT * FROM imported EXCEPT ALL SELECT tid, bid, aid, delta, mtime FROM pgbench_history) x;\n");
+            source.installation().handOver(check.getParent());
+            assertEquals("0", source.exec("psql", "-X", "-At", "-q", "-h", "127.0.0.1", "-p", Integer.toString(source.port()),
+                    "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-f", check.toString(), "postgres").trim(),
+                    "every imported pgbench transaction is one the source committed");
             d.amcheck(port, "--all", "--install-missing");
 
             // quiet now, and through SCRAM with the password from ~/.pgpass: the dump is the source's
@@ -181,6 +184,35 @@ class SnapshotImportTest extends WalServiceTestBase {
                 System.clearProperty("zenith.home");
             }
             assertEquals(expected, dumpOf(branch("c", "src@custom")));
+        }
+    }
+
+    @Test
+    void anEmptyAttachedStorageIsFilledWithTheJobShowingItsPhasesInBytes() throws Exception {
+        try (PgCluster source = PgCluster.initdb()) { // initdb leaves it shut down cleanly: nothing to recover
+            source.start();
+            source.pgbench("-i", "-s", "1", "-q");
+            source.stop();
+            d.ok(201, "PUT", "/storages", new JsonObject().put("name", "empty").put("path", work.resolve("empty").toString()).encode());
+            HttpResponse<String> accepted = d.unauthenticated("POST", "/imports", new JsonObject().put("snapshot", "src@s")
+                    .put("storage", "empty").put("from", source.dataDir().toString()).encode(), "Authorization",
+                    "Bearer " + d.apiToken(), "Content-Type", "application/json", "Prefer", "respond-async");
+            assertEquals(202, accepted.statusCode(), accepted.body());
+            String location = accepted.headers().firstValue("location").orElseThrow();
+            JsonObject job;
+            do {
+                Thread.sleep(20);
+                job = (JsonObject) d.ok(200, "GET", location, null);
+            } while ("running".equals(job.getString("state")));
+            assertEquals("succeeded", job.getString("state"), job.encode());
+            assertEquals(false, job.getJsonObject("result").getBoolean("storage_created"));
+            assertTrue(job.getJsonArray("phases").contains("copying " + source.dataDir()), job.encode());
+            // the last phase, storing the image, runs under the management lock on another thread: still this job's
+            assertEquals("storing the new cluster as the storage's first image", job.getString("phase"), job.encode());
+            assertTrue(job.getLong("done_bytes") > 10 << 20 && job.getLong("done_bytes").equals(job.getLong("total_bytes")),
+                    "pgbench's tables counted: " + job.encode());
+            source.start();
+            assertEquals(dumpOf(source), dumpOf(branch("e", "src@s")));
         }
     }
 
