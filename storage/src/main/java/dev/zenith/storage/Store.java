@@ -3,6 +3,8 @@ package dev.zenith.storage;
 import dev.zenith.storage.gc.GarbageCollector;
 import dev.zenith.storage.image.ImageStore;
 import dev.zenith.storage.image.PgWalWriter;
+import dev.zenith.storage.index.PageIndex;
+import dev.zenith.storage.index.PageIndexer;
 import dev.zenith.storage.journal.WalJournal;
 import dev.zenith.storage.journal.WalJournals;
 import dev.zenith.storage.lmdb.Keys;
@@ -56,6 +58,7 @@ public final class Store implements AutoCloseable {
     private final PgTimelines pgTimelines;
     private final PgWalWriter pgWal;
     private final GarbageCollector garbage;
+    private final PageIndex index;
 
     private Store(Path directory, Path identity, StoreLock lock, Tables tables, int journalFileBytes) {
         this.directory = directory;
@@ -73,6 +76,7 @@ public final class Store implements AutoCloseable {
         this.documents = new DocumentStore(tables);
         this.pgTimelines = new PgTimelines(timelines, documents, wal::lastRecordEnd);
         this.pgWal = new PgWalWriter(timelines, wal, pgTimelines);
+        this.index = new PageIndex(tables, timelines, wal, new PageIndexer(tables, timelines, wal, images));
         this.garbage = new GarbageCollector(tables, timelines, wal, images, journals, documents);
     }
 
@@ -147,6 +151,7 @@ public final class Store implements AutoCloseable {
 
     @Override
     public void close() {
+        index.indexer().close();
         journals.close();
         tables.close();
         lock.close();
@@ -196,6 +201,11 @@ public final class Store implements AutoCloseable {
     /** The caller's documents. */
     public DocumentStore documents() {
         return documents;
+    }
+
+    /** The page index: block changes, relation sizes and databases at any LSN, and its background writer. */
+    public PageIndex index() {
+        return index;
     }
 
     /** Garbage collection: what no retained point needs. */

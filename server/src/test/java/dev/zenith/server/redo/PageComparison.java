@@ -49,6 +49,21 @@ final class PageComparison {
         return out;
     }
 
+    /** The forks whose lengths differ between the reference and what {@code name} says, in words. */
+    static String difference(Map<RelTag, Long> expected, Map<RelTag, Long> actual, String name) {
+        StringBuilder sb = new StringBuilder();
+        java.util.Set<RelTag> all = new java.util.TreeSet<>(RelTag.ORDER);
+        all.addAll(expected.keySet());
+        all.addAll(actual.keySet());
+        for (RelTag r : all) {
+            if (!java.util.Objects.equals(expected.get(r), actual.get(r))) {
+                sb.append(r.path()).append(": reference ").append(expected.get(r)).append(", ").append(name).append(' ')
+                        .append(actual.get(r)).append("; ");
+            }
+        }
+        return sb.toString();
+    }
+
     /**
      * @param where     the LSN (and what it is), for messages
      * @param reference the reference data directory

@@ -83,13 +83,8 @@ class PageVersionsOracleTest {
         c.psql("SELECT * FROM pgbench_accounts WHERE aid = 4242 FOR UPDATE");
         c.psql("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 1000 = 0");
         rc.mark("writes to frozen pages");
-        c.psql("TRUNCATE pgbench_history");
-        rc.mark("TRUNCATE");
-        c.psql("CREATE TABLE shrinking AS SELECT g AS a FROM generate_series(1, 40000) g");
-        c.psql("VACUUM shrinking");
-        c.psql("DELETE FROM shrinking WHERE a > 300");
-        c.psql("VACUUM shrinking");
-        rc.mark("VACUUM truncating a table");
+        OracleSteps.truncate(rc);
+        OracleSteps.vacuumTruncating(rc);
         c.psql("CREATE TABLE doomed AS SELECT g AS a FROM generate_series(1, 3000) g");
         c.psql("DROP TABLE doomed");
         rc.mark("DROP TABLE");
@@ -98,25 +93,15 @@ class PageVersionsOracleTest {
         rc.mark("unlogged table");
         c.pgbench("-n", "-c", "4", "-j", "2", "-T", "32", "-R", "200");
         rc.mark("pgbench, second third");
-        c.psql("CREATE DATABASE template_src");
-        c.psql("template_src", "CREATE TABLE s AS SELECT g AS a, md5(g::text) AS b FROM generate_series(1, 8000) g");
-        c.psql("template_src", "CREATE INDEX s_a ON s (a)");
-        c.psql("CREATE DATABASE by_wal TEMPLATE template_src STRATEGY WAL_LOG");
-        rc.mark("CREATE DATABASE WAL_LOG");
-        c.psql("CREATE DATABASE by_copy TEMPLATE template_src STRATEGY FILE_COPY");
-        rc.mark("CREATE DATABASE FILE_COPY");
-        c.psql("by_copy", "UPDATE s SET b = 'copied' WHERE a % 50 = 0");
-        c.psql("by_wal", "UPDATE s SET b = 'logged' WHERE a % 70 = 0");
-        rc.mark("writes in the new databases");
-        c.psql("DROP DATABASE by_wal");
-        rc.mark("DROP DATABASE");
+        int copy = OracleSteps.createDatabases(rc);
+        OracleSteps.dropDatabase(rc);
         c.psql("BEGIN; CREATE TABLE two_phase (a int); INSERT INTO two_phase VALUES (1); PREPARE TRANSACTION 'tp'");
         c.psql("COMMIT PREPARED 'tp'");
         c.psql("CREATE SEQUENCE counter; SELECT nextval('counter'), nextval('counter')");
         rc.mark("two-phase commit, sequence");
         c.pgbench("-n", "-c", "4", "-j", "2", "-T", "32", "-R", "200");
         rc.mark("pgbench, last third");
-        return Integer.parseInt(c.psql("SELECT oid FROM pg_database WHERE datname = 'by_copy'"));
+        return copy;
     }
 
     private static void check(RecordedCompute rc, int copy) throws IOException {
@@ -174,7 +159,7 @@ class PageVersionsOracleTest {
             Map<RelTag, Long> modelSizes = new TreeMap<>(RelTag.ORDER);
             modelSizes.putAll(model.forks());
             if (!modelSizes.equals(expectedSizes)) {
-                sizeProblems.put(where, difference(expectedSizes, modelSizes));
+                sizeProblems.put(where, PageComparison.difference(expectedSizes, modelSizes, "model"));
             }
             SortedSet<BlockRef> wanted = new TreeSet<>();
             addAllBlocks(wanted, expectedSizes);
@@ -300,19 +285,5 @@ class PageVersionsOracleTest {
             files.put(f, Files.readAllBytes(image.resolve(f)));
         }
         return new ScratchBase(dirs, files);
-    }
-
-    private static String difference(Map<RelTag, Long> expected, Map<RelTag, Long> actual) {
-        StringBuilder sb = new StringBuilder();
-        Set<RelTag> all = new TreeSet<>(RelTag.ORDER);
-        all.addAll(expected.keySet());
-        all.addAll(actual.keySet());
-        for (RelTag r : all) {
-            if (!java.util.Objects.equals(expected.get(r), actual.get(r))) {
-                sb.append(r.path()).append(": reference ").append(expected.get(r)).append(", model ").append(actual.get(r))
-                        .append("; ");
-            }
-        }
-        return sb.toString();
     }
 }

@@ -15,6 +15,7 @@ import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.storage.wal.WalLog;
 import dev.zenith.storage.wal.WalPositions;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.change.PageChange;
 import dev.zenith.wal.segment.WalGeometry;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
@@ -164,7 +165,11 @@ public final class GarbageCollector {
             index += deleteAll(txn, tables.changesByLsn(), prefix, apply, length -> { });
             index += deleteAll(txn, tables.commits(), prefix, apply, length -> { });
             index += deleteAll(txn, tables.checkpoints(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.blockChanges(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.relSizes(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.databases(), prefix, apply, length -> { });
             if (apply) {
+                tables.indexState().delete(txn, prefix);
                 tables.walState().delete(txn, prefix);
                 tables.timelines().delete(txn, prefix);
                 documents.deleteOf(txn, id.toString());
@@ -273,6 +278,12 @@ public final class GarbageCollector {
                 index += dropKeysBelow(txn, tables.changesByLsn(), id, horizon, Keys.TL, apply);
                 index += dropKeysBelow(txn, tables.checkpoints(), id, horizon, Keys.TL, apply);
                 index += dropCommitsBelow(txn, id, horizon, apply);
+                // the page index: below the horizon only the newest entry of each block, fork and database
+                // is still asked (the state there, or "changed since v" for an older v); hint-only changes never are
+                index += dropHistoryBelow(txn, tables.blockChanges(), id, horizon, Keys.BLOCK_PREFIX,
+                        flags -> (flags[0] & PageChange.HINT_ONLY) != 0, apply);
+                index += dropHistoryBelow(txn, tables.relSizes(), id, horizon, Keys.TL + 13, v -> false, apply);
+                index += dropHistoryBelow(txn, tables.databases(), id, horizon, Keys.TL + 8, v -> false, apply);
             }
             if (oldestImage != null) {
                 imagesFreed = dropKeysBelow(txn, tables.images(), id, oldestImage, Keys.TL, apply);
@@ -326,6 +337,47 @@ public final class GarbageCollector {
                     c.delete();
                 }
                 n++;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Entries keyed (group, LSN) below {@code limit} that a newer entry of the same group below it
+     * supersedes, and those {@code unasked} (by value) below it.
+     */
+    private int dropHistoryBelow(Txn<byte[]> txn, Table table, TimelineId id, Lsn limit, int groupLength,
+                                 java.util.function.Predicate<byte[]> unasked, boolean apply) {
+        int n = 0;
+        try (TableCursor c = table.openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            byte[] previous = null; // the group's newest entry below the limit so far
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                byte[] key = c.key();
+                if (!Keys.lsnAt(key, groupLength).isBefore(limit)) {
+                    previous = null;
+                    continue;
+                }
+                if (unasked.test(c.val())) {
+                    n++;
+                    if (apply) {
+                        c.delete(); // LMDB's next step from a deleted entry is the entry after it
+                    }
+                    continue;
+                }
+                if (previous != null && Arrays.equals(key, 0, groupLength, previous, 0, groupLength)) {
+                    n++;
+                    if (apply) {
+                        if (!c.get(previous, GetOp.MDB_SET_KEY)) {
+                            throw new IllegalStateException("lost the cursor position while collecting the page index");
+                        }
+                        c.delete();
+                        if (!c.get(key, GetOp.MDB_SET_KEY)) {
+                            throw new IllegalStateException("lost the cursor position while collecting the page index");
+                        }
+                    }
+                }
+                previous = key;
             }
         }
         return n;

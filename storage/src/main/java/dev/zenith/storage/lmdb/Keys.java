@@ -61,6 +61,32 @@ public final class Keys {
         return k;
     }
 
+    /** (timeline, spc, db, rel, fork, lsn): a fork's size history ({@code rel_sizes}). */
+    public static final int REL_SIZE = TL + 13 + 8;
+
+    public static byte[] relSize(TimelineId tl, RelTag rel, Lsn lsn) {
+        byte[] k = java.util.Arrays.copyOf(forkPrefix(tl, rel), REL_SIZE);
+        putLong(k, TL + 13, lsn.value());
+        return k;
+    }
+
+    /** The fork a {@code rel_sizes} key (or a page key) names. */
+    public static RelTag relAt(byte[] k) {
+        return RelTag.of(getInt(k, TL), getInt(k, TL + 4), getInt(k, TL + 8), ForkNumber.of(k[TL + 12]));
+    }
+
+    /** (timeline, spc, db, lsn): a database directory's history ({@code databases}). */
+    public static final int DATABASE = TL + 8 + 8;
+
+    public static byte[] database(TimelineId tl, int spcOid, int dbOid, Lsn lsn) {
+        byte[] k = new byte[DATABASE];
+        tl.copyTo(k, 0);
+        putInt(k, TL, spcOid);
+        putInt(k, TL + 4, dbOid);
+        putLong(k, TL + 8, lsn.value());
+        return k;
+    }
+
     /** (timeline, commit time in PG microseconds with the sign bit flipped, lsn). */
     public static byte[] commit(TimelineId tl, long pgMicros, Lsn lsn) {
         byte[] k = new byte[TL + 16];
@@ -76,7 +102,7 @@ public final class Keys {
 
     /** A page version's key as words: timeline, relation file, block and version LSN. */
     public static String describePage(byte[] k) {
-        RelTag rel = RelTag.of(getInt(k, TL), getInt(k, TL + 4), getInt(k, TL + 8), ForkNumber.of(k[TL + 12]));
+        RelTag rel = relAt(k);
         return "timeline " + timelineOf(k) + ", " + rel.path() + " block " + Integer.toUnsignedString(getInt(k, TL + 13))
                 + ", version at " + lsnAt(k, BLOCK_PREFIX);
     }

@@ -66,6 +66,14 @@ public final class Tables implements AutoCloseable {
     private final Table blobs;
     /** UTF-8 key -> caller's document. */
     private final Table meta;
+    /** (timeline, rel, block, aligned record end) -> PageChange flags (the block-change index). */
+    private final Table blockChanges;
+    /** (timeline, rel, aligned record end) -> the fork's block count from there, or dropped. */
+    private final Table relSizes;
+    /** (timeline, spc, db, aligned record end) -> the database directory exists from there, or dropped. */
+    private final Table databases;
+    /** timeline -> where the page index of that timeline starts and how far it is written. */
+    private final Table indexState;
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
@@ -96,6 +104,13 @@ public final class Tables implements AutoCloseable {
         images = table(env, dir, "images", k -> "timeline " + Keys.timelineOf(k) + ", image at " + Keys.lsnAt(k, Keys.TL));
         blobs = table(env, dir, "blobs", k -> "file content with sha-256 " + java.util.HexFormat.of().formatHex(k));
         meta = table(env, dir, "meta", k -> "document '" + new String(k, StandardCharsets.UTF_8) + "'");
+        blockChanges = table(env, dir, "block_changes", k -> Keys.describePage(k).replace("version at", "changed at"));
+        relSizes = table(env, dir, "rel_sizes", k -> "timeline " + Keys.timelineOf(k) + ", " + Keys.relAt(k).path()
+                + " size at " + Keys.lsnAt(k, Keys.TL + 13));
+        databases = table(env, dir, "databases", k -> "timeline " + Keys.timelineOf(k) + ", database "
+                + Integer.toUnsignedString(Keys.getInt(k, Keys.TL + 4)) + " in tablespace "
+                + Integer.toUnsignedString(Keys.getInt(k, Keys.TL)) + " at " + Keys.lsnAt(k, Keys.TL + 8));
+        indexState = table(env, dir, "index_state", k -> "timeline " + Keys.timelineOf(k));
         if (FORMAT_WITHOUT_CHECKSUMS.equals(format)) {
             addChecksums(dir);
         }
@@ -112,8 +127,7 @@ public final class Tables implements AutoCloseable {
     private void addChecksums(Path dir) {
         long entries = 0;
         try (Txn<byte[]> txn = env.txnWrite()) {
-            for (Table t : List.of(timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages, images,
-                    blobs, meta)) {
+            for (Table t : all()) {
                 try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {
                     for (boolean ok = c.first(); ok; ok = c.next()) {
                         byte[] key = c.key();
@@ -139,7 +153,7 @@ public final class Tables implements AutoCloseable {
             // MDB_NOTLS: read transactions are not tied to the thread that opened them (worker pools).
             // byte[] keys and values: lmdbjava copies each into native memory and, since 0.9.2, keeps that
             // copy reachable until the LMDB call returns (before, a GC could free it under mdb_put: issue #252).
-            env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(MAP_SIZE).setMaxDbs(16).setMaxReaders(512)
+            env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(MAP_SIZE).setMaxDbs(32).setMaxReaders(512)
                     .open(dir.toFile(), EnvFlags.MDB_NOTLS);
         } catch (LmdbException e) {
             throw new StoreFormatException("not a Zenith store (LMDB cannot open " + dir + "): " + e.getMessage(), e);
@@ -235,6 +249,27 @@ public final class Tables implements AutoCloseable {
         return meta;
     }
 
+    public Table blockChanges() {
+        return blockChanges;
+    }
+
+    public Table relSizes() {
+        return relSizes;
+    }
+
+    public Table databases() {
+        return databases;
+    }
+
+    public Table indexState() {
+        return indexState;
+    }
+
+    private List<Table> all() {
+        return List.of(timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages, images, blobs, meta,
+                blockChanges, relSizes, databases, indexState);
+    }
+
     /** The tables whose keys start with a timeline id, by name. */
     private Map<String, Table> timelineTables() {
         Map<String, Table> out = new LinkedHashMap<>();
@@ -246,6 +281,10 @@ public final class Tables implements AutoCloseable {
         out.put("checkpoints", checkpoints);
         out.put("pages", pages);
         out.put("images", images);
+        out.put("block_changes", blockChanges);
+        out.put("rel_sizes", relSizes);
+        out.put("databases", databases);
+        out.put("index_state", indexState);
         return out;
     }
 
@@ -269,7 +308,8 @@ public final class Tables implements AutoCloseable {
     /** Entries per table, by name. */
     public Map<String, Long> entries(Txn<byte[]> txn) {
         Map<String, Long> out = new LinkedHashMap<>();
-        for (Table table : List.of(timelines, walChunks, pages, images, blobs, changesByLsn, commits, checkpoints, meta)) {
+        for (Table table : List.of(timelines, walChunks, pages, images, blobs, changesByLsn, commits, checkpoints, meta,
+                blockChanges, relSizes, databases)) {
             out.put(table.name(), table.stat(txn).entries);
         }
         return out;
@@ -278,8 +318,7 @@ public final class Tables implements AutoCloseable {
     /** Pages holding data (branch, leaf and overflow pages of every table and of the table of tables). */
     public long pagesInUse(Txn<byte[]> txn) {
         long n = pages(env.stat()) + pages(info.stat(txn));
-        for (Table table : List.of(timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages,
-                images, blobs, meta)) {
+        for (Table table : all()) {
             n += pages(table.stat(txn));
         }
         return n;

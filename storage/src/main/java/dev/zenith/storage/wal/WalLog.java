@@ -229,10 +229,14 @@ public final class WalLog {
     /** End of the last complete WAL record of the timeline (for a branch without records: the branch point). */
     public Optional<Lsn> lastRecordEnd(TimelineId id) {
         try (Txn<byte[]> txn = tables.read()) {
-            WalPositions p = ownPositions(txn, id);
-            return Optional.ofNullable(p.lastRecordEnd() != null ? p.lastRecordEnd()
-                    : timelines.require(txn, id).isRoot() ? null : p.start());
+            return Optional.ofNullable(lastRecordEnd(txn, id));
         }
+    }
+
+    /** As {@link #lastRecordEnd(TimelineId)}, in the caller's transaction; null when there is none. */
+    public Lsn lastRecordEnd(Txn<byte[]> txn, TimelineId id) {
+        WalPositions p = ownPositions(txn, id);
+        return p.lastRecordEnd() != null ? p.lastRecordEnd() : timelines.require(txn, id).isRoot() ? null : p.start();
     }
 
     /**

@@ -25,6 +25,11 @@ public record PageChange(RelTag rel, long block, int flags) {
     public static final int HINT_ONLY = 1 << 3;
     /** Visibility-map bits cleared by redo without a block reference; pd_lsn is not changed. */
     public static final int MAP_BITS_CLEARED = 1 << 4;
+    /**
+     * CREATE DATABASE by FILE_COPY (or ALTER DATABASE SET TABLESPACE) copied the block from the template's
+     * directory, without a block reference: redo changes it and stamps nothing.
+     */
+    public static final int COPIED = 1 << 5;
 
     public PageChange {
         Objects.requireNonNull(rel, "rel");

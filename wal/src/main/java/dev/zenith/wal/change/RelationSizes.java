@@ -47,6 +47,9 @@ public final class RelationSizes {
 
     private final Map<RelTag, Long> sizes = new HashMap<>();
     private final Set<DatabaseDir> databases = new HashSet<>();
+    /** What changed since the last {@link #takeChangedForks}/{@link #takeChangedDatabases}: a history's next entries. */
+    private Set<RelTag> changedForks = new HashSet<>();
+    private Set<DatabaseDir> changedDatabases = new HashSet<>();
 
     /**
      * @param seed     block counts of the forks present at the starting point (others are ignored)
@@ -84,6 +87,20 @@ public final class RelationSizes {
         return Set.copyOf(databases);
     }
 
+    /** The forks whose size or existence changed since the last call (the caller writes their new state). */
+    public Set<RelTag> takeChangedForks() {
+        Set<RelTag> out = changedForks;
+        changedForks = new HashSet<>();
+        return out;
+    }
+
+    /** The database directories made or removed since the last call. */
+    public Set<DatabaseDir> takeChangedDatabases() {
+        Set<DatabaseDir> out = changedDatabases;
+        changedDatabases = new HashSet<>();
+        return out;
+    }
+
     /**
      * Moves the model past one record.
      *
@@ -115,6 +132,7 @@ public final class RelationSizes {
             DatabaseDir target = new DatabaseDir((int) d.tablespaceId(), (int) d.dbId());
             removeDatabase(target);
             databases.add(target);
+            changedDatabases.add(target);
             if (d.fileCopy()) {
                 copyDatabase(new DatabaseDir((int) d.srcTablespaceId(), (int) d.srcDbId()), target);
             }
@@ -124,25 +142,43 @@ public final class RelationSizes {
             }
         } else if (p instanceof XactCompletion x) {
             for (RelFileNode n : x.droppedRelations()) {
-                sizes.keySet().removeIf(rel -> rel.node().equals(n));
+                remove(rel -> rel.node().equals(n));
             }
         }
     }
 
     private void extend(RelTag rel, long blocks) {
-        if (TRACKED.contains(rel.fork())) {
-            sizes.merge(rel, blocks, Math::max);
+        Long now = sizes.get(rel);
+        if (TRACKED.contains(rel.fork()) && (now == null || now < blocks)) {
+            sizes.put(rel, blocks);
+            changedForks.add(rel);
         }
     }
 
     /** mdtruncate in recovery: a fork already shorter (or missing) stays as it is. */
     private void cut(RelTag rel, long blocks) {
-        sizes.computeIfPresent(rel, (k, n) -> Math.min(n, blocks));
+        Long now = sizes.get(rel);
+        if (now != null && now > blocks) {
+            sizes.put(rel, blocks);
+            changedForks.add(rel);
+        }
+    }
+
+    private void remove(java.util.function.Predicate<RelTag> which) {
+        sizes.keySet().removeIf(rel -> {
+            boolean gone = which.test(rel);
+            if (gone) {
+                changedForks.add(rel);
+            }
+            return gone;
+        });
     }
 
     private void removeDatabase(DatabaseDir dir) {
-        databases.remove(dir);
-        sizes.keySet().removeIf(rel -> inDatabase(rel, dir));
+        if (databases.remove(dir)) {
+            changedDatabases.add(dir);
+        }
+        remove(rel -> inDatabase(rel, dir));
     }
 
     /** dbase_redo's copydir: every file of the template's directory, as it is at this point. */
@@ -154,7 +190,10 @@ public final class RelationSizes {
                         rel.fork()), n));
             }
         });
-        copies.forEach(e -> sizes.put(e.getKey(), e.getValue()));
+        copies.forEach(e -> {
+            sizes.put(e.getKey(), e.getValue());
+            changedForks.add(e.getKey());
+        });
     }
 
     private static boolean inDatabase(RelTag rel, DatabaseDir dir) {

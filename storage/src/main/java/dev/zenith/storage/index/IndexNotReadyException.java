@@ -1,0 +1,10 @@
+package dev.zenith.storage.index;
+
+import dev.zenith.storage.StoreException;
+
+/** The page index cannot answer at that LSN (yet): it starts later, or has not been written that far. */
+public final class IndexNotReadyException extends StoreException {
+    public IndexNotReadyException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,331 @@
+package dev.zenith.storage.index;
+
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.TableCursor;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.timeline.TimelineStore;
+import dev.zenith.storage.wal.BlockChanges;
+import dev.zenith.storage.wal.WalLog;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.change.DatabaseDir;
+import dev.zenith.wal.change.PageChange;
+import dev.zenith.wal.segment.WalGeometry;
+import org.lmdbjava.GetOp;
+import org.lmdbjava.Txn;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+
+/**
+ * The page index's questions, per timeline along its lineage (docs/page-versions.md): has a block
+ * changed in (a, b], its last change at or before b, whether a stored version is exact at X, a fork's
+ * size and existence and a database's existence at X. Each is a seek or a floor per lineage step.
+ * Entries are keyed by the MAXALIGNed end of the record (what redo stamps as pd_lsn), so an LSN X
+ * asked about (a record end) is compared as MAXALIGN(X).
+ *
+ * <p>Sizes and existence need the index written up to X: a question beyond the watermark has the
+ * {@link PageIndexer} catch up first (it can reach the last record stored), and one it cannot answer
+ * (below the timeline's first image, before the indexer ever ran) is an {@link IndexNotReadyException}.
+ * Change questions whose range passes the watermark also read the packed per-append entries above it
+ * ({@code changes_by_lsn}, written with the WAL), conservatively: those name every block reference
+ * (hint-only ones counted as changes) but not the map pages or copied files changed without one, so
+ * for visibility-map blocks the indexer catches up instead. Blocking, thread-safe.
+ */
+public final class PageIndex {
+    /** A tombstone's marker among floor results. */
+    private static final OptionalLong GONE = OptionalLong.empty();
+
+    private final Tables tables;
+    private final TimelineStore timelines;
+    private final WalLog wal;
+    private final PageIndexer indexer;
+
+    public PageIndex(Tables tables, TimelineStore timelines, WalLog wal, PageIndexer indexer) {
+        this.tables = tables;
+        this.timelines = timelines;
+        this.wal = wal;
+        this.indexer = indexer;
+    }
+
+    /** The writer of this index. */
+    public PageIndexer indexer() {
+        return indexer;
+    }
+
+    /** Where the timeline's own index is written up to (the end of the last record indexed), if it was started. */
+    public Optional<Lsn> watermark(TimelineId id) {
+        try (Txn<byte[]> txn = tables.read()) {
+            return Optional.ofNullable(watermark(tables, txn, id)).map(IndexWatermark::upTo);
+        }
+    }
+
+    static IndexWatermark watermark(Tables tables, Txn<byte[]> txn, TimelineId id) {
+        byte[] v = tables.indexState().get(txn, Keys.timeline(id));
+        return v == null ? null : IndexWatermark.decode(v);
+    }
+
+    // ---- block changes
+
+    /**
+     * Whether a record redo applies (anything but hint-only) changed the block with an LSN in
+     * (after, upTo]: one seek per lineage step, plus the packed entries above the watermark.
+     */
+    public boolean changedIn(TimelineId id, RelTag rel, int block, Lsn after, Lsn upTo) {
+        if (!after.isBefore(upTo)) {
+            return false;
+        }
+        if (rel.fork() == ForkNumber.VISIBILITY_MAP) {
+            indexer.catchUp(id, upTo); // map bits cleared without a block reference are only in the index
+        }
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
+            Lsn indexed = indexedEnd(txn, id, upTo);
+            for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
+                Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
+                if (!aligned(after).isBefore(bound)) {
+                    continue;
+                }
+                byte[] prefix = Keys.page(step.timeline(), rel, block, Lsn.INVALID);
+                for (boolean ok = c.get(Keys.page(step.timeline(), rel, block, aligned(after).plus(1)), GetOp.MDB_SET_RANGE);
+                     ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
+                             && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(bound); ok = c.next()) {
+                    if (counts(c.val())) {
+                        return true;
+                    }
+                }
+            }
+            return indexed.isBefore(upTo) && changedAbove(txn, id, rel, block, Lsn.max(after, indexed), upTo);
+        }
+    }
+
+    /** The last record redo applies that changed the block, at or before {@code atOrBefore} (its aligned end). */
+    public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn atOrBefore) {
+        indexer.catchUp(id, atOrBefore);
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
+            requireCovered(txn, id, atOrBefore);
+            for (Lineage.Step step : timelines.lineage(txn, id, atOrBefore).steps()) {
+                byte[][] hit = c.floor(Keys.page(step.timeline(), rel, block, aligned(step.upTo())), Keys.BLOCK_PREFIX);
+                while (hit != null && !counts(hit[1])) {
+                    hit = c.prev() && Keys.hasPrefix(c.key(), hit[0], Keys.BLOCK_PREFIX) ? new byte[][] {c.key(), c.val()} : null;
+                }
+                if (hit != null) {
+                    return Optional.of(Keys.lsnAt(hit[0], Keys.BLOCK_PREFIX));
+                }
+            }
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Whether the version of the block stored under {@code version} (the LSN from which its contents
+     * hold) is the block at {@code at}: no change redo applies in (version, at].
+     */
+    public boolean exactAt(TimelineId id, RelTag rel, int block, Lsn version, Lsn at) {
+        return !changedIn(id, rel, block, version, at);
+    }
+
+    private static boolean counts(byte[] flags) {
+        return flags.length != 1 || (flags[0] & PageChange.HINT_ONLY) == 0;
+    }
+
+    /**
+     * The packed entries of records that start in [from, upTo) (so end in (from, upTo]: both are record
+     * boundaries) name the block: a block reference there, of any kind.
+     */
+    private boolean changedAbove(Txn<byte[]> txn, TimelineId id, RelTag rel, int block, Lsn from, Lsn upTo) {
+        boolean[] found = {false};
+        try (TableCursor c = tables.changesByLsn().openCursor(txn)) {
+            for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
+                byte[] prefix = Keys.timeline(step.timeline());
+                byte[][] first = c.floor(Keys.timelineLsn(step.timeline(), from), Keys.TL);
+                boolean ok = first != null || c.get(Keys.timelineLsn(step.timeline(), Lsn.INVALID), GetOp.MDB_SET_RANGE);
+                for (; ok && Keys.hasPrefix(c.key(), prefix) && Keys.lsnAt(c.key(), Keys.TL).isBefore(upTo); ok = c.next()) {
+                    BlockChanges.unpack(c.val(), (start, r, b) -> {
+                        if (b == block && !start.isBefore(from) && start.isBefore(Lsn.min(upTo, step.upTo())) && r.equals(rel)) {
+                            found[0] = true;
+                        }
+                    });
+                    if (found[0]) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
+    // ---- sizes and existence
+
+    /** The fork's block count at {@code at}; empty when it does not exist. FSM forks are not tracked: ask elsewhere. */
+    public OptionalLong nblocks(TimelineId id, RelTag rel, Lsn at) {
+        indexer.catchUp(id, at);
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.relSizes().openCursor(txn)) {
+            requireCovered(txn, id, at);
+            for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
+                byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
+                if (hit != null) {
+                    return IndexValues.forkSizeOf(hit[1]);
+                }
+            }
+            return GONE;
+        }
+    }
+
+    public boolean exists(TimelineId id, RelTag rel, Lsn at) {
+        return nblocks(id, rel, at).isPresent();
+    }
+
+    /** Whether the database's directory exists at {@code at}. */
+    public boolean databaseExists(TimelineId id, int spcOid, int dbOid, Lsn at) {
+        indexer.catchUp(id, at);
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.databases().openCursor(txn)) {
+            requireCovered(txn, id, at);
+            for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
+                byte[][] hit = c.floor(Keys.database(step.timeline(), spcOid, dbOid, aligned(step.upTo())), Keys.TL + 8);
+                if (hit != null) {
+                    return IndexValues.databaseOf(hit[1]);
+                }
+            }
+            return false;
+        }
+    }
+
+    /** Every tracked fork of the database that exists at {@code at}, with its block count (a scan of its history). */
+    public Map<RelTag, Long> forksOf(TimelineId id, int spcOid, int dbOid, Lsn at) {
+        indexer.catchUp(id, at);
+        try (Txn<byte[]> txn = tables.read()) {
+            requireCovered(txn, id, at);
+            Map<RelTag, Long> out = new HashMap<>();
+            forksAt(tables, txn, timelines.lineage(txn, id, at), spcOid, dbOid, out, null);
+            return out;
+        }
+    }
+
+    /** Every tracked fork that exists at {@code at}, with its block count (a scan of the timeline's history). */
+    public Map<RelTag, Long> forks(TimelineId id, Lsn at) {
+        indexer.catchUp(id, at);
+        try (Txn<byte[]> txn = tables.read()) {
+            requireCovered(txn, id, at);
+            Map<RelTag, Long> out = new HashMap<>();
+            forksAt(tables, txn, timelines.lineage(txn, id, at), null, null, out, null);
+            return out;
+        }
+    }
+
+    /** The database directories that exist at {@code at}. */
+    public Set<DatabaseDir> databases(TimelineId id, Lsn at) {
+        indexer.catchUp(id, at);
+        try (Txn<byte[]> txn = tables.read()) {
+            requireCovered(txn, id, at);
+            Set<DatabaseDir> out = new HashSet<>();
+            forksAt(tables, txn, timelines.lineage(txn, id, at), null, null, new HashMap<>(), out);
+            return out;
+        }
+    }
+
+    /**
+     * The tracked forks (and database directories, when {@code databases} is not null) at each step's
+     * bound, the newest entry over the steps winning: the state a lineage has at an LSN. Of one database,
+     * or of all when {@code spcOid} is null.
+     */
+    static void forksAt(Tables tables, Txn<byte[]> txn, Lineage lineage, Integer spcOid, Integer dbOid,
+                        Map<RelTag, Long> forks, Set<DatabaseDir> databases) {
+        Set<RelTag> decided = new HashSet<>();
+        Set<DatabaseDir> dirsDecided = new HashSet<>();
+        for (Lineage.Step step : lineage.steps()) {
+            Lsn bound = aligned(step.upTo());
+            byte[] prefix = spcOid == null ? Keys.timeline(step.timeline()) : dbPrefix(step.timeline(), spcOid, dbOid);
+            Map<RelTag, OptionalLong> newest = new HashMap<>();
+            try (TableCursor c = tables.relSizes().openCursor(txn)) {
+                for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                    if (!Keys.lsnAt(c.key(), Keys.TL + 13).isAfter(bound)) {
+                        newest.put(Keys.relAt(c.key()), IndexValues.forkSizeOf(c.val())); // keys ascend by LSN per fork
+                    }
+                }
+            }
+            newest.forEach((rel, n) -> {
+                if (decided.add(rel) && n.isPresent()) {
+                    forks.put(rel, n.getAsLong());
+                }
+            });
+            if (databases == null) {
+                continue;
+            }
+            Map<DatabaseDir, Boolean> dirs = new HashMap<>();
+            try (TableCursor c = tables.databases().openCursor(txn)) {
+                for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                    if (!Keys.lsnAt(c.key(), Keys.TL + 8).isAfter(bound)) {
+                        dirs.put(new DatabaseDir(Keys.getInt(c.key(), Keys.TL), Keys.getInt(c.key(), Keys.TL + 4)),
+                                IndexValues.databaseOf(c.val()));
+                    }
+                }
+            }
+            dirs.forEach((dir, exists) -> {
+                if (dirsDecided.add(dir) && exists) {
+                    databases.add(dir);
+                }
+            });
+        }
+    }
+
+    private static byte[] dbPrefix(TimelineId tl, int spcOid, int dbOid) {
+        byte[] k = new byte[Keys.TL + 8];
+        tl.copyTo(k, 0);
+        Keys.putInt(k, Keys.TL, spcOid);
+        Keys.putInt(k, Keys.TL + 4, dbOid);
+        return k;
+    }
+
+    // ---- coverage
+
+    /** How far the index answers for {@code at}'s owner timeline: its watermark, or where its stored records end when it has them all. */
+    private Lsn indexedEnd(Txn<byte[]> txn, TimelineId id, Lsn at) {
+        Timeline t = owner(txn, id, at);
+        IndexWatermark w = watermark(tables, txn, t.id());
+        if (w == null) {
+            return Lsn.INVALID;
+        }
+        // no record ends in (upTo, the stored end] once the last stored record is indexed
+        return reachesStoredEnd(txn, t.id(), w) ? Lsn.max(w.upTo(), wal.storedEnd(txn, t.id()) == null ? w.upTo()
+                : wal.storedEnd(txn, t.id())) : w.upTo();
+    }
+
+    private boolean reachesStoredEnd(Txn<byte[]> txn, TimelineId id, IndexWatermark w) {
+        Lsn last = wal.lastRecordEnd(txn, id);
+        return last == null || !w.upTo().isBefore(last);
+    }
+
+    private void requireCovered(Txn<byte[]> txn, TimelineId id, Lsn at) {
+        Timeline t = owner(txn, id, at);
+        IndexWatermark w = watermark(tables, txn, t.id());
+        if (w == null || at.isBefore(w.base())) {
+            throw new IndexNotReadyException("the page index of timeline " + t.id() + " does not reach back to " + at
+                    + (w == null ? " (not started: no image to start from yet)" : "; it starts at " + w.base()));
+        }
+        if (aligned(at).isAfter(aligned(indexedEnd(txn, id, at)))) {
+            throw new IndexNotReadyException("the page index of timeline " + t.id() + " is written up to " + w.upTo()
+                    + ", not yet " + at);
+        }
+    }
+
+    /** The timeline whose own history holds {@code at}: below a branch point, the parent's. */
+    private Timeline owner(Txn<byte[]> txn, TimelineId id, Lsn at) {
+        Timeline t = timelines.require(txn, id);
+        while (t.parent() != null && !at.isAfter(t.branchLsn())) {
+            t = timelines.require(txn, t.parent());
+        }
+        return t;
+    }
+
+    static Lsn aligned(Lsn lsn) {
+        return Lsn.of(WalGeometry.maxAlign(lsn.value()));
+    }
+}

@@ -1,0 +1,94 @@
+package dev.zenith.storage.page;
+
+import dev.zenith.storage.index.IndexNotReadyException;
+import dev.zenith.storage.index.PageIndex;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.SlruKind;
+import dev.zenith.wal.change.RelationSizes;
+import dev.zenith.wal.segment.WalGeometry;
+
+import java.util.OptionalLong;
+import java.util.function.Supplier;
+
+/**
+ * Relation existence, sizes and database sizes at any LSN the page index covers (main, visibility-map
+ * and init forks: {@link PageIndex}); pages, SLRU segments and free-space maps (not WAL-logged, so not
+ * in the index) as {@link ImagePageSource} answers them, exactly in an image's window. A database's
+ * size in an image's window is the image's (every fork, as the files); elsewhere the bytes of its
+ * main, visibility-map and init forks.
+ */
+public final class IndexedPageSource implements PageSource {
+    private final PageIndex index;
+    private final ImagePageSource images;
+
+    public IndexedPageSource(PageIndex index, ImagePageSource images) {
+        this.index = index;
+        this.images = images;
+    }
+
+    @Override
+    public boolean exists(TimelineId timeline, RelTag rel, Lsn lsn) {
+        if (!RelationSizes.tracks(rel.fork())) {
+            return images.exists(timeline, rel, lsn);
+        }
+        return indexed(() -> index.exists(timeline, rel, lsn), lsn);
+    }
+
+    @Override
+    public int nblocks(TimelineId timeline, RelTag rel, Lsn lsn) {
+        if (!RelationSizes.tracks(rel.fork())) {
+            return images.nblocks(timeline, rel, lsn);
+        }
+        OptionalLong n = indexed(() -> index.nblocks(timeline, rel, lsn), lsn);
+        if (n.isPresent()) {
+            return (int) n.getAsLong();
+        }
+        if (rel.fork() == ForkNumber.VISIBILITY_MAP) {
+            return 0; // as Neon: PostgreSQL creates the fork and asks its size before extending it
+        }
+        throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                "relation " + rel.path() + " does not exist at " + lsn);
+    }
+
+    @Override
+    public long dbSize(TimelineId timeline, int dbOid, Lsn lsn) {
+        try {
+            return images.dbSize(timeline, dbOid, lsn);
+        } catch (PageUnavailableException e) {
+            if (e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
+                throw e;
+            }
+        }
+        int spc = RelFileNode.DEFAULT_TABLESPACE;
+        if (!indexed(() -> index.databaseExists(timeline, spc, dbOid, lsn), lsn)) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                    "database " + Integer.toUnsignedString(dbOid) + " does not exist at " + lsn);
+        }
+        long blocks = indexed(() -> index.forksOf(timeline, spc, dbOid, lsn), lsn).values().stream()
+                .mapToLong(Long::longValue).sum();
+        return blocks * WalGeometry.BLCKSZ;
+    }
+
+    @Override
+    public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        return images.page(timeline, rel, block, lsn);
+    }
+
+    @Override
+    public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
+        return images.slruSegment(timeline, kind, segment, lsn);
+    }
+
+    private static <T> T indexed(Supplier<T> question, Lsn lsn) {
+        try {
+            return question.get();
+        } catch (IndexNotReadyException e) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
+                    "not materialized at " + lsn + " yet: " + e.getMessage());
+        }
+    }
+}
