@@ -9,6 +9,7 @@ import dev.zenith.server.export.SnapshotExporter;
 import dev.zenith.server.importer.SnapshotImporter;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.config.ZenithConfig;
+import dev.zenith.server.pageindex.PageIndexLoop;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.server.offload.Offloads;
@@ -67,6 +68,7 @@ public final class ZenithDaemon {
     private Management management;
     private SnapshotExporter exporter;
     private SnapshotImporter importer;
+    private PageIndexLoop pageIndex;
     private HttpServer http;
     private String walServiceDeployment;
 
@@ -198,6 +200,8 @@ public final class ZenithDaemon {
             storages.reserve("the base backups' scratch directory", config.scratchDir(), true);
             computes = new ComputeManager(vertx, config, pg, storages, management);
             computes.recover();
+            pageIndex = new PageIndexLoop(storages, config.pageIndex());
+            pageIndex.start();
             exporter = new SnapshotExporter(config, storages, computes, pg);
             exporter.removeUnfinished();
             importer = new SnapshotImporter(config, storages, computes, management, pg);
@@ -314,6 +318,9 @@ public final class ZenithDaemon {
             if (computes != null) {
                 computes.stopAllBlocking();
                 computes.close();
+            }
+            if (pageIndex != null) {
+                pageIndex.close();
             }
             if (storages != null) {
                 storages.close();

@@ -43,6 +43,7 @@ public record ZenithConfig(
         String replicationPassword,
         long authenticationTimeoutMs,
         PageServiceSettings pageService,
+        PageIndexSettings pageIndex,
         int maxHeapMb,
         int maxDirectMemoryMb,
         dev.zenith.server.offload.OffloadSettings offload) {
@@ -55,13 +56,21 @@ public record ZenithConfig(
     public record PageServiceSettings(long waitLsnTimeoutMs, int maxPipelinedRequests, int workers) {
     }
 
+    /**
+     * The background writer of each storage's page index (block changes, relation sizes, databases):
+     * how often it looks for WAL not indexed yet, and how much WAL one LMDB transaction of it covers.
+     */
+    public record PageIndexSettings(long intervalMs, long batchBytes) {
+    }
+
     /** Environment variables that override the file; nothing else in the environment is read. */
     static final List<String> ENVIRONMENT_KEYS = List.of("ZENITH_HOME", "ZENITH_HTTP_PORT", "ZENITH_PG_PORT",
             "ZENITH_COMPUTE_FIRST_PORT", "ZENITH_COMPUTES_DIR", "ZENITH_REPLICATION_USER", "ZENITH_REPLICATION_PASSWORD");
     /** PostgreSQL settings every compute gets from zenith (ComputeManager): computes.settings may not name them. */
     static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
             "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
-    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service", "daemon", "offload");
+    private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service", "page_index",
+            "daemon", "offload");
     /**
      * The daemon's memory bound, read here so a bad value stops the start naming it; the launcher (zenith
      * start) turns it into the JVM's -Xmx and -XX:MaxDirectMemorySize. 0: the JVM's default (a quarter of RAM).
@@ -131,6 +140,7 @@ public record ZenithConfig(
         Section computes = Section.of(json, "computes", "first_port", "dir", "settings");
         Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
         Section pages = Section.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers");
+        Section index = Section.of(json, "page_index", "interval_ms", "batch_bytes");
         Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
         Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests");
@@ -180,6 +190,9 @@ public record ZenithConfig(
                 new PageServiceSettings(pages.number("wait_lsn_timeout_ms", 60_000, 1, Integer.MAX_VALUE),
                         (int) pages.number("max_pipelined_requests", 256, 1, 65_536),
                         (int) pages.number("workers", 4, 1, 256)),
+                // Off the acknowledgement path: seconds behind the WAL is fine (questions beyond it catch up).
+                new PageIndexSettings(index.number("interval_ms", 1000, 1, Integer.MAX_VALUE),
+                        index.number("batch_bytes", 16 << 20, 8192, 1L << 30)),
                 // Measured (bench/daemon-memory.sh): the largest live heap over imports, materializations,
                 // diffs and base backups of a scale 10 database stays under 100 MB.
                 (int) daemon.numberOrZero("max_heap_mb", DEFAULT_MAX_HEAP_MB, 64, 1 << 20),
@@ -224,7 +237,7 @@ public record ZenithConfig(
     public ZenithConfig withReplicationPassword(String password) {
         return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
                 computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
-                authenticationTimeoutMs, pageService, maxHeapMb, maxDirectMemoryMb, offload);
+                authenticationTimeoutMs, pageService, pageIndex, maxHeapMb, maxDirectMemoryMb, offload);
     }
 
     /** Without the replication password: settings get logged, secrets never. */

@@ -7,6 +7,7 @@ import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.page.ImagePageSource;
+import dev.zenith.storage.page.IndexedPageSource;
 import dev.zenith.storage.page.PageSource;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.Future;
@@ -27,7 +28,8 @@ import java.util.function.BiPredicate;
  * The page service: Neon's pagestream (v2 and v3) on normal connections of the pg port, after the
  * WAL service's start-up and authentication. What every page connection shares: the worker pool that
  * reads the store (no event loop does), the page sources, and the settings. Answers come from a
- * {@link PageSource} per storage: today {@link ImagePageSource}, exact at images only.
+ * {@link PageSource} per storage: {@link IndexedPageSource}, relation sizes and existence at any LSN the page
+ * index covers, pages exact at images only (today).
  */
 public final class PageService {
     private final Vertx vertx;
@@ -75,7 +77,8 @@ public final class PageService {
             throw new UnknownTargetException("timeline " + command.timelineId() + " not found in tenant " + command.tenantId()
                     + " (storage '" + s.name() + "')");
         }
-        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), st -> new ImagePageSource(st.pages(), st.images(), st.wal())));
+        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), st -> new IndexedPageSource(st.index(),
+                new ImagePageSource(st.pages(), st.images(), st.wal()))));
     }
 
     /** A pagestream command naming a tenant or timeline we do not have. */

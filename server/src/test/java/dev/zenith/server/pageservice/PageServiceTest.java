@@ -218,10 +218,15 @@ class PageServiceTest {
             String beyond = errorOf(c, 4, RawPageClient.LATEST, end.value() + (64 << 20), 1259, 0);
             assertTrue(beyond.contains("is beyond the end of WAL") && beyond.contains("no running compute writes to it"), beyond);
             assertTrue(errorOf(c, 5, RawPageClient.LATEST, RawPageClient.LATEST, 1259, 0).contains("beyond any WAL"));
-            // In retention, but between the images: no exact answer yet, and never a guessed one.
+            // In retention, but between the images: no exact page yet, and never a guessed one (sizes are
+            // answered there from the page index: PageIndexOracleTest holds them against PostgreSQL's files).
             long middle = horizon.value() + (end.value() - horizon.value()) / 2;
-            String between = errorOf(c, 6, middle, middle, 1259, 0);
+            c.sendCopy(RawPageClient.getPageV3(6, middle, middle, DEFAULT_TABLESPACE, POSTGRES_DB, 1259, 0, 0));
+            String between = RawPageClient.cstring(RawPageClient.v3Answer(c.copyData(), 103, 6));
             assertTrue(between.startsWith("page not materialized at " + Lsn.of(middle)), between);
+            c.sendCopy(RawPageClient.v3(1, 16, middle, middle, 13).putInt(DEFAULT_TABLESPACE).putInt(POSTGRES_DB)
+                    .putInt(1259).put((byte) 0).array());
+            assertTrue(RawPageClient.v3Answer(c.copyData(), 101, 16).getInt(38) > 0, "pg_class's size between the images");
             assertEquals("relation base/5/999999 does not exist at " + end, errorOf(c, 7, RawPageClient.LATEST, 0, 999999, 0));
             assertEquals("invalid fork number 9", errorOf(c, 8, RawPageClient.LATEST, 0, 1259, 9));
             // A GetPage of a missing relation, an invalid SLRU kind, an SLRU segment that does not exist.
