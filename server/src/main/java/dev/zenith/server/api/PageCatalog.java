@@ -41,6 +41,7 @@ final class PageCatalog {
             }
             out.add(HistoryJson.timeline(st).put("end_lsn", store.wal().lastRecordEnd(id).map(Lsn::toString).orElse(null))
                     .put("retention_horizon", store.images().retentionHorizon(id).map(Lsn::toString).orElse(null))
+                    .put("index_lsn", store.index().watermark(id).map(Lsn::toString).orElse(null))
                     .put("pgs", names));
         }
         return out;

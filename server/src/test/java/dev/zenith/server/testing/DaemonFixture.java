@@ -74,6 +74,8 @@ public final class DaemonFixture implements AutoCloseable {
     public final JsonObject receiverSettings = new JsonObject();
     /** Settings of the {@code offload} section (s3 storages). */
     public final JsonObject offloadSettings = new JsonObject();
+    /** Settings of the {@code page_index} section, for a test that needs them. */
+    public final JsonObject pageIndexSettings = new JsonObject();
 
     public JsonObject configJson() {
         JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
@@ -85,7 +87,8 @@ public final class DaemonFixture implements AutoCloseable {
                 .put("pg", pgSettings.copy().put("host", "127.0.0.1").put("port", pgPort))
                 .put("computes", computes)
                 .put("page_service", pageServiceSettings.copy())
-                .put("offload", offloadSettings.copy());
+                .put("offload", offloadSettings.copy())
+                .put("page_index", pageIndexSettings.copy());
     }
 
     public DaemonFixture startInProcess() throws Exception {

@@ -2,6 +2,7 @@ package dev.zenith.storage.gc;
 
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImageStore;
+import dev.zenith.storage.index.PageIndex;
 import dev.zenith.storage.journal.WalJournals;
 import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.image.ManifestCodec;
@@ -284,6 +285,9 @@ public final class GarbageCollector {
                         flags -> (flags[0] & PageChange.HINT_ONLY) != 0, apply);
                 index += dropHistoryBelow(txn, tables.relSizes(), id, horizon, Keys.TL + 13, v -> false, apply);
                 index += dropHistoryBelow(txn, tables.databases(), id, horizon, Keys.TL + 8, v -> false, apply);
+                if (apply) {
+                    PageIndex.raiseBase(tables, txn, id, horizon); // below it the index no longer tells every state
+                }
             }
             if (oldestImage != null) {
                 imagesFreed = dropKeysBelow(txn, tables.images(), id, oldestImage, Keys.TL, apply);

@@ -68,6 +68,14 @@ public final class PageIndex {
         }
     }
 
+    /** The index answers no question below {@code lsn} any more (garbage collection merged the history there). */
+    public static void raiseBase(Tables tables, Txn<byte[]> txn, TimelineId id, Lsn lsn) {
+        IndexWatermark w = watermark(tables, txn, id);
+        if (w != null && w.base().isBefore(lsn)) {
+            tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(lsn, w.upTo()).encode());
+        }
+    }
+
     static IndexWatermark watermark(Tables tables, Txn<byte[]> txn, TimelineId id) {
         byte[] v = tables.indexState().get(txn, Keys.timeline(id));
         return v == null ? null : IndexWatermark.decode(v);

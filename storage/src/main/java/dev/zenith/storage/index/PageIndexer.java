@@ -264,7 +264,9 @@ public final class PageIndexer {
                 changes.forEach((k, flags) -> tables.blockChanges().put(txn, k, new byte[] {(byte) (int) flags}));
                 sizes.forEach((k, v) -> tables.relSizes().put(txn, k, v));
                 databases.forEach((k, v) -> tables.databases().put(txn, k, v));
-                tables.indexState().put(txn, Keys.timeline(id), watermark.encode());
+                IndexWatermark stored = PageIndex.watermark(tables, txn, id); // GC may have raised its base meanwhile
+                Lsn base = stored == null ? watermark.base() : Lsn.max(stored.base(), watermark.base());
+                tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(base, watermark.upTo()).encode());
                 txn.commit();
                 return true;
             }
