@@ -47,7 +47,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The store's page index (block_changes, rel_sizes, databases) written by its background indexer from
- * real WAL, against PostgreSQL itself: a compute runs pgbench, TRUNCATE, a VACUUM that cuts a table,
+ * real WAL, against PostgreSQL itself: a compute runs pgbench, TRUNCATE, a WAL switch, a VACUUM that cuts a table,
  * DROP TABLE, CREATE DATABASE by WAL_LOG and by FILE_COPY with writes in both, DROP DATABASE; the
  * store gets its image and its WAL (and a branch carries the WAL after a mid point on its own
  * timeline); the index is written in small batches across a reopen of the store. At LSNs sampled
@@ -77,6 +77,7 @@ class PageIndexOracleTest {
         c.pgbench("-n", "-c", "2", "-j", "2", "-T", "8", "-R", "200");
         rc.mark("pgbench");
         OracleSteps.truncate(rc);
+        c.psql("SELECT pg_switch_wal()"); // the index decodes on in the next segment
         OracleSteps.vacuumTruncating(rc);
         c.psql("CREATE TABLE doomed AS SELECT g AS a FROM generate_series(1, 3000) g");
         rc.mark("before DROP TABLE");

@@ -72,7 +72,7 @@ public final class PageIndex {
     public static void raiseBase(Tables tables, Txn<byte[]> txn, TimelineId id, Lsn lsn) {
         IndexWatermark w = watermark(tables, txn, id);
         if (w != null && w.base().isBefore(lsn)) {
-            tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(lsn, w.upTo()).encode());
+            tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(lsn, w.upTo(), w.next()).encode());
         }
     }
 

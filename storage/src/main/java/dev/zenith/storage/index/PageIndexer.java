@@ -71,11 +71,14 @@ public final class PageIndexer {
         final RelationSizes sizes;
         final Lsn base;
         Lsn upTo;
+        /** Where the next record starts. */
+        Lsn next;
 
-        Tracked(RelationSizes sizes, Lsn base, Lsn upTo) {
+        Tracked(RelationSizes sizes, Lsn base, Lsn upTo, Lsn next) {
             this.sizes = sizes;
             this.base = base;
             this.upTo = upTo;
+            this.next = next;
         }
     }
 
@@ -99,6 +102,9 @@ public final class PageIndexer {
      * (call again while it returns more than 0). Returns the records indexed.
      */
     public synchronized long indexAll() {
+        if (closed) {
+            return 0; // the store is closing: not even its timelines are read
+        }
         long records = 0;
         for (Timeline t : rootsFirst(timelines.all())) {
             records += step(t.id());
@@ -183,9 +189,10 @@ public final class PageIndexer {
 
     private long indexBatch(TimelineId id, Tracked s, Lsn last, Lsn end) {
         Batch batch = new Batch(id);
-        Lsn from = WalIndexer.nextRecordStart(s.upTo);
+        Lsn from = s.next;
         WalStreamDecoder decoder = WalStreamDecoder.startingAt(from);
         Lsn upTo = s.upTo;
+        Lsn next = s.next;
         long records = 0;
         Lsn at = from;
         while (at.isBefore(end) && upTo.isBefore(last) && at.minus(from) < batchBytes) {
@@ -199,6 +206,7 @@ public final class PageIndexer {
                 if (r instanceof DecodedRecord rec) {
                     batch.add(rec, s.sizes);
                     upTo = rec.endLsn();
+                    next = rec.nextRecordLsn(); // past a WAL switch's padding too
                     records++;
                 } else if (r instanceof EndOfWal invalid) {
                     LOG.warning("page index of timeline " + id + " stops at " + upTo + ": " + invalid);
@@ -212,11 +220,12 @@ public final class PageIndexer {
         if (records == 0) {
             return 0;
         }
-        if (!batch.commit(new IndexWatermark(s.base, upTo))) {
+        if (!batch.commit(new IndexWatermark(s.base, upTo, next))) {
             tracked.remove(id);
             return 0;
         }
         s.upTo = upTo;
+        s.next = next;
         return records;
     }
 
@@ -266,7 +275,7 @@ public final class PageIndexer {
                 databases.forEach((k, v) -> tables.databases().put(txn, k, v));
                 IndexWatermark stored = PageIndex.watermark(tables, txn, id); // GC may have raised its base meanwhile
                 Lsn base = stored == null ? watermark.base() : Lsn.max(stored.base(), watermark.base());
-                tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(base, watermark.upTo()).encode());
+                tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(base, watermark.upTo(), watermark.next()).encode());
                 txn.commit();
                 return true;
             }
@@ -288,7 +297,7 @@ public final class PageIndexer {
             }
             w = PageIndex.watermark(tables, txn, id);
             if (w != null) {
-                return new Tracked(stateAt(txn, id, w.upTo()), w.base(), w.upTo());
+                return new Tracked(stateAt(txn, id, w.upTo()), w.base(), w.upTo(), w.next());
             }
             if (t.parent() != null) {
                 IndexWatermark parent = PageIndex.watermark(tables, txn, t.parent());
@@ -297,7 +306,7 @@ public final class PageIndexer {
                     return null; // the parent's index has not reached the branch point yet
                 }
                 RelationSizes state = stateAt(txn, id, t.branchLsn());
-                Tracked s = new Tracked(state, t.branchLsn(), t.branchLsn());
+                Tracked s = new Tracked(state, t.branchLsn(), t.branchLsn(), WalIndexer.nextRecordStart(t.branchLsn()));
                 start(id, s, Map.of(), Set.of());
                 return s;
             }
@@ -314,7 +323,7 @@ public final class PageIndexer {
             }
         }
         Set<DatabaseDir> dirs = databaseDirectories(image.directories());
-        Tracked s = new Tracked(new RelationSizes(forks, dirs), image.lsn(), image.lsn());
+        Tracked s = new Tracked(new RelationSizes(forks, dirs), image.lsn(), image.lsn(), image.lsn());
         start(id, s, forks, dirs);
         return s;
     }
@@ -329,7 +338,7 @@ public final class PageIndexer {
                     IndexValues.forkSize(java.util.OptionalLong.of(n))));
             dirs.forEach(d -> tables.databases().put(txn, Keys.database(id, d.spcOid(), d.dbOid(), s.base),
                     IndexValues.database(true)));
-            tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(s.base, s.upTo).encode());
+            tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(s.base, s.upTo, s.next).encode());
             txn.commit();
         }
     }
