@@ -1,5 +1,6 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.anchor.AnchorStore;
 import dev.zenith.storage.gc.GarbageCollector;
 import dev.zenith.storage.image.ImageStore;
 import dev.zenith.storage.image.PgWalWriter;
@@ -11,6 +12,7 @@ import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.page.PageStore;
+import dev.zenith.storage.page.Watermarks;
 import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
@@ -36,7 +38,7 @@ import java.util.stream.Stream;
  * WAL, page versions, images and the server's metadata documents. It opens, locks and closes the
  * environment and hands out the stores that each do one job with it:
  * {@link #timelines()}, {@link #wal()}, {@link #journals()}, {@link #changes()}, {@link #pages()},
- * {@link #images()}, {@link #pgWal()}, {@link #pgTimelines()}, {@link #documents()}, {@link #garbage()}.
+ * {@link #images()}, {@link #anchors()}, {@link #watermarks()}, {@link #pgWal()}, {@link #pgTimelines()}, {@link #documents()}, {@link #garbage()}.
  * Every method is blocking and thread-safe; every write is one durable (synced) LMDB transaction,
  * except imports, which commit pages in batches and their manifest last.
  */
@@ -59,6 +61,8 @@ public final class Store implements AutoCloseable {
     private final PgWalWriter pgWal;
     private final GarbageCollector garbage;
     private final PageIndex index;
+    private final AnchorStore anchors;
+    private final Watermarks watermarks;
 
     private Store(Path directory, Path identity, StoreLock lock, Tables tables, int journalFileBytes) {
         this.directory = directory;
@@ -78,6 +82,8 @@ public final class Store implements AutoCloseable {
         this.pgWal = new PgWalWriter(timelines, wal, pgTimelines);
         this.index = new PageIndex(tables, timelines, wal, new PageIndexer(tables, timelines, wal, images));
         this.garbage = new GarbageCollector(tables, timelines, wal, images, journals, documents);
+        this.anchors = new AnchorStore(tables, timelines);
+        this.watermarks = new Watermarks(tables, timelines);
     }
 
     private dev.zenith.wal.Lsn storedWalEnd(Txn<byte[]> txn, TimelineId id) {
@@ -196,6 +202,16 @@ public final class Store implements AutoCloseable {
     /** PostgreSQL's timelines (TLIs) and history files along the store's timelines. */
     public PgTimelines pgTimelines() {
         return pgTimelines;
+    }
+
+    /** Checkpoints redo runs can start from (pg_control and status files). */
+    public AnchorStore anchors() {
+        return anchors;
+    }
+
+    /** How far background materialization has made every block's version exact, per timeline. */
+    public Watermarks watermarks() {
+        return watermarks;
     }
 
     /** The caller's documents. */

@@ -1,5 +1,6 @@
 package dev.zenith.storage.gc;
 
+import dev.zenith.storage.anchor.AnchorStore;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImageStore;
 import dev.zenith.storage.index.PageIndex;
@@ -169,6 +170,8 @@ public final class GarbageCollector {
             index += deleteAll(txn, tables.blockChanges(), prefix, apply, length -> { });
             index += deleteAll(txn, tables.relSizes(), prefix, apply, length -> { });
             index += deleteAll(txn, tables.databases(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.anchors(), prefix, apply, length -> { });
+            index += deleteAll(txn, tables.materialized(), prefix, apply, length -> { });
             if (apply) {
                 tables.indexState().delete(txn, prefix);
                 tables.walState().delete(txn, prefix);
@@ -215,6 +218,7 @@ public final class GarbageCollector {
                     m.files().forEach(f -> referenced.add(f.sha256()));
                 }
             }
+            referenced.addAll(AnchorStore.referencedBlobs(tables, txn));
             try (TableCursor c = tables.blobs().openCursor(txn)) {
                 for (boolean ok = c.first(); ok; ok = c.next()) {
                     if (!referenced.contains(HexFormat.of().formatHex(c.key()))) {
@@ -225,7 +229,10 @@ public final class GarbageCollector {
         }
         if (!unreferenced.isEmpty()) {
             try (Txn<byte[]> txn = tables.write()) {
-                unreferenced.forEach(k -> tables.blobs().delete(txn, k));
+                // an anchor stored since the read above may share a blob: keep what anchors refer to now
+                Set<String> anchored = AnchorStore.referencedBlobs(tables, txn);
+                unreferenced.stream().filter(k -> !anchored.contains(HexFormat.of().formatHex(k)))
+                        .forEach(k -> tables.blobs().delete(txn, k));
                 txn.commit();
             }
         }
@@ -278,6 +285,8 @@ public final class GarbageCollector {
                 walFreed = dropWalBelow(txn, id, horizon, apply);
                 index += dropKeysBelow(txn, tables.changesByLsn(), id, horizon, Keys.TL, apply);
                 index += dropKeysBelow(txn, tables.checkpoints(), id, horizon, Keys.TL, apply);
+                // anchors whose redo point's WAL went are of no use (keys are checkpoint LSNs, after the redo point)
+                index += dropKeysBelow(txn, tables.anchors(), id, horizon, Keys.TL, apply);
                 index += dropCommitsBelow(txn, id, horizon, apply);
                 // the page index: below the horizon only the newest entry of each block, fork and database
                 // is still asked (the state there, or "changed since v" for an older v); hint-only changes never are

@@ -13,8 +13,8 @@ import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 
-/** Content-addressed file contents: sha-256 -> [4-byte length][lz4 block]. Identical files are stored once. */
-final class Blobs {
+/** Content-addressed file contents: sha-256 -> [4-byte length][lz4 block]. Identical files are stored once (images and anchors share them). */
+public final class Blobs {
     private static final LZ4Compressor COMPRESSOR = LZ4Factory.fastestInstance().fastCompressor();
     // the safe decompressor has a JNI implementation; the "fast" one is pure Java in lz4-java 1.14
     private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
@@ -22,7 +22,7 @@ final class Blobs {
     private Blobs() {
     }
 
-    static byte[] sha256(byte[] content) {
+    public static byte[] sha256(byte[] content) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(content);
         } catch (NoSuchAlgorithmException e) {
@@ -30,12 +30,12 @@ final class Blobs {
         }
     }
 
-    static String hex(byte[] hash) {
+    public static String hex(byte[] hash) {
         return HexFormat.of().formatHex(hash);
     }
 
     /** Stores the content unless present; returns the encoded size written, 0 if it was there. */
-    static int put(Table blobs, Txn<byte[]> txn, byte[] hash, byte[] content) {
+    public static int put(Table blobs, Txn<byte[]> txn, byte[] hash, byte[] content) {
         if (blobs.get(txn, hash) != null) {
             return 0;
         }
@@ -48,7 +48,7 @@ final class Blobs {
     }
 
     /** The content whose sha-256 is {@code sha256Hex}: it is its own checksum, so it is checked too. */
-    static byte[] get(Table blobs, Txn<byte[]> txn, String sha256Hex) {
+    public static byte[] get(Table blobs, Txn<byte[]> txn, String sha256Hex) {
         byte[] value = blobs.get(txn, HexFormat.of().parseHex(sha256Hex));
         if (value == null) {
             throw new StoreCorruptException("file content with sha-256 " + sha256Hex + " is missing from the store");

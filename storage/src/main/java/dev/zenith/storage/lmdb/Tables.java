@@ -74,6 +74,10 @@ public final class Tables implements AutoCloseable {
     private final Table databases;
     /** timeline -> where the page index of that timeline starts and how far it is written. */
     private final Table indexState;
+    /** (timeline, checkpoint record LSN) -> an anchor: pg_control, redo point, record end, status files' blobs. */
+    private final Table anchors;
+    /** (timeline, redo point) -> the record end every block has an exact stored version at (materialization steps). */
+    private final Table materialized;
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
@@ -111,6 +115,9 @@ public final class Tables implements AutoCloseable {
                 + Integer.toUnsignedString(Keys.getInt(k, Keys.TL + 4)) + " in tablespace "
                 + Integer.toUnsignedString(Keys.getInt(k, Keys.TL)) + " at " + Keys.lsnAt(k, Keys.TL + 8));
         indexState = table(env, dir, "index_state", k -> "timeline " + Keys.timelineOf(k));
+        anchors = table(env, dir, "anchors", k -> "timeline " + Keys.timelineOf(k) + ", anchor at " + Keys.lsnAt(k, Keys.TL));
+        materialized = table(env, dir, "materialized",
+                k -> "timeline " + Keys.timelineOf(k) + ", materialized at " + Keys.lsnAt(k, Keys.TL));
         if (FORMAT_WITHOUT_CHECKSUMS.equals(format)) {
             addChecksums(dir);
         }
@@ -265,9 +272,17 @@ public final class Tables implements AutoCloseable {
         return indexState;
     }
 
+    public Table anchors() {
+        return anchors;
+    }
+
+    public Table materialized() {
+        return materialized;
+    }
+
     private List<Table> all() {
         return List.of(timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages, images, blobs, meta,
-                blockChanges, relSizes, databases, indexState);
+                blockChanges, relSizes, databases, indexState, anchors, materialized);
     }
 
     /** The tables whose keys start with a timeline id, by name. */
@@ -285,6 +300,8 @@ public final class Tables implements AutoCloseable {
         out.put("rel_sizes", relSizes);
         out.put("databases", databases);
         out.put("index_state", indexState);
+        out.put("anchors", anchors);
+        out.put("materialized", materialized);
         return out;
     }
 
@@ -309,7 +326,7 @@ public final class Tables implements AutoCloseable {
     public Map<String, Long> entries(Txn<byte[]> txn) {
         Map<String, Long> out = new LinkedHashMap<>();
         for (Table table : List.of(timelines, walChunks, pages, images, blobs, changesByLsn, commits, checkpoints, meta,
-                blockChanges, relSizes, databases)) {
+                blockChanges, relSizes, databases, anchors, materialized)) {
             out.put(table.name(), table.stat(txn).entries);
         }
         return out;

@@ -1,0 +1,94 @@
+package dev.zenith.storage.page;
+
+import dev.zenith.storage.StoreCorruptException;
+import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.TableCursor;
+import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.timeline.TimelineStore;
+import dev.zenith.wal.Lsn;
+import org.lmdbjava.GetOp;
+import org.lmdbjava.Txn;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Background materialization's progress per timeline (docs/page-versions.md, "Background
+ * materialization"): each step says that at {@code target} (the last record end at or before an
+ * anchor's redo point) every block of the timeline has an exact stored version, the newest at or
+ * below it. A step's pages and the step itself are committed in one LMDB transaction, so a crash
+ * leaves either both or neither. The newest step is the timeline's watermark. Blocking, thread-safe.
+ */
+public final class Watermarks {
+    /** Every block has an exact version at {@code target}; replay from the anchor whose redo point is {@code redoPoint} may start from them. */
+    public record Step(Lsn redoPoint, Lsn target) {
+    }
+
+    private final Tables tables;
+    private final TimelineStore timelines;
+
+    public Watermarks(Tables tables, TimelineStore timelines) {
+        this.tables = tables;
+        this.timelines = timelines;
+    }
+
+    /** The timeline's steps, oldest first. */
+    public List<Step> steps(TimelineId id) {
+        List<Step> out = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.materialized().openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                out.add(step(c.key(), c.val()));
+            }
+        }
+        return out;
+    }
+
+    /** The newest step: the watermark. */
+    public Optional<Step> watermark(TimelineId id) {
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.materialized().openCursor(txn)) {
+            byte[][] hit = c.floor(Keys.timelineLsn(id, Lsn.of(-1L)), Keys.TL);
+            return hit == null ? Optional.empty() : Optional.of(step(hit[0], hit[1]));
+        }
+    }
+
+    /**
+     * Stores a step's page versions and the step in one durable transaction. A step below the
+     * current watermark is refused (two writers raced; the later one lost).
+     */
+    public void commit(TimelineId id, List<PageWrite> pages, Step step) {
+        try (Txn<byte[]> txn = tables.write()) {
+            timelines.require(txn, id);
+            try (TableCursor c = tables.materialized().openCursor(txn)) {
+                byte[][] hit = c.floor(Keys.timelineLsn(id, Lsn.of(-1L)), Keys.TL);
+                if (hit != null && !step(hit[0], hit[1]).target().isBefore(step.target())) {
+                    throw new IllegalStateException("timeline " + id + " is materialized up to "
+                            + step(hit[0], hit[1]).target() + " already, not below " + step.target());
+                }
+            }
+            Set<TimelineId> checked = new HashSet<>(List.of(id));
+            for (PageWrite w : pages) {
+                if (checked.add(w.timeline())) {
+                    timelines.require(txn, w.timeline());
+                }
+                tables.pages().put(txn, Keys.page(w.timeline(), w.rel(), w.block(), w.lsn()), PageCodec.encode(w.page()));
+            }
+            byte[] value = new byte[8];
+            Keys.putLong(value, 0, step.target().value());
+            tables.materialized().put(txn, Keys.timelineLsn(id, step.redoPoint()), value);
+            txn.commit();
+        }
+    }
+
+    private static Step step(byte[] key, byte[] value) {
+        if (value.length != 8) {
+            throw new StoreCorruptException("a materialization step of timeline " + Keys.timelineOf(key) + " has "
+                    + value.length + " bytes, not 8");
+        }
+        return new Step(Keys.lsnAt(key, Keys.TL), Keys.lsnAt(value, 0));
+    }
+}
