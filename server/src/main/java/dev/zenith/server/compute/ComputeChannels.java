@@ -1,5 +1,6 @@
 package dev.zenith.server.compute;
 
+import dev.zenith.server.anchor.AnchorRecorder;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
@@ -9,10 +10,12 @@ import io.vertx.core.Vertx;
 final class ComputeChannels {
     private final Vertx vertx;
     private final ZenithConfig config;
+    private final AnchorRecorder anchors;
 
-    ComputeChannels(Vertx vertx, ZenithConfig config) {
+    ComputeChannels(Vertx vertx, ZenithConfig config, AnchorRecorder anchors) {
         this.vertx = vertx;
         this.config = config;
+        this.anchors = anchors;
     }
 
     /** {@code password}: role postgres's, null for a storage made before computes had one (trust). */
@@ -21,6 +24,8 @@ final class ComputeChannels {
                 PostgresSettings.RECEIVER_NAME, ComputeManager.SLOT_NAME, config, () -> c.process.runningPid().isPresent());
         c.receiver = rx;
         rx.start();
+        // an anchor at each of its checkpoints, once durable here (then background materialization)
+        anchors.follow(store, c.record.timeline(), c.process.dataDir(), () -> c.receiver == rx);
     }
 
     /** The compute's SQL connection (SCRAM with its storage's password), made at the first question. */

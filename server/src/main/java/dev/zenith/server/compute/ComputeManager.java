@@ -10,7 +10,10 @@ import dev.zenith.server.history.PgLog;
 import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.history.StoredTimeline;
 import dev.zenith.server.jobs.Management;
+import dev.zenith.server.anchor.AnchorRecorder;
 import dev.zenith.server.ingest.WalReceiver;
+import dev.zenith.server.redo.RedoService;
+import dev.zenith.server.redo.RedoSettings;
 import dev.zenith.server.security.PassFile;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.server.replication.ComputeTimelines;
@@ -70,6 +73,8 @@ public final class ComputeManager implements ComputeTimelines {
     private final PgBranching branching;
     private final RetentionPolicy retention;
     private final PgHistory history;
+    private final RedoService redo;
+    private final AnchorRecorder anchors;
 
     public ComputeManager(Vertx vertx, ZenithConfig config, PgInstallation pg, StorageRegistry storages, Management management)
             throws IOException {
@@ -86,7 +91,12 @@ public final class ComputeManager implements ComputeTimelines {
         this.registry = new PgRegistry(config, pg, storages, computesDir);
         this.branches = new Branches(vertx, storages, snapshots, registry);
         DestroyIntents destroys = new DestroyIntents(pg, registry);
-        ComputeChannels channels = new ComputeChannels(vertx, config);
+        // Sparse redo's scratch area is emptied at every start: no storage may live in it.
+        storages.reserve("the redo runs' scratch directory (redo.scratch_dir)", config.redo().scratchDir(), true);
+        this.redo = RedoService.open(pg, config.redo().scratchDir(), new RedoSettings(config.redo().sharedBuffers(),
+                java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency());
+        this.anchors = new AnchorRecorder(vertx, redo::materializeSoon);
+        ComputeChannels channels = new ComputeChannels(vertx, config, anchors);
         this.lifecycle = new ComputeLifecycle(config, pg, registry, directories, branches, management, destroys,
                 channels);
         this.adoption = new StorageAdoption(storages, snapshots, registry, destroys, channels);
@@ -430,5 +440,13 @@ public final class ComputeManager implements ComputeTimelines {
         } catch (Exception e) {
             LOG.log(Level.WARNING, "management work did not drain before shutdown", e);
         }
+        anchors.close();
+        redo.close();
+    }
+
+    /** What the page service answers a storage's GetPage from: page versions, redo where none is exact. */
+    @Override
+    public dev.zenith.storage.page.PageSource pageSource(dev.zenith.storage.Store store) {
+        return redo.pageSource(store);
     }
 }

@@ -31,6 +31,9 @@ final class PostgresSettings {
         // Tablespaces live inside the data directory (LOCATION ''); the store keeps an outside LOCATION's
         // creation as an in-place one (WalIndexer), and recovery ends only with this on where such exist.
         s.put("allow_in_place_tablespaces", "on");
+        // A checkpoint a minute: each is an anchor redo runs start from (anchor.AnchorRecorder), so the
+        // WAL one replays is at most about a minute's. With fsync and full-page writes off it costs little.
+        s.put("checkpoint_timeout", "60s");
         s.putAll(configured);
         s.put("listen_addresses", "127.0.0.1");
         s.put("port", Integer.toString(port));

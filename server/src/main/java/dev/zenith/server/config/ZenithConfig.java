@@ -46,7 +46,8 @@ public record ZenithConfig(
         PageIndexSettings pageIndex,
         int maxHeapMb,
         int maxDirectMemoryMb,
-        dev.zenith.server.offload.OffloadSettings offload) {
+        dev.zenith.server.offload.OffloadSettings offload,
+        RedoConfig redo) {
 
     /**
      * The page service on the pg port: how long a request waits for WAL it needs (Neon:
@@ -63,6 +64,14 @@ public record ZenithConfig(
     public record PageIndexSettings(long intervalMs, long batchBytes) {
     }
 
+    /**
+     * Sparse redo runs (background materialization and GetPage): where their scratch data directories
+     * go (emptied at every start), each run's shared_buffers, how long its recovery may take, and how
+     * many run at once.
+     */
+    public record RedoConfig(Path scratchDir, String sharedBuffers, long timeoutSeconds, int concurrency) {
+    }
+
     /** Environment variables that override the file; nothing else in the environment is read. */
     static final List<String> ENVIRONMENT_KEYS = List.of("ZENITH_HOME", "ZENITH_HTTP_PORT", "ZENITH_PG_PORT",
             "ZENITH_COMPUTE_FIRST_PORT", "ZENITH_COMPUTES_DIR", "ZENITH_REPLICATION_USER", "ZENITH_REPLICATION_PASSWORD");
@@ -70,7 +79,7 @@ public record ZenithConfig(
     static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
             "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
     private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service", "page_index",
-            "daemon", "offload");
+            "daemon", "offload", "redo");
     /**
      * The daemon's memory bound, read here so a bad value stops the start naming it; the launcher (zenith
      * start) turns it into the JVM's -Xmx and -XX:MaxDirectMemorySize. 0: the JVM's default (a quarter of RAM).
@@ -144,6 +153,7 @@ public record ZenithConfig(
         Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
         Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests");
+        Section redo = Section.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -205,7 +215,11 @@ public record ZenithConfig(
                         java.time.Duration.ofMillis(offload.number("stop_wait_ms", 600_000, 0, Integer.MAX_VALUE)),
                         java.time.Duration.ofMillis(offload.number("gc_interval_ms", 600_000, 0, Integer.MAX_VALUE)),
                         java.time.Duration.ofMillis(offload.number("gc_grace_ms", 600_000, 0, Integer.MAX_VALUE)),
-                        (int) offload.number("keep_manifests", 128, 1, 1 << 20)));
+                        (int) offload.number("keep_manifests", 128, 1, 1 << 20)),
+                new RedoConfig(redo.string("scratch_dir", "").isBlank() ? home.resolve("redo")
+                        : Path.of(redo.string("scratch_dir", "")).toAbsolutePath().normalize(),
+                        redo.string("shared_buffers", "32MB"), redo.number("timeout_seconds", 600, 1, 86_400),
+                        (int) redo.number("concurrency", 1, 1, 64)));
     }
 
     /**
@@ -237,7 +251,7 @@ public record ZenithConfig(
     public ZenithConfig withReplicationPassword(String password) {
         return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
                 computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
-                authenticationTimeoutMs, pageService, pageIndex, maxHeapMb, maxDirectMemoryMb, offload);
+                authenticationTimeoutMs, pageService, pageIndex, maxHeapMb, maxDirectMemoryMb, offload, redo);
     }
 
     /** Without the replication password: settings get logged, secrets never. */

@@ -6,8 +6,6 @@ import dev.zenith.protocol.wire.FrontendDecoder;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
-import dev.zenith.storage.page.ImagePageSource;
-import dev.zenith.storage.page.IndexedPageSource;
 import dev.zenith.storage.page.PageSource;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.Future;
@@ -23,13 +21,15 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiPredicate;
+import java.util.function.Function;
 
 /**
  * The page service: Neon's pagestream (v2 and v3) on normal connections of the pg port, after the
  * WAL service's start-up and authentication. What every page connection shares: the worker pool that
  * reads the store (no event loop does), the page sources, and the settings. Answers come from a
- * {@link PageSource} per storage: {@link IndexedPageSource}, relation sizes and existence at any LSN the page
- * index covers, pages exact at images only (today).
+ * {@link PageSource} per storage, given by the daemon: relation sizes and existence at any LSN the page
+ * index covers ({@code IndexedPageSource}), pages from page versions, with redo where none is exact
+ * ({@code redo.RedoPageSource}).
  */
 public final class PageService {
     private final Vertx vertx;
@@ -39,12 +39,14 @@ public final class PageService {
     private final WorkerExecutor worker;
     /** Weak on the store: a detached storage's source goes with it. */
     private final Map<Store, PageSource> sources = Collections.synchronizedMap(new WeakHashMap<>());
+    private final Function<Store, PageSource> sourceOf;
     private final Set<PageConnection> connections = ConcurrentHashMap.newKeySet();
 
     /** {@code writers}: whether a running compute writes (storage name, timeline). */
     public PageService(Vertx vertx, ZenithConfig.PageServiceSettings settings, StorageRegistry storages,
-                       BiPredicate<String, TimelineId> writers) {
+                       BiPredicate<String, TimelineId> writers, Function<Store, PageSource> sourceOf) {
         this.vertx = vertx;
+        this.sourceOf = sourceOf;
         this.settings = settings;
         this.storages = storages;
         BoundsCache bounds = new BoundsCache(vertx, writers);
@@ -77,8 +79,7 @@ public final class PageService {
             throw new UnknownTargetException("timeline " + command.timelineId() + " not found in tenant " + command.tenantId()
                     + " (storage '" + s.name() + "')");
         }
-        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), st -> new IndexedPageSource(st.index(),
-                new ImagePageSource(st.pages(), st.images(), st.wal()))));
+        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), sourceOf));
     }
 
     /** A pagestream command naming a tenant or timeline we do not have. */

@@ -28,4 +28,9 @@ public interface ComputeTimelines {
 
     /** Timelines open replication connections follow: in use, like those of pgs and snapshots. */
     FollowedTimelines followedTimelines();
+
+    /** What the page service answers a storage's requests from. */
+    default dev.zenith.storage.page.PageSource pageSource(dev.zenith.storage.Store store) {
+        return new dev.zenith.storage.page.ImagePageSource(store.pages(), store.images(), store.wal());
+    }
 }

@@ -62,7 +62,7 @@ public final class WalService extends VerticleBase {
     @Override
     public Future<?> start() {
         worker = vertx.createSharedWorkerExecutor("zenith-walservice", 4, 6, TimeUnit.HOURS);
-        pages = new PageService(vertx, pageSettings, storages, computes::hasWriter);
+        pages = new PageService(vertx, pageSettings, storages, computes::hasWriter, computes::pageSource);
         return worker.executeBlocking(() -> {
             // Base backups a previous run left half-streamed.
             FileTrees.delete(settings.scratchDir());

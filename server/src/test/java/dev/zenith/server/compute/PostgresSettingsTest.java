@@ -26,6 +26,9 @@ class PostgresSettingsTest {
         assertEquals("", s.get("unix_socket_directories"));
         assertEquals(PostgresSettings.RECEIVER_NAME, s.get("synchronous_standby_names"));
         assertEquals("off", s.get("full_page_writes"));
+        // an anchor a minute by default (redo replays at most about that much WAL), configurable
+        assertEquals("60s", s.get("checkpoint_timeout"));
+        assertEquals("5min", PostgresSettings.of("main", 1, Map.of("checkpoint_timeout", "5min")).get("checkpoint_timeout"));
     }
 
     @Test

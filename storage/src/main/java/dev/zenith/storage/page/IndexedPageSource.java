@@ -17,15 +17,17 @@ import java.util.function.Supplier;
 /**
  * Relation existence, sizes and database sizes at any LSN the page index covers (main, visibility-map
  * and init forks: {@link PageIndex}); pages, SLRU segments and free-space maps (not WAL-logged, so not
- * in the index) as {@link ImagePageSource} answers them, exactly in an image's window. A database's
+ * in the index) as the source it wraps answers them ({@link ImagePageSource}: exactly in an image's window;
+ * the daemon's redo source: pages at any LSN). A database's
  * size in an image's window is the image's (every fork, as the files); elsewhere the bytes of its
  * main, visibility-map and init forks.
  */
 public final class IndexedPageSource implements PageSource {
     private final PageIndex index;
-    private final ImagePageSource images;
+    /** Pages, SLRU segments, free-space maps, and what an image's window answers: the page versions' source. */
+    private final PageSource images;
 
-    public IndexedPageSource(PageIndex index, ImagePageSource images) {
+    public IndexedPageSource(PageIndex index, PageSource images) {
         this.index = index;
         this.images = images;
     }

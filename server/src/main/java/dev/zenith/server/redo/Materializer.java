@@ -1,0 +1,86 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.anchor.StoredAnchor;
+import dev.zenith.storage.page.PageWrite;
+import dev.zenith.storage.page.Watermarks;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.change.DatabaseDir;
+import dev.zenith.wal.segment.WalGeometry;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+
+/**
+ * Background materialization of one store's timeline (docs/page-versions.md): from the newest base
+ * (an image or the last step) to the newest stored anchor A after it, one sparse redo run over the
+ * blocks the WAL in between changes; their pages and the step (A's redo point, the last record end
+ * before it) are committed in one LMDB transaction. A crash before that commit leaves the
+ * watermark where it was and the run's scratch directory, which the next start removes; the step
+ * is then simply done again. Blocking: run on a worker, one step at a time per timeline.
+ */
+public final class Materializer {
+    /** What a step did. */
+    public record StepResult(Watermarks.Step step, int pages) {
+    }
+
+    private final StoreRedo redo;
+
+    public Materializer(StoreRedo redo) {
+        this.redo = redo;
+    }
+
+    /**
+     * Makes the timeline exact up to the redo point of the first stored anchor past the watermark
+     * whose WAL is stored up to that redo point. Empty when there is nothing to do.
+     *
+     * @throws RedoException when the step cannot be made (the watermark stays)
+     */
+    public Optional<StepResult> step(TimelineId tl) throws IOException {
+        List<StoreRedo.Base> bases = redo.bases(tl);
+        if (bases.isEmpty()) {
+            return Optional.empty(); // no image on this timeline yet: nothing to start from
+        }
+        StoreRedo.Base base = bases.get(bases.size() - 1);
+        Lsn stored = redo.store().wal().lastRecordEnd(tl).orElse(Lsn.INVALID);
+        StoredAnchor next = null; // the first anchor past the base: each step starts from the one before
+        for (StoredAnchor a : redo.store().anchors().of(tl)) {
+            if (next == null && a.redoLsn().isAfter(base.redoPoint()) && !a.redoLsn().isAfter(stored)
+                    && a.pgTimeline() == base.anchor().pgTimeline()) {
+                next = a;
+            }
+        }
+        if (next == null) {
+            return Optional.empty();
+        }
+        IntervalChanges changes = new IntervalChanges(tl, base.redoPoint());
+        changes.extendTo(redo.store().wal(), next.redoLsn());
+        Lsn target = changes.lastRecordEndBefore(next.redoLsn());
+        if (target == null || IntervalChanges.versionKey(target).isBefore(base.usableFrom())) {
+            return Optional.empty();
+        }
+        List<DatabaseDir> copies = changes.fileCopyTargets();
+        if (!copies.isEmpty()) {
+            // Every block of the new database changes without a block reference: the wanted set needs the
+            // template's sizes at the copy (pv-index's rel_sizes). Until then no step claims exactness past it.
+            throw new RedoException("the WAL from " + base.redoPoint() + " to " + target + " holds CREATE DATABASE by"
+                    + " FILE_COPY (" + copies + "): background materialization does not step over it yet");
+        }
+        Map<BlockRef, Lsn> keys = changes.versionKeys(target);
+        Map<BlockRef, byte[]> pages = redo.run(tl, base, target, new TreeSet<>(keys.keySet()));
+        List<PageWrite> writes = new ArrayList<>(pages.size());
+        Lsn absentKey = IntervalChanges.versionKey(target);
+        pages.forEach((b, page) -> writes.add(page != null
+                ? new PageWrite(tl, b.rel(), b.block(), keys.get(b), page)
+                // gone at the target (dropped, truncated): reads past here answer zeros, as beyond a fork's end
+                : new PageWrite(tl, b.rel(), b.block(), absentKey, new byte[WalGeometry.BLCKSZ])));
+        Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target);
+        redo.store().watermarks().commit(tl, writes, step);
+        return Optional.of(new StepResult(step, writes.size()));
+    }
+}

@@ -1,0 +1,195 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.page.ImagePageSource;
+import dev.zenith.storage.page.PageSource;
+import dev.zenith.storage.page.PageUnavailableException;
+import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.page.PageWrite;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.SlruKind;
+import dev.zenith.wal.segment.WalGeometry;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * GetPage@LSN from page versions, by redo where none is exact (docs/page-versions.md, "GetPage").
+ * For block B at X (first the last record end at or below X):
+ * <ol>
+ *   <li>inside an image's window, the image answers ({@link ImagePageSource});</li>
+ *   <li>else, with K the newest base (image or materialization step) at or below X and C the last
+ *       change of B in (K, X] that redo applies (the WAL since K, decoded: {@link IntervalChanges}),
+ *       the newest stored version V at or below X is exact when there is no C, or V is keyed at or
+ *       after C (versions are keyed by the change that made them);</li>
+ *   <li>else one sparse redo run from the newest base whose anchor is usable at X, wanting every block
+ *       changed since that base; requests for the same (timeline, X) that arrive while a run is being
+ *       gathered share it. The run's pages are stored (keyed by their last change) before they are
+ *       answered, so every later read at X is an LMDB read.</li>
+ * </ol>
+ * Sizes, existence, database sizes and SLRU segments are the image windows' here; the page service
+ * asks the page index for sizes at any LSN first ({@code IndexedPageSource} wraps this). Blocking: the page service calls it on its workers.
+ */
+public final class RedoPageSource implements PageSource {
+    /** How long a run waits for other blocks wanted at the same LSN before it starts. */
+    private static final long GATHER_MILLIS = 5;
+    private static final int INTERVALS_KEPT = 16;
+
+    private final StoreRedo redo;
+    private final ImagePageSource images;
+    private final Map<String, IntervalChanges> intervals = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, IntervalChanges> eldest) {
+            return size() > INTERVALS_KEPT;
+        }
+    };
+    private final Map<String, Batch> gathering = new HashMap<>();
+
+    /** Blocks wanted at one (timeline, target) from one base, answered by one run. */
+    private static final class Batch {
+        final SortedSet<BlockRef> blocks = new TreeSet<>();
+        final CompletableFuture<Map<BlockRef, byte[]>> result = new CompletableFuture<>();
+    }
+
+    public RedoPageSource(StoreRedo redo) {
+        this.redo = redo;
+        this.images = new ImagePageSource(redo.store().pages(), redo.store().images(), redo.store().wal());
+    }
+
+    @Override
+    public boolean exists(TimelineId timeline, RelTag rel, Lsn lsn) {
+        return images.exists(timeline, rel, lsn);
+    }
+
+    @Override
+    public int nblocks(TimelineId timeline, RelTag rel, Lsn lsn) {
+        return images.nblocks(timeline, rel, lsn);
+    }
+
+    @Override
+    public long dbSize(TimelineId timeline, int dbOid, Lsn lsn) {
+        return images.dbSize(timeline, dbOid, lsn);
+    }
+
+    @Override
+    public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
+        return images.slruSegment(timeline, kind, segment, lsn);
+    }
+
+    @Override
+    public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        try {
+            return images.page(timeline, rel, block, lsn);
+        } catch (PageUnavailableException e) {
+            if (e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
+                throw e;
+            }
+        }
+        StoreRedo.Base state = redo.stateAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
+                PageUnavailableException.Reason.NOT_MATERIALIZED, "timeline " + timeline + " has no image or"
+                + " materialized step at or below " + lsn));
+        BlockRef b = new BlockRef(rel, block);
+        IntervalChanges changes = interval(timeline, state.redoPoint(), lsn);
+        Lsn target = Optional.ofNullable(changes.lastRecordEndAtOrBefore(lsn)).orElse(state.target());
+        Lsn change = changes.lastChange(b, target);
+        Optional<PageVersion> v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(target));
+        if (change == null) {
+            // unchanged since a point where every block is exact: its version there, or it did not exist
+            return v.map(PageVersion::page).orElseGet(() -> new byte[WalGeometry.BLCKSZ]);
+        }
+        if (v.isPresent() && !v.get().lsn().isBefore(IntervalChanges.versionKey(change))) {
+            return v.get().page();
+        }
+        return byRedo(timeline, b, target);
+    }
+
+    private byte[] byRedo(TimelineId timeline, BlockRef b, Lsn target) {
+        StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
+                PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
+                + " can reach " + target + " (targets before a promoted timeline's first checkpoint are refused)"));
+        String key = timeline + "@" + target + "@" + start.redoPoint();
+        Batch batch;
+        boolean leader = false;
+        synchronized (gathering) {
+            batch = gathering.get(key);
+            if (batch == null) {
+                batch = new Batch();
+                gathering.put(key, batch);
+                leader = true;
+            }
+            batch.blocks.add(b);
+        }
+        if (leader) {
+            lead(timeline, start, target, key, batch);
+        }
+        try {
+            byte[] page = batch.result.get().get(b);
+            return page != null ? page : new byte[WalGeometry.BLCKSZ];
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED, "interrupted");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof RuntimeException r ? r : new UncheckedIOException(cause instanceof IOException io
+                    ? io : new IOException(cause));
+        }
+    }
+
+    /** Gathers for a moment, runs, stores the pages, then answers every waiter. */
+    private void lead(TimelineId timeline, StoreRedo.Base start, Lsn target, String key, Batch batch) {
+        try {
+            Thread.sleep(GATHER_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        SortedSet<BlockRef> wanted;
+        synchronized (gathering) {
+            gathering.remove(key);
+            wanted = new TreeSet<>(batch.blocks);
+        }
+        try {
+            IntervalChanges changes = interval(timeline, start.redoPoint(), target);
+            // Every block changed since the start costs little more than one (the run replays the WAL anyway),
+            // and makes every later read at this LSN an LMDB read.
+            wanted.addAll(changes.versionKeys(target).keySet());
+            Map<BlockRef, byte[]> pages = redo.run(timeline, start, target, wanted);
+            List<PageWrite> writes = new ArrayList<>();
+            pages.forEach((block, page) -> {
+                Lsn change = changes.lastChange(block, target);
+                if (page == null) {
+                    writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(target),
+                            new byte[WalGeometry.BLCKSZ]));
+                } else if (change != null) {
+                    writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(change), page));
+                } // unchanged since the start: its starting version is already stored
+            });
+            redo.store().pages().putAll(writes);
+            batch.result.complete(pages);
+        } catch (IOException | RuntimeException e) {
+            batch.result.completeExceptionally(e);
+        }
+    }
+
+    /** The WAL since a base, decoded up to {@code upTo} (kept for the bases asked about most recently). */
+    private IntervalChanges interval(TimelineId timeline, Lsn from, Lsn upTo) {
+        IntervalChanges changes;
+        synchronized (intervals) {
+            changes = intervals.computeIfAbsent(timeline + "@" + from, k -> new IntervalChanges(timeline, from));
+        }
+        Lsn stored = redo.store().wal().lastRecordEnd(timeline).orElse(from);
+        changes.extendTo(redo.store().wal(), Lsn.min(upTo, stored));
+        return changes;
+    }
+}

@@ -1,0 +1,95 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.page.IndexedPageSource;
+import dev.zenith.storage.page.PageSource;
+import dev.zenith.storage.timeline.TimelineId;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The daemon's redo: one scratch area (cleared at start: runs a killed daemon left are redone), at
+ * most {@code concurrency} sparse redo runs at once (background steps and GetPage runs share the
+ * slots), a GetPage source per store, and background materialization of timelines with a running
+ * primary, asked for after each anchor is stored. Steps run on a thread of their own, one at a time
+ * per timeline, off the management lock and every event loop.
+ */
+public final class RedoService implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(RedoService.class.getName());
+
+    private final SparseRedo redo;
+    private final Semaphore slots;
+    private final Map<Store, StoreRedo> stores = Collections.synchronizedMap(new WeakHashMap<>());
+    private final Map<Store, PageSource> pageSources = Collections.synchronizedMap(new WeakHashMap<>());
+    /** Timelines with a step queued or running (the key is the store's directory and the timeline). */
+    private final Set<String> queued = ConcurrentHashMap.newKeySet();
+    private final ExecutorService steps;
+
+    private RedoService(SparseRedo redo, int concurrency) {
+        this.redo = redo;
+        this.slots = new Semaphore(concurrency, true);
+        this.steps = Executors.newFixedThreadPool(concurrency, r -> {
+            Thread t = new Thread(r, "zenith-materialize-steps");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Opens the scratch area (removing what killed runs left). Blocking. */
+    public static RedoService open(PgInstallation pg, Path scratchDir, RedoSettings settings, int concurrency)
+            throws IOException {
+        return new RedoService(new SparseRedo(pg, ScratchArea.open(scratchDir, pg), settings), concurrency);
+    }
+
+    public StoreRedo of(Store store) {
+        return stores.computeIfAbsent(store, s -> new StoreRedo(s, redo, slots));
+    }
+
+    /** What the page service answers from for this store. */
+    public PageSource pageSource(Store store) {
+        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s))));
+    }
+
+    /** Queues background materialization of the timeline up to its newest anchor (no-op if already queued). */
+    public void materializeSoon(Store store, TimelineId timeline) {
+        String key = store.directory() + "|" + timeline;
+        if (!queued.add(key)) {
+            return;
+        }
+        steps.execute(() -> {
+            queued.remove(key); // an anchor stored from now on queues another pass
+            Materializer m = new Materializer(of(store));
+            try {
+                for (var s = m.step(timeline); s.isPresent(); s = m.step(timeline)) {
+                    LOG.info("timeline " + timeline + " materialized up to " + s.get().step().target() + " ("
+                            + s.get().pages() + " pages)");
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "background materialization of timeline " + timeline + " stopped", e);
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        steps.shutdownNow();
+        try {
+            steps.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,177 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.server.anchor.Anchor;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.StoreException;
+import dev.zenith.storage.anchor.StoredAnchor;
+import dev.zenith.storage.image.FileEntry;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.page.ImagePageSource;
+import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.page.Watermarks;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+
+/**
+ * Sparse redo runs against one store: where they may start (the timeline's {@link Base}s: its
+ * images and background materialization's steps, each with its anchor), and one run from a base
+ * to a target, built from what the store holds (the anchor, the pages at the base, the newest
+ * image's directories and small files, the WAL). At most {@code slots} runs at once per daemon
+ * (conf redo.concurrency). Blocking: call from workers. Thread-safe.
+ */
+public final class StoreRedo {
+    /**
+     * A point at which every block of the timeline has an exact stored version (the newest at or
+     * below it): an image, or a materialization step.
+     *
+     * @param redoPoint  replay from {@code anchor} starts here; versions at or below it are the starting pages
+     * @param target     the last record end at or before the redo point: the state the versions hold
+     * @param anchor     the checkpoint whose redo point this is
+     * @param usableFrom targets before this cannot be reached from the anchor (its record must be replayed first):
+     *                   a step's anchor record end, an image's next record start
+     */
+    public record Base(Lsn redoPoint, Lsn target, Anchor anchor, Lsn usableFrom) {
+    }
+
+    private record Known(Optional<Watermarks.Step> watermark, Optional<Lsn> newestImage, List<Base> bases) {
+    }
+
+    private final Store store;
+    private final SparseRedo redo;
+    private final Semaphore slots;
+    private final Map<TimelineId, Known> known = new ConcurrentHashMap<>();
+
+    public StoreRedo(Store store, SparseRedo redo, Semaphore slots) {
+        this.store = store;
+        this.redo = redo;
+        this.slots = slots;
+    }
+
+    public Store store() {
+        return store;
+    }
+
+    /** The timeline's bases, oldest first (images of its own and materialization steps). */
+    public List<Base> bases(TimelineId tl) {
+        Optional<Watermarks.Step> watermark = store.watermarks().watermark(tl);
+        Optional<Lsn> newestImage = store.images().latestImageLsnAtOrBefore(tl, Lsn.of(Long.MAX_VALUE)); // one key read
+        Known k = known.get(tl);
+        if (k != null && k.watermark().equals(watermark) && k.newestImage().equals(newestImage)) {
+            return k.bases();
+        }
+        List<Base> bases = new ArrayList<>();
+        for (ImageManifest image : store.images().of(tl)) {
+            bases.add(imageBase(tl, image));
+        }
+        List<StoredAnchor> anchors = store.anchors().of(tl);
+        for (Watermarks.Step s : store.watermarks().steps(tl)) {
+            StoredAnchor a = anchors.stream().filter(x -> x.redoLsn().equals(s.redoPoint())).findFirst()
+                    .orElseThrow(() -> new StoreException("timeline " + tl + " is materialized at the redo point "
+                            + s.redoPoint() + ", but no anchor has it"));
+            bases.add(new Base(s.redoPoint(), s.target(), anchor(a), a.recordEnd()));
+        }
+        bases.sort(Comparator.comparing(Base::target));
+        known.put(tl, new Known(watermark, newestImage, List.copyOf(bases)));
+        return List.copyOf(bases);
+    }
+
+    /** The newest base whose state is at or before {@code lsn}: exactness questions at {@code lsn} start from it. */
+    public Optional<Base> stateAtOrBefore(TimelineId tl, Lsn lsn) {
+        Base best = null;
+        for (Base b : bases(tl)) {
+            if (!b.target().isAfter(lsn)) {
+                best = b;
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
+    /** The newest base a run to {@code target} can start from (its anchor's record ends at or before it). */
+    public Optional<Base> runStartFor(TimelineId tl, Lsn target) {
+        Base best = null;
+        for (Base b : bases(tl)) {
+            // a record end and the next record's start (usableFrom of an image) compare MAXALIGNed
+            if (!b.target().isAfter(target) && !b.usableFrom().isAfter(IntervalChanges.versionKey(target))) {
+                best = b;
+            }
+        }
+        return Optional.ofNullable(best);
+    }
+
+    public static Anchor anchor(StoredAnchor a) {
+        return Anchor.of(a.pgControl(), a.files());
+    }
+
+    private Base imageBase(TimelineId tl, ImageManifest image) {
+        Map<String, byte[]> files = new HashMap<>();
+        for (FileEntry f : image.files()) {
+            String dir = f.path().contains("/") ? f.path().substring(0, f.path().lastIndexOf('/')) : "";
+            if (Anchor.DIRECTORIES.contains(dir)) {
+                files.put(f.path(), store.images().imageFile(image, f.path()).orElseThrow());
+            }
+        }
+        Anchor anchor = Anchor.of(store.images().pgControl(image), files);
+        return new Base(image.lsn(), image.lsn(), anchor, ImagePageSource.windowEnd(store.wal(), tl, image));
+    }
+
+    /**
+     * One run: the wanted blocks at {@code target} replayed from {@code base}. Returns every wanted
+     * block's page (null where the block does not exist at the target). Waits for a run slot.
+     */
+    public Map<BlockRef, byte[]> run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted)
+            throws IOException {
+        try {
+            slots.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for a redo slot");
+        }
+        try {
+            Map<BlockRef, byte[]> out = new HashMap<>();
+            RedoRequest request = new RedoRequest(base.anchor(), target, wanted, b -> startingPage(tl, base, b),
+                    Map.of(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
+                    store.pgWal().writeSegments(tl, from, to, walDir));
+            RedoReport report = redo.run(request, out::put);
+            java.util.logging.Logger.getLogger(StoreRedo.class.getName()).fine(() -> "redo to " + target + ": " + report);
+            return out;
+        } finally {
+            slots.release();
+        }
+    }
+
+    private byte[] startingPage(TimelineId tl, Base base, BlockRef b) {
+        return store.pages().get(tl, b.rel(), b.block(), base.redoPoint()).map(PageVersion::page).orElse(null);
+    }
+
+    /** The newest image's directories and small files at or below the base, with the wanted blocks' databases. */
+    private ScratchBase scratchBase(TimelineId tl, Base base, SortedSet<BlockRef> wanted) {
+        ImageManifest image = store.images().latestImageAtOrBefore(tl, base.redoPoint()).orElseThrow(() ->
+                new StoreException("timeline " + tl + " has no image at or below " + base.redoPoint()));
+        SortedSet<String> dirs = new TreeSet<>(image.directories());
+        for (BlockRef b : wanted) {
+            RelFileNode n = b.rel().node();
+            if (n.spcOid() == RelFileNode.DEFAULT_TABLESPACE) {
+                dirs.add("base/" + Integer.toUnsignedString(n.dbOid()));
+            }
+        }
+        Map<String, byte[]> files = new HashMap<>();
+        for (FileEntry f : image.files()) {
+            files.put(f.path(), store.images().imageFile(image, f.path()).orElseThrow());
+        }
+        return new ScratchBase(dirs, files);
+    }
+}
