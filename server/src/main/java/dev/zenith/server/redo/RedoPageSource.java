@@ -175,7 +175,7 @@ public final class RedoPageSource implements PageSource {
                     writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(change), page));
                 } // unchanged since the start: its starting version is already stored
             });
-            redo.store().pages().putAll(writes);
+            redo.store().watermarks().putRunPages(writes);
             batch.result.complete(pages);
         } catch (IOException | RuntimeException e) {
             batch.result.completeExceptionally(e);

@@ -57,8 +57,9 @@ public final class Watermarks {
     }
 
     /**
-     * Stores a step's page versions and the step in one durable transaction. A step below the
-     * current watermark is refused (two writers raced; the later one lost).
+     * Stores a step's page versions (keeping versions already stored under the same keys, see
+     * {@link #putRunPages}) and the step in one durable transaction. A step below the current
+     * watermark is refused (two writers raced; the later one lost).
      */
     public void commit(TimelineId id, List<PageWrite> pages, Step step) {
         try (Txn<byte[]> txn = tables.write()) {
@@ -70,17 +71,36 @@ public final class Watermarks {
                             + step(hit[0], hit[1]).target() + " already, not below " + step.target());
                 }
             }
-            Set<TimelineId> checked = new HashSet<>(List.of(id));
-            for (PageWrite w : pages) {
-                if (checked.add(w.timeline())) {
-                    timelines.require(txn, w.timeline());
-                }
-                tables.pages().put(txn, Keys.page(w.timeline(), w.rel(), w.block(), w.lsn()), PageCodec.encode(w.page()));
-            }
+            putKeepingExisting(txn, pages);
             byte[] value = new byte[8];
             Keys.putLong(value, 0, step.target().value());
             tables.materialized().put(txn, Keys.timelineLsn(id, step.redoPoint()), value);
             txn.commit();
+        }
+    }
+
+    /**
+     * Stores versions a redo run made, in one durable transaction, keeping any version already stored
+     * under the same key (the same LSN: an image's page may carry hint bits redo does not set, and
+     * the image's is what the cluster's own files held).
+     */
+    public void putRunPages(List<PageWrite> pages) {
+        try (Txn<byte[]> txn = tables.write()) {
+            putKeepingExisting(txn, pages);
+            txn.commit();
+        }
+    }
+
+    private void putKeepingExisting(Txn<byte[]> txn, List<PageWrite> pages) {
+        Set<TimelineId> checked = new HashSet<>();
+        for (PageWrite w : pages) {
+            if (checked.add(w.timeline())) {
+                timelines.require(txn, w.timeline());
+            }
+            byte[] key = Keys.page(w.timeline(), w.rel(), w.block(), w.lsn());
+            if (tables.pages().get(txn, key) == null) {
+                tables.pages().put(txn, key, PageCodec.encode(w.page()));
+            }
         }
     }
 

@@ -72,6 +72,15 @@ class AnchorStoreTest {
                     new Watermarks.Step(Lsn.of(0x1200), Lsn.of(0x1180))));
             assertTrue(s.pages().get(tl, rel, 4, Lsn.of(0x1F00)).isEmpty());
             assertEquals(1, s.watermarks().steps(tl).size());
+            // a version already stored under a key (an image's page, hint bits and all) is kept
+            byte[] imagePage = bytes(WalGeometry.BLCKSZ, 9);
+            s.pages().put(tl, rel, 5, Lsn.of(0x2500), imagePage);
+            s.watermarks().commit(tl, List.of(new PageWrite(tl, rel, 5, Lsn.of(0x2500), bytes(WalGeometry.BLCKSZ, 10)),
+                    new PageWrite(tl, rel, 6, Lsn.of(0x2500), bytes(WalGeometry.BLCKSZ, 11))),
+                    new Watermarks.Step(Lsn.of(0x3000), Lsn.of(0x2F00)));
+            s.watermarks().putRunPages(List.of(new PageWrite(tl, rel, 5, Lsn.of(0x2500), bytes(WalGeometry.BLCKSZ, 12))));
+            assertArrayEquals(imagePage, s.pages().get(tl, rel, 5, Lsn.of(0x2F00)).orElseThrow().page());
+            assertArrayEquals(bytes(WalGeometry.BLCKSZ, 11), s.pages().get(tl, rel, 6, Lsn.of(0x2F00)).orElseThrow().page());
         }
     }
 
