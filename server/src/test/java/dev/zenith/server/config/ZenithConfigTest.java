@@ -33,6 +33,20 @@ class ZenithConfigTest {
     }
 
     @Test
+    void redoRunsHaveDefaultsAndRefuseBadValues() {
+        ZenithConfig c = ZenithConfig.fromJson(new JsonObject().put("home", "/tmp/zh"));
+        assertEquals(java.nio.file.Path.of("/tmp/zh/redo"), c.redo().scratchDir());
+        assertEquals("32MB", c.redo().sharedBuffers());
+        assertEquals(600, c.redo().timeoutSeconds());
+        assertEquals(1, c.redo().concurrency());
+        ZenithConfig set = ZenithConfig.fromJson(new JsonObject().put("redo", new JsonObject().put("scratch_dir", "/tmp/r")
+                .put("concurrency", 2).put("shared_buffers", "64MB").put("timeout_seconds", 30)));
+        assertEquals(new ZenithConfig.RedoConfig(java.nio.file.Path.of("/tmp/r"), "64MB", 30, 2), set.redo());
+        rejected(new JsonObject().put("redo", new JsonObject().put("concurrency", 0)), "redo.concurrency must be");
+        rejected(new JsonObject().put("redo", new JsonObject().put("workers", 2)), "unknown setting(s) [redo.workers]");
+    }
+
+    @Test
     void theRepositorysFileIsWhatTheDefaultsSay() throws Exception {
         ZenithConfig fromFile = ZenithConfig.fromJson(new JsonObject(Files.readString(REPO_CONF)));
         ZenithConfig defaults = ZenithConfig.fromJson(new JsonObject());

@@ -423,12 +423,12 @@ class PageServiceTest {
         } finally {
             Files.delete(empty);
         }
-        // Random LSNs in retention: between the images the store has no exact page yet, and says so.
+        // Random LSNs in retention: between the images GetPage answers by sparse redo from the image before
+        // (page versions by redo: redo.RedoPageSource; their exactness is GetPageByRedoTest's).
         run = pagebench("--lsn", "random", "--duration", "1s", "--warmup", "0s", "--no-echo", "--json");
         JsonObject random = new JsonObject(run.out()).getJsonObject("pages");
-        assertTrue(random.getLong("errors") > 0, run.out());
-        assertEquals(0, random.getLong("mismatches"));
-        assertTrue(random.getString("first_problem").contains("not materialized"), run.out());
+        assertEquals(0, random.getLong("errors"), run.out());
+        assertTrue(random.getLong("requests") > 0, run.out());
     }
 
     @Test
