@@ -10,7 +10,6 @@ import dev.zenith.wal.change.DatabaseDir;
 import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -72,15 +71,16 @@ public final class Materializer {
                     + " FILE_COPY (" + copies + "): background materialization does not step over it yet");
         }
         Map<BlockRef, Lsn> keys = changes.versionKeys(target);
-        Map<BlockRef, byte[]> pages = redo.run(tl, base, target, new TreeSet<>(keys.keySet()));
-        List<PageWrite> writes = new ArrayList<>(pages.size());
         Lsn absentKey = IntervalChanges.versionKey(target);
-        pages.forEach((b, page) -> writes.add(page != null
-                ? new PageWrite(tl, b.rel(), b.block(), keys.get(b), page)
-                // gone at the target (dropped, truncated): reads past here answer zeros, as beyond a fork's end
-                : new PageWrite(tl, b.rel(), b.block(), absentKey, new byte[WalGeometry.BLCKSZ])));
         Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target);
-        redo.store().watermarks().commit(tl, writes, step);
-        return Optional.of(new StepResult(step, writes.size()));
+        // pages go into the step's transaction as the run hands them out: memory holds one, not the interval's
+        try (Watermarks.StepWriter writer = redo.store().watermarks().stepWriter(tl)) {
+            redo.run(tl, base, target, new TreeSet<>(keys.keySet()), (b, page) -> writer.put(page != null
+                    ? new PageWrite(tl, b.rel(), b.block(), keys.get(b), page)
+                    // gone at the target (dropped, truncated): reads past here answer zeros, as beyond a fork's end
+                    : new PageWrite(tl, b.rel(), b.block(), absentKey, new byte[WalGeometry.BLCKSZ])));
+            writer.commit(step);
+            return Optional.of(new StepResult(step, writer.pages()));
+        }
     }
 }

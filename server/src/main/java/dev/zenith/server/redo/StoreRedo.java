@@ -134,6 +134,14 @@ public final class StoreRedo {
      */
     public Map<BlockRef, byte[]> run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted)
             throws IOException {
+        Map<BlockRef, byte[]> out = new HashMap<>();
+        run(tl, base, target, wanted, out::put);
+        return out;
+    }
+
+    /** As above, handing each wanted block's page to {@code sink} (after all were verified). */
+    public void run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted, PageSink sink)
+            throws IOException {
         try {
             slots.acquire();
         } catch (InterruptedException e) {
@@ -141,13 +149,11 @@ public final class StoreRedo {
             throw new IOException("interrupted while waiting for a redo slot");
         }
         try {
-            Map<BlockRef, byte[]> out = new HashMap<>();
             RedoRequest request = new RedoRequest(base.anchor(), target, wanted, b -> startingPage(tl, base, b),
                     Map.of(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
                     store.pgWal().writeSegments(tl, from, to, walDir));
-            RedoReport report = redo.run(request, out::put);
+            RedoReport report = redo.run(request, sink);
             java.util.logging.Logger.getLogger(StoreRedo.class.getName()).fine(() -> "redo to " + target + ": " + report);
-            return out;
         } finally {
             slots.release();
         }

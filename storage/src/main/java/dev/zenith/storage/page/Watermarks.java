@@ -62,8 +62,51 @@ public final class Watermarks {
      * watermark is refused (two writers raced; the later one lost).
      */
     public void commit(TimelineId id, List<PageWrite> pages, Step step) {
-        try (Txn<byte[]> txn = tables.write()) {
-            timelines.require(txn, id);
+        try (StepWriter w = stepWriter(id)) {
+            pages.forEach(w::put);
+            w.commit(step);
+        }
+    }
+
+    /**
+     * A step written as its pages come (a run hands them out one at a time, after all are verified):
+     * the write transaction opens at the first page, so nothing holds LMDB's writer while PostgreSQL
+     * replays, and memory holds one page, not the interval's. Closed without {@link StepWriter#commit},
+     * it stores nothing. Use it on one thread (LMDB write transactions belong to theirs).
+     */
+    public StepWriter stepWriter(TimelineId id) {
+        return new StepWriter(id);
+    }
+
+    /** See {@link #stepWriter}. */
+    public final class StepWriter implements AutoCloseable {
+        private final TimelineId id;
+        private Txn<byte[]> txn;
+        private int pages;
+
+        private StepWriter(TimelineId id) {
+            this.id = id;
+        }
+
+        public void put(PageWrite w) {
+            if (txn == null) {
+                txn = tables.write();
+                timelines.require(txn, id);
+            }
+            putKeepingExisting(txn, List.of(w));
+            pages++;
+        }
+
+        /** Pages put so far. */
+        public int pages() {
+            return pages;
+        }
+
+        public void commit(Step step) {
+            if (txn == null) {
+                txn = tables.write();
+                timelines.require(txn, id);
+            }
             try (TableCursor c = tables.materialized().openCursor(txn)) {
                 byte[][] hit = c.floor(Keys.timelineLsn(id, Lsn.of(-1L)), Keys.TL);
                 if (hit != null && !step(hit[0], hit[1]).target().isBefore(step.target())) {
@@ -71,11 +114,18 @@ public final class Watermarks {
                             + step(hit[0], hit[1]).target() + " already, not below " + step.target());
                 }
             }
-            putKeepingExisting(txn, pages);
             byte[] value = new byte[8];
             Keys.putLong(value, 0, step.target().value());
             tables.materialized().put(txn, Keys.timelineLsn(id, step.redoPoint()), value);
             txn.commit();
+        }
+
+        @Override
+        public void close() {
+            if (txn != null) {
+                txn.close();
+                txn = null;
+            }
         }
     }
 
