@@ -47,9 +47,20 @@ final class SnapshotCommands implements Runnable {
         return 0;
     }
 
-    @Command(name = "list", aliases = "ls", description = "Every snapshot, sorted by name, with what each one alone keeps.",
-            footerHeading = "%nExample:%n", footer = "  zenith snapshot list")
-    int list() {
+    @Command(name = "list", aliases = "ls", description = "Every snapshot, sorted by name, with what each one alone keeps"
+            + " (--remote: those pushed to a remote).",
+            footerHeading = "%nExamples:%n", footer = {"  zenith snapshot list", "  zenith snapshot list --remote team"})
+    int list(@picocli.CommandLine.Option(names = "--remote", paramLabel = "REMOTE",
+            description = "the snapshots pushed to a remote instead") String remote) {
+        if (remote != null) {
+            JsonNode pushed = cli.client().sendWithProgress("GET", RemoteCommands.path(remote) + "/snapshots", null,
+                    new JobProgress(cli, "list " + remote));
+            cli.emit(pushed, () -> Table.print(cli, pushed, "name", Table.Column.text("NAME", "name"),
+                    Table.Column.text("LSN", "lsn"), Table.Column.bytes("SIZE", "bytes"), Table.Column.ago("PUSHED", "pushed_at"),
+                    Table.Column.text("BY", "pushed_by"), Table.Column.text("POSTGRESQL", "pg_version").wide(),
+                    Table.Column.text("SYSTEM ID", "system_identifier").wide(), Table.Column.text("TIMELINE", "timeline_id").wide()));
+            return 0;
+        }
         JsonNode list = cli.client().get("/snapshots");
         cli.emit(list, () -> Table.print(cli, list, "name", Table.Column.text("NAME", "name"),
                 Table.Column.text("LSN", "lsn"), Table.Column.time("LAST COMMIT", "commit_time"),
@@ -125,6 +136,43 @@ final class SnapshotCommands implements Runnable {
         cli.emit(i, () -> cli.out.println("imported " + i.path("from").asText() + " as snapshot " + i.path("snapshot").asText()
                 + " (" + i.path("lsn").asText() + ") of " + (i.path("storage_created").asBoolean() ? "new " : "") + "storage "
                 + i.path("storage").asText() + "; branch it: zenith pg create NAME --snapshot " + i.path("snapshot").asText()));
+        return 0;
+    }
+
+    @Command(name = "push", description = "Send a snapshot to a remote: what a branch at it needs, only what the remote lacks,"
+            + " its name last.", footerHeading = "%nExample:%n", footer = "  zenith snapshot push main@noon --to team")
+    int push(@Parameters(paramLabel = "PG@SNAP") String name,
+             @picocli.CommandLine.Option(names = "--to", required = true, paramLabel = "REMOTE") String remote,
+             @picocli.CommandLine.Option(names = "--force", description = "replace the remote's snapshot of that name") boolean force) {
+        ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", "push").put("remote", remote);
+        if (force) {
+            body.put("force", true);
+        }
+        JsonNode p = cli.client().sendWithProgress("POST", path(name) + "/actions", body, new JobProgress(cli, "push " + name));
+        cli.emit(p, () -> cli.out.println("snapshot " + p.path("snapshot").asText() + " (" + p.path("lsn").asText() + ") pushed to "
+                + p.path("remote").asText() + ": " + Human.bytes(p.path("bytes_sent").asLong()) + " sent, "
+                + Human.bytes(p.path("bytes_skipped").asLong()) + " the remote had"));
+        return 0;
+    }
+
+    @Command(name = "pull", description = "Bring a snapshot in from a remote, into a storage (made when missing);"
+            + " then branch it with pg create.", footerHeading = "%nExamples:%n",
+            footer = {"  zenith snapshot pull main@noon --from team", "  zenith snapshot pull main@noon --from team -s shared",
+            "  zenith pg create test main@noon"})
+    int pull(@Parameters(paramLabel = "PG@SNAP") String name,
+             @picocli.CommandLine.Option(names = "--from", required = true, paramLabel = "REMOTE") String remote,
+             @picocli.CommandLine.Option(names = {"-s", "--storage"}, paramLabel = "STORAGE",
+                     description = "the storage to hold it (default: local)") String storage) {
+        ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", "pull");
+        if (storage != null) {
+            body.put("storage", storage);
+        }
+        JsonNode p = cli.client().sendWithProgress("POST", RemoteCommands.path(remote) + "/snapshots/"
+                + URLEncoder.encode(name, StandardCharsets.UTF_8) + "/actions", body, new JobProgress(cli, "pull " + name));
+        p.path("warnings").forEach(w -> cli.err.println("warning: " + w.asText()));
+        cli.emit(p, () -> cli.out.println("snapshot " + p.path("snapshot").asText() + " (" + p.path("lsn").asText() + ") "
+                + ("already here".equals(p.path("status").asText()) ? "was already here" : "pulled from " + remote)
+                + " into storage " + p.path("storage_name").asText() + "; branch it: zenith pg create NAME " + p.path("snapshot").asText()));
         return 0;
     }
 

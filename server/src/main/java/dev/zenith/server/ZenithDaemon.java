@@ -7,6 +7,7 @@ import dev.zenith.server.api.RestApi;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.export.SnapshotExporter;
 import dev.zenith.server.importer.SnapshotImporter;
+import dev.zenith.server.remote.Remotes;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.config.ZenithConfig;
 import dev.zenith.server.pageindex.PageIndexLoop;
@@ -69,6 +70,7 @@ public final class ZenithDaemon {
     private SnapshotExporter exporter;
     private SnapshotImporter importer;
     private PageIndexLoop pageIndex;
+    private Remotes remotes;
     private HttpServer http;
     private String walServiceDeployment;
 
@@ -206,10 +208,11 @@ public final class ZenithDaemon {
             exporter.removeUnfinished();
             importer = new SnapshotImporter(config, storages, computes, management, pg);
             importer.removeUnfinished();
+            remotes = Remotes.open(config.home(), config.scratchDir(), pg, computes, storages, management);
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
         }).compose(v -> new RestApi(vertx, storages, computes, management, () -> shutdown(), homes,
-                        new RequestGuard(apiToken, config.httpHost(), config.httpScheme()), exporter, importer)
+                        new RequestGuard(apiToken, config.httpHost(), config.httpScheme()), exporter, importer, remotes)
                 .listen(config.httpHost(), config.httpPort(), config.tlsCert(), config.tlsKey()))
                 .compose(server -> {
                     http = server;

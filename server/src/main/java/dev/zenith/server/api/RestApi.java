@@ -3,6 +3,7 @@ package dev.zenith.server.api;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.export.SnapshotExporter;
 import dev.zenith.server.importer.SnapshotImporter;
+import dev.zenith.server.remote.Remotes;
 import dev.zenith.server.domain.Names;
 import dev.zenith.server.jobs.Job;
 import dev.zenith.server.jobs.JobRegistry;
@@ -57,6 +58,9 @@ public final class RestApi {
     /** Where imports run: beside the management lock, which they take only for their short steps. */
     private final WorkerExecutor imports;
     public static final String IMPORTS_EXECUTOR = "zenith-import";
+    private final Remotes remotes;
+    /** Where pushes run: off the management lock, holding the stores open as long reads do. */
+    private final WorkerExecutor transfers;
 
     /**
      * The home a CLI means (its ZENITH_HOME). A daemon killed with -9 leaves its daemon.json behind, naming a
@@ -64,13 +68,15 @@ public final class RestApi {
      */
     public static final String HOME_HEADER = "zenith-home";
     public static final String READS_EXECUTOR = "zenith-reads";
+    public static final String TRANSFERS_EXECUTOR = "zenith-transfers";
 
     /** {@code homes}: this daemon's ZENITH_HOME as configured and as the real path it resolves to. */
     public RestApi(Vertx vertx, StorageRegistry storages, ComputeManager computes, Management management,
                    Runnable shutdown, Set<Path> homes, RequestGuard guard, SnapshotExporter exporter,
-                   SnapshotImporter importer) {
+                   SnapshotImporter importer, Remotes remotes) {
         this.exporter = exporter;
         this.importer = importer;
+        this.remotes = remotes;
         this.imports = vertx.createSharedWorkerExecutor(IMPORTS_EXECUTOR, 2, 24, java.util.concurrent.TimeUnit.HOURS);
         this.homes = homes;
         this.guard = guard;
@@ -81,6 +87,7 @@ public final class RestApi {
         this.shutdown = shutdown;
         this.cli = new CliEndpoint(vertx, homes.isEmpty() ? null : homes.iterator().next());
         this.reads = vertx.createSharedWorkerExecutor(READS_EXECUTOR, 2, 30, java.util.concurrent.TimeUnit.MINUTES);
+        this.transfers = vertx.createSharedWorkerExecutor(TRANSFERS_EXECUTOR, 2, 24, java.util.concurrent.TimeUnit.HOURS);
     }
 
     public Router router() {
@@ -242,10 +249,19 @@ public final class RestApi {
         });
         r.post("/snapshots/:name/actions").handler(ctx -> {
             String name = ctx.pathParam("name");
-            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "to", "format"));
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "to", "format", "remote", "force"));
             String action = body.requiredString("action");
+            if (action.equals("push")) {
+                String remote = body.requiredString("remote");
+                boolean force = body.optionalBoolean("force", false);
+                Remotes.ref(name);
+                remotes.checkExists(remote);
+                computes.snapshots().get(name);
+                transfer(ctx, 201, () -> remotes.push(name, remote, force));
+                return;
+            }
             if (!action.equals("export")) {
-                throw ApiException.badRequest("unknown action '" + action + "'; expected export");
+                throw ApiException.badRequest("unknown action '" + action + "'; expected export or push");
             }
             var req = SnapshotExporter.Request.of(name, body.requiredString("to"), body.optionalString("format"));
             computes.snapshots().get(name); // an unknown snapshot is a 404 at once
@@ -260,6 +276,42 @@ public final class RestApi {
         r.delete("/snapshots/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             blocking(ctx, 200, () -> HistoryJson.destroyed(computes.destroySnapshot(name)));
+        });
+
+        r.get("/remotes").handler(ctx -> reply(ctx, 200, remotes.list()));
+        r.put("/remotes").handler(ctx -> {
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "url", "endpoint", "region"));
+            String name = body.requiredString("name");
+            String url = body.requiredString("url");
+            String endpoint = body.optionalString("endpoint");
+            String region = body.optionalString("region");
+            reading(ctx, 201, () -> remotes.add(name, url, endpoint, region));
+        });
+        r.get("/remotes/:remote").handler(ctx -> reply(ctx, 200, remotes.get(ctx.pathParam("remote"))));
+        r.delete("/remotes/:remote").handler(ctx -> {
+            String name = ctx.pathParam("remote");
+            reading(ctx, 200, () -> remotes.remove(name));
+        });
+        r.get("/remotes/:remote/snapshots").handler(ctx -> {
+            String name = ctx.pathParam("remote");
+            remotes.checkExists(name);
+            asJob(ctx, 200, w -> transfers.executeBlocking(w, false), () -> remotes.snapshots(name));
+        });
+        r.post("/remotes/:remote/snapshots/:name/actions").handler(ctx -> {
+            String remote = ctx.pathParam("remote");
+            String name = ctx.pathParam("name");
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "storage"));
+            String action = body.requiredString("action");
+            if (!action.equals("pull")) {
+                throw ApiException.badRequest("unknown action '" + action + "'; expected pull");
+            }
+            String storage = body.optionalString("storage");
+            if (storage != null) {
+                dev.zenith.server.domain.Names.check("storage", storage);
+            }
+            Remotes.ref(name);
+            remotes.checkExists(remote);
+            blocking(ctx, 201, () -> remotes.pull(remote, name, storage));
         });
 
         r.route().last().handler(ctx -> reply(ctx, 404, new JsonObject().put("error",
@@ -382,13 +434,26 @@ public final class RestApi {
     }
 
     /**
+     * A transfer to or from a remote (a push), as a job on its own executor: it holds the stores open as a long
+     * read does, and neither waits behind state changes nor holds them.
+     */
+    private void transfer(RoutingContext ctx, int status, Callable<Object> work) {
+        asJob(ctx, status, w -> transfers.executeBlocking(() -> whileStoresStayOpen(w), false), work);
+    }
+
+    /**
      * A short read that blocks (the store), on a worker: it does not wait behind the management lock's
      * changes, and holds the stores open as {@link #read} does.
      */
     private void reading(RoutingContext ctx, Callable<Object> work) {
+        reading(ctx, 200, work);
+    }
+
+    /** As above, answering {@code status}. */
+    private void reading(RoutingContext ctx, int status, Callable<Object> work) {
         vertx.executeBlocking(() -> whileStoresStayOpen(work), false).onComplete(ar -> {
             if (ar.succeeded()) {
-                reply(ctx, 200, ar.result());
+                reply(ctx, status, ar.result());
             } else {
                 ctx.fail(ar.cause());
             }

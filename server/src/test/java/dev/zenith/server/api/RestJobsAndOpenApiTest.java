@@ -115,7 +115,7 @@ class RestJobsAndOpenApiTest {
         Set<String> routed = new TreeSet<>();
         io.vertx.core.Vertx vertx = CheckedVertx.create();
         List<Route> routes = new RestApi(vertx, null, null, null, () -> { }, Set.of(),
-                new RequestGuard("token", "127.0.0.1", "http"), null, null).router().getRoutes();
+                new RequestGuard("token", "127.0.0.1", "http"), null, null, null).router().getRoutes();
         vertx.close();
         for (Route r : routes) {
             if (r.getPath() == null || r.methods() == null) {
@@ -131,7 +131,7 @@ class RestJobsAndOpenApiTest {
                 continue; // answers by stopping the daemon: the fixture's close does that
             }
             String method = route.substring(0, route.indexOf(' '));
-            String path = route.substring(route.indexOf(' ') + 1).replace("{name}", "no-such-thing@x").replace("{id}", "0");
+            String path = route.substring(route.indexOf(' ') + 1).replace("{name}", "no-such-thing@x").replace("{id}", "0").replace("{remote}", "no-such-remote");
             HttpResponse<String> r;
             try {
                 r = send(method, path, method.equals("GET") || method.equals("DELETE") ? null : "{}", null);

@@ -59,6 +59,32 @@ public final class TimelineStore {
         }
     }
 
+    /**
+     * Adds a timeline made elsewhere (a pulled snapshot's lineage), keeping its id: later pulls of the same
+     * history find it. Its parent must be here already; one with that id already here is left as it is,
+     * if it is the same (parent, branch point and PostgreSQL timeline), else refused.
+     */
+    public Timeline adopt(TimelineId id, TimelineId parent, Lsn branchLsn, int pgTimeline) {
+        try (Txn<byte[]> txn = tables.write()) {
+            Timeline existing = find(txn, id);
+            Lsn branch = parent == null ? Lsn.INVALID : branchLsn;
+            if (existing != null) {
+                if (!java.util.Objects.equals(existing.parent(), parent) || !existing.branchLsn().equals(branch)
+                        || existing.pgTimeline() != pgTimeline) {
+                    throw new StoreException("timeline " + id + " is here already with another parent or branch point");
+                }
+                return existing;
+            }
+            if (parent != null) {
+                require(txn, parent);
+            }
+            Timeline t = new Timeline(id, parent, branch, pgTimeline, Instant.now());
+            timelines.put(txn, Keys.timeline(t.id()), TimelineCodec.encode(t));
+            txn.commit();
+            return t;
+        }
+    }
+
     public Optional<Timeline> get(TimelineId id) {
         try (Txn<byte[]> txn = tables.read()) {
             return Optional.ofNullable(find(txn, id));

@@ -1,0 +1,225 @@
+package dev.zenith.server.remote;
+
+import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.catalogue.SnapshotCatalogue;
+import dev.zenith.objectstore.catalogue.SnapshotExistsException;
+import dev.zenith.objectstore.catalogue.SnapshotManifest;
+import dev.zenith.objectstore.catalogue.SnapshotRef;
+import dev.zenith.objectstore.format.Manifest;
+import dev.zenith.objectstore.transfer.Content;
+import dev.zenith.objectstore.transfer.TransferProgress;
+import dev.zenith.objectstore.transfer.TransferSettings;
+import dev.zenith.objectstore.transfer.Uploader;
+import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.jobs.Progress;
+import dev.zenith.server.storages.StorageRegistry;
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Semaphore;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * {@code snapshot push PG@SNAP --to REMOTE}: what a branch at the snapshot needs ({@link PushPlan}) sent as
+ * content-addressed blobs (the image's files, its pg_control as the anchor, the WAL in pieces cut at
+ * {@link #WAL_PIECE} boundaries of the LSN space, so a later push of the same history shares every whole piece),
+ * then the snapshot's manifest, published last ({@link SnapshotCatalogue}). A blob the remote holds is not sent
+ * again (the uploader's HEAD), which also makes a push resumable. Blocking; runs off the management lock.
+ */
+public final class SnapshotPush {
+    private static final Logger LOG = Logger.getLogger(SnapshotPush.class.getName());
+    /** WAL pieces: whole aligned MiBs are the same bytes in every push of a history, the last piece is partial. */
+    static final int WAL_PIECE = 1 << 20;
+    private static final int IN_FLIGHT = 16;
+
+    private final RemoteRegistry remotes;
+    private final ComputeManager computes;
+    private final StorageRegistry storages;
+    private final Path scratch;
+    private final LocalFacts facts;
+    private final Duration settle;
+
+    SnapshotPush(RemoteRegistry remotes, ComputeManager computes, StorageRegistry storages, Path scratch, LocalFacts facts,
+                 Duration settle) {
+        this.remotes = remotes;
+        this.computes = computes;
+        this.storages = storages;
+        this.scratch = scratch;
+        this.facts = facts;
+        this.settle = settle;
+    }
+
+    JsonObject push(String snapshotName, String remoteName, boolean force) throws IOException {
+        Remote remote = remotes.get(remoteName);
+        Snapshot snapshot = computes.snapshots().get(snapshotName);
+        Store store = storages.get(snapshot.storageName()).store();
+        Progress progress = Progress.current();
+        progress.phase("finding what a branch at " + snapshot.fullName() + " needs");
+        PushPlan plan = PushPlan.of(store, snapshot.timeline(), snapshot.lsn());
+        Path imageDir = scratch.resolve("push-" + UUID.randomUUID());
+        long started = System.nanoTime();
+        try (ObjectStore objects = RemoteStores.open(remote);
+             Uploader uploader = new Uploader(objects, TransferSettings.defaults())) {
+            progress.phase("reading the image at " + plan.image().lsn());
+            Files.createDirectories(scratch);
+            store.images().materialize(plan.image(), imageDir);
+            List<Path> files;
+            List<String> directories = new ArrayList<>();
+            try (Stream<Path> all = Files.walk(imageDir)) {
+                files = all.filter(p -> {
+                    if (Files.isDirectory(p)) {
+                        if (!p.equals(imageDir)) {
+                            directories.add(imageDir.relativize(p).toString());
+                        }
+                        return false;
+                    }
+                    return Files.isRegularFile(p);
+                }).sorted().toList();
+            }
+            long total = 0;
+            for (Path f : files) {
+                total += Files.size(f);
+            }
+            for (PushPlan.WalRange r : plan.wal()) {
+                total += r.end().minus(r.start());
+            }
+            progress.phase("pushing " + snapshot.fullName() + " to " + remote.name(), total);
+            Sender sender = new Sender(uploader, progress);
+            ImageManifest image = plan.image();
+            Map<String, String> imageLabels = Map.of("kind", "image", "timeline", image.timeline().toString(),
+                    "lsn", image.lsn().toString());
+            for (Path f : files) {
+                String rel = imageDir.relativize(f).toString();
+                sender.send(Content.ofFile(f, 0, Files.size(f)), with(imageLabels, "path", rel), true);
+            }
+            byte[] pgControl = store.images().pgControl(image);
+            sender.send(Content.of(pgControl), Map.of("kind", "anchor", "timeline", image.timeline().toString(),
+                    "lsn", image.lsn().toString(), "redo", image.redoLsn().toString()), false);
+            sender.send(Content.of(json(new JsonObject().put("directories", new JsonArray(directories)))),
+                    Map.of("kind", "meta", "name", PulledSnapshot.DIRECTORIES), false);
+            JsonObject info = new JsonObject().put("commit_time", snapshot.commitTime() == null ? null : snapshot.commitTime().toString());
+            sender.send(Content.of(json(info)), Map.of("kind", "meta", "name", PulledSnapshot.SNAPSHOT), false);
+            for (Timeline t : plan.lineage()) {
+                Optional<byte[]> history = store.pgTimelines().history(t.id());
+                if (history.isPresent()) {
+                    sender.send(Content.of(history.get()), Map.of("kind", "meta", "name", PulledSnapshot.HISTORY + t.id()), false);
+                }
+            }
+            for (PushPlan.WalRange r : plan.wal()) {
+                for (Lsn at = r.start(); at.isBefore(r.end()); ) {
+                    Lsn next = Lsn.min(r.end(), Lsn.of((at.value() / WAL_PIECE + 1) * WAL_PIECE));
+                    byte[] bytes = store.wal().read(r.timeline(), at, (int) next.minus(at));
+                    if (bytes.length != next.minus(at)) {
+                        throw new IOException("timeline " + r.timeline() + " has WAL only to " + at.plus(bytes.length)
+                                + ", not to " + next);
+                    }
+                    sender.send(Content.of(bytes), Map.of("kind", "wal", "timeline", r.timeline().toString(),
+                            "start", at.toString(), "end", next.toString()), true);
+                    at = next;
+                }
+            }
+            List<Manifest.Entry> entries = sender.finish();
+            progress.phase("publishing " + snapshot.fullName() + " on " + remote.name());
+            SnapshotManifest manifest = new SnapshotManifest(new SnapshotRef(snapshot.pg(), snapshot.name()), snapshot.lsn().value(),
+                    plan.steps(), facts.cluster(pgControl), facts.machine(), entries, Optional.empty(), Instant.now(), pusher());
+            SnapshotCatalogue.Published published;
+            try {
+                published = new SnapshotCatalogue(objects, settle).publish(manifest, force);
+            } catch (SnapshotExistsException e) {
+                throw new ConflictException(e.getMessage());
+            }
+            TransferProgress.Snapshot sent = uploader.progress().snapshot();
+            LOG.info(String.format("pushed %s to %s: %d objects, %d bytes sent, %d skipped, in %.1f s", snapshot.fullName(),
+                    remote.name(), entries.size(), sent.sentBytes(), sent.skippedBytes(), (System.nanoTime() - started) / 1e9));
+            return new JsonObject().put("snapshot", snapshot.fullName()).put("remote", remote.name())
+                    .put("lsn", snapshot.lsn().toString()).put("version", published.key()).put("objects", entries.size())
+                    .put("bytes", sent.totalBytes()).put("bytes_sent", sent.sentBytes()).put("bytes_skipped", sent.skippedBytes());
+        } finally {
+            FileTrees.delete(imageDir);
+        }
+    }
+
+    private static Map<String, String> with(Map<String, String> labels, String key, String value) {
+        Map<String, String> out = new java.util.HashMap<>(labels);
+        out.put(key, value);
+        return out;
+    }
+
+    private static byte[] json(JsonObject o) {
+        return o.encode().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static String pusher() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = "localhost";
+        }
+        return System.getProperty("user.name", "zenith") + "@" + host;
+    }
+
+    /** Uploads with at most {@link #IN_FLIGHT} objects held at once, telling the progress of each one done. */
+    private static final class Sender {
+        private final Uploader uploader;
+        private final Progress progress;
+        private final Semaphore inFlight = new Semaphore(IN_FLIGHT);
+        private final List<CompletableFuture<Manifest.Entry>> sent = new ArrayList<>();
+
+        Sender(Uploader uploader, Progress progress) {
+            this.uploader = uploader;
+            this.progress = progress;
+        }
+
+        void send(Content content, Map<String, String> labels, boolean counted) throws IOException {
+            try {
+                inFlight.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
+            long length = content.length();
+            sent.add(uploader.upload(content, labels).whenComplete((e, failure) -> {
+                inFlight.release();
+                if (failure == null && counted) {
+                    progress.advance(length);
+                }
+            }));
+        }
+
+        List<Manifest.Entry> finish() throws IOException {
+            List<Manifest.Entry> out = new ArrayList<>();
+            for (CompletableFuture<Manifest.Entry> f : sent) {
+                try {
+                    out.add(f.join());
+                } catch (CompletionException e) {
+                    Throwable cause = e.getCause() == null ? e : e.getCause();
+                    throw new IOException("push failed: " + cause.getMessage(), cause);
+                }
+            }
+            return out;
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package dev.zenith.server.remote;
+
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.testkit.PgCluster;
+import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Two daemons with homes and ports of their own exchange snapshots through a remote (S3 on S3Proxy, and a
+ * shared directory): A pushes a pgbench snapshot, B, which never saw A, pulls it and branches it: the branch
+ * dumps as A did at the snapshot and pg_amcheck finds nothing. A writes more and pushes a later snapshot,
+ * sending little more than the WAL written in between; B pulls it too and sees the change.
+ */
+@Tag("pg")
+@Tag("s3")
+class SnapshotPushPullTest {
+    static final String STATE = "SELECT (SELECT count(*) || '/' || sum(abalance) FROM pgbench_accounts)"
+            + " || ' ' || (SELECT count(*) || '/' || coalesce(sum(delta), 0) FROM pgbench_history)";
+    static S3ProxyServer s3;
+    DaemonFixture a;
+    DaemonFixture b;
+    Path shared;
+
+    @BeforeAll
+    static void startS3() throws Exception {
+        s3 = S3ProxyServer.start("bucket");
+        // the daemons' S3 client takes its credentials from the SDK's chain: these properties are in it
+        System.setProperty("aws.accessKeyId", s3.accessKey());
+        System.setProperty("aws.secretAccessKey", s3.secretKey());
+    }
+
+    @AfterAll
+    static void stopS3() {
+        s3.close();
+    }
+
+    @BeforeEach
+    void startDaemons() throws Exception {
+        a = new DaemonFixture().startInProcess();
+        b = new DaemonFixture().startInProcess();
+        shared = DaemonFixture.reachableTempDir("remote-");
+    }
+
+    @AfterEach
+    void stopDaemons() throws Exception {
+        a.close();
+        b.close();
+        PgCluster.deleteTree(shared);
+    }
+
+    static JsonObject s3Remote(String prefix) {
+        return new JsonObject().put("name", "team").put("url", "s3://bucket/" + prefix)
+                .put("endpoint", s3.endpoint().toString()).put("region", S3ProxyServer.REGION);
+    }
+
+    @Test
+    void aSnapshotTravelsThroughS3AndALaterOneSendsOnlyWhatChanged() throws Exception {
+        exchange(s3Remote("exchange-" + System.nanoTime()), true);
+    }
+
+    @Test
+    void aSnapshotTravelsThroughASharedDirectory() throws Exception {
+        exchange(new JsonObject().put("name", "team").put("url", "file://" + shared), false);
+    }
+
+    private void exchange(JsonObject remote, boolean again) throws Exception {
+        a.ok(201, "PUT", "/remotes", remote.encode());
+        b.ok(201, "PUT", "/remotes", remote.encode());
+        int port = a.createPg("main").getInteger("port");
+        a.pgbench(port, "-i", "-s", "2", "-q");
+        a.pgbench(port, "-c", "2", "-t", "200");
+        JsonObject s1 = (JsonObject) a.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s1").encode());
+        String stateAtS1 = a.psql(port, STATE);
+        String dumpAtS1 = dump(a, port);
+
+        JsonObject pushed = push(a, "main@s1");
+        assertTrue(pushed.getLong("bytes_sent") > 0, pushed.encode());
+        JsonArray listed = (JsonArray) b.ok(200, "GET", "/remotes/team/snapshots", null);
+        assertEquals(List.of("main@s1"), listed.stream().map(o -> ((JsonObject) o).getString("name")).toList());
+
+        JsonObject pulled = pull(b, "main@s1");
+        assertEquals(s1.getString("lsn"), pulled.getString("lsn"));
+        int copy = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "copy").put("snapshot", "main@s1")
+                .encode())).getInteger("port");
+        assertEquals(stateAtS1, b.psql(copy, STATE));
+        assertEquals(dumpAtS1, dump(b, copy), "B's branch dumps as A did at the snapshot");
+        b.amcheck(copy, "--all", "--install-missing");
+        if (!again) {
+            return;
+        }
+
+        a.pgbench(port, "-c", "2", "-t", "300");
+        JsonObject s2 = (JsonObject) a.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s2").encode());
+        String stateAtS2 = a.psql(port, STATE);
+        assertNotEquals(stateAtS1, stateAtS2);
+        long walBetween = Lsn.parse(s2.getString("lsn")).minus(Lsn.parse(s1.getString("lsn")));
+        JsonObject second = push(a, "main@s2");
+        assertTrue(second.getLong("bytes_sent") <= 1.2 * walBetween, "the second push sent " + second.getLong("bytes_sent")
+                + " bytes for " + walBetween + " bytes of WAL written since the first: " + second.encode());
+        assertTrue(second.getLong("bytes_skipped") > pushed.getLong("bytes_sent") / 2, second.encode());
+
+        pull(b, "main@s2");
+        int copy2 = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "copy2").put("snapshot", "main@s2")
+                .encode())).getInteger("port");
+        assertEquals(stateAtS2, b.psql(copy2, STATE), "B sees what A wrote after the first snapshot");
+        b.amcheck(copy2, "--all", "--install-missing");
+        assertEquals(stateAtS1, b.psql(copy, STATE), "the first branch is untouched");
+    }
+
+    static JsonObject push(DaemonFixture d, String snapshot) throws Exception {
+        return (JsonObject) d.ok(201, "POST", "/snapshots/" + snapshot + "/actions",
+                new JsonObject().put("action", "push").put("remote", "team").encode());
+    }
+
+    static JsonObject pull(DaemonFixture d, String snapshot) throws Exception {
+        return (JsonObject) d.ok(201, "POST", "/remotes/team/snapshots/" + snapshot + "/actions",
+                new JsonObject().put("action", "pull").encode());
+    }
+
+    /**
+     * pg_dump of database postgres, as the SHA-256 of its text and its length (the text is megabytes), without the
+     * "restrict" lines with the key each pg_dump run draws at random.
+     */
+    static String dump(DaemonFixture d, int port) throws Exception {
+        String text = d.client(port, List.of(d.pg.bin("pg_dump").toString(), "-w", "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", "postgres", "-d", "postgres", "--no-sync"));
+        String kept = text.lines().filter(l -> !l.startsWith("\\restrict ") && !l.startsWith("\\unrestrict "))
+                .collect(java.util.stream.Collectors.joining("\n"));
+        byte[] sha = java.security.MessageDigest.getInstance("SHA-256").digest(kept.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return java.util.HexFormat.of().formatHex(sha) + " (" + kept.length() + " characters)";
+    }
+}
