@@ -4,6 +4,7 @@ import dev.zenith.objectstore.catalogue.SnapshotManifest;
 import dev.zenith.objectstore.catalogue.TimelineStep;
 import dev.zenith.objectstore.format.Manifest;
 import dev.zenith.pgexec.FileTrees;
+import dev.zenith.server.compute.ClusterPasswords;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.RelationFilter;
@@ -39,6 +40,7 @@ final class PulledSnapshot {
     static final String DIRECTORIES = "directories";
     static final String SNAPSHOT = "snapshot";
     static final String HISTORY = "history/";
+    static final String PASSWORD = "password";
 
     private final SnapshotManifest manifest;
     private final Path staging;
@@ -84,6 +86,10 @@ final class PulledSnapshot {
         importImage(store, progress);
         for (TimelineStep step : manifest.lineage()) {
             appendWal(store, TimelineId.parse(step.timeline()), progress);
+        }
+        Optional<Manifest.Entry> password = meta(PASSWORD);
+        if (password.isPresent() && ClusterPasswords.find(store).isEmpty()) {
+            ClusterPasswords.keep(store, Files.readString(blob(staging, password.get()), StandardCharsets.UTF_8));
         }
         TimelineId root = TimelineId.parse(manifest.lineage().get(0).timeline());
         if (store.documents().get(DocumentStore.MAIN_TIMELINE_KEY).isEmpty()) {

@@ -1,0 +1,82 @@
+package dev.zenith.server.remote;
+
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.testkit.S3ProxyServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A daemon killed with -9 in the middle of a push: the remote shows nothing of that snapshot (its manifest is
+ * written last); pushed again, it completes, sending only what the first attempt had not, and another daemon
+ * pulls and branches it.
+ */
+@Tag("pg")
+@Tag("s3")
+class SnapshotPushInterruptedTest {
+    S3ProxyServer s3;
+    DaemonFixture a;
+    DaemonFixture b;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (a != null) {
+            a.close();
+        }
+        if (b != null) {
+            b.close();
+        }
+        if (s3 != null) {
+            s3.close();
+        }
+    }
+
+    @Test
+    void aPushKilledHalfwayShowsNothingAndCompletesWhenPushedAgain() throws Exception {
+        s3 = S3ProxyServer.start("bucket");
+        System.setProperty("aws.accessKeyId", s3.accessKey());
+        System.setProperty("aws.secretAccessKey", s3.secretKey());
+        a = new DaemonFixture();
+        a.jvmOptions.addAll(List.of("-Daws.accessKeyId=" + s3.accessKey(), "-Daws.secretAccessKey=" + s3.secretKey()));
+        a.startProcess();
+        b = new DaemonFixture().startInProcess();
+        JsonObject remote = SnapshotPushPullTest.s3Remote("killed");
+        a.ok(201, "PUT", "/remotes", remote.encode());
+        b.ok(201, "PUT", "/remotes", remote.encode());
+        int port = a.createPg("main").getInteger("port");
+        // enough WAL that the push takes seconds: the kill must land while it sends
+        a.pgbench(port, "-i", "-s", "10", "-q");
+        a.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s").encode());
+        String state = a.psql(port, SnapshotPushPullTest.STATE);
+
+        HttpResponse<String> accepted = a.unauthenticated("POST", "/snapshots/main%40s/actions",
+                new JsonObject().put("action", "push").put("remote", "team").encode(),
+                "Authorization", "Bearer " + a.apiToken(), "Content-Type", "application/json", "Prefer", "respond-async");
+        assertEquals(202, accepted.statusCode(), accepted.body());
+        String job = accepted.headers().firstValue("location").orElseThrow();
+        JsonObject seen = a.awaitJson(job, j -> j.getString("phase").startsWith("pushing") && j.getLong("done_bytes") > 0
+                && j.getLong("done_bytes") > j.getLong("total_bytes") / 4 || !"running".equals(j.getString("state")));
+        assertEquals("running", seen.getString("state"), "the push must still run when the daemon is killed: " + seen.encode());
+        assertTrue(seen.getLong("done_bytes") < seen.getLong("total_bytes"), seen.encode());
+        a.killProcess();
+        assertEquals(new JsonArray(), b.ok(200, "GET", "/remotes/team/snapshots", null), "no half snapshot on the remote");
+
+        a.startProcess();
+        JsonObject pushed = SnapshotPushPullTest.push(a, "main@s");
+        assertTrue(pushed.getLong("bytes_skipped") > 0, "what the killed push sent is not sent again: " + pushed.encode());
+        assertEquals(List.of("main@s"), ((JsonArray) b.ok(200, "GET", "/remotes/team/snapshots", null)).stream()
+                .map(o -> ((JsonObject) o).getString("name")).toList());
+        SnapshotPushPullTest.pull(b, "main@s");
+        int copy = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "copy").put("snapshot", "main@s")
+                .encode())).getInteger("port");
+        assertEquals(state, b.psql(copy, SnapshotPushPullTest.STATE));
+    }
+}
