@@ -12,6 +12,9 @@ import dev.zenith.objectstore.transfer.TransferSettings;
 import dev.zenith.objectstore.transfer.Uploader;
 import dev.zenith.server.compute.ClusterPasswords;
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.compute.PgView;
+import dev.zenith.server.domain.DomainException;
+import dev.zenith.objectstore.catalogue.ClusterFacts;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.jobs.Progress;
@@ -151,7 +154,8 @@ public final class SnapshotPush {
             List<Manifest.Entry> entries = sender.finish();
             progress.phase("publishing " + snapshot.fullName() + " on " + remote.name());
             SnapshotManifest manifest = new SnapshotManifest(new SnapshotRef(snapshot.pg(), snapshot.name()), snapshot.lsn().value(),
-                    plan.steps(), facts.cluster(pgControl), facts.machine(), entries, Optional.empty(), Instant.now(), pusher());
+                    plan.steps(), facts.cluster(pgControl, databases(snapshot, store)), facts.machine(), entries, Optional.empty(),
+                    Instant.now(), pusher());
             SnapshotCatalogue.Published published;
             try {
                 published = new SnapshotCatalogue(objects, settle).publish(manifest, force);
@@ -167,6 +171,22 @@ public final class SnapshotPush {
         } finally {
             FileTrees.delete(imageDir);
         }
+    }
+
+    /**
+     * The databases' locales, asked of the snapshot's pg when it runs on that storage (pg_database as it is now: the
+     * collation versions of the snapshot's time but for a REINDEX since); none recorded when it does not run.
+     */
+    private List<ClusterFacts.DatabaseLocale> databases(Snapshot snapshot, Store store) {
+        try {
+            PgView pg = computes.show(snapshot.pg());
+            if (pg.running() && pg.storageName().equals(snapshot.storageName())) {
+                return facts.databases(pg.port(), ClusterPasswords.find(store).orElse(null));
+            }
+        } catch (DomainException | IOException e) {
+            LOG.warning("the databases' collations of " + snapshot.fullName() + " are not recorded: " + e.getMessage());
+        }
+        return List.of();
     }
 
     private static Map<String, String> with(Map<String, String> labels, String key, String value) {

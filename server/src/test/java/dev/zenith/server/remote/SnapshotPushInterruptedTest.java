@@ -48,7 +48,7 @@ class SnapshotPushInterruptedTest {
         a.jvmOptions.addAll(List.of("-Daws.accessKeyId=" + s3.accessKey(), "-Daws.secretAccessKey=" + s3.secretKey()));
         a.startProcess();
         b = new DaemonFixture().startInProcess();
-        JsonObject remote = SnapshotPushPullTest.s3Remote("killed");
+        JsonObject remote = SnapshotPushPullTest.s3Remote(s3, "killed");
         a.ok(201, "PUT", "/remotes", remote.encode());
         b.ok(201, "PUT", "/remotes", remote.encode());
         int port = a.createPg("main").getInteger("port");

@@ -1,5 +1,10 @@
 package dev.zenith.server.remote;
 
+import dev.zenith.objectstore.catalogue.ClusterFacts;
+import dev.zenith.objectstore.catalogue.SnapshotCatalogue;
+import dev.zenith.objectstore.catalogue.SnapshotManifest;
+import dev.zenith.objectstore.catalogue.SnapshotRef;
+import dev.zenith.objectstore.file.FileObjectStore;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.testkit.S3ProxyServer;
@@ -16,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -64,14 +70,14 @@ class SnapshotPushPullTest {
         PgCluster.deleteTree(shared);
     }
 
-    static JsonObject s3Remote(String prefix) {
+    static JsonObject s3Remote(S3ProxyServer s3, String prefix) {
         return new JsonObject().put("name", "team").put("url", "s3://bucket/" + prefix)
                 .put("endpoint", s3.endpoint().toString()).put("region", S3ProxyServer.REGION);
     }
 
     @Test
     void aSnapshotTravelsThroughS3AndALaterOneSendsOnlyWhatChanged() throws Exception {
-        exchange(s3Remote("exchange-" + System.nanoTime()), true);
+        exchange(s3Remote(s3, "exchange-" + System.nanoTime()), true);
     }
 
     @Test
@@ -94,7 +100,23 @@ class SnapshotPushPullTest {
         JsonArray listed = (JsonArray) b.ok(200, "GET", "/remotes/team/snapshots", null);
         assertEquals(List.of("main@s1"), listed.stream().map(o -> ((JsonObject) o).getString("name")).toList());
 
-        JsonObject pulled = pull(b, "main@s1");
+        String storage = null;
+        if (!again) {
+            recordAnotherGlibcCollation();
+            // B's storage local holds a cluster of its own: the pull is refused there, and goes into a new storage
+            b.createPg("own");
+            HttpResponse<String> refused = b.request("POST", "/remotes/team/snapshots/main@s1/actions",
+                    new JsonObject().put("action", "pull").encode());
+            assertEquals(409, refused.statusCode(), refused.body());
+            assertTrue(refused.body().contains("another cluster"), refused.body());
+            assertEquals(new JsonArray(), b.ok(200, "GET", "/snapshots", null), "nothing named");
+            storage = "shared";
+        }
+        JsonObject pulled = pull(b, "main@s1", storage);
+        if (!again) {
+            assertTrue(pulled.getJsonArray("warnings").encode().contains("database app of main@s1 sorts text with glibc 0.1"),
+                    pulled.encode());
+        }
         assertEquals(s1.getString("lsn"), pulled.getString("lsn"));
         int copy = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "copy").put("snapshot", "main@s1")
                 .encode())).getInteger("port");
@@ -123,14 +145,42 @@ class SnapshotPushPullTest {
         assertEquals(stateAtS1, b.psql(copy, STATE), "the first branch is untouched");
     }
 
+    /**
+     * The pushed manifest names the databases' collations as PostgreSQL reports them; as if it had been pushed from a
+     * machine with another glibc, its version is replaced (a version that replaces the first, as --force writes).
+     */
+    private void recordAnotherGlibcCollation() throws Exception {
+        try (FileObjectStore store = FileObjectStore.open(shared)) {
+            SnapshotCatalogue catalogue = new SnapshotCatalogue(store, java.time.Duration.ofSeconds(1));
+            SnapshotManifest m = catalogue.get(SnapshotRef.parse("main@s1")).orElseThrow().manifest();
+            assertTrue(m.cluster().databases().stream().anyMatch(db -> db.name().equals("postgres")), m.cluster().toString());
+            List<ClusterFacts.DatabaseLocale> databases = new java.util.ArrayList<>(m.cluster().databases());
+            databases.add(new ClusterFacts.DatabaseLocale("app", "libc", "en_US.UTF-8", "en_US.UTF-8", Optional.empty(),
+                    Optional.of("0.1")));
+            ClusterFacts c = m.cluster();
+            catalogue.publish(new SnapshotManifest(m.ref(), m.lsn(), m.lineage(), new ClusterFacts(c.pgVersion(), c.pgVersionNum(),
+                    c.systemIdentifier(), c.dataChecksums(), c.blockSize(), c.walSegmentSize(), databases), m.machine(), m.objects(),
+                    Optional.empty(), m.pushedAt(), m.pushedBy()), true);
+        }
+    }
+
     static JsonObject push(DaemonFixture d, String snapshot) throws Exception {
         return (JsonObject) d.ok(201, "POST", "/snapshots/" + snapshot + "/actions",
                 new JsonObject().put("action", "push").put("remote", "team").encode());
     }
 
     static JsonObject pull(DaemonFixture d, String snapshot) throws Exception {
-        return (JsonObject) d.ok(201, "POST", "/remotes/team/snapshots/" + snapshot + "/actions",
-                new JsonObject().put("action", "pull").encode());
+        return pull(d, snapshot, null);
+    }
+
+    static JsonObject pull(DaemonFixture d, String snapshot, String storage) throws Exception {
+        JsonObject body = new JsonObject().put("action", "pull");
+        if (storage != null) {
+            body.put("storage", storage);
+        }
+        JsonObject pulled = (JsonObject) d.ok(201, "POST", "/remotes/team/snapshots/" + snapshot + "/actions", body.encode());
+        assertEquals(storage == null ? "local" : storage, pulled.getString("storage_name"));
+        return pulled;
     }
 
     /**
