@@ -124,6 +124,7 @@ class SnapshotPushPullTest {
         assertEquals(dumpAtS1, dump(b, copy), "B's branch dumps as A did at the snapshot");
         b.amcheck(copy, "--all", "--install-missing");
         if (!again) {
+            refusesAnotherSnapshotOfTheSameNameUnlessForced(port);
             return;
         }
 
@@ -162,6 +163,23 @@ class SnapshotPushPullTest {
                     c.systemIdentifier(), c.dataChecksums(), c.blockSize(), c.walSegmentSize(), databases), m.machine(), m.objects(),
                     Optional.empty(), m.pushedAt(), m.pushedBy()), true);
         }
+    }
+
+    /** main@s1 made again at a later point: the remote holds the name with other contents, so only --force replaces it. */
+    private void refusesAnotherSnapshotOfTheSameNameUnlessForced(int port) throws Exception {
+        a.ok(200, "DELETE", "/snapshots/main@s1", null);
+        a.pgbench(port, "-c", "1", "-t", "50");
+        JsonObject again = (JsonObject) a.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s1").encode());
+        HttpResponse<String> refused = a.request("POST", "/snapshots/main@s1/actions",
+                new JsonObject().put("action", "push").put("remote", "team").encode());
+        assertEquals(409, refused.statusCode(), refused.body());
+        assertTrue(refused.body().contains("--force"), refused.body());
+        JsonObject listed = ((JsonArray) b.ok(200, "GET", "/remotes/team/snapshots", null)).getJsonObject(0);
+        assertNotEquals(again.getString("lsn"), listed.getString("lsn"), "the remote's main@s1 is unchanged");
+        a.ok(201, "POST", "/snapshots/main@s1/actions", new JsonObject().put("action", "push").put("remote", "team")
+                .put("force", true).encode());
+        listed = ((JsonArray) b.ok(200, "GET", "/remotes/team/snapshots", null)).getJsonObject(0);
+        assertEquals(again.getString("lsn"), listed.getString("lsn"), "--force replaced it");
     }
 
     static JsonObject push(DaemonFixture d, String snapshot) throws Exception {
