@@ -1,11 +1,10 @@
 package dev.zenith.server.remote;
 
 import dev.zenith.objectstore.file.FileObjectStore;
-import dev.zenith.objectstore.s3.S3Location;
 import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.server.offload.S3Remote;
 import io.vertx.core.json.JsonObject;
 
-import java.net.URI;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -16,7 +15,6 @@ import java.util.regex.Pattern;
  */
 public record Remote(String name, String url, Optional<String> endpoint, Optional<String> region) {
     private static final Pattern NAME = Pattern.compile("[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}");
-    private static final Pattern REGION = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
     public Remote {
         if (name == null || !NAME.matcher(name).matches()) {
@@ -27,11 +25,7 @@ public record Remote(String name, String url, Optional<String> endpoint, Optiona
             throw new InvalidRequestException("missing url: s3://BUCKET/PREFIX or file:///DIR");
         }
         if (isS3(url)) {
-            try {
-                S3Location.parse(url);
-            } catch (RuntimeException e) {
-                throw new InvalidRequestException("invalid remote url '" + url + "': " + e.getMessage());
-            }
+            s3(url, endpoint, region); // the checks an s3 storage's place gets
         } else if (url.startsWith("file:")) {
             try {
                 FileObjectStore.parseUrl(url);
@@ -44,22 +38,15 @@ public record Remote(String name, String url, Optional<String> endpoint, Optiona
         } else {
             throw new InvalidRequestException("invalid remote url '" + url + "': give s3://BUCKET/PREFIX or file:///DIR");
         }
-        endpoint.ifPresent(e -> {
-            URI uri;
-            try {
-                uri = URI.create(e);
-            } catch (IllegalArgumentException x) {
-                throw new InvalidRequestException("invalid endpoint '" + e + "': " + x.getMessage());
-            }
-            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
-                throw new InvalidRequestException("invalid endpoint '" + e + "': give http://HOST:PORT or https://HOST");
-            }
-        });
-        region.ifPresent(r -> {
-            if (!REGION.matcher(r).matches()) {
-                throw new InvalidRequestException("invalid region '" + r + "': for example eu-west-1");
-            }
-        });
+    }
+
+    /** Where an s3 remote is, as an s3 storage's place is given. */
+    S3Remote s3() {
+        return s3(url, endpoint, region);
+    }
+
+    private static S3Remote s3(String url, Optional<String> endpoint, Optional<String> region) {
+        return S3Remote.parse(url, endpoint.orElse(null), region.orElse(null));
     }
 
     public boolean isS3() {

@@ -2,12 +2,9 @@ package dev.zenith.server.remote;
 
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.file.FileObjectStore;
-import dev.zenith.objectstore.s3.S3Location;
 import dev.zenith.objectstore.s3.S3ObjectStore;
-import dev.zenith.objectstore.s3.S3Settings;
 
 import java.io.IOException;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -21,14 +18,7 @@ final class RemoteStores {
 
     static ObjectStore open(Remote remote) throws IOException {
         if (remote.isS3()) {
-            S3Settings settings = S3Settings.of(S3Location.parse(remote.url()));
-            if (remote.endpoint().isPresent()) {
-                settings = settings.withEndpoint(URI.create(remote.endpoint().get()));
-            }
-            if (remote.region().isPresent()) {
-                settings = settings.withRegion(remote.region().get());
-            }
-            return S3ObjectStore.open(settings);
+            return S3ObjectStore.open(remote.s3().settings());
         }
         Path dir = FileObjectStore.parseUrl(remote.url());
         Files.createDirectories(dir);

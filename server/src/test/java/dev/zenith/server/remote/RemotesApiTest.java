@@ -59,8 +59,8 @@ class RemotesApiTest {
         assertRefused(400, new JsonObject().put("name", "x"), "url");
         assertRefused(400, new JsonObject().put("name", "x").put("url", "file:///tmp/x").put("endpoint", "http://h:1"),
                 "for s3:// remotes");
-        assertRefused(400, new JsonObject().put("name", "x").put("url", "s3://bucket/x").put("endpoint", "ftp://h"), "invalid endpoint");
-        assertRefused(400, new JsonObject().put("name", "x").put("url", "s3://bucket/x").put("region", "EU WEST"), "invalid region");
+        assertRefused(400, new JsonObject().put("name", "x").put("url", "s3://bucket/x").put("endpoint", "ftp://h"), "endpoint 'ftp://h' is not a URL");
+        assertRefused(400, new JsonObject().put("name", "x").put("url", "s3://bucket/x").put("region", "EU WEST"), "is not a region name");
         assertRefused(400, new JsonObject().put("name", "x").put("url", "s3://bucket/x").put("colour", "red"), "colour");
         assertRefused(409, new JsonObject().put("name", "team").put("url", "s3://other/y"), "exists");
         HttpResponse<String> gone = d.request("DELETE", "/remotes/nope", null);
