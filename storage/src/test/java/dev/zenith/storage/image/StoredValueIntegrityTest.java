@@ -183,7 +183,7 @@ class StoredValueIntegrityTest {
             materialize(store, before);
         }
         // What the previous format stored: the values alone.
-        try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(1L << 32).setMaxDbs(16).open(dir.toFile())) {
+        try (Env<byte[]> env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(1L << 32).setMaxDbs(64).open(dir.toFile())) {
             List<byte[]> names = env.getDbiNames();
             List<Dbi<byte[]>> dbis = names.stream().map(n -> env.openDbi(n)).toList();
             try (Txn<byte[]> txn = env.txnWrite()) {
