@@ -93,6 +93,10 @@ public final class ComputeManager implements ComputeTimelines {
         DestroyIntents destroys = new DestroyIntents(pg, registry);
         // Sparse redo's scratch area is emptied at every start: no storage may live in it.
         storages.reserve("the redo runs' scratch directory (redo.scratch_dir)", config.redo().scratchDir(), true);
+        if (config.redo().scratchDir().startsWith(config.home())) {
+            // Redo runs are PostgreSQL processes too: as for computes inside the home, its user may pass through.
+            pg.letServerTraverse(config.home());
+        }
         this.redo = RedoService.open(pg, config.redo().scratchDir(), new RedoSettings(config.redo().sharedBuffers(),
                 java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency());
         this.anchors = new AnchorRecorder(vertx, redo::materializeSoon);

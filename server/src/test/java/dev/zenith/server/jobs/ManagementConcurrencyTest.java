@@ -2,6 +2,7 @@ package dev.zenith.server.jobs;
 
 import dev.zenith.pgexec.Processes;
 import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
@@ -88,6 +89,21 @@ class ManagementConcurrencyTest {
         d.action("main", "stop"); // an image after the load: the WAL before it can go...
         int port = d.action("main", "start").getInteger("port");
         d.psql(port, "CREATE TABLE after_the_image ()"); // ...once a commit after it starts the PITR window
+        // and once that commit is in the store (its LMDB part, a moment after the acknowledgement): before it, the
+        // window starts at the last stored commit, before the image, and keeps all the WAL.
+        Lsn committed = Lsn.parse(d.psql(port, "select pg_current_wal_flush_lsn()").trim());
+        String timeline = ((JsonObject) d.ok(200, "GET", "/pgs/main", null)).getString("timeline_id");
+        for (long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1); ; Thread.sleep(100)) {
+            JsonArray tls = (JsonArray) d.ok(200, "GET", "/storages/local/timelines", null);
+            boolean stored = tls.stream().map(JsonObject.class::cast)
+                    .filter(t -> timeline.equals(t.getString("timeline_id")) && t.getString("end_lsn") != null)
+                    // the flush LSN is the commit record's MAXALIGNed end; the store keeps the exact end
+                    .anyMatch(t -> ((Lsn.parse(t.getString("end_lsn")).value() + 7) & ~7L) >= committed.value());
+            if (stored || System.nanoTime() > deadline) {
+                assertTrue(stored, "the commit reached the store: " + tls.encode());
+                break;
+            }
+        }
         HttpResponse<String> accepted = d.unauthenticated("POST", "/storages/local/gc", "{\"pitr\": \"0s\"}",
                 "Authorization", "Bearer " + d.apiToken(), "Content-Type", "application/json", "Prefer", "respond-async");
         assertEquals(202, accepted.statusCode(), accepted.body());
