@@ -35,8 +35,8 @@ final class JobProgress {
                 String state = job.path("state").asText();
                 boolean ended = !state.equals("running");
                 int current = phases.size() - 1;
-                if (bar != null && shown - 1 < current) { // the bar's phase is over
-                    bar.close();
+                if (bar != null && (shown - 1 < current || state.equals("succeeded"))) { // the bar's phase is over
+                    bar.finish();
                     bar = null;
                 }
                 for (; shown < current; shown++) {

@@ -15,6 +15,9 @@ public interface ProgressBars {
         /** {@code done} of {@code total} bytes (the total may grow as the daemon learns it). */
         void update(long done, long total);
 
+        /** The phase is over: drawn full (its total was the daemon's estimate), then closed. */
+        void finish();
+
         @Override
         void close();
     }

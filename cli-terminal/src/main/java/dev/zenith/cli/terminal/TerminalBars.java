@@ -25,6 +25,12 @@ final class TerminalBars implements ProgressBars {
             }
 
             @Override
+            public void finish() {
+                bar.stepTo(bar.getMax());
+                bar.close();
+            }
+
+            @Override
             public void close() {
                 bar.close();
             }
