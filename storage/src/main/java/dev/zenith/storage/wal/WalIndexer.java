@@ -4,6 +4,8 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
+import dev.zenith.wal.decoder.EndReason;
+import dev.zenith.wal.segment.WalSegments;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.rewrite.InPlaceTablespaces;
@@ -29,7 +31,13 @@ public final class WalIndexer {
     private static final int READ_CHUNK = 1 << 20;
 
     private final TimelineId timeline;
-    private final WalStreamDecoder decoder;
+    private WalStreamDecoder decoder;
+    /**
+     * Where decoding resumed over stored WAL, until a record is decoded: if the last stored record was a WAL
+     * switch whose padding was not stored yet, the padding's zeros arrive here and the next record is at the
+     * next segment.
+     */
+    private Lsn resumedAt;
     private final WalIndex index = new WalIndex();
     /** The decoder has seen every byte below this; it may start past the stored end (alignment padding). */
     private Lsn decoderAt;
@@ -54,9 +62,24 @@ public final class WalIndexer {
         Lsn walEnd = wal.end(timeline).orElseThrow(() -> new IllegalStateException("timeline " + timeline
                 + " has no WAL"));
         Lsn recordEnd = wal.lastRecordEnd(timeline).orElse(walEnd);
-        WalIndexer indexer = new WalIndexer(timeline, nextRecordStart(recordEnd), walEnd);
+        Lsn from = nextRecordStart(recordEnd);
+        WalIndexer indexer = startingAt(wal, timeline, from, walEnd);
+        if (indexer.readsZerosAt(from)) {
+            // Streamed WAL has zeros where a record should start only after a WAL switch, whose padding fills
+            // the rest of its segment: the next record is at the next segment.
+            Lsn nextSegment = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(recordEnd.value() - 1) + 1));
+            indexer = startingAt(wal, timeline, nextSegment, walEnd);
+        } else {
+            indexer.resumedAt = from;
+        }
+        return indexer;
+    }
+
+    /** An indexer decoding from {@code from}, fed the stored bytes from there to {@code walEnd}. */
+    private static WalIndexer startingAt(WalLog wal, TimelineId timeline, Lsn from, Lsn walEnd) {
+        WalIndexer indexer = new WalIndexer(timeline, from, walEnd);
         ByteArrayOutputStream tail = new ByteArrayOutputStream();
-        for (Lsn at = indexer.decoderAt; at.isBefore(walEnd); ) {
+        for (Lsn at = from; at.isBefore(walEnd); ) {
             byte[] chunk = wal.read(timeline, at, (int) Math.min(walEnd.minus(at), READ_CHUNK));
             if (chunk.length == 0) {
                 break;
@@ -69,6 +92,15 @@ public final class WalIndexer {
             indexer.decoderAt = indexer.decoderAt.plus(tail.size());
         }
         return indexer;
+    }
+
+    /** Whether the stored tail has zeros at {@code at}, where a record should start; records it completes are indexed. */
+    private boolean readsZerosAt(Lsn at) {
+        DecodeResult r = decoder.poll();
+        for (; r instanceof DecodedRecord rec; r = decoder.poll()) {
+            index.add(rec); // the stored end said less than the bytes hold: feed() would have indexed it too
+        }
+        return r instanceof EndOfWal e && e.reason() == EndReason.ZEROS && e.validEnd().equals(at);
     }
 
     /** Where the record after one ending at {@code end} starts: records are 8-byte aligned. */
@@ -102,14 +134,41 @@ public final class WalIndexer {
         while (true) {
             DecodeResult r = decoder.poll();
             if (r instanceof DecodedRecord rec) {
+                resumedAt = null;
                 index.add(rec);
                 rewrite(rec);
             } else if (r instanceof EndOfWal invalid) {
-                return invalid;
+                if (!padsASwitch(invalid)) {
+                    return invalid;
+                }
             } else {
                 return null;
             }
         }
+    }
+
+    /**
+     * Whether {@code invalid} is the padding after a WAL switch that was the last stored record; if so the
+     * decoder restarts at the next segment with the bytes held from there.
+     */
+    private boolean padsASwitch(EndOfWal invalid) {
+        if (resumedAt == null || invalid.reason() != EndReason.ZEROS || !invalid.validEnd().equals(resumedAt)
+                || WalSegments.isSegmentBoundary(resumedAt.value())) {
+            return false;
+        }
+        Lsn nextSegment = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(resumedAt.value()) + 1));
+        resumedAt = null;
+        if (nextSegment.isBefore(undrained)) {
+            return false; // its bytes are stored, not held: resume() looks at those
+        }
+        decoder = WalStreamDecoder.startingAt(nextSegment);
+        decoderAt = nextSegment;
+        if (end.isAfter(nextSegment)) {
+            int from = (int) nextSegment.minus(undrained);
+            decoder.feed(buffer, from, pending - from);
+            decoderAt = end;
+        }
+        return true;
     }
 
     /** A Tablespace/CREATE record with an outside location becomes an in-place one in the bytes to drain. */

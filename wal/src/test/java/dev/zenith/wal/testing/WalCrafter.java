@@ -21,6 +21,7 @@ import java.util.List;
 public final class WalCrafter {
     private static final int RM_XLOG = 0;
     private static final int XLOG_NOOP = 0x20;
+    private static final int XLOG_SWITCH = 0x40;
     private static final int RM_TBLSPC = 5;
     /** A block reference without image or data, its relation given: header (4), RelFileNode (12), block (4). */
     private static final int BLOCK_HEADER_SIZE = 20;
@@ -137,6 +138,22 @@ public final class WalCrafter {
         prev = recStart;
         Crafted c = new Crafted(Lsn.of(recStart), total, data);
         records.add(c);
+        return c;
+    }
+
+    /**
+     * Appends an XLOG_SWITCH record and the padding PostgreSQL writes after it: the rest of the segment's pages,
+     * each with its page header and zeros. The next record starts at the next segment.
+     */
+    public Crafted walSwitch() {
+        Crafted c = record(RM_XLOG, XLOG_SWITCH, new byte[0]);
+        zeroPadTo(WalGeometry.maxAlign(pos));
+        while (!WalSegments.isSegmentBoundary(pos)) {
+            if (WalSegments.isPageBoundary(pos)) {
+                pageHeader(0);
+            }
+            zeroPadTo(pos + WalGeometry.XLOG_BLCKSZ - WalSegments.pageOffset(pos));
+        }
         return c;
     }
 
