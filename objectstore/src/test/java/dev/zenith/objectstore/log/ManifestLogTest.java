@@ -43,7 +43,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The manifest log of a prefix on a real S3Proxy: folding, full manifests, takeovers, lost leases, corruption. */
 @Tag("s3")
 class ManifestLogTest {
-    static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(10), Duration.ofSeconds(1),
+    // Quick to take (1 s settle); no test here waits for an expiry, so the ttl is long: on a loaded machine
+    // (CI at load 20) renewals stalled past a 10 s ttl and a holder lost its lease mid-test.
+    static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(60), Duration.ofSeconds(1),
             Duration.ofSeconds(1), Duration.ofSeconds(1), true);
     private static final S3ProxyServer s3 = TestStores.s3();
 
