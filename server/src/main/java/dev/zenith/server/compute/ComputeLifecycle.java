@@ -103,9 +103,10 @@ final class ComputeLifecycle {
         Store store = registry.storeOf(c.record);
         registry.refuseIfHoldsStorage(name, c.record.pgdata()); // a rebuild deletes the directory
         TimelineId tl = c.record.timeline();
-        // A storage made before computes had passwords: its first primary start gives role postgres one.
-        NewPassword passwordless = ClusterPasswords.find(store).isEmpty() && !asReplica && !c.record.readOnly()
-                ? new NewPassword(Secrets.generate(), null) : null;
+        // A storage made before computes had passwords, or a branch of a pulled history (the pushing daemon's password):
+        // its first primary start gives role postgres the storage's password (made now when there is none).
+        NewPassword passwordless = !asReplica && !c.record.readOnly() && ClusterPasswords.needsSetting(store, tl)
+                ? new NewPassword(ClusterPasswords.find(store).orElseGet(Secrets::generate), null) : null;
         boolean reuse = !asReplica && c.record.cleanDirLsn() != null
                 && store.wal().end(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
                 && Files.exists(c.record.pgdata().resolve("global/pg_control"));
@@ -199,8 +200,8 @@ final class ComputeLifecycle {
         PrivateFiles.restrict(c.record.logfile());
         pg.handOver(c.record.logfile());
         if (passwordless != null) {
-            LOG.info("pg " + name + ": storage " + c.record.storageName() + " was made before computes had"
-                    + " passwords; giving its role postgres one");
+            LOG.info("pg " + name + ": giving role postgres the password of storage " + c.record.storageName()
+                    + " (made before computes had passwords, or a pulled history)");
             c.process.setPasswordOffline(passwordless.password());
             passwordless = passwordless.at(ControlFile.parse(Files.readAllBytes(
                     c.record.pgdata().resolve("global/pg_control"))).checkPoint());
@@ -249,6 +250,7 @@ final class ComputeLifecycle {
             return;
         }
         ClusterPasswords.keep(store, p.password());
+        ClusterPasswords.setOn(store, c.record.timeline(), p.setBefore());
         registry.publishPassFile();
     }
 

@@ -40,7 +40,6 @@ final class PulledSnapshot {
     static final String DIRECTORIES = "directories";
     static final String SNAPSHOT = "snapshot";
     static final String HISTORY = "history/";
-    static final String PASSWORD = "password";
 
     private final SnapshotManifest manifest;
     private final Path staging;
@@ -76,6 +75,9 @@ final class PulledSnapshot {
         progress.phase("adding the snapshot's timelines");
         for (TimelineStep step : manifest.lineage()) {
             TimelineId id = TimelineId.parse(step.timeline());
+            if (store.timelines().get(id).isEmpty()) {
+                ClusterPasswords.markPulled(store, id); // its role postgres has the pushing daemon's password
+            }
             store.timelines().adopt(id, step.parent().map(TimelineId::parse).orElse(null), Lsn.of(step.branchLsn()),
                     step.pgTimeline());
             Optional<Manifest.Entry> history = meta(HISTORY + step.timeline());
@@ -86,10 +88,6 @@ final class PulledSnapshot {
         importImage(store, progress);
         for (TimelineStep step : manifest.lineage()) {
             appendWal(store, TimelineId.parse(step.timeline()), progress);
-        }
-        Optional<Manifest.Entry> password = meta(PASSWORD);
-        if (password.isPresent() && ClusterPasswords.find(store).isEmpty()) {
-            ClusterPasswords.keep(store, Files.readString(blob(staging, password.get()), StandardCharsets.UTF_8));
         }
         TimelineId root = TimelineId.parse(manifest.lineage().get(0).timeline());
         if (store.documents().get(DocumentStore.MAIN_TIMELINE_KEY).isEmpty()) {

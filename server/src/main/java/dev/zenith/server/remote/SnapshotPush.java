@@ -125,13 +125,6 @@ public final class SnapshotPush {
                     Map.of("kind", "meta", "name", PulledSnapshot.DIRECTORIES), false);
             JsonObject info = new JsonObject().put("commit_time", snapshot.commitTime() == null ? null : snapshot.commitTime().toString());
             sender.send(Content.of(json(info)), Map.of("kind", "meta", "name", PulledSnapshot.SNAPSHOT), false);
-            // The cluster's role postgres has this password at every point of its history: a pulling daemon needs it to
-            // reach the computes it branches (the data, its password hashes included, goes to the remote anyway).
-            Optional<String> password = ClusterPasswords.find(store);
-            if (password.isPresent()) {
-                sender.send(Content.of(password.get().getBytes(StandardCharsets.UTF_8)),
-                        Map.of("kind", "meta", "name", PulledSnapshot.PASSWORD), false);
-            }
             for (Timeline t : plan.lineage()) {
                 Optional<byte[]> history = store.pgTimelines().history(t.id());
                 if (history.isPresent()) {

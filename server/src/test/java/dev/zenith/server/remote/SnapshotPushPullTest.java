@@ -35,7 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("pg")
 @Tag("s3")
-class SnapshotPushPullTest {
+public class SnapshotPushPullTest {
     static final String STATE = "SELECT (SELECT count(*) || '/' || sum(abalance) FROM pgbench_accounts)"
             + " || ' ' || (SELECT count(*) || '/' || coalesce(sum(delta), 0) FROM pgbench_history)";
     static S3ProxyServer s3;
@@ -70,7 +70,7 @@ class SnapshotPushPullTest {
         PgCluster.deleteTree(shared);
     }
 
-    static JsonObject s3Remote(S3ProxyServer s3, String prefix) {
+    public static JsonObject s3Remote(S3ProxyServer s3, String prefix) {
         return new JsonObject().put("name", "team").put("url", "s3://bucket/" + prefix)
                 .put("endpoint", s3.endpoint().toString()).put("region", S3ProxyServer.REGION);
     }
@@ -97,6 +97,7 @@ class SnapshotPushPullTest {
 
         JsonObject pushed = push(a, "main@s1");
         assertTrue(pushed.getLong("bytes_sent") > 0, pushed.encode());
+        assertNoObjectHoldsThePassword(again ? s3.dataDir() : shared, password(a, port));
         JsonArray listed = (JsonArray) b.ok(200, "GET", "/remotes/team/snapshots", null);
         assertEquals(List.of("main@s1"), listed.stream().map(o -> ((JsonObject) o).getString("name")).toList());
 
@@ -121,6 +122,7 @@ class SnapshotPushPullTest {
         int copy = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "copy").put("snapshot", "main@s1")
                 .encode())).getInteger("port");
         assertEquals(stateAtS1, b.psql(copy, STATE));
+        assertNotEquals(password(a, port), password(b, copy), "B logs in with a password of its own");
         assertEquals(dumpAtS1, dump(b, copy), "B's branch dumps as A did at the snapshot");
         b.amcheck(copy, "--all", "--install-missing");
         if (!again) {
@@ -144,6 +146,57 @@ class SnapshotPushPullTest {
         assertEquals(stateAtS2, b.psql(copy2, STATE), "B sees what A wrote after the first snapshot");
         b.amcheck(copy2, "--all", "--install-missing");
         assertEquals(stateAtS1, b.psql(copy, STATE), "the first branch is untouched");
+    }
+
+    /** The password of role postgres of the pg on {@code port}, from the daemon's password file. */
+    static String password(DaemonFixture d, int port) throws java.io.IOException {
+        for (String line : java.nio.file.Files.readAllLines(d.passFile())) {
+            String[] f = line.split(":", 5);
+            if (f.length == 5 && f[1].equals(Integer.toString(port)) && f[3].equals("postgres")) {
+                return f[4];
+            }
+        }
+        throw new AssertionError("no password for port " + port + " in " + d.passFile());
+    }
+
+    /**
+     * Every file under {@code dir} (a remote's objects), as stored and, for our objects, decompressed as their frame says:
+     * none holds the password. The scan reads the data: a table's name is in the decompressed catalogue pages.
+     */
+    static void assertNoObjectHoldsThePassword(Path dir, String password) throws java.io.IOException {
+        byte[] secret = password.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] known = "pgbench_accounts".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int objects = 0;
+        boolean sawKnown = false;
+        List<Path> files;
+        try (var walk = java.nio.file.Files.walk(dir)) {
+            files = walk.filter(java.nio.file.Files::isRegularFile).toList();
+        }
+        for (Path f : files) {
+            byte[] stored = java.nio.file.Files.readAllBytes(f);
+            assertEquals(-1, indexOf(stored, secret), f + " holds the password as stored");
+            if (stored.length >= 4 && new String(stored, 0, 4, java.nio.charset.StandardCharsets.US_ASCII).equals("ZNOB")) {
+                byte[] content = dev.zenith.objectstore.format.ObjectFrame.decode(f.toString(), stored, null);
+                objects++;
+                assertEquals(-1, indexOf(content, secret), f + " holds the password");
+                sawKnown |= indexOf(content, known) >= 0;
+            }
+        }
+        assertTrue(objects > 10, "objects scanned: " + objects);
+        assertTrue(sawKnown, "the decompressed objects name pgbench_accounts somewhere");
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 
     /**
@@ -182,7 +235,7 @@ class SnapshotPushPullTest {
         assertEquals(again.getString("lsn"), listed.getString("lsn"), "--force replaced it");
     }
 
-    static JsonObject push(DaemonFixture d, String snapshot) throws Exception {
+    public static JsonObject push(DaemonFixture d, String snapshot) throws Exception {
         return (JsonObject) d.ok(201, "POST", "/snapshots/" + snapshot + "/actions",
                 new JsonObject().put("action", "push").put("remote", "team").encode());
     }
