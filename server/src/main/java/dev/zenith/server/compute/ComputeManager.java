@@ -2,7 +2,6 @@ package dev.zenith.server.compute;
 
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.config.ZenithConfig;
-import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.HistoryDiff;
@@ -27,7 +26,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.logging.Level;
@@ -50,8 +48,6 @@ public final class ComputeManager implements ComputeTimelines {
     /** The application_name our WAL receiver connects with; computes name it as their synchronous standby. */
     public static final String RECEIVER_NAME = PostgresSettings.RECEIVER_NAME;
     public static final String SLOT_NAME = "zenith_safekeeper";
-    /** How often storages held by another process at start are tried again. */
-    private static final long RELEASED_STORAGE_POLL_MS = 2000;
 
     private final Vertx vertx;
     private final ZenithConfig config;
@@ -63,7 +59,6 @@ public final class ComputeManager implements ComputeTimelines {
     private final Management management;
     /** Garbage collections running without the lock; what adds history to keep waits for them. */
     private final RunningCollections collections;
-    private final List<Long> timers = new CopyOnWriteArrayList<>();
     /** Timelines open replication connections follow: in use, like those of pgs and snapshots. */
     private final FollowedTimelines followed = new FollowedTimelines();
     private final PgRegistry registry;
@@ -75,6 +70,8 @@ public final class ComputeManager implements ComputeTimelines {
     private final PgHistory history;
     private final RedoService redo;
     private final AnchorRecorder anchors;
+    private final ComputeWatch watch;
+    private final BusyPgs busy;
 
     public ComputeManager(Vertx vertx, ZenithConfig config, PgInstallation pg, StorageRegistry storages, Management management)
             throws IOException {
@@ -109,6 +106,8 @@ public final class ComputeManager implements ComputeTimelines {
         this.collections = new RunningCollections(management);
         this.retention = new RetentionPolicy(storages, snapshots, registry, followed, management, collections);
         this.history = new PgHistory(storages, snapshots, registry);
+        this.watch = new ComputeWatch(vertx, management, storages, registry, lifecycle, adoption, retention);
+        this.busy = new BusyPgs(registry);
     }
 
     /** At daemon start: load every pg, take back the ones still running, note the ones that died. */
@@ -127,49 +126,8 @@ public final class ComputeManager implements ComputeTimelines {
         registry.publishPassFile(); // also with no storage: the replication port's login
         // Computes that should run but do not (stopped with the daemon, or died while it was away) start
         // again; a directory not known to be clean is rebuilt from the store.
-        restartWanted(c -> true);
-        timers.add(vertx.setPeriodic(RELEASED_STORAGE_POLL_MS, id -> {
-            if (storages.anyHeldElsewhere()) { // almost always none: then no trip to a management thread
-                management.run(() -> {
-                    adoption.takeReleasedStorages(this::restartWanted);
-                    return null;
-                });
-            }
-        }));
-        timers.add(vertx.setPeriodic(2000, id -> watchComputes()));
-        timers.add(vertx.setPeriodic(3_600_000, id -> storages.list().forEach(s -> management.run(
-                () -> collectGarbage(s.name(), null)))));
-    }
-
-    /** Starts the pgs that should run but do not; one that cannot start is marked stopped (blocking). */
-    private void restartWanted(Predicate<Compute> which) {
-        for (Compute c : List.copyOf(registry.all())) {
-            if (which.test(c) && c.record.wantRunning() && !c.running) {
-                try {
-                    LOG.info("pg " + c.name() + " was running before; starting it again");
-                    lifecycle.start(c, c.record.replica(), false);
-                } catch (Exception e) {
-                    LOG.log(Level.WARNING, "pg " + c.name() + " could not be started again", e);
-                    PgRegistry.save(registry.storeOf(c.record), c, c.record.withWantRunning(false));
-                }
-            }
-        }
-    }
-
-    /**
-     * Notices computes that died (kill -9, OOM): they are marked stopped and rebuilt at their next start.
-     * The bookkeeping runs under the management lock, like every other state change.
-     */
-    private void watchComputes() {
-        for (Compute c : registry.all()) {
-            if (!c.running || c.stopping) {
-                continue;
-            }
-            management.run(() -> {
-                lifecycle.noteIfDied(c);
-                return null;
-            });
-        }
+        watch.restartWanted(c -> true);
+        watch.begin();
     }
 
     // ---- queries (event loop safe) ----
@@ -283,7 +241,7 @@ public final class ComputeManager implements ComputeTimelines {
     /** See {@link PgBranching#checkout}. */
     public CheckedOut checkout(String name, String snapshotName, String lsn, String time) throws IOException {
         collections.awaitNone(null); // the point it moves to must not be collected meanwhile
-        PgBranching.CheckedOut done = busyWith(name, Compute.Busy.CHECKING_OUT,
+        PgBranching.CheckedOut done = busy.busyWith(name, Compute.Busy.CHECKING_OUT,
                 c -> branching.checkout(name, snapshotName, lsn, time));
         return new CheckedOut(view(done.compute()), done.savedAs(), done.branch(), done.replicas());
     }
@@ -294,7 +252,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link PgBranching#promote}. */
     public Promoted promote(String name) throws IOException {
-        PgBranching.Promoted done = busyWith(name, Compute.Busy.PROMOTING, c -> branching.promote(name));
+        PgBranching.Promoted done = busy.busyWith(name, Compute.Busy.PROMOTING, c -> branching.promote(name));
         return new Promoted(view(done.compute()), done.switchPoint(), done.pgTimeline());
     }
 
@@ -308,7 +266,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link ComputeLifecycle#start}. */
     public Started start(String name, boolean asReplica, boolean force) throws IOException {
-        Compute c = idle(name);
+        Compute c = busy.idle(name);
         boolean forked = lifecycle.start(c, asReplica, force);
         return new Started(view(c), forked ? branching.moveFollowers(c) : null);
     }
@@ -322,7 +280,7 @@ public final class ComputeManager implements ComputeTimelines {
     }
 
     public PgView stop(String name) throws IOException {
-        return view(busyWith(name, Compute.Busy.STOPPING, c -> {
+        return view(busy.busyWith(name, Compute.Busy.STOPPING, c -> {
             lifecycle.stop(c);
             awaitRemote(c.record.storageName());
             return c;
@@ -347,35 +305,10 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link ComputeLifecycle#destroy}; the pg as it was last. */
     public PgView destroy(String name) throws IOException {
-        return view(busyWith(name, Compute.Busy.DESTROYING, c -> {
+        return view(busy.busyWith(name, Compute.Busy.DESTROYING, c -> {
             lifecycle.destroy(c);
             return c;
         }));
-    }
-
-    /** A pg no long action is under way on (409 otherwise: that action lets go of the lock while it waits). */
-    private Compute idle(String name) {
-        Compute c = registry.require(name);
-        Compute.Busy busy = c.busy;
-        if (busy != null) {
-            throw new ConflictException("pg '" + name + "' is " + busy + "; try again when that is done");
-        }
-        return c;
-    }
-
-    private interface Action<T> {
-        T on(Compute c) throws IOException;
-    }
-
-    /** Runs a long action on an idle pg, marking it busy meanwhile. */
-    private <T> T busyWith(String name, Compute.Busy what, Action<T> action) throws IOException {
-        Compute c = idle(name);
-        c.busy = what;
-        try {
-            return action.on(c);
-        } finally {
-            c.busy = null;
-        }
     }
 
     // ---- history ----
@@ -438,7 +371,7 @@ public final class ComputeManager implements ComputeTimelines {
      * management threads has finished, so the stores can be closed under nobody's feet.
      */
     public void close() {
-        timers.forEach(vertx::cancelTimer);
+        watch.end();
         try {
             management.drain(5, TimeUnit.MINUTES);
         } catch (Exception e) {
