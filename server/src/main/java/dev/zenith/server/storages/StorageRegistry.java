@@ -11,8 +11,6 @@ import dev.zenith.storage.StoreInUseException;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -73,14 +71,14 @@ public final class StorageRegistry implements AutoCloseable {
     /** Told of each storage about to be detached, before its store closes. */
     private final List<Consumer<Storage>> detachListeners = new CopyOnWriteArrayList<>();
 
-    /** Storages kept elsewhere (s3), and the directory their local caches go in (one per storage name). */
+    /** Storages kept elsewhere (s3); attaching one, its local cache in a directory of caches (one per storage name). */
     private final RemoteStores remotes;
-    private final Path remoteCaches;
+    private final RemoteAttach remoteAttach;
 
     private StorageRegistry(Path registryFile, RemoteStores remotes, Path remoteCaches) {
         this.registryFile = new RegistryFile(registryFile);
         this.remotes = remotes;
-        this.remoteCaches = remoteCaches;
+        this.remoteAttach = new RemoteAttach(remotes, places, remoteCaches);
     }
 
     /** Opens every storage listed in the registry file, attaching {@code local} on the first start. */
@@ -218,35 +216,8 @@ public final class StorageRegistry implements AutoCloseable {
         if (storages.containsKey(name) || unavailable.containsKey(name)) {
             throw new ConflictException("storage '" + name + "' already exists");
         }
-        Path path;
-        try {
-            path = Path.of(pathText);
-        } catch (InvalidPathException e) {
-            throw new InvalidRequestException("'" + pathText + "' is not a path: " + e.getReason());
-        }
-        if (pathText.chars().anyMatch(Character::isISOControl)) { // legal in Linux paths, but no one means them
-            throw new InvalidRequestException("path must not contain control characters (a newline, a tab...)");
-        }
-        // Relative to what? The daemon's working directory means nothing to its clients (the CLI sends absolute paths).
-        if (!path.isAbsolute()) {
-            throw new InvalidRequestException("path '" + pathText + "' must be absolute");
-        }
-        path = path.normalize();
-        places.check(path);
-        if (Files.exists(path) && !Files.isDirectory(path)) {
-            throw new InvalidRequestException("path " + path + " exists and is not a directory");
-        }
-        Store store;
-        try {
-            // 0700, and never inside (or at) a directory another user owns: they could read or swap it
-            PrivateFiles.directory(path);
-            store = Store.open(path);
-        } catch (StoreInUseException e) {
-            throw new ConflictException("cannot attach " + path + ": " + e.getMessage());
-        } catch (IOException | RuntimeException e) {
-            throw new InvalidRequestException("cannot open a native storage at " + path + ": " + e.getMessage());
-        }
-        return added(new Storage(name, type, path, Instant.now(), pitr, store, null));
+        Path path = NativeStores.checkedPath(pathText, places);
+        return added(new Storage(name, type, path, Instant.now(), pitr, NativeStores.open(path), null));
     }
 
     /** Saves a newly opened storage in the registry file; closed again if that fails. */
@@ -262,30 +233,16 @@ public final class StorageRegistry implements AutoCloseable {
         return s;
     }
 
-    /** A storage kept elsewhere: its cache is {@code remoteCaches/NAME}; one remote place is attached once. */
+    /** A storage kept elsewhere: see {@link RemoteAttach}. */
     private Storage attachRemote(String name, String type, String pathText, Duration pitr, String endpoint, String region)
             throws IOException {
-        JsonObject remote = remotes.describe(type, pathText, endpoint, region);
+        JsonObject remote = remoteAttach.describe(type, pathText, endpoint, region);
         if (storages.containsKey(name) || unavailable.containsKey(name)) {
             throw new ConflictException("storage '" + name + "' already exists");
         }
-        for (Storage other : storages.values()) {
-            if (other.remote() != null && remotes.samePlace(other.remote(), remote)) {
-                throw new ConflictException(remote.getString("url") + " is already attached as storage '" + other.name() + "'");
-            }
-        }
-        for (UnavailableStorage u : unavailable.values()) {
-            JsonObject listed = u.listedEntry().getJsonObject("remote");
-            if (listed != null && remotes.samePlace(listed, remote)) {
-                throw new ConflictException(remote.getString("url") + " is already attached as storage '" + u.name() + "'");
-            }
-        }
-        Path cache = remoteCaches.resolve(name);
-        places.check(cache);
-        Store store = remotes.open(name, remote, cache, true);
-        return added(new Storage(name, type, cache, Instant.now(), pitr, store, remote));
+        Store store = remoteAttach.open(name, remote, storages.values(), unavailable.values());
+        return added(new Storage(name, type, remoteAttach.cacheOf(name), Instant.now(), pitr, store, remote));
     }
-
 
     /**
      * Keeps storages out of one of the daemon's own directories ({@code bothWays}: and from holding it),
