@@ -2,12 +2,11 @@ package dev.zenith.server.offload;
 
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.testkit.PgCluster;
-import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.testkit.S3ProxyExtension;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -21,24 +20,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** {@code storage attach --type s3} against a real S3 server: refusals change nothing; the lease keeps one daemon per prefix. */
 @Tag("s3")
 class S3StorageAttachTest {
-    static S3ProxyServer s3;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = S3ProxyServer.start("zen");
-        S3TestStorages.useCredentialsOf(s3);
-    }
-
-    @AfterAll
-    static void stopS3() {
-        s3.close();
-    }
+    @RegisterExtension
+    static final S3ProxyExtension proxy = new S3ProxyExtension("zen");
 
     @Test
     void badPlacesAreRefusedChangingNothing() throws Exception {
         try (DaemonFixture d = new DaemonFixture().startInProcess()) {
             String registry = Files.readString(d.home.resolve("storages.json"));
-            String endpoint = s3.endpoint().toString();
+            String endpoint = proxy.server().endpoint().toString();
             assertRefused(d, 400, S3TestStorages.attachBody("cloud", "s3://missing-bucket/p", endpoint), "does not exist");
             assertRefused(d, 400, S3TestStorages.attachBody("cloud", "s3:/zen", endpoint), "not an s3:// URL");
             assertRefused(d, 400, S3TestStorages.attachBody("cloud", "s3://zen/p", "ftp://x"), "not a URL");
@@ -46,19 +35,19 @@ class S3StorageAttachTest {
                     "cannot be reached");
             assertEquals(registry, Files.readString(d.home.resolve("storages.json")));
             assertEquals(1, ((JsonArray) d.ok(200, "GET", "/storages", null)).size());
-            assertFalse(Files.exists(s3.objectFile("zen", "p/lease")), "a refused attach leaves no lease");
+            assertFalse(Files.exists(proxy.server().objectFile("zen", "p/lease")), "a refused attach leaves no lease");
         }
     }
 
     @Test
     void aPrefixIsHeldByOneDaemon() throws Exception {
-        String endpoint = s3.endpoint().toString();
+        String endpoint = proxy.server().endpoint().toString();
         try (DaemonFixture a = new DaemonFixture().startInProcess(); DaemonFixture b = new DaemonFixture().startInProcess()) {
             JsonObject s = (JsonObject) a.ok(201, "PUT", "/storages", S3TestStorages.attachBody("cloud", "s3://zen/held", endpoint));
             assertEquals("s3", s.getString("type"));
             assertEquals("s3://zen/held", s.getJsonObject("remote").getString("url"));
             assertTrue(Path.of(s.getString("path")).startsWith(a.home), "its cache is under ZENITH_HOME: " + s);
-            assertTrue(Files.exists(s3.objectFile("zen", "held/lease")));
+            assertTrue(Files.exists(proxy.server().objectFile("zen", "held/lease")));
             // the same prefix again here, under another name
             assertRefused(a, 409, S3TestStorages.attachBody("cloud2", "s3://zen/held", endpoint), "already attached as storage 'cloud'");
             // another running daemon

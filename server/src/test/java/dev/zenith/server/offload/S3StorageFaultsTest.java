@@ -3,12 +3,13 @@ package dev.zenith.server.offload;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.PgbenchLedger;
 import dev.zenith.testkit.PgCluster;
-import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.testkit.S3ProxyExtension;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -24,19 +25,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("s3")
 @Tag("pg")
 class S3StorageFaultsTest {
-    S3ProxyServer s3;
+    @RegisterExtension
+    final S3ProxyExtension proxy = new S3ProxyExtension("zen");
     Path work;
 
     @BeforeEach
     void startS3() throws Exception {
-        s3 = S3ProxyServer.start("zen");
-        S3TestStorages.useCredentialsOf(s3);
         work = DaemonFixture.reachableTempDir("zenith-s3-faults-");
     }
 
     @AfterEach
     void stopS3() throws Exception {
-        s3.close();
         PgCluster.deleteTree(work);
     }
 
@@ -51,7 +50,7 @@ class S3StorageFaultsTest {
     @Test
     void commitsGoOnWhileS3IsDownAndTheUploadCatchesUp() throws Exception {
         try (DaemonFixture d = new DaemonFixture().startInProcess()) {
-            S3TestStorages.attach(d, s3, "cloud", "down");
+            S3TestStorages.attach(d, proxy.server(), "cloud", "down");
             JsonObject pg = createPg(d);
             int port = pg.getInteger("port");
             d.psql(port, PgbenchLedger.SETUP);
@@ -75,7 +74,7 @@ class S3StorageFaultsTest {
                 }
             };
             log.addHandler(handler);
-            s3.stop();
+            proxy.server().stop();
             long stoppedAt = System.nanoTime();
             try {
                 PgbenchLedger bench = new PgbenchLedger(d, work.resolve("bench"));
@@ -90,7 +89,7 @@ class S3StorageFaultsTest {
                 // longer than the lease (60 s): it runs out, and is taken again once S3 answers
                 Thread.sleep(Math.max(0, 65_000 - (System.nanoTime() - stoppedAt) / 1_000_000));
             } finally {
-                s3.startAgain(); // else the daemon's stop below waits for S3
+                proxy.server().startAgain(); // else the daemon's stop below waits for S3
             }
             JsonObject caughtUp = d.awaitJson("/storages/cloud", j -> j.getJsonObject("offload").getLong("unuploaded_wal_bytes") == 0
                     && !j.getJsonObject("offload").containsKey("error")).getJsonObject("offload");
@@ -103,13 +102,13 @@ class S3StorageFaultsTest {
     @Test
     void aDamagedObjectIsNeverRestored() throws Exception {
         try (DaemonFixture a = new DaemonFixture().startInProcess()) {
-            S3TestStorages.attach(a, s3, "cloud", "damaged");
+            S3TestStorages.attach(a, proxy.server(), "cloud", "damaged");
             JsonObject pg = createPg(a);
             a.psql(pg.getInteger("port"), "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
         }
         // one byte flipped in every object the prefix holds
         List<Path> blobs;
-        try (Stream<Path> files = Files.walk(s3.dataDir().resolve("zen").resolve("damaged").resolve("blobs"))) {
+        try (Stream<Path> files = Files.walk(proxy.server().dataDir().resolve("zen").resolve("damaged").resolve("blobs"))) {
             blobs = files.filter(Files::isRegularFile).toList();
         }
         assertTrue(!blobs.isEmpty());
@@ -121,7 +120,7 @@ class S3StorageFaultsTest {
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
             String registry = Files.readString(b.home.resolve("storages.json"));
             HttpResponse<String> r = b.request("PUT", "/storages", S3TestStorages.attachBody("cloud", "s3://zen/damaged",
-                    s3.endpoint().toString()));
+                    proxy.server().endpoint().toString()));
             assertEquals(503, r.statusCode(), r.body());
             assertTrue(r.body().contains("corrupt") && r.body().contains("blobs/"), r.body());
             assertEquals(registry, Files.readString(b.home.resolve("storages.json")));

@@ -6,11 +6,10 @@ import dev.zenith.objectstore.s3.S3Location;
 import dev.zenith.objectstore.s3.S3ObjectStore;
 import dev.zenith.objectstore.s3.S3Settings;
 import dev.zenith.server.testing.DaemonFixture;
-import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.testkit.S3ProxyExtension;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -25,21 +24,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("s3")
 @Tag("pg")
 class S3StorageGcTest {
-    static S3ProxyServer s3;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = S3ProxyServer.start("zen");
-        S3TestStorages.useCredentialsOf(s3);
-    }
-
-    @AfterAll
-    static void stopS3() {
-        s3.close();
-    }
+    @RegisterExtension
+    static final S3ProxyExtension proxy = new S3ProxyExtension("zen");
 
     static Set<String> blobsInBucket() throws Exception {
-        Path root = s3.dataDir().resolve("zen").resolve("gc");
+        Path root = proxy.server().dataDir().resolve("zen").resolve("gc");
         try (Stream<Path> files = Files.walk(root.resolve("blobs"))) {
             return files.filter(Files::isRegularFile).map(f -> root.relativize(f).toString()).collect(Collectors.toSet());
         }
@@ -50,7 +39,7 @@ class S3StorageGcTest {
         try (DaemonFixture d = new DaemonFixture()) {
             d.offloadSettings.put("base_interval_ms", 0).put("gc_interval_ms", 500).put("gc_grace_ms", 1000).put("keep_manifests", 1);
             d.startInProcess();
-            S3TestStorages.attach(d, s3, "cloud", "gc");
+            S3TestStorages.attach(d, proxy.server(), "cloud", "gc");
             JsonObject pg = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
             int port = pg.getInteger("port");
             d.pgbench(port, "-i", "-s", "1", "-q");
@@ -58,8 +47,8 @@ class S3StorageGcTest {
             d.ok(200, "POST", "/storages/cloud/gc", new JsonObject().put("pitr", "0s").encode());
             Set<String> before = blobsInBucket();
             d.action("main", "start");
-            S3Settings settings = S3Settings.of(S3Location.parse("s3://zen/gc")).withEndpoint(s3.endpoint())
-                    .withCredentials(s3.accessKey(), s3.secretKey());
+            S3Settings settings = S3Settings.of(S3Location.parse("s3://zen/gc")).withEndpoint(proxy.server().endpoint())
+                    .withCredentials(proxy.server().accessKey(), proxy.server().secretKey());
             try (ObjectStore store = S3ObjectStore.open(settings)) {
                 boolean deleted = false;
                 for (long t0 = System.nanoTime(); !deleted && System.nanoTime() - t0 < 120_000_000_000L; Thread.sleep(500)) {

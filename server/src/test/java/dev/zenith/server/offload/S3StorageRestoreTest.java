@@ -3,12 +3,11 @@ package dev.zenith.server.offload;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.PgbenchLedger;
 import dev.zenith.testkit.PgCluster;
-import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.testkit.S3ProxyExtension;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -25,18 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("s3")
 @Tag("pg")
 class S3StorageRestoreTest {
-    static S3ProxyServer s3;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = S3ProxyServer.start("zen");
-        S3TestStorages.useCredentialsOf(s3);
-    }
-
-    @AfterAll
-    static void stopS3() {
-        s3.close();
-    }
+    @RegisterExtension
+    static final S3ProxyExtension proxy = new S3ProxyExtension("zen");
 
     @Test
     void everyCommitComesBackAfterTheHomeIsLost() throws Exception {
@@ -45,7 +34,7 @@ class S3StorageRestoreTest {
         String snapshotView;
         PgbenchLedger bench;
         try (DaemonFixture a = new DaemonFixture().startInProcess()) {
-            S3TestStorages.attach(a, s3, "cloud", "lost");
+            S3TestStorages.attach(a, proxy.server(), "cloud", "lost");
             JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
             int port = pg.getInteger("port");
             a.psql(port, PgbenchLedger.SETUP);
@@ -62,7 +51,7 @@ class S3StorageRestoreTest {
             // the daemon stops: computes cleanly, then S3 gets everything before the storage closes
         }
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
-            JsonObject s = S3TestStorages.attach(b, s3, "cloud", "lost");
+            JsonObject s = S3TestStorages.attach(b, proxy.server(), "cloud", "lost");
             assertTrue(Path.of(s.getString("path")).startsWith(b.home), s.encode());
             JsonObject pg = b.pg("main");
             assertEquals("stopped", pg.getString("status"), pg.encode());
@@ -100,10 +89,10 @@ class S3StorageRestoreTest {
         String counts;
         String rows;
         try (DaemonFixture a = new DaemonFixture()) {
-            a.jvmOptions.add("-Daws.accessKeyId=" + s3.accessKey());
-            a.jvmOptions.add("-Daws.secretAccessKey=" + s3.secretKey());
+            a.jvmOptions.add("-Daws.accessKeyId=" + proxy.server().accessKey());
+            a.jvmOptions.add("-Daws.secretAccessKey=" + proxy.server().secretKey());
             a.startProcess();
-            S3TestStorages.attach(a, s3, "cloud", "killed");
+            S3TestStorages.attach(a, proxy.server(), "cloud", "killed");
             JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
             int port = pg.getInteger("port");
             String timeline = pg.getString("timeline_id");
@@ -129,7 +118,7 @@ class S3StorageRestoreTest {
         }
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
             // the dead daemon's lease runs out first (60 s, plus 5 s for clocks): until then the prefix is refused
-            String body = S3TestStorages.attachBody("cloud", "s3://zen/killed", s3.endpoint().toString());
+            String body = S3TestStorages.attachBody("cloud", "s3://zen/killed", proxy.server().endpoint().toString());
             java.net.http.HttpResponse<String> r;
             for (long t0 = System.nanoTime(); (r = b.request("PUT", "/storages", body)).statusCode() == 409; Thread.sleep(2000)) {
                 assertTrue(r.body().contains("in use by another running daemon"), r.body());

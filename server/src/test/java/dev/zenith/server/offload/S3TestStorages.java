@@ -9,15 +9,6 @@ final class S3TestStorages {
     private S3TestStorages() {
     }
 
-    /**
-     * An s3 storage takes its credentials from the AWS SDK's default chain; in-process daemons read them
-     * from these system properties (a daemon process gets them as -D options).
-     */
-    static void useCredentialsOf(S3ProxyServer s3) {
-        System.setProperty("aws.accessKeyId", s3.accessKey());
-        System.setProperty("aws.secretAccessKey", s3.secretKey());
-    }
-
     static String attachBody(String name, String url, String endpoint) {
         JsonObject b = new JsonObject().put("name", name).put("type", "s3").put("path", url);
         if (endpoint != null) {

@@ -1,11 +1,12 @@
 package dev.zenith.server.remote;
 
 import dev.zenith.server.testing.DaemonFixture;
-import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.testkit.S3ProxyExtension;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -22,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("pg")
 @Tag("s3")
 class SnapshotPushInterruptedTest {
-    S3ProxyServer s3;
+    @RegisterExtension
+    final S3ProxyExtension proxy = new S3ProxyExtension("bucket");
     DaemonFixture a;
     DaemonFixture b;
 
@@ -34,21 +36,15 @@ class SnapshotPushInterruptedTest {
         if (b != null) {
             b.close();
         }
-        if (s3 != null) {
-            s3.close();
-        }
     }
 
     @Test
     void aPushKilledHalfwayShowsNothingAndCompletesWhenPushedAgain() throws Exception {
-        s3 = S3ProxyServer.start("bucket");
-        System.setProperty("aws.accessKeyId", s3.accessKey());
-        System.setProperty("aws.secretAccessKey", s3.secretKey());
         a = new DaemonFixture();
-        a.jvmOptions.addAll(List.of("-Daws.accessKeyId=" + s3.accessKey(), "-Daws.secretAccessKey=" + s3.secretKey()));
+        a.jvmOptions.addAll(List.of("-Daws.accessKeyId=" + proxy.server().accessKey(), "-Daws.secretAccessKey=" + proxy.server().secretKey()));
         a.startProcess();
         b = new DaemonFixture().startInProcess();
-        JsonObject remote = SnapshotPushPullTest.s3Remote(s3, "killed");
+        JsonObject remote = SnapshotPushPullTest.s3Remote(proxy.server(), "killed");
         a.ok(201, "PUT", "/remotes", remote.encode());
         b.ok(201, "PUT", "/remotes", remote.encode());
         int port = a.createPg("main").getInteger("port");

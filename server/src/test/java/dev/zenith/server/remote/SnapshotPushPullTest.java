@@ -7,15 +7,15 @@ import dev.zenith.objectstore.catalogue.SnapshotRef;
 import dev.zenith.objectstore.file.FileObjectStore;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.testkit.PgCluster;
+import dev.zenith.testkit.S3ProxyExtension;
 import dev.zenith.testkit.S3ProxyServer;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
@@ -38,23 +38,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 public class SnapshotPushPullTest {
     static final String STATE = "SELECT (SELECT count(*) || '/' || sum(abalance) FROM pgbench_accounts)"
             + " || ' ' || (SELECT count(*) || '/' || coalesce(sum(delta), 0) FROM pgbench_history)";
-    static S3ProxyServer s3;
+    @RegisterExtension
+    static final S3ProxyExtension proxy = new S3ProxyExtension("bucket");
     DaemonFixture a;
     DaemonFixture b;
     Path shared;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = S3ProxyServer.start("bucket");
-        // the daemons' S3 client takes its credentials from the SDK's chain: these properties are in it
-        System.setProperty("aws.accessKeyId", s3.accessKey());
-        System.setProperty("aws.secretAccessKey", s3.secretKey());
-    }
-
-    @AfterAll
-    static void stopS3() {
-        s3.close();
-    }
 
     @BeforeEach
     void startDaemons() throws Exception {
@@ -77,7 +65,7 @@ public class SnapshotPushPullTest {
 
     @Test
     void aSnapshotTravelsThroughS3AndALaterOneSendsOnlyWhatChanged() throws Exception {
-        exchange(s3Remote(s3, "exchange-" + System.nanoTime()), true);
+        exchange(s3Remote(proxy.server(), "exchange-" + System.nanoTime()), true);
     }
 
     @Test
