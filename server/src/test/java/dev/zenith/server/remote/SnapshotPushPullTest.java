@@ -85,7 +85,7 @@ public class SnapshotPushPullTest {
 
         JsonObject pushed = push(a, "main@s1");
         assertTrue(pushed.getLong("bytes_sent") > 0, pushed.encode());
-        assertNoObjectHoldsThePassword(again ? s3.dataDir() : shared, password(a, port));
+        assertNoObjectHoldsThePassword(again ? proxy.server().dataDir() : shared, password(a, port));
         JsonArray listed = (JsonArray) b.ok(200, "GET", "/remotes/team/snapshots", null);
         assertEquals(List.of("main@s1"), listed.stream().map(o -> ((JsonObject) o).getString("name")).toList());
 
