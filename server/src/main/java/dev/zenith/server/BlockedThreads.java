@@ -5,6 +5,8 @@ import io.vertx.core.impl.VertxThread;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.internal.threadchecker.BlockedThreadEvent;
 
+import java.lang.management.ManagementFactory;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -39,6 +41,16 @@ public final class BlockedThreads {
         vertx.blockedThreadChecker().setThreadBlockedHandler(BlockedThreads::onBlocked);
     }
 
+    /**
+     * The thread's state and the machine's load, which tell a blocking call (waiting, or in I/O) from a task that
+     * was only kept off the CPU by other processes: e.g. "RUNNABLE; load 29.1 on 2 cores".
+     */
+    public static String circumstances(Thread t) {
+        double load = ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        return t.getState() + "; load " + String.format(Locale.ROOT, "%.1f", load) + " on "
+                + Runtime.getRuntime().availableProcessors() + " cores";
+    }
+
     static void onBlocked(BlockedThreadEvent e) {
         Thread t = e.thread();
         StringBuilder where = new StringBuilder();
@@ -46,7 +58,7 @@ public final class BlockedThreads {
             where.append("\n\tat ").append(s);
         }
         String what = t.getName() + " for " + TimeUnit.NANOSECONDS.toMillis(e.duration()) + " ms (limit "
-                + TimeUnit.NANOSECONDS.toMillis(e.maxExecTime()) + " ms)" + where;
+                + TimeUnit.NANOSECONDS.toMillis(e.maxExecTime()) + " ms; " + circumstances(t) + ")" + where;
         if (t instanceof VertxThread vt && vt.isWorker()) {
             LOG.warning("worker thread busy past its limit: " + what); // long jobs may; said, not a fault
         } else {

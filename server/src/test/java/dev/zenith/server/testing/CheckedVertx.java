@@ -1,5 +1,6 @@
 package dev.zenith.server.testing;
 
+import dev.zenith.server.BlockedThreads;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.impl.VertxThread;
@@ -61,10 +62,11 @@ public final class CheckedVertx {
             where.append("\n\tat ").append(s);
         }
         String what = t.getName() + " blocked for " + TimeUnit.NANOSECONDS.toMillis(e.duration()) + " ms (limit "
-                + TimeUnit.NANOSECONDS.toMillis(e.maxExecTime()) + " ms)" + where;
+                + TimeUnit.NANOSECONDS.toMillis(e.maxExecTime()) + " ms; " + BlockedThreads.circumstances(t) + ")" + where;
         LOG.log(Level.WARNING, what);
-        // worker threads may run long jobs (their limit stays Vert.x's 60 s): logged only
-        if (t instanceof VertxThread vt && !vt.isWorker()) {
+        // worker threads may run long jobs (their limit stays Vert.x's 60 s): logged only; so is a loop that was
+        // only kept off the CPU on an overloaded machine
+        if (t instanceof VertxThread vt && !vt.isWorker() && !Starvation.explains(what)) {
             synchronized (CheckedVertx.class) {
                 blocked.merge(t, new Stall(e.duration(), what), (a, b) -> a.nanos() >= b.nanos() ? a : b);
             }
