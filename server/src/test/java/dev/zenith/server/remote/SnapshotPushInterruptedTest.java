@@ -9,7 +9,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
-import java.net.http.HttpResponse;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -53,11 +52,7 @@ class SnapshotPushInterruptedTest {
         a.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s").encode());
         String state = a.psql(port, SnapshotPushPullTest.STATE);
 
-        HttpResponse<String> accepted = a.unauthenticated("POST", "/snapshots/main%40s/actions",
-                new JsonObject().put("action", "push").put("remote", "team").encode(),
-                "Authorization", "Bearer " + a.apiToken(), "Content-Type", "application/json", "Prefer", "respond-async");
-        assertEquals(202, accepted.statusCode(), accepted.body());
-        String job = accepted.headers().firstValue("location").orElseThrow();
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "team"));
         JsonObject seen = a.awaitJson(job, j -> j.getString("phase").startsWith("pushing") && j.getLong("done_bytes") > 0
                 && j.getLong("done_bytes") > j.getLong("total_bytes") / 4 || !"running".equals(j.getString("state")));
         assertEquals("running", seen.getString("state"), "the push must still run when the daemon is killed: " + seen.encode());

@@ -245,6 +245,16 @@ public final class DaemonFixture implements AutoCloseable {
         return PgCluster.ProcessRunner.run(withCredentials(new ProcessBuilder(cmd), port).directory(Path.of("/tmp").toFile()));
     }
 
+    /** Starts a long action as a job ({@code Prefer: respond-async}, so 202); its Location, /jobs/ID. */
+    public String startJob(String method, String path, JsonObject body) throws IOException, InterruptedException {
+        HttpResponse<String> accepted = unauthenticated(method, path, body == null ? null : body.encode(),
+                "Authorization", "Bearer " + apiToken(), "Content-Type", "application/json", "Prefer", "respond-async");
+        if (accepted.statusCode() != 202) {
+            throw new AssertionError(method + " " + path + " was not accepted as a job: " + accepted.statusCode() + " " + accepted.body());
+        }
+        return accepted.headers().firstValue("location").orElseThrow();
+    }
+
     /** Polls a GET until its JSON satisfies {@code done}; fails after two minutes with the last answer. */
     public JsonObject awaitJson(String path, java.util.function.Predicate<JsonObject> done) throws Exception {
         String last = "";
