@@ -118,7 +118,7 @@ final class Cli {
     String status(String status) {
         return switch (status) {
             case "running", "available", "succeeded" -> styled("green", status);
-            case "stopped" -> styled("yellow", status);
+            case "stopped", "cancelled" -> styled("yellow", status);
             case "unavailable", "failed", "stalled" -> styled("red", status);
             default -> status;
         };

@@ -62,6 +62,9 @@ final class JobProgress {
                 if (state.equals("succeeded")) {
                     return job.path("result");
                 }
+                if (state.equals("cancelled")) {
+                    throw new CliException("cancelled (zenith job cancel " + job.path("id").asText() + "); nothing of it was kept");
+                }
                 if (state.equals("failed")) {
                     throw new CliException(ErrorTexts.forPeople(job.path("error").asText("the job failed"), client));
                 }

@@ -27,6 +27,7 @@ final class ZenithCommand implements Runnable {
         java.util.Map<String, Class<?>> m = new java.util.LinkedHashMap<>();
         for (Class<?> c : List.of(DaemonCommands.Start.class, DaemonCommands.Stop.class, DaemonCommands.Status.class,
                 DaemonCommands.Logs.class, PgCommands.class, SnapshotCommands.class, StorageCommands.class, RemoteCommands.class,
+                JobCommands.class,
                 LogCommand.class, TreeCommand.class, CompletionCommand.class, CompletionCommand.Complete.class,
                 WaldumpCommand.class, PageBenchCommand.class)) {
             m.put(c.getAnnotation(Command.class).name(), c);

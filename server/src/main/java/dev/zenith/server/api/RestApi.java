@@ -89,6 +89,8 @@ public final class RestApi {
         r.post("/cli").handler(cli::handle);
         r.get("/jobs").handler(ctx -> WorkDispatch.reply(ctx, 200, dispatch.jobs().list()));
         r.get("/jobs/:id").handler(ctx -> WorkDispatch.reply(ctx, 200, dispatch.jobs().get(ctx.pathParam("id")).toJson()));
+        r.post("/jobs/:id/actions").handler(ctx -> WorkDispatch.reply(ctx, 202, dispatch.jobs().act(ctx.pathParam("id"),
+                JsonBody.parse(ctx.body().buffer(), Set.of("action")).requiredString("action"))));
 
         storageRoutes.install(r);
         pgRoutes.install(r);

@@ -55,6 +55,7 @@ final class BackupExport {
                         out.write(buffer, 0, n);
                         left -= n;
                         progress.advance(n);
+                        progress.checkCancelled(); // into the export's temporary file, which a failure deletes
                     }
                 }
                 String sum = checksum.finishHex();

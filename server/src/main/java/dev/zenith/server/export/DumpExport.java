@@ -74,6 +74,7 @@ final class DumpExport {
             run(List.of(pg.bin("pg_dumpall").toString(), "-w", "--globals-only", "-f", dir.resolve("globals.sql").toString(),
                     "-d", conninfo(port, "postgres")), line -> { });
             for (String db : databases) {
+                progress.checkCancelled(); // between dumps into the temporary directory; the pg goes below
                 Map<String, Long> tables = tableBytes(port, db);
                 progress.phase("dumping database " + db, tables.values().stream().mapToLong(Long::longValue).sum());
                 Path file = dir.resolve(fileName(db));

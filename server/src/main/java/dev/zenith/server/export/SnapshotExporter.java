@@ -86,6 +86,7 @@ public final class SnapshotExporter {
     }
 
     public Exported export(Request req) throws IOException {
+        Progress.current().allowCancel(); // it writes into a temporary path only, deleted when it fails
         Snapshot snapshot = computes.snapshots().get(req.snapshot());
         StorageRegistry.Storage storage = storages.get(snapshot.storageName());
         Timeline timeline = storage.store().timelines().get(snapshot.timeline()).orElseThrow(() ->
@@ -105,6 +106,7 @@ public final class SnapshotExporter {
                     bytes = BackupExport.write(storage.store(), timeline, snapshot, sink, config.scratchDir());
                 }
             }
+            Progress.current().checkCancelled(); // the last point: the move makes it visible
             Progress.current().phase("moving the export into place");
             target.commit();
         } catch (IOException | RuntimeException | Error e) {

@@ -95,6 +95,7 @@ final class BaseBackupFetch {
             System.arraycopy(current, pos, b, off, n);
             pos += n;
             Progress.current().advance(n);
+            Progress.current().checkCancelled(); // into the staging directory, which a failure deletes
             return n;
         }
 

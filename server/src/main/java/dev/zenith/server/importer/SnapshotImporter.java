@@ -12,6 +12,7 @@ import dev.zenith.server.domain.Names;
 import dev.zenith.server.history.Snapshot;
 import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.jobs.JobRegistry;
+import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
@@ -101,12 +102,15 @@ public final class SnapshotImporter {
     /** Runs the import (blocking, on a worker of its own, not a management thread). */
     public JsonObject importSnapshot(Request req) throws Exception {
         long started = System.nanoTime();
+        Progress.current().allowCancel(); // until the storage is attached or filled, all it wrote is temporary
         Target target = locked(() -> target(req));
         try {
             Path data;
             try (Staging staging = Staging.create(pg, config.scratchDir())) {
                 String what = stage(req, staging, target.password());
+                Progress.current().checkCancelled();
                 StagedCluster.finish(staging, target.password(), what);
+                Progress.current().checkCancelled();
                 data = staging.dataDir();
                 JsonObject result = target.attached() != null
                         ? locked(() -> fillAttached(req, target, data))
@@ -197,6 +201,7 @@ public final class SnapshotImporter {
                 snapshot = fill(store, req, data);
                 store.documents().put(Snapshot.key(req.snapshot()), snapshot.toJson().encode().getBytes(StandardCharsets.UTF_8));
             }
+            Progress.current().checkCancelled(); // the last point: from here on the storage appears
             Files.move(temporary, target.newPath());
             try {
                 locked(() -> computes.attachStorage(req.storage(), "native", target.newPath().toString(),

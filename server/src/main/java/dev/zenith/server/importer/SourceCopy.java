@@ -64,6 +64,7 @@ final class SourceCopy {
                 if (attrs.isRegularFile()) {
                     Files.copy(f, into.resolve(rel), StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
                     progress.advance(attrs.size());
+                    progress.checkCancelled(); // into the staging directory, which a failure deletes
                 }
                 return FileVisitResult.CONTINUE;
             }
@@ -138,6 +139,7 @@ final class SourceCopy {
             int n = super.read(b, off, len);
             if (n > 0) {
                 Progress.current().advance(n);
+                Progress.current().checkCancelled(); // unpacking into the staging directory
             }
             return n;
         }

@@ -1,5 +1,6 @@
 package dev.zenith.server.jobs;
 
+import dev.zenith.server.domain.ConflictException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -17,7 +18,7 @@ import java.util.function.ToIntFunction;
 public final class Job implements Progress {
     static final ThreadLocal<Job> CURRENT = new ThreadLocal<>();
 
-    public enum State { RUNNING, SUCCEEDED, FAILED }
+    public enum State { RUNNING, SUCCEEDED, FAILED, CANCELLED }
 
     private final String id;
     private final String action;
@@ -35,6 +36,11 @@ public final class Job implements Progress {
     private volatile Object result;
     private volatile int errorStatus;
     private volatile String error;
+    /** Whether the work has begun; a job that has not can be cancelled whatever it is. */
+    private boolean started;
+    /** Set by the work when it stops cleanly at its {@link #checkCancelled()} points (exports, imports, pushes, pulls). */
+    private boolean cancellable;
+    private volatile boolean cancelRequested;
 
     Job(String id, String action, ToIntFunction<Throwable> statusOf) {
         this.id = id;
@@ -83,6 +89,50 @@ public final class Job implements Progress {
         this.state = State.SUCCEEDED;
     }
 
+    /**
+     * Asks the job to stop: a job that has not begun never runs, a cancellable one stops at its next safe point and
+     * ends "cancelled" (a job already past its last one ends as it would have). 409 for an ended or uncancellable job.
+     */
+    synchronized void requestCancel() {
+        if (state != State.RUNNING) {
+            throw new ConflictException("job " + id + " (" + action + ") has ended: " + state.name().toLowerCase());
+        }
+        if (started && !cancellable) {
+            throw new ConflictException("job " + id + " (" + action + ") cannot be cancelled; exports, imports, pushes"
+                    + " and pulls can");
+        }
+        cancelRequested = true;
+    }
+
+    /** The work begins; false when it was cancelled before (it is then cancelled, and must not run). */
+    synchronized boolean begin() {
+        if (cancelRequested) {
+            cancelled();
+            return false;
+        }
+        started = true;
+        return true;
+    }
+
+    @Override
+    public synchronized void allowCancel() {
+        cancellable = true;
+    }
+
+    @Override
+    public void checkCancelled() {
+        if (cancelRequested) {
+            throw new JobCancelledException("job " + id + " (" + action + ") was cancelled");
+        }
+    }
+
+    void cancelled() {
+        this.error = "cancelled";
+        this.errorStatus = 409;
+        this.finishedAt = Instant.now();
+        this.state = State.CANCELLED;
+    }
+
     void failed(Throwable t) {
         this.errorStatus = statusOf.applyAsInt(t);
         this.error = t.getMessage() == null ? t.toString() : t.getMessage();
@@ -101,10 +151,11 @@ public final class Job implements Progress {
                 .put("eta_seconds", total > 0 && rate > 0 && d < total ? (total - d) / rate : null)
                 .put("phases", new JsonArray(List.copyOf(phases))).put("started_at", startedAt.toString())
                 .put("finished_at", finishedAt == null ? null : finishedAt.toString())
+                .put("cancel_requested", cancelRequested)
                 .put("elapsed_ms", Duration.between(startedAt, finishedAt == null ? Instant.now() : finishedAt).toMillis());
         if (state == State.SUCCEEDED) {
             j.put("result", result);
-        } else if (state == State.FAILED) {
+        } else if (state == State.FAILED || state == State.CANCELLED) {
             j.put("error", error).put("error_status", errorStatus);
         }
         return j;

@@ -1,5 +1,7 @@
 package dev.zenith.server.jobs;
 
+import dev.zenith.server.domain.ConflictException;
+import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.domain.NotFoundException;
 import io.vertx.core.json.JsonArray;
 
@@ -46,6 +48,16 @@ public final class JobRegistry {
         return job;
     }
 
+    /** {@code POST /jobs/ID/actions {"action":"cancel"}}: see {@link Job#requestCancel()}; the job as it is now. */
+    public io.vertx.core.json.JsonObject act(String id, String action) {
+        Job job = get(id);
+        if (!"cancel".equals(action)) {
+            throw new InvalidRequestException("unknown action '" + action + "' for a job; expected cancel");
+        }
+        job.requestCancel();
+        return job.toJson();
+    }
+
     public synchronized JsonArray list() {
         JsonArray a = new JsonArray();
         jobs.values().forEach(j -> a.add(j.toJson()));
@@ -74,11 +86,17 @@ public final class JobRegistry {
     /** The work, run as {@code job}: its progress reports and its outcome land in the job. */
     public static <T> Callable<T> runAs(Job job, Callable<T> work) {
         return () -> {
+            if (!job.begin()) {
+                throw new ConflictException("job " + job.id() + " was cancelled before it began");
+            }
             Job.CURRENT.set(job);
             try {
                 T result = work.call();
                 job.succeeded(result);
                 return result;
+            } catch (JobCancelledException t) {
+                job.cancelled();
+                throw new ConflictException(t.getMessage());
             } catch (Throwable t) {
                 job.failed(t);
                 throw t;

@@ -44,6 +44,17 @@ public interface Progress {
         };
     }
 
+    /**
+     * Said by work that stops cleanly at its {@link #checkCancelled()} points, leaving nothing half-done: its job can
+     * be cancelled while it runs.
+     */
+    default void allowCancel() {
+    }
+
+    /** At a safe point: throws {@link JobCancelledException} when the job was asked to stop. */
+    default void checkCancelled() {
+    }
+
     default void phase(String name) {
         phase(name, 0);
     }

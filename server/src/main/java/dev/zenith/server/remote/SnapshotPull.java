@@ -14,6 +14,7 @@ import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.NotFoundException;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.jobs.JobCancelledException;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.storages.StorageRegistry;
@@ -69,6 +70,7 @@ final class SnapshotPull {
         Remote remote = remotes.get(remoteName);
         String fullName = ref.toString();
         Progress progress = Progress.current();
+        progress.allowCancel(); // until it writes into the storage, a pull has only downloaded into its staging directory
         progress.phase("reading " + fullName + " on " + remote.name());
         try (ObjectStore objects = RemoteStores.open(remote);
              Downloader downloader = new Downloader(objects, TransferSettings.defaults())) {
@@ -85,7 +87,13 @@ final class SnapshotPull {
             }
             List<String> warnings = check(manifest, storageName);
             Path staging = home.resolve("pulls").resolve(manifest.contentId());
-            management.unlocked(() -> download(downloader, manifest, staging, progress));
+            try {
+                management.unlocked(() -> download(downloader, manifest, staging, progress));
+                progress.checkCancelled(); // the last point: what follows writes into the storage
+            } catch (JobCancelledException e) {
+                FileTrees.delete(staging); // a cancelled pull keeps nothing (a killed one keeps what it got, to resume)
+                throw e;
+            }
             check(manifest, storageName); // the storage may have changed meanwhile
             StorageRegistry.Storage storage = storages.find(storageName).orElse(null);
             if (storage == null) {
@@ -134,6 +142,18 @@ final class SnapshotPull {
         Semaphore inFlight = new Semaphore(IN_FLIGHT);
         List<CompletableFuture<Path>> pending = new ArrayList<>();
         for (Manifest.Entry e : missing) {
+            try {
+                progress.checkCancelled();
+            } catch (JobCancelledException x) {
+                for (CompletableFuture<Path> f : pending) { // none writes into the staging directory once it is deleted
+                    try {
+                        f.join();
+                    } catch (CompletionException | java.util.concurrent.CancellationException ignored) {
+                        // cancelled: its outcome does not matter
+                    }
+                }
+                throw x;
+            }
             try {
                 inFlight.acquire();
             } catch (InterruptedException x) {

@@ -17,6 +17,7 @@ import dev.zenith.server.domain.DomainException;
 import dev.zenith.objectstore.catalogue.ClusterFacts;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.jobs.JobCancelledException;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.pgexec.FileTrees;
@@ -80,6 +81,7 @@ public final class SnapshotPush {
         Snapshot snapshot = computes.snapshots().get(snapshotName);
         Store store = storages.get(snapshot.storageName()).store();
         Progress progress = Progress.current();
+        progress.allowCancel(); // until its manifest is published, a push shows nothing on the remote
         progress.phase("finding what a branch at " + snapshot.fullName() + " needs");
         PushPlan plan = PushPlan.of(store, snapshot.timeline(), snapshot.lsn());
         Path imageDir = scratch.resolve("push-" + UUID.randomUUID());
@@ -145,6 +147,7 @@ public final class SnapshotPush {
                 }
             }
             List<Manifest.Entry> entries = sender.finish();
+            progress.checkCancelled(); // the last point: the manifest makes the snapshot visible
             progress.phase("publishing " + snapshot.fullName() + " on " + remote.name());
             SnapshotManifest manifest = new SnapshotManifest(new SnapshotRef(snapshot.pg(), snapshot.name()), snapshot.lsn().value(),
                     plan.steps(), facts.cluster(pgControl, databases(snapshot, store)), facts.machine(), entries, Optional.empty(),
@@ -216,6 +219,12 @@ public final class SnapshotPush {
 
         void send(Content content, Map<String, String> labels, boolean counted) throws IOException {
             try {
+                progress.checkCancelled();
+            } catch (JobCancelledException e) {
+                abandon(); // while the uploader runs: no upload goes on after the job says it was cancelled
+                throw e; // what was sent stays unlisted on the remote, as after a killed push
+            }
+            try {
                 inFlight.acquire();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -228,6 +237,17 @@ public final class SnapshotPush {
                     progress.advance(length);
                 }
             }));
+        }
+
+        /** Waits for the uploads under way, whatever their outcome. */
+        void abandon() {
+            for (CompletableFuture<Manifest.Entry> f : sent) {
+                try {
+                    f.join();
+                } catch (CompletionException | java.util.concurrent.CancellationException e) {
+                    // cancelled: its outcome does not matter
+                }
+            }
         }
 
         List<Manifest.Entry> finish() throws IOException {

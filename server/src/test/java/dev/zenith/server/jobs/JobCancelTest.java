@@ -1,0 +1,177 @@
+package dev.zenith.server.jobs;
+
+import dev.zenith.server.remote.SnapshotPushPullTest;
+import dev.zenith.server.testing.CliRun;
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.testkit.PgCluster;
+import dev.zenith.testkit.S3ProxyServer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code POST /jobs/ID/actions {"action":"cancel"}} and {@code zenith job cancel ID} on an export, an import, a push and a
+ * pull, each caught while it moves bytes: the job ends "cancelled" and nothing of it is left (no snapshot, no remote
+ * snapshot, no export file, no storage, no temporary files); an ended job is a 409, an unknown one a 404.
+ */
+@Tag("pg")
+@Tag("s3")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the pushes' tests want a remote without main@s
+class JobCancelTest {
+    static S3ProxyServer s3;
+    static DaemonFixture a;
+    static DaemonFixture b;
+    static Path work;
+
+    @BeforeAll
+    static void start() throws Exception {
+        s3 = S3ProxyServer.start("bucket");
+        System.setProperty("aws.accessKeyId", s3.accessKey());
+        System.setProperty("aws.secretAccessKey", s3.secretKey());
+        a = new DaemonFixture().startInProcess();
+        b = new DaemonFixture().startInProcess();
+        work = DaemonFixture.reachableTempDir("cancel-");
+        JsonObject remote = SnapshotPushPullTest.s3Remote(s3, "cancel-" + System.nanoTime());
+        a.ok(201, "PUT", "/remotes", remote.encode());
+        b.ok(201, "PUT", "/remotes", remote.encode());
+        int port = a.createPg("main").getInteger("port");
+        a.pgbench(port, "-i", "-s", "10", "-q"); // enough bytes that each transfer takes a while
+        a.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@s").encode());
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        System.clearProperty("zenith.home");
+        a.close();
+        b.close();
+        s3.close();
+        PgCluster.deleteTree(work);
+    }
+
+    @Test
+    @Order(1)
+    void aPushCancelledShowsNothingOnTheRemote() throws Exception {
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "team"));
+        cancelWhile(a, job, j -> j.getString("phase").startsWith("pushing"));
+        assertEquals(new JsonArray(), b.ok(200, "GET", "/remotes/team/snapshots", null), "no snapshot on the remote");
+        assertNothingIn(a.home.resolve("tmp"), "push-");
+        refusesToCancelAgain(a, job);
+    }
+
+    @Test
+    @Order(3)
+    void aPullCancelledLeavesNothingHere() throws Exception {
+        SnapshotPushPullTest.push(a, "main@s");
+        String job = b.startJob("POST", "/remotes/team/snapshots/main%40s/actions", new JsonObject().put("action", "pull"));
+        cancelWhile(b, job, j -> j.getString("phase").startsWith("pulling"));
+        assertEquals(new JsonArray(), b.ok(200, "GET", "/snapshots", null), "no snapshot pulled");
+        assertNothingIn(b.home.resolve("pulls"), "");
+        refusesToCancelAgain(b, job);
+    }
+
+    @Test
+    @Order(4)
+    void anExportCancelledLeavesNoFile() throws Exception {
+        Path dir = Files.createDirectories(work.resolve("export-" + System.nanoTime()));
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "export")
+                .put("to", dir.resolve("main.tar").toString()));
+        cancelWhile(a, job, j -> j.getString("phase").startsWith("writing the base backup"));
+        assertNothingIn(dir, "");
+    }
+
+    @Test
+    @Order(5)
+    void anImportCancelledLeavesNoStorage() throws Exception {
+        Path dir = Files.createDirectories(work.resolve("import-" + System.nanoTime()));
+        Path tar = dir.resolve("main.tar");
+        a.ok(201, "POST", "/snapshots/main@s/actions", new JsonObject().put("action", "export").put("to", tar.toString()).encode());
+        String job = b.startJob("POST", "/imports", new JsonObject().put("snapshot", "imp@s").put("storage", "imp")
+                .put("from", tar.toString()));
+        cancelWhile(b, job, j -> j.getString("phase").startsWith("unpacking"));
+        assertEquals(new JsonArray(), b.ok(200, "GET", "/snapshots", null));
+        assertFalse(((JsonArray) b.ok(200, "GET", "/storages", null)).encode().contains("\"imp\""), "no storage imp");
+        assertNothingIn(b.home.resolve("storages"), ".import-");
+        assertNothingIn(b.home.resolve("tmp"), "import-");
+    }
+
+    @Test
+    @Order(6)
+    void unknownJobsAndActionsAreRefused() throws Exception {
+        HttpResponse<String> unknown = a.request("POST", "/jobs/424242/actions", new JsonObject().put("action", "cancel").encode());
+        assertEquals(404, unknown.statusCode(), unknown.body());
+        String listing = a.startJob("GET", "/remotes/team/snapshots", null);
+        a.awaitJson(listing, j -> !"running".equals(j.getString("state")));
+        HttpResponse<String> badAction = a.request("POST", listing + "/actions", new JsonObject().put("action", "pause").encode());
+        assertEquals(400, badAction.statusCode(), badAction.body());
+        refusesToCancelAgain(a, listing);
+
+        System.setProperty("zenith.home", a.home.toString());
+        CliRun none = CliRun.inProcess("job", "cancel", "424242");
+        assertTrue(none.code() != 0 && none.err().contains("not found"), none.toString());
+        String id = listing.substring(listing.lastIndexOf('/') + 1);
+        CliRun ended = CliRun.inProcess("job", "cancel", id);
+        assertTrue(ended.code() != 0 && ended.err().contains("has ended"), ended.toString());
+        CliRun list = CliRun.inProcess("job", "list");
+        assertEquals(0, list.code(), list.toString());
+        assertTrue(list.out().contains("GET /remotes/team/snapshots"), list.out());
+    }
+
+    @Test
+    @Order(2)
+    void theCliCancelsAPush() throws Exception {
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "team")
+                .put("force", true));
+        a.awaitJson(job, j -> j.getString("phase").startsWith("pushing") || !"running".equals(j.getString("state")));
+        System.setProperty("zenith.home", a.home.toString());
+        CliRun cancelled = CliRun.inProcess("job", "cancel", job.substring(job.lastIndexOf('/') + 1));
+        JsonObject ended = a.awaitJson(job, j -> !"running".equals(j.getString("state")));
+        assertEquals(0, cancelled.code(), cancelled + " " + ended.encode());
+        assertTrue(cancelled.out().contains("cancelled"), cancelled.out());
+        assertEquals("cancelled", ended.getString("state"), ended.encode());
+    }
+
+    /** Cancels the job once it is in the phase {@code during} and has moved bytes there; it must end cancelled. */
+    static void cancelWhile(DaemonFixture d, String job, Predicate<JsonObject> during) throws Exception {
+        JsonObject seen = d.awaitJson(job, j -> during.test(j) && j.getLong("done_bytes") > 0
+                || !"running".equals(j.getString("state")));
+        assertEquals("running", seen.getString("state"), "the job must still run when it is cancelled: " + seen.encode());
+        HttpResponse<String> asked = d.request("POST", job + "/actions", new JsonObject().put("action", "cancel").encode());
+        assertEquals(202, asked.statusCode(), asked.body());
+        assertTrue(new JsonObject(asked.body()).getBoolean("cancel_requested"), asked.body());
+        JsonObject ended = d.awaitJson(job, j -> !"running".equals(j.getString("state")));
+        assertEquals("cancelled", ended.getString("state"), ended.encode());
+    }
+
+    static void refusesToCancelAgain(DaemonFixture d, String job) throws Exception {
+        HttpResponse<String> again = d.request("POST", job + "/actions", new JsonObject().put("action", "cancel").encode());
+        assertEquals(409, again.statusCode(), again.body());
+        assertTrue(again.body().contains("has ended"), again.body());
+    }
+
+    /** No entry of {@code dir} (if it exists) starts with {@code prefix}. */
+    static void assertNothingIn(Path dir, String prefix) throws Exception {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var s = Files.list(dir)) {
+            List<String> left = s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(prefix)).toList();
+            assertEquals(List.of(), left, "left in " + dir);
+        }
+    }
+}
