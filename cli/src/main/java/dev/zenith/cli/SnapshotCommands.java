@@ -149,6 +149,7 @@ final class SnapshotCommands implements Runnable {
             body.put("force", true);
         }
         JsonNode p = cli.client().sendWithProgress("POST", path(name) + "/actions", body, new JobProgress(cli, "push " + name));
+        p.path("warnings").forEach(w -> cli.err.println("warning: " + w.asText()));
         cli.emit(p, () -> cli.out.println("snapshot " + p.path("snapshot").asText() + " (" + p.path("lsn").asText() + ") pushed to "
                 + p.path("remote").asText() + ": " + Human.bytes(p.path("bytes_sent").asLong()) + " sent, "
                 + Human.bytes(p.path("bytes_skipped").asLong()) + " the remote had"));

@@ -45,6 +45,9 @@ public final class Compatibility {
         storageSystemIdentifier.filter(id -> !id.equals(c.systemIdentifier())).ifPresent(id -> out.add(new Finding(
                 Severity.REFUSE, "the storage holds another cluster (system identifier " + id + "); " + what + " is of "
                 + c.systemIdentifier() + ": pull it into another storage")));
+        if (c.databases().isEmpty()) {
+            unrecorded(remote, local).ifPresent(out::add);
+        }
         for (ClusterFacts.DatabaseLocale d : c.databases()) {
             if (d.sortsByBytes()) {
                 continue;
@@ -67,5 +70,27 @@ public final class Compatibility {
             }
         }
         return out;
+    }
+
+    /**
+     * A snapshot pushed without its databases' collations (its pg was not running to be asked): the machines' glibc
+     * and ICU versions are compared instead, and a difference is said, since which databases sort with them is unknown.
+     */
+    private static Optional<Finding> unrecorded(SnapshotManifest remote, MachineFacts local) {
+        List<String> differ = new ArrayList<>();
+        if (!remote.machine().glibcVersion().equals(local.glibcVersion())) {
+            differ.add("glibc " + remote.machine().glibcVersion() + " (this machine has " + local.glibcVersion() + ")");
+        }
+        String there = remote.machine().icuVersion().orElse("none");
+        String here = local.icuVersion().orElse("none");
+        if (!there.equals(here)) {
+            differ.add("ICU " + there + " (this machine has " + here + ")");
+        }
+        if (differ.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(new Finding(Severity.WARN, remote.ref() + " was pushed without its databases' collations (its pg"
+                + " was not running) from a machine with " + String.join(" and ", differ) + ": indexes on text of databases"
+                + " that sort with it may need REINDEX"));
     }
 }

@@ -46,4 +46,19 @@ class CompatibilityTest {
         assertTrue(f.get(1).message().contains("database intl of main@s sorts text with ICU 72.1 (collation version 153.120); "
                 + "this machine has ICU 74.2"), f.get(1).message());
     }
+
+    @Test
+    void withoutTheDatabasesCollationsTheMachinesGlibcAndIcuAreCompared() {
+        ClusterFacts c = CLUSTER;
+        SnapshotManifest unrecorded = new SnapshotManifest(PUSHED.ref(), PUSHED.lsn(), PUSHED.lineage(), new ClusterFacts(c.pgVersion(),
+                c.pgVersionNum(), c.systemIdentifier(), c.dataChecksums(), c.blockSize(), c.walSegmentSize(), List.of()),
+                PUSHED.machine(), PUSHED.objects(), Optional.empty(), PUSHED.pushedAt(), PUSHED.pushedBy());
+        assertEquals(List.of(), Compatibility.check(unrecorded, LAPTOP, 8192, Optional.empty()), "the same glibc and ICU");
+        List<Finding> f = Compatibility.check(unrecorded, new MachineFacts("amd64", 150006, "2.31", Optional.of("74.2")), 8192,
+                Optional.empty());
+        assertEquals(1, f.size(), f.toString());
+        assertEquals(Severity.WARN, f.get(0).severity());
+        assertTrue(f.get(0).message().contains("main@s was pushed without its databases' collations (its pg was not running)"
+                + " from a machine with glibc 2.36 (this machine has 2.31) and ICU 72.1 (this machine has 74.2)"), f.get(0).message());
+    }
 }

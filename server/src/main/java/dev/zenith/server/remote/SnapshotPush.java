@@ -24,7 +24,10 @@ import dev.zenith.pgexec.FileTrees;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.timeline.Timeline;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -147,10 +150,12 @@ public final class SnapshotPush {
                 }
             }
             List<Manifest.Entry> entries = sender.finish();
+            List<String> warnings = new ArrayList<>();
+            List<ClusterFacts.DatabaseLocale> databases = databases(snapshot, store, imageDir, plan.image().lsn(), warnings);
             progress.checkCancelled(); // the last point: the manifest makes the snapshot visible
             progress.phase("publishing " + snapshot.fullName() + " on " + remote.name());
             SnapshotManifest manifest = new SnapshotManifest(new SnapshotRef(snapshot.pg(), snapshot.name()), snapshot.lsn().value(),
-                    plan.steps(), facts.cluster(pgControl, databases(snapshot, store)), facts.machine(), entries, Optional.empty(),
+                    plan.steps(), facts.cluster(pgControl, databases), facts.machine(), entries, Optional.empty(),
                     Instant.now(), pusher());
             SnapshotCatalogue.Published published;
             try {
@@ -163,7 +168,8 @@ public final class SnapshotPush {
                     remote.name(), entries.size(), sent.sentBytes(), sent.skippedBytes(), (System.nanoTime() - started) / 1e9));
             return new JsonObject().put("snapshot", snapshot.fullName()).put("remote", remote.name())
                     .put("lsn", snapshot.lsn().toString()).put("version", published.key()).put("objects", entries.size())
-                    .put("bytes", sent.totalBytes()).put("bytes_sent", sent.sentBytes()).put("bytes_skipped", sent.skippedBytes());
+                    .put("bytes", sent.totalBytes()).put("bytes_sent", sent.sentBytes()).put("bytes_skipped", sent.skippedBytes())
+                    .put("warnings", new JsonArray(warnings));
         } finally {
             FileTrees.delete(imageDir);
         }
@@ -171,18 +177,50 @@ public final class SnapshotPush {
 
     /**
      * The databases' locales, asked of the snapshot's pg when it runs on that storage (pg_database as it is now: the
-     * collation versions of the snapshot's time but for a REINDEX since); none recorded when it does not run.
+     * collation versions of the snapshot's time but for a REINDEX since); else read from pg_database in the image
+     * pushed (what it held at the image's LSN, said in {@code warnings} when that is before the snapshot's).
      */
-    private List<ClusterFacts.DatabaseLocale> databases(Snapshot snapshot, Store store) {
+    private List<ClusterFacts.DatabaseLocale> databases(Snapshot snapshot, Store store, Path imageDir, Lsn imageLsn,
+                                                        List<String> warnings) {
+        String why;
         try {
             PgView pg = computes.show(snapshot.pg());
             if (pg.running() && pg.storageName().equals(snapshot.storageName())) {
                 return facts.databases(pg.port(), ClusterPasswords.find(store).orElse(null));
             }
+            why = "pg " + snapshot.pg() + " is not running";
         } catch (DomainException | IOException e) {
-            LOG.warning("the databases' collations of " + snapshot.fullName() + " are not recorded: " + e.getMessage());
+            why = e.getMessage();
         }
+        try {
+            int file = DatabaseLocales.fileNumber(Files.readAllBytes(imageDir.resolve("global/pg_filenode.map")));
+            byte[] heap = Files.readAllBytes(imageDir.resolve("global/" + file));
+            List<ClusterFacts.DatabaseLocale> read = DatabaseLocales.parse(heap);
+            if (changedSince(store, snapshot, file, heap.length / 8192, imageLsn)) {
+                warnings.add("the databases' collations of " + snapshot.fullName() + " are read from its image at " + imageLsn
+                        + " (" + why + "), and pg_database changed after it, before " + snapshot.lsn() + ": a database"
+                        + " created, dropped or refreshed in between is recorded as it was at the image");
+            }
+            return read;
+        } catch (IOException | RuntimeException e) {
+            why = why + "; pg_database of the image at " + imageLsn + " could not be read: " + e.getMessage();
+        }
+        String warning = "the databases' collations of " + snapshot.fullName() + " were not recorded (" + why + "; start it"
+                + " and push again with --force to record them): a pull compares this machine's glibc and ICU versions instead";
+        LOG.warning(warning);
+        warnings.add(warning);
         return List.of();
+    }
+
+    /** Whether the page index has a change of pg_database's blocks (or a new one) between the image and the snapshot. */
+    private static boolean changedSince(Store store, Snapshot snapshot, int file, int blocks, Lsn imageLsn) {
+        RelTag pgDatabase = RelTag.of(RelFileNode.GLOBAL_TABLESPACE, 0, file, ForkNumber.MAIN);
+        for (int block = 0; block <= blocks; block++) {
+            if (store.index().changedIn(snapshot.timeline(), pgDatabase, block, imageLsn, snapshot.lsn())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Map<String, String> with(Map<String, String> labels, String key, String value) {
