@@ -78,3 +78,26 @@ pgbench_round() {
   Q "$1" "CHECKPOINT"
   pgbench_tpcb "$1" 2>/dev/null | tps_of
 }
+
+# S3Proxy (filesystem backend, under WORK/s3) on a free loopback port with a bucket named $1: sets S3PORT, S3_PID and
+# the AWS_* credentials every S3 client of the run (the daemons, the aws CLI) takes; stopped on exit.
+start_s3proxy() {
+  local jar
+  jar=$(ls ~/.m2/repository/org/gaul/s3proxy/*/s3proxy-*-jar-with-dependencies.jar 2>/dev/null | tail -1)
+  [ -f "$jar" ] || { echo "no S3Proxy jar in ~/.m2 (mvn -pl testkit -am install fetches it)" >&2; exit 1; }
+  S3PORT=$(free_port); mkdir -p "$WORK/s3/data/$1"
+  export AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret-$RANDOM AWS_DEFAULT_REGION=us-east-1
+  cat >"$WORK/s3/s3proxy.conf" <<CONF
+s3proxy.endpoint=http://127.0.0.1:$S3PORT
+s3proxy.authorization=aws-v2-or-v4
+s3proxy.identity=$AWS_ACCESS_KEY_ID
+s3proxy.credential=$AWS_SECRET_ACCESS_KEY
+jclouds.provider=filesystem
+jclouds.filesystem.basedir=$WORK/s3/data
+CONF
+  echo "== S3Proxy on 127.0.0.1:$S3PORT" >&2
+  LOG_LEVEL=warn java -Xmx512m -jar "$jar" --properties "$WORK/s3/s3proxy.conf" >"$WORK/s3/s3proxy.log" 2>&1 &
+  S3_PID=$!
+  trap 'kill $S3_PID 2>/dev/null || true; bench_cleanup' EXIT
+  until curl -s -o /dev/null "http://127.0.0.1:$S3PORT"; do sleep 0.2; done
+}

@@ -12,23 +12,7 @@ LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 source "$ROOT/bench/common.sh"
 bench_workdir zenith-s3-bench
 
-S3JAR=$(ls ~/.m2/repository/org/gaul/s3proxy/*/s3proxy-*-jar-with-dependencies.jar 2>/dev/null | tail -1)
-[ -f "$S3JAR" ] || { echo "no S3Proxy jar in ~/.m2 (mvn -pl testkit -am install fetches it)" >&2; exit 1; }
-S3PORT=$(free_port); mkdir -p "$WORK/s3/data/bench"
-export AWS_ACCESS_KEY_ID=bench-key AWS_SECRET_ACCESS_KEY=bench-secret-$RANDOM
-cat >"$WORK/s3/s3proxy.conf" <<CONF
-s3proxy.endpoint=http://127.0.0.1:$S3PORT
-s3proxy.authorization=aws-v2-or-v4
-s3proxy.identity=$AWS_ACCESS_KEY_ID
-s3proxy.credential=$AWS_SECRET_ACCESS_KEY
-jclouds.provider=filesystem
-jclouds.filesystem.basedir=$WORK/s3/data
-CONF
-echo "== S3Proxy on 127.0.0.1:$S3PORT" >&2
-LOG_LEVEL=warn java -Xmx512m -jar "$S3JAR" --properties "$WORK/s3/s3proxy.conf" >"$WORK/s3/s3proxy.log" 2>&1 &
-S3_PID=$!
-trap 'kill $S3_PID 2>/dev/null || true; bench_cleanup' EXIT
-until curl -s -o /dev/null "http://127.0.0.1:$S3PORT"; do sleep 0.2; done
+start_s3proxy bench
 
 echo "== zenith: a native storage and an s3 storage, a pg on each" >&2
 export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
