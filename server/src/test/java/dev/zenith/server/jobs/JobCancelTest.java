@@ -4,7 +4,7 @@ import dev.zenith.server.remote.SnapshotPushPullTest;
 import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.testkit.PgCluster;
-import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.testkit.S3ProxyExtension;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -34,20 +35,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("s3")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the pushes' tests want a remote without main@s
 class JobCancelTest {
-    static S3ProxyServer s3;
+    @RegisterExtension
+    static final S3ProxyExtension proxy = new S3ProxyExtension("bucket");
     static DaemonFixture a;
     static DaemonFixture b;
     static Path work;
 
     @BeforeAll
     static void start() throws Exception {
-        s3 = S3ProxyServer.start("bucket");
-        System.setProperty("aws.accessKeyId", s3.accessKey());
-        System.setProperty("aws.secretAccessKey", s3.secretKey());
         a = new DaemonFixture().startInProcess();
         b = new DaemonFixture().startInProcess();
         work = DaemonFixture.reachableTempDir("cancel-");
-        JsonObject remote = SnapshotPushPullTest.s3Remote(s3, "cancel-" + System.nanoTime());
+        JsonObject remote = SnapshotPushPullTest.s3Remote(proxy.server(), "cancel-" + System.nanoTime());
         a.ok(201, "PUT", "/remotes", remote.encode());
         b.ok(201, "PUT", "/remotes", remote.encode());
         int port = a.createPg("main").getInteger("port");
@@ -60,7 +59,6 @@ class JobCancelTest {
         System.clearProperty("zenith.home");
         a.close();
         b.close();
-        s3.close();
         PgCluster.deleteTree(work);
     }
 

@@ -1,12 +1,14 @@
 package dev.zenith.server.remote;
 
 import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.testkit.S3ProxyExtension;
 import dev.zenith.testkit.S3ProxyServer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,7 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("s3")
 class SnapshotPullInterruptedTest {
     private static final Pattern OBJECTS = Pattern.compile("\\((\\d+) objects\\)");
-    S3ProxyServer s3;
+    @RegisterExtension
+    final S3ProxyExtension proxy = new S3ProxyExtension("bucket");
     DaemonFixture a;
     DaemonFixture b;
 
@@ -38,16 +41,11 @@ class SnapshotPullInterruptedTest {
         if (b != null) {
             b.close();
         }
-        if (s3 != null) {
-            s3.close();
-        }
     }
 
     @Test
     void aPullKilledHalfwayShowsNothingAndCompletesWhenPulledAgain() throws Exception {
-        s3 = S3ProxyServer.start("bucket");
-        System.setProperty("aws.accessKeyId", s3.accessKey());
-        System.setProperty("aws.secretAccessKey", s3.secretKey());
+        S3ProxyServer s3 = proxy.server();
         a = new DaemonFixture().startInProcess();
         b = new DaemonFixture();
         b.jvmOptions.addAll(List.of("-Daws.accessKeyId=" + s3.accessKey(), "-Daws.secretAccessKey=" + s3.secretKey()));
