@@ -209,6 +209,14 @@ final class PageConnection {
         if (o instanceof RequestAnswers.Answered a) {
             stopWaiting(s);
             s.response = a.response();
+        } else if (o instanceof RequestAnswers.Later later) {
+            // A redo run makes the page on its own threads; the answer comes back to this event loop.
+            later.answer().thenAccept(a -> context.runOnContext(v -> {
+                if (!closed) {
+                    outcome(s, a);
+                    pump();
+                }
+            }));
         } else {
             waitForWal(s, (RequestAnswers.WaitForWal) o);
         }

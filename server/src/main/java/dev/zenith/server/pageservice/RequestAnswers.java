@@ -6,6 +6,8 @@ import dev.zenith.storage.page.PageUnavailableException;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.SlruKind;
 
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -25,6 +27,10 @@ final class RequestAnswers {
     }
 
     record WaitForWal(Lsn lsn, Lsn storedEnd) implements Outcome {
+    }
+
+    /** Answered later (a page a redo run makes): the worker that asked is free meanwhile. Never fails. */
+    record Later(CompletableFuture<Answered> answer) implements Outcome {
     }
 
     private final BoundsCache bounds;
@@ -53,21 +59,51 @@ final class RequestAnswers {
             if (d instanceof LsnRules.WaitFor w) {
                 return new WaitForWal(w.lsn(), bounds.stored());
             }
-            return new Answered(read(t, request, ((LsnRules.AnswerAt) d).lsn()));
-        } catch (PageUnavailableException e) {
-            return error(h, e.getMessage());
-        } catch (IllegalArgumentException e) {
-            return error(h, e.getMessage()); // an invalid fork number or SLRU kind
-        } catch (StoreException e) {
-            LOG.log(Level.WARNING, "page service: reading for " + describe(request) + " failed", e);
-            return error(h, "could not read " + describe(request) + ": " + e.getMessage());
+            Lsn at = ((LsnRules.AnswerAt) d).lsn();
+            if (request instanceof GetPageRequest g) {
+                CompletableFuture<byte[]> page = t.source().pageLater(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at);
+                if (page.isDone()) {
+                    return new Answered(new GetPageResponse(g, page.join()));
+                }
+                return new Later(page.handle((p, failure) -> failure == null ? new Answered(new GetPageResponse(g, p))
+                        : failedLater(request, failure instanceof CompletionException c && c.getCause() != null ? c.getCause() : failure)));
+            }
+            return new Answered(read(t, request, at));
+        } catch (CompletionException e) {
+            return failed(request, e.getCause() != null ? e.getCause() : e);
+        } catch (RuntimeException e) {
+            return failed(request, e);
         }
     }
 
-    private static PagestreamResponse read(PageTarget t, PagestreamRequest request, Lsn at) {
-        if (request instanceof GetPageRequest g) {
-            return new GetPageResponse(g, t.source().page(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at));
+    /** What a failure of reading the store becomes: an Error answer (the stream goes on), or a bug's exception. */
+    private static Answered failed(PagestreamRequest request, Throwable e) {
+        RequestHeader h = request.header();
+        if (e instanceof PageUnavailableException || e instanceof IllegalArgumentException) {
+            return error(h, e.getMessage()); // IllegalArgumentException: an invalid fork number or SLRU kind
         }
+        if (e instanceof StoreException || e instanceof java.io.UncheckedIOException) {
+            LOG.log(Level.WARNING, "page service: reading for " + describe(request) + " failed", e);
+            return error(h, "could not read " + describe(request) + ": " + e.getMessage());
+        }
+        if (e instanceof RuntimeException r) {
+            throw r;
+        }
+        throw new IllegalStateException(e);
+    }
+
+    /** As {@link #failed}, where there is no caller left to throw a bug's exception to. */
+    private static Answered failedLater(PagestreamRequest request, Throwable e) {
+        try {
+            return failed(request, e);
+        } catch (RuntimeException bug) {
+            LOG.log(Level.WARNING, "page service: answering " + describe(request) + " failed", bug);
+            return error(request.header(), "internal error: " + bug);
+        }
+    }
+
+    /** Every request but GetPage. */
+    private static PagestreamResponse read(PageTarget t, PagestreamRequest request, Lsn at) {
         if (request instanceof NblocksRequest n) {
             return new NblocksResponse(n, t.source().nblocks(t.timeline(), n.rel().toRelTag(), at));
         }

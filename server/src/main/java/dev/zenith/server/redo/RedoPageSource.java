@@ -1,5 +1,6 @@
 package dev.zenith.server.redo;
 
+import dev.zenith.storage.index.IndexNotReadyException;
 import dev.zenith.storage.page.ImagePageSource;
 import dev.zenith.storage.page.PageSource;
 import dev.zenith.storage.page.PageUnavailableException;
@@ -7,9 +8,11 @@ import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.page.PageWrite;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.SlruKind;
+import dev.zenith.wal.change.RelationSizes;
 import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
@@ -20,10 +23,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 
 /**
  * GetPage@LSN from page versions, by redo where none is exact (docs/page-versions.md, "GetPage").
@@ -48,6 +53,7 @@ public final class RedoPageSource implements PageSource {
     private static final int INTERVALS_KEPT = 16;
 
     private final StoreRedo redo;
+    private final Executor runs;
     private final ImagePageSource images;
     private final Map<String, IntervalChanges> intervals = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -63,8 +69,10 @@ public final class RedoPageSource implements PageSource {
         final CompletableFuture<Map<BlockRef, byte[]>> result = new CompletableFuture<>();
     }
 
-    public RedoPageSource(StoreRedo redo) {
+    /** {@code runs}: where redo runs are gathered and led (their threads wait for PostgreSQL, not the caller's). */
+    public RedoPageSource(StoreRedo redo, Executor runs) {
         this.redo = redo;
+        this.runs = runs;
         this.images = new ImagePageSource(redo.store().pages(), redo.store().images(), redo.store().wal());
     }
 
@@ -91,11 +99,38 @@ public final class RedoPageSource implements PageSource {
     @Override
     public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
         try {
-            return images.page(timeline, rel, block, lsn);
+            return pageLater(timeline, rel, block, lsn).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED, "interrupted");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw cause instanceof RuntimeException r ? r : new UncheckedIOException(cause instanceof IOException io
+                    ? io : new IOException(cause));
+        }
+    }
+
+    /**
+     * A stored version, read on the caller's thread, when one is exact (inside an image's window, or
+     * no change redo applies between the version and the LSN: one seek in the page index); otherwise
+     * the future of a redo run on the run executor, so the caller's thread is not held while
+     * PostgreSQL replays.
+     */
+    @Override
+    public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        try {
+            return CompletableFuture.completedFuture(images.page(timeline, rel, block, lsn));
         } catch (PageUnavailableException e) {
             if (e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
                 throw e;
             }
+        }
+        if (beyondTheEnd(timeline, rel, block, lsn)) {
+            return CompletableFuture.completedFuture(new byte[WalGeometry.BLCKSZ]);
+        }
+        Optional<PageVersion> v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(lsn));
+        if (exactByIndex(timeline, rel, block, v, lsn)) {
+            return CompletableFuture.completedFuture(v.map(PageVersion::page).orElseGet(() -> new byte[WalGeometry.BLCKSZ]));
         }
         StoreRedo.Base state = redo.stateAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "timeline " + timeline + " has no image or"
@@ -104,18 +139,55 @@ public final class RedoPageSource implements PageSource {
         IntervalChanges changes = interval(timeline, state.redoPoint(), lsn);
         Lsn target = Optional.ofNullable(changes.lastRecordEndAtOrBefore(lsn)).orElse(state.target());
         Lsn change = changes.lastChange(b, target);
-        Optional<PageVersion> v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(target));
+        v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(target));
         if (change == null) {
             // unchanged since a point where every block is exact: its version there, or it did not exist
-            return v.map(PageVersion::page).orElseGet(() -> new byte[WalGeometry.BLCKSZ]);
+            return CompletableFuture.completedFuture(v.map(PageVersion::page).orElseGet(() -> new byte[WalGeometry.BLCKSZ]));
         }
         if (v.isPresent() && !v.get().lsn().isBefore(IntervalChanges.versionKey(change))) {
-            return v.get().page();
+            return CompletableFuture.completedFuture(v.get().page());
         }
         return byRedo(timeline, b, target);
     }
 
-    private byte[] byRedo(TimelineId timeline, BlockRef b, Lsn target) {
+    /**
+     * Whether the newest stored version at or below the LSN (none: the block was all zeros) is the block
+     * there by the page index: no change redo applies after it. The index lags the WAL by a second or so;
+     * a question beyond it is answered from the packed changes (conservatively).
+     */
+    private boolean exactByIndex(TimelineId timeline, RelTag rel, int block, Optional<PageVersion> v, Lsn lsn) {
+        try {
+            return redo.store().index().exactAt(timeline, rel, block, v.map(PageVersion::lsn).orElse(Lsn.INVALID), lsn);
+        } catch (IndexNotReadyException e) {
+            return false; // the decoded WAL decides
+        }
+    }
+
+    /**
+     * Outside an image's window the page index says whether the fork exists and how long it is (as Neon's
+     * get_rel_page_at_lsn): a main or init fork that does not exist is an error, a block at or beyond the
+     * end (or of an absent visibility map, which PostgreSQL asks about before it creates one) is zeros.
+     * Free-space maps are not in the index: their pages are redo's.
+     */
+    private boolean beyondTheEnd(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        if (!RelationSizes.tracks(rel.fork())) {
+            return false;
+        }
+        OptionalLong n;
+        try {
+            n = redo.store().index().nblocks(timeline, rel, lsn);
+        } catch (IndexNotReadyException e) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
+                    "not materialized at " + lsn + " yet: " + e.getMessage());
+        }
+        if (n.isEmpty() && rel.fork() != ForkNumber.VISIBILITY_MAP) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                    "relation " + rel.path() + " does not exist at " + lsn);
+        }
+        return n.isEmpty() || Integer.toUnsignedLong(block) >= n.getAsLong();
+    }
+
+    private CompletableFuture<byte[]> byRedo(TimelineId timeline, BlockRef b, Lsn target) {
         StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
                 + " can reach " + target + " (targets before a promoted timeline's first checkpoint are refused)"));
@@ -132,19 +204,13 @@ public final class RedoPageSource implements PageSource {
             batch.blocks.add(b);
         }
         if (leader) {
-            lead(timeline, start, target, key, batch);
+            Batch led = batch;
+            runs.execute(() -> lead(timeline, start, target, key, led));
         }
-        try {
-            byte[] page = batch.result.get().get(b);
+        return batch.result.thenApply(pages -> {
+            byte[] page = pages.get(b);
             return page != null ? page : new byte[WalGeometry.BLCKSZ];
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED, "interrupted");
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            throw cause instanceof RuntimeException r ? r : new UncheckedIOException(cause instanceof IOException io
-                    ? io : new IOException(cause));
-        }
+        });
     }
 
     /** Gathers for a moment, runs, stores the pages, then answers every waiter. */

@@ -37,12 +37,20 @@ public final class RedoService implements AutoCloseable {
     /** Timelines with a step queued or running (the key is the store's directory and the timeline). */
     private final Set<String> queued = ConcurrentHashMap.newKeySet();
     private final ExecutorService steps;
+    /** GetPage's redo runs: gathered and waited for here, never on a page-service worker. */
+    private final ExecutorService getPageRuns;
 
     private RedoService(SparseRedo redo, int concurrency) {
         this.redo = redo;
         this.slots = new Semaphore(concurrency, true);
         this.steps = Executors.newFixedThreadPool(concurrency, r -> {
             Thread t = new Thread(r, "zenith-materialize-steps");
+            t.setDaemon(true);
+            return t;
+        });
+        // As many as runs may wait for slots and gather at once; more queue (and gather more blocks meanwhile).
+        this.getPageRuns = Executors.newFixedThreadPool(Math.max(2, 2 * concurrency), r -> {
+            Thread t = new Thread(r, "zenith-getpage-redo");
             t.setDaemon(true);
             return t;
         });
@@ -60,7 +68,7 @@ public final class RedoService implements AutoCloseable {
 
     /** What the page service answers from for this store. */
     public PageSource pageSource(Store store) {
-        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s))));
+        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s), getPageRuns)));
     }
 
     /** Queues background materialization of the timeline up to its newest anchor (no-op if already queued). */
@@ -85,6 +93,7 @@ public final class RedoService implements AutoCloseable {
 
     @Override
     public void close() {
+        getPageRuns.shutdownNow();
         steps.shutdownNow();
         try {
             steps.awaitTermination(10, TimeUnit.SECONDS);

@@ -231,6 +231,16 @@ class PageServiceTest {
             c.sendCopy(RawPageClient.v3(1, 16, middle, middle, 13).putInt(DEFAULT_TABLESPACE).putInt(POSTGRES_DB)
                     .putInt(1259).put((byte) 0).array());
             assertTrue(RawPageClient.v3Answer(c.copyData(), 101, 16).getInt(38) > 0, "pg_class's size between the images");
+            // Between the images too, a relation that does not exist is an error (as Neon answers), not zeros;
+            // an absent visibility map and a block beyond a fork's end are zeros.
+            c.sendCopy(RawPageClient.getPageV3(17, middle, middle, DEFAULT_TABLESPACE, POSTGRES_DB, 999999, 0, 0));
+            assertEquals("relation base/5/999999 does not exist at " + Lsn.of(middle),
+                    RawPageClient.cstring(RawPageClient.v3Answer(c.copyData(), 103, 17)));
+            for (int[] ask : new int[][] {{18, 999999, 2, 0}, {19, 1259, 0, 1_000_000}}) {
+                c.sendCopy(RawPageClient.getPageV3(ask[0], middle, middle, DEFAULT_TABLESPACE, POSTGRES_DB, ask[1], ask[2], ask[3]));
+                ByteBuffer zeros = RawPageClient.v3Answer(c.copyData(), 102, ask[0]);
+                assertArrayEquals(new byte[8192], Arrays.copyOfRange(zeros.array(), 42, zeros.array().length));
+            }
             assertEquals("relation base/5/999999 does not exist at " + end, errorOf(c, 7, RawPageClient.LATEST, 0, 999999, 0));
             assertEquals("invalid fork number 9", errorOf(c, 8, RawPageClient.LATEST, 0, 1259, 9));
             // A GetPage of a missing relation, an invalid SLRU kind, an SLRU segment that does not exist.

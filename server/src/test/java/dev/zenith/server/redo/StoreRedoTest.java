@@ -84,7 +84,7 @@ class StoreRedoTest {
                 for (Watermarks.Step s : store.watermarks().steps(tl)) {
                     targets.put(s.target(), "materialized step at " + s.redoPoint());
                 }
-                RedoPageSource pages = new RedoPageSource(redo);
+                RedoPageSource pages = new RedoPageSource(redo, java.util.concurrent.ForkJoinPool.commonPool());
                 PageComparison comparison = new PageComparison();
                 int n = 0;
                 for (Map.Entry<Lsn, String> t : targets.entrySet()) {

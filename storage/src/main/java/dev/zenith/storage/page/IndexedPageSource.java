@@ -12,6 +12,7 @@ import dev.zenith.wal.change.RelationSizes;
 import dev.zenith.wal.segment.WalGeometry;
 
 import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
 /**
@@ -78,6 +79,11 @@ public final class IndexedPageSource implements PageSource {
     @Override
     public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
         return images.page(timeline, rel, block, lsn);
+    }
+
+    @Override
+    public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        return images.pageLater(timeline, rel, block, lsn);
     }
 
     @Override

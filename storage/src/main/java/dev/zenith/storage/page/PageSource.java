@@ -5,6 +5,8 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.SlruKind;
 
+import java.util.concurrent.CompletableFuture;
+
 /**
  * What a page service asks one storage: a timeline's relations, pages, database sizes and SLRU
  * segments as of an LSN (the caller has checked that the LSN lies in the timeline's retention and
@@ -26,6 +28,15 @@ public interface PageSource {
 
     /** The 8 KiB of one block. */
     byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn);
+
+    /**
+     * The same, as a future a source completes later when the page takes long to make (a redo run), so
+     * that the caller's thread can serve other requests meanwhile. Failures the request causes may be
+     * thrown at once or complete the future. Blocking until it knows which.
+     */
+    default CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        return CompletableFuture.completedFuture(page(timeline, rel, block, lsn));
+    }
 
     /** The whole segment file, a multiple of 8 KiB. */
     byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn);
