@@ -14,4 +14,16 @@ public interface PageSink {
      * so a failed run hands out nothing; a caller that stores the pages commits them together.
      */
     void accept(BlockRef block, byte[] page) throws IOException;
+
+    /**
+     * Whether the run should also hand out its SLRU segment files at the target ({@link #acceptSlru}):
+     * replay and the end of recovery leave them as PostgreSQL's own files are at that LSN.
+     */
+    default boolean wantsSlrus() {
+        return false;
+    }
+
+    /** One SLRU segment file at the target (path relative to the data directory), after the wanted blocks. */
+    default void acceptSlru(String path, byte[] content) throws IOException {
+    }
 }

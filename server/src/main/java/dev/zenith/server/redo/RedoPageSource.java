@@ -44,13 +44,16 @@ import java.util.concurrent.Executor;
  *       gathered share it. The run's pages are stored (keyed by their last change) before they are
  *       answered, so every later read at X is an LMDB read.</li>
  * </ol>
- * Sizes, existence, database sizes and SLRU segments are the image windows' here; the page service
- * asks the page index for sizes at any LSN first ({@code IndexedPageSource} wraps this). Blocking: the page service calls it on its workers.
+ * SLRU segments outside an image's window come from a redo run to the LSN ({@link #slruSegment}). Sizes,
+ * existence and database sizes are the image windows' here; the page service asks the page index for them at
+ * any LSN first ({@code IndexedPageSource} wraps this). Blocking, except that {@link #pageLater} hands a redo
+ * run to the run executor; the page service calls it on its workers.
  */
 public final class RedoPageSource implements PageSource {
     /** How long a run waits for other blocks wanted at the same LSN before it starts. */
     private static final long GATHER_MILLIS = 5;
     private static final int INTERVALS_KEPT = 16;
+    private static final int SLRU_RUNS_KEPT = 4;
 
     private final StoreRedo redo;
     private final Executor runs;
@@ -62,6 +65,13 @@ public final class RedoPageSource implements PageSource {
         }
     };
     private final Map<String, Batch> gathering = new HashMap<>();
+    /** SLRU segment files at (timeline, target), by the runs that made them: the last few asked. */
+    private final Map<String, CompletableFuture<Map<String, byte[]>>> slrus = new LinkedHashMap<>(8, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, CompletableFuture<Map<String, byte[]>>> eldest) {
+            return size() > SLRU_RUNS_KEPT;
+        }
+    };
 
     /** Blocks wanted at one (timeline, target) from one base, answered by one run. */
     private static final class Batch {
@@ -91,15 +101,83 @@ public final class RedoPageSource implements PageSource {
         return images.dbSize(timeline, dbOid, lsn);
     }
 
+    /**
+     * In an image's window, the image's file. Elsewhere, the segment as a redo run to the last record end
+     * at or below the LSN leaves it: the run starts from an anchor's SLRU files (PostgreSQL's own, at its
+     * checkpoint) and replays the WAL since, as PostgreSQL's recovery would. One run answers every segment
+     * at that LSN; the last few LSNs' segments are kept.
+     */
     @Override
     public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
-        return images.slruSegment(timeline, kind, segment, lsn);
+        try {
+            return images.slruSegment(timeline, kind, segment, lsn);
+        } catch (PageUnavailableException e) {
+            if (e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
+                throw e;
+            }
+        }
+        StoreRedo.Base state = redo.stateAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
+                PageUnavailableException.Reason.NOT_MATERIALIZED, "timeline " + timeline + " has no image or"
+                + " materialized step at or below " + lsn));
+        Lsn target = Optional.ofNullable(interval(timeline, state.redoPoint(), lsn).lastRecordEndAtOrBefore(lsn))
+                .orElse(state.target());
+        String path = kind.segmentPath(segment);
+        byte[] content = slrusAt(timeline, target).get(path);
+        if (content == null) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                    "SLRU segment " + path + " does not exist at " + lsn);
+        }
+        return content;
     }
 
-    @Override
-    public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+    /** Every SLRU segment file at the target, by one redo run (shared by concurrent askers, kept for the next). */
+    private Map<String, byte[]> slrusAt(TimelineId timeline, Lsn target) {
+        String key = timeline + "@" + target;
+        CompletableFuture<Map<String, byte[]>> files;
+        boolean leader = false;
+        synchronized (slrus) {
+            files = slrus.get(key);
+            if (files == null) {
+                files = new CompletableFuture<>();
+                slrus.put(key, files);
+                leader = true;
+            }
+        }
+        if (leader) {
+            try {
+                StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
+                        PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
+                        + " can reach " + target));
+                Map<String, byte[]> found = new HashMap<>();
+                redo.run(timeline, start, target, new TreeSet<>(), new PageSink() {
+                    @Override
+                    public void accept(BlockRef block, byte[] page) {
+                    }
+
+                    @Override
+                    public boolean wantsSlrus() {
+                        return true;
+                    }
+
+                    @Override
+                    public void acceptSlru(String path, byte[] content) {
+                        found.put(path, content);
+                    }
+                });
+                files.complete(Map.copyOf(found));
+            } catch (IOException | RuntimeException e) {
+                synchronized (slrus) {
+                    slrus.remove(key);
+                }
+                files.completeExceptionally(e);
+            }
+        }
+        return join(files);
+    }
+
+    private static <T> T join(CompletableFuture<T> f) {
         try {
-            return pageLater(timeline, rel, block, lsn).get();
+            return f.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED, "interrupted");
@@ -108,6 +186,11 @@ public final class RedoPageSource implements PageSource {
             throw cause instanceof RuntimeException r ? r : new UncheckedIOException(cause instanceof IOException io
                     ? io : new IOException(cause));
         }
+    }
+
+    @Override
+    public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        return join(pageLater(timeline, rel, block, lsn));
     }
 
     /**

@@ -7,6 +7,7 @@ import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.SlruKind;
 import dev.zenith.wal.control.DbState;
 import dev.zenith.wal.segment.WalGeometry;
 import io.vertx.core.Context;
@@ -122,6 +123,19 @@ public final class SparseRedo {
             }
             for (BlockRef b : request.wanted()) {
                 sink.accept(b, files.read(b.rel(), Integer.toUnsignedLong(b.block())));
+            }
+        }
+        if (sink.wantsSlrus()) {
+            for (SlruKind kind : SlruKind.values()) {
+                Path dir = data.resolve(kind.directory());
+                if (!Files.isDirectory(dir)) {
+                    continue;
+                }
+                try (var segments = Files.newDirectoryStream(dir)) {
+                    for (Path f : segments) {
+                        sink.acceptSlru(kind.directory() + "/" + f.getFileName(), Files.readAllBytes(f));
+                    }
+                }
             }
         }
         long done = System.nanoTime();
