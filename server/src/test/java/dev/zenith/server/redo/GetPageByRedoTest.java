@@ -120,11 +120,20 @@ class GetPageByRedoTest {
      * A daemon (its own JVM) with pg main: pgbench -i, a clean stop (its directory,
      * copied, is the image every reference starts from), started again; the references' WAL is its pg_wal.
      */
-    private record Primary(DaemonFixture d, int port, String timeline, Path pgdata, Path work, Path image) {
+    record Primary(DaemonFixture d, int port, String timeline, Path pgdata, Path work, Path image) {
         static Primary start(DaemonFixture d) throws Exception {
+            return start(d, true);
+        }
+
+        /** {@code ownJvm}: the daemon runs as a process, and logs to ZENITH_HOME/zenith.log (where steps are counted). */
+        static Primary start(DaemonFixture d, boolean ownJvm) throws Exception {
             d.pgSettings.put("replication_password", "redo-secret");
             d.computeSettings.put("wal_keep_size", "4GB").put("max_wal_size", "4GB");
-            d.startProcess(); // its own JVM: it logs to ZENITH_HOME/zenith.log, where the steps are counted
+            if (ownJvm) {
+                d.startProcess();
+            } else {
+                d.startInProcess();
+            }
             int port = d.createPg("main").getInteger("port");
             d.pgbench(port, "-i", "-s", "1", "-q");
             d.action("main", "stop");

@@ -33,21 +33,9 @@ class SlruSegmentsByRedoTest {
     @Test
     void slruSegmentsBetweenImagesEqualTheFilesOfPostgresRecoveredToThatLsn() throws Exception {
         try (DaemonFixture d = new DaemonFixture()) {
-            d.pgSettings.put("replication_password", "slru-secret");
-            d.computeSettings.put("wal_keep_size", "4GB").put("max_wal_size", "4GB");
-            d.startInProcess();
-            int port = d.createPg("main").getInteger("port");
-            d.pgbench(port, "-i", "-s", "1", "-q");
-            d.action("main", "stop");
-            JsonObject pg = d.pg("main");
-            Path pgdata = Path.of(pg.getString("pgdata"));
-            Path work = DaemonFixture.reachableTempDir("slru-redo-");
+            GetPageByRedoTest.Primary p = GetPageByRedoTest.Primary.start(d, false);
+            int port = p.port();
             try {
-                Path image = work.resolve("image");
-                ReferenceDirectory.copyTree(pgdata, image);
-                FileTrees.delete(image.resolve("pg_replslot")); // the daemon's slot: recovery without slots refuses it
-                Files.createDirectory(image.resolve("pg_replslot"));
-                d.action("main", "start");
                 d.pgbench(port, "-n", "-c", "2", "-T", "3");
                 for (int i = 1; i <= 10; i++) {
                     // a row locked, then updated in a subtransaction: a multixact (locker and updater)
@@ -56,13 +44,12 @@ class SlruSegmentsByRedoTest {
                 }
                 Lsn target = GetPageByRedoTest.flushLsn(d, port);
                 d.pgbench(port, "-n", "-c", "2", "-T", "1"); // the LSN is history now
-                Path reference = ReferenceDirectory.build(d.pg, image, WalSource.segmentDirectory(pgdata.resolve("pg_wal")),
-                        target, work.resolve("reference"));
+                Path reference = p.reference(target, "reference");
 
                 String tenant = ((JsonObject) d.ok(200, "GET", "/storages/local", null)).getString("tenant_id");
                 Map<SlruKind, Integer> compared = new HashMap<>();
-                try (RawPageClient c = RawPageClient.login(d.pgPort, "zenith", "slru-secret")) {
-                    c.openStream("v3", tenant, pg.getString("timeline_id"));
+                try (RawPageClient c = RawPageClient.login(d.pgPort, "zenith", "redo-secret")) {
+                    c.openStream("v3", tenant, p.timeline());
                     long reqid = 0;
                     for (SlruKind kind : List.of(SlruKind.CLOG, SlruKind.MULTIXACT_OFFSETS, SlruKind.MULTIXACT_MEMBERS)) {
                         try (Stream<Path> files = Files.list(reference.resolve(kind.directory()))) {
@@ -82,7 +69,7 @@ class SlruSegmentsByRedoTest {
                 System.out.println("SLRU segments at " + target + " equal to the reference: " + compared);
                 assertEquals(3, compared.size(), compared.toString());
             } finally {
-                FileTrees.delete(work);
+                FileTrees.delete(p.work());
             }
         }
     }
