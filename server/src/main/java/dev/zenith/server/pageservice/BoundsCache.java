@@ -15,7 +15,8 @@ import java.util.function.BiPredicate;
  * A timeline's {@link TimelineBounds}, read from the store at most once per new WAL and per second:
  * three LMDB reads per request cost more than the page itself. New WAL (the WAL receiver's event after
  * each LMDB commit) makes them stale at once; the retention horizon (garbage collection) and anything
- * else within a second. Whether a compute writes the timeline is asked every time (memory only).
+ * else within a second. Whether a compute writes the timeline is asked only for fresh bounds (the cached ones
+ * say it does, so that a request beyond the stored WAL asks again with fresh ones before it is refused).
  */
 final class BoundsCache {
     private static final long MAX_AGE_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -41,7 +42,7 @@ final class BoundsCache {
         this.writers = writers;
     }
 
-    /** Blocking when the store must be read. */
+    /** Blocking when the store must be read. {@code growing} is not known here (true): ask {@link #fresh} before relying on it. */
     TimelineBounds of(PageTarget t) {
         return of(t, false);
     }
@@ -61,7 +62,9 @@ final class BoundsCache {
             c = new Cached(t.store().images().retentionHorizon(t.timeline()).orElse(null), end, stored, System.nanoTime(), events);
             e.cached = c;
         }
-        return new TimelineBounds(c.horizon(), c.end(), c.stored(), writers.test(t.storageName(), t.timeline()));
+        // Whether a compute writes the timeline matters only to a request that would wait for WAL, and that one
+        // asks again with fresh bounds: the others need not look through the computes.
+        return new TimelineBounds(c.horizon(), c.end(), c.stored(), !fresh || writers.test(t.storageName(), t.timeline()));
     }
 
     private Entry follow(TimelineId timeline) {

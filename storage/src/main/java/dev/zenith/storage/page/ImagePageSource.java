@@ -22,6 +22,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The page source the store can answer exactly today: a timeline at an LSN that lies in an image's
@@ -47,6 +48,8 @@ public final class ImagePageSource implements PageSource {
     private final ImageStore images;
     private final WalLog wal;
     private final Map<TimelineId, Map<Lsn, Window>> windows = new HashMap<>();
+    /** Per timeline, the window a read used last: page-service workers ask it at once, without a lock. */
+    private final Map<TimelineId, Window> lastUsed = new ConcurrentHashMap<>();
 
     public ImagePageSource(PageStore pages, ImageStore images, WalLog wal) {
         this.pages = pages;
@@ -145,6 +148,7 @@ public final class ImagePageSource implements PageSource {
                             "the image at " + imageLsn + " went away (garbage collection); ask again"));
             w = remember(timeline, open(timeline, image));
         }
+        lastUsed.put(timeline, w);
         if (!w.covers(lsn)) {
             throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
                     "page not materialized at " + lsn + " yet: the store has exact pages and sizes at its images;"
@@ -153,7 +157,19 @@ public final class ImagePageSource implements PageSource {
         return w;
     }
 
-    private synchronized Window covering(TimelineId timeline, Lsn lsn) {
+    private Window covering(TimelineId timeline, Lsn lsn) {
+        Window last = lastUsed.get(timeline);
+        if (last != null && last.covers(lsn)) {
+            return last; // the common case (reads at the latest LSN of a stopped timeline), without the lock
+        }
+        Window w = coveringKnown(timeline, lsn);
+        if (w != null) {
+            lastUsed.put(timeline, w);
+        }
+        return w;
+    }
+
+    private synchronized Window coveringKnown(TimelineId timeline, Lsn lsn) {
         Map<Lsn, Window> own = windows.get(timeline);
         if (own != null) {
             for (Window w : own.values()) {

@@ -10,8 +10,11 @@ import org.lmdbjava.Txn;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The storage's tree of timelines: a root, and branches of a parent at an LSN. Blocking and
@@ -25,8 +28,17 @@ public final class TimelineStore {
         Lsn of(Txn<byte[]> txn, TimelineId id);
     }
 
+    /** A timeline's stored JSON and what it decodes to. */
+    private record Decoded(byte[] stored, Timeline timeline) {
+    }
+
     private final Tables tables;
     private final Table timelines;
+    /**
+     * The last decoding of each timeline: every page read resolves a lineage, and parsing the JSON cost
+     * more than the read. Reused only while the stored bytes are the same.
+     */
+    private final Map<TimelineId, Decoded> decoded = new ConcurrentHashMap<>();
     private final StoredWalEnd storedWalEnd;
 
     public TimelineStore(Tables tables, StoredWalEnd storedWalEnd) {
@@ -104,7 +116,16 @@ public final class TimelineStore {
     /** The timeline, or null, read in the caller's transaction. */
     public Timeline find(Txn<byte[]> txn, TimelineId id) {
         byte[] v = timelines.get(txn, Keys.timeline(id));
-        return v == null ? null : TimelineCodec.decode(v);
+        if (v == null) {
+            return null;
+        }
+        Decoded d = decoded.get(id);
+        if (d != null && Arrays.equals(d.stored(), v)) {
+            return d.timeline();
+        }
+        Timeline t = TimelineCodec.decode(v);
+        decoded.put(id, new Decoded(v, t));
+        return t;
     }
 
     /** The timeline, read in the caller's transaction; a {@link StoreException} when there is none. */
