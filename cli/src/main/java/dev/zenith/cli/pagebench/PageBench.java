@@ -20,7 +20,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
@@ -74,20 +76,21 @@ public final class PageBench {
                     + rels.path("image_lsn").asText() + "); the store answers exactly at its images only today, so expect"
                     + " 'not materialized' errors");
         }
-        List<RelationKey> forks = new ArrayList<>();
-        List<Long> sizes = new ArrayList<>();
-        for (JsonNode r : rels.path("relations")) {
-            forks.add(new RelationKey((int) r.path("spc").asLong(), (int) r.path("db").asLong(), (int) r.path("rel").asLong(),
-                    r.path("fork").asInt()));
-            sizes.add(r.path("nblocks").asLong());
-        }
-        Workload workload = new Workload(forks, sizes);
         Lsn horizon = end;
         for (JsonNode t : rest.apply("/storages/" + storage + "/timelines")) {
             if (t.path("timeline_id").asText().equals(timeline)) {
                 horizon = Lsn.parse(t.path("retention_horizon").asText(end.toString()));
             }
         }
+        Map<RelationKey, Long> sizeOf = forks(rels);
+        if (o.lsn().equals("random")) {
+            // A relation created after a random LSN does not exist there (an error answer): random LSNs read the
+            // forks that exist both at the retention horizon and at the end, at most as long as the shorter.
+            Map<RelationKey, Long> atHorizon = forks(rest.apply("/pgs/" + o.pg() + "/relations?lsn=" + horizon));
+            sizeOf.keySet().retainAll(atHorizon.keySet());
+            sizeOf.replaceAll((k, n) -> Math.min(n, atHorizon.get(k)));
+        }
+        Workload workload = new Workload(new ArrayList<>(sizeOf.keySet()), new ArrayList<>(sizeOf.values()));
         LsnChoice lsns = new LsnChoice(o.lsn(), horizon, end);
         err.println("pagebench: pg " + o.pg() + " (tenant " + tenant + ", timeline " + timeline + "): " + workload.relations()
                 + " relation forks, " + workload.blocks() + " blocks; " + o.connections() + " connection(s) x depth "
@@ -200,6 +203,16 @@ public final class PageBench {
         ArrayNode ps = n.putArray("answers_per_second");
         r.perSecond().forEach(ps::add);
         return n;
+    }
+
+    /** The relation forks of a /relations listing with their sizes, in its order. */
+    private static Map<RelationKey, Long> forks(JsonNode rels) {
+        Map<RelationKey, Long> out = new LinkedHashMap<>();
+        for (JsonNode r : rels.path("relations")) {
+            out.put(new RelationKey((int) r.path("spc").asLong(), (int) r.path("db").asLong(), (int) r.path("rel").asLong(),
+                    r.path("fork").asInt()), r.path("nblocks").asLong());
+        }
+        return out;
     }
 
     /** Which LSN each request reads at: the latest, one given, or a random one in retention. */
