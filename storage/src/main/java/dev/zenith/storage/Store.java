@@ -81,9 +81,9 @@ public final class Store implements AutoCloseable {
         this.pgTimelines = new PgTimelines(timelines, documents, wal::lastRecordEnd);
         this.pgWal = new PgWalWriter(timelines, wal, pgTimelines);
         this.index = new PageIndex(tables, timelines, wal, new PageIndexer(tables, timelines, wal, images));
-        this.garbage = new GarbageCollector(tables, timelines, wal, images, journals, documents);
         this.anchors = new AnchorStore(tables, timelines);
         this.watermarks = new Watermarks(tables, timelines);
+        this.garbage = new GarbageCollector(tables, timelines, wal, images, journals, documents, anchors, watermarks);
     }
 
     private dev.zenith.wal.Lsn storedWalEnd(Txn<byte[]> txn, TimelineId id) {

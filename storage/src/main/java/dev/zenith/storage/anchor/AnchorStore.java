@@ -93,6 +93,14 @@ public final class AnchorStore {
         return out;
     }
 
+    /** The redo point of a stored anchor's (checked) value, without decoding the rest. */
+    public static Lsn redoLsnOf(byte[] value) {
+        if (value.length < 8) {
+            throw new StoreCorruptException("an anchor of " + value.length + " bytes is malformed");
+        }
+        return Lsn.of(ByteBuffer.wrap(value).getLong());
+    }
+
     /** [redo u64][record end u64][pg timeline i32][pg_control: len i32, bytes][files: n i32, (path: len u16, utf-8)(sha-256)*]. */
     private static byte[] encode(StoredAnchor a, Map<String, byte[]> hashes) {
         int size = 8 + 8 + 4 + 4 + a.pgControl().length + 4;

@@ -1,5 +1,6 @@
 package dev.zenith.storage.gc;
 
+import dev.zenith.storage.anchor.AnchorStore;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImageStore;
 import dev.zenith.storage.index.PageIndex;
@@ -7,6 +8,7 @@ import dev.zenith.storage.journal.WalJournals;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.meta.DocumentStore;
+import dev.zenith.storage.page.Watermarks;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
@@ -38,7 +40,9 @@ import java.util.Set;
  * (blobs) that no remaining image refers to go last.
  *
  * <p>The work per table is done by {@link RetainedPoints} (what stays), {@link HorizonTrim} (a timeline's
- * entries below its horizon), {@link TimelineDrop} (a timeline nothing uses) and {@link BlobSweep}.
+ * entries below its horizon), {@link TimelineDrop} (a timeline nothing uses) and {@link BlobSweep}. With
+ * page bases on ({@link #useMaterializedBases}), what a point keeps is its base on pages instead of an image
+ * ({@link PageRetention}, docs/page-versions.md "GC on pages").
  */
 public final class GarbageCollector {
     private final Tables tables;
@@ -49,9 +53,12 @@ public final class GarbageCollector {
     private final TimelineDrop drops;
     private final HorizonTrim trim;
     private final BlobSweep blobSweep;
+    private final PageRetention pageRetention;
+    /** Points start from materialized bases (docs/page-versions.md, "GC on pages"), not only from images. */
+    private volatile boolean materializedBases;
 
     public GarbageCollector(Tables tables, TimelineStore timelines, WalLog wal, ImageStore images, WalJournals journals,
-                            DocumentStore documents) {
+                            DocumentStore documents, AnchorStore anchors, Watermarks watermarks) {
         this.tables = tables;
         this.timelines = timelines;
         this.wal = wal;
@@ -60,6 +67,16 @@ public final class GarbageCollector {
         this.drops = new TimelineDrop(tables, documents);
         this.trim = new HorizonTrim(tables);
         this.blobSweep = new BlobSweep(tables);
+        this.pageRetention = new PageRetention(tables, wal, images, anchors, watermarks);
+    }
+
+    /**
+     * Whether a retained point keeps its base K(P), an image or a materialization step, with the WAL from K's
+     * redo point (the rule on pages), rather than the newest image at or below it with the WAL from the image.
+     * Only for a daemon whose data-directory builders start from K(P) (docs/page-versions.md).
+     */
+    public void useMaterializedBases(boolean on) {
+        materializedBases = on;
     }
 
     /**
@@ -68,7 +85,12 @@ public final class GarbageCollector {
      * timelines it deleted and the blobs no image refers to any more.
      */
     public GcStats collect(Map<TimelineId, ? extends Collection<Lsn>> retained) {
-        GcStats stats = run(retained, false);
+        return collect(retained, Map.of());
+    }
+
+    /** As above, {@code windows} naming the start of each timeline's PITR window (all of it stays readable). */
+    public GcStats collect(Map<TimelineId, ? extends Collection<Lsn>> retained, Map<TimelineId, Lsn> windows) {
+        GcStats stats = run(retained, windows, false);
         stats.timelinesFreed().forEach(journals::delete);
         long blobs = images.withoutImports(blobSweep::sweep);
         return stats.plus(new GcStats(0, 0, 0, 0, 0, List.of(), blobs));
@@ -76,20 +98,34 @@ public final class GarbageCollector {
 
     /** What {@link #collect} would free, counted in read transactions (blocks no writer). */
     public GcStats ifCollected(Map<TimelineId, ? extends Collection<Lsn>> retained) {
-        return run(retained, true);
+        return ifCollected(retained, Map.of());
+    }
+
+    /** What {@link #collect(Map, Map)} would free. */
+    public GcStats ifCollected(Map<TimelineId, ? extends Collection<Lsn>> retained, Map<TimelineId, Lsn> windows) {
+        return run(retained, windows, true);
     }
 
     /**
      * Frees what nothing keeps, or with {@code dryRun} only counts it (in read transactions). Blobs are
      * left to {@link BlobSweep}.
      */
-    private GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained, boolean dryRun) {
+    private GcStats run(Map<TimelineId, ? extends Collection<Lsn>> retained, Map<TimelineId, Lsn> windows,
+                        boolean dryRun) {
         Map<TimelineId, Timeline> all = new HashMap<>();
         timelines.all().forEach(t -> all.put(t.id(), t));
         Set<TimelineId> inUse = RetainedPoints.inUse(all, retained.keySet());
+        Map<TimelineId, Lsn> ownedWindows = new HashMap<>(); // a window reaching below a branch point is the parent's
+        windows.forEach((id, w) -> {
+            if (all.containsKey(id)) {
+                ownedWindows.merge(RetainedPoints.ownerOf(all, all.get(id), w).id(), w, Lsn::min);
+            }
+        });
         GcStats total = GcStats.NONE;
         for (Map.Entry<TimelineId, Set<Lsn>> e : RetainedPoints.keepPoints(wal, all, inUse, retained).entrySet()) {
-            total = total.plus(collect(e.getKey(), e.getValue(), dryRun));
+            PageRetention.Plan plan = materializedBases
+                    ? pageRetention.plan(e.getKey(), e.getValue(), ownedWindows.get(e.getKey())) : null;
+            total = total.plus(collect(e.getKey(), e.getValue(), plan, dryRun));
         }
         for (TimelineId dead : RetainedPoints.unusedDeepestFirst(all, inUse)) {
             total = total.plus(drops.drop(dead, dryRun));
@@ -97,12 +133,16 @@ public final class GarbageCollector {
         return total;
     }
 
-    private GcStats collect(TimelineId id, Set<Lsn> points, boolean dryRun) {
+    /**
+     * Frees the timeline's history below what {@code points} need: with a {@code plan} (the rule on pages), the
+     * WAL and index below the oldest kept base and what the plan frees; without, below the oldest image needed.
+     */
+    private GcStats collect(TimelineId id, Set<Lsn> points, PageRetention.Plan plan, boolean dryRun) {
         // The oldest own image any point needs; a point with no own image below it needs all own WAL.
         Lsn oldestImage = null;
-        Lsn oldestRedo = null;
-        boolean needsAllWal = points.isEmpty();
-        for (Lsn p : points) {
+        Lsn oldestRedo = plan == null ? null : plan.walFrom();
+        boolean needsAllWal = plan == null ? points.isEmpty() : plan.keepsAll();
+        for (Lsn p : plan == null ? points : Set.<Lsn>of()) {
             Optional<ImageManifest> img = images.imageFor(id, p).filter(i -> i.timeline().equals(id));
             if (img.isEmpty()) {
                 needsAllWal = true;
@@ -142,6 +182,12 @@ public final class GarbageCollector {
             if (oldestImage != null) {
                 imagesFreed = trim.dropKeysBelow(txn, tables.images(), id, oldestImage, Keys.TL, apply);
                 versions = trim.dropSupersededVersions(txn, id, oldestImage, apply);
+            }
+            if (plan != null) {
+                long[] freed = pageRetention.apply(txn, plan, apply);
+                versions = new long[] {freed[0], freed[1]};
+                imagesFreed += (int) freed[2];
+                index += freed[3];
             }
             if (apply) {
                 txn.commit();

@@ -55,16 +55,20 @@ final class RetainedPoints {
                 points.add(t.branchLsn());
             }
             for (Lsn p : points) {
-                Timeline owner = t;
-                // at or below a branch point, the data lives in the parent
-                while (owner.parent() != null && !p.isAfter(owner.branchLsn())) {
-                    owner = all.get(owner.parent());
-                }
-                keep.computeIfAbsent(owner.id(), k -> new HashSet<>()).add(p);
+                keep.computeIfAbsent(ownerOf(all, t, p).id(), k -> new HashSet<>()).add(p);
             }
             keep.computeIfAbsent(t.id(), k -> new HashSet<>());
         }
         return keep;
+    }
+
+    /** The timeline whose own history holds {@code p}: at or below a branch point, the data lives in the parent. */
+    static Timeline ownerOf(Map<TimelineId, Timeline> all, Timeline t, Lsn p) {
+        Timeline owner = t;
+        while (owner.parent() != null && !p.isAfter(owner.branchLsn())) {
+            owner = all.get(owner.parent());
+        }
+        return owner;
     }
 
     /** The timelines not in use, each after its descendants (a child never outlives the parent it names). */
