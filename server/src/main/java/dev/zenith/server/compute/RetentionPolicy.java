@@ -69,12 +69,13 @@ public final class RetentionPolicy {
         running.awaitNone(storageName); // one collection of a storage at a time
         StorageRegistry.Storage storage = storages.get(storageName);
         Duration pitr = pitrOverride != null ? pitrOverride : storage.pitr();
-        Map<TimelineId, List<Lsn>> retained = retainedPoints(storage, pitr, null);
+        Map<TimelineId, Lsn> windows = new HashMap<>();
+        Map<TimelineId, List<Lsn>> retained = retainedPoints(storage, pitr, null, windows);
         Progress.current().phase("collecting garbage on storage " + storageName);
         running.begin(storageName);
         GcStats stats;
         try {
-            stats = management.unlocked(() -> storage.store().garbage().collect(retained));
+            stats = management.unlocked(() -> storage.store().garbage().collect(retained, windows));
         } finally {
             running.end(storageName);
         }
@@ -88,7 +89,8 @@ public final class RetentionPolicy {
      * replication connections. A branch whose pg was destroyed is none of these: it no longer pins its
      * parent's history, and garbage collection deletes it.
      */
-    private Map<TimelineId, List<Lsn>> retainedPoints(StorageRegistry.Storage storage, Duration pitr, String exceptSnapshot) {
+    private Map<TimelineId, List<Lsn>> retainedPoints(StorageRegistry.Storage storage, Duration pitr, String exceptSnapshot,
+                                                      Map<TimelineId, Lsn> windows) {
         Store store = storage.store();
         Instant cutoff = Instant.now().minus(pitr);
         Map<TimelineId, List<Lsn>> retained = new HashMap<>();
@@ -105,6 +107,7 @@ public final class RetentionPolicy {
                     .or(() -> store.images().retentionHorizon(t.id()).map(h -> h.plus(1))).orElse(null);
             if (windowStart != null) {
                 retained.computeIfAbsent(t.id(), k -> new ArrayList<>()).add(windowStart);
+                windows.put(t.id(), windowStart); // every point after it stays readable too
             }
         }
         for (Snapshot s : snapshots.list()) {
@@ -138,10 +141,13 @@ public final class RetentionPolicy {
             }
             StorageRegistry.Storage storage = storages.get(s.storageName());
             long[] base = baseline.computeIfAbsent(s.storageName(), k -> {
-                var g = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), null));
+                Map<TimelineId, Lsn> windows = new HashMap<>();
+                var g = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), null, windows), windows);
                 return new long[] {g.walBytesFreed(), g.pageBytesFreed()};
             });
-            var without = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), s.fullName()));
+            Map<TimelineId, Lsn> windows = new HashMap<>();
+            var without = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), s.fullName(),
+                    windows), windows);
             long wal = Math.max(0, without.walBytesFreed() - base[0]);
             long pages = Math.max(0, without.pageBytesFreed() - base[1]);
             out.add(new SnapshotRetention(s, parent, wal, pages));
