@@ -5,21 +5,16 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.Lsn;
-import dev.zenith.wal.change.DatabaseDir;
 import dev.zenith.wal.change.PageChange;
 import dev.zenith.wal.change.PageChanges;
 import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
-import dev.zenith.wal.rmgr.DbaseCreate;
-import dev.zenith.wal.rmgr.MainDataDecoder;
 import dev.zenith.wal.segment.WalGeometry;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -28,8 +23,8 @@ import java.util.Map;
  * and the visibility-map pages heap and truncate records clear without one; hint-only references
  * left out), and where records end. The stretch starts at a record start (a redo point or an
  * image's checkpoint) and grows as more WAL is asked about. One checkpoint interval's worth: what
- * background materialization wants and what "is this version exact at X" asks, until the store's
- * own block-change index (pv-index) answers the latter with one seek. Thread-safe.
+ * GetPage's "is this version exact at X" asks ({@link RedoPageSource}), until it asks the page index
+ * (background materialization does already). Thread-safe.
  */
 public final class IntervalChanges {
     private static final int READ = 1 << 20;
@@ -38,7 +33,6 @@ public final class IntervalChanges {
     private final Lsn from;
     private final WalStreamDecoder decoder;
     private final Map<BlockRef, long[]> changes = new HashMap<>();
-    private final List<DbaseCreate> fileCopies = new ArrayList<>();
     private long[] recordStarts = new long[1024];
     private long[] recordEnds = new long[1024];
     private int records;
@@ -83,9 +77,6 @@ public final class IntervalChanges {
             if (c.changedByRedo()) {
                 changes.merge(new BlockRef(c.rel(), (int) c.block()), new long[] {1, end}, IntervalChanges::append);
             }
-        }
-        if (MainDataDecoder.decode(rec).orElse(null) instanceof DbaseCreate d && d.fileCopy()) {
-            fileCopies.add(d);
         }
         if (records == recordEnds.length) {
             recordStarts = Arrays.copyOf(recordStarts, records * 2);
@@ -150,11 +141,6 @@ public final class IntervalChanges {
             }
         });
         return out;
-    }
-
-    /** CREATE DATABASE by FILE_COPY records decoded (they change every block of the new database without naming one). */
-    public synchronized List<DatabaseDir> fileCopyTargets() {
-        return fileCopies.stream().map(d -> new DatabaseDir((int) d.tablespaceId(), (int) d.dbId())).toList();
     }
 
     /** The key a version made by the record ending at {@code recordEnd} is stored under: the pd_lsn redo stamps. */

@@ -6,7 +6,6 @@ import dev.zenith.storage.page.Watermarks;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.wal.Lsn;
-import dev.zenith.wal.change.DatabaseDir;
 import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
@@ -18,7 +17,7 @@ import java.util.TreeSet;
 /**
  * Background materialization of one store's timeline (docs/page-versions.md): from the newest base
  * (an image or the last step) to the newest stored anchor A after it, one sparse redo run over the
- * blocks the WAL in between changes; their pages and the step (A's redo point, the last record end
+ * blocks the page index says changed in between (no WAL decoded here); their pages and the step (A's redo point, the last record end
  * before it) are committed in one LMDB transaction. A crash before that commit leaves the
  * watermark where it was and the run's scratch directory, which the next start removes; the step
  * is then simply done again. Blocking: run on a worker, one step at a time per timeline.
@@ -57,20 +56,13 @@ public final class Materializer {
         if (next == null) {
             return Optional.empty();
         }
-        IntervalChanges changes = new IntervalChanges(tl, base.redoPoint());
-        changes.extendTo(redo.store().wal(), next.redoLsn());
-        Lsn target = changes.lastRecordEndBefore(next.redoLsn());
+        Lsn target = RecordBefore.endBefore(redo.store().wal(), tl, next.redoLsn());
         if (target == null || IntervalChanges.versionKey(target).isBefore(base.usableFrom())) {
             return Optional.empty();
         }
-        List<DatabaseDir> copies = changes.fileCopyTargets();
-        if (!copies.isEmpty()) {
-            // Every block of the new database changes without a block reference: the wanted set needs the
-            // template's sizes at the copy (pv-index's rel_sizes). Until then no step claims exactness past it.
-            throw new RedoException("the WAL from " + base.redoPoint() + " to " + target + " holds CREATE DATABASE by"
-                    + " FILE_COPY (" + copies + "): background materialization does not step over it yet");
-        }
-        Map<BlockRef, Lsn> keys = changes.versionKeys(target);
+        // the wanted set and each version's key from the page index: the blocks changed since the base (the
+        // files a CREATE DATABASE by FILE_COPY copies among them, the run seeding their templates' blocks)
+        Map<BlockRef, Lsn> keys = redo.store().index().changedBlocks(tl, base.redoPoint(), target);
         Lsn absentKey = IntervalChanges.versionKey(target);
         Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target);
         // pages go into the step's transaction as the run hands them out: memory holds one, not the interval's

@@ -46,7 +46,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("pg")
 @Tag("slow")
 class StoreRedoTest {
-    private static final Map<String, String> COMPUTE = Map.of("full_page_writes", "off", "wal_keep_size", "8GB",
+    static final Map<String, String> COMPUTE = Map.of("full_page_writes", "off", "wal_keep_size", "8GB",
             "max_wal_size", "8GB", "autovacuum_naptime", "5s");
 
     @Test
@@ -103,6 +103,12 @@ class StoreRedoTest {
                 assertTrue(comparison.byteEqual > 5_000, comparison.toString());
             }
         }
+    }
+
+    /** Redo runs against {@code store} in a fresh scratch area of the cluster's ({@code name}), one at a time. */
+    static StoreRedo redo(Store store, PgCluster c, String name) throws IOException {
+        return new StoreRedo(store, new SparseRedo(c.installation(), ScratchArea.open(c.scratch(name), c.installation()),
+                RedoSettings.defaults()), new Semaphore(1));
     }
 
     /** Every main, VM and init block of the reference, asked through GetPage at the same LSN. */

@@ -8,6 +8,7 @@ import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.storage.wal.BlockChanges;
+import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
@@ -130,6 +131,43 @@ public final class PageIndex {
             }
             return Optional.empty();
         }
+    }
+
+    /**
+     * Every block of the timeline's own history that a record redo applies changed with an LSN in
+     * (after, upTo], with its last such change (aligned end): the wanted set of a materialization step
+     * and each version's key, one seek per block (copied files of a CREATE DATABASE by FILE_COPY and map
+     * pages cleared without a reference included). The index is caught up to {@code upTo} first.
+     */
+    public Map<BlockRef, Lsn> changedBlocks(TimelineId id, Lsn after, Lsn upTo) {
+        indexer.catchUp(id, upTo);
+        Map<BlockRef, Lsn> out = new HashMap<>();
+        Lsn from = aligned(after);
+        Lsn to = aligned(upTo);
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
+            requireCovered(txn, id, upTo);
+            byte[] prefix = Keys.timeline(id);
+            boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE);
+            while (ok && Keys.hasPrefix(c.key(), prefix)) {
+                byte[] block = java.util.Arrays.copyOf(c.key(), Keys.PAGE);
+                Keys.putLong(block, Keys.BLOCK_PREFIX, from.value() + 1);
+                Lsn last = null;
+                for (ok = c.get(block, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), block, Keys.BLOCK_PREFIX)
+                        && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(to); ok = c.next()) {
+                    if (counts(c.val())) {
+                        last = Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX);
+                    }
+                }
+                if (last != null) {
+                    out.put(new BlockRef(Keys.relAt(block), Keys.getInt(block, Keys.TL + 13)), last);
+                }
+                if (ok && Keys.hasPrefix(c.key(), block, Keys.BLOCK_PREFIX)) { // on to the next block
+                    Keys.putLong(block, Keys.BLOCK_PREFIX, -1L);
+                    ok = c.get(block, GetOp.MDB_SET_RANGE);
+                }
+            }
+        }
+        return out;
     }
 
     /**
