@@ -2,21 +2,28 @@ package dev.zenith.server.redo;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.gc.GcStats;
+import dev.zenith.storage.index.IndexNotReadyException;
+import dev.zenith.storage.index.PageIndex;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Semaphore;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -25,17 +32,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * stays. With versions materialized, a collection that keeps two snapshots and a window of 0 s frees the
  * WAL before the oldest kept base and thins superseded versions; afterwards GetPage at each snapshot and
  * at the end still equals every main, VM and init block of a reference directory built by full crash
- * recovery (from the original image and all the WAL, outside the store).
+ * recovery (from the original image and all the WAL, outside the store). The page index's entries below
+ * the horizon are compacted and it answers alike at every kept point.
  */
 @Tag("pg")
 @Tag("slow")
 class PageGcTest {
-    private static final Map<String, String> COMPUTE = Map.of("full_page_writes", "off", "wal_keep_size", "8GB",
-            "max_wal_size", "8GB", "autovacuum_naptime", "5s");
-
     @Test
     void collectionOnPagesFreesWalAndVersionsAndKeepsEveryRetainedPointExact() throws Exception {
-        try (RecordedCompute rc = RecordedCompute.start(COMPUTE, c -> c.pgbench("-i", "-s", "2", "-q"))) {
+        try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "2", "-q"))) {
             PgCluster c = rc.cluster();
             Map<String, Lsn> snapshots = new LinkedHashMap<>();
             for (int round = 1; round <= 6; round++) {
@@ -51,8 +56,7 @@ class PageGcTest {
 
             try (Store store = Store.open(c.scratch("store").resolve("store"))) {
                 TimelineId tl = StoreRedoTest.load(rc, store);
-                StoreRedo redo = new StoreRedo(store, new SparseRedo(c.installation(),
-                        ScratchArea.open(c.scratch("redo"), c.installation()), RedoSettings.defaults()), new Semaphore(1));
+                StoreRedo redo = StoreRedoTest.redo(store, c, "redo");
                 Materializer materializer = new Materializer(redo);
                 int steps = 0;
                 for (Optional<Materializer.StepResult> s = materializer.step(tl); s.isPresent(); s = materializer.step(tl)) {
@@ -82,6 +86,8 @@ class PageGcTest {
                 store.garbage().useMaterializedBases(true);
                 GcStats withoutFirst = store.garbage().ifCollected(Map.of(tl, List.of(snapshots.values().stream()
                         .skip(1).findFirst().orElseThrow())), window);
+                Map<String, Object> indexBefore = indexAnswers(store, tl, kept.values());
+                Map<String, Long> entriesBefore = store.entriesOf(tl);
                 long walBefore = storedWal(store, tl);
                 long versionsBefore = store.stats().entries("pages");
                 GcStats stats = store.garbage().collect(retained, window);
@@ -97,10 +103,10 @@ class PageGcTest {
                 // what the first snapshot alone keeps (its retained size) is no longer 0
                 assertTrue(withoutFirst.bytesFreed() > stats.bytesFreed(), withoutFirst + " vs " + stats);
 
+                indexBelowTheHorizonIsCompacted(store, tl, kept.values(), indexBefore, entriesBefore);
+
                 // a fresh redo (no cached bases or decoded intervals) reads only what the collection kept
-                StoreRedo after = new StoreRedo(store, new SparseRedo(c.installation(),
-                        ScratchArea.open(c.scratch("redo-after"), c.installation()), RedoSettings.defaults()),
-                        new Semaphore(1));
+                StoreRedo after = StoreRedoTest.redo(store, c, "redo-after");
                 RedoPageSource pages = new RedoPageSource(after);
                 PageComparison comparison = new PageComparison();
                 for (Map.Entry<String, Lsn> p : kept.entrySet()) {
@@ -120,6 +126,44 @@ class PageGcTest {
                 assertEquals(List.of(), problems);
             }
         }
+    }
+
+    /**
+     * The page index's answers at the kept points: every tracked fork's size, and per block of those forks
+     * its last change at or before the point and whether it changed since the oldest kept point.
+     */
+    private static Map<String, Object> indexAnswers(Store store, TimelineId tl, Collection<Lsn> points) {
+        PageIndex index = store.index();
+        Lsn oldest = points.stream().min(Comparator.naturalOrder()).orElseThrow();
+        Map<String, Object> out = new TreeMap<>();
+        for (Lsn p : points) {
+            Map<RelTag, Long> forks = index.forks(tl, p);
+            out.put(p + " forks", new TreeMap<>(forks.entrySet().stream().collect(Collectors.toMap(
+                    e -> e.getKey().path(), Map.Entry::getValue))));
+            forks.forEach((rel, blocks) -> {
+                for (int b = 0; b < blocks; b++) {
+                    out.put(p + " " + rel.path() + " " + b, index.lastChange(tl, rel, b, p).map(Lsn::toString).orElse("-")
+                            + (index.changedIn(tl, rel, b, oldest, p) ? " changed" : ""));
+                }
+            });
+        }
+        return out;
+    }
+
+    /**
+     * Below the collection's horizon the index keeps each block's, fork's and database's newest entry only
+     * (and no hint-only ones): fewer entries, the same answers at every kept point, and no answers below it.
+     */
+    private static void indexBelowTheHorizonIsCompacted(Store store, TimelineId tl, Collection<Lsn> points,
+                                                        Map<String, Object> before, Map<String, Long> entriesBefore) {
+        Map<String, Long> after = store.entriesOf(tl);
+        System.out.println("index entries before " + entriesBefore + ", after " + after);
+        assertTrue(after.get("block_changes") < entriesBefore.get("block_changes"), after + " vs " + entriesBefore);
+        assertTrue(after.get("rel_sizes") <= entriesBefore.get("rel_sizes"), after + " vs " + entriesBefore);
+        assertEquals(before, indexAnswers(store, tl, points));
+        Lsn walStart = store.wal().start(tl).orElseThrow();
+        RelTag anyFork = store.index().forks(tl, points.iterator().next()).keySet().iterator().next();
+        assertThrows(IndexNotReadyException.class, () -> store.index().lastChange(tl, anyFork, 0, walStart.plus(-8)));
     }
 
     private static long storedWal(Store store, TimelineId tl) {
