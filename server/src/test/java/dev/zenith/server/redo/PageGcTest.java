@@ -64,7 +64,7 @@ class PageGcTest {
                 }
                 assertTrue(steps >= 5, "materialization steps: " + steps);
                 // GetPage at every retained point once before the collection: its runs store versions too
-                RedoPageSource before = new RedoPageSource(redo);
+                RedoPageSource before = new RedoPageSource(redo, java.util.concurrent.ForkJoinPool.commonPool());
                 PageComparison warmUp = new PageComparison();
                 Map<String, Path> references = new LinkedHashMap<>();
                 Map<String, Lsn> kept = new LinkedHashMap<>(snapshots);
@@ -107,7 +107,7 @@ class PageGcTest {
 
                 // a fresh redo (no cached bases or decoded intervals) reads only what the collection kept
                 StoreRedo after = StoreRedoTest.redo(store, c, "redo-after");
-                RedoPageSource pages = new RedoPageSource(after);
+                RedoPageSource pages = new RedoPageSource(after, java.util.concurrent.ForkJoinPool.commonPool());
                 PageComparison comparison = new PageComparison();
                 for (Map.Entry<String, Lsn> p : kept.entrySet()) {
                     StoreRedoTest.compare(p.getKey() + " after GC", references.get(p.getKey()), pages, tl, p.getValue(),
