@@ -56,7 +56,18 @@ public final class Offloads implements RemoteStores {
     @Override
     public Store open(String name, JsonObject remoteJson, Path cacheDir, boolean attaching) {
         S3Remote remote = S3Remote.fromJson(remoteJson);
-        RemoteHome home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace());
+        boolean cachedHere = Files.exists(cacheDir.resolve("data.mdb"));
+        RemoteHome home;
+        if (attaching || !cachedHere) {
+            home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), java.util.OptionalLong.empty(),
+                    generation -> CacheGeneration.write(cacheDir, generation));
+        } else {
+            try {
+                home = reach(remote, cacheDir);
+            } catch (RuntimeException e) {
+                return openUnreached(name, remote, cacheDir, e);
+            }
+        }
         Store store = null;
         boolean restoring = false;
         try {
@@ -91,6 +102,40 @@ public final class Offloads implements RemoteStores {
             closeAfterFailure(home, store, restoring ? cacheDir : null);
             throw e;
         }
+    }
+
+    /** The prefix of a cache this daemon continues: refused when someone else wrote it since (see {@link CacheGeneration}). */
+    private RemoteHome reach(S3Remote remote, Path cacheDir) {
+        return RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), CacheGeneration.read(cacheDir),
+                generation -> CacheGeneration.write(cacheDir, generation));
+    }
+
+    /**
+     * A restart while the prefix cannot be reached (S3 down, refused, or the lease of this home's killed
+     * daemon not run out yet): the intact local cache is used at once, and the offload reaches the prefix
+     * with backoff and then uploads what was committed meanwhile. Only a cache that does not open is an error.
+     */
+    private Store openUnreached(String name, S3Remote remote, Path cacheDir, RuntimeException why) {
+        if (why instanceof PrefixTakenException) {
+            LOG.severe("storage '" + name + "': " + why.getMessage());
+        } else {
+            LOG.warning("storage '" + name + "': " + remote + " cannot be reached now (" + why.getMessage()
+                    + "); the storage works from its local cache and uploads once S3 answers");
+        }
+        try {
+            Files.createDirectories(scratch);
+        } catch (IOException e) {
+            throw new UnavailableException("cannot open storage '" + name + "': " + e.getMessage());
+        }
+        Store store = Store.open(cacheDir);
+        StorageOffload offload = new StorageOffload(name, store, remote, () -> reach(remote, cacheDir),
+                String.valueOf(why.getMessage()), scratch, settings);
+        if (why instanceof PrefixTakenException) {
+            offload.stopUploading(why.getMessage());
+        }
+        open.put(name, offload);
+        offload.start();
+        return store;
     }
 
     private static void closeAfterFailure(RemoteHome home, Store store, Path partialCache) {

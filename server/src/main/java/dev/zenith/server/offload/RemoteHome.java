@@ -17,6 +17,8 @@ import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.InvalidRequestException;
 
 import java.time.Duration;
+import java.util.OptionalLong;
+import java.util.function.LongConsumer;
 
 /**
  * One s3 storage's bucket prefix, held by this daemon: the client, the lease (a prefix another running
@@ -34,12 +36,14 @@ final class RemoteHome implements AutoCloseable {
     final Downloader downloader;
     private final String owner;
     private final LeaseSettings leaseSettings;
+    /** Told each new lease generation before its first manifest is written (see {@link CacheGeneration}). */
+    private final LongConsumer generations;
     /** Replaced together by {@link #retake} after an outage longer than the lease. */
     volatile Lease lease;
     volatile ManifestWriter manifests;
 
     private RemoteHome(S3Remote remote, ObjectStore store, Lease lease, BlobPins pins, ManifestWriter manifests,
-                       String owner, LeaseSettings leaseSettings) {
+                       String owner, LeaseSettings leaseSettings, LongConsumer generations) {
         this.remote = remote;
         this.store = store;
         this.lease = lease;
@@ -47,6 +51,7 @@ final class RemoteHome implements AutoCloseable {
         this.manifests = manifests;
         this.owner = owner;
         this.leaseSettings = leaseSettings;
+        this.generations = generations;
         this.uploader = new Uploader(store, TRANSFERS, pins);
         this.downloader = new Downloader(store, TRANSFERS);
     }
@@ -62,10 +67,11 @@ final class RemoteHome implements AutoCloseable {
         var names = ManifestLog.list(store);
         if (ours.isEmpty() || names.isEmpty() || !names.lastKey().equals(ours.get())) {
             fresh.close();
-            throw new IllegalStateException("another daemon wrote " + remote + " while this one's lease had run out"
+            throw new PrefixTakenException("another daemon wrote " + remote + " while this one's lease had run out"
                     + " (newest manifest " + (names.isEmpty() ? "none" : names.lastKey().key()) + "); nothing more is"
                     + " uploaded: detach this storage, and attach the prefix again if it should continue from there");
         }
+        generations.accept(fresh.generation());
         ManifestWriter m = ManifestWriter.open(store, fresh, ManifestWriter.Settings.defaults(), pins);
         Lease old = lease;
         lease = fresh;
@@ -77,16 +83,32 @@ final class RemoteHome implements AutoCloseable {
         }
     }
 
-    /** Checks the prefix can be written, takes its lease and the manifest log; nothing is left held on failure. */
-    static RemoteHome open(S3Remote remote, String owner, LeaseSettings leaseSettings, java.time.Duration gcGrace) {
+    /**
+     * Checks the prefix can be written, takes its lease and the manifest log; nothing is left held on failure.
+     * A cache that continues the prefix names its last generation ({@code continuing}, when known): it must still
+     * be the newest manifest's, else a {@link PrefixTakenException}. {@code generations} is told each generation
+     * before its first manifest is written.
+     */
+    static RemoteHome open(S3Remote remote, String owner, LeaseSettings leaseSettings, java.time.Duration gcGrace,
+                           OptionalLong continuing, LongConsumer generations) {
         ObjectStore store = S3ObjectStore.open(remote.settings());
         Lease lease = null;
         try {
             BucketProbe.check(store, remote);
             lease = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store));
+            if (continuing.isPresent()) {
+                var names = ManifestLog.list(store);
+                if (!names.isEmpty() && names.lastKey().generation() > continuing.getAsLong()) {
+                    throw new PrefixTakenException("another daemon wrote " + remote + " since this cache last did (newest"
+                            + " manifest " + names.lastKey().key() + ", this cache's generation " + continuing.getAsLong()
+                            + "); nothing is uploaded from here: detach this storage, and attach the prefix again to"
+                            + " continue from what it holds");
+                }
+            }
+            generations.accept(lease.generation());
             BlobPins pins = new BlobPins(gcGrace);
             ManifestWriter manifests = ManifestWriter.open(store, lease, ManifestWriter.Settings.defaults(), pins);
-            return new RemoteHome(remote, store, lease, pins, manifests, owner, leaseSettings);
+            return new RemoteHome(remote, store, lease, pins, manifests, owner, leaseSettings, generations);
         } catch (LeaseHeldException e) {
             closeQuietly(store, null);
             throw new ConflictException("cannot attach " + remote + ": it is in use by another running daemon ("

@@ -40,7 +40,10 @@ final class StorageOffload implements AutoCloseable {
 
     private final String name;
     private final Store store;
-    private final RemoteHome home;
+    private final S3Remote remote;
+    /** Null while the prefix is not reached yet ({@link #reconnect} tries); then set once. */
+    private volatile RemoteHome home;
+    private volatile Reconnect reconnect;
     private final Path scratch;
     private final OffloadSettings settings;
     private final Map<TimelineId, Lsn> remoteEnds = new ConcurrentHashMap<>();
@@ -48,6 +51,8 @@ final class StorageOffload implements AutoCloseable {
     private final ScheduledExecutorService watcher;
     private final UploadHealth health;
     private volatile byte[] uploadedFingerprint = new byte[0];
+    /** What a timeline or document was created or dropped changes: such a change goes up at the next round. */
+    private volatile byte[] uploadedShape = new byte[0];
     private volatile long lastBaseNanos;
     private volatile long lastGcNanos;
     private volatile boolean baseWanted;
@@ -57,20 +62,30 @@ final class StorageOffload implements AutoCloseable {
     /** Another daemon has the prefix: nothing is uploaded any more. */
     private volatile boolean fenced;
 
+    /** An offload of a prefix already reached. */
     StorageOffload(String name, Store store, RemoteHome home, Path scratch, OffloadSettings settings) {
+        this(name, store, home.remote, scratch, settings);
+        connected(home);
+    }
+
+    /**
+     * An offload of a storage opened from its cache while its prefix cannot be reached ({@code why}): the
+     * store is used at once, and the prefix is tried with backoff by the offload's thread; nothing is
+     * uploaded until it answers.
+     */
+    StorageOffload(String name, Store store, S3Remote remote, java.util.function.Supplier<RemoteHome> reach, String why,
+                   Path scratch, OffloadSettings settings) {
+        this(name, store, remote, scratch, settings);
+        this.reconnect = new Reconnect(name, reach, why);
+    }
+
+    private StorageOffload(String name, Store store, S3Remote remote, Path scratch, OffloadSettings settings) {
         this.name = name;
         this.store = store;
-        this.home = home;
+        this.remote = remote;
         this.scratch = scratch;
         this.settings = settings;
-        this.lastBase = home.manifests.view().properties().get(RemoteNames.CURRENT_BASE);
-        home.manifests.view().properties().forEach((k, v) -> {
-            if (k.startsWith("timeline.") && k.endsWith(".remote_lsn")) {
-                remoteEnds.put(TimelineId.parse(k.substring("timeline.".length(), k.length() - ".remote_lsn".length())), Lsn.parse(v));
-            }
-        });
-        this.baseWanted = lastBase == null;
-        this.health = new UploadHealth(name, home.remote.toString(), Duration.ofSeconds(2));
+        this.health = new UploadHealth(name, remote.toString(), Duration.ofSeconds(2));
         this.watcher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-offload-watch-" + name);
             t.setDaemon(true);
@@ -81,17 +96,41 @@ final class StorageOffload implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /** The prefix is reached: what it holds is where the uploads go on from. */
+    private void connected(RemoteHome reached) {
+        this.lastBase = reached.manifests.view().properties().get(RemoteNames.CURRENT_BASE);
+        reached.manifests.view().properties().forEach((k, v) -> {
+            if (k.startsWith("timeline.") && k.endsWith(".remote_lsn")) {
+                remoteEnds.put(TimelineId.parse(k.substring("timeline.".length(), k.length() - ".remote_lsn".length())), Lsn.parse(v));
+            }
+        });
+        this.baseWanted = lastBase == null;
+        this.home = reached;
         watchLease();
     }
 
     private void watchLease() {
-        home.lease.onLost(why -> fail("the lease of " + home.remote + " ran out (" + why
+        RemoteHome h = home;
+        h.lease.onLost(why -> fail("the lease of " + h.remote + " ran out (" + why
                 + "); it is taken again when S3 answers, unless another daemon took the prefix"));
     }
 
     void start() {
         thread.scheduleWithFixedDelay(this::round, 0, settings.interval().toMillis(), TimeUnit.MILLISECONDS);
-        watcher.scheduleWithFixedDelay(() -> health.check(home.uploader.progress().snapshot()), 1, 1, TimeUnit.SECONDS);
+        watcher.scheduleWithFixedDelay(() -> {
+            RemoteHome h = home;
+            if (h != null) {
+                health.check(h.uploader.progress().snapshot());
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+    }
+
+    /** Nothing is uploaded any more ({@code why} shows in storage show): the prefix is someone else's. */
+    void stopUploading(String why) {
+        fenced = true;
+        fail(why);
     }
 
     /** One round: WAL first (the lag that matters), then a base when one is due. */
@@ -100,10 +139,26 @@ final class StorageOffload implements AutoCloseable {
             if (fenced) {
                 return;
             }
+            if (home == null) {
+                RemoteHome reached;
+                try {
+                    reached = reconnect.attempt();
+                } catch (PrefixTakenException e) {
+                    fenced = true;
+                    throw e;
+                }
+                if (reached == null) {
+                    return;
+                }
+                LOG.info("storage '" + name + "': " + remote + " answers (unreachable since " + reconnect.since()
+                        + "); uploading what was committed meanwhile");
+                connected(reached);
+                reconnect = null;
+            }
             if (!home.lease.isValid()) {
                 try {
                     home.retake();
-                } catch (IllegalStateException | dev.zenith.objectstore.lease.LeaseHeldException e) {
+                } catch (PrefixTakenException | dev.zenith.objectstore.lease.LeaseHeldException e) {
                     fenced = true;
                     throw e;
                 }
@@ -116,11 +171,16 @@ final class StorageOffload implements AutoCloseable {
                 remoteEnds.putAll(r.shipped());
             } while (r.more());
             byte[] now = fingerprint();
+            byte[] shape = shape();
             boolean changed = !Arrays.equals(now, uploadedFingerprint);
             boolean due = System.nanoTime() - lastBaseNanos >= settings.baseInterval().toNanos();
-            if (baseWanted || (changed && due)) {
+            // a new (or dropped) timeline, pg or snapshot goes up at once: a kill -9 must not lose a branch
+            // whose commits S3 would otherwise hold only after base_interval
+            boolean reshaped = !Arrays.equals(shape, uploadedShape);
+            if (baseWanted || (changed && (due || reshaped))) {
                 BaseUpload.Result base = BaseUpload.run(store, home, scratch);
                 uploadedFingerprint = now;
+                uploadedShape = shape;
                 lastBaseNanos = System.nanoTime();
                 baseWanted = false;
                 lastBase = base.baseId();
@@ -157,7 +217,7 @@ final class StorageOffload implements AutoCloseable {
     private void fail(String why) {
         if (error == null) {
             errorSince = Instant.now();
-            LOG.warning("storage '" + name + "': uploading to " + home.remote + " fails: " + why
+            LOG.warning("storage '" + name + "': uploading to " + remote + " fails: " + why
                     + "; commits go on from the local journal and the upload catches up when it works again");
         }
         error = why;
@@ -196,8 +256,31 @@ final class StorageOffload implements AutoCloseable {
         }
     }
 
+    /**
+     * What exists: the timelines and the names of the documents (pgs, snapshots...), not their contents
+     * (a pg's record changes with each start and stop: that waits for base_interval).
+     */
+    private byte[] shape() {
+        try {
+            MessageDigest d = MessageDigest.getInstance("SHA-256");
+            new TreeMap<>(store.documents().list("")).keySet().forEach(k -> {
+                d.update(k.getBytes(StandardCharsets.UTF_8));
+                d.update((byte) 0);
+            });
+            for (Timeline t : store.timelines().all()) {
+                d.update(t.id().toString().getBytes(StandardCharsets.US_ASCII));
+            }
+            return d.digest();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Whether the prefix holds everything the store holds now (WAL to its end, and a base of the rest). */
     private boolean caughtUp() {
+        if (home == null) {
+            return false;
+        }
         for (Timeline t : store.timelines().all()) {
             Lsn end = store.wal().end(t.id()).orElse(null);
             Lsn remote = remoteEnds.get(t.id());
@@ -246,6 +329,11 @@ final class StorageOffload implements AutoCloseable {
 
     /** For {@code storage show}: per timeline what the prefix holds and how far behind it is. */
     JsonObject describe() {
+        RemoteHome home = this.home;
+        Reconnect reconnecting = this.reconnect;
+        if (home == null) {
+            return unreached(reconnecting);
+        }
         JsonArray timelines = new JsonArray();
         long behind = 0;
         for (Timeline t : store.timelines().all()) {
@@ -265,6 +353,7 @@ final class StorageOffload implements AutoCloseable {
         }
         TransferProgress.Snapshot p = home.uploader.progress().snapshot();
         JsonObject json = new JsonObject().put("url", home.remote.location().toString())
+                .put("state", fenced ? "stopped" : "connected")
                 .put("lease_generation", home.lease.generation()).put("lease_valid", home.lease.isValid())
                 .put("timelines", timelines).put("unuploaded_wal_bytes", behind)
                 .put("uploading_bytes", p.pendingBytes()).put("uploaded_bytes", p.sentBytes())
@@ -278,11 +367,31 @@ final class StorageOffload implements AutoCloseable {
         return json;
     }
 
+    /** Storage show before the prefix is reached: local ends only, and why it is not reached. */
+    private JsonObject unreached(Reconnect reconnecting) {
+        JsonArray timelines = new JsonArray();
+        for (Timeline t : store.timelines().all()) {
+            Lsn end = store.wal().end(t.id()).orElse(null);
+            timelines.add(new JsonObject().put("timeline", t.id().toString())
+                    .put("local_lsn", end == null ? null : end.toString()).put("remote_lsn", null)
+                    .put("unuploaded_wal_bytes", null));
+        }
+        JsonObject json = new JsonObject().put("url", remote.location().toString())
+                .put("state", fenced ? "stopped" : "connecting").put("lease_valid", false)
+                .put("timelines", timelines).put("unuploaded_wal_bytes", null).put("base", null).put("base_pending", true);
+        if (fenced || reconnecting == null) {
+            json.put("error", error).put("error_since", errorSince == null ? null : errorSince.toString());
+        } else {
+            reconnecting.describeInto(json);
+        }
+        return json;
+    }
+
     /** Uploads what is left (up to {@code settings.stopWait()}), stops the thread, releases the prefix. */
     @Override
     public void close() {
         if (!sync(settings.stopWait())) {
-            LOG.warning("storage '" + name + "': " + home.remote + " does not hold everything yet (" + describe()
+            LOG.warning("storage '" + name + "': " + remote + " does not hold everything yet (" + describe()
                     + "); the rest is uploaded when the storage is next opened here");
         }
         thread.shutdownNow();
@@ -292,6 +401,9 @@ final class StorageOffload implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        home.close();
+        RemoteHome h = home;
+        if (h != null) {
+            h.close();
+        }
     }
 }

@@ -73,7 +73,12 @@ class S3StorageRestoreTest {
 
     /** The remote_lsn storage show reports for a timeline. */
     static dev.zenith.wal.Lsn remoteLsn(DaemonFixture d, String storage, String timeline) throws Exception {
-        JsonObject offload = ((JsonObject) d.ok(200, "GET", "/storages/" + storage, null)).getJsonObject("offload");
+        return remoteLsnIn((JsonObject) d.ok(200, "GET", "/storages/" + storage, null), timeline);
+    }
+
+    /** The remote_lsn a storage show answer reports for a timeline (0/0 while it reports none). */
+    static dev.zenith.wal.Lsn remoteLsnIn(JsonObject storage, String timeline) {
+        JsonObject offload = storage.getJsonObject("offload");
         for (Object o : offload.getJsonArray("timelines")) {
             JsonObject t = (JsonObject) o;
             if (timeline.equals(t.getString("timeline")) && t.getString("remote_lsn") != null) {
@@ -117,14 +122,7 @@ class S3StorageRestoreTest {
             assertFalse(reported.isBefore(written));
         }
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
-            // the dead daemon's lease runs out first (60 s, plus 5 s for clocks): until then the prefix is refused
-            String body = S3TestStorages.attachBody("cloud", "s3://zen/killed", proxy.server().endpoint().toString());
-            java.net.http.HttpResponse<String> r;
-            for (long t0 = System.nanoTime(); (r = b.request("PUT", "/storages", body)).statusCode() == 409; Thread.sleep(2000)) {
-                assertTrue(r.body().contains("in use by another running daemon"), r.body());
-                assertTrue(System.nanoTime() - t0 < 150_000_000_000L, "the lease never ran out: " + r.body());
-            }
-            assertEquals(201, r.statusCode(), r.body());
+            S3TestStorages.attachAfterTheLeaseRunsOut(b, proxy.server(), "cloud", "killed");
             JsonObject started = b.action("main", "start");
             int port = started.getInteger("port");
             java.util.Map<Integer, Integer> before = PgbenchLedger.parseCounts(counts);

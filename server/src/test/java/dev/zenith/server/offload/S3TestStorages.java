@@ -17,6 +17,20 @@ final class S3TestStorages {
         return b.encode();
     }
 
+    /**
+     * Attaches {@code s3://zen/PREFIX} once the lease of a daemon killed -9 ran out (60 s, plus 5 s for clocks):
+     * until then the prefix is refused as in use by another running daemon; must succeed within 150 s.
+     */
+    static void attachAfterTheLeaseRunsOut(DaemonFixture d, S3ProxyServer s3, String name, String prefix) throws Exception {
+        String body = attachBody(name, "s3://zen/" + prefix, s3.endpoint().toString());
+        java.net.http.HttpResponse<String> r;
+        for (long t0 = System.nanoTime(); (r = d.request("PUT", "/storages", body)).statusCode() == 409; Thread.sleep(2000)) {
+            org.junit.jupiter.api.Assertions.assertTrue(r.body().contains("in use by another running daemon"), r.body());
+            org.junit.jupiter.api.Assertions.assertTrue(System.nanoTime() - t0 < 150_000_000_000L, "the lease never ran out: " + r.body());
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(201, r.statusCode(), r.body());
+    }
+
     /** Attaches {@code s3://zen/PREFIX} of {@code s3} as storage {@code name}; must succeed. */
     static JsonObject attach(DaemonFixture d, S3ProxyServer s3, String name, String prefix) throws Exception {
         return (JsonObject) d.ok(201, "PUT", "/storages", attachBody(name, "s3://zen/" + prefix, s3.endpoint().toString()));
