@@ -152,7 +152,7 @@ public record ZenithConfig(
         Section index = Section.of(json, "page_index", "interval_ms", "batch_bytes");
         Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
         Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
-                "gc_interval_ms", "gc_grace_ms", "keep_manifests");
+                "gc_interval_ms", "gc_grace_ms", "keep_manifests", "cache_bytes");
         Section redo = Section.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency");
 
         Object homeValue = json.getValue("home");
@@ -215,7 +215,8 @@ public record ZenithConfig(
                         java.time.Duration.ofMillis(offload.number("stop_wait_ms", 600_000, 0, Integer.MAX_VALUE)),
                         java.time.Duration.ofMillis(offload.number("gc_interval_ms", 600_000, 0, Integer.MAX_VALUE)),
                         java.time.Duration.ofMillis(offload.number("gc_grace_ms", 600_000, 0, Integer.MAX_VALUE)),
-                        (int) offload.number("keep_manifests", 128, 1, 1 << 20)),
+                        (int) offload.number("keep_manifests", 128, 1, 1 << 20),
+                        offload.number("cache_bytes", 0, 0, Long.MAX_VALUE)),
                 new RedoConfig(redo.string("scratch_dir", "").isBlank() ? home.resolve("redo")
                         : Path.of(redo.string("scratch_dir", "")).toAbsolutePath().normalize(),
                         redo.string("shared_buffers", "32MB"), redo.number("timeout_seconds", 600, 1, 86_400),

@@ -37,11 +37,18 @@ final class BaseUpload {
     private BaseUpload() {
     }
 
-    static Result run(Store store, RemoteHome home, Path scratch) throws IOException {
+    /**
+     * {@code keepWal}: a bounded cache evicts WAL and reads it back from the WAL pieces, so they stay listed
+     * beside the base (only pieces below a timeline's start, freed by GC, are dropped); otherwise the pieces
+     * the base holds are dropped.
+     */
+    static Result run(Store store, RemoteHome home, Path scratch, boolean keepWal) throws IOException {
         Path dir = Files.createTempDirectory(scratch, "base-");
         try {
             store.copyTo(dir);
-            Map<TimelineId, Lsn> ends = walEnds(dir);
+            Map<TimelineId, Lsn> ends = new HashMap<>();
+            Map<TimelineId, Lsn> starts = new HashMap<>();
+            walRanges(dir, starts, ends);
             Path data = dir.resolve("data.mdb");
             long size = Files.size(data);
             String baseId = Long.toString(System.currentTimeMillis(), 36) + "-" + Long.toHexString(home.lease.generation());
@@ -59,8 +66,12 @@ final class BaseUpload {
                 if (RemoteNames.isBase(e)) {
                     removed.add(e.key());
                 } else if (RemoteNames.isWal(e)) {
-                    Lsn covered = ends.get(TimelineId.parse(e.labels().get(RemoteNames.TIMELINE)));
-                    if (covered != null && !RemoteNames.end(e).isAfter(covered)) {
+                    TimelineId tl = TimelineId.parse(e.labels().get(RemoteNames.TIMELINE));
+                    Lsn covered = ends.get(tl);
+                    Lsn start = starts.get(tl);
+                    if (start != null && !RemoteNames.end(e).isAfter(start)) {
+                        removed.add(e.key()); // below what the timeline keeps: GC freed it
+                    } else if (!keepWal && covered != null && !RemoteNames.end(e).isAfter(covered)) {
                         removed.add(e.key()); // the base holds it
                     }
                 }
@@ -74,14 +85,15 @@ final class BaseUpload {
         }
     }
 
-    /** Each timeline's WAL end in the copy, read by opening it as a store. */
-    private static Map<TimelineId, Lsn> walEnds(Path copy) {
-        Map<TimelineId, Lsn> ends = new HashMap<>();
+    /** Each timeline's own WAL start and end in the copy, read by opening it as a store. */
+    private static void walRanges(Path copy, Map<TimelineId, Lsn> starts, Map<TimelineId, Lsn> ends) {
         try (Store s = Store.open(copy)) {
             for (Timeline t : s.timelines().all()) {
                 s.wal().end(t.id()).ifPresent(end -> ends.put(t.id(), end));
+                if (t.isRoot()) {
+                    s.wal().start(t.id()).ifPresent(start -> starts.put(t.id(), start));
+                }
             }
         }
-        return ends;
     }
 }

@@ -7,8 +7,13 @@ import java.time.Duration;
  * (16 MiB) per WAL object, {@code base_interval_ms} (10 s) at least between bases taken for changes other
  * than WAL, {@code stop_wait_ms} (10 min) a clean stop waits for S3 at most; S3's garbage (objects no manifest
  * among the newest {@code keep_manifests} (128) lists, older than {@code gc_grace_ms} (10 min)) is deleted after a
- * base at most every {@code gc_interval_ms} (10 min).
+ * base at most every {@code gc_interval_ms} (10 min). {@code cache_bytes} (0: no bound) bounds the local store: above
+ * it, WAL the prefix holds as WAL pieces is evicted from LMDB and read back from S3 when needed.
  */
 public record OffloadSettings(Duration interval, int pieceBytes, Duration baseInterval, Duration stopWait,
-                              Duration gcInterval, Duration gcGrace, int keepManifests) {
+                              Duration gcInterval, Duration gcGrace, int keepManifests, long cacheBytes) {
+    /** Whether the local store is bounded (WAL pieces are then kept in S3 beside the bases, for reading back). */
+    public boolean bounded() {
+        return cacheBytes > 0;
+    }
 }

@@ -56,6 +56,7 @@ final class StorageOffload implements AutoCloseable {
     private volatile long lastBaseNanos;
     private volatile long lastGcNanos;
     private volatile boolean baseWanted;
+    private volatile long evictedWalBytes;
     private volatile String lastBase;
     private volatile String error;
     private volatile Instant errorSince;
@@ -86,6 +87,7 @@ final class StorageOffload implements AutoCloseable {
         this.scratch = scratch;
         this.settings = settings;
         this.health = new UploadHealth(name, remote.toString(), Duration.ofSeconds(2));
+        store.wal().remote(new RemoteWalReader(() -> home));
         this.watcher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-offload-watch-" + name);
             t.setDaemon(true);
@@ -178,7 +180,7 @@ final class StorageOffload implements AutoCloseable {
             // whose commits S3 would otherwise hold only after base_interval
             boolean reshaped = !Arrays.equals(shape, uploadedShape);
             if (baseWanted || (changed && (due || reshaped))) {
-                BaseUpload.Result base = BaseUpload.run(store, home, scratch);
+                BaseUpload.Result base = BaseUpload.run(store, home, scratch, settings.bounded());
                 uploadedFingerprint = now;
                 uploadedShape = shape;
                 lastBaseNanos = System.nanoTime();
@@ -186,6 +188,9 @@ final class StorageOffload implements AutoCloseable {
                 lastBase = base.baseId();
                 base.walEnds().forEach(remoteEnds::put);
                 LOG.fine("storage '" + name + "': base " + base.baseId() + " (" + base.bytes() + " bytes) is in " + home.remote);
+            }
+            if (settings.bounded()) {
+                evictedWalBytes += CacheBound.evictIfAbove(store, home, remoteEnds, settings.cacheBytes(), settings.pieceBytes());
             }
             collectGarbageIfDue();
             if (error != null) {
@@ -358,7 +363,8 @@ final class StorageOffload implements AutoCloseable {
                 .put("timelines", timelines).put("unuploaded_wal_bytes", behind)
                 .put("uploading_bytes", p.pendingBytes()).put("uploaded_bytes", p.sentBytes())
                 .put("upload_lag_ms", p.lag().toMillis()).put("upload_retries", p.retries())
-                .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint));
+                .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint))
+                .put("cache_bytes", settings.bounded() ? settings.cacheBytes() : null).put("evicted_wal_bytes", evictedWalBytes);
         if (error != null) {
             json.put("error", error).put("error_since", errorSince.toString());
         } else if (health.failing() != null) {

@@ -39,6 +39,25 @@ public final class WalLog {
         void beforeCut(TimelineId id);
     }
 
+    /**
+     * Where evicted WAL is fetched back from (an s3 storage's prefix): the piece of the timeline's own WAL
+     * that holds {@code pos}, verified by the caller's checksum. Blocking: never called on an event loop.
+     */
+    public interface RemoteWal {
+        /** Stored WAL bytes starting at {@code start}, holding {@code pos}. */
+        record Piece(Lsn start, byte[] bytes) {
+            public Lsn end() {
+                return start.plus(bytes.length);
+            }
+        }
+
+        Piece fetch(TimelineId id, Lsn pos);
+    }
+
+    private static final RemoteWal NO_REMOTE = (id, pos) -> {
+        throw new StoreException("WAL " + pos + " of timeline " + id + " was evicted and no remote home is attached");
+    };
+
     private static final Listener NONE = new Listener() {
         @Override
         public void appended(List<WalAppend> appends) {
@@ -53,6 +72,7 @@ public final class WalLog {
     private final TimelineStore timelines;
     private final Path directory;
     private volatile Listener listener = NONE;
+    private volatile RemoteWal remote = NO_REMOTE;
     /** Set while LMDB commits of WAL fail (a full disk); cleared by the next one that succeeds. */
     private volatile WriteStall stall;
 
@@ -60,6 +80,55 @@ public final class WalLog {
         this.tables = tables;
         this.timelines = timelines;
         this.directory = directory;
+    }
+
+    /** Sets where evicted WAL is read back from. */
+    public void remote(RemoteWal remote) {
+        this.remote = remote;
+    }
+
+    /**
+     * Evicts the timeline's own WAL chunks that end at or before {@code below} (whole chunks; bytes the
+     * remote home holds, which the caller guarantees): reads of them go to {@link RemoteWal}. Returns the
+     * bytes freed. Blocking (an LMDB commit).
+     */
+    public long evictBelow(TimelineId id, Lsn below) {
+        long freed = 0;
+        try (Txn<byte[]> txn = tables.write()) {
+            WalPositions p = positions(txn, id);
+            if (p == null || p.isEmpty()) {
+                return 0;
+            }
+            Lsn localStart = p.localStart() == null ? p.start() : p.localStart();
+            try (TableCursor c = tables.walChunks().openCursor(txn)) {
+                byte[] prefix = Keys.timeline(id);
+                for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                    Lsn start = Keys.lsnAt(c.key(), Keys.TL);
+                    Lsn chunkEnd = start.plus(c.valueLength());
+                    if (chunkEnd.isAfter(below) || !chunkEnd.isBefore(p.end())) {
+                        break; // the chunk holding the end stays: appends continue it
+                    }
+                    freed += c.valueLength();
+                    localStart = chunkEnd;
+                    c.delete();
+                }
+            }
+            if (freed == 0) {
+                return 0;
+            }
+            tables.walState().put(txn, Keys.timeline(id),
+                    new WalPositions(p.start(), p.end(), p.lastRecordEnd(), localStart).encode());
+            txn.commit();
+        }
+        return freed;
+    }
+
+    /** Where the timeline's WAL held locally starts (its start when nothing was evicted), if it stores any. */
+    public Optional<Lsn> localStart(TimelineId id) {
+        try (Txn<byte[]> txn = tables.read()) {
+            WalPositions p = positions(txn, id);
+            return p == null ? Optional.empty() : Optional.of(p.localStart() == null ? p.start() : p.localStart());
+        }
     }
 
     /** Sets what sits in front of the log (once, while the store opens). */
@@ -126,7 +195,7 @@ public final class WalLog {
                     tables.checkpoints().put(txn, Keys.timelineLsn(a.timeline(), ckpt), empty);
                 }
                 Lsn lastRecordEnd = a.lastRecordEnd() != null ? a.lastRecordEnd() : p.lastRecordEnd();
-                WalPositions next = new WalPositions(start, a.end(), lastRecordEnd);
+                WalPositions next = new WalPositions(start, a.end(), lastRecordEnd, p.localStart());
                 positions.put(a.timeline(), next);
                 tables.walState().put(txn, Keys.timeline(a.timeline()), next.encode());
             }
@@ -163,6 +232,10 @@ public final class WalLog {
             if (to.equals(p.end())) {
                 return false;
             }
+            if (p.evicted(to)) {
+                throw new StoreException("cannot cut timeline " + id + "'s WAL at " + to + ": it was evicted below "
+                        + p.localStart());
+            }
             byte[][] chunk = c.floor(Keys.timelineLsn(id, to), Keys.TL);
             while (chunk != null) {
                 Lsn chunkStart = Keys.lsnAt(chunk[0], Keys.TL);
@@ -177,7 +250,7 @@ public final class WalLog {
                 }
                 chunk = new byte[][] {c.key(), c.val()};
             }
-            tables.walState().put(txn, Keys.timeline(id), new WalPositions(p.start(), to, p.lastRecordEnd()).encode());
+            tables.walState().put(txn, Keys.timeline(id), new WalPositions(p.start(), to, p.lastRecordEnd(), p.localStart()).encode());
             return true;
         }
     }
@@ -278,6 +351,19 @@ public final class WalLog {
                     o = owner(txn, id, pos); // crossing a branch point: another timeline owns the bytes
                     chunk = null;
                 }
+                if (o.evictedBelow() != null && pos.isBefore(o.evictedBelow())) {
+                    // evicted: read back from the remote home (the cursor's place is no longer known)
+                    RemoteWal.Piece piece = remote.fetch(o.timeline(), pos);
+                    if (pos.isBefore(piece.start()) || !pos.isBefore(piece.end())) {
+                        throw new StoreException("the remote WAL piece " + piece.start() + ".." + piece.end() + " of timeline "
+                                + o.timeline() + " does not hold " + pos);
+                    }
+                    int n = (int) Math.min(Math.min(length - filled, piece.end().minus(pos)), o.readableEnd().minus(pos));
+                    out.add(ByteBuffer.wrap(piece.bytes(), (int) pos.minus(piece.start()), n).slice());
+                    filled += n;
+                    chunk = null;
+                    continue;
+                }
                 byte[] prefix = Keys.timeline(o.timeline());
                 if (chunk != null && !pos.isBefore(chunkStart.plus(chunk[1].length))) {
                     // sequential reads: the next chunk normally starts exactly here
@@ -301,7 +387,7 @@ public final class WalLog {
     }
 
     /** The timeline whose own WAL holds {@code pos} for this lineage, and up to where it may be read. */
-    private record Owner(TimelineId timeline, Lsn readableEnd) {
+    private record Owner(TimelineId timeline, Lsn readableEnd, Lsn evictedBelow) {
     }
 
     private Owner owner(Txn<byte[]> txn, TimelineId id, Lsn pos) {
@@ -316,6 +402,6 @@ public final class WalLog {
             throw new StoreException("WAL position " + pos + " is before the start " + p.start() + " of timeline "
                     + t.id());
         }
-        return new Owner(t.id(), readableEnd);
+        return new Owner(t.id(), readableEnd, p.localStart());
     }
 }

@@ -1,0 +1,78 @@
+package dev.zenith.server.offload;
+
+import dev.zenith.objectstore.format.Manifest;
+import dev.zenith.objectstore.transfer.Content;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+
+/**
+ * Keeps an s3 storage's local store within its cache bound: while LMDB's used bytes are above it, the WAL
+ * S3 holds as WAL pieces (from where the local WAL starts, never beyond {@code remote_lsn}) is evicted; reads
+ * of it go to {@link RemoteWalReader}. WAL S3 holds only inside a base (what came before a timeline's first
+ * base) is first uploaded as pieces too, so the pieces cover it without a gap. WAL S3 does not hold is never
+ * evicted. Blocking; the offload's thread, after a WAL round.
+ */
+final class CacheBound {
+    private static final Logger LOG = Logger.getLogger(CacheBound.class.getName());
+
+    private CacheBound() {
+    }
+
+    /** Returns the WAL bytes evicted. */
+    static long evictIfAbove(Store store, RemoteHome home, Map<TimelineId, Lsn> remoteEnds, long cacheBytes, int pieceBytes) {
+        if (store.stats().usedBytes() <= cacheBytes) {
+            return 0;
+        }
+        long freed = 0;
+        for (Map.Entry<TimelineId, Lsn> r : remoteEnds.entrySet()) {
+            TimelineId id = r.getKey();
+            Lsn local = store.wal().localStart(id).orElse(null);
+            if (local == null) {
+                continue;
+            }
+            Lsn limit = Lsn.min(coveredFrom(store, home, id, local, r.getValue(), pieceBytes), r.getValue());
+            if (limit.isAfter(local)) {
+                freed += store.wal().evictBelow(id, limit);
+            }
+        }
+        if (freed > 0) {
+            LOG.fine("evicted " + freed + " bytes of WAL S3 holds from " + store.directory());
+        }
+        return freed;
+    }
+
+    /**
+     * How far the prefix's WAL pieces reach from {@code local} without a gap (up to {@code remote}); a gap
+     * (WAL a base holds but no piece) is uploaded as pieces first, listed by one manifest.
+     */
+    private static Lsn coveredFrom(Store store, RemoteHome home, TimelineId id, Lsn local, Lsn remote, int pieceBytes) {
+        List<Manifest.Entry> added = new ArrayList<>();
+        Lsn covered = local;
+        for (Manifest.Entry e : RemoteNames.walOf(home.manifests.view(), id)) {
+            if (!covered.isBefore(remote)) {
+                break;
+            }
+            Lsn gapEnd = Lsn.min(RemoteNames.start(e), remote);
+            while (covered.isBefore(gapEnd)) {
+                byte[] bytes = store.wal().read(id, covered, (int) Math.min(pieceBytes, gapEnd.minus(covered)));
+                Lsn to = covered.plus(bytes.length);
+                added.add(Await.result(home.uploader.upload(Content.of(bytes), RemoteNames.wal(id, covered, to)),
+                        BaseUpload.UPLOAD_WAIT_SECONDS));
+                covered = to;
+            }
+            if (RemoteNames.end(e).isAfter(covered)) {
+                covered = RemoteNames.end(e);
+            }
+        }
+        if (!added.isEmpty()) {
+            home.manifests.append(added, List.of(), Map.of());
+        }
+        return covered;
+    }
+}
