@@ -1,12 +1,11 @@
 package dev.zenith.server.offload;
 
 import dev.zenith.server.testing.DaemonFixture;
-import dev.zenith.testkit.S3ProxyServer;
+import dev.zenith.testkit.S3ProxyExtension;
 import io.vertx.core.json.JsonObject;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,25 +22,15 @@ class S3StorageCacheBoundTest {
     static final long BOUND = 128L << 20;
     /** WAL written since the last round or not uploaded yet, the chunk each timeline keeps, LMDB's own pages. */
     static final long SLACK = 32L << 20;
-    static S3ProxyServer s3;
-
-    @BeforeAll
-    static void startS3() throws Exception {
-        s3 = S3ProxyServer.start("zen");
-        S3TestStorages.useCredentialsOf(s3);
-    }
-
-    @AfterAll
-    static void stopS3() {
-        s3.close();
-    }
+    @RegisterExtension
+    static final S3ProxyExtension proxy = new S3ProxyExtension("zen");
 
     @Test
     void walBeyondTheBoundIsEvictedAndReadBackFromS3() throws Exception {
         try (DaemonFixture d = new DaemonFixture()) {
             d.offloadSettings.put("cache_bytes", BOUND);
             d.startInProcess();
-            S3TestStorages.attach(d, s3, "cloud", "bounded");
+            S3TestStorages.attach(d, proxy.server(), "cloud", "bounded");
             JsonObject pg = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main")
                     .put("storage_name", "cloud").encode());
             int port = pg.getInteger("port");
