@@ -326,7 +326,7 @@ final class StorageOffload implements AutoCloseable {
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 return false;
             }
-            if (error != null && !caughtUp()) {
+            if ((error != null || home == null) && !caughtUp()) { // failing, or S3 not reached yet: no busy loop
                 PauseBriefly.sleep(200);
             }
         }
