@@ -79,9 +79,11 @@ public final class StoreRedo {
         }
         List<StoredAnchor> anchors = store.anchors().of(tl);
         for (Watermarks.Step s : store.watermarks().steps(tl)) {
-            StoredAnchor a = anchors.stream().filter(x -> x.redoLsn().equals(s.redoPoint())).findFirst()
-                    .orElseThrow(() -> new StoreException("timeline " + tl + " is materialized at the redo point "
-                            + s.redoPoint() + ", but no anchor has it"));
+            Optional<StoredAnchor> anchor = anchors.stream().filter(x -> x.redoLsn().equals(s.redoPoint())).findFirst();
+            if (anchor.isEmpty()) {
+                continue; // GC dropped its anchor with the WAL below its horizon: the step's versions stay, no run starts there
+            }
+            StoredAnchor a = anchor.get();
             bases.add(new Base(s.redoPoint(), s.target(), anchor(a), a.recordEnd()));
         }
         bases.sort(Comparator.comparing(Base::target));
