@@ -1,8 +1,5 @@
 package dev.zenith.protocol.replication;
 
-import dev.zenith.protocol.auth.AuthenticationException;
-import dev.zenith.protocol.auth.ClientAuthentication;
-import dev.zenith.protocol.wire.BackendDecoder;
 import dev.zenith.protocol.wire.BackendMessage;
 import dev.zenith.protocol.wire.BackendMessage.*;
 import dev.zenith.protocol.wire.Conversation;
@@ -15,7 +12,6 @@ import dev.zenith.wal.Lsn;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 
@@ -70,22 +66,20 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
     public record ProtocolError(String message) implements Event {
     }
 
-    public enum State { NEW, AUTHENTICATING, SETTING_UP, STARTING, TABLESPACES, COPYING, ENDING, DONE, FAILED }
+    public enum State { NEW, LOGGING_IN, STARTING, TABLESPACES, COPYING, ENDING, DONE, FAILED }
 
-    private final String user;
     private final String label;
-    private final BackendDecoder decoder = new BackendDecoder(MessageFramer.DEFAULT_MAX_MESSAGE_LENGTH);
-    private final ClientAuthentication auth;
-    private final Map<String, String> serverParameters = new LinkedHashMap<>();
+    private final ReplicationLogin login;
+    private final ReplicationLogin.Session session = new CommandSession();
     private State state = State.NEW;
     private DataRow lastRow;
     private boolean inManifest;
 
     /** {@code password} null: the server is expected to trust us. */
     public BaseBackupClient(String user, String password, String label) {
-        this.user = Objects.requireNonNull(user, "user");
         this.label = Objects.requireNonNull(label, "label");
-        this.auth = new ClientAuthentication(user, password);
+        this.login = new ReplicationLogin(user, password, "zenith_import", MessageFramer.DEFAULT_MAX_MESSAGE_LENGTH,
+                outbound);
     }
 
     public State state() {
@@ -93,7 +87,7 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
     }
 
     public Map<String, String> serverParameters() {
-        return java.util.Collections.unmodifiableMap(serverParameters);
+        return login.serverParameters();
     }
 
     /** The StartupMessage (a physical replication connection); call once, first. */
@@ -101,12 +95,8 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
         if (state != State.NEW) {
             throw new IllegalStateException("startupPacket is not allowed in state " + state);
         }
-        Map<String, String> p = new LinkedHashMap<>();
-        p.put("user", user);
-        p.put("replication", "true");
-        p.put("application_name", "zenith_import");
-        state = State.AUTHENTICATING;
-        return FrontendEncoder.encode(FrontendMessage.StartupMessage.of(p));
+        state = State.LOGGING_IN;
+        return login.startupPacket();
     }
 
     /** The BASE_BACKUP command this client sends (PostgreSQL 15's option syntax). */
@@ -121,7 +111,7 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
 
     @Override
     protected void input(ByteBuffer bytes) {
-        decoder.feed(bytes);
+        login.input(bytes);
     }
 
     @Override
@@ -131,16 +121,41 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
 
     @Override
     protected void process() {
-        while (state != State.FAILED && state != State.DONE) {
-            try {
-                BackendMessage m = decoder.poll();
-                if (m == null) {
-                    return;
-                }
-                handle(m);
-            } catch (ProtocolException | AuthenticationException e) {
-                fail(new ProtocolError(e.getMessage()));
-            }
+        login.process(session);
+    }
+
+    /** What this conversation does with what its login hands on. */
+    private final class CommandSession implements ReplicationLogin.Session {
+        @Override
+        public boolean over() {
+            return state == State.FAILED || state == State.DONE;
+        }
+
+        @Override
+        public void loggedIn(int processId, int secretKey) {
+            events.add(new Connected());
+            FrontendEncoder.encode(new FrontendMessage.Query(command()), outbound);
+            state = State.STARTING;
+        }
+
+        @Override
+        public void message(BackendMessage m) {
+            handle(m);
+        }
+
+        @Override
+        public void notice(ErrorFields fields) {
+            // nothing of the backup's
+        }
+
+        @Override
+        public void serverError(ErrorFields fields) {
+            fail(new ServerError(fields));
+        }
+
+        @Override
+        public void protocolError(String sqlState, String message) {
+            fail(new ProtocolError(message));
         }
     }
 
@@ -150,41 +165,12 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
     }
 
     private ProtocolException unexpected(BackendMessage m) {
-        return new ProtocolException(ProtocolException.Kind.UNEXPECTED,
-                "unexpected " + m.getClass().getSimpleName() + " ('" + m.type() + "') in state " + state);
+        return ReplicationLogin.unexpected(m, state.name());
     }
 
+    /** A message of BASE_BACKUP's answer. */
     private void handle(BackendMessage m) {
-        if (m instanceof NoticeResponse) {
-            return;
-        }
-        if (m instanceof ParameterStatus p) {
-            serverParameters.put(p.name(), p.value());
-            return;
-        }
-        if (m instanceof ErrorResponse e) {
-            fail(new ServerError(e.fields()));
-            return;
-        }
         switch (state) {
-            case AUTHENTICATING -> {
-                if (!(m instanceof Authentication a)) {
-                    throw unexpected(m);
-                }
-                auth.handle(a).ifPresent(r -> FrontendEncoder.encode(r, outbound));
-                if (auth.isDone()) {
-                    state = State.SETTING_UP;
-                }
-            }
-            case SETTING_UP -> {
-                if (m instanceof ReadyForQuery) {
-                    events.add(new Connected());
-                    FrontendEncoder.encode(new FrontendMessage.Query(command()), outbound);
-                    state = State.STARTING;
-                } else if (!(m instanceof BackendKeyData)) {
-                    throw unexpected(m);
-                }
-            }
             case STARTING -> {
                 // A CommandComplete may or may not close this result set: the row is what counts.
                 if (m instanceof DataRow d) {

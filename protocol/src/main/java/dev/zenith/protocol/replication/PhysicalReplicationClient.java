@@ -1,7 +1,5 @@
 package dev.zenith.protocol.replication;
 
-import dev.zenith.protocol.auth.AuthenticationException;
-import dev.zenith.protocol.auth.ClientAuthentication;
 import dev.zenith.protocol.replication.ReplicationEvent.*;
 import dev.zenith.protocol.replication.ReplicationMessage.*;
 import dev.zenith.protocol.wire.*;
@@ -9,8 +7,6 @@ import dev.zenith.protocol.wire.BackendMessage.*;
 import dev.zenith.wal.Lsn;
 
 import java.nio.ByteBuffer;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -42,15 +38,12 @@ public final class PhysicalReplicationClient extends Conversation<ReplicationEve
         }
     }
 
-    public enum State { NEW, AUTHENTICATING, SETTING_UP, IDENTIFYING, CREATING_SLOT, STARTING, STREAMING, ENDING, DONE, FAILED }
+    public enum State { NEW, LOGGING_IN, IDENTIFYING, CREATING_SLOT, STARTING, STREAMING, ENDING, DONE, FAILED }
 
     private final Config config;
-    private final BackendDecoder decoder;
-    private final ClientAuthentication auth;
-    private final Map<String, String> serverParameters = new LinkedHashMap<>();
+    private final ReplicationLogin login;
+    private final ReplicationLogin.Session session = new CommandSession();
     private State state = State.NEW;
-    private int processId;
-    private int secretKey;
     private SystemIdentified system;
     private Lsn startLsn;
     private int timeline;
@@ -64,8 +57,8 @@ public final class PhysicalReplicationClient extends Conversation<ReplicationEve
 
     public PhysicalReplicationClient(Config config, int maxMessageLength) {
         this.config = config;
-        this.decoder = new BackendDecoder(maxMessageLength);
-        this.auth = new ClientAuthentication(config.user(), config.password());
+        this.login = new ReplicationLogin(config.user(), config.password(), config.applicationName(), maxMessageLength,
+                outbound);
     }
 
     public State state() {
@@ -77,7 +70,7 @@ public final class PhysicalReplicationClient extends Conversation<ReplicationEve
     }
 
     public Map<String, String> serverParameters() {
-        return Collections.unmodifiableMap(serverParameters);
+        return login.serverParameters();
     }
 
     /** IDENTIFY_SYSTEM's answer once known, else null. */
@@ -88,17 +81,13 @@ public final class PhysicalReplicationClient extends Conversation<ReplicationEve
     /** The StartupMessage bytes (replication=true, application_name); call once, first. */
     public byte[] startupPacket() {
         require(State.NEW, "startupPacket");
-        Map<String, String> p = new LinkedHashMap<>();
-        p.put("user", config.user());
-        p.put("replication", "true");
-        p.put("application_name", config.applicationName());
-        state = State.AUTHENTICATING;
-        return FrontendEncoder.encode(FrontendMessage.StartupMessage.of(p));
+        state = State.LOGGING_IN;
+        return login.startupPacket();
     }
 
     @Override
     protected void input(ByteBuffer bytes) {
-        decoder.feed(bytes);
+        login.input(bytes);
     }
 
     @Override
@@ -154,70 +143,54 @@ public final class PhysicalReplicationClient extends Conversation<ReplicationEve
 
     @Override
     protected void process() {
-        while (state != State.FAILED && state != State.DONE) {
-            BackendMessage m;
-            try {
-                m = decoder.poll();
-            } catch (ProtocolException e) {
-                fail(new ProtocolError(e.sqlState(), e.getMessage()));
+        login.process(session);
+    }
+
+    /** What this conversation does with what its login hands on. */
+    private final class CommandSession implements ReplicationLogin.Session {
+        @Override
+        public boolean over() {
+            return state == State.FAILED || state == State.DONE;
+        }
+
+        @Override
+        public void loggedIn(int processId, int secretKey) {
+            events.add(new Connected(processId, secretKey));
+            query("IDENTIFY_SYSTEM", State.IDENTIFYING);
+        }
+
+        @Override
+        public void message(BackendMessage m) {
+            handle(m);
+        }
+
+        @Override
+        public void notice(ErrorFields fields) {
+            events.add(new Notice(fields));
+        }
+
+        @Override
+        public void serverError(ErrorFields fields) {
+            if (state == State.CREATING_SLOT && "42710".equals(fields.code())) {
+                slotError = fields.code(); // the slot exists: used as it is
                 return;
             }
-            if (m == null) {
-                return;
-            }
-            try {
-                handle(m);
-            } catch (ProtocolException e) {
-                fail(new ProtocolError(e.sqlState(), e.getMessage()));
-            } catch (AuthenticationException e) {
-                fail(new ProtocolError(e.sqlState(), e.getMessage()));
-            }
+            fail(new ServerError(fields));
+        }
+
+        @Override
+        public void protocolError(String sqlState, String message) {
+            fail(new ProtocolError(sqlState, message));
         }
     }
 
     private ProtocolException unexpected(BackendMessage m) {
-        return new ProtocolException(ProtocolException.Kind.UNEXPECTED,
-                "unexpected " + m.getClass().getSimpleName() + " ('" + m.type() + "') in state " + state);
+        return ReplicationLogin.unexpected(m, state.name());
     }
 
+    /** A message of IDENTIFY_SYSTEM, CREATE_REPLICATION_SLOT, START_REPLICATION or the stream. */
     private void handle(BackendMessage m) {
-        if (m instanceof NoticeResponse n) {
-            events.add(new Notice(n.fields()));
-            return;
-        }
-        if (m instanceof ParameterStatus p && state != State.NEW) {
-            serverParameters.put(p.name(), p.value());
-            return;
-        }
-        if (m instanceof ErrorResponse e) {
-            if (state == State.CREATING_SLOT && "42710".equals(e.fields().code())) {
-                slotError = e.fields().code();
-                return;
-            }
-            fail(new ServerError(e.fields()));
-            return;
-        }
         switch (state) {
-            case AUTHENTICATING -> {
-                if (!(m instanceof Authentication a)) {
-                    throw unexpected(m);
-                }
-                auth.handle(a).ifPresent(this::send);
-                if (auth.isDone()) {
-                    state = State.SETTING_UP;
-                }
-            }
-            case SETTING_UP -> {
-                if (m instanceof BackendKeyData k) {
-                    processId = k.processId();
-                    secretKey = k.secretKey();
-                } else if (m instanceof ReadyForQuery) {
-                    events.add(new Connected(processId, secretKey));
-                    query("IDENTIFY_SYSTEM", State.IDENTIFYING);
-                } else {
-                    throw unexpected(m);
-                }
-            }
             case IDENTIFYING -> {
                 if (resultSetStep(m)) {
                     if (lastRow == null || lastRow.values().size() < 3) {
