@@ -1,5 +1,8 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.failure.StoreFormatException;
+import dev.zenith.storage.failure.WriteStall;
 import dev.zenith.storage.anchor.AnchorStore;
 import dev.zenith.storage.gc.GarbageCollector;
 import dev.zenith.storage.image.ImageStore;

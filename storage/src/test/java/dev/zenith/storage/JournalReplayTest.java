@@ -1,5 +1,7 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.failure.StoreCorruptException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.CommitRecord;
 import dev.zenith.wal.Lsn;

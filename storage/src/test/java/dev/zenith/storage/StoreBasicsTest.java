@@ -1,5 +1,7 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.failure.StoreFormatException;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.page.PageWrite;
 import dev.zenith.storage.timeline.Timeline;

@@ -1,5 +1,7 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.failure.StoreFormatException;
 import dev.zenith.storage.timeline.TimelineId;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

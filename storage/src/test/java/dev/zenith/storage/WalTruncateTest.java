@@ -1,5 +1,6 @@
 package dev.zenith.storage;
 
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.wal.Lsn;

@@ -2,7 +2,7 @@ package dev.zenith.server.anchor;
 
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.anchor.StoredAnchor;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;

@@ -1,7 +1,7 @@
 package dev.zenith.server.ingest;
 
 import dev.zenith.storage.Store;
-import dev.zenith.storage.WriteStall;
+import dev.zenith.storage.failure.WriteStall;
 import dev.zenith.storage.timeline.TimelineId;
 
 import java.time.Duration;

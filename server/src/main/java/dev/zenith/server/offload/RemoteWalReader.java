@@ -1,7 +1,7 @@
 package dev.zenith.server.offload;
 
 import dev.zenith.objectstore.format.Manifest;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.Lsn;

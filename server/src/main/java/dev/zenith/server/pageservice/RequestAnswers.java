@@ -1,7 +1,7 @@
 package dev.zenith.server.pageservice;
 
 import dev.zenith.protocol.pagestream.*;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.page.PageUnavailableException;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.SlruKind;

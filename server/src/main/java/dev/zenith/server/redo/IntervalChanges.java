@@ -1,6 +1,6 @@
 package dev.zenith.server.redo;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.wal.WalLog;

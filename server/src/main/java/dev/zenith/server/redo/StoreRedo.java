@@ -2,7 +2,7 @@ package dev.zenith.server.redo;
 
 import dev.zenith.server.anchor.Anchor;
 import dev.zenith.storage.Store;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.anchor.StoredAnchor;
 import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;

@@ -2,7 +2,7 @@ package dev.zenith.server.remote;
 
 import dev.zenith.objectstore.catalogue.TimelineStep;
 import dev.zenith.storage.Store;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;

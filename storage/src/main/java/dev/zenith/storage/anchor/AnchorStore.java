@@ -1,6 +1,6 @@
 package dev.zenith.storage.anchor;
 
-import dev.zenith.storage.StoreCorruptException;
+import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.image.Blobs;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.TableCursor;

@@ -1,6 +1,6 @@
 package dev.zenith.storage.image;
 
-import dev.zenith.storage.StoreCorruptException;
+import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.lmdb.Table;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;

@@ -1,6 +1,6 @@
 package dev.zenith.storage.image;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageCodec;

@@ -1,7 +1,7 @@
 package dev.zenith.storage.image;
 
-import dev.zenith.storage.StoreCorruptException;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreCorruptException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageLookup;
 import dev.zenith.storage.timeline.Lineage;

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.zenith.storage.StoredJson;
+import dev.zenith.storage.meta.StoredJson;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;

@@ -1,6 +1,6 @@
 package dev.zenith.storage.index;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 
 /** The page index cannot answer at that LSN (yet): it starts later, or has not been written that far. */
 public final class IndexNotReadyException extends StoreException {

@@ -1,6 +1,6 @@
 package dev.zenith.storage.index;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImageStore;

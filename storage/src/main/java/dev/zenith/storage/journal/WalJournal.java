@@ -1,6 +1,6 @@
 package dev.zenith.storage.journal;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.wal.Lsn;
 
 import java.io.IOException;

@@ -1,9 +1,9 @@
 package dev.zenith.storage.journal;
 
-import dev.zenith.storage.StoreCorruptException;
-import dev.zenith.storage.StoreException;
-import dev.zenith.storage.StoreFormatException;
-import dev.zenith.storage.WriteStall;
+import dev.zenith.storage.failure.StoreCorruptException;
+import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.failure.StoreFormatException;
+import dev.zenith.storage.failure.WriteStall;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.storage.wal.WalAppend;

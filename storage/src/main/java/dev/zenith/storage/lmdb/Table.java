@@ -1,6 +1,6 @@
 package dev.zenith.storage.lmdb;
 
-import dev.zenith.storage.StoreCorruptException;
+import dev.zenith.storage.failure.StoreCorruptException;
 import org.lmdbjava.Dbi;
 import org.lmdbjava.Stat;
 import org.lmdbjava.Txn;

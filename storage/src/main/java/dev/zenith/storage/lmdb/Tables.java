@@ -1,6 +1,6 @@
 package dev.zenith.storage.lmdb;
 
-import dev.zenith.storage.StoreFormatException;
+import dev.zenith.storage.failure.StoreFormatException;
 import org.lmdbjava.ByteArrayProxy;
 import org.lmdbjava.Cursor;
 import org.lmdbjava.Dbi;
@@ -25,7 +25,7 @@ import java.util.Set;
 
 /**
  * The LMDB environment and its named databases. Internal to the storage module: the public API
- * is {@link dev.zenith.storage.Store}.
+ * is {@code Store}.
  */
 public final class Tables implements AutoCloseable {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Tables.class.getName());

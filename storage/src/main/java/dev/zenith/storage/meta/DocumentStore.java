@@ -15,7 +15,7 @@ import java.util.Optional;
 /**
  * The caller's documents, by key (the server's pgs, snapshots, settings; PostgreSQL's history files).
  * The bytes are the caller's: this store neither parses nor writes JSON. JSON documents are written in
- * snake_case, the one casing of stored documents (see {@link dev.zenith.storage.StoredJson}), as the
+ * snake_case, the one casing of stored documents (see {@link StoredJson}), as the
  * server writes its own. Blocking and thread-safe; each write is one durable LMDB transaction.
  */
 public final class DocumentStore {

@@ -1,6 +1,6 @@
 package dev.zenith.storage.page;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImageStore;
 import dev.zenith.storage.image.RelationSize;

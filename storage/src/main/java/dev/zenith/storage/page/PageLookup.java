@@ -1,6 +1,6 @@
 package dev.zenith.storage.page;
 
-import dev.zenith.storage.StoreCorruptException;
+import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Table;

@@ -1,7 +1,7 @@
 package dev.zenith.storage.page;
 
-import dev.zenith.storage.StoreCorruptException;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreCorruptException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.TimelineId;

@@ -1,6 +1,6 @@
 package dev.zenith.storage.page;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 
 /**
  * A {@link PageSource} question with no exact answer: what was asked for does not exist at that LSN,

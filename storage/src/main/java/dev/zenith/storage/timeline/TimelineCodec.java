@@ -3,7 +3,7 @@ package dev.zenith.storage.timeline;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.zenith.storage.StoredJson;
+import dev.zenith.storage.meta.StoredJson;
 import dev.zenith.wal.Lsn;
 
 import java.io.IOException;

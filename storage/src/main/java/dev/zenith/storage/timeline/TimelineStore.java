@@ -1,6 +1,6 @@
 package dev.zenith.storage.timeline;
 
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Table;
 import dev.zenith.storage.lmdb.TableCursor;

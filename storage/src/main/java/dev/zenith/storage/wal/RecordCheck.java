@@ -1,6 +1,6 @@
 package dev.zenith.storage.wal;
 
-import dev.zenith.storage.StoreCorruptException;
+import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.decoder.DecodeResult;

@@ -1,7 +1,7 @@
 package dev.zenith.storage.wal;
 
-import dev.zenith.storage.StoreException;
-import dev.zenith.storage.WriteStall;
+import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.failure.WriteStall;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;

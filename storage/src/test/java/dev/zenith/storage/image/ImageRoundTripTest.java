@@ -1,7 +1,7 @@
 package dev.zenith.storage.image;
 
 import dev.zenith.storage.Store;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.StoreStats;
 import dev.zenith.storage.page.PageChecksum;
 import dev.zenith.storage.page.PageLayout;

@@ -1,7 +1,7 @@
 package dev.zenith.storage.image;
 
 import dev.zenith.storage.Store;
-import dev.zenith.storage.StoreCorruptException;
+import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.StoredBytes;
 import dev.zenith.storage.page.PageChecksum;

@@ -1,7 +1,7 @@
 package dev.zenith.storage.wal;
 
 import dev.zenith.storage.Store;
-import dev.zenith.storage.StoreException;
+import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package dev.zenith.storage;
+package dev.zenith.storage.failure;
 
 import org.junit.jupiter.api.Test;
 

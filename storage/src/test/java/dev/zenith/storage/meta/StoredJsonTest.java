@@ -1,5 +1,6 @@
-package dev.zenith.storage;
+package dev.zenith.storage.meta;
 
+import dev.zenith.storage.failure.StoreFormatException;
 import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ManifestCodec;

@@ -1,4 +1,6 @@
-package dev.zenith.storage;
+package dev.zenith.storage.meta;
+
+import dev.zenith.storage.failure.StoreFormatException;
 
 import com.fasterxml.jackson.databind.JsonNode;
 

@@ -1,4 +1,4 @@
-package dev.zenith.storage;
+package dev.zenith.storage.failure;
 
 /**
  * Stored data does not read back as it was written (a checksum fails, acknowledged WAL is missing from

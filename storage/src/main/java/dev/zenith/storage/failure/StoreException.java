@@ -1,4 +1,4 @@
-package dev.zenith.storage;
+package dev.zenith.storage.failure;
 
 /** Something went wrong inside the store (LMDB error, I/O error while importing or materializing). */
 public class StoreException extends RuntimeException {

@@ -1,4 +1,4 @@
-package dev.zenith.storage;
+package dev.zenith.storage.failure;
 
 /** The directory is not a Zenith store (foreign files, another LMDB database, or a damaged data file). */
 public class StoreFormatException extends StoreException {
