@@ -29,6 +29,36 @@ final class BusyPgs {
         return c;
     }
 
+    /**
+     * 409 while a replica that follows {@code leader} is busy (a start lets go of the lock): a checkout or a
+     * forked start moves the replicas along, which must not happen under a start on the old history.
+     */
+    void refuseWhileFollowersBusy(String leader) {
+        for (Compute f : registry.all()) {
+            Compute.Busy busy = f.busy;
+            if (busy != null && leader.equals(f.record.replicaOf())) {
+                throw new ConflictException("replica '" + f.name() + "' of pg '" + leader + "' is " + busy
+                        + "; try again when that is done");
+            }
+        }
+    }
+
+    /**
+     * Waits (at most {@code timeout}) until no pg is starting: a start works on its store and directory
+     * without the management lock, so a shutdown lets it finish before it stops the computes and closes stores.
+     */
+    void awaitNoStart(java.time.Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (registry.all().stream().anyMatch(c -> c.starting) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
     /** Runs a long action on an idle pg, marking it busy meanwhile. */
     <T> T busyWith(String name, Compute.Busy what, Action<T> action) throws IOException {
         Compute c = idle(name);

@@ -11,6 +11,12 @@ final class Compute {
     volatile boolean running;
     /** Set while we stop it ourselves, so the crash watcher does not mistake that for a death. */
     volatile boolean stopping;
+    /**
+     * Set while its start builds or readies the data directory and waits for PostgreSQL, without the
+     * management lock: not running yet, but the primary of its timeline already for other starts' checks, and
+     * nothing the crash watcher looks at.
+     */
+    volatile boolean starting;
     volatile WalReceiver receiver;
     /** The daemon's SQL connection to it, made at the first question, closed when it stops. */
     volatile ComputeSql sql;
@@ -22,7 +28,7 @@ final class Compute {
     volatile Busy busy;
 
     enum Busy {
-        STOPPING("stopping"), PROMOTING("being promoted"), CHECKING_OUT("checking out"), DESTROYING("being destroyed");
+        STARTING("starting"), STOPPING("stopping"), PROMOTING("being promoted"), CHECKING_OUT("checking out"), DESTROYING("being destroyed");
 
         private final String shown;
 
@@ -68,8 +74,8 @@ final class Compute {
         }
     }
 
-    /** Running as the primary of {@code other}'s timeline (the one writer a timeline may have). */
+    /** Running, or starting, as the primary of {@code other}'s timeline (the one writer a timeline may have). */
     boolean runsAsPrimaryOf(PgRecord other) {
-        return running && isPrimary() && record.sameTimelineAs(other);
+        return (running || starting) && isPrimary() && record.sameTimelineAs(other);
     }
 }

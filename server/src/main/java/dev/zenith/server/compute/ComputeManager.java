@@ -241,6 +241,7 @@ public final class ComputeManager implements ComputeTimelines {
     /** See {@link PgBranching#checkout}. */
     public CheckedOut checkout(String name, String snapshotName, String lsn, String time) throws IOException {
         collections.awaitNone(null); // the point it moves to must not be collected meanwhile
+        busy.refuseWhileFollowersBusy(name);
         PgBranching.CheckedOut done = busy.busyWith(name, Compute.Busy.CHECKING_OUT,
                 c -> branching.checkout(name, snapshotName, lsn, time));
         return new CheckedOut(view(done.compute()), done.savedAs(), done.branch(), done.replicas());
@@ -267,6 +268,7 @@ public final class ComputeManager implements ComputeTimelines {
     /** See {@link ComputeLifecycle#start}. */
     public Started start(String name, boolean asReplica, boolean force) throws IOException {
         Compute c = busy.idle(name);
+        busy.refuseWhileFollowersBusy(name); // a forked start moves them
         boolean forked = lifecycle.start(c, asReplica, force);
         return new Started(view(c), forked ? branching.moveFollowers(c) : null);
     }
@@ -363,6 +365,7 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link ComputeLifecycle#stopAllBlocking}. */
     public void stopAllBlocking() {
+        busy.awaitNoStart(Duration.ofMinutes(10)); // as long as pg_ctl waits for a start
         lifecycle.stopAllBlocking();
     }
 

@@ -65,7 +65,7 @@ final class ComputeWatch {
     /** Starts the pgs that should run but do not; one that cannot start is marked stopped (blocking). */
     void restartWanted(Predicate<Compute> which) {
         for (Compute c : List.copyOf(registry.all())) {
-            if (which.test(c) && c.record.wantRunning() && !c.running) {
+            if (which.test(c) && c.record.wantRunning() && !c.running && c.busy == null) {
                 try {
                     LOG.info("pg " + c.name() + " was running before; starting it again");
                     lifecycle.start(c, c.record.replica(), false);
@@ -83,7 +83,7 @@ final class ComputeWatch {
      */
     private void watchComputes() {
         for (Compute c : registry.all()) {
-            if (!c.running || c.stopping) {
+            if (!c.running || c.stopping || c.starting) {
                 continue;
             }
             management.run(() -> {

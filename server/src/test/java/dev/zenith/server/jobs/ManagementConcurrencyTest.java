@@ -9,11 +9,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -125,6 +129,78 @@ class ManagementConcurrencyTest {
         assertEquals(201, snapshot.statusCode(), snapshot.body());
         assertTrue(finishedJob("PUT /snapshots").getString("finished_at").compareTo(collected.getString("finished_at")) >= 0,
                 "the snapshot waited for the collection");
+    }
+
+    /**
+     * A pg's start does not hold the management lock while it readies the data directory and waits for
+     * PostgreSQL: here the pg's log file is a FIFO nobody reads yet, so pg_ctl's shell waits to open it and
+     * PostgreSQL does not come up (as a long rebuild or recovery would keep it). Meanwhile a storage attach and
+     * a pg create are answered, the pg itself refuses another action (it is starting) and the crash watcher
+     * leaves it alone; once the log is read, it runs.
+     */
+    @Test
+    void aStorageAttachAndAPgCreateAreAnsweredWhileAStartWaits() throws Exception {
+        d = new DaemonFixture();
+        d.startProcess();
+        JsonObject pg = d.createPg("slow");
+        d.action("slow", "stop");
+        Path log = Path.of(pg.getString("logfile"));
+        Path logAgain = log.resolveSibling(".slow-log-reader"); // the same FIFO under a second name
+        Files.delete(log);
+        Process mkfifo = new ProcessBuilder("mkfifo", "-m", "600", log.toString()).inheritIO().start();
+        assertEquals(0, mkfifo.waitFor());
+        Files.createLink(logAgain, log);
+        CompletableFuture<HttpResponse<String>> starting = CompletableFuture.supplyAsync(() -> {
+            try {
+                return d.request("POST", "/pgs/slow/actions", new JsonObject().put("action", "start").encode());
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        try {
+            awaitJob("POST /pgs/slow/actions", "starting PostgreSQL (it replays the WAL since the image)");
+            CompletableFuture<HttpResponse<String>> attaching = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return d.request("PUT", "/storages",
+                            new JsonObject().put("name", "other").put("path", d.home.resolve("other").toString()).encode());
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            HttpResponse<String> attached;
+            try {
+                attached = attaching.get(60, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                throw new AssertionError("the attach waited for the start of another pg", e);
+            }
+            assertEquals(201, attached.statusCode(), attached.body());
+            HttpResponse<String> created = d.request("PUT", "/pgs",
+                    new JsonObject().put("name", "another").put("start", false).encode());
+            assertEquals(201, created.statusCode(), created.body());
+
+            HttpResponse<String> again = d.request("POST", "/pgs/slow/actions", new JsonObject().put("action", "start").encode());
+            assertEquals(409, again.statusCode(), again.body());
+            assertEquals("pg 'slow' is starting; try again when that is done", new JsonObject(again.body()).getString("error"));
+            Thread.sleep(5000); // the crash watcher looks every 2 s
+            assertFalse(starting.isDone(), "the start still waits for PostgreSQL");
+        } finally {
+            // Read the log from now on: pg_ctl's shell opens it, PostgreSQL starts and logs into it until it stops.
+            Thread reader = new Thread(() -> {
+                try (InputStream in = Files.newInputStream(logAgain)) {
+                    in.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException e) {
+                    // the pg is gone
+                }
+            }, "slow-log-reader");
+            reader.setDaemon(true);
+            reader.start();
+        }
+        HttpResponse<String> started = starting.get(3, TimeUnit.MINUTES);
+        assertEquals(200, started.statusCode(), started.body());
+        assertEquals("running", new JsonObject(started.body()).getString("status"), started.body());
+        Thread.sleep(3000);
+        JsonObject shown = (JsonObject) d.ok(200, "GET", "/pgs/slow", null);
+        assertEquals("running", shown.getString("status"), "the crash watcher left the started pg alone: " + shown.encode());
     }
 
     private JsonObject awaitDone(String id) throws Exception {
