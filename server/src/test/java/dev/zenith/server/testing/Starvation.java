@@ -20,6 +20,13 @@ final class Starvation {
             "java.io.RandomAccessFile", "java.net.", "java.lang.ProcessImpl", "java.lang.ProcessHandleImpl", "org.lmdbjava.",
             "jnr.", "java.lang.Thread.sleep", "java.lang.Object.wait", "java.util.concurrent.locks.LockSupport.park");
 
+    /**
+     * An event loop's own wait for I/O events: a report whose stack starts there was taken after the stall ended
+     * (the checker ran late on the overloaded machine), so the stack says nothing of what stalled.
+     */
+    private static final List<String> IDLE_LOOP = List.of("sun.nio.ch.EPoll.wait", "io.netty.channel.epoll.Native.epollWait",
+            "sun.nio.ch.SelectorImpl.select");
+
     private Starvation() {
     }
 
@@ -33,7 +40,11 @@ final class Starvation {
         if (load < OVERLOADED_PER_CORE * cores) {
             return false;
         }
-        for (String line : report.split("\n")) {
+        String[] lines = report.split("\n");
+        if (lines.length > 1 && IDLE_LOOP.stream().anyMatch(lines[1]::contains)) {
+            return true;
+        }
+        for (String line : lines) {
             for (String blocking : BLOCKING) {
                 // "\tat app//org.lmdbjava...", "\tat java.base@17/sun.nio.ch..." or "\tat org.lmdbjava..."
                 if (line.contains("at " + blocking) || line.contains("/" + blocking)) {

@@ -17,6 +17,16 @@ class StarvationTest {
     }
 
     @Test
+    void aLoopSeenIdleInItsSelectorOnAnOverloadedMachineProvesNothing() {
+        String idle = """
+                event loop blocked: vert.x-eventloop-thread-1 for 3100 ms (limit 1000 ms; RUNNABLE; load %s on 2 cores)
+                \tat java.base@17.0.15/sun.nio.ch.EPoll.wait(Native Method)
+                \tat java.base@17.0.15/sun.nio.ch.EPollSelectorImpl.doSelect(EPollSelectorImpl.java:118)""";
+        assertTrue(Starvation.explains(idle.formatted("44.0")));
+        assertFalse(Starvation.explains(idle.formatted("1.5")));
+    }
+
+    @Test
     void everyOtherReportCounts() {
         assertFalse(Starvation.explains(PLAIN_JAVA.formatted("RUNNABLE", "3.0")), "a machine that is not overloaded");
         assertFalse(Starvation.explains(PLAIN_JAVA.formatted("TIMED_WAITING", "29.1")), "a sleeping or waiting loop");
