@@ -1,11 +1,13 @@
 package dev.zenith.server.basebackup;
 
 import dev.zenith.pgexec.FileTrees;
+import dev.zenith.server.anchor.AnchoredStart;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.RelationSize;
+import dev.zenith.storage.image.VersionedDirectory;
 import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.wal.Lsn;
@@ -30,8 +32,9 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * Plans a base backup of a timeline at its current end E: the newest image I (checkpoint C, redo R),
- * whose files and relation pages are read from the store as the archive is sent, plus (for the WAL
+ * Plans a base backup of a timeline at its current end E: the newest materialized anchor (checkpoint C,
+ * redo R; {@link AnchoredStart}) or else the newest image, whose files and relation pages are read from
+ * the store as the archive is sent, plus (for the WAL
  * option) the WAL R..E, written to a scratch directory first. It is restorable the way a backup taken from a standby is: backup_label names R and C with
  * "BACKUP FROM: standby", and pg_control says "in archive recovery" with minRecoveryPoint E, so
  * PostgreSQL's recovery replays R..E and declares the backup consistent at E.
@@ -70,6 +73,8 @@ public final class BaseBackupBuilder {
         }
     }
 
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(BaseBackupBuilder.class.getName());
+
     private BaseBackupBuilder() {
     }
 
@@ -89,36 +94,63 @@ public final class BaseBackupBuilder {
                                          Map<Integer, byte[]> historyFiles, Path scratchRoot) throws IOException {
         ImageManifest image = store.images().imageFor(timeline.id(), end).orElseThrow(() ->
                 new IOException("timeline " + timeline.id() + " has no image at or before " + end));
-        ControlFile imageControl = ControlFile.parse(store.images().pgControl(image));
-        // The WAL may cross into later PostgreSQL timelines than the image's checkpoint (a branch, a promotion):
+        // From page versions at the newest materialized anchor where there is one, else from the image.
+        AnchoredStart.Choice start = AnchoredStart.choose(store, timeline.id(), image, end);
+        Source source = start.plan().map(Source::of).orElseGet(() -> Source.of(store, image));
+        if (start.plan().isEmpty()) {
+            LOG.info("base backup of timeline " + timeline.id() + " at " + end + " from the image at " + image.lsn()
+                    + " and all WAL since: " + start.why());
+        }
+        ControlFile startControl = ControlFile.parse(source.pgControl());
+        // The WAL may cross into later PostgreSQL timelines than the start's checkpoint (a branch, a promotion):
         // segments are named for theirs, the manifest lists each one's range, and minRecoveryPoint's timeline
         // takes recovery through the history files to the last one.
-        List<BackupManifest.WalRange> ranges = walRanges(store.pgTimelines().entries(timeline.id()), image.redoLsn(), end);
-        int startTli = imageControl.checkPointCopy().thisTimeLineId();
+        List<BackupManifest.WalRange> ranges = walRanges(store.pgTimelines().entries(timeline.id()), source.redo(), end);
+        int startTli = startControl.checkPointCopy().thisTimeLineId();
         int endTli = ranges.get(0).timeline();
         Files.createDirectories(scratchRoot);
-        // Only WAL is written out (for the WAL option); the image's files and pages stream from the store.
+        // Only WAL is written out (for the WAL option); the files and pages stream from the store.
         Path dir = scratchRoot.resolve("basebackup-" + UUID.randomUUID());
         try {
             Path walDir = Files.createDirectories(dir.resolve("pg_wal"));
             if (includeWal) {
-                store.pgWal().writeSegments(timeline.id(), image.redoLsn(), end, walDir);
+                store.pgWal().writeSegments(timeline.id(), source.redo(), end, walDir);
                 for (Map.Entry<Integer, byte[]> h : historyFiles.entrySet()) {
                     Files.write(walDir.resolve(String.format("%08X.history", h.getKey())), h.getValue());
                 }
             }
-            byte[] control = imageControl
+            byte[] control = startControl
                     .withoutBackupPoints()
                     .withState(DbState.IN_ARCHIVE_RECOVERY)
                     .withMinRecoveryPoint(end, endTli)
                     .toFile();
-            byte[] backupLabel = backupLabel(startTli, image.redoLsn(), image.lsn(), label).getBytes(StandardCharsets.UTF_8);
-            List<TarArchiveReader.Entry> entries = entries(store, timeline, image, backupLabel, control, walDir);
+            byte[] backupLabel = backupLabel(startTli, source.redo(), source.checkpoint(), label).getBytes(StandardCharsets.UTF_8);
+            List<TarArchiveReader.Entry> entries = entries(store, timeline, image, source, backupLabel, control, walDir);
             long total = entries.stream().mapToLong(TarArchiveReader.Entry::size).sum();
-            return new PreparedBackup(dir, ranges, image.redoLsn(), image.lsn(), end, entries, total);
+            return new PreparedBackup(dir, ranges, source.redo(), source.checkpoint(), end, entries, total);
         } catch (IOException | RuntimeException e) {
             FileTrees.delete(dir);
             throw e;
+        }
+    }
+
+    /**
+     * Where a backup's pages and status files come from: an image (its own files, pages at its LSN), or a
+     * materialized anchor (the image's small files but the anchor's status files, every fork at its size
+     * there, pages at its redo point, a block without a version all zeros).
+     */
+    private record Source(Lsn redo, Lsn checkpoint, byte[] pgControl, List<String> replacedDirectories,
+                          Map<String, byte[]> statusFiles, List<RelationSize> relations, Lsn pagesAt,
+                          boolean missingAsZeros) {
+        static Source of(Store store, ImageManifest image) {
+            return new Source(image.redoLsn(), image.lsn(), store.images().pgControl(image), List.of(), Map.of(),
+                    image.relations(), image.lsn(), false);
+        }
+
+        static Source of(AnchoredStart.Plan plan) {
+            VersionedDirectory d = plan.directory();
+            return new Source(plan.redo(), plan.checkpoint(), d.pgControl(), d.statusDirectories(), d.statusFiles(),
+                    d.forks(), d.versionsAt(), true);
         }
     }
 
@@ -152,7 +184,7 @@ public final class BaseBackupBuilder {
      * files, its relation segments, pg_control last of the data files (as PostgreSQL sends them), then
      * the WAL segments, which the manifest leaves out (pg_verifybackup checks WAL with pg_waldump).
      */
-    private static List<TarArchiveReader.Entry> entries(Store store, Timeline timeline, ImageManifest image,
+    private static List<TarArchiveReader.Entry> entries(Store store, Timeline timeline, ImageManifest image, Source source,
                                                         byte[] backupLabel, byte[] control, Path walDir)
             throws IOException {
         Instant now = Instant.now();
@@ -162,6 +194,10 @@ public final class BaseBackupBuilder {
         directories.addAll(List.of("global", "pg_wal", "pg_wal/archive_status"));
         directories.forEach(d -> out.add(TarArchiveReader.Entry.directory(d, now)));
         for (FileEntry f : image.files()) {
+            String dir = f.path().contains("/") ? f.path().substring(0, f.path().lastIndexOf('/')) : "";
+            if (source.replacedDirectories().contains(dir)) {
+                continue;
+            }
             if (f.path().equals(AUTO_CONF)) {
                 byte[] own = store.images().imageFile(image, f.path()).orElseThrow(() -> new IOException("image file " + f.path() + " is gone"));
                 out.add(inMemory(AUTO_CONF, (new String(own, StandardCharsets.UTF_8) + IN_PLACE_TABLESPACES)
@@ -171,14 +207,15 @@ public final class BaseBackupBuilder {
                         .orElseThrow(() -> new IOException("image file " + f.path() + " is gone"))), f.size(), now, true));
             }
         }
-        for (RelationSize r : image.relations()) {
+        source.statusFiles().forEach((path, content) -> out.add(inMemory(path, content, now)));
+        for (RelationSize r : source.relations()) {
             long segments = Math.max(1, (r.blocks() + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
             for (int segno = 0; segno < segments; segno++) {
                 long first = (long) segno * WalGeometry.RELSEG_SIZE;
                 long endBlock = Math.min(r.blocks(), first + WalGeometry.RELSEG_SIZE);
                 out.add(TarArchiveReader.Entry.file(DataDirectoryLayout.segmentPath(r.rel(), segno),
-                        () -> new RelationSegmentStream(store, timeline.id(), r.rel(), image.lsn(), first, endBlock,
-                                image.dataChecksumVersion() != 0),
+                        () -> new RelationSegmentStream(store, timeline.id(), r.rel(), source.pagesAt(), first, endBlock,
+                                image.dataChecksumVersion() != 0, source.missingAsZeros()),
                         (endBlock - first) * WalGeometry.BLCKSZ, now, true));
             }
         }

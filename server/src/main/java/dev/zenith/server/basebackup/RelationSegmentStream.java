@@ -22,15 +22,19 @@ final class RelationSegmentStream extends InputStream {
     private final Lsn lsn;
     private final long endBlock;
     private final boolean checksums;
+    private final boolean missingAsZeros;
     private static final int BATCH = 128;
     private long nextBlock;
     private final byte[] pages = new byte[BATCH * WalGeometry.BLCKSZ];
     private int filled;
     private int pos;
 
-    /** {@code checksums}: the cluster has data checksums (every block is verified against its own). */
+    /**
+     * {@code checksums}: the cluster has data checksums (every block is verified against its own);
+     * {@code missingAsZeros}: a block without a stored version is all zeros (else an error).
+     */
     RelationSegmentStream(Store store, TimelineId timeline, RelTag rel, Lsn lsn, long firstBlock, long endBlock,
-                          boolean checksums) {
+                          boolean checksums, boolean missingAsZeros) {
         this.store = store;
         this.timeline = timeline;
         this.rel = rel;
@@ -38,6 +42,7 @@ final class RelationSegmentStream extends InputStream {
         this.nextBlock = firstBlock;
         this.endBlock = endBlock;
         this.checksums = checksums;
+        this.missingAsZeros = missingAsZeros;
     }
 
     @Override
@@ -70,7 +75,7 @@ final class RelationSegmentStream extends InputStream {
     private void fetchBatch() throws IOException {
         int count = (int) Math.min(BATCH, endBlock - nextBlock);
         try {
-            store.pages().readBlocks(timeline, rel, lsn, (int) nextBlock, count, checksums, pages, 0);
+            store.pages().readBlocks(timeline, rel, lsn, (int) nextBlock, count, checksums, missingAsZeros, pages, 0);
         } catch (StoreException e) {
             throw new IOException(e.getMessage(), e);
         }

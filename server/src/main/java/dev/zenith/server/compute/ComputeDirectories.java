@@ -1,5 +1,6 @@
 package dev.zenith.server.compute;
 
+import dev.zenith.server.anchor.AnchoredStart;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.storage.image.DataDirectoryMaterializer;
 
@@ -30,16 +31,19 @@ import java.util.logging.Logger;
 
 /**
  * Moves a compute's data directory to and from the store: the first initdb becomes the storage's base
- * image, a directory is rebuilt from the newest image plus WAL, and a cleanly stopped directory
+ * image, a directory is rebuilt from the newest materialized anchor (or else the newest image) plus WAL, and a cleanly stopped directory
  * becomes a new image. Blocking; storage and files only, no networking.
  */
 final class ComputeDirectories {
     private static final Logger LOG = Logger.getLogger(ComputeDirectories.class.getName());
 
     private final PgInstallation pg;
+    /** Rebuilds start from the newest materialized anchor where there is one (conf redo.start_from_anchors). */
+    private final boolean fromAnchors;
 
-    ComputeDirectories(PgInstallation pg) {
+    ComputeDirectories(PgInstallation pg, boolean fromAnchors) {
         this.pg = pg;
+        this.fromAnchors = fromAnchors;
     }
 
     static Optional<TimelineId> mainTimeline(Store store) {
@@ -76,8 +80,9 @@ final class ComputeDirectories {
     }
 
     /**
-     * Writes a fresh data directory for the timeline's end of WAL: the newest image's files, then the
-     * WAL from that image's redo point to the last complete record, in segments named for the PostgreSQL
+     * Writes a fresh data directory for the timeline's end of WAL: page versions at the newest materialized
+     * anchor ({@link AnchoredStart}) or else the newest image's files, then the WAL from that redo point to
+     * the last complete record, in segments named for the PostgreSQL
      * timelines they belong to, with the lineage's history files. PostgreSQL's own recovery replays it:
      * crash recovery, continuing the PostgreSQL timeline (across the switches in the lineage, by
      * minRecoveryPoint's timeline); or, for a primary whose timeline has no record on its PostgreSQL
@@ -101,12 +106,28 @@ final class ComputeDirectories {
         int endTli = PgTimelines.tliAt(store.pgTimelines().entries(timeline), end.plus(-1));
         FileTrees.delete(pgdata);
         Progress progress = Progress.current();
-        progress.phase("rebuilding the data directory from the store", DataDirectoryMaterializer.pageBytes(image));
-        MaterializeStats stats = store.images().materialize(image, pgdata, progress::advance);
-        progress.phase("writing the WAL to replay", store.pgWal().bytesToWrite(timeline, image.redoLsn(), end));
+        AnchoredStart.Choice start = fromAnchors ? AnchoredStart.choose(store, timeline, image, end)
+                : AnchoredStart.Choice.none("redo.start_from_anchors is off");
+        MaterializeStats stats;
+        Lsn replayFrom;
+        String from;
+        if (start.plan().isPresent()) {
+            AnchoredStart.Plan plan = start.plan().get();
+            progress.phase("rebuilding the data directory from the store", plan.directory().pageBytes());
+            stats = store.images().materialize(timeline, plan.directory(), pgdata, progress::advance);
+            replayFrom = plan.redo();
+            from = "page versions at the anchor " + plan.checkpoint();
+        } else {
+            LOG.info("rebuilding " + pgdata + " from the image at " + image.lsn() + " and all WAL since: " + start.why());
+            progress.phase("rebuilding the data directory from the store", DataDirectoryMaterializer.pageBytes(image));
+            stats = store.images().materialize(image, pgdata, progress::advance);
+            replayFrom = image.redoLsn();
+            from = "image " + image.lsn();
+        }
+        progress.phase("writing the WAL to replay", store.pgWal().bytesToWrite(timeline, replayFrom, end));
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
-        store.pgWal().writeSegments(timeline, image.redoLsn(), end, walDir, progress::advance);
+        store.pgWal().writeSegments(timeline, replayFrom, end, walDir, progress::advance);
         writeHistoryFiles(store, timeline, walDir, beginsTimeline);
         // The image's pg_control says "shut down"; PostgreSQL must replay what follows its checkpoint
         // instead of starting to write over it, so it is told it crashed. When the WAL crosses into a
@@ -118,8 +139,8 @@ final class ComputeDirectories {
             control = control.withMinRecoveryPoint(end, endTli);
         }
         Files.write(controlPath, control.toFile());
-        LOG.info("rebuilt " + pgdata + " from image " + image.lsn() + " (" + stats + ") plus WAL "
-                + image.redoLsn() + ".." + end + " (" + end.minus(image.redoLsn()) + " bytes to replay)");
+        LOG.info("rebuilt " + pgdata + " from " + from + " (" + stats + ") plus WAL "
+                + replayFrom + ".." + end + " (" + end.minus(replayFrom) + " bytes to replay)");
         if (!beginsTimeline) {
             return Optional.empty();
         }

@@ -84,7 +84,7 @@ public final class ComputeManager implements ComputeTimelines {
         // pg create, start and destroy delete directories there: no storage may live in it, or hold it.
         storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
         this.management = management;
-        ComputeDirectories directories = new ComputeDirectories(pg);
+        ComputeDirectories directories = new ComputeDirectories(pg, config.redo().startFromAnchors());
         this.registry = new PgRegistry(config, pg, storages, computesDir);
         this.branches = new Branches(vertx, storages, snapshots, registry);
         DestroyIntents destroys = new DestroyIntents(pg, registry);

@@ -67,9 +67,11 @@ public record ZenithConfig(
     /**
      * Sparse redo runs (background materialization and GetPage): where their scratch data directories
      * go (emptied at every start), each run's shared_buffers, how long its recovery may take, and how
-     * many run at once.
+     * many run at once; whether rebuilt data directories start from the newest materialized anchor
+     * (true) or always from the newest image (false: all WAL since the last clean stop is replayed).
      */
-    public record RedoConfig(Path scratchDir, String sharedBuffers, long timeoutSeconds, int concurrency) {
+    public record RedoConfig(Path scratchDir, String sharedBuffers, long timeoutSeconds, int concurrency,
+                             boolean startFromAnchors) {
     }
 
     /** Environment variables that override the file; nothing else in the environment is read. */
@@ -153,7 +155,8 @@ public record ZenithConfig(
         Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
         Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests", "cache_bytes");
-        Section redo = Section.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency");
+        Section redo = Section.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency",
+                "start_from_anchors");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -220,7 +223,7 @@ public record ZenithConfig(
                 new RedoConfig(redo.string("scratch_dir", "").isBlank() ? home.resolve("redo")
                         : Path.of(redo.string("scratch_dir", "")).toAbsolutePath().normalize(),
                         redo.string("shared_buffers", "32MB"), redo.number("timeout_seconds", 600, 1, 86_400),
-                        (int) redo.number("concurrency", 1, 1, 64)));
+                        (int) redo.number("concurrency", 1, 1, 64), redo.bool("start_from_anchors", true)));
     }
 
     /**
@@ -316,6 +319,17 @@ public record ZenithConfig(
                 throw new IllegalArgumentException(e.getMessage().replace(" must be a whole number from ",
                         " must be 0 (the JVM's default) or a whole number from "));
             }
+        }
+
+        boolean bool(String key, boolean fallback) {
+            Object v = json.getValue(key);
+            if (v == null) {
+                return fallback;
+            }
+            if (!(v instanceof Boolean b)) {
+                throw new IllegalArgumentException(name + "." + key + " must be true or false, got " + v);
+            }
+            return b;
         }
 
         JsonObject object(String key) {

@@ -76,6 +76,8 @@ public final class DaemonFixture implements AutoCloseable {
     public final JsonObject offloadSettings = new JsonObject();
     /** Settings of the {@code page_index} section, for a test that needs them. */
     public final JsonObject pageIndexSettings = new JsonObject();
+    /** Settings of the {@code redo} section, for a test that needs them. */
+    public final JsonObject redoSettings = new JsonObject();
 
     public JsonObject configJson() {
         JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
@@ -88,7 +90,8 @@ public final class DaemonFixture implements AutoCloseable {
                 .put("computes", computes)
                 .put("page_service", pageServiceSettings.copy())
                 .put("offload", offloadSettings.copy())
-                .put("page_index", pageIndexSettings.copy());
+                .put("page_index", pageIndexSettings.copy())
+                .put("redo", redoSettings.copy());
     }
 
     public DaemonFixture startInProcess() throws Exception {

@@ -24,6 +24,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ExecutionException;
 import java.util.List;
+import java.util.Map;
 import java.util.function.LongConsumer;
 import java.util.Comparator;
 import java.util.ArrayList;
@@ -62,28 +63,60 @@ public final class DataDirectoryMaterializer {
      */
     public MaterializeStats run(ImageManifest image, Lineage lineage, Path target, LongConsumer bytesWritten)
             throws IOException {
+        return write(image, image.relations(), null, Map.of(), List.of(), false, lineage, target, bytesWritten);
+    }
+
+    /**
+     * Writes a data directory at an anchor from page versions: {@code d}'s image gives the directories and
+     * small files, the anchor pg_control and status files, and every fork of {@code d.forks()} is written
+     * from the newest version at or below {@code d.versionsAt()} on {@code lineage} (a block with none is
+     * all zeros: a page the relation was extended by and no record has touched, as redo would find it).
+     */
+    public MaterializeStats run(VersionedDirectory d, Lineage lineage, Path target, LongConsumer bytesWritten)
+            throws IOException {
+        return write(d.smallFiles(), d.forks(), d.pgControl(), d.statusFiles(), d.statusDirectories(), true, lineage,
+                target, bytesWritten);
+    }
+
+    /**
+     * @param pgControl       null: the image's
+     * @param replacedDirs    directories whose image files are left out ({@code extraFiles} replace them)
+     * @param missingAsZeros  a block without a stored version is written as zeros (else an error)
+     */
+    private MaterializeStats write(ImageManifest image, List<RelationSize> relations, byte[] pgControl,
+                                   Map<String, byte[]> extraFiles, List<String> replacedDirs, boolean missingAsZeros,
+                                   Lineage lineage, Path target, LongConsumer bytesWritten) throws IOException {
         Instant started = Instant.now();
         prepareTarget(target);
         long bytes = 0;
+        int files = 1;
         try (Txn<byte[]> txn = tables.read()) {
             for (String dir : image.directories()) {
                 createDirectory(target.resolve(dir));
             }
             createDirectory(target.resolve("global"));
-            bytes += writeFile(target.resolve(DataDirectoryLayout.PG_CONTROL),
-                    fileContent(tables, txn, image, DataDirectoryLayout.PG_CONTROL, image.pgControlSha256()));
+            bytes += writeFile(target.resolve(DataDirectoryLayout.PG_CONTROL), pgControl != null ? pgControl
+                    : fileContent(tables, txn, image, DataDirectoryLayout.PG_CONTROL, image.pgControlSha256()));
             for (FileEntry f : image.files()) {
-                bytes += writeFile(target.resolve(f.path()), fileContent(tables, txn, image, f.path(), f.sha256()));
+                String dir = f.path().contains("/") ? f.path().substring(0, f.path().lastIndexOf('/')) : "";
+                if (!replacedDirs.contains(dir)) {
+                    bytes += writeFile(target.resolve(f.path()), fileContent(tables, txn, image, f.path(), f.sha256()));
+                    files++;
+                }
+            }
+            for (Map.Entry<String, byte[]> f : extraFiles.entrySet()) {
+                bytes += writeFile(target.resolve(f.getKey()), f.getValue());
+                files++;
             }
             // Every fork's directory exists before the writers start, so they never race on one.
-            for (RelationSize r : image.relations()) {
+            for (RelationSize r : relations) {
                 createDirectory(target.resolve(DataDirectoryLayout.segmentPath(r.rel(), 0)).getParent());
             }
         }
-        long pages = writeForks(image.relations(), lineage, image.dataChecksumVersion() != 0, target, bytesWritten);
+        long pages = writeForks(relations, lineage, image.dataChecksumVersion() != 0, missingAsZeros, target,
+                bytesWritten);
         bytes += pages * WalGeometry.BLCKSZ;
-        return new MaterializeStats(image.relations().size(), pages, image.files().size() + 1, bytes,
-                Duration.between(started, Instant.now()));
+        return new MaterializeStats(relations.size(), pages, files, bytes, Duration.between(started, Instant.now()));
     }
 
     /**
@@ -91,8 +124,8 @@ public final class DataDirectoryMaterializer {
      * (LMDB readers do not block each other): decompressing and writing pages is CPU work that a
      * second core halves. Forks are dealt largest first to the least loaded writer.
      */
-    private long writeForks(List<RelationSize> relations, Lineage lineage, boolean checksums, Path target,
-                            LongConsumer bytesWritten)
+    private long writeForks(List<RelationSize> relations, Lineage lineage, boolean checksums, boolean missingAsZeros,
+                            Path target, LongConsumer bytesWritten)
             throws IOException {
         int writers = Math.max(1, Math.min(WRITERS, Runtime.getRuntime().availableProcessors()));
         List<List<RelationSize>> shares = new ArrayList<>();
@@ -122,7 +155,7 @@ public final class DataDirectoryMaterializer {
                     long written = 0;
                     try (Txn<byte[]> txn = tables.read(); PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
                         for (RelationSize r : share) {
-                            written += writeFork(lookup, r, checksums, target, bytesWritten);
+                            written += writeFork(lookup, r, checksums, missingAsZeros, target, bytesWritten);
                         }
                     }
                     return written;
@@ -195,7 +228,8 @@ public final class DataDirectoryMaterializer {
         }
     }
 
-    private long writeFork(PageLookup lookup, RelationSize r, boolean checksums, Path target, LongConsumer bytesWritten)
+    private long writeFork(PageLookup lookup, RelationSize r, boolean checksums, boolean missingAsZeros, Path target,
+                           LongConsumer bytesWritten)
             throws IOException {
         long written = 0;
         long blocks = r.blocks();
@@ -211,11 +245,14 @@ public final class DataDirectoryMaterializer {
                 int filled = 0;
                 for (long blk = first; blk < end; blk++) {
                     PageLookup.Found found = reader.find((int) blk);
-                    if (found == null) {
+                    if (found == null && missingAsZeros) {
+                        java.util.Arrays.fill(buffer, filled * WalGeometry.BLCKSZ, (filled + 1) * WalGeometry.BLCKSZ, (byte) 0);
+                    } else if (found == null) {
                         throw new StoreException("no stored version of " + r.rel().path() + " block " + blk
                                 + " at or below the image LSN");
+                    } else {
+                        found.decodeVerified(r.rel(), blk, checksums, buffer, filled * WalGeometry.BLCKSZ);
                     }
-                    found.decodeVerified(r.rel(), blk, checksums, buffer, filled * WalGeometry.BLCKSZ);
                     if (++filled == PAGES_PER_WRITE) {
                         writeFully(ch, buffer, filled * WalGeometry.BLCKSZ);
                         bytesWritten.accept((long) filled * WalGeometry.BLCKSZ);

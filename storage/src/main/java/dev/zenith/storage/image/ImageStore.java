@@ -155,6 +155,19 @@ public final class ImageStore {
         return new DataDirectoryMaterializer(tables).run(image, lineage, target, bytesWritten);
     }
 
+    /**
+     * Writes {@code d}, a data directory of timeline {@code id} built from page versions (its lineage at
+     * {@code d.versionsAt()}), into {@code target} (missing or empty). WAL is not included.
+     */
+    public MaterializeStats materialize(TimelineId id, VersionedDirectory d, Path target, LongConsumer bytesWritten)
+            throws IOException {
+        Lineage lineage;
+        try (Txn<byte[]> txn = tables.read()) {
+            lineage = timelines.lineage(txn, id, d.versionsAt());
+        }
+        return new DataDirectoryMaterializer(tables).run(d, lineage, target, bytesWritten);
+    }
+
     /** Materializes the image of timeline {@code id} (or an ancestor) taken at exactly {@code imageLsn}. */
     public MaterializeStats materialize(TimelineId id, Lsn imageLsn, Path target) throws IOException {
         ImageManifest image = latestImageAtOrBefore(id, imageLsn).filter(m -> m.lsn().equals(imageLsn))

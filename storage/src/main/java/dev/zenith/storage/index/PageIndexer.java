@@ -351,7 +351,7 @@ public final class PageIndexer {
     }
 
     /** The database directories among a data directory's: base/DB, global, pg_tblspc/SPC/PG_15_.../DB. */
-    static Set<DatabaseDir> databaseDirectories(List<String> directories) {
+    public static Set<DatabaseDir> databaseDirectories(List<String> directories) {
         Set<DatabaseDir> out = new HashSet<>();
         for (String d : directories) {
             String[] p = d.split("/");

@@ -47,11 +47,21 @@ public final class PageStore {
      */
     public void readBlocks(TimelineId id, RelTag rel, Lsn lsn, int first, int count, boolean checksums, byte[] out,
                            int offset) {
+        readBlocks(id, rel, lsn, first, count, checksums, false, out, offset);
+    }
+
+    /** As above; with {@code missingAsZeros} a block without a version is all zeros (extended, never written). */
+    public void readBlocks(TimelineId id, RelTag rel, Lsn lsn, int first, int count, boolean checksums,
+                           boolean missingAsZeros, byte[] out, int offset) {
         try (Txn<byte[]> txn = tables.read();
              PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn))) {
             PageLookup.BlockReader reader = lookup.reader(rel, first);
             for (int i = 0; i < count; i++) {
                 PageLookup.Found f = reader.find(first + i);
+                if (f == null && missingAsZeros) {
+                    java.util.Arrays.fill(out, offset + i * WalGeometry.BLCKSZ, offset + (i + 1) * WalGeometry.BLCKSZ, (byte) 0);
+                    continue;
+                }
                 if (f == null) {
                     throw new StoreException("no stored version of " + rel.path() + " block "
                             + Integer.toUnsignedString(first + i) + " at or below " + lsn);

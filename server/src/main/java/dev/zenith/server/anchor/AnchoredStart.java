@@ -1,0 +1,138 @@
+package dev.zenith.server.anchor;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.anchor.StoredAnchor;
+import dev.zenith.storage.image.FileEntry;
+import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.RelationSize;
+import dev.zenith.storage.image.VersionedDirectory;
+import dev.zenith.storage.index.PageIndexer;
+import dev.zenith.storage.page.Watermarks;
+import dev.zenith.storage.timeline.Lineage;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.change.DatabaseDir;
+import dev.zenith.wal.control.RelationMapFile;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Where a rebuilt data directory starts (docs/page-versions.md, "Everything that builds a data
+ * directory"): at the newest anchor at or below the target whose blocks are all materialized (a
+ * background materialization step at its redo point), so PostgreSQL replays only the WAL since that
+ * checkpoint instead of all of it since the last clean stop. Its files: the newest image's small files,
+ * the anchor's pg_control and status files, every fork the page index knows there at its size, each
+ * block the newest stored version at the redo point. Where that is not possible, or the image is as
+ * near, it says why and the caller starts from the image. Used by rebuilds of computes and by base
+ * backups. Blocking; storage only.
+ */
+public final class AnchoredStart {
+    /** A data directory at the anchor, and where its replay starts. */
+    public record Plan(VersionedDirectory directory, Lsn redo, Lsn checkpoint) {
+    }
+
+    /** A plan, or why there is none (the caller logs it). */
+    public record Choice(Optional<Plan> plan, String why) {
+        public static Choice none(String why) {
+            return new Choice(Optional.empty(), why);
+        }
+    }
+
+    private AnchoredStart() {
+    }
+
+    /**
+     * @param image the image the full path would start from (the newest at or below {@code end})
+     * @param end   the last record end the directory is rebuilt for
+     */
+    public static Choice choose(Store store, TimelineId timeline, ImageManifest image, Lsn end) {
+        StoredAnchor best = null;
+        Watermarks.Step bestStep = null;
+        for (Lineage.Step step : store.timelines().lineage(timeline, end).steps()) {
+            List<StoredAnchor> anchors = store.anchors().of(step.timeline());
+            for (Watermarks.Step w : store.watermarks().steps(step.timeline())) {
+                if (w.target().isAfter(step.upTo()) || (bestStep != null && !w.redoPoint().isAfter(bestStep.redoPoint()))) {
+                    continue;
+                }
+                for (StoredAnchor a : anchors) {
+                    // its checkpoint record is the first thing replayed: it must lie in the lineage's WAL
+                    if (a.redoLsn().equals(w.redoPoint()) && !a.recordEnd().isAfter(step.upTo())) {
+                        best = a;
+                        bestStep = w;
+                    }
+                }
+            }
+        }
+        if (best == null) {
+            return Choice.none("no materialized anchor at or below " + end);
+        }
+        if (!best.redoLsn().isAfter(image.redoLsn())) {
+            return Choice.none("the image at " + image.lsn() + " is as near as the newest materialized anchor ("
+                    + best.checkpointLsn() + ")");
+        }
+        Lsn at = bestStep.target();
+        try {
+            Anchor.of(best.pgControl(), best.files()); // its files checked against its pg_control
+            Set<DatabaseDir> imageDatabases = PageIndexer.databaseDirectories(image.directories());
+            Set<DatabaseDir> databases = store.index().databases(timeline, at);
+            if (!imageDatabases.equals(databases)) {
+                // a new database's directory (PG_VERSION, relation map) is not in the image: not built here yet
+                return Choice.none("databases were created or dropped since the image at " + image.lsn());
+            }
+            Optional<String> rewritten = rewrittenMappedCatalog(store, timeline, image, at);
+            if (rewritten.isPresent()) {
+                return Choice.none("a mapped catalog was rewritten since the image at " + image.lsn()
+                        + " (its relation map " + rewritten.get() + " changed)");
+            }
+            List<RelationSize> forks = new ArrayList<>();
+            for (Map.Entry<RelTag, Long> f : store.index().forks(timeline, at).entrySet()) {
+                forks.add(new RelationSize(f.getKey(), f.getValue()));
+            }
+            VersionedDirectory d = new VersionedDirectory(image, best.pgControl(), best.files(), Anchor.DIRECTORIES,
+                    forks, best.redoLsn());
+            return new Choice(Optional.of(new Plan(d, best.redoLsn(), best.checkpointLsn())), "");
+        } catch (RuntimeException e) { // the index does not reach that far back (GC), an anchor that does not check...
+            return Choice.none("the anchor at " + best.checkpointLsn() + " cannot be used: " + e.getMessage());
+        }
+    }
+
+    /**
+     * A relation map of the image naming a relfilenode that no longer exists at {@code at}: a mapped catalog was
+     * rewritten since (its map changed, which only WAL before the anchor says).
+     */
+    private static Optional<String> rewrittenMappedCatalog(Store store, TimelineId timeline, ImageManifest image, Lsn at) {
+        for (FileEntry f : image.files()) {
+            String[] p = f.path().split("/");
+            if (!p[p.length - 1].equals("pg_filenode.map")) {
+                continue;
+            }
+            int spc;
+            int db;
+            if (p.length == 2 && p[0].equals("global")) {
+                spc = RelFileNode.GLOBAL_TABLESPACE;
+                db = 0;
+            } else if (p.length == 3 && p[0].equals("base")) {
+                spc = RelFileNode.DEFAULT_TABLESPACE;
+                db = Integer.parseUnsignedInt(p[1]);
+            } else {
+                return Optional.of(f.path()); // a database in another tablespace: not checked here
+            }
+            byte[] map = store.images().imageFile(image, f.path()).orElseThrow();
+            Set<Integer> seen = new HashSet<>();
+            for (int filenode : RelationMapFile.mappings(map).values()) {
+                if (seen.add(filenode) && !store.index().exists(timeline, RelTag.of(spc, db, filenode, ForkNumber.MAIN), at)) {
+                    return Optional.of(f.path());
+                }
+            }
+        }
+        return Optional.empty();
+    }
+}

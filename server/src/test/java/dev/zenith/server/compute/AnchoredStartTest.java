@@ -1,0 +1,161 @@
+package dev.zenith.server.compute;
+
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.server.testing.WalServiceClients;
+import dev.zenith.testkit.PgCluster;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A branch's data directory is built from page versions at the nearest materialized anchor below its
+ * snapshot, not from the last clean stop: a primary runs pgbench with checkpoints and never stops
+ * cleanly (its only image is initdb's); a branch at a snapshot late in it replays only the WAL since the
+ * last checkpoint before the snapshot (the redo point its rebuild wrote WAL from is that checkpoint's, as
+ * the primary's pg_control said), and dumps equal to a branch built by the full path (image plus all WAL,
+ * {@code redo.start_from_anchors} off) and to the primary at that point; pg_amcheck finds nothing. Where
+ * no anchor is materialized (a snapshot before the first checkpoint) the full path is taken and says so.
+ * A base backup of the branch (BASE_BACKUP on our port) starts at the anchor as well and restores equal.
+ */
+@Tag("pg")
+@Tag("slow")
+class AnchoredStartTest {
+    private static final Pattern REBUILT = Pattern.compile(
+            "rebuilt (\\S+) from (.*?) \\(.*?\\) plus WAL (\\S+)\\.\\.(\\S+) \\((\\d+) bytes to replay\\)");
+
+    @Test
+    void aBranchAtALateSnapshotReplaysOnlySinceTheNearestAnchorAndEqualsTheFullPath() throws Exception {
+        try (DaemonFixture d = new DaemonFixture()) {
+            d.pgSettings.put("replication_password", "anchored-secret");
+            d.startProcess(); // its own JVM: it logs to ZENITH_HOME/zenith.log, where rebuilds are told
+            int port = d.createPg("main").getInteger("port");
+            d.pgbench(port, "-i", "-s", "2", "-q");
+            String early = dump(d, port);
+            d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@early").encode());
+
+            Lsn lastRedo = null;
+            for (int round = 1; round <= 3; round++) {
+                d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "3");
+                d.psql(port, "CHECKPOINT");
+                lastRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
+            }
+            d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "3");
+            String late = dump(d, port);
+            Lsn snapshot = Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots",
+                    new JsonObject().put("name", "main@late").encode())).getString("lsn"));
+            // One more checkpoint: once its step is materialized, so is the one at lastRedo before it.
+            d.psql(port, "CHECKPOINT");
+            Lsn beyond = Lsn.parse(d.psql(port, "SELECT checkpoint_lsn FROM pg_control_checkpoint()"));
+            awaitMaterializedPast(d, lastRedo, beyond);
+
+            int fast = branch(d, "fast", "main@late");
+            Matcher rebuilt = rebuildOf(d, "fast");
+            assertTrue(rebuilt.group(2).startsWith("page versions at the anchor"), rebuilt.group());
+            Lsn replayFrom = Lsn.parse(rebuilt.group(3));
+            assertTrue(!replayFrom.isBefore(lastRedo), "replay started at " + replayFrom + ", before the last checkpoint's"
+                    + " redo point " + lastRedo + " below the snapshot " + snapshot);
+            long pastSnapshot = Lsn.parse(rebuilt.group(4)).minus(snapshot); // the branch point, MAXALIGNed
+            assertTrue(pastSnapshot >= 0 && pastSnapshot < 8, rebuilt.group() + " / snapshot " + snapshot);
+            assertTrue(Long.parseLong(rebuilt.group(5)) <= snapshot.minus(lastRedo), rebuilt.group());
+            String fastDump = dump(d, fast);
+            assertEquals(late, fastDump);
+
+            // A base backup of the branch (our BASE_BACKUP) starts at that anchor too, and restores to the same data.
+            WalServiceClients clients = new WalServiceClients(d);
+            Path work = DaemonFixture.reachableTempDir("anchored-backup-");
+            try {
+                Path backup = work.resolve("backup");
+                clients.run("pg_basebackup", "-d", "host=127.0.0.1 port=" + d.pgPort + " user=zenith options='-c zenith.pg=fast'",
+                        "-D", backup.toString(), "-X", "stream", "-c", "fast");
+                assertTrue(clients.offline("pg_verifybackup", backup.toString()).contains("successfully verified"));
+                Matcher label = Pattern.compile("START WAL LOCATION: (\\S+) ").matcher(Files.readString(backup.resolve("backup_label")));
+                assertTrue(label.find());
+                assertTrue(!Lsn.parse(label.group(1)).isBefore(lastRedo), "the backup starts at " + label.group(1)
+                        + ", before the last checkpoint's redo point " + lastRedo);
+                int backupPort = PgCluster.freePort();
+                clients.startServer(backup, backupPort, work.resolve("backup.log"));
+                try {
+                    assertEquals(fastDump, dump(d, backupPort));
+                } finally {
+                    clients.stopServer(backup);
+                }
+            } finally {
+                FileTrees.delete(work);
+            }
+            d.amcheck(fast, "--all", "--install-missing");
+
+            // A snapshot no anchor is materialized below: the image and all WAL since, as before.
+            int old = branch(d, "old", "main@early");
+            assertTrue(d.log().contains("from the image at"), d.log());
+            assertTrue(rebuildOf(d, "old").group(2).startsWith("image "), rebuildOf(d, "old").group());
+            assertEquals(early, dump(d, old));
+            d.amcheck(old, "--all", "--install-missing");
+
+            // The reference: today's full path to the same snapshot, replaying everything since initdb.
+            d.killProcess();
+            d.redoSettings.put("start_from_anchors", false);
+            d.startProcess();
+            int full = branch(d, "full", "main@late");
+            Matcher reference = rebuildOf(d, "full");
+            assertTrue(reference.group(2).startsWith("image "), reference.group());
+            assertTrue(Long.parseLong(reference.group(5)) > Long.parseLong(rebuilt.group(5)), reference.group()
+                    + " / " + rebuilt.group());
+            assertEquals(dump(d, full), fastDump);
+            d.amcheck(full, "--all", "--install-missing");
+            System.out.println("from the anchor: " + rebuilt.group() + "\nfull path: " + reference.group());
+        }
+    }
+
+    private static int branch(DaemonFixture d, String name, String snapshot) throws Exception {
+        return ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", name).put("snapshot", snapshot)
+                .encode())).getInteger("port");
+    }
+
+    /** The daemon's report of the rebuild of pg {@code name}'s data directory (its path ends in the name). */
+    private static Matcher rebuildOf(DaemonFixture d, String name) {
+        Matcher m = REBUILT.matcher(d.log());
+        Matcher last = null;
+        while (m.find()) {
+            if (m.group(1).contains("/" + name + "/") || m.group(1).endsWith("/" + name)) {
+                last = REBUILT.matcher(m.group());
+                assertTrue(last.matches());
+            }
+        }
+        assertTrue(last != null, "no rebuild of " + name + " in the log:\n" + d.log());
+        return last;
+    }
+
+    /** Waits until background materialization has a step past {@code past}, an LSN of the WAL before {@code beyond}. */
+    private static void awaitMaterializedPast(DaemonFixture d, Lsn past, Lsn beyond) throws InterruptedException {
+        Pattern step = Pattern.compile("materialized up to (\\S+) ");
+        long deadline = System.nanoTime() + 240_000_000_000L;
+        while (true) {
+            Matcher m = step.matcher(d.log());
+            while (m.find()) {
+                if (Lsn.parse(m.group(1)).isAfter(past)) {
+                    return;
+                }
+            }
+            assertTrue(System.nanoTime() < deadline, "nothing materialized past " + past + " (checkpoint " + beyond
+                    + ") in 4 minutes:\n" + d.log());
+            Thread.sleep(200);
+        }
+    }
+
+    /** pg_dump's output without its restrict lines, whose key each run draws at random. */
+    private static String dump(DaemonFixture d, int port) throws Exception {
+        return d.client(port, List.of(d.pg.bin("pg_dump").toString(), "-w", "-h", "127.0.0.1", "-p",
+                Integer.toString(port), "-U", "postgres", "-d", "postgres")).replaceAll("(?m)^\\\\(un)?restrict .*$", "");
+    }
+}
