@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Time to first query of `zenith pg create --snapshot` at a snapshot taken after MINUTES of pgbench with no
+# clean stop in between (the primary's only image is initdb's; checkpoints every 60 s leave anchors, which
+# background materialization turns into page versions), against its peer: `cp -a` of a stopped data
+# directory of the same size plus `pg_ctl start` and the same first query. Both timed in this run; prints
+# both, the WAL the branch's start replayed (from the daemon's log) and the ratio (target at most 1.0).
+# Needs the jars built (mvn -q -DskipTests package).
+# Usage: bench/branch-first-query.sh   (SCALE, MINUTES, CLIENTS override 50, 10, 4)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SCALE=${SCALE:-50}; MINUTES=${MINUTES:-10}; CLIENTS=${CLIENTS:-4}
+source "$ROOT/bench/common.sh"
+bench_workdir zenith-branchbench
+export ZENITH_NO_BUILD=1
+now() { date +%s.%N; }
+port_of() { sed -n 's/.*"port" : \([0-9]*\).*/\1/p'; }
+
+export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
+"$ROOT/zenith" start >/dev/null
+ZPORT=$("$ROOT/zenith" pg create -n bench --json | port_of)
+zenith_passwords
+echo "== pgbench -i -s $SCALE, then $MINUTES min of pgbench ($CLIENTS clients), no clean stop" >&2
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$(python3 -c "print(int($MINUTES*60))")" \
+  postgres >"$WORK/pgbench.log" 2>&1
+"$ROOT/zenith" snapshot create bench@late >/dev/null
+
+echo "== zenith pg create fast --snapshot bench@late, then SELECT 1" >&2
+t0=$(now)
+FPORT=$("$ROOT/zenith" pg create fast --snapshot bench@late --json | port_of)
+zenith_passwords
+Q "$FPORT" "SELECT 1" >/dev/null
+t1=$(now)
+ZS=$(python3 -c "print(f'{$t1-$t0:.3f}')")
+REBUILT=$(grep -o "rebuilt [^ ]*/fast[^ ]* from .*bytes to replay)" "$ZENITH_HOME/zenith.log" | tail -1 || true)
+
+# The peer: the branch's directory, stopped cleanly, copied with cp -a and started by pg_ctl.
+FDATA=$(zenith_api /pgs/fast | python3 -c 'import json,sys; print(json.load(sys.stdin)["pgdata"])')
+"$ROOT/zenith" pg stop fast >/dev/null
+SIZE=$(du -sb "$FDATA" | cut -f1)
+CPORT=$(free_port)
+zenith_same_password "$FPORT" "$CPORT"
+sync; echo "== cp -a of $SIZE bytes, pg_ctl start, SELECT 1" >&2
+t0=$(now)
+cp -a "$FDATA" "$WORK/copy"
+"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$WORK/copy" -l "$WORK/copy.log" -w -o "-c port=$CPORT -c listen_addresses=127.0.0.1 \
+  -c unix_socket_directories= -c synchronous_standby_names= -c primary_conninfo=" start >/dev/null
+Q "$CPORT" "SELECT 1" >/dev/null
+t1=$(now)
+VS=$(python3 -c "print(f'{$t1-$t0:.3f}')")
+
+echo "data directory: $SIZE bytes; pgbench: $(grep -m1 '^number of transactions actually processed' "$WORK/pgbench.log" || true)"
+echo "zenith: ${REBUILT:-no rebuild line in the log}"
+echo "pg create --snapshot to first query: ${ZS}s; cp -a + pg_ctl start to first query: ${VS}s"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "time to first query of a branch / cp -a + pg_ctl start: $(python3 -c "print(f'{$ZS/$VS:.2f}')") (target at most 1.0)"
