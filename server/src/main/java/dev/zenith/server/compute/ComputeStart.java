@@ -230,7 +230,7 @@ final class ComputeStart {
             passwordless = passwordless.at(ControlFile.parse(Files.readAllBytes(
                     c.record.pgdata().resolve("global/pg_control"))).checkPoint());
         }
-        Progress.current().phase("starting PostgreSQL (it replays the WAL since the image)");
+        Progress.current().phase("starting PostgreSQL (it replays the WAL since its starting point)");
         c.process.start(pinned);
         if (newTimeline.isPresent()) {
             Progress.current().phase("waiting for PostgreSQL to end recovery on its new timeline "

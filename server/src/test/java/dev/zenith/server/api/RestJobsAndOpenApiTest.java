@@ -68,7 +68,7 @@ class RestJobsAndOpenApiTest {
         JsonObject job = d.awaitJson(location, j -> !j.getString("state").equals("running"));
         assertEquals("succeeded", job.getString("state"), job.encodePrettily());
         assertEquals("PUT /pgs", job.getString("action"));
-        assertTrue(job.getJsonArray("phases").contains("starting PostgreSQL (it replays the WAL since the image)"),
+        assertTrue(job.getJsonArray("phases").contains("starting PostgreSQL (it replays the WAL since its starting point)"),
                 job.encodePrettily());
         assertEquals("running", job.getJsonObject("result").getString("status"));
         assertEquals("1", d.psql(job.getJsonObject("result").getInteger("port"), "SELECT 1"));

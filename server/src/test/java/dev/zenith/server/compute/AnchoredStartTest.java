@@ -26,7 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the primary's pg_control said), and dumps equal to a branch built by the full path (image plus all WAL,
  * {@code redo.start_from_anchors} off) and to the primary at that point; pg_amcheck finds nothing. Where
  * no anchor is materialized (a snapshot before the first checkpoint) the full path is taken and says so.
- * A base backup of the branch (BASE_BACKUP on our port) starts at the anchor as well and restores equal.
+ * A base backup of the branch (BASE_BACKUP on our port) starts at the anchor as well and restores equal; a
+ * replica of the primary starts there and follows it.
  */
 @Tag("pg")
 @Tag("slow")
@@ -94,6 +95,18 @@ class AnchoredStartTest {
                 FileTrees.delete(work);
             }
             d.amcheck(fast, "--all", "--install-missing");
+
+            // A replica of the running primary starts from its newest materialized anchor and follows it.
+            int rep = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("replica_of", "main")
+                    .encode())).getInteger("port");
+            assertTrue(rebuildOf(d, "rep").group(2).startsWith("page versions at the anchor"), rebuildOf(d, "rep").group());
+            d.psql(port, "CREATE TABLE after_the_replica AS SELECT 42 AS x");
+            long deadline = System.nanoTime() + 120_000_000_000L;
+            while (!d.psql(rep, "SELECT count(*) FROM pg_class WHERE relname = 'after_the_replica'").equals("1")) {
+                assertTrue(System.nanoTime() < deadline, "the replica did not catch up in 2 minutes");
+                Thread.sleep(200);
+            }
+            assertEquals(dump(d, port), dump(d, rep));
 
             // A snapshot no anchor is materialized below: the image and all WAL since, as before.
             int old = branch(d, "old", "main@early");

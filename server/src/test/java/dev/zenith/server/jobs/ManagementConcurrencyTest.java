@@ -158,7 +158,7 @@ class ManagementConcurrencyTest {
             }
         });
         try {
-            awaitJob("POST /pgs/slow/actions", "starting PostgreSQL (it replays the WAL since the image)");
+            awaitJob("POST /pgs/slow/actions", "starting PostgreSQL (it replays the WAL since its starting point)");
             CompletableFuture<HttpResponse<String>> attaching = CompletableFuture.supplyAsync(() -> {
                 try {
                     return d.request("PUT", "/storages",
