@@ -87,10 +87,9 @@ public final class AnchoredStart {
                 // a new database's directory (PG_VERSION, relation map) is not in the image: not built here yet
                 return Choice.none("databases were created or dropped since the image at " + image.lsn());
             }
-            Optional<String> rewritten = rewrittenMappedCatalog(store, timeline, image, at);
-            if (rewritten.isPresent()) {
-                return Choice.none("a mapped catalog was rewritten since the image at " + image.lsn()
-                        + " (its relation map " + rewritten.get() + " changed)");
+            Optional<String> stale = staleRelationMap(store, timeline, image, at);
+            if (stale.isPresent()) {
+                return Choice.none(stale.get());
             }
             List<RelationSize> forks = new ArrayList<>();
             for (Map.Entry<RelTag, Long> f : store.index().forks(timeline, at).entrySet()) {
@@ -105,10 +104,11 @@ public final class AnchoredStart {
     }
 
     /**
-     * A relation map of the image naming a relfilenode that no longer exists at {@code at}: a mapped catalog was
-     * rewritten since (its map changed, which only WAL before the anchor says).
+     * Why a relation map of the image may not hold at {@code at}: it names a relfilenode that no longer exists
+     * there (a mapped catalog was rewritten since: its map changed, which only WAL before the anchor says), or
+     * it is one this check does not read (a database in another tablespace).
      */
-    private static Optional<String> rewrittenMappedCatalog(Store store, TimelineId timeline, ImageManifest image, Lsn at) {
+    private static Optional<String> staleRelationMap(Store store, TimelineId timeline, ImageManifest image, Lsn at) {
         for (FileEntry f : image.files()) {
             String[] p = f.path().split("/");
             if (!p[p.length - 1].equals("pg_filenode.map")) {
@@ -123,13 +123,15 @@ public final class AnchoredStart {
                 spc = RelFileNode.DEFAULT_TABLESPACE;
                 db = Integer.parseUnsignedInt(p[1]);
             } else {
-                return Optional.of(f.path()); // a database in another tablespace: not checked here
+                return Optional.of("the image has a database in another tablespace (" + f.path()
+                        + "), whose relation map is not checked");
             }
             byte[] map = store.images().imageFile(image, f.path()).orElseThrow();
             Set<Integer> seen = new HashSet<>();
             for (int filenode : RelationMapFile.mappings(map).values()) {
                 if (seen.add(filenode) && !store.index().exists(timeline, RelTag.of(spc, db, filenode, ForkNumber.MAIN), at)) {
-                    return Optional.of(f.path());
+                    return Optional.of("a mapped catalog was rewritten since the image at " + image.lsn()
+                            + " (its relation map " + f.path() + " changed)");
                 }
             }
         }
