@@ -145,17 +145,17 @@ public record ZenithConfig(
         if (!unknown.isEmpty()) {
             throw new IllegalArgumentException("unknown setting(s) " + unknown + "; the file has " + SECTIONS);
         }
-        Section http = Section.of(json, "http", "host", "port", "tls_cert", "tls_key");
-        Section pg = Section.of(json, "pg", "host", "port", "replication_user", "replication_password",
+        ConfigSection http = ConfigSection.of(json, "http", "host", "port", "tls_cert", "tls_key");
+        ConfigSection pg = ConfigSection.of(json, "pg", "host", "port", "replication_user", "replication_password",
                 "authentication_timeout_ms");
-        Section computes = Section.of(json, "computes", "first_port", "dir", "settings");
-        Section receiver = Section.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
-        Section pages = Section.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers");
-        Section index = Section.of(json, "page_index", "interval_ms", "batch_bytes");
-        Section daemon = Section.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
-        Section offload = Section.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
+        ConfigSection computes = ConfigSection.of(json, "computes", "first_port", "dir", "settings");
+        ConfigSection receiver = ConfigSection.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
+        ConfigSection pages = ConfigSection.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers");
+        ConfigSection index = ConfigSection.of(json, "page_index", "interval_ms", "batch_bytes");
+        ConfigSection daemon = ConfigSection.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
+        ConfigSection offload = ConfigSection.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests", "cache_bytes");
-        Section redo = Section.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency",
+        ConfigSection redo = ConfigSection.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency",
                 "start_from_anchors");
 
         Object homeValue = json.getValue("home");
@@ -263,85 +263,6 @@ public record ZenithConfig(
     public String toString() {
         return "ZenithConfig[home=" + home + ", http=" + httpHost + ":" + httpPort + (tlsCert == null ? "" : " (TLS)")
                 + ", pg=" + pgHost + ":" + pgPort + ", replicationUser=" + replicationUser + ", computes=" + computesDir + "]";
-    }
-
-    /** One object of the config file, read with errors that name the setting (a typo is an error, not a default). */
-    private record Section(String name, JsonObject json) {
-        static Section of(JsonObject root, String name, String... keys) {
-            Object v = root.getValue(name);
-            if (v == null) {
-                return new Section(name, new JsonObject());
-            }
-            if (!(v instanceof JsonObject o)) {
-                throw new IllegalArgumentException(name + " must be an object, got " + v);
-            }
-            Set<String> unknown = new TreeSet<>(o.fieldNames());
-            unknown.removeAll(Set.of(keys));
-            if (!unknown.isEmpty()) {
-                throw new IllegalArgumentException("unknown setting(s) " + unknown.stream().map(k -> name + "." + k).toList()
-                        + "; " + name + " has " + List.of(keys));
-            }
-            return new Section(name, o);
-        }
-
-        String string(String key, String fallback) {
-            Object v = json.getValue(key);
-            if (v == null) {
-                return fallback;
-            }
-            if (!(v instanceof String s)) {
-                throw new IllegalArgumentException(name + "." + key + " must be a string, got " + v);
-            }
-            return s;
-        }
-
-        long number(String key, long fallback, long min, long max) {
-            Object v = json.getValue(key);
-            if (v == null) {
-                return fallback;
-            }
-            if (!(v instanceof Integer || v instanceof Long) || ((Number) v).longValue() < min || ((Number) v).longValue() > max) {
-                throw new IllegalArgumentException(name + "." + key + " must be a whole number from " + min + " to " + max
-                        + ", got " + (v instanceof String ? "\"" + v + "\"" : v));
-            }
-            return ((Number) v).longValue();
-        }
-
-        /** As {@link #number}, where 0 (the JVM's own default) is allowed besides min..max. */
-        long numberOrZero(String key, long fallback, long min, long max) {
-            Object v = json.getValue(key);
-            if ((v instanceof Integer || v instanceof Long) && ((Number) v).longValue() == 0) {
-                return 0;
-            }
-            try {
-                return number(key, fallback, min, max);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(e.getMessage().replace(" must be a whole number from ",
-                        " must be 0 (the JVM's default) or a whole number from "));
-            }
-        }
-
-        boolean bool(String key, boolean fallback) {
-            Object v = json.getValue(key);
-            if (v == null) {
-                return fallback;
-            }
-            if (!(v instanceof Boolean b)) {
-                throw new IllegalArgumentException(name + "." + key + " must be true or false, got " + v);
-            }
-            return b;
-        }
-
-        JsonObject object(String key) {
-            Object v = json.getValue(key);
-            if (v == null) {
-                return new JsonObject();
-            }
-            if (!(v instanceof JsonObject o)) {
-                throw new IllegalArgumentException(name + "." + key + " must be an object, got " + v);
-            }
-            return o;
-        }
     }
 
     private static String string(JsonObject json, String envKey, String fallback) {
