@@ -40,13 +40,15 @@ final class StorageCommands implements Runnable {
 
     @Command(name = "attach", description = "Attach a directory (or an S3 bucket prefix) as a storage (new, or one another daemon used).",
             footerHeading = "%nExamples:%n", footer = {"  zenith storage attach fast --path /mnt/nvme/zenith --pitr 7d",
-            "  zenith storage attach cloud --type s3 --path s3://bucket/zenith --endpoint http://127.0.0.1:9000"})
+            "  zenith storage attach cloud --type s3 --path s3://bucket/zenith --endpoint http://127.0.0.1:9000 --cache-size 2GiB"})
     int attach(@Parameters(arity = "0..1", paramLabel = "NAME") String name,
                @Option(names = {"-n", "--name"}, paramLabel = "NAME") String nameOpt,
                @Option(names = {"-p", "--path"}, paramLabel = "DIR|URL", description = "its directory, or s3://bucket/prefix") String dir,
                @Option(names = {"-t", "--type"}, paramLabel = "TYPE", description = "native (default) or s3") String type,
                @Option(names = "--endpoint", paramLabel = "URL", description = "s3: an S3-compatible server (MinIO, R2...)") String endpoint,
                @Option(names = "--region", paramLabel = "REGION", description = "s3: the bucket's region") String region,
+               @Option(names = "--cache-size", paramLabel = "SIZE",
+                       description = "s3: bound of the local cache, like 512MiB or 2GiB; 0: none (default: offload.cache_bytes)") String cacheSize,
                @Option(names = "--pitr", paramLabel = "DURATION", description = "how far back points stay (default 7d)") String pitr) {
         String n = name(name, nameOpt, "zenith storage attach fast --path DIR");
         boolean s3 = "s3".equals(type);
@@ -64,6 +66,9 @@ final class StorageCommands implements Runnable {
         }
         if (region != null) {
             body.put("region", region);
+        }
+        if (cacheSize != null) {
+            body.put("cache_size", cacheSize);
         }
         JsonNode s = cli.client().put("/storages", body);
         cli.emit(s, () -> cli.out.println("storage " + s.path("name").asText() + " attached at "

@@ -1,6 +1,7 @@
 package dev.zenith.server.api;
 
 import dev.zenith.server.compute.ComputeManager;
+import dev.zenith.server.storages.ByteSizes;
 import dev.zenith.server.storages.Durations;
 import dev.zenith.server.storages.StorageRegistry;
 import io.vertx.core.json.JsonArray;
@@ -24,7 +25,7 @@ final class StorageRoutes {
 
     void install(Router r) {
         r.put("/storages").handler(ctx -> {
-            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path", "pitr", "endpoint", "region"));
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("name", "type", "path", "pitr", "endpoint", "region", "cache_size"));
             String name = body.requiredString("name");
             String type = body.optionalString("type");
             String path = body.optionalString("path");
@@ -32,8 +33,10 @@ final class StorageRoutes {
             String region = body.optionalString("region");
             String pitrText = body.optionalString("pitr");
             Duration pitr = pitrText == null ? StorageRegistry.DEFAULT_PITR : Durations.parse(pitrText);
+            String cacheSize = body.optionalString("cache_size");
+            Long cacheBytes = cacheSize == null ? null : ByteSizes.parse(cacheSize);
             dispatch.blocking(ctx, 201, () -> {
-                return StorageJson.of(computes.attachStorage(name, type == null ? "native" : type, path, pitr, endpoint, region));
+                return StorageJson.of(computes.attachStorage(name, type == null ? "native" : type, path, pitr, endpoint, region, cacheBytes));
             });
         });
         r.get("/storages").handler(ctx -> {

@@ -189,13 +189,13 @@ public final class ComputeManager implements ComputeTimelines {
 
     /** See {@link StorageAdoption#attach}. */
     public StorageRegistry.Storage attachStorage(String name, String type, String path, Duration pitr) throws IOException {
-        return attachStorage(name, type, path, pitr, null, null);
+        return attachStorage(name, type, path, pitr, null, null, null);
     }
 
-    /** As above; {@code endpoint} and {@code region} for an s3 storage. */
+    /** As above; {@code endpoint}, {@code region} and {@code cacheBytes} (null: the conf default) for an s3 storage. */
     public StorageRegistry.Storage attachStorage(String name, String type, String path, Duration pitr, String endpoint,
-                                                 String region) throws IOException {
-        return adoption.attach(name, type, path, pitr, endpoint, region);
+                                                 String region, Long cacheBytes) throws IOException {
+        return adoption.attach(name, type, path, pitr, endpoint, region, cacheBytes);
     }
 
     /** Detaches a storage no pg uses (blocking). */

@@ -133,9 +133,9 @@ final class StorageAdoption {
      * stopped, with ports and data directories of their own here, rebuilt from the store at their first
      * start. When one of their names is taken here the storage is detached again and nothing changes.
      */
-    StorageRegistry.Storage attach(String name, String type, String path, Duration pitr, String endpoint, String region)
-            throws IOException {
-        StorageRegistry.Storage s = storages.attach(name, type, path, pitr, endpoint, region);
+    StorageRegistry.Storage attach(String name, String type, String path, Duration pitr, String endpoint, String region,
+                                   Long cacheBytes) throws IOException {
+        StorageRegistry.Storage s = storages.attach(name, type, path, pitr, endpoint, region, cacheBytes);
         List<PgRecord> found;
         try {
             destroys.finishCutShort(s);

@@ -16,4 +16,9 @@ public record OffloadSettings(Duration interval, int pieceBytes, Duration baseIn
     public boolean bounded() {
         return cacheBytes > 0;
     }
+
+    /** These settings with a storage's own cache bound. */
+    public OffloadSettings withCacheBytes(long bytes) {
+        return new OffloadSettings(interval, pieceBytes, baseInterval, stopWait, gcInterval, gcGrace, keepManifests, bytes);
+    }
 }

@@ -56,6 +56,7 @@ public final class Offloads implements RemoteStores {
     @Override
     public Store open(String name, JsonObject remoteJson, Path cacheDir, boolean attaching) {
         S3Remote remote = S3Remote.fromJson(remoteJson);
+        OffloadSettings own = settingsOf(remoteJson);
         boolean cachedHere = Files.exists(cacheDir.resolve("data.mdb"));
         RemoteHome home;
         if (attaching || !cachedHere) {
@@ -65,7 +66,7 @@ public final class Offloads implements RemoteStores {
             try {
                 home = reach(remote, cacheDir);
             } catch (RuntimeException e) {
-                return openUnreached(name, remote, cacheDir, e);
+                return openUnreached(name, remote, cacheDir, e, own);
             }
         }
         Store store = null;
@@ -89,7 +90,7 @@ public final class Offloads implements RemoteStores {
             } else {
                 store = Store.open(cacheDir);
             }
-            StorageOffload offload = new StorageOffload(name, store, home, scratch, settings);
+            StorageOffload offload = new StorageOffload(name, store, home, scratch, own);
             open.put(name, offload);
             offload.start();
             return store;
@@ -104,6 +105,18 @@ public final class Offloads implements RemoteStores {
         }
     }
 
+    /** The daemon's settings, with the storage's own cache bound when it was attached with one. */
+    private OffloadSettings settingsOf(JsonObject remoteJson) {
+        Object own = remoteJson.getValue(RemoteStores.CACHE_BYTES);
+        if (own == null) {
+            return settings;
+        }
+        if (!(own instanceof Number n) || n.longValue() < 0) {
+            throw new IllegalArgumentException("its cache_bytes in the list of storages is not a size in bytes: " + own);
+        }
+        return settings.withCacheBytes(n.longValue());
+    }
+
     /** The prefix of a cache this daemon continues: refused when someone else wrote it since (see {@link CacheGeneration}). */
     private RemoteHome reach(S3Remote remote, Path cacheDir) {
         return RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), CacheGeneration.read(cacheDir),
@@ -115,7 +128,7 @@ public final class Offloads implements RemoteStores {
      * daemon not run out yet): the intact local cache is used at once, and the offload reaches the prefix
      * with backoff and then uploads what was committed meanwhile. Only a cache that does not open is an error.
      */
-    private Store openUnreached(String name, S3Remote remote, Path cacheDir, RuntimeException why) {
+    private Store openUnreached(String name, S3Remote remote, Path cacheDir, RuntimeException why, OffloadSettings own) {
         if (why instanceof PrefixTakenException) {
             LOG.severe("storage '" + name + "': " + why.getMessage());
         } else {
@@ -129,7 +142,7 @@ public final class Offloads implements RemoteStores {
         }
         Store store = Store.open(cacheDir);
         StorageOffload offload = new StorageOffload(name, store, remote, () -> reach(remote, cacheDir),
-                String.valueOf(why.getMessage()), scratch, settings);
+                String.valueOf(why.getMessage()), scratch, own);
         if (why instanceof PrefixTakenException) {
             offload.stopUploading(why.getMessage());
         }

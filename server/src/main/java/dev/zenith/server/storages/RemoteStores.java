@@ -11,6 +11,9 @@ import java.time.Duration;
  * this collaborator fills, keeps uploaded and lets go of. The registry keeps only the description.
  */
 public interface RemoteStores {
+    /** A description's own bound of the local cache in bytes (0: none); without it, the daemon's default. */
+    String CACHE_BYTES = "cache_bytes";
+
     /** Whether it opens storages of this type. */
     boolean handles(String type);
 

@@ -194,21 +194,24 @@ public final class StorageRegistry implements AutoCloseable {
     }
 
     public Storage attach(String name, String type, String pathText, Duration pitr) throws IOException {
-        return attach(name, type, pathText, pitr, null, null);
+        return attach(name, type, pathText, pitr, null, null, null);
     }
 
-    /** {@code endpoint} and {@code region} are for storages kept elsewhere (s3) only. */
-    public Storage attach(String name, String type, String pathText, Duration pitr, String endpoint, String region)
-            throws IOException {
+    /**
+     * {@code endpoint}, {@code region} and {@code cacheBytes} (the local cache's bound, kept in the entry's
+     * "remote"; null: the conf default) are for storages kept elsewhere (s3) only.
+     */
+    public Storage attach(String name, String type, String pathText, Duration pitr, String endpoint, String region,
+                          Long cacheBytes) throws IOException {
         Names.check("storage", name);
         if (remotes.handles(type)) {
-            return attachRemote(name, type, pathText, pitr, endpoint, region);
+            return attachRemote(name, type, pathText, pitr, endpoint, region, cacheBytes);
         }
         if (!"native".equals(type)) {
             throw new InvalidRequestException("storage type '" + type + "' is not supported; use \"native\" or \"s3\"");
         }
-        if (endpoint != null || region != null) {
-            throw new InvalidRequestException("endpoint and region are for s3 storages; a native storage is a directory");
+        if (endpoint != null || region != null || cacheBytes != null) {
+            throw new InvalidRequestException("endpoint, region and cache_size are for s3 storages; a native storage is a directory");
         }
         if (pathText == null || pathText.isBlank()) {
             throw new InvalidRequestException("field 'path' is required for a native storage");
@@ -234,9 +237,12 @@ public final class StorageRegistry implements AutoCloseable {
     }
 
     /** A storage kept elsewhere: see {@link RemoteAttach}. */
-    private Storage attachRemote(String name, String type, String pathText, Duration pitr, String endpoint, String region)
-            throws IOException {
+    private Storage attachRemote(String name, String type, String pathText, Duration pitr, String endpoint, String region,
+                                 Long cacheBytes) throws IOException {
         JsonObject remote = remoteAttach.describe(type, pathText, endpoint, region);
+        if (cacheBytes != null) {
+            remote.put(RemoteStores.CACHE_BYTES, cacheBytes);
+        }
         if (storages.containsKey(name) || unavailable.containsKey(name)) {
             throw new ConflictException("storage '" + name + "' already exists");
         }
