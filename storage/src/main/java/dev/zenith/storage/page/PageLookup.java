@@ -58,7 +58,8 @@ public final class PageLookup implements AutoCloseable {
     /**
      * Reads one fork block by block (0, 1, 2, ...). When a single timeline of the lineage holds versions
      * of the fork (a root timeline, or a branch that has no image of its own yet), its versions are
-     * scanned in key order, one cursor step each, instead of a B-tree descent per block.
+     * scanned in key order, one cursor step each (a block with many versions: two seeks), instead of a
+     * B-tree descent per block.
      */
     public BlockReader reader(RelTag rel) {
         return reader(rel, 0);
@@ -91,35 +92,57 @@ public final class PageLookup implements AutoCloseable {
         return new ForkScan(c, lineage.steps().get(withData), rel);
     }
 
-    /** The ordered scan: the cursor already stands on the fork's first version. */
+    /**
+     * The ordered scan: the cursor already stands on the fork's first version. A block's versions are
+     * stepped over one by one while there are few; from the {@link #SEEK_AFTER}th on, one seek lands on
+     * the newest at or below the step's LSN and a second on the next block, so a hot block with thousands
+     * of versions (each one a value copied out of LMDB and checked) costs two seeks, not thousands of steps.
+     */
     private static final class ForkScan implements BlockReader {
+        private static final int SEEK_AFTER = 3;
         private final TableCursor cursor;
         private final Lineage.Step step;
+        private final RelTag rel;
         private final byte[] prefix;
         private boolean valid = true;
 
         ForkScan(TableCursor cursor, Lineage.Step step, RelTag rel) {
             this.cursor = cursor;
             this.step = step;
+            this.rel = rel;
             this.prefix = Keys.forkPrefix(step.timeline(), rel);
         }
 
         @Override
         public Found find(int block) {
             Found best = null;
+            int seen = 0;
             while (valid && Keys.hasPrefix(cursor.key(), prefix)) {
                 byte[] key = cursor.key();
                 long keyBlock = Integer.toUnsignedLong(Keys.getInt(key, Keys.TL + 13));
                 if (keyBlock > Integer.toUnsignedLong(block)) {
                     break;
                 }
-                Lsn lsn = Keys.lsnAt(key, Keys.BLOCK_PREFIX);
-                if (keyBlock == Integer.toUnsignedLong(block) && !lsn.isAfter(step.upTo())) {
-                    best = new Found(step, lsn, cursor.val());
+                if (keyBlock == Integer.toUnsignedLong(block)) {
+                    if (++seen == SEEK_AFTER) {
+                        return seekPast(block);
+                    }
+                    Lsn lsn = Keys.lsnAt(key, Keys.BLOCK_PREFIX);
+                    if (!lsn.isAfter(step.upTo())) {
+                        best = new Found(step, lsn, cursor.val());
+                    }
                 }
                 valid = cursor.next();
             }
             return best;
+        }
+
+        /** The newest version of {@code block} at or below the step's LSN by a seek; leaves the cursor on the next block. */
+        private Found seekPast(int block) {
+            byte[][] hit = cursor.floor(Keys.page(step.timeline(), rel, block, step.upTo()), Keys.BLOCK_PREFIX);
+            Found found = hit == null ? null : new Found(step, Keys.lsnAt(hit[0], Keys.BLOCK_PREFIX), hit[1]);
+            valid = block != -1 && cursor.get(Keys.page(step.timeline(), rel, block + 1, Lsn.of(0)), GetOp.MDB_SET_RANGE);
+            return found;
         }
     }
 
