@@ -5,6 +5,7 @@
 # a 42-byte request with 8 KiB (pagebench runs it first, with the same connections and queue depth).
 # Each connection count runs twice: the first pass warms the daemon's JIT and is not reported. The last run
 # checks every page against the stopped compute's own files (--verify).
+# Measures only once the daemon's background work after pgbench -i is done (see wait_background).
 # Reports per connection count: p50 against the echo's, p99, answers per second.
 # Needs the jars built (./zenith start once, or mvn package); ZENITH_NO_BUILD is set here.
 # Usage: bench/pagebench.sh   (SCALE, DURATION, CONNECTIONS, DEPTH override 10, 10, "1 8", 1)
@@ -24,6 +25,35 @@ PGDATA=$(echo "$JSON" | sed -n 's/.*"pgdata" : "\([^"]*\)".*/\1/p')
 zenith_passwords # pgbench logs in to the compute with its password; pagebench reads the replication password itself
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1
 "$ROOT/zenith" pg stop -n bench >/dev/null
+
+# After pgbench -i the daemon still indexes the WAL and materializes pages (the clean stop's anchor) in the
+# background; measured meanwhile, the requests share the 2 cores with that work. Wait until the page index
+# reaches the end of WAL of every timeline, then until the daemon's CPU stays under 5% of a core for 3 s in a row.
+wait_background() {
+  local deadline=$((SECONDS + ${WAIT_LIMIT:-300})) pid ticks prev quiet=0
+  until zenith_api /storages/local/timelines | python3 -c '
+import json, sys
+lsn = lambda t: int(t.split("/")[0], 16) << 32 | int(t.split("/")[1], 16)
+tls = [t for t in json.load(sys.stdin) if t.get("end_lsn")]
+sys.exit(0 if tls and all(t.get("index_lsn") and lsn(t["index_lsn"]) >= lsn(t["end_lsn"]) for t in tls) else 1)'; do
+    if [ $SECONDS -ge $deadline ]; then echo "== warning: the page index has not reached the end of WAL; measuring anyway" >&2; return; fi
+    sleep 1
+  done
+  pid=$(cat "$ZENITH_HOME/zenith.pid")
+  prev=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  while [ $quiet -lt 3 ]; do
+    if [ $SECONDS -ge $deadline ]; then echo "== warning: the daemon is still busy; measuring anyway" >&2; return; fi
+    sleep 1
+    ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    # clock ticks are 1/100 s: 5 ticks in 1 s is 5% of a core
+    if [ $((ticks - prev)) -lt 5 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    prev=$ticks
+  done
+}
+echo "== waiting for the daemon's background work (page index, materialization)" >&2
+wait_started=$SECONDS
+wait_background
+echo "== background work done after $((SECONDS - wait_started)) s" >&2
 
 bench() { # connections, extra args... -> pagebench's JSON
   "$ROOT/zenith" pagebench bench -c "$1" -d "$DEPTH" --duration "${DURATION}s" --warmup 2s --json "${@:2}" 2>>"$WORK/progress.log"
