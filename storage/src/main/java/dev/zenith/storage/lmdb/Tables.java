@@ -44,6 +44,7 @@ public final class Tables implements AutoCloseable {
     // The raw handles stay in this package: outside it every value is read and written through the
     // checked Table/TableCursor layer (CRC-32C), and transactions come from read()/write().
     private final Env<byte[]> env;
+    private final ReadTxnPool readPool;
     /** "format" -> format marker, proves the directory is ours. */
     private final Dbi<byte[]> info;
     /** timeline id -> Timeline JSON. */
@@ -81,6 +82,7 @@ public final class Tables implements AutoCloseable {
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
+        this.readPool = new ReadTxnPool(env);
         String format = FORMAT;
         if (fresh) {
             info = env.openDbi("info", DbiFlags.MDB_CREATE);
@@ -191,6 +193,14 @@ public final class Tables implements AutoCloseable {
     /** A read transaction (MDB_NOTLS: any thread may use and close it). */
     public Txn<byte[]> read() {
         return env.txnRead();
+    }
+
+    /**
+     * {@code work} in a read transaction reused from earlier short reads (renewed, not begun): for hot paths
+     * such as GetPage. The transaction and its cursors must not outlive {@code work}.
+     */
+    public <T> T reading(java.util.function.Function<Txn<byte[]>, T> work) {
+        return readPool.read(work);
     }
 
     /** A write transaction; LMDB lets one be open at a time. */
@@ -351,6 +361,7 @@ public final class Tables implements AutoCloseable {
 
     @Override
     public void close() {
+        readPool.close();
         env.close();
     }
 }

@@ -31,12 +31,14 @@ public final class PageStore {
 
     /** The newest stored version of a block at or below {@code lsn}, looking through ancestors. */
     public Optional<PageVersion> get(TimelineId id, RelTag rel, int block, Lsn lsn) {
-        try (Txn<byte[]> txn = tables.read();
-             PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn))) {
-            PageLookup.Found f = lookup.find(rel, block);
-            return f == null ? Optional.empty()
-                    : Optional.of(new PageVersion(f.step().timeline(), f.lsn(), f.page()));
-        }
+        // one per GetPage: a reused read transaction (renewed, not begun)
+        return tables.reading(txn -> {
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn))) {
+                PageLookup.Found f = lookup.find(rel, block);
+                return f == null ? Optional.<PageVersion>empty()
+                        : Optional.of(new PageVersion(f.step().timeline(), f.lsn(), f.page()));
+            }
+        });
     }
 
     /**

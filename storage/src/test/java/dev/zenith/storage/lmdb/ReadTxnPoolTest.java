@@ -1,0 +1,67 @@
+package dev.zenith.storage.lmdb;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.lmdbjava.Txn;
+
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** Reused read transactions: one is renewed, not begun, and each read still sees the newest commit. */
+class ReadTxnPoolTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aReusedTransactionSeesWhatWasCommittedSinceItsLastRead() throws Exception {
+        byte[] key = Tables.utf8("k");
+        try (Tables t = Tables.open(dir.resolve("store"))) {
+            AtomicReference<Txn<byte[]>> first = new AtomicReference<>();
+            assertNull(t.reading(txn -> {
+                first.set(txn);
+                return t.meta().get(txn, key);
+            }));
+            put(t, key, "one");
+            // the same transaction (renewed: no new begin), on the snapshot of the newest commit
+            assertArrayEquals(Tables.utf8("one"), t.reading(txn -> {
+                assertSame(first.get(), txn);
+                return t.meta().get(txn, key);
+            }));
+            put(t, key, "two");
+            assertArrayEquals(Tables.utf8("two"), t.reading(txn -> t.meta().get(txn, key)));
+        }
+    }
+
+    @Test
+    void aFailedReadDropsItsTransactionAndNestedReadsGetTheirOwn() throws Exception {
+        try (Tables t = Tables.open(dir.resolve("store"))) {
+            AtomicReference<Txn<byte[]>> failed = new AtomicReference<>();
+            assertThrows(IllegalStateException.class, () -> t.reading(txn -> {
+                failed.set(txn);
+                throw new IllegalStateException("boom");
+            }));
+            int distinct = t.reading(outer -> t.reading(inner -> {
+                assertEquals(false, outer == failed.get() || inner == failed.get());
+                return outer == inner ? 1 : 2;
+            }));
+            assertEquals(2, distinct);
+        }
+        // closing with idle transactions in the pool, then reopening: nothing left holds the environment
+        try (Tables t = Tables.open(dir.resolve("store"))) {
+            assertNull(t.reading(txn -> t.meta().get(txn, Tables.utf8("absent"))));
+        }
+    }
+
+    private static void put(Tables t, byte[] key, String value) {
+        try (Txn<byte[]> w = t.write()) {
+            t.meta().put(w, key, Tables.utf8(value));
+            w.commit();
+        }
+    }
+}
