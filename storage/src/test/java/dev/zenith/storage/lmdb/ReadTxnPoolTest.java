@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -47,7 +48,7 @@ class ReadTxnPoolTest {
                 throw new IllegalStateException("boom");
             }));
             int distinct = t.reading(outer -> t.reading(inner -> {
-                assertEquals(false, outer == failed.get() || inner == failed.get());
+                assertFalse(outer == failed.get() || inner == failed.get());
                 return outer == inner ? 1 : 2;
             }));
             assertEquals(2, distinct);
