@@ -84,6 +84,16 @@ public final class Downloader implements AutoCloseable {
      * nothing behind; an outage in the middle is retried range by range from where it stopped.
      */
     public CompletableFuture<Path> downloadTo(String key, ContentHash expected, long contentLength, Path target) {
+        return downloadTo(key, expected, contentLength, target, true);
+    }
+
+    /**
+     * As {@link #downloadTo(String, ContentHash, long, Path)}; with {@code durable} false the file and its
+     * directory are not synced (two fsyncs per object, most of the time of many small ones): for files the
+     * caller re-verifies after a crash (staging), not for files it trusts for having been renamed.
+     */
+    public CompletableFuture<Path> downloadTo(String key, ContentHash expected, long contentLength, Path target,
+                                              boolean durable) {
         long id = progress.started(contentLength);
         CompletableFuture<Path> f = CompletableFuture.supplyAsync(() -> {
             Path tmp = target.resolveSibling(target.getFileName() + ".part");
@@ -98,10 +108,14 @@ public final class Downloader implements AutoCloseable {
                                 + " bytes, its manifest entry says " + contentLength);
                     }
                     out.flush();
-                    ch.force(true);
+                    if (durable) {
+                        ch.force(true);
+                    }
                 }
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                FileSync.syncDirectory(target.toAbsolutePath().getParent());
+                if (durable) {
+                    FileSync.syncDirectory(target.toAbsolutePath().getParent());
+                }
             } catch (IOException e) {
                 deleteQuietly(tmp);
                 throw new UncheckedIOException(e);

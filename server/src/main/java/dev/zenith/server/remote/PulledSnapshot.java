@@ -70,7 +70,7 @@ final class PulledSnapshot {
         return e.isEmpty() ? Optional.empty() : Optional.ofNullable(json(e.get()).getString("commit_time"));
     }
 
-    void writeInto(Store store) throws IOException {
+    void writeInto(Store store, PhaseTimes times) throws IOException {
         Progress progress = Progress.current();
         progress.phase("adding the snapshot's timelines");
         for (TimelineStep step : manifest.lineage()) {
@@ -85,17 +85,19 @@ final class PulledSnapshot {
                 store.pgTimelines().saveHistory(id, Files.readAllBytes(blob(staging, history.get())));
             }
         }
-        importImage(store, progress);
+        times.lap("timelines");
+        importImage(store, progress, times);
         for (TimelineStep step : manifest.lineage()) {
             appendWal(store, TimelineId.parse(step.timeline()), progress);
         }
+        times.lap("WAL");
         TimelineId root = TimelineId.parse(manifest.lineage().get(0).timeline());
         if (store.documents().get(DocumentStore.MAIN_TIMELINE_KEY).isEmpty()) {
             store.documents().put(DocumentStore.MAIN_TIMELINE_KEY, root.toString().getBytes(StandardCharsets.UTF_8));
         }
     }
 
-    private void importImage(Store store, Progress progress) throws IOException {
+    private void importImage(Store store, Progress progress, PhaseTimes times) throws IOException {
         List<Manifest.Entry> files = objects("image");
         Manifest.Entry anchor = objects("anchor").get(0);
         TimelineId timeline = TimelineId.parse(anchor.labels().get("timeline"));
@@ -117,9 +119,11 @@ final class PulledSnapshot {
             Files.createDirectories(target.getParent());
             Files.copy(blob(staging, f), target);
         }
+        times.lap("staging the image");
         progress.phase("storing the image at " + lsn);
         store.images().importDataDirectory(timeline, dir, lsn, redo, RelationFilter.all(), progress.ofImport());
         FileTrees.delete(dir);
+        times.lap("image");
     }
 
     /** A path of the image, refused when it would leave the directory (a hostile manifest). */

@@ -5,6 +5,7 @@ import dev.zenith.objectstore.catalogue.Compatibility;
 import dev.zenith.objectstore.catalogue.SnapshotCatalogue;
 import dev.zenith.objectstore.catalogue.SnapshotManifest;
 import dev.zenith.objectstore.catalogue.SnapshotRef;
+import dev.zenith.objectstore.format.ContentHash;
 import dev.zenith.objectstore.format.Manifest;
 import dev.zenith.objectstore.transfer.Downloader;
 import dev.zenith.objectstore.transfer.TransferSettings;
@@ -24,13 +25,17 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Semaphore;
@@ -72,6 +77,7 @@ final class SnapshotPull {
         Progress progress = Progress.current();
         progress.allowCancel(); // until it writes into the storage, a pull has only downloaded into its staging directory
         progress.phase("reading " + fullName + " on " + remote.name());
+        PhaseTimes times = new PhaseTimes();
         try (ObjectStore objects = RemoteStores.open(remote);
              Downloader downloader = new Downloader(objects, TransferSettings.defaults())) {
             SnapshotManifest manifest = new SnapshotCatalogue(objects, settle).get(ref).map(SnapshotCatalogue.Published::manifest)
@@ -86,10 +92,12 @@ final class SnapshotPull {
                         + here.get().storageName() + ", LSN " + here.get().lsn() + "); destroy it first: zenith snapshot destroy " + fullName);
             }
             List<String> warnings = check(manifest, storageName);
+            times.lap("manifest");
             Path staging = home.resolve("pulls").resolve(manifest.contentId());
             try {
                 management.unlocked(() -> download(downloader, manifest, staging, progress));
                 progress.checkCancelled(); // the last point: what follows writes into the storage
+                times.lap("download");
             } catch (JobCancelledException e) {
                 FileTrees.delete(staging); // a cancelled pull keeps nothing (a killed one keeps what it got, to resume)
                 throw e;
@@ -101,13 +109,15 @@ final class SnapshotPull {
                 storage = computes.attachStorage(storageName, "native",
                         home.resolve("storages").resolve(storageName).toString(), StorageRegistry.DEFAULT_PITR);
             }
+            times.lap("storage");
             PulledSnapshot pulled = new PulledSnapshot(manifest, staging);
-            pulled.writeInto(storage.store());
+            pulled.writeInto(storage.store(), times);
             Instant commitTime = pulled.commitTime().map(Instant::parse).orElse(null);
             computes.snapshots().create(fullName, false, storage.name(), new HistoryPoint(TimelineId.parse(manifest.timeline()),
                     Lsn.of(manifest.lsn()), fullName, null, commitTime));
+            times.lap("naming the snapshot");
             FileTrees.delete(staging);
-            LOG.info("pulled " + fullName + " from " + remote.name() + " into storage " + storage.name()
+            LOG.info("pulled " + fullName + " from " + remote.name() + " into storage " + storage.name() + " in " + times
                     + (warnings.isEmpty() ? "" : "; " + String.join("; ", warnings)));
             return answer(manifest, remote, storage.name(), warnings).put("status", "pulled")
                     .put("bytes_received", downloader.progress().snapshot().sentBytes());
@@ -131,9 +141,9 @@ final class SnapshotPull {
         Files.createDirectories(staging);
         List<Manifest.Entry> missing = new ArrayList<>();
         long total = 0;
+        Set<ContentHash> seen = new HashSet<>();
         for (Manifest.Entry e : manifest.objects()) {
-            // present under its hash: verified when it arrived (the downloader renames only verified content)
-            if (!Files.exists(PulledSnapshot.blob(staging, e)) && missing.stream().noneMatch(m -> m.hash().equals(e.hash()))) {
+            if (seen.add(e.hash()) && !intact(PulledSnapshot.blob(staging, e), e.hash())) {
                 missing.add(e);
                 total += e.contentLength();
             }
@@ -160,7 +170,8 @@ final class SnapshotPull {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted", x);
             }
-            pending.add(downloader.downloadTo(e.key(), e.hash(), e.contentLength(), PulledSnapshot.blob(staging, e))
+            // not synced: staging is re-verified by the next attempt (intact), and the store syncs what it takes
+            pending.add(downloader.downloadTo(e.key(), e.hash(), e.contentLength(), PulledSnapshot.blob(staging, e), false)
                     .whenComplete((p, failure) -> {
                         inFlight.release();
                         if (failure == null) {
@@ -177,6 +188,24 @@ final class SnapshotPull {
             }
         }
         return null;
+    }
+
+    /**
+     * Whether an earlier attempt left {@code blob} with the content it is named by. The downloader renamed it
+     * only once verified, but did not sync it: after a crash it may be empty or torn, so it is hashed again.
+     */
+    private static boolean intact(Path blob, ContentHash hash) throws IOException {
+        if (!Files.exists(blob)) {
+            return false;
+        }
+        MessageDigest digest = ContentHash.newDigest();
+        try (InputStream in = Files.newInputStream(blob)) {
+            byte[] buf = new byte[1 << 16];
+            for (int n = in.read(buf); n >= 0; n = in.read(buf)) {
+                digest.update(buf, 0, n);
+            }
+        }
+        return ContentHash.of(digest.digest()).equals(hash);
     }
 
     private static JsonObject answer(SnapshotManifest m, Remote remote, String storage, List<String> warnings) {
