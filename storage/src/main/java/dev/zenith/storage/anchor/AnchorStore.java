@@ -132,7 +132,13 @@ public final class AnchorStore {
                 b.get(p);
                 byte[] hash = new byte[32];
                 b.get(hash);
-                files.put(new String(p, StandardCharsets.UTF_8), Blobs.get(tables.blobs(), txn, Blobs.hex(hash)));
+                String path = new String(p, StandardCharsets.UTF_8);
+                try {
+                    files.put(path, Blobs.get(tables.blobs(), txn, Blobs.hex(hash)));
+                } catch (StoreCorruptException e) { // damage names the file it holds, as an image's does
+                    throw new StoreCorruptException("file " + path + " of the anchor at " + checkpointLsn + " of timeline "
+                            + id + ": " + e.getMessage());
+                }
             }
             return new StoredAnchor(id, checkpointLsn, redo, end, pgTimeline, control, files);
         } catch (BufferUnderflowException | IllegalArgumentException | NegativeArraySizeException e) {
