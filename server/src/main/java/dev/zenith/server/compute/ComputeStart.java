@@ -33,7 +33,7 @@ import java.util.logging.Logger;
  * Blocking.
  */
 final class ComputeStart {
-    private static final Logger LOG = Logger.getLogger(ComputeLifecycle.class.getName());
+    private static final Logger LOG = Logger.getLogger(ComputeStart.class.getName());
 
     private final ZenithConfig config;
     private final PgInstallation pg;

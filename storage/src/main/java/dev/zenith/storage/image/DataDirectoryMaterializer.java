@@ -54,7 +54,7 @@ public final class DataDirectoryMaterializer {
 
     /** The bytes of relation pages an image's directory holds: what {@code bytesWritten} adds up to. */
     public static long pageBytes(ImageManifest image) {
-        return image.relations().stream().mapToLong(RelationSize::blocks).sum() * WalGeometry.BLCKSZ;
+        return RelationSize.pageBytes(image.relations());
     }
 
     /**

@@ -30,6 +30,6 @@ public record VersionedDirectory(ImageManifest smallFiles, byte[] pgControl, Map
 
     /** The bytes of relation pages it holds (what a materialization's progress adds up to). */
     public long pageBytes() {
-        return forks.stream().mapToLong(RelationSize::blocks).sum() * dev.zenith.wal.segment.WalGeometry.BLCKSZ;
+        return RelationSize.pageBytes(forks);
     }
 }
