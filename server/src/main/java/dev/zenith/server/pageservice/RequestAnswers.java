@@ -8,6 +8,7 @@ import dev.zenith.wal.SlruKind;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -29,7 +30,7 @@ final class RequestAnswers {
     record WaitForWal(Lsn lsn, Lsn storedEnd) implements Outcome {
     }
 
-    /** Answered later (a page a redo run makes): the worker that asked is free meanwhile. Never fails. */
+    /** Answered later (a page or SLRU segment a redo run makes): the worker that asked is free meanwhile. Never fails. */
     record Later(CompletableFuture<Answered> answer) implements Outcome {
     }
 
@@ -61,12 +62,12 @@ final class RequestAnswers {
             }
             Lsn at = ((LsnRules.AnswerAt) d).lsn();
             if (request instanceof GetPageRequest g) {
-                CompletableFuture<byte[]> page = t.source().pageLater(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at);
-                if (page.isDone()) {
-                    return new Answered(new GetPageResponse(g, page.join()));
-                }
-                return new Later(page.handle((p, failure) -> failure == null ? new Answered(new GetPageResponse(g, p))
-                        : failedLater(request, failure instanceof CompletionException c && c.getCause() != null ? c.getCause() : failure)));
+                return whenDone(request, t.source().pageLater(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at),
+                        p -> new GetPageResponse(g, p));
+            }
+            if (request instanceof GetSlruSegmentRequest s) {
+                return whenDone(request, t.source().slruSegmentLater(t.timeline(), SlruKind.of(s.kind()), s.segmentNumber(), at),
+                        segment -> new SlruSegmentResponse(s, segment));
             }
             return new Answered(read(t, request, at));
         } catch (CompletionException e) {
@@ -74,6 +75,16 @@ final class RequestAnswers {
         } catch (RuntimeException e) {
             return failed(request, e);
         }
+    }
+
+    /** The answer now if the source has it, else later (a redo run's), without holding this thread. */
+    private static <T> Outcome whenDone(PagestreamRequest request, CompletableFuture<T> result,
+                                        Function<T, PagestreamResponse> response) {
+        if (result.isDone()) {
+            return new Answered(response.apply(result.join()));
+        }
+        return new Later(result.handle((r, failure) -> failure == null ? new Answered(response.apply(r))
+                : failedLater(request, failure instanceof CompletionException c && c.getCause() != null ? c.getCause() : failure)));
     }
 
     /** What a failure of reading the store becomes: an Error answer (the stream goes on), or a bug's exception. */
@@ -102,7 +113,7 @@ final class RequestAnswers {
         }
     }
 
-    /** Every request but GetPage. */
+    /** Sizes and existence: LMDB reads, answered at once. */
     private static PagestreamResponse read(PageTarget t, PagestreamRequest request, Lsn at) {
         if (request instanceof NblocksRequest n) {
             return new NblocksResponse(n, t.source().nblocks(t.timeline(), n.rel().toRelTag(), at));
@@ -110,11 +121,8 @@ final class RequestAnswers {
         if (request instanceof ExistsRequest e) {
             return new ExistsResponse(e, t.source().exists(t.timeline(), e.rel().toRelTag(), at));
         }
-        if (request instanceof DbSizeRequest d) {
-            return new DbSizeResponse(d, t.source().dbSize(t.timeline(), d.dbNode(), at));
-        }
-        GetSlruSegmentRequest s = (GetSlruSegmentRequest) request;
-        return new SlruSegmentResponse(s, t.source().slruSegment(t.timeline(), SlruKind.of(s.kind()), s.segmentNumber(), at));
+        DbSizeRequest d = (DbSizeRequest) request;
+        return new DbSizeResponse(d, t.source().dbSize(t.timeline(), d.dbNode(), at));
     }
 
     static Answered error(RequestHeader h, String message) {

@@ -109,8 +109,17 @@ public final class RedoPageSource implements PageSource {
      */
     @Override
     public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
+        return join(slruSegmentLater(timeline, kind, segment, lsn));
+    }
+
+    /**
+     * As {@link #slruSegment}, with the redo run on the run executor: the caller's thread is free while
+     * PostgreSQL replays (it waits only for the WAL since the base to be decoded, as {@link #pageLater}).
+     */
+    @Override
+    public CompletableFuture<byte[]> slruSegmentLater(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
         try {
-            return images.slruSegment(timeline, kind, segment, lsn);
+            return CompletableFuture.completedFuture(images.slruSegment(timeline, kind, segment, lsn));
         } catch (PageUnavailableException e) {
             if (e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
                 throw e;
@@ -122,57 +131,61 @@ public final class RedoPageSource implements PageSource {
         Lsn target = Optional.ofNullable(interval(timeline, state.redoPoint(), lsn).lastRecordEndAtOrBefore(lsn))
                 .orElse(state.target());
         String path = kind.segmentPath(segment);
-        byte[] content = slrusAt(timeline, target).get(path);
-        if (content == null) {
-            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
-                    "SLRU segment " + path + " does not exist at " + lsn);
-        }
-        return content;
+        return slrusAt(timeline, target).thenApply(files -> {
+            byte[] content = files.get(path);
+            if (content == null) {
+                throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                        "SLRU segment " + path + " does not exist at " + lsn);
+            }
+            return content;
+        });
     }
 
     /** Every SLRU segment file at the target, by one redo run (shared by concurrent askers, kept for the next). */
-    private Map<String, byte[]> slrusAt(TimelineId timeline, Lsn target) {
+    private CompletableFuture<Map<String, byte[]>> slrusAt(TimelineId timeline, Lsn target) {
         String key = timeline + "@" + target;
         CompletableFuture<Map<String, byte[]>> files;
-        boolean leader = false;
         synchronized (slrus) {
             files = slrus.get(key);
-            if (files == null) {
-                files = new CompletableFuture<>();
-                slrus.put(key, files);
-                leader = true;
+            if (files != null) {
+                return files;
             }
+            files = new CompletableFuture<>();
+            slrus.put(key, files);
         }
-        if (leader) {
-            try {
-                StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
-                        PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
-                        + " can reach " + target));
-                Map<String, byte[]> found = new HashMap<>();
-                redo.run(timeline, start, target, new TreeSet<>(), new PageSink() {
-                    @Override
-                    public void accept(BlockRef block, byte[] page) {
-                    }
+        CompletableFuture<Map<String, byte[]>> led = files;
+        runs.execute(() -> runForSlrus(timeline, target, key, led));
+        return files;
+    }
 
-                    @Override
-                    public boolean wantsSlrus() {
-                        return true;
-                    }
-
-                    @Override
-                    public void acceptSlru(String path, byte[] content) {
-                        found.put(path, content);
-                    }
-                });
-                files.complete(Map.copyOf(found));
-            } catch (IOException | RuntimeException e) {
-                synchronized (slrus) {
-                    slrus.remove(key);
+    private void runForSlrus(TimelineId timeline, Lsn target, String key, CompletableFuture<Map<String, byte[]>> files) {
+        try {
+            StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
+                    PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
+                    + " can reach " + target));
+            Map<String, byte[]> found = new HashMap<>();
+            redo.run(timeline, start, target, new TreeSet<>(), new PageSink() {
+                @Override
+                public void accept(BlockRef block, byte[] page) {
                 }
-                files.completeExceptionally(e);
+
+                @Override
+                public boolean wantsSlrus() {
+                    return true;
+                }
+
+                @Override
+                public void acceptSlru(String path, byte[] content) {
+                    found.put(path, content);
+                }
+            });
+            files.complete(Map.copyOf(found));
+        } catch (IOException | RuntimeException e) {
+            synchronized (slrus) {
+                slrus.remove(key);
             }
+            files.completeExceptionally(e);
         }
-        return join(files);
     }
 
     private static <T> T join(CompletableFuture<T> f) {

@@ -2,6 +2,8 @@ package dev.zenith.server.pageservice;
 
 import dev.zenith.protocol.pagestream.GetPageRequest;
 import dev.zenith.protocol.pagestream.GetPageResponse;
+import dev.zenith.protocol.pagestream.GetSlruSegmentRequest;
+import dev.zenith.protocol.pagestream.SlruSegmentResponse;
 import dev.zenith.protocol.pagestream.PagestreamResponse;
 import dev.zenith.protocol.pagestream.PagestreamVersion;
 import dev.zenith.protocol.pagestream.RelationKey;
@@ -24,13 +26,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * A GetPage that takes a redo run does not hold a page-service worker: with one worker, a page whose
- * stored version is exact at a historical LSN (no change since, by the page index) is answered on another
- * connection while the run is under way, and is the page PostgreSQL wrote; the redo run's page comes after.
+ * A GetPage or GetSlruSegment that takes a redo run does not hold a page-service worker: with one worker, a
+ * page whose stored version is exact at a historical LSN (no change since, by the page index) is answered on
+ * another connection while the run is under way, and is the page PostgreSQL wrote; the redo run's answer comes after.
  */
 @Tag("pg")
 class PageServiceRedoConcurrencyTest {
@@ -68,14 +71,7 @@ class PageServiceRedoConcurrencyTest {
             await(exactClient.openStream(PagestreamVersion.V3, tenant, timeline));
             // pgbench changed every branch row since the stop: this page at that LSN takes a redo run.
             Future<PagestreamResponse> byRedo = redoClient.request(getPage(1, historical, db, branches));
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-            while (!runUnderWay(scratch)) {
-                assertTrue(System.nanoTime() < deadline && !byRedo.isComplete(), "no redo run was seen under way: " + byRedo);
-                Thread.sleep(2);
-            }
-            PagestreamResponse exact = await(exactClient.request(getPage(2, historical, db, quiet)));
-            assertFalse(byRedo.isComplete(), "the redo run ended before the exact read was answered: nothing shown");
-            assertTrue(runUnderWay(scratch), "the redo run ended before the exact read was answered: nothing shown");
+            PagestreamResponse exact = exactReadDuring(byRedo, scratch, () -> exactClient.request(getPage(2, historical, db, quiet)));
             assertArrayEquals(quietOnDisk, ((GetPageResponse) exact).page(), "quiet's block 0 at " + historical);
 
             PagestreamResponse redone = await(byRedo);
@@ -83,11 +79,37 @@ class PageServiceRedoConcurrencyTest {
             long pdLsn = pdLsn(page);
             assertTrue(pdLsn > stopped.value() && pdLsn <= ((historical.value() + 7) & ~7L),
                     "pgbench_branches block 0 at " + historical + " has pd_lsn " + Lsn.of(pdLsn));
+
+            // An SLRU segment between the images is a redo run too (pg_xact at that LSN), and holds no worker either.
+            Future<PagestreamResponse> slruByRedo = redoClient.request(
+                    new GetSlruSegmentRequest(new RequestHeader(3, historical, historical), 0, 0));
+            exact = exactReadDuring(slruByRedo, scratch, () -> exactClient.request(getPage(4, historical, db, quiet)));
+            assertArrayEquals(quietOnDisk, ((GetPageResponse) exact).page(), "quiet's block 0 at " + historical);
+            PagestreamResponse slru = await(slruByRedo);
+            assertInstanceOf(SlruSegmentResponse.class, slru, "pg_xact/0000 at " + historical + ": " + slru);
+            assertTrue(((SlruSegmentResponse) slru).blocks() > 0, "pg_xact/0000 at " + historical + " has no pages");
             await(redoClient.close());
             await(exactClient.close());
         } finally {
             vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * Waits until a redo run is under way for {@code byRedo}, then sends the exact read and checks that its
+     * answer came while the run was still under way; the exact read's answer.
+     */
+    private static PagestreamResponse exactReadDuring(Future<PagestreamResponse> byRedo, Path scratch,
+                                                      Supplier<Future<PagestreamResponse>> exactRead) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (!runUnderWay(scratch)) {
+            assertTrue(System.nanoTime() < deadline && !byRedo.isComplete(), "no redo run was seen under way: " + byRedo);
+            Thread.sleep(2);
+        }
+        PagestreamResponse exact = await(exactRead.get());
+        assertFalse(byRedo.isComplete(), "the redo run ended before the exact read was answered: nothing shown");
+        assertTrue(runUnderWay(scratch), "the redo run ended before the exact read was answered: nothing shown");
+        return exact;
     }
 
     private static GetPageRequest getPage(long reqid, Lsn lsn, int db, int rel) {

@@ -91,6 +91,11 @@ public final class IndexedPageSource implements PageSource {
         return images.slruSegment(timeline, kind, segment, lsn);
     }
 
+    @Override
+    public CompletableFuture<byte[]> slruSegmentLater(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
+        return images.slruSegmentLater(timeline, kind, segment, lsn);
+    }
+
     private static <T> T indexed(Supplier<T> question, Lsn lsn) {
         try {
             return question.get();

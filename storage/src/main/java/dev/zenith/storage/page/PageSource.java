@@ -40,4 +40,9 @@ public interface PageSource {
 
     /** The whole segment file, a multiple of 8 KiB. */
     byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn);
+
+    /** The same, as a future a source completes later when the segment takes long to make (as {@link #pageLater}). */
+    default CompletableFuture<byte[]> slruSegmentLater(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
+        return CompletableFuture.completedFuture(slruSegment(timeline, kind, segment, lsn));
+    }
 }
