@@ -8,42 +8,49 @@ import dev.zenith.protocol.wire.ErrorFields;
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.wal.Lsn;
-import io.vertx.core.Context;
-import io.vertx.core.buffer.Buffer;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.channel.WriteBufferWaterMark;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.net.NetSocket;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One page connection: glues {@link PageServiceSession} to the socket and the worker pool. It runs on
- * its event loop; each request is answered on a worker thread, and answers are written in request
- * order as soon as the oldest is ready, so a client may send many requests before it reads. While
- * {@code max_pipelined_requests} requests are in progress or the socket's write queue is full, it
- * stops decoding and pauses the socket: a slow reader holds the client back instead of making us
- * buffer its answers.
+ * One page connection: glues {@link PageServiceSession} to the channel and the store. Once logged in, its
+ * channel runs on a page I/O thread ({@link PageIoLoops}), which decodes each request, answers it there
+ * and writes the answer: no thread hand-off per request. Answers are written in request order as soon as
+ * the oldest is ready, so a client may send many requests before it reads; an answer that takes a redo run
+ * or waits for WAL comes back to this thread later, and the requests behind it are answered meanwhile.
+ * While {@code max_pipelined_requests} requests are in progress or the channel's write buffer is full, it
+ * stops decoding and reading: a slow reader holds the client back instead of making us buffer its answers.
+ * Every method runs on the connection's I/O thread, except {@link #fatal} and what runs before the move.
  */
 final class PageConnection {
     private static final Logger LOG = Logger.getLogger(PageConnection.class.getName());
     /** Room for many answers on the way out before we stop taking requests (an answer is 8 KiB). */
     private static final int WRITE_QUEUE_BYTES = 1 << 20;
-    /** Requests per worker task at most, so one connection's burst does not hold a worker for long. */
-    private static final int BATCH = 64;
 
     private final PageService service;
     private final NetSocket socket;
     private final PageServiceSession session;
-    private final Context context;
     /** Requests in progress or answered but not yet written, and stream ends and failures, in client order. */
     private final ArrayDeque<Slot> slots = new ArrayDeque<>();
+    /** The channel and its page I/O thread, once moved there. */
+    private volatile Channel channel;
+    private volatile EventLoop loop;
     private PageTarget target;
     private boolean paused;
-    private boolean closed;
+    private volatile boolean closed;
 
     /** One place in the order of what the client sent. */
     private static final class Slot {
@@ -51,7 +58,7 @@ final class PageConnection {
         final PageServiceEvent.Failed failure;
         PagestreamResponse response;
         MessageConsumer<String> walFollower;
-        long walTimer = -1;
+        ScheduledFuture<?> walTimer;
 
         Slot(PagestreamRequest request, PageServiceEvent.Failed failure) {
             this.request = request;
@@ -67,17 +74,58 @@ final class PageConnection {
         this.service = service;
         this.socket = socket;
         this.session = session;
-        this.context = service.vertx().getOrCreateContext();
     }
 
+    /** On the socket's Vert.x event loop: what the client sends until the move is decoded after it. */
     void start() {
-        socket.setWriteQueueMaxSize(WRITE_QUEUE_BYTES);
-        socket.handler(this::received);
-        socket.drainHandler(v -> pump());
+        socket.handler(data -> session.feed(ByteBuffer.wrap(data.getBytes())));
         socket.closeHandler(v -> closed());
-        socket.exceptionHandler(e -> LOG.log(Level.FINE, "page connection error", e));
         socket.resume(); // the login may have paused it (a throttled answer); what it holds comes to us now
-        pump(); // the client may have sent its command with its password
+        service.ioLoops().adopt(socket, new Handler()).whenComplete((ch, failure) -> {
+            if (failure != null) {
+                LOG.log(Level.FINE, "page connection lost while moving to its I/O thread", failure);
+                closed();
+                return;
+            }
+            ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(WRITE_QUEUE_BYTES / 2, WRITE_QUEUE_BYTES));
+            channel = ch;
+            loop = ch.eventLoop();
+            if (closed) {
+                ch.close(); // told to end (shutdown, detach) while moving
+                return;
+            }
+            pump(); // the client may have sent its command with its password
+        });
+    }
+
+    /** The channel's events on its I/O thread. */
+    private final class Handler extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf data = (ByteBuf) msg;
+            try {
+                session.feed(data.nioBuffer());
+            } finally {
+                data.release();
+            }
+            pump();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            pump();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            closed();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.log(Level.FINE, "page connection error", cause);
+            close();
+        }
     }
 
     boolean reads(Store store) {
@@ -85,15 +133,9 @@ final class PageConnection {
         return t != null && t.store() == store;
     }
 
-    private void received(Buffer data) {
-        session.feed(ByteBuffer.wrap(data.getBytes()));
-        pump();
-    }
-
     /**
-     * Decodes and dispatches what the client sent while there is room, writes what is answered in order.
-     * The requests decoded in one go are answered by one worker task (up to {@link #BATCH} each): a
-     * pipelining client costs one thread hand-over per batch, not per request.
+     * Decodes and answers what the client sent while there is room, writes what is answered in order, and
+     * stops or starts reading the channel by whether there is room.
      */
     private void pump() {
         // Writing answers makes room for more requests: go on until neither makes progress.
@@ -106,21 +148,16 @@ final class PageConnection {
         if (closed) {
             return;
         }
-        // The flag first: resume() hands over what arrived meanwhile at once, and so calls us again.
         boolean busy = busy();
-        if (busy && !paused) {
-            paused = true;
-            socket.pause();
-        } else if (!busy && paused) {
-            paused = false;
-            socket.resume();
+        if (busy != paused) {
+            paused = busy;
+            channel.config().setAutoRead(!busy);
         }
     }
 
-    /** Decodes and dispatches while there is room; whether anything was decoded. */
+    /** Decodes and answers while there is room; whether anything was decoded. */
     private boolean decode() {
         boolean any = false;
-        List<Slot> batch = new ArrayList<>();
         while (!closed && !busy()) {
             PageServiceEvent e = session.next();
             if (e == null) {
@@ -130,41 +167,27 @@ final class PageConnection {
             if (e instanceof PageServiceEvent.Request r) {
                 Slot s = new Slot(r.request(), null);
                 slots.add(s);
-                batch.add(s);
-                if (batch.size() == BATCH) {
-                    answer(batch);
-                    batch = new ArrayList<>();
-                }
+                answer(s);
             } else {
-                answer(batch);
-                batch = new ArrayList<>();
                 handle(e);
             }
         }
-        answer(batch);
         return any;
     }
 
     private boolean busy() {
-        return slots.size() >= service.settings().maxPipelinedRequests() || socket.writeQueueFull();
+        return slots.size() >= service.settings().maxPipelinedRequests() || !channel.isWritable();
     }
 
     private void handle(PageServiceEvent e) {
         if (e instanceof PageServiceEvent.StreamRequested c) {
-            service.blocking(() -> service.resolve(c.command())).onComplete(ar -> {
-                if (closed) {
-                    return;
-                }
-                if (ar.succeeded()) {
-                    target = ar.result();
-                    session.startStreaming(c.command().version());
-                } else {
-                    Throwable t = ar.cause();
-                    session.refuse(ErrorFields.of("ERROR", "3D000", t instanceof PageService.UnknownTargetException
-                            ? t.getMessage() : "cannot open the page stream: " + t));
-                }
-                pump();
-            });
+            try {
+                target = service.resolve(c.command());
+                session.startStreaming(c.command().version());
+            } catch (PageService.UnknownTargetException | RuntimeException t) {
+                session.refuse(ErrorFields.of("ERROR", "3D000", t instanceof PageService.UnknownTargetException
+                        ? t.getMessage() : "cannot open the page stream: " + t));
+            }
         } else if (e instanceof PageServiceEvent.StreamEnded) {
             slots.add(new Slot(null, null));
         } else if (e instanceof PageServiceEvent.Failed f) {
@@ -175,30 +198,25 @@ final class PageConnection {
         // QueryRefused: the session queued its answer, which writeAnswered sends.
     }
 
-    /** Answers the requests on a worker thread, in one task. */
-    private void answer(List<Slot> batch) {
-        if (batch.isEmpty()) {
-            return;
+    /** Answers the request here (store reads), or arranges for its answer to come later. */
+    private void answer(Slot s) {
+        RequestAnswers.Outcome o;
+        try {
+            o = service.answers().answer(target, s.request);
+        } catch (RuntimeException bug) {
+            LOG.log(Level.WARNING, "page service: answering " + RequestAnswers.describe(s.request) + " failed", bug);
+            o = RequestAnswers.error(s.request.header(), "internal error: " + bug);
         }
-        PageTarget t = target;
-        service.blocking(() -> {
-            RequestAnswers.Outcome[] outcomes = new RequestAnswers.Outcome[batch.size()];
-            for (int i = 0; i < outcomes.length; i++) {
-                outcomes[i] = service.answers().answer(t, batch.get(i).request);
+        outcome(s, o);
+    }
+
+    /** Runs on the connection's I/O thread (from a redo run's thread, the event bus, ...), unless it closed. */
+    private void onLoop(Runnable task) {
+        loop.execute(() -> {
+            if (!closed) {
+                task.run();
+                pump();
             }
-            return outcomes;
-        }).onComplete(ar -> {
-            if (closed) {
-                return;
-            }
-            for (int i = 0; i < batch.size(); i++) {
-                Slot s = batch.get(i);
-                if (ar.failed()) {
-                    LOG.log(Level.WARNING, "page service: answering " + RequestAnswers.describe(s.request) + " failed", ar.cause());
-                }
-                outcome(s, ar.succeeded() ? ar.result()[i] : RequestAnswers.error(s.request.header(), "internal error: " + ar.cause()));
-            }
-            pump();
         });
     }
 
@@ -210,13 +228,8 @@ final class PageConnection {
             stopWaiting(s);
             s.response = a.response();
         } else if (o instanceof RequestAnswers.Later later) {
-            // A redo run makes the page on its own threads; the answer comes back to this event loop.
-            later.answer().thenAccept(a -> context.runOnContext(v -> {
-                if (!closed) {
-                    outcome(s, a);
-                    pump();
-                }
-            }));
+            // A redo run makes the page on its own threads; the answer comes back to this thread.
+            later.answer().thenAccept(a -> onLoop(() -> outcome(s, a)));
         } else {
             waitForWal(s, (RequestAnswers.WaitForWal) o);
         }
@@ -231,8 +244,8 @@ final class PageConnection {
             return; // already waiting: this was an answer to a wake-up that came too early
         }
         long timeoutMs = service.settings().waitLsnTimeoutMs();
-        s.walTimer = service.vertx().setTimer(timeoutMs, id -> {
-            s.walTimer = -1;
+        s.walTimer = loop.schedule(() -> {
+            s.walTimer = null;
             if (!closed && s.response == null) {
                 stopWaiting(s);
                 s.response = RequestAnswers.error(s.request.header(), "timed out after " + timeoutMs
@@ -240,14 +253,21 @@ final class PageConnection {
                         + " (stored up to " + wait.storedEnd() + ")").response();
                 pump();
             }
-        });
+        }, timeoutMs, TimeUnit.MILLISECONDS);
+        // The WAL receiver's events come on a Vert.x event loop: each asks again on this thread.
         s.walFollower = service.vertx().eventBus().consumer(WalReceiver.walDurableAddress(target.timeline()), m -> {
             if (!Lsn.parse(m.body()).isBefore(wait.lsn())) {
-                answer(List.of(s));
+                onLoop(() -> askAgain(s));
             }
         });
         // WAL stored between our look at the store and the subscription would otherwise wait for more.
-        s.walFollower.completion().onComplete(v -> answer(List.of(s)));
+        s.walFollower.completion().onComplete(v -> onLoop(() -> askAgain(s)));
+    }
+
+    private void askAgain(Slot s) {
+        if (s.response == null) {
+            answer(s);
+        }
     }
 
     private void stopWaiting(Slot s) {
@@ -255,9 +275,9 @@ final class PageConnection {
             s.walFollower.unregister();
             s.walFollower = null;
         }
-        if (s.walTimer >= 0) {
-            service.vertx().cancelTimer(s.walTimer);
-            s.walTimer = -1;
+        if (s.walTimer != null) {
+            s.walTimer.cancel(false);
+            s.walTimer = null;
         }
     }
 
@@ -285,13 +305,18 @@ final class PageConnection {
 
     private void write() {
         if (!closed && session.hasOutbound()) {
-            socket.write(Buffer.buffer(session.drainOutbound()));
+            channel.writeAndFlush(Unpooled.wrappedBuffer(session.drainOutbound()), channel.voidPromise());
         }
     }
 
     /** Ends the connection at once with a FATAL error (shutdown, storage detached); from any thread. */
     void fatal(String sqlState, String message) {
-        context.runOnContext(v -> {
+        EventLoop l = loop;
+        if (l == null) {
+            closed = true; // still moving to its I/O thread: the move closes it
+            return;
+        }
+        l.execute(() -> {
             if (closed) {
                 return;
             }
@@ -303,17 +328,14 @@ final class PageConnection {
     }
 
     private void close() {
-        if (!closed) {
-            socket.close();
+        if (!closed && channel != null) {
+            channel.close();
         }
         closed();
     }
 
     private void closed() {
-        if (closed) {
-            return;
-        }
-        closed = true;
+        closed = true; // fatal() before the move sets it too: the rest is done here, once or again
         slots.forEach(this::stopWaiting);
         slots.clear();
         service.forget(this);

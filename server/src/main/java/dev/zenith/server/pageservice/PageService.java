@@ -10,23 +10,21 @@ import dev.zenith.storage.page.PageSource;
 import dev.zenith.storage.timeline.TimelineId;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.WorkerExecutor;
 import io.vertx.core.net.NetSocket;
 
 import java.util.Collections;
 import java.util.Map;
 import java.util.Set;
 import java.util.WeakHashMap;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
 
 /**
  * The page service: Neon's pagestream (v2 and v3) on normal connections of the pg port, after the
- * WAL service's start-up and authentication. What every page connection shares: the worker pool that
- * reads the store (no event loop does), the page sources, and the settings. Answers come from a
+ * WAL service's start-up and authentication. What every page connection shares: the page I/O threads that
+ * its channel moves to once logged in, which read the store (no Vert.x event loop does), the page sources,
+ * and the settings. Answers come from a
  * {@link PageSource} per storage, given by the daemon: relation sizes and existence at any LSN the page
  * index covers ({@code IndexedPageSource}), pages from page versions, with redo where none is exact
  * ({@code redo.RedoPageSource}).
@@ -36,7 +34,7 @@ public final class PageService {
     private final ZenithConfig.PageServiceSettings settings;
     private final StorageRegistry storages;
     private final RequestAnswers answers;
-    private final WorkerExecutor worker;
+    private final PageIoLoops ioLoops;
     /** Weak on the store: a detached storage's source goes with it. */
     private final Map<Store, PageSource> sources = Collections.synchronizedMap(new WeakHashMap<>());
     private final Function<Store, PageSource> sourceOf;
@@ -51,7 +49,7 @@ public final class PageService {
         this.storages = storages;
         BoundsCache bounds = new BoundsCache(vertx, writers);
         this.answers = new RequestAnswers(bounds);
-        this.worker = vertx.createSharedWorkerExecutor("zenith-pageservice", settings.workers(), 10, TimeUnit.MINUTES);
+        this.ioLoops = new PageIoLoops(vertx, settings.workers());
         storages.onDetach(s -> {
             bounds.forget(s.store());
             connections.stream().filter(c -> c.reads(s.store()))
@@ -59,7 +57,10 @@ public final class PageService {
         });
     }
 
-    /** Takes over an authenticated normal connection; {@code decoder} may hold bytes the client already sent. */
+    /**
+     * Takes over an authenticated normal connection (on its Vert.x event loop, which it then leaves for a page
+     * I/O thread); {@code decoder} may hold bytes the client already sent.
+     */
     public void serve(NetSocket socket, FrontendDecoder decoder) {
         PageConnection c = new PageConnection(this, socket, new PageServiceSession(decoder));
         connections.add(c);
@@ -89,8 +90,8 @@ public final class PageService {
         }
     }
 
-    <T> Future<T> blocking(Callable<T> work) {
-        return worker.executeBlocking(work, false);
+    PageIoLoops ioLoops() {
+        return ioLoops;
     }
 
     Vertx vertx() {
@@ -105,9 +106,9 @@ public final class PageService {
         return settings;
     }
 
-    /** Ends every page connection, then the worker pool. */
+    /** Ends every page connection, then the page I/O threads. */
     public Future<Void> close() {
         connections.forEach(c -> c.fatal("57P01", "zenith is shutting down"));
-        return worker.close();
+        return Future.fromCompletionStage(ioLoops.close());
     }
 }
