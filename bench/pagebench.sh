@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The page service against the physical limit, in one run: GetPage@LSN at the latest LSN of a pgbench
-# database (scale 10) whose compute stopped cleanly (so every page is served from stored versions, the
-# only ones the store answers exactly today), with zenith pagebench, and a loopback echo peer that answers
-# a 42-byte request with 8 KiB (pagebench runs it first, with the same connections and queue depth).
-# Each connection count runs twice: the first pass warms the daemon's JIT and is not reported. The last run
-# checks every page against the stopped compute's own files (--verify).
-# Measures only once the daemon's background work after pgbench -i is done (see wait_background).
-# Reports per connection count: p50 against the echo's, p99, answers per second.
+# database (scale 10) whose compute stopped cleanly (so every page is served from stored versions), with
+# zenith pagebench, and a loopback echo peer that answers a 42-byte request with 8 KiB (pagebench runs it
+# first, with the same connections and queue depth).
+# Each connection count runs twice: the first pass warms the daemon's JIT and is not reported. Then a
+# verified run checks every page against the stopped compute's own files (--verify).
+# Then (WRITES=1, the default): the compute runs pgbench (2 clients) and writes; at the latest LSN while it
+# writes (8 connections, with the echo); and at a historical LSN whose pages are versioned (the checkpoint
+# of that pgbench run, once the daemon materialized it), a cold and a warm pass.
+# Measures only once the daemon's background work is done (see wait_background).
+# Reports per pass: p50 against the echo's, p99, answers per second; and the load average at the start.
 # Needs the jars built (./zenith start once, or mvn package); ZENITH_NO_BUILD is set here.
-# Usage: bench/pagebench.sh   (SCALE, DURATION, CONNECTIONS, DEPTH override 10, 10, "1 8", 1)
+# Usage: bench/pagebench.sh   (SCALE, DURATION, CONNECTIONS, DEPTH, WRITES override 10, 10, "1 8", 1, 1)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SCALE=${SCALE:-10}; DURATION=${DURATION:-10}; CONNECTIONS=${CONNECTIONS:-"1 8"}; DEPTH=${DEPTH:-1}
+SCALE=${SCALE:-10}; DURATION=${DURATION:-10}; CONNECTIONS=${CONNECTIONS:-"1 8"}; DEPTH=${DEPTH:-1}; WRITES=${WRITES:-1}
 source "$ROOT/bench/common.sh"
 bench_workdir zenith-pagebench
 export ZENITH_NO_BUILD=1
@@ -58,21 +61,22 @@ echo "== background work done after $((SECONDS - wait_started)) s" >&2
 bench() { # connections, extra args... -> pagebench's JSON
   "$ROOT/zenith" pagebench bench -c "$1" -d "$DEPTH" --duration "${DURATION}s" --warmup 2s --json "${@:2}" 2>>"$WORK/progress.log"
 }
-report() { # connections JSON
+report() { # label JSON
   python3 - "$1" "$2" <<'PY'
 import json, sys
 c, r = sys.argv[1], json.loads(sys.argv[2])
 e, p = r["echo"], r["pages"]
-print(f"{c} connection(s) x depth {r['depth']}: pages p50 {p['latency_us']['p50']:.0f} us = {r['p50_ratio_to_echo']:.2f}x echo "
+print(f"{c}: {r['connections']} connection(s) x depth {r['depth']}: pages p50 {p['latency_us']['p50']:.0f} us = {r['p50_ratio_to_echo']:.2f}x echo "
       f"({e['latency_us']['p50']:.0f} us), p99 {p['latency_us']['p99']:.0f} us (echo {e['latency_us']['p99']:.0f}), "
       f"p99.9 {p['latency_us']['p99_9']:.0f} us, mean {p['latency_us']['mean']:.0f} us; "
       f"{p['requests_per_second']} pages/s (echo {e['requests_per_second']}/s); errors {p['errors']}, mismatches {p['mismatches']}")
 PY
 }
 
+echo "== load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for c in $CONNECTIONS; do
   bench "$c" >/dev/null # warm-up pass
-  report "$c" "$(bench "$c")"
+  report "latest, stopped pg" "$(bench "$c")"
 done
 echo "== verify: every page of a ${DURATION}s run at 8 connections against the stopped compute's files" >&2
 bench 8 --verify "$PGDATA" --no-echo | python3 -c '
@@ -82,3 +86,23 @@ p = r["pages"]
 print("verified, 8 connection(s) x depth %d: %d pages compared with the stopped compute files, %d mismatches, %d errors; %d pages/s"
       % (r["depth"], p["requests"], p["mismatches"], p["errors"], p["requests_per_second"]))
 '
+
+[ "$WRITES" = 1 ] || exit 0
+echo "== the compute writes: pgbench -c 2 for 15 s, a checkpoint (the historical LSN), 5 s more" >&2
+"$ROOT/zenith" pg start -n bench >/dev/null
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T 15 postgres >>"$WORK/init.log" 2>&1
+HISTORICAL=$(Q "$ZPORT" "CHECKPOINT; SELECT checkpoint_lsn FROM pg_control_checkpoint()")
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T 5 postgres >>"$WORK/init.log" 2>&1
+echo "== latest LSN while pgbench writes (8 connections)" >&2
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T $((3 * DURATION + 10)) postgres >"$WORK/writes.log" 2>&1 &
+WRITER=$!
+sleep 2
+report "latest, pgbench writing" "$(bench 8)"
+wait "$WRITER" || true
+echo "== pgbench while measured: $(grep -m1 '^tps' "$WORK/writes.log" || echo '?')" >&2
+"$ROOT/zenith" pg stop -n bench >/dev/null
+echo "== waiting for the daemon's background work (materialization of the checkpoints)" >&2
+wait_background
+echo "== historical LSN $HISTORICAL (a checkpoint, materialized): cold, then warm" >&2
+report "historical $HISTORICAL, cold" "$(bench 8 --lsn "$HISTORICAL")"
+report "historical $HISTORICAL, warm" "$(bench 8 --lsn "$HISTORICAL")"

@@ -214,12 +214,8 @@ public final class RedoPageSource implements PageSource {
      */
     @Override
     public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
-        try {
+        if (images.covers(timeline, lsn)) {
             return CompletableFuture.completedFuture(images.page(timeline, rel, block, lsn));
-        } catch (PageUnavailableException e) {
-            if (e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
-                throw e;
-            }
         }
         if (beyondTheEnd(timeline, rel, block, lsn)) {
             return CompletableFuture.completedFuture(new byte[WalGeometry.BLCKSZ]);

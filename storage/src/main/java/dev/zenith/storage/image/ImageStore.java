@@ -132,9 +132,8 @@ public final class ImageStore {
      * that keep manifests they decoded before.
      */
     public Optional<Lsn> latestImageLsnAtOrBefore(TimelineId id, Lsn lsn) {
-        try (Txn<byte[]> txn = tables.read()) {
-            return latestImageEntry(txn, timelines.lineage(txn, id, lsn)).map(hit -> Keys.lsnAt(hit[0], Keys.TL));
-        }
+        // once per GetPage that is not in a known image window: a reused read transaction
+        return tables.reading(txn -> latestImageEntry(txn, timelines.lineage(txn, id, lsn)).map(hit -> Keys.lsnAt(hit[0], Keys.TL)));
     }
 
     /**

@@ -95,24 +95,27 @@ public final class PageIndex {
         if (rel.fork() == ForkNumber.VISIBILITY_MAP) {
             indexer.catchUp(id, upTo); // map bits cleared without a block reference are only in the index
         }
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
-            Lsn indexed = indexedEnd(txn, id, upTo);
-            for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
-                Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
-                if (!aligned(after).isBefore(bound)) {
-                    continue;
-                }
-                byte[] prefix = Keys.page(step.timeline(), rel, block, Lsn.INVALID);
-                for (boolean ok = c.get(Keys.page(step.timeline(), rel, block, aligned(after).plus(1)), GetOp.MDB_SET_RANGE);
-                     ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
-                             && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(bound); ok = c.next()) {
-                    if (counts(c.val())) {
-                        return true;
+        // once per GetPage that is not in an image's window: a reused read transaction
+        return tables.reading(txn -> {
+            try (TableCursor c = tables.blockChanges().openCursor(txn)) {
+                Lsn indexed = indexedEnd(txn, id, upTo);
+                for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
+                    Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
+                    if (!aligned(after).isBefore(bound)) {
+                        continue;
+                    }
+                    byte[] prefix = Keys.page(step.timeline(), rel, block, Lsn.INVALID);
+                    for (boolean ok = c.get(Keys.page(step.timeline(), rel, block, aligned(after).plus(1)), GetOp.MDB_SET_RANGE);
+                         ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
+                                 && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(bound); ok = c.next()) {
+                        if (counts(c.val())) {
+                            return true;
+                        }
                     }
                 }
+                return indexed.isBefore(upTo) && changedAbove(txn, id, rel, block, Lsn.max(after, indexed), upTo);
             }
-            return indexed.isBefore(upTo) && changedAbove(txn, id, rel, block, Lsn.max(after, indexed), upTo);
-        }
+        });
     }
 
     /** The last record redo applies that changed the block, at or before {@code atOrBefore} (its aligned end). */
@@ -213,16 +216,19 @@ public final class PageIndex {
     /** The fork's block count at {@code at}; empty when it does not exist. FSM forks are not tracked: ask elsewhere. */
     public OptionalLong nblocks(TimelineId id, RelTag rel, Lsn at) {
         indexer.catchUp(id, at);
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.relSizes().openCursor(txn)) {
-            requireCovered(txn, id, at);
-            for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
-                byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
-                if (hit != null) {
-                    return IndexValues.forkSizeOf(hit[1]);
+        // once per GetPage that is not in an image's window: a reused read transaction
+        return tables.reading(txn -> {
+            try (TableCursor c = tables.relSizes().openCursor(txn)) {
+                requireCovered(txn, id, at);
+                for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
+                    byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
+                    if (hit != null) {
+                        return IndexValues.forkSizeOf(hit[1]);
+                    }
                 }
+                return GONE;
             }
-            return GONE;
-        }
+        });
     }
 
     public boolean exists(TimelineId id, RelTag rel, Lsn at) {

@@ -114,17 +114,21 @@ public final class PageIndexer {
 
     /** Indexes until the index answers at {@code at} on the timeline, or its stored records run out. */
     public void catchUp(TimelineId id, Lsn at) {
-        Timeline t;
-        try (Txn<byte[]> txn = tables.read()) {
-            t = timelines.require(txn, id);
+        // The common case (indexed far enough) cheaply: once per page-service question, in a reused transaction.
+        Timeline[] owner = new Timeline[1];
+        boolean indexed = tables.reading(txn -> {
+            Timeline t = timelines.require(txn, id);
             while (t.parent() != null && !at.isAfter(t.branchLsn())) {
                 t = timelines.require(txn, t.parent());
             }
+            owner[0] = t;
             IndexWatermark w = PageIndex.watermark(tables, txn, t.id());
-            if (w != null && !PageIndex.aligned(at).isAfter(PageIndex.aligned(w.upTo()))) {
-                return; // the common case, cheaply
-            }
+            return w != null && !PageIndex.aligned(at).isAfter(PageIndex.aligned(w.upTo()));
+        });
+        if (indexed) {
+            return;
         }
+        Timeline t = owner[0];
         synchronized (this) {
             catchUpFrom(t, at);
         }

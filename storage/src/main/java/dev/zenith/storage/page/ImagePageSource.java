@@ -129,6 +129,23 @@ public final class ImagePageSource implements PageSource {
         return content;
     }
 
+    /**
+     * Whether an image's window holds {@code lsn}, so that this source answers there (blocking: may read the
+     * store). Cheaper than catching NOT_MATERIALIZED: a caller that tries another source first asks this.
+     */
+    public boolean covers(TimelineId timeline, Lsn lsn) {
+        Window known = covering(timeline, lsn);
+        if (known != null) {
+            return true;
+        }
+        Window w = newestAtOrBefore(timeline, lsn);
+        if (w == null || !w.covers(lsn)) {
+            return false;
+        }
+        lastUsed.put(timeline, w);
+        return true;
+    }
+
     /** The window holding {@code lsn} on the timeline's lineage, or NOT_MATERIALIZED. */
     private Window window(TimelineId timeline, Lsn lsn) {
         // No other image can lie inside a window (its checkpoint record would be a record there), so a
@@ -138,21 +155,32 @@ public final class ImagePageSource implements PageSource {
         if (known != null) {
             return known;
         }
-        Lsn imageLsn = images.latestImageLsnAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
-                PageUnavailableException.Reason.NOT_MATERIALIZED, "not materialized at " + lsn
-                        + " yet: timeline " + timeline + " has no image at or below it"));
+        Window w = newestAtOrBefore(timeline, lsn);
+        if (w == null) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED, "not materialized at "
+                    + lsn + " yet: timeline " + timeline + " has no image at or below it");
+        }
+        if (!w.covers(lsn)) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
+                    "page not materialized at " + lsn + " yet: the store has exact pages and sizes at its images;"
+                            + " the newest at or below " + lsn + " is exact from " + w.image().lsn() + " to " + w.end());
+        }
+        lastUsed.put(timeline, w);
+        return w;
+    }
+
+    /** The window of the newest image at or below {@code lsn}, or null when there is none. */
+    private Window newestAtOrBefore(TimelineId timeline, Lsn lsn) {
+        Lsn imageLsn = images.latestImageLsnAtOrBefore(timeline, lsn).orElse(null);
+        if (imageLsn == null) {
+            return null;
+        }
         Window w = cached(timeline, imageLsn);
         if (w == null) {
             ImageManifest image = images.latestImageAtOrBefore(timeline, lsn).filter(i -> i.lsn().equals(imageLsn))
                     .orElseThrow(() -> new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
                             "the image at " + imageLsn + " went away (garbage collection); ask again"));
             w = remember(timeline, open(timeline, image));
-        }
-        lastUsed.put(timeline, w);
-        if (!w.covers(lsn)) {
-            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
-                    "page not materialized at " + lsn + " yet: the store has exact pages and sizes at its images;"
-                            + " the newest at or below " + lsn + " is exact from " + w.image().lsn() + " to " + w.end());
         }
         return w;
     }
