@@ -13,9 +13,10 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Answers one pagestream request from its target (blocking: LMDB reads; a worker thread's job): the
- * timeline's bounds, {@link LsnRules}, then the {@link dev.zenith.storage.page.PageSource}. Every
- * failure that concerns the request becomes a pagestream Error, so the stream goes on.
+ * Answers one pagestream request from its target (blocking: LMDB reads; a page I/O thread's job, never a
+ * Vert.x event loop's): the timeline's bounds, {@link LsnRules}, then the
+ * {@link dev.zenith.storage.page.PageSource}. Every failure that concerns the request becomes a pagestream
+ * Error, so the stream goes on.
  */
 final class RequestAnswers {
     private static final Logger LOG = Logger.getLogger(RequestAnswers.class.getName());
@@ -30,7 +31,7 @@ final class RequestAnswers {
     record WaitForWal(Lsn lsn, Lsn storedEnd) implements Outcome {
     }
 
-    /** Answered later (a page or SLRU segment a redo run makes): the worker that asked is free meanwhile. Never fails. */
+    /** Answered later (a page or SLRU segment a redo run makes): the thread that asked is free meanwhile. Never fails. */
     record Later(CompletableFuture<Answered> answer) implements Outcome {
     }
 

@@ -47,7 +47,7 @@ import java.util.concurrent.Executor;
  * SLRU segments outside an image's window come from a redo run to the LSN ({@link #slruSegment}). Sizes,
  * existence and database sizes are the image windows' here; the page service asks the page index for them at
  * any LSN first ({@code IndexedPageSource} wraps this). Blocking, except that {@link #pageLater} hands a redo
- * run to the run executor; the page service calls it on its workers.
+ * run to the run executor; the page service calls it on its page I/O threads.
  */
 public final class RedoPageSource implements PageSource {
     /** How long a run waits for other blocks wanted at the same LSN before it starts. */

@@ -37,7 +37,7 @@ public final class RedoService implements AutoCloseable {
     /** Timelines with a step queued or running (the key is the store's directory and the timeline). */
     private final Set<String> queued = ConcurrentHashMap.newKeySet();
     private final ExecutorService steps;
-    /** GetPage's and GetSlruSegment's redo runs: gathered and waited for here, never on a page-service worker. */
+    /** GetPage's and GetSlruSegment's redo runs: gathered and waited for here, never on a page I/O thread. */
     private final ExecutorService getPageRuns;
 
     private RedoService(SparseRedo redo, int concurrency) {
