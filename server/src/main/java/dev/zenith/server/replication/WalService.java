@@ -42,7 +42,7 @@ public final class WalService extends VerticleBase {
     private final ComputeTimelines computes;
     private final ZenithConfig.PageServiceSettings pageSettings;
     /** Normal (non-replication) connections are the page service's once authenticated. */
-    private PageService pages;
+    private volatile PageService pages;
     private final ReplicationSlots slots = new ReplicationSlots();
     private final AtomicInteger nextProcessId = new AtomicInteger(10_000);
     private WorkerExecutor worker;
@@ -62,8 +62,9 @@ public final class WalService extends VerticleBase {
     @Override
     public Future<?> start() {
         worker = vertx.createSharedWorkerExecutor("zenith-walservice", 4, 6, TimeUnit.HOURS);
-        pages = new PageService(vertx, pageSettings, storages, computes::hasWriter, computes::pageSource);
         return worker.executeBlocking(() -> {
+            // Off the event loop: the page service's I/O threads open their selectors here.
+            pages = new PageService(vertx, pageSettings, storages, computes::hasWriter, computes::pageSource);
             // Base backups a previous run left half-streamed.
             FileTrees.delete(settings.scratchDir());
             storages.list().forEach(s -> slots.load(s.store()));
