@@ -13,12 +13,8 @@ source "$ROOT/bench/common.sh"
 bench_workdir zenith-branchbench
 export ZENITH_NO_BUILD=1
 now() { date +%s.%N; }
-port_of() { sed -n 's/.*"port" : \([0-9]*\).*/\1/p'; }
 
-export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
-"$ROOT/zenith" start >/dev/null
-ZPORT=$("$ROOT/zenith" pg create -n bench --json | port_of)
-zenith_passwords
+start_zenith_bench
 echo "== pgbench -i -s $SCALE, then $MINUTES min of pgbench ($CLIENTS clients), no clean stop" >&2
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$(python3 -c "print(int($MINUTES*60))")" \

@@ -22,6 +22,17 @@ zenith_same_password() { (umask 077; echo "127.0.0.1:$2:*:postgres:$(zenith_pass
 # GET on the REST API of the daemon of ZENITH_HOME, with its token: zenith_api /pgs/bench
 zenith_api() { curl -s -H "Authorization: Bearer $(head -1 "$ZENITH_HOME/api-token")" "http://127.0.0.1:$ZENITH_HTTP_PORT$1"; }
 
+# The port in a `zenith pg create --json` answer read from stdin.
+port_of() { sed -n 's/.*"port" : \([0-9]*\).*/\1/p'; }
+
+# A zenith daemon homed in WORK/zhome (its ZENITH_* ports exported) with a pg named bench on port ZPORT.
+start_zenith_bench() {
+  export ZENITH_HOME="$WORK/zhome" ZENITH_HTTP_PORT=$(free_port) ZENITH_PG_PORT=$(free_port) ZENITH_COMPUTE_FIRST_PORT=$(free_port)
+  "$ROOT/zenith" start >/dev/null
+  ZPORT=$("$ROOT/zenith" pg create -n bench --json | port_of)
+  zenith_passwords
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Sets WORK to a new directory /tmp/NAME-XXXXXX and removes it (and stops what runs in it) on exit;

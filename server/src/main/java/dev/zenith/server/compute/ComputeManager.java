@@ -96,7 +96,9 @@ public final class ComputeManager implements ComputeTimelines {
         }
         this.redo = RedoService.open(pg, config.redo().scratchDir(), new RedoSettings(config.redo().sharedBuffers(),
                 java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency());
-        this.anchors = new AnchorRecorder(vertx, redo::materializeSoon);
+        this.anchors = new AnchorRecorder(vertx, config.redo().materialize() ? redo::materializeSoon
+                : (store, timeline) -> LOG.info("timeline " + timeline
+                        + ": anchor stored, not materialized (redo.materialize is false)"));
         ComputeChannels channels = new ComputeChannels(vertx, config, anchors);
         this.lifecycle = new ComputeLifecycle(config, pg, registry, directories, branches, management, destroys,
                 channels);

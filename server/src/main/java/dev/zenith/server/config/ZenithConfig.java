@@ -68,10 +68,13 @@ public record ZenithConfig(
      * Sparse redo runs (background materialization and GetPage): where their scratch data directories
      * go (emptied at every start), each run's shared_buffers, how long its recovery may take, and how
      * many run at once; whether rebuilt data directories start from the newest materialized anchor
-     * (true) or always from the newest image (false: all WAL since the last clean stop is replayed).
+     * (true) or always from the newest image (false: all WAL since the last clean stop is replayed);
+     * whether running primaries' timelines are materialized in the background after each anchor (false:
+     * anchors are still captured, but pages come only from images and on-demand runs; for measuring
+     * what materialization costs, bench/materialize-cost.sh).
      */
     public record RedoConfig(Path scratchDir, String sharedBuffers, long timeoutSeconds, int concurrency,
-                             boolean startFromAnchors) {
+                             boolean startFromAnchors, boolean materialize) {
     }
 
     /** Environment variables that override the file; nothing else in the environment is read. */
@@ -156,7 +159,7 @@ public record ZenithConfig(
         ConfigSection offload = ConfigSection.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests", "cache_bytes");
         ConfigSection redo = ConfigSection.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency",
-                "start_from_anchors");
+                "start_from_anchors", "materialize");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -223,7 +226,8 @@ public record ZenithConfig(
                 new RedoConfig(redo.string("scratch_dir", "").isBlank() ? home.resolve("redo")
                         : Path.of(redo.string("scratch_dir", "")).toAbsolutePath().normalize(),
                         redo.string("shared_buffers", "32MB"), redo.number("timeout_seconds", 600, 1, 86_400),
-                        (int) redo.number("concurrency", 1, 1, 64), redo.bool("start_from_anchors", true)));
+                        (int) redo.number("concurrency", 1, 1, 64), redo.bool("start_from_anchors", true),
+                        redo.bool("materialize", true)));
     }
 
     /**

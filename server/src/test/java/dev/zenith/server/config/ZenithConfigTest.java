@@ -40,10 +40,12 @@ class ZenithConfigTest {
         assertEquals(600, c.redo().timeoutSeconds());
         assertEquals(1, c.redo().concurrency());
         assertEquals(true, c.redo().startFromAnchors());
+        assertEquals(true, c.redo().materialize());
         ZenithConfig set = ZenithConfig.fromJson(new JsonObject().put("redo", new JsonObject().put("scratch_dir", "/tmp/r")
                 .put("concurrency", 2).put("shared_buffers", "64MB").put("timeout_seconds", 30)
-                .put("start_from_anchors", false)));
-        assertEquals(new ZenithConfig.RedoConfig(java.nio.file.Path.of("/tmp/r"), "64MB", 30, 2, false), set.redo());
+                .put("start_from_anchors", false).put("materialize", false)));
+        assertEquals(new ZenithConfig.RedoConfig(java.nio.file.Path.of("/tmp/r"), "64MB", 30, 2, false, false), set.redo());
+        rejected(new JsonObject().put("redo", new JsonObject().put("materialize", 1)), "redo.materialize must be true or false");
         rejected(new JsonObject().put("redo", new JsonObject().put("start_from_anchors", "yes")),
                 "redo.start_from_anchors must be true or false");
         rejected(new JsonObject().put("redo", new JsonObject().put("concurrency", 0)), "redo.concurrency must be");
