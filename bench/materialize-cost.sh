@@ -47,7 +47,7 @@ round() { # port label n -> prints the round's TPS
   Q "$port" "CHECKPOINT"
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c "$CLIENTS" -j "$THREADS" -T "$ROUND_SECONDS" postgres \
     >"$WORK/$label-$n.log" 2>&1
-  sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$label-$n.log" | head -1
+  sed -n 's/^tps = \([0-9]*\.\?[0-9]\?\).*/\1/p' "$WORK/$label-$n.log" | head -1
 }
 steps() { grep -c "materialized up to" "$WORK/home-on/zenith.log" || true; }
 
