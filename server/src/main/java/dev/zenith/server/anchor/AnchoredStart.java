@@ -2,6 +2,7 @@ package dev.zenith.server.anchor;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.anchor.StoredAnchor;
+import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.RelationSize;
@@ -23,6 +24,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Where a rebuilt data directory starts (docs/page-versions.md, "Everything that builds a data
@@ -35,8 +38,8 @@ import java.util.Set;
  * backups. Blocking; storage only.
  */
 public final class AnchoredStart {
-    /** A data directory at the anchor, and where its replay starts. */
-    public record Plan(VersionedDirectory directory, Lsn redo, Lsn checkpoint) {
+    /** A data directory at the anchor, where its replay starts, and the timeline whose checkpoint it is. */
+    public record Plan(VersionedDirectory directory, Lsn redo, Lsn checkpoint, TimelineId timeline) {
     }
 
     /** A plan, or why there is none (the caller logs it). */
@@ -81,28 +84,78 @@ public final class AnchoredStart {
         Lsn at = bestStep.target();
         try {
             Anchor.of(best.pgControl(), best.files()); // its files checked against its pg_control
-            Set<DatabaseDir> imageDatabases = PageIndexer.databaseDirectories(image.directories());
             Set<DatabaseDir> databases = store.index().databases(timeline, at);
-            if (!imageDatabases.equals(databases)) {
-                // a new database's directory (PG_VERSION, relation map) is not in the image: not built here yet
-                return Choice.none("databases were created or dropped since the image at " + image.lsn());
-            }
-            Optional<String> stale = staleRelationMap(store, timeline, image, at);
-            if (stale.isPresent()) {
-                return Choice.none(stale.get());
+            Map<String, byte[]> files = new TreeMap<>(best.files());
+            List<String> directories = new ArrayList<>();
+            Optional<String> refused = databaseFiles(store, timeline, image, at, databases, files, directories);
+            if (refused.isPresent()) {
+                return Choice.none(refused.get());
             }
             List<RelationSize> forks = new ArrayList<>();
             for (Map.Entry<RelTag, Long> f : store.index().forks(timeline, at).entrySet()) {
                 forks.add(new RelationSize(f.getKey(), f.getValue()));
             }
-            VersionedDirectory d = new VersionedDirectory(image, best.pgControl(), best.files(), Anchor.DIRECTORIES,
+            VersionedDirectory d = new VersionedDirectory(image, best.pgControl(), files, directories, Anchor.DIRECTORIES,
                     forks, best.redoLsn());
-            return new Choice(Optional.of(new Plan(d, best.redoLsn(), best.checkpointLsn())), "");
+            return new Choice(Optional.of(new Plan(d, best.redoLsn(), best.checkpointLsn(), best.timeline())), "");
         } catch (RuntimeException e) { // the index does not reach that far back (GC), an anchor that does not check...
             return Choice.none("the anchor at " + best.checkpointLsn() + " cannot be used: " + e.getMessage());
         }
     }
 
+    /**
+     * The database directories at {@code at} and their small files: each directory that exists there (the
+     * image's, less those dropped since, plus those created since with their parents), its relation map as the
+     * page index has it there (written by the first image, every XLOG_RELMAP_UPDATE and a FILE_COPY's copy of
+     * the template's; a directory created by WAL_LOG whose map record comes after {@code at} has none yet, as
+     * PostgreSQL's own directory would not), and a new directory's PG_VERSION (the cluster's). Adds to
+     * {@code files} and {@code directories}; returns why not, for a store whose index predates relation maps
+     * where the image's maps no longer hold or databases changed.
+     */
+    private static Optional<String> databaseFiles(Store store, TimelineId timeline, ImageManifest image, Lsn at,
+                                                  Set<DatabaseDir> databases, Map<String, byte[]> files,
+                                                  List<String> directories) {
+        Set<DatabaseDir> imageDatabases = PageIndexer.databaseDirectories(image.directories());
+        DatabaseDir global = new DatabaseDir(RelFileNode.GLOBAL_TABLESPACE, 0);
+        if (store.index().relationMap(timeline, global.spcOid(), global.dbOid(), at).isEmpty()) {
+            // an index written before it kept relation maps: only the image's can be used, where they still hold
+            if (!imageDatabases.equals(databases)) {
+                return Optional.of("databases were created or dropped since the image at " + image.lsn()
+                        + " (and the page index keeps no relation maps from before then)");
+            }
+            directories.addAll(image.directories());
+            return staleRelationMap(store, timeline, image, at);
+        }
+        Set<String> dropped = new HashSet<>();
+        imageDatabases.stream().filter(d -> !databases.contains(d)).forEach(d -> dropped.add(DataDirectoryLayout.databaseDirectory(d)));
+        Set<String> dirs = new TreeSet<>();
+        for (String dir : image.directories()) {
+            if (dropped.stream().noneMatch(x -> dir.equals(x) || dir.startsWith(x + "/"))) {
+                dirs.add(dir);
+            }
+        }
+        byte[] version = store.images().imageFile(image, "PG_VERSION")
+                .orElseThrow(() -> new IllegalStateException("the image at " + image.lsn() + " has no PG_VERSION"));
+        for (DatabaseDir d : databases) {
+            String dir = DataDirectoryLayout.databaseDirectory(d);
+            for (int slash = dir.indexOf('/'); slash > 0; slash = dir.indexOf('/', slash + 1)) {
+                dirs.add(dir.substring(0, slash));
+            }
+            dirs.add(dir);
+            if (!imageDatabases.contains(d) && d.spcOid() != RelFileNode.GLOBAL_TABLESPACE) {
+                files.put(dir + "/PG_VERSION", version);
+            }
+            Optional<byte[]> map = store.index().relationMap(timeline, d.spcOid(), d.dbOid(), at);
+            if (map.isPresent()) {
+                files.put(DataDirectoryLayout.relationMapFile(d), map.get());
+            } else if (imageDatabases.contains(d)) {
+                // a directory of the image without a map at {@code at}: dropped and created again by WAL_LOG since
+                return Optional.of("the relation map of " + dir + " at " + at + " is not known yet");
+            }
+        }
+        directories.addAll(dirs);
+        return Optional.empty();
+    }
     /**
      * Why a relation map of the image may not hold at {@code at}: it names a relfilenode that no longer exists
      * there (a mapped catalog was rewritten since: its map changed, which only WAL before the anchor says), or

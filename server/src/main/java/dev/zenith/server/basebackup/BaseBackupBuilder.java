@@ -139,17 +139,17 @@ public final class BaseBackupBuilder {
      * materialized anchor (the image's small files but the anchor's status files, every fork at its size
      * there, pages at its redo point, a block without a version all zeros).
      */
-    private record Source(Lsn redo, Lsn checkpoint, byte[] pgControl, List<String> replacedDirectories,
-                          Map<String, byte[]> statusFiles, List<RelationSize> relations, Lsn pagesAt,
-                          boolean missingAsZeros) {
+    private record Source(Lsn redo, Lsn checkpoint, byte[] pgControl, List<String> directories,
+                          java.util.function.Predicate<String> imageFiles, Map<String, byte[]> files,
+                          List<RelationSize> relations, Lsn pagesAt, boolean missingAsZeros) {
         static Source of(Store store, ImageManifest image) {
-            return new Source(image.redoLsn(), image.lsn(), store.images().pgControl(image), List.of(), Map.of(),
-                    image.relations(), image.lsn(), false);
+            return new Source(image.redoLsn(), image.lsn(), store.images().pgControl(image), image.directories(),
+                    path -> true, Map.of(), image.relations(), image.lsn(), false);
         }
 
         static Source of(AnchoredStart.Plan plan) {
             VersionedDirectory d = plan.directory();
-            return new Source(plan.redo(), plan.checkpoint(), d.pgControl(), d.statusDirectories(), d.statusFiles(),
+            return new Source(plan.redo(), plan.checkpoint(), d.pgControl(), d.directories(), d::takesImageFile, d.files(),
                     d.forks(), d.versionsAt(), true);
         }
     }
@@ -190,12 +190,11 @@ public final class BaseBackupBuilder {
         Instant now = Instant.now();
         List<TarArchiveReader.Entry> out = new ArrayList<>();
         out.add(inMemory("backup_label", backupLabel, now));
-        TreeSet<String> directories = new TreeSet<>(image.directories());
+        TreeSet<String> directories = new TreeSet<>(source.directories());
         directories.addAll(List.of("global", "pg_wal", "pg_wal/archive_status"));
         directories.forEach(d -> out.add(TarArchiveReader.Entry.directory(d, now)));
         for (FileEntry f : image.files()) {
-            String dir = f.path().contains("/") ? f.path().substring(0, f.path().lastIndexOf('/')) : "";
-            if (source.replacedDirectories().contains(dir)) {
+            if (!source.imageFiles().test(f.path())) {
                 continue;
             }
             if (f.path().equals(AUTO_CONF)) {
@@ -207,7 +206,7 @@ public final class BaseBackupBuilder {
                         .orElseThrow(() -> new IOException("image file " + f.path() + " is gone"))), f.size(), now, true));
             }
         }
-        source.statusFiles().forEach((path, content) -> out.add(inMemory(path, content, now)));
+        source.files().forEach((path, content) -> out.add(inMemory(path, content, now)));
         for (RelationSize r : source.relations()) {
             long segments = Math.max(1, (r.blocks() + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
             for (int segno = 0; segno < segments; segno++) {

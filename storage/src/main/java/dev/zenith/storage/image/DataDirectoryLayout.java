@@ -160,6 +160,23 @@ public final class DataDirectoryLayout {
         };
     }
 
+    /** A database's directory: global, base/DB, or pg_tblspc/SPC/PG_15_.../DB. */
+    public static String databaseDirectory(dev.zenith.wal.change.DatabaseDir d) {
+        if (d.spcOid() == RelFileNode.GLOBAL_TABLESPACE) {
+            return "global";
+        }
+        if (d.spcOid() == RelFileNode.DEFAULT_TABLESPACE) {
+            return "base/" + Integer.toUnsignedString(d.dbOid());
+        }
+        return "pg_tblspc/" + Integer.toUnsignedString(d.spcOid()) + "/" + TABLESPACE_VERSION_DIRECTORY + "/"
+                + Integer.toUnsignedString(d.dbOid());
+    }
+
+    /** A database directory's relation map file. */
+    public static String relationMapFile(dev.zenith.wal.change.DatabaseDir d) {
+        return databaseDirectory(d) + "/pg_filenode.map";
+    }
+
     /** The file of segment {@code segno} of a fork: relpath, then ".N" from the second segment on. */
     public static String segmentPath(RelTag rel, int segno) {
         return segno == 0 ? rel.path() : rel.path() + "." + segno;

@@ -63,7 +63,8 @@ public final class DataDirectoryMaterializer {
      */
     public MaterializeStats run(ImageManifest image, Lineage lineage, Path target, LongConsumer bytesWritten)
             throws IOException {
-        return write(image, image.relations(), null, Map.of(), List.of(), false, lineage, target, bytesWritten);
+        return write(image, image.directories(), f -> true, image.relations(), null, Map.of(), false, lineage, target,
+                bytesWritten);
     }
 
     /**
@@ -74,32 +75,34 @@ public final class DataDirectoryMaterializer {
      */
     public MaterializeStats run(VersionedDirectory d, Lineage lineage, Path target, LongConsumer bytesWritten)
             throws IOException {
-        return write(d.smallFiles(), d.forks(), d.pgControl(), d.statusFiles(), d.statusDirectories(), true, lineage,
-                target, bytesWritten);
+        return write(d.smallFiles(), d.directories(), d::takesImageFile, d.forks(), d.pgControl(), d.files(), true,
+                lineage, target, bytesWritten);
     }
 
     /**
+     * @param directories     the directories to create
+     * @param imageFiles      which of the image's files to write
      * @param pgControl       null: the image's
-     * @param replacedDirs    directories whose image files are left out ({@code extraFiles} replace them)
+     * @param extraFiles      files written besides the image's
      * @param missingAsZeros  a block without a stored version is written as zeros (else an error)
      */
-    private MaterializeStats write(ImageManifest image, List<RelationSize> relations, byte[] pgControl,
-                                   Map<String, byte[]> extraFiles, List<String> replacedDirs, boolean missingAsZeros,
-                                   Lineage lineage, Path target, LongConsumer bytesWritten) throws IOException {
+    private MaterializeStats write(ImageManifest image, List<String> directories, java.util.function.Predicate<String> imageFiles,
+                                   List<RelationSize> relations, byte[] pgControl, Map<String, byte[]> extraFiles,
+                                   boolean missingAsZeros, Lineage lineage, Path target, LongConsumer bytesWritten)
+            throws IOException {
         Instant started = Instant.now();
         prepareTarget(target);
         long bytes = 0;
         int files = 1;
         try (Txn<byte[]> txn = tables.read()) {
-            for (String dir : image.directories()) {
+            for (String dir : directories) {
                 createDirectory(target.resolve(dir));
             }
             createDirectory(target.resolve("global"));
             bytes += writeFile(target.resolve(DataDirectoryLayout.PG_CONTROL), pgControl != null ? pgControl
                     : fileContent(tables, txn, image, DataDirectoryLayout.PG_CONTROL, image.pgControlSha256()));
             for (FileEntry f : image.files()) {
-                String dir = f.path().contains("/") ? f.path().substring(0, f.path().lastIndexOf('/')) : "";
-                if (!replacedDirs.contains(dir)) {
+                if (imageFiles.test(f.path())) {
                     bytes += writeFile(target.resolve(f.path()), fileContent(tables, txn, image, f.path(), f.sha256()));
                     files++;
                 }

@@ -10,22 +10,33 @@ import java.util.Objects;
  * A data directory at a checkpoint of a running primary, built from page versions rather than from an
  * image taken there (docs/page-versions.md, "Everything that builds a data directory").
  *
- * @param smallFiles        the image whose directories and small files (PG_VERSION, relation maps...) it holds
+ * @param smallFiles        the image whose other files (configuration, PG_VERSION...) it holds
  * @param pgControl         the checkpoint's global/pg_control (an anchor's)
- * @param statusFiles       the anchor's transaction-status files, path relative to the data directory
- * @param statusDirectories directories whose files come from {@code statusFiles}, not from the image
+ * @param files             files that do not come from the image (the anchor's status files, the relation maps
+ *                          and new databases' PG_VERSION at the checkpoint), path relative to the data directory
+ * @param directories       every directory it has (the image's, without databases dropped since, with new ones)
+ * @param statusDirectories directories whose image files are all left out (their files are in {@code files})
  * @param forks             every relation fork there, with its block count
  * @param versionsAt        each block is the newest stored version at or below this LSN (the checkpoint's redo point)
  */
-public record VersionedDirectory(ImageManifest smallFiles, byte[] pgControl, Map<String, byte[]> statusFiles,
-                                 List<String> statusDirectories, List<RelationSize> forks, Lsn versionsAt) {
+public record VersionedDirectory(ImageManifest smallFiles, byte[] pgControl, Map<String, byte[]> files,
+                                 List<String> directories, List<String> statusDirectories, List<RelationSize> forks,
+                                 Lsn versionsAt) {
     public VersionedDirectory {
         Objects.requireNonNull(smallFiles, "smallFiles");
         Objects.requireNonNull(pgControl, "pgControl");
         Objects.requireNonNull(versionsAt, "versionsAt");
-        statusFiles = Map.copyOf(statusFiles);
+        files = Map.copyOf(files);
+        directories = List.copyOf(directories);
         statusDirectories = List.copyOf(statusDirectories);
         forks = List.copyOf(forks);
+    }
+
+    /** Whether the image's file {@code path} belongs in this directory (not replaced, not of a dropped database). */
+    public boolean takesImageFile(String path) {
+        int slash = path.lastIndexOf('/');
+        String dir = slash < 0 ? "" : path.substring(0, slash);
+        return (dir.isEmpty() || directories.contains(dir)) && !statusDirectories.contains(dir) && !files.containsKey(path);
     }
 
     /** The bytes of relation pages it holds (what a materialization's progress adds up to). */

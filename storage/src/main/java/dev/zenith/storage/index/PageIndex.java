@@ -250,6 +250,32 @@ public final class PageIndex {
         }
     }
 
+    /**
+     * The database directory's pg_filenode.map at {@code at} (the global one: spc pg_global, db 0), as the index
+     * knows it: empty when the directory does not exist there, has no map yet (a CREATE DATABASE by WAL_LOG
+     * writes it by a later record), or its entries predate relation maps in the index.
+     */
+    public Optional<byte[]> relationMap(TimelineId id, int spcOid, int dbOid, Lsn at) {
+        indexer.catchUp(id, at);
+        try (Txn<byte[]> txn = tables.read()) {
+            requireCovered(txn, id, at);
+            return Optional.ofNullable(relationMapAt(tables, txn, timelines.lineage(txn, id, at), spcOid, dbOid));
+        }
+    }
+
+    /** The newest {@code databases} entry of the directory over the lineage: its map, or null. */
+    static byte[] relationMapAt(Tables tables, Txn<byte[]> txn, Lineage lineage, int spcOid, int dbOid) {
+        try (TableCursor c = tables.databases().openCursor(txn)) {
+            for (Lineage.Step step : lineage.steps()) {
+                byte[][] hit = c.floor(Keys.database(step.timeline(), spcOid, dbOid, aligned(step.upTo())), Keys.TL + 8);
+                if (hit != null) {
+                    return IndexValues.relationMapOf(hit[1]);
+                }
+            }
+            return null;
+        }
+    }
+
     /** Every tracked fork of the database that exists at {@code at}, with its block count (a scan of its history). */
     public Map<RelTag, Long> forksOf(TimelineId id, int spcOid, int dbOid, Lsn at) {
         indexer.catchUp(id, at);

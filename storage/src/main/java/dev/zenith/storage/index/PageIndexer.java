@@ -24,6 +24,8 @@ import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.rmgr.DbaseCreate;
+import dev.zenith.wal.rmgr.RelmapUpdate;
+import dev.zenith.wal.rmgr.WalPayload;
 import dev.zenith.wal.rmgr.MainDataDecoder;
 import org.lmdbjava.Txn;
 
@@ -250,7 +252,8 @@ public final class PageIndexer {
                 changes.merge(Keys.page(id, c.rel(), (int) c.block(), lsn), c.flags(), (a, b) -> a | b);
             }
             model.apply(rec);
-            DatabaseDir copy = MainDataDecoder.decode(rec).orElse(null) instanceof DbaseCreate d && d.fileCopy()
+            WalPayload payload = MainDataDecoder.decode(rec).orElse(null);
+            DatabaseDir copy = payload instanceof DbaseCreate d && d.fileCopy()
                     ? new DatabaseDir((int) d.tablespaceId(), (int) d.dbId()) : null;
             for (RelTag rel : model.takeChangedForks()) {
                 var n = model.nblocks(rel);
@@ -265,6 +268,29 @@ public final class PageIndexer {
             for (DatabaseDir dir : model.takeChangedDatabases()) {
                 databases.put(Keys.database(id, dir.spcOid(), dir.dbOid(), lsn),
                         IndexValues.database(model.databases().contains(dir)));
+            }
+            // relation maps: a data directory built at an LSN needs each database's pg_filenode.map there
+            if (payload instanceof RelmapUpdate u) {
+                databases.put(Keys.database(id, (int) u.tablespaceId(), (int) u.dbId(), lsn),
+                        IndexValues.databaseWithMap(u.mapFile()));
+            } else if (copy != null && payload instanceof DbaseCreate d) {
+                // the template's directory is copied whole, its map with it
+                byte[] map = relationMapBefore((int) d.srcTablespaceId(), (int) d.srcDbId(), lsn);
+                if (map != null && model.databases().contains(copy)) {
+                    databases.put(Keys.database(id, copy.spcOid(), copy.dbOid(), lsn), IndexValues.databaseWithMap(map));
+                }
+            }
+        }
+
+        /** The directory's map at {@code lsn}: this batch's newest entry for it, else the stored index's. */
+        private byte[] relationMapBefore(int spcOid, int dbOid, Lsn lsn) {
+            byte[] key = Keys.database(id, spcOid, dbOid, lsn);
+            Map.Entry<byte[], byte[]> pending = databases.floorEntry(key);
+            if (pending != null && Arrays.equals(pending.getKey(), 0, Keys.TL + 8, key, 0, Keys.TL + 8)) {
+                return IndexValues.relationMapOf(pending.getValue());
+            }
+            try (Txn<byte[]> txn = tables.read()) {
+                return PageIndex.relationMapAt(tables, txn, timelines.lineage(txn, id, lsn), spcOid, dbOid);
             }
         }
 
@@ -311,7 +337,7 @@ public final class PageIndexer {
                 }
                 RelationSizes state = stateAt(txn, id, t.branchLsn());
                 Tracked s = new Tracked(state, t.branchLsn(), t.branchLsn(), WalIndexer.nextRecordStart(t.branchLsn()));
-                start(id, s, Map.of(), Set.of());
+                start(id, s, Map.of(), Map.of());
                 return s;
             }
         }
@@ -327,21 +353,25 @@ public final class PageIndexer {
             }
         }
         Set<DatabaseDir> dirs = databaseDirectories(image.directories());
+        Map<DatabaseDir, byte[]> maps = new HashMap<>();
+        for (DatabaseDir d : dirs) {
+            maps.put(d, images.imageFile(image, DataDirectoryLayout.relationMapFile(d)).orElse(null));
+        }
         Tracked s = new Tracked(new RelationSizes(forks, dirs), image.lsn(), image.lsn(), image.lsn());
-        start(id, s, forks, dirs);
+        start(id, s, forks, maps);
         return s;
     }
 
     /** Writes a timeline's first watermark with the entries it starts from. */
-    private void start(TimelineId id, Tracked s, Map<RelTag, Long> forks, Set<DatabaseDir> dirs) {
+    private void start(TimelineId id, Tracked s, Map<RelTag, Long> forks, Map<DatabaseDir, byte[]> dirs) {
         try (Txn<byte[]> txn = tables.write()) {
             if (timelines.find(txn, id) == null || PageIndex.watermark(tables, txn, id) != null) {
                 return;
             }
             forks.forEach((rel, n) -> tables.relSizes().put(txn, Keys.relSize(id, rel, s.base),
                     IndexValues.forkSize(java.util.OptionalLong.of(n))));
-            dirs.forEach(d -> tables.databases().put(txn, Keys.database(id, d.spcOid(), d.dbOid(), s.base),
-                    IndexValues.database(true)));
+            dirs.forEach((d, map) -> tables.databases().put(txn, Keys.database(id, d.spcOid(), d.dbOid(), s.base),
+                    map == null ? IndexValues.database(true) : IndexValues.databaseWithMap(map)));
             tables.indexState().put(txn, Keys.timeline(id), new IndexWatermark(s.base, s.upTo, s.next).encode());
             txn.commit();
         }
