@@ -106,7 +106,8 @@ public final class ComputeManager implements ComputeTimelines {
         this.branching = new PgBranching(registry, storages, snapshots, directories, branches, lifecycle, pg, management,
                 channels);
         this.collections = new RunningCollections(management);
-        this.retention = new RetentionPolicy(storages, snapshots, registry, followed, management, collections);
+        this.retention = new RetentionPolicy(storages, snapshots, registry, followed, management, collections,
+                config.redo().startFromAnchors());
         this.history = new PgHistory(storages, snapshots, registry);
         this.watch = new ComputeWatch(vertx, management, storages, registry, lifecycle, adoption, retention);
         this.busy = new BusyPgs(registry);

@@ -8,6 +8,7 @@ import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.server.replication.FollowedTimelines;
 import dev.zenith.server.replication.ReplicationSlots;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.gc.GarbageCollector;
 import dev.zenith.storage.gc.GcStats;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
@@ -38,15 +39,28 @@ public final class RetentionPolicy {
     private final FollowedTimelines followed;
     private final Management management;
     private final RunningCollections running;
+    /**
+     * Retained points keep their bases on pages (docs/page-versions.md, "GC on pages"): every builder of a data
+     * directory here starts from the newest materialized base (conf {@code redo.start_from_anchors}), so the WAL
+     * before it can go while a pg runs. Off: the newest image at or below each point and all WAL since.
+     */
+    private final boolean pageBases;
 
     RetentionPolicy(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry, FollowedTimelines followed,
-                    Management management, RunningCollections running) {
+                    Management management, RunningCollections running, boolean pageBases) {
         this.storages = storages;
         this.snapshots = snapshots;
         this.registry = registry;
         this.followed = followed;
         this.management = management;
         this.running = running;
+        this.pageBases = pageBases;
+    }
+
+    private GarbageCollector garbage(StorageRegistry.Storage storage) {
+        GarbageCollector g = storage.store().garbage();
+        g.useMaterializedBases(pageBases);
+        return g;
     }
 
     /**
@@ -75,7 +89,7 @@ public final class RetentionPolicy {
         running.begin(storageName);
         GcStats stats;
         try {
-            stats = management.unlocked(() -> storage.store().garbage().collect(retained, windows));
+            stats = management.unlocked(() -> garbage(storage).collect(retained, windows));
         } finally {
             running.end(storageName);
         }
@@ -142,11 +156,11 @@ public final class RetentionPolicy {
             StorageRegistry.Storage storage = storages.get(s.storageName());
             long[] base = baseline.computeIfAbsent(s.storageName(), k -> {
                 Map<TimelineId, Lsn> windows = new HashMap<>();
-                var g = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), null, windows), windows);
+                var g = garbage(storage).ifCollected(retainedPoints(storage, storage.pitr(), null, windows), windows);
                 return new long[] {g.walBytesFreed(), g.pageBytesFreed()};
             });
             Map<TimelineId, Lsn> windows = new HashMap<>();
-            var without = storage.store().garbage().ifCollected(retainedPoints(storage, storage.pitr(), s.fullName(),
+            var without = garbage(storage).ifCollected(retainedPoints(storage, storage.pitr(), s.fullName(),
                     windows), windows);
             long wal = Math.max(0, without.walBytesFreed() - base[0]);
             long pages = Math.max(0, without.pageBytesFreed() - base[1]);

@@ -88,17 +88,21 @@ public final class HistoryPoints {
             throw new InvalidRequestException("LSN " + lsn + " is beyond the end of WAL (" + end + ")");
         }
         Optional<ImageManifest> found = store.images().imageFor(tl, lsn);
-        if (found.isEmpty()) {
+        Optional<Lsn> horizon = store.images().retentionHorizon(tl);
+        if (found.isEmpty() || (horizon.isPresent() && !lsn.isAfter(horizon.get()))) {
             return atOldestImage(store, tl, lsn);
         }
         ImageManifest image = found.get();
         if (lsn.equals(end)) {
             return new HistoryPoint(tl, lsn, lsn.toString(), null, lastCommitTime(store, tl, lsn));
         }
-        // Walk the records from the image's redo point to find the boundary at or below lsn.
-        Lsn boundary = image.redoLsn();
-        WalStreamDecoder decoder = WalStreamDecoder.startingAt(image.redoLsn());
-        Lsn fed = image.redoLsn();
+        // Walk the records to find the boundary at or below lsn: from the last checkpoint record before it (garbage
+        // collection on pages may have freed the WAL since the image's redo point), or from that redo point.
+        List<Lsn> checkpoints = store.changes().checkpoints(tl, image.lsn(), lsn.plus(-1));
+        Lsn from = checkpoints.isEmpty() ? image.redoLsn() : checkpoints.get(checkpoints.size() - 1);
+        Lsn boundary = from;
+        WalStreamDecoder decoder = WalStreamDecoder.startingAt(from);
+        Lsn fed = from;
         while (true) {
             DecodeResult r = decoder.poll();
             if (r instanceof DecodedRecord rec) {

@@ -127,7 +127,8 @@ public final class StoreRedo {
             }
         }
         Anchor anchor = Anchor.of(store.images().pgControl(image), files);
-        return new Base(image.lsn(), image.lsn(), anchor, ImagePageSource.windowEnd(store.wal(), tl, image));
+        // an image pulled from a base that was a step holds its pages at its redo point, not at its checkpoint
+        return new Base(image.redoLsn(), image.redoLsn(), anchor, ImagePageSource.windowEnd(store.wal(), tl, image));
     }
 
     /**

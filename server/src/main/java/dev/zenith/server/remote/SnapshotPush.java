@@ -22,7 +22,6 @@ import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.storage.Store;
-import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
@@ -91,9 +90,13 @@ public final class SnapshotPush {
         long started = System.nanoTime();
         try (ObjectStore objects = RemoteStores.open(remote);
              Uploader uploader = new Uploader(objects, TransferSettings.defaults())) {
-            progress.phase("reading the image at " + plan.image().lsn());
+            progress.phase("reading the base at " + plan.checkpoint());
             Files.createDirectories(scratch);
-            store.images().materialize(plan.image(), imageDir);
+            if (plan.anchored().isPresent()) { // page versions at a materialized anchor (what GC keeps for a snapshot)
+                store.images().materialize(snapshot.timeline(), plan.anchored().get().directory(), imageDir, bytes -> { });
+            } else {
+                store.images().materialize(plan.image(), imageDir);
+            }
             List<Path> files;
             List<String> directories = new ArrayList<>();
             try (Stream<Path> all = Files.walk(imageDir)) {
@@ -116,16 +119,17 @@ public final class SnapshotPush {
             }
             progress.phase("pushing " + snapshot.fullName() + " to " + remote.name(), total);
             Sender sender = new Sender(uploader, progress);
-            ImageManifest image = plan.image();
-            Map<String, String> imageLabels = Map.of("kind", "image", "timeline", image.timeline().toString(),
-                    "lsn", image.lsn().toString());
+            // the base is pushed as an image at its checkpoint, replayed from its redo point (earlier for an anchor)
+            String baseTimeline = plan.anchored().map(a -> a.timeline()).orElse(plan.image().timeline()).toString();
+            Map<String, String> imageLabels = Map.of("kind", "image", "timeline", baseTimeline,
+                    "lsn", plan.checkpoint().toString());
             for (Path f : files) {
                 String rel = imageDir.relativize(f).toString();
                 sender.send(Content.ofFile(f, 0, Files.size(f)), with(imageLabels, "path", rel), true);
             }
-            byte[] pgControl = store.images().pgControl(image);
-            sender.send(Content.of(pgControl), Map.of("kind", "anchor", "timeline", image.timeline().toString(),
-                    "lsn", image.lsn().toString(), "redo", image.redoLsn().toString()), false);
+            byte[] pgControl = plan.anchored().isPresent() ? plan.anchored().get().directory().pgControl() : store.images().pgControl(plan.image());
+            sender.send(Content.of(pgControl), Map.of("kind", "anchor", "timeline", baseTimeline,
+                    "lsn", plan.checkpoint().toString(), "redo", plan.redo().toString()), false);
             sender.send(Content.of(json(new JsonObject().put("directories", new JsonArray(directories)))),
                     Map.of("kind", "meta", "name", PulledSnapshot.DIRECTORIES), false);
             JsonObject info = new JsonObject().put("commit_time", snapshot.commitTime() == null ? null : snapshot.commitTime().toString());
@@ -151,7 +155,7 @@ public final class SnapshotPush {
             }
             List<Manifest.Entry> entries = sender.finish();
             List<String> warnings = new ArrayList<>();
-            List<ClusterFacts.DatabaseLocale> databases = databases(snapshot, store, imageDir, plan.image().lsn(), warnings);
+            List<ClusterFacts.DatabaseLocale> databases = databases(snapshot, store, imageDir, plan.redo(), warnings);
             progress.checkCancelled(); // the last point: the manifest makes the snapshot visible
             progress.phase("publishing " + snapshot.fullName() + " on " + remote.name());
             SnapshotManifest manifest = new SnapshotManifest(new SnapshotRef(snapshot.pg(), snapshot.name()), snapshot.lsn().value(),

@@ -3,7 +3,6 @@ package dev.zenith.server.compute;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.WalServiceClients;
-import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Tag;
@@ -78,20 +77,12 @@ class AnchoredStartTest {
             Path work = DaemonFixture.reachableTempDir("anchored-backup-");
             try {
                 Path backup = work.resolve("backup");
-                clients.run("pg_basebackup", "-d", "host=127.0.0.1 port=" + d.pgPort + " user=zenith options='-c zenith.pg=fast'",
-                        "-D", backup.toString(), "-X", "stream", "-c", "fast");
-                assertTrue(clients.offline("pg_verifybackup", backup.toString()).contains("successfully verified"));
+                clients.baseBackup("fast", backup);
                 Matcher label = Pattern.compile("START WAL LOCATION: (\\S+) ").matcher(Files.readString(backup.resolve("backup_label")));
                 assertTrue(label.find());
                 assertTrue(!Lsn.parse(label.group(1)).isBefore(lastRedo), "the backup starts at " + label.group(1)
                         + ", before the last checkpoint's redo point " + lastRedo);
-                int backupPort = PgCluster.freePort();
-                clients.startServer(backup, backupPort, work.resolve("backup.log"));
-                try {
-                    assertEquals(fastDump, dump(d, backupPort));
-                } finally {
-                    clients.stopServer(backup);
-                }
+                assertEquals(fastDump, clients.onServer(backup, work.resolve("backup.log"), p -> dump(d, p)));
             } finally {
                 FileTrees.delete(work);
             }

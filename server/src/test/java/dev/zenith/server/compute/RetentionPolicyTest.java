@@ -74,7 +74,7 @@ class RetentionPolicyTest {
         vertx = CheckedVertx.create();
         Management management = new Management(vertx);
         policy = new RetentionPolicy(storages, snapshots, registry, new FollowedTimelines(), management,
-                new RunningCollections(management));
+                new RunningCollections(management), false); // the points it names; the rule on pages: PageGcTest, GcOnPagesTest
     }
 
     private Timeline branch() {

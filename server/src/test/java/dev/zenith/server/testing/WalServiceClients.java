@@ -90,6 +90,32 @@ public final class WalServiceClients {
         asPostgres("pg_ctl", "-D", dataDir.toString(), "-m", "immediate", "-w", "stop");
     }
 
+    /** What a PostgreSQL started on {@code dataDir} answers: {@code ask} gets its port; it is stopped after. */
+    public <T> T onServer(Path dataDir, Path log, PortQuestion<T> ask) throws Exception {
+        int port = dev.zenith.testkit.PgCluster.freePort();
+        startServer(dataDir, port, log);
+        try {
+            return ask.ask(port);
+        } finally {
+            stopServer(dataDir);
+        }
+    }
+
+    /** A question to a server on a port. */
+    public interface PortQuestion<T> {
+        T ask(int port) throws Exception;
+    }
+
+    /** BASE_BACKUP of pg {@code pg} through the daemon's port into {@code backup} (WAL streamed), pg_verifybackup checked. */
+    public void baseBackup(String pg, Path backup) throws Exception {
+        run("pg_basebackup", "-d", "host=127.0.0.1 port=" + d.pgPort + " user=zenith options='-c zenith.pg=" + pg + "'",
+                "-D", backup.toString(), "-X", "stream", "-c", "fast");
+        String verified = offline("pg_verifybackup", backup.toString());
+        if (!verified.contains("successfully verified")) {
+            throw new AssertionError("pg_verifybackup: " + verified);
+        }
+    }
+
     /** Waits (two minutes at most) until a standby on {@code port} has replayed WAL up to {@code lsn}. */
     public void awaitReplay(int port, String lsn, Path log) throws Exception {
         long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(2);

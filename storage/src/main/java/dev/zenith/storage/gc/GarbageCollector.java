@@ -188,6 +188,9 @@ public final class GarbageCollector {
                 versions = new long[] {freed[0], freed[1]};
                 imagesFreed += (int) freed[2];
                 index += freed[3];
+                if (apply && plan.horizon() != null) {
+                    images.raiseHorizon(txn, id, plan.horizon()); // older points no longer all readable
+                }
             }
             if (apply) {
                 txn.commit();

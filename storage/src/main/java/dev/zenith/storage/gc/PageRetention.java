@@ -35,17 +35,22 @@ import java.util.TreeSet;
  */
 final class PageRetention {
     /**
-     * A point where every block has an exact stored version: an own image (its checkpoint LSN is redo
-     * point and target) or a step. {@code usableFrom}: a replay from it reaches points from there on.
+     * A point where every block has an exact stored version: an own image (its checkpoint LSN is target and
+     * where its pages are keyed; its redo point is that LSN too, but for an image pulled from a base that was a
+     * step) or a step. {@code usableFrom}: a replay from it reaches points from there on. {@code checkpoint}:
+     * where its checkpoint record starts (the image's key, the step's anchor's).
      */
-    record Base(Lsn redoPoint, Lsn target, Lsn usableFrom, boolean image) {
+    record Base(Lsn redoPoint, Lsn target, Lsn usableFrom, boolean image, Lsn pagesAt, Lsn checkpoint) {
     }
 
     /**
      * What the retained points keep of one timeline. {@code walFrom} is null when some point has no
-     * base of its own (all own WAL and versions stay).
+     * base of its own (all own WAL and versions stay). {@code images}: the image keys kept (kept bases', and the
+     * newest at or below each kept base's redo point, which gives a directory built there its other files).
+     * {@code horizon}: the checkpoint of the oldest kept base, from whose record's end every point is readable.
      */
-    record Plan(TimelineId timeline, Lsn walFrom, List<Base> kept, NavigableSet<Lsn> cuts, Lsn newestBase) {
+    record Plan(TimelineId timeline, Lsn walFrom, List<Base> kept, NavigableSet<Lsn> cuts, Lsn newestBase,
+                Set<Lsn> images, Lsn horizon) {
         boolean keepsAll() {
             return walFrom == null;
         }
@@ -69,13 +74,15 @@ final class PageRetention {
     List<Base> bases(TimelineId id) {
         List<Base> out = new ArrayList<>();
         for (ImageManifest image : images.of(id)) {
-            out.add(new Base(image.lsn(), image.lsn(), ImagePageSource.windowEnd(wal, id, image), true));
+            out.add(new Base(image.redoLsn(), image.lsn(), ImagePageSource.windowEnd(wal, id, image), true, image.lsn(),
+                    image.lsn()));
         }
         List<StoredAnchor> stored = anchors.of(id);
         for (Watermarks.Step s : watermarks.steps(id)) {
             // a step whose anchor went cannot start a replay: not a base
             stored.stream().filter(a -> a.redoLsn().equals(s.redoPoint())).findFirst()
-                    .ifPresent(a -> out.add(new Base(s.redoPoint(), s.target(), a.recordEnd(), false)));
+                    .ifPresent(a -> out.add(new Base(s.redoPoint(), s.target(), a.recordEnd(), false, s.redoPoint(),
+                            a.checkpointLsn())));
         }
         out.sort(Comparator.comparing(Base::target));
         return out;
@@ -118,10 +125,26 @@ final class PageRetention {
                 bases.stream().filter(b -> !b.target().isBefore(k.target())).forEach(kept::add); // the window whole
             }
         }
-        NavigableSet<Lsn> cuts = new TreeSet<>(points);
-        kept.forEach(b -> cuts.add(b.redoPoint()));
         Lsn walFrom = all ? null : kept.stream().map(Base::redoPoint).min(Comparator.naturalOrder()).orElse(null);
-        return new Plan(id, walFrom, List.copyOf(kept), cuts, newest);
+        NavigableSet<Lsn> cuts = new TreeSet<>(points);
+        Set<Lsn> keptImages = new TreeSet<>();
+        for (Base b : kept) {
+            cuts.add(b.pagesAt());
+            if (b.image()) {
+                keptImages.add(b.pagesAt());
+            }
+            // the newest image at or below its redo point gives a directory built there its other files; where its
+            // WAL stays, its pages stay too (a cut): a builder may take it as the nearer start for a point after it
+            bases.stream().filter(x -> x.image() && !x.pagesAt().isAfter(b.redoPoint())).max(Comparator.comparing(Base::pagesAt))
+                    .ifPresent(x -> {
+                        keptImages.add(x.pagesAt());
+                        if (walFrom != null && !x.redoPoint().isBefore(walFrom)) {
+                            cuts.add(x.pagesAt());
+                        }
+                    });
+        }
+        Lsn horizon = all ? null : kept.stream().min(Comparator.comparing(Base::target)).map(Base::checkpoint).orElse(null);
+        return new Plan(id, walFrom, List.copyOf(kept), cuts, newest, keptImages, horizon);
     }
 
     /**
@@ -135,16 +158,15 @@ final class PageRetention {
             return new long[4];
         }
         long[] versions = thinVersions(txn, plan, apply);
-        Set<Lsn> keptImages = new TreeSet<>();
+        Set<Lsn> keptImages = plan.images();
         Set<Lsn> keptSteps = new TreeSet<>();
         for (Base b : plan.kept()) {
-            (b.image() ? keptImages : keptSteps).add(b.redoPoint());
+            if (!b.image()) {
+                keptSteps.add(b.redoPoint());
+            }
         }
         byte[] prefix = Keys.timeline(plan.timeline());
         List<Lsn> imageKeys = keys(txn, tables.images(), prefix);
-        for (Base b : plan.kept()) { // the newest image at or below a kept redo point gives a data directory its files
-            imageKeys.stream().filter(l -> !l.isAfter(b.redoPoint())).max(Comparator.naturalOrder()).ifPresent(keptImages::add);
-        }
         long imagesFreed = 0;
         long index = 0;
         for (Lsn l : imageKeys) {

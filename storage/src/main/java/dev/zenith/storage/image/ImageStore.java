@@ -191,20 +191,49 @@ public final class ImageStore {
         }
     }
 
-    /** The oldest LSN a compute can start at on this timeline: its lineage's oldest image. */
+    /**
+     * The oldest LSN a compute can start at on this timeline: its lineage's oldest image, or where garbage
+     * collection on pages left every later point readable ({@link #raiseHorizon}) when that is later (on an
+     * ancestor, capped at the branch point the lineage leaves it by).
+     */
     public Optional<Lsn> retentionHorizon(TimelineId id) {
         Optional<Lsn> oldest = Optional.empty();
+        Lsn raised = null;
         // Image keys only: a page service asks this often, and manifests are big.
         try (Txn<byte[]> txn = tables.read(); TableCursor c = images.openCursor(txn)) {
+            Lsn upTo = null; // the branch point by which the lineage leaves t (none for id itself)
             for (TimelineId t = id; t != null; ) {
                 byte[] prefix = Keys.timeline(t);
                 if (c.get(prefix, GetOp.MDB_SET_RANGE) && Keys.hasPrefix(c.key(), prefix)) {
                     oldest = Optional.of(Keys.lsnAt(c.key(), Keys.TL));
                 }
+                byte[] h = tables.meta().get(txn, horizonKey(t));
+                if (h != null) {
+                    Lsn at = Lsn.of(java.nio.ByteBuffer.wrap(h).getLong());
+                    at = upTo == null ? at : Lsn.min(at, upTo);
+                    raised = raised == null ? at : Lsn.max(raised, at);
+                }
                 Timeline timeline = timelines.find(txn, t);
+                upTo = timeline == null ? null : timeline.branchLsn();
                 t = timeline == null ? null : timeline.parent();
             }
         }
+        if (raised != null && (oldest.isEmpty() || raised.isAfter(oldest.get()))) {
+            return Optional.of(raised);
+        }
         return oldest;
+    }
+
+    /**
+     * Records that every point of timeline {@code id} from the end of the checkpoint record at {@code horizon} on
+     * stays readable, and nothing own before it needs to (garbage collection on pages freed older bases' WAL).
+     */
+    public void raiseHorizon(Txn<byte[]> txn, TimelineId id, Lsn horizon) {
+        tables.meta().put(txn, horizonKey(id), java.nio.ByteBuffer.allocate(8).putLong(horizon.value()).array());
+    }
+
+    /** A document key KIND/TIMELINE: deleted with the timeline ({@code DocumentStore.deleteOf}). */
+    private static byte[] horizonKey(TimelineId id) {
+        return ("retention_horizon/" + id).getBytes(java.nio.charset.StandardCharsets.UTF_8);
     }
 }

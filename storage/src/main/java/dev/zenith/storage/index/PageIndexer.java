@@ -357,7 +357,8 @@ public final class PageIndexer {
         for (DatabaseDir d : dirs) {
             maps.put(d, images.imageFile(image, DataDirectoryLayout.relationMapFile(d)).orElse(null));
         }
-        Tracked s = new Tracked(new RelationSizes(forks, dirs), image.lsn(), image.lsn(), image.lsn());
+        // from its redo point: the state there (an image pulled from a step holds its pages and sizes at that point)
+        Tracked s = new Tracked(new RelationSizes(forks, dirs), image.redoLsn(), image.redoLsn(), image.redoLsn());
         start(id, s, forks, maps);
         return s;
     }

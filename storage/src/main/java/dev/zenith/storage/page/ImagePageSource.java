@@ -60,7 +60,8 @@ public final class ImagePageSource implements PageSource {
     /** An image's manifest, as maps, and how far past its checkpoint record it is the state of the timeline. */
     private record Window(ImageManifest image, Lsn end, Map<RelTag, Long> sizes, Set<String> directories) {
         boolean covers(Lsn lsn) {
-            return !lsn.isBefore(image.lsn()) && !lsn.isAfter(end);
+            // an image whose pages are at an earlier redo point (pulled from a step) is not the state at its checkpoint
+            return image.redoLsn().equals(image.lsn()) && !lsn.isBefore(image.lsn()) && !lsn.isAfter(end);
         }
     }
 

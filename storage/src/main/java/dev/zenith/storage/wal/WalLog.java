@@ -291,6 +291,14 @@ public final class WalLog {
         }
     }
 
+    /** The first byte of the timeline's own stored WAL (garbage collection raises it), if it stores any. */
+    public Optional<Lsn> ownStart(TimelineId id) {
+        try (Txn<byte[]> txn = tables.read()) {
+            WalPositions p = ownPositions(txn, id);
+            return p.equals(WalPositions.EMPTY) ? Optional.empty() : Optional.of(p.start());
+        }
+    }
+
     /** Where the timeline's WAL ends (the next append's start). */
     public Optional<Lsn> end(TimelineId id) {
         try (Txn<byte[]> txn = tables.read()) {
