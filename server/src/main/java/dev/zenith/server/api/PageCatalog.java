@@ -47,8 +47,9 @@ final class PageCatalog {
         return out;
     }
 
-    /** {@code lsnText} null: the end of the pg's WAL. */
-    static JsonObject relations(StorageRegistry.Storage storage, String pgName, TimelineId timeline, String lsnText) {
+    /** {@code lsnText} null: the end of the pg's WAL; {@code fsm}: free-space map sizes outside images' windows. */
+    static JsonObject relations(StorageRegistry.Storage storage, String pgName, TimelineId timeline, String lsnText,
+                                RelationSizes.FreeSpaceMaps fsm) {
         Store store = storage.store();
         Lsn end = store.wal().lastRecordEnd(timeline).orElseThrow(() -> ApiException.conflict("pg '" + pgName + "' has no WAL yet"));
         Lsn lsn = end;
@@ -71,7 +72,7 @@ final class PageCatalog {
             lsn = Lsn.min(lsn, end);
         }
         Lsn at = lsn;
-        RelationSizes.Listing listing = RelationSizes.at(store, timeline, lsn).orElseThrow(() ->
+        RelationSizes.Listing listing = RelationSizes.at(store, timeline, lsn, fsm).orElseThrow(() ->
                 ApiException.conflict("pg '" + pgName + "' has no image at or below " + at));
         JsonArray rels = new JsonArray();
         for (RelationSizes.Entry e : listing.relations()) {
@@ -79,14 +80,11 @@ final class PageCatalog {
                     .put("db", Integer.toUnsignedLong(e.rel().node().dbOid()))
                     .put("rel", Integer.toUnsignedLong(e.rel().node().relNode()))
                     .put("fork", e.rel().fork().id()).put("nblocks", e.blocks());
-            if (e.changedSinceImage()) {
-                r.put("changed_since_image", true);
-            }
             rels.add(r);
         }
         return new JsonObject().put("pg", pgName).put("storage_name", storage.name()).put("tenant_id", storage.tenantId())
                 .put("timeline_id", timeline.toString()).put("lsn", listing.lsn().toString())
                 .put("image_lsn", listing.imageLsn().toString()).put("exact_until", listing.windowEnd().toString())
-                .put("exact", listing.exact()).put("relations", rels);
+                .put("exact", listing.exact()).put("free_space_maps_listed", listing.fsmListed()).put("relations", rels);
     }
 }

@@ -50,8 +50,11 @@ final class PgRoutes {
                 throw ApiException.badRequest("give one lsn, or none for the end of WAL");
             }
             storages.get(pg.storageName()); // a pg always has a timeline
-            dispatch.reading(ctx, () -> PageCatalog.relations(storages.get(pg.storageName()), name, pg.timeline(),
-                    lsn.isEmpty() ? null : lsn.get(0)));
+            dispatch.reading(ctx, () -> {
+                var storage = storages.get(pg.storageName());
+                var source = computes.pageSource(storage.store()); // free-space maps by redo outside images' windows
+                return PageCatalog.relations(storage, name, pg.timeline(), lsn.isEmpty() ? null : lsn.get(0), source::freeSpaceMaps);
+            });
         });
         r.delete("/pgs/:name").handler(ctx -> {
             String name = ctx.pathParam("name");

@@ -3,57 +3,76 @@ package dev.zenith.server.pageservice;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.RelationSize;
+import dev.zenith.storage.index.IndexNotReadyException;
 import dev.zenith.storage.page.ImagePageSource;
 import dev.zenith.storage.timeline.TimelineId;
-import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
- * A timeline's relation forks and their sizes at an LSN, from what the store knows today: the newest
- * image at or below the LSN, and the block-change index since it. Exact in the image's window (no WAL
- * record between the image and the LSN); after it, forks whose blocks WAL changed are marked, with the
- * size the image and those changes show at least (WAL that truncates, drops or creates relations
- * without naming blocks is not indexed yet). Blocking.
+ * A timeline's relation forks and their sizes at an LSN: in an image's window (no WAL record between
+ * the image and the LSN) the image's, every fork; elsewhere the page index's along the lineage (main,
+ * visibility-map and init forks, exact at any LSN it covers, on branches too), and free-space maps as
+ * {@code fsm} answers them where it can (empty: not listed). Blocking.
  */
 public final class RelationSizes {
-    /** One fork; {@code changedSinceImage}: {@code blocks} is a lower bound. */
-    public record Entry(RelTag rel, long blocks, boolean changedSinceImage) {
+    /** One fork. */
+    public record Entry(RelTag rel, long blocks) {
     }
 
-    /** {@code exact}: the LSN lies in the image's window, which ends at {@code windowEnd}. */
-    public record Listing(Lsn lsn, Lsn imageLsn, Lsn windowEnd, boolean exact, List<Entry> relations) {
+    /**
+     * {@code exact}: every fork listed has its size at the LSN ({@code fsmListed}: free-space maps among them);
+     * {@code windowEnd}: where the image's own window ends.
+     */
+    public record Listing(Lsn lsn, Lsn imageLsn, Lsn windowEnd, boolean exact, boolean fsmListed, List<Entry> relations) {
+    }
+
+    /** Free-space map sizes at an LSN outside an image's window, where they can be told. */
+    @FunctionalInterface
+    public interface FreeSpaceMaps {
+        Optional<Map<RelTag, Long>> at(TimelineId timeline, Lsn lsn);
+
+        FreeSpaceMaps NONE = (timeline, lsn) -> Optional.empty();
     }
 
     private RelationSizes() {
     }
 
     /** Empty when no image lies at or below the LSN. */
-    public static java.util.Optional<Listing> at(Store store, TimelineId timeline, Lsn lsn) {
-        java.util.Optional<ImageManifest> found = store.images().latestImageAtOrBefore(timeline, lsn);
+    public static Optional<Listing> at(Store store, TimelineId timeline, Lsn lsn, FreeSpaceMaps fsm) {
+        Optional<ImageManifest> found = store.images().latestImageAtOrBefore(timeline, lsn);
         if (found.isEmpty()) {
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
         ImageManifest image = found.get();
         Lsn windowEnd = ImagePageSource.windowEnd(store.wal(), timeline, image);
-        boolean exact = !lsn.isAfter(windowEnd);
-        Map<RelTag, Long> changedTo = new TreeMap<>(RelTag.ORDER);
-        if (!exact) {
-            for (BlockRef b : store.changes().changedBlocks(timeline, image.lsn(), lsn)) {
-                changedTo.merge(b.rel(), Integer.toUnsignedLong(b.block()) + 1, Math::max);
+        Map<RelTag, Long> sizes = new TreeMap<>(RelTag.ORDER);
+        boolean exact = true;
+        boolean fsmListed = true;
+        if (!lsn.isAfter(windowEnd)) {
+            for (RelationSize r : image.relations()) {
+                sizes.put(r.rel(), r.blocks());
             }
+        } else {
+            try {
+                sizes.putAll(store.index().forks(timeline, lsn));
+            } catch (IndexNotReadyException e) {
+                exact = false; // below the index's base: the image's, as a lower bound, is all there is
+                image.relations().stream().filter(r -> r.rel().fork() != ForkNumber.FSM).forEach(r -> sizes.put(r.rel(), r.blocks()));
+            }
+            Optional<Map<RelTag, Long>> maps = fsm.at(timeline, lsn);
+            maps.ifPresent(sizes::putAll);
+            fsmListed = maps.isPresent();
         }
-        Map<RelTag, Entry> all = new TreeMap<>(RelTag.ORDER);
-        for (RelationSize r : image.relations()) {
-            Long changed = changedTo.remove(r.rel());
-            all.put(r.rel(), new Entry(r.rel(), changed == null ? r.blocks() : Math.max(r.blocks(), changed), changed != null));
-        }
-        changedTo.forEach((rel, blocks) -> all.put(rel, new Entry(rel, blocks, true)));
-        return java.util.Optional.of(new Listing(lsn, image.lsn(), windowEnd, exact, new ArrayList<>(all.values())));
+        List<Entry> out = new ArrayList<>();
+        sizes.forEach((rel, n) -> out.add(new Entry(rel, n)));
+        return Optional.of(new Listing(lsn, image.lsn(), windowEnd, exact, fsmListed, out));
     }
 }

@@ -9,6 +9,9 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
+import dev.zenith.wal.RelTag;
+
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,16 +43,18 @@ public final class Materializer {
      * @throws RedoException when the step cannot be made (the watermark stays)
      */
     public Optional<StepResult> step(TimelineId tl) throws IOException {
-        List<StoreRedo.Base> bases = redo.bases(tl);
+        List<StoreRedo.Base> bases = redo.bases(tl); // a branch's first step starts from its parent's base
         if (bases.isEmpty()) {
-            return Optional.empty(); // no image on this timeline yet: nothing to start from
+            return Optional.empty(); // no image on this lineage yet: nothing to start from
         }
         StoreRedo.Base base = bases.get(bases.size() - 1);
         Lsn stored = redo.store().wal().lastRecordEnd(tl).orElse(Lsn.INVALID);
         StoredAnchor next = null; // the first anchor past the base: each step starts from the one before
         for (StoredAnchor a : redo.store().anchors().of(tl)) {
+            // an anchor on a later PostgreSQL timeline of the lineage (a branch's, from its parent's base) is
+            // reached across the switch: the run follows it (StoreRedo.run)
             if (next == null && a.redoLsn().isAfter(base.redoPoint()) && !a.redoLsn().isAfter(stored)
-                    && a.pgTimeline() == base.anchor().pgTimeline()) {
+                    && a.pgTimeline() >= base.anchor().pgTimeline()) {
                 next = a;
             }
         }
@@ -64,13 +69,29 @@ public final class Materializer {
         // files a CREATE DATABASE by FILE_COPY copies among them, the run seeding their templates' blocks)
         Map<BlockRef, Lsn> keys = redo.store().index().changedBlocks(tl, base.redoPoint(), target);
         Lsn absentKey = IntervalChanges.versionKey(target);
-        Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target);
         // pages go into the step's transaction as the run hands them out: memory holds one, not the interval's
         try (Watermarks.StepWriter writer = redo.store().watermarks().stepWriter(tl)) {
-            redo.run(tl, base, target, new TreeSet<>(keys.keySet()), (b, page) -> writer.put(page != null
-                    ? new PageWrite(tl, b.rel(), b.block(), keys.get(b), page)
-                    // gone at the target (dropped, truncated): reads past here answer zeros, as beyond a fork's end
-                    : new PageWrite(tl, b.rel(), b.block(), absentKey, new byte[WalGeometry.BLCKSZ])));
+            Map<RelTag, Long> fsm = new HashMap<>();
+            boolean fsmKnown = base.freeSpaceMaps() != null; // the run's lengths are exact when it started from exact ones
+            redo.run(tl, base, target, new TreeSet<>(keys.keySet()), new PageSink() {
+                @Override
+                public void accept(BlockRef b, byte[] page) {
+                    writer.put(page != null ? new PageWrite(tl, b.rel(), b.block(), keys.get(b), page)
+                            // gone at the target (dropped, truncated): reads past here answer zeros, as beyond a fork's end
+                            : new PageWrite(tl, b.rel(), b.block(), absentKey, new byte[WalGeometry.BLCKSZ]));
+                }
+
+                @Override
+                public boolean wantsFreeSpaceMaps() {
+                    return fsmKnown;
+                }
+
+                @Override
+                public void acceptFreeSpaceMaps(Map<RelTag, Long> lengths) {
+                    fsm.putAll(lengths);
+                }
+            });
+            Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target, fsmKnown ? fsm : null);
             writer.commit(step);
             return Optional.of(new StepResult(step, writer.pages()));
         }

@@ -26,4 +26,17 @@ public interface PageSink {
     /** One SLRU segment file at the target (path relative to the data directory), after the wanted blocks. */
     default void acceptSlru(String path, byte[] content) throws IOException {
     }
+
+    /**
+     * Whether the run should also hand out every free-space map fork's length at the target
+     * ({@link #acceptFreeSpaceMaps}): heap redo extends them (XLogRecordPageWithFreeSpace), truncations
+     * and drops shorten or remove them, starting from the lengths the request gave for its forks.
+     */
+    default boolean wantsFreeSpaceMaps() {
+        return false;
+    }
+
+    /** Every free-space map fork in the scratch directory once recovery ended, with its length in blocks. */
+    default void acceptFreeSpaceMaps(java.util.Map<dev.zenith.wal.RelTag, Long> lengths) throws IOException {
+    }
 }

@@ -73,6 +73,14 @@ public final class RedoPageSource implements PageSource {
         }
     };
 
+    /** Free-space map lengths at (timeline, target), by the runs that made them: the last few asked. */
+    private final Map<String, CompletableFuture<Map<RelTag, Long>>> fsms = new LinkedHashMap<>(8, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, CompletableFuture<Map<RelTag, Long>>> eldest) {
+            return size() > SLRU_RUNS_KEPT;
+        }
+    };
+
     /** Blocks wanted at one (timeline, target) from one base, answered by one run. */
     private static final class Batch {
         final SortedSet<BlockRef> blocks = new TreeSet<>();
@@ -88,12 +96,133 @@ public final class RedoPageSource implements PageSource {
 
     @Override
     public boolean exists(TimelineId timeline, RelTag rel, Lsn lsn) {
-        return images.exists(timeline, rel, lsn);
+        try {
+            return images.exists(timeline, rel, lsn);
+        } catch (PageUnavailableException e) {
+            if (rel.fork() != ForkNumber.FSM || e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
+                throw e;
+            }
+        }
+        return requireFreeSpaceMaps(timeline, lsn).containsKey(rel);
     }
 
     @Override
     public int nblocks(TimelineId timeline, RelTag rel, Lsn lsn) {
-        return images.nblocks(timeline, rel, lsn);
+        try {
+            return images.nblocks(timeline, rel, lsn);
+        } catch (PageUnavailableException e) {
+            if (rel.fork() != ForkNumber.FSM || e.reason() != PageUnavailableException.Reason.NOT_MATERIALIZED) {
+                throw e;
+            }
+        }
+        // an absent free-space map has 0 blocks, as Neon answers (PostgreSQL asks before it creates one)
+        return (int) (long) requireFreeSpaceMaps(timeline, lsn).getOrDefault(rel, 0L);
+    }
+
+    private Map<RelTag, Long> requireFreeSpaceMaps(TimelineId timeline, Lsn lsn) {
+        return freeSpaceMaps(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
+                PageUnavailableException.Reason.NOT_MATERIALIZED, "free-space map sizes at " + lsn + " are not known:"
+                + " no image or materialized step of timeline " + timeline + " below it carries them"));
+    }
+
+    /**
+     * Free-space maps are not WAL-logged, but heap redo extends them (XLogRecordPageWithFreeSpace: inserts and
+     * updates that leave a page under a fifth free, prunes, vacuums, all-visible marks), truncations cut them
+     * and drops remove them; so their lengths at X are those of the newest image at or below X replayed to X.
+     * At a base that knows them (an image's files, a materialization step's run), its; elsewhere one redo run
+     * from such a base to the last record end at or below X, every block changed since wanted and the maps
+     * seeded at the base's lengths, reads them back (kept for the last few LSNs; the run's pages are stored).
+     * Empty where no base below knows them (steps stored before they were kept).
+     */
+    @Override
+    public Optional<Map<RelTag, Long>> freeSpaceMaps(TimelineId timeline, Lsn lsn) {
+        Optional<StoreRedo.Base> state = redo.stateAtOrBefore(timeline, lsn);
+        if (state.isEmpty()) {
+            return Optional.empty();
+        }
+        Lsn target = Optional.ofNullable(interval(timeline, state.get().redoPoint(), lsn).lastRecordEndAtOrBefore(lsn))
+                .orElse(state.get().target());
+        StoreRedo.Base start = null;
+        for (StoreRedo.Base b : redo.bases(timeline)) {
+            if (b.freeSpaceMaps() != null && !b.target().isAfter(target)
+                    && (holdsStateAt(b, target) || !b.usableFrom().isAfter(IntervalChanges.versionKey(target)))) {
+                start = b;
+            }
+        }
+        if (start == null) {
+            return Optional.empty();
+        }
+        if (holdsStateAt(start, target)) {
+            return Optional.of(start.freeSpaceMaps());
+        }
+        return Optional.of(fsmAt(timeline, start, target));
+    }
+
+    /** Whether no record lies between the base's state and the target: its own target, or inside an image's window. */
+    private static boolean holdsStateAt(StoreRedo.Base b, Lsn target) {
+        boolean image = b.redoPoint().equals(b.target()) && b.anchor().checkpointLsn().equals(b.target());
+        return b.target().equals(target) || (image && !IntervalChanges.versionKey(target).isAfter(b.usableFrom()));
+    }
+
+    /** The free-space maps at the target by one run from {@code start} (shared by concurrent askers, kept for the next). */
+    private Map<RelTag, Long> fsmAt(TimelineId timeline, StoreRedo.Base start, Lsn target) {
+        return shared(fsms, timeline + "@" + target, () -> {
+            IntervalChanges changes = interval(timeline, start.redoPoint(), target);
+            Map<BlockRef, Lsn> keys = changes.versionKeys(target);
+            Map<RelTag, Long> found = new HashMap<>();
+            List<PageWrite> writes = new ArrayList<>();
+            redo.run(timeline, start, target, new TreeSet<>(keys.keySet()), new PageSink() {
+                @Override
+                public void accept(BlockRef block, byte[] page) {
+                    writes.add(page == null ? new PageWrite(timeline, block.rel(), block.block(),
+                            IntervalChanges.versionKey(target), new byte[WalGeometry.BLCKSZ])
+                            : new PageWrite(timeline, block.rel(), block.block(), keys.get(block), page));
+                }
+
+                @Override
+                public boolean wantsFreeSpaceMaps() {
+                    return true;
+                }
+
+                @Override
+                public void acceptFreeSpaceMaps(Map<RelTag, Long> maps) {
+                    found.putAll(maps);
+                }
+            });
+            redo.store().watermarks().putRunPages(writes); // the run made every changed block at the target anyway
+            return Map.copyOf(found);
+        });
+    }
+
+    /** What {@code work} makes under {@code key}: one caller does it, concurrent ones wait for it; kept in {@code done}. */
+    private static <T> T shared(Map<String, CompletableFuture<T>> done, String key, RunWork<T> work) {
+        CompletableFuture<T> result;
+        boolean leader = false;
+        synchronized (done) {
+            result = done.get(key);
+            if (result == null) {
+                result = new CompletableFuture<>();
+                done.put(key, result);
+                leader = true;
+            }
+        }
+        if (leader) {
+            try {
+                result.complete(work.run());
+            } catch (IOException | RuntimeException e) {
+                synchronized (done) {
+                    done.remove(key);
+                }
+                result.completeExceptionally(e);
+            }
+        }
+        return join(result);
+    }
+
+    /** A redo run's work. */
+    @FunctionalInterface
+    private interface RunWork<T> {
+        T run() throws IOException;
     }
 
     @Override

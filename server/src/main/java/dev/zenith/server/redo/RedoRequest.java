@@ -24,12 +24,38 @@ import java.util.TreeSet;
  *                      that long, holes of zeros); forks it leaves out get a file as long as their
  *                      highest starting page
  * @param base          directories and small files of the data directory at the redo point
- * @param wal           the WAL from the redo point to the target
+ * @param wal           the WAL from the redo point to the target, its segments named for the PostgreSQL
+ *                      timelines they belong to
+ * @param timelines     the PostgreSQL timeline of the target and the history files of the switches since
+ *                      the anchor's (none when the target is on the anchor's timeline)
  */
 public record RedoRequest(Anchor anchor, Lsn target, SortedSet<BlockRef> wanted, PageSource startingPages,
-                          Map<RelTag, Long> forkSizes, ScratchBase base, WalSource wal) {
+                          Map<RelTag, Long> forkSizes, ScratchBase base, WalSource wal, Timelines timelines) {
+    /**
+     * Where the target lies: {@code targetTli}, and {@code histories} (TLI to history file) for every switch
+     * between the anchor's timeline and it. Crash recovery follows switches to the timeline pg_control's
+     * minRecoveryPoint names, reading those files, as a rebuilt compute's recovery does.
+     */
+    public record Timelines(int targetTli, Map<Integer, byte[]> histories) {
+        public Timelines {
+            histories = Map.copyOf(histories);
+        }
+
+        /** The target on the anchor's own timeline: no switch to follow. */
+        public static Timelines single(int tli) {
+            return new Timelines(tli, Map.of());
+        }
+    }
+
+    /** A run whose WAL is all on the anchor's PostgreSQL timeline. */
+    public RedoRequest(Anchor anchor, Lsn target, SortedSet<BlockRef> wanted, PageSource startingPages,
+                       Map<RelTag, Long> forkSizes, ScratchBase base, WalSource wal) {
+        this(anchor, target, wanted, startingPages, forkSizes, base, wal, Timelines.single(anchor.pgTimeline()));
+    }
+
     public RedoRequest {
         Objects.requireNonNull(anchor, "anchor");
+        Objects.requireNonNull(timelines, "timelines");
         Objects.requireNonNull(target, "target");
         Objects.requireNonNull(startingPages, "startingPages");
         Objects.requireNonNull(base, "base");

@@ -28,8 +28,9 @@ import java.util.Set;
 
 /**
  * Reads the WAL a run was given before PostgreSQL does, so a run that cannot work fails with a
- * clear reason instead of a PANIC in a log: the WAL must be one PostgreSQL timeline (the
- * anchor's: crash recovery cannot cross a promotion), hold the anchor's checkpoint record with the
+ * clear reason instead of a PANIC in a log: the WAL must lead from the anchor's PostgreSQL timeline
+ * to the target's (crash recovery follows the switches in between when pg_control's minRecoveryPoint
+ * names the target's timeline and the history files are there), hold the anchor's checkpoint record with the
  * contents its pg_control names, and end exactly at the target, at or after that record.
  */
 final class RedoWal {
@@ -49,13 +50,24 @@ final class RedoWal {
     }
 
     static Facts check(Path walDir, Anchor anchor, Lsn target) throws IOException {
+        return check(walDir, anchor, target, anchor.pgTimeline(), false);
+    }
+
+    /**
+     * As above, for a target on PostgreSQL timeline {@code targetTli}: a later one than the anchor's is
+     * reached across the switches in between; {@code lineage}: the WAL has several timelines' pages (the
+     * history files are given), each segment read under the newest timeline it is named for, page headers'
+     * timelines only growing.
+     */
+    static Facts check(Path walDir, Anchor anchor, Lsn target, int targetTli, boolean lineage) throws IOException {
         Lsn redo = anchor.redoLsn();
         Lsn checkpoint = anchor.checkpointLsn();
         if (target.isBefore(checkpoint)) {
             throw new RedoException("target " + target + " is before the anchor's checkpoint record at " + checkpoint
                     + ": replay from an anchor starts by reading that record");
         }
-        WalStreamDecoder decoder = WalStreamDecoder.builder(redo).timeline(anchor.pgTimeline())
+        boolean oneTimeline = !lineage && targetTli == anchor.pgTimeline();
+        WalStreamDecoder decoder = WalStreamDecoder.builder(redo).timeline(oneTimeline ? anchor.pgTimeline() : 0)
                 .systemId(anchor.controlFile().systemIdentifier()).build();
         List<FileCopy> copies = new ArrayList<>();
         Set<BlockRef> checked = new HashSet<>();
@@ -66,8 +78,9 @@ final class RedoWal {
         int offset = WalSegments.segmentOffset(redo.value());
         EndOfWal end = null;
         while (end == null) {
-            Path file = walDir.resolve(WalSegments.fileName(anchor.pgTimeline(), segno));
-            if (!Files.exists(file)) {
+            Path file = oneTimeline ? walDir.resolve(WalSegments.fileName(anchor.pgTimeline(), segno))
+                    : newestNamed(walDir, segno, anchor.pgTimeline(), targetTli);
+            if (file == null || !Files.exists(file)) {
                 break;
             }
             byte[] segment = Files.readAllBytes(file);
@@ -113,8 +126,20 @@ final class RedoWal {
         if (lastEnd == null || !lastEnd.equals(target)) {
             throw new RedoException("the WAL given ends at " + lastEnd + ", not at the target " + target
                     + (end != null ? " (" + end + ")" : "") + ": a target is the end of a record, and the WAL must"
-                    + " be one PostgreSQL timeline, " + anchor.pgTimeline() + ", with nothing after the target");
+                    + " lead from PostgreSQL timeline " + anchor.pgTimeline() + " to " + targetTli
+                    + ", with nothing after the target");
         }
         return new Facts(records, target.minus(redo), List.copyOf(copies), checked);
+    }
+
+    /** The segment's file under the newest timeline in [{@code from}, {@code to}] it is named for, or null. */
+    private static Path newestNamed(Path walDir, long segno, int from, int to) {
+        for (int tli = to; tli >= from; tli--) {
+            Path file = walDir.resolve(WalSegments.fileName(tli, segno));
+            if (Files.exists(file)) {
+                return file;
+            }
+        }
+        return null;
     }
 }

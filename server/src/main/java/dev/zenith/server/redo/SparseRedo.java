@@ -2,12 +2,15 @@ package dev.zenith.server.redo;
 
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.anchor.Anchor;
+import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.SlruKind;
+import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.control.DbState;
 import dev.zenith.wal.segment.WalGeometry;
 import io.vertx.core.Context;
@@ -85,16 +88,32 @@ public final class SparseRedo {
             Files.write(data.resolve(f.getKey()), f.getValue());
         }
         // "in production": PostgreSQL must replay from the redo point, as after any crash
-        Files.write(data.resolve("global/pg_control"), anchor.controlFile().withState(DbState.IN_PRODUCTION).toFile());
+        ControlFile control = anchor.controlFile().withState(DbState.IN_PRODUCTION);
+        int targetTli = request.timelines().targetTli();
+        if (targetTli != anchor.pgTimeline()) {
+            // crash recovery goes to minRecoveryPoint's timeline (InitWalRecovery's recoveryTargetTLI), across the
+            // switches the history files name; outside archive recovery the point itself is not waited for
+            control = control.withMinRecoveryPoint(target, targetTli);
+        }
+        for (Map.Entry<Integer, byte[]> h : request.timelines().histories().entrySet()) {
+            Files.write(data.resolve("pg_wal").resolve(String.format("%08X.history", h.getKey())), h.getValue());
+        }
+        Files.write(data.resolve("global/pg_control"), control.toFile());
         RecoveryServer.writeConfiguration(data, RecoveryServer.settings(anchor.controlFile(), area.socketDirectory(run),
                 settings.sharedBuffers()));
         request.wal().writeSegments(anchor.pgTimeline(), anchor.redoLsn(), target, data.resolve("pg_wal"));
-        RedoWal.Facts wal = RedoWal.check(data.resolve("pg_wal"), anchor, target);
+        RedoWal.Facts wal = RedoWal.check(data.resolve("pg_wal"), anchor, target, targetTli,
+                !request.timelines().histories().isEmpty());
 
         int seeded;
         try (ForkFiles files = new ForkFiles(data)) {
             SortedSet<BlockRef> seeds = withCopySources(request.wanted(), wal.fileCopies());
             seeded = seed(files, request, seeds);
+            for (Map.Entry<RelTag, Long> f : request.forkSizes().entrySet()) {
+                if (f.getKey().fork() == ForkNumber.FSM) { // zeros, as long as the base's: redo extends from there
+                    files.extend(f.getKey(), f.getValue());
+                }
+            }
             for (BlockRef b : wal.checkedBlocks()) {
                 if (!seeds.contains(b)) { // a hole of zeros there would fail the consistency check's masking
                     long block = Integer.toUnsignedLong(b.block());
@@ -124,6 +143,19 @@ public final class SparseRedo {
             for (BlockRef b : request.wanted()) {
                 sink.accept(b, files.read(b.rel(), Integer.toUnsignedLong(b.block())));
             }
+        }
+        if (sink.wantsFreeSpaceMaps()) {
+            Map<RelTag, Long> lengths = new HashMap<>();
+            for (Map.Entry<RelTag, List<Path>> f : DataDirectoryLayout.scan(data).forks().entrySet()) {
+                if (f.getKey().fork() == ForkNumber.FSM) {
+                    long bytes = 0;
+                    for (Path segment : f.getValue()) {
+                        bytes += Files.size(segment);
+                    }
+                    lengths.put(f.getKey(), bytes / WalGeometry.BLCKSZ);
+                }
+            }
+            sink.acceptFreeSpaceMaps(lengths);
         }
         if (sink.wantsSlrus()) {
             for (SlruKind kind : SlruKind.values()) {

@@ -6,12 +6,17 @@ import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.anchor.StoredAnchor;
 import dev.zenith.storage.image.FileEntry;
 import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.RelationSize;
 import dev.zenith.storage.page.ImagePageSource;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.page.Watermarks;
+import dev.zenith.storage.timeline.PgTimelines;
+import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
 import dev.zenith.wal.RelFileNode;
 
 import java.io.IOException;
@@ -43,8 +48,13 @@ public final class StoreRedo {
      * @param anchor     the checkpoint whose redo point this is
      * @param usableFrom targets before this cannot be reached from the anchor (its record must be replayed first):
      *                   a step's anchor record end, an image's next record start
+     * @param freeSpaceMaps every free-space map fork's length at {@code target} (an image's files, a step's run),
+     *                   null when not known (steps stored before they were kept)
      */
-    public record Base(Lsn redoPoint, Lsn target, Anchor anchor, Lsn usableFrom) {
+    public record Base(Lsn redoPoint, Lsn target, Anchor anchor, Lsn usableFrom, Map<RelTag, Long> freeSpaceMaps) {
+        public Base(Lsn redoPoint, Lsn target, Anchor anchor, Lsn usableFrom) {
+            this(redoPoint, target, anchor, usableFrom, null);
+        }
     }
 
     private record Known(Optional<Watermarks.Step> watermark, Optional<Lsn> newestImage, List<Base> bases) {
@@ -65,8 +75,32 @@ public final class StoreRedo {
         return store;
     }
 
-    /** The timeline's bases, oldest first (images of its own and materialization steps). */
+    /**
+     * The bases a read or run of the timeline may start from, oldest first: its ancestors' below each branch
+     * point (a base there is the state of this timeline's lineage too, and its anchor is replayed through the
+     * lineage's WAL, across the PostgreSQL timeline switch at the branch point: {@link #run}), then its own
+     * images and materialization steps. So a branch before its first clean stop or step has bases.
+     */
     public List<Base> bases(TimelineId tl) {
+        List<Base> out = new ArrayList<>();
+        java.util.ArrayDeque<List<Base>> lineage = new java.util.ArrayDeque<>();
+        lineage.push(ownBases(tl));
+        for (Optional<Timeline> t = store.timelines().get(tl); t.isPresent() && t.get().parent() != null; ) {
+            Lsn branchPoint = t.get().branchLsn();
+            Lsn key = IntervalChanges.versionKey(branchPoint);
+            // usable below the branch point: its state at or before it, its anchor's record in the shared WAL
+            lineage.push(ownBases(t.get().parent()).stream().filter(b -> !b.target().isAfter(branchPoint)
+                    && !b.usableFrom().isAfter(key)).toList());
+            t = store.timelines().get(t.get().parent());
+        }
+        while (!lineage.isEmpty()) {
+            out.addAll(lineage.pop());
+        }
+        return List.copyOf(out);
+    }
+
+    /** The timeline's own bases, oldest first (its images and materialization steps). */
+    private List<Base> ownBases(TimelineId tl) {
         Optional<Watermarks.Step> watermark = store.watermarks().watermark(tl);
         Optional<Lsn> newestImage = store.images().latestImageLsnAtOrBefore(tl, Lsn.of(Long.MAX_VALUE)); // one key read
         Known k = known.get(tl);
@@ -84,7 +118,7 @@ public final class StoreRedo {
                 continue; // GC dropped its anchor with the WAL below its horizon: the step's versions stay, no run starts there
             }
             StoredAnchor a = anchor.get();
-            bases.add(new Base(s.redoPoint(), s.target(), anchor(a), a.recordEnd()));
+            bases.add(new Base(s.redoPoint(), s.target(), anchor(a), a.recordEnd(), s.freeSpaceMaps()));
         }
         bases.sort(Comparator.comparing(Base::target));
         known.put(tl, new Known(watermark, newestImage, List.copyOf(bases)));
@@ -127,8 +161,14 @@ public final class StoreRedo {
             }
         }
         Anchor anchor = Anchor.of(store.images().pgControl(image), files);
+        Map<RelTag, Long> fsm = new HashMap<>();
+        for (RelationSize r : image.relations()) {
+            if (r.rel().fork() == ForkNumber.FSM) {
+                fsm.put(r.rel(), r.blocks());
+            }
+        }
         // an image pulled from a base that was a step holds its pages at its redo point, not at its checkpoint
-        return new Base(image.redoLsn(), image.redoLsn(), anchor, ImagePageSource.windowEnd(store.wal(), tl, image));
+        return new Base(image.redoLsn(), image.redoLsn(), anchor, ImagePageSource.windowEnd(store.wal(), tl, image), fsm);
     }
 
     /**
@@ -152,14 +192,23 @@ public final class StoreRedo {
             throw new IOException("interrupted while waiting for a redo slot");
         }
         try {
+            // free-space maps as long as at the base (zeros): redo extends, truncates and drops them from there
             RedoRequest request = new RedoRequest(base.anchor(), target, wanted, b -> startingPage(tl, base, b),
-                    Map.of(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
-                    store.pgWal().writeSegments(tl, from, to, walDir));
+                    base.freeSpaceMaps() == null ? Map.of() : base.freeSpaceMaps(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
+                    store.pgWal().writeSegments(tl, from, to, walDir), timelinesTo(tl, base, target));
             RedoReport report = redo.run(request, sink);
             java.util.logging.Logger.getLogger(StoreRedo.class.getName()).fine(() -> "redo to " + target + ": " + report);
         } finally {
             slots.release();
         }
+    }
+
+    /** The PostgreSQL timeline of the target on the lineage, and the history files a run needs to get there. */
+    private RedoRequest.Timelines timelinesTo(TimelineId tl, Base base, Lsn target) {
+        // the history files even on the anchor's timeline: the page holding a branch's first records still says
+        // the parent's timeline, which PostgreSQL accepts only from the history
+        int tli = PgTimelines.tliAt(store.pgTimelines().entries(tl), target.plus(-1));
+        return new RedoRequest.Timelines(tli, store.pgTimelines().historyFiles(tl).headMap(tli, true));
     }
 
     private byte[] startingPage(TimelineId tl, Base base, BlockRef b) {

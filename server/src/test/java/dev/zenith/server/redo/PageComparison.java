@@ -70,7 +70,7 @@ final class PageComparison {
      * @param result    the run's pages
      * @param present   the wanted blocks the run handed out as present
      */
-    void compare(String where, Path reference, DirectoryPages result, Set<BlockRef> present) throws IOException {
+    void compare(String where, Path reference, PageSource result, Set<BlockRef> present) throws IOException {
         compare(where, reference, result, present, null, null, rel -> true);
     }
 
@@ -79,7 +79,7 @@ final class PageComparison {
      * Also checks every page's pd_lsn: one of {@code stampedLsns} (the MAXALIGNed record ends replay
      * stamps), or at or below {@code imageLsn} (pages as the image had them).
      */
-    void compare(String where, Path reference, DirectoryPages result, Set<BlockRef> present,
+    void compare(String where, Path reference, PageSource result, Set<BlockRef> present,
                  Set<Lsn> stampedLsns, Lsn imageLsn, Predicate<RelTag> forksCompared) throws IOException {
         Map<RelTag, Long> expected = comparedForks(reference);
         expected.keySet().removeIf(forksCompared.negate());

@@ -137,8 +137,9 @@ public final class PageIndex {
     }
 
     /**
-     * Every block of the timeline's own history that a record redo applies changed with an LSN in
-     * (after, upTo], with its last such change (aligned end): the wanted set of a materialization step
+     * Every block that a record redo applies changed with an LSN in (after, upTo] along the timeline's
+     * lineage (a branch's first materialization step starts from its parent's base, below the branch
+     * point), with its last such change (aligned end): the wanted set of a materialization step
      * and each version's key, one seek per block (copied files of a CREATE DATABASE by FILE_COPY and map
      * pages cleared without a reference included). The index is caught up to {@code upTo} first.
      */
@@ -146,31 +147,41 @@ public final class PageIndex {
         indexer.catchUp(id, upTo);
         Map<BlockRef, Lsn> out = new HashMap<>();
         Lsn from = aligned(after);
-        Lsn to = aligned(upTo);
         try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
             requireCovered(txn, id, upTo);
-            byte[] prefix = Keys.timeline(id);
-            boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE);
-            while (ok && Keys.hasPrefix(c.key(), prefix)) {
-                byte[] block = java.util.Arrays.copyOf(c.key(), Keys.PAGE);
-                Keys.putLong(block, Keys.BLOCK_PREFIX, from.value() + 1);
-                Lsn last = null;
-                for (ok = c.get(block, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), block, Keys.BLOCK_PREFIX)
-                        && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(to); ok = c.next()) {
-                    if (counts(c.val())) {
-                        last = Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX);
-                    }
-                }
-                if (last != null) {
-                    out.put(new BlockRef(Keys.relAt(block), Keys.getInt(block, Keys.TL + 13)), last);
-                }
-                if (ok && Keys.hasPrefix(c.key(), block, Keys.BLOCK_PREFIX)) { // on to the next block
-                    Keys.putLong(block, Keys.BLOCK_PREFIX, -1L);
-                    ok = c.get(block, GetOp.MDB_SET_RANGE);
+            // the newest step first: a block's last change there wins over its parent's
+            for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
+                Lsn to = aligned(Lsn.min(upTo, step.upTo()));
+                if (from.isBefore(to)) {
+                    changedBlocks(c, step.timeline(), from, to, out);
                 }
             }
         }
         return out;
+    }
+
+    /** {@link #changedBlocks} in one timeline's own entries, for blocks not in {@code out} yet. */
+    private static void changedBlocks(TableCursor c, TimelineId id, Lsn from, Lsn to, Map<BlockRef, Lsn> out) {
+        byte[] prefix = Keys.timeline(id);
+        boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE);
+        while (ok && Keys.hasPrefix(c.key(), prefix)) {
+            byte[] block = java.util.Arrays.copyOf(c.key(), Keys.PAGE);
+            Keys.putLong(block, Keys.BLOCK_PREFIX, from.value() + 1);
+            Lsn last = null;
+            for (ok = c.get(block, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), block, Keys.BLOCK_PREFIX)
+                    && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(to); ok = c.next()) {
+                if (counts(c.val())) {
+                    last = Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX);
+                }
+            }
+            if (last != null) {
+                out.putIfAbsent(new BlockRef(Keys.relAt(block), Keys.getInt(block, Keys.TL + 13)), last);
+            }
+            if (ok && Keys.hasPrefix(c.key(), block, Keys.BLOCK_PREFIX)) { // on to the next block
+                Keys.putLong(block, Keys.BLOCK_PREFIX, -1L);
+                ok = c.get(block, GetOp.MDB_SET_RANGE);
+            }
+        }
     }
 
     /**

@@ -11,6 +11,8 @@ import dev.zenith.wal.SlruKind;
 import dev.zenith.wal.change.RelationSizes;
 import dev.zenith.wal.segment.WalGeometry;
 
+import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
@@ -18,7 +20,7 @@ import java.util.function.Supplier;
 /**
  * Relation existence, sizes and database sizes at any LSN the page index covers (main, visibility-map
  * and init forks: {@link PageIndex}); pages, SLRU segments and free-space maps (not WAL-logged, so not
- * in the index) as the source it wraps answers them ({@link ImagePageSource}: exactly in an image's window;
+ * in the index) as the source it wraps answers them (free-space maps at any LSN where it can run redo) ({@link ImagePageSource}: exactly in an image's window;
  * the daemon's redo source: pages at any LSN). A database's
  * size in an image's window is the image's (every fork, as the files); elsewhere the bytes of its
  * main, visibility-map and init forks.
@@ -73,7 +75,16 @@ public final class IndexedPageSource implements PageSource {
         }
         long blocks = indexed(() -> index.forksOf(timeline, spc, dbOid, lsn), lsn).values().stream()
                 .mapToLong(Long::longValue).sum();
+        // free-space maps where the source can tell them (else the size leaves them out, as it always did)
+        blocks += images.freeSpaceMaps(timeline, lsn).map(fsm -> fsm.entrySet().stream()
+                .filter(e -> e.getKey().node().spcOid() == spc && e.getKey().node().dbOid() == dbOid)
+                .mapToLong(Map.Entry::getValue).sum()).orElse(0L);
         return blocks * WalGeometry.BLCKSZ;
+    }
+
+    @Override
+    public Optional<Map<RelTag, Long>> freeSpaceMaps(TimelineId timeline, Lsn lsn) {
+        return images.freeSpaceMaps(timeline, lsn);
     }
 
     @Override

@@ -5,6 +5,8 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.SlruKind;
 
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -36,6 +38,15 @@ public interface PageSource {
      */
     default CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
         return CompletableFuture.completedFuture(page(timeline, rel, block, lsn));
+    }
+
+    /**
+     * Every free-space map fork's length in blocks at the LSN, as PostgreSQL's crash recovery from the
+     * newest image at or below it leaves them (docs/page-versions.md, "Free-space maps"); empty when this
+     * source cannot tell. Blocking (may take a redo run).
+     */
+    default Optional<Map<RelTag, Long>> freeSpaceMaps(TimelineId timeline, Lsn lsn) {
+        return Optional.empty();
     }
 
     /** The whole segment file, a multiple of 8 KiB. */

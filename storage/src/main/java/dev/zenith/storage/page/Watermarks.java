@@ -10,7 +10,13 @@ import dev.zenith.wal.Lsn;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
+
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -24,9 +30,24 @@ import java.util.Set;
  * leaves either both or neither. The newest step is the timeline's watermark. Blocking, thread-safe.
  */
 public final class Watermarks {
-    /** Every block has an exact version at {@code target}; replay from the anchor whose redo point is {@code redoPoint} may start from them. */
-    public record Step(Lsn redoPoint, Lsn target) {
+    /**
+     * Every block has an exact version at {@code target}; replay from the anchor whose redo point is {@code redoPoint}
+     * may start from them. {@code freeSpaceMaps}: every free-space map fork's length at {@code target} as crash
+     * recovery from the newest image below leaves it (the step's run made them, from the base's: docs/page-versions.md,
+     * "Free-space maps"); null when not known (steps stored before they were kept).
+     */
+    public record Step(Lsn redoPoint, Lsn target, Map<RelTag, Long> freeSpaceMaps) {
+        public Step {
+            freeSpaceMaps = freeSpaceMaps == null ? null : Map.copyOf(freeSpaceMaps);
+        }
+
+        public Step(Lsn redoPoint, Lsn target) {
+            this(redoPoint, target, null);
+        }
     }
+
+    /** A free-space map entry of a step's value: spc, db, rel (u32 each), fork (u8), blocks (u32). */
+    private static final int FSM_ENTRY = 17;
 
     private final Tables tables;
     private final TimelineStore timelines;
@@ -114,9 +135,7 @@ public final class Watermarks {
                             + step(hit[0], hit[1]).target() + " already, not below " + step.target());
                 }
             }
-            byte[] value = new byte[8];
-            Keys.putLong(value, 0, step.target().value());
-            tables.materialized().put(txn, Keys.timelineLsn(id, step.redoPoint()), value);
+            tables.materialized().put(txn, Keys.timelineLsn(id, step.redoPoint()), encode(step));
             txn.commit();
         }
 
@@ -154,11 +173,41 @@ public final class Watermarks {
         }
     }
 
-    private static Step step(byte[] key, byte[] value) {
-        if (value.length != 8) {
-            throw new StoreCorruptException("a materialization step of timeline " + Keys.timelineOf(key) + " has "
-                    + value.length + " bytes, not 8");
+    /** The target (u64), then, when known, the free-space maps: a u32 count and the entries. */
+    private static byte[] encode(Step step) {
+        Map<RelTag, Long> fsm = step.freeSpaceMaps();
+        byte[] value = new byte[8 + (fsm == null ? 0 : 4 + fsm.size() * FSM_ENTRY)];
+        Keys.putLong(value, 0, step.target().value());
+        if (fsm != null) {
+            Keys.putInt(value, 8, fsm.size());
+            int at = 12;
+            for (Map.Entry<RelTag, Long> e : fsm.entrySet()) {
+                RelTag rel = e.getKey();
+                Keys.putInt(value, at, rel.node().spcOid());
+                Keys.putInt(value, at + 4, rel.node().dbOid());
+                Keys.putInt(value, at + 8, rel.node().relNode());
+                value[at + 12] = (byte) rel.fork().id();
+                Keys.putInt(value, at + 13, (int) (long) e.getValue());
+                at += FSM_ENTRY;
+            }
         }
-        return new Step(Keys.lsnAt(key, Keys.TL), Keys.lsnAt(value, 0));
+        return value;
+    }
+
+    private static Step step(byte[] key, byte[] value) {
+        int count = value.length >= 12 ? Keys.getInt(value, 8) : 0;
+        if (value.length != 8 && (count < 0 || value.length != 12 + (long) count * FSM_ENTRY)) {
+            throw new StoreCorruptException("a materialization step of timeline " + Keys.timelineOf(key) + " has "
+                    + value.length + " bytes, not 8 or 12 plus its free-space maps");
+        }
+        Map<RelTag, Long> fsm = null;
+        if (value.length > 8) {
+            fsm = new HashMap<>();
+            for (int at = 12; at < value.length; at += FSM_ENTRY) {
+                fsm.put(new RelTag(new RelFileNode(Keys.getInt(value, at), Keys.getInt(value, at + 4), Keys.getInt(value, at + 8)),
+                        ForkNumber.of(value[at + 12])), Integer.toUnsignedLong(Keys.getInt(value, at + 13)));
+            }
+        }
+        return new Step(Keys.lsnAt(key, Keys.TL), Keys.lsnAt(value, 0), fsm);
     }
 }
