@@ -61,7 +61,7 @@ class BranchPagesTest {
             d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "3");
             d.psql(main, "CHECKPOINT");
             d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "2");
-            snapshot(d, "main@fork");
+            Lsn fork = snapshot(d, "main@fork");
             int br = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "br").put("snapshot", "main@fork")
                     .encode())).getInteger("port");
             d.pgbench(br, "-n", "-c", "2", "-j", "2", "-T", "3");
@@ -78,6 +78,7 @@ class BranchPagesTest {
             JsonObject pg = d.pg("br");
             TimelineId branch = TimelineId.parse(pg.getString("timeline_id"));
             awaitIndexed(d, branch, second);
+            timelinesListTheBranch(d, d.pg("main").getString("timeline_id"), branch, fork, second);
 
             List<Answers> answers = new ArrayList<>();
             for (Lsn x : List.of(first, second)) {
@@ -99,7 +100,8 @@ class BranchPagesTest {
                     }
                 }
             }
-            System.out.println("branch pages: " + pages + "; free-space maps: " + fsm + "; problems " + problems);
+            System.out.println("branch pages: " + pages + " " + pages.problems.subList(0, Math.min(10, pages.problems.size()))
+                    + "; free-space maps: " + fsm + "; problems " + problems);
             assertEquals(Map.of(), problems);
             assertEquals(List.of(), pages.problems);
             assertTrue(pages.byteEqual + pages.maskedEqual > 4000, pages.toString());
@@ -112,13 +114,35 @@ class BranchPagesTest {
         return Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", name).encode())).getString("lsn"));
     }
 
+    /** GET /storages/local/timelines: the branch with its parent, branch point, pg, WAL end and its parent's horizon. */
+    private static void timelinesListTheBranch(DaemonFixture d, String parent, TimelineId branch, Lsn fork, Lsn written)
+            throws Exception {
+        JsonObject root = null;
+        JsonObject child = null;
+        for (Object o : (JsonArray) d.ok(200, "GET", "/storages/local/timelines", null)) {
+            JsonObject t = (JsonObject) o;
+            if (t.getString("timeline_id").equals(parent)) {
+                root = t;
+            } else if (t.getString("timeline_id").equals(branch.toString())) {
+                child = t;
+            }
+        }
+        assertTrue(root != null && child != null, "both timelines listed");
+        assertEquals(parent, child.getString("parent_id"));
+        assertEquals(fork, Lsn.parse(child.getString("branch_lsn")));
+        assertEquals(new JsonArray().add("br"), child.getJsonArray("pgs"));
+        assertTrue(!Lsn.parse(child.getString("end_lsn")).isBefore(written), child.encode());
+        assertEquals(root.getString("retention_horizon"), child.getString("retention_horizon"), "the parent's image is the branch's horizon");
+        assertTrue(child.getInteger("pg_timeline") > root.getInteger("pg_timeline"), "its own PostgreSQL timeline: " + child.encode());
+    }
+
     /** Until the page index of the timeline reaches {@code lsn}: the sizes the answers are checked against are there. */
     private static void awaitIndexed(DaemonFixture d, TimelineId tl, Lsn lsn) throws Exception {
         long deadline = System.nanoTime() + 120_000_000_000L;
         while (true) {
             for (Object o : (JsonArray) d.ok(200, "GET", "/storages/local/timelines", null)) {
                 JsonObject t = (JsonObject) o;
-                if (t.getString("timeline_id", t.getString("id", "")).equals(tl.toString()) && t.getString("index_lsn") != null
+                if (t.getString("timeline_id").equals(tl.toString()) && t.getString("index_lsn") != null
                         && !Lsn.parse(t.getString("index_lsn")).isBefore(lsn)) {
                     return;
                 }
@@ -199,6 +223,7 @@ class BranchPagesTest {
     private static void compare(Answers a, Path ref, PageComparison pages, Map<String, String> problems, StringBuilder fsm)
             throws Exception {
         String at = a.lsn().toString();
+        a.errors().sort(java.util.Comparator.comparing(e -> e.contains("_fsm"))); // pages' and sizes' errors first
         if (!a.errors().isEmpty()) {
             problems.put(at + " errors", a.errors().size() + ", the first: " + a.errors().subList(0, Math.min(5, a.errors().size())));
         }
