@@ -44,7 +44,9 @@ echo "== X $X, Y $Y, last materialized step at or below X: ${STEP:-none}" >&2
 
 bench() { # label, args... -> one line
   local json
-  json=$("$ROOT/zenith" pagebench bench -c "$CONNECTIONS" --duration "${DURATION}s" --warmup 0s --no-echo --json "${@:2}" 2>>"$WORK/progress.log")
+  if ! json=$("$ROOT/zenith" pagebench bench -c "$CONNECTIONS" --duration "${DURATION}s" --warmup 0s --no-echo --json "${@:2}" 2>"$WORK/pass.log"); then
+    echo "$1: pagebench failed: $(tail -3 "$WORK/pass.log")"; return 0
+  fi
   python3 - "$1" "$json" <<'PY'
 import json, sys
 label, r = sys.argv[1], json.loads(sys.argv[2])

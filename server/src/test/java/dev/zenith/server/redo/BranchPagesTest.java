@@ -82,7 +82,7 @@ class BranchPagesTest {
 
             List<Answers> answers = new ArrayList<>();
             for (Lsn x : List.of(first, second)) {
-                answers.add(ask(d, tenant, branch, x));
+                answers.add(ask(d, "br", tenant, branch, x));
             }
             d.inProcessShutdownKeepingHome(); // stops br cleanly: its first image comes after both LSNs
 
@@ -105,6 +105,74 @@ class BranchPagesTest {
             assertEquals(Map.of(), problems);
             assertEquals(List.of(), pages.problems);
             assertTrue(pages.byteEqual + pages.maskedEqual > 4000, pages.toString());
+        } finally {
+            d.close();
+        }
+    }
+
+    /**
+     * A promotion is a PostgreSQL timeline switch too: the promoted timeline's records before the clean stop the
+     * promotion makes (its end of recovery, a checkpoint) come after the switch, and its only bases are its
+     * parent's. At the last record end before its first image, every answer equals a reference recovered across
+     * the switch; the free-space maps take a redo run from the parent's image on the old timeline to the new one.
+     */
+    @Test
+    void aPromotedTimelineBeforeItsFirstImageAnswersAsCrashRecoveryAcrossTheSwitch() throws Exception {
+        DaemonFixture d = new DaemonFixture();
+        try {
+            d.pgSettings.put("replication_password", "branch-secret");
+            d.startInProcess();
+            int main = d.createPg("main").getInteger("port");
+            d.pgbench(main, "-i", "-s", "1", "-q");
+            d.psql(main, "CHECKPOINT");
+            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "2");
+            int rep = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("replica_of", "main")
+                    .encode())).getInteger("port");
+            d.action("main", "stop");
+            JsonObject promoted = d.action("rep", "promote"); // waits for the replay, then stops cleanly once and starts
+            TimelineId tl = TimelineId.parse(promoted.getString("timeline_id"));
+            assertEquals("f", d.psql(rep, "SELECT pg_is_in_recovery()"));
+            JsonObject switched = null;
+            for (Object o : (JsonArray) d.ok(200, "GET", "/storages/local/timelines", null)) {
+                if (((JsonObject) o).getString("timeline_id").equals(tl.toString())) {
+                    switched = (JsonObject) o;
+                }
+            }
+            assertTrue(switched != null, "the promoted timeline is listed");
+            Lsn switchPoint = Lsn.parse(switched.getString("branch_lsn"));
+            // its first image is the clean stop's (zenith log: kind stop); the last record end before it is on the new timeline
+            Lsn image = null;
+            for (Object o : ((JsonObject) d.ok(200, "GET", "/pgs/rep/log?limit=1000", null)).getJsonArray("entries")) {
+                JsonObject e = (JsonObject) o;
+                Lsn at = Lsn.parse(e.getString("lsn"));
+                if (e.getString("kind").equals("stop") && at.isAfter(switchPoint) && (image == null || at.isBefore(image))) {
+                    image = at;
+                }
+            }
+            assertTrue(image != null, "the promotion's clean stop is in the log");
+            Lsn before = image.plus(-1);
+            assertTrue(before.minus(switchPoint) > 16, "records on the new timeline before its image: " + switchPoint + ".." + image);
+            JsonObject storage = (JsonObject) d.ok(200, "GET", "/storages/local", null);
+            awaitIndexed(d, tl, image);
+            Answers a = ask(d, "rep", storage.getString("tenant_id"), tl, before);
+            d.inProcessShutdownKeepingHome();
+
+            Map<String, String> problems = new LinkedHashMap<>();
+            PageComparison pages = new PageComparison();
+            StringBuilder fsm = new StringBuilder();
+            try (Store store = Store.open(Path.of(storage.getString("path")))) {
+                Path into = DaemonFixture.reachableTempDir("promoted-reference-");
+                try {
+                    compare(a, ReferenceDirectory.fromStore(d.pg, store, tl, before, into), pages, problems, fsm);
+                } finally {
+                    FileTrees.delete(into);
+                }
+            }
+            System.out.println("promoted pages: " + pages + " " + pages.problems.subList(0, Math.min(10, pages.problems.size()))
+                    + "; free-space maps: " + fsm + "; problems " + problems);
+            assertEquals(Map.of(), problems);
+            assertEquals(List.of(), pages.problems);
+            assertTrue(pages.byteEqual + pages.maskedEqual > 2000, pages.toString());
         } finally {
             d.close();
         }
@@ -153,8 +221,8 @@ class BranchPagesTest {
     }
 
     /** The relations listing at {@code x}, then each listed fork's existence and size and every block (FSM pages aside). */
-    private static Answers ask(DaemonFixture d, String tenant, TimelineId tl, Lsn x) throws Exception {
-        JsonObject listing = (JsonObject) d.ok(200, "GET", "/pgs/br/relations?lsn=" + x, null);
+    private static Answers ask(DaemonFixture d, String pgName, String tenant, TimelineId tl, Lsn x) throws Exception {
+        JsonObject listing = (JsonObject) d.ok(200, "GET", "/pgs/" + pgName + "/relations?lsn=" + x, null);
         Map<RelTag, Long> listed = new TreeMap<>(RelTag.ORDER);
         for (Object o : listing.getJsonArray("relations")) {
             JsonObject r = (JsonObject) o;
