@@ -17,6 +17,7 @@ import dev.zenith.wal.rmgr.WalPayload;
 import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.wal.segment.WalSegments;
 
+import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,7 +84,10 @@ final class RedoWal {
             if (file == null || !Files.exists(file)) {
                 break;
             }
-            byte[] segment = Files.readAllBytes(file);
+            byte[] segment;
+            try (FileInputStream in = new FileInputStream(file.toFile())) { // not NIO: no 16 MiB direct buffer kept per thread
+                segment = in.readAllBytes();
+            }
             decoder.feed(segment, offset, WalGeometry.WAL_SEGMENT_SIZE - offset);
             offset = 0;
             segno++;

@@ -10,6 +10,7 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.segment.WalSegmentWriter;
 import dev.zenith.wal.segment.WalSegments;
 
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -89,7 +90,11 @@ public final class PgWalWriter {
         for (WalSegmentWriter.SegmentFile segment : segments) {
             for (int tli : segmentTimelines(segment.segno(), tlis)) {
                 Path file = walDir.resolve(WalSegments.fileName(tli, segment.segno()));
-                Files.write(file, segment.contents());
+                // not Files.write: NIO copies a heap array through a temporary direct buffer of its size (16 MiB) and
+                // keeps it per thread; redo runs on many threads exhausted the daemon's direct memory that way
+                try (FileOutputStream out = new FileOutputStream(file.toFile())) {
+                    out.write(segment.contents());
+                }
                 Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
                 written.add(file);
             }
