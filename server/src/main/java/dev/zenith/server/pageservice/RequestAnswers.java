@@ -3,6 +3,7 @@ package dev.zenith.server.pageservice;
 import dev.zenith.protocol.pagestream.*;
 import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.page.PageUnavailableException;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.SlruKind;
 
@@ -70,12 +71,25 @@ final class RequestAnswers {
                 return whenDone(request, t.source().slruSegmentLater(t.timeline(), SlruKind.of(s.kind()), s.segmentNumber(), at),
                         segment -> new SlruSegmentResponse(s, segment));
             }
+            if (needsFreeSpaceMaps(request)) { // their lengths may take a redo run: not on this thread
+                CompletableFuture<Void> ready = t.source().freeSpaceMapsReady(t.timeline(), at);
+                if (!ready.isDone()) {
+                    return whenDone(request, ready.thenApply(v -> read(t, request, at)), r -> r);
+                }
+            }
             return new Answered(read(t, request, at));
         } catch (CompletionException e) {
             return failed(request, e.getCause() != null ? e.getCause() : e);
         } catch (RuntimeException e) {
             return failed(request, e);
         }
+    }
+
+    /** DbSize counts the free-space maps; Exists and Nblocks of one ask for their lengths. */
+    private static boolean needsFreeSpaceMaps(PagestreamRequest request) {
+        return request instanceof DbSizeRequest
+                || (request instanceof NblocksRequest n && n.rel().toRelTag().fork() == ForkNumber.FSM)
+                || (request instanceof ExistsRequest e && e.rel().toRelTag().fork() == ForkNumber.FSM);
     }
 
     /** The answer now if the source has it, else later (a redo run's), without holding this thread. */

@@ -136,6 +136,30 @@ public final class RedoPageSource implements PageSource {
      */
     @Override
     public Optional<Map<RelTag, Long>> freeSpaceMaps(TimelineId timeline, Lsn lsn) {
+        return fsmStart(timeline, lsn).map(s -> s.known() != null ? s.known() : fsmAt(timeline, s.start(), s.target()));
+    }
+
+    @Override
+    public CompletableFuture<Void> freeSpaceMapsReady(TimelineId timeline, Lsn lsn) {
+        Optional<FsmStart> s = fsmStart(timeline, lsn);
+        if (s.isEmpty() || s.get().known() != null) {
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Map<RelTag, Long>> made;
+        synchronized (fsms) {
+            made = fsms.get(timeline + "@" + s.get().target());
+        }
+        if (made != null && made.isDone() && !made.isCompletedExceptionally()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return CompletableFuture.runAsync(() -> fsmAt(timeline, s.get().start(), s.get().target()), runs);
+    }
+
+    /** Where the free-space maps at a target come from: a base that holds them ({@code known}), or a run from {@code start}. */
+    private record FsmStart(StoreRedo.Base start, Lsn target, Map<RelTag, Long> known) {
+    }
+
+    private Optional<FsmStart> fsmStart(TimelineId timeline, Lsn lsn) {
         Optional<StoreRedo.Base> state = redo.stateAtOrBefore(timeline, lsn);
         if (state.isEmpty()) {
             return Optional.empty();
@@ -152,10 +176,7 @@ public final class RedoPageSource implements PageSource {
         if (start == null) {
             return Optional.empty();
         }
-        if (holdsStateAt(start, target)) {
-            return Optional.of(start.freeSpaceMaps());
-        }
-        return Optional.of(fsmAt(timeline, start, target));
+        return Optional.of(new FsmStart(start, target, holdsStateAt(start, target) ? start.freeSpaceMaps() : null));
     }
 
     /** Whether no record lies between the base's state and the target: its own target, or inside an image's window. */

@@ -88,6 +88,11 @@ public final class IndexedPageSource implements PageSource {
     }
 
     @Override
+    public CompletableFuture<Void> freeSpaceMapsReady(TimelineId timeline, Lsn lsn) {
+        return images.freeSpaceMapsReady(timeline, lsn);
+    }
+
+    @Override
     public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
         return images.page(timeline, rel, block, lsn);
     }

@@ -49,6 +49,14 @@ public interface PageSource {
         return Optional.empty();
     }
 
+    /**
+     * Completes once {@link #freeSpaceMaps} at the LSN answers without a redo run: at once when none is needed,
+     * else when the run made on the source's run threads is done (so a page I/O thread never waits for one).
+     */
+    default CompletableFuture<Void> freeSpaceMapsReady(TimelineId timeline, Lsn lsn) {
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** The whole segment file, a multiple of 8 KiB. */
     byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn);
 
