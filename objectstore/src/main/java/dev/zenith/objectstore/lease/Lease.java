@@ -46,6 +46,7 @@ public final class Lease implements AutoCloseable {
     private final ObjectStore store;
     private final LeaseSettings settings;
     private final String owner;
+    private final Takeover takeover;
     private final String nonce = UUID.randomUUID().toString();
     private final ScheduledExecutorService timer;
     private volatile long generation;
@@ -53,10 +54,11 @@ public final class Lease implements AutoCloseable {
     private volatile boolean lost;
     private volatile Consumer<String> onLost = reason -> { };
 
-    private Lease(ObjectStore store, LeaseSettings settings, String owner) {
+    private Lease(ObjectStore store, LeaseSettings settings, String owner, Takeover takeover) {
         this.store = store;
         this.settings = settings;
         this.owner = owner;
+        this.takeover = takeover;
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-lease");
             t.setDaemon(true);
@@ -79,7 +81,15 @@ public final class Lease implements AutoCloseable {
      * older generations, and the new holder's must sort above them.
      */
     public static Lease acquire(ObjectStore store, LeaseSettings settings, String owner, long minGeneration) {
-        Lease l = new Lease(store, settings, owner);
+        return acquire(store, settings, owner, minGeneration, Takeover.NONE);
+    }
+
+    /**
+     * Like {@link #acquire(ObjectStore, LeaseSettings, String, long)}; an unexpired lease that {@code takeover}
+     * says a crashed predecessor left is taken at once (with the same write and read-back as any take).
+     */
+    public static Lease acquire(ObjectStore store, LeaseSettings settings, String owner, long minGeneration, Takeover takeover) {
+        Lease l = new Lease(store, settings, owner, takeover);
         try {
             l.take(minGeneration);
         } catch (RuntimeException e) {
@@ -113,13 +123,17 @@ public final class Lease implements AutoCloseable {
             Optional<LeaseRecord> rec = read.record();
             if (rec.isPresent() && !rec.get().nonce().equals(nonce) && !rec.get().released()
                     && rec.get().expiresAt() + settings.clockSkew().toMillis() > System.currentTimeMillis()) {
-                throw new LeaseHeldException(store.describe(), rec.get());
+                if (!takeover.leftByCrashedPredecessor(rec.get())) {
+                    throw new LeaseHeldException(store.describe(), rec.get());
+                }
+                LOG.info("taking over the lease of " + store.describe() + " before its expiry: " + rec.get().owner()
+                        + " held it, a predecessor of this process that is no longer running");
             }
             // our own record is there when an earlier attempt of ours was too slow: keep its generation
             // (and never below minGeneration: manifests of a lease object that was deleted may be there)
             long gen = rec.map(r -> r.nonce().equals(nonce) ? r.generation() : Math.max(r.generation() + 1, minGeneration))
                     .orElse(Math.max(1L, minGeneration));
-            LeaseRecord mine = new LeaseRecord(nonce, owner, gen, System.currentTimeMillis() + settings.ttl().toMillis());
+            LeaseRecord mine = record(gen, System.currentTimeMillis() + settings.ttl().toMillis());
             boolean written = write(mine, current.map(c -> c.info().etag()));
             if (!written) {
                 throw new LeaseHeldException(store.describe(), readRecord().orElse(mine));
@@ -156,7 +170,7 @@ public final class Lease implements AutoCloseable {
             lose("the lease of " + store.describe() + " was taken by " + now.map(LeaseRecord::owner).orElse("nobody (deleted)"));
             return;
         }
-        boolean written = write(new LeaseRecord(nonce, owner, generation, System.currentTimeMillis() + settings.ttl().toMillis()),
+        boolean written = write(record(generation, System.currentTimeMillis() + settings.ttl().toMillis()),
                 current.map(c -> c.info().etag()));
         if (!written) {
             lose("the lease of " + store.describe() + " changed under its holder");
@@ -185,6 +199,10 @@ public final class Lease implements AutoCloseable {
             LOG.warning(reason);
             onLost.accept(reason);
         }
+    }
+
+    private LeaseRecord record(long gen, long expiresAt) {
+        return new LeaseRecord(nonce, owner, gen, expiresAt, takeover.holder(), takeover.pid());
     }
 
     private boolean write(LeaseRecord r, Optional<String> expectedEtag) {
@@ -232,7 +250,7 @@ public final class Lease implements AutoCloseable {
         try {
             Optional<LeaseRecord> now = readRecord();
             if (!lost && now.isPresent() && now.get().nonce().equals(nonce)) {
-                join(store.put(ObjectNames.LEASE, new LeaseRecord(nonce, owner, generation, 0).encode()));
+                join(store.put(ObjectNames.LEASE, record(generation, 0).encode()));
             }
         } catch (RuntimeException e) {
             LOG.warning("could not release the lease of " + store.describe() + " (it expires by itself): " + e.getMessage());

@@ -17,9 +17,15 @@ import java.time.Instant;
  *
  * @param owner     who holds it, for messages: host, process, home
  * @param expiresAt the holder's wall clock at its last write plus the lease's time to live; zero when released
+ * @param holder    who may take it over before its expiry after the holder crashed (see {@link Takeover}); empty: nobody
+ * @param pid       the holder's process id, for that takeover's check; zero when not known
  */
-public record LeaseRecord(String nonce, String owner, long generation, long expiresAt) {
+public record LeaseRecord(String nonce, String owner, long generation, long expiresAt, String holder, long pid) {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    public LeaseRecord(String nonce, String owner, long generation, long expiresAt) {
+        this(nonce, owner, generation, expiresAt, "", 0);
+    }
 
     public boolean released() {
         return expiresAt == 0;
@@ -33,6 +39,8 @@ public record LeaseRecord(String nonce, String owner, long generation, long expi
         n.put("generation", generation);
         n.put("expires_at", expiresAt == 0 ? "" : Instant.ofEpochMilli(expiresAt).toString());
         n.put("expires_at_ms", expiresAt);
+        n.put("holder", holder);
+        n.put("pid", pid);
         try {
             return ObjectFrame.encode(JSON.writeValueAsBytes(n)).bytes();
         } catch (IOException e) {
@@ -49,7 +57,7 @@ public record LeaseRecord(String nonce, String owner, long generation, long expi
                 throw new CorruptObjectException(what, "not a lease record");
             }
             return new LeaseRecord(n.get("nonce").asText(), n.path("owner").asText(), n.get("generation").asLong(),
-                    n.get("expires_at_ms").asLong());
+                    n.get("expires_at_ms").asLong(), n.path("holder").asText(""), n.path("pid").asLong(0));
         } catch (IOException e) {
             throw new CorruptObjectException(what, "not a lease record (" + e.getMessage() + ")", e);
         }

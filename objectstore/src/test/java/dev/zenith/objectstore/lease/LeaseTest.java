@@ -158,4 +158,36 @@ class LeaseTest {
             assertTrue(e.getMessage().startsWith("lease of s3://bucket/damaged"), e.getMessage());
         }
     }
+
+    @Test
+    void aCrashedPredecessorsLeaseIsTakenOverAtOnceAndOnlyWhenTheTakerSaysSo() throws Exception {
+        LeaseSettings longLived = new LeaseSettings(Duration.ofSeconds(60), Duration.ofSeconds(10), FAST.settle(), FAST.clockSkew(), true);
+        try (S3ObjectStore a = TestStores.open(s3, "s3://bucket/takeover"); S3ObjectStore b = TestStores.open(s3, "s3://bucket/takeover")) {
+            Lease la = Lease.acquire(a, longLived, "crashed", 1, new Named("home-1", 4242, r -> false));
+            AtomicReference<String> lostWhy = new AtomicReference<>();
+            la.onLost(lostWhy::set);
+            la.abandon(); // kill -9: the record stays, unexpired for a minute
+            List<LeaseRecord> seen = new ArrayList<>();
+            // a taker that does not recognise the holder waits, as before
+            assertThrows(LeaseHeldException.class, () -> Lease.acquire(b, longLived, "stranger", 1,
+                    new Named("home-2", 7, r -> seen.add(r) && false)));
+            assertEquals("home-1", seen.get(0).holder(), "the record names its holder");
+            assertEquals(4242, seen.get(0).pid());
+            long t0 = System.nanoTime();
+            try (Lease lb = Lease.acquire(b, longLived, "restarted", 1, new Named("home-1", 99, r -> r.holder().equals("home-1")))) {
+                assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(30).toNanos(), "taken without waiting for the expiry");
+                assertEquals(2, lb.generation(), "a takeover is a new generation: what the crashed holder wrote is fenced");
+                la.renew();
+                assertTrue(lostWhy.get().contains("taken by restarted"), lostWhy.get());
+                assertTrue(lb.isValid());
+            }
+        }
+    }
+
+    private record Named(String holder, long pid, java.util.function.Predicate<LeaseRecord> crashed) implements Takeover {
+        @Override
+        public boolean leftByCrashedPredecessor(LeaseRecord held) {
+            return crashed.test(held);
+        }
+    }
 }

@@ -11,11 +11,11 @@ import dev.zenith.storage.Store;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
 
@@ -60,8 +60,8 @@ public final class Offloads implements RemoteStores {
         boolean cachedHere = Files.exists(cacheDir.resolve("data.mdb"));
         RemoteHome home;
         if (attaching || !cachedHere) {
-            home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), java.util.OptionalLong.empty(),
-                    generation -> CacheGeneration.write(cacheDir, generation));
+            home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), OptionalLong.empty(),
+                    generation -> CacheGeneration.write(cacheDir, generation), HomeTakeover.of(scratch.getParent(), OptionalLong.empty()));
         } else {
             try {
                 home = reach(remote, cacheDir);
@@ -117,10 +117,14 @@ public final class Offloads implements RemoteStores {
         return settings.withCacheBytes(n.longValue());
     }
 
-    /** The prefix of a cache this daemon continues: refused when someone else wrote it since (see {@link CacheGeneration}). */
+    /**
+     * The prefix of a cache this daemon continues: refused when someone else wrote it since (see {@link CacheGeneration});
+     * the lease this home's crashed predecessor left is taken over at once (see {@link HomeTakeover}).
+     */
     private RemoteHome reach(S3Remote remote, Path cacheDir) {
-        return RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), CacheGeneration.read(cacheDir),
-                generation -> CacheGeneration.write(cacheDir, generation));
+        OptionalLong generation = CacheGeneration.read(cacheDir);
+        return RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), generation,
+                g -> CacheGeneration.write(cacheDir, g), HomeTakeover.of(scratch.getParent(), generation));
     }
 
     /**
@@ -191,13 +195,7 @@ public final class Offloads implements RemoteStores {
 
     /** Who holds a lease: this host, process and home, for the message another daemon gets. */
     private String owner() {
-        String host;
-        try {
-            host = InetAddress.getLocalHost().getHostName();
-        } catch (IOException e) {
-            host = "localhost";
-        }
-        return "zenith pid " + ProcessHandle.current().pid() + " on " + host + " (" + scratch.getParent() + ")";
+        return "zenith pid " + ProcessHandle.current().pid() + " on " + HomeTakeover.hostName() + " (" + scratch.getParent() + ")";
     }
 
 }

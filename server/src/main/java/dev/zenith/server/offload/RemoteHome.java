@@ -6,6 +6,7 @@ import dev.zenith.objectstore.gc.BucketGc;
 import dev.zenith.objectstore.lease.Lease;
 import dev.zenith.objectstore.lease.LeaseHeldException;
 import dev.zenith.objectstore.lease.LeaseSettings;
+import dev.zenith.objectstore.lease.Takeover;
 import dev.zenith.objectstore.log.ManifestLog;
 import dev.zenith.objectstore.log.ManifestWriter;
 import dev.zenith.objectstore.s3.S3ObjectStore;
@@ -90,12 +91,12 @@ final class RemoteHome implements AutoCloseable {
      * before its first manifest is written.
      */
     static RemoteHome open(S3Remote remote, String owner, LeaseSettings leaseSettings, java.time.Duration gcGrace,
-                           OptionalLong continuing, LongConsumer generations) {
+                           OptionalLong continuing, LongConsumer generations, Takeover takeover) {
         ObjectStore store = S3ObjectStore.open(remote.settings());
         Lease lease = null;
         try {
             BucketProbe.check(store, remote);
-            lease = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store));
+            lease = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store), takeover);
             if (continuing.isPresent()) {
                 var names = ManifestLog.list(store);
                 if (!names.isEmpty() && names.lastKey().generation() > continuing.getAsLong()) {
