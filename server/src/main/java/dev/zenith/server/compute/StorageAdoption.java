@@ -109,12 +109,13 @@ final class StorageAdoption {
     }
 
     /**
-     * Storages another daemon process held when this one started become usable as soon as it lets go,
+     * Storages another daemon process held when this one started become usable as soon as it lets go (and
+     * s3 storages without a local cache as soon as their S3 answers),
      * with their pgs and snapshots, and the pgs that ran here before start again (management lock).
      */
     void takeReleasedStorages(Restarter restarter) {
         for (StorageRegistry.Storage s : storages.openReleased()) {
-            LOG.info("storage '" + s.name() + "' was released by the process that held it; it is in use here now");
+            LOG.info("storage '" + s.name() + "' is in use here now (the process that held it let go, or its S3 answered)");
             try {
                 if (!takeIn(s)) {
                     continue; // its pg names are taken here: it is unavailable again

@@ -6,6 +6,7 @@ import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.objectstore.ObjectStoreException;
 import dev.zenith.server.domain.UnavailableException;
+import dev.zenith.server.storages.RemoteNotReachedException;
 import dev.zenith.server.storages.RemoteStores;
 import dev.zenith.storage.Store;
 import io.vertx.core.json.JsonObject;
@@ -59,9 +60,19 @@ public final class Offloads implements RemoteStores {
         OffloadSettings own = settingsOf(remoteJson);
         boolean cachedHere = Files.exists(cacheDir.resolve("data.mdb"));
         RemoteHome home;
-        if (attaching || !cachedHere) {
+        if (attaching) {
             home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), OptionalLong.empty(),
                     generation -> CacheGeneration.write(cacheDir, generation), HomeTakeover.of(scratch.getParent(), OptionalLong.empty()));
+        } else if (!cachedHere) {
+            // nothing local to work from: the storage is restored from its prefix once that answers
+            try {
+                home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), OptionalLong.empty(),
+                        generation -> CacheGeneration.write(cacheDir, generation), HomeTakeover.of(scratch.getParent(), OptionalLong.empty()));
+            } catch (PrefixTakenException e) {
+                throw e;
+            } catch (RuntimeException e) {
+                throw notReached(remote, e);
+            }
         } else {
             try {
                 home = reach(remote, cacheDir);
@@ -97,12 +108,20 @@ public final class Offloads implements RemoteStores {
         } catch (IOException | ObjectStoreException e) {
             // a restore cut short leaves nothing behind: the next attach starts again from the prefix
             closeAfterFailure(home, store, restoring ? cacheDir : null);
+            if (restoring && !attaching) {
+                throw notReached(remote, e);
+            }
             throw new UnavailableException("cannot " + (restoring ? "restore" : "open") + " storage '" + name + "' from "
                     + remote + ": " + e.getMessage());
         } catch (RuntimeException e) {
             closeAfterFailure(home, store, restoring ? cacheDir : null);
             throw e;
         }
+    }
+
+    private static RemoteNotReachedException notReached(S3Remote remote, Exception why) {
+        return new RemoteNotReachedException("its local cache is missing and " + remote + " cannot be used now (" + why.getMessage()
+                + "); it is restored from there as soon as S3 answers", why);
     }
 
     /** The daemon's settings, with the storage's own cache bound when it was attached with one. */

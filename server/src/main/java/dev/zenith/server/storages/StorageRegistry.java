@@ -58,8 +58,13 @@ public final class StorageRegistry implements AutoCloseable {
     private final Map<String, Storage> storages = new ConcurrentHashMap<>();
     /** Listed in the registry but not openable (corrupt, missing, foreign): reported, kept, not used. */
     private final Map<String, UnavailableStorage> unavailable = new ConcurrentHashMap<>();
-    /** Names of unavailable storages that another process holds (a lock, not damage): tried again. */
+    /**
+     * Names of unavailable storages that another process holds (a lock, not damage), or whose remote did not
+     * answer while they have no local cache: tried again.
+     */
     private final Set<String> heldElsewhere = ConcurrentHashMap.newKeySet();
+    /** For the storages whose remote did not answer: when to try again (nanoTime), and how many tries failed. */
+    private final Map<String, long[]> remoteRetries = new ConcurrentHashMap<>();
     /**
      * The pg names each available storage holds, kept in the registry file too: while a storage is
      * unavailable its pgs cannot be read from it, yet they must neither vanish nor have their names reused.
@@ -125,15 +130,26 @@ public final class StorageRegistry implements AutoCloseable {
             pgNames.put(name, u.pgs());
             unavailable.remove(name);
             heldElsewhere.remove(name);
+            remoteRetries.remove(name);
             return Optional.of(opened);
         } catch (StoreInUseException e) {
             if (heldElsewhere.add(name)) {
                 LOG.warning("storage '" + name + "' at " + path + " is in use by another process; it is taken once released");
             }
             unavailable.put(name, u.withError(e.getMessage() + "; this daemon takes it as soon as it is released"));
+        } catch (RemoteNotReachedException e) {
+            long[] retry = remoteRetries.computeIfAbsent(name, n -> new long[2]);
+            retry[1]++;
+            // 2 s doubling to a minute: each try is a request to a remote that may hang until its timeout
+            retry[0] = System.nanoTime() + Math.min(60_000L, 2_000L << Math.min(5, retry[1] - 1)) * 1_000_000L;
+            if (heldElsewhere.add(name)) {
+                LOG.warning("storage '" + name + "': " + e.getMessage());
+            }
+            unavailable.put(name, u.withError(e.getMessage()));
         } catch (IOException | RuntimeException e) {
             LOG.severe("storage '" + name + "' at " + path + " cannot be opened: " + e.getMessage());
             heldElsewhere.remove(name);
+            remoteRetries.remove(name);
             unavailable.put(name, u.withError(e.getMessage()));
         }
         return Optional.empty();
@@ -148,6 +164,10 @@ public final class StorageRegistry implements AutoCloseable {
     public List<Storage> openReleased() {
         List<Storage> opened = new ArrayList<>();
         for (String name : List.copyOf(heldElsewhere)) {
+            long[] retry = remoteRetries.get(name);
+            if (retry != null && System.nanoTime() < retry[0]) {
+                continue;
+            }
             openListed(name).ifPresent(opened::add);
         }
         return opened;
@@ -296,6 +316,7 @@ public final class StorageRegistry implements AutoCloseable {
     public void detach(String name) throws IOException {
         if (unavailable.containsKey(name)) {
             heldElsewhere.remove(name);
+            remoteRetries.remove(name);
             UnavailableStorage u = unavailable.remove(name);
             try {
                 save();

@@ -73,4 +73,34 @@ class S3StorageRestartTest {
             assertTrue(rows.startsWith("2000"), rows);
         }
     }
+
+    @Test
+    void aStorageWhoseCacheIsMissingIsRestoredOnceS3Answers() throws Exception {
+        S3ProxyServer s3 = proxy.server();
+        try (DaemonFixture d = new DaemonFixture().startInProcess()) {
+            S3TestStorages.attach(d, s3, "cloud", "no-cache");
+            JsonObject pg = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main")
+                    .put("storage_name", "cloud").encode());
+            d.psql(pg.getInteger("port"), "CREATE TABLE t AS SELECT g FROM generate_series(1, 1000) g");
+            String rows = d.psql(pg.getInteger("port"), "SELECT count(*), sum(g) FROM t");
+            d.inProcessShutdownKeepingHome(); // a clean stop: S3 holds everything
+            dev.zenith.testkit.PgCluster.deleteTree(d.home.resolve("s3-cache").resolve("cloud"));
+
+            s3.stop();
+            try {
+                d.startInProcess();
+                JsonObject down = storage(d);
+                assertEquals("unavailable", down.getString("status"), down.encode());
+                assertTrue(down.getString("error").contains("as soon as S3 answers"), down.encode());
+                Thread.sleep(3000); // tries fail meanwhile, and leave nothing half restored
+                assertEquals("unavailable", storage(d).getString("status"));
+            } finally {
+                s3.startAgain();
+            }
+            // no restart: the storage is restored from its prefix once S3 answers, and its pg (running before) starts again
+            d.awaitJson("/storages/cloud", j -> "available".equals(j.getString("status")));
+            int port = d.awaitJson("/pgs/main", j -> "running".equals(j.getString("status"))).getInteger("port");
+            assertEquals(rows, d.psql(port, "SELECT count(*), sum(g) FROM t"));
+        }
+    }
 }
