@@ -56,6 +56,8 @@ bench_cleanup() {
   for home in "$WORK"/zhome "$WORK"/home*; do
     [ -d "$home" ] && ZENITH_HOME="$home" "$ROOT/zenith" stop >/dev/null 2>&1 || true
   done
+  # S3Proxy last: a daemon's stop waits (up to offload.stop_wait_ms) until S3 holds what its s3 storages hold
+  [ -n "${S3_PID:-}" ] && kill "$S3_PID" 2>/dev/null || true
   if [ -n "${KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 
@@ -91,7 +93,7 @@ pgbench_round() {
 }
 
 # S3Proxy (filesystem backend, under WORK/s3) on a free loopback port with a bucket named $1: sets S3PORT, S3_PID and
-# the AWS_* credentials every S3 client of the run (the daemons, the aws CLI) takes; stopped on exit.
+# the AWS_* credentials every S3 client of the run (the daemons, the aws CLI) takes; stopped on exit (after the daemons).
 start_s3proxy() {
   local jar
   jar=$(ls ~/.m2/repository/org/gaul/s3proxy/*/s3proxy-*-jar-with-dependencies.jar 2>/dev/null | tail -1)
@@ -108,7 +110,6 @@ jclouds.filesystem.basedir=$WORK/s3/data
 CONF
   echo "== S3Proxy on 127.0.0.1:$S3PORT" >&2
   LOG_LEVEL=warn java -Xmx512m -jar "$jar" --properties "$WORK/s3/s3proxy.conf" >"$WORK/s3/s3proxy.log" 2>&1 &
-  S3_PID=$!
-  trap 'kill $S3_PID 2>/dev/null || true; bench_cleanup' EXIT
+  S3_PID=$! # stopped by bench_cleanup, after the daemons
   until curl -s -o /dev/null "http://127.0.0.1:$S3PORT"; do sleep 0.2; done
 }
