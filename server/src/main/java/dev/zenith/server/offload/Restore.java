@@ -10,13 +10,13 @@ import dev.zenith.storage.wal.WalIndexer;
 import dev.zenith.wal.Lsn;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.logging.Logger;
 
 /**
@@ -36,24 +36,41 @@ final class Restore {
         return !RemoteNames.currentBase(view).isEmpty();
     }
 
-    /** Downloads the current base as {@code dir/data.mdb} ({@code dir} empty or missing). */
+    /** Pieces on their way at once: the downloader's threads (decoding and hashing take a core each). */
+    private static final int PIECES_AHEAD = 2;
+
+    /**
+     * Downloads the current base as {@code dir/data.mdb} ({@code dir} empty or missing): {@link #PIECES_AHEAD}
+     * pieces at once, each verified as it arrives and appended in order; the joined file is synced once (a
+     * piece is not: a restore cut short is thrown away whole and started again).
+     */
     static void base(ManifestView view, RemoteHome home, Path dir) throws IOException {
         Files.createDirectories(dir);
         Path data = dir.resolve("data.mdb");
         Path partial = dir.resolve("data.mdb.restoring");
-        try (OutputStream out = Files.newOutputStream(partial)) {
-            int i = 0;
-            for (Manifest.Entry e : RemoteNames.currentBase(view)) {
-                Path piece = dir.resolve("piece-" + i++);
-                Await.result(home.downloader.downloadTo(e.key(), e.hash(), e.contentLength(), piece), BaseUpload.UPLOAD_WAIT_SECONDS);
-                try (InputStream in = Files.newInputStream(piece)) {
-                    in.transferTo(out);
+        List<Manifest.Entry> pieces = RemoteNames.currentBase(view);
+        List<CompletableFuture<Path>> downloads = new ArrayList<>();
+        try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
+            for (int i = 0; i < pieces.size(); i++) {
+                while (downloads.size() < pieces.size() && downloads.size() < i + PIECES_AHEAD) {
+                    Manifest.Entry e = pieces.get(downloads.size());
+                    downloads.add(home.downloader.downloadTo(e.key(), e.hash(), e.contentLength(),
+                            dir.resolve("piece-" + downloads.size()), false));
+                }
+                Path piece = Await.result(downloads.get(i), BaseUpload.UPLOAD_WAIT_SECONDS);
+                try (FileChannel in = FileChannel.open(piece, StandardOpenOption.READ)) {
+                    for (long at = 0, size = in.size(); at < size; ) {
+                        at += in.transferTo(at, size - at, out);
+                    }
                 }
                 Files.delete(piece);
             }
-        }
-        try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.WRITE)) {
-            ch.force(true);
+            out.force(true);
+        } catch (IOException | RuntimeException e) {
+            // nothing may still write into the directory the caller deletes
+            downloads.forEach(d -> d.handle((v, x) -> null).join());
+            throw e;
         }
         Files.move(partial, data, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
