@@ -19,6 +19,8 @@ import java.util.Optional;
  * Its timelines are marked pulled; a primary that starts at a point of one (a branch of a pulled snapshot) is
  * given the storage's password in single-user mode first, and once that WAL is in the store the point where
  * it was set is recorded, so the timeline's later points, and branches of them, have the storage's password.
+ * A read-only pg at a point of one sets the storage's password in its own copy of the data before it opens
+ * (its WAL goes nowhere, so nothing is recorded: each of its starts does it again).
  */
 public final class ClusterPasswords {
     private static final String KEY = "cluster/postgres_password";
@@ -58,7 +60,12 @@ public final class ClusterPasswords {
      * password: the storage has none yet, or that point lies in a pulled history the password was not set in.
      */
     static boolean needsSetting(Store store, TimelineId timeline) {
-        return find(store).isEmpty() || foreignAt(store, timeline, Lsn.of(Long.MAX_VALUE));
+        return find(store).isEmpty() || pulledAt(store, timeline);
+    }
+
+    /** Whether role postgres at the end of {@code timeline} has a pulled history's password rather than the storage's. */
+    static boolean pulledAt(Store store, TimelineId timeline) {
+        return foreignAt(store, timeline, Lsn.of(Long.MAX_VALUE));
     }
 
     /** Records that the WAL of {@code timeline} after {@code lsn} has the storage's password. */

@@ -116,6 +116,8 @@ final class ComputeStart {
         // its first primary start gives role postgres the storage's password (made now when there is none).
         NewPassword passwordless = !asReplica && !c.record.readOnly() && ClusterPasswords.needsSetting(store, tl)
                 ? new NewPassword(ClusterPasswords.find(store).orElseGet(Secrets::generate), null) : null;
+        // A read-only pg at a point of a pulled history: the storage's password, set in its own directory before it opens.
+        String readOnlyPassword = c.record.readOnly() && ClusterPasswords.pulledAt(store, tl) ? storagePassword(store) : null;
         boolean reuse = !asReplica && c.record.cleanDirLsn() != null
                 && store.wal().end(tl).map(c.record.cleanDirLsn()::equals).orElse(false)
                 && Files.exists(c.record.pgdata().resolve("global/pg_control"));
@@ -124,7 +126,7 @@ final class ComputeStart {
         // Where a rebuilt directory's replay must get to.
         Lsn target = reuse ? null : store.wal().lastRecordEnd(tl).orElse(null);
         try {
-            passwordless = launchUnlocked(c, store, asReplica, reuse, passwordless, target);
+            passwordless = launchUnlocked(c, store, asReplica, reuse, passwordless, readOnlyPassword, target);
         } catch (IOException | RuntimeException e) {
             PgRegistry.save(store, c, c.record.withWantRunning(false));
             if (target != null && c.process.runningPid().isPresent()) {
@@ -173,10 +175,10 @@ final class ComputeStart {
      * stays busy (409 for other actions on it) and counts as its timeline's primary for other starts.
      */
     private NewPassword launchUnlocked(Compute c, Store store, boolean asReplica, boolean reuse, NewPassword passwordless,
-                                       Lsn target) throws IOException {
+                                       String readOnlyPassword, Lsn target) throws IOException {
         c.starting = true;
         try {
-            return management.unlocked(() -> launch(c, store, asReplica, reuse, passwordless, target));
+            return management.unlocked(() -> launch(c, store, asReplica, reuse, passwordless, readOnlyPassword, target));
         } finally {
             c.starting = false;
         }
@@ -184,7 +186,7 @@ final class ComputeStart {
 
     /** The data directory made ready (rebuilt or reused), configured, and PostgreSQL started on it. */
     private NewPassword launch(Compute c, Store store, boolean asReplica, boolean reuse, NewPassword passwordless,
-                               Lsn target) throws IOException {
+                               String readOnlyPassword, Lsn target) throws IOException {
         String name = c.name();
         TimelineId tl = c.record.timeline();
         Optional<ComputeDirectories.NewTimeline> newTimeline = Optional.empty();
@@ -193,7 +195,7 @@ final class ComputeStart {
         } else {
             LOG.info("pg " + name + ": building its data directory from the store");
             newTimeline = directories.rebuild(store, tl, c.process, !asReplica && !c.record.readOnly());
-            if (c.record.readOnly()) {
+            if (c.record.readOnly() && readOnlyPassword == null) {
                 directories.makeReadOnly(store, tl, c.process);
             } else if (asReplica) {
                 directories.makeStandby(c.process);
@@ -230,6 +232,15 @@ final class ComputeStart {
             passwordless = passwordless.at(ControlFile.parse(Files.readAllBytes(
                     c.record.pgdata().resolve("global/pg_control"))).checkPoint());
         }
+        if (readOnlyPassword != null && !reuse) {
+            // Single-user mode recovers the directory to the pg's point (its WAL ends there) and sets the password; the
+            // standby then opens at that state, with nothing to replay. A standby cannot be given a password itself.
+            LOG.info("pg " + name + ": giving role postgres the password of storage " + c.record.storageName()
+                    + " in its own directory (a read-only pg at a point of a pulled history)");
+            c.process.setPasswordOffline(readOnlyPassword);
+            directories.makeReadOnly(store, tl, c.process);
+            pg.handOver(c.record.pgdata());
+        }
         Progress.current().phase("starting PostgreSQL (it replays the WAL since its starting point)");
         c.process.start(pinned);
         if (newTimeline.isPresent()) {
@@ -250,6 +261,16 @@ final class ComputeStart {
             ReplayCheck.require(c, target, ReplayCheck.replayed(c, channels.sqlOf(c, store), target));
         }
         return passwordless;
+    }
+
+    /** The storage's password, made and kept now when it has none (a storage that only holds pulled histories). */
+    private String storagePassword(Store store) throws IOException {
+        if (ClusterPasswords.find(store).isPresent()) {
+            return ClusterPasswords.find(store).get();
+        }
+        String password = ClusterPasswords.findOrCreate(store);
+        registry.publishPassFile();
+        return password;
     }
 
     /** A password set in a cluster that had none, and the LSN of the shutdown checkpoint that follows it. */

@@ -107,6 +107,9 @@ public class SnapshotPushPullTest {
                     pulled.encode());
         }
         assertEquals(s1.getString("lsn"), pulled.getString("lsn"));
+        if (again) {
+            readOnlyPgsAtThePulledPointLogIn(stateAtS1);
+        }
         int copy = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "copy").put("snapshot", "main@s1")
                 .encode())).getInteger("port");
         assertEquals(stateAtS1, b.psql(copy, STATE));
@@ -134,6 +137,26 @@ public class SnapshotPushPullTest {
         assertEquals(stateAtS2, b.psql(copy2, STATE), "B sees what A wrote after the first snapshot");
         b.amcheck(copy2, "--all", "--install-missing");
         assertEquals(stateAtS1, b.psql(copy, STATE), "the first branch is untouched");
+    }
+
+    /**
+     * Before anything on B gave its storage a password: a read-only pg at the pulled snapshot logs in with B's (its
+     * role postgres had A's), and so a dump export of the pulled snapshot, which dumps from such a pg, works.
+     */
+    private void readOnlyPgsAtThePulledPointLogIn(String stateAtS1) throws Exception {
+        int ro = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "ro").put("snapshot", "main@s1")
+                .put("read_only", true).encode())).getInteger("port");
+        assertEquals(stateAtS1, b.psql(ro, STATE));
+        assertEquals("t", b.psql(ro, "SELECT pg_is_in_recovery()"), "still a read-only standby");
+        b.ok(200, "DELETE", "/pgs/ro", null);
+        Path dumps = DaemonFixture.reachableTempDir("dumps-");
+        try {
+            b.ok(201, "POST", "/snapshots/main@s1/actions", new JsonObject().put("action", "export")
+                    .put("to", dumps.resolve("out").toString()).put("format", "dump").encode());
+            assertTrue(java.nio.file.Files.size(dumps.resolve("out/postgres.dump")) > 100_000, "pgbench's tables dumped");
+        } finally {
+            PgCluster.deleteTree(dumps);
+        }
     }
 
     /** The password of role postgres of the pg on {@code port}, from the daemon's password file. */
