@@ -55,7 +55,11 @@ public final class ObjectFrame {
     }
 
     public static Encoded encode(byte[] content, int offset, int length, int level) {
-        ContentHash hash = ContentHash.ofContent(content, offset, length);
+        return encode(content, offset, length, ContentHash.ofContent(content, offset, length), level);
+    }
+
+    /** As {@link #encode(byte[], int, int, int)} with the content's hash computed already by the caller. */
+    public static Encoded encode(byte[] content, int offset, int length, ContentHash hash, int level) {
         byte[] out = new byte[HEADER_LENGTH + (int) Zstd.compressBound(length)];
         System.arraycopy(header(length, hash), 0, out, 0, HEADER_LENGTH);
         long n = Zstd.compressByteArray(out, HEADER_LENGTH, out.length - HEADER_LENGTH, content, offset, length, level);

@@ -38,6 +38,14 @@ import java.util.concurrent.Semaphore;
  * has completed.
  */
 public final class Uploader implements AutoCloseable {
+    /**
+     * Content up to this size is read once into memory, hashed and compressed from there and sent in one PUT (the
+     * streamed path reads it twice and holds a part-sized buffer): most of a snapshot's objects are small files and
+     * 1 MiB WAL pieces, and their number, not their bytes, is what takes the time.
+     */
+    static final int SMALL = 1 << 20;
+    /** At most this many objects larger than {@link #SMALL} are streamed at once (memory: a part buffer each). */
+    static final int LARGE_AT_ONCE = 4;
     private final ObjectStore store;
     private final TransferSettings settings;
     private final TransferThreads threads;
@@ -46,6 +54,8 @@ public final class Uploader implements AutoCloseable {
     private final TransferProgress progress;
     private final Retrier retrier;
     private final BlobPins pins;
+    /** Objects streamed in parts at once: each holds a part buffer, so they stay few however many small ones run. */
+    private final Semaphore largePermits;
 
     public Uploader(ObjectStore store, TransferSettings settings) {
         this(store, settings, null);
@@ -66,6 +76,7 @@ public final class Uploader implements AutoCloseable {
         this.progress = threads.progress;
         this.retrier = threads.retrier;
         this.partPermits = new Semaphore(settings.partsInFlight());
+        this.largePermits = new Semaphore(Math.min(settings.parallelObjects(), LARGE_AT_ONCE));
     }
 
     public TransferProgress progress() {
@@ -85,6 +96,57 @@ public final class Uploader implements AutoCloseable {
     }
 
     private Manifest.Entry uploadNow(long id, Content content, Map<String, String> labels) {
+        if (content.length() <= SMALL) {
+            return uploadSmall(id, content, labels);
+        }
+        largePermits.acquireUninterruptibly();
+        try {
+            return uploadLarge(id, content, labels);
+        } finally {
+            largePermits.release();
+        }
+    }
+
+    /** Read once: hashed and compressed from memory, one PUT unless the server holds the blob already. */
+    private Manifest.Entry uploadSmall(long id, Content content, Map<String, String> labels) {
+        byte[] bytes;
+        try (InputStream in = content.open()) {
+            bytes = in.readNBytes((int) content.length() + 1);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (bytes.length != content.length()) {
+            throw new UncheckedIOException(new IOException("content of " + bytes.length + " bytes, not the "
+                    + content.length() + " announced"));
+        }
+        ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
+        String key = ObjectNames.blob(hash);
+        if (pins != null) {
+            pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
+        }
+        try {
+            Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
+            long stored;
+            boolean already = there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH;
+            if (already) {
+                stored = there.get().size();
+            } else {
+                byte[] frame = ObjectFrame.encode(bytes, 0, bytes.length, hash, settings.level()).bytes();
+                join(retrier.run(() -> store.put(key, frame)));
+                progress.sent(frame.length);
+                stored = frame.length;
+            }
+            progress.finished(id, content.length(), already);
+            return new Manifest.Entry(key, hash, content.length(), stored, labels);
+        } catch (RuntimeException e) {
+            if (pins != null) {
+                pins.release(key);
+            }
+            throw e;
+        }
+    }
+
+    private Manifest.Entry uploadLarge(long id, Content content, Map<String, String> labels) {
         try {
             ContentHash hash = hash(content);
             String key = ObjectNames.blob(hash);

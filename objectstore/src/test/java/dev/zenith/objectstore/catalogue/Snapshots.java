@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /** Snapshot manifests for tests: a root timeline and a branch of it, with what a branch at the snapshot needs. */
-final class Snapshots {
+public final class Snapshots {
     static final String ROOT = "0123456789abcdef0123456789abcdef";
     static final String BRANCH = "fedcba9876543210fedcba9876543210";
     static final long BRANCH_LSN = 0x2000028L;
@@ -35,11 +35,11 @@ final class Snapshots {
     }
 
     /** One object: its content and labels. */
-    record Spec(String content, Map<String, String> labels) {
+    public record Spec(String content, Map<String, String> labels) {
     }
 
     /** What a branch at 0/3000060 on BRANCH needs: the root's WAL to the branch point, the branch's WAL, an image and an anchor. */
-    static List<Spec> specs(String salt) {
+    public static List<Spec> specs(String salt) {
         List<Spec> out = new ArrayList<>();
         out.add(new Spec("root wal 1", Map.of("kind", "wal", "timeline", ROOT, "start", "0/1000000", "end", "0/2000000")));
         out.add(new Spec("root wal 2", Map.of("kind", "wal", "timeline", ROOT, "start", "0/2000000", "end", "0/3000000")));
@@ -55,7 +55,7 @@ final class Snapshots {
         return specs(salt).stream().map(s -> entry(s.content(), s.labels())).toList();
     }
 
-    static SnapshotManifest manifest(String ref, List<Entry> objects, String pushedBy) {
+    public static SnapshotManifest manifest(String ref, List<Entry> objects, String pushedBy) {
         return new SnapshotManifest(SnapshotRef.parse(ref), 0x3000060L, lineage(), CLUSTER, LAPTOP, objects, Optional.empty(),
                 Instant.parse("2026-12-06T04:30:00Z"), pushedBy);
     }
