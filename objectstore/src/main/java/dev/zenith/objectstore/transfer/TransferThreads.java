@@ -3,6 +3,7 @@ package dev.zenith.objectstore.transfer;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** What an uploader or a downloader runs on: its own worker threads, a retry timer, its progress. */
@@ -25,11 +26,20 @@ final class TransferThreads implements AutoCloseable {
         return t;
     }
 
-    /** Ends waiting retries (their calls fail) and stops the threads. */
+    /**
+     * Ends waiting retries (their calls fail) and stops the threads: transfers not begun never run (their futures never
+     * complete: callers cancel them), and those under way are interrupted and waited for (a while), so none writes
+     * anything after this returns. Blocking.
+     */
     @Override
     public void close() {
         retrier.close();
         workers.shutdownNow();
         timer.shutdownNow();
+        try {
+            workers.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
