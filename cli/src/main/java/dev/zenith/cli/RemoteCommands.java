@@ -60,6 +60,24 @@ final class RemoteCommands implements Runnable {
         return 0;
     }
 
+    @Command(name = "gc", description = "Delete what no snapshot on the remote lists and is older than the grace period"
+            + " (left by interrupted or cancelled pushes). Deletes nothing while a push to it runs.",
+            footerHeading = "%nExamples:%n", footer = {"  zenith remote gc team", "  zenith remote gc team --grace 1h"})
+    int gc(@Parameters(paramLabel = "NAME") String name,
+           @Option(names = "--grace", paramLabel = "DURATION", description = "keep what is younger (default 1d): 30m, 12h, 7d")
+           String grace) {
+        ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", "gc");
+        if (grace != null) {
+            body.put("grace", grace);
+        }
+        JsonNode r = cli.client().post(path(name) + "/actions", body);
+        cli.emit(r, () -> cli.out.println(r.path("pushes_under_way").asInt() > 0
+                ? "remote " + name + ": nothing deleted, " + r.path("pushes_under_way").asInt() + " push(es) under way; run it again later"
+                : "remote " + name + ": " + r.path("blobs_deleted").asInt() + " objects deleted (" + r.path("bytes_freed").asLong()
+                + " bytes), " + r.path("blobs_kept_young").asInt() + " unlisted ones kept as younger than the grace period"));
+        return 0;
+    }
+
     @Command(name = "remove", aliases = "rm", description = "Forget a remote (what it holds stays there).",
             footerHeading = "%nExample:%n", footer = "  zenith remote remove team")
     int remove(@Parameters(paramLabel = "NAME") String name) {

@@ -2,12 +2,16 @@ package dev.zenith.server.api;
 
 import dev.zenith.server.domain.Names;
 import dev.zenith.server.remote.Remotes;
+import dev.zenith.server.storages.Durations;
 import io.vertx.ext.web.Router;
 
+import java.time.Duration;
 import java.util.Set;
 
-/** {@code /remotes}: add, list, show, remove, a remote's snapshots and pulling one. */
+/** {@code /remotes}: add, list, show, remove, GC, a remote's snapshots and pulling one. */
 final class RemoteRoutes {
+    /** What a remote GC leaves by default: a push that stopped a day ago may still be resumed. */
+    static final Duration DEFAULT_GC_GRACE = Duration.ofDays(1);
     private final Remotes remotes;
     private final WorkDispatch dispatch;
 
@@ -30,6 +34,18 @@ final class RemoteRoutes {
         r.delete("/remotes/:remote").handler(ctx -> {
             String name = ctx.pathParam("remote");
             dispatch.reading(ctx, 200, () -> remotes.remove(name));
+        });
+        r.post("/remotes/:remote/actions").handler(ctx -> {
+            String remote = ctx.pathParam("remote");
+            JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "grace"));
+            String action = body.requiredString("action");
+            if (!action.equals("gc")) {
+                throw ApiException.badRequest("unknown action '" + action + "'; expected gc");
+            }
+            String graceText = body.optionalString("grace");
+            Duration grace = graceText == null ? DEFAULT_GC_GRACE : Durations.parse(graceText);
+            remotes.checkExists(remote);
+            dispatch.transfer(ctx, 200, () -> remotes.gc(remote, grace));
         });
         r.get("/remotes/:remote/snapshots").handler(ctx -> {
             String name = ctx.pathParam("remote");

@@ -115,9 +115,16 @@ final class PulledSnapshot {
             Files.createDirectories(inside(dir, directories.getString(i)));
         }
         for (Manifest.Entry f : files) {
+            if (ImagePacks.TAR.equals(f.labels().get(ImagePacks.LABEL))) {
+                try (java.io.InputStream in = Files.newInputStream(blob(staging, f))) {
+                    ImagePacks.unpack(in, dir);
+                }
+                continue;
+            }
             Path target = inside(dir, f.labels().get("path"));
             Files.createDirectories(target.getParent());
-            Files.copy(blob(staging, f), target);
+            // a link, not a copy: the import only reads it, and staging goes once the snapshot is stored
+            Files.createLink(target, blob(staging, f));
         }
         times.lap("staging the image");
         progress.phase("storing the image at " + lsn);
@@ -127,7 +134,7 @@ final class PulledSnapshot {
     }
 
     /** A path of the image, refused when it would leave the directory (a hostile manifest). */
-    private static Path inside(Path dir, String rel) throws IOException {
+    static Path inside(Path dir, String rel) throws IOException {
         Path p = dir.resolve(rel).normalize();
         if (rel == null || !p.startsWith(dir) || p.equals(dir)) {
             throw new IOException("the snapshot names a file outside its data directory: " + rel);

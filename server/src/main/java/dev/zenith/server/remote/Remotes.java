@@ -4,6 +4,7 @@ import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.catalogue.SnapshotCatalogue;
 import dev.zenith.objectstore.catalogue.SnapshotManifest;
 import dev.zenith.objectstore.catalogue.SnapshotRef;
+import dev.zenith.objectstore.gc.RemoteGc;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.server.compute.ComputeManager;
 import dev.zenith.server.domain.InvalidRequestException;
@@ -84,6 +85,21 @@ public final class Remotes {
             }
         }
         return out;
+    }
+
+    /**
+     * Deletes what no snapshot version on the remote lists and is older than {@code grace} (what interrupted or
+     * cancelled pushes left); deletes nothing while a push to it runs (see {@link RemoteGc}).
+     */
+    public JsonObject gc(String remoteName, Duration grace) throws IOException {
+        Remote remote = registry.get(remoteName);
+        try (ObjectStore objects = RemoteStores.open(remote)) {
+            RemoteGc.Report r = new RemoteGc(objects, SnapshotPush.pusher()).run(grace);
+            return new JsonObject().put("remote", remote.name()).put("pushes_under_way", r.pushesUnderWay())
+                    .put("blobs_deleted", r.blobsDeleted()).put("bytes_freed", r.bytesFreed())
+                    .put("blobs_kept_young", r.blobsKeptYoung()).put("blobs_referenced", r.blobsReferenced())
+                    .put("uploads_aborted", r.uploadsAborted()).put("cut_short", r.cutShort());
+        }
     }
 
     public JsonObject push(String snapshot, String remote, boolean force) throws IOException {

@@ -15,6 +15,7 @@ import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.NotFoundException;
 import dev.zenith.server.history.HistoryPoint;
 import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.jobs.CancellableWaits;
 import dev.zenith.server.jobs.JobCancelledException;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.jobs.Progress;
@@ -49,7 +50,10 @@ import java.util.logging.Logger;
  */
 final class SnapshotPull {
     private static final Logger LOG = Logger.getLogger(SnapshotPull.class.getName());
-    private static final int IN_FLIGHT = 8;
+    /** Objects asked for at once: most are small, and each costs a round trip or two. */
+    private static final int IN_FLIGHT = 16;
+    /** 12 downloads at once, each at most two 5 MiB ranges ahead: at most 120 MiB of buffers, mostly far less. */
+    static final TransferSettings TRANSFERS = TransferSettings.defaults().withParallelism(12, TransferSettings.MIN_PART, 8);
 
     private final RemoteRegistry remotes;
     private final ComputeManager computes;
@@ -79,7 +83,7 @@ final class SnapshotPull {
         progress.phase("reading " + fullName + " on " + remote.name());
         PhaseTimes times = new PhaseTimes();
         try (ObjectStore objects = RemoteStores.open(remote);
-             Downloader downloader = new Downloader(objects, TransferSettings.defaults())) {
+             Downloader downloader = new Downloader(objects, TRANSFERS)) {
             SnapshotManifest manifest = new SnapshotCatalogue(objects, settle).get(ref).map(SnapshotCatalogue.Published::manifest)
                     .orElseThrow(() -> new NotFoundException("remote '" + remote.name() + "' has no snapshot " + fullName
                             + "; see zenith snapshot list --remote " + remote.name()));
@@ -154,21 +158,10 @@ final class SnapshotPull {
         for (Manifest.Entry e : missing) {
             try {
                 progress.checkCancelled();
+                CancellableWaits.acquire(inFlight, progress); // downloads retrying against a silent server hold every permit
             } catch (JobCancelledException x) {
-                for (CompletableFuture<Path> f : pending) { // none writes into the staging directory once it is deleted
-                    try {
-                        f.join();
-                    } catch (CompletionException | java.util.concurrent.CancellationException ignored) {
-                        // cancelled: its outcome does not matter
-                    }
-                }
+                abandon(downloader, pending);
                 throw x;
-            }
-            try {
-                inFlight.acquire();
-            } catch (InterruptedException x) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", x);
             }
             // not synced: staging is re-verified by the next attempt (intact), and the store syncs what it takes
             pending.add(downloader.downloadTo(e.key(), e.hash(), e.contentLength(), PulledSnapshot.blob(staging, e), false)
@@ -181,13 +174,25 @@ final class SnapshotPull {
         }
         for (CompletableFuture<Path> f : pending) {
             try {
-                f.join();
+                CancellableWaits.join(f, progress);
+            } catch (JobCancelledException x) {
+                abandon(downloader, pending);
+                throw x;
             } catch (CompletionException x) {
                 Throwable cause = x.getCause() == null ? x : x.getCause();
                 throw new IOException("pull failed: " + cause.getMessage(), cause);
             }
         }
         return null;
+    }
+
+    /**
+     * Stops the downloads (retries of a silent server too): once the downloader is closed none writes into staging;
+     * those it never began are cancelled here (their futures would never complete).
+     */
+    private static void abandon(Downloader downloader, List<CompletableFuture<Path>> pending) {
+        downloader.close();
+        pending.forEach(f -> f.cancel(false));
     }
 
     /**

@@ -1,6 +1,8 @@
 package dev.zenith.server.remote;
 
 import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.ObjectStoreException;
+import dev.zenith.objectstore.gc.ActivityMarks;
 import dev.zenith.objectstore.catalogue.SnapshotCatalogue;
 import dev.zenith.objectstore.catalogue.SnapshotExistsException;
 import dev.zenith.objectstore.catalogue.SnapshotManifest;
@@ -17,6 +19,7 @@ import dev.zenith.server.domain.DomainException;
 import dev.zenith.objectstore.catalogue.ClusterFacts;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.history.Snapshot;
+import dev.zenith.server.jobs.CancellableWaits;
 import dev.zenith.server.jobs.JobCancelledException;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.storages.StorageRegistry;
@@ -59,7 +62,13 @@ public final class SnapshotPush {
     private static final Logger LOG = Logger.getLogger(SnapshotPush.class.getName());
     /** WAL pieces: whole aligned MiBs are the same bytes in every push of a history, the last piece is partial. */
     static final int WAL_PIECE = 1 << 20;
-    private static final int IN_FLIGHT = 16;
+    /** Objects handed to the uploader at once (WAL pieces are held in memory until sent: 1 MiB each). */
+    private static final int IN_FLIGHT = 24;
+    /**
+     * Most objects are small (files of the image, WAL pieces) and each costs two round trips (HEAD, PUT): 16 at once.
+     * The uploader streams at most 4 large ones at a time, so memory stays that of its defaults (about 96 MiB).
+     */
+    static final TransferSettings TRANSFERS = TransferSettings.defaults().withParallelism(16, 8 << 20, 4);
 
     private final RemoteRegistry remotes;
     private final ComputeManager computes;
@@ -85,11 +94,13 @@ public final class SnapshotPush {
         Progress progress = Progress.current();
         progress.allowCancel(); // until its manifest is published, a push shows nothing on the remote
         progress.phase("finding what a branch at " + snapshot.fullName() + " needs");
+        PhaseTimes times = new PhaseTimes();
         PushPlan plan = PushPlan.of(store, snapshot.timeline(), snapshot.lsn());
         Path imageDir = scratch.resolve("push-" + UUID.randomUUID());
-        long started = System.nanoTime();
+        times.lap("plan");
         try (ObjectStore objects = RemoteStores.open(remote);
-             Uploader uploader = new Uploader(objects, TransferSettings.defaults())) {
+             Uploader uploader = new Uploader(objects, TRANSFERS);
+             ActivityMarks.Mark mark = markAndAwaitNoGc(objects, remote, progress)) {
             progress.phase("reading the base at " + plan.checkpoint());
             Files.createDirectories(scratch);
             if (plan.anchored().isPresent()) { // page versions at a materialized anchor (what GC keeps for a snapshot)
@@ -97,6 +108,7 @@ public final class SnapshotPush {
             } else {
                 store.images().materialize(plan.image(), imageDir);
             }
+            times.lap("image");
             List<Path> files;
             List<String> directories = new ArrayList<>();
             try (Stream<Path> all = Files.walk(imageDir)) {
@@ -123,21 +135,34 @@ public final class SnapshotPush {
             String baseTimeline = plan.anchored().map(a -> a.timeline()).orElse(plan.image().timeline()).toString();
             Map<String, String> imageLabels = Map.of("kind", "image", "timeline", baseTimeline,
                     "lsn", plan.checkpoint().toString());
+            List<List<Path>> packs = ImagePacks.group(files);
+            for (List<Path> pack : packs) {
+                long bytes = 0;
+                for (Path f : pack) {
+                    bytes += Files.size(f);
+                }
+                sender.send(Content.of(ImagePacks.pack(imageDir, pack)), with(imageLabels, ImagePacks.LABEL, ImagePacks.TAR),
+                        bytes);
+            }
+            java.util.Set<Path> packed = new java.util.HashSet<>();
+            packs.forEach(packed::addAll);
             for (Path f : files) {
-                String rel = imageDir.relativize(f).toString();
-                sender.send(Content.ofFile(f, 0, Files.size(f)), with(imageLabels, "path", rel), true);
+                if (!packed.contains(f)) {
+                    sender.send(Content.ofFile(f, 0, Files.size(f)), with(imageLabels, "path", imageDir.relativize(f).toString()),
+                            Files.size(f));
+                }
             }
             byte[] pgControl = plan.anchored().isPresent() ? plan.anchored().get().directory().pgControl() : store.images().pgControl(plan.image());
             sender.send(Content.of(pgControl), Map.of("kind", "anchor", "timeline", baseTimeline,
-                    "lsn", plan.checkpoint().toString(), "redo", plan.redo().toString()), false);
+                    "lsn", plan.checkpoint().toString(), "redo", plan.redo().toString()), 0);
             sender.send(Content.of(json(new JsonObject().put("directories", new JsonArray(directories)))),
-                    Map.of("kind", "meta", "name", PulledSnapshot.DIRECTORIES), false);
+                    Map.of("kind", "meta", "name", PulledSnapshot.DIRECTORIES), 0);
             JsonObject info = new JsonObject().put("commit_time", snapshot.commitTime() == null ? null : snapshot.commitTime().toString());
-            sender.send(Content.of(json(info)), Map.of("kind", "meta", "name", PulledSnapshot.SNAPSHOT), false);
+            sender.send(Content.of(json(info)), Map.of("kind", "meta", "name", PulledSnapshot.SNAPSHOT), 0);
             for (Timeline t : plan.lineage()) {
                 Optional<byte[]> history = store.pgTimelines().history(t.id());
                 if (history.isPresent()) {
-                    sender.send(Content.of(history.get()), Map.of("kind", "meta", "name", PulledSnapshot.HISTORY + t.id()), false);
+                    sender.send(Content.of(history.get()), Map.of("kind", "meta", "name", PulledSnapshot.HISTORY + t.id()), 0);
                 }
             }
             for (PushPlan.WalRange r : plan.wal()) {
@@ -149,13 +174,19 @@ public final class SnapshotPush {
                                 + ", not to " + next);
                     }
                     sender.send(Content.of(bytes), Map.of("kind", "wal", "timeline", r.timeline().toString(),
-                            "start", at.toString(), "end", next.toString()), true);
+                            "start", at.toString(), "end", next.toString()), bytes.length);
                     at = next;
                 }
             }
             List<Manifest.Entry> entries = sender.finish();
+            times.lap("upload");
             List<String> warnings = new ArrayList<>();
             List<ClusterFacts.DatabaseLocale> databases = databases(snapshot, store, imageDir, plan.redo(), warnings);
+            if (mark.lapsed()) {
+                throw new IOException("the push of " + snapshot.fullName() + " could not keep its mark on " + remote.name()
+                        + " fresh (the remote did not answer for minutes, or this machine paused): a GC may have taken it for"
+                        + " dead meanwhile, so it does not publish; push again");
+            }
             progress.checkCancelled(); // the last point: the manifest makes the snapshot visible
             progress.phase("publishing " + snapshot.fullName() + " on " + remote.name());
             SnapshotManifest manifest = new SnapshotManifest(new SnapshotRef(snapshot.pg(), snapshot.name()), snapshot.lsn().value(),
@@ -167,15 +198,62 @@ public final class SnapshotPush {
             } catch (SnapshotExistsException e) {
                 throw new ConflictException(e.getMessage());
             }
+            times.lap("publish");
             TransferProgress.Snapshot sent = uploader.progress().snapshot();
-            LOG.info(String.format("pushed %s to %s: %d objects, %d bytes sent, %d skipped, in %.1f s", snapshot.fullName(),
-                    remote.name(), entries.size(), sent.sentBytes(), sent.skippedBytes(), (System.nanoTime() - started) / 1e9));
+            LOG.info(String.format("pushed %s to %s: %d objects, %d bytes sent, %d skipped, in %s", snapshot.fullName(),
+                    remote.name(), entries.size(), sent.sentBytes(), sent.skippedBytes(), times));
             return new JsonObject().put("snapshot", snapshot.fullName()).put("remote", remote.name())
                     .put("lsn", snapshot.lsn().toString()).put("version", published.key()).put("objects", entries.size())
                     .put("bytes", sent.totalBytes()).put("bytes_sent", sent.sentBytes()).put("bytes_skipped", sent.skippedBytes())
                     .put("warnings", new JsonArray(warnings));
         } finally {
             FileTrees.delete(imageDir);
+        }
+    }
+
+    /**
+     * The push's mark on the remote ({@link ActivityMarks}: a GC deletes nothing while it is there), written before
+     * the first look at what the remote holds; then a wait while a GC of the remote runs. A remote that does not answer
+     * is tried again until the job is cancelled, as the uploads are.
+     */
+    private static ActivityMarks.Mark markAndAwaitNoGc(ObjectStore objects, Remote remote, Progress progress) throws IOException {
+        ActivityMarks.Mark mark = null;
+        try {
+            while (mark == null) {
+                try {
+                    mark = ActivityMarks.begin(objects, ActivityMarks.Kind.PUSH, pusher());
+                } catch (ObjectStoreException e) {
+                    if (!e.retryable()) {
+                        throw new IOException("the push could not write to " + remote.name() + ": " + e.getMessage(), e);
+                    }
+                    pause(progress);
+                }
+            }
+            for (boolean said = false; !ActivityMarks.live(objects, ActivityMarks.Kind.GC, mark).isEmpty(); said = true) {
+                if (!said) {
+                    progress.phase("waiting for a GC of " + remote.name() + " to end");
+                }
+                pause(progress);
+            }
+            return mark;
+        } catch (IOException | RuntimeException e) {
+            if (mark != null) {
+                mark.close();
+            }
+            throw e;
+        }
+    }
+
+    /** A second's wait that ends early, with {@link JobCancelledException}, when the job is cancelled. */
+    private static void pause(Progress progress) throws IOException {
+        for (int i = 0; i < 10; i++) {
+            progress.checkCancelled();
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
         }
     }
 
@@ -237,7 +315,7 @@ public final class SnapshotPush {
         return o.encode().getBytes(StandardCharsets.UTF_8);
     }
 
-    private static String pusher() {
+    static String pusher() {
         String host;
         try {
             host = InetAddress.getLocalHost().getHostName();
@@ -259,7 +337,8 @@ public final class SnapshotPush {
             this.progress = progress;
         }
 
-        void send(Content content, Map<String, String> labels, boolean counted) throws IOException {
+        /** Sends {@code content}; once it is on the remote, {@code counted} bytes of the push are done. */
+        void send(Content content, Map<String, String> labels, long counted) throws IOException {
             try {
                 progress.checkCancelled();
             } catch (JobCancelledException e) {
@@ -267,36 +346,36 @@ public final class SnapshotPush {
                 throw e; // what was sent stays unlisted on the remote, as after a killed push
             }
             try {
-                inFlight.acquire();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
+                CancellableWaits.acquire(inFlight, progress); // uploads retrying against a silent server hold every permit
+            } catch (JobCancelledException e) {
+                abandon();
+                throw e;
             }
-            long length = content.length();
             sent.add(uploader.upload(content, labels).whenComplete((e, failure) -> {
                 inFlight.release();
-                if (failure == null && counted) {
-                    progress.advance(length);
+                if (failure == null && counted > 0) {
+                    progress.advance(counted);
                 }
             }));
         }
 
-        /** Waits for the uploads under way, whatever their outcome. */
+        /**
+         * Stops the uploads (retries of a silent server too): once the uploader is closed none sends anything; those it
+         * never began are cancelled here (their futures would never complete).
+         */
         void abandon() {
-            for (CompletableFuture<Manifest.Entry> f : sent) {
-                try {
-                    f.join();
-                } catch (CompletionException | java.util.concurrent.CancellationException e) {
-                    // cancelled: its outcome does not matter
-                }
-            }
+            uploader.close();
+            sent.forEach(f -> f.cancel(false));
         }
 
         List<Manifest.Entry> finish() throws IOException {
             List<Manifest.Entry> out = new ArrayList<>();
             for (CompletableFuture<Manifest.Entry> f : sent) {
                 try {
-                    out.add(f.join());
+                    out.add(CancellableWaits.join(f, progress));
+                } catch (JobCancelledException e) {
+                    abandon();
+                    throw e;
                 } catch (CompletionException e) {
                     Throwable cause = e.getCause() == null ? e : e.getCause();
                     throw new IOException("push failed: " + cause.getMessage(), cause);

@@ -5,6 +5,7 @@ import dev.zenith.server.testing.CliRun;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.testkit.S3ProxyExtension;
+import dev.zenith.testkit.S3ProxyServer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -128,6 +129,63 @@ class JobCancelTest {
         CliRun list = CliRun.inProcess("job", "list");
         assertEquals(0, list.code(), list.toString());
         assertTrue(list.out().contains("GET /remotes/team/snapshots"), list.out());
+    }
+
+    /**
+     * A push whose remote does not answer tries again until it is cancelled (its mark, then every upload, retried until
+     * closed): a cancel ends it within moments (it used to wait for good on uploads retrying with every place in flight).
+     */
+    @Test
+    @Order(7)
+    void aPushToARemoteThatDoesNotAnswerIsCancelled() throws Exception {
+        a.ok(201, "PUT", "/remotes", new JsonObject().put("name", "silent").put("url", "s3://bucket/silent")
+                .put("endpoint", "http://127.0.0.1:" + PgCluster.freePort()).put("region", S3ProxyServer.REGION).encode());
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "silent"));
+        Thread.sleep(5000); // what it sends fails and is tried again
+        assertEquals("running", ((JsonObject) a.ok(200, "GET", job, null)).getString("state"), "it waits for the remote");
+        HttpResponse<String> asked = a.request("POST", job + "/actions", new JsonObject().put("action", "cancel").encode());
+        assertEquals(202, asked.statusCode(), asked.body());
+        JsonObject ended = a.awaitJson(job, j -> !"running".equals(j.getString("state")));
+        assertEquals("cancelled", ended.getString("state"), ended.encode());
+        assertNothingIn(a.home.resolve("tmp"), "push-");
+    }
+
+    /**
+     * Remote GC: what a cancelled push left is deleted (grace 0s); a GC while a push runs deletes nothing of it (the
+     * push's mark), so the push publishes and B pulls it whole; afterwards GC finds nothing unlisted to delete.
+     */
+    @Test
+    @Order(8)
+    void remoteGcDeletesWhatACancelledPushLeftAndNeverHarmsAPushUnderWay() throws Exception {
+        JsonObject remote = SnapshotPushPullTest.s3Remote(proxy.server(), "gc-" + System.nanoTime()).put("name", "gcr");
+        a.ok(201, "PUT", "/remotes", remote.encode());
+        b.ok(201, "PUT", "/remotes", remote.encode());
+        JsonObject push = new JsonObject().put("action", "push").put("remote", "gcr");
+        cancelWhile(a, a.startJob("POST", "/snapshots/main%40s/actions", push), j -> j.getString("phase").startsWith("pushing"));
+        JsonObject first = gc(a);
+        assertEquals(0, first.getInteger("pushes_under_way"), first.encode());
+        assertTrue(first.getInteger("blobs_deleted") > 0, "the cancelled push's objects: " + first.encode());
+
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", push);
+        JsonObject seen = a.awaitJson(job, j -> j.getString("phase").startsWith("pushing") && j.getLong("done_bytes") > 0
+                || !"running".equals(j.getString("state")));
+        assertEquals("running", seen.getString("state"), seen.encode());
+        JsonObject during = gc(a);
+        assertEquals(1, during.getInteger("pushes_under_way"), during.encode());
+        assertEquals(0, during.getInteger("blobs_deleted"), during.encode());
+        JsonObject pushed = a.awaitJson(job, j -> !"running".equals(j.getString("state")));
+        assertEquals("succeeded", pushed.getString("state"), pushed.encode());
+
+        JsonObject after = gc(a);
+        assertEquals(0, after.getInteger("blobs_deleted"), "every object is listed by main@s: " + after.encode());
+        assertTrue(after.getInteger("blobs_referenced") > 0, after.encode());
+        b.ok(201, "POST", "/remotes/gcr/snapshots/main@s/actions", new JsonObject().put("action", "pull")
+                .put("storage", "gcpulled").encode());
+    }
+
+    private static JsonObject gc(DaemonFixture d) throws Exception {
+        return (JsonObject) d.ok(200, "POST", "/remotes/gcr/actions", new JsonObject().put("action", "gc").put("grace", "0s")
+                .encode());
     }
 
     @Test
