@@ -3,10 +3,12 @@
 # `pg_basebackup -Ft -X fetch` of the same pg piped to `aws s3 cp -` (multipart) to push, `aws s3 cp - | tar -x` to
 # pull. Same data, same S3, same run; a fresh remote prefix per round, so every push sends everything. Reports
 # seconds and MB/s (of the base backup's bytes) for each, and zenith time / peer time (lower is better).
-# Usage: bench/push-pull.sh      SCALE, ROUNDS override 50, 1
+# Then the incremental push the issue asks for: pgbench on A for MINUTES, a second snapshot, pushed to the first
+# round's remote: its bytes sent (compressed, and before compression) / the WAL written between the two snapshots.
+# Usage: bench/push-pull.sh      SCALE, ROUNDS, MINUTES override 50, 1, 1
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SCALE=${SCALE:-50}; ROUNDS=${ROUNDS:-1}
+SCALE=${SCALE:-50}; ROUNDS=${ROUNDS:-1}; MINUTES=${MINUTES:-1}
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 source "$ROOT/bench/common.sh"
 bench_workdir zenith-push-pull-bench
@@ -47,6 +49,24 @@ for n in $(seq 1 "$ROUNDS"); do
   PL+=("$(secs "$t0" "$t1")")
   rm -rf "$WORK/peer-$n"
 done
+echo "== incremental: pgbench for $MINUTES minute(s), snapshot main@bench2, pushed to r1" >&2
+LSN1=$("${A[@]}" snapshot list --json | python3 -c "import json,sys; print([s['lsn'] for s in json.load(sys.stdin) if s['name']=='main@bench'][0])")
+"$PGBIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -c 4 -j 2 -T $((MINUTES * 60)) postgres >"$WORK/pgbench.log" 2>&1
+"${A[@]}" snapshot create main@bench2 >/dev/null
+LSN2=$("${A[@]}" snapshot list --json | python3 -c "import json,sys; print([s['lsn'] for s in json.load(sys.stdin) if s['name']=='main@bench2'][0])")
+"${A[@]}" snapshot push main@bench2 --to r1 --json >"$WORK/push-incremental.json" 2>"$WORK/push-incremental.err"
+INCR=$(python3 - "$LSN1" "$LSN2" "$WORK/push-incremental.json" <<'PY'
+import json, sys
+def lsn(t):
+    hi, lo = t.split('/')
+    return (int(hi, 16) << 32) | int(lo, 16)
+wal = lsn(sys.argv[2]) - lsn(sys.argv[1])
+d = json.load(open(sys.argv[3]))
+content = d['bytes'] - d['bytes_skipped']
+print(f"WAL between the snapshots {wal} bytes; sent {d['bytes_sent']} bytes compressed ({d['bytes_sent']/wal:.2f} of it),"
+      f" {content} before compression ({content/wal:.2f}); skipped {d['bytes_skipped']}")
+PY
+)
 BYTES=$(aws s3 --endpoint-url "http://127.0.0.1:$S3PORT" ls "s3://bench/peer-1/base.tar" | awk '{print $3}')
 SENT=$(python3 -c "import json; d=json.load(open('$WORK/push-1.json')); print(d['bytes_sent'], d['bytes'], d['objects'])")
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.2f}')" "$@"; }
@@ -56,4 +76,5 @@ echo "snapshot push/pull through S3Proxy on loopback, pgbench scale $SCALE, $ROU
 echo "base backup: $BYTES bytes; zenith's first push: bytes_sent, bytes, objects = $SENT"
 echo "push:  zenith ${ZP[*]} s (median $zp, $(mbs "$zp") MB/s)  peer pg_basebackup | aws s3 cp ${PP[*]} s (median $pp, $(mbs "$pp") MB/s)"
 echo "pull:  zenith ${ZL[*]} s (median $zl, $(mbs "$zl") MB/s)  peer aws s3 cp | tar -x ${PL[*]} s (median $pl, $(mbs "$pl") MB/s)"
+echo "incremental push after $MINUTES minute(s) of pgbench: $INCR"
 echo "zenith / peer time: push $(python3 -c "print(f'{$zp/$pp:.2f}')"), pull $(python3 -c "print(f'{$zl/$pl:.2f}')") (lower is better; 1.25 = peer's throughput at 0.8)"
