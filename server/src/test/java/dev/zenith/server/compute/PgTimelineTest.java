@@ -45,7 +45,8 @@ class PgTimelineTest extends WalServiceTestBase {
         assertEquals("3", d.psql(b2, "SELECT timeline_id FROM pg_control_checkpoint()"));
         assertEquals("150", d.psql(b2, "SELECT count(*) FROM t"));
 
-        // A base backup of it crosses from main's image (timeline 1) into its WAL (timeline 2).
+        // A base backup of it: from the newest base below its end, main's image before the switch (timeline 1)
+        // or a materialized checkpoint of b1's own after it (timeline 2), whichever background work has made.
         Path backup = work.resolve("b1-backup");
         clients.run("pg_basebackup", "-d", "host=127.0.0.1 port=" + d.pgPort + " user=zenith options='-c zenith.pg=b1'",
                 "-D", backup.toString(), "-X", "stream", "-c", "fast");
@@ -56,7 +57,6 @@ class PgTimelineTest extends WalServiceTestBase {
         clients.startServer(backup, backupPort, backupLog);
         try {
             assertEquals("150", d.psql(backupPort, "SELECT count(*) FROM t"), Files.readString(backupLog));
-            assertTrue(Files.readString(backupLog).contains("on timeline ID 1"), "the backup starts before the switch");
         } finally {
             clients.stopServer(backup);
         }

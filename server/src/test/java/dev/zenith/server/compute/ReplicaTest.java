@@ -74,12 +74,12 @@ class ReplicaTest extends FreshDaemonTest {
         assertEquals(lastLsn.get("main"), lastLsn.get("rep"), pgs.encode());
         assertEquals(409, d.request("POST", "/pgs/rep/actions", "{\"action\":\"start\"}").statusCode());
         // a checkout would take a running replica off its primary's timeline, where nothing ever streams to it
-        String before = d.ok(200, "GET", "/pgs", null).toString() + d.ok(200, "GET", "/snapshots", null);
+        String before = pgsWithoutWalPositions() + d.ok(200, "GET", "/snapshots", null);
         java.net.http.HttpResponse<String> checkout = d.request("POST", "/pgs/rep/actions",
                 new JsonObject().put("action", "checkout").put("lsn", main.getString("last_lsn")).encode());
         assertEquals(409, checkout.statusCode(), checkout.body());
         assertTrue(checkout.body().contains("is a running replica"), checkout.body());
-        assertEquals(before, d.ok(200, "GET", "/pgs", null).toString() + d.ok(200, "GET", "/snapshots", null));
+        assertEquals(before, pgsWithoutWalPositions() + d.ok(200, "GET", "/snapshots", null));
 
         // a stopped replica starts again as a replica, rebuilt from the store; as a primary it is refused
         d.action("rep", "stop");
@@ -320,5 +320,18 @@ class ReplicaTest extends FreshDaemonTest {
             Thread.sleep(10);
         }
         throw new AssertionError("marker " + id + " never reached the replica on port " + port);
+    }
+
+    /**
+     * The pgs as GET /pgs lists them, without what the running primary moves on by itself (its last LSN and its
+     * receiver's counters: PostgreSQL logs running transactions and checkpoints on its own).
+     */
+    private String pgsWithoutWalPositions() throws Exception {
+        JsonArray pgs = ((JsonArray) d.ok(200, "GET", "/pgs", null)).copy();
+        pgs.forEach(p -> {
+            ((JsonObject) p).remove("last_lsn");
+            ((JsonObject) p).remove("wal_receiver");
+        });
+        return pgs.toString();
     }
 }
