@@ -56,6 +56,10 @@ final class DaemonLauncher {
         List<String> cmd = daemonCommand(foreground);
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("ZENITH_HOME", home.dir().toString());
+        // glibc gives each thread that mallocs an arena of its own (up to 8 per core); the daemon's many threads
+        // (event loops, page I/O, redo runs, uploads) kept tens of MB of them resident when idle. Two suffice: the
+        // JVM allocates its objects in the heap, not with malloc.
+        pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
         // The daemon works in its home: it neither writes into nor pins the directory zenith was started
         // from, so paths given relative to that directory must reach it absolute.
         pb.directory(home.dir().toFile());
