@@ -86,25 +86,7 @@ class BranchPagesTest {
             }
             d.inProcessShutdownKeepingHome(); // stops br cleanly: its first image comes after both LSNs
 
-            Map<String, String> problems = new LinkedHashMap<>();
-            PageComparison pages = new PageComparison();
-            StringBuilder fsm = new StringBuilder();
-            try (Store store = Store.open(storePath)) {
-                for (Answers a : answers) {
-                    Path into = DaemonFixture.reachableTempDir("branch-reference-");
-                    try {
-                        Path ref = ReferenceDirectory.fromStore(d.pg, store, branch, a.lsn(), into);
-                        compare(a, ref, pages, problems, fsm);
-                    } finally {
-                        FileTrees.delete(into);
-                    }
-                }
-            }
-            System.out.println("branch pages: " + pages + " " + pages.problems.subList(0, Math.min(10, pages.problems.size()))
-                    + "; free-space maps: " + fsm + "; problems " + problems);
-            assertEquals(Map.of(), problems);
-            assertEquals(List.of(), pages.problems);
-            assertTrue(pages.byteEqual + pages.maskedEqual > 4000, pages.toString());
+            assertAnswersEqualCrashRecovery(d, storePath, branch, answers, "branch", 4000);
         } finally {
             d.close();
         }
@@ -157,25 +139,36 @@ class BranchPagesTest {
             Answers a = ask(d, "rep", storage.getString("tenant_id"), tl, before);
             d.inProcessShutdownKeepingHome();
 
-            Map<String, String> problems = new LinkedHashMap<>();
-            PageComparison pages = new PageComparison();
-            StringBuilder fsm = new StringBuilder();
-            try (Store store = Store.open(Path.of(storage.getString("path")))) {
-                Path into = DaemonFixture.reachableTempDir("promoted-reference-");
+            assertAnswersEqualCrashRecovery(d, Path.of(storage.getString("path")), tl, List.of(a), "promoted", 2000);
+        } finally {
+            d.close();
+        }
+    }
+
+    /**
+     * Each set of answers against a reference directory recovered from the (stopped) daemon's store at its LSN:
+     * pages byte-equal or equal after masking, sizes and free-space maps equal, at least {@code minPages} compared.
+     */
+    private static void assertAnswersEqualCrashRecovery(DaemonFixture d, Path storePath, TimelineId timeline,
+            List<Answers> answers, String what, int minPages) throws Exception {
+        Map<String, String> problems = new LinkedHashMap<>();
+        PageComparison pages = new PageComparison();
+        StringBuilder fsm = new StringBuilder();
+        try (Store store = Store.open(storePath)) {
+            for (Answers a : answers) {
+                Path into = DaemonFixture.reachableTempDir(what + "-reference-");
                 try {
-                    compare(a, ReferenceDirectory.fromStore(d.pg, store, tl, before, into), pages, problems, fsm);
+                    compare(a, ReferenceDirectory.fromStore(d.pg, store, timeline, a.lsn(), into), pages, problems, fsm);
                 } finally {
                     FileTrees.delete(into);
                 }
             }
-            System.out.println("promoted pages: " + pages + " " + pages.problems.subList(0, Math.min(10, pages.problems.size()))
-                    + "; free-space maps: " + fsm + "; problems " + problems);
-            assertEquals(Map.of(), problems);
-            assertEquals(List.of(), pages.problems);
-            assertTrue(pages.byteEqual + pages.maskedEqual > 2000, pages.toString());
-        } finally {
-            d.close();
         }
+        System.out.println(what + " pages: " + pages + " " + pages.problems.subList(0, Math.min(10, pages.problems.size()))
+                + "; free-space maps: " + fsm + "; problems " + problems);
+        assertEquals(Map.of(), problems);
+        assertEquals(List.of(), pages.problems);
+        assertTrue(pages.byteEqual + pages.maskedEqual > minPages, pages.toString());
     }
 
     private static Lsn snapshot(DaemonFixture d, String name) throws Exception {
