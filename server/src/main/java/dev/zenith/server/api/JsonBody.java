@@ -45,6 +45,18 @@ public final class JsonBody {
         return s;
     }
 
+    /**
+     * A required string that must be one of {@code choices} (e.g. an action): anything else is a 400 naming what is
+     * accepted, in the order given.
+     */
+    public String requiredChoice(String field, String... choices) {
+        String value = requiredString(field);
+        if (!java.util.Arrays.asList(choices).contains(value)) {
+            throw ApiException.badRequest("unknown " + field + " '" + value + "'; expected " + Choices.spoken(choices));
+        }
+        return value;
+    }
+
     public String optionalString(String field) {
         Object v = json.getValue(field);
         if (v == null) {
@@ -105,5 +117,15 @@ public final class JsonBody {
             throw ApiException.badRequest("field '" + field + "' must be true or false");
         }
         return b;
+    }
+
+    /** "a", "a or b", "a, b or c". */
+    private static final class Choices {
+        static String spoken(String... choices) {
+            if (choices.length == 1) {
+                return choices[0];
+            }
+            return String.join(", ", java.util.Arrays.copyOf(choices, choices.length - 1)) + " or " + choices[choices.length - 1];
+        }
     }
 }

@@ -63,7 +63,7 @@ final class PgRoutes {
         r.post("/pgs/:name/actions").handler(ctx -> {
             String name = ctx.pathParam("name");
             JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "is_replica", "force", "snapshot", "lsn", "time"));
-            String action = body.requiredString("action");
+            String action = body.requiredChoice("action", "start", "stop", "promote", "checkout");
             computes.checkExists(name);
             switch (action) {
                 case "start" -> {
@@ -79,7 +79,7 @@ final class PgRoutes {
                     String time = body.optionalString("time");
                     dispatch.blocking(ctx, 200, () -> PgJson.checkedOut(computes.checkout(name, snapshot, lsn, time)));
                 }
-                default -> throw ApiException.badRequest("unknown action '" + action + "'; expected start, stop, promote or checkout");
+                default -> throw new IllegalStateException(action); // requiredChoice accepts only the cases above
             }
         });
     }

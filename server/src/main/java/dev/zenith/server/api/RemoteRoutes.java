@@ -38,10 +38,7 @@ final class RemoteRoutes {
         r.post("/remotes/:remote/actions").handler(ctx -> {
             String remote = ctx.pathParam("remote");
             JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "grace"));
-            String action = body.requiredString("action");
-            if (!action.equals("gc")) {
-                throw ApiException.badRequest("unknown action '" + action + "'; expected gc");
-            }
+            body.requiredChoice("action", "gc");
             String graceText = body.optionalString("grace");
             Duration grace = graceText == null ? DEFAULT_GC_GRACE : Durations.parse(graceText);
             remotes.checkExists(remote);
@@ -56,10 +53,7 @@ final class RemoteRoutes {
             String remote = ctx.pathParam("remote");
             String name = ctx.pathParam("name");
             JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "storage"));
-            String action = body.requiredString("action");
-            if (!action.equals("pull")) {
-                throw ApiException.badRequest("unknown action '" + action + "'; expected pull");
-            }
+            body.requiredChoice("action", "pull");
             String storage = body.optionalString("storage");
             if (storage != null) {
                 Names.check("storage", storage);

@@ -55,7 +55,7 @@ final class SnapshotRoutes {
         r.post("/snapshots/:name/actions").handler(ctx -> {
             String name = ctx.pathParam("name");
             JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("action", "to", "format", "remote", "force"));
-            String action = body.requiredString("action");
+            String action = body.requiredChoice("action", "export", "push");
             if (action.equals("push")) {
                 String remote = body.requiredString("remote");
                 boolean force = body.optionalBoolean("force", false);
@@ -64,9 +64,6 @@ final class SnapshotRoutes {
                 computes.snapshots().get(name);
                 dispatch.transfer(ctx, 201, () -> remotes.push(name, remote, force));
                 return;
-            }
-            if (!action.equals("export")) {
-                throw ApiException.badRequest("unknown action '" + action + "'; expected export or push");
             }
             var req = SnapshotExporter.Request.of(name, body.requiredString("to"), body.optionalString("format"));
             computes.snapshots().get(name); // an unknown snapshot is a 404 at once

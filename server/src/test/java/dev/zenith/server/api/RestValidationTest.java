@@ -88,7 +88,7 @@ class RestValidationTest {
         rejected(404, "GET", "/storages/nope", null, "storage 'nope' not found");
         rejected(404, "DELETE", "/storages/nope", null, "storage 'nope' not found");
         rejected(404, "GET", "/nothing-here", null, "no such endpoint");
-        rejected(400, "POST", "/pgs/main/actions", "{\"action\": \"explode\"}", "unknown action");
+        rejected(400, "POST", "/pgs/main/actions", "{\"action\": \"explode\"}", "unknown action 'explode'; expected start, stop, promote or checkout");
         rejected(400, "PUT", "/storages", "{\"name\": \"s3x\", \"type\": \"s3\", \"path\": \"/tmp/x\"}", "not an s3:// URL");
         rejected(400, "PUT", "/storages", "{\"name\": \"tape\", \"type\": \"tape\", \"path\": \"/tmp/x\"}", "type");
     }
