@@ -99,9 +99,61 @@ public final class ObjectFrame {
     }
 
     public static byte[] header(long contentLength, ContentHash hash) {
+        return header(contentLength, hash, true);
+    }
+
+    private static byte[] header(long contentLength, ContentHash hash, boolean compressed) {
         ByteBuffer b = ByteBuffer.allocate(HEADER_LENGTH);
-        b.put(MAGIC).put(VERSION).put(ZSTD).putShort((short) 0).putLong(contentLength).put(hash.bytes());
+        b.put(MAGIC).put(VERSION).put(compressed ? ZSTD : NONE).putShort((short) 0).putLong(contentLength).put(hash.bytes());
         return b.array();
+    }
+
+    /** A frame built in a buffer of its own: its bytes are {@code buffer[0, length)}. */
+    public record Built(byte[] buffer, int length, boolean compressed) {
+    }
+
+    /**
+     * The frame of {@code content} (hash computed by the caller), compressed only when that pays: content whose
+     * samples zstd cannot shrink (already compressed, encrypted, random pages) is stored as it is, and so is content
+     * whose compressed form turns out no smaller. Skipping zstd there saves its whole pass, which on shared cores is
+     * most of an upload's CPU; every frame is decoded the same way whichever it is.
+     */
+    public static Built encodeAdaptive(byte[] content, int offset, int length, ContentHash hash, int level) {
+        if (!looksIncompressible(content, offset, length, level)) {
+            byte[] out = new byte[HEADER_LENGTH + (int) Zstd.compressBound(length)];
+            long n = Zstd.compressByteArray(out, HEADER_LENGTH, out.length - HEADER_LENGTH, content, offset, length, level);
+            if (Zstd.isError(n)) {
+                throw new IllegalStateException("zstd: " + Zstd.getErrorName(n));
+            }
+            if (n < length) {
+                System.arraycopy(header(length, hash, true), 0, out, 0, HEADER_LENGTH);
+                return new Built(out, HEADER_LENGTH + (int) n, true);
+            }
+        }
+        byte[] out = new byte[HEADER_LENGTH + length];
+        System.arraycopy(header(length, hash, false), 0, out, 0, HEADER_LENGTH);
+        System.arraycopy(content, offset, out, HEADER_LENGTH, length);
+        return new Built(out, out.length, false);
+    }
+
+    /** Slices spread over the content that zstd sampled and could not shrink by 3%. */
+    private static final int SAMPLE = 32 << 10;
+    private static final int SAMPLES = 4;
+
+    static boolean looksIncompressible(byte[] content, int offset, int length, int level) {
+        if (length < SAMPLE * SAMPLES) {
+            return false; // small: compressing it all is cheap
+        }
+        byte[] out = new byte[(int) Zstd.compressBound(SAMPLE)];
+        long step = (length - SAMPLE) / (SAMPLES - 1);
+        for (int i = 0; i < SAMPLES; i++) {
+            int at = offset + (int) (i * step);
+            long n = Zstd.compressByteArray(out, 0, out.length, content, at, SAMPLE, level);
+            if (Zstd.isError(n) || n < SAMPLE * 97L / 100) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** What a frame's header says. */

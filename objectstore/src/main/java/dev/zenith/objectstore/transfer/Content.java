@@ -17,6 +17,21 @@ public interface Content {
 
     InputStream open() throws IOException;
 
+    /** All of it in one array (the array itself for {@link #of}: not to be changed). */
+    default byte[] readAll() throws IOException {
+        if (length() > Integer.MAX_VALUE - 16) {
+            throw new IOException("content of " + length() + " bytes is too large to hold in memory");
+        }
+        byte[] bytes;
+        try (InputStream in = open()) {
+            bytes = in.readNBytes((int) length() + 1);
+        }
+        if (bytes.length != length()) {
+            throw new IOException("content of " + bytes.length + " bytes, not the " + length() + " announced");
+        }
+        return bytes;
+    }
+
     static Content of(byte[] bytes) {
         return new Content() {
             @Override
@@ -27,6 +42,11 @@ public interface Content {
             @Override
             public InputStream open() {
                 return new ByteArrayInputStream(bytes);
+            }
+
+            @Override
+            public byte[] readAll() {
+                return bytes;
             }
         };
     }

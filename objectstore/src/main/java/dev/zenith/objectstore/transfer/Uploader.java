@@ -44,7 +44,13 @@ public final class Uploader implements AutoCloseable {
      * 1 MiB WAL pieces, and their number, not their bytes, is what takes the time.
      */
     static final int SMALL = 1 << 20;
-    /** At most this many objects larger than {@link #SMALL} are streamed at once (memory: a part buffer each). */
+    /**
+     * Content up to this size (a whole WAL segment, a base piece) is also read once into memory: hashed once,
+     * compressed only when that pays ({@link ObjectFrame#encodeAdaptive}) and its parts sent at once straight from
+     * the frame. Larger content is streamed (read twice: once to hash it for the key, once to compress and send).
+     */
+    static final int WHOLE = 16 << 20;
+    /** At most this many objects larger than {@link #SMALL} are handled at once (memory: a frame or a part buffer each). */
     static final int LARGE_AT_ONCE = 4;
     private final ObjectStore store;
     private final TransferSettings settings;
@@ -101,7 +107,7 @@ public final class Uploader implements AutoCloseable {
         }
         largePermits.acquireUninterruptibly();
         try {
-            return uploadLarge(id, content, labels);
+            return content.length() <= WHOLE ? uploadWhole(id, content, labels) : uploadLarge(id, content, labels);
         } finally {
             largePermits.release();
         }
@@ -109,16 +115,7 @@ public final class Uploader implements AutoCloseable {
 
     /** Read once: hashed and compressed from memory, one PUT unless the server holds the blob already. */
     private Manifest.Entry uploadSmall(long id, Content content, Map<String, String> labels) {
-        byte[] bytes;
-        try (InputStream in = content.open()) {
-            bytes = in.readNBytes((int) content.length() + 1);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        if (bytes.length != content.length()) {
-            throw new UncheckedIOException(new IOException("content of " + bytes.length + " bytes, not the "
-                    + content.length() + " announced"));
-        }
+        byte[] bytes = readAll(content);
         ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
         String key = ObjectNames.blob(hash);
         if (pins != null) {
@@ -131,10 +128,53 @@ public final class Uploader implements AutoCloseable {
             if (already) {
                 stored = there.get().size();
             } else {
-                byte[] frame = ObjectFrame.encode(bytes, 0, bytes.length, hash, settings.level()).bytes();
+                ObjectFrame.Built built = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
+                byte[] frame = built.length() == built.buffer().length ? built.buffer()
+                        : java.util.Arrays.copyOf(built.buffer(), built.length());
                 join(retrier.run(() -> store.put(key, frame)));
                 progress.sent(frame.length);
                 stored = frame.length;
+            }
+            progress.finished(id, content.length(), already);
+            return new Manifest.Entry(key, hash, content.length(), stored, labels);
+        } catch (RuntimeException e) {
+            if (pins != null) {
+                pins.release(key);
+            }
+            throw e;
+        }
+    }
+
+    private static byte[] readAll(Content content) {
+        try {
+            return content.readAll();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Read once: hashed, framed (compressed when that pays) and its parts sent at once from the frame, unless the
+     * server holds the blob already.
+     */
+    private Manifest.Entry uploadWhole(long id, Content content, Map<String, String> labels) {
+        byte[] bytes = readAll(content);
+        ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
+        String key = ObjectNames.blob(hash);
+        if (pins != null) {
+            pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
+        }
+        try {
+            Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
+            long stored;
+            boolean already = there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH;
+            if (already) {
+                stored = there.get().size();
+            } else {
+                ObjectFrame.Built frame = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
+                PartSink sink = new PartSink(key);
+                sink.sendWhole(frame.buffer(), frame.length());
+                stored = sink.finish();
             }
             progress.finished(id, content.length(), already);
             return new Manifest.Entry(key, hash, content.length(), stored, labels);
@@ -202,7 +242,8 @@ public final class Uploader implements AutoCloseable {
      */
     private final class PartSink extends OutputStream {
         private final String key;
-        private byte[] buffer = new byte[settings.partSize()];
+        /** Streamed frames are gathered here a part at a time (allocated on the first write). */
+        private byte[] buffer;
         private int filled;
         private String uploadId;
         private Map<Integer, UploadedPart> alreadyThere = Map.of();
@@ -220,9 +261,14 @@ public final class Uploader implements AutoCloseable {
 
         @Override
         public void write(byte[] b, int off, int len) {
+            if (buffer == null) {
+                buffer = new byte[settings.partSize()];
+            }
             while (len > 0) {
                 if (filled == buffer.length) {
-                    sendPart();
+                    sendPart(buffer, 0, filled);
+                    buffer = new byte[settings.partSize()];
+                    filled = 0;
                 }
                 int n = Math.min(len, buffer.length - filled);
                 System.arraycopy(b, off, buffer, filled, n);
@@ -232,15 +278,35 @@ public final class Uploader implements AutoCloseable {
             }
         }
 
+        /**
+         * A frame held whole: one PUT when it fits a part, else its parts (each {@code partSize}, a remainder under
+         * 1 MiB joining the last one rather than costing a request of its own) all on their way at once, as part
+         * permits allow, straight from {@code frame}. Then {@link #finish}.
+         */
+        void sendWhole(byte[] frame, int length) {
+            int part = settings.partSize();
+            if (length <= part) {
+                buffer = length == frame.length ? frame : java.util.Arrays.copyOf(frame, length);
+                filled = length;
+                return;
+            }
+            for (int at = 0; at < length; ) {
+                int len = length - at - part < (1 << 20) ? length - at : part;
+                sendPart(frame, at, len);
+                at += len;
+            }
+        }
+
         long finish() {
             if (uploadId == null) {
-                byte[] whole = java.util.Arrays.copyOf(buffer, filled);
+                byte[] whole = buffer == null ? new byte[0]
+                        : filled == buffer.length ? buffer : java.util.Arrays.copyOf(buffer, filled);
                 join(retrier.run(() -> store.put(key, whole)));
                 progress.sent(whole.length);
                 return whole.length;
             }
             if (filled > 0) {
-                sendPart();
+                sendPart(buffer, 0, filled);
             }
             List<String> etags = new ArrayList<>();
             for (CompletableFuture<String> p : parts) {
@@ -250,23 +316,21 @@ public final class Uploader implements AutoCloseable {
             return total;
         }
 
-        private void sendPart() {
+        /** Sends {@code bytes[offset, offset + length)} as the next part; the caller no longer changes those bytes. */
+        private void sendPart(byte[] bytes, int offset, int length) {
             if (uploadId == null) {
                 startOrResume();
             }
             int number = parts.size() + 1;
-            byte[] bytes = buffer;
-            int length = filled;
-            buffer = new byte[settings.partSize()];
-            filled = 0;
             total += length;
             UploadedPart held = alreadyThere.get(number);
-            if (held != null && held.size() == length && held.etag().equalsIgnoreCase(UploadedPart.md5Etag(bytes, 0, length))) {
+            if (held != null && held.size() == length
+                    && held.etag().equalsIgnoreCase(UploadedPart.md5Etag(bytes, offset, length))) {
                 parts.add(CompletableFuture.completedFuture(held.etag()));
                 return;
             }
             partPermits.acquireUninterruptibly();
-            CompletableFuture<String> f = retrier.run(() -> store.uploadPart(key, uploadId, number, bytes, 0, length));
+            CompletableFuture<String> f = retrier.run(() -> store.uploadPart(key, uploadId, number, bytes, offset, length));
             f.whenComplete((v, e) -> {
                 partPermits.release();
                 if (e == null) {

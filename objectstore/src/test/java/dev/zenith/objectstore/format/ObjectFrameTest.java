@@ -31,6 +31,31 @@ class ObjectFrameTest {
     }
 
     @Test
+    void incompressibleContentIsStoredAsItIsAndStillVerified() throws IOException {
+        byte[] random = new byte[1 << 20];
+        new Random(3).nextBytes(random);
+        ContentHash hash = ContentHash.ofContent(random);
+        ObjectFrame.Built raw = ObjectFrame.encodeAdaptive(random, 0, random.length, hash, ObjectFrame.DEFAULT_LEVEL);
+        assertEquals(false, raw.compressed(), "zstd cannot shrink random bytes: skipped");
+        assertEquals(ObjectFrame.HEADER_LENGTH + random.length, raw.length());
+        byte[] frame = Arrays.copyOf(raw.buffer(), raw.length());
+        assertArrayEquals(random, ObjectFrame.decode("x", frame, hash));
+        assertArrayEquals(random, ObjectFrame.decodeStreaming("x", frame, hash));
+        frame[ObjectFrame.HEADER_LENGTH + 12345] ^= 1;
+        assertThrows(CorruptObjectException.class, () -> ObjectFrame.decode("x", frame, hash));
+        assertThrows(CorruptObjectException.class, () -> ObjectFrame.decodeStreaming("x", frame, hash));
+
+        byte[] wal = walLike(1 << 20);
+        ObjectFrame.Built packed = ObjectFrame.encodeAdaptive(wal, 0, wal.length, ContentHash.ofContent(wal), ObjectFrame.DEFAULT_LEVEL);
+        assertTrue(packed.compressed() && packed.length() < wal.length / 2, "WAL-like content is compressed: " + packed.length());
+        assertArrayEquals(wal, ObjectFrame.decode("y", Arrays.copyOf(packed.buffer(), packed.length()), null));
+
+        // too small to sample: compressed whole, and stored as it is since that did not shrink it
+        byte[] small = Arrays.copyOf(random, 4096);
+        assertEquals(false, ObjectFrame.encodeAdaptive(small, 0, small.length, ContentHash.ofContent(small), 1).compressed());
+    }
+
+    @Test
     void everyFlippedByteIsDetectedWithAClearError() {
         byte[] content = walLike(3000);
         byte[] frame = ObjectFrame.encode(content).bytes();
