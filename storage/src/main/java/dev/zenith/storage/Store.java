@@ -227,6 +227,11 @@ public final class Store implements AutoCloseable {
         return index;
     }
 
+    /** Eviction of page versions and file contents to a remote home, and reading them back (s3 storages). */
+    public dev.zenith.storage.lmdb.ColdValues coldValues() {
+        return tables.cold();
+    }
+
     /** Garbage collection: what no retained point needs. */
     public GarbageCollector garbage() {
         return garbage;

@@ -3,6 +3,7 @@ package dev.zenith.server.offload;
 import dev.zenith.objectstore.format.Manifest;
 import dev.zenith.objectstore.transfer.Content;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.lmdb.ColdValues;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 
@@ -16,10 +17,18 @@ import java.util.logging.Logger;
  * S3 holds as WAL pieces (from where the local WAL starts, never beyond {@code remote_lsn}) is evicted; reads
  * of it go to {@link RemoteWalReader}. WAL S3 holds only inside a base (what came before a timeline's first
  * base) is first uploaded as pieces too, so the pieces cover it without a gap. WAL S3 does not hold is never
- * evicted. Blocking; the offload's thread, after a WAL round.
+ * evicted. Then, while still above, the least recently read page versions and file contents are packed into
+ * segments, uploaded (content-addressed) and listed, and only then replaced by pointers ({@code ColdValues});
+ * reads of them go to {@link RemoteSegments}. Blocking; the offload's thread, after a WAL round.
  */
 final class CacheBound {
     private static final Logger LOG = Logger.getLogger(CacheBound.class.getName());
+    /** Size of one segment of evicted values: what one read back of a cold page downloads. */
+    static final int SEGMENT_BYTES = 4 << 20;
+    /** Eviction brings the store this far under its bound, so that it is not at the bound after each round. */
+    private static final double TARGET = 0.8;
+    /** At most this much is packed per pass (the packing holds it in memory). */
+    private static final long PASS_BYTES = 64L << 20;
 
     private CacheBound() {
     }
@@ -43,6 +52,44 @@ final class CacheBound {
         }
         if (freed > 0) {
             LOG.fine("evicted " + freed + " bytes of WAL S3 holds from " + store.directory());
+        }
+        return freed;
+    }
+
+    /**
+     * Evicts the least recently read page versions and file contents while LMDB's used bytes are above the
+     * bound, until they are {@link #TARGET} of it or nothing is left to evict. Each segment is in S3 and listed
+     * by a manifest before any value it holds is replaced by a pointer. Returns the stored bytes freed.
+     */
+    static long evictValuesIfAbove(Store store, RemoteHome home, long cacheBytes) {
+        long freed = 0;
+        for (int pass = 0; pass < 64; pass++) {
+            long used = store.stats().usedBytes();
+            if (used <= cacheBytes && pass == 0) {
+                return 0;
+            }
+            long want = used - (long) (cacheBytes * TARGET);
+            if (want <= 0) {
+                break;
+            }
+            // stored bytes free somewhat fewer LMDB pages (partly filled leaves): pack a little more than wanted
+            List<ColdValues.Segment> segments = store.coldValues().coldest(Math.min(PASS_BYTES, want + want / 4),
+                    SEGMENT_BYTES);
+            if (segments.isEmpty()) {
+                break;
+            }
+            List<Manifest.Entry> listed = new ArrayList<>();
+            for (ColdValues.Segment s : segments) {
+                listed.add(Await.result(home.uploader.upload(Content.of(s.bytes()), RemoteNames.segment()),
+                        BaseUpload.UPLOAD_WAIT_SECONDS));
+            }
+            home.manifests.append(listed, List.of(), Map.of());
+            for (int i = 0; i < segments.size(); i++) {
+                freed += store.coldValues().evict(segments.get(i), listed.get(i).hash().bytes());
+            }
+        }
+        if (freed > 0) {
+            LOG.fine("evicted " + freed + " bytes of page versions and file contents from " + store.directory());
         }
         return freed;
     }

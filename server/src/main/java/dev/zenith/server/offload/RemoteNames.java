@@ -18,6 +18,8 @@ final class RemoteNames {
     static final String KIND = "kind";
     static final String BASE = "base";
     static final String WAL = "wal";
+    /** Evicted page versions and file contents (the store's pointers name them by hash); listed for good. */
+    static final String SEGMENT = "segment";
     static final String PART = "part";
     static final String TIMELINE = "timeline";
     static final String START = "start";
@@ -34,6 +36,10 @@ final class RemoteNames {
 
     static Map<String, String> basePart(String baseId, int part) {
         return Map.of(KIND, BASE, BASE, baseId, PART, Integer.toString(part));
+    }
+
+    static Map<String, String> segment() {
+        return Map.of(KIND, SEGMENT);
     }
 
     static Map<String, String> wal(TimelineId id, Lsn start, Lsn end) {

@@ -57,6 +57,7 @@ final class StorageOffload implements AutoCloseable {
     private volatile long lastGcNanos;
     private volatile boolean baseWanted;
     private volatile long evictedWalBytes;
+    private volatile long evictedValueBytes;
     private volatile String lastBase;
     private volatile String error;
     private volatile Instant errorSince;
@@ -88,6 +89,7 @@ final class StorageOffload implements AutoCloseable {
         this.settings = settings;
         this.health = new UploadHealth(name, remote.toString(), Duration.ofSeconds(2));
         store.wal().remote(new RemoteWalReader(() -> home));
+        store.coldValues().source(new RemoteSegments(() -> home));
         this.watcher = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-offload-watch-" + name);
             t.setDaemon(true);
@@ -191,6 +193,7 @@ final class StorageOffload implements AutoCloseable {
             }
             if (settings.bounded()) {
                 evictedWalBytes += CacheBound.evictIfAbove(store, home, remoteEnds, settings.cacheBytes(), settings.pieceBytes());
+                evictedValueBytes += CacheBound.evictValuesIfAbove(store, home, settings.cacheBytes());
             }
             collectGarbageIfDue();
             if (error != null) {
@@ -364,7 +367,8 @@ final class StorageOffload implements AutoCloseable {
                 .put("uploading_bytes", p.pendingBytes()).put("uploaded_bytes", p.sentBytes())
                 .put("upload_lag_ms", p.lag().toMillis()).put("upload_retries", p.retries())
                 .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint))
-                .put("cache_bytes", settings.bounded() ? settings.cacheBytes() : null).put("evicted_wal_bytes", evictedWalBytes);
+                .put("cache_bytes", settings.bounded() ? settings.cacheBytes() : null).put("evicted_wal_bytes", evictedWalBytes)
+                .put("evicted_value_bytes", evictedValueBytes).put("fetched_values", store.coldValues().fetchedValues());
         if (error != null) {
             json.put("error", error).put("error_since", errorSince.toString());
         } else if (health.failing() != null) {

@@ -36,7 +36,7 @@ public final class Blobs {
 
     /** Stores the content unless present; returns the encoded size written, 0 if it was there. */
     public static int put(Table blobs, Txn<byte[]> txn, byte[] hash, byte[] content) {
-        if (blobs.get(txn, hash) != null) {
+        if (blobs.contains(txn, hash)) {
             return 0;
         }
         byte[] out = new byte[4 + COMPRESSOR.maxCompressedLength(content.length)];

@@ -259,7 +259,7 @@ public final class DataDirectoryImporter {
                         }
                     }
                     byte[] k = Keys.page(timeline, p.rel, p.block, key);
-                    if (tables.pages().get(txn, k) == null) {
+                    if (!tables.pages().contains(txn, k)) {
                         writtenPageKeys.add(k);
                     }
                     byte[] encoded = PageCodec.encode(p.page);

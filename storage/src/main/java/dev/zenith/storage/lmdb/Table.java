@@ -18,23 +18,33 @@ import java.util.zip.CRC32C;
  */
 public final class Table {
     static final int CHECKSUM_BYTES = 4;
+    /** Mixed into the checksum of an eviction pointer ({@link ValuePointer}) standing for the value. */
+    static final int POINTER_MARK = 0x5E61E7ED;
 
     private final String name;
     private final Dbi<byte[]> dbi;
     private final Path store;
     private final Function<byte[], String> keyText;
+    /** Set for the tables whose values may be evicted: reads are stamped and pointers read back. */
+    private final ColdValues cold;
 
-    Table(String name, Dbi<byte[]> dbi, Path store, Function<byte[], String> keyText) {
+    Table(String name, Dbi<byte[]> dbi, Path store, Function<byte[], String> keyText, ColdValues cold) {
         this.name = name;
         this.dbi = dbi;
         this.store = store;
         this.keyText = keyText;
+        this.cold = cold;
     }
 
     /** The value stored at {@code key}, checked, or null. */
     public byte[] get(Txn<byte[]> txn, byte[] key) {
         byte[] stored = dbi.get(txn, key);
         return stored == null ? null : open(key, stored);
+    }
+
+    /** Whether a value (or an eviction pointer standing for one) is stored at {@code key}; nothing is read back. */
+    public boolean contains(Txn<byte[]> txn, byte[] key) {
+        return dbi.get(txn, key) != null;
     }
 
     public void put(Txn<byte[]> txn, byte[] key, byte[] value) {
@@ -61,14 +71,46 @@ public final class Table {
         return out;
     }
 
-    /** The value of stored bytes read at {@code key}, once its checksum says it is what was written. */
+    /**
+     * The value of stored bytes read at {@code key}, once its checksum says it is what was written; an
+     * eviction pointer's value is read back through {@link ColdValues} and checked the same way.
+     */
     byte[] open(byte[] key, byte[] stored) {
         int length = stored.length - CHECKSUM_BYTES;
-        if (length < 0 || Keys.getInt(stored, length) != checksum(key, stored, length)) {
-            throw new StoreCorruptException("storage " + store + ": the " + name + " entry of " + describe(key)
-                    + " is damaged (its CRC-32C does not match; " + stored.length + " bytes stored); nothing of it is used");
+        int sum = length < 0 ? 0 : checksum(key, stored, length);
+        if (length >= 0 && Keys.getInt(stored, length) == sum) {
+            if (cold != null) {
+                cold.touched(key);
+            }
+            return Arrays.copyOf(stored, length);
         }
-        return Arrays.copyOf(stored, length);
+        if (cold != null && length == ValuePointer.BYTES && Keys.getInt(stored, length) == (sum ^ POINTER_MARK)) {
+            cold.touched(key);
+            String what = "the " + name + " entry of " + describe(key);
+            byte[] fetched = cold.fetch(ValuePointer.decode(Arrays.copyOf(stored, length), what), what);
+            int n = fetched.length - CHECKSUM_BYTES;
+            if (Keys.getInt(fetched, n) != checksum(key, fetched, n)) {
+                throw new StoreCorruptException("storage " + store + ": " + what + ", read back from segment "
+                        + ValuePointer.decode(Arrays.copyOf(stored, length), what).segmentHex()
+                        + ", is damaged (its CRC-32C does not match); nothing of it is used");
+            }
+            return Arrays.copyOf(fetched, n);
+        }
+        throw new StoreCorruptException("storage " + store + ": the " + name + " entry of " + describe(key)
+                + " is damaged (its CRC-32C does not match; " + stored.length + " bytes stored); nothing of it is used");
+    }
+
+    /** Whether the stored bytes at {@code key} are an eviction pointer (unchecked otherwise). */
+    boolean isPointer(byte[] key, byte[] stored) {
+        int length = stored.length - CHECKSUM_BYTES;
+        return length == ValuePointer.BYTES && Keys.getInt(stored, length) == (checksum(key, stored, length) ^ POINTER_MARK);
+    }
+
+    /** Stores an eviction pointer in place of the value at {@code key}. */
+    void putPointer(Txn<byte[]> txn, byte[] key, byte[] pointer) {
+        byte[] out = Arrays.copyOf(pointer, pointer.length + CHECKSUM_BYTES);
+        Keys.putInt(out, pointer.length, checksum(key, pointer, pointer.length) ^ POINTER_MARK);
+        dbi.put(txn, key, out);
     }
 
     private String describe(byte[] key) {

@@ -79,6 +79,8 @@ public final class Tables implements AutoCloseable {
     private final Table anchors;
     /** (timeline, redo point) -> the record end every block has an exact stored version at (materialization steps). */
     private final Table materialized;
+    /** Page versions, file contents and packed block changes may be evicted to a remote home and read back (s3 storages). */
+    private final ColdValues cold = new ColdValues();
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
@@ -103,12 +105,14 @@ public final class Tables implements AutoCloseable {
         timelines = table(env, dir, "timelines", k -> "timeline " + Keys.timelineOf(k));
         walState = table(env, dir, "wal_state", k -> "timeline " + Keys.timelineOf(k));
         walChunks = table(env, dir, "wal_chunks", k -> "timeline " + Keys.timelineOf(k) + " at " + Keys.lsnAt(k, Keys.TL));
-        changesByLsn = table(env, dir, "changes_by_lsn", k -> "timeline " + Keys.timelineOf(k) + " at " + Keys.lsnAt(k, Keys.TL));
+        changesByLsn = table(env, dir, "changes_by_lsn", k -> "timeline " + Keys.timelineOf(k) + " at " + Keys.lsnAt(k, Keys.TL),
+                cold);
         commits = table(env, dir, "commits", k -> "timeline " + Keys.timelineOf(k) + ", commit at " + Keys.lsnAt(k, Keys.TL + 8));
         checkpoints = table(env, dir, "checkpoints", k -> "timeline " + Keys.timelineOf(k) + " at " + Keys.lsnAt(k, Keys.TL));
-        pages = table(env, dir, "pages", Keys::describePage);
+        pages = table(env, dir, "pages", Keys::describePage, cold);
         images = table(env, dir, "images", k -> "timeline " + Keys.timelineOf(k) + ", image at " + Keys.lsnAt(k, Keys.TL));
-        blobs = table(env, dir, "blobs", k -> "file content with sha-256 " + java.util.HexFormat.of().formatHex(k));
+        blobs = table(env, dir, "blobs", k -> "file content with sha-256 " + java.util.HexFormat.of().formatHex(k), cold);
+        cold.bind(this, List.of(pages, blobs, changesByLsn));
         meta = table(env, dir, "meta", k -> "document '" + new String(k, StandardCharsets.UTF_8) + "'");
         blockChanges = table(env, dir, "block_changes", k -> Keys.describePage(k).replace("version at", "changed at"));
         relSizes = table(env, dir, "rel_sizes", k -> "timeline " + Keys.timelineOf(k) + ", " + Keys.relAt(k).path()
@@ -126,7 +130,12 @@ public final class Tables implements AutoCloseable {
     }
 
     private static Table table(Env<byte[]> env, Path dir, String name, java.util.function.Function<byte[], String> keyText) {
-        return new Table(name, env.openDbi(name, DbiFlags.MDB_CREATE), dir, keyText);
+        return table(env, dir, name, keyText, null);
+    }
+
+    private static Table table(Env<byte[]> env, Path dir, String name, java.util.function.Function<byte[], String> keyText,
+                               ColdValues cold) {
+        return new Table(name, env.openDbi(name, DbiFlags.MDB_CREATE), dir, keyText, cold);
     }
 
     /**
@@ -288,6 +297,11 @@ public final class Tables implements AutoCloseable {
 
     public Table materialized() {
         return materialized;
+    }
+
+    /** Eviction of page versions and file contents, and where they are read back from. */
+    public ColdValues cold() {
+        return cold;
     }
 
     private List<Table> all() {

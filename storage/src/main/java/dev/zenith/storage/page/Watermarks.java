@@ -167,7 +167,7 @@ public final class Watermarks {
                 timelines.require(txn, w.timeline());
             }
             byte[] key = Keys.page(w.timeline(), w.rel(), w.block(), w.lsn());
-            if (tables.pages().get(txn, key) == null) {
+            if (!tables.pages().contains(txn, key)) {
                 tables.pages().put(txn, key, PageCodec.encode(w.page()));
             }
         }

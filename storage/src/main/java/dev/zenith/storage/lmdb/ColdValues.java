@@ -1,0 +1,162 @@
+package dev.zenith.storage.lmdb;
+
+import dev.zenith.storage.failure.StoreCorruptException;
+import dev.zenith.storage.failure.StoreException;
+import org.lmdbjava.Cursor;
+import org.lmdbjava.Txn;
+
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Eviction of the bulky values (page versions, file contents) of a store whose home is elsewhere (an s3
+ * storage's prefix). The least recently read values are packed into segments; once the caller has made a
+ * segment durable where {@link SegmentSource} reads from (and listed it, so nobody deletes it), each value is
+ * replaced by a {@link ValuePointer} into it, if it is still the value packed. A read of a pointer fetches the
+ * segment back through the source and checks the value's own CRC-32C: one fetch-and-verify path for every
+ * evictable table. Recency is approximate: reads stamp a slot chosen by the key's hash with the current
+ * eviction epoch (no lock; a collision only makes a cold value look warm), and values never read since the
+ * store opened are the coldest.
+ */
+public final class ColdValues {
+    /** Values smaller than this are not worth a pointer and its segment's bytes. */
+    static final int MIN_EVICTED_BYTES = 256;
+    private static final int SLOTS = 1 << 18;
+
+    private final long[] readEpochs = new long[SLOTS];
+    private final AtomicLong epoch = new AtomicLong(1);
+    private final AtomicLong fetched = new AtomicLong();
+    private volatile SegmentSource source;
+    private Tables tables;
+    private List<Table> evictable = List.of();
+
+    ColdValues() {
+    }
+
+    void bind(Tables tables, List<Table> evictable) {
+        this.tables = tables;
+        this.evictable = evictable;
+    }
+
+    /** Sets where evicted values are read back from (until then reading one is an error naming it). */
+    public void source(SegmentSource source) {
+        this.source = source;
+    }
+
+    /** How many evicted values were read back since the store opened. */
+    public long fetchedValues() {
+        return fetched.get();
+    }
+
+    void touched(byte[] key) {
+        readEpochs[slot(key)] = epoch.get();
+    }
+
+    private static int slot(byte[] key) {
+        int h = Arrays.hashCode(key);
+        h ^= h >>> 16;
+        return h & (SLOTS - 1);
+    }
+
+    /** The sealed bytes {@code pointer} names (checked by the caller against the entry's CRC-32C). */
+    byte[] fetch(ValuePointer pointer, String what) {
+        SegmentSource s = source;
+        if (s == null) {
+            throw new StoreException(what + " was evicted to segment " + pointer.segmentHex()
+                    + " and no remote home is attached to read it back");
+        }
+        byte[] segment = s.segment(pointer.segment(), pointer.segmentLength());
+        if (segment.length != pointer.segmentLength()) {
+            throw new StoreCorruptException("segment " + pointer.segmentHex() + " holds " + segment.length
+                    + " bytes, not " + pointer.segmentLength() + " (" + what + " is in it)");
+        }
+        fetched.incrementAndGet();
+        return pointer.cut(segment);
+    }
+
+    /** One packed segment: the stored bytes of each value, one after another, and where each came from. */
+    public record Segment(byte[] bytes, List<Packed> values) {
+        /** How many stored bytes evicting it frees (less its pointers). */
+        public long freedBytes() {
+            return values.stream().mapToLong(p -> p.length() - ValuePointer.BYTES - Table.CHECKSUM_BYTES).sum();
+        }
+    }
+
+    record Packed(Table table, byte[] key, int offset, int length) {
+    }
+
+    private record Candidate(Table table, byte[] key, long readEpoch, int length) {
+    }
+
+    /**
+     * The least recently read values not evicted yet, at least {@code bytes} of them (fewer when there are
+     * not as many), packed into segments of at most about {@code segmentBytes}. Changes nothing.
+     */
+    public List<Segment> coldest(long bytes, int segmentBytes) {
+        List<Segment> out = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.read()) {
+            List<Candidate> all = new ArrayList<>();
+            for (Table t : evictable) {
+                try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {
+                    for (boolean ok = c.first(); ok; ok = c.next()) {
+                        byte[] stored = c.val();
+                        byte[] key = c.key();
+                        if (stored.length >= MIN_EVICTED_BYTES && !t.isPointer(key, stored)) {
+                            all.add(new Candidate(t, key, readEpochs[slot(key)], stored.length));
+                        }
+                    }
+                }
+            }
+            all.sort(Comparator.comparingLong(Candidate::readEpoch)); // stable: key order within an epoch
+            long taken = 0;
+            ByteArrayOutputStream segment = new ByteArrayOutputStream();
+            List<Packed> packed = new ArrayList<>();
+            for (Candidate cand : all) {
+                if (taken >= bytes) {
+                    break;
+                }
+                byte[] stored = cand.table().dbi().get(txn, cand.key());
+                packed.add(new Packed(cand.table(), cand.key(), segment.size(), stored.length));
+                segment.writeBytes(stored);
+                taken += stored.length;
+                if (segment.size() >= segmentBytes) {
+                    out.add(new Segment(segment.toByteArray(), packed));
+                    segment = new ByteArrayOutputStream();
+                    packed = new ArrayList<>();
+                }
+            }
+            if (!packed.isEmpty()) {
+                out.add(new Segment(segment.toByteArray(), packed));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Replaces each value of {@code segment} still stored as packed by a pointer into the segment object
+     * with SHA-256 {@code sha256}, in one durable transaction. Call it only once that object is durable and
+     * kept where the source reads. Returns the stored bytes freed.
+     */
+    public long evict(Segment segment, byte[] sha256) {
+        long freed = 0;
+        try (Txn<byte[]> txn = tables.write()) {
+            for (Packed p : segment.values()) {
+                byte[] now = p.table().dbi().get(txn, p.key());
+                if (now == null || now.length != p.length()
+                        || !Arrays.equals(now, 0, now.length, segment.bytes(), p.offset(), p.offset() + p.length())) {
+                    continue; // changed or deleted since it was packed
+                }
+                byte[] pointer = new ValuePointer(sha256, segment.bytes().length, p.offset(), p.length()).encode();
+                p.table().putPointer(txn, p.key(), pointer);
+                freed += p.length() - (pointer.length + Table.CHECKSUM_BYTES);
+            }
+            txn.commit();
+        }
+        epoch.incrementAndGet(); // reads from now on are newer than every stamp before this eviction
+        return freed;
+    }
+}

@@ -1,0 +1,146 @@
+package dev.zenith.storage.lmdb;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.failure.StoreCorruptException;
+import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.image.Blobs;
+import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.page.PageWrite;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Evicted values ({@link ColdValues}): page versions packed into segments and replaced by pointers read back
+ * exactly through the segment source, freeing the store's pages; the least recently read go first; a value
+ * changed after packing is not replaced; a damaged segment or no source at all is an error naming it, never
+ * data. The segment source here is a map of segments by hash, standing for the storage's S3 prefix (the
+ * server's s3 tests read them from a real S3 server).
+ */
+class ColdValuesTest {
+    private static final int BLOCKS = 600;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void evictedPagesAreReadBackThroughTheirSegmentAndChecked() throws Exception {
+        try (Store store = Store.open(tmp.resolve("store"))) {
+            TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+            RelTag rel = RelTag.of(1663, 5, 16384, ForkNumber.MAIN);
+            List<PageWrite> writes = new ArrayList<>();
+            for (int b = 0; b < BLOCKS; b++) {
+                writes.add(new PageWrite(tl, rel, b, Lsn.of(0x100), page(b)));
+            }
+            store.pages().putAll(writes);
+            long usedBefore = store.stats().usedBytes();
+            // the last 100 blocks were read recently: they are the warmest and stay
+            for (int b = BLOCKS - 100; b < BLOCKS; b++) {
+                store.pages().get(tl, rel, b, Lsn.of(0x100));
+            }
+            ColdValues cold = store.coldValues();
+            List<ColdValues.Segment> segments = cold.coldest(400 * 8200L, 1 << 20);
+            assertTrue(segments.size() >= 3, "about 400 pages in segments of 1 MiB: " + segments.size());
+            // one value changes after it was packed: it must not be replaced by a pointer to its old bytes
+            store.pages().put(tl, rel, 0, Lsn.of(0x100), page(9999));
+            Map<String, byte[]> s3 = new HashMap<>();
+            long freed = 0;
+            for (ColdValues.Segment s : segments) {
+                byte[] sha = Blobs.sha256(s.bytes());
+                s3.put(HexFormat.of().formatHex(sha), s.bytes());
+                freed += cold.evict(s, sha);
+            }
+            assertTrue(freed > 300 * 8000L, "freed " + freed);
+            assertTrue(store.stats().usedBytes() < usedBefore - 300 * 8000L,
+                    "LMDB's used pages shrink: " + usedBefore + " -> " + store.stats().usedBytes());
+
+            // no source yet: an error naming the segment
+            StoreException none = assertThrows(StoreException.class, () -> store.pages().get(tl, rel, 1, Lsn.of(0x100)));
+            assertTrue(none.getMessage().contains("evicted to segment"), none.getMessage());
+
+            cold.source((sha, length) -> s3.get(HexFormat.of().formatHex(sha)));
+            for (int b = 0; b < BLOCKS; b++) {
+                byte[] expected = b == 0 ? page(9999) : page(b);
+                assertArrayEquals(expected, store.pages().get(tl, rel, b, Lsn.of(0x100)).map(PageVersion::page).orElseThrow(),
+                        "block " + b);
+            }
+            assertTrue(cold.fetchedValues() >= 300, "read back: " + cold.fetchedValues());
+            byte[] scanned = new byte[BLOCKS * 8192];
+            store.pages().readBlocks(tl, rel, Lsn.of(0x100), 0, BLOCKS, false, scanned, 0);
+            assertArrayEquals(page(7), java.util.Arrays.copyOfRange(scanned, 7 * 8192, 8 * 8192));
+            // evicted ones are not packed again
+            assertTrue(cold.coldest(Long.MAX_VALUE, 1 << 20).stream().mapToInt(s -> s.values().size()).sum() <= BLOCKS - 399);
+
+            // a flipped byte in a segment: the value's CRC-32C refuses it
+            for (byte[] s : s3.values()) {
+                for (int i = 100; i < s.length; i += 8192) {
+                    s[i] ^= 0x01;
+                }
+            }
+            StoreCorruptException damaged = assertThrows(StoreCorruptException.class,
+                    () -> store.pages().get(tl, rel, 1, Lsn.of(0x100)));
+            assertTrue(damaged.getMessage().contains("read back from segment") && damaged.getMessage().contains("damaged"),
+                    damaged.getMessage());
+        }
+    }
+
+    @Test
+    void theStoreReopensWithItsPointers() throws Exception {
+        Map<String, byte[]> s3 = new HashMap<>();
+        TimelineId tl;
+        RelTag rel = RelTag.of(1663, 5, 16385, ForkNumber.MAIN);
+        try (Store store = Store.open(tmp.resolve("s"))) {
+            tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+            List<PageWrite> writes = new ArrayList<>();
+            for (int b = 0; b < 50; b++) {
+                writes.add(new PageWrite(tl, rel, b, Lsn.of(0x200), page(b)));
+            }
+            store.pages().putAll(writes);
+            for (ColdValues.Segment s : store.coldValues().coldest(Long.MAX_VALUE, 1 << 20)) {
+                byte[] sha = Blobs.sha256(s.bytes());
+                s3.put(HexFormat.of().formatHex(sha), s.bytes());
+                store.coldValues().evict(s, sha);
+            }
+        }
+        try (Store store = Store.open(tmp.resolve("s"))) {
+            store.coldValues().source((sha, length) -> s3.get(HexFormat.of().formatHex(sha)));
+            for (int b = 0; b < 50; b++) {
+                assertArrayEquals(page(b), store.pages().get(tl, rel, b, Lsn.of(0x200)).map(PageVersion::page).orElseThrow());
+            }
+            assertEquals(50, store.coldValues().fetchedValues());
+        }
+    }
+
+    /** A valid page of incompressible bytes, marked with its block. */
+    private static byte[] page(int block) {
+        byte[] p = new byte[8192];
+        new Random(block).nextBytes(p);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(p).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, 0x100L);
+        b.putShort(8, (short) 0);
+        b.putShort(10, (short) 0);
+        b.putShort(12, (short) 24);
+        b.putShort(14, (short) 8192);
+        b.putShort(16, (short) 8192);
+        b.putShort(18, (short) (8192 | 4));
+        b.putInt(20, 0);
+        b.putInt(100, block);
+        return p;
+    }
+}
