@@ -84,7 +84,8 @@ public final class AnchoredStart {
         Lsn at = bestStep.target();
         try {
             Anchor.of(best.pgControl(), best.files()); // its files checked against its pg_control
-            Set<DatabaseDir> databases = store.index().databases(timeline, at);
+            var state = store.index().forksAndDatabases(timeline, at); // one scan of the index's history for both
+            Set<DatabaseDir> databases = state.databases();
             Map<String, byte[]> files = new TreeMap<>(best.files());
             List<String> directories = new ArrayList<>();
             Optional<String> refused = databaseFiles(store, timeline, image, at, databases, files, directories);
@@ -92,7 +93,7 @@ public final class AnchoredStart {
                 return Choice.none(refused.get());
             }
             List<RelationSize> forks = new ArrayList<>();
-            for (Map.Entry<RelTag, Long> f : store.index().forks(timeline, at).entrySet()) {
+            for (Map.Entry<RelTag, Long> f : state.forks().entrySet()) {
                 forks.add(new RelationSize(f.getKey(), f.getValue()));
             }
             VersionedDirectory d = new VersionedDirectory(image, best.pgControl(), files, directories, Anchor.DIRECTORIES,

@@ -27,6 +27,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.logging.Logger;
 
 /**
@@ -105,29 +107,63 @@ final class ComputeDirectories {
         boolean beginsTimeline = asPrimary && store.pgTimelines().beginsAtStart(timeline);
         int endTli = PgTimelines.tliAt(store.pgTimelines().entries(timeline), end.plus(-1));
         FileTrees.delete(pgdata);
+        Path walStaging = walStaging(pgdata);
+        FileTrees.delete(walStaging); // a crashed rebuild's
         Progress progress = Progress.current();
         AnchoredStart.Choice start = fromAnchors ? AnchoredStart.choose(store, timeline, image, end)
                 : AnchoredStart.Choice.none("redo.start_from_anchors is off");
-        MaterializeStats stats;
         Lsn replayFrom;
         String from;
+        long pageBytes;
         if (start.plan().isPresent()) {
             AnchoredStart.Plan plan = start.plan().get();
-            progress.phase("rebuilding the data directory from the store", plan.directory().pageBytes());
-            stats = store.images().materialize(timeline, plan.directory(), pgdata, progress::advance);
             replayFrom = plan.redo();
             from = "page versions at the anchor " + plan.checkpoint();
+            pageBytes = plan.directory().pageBytes();
         } else {
             LOG.info("rebuilding " + pgdata + " from the image at " + image.lsn() + " and all WAL since: " + start.why());
-            progress.phase("rebuilding the data directory from the store", DataDirectoryMaterializer.pageBytes(image));
-            stats = store.images().materialize(image, pgdata, progress::advance);
             replayFrom = image.redoLsn();
             from = "image " + image.lsn();
+            pageBytes = DataDirectoryMaterializer.pageBytes(image);
         }
-        progress.phase("writing the WAL to replay", store.pgWal().bytesToWrite(timeline, replayFrom, end));
+        progress.phase("rebuilding the data directory from the store", // its pages and the WAL to replay
+                pageBytes + store.pgWal().bytesToWrite(timeline, replayFrom, end));
+        // The WAL is written on a thread of its own while the pages are (into a directory beside the data
+        // directory, which the materializer wants empty), then moved in: neither waits for the other.
+        Files.createDirectories(walStaging);
+        CompletableFuture<Void> wal = new CompletableFuture<>();
+        Thread walWriter = new Thread(() -> {
+            try {
+                store.pgWal().writeSegments(timeline, replayFrom, end, walStaging, progress::advance);
+                wal.complete(null);
+            } catch (Throwable t) {
+                wal.completeExceptionally(t);
+            }
+        }, "zenith-rebuild-wal");
+        walWriter.setDaemon(true);
+        walWriter.start();
+        MaterializeStats stats;
+        try {
+            stats = start.plan().isPresent()
+                    ? store.images().materialize(timeline, start.plan().get().directory(), pgdata, progress::advance)
+                    : store.images().materialize(image, pgdata, progress::advance);
+        } catch (IOException | RuntimeException e) {
+            try { // the writer reads the store: it ends before the caller may close it
+                awaitWalWriter(wal);
+            } catch (IOException | RuntimeException w) {
+                e.addSuppressed(w);
+            }
+            throw e;
+        }
+        awaitWalWriter(wal);
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
-        store.pgWal().writeSegments(timeline, replayFrom, end, walDir, progress::advance);
+        try (var staged = Files.list(walStaging)) {
+            for (Path f : (Iterable<Path>) staged::iterator) {
+                Files.move(f, walDir.resolve(f.getFileName().toString()));
+            }
+        }
+        FileTrees.delete(walStaging);
         writeHistoryFiles(store, timeline, walDir, beginsTimeline);
         // The image's pg_control says "shut down"; PostgreSQL must replay what follows its checkpoint
         // instead of starting to write over it, so it is told it crashed. When the WAL crosses into a
@@ -148,6 +184,39 @@ final class ComputeDirectories {
         List<Path> placeholders = markTimelinesTaken(walDir, endTli, tli);
         Files.writeString(pgdata.resolve("recovery.signal"), "");
         return Optional.of(new NewTimeline(tli, endTli, placeholders));
+    }
+
+    /** Where {@link #rebuild} writes the WAL to replay while the data directory is being written. */
+    static Path walStaging(Path pgdata) {
+        return pgdata.resolveSibling(pgdata.getFileName() + ".wal-staging");
+    }
+
+    /** Waits for the WAL writer of a rebuild to end (uninterruptibly: it reads the store), rethrowing its failure. */
+    private static void awaitWalWriter(CompletableFuture<Void> wal) throws IOException {
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    wal.get();
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    Throwable cause = e.getCause();
+                    if (cause instanceof IOException io) {
+                        throw io;
+                    }
+                    if (cause instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    throw new IOException(cause);
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /**

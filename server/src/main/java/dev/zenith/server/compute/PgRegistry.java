@@ -245,6 +245,7 @@ final class PgRegistry {
     void deleteComputeDirectory(String pgName, Path pgdata) throws IOException {
         refuseIfHoldsStorage(pgName, pgdata);
         FileTrees.delete(pgdata);
+        FileTrees.delete(ComputeDirectories.walStaging(pgdata)); // left by a rebuild that crashed
     }
 
     /** Zenith did not create a storage inside a compute's directory, so it deletes neither (blocking). */

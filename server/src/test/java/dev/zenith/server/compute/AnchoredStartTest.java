@@ -61,6 +61,9 @@ class AnchoredStartTest {
 
             int fast = branch(d, "fast", "main@late");
             Matcher rebuilt = rebuildOf(d, "fast");
+            // the WAL was written beside the data directory while its pages were, then moved in
+            Path pgs = Path.of(((JsonObject) d.ok(200, "GET", "/pgs/fast", null)).getString("pgdata")).getParent();
+            assertTrue(!Files.exists(pgs.resolve("fast.wal-staging")), "the rebuild left its WAL staging directory");
             assertTrue(rebuilt.group(2).startsWith("page versions at the anchor"), rebuilt.group());
             Lsn replayFrom = Lsn.parse(rebuilt.group(3));
             assertTrue(!replayFrom.isBefore(lastRedo), "replay started at " + replayFrom + ", before the last checkpoint's"
@@ -101,7 +104,12 @@ class AnchoredStartTest {
             assertEquals(dump(d, port), dump(d, rep));
 
             // A snapshot no anchor is materialized below: the image and all WAL since, as before.
+            // what a rebuild that crashed left beside a data directory is not taken into it
+            Path stale = Files.createDirectories(pgs.resolve("old.wal-staging")).resolve("000000010000000000000099");
+            Files.write(stale, new byte[] {1, 2, 3});
             int old = branch(d, "old", "main@early");
+            assertTrue(!Files.exists(stale.getParent()), "a stale WAL staging directory was left");
+            assertTrue(!Files.exists(pgs.resolve("old/pg_wal/000000010000000000000099")), "a stale WAL file was taken in");
             assertTrue(d.log().contains("from the image at"), d.log());
             assertTrue(rebuildOf(d, "old").group(2).startsWith("image "), rebuildOf(d, "old").group());
             assertEquals(early, dump(d, old));

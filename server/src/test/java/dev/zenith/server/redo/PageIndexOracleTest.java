@@ -146,9 +146,10 @@ class PageIndexOracleTest {
                 for (TimelineId tl : on) {
                     String w = where + (tl.equals(branch) ? " on the branch" : "");
                     Map<RelTag, Long> indexed = new TreeMap<>(RelTag.ORDER);
-                    indexed.putAll(index.forks(tl, target));
+                    var state = index.forksAndDatabases(tl, target);
+                    indexed.putAll(state.forks());
                     Set<Integer> indexedDatabases = new TreeSet<>();
-                    index.databases(tl, target).stream().filter(dir -> dir.spcOid() == RelFileNode.DEFAULT_TABLESPACE)
+                    state.databases().stream().filter(dir -> dir.spcOid() == RelFileNode.DEFAULT_TABLESPACE)
                             .forEach(dir -> indexedDatabases.add(dir.dbOid()));
                     if (!indexedDatabases.equals(databases)) {
                         problems.put(w + " databases", "reference " + databases + ", index " + indexedDatabases);

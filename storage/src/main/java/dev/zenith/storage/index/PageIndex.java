@@ -309,14 +309,22 @@ public final class PageIndex {
         }
     }
 
-    /** The database directories that exist at {@code at}. */
-    public Set<DatabaseDir> databases(TimelineId id, Lsn at) {
+    /** The tracked forks with their block counts and the database directories at an LSN. */
+    public record ForksAndDatabases(Map<RelTag, Long> forks, Set<DatabaseDir> databases) {
+    }
+
+    /**
+     * {@link #forks} and the database directories that exist at {@code at}, from one scan of the history (a
+     * directory built there needs both).
+     */
+    public ForksAndDatabases forksAndDatabases(TimelineId id, Lsn at) {
         indexer.catchUp(id, at);
         try (Txn<byte[]> txn = tables.read()) {
             requireCovered(txn, id, at);
-            Set<DatabaseDir> out = new HashSet<>();
-            forksAt(tables, txn, timelines.lineage(txn, id, at), null, null, new HashMap<>(), out);
-            return out;
+            Map<RelTag, Long> forks = new HashMap<>();
+            Set<DatabaseDir> databases = new HashSet<>();
+            forksAt(tables, txn, timelines.lineage(txn, id, at), null, null, forks, databases);
+            return new ForksAndDatabases(forks, databases);
         }
     }
 
