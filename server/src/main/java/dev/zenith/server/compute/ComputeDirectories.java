@@ -27,8 +27,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.logging.Logger;
 
 /**
@@ -128,20 +126,10 @@ final class ComputeDirectories {
         }
         progress.phase("rebuilding the data directory from the store", // its pages and the WAL to replay
                 pageBytes + store.pgWal().bytesToWrite(timeline, replayFrom, end));
-        // The WAL is written on a thread of its own while the pages are (into a directory beside the data
-        // directory, which the materializer wants empty), then moved in: neither waits for the other.
+        // The WAL is written while the pages are, into a directory beside the data directory (which the
+        // materializer wants empty), then moved in.
         Files.createDirectories(walStaging);
-        CompletableFuture<Void> wal = new CompletableFuture<>();
-        Thread walWriter = new Thread(() -> {
-            try {
-                store.pgWal().writeSegments(timeline, replayFrom, end, walStaging, progress::advance);
-                wal.complete(null);
-            } catch (Throwable t) {
-                wal.completeExceptionally(t);
-            }
-        }, "zenith-rebuild-wal");
-        walWriter.setDaemon(true);
-        walWriter.start();
+        WalStagingWriter wal = WalStagingWriter.start(store, timeline, replayFrom, end, walStaging, progress::advance);
         MaterializeStats stats;
         try {
             stats = start.plan().isPresent()
@@ -149,13 +137,13 @@ final class ComputeDirectories {
                     : store.images().materialize(image, pgdata, progress::advance);
         } catch (IOException | RuntimeException e) {
             try { // the writer reads the store: it ends before the caller may close it
-                awaitWalWriter(wal);
+                wal.finish();
             } catch (IOException | RuntimeException w) {
                 e.addSuppressed(w);
             }
             throw e;
         }
-        awaitWalWriter(wal);
+        wal.finish();
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
         try (var staged = Files.list(walStaging)) {
@@ -189,34 +177,6 @@ final class ComputeDirectories {
     /** Where {@link #rebuild} writes the WAL to replay while the data directory is being written. */
     static Path walStaging(Path pgdata) {
         return pgdata.resolveSibling(pgdata.getFileName() + ".wal-staging");
-    }
-
-    /** Waits for the WAL writer of a rebuild to end (uninterruptibly: it reads the store), rethrowing its failure. */
-    private static void awaitWalWriter(CompletableFuture<Void> wal) throws IOException {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    wal.get();
-                    return;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (ExecutionException e) {
-                    Throwable cause = e.getCause();
-                    if (cause instanceof IOException io) {
-                        throw io;
-                    }
-                    if (cause instanceof RuntimeException re) {
-                        throw re;
-                    }
-                    throw new IOException(cause);
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
     }
 
     /**
