@@ -2,16 +2,20 @@ package dev.zenith.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
 
 /** {@code zenith job ...}: the daemon's long actions (GET /jobs), and cancelling an export, import, push or pull. */
 @Command(name = "job", description = "The daemon's long actions: list them, cancel an export, import, push or pull.",
         footerHeading = "%nExamples:%n", footer = {"  zenith job list", "  zenith job cancel 12"})
 final class JobCommands implements Runnable {
     private static final long POLL_MS = 100;
+    /** How long {@code job cancel} waits by default for the job to reach its next safe point and end. */
+    static final int DEFAULT_WAIT_SECONDS = 60;
     private final Cli cli;
 
     @picocli.CommandLine.Spec
@@ -41,12 +45,27 @@ final class JobCommands implements Runnable {
     }
 
     @Command(name = "cancel", description = "Cancel a running export, import, push or pull: it ends 'cancelled' and leaves"
-            + " nothing behind.", footerHeading = "%nExample:%n", footer = "  zenith job cancel 12")
-    int cancel(@Parameters(paramLabel = "ID") String id) {
+            + " nothing behind.", footerHeading = "%nExamples:%n", footer = {"  zenith job cancel 12",
+            "  zenith job cancel 12 --wait 300"})
+    int cancel(@Parameters(paramLabel = "ID") String id,
+               @Option(names = "--wait", paramLabel = "SECONDS", description = "how long to wait for the job to end (default "
+                       + DEFAULT_WAIT_SECONDS + "); past it the cancel stays requested and this command fails")
+               Integer waitSeconds) {
+        int wait = waitSeconds == null ? DEFAULT_WAIT_SECONDS : waitSeconds;
+        if (wait < 0) {
+            throw new CliException("--wait is a number of seconds, 0 or more; got " + wait, 2);
+        }
         cli.client().post(path(id) + "/actions", DaemonClient.JSON.createObjectNode().put("action", "cancel"));
         JsonNode job = cli.client().get(path(id));
+        // a job stops at its next safe point; one that never reaches it (a stuck server call) must not hold the CLI for good
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(wait);
         try {
-            while ("running".equals(job.path("state").asText())) { // it stops at its next safe point
+            while ("running".equals(job.path("state").asText())) {
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new CliException("job " + id + " (" + job.path("action").asText() + ") is still running " + wait
+                            + " s after its cancel was asked (phase: " + job.path("phase").asText() + "); it stays requested: the job"
+                            + " ends cancelled at its next safe point (see: zenith job list)");
+                }
                 Thread.sleep(POLL_MS);
                 job = cli.client().get(path(id));
             }

@@ -162,9 +162,22 @@ class JobCancelTest {
         b.ok(201, "PUT", "/remotes", remote.encode());
         JsonObject push = new JsonObject().put("action", "push").put("remote", "gcr");
         cancelWhile(a, a.startJob("POST", "/snapshots/main%40s/actions", push), j -> j.getString("phase").startsWith("pushing"));
-        JsonObject first = gc(a);
-        assertEquals(0, first.getInteger("pushes_under_way"), first.encode());
-        assertTrue(first.getInteger("blobs_deleted") > 0, "the cancelled push's objects: " + first.encode());
+        System.setProperty("zenith.home", a.home.toString());
+        CliRun unknown = CliRun.inProcess("remote", "gc", "nosuch", "--grace", "0s");
+        assertTrue(unknown.code() != 0 && unknown.err().contains("no remote 'nosuch'") && unknown.out().isEmpty(), unknown.toString());
+        CliRun badGrace = CliRun.inProcess("remote", "gc", "gcr", "--grace", "soon");
+        assertTrue(badGrace.code() != 0 && badGrace.err().contains("a duration is a number and a unit") && badGrace.out().isEmpty(),
+                badGrace.toString());
+        CliRun young = CliRun.inProcess("remote", "gc", "gcr"); // the default grace (1d) keeps what the push just left
+        assertEquals(0, young.code(), young.toString());
+        assertTrue(young.out().matches("(?s)remote gcr: 0 objects deleted \\(0 bytes\\), [1-9]\\d* unlisted ones kept as younger"
+                + " than the grace period\\s*"), young.out());
+        CliRun first = CliRun.inProcess("remote", "gc", "gcr", "--grace", "0s", "--json");
+        assertEquals(0, first.code(), first.toString());
+        JsonObject firstReport = new JsonObject(first.out());
+        assertEquals(0, firstReport.getInteger("pushes_under_way"), first.out());
+        assertTrue(firstReport.getInteger("blobs_deleted") > 0, "the cancelled push's objects: " + first.out());
+        assertEquals(0, gc(a).getInteger("blobs_deleted"), "the CLI's GC deleted them all");
 
         String job = a.startJob("POST", "/snapshots/main%40s/actions", push);
         JsonObject seen = a.awaitJson(job, j -> j.getString("phase").startsWith("pushing") && j.getLong("done_bytes") > 0
@@ -181,6 +194,53 @@ class JobCancelTest {
         assertTrue(after.getInteger("blobs_referenced") > 0, after.encode());
         b.ok(201, "POST", "/remotes/gcr/snapshots/main@s/actions", new JsonObject().put("action", "pull")
                 .put("storage", "gcpulled").encode());
+    }
+
+    /**
+     * {@code zenith job cancel --wait}: a push whose remote accepts connections and never answers is stuck in a server
+     * call (30 s of I/O timeout a try), not at a safe point; the CLI gives up waiting at its deadline and says the cancel
+     * stays requested, and the job ends cancelled once the call fails.
+     */
+    @Test
+    @Order(9)
+    void theCliStopsWaitingForACancelAtItsDeadline() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            List<java.net.Socket> held = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            Thread acceptor = new Thread(() -> {
+                try {
+                    while (true) {
+                        held.add(silent.accept()); // and never read from nor answered
+                    }
+                } catch (java.io.IOException closed) {
+                    // the test is over
+                }
+            });
+            acceptor.setDaemon(true);
+            acceptor.start();
+            a.ok(201, "PUT", "/remotes", new JsonObject().put("name", "mute").put("url", "s3://bucket/mute")
+                    .put("endpoint", "http://127.0.0.1:" + silent.getLocalPort()).put("region", S3ProxyServer.REGION).encode());
+            String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "mute"));
+            long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            while (held.isEmpty() && System.nanoTime() < until) {
+                Thread.sleep(50);
+            }
+            assertFalse(held.isEmpty(), "the push asks the remote");
+            System.setProperty("zenith.home", a.home.toString());
+            long t0 = System.nanoTime();
+            CliRun gaveUp = CliRun.inProcess("job", "cancel", job.substring(job.lastIndexOf('/') + 1), "--wait", "2");
+            long waited = System.nanoTime() - t0;
+            assertTrue(gaveUp.code() != 0 && gaveUp.err().contains("is still running 2 s after its cancel was asked")
+                    && gaveUp.err().contains("it stays requested") && gaveUp.out().isEmpty(), gaveUp.toString());
+            assertTrue(waited < java.util.concurrent.TimeUnit.SECONDS.toNanos(20), "it waited " + waited / 1_000_000 + " ms");
+            assertEquals("running", ((JsonObject) a.ok(200, "GET", job, null)).getString("state"), "stuck in the call");
+            silent.close();
+            for (java.net.Socket s : held) {
+                s.close();
+            }
+            JsonObject ended = a.awaitJson(job, j -> !"running".equals(j.getString("state")));
+            assertEquals("cancelled", ended.getString("state"), "the cancel stayed requested: " + ended.encode());
+            assertNothingIn(a.home.resolve("tmp"), "push-");
+        }
     }
 
     private static JsonObject gc(DaemonFixture d) throws Exception {
