@@ -34,7 +34,7 @@ import java.util.concurrent.CompletableFuture;
  *       push of the same snapshot): done once a second listing {@code settle} later still says so
  *       (the version seen may be in its own writer's settle time and lose yet); other content:
  *       refused ({@link SnapshotExistsException}) unless forced, and then the new version replaces it;</li>
- *   <li>check every object is on the remote;</li>
+ *   <li>check every object is on the remote (unless the pusher confirmed each, {@link #publishConfirmed});</li>
  *   <li>write the version under sequence (greatest listed + 1) and a random nonce; if more than
  *       {@code settle} passed since the listing began, delete it and start over;</li>
  *   <li>wait {@code settle}, list again: ours if it is the current version; else delete ours, and
@@ -83,8 +83,17 @@ public final class SnapshotCatalogue {
      * that is current afterwards (ours, or an equal one pushed before or meanwhile).
      */
     public Published publish(SnapshotManifest manifest, boolean force) {
-        String contentId = manifest.contentId();
         requireObjects(manifest.objects());
+        return publishConfirmed(manifest, force);
+    }
+
+    /**
+     * {@link #publish} without looking for each object first (a HEAD each): for a pusher that saw every object on the
+     * server itself (its PUT answered, a HEAD found it, or a published manifest lists it) and kept GC from deleting any
+     * since (its mark, {@code ActivityMarks}).
+     */
+    public Published publishConfirmed(SnapshotManifest manifest, boolean force) {
+        String contentId = manifest.contentId();
         for (int attempt = 1; ; attempt++) {
             long t0 = System.nanoTime();
             List<Published> before = versions(manifest.ref());

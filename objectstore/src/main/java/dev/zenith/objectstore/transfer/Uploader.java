@@ -30,7 +30,7 @@ import java.util.concurrent.Semaphore;
  * Uploads content as content-addressed blobs ({@link ObjectNames#blob}), off every event loop: each
  * object is hashed, compressed and sent on one of the uploader's own worker threads; parts go out
  * asynchronously, a bounded number at a time. Resumable: a blob already stored is not sent again
- * (HEAD before PUT), and an interrupted multipart upload of the same blob is continued, its parts
+ * (HEAD before PUT, none for a blob {@linkplain #knownStored known} to be there), and an interrupted multipart upload of the same blob is continued, its parts
  * that the server already holds with the same MD5 skipped. Transient failures are retried with
  * backoff until the uploader is closed; progress is counted in {@link #progress()}.
  *
@@ -62,6 +62,8 @@ public final class Uploader implements AutoCloseable {
     private final BlobPins pins;
     /** Objects streamed in parts at once: each holds a part buffer, so they stay few however many small ones run. */
     private final Semaphore largePermits;
+    /** Stored lengths of blobs the server is known to hold (listed by published manifests): neither asked for nor sent. */
+    private final Map<String, Long> known = new java.util.concurrent.ConcurrentHashMap<>();
 
     public Uploader(ObjectStore store, TransferSettings settings) {
         this(store, settings, null);
@@ -87,6 +89,24 @@ public final class Uploader implements AutoCloseable {
 
     public TransferProgress progress() {
         return progress;
+    }
+
+    /**
+     * Blobs the server holds for sure, e.g. those a published manifest lists (GC never deletes a listed blob): content
+     * hashing to one of them is not asked for (no HEAD) nor sent. A push of a later snapshot of the same history is
+     * mostly such content.
+     */
+    public void knownStored(java.util.Collection<Manifest.Entry> entries) {
+        entries.forEach(e -> known.put(e.key(), e.storedLength()));
+    }
+
+    /** The stored length of {@code key} when the server holds it whole: known, else asked (HEAD). */
+    private Optional<Long> stored(String key) {
+        Long length = known.get(key);
+        if (length != null) {
+            return Optional.of(length);
+        }
+        return join(retrier.run(() -> store.head(key))).map(ObjectInfo::size).filter(n -> n >= ObjectFrame.HEADER_LENGTH);
     }
 
     /** Stores {@code content} as a blob; completes with its manifest entry once the server holds it whole. */
@@ -122,11 +142,11 @@ public final class Uploader implements AutoCloseable {
             pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
         }
         try {
-            Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
+            Optional<Long> there = stored(key);
             long stored;
-            boolean already = there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH;
+            boolean already = there.isPresent();
             if (already) {
-                stored = there.get().size();
+                stored = there.get();
             } else {
                 ObjectFrame.Built built = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
                 byte[] frame = built.length() == built.buffer().length ? built.buffer()
@@ -165,11 +185,11 @@ public final class Uploader implements AutoCloseable {
             pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
         }
         try {
-            Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
+            Optional<Long> there = stored(key);
             long stored;
-            boolean already = there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH;
+            boolean already = there.isPresent();
             if (already) {
-                stored = there.get().size();
+                stored = there.get();
             } else {
                 ObjectFrame.Built frame = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
                 PartSink sink = new PartSink(key);
@@ -213,9 +233,9 @@ public final class Uploader implements AutoCloseable {
 
     /** Sends the blob unless the server holds it already. */
     private Stored store(String key, ContentHash hash, Content content) throws IOException {
-        Optional<ObjectInfo> there = join(retrier.run(() -> store.head(key)));
-        if (there.isPresent() && there.get().size() >= ObjectFrame.HEADER_LENGTH) {
-            return new Stored(there.get().size(), true);
+        Optional<Long> there = stored(key);
+        if (there.isPresent()) {
+            return new Stored(there.get(), true);
         }
         PartSink sink = new PartSink(key);
         try (InputStream in = content.open()) {

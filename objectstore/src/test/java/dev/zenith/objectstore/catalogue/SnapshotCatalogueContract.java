@@ -1,5 +1,6 @@
 package dev.zenith.objectstore.catalogue;
 
+import dev.zenith.objectstore.Interposed;
 import dev.zenith.objectstore.ObjectInfo;
 import dev.zenith.objectstore.ObjectStore;
 import dev.zenith.objectstore.ObjectStoreException;
@@ -161,6 +162,40 @@ public abstract class SnapshotCatalogueContract {
 
     private static List<String> versions(ObjectStore remote) throws Exception {
         return await(remote.list(CatalogueNames.SNAPSHOTS)).stream().map(ObjectInfo::key).toList();
+    }
+
+    /**
+     * A pusher that saw each of its objects on the server publishes without asking for each again (no HEAD); a later
+     * push told what the published manifests list neither asks for nor sends those blobs.
+     */
+    @Test
+    void aConfirmedPublishAndAPushOfListedBlobsAskNothingPerObject() throws Exception {
+        String name = unique("confirmed");
+        List<Interposed.Call> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (ObjectStore real = open(name); Uploader up = new Uploader(Interposed.wrap(real, calls, Interposed.PASS),
+                TransferSettings.defaults())) {
+            ObjectStore remote = Interposed.wrap(real, calls, Interposed.PASS); // closed as real is
+            SnapshotCatalogue catalogue = new SnapshotCatalogue(remote, SETTLE);
+            List<Snapshots.Spec> specs = Snapshots.specs("c");
+            SnapshotManifest m = Snapshots.manifest("main@s1", uploaded(up, specs), "alice@laptop");
+            assertEquals(specs.size(), heads(calls), "the uploader asks before it sends");
+            calls.clear();
+            SnapshotCatalogue.Published p = catalogue.publishConfirmed(m, false);
+            assertEquals(0, heads(calls), "no object asked for again: " + calls);
+            assertEquals(List.of(p), catalogue.list());
+
+            calls.clear();
+            try (Uploader later = new Uploader(remote, TransferSettings.defaults())) {
+                later.knownStored(p.manifest().objects());
+                assertEquals(m.objects(), uploaded(later, specs));
+                assertEquals(List.of(), calls, "nothing asked for nor sent");
+                assertEquals(later.progress().snapshot().totalBytes(), later.progress().snapshot().skippedBytes());
+            }
+        }
+    }
+
+    private static long heads(List<Interposed.Call> calls) {
+        return calls.stream().filter(c -> c.method().equals("head")).count();
     }
 
     private static Entry upload(Uploader up, Snapshots.Spec s) throws Exception {

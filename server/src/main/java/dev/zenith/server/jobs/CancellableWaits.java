@@ -20,8 +20,13 @@ public final class CancellableWaits {
 
     /** Takes a permit of {@code permits}, or throws {@link JobCancelledException} once the job is cancelled. */
     public static void acquire(Semaphore permits, Progress progress) throws IOException {
+        acquire(permits, 1, progress);
+    }
+
+    /** {@code count} permits of {@code permits}, as {@link #acquire(Semaphore, Progress)}. */
+    public static void acquire(Semaphore permits, int count, Progress progress) throws IOException {
         try {
-            while (!permits.tryAcquire(LOOK_MS, TimeUnit.MILLISECONDS)) {
+            while (!permits.tryAcquire(count, LOOK_MS, TimeUnit.MILLISECONDS)) {
                 progress.checkCancelled();
             }
         } catch (InterruptedException e) {

@@ -53,17 +53,19 @@ import java.util.stream.Stream;
 
 /**
  * {@code snapshot push PG@SNAP --to REMOTE}: what a branch at the snapshot needs ({@link PushPlan}) sent as
- * content-addressed blobs (the image's files, its pg_control as the anchor, the WAL in pieces cut at
- * {@link #WAL_PIECE} boundaries of the LSN space, so a later push of the same history shares every whole piece),
- * then the snapshot's manifest, published last ({@link SnapshotCatalogue}). A blob the remote holds is not sent
- * again (the uploader's HEAD), which also makes a push resumable. Blocking; runs off the management lock.
+ * content-addressed blobs (the image's files, its pg_control as the anchor, the WAL in pieces cut as
+ * {@link WalPieces} says: segments, and the pieces the remote's snapshots list already, so a later push of the same
+ * history shares every piece up to the earlier snapshot), then the snapshot's manifest, published last
+ * ({@link SnapshotCatalogue}). A blob the remote holds is not sent again: one its published manifests list is not even
+ * asked for, another is found by the uploader's HEAD, which also makes a push resumable. Blocking; runs off the
+ * management lock.
  */
 public final class SnapshotPush {
     private static final Logger LOG = Logger.getLogger(SnapshotPush.class.getName());
-    /** WAL pieces: whole aligned MiBs are the same bytes in every push of a history, the last piece is partial. */
-    static final int WAL_PIECE = 1 << 20;
-    /** Objects handed to the uploader at once (WAL pieces are held in memory until sent: 1 MiB each). */
+    /** Objects handed to the uploader at once. */
     private static final int IN_FLIGHT = 24;
+    /** Bytes of content held in memory until sent (WAL pieces, packs of small files), in KiB: 96 MiB. */
+    private static final int MEMORY_KIB = 96 << 10;
     /**
      * Most objects are small (files of the image, WAL pieces) and each costs two round trips (HEAD, PUT): 16 at once.
      * The uploader streams at most 4 large ones at a time, so memory stays that of its defaults (about 96 MiB).
@@ -129,6 +131,10 @@ public final class SnapshotPush {
             for (PushPlan.WalRange r : plan.wal()) {
                 total += r.end().minus(r.start());
             }
+            progress.phase("looking at what " + remote.name() + " holds");
+            List<Manifest.Entry> listed = listedBlobs(objects);
+            uploader.knownStored(listed);
+            times.lap("remote's manifests");
             progress.phase("pushing " + snapshot.fullName() + " to " + remote.name(), total);
             Sender sender = new Sender(uploader, progress);
             // the base is pushed as an image at its checkpoint, replayed from its redo point (earlier for an anchor)
@@ -141,8 +147,8 @@ public final class SnapshotPush {
                 for (Path f : pack) {
                     bytes += Files.size(f);
                 }
-                sender.send(Content.of(ImagePacks.pack(imageDir, pack)), with(imageLabels, ImagePacks.LABEL, ImagePacks.TAR),
-                        bytes);
+                byte[] tar = ImagePacks.pack(imageDir, pack);
+                sender.sendHeld(tar, with(imageLabels, ImagePacks.LABEL, ImagePacks.TAR), bytes);
             }
             java.util.Set<Path> packed = new java.util.HashSet<>();
             packs.forEach(packed::addAll);
@@ -166,16 +172,16 @@ public final class SnapshotPush {
                 }
             }
             for (PushPlan.WalRange r : plan.wal()) {
-                for (Lsn at = r.start(); at.isBefore(r.end()); ) {
-                    Lsn next = Lsn.min(r.end(), Lsn.of((at.value() / WAL_PIECE + 1) * WAL_PIECE));
-                    byte[] bytes = store.wal().read(r.timeline(), at, (int) next.minus(at));
-                    if (bytes.length != next.minus(at)) {
-                        throw new IOException("timeline " + r.timeline() + " has WAL only to " + at.plus(bytes.length)
-                                + ", not to " + next);
+                for (WalPieces.Piece piece : WalPieces.listedFor(r.timeline().toString(), listed).cut(r.start(), r.end())) {
+                    sender.reserve(piece.length()); // before the read: the pieces waiting for the uploader are bounded
+                    byte[] bytes = store.wal().read(r.timeline(), piece.start(), piece.length());
+                    if (bytes.length != piece.length()) {
+                        sender.unreserve(piece.length());
+                        throw new IOException("timeline " + r.timeline() + " has WAL only to " + piece.start().plus(bytes.length)
+                                + ", not to " + piece.end());
                     }
-                    sender.send(Content.of(bytes), Map.of("kind", "wal", "timeline", r.timeline().toString(),
-                            "start", at.toString(), "end", next.toString()), bytes.length);
-                    at = next;
+                    sender.sendReserved(bytes, Map.of("kind", "wal", "timeline", r.timeline().toString(),
+                            "start", piece.start().toString(), "end", piece.end().toString()), bytes.length);
                 }
             }
             List<Manifest.Entry> entries = sender.finish();
@@ -194,7 +200,9 @@ public final class SnapshotPush {
                     Instant.now(), pusher());
             SnapshotCatalogue.Published published;
             try {
-                published = new SnapshotCatalogue(objects, settle).publish(manifest, force);
+                // every object was seen on the remote by this push (its PUT, a HEAD, or a manifest listing it), and the
+                // mark kept GC from deleting any since: no HEAD of each again
+                published = new SnapshotCatalogue(objects, settle).publishConfirmed(manifest, force);
             } catch (SnapshotExistsException e) {
                 throw new ConflictException(e.getMessage());
             }
@@ -242,6 +250,19 @@ public final class SnapshotPush {
             }
             throw e;
         }
+    }
+
+    /**
+     * Every blob the remote's published snapshots list (current versions): they are there for good (GC never deletes
+     * a listed blob), and their WAL pieces say where an earlier push of this history cut it.
+     */
+    private static List<Manifest.Entry> listedBlobs(ObjectStore objects) {
+        List<Manifest.Entry> out = new ArrayList<>();
+        // the settle time plays no part in reading
+        for (SnapshotCatalogue.Published p : new SnapshotCatalogue(objects, Duration.ZERO).list()) {
+            out.addAll(p.manifest().objects());
+        }
+        return out;
     }
 
     /** A second's wait that ends early, with {@link JobCancelledException}, when the job is cancelled. */
@@ -330,6 +351,7 @@ public final class SnapshotPush {
         private final Uploader uploader;
         private final Progress progress;
         private final Semaphore inFlight = new Semaphore(IN_FLIGHT);
+        private final Semaphore memory = new Semaphore(MEMORY_KIB);
         private final List<CompletableFuture<Manifest.Entry>> sent = new ArrayList<>();
 
         Sender(Uploader uploader, Progress progress) {
@@ -337,8 +359,42 @@ public final class SnapshotPush {
             this.progress = progress;
         }
 
+        /** Sends {@code bytes} held in memory, within the memory bound. */
+        void sendHeld(byte[] bytes, Map<String, String> labels, long counted) throws IOException {
+            reserve(bytes.length);
+            sendReserved(bytes, labels, counted);
+        }
+
+        /** Waits until {@code length} bytes more may be held in memory (a cancel ends the wait). */
+        void reserve(int length) throws IOException {
+            try {
+                CancellableWaits.acquire(memory, kib(length), progress);
+            } catch (JobCancelledException e) {
+                abandon();
+                throw e;
+            }
+        }
+
+        void unreserve(int length) {
+            memory.release(kib(length));
+        }
+
+        /** Sends {@code bytes} {@linkplain #reserve reserved} before; their memory is let go once sent. */
+        void sendReserved(byte[] bytes, Map<String, String> labels, long counted) throws IOException {
+            try {
+                send(Content.of(bytes), labels, counted).whenComplete((e, failure) -> unreserve(bytes.length));
+            } catch (IOException | RuntimeException e) {
+                unreserve(bytes.length);
+                throw e;
+            }
+        }
+
+        private static int kib(int length) {
+            return Math.min(MEMORY_KIB, (length + 1023) >> 10);
+        }
+
         /** Sends {@code content}; once it is on the remote, {@code counted} bytes of the push are done. */
-        void send(Content content, Map<String, String> labels, long counted) throws IOException {
+        CompletableFuture<Manifest.Entry> send(Content content, Map<String, String> labels, long counted) throws IOException {
             try {
                 progress.checkCancelled();
             } catch (JobCancelledException e) {
@@ -351,12 +407,14 @@ public final class SnapshotPush {
                 abandon();
                 throw e;
             }
-            sent.add(uploader.upload(content, labels).whenComplete((e, failure) -> {
+            CompletableFuture<Manifest.Entry> f = uploader.upload(content, labels);
+            sent.add(f.whenComplete((e, failure) -> {
                 inFlight.release();
                 if (failure == null && counted > 0) {
                     progress.advance(counted);
                 }
             }));
+            return f;
         }
 
         /**

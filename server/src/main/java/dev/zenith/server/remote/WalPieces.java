@@ -1,0 +1,72 @@
+package dev.zenith.server.remote;
+
+import dev.zenith.objectstore.format.Manifest;
+import dev.zenith.wal.Lsn;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.TreeMap;
+
+/**
+ * Where a push cuts a timeline's WAL into blobs. Pieces are a WAL segment ({@link #PIECE}) long and aligned to
+ * segments, so two pushes of one history cut the same bytes; and a piece the remote lists already for this timeline
+ * (from an earlier push, whose last piece ended at its snapshot) is cut exactly as it was, so a later push sends only
+ * the WAL after that snapshot. Few large pieces, not many small ones: each object costs requests whatever its size.
+ */
+final class WalPieces {
+    /** A WAL segment: 16 MiB. */
+    static final long PIECE = 16L << 20;
+
+    /** {@code [start, end)} of the timeline's LSN space. */
+    record Piece(Lsn start, Lsn end) {
+        int length() {
+            return (int) end.minus(start);
+        }
+    }
+
+    /** Start to end of the pieces the remote lists for one timeline. */
+    private final NavigableMap<Lsn, Lsn> listed;
+
+    private WalPieces(NavigableMap<Lsn, Lsn> listed) {
+        this.listed = listed;
+    }
+
+    /** The pieces of {@code timeline} that the given manifests' entries list (kind "wal"). */
+    static WalPieces listedFor(String timeline, List<Manifest.Entry> entries) {
+        NavigableMap<Lsn, Lsn> listed = new TreeMap<>();
+        for (Manifest.Entry e : entries) {
+            Map<String, String> l = e.labels();
+            if ("wal".equals(l.get("kind")) && timeline.equals(l.get("timeline")) && l.containsKey("start") && l.containsKey("end")) {
+                Lsn start = Lsn.parse(l.get("start"));
+                Lsn end = Lsn.parse(l.get("end"));
+                if (end.isAfter(start)) {
+                    listed.merge(start, end, (a, b) -> a.isAfter(b) ? a : b); // the longest from one start
+                }
+            }
+        }
+        return new WalPieces(listed);
+    }
+
+    /** {@code [start, end)} cut into pieces: a listed piece wherever one starts and fits, else up to the next boundary. */
+    List<Piece> cut(Lsn start, Lsn end) {
+        List<Piece> out = new ArrayList<>();
+        for (Lsn at = start; at.isBefore(end); ) {
+            Lsn known = listed.get(at);
+            Lsn next;
+            if (known != null && !known.isAfter(end)) {
+                next = known;
+            } else {
+                next = Lsn.min(end, Lsn.of((at.value() / PIECE + 1) * PIECE));
+                Lsn listedStart = listed.higherKey(at); // stop where a listed piece begins, to reuse it
+                if (listedStart != null && listedStart.isBefore(next) && !listed.get(listedStart).isAfter(end)) {
+                    next = listedStart;
+                }
+            }
+            out.add(new Piece(at, next));
+            at = next;
+        }
+        return out;
+    }
+}
