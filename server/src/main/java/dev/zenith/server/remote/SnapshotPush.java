@@ -54,7 +54,7 @@ import java.util.stream.Stream;
 /**
  * {@code snapshot push PG@SNAP --to REMOTE}: what a branch at the snapshot needs ({@link PushPlan}) sent as
  * content-addressed blobs (the image's files, its pg_control as the anchor, the WAL in pieces cut as
- * {@link WalPieces} says: segments, and the pieces the remote's snapshots list already, so a later push of the same
+ * {@link WalPieces} says: 8 MiB, and the pieces the remote's snapshots list already, so a later push of the same
  * history shares every piece up to the earlier snapshot), then the snapshot's manifest, published last
  * ({@link SnapshotCatalogue}). A blob the remote holds is not sent again: one its published manifests list is not even
  * asked for, another is found by the uploader's HEAD, which also makes a push resumable. Blocking; runs off the
@@ -64,8 +64,11 @@ public final class SnapshotPush {
     private static final Logger LOG = Logger.getLogger(SnapshotPush.class.getName());
     /** Objects handed to the uploader at once. */
     private static final int IN_FLIGHT = 24;
-    /** Bytes of content held in memory until sent (WAL pieces, packs of small files), in KiB: 96 MiB. */
-    private static final int MEMORY_KIB = 96 << 10;
+    /**
+     * Bytes of content held in memory until sent (WAL pieces, packs of small files), in KiB: 40 MiB. Their frames come
+     * on top while they are sent; the daemon's heap is 256 MiB by default (96 MiB ran it out of memory at scale 50).
+     */
+    private static final int MEMORY_KIB = 40 << 10;
     /**
      * Most objects are small (files of the image, WAL pieces) and each costs two round trips (HEAD, PUT): 16 at once.
      * The uploader streams at most 4 large ones at a time, so memory stays that of its defaults (about 96 MiB).

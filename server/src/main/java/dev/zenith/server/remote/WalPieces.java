@@ -10,14 +10,17 @@ import java.util.NavigableMap;
 import java.util.TreeMap;
 
 /**
- * Where a push cuts a timeline's WAL into blobs. Pieces are a WAL segment ({@link #PIECE}) long and aligned to
- * segments, so two pushes of one history cut the same bytes; and a piece the remote lists already for this timeline
+ * Where a push cuts a timeline's WAL into blobs. Pieces are {@link #PIECE} long and aligned to multiples of it, so
+ * two pushes of one history cut the same bytes; and a piece the remote lists already for this timeline
  * (from an earlier push, whose last piece ended at its snapshot) is cut exactly as it was, so a later push sends only
  * the WAL after that snapshot. Few large pieces, not many small ones: each object costs requests whatever its size.
  */
 final class WalPieces {
-    /** A WAL segment: 16 MiB. */
-    static final long PIECE = 16L << 20;
+    /**
+     * Half a WAL segment: 8 MiB. Large enough that a push makes few requests, small enough that the pieces held in
+     * memory (each, and its frame, a humongous array) stay well within the daemon's heap bound.
+     */
+    static final long PIECE = 8L << 20;
 
     /** {@code [start, end)} of the timeline's LSN space. */
     record Piece(Lsn start, Lsn end) {
