@@ -33,9 +33,9 @@ import java.util.TreeSet;
  * background materialization step at its redo point), so PostgreSQL replays only the WAL since that
  * checkpoint instead of all of it since the last clean stop. Its files: the newest image's small files,
  * the anchor's pg_control and status files, every fork the page index knows there at its size, each
- * block the newest stored version at the redo point. Where that is not possible, or the image is as
- * near, it says why and the caller starts from the image. Used by rebuilds of computes and by base
- * backups. Blocking; storage only.
+ * block the newest stored version at the redo point, and the free-space maps its redo run left (all
+ * zeros). Where that is not possible, or the image is as near, it says why and the caller starts from
+ * the image. Used by rebuilds of computes and by base backups. Blocking; storage only.
  */
 public final class AnchoredStart {
     /** A data directory at the anchor, where its replay starts, and the timeline whose checkpoint it is. */
@@ -97,11 +97,31 @@ public final class AnchoredStart {
                 forks.add(new RelationSize(f.getKey(), f.getValue()));
             }
             VersionedDirectory d = new VersionedDirectory(image, best.pgControl(), files, directories, Anchor.DIRECTORIES,
-                    forks, best.redoLsn());
+                    forks, freeSpaceMaps(bestStep, forks), best.redoLsn());
             return new Choice(Optional.of(new Plan(d, best.redoLsn(), best.checkpointLsn(), best.timeline())), "");
         } catch (RuntimeException e) { // the index does not reach that far back (GC), an anchor that does not check...
             return Choice.none("the anchor at " + best.checkpointLsn() + " cannot be used: " + e.getMessage());
         }
+    }
+
+    /**
+     * The step's free-space map forks, of relations that exist there: the lengths its redo run left, which the
+     * page service answers for Nblocks there. A step stored before runs kept them has none (its directory has no
+     * FSM files, as before: PostgreSQL creates them when it records free space).
+     */
+    private static List<RelationSize> freeSpaceMaps(Watermarks.Step step, List<RelationSize> forks) {
+        if (step.freeSpaceMaps() == null) {
+            return List.of();
+        }
+        Set<RelFileNode> relations = new HashSet<>();
+        forks.forEach(f -> relations.add(f.rel().node()));
+        List<RelationSize> out = new ArrayList<>();
+        step.freeSpaceMaps().forEach((rel, blocks) -> {
+            if (relations.contains(rel.node())) {
+                out.add(new RelationSize(rel, blocks));
+            }
+        });
+        return out;
     }
 
     /**

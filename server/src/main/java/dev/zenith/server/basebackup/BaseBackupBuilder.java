@@ -141,16 +141,16 @@ public final class BaseBackupBuilder {
      */
     private record Source(Lsn redo, Lsn checkpoint, byte[] pgControl, List<String> directories,
                           java.util.function.Predicate<String> imageFiles, Map<String, byte[]> files,
-                          List<RelationSize> relations, Lsn pagesAt, boolean missingAsZeros) {
+                          List<RelationSize> relations, List<RelationSize> zeroForks, Lsn pagesAt, boolean missingAsZeros) {
         static Source of(Store store, ImageManifest image) {
             return new Source(image.redoLsn(), image.lsn(), store.images().pgControl(image), image.directories(),
-                    path -> true, Map.of(), image.relations(), image.lsn(), false);
+                    path -> true, Map.of(), image.relations(), List.of(), image.lsn(), false);
         }
 
         static Source of(AnchoredStart.Plan plan) {
             VersionedDirectory d = plan.directory();
             return new Source(plan.redo(), plan.checkpoint(), d.pgControl(), d.directories(), d::takesImageFile, d.files(),
-                    d.forks(), d.versionsAt(), true);
+                    d.forks(), d.freeSpaceMaps(), d.versionsAt(), true);
         }
     }
 
@@ -216,6 +216,15 @@ public final class BaseBackupBuilder {
                         () -> new RelationSegmentStream(store, timeline.id(), r.rel(), source.pagesAt(), first, endBlock,
                                 image.dataChecksumVersion() != 0, source.missingAsZeros()),
                         (endBlock - first) * WalGeometry.BLCKSZ, now, true));
+            }
+        }
+        for (RelationSize r : source.zeroForks()) { // free-space maps at an anchor: see VersionedDirectory
+            long segments = Math.max(1, (r.blocks() + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
+            for (int segno = 0; segno < segments; segno++) {
+                long bytes = Math.min(r.blocks() - (long) segno * WalGeometry.RELSEG_SIZE, WalGeometry.RELSEG_SIZE)
+                        * WalGeometry.BLCKSZ;
+                out.add(TarArchiveReader.Entry.file(DataDirectoryLayout.segmentPath(r.rel(), segno),
+                        () -> new ZeroStream(bytes), bytes, now, true));
             }
         }
         out.add(inMemory("global/pg_control", control, now));

@@ -74,6 +74,8 @@ class AnchoredStartTest {
             assertTrue(Long.parseLong(rebuilt.group(5)) <= Lsn.parse(rebuilt.group(4)).minus(lastRedo), rebuilt.group());
             String fastDump = dump(d, fast);
             assertEquals(late, fastDump);
+            String fastFsm = freeSpaceMaps(d, fast); // before anything on the branch records free space
+            assertTrue(fastFsm.contains("pgbench_accounts"), fastFsm);
 
             // A base backup of the branch (our BASE_BACKUP) starts at that anchor too, and restores to the same data.
             WalServiceClients clients = new WalServiceClients(d);
@@ -125,6 +127,9 @@ class AnchoredStartTest {
             assertTrue(Long.parseLong(reference.group(5)) > Long.parseLong(rebuilt.group(5)), reference.group()
                     + " / " + rebuilt.group());
             assertEquals(dump(d, full), fastDump);
+            // FSM is not WAL-logged: the branch's free-space maps are the forks crash recovery leaves, as long
+            // (all zeros at the anchor, what every redo run from there starts from) as the full path's
+            assertEquals(freeSpaceMaps(d, full), fastFsm);
             d.amcheck(full, "--all", "--install-missing");
             System.out.println("from the anchor: " + rebuilt.group() + "\nfull path: " + reference.group());
         }
@@ -225,6 +230,13 @@ class AnchoredStartTest {
                     + ") in 4 minutes:\n" + d.log());
             Thread.sleep(200);
         }
+    }
+
+    /** Every relation's free-space map fork length in bytes, those with one (a branch's just after its start). */
+    private static String freeSpaceMaps(DaemonFixture d, int port) throws Exception {
+        return d.psql(port, "SELECT string_agg(relname || ' ' || pg_relation_size(oid, 'fsm'), E'\\n' ORDER BY relname, oid)"
+                + " FROM pg_class WHERE relpersistence = 'p' AND relkind IN ('r', 'i', 't', 'm')"
+                + " AND pg_relation_size(oid, 'fsm') > 0");
     }
 
     /** pg_dump's output without its restrict lines, whose key each run draws at random. */

@@ -75,8 +75,32 @@ public final class DataDirectoryMaterializer {
      */
     public MaterializeStats run(VersionedDirectory d, Lineage lineage, Path target, LongConsumer bytesWritten)
             throws IOException {
-        return write(d.smallFiles(), d.directories(), d::takesImageFile, d.forks(), d.pgControl(), d.files(), true,
-                lineage, target, bytesWritten);
+        MaterializeStats stats = write(d.smallFiles(), d.directories(), d::takesImageFile, d.forks(), d.pgControl(),
+                d.files(), true, lineage, target, bytesWritten);
+        long bytes = 0;
+        for (RelationSize fsm : d.freeSpaceMaps()) {
+            bytes += writeZeros(fsm, target);
+        }
+        bytesWritten.accept(bytes);
+        return new MaterializeStats(stats.relationForks() + d.freeSpaceMaps().size(),
+                stats.pages() + bytes / WalGeometry.BLCKSZ, stats.files(), stats.bytesWritten() + bytes, stats.duration());
+    }
+
+    /** A fork of all-zero blocks, as sparse segment files (PostgreSQL reads the holes as zeros). */
+    private static long writeZeros(RelationSize r, Path target) throws IOException {
+        int segments = (int) Math.max(1, (r.blocks() + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
+        for (int segno = 0; segno < segments; segno++) {
+            Path file = target.resolve(DataDirectoryLayout.segmentPath(r.rel(), segno));
+            createDirectory(file.getParent());
+            long blocks = Math.min(r.blocks() - (long) segno * WalGeometry.RELSEG_SIZE, WalGeometry.RELSEG_SIZE);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                if (blocks > 0) {
+                    ch.write(ByteBuffer.allocate(1), blocks * WalGeometry.BLCKSZ - 1);
+                }
+            }
+            Files.setPosixFilePermissions(file, FILE_MODE);
+        }
+        return r.blocks() * WalGeometry.BLCKSZ;
     }
 
     /**

@@ -17,11 +17,14 @@ import java.util.Objects;
  * @param directories       every directory it has (the image's, without databases dropped since, with new ones)
  * @param statusDirectories directories whose image files are all left out (their files are in {@code files})
  * @param forks             every relation fork there, with its block count
+ * @param freeSpaceMaps     every free-space map fork there, with its block count, written all zeros: FSM is not
+ *                          WAL-logged, so this is what every redo run from this base started from and what crash
+ *                          recovery from here leaves (redo records free space into them, extends and truncates them)
  * @param versionsAt        each block is the newest stored version at or below this LSN (the checkpoint's redo point)
  */
 public record VersionedDirectory(ImageManifest smallFiles, byte[] pgControl, Map<String, byte[]> files,
                                  List<String> directories, List<String> statusDirectories, List<RelationSize> forks,
-                                 Lsn versionsAt) {
+                                 List<RelationSize> freeSpaceMaps, Lsn versionsAt) {
     public VersionedDirectory {
         Objects.requireNonNull(smallFiles, "smallFiles");
         Objects.requireNonNull(pgControl, "pgControl");
@@ -30,6 +33,7 @@ public record VersionedDirectory(ImageManifest smallFiles, byte[] pgControl, Map
         directories = List.copyOf(directories);
         statusDirectories = List.copyOf(statusDirectories);
         forks = List.copyOf(forks);
+        freeSpaceMaps = List.copyOf(freeSpaceMaps);
     }
 
     /** Whether the image's file {@code path} belongs in this directory (not replaced, not of a dropped database). */
@@ -41,6 +45,6 @@ public record VersionedDirectory(ImageManifest smallFiles, byte[] pgControl, Map
 
     /** The bytes of relation pages it holds (what a materialization's progress adds up to). */
     public long pageBytes() {
-        return RelationSize.pageBytes(forks);
+        return RelationSize.pageBytes(forks) + RelationSize.pageBytes(freeSpaceMaps);
     }
 }

@@ -54,7 +54,7 @@ class VersionedBuildBench {
             }
             ImageManifest small = new ImageManifest(tl, Lsn.of(1), Lsn.of(1), Instant.now(), 0, "00",
                     List.of(), List.of(), List.of("base", "base/5"));
-            VersionedDirectory d = new VersionedDirectory(small, new byte[8192], Map.of(), small.directories(), List.of(), sizes,
+            VersionedDirectory d = new VersionedDirectory(small, new byte[8192], Map.of(), small.directories(), List.of(), sizes, List.of(),
                     Lsn.of(0x1000000L * versions));
             for (int run = 0; run < 3; run++) {
                 MaterializeStats m = store.images().materialize(tl, d, tmp.resolve("d" + run), b -> { });
