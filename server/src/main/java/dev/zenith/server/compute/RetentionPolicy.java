@@ -27,8 +27,9 @@ import java.util.logging.Logger;
 
 /**
  * What history a storage keeps: the points garbage collection must leave readable (the PITR window,
- * snapshots, replication slots, followed timelines, every pg's timeline), the collection itself, and
- * what each snapshot alone keeps alive (a collection's dry run without it). Blocking.
+ * snapshots, replication slots, followed timelines, every pg's timeline, on an s3 storage the WAL its prefix
+ * has not received), the collection itself, and what each snapshot alone keeps alive (a collection's dry run
+ * without it). Blocking.
  */
 public final class RetentionPolicy {
     private static final Logger LOG = Logger.getLogger(RetentionPolicy.class.getName());
@@ -133,6 +134,21 @@ public final class RetentionPolicy {
         ReplicationSlots.restartLsns(store).forEach((tl, lsns) -> retained.computeIfAbsent(tl, k -> new ArrayList<>())
                 .addAll(lsns));
         followed.of(store).forEach(tl -> retained.computeIfAbsent(tl, k -> new ArrayList<>()));
+        // An s3 storage uploads its WAL from each timeline's remote_lsn: that stays until the prefix holds it, however
+        // short the window. Only timelines in use (named here, or an ancestor of one): a timeline nothing uses is
+        // dropped whole, and the prefix's next base says so.
+        Set<TimelineId> inUse = new HashSet<>();
+        for (TimelineId named : retained.keySet()) {
+            for (var t = store.timelines().get(named); t.isPresent() && inUse.add(t.get().id());
+                 t = t.get().parentId().flatMap(p -> store.timelines().get(p))) {
+                // the timeline and its ancestors
+            }
+        }
+        storages.walNotYetRemote(storage.name()).forEach((tl, from) -> {
+            if (inUse.contains(tl)) {
+                retained.computeIfAbsent(tl, k -> new ArrayList<>()).add(from);
+            }
+        });
         return retained;
     }
 

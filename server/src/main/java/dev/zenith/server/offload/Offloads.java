@@ -212,6 +212,12 @@ public final class Offloads implements RemoteStores {
         return o == null ? null : o.describe();
     }
 
+    @Override
+    public Map<dev.zenith.storage.timeline.TimelineId, dev.zenith.wal.Lsn> walNotYetRemote(String name) {
+        StorageOffload o = open.get(name);
+        return o == null ? Map.of() : o.walNotYetRemote();
+    }
+
     /** Who holds a lease: this host, process and home, for the message another daemon gets. */
     private String owner() {
         return "zenith pid " + ProcessHandle.current().pid() + " on " + HomeTakeover.hostName() + " (" + scratch.getParent() + ")";

@@ -335,6 +335,25 @@ final class StorageOffload implements AutoCloseable {
         }
     }
 
+    /**
+     * Per timeline, where the WAL the prefix does not hold begins ({@code remote_lsn}): WAL shipping reads it from
+     * the local store, so garbage collection must keep it (else the prefix would stay behind for good, with a gap).
+     * A timeline the prefix holds nothing of yet is not named: the next base carries what the store then has.
+     * Before the prefix was reached since the daemon started, what it holds is not known: every timeline from
+     * the start of its own WAL.
+     */
+    Map<TimelineId, Lsn> walNotYetRemote() {
+        Map<TimelineId, Lsn> out = new java.util.HashMap<>();
+        boolean known = home != null;
+        for (Timeline t : store.timelines().all()) {
+            Lsn from = known ? remoteEnds.get(t.id()) : store.wal().ownStart(t.id()).orElse(null);
+            if (from != null) {
+                out.put(t.id(), from);
+            }
+        }
+        return out;
+    }
+
     /** For {@code storage show}: per timeline what the prefix holds and how far behind it is. */
     JsonObject describe() {
         RemoteHome home = this.home;

@@ -1,10 +1,13 @@
 package dev.zenith.server.storages;
 
 import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 
 /**
  * Storages whose home is elsewhere (type {@code s3}): their local store is a cache under ZENITH_HOME that
@@ -37,6 +40,12 @@ public interface RemoteStores {
 
     /** What {@code storage show} adds: what the remote holds and how far behind it is. */
     JsonObject status(String name);
+
+    /**
+     * Per timeline, where the WAL the remote does not hold yet begins: the uploads still read it from the local
+     * store, so garbage collection keeps it. Empty for a storage with nothing to upload.
+     */
+    Map<TimelineId, Lsn> walNotYetRemote(String name);
 
     /** No storage kept elsewhere. */
     RemoteStores NONE = new RemoteStores() {
@@ -72,6 +81,11 @@ public interface RemoteStores {
         @Override
         public JsonObject status(String name) {
             return null;
+        }
+
+        @Override
+        public Map<TimelineId, Lsn> walNotYetRemote(String name) {
+            return Map.of();
         }
     };
 }

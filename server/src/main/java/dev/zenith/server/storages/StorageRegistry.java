@@ -207,6 +207,12 @@ public final class StorageRegistry implements AutoCloseable {
         return s == null || s.remote() == null || remotes.sync(name, timeout);
     }
 
+    /** For a storage kept elsewhere: where each timeline's WAL the remote lacks begins (GC keeps it); else none. */
+    public java.util.Map<dev.zenith.storage.timeline.TimelineId, dev.zenith.wal.Lsn> walNotYetRemote(String name) {
+        Storage s = storages.get(name);
+        return s == null || s.remote() == null ? java.util.Map.of() : remotes.walNotYetRemote(name);
+    }
+
     /** For a storage kept elsewhere: what the remote holds and how far behind it is; else null. */
     public JsonObject remoteStatus(String name) {
         Storage s = storages.get(name);

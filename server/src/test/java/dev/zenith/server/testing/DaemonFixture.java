@@ -333,6 +333,27 @@ public final class DaemonFixture implements AutoCloseable {
         });
     }
 
+    /**
+     * Waits (up to 4 minutes) until background materialization has a step at or past {@code redo}, as a daemon
+     * started with {@link #startProcess} tells in its log.
+     */
+    public void awaitMaterialized(dev.zenith.wal.Lsn redo) throws InterruptedException {
+        java.util.regex.Pattern step = java.util.regex.Pattern.compile("materialized up to (\\S+) ");
+        long deadline = System.nanoTime() + 240_000_000_000L;
+        while (true) {
+            java.util.regex.Matcher m = step.matcher(log());
+            while (m.find()) {
+                if (!dev.zenith.wal.Lsn.parse(m.group(1)).isBefore(redo)) {
+                    return;
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("nothing materialized at " + redo + " in 4 minutes:\n" + log());
+            }
+            Thread.sleep(200);
+        }
+    }
+
     public String log() {
         try {
             return Files.readString(home.resolve("zenith.log"));
