@@ -12,8 +12,6 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -31,7 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Tag("pg")
 @Tag("slow")
 class GcOnPagesTest {
-    private static final Pattern MATERIALIZED = Pattern.compile("materialized up to (\\S+) ");
 
     @Test
     void collectingWhileAPgRunsFreesWalAndEveryRetainedPointStaysExact() throws Exception {
@@ -53,7 +50,7 @@ class GcOnPagesTest {
             rounds(d, port, 2);
             Lsn lastRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
             d.psql(port, "CHECKPOINT"); // its anchor makes the step at lastRedo
-            awaitMaterialized(d, lastRedo);
+            d.awaitMaterialized(lastRedo);
 
             // What each snapshot alone keeps: its base's versions no other point selects (and, when the WAL between
             // the two spans a segment, the older one that WAL: WAL is freed by whole segments).
@@ -116,6 +113,74 @@ class GcOnPagesTest {
         }
     }
 
+    /**
+     * A branch's first materialization step starts from its parent's base and stores, under the branch, the blocks
+     * changed since that base, some at LSNs at or below the branch point (changed on the parent before it). Collections
+     * of both timelines (the parent moving on, {@code --pitr 0s}) keep what the branch needs: a branch of the branch
+     * at its snapshot, built from the branch's anchor (its first step's versions among them), dumps as the branch did
+     * there; so does the branch's own directory rebuilt at its end; pg_amcheck finds nothing.
+     */
+    @Test
+    void collectionsKeepWhatABranchsFirstStepStoredAtOrBelowItsBranchPoint() throws Exception {
+        try (DaemonFixture d = new DaemonFixture()) {
+            d.startProcess(); // its own JVM: materialization and rebuilds are told in ZENITH_HOME/zenith.log
+            d.ok(201, "PUT", "/storages", new JsonObject().put("name", "short").put("pitr", "0s")
+                    .put("path", d.home.resolve("short").toString()).encode());
+            int main = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main")
+                    .put("storage_name", "short").encode())).getInteger("port");
+            d.pgbench(main, "-i", "-s", "2", "-q");
+            rounds(d, main, 1);
+            d.pgbench(main, "-n", "-c", "4", "-j", "2", "-T", "3"); // changed after main's last anchor, before the fork
+            d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@fork").encode());
+            JsonObject br = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "br").put("snapshot", "main@fork")
+                    .encode());
+            int port = br.getInteger("port");
+            rounds(d, port, 1);
+            Lsn firstRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
+            d.psql(port, "CHECKPOINT");
+            d.awaitMaterialized(firstRedo); // the branch's first step
+            String atS = dump(d, port);
+            Lsn s = Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "br@s").encode()))
+                    .getString("lsn"));
+            rounds(d, port, 1);
+            rounds(d, main, 2); // the parent moves on: its history before the branch point is the collection's
+            Lsn lastRedo = Lsn.parse(d.psql(main, "SELECT redo_lsn FROM pg_control_checkpoint()"));
+            d.psql(main, "CHECKPOINT");
+            d.awaitMaterialized(lastRedo);
+            String brEnd = dump(d, port);
+
+            JsonObject freed = (JsonObject) d.ok(200, "POST", "/storages/short/gc", new JsonObject().put("pitr", "0s").encode());
+            assertTrue(freed.getLong("wal_bytes_freed") > 0 && freed.getLong("page_versions_freed") > 0, freed.encode());
+
+            // the snapshot is readable in place too: the horizon is at or below it, and the store lists its relations
+            for (Object o : (JsonArray) d.ok(200, "GET", "/storages/short/timelines", null)) {
+                JsonObject t = (JsonObject) o;
+                if (t.getString("timeline_id").equals(brNow(d))) {
+                    assertTrue(!Lsn.parse(t.getString("retention_horizon")).isAfter(s), t.encode() + " / br@s " + s);
+                }
+            }
+            JsonObject listed = (JsonObject) d.ok(200, "GET", "/pgs/br/relations?lsn=" + s, null);
+            assertTrue(listed.getJsonArray("relations").size() > 100, listed.getJsonArray("relations").size() + " relations");
+
+            int bs = branch(d, "bs", "br@s");
+            assertTrue(d.log().contains("pgs/bs from page versions at the anchor"), d.log());
+            assertEquals(atS, dump(d, bs));
+            d.amcheck(bs, "--all", "--install-missing");
+
+            JsonObject brNow = d.pg("br");
+            DaemonFixture.killCompute(brNow);
+            d.awaitJson("/pgs/br", j -> "stopped".equals(j.getString("status")));
+            FileTrees.delete(Path.of(brNow.getString("pgdata")));
+            d.action("br", "start");
+            assertEquals(brEnd, dump(d, port));
+            d.amcheck(port, "--all", "--install-missing");
+        }
+    }
+
+    private static String brNow(DaemonFixture d) throws Exception {
+        return d.pg("br").getString("timeline_id");
+    }
+
     /** pgbench for a few seconds, then a checkpoint (an anchor, a materialization step), {@code n} times. */
     private static void rounds(DaemonFixture d, int port, int n) throws Exception {
         for (int i = 0; i < n; i++) {
@@ -142,21 +207,6 @@ class GcOnPagesTest {
     private static int branch(DaemonFixture d, String name, String snapshot) throws Exception {
         return ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", name).put("snapshot", snapshot)
                 .encode())).getInteger("port");
-    }
-
-    /** Waits until background materialization has a step at or past {@code redo}. */
-    private static void awaitMaterialized(DaemonFixture d, Lsn redo) throws InterruptedException {
-        long deadline = System.nanoTime() + 240_000_000_000L;
-        while (true) {
-            Matcher m = MATERIALIZED.matcher(d.log());
-            while (m.find()) {
-                if (!Lsn.parse(m.group(1)).isBefore(redo)) {
-                    return;
-                }
-            }
-            assertTrue(System.nanoTime() < deadline, "nothing materialized at " + redo + " in 4 minutes:\n" + d.log());
-            Thread.sleep(200);
-        }
     }
 
     /** pg_dump's output without its restrict lines, whose key each run draws at random. */
