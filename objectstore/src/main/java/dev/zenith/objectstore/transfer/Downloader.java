@@ -134,6 +134,62 @@ public final class Downloader implements AutoCloseable {
         return f;
     }
 
+    /**
+     * The verified content of {@code key} written into {@code target} from {@code position} on, streamed in bounded
+     * ranges as {@link #downloadTo} does, with no file of its own and no rename: for a caller assembling one file from
+     * many blobs at once, which throws the whole file away when any download fails (what was written before the
+     * check failed is in it). Not synced.
+     */
+    public CompletableFuture<Long> downloadInto(String key, ContentHash expected, long contentLength, FileChannel target,
+                                                long position) {
+        long id = progress.started(contentLength);
+        CompletableFuture<Long> f = CompletableFuture.supplyAsync(() -> {
+            try (RangeStream in = new RangeStream(store, retrier, progress, key, partSize, RANGES_AHEAD)) {
+                OutputStream out = new BufferedOutputStream(new PositionalOutput(target, position), 1 << 20);
+                ObjectFrame.Header h = ObjectFrame.decode(key, in, out, expected);
+                if (h.contentLength() != contentLength) {
+                    throw new CorruptObjectException(key, "its content is " + h.contentLength()
+                            + " bytes, its manifest entry says " + contentLength);
+                }
+                out.flush();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            progress.finished(id, contentLength, false);
+            return contentLength;
+        }, workers);
+        f.whenComplete((v, e) -> {
+            if (e != null) {
+                progress.abandoned(id, contentLength);
+            }
+        });
+        return f;
+    }
+
+    /** Writes at its own position of a channel others write elsewhere in at the same time. */
+    private static final class PositionalOutput extends OutputStream {
+        private final FileChannel channel;
+        private long at;
+
+        PositionalOutput(FileChannel channel, long at) {
+            this.channel = channel;
+            this.at = at;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[]{(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b, off, len);
+            while (buf.hasRemaining()) {
+                at += channel.write(buf, at);
+            }
+        }
+    }
+
     private static void deleteQuietly(Path p) {
         try {
             Files.deleteIfExists(p);

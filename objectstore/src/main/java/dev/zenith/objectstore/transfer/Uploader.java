@@ -46,8 +46,8 @@ public final class Uploader implements AutoCloseable {
     static final int SMALL = 1 << 20;
     /**
      * Content up to this size (a whole WAL segment, a base piece) is also read once into memory: hashed once,
-     * compressed only when that pays ({@link ObjectFrame#encodeAdaptive}) and its parts sent at once straight from
-     * the frame. Larger content is streamed (read twice: once to hash it for the key, once to compress and send).
+     * compressed only when that pays ({@link ObjectFrame#encodeAdaptive}) and sent in one PUT. Larger content is
+     * streamed (read twice: once to hash it for the key, once to compress and send, in parts).
      */
     static final int WHOLE = 16 << 20;
     /** At most this many objects larger than {@link #SMALL} are handled at once (memory: a frame or a part buffer each). */
@@ -173,10 +173,7 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
-    /**
-     * Read once: hashed, framed (compressed when that pays) and its parts sent at once from the frame, unless the
-     * server holds the blob already.
-     */
+    /** Read once: hashed, framed (compressed when that pays) and sent in one PUT, unless the server holds it already. */
     private Manifest.Entry uploadWhole(long id, Content content, Map<String, String> labels) {
         byte[] bytes = readAll(content);
         ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
@@ -191,10 +188,14 @@ public final class Uploader implements AutoCloseable {
             if (already) {
                 stored = there.get();
             } else {
-                ObjectFrame.Built frame = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
-                PartSink sink = new PartSink(key);
-                sink.sendWhole(frame.buffer(), frame.length());
-                stored = sink.finish();
+                ObjectFrame.Built built = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
+                byte[] frame = built.length() == built.buffer().length ? built.buffer()
+                        : java.util.Arrays.copyOf(built.buffer(), built.length());
+                // one PUT whatever its size: two requests per object (HEAD, PUT) instead of six (HEAD, a listing of
+                // pending uploads, create, parts, complete); what a multipart upload saves on a retry is small here
+                join(retrier.run(() -> store.put(key, frame)));
+                progress.sent(frame.length);
+                stored = frame.length;
             }
             progress.finished(id, content.length(), already);
             return new Manifest.Entry(key, hash, content.length(), stored, labels);
@@ -295,25 +296,6 @@ public final class Uploader implements AutoCloseable {
                 filled += n;
                 off += n;
                 len -= n;
-            }
-        }
-
-        /**
-         * A frame held whole: one PUT when it fits a part, else its parts (each {@code partSize}, a remainder under
-         * 1 MiB joining the last one rather than costing a request of its own) all on their way at once, as part
-         * permits allow, straight from {@code frame}. Then {@link #finish}.
-         */
-        void sendWhole(byte[] frame, int length) {
-            int part = settings.partSize();
-            if (length <= part) {
-                buffer = length == frame.length ? frame : java.util.Arrays.copyOf(frame, length);
-                filled = length;
-                return;
-            }
-            for (int at = 0; at < length; ) {
-                int len = length - at - part < (1 << 20) ? length - at : part;
-                sendPart(frame, at, len);
-                at += len;
             }
         }
 

@@ -16,10 +16,11 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -77,13 +78,14 @@ class TransferTest {
 
     @Test
     void anInterruptedMultipartUploadIsResumedSendingOnlyTheMissingParts(@TempDir Path tmp) throws Exception {
-        byte[] content = random(16 << 20, 11);
+        byte[] content = random(17 << 20, 11); // above Uploader.WHOLE: streamed, in parts
         Path file = tmp.resolve("content");
         Files.write(file, content);
         ContentHash hash = ContentHash.ofContent(content);
         String key = ObjectNames.blob(hash);
-        ObjectFrame.Built frame = ObjectFrame.encodeAdaptive(content, 0, content.length, hash, SMALL_PARTS.level());
-        byte[] stored = Arrays.copyOf(frame.buffer(), frame.length());
+        ByteArrayOutputStream frame = new ByteArrayOutputStream();
+        ObjectFrame.encode(new ByteArrayInputStream(content), content.length, hash, frame, SMALL_PARTS.level());
+        byte[] stored = frame.toByteArray();
         try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/resume");
              Uploader up = new Uploader(store, SMALL_PARTS)) {
             // a daemon died after sending two parts of this blob
@@ -93,7 +95,7 @@ class TransferTest {
 
             Manifest.Entry e = await(up.upload(Content.ofFile(file, 0, content.length), Map.of()));
             assertEquals(stored.length, e.storedLength());
-            assertEquals(stored.length - 2L * PART, up.progress().snapshot().sentBytes(), "only parts 3 and 4 went up");
+            assertEquals(stored.length - 2L * PART, up.progress().snapshot().sentBytes(), "only parts 3 to 5 went up");
             assertArrayEquals(stored, await(store.get(key)).orElseThrow().bytes());
         }
     }
@@ -257,6 +259,39 @@ class TransferTest {
             assertTrue(offsets.size() > 4, "some range was asked again: " + offsets);
         } finally {
             s3.startAgain();
+        }
+    }
+
+    @Test
+    void blobsAreDownloadedIntoTheirPlacesOfOneFileAtOnceAndACorruptOneFails(@TempDir Path tmp) throws Exception {
+        byte[] a = random(6 << 20, 21); // above a range: read in two
+        byte[] b = "the second piece".getBytes();
+        try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/into");
+             Uploader up = new Uploader(store, SMALL_PARTS); Downloader down = new Downloader(store, SMALL_PARTS)) {
+            Manifest.Entry ea = await(up.upload(Content.of(a), Map.of()));
+            Manifest.Entry eb = await(up.upload(Content.of(b), Map.of()));
+            Path file = tmp.resolve("joined");
+            try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                CompletableFuture<Long> second = down.downloadInto(eb.key(), eb.hash(), eb.contentLength(), ch, a.length);
+                CompletableFuture<Long> first = down.downloadInto(ea.key(), ea.hash(), ea.contentLength(), ch, 0);
+                assertEquals(a.length, await(first));
+                assertEquals(b.length, await(second));
+            }
+            byte[] joined = Files.readAllBytes(file);
+            assertArrayEquals(a, java.util.Arrays.copyOf(joined, a.length));
+            assertArrayEquals(b, java.util.Arrays.copyOfRange(joined, a.length, joined.length));
+
+            Path onDisk = s3.objectFile("bucket", "into/" + ea.key());
+            byte[] raw = Files.readAllBytes(onDisk);
+            raw[raw.length / 2] ^= 0x10;
+            Files.write(onDisk, raw);
+            try (var ch = java.nio.channels.FileChannel.open(tmp.resolve("other"), java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                CorruptObjectException x = assertThrows(CorruptObjectException.class,
+                        () -> await(down.downloadInto(ea.key(), ea.hash(), ea.contentLength(), ch, 0)));
+                assertTrue(x.getMessage().startsWith(ea.key() + " is corrupt: "), x.getMessage());
+            }
         }
     }
 
