@@ -53,8 +53,7 @@ public final class Downloader implements AutoCloseable {
 
     /** The verified content of {@code key}; {@code expected} is the hash a manifest or the key names (may be null). */
     public CompletableFuture<byte[]> get(String key, ContentHash expected, long contentLength) {
-        long id = progress.started(contentLength);
-        CompletableFuture<byte[]> f = CompletableFuture.supplyAsync(() -> {
+        return tracked(contentLength, () -> {
             byte[] stored = Futures.join(retrier.run(() -> store.get(key))).orElseThrow(() ->
                     new ObjectStoreException(ObjectStoreException.Kind.CORRUPT, key + " is missing from " + store.describe()))
                     .bytes();
@@ -64,15 +63,8 @@ public final class Downloader implements AutoCloseable {
                 throw new CorruptObjectException(key, "its content is " + content.length + " bytes, its manifest entry says "
                         + contentLength);
             }
-            progress.finished(id, contentLength, false);
             return content;
-        }, workers);
-        f.whenComplete((v, e) -> {
-            if (e != null) {
-                progress.abandoned(id, contentLength);
-            }
         });
-        return f;
     }
 
     /**
@@ -94,8 +86,7 @@ public final class Downloader implements AutoCloseable {
      */
     public CompletableFuture<Path> downloadTo(String key, ContentHash expected, long contentLength, Path target,
                                               boolean durable) {
-        long id = progress.started(contentLength);
-        CompletableFuture<Path> f = CompletableFuture.supplyAsync(() -> {
+        return tracked(contentLength, () -> {
             Path tmp = target.resolveSibling(target.getFileName() + ".part");
             try {
                 try (RangeStream in = new RangeStream(store, retrier, progress, key, partSize, RANGES_AHEAD);
@@ -123,15 +114,8 @@ public final class Downloader implements AutoCloseable {
                 deleteQuietly(tmp);
                 throw e;
             }
-            progress.finished(id, contentLength, false);
             return target;
-        }, workers);
-        f.whenComplete((v, e) -> {
-            if (e != null) {
-                progress.abandoned(id, contentLength);
-            }
         });
-        return f;
     }
 
     /**
@@ -142,8 +126,7 @@ public final class Downloader implements AutoCloseable {
      */
     public CompletableFuture<Long> downloadInto(String key, ContentHash expected, long contentLength, FileChannel target,
                                                 long position) {
-        long id = progress.started(contentLength);
-        CompletableFuture<Long> f = CompletableFuture.supplyAsync(() -> {
+        return tracked(contentLength, () -> {
             try (RangeStream in = new RangeStream(store, retrier, progress, key, partSize, RANGES_AHEAD)) {
                 OutputStream out = new BufferedOutputStream(new PositionalOutput(target, position), 1 << 20);
                 ObjectFrame.Header h = ObjectFrame.decode(key, in, out, expected);
@@ -155,8 +138,17 @@ public final class Downloader implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            progress.finished(id, contentLength, false);
             return contentLength;
+        });
+    }
+
+    /** Runs {@code download} on a worker, counted in the progress as an object of {@code contentLength} bytes. */
+    private <T> CompletableFuture<T> tracked(long contentLength, java.util.function.Supplier<T> download) {
+        long id = progress.started(contentLength);
+        CompletableFuture<T> f = CompletableFuture.supplyAsync(() -> {
+            T done = download.get();
+            progress.finished(id, contentLength, false);
+            return done;
         }, workers);
         f.whenComplete((v, e) -> {
             if (e != null) {

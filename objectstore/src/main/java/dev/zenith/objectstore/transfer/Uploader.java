@@ -123,7 +123,7 @@ public final class Uploader implements AutoCloseable {
 
     private Manifest.Entry uploadNow(long id, Content content, Map<String, String> labels) {
         if (content.length() <= SMALL) {
-            return uploadSmall(id, content, labels);
+            return uploadWhole(id, content, labels);
         }
         largePermits.acquireUninterruptibly();
         try {
@@ -133,8 +133,12 @@ public final class Uploader implements AutoCloseable {
         }
     }
 
-    /** Read once: hashed and compressed from memory, one PUT unless the server holds the blob already. */
-    private Manifest.Entry uploadSmall(long id, Content content, Map<String, String> labels) {
+    /**
+     * Read once: hashed, framed in memory (compressed when that pays) and sent in one PUT whatever its size, unless the
+     * server holds the blob already: two requests per object (HEAD, PUT) instead of six (HEAD, a listing of pending
+     * uploads, create, parts, complete); what a multipart upload would save on a retry is small at these sizes.
+     */
+    private Manifest.Entry uploadWhole(long id, Content content, Map<String, String> labels) {
         byte[] bytes = readAll(content);
         ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
         String key = ObjectNames.blob(hash);
@@ -170,40 +174,6 @@ public final class Uploader implements AutoCloseable {
             return content.readAll();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    /** Read once: hashed, framed (compressed when that pays) and sent in one PUT, unless the server holds it already. */
-    private Manifest.Entry uploadWhole(long id, Content content, Map<String, String> labels) {
-        byte[] bytes = readAll(content);
-        ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
-        String key = ObjectNames.blob(hash);
-        if (pins != null) {
-            pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
-        }
-        try {
-            Optional<Long> there = stored(key);
-            long stored;
-            boolean already = there.isPresent();
-            if (already) {
-                stored = there.get();
-            } else {
-                ObjectFrame.Built built = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
-                byte[] frame = built.length() == built.buffer().length ? built.buffer()
-                        : java.util.Arrays.copyOf(built.buffer(), built.length());
-                // one PUT whatever its size: two requests per object (HEAD, PUT) instead of six (HEAD, a listing of
-                // pending uploads, create, parts, complete); what a multipart upload saves on a retry is small here
-                join(retrier.run(() -> store.put(key, frame)));
-                progress.sent(frame.length);
-                stored = frame.length;
-            }
-            progress.finished(id, content.length(), already);
-            return new Manifest.Entry(key, hash, content.length(), stored, labels);
-        } catch (RuntimeException e) {
-            if (pins != null) {
-                pins.release(key);
-            }
-            throw e;
         }
     }
 

@@ -41,30 +41,29 @@ final class Restore {
 
     /**
      * Downloads the current base as {@code dir/data.mdb} ({@code dir} empty or missing): {@link #PIECES_AHEAD}
-     * pieces at once, each verified as it arrives and appended in order; the joined file is synced once (a
-     * piece is not: a restore cut short is thrown away whole and started again).
+     * pieces at once, each verified as it arrives and written straight to its place in the file (no piece files
+     * copied in afterwards: that wrote and read the whole store once more); the file is synced once and renamed into
+     * place only when every piece arrived whole (a restore cut short is thrown away whole and started again).
      */
     static void base(ManifestView view, RemoteHome home, Path dir) throws IOException {
         Files.createDirectories(dir);
         Path data = dir.resolve("data.mdb");
         Path partial = dir.resolve("data.mdb.restoring");
         List<Manifest.Entry> pieces = RemoteNames.currentBase(view);
-        List<CompletableFuture<Path>> downloads = new ArrayList<>();
+        List<CompletableFuture<Long>> downloads = new ArrayList<>();
         try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
+            long at = 0;
             for (int i = 0; i < pieces.size(); i++) {
-                while (downloads.size() < pieces.size() && downloads.size() < i + PIECES_AHEAD) {
-                    Manifest.Entry e = pieces.get(downloads.size());
-                    downloads.add(home.downloader.downloadTo(e.key(), e.hash(), e.contentLength(),
-                            dir.resolve("piece-" + downloads.size()), false));
+                if (i >= PIECES_AHEAD) {
+                    Await.result(downloads.get(i - PIECES_AHEAD), BaseUpload.UPLOAD_WAIT_SECONDS);
                 }
-                Path piece = Await.result(downloads.get(i), BaseUpload.UPLOAD_WAIT_SECONDS);
-                try (FileChannel in = FileChannel.open(piece, StandardOpenOption.READ)) {
-                    for (long at = 0, size = in.size(); at < size; ) {
-                        at += in.transferTo(at, size - at, out);
-                    }
-                }
-                Files.delete(piece);
+                Manifest.Entry e = pieces.get(i);
+                downloads.add(home.downloader.downloadInto(e.key(), e.hash(), e.contentLength(), out, at));
+                at += e.contentLength();
+            }
+            for (CompletableFuture<Long> d : downloads) {
+                Await.result(d, BaseUpload.UPLOAD_WAIT_SECONDS);
             }
             out.force(true);
         } catch (IOException | RuntimeException e) {

@@ -54,6 +54,8 @@ final class StorageOffload implements AutoCloseable {
     /** What a timeline or document was created or dropped changes: such a change goes up at the next round. */
     private volatile byte[] uploadedShape = new byte[0];
     private volatile long lastBaseNanos;
+    /** How long the last base took (its copy of the store, hashing, uploads): the next waits 10 times that. */
+    private volatile long lastBaseTookNanos;
     private volatile long lastGcNanos;
     private volatile boolean baseWanted;
     private volatile long evictedWalBytes;
@@ -177,19 +179,27 @@ final class StorageOffload implements AutoCloseable {
             byte[] now = fingerprint();
             byte[] shape = shape();
             boolean changed = !Arrays.equals(now, uploadedFingerprint);
-            boolean due = System.nanoTime() - lastBaseNanos >= settings.baseInterval().toNanos();
+            boolean due = System.nanoTime() - lastBaseNanos >= baseSpacingNanos();
             // a new (or dropped) timeline, pg or snapshot goes up at once: a kill -9 must not lose a branch
             // whose commits S3 would otherwise hold only after base_interval
             boolean reshaped = !Arrays.equals(shape, uploadedShape);
             if (baseWanted || (changed && (due || reshaped))) {
+                long started = System.nanoTime();
                 BaseUpload.Result base = BaseUpload.run(store, home, scratch, settings.bounded());
                 uploadedFingerprint = now;
                 uploadedShape = shape;
                 lastBaseNanos = System.nanoTime();
+                lastBaseTookNanos = lastBaseNanos - started;
                 baseWanted = false;
                 lastBase = base.baseId();
                 base.walEnds().forEach(remoteEnds::put);
-                LOG.fine("storage '" + name + "': base " + base.baseId() + " (" + base.bytes() + " bytes) is in " + home.remote);
+                String took = "storage '" + name + "': base " + base.baseId() + " (" + base.bytes() + " bytes) is in "
+                        + home.remote + " after " + lastBaseTookNanos / 1_000_000 + " ms";
+                if (lastBaseTookNanos > 1_000_000_000L) { // slow enough to space the next ones out: say so
+                    LOG.info(took + "; the next base for changes other than WAL waits " + baseSpacingNanos() / 1_000_000 + " ms");
+                } else {
+                    LOG.fine(took);
+                }
             }
             if (settings.bounded()) {
                 evictedWalBytes += CacheBound.evictIfAbove(store, home, remoteEnds, settings.cacheBytes(), settings.pieceBytes());
@@ -208,6 +218,24 @@ final class StorageOffload implements AutoCloseable {
             }
         }
     }
+
+    /**
+     * The least time between bases taken for changed page versions and documents: {@code base_interval}, or ten
+     * times what the last base took when that is longer. A base copies the whole store and reads it back to hash its
+     * pieces; under a steady write load (every checkpoint materializes page versions) taking one every base_interval
+     * kept the disk and a core busy beside the pgs' commits. WAL is not held back by this (it goes up every round),
+     * nor a new timeline, pg or snapshot (reshaped), nor a clean stop's sync: only how often the rest is re-based.
+     */
+    private long baseSpacingNanos() {
+        return baseSpacingNanos(settings.baseInterval(), lastBaseTookNanos);
+    }
+
+    static long baseSpacingNanos(Duration baseInterval, long lastBaseTookNanos) {
+        return Math.max(baseInterval.toNanos(), BASE_DUTY * lastBaseTookNanos);
+    }
+
+    /** A base may take at most about 1/BASE_DUTY of the time while the store keeps changing. */
+    static final int BASE_DUTY = 10;
 
     /** What the prefix no longer lists (earlier bases, WAL a base holds) is deleted, after the grace, every gc interval. */
     private void collectGarbageIfDue() {
