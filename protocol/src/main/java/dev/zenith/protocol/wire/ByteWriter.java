@@ -100,6 +100,20 @@ public final class ByteWriter {
         return len;
     }
 
+    /** What is written so far, handed over without a copy: {@code sink} must not keep the array. */
+    public void copyTo(Sink sink) {
+        if (lengthAt >= 0) {
+            throw new IllegalStateException("message not finished");
+        }
+        sink.write(buf, 0, len);
+    }
+
+    /** Takes bytes from an array it does not keep. */
+    @FunctionalInterface
+    public interface Sink {
+        void write(byte[] b, int off, int n);
+    }
+
     public byte[] toByteArray() {
         if (lengthAt >= 0) {
             throw new IllegalStateException("message not finished");

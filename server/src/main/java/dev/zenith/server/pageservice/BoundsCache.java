@@ -24,8 +24,8 @@ final class BoundsCache {
     private record Key(Store store, TimelineId timeline) {
     }
 
-    /** The bounds last read, and the WAL event count they were read at. */
-    private static final class Entry {
+    /** The bounds last read, and the WAL event count they were read at; a stream's target holds its timeline's. */
+    static final class Entry {
         volatile long walEvents;
         volatile Cached cached;
     }
@@ -52,8 +52,13 @@ final class BoundsCache {
         return of(t, true);
     }
 
+    /** The entry of a timeline, for a stream's {@link PageTarget} (so a request does not look it up). */
+    Entry entry(Store store, TimelineId timeline) {
+        return entries.computeIfAbsent(new Key(store, timeline), k -> follow(k.timeline()));
+    }
+
     private TimelineBounds of(PageTarget t, boolean fresh) {
-        Entry e = entries.computeIfAbsent(new Key(t.store(), t.timeline()), k -> follow(k.timeline()));
+        Entry e = t.bounds();
         Cached c = e.cached;
         long events = e.walEvents;
         if (fresh || c == null || c.walEvents() != events || System.nanoTime() - c.readAt() > MAX_AGE_NANOS) {

@@ -9,7 +9,6 @@ import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.wal.Lsn;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -305,7 +304,11 @@ final class PageConnection {
 
     private void write() {
         if (!closed && session.hasOutbound()) {
-            channel.writeAndFlush(Unpooled.wrappedBuffer(session.drainOutbound()), channel.voidPromise());
+            // One copy, into a pooled direct buffer the socket writes from (a heap buffer is copied into one anyway).
+            // Written once drained: a write may call pump() again at once (writability), which answers into the session.
+            ByteBuf[] out = new ByteBuf[1];
+            session.drainOutbound((b, off, n) -> out[0] = channel.alloc().directBuffer(n).writeBytes(b, off, n));
+            channel.writeAndFlush(out[0], channel.voidPromise());
         }
     }
 

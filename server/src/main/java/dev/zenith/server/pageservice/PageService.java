@@ -33,6 +33,7 @@ public final class PageService {
     private final Vertx vertx;
     private final ZenithConfig.PageServiceSettings settings;
     private final StorageRegistry storages;
+    private final BoundsCache bounds;
     private final RequestAnswers answers;
     private final PageIoLoops ioLoops;
     /** Weak on the store: a detached storage's source goes with it. */
@@ -48,6 +49,7 @@ public final class PageService {
         this.settings = settings;
         this.storages = storages;
         BoundsCache bounds = new BoundsCache(vertx, writers);
+        this.bounds = bounds;
         this.answers = new RequestAnswers(bounds);
         this.ioLoops = new PageIoLoops(vertx, settings.workers());
         storages.onDetach(s -> {
@@ -80,7 +82,8 @@ public final class PageService {
             throw new UnknownTargetException("timeline " + command.timelineId() + " not found in tenant " + command.tenantId()
                     + " (storage '" + s.name() + "')");
         }
-        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), sourceOf));
+        return new PageTarget(s.name(), s.store(), timeline, sources.computeIfAbsent(s.store(), sourceOf),
+                bounds.entry(s.store(), timeline));
     }
 
     /** A pagestream command naming a tenant or timeline we do not have. */
