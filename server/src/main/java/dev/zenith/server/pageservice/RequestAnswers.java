@@ -71,11 +71,15 @@ final class RequestAnswers {
                 return whenDone(request, t.source().slruSegmentLater(t.timeline(), SlruKind.of(s.kind()), s.segmentNumber(), at),
                         segment -> new SlruSegmentResponse(s, segment));
             }
-            if (needsFreeSpaceMaps(request)) { // their lengths may take a redo run: not on this thread
-                CompletableFuture<Void> ready = t.source().freeSpaceMapsReady(t.timeline(), at);
-                if (!ready.isDone()) {
-                    return whenDone(request, ready.thenApply(v -> read(t, request, at)), r -> r);
-                }
+            // An index catching up with the WAL writes LMDB, and free-space map lengths may take a redo run:
+            // neither on this thread. Both done (the common case), the sizes are read here.
+            CompletableFuture<Void> ready = t.source().sizesReady(t.timeline(), at);
+            if (needsFreeSpaceMaps(request)) {
+                ready = ready.isDone() ? t.source().freeSpaceMapsReady(t.timeline(), at)
+                        : ready.thenCompose(v -> t.source().freeSpaceMapsReady(t.timeline(), at));
+            }
+            if (!ready.isDone()) {
+                return whenDone(request, ready.thenApply(v -> read(t, request, at)), r -> r);
             }
             return new Answered(read(t, request, at));
         } catch (CompletionException e) {

@@ -3,6 +3,7 @@ package dev.zenith.server.redo;
 import dev.zenith.storage.index.IndexNotReadyException;
 import dev.zenith.storage.page.ImagePageSource;
 import dev.zenith.storage.page.PageSource;
+import dev.zenith.storage.page.PageStore;
 import dev.zenith.storage.page.PageUnavailableException;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.page.PageWrite;
@@ -23,7 +24,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.OptionalLong;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -358,20 +358,50 @@ public final class RedoPageSource implements PageSource {
 
     /**
      * A stored version, read on the caller's thread, when one is exact (inside an image's window, or
-     * no change redo applies between the version and the LSN: one seek in the page index); otherwise
-     * the future of a redo run on the run executor, so the caller's thread is not held while
-     * PostgreSQL replays.
+     * no change redo applies between the version and the LSN by the page index: one read transaction);
+     * otherwise the future of a redo run on the run executor, so the caller's thread is not held while
+     * PostgreSQL replays. When the page index lags behind the LSN, catching it up (LMDB writes) and the
+     * rest run on the run executor too: the caller is a page I/O thread serving other connections.
      */
     @Override
     public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
         if (images.covers(timeline, lsn)) {
             return CompletableFuture.completedFuture(images.page(timeline, rel, block, lsn));
         }
-        if (beyondTheEnd(timeline, rel, block, lsn)) {
-            return CompletableFuture.completedFuture(new byte[WalGeometry.BLCKSZ]);
+        if (!redo.store().index().covers(timeline, lsn)) {
+            return CompletableFuture.runAsync(() -> redo.store().index().indexer().catchUp(timeline, lsn), runs)
+                    .thenCompose(v -> fromVersions(timeline, rel, block, lsn));
         }
-        Optional<PageVersion> v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(lsn));
-        if (exactByIndex(timeline, rel, block, v, lsn)) {
+        return fromVersions(timeline, rel, block, lsn);
+    }
+
+    /**
+     * Outside an image's window the page index says whether the fork exists and how long it is (as Neon's
+     * get_rel_page_at_lsn): a main or init fork that does not exist is an error, a block at or beyond the
+     * end (or of an absent visibility map, which PostgreSQL asks about before it creates one) is zeros.
+     * Free-space maps are not in the index: their pages are redo's. Then the newest stored version at or
+     * below the LSN (none: the block was all zeros) when the index shows it exact there; else by redo.
+     */
+    private CompletableFuture<byte[]> fromVersions(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        PageStore.VersionAt read;
+        try {
+            read = redo.store().pages().versionAt(redo.store().index(), timeline, rel, block, lsn,
+                    IntervalChanges.versionKey(lsn));
+        } catch (IndexNotReadyException e) {
+            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
+                    "not materialized at " + lsn + " yet: " + e.getMessage());
+        }
+        if (read.nblocks() != null) {
+            if (read.nblocks().isEmpty() && rel.fork() != ForkNumber.VISIBILITY_MAP) {
+                throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
+                        "relation " + rel.path() + " does not exist at " + lsn);
+            }
+            if (read.nblocks().isEmpty() || Integer.toUnsignedLong(block) >= read.nblocks().getAsLong()) {
+                return CompletableFuture.completedFuture(new byte[WalGeometry.BLCKSZ]);
+            }
+        }
+        Optional<PageVersion> v = Optional.ofNullable(read.version());
+        if (read.exact()) {
             return CompletableFuture.completedFuture(v.map(PageVersion::page).orElseGet(() -> new byte[WalGeometry.BLCKSZ]));
         }
         StoreRedo.Base state = redo.stateAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
@@ -390,43 +420,6 @@ public final class RedoPageSource implements PageSource {
             return CompletableFuture.completedFuture(v.get().page());
         }
         return byRedo(timeline, b, target);
-    }
-
-    /**
-     * Whether the newest stored version at or below the LSN (none: the block was all zeros) is the block
-     * there by the page index: no change redo applies after it. The index lags the WAL by a second or so;
-     * a question beyond it is answered from the packed changes (conservatively).
-     */
-    private boolean exactByIndex(TimelineId timeline, RelTag rel, int block, Optional<PageVersion> v, Lsn lsn) {
-        try {
-            return redo.store().index().exactAt(timeline, rel, block, v.map(PageVersion::lsn).orElse(Lsn.INVALID), lsn);
-        } catch (IndexNotReadyException e) {
-            return false; // the decoded WAL decides
-        }
-    }
-
-    /**
-     * Outside an image's window the page index says whether the fork exists and how long it is (as Neon's
-     * get_rel_page_at_lsn): a main or init fork that does not exist is an error, a block at or beyond the
-     * end (or of an absent visibility map, which PostgreSQL asks about before it creates one) is zeros.
-     * Free-space maps are not in the index: their pages are redo's.
-     */
-    private boolean beyondTheEnd(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
-        if (!RelationSizes.tracks(rel.fork())) {
-            return false;
-        }
-        OptionalLong n;
-        try {
-            n = redo.store().index().nblocks(timeline, rel, lsn);
-        } catch (IndexNotReadyException e) {
-            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_MATERIALIZED,
-                    "not materialized at " + lsn + " yet: " + e.getMessage());
-        }
-        if (n.isEmpty() && rel.fork() != ForkNumber.VISIBILITY_MAP) {
-            throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
-                    "relation " + rel.path() + " does not exist at " + lsn);
-        }
-        return n.isEmpty() || Integer.toUnsignedLong(block) >= n.getAsLong();
     }
 
     private CompletableFuture<byte[]> byRedo(TimelineId timeline, BlockRef b, Lsn target) {

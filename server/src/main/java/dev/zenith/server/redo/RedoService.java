@@ -68,7 +68,7 @@ public final class RedoService implements AutoCloseable {
 
     /** What the page service answers from for this store. */
     public PageSource pageSource(Store store) {
-        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s), getPageRuns)));
+        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s), getPageRuns), getPageRuns));
     }
 
     /** Queues background materialization of the timeline up to its newest anchor (no-op if already queued). */

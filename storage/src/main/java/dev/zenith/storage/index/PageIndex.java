@@ -96,26 +96,35 @@ public final class PageIndex {
             indexer.catchUp(id, upTo); // map bits cleared without a block reference are only in the index
         }
         // once per GetPage that is not in an image's window: a reused read transaction
-        return tables.reading(txn -> {
-            try (TableCursor c = tables.blockChanges().openCursor(txn)) {
-                Lsn indexed = indexedEnd(txn, id, upTo);
-                for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
-                    Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
-                    if (!aligned(after).isBefore(bound)) {
-                        continue;
-                    }
-                    byte[] prefix = Keys.page(step.timeline(), rel, block, Lsn.INVALID);
-                    for (boolean ok = c.get(Keys.page(step.timeline(), rel, block, aligned(after).plus(1)), GetOp.MDB_SET_RANGE);
-                         ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
-                                 && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(bound); ok = c.next()) {
-                        if (counts(c.val())) {
-                            return true;
-                        }
+        return tables.reading(txn -> changedIn(txn, id, rel, block, after, upTo));
+    }
+
+    /**
+     * {@link #changedIn(TimelineId, RelTag, int, Lsn, Lsn)} in the caller's read transaction, without catching
+     * the index up first (a caller asking about a visibility-map block has it catch up to {@code upTo} before).
+     */
+    public boolean changedIn(Txn<byte[]> txn, TimelineId id, RelTag rel, int block, Lsn after, Lsn upTo) {
+        if (!after.isBefore(upTo)) {
+            return false;
+        }
+        try (TableCursor c = tables.blockChanges().openCursor(txn)) {
+            Lsn indexed = indexedEnd(txn, id, upTo);
+            for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
+                Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
+                if (!aligned(after).isBefore(bound)) {
+                    continue;
+                }
+                byte[] prefix = Keys.page(step.timeline(), rel, block, Lsn.INVALID);
+                for (boolean ok = c.get(Keys.page(step.timeline(), rel, block, aligned(after).plus(1)), GetOp.MDB_SET_RANGE);
+                     ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
+                             && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(bound); ok = c.next()) {
+                    if (counts(c.val())) {
+                        return true;
                     }
                 }
-                return indexed.isBefore(upTo) && changedAbove(txn, id, rel, block, Lsn.max(after, indexed), upTo);
             }
-        });
+            return indexed.isBefore(upTo) && changedAbove(txn, id, rel, block, Lsn.max(after, indexed), upTo);
+        }
     }
 
     /** The last record redo applies that changed the block, at or before {@code atOrBefore} (its aligned end). */
@@ -228,18 +237,26 @@ public final class PageIndex {
     public OptionalLong nblocks(TimelineId id, RelTag rel, Lsn at) {
         indexer.catchUp(id, at);
         // once per GetPage that is not in an image's window: a reused read transaction
-        return tables.reading(txn -> {
-            try (TableCursor c = tables.relSizes().openCursor(txn)) {
-                requireCovered(txn, id, at);
-                for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
-                    byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
-                    if (hit != null) {
-                        return IndexValues.forkSizeOf(hit[1]);
-                    }
+        return tables.reading(txn -> nblocks(txn, id, rel, at));
+    }
+
+    /** {@link #nblocks(TimelineId, RelTag, Lsn)} in the caller's read transaction, where the index is caught up to {@code at}. */
+    public OptionalLong nblocks(Txn<byte[]> txn, TimelineId id, RelTag rel, Lsn at) {
+        try (TableCursor c = tables.relSizes().openCursor(txn)) {
+            requireCovered(txn, id, at);
+            for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
+                byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
+                if (hit != null) {
+                    return IndexValues.forkSizeOf(hit[1]);
                 }
-                return GONE;
             }
-        });
+            return GONE;
+        }
+    }
+
+    /** Whether the index answers sizes at {@code at} without catching up (cheap: the common case of every question). */
+    public boolean covers(TimelineId id, Lsn at) {
+        return indexer.indexedAt(id, at);
     }
 
     public boolean exists(TimelineId id, RelTag rel, Lsn at) {

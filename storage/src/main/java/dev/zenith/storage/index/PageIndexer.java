@@ -116,9 +116,24 @@ public final class PageIndexer {
 
     /** Indexes until the index answers at {@code at} on the timeline, or its stored records run out. */
     public void catchUp(TimelineId id, Lsn at) {
-        // The common case (indexed far enough) cheaply: once per page-service question, in a reused transaction.
         Timeline[] owner = new Timeline[1];
-        boolean indexed = tables.reading(txn -> {
+        if (indexedAt(id, at, owner)) {
+            return;
+        }
+        Timeline t = owner[0];
+        synchronized (this) {
+            catchUpFrom(t, at);
+        }
+    }
+
+    /** Whether the index is written far enough to answer at {@code at}: no {@link #catchUp} needed. */
+    public boolean indexedAt(TimelineId id, Lsn at) {
+        return indexedAt(id, at, new Timeline[1]);
+    }
+
+    private boolean indexedAt(TimelineId id, Lsn at, Timeline[] owner) {
+        // The common case (indexed far enough) cheaply: once per page-service question, in a reused transaction.
+        return tables.reading(txn -> {
             Timeline t = timelines.require(txn, id);
             while (t.parent() != null && !at.isAfter(t.branchLsn())) {
                 t = timelines.require(txn, t.parent());
@@ -127,13 +142,6 @@ public final class PageIndexer {
             IndexWatermark w = PageIndex.watermark(tables, txn, t.id());
             return w != null && !PageIndex.aligned(at).isAfter(PageIndex.aligned(w.upTo()));
         });
-        if (indexed) {
-            return;
-        }
-        Timeline t = owner[0];
-        synchronized (this) {
-            catchUpFrom(t, at);
-        }
     }
 
     private void catchUpFrom(Timeline t, Lsn at) {

@@ -51,6 +51,21 @@ public final class ImagePageSource implements PageSource {
     /** Per timeline, the window a read used last: page-service workers ask it at once, without a lock. */
     private final Map<TimelineId, Window> lastUsed = new ConcurrentHashMap<>();
 
+    /**
+     * Per timeline, LSNs (after, upTo] found in no image's window: the newest image at or below upTo ends its
+     * window at {@code after}. Trusted for a second, as an image stored later below upTo (a pull) would end it;
+     * {@link #covers} only chooses the quicker of two exact ways, so a stale answer costs time, not exactness.
+     */
+    private record Gap(Lsn after, Lsn upTo, long foundAt) {
+        private static final long TRUSTED_NANOS = 1_000_000_000L;
+
+        boolean holds(Lsn lsn) {
+            return lsn.isAfter(after) && !lsn.isAfter(upTo) && System.nanoTime() - foundAt < TRUSTED_NANOS;
+        }
+    }
+
+    private final Map<TimelineId, Gap> gaps = new ConcurrentHashMap<>();
+
     public ImagePageSource(PageStore pages, ImageStore images, WalLog wal) {
         this.pages = pages;
         this.images = images;
@@ -139,8 +154,13 @@ public final class ImagePageSource implements PageSource {
         if (known != null) {
             return true;
         }
+        Gap gap = gaps.get(timeline);
+        if (gap != null && gap.holds(lsn)) {
+            return false; // a historical read: no store read to learn that again
+        }
         Window w = newestAtOrBefore(timeline, lsn);
         if (w == null || !w.covers(lsn)) {
+            gaps.put(timeline, new Gap(w == null ? Lsn.INVALID : w.end(), lsn, System.nanoTime()));
             return false;
         }
         lastUsed.put(timeline, w);

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
 /**
@@ -30,9 +31,27 @@ public final class IndexedPageSource implements PageSource {
     /** Pages, SLRU segments, free-space maps, and what an image's window answers: the page versions' source. */
     private final PageSource images;
 
-    public IndexedPageSource(PageIndex index, PageSource images) {
+    /** Where the index catches up when a question is beyond it (LMDB writes: not the asking page I/O thread). */
+    private final Executor catchUps;
+
+    public IndexedPageSource(PageIndex index, PageSource images, Executor catchUps) {
         this.index = index;
         this.images = images;
+        this.catchUps = catchUps;
+    }
+
+    /** One whose index catches up on the asking thread. */
+    public IndexedPageSource(PageIndex index, PageSource images) {
+        this(index, images, Runnable::run);
+    }
+
+    @Override
+    public CompletableFuture<Void> sizesReady(TimelineId timeline, Lsn lsn) {
+        if (index.covers(timeline, lsn)) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return CompletableFuture.runAsync(() -> index.indexer().catchUp(timeline, lsn), catchUps)
+                .thenCompose(v -> images.sizesReady(timeline, lsn));
     }
 
     @Override

@@ -57,6 +57,15 @@ public interface PageSource {
         return CompletableFuture.completedFuture(null);
     }
 
+    /**
+     * Completes once sizes and existence at the LSN ({@link #exists}, {@link #nblocks}, {@link #dbSize}) are
+     * answered from what is stored, without writing the store first (a page index catching up with the WAL):
+     * at once in the common case, else when that work, done on the source's own threads, is done.
+     */
+    default CompletableFuture<Void> sizesReady(TimelineId timeline, Lsn lsn) {
+        return CompletableFuture.completedFuture(null);
+    }
+
     /** The whole segment file, a multiple of 8 KiB. */
     byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn);
 

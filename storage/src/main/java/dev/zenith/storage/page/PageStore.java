@@ -2,18 +2,22 @@ package dev.zenith.storage.page;
 
 import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.index.IndexNotReadyException;
+import dev.zenith.storage.index.PageIndex;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.change.RelationSizes;
 import dev.zenith.wal.segment.WalGeometry;
 import org.lmdbjava.Txn;
 
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 
 /**
@@ -39,6 +43,39 @@ public final class PageStore {
                         : Optional.of(new PageVersion(f.step().timeline(), f.lsn(), f.page()));
             }
         });
+    }
+
+    /**
+     * What a GetPage outside an image's window reads, in one read transaction (each its own cost about as much as
+     * the page): the fork's size by the page index when it tracks the fork ({@code nblocks}; empty: the fork
+     * does not exist), the newest stored version at or below {@code versionKey} (null: none), and whether the
+     * index shows no change redo applies between that version and {@code at} ({@code exact}; false when the
+     * index cannot tell). The index must be caught up to {@code at} ({@link PageIndex#covers}); sizes it cannot
+     * answer are an {@link dev.zenith.storage.index.IndexNotReadyException}.
+     */
+    public VersionAt versionAt(PageIndex index, TimelineId id, RelTag rel, int block, Lsn at, Lsn versionKey) {
+        return tables.reading(txn -> {
+            OptionalLong nblocks = RelationSizes.tracks(rel.fork()) ? index.nblocks(txn, id, rel, at) : null;
+            if (nblocks != null && (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong())) {
+                return new VersionAt(nblocks, null, false); // no such fork, or beyond its end: no version needed
+            }
+            PageVersion version;
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, versionKey))) {
+                PageLookup.Found f = lookup.find(rel, block);
+                version = f == null ? null : new PageVersion(f.step().timeline(), f.lsn(), f.page());
+            }
+            boolean exact;
+            try {
+                exact = !index.changedIn(txn, id, rel, block, version == null ? Lsn.INVALID : version.lsn(), at);
+            } catch (IndexNotReadyException e) {
+                exact = false; // the decoded WAL decides
+            }
+            return new VersionAt(nblocks, version, exact);
+        });
+    }
+
+    /** {@link #versionAt}'s answer; {@code nblocks} is null for a fork the index does not track (free-space maps). */
+    public record VersionAt(OptionalLong nblocks, PageVersion version, boolean exact) {
     }
 
     /**
