@@ -48,11 +48,30 @@ public final class PgCluster implements AutoCloseable {
         return c;
     }
 
+    /**
+     * A port nothing listens on, for a server a test starts. It is drawn from 10000-19999, below the kernel's
+     * ephemeral range (32768 and up): a port the kernel hands out can be taken by any outgoing connection's local end
+     * between this check and the server's bind ("Address already in use" in CI); computes' ports start at 20000.
+     * Ports handed out by this JVM are not handed out again.
+     */
     public static int freePort() throws IOException {
+        for (int attempt = 0; attempt < 500; attempt++) {
+            int port = 10000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(10000);
+            if (!HANDED_OUT.add(port)) {
+                continue;
+            }
+            try (ServerSocket s = new ServerSocket(port)) {
+                return s.getLocalPort();
+            } catch (IOException inUse) {
+                // taken: draw again
+            }
+        }
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }
     }
+
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public PgInstallation installation() {
         return pg;
