@@ -52,7 +52,7 @@ public final class JsonBody {
     public String requiredChoice(String field, String... choices) {
         String value = requiredString(field);
         if (!java.util.Arrays.asList(choices).contains(value)) {
-            throw ApiException.badRequest("unknown " + field + " '" + value + "'; expected " + Choices.spoken(choices));
+            throw ApiException.badRequest("unknown " + field + " '" + value + "'; expected " + spoken(choices));
         }
         return value;
     }
@@ -120,12 +120,10 @@ public final class JsonBody {
     }
 
     /** "a", "a or b", "a, b or c". */
-    private static final class Choices {
-        static String spoken(String... choices) {
-            if (choices.length == 1) {
-                return choices[0];
-            }
-            return String.join(", ", java.util.Arrays.copyOf(choices, choices.length - 1)) + " or " + choices[choices.length - 1];
+    private static String spoken(String... choices) {
+        if (choices.length == 1) {
+            return choices[0];
         }
+        return String.join(", ", java.util.Arrays.copyOf(choices, choices.length - 1)) + " or " + choices[choices.length - 1];
     }
 }

@@ -76,10 +76,7 @@ class GcOnPagesTest {
             assertNotEquals(atA, now);
 
             // the primary's directory lost: rebuilt from the store at its end
-            DaemonFixture.killCompute(main);
-            d.awaitJson("/pgs/main", j -> "stopped".equals(j.getString("status")));
-            FileTrees.delete(Path.of(main.getString("pgdata")));
-            d.action("main", "start");
+            startFromAnEmptyDirectory(d, "main", main);
             assertEquals(later, dump(d, port));
             d.amcheck(port, "--all", "--install-missing");
 
@@ -168,10 +165,7 @@ class GcOnPagesTest {
             d.amcheck(bs, "--all", "--install-missing");
 
             JsonObject brNow = d.pg("br");
-            DaemonFixture.killCompute(brNow);
-            d.awaitJson("/pgs/br", j -> "stopped".equals(j.getString("status")));
-            FileTrees.delete(Path.of(brNow.getString("pgdata")));
-            d.action("br", "start");
+            startFromAnEmptyDirectory(d, "br", brNow);
             assertEquals(brEnd, dump(d, port));
             d.amcheck(port, "--all", "--install-missing");
         }
@@ -213,5 +207,13 @@ class GcOnPagesTest {
     private static String dump(DaemonFixture d, int port) throws Exception {
         return d.client(port, List.of(d.pg.bin("pg_dump").toString(), "-w", "-h", "127.0.0.1", "-p",
                 Integer.toString(port), "-U", "postgres", "-d", "postgres")).replaceAll("(?m)^\\\\(un)?restrict .*$", "");
+    }
+
+    /** The pg killed and its directory lost: its next start rebuilds the directory from the store at its end. */
+    private static void startFromAnEmptyDirectory(DaemonFixture d, String name, JsonObject pg) throws Exception {
+        DaemonFixture.killCompute(pg);
+        d.awaitJson("/pgs/" + name, j -> "stopped".equals(j.getString("status")));
+        FileTrees.delete(Path.of(pg.getString("pgdata")));
+        d.action(name, "start");
     }
 }
