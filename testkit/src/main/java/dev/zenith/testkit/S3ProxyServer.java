@@ -72,6 +72,11 @@ public final class S3ProxyServer implements AutoCloseable {
         return secretKey;
     }
 
+    /** JVM options that give a daemon run as its own process this server's credentials (the SDK's default chain). */
+    public java.util.List<String> credentialOptions() {
+        return java.util.List.of("-Daws.accessKeyId=" + accessKey, "-Daws.secretAccessKey=" + secretKey);
+    }
+
     /** The filesystem backend's base directory: one directory per bucket. */
     public Path dataDir() {
         return dataDir;

@@ -30,8 +30,7 @@ class S3StorageGcGuardTest {
         S3ProxyServer s3 = proxy.server();
         String rows;
         try (DaemonFixture d = new DaemonFixture()) {
-            d.jvmOptions.add("-Daws.accessKeyId=" + s3.accessKey());
-            d.jvmOptions.add("-Daws.secretAccessKey=" + s3.secretKey());
+            d.jvmOptions.addAll(s3.credentialOptions());
             d.startProcess(); // its own JVM: materialization steps are told in ZENITH_HOME/zenith.log
             S3TestStorages.attach(d, s3, "cloud", "guard");
             JsonObject pg = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main")

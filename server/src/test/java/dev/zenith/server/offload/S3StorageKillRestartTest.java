@@ -29,8 +29,7 @@ class S3StorageKillRestartTest {
     void aRestartAfterKill9UploadsAtOnceAndAnotherHomeIsStillRefused() throws Exception {
         S3ProxyServer s3 = proxy.server();
         try (DaemonFixture a = new DaemonFixture()) {
-            a.jvmOptions.add("-Daws.accessKeyId=" + s3.accessKey());
-            a.jvmOptions.add("-Daws.secretAccessKey=" + s3.secretKey());
+            a.jvmOptions.addAll(s3.credentialOptions());
             a.startProcess();
             S3TestStorages.attach(a, s3, "cloud", "kill-restart");
             JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main")

@@ -27,8 +27,7 @@ class S3StorageNewBranchKillTest {
         S3ProxyServer s3 = proxy.server();
         String rows;
         try (DaemonFixture a = new DaemonFixture()) {
-            a.jvmOptions.add("-Daws.accessKeyId=" + s3.accessKey());
-            a.jvmOptions.add("-Daws.secretAccessKey=" + s3.secretKey());
+            a.jvmOptions.addAll(s3.credentialOptions());
             // bases for other changes only every minute: the branch must not wait for one
             a.offloadSettings.put("base_interval_ms", 60_000);
             a.startProcess();

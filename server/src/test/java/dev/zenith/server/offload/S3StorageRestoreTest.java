@@ -94,8 +94,7 @@ class S3StorageRestoreTest {
         String counts;
         String rows;
         try (DaemonFixture a = new DaemonFixture()) {
-            a.jvmOptions.add("-Daws.accessKeyId=" + proxy.server().accessKey());
-            a.jvmOptions.add("-Daws.secretAccessKey=" + proxy.server().secretKey());
+            a.jvmOptions.addAll(proxy.server().credentialOptions());
             a.startProcess();
             S3TestStorages.attach(a, proxy.server(), "cloud", "killed");
             JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());

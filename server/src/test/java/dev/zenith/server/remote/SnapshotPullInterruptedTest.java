@@ -51,7 +51,7 @@ class SnapshotPullInterruptedTest {
         S3ProxyServer s3 = proxy.server();
         a = new DaemonFixture().startInProcess();
         b = new DaemonFixture();
-        b.jvmOptions.addAll(List.of("-Daws.accessKeyId=" + s3.accessKey(), "-Daws.secretAccessKey=" + s3.secretKey()));
+        b.jvmOptions.addAll(s3.credentialOptions());
         b.startProcess();
         JsonObject remote = SnapshotPushPullTest.s3Remote(s3, "killed-pull");
         a.ok(201, "PUT", "/remotes", remote.encode());

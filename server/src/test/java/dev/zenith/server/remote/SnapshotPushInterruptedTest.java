@@ -40,7 +40,7 @@ class SnapshotPushInterruptedTest {
     @Test
     void aPushKilledHalfwayShowsNothingAndCompletesWhenPushedAgain() throws Exception {
         a = new DaemonFixture();
-        a.jvmOptions.addAll(List.of("-Daws.accessKeyId=" + proxy.server().accessKey(), "-Daws.secretAccessKey=" + proxy.server().secretKey()));
+        a.jvmOptions.addAll(proxy.server().credentialOptions());
         a.startProcess();
         b = new DaemonFixture().startInProcess();
         JsonObject remote = SnapshotPushPullTest.s3Remote(proxy.server(), "killed");
