@@ -28,6 +28,17 @@ public record RelTag(RelFileNode node, ForkNumber fork) {
                 + Integer.toUnsignedString(n.dbOid()) + "/" + name;
     }
 
+    /** Written out (see {@link RelFileNode#hashCode}): the fork by its number, not the enum's identity. */
+    @Override
+    public int hashCode() {
+        return node.hashCode() * 31 + fork.id();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof RelTag t && t.fork == fork && t.node.equals(node);
+    }
+
     private static int compare(RelTag a, RelTag b) {
         int c = Integer.compareUnsigned(a.node().spcOid(), b.node().spcOid());
         if (c == 0) {
