@@ -47,7 +47,8 @@ final class LsnRules {
         return null;
     }
 
-    static Decision decide(RequestHeader h, TimelineBounds timeline, String timelineName) {
+    /** {@code timelineName}: what messages call the timeline (its toString, made only for a refusal: not per request). */
+    static Decision decide(RequestHeader h, TimelineBounds timeline, Object timelineName) {
         Refuse bad = checkHeader(h);
         if (bad != null) {
             return bad;

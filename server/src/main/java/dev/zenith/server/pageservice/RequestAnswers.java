@@ -51,10 +51,10 @@ final class RequestAnswers {
                 return error(h, early.message());
             }
             TimelineBounds bounds = this.bounds.of(t);
-            LsnRules.Decision d = LsnRules.decide(h, bounds, t.timeline().toString());
+            LsnRules.Decision d = LsnRules.decide(h, bounds, t.timeline());
             if (d instanceof LsnRules.WaitFor) {
                 bounds = this.bounds.fresh(t); // the WAL may have come since the bounds were read
-                d = LsnRules.decide(h, bounds, t.timeline().toString());
+                d = LsnRules.decide(h, bounds, t.timeline());
             }
             if (d instanceof LsnRules.Refuse r) {
                 return error(h, r.message());

@@ -10,35 +10,47 @@ import dev.zenith.wal.RelTag;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
-import java.util.ArrayList;
-import java.util.List;
 
 /**
- * "Newest stored version of a block at or below an LSN" over a timeline's lineage, with one open
- * cursor per lineage step so a caller walking many blocks (materialize, import) pays one seek per
- * block and step. Close it before its transaction ends.
+ * "Newest stored version of a block at or below an LSN" over a timeline's lineage. A single lookup
+ * ({@link #find}) uses one cursor for every lineage step (a GetPage: one cursor per read); a caller walking
+ * many blocks ({@link #reader}: materialize, import) gets one open cursor per lineage step, opened when first
+ * used, so it pays one seek per block and step. Close it before its transaction ends.
  */
 public final class PageLookup implements AutoCloseable {
+    private final Table pages;
+    private final Txn<byte[]> txn;
     private final Lineage lineage;
-    private final List<TableCursor> cursors = new ArrayList<>();
+    /** Per lineage step, the cursor a block-by-block reader scans with, once opened. */
+    private final TableCursor[] cursors;
+    /** {@link #find}'s cursor, repositioned for every step, once opened. */
+    private TableCursor seeker;
 
     public PageLookup(Table pages, Txn<byte[]> txn, Lineage lineage) {
+        this.pages = pages;
+        this.txn = txn;
         this.lineage = lineage;
-        for (int i = 0; i < lineage.steps().size(); i++) {
-            cursors.add(pages.openCursor(txn));
+        this.cursors = new TableCursor[lineage.steps().size()];
+    }
+
+    private TableCursor cursor(int step) {
+        if (cursors[step] == null) {
+            cursors[step] = pages.openCursor(txn);
         }
+        return cursors[step];
     }
 
     /** The stored version's key LSN and encoded value, or null when no step has one. */
     public Found find(RelTag rel, int block) {
+        if (seeker == null) {
+            seeker = pages.openCursor(txn);
+        }
         Found best = null;
-        for (int i = 0; i < cursors.size(); i++) {
-            Lineage.Step step = lineage.steps().get(i);
+        for (Lineage.Step step : lineage.steps()) {
             if (best != null && !step.upTo().isAfter(best.lsn)) {
                 break; // everything this ancestor could offer is older than what we have
             }
-            byte[][] hit = cursors.get(i).floor(Keys.page(step.timeline(), rel, block, step.upTo()),
-                    Keys.BLOCK_PREFIX);
+            byte[][] hit = seeker.floor(Keys.page(step.timeline(), rel, block, step.upTo()), Keys.BLOCK_PREFIX);
             if (hit != null) {
                 Lsn lsn = Keys.lsnAt(hit[0], Keys.BLOCK_PREFIX);
                 if (best == null || lsn.isAfter(best.lsn)) {
@@ -68,9 +80,9 @@ public final class PageLookup implements AutoCloseable {
     /** {@link #reader(RelTag)} for blocks from {@code firstBlock} on (a later segment file of the fork). */
     public BlockReader reader(RelTag rel, int firstBlock) {
         int withData = -1;
-        for (int i = 0; i < cursors.size(); i++) {
+        for (int i = 0; i < cursors.length; i++) {
             byte[] prefix = Keys.forkPrefix(lineage.steps().get(i).timeline(), rel);
-            TableCursor c = cursors.get(i);
+            TableCursor c = cursor(i);
             if (c.get(prefix, GetOp.MDB_SET_RANGE) && Keys.hasPrefix(c.key(), prefix)) {
                 if (withData >= 0) {
                     return block -> find(rel, block); // versions in several timelines: merge per block
@@ -81,7 +93,7 @@ public final class PageLookup implements AutoCloseable {
         if (withData < 0) {
             return block -> null;
         }
-        TableCursor c = cursors.get(withData);
+        TableCursor c = cursor(withData);
         if (firstBlock != 0) {
             // The block's oldest possible version: the scan starts at its first stored one, or a later block's.
             byte[] from = Keys.page(lineage.steps().get(withData).timeline(), rel, firstBlock, Lsn.of(0));
@@ -169,6 +181,13 @@ public final class PageLookup implements AutoCloseable {
 
     @Override
     public void close() {
-        cursors.forEach(TableCursor::close);
+        for (TableCursor c : cursors) {
+            if (c != null) {
+                c.close();
+            }
+        }
+        if (seeker != null) {
+            seeker.close();
+        }
     }
 }
