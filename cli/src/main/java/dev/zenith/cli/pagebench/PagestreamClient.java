@@ -31,6 +31,8 @@ final class PagestreamClient implements AutoCloseable {
     private final DataInputStream in;
     private final BufferedOutputStream out;
     private PagestreamVersion version;
+    /** The body of the last CopyData read (receive's only: one thread receives). */
+    private byte[] frame = new byte[16 * 1024];
 
     private PagestreamClient(Socket socket) throws IOException {
         this.socket = socket;
@@ -93,12 +95,21 @@ final class PagestreamClient implements AutoCloseable {
         out.flush();
     }
 
-    /** The answer to {@code request}, the oldest request not yet answered. */
+    /**
+     * The answer to {@code request}, the oldest request not yet answered. A CopyData is read into this client's
+     * own buffer and decoded from there: the answer's page is the only copy made of it.
+     */
     PagestreamResponse receive(PagestreamRequest request) throws IOException {
-        BackendMessage m = readMessage();
-        if (m instanceof BackendMessage.CopyData d) {
-            return PagestreamDecoder.response(d.data(), version, request);
+        int type = readType();
+        int length = readLength();
+        if (type == 'd') {
+            if (frame.length < length - 4) {
+                frame = new byte[length - 4];
+            }
+            in.readFully(frame, 0, length - 4);
+            return PagestreamDecoder.response(frame, 0, length - 4, version, request);
         }
+        BackendMessage m = readBody(type, length);
         if (m instanceof BackendMessage.ErrorResponse e) {
             throw new IOException("the server ended the stream: " + e.fields().message());
         }
@@ -111,14 +122,27 @@ final class PagestreamClient implements AutoCloseable {
     }
 
     private BackendMessage readMessage() throws IOException {
+        int type = readType();
+        return readBody(type, readLength());
+    }
+
+    private int readType() throws IOException {
         int type = in.read();
         if (type < 0) {
             throw new EOFException("the server closed the connection");
         }
+        return type;
+    }
+
+    private int readLength() throws IOException {
         int length = in.readInt();
         if (length < 4 || length > (64 << 20)) {
             throw new IOException("invalid message length " + length);
         }
+        return length;
+    }
+
+    private BackendMessage readBody(int type, int length) throws IOException {
         byte[] body = new byte[length - 4];
         in.readFully(body);
         return BackendDecoder.decode((char) type, body);

@@ -135,6 +135,23 @@ class PagestreamCodecTest {
     }
 
     @Test
+    void aResponseDecodesFromTheMiddleOfALargerBuffer() {
+        byte[] page = new byte[8192];
+        page[8191] = 7;
+        GetPageRequest gp = new GetPageRequest(H, REL, 3);
+        for (PagestreamVersion v : PagestreamVersion.values()) {
+            byte[] message = PagestreamEncoder.response(new GetPageResponse(gp, page), v);
+            byte[] buf = new byte[message.length + 100];
+            java.util.Arrays.fill(buf, (byte) 0x55); // what a reused buffer holds around the message
+            System.arraycopy(message, 0, buf, 40, message.length);
+            GetPageResponse r = (GetPageResponse) PagestreamDecoder.response(buf, 40, message.length, v, gp);
+            assertArrayEquals(page, r.page());
+            // a length that cuts the page short is malformed, whatever follows in the buffer
+            assertThrows(ProtocolException.class, () -> PagestreamDecoder.response(buf, 40, message.length - 1, v, gp));
+        }
+    }
+
+    @Test
     void badRequestsAreClearErrors() {
         ProtocolException e = assertThrows(ProtocolException.class, () -> PagestreamDecoder.request(new byte[0], PagestreamVersion.V3));
         assertEquals("empty pagestream request", e.getMessage());
