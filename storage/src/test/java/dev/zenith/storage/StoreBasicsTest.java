@@ -71,6 +71,28 @@ class StoreBasicsTest {
     }
 
     @Test
+    void aBranchReadsThroughItsAncestorsUntilGarbageCollectionDropsIt() {
+        try (Store s = Store.open(tmp.resolve("store"))) {
+            TimelineId root = s.timelines().create(null, Lsn.INVALID, 1).id();
+            s.wal().append(List.of(WalAppend.raw(root, SEG, bytes(1000, 1))));
+            byte[] page = bytes(WalGeometry.BLCKSZ, 5);
+            s.pages().put(root, REL, 3, SEG.plus(100), page);
+            TimelineId branch = s.timelines().create(root, SEG.plus(500), 2).id();
+            // read twice: the second lineage comes from what the first one learnt
+            for (int i = 0; i < 2; i++) {
+                PageVersion v = s.pages().get(branch, REL, 3, SEG.plus(900)).orElseThrow();
+                assertEquals(root, v.timeline());
+                assertArrayEquals(page, v.page());
+            }
+            // the branch is in no one's use: the collection drops it, and its reads fail as for any unknown timeline
+            assertEquals(List.of(branch), s.garbage().collect(java.util.Map.of(root, List.of())).timelinesFreed());
+            StoreException gone = assertThrows(StoreException.class, () -> s.pages().get(branch, REL, 3, SEG.plus(900)));
+            assertTrue(gone.getMessage().contains("no timeline " + branch), gone.getMessage());
+            assertArrayEquals(page, s.pages().get(root, REL, 3, SEG.plus(900)).orElseThrow().page());
+        }
+    }
+
+    @Test
     void refusesForeignDirectories() throws Exception {
         Path withFile = Files.createDirectories(tmp.resolve("foreign"));
         Files.writeString(withFile.resolve("notes.txt"), "hello");

@@ -129,6 +129,9 @@ public final class GarbageCollector {
         }
         for (TimelineId dead : RetainedPoints.unusedDeepestFirst(all, inUse)) {
             total = total.plus(drops.drop(dead, dryRun));
+            if (!dryRun) {
+                timelines.forget(dead); // its lineage is not read from the store any more
+            }
         }
         return total;
     }

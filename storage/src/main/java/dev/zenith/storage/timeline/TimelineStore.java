@@ -39,6 +39,12 @@ public final class TimelineStore {
      * more than the read. Reused only while the stored bytes are the same.
      */
     private final Map<TimelineId, Decoded> decoded = new ConcurrentHashMap<>();
+    /**
+     * Per timeline, itself and then its ancestors, once read: a timeline's parent and branch point never change
+     * after it is created, so a lineage (resolved by every page read) needs no store read after the first.
+     * Garbage collection's drop of a timeline removes it here ({@link #forget}).
+     */
+    private final Map<TimelineId, List<Timeline>> ancestries = new ConcurrentHashMap<>();
     private final StoredWalEnd storedWalEnd;
 
     public TimelineStore(Tables tables, StoredWalEnd storedWalEnd) {
@@ -139,16 +145,41 @@ public final class TimelineStore {
 
     /** The timeline up to {@code lsn}, then each ancestor up to its branch point. */
     public Lineage lineage(Txn<byte[]> txn, TimelineId id, Lsn lsn) {
-        List<Lineage.Step> steps = new ArrayList<>();
-        Timeline t = require(txn, id);
+        List<Timeline> ancestry = ancestries.get(id);
+        if (ancestry == null) {
+            ancestry = readAncestry(txn, id);
+            ancestries.put(id, ancestry);
+        }
+        List<Lineage.Step> steps = new ArrayList<>(ancestry.size());
         Lsn upTo = lsn;
-        steps.add(new Lineage.Step(t.id(), upTo));
-        while (t.parent() != null) {
-            upTo = Lsn.min(upTo, t.branchLsn());
-            t = require(txn, t.parent());
-            steps.add(new Lineage.Step(t.id(), upTo));
+        for (int i = 0; i < ancestry.size(); i++) {
+            if (i > 0) {
+                upTo = Lsn.min(upTo, ancestry.get(i - 1).branchLsn());
+            }
+            steps.add(new Lineage.Step(ancestry.get(i).id(), upTo));
         }
         return new Lineage(steps);
+    }
+
+    /** The timeline, then its parent, and so on to the root; a {@link StoreException} when one is missing. */
+    private List<Timeline> readAncestry(Txn<byte[]> txn, TimelineId id) {
+        List<Timeline> out = new ArrayList<>();
+        Timeline t = require(txn, id);
+        out.add(t);
+        while (t.parent() != null) {
+            t = require(txn, t.parent());
+            out.add(t);
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Forgets what is known of a timeline garbage collection dropped (and of every timeline it is an ancestor of):
+     * later lineages of it read the store again and find it gone.
+     */
+    public void forget(TimelineId id) {
+        ancestries.entrySet().removeIf(e -> e.getValue().stream().anyMatch(t -> t.id().equals(id)));
+        decoded.remove(id);
     }
 
     /** As {@link #lineage(Txn, TimelineId, Lsn)}, in a read transaction of its own. */
