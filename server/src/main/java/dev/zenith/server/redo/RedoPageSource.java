@@ -24,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -65,6 +66,8 @@ public final class RedoPageSource implements PageSource {
         }
     };
     private final Map<String, Batch> gathering = new HashMap<>();
+    /** Batches gathering or running, until answered (guarded by {@link #gathering}): later reads may join one. */
+    private final List<Batch> inFlight = new ArrayList<>();
     /** SLRU segment files at (timeline, target), by the runs that made them: the last few asked. */
     private final Map<String, CompletableFuture<Map<String, byte[]>>> slrus = new LinkedHashMap<>(8, 0.75f, true) {
         @Override
@@ -83,8 +86,27 @@ public final class RedoPageSource implements PageSource {
 
     /** Blocks wanted at one (timeline, target) from one base, answered by one run. */
     private static final class Batch {
+        final TimelineId timeline;
+        final Lsn target;
         final SortedSet<BlockRef> blocks = new TreeSet<>();
         final CompletableFuture<Map<BlockRef, byte[]>> result = new CompletableFuture<>();
+        /** Every block the run makes, once it started (null while gathering). */
+        Set<BlockRef> running;
+
+        Batch(TimelineId timeline, Lsn target) {
+            this.timeline = timeline;
+            this.target = target;
+        }
+
+        /**
+         * Whether this batch's run makes {@code block} as it is at a later target: no change of it lies between this
+         * batch's target and that one ({@code lastChange}, its last change at or before the later target, is at or
+         * before this target, so the run replays it), and the run makes it (gathering: it is added).
+         */
+        boolean answers(TimelineId timeline, BlockRef block, Lsn laterTarget, Lsn lastChange) {
+            return this.timeline.equals(timeline) && !target.isAfter(laterTarget) && !lastChange.isAfter(target)
+                    && (running == null || running.contains(block));
+        }
     }
 
     /** {@code runs}: where redo runs are gathered and led (their threads wait for PostgreSQL, not the caller's). */
@@ -419,10 +441,26 @@ public final class RedoPageSource implements PageSource {
         if (v.isPresent() && !v.get().lsn().isBefore(IntervalChanges.versionKey(change))) {
             return CompletableFuture.completedFuture(v.get().page());
         }
-        return byRedo(timeline, b, target);
+        return byRedo(timeline, b, target, change);
     }
 
-    private CompletableFuture<byte[]> byRedo(TimelineId timeline, BlockRef b, Lsn target) {
+    /**
+     * The block at {@code target} by a redo run. While the compute writes, every read at the latest LSN has a target
+     * of its own, and a run for each queued behind the others (seconds each under pgbench): a read first joins a
+     * run already gathering or running at an earlier target when the block's last change ({@code change}) is at
+     * or before that target (the block is the same at both), and only else starts one.
+     */
+    private CompletableFuture<byte[]> byRedo(TimelineId timeline, BlockRef b, Lsn target, Lsn change) {
+        synchronized (gathering) {
+            for (Batch x : inFlight) {
+                if (x.answers(timeline, b, target, change)) {
+                    if (x.running == null) {
+                        x.blocks.add(b);
+                    }
+                    return pageOf(x, b);
+                }
+            }
+        }
         StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
                 + " can reach " + target + " (targets before a promoted timeline's first checkpoint are refused)"));
@@ -432,8 +470,9 @@ public final class RedoPageSource implements PageSource {
         synchronized (gathering) {
             batch = gathering.get(key);
             if (batch == null) {
-                batch = new Batch();
+                batch = new Batch(timeline, target);
                 gathering.put(key, batch);
+                inFlight.add(batch);
                 leader = true;
             }
             batch.blocks.add(b);
@@ -442,6 +481,10 @@ public final class RedoPageSource implements PageSource {
             Batch led = batch;
             runs.execute(() -> lead(timeline, start, target, key, led));
         }
+        return pageOf(batch, b);
+    }
+
+    private static CompletableFuture<byte[]> pageOf(Batch batch, BlockRef b) {
         return batch.result.thenApply(pages -> {
             byte[] page = pages.get(b);
             return page != null ? page : new byte[WalGeometry.BLCKSZ];
@@ -455,16 +498,18 @@ public final class RedoPageSource implements PageSource {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        SortedSet<BlockRef> wanted;
-        synchronized (gathering) {
-            gathering.remove(key);
-            wanted = new TreeSet<>(batch.blocks);
-        }
         try {
             IntervalChanges changes = interval(timeline, start.redoPoint(), target);
             // Every block changed since the start costs little more than one (the run replays the WAL anyway),
             // and makes every later read at this LSN an LMDB read.
-            wanted.addAll(changes.versionKeys(target).keySet());
+            Set<BlockRef> changed = changes.versionKeys(target).keySet();
+            SortedSet<BlockRef> wanted;
+            synchronized (gathering) {
+                gathering.remove(key);
+                wanted = new TreeSet<>(batch.blocks);
+                wanted.addAll(changed);
+                batch.running = wanted; // from here a later read joins only for a block in it
+            }
             Map<BlockRef, byte[]> pages = redo.run(timeline, start, target, wanted);
             List<PageWrite> writes = new ArrayList<>();
             pages.forEach((block, page) -> {
@@ -480,6 +525,11 @@ public final class RedoPageSource implements PageSource {
             batch.result.complete(pages);
         } catch (IOException | RuntimeException e) {
             batch.result.completeExceptionally(e);
+        } finally {
+            synchronized (gathering) {
+                gathering.remove(key, batch); // a failure before the run started leaves it there
+                inFlight.remove(batch);
+            }
         }
     }
 

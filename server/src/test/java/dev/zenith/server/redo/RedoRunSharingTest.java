@@ -1,0 +1,80 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.testkit.PgCluster;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * While a compute writes, reads at the latest LSN each have a target of their own. A read whose block has not
+ * changed since an earlier read's target joins the redo run already gathered for that target instead of queueing
+ * a run of its own; its page is still the block as it is at its own LSN. A real store from a compute that ran
+ * pgbench (the tellers' and branches' first blocks change in every transaction, so neither has an exact stored
+ * version), then wrote only another table; the run executor is held back so that both reads are in flight.
+ */
+@Tag("pg")
+class RedoRunSharingTest {
+    @Test
+    void aReadOfABlockUnchangedSinceAnEarlierTargetJoinsThatTargetsRun() throws Exception {
+        try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
+            PgCluster c = rc.cluster();
+            int db = Integer.parseInt(c.psql("SELECT oid FROM pg_database WHERE datname = 'postgres'").trim());
+            int tellers = Integer.parseInt(c.psql("SELECT pg_relation_filenode('pgbench_tellers')").trim());
+            int branches = Integer.parseInt(c.psql("SELECT pg_relation_filenode('pgbench_branches')").trim());
+            c.pgbench("-n", "-c", "2", "-j", "2", "-T", "3");
+            Lsn first = rc.mark("pgbench");
+            c.psql("CREATE TABLE elsewhere (x int); INSERT INTO elsewhere SELECT generate_series(1, 10000)");
+            Lsn second = rc.mark("another table written");
+            rc.finish();
+            try (Store store = Store.open(c.scratch("store").resolve("store"))) {
+                TimelineId tl = StoreRedoTest.load(rc, store);
+                store.index().indexer().catchUp(tl, second);
+                Queue<Runnable> held = new ArrayDeque<>();
+                RedoPageSource source = new RedoPageSource(StoreRedoTest.redo(store, c, "redo"), held::add);
+                RelTag tellersRel = RelTag.of(1663, db, tellers, ForkNumber.MAIN);
+                RelTag branchesRel = RelTag.of(1663, db, branches, ForkNumber.MAIN);
+
+                CompletableFuture<byte[]> atFirst = source.pageLater(tl, tellersRel, 0, first);
+                CompletableFuture<byte[]> atSecond = source.pageLater(tl, branchesRel, 0, second);
+                assertFalse(atFirst.isDone() || atSecond.isDone(), "both reads need a redo run");
+                assertEquals(1, held.size(), "one run answers both reads (each read queued a run of its own before)");
+                for (Runnable r = held.poll(); r != null; r = held.poll()) {
+                    r.run();
+                }
+
+                assertSame("tellers block 0 at " + first, reference(rc, c, first, "reference-first"), tellersRel, atFirst.join());
+                assertSame("branches block 0 at " + second, reference(rc, c, second, "reference-second"), branchesRel,
+                        atSecond.join());
+            }
+        }
+    }
+
+    private static Path reference(RecordedCompute rc, PgCluster c, Lsn at, String name) throws Exception {
+        return ReferenceDirectory.build(c.installation(), rc.image(), WalSource.segmentDirectory(c.walDir()), at,
+                c.scratch(name));
+    }
+
+    /** Byte-equal to the reference's block 0, or equal where PostgreSQL's own redo checks compare (hint bits masked). */
+    private static void assertSame(String what, Path reference, RelTag rel, byte[] got) throws Exception {
+        try (ForkFiles ref = new ForkFiles(reference)) {
+            byte[] want = ref.read(rel, 0);
+            assertTrue(Arrays.equals(want, got) || Arrays.equals(BufMask.mask(want, rel.fork(), 0), BufMask.mask(got, rel.fork(), 0)),
+                    what + " differs from the reference (pd_lsn " + dev.zenith.storage.page.PageLayout.pageLsn(want)
+                            + " there, " + dev.zenith.storage.page.PageLayout.pageLsn(got) + " read)");
+        }
+    }
+}
