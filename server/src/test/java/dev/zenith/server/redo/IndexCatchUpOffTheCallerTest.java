@@ -5,7 +5,6 @@ import dev.zenith.storage.page.IndexedPageSource;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.testkit.PgCluster;
-import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import org.junit.jupiter.api.Tag;
@@ -33,8 +32,7 @@ class IndexCatchUpOffTheCallerTest {
     void theIndexCatchesUpOnTheSourcesExecutorNotOnTheAskingThread() throws Exception {
         try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
             PgCluster c = rc.cluster();
-            int db = Integer.parseInt(c.psql("SELECT oid FROM pg_database WHERE datname = 'postgres'").trim());
-            int accounts = Integer.parseInt(c.psql("SELECT pg_relation_filenode('pgbench_accounts')").trim());
+            RelTag rel = StoreRedoTest.mainForkOf(c, "pgbench_accounts");
             c.pgbench("-n", "-c", "2", "-j", "2", "-T", "3");
             Lsn asked = rc.mark("pgbench");
             c.pgbench("-n", "-c", "2", "-j", "2", "-T", "1"); // the LSN is history: no image's window holds it
@@ -48,7 +46,6 @@ class IndexCatchUpOffTheCallerTest {
                 Executor executor = held::add;
                 IndexedPageSource source = new IndexedPageSource(store.index(),
                         new RedoPageSource(StoreRedoTest.redo(store, c, "redo"), executor), executor);
-                RelTag rel = RelTag.of(1663, db, accounts, ForkNumber.MAIN);
                 CompletableFuture<byte[]> page = source.pageLater(tl, rel, 0, asked);
                 CompletableFuture<Void> sizes = source.sizesReady(tl, asked);
                 assertFalse(page.isDone(), "the page was answered on the asking thread");

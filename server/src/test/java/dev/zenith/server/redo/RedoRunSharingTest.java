@@ -3,7 +3,6 @@ package dev.zenith.server.redo;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.testkit.PgCluster;
-import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import org.junit.jupiter.api.Tag;
@@ -32,9 +31,8 @@ class RedoRunSharingTest {
     void aReadOfABlockUnchangedSinceAnEarlierTargetJoinsThatTargetsRun() throws Exception {
         try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
             PgCluster c = rc.cluster();
-            int db = Integer.parseInt(c.psql("SELECT oid FROM pg_database WHERE datname = 'postgres'").trim());
-            int tellers = Integer.parseInt(c.psql("SELECT pg_relation_filenode('pgbench_tellers')").trim());
-            int branches = Integer.parseInt(c.psql("SELECT pg_relation_filenode('pgbench_branches')").trim());
+            RelTag tellersRel = StoreRedoTest.mainForkOf(c, "pgbench_tellers");
+            RelTag branchesRel = StoreRedoTest.mainForkOf(c, "pgbench_branches");
             c.pgbench("-n", "-c", "2", "-j", "2", "-T", "3");
             Lsn first = rc.mark("pgbench");
             c.psql("CREATE TABLE elsewhere (x int); INSERT INTO elsewhere SELECT generate_series(1, 10000)");
@@ -45,8 +43,6 @@ class RedoRunSharingTest {
                 store.index().indexer().catchUp(tl, second);
                 Queue<Runnable> held = new ArrayDeque<>();
                 RedoPageSource source = new RedoPageSource(StoreRedoTest.redo(store, c, "redo"), held::add);
-                RelTag tellersRel = RelTag.of(1663, db, tellers, ForkNumber.MAIN);
-                RelTag branchesRel = RelTag.of(1663, db, branches, ForkNumber.MAIN);
 
                 CompletableFuture<byte[]> atFirst = source.pageLater(tl, tellersRel, 0, first);
                 CompletableFuture<byte[]> atSecond = source.pageLater(tl, branchesRel, 0, second);

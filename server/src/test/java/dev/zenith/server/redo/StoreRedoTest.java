@@ -105,6 +105,13 @@ class StoreRedoTest {
         }
     }
 
+    /** The main fork of a table of the cluster's postgres database. */
+    static RelTag mainForkOf(PgCluster c, String table) throws IOException {
+        int db = Integer.parseInt(c.psql("SELECT oid FROM pg_database WHERE datname = 'postgres'").trim());
+        int node = Integer.parseInt(c.psql("SELECT pg_relation_filenode('" + table + "')").trim());
+        return RelTag.of(1663, db, node, dev.zenith.wal.ForkNumber.MAIN);
+    }
+
     /** Redo runs against {@code store} in a fresh scratch area of the cluster's ({@code name}), one at a time. */
     static StoreRedo redo(Store store, PgCluster c, String name) throws IOException {
         return new StoreRedo(store, new SparseRedo(c.installation(), ScratchArea.open(c.scratch(name), c.installation()),
