@@ -1,6 +1,7 @@
 package dev.zenith.server.anchor;
 
 import dev.zenith.storage.Store;
+import dev.zenith.storage.anchor.AnchorStore;
 import dev.zenith.storage.anchor.StoredAnchor;
 import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.image.FileEntry;
@@ -57,15 +58,16 @@ public final class AnchoredStart {
      * @param end   the last record end the directory is rebuilt for
      */
     public static Choice choose(Store store, TimelineId timeline, ImageManifest image, Lsn end) {
-        StoredAnchor best = null;
+        AnchorStore.Point best = null;
         Watermarks.Step bestStep = null;
         for (Lineage.Step step : store.timelines().lineage(timeline, end).steps()) {
-            List<StoredAnchor> anchors = store.anchors().of(step.timeline());
+            // where each anchor stands is enough to choose: only the chosen one's files are read, below
+            List<AnchorStore.Point> anchors = store.anchors().pointsOf(step.timeline());
             for (Watermarks.Step w : store.watermarks().steps(step.timeline())) {
                 if (w.target().isAfter(step.upTo()) || (bestStep != null && !w.redoPoint().isAfter(bestStep.redoPoint()))) {
                     continue;
                 }
-                for (StoredAnchor a : anchors) {
+                for (AnchorStore.Point a : anchors) {
                     // its checkpoint record is the first thing replayed: it must lie in the lineage's WAL
                     if (a.redoLsn().equals(w.redoPoint()) && !a.recordEnd().isAfter(step.upTo())) {
                         best = a;
@@ -83,10 +85,12 @@ public final class AnchoredStart {
         }
         Lsn at = bestStep.target();
         try {
-            Anchor.of(best.pgControl(), best.files()); // its files checked against its pg_control
+            StoredAnchor anchor = store.anchors().get(best.timeline(), best.checkpointLsn())
+                    .orElseThrow(() -> new IllegalStateException("it was collected meanwhile"));
+            Anchor.of(anchor.pgControl(), anchor.files()); // its files checked against its pg_control
             var state = store.index().forksAndDatabases(timeline, at); // one scan of the index's history for both
             Set<DatabaseDir> databases = state.databases();
-            Map<String, byte[]> files = new TreeMap<>(best.files());
+            Map<String, byte[]> files = new TreeMap<>(anchor.files());
             List<String> directories = new ArrayList<>();
             Optional<String> refused = databaseFiles(store, timeline, image, at, databases, files, directories);
             if (refused.isPresent()) {
@@ -96,9 +100,9 @@ public final class AnchoredStart {
             for (Map.Entry<RelTag, Long> f : state.forks().entrySet()) {
                 forks.add(new RelationSize(f.getKey(), f.getValue()));
             }
-            VersionedDirectory d = new VersionedDirectory(image, best.pgControl(), files, directories, Anchor.DIRECTORIES,
-                    forks, freeSpaceMaps(bestStep, forks), best.redoLsn());
-            return new Choice(Optional.of(new Plan(d, best.redoLsn(), best.checkpointLsn(), best.timeline())), "");
+            VersionedDirectory d = new VersionedDirectory(image, anchor.pgControl(), files, directories, Anchor.DIRECTORIES,
+                    forks, freeSpaceMaps(bestStep, forks), anchor.redoLsn());
+            return new Choice(Optional.of(new Plan(d, anchor.redoLsn(), anchor.checkpointLsn(), anchor.timeline())), "");
         } catch (RuntimeException e) { // the index does not reach that far back (GC), an anchor that does not check...
             return Choice.none("the anchor at " + best.checkpointLsn() + " cannot be used: " + e.getMessage());
         }

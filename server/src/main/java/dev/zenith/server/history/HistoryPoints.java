@@ -191,13 +191,18 @@ public final class HistoryPoints {
      * Where PostgreSQL's recovery ends when the WAL it replays ends at {@code point} (a record boundary):
      * after the last record that ends at or before it, aligned as PostgreSQL's reader aligns it (so a
      * point just after a page header is the page's start). A new PostgreSQL timeline begins there.
-     * Decodes from the last checkpoint record before the point (or the image's): a checkpoint interval.
+     * Decodes from the nearest record start the indexes know before the point: the last commit record's, else the
+     * last checkpoint record's (or the image's). From a checkpoint that was up to a checkpoint interval of WAL
+     * (15 MB after ten minutes of pgbench, decoded before a branch's directory could be written); from the last
+     * commit, usually a few records.
      */
     public static Lsn pgEndOfWal(Store store, TimelineId tl, Lsn point) {
         ImageManifest image = store.images().imageFor(tl, point)
                 .orElseThrow(() -> new ConflictException("no image at or before " + point + " in this history"));
         List<Lsn> checkpoints = store.changes().checkpoints(tl, image.lsn(), point.plus(-1));
-        Lsn from = checkpoints.isEmpty() ? image.lsn() : checkpoints.get(checkpoints.size() - 1);
+        Lsn checkpoint = checkpoints.isEmpty() ? image.lsn() : checkpoints.get(checkpoints.size() - 1);
+        Lsn from = store.changes().lastCommitBefore(tl, point).map(CommitRecord::recordLsn)
+                .filter(commit -> commit.isAfter(checkpoint)).orElse(checkpoint);
         WalStreamDecoder decoder = WalStreamDecoder.startingAt(from);
         Lsn end = null;
         for (Lsn fed = from; ; ) {

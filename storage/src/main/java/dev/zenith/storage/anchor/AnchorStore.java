@@ -64,6 +64,32 @@ public final class AnchorStore {
         return out;
     }
 
+    /**
+     * Where an anchor stands, without its files: choosing among a timeline's anchors (a rebuild's start) reads
+     * no status file, and only the chosen one is read whole ({@link #get}).
+     */
+    public record Point(TimelineId timeline, Lsn checkpointLsn, Lsn redoLsn, Lsn recordEnd) {
+    }
+
+    /** The points of the timeline's own anchors (not its ancestors'), oldest first; their files are not read. */
+    public List<Point> pointsOf(TimelineId id) {
+        List<Point> out = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.anchors().openCursor(txn)) {
+            byte[] prefix = Keys.timeline(id);
+            for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
+                Lsn checkpoint = Keys.lsnAt(c.key(), Keys.TL);
+                byte[] v = c.val();
+                if (v.length < 16) {
+                    throw new StoreCorruptException("the anchor at " + checkpoint + " of timeline " + id + " is malformed ("
+                            + v.length + " bytes)");
+                }
+                ByteBuffer b = ByteBuffer.wrap(v);
+                out.add(new Point(id, checkpoint, Lsn.of(b.getLong()), Lsn.of(b.getLong())));
+            }
+        }
+        return out;
+    }
+
     /** The anchor of the checkpoint record at {@code checkpointLsn}, if stored. */
     public Optional<StoredAnchor> get(TimelineId id, Lsn checkpointLsn) {
         try (Txn<byte[]> txn = tables.read()) {

@@ -52,6 +52,10 @@ class AnchorStoreTest {
             assertArrayEquals(clog, a.files().get("pg_xact/0000"));
             assertEquals(100, a.files().get("pg_multixact/offsets/0000").length);
             assertTrue(s.anchors().get(tl, Lsn.of(0x3000)).isEmpty());
+            // where they stand, read without their files (a rebuild chooses among them so)
+            assertEquals(List.of(new AnchorStore.Point(tl, Lsn.of(0x2000), Lsn.of(0x1000), Lsn.of(0x2080)),
+                    new AnchorStore.Point(tl, Lsn.of(0x5000), Lsn.of(0x4000), Lsn.of(0x5080))), s.anchors().pointsOf(tl));
+            assertEquals(List.of(), s.anchors().pointsOf(TimelineId.random()));
         }
         assertThrows(IllegalArgumentException.class, () -> new StoredAnchor(TimelineId.random(), Lsn.of(0x1000),
                 Lsn.of(0x2000), Lsn.of(0x1080), 1, control, Map.of()), "redo point after the record");
