@@ -11,7 +11,6 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -42,10 +41,10 @@ class GcOnPagesTest {
             int port = main.getInteger("port");
             d.pgbench(port, "-i", "-s", "2", "-q");
             rounds(d, port, 2);
-            String atA = dump(d, port);
+            String atA = d.dump(port);
             d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@a").encode());
             rounds(d, port, 2);
-            String atB = dump(d, port);
+            String atB = d.dump(port);
             d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@b").encode());
             rounds(d, port, 2);
             Lsn lastRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
@@ -63,25 +62,25 @@ class GcOnPagesTest {
             JsonObject freed = (JsonObject) d.ok(200, "POST", "/storages/short/gc", new JsonObject().put("pitr", "0s").encode());
             assertTrue(freed.getLong("wal_bytes_freed") > 0, "the WAL since initdb went while main runs: " + freed.encode());
             assertTrue(freed.getLong("page_versions_freed") > 0, freed.encode());
-            String now = dump(d, port); // the primary goes on
+            String now = d.dump(port); // the primary goes on
             d.pgbench(port, "-n", "-c", "2", "-T", "2");
-            String later = dump(d, port);
+            String later = d.dump(port);
 
-            int a = branch(d, "ba", "main@a");
-            assertEquals(atA, dump(d, a));
+            int a = d.branch("ba", "main@a");
+            assertEquals(atA, d.dump(a));
             d.amcheck(a, "--all", "--install-missing");
-            int b = branch(d, "bb", "main@b");
-            assertEquals(atB, dump(d, b));
+            int b = d.branch("bb", "main@b");
+            assertEquals(atB, d.dump(b));
             d.amcheck(b, "--all", "--install-missing");
             assertNotEquals(atA, now);
 
             // the primary's directory lost: rebuilt from the store at its end
             startFromAnEmptyDirectory(d, "main", main);
-            assertEquals(later, dump(d, port));
+            assertEquals(later, d.dump(port));
             d.amcheck(port, "--all", "--install-missing");
 
             // a base backup of the branch at the older snapshot (BASE_BACKUP on our port) restores to the same data
-            String baNow = dump(d, a); // main@a's data, and the amcheck extension pg_amcheck installed
+            String baNow = d.dump(a); // main@a's data, and the amcheck extension pg_amcheck installed
             WalServiceClients clients = new WalServiceClients(d);
             Path work = DaemonFixture.reachableTempDir("gc-backup-");
             try {
@@ -89,7 +88,7 @@ class GcOnPagesTest {
                 clients.baseBackup("ba", backup);
                 // the cluster of storage short has its own password, which the pass file names by port only
                 Files.writeString(backup.resolve("pg_hba.conf"), "local all all trust\nhost all all 127.0.0.1/32 trust\n");
-                assertEquals(baNow, clients.onServer(backup, work.resolve("backup.log"), p -> dump(d, p)));
+                assertEquals(baNow, clients.onServer(backup, work.resolve("backup.log"), p -> d.dump(p)));
             } finally {
                 FileTrees.delete(work);
             }
@@ -103,7 +102,7 @@ class GcOnPagesTest {
             other.ok(201, "POST", "/remotes/team/snapshots/main@a/actions", new JsonObject().put("action", "pull").encode());
             int copy = ((JsonObject) other.ok(201, "PUT", "/pgs", new JsonObject().put("name", "copy").put("snapshot", "main@a")
                     .encode())).getInteger("port");
-            assertEquals(atA, dump(other, copy), "the pulled branch dumps as main did at main@a");
+            assertEquals(atA, other.dump(copy), "the pulled branch dumps as main did at main@a");
             other.amcheck(copy, "--all", "--install-missing");
         } finally {
             FileTrees.delete(shared);
@@ -136,7 +135,7 @@ class GcOnPagesTest {
             Lsn firstRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
             d.psql(port, "CHECKPOINT");
             d.awaitMaterialized(firstRedo); // the branch's first step
-            String atS = dump(d, port);
+            String atS = d.dump(port);
             Lsn s = Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "br@s").encode()))
                     .getString("lsn"));
             rounds(d, port, 1);
@@ -144,7 +143,7 @@ class GcOnPagesTest {
             Lsn lastRedo = Lsn.parse(d.psql(main, "SELECT redo_lsn FROM pg_control_checkpoint()"));
             d.psql(main, "CHECKPOINT");
             d.awaitMaterialized(lastRedo);
-            String brEnd = dump(d, port);
+            String brEnd = d.dump(port);
 
             JsonObject freed = (JsonObject) d.ok(200, "POST", "/storages/short/gc", new JsonObject().put("pitr", "0s").encode());
             assertTrue(freed.getLong("wal_bytes_freed") > 0 && freed.getLong("page_versions_freed") > 0, freed.encode());
@@ -159,14 +158,14 @@ class GcOnPagesTest {
             JsonObject listed = (JsonObject) d.ok(200, "GET", "/pgs/br/relations?lsn=" + s, null);
             assertTrue(listed.getJsonArray("relations").size() > 100, listed.getJsonArray("relations").size() + " relations");
 
-            int bs = branch(d, "bs", "br@s");
+            int bs = d.branch("bs", "br@s");
             assertTrue(d.log().contains("pgs/bs from page versions at the anchor"), d.log());
-            assertEquals(atS, dump(d, bs));
+            assertEquals(atS, d.dump(bs));
             d.amcheck(bs, "--all", "--install-missing");
 
             JsonObject brNow = d.pg("br");
             startFromAnEmptyDirectory(d, "br", brNow);
-            assertEquals(brEnd, dump(d, port));
+            assertEquals(brEnd, d.dump(port));
             d.amcheck(port, "--all", "--install-missing");
         }
     }
@@ -196,17 +195,6 @@ class GcOnPagesTest {
             }
         }
         throw new AssertionError(name + " not in " + listed.encode());
-    }
-
-    private static int branch(DaemonFixture d, String name, String snapshot) throws Exception {
-        return ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", name).put("snapshot", snapshot)
-                .encode())).getInteger("port");
-    }
-
-    /** pg_dump's output without its restrict lines, whose key each run draws at random. */
-    private static String dump(DaemonFixture d, int port) throws Exception {
-        return d.client(port, List.of(d.pg.bin("pg_dump").toString(), "-w", "-h", "127.0.0.1", "-p",
-                Integer.toString(port), "-U", "postgres", "-d", "postgres")).replaceAll("(?m)^\\\\(un)?restrict .*$", "");
     }
 
     /** The pg killed and its directory lost: its next start rebuilds the directory from the store at its end. */

@@ -248,6 +248,23 @@ public final class DaemonFixture implements AutoCloseable {
         return PgCluster.ProcessRunner.run(withCredentials(new ProcessBuilder(cmd), port).directory(Path.of("/tmp").toFile()));
     }
 
+    /** pg_dump of the postgres database of the pg on {@code port}, as below. */
+    public String dump(int port) throws IOException {
+        return dump(port, "postgres");
+    }
+
+    /** pg_dump of a database of the pg on {@code port}, without its restrict lines, whose key each run draws at random. */
+    public String dump(int port, String db) throws IOException {
+        return client(port, List.of(pg.bin("pg_dump").toString(), "-w", "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", "postgres", "-d", db)).replaceAll("(?m)^\\\\(un)?restrict .*$", "");
+    }
+
+    /** {@code pg create NAME --snapshot SNAPSHOT} (started); the new pg's port. */
+    public int branch(String name, String snapshot) throws IOException, InterruptedException {
+        return ((JsonObject) ok(201, "PUT", "/pgs", new JsonObject().put("name", name).put("snapshot", snapshot)
+                .encode())).getInteger("port");
+    }
+
     /** Starts a long action as a job ({@code Prefer: respond-async}, so 202); its Location, /jobs/ID. */
     public String startJob(String method, String path, JsonObject body) throws IOException, InterruptedException {
         HttpResponse<String> accepted = unauthenticated(method, path, body == null ? null : body.encode(),

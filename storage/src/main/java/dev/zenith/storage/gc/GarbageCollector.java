@@ -184,7 +184,12 @@ public final class GarbageCollector {
             }
             if (oldestImage != null) {
                 imagesFreed = trim.dropKeysBelow(txn, tables.images(), id, oldestImage, Keys.TL, apply);
-                versions = trim.dropSupersededVersions(txn, id, oldestImage, apply);
+                if (!needsAllWal) {
+                    // a point below the first own image (a branch before its first clean stop) is read by redo runs
+                    // from the timeline's steps, which start from the newest version at or below their redo points:
+                    // like its WAL, every own version stays
+                    versions = trim.dropSupersededVersions(txn, id, oldestImage, apply);
+                }
             }
             if (plan != null) {
                 long[] freed = pageRetention.apply(txn, plan, apply);
