@@ -100,6 +100,15 @@ public final class Uploader implements AutoCloseable {
         entries.forEach(e -> known.put(e.key(), e.storedLength()));
     }
 
+    /**
+     * A blob a published manifest lists, taken as it is (its entry, its labels) without reading or asking for its
+     * content: counted as done and skipped, as an upload of content the server holds is.
+     */
+    public Manifest.Entry reuse(Manifest.Entry listed) {
+        progress.finished(progress.started(listed.contentLength()), listed.contentLength(), true);
+        return listed;
+    }
+
     /** The stored length of {@code key} when the server holds it whole: known, else asked (HEAD). */
     private Optional<Long> stored(String key) {
         Long length = known.get(key);

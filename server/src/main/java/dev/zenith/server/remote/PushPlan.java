@@ -54,8 +54,26 @@ record PushPlan(List<Timeline> lineage, ImageManifest image, Optional<AnchoredSt
                 : AnchoredStart.choose(store, timeline, image, lsn);
         Lsn redo = start.plan().map(AnchoredStart.Plan::redo).orElse(image.redoLsn());
         Lsn checkpoint = start.plan().map(AnchoredStart.Plan::checkpoint).orElse(image.lsn());
-        Lsn walStart = Lsn.max(Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(redo))),
-                store.wal().start(timeline).orElse(redo));
+        Lsn walStart = Lsn.max(segmentStart(redo), store.wal().start(timeline).orElse(redo));
+        List<WalRange> wal = walRanges(lineage, walStart, lsn);
+        return new PushPlan(lineage, image, start.plan(), checkpoint, redo, wal);
+    }
+
+    /**
+     * The same snapshot from another base: the one an earlier snapshot of this history was pushed with, which the remote
+     * holds ({@link PushedBase}), with the WAL from its redo segment (the remote lists the part up to that snapshot).
+     */
+    PushPlan onto(PushedBase base, Lsn lsn) {
+        return new PushPlan(lineage, image, Optional.empty(), base.checkpoint(), base.redo(),
+                walRanges(lineage, segmentStart(base.redo()), lsn));
+    }
+
+    static Lsn segmentStart(Lsn lsn) {
+        return Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(lsn)));
+    }
+
+    /** The lineage's WAL from {@code walStart} up to {@code lsn}: each timeline's from its branch point (or the start). */
+    static List<WalRange> walRanges(List<Timeline> lineage, Lsn walStart, Lsn lsn) {
         List<WalRange> wal = new ArrayList<>();
         for (int i = 0; i < lineage.size(); i++) {
             Timeline t = lineage.get(i);
@@ -68,7 +86,7 @@ record PushPlan(List<Timeline> lineage, ImageManifest image, Optional<AnchoredSt
                 wal.add(new WalRange(t.id(), begin, end));
             }
         }
-        return new PushPlan(lineage, image, start.plan(), checkpoint, redo, wal);
+        return wal;
     }
 
     List<TimelineStep> steps() {

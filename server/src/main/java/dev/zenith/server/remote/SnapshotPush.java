@@ -106,12 +106,25 @@ public final class SnapshotPush {
         try (ObjectStore objects = RemoteStores.open(remote);
              Uploader uploader = new Uploader(objects, TRANSFERS);
              ActivityMarks.Mark mark = markAndAwaitNoGc(objects, remote, progress)) {
+            progress.phase("looking at what " + remote.name() + " holds");
+            List<SnapshotManifest> snapshots = publishedSnapshots(objects);
+            List<Manifest.Entry> listed = snapshots.stream().flatMap(m -> m.objects().stream()).toList();
+            uploader.knownStored(listed);
+            Optional<PushedBase> earlier = PushedBase.find(store, plan, snapshot.lsn(), snapshots, listed);
+            if (earlier.isPresent()) {
+                plan = plan.onto(earlier.get(), snapshot.lsn());
+                LOG.info("pushing " + snapshot.fullName() + " from the base " + earlier.get().snapshot() + " was pushed with ("
+                        + plan.checkpoint() + "): only the WAL after it is new");
+            }
+            times.lap("remote's manifests");
             progress.phase("reading the base at " + plan.checkpoint());
             Files.createDirectories(scratch);
             if (plan.anchored().isPresent()) { // page versions at a materialized anchor (what GC keeps for a snapshot)
                 store.images().materialize(snapshot.timeline(), plan.anchored().get().directory(), imageDir, bytes -> { });
-            } else {
+            } else if (earlier.isEmpty()) {
                 store.images().materialize(plan.image(), imageDir);
+            } else { // an earlier push's base: the remote holds its files, none is read here
+                Files.createDirectories(imageDir);
             }
             times.lap("image");
             List<Path> files;
@@ -134,10 +147,6 @@ public final class SnapshotPush {
             for (PushPlan.WalRange r : plan.wal()) {
                 total += r.end().minus(r.start());
             }
-            progress.phase("looking at what " + remote.name() + " holds");
-            List<Manifest.Entry> listed = listedBlobs(objects);
-            uploader.knownStored(listed);
-            times.lap("remote's manifests");
             progress.phase("pushing " + snapshot.fullName() + " to " + remote.name(), total);
             Sender sender = new Sender(uploader, progress);
             // the base is pushed as an image at its checkpoint, replayed from its redo point (earlier for an anchor)
@@ -161,11 +170,18 @@ public final class SnapshotPush {
                             Files.size(f));
                 }
             }
+            // the cluster's facts (system identifier, block size...) are any pg_control's of the history
             byte[] pgControl = plan.anchored().isPresent() ? plan.anchored().get().directory().pgControl() : store.images().pgControl(plan.image());
-            sender.send(Content.of(pgControl), Map.of("kind", "anchor", "timeline", baseTimeline,
-                    "lsn", plan.checkpoint().toString(), "redo", plan.redo().toString()), 0);
-            sender.send(Content.of(json(new JsonObject().put("directories", new JsonArray(directories)))),
-                    Map.of("kind", "meta", "name", PulledSnapshot.DIRECTORIES), 0);
+            if (earlier.isPresent()) {
+                for (Manifest.Entry e : earlier.get().entries()) {
+                    sender.reuse(e);
+                }
+            } else {
+                sender.send(Content.of(pgControl), Map.of("kind", "anchor", "timeline", baseTimeline,
+                        "lsn", plan.checkpoint().toString(), "redo", plan.redo().toString()), 0);
+                sender.send(Content.of(json(new JsonObject().put("directories", new JsonArray(directories)))),
+                        Map.of("kind", "meta", "name", PulledSnapshot.DIRECTORIES), 0);
+            }
             JsonObject info = new JsonObject().put("commit_time", snapshot.commitTime() == null ? null : snapshot.commitTime().toString());
             sender.send(Content.of(json(info)), Map.of("kind", "meta", "name", PulledSnapshot.SNAPSHOT), 0);
             for (Timeline t : plan.lineage()) {
@@ -175,7 +191,13 @@ public final class SnapshotPush {
                 }
             }
             for (PushPlan.WalRange r : plan.wal()) {
-                for (WalPieces.Piece piece : WalPieces.listedFor(r.timeline().toString(), listed).cut(r.start(), r.end())) {
+                WalPieces pieces = WalPieces.listedFor(r.timeline().toString(), listed);
+                for (WalPieces.Piece piece : pieces.cut(r.start(), r.end())) {
+                    Optional<Manifest.Entry> known = pieces.listed(piece);
+                    if (known.isPresent()) { // the same bytes of the same timeline: not read again (GC may have freed them)
+                        sender.reuse(known.get(), piece.length());
+                        continue;
+                    }
                     sender.reserve(piece.length()); // before the read: the pieces waiting for the uploader are bounded
                     byte[] bytes = store.wal().read(r.timeline(), piece.start(), piece.length());
                     if (bytes.length != piece.length()) {
@@ -190,7 +212,7 @@ public final class SnapshotPush {
             List<Manifest.Entry> entries = sender.finish();
             times.lap("upload");
             List<String> warnings = new ArrayList<>();
-            List<ClusterFacts.DatabaseLocale> databases = databases(snapshot, store, imageDir, plan.redo(), warnings);
+            List<ClusterFacts.DatabaseLocale> databases = databases(snapshot, store, imageDir, plan.redo(), earlier, warnings);
             if (mark.lapsed()) {
                 throw new IOException("the push of " + snapshot.fullName() + " could not keep its mark on " + remote.name()
                         + " fresh (the remote did not answer for minutes, or this machine paused): a GC may have taken it for"
@@ -256,16 +278,12 @@ public final class SnapshotPush {
     }
 
     /**
-     * Every blob the remote's published snapshots list (current versions): they are there for good (GC never deletes
-     * a listed blob), and their WAL pieces say where an earlier push of this history cut it.
+     * The remote's published snapshots (current versions): the blobs they list are there for good (GC never deletes a
+     * listed blob), their WAL pieces say where an earlier push of this history cut it, and their bases may be reused.
      */
-    private static List<Manifest.Entry> listedBlobs(ObjectStore objects) {
-        List<Manifest.Entry> out = new ArrayList<>();
+    private static List<SnapshotManifest> publishedSnapshots(ObjectStore objects) {
         // the settle time plays no part in reading
-        for (SnapshotCatalogue.Published p : new SnapshotCatalogue(objects, Duration.ZERO).list()) {
-            out.addAll(p.manifest().objects());
-        }
-        return out;
+        return new SnapshotCatalogue(objects, Duration.ZERO).list().stream().map(SnapshotCatalogue.Published::manifest).toList();
     }
 
     /** A second's wait that ends early, with {@link JobCancelledException}, when the job is cancelled. */
@@ -283,11 +301,12 @@ public final class SnapshotPush {
 
     /**
      * The databases' locales, asked of the snapshot's pg when it runs on that storage (pg_database as it is now: the
-     * collation versions of the snapshot's time but for a REINDEX since); else read from pg_database in the image
-     * pushed (what it held at the image's LSN, said in {@code warnings} when that is before the snapshot's).
+     * collation versions of the snapshot's time but for a REINDEX since); else, for a push reusing an earlier snapshot's
+     * base, what that push recorded; else read from pg_database in the image pushed (what it held at the image's LSN,
+     * said in {@code warnings} when that is before the snapshot's).
      */
     private List<ClusterFacts.DatabaseLocale> databases(Snapshot snapshot, Store store, Path imageDir, Lsn imageLsn,
-                                                        List<String> warnings) {
+                                                        Optional<PushedBase> earlier, List<String> warnings) {
         String why;
         try {
             PgView pg = computes.show(snapshot.pg());
@@ -297,6 +316,12 @@ public final class SnapshotPush {
             why = "pg " + snapshot.pg() + " is not running";
         } catch (DomainException | IOException e) {
             why = e.getMessage();
+        }
+        if (earlier.isPresent()) {
+            warnings.add("the databases' collations of " + snapshot.fullName() + " are those recorded with "
+                    + earlier.get().snapshot() + " (" + why + "): a database created, dropped or refreshed since is"
+                    + " recorded as it was then");
+            return earlier.get().databases();
         }
         try {
             int file = DatabaseLocales.fileNumber(Files.readAllBytes(imageDir.resolve("global/pg_filenode.map")));
@@ -394,6 +419,19 @@ public final class SnapshotPush {
 
         private static int kib(int length) {
             return Math.min(MEMORY_KIB, (length + 1023) >> 10);
+        }
+
+        /** Lists an object the remote lists already, as it is: nothing read, asked for or sent. */
+        void reuse(Manifest.Entry listed) {
+            reuse(listed, 0);
+        }
+
+        /** As above, {@code counted} bytes of the push done with it. */
+        void reuse(Manifest.Entry listed, long counted) {
+            sent.add(CompletableFuture.completedFuture(uploader.reuse(listed)));
+            if (counted > 0) {
+                progress.advance(counted);
+            }
         }
 
         /** Sends {@code content}; once it is on the remote, {@code counted} bytes of the push are done. */

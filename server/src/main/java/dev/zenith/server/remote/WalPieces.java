@@ -4,9 +4,11 @@ import dev.zenith.objectstore.format.Manifest;
 import dev.zenith.wal.Lsn;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -31,25 +33,36 @@ final class WalPieces {
 
     /** Start to end of the pieces the remote lists for one timeline. */
     private final NavigableMap<Lsn, Lsn> listed;
+    /** Start to the entry of the longest listed piece from there. */
+    private final Map<Lsn, Manifest.Entry> entries;
 
-    private WalPieces(NavigableMap<Lsn, Lsn> listed) {
+    private WalPieces(NavigableMap<Lsn, Lsn> listed, Map<Lsn, Manifest.Entry> entries) {
         this.listed = listed;
+        this.entries = entries;
     }
 
     /** The pieces of {@code timeline} that the given manifests' entries list (kind "wal"). */
     static WalPieces listedFor(String timeline, List<Manifest.Entry> entries) {
         NavigableMap<Lsn, Lsn> listed = new TreeMap<>();
+        Map<Lsn, Manifest.Entry> byStart = new HashMap<>();
         for (Manifest.Entry e : entries) {
             Map<String, String> l = e.labels();
             if ("wal".equals(l.get("kind")) && timeline.equals(l.get("timeline")) && l.containsKey("start") && l.containsKey("end")) {
                 Lsn start = Lsn.parse(l.get("start"));
                 Lsn end = Lsn.parse(l.get("end"));
-                if (end.isAfter(start)) {
-                    listed.merge(start, end, (a, b) -> a.isAfter(b) ? a : b); // the longest from one start
+                Lsn known = listed.get(start);
+                if (end.isAfter(start) && (known == null || end.isAfter(known))) { // the longest from one start
+                    listed.put(start, end);
+                    byStart.put(start, e);
                 }
             }
         }
-        return new WalPieces(listed);
+        return new WalPieces(listed, byStart);
+    }
+
+    /** The remote's entry of exactly this piece, when it lists one: the same timeline and bytes, not read again. */
+    Optional<Manifest.Entry> listed(Piece p) {
+        return p.end().equals(listed.get(p.start())) ? Optional.of(entries.get(p.start())) : Optional.empty();
     }
 
     /** {@code [start, end)} cut into pieces: a listed piece wherever one starts and fits, else up to the next boundary. */

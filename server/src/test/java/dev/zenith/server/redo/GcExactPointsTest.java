@@ -2,6 +2,7 @@ package dev.zenith.server.redo;
 
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.server.testing.DaemonFixture;
+import dev.zenith.server.testing.MaterializedSteps;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
@@ -14,12 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -42,7 +37,7 @@ class GcExactPointsTest {
      */
     @Test
     void inImageModeACollectionKeepsTheStepVersionsABranchsPointBeforeItsFirstImageReadsFrom() throws Exception {
-        try (DaemonFixture d = new DaemonFixture(); Steps steps = new Steps()) {
+        try (DaemonFixture d = new DaemonFixture(); MaterializedSteps steps = new MaterializedSteps()) {
             d.redoSettings.put("start_from_anchors", false);
             d.pgSettings.put("replication_password", PASSWORD);
             d.startInProcess();
@@ -78,7 +73,7 @@ class GcExactPointsTest {
      */
     @Test
     void onPagesGetPageAndTimeTravelAtSnapshotsStayExactAfterACollection() throws Exception {
-        try (DaemonFixture d = new DaemonFixture(); Steps steps = new Steps()) {
+        try (DaemonFixture d = new DaemonFixture(); MaterializedSteps steps = new MaterializedSteps()) {
             d.pgSettings.put("replication_password", PASSWORD);
             d.startInProcess();
             int main = d.createPg("main").getInteger("port");
@@ -148,7 +143,7 @@ class GcExactPointsTest {
     }
 
     /** pgbench for a few seconds, then a checkpoint (an anchor), until background materialization made its step. */
-    private static void rounds(DaemonFixture d, int port, TimelineId tl, Steps steps, int n) throws Exception {
+    private static void rounds(DaemonFixture d, int port, TimelineId tl, MaterializedSteps steps, int n) throws Exception {
         for (int i = 0; i < n; i++) {
             d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "3");
             Lsn lastRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
@@ -159,46 +154,5 @@ class GcExactPointsTest {
 
     private static Lsn snapshot(DaemonFixture d, String name) throws Exception {
         return Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", name).encode())).getString("lsn"));
-    }
-
-    /** Background materialization's steps as the in-process daemon logs them ("timeline T materialized up to L"). */
-    private static final class Steps extends Handler implements AutoCloseable {
-        private static final Pattern STEP = Pattern.compile("timeline (\\S+) materialized up to (\\S+) ");
-        private final Logger logger = Logger.getLogger(RedoService.class.getName());
-        private final List<String> messages = new CopyOnWriteArrayList<>();
-
-        Steps() {
-            logger.addHandler(this);
-        }
-
-        /** Waits (up to 4 minutes) for a step of {@code tl} at or past {@code redo}. */
-        void await(TimelineId tl, Lsn redo) throws InterruptedException {
-            long deadline = System.nanoTime() + 240_000_000_000L;
-            while (true) {
-                for (String m : messages) {
-                    Matcher x = STEP.matcher(m);
-                    if (x.find() && x.group(1).equals(tl.toString()) && !Lsn.parse(x.group(2)).isBefore(redo)) {
-                        return;
-                    }
-                }
-                assertTrue(System.nanoTime() < deadline, "nothing materialized on " + tl + " at " + redo + " in 4 minutes: "
-                        + messages);
-                Thread.sleep(200);
-            }
-        }
-
-        @Override
-        public void publish(LogRecord r) {
-            messages.add(String.valueOf(r.getMessage()));
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-            logger.removeHandler(this);
-        }
     }
 }
