@@ -110,6 +110,33 @@ public final class Lease implements AutoCloseable {
         return !lost && System.nanoTime() < validUntilNanos;
     }
 
+    /**
+     * Who may take the prefix again at once after this lease lapsed (S3 unreachable past its validity): this
+     * process itself. Locally the lease ran out {@code ttl - clockSkew} after its last renewal, while its record
+     * in S3 still counts as held until {@code ttl + clockSkew} after it; a retake in between found "in use by"
+     * this very process and gave the prefix up. The record left by this lease (its nonce) is ours and is taken
+     * with the usual write and read-back; any other record is left to {@code others}, whose identity the new
+     * record carries.
+     */
+    public Takeover successor(Takeover others) {
+        return new Takeover() {
+            @Override
+            public String holder() {
+                return others.holder();
+            }
+
+            @Override
+            public long pid() {
+                return others.pid();
+            }
+
+            @Override
+            public boolean leftByCrashedPredecessor(LeaseRecord held) {
+                return (held.nonce().equals(nonce) && !isValid()) || others.leftByCrashedPredecessor(held);
+            }
+        };
+    }
+
     /** Called once, from the renewal thread, when the lease is found taken or could not be renewed in time. */
     public void onLost(Consumer<String> listener) {
         this.onLost = listener;
@@ -127,7 +154,7 @@ public final class Lease implements AutoCloseable {
                     throw new LeaseHeldException(store.describe(), rec.get());
                 }
                 LOG.info("taking over the lease of " + store.describe() + " before its expiry: " + rec.get().owner()
-                        + " held it, a predecessor of this process that is no longer running");
+                        + " held it: a predecessor of this process that is no longer running, or this process's own lease that lapsed");
             }
             // our own record is there when an earlier attempt of ours was too slow: keep its generation
             // (and never below minGeneration: manifests of a lease object that was deleted may be there)

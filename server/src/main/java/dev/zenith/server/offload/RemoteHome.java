@@ -39,12 +39,14 @@ final class RemoteHome implements AutoCloseable {
     private final LeaseSettings leaseSettings;
     /** Told each new lease generation before its first manifest is written (see {@link CacheGeneration}). */
     private final LongConsumer generations;
+    /** Who this daemon is in its lease records (a restart after a crash takes them over at once). */
+    private final Takeover takeover;
     /** Replaced together by {@link #retake} after an outage longer than the lease. */
     volatile Lease lease;
     volatile ManifestWriter manifests;
 
     private RemoteHome(S3Remote remote, ObjectStore store, Lease lease, BlobPins pins, ManifestWriter manifests,
-                       String owner, LeaseSettings leaseSettings, LongConsumer generations) {
+                       String owner, LeaseSettings leaseSettings, LongConsumer generations, Takeover takeover) {
         this.remote = remote;
         this.store = store;
         this.lease = lease;
@@ -53,18 +55,20 @@ final class RemoteHome implements AutoCloseable {
         this.owner = owner;
         this.leaseSettings = leaseSettings;
         this.generations = generations;
+        this.takeover = takeover;
         this.uploader = new Uploader(store, TRANSFERS, pins);
         this.downloader = new Downloader(store, TRANSFERS);
     }
 
     /**
-     * Takes the lease again after it ran out (S3 unreachable for longer than its ttl), only if no one wrote
+     * Takes the lease again after it ran out (S3 unreachable for longer than its validity), only if no one wrote
      * the prefix meanwhile: the newest manifest must still be ours. Otherwise another daemon has the prefix
      * and this one must not write there again (an {@link IllegalStateException} saying so).
      */
     synchronized void retake() {
         var ours = manifests.view().name();
-        Lease fresh = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store));
+        // our own lapsed record may still look held in S3 for a few seconds: ours to take (see Lease.successor)
+        Lease fresh = Lease.acquire(store, leaseSettings, owner, ManifestLog.nextGeneration(store), lease.successor(takeover));
         var names = ManifestLog.list(store);
         if (ours.isEmpty() || names.isEmpty() || !names.lastKey().equals(ours.get())) {
             fresh.close();
@@ -109,7 +113,7 @@ final class RemoteHome implements AutoCloseable {
             generations.accept(lease.generation());
             BlobPins pins = new BlobPins(gcGrace);
             ManifestWriter manifests = ManifestWriter.open(store, lease, ManifestWriter.Settings.defaults(), pins);
-            return new RemoteHome(remote, store, lease, pins, manifests, owner, leaseSettings, generations);
+            return new RemoteHome(remote, store, lease, pins, manifests, owner, leaseSettings, generations, takeover);
         } catch (LeaseHeldException e) {
             closeQuietly(store, null);
             throw new ConflictException("cannot attach " + remote + ": it is in use by another running daemon ("
