@@ -198,7 +198,8 @@ public final class ComputeManager implements ComputeTimelines {
     /** As above; {@code endpoint}, {@code region} and {@code cacheBytes} (null: the conf default) for an s3 storage. */
     public StorageRegistry.Storage attachStorage(String name, String type, String path, Duration pitr, String endpoint,
                                                  String region, Long cacheBytes) throws IOException {
-        return adoption.attach(name, type, path, pitr, endpoint, region, cacheBytes);
+        // an s3 storage's lease and restore run without the management lock: other storages stay usable
+        return adoption.attach(name, type, path, pitr, endpoint, region, cacheBytes, management::unlocked);
     }
 
     /** Detaches a storage no pg uses (blocking). */

@@ -135,8 +135,8 @@ final class StorageAdoption {
      * start. When one of their names is taken here the storage is detached again and nothing changes.
      */
     StorageRegistry.Storage attach(String name, String type, String path, Duration pitr, String endpoint, String region,
-                                   Long cacheBytes) throws IOException {
-        StorageRegistry.Storage s = storages.attach(name, type, path, pitr, endpoint, region, cacheBytes);
+                                   Long cacheBytes, StorageRegistry.Outside outside) throws IOException {
+        StorageRegistry.Storage s = storages.attach(name, type, path, pitr, endpoint, region, cacheBytes, outside);
         List<PgRecord> found;
         try {
             destroys.finishCutShort(s);

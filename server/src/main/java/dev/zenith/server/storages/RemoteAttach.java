@@ -7,6 +7,7 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
+import java.util.Map;
 
 /**
  * Attaching a storage kept elsewhere (s3): its place described and checked by {@link RemoteStores}, refused
@@ -28,9 +29,9 @@ final class RemoteAttach {
         return remotes.describe(type, pathText, endpoint, region);
     }
 
-    /** The store of {@code name} kept at {@code remote}; 409 when a listed storage (available or not) is there. */
-    Store open(String name, JsonObject remote, Collection<StorageRegistry.Storage> attached,
-               Collection<UnavailableStorage> unavailable) throws IOException {
+    /** 409 when a listed storage (available or not), or one being attached, is at {@code remote} already. */
+    void checkPlaceFree(JsonObject remote, Collection<StorageRegistry.Storage> attached, Collection<UnavailableStorage> unavailable,
+                        Map<String, JsonObject> attaching) {
         for (StorageRegistry.Storage other : attached) {
             if (other.remote() != null && remotes.samePlace(other.remote(), remote)) {
                 throw new ConflictException(remote.getString("url") + " is already attached as storage '" + other.name() + "'");
@@ -42,6 +43,15 @@ final class RemoteAttach {
                 throw new ConflictException(remote.getString("url") + " is already attached as storage '" + u.name() + "'");
             }
         }
+        attaching.forEach((name, place) -> {
+            if (remotes.samePlace(place, remote)) {
+                throw new ConflictException(remote.getString("url") + " is being attached as storage '" + name + "'");
+            }
+        });
+    }
+
+    /** The store of {@code name} kept at {@code remote} (its lease taken, restored when the cache is empty); blocking. */
+    Store open(String name, JsonObject remote) throws IOException {
         Path cache = cacheOf(name);
         places.check(cache);
         return remotes.open(name, remote, cache, true);

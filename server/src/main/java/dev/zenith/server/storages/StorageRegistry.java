@@ -5,6 +5,7 @@ import dev.zenith.server.domain.NotFoundException;
 import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.Names;
 import dev.zenith.pgexec.FileTrees;
+import dev.zenith.server.jobs.Management;
 import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.StoreInUseException;
@@ -65,6 +66,9 @@ public final class StorageRegistry implements AutoCloseable {
     private final Set<String> heldElsewhere = ConcurrentHashMap.newKeySet();
     /** For the storages whose remote did not answer: when to try again (nanoTime), and how many tries failed. */
     private final Map<String, long[]> remoteRetries = new ConcurrentHashMap<>();
+    /** s3 storages being attached (their lease taken, a restore under way) without the management lock: name, place. */
+    private final Map<String, JsonObject> attaching = new ConcurrentHashMap<>();
+    private volatile boolean closed;
     /**
      * The pg names each available storage holds, kept in the registry file too: while a storage is
      * unavailable its pgs cannot be read from it, yet they must neither vanish nor have their names reused.
@@ -220,7 +224,20 @@ public final class StorageRegistry implements AutoCloseable {
     }
 
     public Storage attach(String name, String type, String pathText, Duration pitr) throws IOException {
-        return attach(name, type, pathText, pitr, null, null, null);
+        return attach(name, type, pathText, pitr, null, null, null, Outside.INLINE);
+    }
+
+    /**
+     * Runs the slow part of attaching an s3 storage (taking its lease, restoring it from its prefix: tens of
+     * seconds for a large storage) without the daemon's management lock, so that other storages and pgs stay
+     * usable meanwhile; it returns with the lock held again.
+     */
+    @FunctionalInterface
+    public interface Outside {
+        Store open(Management.Wait<Store> open) throws IOException;
+
+        /** For callers that hold no lock (tests, start-up). */
+        Outside INLINE = Management.Wait::call;
     }
 
     /**
@@ -228,10 +245,10 @@ public final class StorageRegistry implements AutoCloseable {
      * "remote"; null: the conf default) are for storages kept elsewhere (s3) only.
      */
     public Storage attach(String name, String type, String pathText, Duration pitr, String endpoint, String region,
-                          Long cacheBytes) throws IOException {
+                          Long cacheBytes, Outside outside) throws IOException {
         Names.check("storage", name);
         if (remotes.handles(type)) {
-            return attachRemote(name, type, pathText, pitr, endpoint, region, cacheBytes);
+            return attachRemote(name, type, pathText, pitr, endpoint, region, cacheBytes, outside);
         }
         if (!"native".equals(type)) {
             throw new InvalidRequestException("storage type '" + type + "' is not supported; use \"native\" or \"s3\"");
@@ -242,9 +259,7 @@ public final class StorageRegistry implements AutoCloseable {
         if (pathText == null || pathText.isBlank()) {
             throw new InvalidRequestException("field 'path' is required for a native storage");
         }
-        if (storages.containsKey(name) || unavailable.containsKey(name)) {
-            throw new ConflictException("storage '" + name + "' already exists");
-        }
+        checkNameFree(name);
         Path path = NativeStores.checkedPath(pathText, places);
         return added(new Storage(name, type, path, Instant.now(), pitr, NativeStores.open(path), null));
     }
@@ -262,18 +277,39 @@ public final class StorageRegistry implements AutoCloseable {
         return s;
     }
 
-    /** A storage kept elsewhere: see {@link RemoteAttach}. */
+    private void checkNameFree(String name) {
+        if (storages.containsKey(name) || unavailable.containsKey(name)) {
+            throw new ConflictException("storage '" + name + "' already exists");
+        }
+        if (attaching.containsKey(name)) {
+            throw new ConflictException("storage '" + name + "' is being attached");
+        }
+    }
+
+    /**
+     * A storage kept elsewhere: see {@link RemoteAttach}. Its name and place are taken (under the lock) before
+     * {@code outside} opens it without the lock; a daemon stopping meanwhile lets go of it again.
+     */
     private Storage attachRemote(String name, String type, String pathText, Duration pitr, String endpoint, String region,
-                                 Long cacheBytes) throws IOException {
+                                 Long cacheBytes, Outside outside) throws IOException {
         JsonObject remote = remoteAttach.describe(type, pathText, endpoint, region);
         if (cacheBytes != null) {
             remote.put(RemoteStores.CACHE_BYTES, cacheBytes);
         }
-        if (storages.containsKey(name) || unavailable.containsKey(name)) {
-            throw new ConflictException("storage '" + name + "' already exists");
+        checkNameFree(name);
+        remoteAttach.checkPlaceFree(remote, storages.values(), unavailable.values(), attaching);
+        attaching.put(name, remote);
+        try {
+            Store store = outside.open(() -> remoteAttach.open(name, remote));
+            if (closed) {
+                remotes.closing(name);
+                store.close();
+                throw new dev.zenith.server.domain.UnavailableException("storage '" + name + "' was not attached: the daemon is stopping");
+            }
+            return added(new Storage(name, type, remoteAttach.cacheOf(name), Instant.now(), pitr, store, remote));
+        } finally {
+            attaching.remove(name);
         }
-        Store store = remoteAttach.open(name, remote, storages.values(), unavailable.values());
-        return added(new Storage(name, type, remoteAttach.cacheOf(name), Instant.now(), pitr, store, remote));
     }
 
     /**
@@ -418,6 +454,7 @@ public final class StorageRegistry implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         for (Storage s : storages.values()) {
             try {
                 closeStore(s);
