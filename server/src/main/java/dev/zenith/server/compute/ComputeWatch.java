@@ -47,7 +47,7 @@ final class ComputeWatch {
         timers.add(vertx.setPeriodic(RELEASED_STORAGE_POLL_MS, id -> {
             if (storages.anyHeldElsewhere()) { // almost always none: then no trip to a management thread
                 management.run(() -> {
-                    adoption.takeReleasedStorages(this::restartWanted);
+                    adoption.takeReleasedStorages(this::restartWanted, management::unlocked);
                     return null;
                 });
             }

@@ -113,8 +113,8 @@ final class StorageAdoption {
      * s3 storages without a local cache as soon as their S3 answers),
      * with their pgs and snapshots, and the pgs that ran here before start again (management lock).
      */
-    void takeReleasedStorages(Restarter restarter) {
-        for (StorageRegistry.Storage s : storages.openReleased()) {
+    void takeReleasedStorages(Restarter restarter, StorageRegistry.Outside outside) {
+        for (StorageRegistry.Storage s : storages.openReleased(outside)) {
             LOG.info("storage '" + s.name() + "' is in use here now (the process that held it let go, or its S3 answered)");
             try {
                 if (!takeIn(s)) {

@@ -102,7 +102,7 @@ public final class StorageRegistry implements AutoCloseable {
         if (r.registryFile.exists()) {
             for (JsonObject s : r.registryFile.read()) {
                 r.unavailable.put(s.getString("name"), new UnavailableStorage(s, "not opened yet"));
-                r.openListed(s.getString("name"));
+                r.openListed(s.getString("name"), Outside.INLINE);
             }
         } else {
             r.attach(DEFAULT_STORAGE, "native", defaultStoragePath.toString(), DEFAULT_PITR);
@@ -115,7 +115,7 @@ public final class StorageRegistry implements AutoCloseable {
      * remembered, so that {@link #openReleased} takes it once that process lets go; any other failure
      * leaves it unavailable with its error (one broken storage must not take the others down).
      */
-    private Optional<Storage> openListed(String name) {
+    private Optional<Storage> openListed(String name, Outside outside) {
         UnavailableStorage u = unavailable.get(name);
         JsonObject s = u.listedEntry();
         Path path = u.path();
@@ -123,7 +123,18 @@ public final class StorageRegistry implements AutoCloseable {
             JsonObject remote = s.getJsonObject("remote");
             Store store;
             if (remote != null) {
-                store = remotes.open(name, remote, path, false);
+                // a restore from the prefix (its cache is missing) runs without the management lock
+                attaching.put(name, remote);
+                try {
+                    store = outside.open(() -> remotes.open(name, remote, path, false));
+                } finally {
+                    attaching.remove(name);
+                }
+                if (closed) {
+                    remotes.closing(name);
+                    store.close();
+                    return Optional.empty();
+                }
             } else {
                 PrivateFiles.directory(path); // 0700 (storages made before zenith kept them private)
                 store = Store.open(path);
@@ -164,15 +175,18 @@ public final class StorageRegistry implements AutoCloseable {
         return !heldElsewhere.isEmpty();
     }
 
-    /** The storages another process held, opened now if it let go of them; called periodically. */
-    public List<Storage> openReleased() {
+    /**
+     * The storages another process held, opened now if it let go of them; called periodically. An s3 storage's
+     * restore runs in {@code outside} (without the management lock).
+     */
+    public List<Storage> openReleased(Outside outside) {
         List<Storage> opened = new ArrayList<>();
         for (String name : List.copyOf(heldElsewhere)) {
             long[] retry = remoteRetries.get(name);
-            if (retry != null && System.nanoTime() < retry[0]) {
-                continue;
+            if ((retry != null && System.nanoTime() < retry[0]) || attaching.containsKey(name) || !unavailable.containsKey(name)) {
+                continue; // not due yet, being restored by an earlier poll, or detached meanwhile
             }
-            openListed(name).ifPresent(opened::add);
+            openListed(name, outside).ifPresent(opened::add);
         }
         return opened;
     }
@@ -356,6 +370,9 @@ public final class StorageRegistry implements AutoCloseable {
     }
 
     public void detach(String name) throws IOException {
+        if (attaching.containsKey(name)) {
+            throw new ConflictException("storage '" + name + "' is being restored from its prefix; detach it when that is done");
+        }
         if (unavailable.containsKey(name)) {
             heldElsewhere.remove(name);
             remoteRetries.remove(name);

@@ -18,9 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Restoring an s3 storage (attach of a prefix into an empty cache) takes long for a large storage: it runs
- * without the management lock, so the daemon's other storages and pgs stay usable meanwhile; a second attach
- * of the same name or prefix is refused while it runs.
+ * Restoring an s3 storage (an attach of a prefix into an empty cache, or a listed storage whose cache is missing,
+ * once S3 answers) takes long for a large storage: it runs without the management lock, so the daemon's other
+ * storages and pgs stay usable meanwhile; a second attach of the same name or prefix, or a detach, is refused
+ * while it runs.
  */
 @Tag("s3")
 @Tag("pg")
@@ -28,16 +29,31 @@ class S3RestoreUnlockedTest {
     @RegisterExtension
     final S3ProxyExtension proxy = new S3ProxyExtension("zen");
 
+    /** A pg "main" on an s3 storage "cloud" at {@code s3://zen/PREFIX} with about 150 MB (a restore takes seconds); its rows. */
+    private String fill(DaemonFixture a, String prefix) throws Exception {
+        S3TestStorages.attach(a, proxy.server(), "cloud", prefix);
+        int port = ((JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud")
+                .encode())).getInteger("port");
+        a.psql(port, "CREATE TABLE big AS SELECT g, repeat(md5(g::text), 8) AS v FROM generate_series(1, 400000) g; CHECKPOINT");
+        return a.psql(port, "SELECT count(*), sum(g) FROM big");
+    }
+
+    /** Waits until {@code cloud}'s restore writes its base; fails if {@code done} says it ended before. */
+    private static void awaitRestoring(DaemonFixture b, java.util.function.BooleanSupplier done) throws Exception {
+        Path restoring = b.home.resolve("s3-cache").resolve("cloud").resolve("data.mdb.restoring");
+        long t0 = System.nanoTime();
+        while (!Files.exists(restoring)) {
+            assertFalse(done.getAsBoolean(), "the restore ended before it was seen");
+            assertTrue(System.nanoTime() - t0 < 120_000_000_000L, "the restore never started");
+            Thread.sleep(5);
+        }
+    }
+
     @Test
     void otherStoragesStayUsableWhileAStorageIsRestored() throws Exception {
         String rows;
         try (DaemonFixture a = new DaemonFixture().startInProcess()) {
-            S3TestStorages.attach(a, proxy.server(), "cloud", "big");
-            int port = ((JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud")
-                    .encode())).getInteger("port");
-            // about 150 MB: its restore takes seconds
-            a.psql(port, "CREATE TABLE big AS SELECT g, repeat(md5(g::text), 8) AS v FROM generate_series(1, 400000) g; CHECKPOINT");
-            rows = a.psql(port, "SELECT count(*), sum(g) FROM big");
+            rows = fill(a, "big");
         } // a clean stop: S3 holds everything
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
             int local = ((JsonObject) b.ok(201, "PUT", "/pgs", new JsonObject().put("name", "here").encode())).getInteger("port");
@@ -49,13 +65,7 @@ class S3RestoreUnlockedTest {
                     throw new IllegalStateException(e);
                 }
             });
-            Path restoring = b.home.resolve("s3-cache").resolve("cloud").resolve("data.mdb.restoring");
-            long t0 = System.nanoTime();
-            while (!Files.exists(restoring)) {
-                assertFalse(attach.isDone(), "the attach ended before its restore was seen: " + (attach.isDone() ? attach.join().body() : ""));
-                assertTrue(System.nanoTime() - t0 < 120_000_000_000L, "the restore never started");
-                Thread.sleep(5);
-            }
+            awaitRestoring(b, attach::isDone);
             // while the restore runs: changes under the management lock go on
             b.ok(200, "GET", "/storages/local", null);
             b.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "here@during").encode());
@@ -72,6 +82,37 @@ class S3RestoreUnlockedTest {
             assertEquals(201, done.statusCode(), done.body());
             int port = b.action("main", "start").getInteger("port");
             assertEquals(rows, b.psql(port, "SELECT count(*), sum(g) FROM big"));
+        }
+    }
+
+    @Test
+    void aStorageRestoredOnceS3AnswersLeavesTheOthersUsable() throws Exception {
+        try (DaemonFixture d = new DaemonFixture().startInProcess()) {
+            String rows = fill(d, "later");
+            d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "here").encode()); // on the local storage; runs again at the restart
+            d.inProcessShutdownKeepingHome(); // a clean stop: S3 holds everything
+            dev.zenith.testkit.PgCluster.deleteTree(d.home.resolve("s3-cache").resolve("cloud"));
+            proxy.server().stop();
+            try {
+                d.startInProcess(); // cloud is unavailable: no cache, S3 down
+            } finally {
+                proxy.server().startAgain();
+            }
+            // the periodic retry restores it now that S3 answers
+            awaitRestoring(d, () -> false);
+            int local = d.pg("here").getInteger("port");
+            d.ok(200, "GET", "/storages/local", null);
+            d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "here@during").encode());
+            HttpResponse<String> detach = d.request("DELETE", "/storages/cloud", null);
+            JsonObject cloud = (JsonObject) d.ok(200, "GET", "/storages/cloud", null);
+            assertEquals("unavailable", cloud.getString("status"), "the other requests waited for the restore: " + cloud.encode());
+            assertEquals(409, detach.statusCode(), detach.body());
+            assertTrue(detach.body().contains("being restored"), detach.body());
+            assertEquals("1", d.psql(local, "SELECT 1"));
+
+            d.awaitJson("/storages/cloud", j -> "available".equals(j.getString("status")));
+            int port = d.awaitJson("/pgs/main", j -> "running".equals(j.getString("status"))).getInteger("port");
+            assertEquals(rows, d.psql(port, "SELECT count(*), sum(g) FROM big"));
         }
     }
 }
