@@ -44,6 +44,24 @@ class S3ObjectStoreTest {
         }
     }
 
+    /**
+     * Closing a store ends its connections, not I/O threads of its own: a client that made its own threads shut them
+     * down with Netty's graceful shutdown, a fixed 2 s quiet period before close returned (each push, pull and remote
+     * listing waited it out). 1.5 s leaves room for a loaded machine and stays below that floor.
+     */
+    @Test
+    void closingAStoreDoesNotWaitForItsIoThreadsToGoQuiet() throws Exception {
+        for (int round = 0; round < 2; round++) { // the second store reuses what the first left running
+            S3ObjectStore store = TestStores.open(s3, "s3://bucket/close-" + round);
+            await(store.put("k", random(1000, round)));
+            assertEquals(1000, await(store.get("k")).orElseThrow().bytes().length);
+            long t0 = System.nanoTime();
+            store.close();
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(ms < 1500, "close took " + ms + " ms");
+        }
+    }
+
     @Test
     void listingFollowsContinuationPages() throws Exception {
         try (S3ObjectStore store = TestStores.open(s3, "s3://bucket/many")) {
