@@ -209,6 +209,7 @@ public final class ZenithDaemon {
             importer = new SnapshotImporter(config, storages, computes, management, pg);
             importer.removeUnfinished();
             remotes = Remotes.open(config.home(), config.scratchDir(), pg, computes, storages, management);
+            remotes.warmUp();
             homes = new LinkedHashSet<>(List.of(config.home(), config.home().toRealPath()));
             return null;
         }).compose(v -> new RestApi(vertx, storages, computes, management, () -> shutdown(), homes,

@@ -32,6 +32,7 @@ public final class Remotes {
     private final Path home;
     private final Path scratch;
     private volatile LocalFacts facts;
+    private final RemoteWarmUp warmUp = new RemoteWarmUp();
 
     public Remotes(RemoteRegistry registry, PgInstallation pg, ComputeManager computes, StorageRegistry storages,
                    Management management, Path home, Path scratch) {
@@ -50,7 +51,14 @@ public final class Remotes {
     }
 
     public JsonObject add(String name, String url, String endpoint, String region) throws IOException {
-        return registry.add(new Remote(name, url, Optional.ofNullable(endpoint), Optional.ofNullable(region))).toJson();
+        Remote remote = registry.add(new Remote(name, url, Optional.ofNullable(endpoint), Optional.ofNullable(region)));
+        warmUp.start(remote);
+        return remote.toJson();
+    }
+
+    /** Readies the S3 SDK in the background when an s3 remote is registered ({@link RemoteWarmUp}); at daemon start. */
+    public void warmUp() {
+        registry.list().stream().filter(Remote::isS3).findFirst().ifPresent(warmUp::start);
     }
 
     public JsonObject remove(String name) throws IOException {
