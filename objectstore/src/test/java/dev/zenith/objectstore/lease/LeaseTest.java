@@ -34,7 +34,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The lease on a real S3Proxy, which ignores If-None-Match and If-Match: exclusion comes from the read-back. */
 @Tag("s3")
 class LeaseTest {
-    private static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(3), Duration.ofMillis(500),
+    // 6 s to live, renewed every 0.5 s: a renewal (one PUT and a read-back) may take seconds on a loaded machine,
+    // and a lease trusted for only 2.5 s after its last renewal failed there (seen at load 29-46).
+    private static final LeaseSettings FAST = new LeaseSettings(Duration.ofSeconds(6), Duration.ofMillis(500),
             Duration.ofMillis(500), Duration.ofMillis(500), true);
     private static final S3ProxyServer s3 = TestStores.s3();
 
