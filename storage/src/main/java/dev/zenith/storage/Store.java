@@ -242,6 +242,11 @@ public final class Store implements AutoCloseable {
         return wal.stall().or(journals::stall);
     }
 
+    /** The room the store's bound leaves (unbounded unless an s3 storage's offload sets it). */
+    public dev.zenith.storage.lmdb.CacheRoom cacheRoom() {
+        return tables.room();
+    }
+
     /** Entries per table, pages in use and the size of the data file: what the store costs. */
     public StoreStats stats() {
         Map<String, Long> entries;

@@ -45,6 +45,11 @@ final class IndexBatcher {
     private boolean indexRequested;
     private long indexTimer = -1;
 
+    /** How often WAL held back for the store's cache bound asks again for room. */
+    static final long ROOM_RETRY_MS = 50;
+    /** WAL takes at most this many times its bytes in LMDB with its index (an upper estimate, for the bound). */
+    static final int STORED_PER_WAL_BYTE = 2;
+
     IndexBatcher(Vertx vertx, WorkerExecutor lmdbWorkers, Store store, long indexIntervalMs, int maxBatchBytes,
                  ReceiverCounters counters, BooleanSupplier stopping, Reports reports) {
         this.vertx = vertx;
@@ -67,6 +72,27 @@ final class IndexBatcher {
 
     long unindexedBytes() {
         return unindexedBytes;
+    }
+
+    /**
+     * The oldest waiting batches that fit under the store's cache bound together (all of them on an unbounded
+     * store); none while the store has no room even for the first.
+     */
+    private List<WalAppend> admitted() {
+        int n = 0;
+        long bytes = 0;
+        while (n < unindexed.size()) {
+            long next = bytes + unindexed.get(n).bytes().length;
+            if (!store.cacheRoom().admits(STORED_PER_WAL_BYTE * next)) {
+                break;
+            }
+            bytes = next;
+            n++;
+        }
+        if (n == 0 && !unindexed.isEmpty() && store.cacheRoom().usedBytes() <= store.cacheRoom().evictionTarget()) {
+            n = 1; // a bound smaller than one batch: eviction cannot make more room, so one goes in at a time
+        }
+        return new ArrayList<>(unindexed.subList(0, n));
     }
 
     void add(WalAppend batch) {
@@ -97,11 +123,21 @@ final class IndexBatcher {
             });
             return;
         }
+        List<WalAppend> admitted = admitted();
+        if (admitted.isEmpty()) {
+            // the store is at its cache bound (S3 does not hold enough to evict yet): the journal keeps the WAL,
+            // and the receiver stops reading the stream once enough waits here (commits wait)
+            indexTimer = vertx.setTimer(ROOM_RETRY_MS, id -> {
+                indexTimer = -1;
+                index();
+            });
+            return;
+        }
         lastIndexNanos = System.nanoTime();
         indexRequested = false;
         indexing = true;
-        WalAppend merged = WalAppends.concat(unindexed);
-        unindexed.clear();
+        WalAppend merged = WalAppends.concat(admitted);
+        unindexed.subList(0, admitted.size()).clear();
         lmdbWorkers.executeBlocking(() -> {
             long t0 = System.nanoTime();
             store.wal().append(List.of(merged));
@@ -109,6 +145,7 @@ final class IndexBatcher {
             return merged.end();
         }, false).onComplete(ar -> {
             indexing = false;
+            store.cacheRoom().changed();
             unindexedBytes = 0;
             for (WalAppend a : unindexed) {
                 unindexedBytes += a.bytes().length;

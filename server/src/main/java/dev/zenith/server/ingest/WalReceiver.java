@@ -154,8 +154,16 @@ public final class WalReceiver {
         if (damage != null) {
             return counters.figures("failed", damage, null, flushed, progress.indexed());
         }
-        return stall != null ? counters.figures("stalled", stall.reason(), stall.since(), flushed, progress.indexed())
-                : counters.figures(state, null, null, flushed, progress.indexed());
+        if (stall != null) {
+            return counters.figures("stalled", stall.reason(), stall.since(), flushed, progress.indexed());
+        }
+        java.time.Instant full = store.cacheRoom().fullSince();
+        if (full != null) {
+            return counters.figures("waiting for cache room", "the storage's local cache is at its bound ("
+                    + store.cacheRoom().usedBytes() + " of " + store.cacheRoom().bound() + " bytes used) and nothing more"
+                    + " can be evicted until S3 holds it: new WAL (commits) waits", full, flushed, progress.indexed());
+        }
+        return counters.figures(state, null, null, flushed, progress.indexed());
     }
 
     /**

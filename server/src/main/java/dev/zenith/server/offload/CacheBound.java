@@ -2,6 +2,7 @@ package dev.zenith.server.offload;
 
 import dev.zenith.objectstore.format.Manifest;
 import dev.zenith.objectstore.transfer.Content;
+import dev.zenith.storage.lmdb.CacheRoom;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.lmdb.ColdValues;
 import dev.zenith.storage.timeline.TimelineId;
@@ -13,20 +14,19 @@ import java.util.Map;
 import java.util.logging.Logger;
 
 /**
- * Keeps an s3 storage's local store within its cache bound: while LMDB's used bytes are above it, the WAL
+ * Keeps an s3 storage's local store within its cache bound: while LMDB's used bytes are above where eviction
+ * starts ({@link CacheRoom#evictionWanted}, below the bound: what grows the store waits for room above that), the WAL
  * S3 holds as WAL pieces (from where the local WAL starts, never beyond {@code remote_lsn}) is evicted; reads
  * of it go to {@link RemoteWalReader}. WAL S3 holds only inside a base (what came before a timeline's first
  * base) is first uploaded as pieces too, so the pieces cover it without a gap. WAL S3 does not hold is never
  * evicted. Then, while still above, the least recently read page versions and file contents are packed into
  * segments, uploaded (content-addressed) and listed, and only then replaced by pointers ({@code ColdValues});
- * reads of them go to {@link RemoteSegments}. Blocking; the offload's thread, after a WAL round.
+ * reads of them go to {@link RemoteSegments}. Blocking; the offload's eviction thread.
  */
 final class CacheBound {
     private static final Logger LOG = Logger.getLogger(CacheBound.class.getName());
     /** Size of one segment of evicted values: what one read back of a cold page downloads. */
     static final int SEGMENT_BYTES = 4 << 20;
-    /** Eviction brings the store this far under its bound, so that it is not at the bound after each round. */
-    private static final double TARGET = 0.8;
     /** At most this much is packed per pass (the packing holds it in memory). */
     private static final long PASS_BYTES = 64L << 20;
 
@@ -34,8 +34,8 @@ final class CacheBound {
     }
 
     /** Returns the WAL bytes evicted. */
-    static long evictIfAbove(Store store, RemoteHome home, Map<TimelineId, Lsn> remoteEnds, long cacheBytes, int pieceBytes) {
-        if (store.stats().usedBytes() <= cacheBytes) {
+    static long evictIfAbove(Store store, RemoteHome home, Map<TimelineId, Lsn> remoteEnds, CacheRoom room, int pieceBytes) {
+        if (!room.evictionWanted()) {
             return 0;
         }
         long freed = 0;
@@ -58,17 +58,17 @@ final class CacheBound {
 
     /**
      * Evicts the least recently read page versions and file contents while LMDB's used bytes are above the
-     * bound, until they are {@link #TARGET} of it or nothing is left to evict. Each segment is in S3 and listed
+     * bound's eviction threshold, until they are at {@link CacheRoom#evictionTarget} of it or nothing is left to evict. Each segment is in S3 and listed
      * by a manifest before any value it holds is replaced by a pointer. Returns the stored bytes freed.
      */
-    static long evictValuesIfAbove(Store store, RemoteHome home, long cacheBytes) {
+    static long evictValuesIfAbove(Store store, RemoteHome home, CacheRoom room) {
         long freed = 0;
         for (int pass = 0; pass < 64; pass++) {
-            long used = store.stats().usedBytes();
-            if (used <= cacheBytes && pass == 0) {
+            room.changed();
+            if (pass == 0 && !room.evictionWanted()) {
                 return 0;
             }
-            long want = used - (long) (cacheBytes * TARGET);
+            long want = room.usedBytes() - room.evictionTarget();
             if (want <= 0) {
                 break;
             }

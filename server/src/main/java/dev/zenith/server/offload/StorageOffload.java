@@ -49,6 +49,8 @@ final class StorageOffload implements AutoCloseable {
     private final Map<TimelineId, Lsn> remoteEnds = new ConcurrentHashMap<>();
     private final ScheduledExecutorService thread;
     private final ScheduledExecutorService watcher;
+    /** Eviction on a thread of its own: a round's base upload must not hold it up while data loads. */
+    private final ScheduledExecutorService evictor;
     private final UploadHealth health;
     private volatile byte[] uploadedFingerprint = new byte[0];
     /** What a timeline or document was created or dropped changes: such a change goes up at the next round. */
@@ -97,6 +99,14 @@ final class StorageOffload implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.evictor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "zenith-offload-evict-" + name);
+            t.setDaemon(true);
+            return t;
+        });
+        if (settings.bounded()) {
+            store.cacheRoom().bound(settings.cacheBytes());
+        }
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-offload-" + name);
             t.setDaemon(true);
@@ -125,6 +135,9 @@ final class StorageOffload implements AutoCloseable {
 
     void start() {
         thread.scheduleWithFixedDelay(this::round, 0, settings.interval().toMillis(), TimeUnit.MILLISECONDS);
+        if (settings.bounded()) {
+            evictor.scheduleWithFixedDelay(this::evictIfWanted, EVICT_CHECK_MS, EVICT_CHECK_MS, TimeUnit.MILLISECONDS);
+        }
         watcher.scheduleWithFixedDelay(() -> {
             RemoteHome h = home;
             if (h != null) {
@@ -137,6 +150,29 @@ final class StorageOffload implements AutoCloseable {
     void stopUploading(String why) {
         fenced = true;
         fail(why);
+    }
+
+    /** How often the store's used bytes are compared with where eviction starts. */
+    private static final long EVICT_CHECK_MS = 100;
+
+    /**
+     * Above {@link dev.zenith.storage.lmdb.CacheRoom#EVICT_ABOVE} of the bound: WAL the prefix holds, then the least
+     * recently read values (packed into segments, uploaded and listed first), down to the eviction target.
+     * While S3 does not answer, this waits in the upload's retries; what grows the store then waits for room.
+     */
+    private void evictIfWanted() {
+        RemoteHome h = home;
+        if (h == null || fenced || !store.cacheRoom().evictionWanted()) {
+            return;
+        }
+        try {
+            evictedWalBytes += CacheBound.evictIfAbove(store, h, remoteEnds, store.cacheRoom(), settings.pieceBytes());
+            store.cacheRoom().changed();
+            evictedValueBytes += CacheBound.evictValuesIfAbove(store, h, store.cacheRoom());
+            store.cacheRoom().changed();
+        } catch (Exception e) {
+            fail("eviction: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+        }
     }
 
     /** One round: WAL first (the lag that matters), then a base when one is due. */
@@ -200,10 +236,6 @@ final class StorageOffload implements AutoCloseable {
                 } else {
                     LOG.fine(took);
                 }
-            }
-            if (settings.bounded()) {
-                evictedWalBytes += CacheBound.evictIfAbove(store, home, remoteEnds, settings.cacheBytes(), settings.pieceBytes());
-                evictedValueBytes += CacheBound.evictValuesIfAbove(store, home, settings.cacheBytes());
             }
             collectGarbageIfDue();
             if (error != null) {
@@ -451,6 +483,7 @@ final class StorageOffload implements AutoCloseable {
             LOG.warning("storage '" + name + "': " + remote + " does not hold everything yet (" + describe()
                     + "); the rest is uploaded when the storage is next opened here");
         }
+        evictor.shutdownNow();
         thread.shutdownNow();
         watcher.shutdownNow();
         try {

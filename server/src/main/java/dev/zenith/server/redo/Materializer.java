@@ -30,6 +30,8 @@ public final class Materializer {
     public record StepResult(Watermarks.Step step, int pages) {
     }
 
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Materializer.class.getName());
+
     private final StoreRedo redo;
 
     public Materializer(StoreRedo redo) {
@@ -68,6 +70,14 @@ public final class Materializer {
         // the wanted set and each version's key from the page index: the blocks changed since the base (the
         // files a CREATE DATABASE by FILE_COPY copies among them, the run seeding their templates' blocks)
         Map<BlockRef, Lsn> keys = redo.store().index().changedBlocks(tl, base.redoPoint(), target);
+        if (!redo.store().cacheRoom().admits(dev.zenith.storage.lmdb.CacheRoom.STORED_PAGE_BYTES * keys.size())) {
+            // an s3 storage at its cache bound: the step waits (the next anchor queues it again) until eviction
+            // made room, rather than taking the store past its bound; reads meanwhile redo from the last step
+            LOG.info("timeline " + tl + ": materialization of " + keys.size() + " pages waits for room under the cache"
+                    + " bound (" + redo.store().cacheRoom().usedBytes() + " of " + redo.store().cacheRoom().bound()
+                    + " bytes used)");
+            return Optional.empty();
+        }
         Lsn absentKey = IntervalChanges.versionKey(target);
         // pages go into the step's transaction as the run hands them out: memory holds one, not the interval's
         try (Watermarks.StepWriter writer = redo.store().watermarks().stepWriter(tl)) {

@@ -24,8 +24,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -58,9 +56,7 @@ class S3StorageValueEvictionTest {
             // index (a block change per row written) is not evicted, and wide rows keep it small beside the pages
             d.psql(port, "CREATE TABLE big (id int, v text)");
             for (int i = 0; i < 4; i++) {
-                d.psql(port, "INSERT INTO big SELECT g, (SELECT string_agg(md5(random()::text || g || k), '')"
-                        + " FROM generate_series(1, 59) k) FROM generate_series(" + (i * 27_000 + 1) + ", "
-                        + ((i + 1) * 27_000) + ") g");
+                d.psql(port, S3StorageCacheFullTest.insertRows(i * 27_000 + 1, (i + 1) * 27_000));
             }
             long dbSize = Long.parseLong(d.psql(port, "SELECT pg_database_size(current_database())"));
             assertTrue(dbSize >= 4 * BOUND, "the database is 4x the cache: " + dbSize);
@@ -80,20 +76,8 @@ class S3StorageValueEvictionTest {
             System.out.println("database " + dbSize + " bytes, cache bound " + BOUND + ": " + within.getJsonObject("size")
                     + ", offload " + within.getJsonObject("offload"));
 
-            AtomicLong highest = new AtomicLong();
-            AtomicBoolean sampling = new AtomicBoolean(true);
-            Thread sampler = new Thread(() -> {
-                while (sampling.get()) {
-                    try {
-                        JsonObject s = (JsonObject) d.ok(200, "GET", "/storages/cloud", null);
-                        highest.accumulateAndGet(s.getJsonObject("size").getLong("used_bytes"), Math::max);
-                        Thread.sleep(100);
-                    } catch (Exception e) {
-                        return;
-                    }
-                }
-            }, "cache-sampler");
-            sampler.start();
+            long highest;
+            S3TestStorages.UsedBytesSampler sampler = new S3TestStorages.UsedBytesSampler(d, "cloud");
             try {
                 String tenant = within.getString("tenant_id");
                 // GetPage of blocks now held only in S3's segments: the pages the pg wrote
@@ -115,11 +99,11 @@ class S3StorageValueEvictionTest {
                 assertEquals(expected, d.psql(branch.getInteger("port"), "SELECT count(*), sum(hashtext(v)::numeric) FROM big"));
                 d.psql(branch.getInteger("port"), "UPDATE big SET v = 'x' WHERE id % 1000 = 0");
             } finally {
-                sampling.set(false);
-                sampler.join();
+                sampler.close();
+                highest = sampler.highest();
             }
-            System.out.println("highest used_bytes while served: " + highest.get() + " (bound " + BOUND + ")");
-            assertTrue(highest.get() <= BOUND, "the store stayed within its bound while used: " + highest.get());
+            System.out.println("highest used_bytes while served: " + highest + " (bound " + BOUND + ")");
+            assertTrue(highest <= BOUND, "the store stayed within its bound while used: " + highest);
 
             // a flipped byte in every segment: a page read back from one is an error naming it (the daemon keeps
             // the six segments read last in memory; the blocks asked for are spread over many more)

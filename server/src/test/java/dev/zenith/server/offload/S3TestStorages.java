@@ -35,4 +35,39 @@ final class S3TestStorages {
     static JsonObject attach(DaemonFixture d, S3ProxyServer s3, String name, String prefix) throws Exception {
         return (JsonObject) d.ok(201, "PUT", "/storages", attachBody(name, "s3://zen/" + prefix, s3.endpoint().toString()));
     }
+
+    /**
+     * The highest {@code size.used_bytes} of storage {@code name}, sampled every 50 ms from its start until it is
+     * closed: whether the store stayed within its cache bound while something ran.
+     */
+    static final class UsedBytesSampler implements AutoCloseable {
+        private final java.util.concurrent.atomic.AtomicLong highest = new java.util.concurrent.atomic.AtomicLong();
+        private volatile boolean sampling = true;
+        private final Thread thread;
+
+        UsedBytesSampler(DaemonFixture d, String name) {
+            thread = new Thread(() -> {
+                while (sampling) {
+                    try {
+                        JsonObject s = (JsonObject) d.ok(200, "GET", "/storages/" + name, null);
+                        highest.accumulateAndGet(s.getJsonObject("size").getLong("used_bytes"), Math::max);
+                        Thread.sleep(50);
+                    } catch (Exception e) {
+                        return;
+                    }
+                }
+            }, "cache-sampler");
+            thread.start();
+        }
+
+        long highest() {
+            return highest.get();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            sampling = false;
+            thread.join();
+        }
+    }
 }

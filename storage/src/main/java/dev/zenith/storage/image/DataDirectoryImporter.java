@@ -1,6 +1,7 @@
 package dev.zenith.storage.image;
 
 import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.lmdb.CacheRoom;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageCodec;
@@ -37,6 +38,8 @@ import java.util.Map;
 public final class DataDirectoryImporter {
     /** Pages per LMDB write transaction: big enough to amortize the fsync, small enough not to stall WAL appends. */
     static final int PAGES_PER_TXN = 4096;
+    /** How long a batch waits for room under a cache bound (eviction to S3) before the import fails, storing nothing. */
+    private static final java.time.Duration ROOM_WAIT = java.time.Duration.ofMinutes(2);
     private static final int PAGES_PER_READ = 128;
 
     private final Tables tables;
@@ -229,8 +232,9 @@ public final class DataDirectoryImporter {
         pagesRead++;
         bytesRead += WalGeometry.BLCKSZ;
         batch.add(new Pending(rel, block, pageLsn, page));
-        if (batch.size() >= PAGES_PER_TXN) {
-            flush();
+        long bound = tables.room().bound();
+        if (batch.size() >= PAGES_PER_TXN || (bound > 0 && batch.size() * CacheRoom.STORED_PAGE_BYTES >= bound / 8)) {
+            flush(); // under a cache bound, in batches eviction can make room for one at a time
         }
     }
 
@@ -244,6 +248,7 @@ public final class DataDirectoryImporter {
         if (batch.isEmpty()) {
             return;
         }
+        tables.room().awaitRoom(batch.size() * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline);
         try (Txn<byte[]> txn = tables.write()) {
             try (PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
                 for (Pending p : batch) {
@@ -270,6 +275,7 @@ public final class DataDirectoryImporter {
             }
             txn.commit();
         }
+        tables.room().changed();
         batch.clear();
     }
 

@@ -81,6 +81,8 @@ public final class Tables implements AutoCloseable {
     private final Table materialized;
     /** Page versions, file contents and packed block changes may be evicted to a remote home and read back (s3 storages). */
     private final ColdValues cold = new ColdValues();
+    /** The room a bound on the store's size leaves (s3 storages' cache size), for whoever grows it. */
+    private final CacheRoom room = new CacheRoom(this::usedBytes);
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
@@ -302,6 +304,17 @@ public final class Tables implements AutoCloseable {
     /** Eviction of page versions and file contents, and where they are read back from. */
     public ColdValues cold() {
         return cold;
+    }
+
+    /** The room the store's bound leaves (unbounded unless an s3 storage's offload sets one). */
+    public CacheRoom room() {
+        return room;
+    }
+
+    private long usedBytes() {
+        try (Txn<byte[]> txn = read()) {
+            return pagesInUse(txn) * env.stat().pageSize;
+        }
     }
 
     private List<Table> all() {
