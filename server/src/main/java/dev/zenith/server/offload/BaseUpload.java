@@ -14,10 +14,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.locks.Lock;
 
 /**
  * Uploads a base: a consistent copy of the store's LMDB environment (its timelines, images, page
@@ -42,13 +44,15 @@ final class BaseUpload {
      * beside the base (only pieces below a timeline's start, freed by GC, are dropped); otherwise the pieces
      * the base holds are dropped.
      */
-    static Result run(Store store, RemoteHome home, Path scratch, boolean keepWal) throws IOException {
+    static Result run(Store store, RemoteHome home, Path scratch, boolean keepWal, Lock eviction) throws IOException {
         Path dir = Files.createTempDirectory(scratch, "base-");
         try {
+            Set<String> segmentsBefore = segmentHashes(home.manifests.view());
             store.copyTo(dir);
             Map<TimelineId, Lsn> ends = new HashMap<>();
             Map<TimelineId, Lsn> starts = new HashMap<>();
-            walRanges(dir, starts, ends);
+            Set<String> inBase = new HashSet<>();
+            walRanges(dir, starts, ends, inBase);
             Path data = dir.resolve("data.mdb");
             long size = Files.size(data);
             String baseId = Long.toString(System.currentTimeMillis(), 36) + "-" + Long.toHexString(home.lease.generation());
@@ -60,34 +64,66 @@ final class BaseUpload {
                 added.add(Await.result(home.uploader.upload(Content.ofFile(data, off, len),
                         RemoteNames.basePart(baseId, part)), UPLOAD_WAIT_SECONDS));
             }
-            ManifestView view = home.manifests.view();
-            Set<String> removed = new LinkedHashSet<>();
-            for (Manifest.Entry e : view.entries()) {
-                if (RemoteNames.isBase(e)) {
-                    removed.add(e.key());
-                } else if (RemoteNames.isWal(e)) {
-                    TimelineId tl = TimelineId.parse(e.labels().get(RemoteNames.TIMELINE));
-                    Lsn covered = ends.get(tl);
-                    Lsn start = starts.get(tl);
-                    if (start != null && !RemoteNames.end(e).isAfter(start)) {
-                        removed.add(e.key()); // below what the timeline keeps: GC freed it
-                    } else if (!keepWal && covered != null && !RemoteNames.end(e).isAfter(covered)) {
-                        removed.add(e.key()); // the base holds it
+            // segments: the eviction thread lists one before it writes the pointers to it, so it holds off meanwhile
+            eviction.lock();
+            try {
+                Set<String> live = segmentsBefore.isEmpty() ? Set.of() : store.coldValues().referencedSegments();
+                ManifestView view = home.manifests.view();
+                Set<String> removed = removedEntries(view, starts, ends, keepWal);
+                for (Manifest.Entry e : view.entries()) {
+                    String hex = e.hash().hex();
+                    // listed before the copy and named by no pointer of it nor of the store now: nothing reads it
+                    if (RemoteNames.isSegment(e) && segmentsBefore.contains(hex) && !inBase.contains(hex) && !live.contains(hex)) {
+                        removed.add(e.key());
                     }
                 }
+                Map<String, String> properties = new HashMap<>();
+                properties.put(RemoteNames.CURRENT_BASE, baseId);
+                home.manifests.append(added, List.copyOf(removed), properties);
+            } finally {
+                eviction.unlock();
             }
-            Map<String, String> properties = new HashMap<>();
-            properties.put(RemoteNames.CURRENT_BASE, baseId);
-            home.manifests.append(added, List.copyOf(removed), properties);
             return new Result(baseId, ends, size);
         } finally {
             FileTrees.delete(dir);
         }
     }
 
-    /** Each timeline's own WAL start and end in the copy, read by opening it as a store. */
-    private static void walRanges(Path copy, Map<TimelineId, Lsn> starts, Map<TimelineId, Lsn> ends) {
+    private static Set<String> segmentHashes(ManifestView view) {
+        Set<String> out = new HashSet<>();
+        for (Manifest.Entry e : view.entries()) {
+            if (RemoteNames.isSegment(e)) {
+                out.add(e.hash().hex());
+            }
+        }
+        return out;
+    }
+
+    /** The earlier bases' pieces and the WAL pieces the new base makes needless. */
+    private static Set<String> removedEntries(ManifestView view, Map<TimelineId, Lsn> starts, Map<TimelineId, Lsn> ends,
+                                              boolean keepWal) {
+        Set<String> removed = new LinkedHashSet<>();
+        for (Manifest.Entry e : view.entries()) {
+            if (RemoteNames.isBase(e)) {
+                removed.add(e.key());
+            } else if (RemoteNames.isWal(e)) {
+                TimelineId tl = TimelineId.parse(e.labels().get(RemoteNames.TIMELINE));
+                Lsn covered = ends.get(tl);
+                Lsn start = starts.get(tl);
+                if (start != null && !RemoteNames.end(e).isAfter(start)) {
+                    removed.add(e.key()); // below what the timeline keeps: GC freed it
+                } else if (!keepWal && covered != null && !RemoteNames.end(e).isAfter(covered)) {
+                    removed.add(e.key()); // the base holds it
+                }
+            }
+        }
+        return removed;
+    }
+
+    /** Each timeline's own WAL start and end in the copy, and the segments its pointers name, read by opening it as a store. */
+    private static void walRanges(Path copy, Map<TimelineId, Lsn> starts, Map<TimelineId, Lsn> ends, Set<String> segments) {
         try (Store s = Store.open(copy)) {
+            segments.addAll(s.coldValues().referencedSegments());
             for (Timeline t : s.timelines().all()) {
                 s.wal().end(t.id()).ifPresent(end -> ends.put(t.id(), end));
                 if (t.isRoot()) {

@@ -18,7 +18,10 @@ final class RemoteNames {
     static final String KIND = "kind";
     static final String BASE = "base";
     static final String WAL = "wal";
-    /** Evicted page versions and file contents (the store's pointers name them by hash); listed for good. */
+    /**
+     * Evicted page versions and file contents (the store's pointers name them by hash); listed until a base finds
+     * neither its copy nor the store naming one (see {@code BaseUpload}).
+     */
     static final String SEGMENT = "segment";
     static final String PART = "part";
     static final String TIMELINE = "timeline";
@@ -48,6 +51,10 @@ final class RemoteNames {
 
     static boolean isBase(Manifest.Entry e) {
         return BASE.equals(e.labels().get(KIND));
+    }
+
+    static boolean isSegment(Manifest.Entry e) {
+        return SEGMENT.equals(e.labels().get(KIND));
     }
 
     static boolean isWal(Manifest.Entry e) {

@@ -51,6 +51,8 @@ final class StorageOffload implements AutoCloseable {
     private final ScheduledExecutorService watcher;
     /** Eviction on a thread of its own: a round's base upload must not hold it up while data loads. */
     private final ScheduledExecutorService evictor;
+    /** Held by an eviction pass (a segment is listed before pointers name it) and by a base dropping unnamed segments. */
+    private final java.util.concurrent.locks.Lock evicting = new java.util.concurrent.locks.ReentrantLock();
     private final UploadHealth health;
     private volatile byte[] uploadedFingerprint = new byte[0];
     /** What a timeline or document was created or dropped changes: such a change goes up at the next round. */
@@ -165,6 +167,7 @@ final class StorageOffload implements AutoCloseable {
         if (h == null || fenced || !store.cacheRoom().evictionWanted()) {
             return;
         }
+        evicting.lock();
         try {
             evictedWalBytes += CacheBound.evictIfAbove(store, h, remoteEnds, store.cacheRoom(), settings.pieceBytes());
             store.cacheRoom().changed();
@@ -172,6 +175,8 @@ final class StorageOffload implements AutoCloseable {
             store.cacheRoom().changed();
         } catch (Exception e) {
             fail("eviction: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+        } finally {
+            evicting.unlock();
         }
     }
 
@@ -221,7 +226,7 @@ final class StorageOffload implements AutoCloseable {
             boolean reshaped = !Arrays.equals(shape, uploadedShape);
             if (baseWanted || (changed && (due || reshaped))) {
                 long started = System.nanoTime();
-                BaseUpload.Result base = BaseUpload.run(store, home, scratch, settings.bounded());
+                BaseUpload.Result base = BaseUpload.run(store, home, scratch, settings.bounded(), evicting);
                 uploadedFingerprint = now;
                 uploadedShape = shape;
                 lastBaseNanos = System.nanoTime();

@@ -36,6 +36,13 @@ final class S3TestStorages {
         return (JsonObject) d.ok(201, "PUT", "/storages", attachBody(name, "s3://zen/" + prefix, s3.endpoint().toString()));
     }
 
+    /** Attaches {@code s3://zen/PREFIX} of {@code s3} as storage cloud and creates pg main there; its port. */
+    static int mainOn(DaemonFixture d, S3ProxyServer s3, String prefix) throws Exception {
+        attach(d, s3, "cloud", prefix);
+        return ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud")
+                .encode())).getInteger("port");
+    }
+
     /**
      * The highest {@code size.used_bytes} of storage {@code name}, sampled every 50 ms from its start until it is
      * closed: whether the store stayed within its cache bound while something ran.

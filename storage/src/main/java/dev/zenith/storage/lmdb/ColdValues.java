@@ -78,6 +78,29 @@ public final class ColdValues {
         return pointer.cut(segment);
     }
 
+    /**
+     * The segments (SHA-256 in hex) some pointer of the store names: a segment named by none holds nothing the
+     * store still reads (its values were deleted, or changed before their pointers were written).
+     */
+    public java.util.Set<String> referencedSegments() {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        try (Txn<byte[]> txn = tables.read()) {
+            for (Table t : evictable) {
+                try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {
+                    for (boolean ok = c.first(); ok; ok = c.next()) {
+                        byte[] stored = c.val();
+                        byte[] key = c.key();
+                        if (t.isPointer(key, stored)) {
+                            out.add(ValuePointer.decode(Arrays.copyOf(stored, stored.length - Table.CHECKSUM_BYTES),
+                                    "an eviction pointer").segmentHex());
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
     /** One packed segment: the stored bytes of each value, one after another, and where each came from. */
     public record Segment(byte[] bytes, List<Packed> values) {
         /** How many stored bytes evicting it frees (less its pointers). */
