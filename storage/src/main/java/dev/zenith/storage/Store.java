@@ -268,11 +268,17 @@ public final class Store implements AutoCloseable {
     /**
      * A consistent copy of this store's LMDB environment into the empty directory {@code dir} (blocking;
      * writers go on): {@link #open} of that directory is the store as of one moment. The WAL journal is
-     * not copied: the copy holds what LMDB held.
+     * not copied: the copy holds what LMDB held. When the file is far above what it holds, the copy is compacted.
      */
     public void copyTo(Path dir) {
-        tables.copyTo(dir);
+        StoreStats stats = stats();
+        // a file far above what it holds (freed pages of an evicting cache, say): the copy leaves the free pages out
+        // (and renumbers the rest); otherwise page for page, so that what did not change copies to the same bytes
+        tables.copyTo(dir, stats.highWaterBytes() > COMPACT_ABOVE * stats.usedBytes());
     }
+
+    /** {@link #copyTo} compacts when LMDB's high water is more than this many times its used bytes. */
+    static final int COMPACT_ABOVE = 2;
 
     /** Entries keyed by the timeline, per table (none at all once garbage collection deleted it). */
     public Map<String, Long> entriesOf(TimelineId id) {

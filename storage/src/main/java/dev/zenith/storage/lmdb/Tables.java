@@ -229,8 +229,12 @@ public final class Tables implements AutoCloseable {
      * directory {@code dir}; writers go on meanwhile. Not compacted: unchanged pages keep their places,
      * so successive copies share most of their bytes.
      */
-    public void copyTo(Path dir) {
-        env.copy(dir.toFile());
+    public void copyTo(Path dir, boolean compact) {
+        if (compact) {
+            env.copy(dir.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
+        } else {
+            env.copy(dir.toFile());
+        }
     }
 
     public org.lmdbjava.EnvInfo envInfo() {
