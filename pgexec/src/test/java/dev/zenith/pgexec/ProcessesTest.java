@@ -32,7 +32,8 @@ class ProcessesTest {
             String sleep = Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline")).split("\0")[0];
             assertEquals(p.pid(), Processes.findByCommandLine(java.util.List.of(sleep, marker)::equals).orElseThrow());
             assertTrue(Processes.findByCommandLine(java.util.List.of(sleep, marker + "0")::equals).isEmpty());
-            Processes.signal(p.pid(), "INT");
+            // TERM, not INT: a shell started in the background without job control hands its children SIGINT ignored
+            Processes.signal(p.pid(), "TERM");
             assertTrue(Processes.awaitExit(p.pid(), 60_000));
             assertTrue(Processes.findByCommandLine(java.util.List.of(sleep, marker)::equals).isEmpty(), "an exited process is not found");
         } finally {
