@@ -5,6 +5,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
 import dev.zenith.wal.change.PageChange;
 import dev.zenith.wal.change.PageChanges;
 import dev.zenith.wal.decoder.DecodeResult;
@@ -15,6 +16,7 @@ import dev.zenith.wal.segment.WalGeometry;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -33,6 +35,11 @@ public final class IntervalChanges {
     private final Lsn from;
     private final WalStreamDecoder decoder;
     private final Map<BlockRef, long[]> changes = new HashMap<>();
+    /** Per free-space map fork, [count, end1, length1, end2, length2, ...]: what each record's redo extends it to. */
+    private final Map<RelTag, long[]> fsmGrowth = new HashMap<>();
+    /** Ends of the records that create, truncate or drop relations, databases or tablespaces. */
+    private long[] lifecycleEnds = new long[16];
+    private int lifecycles;
     private long[] recordStarts = new long[1024];
     private long[] recordEnds = new long[1024];
     private int records;
@@ -73,10 +80,20 @@ public final class IntervalChanges {
 
     private void add(DecodedRecord rec) {
         long end = rec.endLsn().value();
-        for (PageChange c : PageChanges.of(rec)) {
+        List<PageChange> pageChanges = PageChanges.of(rec);
+        for (PageChange c : pageChanges) {
             if (c.changedByRedo()) {
                 changes.merge(new BlockRef(c.rel(), (int) c.block()), new long[] {1, end}, IntervalChanges::append);
             }
+        }
+        Map<RelTag, Long> fsm = FreeSpaceMapGrowth.lengthsNeeded(rec, pageChanges);
+        if (fsm == null) {
+            if (lifecycles == lifecycleEnds.length) {
+                lifecycleEnds = Arrays.copyOf(lifecycleEnds, lifecycles * 2);
+            }
+            lifecycleEnds[lifecycles++] = end;
+        } else {
+            fsm.forEach((rel, blocks) -> fsmGrowth.merge(rel, new long[] {1, end, blocks}, IntervalChanges::appendPair));
         }
         if (records == recordEnds.length) {
             recordStarts = Arrays.copyOf(recordStarts, records * 2);
@@ -96,6 +113,39 @@ public final class IntervalChanges {
         out[n + 1] = add[1];
         out[0] = n + 1;
         return out;
+    }
+
+    /** [count, end1, value1, ...]: appends the one pair in {@code add}. */
+    private static long[] appendPair(long[] list, long[] add) {
+        int n = (int) list[0];
+        long[] out = 2 * n + 2 < list.length ? list : Arrays.copyOf(list, list.length * 2 + 1);
+        out[2 * n + 1] = add[1];
+        out[2 * n + 2] = add[2];
+        out[0] = n + 1;
+        return out;
+    }
+
+    /**
+     * Whether free-space maps as long as {@code known} after the record ending at {@code after} are still that long
+     * after the records ending up to {@code upTo} (both decoded): none of those creates, truncates or drops
+     * relations, databases or tablespaces, and none extends a map past its known length ({@link FreeSpaceMapGrowth}).
+     */
+    public synchronized boolean freeSpaceMapsKept(Lsn after, Lsn upTo, Map<RelTag, Long> known) {
+        for (int i = lifecycles - 1; i >= 0 && lifecycleEnds[i] > after.value(); i--) {
+            if (lifecycleEnds[i] <= upTo.value()) {
+                return false;
+            }
+        }
+        for (Map.Entry<RelTag, long[]> e : fsmGrowth.entrySet()) {
+            long[] list = e.getValue();
+            long length = known.getOrDefault(e.getKey(), 0L);
+            for (int i = (int) list[0]; i >= 1 && list[2 * i - 1] > after.value(); i--) {
+                if (list[2 * i - 1] <= upTo.value() && list[2 * i] > length) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /** The end of the last record decoded that starts before {@code lsn} (a redo point's predecessor), or null. */

@@ -30,6 +30,7 @@ import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * GetPage@LSN from page versions, by redo where none is exact (docs/page-versions.md, "GetPage").
@@ -83,6 +84,14 @@ public final class RedoPageSource implements PageSource {
             return size() > SLRU_RUNS_KEPT;
         }
     };
+
+    /** Per timeline, the newest point whose free-space map lengths a run made or {@link #keptSince} proved. */
+    private final Map<TimelineId, KnownMaps> newestKnownMaps = new HashMap<>();
+    private final AtomicLong freeSpaceMapRuns = new AtomicLong();
+
+    /** Free-space map lengths known at one point of a timeline. */
+    private record KnownMaps(Lsn at, Map<RelTag, Long> lengths) {
+    }
 
     /** Blocks wanted at one (timeline, target) from one base, answered by one run. */
     private static final class Batch {
@@ -153,8 +162,8 @@ public final class RedoPageSource implements PageSource {
      * and drops remove them; so their lengths at X are those of the newest image at or below X replayed to X.
      * At a base that knows them (an image's files, a materialization step's run), its; elsewhere one redo run
      * from such a base to the last record end at or below X, every block changed since wanted and the maps
-     * seeded at the base's lengths, reads them back (kept for the last few LSNs; the run's pages are stored).
-     * Empty where no base below knows them (steps stored before they were kept).
+     * seeded at the base's lengths, reads them back (kept for the last few LSNs; the run's pages are stored);
+     * no run where the lengths of the newest known point provably still hold ({@link #keptSince}). Empty where no base below knows them (steps stored before they were kept).
      */
     @Override
     public Optional<Map<RelTag, Long>> freeSpaceMaps(TimelineId timeline, Lsn lsn) {
@@ -198,7 +207,44 @@ public final class RedoPageSource implements PageSource {
         if (start == null) {
             return Optional.empty();
         }
-        return Optional.of(new FsmStart(start, target, holdsStateAt(start, target) ? start.freeSpaceMaps() : null));
+        return Optional.of(new FsmStart(start, target, holdsStateAt(start, target) ? start.freeSpaceMaps()
+                : keptSince(timeline, start, target)));
+    }
+
+    /**
+     * The lengths at the target without a run, when provably those of the newest known point at or after the start
+     * (the start itself, or a later run's or proof's): no record since that point creates, truncates or drops
+     * relations and none extends a map past its known length ({@link IntervalChanges#freeSpaceMapsKept}). Null when
+     * that cannot be shown: a run tells.
+     */
+    private Map<RelTag, Long> keptSince(TimelineId timeline, StoreRedo.Base start, Lsn target) {
+        KnownMaps from = new KnownMaps(start.target(), start.freeSpaceMaps());
+        synchronized (newestKnownMaps) {
+            KnownMaps newer = newestKnownMaps.get(timeline);
+            if (newer != null && newer.at().isAfter(from.at()) && !newer.at().isAfter(target)) {
+                from = newer;
+            }
+        }
+        if (!from.at().equals(target)
+                && !interval(timeline, start.redoPoint(), target).freeSpaceMapsKept(from.at(), target, from.lengths())) {
+            return null;
+        }
+        remember(timeline, target, from.lengths());
+        return from.lengths();
+    }
+
+    private void remember(TimelineId timeline, Lsn at, Map<RelTag, Long> lengths) {
+        synchronized (newestKnownMaps) {
+            KnownMaps now = newestKnownMaps.get(timeline);
+            if (now == null || at.isAfter(now.at())) {
+                newestKnownMaps.put(timeline, new KnownMaps(at, lengths));
+            }
+        }
+    }
+
+    /** How many redo runs were made for free-space map lengths (not for pages or SLRU segments). */
+    public long freeSpaceMapRuns() {
+        return freeSpaceMapRuns.get();
     }
 
     /** Whether no record lies between the base's state and the target: its own target, or inside an image's window. */
@@ -233,7 +279,10 @@ public final class RedoPageSource implements PageSource {
                 }
             });
             redo.store().watermarks().putRunPages(writes); // the run made every changed block at the target anyway
-            return Map.copyOf(found);
+            freeSpaceMapRuns.incrementAndGet();
+            Map<RelTag, Long> lengths = Map.copyOf(found);
+            remember(timeline, target, lengths);
+            return lengths;
         });
     }
 
