@@ -21,7 +21,8 @@ import java.util.Map;
  *       upper levels lie below the leaf, fsm_logical_to_physical);</li>
  *   <li>a block reference names a free-space map page (a full-page image after a truncation): extended to it;</li>
  *   <li>relations are created, truncated or dropped (SMGR, commit/abort with dropped relations), databases created
- *       (by copying the template's files) or dropped, tablespaces changed.</li>
+ *       (by copying the template's files) or dropped, tablespaces changed (and, not knowable, custom resource
+ *       managers' redo).</li>
  * </ul>
  * {@link #lengthsNeeded} tells the first kind and the second as the length each map must already have for the
  * record to leave it as it is, and the third as "any length may change".
@@ -52,7 +53,9 @@ final class FreeSpaceMapGrowth {
      */
     static Map<RelTag, Long> lengthsNeeded(DecodedRecord r, List<PageChange> changes) {
         int rmid = r.rmid();
-        if (rmid == ResourceManager.SMGR || rmid == ResourceManager.DBASE || rmid == ResourceManager.TBLSPC) {
+        // a custom resource manager's redo may do anything: counted with those that change lengths
+        if (rmid == ResourceManager.SMGR || rmid == ResourceManager.DBASE || rmid == ResourceManager.TBLSPC
+                || rmid >= ResourceManager.MIN_CUSTOM_ID) {
             return null;
         }
         if (rmid == ResourceManager.XACT && MainDataDecoder.decode(r).orElse(null) instanceof XactCompletion x
