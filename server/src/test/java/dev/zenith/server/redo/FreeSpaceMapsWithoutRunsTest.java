@@ -1,5 +1,6 @@
 package dev.zenith.server.redo;
 
+import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.DataDirectoryLayout;
 import dev.zenith.storage.page.IndexedPageSource;
@@ -10,6 +11,8 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.segment.WalGeometry;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -35,6 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("pg")
 class FreeSpaceMapsWithoutRunsTest {
+    private static final String PASSWORD = "fsm-secret";
     private static final Map<String, String> COMPUTE = Map.of("full_page_writes", "off", "wal_keep_size", "8GB",
             "max_wal_size", "8GB", "autovacuum", "off");
 
@@ -107,5 +111,45 @@ class FreeSpaceMapsWithoutRunsTest {
                 assertEquals(List.of(1L, 1L), runs.subList(4, 6), "a run where a map grew, and where one was dropped: " + runs);
             }
         }
+    }
+
+    /**
+     * The same through a daemon's page service: at the end LSN of a running primary's timeline after each stretch of
+     * pgbench (what a latest-LSN request is answered at), FSM Exists/Nblocks, every other fork's size and block and
+     * DbSize equal crash recovery to that LSN.
+     */
+    @Test
+    void latestLsnsOfARunningPrimaryAnswerAsCrashRecoveryThroughThePageService() throws Exception {
+        DaemonFixture d = new DaemonFixture();
+        try {
+            d.pgSettings.put("replication_password", PASSWORD);
+            d.startInProcess();
+            int port = d.createPg("main").getInteger("port");
+            d.pgbench(port, "-i", "-s", "1", "-q");
+            JsonObject storage = (JsonObject) d.ok(200, "GET", "/storages/local", null);
+            TimelineId tl = TimelineId.parse(d.pg("main").getString("timeline_id"));
+            List<PageServiceAnswers.Answers> answers = new ArrayList<>();
+            for (int round = 1; round <= 3; round++) {
+                d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+                Lsn end = endLsn(d, tl);
+                PageServiceAnswers.awaitIndexed(d, tl, end);
+                answers.add(PageServiceAnswers.ask(d, "main", PASSWORD, storage.getString("tenant_id"), tl, end));
+            }
+            d.inProcessShutdownKeepingHome();
+            PageServiceAnswers.assertAnswersEqualCrashRecovery(d, Path.of(storage.getString("path")), tl, answers,
+                    "latest", 3000);
+        } finally {
+            d.close();
+        }
+    }
+
+    private static Lsn endLsn(DaemonFixture d, TimelineId tl) throws Exception {
+        for (Object o : (JsonArray) d.ok(200, "GET", "/storages/local/timelines", null)) {
+            JsonObject t = (JsonObject) o;
+            if (t.getString("timeline_id").equals(tl.toString())) {
+                return Lsn.parse(t.getString("end_lsn"));
+            }
+        }
+        throw new AssertionError("timeline " + tl + " is not listed");
     }
 }
