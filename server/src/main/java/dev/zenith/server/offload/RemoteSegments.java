@@ -30,15 +30,20 @@ final class RemoteSegments implements SegmentSource {
     }
 
     @Override
+    public byte[] held(byte[] sha256, int length) {
+        synchronized (recent) {
+            return recent.get(ObjectNames.blob(ContentHash.of(sha256)));
+        }
+    }
+
+    @Override
     public byte[] segment(byte[] sha256, int length) {
+        byte[] kept = held(sha256, length);
+        if (kept != null) {
+            return kept;
+        }
         ContentHash hash = ContentHash.of(sha256);
         String key = ObjectNames.blob(hash);
-        synchronized (recent) {
-            byte[] kept = recent.get(key);
-            if (kept != null) {
-                return kept;
-            }
-        }
         RemoteHome h = home.get();
         if (h == null) {
             throw new StoreException("segment " + key + " was evicted from the local cache, and S3 cannot be reached"

@@ -7,6 +7,8 @@ import dev.zenith.protocol.server.PageServiceSession;
 import dev.zenith.protocol.wire.ErrorFields;
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.lmdb.ColdValues;
+import dev.zenith.storage.lmdb.EvictedValueException;
 import dev.zenith.wal.Lsn;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -19,6 +21,8 @@ import io.vertx.core.net.NetSocket;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -30,6 +34,7 @@ import java.util.logging.Logger;
  * and writes the answer: no thread hand-off per request. Answers are written in request order as soon as
  * the oldest is ready, so a client may send many requests before it reads; an answer that takes a redo run
  * or waits for WAL comes back to this thread later, and the requests behind it are answered meanwhile.
+ * An answer that needs a download (an s3 storage's evicted value) is made on a fetch thread in the same way.
  * While {@code max_pipelined_requests} requests are in progress or the channel's write buffer is full, it
  * stops decoding and reading: a slow reader holds the client back instead of making us buffer its answers.
  * Every method runs on the connection's I/O thread, except {@link #fatal} and what runs before the move.
@@ -197,16 +202,39 @@ final class PageConnection {
         // QueryRefused: the session queued its answer, which writeAnswered sends.
     }
 
-    /** Answers the request here (store reads), or arranges for its answer to come later. */
+    /**
+     * Answers the request here (store reads), or arranges for its answer to come later. A read that needs an
+     * evicted value's download is run again on a fetch thread: this thread's other connections go on meanwhile,
+     * and this one's answers stay in order (the slot waits at its place).
+     */
     private void answer(Slot s) {
+        PageTarget t = target;
         RequestAnswers.Outcome o;
         try {
-            o = service.answers().answer(target, s.request);
-        } catch (RuntimeException bug) {
-            LOG.log(Level.WARNING, "page service: answering " + RequestAnswers.describe(s.request) + " failed", bug);
-            o = RequestAnswers.error(s.request.header(), "internal error: " + bug);
+            o = ColdValues.withoutFetching(() -> answered(t, s.request));
+        } catch (EvictedValueException cold) {
+            try {
+                CompletableFuture.supplyAsync(() -> answered(t, s.request), service.fetches())
+                        .whenComplete((a, failed) -> onLoop(() -> outcome(s, failed == null ? a
+                                : RequestAnswers.error(s.request.header(), "internal error: " + failed))));
+            } catch (RejectedExecutionException shuttingDown) {
+                outcome(s, RequestAnswers.error(s.request.header(), "zenith is shutting down"));
+            }
+            return;
         }
         outcome(s, o);
+    }
+
+    /** The request's outcome; a bug becomes an Error answer (the stream goes on). */
+    private RequestAnswers.Outcome answered(PageTarget t, PagestreamRequest request) {
+        try {
+            return service.answers().answer(t, request);
+        } catch (EvictedValueException cold) {
+            throw cold;
+        } catch (RuntimeException bug) {
+            LOG.log(Level.WARNING, "page service: answering " + RequestAnswers.describe(request) + " failed", bug);
+            return RequestAnswers.error(request.header(), "internal error: " + bug);
+        }
     }
 
     /** Runs on the connection's I/O thread (from a redo run's thread, the event bus, ...), unless it closed. */

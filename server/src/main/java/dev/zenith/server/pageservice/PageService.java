@@ -17,6 +17,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiPredicate;
 import java.util.function.Function;
 
@@ -36,6 +39,8 @@ public final class PageService {
     private final BoundsCache bounds;
     private final RequestAnswers answers;
     private final PageIoLoops ioLoops;
+    /** Where a request whose answer needs a download runs (an evicted value): never a page I/O thread. */
+    private final ExecutorService fetches;
     /** Weak on the store: a detached storage's source goes with it. */
     private final Map<Store, PageSource> sources = Collections.synchronizedMap(new WeakHashMap<>());
     private final Function<Store, PageSource> sourceOf;
@@ -52,6 +57,12 @@ public final class PageService {
         this.bounds = bounds;
         this.answers = new RequestAnswers(bounds);
         this.ioLoops = new PageIoLoops(vertx, settings.workers());
+        AtomicInteger n = new AtomicInteger();
+        this.fetches = Executors.newFixedThreadPool(settings.fetchThreads(), r -> {
+            Thread t = new Thread(r, "zenith-page-fetch-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
         storages.onDetach(s -> {
             bounds.forget(s.store());
             connections.stream().filter(c -> c.reads(s.store()))
@@ -97,6 +108,10 @@ public final class PageService {
         return ioLoops;
     }
 
+    ExecutorService fetches() {
+        return fetches;
+    }
+
     Vertx vertx() {
         return vertx;
     }
@@ -112,6 +127,7 @@ public final class PageService {
     /** Ends every page connection, then the page I/O threads. */
     public Future<Void> close() {
         connections.forEach(c -> c.fatal("57P01", "zenith is shutting down"));
+        fetches.shutdown(); // a download in progress ends with its retries; its answer finds the connection closed
         return Future.fromCompletionStage(ioLoops.close());
     }
 }

@@ -141,7 +141,7 @@ class S3StorageValueEvictionTest {
     }
 
     /** {@code count} blocks spread over the relation's first segment file, by block number. */
-    private static Map<Integer, byte[]> referencePages(Path relation, int count) throws IOException {
+    static Map<Integer, byte[]> referencePages(Path relation, int count) throws IOException {
         byte[] all = Files.readAllBytes(relation);
         int blocks = all.length / 8192;
         Map<Integer, byte[]> out = new LinkedHashMap<>();

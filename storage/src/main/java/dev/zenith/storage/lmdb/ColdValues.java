@@ -26,6 +26,8 @@ public final class ColdValues {
     /** Values smaller than this are not worth a pointer and its segment's bytes. */
     static final int MIN_EVICTED_BYTES = 256;
     private static final int SLOTS = 1 << 18;
+    /** Set while the current thread reads through {@link #withoutFetching}. */
+    private static final ThreadLocal<Boolean> NOT_FETCHING = new ThreadLocal<>();
 
     private final long[] readEpochs = new long[SLOTS];
     private final AtomicLong epoch = new AtomicLong(1);
@@ -52,6 +54,24 @@ public final class ColdValues {
         return fetched.get();
     }
 
+    /**
+     * Runs {@code read} on this thread with every read of an evicted value that would download its segment
+     * failing at once with {@link EvictedValueException} instead (a segment the source holds in memory is still
+     * read): for a thread that serves many clients and must not wait for S3, which then hands the read to a
+     * thread that may. What {@code read} did before the exception is not undone; run only reads this way.
+     */
+    public static <T> T withoutFetching(java.util.function.Supplier<T> read) {
+        if (NOT_FETCHING.get() != null) {
+            return read.get();
+        }
+        NOT_FETCHING.set(Boolean.TRUE);
+        try {
+            return read.get();
+        } finally {
+            NOT_FETCHING.remove();
+        }
+    }
+
     void touched(byte[] key) {
         readEpochs[slot(key)] = epoch.get();
     }
@@ -69,7 +89,12 @@ public final class ColdValues {
             throw new StoreException(what + " was evicted to segment " + pointer.segmentHex()
                     + " and no remote home is attached to read it back");
         }
-        byte[] segment = s.segment(pointer.segment(), pointer.segmentLength());
+        byte[] segment = NOT_FETCHING.get() == null ? s.segment(pointer.segment(), pointer.segmentLength())
+                : s.held(pointer.segment(), pointer.segmentLength());
+        if (segment == null) {
+            throw new EvictedValueException(what + " is evicted to segment " + pointer.segmentHex()
+                    + ", not held here: reading it needs a download");
+        }
         if (segment.length != pointer.segmentLength()) {
             throw new StoreCorruptException("segment " + pointer.segmentHex() + " holds " + segment.length
                     + " bytes, not " + pointer.segmentLength() + " (" + what + " is in it)");

@@ -7,4 +7,9 @@ package dev.zenith.storage.lmdb;
 @FunctionalInterface
 public interface SegmentSource {
     byte[] segment(byte[] sha256, int length);
+
+    /** The segment if the source has it at hand (in memory: no download, no wait), else null. */
+    default byte[] held(byte[] sha256, int length) {
+        return null;
+    }
 }

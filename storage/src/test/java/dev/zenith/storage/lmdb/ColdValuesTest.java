@@ -127,6 +127,68 @@ class ColdValuesTest {
         }
     }
 
+    @Test
+    void withoutFetchingAnEvictedValueIsSignalledNotDownloaded() throws Exception {
+        Map<String, byte[]> s3 = new HashMap<>();
+        RelTag rel = RelTag.of(1663, 5, 16386, ForkNumber.MAIN);
+        try (Store store = Store.open(tmp.resolve("w"))) {
+            TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+            List<PageWrite> writes = new ArrayList<>();
+            for (int b = 0; b < 20; b++) {
+                writes.add(new PageWrite(tl, rel, b, Lsn.of(0x300), page(b)));
+            }
+            store.pages().putAll(writes);
+            ColdValues cold = store.coldValues();
+            int packed = 0;
+            for (ColdValues.Segment s : cold.coldest(10 * 8200L, 1 << 20)) {
+                packed += s.values().size();
+                byte[] sha = Blobs.sha256(s.bytes());
+                s3.put(HexFormat.of().formatHex(sha), s.bytes());
+                cold.evict(s, sha);
+            }
+            // a source that downloads, and holds in memory only what it downloaded before
+            Map<String, byte[]> held = new HashMap<>();
+            cold.source(new SegmentSource() {
+                @Override
+                public byte[] segment(byte[] sha256, int length) {
+                    byte[] bytes = s3.get(HexFormat.of().formatHex(sha256));
+                    held.put(HexFormat.of().formatHex(sha256), bytes);
+                    return bytes;
+                }
+
+                @Override
+                public byte[] held(byte[] sha256, int length) {
+                    return held.get(HexFormat.of().formatHex(sha256));
+                }
+            });
+            int evicted = 0;
+            for (int b = 0; b < 20; b++) {
+                int block = b;
+                try {
+                    byte[] resident = ColdValues.withoutFetching(() -> store.pages().get(tl, rel, block, Lsn.of(0x300)))
+                            .map(PageVersion::page).orElseThrow();
+                    assertArrayEquals(page(b), resident, "block " + b);
+                } catch (EvictedValueException e) {
+                    assertTrue(e.getMessage().contains("evicted to segment"), e.getMessage());
+                    evicted++;
+                }
+            }
+            assertTrue(packed >= 10 && packed < 20, "about half evicted: " + packed);
+            assertEquals(packed, evicted, "every evicted one is signalled");
+            assertEquals(0, cold.fetchedValues(), "nothing was downloaded");
+            assertTrue(held.isEmpty());
+            // read where a download may be waited for, then held: the same read without fetching answers it
+            for (int b = 0; b < 20; b++) {
+                assertArrayEquals(page(b), store.pages().get(tl, rel, b, Lsn.of(0x300)).map(PageVersion::page).orElseThrow());
+            }
+            for (int b = 0; b < 20; b++) {
+                int block = b;
+                assertArrayEquals(page(b), ColdValues.withoutFetching(() -> store.pages().get(tl, rel, block, Lsn.of(0x300)))
+                        .map(PageVersion::page).orElseThrow());
+            }
+        }
+    }
+
     /** A valid page of incompressible bytes, marked with its block. */
     private static byte[] page(int block) {
         byte[] p = new byte[8192];
