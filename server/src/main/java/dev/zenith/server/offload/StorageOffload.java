@@ -164,7 +164,15 @@ final class StorageOffload implements AutoCloseable {
      */
     private void evictIfWanted() {
         RemoteHome h = home;
-        if (h == null || fenced || !store.cacheRoom().evictionWanted()) {
+        if (h == null || fenced) {
+            return;
+        }
+        try {
+            store.coldValues().writeBack(); // values read back from S3, kept while the bound leaves room
+        } catch (RuntimeException e) {
+            LOG.log(java.util.logging.Level.WARNING, "writing values read back from S3 into " + store.directory() + " failed", e);
+        }
+        if (!store.cacheRoom().evictionWanted()) {
             return;
         }
         evicting.lock();
@@ -452,7 +460,8 @@ final class StorageOffload implements AutoCloseable {
                 .put("upload_lag_ms", p.lag().toMillis()).put("upload_retries", p.retries())
                 .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint))
                 .put("cache_bytes", settings.bounded() ? settings.cacheBytes() : null).put("evicted_wal_bytes", evictedWalBytes)
-                .put("evicted_value_bytes", evictedValueBytes).put("fetched_values", store.coldValues().fetchedValues());
+                .put("evicted_value_bytes", evictedValueBytes).put("fetched_values", store.coldValues().fetchedValues())
+                .put("written_back_values", store.coldValues().writtenBackValues());
         if (error != null) {
             json.put("error", error).put("error_since", errorSince.toString());
         } else if (health.failing() != null) {

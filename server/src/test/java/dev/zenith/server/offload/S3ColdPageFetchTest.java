@@ -129,6 +129,10 @@ class S3ColdPageFetchTest {
                 assertPage(reference.get(block), answer, block);
             }
             System.out.println("cold reads answered after S3 came back (" + retried + " asked again after an error)");
+            // the values read back go into the cache again while the bound leaves room (below where eviction starts)
+            JsonObject after = d.awaitJson("/storages/cloud", j -> j.getJsonObject("offload").getLong("written_back_values") > 0);
+            System.out.println("after: size " + after.getJsonObject("size") + ", offload " + after.getJsonObject("offload"));
+            assertTrue(after.getJsonObject("size").getLong("used_bytes") <= BOUND, "within the bound: " + after.getJsonObject("size"));
             for (RawPageClient c : clients) {
                 c.close();
             }

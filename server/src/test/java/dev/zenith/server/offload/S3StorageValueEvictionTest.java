@@ -68,7 +68,9 @@ class S3StorageValueEvictionTest {
             pg = d.pg("main");
             Path pgdata = Path.of(pg.getString("pgdata"));
             String timeline = pg.getString("timeline_id");
-            Map<Integer, byte[]> reference = referencePages(pgdata.resolve("base/" + db + "/" + rel), 40);
+            Map<Integer, byte[]> reference = referencePages(pgdata.resolve("base/" + db + "/" + rel), 40, 0);
+            // their neighbours, never asked for by GetPage (values read back are written back while there is room)
+            Map<Integer, byte[]> unread = referencePages(pgdata.resolve("base/" + db + "/" + rel), 40, 1);
 
             JsonObject within = d.awaitJson("/storages/cloud", j -> j.getJsonObject("offload").getLong("unuploaded_wal_bytes") == 0
                     && j.getJsonObject("offload").getLong("evicted_value_bytes") > 0
@@ -106,7 +108,8 @@ class S3StorageValueEvictionTest {
             assertTrue(highest <= BOUND, "the store stayed within its bound while used: " + highest);
 
             // a flipped byte in every segment: a page read back from one is an error naming it (the daemon keeps
-            // the six segments read last in memory; the blocks asked for are spread over many more)
+            // the six segments read last in memory; the blocks asked for are spread over many more, and were not
+            // read back by GetPage before, so few if any were written back into the cache)
             d.action("main", "stop");
             d.action("then", "stop");
             List<Path> segments = segmentFiles("evict");
@@ -123,7 +126,7 @@ class S3StorageValueEvictionTest {
             int errors = 0;
             try (RawPageClient c = RawPageClient.login(d.pgPort, "zenith", "page-secret")) {
                 c.openStream("v3", within.getString("tenant_id"), timeline);
-                for (Map.Entry<Integer, byte[]> e : reference.entrySet()) {
+                for (Map.Entry<Integer, byte[]> e : unread.entrySet()) {
                     c.sendCopy(RawPageClient.getPageV3(e.getKey(), RawPageClient.LATEST, 0, 1663, db, rel, 0, e.getKey()));
                     ByteBuffer answer = c.copyData();
                     try {
@@ -142,11 +145,17 @@ class S3StorageValueEvictionTest {
 
     /** {@code count} blocks spread over the relation's first segment file, by block number. */
     static Map<Integer, byte[]> referencePages(Path relation, int count) throws IOException {
+        return referencePages(relation, count, 0);
+    }
+
+    /** As {@link #referencePages(Path, int)}, each block {@code shift} further (the last one {@code shift} back). */
+    static Map<Integer, byte[]> referencePages(Path relation, int count, int shift) throws IOException {
         byte[] all = Files.readAllBytes(relation);
         int blocks = all.length / 8192;
         Map<Integer, byte[]> out = new LinkedHashMap<>();
         for (int i = 0; i < count; i++) {
             int b = (int) ((long) i * (blocks - 1) / (count - 1));
+            b = b + shift < blocks ? b + shift : b - shift;
             out.put(b, Arrays.copyOfRange(all, b * 8192, (b + 1) * 8192));
         }
         return out;

@@ -117,6 +117,15 @@ public final class CacheRoom {
         return fullSince;
     }
 
+    /**
+     * Whether {@code bytes} more keep the store at or under {@link #EVICT_ABOVE} of the bound: what is only worth
+     * keeping (values read back from S3) goes in without making eviction run. Unbounded: always. Remembers nothing.
+     */
+    public boolean keeps(long bytes) {
+        long b = bound;
+        return b <= 0 || usedBytes() + bytes <= (long) (b * EVICT_ABOVE);
+    }
+
     /** Whether the store is above {@link #EVICT_ABOVE} of its bound: eviction should run. */
     public boolean evictionWanted() {
         long b = bound;

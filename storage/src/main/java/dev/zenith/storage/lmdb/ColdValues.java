@@ -26,6 +26,8 @@ public final class ColdValues {
     /** Values smaller than this are not worth a pointer and its segment's bytes. */
     static final int MIN_EVICTED_BYTES = 256;
     private static final int SLOTS = 1 << 18;
+    /** Values read back waiting to be written back hold at most this much memory (more are not written back). */
+    static final long WRITE_BACK_QUEUE_BYTES = 16L << 20;
     /** Set while the current thread reads through {@link #withoutFetching}. */
     private static final ThreadLocal<Boolean> NOT_FETCHING = new ThreadLocal<>();
 
@@ -35,6 +37,14 @@ public final class ColdValues {
     private volatile SegmentSource source;
     private Tables tables;
     private List<Table> evictable = List.of();
+    /** Values read back, to be stored again in place of their pointers while the bound leaves room. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<ReadBack> readBack = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final AtomicLong readBackBytes = new AtomicLong();
+    private final AtomicLong writtenBack = new AtomicLong();
+
+    /** A value read back from its segment: the pointer stored at the key, and the stored bytes it stood for. */
+    private record ReadBack(Table table, byte[] key, byte[] pointer, byte[] sealed) {
+    }
 
     ColdValues() {
     }
@@ -101,6 +111,66 @@ public final class ColdValues {
         }
         fetched.incrementAndGet();
         return pointer.cut(segment);
+    }
+
+    /**
+     * A value read back through its pointer, checked: kept to be written back by {@link #writeBack} if the
+     * store's bound leaves room for it now (a read may run inside a read transaction: no write here).
+     */
+    void readBack(Table table, byte[] key, byte[] pointer, byte[] sealed) {
+        CacheRoom room = tables.room();
+        if (room.bound() <= 0 || !room.keeps(readBackBytes.get() + sealed.length)) {
+            return;
+        }
+        if (readBackBytes.addAndGet(sealed.length) > WRITE_BACK_QUEUE_BYTES) {
+            readBackBytes.addAndGet(-sealed.length);
+            return;
+        }
+        readBack.add(new ReadBack(table, key, pointer, sealed));
+    }
+
+    /**
+     * Stores the values read back since the last call in place of their pointers, in one transaction, as far as
+     * the bound leaves room without eviction ({@link CacheRoom#keeps}); a value whose pointer changed meanwhile
+     * (written, deleted) is left alone. The segments stay in S3 (a base drops those no pointer names). The next
+     * read of such a value is local. Blocking (an LMDB commit): call on a worker, never a reading thread that
+     * holds a read transaction. Returns how many were written back.
+     */
+    public int writeBack() {
+        if (readBack.isEmpty()) {
+            return 0;
+        }
+        List<ReadBack> batch = new ArrayList<>();
+        for (ReadBack r; (r = readBack.poll()) != null; ) {
+            readBackBytes.addAndGet(-r.sealed().length);
+            batch.add(r);
+        }
+        CacheRoom room = tables.room();
+        room.changed();
+        long adding = 0;
+        int n = 0;
+        try (Txn<byte[]> txn = tables.write()) {
+            for (ReadBack r : batch) {
+                if (!room.keeps(adding + r.sealed().length)) {
+                    break;
+                }
+                byte[] now = r.table().dbi().get(txn, r.key());
+                if (now != null && Arrays.equals(now, r.pointer())) {
+                    r.table().dbi().put(txn, r.key(), r.sealed());
+                    adding += r.sealed().length;
+                    n++;
+                }
+            }
+            txn.commit();
+        }
+        room.changed();
+        writtenBack.addAndGet(n);
+        return n;
+    }
+
+    /** How many values read back were stored again in place of their pointers since the store opened. */
+    public long writtenBackValues() {
+        return writtenBack.get();
     }
 
     /**

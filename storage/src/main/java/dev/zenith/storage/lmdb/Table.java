@@ -94,6 +94,7 @@ public final class Table {
                         + ValuePointer.decode(Arrays.copyOf(stored, length), what).segmentHex()
                         + ", is damaged (its CRC-32C does not match); nothing of it is used");
             }
+            cold.readBack(this, key, stored, fetched);
             return Arrays.copyOf(fetched, n);
         }
         throw new StoreCorruptException("storage " + store + ": the " + name + " entry of " + describe(key)

@@ -189,6 +189,59 @@ class ColdValuesTest {
         }
     }
 
+    @Test
+    void valuesReadBackAreWrittenBackWhileTheBoundLeavesRoom() throws Exception {
+        Map<String, byte[]> s3 = new HashMap<>();
+        RelTag rel = RelTag.of(1663, 5, 16387, ForkNumber.MAIN);
+        try (Store store = Store.open(tmp.resolve("b"))) {
+            TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+            List<PageWrite> writes = new ArrayList<>();
+            for (int b = 0; b < 40; b++) {
+                writes.add(new PageWrite(tl, rel, b, Lsn.of(0x400), page(b)));
+            }
+            store.pages().putAll(writes);
+            ColdValues cold = store.coldValues();
+            for (ColdValues.Segment s : cold.coldest(Long.MAX_VALUE, 1 << 20)) {
+                byte[] sha = Blobs.sha256(s.bytes());
+                s3.put(HexFormat.of().formatHex(sha), s.bytes());
+                cold.evict(s, sha);
+            }
+            cold.source((sha, length) -> s3.get(HexFormat.of().formatHex(sha)));
+            long evictedUsed = store.stats().usedBytes();
+
+            // no room under where eviction starts: read back every time, nothing written back
+            store.cacheRoom().bound(evictedUsed);
+            for (int b = 0; b < 20; b++) {
+                assertArrayEquals(page(b), store.pages().get(tl, rel, b, Lsn.of(0x400)).map(PageVersion::page).orElseThrow());
+            }
+            assertEquals(0, cold.writeBack());
+            assertEquals(20, cold.fetchedValues());
+
+            // room: the values read back are stored again, and read locally from then on
+            store.cacheRoom().bound(1L << 30);
+            for (int b = 0; b < 20; b++) {
+                assertArrayEquals(page(b), store.pages().get(tl, rel, b, Lsn.of(0x400)).map(PageVersion::page).orElseThrow());
+            }
+            // one of them changes before the write-back: the new value stays
+            store.pages().put(tl, rel, 3, Lsn.of(0x400), page(3333));
+            assertEquals(19, cold.writeBack());
+            assertEquals(19, cold.writtenBackValues());
+            assertEquals(40, cold.fetchedValues());
+            assertTrue(store.stats().usedBytes() > evictedUsed + 19 * 8000L, "stored again: " + store.stats().usedBytes());
+            cold.source((sha, length) -> {
+                throw new StoreException("S3 is gone");
+            }); // what was written back needs no download
+            for (int b = 0; b < 20; b++) {
+                assertArrayEquals(b == 3 ? page(3333) : page(b),
+                        store.pages().get(tl, rel, b, Lsn.of(0x400)).map(PageVersion::page).orElseThrow(), "block " + b);
+            }
+            assertEquals(40, cold.fetchedValues());
+            // the others are still pointers; their segments are still named
+            assertThrows(StoreException.class, () -> store.pages().get(tl, rel, 30, Lsn.of(0x400)));
+            assertTrue(!cold.referencedSegments().isEmpty());
+        }
+    }
+
     /** A valid page of incompressible bytes, marked with its block. */
     private static byte[] page(int block) {
         byte[] p = new byte[8192];
