@@ -133,19 +133,8 @@ class ColdValuesTest {
         RelTag rel = RelTag.of(1663, 5, 16386, ForkNumber.MAIN);
         try (Store store = Store.open(tmp.resolve("w"))) {
             TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
-            List<PageWrite> writes = new ArrayList<>();
-            for (int b = 0; b < 20; b++) {
-                writes.add(new PageWrite(tl, rel, b, Lsn.of(0x300), page(b)));
-            }
-            store.pages().putAll(writes);
             ColdValues cold = store.coldValues();
-            int packed = 0;
-            for (ColdValues.Segment s : cold.coldest(10 * 8200L, 1 << 20)) {
-                packed += s.values().size();
-                byte[] sha = Blobs.sha256(s.bytes());
-                s3.put(HexFormat.of().formatHex(sha), s.bytes());
-                cold.evict(s, sha);
-            }
+            int packed = writeAndEvict(store, tl, rel, 20, Lsn.of(0x300), 10 * 8200L, s3);
             // a source that downloads, and holds in memory only what it downloaded before
             Map<String, byte[]> held = new HashMap<>();
             cold.source(new SegmentSource() {
@@ -195,17 +184,8 @@ class ColdValuesTest {
         RelTag rel = RelTag.of(1663, 5, 16387, ForkNumber.MAIN);
         try (Store store = Store.open(tmp.resolve("b"))) {
             TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
-            List<PageWrite> writes = new ArrayList<>();
-            for (int b = 0; b < 40; b++) {
-                writes.add(new PageWrite(tl, rel, b, Lsn.of(0x400), page(b)));
-            }
-            store.pages().putAll(writes);
             ColdValues cold = store.coldValues();
-            for (ColdValues.Segment s : cold.coldest(Long.MAX_VALUE, 1 << 20)) {
-                byte[] sha = Blobs.sha256(s.bytes());
-                s3.put(HexFormat.of().formatHex(sha), s.bytes());
-                cold.evict(s, sha);
-            }
+            writeAndEvict(store, tl, rel, 40, Lsn.of(0x400), Long.MAX_VALUE, s3);
             cold.source((sha, length) -> s3.get(HexFormat.of().formatHex(sha)));
             long evictedUsed = store.stats().usedBytes();
 
@@ -240,6 +220,24 @@ class ColdValuesTest {
             assertThrows(StoreException.class, () -> store.pages().get(tl, rel, 30, Lsn.of(0x400)));
             assertTrue(!cold.referencedSegments().isEmpty());
         }
+    }
+
+    /** Writes blocks 0 to {@code blocks - 1} at {@code lsn}, then evicts the coldest {@code bytes} into {@code s3}; how many. */
+    private static int writeAndEvict(Store store, TimelineId tl, RelTag rel, int blocks, Lsn lsn, long bytes,
+                                     Map<String, byte[]> s3) {
+        List<PageWrite> writes = new ArrayList<>();
+        for (int b = 0; b < blocks; b++) {
+            writes.add(new PageWrite(tl, rel, b, lsn, page(b)));
+        }
+        store.pages().putAll(writes);
+        int packed = 0;
+        for (ColdValues.Segment s : store.coldValues().coldest(bytes, 1 << 20)) {
+            packed += s.values().size();
+            byte[] sha = Blobs.sha256(s.bytes());
+            s3.put(HexFormat.of().formatHex(sha), s.bytes());
+            store.coldValues().evict(s, sha);
+        }
+        return packed;
     }
 
     /** A valid page of incompressible bytes, marked with its block. */
