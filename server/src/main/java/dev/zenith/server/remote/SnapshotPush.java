@@ -110,7 +110,10 @@ public final class SnapshotPush {
             List<SnapshotManifest> snapshots = publishedSnapshots(objects);
             List<Manifest.Entry> listed = snapshots.stream().flatMap(m -> m.objects().stream()).toList();
             uploader.knownStored(listed);
-            Optional<PushedBase> earlier = PushedBase.find(store, plan, snapshot.lsn(), snapshots, listed);
+            // Only for a base GC kept (a materialized anchor, whose files differ from any image pushed before): a base
+            // that is an image (a clean stop's) is pushed as it is, its pg_database read for the collations.
+            Optional<PushedBase> earlier = plan.anchored().isPresent()
+                    ? PushedBase.find(store, plan, snapshot.lsn(), snapshots, listed) : Optional.empty();
             if (earlier.isPresent()) {
                 plan = plan.onto(earlier.get(), snapshot.lsn());
                 LOG.info("pushing " + snapshot.fullName() + " from the base " + earlier.get().snapshot() + " was pushed with ("
