@@ -89,6 +89,11 @@ class DiskFullTest {
         JsonObject receiver = stalled.getJsonObject("wal_receiver");
         assertEquals("stalled", receiver.getString("state"), stalled.encode());
         assertTrue(receiver.getString("reason").startsWith("no space left on device"), receiver.encode());
+        // the status shows the store's stall as soon as a write fails; the receiver logs it when that failure reaches it
+        long logDeadline = System.nanoTime() + 30_000_000_000L;
+        while (!d.log().contains("stalled: the storage cannot be written (no space left on device") && System.nanoTime() < logDeadline) {
+            Thread.sleep(100);
+        }
         assertTrue(d.log().contains("stalled: the storage cannot be written (no space left on device"), "the log says it");
 
         Files.delete(filler);
