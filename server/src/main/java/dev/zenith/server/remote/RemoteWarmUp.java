@@ -5,6 +5,7 @@ import dev.zenith.objectstore.catalogue.CatalogueNames;
 
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Logger;
 
@@ -16,6 +17,8 @@ import java.util.logging.Logger;
  */
 final class RemoteWarmUp {
     private static final Logger LOG = Logger.getLogger(RemoteWarmUp.class.getName());
+
+    private static final long WAIT_SECONDS = 20;
 
     private final AtomicBoolean started = new AtomicBoolean();
 
@@ -39,7 +42,8 @@ final class RemoteWarmUp {
     private static boolean reach(Remote remote) {
         long t0 = System.nanoTime();
         try (ObjectStore objects = RemoteStores.open(remote)) {
-            objects.head(CatalogueNames.SNAPSHOTS).join();
+            // bounded: the store retries an unreachable server with backoff for minutes, and warming up is worth less
+            objects.head(CatalogueNames.SNAPSHOTS).get(WAIT_SECONDS, TimeUnit.SECONDS);
             LOG.fine(() -> String.format("S3 client readied with remote %s in %.2f s", remote.name(), (System.nanoTime() - t0) / 1e9));
             return true;
         } catch (Exception e) {
