@@ -43,8 +43,9 @@ class ProcessesTest {
 
     @Test
     void aZombieDoesNotThoughProcessHandleSaysAlive() throws Exception {
-        // `sleep 0` exits at once; its parent, now `sleep 30`, never reaps it: a zombie until that ends
-        Process parent = new ProcessBuilder("sh", "-c", "sleep 0 & echo $!; exec sleep 30").start();
+        // `sleep 1` exits after its parent became `sleep 30`, which never reaps it: a zombie until that ends (a child
+        // that exited before the exec could be reaped by the shell itself: `sleep 0` was, once, on an idle machine)
+        Process parent = new ProcessBuilder("sh", "-c", "sleep 1 & echo $!; exec sleep 30").start();
         try {
             long zombie = Long.parseLong(new BufferedReader(new InputStreamReader(parent.getInputStream())).readLine().trim());
             Path stat = Path.of("/proc", Long.toString(zombie), "stat");
