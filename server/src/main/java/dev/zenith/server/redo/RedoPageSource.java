@@ -163,7 +163,8 @@ public final class RedoPageSource implements PageSource {
      * At a base that knows them (an image's files, a materialization step's run), its; elsewhere one redo run
      * from such a base to the last record end at or below X, every block changed since wanted and the maps
      * seeded at the base's lengths, reads them back (kept for the last few LSNs; the run's pages are stored);
-     * no run where the lengths of the newest known point provably still hold ({@link #keptSince}). Empty where no base below knows them (steps stored before they were kept).
+     * no run where the lengths of the newest known point provably still hold ({@link #keptSince}). Empty where no
+     * base below knows them (steps stored before they were kept).
      */
     @Override
     public Optional<Map<RelTag, Long>> freeSpaceMaps(TimelineId timeline, Lsn lsn) {

@@ -130,7 +130,7 @@ public final class GarbageCollector {
         for (TimelineId dead : RetainedPoints.unusedDeepestFirst(all, inUse)) {
             total = total.plus(drops.drop(dead, dryRun));
             if (!dryRun) {
-                timelines.forget(dead); // its lineage is not read from the store any more
+                timelines.forget(dead); // its decoded form goes with it
             }
         }
         return total;

@@ -9,8 +9,12 @@ import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * Eviction of the bulky values (page versions, file contents) of a store whose home is elsewhere (an s3
@@ -38,7 +42,7 @@ public final class ColdValues {
     private Tables tables;
     private List<Table> evictable = List.of();
     /** Values read back, to be stored again in place of their pointers while the bound leaves room. */
-    private final java.util.concurrent.ConcurrentLinkedQueue<ReadBack> readBack = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<ReadBack> readBack = new ConcurrentLinkedQueue<>();
     private final AtomicLong readBackBytes = new AtomicLong();
     private final AtomicLong writtenBack = new AtomicLong();
 
@@ -70,7 +74,7 @@ public final class ColdValues {
      * read): for a thread that serves many clients and must not wait for S3, which then hands the read to a
      * thread that may. What {@code read} did before the exception is not undone; run only reads this way.
      */
-    public static <T> T withoutFetching(java.util.function.Supplier<T> read) {
+    public static <T> T withoutFetching(Supplier<T> read) {
         if (NOT_FETCHING.get() != null) {
             return read.get();
         }
@@ -177,8 +181,8 @@ public final class ColdValues {
      * The segments (SHA-256 in hex) some pointer of the store names: a segment named by none holds nothing the
      * store still reads (its values were deleted, or changed before their pointers were written).
      */
-    public java.util.Set<String> referencedSegments() {
-        java.util.Set<String> out = new java.util.HashSet<>();
+    public Set<String> referencedSegments() {
+        Set<String> out = new HashSet<>();
         try (Txn<byte[]> txn = tables.read()) {
             for (Table t : evictable) {
                 try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {

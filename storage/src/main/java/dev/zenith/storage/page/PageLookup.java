@@ -10,7 +10,6 @@ import dev.zenith.wal.RelTag;
 import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
-
 /**
  * "Newest stored version of a block at or below an LSN" over a timeline's lineage. A single lookup
  * ({@link #find}) uses one cursor for every lineage step (a GetPage: one cursor per read); a caller walking

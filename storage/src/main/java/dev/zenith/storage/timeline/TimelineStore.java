@@ -139,35 +139,19 @@ public final class TimelineStore {
 
     /** The timeline up to {@code lsn}, then each ancestor up to its branch point. */
     public Lineage lineage(Txn<byte[]> txn, TimelineId id, Lsn lsn) {
-        // read in the caller's transaction every time: a lineage cached across transactions made PageIndexOracleTest's
-        // changed-in answers wrong (2 runs of 3), cause not found
-        List<Timeline> ancestry = readAncestry(txn, id);
-        List<Lineage.Step> steps = new ArrayList<>(ancestry.size());
+        List<Lineage.Step> steps = new ArrayList<>();
+        Timeline t = require(txn, id);
         Lsn upTo = lsn;
-        for (int i = 0; i < ancestry.size(); i++) {
-            if (i > 0) {
-                upTo = Lsn.min(upTo, ancestry.get(i - 1).branchLsn());
-            }
-            steps.add(new Lineage.Step(ancestry.get(i).id(), upTo));
+        steps.add(new Lineage.Step(t.id(), upTo));
+        while (t.parent() != null) {
+            upTo = Lsn.min(upTo, t.branchLsn());
+            t = require(txn, t.parent());
+            steps.add(new Lineage.Step(t.id(), upTo));
         }
         return new Lineage(steps);
     }
 
-    /** The timeline, then its parent, and so on to the root; a {@link StoreException} when one is missing. */
-    private List<Timeline> readAncestry(Txn<byte[]> txn, TimelineId id) {
-        List<Timeline> out = new ArrayList<>();
-        Timeline t = require(txn, id);
-        out.add(t);
-        while (t.parent() != null) {
-            t = require(txn, t.parent());
-            out.add(t);
-        }
-        return List.copyOf(out);
-    }
-
-    /**
-     * Forgets the decoded form of a timeline garbage collection dropped: later reads of it find it gone.
-     */
+    /** Forgets the decoded form of a timeline garbage collection dropped (it would only take memory). */
     public void forget(TimelineId id) {
         decoded.remove(id);
     }
