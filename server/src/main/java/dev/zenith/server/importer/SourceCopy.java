@@ -27,6 +27,9 @@ import java.util.zip.GZIPInputStream;
  * (copied: the source is only read) or pg_basebackup's tar files (unpacked as they are read). Blocking.
  */
 final class SourceCopy {
+    /** How long a postmaster whose pid file is already gone (it is exiting) may take to exit. */
+    private static final long EXIT_GRACE_NANOS = 5_000_000_000L;
+
     private SourceCopy() {
     }
 
@@ -37,7 +40,19 @@ final class SourceCopy {
             throw new InvalidRequestException(dir + " is not a directory (nor a .tar[.gz|.zst], .sql or .custom file)");
         }
         StagedCluster.checkVersion(dir, dir.toString());
-        OptionalLong pid = new PostgresProcess(pg, dir, dir.resolve("postmaster.log")).runningPid();
+        PostgresProcess postgres = new PostgresProcess(pg, dir, dir.resolve("postmaster.log"));
+        OptionalLong pid = postgres.runningPid();
+        // pg_ctl stop -w returns once the pid file is gone, a moment before the postmaster has exited: a cluster
+        // stopped just now is given a few seconds to finish exiting before it counts as running
+        for (long deadline = System.nanoTime() + EXIT_GRACE_NANOS; pid.isPresent()
+                && !Files.exists(dir.resolve("postmaster.pid")) && System.nanoTime() < deadline; pid = postgres.runningPid()) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
+        }
         if (pid.isPresent()) {
             throw new ConflictException("the cluster in " + dir + " is running (postmaster " + pid.getAsLong()
                     + "); stop it first, or import it while it runs with --from basebackup://USER@HOST:PORT");
