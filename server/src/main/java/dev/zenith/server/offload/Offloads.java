@@ -59,6 +59,19 @@ public final class Offloads implements RemoteStores {
         S3Remote remote = S3Remote.fromJson(remoteJson);
         OffloadSettings own = settingsOf(remoteJson);
         boolean cachedHere = Files.exists(cacheDir.resolve("data.mdb"));
+        // a restore's base is downloaded while the probe and the lease's settle wait (see BaseAhead)
+        BaseAhead ahead = attaching || !cachedHere ? BaseAhead.start(remote, cacheDir) : null;
+        try {
+            return open(name, remote, own, cacheDir, attaching, cachedHere, ahead);
+        } finally {
+            if (ahead != null) {
+                ahead.close();
+            }
+        }
+    }
+
+    private Store open(String name, S3Remote remote, OffloadSettings own, Path cacheDir, boolean attaching, boolean cachedHere,
+                       BaseAhead ahead) {
         RemoteHome home;
         if (attaching) {
             home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), OptionalLong.empty(),
@@ -94,10 +107,14 @@ public final class Offloads implements RemoteStores {
             if (!cached && Restore.holdsStorage(view)) {
                 LOG.info("storage '" + name + "': restoring from " + remote);
                 restoring = true;
-                Restore.base(view, home, cacheDir);
+                boolean downloadedAhead = ahead != null && ahead.moveInto(view, cacheDir);
+                if (!downloadedAhead) {
+                    Restore.base(RemoteNames.currentBase(view), home.downloader, cacheDir, () -> false);
+                }
                 store = Store.open(cacheDir);
                 long wal = Restore.walAfterBase(view, home, store);
-                LOG.info("storage '" + name + "': restored from " + remote + " (" + wal + " bytes of WAL after its base)");
+                LOG.info("storage '" + name + "': restored from " + remote + " (its base downloaded "
+                        + (downloadedAhead ? "while the lease was taken" : "under the lease") + ", " + wal + " bytes of WAL after it)");
             } else {
                 store = Store.open(cacheDir);
             }

@@ -28,7 +28,7 @@ import java.util.function.LongConsumer;
  */
 final class RemoteHome implements AutoCloseable {
     /** Small enough for the daemon's heap: (2 objects + 2 parts) x 8 MiB of buffers. */
-    private static final TransferSettings TRANSFERS = TransferSettings.defaults().withParallelism(2, 8 << 20, 2);
+    static final TransferSettings TRANSFERS = TransferSettings.defaults().withParallelism(2, 8 << 20, 2);
 
     final S3Remote remote;
     final ObjectStore store;

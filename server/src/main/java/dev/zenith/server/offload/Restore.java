@@ -2,6 +2,7 @@ package dev.zenith.server.offload;
 
 import dev.zenith.objectstore.format.Manifest;
 import dev.zenith.objectstore.log.ManifestView;
+import dev.zenith.objectstore.transfer.Downloader;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
@@ -16,7 +17,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Logger;
 
 /**
@@ -40,16 +43,17 @@ final class Restore {
     private static final int PIECES_AHEAD = 2;
 
     /**
-     * Downloads the current base as {@code dir/data.mdb} ({@code dir} empty or missing): {@link #PIECES_AHEAD}
-     * pieces at once, each verified as it arrives and written straight to its place in the file (no piece files
-     * copied in afterwards: that wrote and read the whole store once more); the file is synced once and renamed into
-     * place only when every piece arrived whole (a restore cut short is thrown away whole and started again).
+     * Downloads the base made of {@code pieces} (a view's {@link RemoteNames#currentBase}) as {@code dir/data.mdb}
+     * ({@code dir} empty or missing): {@link #PIECES_AHEAD} pieces at once, each verified as it arrives and written
+     * straight to its place in the file (no piece files copied in afterwards: that wrote and read the whole store once
+     * more); the file is synced once and renamed into place only when every piece arrived whole (a restore cut short
+     * is thrown away whole and started again). {@code stop} is asked before each piece: once true, the pieces on their
+     * way are waited for and a {@link CancellationException} ends the download.
      */
-    static void base(ManifestView view, RemoteHome home, Path dir) throws IOException {
+    static void base(List<Manifest.Entry> pieces, Downloader downloader, Path dir, BooleanSupplier stop) throws IOException {
         Files.createDirectories(dir);
         Path data = dir.resolve("data.mdb");
         Path partial = dir.resolve("data.mdb.restoring");
-        List<Manifest.Entry> pieces = RemoteNames.currentBase(view);
         List<CompletableFuture<Long>> downloads = new ArrayList<>();
         try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
@@ -58,8 +62,11 @@ final class Restore {
                 if (i >= PIECES_AHEAD) {
                     Await.result(downloads.get(i - PIECES_AHEAD), BaseUpload.UPLOAD_WAIT_SECONDS);
                 }
+                if (stop.getAsBoolean()) {
+                    throw new CancellationException("the download of the base into " + dir + " was stopped");
+                }
                 Manifest.Entry e = pieces.get(i);
-                downloads.add(home.downloader.downloadInto(e.key(), e.hash(), e.contentLength(), out, at));
+                downloads.add(downloader.downloadInto(e.key(), e.hash(), e.contentLength(), out, at));
                 at += e.contentLength();
             }
             for (CompletableFuture<Long> d : downloads) {
