@@ -43,6 +43,9 @@ final class PageConnection {
     private static final Logger LOG = Logger.getLogger(PageConnection.class.getName());
     /** Room for many answers on the way out before we stop taking requests (an answer is 8 KiB). */
     private static final int WRITE_QUEUE_BYTES = 1 << 20;
+    /** The kept outbound buffer's least size (one GetPage answer is 8,222 bytes) and greatest. */
+    private static final int KEPT_OUT_MIN_BYTES = 8192 + 64;
+    private static final int KEPT_OUT_MAX_BYTES = 64 * 1024;
 
     private final PageService service;
     private final NetSocket socket;
@@ -55,6 +58,8 @@ final class PageConnection {
     private PageTarget target;
     private boolean paused;
     private volatile boolean closed;
+    /** What {@link #write} fills and hands to the socket, reused; ours (one reference) between writes. */
+    private ByteBuf out;
 
     /** One place in the order of what the client sent. */
     private static final class Slot {
@@ -204,25 +209,35 @@ final class PageConnection {
 
     /**
      * Answers the request here (store reads), or arranges for its answer to come later. A read that needs an
-     * evicted value's download is run again on a fetch thread: this thread's other connections go on meanwhile,
-     * and this one's answers stay in order (the slot waits at its place).
+     * evicted value's download is run again on a fetch thread, and so is every request that asks for free-space
+     * map lengths (their source may first decode the WAL since a base: up to a checkpoint interval): this
+     * thread's other connections go on meanwhile, and this one's answers stay in order (the slot waits at its place).
      */
     private void answer(Slot s) {
         PageTarget t = target;
+        if (RequestAnswers.needsFreeSpaceMaps(s.request)) {
+            answerOffLoop(t, s);
+            return;
+        }
         RequestAnswers.Outcome o;
         try {
             o = ColdValues.withoutFetching(() -> answered(t, s.request));
         } catch (EvictedValueException cold) {
-            try {
-                CompletableFuture.supplyAsync(() -> answered(t, s.request), service.fetches())
-                        .whenComplete((a, failed) -> onLoop(() -> outcome(s, failed == null ? a
-                                : RequestAnswers.error(s.request.header(), "internal error: " + failed))));
-            } catch (RejectedExecutionException shuttingDown) {
-                outcome(s, RequestAnswers.error(s.request.header(), "zenith is shutting down"));
-            }
+            answerOffLoop(t, s);
             return;
         }
         outcome(s, o);
+    }
+
+    /** The request answered on a fetch thread (downloads allowed there); the outcome comes back to this thread. */
+    private void answerOffLoop(PageTarget t, Slot s) {
+        try {
+            CompletableFuture.supplyAsync(() -> answered(t, s.request), service.fetches())
+                    .whenComplete((a, failed) -> onLoop(() -> outcome(s, failed == null ? a
+                            : RequestAnswers.error(s.request.header(), "internal error: " + failed))));
+        } catch (RejectedExecutionException shuttingDown) {
+            outcome(s, RequestAnswers.error(s.request.header(), "zenith is shutting down"));
+        }
     }
 
     /** The request's outcome; a bug becomes an Error answer (the stream goes on). */
@@ -332,11 +347,37 @@ final class PageConnection {
 
     private void write() {
         if (!closed && session.hasOutbound()) {
-            // One copy, into a pooled direct buffer the socket writes from (a heap buffer is copied into one anyway).
+            // One copy, into a direct buffer the socket writes from (a heap buffer is copied into one anyway).
             // Written once drained: a write may call pump() again at once (writability), which answers into the session.
-            ByteBuf[] out = new ByteBuf[1];
-            session.drainOutbound((b, off, n) -> out[0] = channel.alloc().directBuffer(n).writeBytes(b, off, n));
-            channel.writeAndFlush(out[0], channel.voidPromise());
+            ByteBuf[] filled = new ByteBuf[1];
+            session.drainOutbound((b, off, n) -> filled[0] = outBuffer(n).writeBytes(b, off, n));
+            channel.writeAndFlush(filled[0] == out ? out.retain() : filled[0], channel.voidPromise());
+        }
+    }
+
+    /**
+     * An empty direct buffer with room for {@code n} bytes: the connection's own when the socket is done with it.
+     * Taking one from the channel's allocator for every answer and giving it back cost more than a tenth of the
+     * I/O thread's time; the socket has almost always written the last one out (and released its hold) by the
+     * next answer. Only this thread writes and releases it: the reference count tells whether the socket still
+     * holds it. One for a big pipelined batch is not kept (500 idle streams hold 500 small ones).
+     */
+    private ByteBuf outBuffer(int n) {
+        if (out != null && out.refCnt() == 1 && out.capacity() >= n) {
+            return out.clear();
+        }
+        ByteBuf b = channel.alloc().directBuffer(Math.max(n, KEPT_OUT_MIN_BYTES));
+        if (n <= KEPT_OUT_MAX_BYTES) {
+            releaseOut(); // one still being written goes when the socket is done with it
+            out = b;
+        }
+        return b;
+    }
+
+    private void releaseOut() {
+        if (out != null) {
+            out.release();
+            out = null;
         }
     }
 
@@ -367,6 +408,10 @@ final class PageConnection {
 
     private void closed() {
         closed = true; // fatal() before the move sets it too: the rest is done here, once or again
+        EventLoop l = loop;
+        if (l != null && l.inEventLoop()) {
+            releaseOut(); // before the move there is none; after it, the channel's ends come on its I/O thread
+        }
         slots.forEach(this::stopWaiting);
         slots.clear();
         service.forget(this);

@@ -1,5 +1,6 @@
 package dev.zenith.server.pageservice;
 
+import dev.zenith.storage.lmdb.ColdValues;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -29,8 +30,15 @@ final class PageIoLoops {
 
     PageIoLoops(Vertx vertx, int threads) {
         AtomicInteger n = new AtomicInteger();
+        // Nothing on these threads may download an evicted value (PageConnection hands such reads to a fetch
+        // thread): marked once for the thread's life, not set and cleared around every request (ThreadLocal
+        // churn was a twentieth of the thread's time).
         ThreadFactory factory = r -> {
-            Thread t = new Thread(r, "zenith-page-io-" + n.incrementAndGet());
+            Runnable loop = () -> ColdValues.withoutFetching(() -> {
+                r.run();
+                return null;
+            });
+            Thread t = new Thread(loop, "zenith-page-io-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
         };

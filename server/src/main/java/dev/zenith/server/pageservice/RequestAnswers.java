@@ -89,11 +89,14 @@ final class RequestAnswers {
         }
     }
 
-    /** DbSize counts the free-space maps; Exists and Nblocks of one ask for their lengths. */
-    private static boolean needsFreeSpaceMaps(PagestreamRequest request) {
+    /**
+     * DbSize counts the free-space maps; Exists and Nblocks of one ask for their lengths. Never throws (an invalid
+     * fork number is not one: its Error answer comes from {@link #answer}).
+     */
+    static boolean needsFreeSpaceMaps(PagestreamRequest request) {
         return request instanceof DbSizeRequest
-                || (request instanceof NblocksRequest n && n.rel().toRelTag().fork() == ForkNumber.FSM)
-                || (request instanceof ExistsRequest e && e.rel().toRelTag().fork() == ForkNumber.FSM);
+                || (request instanceof NblocksRequest n && n.rel().forkNumber() == ForkNumber.FSM.id())
+                || (request instanceof ExistsRequest e && e.rel().forkNumber() == ForkNumber.FSM.id());
     }
 
     /** The answer now if the source has it, else later (a redo run's), without holding this thread. */

@@ -11,9 +11,12 @@ public final class TimelineId implements Comparable<TimelineId> {
     private static final HexFormat HEX = HexFormat.of();
 
     private final byte[] bytes;
+    /** Kept: every GetPage looks timelines up in maps (lineages, image windows) a few times. */
+    private final int hash;
 
     private TimelineId(byte[] bytes) {
         this.bytes = bytes;
+        this.hash = Arrays.hashCode(bytes);
     }
 
     public static TimelineId random() {
@@ -57,7 +60,7 @@ public final class TimelineId implements Comparable<TimelineId> {
 
     @Override
     public int hashCode() {
-        return Arrays.hashCode(bytes);
+        return hash;
     }
 
     @Override
