@@ -24,6 +24,8 @@ DURATION=$(python3 -c "print(int($MINUTES * 60))")
 PGBENCH_PID=$!
 
 used_bytes() { zenith_api /storages/local | python3 -c 'import json,sys; print(json.load(sys.stdin)["size"]["used_bytes"])'; }
+ready_bytes() { d=$(zenith_api /storages/local | python3 -c 'import json,sys; print(json.load(sys.stdin)["path"])')/ready; \
+  if [ -d "$d" ]; then du -sb "$d" | cut -f1; else echo 0; fi; }
 db_bytes() { Q "$ZPORT" "SELECT sum(pg_database_size(oid)) FROM pg_database"; }
 mb() { python3 -c "print(f'{$1 / 1048576:.1f}')"; }
 
@@ -55,4 +57,5 @@ $ROWS
 Store / databases at the end: $(python3 -c "print(f'{${USED[$LAST]} / ${DB[$LAST]}:.2f}')") (target at most 3).
 From minute ${MIN[$MID]} to ${MIN[$LAST]}: the store grew $(python3 -c "print(f'{${USED[$LAST]} / ${USED[$MID]}:.2f}')")x, the databases $(python3 -c "print(f'{${DB[$LAST]} / ${DB[$MID]}:.2f}')")x (target: flat).
 Last collection: $(grep '^storage ' "$WORK/gc.log" | tail -1)
+Ready data directories (redo.ready_directories, files beside LMDB, not in used bytes): $(mb "$(ready_bytes)") MB; store and them / databases at the end: $(python3 -c "print(f'{(${USED[$LAST]} + $(ready_bytes)) / ${DB[$LAST]}:.2f}')").
 REP

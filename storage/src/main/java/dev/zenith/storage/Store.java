@@ -141,11 +141,15 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** The daemon's ready data directories of this store's timelines (server's {@code ready} package): not LMDB's. */
+    public static final String READY_DIRECTORIES = "ready";
+
     /** Refuses a directory holding anything but a store's files, before anything is written there. */
     private static void requireStoreDirectory(Path dir) throws IOException {
         Set<String> ours = new HashSet<>(Tables.FILES);
         ours.add(WalJournals.DIRECTORY);
         ours.add(StoreLock.FILE_NAME);
+        ours.add(READY_DIRECTORIES);
         try (Stream<Path> entries = Files.list(dir)) {
             Path foreign = entries.filter(p -> !ours.contains(p.getFileName().toString())).findFirst().orElse(null);
             if (foreign != null) {

@@ -2,6 +2,7 @@ package dev.zenith.server.compute;
 
 import dev.zenith.server.anchor.AnchoredStart;
 import dev.zenith.server.jobs.Progress;
+import dev.zenith.server.ready.ReadyDirectories;
 import dev.zenith.storage.image.DataDirectoryMaterializer;
 
 import dev.zenith.pgexec.FileTrees;
@@ -11,7 +12,6 @@ import dev.zenith.storage.Store;
 import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ImportStats;
-import dev.zenith.storage.image.MaterializeStats;
 import dev.zenith.storage.image.RelationFilter;
 import dev.zenith.storage.timeline.PgTimelines;
 import dev.zenith.storage.timeline.TimelineId;
@@ -40,10 +40,13 @@ final class ComputeDirectories {
     private final PgInstallation pg;
     /** Rebuilds start from the newest materialized anchor where there is one (conf redo.start_from_anchors). */
     private final boolean fromAnchors;
+    /** A start at a timeline's newest materialized anchor renames its ready directory in (conf redo.ready_directories). */
+    private final ReadyDirectories ready;
 
-    ComputeDirectories(PgInstallation pg, boolean fromAnchors) {
+    ComputeDirectories(PgInstallation pg, boolean fromAnchors, ReadyDirectories ready) {
         this.pg = pg;
         this.fromAnchors = fromAnchors;
+        this.ready = ready;
     }
 
     static Optional<TimelineId> mainTimeline(Store store) {
@@ -130,11 +133,16 @@ final class ComputeDirectories {
         // materializer wants empty), then moved in.
         Files.createDirectories(walStaging);
         WalStagingWriter wal = WalStagingWriter.start(store, timeline, replayFrom, end, walStaging, progress::advance);
-        MaterializeStats stats;
+        String stats;
         try {
-            stats = start.plan().isPresent()
-                    ? store.images().materialize(timeline, start.plan().get().directory(), pgdata, progress::advance)
-                    : store.images().materialize(image, pgdata, progress::advance);
+            if (start.plan().isPresent() && ready.take(store, start.plan().get(), pgdata)) {
+                stats = "its ready directory renamed into place, nothing written";
+                progress.advance(pageBytes);
+            } else {
+                stats = (start.plan().isPresent()
+                        ? store.images().materialize(timeline, start.plan().get().directory(), pgdata, progress::advance)
+                        : store.images().materialize(image, pgdata, progress::advance)).toString();
+            }
         } catch (IOException | RuntimeException e) {
             try { // the writer reads the store: it ends before the caller may close it
                 wal.finish();

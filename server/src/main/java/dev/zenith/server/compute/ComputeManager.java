@@ -11,6 +11,7 @@ import dev.zenith.server.history.StoredTimeline;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.anchor.AnchorRecorder;
 import dev.zenith.server.ingest.WalReceiver;
+import dev.zenith.server.ready.ReadyDirectories;
 import dev.zenith.server.redo.RedoService;
 import dev.zenith.server.redo.RedoSettings;
 import dev.zenith.server.security.PassFile;
@@ -69,6 +70,7 @@ public final class ComputeManager implements ComputeTimelines {
     private final RetentionPolicy retention;
     private final PgHistory history;
     private final RedoService redo;
+    private final ReadyDirectories ready;
     private final AnchorRecorder anchors;
     private final ComputeWatch watch;
     private final BusyPgs busy;
@@ -84,7 +86,8 @@ public final class ComputeManager implements ComputeTimelines {
         // pg create, start and destroy delete directories there: no storage may live in it, or hold it.
         storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
         this.management = management;
-        ComputeDirectories directories = new ComputeDirectories(pg, config.redo().startFromAnchors());
+        this.ready = new ReadyDirectories(config.redo().readyDirectories());
+        ComputeDirectories directories = new ComputeDirectories(pg, config.redo().startFromAnchors(), ready);
         this.registry = new PgRegistry(config, pg, storages, computesDir);
         this.branches = new Branches(vertx, storages, snapshots, registry);
         DestroyIntents destroys = new DestroyIntents(pg, registry);
@@ -96,6 +99,7 @@ public final class ComputeManager implements ComputeTimelines {
         }
         this.redo = RedoService.open(pg, config.redo().scratchDir(), new RedoSettings(config.redo().sharedBuffers(),
                 java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency());
+        redo.afterEachStep(ready);
         this.anchors = new AnchorRecorder(vertx, config.redo().materialize() ? redo::materializeSoon
                 : (store, timeline) -> LOG.info("timeline " + timeline
                         + ": anchor stored, not materialized (redo.materialize is false)"));
@@ -386,6 +390,7 @@ public final class ComputeManager implements ComputeTimelines {
         }
         anchors.close();
         redo.close();
+        ready.close(); // after the steps that queue its updates
     }
 
     /** What the page service answers a storage's GetPage from: page versions, redo where none is exact. */

@@ -72,10 +72,12 @@ public record ZenithConfig(
      * (true) or always from the newest image (false: all WAL since the last clean stop is replayed);
      * whether running primaries' timelines are materialized in the background after each anchor (false:
      * anchors are still captured, but pages come only from images and on-demand runs; for measuring
-     * what materialization costs, bench/materialize-cost.sh).
+     * what materialization costs, bench/materialize-cost.sh); whether each materialized timeline keeps a ready data
+     * directory at its newest materialized anchor under its storage's directory, which a start there renames into
+     * place instead of writing one (true; costs about the database's size on disk per timeline).
      */
     public record RedoConfig(Path scratchDir, String sharedBuffers, long timeoutSeconds, int concurrency,
-                             boolean startFromAnchors, boolean materialize) {
+                             boolean startFromAnchors, boolean materialize, boolean readyDirectories) {
     }
 
     /** Environment variables that override the file; nothing else in the environment is read. */
@@ -161,7 +163,7 @@ public record ZenithConfig(
         ConfigSection offload = ConfigSection.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests", "cache_bytes");
         ConfigSection redo = ConfigSection.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency",
-                "start_from_anchors", "materialize");
+                "start_from_anchors", "materialize", "ready_directories");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -231,7 +233,7 @@ public record ZenithConfig(
                         : Path.of(redo.string("scratch_dir", "")).toAbsolutePath().normalize(),
                         redo.string("shared_buffers", "32MB"), redo.number("timeout_seconds", 600, 1, 86_400),
                         (int) redo.number("concurrency", 1, 1, 64), redo.bool("start_from_anchors", true),
-                        redo.bool("materialize", true)));
+                        redo.bool("materialize", true), redo.bool("ready_directories", true)));
     }
 
     /**

@@ -33,9 +33,15 @@ public final class Materializer {
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(Materializer.class.getName());
 
     private final StoreRedo redo;
+    private final StepListener listener;
 
     public Materializer(StoreRedo redo) {
+        this(redo, StepListener.NONE);
+    }
+
+    public Materializer(StoreRedo redo, StepListener listener) {
         this.redo = redo;
+        this.listener = listener;
     }
 
     /**
@@ -103,6 +109,7 @@ public final class Materializer {
             });
             Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target, fsmKnown ? fsm : null);
             writer.commit(step);
+            listener.stepCommitted(redo.store(), tl);
             return Optional.of(new StepResult(step, writer.pages()));
         }
     }

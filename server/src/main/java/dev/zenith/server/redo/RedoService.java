@@ -39,6 +39,8 @@ public final class RedoService implements AutoCloseable {
     private final ExecutorService steps;
     /** GetPage's and GetSlruSegment's redo runs: gathered and waited for here, never on a page I/O thread. */
     private final ExecutorService getPageRuns;
+    /** Told after each background step commits (the ready data directories). */
+    private volatile StepListener afterStep = StepListener.NONE;
 
     private RedoService(SparseRedo redo, int concurrency) {
         this.redo = redo;
@@ -62,6 +64,11 @@ public final class RedoService implements AutoCloseable {
         return new RedoService(new SparseRedo(pg, ScratchArea.open(scratchDir, pg), settings), concurrency);
     }
 
+    /** Who is told after each background materialization step commits. */
+    public void afterEachStep(StepListener listener) {
+        this.afterStep = listener;
+    }
+
     public StoreRedo of(Store store) {
         return stores.computeIfAbsent(store, s -> new StoreRedo(s, redo, slots));
     }
@@ -79,7 +86,7 @@ public final class RedoService implements AutoCloseable {
         }
         steps.execute(() -> {
             queued.remove(key); // an anchor stored from now on queues another pass
-            Materializer m = new Materializer(of(store));
+            Materializer m = new Materializer(of(store), afterStep);
             try {
                 for (var s = m.step(timeline); s.isPresent(); s = m.step(timeline)) {
                     LOG.info("timeline " + timeline + " materialized up to " + s.get().step().target() + " ("

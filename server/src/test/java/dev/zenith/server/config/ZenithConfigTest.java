@@ -41,10 +41,13 @@ class ZenithConfigTest {
         assertEquals(1, c.redo().concurrency());
         assertEquals(true, c.redo().startFromAnchors());
         assertEquals(true, c.redo().materialize());
+        assertEquals(true, c.redo().readyDirectories());
         ZenithConfig set = ZenithConfig.fromJson(new JsonObject().put("redo", new JsonObject().put("scratch_dir", "/tmp/r")
                 .put("concurrency", 2).put("shared_buffers", "64MB").put("timeout_seconds", 30)
-                .put("start_from_anchors", false).put("materialize", false)));
-        assertEquals(new ZenithConfig.RedoConfig(java.nio.file.Path.of("/tmp/r"), "64MB", 30, 2, false, false), set.redo());
+                .put("start_from_anchors", false).put("materialize", false).put("ready_directories", false)));
+        assertEquals(new ZenithConfig.RedoConfig(java.nio.file.Path.of("/tmp/r"), "64MB", 30, 2, false, false, false), set.redo());
+        rejected(new JsonObject().put("redo", new JsonObject().put("ready_directories", "no")),
+                "redo.ready_directories must be true or false");
         rejected(new JsonObject().put("redo", new JsonObject().put("materialize", 1)), "redo.materialize must be true or false");
         rejected(new JsonObject().put("redo", new JsonObject().put("start_from_anchors", "yes")),
                 "redo.start_from_anchors must be true or false");

@@ -1,0 +1,254 @@
+package dev.zenith.server.ready;
+
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.image.DataDirectoryLayout;
+import dev.zenith.storage.image.FileEntry;
+import dev.zenith.storage.image.RelationSize;
+import dev.zenith.storage.image.VersionedDirectory;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/**
+ * Brings a ready directory written for an earlier anchor of the same timeline and image to what a full write of
+ * {@code d} gives: files and directories a full write would not have are removed, the small files (pg_control,
+ * status files, relation maps) written again, each fork cut or extended to its size, and only the blocks the page
+ * index says changed between the two anchors (and the extended ones, and every block of a fork new on disk)
+ * written from their newest version at the new anchor; free-space maps written again as zeros. Blocks no record
+ * changed have the same newest version at both anchors. Blocking; storage and files only.
+ */
+final class DirectoryUpdate {
+    private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
+    private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
+    private static final int BLOCKS_PER_READ = 128;
+
+    /** What the update wrote, for the log. */
+    record Stats(long blocksWritten, int forksWritten, int removed) {
+    }
+
+    private DirectoryUpdate() {
+    }
+
+    static Stats apply(Store store, TimelineId timeline, VersionedDirectory d, Lsn fromVersionsAt, Path data)
+            throws IOException {
+        Map<BlockRef, Lsn> changed = store.index().changedBlocks(timeline, fromVersionsAt, d.versionsAt());
+        Map<RelTag, TreeSet<Long>> changedByFork = new HashMap<>();
+        changed.keySet().forEach(b -> changedByFork.computeIfAbsent(b.rel(), r -> new TreeSet<>())
+                .add(Integer.toUnsignedLong(b.block())));
+
+        Set<String> files = new HashSet<>();
+        files.add(DataDirectoryLayout.PG_CONTROL);
+        List<String> imageFiles = new ArrayList<>();
+        for (FileEntry f : d.smallFiles().files()) {
+            if (d.takesImageFile(f.path())) {
+                imageFiles.add(f.path());
+            }
+        }
+        files.addAll(imageFiles);
+        files.addAll(d.files().keySet());
+        for (RelationSize r : d.forks()) {
+            files.addAll(segments(r));
+        }
+        for (RelationSize r : d.freeSpaceMaps()) {
+            files.addAll(segments(r));
+        }
+        Set<String> directories = new HashSet<>();
+        directories.add("global");
+        directories.addAll(d.directories());
+        files.forEach(f -> directories.add(parent(f)));
+        for (String dir : new ArrayList<>(directories)) {
+            for (String p = parent(dir); !p.isEmpty(); p = parent(p)) {
+                directories.add(p);
+            }
+        }
+        directories.remove("");
+
+        // forks' sizes on disk before anything changes (a fork whose segment 0 is missing is new here)
+        Map<RelTag, Long> onDisk = new HashMap<>();
+        for (RelationSize r : d.forks()) {
+            long blocks = -1;
+            for (int segno = 0; Files.exists(data.resolve(DataDirectoryLayout.segmentPath(r.rel(), segno))); segno++) {
+                blocks = Math.max(blocks, 0) + Files.size(data.resolve(DataDirectoryLayout.segmentPath(r.rel(), segno)))
+                        / WalGeometry.BLCKSZ;
+            }
+            onDisk.put(r.rel(), blocks);
+        }
+
+        int removed = 0;
+        List<Path> present;
+        try (Stream<Path> s = Files.walk(data)) {
+            present = s.filter(p -> !p.equals(data)).sorted(Comparator.comparingInt(Path::getNameCount).reversed()).toList();
+        }
+        for (Path p : present) {
+            String rel = data.relativize(p).toString();
+            if (Files.isDirectory(p) ? !directories.contains(rel) : !files.contains(rel)) {
+                FileTrees.delete(p);
+                removed++;
+            }
+        }
+        for (String dir : new TreeSet<>(directories)) { // parents sort before their children
+            Path p = data.resolve(dir);
+            if (!Files.isDirectory(p)) {
+                Files.createDirectory(p);
+                Files.setPosixFilePermissions(p, DIR_MODE);
+            }
+        }
+
+        write(data.resolve(DataDirectoryLayout.PG_CONTROL), d.pgControl());
+        for (Map.Entry<String, byte[]> f : d.files().entrySet()) {
+            write(data.resolve(f.getKey()), f.getValue());
+        }
+        for (String path : imageFiles) { // the same image: only those a dropped directory took with it come back
+            if (!Files.exists(data.resolve(path))) {
+                write(data.resolve(path), store.images().imageFile(d.smallFiles(), path)
+                        .orElseThrow(() -> new IOException("the image at " + d.smallFiles().lsn() + " has no " + path)));
+            }
+        }
+
+        boolean checksums = d.smallFiles().dataChecksumVersion() != 0;
+        long blocksWritten = 0;
+        int forksWritten = 0;
+        for (RelationSize r : d.forks()) {
+            long old = onDisk.get(r.rel());
+            TreeSet<Long> wanted = new TreeSet<>();
+            if (old < 0) {
+                for (long b = 0; b < r.blocks(); b++) {
+                    wanted.add(b);
+                }
+            } else {
+                wanted.addAll(changedByFork.getOrDefault(r.rel(), new TreeSet<>()).headSet(r.blocks()));
+                for (long b = old; b < r.blocks(); b++) {
+                    wanted.add(b);
+                }
+            }
+            sizeSegments(data, r);
+            if (!wanted.isEmpty()) {
+                blocksWritten += writeBlocks(store, timeline, d.versionsAt(), r.rel(), wanted, checksums, data);
+                forksWritten++;
+            }
+        }
+        for (RelationSize fsm : d.freeSpaceMaps()) {
+            zeros(data, fsm);
+        }
+        return new Stats(blocksWritten, forksWritten, removed);
+    }
+
+    /** The segment files a full write gives a fork: at least segment 0 (empty for an empty fork). */
+    static List<String> segments(RelationSize r) {
+        int count = (int) Math.max(1, (r.blocks() + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
+        List<String> out = new ArrayList<>();
+        for (int segno = 0; segno < count; segno++) {
+            out.add(DataDirectoryLayout.segmentPath(r.rel(), segno));
+        }
+        return out;
+    }
+
+    private static long segmentBlocks(RelationSize r, int segno) {
+        return Math.max(0, Math.min(r.blocks() - (long) segno * WalGeometry.RELSEG_SIZE, WalGeometry.RELSEG_SIZE));
+    }
+
+    /** Each segment cut to or extended (a hole, written over by the extended blocks) to the fork's size there. */
+    private static void sizeSegments(Path data, RelationSize r) throws IOException {
+        List<String> segs = segments(r);
+        for (int segno = 0; segno < segs.size(); segno++) {
+            Path file = data.resolve(segs.get(segno));
+            long length = segmentBlocks(r, segno) * WalGeometry.BLCKSZ;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+                if (ch.size() > length) {
+                    ch.truncate(length);
+                } else if (ch.size() < length) {
+                    ch.write(ByteBuffer.allocate(1), length - 1);
+                }
+            }
+            Files.setPosixFilePermissions(file, FILE_MODE);
+        }
+    }
+
+    /** Runs of consecutive wanted blocks, read in one transaction each and written in place. */
+    private static long writeBlocks(Store store, TimelineId timeline, Lsn at, RelTag rel, TreeSet<Long> wanted,
+                                    boolean checksums, Path data) throws IOException {
+        byte[] buffer = new byte[BLOCKS_PER_READ * WalGeometry.BLCKSZ];
+        long written = 0;
+        Long first = null;
+        int count = 0;
+        for (Long b : wanted) {
+            boolean extends_ = first != null && b == first + count && count < BLOCKS_PER_READ
+                    && b / WalGeometry.RELSEG_SIZE == first / WalGeometry.RELSEG_SIZE;
+            if (first != null && !extends_) {
+                written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, data);
+                first = null;
+            }
+            if (first == null) {
+                first = b;
+                count = 0;
+            }
+            count++;
+        }
+        if (first != null) {
+            written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, data);
+        }
+        return written;
+    }
+
+    private static int writeRun(Store store, TimelineId timeline, Lsn at, RelTag rel, long first, int count,
+                                boolean checksums, byte[] buffer, Path data) throws IOException {
+        store.pages().readBlocks(timeline, rel, at, (int) first, count, checksums, true, buffer, 0);
+        int segno = (int) (first / WalGeometry.RELSEG_SIZE);
+        long offset = (first % WalGeometry.RELSEG_SIZE) * WalGeometry.BLCKSZ;
+        try (FileChannel ch = FileChannel.open(data.resolve(DataDirectoryLayout.segmentPath(rel, segno)),
+                StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.wrap(buffer, 0, count * WalGeometry.BLCKSZ);
+            while (b.hasRemaining()) {
+                offset += ch.write(b, offset);
+            }
+        }
+        return count;
+    }
+
+    /** A free-space map as a full write leaves it: all zeros (holes), at its size. */
+    private static void zeros(Path data, RelationSize r) throws IOException {
+        List<String> segs = segments(r);
+        for (int segno = 0; segno < segs.size(); segno++) {
+            Path file = data.resolve(segs.get(segno));
+            long length = segmentBlocks(r, segno) * WalGeometry.BLCKSZ;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
+                if (length > 0) {
+                    ch.write(ByteBuffer.allocate(1), length - 1);
+                }
+            }
+            Files.setPosixFilePermissions(file, FILE_MODE);
+        }
+    }
+
+    private static void write(Path file, byte[] content) throws IOException {
+        Files.write(file, content, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+        Files.setPosixFilePermissions(file, FILE_MODE);
+    }
+
+    private static String parent(String path) {
+        int slash = path.lastIndexOf('/');
+        return slash < 0 ? "" : path.substring(0, slash);
+    }
+}

@@ -1,0 +1,60 @@
+package dev.zenith.server.ready;
+
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Optional;
+
+/**
+ * Which start a ready data directory equals, written only once every file of it is durable and removed before
+ * any of it changes: a directory without one (a crash mid-update) is never used, only rebuilt.
+ *
+ * @param digest     {@link PlanDigest} of the anchored start it was written for
+ * @param timeline   the timeline it was written for (the anchor's)
+ * @param imageLsn   the image its small files come from
+ * @param versionsAt its blocks are the newest versions at or below this (the anchor's redo point)
+ */
+record ReadyMarker(String digest, TimelineId timeline, Lsn imageLsn, Lsn versionsAt) {
+    static final String FILE = "ready.json";
+
+    static Optional<ReadyMarker> read(Path root) {
+        try {
+            JsonObject j = new JsonObject(Files.readString(root.resolve(FILE)));
+            return Optional.of(new ReadyMarker(j.getString("digest"), TimelineId.parse(j.getString("timeline")),
+                    Lsn.parse(j.getString("image_lsn")), Lsn.parse(j.getString("versions_at"))));
+        } catch (IOException | DecodeException | IllegalArgumentException | NullPointerException e) {
+            return Optional.empty(); // none, or not one we wrote whole: the directory is not used
+        }
+    }
+
+    /** Written beside the directory under a temporary name, forced, renamed over, and the rename forced. */
+    void write(Path root) throws IOException {
+        byte[] json = new JsonObject().put("digest", digest).put("timeline", timeline.toString())
+                .put("image_lsn", imageLsn.toString()).put("versions_at", versionsAt.toString())
+                .encode().getBytes(StandardCharsets.UTF_8);
+        Path tmp = root.resolve(FILE + ".tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            ch.write(java.nio.ByteBuffer.wrap(json));
+            ch.force(true);
+        }
+        Files.move(tmp, root.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Durable.forceDirectory(root);
+    }
+
+    /** Removed (durably) before the directory changes or leaves. */
+    static void remove(Path root) throws IOException {
+        if (Files.deleteIfExists(root.resolve(FILE))) {
+            Durable.forceDirectory(root);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+
+/**
+ * Told after a background materialization step of a timeline committed (its pages and watermark are durable):
+ * what keeps derived state such as a ready data directory current. Called on the step's thread: queue, do not work.
+ */
+@FunctionalInterface
+public interface StepListener {
+    StepListener NONE = (store, timeline) -> { };
+
+    void stepCommitted(Store store, TimelineId timeline);
+}
