@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
@@ -31,7 +31,7 @@ import java.util.stream.Stream;
  * ({@code ready/TIMELINE/data}, with its {@link ReadyMarker}) and brought forward after materialization steps
  * commit: written whole the first time (or when the image or anchor's timeline changed), then only what changed
  * ({@link DirectoryUpdate}). A start whose plan is that anchor's renames it into place instead of writing its
- * own; the next step writes a new one. Updates run on one thread of their own, queued once per timeline however
+ * own; a new one is written whole at the next step, or 30 s after the take. Updates run on one thread of their own, queued once per timeline however
  * many steps commit meanwhile. Not kept for s3 storages (their cache is bounded; this would double it).
  */
 public final class ReadyDirectories implements StepListener, AutoCloseable {
@@ -41,14 +41,17 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
     static final String DATA = "data";
 
     private final boolean enabled;
-    private final ExecutorService worker;
+    /** How long after a take the next ready directory is written, unless a step comes first. */
+    private static final long AFTER_TAKE_SECONDS = 30;
+
+    private final ScheduledExecutorService worker;
     private final Set<String> queued = ConcurrentHashMap.newKeySet();
     /** One per ready directory: an update and a take never overlap. */
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
     public ReadyDirectories(boolean enabled) {
         this.enabled = enabled;
-        this.worker = Executors.newSingleThreadExecutor(r -> {
+        this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-ready-dirs");
             t.setDaemon(true);
             return t;
@@ -57,6 +60,11 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
 
     @Override
     public void stepCommitted(Store store, TimelineId timeline) {
+        queue(store, timeline, 0);
+    }
+
+    /** An update of the timeline's ready directory after {@code delaySeconds}, unless one is queued already. */
+    private void queue(Store store, TimelineId timeline, long delaySeconds) {
         if (!enabled || store.cacheRoom().bound() > 0) {
             return;
         }
@@ -64,7 +72,7 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
         if (!queued.add(key)) {
             return; // the queued update will see this step too
         }
-        worker.execute(() -> {
+        worker.schedule(() -> {
             queued.remove(key);
             try {
                 update(store, timeline);
@@ -72,7 +80,7 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
                 LOG.log(Level.WARNING, "the ready data directory of timeline " + timeline + " was not updated"
                         + " (the next step writes it whole)", e);
             }
-        });
+        }, delaySeconds, TimeUnit.SECONDS);
     }
 
     /** Brings the timeline's ready directory to its newest materialized anchor. Blocking. */
@@ -105,7 +113,9 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
             ImageManifest smallFiles = plan.directory().smallFiles();
             boolean incremental = marker.isPresent() && Files.isDirectory(data)
                     && marker.get().timeline().equals(timeline) && marker.get().imageLsn().equals(smallFiles.lsn())
-                    && plan.directory().versionsAt().isAfter(marker.get().versionsAt());
+                    && plan.directory().versionsAt().isAfter(marker.get().versionsAt())
+                    // GC may have trimmed the block changes below its horizon: they can no longer say what changed
+                    && store.images().retentionHorizon(timeline).map(h -> !h.isAfter(marker.get().versionsAt())).orElse(true);
             long started = System.nanoTime();
             ReadyMarker.remove(root); // from here until the new marker, a crash leaves a directory never used
             String what;
@@ -120,7 +130,6 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
                 MaterializeStats s = store.images().materialize(timeline, plan.directory(), data, bytes -> { });
                 what = "written whole: " + s.pages() + " pages in " + s.relationForks() + " forks";
             }
-            Durable.forceTree(data);
             new ReadyMarker(digest, timeline, smallFiles.lsn(), plan.directory().versionsAt()).write(root);
             LOG.info("ready data directory of timeline " + timeline + " at the anchor " + plan.checkpoint() + " "
                     + what + " in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
@@ -151,6 +160,8 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
                 return false;
             }
             ReadyMarker.remove(root); // a crash before this: the marker names a directory that is gone, never used
+            // the next one is written whole once the start that took this one has had the machine for a while
+            queue(store, plan.timeline(), AFTER_TAKE_SECONDS);
             return true;
         }
     }
