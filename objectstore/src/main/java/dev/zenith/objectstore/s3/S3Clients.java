@@ -1,5 +1,7 @@
 package dev.zenith.objectstore.s3;
 
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -15,8 +17,11 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.retries.StandardRetryStrategy;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.services.s3.DelegatingS3AsyncClient;
 import software.amazon.awssdk.services.s3.S3AsyncClient;
 import software.amazon.awssdk.services.s3.S3AsyncClientBuilder;
+
+import java.util.concurrent.TimeUnit;
 
 /** Builds the SDK's async S3 client from {@link S3Settings}; the only place that knows the SDK's knobs. */
 public final class S3Clients {
@@ -24,22 +29,49 @@ public final class S3Clients {
     }
 
     /**
-     * One set of I/O threads for every client of the process. A client that makes its own closes it with Netty's
-     * graceful shutdown, which waits a 2 s quiet period: every push, pull, remote listing and storage detach waited
-     * that long after its work was done. A client given a group leaves it running when it closes.
+     * I/O threads per client, owned here rather than by the SDK: the SDK closes a group it made with Netty's graceful
+     * shutdown, which waits a 2 s quiet period (every push, pull, remote listing and storage detach waited that long
+     * after its work was done); we shut ours down without one. Not shared between clients: one client whose thread is
+     * held up (a stopped server, a slow callback) must not stall every other client's connections and timeouts.
      */
-    private static final class SharedLoops {
-        // daemon threads: nothing of theirs to finish at exit, each client's close ends its own connections
-        static final SdkEventLoopGroup GROUP = SdkEventLoopGroup.builder()
-                .threadFactory(new DefaultThreadFactory("zenith-s3-io", true)).build();
-    }
+    private static final int IO_THREADS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
     public static S3AsyncClient create(S3Settings s) {
+        // daemon threads: nothing of theirs to finish at exit, the client's close ends its connections first
+        EventLoopGroup loops = new NioEventLoopGroup(IO_THREADS, new DefaultThreadFactory("zenith-s3-io", true));
+        try {
+            return new ClientWithLoops(build(s, loops), loops);
+        } catch (RuntimeException e) {
+            loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            throw e;
+        }
+    }
+
+    /** The SDK's client, and on close its I/O threads stopped at once (their connections are closed by then). */
+    private static final class ClientWithLoops extends DelegatingS3AsyncClient {
+        private final EventLoopGroup loops;
+
+        ClientWithLoops(S3AsyncClient client, EventLoopGroup loops) {
+            super(client);
+            this.loops = loops;
+        }
+
+        @Override
+        public void close() {
+            try {
+                super.close();
+            } finally {
+                loops.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    private static S3AsyncClient build(S3Settings s, EventLoopGroup loops) {
         S3AsyncClientBuilder b = S3AsyncClient.builder()
                 .region(region(s))
                 .credentialsProvider(credentials(s))
                 .httpClientBuilder(NettyNioAsyncHttpClient.builder()
-                        .eventLoopGroup(SharedLoops.GROUP)
+                        .eventLoopGroup(SdkEventLoopGroup.create(loops))
                         .maxConcurrency(s.maxConnections())
                         .connectionTimeout(s.connectTimeout())
                         .readTimeout(s.ioTimeout())

@@ -305,10 +305,25 @@ class TransferTest {
         long deadline = System.currentTimeMillis() + 60_000;
         while (up.progress().snapshot().retries() < atLeast) {
             if (System.currentTimeMillis() > deadline) {
-                throw new AssertionError("no retries: " + up.progress().snapshot());
+                // a hang here once came from attempts that neither failed nor timed out at the connect/read bounds:
+                // show what the S3 client's threads were doing
+                throw new AssertionError("no retries: " + up.progress().snapshot() + "\n" + s3Threads());
             }
             Thread.sleep(50);
         }
+    }
+
+    private static String s3Threads() {
+        StringBuilder b = new StringBuilder();
+        Thread.getAllStackTraces().forEach((t, stack) -> {
+            if (t.getName().startsWith("zenith-s3-io") || t.getName().startsWith("sdk-")) {
+                b.append(t.getName()).append(' ').append(t.getState()).append('\n');
+                for (StackTraceElement e : stack) {
+                    b.append("    at ").append(e).append('\n');
+                }
+            }
+        });
+        return b.toString();
     }
 
     static byte[] random(int n, long seed) {
