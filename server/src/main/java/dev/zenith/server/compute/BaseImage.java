@@ -4,6 +4,7 @@ import dev.zenith.server.jobs.Progress;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImportStats;
 import dev.zenith.storage.image.RelationFilter;
+import dev.zenith.storage.image.StreamedPages;
 import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
@@ -46,6 +47,14 @@ public final class BaseImage {
      * image and main timeline; {@code origin} names where it came from in the log. Returns the main timeline.
      */
     public static TimelineId store(Store store, Path pgdata, String origin) throws IOException {
+        return store(store, pgdata, origin, null);
+    }
+
+    /**
+     * As above, keeping the pages {@code streamed} (may be null) stored while the directory arrived for forks
+     * whose files are unchanged since; the main timeline then takes the streamed pages' timeline id.
+     */
+    public static TimelineId store(Store store, Path pgdata, String origin, StreamedPages streamed) throws IOException {
         ControlFile control = ControlFile.parse(Files.readAllBytes(pgdata.resolve("global/pg_control")));
         if (control.state() != DbState.SHUTDOWNED) {
             throw new IOException("the " + origin + " cluster was not shut down cleanly (pg_control says '"
@@ -71,12 +80,13 @@ public final class BaseImage {
             throw new IOException("the " + origin + " cluster's WAL does not contain its checkpoint at " + checkpoint);
         }
         Lsn walEnd = index.lastRecordEnd();
-        Timeline timeline = store.timelines().create(null, Lsn.INVALID, pgTimeline);
+        Timeline timeline = streamed == null ? store.timelines().create(null, Lsn.INVALID, pgTimeline)
+                : store.timelines().adopt(streamed.timeline(), null, Lsn.INVALID, pgTimeline);
         store.wal().append(List.of(index.drainInto(timeline.id(), segmentStart,
                 Arrays.copyOf(bytes, (int) walEnd.minus(segmentStart)))));
         Progress.current().phase("storing the new cluster as the storage's first image");
         ImportStats stats = store.images().importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
-                Progress.current().ofImport());
+                Progress.current().ofImport(), streamed);
         // Written last: a crash before this leaves an unused timeline, never a half-made main one.
         store.documents().put(DocumentStore.MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
         LOG.info("base image from " + origin + ": checkpoint " + checkpoint + ", " + stats);

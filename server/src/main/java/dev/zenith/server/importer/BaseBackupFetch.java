@@ -5,6 +5,7 @@ import dev.zenith.protocol.replication.BaseBackupClient;
 import dev.zenith.protocol.replication.BaseBackupClient.*;
 import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.jobs.Progress;
+import dev.zenith.storage.image.StreamedPages;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,7 +18,7 @@ import java.util.ArrayDeque;
 /**
  * {@code basebackup://}: our replication client ({@link BaseBackupClient}) takes a base backup with its WAL
  * from a PostgreSQL 15 primary or standby, and its tar is unpacked into the staging directory as it
- * arrives. Blocking (a plain socket on the import's worker thread).
+ * arrives (its relation files' pages also into the new storage, when one is given). Blocking (a plain socket on the import's worker thread).
  */
 final class BaseBackupFetch {
     private static final int CONNECT_TIMEOUT_MS = 10_000;
@@ -28,8 +29,10 @@ final class BaseBackupFetch {
     /**
      * Fills {@code dataDir} with the backup; returns the server's version string. {@code password}: the one the
      * client sent (from its PGPASSWORD or ~/.pgpass), else null: the daemon's own, or none (trust).
+     * {@code streamed}: where relation pages go as they arrive, or null.
      */
-    static String fetch(ImportSource.BaseBackupUrl url, String password, Path dataDir) throws IOException {
+    static String fetch(ImportSource.BaseBackupUrl url, String password, Path dataDir, StreamedPages streamed)
+            throws IOException {
         if (password == null) {
             password = PgPassLookup.password(url.host(), url.port(), "replication", url.user()).orElse(null);
         }
@@ -46,7 +49,7 @@ final class BaseBackupFetch {
             out.flush();
             Progress.current().phase("taking a base backup from " + url.describe());
             ArchiveStream archive = new ArchiveStream(client, socket.getInputStream(), out, url);
-            TarUnpacker.unpack(archive, dataDir, "the base backup of " + url.describe());
+            TarUnpacker.unpack(archive, dataDir, "the base backup of " + url.describe(), streamed);
             archive.drainToEnd();
             out.write(client.terminate());
             return client.serverParameters().getOrDefault("server_version", "?");

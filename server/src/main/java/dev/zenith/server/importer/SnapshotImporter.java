@@ -2,7 +2,6 @@ package dev.zenith.server.importer;
 
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PgInstallation;
-import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.server.compute.BaseImage;
 import dev.zenith.server.compute.ClusterPasswords;
 import dev.zenith.server.compute.ComputeManager;
@@ -17,6 +16,7 @@ import dev.zenith.server.jobs.Management;
 import dev.zenith.server.security.Secrets;
 import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.image.StreamedPages;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.JsonObject;
@@ -37,8 +37,9 @@ import java.util.logging.Logger;
  * {@code snapshot import}: a PostgreSQL 15 cluster from outside becomes the history of a new (or empty)
  * storage, with snapshot {@code PG@SNAP} at its end. The source is staged and made a cleanly stopped cluster
  * ({@link StagedCluster}) without the management lock; a new storage is filled under a temporary name beside
- * the others and attached once complete, an empty attached one is filled under the lock, as initdb fills it
- * ({@link BaseImage}). A failure, or a crash (the scratch directory and the temporary names are removed at
+ * the others ({@link NewStorage}: a tar source's relation pages go into it as they arrive, and its image keeps
+ * those of files the recovery left alone) and attached once complete, an empty attached one is filled under
+ * the lock, as initdb fills it ({@link BaseImage}). A failure, or a crash (the scratch directory and the temporary names are removed at
  * start), leaves nothing behind.
  */
 public final class SnapshotImporter {
@@ -106,15 +107,20 @@ public final class SnapshotImporter {
         Target target = locked(() -> target(req));
         try {
             Path data;
-            try (Staging staging = Staging.create(pg, config.scratchDir())) {
-                String what = stage(req, staging, target.password());
+            Path temporary = storagesDir().resolve(UNFINISHED_PREFIX + req.storage() + "-" + UUID.randomUUID());
+            try (NewStorage fresh = target.attached() == null ? NewStorage.create(temporary) : null;
+                 Staging staging = Staging.create(pg, config.scratchDir())) {
+                String what = stage(req, staging, target.password(), fresh == null ? null : fresh.streamed());
+                if (fresh != null) {
+                    fresh.streamed().finish();
+                }
                 Progress.current().checkCancelled();
                 StagedCluster.finish(staging, target.password(), what);
                 Progress.current().checkCancelled();
                 data = staging.dataDir();
                 JsonObject result = target.attached() != null
                         ? locked(() -> fillAttached(req, target, data))
-                        : fillNew(req, target, data);
+                        : fillNew(req, target, data, fresh);
                 LOG.info(String.format("imported %s into storage %s as %s in %.1f s", req.source().describe(), req.storage(),
                         req.snapshot(), (System.nanoTime() - started) / 1e9));
                 return result.put("from", req.source().describe());
@@ -164,15 +170,18 @@ public final class SnapshotImporter {
         }
     }
 
-    /** Fills the staging directory from the source; returns how the source is named in messages. */
-    private String stage(Request req, Staging staging, String password) throws IOException {
+    /**
+     * Fills the staging directory from the source; returns how the source is named in messages. {@code streamed}:
+     * where a tar source's relation pages go as they arrive, or null.
+     */
+    private String stage(Request req, Staging staging, String password, StreamedPages streamed) throws IOException {
         ImportSource source = req.source();
         if (source instanceof ImportSource.BaseBackupUrl url) {
-            BaseBackupFetch.fetch(url, req.password(), staging.dataDir());
+            BaseBackupFetch.fetch(url, req.password(), staging.dataDir(), streamed);
         } else if (source instanceof ImportSource.DataDirectory dir) {
             SourceCopy.copyDataDirectory(pg, dir, staging.dataDir());
         } else if (source instanceof ImportSource.BackupTar tar) {
-            SourceCopy.unpackBackup(tar, staging.dataDir());
+            SourceCopy.unpackBackup(tar, staging.dataDir(), streamed);
         } else if (source instanceof ImportSource.Dump dump) {
             DumpRestore.restore(pg, dump, staging, password);
         }
@@ -184,42 +193,33 @@ public final class SnapshotImporter {
         Store store = target.attached().store();
         refuseIfHoldsCluster(store, req.storage()); // a pg create may have run initdb there meanwhile
         ClusterPasswords.keep(store, target.password());
-        Snapshot snapshot = fill(store, req, data);
+        Snapshot snapshot = fill(store, req, data, null);
         computes.snapshots().create(req.snapshot(), false, req.storage(), new dev.zenith.server.history.HistoryPoint(
                 snapshot.timeline(), snapshot.lsn(), null, null, null));
         return describe(snapshot, target.attached().path(), false);
     }
 
-    /** A new storage: filled under a temporary name, renamed, then attached (under the lock). */
-    private JsonObject fillNew(Request req, Target target, Path data) throws Exception {
-        Path temporary = storagesDir().resolve(UNFINISHED_PREFIX + req.storage() + "-" + UUID.randomUUID());
+    /** A new storage: filled under its temporary name, renamed, then attached (under the lock). */
+    private JsonObject fillNew(Request req, Target target, Path data, NewStorage fresh) throws Exception {
+        Store store = fresh.store();
+        ClusterPasswords.keep(store, target.password());
+        Snapshot snapshot = fill(store, req, data, fresh.streamed());
+        store.documents().put(Snapshot.key(req.snapshot()), snapshot.toJson().encode().getBytes(StandardCharsets.UTF_8));
+        Progress.current().checkCancelled(); // the last point: from here on the storage appears
+        fresh.moveTo(target.newPath());
         try {
-            PrivateFiles.directory(temporary);
-            Snapshot snapshot;
-            try (Store store = Store.open(temporary)) {
-                ClusterPasswords.keep(store, target.password());
-                snapshot = fill(store, req, data);
-                store.documents().put(Snapshot.key(req.snapshot()), snapshot.toJson().encode().getBytes(StandardCharsets.UTF_8));
-            }
-            Progress.current().checkCancelled(); // the last point: from here on the storage appears
-            Files.move(temporary, target.newPath());
-            try {
-                locked(() -> computes.attachStorage(req.storage(), "native", target.newPath().toString(),
-                        StorageRegistry.DEFAULT_PITR));
-            } catch (Exception e) {
-                FileTrees.delete(target.newPath());
-                throw e;
-            }
-            return describe(snapshot, target.newPath(), true);
-        } finally {
-            if (Files.exists(temporary)) {
-                FileTrees.delete(temporary);
-            }
+            locked(() -> computes.attachStorage(req.storage(), "native", target.newPath().toString(),
+                    StorageRegistry.DEFAULT_PITR));
+        } catch (Exception e) {
+            FileTrees.delete(target.newPath());
+            throw e;
         }
+        return describe(snapshot, target.newPath(), true);
     }
 
-    private static Snapshot fill(Store store, Request req, Path data) throws IOException {
-        TimelineId main = BaseImage.store(store, data, req.source().describe());
+    /** {@code streamed}: pages stored as the source arrived (kept for files its recovery left alone), or null. */
+    private static Snapshot fill(Store store, Request req, Path data, StreamedPages streamed) throws IOException {
+        TimelineId main = BaseImage.store(store, data, req.source().describe(), streamed);
         Lsn end = store.wal().lastRecordEnd(main).orElseThrow();
         String[] name = SnapshotCatalog.parseName(req.snapshot(), false);
         return new Snapshot(name[0], name[1], req.storage(), main, end, null, Instant.now());

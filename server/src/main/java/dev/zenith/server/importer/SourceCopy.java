@@ -6,6 +6,7 @@ import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.jobs.Progress;
 import com.github.luben.zstd.ZstdInputStream;
+import dev.zenith.storage.image.StreamedPages;
 
 import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
@@ -93,7 +94,7 @@ final class SourceCopy {
     }
 
     /** Unpacks base.tar[.gz|.zst] and, when pg_basebackup wrote one beside it, pg_wal.tar[...] into pg_wal. */
-    static void unpackBackup(ImportSource.BackupTar source, Path into) throws IOException {
+    static void unpackBackup(ImportSource.BackupTar source, Path into, StreamedPages streamed) throws IOException {
         Path base = source.path();
         if (!Files.isRegularFile(base)) {
             throw new InvalidRequestException(base + " does not exist or is not a file");
@@ -110,14 +111,15 @@ final class SourceCopy {
         Progress progress = Progress.current();
         progress.phase("unpacking " + base.getFileName() + (wal != null ? " and " + wal.path().getFileName() : ""),
                 Files.size(base) + (wal != null ? Files.size(wal.path()) : 0));
-        unpack(base, source.compression(), into);
+        unpack(base, source.compression(), into, streamed);
         if (wal != null) {
             Files.createDirectories(into.resolve("pg_wal"));
-            unpack(wal.path(), wal.compression(), into.resolve("pg_wal"));
+            unpack(wal.path(), wal.compression(), into.resolve("pg_wal"), null);
         }
     }
 
-    private static void unpack(Path file, ImportSource.Compression compression, Path into) throws IOException {
+    private static void unpack(Path file, ImportSource.Compression compression, Path into, StreamedPages streamed)
+            throws IOException {
         try (InputStream raw = new Counted(new BufferedInputStream(Files.newInputStream(file), 1 << 16))) {
             InputStream in;
             try {
@@ -130,7 +132,7 @@ final class SourceCopy {
                 throw new InvalidRequestException(file + " is not " + (compression == ImportSource.Compression.GZIP
                         ? "gzip" : "zstd") + "-compressed: " + e.getMessage());
             }
-            TarUnpacker.unpack(in, into, file.toString());
+            TarUnpacker.unpack(in, into, file.toString(), streamed);
         }
     }
 

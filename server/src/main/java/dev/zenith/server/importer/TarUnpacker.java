@@ -1,6 +1,7 @@
 package dev.zenith.server.importer;
 
 import dev.zenith.server.domain.InvalidRequestException;
+import dev.zenith.storage.image.StreamedPages;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -15,7 +16,7 @@ import java.nio.file.StandardOpenOption;
  * Writes a tar stream (a base backup's) into a directory as it arrives, so nothing holds the whole archive.
  * Only plain files and directories inside the target are accepted: an absolute name, a {@code ..}, a link
  * or a device is refused (a base backup has none; a tablespace's link means tablespaces, which an import
- * does not take).
+ * does not take). Relation files' pages may also go to a store as they are written ({@link StreamedPages}).
  */
 final class TarUnpacker {
     private static final int BUFFER = 1 << 20;
@@ -25,6 +26,11 @@ final class TarUnpacker {
 
     /** Unpacks {@code in} under {@code dir}; returns the bytes of file contents written. */
     static long unpack(InputStream in, Path dir, String what) throws IOException {
+        return unpack(in, dir, what, null);
+    }
+
+    /** As above, also giving {@code streamed} (may be null) the pages of each relation file. */
+    static long unpack(InputStream in, Path dir, String what, StreamedPages streamed) throws IOException {
         long written = 0;
         byte[] buffer = new byte[BUFFER];
         try (TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
@@ -41,12 +47,23 @@ final class TarUnpacker {
                     Files.createDirectories(target);
                 } else if (e.isFile()) {
                     Files.createDirectories(target.getParent());
+                    String relPath = dir.relativize(target).toString().replace('\\', '/');
+                    boolean pages = streamed != null && StreamedPages.isRelationFile(relPath);
                     try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
                             StandardOpenOption.WRITE)) {
-                        for (int n = tar.read(buffer); n >= 0; n = tar.read(buffer)) {
+                        long offset = 0;
+                        // a relation file in whole buffers (so whole pages) for the store; others as they come
+                        for (int n = read(tar, buffer, pages); n > 0; n = read(tar, buffer, pages)) {
                             out.write(buffer, 0, n);
-                            written += n;
+                            if (pages) {
+                                streamed.pages(relPath, offset, buffer, n);
+                            }
+                            offset += n;
                         }
+                        written += offset;
+                    }
+                    if (pages) {
+                        streamed.fileWritten(relPath, target);
                     }
                 } else {
                     throw new InvalidRequestException(what + " has an entry that is neither a file nor a directory: '"
@@ -59,5 +76,10 @@ final class TarUnpacker {
             throw new InvalidRequestException(what + " cannot be read as a tar archive: " + e.getMessage());
         }
         return written;
+    }
+
+    /** The next bytes of the entry: a full buffer (less only at its end) when {@code whole}; 0 or -1 at its end. */
+    private static int read(InputStream tar, byte[] buffer, boolean whole) throws IOException {
+        return whole ? tar.readNBytes(buffer, 0, buffer.length) : tar.read(buffer);
     }
 }

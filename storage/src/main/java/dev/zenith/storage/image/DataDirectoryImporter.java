@@ -49,6 +49,8 @@ public final class DataDirectoryImporter {
     private final Lsn checkpointLsn;
     private final Lsn redoLsn;
     private final RelationFilter filter;
+    /** Pages stored while the directory arrived (kept for forks whose files are unchanged since), or null. */
+    private final StreamedPages streamed;
 
     private final List<byte[]> writtenPageKeys = new ArrayList<>();
     private final List<byte[]> writtenBlobKeys = new ArrayList<>();
@@ -62,9 +64,10 @@ public final class DataDirectoryImporter {
     /**
      * @param lineage  the timeline's lineage at the checkpoint LSN (for "is this content already stored")
      * @param previous the image this one follows (relations the filter rejects are carried over), or null
+     * @param streamed pages stored under {@code timeline} while the directory arrived, or null
      */
     public DataDirectoryImporter(Tables tables, TimelineId timeline, Lineage lineage, ImageManifest previous,
-                                 Lsn checkpointLsn, Lsn redoLsn, RelationFilter filter) {
+                                 Lsn checkpointLsn, Lsn redoLsn, RelationFilter filter, StreamedPages streamed) {
         this.tables = tables;
         this.timeline = timeline;
         this.lineage = lineage;
@@ -72,6 +75,7 @@ public final class DataDirectoryImporter {
         this.checkpointLsn = checkpointLsn;
         this.redoLsn = redoLsn;
         this.filter = filter;
+        this.streamed = streamed;
     }
 
     private record Pending(RelTag rel, int block, Lsn pageLsn, byte[] page) {
@@ -121,8 +125,15 @@ public final class DataDirectoryImporter {
         Map<RelTag, List<Path>> toRead = new java.util.LinkedHashMap<>();
         long bytesToRead = 0;
         int forksKept = 0;
+        java.util.Set<RelTag> streamedKept = new java.util.HashSet<>();
         for (Map.Entry<RelTag, List<Path>> fork : scan.forks().entrySet()) {
             RelTag rel = fork.getKey();
+            long streamedBlocks = streamed == null ? -1 : streamed.keptBlocks(rel, fork.getValue(), checksums, checkpointLsn);
+            if (streamedBlocks >= 0) {
+                relations.add(new RelationSize(rel, streamedBlocks));
+                streamedKept.add(rel);
+                continue;
+            }
             long blocksOnDisk = blocksOnDisk(fork.getValue());
             RelationSize kept = before.get(rel);
             if (kept != null && kept.blocks() == blocksOnDisk && !filter.reread(rel.node())) {
@@ -132,6 +143,9 @@ public final class DataDirectoryImporter {
             }
             toRead.put(rel, fork.getValue());
             bytesToRead += blocksOnDisk * WalGeometry.BLCKSZ;
+        }
+        if (streamed != null) {
+            streamed.dropAllBut(streamedKept); // forks changed since they streamed are read below
         }
         progress.toRead(bytesToRead);
         for (Map.Entry<RelTag, List<Path>> fork : toRead.entrySet()) {
@@ -159,6 +173,10 @@ public final class DataDirectoryImporter {
         try (Txn<byte[]> txn = tables.write()) {
             tables.images().put(txn, Keys.timelineLsn(timeline, checkpointLsn), ManifestCodec.encode(manifest));
             txn.commit();
+        }
+        if (streamed != null) {
+            forksKept += streamedKept.size();
+            pagesStored += streamed.pagesKept();
         }
         return new ImportStats(forksRead, forksKept, pagesRead, pagesStored, bytesRead, bytesStored, files.size(),
                 filesStored, Duration.between(started, Instant.now()));
@@ -292,6 +310,13 @@ public final class DataDirectoryImporter {
 
     /** Removes what this import added, so a failed import stores nothing. */
     private void rollback(Exception cause) {
+        if (streamed != null) {
+            try {
+                streamed.discard();
+            } catch (RuntimeException e) {
+                cause.addSuppressed(e);
+            }
+        }
         try (Txn<byte[]> txn = tables.write()) {
             for (byte[] k : writtenPageKeys) {
                 tables.pages().delete(txn, k);

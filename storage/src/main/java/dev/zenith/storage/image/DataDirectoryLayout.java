@@ -90,12 +90,9 @@ public final class DataDirectoryLayout {
                         if (node != null && TEMP_RELATION_FILE.matcher(name).matches()) {
                             return FileVisitResult.CONTINUE; // temporary relations die with their session
                         }
-                        Matcher m = node == null ? null : RELATION_FILE.matcher(name);
-                        if (m != null && m.matches()) {
-                            RelTag tag = RelTag.of(node.spcOid(), node.dbOid(), Integer.parseUnsignedInt(m.group(1)),
-                                    fork(m.group(2)));
-                            int segno = m.group(3) == null ? 0 : Integer.parseInt(m.group(3));
-                            segments.computeIfAbsent(tag, t -> new TreeMap<>()).put(segno, file);
+                        Segment segment = node == null ? null : relationSegment(node, name);
+                        if (segment != null) {
+                            segments.computeIfAbsent(segment.fork(), t -> new TreeMap<>()).put(segment.segno(), file);
                         } else {
                             files.add(rel);
                         }
@@ -114,6 +111,29 @@ public final class DataDirectoryLayout {
         dirs.sort(null);
         files.sort(null);
         return new Scan(List.copyOf(new TreeSet<>(dirs)), files, forks);
+    }
+
+    /** One file of a relation fork: segment {@code segno} (1 GiB each) of {@code fork}. */
+    public record Segment(RelTag fork, int segno) {
+    }
+
+    /**
+     * The relation fork segment a file at {@code relPath} (relative, '/'-separated) holds, or null when it
+     * is not one (another file, a temporary relation's, or outside the directories that hold relations).
+     */
+    public static Segment relationSegment(String relPath) {
+        RelFileNode node = relationDirectory(relPath);
+        String name = relPath.substring(relPath.lastIndexOf('/') + 1);
+        return node == null || TEMP_RELATION_FILE.matcher(name).matches() ? null : relationSegment(node, name);
+    }
+
+    private static Segment relationSegment(RelFileNode directory, String name) {
+        Matcher m = RELATION_FILE.matcher(name);
+        if (!m.matches()) {
+            return null;
+        }
+        RelTag tag = RelTag.of(directory.spcOid(), directory.dbOid(), Integer.parseUnsignedInt(m.group(1)), fork(m.group(2)));
+        return new Segment(tag, m.group(3) == null ? 0 : Integer.parseInt(m.group(3)));
     }
 
     /**

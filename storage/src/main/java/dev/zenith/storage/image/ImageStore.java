@@ -67,6 +67,27 @@ public final class ImageStore {
     /** As above, telling {@code progress} the bytes of relation files to read and each batch read. */
     public ImportStats importDataDirectory(TimelineId id, Path dataDir, Lsn checkpointLsn, Lsn redoLsn,
                                            RelationFilter filter, ImportProgress progress) throws IOException {
+        return importDataDirectory(id, dataDir, checkpointLsn, redoLsn, filter, progress, null);
+    }
+
+    /**
+     * Pages stored as an archive of a data directory arrives, for a later {@link #importDataDirectory} of that
+     * directory to keep; into a store nothing else uses yet (a new storage being filled). Close it after.
+     */
+    public StreamedPages streamPages() {
+        return new StreamedPages(tables);
+    }
+
+    /**
+     * As above, keeping the pages {@code streamed} (may be null) stored of each fork whose files are unchanged
+     * since; {@code id} is then the streamed pages' timeline.
+     */
+    public ImportStats importDataDirectory(TimelineId id, Path dataDir, Lsn checkpointLsn, Lsn redoLsn,
+                                           RelationFilter filter, ImportProgress progress, StreamedPages streamed)
+            throws IOException {
+        if (streamed != null && !streamed.timeline().equals(id)) {
+            throw new IllegalArgumentException("pages streamed under " + streamed.timeline() + ", not " + id);
+        }
         Lineage lineage;
         ImageManifest previous;
         try (Txn<byte[]> txn = tables.read()) {
@@ -75,7 +96,8 @@ public final class ImageStore {
         }
         imports.readLock().lock();
         try {
-            return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter).run(dataDir, progress);
+            return new DataDirectoryImporter(tables, id, lineage, previous, checkpointLsn, redoLsn, filter, streamed)
+                    .run(dataDir, progress);
         } finally {
             imports.readLock().unlock();
         }

@@ -1,0 +1,77 @@
+package dev.zenith.server.importer;
+
+import dev.zenith.pgexec.FileTrees;
+import dev.zenith.pgexec.PrivateFiles;
+import dev.zenith.storage.Store;
+import dev.zenith.storage.image.StreamedPages;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A new storage an import fills under a temporary name beside the others: its store is open from the start, so
+ * the source's relation pages go into it as they arrive ({@link StreamedPages}). {@link #moveTo} closes it and
+ * gives it its name; closing it before deletes it, with all it holds (at start, {@link SnapshotImporter} removes
+ * any a crash left).
+ */
+final class NewStorage implements AutoCloseable {
+    private final Path temporary;
+    private final Store store;
+    private final StreamedPages streamed;
+    private boolean closed;
+    private boolean moved;
+
+    private NewStorage(Path temporary, Store store) {
+        this.temporary = temporary;
+        this.store = store;
+        this.streamed = store.images().streamPages();
+    }
+
+    static NewStorage create(Path temporary) throws IOException {
+        PrivateFiles.directory(temporary);
+        try {
+            return new NewStorage(temporary, Store.open(temporary));
+        } catch (RuntimeException e) {
+            FileTrees.delete(temporary);
+            throw e;
+        }
+    }
+
+    Store store() {
+        return store;
+    }
+
+    StreamedPages streamed() {
+        return streamed;
+    }
+
+    /** Closes the store and renames its directory to {@code path}. */
+    void moveTo(Path path) throws IOException {
+        closeStore();
+        Files.move(temporary, path);
+        moved = true;
+    }
+
+    private void closeStore() {
+        if (!closed) {
+            closed = true;
+            try {
+                streamed.close();
+            } finally {
+                store.close();
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            closeStore();
+        } finally {
+            if (!moved && Files.exists(temporary)) {
+                FileTrees.delete(temporary);
+            }
+        }
+    }
+}
