@@ -35,7 +35,8 @@ import java.util.concurrent.Future;
  * the directory is complete and recovered, so its image need not read them again. The image's import
  * ({@link DataDirectoryImporter}) keeps a fork's streamed pages only when each of its segment files is still
  * the file the pages streamed from, unchanged since (same file key, size and modification time: PostgreSQL
- * writes what its recovery changes, and a file nothing wrote holds what streamed), and its pages verified;
+ * writes what its recovery changes, and a file nothing wrote holds what streamed; its recovery starts a process
+ * start after the last file streamed, far more than the few milliseconds of a file time's tick), and its pages verified;
  * every other fork's streamed pages are deleted and the fork is read from the directory as before.
  * <p>
  * Pages go under a timeline id chosen here, which the image's timeline then takes; they are compressed and
