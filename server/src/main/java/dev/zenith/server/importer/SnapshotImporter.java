@@ -114,15 +114,20 @@ public final class SnapshotImporter {
                 if (fresh != null) {
                     fresh.streamed().finish();
                 }
+                long staged = System.nanoTime();
                 Progress.current().checkCancelled();
                 StagedCluster.finish(staging, target.password(), what);
+                long recovered = System.nanoTime();
                 Progress.current().checkCancelled();
                 data = staging.dataDir();
                 JsonObject result = target.attached() != null
                         ? locked(() -> fillAttached(req, target, data))
                         : fillNew(req, target, data, fresh);
-                LOG.info(String.format("imported %s into storage %s as %s in %.1f s", req.source().describe(), req.storage(),
-                        req.snapshot(), (System.nanoTime() - started) / 1e9));
+                LOG.info(String.format("imported %s into storage %s as %s in %.1f s (staged in %.1f s%s, recovered and"
+                        + " stopped in %.1f s, stored in %.1f s)", req.source().describe(), req.storage(), req.snapshot(),
+                        (System.nanoTime() - started) / 1e9, (staged - started) / 1e9,
+                        fresh == null ? "" : " with " + fresh.streamed(), (recovered - staged) / 1e9,
+                        (System.nanoTime() - recovered) / 1e9));
                 return result.put("from", req.source().describe());
             }
         } finally {

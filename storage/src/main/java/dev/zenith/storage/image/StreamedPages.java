@@ -23,7 +23,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -55,6 +54,9 @@ public final class StreamedPages implements AutoCloseable {
     private Future<?> writing;
     private long pagesStored;
     private long bytesStored;
+    /** Time the writer spent storing, and the unpacking thread spent waiting for it (for the log). */
+    private volatile long writingNanos;
+    private long waitedNanos;
 
     /** What streamed of one fork. */
     private static final class Fork {
@@ -167,8 +169,10 @@ public final class StreamedPages implements AutoCloseable {
         if (writing == null) {
             return;
         }
+        long since = System.nanoTime();
         try {
             writing.get();
+            waitedNanos += System.nanoTime() - since;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while storing streamed pages", e);
@@ -183,6 +187,7 @@ public final class StreamedPages implements AutoCloseable {
     }
 
     private void write(List<Pending> pages) {
+        long since = System.nanoTime();
         tables.room().awaitRoom(pages.size() * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline);
         long bytes = 0;
         try (Txn<byte[]> txn = tables.write()) {
@@ -196,6 +201,7 @@ public final class StreamedPages implements AutoCloseable {
         tables.room().changed();
         pagesStored += pages.size();
         bytesStored += bytes;
+        writingNanos += System.nanoTime() - since; // one writer thread
     }
 
     /** Stores what is still queued; called once the archive is unpacked. */
@@ -280,6 +286,7 @@ public final class StreamedPages implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "pages streamed under " + Objects.toString(timeline) + ": " + pagesStored + " (" + bytesStored + " bytes)";
+        return String.format("%d pages streamed (%d bytes stored, writer busy %.1f s, unpacking waited %.1f s for it)",
+                pagesStored, bytesStored, writingNanos / 1e9, waitedNanos / 1e9);
     }
 }
