@@ -48,9 +48,13 @@ public final class StreamedPages implements AutoCloseable {
 
     private final Tables tables;
     private final TimelineId timeline;
+    /** Written by the writer thread; read by the unpacking thread only after it waited for the writer. */
     private final Map<RelTag, Fork> forks = new HashMap<>();
+    /** Each streamed segment file as unpacked (the unpacking thread's). */
+    private final Map<DataDirectoryLayout.Segment, Stamp> stamps = new HashMap<>();
     private final ExecutorService writer;
-    private List<Pending> batch = new ArrayList<>();
+    private List<Chunk> batch = new ArrayList<>();
+    private int batchPages;
     private Future<?> writing;
     private long pagesStored;
     private long bytesStored;
@@ -60,7 +64,6 @@ public final class StreamedPages implements AutoCloseable {
 
     /** What streamed of one fork. */
     private static final class Fork {
-        final Map<Integer, Stamp> segments = new HashMap<>();
         final List<byte[]> keys = new ArrayList<>();
         Lsn newestPageLsn = Lsn.INVALID;
         /** A page failed its header check, or a segment is not whole pages: the fork is read again. */
@@ -77,7 +80,8 @@ public final class StreamedPages implements AutoCloseable {
         }
     }
 
-    private record Pending(byte[] key, byte[] page) {
+    /** Bytes of a segment file from {@code offset}, as they arrived. */
+    private record Chunk(DataDirectoryLayout.Segment segment, long offset, byte[] bytes) {
     }
 
     StreamedPages(Tables tables) {
@@ -109,49 +113,18 @@ public final class StreamedPages implements AutoCloseable {
         if (segment == null) {
             throw new IllegalArgumentException(relPath + " is not a relation file");
         }
-        Fork fork = forks.computeIfAbsent(segment.fork(), f -> new Fork());
-        if (fork.unusable) {
-            return;
-        }
-        if (offset % WalGeometry.BLCKSZ != 0 || length % WalGeometry.BLCKSZ != 0) {
-            fork.unusable = true; // the directory's import reads it and says what is wrong
-            return;
-        }
-        long firstBlock = (long) segment.segno() * WalGeometry.RELSEG_SIZE + offset / WalGeometry.BLCKSZ;
-        for (int at = 0; at < length; at += WalGeometry.BLCKSZ) {
-            long block = firstBlock + at / WalGeometry.BLCKSZ;
-            if (PageLayout.verify(buffer, at, block, true) != null) {
-                if (PageLayout.verify(buffer, at, block, false) != null) {
-                    fork.unusable = true;
-                    return;
-                }
-                fork.checksumMismatch = true;
-            }
-            byte[] page = Arrays.copyOfRange(buffer, at, at + WalGeometry.BLCKSZ);
-            Lsn pageLsn = PageLayout.pageLsn(page);
-            if (pageLsn.isAfter(fork.newestPageLsn)) {
-                fork.newestPageLsn = pageLsn;
-            }
-            byte[] key = Keys.page(timeline, segment.fork(), (int) block, pageLsn);
-            fork.keys.add(key);
-            batch.add(new Pending(key, page));
-        }
+        batch.add(new Chunk(segment, offset, Arrays.copyOf(buffer, length))); // verified and stored by the writer
+        batchPages += (length + WalGeometry.BLCKSZ - 1) / WalGeometry.BLCKSZ;
         long bound = tables.room().bound();
-        if (batch.size() >= DataDirectoryImporter.PAGES_PER_TXN
-                || (bound > 0 && batch.size() * CacheRoom.STORED_PAGE_BYTES >= bound / 8)) {
+        if (batchPages >= DataDirectoryImporter.PAGES_PER_TXN
+                || (bound > 0 && (long) batchPages * CacheRoom.STORED_PAGE_BYTES >= bound / 8)) {
             flush();
         }
     }
 
     /** The relation file at {@code relPath} is complete in {@code file}: its stamp is taken now. */
     public void fileWritten(String relPath, Path file) throws IOException {
-        DataDirectoryLayout.Segment segment = DataDirectoryLayout.relationSegment(relPath);
-        Fork fork = forks.computeIfAbsent(segment.fork(), f -> new Fork());
-        Stamp stamp = Stamp.of(file);
-        if (stamp.size() % WalGeometry.BLCKSZ != 0) {
-            fork.unusable = true;
-        }
-        fork.segments.put(segment.segno(), stamp);
+        stamps.put(DataDirectoryLayout.relationSegment(relPath), Stamp.of(file));
     }
 
     /** Hands the batch to the writer, after the one before it is committed. */
@@ -160,9 +133,11 @@ public final class StreamedPages implements AutoCloseable {
         if (batch.isEmpty()) {
             return;
         }
-        List<Pending> pages = batch;
+        List<Chunk> chunks = batch;
         batch = new ArrayList<>();
-        writing = writer.submit(() -> write(pages));
+        int pages = batchPages;
+        batchPages = 0;
+        writing = writer.submit(() -> write(chunks, pages));
     }
 
     private void awaitWriting() throws IOException {
@@ -186,20 +161,44 @@ public final class StreamedPages implements AutoCloseable {
         }
     }
 
-    private void write(List<Pending> pages) {
+    /** On the writer thread: verifies the chunks' pages and stores them in one transaction. */
+    private void write(List<Chunk> chunks, int pages) {
         long since = System.nanoTime();
-        tables.room().awaitRoom(pages.size() * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline);
+        tables.room().awaitRoom(pages * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline);
+        long stored = 0;
         long bytes = 0;
         try (Txn<byte[]> txn = tables.write()) {
-            for (Pending p : pages) {
-                byte[] encoded = PageCodec.encode(p.page());
-                tables.pages().put(txn, p.key(), encoded);
-                bytes += encoded.length;
+            for (Chunk chunk : chunks) {
+                Fork fork = forks.computeIfAbsent(chunk.segment().fork(), f -> new Fork());
+                byte[] buffer = chunk.bytes();
+                if (fork.unusable || chunk.offset() % WalGeometry.BLCKSZ != 0 || buffer.length % WalGeometry.BLCKSZ != 0) {
+                    fork.unusable = true; // the directory's import reads it and says what is wrong
+                    continue;
+                }
+                long firstBlock = (long) chunk.segment().segno() * WalGeometry.RELSEG_SIZE + chunk.offset() / WalGeometry.BLCKSZ;
+                for (int at = 0; at < buffer.length && !fork.unusable; at += WalGeometry.BLCKSZ) {
+                    long block = firstBlock + at / WalGeometry.BLCKSZ;
+                    if (PageLayout.verify(buffer, at, block, true) != null) {
+                        fork.unusable = PageLayout.verify(buffer, at, block, false) != null;
+                        fork.checksumMismatch = true;
+                    }
+                    byte[] page = Arrays.copyOfRange(buffer, at, at + WalGeometry.BLCKSZ);
+                    Lsn pageLsn = PageLayout.pageLsn(page);
+                    if (pageLsn.isAfter(fork.newestPageLsn)) {
+                        fork.newestPageLsn = pageLsn;
+                    }
+                    byte[] key = Keys.page(timeline, chunk.segment().fork(), (int) block, pageLsn);
+                    byte[] encoded = PageCodec.encode(page);
+                    tables.pages().put(txn, key, encoded);
+                    fork.keys.add(key);
+                    stored++;
+                    bytes += encoded.length;
+                }
             }
             txn.commit();
         }
         tables.room().changed();
-        pagesStored += pages.size();
+        pagesStored += stored;
         bytesStored += bytes;
         writingNanos += System.nanoTime() - since; // one writer thread
     }
@@ -220,23 +219,30 @@ public final class StreamedPages implements AutoCloseable {
      * files of the fork, in order) at checkpoint {@code checkpointLsn}; -1 when the fork must be read.
      */
     long keptBlocks(RelTag rel, List<Path> segments, boolean checksums, Lsn checkpointLsn) throws IOException {
-        Fork fork = forks.get(rel);
-        if (fork == null || fork.unusable || checksums && fork.checksumMismatch
-                || fork.newestPageLsn.isAfter(checkpointLsn) || fork.segments.size() != segments.size()) {
+        Fork fork = forks.getOrDefault(rel, new Fork()); // none when its files are empty
+        if (fork.unusable || checksums && fork.checksumMismatch
+                || fork.newestPageLsn.isAfter(checkpointLsn) || streamedSegments(rel) != segments.size()) {
             return -1;
         }
         long blocks = 0;
         for (int segno = 0; segno < segments.size(); segno++) {
-            Stamp streamed = fork.segments.get(segno);
+            Stamp streamed = stamps.get(new DataDirectoryLayout.Segment(rel, segno));
             if (streamed == null || !streamed.equals(Stamp.of(segments.get(segno)))) {
                 return -1;
             }
             if (segno < segments.size() - 1 && streamed.size() != (long) WalGeometry.RELSEG_SIZE * WalGeometry.BLCKSZ) {
                 return -1;
             }
+            if (streamed.size() % WalGeometry.BLCKSZ != 0) {
+                return -1;
+            }
             blocks += streamed.size() / WalGeometry.BLCKSZ;
         }
         return blocks;
+    }
+
+    private long streamedSegments(RelTag rel) {
+        return stamps.keySet().stream().filter(s -> s.fork().equals(rel)).count();
     }
 
     /** Deletes the streamed pages of every fork but {@code kept} (they are read from the directory instead). */
