@@ -38,7 +38,7 @@ import java.util.concurrent.Future;
  * start after the last file streamed, far more than the few milliseconds of a file time's tick), and its pages verified;
  * every other fork's streamed pages are deleted and the fork is read from the directory as before.
  * <p>
- * Pages go under a timeline id chosen here, which the image's timeline then takes; they are compressed and
+ * Pages go under a timeline id chosen here, which the image's timeline then takes; they are verified, compressed and
  * committed on a thread of their own, one batch at a time, while the next batch arrives. Meant for a store
  * nothing else uses yet (an import's new storage): until the image's manifest names them they belong to no
  * timeline. Not thread-safe: one unpacking thread feeds it.
