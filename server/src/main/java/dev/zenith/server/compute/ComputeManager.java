@@ -98,7 +98,8 @@ public final class ComputeManager implements ComputeTimelines {
             pg.letServerTraverse(config.home());
         }
         this.redo = RedoService.open(pg, config.redo().scratchDir(), new RedoSettings(config.redo().sharedBuffers(),
-                java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency());
+                java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency(),
+                config.redo().readConcurrency());
         redo.afterEachStep(ready);
         this.anchors = new AnchorRecorder(vertx, config.redo().materialize() ? redo::materializeSoon
                 : (store, timeline) -> LOG.info("timeline " + timeline

@@ -68,7 +68,8 @@ public record ZenithConfig(
     /**
      * Sparse redo runs (background materialization and GetPage): where their scratch data directories
      * go (emptied at every start), each run's shared_buffers, how long its recovery may take, and how
-     * many run at once; whether rebuilt data directories start from the newest materialized anchor
+     * many run at once (background steps' {@code concurrency}, reads' {@code readConcurrency}: slots of
+     * their own, so a GetPage never waits behind a step); whether rebuilt data directories start from the newest materialized anchor
      * (true) or always from the newest image (false: all WAL since the last clean stop is replayed);
      * whether running primaries' timelines are materialized in the background after each anchor (false:
      * anchors are still captured, but pages come only from images and on-demand runs; for measuring
@@ -77,7 +78,8 @@ public record ZenithConfig(
      * place instead of writing one (true; costs about the database's size on disk per timeline).
      */
     public record RedoConfig(Path scratchDir, String sharedBuffers, long timeoutSeconds, int concurrency,
-                             boolean startFromAnchors, boolean materialize, boolean readyDirectories) {
+                             boolean startFromAnchors, boolean materialize, boolean readyDirectories,
+                             int readConcurrency) {
     }
 
     /** Environment variables that override the file; nothing else in the environment is read. */
@@ -163,7 +165,7 @@ public record ZenithConfig(
         ConfigSection offload = ConfigSection.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests", "cache_bytes");
         ConfigSection redo = ConfigSection.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency",
-                "start_from_anchors", "materialize", "ready_directories");
+                "start_from_anchors", "materialize", "ready_directories", "read_concurrency");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -233,7 +235,8 @@ public record ZenithConfig(
                         : Path.of(redo.string("scratch_dir", "")).toAbsolutePath().normalize(),
                         redo.string("shared_buffers", "32MB"), redo.number("timeout_seconds", 600, 1, 86_400),
                         (int) redo.number("concurrency", 1, 1, 64), redo.bool("start_from_anchors", true),
-                        redo.bool("materialize", true), redo.bool("ready_directories", true)));
+                        redo.bool("materialize", true), redo.bool("ready_directories", true),
+                        (int) redo.number("read_concurrency", 1, 1, 64)));
     }
 
     /**

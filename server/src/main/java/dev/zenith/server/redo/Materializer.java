@@ -89,7 +89,7 @@ public final class Materializer {
         try (Watermarks.StepWriter writer = redo.store().watermarks().stepWriter(tl)) {
             Map<RelTag, Long> fsm = new HashMap<>();
             boolean fsmKnown = base.freeSpaceMaps() != null; // the run's lengths are exact when it started from exact ones
-            redo.run(tl, base, target, new TreeSet<>(keys.keySet()), new PageSink() {
+            redo.run(RunSlots.Kind.STEP, tl, base, target, new TreeSet<>(keys.keySet()), new PageSink() {
                 @Override
                 public void accept(BlockRef b, byte[] page) {
                     writer.put(page != null ? new PageWrite(tl, b.rel(), b.block(), keys.get(b), page)

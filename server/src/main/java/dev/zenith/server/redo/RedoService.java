@@ -15,15 +15,14 @@ import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * The daemon's redo: one scratch area (cleared at start: runs a killed daemon left are redone), at
- * most {@code concurrency} sparse redo runs at once (background steps and GetPage runs share the
- * slots), a GetPage source per store, and background materialization of timelines with a running
+ * most {@code readConcurrency} sparse redo runs for reads and {@code concurrency} for background steps at
+ * once ({@link RunSlots}: a read never waits behind a step), a GetPage source per store, and background materialization of timelines with a running
  * primary, asked for after each anchor is stored. Steps run on a thread of their own, one at a time
  * per timeline, off the management lock and every event loop.
  */
@@ -31,7 +30,7 @@ public final class RedoService implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(RedoService.class.getName());
 
     private final SparseRedo redo;
-    private final Semaphore slots;
+    private final RunSlots slots;
     private final Map<Store, StoreRedo> stores = Collections.synchronizedMap(new WeakHashMap<>());
     private final Map<Store, PageSource> pageSources = Collections.synchronizedMap(new WeakHashMap<>());
     /** Timelines with a step queued or running (the key is the store's directory and the timeline). */
@@ -42,26 +41,29 @@ public final class RedoService implements AutoCloseable {
     /** Told after each background step commits (the ready data directories). */
     private volatile StepListener afterStep = StepListener.NONE;
 
-    private RedoService(SparseRedo redo, int concurrency) {
+    private RedoService(SparseRedo redo, int concurrency, int readConcurrency) {
         this.redo = redo;
-        this.slots = new Semaphore(concurrency, true);
+        this.slots = new RunSlots(readConcurrency, concurrency);
         this.steps = Executors.newFixedThreadPool(concurrency, r -> {
             Thread t = new Thread(r, "zenith-materialize-steps");
             t.setDaemon(true);
             return t;
         });
         // As many as runs may wait for slots and gather at once; more queue (and gather more blocks meanwhile).
-        this.getPageRuns = Executors.newFixedThreadPool(Math.max(2, 2 * concurrency), r -> {
+        this.getPageRuns = Executors.newFixedThreadPool(Math.max(2, 2 * readConcurrency), r -> {
             Thread t = new Thread(r, "zenith-getpage-redo");
             t.setDaemon(true);
             return t;
         });
     }
 
-    /** Opens the scratch area (removing what killed runs left). Blocking. */
-    public static RedoService open(PgInstallation pg, Path scratchDir, RedoSettings settings, int concurrency)
-            throws IOException {
-        return new RedoService(new SparseRedo(pg, ScratchArea.open(scratchDir, pg), settings), concurrency);
+    /**
+     * Opens the scratch area (removing what killed runs left). Blocking. {@code concurrency}: background steps'
+     * runs at once; {@code readConcurrency}: reads' runs at once, besides those.
+     */
+    public static RedoService open(PgInstallation pg, Path scratchDir, RedoSettings settings, int concurrency,
+                                   int readConcurrency) throws IOException {
+        return new RedoService(new SparseRedo(pg, ScratchArea.open(scratchDir, pg), settings), concurrency, readConcurrency);
     }
 
     /** Who is told after each background materialization step commits. */

@@ -35,8 +35,8 @@ import java.util.concurrent.Semaphore;
  * Sparse redo runs against one store: where they may start (the timeline's {@link Base}s: its
  * images and background materialization's steps, each with its anchor), and one run from a base
  * to a target, built from what the store holds (the anchor, the pages at the base, the newest
- * image's directories and small files, the WAL). At most {@code slots} runs at once per daemon
- * (conf redo.concurrency). Blocking: call from workers. Thread-safe.
+ * image's directories and small files, the WAL). Runs wait for a slot of their kind ({@link RunSlots}: reads
+ * and background steps apart). Blocking: call from workers. Thread-safe.
  */
 public final class StoreRedo {
     /**
@@ -62,13 +62,18 @@ public final class StoreRedo {
 
     private final Store store;
     private final SparseRedo redo;
-    private final Semaphore slots;
+    private final RunSlots slots;
     private final Map<TimelineId, Known> known = new ConcurrentHashMap<>();
 
-    public StoreRedo(Store store, SparseRedo redo, Semaphore slots) {
+    public StoreRedo(Store store, SparseRedo redo, RunSlots slots) {
         this.store = store;
         this.redo = redo;
         this.slots = slots;
+    }
+
+    /** Every run, read or step, in the one slot {@code slot} gives (tests). */
+    public StoreRedo(Store store, SparseRedo redo, Semaphore slot) {
+        this(store, redo, RunSlots.shared(slot));
     }
 
     public Store store() {
@@ -172,35 +177,42 @@ public final class StoreRedo {
     }
 
     /**
-     * One run: the wanted blocks at {@code target} replayed from {@code base}. Returns every wanted
-     * block's page (null where the block does not exist at the target). Waits for a run slot.
+     * One read's run: the wanted blocks at {@code target} replayed from {@code base}. Returns every wanted
+     * block's page (null where the block does not exist at the target). Waits for a read slot.
      */
     public Map<BlockRef, byte[]> run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted)
             throws IOException {
         Map<BlockRef, byte[]> out = new HashMap<>();
-        run(tl, base, target, wanted, out::put);
+        run(RunSlots.Kind.READ, tl, base, target, wanted, out::put);
         return out;
     }
 
     /** As above, handing each wanted block's page to {@code sink} (after all were verified). */
     public void run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted, PageSink sink)
             throws IOException {
-        try {
-            slots.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while waiting for a redo slot");
-        }
-        try {
+        run(RunSlots.Kind.READ, tl, base, target, wanted, sink);
+    }
+
+    /** As above, in a slot of {@code kind}: a background step's run takes a step slot. */
+    public void run(RunSlots.Kind kind, TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted, PageSink sink)
+            throws IOException {
+        slots.hold(kind, () -> {
             // free-space maps as long as at the base (zeros): redo extends, truncates and drops them from there
             RedoRequest request = new RedoRequest(base.anchor(), target, wanted, b -> startingPage(tl, base, b),
                     base.freeSpaceMaps() == null ? Map.of() : base.freeSpaceMaps(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
                     store.pgWal().writeSegments(tl, from, to, walDir), timelinesTo(tl, base, target));
             RedoReport report = redo.run(request, sink);
             java.util.logging.Logger.getLogger(StoreRedo.class.getName()).fine(() -> "redo to " + target + ": " + report);
-        } finally {
-            slots.release();
-        }
+            return null;
+        });
+    }
+
+    /**
+     * {@code work} holding a read slot (waiting for one): runs it starts go in that slot, so what it decides
+     * before them (a target at the newest stored WAL) is decided only once a run can start.
+     */
+    public <T> T inReadSlot(RunSlots.SlotWork<T> work) throws IOException {
+        return slots.hold(RunSlots.Kind.READ, work);
     }
 
     /** The PostgreSQL timeline of the target on the lineage, and the history files a run needs to get there. */

@@ -42,16 +42,19 @@ class ZenithConfigTest {
         assertEquals(true, c.redo().startFromAnchors());
         assertEquals(true, c.redo().materialize());
         assertEquals(true, c.redo().readyDirectories());
+        assertEquals(1, c.redo().readConcurrency());
         ZenithConfig set = ZenithConfig.fromJson(new JsonObject().put("redo", new JsonObject().put("scratch_dir", "/tmp/r")
                 .put("concurrency", 2).put("shared_buffers", "64MB").put("timeout_seconds", 30)
-                .put("start_from_anchors", false).put("materialize", false).put("ready_directories", false)));
-        assertEquals(new ZenithConfig.RedoConfig(java.nio.file.Path.of("/tmp/r"), "64MB", 30, 2, false, false, false), set.redo());
+                .put("start_from_anchors", false).put("materialize", false).put("ready_directories", false)
+                .put("read_concurrency", 3)));
+        assertEquals(new ZenithConfig.RedoConfig(java.nio.file.Path.of("/tmp/r"), "64MB", 30, 2, false, false, false, 3), set.redo());
         rejected(new JsonObject().put("redo", new JsonObject().put("ready_directories", "no")),
                 "redo.ready_directories must be true or false");
         rejected(new JsonObject().put("redo", new JsonObject().put("materialize", 1)), "redo.materialize must be true or false");
         rejected(new JsonObject().put("redo", new JsonObject().put("start_from_anchors", "yes")),
                 "redo.start_from_anchors must be true or false");
         rejected(new JsonObject().put("redo", new JsonObject().put("concurrency", 0)), "redo.concurrency must be");
+        rejected(new JsonObject().put("redo", new JsonObject().put("read_concurrency", 0)), "redo.read_concurrency must be");
         rejected(new JsonObject().put("redo", new JsonObject().put("workers", 2)), "unknown setting(s) [redo.workers]");
     }
 
