@@ -64,7 +64,9 @@ final class RequestAnswers {
             }
             Lsn at = ((LsnRules.AnswerAt) d).lsn();
             if (request instanceof GetPageRequest g) {
-                return whenDone(request, t.source().pageLater(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at),
+                // answered at the end of WAL when handled, as Neon: a redo run's target may be later than `at`
+                return whenDone(request, t.source().pageLater(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at,
+                                h.requestLsn()),
                         p -> new GetPageResponse(g, p));
             }
             if (request instanceof GetSlruSegmentRequest s) {

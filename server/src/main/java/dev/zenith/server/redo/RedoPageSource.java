@@ -46,6 +46,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *       gathered share it. The run's pages are stored (keyed by their last change) before they are
  *       answered, so every later read at X is an LMDB read.</li>
  * </ol>
+ * A read that may be answered later than X (the request asked for the latest LSN: {@link #pageLater(TimelineId,
+ * RelTag, int, Lsn, Lsn)}) joins its timeline's one <em>floating</em> run instead: its target is chosen when it
+ * gets a read slot, the end of the stored WAL then, so while a compute writes, every such read waiting meanwhile
+ * is answered by one run (before, each had a target and a run of its own, one after the other), and that run
+ * stores every block changed up to near the end.
  * SLRU segments outside an image's window come from a redo run to the LSN ({@link #slruSegment}). Sizes,
  * existence and database sizes are the image windows' here; the page service asks the page index for them at
  * any LSN first ({@code IndexedPageSource} wraps this). Blocking, except that {@link #pageLater} hands a redo
@@ -67,6 +72,8 @@ public final class RedoPageSource implements PageSource {
         }
     };
     private final Map<String, Batch> gathering = new HashMap<>();
+    /** Per timeline, the floating batch still gathering (its target not chosen yet; guarded by {@link #gathering}). */
+    private final Map<TimelineId, Batch> floating = new HashMap<>();
     /** Batches gathering or running, until answered (guarded by {@link #gathering}): later reads may join one. */
     private final List<Batch> inFlight = new ArrayList<>();
     /** SLRU segment files at (timeline, target), by the runs that made them: the last few asked. */
@@ -93,10 +100,17 @@ public final class RedoPageSource implements PageSource {
     private record KnownMaps(Lsn at, Map<RelTag, Long> lengths) {
     }
 
-    /** Blocks wanted at one (timeline, target) from one base, answered by one run. */
+    /**
+     * Blocks wanted at one (timeline, target) from one base, answered by one run. A floating batch's target is
+     * chosen when its run starts, in [{@code floor}, {@code cap}]: at or after every member's own LSN, at or before
+     * the latest each accepts. Fields guarded by {@link #gathering}.
+     */
     private static final class Batch {
         final TimelineId timeline;
-        final Lsn target;
+        /** Null while a floating batch gathers. */
+        Lsn target;
+        Lsn floor;
+        Lsn cap;
         final SortedSet<BlockRef> blocks = new TreeSet<>();
         final CompletableFuture<Map<BlockRef, byte[]>> result = new CompletableFuture<>();
         /** Every block the run makes, once it started (null while gathering). */
@@ -107,13 +121,32 @@ public final class RedoPageSource implements PageSource {
             this.target = target;
         }
 
+        static Batch floating(TimelineId timeline, Lsn floor, Lsn cap) {
+            Batch b = new Batch(timeline, null);
+            b.floor = floor;
+            b.cap = cap;
+            return b;
+        }
+
+        /** Whether a read at {@code at} that accepts up to {@code upTo} can join this floating batch; it narrows it. */
+        boolean admits(Lsn at, Lsn upTo) {
+            Lsn newFloor = Lsn.max(floor, at);
+            Lsn newCap = Lsn.min(cap, upTo);
+            if (newFloor.isAfter(newCap)) {
+                return false;
+            }
+            floor = newFloor;
+            cap = newCap;
+            return true;
+        }
+
         /**
          * Whether this batch's run makes {@code block} as it is at a later target: no change of it lies between this
          * batch's target and that one ({@code lastChange}, its last change at or before the later target, is at or
          * before this target, so the run replays it), and the run makes it (gathering: it is added).
          */
         boolean answers(TimelineId timeline, BlockRef block, Lsn laterTarget, Lsn lastChange) {
-            return this.timeline.equals(timeline) && !target.isAfter(laterTarget) && !lastChange.isAfter(target)
+            return target != null && this.timeline.equals(timeline) && !target.isAfter(laterTarget) && !lastChange.isAfter(target)
                     && (running == null || running.contains(block));
         }
     }
@@ -428,6 +461,11 @@ public final class RedoPageSource implements PageSource {
         return join(pageLater(timeline, rel, block, lsn));
     }
 
+    @Override
+    public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        return pageLater(timeline, rel, block, lsn, lsn);
+    }
+
     /**
      * A stored version, read on the caller's thread, when one is exact (inside an image's window, or
      * no change redo applies between the version and the LSN by the page index: one read transaction);
@@ -436,15 +474,15 @@ public final class RedoPageSource implements PageSource {
      * rest run on the run executor too: the caller is a page I/O thread serving other connections.
      */
     @Override
-    public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+    public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
         if (images.covers(timeline, lsn)) {
             return CompletableFuture.completedFuture(images.page(timeline, rel, block, lsn));
         }
         if (!redo.store().index().covers(timeline, lsn)) {
             return CompletableFuture.runAsync(() -> redo.store().index().indexer().catchUp(timeline, lsn), runs)
-                    .thenCompose(v -> fromVersions(timeline, rel, block, lsn));
+                    .thenCompose(v -> fromVersions(timeline, rel, block, lsn, upTo));
         }
-        return fromVersions(timeline, rel, block, lsn);
+        return fromVersions(timeline, rel, block, lsn, upTo);
     }
 
     /**
@@ -454,7 +492,7 @@ public final class RedoPageSource implements PageSource {
      * Free-space maps are not in the index: their pages are redo's. Then the newest stored version at or
      * below the LSN (none: the block was all zeros) when the index shows it exact there; else by redo.
      */
-    private CompletableFuture<byte[]> fromVersions(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+    private CompletableFuture<byte[]> fromVersions(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
         PageStore.VersionAt read;
         try {
             read = redo.store().pages().versionAt(redo.store().index(), timeline, rel, block, lsn,
@@ -491,16 +529,18 @@ public final class RedoPageSource implements PageSource {
         if (v.isPresent() && !v.get().lsn().isBefore(IntervalChanges.versionKey(change))) {
             return CompletableFuture.completedFuture(v.get().page());
         }
-        return byRedo(timeline, b, target, change);
+        return byRedo(timeline, b, target, change, lsn, upTo);
     }
 
     /**
      * The block at {@code target} by a redo run. While the compute writes, every read at the latest LSN has a target
      * of its own, and a run for each queued behind the others (seconds each under pgbench): a read first joins a
      * run already gathering or running at an earlier target when the block's last change ({@code change}) is at
-     * or before that target (the block is the same at both), and only else starts one.
+     * or before that target (the block is the same at both); else, when it may be answered later than
+     * its LSN ({@code upTo} after {@code lsn}), it joins the timeline's floating batch; and only else starts one.
      */
-    private CompletableFuture<byte[]> byRedo(TimelineId timeline, BlockRef b, Lsn target, Lsn change) {
+    private CompletableFuture<byte[]> byRedo(TimelineId timeline, BlockRef b, Lsn target, Lsn change, Lsn lsn, Lsn upTo) {
+        Batch newFloating = null;
         synchronized (gathering) {
             for (Batch x : inFlight) {
                 if (x.answers(timeline, b, target, change)) {
@@ -510,6 +550,26 @@ public final class RedoPageSource implements PageSource {
                     return pageOf(x, b);
                 }
             }
+            if (upTo.isAfter(lsn)) {
+                Batch f = floating.get(timeline);
+                if (f == null) {
+                    f = Batch.floating(timeline, target, upTo);
+                    floating.put(timeline, f);
+                    inFlight.add(f);
+                    newFloating = f;
+                }
+                if (f == newFloating || f.admits(target, upTo)) {
+                    f.blocks.add(b);
+                    if (newFloating == null) {
+                        return pageOf(f, b);
+                    }
+                }
+            }
+        }
+        if (newFloating != null) {
+            Batch batch = newFloating;
+            runs.execute(() -> leadFloating(timeline, batch));
+            return pageOf(batch, b);
         }
         StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
@@ -548,6 +608,51 @@ public final class RedoPageSource implements PageSource {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        runBatch(timeline, start, target, key, batch);
+    }
+
+    /**
+     * A floating batch: gathers until a read slot is free, then chooses its target (the end of the stored WAL, at
+     * most its cap) and its base, and runs in that slot; reads arriving from then on start the next floating batch.
+     */
+    private void leadFloating(TimelineId timeline, Batch batch) {
+        try {
+            redo.inReadSlot(() -> {
+                Lsn floor;
+                Lsn cap;
+                synchronized (gathering) {
+                    floating.remove(timeline, batch);
+                    floor = batch.floor;
+                    cap = batch.cap;
+                }
+                Lsn upTo = Lsn.min(redo.store().wal().lastRecordEnd(timeline).orElse(floor), cap);
+                StoreRedo.Base state = redo.stateAtOrBefore(timeline, upTo).orElseThrow(() -> new PageUnavailableException(
+                        PageUnavailableException.Reason.NOT_MATERIALIZED, "timeline " + timeline + " has no image or"
+                        + " materialized step at or below " + upTo));
+                // both are record ends at or below upTo: the later one (floor is every member's own target)
+                Lsn target = Lsn.max(floor, Optional.ofNullable(interval(timeline, state.redoPoint(), upTo)
+                        .lastRecordEndAtOrBefore(upTo)).orElse(state.target()));
+                StoreRedo.Base start = redo.runStartFor(timeline, target).orElseThrow(() -> new PageUnavailableException(
+                        PageUnavailableException.Reason.NOT_MATERIALIZED, "no anchor of timeline " + timeline
+                        + " can reach " + target));
+                synchronized (gathering) {
+                    batch.target = target;
+                }
+                runBatch(timeline, start, target, null, batch);
+                return null;
+            });
+        } catch (IOException | RuntimeException e) {
+            batch.result.completeExceptionally(e);
+        } finally {
+            synchronized (gathering) {
+                floating.remove(timeline, batch);
+                inFlight.remove(batch);
+            }
+        }
+    }
+
+    /** Runs a batch gathered for {@code target}, stores the pages, then answers every waiter. */
+    private void runBatch(TimelineId timeline, StoreRedo.Base start, Lsn target, String key, Batch batch) {
         try {
             IntervalChanges changes = interval(timeline, start.redoPoint(), target);
             // Every block changed since the start costs little more than one (the run replays the WAL anyway),
@@ -555,7 +660,9 @@ public final class RedoPageSource implements PageSource {
             Set<BlockRef> changed = changes.versionKeys(target).keySet();
             SortedSet<BlockRef> wanted;
             synchronized (gathering) {
-                gathering.remove(key);
+                if (key != null) {
+                    gathering.remove(key);
+                }
                 wanted = new TreeSet<>(batch.blocks);
                 wanted.addAll(changed);
                 batch.running = wanted; // from here a later read joins only for a block in it
@@ -577,7 +684,9 @@ public final class RedoPageSource implements PageSource {
             batch.result.completeExceptionally(e);
         } finally {
             synchronized (gathering) {
-                gathering.remove(key, batch); // a failure before the run started leaves it there
+                if (key != null) {
+                    gathering.remove(key, batch); // a failure before the run started leaves it there
+                }
                 inFlight.remove(batch);
             }
         }

@@ -39,22 +39,75 @@ class RedoRunSharingTest {
             Lsn second = rc.mark("another table written");
             rc.finish();
             try (Store store = Store.open(c.scratch("store").resolve("store"))) {
-                TimelineId tl = StoreRedoTest.load(rc, store);
-                store.index().indexer().catchUp(tl, second);
-                Queue<Runnable> held = new ArrayDeque<>();
-                RedoPageSource source = new RedoPageSource(StoreRedoTest.redo(store, c, "redo"), held::add);
+                Held h = Held.of(rc, store, second);
+                TimelineId tl = h.timeline();
+                RedoPageSource source = h.source();
+                Queue<Runnable> held = h.runs();
 
                 CompletableFuture<byte[]> atFirst = source.pageLater(tl, tellersRel, 0, first);
                 CompletableFuture<byte[]> atSecond = source.pageLater(tl, branchesRel, 0, second);
                 assertFalse(atFirst.isDone() || atSecond.isDone(), "both reads need a redo run");
                 assertEquals(1, held.size(), "one run answers both reads (each read queued a run of its own before)");
-                for (Runnable r = held.poll(); r != null; r = held.poll()) {
-                    r.run();
-                }
+                h.runAll();
 
                 assertSame("tellers block 0 at " + first, reference(rc, c, first, "reference-first"), tellersRel, atFirst.join());
                 assertSame("branches block 0 at " + second, reference(rc, c, second, "reference-second"), branchesRel,
                         atSecond.join());
+            }
+        }
+    }
+
+    /**
+     * Reads that may be answered later than their own LSN (the latest asked for, or up to a cap) join one floating run
+     * whose target is chosen when it starts: two reads at two LSNs, the second's block changed after the first's
+     * LSN, one run (each queued a run of its own before), both pages as they are at the later point, which the
+     * first read accepted as its cap; the earlier read's page is not the block at its own LSN (pgbench changed it).
+     */
+    @Test
+    void readsThatMayBeAnsweredLaterShareOneRunAtTheLatestPointTheyAccept() throws Exception {
+        try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
+            PgCluster c = rc.cluster();
+            Lsn[] marks = new Lsn[2];
+            for (int i = 0; i < marks.length; i++) {
+                c.pgbench("-n", "-c", "2", "-j", "2", "-T", "2");
+                marks[i] = rc.mark("pgbench " + i);
+            }
+            Lsn first = marks[0];
+            Lsn second = marks[1];
+            RelTag tellersRel = StoreRedoTest.mainForkOf(c, "pgbench_tellers");
+            RelTag branchesRel = StoreRedoTest.mainForkOf(c, "pgbench_branches");
+            rc.finish();
+            try (Store store = Store.open(c.scratch("store").resolve("store"))) {
+                Held h = Held.of(rc, store, second);
+                CompletableFuture<byte[]> tellers = h.source().pageLater(h.timeline(), tellersRel, 0, first, second);
+                CompletableFuture<byte[]> branches = h.source().pageLater(h.timeline(), branchesRel, 0, second, Lsn.of(-1L));
+                assertFalse(tellers.isDone() || branches.isDone(), "both reads need a redo run");
+                assertEquals(1, h.runs().size(), "one floating run answers both reads");
+                h.runAll();
+
+                Path atSecond = reference(rc, c, second, "reference-second");
+                assertSame("tellers block 0 asked at " + first + " up to " + second, atSecond, tellersRel, tellers.join());
+                assertSame("branches block 0 at " + second, atSecond, branchesRel, branches.join());
+                try (ForkFiles atFirst = new ForkFiles(reference(rc, c, first, "reference-first"))) {
+                    assertFalse(Arrays.equals(atFirst.read(tellersRel, 0), tellers.join()),
+                            "the run's target is the later point: tellers block 0 changed after " + first);
+                }
+            }
+        }
+    }
+
+    /** A page source over the recorded store, indexed up to {@code indexedTo}, whose runs are held until {@link #runAll}. */
+    private record Held(TimelineId timeline, RedoPageSource source, Queue<Runnable> runs) {
+        static Held of(RecordedCompute rc, Store store, Lsn indexedTo) throws Exception {
+            TimelineId tl = StoreRedoTest.load(rc, store);
+            store.index().indexer().catchUp(tl, indexedTo);
+            Queue<Runnable> held = new ArrayDeque<>();
+            return new Held(tl, new RedoPageSource(StoreRedoTest.redo(store, rc.cluster(), "redo"), held::add), held);
+        }
+
+        void runAll() {
+            for (Runnable r = runs.poll(); r != null; r = runs.poll()) {
+                r.run();
             }
         }
     }

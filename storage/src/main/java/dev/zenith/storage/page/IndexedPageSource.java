@@ -122,6 +122,11 @@ public final class IndexedPageSource implements PageSource {
     }
 
     @Override
+    public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+        return images.pageLater(timeline, rel, block, lsn, upTo);
+    }
+
+    @Override
     public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
         return images.slruSegment(timeline, kind, segment, lsn);
     }

@@ -41,6 +41,16 @@ public interface PageSource {
     }
 
     /**
+     * The same, when the block as it is at any point in [{@code lsn}, {@code upTo}] that the stored WAL reaches once
+     * answered is a right answer: the request asked for the latest LSN (or one beyond the stored end), which Neon
+     * answers at the end of WAL when it handles the request. A source may answer at a later point than {@code lsn}
+     * when that is cheaper (a redo run whose target is the end of WAL when it starts, shared by every such read).
+     */
+    default CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+        return pageLater(timeline, rel, block, lsn);
+    }
+
+    /**
      * Every free-space map fork's length in blocks at the LSN, as PostgreSQL's crash recovery from the
      * newest image at or below it leaves them (docs/page-versions.md, "Free-space maps"); empty when this
      * source cannot tell. Blocking (may take a redo run).
