@@ -159,9 +159,8 @@ public final class WalReceiver {
         }
         java.time.Instant full = store.cacheRoom().fullSince();
         if (full != null) {
-            return counters.figures("waiting for cache room", "the storage's local cache is at its bound ("
-                    + store.cacheRoom().usedBytes() + " of " + store.cacheRoom().bound() + " bytes used) and nothing more"
-                    + " can be evicted until S3 holds it: new WAL (commits) waits", full, flushed, progress.indexed());
+            return counters.figures("waiting for cache room", store.cacheRoom().fullReason(), full, flushed,
+                    progress.indexed());
         }
         return counters.figures(state, null, null, flushed, progress.indexed());
     }

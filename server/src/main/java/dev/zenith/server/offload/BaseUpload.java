@@ -126,9 +126,8 @@ final class BaseUpload {
             segments.addAll(s.coldValues().referencedSegments());
             for (Timeline t : s.timelines().all()) {
                 s.wal().end(t.id()).ifPresent(end -> ends.put(t.id(), end));
-                if (t.isRoot()) {
-                    s.wal().start(t.id()).ifPresent(start -> starts.put(t.id(), start));
-                }
+                // a branch's own start too: GC raises it past WAL pieces of its own no read asks for any more
+                s.wal().ownStart(t.id()).ifPresent(start -> starts.put(t.id(), start));
             }
         }
     }

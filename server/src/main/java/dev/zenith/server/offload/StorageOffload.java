@@ -57,6 +57,8 @@ final class StorageOffload implements AutoCloseable {
     private volatile byte[] uploadedFingerprint = new byte[0];
     /** What a timeline or document was created or dropped changes: such a change goes up at the next round. */
     private volatile byte[] uploadedShape = new byte[0];
+    /** Each timeline's own WAL start when the last base was copied: GC raising one frees WAL the prefix still lists. */
+    private volatile Map<TimelineId, Lsn> basedWalStarts = Map.of();
     private volatile long lastBaseNanos;
     /** How long the last base took (its copy of the store, hashing, uploads): the next waits 10 times that. */
     private volatile long lastBaseTookNanos;
@@ -67,6 +69,8 @@ final class StorageOffload implements AutoCloseable {
     private volatile String lastBase;
     private volatile String error;
     private volatile Instant errorSince;
+    /** The log said the page index crowds the bound (said once until it no longer does). */
+    private volatile boolean indexCrowdingLogged;
     /** Another daemon has the prefix: nothing is uploaded any more. */
     private volatile boolean fenced;
 
@@ -186,6 +190,18 @@ final class StorageOffload implements AutoCloseable {
         } finally {
             evicting.unlock();
         }
+        logIndexCrowding();
+    }
+
+    /** Says once in the log when the page index alone keeps the store above eviction's target (commits will wait). */
+    private void logIndexCrowding() {
+        boolean crowds = store.cacheRoom().indexCrowds();
+        if (crowds && !indexCrowdingLogged) {
+            LOG.warning("storage '" + name + "': the page index holds " + store.cacheRoom().indexBytes() + " bytes of the "
+                    + store.cacheRoom().bound() + "-byte cache bound and is never evicted; once it fills the cache, commits"
+                    + " wait: raise --cache-size or free index entries with storage gc (a shorter --pitr)");
+        }
+        indexCrowdingLogged = crowds;
     }
 
     /** One round: WAL first (the lag that matters), then a base when one is due. */
@@ -232,11 +248,16 @@ final class StorageOffload implements AutoCloseable {
             // a new (or dropped) timeline, pg or snapshot goes up at once: a kill -9 must not lose a branch
             // whose commits S3 would otherwise hold only after base_interval
             boolean reshaped = !Arrays.equals(shape, uploadedShape);
-            if (baseWanted || (changed && (due || reshaped))) {
+            // GC freed WAL (and the block changes packed with it, maybe evicted to segments): only a base drops
+            // those from the manifest, so S3 GC can delete them; GC runs rarely (hourly), so this adds few bases
+            Map<TimelineId, Lsn> walStarts = walStarts();
+            boolean walFreed = walFreedSince(basedWalStarts, walStarts);
+            if (baseWanted || walFreed || (changed && (due || reshaped))) {
                 long started = System.nanoTime();
                 BaseUpload.Result base = BaseUpload.run(store, home, scratch, settings.bounded(), evicting);
                 uploadedFingerprint = now;
                 uploadedShape = shape;
+                basedWalStarts = walStarts;
                 lastBaseNanos = System.nanoTime();
                 lastBaseTookNanos = lastBaseNanos - started;
                 baseWanted = false;
@@ -277,6 +298,26 @@ final class StorageOffload implements AutoCloseable {
 
     static long baseSpacingNanos(Duration baseInterval, long lastBaseTookNanos) {
         return Math.max(baseInterval.toNanos(), BASE_DUTY * lastBaseTookNanos);
+    }
+
+    /** Each timeline's own WAL start (only GC raises one; eviction moves where the local WAL starts, not this). */
+    private Map<TimelineId, Lsn> walStarts() {
+        Map<TimelineId, Lsn> out = new java.util.HashMap<>();
+        for (Timeline t : store.timelines().all()) {
+            store.wal().ownStart(t.id()).ifPresent(start -> out.put(t.id(), start));
+        }
+        return out;
+    }
+
+    /** Whether a timeline the last base held WAL of starts later now: GC freed WAL the prefix still lists. */
+    private static boolean walFreedSince(Map<TimelineId, Lsn> based, Map<TimelineId, Lsn> now) {
+        for (Map.Entry<TimelineId, Lsn> e : based.entrySet()) {
+            Lsn start = now.get(e.getKey());
+            if (start != null && start.isAfter(e.getValue())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** A base may take at most about 1/BASE_DUTY of the time while the store keeps changing. */
@@ -458,8 +499,10 @@ final class StorageOffload implements AutoCloseable {
                 .put("timelines", timelines).put("unuploaded_wal_bytes", behind)
                 .put("uploading_bytes", p.pendingBytes()).put("uploaded_bytes", p.sentBytes())
                 .put("upload_lag_ms", p.lag().toMillis()).put("upload_retries", p.retries())
-                .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint))
-                .put("cache_bytes", settings.bounded() ? settings.cacheBytes() : null).put("evicted_wal_bytes", evictedWalBytes)
+                .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint)
+                        || walFreedSince(basedWalStarts, walStarts()))
+                .put("cache_bytes", settings.bounded() ? settings.cacheBytes() : null).put("index_bytes", store.cacheRoom().indexBytes())
+                .put("evicted_wal_bytes", evictedWalBytes)
                 .put("evicted_value_bytes", evictedValueBytes).put("fetched_values", store.coldValues().fetchedValues())
                 .put("written_back_values", store.coldValues().writtenBackValues());
         if (error != null) {

@@ -1,8 +1,6 @@
 package dev.zenith.server.offload;
 
 import dev.zenith.objectstore.ObjectStore;
-import dev.zenith.objectstore.format.Manifest;
-import dev.zenith.objectstore.log.ManifestLog;
 import dev.zenith.objectstore.s3.S3Location;
 import dev.zenith.objectstore.s3.S3ObjectStore;
 import dev.zenith.objectstore.s3.S3Settings;
@@ -14,7 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.file.Files;
-import java.util.HashSet;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -33,13 +30,7 @@ class S3SegmentCollectionTest {
 
     /** The keys of the segment objects the prefix's newest manifest lists. */
     static Set<String> listedSegments(ObjectStore store) {
-        Set<String> out = new HashSet<>();
-        for (Manifest.Entry e : ManifestLog.read(store).entries()) {
-            if (RemoteNames.isSegment(e)) {
-                out.add(e.key());
-            }
-        }
-        return out;
+        return S3TestStorages.listed(store, RemoteNames::isSegment);
     }
 
     @Test

@@ -31,6 +31,18 @@ final class S3TestStorages {
         org.junit.jupiter.api.Assertions.assertEquals(201, r.statusCode(), r.body());
     }
 
+    /** The keys of the objects the prefix's newest manifest lists, of the kind {@code which} picks (WAL, segments...). */
+    static java.util.Set<String> listed(dev.zenith.objectstore.ObjectStore store,
+                                        java.util.function.Predicate<dev.zenith.objectstore.format.Manifest.Entry> which) {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        for (dev.zenith.objectstore.format.Manifest.Entry e : dev.zenith.objectstore.log.ManifestLog.read(store).entries()) {
+            if (which.test(e)) {
+                out.add(e.key());
+            }
+        }
+        return out;
+    }
+
     /** Attaches {@code s3://zen/PREFIX} of {@code s3} as storage {@code name}; must succeed. */
     static JsonObject attach(DaemonFixture d, S3ProxyServer s3, String name, String prefix) throws Exception {
         return (JsonObject) d.ok(201, "PUT", "/storages", attachBody(name, "s3://zen/" + prefix, s3.endpoint().toString()));

@@ -28,14 +28,17 @@ public final class CacheRoom {
     private static final long FRESH_NANOS = 20_000_000L;
 
     private final LongSupplier measure;
+    private final LongSupplier measureIndex;
     private volatile long bound;
     private volatile long measured = -1;
     private volatile long measuredAt;
     /** When growth was last refused and not admitted since; null while everything is admitted. */
     private volatile Instant fullSince;
 
-    CacheRoom(LongSupplier usedBytes) {
+    /** {@code indexBytes}: what of the used bytes the page index holds (never evicted). */
+    CacheRoom(LongSupplier usedBytes, LongSupplier indexBytes) {
         this.measure = usedBytes;
+        this.measureIndex = indexBytes;
     }
 
     /** Sets the bound in bytes (0: unbounded). */
@@ -58,6 +61,36 @@ public final class CacheRoom {
             measuredAt = now;
         }
         return measured;
+    }
+
+    /**
+     * The bytes of the page index (block changes, relation sizes, databases): entries eviction never takes, so that
+     * once they alone fill the room under {@link #ADMIT_UP_TO} of the bound, growth waits until the bound is raised or
+     * GC frees index entries. Measured on each call (a stat per index table).
+     */
+    public long indexBytes() {
+        return measureIndex.getAsLong();
+    }
+
+    /**
+     * Whether the page index alone holds more than eviction's target ({@link #EVICT_DOWN_TO} of the bound): eviction
+     * cannot bring the store down to it any more, and growth will soon wait for good. False when unbounded.
+     */
+    public boolean indexCrowds() {
+        long b = bound;
+        return b > 0 && indexBytes() > evictionTarget();
+    }
+
+    /** Why growth waits, for whoever shows it ({@link #fullSince}): the figures and what would help. */
+    public String fullReason() {
+        long index = indexBytes();
+        String figures = usedBytes() + " of " + bound + " bytes used, " + index + " of them the page index, never evicted";
+        if (index > evictionTarget()) {
+            return "the storage's local cache is at its bound (" + figures + "): the page index alone fills it, so new WAL"
+                    + " (commits) waits until the cache size is raised or storage gc (a shorter --pitr) frees index entries";
+        }
+        return "the storage's local cache is at its bound (" + figures + ") and nothing more can be evicted until S3"
+                + " holds it: new WAL (commits) waits";
     }
 
     /** Measure again at the next question: the caller just freed or wrote a lot. */

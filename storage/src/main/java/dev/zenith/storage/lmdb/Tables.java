@@ -82,7 +82,7 @@ public final class Tables implements AutoCloseable {
     /** Page versions, file contents and packed block changes may be evicted to a remote home and read back (s3 storages). */
     private final ColdValues cold = new ColdValues();
     /** The room a bound on the store's size leaves (s3 storages' cache size), for whoever grows it. */
-    private final CacheRoom room = new CacheRoom(this::usedBytes);
+    private final CacheRoom room = new CacheRoom(this::usedBytes, this::indexBytes);
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
@@ -318,6 +318,17 @@ public final class Tables implements AutoCloseable {
     private long usedBytes() {
         try (Txn<byte[]> txn = read()) {
             return pagesInUse(txn) * env.stat().pageSize;
+        }
+    }
+
+    /** Bytes of the page index's tables (never evicted: see {@link CacheRoom#indexBytes}). */
+    private long indexBytes() {
+        try (Txn<byte[]> txn = read()) {
+            long n = 0;
+            for (Table table : List.of(blockChanges, relSizes, databases, indexState)) {
+                n += pages(table.stat(txn));
+            }
+            return n * env.stat().pageSize;
         }
     }
 
