@@ -1,5 +1,7 @@
 package dev.zenith.server.ready;
 
+import dev.zenith.objectstore.FileSync;
+
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -11,12 +13,6 @@ import java.util.stream.Stream;
 /** fsync of files and directories: a ready directory's marker must never reach the disk before its files. */
 final class Durable {
     private Durable() {
-    }
-
-    static void forceDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
     }
 
     /** Every file and directory under {@code root} (files clean in the page cache cost next to nothing). */
@@ -31,7 +27,7 @@ final class Durable {
                     ch.force(true);
                 }
             } else if (Files.isDirectory(p)) {
-                forceDirectory(p);
+                FileSync.syncDirectory(p);
             }
         }
     }

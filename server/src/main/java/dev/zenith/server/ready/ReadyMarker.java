@@ -1,5 +1,6 @@
 package dev.zenith.server.ready;
 
+import dev.zenith.objectstore.FileSync;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import io.vertx.core.json.DecodeException;
@@ -67,14 +68,14 @@ record ReadyMarker(String digest, TimelineId timeline, Lsn imageLsn, Lsn version
         }
         Files.move(tmp, root.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         if (boot.isEmpty()) {
-            Durable.forceDirectory(root);
+            FileSync.syncDirectory(root);
         }
     }
 
     /** Removed before the directory changes or leaves (durably where there is no boot id). */
     static void remove(Path root) throws IOException {
         if (Files.deleteIfExists(root.resolve(FILE)) && bootId().isEmpty()) {
-            Durable.forceDirectory(root);
+            FileSync.syncDirectory(root);
         }
     }
 
