@@ -270,7 +270,10 @@ final class PageConnection {
             stopWaiting(s);
             s.response = a.response();
         } else if (o instanceof RequestAnswers.Later later) {
-            // A redo run makes the page on its own threads; the answer comes back to this thread.
+            // A redo run makes the page on its own threads; the answer comes back to this thread. A request that
+            // waited for WAL has it now: its wait ends here, or its timeout would answer a slow run with "timed out
+            // waiting for WAL", and every new WAL would ask again (one more run each).
+            stopWaiting(s);
             later.answer().thenAccept(a -> onLoop(() -> outcome(s, a)));
         } else {
             waitForWal(s, (RequestAnswers.WaitForWal) o);
