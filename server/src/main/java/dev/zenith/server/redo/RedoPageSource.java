@@ -31,6 +31,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * GetPage@LSN from page versions, by redo where none is exact (docs/page-versions.md, "GetPage").
@@ -43,8 +45,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       after C (versions are keyed by the change that made them);</li>
  *   <li>else one sparse redo run from the newest base whose anchor is usable at X, wanting every block
  *       changed since that base; requests for the same (timeline, X) that arrive while a run is being
- *       gathered share it. The run's pages are stored (keyed by their last change) before they are
- *       answered, so every later read at X is an LMDB read.</li>
+ *       gathered share it. The run's pages are answered, then stored (keyed by their last change), so
+ *       every later read at X is an LMDB read (reads meanwhile join the run and get its pages).</li>
  * </ol>
  * A read that may be answered later than X (the request asked for the latest LSN: {@link #pageLater(TimelineId,
  * RelTag, int, Lsn, Lsn)}) joins its timeline's one <em>floating</em> run instead: its target is chosen when it
@@ -57,6 +59,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * run to the run executor; the page service calls it on its page I/O threads.
  */
 public final class RedoPageSource implements PageSource {
+    private static final Logger LOG = Logger.getLogger(RedoPageSource.class.getName());
     /** How long a run waits for other blocks wanted at the same LSN before it starts. */
     private static final long GATHER_MILLIS = 5;
     private static final int INTERVALS_KEPT = 16;
@@ -335,11 +338,14 @@ public final class RedoPageSource implements PageSource {
         if (leader) {
             try {
                 result.complete(work.run());
-            } catch (IOException | RuntimeException e) {
+            } catch (Throwable e) {
                 synchronized (done) {
                     done.remove(key);
                 }
-                result.completeExceptionally(e);
+                result.completeExceptionally(e); // an Error too: the waiters would wait forever
+                if (e instanceof Error error) {
+                    throw error;
+                }
             }
         }
         return join(result);
@@ -435,11 +441,14 @@ public final class RedoPageSource implements PageSource {
                 }
             });
             files.complete(Map.copyOf(found));
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
             synchronized (slrus) {
                 slrus.remove(key);
             }
             files.completeExceptionally(e);
+            if (e instanceof Error error) {
+                throw error;
+            }
         }
     }
 
@@ -641,8 +650,8 @@ public final class RedoPageSource implements PageSource {
                 runBatch(timeline, start, target, null, batch);
                 return null;
             });
-        } catch (IOException | RuntimeException e) {
-            batch.result.completeExceptionally(e);
+        } catch (Throwable e) {
+            failed(batch, e);
         } finally {
             synchronized (gathering) {
                 floating.remove(timeline, batch);
@@ -668,20 +677,13 @@ public final class RedoPageSource implements PageSource {
                 batch.running = wanted; // from here a later read joins only for a block in it
             }
             Map<BlockRef, byte[]> pages = redo.run(timeline, start, target, wanted);
-            List<PageWrite> writes = new ArrayList<>();
-            pages.forEach((block, page) -> {
-                Lsn change = changes.lastChange(block, target);
-                if (page == null) {
-                    writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(target),
-                            new byte[WalGeometry.BLCKSZ]));
-                } else if (change != null) {
-                    writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(change), page));
-                } // unchanged since the start: its starting version is already stored
-            });
-            redo.store().watermarks().putRunPages(writes);
+            // Answered before they are stored: the answers do not wait for LMDB's writer (the WAL receiver's and
+            // the page indexer's commits take it too) nor for a durable commit. Until the pages are stored the
+            // batch stays in flight, so a read of one of them at this target joins it and gets it from memory.
             batch.result.complete(pages);
-        } catch (IOException | RuntimeException e) {
-            batch.result.completeExceptionally(e);
+            store(timeline, target, changes, pages);
+        } catch (Throwable e) {
+            failed(batch, e);
         } finally {
             synchronized (gathering) {
                 if (key != null) {
@@ -689,6 +691,40 @@ public final class RedoPageSource implements PageSource {
                 }
                 inFlight.remove(batch);
             }
+        }
+    }
+
+    /**
+     * Stores the versions a run made (keyed by their last change; zeros where a block does not exist at the target),
+     * so that later reads at or after it are LMDB reads. A failure costs only that: the pages were answered.
+     */
+    private void store(TimelineId timeline, Lsn target, IntervalChanges changes, Map<BlockRef, byte[]> pages) {
+        List<PageWrite> writes = new ArrayList<>();
+        pages.forEach((block, page) -> {
+            Lsn change = changes.lastChange(block, target);
+            if (page == null) {
+                writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(target),
+                        new byte[WalGeometry.BLCKSZ]));
+            } else if (change != null) {
+                writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(change), page));
+            } // unchanged since the start: its starting version is already stored
+        });
+        try {
+            redo.store().watermarks().putRunPages(writes);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "storing the " + writes.size() + " pages a redo run made at " + target + " of timeline "
+                    + timeline + " failed; later reads there run again", e);
+        }
+    }
+
+    /**
+     * Every reader of the batch hears of a failure, whatever it is: an Error too, as a waiter that never hears
+     * waits forever (a page-service request stays unanswered, and every one behind it on its connection).
+     */
+    private static void failed(Batch batch, Throwable e) {
+        batch.result.completeExceptionally(e);
+        if (e instanceof Error error) {
+            throw error;
         }
     }
 

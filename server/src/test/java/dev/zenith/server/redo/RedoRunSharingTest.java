@@ -1,10 +1,13 @@
 package dev.zenith.server.redo;
 
 import dev.zenith.storage.Store;
+import dev.zenith.storage.page.PageWrite;
+import dev.zenith.storage.page.Watermarks;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -13,6 +16,11 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -91,6 +99,55 @@ class RedoRunSharingTest {
                 try (ForkFiles atFirst = new ForkFiles(reference(rc, c, first, "reference-first"))) {
                     assertFalse(Arrays.equals(atFirst.read(tellersRel, 0), tellers.join()),
                             "the run's target is the later point: tellers block 0 changed after " + first);
+                }
+            }
+        }
+    }
+
+    /**
+     * A run's pages are answered before they are stored: the answer does not wait for LMDB's writer, which the WAL
+     * receiver, the page indexer and materialization steps take too (held here by a step's open transaction, the
+     * way a long one would). Once the writer is free the run stores them, and a read there is an LMDB read.
+     */
+    @Test
+    void aRunAnswersBeforeItStoresItsPages() throws Exception {
+        try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
+            PgCluster c = rc.cluster();
+            c.pgbench("-n", "-c", "2", "-j", "2", "-T", "2");
+            Lsn at = rc.mark("pgbench");
+            RelTag branchesRel = StoreRedoTest.mainForkOf(c, "pgbench_branches");
+            rc.finish();
+            try (Store store = Store.open(c.scratch("store").resolve("store"))) {
+                Held h = Held.of(rc, store, at);
+                CompletableFuture<byte[]> read = h.source().pageLater(h.timeline(), branchesRel, 0, at);
+                assertFalse(read.isDone(), "the read needs a redo run");
+                CountDownLatch holding = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                ExecutorService threads = Executors.newFixedThreadPool(2);
+                try {
+                    Future<?> writer = threads.submit(() -> {
+                        // the first page opens LMDB's write transaction; closed uncommitted, it stores nothing
+                        try (Watermarks.StepWriter w = store.watermarks().stepWriter(h.timeline())) {
+                            w.put(new PageWrite(h.timeline(), branchesRel, 1_000_000, at, new byte[WalGeometry.BLCKSZ]));
+                            holding.countDown();
+                            release.await();
+                        }
+                        return null;
+                    });
+                    assertTrue(holding.await(1, TimeUnit.MINUTES), "the writer was not taken");
+                    Future<?> run = threads.submit(h::runAll);
+                    byte[] page = read.get(2, TimeUnit.MINUTES); // before the change: not before the writer is free
+                    assertFalse(run.isDone(), "the run stores its pages only once the writer is free");
+                    release.countDown();
+                    writer.get(1, TimeUnit.MINUTES);
+                    run.get(2, TimeUnit.MINUTES);
+                    assertSame("branches block 0 at " + at, reference(rc, c, at, "reference"), branchesRel, page);
+                    assertTrue(h.source().pageLater(h.timeline(), branchesRel, 0, at).isDone(),
+                            "the run's pages are stored: a read at " + at + " is an LMDB read");
+                    assertTrue(h.runs().isEmpty(), "no second run");
+                } finally {
+                    release.countDown();
+                    threads.shutdownNow();
                 }
             }
         }
