@@ -53,6 +53,9 @@ final class StorageOffload implements AutoCloseable {
     private final ScheduledExecutorService evictor;
     /** Held by an eviction pass (a segment is listed before pointers name it) and by a base dropping unnamed segments. */
     private final java.util.concurrent.locks.Lock evicting = new java.util.concurrent.locks.ReentrantLock();
+    /** Held while WAL is shipped: by the round, or by eviction while a base holds the round (see {@link #evictIfWanted}). */
+    private final java.util.concurrent.locks.Lock shipping = new java.util.concurrent.locks.ReentrantLock();
+    private volatile long lastShippedNanos;
     private final UploadHealth health;
     private volatile byte[] uploadedFingerprint = new byte[0];
     /** What a timeline or document was created or dropped changes: such a change goes up at the next round. */
@@ -140,16 +143,35 @@ final class StorageOffload implements AutoCloseable {
     }
 
     void start() {
-        thread.scheduleWithFixedDelay(this::round, 0, settings.interval().toMillis(), TimeUnit.MILLISECONDS);
+        thread.scheduleWithFixedDelay(surviving("upload round", this::round), 0, settings.interval().toMillis(),
+                TimeUnit.MILLISECONDS);
         if (settings.bounded()) {
-            evictor.scheduleWithFixedDelay(this::evictIfWanted, EVICT_CHECK_MS, EVICT_CHECK_MS, TimeUnit.MILLISECONDS);
+            evictor.scheduleWithFixedDelay(surviving("eviction", this::evictIfWanted), EVICT_CHECK_MS, EVICT_CHECK_MS,
+                    TimeUnit.MILLISECONDS);
         }
-        watcher.scheduleWithFixedDelay(() -> {
+        watcher.scheduleWithFixedDelay(surviving("upload watch", () -> {
             RemoteHome h = home;
             if (h != null) {
                 health.check(h.uploader.progress().snapshot());
             }
-        }, 1, 1, TimeUnit.SECONDS);
+        }), 1, 1, TimeUnit.SECONDS);
+    }
+
+    /**
+     * A task of a fixed-delay schedule that survives what it throws: a throwable escaping it would end the schedule
+     * without a word, and with it eviction (commits would then wait for cache room for good) or the uploads.
+     */
+    private Runnable surviving(String what, Runnable task) {
+        return () -> {
+            try {
+                task.run();
+            } catch (Throwable t) {
+                if (error == null) {
+                    LOG.log(Level.WARNING, "storage '" + name + "': " + what + " failed; it runs again", t);
+                }
+                fail(what + ": " + t);
+            }
+        };
     }
 
     /** Nothing is uploaded any more ({@code why} shows in storage show): the prefix is someone else's. */
@@ -181,6 +203,7 @@ final class StorageOffload implements AutoCloseable {
         }
         evicting.lock();
         try {
+            shipWalIfIdle(h);
             evictedWalBytes += CacheBound.evictIfAbove(store, h, remoteEnds, store.cacheRoom(), settings.pieceBytes());
             store.cacheRoom().changed();
             evictedValueBytes += CacheBound.evictValuesIfAbove(store, h, store.cacheRoom());
@@ -191,6 +214,38 @@ final class StorageOffload implements AutoCloseable {
             evicting.unlock();
         }
         logIndexCrowding();
+    }
+
+    /**
+     * Only WAL S3 holds can be evicted, and the round ships it only between its bases: while a base uploads (seconds,
+     * or as long as S3 is slow), WAL loading against the bound would have nothing to evict and commits would wait for
+     * the base. So eviction ships the WAL itself when the round has not for an interval (and is not shipping now).
+     */
+    private void shipWalIfIdle(RemoteHome h) {
+        if (System.nanoTime() - lastShippedNanos < settings.interval().toNanos() || !h.lease.isValid()
+                || !shipping.tryLock()) {
+            return;
+        }
+        try {
+            shipWal(h);
+        } finally {
+            shipping.unlock();
+        }
+    }
+
+    /** Ships the WAL the store holds beyond the prefix's, all of it (pieces); the caller holds {@link #shipping}. */
+    private void shipWal(RemoteHome h) {
+        WalShipping.Round r;
+        do {
+            r = WalShipping.run(store, h, remoteEnds, settings.pieceBytes());
+            r.shipped().forEach(this::advanceRemoteEnd);
+        } while (r.more());
+        lastShippedNanos = System.nanoTime();
+    }
+
+    /** Shipping moves what the prefix holds of a timeline's WAL forward only (a base may end meanwhile, further on). */
+    private void advanceRemoteEnd(TimelineId id, Lsn end) {
+        remoteEnds.merge(id, end, (a, b) -> a.isAfter(b) ? a : b);
     }
 
     /** Says once in the log when the page index alone keeps the store above eviction's target (commits will wait). */
@@ -236,11 +291,12 @@ final class StorageOffload implements AutoCloseable {
                 watchLease();
                 LOG.info("storage '" + name + "': took the lease of " + home.remote + " again");
             }
-            WalShipping.Round r;
-            do {
-                r = WalShipping.run(store, home, remoteEnds, settings.pieceBytes());
-                remoteEnds.putAll(r.shipped());
-            } while (r.more());
+            shipping.lock();
+            try {
+                shipWal(home);
+            } finally {
+                shipping.unlock();
+            }
             byte[] now = fingerprint();
             byte[] shape = shape();
             boolean changed = !Arrays.equals(now, uploadedFingerprint);
@@ -254,6 +310,7 @@ final class StorageOffload implements AutoCloseable {
             boolean walFreed = walFreedSince(basedWalStarts, walStarts);
             if (baseWanted || walFreed || (changed && (due || reshaped))) {
                 long started = System.nanoTime();
+                Map<TimelineId, Lsn> shippedBefore = Map.copyOf(remoteEnds);
                 BaseUpload.Result base = BaseUpload.run(store, home, scratch, settings.bounded(), evicting);
                 uploadedFingerprint = now;
                 uploadedShape = shape;
@@ -262,7 +319,10 @@ final class StorageOffload implements AutoCloseable {
                 lastBaseTookNanos = lastBaseNanos - started;
                 baseWanted = false;
                 lastBase = base.baseId();
-                base.walEnds().forEach(remoteEnds::put);
+                // the base says where each timeline's WAL ends (lower too, where it was cut), unless eviction shipped
+                // more of it while the base uploaded
+                base.walEnds().forEach((id, end) -> remoteEnds.compute(id, (k, shipped) ->
+                        shipped == null || shipped.equals(shippedBefore.get(id)) || end.isAfter(shipped) ? end : shipped));
                 String took = "storage '" + name + "': base " + base.baseId() + " (" + base.bytes() + " bytes) is in "
                         + home.remote + " after " + lastBaseTookNanos / 1_000_000 + " ms";
                 if (lastBaseTookNanos > 1_000_000_000L) { // slow enough to space the next ones out: say so
@@ -302,11 +362,7 @@ final class StorageOffload implements AutoCloseable {
 
     /** Each timeline's own WAL start (only GC raises one; eviction moves where the local WAL starts, not this). */
     private Map<TimelineId, Lsn> walStarts() {
-        Map<TimelineId, Lsn> out = new java.util.HashMap<>();
-        for (Timeline t : store.timelines().all()) {
-            store.wal().ownStart(t.id()).ifPresent(start -> out.put(t.id(), start));
-        }
-        return out;
+        return store.wal().ownStarts();
     }
 
     /** Whether a timeline the last base held WAL of starts later now: GC freed WAL the prefix still lists. */

@@ -299,6 +299,24 @@ public final class WalLog {
         }
     }
 
+    /** {@link #ownStart} of every timeline that stores WAL of its own, in one read transaction (not one per timeline). */
+    public Map<TimelineId, Lsn> ownStarts() {
+        List<Timeline> all = timelines.all();
+        Map<TimelineId, Lsn> out = new HashMap<>();
+        try (Txn<byte[]> txn = tables.read()) {
+            for (Timeline t : all) {
+                if (timelines.find(txn, t.id()) == null) {
+                    continue; // dropped meanwhile
+                }
+                WalPositions p = ownPositions(txn, t.id());
+                if (!p.equals(WalPositions.EMPTY)) {
+                    out.put(t.id(), p.start());
+                }
+            }
+        }
+        return out;
+    }
+
     /** Where the timeline's WAL ends (the next append's start). */
     public Optional<Lsn> end(TimelineId id) {
         try (Txn<byte[]> txn = tables.read()) {
