@@ -1,6 +1,7 @@
 package dev.zenith.server.ingest;
 
 import dev.zenith.storage.Store;
+import dev.zenith.storage.lmdb.CacheRoom;
 import dev.zenith.storage.wal.WalAppend;
 import dev.zenith.storage.wal.WalAppends;
 import dev.zenith.wal.Lsn;
@@ -15,7 +16,7 @@ import java.util.function.BooleanSupplier;
  * A receiver's step 2: journaled (acknowledged) batches go into LMDB with their index, together, in fewer
  * bigger commits (each costs two syncs and its B-tree pages, whatever its size): at most every
  * {@code indexIntervalMs}, sooner once {@code maxBatchBytes} wait or someone waits for them. Lives on the
- * receiver's event-loop context; only the LMDB commit runs on a worker.
+ * receiver's event-loop context; what reads or writes LMDB (the cache bound's room, the commit) runs on a worker.
  */
 final class IndexBatcher {
     /** What the receiver hears, on its context. */
@@ -75,24 +76,29 @@ final class IndexBatcher {
     }
 
     /**
-     * The oldest waiting batches that fit under the store's cache bound together (all of them on an unbounded
-     * store); none while the store has no room even for the first.
+     * How many of the oldest {@code waiting} batches fit under the store's cache bound together (all of them on an
+     * unbounded store); none while the store has no room even for the first. Reads LMDB (the used bytes): on a
+     * worker, never on the event loop.
      */
-    private List<WalAppend> admitted() {
-        int n = 0;
-        long bytes = 0;
-        while (n < unindexed.size()) {
-            long next = bytes + unindexed.get(n).bytes().length;
-            if (!store.cacheRoom().admits(STORED_PER_WAL_BYTE * next)) {
+    private int admitted(List<WalAppend> waiting) {
+        CacheRoom room = store.cacheRoom();
+        long first = waiting.get(0).bytes().length;
+        if (!room.admits(STORED_PER_WAL_BYTE * first)) {
+            // a bound smaller than one batch: eviction cannot make more room, so one goes in at a time
+            return room.usedBytes() <= room.evictionTarget() ? 1 : 0;
+        }
+        long left = room.admissible(); // the next ones only while all fit together; only the first is asked for
+        long bytes = first;
+        int n = 1;
+        while (n < waiting.size()) {
+            long next = bytes + waiting.get(n).bytes().length;
+            if (STORED_PER_WAL_BYTE * next > left) {
                 break;
             }
             bytes = next;
             n++;
         }
-        if (n == 0 && !unindexed.isEmpty() && store.cacheRoom().usedBytes() <= store.cacheRoom().evictionTarget()) {
-            n = 1; // a bound smaller than one batch: eviction cannot make more room, so one goes in at a time
-        }
-        return new ArrayList<>(unindexed.subList(0, n));
+        return n;
     }
 
     void add(WalAppend batch) {
@@ -123,39 +129,43 @@ final class IndexBatcher {
             });
             return;
         }
-        List<WalAppend> admitted = admitted();
-        if (admitted.isEmpty()) {
-            // the store is at its cache bound (S3 does not hold enough to evict yet): the journal keeps the WAL,
-            // and the receiver stops reading the stream once enough waits here (commits wait)
-            indexTimer = vertx.setTimer(ROOM_RETRY_MS, id -> {
-                indexTimer = -1;
-                index();
-            });
-            return;
-        }
         lastIndexNanos = System.nanoTime();
         indexRequested = false;
         indexing = true;
-        WalAppend merged = WalAppends.concat(admitted);
-        unindexed.subList(0, admitted.size()).clear();
+        List<WalAppend> waiting = List.copyOf(unindexed); // only this context changes the list: its head stays
         lmdbWorkers.executeBlocking(() -> {
+            int n = admitted(waiting);
+            if (n == 0) {
+                return 0;
+            }
+            WalAppend merged = WalAppends.concat(waiting.subList(0, n));
             long t0 = System.nanoTime();
             store.wal().append(List.of(merged));
             counters.indexed(System.nanoTime() - t0);
-            return merged.end();
+            return n;
         }, false).onComplete(ar -> {
             indexing = false;
+            if (ar.succeeded() && ar.result() == 0) {
+                // the store is at its cache bound (S3 does not hold enough to evict yet): the journal keeps the WAL,
+                // and the receiver stops reading the stream once enough waits here (commits wait)
+                indexTimer = vertx.setTimer(ROOM_RETRY_MS, id -> {
+                    indexTimer = -1;
+                    index();
+                });
+                return;
+            }
             store.cacheRoom().changed();
+            if (ar.succeeded()) {
+                Lsn end = waiting.get(ar.result() - 1).end();
+                unindexed.subList(0, ar.result()).clear();
+                reports.indexed(end);
+            } else {
+                unindexed.clear();
+                reports.failed(ar.cause());
+            }
             unindexedBytes = 0;
             for (WalAppend a : unindexed) {
                 unindexedBytes += a.bytes().length;
-            }
-            if (ar.succeeded()) {
-                reports.indexed(ar.result());
-            } else {
-                unindexed.clear();
-                unindexedBytes = 0;
-                reports.failed(ar.cause());
             }
             boolean more = !unindexed.isEmpty();
             reports.settled(more);

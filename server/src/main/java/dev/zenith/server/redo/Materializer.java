@@ -44,6 +44,36 @@ public final class Materializer {
         this.listener = listener;
     }
 
+    /** How long a step waits for eviction to make room for it (it waits on a background step's thread). */
+    private static final java.time.Duration ROOM_WAIT = java.time.Duration.ofSeconds(30);
+
+    /**
+     * Whether the store's cache bound (an s3 storage's) has room for a step of {@code pages}: eviction makes room for
+     * it, down to what it needs, and the step waits for that a while. Otherwise the step waits for the next anchor
+     * (reads meanwhile redo from the last step), rather than taking the store past its bound; a step that could not
+     * fit even in an empty cache says so.
+     */
+    private boolean roomFor(TimelineId tl, int pages) {
+        dev.zenith.storage.lmdb.CacheRoom room = redo.store().cacheRoom();
+        long asked = dev.zenith.storage.lmdb.CacheRoom.STORED_PAGE_BYTES * pages;
+        if (!room.canEverAdmit(asked)) {
+            LOG.warning("timeline " + tl + ": materialization of " + pages + " pages (up to " + asked + " bytes) cannot"
+                    + " fit under the storage's cache bound of " + room.bound() + " bytes: reads redo from the last"
+                    + " step; raise --cache-size");
+            return false;
+        }
+        if (room.admits(asked)) {
+            return true;
+        }
+        try {
+            room.awaitRoom(asked, ROOM_WAIT, "materialization of " + pages + " pages of timeline " + tl);
+            return true;
+        } catch (dev.zenith.storage.failure.StoreException e) {
+            LOG.info(e.getMessage() + "; it waits for the next anchor");
+            return false;
+        }
+    }
+
     /**
      * Makes the timeline exact up to the redo point of the first stored anchor past the watermark
      * whose WAL is stored up to that redo point. Empty when there is nothing to do.
@@ -76,12 +106,7 @@ public final class Materializer {
         // the wanted set and each version's key from the page index: the blocks changed since the base (the
         // files a CREATE DATABASE by FILE_COPY copies among them, the run seeding their templates' blocks)
         Map<BlockRef, Lsn> keys = redo.store().index().changedBlocks(tl, base.redoPoint(), target);
-        if (!redo.store().cacheRoom().admits(dev.zenith.storage.lmdb.CacheRoom.STORED_PAGE_BYTES * keys.size())) {
-            // an s3 storage at its cache bound: the step waits (the next anchor queues it again) until eviction
-            // made room, rather than taking the store past its bound; reads meanwhile redo from the last step
-            LOG.info("timeline " + tl + ": materialization of " + keys.size() + " pages waits for room under the cache"
-                    + " bound (" + redo.store().cacheRoom().usedBytes() + " of " + redo.store().cacheRoom().bound()
-                    + " bytes used)");
+        if (!roomFor(tl, keys.size())) {
             return Optional.empty();
         }
         Lsn absentKey = IntervalChanges.versionKey(target);

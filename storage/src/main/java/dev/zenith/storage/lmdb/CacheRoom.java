@@ -12,8 +12,11 @@ import java.util.function.LongSupplier;
  * what grows it (WAL going into LMDB, a materialization step) is admitted only while the store stays under
  * {@link #ADMIT_UP_TO} with it, so used bytes stay under the bound even while eviction cannot keep up (S3
  * unreachable: nothing S3 does not hold is evicted). WAL refused here waits in the journal, and the receiver
- * stops reading the compute's stream once enough waits: commits wait, nothing acknowledged is lost. Unbounded
- * (the default, a native storage) admits everything. Thread-safe; never blocks.
+ * stops reading the compute's stream once enough waits: commits wait, nothing acknowledged is lost. A refused ask
+ * that could fit under the bound is remembered ({@link #waitingAsk}) while its asker keeps asking: eviction then runs
+ * for it even below {@link #EVICT_ABOVE} and goes down as far as it needs ({@link #evictionTarget}), so that no ask
+ * waits in the band where it does not fit and eviction does not start (an ask above 30% of the bound could, for good).
+ * Unbounded (the default, a native storage) admits everything. Thread-safe; never blocks.
  */
 public final class CacheRoom {
     /** Eviction starts above this share of the bound. */
@@ -26,6 +29,11 @@ public final class CacheRoom {
     public static final long STORED_PAGE_BYTES = 12 << 10;
     /** Used bytes are measured again when older than this (a read transaction and a stat per table). */
     private static final long FRESH_NANOS = 20_000_000L;
+    /**
+     * A refused ask is made room for until this long after its last refusal: longer than a materialization step's
+     * retries (each anchor, at least every checkpoint_timeout of 60 s); WAL asks again every 50 ms.
+     */
+    static final long ASK_HOLDS_NANOS = 150_000_000_000L;
 
     private final LongSupplier measure;
     private final LongSupplier measureIndex;
@@ -34,6 +42,9 @@ public final class CacheRoom {
     private volatile long measuredAt;
     /** When growth was last refused and not admitted since; null while everything is admitted. */
     private volatile Instant fullSince;
+    /** The largest ask refused lately that fits under the bound once eviction makes room (0: none). */
+    private volatile long waiting;
+    private volatile long waitingSince;
 
     /** {@code indexBytes}: what of the used bytes the page index holds (never evicted). */
     CacheRoom(LongSupplier usedBytes, LongSupplier indexBytes) {
@@ -78,14 +89,14 @@ public final class CacheRoom {
      */
     public boolean indexCrowds() {
         long b = bound;
-        return b > 0 && indexBytes() > evictionTarget();
+        return b > 0 && indexBytes() > usualTarget();
     }
 
     /** Why growth waits, for whoever shows it ({@link #fullSince}): the figures and what would help. */
     public String fullReason() {
         long index = indexBytes();
         String figures = usedBytes() + " of " + bound + " bytes used, " + index + " of them the page index, never evicted";
-        if (index > evictionTarget()) {
+        if (index > usualTarget()) {
             return "the storage's local cache is at its bound (" + figures + "): the page index alone fills it, so new WAL"
                     + " (commits) waits until the cache size is raised or storage gc (a shorter --pitr) frees index entries";
         }
@@ -107,15 +118,59 @@ public final class CacheRoom {
         if (b <= 0) {
             return true;
         }
-        boolean ok = usedBytes() + bytes <= (long) (b * ADMIT_UP_TO);
+        boolean ok = usedBytes() + bytes <= admitLimit();
         if (ok) {
             if (fullSince != null) {
                 fullSince = null;
             }
-        } else if (fullSince == null) {
-            fullSince = Instant.now();
+            if (bytes >= waiting) {
+                waiting = 0; // the largest ask waiting went in (or one as large: its asker asks again if it still waits)
+            }
+        } else {
+            if (fullSince == null) {
+                fullSince = Instant.now();
+            }
+            remember(bytes);
         }
         return ok;
+    }
+
+    /**
+     * Whether {@code bytes} could ever be admitted: they fit under {@link #ADMIT_UP_TO} of the bound in an otherwise
+     * empty store (always, unbounded). An ask that cannot is never made room for; its asker must not wait for it.
+     */
+    public boolean canEverAdmit(long bytes) {
+        return bound <= 0 || bytes <= admitLimit();
+    }
+
+    /**
+     * What more may be added now without a refusal (Long.MAX_VALUE unbounded): for whoever adds more after an ask was
+     * admitted (the next batches that still fit). Asks nothing, remembers nothing.
+     */
+    public long admissible() {
+        return bound <= 0 ? Long.MAX_VALUE : Math.max(0, admitLimit() - usedBytes());
+    }
+
+    private long admitLimit() {
+        return (long) (bound * ADMIT_UP_TO);
+    }
+
+    /** A refused ask eviction can make room for: remembered (the largest of those asked lately) until admitted. */
+    private void remember(long bytes) {
+        if (!canEverAdmit(bytes)) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (bytes >= waiting || now - waitingSince > ASK_HOLDS_NANOS) {
+            waiting = bytes;
+            waitingSince = now;
+        }
+    }
+
+    /** The largest ask refused lately (asked again within {@link #ASK_HOLDS_NANOS}), not admitted since; 0 if none. */
+    public long waitingAsk() {
+        long w = waiting;
+        return w > 0 && System.nanoTime() - waitingSince <= ASK_HOLDS_NANOS ? w : 0;
     }
 
     /**
@@ -145,6 +200,11 @@ public final class CacheRoom {
 
     private static final long ROOM_POLL_MS = 50;
 
+    /** {@link #EVICT_DOWN_TO} of the bound: where eviction stops when no ask needs more room. */
+    private long usualTarget() {
+        return (long) (bound * EVICT_DOWN_TO);
+    }
+
     /** Since when growth waits for room (null while none does). */
     public Instant fullSince() {
         return fullSince;
@@ -156,17 +216,30 @@ public final class CacheRoom {
      */
     public boolean keeps(long bytes) {
         long b = bound;
-        return b <= 0 || usedBytes() + bytes <= (long) (b * EVICT_ABOVE);
+        // while an ask waits for room, nothing merely worth keeping takes it
+        return b <= 0 || (waitingAsk() == 0 && usedBytes() + bytes <= (long) (b * EVICT_ABOVE));
     }
 
-    /** Whether the store is above {@link #EVICT_ABOVE} of its bound: eviction should run. */
+    /**
+     * Whether eviction should run: the store is above {@link #EVICT_ABOVE} of its bound, or above the target an ask
+     * waiting for room needs ({@link #evictionTarget}).
+     */
     public boolean evictionWanted() {
         long b = bound;
-        return b > 0 && usedBytes() > (long) (b * EVICT_ABOVE);
+        if (b <= 0) {
+            return false;
+        }
+        long used = usedBytes();
+        return used > (long) (b * EVICT_ABOVE) || (waitingAsk() > 0 && used > evictionTarget());
     }
 
-    /** The used bytes eviction brings the store down to. */
+    /**
+     * The used bytes eviction brings the store down to: {@link #EVICT_DOWN_TO} of the bound, or lower when an ask
+     * waits that needs more room ({@link #ADMIT_UP_TO} of the bound less the ask): at the target it is admitted.
+     */
     public long evictionTarget() {
-        return (long) (bound * EVICT_DOWN_TO);
+        long target = usualTarget();
+        long ask = waitingAsk();
+        return ask > 0 ? Math.max(0, Math.min(target, admitLimit() - ask)) : target;
     }
 }
