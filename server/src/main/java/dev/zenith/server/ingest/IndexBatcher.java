@@ -77,15 +77,15 @@ final class IndexBatcher {
 
     /**
      * How many of the oldest {@code waiting} batches fit under the store's cache bound together (all of them on an
-     * unbounded store); none while the store has no room even for the first. Reads LMDB (the used bytes): on a
-     * worker, never on the event loop.
+     * unbounded store); none while the store has no room even for the first (which goes in alone once the store is
+     * down to the eviction target: a bound smaller than one batch). Reads LMDB (the used bytes): on a worker, never
+     * on the event loop.
      */
     private int admitted(List<WalAppend> waiting) {
         CacheRoom room = store.cacheRoom();
         long first = waiting.get(0).bytes().length;
-        if (!room.admits(STORED_PER_WAL_BYTE * first)) {
-            // a bound smaller than one batch: eviction cannot make more room, so one goes in at a time
-            return room.usedBytes() <= room.evictionTarget() ? 1 : 0;
+        if (!room.admitsOrIsAtTarget(STORED_PER_WAL_BYTE * first)) {
+            return 0;
         }
         long left = room.admissible(); // the next ones only while all fit together; only the first is asked for
         long bytes = first;

@@ -120,12 +120,7 @@ public final class CacheRoom {
         }
         boolean ok = usedBytes() + bytes <= admitLimit();
         if (ok) {
-            if (fullSince != null) {
-                fullSince = null;
-            }
-            if (bytes >= waiting) {
-                waiting = 0; // the largest ask waiting went in (or one as large: its asker asks again if it still waits)
-            }
+            admitted(bytes);
         } else {
             if (fullSince == null) {
                 fullSince = Instant.now();
@@ -133,6 +128,30 @@ public final class CacheRoom {
             remember(bytes);
         }
         return ok;
+    }
+
+    /**
+     * {@link #admits}, or else whether the store is down to the eviction target: nothing is gained by waiting longer,
+     * so a write bigger than the room eviction leaves goes in then (alone). Either way, admitted is no longer waiting.
+     */
+    public boolean admitsOrIsAtTarget(long bytes) {
+        if (admits(bytes)) {
+            return true;
+        }
+        if (usedBytes() <= evictionTarget()) {
+            admitted(bytes);
+            return true;
+        }
+        return false;
+    }
+
+    private void admitted(long bytes) {
+        if (fullSince != null) {
+            fullSince = null;
+        }
+        if (bytes >= waiting) {
+            waiting = 0; // the largest ask waiting went in (or one as large: its asker asks again if it still waits)
+        }
     }
 
     /**
@@ -180,10 +199,7 @@ public final class CacheRoom {
      */
     public void awaitRoom(long bytes, Duration max, String what) {
         long deadline = System.nanoTime() + max.toNanos();
-        while (!admits(bytes)) {
-            if (usedBytes() <= evictionTarget()) {
-                return;
-            }
+        while (!admitsOrIsAtTarget(bytes)) {
             if (System.nanoTime() > deadline) {
                 throw new StoreException(what + " waited " + max.toSeconds() + " s for room under the storage's cache bound ("
                         + usedBytes() + " of " + bound + " bytes used) and S3 did not take enough to evict meanwhile");
