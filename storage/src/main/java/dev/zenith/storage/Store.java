@@ -106,6 +106,18 @@ public final class Store implements AutoCloseable {
      * holds beyond LMDB's WAL (acknowledged before a crash) is replayed into LMDB first.
      */
     public static Store open(Path dir, int journalFileBytes) {
+        return open(dir, journalFileBytes, false);
+    }
+
+    /**
+     * Opens a new store whose commits are not flushed to disk one by one: only {@link #sync()} makes them durable.
+     * For a store a crash before that point throws away whole (an import's new storage, under a temporary name).
+     */
+    public static Store openUnsynced(Path dir) {
+        return open(dir, WalJournal.DEFAULT_FILE_BYTES, true);
+    }
+
+    private static Store open(Path dir, int journalFileBytes, boolean unsynced) {
         Path identity;
         try {
             Files.createDirectories(dir);
@@ -121,7 +133,7 @@ public final class Store implements AutoCloseable {
         try {
             requireStoreDirectory(identity); // a foreign directory gets no lock file
             lock = StoreLock.acquire(identity);
-            store = new Store(dir, identity, lock, Tables.open(dir), journalFileBytes);
+            store = new Store(dir, identity, lock, Tables.open(dir, unsynced), journalFileBytes);
             store.journals.replayAll();
             return store;
         } catch (IOException | RuntimeException e) {
@@ -160,6 +172,11 @@ public final class Store implements AutoCloseable {
 
     public Path directory() {
         return directory;
+    }
+
+    /** Flushes every LMDB commit so far to disk (a store opened {@link #openUnsynced unsynced} needs it to be kept). */
+    public void sync() {
+        tables.sync();
     }
 
     @Override

@@ -13,7 +13,8 @@ import java.nio.file.Path;
  * A new storage an import fills under a temporary name beside the others: its store is open from the start, so
  * the source's relation pages go into it as they arrive ({@link StreamedPages}). {@link #moveTo} closes it and
  * gives it its name; closing it before deletes it, with all it holds (at start, {@link SnapshotImporter} removes
- * any a crash left).
+ * any a crash left). Since a crash throws it away whole, its LMDB commits are not flushed one by one: it is
+ * synced once, before it takes its name.
  */
 final class NewStorage implements AutoCloseable {
     private final Path temporary;
@@ -31,7 +32,7 @@ final class NewStorage implements AutoCloseable {
     static NewStorage create(Path temporary) throws IOException {
         PrivateFiles.directory(temporary);
         try {
-            return new NewStorage(temporary, Store.open(temporary));
+            return new NewStorage(temporary, Store.openUnsynced(temporary));
         } catch (RuntimeException e) {
             FileTrees.delete(temporary);
             throw e;
@@ -46,8 +47,10 @@ final class NewStorage implements AutoCloseable {
         return streamed;
     }
 
-    /** Closes the store and renames its directory to {@code path}. */
+    /** Makes what the store holds durable, closes it and renames its directory to {@code path}. */
     void moveTo(Path path) throws IOException {
+        streamed.close();
+        store.sync();
         closeStore();
         Files.move(temporary, path);
         moved = true;

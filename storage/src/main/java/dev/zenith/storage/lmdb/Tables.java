@@ -167,6 +167,14 @@ public final class Tables implements AutoCloseable {
      * accepted. Refuses LMDB files without our format marker.
      */
     public static Tables open(Path dir) throws IOException {
+        return open(dir, false);
+    }
+
+    /**
+     * As {@link #open(Path)}; {@code unsynced}: commits are not flushed to disk (MDB_NOSYNC) until {@link #sync()},
+     * for an environment a crash throws away whole (an import's new storage), so its commits cost no fsync each.
+     */
+    public static Tables open(Path dir, boolean unsynced) throws IOException {
         Files.createDirectories(dir);
         Env<byte[]> env;
         try {
@@ -174,7 +182,8 @@ public final class Tables implements AutoCloseable {
             // byte[] keys and values: lmdbjava copies each into native memory and, since 0.9.2, keeps that
             // copy reachable until the LMDB call returns (before, a GC could free it under mdb_put: issue #252).
             env = Env.create(ByteArrayProxy.PROXY_BA).setMapSize(MAP_SIZE).setMaxDbs(32).setMaxReaders(512)
-                    .open(dir.toFile(), EnvFlags.MDB_NOTLS);
+                    .open(dir.toFile(), unsynced ? new EnvFlags[] {EnvFlags.MDB_NOTLS, EnvFlags.MDB_NOSYNC}
+                            : new EnvFlags[] {EnvFlags.MDB_NOTLS});
         } catch (LmdbException e) {
             throw new StoreFormatException("not a Zenith store (LMDB cannot open " + dir + "): " + e.getMessage(), e);
         }
@@ -217,6 +226,11 @@ public final class Tables implements AutoCloseable {
     /** A write transaction; LMDB lets one be open at a time. */
     public Txn<byte[]> write() {
         return env.txnWrite();
+    }
+
+    /** Flushes every commit so far to disk (what an environment opened unsynced needs before it is kept). */
+    public void sync() {
+        env.sync(true);
     }
 
     /** LMDB's figures for the environment: its page size and how far the data file is used. */
