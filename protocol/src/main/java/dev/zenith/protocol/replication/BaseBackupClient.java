@@ -46,8 +46,11 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
     public record ArchiveStarted(String name, String tablespaceLocation) implements Event {
     }
 
-    /** Bytes of the current archive (a fresh array, the caller's to keep). */
-    public record ArchiveData(byte[] bytes) implements Event {
+    /**
+     * Bytes of the current archive: {@code length} bytes of {@code data} from {@code offset} (the CopyData message's
+     * own array, not copied again: the caller's to keep).
+     */
+    public record ArchiveData(byte[] data, int offset, int length) implements Event {
     }
 
     /** The bytes the server has sent so far (a 'p' message). */
@@ -231,7 +234,7 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
             }
             case 'd' -> {
                 if (!inManifest) {
-                    events.add(new ArchiveData(java.util.Arrays.copyOfRange(data, 1, data.length)));
+                    events.add(new ArchiveData(data, 1, data.length - 1));
                 }
             }
             case 'p' -> {

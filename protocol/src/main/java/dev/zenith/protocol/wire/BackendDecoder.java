@@ -53,8 +53,11 @@ public final class BackendDecoder {
         }
     }
 
-    /** Decodes one message body of the given type. */
+    /** Decodes one message body of the given type; a CopyData keeps {@code body} as its data (not copied: base backups and WAL streams are mostly CopyData). */
     public static BackendMessage decode(char type, byte[] body) {
+        if (type == 'd') {
+            return new CopyData(body);
+        }
         ByteReader r = new ByteReader(body, "message '" + MessageFramer.printable(type) + "'");
         BackendMessage m = switch (type) {
             case 'R' -> authentication(r);
@@ -70,7 +73,6 @@ public final class BackendDecoder {
             case 'G' -> new CopyInResponse(r.int8("format"), columnFormats(r));
             case 'H' -> new CopyOutResponse(r.int8("format"), columnFormats(r));
             case 'W' -> new CopyBothResponse(r.int8("format"), columnFormats(r));
-            case 'd' -> new CopyData(r.rest());
             case 'c' -> new CopyDone();
             case '1', '2', '3', 'n', 's', 't', 'A', 'V', 'v' -> throw new ProtocolException(
                     ProtocolException.Kind.UNSUPPORTED, "backend message '" + type + "' (" + name(type)

@@ -62,9 +62,9 @@ final class BaseBackupFetch {
         private final InputStream socket;
         private final OutputStream out;
         private final ImportSource.BaseBackupUrl url;
-        private final ArrayDeque<byte[]> chunks = new ArrayDeque<>();
+        private final ArrayDeque<ArchiveData> chunks = new ArrayDeque<>();
         private final byte[] buffer = new byte[1 << 16];
-        private byte[] current;
+        private ArchiveData current;
         private int pos;
         private boolean started;
         private boolean finished;
@@ -84,7 +84,7 @@ final class BaseBackupFetch {
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
-            while (current == null || pos == current.length) {
+            while (current == null || pos == current.length()) {
                 current = chunks.poll();
                 pos = 0;
                 if (current == null) {
@@ -94,8 +94,8 @@ final class BaseBackupFetch {
                     receive();
                 }
             }
-            int n = Math.min(len, current.length - pos);
-            System.arraycopy(current, pos, b, off, n);
+            int n = Math.min(len, current.length() - pos);
+            System.arraycopy(current.data(), current.offset() + pos, b, off, n);
             pos += n;
             Progress.current().advance(n);
             Progress.current().checkCancelled(); // into the staging directory, which a failure deletes
@@ -129,7 +129,7 @@ final class BaseBackupFetch {
                     }
                     started = true;
                 } else if (e instanceof ArchiveData d) {
-                    chunks.add(d.bytes());
+                    chunks.add(d);
                 } else if (e instanceof Tablespace t) {
                     if (t.oid() != null) {
                         throw new InvalidRequestException("the cluster at " + url.describe() + " has a tablespace at "
