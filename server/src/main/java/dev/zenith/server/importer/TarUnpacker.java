@@ -19,7 +19,7 @@ import java.nio.file.StandardOpenOption;
  * does not take). Relation files' pages may also go to a store as they are written ({@link StreamedPages}).
  */
 final class TarUnpacker {
-    private static final int BUFFER = 1 << 20;
+    private static final int BUFFER = StreamedPages.BUFFER_BYTES;
 
     private TarUnpacker() {
     }
@@ -33,6 +33,7 @@ final class TarUnpacker {
     static long unpack(InputStream in, Path dir, String what, StreamedPages streamed) throws IOException {
         long written = 0;
         byte[] buffer = new byte[BUFFER];
+        byte[] spare = null;
         try (TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
             for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
                 Path target = dir.resolve(e.getName()).normalize();
@@ -52,11 +53,22 @@ final class TarUnpacker {
                     try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
                             StandardOpenOption.WRITE)) {
                         long offset = 0;
-                        // a relation file in whole buffers (so whole pages) for the store; others as they come
-                        for (int n = read(tar, buffer, pages); n > 0; n = read(tar, buffer, pages)) {
-                            out.write(buffer, 0, n);
+                        // a relation file in whole buffers (so whole pages), each handed to the store once written
+                        // (the store's buffers: none copied); others as they come
+                        while (true) {
+                            byte[] b = buffer;
                             if (pages) {
-                                streamed.pages(relPath, offset, buffer, n);
+                                b = spare != null ? spare : streamed.buffer();
+                                spare = null;
+                            }
+                            int n = read(tar, b, pages);
+                            if (n <= 0) {
+                                spare = pages ? b : null; // unused: the next relation file's
+                                break;
+                            }
+                            out.write(b, 0, n);
+                            if (pages) {
+                                streamed.pages(relPath, offset, b, n);
                             }
                             offset += n;
                         }

@@ -55,6 +55,7 @@ public final class DataDirectoryImporter {
     private final List<byte[]> writtenPageKeys = new ArrayList<>();
     private final List<byte[]> writtenBlobKeys = new ArrayList<>();
     private final List<Pending> batch = new ArrayList<>();
+    private final byte[] scratch = PageCodec.scratch();
     private boolean checksums;
     private long pagesRead;
     private long pagesStored;
@@ -285,7 +286,7 @@ public final class DataDirectoryImporter {
                     if (!tables.pages().contains(txn, k)) {
                         writtenPageKeys.add(k);
                     }
-                    byte[] encoded = PageCodec.encode(p.page);
+                    byte[] encoded = PageCodec.encode(p.page, 0, scratch);
                     tables.pages().put(txn, k, encoded);
                     pagesStored++;
                     bytesStored += encoded.length;

@@ -19,7 +19,6 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,13 +37,19 @@ import java.util.concurrent.Future;
  * start after the last file streamed, far more than the few milliseconds of a file time's tick), and its pages verified;
  * every other fork's streamed pages are deleted and the fork is read from the directory as before.
  * <p>
- * Pages go under a timeline id chosen here, which the image's timeline then takes; they are verified, compressed and
- * committed on a thread of their own, one batch at a time, while the next batch arrives. Meant for a store
+ * Pages go under a timeline id chosen here, which the image's timeline then takes. Each piece is verified and
+ * compressed as soon as it arrives, on encoder threads ({@code zenith-import-encode}, one per core up to
+ * {@link #MAX_ENCODERS}: compression is most of the CPU a page costs), and the pieces are committed in order, one
+ * batch at a time, on a writer thread ({@code zenith-import-pages}) while the next batch arrives. Meant for a store
  * nothing else uses yet (an import's new storage): until the image's manifest names them they belong to no
  * timeline. Not thread-safe: one unpacking thread feeds it.
  */
 public final class StreamedPages implements AutoCloseable {
     private static final Duration ROOM_WAIT = Duration.ofMinutes(2);
+    /** The size of {@link #buffer()}'s buffers: 128 pages. */
+    public static final int BUFFER_BYTES = 128 * WalGeometry.BLCKSZ;
+    /** Encoder threads at most (fewer on a machine with fewer cores). */
+    static final int MAX_ENCODERS = 4;
 
     private final Tables tables;
     private final TimelineId timeline;
@@ -52,8 +57,14 @@ public final class StreamedPages implements AutoCloseable {
     private final Map<RelTag, Fork> forks = new HashMap<>();
     /** Each streamed segment file as unpacked (the unpacking thread's). */
     private final Map<DataDirectoryLayout.Segment, Stamp> stamps = new HashMap<>();
+    /** Streamed segment files per fork, counted once the archive is unpacked. */
+    private Map<RelTag, Integer> segmentsPerFork;
+    private final ExecutorService encoders;
+    /** Buffers the encoders are done with (as many as were in flight at once, at most). */
+    private final java.util.Queue<byte[]> freeBuffers = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final ExecutorService writer;
-    private List<Chunk> batch = new ArrayList<>();
+    /** Pieces handed to the encoders, not yet to the writer (in arrival order). */
+    private List<Future<Encoded>> batch = new ArrayList<>();
     private int batchPages;
     private Future<?> writing;
     private long pagesStored;
@@ -80,18 +91,27 @@ public final class StreamedPages implements AutoCloseable {
         }
     }
 
-    /** Bytes of a segment file from {@code offset}, as they arrived. */
-    private record Chunk(DataDirectoryLayout.Segment segment, long offset, byte[] bytes) {
+    /**
+     * A piece of a segment file, verified and encoded: its pages' keys and stored values, up to the first page that
+     * fails its header check ({@code unusable}: the fork is read from the directory, which says what is wrong).
+     */
+    private record Encoded(RelTag fork, byte[][] keys, byte[][] values, int count, Lsn newestPageLsn,
+                           boolean unusable, boolean checksumMismatch) {
     }
 
     StreamedPages(Tables tables) {
         this.tables = tables;
         this.timeline = TimelineId.random();
-        this.writer = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "zenith-import-pages");
-            t.setDaemon(true);
-            return t;
-        });
+        this.writer = Executors.newSingleThreadExecutor(r -> daemonThread(r, "zenith-import-pages"));
+        int cores = Runtime.getRuntime().availableProcessors();
+        this.encoders = Executors.newFixedThreadPool(Math.max(1, Math.min(MAX_ENCODERS, cores)),
+                r -> daemonThread(r, "zenith-import-encode"));
+    }
+
+    private static Thread daemonThread(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
     }
 
     /** The timeline the pages are stored under: the image's timeline must take this id. */
@@ -105,15 +125,24 @@ public final class StreamedPages implements AutoCloseable {
     }
 
     /**
-     * Pages of the relation file at {@code relPath}, {@code length} bytes of {@code buffer} from byte {@code offset}
-     * of the file (a multiple of the page size). The buffer may be reused once this returns.
+     * A buffer of {@link #BUFFER_BYTES} for the next bytes of a relation file, to hand to {@link #pages}: one an encoder
+     * is done with when there is one, so the pages are neither copied nor a new buffer allocated per piece.
+     */
+    public byte[] buffer() {
+        byte[] b = freeBuffers.poll();
+        return b != null ? b : new byte[BUFFER_BYTES];
+    }
+
+    /**
+     * Pages of the relation file at {@code relPath}, {@code length} bytes of {@code buffer} (from {@link #buffer()}) from
+     * byte {@code offset} of the file (a multiple of the page size). The buffer is handed over: the caller must not touch it again.
      */
     public void pages(String relPath, long offset, byte[] buffer, int length) throws IOException {
         DataDirectoryLayout.Segment segment = DataDirectoryLayout.relationSegment(relPath);
         if (segment == null) {
             throw new IllegalArgumentException(relPath + " is not a relation file");
         }
-        batch.add(new Chunk(segment, offset, Arrays.copyOf(buffer, length))); // verified and stored by the writer
+        batch.add(encoders.submit(() -> encode(segment, offset, buffer, length))); // then stored by the writer
         batchPages += (length + WalGeometry.BLCKSZ - 1) / WalGeometry.BLCKSZ;
         long bound = tables.room().bound();
         if (batchPages >= DataDirectoryImporter.PAGES_PER_TXN
@@ -125,6 +154,7 @@ public final class StreamedPages implements AutoCloseable {
     /** The relation file at {@code relPath} is complete in {@code file}: its stamp is taken now. */
     public void fileWritten(String relPath, Path file) throws IOException {
         stamps.put(DataDirectoryLayout.relationSegment(relPath), Stamp.of(file));
+        segmentsPerFork = null;
     }
 
     /** Hands the batch to the writer, after the one before it is committed. */
@@ -133,11 +163,14 @@ public final class StreamedPages implements AutoCloseable {
         if (batch.isEmpty()) {
             return;
         }
-        List<Chunk> chunks = batch;
+        List<Future<Encoded>> pieces = batch;
         batch = new ArrayList<>();
         int pages = batchPages;
         batchPages = 0;
-        writing = writer.submit(() -> write(chunks, pages));
+        writing = writer.submit(() -> {
+            write(pieces, pages);
+            return null;
+        });
     }
 
     private void awaitWriting() throws IOException {
@@ -161,39 +194,74 @@ public final class StreamedPages implements AutoCloseable {
         }
     }
 
-    /** On the writer thread: verifies the chunks' pages and stores them in one transaction. */
-    private void write(List<Chunk> chunks, int pages) {
+    /** On an encoder thread: {@link #encodePages}, then {@code buffer} is free for {@link #buffer()} again. */
+    private Encoded encode(DataDirectoryLayout.Segment segment, long offset, byte[] buffer, int length) {
+        try {
+            return encodePages(segment, offset, buffer, length);
+        } finally {
+            if (buffer.length == BUFFER_BYTES) {
+                freeBuffers.offer(buffer);
+            }
+        }
+    }
+
+    /** Verifies the pages of {@code length} bytes of {@code bytes} (from {@code offset} of the segment file) and encodes them. */
+    private Encoded encodePages(DataDirectoryLayout.Segment segment, long offset, byte[] bytes, int length) {
+        RelTag rel = segment.fork();
+        if (offset % WalGeometry.BLCKSZ != 0 || length % WalGeometry.BLCKSZ != 0) {
+            return new Encoded(rel, new byte[0][], new byte[0][], 0, Lsn.INVALID, true, false);
+        }
+        int pages = length / WalGeometry.BLCKSZ;
+        byte[][] keys = new byte[pages][];
+        byte[][] values = new byte[pages][];
+        byte[] scratch = PageCodec.scratch();
+        long firstBlock = (long) segment.segno() * WalGeometry.RELSEG_SIZE + offset / WalGeometry.BLCKSZ;
+        Lsn newest = Lsn.INVALID;
+        boolean checksumMismatch = false;
+        int count = 0;
+        for (int at = 0; at < length; at += WalGeometry.BLCKSZ) {
+            long block = firstBlock + at / WalGeometry.BLCKSZ;
+            if (PageLayout.verify(bytes, at, block, true) != null) {
+                checksumMismatch = true;
+                if (PageLayout.verify(bytes, at, block, false) != null) {
+                    return new Encoded(rel, keys, values, count, newest, true, true);
+                }
+            }
+            Lsn pageLsn = PageLayout.pageLsn(bytes, at);
+            if (pageLsn.isAfter(newest)) {
+                newest = pageLsn;
+            }
+            keys[count] = Keys.page(timeline, rel, (int) block, pageLsn);
+            values[count] = PageCodec.encode(bytes, at, scratch);
+            count++;
+        }
+        return new Encoded(rel, keys, values, count, newest, false, checksumMismatch);
+    }
+
+    /** On the writer thread: stores the encoded pieces, in order, in one transaction. */
+    private void write(List<Future<Encoded>> pieces, int pages) throws InterruptedException {
         long since = System.nanoTime();
         tables.room().awaitRoom(pages * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline);
         long stored = 0;
         long bytes = 0;
         try (Txn<byte[]> txn = tables.write()) {
-            for (Chunk chunk : chunks) {
-                Fork fork = forks.computeIfAbsent(chunk.segment().fork(), f -> new Fork());
-                byte[] buffer = chunk.bytes();
-                if (fork.unusable || chunk.offset() % WalGeometry.BLCKSZ != 0 || buffer.length % WalGeometry.BLCKSZ != 0) {
-                    fork.unusable = true; // the directory's import reads it and says what is wrong
-                    continue;
+            for (Future<Encoded> piece : pieces) {
+                Encoded e = encoded(piece);
+                Fork fork = forks.computeIfAbsent(e.fork(), f -> new Fork());
+                if (fork.unusable) {
+                    continue; // the directory's import reads it and says what is wrong
                 }
-                long firstBlock = (long) chunk.segment().segno() * WalGeometry.RELSEG_SIZE + chunk.offset() / WalGeometry.BLCKSZ;
-                for (int at = 0; at < buffer.length && !fork.unusable; at += WalGeometry.BLCKSZ) {
-                    long block = firstBlock + at / WalGeometry.BLCKSZ;
-                    if (PageLayout.verify(buffer, at, block, true) != null) {
-                        fork.unusable = PageLayout.verify(buffer, at, block, false) != null;
-                        fork.checksumMismatch = true;
-                    }
-                    byte[] page = Arrays.copyOfRange(buffer, at, at + WalGeometry.BLCKSZ);
-                    Lsn pageLsn = PageLayout.pageLsn(page);
-                    if (pageLsn.isAfter(fork.newestPageLsn)) {
-                        fork.newestPageLsn = pageLsn;
-                    }
-                    byte[] key = Keys.page(timeline, chunk.segment().fork(), (int) block, pageLsn);
-                    byte[] encoded = PageCodec.encode(page);
-                    tables.pages().put(txn, key, encoded);
-                    fork.keys.add(key);
-                    stored++;
-                    bytes += encoded.length;
+                for (int i = 0; i < e.count(); i++) {
+                    tables.pages().put(txn, e.keys()[i], e.values()[i]);
+                    fork.keys.add(e.keys()[i]);
+                    bytes += e.values()[i].length;
                 }
+                stored += e.count();
+                if (e.newestPageLsn().isAfter(fork.newestPageLsn)) {
+                    fork.newestPageLsn = e.newestPageLsn();
+                }
+                fork.unusable = e.unusable();
+                fork.checksumMismatch |= e.checksumMismatch();
             }
             txn.commit();
         }
@@ -201,6 +269,21 @@ public final class StreamedPages implements AutoCloseable {
         pagesStored += stored;
         bytesStored += bytes;
         writingNanos += System.nanoTime() - since; // one writer thread
+    }
+
+    /** The encoder's result; its failure (a bug: encoding only reports bad pages) is the writer's own. */
+    private static Encoded encoded(Future<Encoded> piece) throws InterruptedException {
+        try {
+            return piece.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
     }
 
     /** Stores what is still queued; called once the archive is unpacked. */
@@ -242,7 +325,11 @@ public final class StreamedPages implements AutoCloseable {
     }
 
     private long streamedSegments(RelTag rel) {
-        return stamps.keySet().stream().filter(s -> s.fork().equals(rel)).count();
+        if (segmentsPerFork == null) { // counted once: every fork asks
+            segmentsPerFork = new HashMap<>();
+            stamps.keySet().forEach(s -> segmentsPerFork.merge(s.fork(), 1, Integer::sum));
+        }
+        return segmentsPerFork.getOrDefault(rel, 0);
     }
 
     /** Deletes the streamed pages of every fork but {@code kept} (they are read from the directory instead). */
@@ -278,7 +365,7 @@ public final class StreamedPages implements AutoCloseable {
         tables.room().changed();
     }
 
-    /** Stops the writer; pages not kept by an image stay until {@link #discard()}. */
+    /** Stops the writer and encoders (pieces not handed to the writer are not stored); pages not kept by an image stay until {@link #discard()}. */
     @Override
     public void close() {
         try {
@@ -286,6 +373,10 @@ public final class StreamedPages implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             // the writer's failure was the import's: it has been reported there
         } finally {
+            batch.forEach(piece -> piece.cancel(false));
+            batch.clear();
+            batchPages = 0;
+            encoders.shutdown();
             writer.shutdown();
         }
     }

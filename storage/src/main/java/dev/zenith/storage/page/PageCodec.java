@@ -18,6 +18,7 @@ public final class PageCodec {
     private static final byte ZERO = 2;
     private static final LZ4Compressor COMPRESSOR = LZ4Factory.fastestInstance().fastCompressor();
     // the safe decompressor has a JNI implementation; the "fast" one is pure Java in lz4-java 1.14
+    private static final byte[] ZERO_PAGE = new byte[WalGeometry.BLCKSZ];
     private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
 
     private PageCodec() {
@@ -27,19 +28,31 @@ public final class PageCodec {
         if (page.length != WalGeometry.BLCKSZ) {
             throw new IllegalArgumentException("a page has " + WalGeometry.BLCKSZ + " bytes, not " + page.length);
         }
-        if (PageLayout.isAllZero(page)) {
+        return encode(page, 0, scratch());
+    }
+
+    /** A buffer for {@link #encode(byte[], int, byte[])}, which one thread at a time reuses for every page it encodes. */
+    public static byte[] scratch() {
+        return new byte[1 + COMPRESSOR.maxCompressedLength(WalGeometry.BLCKSZ)];
+    }
+
+    /**
+     * {@link #encode(byte[])} of the page at {@code offset} in {@code buffer}, compressing through {@code scratch}
+     * (from {@link #scratch()}): only the stored value is allocated (an import encodes every page it streams).
+     */
+    public static byte[] encode(byte[] buffer, int offset, byte[] scratch) {
+        if (Arrays.mismatch(buffer, offset, offset + WalGeometry.BLCKSZ, ZERO_PAGE, 0, WalGeometry.BLCKSZ) < 0) {
             return new byte[] {ZERO};
         }
-        byte[] out = new byte[1 + COMPRESSOR.maxCompressedLength(page.length)];
-        int n = COMPRESSOR.compress(page, 0, page.length, out, 1, out.length - 1);
-        if (n >= page.length) {
-            out = new byte[1 + page.length];
+        int n = COMPRESSOR.compress(buffer, offset, WalGeometry.BLCKSZ, scratch, 1, scratch.length - 1);
+        if (n >= WalGeometry.BLCKSZ) {
+            byte[] out = new byte[1 + WalGeometry.BLCKSZ];
             out[0] = RAW;
-            System.arraycopy(page, 0, out, 1, page.length);
+            System.arraycopy(buffer, offset, out, 1, WalGeometry.BLCKSZ);
             return out;
         }
-        out[0] = LZ4;
-        return Arrays.copyOf(out, 1 + n);
+        scratch[0] = LZ4;
+        return Arrays.copyOf(scratch, 1 + n);
     }
 
     public static byte[] decode(byte[] value) {

@@ -17,8 +17,13 @@ public final class PageLayout {
 
     /** pd_lsn: stored as two uint32 halves (xlogid, xrecoff), each in native byte order. */
     public static Lsn pageLsn(byte[] page) {
-        long hi = u32(page, 0);
-        long lo = u32(page, 4);
+        return pageLsn(page, 0);
+    }
+
+    /** pd_lsn of the page at {@code offset} in {@code buffer}. */
+    public static Lsn pageLsn(byte[] buffer, int offset) {
+        long hi = u32(buffer, offset);
+        long lo = u32(buffer, offset + 4);
         return Lsn.of((hi << 32) | lo);
     }
 

@@ -92,13 +92,12 @@ class StreamedPagesTest {
         }
     }
 
-    /** Gives {@code streamed} every relation file of {@code dir} in 1 MiB pieces, as an unpacked archive would. */
+    /** Gives {@code streamed} every relation file of {@code dir} in 1 MiB pieces of its own buffers, as an unpacked archive does. */
     private static void stream(Path dir, StreamedPages streamed) throws IOException {
         List<Path> files;
         try (Stream<Path> s = Files.walk(dir)) {
             files = s.filter(Files::isRegularFile).toList();
         }
-        byte[] buffer = new byte[1 << 20];
         for (Path f : files) {
             String rel = dir.relativize(f).toString();
             if (!StreamedPages.isRelationFile(rel)) {
@@ -106,8 +105,12 @@ class StreamedPagesTest {
             }
             try (InputStream in = Files.newInputStream(f)) {
                 long offset = 0;
-                for (int n = in.readNBytes(buffer, 0, buffer.length); n > 0; n = in.readNBytes(buffer, 0, buffer.length)) {
-                    streamed.pages(rel, offset, buffer, n);
+                for (byte[] buffer = streamed.buffer(); ; buffer = streamed.buffer()) {
+                    int n = in.readNBytes(buffer, 0, buffer.length);
+                    if (n <= 0) {
+                        break;
+                    }
+                    streamed.pages(rel, offset, buffer, n); // handed over: a new one for the next piece
                     offset += n;
                 }
             }
