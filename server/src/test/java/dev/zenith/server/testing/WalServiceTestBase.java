@@ -19,8 +19,17 @@ public abstract class WalServiceTestBase extends FreshDaemonTest {
         work = DaemonFixture.reachableTempDir("walservice-");
     }
 
+    /**
+     * The daemon stops before its scratch goes: storages created under it have work of their own (a ready data
+     * directory's update) that would write into a directory being deleted.
+     */
+    @Override
     @AfterEach
-    protected void removeScratch() {
-        PgCluster.deleteTree(work);
+    protected void stopDaemon() throws Exception {
+        try {
+            super.stopDaemon();
+        } finally {
+            PgCluster.deleteTree(work);
+        }
     }
 }
