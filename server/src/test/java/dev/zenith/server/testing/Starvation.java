@@ -6,10 +6,14 @@ import java.util.regex.Pattern;
 
 /**
  * Tells a blocked-event-loop report that proves nothing from one that does. On a machine whose load is several
- * times its cores (other sessions' builds and tests), a loop running plain Java code (class loading, a lambda's
- * first link, a map lookup) is kept off the CPU for seconds without blocking anything. Such a report is left out
- * only when the loop was RUNNABLE outside every blocking call (file, socket or LMDB I/O, a process); a loop
- * waiting, sleeping, parked or in I/O always counts, as does any report on a machine that is not overloaded.
+ * times its cores (other sessions' builds and tests), a loop running plain Java code (a lambda's first link, a map
+ * lookup) is kept off the CPU for seconds without blocking anything. Such a report is left out only when the loop
+ * was RUNNABLE outside every blocking call (file, socket or LMDB I/O, a process); a loop waiting, sleeping, parked
+ * or in I/O always counts, as does any report on a machine that is not overloaded. The one exception is the JVM
+ * loading a class, whatever the load: it reads its jars (file I/O, {@code java.net.URL}s) and may wait for another
+ * thread loading the same class, once per class, in no call of ours. Only the JDK's own loaders count as that (a
+ * class loader of ours is judged as any code), and what lies under the loading (the code that needed the class) is
+ * judged as any stack.
  */
 final class Starvation {
     /** Load per core above which a runnable loop's stall is put down to the machine. */
@@ -27,10 +31,19 @@ final class Starvation {
     private static final List<String> IDLE_LOOP = List.of("sun.nio.ch.EPoll.wait", "io.netty.channel.epoll.Native.epollWait",
             "sun.nio.ch.SelectorImpl.select");
 
+    /** Frames of the JVM loading a class: whatever runs above the outermost of them is the loading's own work. */
+    private static final List<String> CLASS_LOADING = List.of("java.lang.ClassLoader.loadClass", "java.lang.ClassLoader.defineClass",
+            "jdk.internal.loader.");
+
     private Starvation() {
     }
 
     static boolean explains(String report) {
+        String[] lines = report.split("\n");
+        int loading = outermostClassLoading(lines);
+        if (loading > 0 && jdkOnly(lines, loading)) {
+            return !blocking(lines, loading + 1);
+        }
         Matcher m = CIRCUMSTANCES.matcher(report);
         if (!m.find() || !m.group(1).equals("RUNNABLE")) {
             return false;
@@ -40,18 +53,49 @@ final class Starvation {
         if (load < OVERLOADED_PER_CORE * cores) {
             return false;
         }
-        String[] lines = report.split("\n");
         if (lines.length > 1 && IDLE_LOOP.stream().anyMatch(lines[1]::contains)) {
             return true;
         }
-        for (String line : lines) {
-            for (String blocking : BLOCKING) {
-                // "\tat app//org.lmdbjava...", "\tat java.base@17/sun.nio.ch..." or "\tat org.lmdbjava..."
-                if (line.contains("at " + blocking) || line.contains("/" + blocking)) {
-                    return false;
-                }
+        return !blocking(lines, 1);
+    }
+
+    /** Whether a frame from {@code from} on (line 0 is the report's first line) is in a blocking call. */
+    private static boolean blocking(String[] lines, int from) {
+        for (int i = from; i < lines.length; i++) {
+            if (in(lines[i], BLOCKING)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether the frames of lines 1 to {@code last} are all the JDK's (none of ours or a library's, e.g. a class loader). */
+    private static boolean jdkOnly(String[] lines, int last) {
+        for (int i = 1; i <= last; i++) {
+            if (!lines[i].contains("at java.base@") && !lines[i].contains("at java.base/")) {
+                return false;
             }
         }
         return true;
+    }
+
+    /** The line of the outermost class-loading frame (the stack's first frame is line 1), or -1. */
+    private static int outermostClassLoading(String[] lines) {
+        for (int i = lines.length - 1; i > 0; i--) {
+            if (in(lines[i], CLASS_LOADING)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static boolean in(String frame, List<String> prefixes) {
+        for (String prefix : prefixes) {
+            // "\tat app//org.lmdbjava...", "\tat java.base@17/sun.nio.ch..." or "\tat org.lmdbjava..."
+            if (frame.contains("at " + prefix) || frame.contains("/" + prefix)) {
+                return true;
+            }
+        }
+        return false;
     }
 }
