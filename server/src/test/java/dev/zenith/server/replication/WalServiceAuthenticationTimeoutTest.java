@@ -5,6 +5,7 @@ import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.WalServiceClients;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetClient;
 import io.vertx.junit5.Checkpoint;
 import io.vertx.junit5.Timeout;
 import io.vertx.junit5.VertxExtension;
@@ -34,6 +35,11 @@ class WalServiceAuthenticationTimeoutTest {
     static DaemonFixture d;
     static String systemId;
     static Vertx clients;
+    /**
+     * Held for the whole class: Vert.x closes a NetClient that became garbage (its Cleaner, after a 30 s grace,
+     * closes every connection), so one dropped after connecting could close a socket mid-test at the first GC.
+     */
+    static NetClient netClient;
 
     @BeforeAll
     static void daemonWithATimeoutOfOneSecond() throws Exception {
@@ -42,10 +48,12 @@ class WalServiceAuthenticationTimeoutTest {
         d.startInProcess();
         systemId = d.psql(d.createPg("main").getInteger("port"), "SELECT system_identifier FROM pg_control_system()");
         clients = CheckedVertx.create();
+        netClient = clients.createNetClient();
     }
 
     @AfterAll
     static void stop() throws Exception {
+        netClient.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         clients.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         d.close();
     }
@@ -60,7 +68,7 @@ class WalServiceAuthenticationTimeoutTest {
         List<byte[]> stalls = List.of(new byte[0], ByteBuffer.allocate(8).putInt(40).putInt(196608).array());
         Checkpoint closed = ctx.checkpoint(stalls.size());
         for (byte[] stall : stalls) {
-            clients.createNetClient().connect(d.pgPort, "127.0.0.1").onComplete(ctx.succeeding(socket -> {
+            netClient.connect(d.pgPort, "127.0.0.1").onComplete(ctx.succeeding(socket -> {
                 socket.handler(b -> ctx.failNow(new AssertionError("closed without a message, yet got " + b.length() + " bytes")));
                 socket.closeHandler(v -> closed.flag());
                 socket.write(Buffer.buffer(stall));
