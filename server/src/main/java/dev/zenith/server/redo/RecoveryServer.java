@@ -166,21 +166,36 @@ final class RecoveryServer {
                 Long.toString(Math.max(1, timeout.toSeconds()))));
         argv.addAll(List.of(args));
         argv.add(action);
-        Process p = new ProcessBuilder(pg.command("pg_ctl", argv.toArray(String[]::new))).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
+        // pg_ctl bounds its own wait by -t; the minute more is for pg_ctl itself on a loaded machine
+        String out = run(pg.command("pg_ctl", argv.toArray(String[]::new)), logFile.resolveSibling("pg_ctl-" + action + ".out"),
+                timeout.plusSeconds(60));
+        if (!out.isEmpty()) {
+            throw new IOException("pg_ctl " + action + " " + out);
+        }
+    }
+
+    /**
+     * Runs {@code command} with its output in the file {@code output}, not a pipe: reading a pipe to its end
+     * would wait for whoever holds it (a child of the command too) and the limit would never apply. Returns
+     * "" on a zero exit, else "exited with N: output"; a command still running after {@code limit} is killed
+     * and thrown about.
+     */
+    static String run(List<String> command, Path output, Duration limit) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
         try {
-            if (!p.waitFor(timeout.toSeconds() + 60, TimeUnit.SECONDS)) {
+            if (!p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
                 p.destroyForcibly();
-                throw new IOException("pg_ctl " + action + " did not return");
+                throw new IOException(String.join(" ", command) + " did not return within " + limit.toSeconds() + " s; killed");
             }
         } catch (InterruptedException e) {
+            p.destroyForcibly();
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted during pg_ctl " + action);
+            throw new IOException("interrupted while running " + String.join(" ", command));
         }
-        if (p.exitValue() != 0) {
-            throw new IOException("pg_ctl " + action + " exited with " + p.exitValue() + ": "
-                    + new String(out, StandardCharsets.UTF_8).trim());
+        if (p.exitValue() == 0) {
+            return "";
         }
+        return "exited with " + p.exitValue() + ": " + new String(Files.readAllBytes(output), StandardCharsets.UTF_8).trim();
     }
 
     private String logTail() {
