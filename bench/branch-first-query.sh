@@ -29,6 +29,34 @@ Q "$FPORT" "SELECT 1" >/dev/null
 t1=$(now)
 ZS=$(python3 -c "print(f'{$t1-$t0:.3f}')")
 REBUILT=$(grep -o "rebuilt [^ ]*/fast[^ ]* from .*bytes to replay)" "$ZENITH_HOME/zenith.log" | tail -1 || true)
+# Where the time went, from the daemon's log and the branch's PostgreSQL log (both stamped to the millisecond).
+PHASES=$(python3 - "$t0" "$t1" "$ZENITH_HOME/zenith.log" "$ZENITH_HOME/pgs/fast.log" <<'PY'
+import re, sys, time, calendar
+t0, t1 = float(sys.argv[1]), float(sys.argv[2])
+def stamp(text, pattern, utc):
+    m = re.search(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.(\d{3})[^\n]*" + pattern, text, re.M)
+    if not m:
+        return None
+    st = time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
+    return (calendar.timegm(st) if utc else time.mktime(st)) + int(m.group(2)) / 1000
+daemon, pg = open(sys.argv[3]).read(), open(sys.argv[4]).read()
+marks = [("CLI and REST until the build", stamp(daemon, "pg fast: building its data directory", False)),
+         ("data directory and WAL", stamp(daemon, "rebuilt [^ ]*/fast", False)),
+         ("PostgreSQL start", stamp(pg, "redo starts at", True)),
+         ("replay", stamp(pg, "redo done at", True)),
+         ("end of recovery", stamp(pg, "database system is ready to accept connections", True)),
+         ("daemon's checks", stamp(daemon, "pg fast running on port", False)),
+         ("CLI exit and the first query", t1)]
+out, prev = [], t0
+for name, t in marks:
+    if t is not None:
+        out.append(f"{name} {t - prev:.3f}s")
+        prev = t
+ckpt = re.search(r"checkpoint complete: wrote (\d+) buffers.*?total=([0-9.]+) s", pg[pg.find("end-of-recovery"):]) \
+    if "end-of-recovery" in pg else None
+print("; ".join(out) + (f" (its end-of-recovery checkpoint: {ckpt.group(1)} buffers, {ckpt.group(2)} s)" if ckpt else ""))
+PY
+) || PHASES="(no breakdown: $PHASES)"
 
 # The peer: the branch's directory, stopped cleanly, copied with cp -a and started by pg_ctl.
 FDATA=$(zenith_api /pgs/fast | python3 -c 'import json,sys; print(json.load(sys.stdin)["pgdata"])')
@@ -47,6 +75,7 @@ VS=$(python3 -c "print(f'{$t1-$t0:.3f}')")
 
 echo "data directory: $SIZE bytes; pgbench: $(grep -m1 '^number of transactions actually processed' "$WORK/pgbench.log" || true)"
 echo "zenith: ${REBUILT:-no rebuild line in the log}"
+echo "zenith's phases: $PHASES"
 echo "pg create --snapshot to first query: ${ZS}s; cp -a + pg_ctl start to first query: ${VS}s"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "time to first query of a branch / cp -a + pg_ctl start: $(python3 -c "print(f'{$ZS/$VS:.2f}')") (target at most 1.0)"

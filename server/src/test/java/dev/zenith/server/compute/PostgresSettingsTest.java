@@ -29,6 +29,10 @@ class PostgresSettingsTest {
         // an anchor a minute by default (redo replays at most about that much WAL), configurable
         assertEquals("60s", s.get("checkpoint_timeout"));
         assertEquals("5min", PostgresSettings.of("main", 1, Map.of("checkpoint_timeout", "5min")).get("checkpoint_timeout"));
+        // each checkpoint written at once, so an anchor's redo point is next to its record (a start replays less)
+        assertEquals("0", s.get("checkpoint_completion_target"));
+        assertEquals("0.5", PostgresSettings.of("main", 1, Map.of("checkpoint_completion_target", "0.5"))
+                .get("checkpoint_completion_target"));
     }
 
     @Test
