@@ -20,7 +20,7 @@ final class WalStagingWriter {
     private WalStagingWriter(Store store, TimelineId timeline, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead) {
         thread = new Thread(() -> {
             try {
-                store.pgWal().writeSegments(timeline, from, to, walDir, bytesRead);
+                store.pgWal().writeSegmentsForRecovery(timeline, from, to, walDir, bytesRead);
             } catch (Throwable t) {
                 failure = t;
             }

@@ -7,6 +7,7 @@ import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.storage.wal.RecordCheck;
 import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.wal.segment.WalSegmentWriter;
 import dev.zenith.wal.segment.WalSegments;
 
@@ -59,6 +60,22 @@ public final class PgWalWriter {
     /** As above, telling {@code bytesRead} of each stretch of stored WAL read (they add up to {@link #bytesToWrite}). */
     public List<Path> writeSegments(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead)
             throws IOException {
+        return write(id, from, to, walDir, bytesRead, false);
+    }
+
+    /**
+     * As {@link #writeSegments}, for a data directory whose recovery starts at {@code from} (its checkpoint's redo
+     * point): of the first segment's WAL before the page holding {@code from}, only the segment's first page is
+     * written (PostgreSQL checks its long header whenever it opens a segment; it reads nothing else before where its
+     * recovery starts), the rest left zero. Up to a segment less read from the store at each start.
+     */
+    public List<Path> writeSegmentsForRecovery(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead)
+            throws IOException {
+        return write(id, from, to, walDir, bytesRead, true);
+    }
+
+    private List<Path> write(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead, boolean headPageOnly)
+            throws IOException {
         timelines.get(id).orElseThrow(() -> new StoreException("no timeline " + id));
         Lsn start = wal.start(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
         List<PgTimelines.Entry> tlis = pgTimelines.entries(id).stream().filter(e -> e.begin().isBefore(to)).toList();
@@ -69,8 +86,15 @@ public final class PgWalWriter {
         }
         WalSegmentWriter writer = new WalSegmentWriter(tlis.get(0).tli(), firstByte);
         RecordCheck records = new RecordCheck(id, from, to);
+        Lsn fromPage = Lsn.of(WalSegments.pageStart(Lsn.min(from, to).value()));
+        if (headPageOnly && WalSegments.isSegmentBoundary(firstByte.value())
+                && fromPage.minus(firstByte) > WalGeometry.XLOG_BLCKSZ) {
+            writer.append(ByteBuffer.wrap(wal.read(id, firstByte, WalGeometry.XLOG_BLCKSZ)));
+            writer.skipTo(fromPage);
+            bytesRead.accept(fromPage.minus(firstByte)); // what bytesToWrite counted
+        }
         // A segment at a time, so memory holds one segment whatever the range.
-        for (Lsn at = firstByte; at.isBefore(to); at = writer.position()) {
+        for (Lsn at = writer.position(); at.isBefore(to); at = writer.position()) {
             Lsn segmentEnd = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(at) + 1));
             byte[] bytes = wal.read(id, at, (int) Lsn.min(segmentEnd, to).minus(at));
             records.feed(at, bytes, 0, bytes.length);

@@ -54,6 +54,15 @@ public final class WalSegmentWriter {
         append(ByteBuffer.wrap(bytes, off, len));
     }
 
+    /** Leaves the bytes from here up to {@code at} zero; {@code at} lies ahead, in the same segment. */
+    public void skipTo(Lsn at) {
+        if (at.value() < next || WalSegments.segmentNumber(at) != WalSegments.segmentNumber(next)) {
+            throw new IllegalArgumentException("cannot skip from " + Lsn.of(next) + " to " + at);
+        }
+        ensureSegment();
+        next = at.value();
+    }
+
     private void ensureSegment() {
         long s = WalSegments.segmentNumber(next);
         if (current == null || s != segno) {

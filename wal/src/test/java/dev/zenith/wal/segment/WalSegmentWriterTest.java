@@ -22,9 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** Segment files cut at an exact LSN from streamed WAL: pg_waldump sees WAL end exactly there. */
-@Tag("pg")
 class WalSegmentWriterTest {
     @Test
+    @Tag("pg")
     void writesSegmentsUpToAnExactLsnAndZeroesTheRest() throws Exception {
         GeneratedWal g = GeneratedWal.get();
         byte[] stream = Arrays.copyOf(g.stream(), 3 * WalGeometry.WAL_SEGMENT_SIZE);
@@ -76,5 +76,28 @@ class WalSegmentWriterTest {
                 List.of("-p", dir.toString(), files.get(0).fileName(), files.get(files.size() - 1).fileName())));
         assertEquals(lastIndex + 1, dumped.size());
         assertEquals(WaldumpFormat.lsn(last.startLsn()), dumped.get(dumped.size() - 1).lsn());
+    }
+
+    @Test
+    void skippedBytesStayZeroAndTheWalAroundThemIsWhereItBelongs() {
+        int page = WalGeometry.XLOG_BLCKSZ;
+        Lsn segment = Lsn.of(WalSegments.segmentStart(3));
+        WalSegmentWriter w = new WalSegmentWriter(1, segment);
+        byte[] head = new byte[page];
+        Arrays.fill(head, (byte) 1);
+        w.append(head, 0, page);
+        Lsn resume = segment.plus(5L * page);
+        w.skipTo(resume);
+        assertEquals(resume, w.position());
+        byte[] tail = new byte[page + 100];
+        Arrays.fill(tail, (byte) 2);
+        w.append(tail, 0, tail.length);
+        assertThrows(IllegalArgumentException.class, () -> w.skipTo(resume), "backwards");
+        assertThrows(IllegalArgumentException.class, () -> w.skipTo(Lsn.of(WalSegments.segmentStart(4) + page)),
+                "into the next segment");
+        byte[] contents = w.finish(w.position()).get(0).contents();
+        assertArrayEquals(head, Arrays.copyOfRange(contents, 0, page));
+        assertArrayEquals(new byte[4 * page], Arrays.copyOfRange(contents, page, 5 * page));
+        assertArrayEquals(tail, Arrays.copyOfRange(contents, 5 * page, 5 * page + tail.length));
     }
 }
