@@ -12,6 +12,7 @@ import dev.zenith.testkit.PgCluster;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.segment.WalGeometry;
+import dev.zenith.wal.segment.WalSegments;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -32,6 +33,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -156,9 +158,20 @@ class ImageRoundTripTest {
     @Order(4)
     void postgresStartsOnTheMaterializedDirectoryAndSeesTheSameData() throws Exception {
         long[] walRead = new long[1];
-        store.pgWal().writeSegments(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"), bytes -> walRead[0] += bytes);
+        // as a compute's rebuild writes it: the segment's first page, then the stored WAL from the redo point's page on
+        store.pgWal().writeSegmentsForRecovery(tl, ck1.redo(), ck1.end(), mat1.resolve("pg_wal"), bytes -> walRead[0] += bytes);
         assertEquals(store.pgWal().bytesToWrite(tl, ck1.redo(), ck1.end()), walRead[0], "WAL written adds up to its announced total");
         assertTrue(walRead[0] >= ck1.end().minus(ck1.redo()), walRead[0] + " bytes");
+        long segment = WalSegments.segmentNumber(ck1.redo());
+        int page = WalGeometry.XLOG_BLCKSZ;
+        int redoPage = (int) (WalSegments.pageStart(ck1.redo().value()) - WalSegments.segmentStart(segment));
+        assertTrue(redoPage > page, "the fixture's redo point lies past its segment's second page: " + ck1.redo());
+        byte[] written = Files.readAllBytes(mat1.resolve("pg_wal").resolve(WalSegments.fileName(1, segment)));
+        byte[] stored = store.wal().read(tl, Lsn.of(WalSegments.segmentStart(segment)),
+                (int) Math.min(ck1.end().value() - WalSegments.segmentStart(segment), WalGeometry.WAL_SEGMENT_SIZE));
+        assertArrayEquals(Arrays.copyOf(stored, page), Arrays.copyOf(written, page), "the first page, whose header PostgreSQL checks");
+        assertArrayEquals(new byte[redoPage - page], Arrays.copyOfRange(written, page, redoPage), "nothing before the redo point's page");
+        assertArrayEquals(Arrays.copyOfRange(stored, redoPage, stored.length), Arrays.copyOfRange(written, redoPage, stored.length));
         try (MaterializedCompute pg = MaterializedCompute.start(c, mat1, "mat1")) {
             assertEquals("200000", pg.psql("postgres", "select count(*) from pgbench_accounts"));
             assertEquals(accountsSum1, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
