@@ -3,7 +3,9 @@
 # clean stop in between (the primary's only image is initdb's; checkpoints every 60 s leave anchors, which
 # background materialization turns into page versions), against its peer: `cp -a` of a stopped data
 # directory of the same size plus `pg_ctl start` and the same first query. Both timed in this run; prints
-# both, the WAL the branch's start replayed (from the daemon's log) and the ratio (target at most 1.0).
+# both, the WAL the branch's start replayed (from the daemon's log), where the branch's time went (CLI and REST,
+# data directory and WAL, PostgreSQL's start, replay, end of recovery with its checkpoint, the daemon's checks,
+# the first query; from the daemon's and PostgreSQL's logs) and the ratio (target at most 1.0).
 # Needs the jars built (mvn -q -DskipTests package).
 # Usage: bench/branch-first-query.sh   (SCALE, MINUTES, CLIENTS override 50, 10, 4)
 set -euo pipefail
