@@ -214,7 +214,12 @@ public class HistoryTest {
             snapshot.remove("retains_page_bytes");
             snapshot.remove("retains_bytes");
         }
-        return snapshots.toString() + d.ok(200, "GET", "/pgs", null);
+        JsonArray pgs = ((JsonArray) d.ok(200, "GET", "/pgs", null)).copy();
+        for (Object o : pgs) { // a running primary's WAL moves by itself (timed checkpoints, standby snapshots)
+            ((JsonObject) o).remove("last_lsn");
+            ((JsonObject) o).remove("wal_receiver");
+        }
+        return snapshots.toString() + pgs;
     }
 
     @Test
