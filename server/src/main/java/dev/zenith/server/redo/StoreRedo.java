@@ -200,7 +200,8 @@ public final class StoreRedo {
             // free-space maps as long as at the base (zeros): redo extends, truncates and drops them from there
             RedoRequest request = new RedoRequest(base.anchor(), target, wanted, b -> startingPage(tl, base, b),
                     base.freeSpaceMaps() == null ? Map.of() : base.freeSpaceMaps(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
-                    store.pgWal().writeSegments(tl, from, to, walDir), timelinesTo(tl, base, target));
+                    // from is the anchor's redo point: PostgreSQL reads nothing of its segment before it but the first page
+                    store.pgWal().writeSegmentsForRecovery(tl, from, to, walDir, bytes -> { }), timelinesTo(tl, base, target));
             RedoReport report = redo.run(request, sink);
             java.util.logging.Logger.getLogger(StoreRedo.class.getName()).fine(() -> "redo to " + target + ": " + report);
             return null;

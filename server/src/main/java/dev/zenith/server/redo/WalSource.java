@@ -18,7 +18,8 @@ public interface WalSource {
     /**
      * Writes into {@code walDir} the 16 MiB segment files, named for {@code pgTimeline}, that hold
      * the WAL from {@code from} to {@code to}: each from its segment's start (page headers
-     * included), every byte after {@code to} zero.
+     * included), every byte after {@code to} zero. {@code from} is a redo point: the bytes between the
+     * segment's first page and {@code from}'s page, which recovery never reads, may be zeros.
      */
     void writeSegments(int pgTimeline, Lsn from, Lsn to, Path walDir) throws IOException;
 
