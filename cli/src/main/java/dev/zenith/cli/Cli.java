@@ -86,6 +86,31 @@ final class Cli {
         return invocation.unicode();
     }
 
+    /**
+     * A path as the user meant it: relative to where they run zenith, not to where the daemon runs. Where their
+     * directory is not known (see {@link Invocation#directory}) the line is left to the program.
+     */
+    String absolute(String path) {
+        if (invocation.directory() == null) {
+            throw new NotHere("paths are the client's own here");
+        }
+        return absolute(invocation.directory(), path);
+    }
+
+    /** {@code path} resolved against {@code directory}, normalized; a usage error when it is no path. */
+    static String absolute(java.nio.file.Path directory, String path) {
+        try {
+            return directory.resolve(path).toAbsolutePath().normalize().toString();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new CliException("'" + path + "' is not a path: " + e.getReason(), 2);
+        }
+    }
+
+    /** Whether this run sent the daemon a request that may have changed something (anything but a GET). */
+    boolean askedForChange() {
+        return client != null && client.askedForChange();
+    }
+
     /** Now, in the user's time zone, for reading times they typed ({@link When}). */
     java.time.Clock clock() {
         java.time.ZoneId zone = invocation.zone();

@@ -49,6 +49,8 @@ final class DaemonClient {
     }
 
     private final Home home;
+    /** A request other than a GET was sent (it may have changed something, even if it failed). */
+    private boolean askedForChange;
 
     DaemonClient(Home home) {
         this.home = home;
@@ -159,9 +161,14 @@ final class DaemonClient {
         return progress.follow(this, a.location());
     }
 
+    boolean askedForChange() {
+        return askedForChange;
+    }
+
     /** The one place requests are made (and their headers set). */
     Answer exchange(String method, String path, ObjectNode body, boolean async) {
         String base = baseUrl().orElseThrow(() -> notRunning());
+        askedForChange |= !method.equals("GET");
         String location = null;
         int status;
         String text;

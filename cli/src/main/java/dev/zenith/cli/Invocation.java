@@ -11,7 +11,7 @@ import java.util.Set;
  * Where one command line runs: where its output goes, whether a person sits at a terminal, the environment
  * it was typed in (colour, width, character set, time zone), the home it is about, and how progress bars are
  * drawn. The zenith program runs commands in its own process ({@link #program}); the daemon runs the
- * read-only ones for a client of the launcher's lean path with that client's facts ({@link #forClient}), so
+ * ones it serves for a client of the launcher's lean path with that client's facts ({@link #forClient}), so
  * both print the same bytes.
  *
  * @param terminal a person at a terminal: stdin and stdout are one (colour, questions, progress bars)
@@ -21,9 +21,12 @@ import java.util.Set;
  * @param home     the ZENITH_HOME the command is about, or null: resolved as usual ({@link Home#resolve})
  * @param bars     draws progress bars on a terminal, or null: phases are lines
  * @param process  this process is the command's own: its stdin and stdout are the user's (psql may inherit them)
+ * @param directory where the user's relative paths start (their working directory), or null: paths they give
+ *                 cannot be taken here (a client that did not say, or another user than the daemon's, whose
+ *                 paths the daemon must not resolve and write for them)
  */
 public record Invocation(PrintStream out, PrintStream err, boolean terminal, Map<String, String> env, ZoneId zone,
-                         InputStream answers, Path home, ProgressBars bars, boolean process) {
+                         InputStream answers, Path home, ProgressBars bars, boolean process, Path directory) {
 
     /** The environment variables a command's output depends on; the lean path sends these and no others. */
     public static final Set<String> ENVIRONMENT = Set.of("NO_COLOR", "TERM", "COLUMNS", "LC_ALL", "LC_CTYPE", "LANG", "TZ");
@@ -31,22 +34,29 @@ public record Invocation(PrintStream out, PrintStream err, boolean terminal, Map
     /** The zenith program itself: the user's terminal (if any), environment, time zone and stdin. */
     public static Invocation program(PrintStream out, PrintStream err, boolean terminal, InputStream stdin, ProgressBars bars) {
         return new Invocation(out, err, terminal, System.getenv(), ZoneId.systemDefault(), terminal ? stdin : null, null,
-                bars, true);
+                bars, true, ownDirectory());
     }
 
     /** Commands whose output is captured (tests): no terminal, this process's environment. */
     public static Invocation captured(PrintStream out, PrintStream err) {
-        return new Invocation(out, err, false, System.getenv(), ZoneId.systemDefault(), null, null, null, false);
+        return new Invocation(out, err, false, System.getenv(), ZoneId.systemDefault(), null, null, null, false, ownDirectory());
     }
 
     /**
      * A client's command line, run by the daemon of {@code home}: the client's terminal fact and environment,
      * nobody to answer questions, no bars. The local time zone is the client's {@code TZ} when it names a
      * zone; without one, this process's only when its own {@code TZ} is unset too (both then read the
-     * machine's), else unknown.
+     * machine's), else unknown. {@code directory}: the client's working directory when its paths may be taken
+     * here, else null.
      */
-    public static Invocation forClient(PrintStream out, PrintStream err, boolean terminal, Map<String, String> env, Path home) {
-        return new Invocation(out, err, terminal, Map.copyOf(env), clientZone(env.get("TZ")), null, home, null, false);
+    public static Invocation forClient(PrintStream out, PrintStream err, boolean terminal, Map<String, String> env, Path home,
+                                       Path directory) {
+        return new Invocation(out, err, terminal, Map.copyOf(env), clientZone(env.get("TZ")), null, home, null, false,
+                directory);
+    }
+
+    private static Path ownDirectory() {
+        return Path.of("").toAbsolutePath();
     }
 
     private static ZoneId clientZone(String tz) {

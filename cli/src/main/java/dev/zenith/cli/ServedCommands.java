@@ -16,15 +16,29 @@ import java.util.Set;
 
 /**
  * The command lines a daemon runs for a client (the launcher's lean path, {@code POST /cli}), so that they
- * cost no JVM start: only commands that read and print (lists, show, status, log, tree, connstr, names for
- * completion), never one that asks, draws progress, waits, runs a program or reads a file. They run the same
- * command code with the client's terminal and environment ({@link Invocation#forClient}), so they print the
- * bytes the zenith program would. Help, version, usage errors and any other command are left to the program.
+ * cost no JVM start: commands that read and print (lists, show, status, log, tree, connstr, names for
+ * completion), and commands that change things and wait for the daemon's answer (pg create, start, stop,
+ * destroy, snapshot create, export, storage attach...) when no person sits at a terminal (there the program
+ * draws progress bars and asks questions). Never one that runs a program or reads the client's stdin. They run
+ * the same command code with the client's terminal, environment and working directory
+ * ({@link Invocation#forClient}), so they print the bytes the zenith program would. Help, version, usage errors
+ * and any other command are left to the program, as is a line that cannot be run here (a path of another user,
+ * an unknown time zone); that is found before anything is asked of the daemon, so no line runs twice.
  */
 public final class ServedCommands {
-    /** The commands served, by their names (an alias, like {@code pg ls}, is its command). */
+    /** The reading commands served, by their names (an alias, like {@code pg ls}, is its command). */
     static final Set<String> SERVED = Set.of("pg list", "pg show", "pg connstr", "snapshot list", "snapshot show",
             "snapshot diff", "storage list", "storage show", "status", "log", "tree", "__complete");
+
+    /** The changing commands served when the client is not at a terminal (they wait for a job, ask before a loss). */
+    static final Set<String> CHANGES = Set.of("pg create", "pg start", "pg stop", "pg destroy", "pg promote",
+            "pg checkout", "snapshot create", "snapshot destroy", "snapshot export", "snapshot push", "snapshot pull",
+            "storage attach", "storage detach", "storage gc");
+
+    /** The words of {@link #SERVED} and their aliases, to tell a reading line from others before parsing it. */
+    private static final Set<String> READING_WORDS = Set.of("pg list", "pg ls", "pg show", "pg connstr", "snapshot list",
+            "snapshot ls", "snapshot show", "snapshot diff", "storage list", "storage ls", "storage show", "status", "log",
+            "tree", "__complete");
 
     /**
      * Per thread, the command trees built so far (by the top-level command they hold) with the Cli they are
@@ -47,10 +61,29 @@ public final class ServedCommands {
     }
 
     /**
-     * Runs {@code argv} as a client typed it, for the daemon of {@code home}: {@code terminal} whether its stdin
-     * and stdout are a terminal, {@code env} its values of {@link Invocation#ENVIRONMENT}.
+     * Whether {@code argv} names one of the reading commands (a quick look at its words, no parse): those answer
+     * at once, anything else may wait minutes for a job, so the daemon runs the two kinds on different threads.
      */
-    public static Answer run(List<String> argv, boolean terminal, Map<String, String> env, Path home) {
+    public static boolean reads(List<String> argv) {
+        List<String> words = new ArrayList<>();
+        for (int i = 0; i < argv.size() && words.size() < 2; i++) {
+            String a = argv.get(i);
+            if (a.equals("-o") || a.equals("--output")) {
+                i++; // its value
+            } else if (!a.startsWith("-")) {
+                words.add(a);
+            }
+        }
+        return !words.isEmpty() && (READING_WORDS.contains(words.get(0))
+                || words.size() == 2 && READING_WORDS.contains(words.get(0) + " " + words.get(1)));
+    }
+
+    /**
+     * Runs {@code argv} as a client typed it, for the daemon of {@code home}: {@code terminal} whether its stdin
+     * and stdout are a terminal, {@code env} its values of {@link Invocation#ENVIRONMENT}, {@code directory} its
+     * working directory when its paths may be taken here, else null.
+     */
+    public static Answer run(List<String> argv, boolean terminal, Map<String, String> env, Path home, Path directory) {
         if (argv.isEmpty()) {
             return Answer.notServed("no command");
         }
@@ -58,7 +91,7 @@ public final class ServedCommands {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
         PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8);
-        Invocation invocation = Invocation.forClient(o, e, terminal, env, home);
+        Invocation invocation = Invocation.forClient(o, e, terminal, env, home, directory);
         String top = Main.commandNamed(argv);
         Bound bound = TREES.get().computeIfAbsent(String.valueOf(top), k -> {
             Cli cli = new Cli(invocation);
@@ -68,7 +101,7 @@ public final class ServedCommands {
         cli.begin(invocation);
         Main.configure(bound.tree(), cli);
         String[] args = argv.toArray(String[]::new);
-        String why = whyNotServed(bound.tree(), args);
+        String why = whyNotServed(bound.tree(), args, terminal);
         if (why != null) {
             return Answer.notServed(why);
         }
@@ -76,11 +109,19 @@ public final class ServedCommands {
         int code = bound.tree().execute(args);
         o.flush();
         e.flush();
+        if (cli.notHere != null && cli.askedForChange()) { // a bug: the client must not run it again
+            e.println("zenith: this command stopped after it asked the daemon for a change (" + cli.notHere
+                    + "); see what it did with: zenith status");
+            return new Answer(1, out.toByteArray(), err.toByteArray(), null);
+        }
         return cli.notHere != null ? Answer.notServed(cli.notHere) : new Answer(code, out.toByteArray(), err.toByteArray(), null);
     }
 
-    /** Null when the line is one of {@link #SERVED} with no help or version asked and no usage error. */
-    private static String whyNotServed(CommandLine tree, String[] args) {
+    /**
+     * Null when the line is one of {@link #SERVED}, or of {@link #CHANGES} off a terminal, with no help or version
+     * asked and no usage error.
+     */
+    private static String whyNotServed(CommandLine tree, String[] args, boolean terminal) {
         ParseResult parsed;
         try {
             parsed = tree.parseArgs(args);
@@ -97,6 +138,9 @@ public final class ServedCommands {
             }
         }
         String command = String.join(" ", names);
+        if (CHANGES.contains(command)) {
+            return terminal ? "on a terminal the program shows progress bars and asks before a loss" : null;
+        }
         return SERVED.contains(command) ? null : "'zenith " + command + "' is not one of the commands served here";
     }
 }

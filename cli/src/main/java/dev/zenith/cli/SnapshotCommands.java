@@ -103,7 +103,7 @@ final class SnapshotCommands implements Runnable {
                        description = "backup (default) or dump") String format) {
         String snapshot = Points.snapshot(name, null, cli.client());
         ObjectNode body = DaemonClient.JSON.createObjectNode().put("action", "export")
-                .put("to", StorageCommands.absolute(to)).put("format", format);
+                .put("to", cli.absolute(to)).put("format", format);
         JsonNode e = cli.client().sendWithProgress("POST", path(snapshot) + "/actions", body,
                 new JobProgress(cli, "export " + snapshot));
         cli.emit(e, () -> cli.out.println("snapshot " + e.path("snapshot").asText() + " (" + e.path("lsn").asText()
@@ -130,7 +130,7 @@ final class SnapshotCommands implements Runnable {
             body.put("from", from);
             ImportUrls.password(from).ifPresent(p -> body.put("password", p));
         } else {
-            body.put("from", StorageCommands.absolute(from));
+            body.put("from", cli.absolute(from));
         }
         JsonNode i = cli.client().sendWithProgress("POST", "/imports", body, new JobProgress(cli, "import " + name));
         cli.emit(i, () -> cli.out.println("imported " + i.path("from").asText() + " as snapshot " + i.path("snapshot").asText()

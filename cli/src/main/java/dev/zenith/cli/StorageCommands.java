@@ -8,7 +8,6 @@ import picocli.CommandLine.Parameters;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 
 /** {@code zenith storage ...}: where history is kept (a directory each). */
@@ -57,7 +56,7 @@ final class StorageCommands implements Runnable {
                     : "missing --path DIR: the directory storage " + n + " keeps its history in", 2);
         }
         ObjectNode body = DaemonClient.JSON.createObjectNode().put("name", n).put("type", type == null ? "native" : type)
-                .put("path", s3 ? dir : absolute(dir));
+                .put("path", s3 ? dir : cli.absolute(dir));
         if (pitr != null) {
             body.put("pitr", pitr);
         }
@@ -126,12 +125,8 @@ final class StorageCommands implements Runnable {
         return 0;
     }
 
-    /** A path as the user meant it: relative to where they run zenith, not to where the daemon runs. */
+    /** A path relative to this process's working directory made absolute (the program's own settings). */
     static String absolute(String path) {
-        try {
-            return Path.of(path).toAbsolutePath().normalize().toString();
-        } catch (InvalidPathException e) {
-            throw new CliException("'" + path + "' is not a path: " + e.getReason(), 2);
-        }
+        return Cli.absolute(Path.of(""), path);
     }
 }

@@ -102,6 +102,18 @@ public final class JsonBody {
         return out;
     }
 
+    /** A whole number, or {@code fallback} when the field is absent. */
+    public long optionalLong(String field, long fallback) {
+        Object v = json.getValue(field);
+        if (v == null) {
+            return fallback;
+        }
+        if (!(v instanceof Integer || v instanceof Long)) {
+            throw ApiException.badRequest("field '" + field + "' must be a whole number");
+        }
+        return ((Number) v).longValue();
+    }
+
     public boolean optionalBoolean(String field, boolean fallback) {
         Boolean b = optionalBoolean(field);
         return b == null ? fallback : b;

@@ -42,7 +42,9 @@ class LeanCliIT {
 
     @BeforeAll
     static void start() throws Exception {
-        d = new DaemonFixture().startProcess(); // its own JVM, which logs to ZENITH_HOME/zenith.log
+        d = new DaemonFixture();
+        d.computeSettings.put("autovacuum", "off"); // its analyses commit a minute in: "14 s ago" in one run, "15 s" in the next
+        d.startProcess(); // its own JVM, which logs to ZENITH_HOME/zenith.log
         workDir = Files.createTempDirectory("zenith-user-dir");
         int main = d.createPg("main").getInteger("port");
         d.psql(main, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)");
@@ -133,16 +135,25 @@ class LeanCliIT {
     }
 
     @Test
-    void onlyReadOnlyLinesAreServedAndTheTokenIsNeeded() throws Exception {
+    void onlyServedLinesAreServedAndTheTokenIsNeeded() throws Exception {
         Map<String, String> daemonOnly = Map.of("ZENITH_CLI", "daemon");
-        for (String[] line : List.of(new String[] {"pg", "stop", "main"}, new String[] {"pg", "list", "--help"},
-                new String[] {"pg", "lst"}, new String[] {"snapshot", "create", "main@x"}, new String[] {"logs"})) {
+        for (String[] line : List.of(new String[] {"pg", "list", "--help"}, new String[] {"pg", "lst"},
+                new String[] {"snapshot", "import", "x@y", "-s", "x", "--from", "basebackup://postgres@127.0.0.1:1"},
+                new String[] {"remote", "add", "r", "file:///nowhere"}, new String[] {"logs"},
+                new String[] {"pg", "stop", "main", "--help"}, new String[] {"snapshot", "create"})) {
             CliRun r = zenith(daemonOnly, line);
             assertEquals(new CliRun(70, "", "zenith: the daemon did not run this command (ZENITH_CLI=daemon)\n"), r,
                     String.join(" ", line));
         }
+        if (Launcher.canRunOnTerminal()) { // a changing line on a terminal is the program's (bars, questions)
+            for (String[] line : List.of(new String[] {"pg", "stop", "main"}, new String[] {"snapshot", "create", "main@x"})) {
+                CliRun r = Launcher.runOnTerminal(d, workDir, daemonOnly, line);
+                assertEquals(70, r.code(), String.join(" ", line) + ": " + r);
+            }
+        }
         assertEquals("running", d.pg("main").getString("status"), "nothing was stopped");
         assertEquals(404, d.request("GET", "/snapshots/main@x", null).statusCode(), "nothing was created");
+        assertEquals(0, new JsonArray(d.request("GET", "/remotes", null).body()).size(), "no remote added");
         // arguments are data for the command, never for a shell: quotes, $(...), backslashes, a newline
         Path marker = workDir.resolve("shell-ran");
         String hostile = "x\"; touch " + marker + "; echo \"$(touch " + marker + ")`touch " + marker + "`\\\n'";
@@ -155,9 +166,20 @@ class LeanCliIT {
         assertEquals(2, typo.code(), typo.toString());
         assertTrue(typo.err().contains("did you mean: ls or "), typo.err());
 
-        var refused = d.request("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("pg").add("stop").add("main")).encode());
+        var refused = d.request("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("pg").add("stop").add("main"))
+                .put("terminal", true).encode());
         assertEquals(422, refused.statusCode(), refused.body());
         assertEquals("running", d.pg("main").getString("status"));
+        // a path is taken only from the daemon's own user, with the directory it is relative to
+        Path tar = workDir.resolve("other-user.tar");
+        JsonArray export = new JsonArray().add("snapshot").add("export").add("main@first").add("--to").add("other-user.tar");
+        for (JsonObject line : List.of(new JsonObject().put("argv", export).put("cwd", workDir.toString()).put("uid", 4242424),
+                new JsonObject().put("argv", export).put("uid", ownUid()), new JsonObject().put("argv", export)
+                        .put("cwd", "relative/dir").put("uid", ownUid()))) {
+            var notTaken = d.request("POST", "/cli", line.encode());
+            assertEquals(422, notTaken.statusCode(), line + ": " + notTaken.body());
+        }
+        assertTrue(!Files.exists(tar), "nothing was exported");
         assertEquals(400, d.request("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("status"))
                 .put("env", new JsonObject().put("HOME", "/root")).encode()).statusCode(), "only the variables output depends on");
         var noToken = d.unauthenticated("POST", "/cli", new JsonObject().put("argv", new JsonArray().add("status")).encode(),
@@ -174,6 +196,108 @@ class LeanCliIT {
         assertEquals(200, served.statusCode());
         String connstr = d.pg("main").getString("connstr");
         assertEquals("0\n" + (connstr.length() + 1) + "\n" + connstr + "\n", served.body(), "exit code, stdout's length, stdout, stderr");
+    }
+
+    private static long ownUid() throws java.io.IOException {
+        return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
+    }
+
+    /**
+     * A run's output with what differs between two runs of the same change made under two names taken out: the
+     * names, LSNs, PostgreSQL timelines, times, ports and byte counts a job's phases show (those depend on when a
+     * phase was looked at).
+     */
+    private static CliRun neutral(CliRun r, Map<String, String> names) throws Exception {
+        return new CliRun(r.code(), neutral(r.out(), names), neutral(r.err(), names));
+    }
+
+    private static String neutral(String text, Map<String, String> names) throws Exception {
+        String t = text;
+        for (var e : names.entrySet()) {
+            t = t.replace(e.getKey(), e.getValue());
+        }
+        t = t.replaceAll("[0-9A-F]{1,8}/[0-9A-F]{1,8}", "LSN").replaceAll("timeline \\d+", "timeline N")
+                .replaceAll("\\d{4}-\\d\\d-\\d\\d[ T]\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?( ?UTC|Z)?", "TIME")
+                .replaceAll(" \\([0-9.]+ [KMGT]?i?B\\)\\.\\.\\.", "...");
+        return t.replaceAll("\\b\\d{4,5}\\b", "PORT");
+    }
+
+    /**
+     * A change made once by the program and once by the daemon, to names of its own each ({@code NAME} in the
+     * line): the same exit code and output but for what {@link #neutral} takes out. The daemon's run cannot come
+     * from the program (its JVM cannot start).
+     */
+    private static void sameChange(String program, String daemon, String... line) throws Exception {
+        String[] p = java.util.Arrays.stream(line).map(a -> a.replace("NAME", program)).toArray(String[]::new);
+        String[] q = java.util.Arrays.stream(line).map(a -> a.replace("NAME", daemon)).toArray(String[]::new);
+        CliRun byProgram = zenith(with(Map.of(), "jvm"), p);
+        CliRun byDaemon = zenith(with(Map.of(), "daemon"), q);
+        assertEquals(neutral(byProgram, Map.of(program, "NAME")), neutral(byDaemon, Map.of(daemon, "NAME")),
+                String.join(" ", line) + "\nprogram: " + byProgram + "\ndaemon: " + byDaemon);
+    }
+
+    @Test
+    void changesOffATerminalAreServedAndPrintWhatTheProgramPrints() throws Exception {
+        sameChange("cp", "cd", "pg", "create", "NAME", "main@first", "--no-start");
+        assertEquals("stopped", d.pg("cd").getString("status"), "the daemon created it");
+        sameChange("cp", "cd", "pg", "start", "NAME");
+        assertEquals("running", d.pg("cd").getString("status"));
+        d.psql(d.pg("cd").getInteger("port"), "CREATE TABLE x AS SELECT 1 AS x");
+        sameChange("cp", "cd", "snapshot", "create", "NAME@s");
+        sameChange("cp", "cd", "snapshot", "create", "NAME@s"); // an error: it exists
+        sameChange("cp", "cd", "pg", "create", "NAME-branch", "NAME@s");
+        assertEquals("1", d.psql(d.pg("cd-branch").getInteger("port"), "SELECT x FROM x").strip());
+        sameChange("cp", "cd", "pg", "destroy", "NAME-branch"); // running: the program would ask, a script is told
+        sameChange("cp", "cd", "pg", "destroy", "NAME-branch", "--yes");
+        assertEquals(404, d.request("GET", "/pgs/cd-branch", null).statusCode());
+        sameChange("cp", "cd", "pg", "checkout", "NAME", "main@first", "--yes");
+        sameChange("cp", "cd", "pg", "promote", "NAME"); // an error: not a replica
+        sameChange("cp", "cd", "pg", "stop", "NAME");
+        assertEquals("stopped", d.pg("cd").getString("status"));
+        sameChange("cp", "cd", "pg", "start", "NAME-nope"); // an error
+        sameChange("cp", "cd", "snapshot", "destroy", "NAME@s");
+        assertEquals(404, d.request("GET", "/snapshots/cd@s", null).statusCode());
+        sameChange("cp", "cd", "pg", "destroy", "NAME", "--yes");
+        assertEquals(404, d.request("GET", "/pgs/cd", null).statusCode());
+
+        // paths relative to the client's directory, not the daemon's
+        sameChange("sp", "sd", "storage", "attach", "NAME", "--path", "NAME-dir");
+        assertEquals(workDir.toRealPath().resolve("sd-dir").toString(),
+                new JsonObject(d.request("GET", "/storages/sd", null).body()).getString("path"));
+        sameChange("sp", "sd", "storage", "gc", "NAME");
+        sameChange("sp", "sd", "storage", "detach", "NAME", "--yes");
+        assertEquals(404, d.request("GET", "/storages/sd", null).statusCode());
+        sameChange("ep", "ed", "snapshot", "export", "main@first", "--to", "NAME.tar");
+        assertTrue(Files.size(workDir.resolve("ed.tar")) > 1_000_000, "the daemon wrote the client's relative path");
+        assertEquals(Files.size(workDir.resolve("ep.tar")), Files.size(workDir.resolve("ed.tar")));
+        sameChange("ep", "ed", "snapshot", "export", "main@first", "--to", "NAME.tar"); // an error: it exists
+    }
+
+    /** A daemon killed while it runs a served change: the launcher says so and fails; the program does not run it again. */
+    @Test
+    void aDaemonKilledMidCommandIsAnErrorAndNotASecondRun() throws Exception {
+        try (DaemonFixture killed = new DaemonFixture().startProcess()) {
+            Path err = workDir.resolve("killed.err");
+            Process p = Launcher.command(killed, workDir, Map.of("JAVA_TOOL_OPTIONS", "-XX:+NoSuchOptionSoNoJvmStarts"),
+                    "pg", "create", "doomed", "--no-start").redirectError(err.toFile()).start();
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+            boolean running = false;
+            while (!running && p.isAlive() && System.nanoTime() < deadline) {
+                running = new JsonArray(killed.request("GET", "/jobs", null).body()).stream()
+                        .map(JsonObject.class::cast).anyMatch(j -> j.getString("state").equals("running")
+                                && j.getString("action").startsWith("PUT /pgs"));
+                Thread.sleep(20);
+            }
+            assertTrue(running, "the create's job was seen running; the launcher: " + (p.isAlive() ? "runs" : p.exitValue() + " "
+                    + Files.readString(err)));
+            killed.killProcess();
+            assertTrue(p.waitFor(2, TimeUnit.MINUTES), "the launcher ends");
+            String printed = Files.readString(err);
+            assertEquals(1, p.exitValue(), printed);
+            assertTrue(printed.startsWith("zenith: the daemon at ") && printed.contains("failed this command after it was sent")
+                    && printed.contains("is not run again"), printed);
+            assertTrue(!printed.contains("Java Virtual Machine") && !printed.contains("NoSuchOption"), "no program ran: " + printed);
+        }
     }
 
     @Test
