@@ -3,8 +3,9 @@
 # pgbench scale SCALE is stopped cleanly and snapshotted; a vanilla PostgreSQL 15 runs on a copy of its
 # data directory. Each round times `pg_basebackup -Ft -X fetch -c fast` from the vanilla server (one base.tar
 # with its WAL, and backup_manifest), the export as one REST request (curl, answered when the tar is written
-# and fsynced), and `zenith snapshot export bench@b --to X.tar` (the CLI: its start, and its polling of the
-# job every 200 ms), all writing to WORK. Prints each round's seconds and the median ratios.
+# and fsynced), `zenith snapshot export bench@b --to X.tar` (the launcher, off a terminal: its lean path has
+# the daemon run the command, which polls the job every 200 ms) and the same with ZENITH_CLI=jvm (the CLI's
+# JVM: its start, and the same polling), all writing to WORK. Prints each round's seconds and the median ratios.
 # Needs the jars built (mvn -q -DskipTests package); ZENITH_NO_BUILD is set here.
 # Usage: bench/export.sh   (SCALE, ROUNDS, WARMUP override 10, 5, 1)
 set -euo pipefail
@@ -42,10 +43,10 @@ export_rest() { # -> "seconds bytes"
     "http://127.0.0.1:$ZENITH_HTTP_PORT/snapshots/bench%40b/actions"
   t1=$(now); echo "$(python3 -c "print(f'{$t1-$t0:.3f}')") $(stat -c %s "$WORK/export.tar")"
 }
-export_tar() { # -> "seconds bytes"
+export_tar() { # [ZENITH_CLI value] -> "seconds bytes"
   rm -f "$WORK/export.tar"
   local t0 t1; t0=$(now)
-  "$ROOT/zenith" snapshot export bench@b --to "$WORK/export.tar" >"$WORK/export.log" 2>&1
+  ZENITH_CLI=${1:-} "$ROOT/zenith" snapshot export bench@b --to "$WORK/export.tar" >"$WORK/export.log" 2>&1
   t1=$(now); echo "$(python3 -c "print(f'{$t1-$t0:.3f}')") $(stat -c %s "$WORK/export.tar")"
 }
 basebackup_tar() { # -> "seconds bytes"
@@ -57,16 +58,20 @@ basebackup_tar() { # -> "seconds bytes"
 
 for r in $(seq 1 "$WARMUP"); do
   echo "== warm-up round $r (not measured)" >&2
-  export_tar >/dev/null; export_rest >/dev/null; basebackup_tar >/dev/null
+  export_tar >/dev/null; export_tar jvm >/dev/null; export_rest >/dev/null; basebackup_tar >/dev/null
 done
-REST=(); CLI=()
+REST=(); CLI=(); JVM=()
 for r in $(seq 1 "$ROUNDS"); do
   read -r VS VB < <(basebackup_tar)
   read -r RS RB < <(export_rest)
   read -r CS CB < <(export_tar)
+  read -r JS JB < <(export_tar jvm)
   REST+=("$(python3 -c "print(f'{$RS/$VS:.2f}')")"); CLI+=("$(python3 -c "print(f'{$CS/$VS:.2f}')")")
-  echo "round $r: pg_basebackup -Ft ${VS}s ($VB bytes); export: REST ${RS}s, CLI ${CS}s ($RB bytes): ${REST[-1]}, ${CLI[-1]}"
+  JVM+=("$(python3 -c "print(f'{$JS/$VS:.2f}')")")
+  echo "round $r: pg_basebackup -Ft ${VS}s ($VB bytes); export: REST ${RS}s, CLI ${CS}s, CLI's JVM ${JS}s ($RB bytes):" \
+    "${REST[-1]}, ${CLI[-1]}, ${JVM[-1]}"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "median export / pg_basebackup -Ft: REST $(median "${REST[@]}"), CLI $(median "${CLI[@]}") (target at most 1.2)"
+echo "median export / pg_basebackup -Ft: REST $(median "${REST[@]}"), CLI $(median "${CLI[@]}") (target at most 1.2)," \
+  "CLI's JVM $(median "${JVM[@]}")"

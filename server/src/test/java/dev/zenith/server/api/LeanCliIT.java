@@ -153,7 +153,7 @@ class LeanCliIT {
         }
         assertEquals("running", d.pg("main").getString("status"), "nothing was stopped");
         assertEquals(404, d.request("GET", "/snapshots/main@x", null).statusCode(), "nothing was created");
-        assertEquals(0, new JsonArray(d.request("GET", "/remotes", null).body()).size(), "no remote added");
+        assertEquals(404, d.request("GET", "/remotes/r", null).statusCode(), "no remote added");
         // arguments are data for the command, never for a shell: quotes, $(...), backslashes, a newline
         Path marker = workDir.resolve("shell-ran");
         String hostile = "x\"; touch " + marker + "; echo \"$(touch " + marker + ")`touch " + marker + "`\\\n'";
@@ -204,8 +204,8 @@ class LeanCliIT {
 
     /**
      * A run's output with what differs between two runs of the same change made under two names taken out: the
-     * names, LSNs, PostgreSQL timelines, times, ports and byte counts a job's phases show (those depend on when a
-     * phase was looked at).
+     * names, LSNs, PostgreSQL timelines, times, ports and sizes (a job's phases show them as they were when looked
+     * at; a second push sends less).
      */
     private static CliRun neutral(CliRun r, Map<String, String> names) throws Exception {
         return new CliRun(r.code(), neutral(r.out(), names), neutral(r.err(), names));
@@ -218,7 +218,7 @@ class LeanCliIT {
         }
         t = t.replaceAll("[0-9A-F]{1,8}/[0-9A-F]{1,8}", "LSN").replaceAll("timeline \\d+", "timeline N")
                 .replaceAll("\\d{4}-\\d\\d-\\d\\d[ T]\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?( ?UTC|Z)?", "TIME")
-                .replaceAll(" \\([0-9.]+ [KMGT]?i?B\\)\\.\\.\\.", "...");
+                .replaceAll(" \\([0-9.]+ [KMGT]?i?B\\)\\.\\.\\.", "...").replaceAll("\\b[0-9.]+ [KMGT]?i?B\\b", "SIZE");
         return t.replaceAll("\\b\\d{4,5}\\b", "PORT");
     }
 
@@ -238,39 +238,44 @@ class LeanCliIT {
 
     @Test
     void changesOffATerminalAreServedAndPrintWhatTheProgramPrints() throws Exception {
-        sameChange("cp", "cd", "pg", "create", "NAME", "main@first", "--no-start");
-        assertEquals("stopped", d.pg("cd").getString("status"), "the daemon created it");
-        sameChange("cp", "cd", "pg", "start", "NAME");
-        assertEquals("running", d.pg("cd").getString("status"));
-        d.psql(d.pg("cd").getInteger("port"), "CREATE TABLE x AS SELECT 1 AS x");
-        sameChange("cp", "cd", "snapshot", "create", "NAME@s");
-        sameChange("cp", "cd", "snapshot", "create", "NAME@s"); // an error: it exists
-        sameChange("cp", "cd", "pg", "create", "NAME-branch", "NAME@s");
-        assertEquals("1", d.psql(d.pg("cd-branch").getInteger("port"), "SELECT x FROM x").strip());
-        sameChange("cp", "cd", "pg", "destroy", "NAME-branch"); // running: the program would ask, a script is told
-        sameChange("cp", "cd", "pg", "destroy", "NAME-branch", "--yes");
-        assertEquals(404, d.request("GET", "/pgs/cd-branch", null).statusCode());
-        sameChange("cp", "cd", "pg", "checkout", "NAME", "main@first", "--yes");
-        sameChange("cp", "cd", "pg", "promote", "NAME"); // an error: not a replica
-        sameChange("cp", "cd", "pg", "stop", "NAME");
-        assertEquals("stopped", d.pg("cd").getString("status"));
-        sameChange("cp", "cd", "pg", "start", "NAME-nope"); // an error
-        sameChange("cp", "cd", "snapshot", "destroy", "NAME@s");
-        assertEquals(404, d.request("GET", "/snapshots/cd@s", null).statusCode());
-        sameChange("cp", "cd", "pg", "destroy", "NAME", "--yes");
-        assertEquals(404, d.request("GET", "/pgs/cd", null).statusCode());
+        sameChange("pjvm", "pdmn", "pg", "create", "NAME", "main@first", "--no-start");
+        assertEquals("stopped", d.pg("pdmn").getString("status"), "the daemon created it");
+        sameChange("pjvm", "pdmn", "pg", "start", "NAME");
+        assertEquals("running", d.pg("pdmn").getString("status"));
+        d.psql(d.pg("pdmn").getInteger("port"), "CREATE TABLE x AS SELECT 1 AS x");
+        sameChange("pjvm", "pdmn", "snapshot", "create", "NAME@s");
+        sameChange("pjvm", "pdmn", "snapshot", "create", "NAME@s"); // an error: it exists
+        sameChange("pjvm", "pdmn", "pg", "create", "NAME-branch", "NAME@s");
+        assertEquals("1", d.psql(d.pg("pdmn-branch").getInteger("port"), "SELECT x FROM x").strip());
+        sameChange("pjvm", "pdmn", "pg", "destroy", "NAME-branch"); // running: the program would ask, a script is told
+        sameChange("pjvm", "pdmn", "pg", "destroy", "NAME-branch", "--yes");
+        assertEquals(404, d.request("GET", "/pgs/pdmn-branch", null).statusCode());
+        sameChange("pjvm", "pdmn", "pg", "checkout", "NAME", "main@first", "--yes");
+        sameChange("pjvm", "pdmn", "pg", "promote", "NAME"); // an error: not a replica
+        sameChange("pjvm", "pdmn", "pg", "stop", "NAME");
+        assertEquals("stopped", d.pg("pdmn").getString("status"));
+        sameChange("pjvm", "pdmn", "pg", "start", "NAME-nope"); // an error
+        Path team = Files.createDirectories(workDir.resolve("team"));
+        d.ok(201, "PUT", "/remotes", new JsonObject().put("name", "team").put("url", "file://" + team).encode());
+        sameChange("pjvm", "pdmn", "snapshot", "push", "NAME@s", "--to", "team");
+        sameChange("pjvm", "pdmn", "snapshot", "pull", "NAME@s", "--from", "team"); // here already
+        sameChange("pjvm", "pdmn", "snapshot", "pull", "NAME@s", "--from", "nosuch"); // an error
+        sameChange("pjvm", "pdmn", "snapshot", "destroy", "NAME@s");
+        assertEquals(404, d.request("GET", "/snapshots/pdmn@s", null).statusCode());
+        sameChange("pjvm", "pdmn", "pg", "destroy", "NAME", "--yes");
+        assertEquals(404, d.request("GET", "/pgs/pdmn", null).statusCode());
 
         // paths relative to the client's directory, not the daemon's
-        sameChange("sp", "sd", "storage", "attach", "NAME", "--path", "NAME-dir");
-        assertEquals(workDir.toRealPath().resolve("sd-dir").toString(),
-                new JsonObject(d.request("GET", "/storages/sd", null).body()).getString("path"));
-        sameChange("sp", "sd", "storage", "gc", "NAME");
-        sameChange("sp", "sd", "storage", "detach", "NAME", "--yes");
-        assertEquals(404, d.request("GET", "/storages/sd", null).statusCode());
-        sameChange("ep", "ed", "snapshot", "export", "main@first", "--to", "NAME.tar");
-        assertTrue(Files.size(workDir.resolve("ed.tar")) > 1_000_000, "the daemon wrote the client's relative path");
-        assertEquals(Files.size(workDir.resolve("ep.tar")), Files.size(workDir.resolve("ed.tar")));
-        sameChange("ep", "ed", "snapshot", "export", "main@first", "--to", "NAME.tar"); // an error: it exists
+        sameChange("sjvm", "sdmn", "storage", "attach", "NAME", "--path", "NAME-dir");
+        assertEquals(workDir.toRealPath().resolve("sdmn-dir").toString(),
+                new JsonObject(d.request("GET", "/storages/sdmn", null).body()).getString("path"));
+        sameChange("sjvm", "sdmn", "storage", "gc", "NAME");
+        sameChange("sjvm", "sdmn", "storage", "detach", "NAME", "--yes");
+        assertEquals(404, d.request("GET", "/storages/sdmn", null).statusCode());
+        sameChange("ejvm", "edmn", "snapshot", "export", "main@first", "--to", "NAME.tar");
+        assertTrue(Files.size(workDir.resolve("edmn.tar")) > 1_000_000, "the daemon wrote the client's relative path");
+        assertEquals(Files.size(workDir.resolve("ejvm.tar")), Files.size(workDir.resolve("edmn.tar")));
+        sameChange("ejvm", "edmn", "snapshot", "export", "main@first", "--to", "NAME.tar"); // an error: it exists
     }
 
     /** A daemon killed while it runs a served change: the launcher says so and fails; the program does not run it again. */
