@@ -11,12 +11,6 @@ import java.io.PrintStream;
  */
 final class JobProgress {
     private static final long POLL_MS = 200;
-    /**
-     * Run by the daemon for a client (the launcher's lean path), the first seconds are polled more often: most
-     * jobs end within them, each look is a loopback request to the same process, and the client waits for the end.
-     */
-    private static final long SERVED_POLL_MS = 50;
-    private static final long SERVED_QUICK_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
 
     private final Cli cli;
     private final String task;
@@ -32,7 +26,6 @@ final class JobProgress {
         int waited = -1; // the phase whose size was waited for, one poll
         ProgressBars bars = cli.terminal ? cli.invocation.bars() : null;
         ProgressBars.Bar bar = null;
-        long start = System.nanoTime();
         try {
             long pause = 50; // most jobs end quickly: look soon, then every POLL_MS
             while (true) {
@@ -76,7 +69,7 @@ final class JobProgress {
                     throw new CliException(ErrorTexts.forPeople(job.path("error").asText("the job failed"), client));
                 }
                 Thread.sleep(pause);
-                pause = !cli.invocation.process() && System.nanoTime() - start < SERVED_QUICK_NANOS ? SERVED_POLL_MS : POLL_MS;
+                pause = POLL_MS;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
