@@ -1,15 +1,16 @@
 package dev.zenith.protocol.pagestream;
 
-import dev.zenith.wal.segment.WalGeometry;
-
 /** Tag 102: the 8192 bytes of the page. */
-public record GetPageResponse(GetPageRequest request, byte[] page) implements PagestreamResponse {
+public record GetPageResponse(GetPageRequest request, PageContent content) implements PagestreamResponse {
     public static final int TAG = 102;
 
-    public GetPageResponse {
-        if (page.length != WalGeometry.BLCKSZ) {
-            throw new IllegalArgumentException("a page is " + WalGeometry.BLCKSZ + " bytes, not " + page.length);
-        }
+    public GetPageResponse(GetPageRequest request, byte[] page) {
+        this(request, PageContent.of(page));
+    }
+
+    /** The page's bytes (the array it was made with, or a new one). */
+    public byte[] page() {
+        return content.toArray();
     }
 
     public RequestHeader header() {

@@ -63,7 +63,7 @@ public final class PagestreamEncoder {
             if (echo) {
                 rel(g.request().rel(), w).int32(g.request().blockNumber());
             }
-            w.bytes(g.page());
+            w.later(PageContent.BYTES, g.content()::writeTo); // made where the answer goes, not here
         } else if (response instanceof DbSizeResponse d) {
             if (echo) {
                 w.int32(d.request().dbNode());

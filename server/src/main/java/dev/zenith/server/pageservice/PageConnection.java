@@ -4,6 +4,7 @@ import dev.zenith.protocol.pagestream.PagestreamRequest;
 import dev.zenith.protocol.pagestream.PagestreamResponse;
 import dev.zenith.protocol.server.PageServiceEvent;
 import dev.zenith.protocol.server.PageServiceSession;
+import dev.zenith.protocol.wire.ByteWriter;
 import dev.zenith.protocol.wire.ErrorFields;
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
@@ -350,12 +351,41 @@ final class PageConnection {
 
     private void write() {
         if (!closed && session.hasOutbound()) {
-            // One copy, into a direct buffer the socket writes from (a heap buffer is copied into one anyway).
-            // Written once drained: a write may call pump() again at once (writability), which answers into the session.
-            ByteBuf[] filled = new ByteBuf[1];
-            session.drainOutbound((b, off, n) -> filled[0] = outBuffer(n).writeBytes(b, off, n));
-            channel.writeAndFlush(filled[0] == out ? out.retain() : filled[0], channel.voidPromise());
+            // One copy, into a direct buffer the socket writes from (a heap buffer is copied into one anyway); a
+            // stored page is decompressed straight into it. Written once drained: a write may call pump() again at
+            // once (writability), which answers into the session.
+            ByteBuf filled = outBuffer(session.outboundBytes());
+            try {
+                drainInto(filled);
+            } catch (RuntimeException bug) {
+                // a stored page that does not decode (its CRC-32C matched when read): no answer is better than a wrong one
+                LOG.log(Level.WARNING, "page connection: writing its answers failed; closing it", bug);
+                if (filled != out) {
+                    filled.release();
+                }
+                close();
+                return;
+            }
+            channel.writeAndFlush(filled == out ? out.retain() : filled, channel.voidPromise());
         }
+    }
+
+    /** What the session holds, into {@code filled}: a page written later is decoded in place. */
+    private void drainInto(ByteBuf filled) {
+        session.drainOutbound(new ByteWriter.Sink() {
+            @Override
+            public void write(byte[] b, int off, int n) {
+                filled.writeBytes(b, off, n);
+            }
+
+            @Override
+            public void later(int length, ByteWriter.Filler filler) {
+                filled.ensureWritable(length);
+                int at = filled.writerIndex();
+                ByteWriter.fillExactly(filled.internalNioBuffer(at, length), length, filler);
+                filled.writerIndex(at + length);
+            }
+        });
     }
 
     /**

@@ -65,9 +65,10 @@ final class RequestAnswers {
             Lsn at = ((LsnRules.AnswerAt) d).lsn();
             if (request instanceof GetPageRequest g) {
                 // answered at the end of WAL when handled, as Neon: a redo run's target may be later than `at`
-                return whenDone(request, t.source().pageLater(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at,
+                // the page stays as stored until it is decoded into the socket's buffer
+                return whenDone(request, t.source().storedPageLater(t.timeline(), g.rel().toRelTag(), g.blockNumber(), at,
                                 h.requestLsn()),
-                        p -> new GetPageResponse(g, p));
+                        p -> new GetPageResponse(g, (PageContent) p::decodeInto));
             }
             if (request instanceof GetSlruSegmentRequest s) {
                 return whenDone(request, t.source().slruSegmentLater(t.timeline(), SlruKind.of(s.kind()), s.segmentNumber(), at),

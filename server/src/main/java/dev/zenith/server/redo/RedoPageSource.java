@@ -7,6 +7,7 @@ import dev.zenith.storage.page.PageStore;
 import dev.zenith.storage.page.PageUnavailableException;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.page.PageWrite;
+import dev.zenith.storage.page.StoredPage;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.wal.ForkNumber;
@@ -492,6 +493,15 @@ public final class RedoPageSource implements PageSource {
                     .thenCompose(v -> fromVersions(timeline, rel, block, lsn, upTo));
         }
         return fromVersions(timeline, rel, block, lsn, upTo);
+    }
+
+    /** As {@link #pageLater}; inside an image's window the stored version still encoded (decoded where it goes). */
+    @Override
+    public CompletableFuture<StoredPage> storedPageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+        if (images.covers(timeline, lsn)) {
+            return CompletableFuture.completedFuture(images.storedPage(timeline, rel, block, lsn));
+        }
+        return pageLater(timeline, rel, block, lsn, upTo).thenApply(StoredPage::of);
     }
 
     /**

@@ -22,6 +22,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -121,15 +122,24 @@ public final class ImagePageSource implements PageSource {
 
     @Override
     public byte[] page(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
+        return storedPage(timeline, rel, block, lsn).page();
+    }
+
+    @Override
+    public CompletableFuture<StoredPage> storedPageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+        return CompletableFuture.completedFuture(storedPage(timeline, rel, block, lsn));
+    }
+
+    /** As {@link #page}, still encoded when stored so (decoded where it goes). */
+    public StoredPage storedPage(TimelineId timeline, RelTag rel, int block, Lsn lsn) {
         Window w = window(timeline, lsn);
         if (Integer.toUnsignedLong(block) >= Integer.toUnsignedLong(size(w, rel, lsn))) {
-            return new byte[WalGeometry.BLCKSZ]; // beyond the end: zeros, as Neon answers
+            return StoredPage.of(new byte[WalGeometry.BLCKSZ]); // beyond the end: zeros, as Neon answers
         }
         // In the window the newest version at or below the LSN is the image's page: no record since.
-        PageVersion v = pages.get(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
+        return pages.getStored(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
                 "the image at " + w.image().lsn() + " lists " + rel.path() + " with " + w.sizes().get(rel)
                         + " blocks, but block " + Integer.toUnsignedString(block) + " has no stored version"));
-        return v.page();
     }
 
     @Override

@@ -127,6 +127,11 @@ public final class IndexedPageSource implements PageSource {
     }
 
     @Override
+    public CompletableFuture<StoredPage> storedPageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+        return images.storedPageLater(timeline, rel, block, lsn, upTo);
+    }
+
+    @Override
     public byte[] slruSegment(TimelineId timeline, SlruKind kind, int segment, Lsn lsn) {
         return images.slruSegment(timeline, kind, segment, lsn);
     }

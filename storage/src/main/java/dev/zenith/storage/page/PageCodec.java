@@ -5,6 +5,7 @@ import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
@@ -20,6 +21,7 @@ public final class PageCodec {
     // the safe decompressor has a JNI implementation; the "fast" one is pure Java in lz4-java 1.14
     private static final byte[] ZERO_PAGE = new byte[WalGeometry.BLCKSZ];
     private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
+    private static final byte[] ZEROS = new byte[WalGeometry.BLCKSZ];
 
     private PageCodec() {
     }
@@ -71,6 +73,29 @@ public final class PageCodec {
                 if (n != WalGeometry.BLCKSZ) {
                     throw new IllegalStateException("stored page decompressed to " + n + " bytes");
                 }
+            }
+            default -> throw new IllegalStateException("unknown page encoding " + value[0]);
+        }
+    }
+
+    /**
+     * Decodes into {@code target} from its position on, advancing it by a page: a direct buffer (a socket's) is
+     * written by lz4's native code in place.
+     */
+    public static void decodeInto(byte[] value, ByteBuffer target) {
+        int at = target.position();
+        if (target.remaining() < WalGeometry.BLCKSZ) {
+            throw new IllegalArgumentException("room for " + target.remaining() + " bytes, not a page");
+        }
+        switch (value[0]) {
+            case ZERO -> target.put(ZEROS);
+            case RAW -> target.put(value, 1, WalGeometry.BLCKSZ);
+            case LZ4 -> {
+                int n = DECOMPRESSOR.decompress(ByteBuffer.wrap(value), 1, value.length - 1, target, at, WalGeometry.BLCKSZ);
+                if (n != WalGeometry.BLCKSZ) {
+                    throw new IllegalStateException("stored page decompressed to " + n + " bytes");
+                }
+                target.position(at + WalGeometry.BLCKSZ);
             }
             default -> throw new IllegalStateException("unknown page encoding " + value[0]);
         }

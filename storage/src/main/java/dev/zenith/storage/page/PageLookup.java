@@ -163,6 +163,11 @@ public final class PageLookup implements AutoCloseable {
             return PageCodec.decode(encoded);
         }
 
+        /** The version still encoded, decoded where it goes. */
+        public StoredPage stored() {
+            return StoredPage.encoded(encoded);
+        }
+
         /**
          * Decodes the version of {@code rel} block {@code block} into {@code target} at {@code offset},
          * verified as PostgreSQL verifies a page it reads (its checksum when {@code checksums}): a page that

@@ -51,6 +51,14 @@ public interface PageSource {
     }
 
     /**
+     * As {@link #pageLater(TimelineId, RelTag, int, Lsn, Lsn)}, a stored version still encoded: a page service
+     * decodes it straight into its socket's buffer.
+     */
+    default CompletableFuture<StoredPage> storedPageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+        return pageLater(timeline, rel, block, lsn, upTo).thenApply(StoredPage::of);
+    }
+
+    /**
      * Every free-space map fork's length in blocks at the LSN, as PostgreSQL's crash recovery from the
      * newest image at or below it leaves them (docs/page-versions.md, "Free-space maps"); empty when this
      * source cannot tell. Blocking (may take a redo run).

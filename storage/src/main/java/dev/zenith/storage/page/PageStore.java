@@ -35,12 +35,19 @@ public final class PageStore {
 
     /** The newest stored version of a block at or below {@code lsn}, looking through ancestors. */
     public Optional<PageVersion> get(TimelineId id, RelTag rel, int block, Lsn lsn) {
+        return Optional.ofNullable(find(id, rel, block, lsn)).map(f -> new PageVersion(f.step().timeline(), f.lsn(), f.page()));
+    }
+
+    /** As {@link #get}, the version's page still encoded (a page service decodes it into its socket's buffer). */
+    public Optional<StoredPage> getStored(TimelineId id, RelTag rel, int block, Lsn lsn) {
+        return Optional.ofNullable(find(id, rel, block, lsn)).map(PageLookup.Found::stored);
+    }
+
+    private PageLookup.Found find(TimelineId id, RelTag rel, int block, Lsn lsn) {
         // one per GetPage: a reused read transaction (renewed, not begun)
         return tables.reading(txn -> {
             try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn))) {
-                PageLookup.Found f = lookup.find(rel, block);
-                return f == null ? Optional.<PageVersion>empty()
-                        : Optional.of(new PageVersion(f.step().timeline(), f.lsn(), f.page()));
+                return lookup.find(rel, block);
             }
         });
     }

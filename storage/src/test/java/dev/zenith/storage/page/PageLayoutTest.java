@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -59,6 +60,32 @@ class PageLayoutTest {
         byte[] random = new byte[WalGeometry.BLCKSZ];
         new java.util.Random(5).nextBytes(random);
         assertArrayEquals(random, PageCodec.decode(PageCodec.encode(random)));
+    }
+
+    @Test
+    void everyEncodingDecodesIntoADirectBufferAtItsPositionAsIntoAnArray() {
+        byte[] compressible = new byte[WalGeometry.BLCKSZ];
+        for (int i = 4000; i < 8192; i++) {
+            compressible[i] = (byte) (i % 13);
+        }
+        byte[] random = new byte[WalGeometry.BLCKSZ];
+        new java.util.Random(6).nextBytes(random);
+        for (byte[] page : new byte[][] {compressible, random, new byte[WalGeometry.BLCKSZ]}) {
+            java.nio.ByteBuffer target = java.nio.ByteBuffer.allocateDirect(3 * WalGeometry.BLCKSZ);
+            byte[] dirt = new byte[target.capacity()];
+            java.util.Arrays.fill(dirt, (byte) 0x77); // zeros must be written, not assumed
+            target.put(dirt).position(100);
+            StoredPage.encoded(PageCodec.encode(page)).decodeInto(target);
+            assertEquals(100 + WalGeometry.BLCKSZ, target.position());
+            byte[] got = new byte[WalGeometry.BLCKSZ];
+            target.get(100, got);
+            assertArrayEquals(page, got);
+            assertEquals((byte) 0x77, target.get(99));
+            assertEquals((byte) 0x77, target.get(100 + WalGeometry.BLCKSZ));
+            assertArrayEquals(page, StoredPage.encoded(PageCodec.encode(page)).page());
+        }
+        java.nio.ByteBuffer small = java.nio.ByteBuffer.allocateDirect(WalGeometry.BLCKSZ - 1);
+        assertThrows(IllegalArgumentException.class, () -> PageCodec.decodeInto(PageCodec.encode(random), small));
     }
 
     private static byte[] initializedPage() {
