@@ -23,7 +23,7 @@ public final class PagestreamDecoder {
             throw new ProtocolException(ProtocolException.Kind.MALFORMED, "empty pagestream request");
         }
         int tag = message[0] & 0xFF;
-        ByteReader r = new ByteReader(message, 1, message.length - 1, "pagestream " + requestName(tag) + " request");
+        ByteReader r = new ByteReader(message, 1, message.length - 1, requestName(tag));
         RequestHeader header = header(r, version);
         PagestreamRequest request = switch (tag) {
             case ExistsRequest.TAG -> new ExistsRequest(header, rel(r));
@@ -36,14 +36,17 @@ public final class PagestreamDecoder {
         return request;
     }
 
-    /** The request's name for messages; an unknown tag is an {@link ProtocolException.Kind#UNKNOWN_TYPE} error. */
+    /**
+     * The request's name for messages (constants: this runs for every request); an unknown tag is an
+     * {@link ProtocolException.Kind#UNKNOWN_TYPE} error.
+     */
     private static String requestName(int tag) {
         return switch (tag) {
-            case ExistsRequest.TAG -> "Exists";
-            case NblocksRequest.TAG -> "Nblocks";
-            case GetPageRequest.TAG -> "GetPage";
-            case DbSizeRequest.TAG -> "DbSize";
-            case GetSlruSegmentRequest.TAG -> "GetSlruSegment";
+            case ExistsRequest.TAG -> "pagestream Exists request";
+            case NblocksRequest.TAG -> "pagestream Nblocks request";
+            case GetPageRequest.TAG -> "pagestream GetPage request";
+            case DbSizeRequest.TAG -> "pagestream DbSize request";
+            case GetSlruSegmentRequest.TAG -> "pagestream GetSlruSegment request";
             default -> throw new ProtocolException(ProtocolException.Kind.UNKNOWN_TYPE,
                     "invalid pagestream request tag " + tag + " (expected 0 Exists, 1 Nblocks, 2 GetPage, 3 DbSize, "
                             + "4 GetSlruSegment)");

@@ -120,6 +120,9 @@ public final class FrontendDecoder {
 
     /** Decodes one typed message body. */
     public static Typed decodeTyped(char type, byte[] body, PasswordKind passwordKind) {
+        if (type == 'd') {
+            return new CopyData(body); // a page stream's every request: the body is the framer's own copy
+        }
         ByteReader r = new ByteReader(body, "message '" + MessageFramer.printable(type) + "'");
         Typed m = switch (type) {
             case 'p' -> password(r, passwordKind);

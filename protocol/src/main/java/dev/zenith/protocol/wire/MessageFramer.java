@@ -106,7 +106,9 @@ public final class MessageFramer {
         }
         char type = (char) (buf[start] & 0xFF);
         int length = int32At(start + 1);
-        checkLength(length, 4, "message type '" + printable(type) + "'");
+        if (length < 4 || length > maxMessageLength) { // the description only then: this runs for every message
+            checkLength(length, 4, "message type '" + printable(type) + "'");
+        }
         if (end - start < 1 + length) {
             return null;
         }
