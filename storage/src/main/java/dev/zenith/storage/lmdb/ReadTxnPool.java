@@ -4,18 +4,22 @@ import org.lmdbjava.Env;
 import org.lmdbjava.Txn;
 
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Function;
 
 /**
  * Reset read transactions kept for reuse: a short read renews one (mdb_txn_renew: the reader slot is kept
  * under MDB_NOTLS) instead of beginning a new one (a native allocation and a scan of the reader table under
  * its lock). A reset transaction pins no snapshot, so idle ones hold back no free pages. At most
- * {@link #MAX_IDLE} are kept: each holds one of the environment's reader slots.
+ * {@link #MAX_IDLE} are kept: each holds one of the environment's reader slots. The cursors a read asked for
+ * ({@link PooledRead#cursor}) stay with their transaction and are renewed with it (mdb_cursor_renew), so a
+ * GetPage does not open and close one (LMDB's malloc and free, and lmdbjava's native key and value holders).
  */
 final class ReadTxnPool {
     static final int MAX_IDLE = 16;
     private final Env<byte[]> env;
-    private final ArrayDeque<Txn<byte[]>> idle = new ArrayDeque<>();
+    private final ArrayDeque<PooledRead> idle = new ArrayDeque<>();
     private boolean closed;
 
     ReadTxnPool(Env<byte[]> env) {
@@ -24,57 +28,108 @@ final class ReadTxnPool {
 
     /** {@code work} in a read transaction that must not escape it (nor its cursors: close them inside). */
     <T> T read(Function<Txn<byte[]>, T> work) {
-        Txn<byte[]> txn = take();
+        return readWithCursors(r -> work.apply(r.txn()));
+    }
+
+    /** As {@link #read}, with cursors kept with the transaction ({@link PooledRead#cursor}: not to be closed). */
+    <T> T readWithCursors(Function<PooledRead, T> work) {
+        PooledRead r = take();
         boolean reusable = false;
         try {
-            T result = work.apply(txn);
+            T result = work.apply(r);
             reusable = true;
             return result;
         } finally {
-            give(txn, reusable);
+            give(r, reusable);
         }
     }
 
-    private Txn<byte[]> take() {
-        Txn<byte[]> txn;
+    private PooledRead take() {
+        PooledRead r;
         synchronized (idle) {
-            txn = idle.pollFirst();
+            r = idle.pollFirst();
         }
-        if (txn == null) {
-            return env.txnRead();
+        if (r == null) {
+            return new PooledRead(env.txnRead());
         }
         try {
-            txn.renew();
-            return txn;
+            r.txn.renew();
+            return r;
         } catch (RuntimeException e) {
-            txn.close(); // not READY: lmdbjava frees nothing native then; the slot returns with the environment
+            r.close(); // not READY: lmdbjava frees nothing native then; the slot returns with the environment
             throw e;
         }
     }
 
     /** Back to the pool reset, or closed (after a failure, when the pool is full or closed). */
-    private void give(Txn<byte[]> txn, boolean reusable) {
+    private void give(PooledRead r, boolean reusable) {
         if (reusable) {
             synchronized (idle) {
                 if (!closed && idle.size() < MAX_IDLE) {
-                    txn.reset();
-                    idle.addFirst(txn);
+                    r.reset();
+                    idle.addFirst(r);
                     return;
                 }
             }
         }
-        txn.close();
+        r.close();
     }
 
     /** Ends every idle transaction; call before the environment closes. */
     void close() {
         synchronized (idle) {
             closed = true;
-            for (Txn<byte[]> txn : idle) {
-                txn.renew(); // lmdbjava's close aborts (frees the transaction and its slot) only a READY one
-                txn.close();
+            for (PooledRead r : idle) {
+                r.txn.renew(); // lmdbjava's close aborts (frees the transaction and its slot) only a READY one
+                r.close();
             }
             idle.clear();
+        }
+    }
+
+    /** A pooled read transaction and the cursors kept with it; one thread's between take and give. */
+    static final class PooledRead {
+        private final Txn<byte[]> txn;
+        private final List<Table> tables = new ArrayList<>(1);
+        private final List<TableCursor> cursors = new ArrayList<>(1);
+        /** Whether each cursor was renewed for this use of the transaction (a reset one must be, before it moves). */
+        private final List<Boolean> renewed = new ArrayList<>(1);
+
+        private PooledRead(Txn<byte[]> txn) {
+            this.txn = txn;
+        }
+
+        Txn<byte[]> txn() {
+            return txn;
+        }
+
+        /** A cursor on {@code table} in this transaction, kept with it: the caller positions it and never closes it. */
+        TableCursor cursor(Table table) {
+            for (int i = 0; i < tables.size(); i++) {
+                if (tables.get(i) == table) {
+                    if (!renewed.get(i)) {
+                        cursors.get(i).renew(txn);
+                        renewed.set(i, true);
+                    }
+                    return cursors.get(i);
+                }
+            }
+            TableCursor c = table.openCursor(txn);
+            tables.add(table);
+            cursors.add(c);
+            renewed.add(true);
+            return c;
+        }
+
+        private void reset() {
+            txn.reset();
+            renewed.replaceAll(r -> false);
+        }
+
+        /** Closes the cursors, then the transaction (read-only cursors may be closed whatever its state). */
+        private void close() {
+            cursors.forEach(TableCursor::close);
+            txn.close();
         }
     }
 }

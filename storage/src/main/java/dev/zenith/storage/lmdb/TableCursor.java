@@ -2,6 +2,7 @@ package dev.zenith.storage.lmdb;
 
 import org.lmdbjava.Cursor;
 import org.lmdbjava.GetOp;
+import org.lmdbjava.Txn;
 
 /**
  * An LMDB cursor over a {@link Table}: the value at each position is checked (once) when asked for,
@@ -73,6 +74,12 @@ public final class TableCursor implements AutoCloseable {
             return null;
         }
         return new byte[][] {key(), val()};
+    }
+
+    /** Moves the cursor to {@code txn}, a renewed read-only transaction (a reset one's cursors must be, before use). */
+    void renew(Txn<byte[]> txn) {
+        value = null;
+        cursor.renew(txn);
     }
 
     /** Deletes the entry at the current position. */

@@ -223,6 +223,14 @@ public final class Tables implements AutoCloseable {
         return readPool.read(work);
     }
 
+    /**
+     * As {@link #reading}, with a cursor on {@code table} kept with the pooled transaction (renewed, not opened):
+     * {@code work} positions it and must not close it; neither outlives {@code work}.
+     */
+    public <T> T reading(Table table, java.util.function.BiFunction<Txn<byte[]>, TableCursor, T> work) {
+        return readPool.readWithCursors(r -> work.apply(r.txn(), r.cursor(table)));
+    }
+
     /** A write transaction; LMDB lets one be open at a time. */
     public Txn<byte[]> write() {
         return env.txnWrite();

@@ -22,14 +22,23 @@ public final class PageLookup implements AutoCloseable {
     private final Lineage lineage;
     /** Per lineage step, the cursor a block-by-block reader scans with, once opened. */
     private final TableCursor[] cursors;
-    /** {@link #find}'s cursor, repositioned for every step, once opened. */
+    /** {@link #find}'s cursor, repositioned for every step, once opened (or lent). */
     private TableCursor seeker;
+    /** Whether {@link #seeker} is the caller's (kept with a pooled transaction): not closed here. */
+    private final boolean seekerLent;
 
     public PageLookup(Table pages, Txn<byte[]> txn, Lineage lineage) {
+        this(pages, txn, lineage, null);
+    }
+
+    /** With {@code seeker}, a cursor on {@code pages} in {@code txn} that {@link #find} uses and {@link #close} leaves open. */
+    public PageLookup(Table pages, Txn<byte[]> txn, Lineage lineage, TableCursor seeker) {
         this.pages = pages;
         this.txn = txn;
         this.lineage = lineage;
         this.cursors = new TableCursor[lineage.steps().size()];
+        this.seeker = seeker;
+        this.seekerLent = seeker != null;
     }
 
     private TableCursor cursor(int step) {
@@ -190,7 +199,7 @@ public final class PageLookup implements AutoCloseable {
                 c.close();
             }
         }
-        if (seeker != null) {
+        if (seeker != null && !seekerLent) {
             seeker.close();
         }
     }

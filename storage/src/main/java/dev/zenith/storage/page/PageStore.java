@@ -44,9 +44,9 @@ public final class PageStore {
     }
 
     private PageLookup.Found find(TimelineId id, RelTag rel, int block, Lsn lsn) {
-        // one per GetPage: a reused read transaction (renewed, not begun)
-        return tables.reading(txn -> {
-            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn))) {
+        // one per GetPage: a reused read transaction (renewed, not begun) and its cursor (renewed, not opened)
+        return tables.reading(tables.pages(), (txn, cursor) -> {
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn), cursor)) {
                 return lookup.find(rel, block);
             }
         });
@@ -61,13 +61,13 @@ public final class PageStore {
      * answer are an {@link dev.zenith.storage.index.IndexNotReadyException}.
      */
     public VersionAt versionAt(PageIndex index, TimelineId id, RelTag rel, int block, Lsn at, Lsn versionKey) {
-        return tables.reading(txn -> {
+        return tables.reading(tables.pages(), (txn, cursor) -> {
             OptionalLong nblocks = RelationSizes.tracks(rel.fork()) ? index.nblocks(txn, id, rel, at) : null;
             if (nblocks != null && (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong())) {
                 return new VersionAt(nblocks, null, false); // no such fork, or beyond its end: no version needed
             }
             PageVersion version;
-            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, versionKey))) {
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, versionKey), cursor)) {
                 PageLookup.Found f = lookup.find(rel, block);
                 version = f == null ? null : new PageVersion(f.step().timeline(), f.lsn(), f.page());
             }

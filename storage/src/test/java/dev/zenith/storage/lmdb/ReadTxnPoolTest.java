@@ -2,6 +2,7 @@ package dev.zenith.storage.lmdb;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
 import java.nio.file.Path;
@@ -10,9 +11,11 @@ import java.util.concurrent.atomic.AtomicReference;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Reused read transactions: one is renewed, not begun, and each read still sees the newest commit. */
 class ReadTxnPoolTest {
@@ -56,6 +59,41 @@ class ReadTxnPoolTest {
         // closing with idle transactions in the pool, then reopening: nothing left holds the environment
         try (Tables t = Tables.open(dir.resolve("store"))) {
             assertNull(t.reading(txn -> t.meta().get(txn, Tables.utf8("absent"))));
+        }
+    }
+
+    @Test
+    void aCursorKeptWithItsTransactionIsRenewedWithItAndSeesEachNewCommit() throws Exception {
+        byte[] key = Tables.utf8("k");
+        try (Tables t = Tables.open(dir.resolve("store"))) {
+            AtomicReference<TableCursor> first = new AtomicReference<>();
+            boolean found = t.reading(t.meta(), (txn, c) -> {
+                first.set(c);
+                return c.get(key, GetOp.MDB_SET_KEY);
+            });
+            assertFalse(found);
+            put(t, key, "one");
+            assertArrayEquals(Tables.utf8("one"), t.reading(t.meta(), (txn, c) -> {
+                assertSame(first.get(), c); // not opened again
+                assertTrue(c.get(key, GetOp.MDB_SET_KEY));
+                return c.val();
+            }));
+            put(t, key, "two");
+            assertArrayEquals(Tables.utf8("two"), t.reading(t.meta(), (txn, c) -> {
+                assertSame(first.get(), c);
+                assertTrue(c.get(key, GetOp.MDB_SET_KEY));
+                return c.val();
+            }));
+            // a failed read closes its transaction and cursor: the next read gets new ones, on the newest commit
+            assertThrows(IllegalStateException.class, () -> t.reading(t.meta(), (txn, c) -> {
+                throw new IllegalStateException("boom");
+            }));
+            put(t, key, "three");
+            assertArrayEquals(Tables.utf8("three"), t.reading(t.meta(), (txn, c) -> {
+                assertNotSame(first.get(), c);
+                assertTrue(c.get(key, GetOp.MDB_SET_KEY));
+                return c.val();
+            }));
         }
     }
 
