@@ -21,7 +21,6 @@ public final class PageCodec {
     // the safe decompressor has a JNI implementation; the "fast" one is pure Java in lz4-java 1.14
     private static final byte[] ZERO_PAGE = new byte[WalGeometry.BLCKSZ];
     private static final LZ4SafeDecompressor DECOMPRESSOR = LZ4Factory.fastestInstance().safeDecompressor();
-    private static final byte[] ZEROS = new byte[WalGeometry.BLCKSZ];
 
     private PageCodec() {
     }
@@ -88,7 +87,7 @@ public final class PageCodec {
             throw new IllegalArgumentException("room for " + target.remaining() + " bytes, not a page");
         }
         switch (value[0]) {
-            case ZERO -> target.put(ZEROS);
+            case ZERO -> target.put(ZERO_PAGE);
             case RAW -> target.put(value, 1, WalGeometry.BLCKSZ);
             case LZ4 -> {
                 int n = DECOMPRESSOR.decompress(ByteBuffer.wrap(value), 1, value.length - 1, target, at, WalGeometry.BLCKSZ);
