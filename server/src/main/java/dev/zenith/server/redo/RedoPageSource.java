@@ -343,10 +343,7 @@ public final class RedoPageSource implements PageSource {
                 synchronized (done) {
                     done.remove(key);
                 }
-                result.completeExceptionally(e); // an Error too: the waiters would wait forever
-                if (e instanceof Error error) {
-                    throw error;
-                }
+                failed(result, e);
             }
         }
         return join(result);
@@ -446,10 +443,7 @@ public final class RedoPageSource implements PageSource {
             synchronized (slrus) {
                 slrus.remove(key);
             }
-            files.completeExceptionally(e);
-            if (e instanceof Error error) {
-                throw error;
-            }
+            failed(files, e);
         }
     }
 
@@ -661,7 +655,7 @@ public final class RedoPageSource implements PageSource {
                 return null;
             });
         } catch (Throwable e) {
-            failed(batch, e);
+            failed(batch.result, e);
         } finally {
             synchronized (gathering) {
                 floating.remove(timeline, batch);
@@ -693,7 +687,7 @@ public final class RedoPageSource implements PageSource {
             batch.result.complete(pages);
             store(timeline, target, changes, pages);
         } catch (Throwable e) {
-            failed(batch, e);
+            failed(batch.result, e);
         } finally {
             synchronized (gathering) {
                 if (key != null) {
@@ -728,11 +722,11 @@ public final class RedoPageSource implements PageSource {
     }
 
     /**
-     * Every reader of the batch hears of a failure, whatever it is: an Error too, as a waiter that never hears
+     * Every reader of a run's result hears of a failure, whatever it is: an Error too, as a waiter that never hears
      * waits forever (a page-service request stays unanswered, and every one behind it on its connection).
      */
-    private static void failed(Batch batch, Throwable e) {
-        batch.result.completeExceptionally(e);
+    private static void failed(CompletableFuture<?> result, Throwable e) {
+        result.completeExceptionally(e);
         if (e instanceof Error error) {
             throw error;
         }
