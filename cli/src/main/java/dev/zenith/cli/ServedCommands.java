@@ -13,6 +13,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The command lines a daemon runs for a client (the launcher's lean path, {@code POST /cli}), so that they
@@ -36,9 +38,8 @@ public final class ServedCommands {
             "storage attach", "storage detach", "storage gc");
 
     /** The words of {@link #SERVED} and their aliases, to tell a reading line from others before parsing it. */
-    private static final Set<String> READING_WORDS = Set.of("pg list", "pg ls", "pg show", "pg connstr", "snapshot list",
-            "snapshot ls", "snapshot show", "snapshot diff", "storage list", "storage ls", "storage show", "status", "log",
-            "tree", "__complete");
+    private static final Set<String> READING_WORDS = Stream.concat(SERVED.stream(),
+            Stream.of("pg ls", "snapshot ls", "storage ls")).collect(Collectors.toUnmodifiableSet());
 
     /**
      * Per thread, the command trees built so far (by the top-level command they hold) with the Cli they are
