@@ -282,11 +282,6 @@ class LeanCliIT {
     @Test
     void aDaemonKilledMidCommandIsAnErrorAndNotASecondRun() throws Exception {
         try (DaemonFixture killed = new DaemonFixture().startProcess()) {
-            // it answers /status a moment before it writes daemon.json, without which the launcher has no daemon to ask
-            long written = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
-            while (!Files.exists(killed.home.resolve("daemon.json")) && System.nanoTime() < written) {
-                Thread.sleep(20);
-            }
             Path err = workDir.resolve("killed.err");
             Process p = Launcher.command(killed, workDir, Map.of("JAVA_TOOL_OPTIONS", "-XX:+NoSuchOptionSoNoJvmStarts"),
                     "pg", "create", "doomed", "--no-start").redirectError(err.toFile()).start();

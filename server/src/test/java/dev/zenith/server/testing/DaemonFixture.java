@@ -122,7 +122,7 @@ public final class DaemonFixture implements AutoCloseable {
         return pb;
     }
 
-    /** Same daemon, as its own JVM (so it can be killed with -9). */
+    /** Same daemon, as its own JVM (so it can be killed with -9); returns once it answers and has written daemon.json. */
     public DaemonFixture startProcess() throws Exception {
         Path conf = home.resolve("test-conf.json");
         Files.writeString(conf, configJson().encodePrettily());
@@ -137,7 +137,8 @@ public final class DaemonFixture implements AutoCloseable {
                 throw new IllegalStateException("daemon exited: " + Files.readString(home.resolve("daemon.out")));
             }
             try {
-                if (request("GET", "/status", null).statusCode() == 200) {
+                // it answers /status a moment before it writes daemon.json, which the launcher reads to find it
+                if (request("GET", "/status", null).statusCode() == 200 && Files.exists(home.resolve("daemon.json"))) {
                     return this;
                 }
             } catch (IOException e) {
