@@ -155,6 +155,16 @@ public final class ZenithDaemon {
         return http.actualPort();
     }
 
+    /** The computes and what hangs off them (redo, followers): for in-process tests. */
+    public ComputeManager computes() {
+        return computes;
+    }
+
+    /** The attached storages: for in-process tests. */
+    public StorageRegistry storages() {
+        return storages;
+    }
+
     /**
      * Fails, naming the port and its setting, when the REST or PostgreSQL port is taken (by a daemon of
      * another home, or another program), before any compute is started only to be stopped again.

@@ -10,6 +10,7 @@ import dev.zenith.server.history.SnapshotCatalog;
 import dev.zenith.server.history.StoredTimeline;
 import dev.zenith.server.jobs.Management;
 import dev.zenith.server.anchor.AnchorRecorder;
+import dev.zenith.server.follower.Followers;
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.server.ready.ReadyDirectories;
 import dev.zenith.server.redo.RedoService;
@@ -71,6 +72,9 @@ public final class ComputeManager implements ComputeTimelines {
     private final PgHistory history;
     private final RedoService redo;
     private final ReadyDirectories ready;
+    private final Followers followers;
+    /** What followers' rebuilds take ready directories from: nothing. */
+    private final ReadyDirectories noReady;
     private final AnchorRecorder anchors;
     private final ComputeWatch watch;
     private final BusyPgs busy;
@@ -101,6 +105,19 @@ public final class ComputeManager implements ComputeTimelines {
                 java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency(),
                 config.redo().readConcurrency());
         redo.afterEachStep(ready);
+        // A follower's directory is a replica's (the timeline's end rebuilt, a standby), written from the store: the
+        // ready directory stays for the next compute start.
+        this.noReady = new ReadyDirectories(false);
+        ComputeDirectories followerDirectories = new ComputeDirectories(pg, config.redo().startFromAnchors(), noReady);
+        this.followers = new Followers(pg, config.redo().scratchDir().resolve("followers"), config.follower(),
+                (store, timeline, process) -> {
+                    followerDirectories.rebuild(store, timeline, process, false);
+                    followerDirectories.makeStandby(process);
+                },
+                timeline -> "host=" + config.pgHost() + " port=" + config.pgPort() + " user=" + config.replicationUser()
+                        + " password=" + PassFile.conninfoValue(config.replicationPassword())
+                        + " options='-c zenith.timeline=" + timeline + "'");
+        redo.tryLiveFirst(followers);
         this.anchors = new AnchorRecorder(vertx, config.redo().materialize() ? redo::materializeSoon
                 : (store, timeline) -> LOG.info("timeline " + timeline
                         + ": anchor stored, not materialized (redo.materialize is false)"));
@@ -390,8 +407,15 @@ public final class ComputeManager implements ComputeTimelines {
             LOG.log(Level.WARNING, "management work did not drain before shutdown", e);
         }
         anchors.close();
+        followers.close();
+        noReady.close();
         redo.close();
         ready.close(); // after the steps that queue its updates
+    }
+
+    /** The follower standbys latest reads under writes are answered from (their counts, for tests and benches). */
+    public Followers followers() {
+        return followers;
     }
 
     /** What the page service answers a storage's GetPage from: page versions, redo where none is exact. */

@@ -47,7 +47,8 @@ public record ZenithConfig(
         int maxHeapMb,
         int maxDirectMemoryMb,
         dev.zenith.server.offload.OffloadSettings offload,
-        RedoConfig redo) {
+        RedoConfig redo,
+        dev.zenith.server.follower.FollowerSettings follower) {
 
     /**
      * The page service on the pg port: how long a request waits for WAL it needs (Neon:
@@ -89,7 +90,7 @@ public record ZenithConfig(
     static final List<String> MANAGED_COMPUTE_SETTINGS = List.of("listen_addresses", "port", "unix_socket_directories",
             "wal_level", "synchronous_standby_names", "synchronous_commit", "fsync", "full_page_writes", "logging_collector");
     private static final List<String> SECTIONS = List.of("home", "http", "pg", "computes", "wal_receiver", "page_service", "page_index",
-            "daemon", "offload", "redo");
+            "daemon", "offload", "redo", "follower");
     /**
      * The daemon's memory bound, read here so a bad value stops the start naming it; the launcher (zenith
      * start) turns it into the JVM's -Xmx and -XX:MaxDirectMemorySize. 0: the JVM's default (a quarter of RAM).
@@ -166,6 +167,7 @@ public record ZenithConfig(
                 "gc_interval_ms", "gc_grace_ms", "keep_manifests", "cache_bytes");
         ConfigSection redo = ConfigSection.of(json, "redo", "scratch_dir", "shared_buffers", "timeout_seconds", "concurrency",
                 "start_from_anchors", "materialize", "ready_directories", "read_concurrency");
+        ConfigSection follower = ConfigSection.of(json, "follower", "enabled", "idle_seconds", "wait_ms", "shared_buffers");
 
         Object homeValue = json.getValue("home");
         if (homeValue != null && !(homeValue instanceof String)) {
@@ -236,7 +238,11 @@ public record ZenithConfig(
                         redo.string("shared_buffers", "32MB"), redo.number("timeout_seconds", 600, 1, 86_400),
                         (int) redo.number("concurrency", 1, 1, 64), redo.bool("start_from_anchors", true),
                         redo.bool("materialize", true), redo.bool("ready_directories", true),
-                        (int) redo.number("read_concurrency", 1, 1, 64)));
+                        (int) redo.number("read_concurrency", 1, 1, 64)),
+                new dev.zenith.server.follower.FollowerSettings(follower.bool("enabled", true),
+                        java.time.Duration.ofSeconds(follower.number("idle_seconds", 120, 1, 86_400)),
+                        java.time.Duration.ofMillis(follower.number("wait_ms", 20, 0, 10_000)),
+                        follower.string("shared_buffers", "128kB")));
     }
 
     /**
@@ -268,7 +274,7 @@ public record ZenithConfig(
     public ZenithConfig withReplicationPassword(String password) {
         return new ZenithConfig(home, httpHost, httpPort, tlsCert, tlsKey, pgHost, pgPort, computeFirstPort, computesDir,
                 computeSettings, statusIntervalMs, maxBatchBytes, indexIntervalMs, replicationUser, password,
-                authenticationTimeoutMs, pageService, pageIndex, maxHeapMb, maxDirectMemoryMb, offload, redo);
+                authenticationTimeoutMs, pageService, pageIndex, maxHeapMb, maxDirectMemoryMb, offload, redo, follower);
     }
 
     /** Without the replication password: settings get logged, secrets never. */

@@ -68,6 +68,8 @@ public final class RedoPageSource implements PageSource {
 
     private final StoreRedo redo;
     private final Executor runs;
+    /** Tried before a redo run for a latest read (a follower standby's files). */
+    private final LivePages live;
     private final ImagePageSource images;
     private final Map<String, IntervalChanges> intervals = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -157,8 +159,14 @@ public final class RedoPageSource implements PageSource {
 
     /** {@code runs}: where redo runs are gathered and led (their threads wait for PostgreSQL, not the caller's). */
     public RedoPageSource(StoreRedo redo, Executor runs) {
+        this(redo, runs, LivePages.NONE);
+    }
+
+    /** As above; {@code live}: asked first for a latest read's main-fork page that would need a run. */
+    public RedoPageSource(StoreRedo redo, Executor runs, LivePages live) {
         this.redo = redo;
         this.runs = runs;
+        this.live = live;
         this.images = new ImagePageSource(redo.store().pages(), redo.store().images(), redo.store().wal());
     }
 
@@ -541,6 +549,12 @@ public final class RedoPageSource implements PageSource {
         }
         if (v.isPresent() && !v.get().lsn().isBefore(IntervalChanges.versionKey(change))) {
             return CompletableFuture.completedFuture(v.get().page());
+        }
+        if (upTo.isAfter(lsn) && rel.fork() == ForkNumber.MAIN) {
+            // a latest read: a follower that has replayed the change may hold exactly that version (free-space and
+            // visibility maps change without stamping pd_lsn: always redo's)
+            return live.page(redo.store(), timeline, b, change).thenCompose(page -> page != null
+                    ? CompletableFuture.completedFuture(page) : byRedo(timeline, b, target, change, lsn, upTo));
         }
         return byRedo(timeline, b, target, change, lsn, upTo);
     }

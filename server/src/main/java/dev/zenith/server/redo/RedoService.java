@@ -40,6 +40,8 @@ public final class RedoService implements AutoCloseable {
     private final ExecutorService getPageRuns;
     /** Told after each background step commits (the ready data directories). */
     private volatile StepListener afterStep = StepListener.NONE;
+    /** Asked before a redo run for a latest read (the follower standbys); set before the first page source. */
+    private volatile LivePages live = LivePages.NONE;
 
     private RedoService(SparseRedo redo, int concurrency, int readConcurrency) {
         this.redo = redo;
@@ -71,13 +73,18 @@ public final class RedoService implements AutoCloseable {
         this.afterStep = listener;
     }
 
+    /** What latest reads try before a redo run (called once, at start, before any page source is made). */
+    public void tryLiveFirst(LivePages live) {
+        this.live = live;
+    }
+
     public StoreRedo of(Store store) {
         return stores.computeIfAbsent(store, s -> new StoreRedo(s, redo, slots));
     }
 
     /** What the page service answers from for this store. */
     public PageSource pageSource(Store store) {
-        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s), getPageRuns), getPageRuns));
+        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s), getPageRuns, live), getPageRuns));
     }
 
     /** Queues background materialization of the timeline up to its newest anchor (no-op if already queued). */

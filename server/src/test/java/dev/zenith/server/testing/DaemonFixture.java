@@ -101,6 +101,11 @@ public final class DaemonFixture implements AutoCloseable {
         return this;
     }
 
+    /** The daemon {@link #startInProcess} started (null otherwise): for tests that look inside it. */
+    public ZenithDaemon inProcessDaemon() {
+        return inProcess;
+    }
+
     /** Stops the in-process daemon (its home stays) and starts a new one on the same home. */
     public DaemonFixture restartInProcess() throws Exception {
         inProcessShutdownKeepingHome();

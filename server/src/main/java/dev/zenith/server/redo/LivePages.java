@@ -1,0 +1,23 @@
+package dev.zenith.server.redo;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.wal.Lsn;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Pages as a process replaying a timeline's WAL right now has them (the {@code follower} package's standbys): what a
+ * latest read tries before a redo run. An answer is only ever a page whose last change is {@code change}; anything
+ * else (no follower, not there yet, not provably that version) completes with null and the read runs redo as before.
+ */
+public interface LivePages {
+    LivePages NONE = (store, timeline, block, change) -> CompletableFuture.completedFuture(null);
+
+    /**
+     * The block as the record ending at {@code change} left it (its last change at the read's target, by the page
+     * index), or null. Called on a page I/O thread: must not block beyond a few file reads.
+     */
+    CompletableFuture<byte[]> page(Store store, TimelineId timeline, BlockRef block, Lsn change);
+}
