@@ -118,6 +118,7 @@ public final class ComputeManager implements ComputeTimelines {
                         + " password=" + PassFile.conninfoValue(config.replicationPassword())
                         + " options='-c zenith.timeline=" + timeline + "'");
         redo.tryLiveFirst(followers);
+        storages.onDetach(s -> followers.storeClosing(s.store()));
         this.anchors = new AnchorRecorder(vertx, config.redo().materialize() ? redo::materializeSoon
                 : (store, timeline) -> LOG.info("timeline " + timeline
                         + ": anchor stored, not materialized (redo.materialize is false)"));

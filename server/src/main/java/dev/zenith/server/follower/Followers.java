@@ -41,7 +41,7 @@ public final class Followers implements LivePages, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Followers.class.getName());
     static final long POLL_MILLIS = 2;
     /** After a follower failed to start or died, reads run redo for this long before another is started. */
-    private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(60);
+    private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(Long.getLong("zenith.followerRetrySeconds", 60));
     private static final long SWEEP_SECONDS = 10;
 
     /** Told of every page a follower answered (the exactness test compares each with a redo run's). */
@@ -116,6 +116,11 @@ public final class Followers implements LivePages, AutoCloseable {
     /** Who is told of each page a follower answers. */
     public void onServed(Served listener) {
         this.served = listener;
+    }
+
+    /** How many followers run now. */
+    public int running() {
+        return (int) entries.values().stream().filter(e -> e.follower != null).count();
     }
 
     public Stats stats() {
@@ -228,6 +233,33 @@ public final class Followers implements LivePages, AutoCloseable {
                     + " try in a minute)", x);
         } finally {
             e.starting = false;
+        }
+    }
+
+    /**
+     * Before {@code store} closes (its storage is detached): its followers stop, after a start under way (which reads
+     * the store) has ended. Blocking.
+     */
+    public void storeClosing(Store store) {
+        List<Entry> gone = new java.util.ArrayList<>();
+        entries.entrySet().removeIf(me -> me.getValue().store == store && gone.add(me.getValue()));
+        if (gone.isEmpty()) {
+            return;
+        }
+        try {
+            // one thread runs starts: this runs after any under way
+            starts.submit(() -> gone.forEach(e -> {
+                Follower f = e.follower;
+                e.follower = null;
+                if (f != null) {
+                    stopQuietly(f);
+                }
+            })).get(10, TimeUnit.MINUTES);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException
+                 | java.util.concurrent.RejectedExecutionException e) {
+            LOG.log(Level.WARNING, "the followers of a detached storage did not stop", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -78,6 +78,8 @@ public final class DaemonFixture implements AutoCloseable {
     public final JsonObject pageIndexSettings = new JsonObject();
     /** Settings of the {@code redo} section, for a test that needs them. */
     public final JsonObject redoSettings = new JsonObject();
+    /** Settings of the {@code follower} section, for a test that needs them. */
+    public final JsonObject followerSettings = new JsonObject();
 
     public JsonObject configJson() {
         JsonObject computes = new JsonObject().put("first_port", computeFirstPort).put("settings", computeSettings.copy());
@@ -91,7 +93,8 @@ public final class DaemonFixture implements AutoCloseable {
                 .put("page_service", pageServiceSettings.copy())
                 .put("offload", offloadSettings.copy())
                 .put("page_index", pageIndexSettings.copy())
-                .put("redo", redoSettings.copy());
+                .put("redo", redoSettings.copy())
+                .put("follower", followerSettings.copy());
     }
 
     public DaemonFixture startInProcess() throws Exception {
