@@ -241,7 +241,7 @@ public record ZenithConfig(
                         (int) redo.number("read_concurrency", 1, 1, 64)),
                 new dev.zenith.server.follower.FollowerSettings(follower.bool("enabled", true),
                         java.time.Duration.ofSeconds(follower.number("idle_seconds", 120, 1, 86_400)),
-                        java.time.Duration.ofMillis(follower.number("wait_ms", 20, 0, 10_000)),
+                        java.time.Duration.ofMillis(follower.number("wait_ms", 200, 0, 10_000)),
                         follower.string("shared_buffers", "128kB")));
     }
 

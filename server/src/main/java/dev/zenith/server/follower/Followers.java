@@ -66,6 +66,8 @@ public final class Followers implements LivePages, AutoCloseable {
     private final AtomicInteger names = new AtomicInteger();
     private volatile boolean closed;
     private volatile Served served = (t, b, c, p) -> { };
+    /** The counts the last log line gave (the sweep logs them when they changed). */
+    private Stats lastLogged = new Stats(0, 0, 0, 0, 0, 0, 0, 0);
     private final AtomicLong answered = new AtomicLong();
     private final AtomicLong answeredAfterWaiting = new AtomicLong();
     private final AtomicLong notRunning = new AtomicLong();
@@ -265,6 +267,15 @@ public final class Followers implements LivePages, AutoCloseable {
 
     /** Stops followers no read asked for within {@code idle_seconds}, and drops dead ones. */
     private void sweep() {
+        Stats now0 = stats();
+        if (!now0.equals(lastLogged)) {
+            lastLogged = now0;
+            LOG.info("followers: " + now0.answered() + " latest reads answered (" + now0.answeredAfterWaiting()
+                    + " after waiting); ran redo instead: " + now0.notRunning() + " with no follower running, "
+                    + now0.behind() + " older on file after waiting, " + now0.ahead() + " newer on file, "
+                    + now0.unchecked() + " failing the checks; " + now0.started() + " started, " + now0.failedStarts()
+                    + " failed to start");
+        }
         long now = System.nanoTime();
         for (Map.Entry<String, Entry> me : entries.entrySet()) {
             Entry e = me.getValue();

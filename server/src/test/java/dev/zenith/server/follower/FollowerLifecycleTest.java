@@ -38,12 +38,10 @@ class FollowerLifecycleTest {
     @Test
     void startedByLatestReadsStoppedWhenIdleDroppedWhenKilledAndStoppedWithTheDaemon() throws Exception {
         System.setProperty("zenith.followerRetrySeconds", "2");
-        Path followersDir;
-        long lastPid;
         try (DaemonFixture d = new DaemonFixture()) {
-            d.followerSettings.put("idle_seconds", 1);
+            d.followerSettings.put("idle_seconds", 3);
             d.startInProcess();
-            followersDir = d.home.resolve("redo").resolve("followers");
+            Path followersDir = d.home.resolve("redo").resolve("followers");
             JsonObject pg = d.createPg("main");
             int port = pg.getInteger("port");
             d.pgbench(port, "-i", "-s", "1", "-q");
@@ -91,16 +89,19 @@ class FollowerLifecycleTest {
             readUntil(read, () -> followers.running() == 1 && followers.stats().answered() > answered,
                     "a third follower answers after the retry pause");
             Path third = onlyFollower(followersDir);
-            lastPid = DaemonFixture.postmasterPid(third.resolve("data"));
-            assertEquals(3, followers.stats().started(), followers.stats().toString());
+            long lastPid = DaemonFixture.postmasterPid(third.resolve("data"));
+            // at least one per phase: a follower no read asked for while a slow redo run answered one may be idle too
+            assertTrue(followers.stats().started() >= 3, followers.stats().toString());
             System.out.println("followers: " + followers.stats());
             writer.cancel(false);
+
+            d.inProcessShutdownKeepingHome();
+            assertFalse(alive(lastPid), "the daemon's stop stops its follower");
+            try (Stream<Path> s = Files.list(followersDir)) {
+                assertEquals(List.of(), s.toList(), "the daemon's stop removes its followers' directories");
+            }
         } finally {
             System.clearProperty("zenith.followerRetrySeconds");
-        }
-        assertFalse(alive(lastPid), "the daemon's stop stops its follower");
-        try (Stream<Path> s = Files.list(followersDir)) {
-            assertEquals(List.of(), s.toList(), "the daemon's stop removes its followers' directories");
         }
     }
 
@@ -113,7 +114,7 @@ class FollowerLifecycleTest {
     }
 
     private static boolean alive(long pid) {
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        return dev.zenith.pgexec.Processes.isRunning(pid); // an exited postmaster init has not reaped yet is not running
     }
 
     private static void readUntil(BooleanSupplier read, BooleanSupplier done, String what) {
