@@ -132,7 +132,9 @@ public final class Followers implements LivePages, AutoCloseable {
 
     @Override
     public CompletableFuture<byte[]> page(Store store, TimelineId timeline, BlockRef block, Lsn change) {
-        if (!settings.enabled() || closed) {
+        if (!settings.enabled() || closed || store.cacheRoom().bound() > 0) {
+            // a bounded (s3) store's cache would hold a second copy of the database: no followers there, as no
+            // ready directories
             return CompletableFuture.completedFuture(null);
         }
         Entry e = entries.computeIfAbsent(key(store, timeline), k -> new Entry(store, timeline));
