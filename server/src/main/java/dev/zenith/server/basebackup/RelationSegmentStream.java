@@ -12,8 +12,11 @@ import java.io.InputStream;
 
 /**
  * The bytes of one segment file of a relation fork as of an image: each block's newest stored
- * version at or below the image LSN, read from the store {@link #BATCH} pages at a time (one read
- * transaction and one ordered scan per batch; no file is written).
+ * version at or below the image LSN, read from the store up to {@link #BATCH} pages at a time (one read
+ * transaction and one ordered scan per batch; no file is written). Whole pages a caller asks for are
+ * decoded straight into its array; only a read of part of a page goes through a one-page buffer (a
+ * base backup has a stream per relation segment, over a thousand small ones in a fresh cluster: a
+ * batch-sized buffer each cost more to allocate and zero than the pages did to read).
  */
 final class RelationSegmentStream extends InputStream {
     private final Store store;
@@ -25,7 +28,8 @@ final class RelationSegmentStream extends InputStream {
     private final boolean missingAsZeros;
     private static final int BATCH = 128;
     private long nextBlock;
-    private final byte[] pages = new byte[BATCH * WalGeometry.BLCKSZ];
+    /** The page a caller reads part of; allocated on first need. */
+    private byte[] page;
     private int filled;
     private int pos;
 
@@ -56,10 +60,21 @@ final class RelationSegmentStream extends InputStream {
                 if (nextBlock == endBlock) {
                     break;
                 }
-                fetchBatch();
+                int wholePages = (int) Math.min(Math.min(BATCH, (len - n) / WalGeometry.BLCKSZ), endBlock - nextBlock);
+                if (wholePages > 0) {
+                    readBlocks(wholePages, b, off + n);
+                    n += wholePages * WalGeometry.BLCKSZ;
+                    continue;
+                }
+                if (page == null) {
+                    page = new byte[WalGeometry.BLCKSZ];
+                }
+                readBlocks(1, page, 0);
+                filled = WalGeometry.BLCKSZ;
+                pos = 0;
             }
             int k = Math.min(len - n, filled - pos);
-            System.arraycopy(pages, pos, b, off + n, k);
+            System.arraycopy(page, pos, b, off + n, k);
             pos += k;
             n += k;
         }
@@ -72,15 +87,13 @@ final class RelationSegmentStream extends InputStream {
         return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
     }
 
-    private void fetchBatch() throws IOException {
-        int count = (int) Math.min(BATCH, endBlock - nextBlock);
+    /** The next {@code count} blocks, decoded into {@code out} from {@code offset}. */
+    private void readBlocks(int count, byte[] out, int offset) throws IOException {
         try {
-            store.pages().readBlocks(timeline, rel, lsn, (int) nextBlock, count, checksums, missingAsZeros, pages, 0);
+            store.pages().readBlocks(timeline, rel, lsn, (int) nextBlock, count, checksums, missingAsZeros, out, offset);
         } catch (StoreException e) {
             throw new IOException(e.getMessage(), e);
         }
         nextBlock += count;
-        filled = count * WalGeometry.BLCKSZ;
-        pos = 0;
     }
 }

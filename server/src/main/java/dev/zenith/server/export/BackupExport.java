@@ -15,6 +15,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.logging.Logger;
 
 /**
  * A snapshot as a base backup: the one the replication port's BASE_BACKUP sends (its image, its WAL up to
@@ -22,6 +23,7 @@ import java.time.Instant;
  * with a backup_manifest (CRC32C, pg_basebackup's default) that pg_verifybackup checks. Blocking.
  */
 final class BackupExport {
+    private static final Logger LOG = Logger.getLogger(BackupExport.class.getName());
     private static final int CHUNK = 1 << 20;
 
     private BackupExport() {
@@ -31,9 +33,11 @@ final class BackupExport {
     static long write(Store store, Timeline timeline, Snapshot snapshot, BackupSink sink, Path scratchRoot)
             throws IOException {
         Progress progress = Progress.current();
+        long started = System.nanoTime();
         progress.phase("laying out the base backup (WAL up to " + snapshot.lsn() + ")");
         PreparedBackup backup = BaseBackupBuilder.prepare(store, timeline, snapshot.lsn(), "zenith export " + snapshot.fullName(),
                 true, store.pgTimelines().historyFiles(timeline.id()), scratchRoot);
+        long laidOut = System.nanoTime();
         try {
             progress.phase("writing the base backup", backup.totalBytes());
             ManifestChecksum checksum = ManifestChecksum.forAlgorithm("CRC32C");
@@ -68,7 +72,11 @@ final class BackupExport {
                 out.write(body);
             }
             progress.phase("syncing to disk");
+            long written = System.nanoTime();
             sink.finish();
+            LOG.info(String.format("base backup of %s: %d bytes, laid out in %.3f s, written in %.3f s, synced in %.3f s",
+                    snapshot.fullName(), backup.totalBytes() + body.length, (laidOut - started) / 1e9,
+                    (written - laidOut) / 1e9, (System.nanoTime() - written) / 1e9));
             return backup.totalBytes() + body.length;
         } finally {
             backup.delete();

@@ -11,10 +11,11 @@ import java.io.OutputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
-import java.util.Date;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A base backup as one tar (optionally zstd-compressed): members named as in the data directory, so
@@ -44,7 +45,7 @@ final class TarSink implements BackupSink {
     public void directory(String path, Instant modified) throws IOException {
         TarArchiveEntry e = new TarArchiveEntry(path + "/");
         e.setMode(040700);
-        e.setModTime(Date.from(modified));
+        e.setModTime(wholeSeconds(modified));
         tar.putArchiveEntry(e);
         tar.closeArchiveEntry();
     }
@@ -54,7 +55,7 @@ final class TarSink implements BackupSink {
         TarArchiveEntry e = new TarArchiveEntry(path);
         e.setMode(0100600);
         e.setSize(size);
-        e.setModTime(Date.from(modified));
+        e.setModTime(wholeSeconds(modified));
         tar.putArchiveEntry(e);
         return new OutputStream() {
             @Override
@@ -72,6 +73,14 @@ final class TarSink implements BackupSink {
                 tar.closeArchiveEntry();
             }
         };
+    }
+
+    /**
+     * A time in whole seconds, as the manifest lists it and ustar headers hold it: a fraction would cost a pax
+     * header (two more 512-byte blocks and decimal formatting) per member.
+     */
+    private static FileTime wholeSeconds(Instant t) {
+        return FileTime.from(t.getEpochSecond(), TimeUnit.SECONDS);
     }
 
     @Override
