@@ -2,11 +2,8 @@ package dev.zenith.server.basebackup;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -15,7 +12,7 @@ import java.util.List;
  * Checksums every file it sends for the manifest. Blocking: call from a worker thread, one at a time.
  */
 public final class TarArchiveReader implements AutoCloseable {
-    private static final int BLOCK = 512;
+    private static final int BLOCK = TarHeader.BLOCK;
 
     /** Where a member's bytes come from, opened only when the archive reaches it. */
     @FunctionalInterface
@@ -76,7 +73,7 @@ public final class TarArchiveReader implements AutoCloseable {
                     break;
                 }
                 current = entries.get(next++);
-                writeHeader(current, out, n);
+                TarHeader.ustar(out, n, current.path(), current.directory(), current.size(), current.modified().getEpochSecond());
                 n += BLOCK;
                 if (current.directory()) {
                     current = null;
@@ -94,7 +91,7 @@ public final class TarArchiveReader implements AutoCloseable {
             n += got;
             remaining -= got;
             if (remaining == 0) {
-                n += padding(current.size()); // zero-filled already
+                n += TarHeader.padding(current.size()); // zero-filled already
                 finishFile();
             }
         }
@@ -110,52 +107,6 @@ public final class TarArchiveReader implements AutoCloseable {
             manifest.addFile(current.path(), current.size(), current.modified(), checksum.manifestName(), sum);
         }
         current = null;
-    }
-
-    private static int padding(long size) {
-        int r = (int) (size % BLOCK);
-        return r == 0 ? 0 : BLOCK - r;
-    }
-
-    private static void writeHeader(Entry e, byte[] out, int at) {
-        String name = e.directory() ? e.path() + "/" : e.path();
-        byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
-        if (nameBytes.length > 99) {
-            throw new UncheckedIOException(new IOException("file name too long for tar format: \"" + name + "\""));
-        }
-        System.arraycopy(nameBytes, 0, out, at, nameBytes.length);
-        octal(out, at + 100, 8, e.directory() ? 0700 : 0600);
-        octal(out, at + 108, 8, 0);
-        octal(out, at + 116, 8, 0);
-        octal(out, at + 124, 12, e.directory() ? 0 : e.size());
-        octal(out, at + 136, 12, e.modified().getEpochSecond());
-        Arrays.fill(out, at + 148, at + 156, (byte) ' ');
-        out[at + 156] = (byte) (e.directory() ? '5' : '0');
-        ascii(out, at + 257, "ustar");
-        ascii(out, at + 263, "00");
-        ascii(out, at + 265, "postgres");
-        ascii(out, at + 297, "postgres");
-        int sum = 0;
-        for (int i = 0; i < BLOCK; i++) {
-            sum += out[at + i] & 0xff;
-        }
-        octal(out, at + 148, 8, sum);
-    }
-
-    /** Zero-padded octal digits, NUL-terminated, filling {@code len} bytes. */
-    private static void octal(byte[] out, int at, int len, long value) {
-        String digits = Long.toOctalString(value);
-        if (digits.length() > len - 1) {
-            throw new IllegalArgumentException("value " + value + " too large for a tar field of " + len);
-        }
-        String padded = "0".repeat(len - 1 - digits.length()) + digits;
-        ascii(out, at, padded);
-        out[at + len - 1] = 0;
-    }
-
-    private static void ascii(byte[] out, int at, String s) {
-        byte[] b = s.getBytes(StandardCharsets.US_ASCII);
-        System.arraycopy(b, 0, out, at, b.length);
     }
 
     @Override

@@ -11,7 +11,6 @@ import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.Timeline;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -20,7 +19,8 @@ import java.util.logging.Logger;
 /**
  * A snapshot as a base backup: the one the replication port's BASE_BACKUP sends (its image, its WAL up to
  * the snapshot and zeros after, backup_label, pg_control in archive recovery), written to a {@link BackupSink}
- * with a backup_manifest (CRC32C, pg_basebackup's default) that pg_verifybackup checks. Blocking.
+ * with a backup_manifest (CRC32C, pg_basebackup's default) that pg_verifybackup checks. Blocking; the files are
+ * read on a thread of their own ({@link ReadAhead}) while this one writes.
  */
 final class BackupExport {
     private static final Logger LOG = Logger.getLogger(BackupExport.class.getName());
@@ -42,29 +42,25 @@ final class BackupExport {
             progress.phase("writing the base backup", backup.totalBytes());
             ManifestChecksum checksum = ManifestChecksum.forAlgorithm("CRC32C");
             BackupManifest manifest = new BackupManifest();
-            byte[] buffer = new byte[CHUNK];
-            for (TarArchiveReader.Entry e : backup.entries()) {
-                if (e.directory()) {
-                    sink.directory(e.path(), e.modified());
-                    continue;
-                }
-                long left = e.size();
-                try (InputStream in = e.source().open(); OutputStream out = sink.file(e.path(), e.size(), e.modified())) {
-                    while (left > 0) {
-                        int n = in.readNBytes(buffer, 0, (int) Math.min(buffer.length, left));
-                        if (n == 0) {
-                            throw new IOException(e.path() + " is shorter than the " + e.size() + " bytes listed");
-                        }
-                        checksum.update(buffer, 0, n);
-                        out.write(buffer, 0, n);
-                        left -= n;
-                        progress.advance(n);
-                        progress.checkCancelled(); // into the export's temporary file, which a failure deletes
+            try (ReadAhead files = new ReadAhead(backup.entries(), checksum, CHUNK)) {
+                for (TarArchiveReader.Entry e : backup.entries()) {
+                    if (e.directory()) {
+                        sink.directory(e.path(), e.modified());
+                        continue;
                     }
-                }
-                String sum = checksum.finishHex();
-                if (e.inManifest()) {
-                    manifest.addFile(e.path(), e.size(), e.modified(), checksum.manifestName(), sum);
+                    ReadAhead.Chunk c;
+                    try (OutputStream out = sink.file(e.path(), e.size(), e.modified())) {
+                        do {
+                            c = files.next();
+                            out.write(c.bytes(), 0, c.length());
+                            files.back(c);
+                            progress.advance(c.length());
+                            progress.checkCancelled(); // into the export's temporary file, which a failure deletes
+                        } while (!c.last());
+                    }
+                    if (e.inManifest()) {
+                        manifest.addFile(e.path(), e.size(), e.modified(), checksum.manifestName(), c.checksum());
+                    }
                 }
             }
             byte[] body = manifest.toBytes(backup.walRanges());
