@@ -4,8 +4,8 @@
 # data directory. Each round times `pg_basebackup -Ft -X fetch -c fast` from the vanilla server (one base.tar
 # with its WAL, and backup_manifest), the export as one REST request (curl, answered when the tar is written
 # and fsynced), `zenith snapshot export bench@b --to X.tar` (the launcher, off a terminal: its lean path has
-# the daemon run the command, which polls the job every 200 ms) and the same with ZENITH_CLI=jvm (the CLI's
-# JVM: its start, and the same polling), all writing to WORK. Prints each round's seconds and the median ratios.
+# the daemon run the command, which follows the job with GET /jobs/ID?wait_ms=, answered when the job ends) and the
+# same with ZENITH_CLI=jvm (the CLI's JVM: its start, and the same following), all writing to WORK. Prints each round's seconds and the median ratios.
 # Needs the jars built (mvn -q -DskipTests package); ZENITH_NO_BUILD is set here.
 # Usage: bench/export.sh   (SCALE, ROUNDS, WARMUP override 10, 5, 1)
 set -euo pipefail

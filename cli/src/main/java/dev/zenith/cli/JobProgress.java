@@ -10,7 +10,10 @@ import java.io.PrintStream;
  * rate, ETA) for a phase that counts bytes.
  */
 final class JobProgress {
+    /** How often a bar is redrawn (the daemon answers sooner when the job changes). */
     private static final long POLL_MS = 200;
+    /** Without a bar: the longest one look waits for the job to change (the daemon's limit is 60 s). */
+    private static final long CHANGE_WAIT_MS = 30_000;
 
     private final Cli cli;
     private final String task;
@@ -27,9 +30,12 @@ final class JobProgress {
         ProgressBars bars = cli.terminal ? cli.invocation.bars() : null;
         ProgressBars.Bar bar = null;
         try {
-            long pause = 50; // most jobs end quickly: look soon, then every POLL_MS
+            int seenPhases = 0;
             while (true) {
-                JsonNode job = client.get(location);
+                // Answered when the job ends or enters a new phase (or the wait is up): no polling interval to sit out.
+                long wait = bar != null || waited >= 0 && waited == shown ? POLL_MS : CHANGE_WAIT_MS;
+                long asked = System.nanoTime();
+                JsonNode job = client.get(location + "?wait_ms=" + wait + "&seen_phases=" + seenPhases);
                 JsonNode phases = job.path("phases");
                 long total = job.path("total_bytes").asLong();
                 String state = job.path("state").asText();
@@ -68,8 +74,10 @@ final class JobProgress {
                 if (state.equals("failed")) {
                     throw new CliException(ErrorTexts.forPeople(job.path("error").asText("the job failed"), client));
                 }
-                Thread.sleep(pause);
-                pause = POLL_MS;
+                if (phases.size() == seenPhases && (System.nanoTime() - asked) / 1_000_000 < wait / 2) {
+                    Thread.sleep(POLL_MS); // a daemon from before wait_ms answers at once
+                }
+                seenPhases = phases.size();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

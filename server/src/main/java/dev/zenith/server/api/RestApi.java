@@ -88,7 +88,7 @@ public final class RestApi {
         r.get("/openapi.json").handler(ctx -> WorkDispatch.reply(ctx, 200, OPENAPI));
         r.post("/cli").handler(cli::handle);
         r.get("/jobs").handler(ctx -> WorkDispatch.reply(ctx, 200, dispatch.jobs().list()));
-        r.get("/jobs/:id").handler(ctx -> WorkDispatch.reply(ctx, 200, dispatch.jobs().get(ctx.pathParam("id")).toJson()));
+        r.get("/jobs/:id").handler(this::job);
         r.post("/jobs/:id/actions").handler(ctx -> WorkDispatch.reply(ctx, 202, dispatch.jobs().act(ctx.pathParam("id"),
                 JsonBody.parse(ctx.body().buffer(), Set.of("action")).requiredString("action"))));
 
@@ -101,6 +101,40 @@ public final class RestApi {
                 "no such endpoint: " + ctx.request().method() + " " + ctx.request().path())));
         r.route().failureHandler(dispatch::failure);
         return r;
+    }
+
+    /** The longest a {@code GET /jobs/ID?wait_ms=} is held. */
+    private static final int MAX_JOB_WAIT_MS = 60_000;
+
+    /**
+     * {@code GET /jobs/ID}: the job, at once; with {@code wait_ms=N} once it has ended or has more phases than
+     * {@code seen_phases} (default: the phases it has now), or after N ms: a client following a job asks once per
+     * change instead of polling.
+     */
+    private void job(RoutingContext ctx) {
+        var job = dispatch.jobs().get(ctx.pathParam("id"));
+        int waitMs = QueryParams.integer(ctx, "wait_ms", 0, 0, MAX_JOB_WAIT_MS);
+        int seen = QueryParams.integer(ctx, "seen_phases", -1, 0, Integer.MAX_VALUE);
+        if (waitMs == 0) {
+            WorkDispatch.reply(ctx, 200, job.toJson());
+            return;
+        }
+        var context = vertx.getOrCreateContext();
+        var answered = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable[] told = new Runnable[1];
+        long timer = vertx.setTimer(waitMs, t -> {
+            if (answered.compareAndSet(false, true)) {
+                job.forget(told[0]);
+                WorkDispatch.reply(ctx, 200, job.toJson());
+            }
+        });
+        told[0] = () -> context.runOnContext(v -> {
+            if (answered.compareAndSet(false, true)) {
+                vertx.cancelTimer(timer);
+                WorkDispatch.reply(ctx, 200, job.toJson());
+            }
+        });
+        job.whenChanged(seen >= 0 ? seen : job.phaseCount(), told[0]);
     }
 
     private static JsonObject loadOpenApi() {

@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonObject;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,6 +42,8 @@ public final class Job implements Progress {
     /** Set by the work when it stops cleanly at its {@link #checkCancelled()} points (exports, imports, pushes, pulls). */
     private boolean cancellable;
     private volatile boolean cancelRequested;
+    /** Told once when the job next changes ({@link #whenChanged}); each is run once, off this lock. */
+    private final List<Runnable> waiters = new ArrayList<>();
 
     Job(String id, String action, ToIntFunction<Throwable> statusOf) {
         this.id = id;
@@ -71,6 +74,7 @@ public final class Job implements Progress {
         this.phaseStartedNanos = System.nanoTime();
         this.phase = name;
         phases.add(name);
+        changed();
     }
 
     @Override
@@ -87,6 +91,7 @@ public final class Job implements Progress {
         this.result = result;
         this.finishedAt = Instant.now();
         this.state = State.SUCCEEDED;
+        changed();
     }
 
     /**
@@ -131,6 +136,7 @@ public final class Job implements Progress {
         this.errorStatus = 409;
         this.finishedAt = Instant.now();
         this.state = State.CANCELLED;
+        changed();
     }
 
     void failed(Throwable t) {
@@ -138,6 +144,43 @@ public final class Job implements Progress {
         this.error = t.getMessage() == null ? t.toString() : t.getMessage();
         this.finishedAt = Instant.now();
         this.state = State.FAILED;
+        changed();
+    }
+
+    /** How many phases the job has had so far. */
+    public int phaseCount() {
+        return phases.size();
+    }
+
+    /**
+     * Runs {@code then} (on the thread that changes the job, or at once on this one) as soon as the job has ended
+     * or has more than {@code seenPhases} phases: a client following it is answered when there is something new
+     * instead of asking again and again. {@link #forget} it when it is no longer wanted.
+     */
+    public void whenChanged(int seenPhases, Runnable then) {
+        synchronized (waiters) {
+            if (state == State.RUNNING && phases.size() <= seenPhases) {
+                waiters.add(then);
+                return;
+            }
+        }
+        then.run();
+    }
+
+    /** A {@link #whenChanged} callback no longer wanted (its client was answered otherwise). */
+    public void forget(Runnable then) {
+        synchronized (waiters) {
+            waiters.remove(then);
+        }
+    }
+
+    private void changed() {
+        List<Runnable> told;
+        synchronized (waiters) {
+            told = List.copyOf(waiters);
+            waiters.clear();
+        }
+        told.forEach(Runnable::run);
     }
 
     /** The job as GET /jobs/ID shows it; rate and ETA are of the current phase. */

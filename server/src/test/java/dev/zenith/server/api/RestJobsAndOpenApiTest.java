@@ -98,6 +98,33 @@ class RestJobsAndOpenApiTest {
         assertTrue(send("GET", "/jobs", null, null).body().contains("\"PUT /pgs\""));
     }
 
+    @Test
+    void aFollowerWaitingForAJobIsAnsweredWhenItChanges() throws Exception {
+        HttpResponse<String> accepted = send("PUT", "/pgs", new JsonObject().put("name", "followed").encode(), "respond-async");
+        String location = accepted.headers().firstValue("location").orElseThrow();
+        int seen = 0;
+        List<Integer> looks = new ArrayList<>();
+        JsonObject job;
+        do {
+            // held until the job has more phases than seen, or ends; never the 50 s: the create takes seconds
+            HttpResponse<String> r = send("GET", location + "?wait_ms=50000&seen_phases=" + seen, null, null);
+            assertEquals(200, r.statusCode(), r.body());
+            job = new JsonObject(r.body());
+            int phases = job.getJsonArray("phases").size();
+            assertTrue(phases > seen || !job.getString("state").equals("running"),
+                    "answered with nothing new: " + job.encodePrettily());
+            seen = phases;
+            looks.add(phases);
+        } while (job.getString("state").equals("running"));
+        assertEquals("succeeded", job.getString("state"), job.encodePrettily());
+        assertTrue(looks.size() <= seen + 1, "one look per change at most: " + looks);
+        // an ended job answers at once whatever was seen; a bad wait is refused
+        assertEquals("succeeded", new JsonObject(send("GET", location + "?wait_ms=50000&seen_phases=" + seen, null, null)
+                .body()).getString("state"));
+        assertEquals(400, send("GET", location + "?wait_ms=-1", null, null).statusCode());
+        assertEquals(400, send("GET", location + "?wait_ms=600000", null, null).statusCode());
+    }
+
     /** "/pgs/{name}/log" for a router path "/pgs/:name/log". */
     private static String openApiPath(String routerPath) {
         return routerPath.replaceAll(":([a-z]+)", "{$1}");
