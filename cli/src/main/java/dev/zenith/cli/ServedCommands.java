@@ -9,10 +9,12 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -42,11 +44,12 @@ public final class ServedCommands {
             Stream.of("pg ls", "snapshot ls", "storage ls")).collect(Collectors.toUnmodifiableSet());
 
     /**
-     * Per thread, the command trees built so far (by the top-level command they hold) with the Cli they are
-     * bound to: building a tree reads the commands' annotations, ~20 ms even in a warm JVM, more than all the
-     * rest of a run. A tree is used by one run at a time, its Cli begun anew for each.
+     * The command trees not in use (by the top-level command they hold) with the Cli they are bound to: building a
+     * tree reads the commands' annotations, ~20 ms even in a warm JVM, more than all the rest of a run. A tree is
+     * used by one run at a time, its Cli begun anew for each, and given back after. Shared by every thread: a
+     * pool's new threads (the daemon's changing lines run on up to 16) each built their own before.
      */
-    private static final ThreadLocal<Map<String, Bound>> TREES = ThreadLocal.withInitial(HashMap::new);
+    private static final Map<String, Deque<Bound>> IDLE_TREES = new ConcurrentHashMap<>();
 
     private record Bound(Cli cli, CommandLine tree) {
     }
@@ -94,10 +97,22 @@ public final class ServedCommands {
         PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8);
         Invocation invocation = Invocation.forClient(o, e, terminal, env, home, directory);
         String top = Main.commandNamed(argv);
-        Bound bound = TREES.get().computeIfAbsent(String.valueOf(top), k -> {
+        Deque<Bound> idle = IDLE_TREES.computeIfAbsent(String.valueOf(top), k -> new ConcurrentLinkedDeque<>());
+        Bound bound = idle.pollFirst();
+        if (bound == null) {
             Cli cli = new Cli(invocation);
-            return new Bound(cli, Main.commandLine(cli, top));
-        });
+            bound = new Bound(cli, Main.commandLine(cli, top));
+        }
+        try {
+            return run(bound, argv, terminal, invocation, o, e, out, err);
+        } finally {
+            idle.offerFirst(bound);
+        }
+    }
+
+    /** The line run on {@code bound}, which no other run uses meanwhile; {@code o}/{@code e} print into out/err. */
+    private static Answer run(Bound bound, List<String> argv, boolean terminal, Invocation invocation, PrintStream o,
+                              PrintStream e, ByteArrayOutputStream out, ByteArrayOutputStream err) {
         Cli cli = bound.cli();
         cli.begin(invocation);
         Main.configure(bound.tree(), cli);
