@@ -8,10 +8,9 @@ import dev.zenith.storage.wal.RecordCheck;
 import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.segment.WalGeometry;
-import dev.zenith.wal.segment.WalSegmentWriter;
 import dev.zenith.wal.segment.WalSegments;
 
-import java.io.FileOutputStream;
+import java.io.RandomAccessFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -22,11 +21,13 @@ import java.util.List;
 import java.util.function.LongConsumer;
 
 /**
- * The {@code pg_wal} of a data directory built from the store: stored WAL laid out as segment files by
- * {@link WalSegmentWriter} (which does no I/O), named for the PostgreSQL timelines along the lineage,
- * and written here. Blocking.
+ * The {@code pg_wal} of a data directory built from the store: stored WAL written at its offsets in segment
+ * files (the rest of each zeros, left as holes), named for the PostgreSQL timelines along the lineage. Blocking.
  */
 public final class PgWalWriter {
+    /** Stored WAL is read, checked and written this much at a time at most. */
+    private static final int PIECE_BYTES = 1 << 20;
+
     private final TimelineStore timelines;
     private final WalLog wal;
     private final PgTimelines pgTimelines;
@@ -84,46 +85,98 @@ public final class PgWalWriter {
         if (!firstByte.isBefore(to)) {
             return written;
         }
-        WalSegmentWriter writer = new WalSegmentWriter(tlis.get(0).tli(), firstByte);
         RecordCheck records = new RecordCheck(id, from, to);
         Lsn fromPage = Lsn.of(WalSegments.pageStart(Lsn.min(from, to).value()));
-        if (headPageOnly && WalSegments.isSegmentBoundary(firstByte.value())
-                && fromPage.minus(firstByte) > WalGeometry.XLOG_BLCKSZ) {
-            writer.append(ByteBuffer.wrap(wal.read(id, firstByte, WalGeometry.XLOG_BLCKSZ)));
-            writer.skipTo(fromPage);
-            bytesRead.accept(fromPage.minus(firstByte)); // what bytesToWrite counted
-        }
-        // A segment at a time, so memory holds one segment whatever the range.
-        for (Lsn at = writer.position(); at.isBefore(to); at = writer.position()) {
-            Lsn segmentEnd = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(at) + 1));
-            byte[] bytes = wal.read(id, at, (int) Lsn.min(segmentEnd, to).minus(at));
-            records.feed(at, bytes, 0, bytes.length);
-            writer.append(ByteBuffer.wrap(bytes));
-            bytesRead.accept(bytes.length);
-            written.addAll(writeSegmentFiles(writer.takeCompleted(), tlis, walDir));
-        }
-        if (!WalSegments.isSegmentBoundary(to.value())) { // the last segment: WAL up to `to`, zeros after it
-            written.addAll(writeSegmentFiles(writer.finish(to), tlis, walDir));
+        Lsn at = firstByte;
+        try (SegmentFiles files = new SegmentFiles(tlis, walDir, written)) {
+            if (headPageOnly && WalSegments.isSegmentBoundary(firstByte.value())
+                    && fromPage.minus(firstByte) > WalGeometry.XLOG_BLCKSZ) {
+                for (ByteBuffer b : wal.readSlices(id, firstByte, WalGeometry.XLOG_BLCKSZ)) {
+                    at = files.write(at, b);
+                }
+                at = fromPage;
+                bytesRead.accept(fromPage.minus(firstByte)); // what bytesToWrite counted
+            }
+            // A piece at a time, so memory holds one piece whatever the range.
+            while (at.isBefore(to)) {
+                Lsn segmentEnd = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(at) + 1));
+                int n = (int) Math.min(PIECE_BYTES, Lsn.min(segmentEnd, to).minus(at));
+                Lsn pieceStart = at;
+                for (ByteBuffer b : wal.readSlices(id, at, n)) {
+                    records.feed(at, b.array(), b.arrayOffset() + b.position(), b.remaining());
+                    bytesRead.accept(b.remaining());
+                    at = files.write(at, b);
+                }
+                if (at.equals(pieceStart)) {
+                    throw new StoreException("timeline " + id + " has no stored WAL at " + at + ", before " + to);
+                }
+            }
         }
         return written;
     }
 
-    private static List<Path> writeSegmentFiles(List<WalSegmentWriter.SegmentFile> segments, List<PgTimelines.Entry> tlis,
-                                                Path walDir) throws IOException {
-        List<Path> written = new ArrayList<>();
-        for (WalSegmentWriter.SegmentFile segment : segments) {
-            for (int tli : segmentTimelines(segment.segno(), tlis)) {
-                Path file = walDir.resolve(WalSegments.fileName(tli, segment.segno()));
-                // not Files.write: NIO copies a heap array through a temporary direct buffer of its size (16 MiB) and
-                // keeps it per thread; redo runs on many threads exhausted the daemon's direct memory that way
-                try (FileOutputStream out = new FileOutputStream(file.toFile())) {
-                    out.write(segment.contents());
+    /**
+     * The segment files being written: the stored WAL at its offsets, each file of the full segment size with its
+     * zeros left as holes (they read back as zeros, as PostgreSQL's own segments made with wal_init_zero off): a
+     * start replaying a few MB wrote 16 MiB of zeros and more before. Not through NIO: it copies a heap array
+     * through a temporary direct buffer of its size and keeps it per thread; redo runs on many threads exhausted the
+     * daemon's direct memory that way.
+     */
+    private static final class SegmentFiles implements AutoCloseable {
+        private final List<PgTimelines.Entry> tlis;
+        private final Path walDir;
+        private final List<Path> written;
+        private final List<RandomAccessFile> open = new ArrayList<>();
+        private long segno = -1;
+
+        SegmentFiles(List<PgTimelines.Entry> tlis, Path walDir, List<Path> written) {
+            this.tlis = tlis;
+            this.walDir = walDir;
+            this.written = written;
+        }
+
+        /** Writes {@code bytes} (heap, within one segment) at {@code at}; returns where they end. */
+        Lsn write(Lsn at, ByteBuffer bytes) throws IOException {
+            long s = WalSegments.segmentNumber(at);
+            if (s != segno) {
+                closeSegment();
+                segno = s;
+                for (int tli : segmentTimelines(s, tlis)) {
+                    Path file = walDir.resolve(WalSegments.fileName(tli, s));
+                    RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw");
+                    open.add(f);
+                    f.setLength(0); // a file of an earlier attempt: none of its bytes stay
+                    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+                    written.add(file);
                 }
-                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-                written.add(file);
+            }
+            int n = bytes.remaining();
+            for (RandomAccessFile f : open) {
+                f.seek(WalSegments.segmentOffset(at.value()));
+                f.write(bytes.array(), bytes.arrayOffset() + bytes.position(), n);
+            }
+            return at.plus(n);
+        }
+
+        private void closeSegment() throws IOException {
+            IOException failed = null;
+            for (RandomAccessFile f : open) {
+                try (f) {
+                    f.setLength(WalGeometry.WAL_SEGMENT_SIZE);
+                } catch (IOException e) {
+                    failed = failed == null ? e : failed;
+                }
+            }
+            open.clear();
+            if (failed != null) {
+                throw failed;
             }
         }
-        return written;
+
+        @Override
+        public void close() throws IOException {
+            closeSegment();
+        }
     }
 
     /**

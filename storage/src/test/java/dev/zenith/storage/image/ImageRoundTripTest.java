@@ -172,6 +172,13 @@ class ImageRoundTripTest {
         assertArrayEquals(Arrays.copyOf(stored, page), Arrays.copyOf(written, page), "the first page, whose header PostgreSQL checks");
         assertArrayEquals(new byte[redoPage - page], Arrays.copyOfRange(written, page, redoPage), "nothing before the redo point's page");
         assertArrayEquals(Arrays.copyOfRange(stored, redoPage, stored.length), Arrays.copyOfRange(written, redoPage, stored.length));
+        assertEquals(WalGeometry.WAL_SEGMENT_SIZE, written.length, "a whole segment");
+        assertArrayEquals(new byte[written.length - stored.length], Arrays.copyOfRange(written, stored.length, written.length),
+                "zeros after the end");
+        // the zeros are holes: only the stored WAL took room (plus the file system's rounding)
+        long allocated = allocatedBytes(mat1.resolve("pg_wal").resolve(WalSegments.fileName(1, segment)));
+        long walBytes = page + stored.length - redoPage;
+        assertTrue(allocated <= walBytes + 256 * 1024, allocated + " bytes allocated for " + walBytes + " bytes of WAL");
         try (MaterializedCompute pg = MaterializedCompute.start(c, mat1, "mat1")) {
             assertEquals("200000", pg.psql("postgres", "select count(*) from pgbench_accounts"));
             assertEquals(accountsSum1, pg.psql("postgres", "select sum(abalance) from pgbench_accounts"));
@@ -385,5 +392,14 @@ class ImageRoundTripTest {
                 counts[1] += bytes;
             }
         };
+    }
+
+    /** The room a file takes on disk (its allocated blocks), from stat(1). */
+    private static long allocatedBytes(Path file) throws Exception {
+        Process p = new ProcessBuilder("stat", "-c", "%b %B", file.toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim();
+        assertEquals(0, p.waitFor(), out);
+        String[] f = out.split(" ");
+        return Long.parseLong(f[0]) * Long.parseLong(f[1]);
     }
 }
