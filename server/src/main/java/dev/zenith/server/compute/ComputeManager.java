@@ -91,6 +91,7 @@ public final class ComputeManager implements ComputeTimelines {
         storages.reserve("the directory of the computes (computes.dir)", computesDir, true);
         this.management = management;
         this.ready = new ReadyDirectories(config.redo().readyDirectories());
+        storages.onDetach(s -> ready.forget(s.store())); // an update under way reads the store: it ends before the close
         ComputeDirectories directories = new ComputeDirectories(pg, config.redo().startFromAnchors(), ready);
         this.registry = new PgRegistry(config, pg, storages, computesDir);
         this.branches = new Branches(vertx, storages, snapshots, registry);
