@@ -30,7 +30,7 @@ zenith_passwords
 Q "$FPORT" "SELECT 1" >/dev/null
 t1=$(now)
 ZS=$(python3 -c "print(f'{$t1-$t0:.3f}')")
-REBUILT=$(grep -o "rebuilt [^ ]*/fast[^ ]* from .*bytes to replay)" "$ZENITH_HOME/zenith.log" | tail -1 || true)
+REBUILT=$(grep -o "rebuilt [^ ]*/fast[^ ]* from .*bytes to replay).*" "$ZENITH_HOME/zenith.log" | tail -1 || true)
 # Where the time went, from the daemon's log and the branch's PostgreSQL log (both stamped to the millisecond).
 PHASES=$(python3 - "$t0" "$t1" "$ZENITH_HOME/zenith.log" "$ZENITH_HOME/pgs/fast.log" <<'PY'
 import re, sys, time, calendar

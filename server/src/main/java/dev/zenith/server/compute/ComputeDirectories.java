@@ -94,6 +94,7 @@ final class ComputeDirectories {
      */
     Optional<NewTimeline> rebuild(Store store, TimelineId timeline, PostgresProcess process, boolean asPrimary) throws IOException {
         Path pgdata = process.dataDir();
+        long began = System.nanoTime();
         Lsn end = store.wal().lastRecordEnd(timeline).orElseThrow(() -> new IOException("timeline " + timeline + " has no WAL"));
         Lsn walEnd = store.wal().end(timeline).orElse(end);
         // Only a primary writes over the tail. A replica may start while the timeline's primary runs and
@@ -133,6 +134,7 @@ final class ComputeDirectories {
         // materializer wants empty), then moved in.
         Files.createDirectories(walStaging);
         WalStagingWriter wal = WalStagingWriter.start(store, timeline, replayFrom, end, walStaging, progress::advance);
+        long planned = System.nanoTime();
         String stats;
         try {
             if (start.plan().isPresent() && ready.take(store, start.plan().get(), pgdata)) {
@@ -151,7 +153,9 @@ final class ComputeDirectories {
             }
             throw e;
         }
+        long pagesWritten = System.nanoTime();
         wal.finish();
+        long walWritten = System.nanoTime();
         Path walDir = pgdata.resolve("pg_wal");
         Files.createDirectories(walDir.resolve("archive_status"));
         try (var staged = Files.list(walStaging)) {
@@ -172,7 +176,9 @@ final class ComputeDirectories {
         }
         Files.write(controlPath, control.toFile());
         LOG.info("rebuilt " + pgdata + " from " + from + " (" + stats + ") plus WAL "
-                + replayFrom + ".." + end + " (" + end.minus(replayFrom) + " bytes to replay)");
+                + replayFrom + ".." + end + " (" + end.minus(replayFrom) + " bytes to replay) in " + millis(began, System.nanoTime())
+                + " ms (choosing the start " + millis(began, planned) + ", its pages " + millis(planned, pagesWritten)
+                + ", then waiting for its WAL " + millis(pagesWritten, walWritten) + ")");
         if (!beginsTimeline) {
             return Optional.empty();
         }
@@ -180,6 +186,10 @@ final class ComputeDirectories {
         List<Path> placeholders = markTimelinesTaken(walDir, endTli, tli);
         Files.writeString(pgdata.resolve("recovery.signal"), "");
         return Optional.of(new NewTimeline(tli, endTli, placeholders));
+    }
+
+    private static long millis(long fromNanos, long toNanos) {
+        return java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(toNanos - fromNanos);
     }
 
     /** Where {@link #rebuild} writes the WAL to replay while the data directory is being written. */
