@@ -105,20 +105,33 @@ final class CacheBound {
             if (!covered.isBefore(remote)) {
                 break;
             }
-            Lsn gapEnd = Lsn.min(RemoteNames.start(e), remote);
-            while (covered.isBefore(gapEnd)) {
-                byte[] bytes = store.wal().read(id, covered, (int) Math.min(pieceBytes, gapEnd.minus(covered)));
-                Lsn to = covered.plus(bytes.length);
-                added.add(Await.result(home.uploader.upload(Content.of(bytes), RemoteNames.wal(id, covered, to)),
-                        BaseUpload.UPLOAD_WAIT_SECONDS));
-                covered = to;
-            }
+            covered = uploadGap(store, home, id, covered, Lsn.min(RemoteNames.start(e), remote), pieceBytes, added);
             if (RemoteNames.end(e).isAfter(covered)) {
                 covered = RemoteNames.end(e);
             }
         }
+        // the WAL after the last piece that only a base holds (a timeline whose WAL all came before its first base,
+        // initdb's: no piece at all; the round ships pieces from remote_lsn on, which the base moved past it)
+        covered = uploadGap(store, home, id, covered, remote, pieceBytes, added);
         if (!added.isEmpty()) {
             home.manifests.append(added, List.of(), Map.of());
+        }
+        return covered;
+    }
+
+    /** Uploads the timeline's WAL from {@code from} to {@code to} as pieces (none when {@code to} is not after it); returns where they end. */
+    private static Lsn uploadGap(Store store, RemoteHome home, TimelineId id, Lsn from, Lsn to, int pieceBytes,
+                                 List<Manifest.Entry> added) {
+        Lsn covered = from;
+        while (covered.isBefore(to)) {
+            byte[] bytes = store.wal().read(id, covered, (int) Math.min(pieceBytes, to.minus(covered)));
+            if (bytes.length == 0) {
+                break; // nothing readable there (cannot be: the caller's range is stored WAL)
+            }
+            Lsn end = covered.plus(bytes.length);
+            added.add(Await.result(home.uploader.upload(Content.of(bytes), RemoteNames.wal(id, covered, end)),
+                    BaseUpload.UPLOAD_WAIT_SECONDS));
+            covered = end;
         }
         return covered;
     }
