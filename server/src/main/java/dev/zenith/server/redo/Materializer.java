@@ -44,29 +44,20 @@ public final class Materializer {
         this.listener = listener;
     }
 
-    /** How long a step waits for eviction to make room for it (it waits on a background step's thread). */
-    private static final java.time.Duration ROOM_WAIT = java.time.Duration.ofSeconds(30);
-
     /**
-     * Whether the store's cache bound (an s3 storage's) has room for a step of {@code pages}: eviction makes room for
-     * it, down to what it needs, and the step waits for that a while. Otherwise the step waits for the next anchor
-     * (reads meanwhile redo from the last step), rather than taking the store past its bound; a step that could not
-     * fit even in an empty cache says so.
+     * Whether the store's cache bound (an s3 storage's) has room for the first part of a step of {@code pages} (the
+     * step writer stores them in parts that fit, {@link dev.zenith.storage.lmdb.CacheRoom#pagesPerTransaction}, each
+     * waiting for room in turn): eviction makes room for it, and the step waits for that a while. Otherwise the step
+     * waits for the next anchor (reads meanwhile redo from the last step), rather than taking the store past its bound.
      */
     private boolean roomFor(TimelineId tl, int pages) {
         dev.zenith.storage.lmdb.CacheRoom room = redo.store().cacheRoom();
-        long asked = dev.zenith.storage.lmdb.CacheRoom.STORED_PAGE_BYTES * pages;
-        if (!room.canEverAdmit(asked)) {
-            LOG.warning("timeline " + tl + ": materialization of " + pages + " pages (up to " + asked + " bytes) cannot"
-                    + " fit under the storage's cache bound of " + room.bound() + " bytes: reads redo from the last"
-                    + " step; raise --cache-size");
-            return false;
-        }
+        long asked = dev.zenith.storage.lmdb.CacheRoom.STORED_PAGE_BYTES * Math.min(pages, room.pagesPerTransaction());
         if (room.admits(asked)) {
             return true;
         }
         try {
-            room.awaitRoom(asked, ROOM_WAIT, "materialization of " + pages + " pages of timeline " + tl);
+            room.awaitRoom(asked, Watermarks.ROOM_WAIT, "materialization of " + pages + " pages of timeline " + tl);
             return true;
         } catch (dev.zenith.storage.failure.StoreException e) {
             LOG.info(e.getMessage() + "; it waits for the next anchor");

@@ -170,6 +170,16 @@ public final class CacheRoom {
         return bound <= 0 ? Long.MAX_VALUE : Math.max(0, admitLimit() - usedBytes());
     }
 
+    /**
+     * How many page versions a writer of many ({@link #STORED_PAGE_BYTES} each at most) puts in one LMDB transaction:
+     * under a bound, an eighth of it, so that eviction can make room for one transaction at a time whatever the total
+     * (at least one page); unbounded, all of them ({@code Integer.MAX_VALUE}).
+     */
+    public int pagesPerTransaction() {
+        long b = bound;
+        return b <= 0 ? Integer.MAX_VALUE : (int) Math.max(1, Math.min(Integer.MAX_VALUE, b / 8 / STORED_PAGE_BYTES));
+    }
+
     private long admitLimit() {
         return (long) (bound * ADMIT_UP_TO);
     }

@@ -1,6 +1,8 @@
 package dev.zenith.storage.page;
 
 import dev.zenith.storage.failure.StoreCorruptException;
+import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.lmdb.CacheRoom;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
@@ -14,6 +16,7 @@ import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.RelTag;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Map;
@@ -26,8 +29,11 @@ import java.util.Set;
  * Background materialization's progress per timeline (docs/page-versions.md, "Background
  * materialization"): each step says that at {@code target} (the last record end at or before an
  * anchor's redo point) every block of the timeline has an exact stored version, the newest at or
- * below it. A step's pages and the step itself are committed in one LMDB transaction, so a crash
- * leaves either both or neither. The newest step is the timeline's watermark. Blocking, thread-safe.
+ * below it. The step is committed with its last pages, after all the others: a crash leaves the
+ * watermark where it was, and at most some of the step's versions stored, each exact at its own key
+ * (as a GetPage redo run's are), which the step done again keeps. Under a cache bound a step's pages
+ * go in transactions that fit ({@link CacheRoom#pagesPerTransaction}), each waiting for room first.
+ * The newest step is the timeline's watermark. Blocking, thread-safe.
  */
 public final class Watermarks {
     /**
@@ -77,10 +83,13 @@ public final class Watermarks {
         }
     }
 
+    /** How long a part of a step waits for room under the cache bound by default. */
+    public static final Duration ROOM_WAIT = Duration.ofSeconds(30);
+
     /**
      * Stores a step's page versions (keeping versions already stored under the same keys, see
-     * {@link #putRunPages}) and the step in one durable transaction. A step below the current
-     * watermark is refused (two writers raced; the later one lost).
+     * {@link #putRunPages}) and then the step. A step below the current watermark is refused (two
+     * writers raced; the later one lost).
      */
     public void commit(TimelineId id, List<PageWrite> pages, Step step) {
         try (StepWriter w = stepWriter(id)) {
@@ -89,33 +98,51 @@ public final class Watermarks {
         }
     }
 
+    /** {@link #stepWriter(TimelineId, Duration)} waiting {@link #ROOM_WAIT} for room. */
+    public StepWriter stepWriter(TimelineId id) {
+        return stepWriter(id, ROOM_WAIT);
+    }
+
     /**
      * A step written as its pages come (a run hands them out one at a time, after all are verified):
      * the write transaction opens at the first page, so nothing holds LMDB's writer while PostgreSQL
-     * replays, and memory holds one page, not the interval's. Closed without {@link StepWriter#commit},
-     * it stores nothing. Use it on one thread (LMDB write transactions belong to theirs).
+     * replays, and memory holds one page, not the interval's. Unbounded, the pages and the step are
+     * one transaction; under a cache bound, the pages go in parts of
+     * {@link CacheRoom#pagesPerTransaction}, each committed before the next waits (up to
+     * {@code roomWait}, else a {@link StoreException}: the watermark stays) for room, the step with the
+     * last. Closed without {@link StepWriter#commit}, it stores no step (and, unbounded, nothing). Use
+     * it on one thread (LMDB write transactions belong to theirs).
      */
-    public StepWriter stepWriter(TimelineId id) {
-        return new StepWriter(id);
+    public StepWriter stepWriter(TimelineId id, Duration roomWait) {
+        return new StepWriter(id, roomWait);
     }
 
     /** See {@link #stepWriter}. */
     public final class StepWriter implements AutoCloseable {
         private final TimelineId id;
+        private final Duration roomWait;
+        private final CacheRoom room = tables.room();
+        private final int perTransaction = room.pagesPerTransaction();
         private Txn<byte[]> txn;
         private int pages;
+        private int inTransaction;
+        private int transactions;
 
-        private StepWriter(TimelineId id) {
+        private StepWriter(TimelineId id, Duration roomWait) {
             this.id = id;
+            this.roomWait = roomWait;
         }
 
         public void put(PageWrite w) {
-            if (txn == null) {
-                txn = tables.write();
-                timelines.require(txn, id);
+            if (txn != null && inTransaction >= perTransaction) {
+                txn.commit(); // a part: exact versions, no step yet
+                txn = null;
+                room.changed();
             }
+            begin(true);
             putKeepingExisting(txn, List.of(w));
             pages++;
+            inTransaction++;
         }
 
         /** Pages put so far. */
@@ -123,11 +150,13 @@ public final class Watermarks {
             return pages;
         }
 
+        /** LMDB transactions begun so far (the step's last one included once committed). */
+        public int transactions() {
+            return transactions;
+        }
+
         public void commit(Step step) {
-            if (txn == null) {
-                txn = tables.write();
-                timelines.require(txn, id);
-            }
+            begin(false);
             try (TableCursor c = tables.materialized().openCursor(txn)) {
                 byte[][] hit = c.floor(Keys.timelineLsn(id, Lsn.of(-1L)), Keys.TL);
                 if (hit != null && !step(hit[0], hit[1]).target().isBefore(step.target())) {
@@ -137,6 +166,23 @@ public final class Watermarks {
             }
             tables.materialized().put(txn, Keys.timelineLsn(id, step.redoPoint()), encode(step));
             txn.commit();
+            txn = null;
+            room.changed();
+        }
+
+        /** Opens the next transaction, if none is open: under a bound, for pages once room for a part is there. */
+        private void begin(boolean forPages) {
+            if (txn != null) {
+                return;
+            }
+            if (forPages && perTransaction != Integer.MAX_VALUE) {
+                room.awaitRoom((long) perTransaction * CacheRoom.STORED_PAGE_BYTES, roomWait,
+                        "materialization of timeline " + id + " (" + pages + " pages stored so far)");
+            }
+            txn = tables.write();
+            timelines.require(txn, id);
+            inTransaction = 0;
+            transactions++;
         }
 
         @Override
