@@ -122,7 +122,8 @@ public final class WalReceiver {
         this.applicationName = applicationName;
         this.slotName = slotName;
         this.statusIntervalMs = config.statusIntervalMs();
-        this.maxBatchBytes = config.maxBatchBytes();
+        // under an s3 storage's cache bound, batches eviction can always make room for
+        this.maxBatchBytes = store.cacheRoom().walBatchBytes(config.maxBatchBytes(), IndexBatcher.STORED_PER_WAL_BYTE);
         this.indexIntervalMs = config.indexIntervalMs();
         this.computeAlive = computeAlive;
         this.lmdbWorkers = vertx.createSharedWorkerExecutor("zenith-wal-index", 4);

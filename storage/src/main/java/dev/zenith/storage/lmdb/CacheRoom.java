@@ -180,6 +180,18 @@ public final class CacheRoom {
         return b <= 0 ? Integer.MAX_VALUE : (int) Math.max(1, Math.min(Integer.MAX_VALUE, b / 8 / STORED_PAGE_BYTES));
     }
 
+    /**
+     * The largest batch of WAL to take into the store at once, {@code configured} unbounded: under a bound, one whose
+     * upper estimate ({@code storedPerByte} stored bytes per WAL byte) is an eighth of the bound (at least 64 KiB of
+     * WAL). A batch is one LMDB transaction with its index: one asking more than what eviction can free beside the page
+     * index (never evicted) would wait for good (4 MiB batches, asking 8 MiB, against a 12 MiB bound holding a 3 MB
+     * index: eviction could not go below 2.9 MB).
+     */
+    public int walBatchBytes(int configured, int storedPerByte) {
+        long b = bound;
+        return b <= 0 ? configured : (int) Math.min(configured, Math.max(64 << 10, b / 8 / storedPerByte));
+    }
+
     private long admitLimit() {
         return (long) (bound * ADMIT_UP_TO);
     }

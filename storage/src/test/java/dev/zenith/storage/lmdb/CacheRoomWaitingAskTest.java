@@ -87,4 +87,32 @@ class CacheRoomWaitingAskTest {
         assertEquals((long) (BOUND * 0.6), room.waitingAsk(), "and the larger one still waits");
         assertEquals((long) (BOUND * 0.9) - (long) (BOUND * 0.5), room.admissible());
     }
+
+    /**
+     * What grows the store in big units is sized to the bound, so that eviction can always make room for one beside a
+     * page index it never evicts: under a 12 MiB bound a 4 MiB WAL batch asked 8 MiB, and with the 3 MB index a 27,000-
+     * row load left, eviction had to reach 2.9 MB, which it never could: the WAL stayed in the journal for good (found
+     * in S3SmallCacheBoundTest). Now a batch asks an eighth of the bound, and a materialization step's part too.
+     */
+    @Test
+    void walBatchesAndStepPartsAskAnEighthOfTheBound() {
+        AtomicLong used = new AtomicLong();
+        long index = 3_076_096; // the page index the 12 MiB test had, never evicted
+        CacheRoom room = new CacheRoom(used::get, () -> index);
+        assertEquals(4 << 20, room.walBatchBytes(4 << 20, 2), "unbounded: as configured");
+        assertEquals(Integer.MAX_VALUE, room.pagesPerTransaction(), "unbounded: one transaction");
+        long bound = 12L << 20;
+        room.bound(bound);
+        int batch = room.walBatchBytes(4 << 20, 2);
+        assertEquals(bound / 16, batch);
+        assertEquals(128, room.pagesPerTransaction());
+        CacheRoom tiny = new CacheRoom(used::get, () -> 0);
+        tiny.bound(1L << 20);
+        assertEquals(64 << 10, tiny.walBatchBytes(4 << 20, 2), "at least 64 KiB of WAL");
+        // the index, the newest WAL chunk kept (1 MiB) and a little more: what eviction cannot go below
+        used.set(index + (1 << 20) + (512 << 10));
+        assertFalse(room.admits(2L * (4 << 20)), "the old 4 MiB batch never fits there");
+        assertTrue(room.admits(2L * batch), "a batch fits beside what is never evicted");
+        assertTrue(room.admits((long) room.pagesPerTransaction() * CacheRoom.STORED_PAGE_BYTES), "and a step's part");
+    }
 }
