@@ -1,5 +1,6 @@
 package dev.zenith.server.redo;
 
+import dev.zenith.storage.index.IndexCatchUps;
 import dev.zenith.storage.index.IndexNotReadyException;
 import dev.zenith.storage.page.ImagePageSource;
 import dev.zenith.storage.page.PageSource;
@@ -70,6 +71,8 @@ public final class RedoPageSource implements PageSource {
     private final Executor runs;
     /** Tried before a redo run for a latest read (a follower standby's files). */
     private final LivePages live;
+    /** The page index caught up for reads past its watermark, gathered (one transaction for all waiting). */
+    private final IndexCatchUps catchUps;
     private final ImagePageSource images;
     private final Map<String, IntervalChanges> intervals = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -159,14 +162,18 @@ public final class RedoPageSource implements PageSource {
 
     /** {@code runs}: where redo runs are gathered and led (their threads wait for PostgreSQL, not the caller's). */
     public RedoPageSource(StoreRedo redo, Executor runs) {
-        this(redo, runs, LivePages.NONE);
+        this(redo, runs, LivePages.NONE, new IndexCatchUps(redo.store().index().indexer(), runs));
     }
 
-    /** As above; {@code live}: asked first for a latest read's main-fork page that would need a run. */
-    public RedoPageSource(StoreRedo redo, Executor runs, LivePages live) {
+    /**
+     * As above; {@code live}: asked first for a latest read's main-fork page that would need a run; {@code catchUps}:
+     * the store's gathering of page index catch-ups.
+     */
+    public RedoPageSource(StoreRedo redo, Executor runs, LivePages live, IndexCatchUps catchUps) {
         this.redo = redo;
         this.runs = runs;
         this.live = live;
+        this.catchUps = catchUps;
         this.images = new ImagePageSource(redo.store().pages(), redo.store().images(), redo.store().wal());
     }
 
@@ -483,7 +490,7 @@ public final class RedoPageSource implements PageSource {
      * no change redo applies between the version and the LSN by the page index: one read transaction);
      * otherwise the future of a redo run on the run executor, so the caller's thread is not held while
      * PostgreSQL replays. When the page index lags behind the LSN, catching it up (LMDB writes) and the
-     * rest run on the run executor too: the caller is a page I/O thread serving other connections.
+     * rest run where {@link IndexCatchUps} runs them: the caller is a page I/O thread serving other connections.
      */
     @Override
     public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
@@ -491,8 +498,7 @@ public final class RedoPageSource implements PageSource {
             return CompletableFuture.completedFuture(images.page(timeline, rel, block, lsn));
         }
         if (!redo.store().index().covers(timeline, lsn)) {
-            return CompletableFuture.runAsync(() -> redo.store().index().indexer().catchUp(timeline, lsn), runs)
-                    .thenCompose(v -> fromVersions(timeline, rel, block, lsn, upTo));
+            return catchUps.reach(timeline, lsn).thenCompose(v -> fromVersions(timeline, rel, block, lsn, upTo));
         }
         return fromVersions(timeline, rel, block, lsn, upTo);
     }

@@ -2,6 +2,7 @@ package dev.zenith.server.redo;
 
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.storage.Store;
+import dev.zenith.storage.index.IndexCatchUps;
 import dev.zenith.storage.page.IndexedPageSource;
 import dev.zenith.storage.page.PageSource;
 import dev.zenith.storage.timeline.TimelineId;
@@ -38,6 +39,11 @@ public final class RedoService implements AutoCloseable {
     private final ExecutorService steps;
     /** GetPage's and GetSlruSegment's redo runs: gathered and waited for here, never on a page I/O thread. */
     private final ExecutorService getPageRuns;
+    /**
+     * Page index catch-ups for reads past its watermark, every store's, one at a time (LMDB writes behind the
+     * indexer's lock): a thread of its own, so reads that need no redo run never queue behind one.
+     */
+    private final ExecutorService indexCatchUps;
     /** Told after each background step commits (the ready data directories). */
     private volatile StepListener afterStep = StepListener.NONE;
     /** Asked before a redo run for a latest read (the follower standbys); set before the first page source. */
@@ -48,6 +54,11 @@ public final class RedoService implements AutoCloseable {
         this.slots = new RunSlots(readConcurrency, concurrency);
         this.steps = Executors.newFixedThreadPool(concurrency, r -> {
             Thread t = new Thread(r, "zenith-materialize-steps");
+            t.setDaemon(true);
+            return t;
+        });
+        this.indexCatchUps = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "zenith-index-catchup");
             t.setDaemon(true);
             return t;
         });
@@ -84,7 +95,10 @@ public final class RedoService implements AutoCloseable {
 
     /** What the page service answers from for this store. */
     public PageSource pageSource(Store store) {
-        return pageSources.computeIfAbsent(store, s -> new IndexedPageSource(s.index(), new RedoPageSource(of(s), getPageRuns, live), getPageRuns));
+        return pageSources.computeIfAbsent(store, s -> {
+            IndexCatchUps catchUps = new IndexCatchUps(s.index().indexer(), indexCatchUps);
+            return new IndexedPageSource(s.index(), new RedoPageSource(of(s), getPageRuns, live, catchUps), catchUps);
+        });
     }
 
     /** Queues background materialization of the timeline up to its newest anchor (no-op if already queued). */
@@ -110,6 +124,7 @@ public final class RedoService implements AutoCloseable {
     @Override
     public void close() {
         getPageRuns.shutdownNow();
+        indexCatchUps.shutdownNow();
         steps.shutdownNow();
         try {
             steps.awaitTermination(10, TimeUnit.SECONDS);

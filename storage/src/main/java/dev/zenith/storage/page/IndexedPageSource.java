@@ -1,6 +1,7 @@
 package dev.zenith.storage.page;
 
 import dev.zenith.storage.index.IndexNotReadyException;
+import dev.zenith.storage.index.IndexCatchUps;
 import dev.zenith.storage.index.PageIndex;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.ForkNumber;
@@ -32,12 +33,18 @@ public final class IndexedPageSource implements PageSource {
     private final PageSource images;
 
     /** Where the index catches up when a question is beyond it (LMDB writes: not the asking page I/O thread). */
-    private final Executor catchUps;
+    private final IndexCatchUps catchUps;
 
-    public IndexedPageSource(PageIndex index, PageSource images, Executor catchUps) {
+    /** {@code catchUps}: the store's one gathering of catch-ups (its page source for pages shares it). */
+    public IndexedPageSource(PageIndex index, PageSource images, IndexCatchUps catchUps) {
         this.index = index;
         this.images = images;
         this.catchUps = catchUps;
+    }
+
+    /** One whose catch-ups run on {@code catchUps}. */
+    public IndexedPageSource(PageIndex index, PageSource images, Executor catchUps) {
+        this(index, images, new IndexCatchUps(index.indexer(), catchUps));
     }
 
     /** One whose index catches up on the asking thread. */
@@ -50,8 +57,7 @@ public final class IndexedPageSource implements PageSource {
         if (index.covers(timeline, lsn)) {
             return CompletableFuture.completedFuture(null);
         }
-        return CompletableFuture.runAsync(() -> index.indexer().catchUp(timeline, lsn), catchUps)
-                .thenCompose(v -> images.sizesReady(timeline, lsn));
+        return catchUps.reach(timeline, lsn).thenCompose(v -> images.sizesReady(timeline, lsn));
     }
 
     @Override
