@@ -212,7 +212,9 @@ public final class PostgresProcess {
     /**
      * After a start in archive recovery (pg_ctl returns once it is under way): waits until pg_control says
      * "in production" again and the postmaster takes connections, and returns the PostgreSQL timeline
-     * recovery ended on.
+     * recovery ended on. A promotion's end-of-recovery record leaves the previous checkpoint (on the old
+     * timeline) in pg_control until the checkpoint that follows it, but sets minRecoveryPoint's timeline to the
+     * new one (which that checkpoint resets to 0): timelines only grow, so the greater of the two.
      */
     public int awaitEndOfRecovery(java.time.Duration timeout) throws IOException {
         Path controlPath = dataDir.resolve("global/pg_control");
@@ -226,7 +228,7 @@ public final class PostgresProcess {
             }
             // pg_control says "in production" a moment before the postmaster takes connections: wait for both
             if (control != null && control.state() == DbState.IN_PRODUCTION && postmasterReady()) {
-                return control.checkPointCopy().thisTimeLineId();
+                return Math.max(control.checkPointCopy().thisTimeLineId(), control.minRecoveryPointTimeline());
             }
             if (runningPid().isEmpty() || System.nanoTime() > deadline) {
                 throw new IOException("recovery did not end: " + logTail(20));

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,8 +31,14 @@ class PgTimelineTest extends WalServiceTestBase {
         d.psql(main, "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)");
         JsonObject b1 = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "b1").put("from", "main").encode());
         int branch = b1.getInteger("port");
-        assertEquals("1", d.psql(main, "SELECT timeline_id FROM pg_control_checkpoint()"));
-        assertEquals("2", d.psql(branch, "SELECT timeline_id FROM pg_control_checkpoint()"), "a branch's first start");
+        assertEquals("1", d.pgTimeline(main));
+        assertEquals("2", d.pgTimeline(branch), "a branch's first start");
+        // Promoted at the end of its replay: no synchronous end-of-recovery checkpoint before it took connections.
+        String branchLog = Files.readString(Path.of(b1.getString("logfile")));
+        assertTrue(branchLog.contains("promote trigger file found"), branchLog);
+        assertFalse(branchLog.contains("checkpoint starting: end-of-recovery"), branchLog);
+        d.psql(branch, "CHECKPOINT"); // pg_control's checkpoint names the new timeline from the first one on it
+        assertEquals("2", d.psql(branch, "SELECT timeline_id FROM pg_control_checkpoint()"));
         assertEquals("100", d.psql(branch, "SELECT count(*) FROM t"));
         Path history = Path.of(b1.getString("pgdata"), "pg_wal", "00000002.history");
         WalServiceClients.Result served = clients.psql("options='-c zenith.pg=b1'", "TIMELINE_HISTORY 2");
@@ -42,7 +49,7 @@ class PgTimelineTest extends WalServiceTestBase {
         d.psql(branch, "INSERT INTO t SELECT generate_series(101, 150)");
         int b2 = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "b2").put("from", "b1").encode()))
                 .getInteger("port");
-        assertEquals("3", d.psql(b2, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        assertEquals("3", d.pgTimeline(b2));
         assertEquals("150", d.psql(b2, "SELECT count(*) FROM t"));
 
         // A base backup of it: from the newest base below its end, main's image before the switch (timeline 1)
@@ -74,7 +81,7 @@ class PgTimelineTest extends WalServiceTestBase {
         PgCluster.deleteTree(pgdata);
         d.action("b1", "start");
         assertEquals("200", d.psql(branch, "SELECT count(*) FROM t"));
-        assertEquals("2", d.psql(branch, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        assertEquals("2", d.pgTimeline(branch));
         d.amcheck(branch, "-d", "postgres", "--install-missing");
         assertEquals("100", d.psql(main, "SELECT count(*) FROM t"));
     }
@@ -90,13 +97,13 @@ class PgTimelineTest extends WalServiceTestBase {
                 new JsonObject().put("action", "checkout").put("snapshot", "main@hundred").encode());
         assertEquals("main@HEAD1", out.getString("saved_as"));
         assertEquals("100", d.psql(main, "SELECT count(*) FROM t"));
-        assertEquals("2", d.psql(main, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        assertEquals("2", d.pgTimeline(main));
         d.psql(main, "INSERT INTO t SELECT generate_series(1001, 1010)");
 
         // Back to the state it left: yet another history, so another number, not 1 again.
         d.ok(200, "POST", "/pgs/main/actions", new JsonObject().put("action", "checkout").put("snapshot", "main@HEAD1").encode());
         assertEquals("200", d.psql(main, "SELECT count(*) FROM t"));
-        assertEquals("3", d.psql(main, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        assertEquals("3", d.pgTimeline(main));
         d.psql(main, "INSERT INTO t VALUES (2000)");
         String end = d.psql(main, "SELECT pg_current_wal_flush_lsn()");
 

@@ -132,7 +132,7 @@ class ReplicaTest extends FreshDaemonTest {
         assertTrue(!forked.getString("timeline_id").equals(main.getString("timeline_id")), forked.encode());
         assertTrue(forked.getString("source").endsWith("(forked)"), forked.encode());
         assertEquals("100", d.psql(primary, "SELECT count(*) FROM marks"));
-        assertEquals("3", d.psql(primary, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        assertEquals("3", d.pgTimeline(primary));
         d.psql(primary, "INSERT INTO marks VALUES (1000)");
         assertEquals("200", d.psql(replica, "SELECT count(*) FROM marks"), "the promoted history is untouched");
         d.action("main", "stop");
@@ -208,7 +208,7 @@ class ReplicaTest extends FreshDaemonTest {
         d.psql(primary, "INSERT INTO t VALUES (302)");
         awaitCount(replica, 302);
         assertEquals(postmaster, postmasterPid(rep), "the same standby followed");
-        assertEquals(d.psql(primary, "SELECT timeline_id FROM pg_control_checkpoint()"),
+        assertEquals(d.pgTimeline(primary),
                 d.psql(replica, "SELECT received_tli FROM pg_stat_wal_receiver"));
 
         // Stopped and started again, it is a replica of main still; as a primary, or checked out, it is refused.
@@ -256,7 +256,7 @@ class ReplicaTest extends FreshDaemonTest {
         JsonObject out = checkout("main@stopped");
         assertEquals(new JsonObject().put("name", "rep").put("how", "followed"), out.getJsonArray("replicas").getJsonObject(0));
         assertTrue(!mainTimeline.equals(d.pg("main").getString("timeline_id")));
-        assertEquals("3", d.psql(primary, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        assertEquals("3", d.pgTimeline(primary));
         d.psql(primary, "INSERT INTO t VALUES (101)");
         awaitCount(replica, 101);
         assertEquals("3", d.psql(replica, "SELECT received_tli FROM pg_stat_wal_receiver"));

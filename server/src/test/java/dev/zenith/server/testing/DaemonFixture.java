@@ -320,6 +320,14 @@ public final class DaemonFixture implements AutoCloseable {
     }
 
     /** psql against a compute's port (the owner's credentials); unaligned tuples-only output. */
+    /**
+     * The PostgreSQL timeline the primary on {@code port} writes on (its WAL file's name). pg_control's checkpoint
+     * names it only once the checkpoint after a promotion's end-of-recovery record is done, which starts do not wait for.
+     */
+    public String pgTimeline(int port) throws IOException {
+        return psql(port, "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int");
+    }
+
     public String psql(int port, String sql) throws IOException {
         return client(port, List.of(pg.bin("psql").toString(), "-X", "-w", "-h", "127.0.0.1", "-p", Integer.toString(port),
                 "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-At", "-c", sql)).trim();
