@@ -233,7 +233,7 @@ public final class PostgresProcess {
             if (runningPid().isEmpty() || System.nanoTime() > deadline) {
                 throw new IOException("recovery did not end: " + logTail(20));
             }
-            sleep(20); // a branch's first query waits for this: two small reads, often
+            sleep(5); // a branch's first query waits for this: two small file reads and the pid's check, often
         }
     }
 
