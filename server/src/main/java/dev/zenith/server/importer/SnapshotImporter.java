@@ -112,7 +112,7 @@ public final class SnapshotImporter {
                  Staging staging = Staging.create(pg, config.scratchDir())) {
                 String what = stage(req, staging, target.password(), fresh == null ? null : fresh.streamed());
                 if (fresh != null) {
-                    fresh.streamed().finish();
+                    fresh.streamed().fillForRecovery(staging.dataDir()); // what PostgreSQL reads of the files left out
                 }
                 long staged = System.nanoTime();
                 Progress.current().checkCancelled();

@@ -7,7 +7,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -24,12 +26,15 @@ final class TarUnpacker {
     private TarUnpacker() {
     }
 
-    /** Unpacks {@code in} under {@code dir}; returns the bytes of file contents written. */
+    /** Unpacks {@code in} under {@code dir}; returns the bytes of the files unpacked. */
     static long unpack(InputStream in, Path dir, String what) throws IOException {
         return unpack(in, dir, what, null);
     }
 
-    /** As above, also giving {@code streamed} (may be null) the pages of each relation file. */
+    /**
+     * As above, also giving {@code streamed} (may be null) the pages of each relation file; pieces it may leave out
+     * ({@link StreamedPages#mayLeaveOut}) are holes in the files until it writes them back.
+     */
     static long unpack(InputStream in, Path dir, String what, StreamedPages streamed) throws IOException {
         long written = 0;
         byte[] buffer = new byte[BUFFER];
@@ -50,11 +55,12 @@ final class TarUnpacker {
                     Files.createDirectories(target.getParent());
                     String relPath = dir.relativize(target).toString().replace('\\', '/');
                     boolean pages = streamed != null && StreamedPages.isRelationFile(relPath);
-                    try (OutputStream out = Files.newOutputStream(target, StandardOpenOption.CREATE_NEW,
+                    try (FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE_NEW,
                             StandardOpenOption.WRITE)) {
                         long offset = 0;
                         // a relation file in whole buffers (so whole pages), each handed to the store once written
-                        // (the store's buffers: none copied); others as they come
+                        // (the store's buffers: none copied), or left out of the file when PostgreSQL may not need it
+                        // (a hole, written back if it does); others as they come
                         while (true) {
                             byte[] b = buffer;
                             if (pages) {
@@ -66,13 +72,19 @@ final class TarUnpacker {
                                 spare = pages ? b : null; // unused: the next relation file's
                                 break;
                             }
-                            out.write(b, 0, n);
+                            boolean leftOut = pages && streamed.mayLeaveOut(relPath);
+                            if (!leftOut) {
+                                write(out, b, n, offset);
+                            }
                             if (pages) {
-                                streamed.pages(relPath, offset, b, n);
+                                streamed.pages(relPath, offset, b, n, leftOut);
                             }
                             offset += n;
                         }
                         written += offset;
+                        if (out.size() < offset) {
+                            extend(target, offset); // it ends with a piece left out
+                        }
                     }
                     if (pages) {
                         streamed.fileWritten(relPath, target);
@@ -88,6 +100,20 @@ final class TarUnpacker {
             throw new InvalidRequestException(what + " cannot be read as a tar archive: " + e.getMessage());
         }
         return written;
+    }
+
+    private static void write(FileChannel out, byte[] b, int n, long position) throws IOException {
+        ByteBuffer buf = ByteBuffer.wrap(b, 0, n);
+        while (buf.hasRemaining()) {
+            out.write(buf, position + buf.position());
+        }
+    }
+
+    /** Gives {@code file} its length, the end a hole. */
+    private static void extend(Path file, long length) throws IOException {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(length);
+        }
     }
 
     /** The next bytes of the entry: a full buffer (less only at its end) when {@code whole}; 0 or -1 at its end. */

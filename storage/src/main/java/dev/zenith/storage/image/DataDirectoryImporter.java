@@ -146,6 +146,9 @@ public final class DataDirectoryImporter {
             bytesToRead += blocksOnDisk * WalGeometry.BLCKSZ;
         }
         if (streamed != null) {
+            for (Map.Entry<RelTag, List<Path>> fork : toRead.entrySet()) {
+                streamed.fillBeforeRead(fork.getKey(), fork.getValue()); // pieces the unpacking left out, from the store
+            }
             streamed.dropAllBut(streamedKept); // forks changed since they streamed are read below
         }
         progress.toRead(bytesToRead);

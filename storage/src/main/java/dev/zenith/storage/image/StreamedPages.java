@@ -43,6 +43,11 @@ import java.util.concurrent.Future;
  * batch at a time, on a writer thread ({@code zenith-import-pages}) while the next batch arrives. Meant for a store
  * nothing else uses yet (an import's new storage): until the image's manifest names them they belong to no
  * timeline. Not thread-safe: one unpacking thread feeds it.
+ * <p>
+ * The unpacking may leave pieces out of the staged files ({@link #mayLeaveOut}: holes, so ~all of a database's bytes
+ * are not written twice, to the staged directory and to the store): they are written back from the store where
+ * PostgreSQL will read them ({@link #fillForRecovery}) and before the image reads a fork it does not keep
+ * ({@link #fillBeforeRead}); a piece that fails its checks keeps its bytes in memory for that, and nothing more is left out.
  */
 public final class StreamedPages implements AutoCloseable {
     private static final Duration ROOM_WAIT = Duration.ofMinutes(2);
@@ -68,6 +73,12 @@ public final class StreamedPages implements AutoCloseable {
     private int batchPages;
     private Future<?> writing;
     private long pagesStored;
+    /** Pieces left out of each staged segment file, not yet written into it (the unpacking thread's). */
+    private final Map<DataDirectoryLayout.Segment, List<LeftOut>> leftOut = new HashMap<>();
+    private long bytesLeftOut;
+    private long bytesFilled;
+    /** A piece failed its checks: nothing more is left out (its bytes are kept in memory until written). */
+    private volatile boolean pieceFailed;
     private long bytesStored;
     /** Time the writer spent storing, and the unpacking thread spent waiting for it (for the log). */
     private volatile long writingNanos;
@@ -96,7 +107,17 @@ public final class StreamedPages implements AutoCloseable {
      * fails its header check ({@code unusable}: the fork is read from the directory, which says what is wrong).
      */
     private record Encoded(RelTag fork, byte[][] keys, byte[][] values, int count, Lsn newestPageLsn,
-                           boolean unusable, boolean checksumMismatch) {
+                           boolean unusable, boolean checksumMismatch, byte[] raw) {
+        Encoded withRaw(byte[] raw) {
+            return new Encoded(fork, keys, values, count, newestPageLsn, unusable, checksumMismatch, raw);
+        }
+    }
+
+    /**
+     * A piece of a segment file the unpacking left out of the staged file (a hole): its pages are in the store,
+     * or, when they failed their checks, its bytes in {@code piece}'s {@code raw}.
+     */
+    private record LeftOut(long offset, int length, Future<Encoded> piece) {
     }
 
     StreamedPages(Tables tables) {
@@ -138,11 +159,33 @@ public final class StreamedPages implements AutoCloseable {
      * byte {@code offset} of the file (a multiple of the page size). The buffer is handed over: the caller must not touch it again.
      */
     public void pages(String relPath, long offset, byte[] buffer, int length) throws IOException {
+        pages(relPath, offset, buffer, length, false);
+    }
+
+    /**
+     * Whether the next piece of the relation file at {@code relPath} may be left out of the staged directory (a
+     * hole), to be written there only if PostgreSQL will read it before the image is taken ({@link
+     * #fillForRecovery}, {@link #fillBeforeRead}): a file of a database directory, not an init fork (copied over
+     * its unlogged relation's main fork at every start), and only while every piece passed its checks.
+     */
+    public boolean mayLeaveOut(String relPath) {
+        DataDirectoryLayout.Segment segment = DataDirectoryLayout.relationSegment(relPath);
+        return !pieceFailed && segment != null && relPath.startsWith("base/")
+                && segment.fork().fork() != dev.zenith.wal.ForkNumber.INIT;
+    }
+
+    /** As above; {@code leftOut}: the caller did not write the piece into the staged file (see {@link #mayLeaveOut}). */
+    public void pages(String relPath, long offset, byte[] buffer, int length, boolean leftOut) throws IOException {
         DataDirectoryLayout.Segment segment = DataDirectoryLayout.relationSegment(relPath);
         if (segment == null) {
             throw new IllegalArgumentException(relPath + " is not a relation file");
         }
-        batch.add(encoders.submit(() -> encode(segment, offset, buffer, length))); // then stored by the writer
+        Future<Encoded> piece = encoders.submit(() -> encode(segment, offset, buffer, length, leftOut));
+        batch.add(piece); // then stored by the writer
+        if (leftOut) {
+            this.leftOut.computeIfAbsent(segment, s -> new ArrayList<>()).add(new LeftOut(offset, length, piece));
+            bytesLeftOut += length;
+        }
         batchPages += (length + WalGeometry.BLCKSZ - 1) / WalGeometry.BLCKSZ;
         long bound = tables.room().bound();
         if (batchPages >= DataDirectoryImporter.PAGES_PER_TXN
@@ -195,21 +238,25 @@ public final class StreamedPages implements AutoCloseable {
     }
 
     /** On an encoder thread: {@link #encodePages}, then {@code buffer} is free for {@link #buffer()} again. */
-    private Encoded encode(DataDirectoryLayout.Segment segment, long offset, byte[] buffer, int length) {
-        try {
-            return encodePages(segment, offset, buffer, length);
-        } finally {
-            if (buffer.length == BUFFER_BYTES) {
-                freeBuffers.offer(buffer);
+    private Encoded encode(DataDirectoryLayout.Segment segment, long offset, byte[] buffer, int length, boolean leftOut) {
+        Encoded e = encodePages(segment, offset, buffer, length);
+        if (e.unusable()) {
+            pieceFailed = true;
+            if (leftOut) {
+                return e.withRaw(buffer); // the piece's only copy: kept, not reused
             }
         }
+        if (buffer.length == BUFFER_BYTES) {
+            freeBuffers.offer(buffer);
+        }
+        return e;
     }
 
     /** Verifies the pages of {@code length} bytes of {@code bytes} (from {@code offset} of the segment file) and encodes them. */
     private Encoded encodePages(DataDirectoryLayout.Segment segment, long offset, byte[] bytes, int length) {
         RelTag rel = segment.fork();
         if (offset % WalGeometry.BLCKSZ != 0 || length % WalGeometry.BLCKSZ != 0) {
-            return new Encoded(rel, new byte[0][], new byte[0][], 0, Lsn.INVALID, true, false);
+            return new Encoded(rel, new byte[0][], new byte[0][], 0, Lsn.INVALID, true, false, null);
         }
         int pages = length / WalGeometry.BLCKSZ;
         byte[][] keys = new byte[pages][];
@@ -224,7 +271,7 @@ public final class StreamedPages implements AutoCloseable {
             if (PageLayout.verify(bytes, at, block, true) != null) {
                 checksumMismatch = true;
                 if (PageLayout.verify(bytes, at, block, false) != null) {
-                    return new Encoded(rel, keys, values, count, newest, true, true);
+                    return new Encoded(rel, keys, values, count, newest, true, true, null);
                 }
             }
             Lsn pageLsn = PageLayout.pageLsn(bytes, at);
@@ -235,7 +282,7 @@ public final class StreamedPages implements AutoCloseable {
             values[count] = PageCodec.encode(bytes, at, scratch);
             count++;
         }
-        return new Encoded(rel, keys, values, count, newest, false, checksumMismatch);
+        return new Encoded(rel, keys, values, count, newest, false, checksumMismatch, null);
     }
 
     /** On the writer thread: stores the encoded pieces, in order, in one transaction. */
@@ -248,19 +295,19 @@ public final class StreamedPages implements AutoCloseable {
             for (Future<Encoded> piece : pieces) {
                 Encoded e = encoded(piece);
                 Fork fork = forks.computeIfAbsent(e.fork(), f -> new Fork());
-                if (fork.unusable) {
-                    continue; // the directory's import reads it and says what is wrong
-                }
+                // an unusable fork's pages are stored all the same (a piece left out may need them written back),
+                // then dropped: the directory's import reads the fork and says what is wrong
                 for (int i = 0; i < e.count(); i++) {
                     tables.pages().put(txn, e.keys()[i], e.values()[i]);
                     fork.keys.add(e.keys()[i]);
                     bytes += e.values()[i].length;
+                    e.values()[i] = null; // stored: a piece left out keeps only its keys
                 }
                 stored += e.count();
                 if (e.newestPageLsn().isAfter(fork.newestPageLsn)) {
                     fork.newestPageLsn = e.newestPageLsn();
                 }
-                fork.unusable = e.unusable();
+                fork.unusable |= e.unusable();
                 fork.checksumMismatch |= e.checksumMismatch();
             }
             txn.commit();
@@ -290,6 +337,88 @@ public final class StreamedPages implements AutoCloseable {
     public void finish() throws IOException {
         flush();
         awaitWriting();
+    }
+
+    /**
+     * Writes into the staged directory {@code dataDir} the pieces left out of the files PostgreSQL reads before the
+     * image is taken ({@link RecoveryReads}: what the backup's WAL names, template1's catalogs); called once the
+     * archive and its WAL are unpacked, before the recovery. A file written so is stamped again: it holds what streamed.
+     */
+    public void fillForRecovery(Path dataDir) throws IOException {
+        finish();
+        if (leftOut.isEmpty()) {
+            return;
+        }
+        RecoveryReads reads = RecoveryReads.of(dataDir);
+        for (DataDirectoryLayout.Segment s : List.copyOf(leftOut.keySet())) {
+            if (reads.reads(s.fork().node())) {
+                Path file = dataDir.resolve(DataDirectoryLayout.segmentPath(s.fork(), s.segno()));
+                fill(s, file);
+                stamps.put(s, Stamp.of(file));
+            }
+        }
+        segmentsPerFork = null;
+    }
+
+    /**
+     * Before a fork is read from the directory (its streamed pages are not kept): writes the pieces left out of its
+     * files. A file PostgreSQL made anew (another file key: an unlogged relation's main fork copied from its init
+     * fork) is its own; one it changed in place was read with holes, which {@link RecoveryReads} rules out: refused.
+     */
+    void fillBeforeRead(RelTag rel, List<Path> segments) throws IOException {
+        for (int segno = 0; segno < segments.size(); segno++) {
+            DataDirectoryLayout.Segment s = new DataDirectoryLayout.Segment(rel, segno);
+            if (!leftOut.containsKey(s)) {
+                continue;
+            }
+            Stamp unpacked = stamps.get(s);
+            Stamp now = Stamp.of(segments.get(segno));
+            if (unpacked != null && !java.util.Objects.equals(unpacked.fileKey(), now.fileKey())) {
+                leftOut.remove(s);
+            } else if (now.equals(unpacked)) {
+                fill(s, segments.get(segno));
+            } else {
+                throw new StoreException(segments.get(segno) + " was left sparse while it was unpacked (PostgreSQL was not"
+                        + " to read it before the image), but PostgreSQL changed it: the import cannot tell its content");
+            }
+        }
+    }
+
+    /** Writes the segment's pieces left out into {@code file}: from the store, or the bytes kept of a piece that failed. */
+    private void fill(DataDirectoryLayout.Segment segment, Path file) throws IOException {
+        List<LeftOut> pieces = leftOut.remove(segment);
+        byte[] buffer = new byte[BUFFER_BYTES];
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.WRITE); Txn<byte[]> txn = tables.read()) {
+            for (LeftOut p : pieces) {
+                Encoded e;
+                try {
+                    e = encoded(p.piece());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while writing back " + file, ie);
+                }
+                byte[] bytes = e.raw();
+                if (bytes == null) {
+                    if ((long) e.count() * WalGeometry.BLCKSZ != p.length()) {
+                        throw new IllegalStateException("a piece of " + file + " left out has no bytes kept");
+                    }
+                    for (int i = 0; i < e.count(); i++) {
+                        byte[] value = tables.pages().get(txn, e.keys()[i]);
+                        if (value == null) {
+                            throw new IllegalStateException("a page of " + file + " left out is not in the store");
+                        }
+                        PageCodec.decodeInto(value, buffer, i * WalGeometry.BLCKSZ);
+                    }
+                    bytes = buffer;
+                }
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes, 0, p.length());
+                while (b.hasRemaining()) {
+                    ch.write(b, p.offset() + b.position());
+                }
+                bytesFilled += p.length();
+            }
+        }
     }
 
     /** Pages of the forks not dropped (after {@link #dropAllBut}: the ones an image keeps). */
@@ -375,6 +504,7 @@ public final class StreamedPages implements AutoCloseable {
         } finally {
             batch.forEach(piece -> piece.cancel(false));
             batch.clear();
+            leftOut.clear();
             batchPages = 0;
             encoders.shutdown();
             writer.shutdown();
@@ -383,7 +513,8 @@ public final class StreamedPages implements AutoCloseable {
 
     @Override
     public String toString() {
-        return String.format("%d pages streamed (%d bytes stored, writer busy %.1f s, unpacking waited %.1f s for it)",
-                pagesStored, bytesStored, writingNanos / 1e9, waitedNanos / 1e9);
+        return String.format("%d pages streamed (%d bytes stored, writer busy %.1f s, unpacking waited %.1f s for it;"
+                + " %d bytes left out of the staged files, %d written back)", pagesStored, bytesStored, writingNanos / 1e9,
+                waitedNanos / 1e9, bytesLeftOut, bytesFilled);
     }
 }

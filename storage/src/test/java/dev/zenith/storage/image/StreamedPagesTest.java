@@ -57,10 +57,7 @@ class StreamedPagesTest {
             assertTrue(stats.forksRead() > 0 && stats.forksRead() < 100, "the ones PostgreSQL wrote are read again: " + stats);
             assertTrue(stats.pagesRead() < 400, "pgbench_accounts (1,640 pages) is not read again: " + stats);
 
-            Path materialized = c.scratch("materialized");
-            store.images().materialize(tl, ck.lsn(), materialized);
-            int compared = DirectoryTrees.assertSameContent(arrived, materialized, DirectoryTrees::skippedByBaseBackup);
-            assertTrue(compared > 900, "files compared: " + compared);
+            assertMaterializesAs(arrived, c, store, tl, ck);
         }
     }
 
@@ -90,6 +87,164 @@ class StreamedPagesTest {
             assertEquals(0, store.stats().entries("pages"), "neither streamed nor read pages are left");
             assertTrue(store.images().of(tl).isEmpty());
         }
+    }
+
+    @Test
+    void piecesLeftOutAreWrittenBackWherePostgresWillReadThemAndBeforeTheImageReadsThem() throws Exception {
+        try (PgCluster c = PgCluster.initdb(); Store store = Store.open(tmp.resolve("store"))) {
+            // pg_database rewritten: its file is found through global/pg_filenode.map
+            String accounts = stoppedPgbench(c, "create table kept_in_template1 as select generate_series(1, 1000) i",
+                    "vacuum full pg_database");
+            Path pristine = c.scratch("pristine");
+            DirectoryTrees.copy(c.dataDir(), pristine);
+            Path arrived = c.dataDir();
+            StreamedPages streamed = store.images().streamPages();
+            try (streamed) {
+                streamLeavingOut(c, arrived, streamed);
+                streamed.fillForRecovery(arrived); // template1's files come back; the WAL (a shutdown checkpoint) names none
+                for (Path f : relationFiles(pristine)) {
+                    String rel = pristine.relativize(f).toString();
+                    boolean same = java.util.Arrays.equals(Files.readAllBytes(f), Files.readAllBytes(arrived.resolve(rel)));
+                    if (rel.startsWith("base/1/") || rel.startsWith("global/") || rel.endsWith("_init")) {
+                        assertTrue(same, rel + " is whole again");
+                    }
+                }
+                assertTrue(Files.size(arrived.resolve(accounts)) == Files.size(pristine.resolve(accounts))
+                        && !java.util.Arrays.equals(Files.readAllBytes(pristine.resolve(accounts)),
+                        Files.readAllBytes(arrived.resolve(accounts))), "pgbench_accounts is left out, at its length");
+
+                SourceWal.Checkpoint ck = SourceWal.lastCheckpoint(c, arrived);
+                TimelineId tl = store.timelines().adopt(streamed.timeline(), null, Lsn.INVALID, 1).id();
+                store.wal().append(List.of(SourceWal.append(c, arrived, tl, SourceWal.segmentStart(ck.redo()), ck.redo(), ck.end())));
+                // pgbench_accounts' fork is read from the directory (as a fork PostgreSQL wrote would be): written back first
+                DataDirectoryLayout.Segment segment = DataDirectoryLayout.relationSegment(accounts);
+                streamed.fillBeforeRead(segment.fork(), List.of(arrived.resolve(accounts)));
+                assertEquals(java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                                .digest(Files.readAllBytes(pristine.resolve(accounts)))),
+                        java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                                .digest(Files.readAllBytes(arrived.resolve(accounts)))), "written back from the store");
+                store.images().importDataDirectory(tl, arrived, ck.lsn(), ck.redo(), RelationFilter.all(),
+                        ImportProgress.NONE, streamed);
+                assertMaterializesAs(pristine, c, store, tl, ck);
+            }
+        }
+    }
+
+    @Test
+    void aPieceLeftOutThatFailsItsChecksIsWrittenBackAsItCameAndFailsTheImage() throws Exception {
+        try (PgCluster c = PgCluster.initdb(); Store store = Store.open(tmp.resolve("store"))) {
+            String accounts = stoppedPgbench(c);
+            Path arrived = c.dataDir();
+            try (RandomAccessFile f = new RandomAccessFile(arrived.resolve(accounts).toFile(), "rw")) {
+                f.seek(5L * WalGeometry.BLCKSZ + 12); // block 5's pd_lower and pd_upper, as it arrives
+                f.writeInt(0x7fff7fff);
+            }
+            StreamedPages streamed = store.images().streamPages();
+            try (streamed) {
+                streamLeavingOut(c, arrived, streamed);
+                streamed.fillForRecovery(arrived);
+                SourceWal.Checkpoint ck = SourceWal.lastCheckpoint(c, arrived);
+                TimelineId tl = store.timelines().adopt(streamed.timeline(), null, Lsn.INVALID, 1).id();
+                // without the piece's bytes kept, the fork would read as zeros (new pages) and be stored so
+                CorruptPageException e = assertThrows(CorruptPageException.class, () -> store.images().importDataDirectory(tl,
+                        arrived, ck.lsn(), ck.redo(), RelationFilter.all(), ImportProgress.NONE, streamed));
+                assertTrue(e.getMessage().contains(accounts), e.getMessage());
+                assertEquals(0, store.stats().entries("pages"), "neither streamed nor read pages are left");
+            }
+        }
+    }
+
+    @Test
+    void aFileLeftOutThatPostgresChangedInPlaceIsRefused() throws Exception {
+        try (PgCluster c = PgCluster.initdb(); Store store = Store.open(tmp.resolve("store"))) {
+            String accounts = stoppedPgbench(c);
+            Path arrived = c.dataDir();
+            StreamedPages streamed = store.images().streamPages();
+            try (streamed) {
+                streamLeavingOut(c, arrived, streamed);
+                streamed.fillForRecovery(arrived);
+                try (RandomAccessFile f = new RandomAccessFile(arrived.resolve(accounts).toFile(), "rw")) {
+                    f.seek(f.length());
+                    f.write(new byte[WalGeometry.BLCKSZ]); // a page added where the rest is holes
+                }
+                SourceWal.Checkpoint ck = SourceWal.lastCheckpoint(c, arrived);
+                TimelineId tl = store.timelines().adopt(streamed.timeline(), null, Lsn.INVALID, 1).id();
+                dev.zenith.storage.failure.StoreException e = assertThrows(dev.zenith.storage.failure.StoreException.class,
+                        () -> store.images().importDataDirectory(tl, arrived, ck.lsn(), ck.redo(), RelationFilter.all(),
+                                ImportProgress.NONE, streamed));
+                assertTrue(e.getMessage().contains("left sparse"), e.getMessage());
+                assertTrue(store.images().of(tl).isEmpty());
+            }
+        }
+    }
+
+    /**
+     * pgbench's tables at scale 1 (and {@code template1Sql} run in template1), stopped; pgbench_accounts' file. Its WAL
+     * switches to a new segment first, so the last checkpoint's segment holds only that checkpoint, as a quiet
+     * cluster's base backup's WAL does.
+     */
+    private static String stoppedPgbench(PgCluster c, String... template1Sql) throws IOException {
+        c.start();
+        c.pgbench("-i", "-s", "1", "-q");
+        for (String sql : template1Sql) {
+            c.psql("template1", sql);
+        }
+        String accounts = c.psql("select pg_relation_filepath('pgbench_accounts')");
+        c.psql("select pg_switch_wal()");
+        c.stop();
+        return accounts;
+    }
+
+    private static void assertMaterializesAs(Path expected, PgCluster c, Store store, TimelineId tl, SourceWal.Checkpoint ck)
+            throws IOException {
+        Path materialized = c.scratch("materialized");
+        store.images().materialize(tl, ck.lsn(), materialized);
+        int compared = DirectoryTrees.assertSameContent(expected, materialized, DirectoryTrees::skippedByBaseBackup);
+        assertTrue(compared > 900, "files compared: " + compared);
+    }
+
+    private static List<Path> relationFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(Files::isRegularFile).filter(f -> StreamedPages.isRelationFile(dir.relativize(f).toString()))
+                    .sorted().toList();
+        }
+    }
+
+    /**
+     * As {@link #stream}, leaving out of each relation file (rewritten in place, at its length) what {@code streamed}
+     * lets an unpacking leave out, as {@code TarUnpacker} does.
+     */
+    private static void streamLeavingOut(PgCluster c, Path dir, StreamedPages streamed) throws IOException {
+        // as in a base backup, pg_wal has the last checkpoint's segment only (pgbench -i's WAL names every relation;
+        // recycled segments after it hold old WAL)
+        String keep = dev.zenith.wal.segment.WalSegments.fileName(1, SourceWal.lastCheckpoint(c, dir).redo());
+        try (Stream<Path> s = Files.list(dir.resolve("pg_wal"))) {
+            for (Path w : s.filter(w -> dev.zenith.wal.segment.WalSegments.isSegmentFileName(w.getFileName().toString())
+                    && !w.getFileName().toString().equals(keep)).toList()) {
+                Files.delete(w);
+            }
+        }
+        for (Path f : relationFiles(dir)) {
+            String rel = dir.relativize(f).toString();
+            byte[] content = Files.readAllBytes(f);
+            try (RandomAccessFile out = new RandomAccessFile(f.toFile(), "rw")) {
+                out.setLength(0);
+                for (int offset = 0; offset < content.length; offset += StreamedPages.BUFFER_BYTES) {
+                    int n = Math.min(StreamedPages.BUFFER_BYTES, content.length - offset);
+                    byte[] buffer = streamed.buffer();
+                    System.arraycopy(content, offset, buffer, 0, n);
+                    boolean leftOut = streamed.mayLeaveOut(rel);
+                    if (!leftOut) {
+                        out.seek(offset);
+                        out.write(buffer, 0, n);
+                    }
+                    streamed.pages(rel, offset, buffer, n, leftOut);
+                }
+                out.setLength(content.length);
+            }
+            streamed.fileWritten(rel, f);
+        }
+        streamed.finish();
     }
 
     /** Gives {@code streamed} every relation file of {@code dir} in 1 MiB pieces of its own buffers, as an unpacked archive does. */
