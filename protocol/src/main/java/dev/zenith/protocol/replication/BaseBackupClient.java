@@ -118,6 +118,11 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
     }
 
     @Override
+    protected int receive(dev.zenith.protocol.wire.MessageFramer.Source source, int max) throws java.io.IOException {
+        return login.receive(source, max); // straight into the decoder's buffer: a backup is ~all CopyData bytes
+    }
+
+    @Override
     protected boolean accepts() {
         return state != State.FAILED;
     }

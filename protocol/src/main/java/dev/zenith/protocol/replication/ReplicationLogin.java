@@ -97,6 +97,10 @@ final class ReplicationLogin {
         decoder.feed(bytes);
     }
 
+    int receive(dev.zenith.protocol.wire.MessageFramer.Source source, int max) throws java.io.IOException {
+        return decoder.feedFrom(source, max);
+    }
+
     /** Decodes and hands on every whole message buffered, until none is left or the session is over. */
     void process(Session session) {
         while (!session.over()) {

@@ -34,6 +34,11 @@ public final class BackendDecoder {
         framer.feed(bytes);
     }
 
+    /** {@link MessageFramer#feedFrom}. */
+    public int feedFrom(MessageFramer.Source source, int max) throws java.io.IOException {
+        return framer.feedFrom(source, max);
+    }
+
     /** Takes one raw byte (the server's one-byte answer to SSLRequest); -1 when none is buffered. */
     public int pollByte() {
         return framer.nextByte();

@@ -1,5 +1,6 @@
 package dev.zenith.protocol.wire;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 
@@ -30,6 +31,29 @@ public abstract class Conversation<E> {
         }
         input(bytes);
         process();
+    }
+
+    /**
+     * Reads once from {@code source} (up to {@code max} bytes) and handles it as {@link #feed} does, the bytes going
+     * straight into the decoder's buffer where the conversation supports it ({@link #receive}). Returns what the
+     * source returned (-1 at its end).
+     */
+    public final int feedFrom(MessageFramer.Source source, int max) throws IOException {
+        int n = accepts() ? receive(source, max) : source.read(new byte[max], 0, max);
+        if (n > 0 && accepts()) {
+            process();
+        }
+        return n;
+    }
+
+    /** Reads from {@code source} into the decoder; by default through a buffer of its own, then {@link #input}. */
+    protected int receive(MessageFramer.Source source, int max) throws IOException {
+        byte[] b = new byte[max];
+        int n = source.read(b, 0, max);
+        if (n > 0) {
+            input(ByteBuffer.wrap(b, 0, n));
+        }
+        return n;
     }
 
     /** The next event, or null. */

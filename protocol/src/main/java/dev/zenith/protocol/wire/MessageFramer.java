@@ -1,5 +1,6 @@
 package dev.zenith.protocol.wire;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
@@ -14,6 +15,12 @@ import java.util.Arrays;
 public final class MessageFramer {
     /** Default bound: PostgreSQL itself caps most client messages at 1 GiB; we are stricter by default. */
     public static final int DEFAULT_MAX_MESSAGE_LENGTH = 64 * 1024 * 1024;
+
+    /** Where {@link #feedFrom} reads bytes ({@code InputStream::read} is one): their count, or -1 at the end. */
+    @FunctionalInterface
+    public interface Source {
+        int read(byte[] b, int off, int len) throws IOException;
+    }
 
     /** One framed message: {@code type} is 0 for untyped (startup-phase) packets. */
     public record Frame(char type, byte[] body) {
@@ -61,6 +68,19 @@ public final class MessageFramer {
         ensure(n);
         b.get(buf, end, n);
         end += n;
+    }
+
+    /**
+     * Reads once from {@code source}, up to {@code max} bytes, straight into the buffer: a {@link #feed} of them
+     * without copying them there from another buffer. Returns what the source returned.
+     */
+    public int feedFrom(Source source, int max) throws IOException {
+        ensure(max);
+        int n = source.read(buf, end, max);
+        if (n > 0) {
+            end += n;
+        }
+        return n;
     }
 
     /** Bytes received but not yet returned as a frame. */

@@ -55,6 +55,31 @@ class WireCodecTest {
     }
 
     @Test
+    void backendMessagesReadStraightFromASourceInAnyChunksAreTheSame() throws Exception {
+        List<BackendMessage> samples = backendSamples();
+        byte[] all = BackendEncoder.encode(samples.toArray(BackendMessage[]::new));
+        for (int chunk : new int[] {1, 3, 17, all.length}) {
+            java.io.InputStream in = new java.io.ByteArrayInputStream(all) {
+                @Override
+                public synchronized int read(byte[] b, int off, int len) { // short reads, as a socket gives them
+                    return super.read(b, off, Math.min(len, chunk));
+                }
+            };
+            BackendDecoder d = new BackendDecoder();
+            List<BackendMessage> out = new ArrayList<>();
+            while (d.feedFrom(in::read, 8) > 0) {
+                for (BackendMessage m = d.poll(); m != null; m = d.poll()) {
+                    out.add(m);
+                }
+            }
+            assertEquals(samples.size(), out.size(), "chunks of " + chunk);
+            for (int i = 0; i < samples.size(); i++) {
+                assertArrayEquals(BackendEncoder.encode(samples.get(i)), BackendEncoder.encode(out.get(i)), "sample " + i);
+            }
+        }
+    }
+
+    @Test
     void frontendMessagesSurviveOneByteAtATime() {
         Map<String, String> p = new LinkedHashMap<>();
         p.put("user", "u");

@@ -22,6 +22,8 @@ import java.util.ArrayDeque;
  */
 final class BaseBackupFetch {
     private static final int CONNECT_TIMEOUT_MS = 10_000;
+    /** Read from the socket at once at most. */
+    private static final int READ_BYTES = 1 << 16;
 
     private BaseBackupFetch() {
     }
@@ -63,7 +65,6 @@ final class BaseBackupFetch {
         private final OutputStream out;
         private final ImportSource.BaseBackupUrl url;
         private final ArrayDeque<ArchiveData> chunks = new ArrayDeque<>();
-        private final byte[] buffer = new byte[1 << 16];
         private ArchiveData current;
         private int pos;
         private boolean started;
@@ -111,11 +112,10 @@ final class BaseBackupFetch {
         }
 
         private void receive() throws IOException {
-            int n = socket.read(buffer);
+            int n = client.feedFrom(socket::read, READ_BYTES); // read into the client's decoder: no copy between
             if (n < 0) {
                 throw new IOException("the server at " + url.describe() + " closed the connection during the base backup");
             }
-            client.feed(buffer, 0, n);
             byte[] reply = client.drainOutbound();
             if (reply.length > 0) {
                 out.write(reply);
