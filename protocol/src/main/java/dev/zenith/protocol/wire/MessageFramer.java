@@ -5,9 +5,12 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * Cuts a byte stream into whole messages. Accepts arbitrary chunks (one byte at a time works).
+ * Cuts a byte stream into whole messages. Accepts arbitrary chunks (one byte at a time works). A long typed
+ * message's body (up to 256 KiB) is received straight into the array its frame then carries (a base backup's or
+ * WAL stream's CopyData is not copied out of the framer's buffer).
  * The declared length is checked against {@code [minimum, maxMessageLength]} as soon as its four
- * bytes have arrived, before any buffer is sized for the body, so a hostile length costs nothing.
+ * bytes have arrived, before any buffer is sized for the body, so a hostile length costs nothing (beyond the
+ * 256 KiB a long body's own array may take before its bytes arrive).
  *
  * <p>Two framings: typed ({@code type:int8, length:int32 incl. itself, body}) and untyped, used by
  * the startup phase ({@code length:int32 incl. itself, body}).
@@ -26,10 +29,21 @@ public final class MessageFramer {
     public record Frame(char type, byte[] body) {
     }
 
+    /**
+     * A typed message body at least this long, and at most {@link #OWN_BODY_MAX}, is received straight into its own
+     * array (not into buf, then copied). The bound keeps what a declared length alone makes us allocate small.
+     */
+    static final int OWN_BODY_BYTES = 8192;
+    static final int OWN_BODY_MAX = 256 * 1024;
+
     private int maxMessageLength;
     private byte[] buf = new byte[256];
     private int start;
     private int end;
+    /** The body of a long typed message being received, its type, and how much of it has arrived; null when none. */
+    private byte[] body;
+    private char bodyType;
+    private int bodyFilled;
 
     public MessageFramer(int maxMessageLength) {
         if (maxMessageLength < 8) {
@@ -58,16 +72,31 @@ public final class MessageFramer {
     }
 
     public void feed(byte[] b, int off, int n) {
-        ensure(n);
-        System.arraycopy(b, off, buf, end, n);
-        end += n;
+        int k = toBody(n);
+        if (k > 0) {
+            System.arraycopy(b, off, body, bodyFilled, k);
+            bodyFilled += k;
+        }
+        ensure(n - k);
+        System.arraycopy(b, off + k, buf, end, n - k);
+        end += n - k;
     }
 
     public void feed(ByteBuffer b) {
+        int k = toBody(b.remaining());
+        if (k > 0) {
+            b.get(body, bodyFilled, k);
+            bodyFilled += k;
+        }
         int n = b.remaining();
         ensure(n);
         b.get(buf, end, n);
         end += n;
+    }
+
+    /** Of {@code n} bytes arriving, how many go to the body being received (0 when none is). */
+    private int toBody(int n) {
+        return body == null ? 0 : Math.min(n, body.length - bodyFilled);
     }
 
     /**
@@ -75,6 +104,11 @@ public final class MessageFramer {
      * without copying them there from another buffer. Returns what the source returned.
      */
     public int feedFrom(Source source, int max) throws IOException {
+        if (body != null && bodyFilled < body.length) {
+            int n = source.read(body, bodyFilled, Math.min(max, body.length - bodyFilled));
+            bodyFilled += Math.max(n, 0);
+            return n;
+        }
         ensure(max);
         int n = source.read(buf, end, max);
         if (n > 0) {
@@ -85,7 +119,7 @@ public final class MessageFramer {
 
     /** Bytes received but not yet returned as a frame. */
     public int buffered() {
-        return end - start;
+        return end - start + (body == null ? 0 : 5 + bodyFilled);
     }
 
     private void ensure(int n) {
@@ -121,6 +155,14 @@ public final class MessageFramer {
 
     /** The next typed message, or null when it has not fully arrived. */
     public Frame nextTyped() {
+        if (body != null) {
+            if (bodyFilled < body.length) {
+                return null;
+            }
+            Frame f = new Frame(bodyType, body);
+            body = null;
+            return f;
+        }
         if (end - start < 5) {
             return null;
         }
@@ -130,6 +172,13 @@ public final class MessageFramer {
             checkLength(length, 4, "message type '" + printable(type) + "'");
         }
         if (end - start < 1 + length) {
+            if (length - 4 >= OWN_BODY_BYTES && length - 4 <= OWN_BODY_MAX) { // the rest goes straight into its own array
+                body = new byte[length - 4];
+                bodyType = type;
+                bodyFilled = end - start - 5;
+                System.arraycopy(buf, start + 5, body, 0, bodyFilled);
+                start = end = 0;
+            }
             return null;
         }
         byte[] body = Arrays.copyOfRange(buf, start + 5, start + 1 + length);
@@ -144,6 +193,9 @@ public final class MessageFramer {
 
     /** As {@link #nextUntyped()}, with a tighter bound for this packet. */
     public Frame nextUntyped(int maxLength) {
+        if (body != null) {
+            throw new IllegalStateException("a typed message is being received");
+        }
         if (end - start < 4) {
             return null;
         }
@@ -159,6 +211,9 @@ public final class MessageFramer {
 
     /** Takes one raw byte (the answer to SSLRequest / GSSENCRequest), or -1 when none is buffered. */
     public int nextByte() {
+        if (body != null) {
+            throw new IllegalStateException("a typed message is being received");
+        }
         if (end == start) {
             return -1;
         }

@@ -27,7 +27,18 @@ class WireCodecTest {
                 new NoticeResponse(ErrorFields.of("NOTICE", "00000", "hello")),
                 new CopyBothResponse((byte) 0, List.of()), new CopyOutResponse((byte) 0, List.of((short) 0, (short) 0)),
                 new CopyInResponse((byte) 1, List.of((short) 1)), new BackendMessage.CopyData(new byte[] {0, 1, 2}),
+                new BackendMessage.CopyData(pattern(MessageFramer.OWN_BODY_BYTES)), // bodies received into their own array
+                new BackendMessage.CopyData(pattern(40_000)), new BackendMessage.CopyData(pattern(MessageFramer.OWN_BODY_BYTES - 1)),
+                new BackendMessage.CopyData(pattern(MessageFramer.OWN_BODY_MAX + 1)),
                 new BackendMessage.CopyDone());
+    }
+
+    private static byte[] pattern(int length) {
+        byte[] b = new byte[length];
+        for (int i = 0; i < length; i++) {
+            b[i] = (byte) (i * 31 + length);
+        }
+        return b;
     }
 
     @Test
@@ -55,27 +66,42 @@ class WireCodecTest {
     }
 
     @Test
-    void backendMessagesReadStraightFromASourceInAnyChunksAreTheSame() throws Exception {
+    void backendMessagesReadStraightFromASourceOrFedInAnyChunksAreTheSame() throws Exception {
         List<BackendMessage> samples = backendSamples();
         byte[] all = BackendEncoder.encode(samples.toArray(BackendMessage[]::new));
-        for (int chunk : new int[] {1, 3, 17, all.length}) {
-            java.io.InputStream in = new java.io.ByteArrayInputStream(all) {
-                @Override
-                public synchronized int read(byte[] b, int off, int len) { // short reads, as a socket gives them
-                    return super.read(b, off, Math.min(len, chunk));
+        for (int chunk : new int[] {1, 3, 17, 5000, all.length}) {
+            for (int max : new int[] {8, 1 << 16}) {
+                java.io.InputStream in = new java.io.ByteArrayInputStream(all) {
+                    @Override
+                    public synchronized int read(byte[] b, int off, int len) { // short reads, as a socket gives them
+                        return super.read(b, off, Math.min(len, chunk));
+                    }
+                };
+                BackendDecoder d = new BackendDecoder();
+                List<BackendMessage> out = new ArrayList<>();
+                while (d.feedFrom(in::read, max) > 0) {
+                    for (BackendMessage m = d.poll(); m != null; m = d.poll()) {
+                        out.add(m);
+                    }
                 }
-            };
-            BackendDecoder d = new BackendDecoder();
+                assertSameMessages(samples, out, "read in chunks of " + chunk + ", " + max + " at most");
+            }
+            BackendDecoder d = new BackendDecoder(); // the page service's and WAL receiver's way: ByteBuffers
             List<BackendMessage> out = new ArrayList<>();
-            while (d.feedFrom(in::read, 8) > 0) {
+            for (int at = 0; at < all.length; at += chunk) {
+                d.feed(java.nio.ByteBuffer.wrap(all, at, Math.min(chunk, all.length - at)));
                 for (BackendMessage m = d.poll(); m != null; m = d.poll()) {
                     out.add(m);
                 }
             }
-            assertEquals(samples.size(), out.size(), "chunks of " + chunk);
-            for (int i = 0; i < samples.size(); i++) {
-                assertArrayEquals(BackendEncoder.encode(samples.get(i)), BackendEncoder.encode(out.get(i)), "sample " + i);
-            }
+            assertSameMessages(samples, out, "fed in chunks of " + chunk);
+        }
+    }
+
+    private static void assertSameMessages(List<BackendMessage> expected, List<BackendMessage> actual, String how) {
+        assertEquals(expected.size(), actual.size(), how);
+        for (int i = 0; i < expected.size(); i++) {
+            assertArrayEquals(BackendEncoder.encode(expected.get(i)), BackendEncoder.encode(actual.get(i)), how + ": sample " + i);
         }
     }
 
