@@ -494,22 +494,22 @@ public final class RedoPageSource implements PageSource {
      */
     @Override
     public CompletableFuture<byte[]> pageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
-        if (images.covers(timeline, lsn)) {
-            return CompletableFuture.completedFuture(images.page(timeline, rel, block, lsn));
-        }
-        if (!redo.store().index().covers(timeline, lsn)) {
-            return catchUps.reach(timeline, lsn).thenCompose(v -> fromVersions(timeline, rel, block, lsn, upTo));
-        }
-        return fromVersions(timeline, rel, block, lsn, upTo);
+        return storedPageLater(timeline, rel, block, lsn, upTo).thenApply(StoredPage::page);
     }
 
-    /** As {@link #pageLater}; inside an image's window the stored version still encoded (decoded where it goes). */
+    /**
+     * As {@link #pageLater}, a stored version still encoded (decoded where it goes: a page service decodes it
+     * into its socket's buffer), inside an image's window or not.
+     */
     @Override
     public CompletableFuture<StoredPage> storedPageLater(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
         if (images.covers(timeline, lsn)) {
             return CompletableFuture.completedFuture(images.storedPage(timeline, rel, block, lsn));
         }
-        return pageLater(timeline, rel, block, lsn, upTo).thenApply(StoredPage::of);
+        if (!redo.store().index().covers(timeline, lsn)) {
+            return catchUps.reach(timeline, lsn).thenCompose(v -> fromVersions(timeline, rel, block, lsn, upTo));
+        }
+        return fromVersions(timeline, rel, block, lsn, upTo);
     }
 
     /**
@@ -519,7 +519,7 @@ public final class RedoPageSource implements PageSource {
      * Free-space maps are not in the index: their pages are redo's. Then the newest stored version at or
      * below the LSN (none: the block was all zeros) when the index shows it exact there; else by redo.
      */
-    private CompletableFuture<byte[]> fromVersions(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+    private CompletableFuture<StoredPage> fromVersions(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
         PageStore.VersionAt read;
         try {
             read = redo.store().pages().versionAt(redo.store().index(), timeline, rel, block, lsn,
@@ -534,12 +534,12 @@ public final class RedoPageSource implements PageSource {
                         "relation " + rel.path() + " does not exist at " + lsn);
             }
             if (read.nblocks().isEmpty() || Integer.toUnsignedLong(block) >= read.nblocks().getAsLong()) {
-                return CompletableFuture.completedFuture(new byte[WalGeometry.BLCKSZ]);
+                return CompletableFuture.completedFuture(StoredPage.zeros());
             }
         }
         Optional<PageVersion> v = Optional.ofNullable(read.version());
         if (read.exact()) {
-            return CompletableFuture.completedFuture(v.map(PageVersion::page).orElseGet(() -> new byte[WalGeometry.BLCKSZ]));
+            return CompletableFuture.completedFuture(v.map(PageVersion::stored).orElseGet(StoredPage::zeros));
         }
         StoreRedo.Base state = redo.stateAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "timeline " + timeline + " has no image or"
@@ -551,18 +551,19 @@ public final class RedoPageSource implements PageSource {
         v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(target));
         if (change == null) {
             // unchanged since a point where every block is exact: its version there, or it did not exist
-            return CompletableFuture.completedFuture(v.map(PageVersion::page).orElseGet(() -> new byte[WalGeometry.BLCKSZ]));
+            return CompletableFuture.completedFuture(v.map(PageVersion::stored).orElseGet(StoredPage::zeros));
         }
         if (v.isPresent() && !v.get().lsn().isBefore(IntervalChanges.versionKey(change))) {
-            return CompletableFuture.completedFuture(v.get().page());
+            return CompletableFuture.completedFuture(v.get().stored());
         }
         if (upTo.isAfter(lsn) && rel.fork() == ForkNumber.MAIN) {
             // a latest read: a follower that has replayed the change may hold exactly that version (free-space and
             // visibility maps change without stamping pd_lsn: always redo's)
             return live.page(redo.store(), timeline, b, change).thenCompose(page -> page != null
-                    ? CompletableFuture.completedFuture(page) : byRedo(timeline, b, target, change, lsn, upTo));
+                    ? CompletableFuture.completedFuture(page) : byRedo(timeline, b, target, change, lsn, upTo))
+                    .thenApply(StoredPage::of);
         }
-        return byRedo(timeline, b, target, change, lsn, upTo);
+        return byRedo(timeline, b, target, change, lsn, upTo).thenApply(StoredPage::of);
     }
 
     /**

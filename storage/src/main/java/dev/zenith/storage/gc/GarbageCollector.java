@@ -128,9 +128,12 @@ public final class GarbageCollector {
             total = total.plus(collect(e.getKey(), e.getValue(), plan, dryRun));
         }
         for (TimelineId dead : RetainedPoints.unusedDeepestFirst(all, inUse)) {
+            if (!dryRun) {
+                timelines.forget(dead); // before its deletion commits: from now on its record is read from LMDB
+            }
             total = total.plus(drops.drop(dead, dryRun));
             if (!dryRun) {
-                timelines.forget(dead); // its decoded form goes with it
+                timelines.forget(dead); // a reader that decoded it meanwhile: its decoded form goes too
             }
         }
         return total;

@@ -104,12 +104,17 @@ public final class PageIndex {
      * the index up first (a caller asking about a visibility-map block has it catch up to {@code upTo} before).
      */
     public boolean changedIn(Txn<byte[]> txn, TimelineId id, RelTag rel, int block, Lsn after, Lsn upTo) {
+        return at(txn, id, upTo).changedIn(rel, block, after);
+    }
+
+    /** {@link #changedIn(Txn, TimelineId, RelTag, int, Lsn, Lsn)} with the lineage and indexed end at {@code upTo}. */
+    private boolean changedIn(Txn<byte[]> txn, TimelineId id, Lineage lineage, Lsn indexed, RelTag rel, int block,
+                              Lsn after, Lsn upTo) {
         if (!after.isBefore(upTo)) {
             return false;
         }
         try (TableCursor c = tables.blockChanges().openCursor(txn)) {
-            Lsn indexed = indexedEnd(txn, id, upTo);
-            for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
+            for (Lineage.Step step : lineage.steps()) {
                 Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
                 if (!aligned(after).isBefore(bound)) {
                     continue;
@@ -242,15 +247,70 @@ public final class PageIndex {
 
     /** {@link #nblocks(TimelineId, RelTag, Lsn)} in the caller's read transaction, where the index is caught up to {@code at}. */
     public OptionalLong nblocks(Txn<byte[]> txn, TimelineId id, RelTag rel, Lsn at) {
+        return at(txn, id, at).nblocks(rel);
+    }
+
+    private OptionalLong nblocks(Txn<byte[]> txn, Lineage lineage, RelTag rel) {
         try (TableCursor c = tables.relSizes().openCursor(txn)) {
-            requireCovered(txn, id, at);
-            for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
+            for (Lineage.Step step : lineage.steps()) {
                 byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
                 if (hit != null) {
                     return IndexValues.forkSizeOf(hit[1]);
                 }
             }
             return GONE;
+        }
+    }
+
+    /**
+     * The index at {@code at} in the caller's read transaction, for several questions about it (a GetPage outside
+     * an image's window asks a fork's size, then whether its block changed since a version): the lineage and how
+     * far the index reaches are read once, when first needed, not once per question (each a few LMDB reads).
+     */
+    public AtLsn at(Txn<byte[]> txn, TimelineId id, Lsn at) {
+        return new AtLsn(txn, id, at);
+    }
+
+    /** {@link #at}'s answer. Used only inside its transaction, on one thread. */
+    public final class AtLsn {
+        private final Txn<byte[]> txn;
+        private final TimelineId id;
+        private final Lsn at;
+        private Lineage lineage;
+        private Lsn indexed;
+        private boolean covered;
+
+        private AtLsn(Txn<byte[]> txn, TimelineId id, Lsn at) {
+            this.txn = txn;
+            this.id = id;
+            this.at = at;
+        }
+
+        /** As {@link PageIndex#nblocks(TimelineId, RelTag, Lsn)}; the index must be caught up to the LSN. */
+        public OptionalLong nblocks(RelTag rel) {
+            if (!covered) {
+                indexed = requireCovered(txn, id, at);
+                covered = true;
+            }
+            return PageIndex.this.nblocks(txn, lineage(), rel);
+        }
+
+        /** As {@link PageIndex#changedIn(Txn, TimelineId, RelTag, int, Lsn, Lsn)} with {@code upTo} this LSN. */
+        public boolean changedIn(RelTag rel, int block, Lsn after) {
+            if (!after.isBefore(at)) {
+                return false;
+            }
+            if (indexed == null) {
+                indexed = indexedEnd(txn, id, at);
+            }
+            return PageIndex.this.changedIn(txn, id, lineage(), indexed, rel, block, after, at);
+        }
+
+        private Lineage lineage() {
+            if (lineage == null) {
+                lineage = timelines.lineage(txn, id, at);
+            }
+            return lineage;
         }
     }
 
@@ -403,13 +463,19 @@ public final class PageIndex {
     /** How far the index answers for {@code at}'s owner timeline: its watermark, or where its stored records end when it has them all. */
     private Lsn indexedEnd(Txn<byte[]> txn, TimelineId id, Lsn at) {
         Timeline t = owner(txn, id, at);
-        IndexWatermark w = watermark(tables, txn, t.id());
+        return indexedEnd(txn, t, watermark(tables, txn, t.id()));
+    }
+
+    private Lsn indexedEnd(Txn<byte[]> txn, Timeline owner, IndexWatermark w) {
         if (w == null) {
             return Lsn.INVALID;
         }
+        if (!reachesStoredEnd(txn, owner.id(), w)) {
+            return w.upTo();
+        }
         // no record ends in (upTo, the stored end] once the last stored record is indexed
-        return reachesStoredEnd(txn, t.id(), w) ? Lsn.max(w.upTo(), wal.storedEnd(txn, t.id()) == null ? w.upTo()
-                : wal.storedEnd(txn, t.id())) : w.upTo();
+        Lsn stored = wal.storedEnd(txn, owner.id());
+        return stored == null ? w.upTo() : Lsn.max(w.upTo(), stored);
     }
 
     private boolean reachesStoredEnd(Txn<byte[]> txn, TimelineId id, IndexWatermark w) {
@@ -417,24 +483,27 @@ public final class PageIndex {
         return last == null || !w.upTo().isBefore(last);
     }
 
-    private void requireCovered(Txn<byte[]> txn, TimelineId id, Lsn at) {
+    /** Refuses a question at {@code at} the index cannot answer; else how far it reaches ({@link #indexedEnd}). */
+    private Lsn requireCovered(Txn<byte[]> txn, TimelineId id, Lsn at) {
         Timeline t = owner(txn, id, at);
         IndexWatermark w = watermark(tables, txn, t.id());
         if (w == null || at.isBefore(w.base())) {
             throw new IndexNotReadyException("the page index of timeline " + t.id() + " does not reach back to " + at
                     + (w == null ? " (not started: no image to start from yet)" : "; it starts at " + w.base()));
         }
-        if (aligned(at).isAfter(aligned(indexedEnd(txn, id, at)))) {
+        Lsn indexed = indexedEnd(txn, t, w);
+        if (aligned(at).isAfter(aligned(indexed))) {
             throw new IndexNotReadyException("the page index of timeline " + t.id() + " is written up to " + w.upTo()
                     + ", not yet " + at);
         }
+        return indexed;
     }
 
     /** The timeline whose own history holds {@code at}: below a branch point, the parent's. */
     private Timeline owner(Txn<byte[]> txn, TimelineId id, Lsn at) {
-        Timeline t = timelines.require(txn, id);
+        Timeline t = timelines.known(txn, id);
         while (t.parent() != null && !at.isAfter(t.branchLsn())) {
-            t = timelines.require(txn, t.parent());
+            t = timelines.known(txn, t.parent());
         }
         return t;
     }

@@ -35,7 +35,7 @@ public final class PageStore {
 
     /** The newest stored version of a block at or below {@code lsn}, looking through ancestors. */
     public Optional<PageVersion> get(TimelineId id, RelTag rel, int block, Lsn lsn) {
-        return Optional.ofNullable(find(id, rel, block, lsn)).map(f -> new PageVersion(f.step().timeline(), f.lsn(), f.page()));
+        return Optional.ofNullable(find(id, rel, block, lsn)).map(f -> new PageVersion(f.step().timeline(), f.lsn(), f.stored()));
     }
 
     /** As {@link #get}, the version's page still encoded (a page service decodes it into its socket's buffer). */
@@ -62,18 +62,19 @@ public final class PageStore {
      */
     public VersionAt versionAt(PageIndex index, TimelineId id, RelTag rel, int block, Lsn at, Lsn versionKey) {
         return tables.reading(tables.pages(), (txn, cursor) -> {
-            OptionalLong nblocks = RelationSizes.tracks(rel.fork()) ? index.nblocks(txn, id, rel, at) : null;
+            PageIndex.AtLsn indexAt = index.at(txn, id, at); // its lineage and reach read once for both questions
+            OptionalLong nblocks = RelationSizes.tracks(rel.fork()) ? indexAt.nblocks(rel) : null;
             if (nblocks != null && (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong())) {
                 return new VersionAt(nblocks, null, false); // no such fork, or beyond its end: no version needed
             }
             PageVersion version;
             try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, versionKey), cursor)) {
                 PageLookup.Found f = lookup.find(rel, block);
-                version = f == null ? null : new PageVersion(f.step().timeline(), f.lsn(), f.page());
+                version = f == null ? null : new PageVersion(f.step().timeline(), f.lsn(), f.stored());
             }
             boolean exact;
             try {
-                exact = !index.changedIn(txn, id, rel, block, version == null ? Lsn.INVALID : version.lsn(), at);
+                exact = !indexAt.changedIn(rel, block, version == null ? Lsn.INVALID : version.lsn());
             } catch (IndexNotReadyException e) {
                 exact = false; // the decoded WAL decides
             }
@@ -81,7 +82,10 @@ public final class PageStore {
         });
     }
 
-    /** {@link #versionAt}'s answer; {@code nblocks} is null for a fork the index does not track (free-space maps). */
+    /**
+     * {@link #versionAt}'s answer; {@code nblocks} is null for a fork the index does not track (free-space maps).
+     * The version's page stays encoded until asked for.
+     */
     public record VersionAt(OptionalLong nblocks, PageVersion version, boolean exact) {
     }
 

@@ -11,6 +11,10 @@ import java.nio.ByteBuffer;
  * Immutable: neither array is changed after it is made.
  */
 public final class StoredPage {
+    /** What {@link #zeros} writes; never handed out. */
+    private static final byte[] ZERO_PAGE = new byte[WalGeometry.BLCKSZ];
+    private static final StoredPage ZEROS = new StoredPage(null, null);
+    /** Null in both: all zeros. */
     private final byte[] encoded;
     private final byte[] page;
 
@@ -32,17 +36,27 @@ public final class StoredPage {
         return new StoredPage(null, page);
     }
 
+    /** A page of zeros (a block beyond a fork's end, or never written), without an array of its own. */
+    public static StoredPage zeros() {
+        return ZEROS;
+    }
+
     /** The page's 8 KiB as a new array (or the whole page it was made with). */
     public byte[] page() {
-        return page != null ? page : PageCodec.decode(encoded);
+        if (page != null) {
+            return page;
+        }
+        return encoded != null ? PageCodec.decode(encoded) : new byte[WalGeometry.BLCKSZ];
     }
 
     /** Writes the page's 8 KiB from {@code target}'s position on, advancing it. */
     public void decodeInto(ByteBuffer target) {
         if (page != null) {
             target.put(page);
-        } else {
+        } else if (encoded != null) {
             PageCodec.decodeInto(encoded, target);
+        } else {
+            target.put(ZERO_PAGE);
         }
     }
 }

@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -39,6 +40,8 @@ public final class TimelineStore {
      * more than the read. Reused only while the stored bytes are the same.
      */
     private final Map<TimelineId, Decoded> decoded = new ConcurrentHashMap<>();
+    /** Timelines garbage collection dropped (or is dropping): never answered from {@link #decoded}. */
+    private final Set<TimelineId> dropped = ConcurrentHashMap.newKeySet();
     private final StoredWalEnd storedWalEnd;
 
     public TimelineStore(Tables tables, StoredWalEnd storedWalEnd) {
@@ -140,19 +143,36 @@ public final class TimelineStore {
     /** The timeline up to {@code lsn}, then each ancestor up to its branch point. */
     public Lineage lineage(Txn<byte[]> txn, TimelineId id, Lsn lsn) {
         List<Lineage.Step> steps = new ArrayList<>();
-        Timeline t = require(txn, id);
+        Timeline t = known(txn, id);
         Lsn upTo = lsn;
         steps.add(new Lineage.Step(t.id(), upTo));
         while (t.parent() != null) {
             upTo = Lsn.min(upTo, t.branchLsn());
-            t = require(txn, t.parent());
+            t = known(txn, t.parent());
             steps.add(new Lineage.Step(t.id(), upTo));
         }
         return new Lineage(steps);
     }
 
-    /** Forgets the decoded form of a timeline garbage collection dropped (it would only take memory). */
+    /**
+     * As {@link #require}, for reads: a timeline's record never changes once written (only garbage collection
+     * deletes it), so one decoded since is returned without reading LMDB (every GetPage resolves a lineage, and
+     * the read cost about as much as the page's own). A timeline {@link #forget forgotten} is read from LMDB.
+     */
+    public Timeline known(Txn<byte[]> txn, TimelineId id) {
+        Decoded d = decoded.get(id);
+        if (d != null && !dropped.contains(id)) {
+            return d.timeline();
+        }
+        return require(txn, id);
+    }
+
+    /**
+     * Marks a timeline garbage collection drops (before its deletion commits, and again after): {@link #known}
+     * reads it from LMDB from then on, so that no reader or writer takes a deleted timeline for a live one.
+     */
     public void forget(TimelineId id) {
+        dropped.add(id);
         decoded.remove(id);
     }
 

@@ -260,7 +260,7 @@ public final class WalLog {
      * sets it); a branch without WAL of its own starts and ends at its branch point.
      */
     private WalPositions ownPositions(Txn<byte[]> txn, TimelineId id) {
-        Timeline t = timelines.require(txn, id);
+        Timeline t = timelines.known(txn, id); // on every GetPage outside an image's window: no LMDB read
         WalPositions p = positions(txn, id);
         if (p != null) {
             return p;

@@ -88,6 +88,28 @@ class PageLayoutTest {
         assertThrows(IllegalArgumentException.class, () -> PageCodec.decodeInto(PageCodec.encode(random), small));
     }
 
+    @Test
+    void sharedZerosAreWrittenWholeAndNeverHandedOutToBeChanged() {
+        java.nio.ByteBuffer target = java.nio.ByteBuffer.allocateDirect(2 * WalGeometry.BLCKSZ);
+        byte[] dirt = new byte[target.capacity()];
+        java.util.Arrays.fill(dirt, (byte) 0x77);
+        target.put(dirt).position(10);
+        StoredPage.zeros().decodeInto(target);
+        assertEquals(10 + WalGeometry.BLCKSZ, target.position());
+        byte[] got = new byte[WalGeometry.BLCKSZ];
+        target.get(10, got);
+        assertArrayEquals(new byte[WalGeometry.BLCKSZ], got);
+        assertEquals((byte) 0x77, target.get(10 + WalGeometry.BLCKSZ));
+        // a caller may change the array it got: the next one is zeros again
+        byte[] mine = StoredPage.zeros().page();
+        java.util.Arrays.fill(mine, (byte) 1);
+        assertArrayEquals(new byte[WalGeometry.BLCKSZ], StoredPage.zeros().page());
+        target.position(0);
+        StoredPage.zeros().decodeInto(target);
+        target.get(0, got);
+        assertArrayEquals(new byte[WalGeometry.BLCKSZ], got);
+    }
+
     private static byte[] initializedPage() {
         byte[] p = new byte[WalGeometry.BLCKSZ];
         setU16(p, 12, 28);   // pd_lower
