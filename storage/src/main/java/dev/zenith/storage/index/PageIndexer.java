@@ -134,9 +134,9 @@ public final class PageIndexer {
     private boolean indexedAt(TimelineId id, Lsn at, Timeline[] owner) {
         // The common case (indexed far enough) cheaply: once per page-service question, in a reused transaction.
         return tables.reading(txn -> {
-            Timeline t = timelines.require(txn, id);
+            Timeline t = timelines.known(txn, id);
             while (t.parent() != null && !at.isAfter(t.branchLsn())) {
-                t = timelines.require(txn, t.parent());
+                t = timelines.known(txn, t.parent());
             }
             owner[0] = t;
             IndexWatermark w = PageIndex.watermark(tables, txn, t.id());
