@@ -92,6 +92,17 @@ final class ComputeDirectories {
     }
 
     /**
+     * Makes a {@link NewTimeline} start end as plain archive recovery instead of a promotion: for a single-user run
+     * (a password set before the start), which refuses standby mode. That run then ends recovery on the new timeline
+     * (with its checkpoint) and the start after it is an ordinary one.
+     */
+    static void endInArchiveRecovery(Path pgdata) throws IOException {
+        Files.writeString(pgdata.resolve("recovery.signal"), "");
+        Files.deleteIfExists(pgdata.resolve("standby.signal"));
+        Files.deleteIfExists(promoteTrigger(pgdata));
+    }
+
+    /**
      * Writes a fresh data directory for the timeline's end of WAL: page versions at the newest materialized
      * anchor ({@link AnchoredStart}) or else the newest image's files, then the WAL from that redo point to
      * the last complete record, in segments named for the PostgreSQL

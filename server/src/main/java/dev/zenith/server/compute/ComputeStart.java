@@ -228,6 +228,9 @@ final class ComputeStart {
         if (passwordless != null) {
             LOG.info("pg " + name + ": giving role postgres the password of storage " + c.record.storageName()
                     + " (made before computes had passwords, or a pulled history)");
+            if (newTimeline.isPresent()) {
+                ComputeDirectories.endInArchiveRecovery(c.record.pgdata()); // single-user mode refuses standby mode
+            }
             c.process.setPasswordOffline(passwordless.password());
             passwordless = passwordless.at(ControlFile.parse(Files.readAllBytes(
                     c.record.pgdata().resolve("global/pg_control"))).checkPoint());
