@@ -126,8 +126,12 @@ public final class RedoService implements AutoCloseable {
         getPageRuns.shutdownNow();
         indexCatchUps.shutdownNow();
         steps.shutdownNow();
+        // An interrupted run still stops its PostgreSQL and removes its scratch directory: wait for that (a busy
+        // machine takes seconds), so nothing writes under the daemon's home once it has stopped.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         try {
-            steps.awaitTermination(10, TimeUnit.SECONDS);
+            steps.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            getPageRuns.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
