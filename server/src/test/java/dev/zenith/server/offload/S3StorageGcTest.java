@@ -12,7 +12,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Test;
 
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -29,8 +31,15 @@ class S3StorageGcTest {
 
     static Set<String> blobsInBucket() throws Exception {
         Path root = proxy.server().dataDir().resolve("zen").resolve("gc");
-        try (Stream<Path> files = Files.walk(root.resolve("blobs"))) {
-            return files.filter(Files::isRegularFile).map(f -> root.relativize(f).toString()).collect(Collectors.toSet());
+        for (int attempt = 1; ; attempt++) {
+            try (Stream<Path> files = Files.walk(root.resolve("blobs"))) {
+                return files.filter(Files::isRegularFile).map(f -> root.relativize(f).toString()).collect(Collectors.toSet());
+            } catch (UncheckedIOException e) {
+                // the daemon's GC deleted an object (and S3Proxy its emptied directory) while the walk was in it: again
+                if (!(e.getCause() instanceof NoSuchFileException) || attempt == 20) {
+                    throw e;
+                }
+            }
         }
     }
 
