@@ -77,27 +77,23 @@ final class IndexBatcher {
 
     /**
      * How many of the oldest {@code waiting} batches fit under the store's cache bound together (all of them on an
-     * unbounded store); none while the store has no room even for the first (which goes in alone once the store is
-     * down to the eviction target: a bound smaller than one batch). Reads LMDB (the used bytes): on a worker, never
-     * on the event loop.
+     * unbounded store), the first already granted: the grant grows by the others taken. Reads LMDB (the used bytes):
+     * on a worker, never on the event loop.
      */
-    private int admitted(List<WalAppend> waiting) {
-        CacheRoom room = store.cacheRoom();
+    private int admitted(List<WalAppend> waiting, CacheRoom.Grant grant) {
         long first = waiting.get(0).bytes().length;
-        if (!room.admitsOrIsAtTarget(STORED_PER_WAL_BYTE * first)) {
-            return 0;
-        }
-        long left = room.admissible(); // the next ones only while all fit together; only the first is asked for
+        long left = store.cacheRoom().admissible(); // the next ones only while all fit together beside the first
         long bytes = first;
         int n = 1;
         while (n < waiting.size()) {
             long next = bytes + waiting.get(n).bytes().length;
-            if (STORED_PER_WAL_BYTE * next > left) {
+            if (STORED_PER_WAL_BYTE * (next - first) > left) {
                 break;
             }
             bytes = next;
             n++;
         }
+        grant.add(STORED_PER_WAL_BYTE * (bytes - first));
         return n;
     }
 
@@ -134,15 +130,18 @@ final class IndexBatcher {
         indexing = true;
         List<WalAppend> waiting = List.copyOf(unindexed); // only this context changes the list: its head stays
         lmdbWorkers.executeBlocking(() -> {
-            int n = admitted(waiting);
-            if (n == 0) {
+            CacheRoom.Grant grant = store.cacheRoom().admitOrAtTarget(STORED_PER_WAL_BYTE * waiting.get(0).bytes().length);
+            if (grant == null) {
                 return 0;
             }
-            WalAppend merged = WalAppends.concat(waiting.subList(0, n));
-            long t0 = System.nanoTime();
-            store.wal().append(List.of(merged));
-            counters.indexed(System.nanoTime() - t0);
-            return n;
+            try (grant) { // held until the batch's transaction committed: no other writer takes its room meanwhile
+                int n = admitted(waiting, grant);
+                WalAppend merged = WalAppends.concat(waiting.subList(0, n));
+                long t0 = System.nanoTime();
+                store.wal().append(List.of(merged));
+                counters.indexed(System.nanoTime() - t0);
+                return n;
+            }
         }, false).onComplete(ar -> {
             indexing = false;
             if (ar.succeeded() && ar.result() == 0) {

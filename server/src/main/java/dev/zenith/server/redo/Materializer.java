@@ -57,7 +57,8 @@ public final class Materializer {
             return true;
         }
         try {
-            room.awaitRoom(asked, Watermarks.ROOM_WAIT, "materialization of " + pages + " pages of timeline " + tl);
+            // a check only: the step writer asks for each part's room as it writes it
+            room.awaitRoom(asked, Watermarks.ROOM_WAIT, "materialization of " + pages + " pages of timeline " + tl).close();
             return true;
         } catch (dev.zenith.storage.failure.StoreException e) {
             LOG.info(e.getMessage() + "; it waits for the next anchor");

@@ -270,8 +270,8 @@ public final class DataDirectoryImporter {
         if (batch.isEmpty()) {
             return;
         }
-        tables.room().awaitRoom(batch.size() * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline);
-        try (Txn<byte[]> txn = tables.write()) {
+        try (CacheRoom.Grant granted = tables.room().awaitRoom(batch.size() * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT,
+                "the import into " + timeline); Txn<byte[]> txn = tables.write()) {
             try (PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
                 for (Pending p : batch) {
                     PageLookup.Found found = lookup.find(p.rel, p.block);

@@ -288,10 +288,10 @@ public final class StreamedPages implements AutoCloseable {
     /** On the writer thread: stores the encoded pieces, in order, in one transaction. */
     private void write(List<Future<Encoded>> pieces, int pages) throws InterruptedException {
         long since = System.nanoTime();
-        tables.room().awaitRoom(pages * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline);
         long stored = 0;
         long bytes = 0;
-        try (Txn<byte[]> txn = tables.write()) {
+        try (CacheRoom.Grant granted = tables.room().awaitRoom(pages * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT,
+                "the import into " + timeline); Txn<byte[]> txn = tables.write()) {
             for (Future<Encoded> piece : pieces) {
                 Encoded e = encoded(piece);
                 Fork fork = forks.computeIfAbsent(e.fork(), f -> new Fork());

@@ -16,7 +16,10 @@ import java.util.function.LongSupplier;
  * that could fit under the bound is remembered ({@link #waitingAsk}) while its asker keeps asking: eviction then runs
  * for it even below {@link #EVICT_ABOVE} and goes down as far as it needs ({@link #evictionTarget}), so that no ask
  * waits in the band where it does not fit and eviction does not start (an ask above 30% of the bound could, for good).
- * Unbounded (the default, a native storage) admits everything. Thread-safe; never blocks.
+ * What a writer is admitted for is held as a {@link Grant} until its transaction commits (or aborts): every later
+ * admission counts it beside the measured bytes, so two writers admitted at once cannot both take the last room (a
+ * WAL batch and a materialization step's part, each admitted on the same reading, took a 48 MiB store to 53 MB).
+ * Unbounded (the default, a native storage) admits everything. Thread-safe; never blocks but in {@link #awaitRoom}.
  */
 public final class CacheRoom {
     /** Eviction starts above this share of the bound. */
@@ -40,11 +43,15 @@ public final class CacheRoom {
     private volatile long bound;
     private volatile long measured = -1;
     private volatile long measuredAt;
+    /** Bumped whenever a measure may be stale (a grant released, {@link #changed}): a measure begun before is not kept. */
+    private volatile long generation;
     /** When growth was last refused and not admitted since; null while everything is admitted. */
     private volatile Instant fullSince;
     /** The largest ask refused lately that fits under the bound once eviction makes room (0: none). */
     private volatile long waiting;
     private volatile long waitingSince;
+    /** Bytes admitted to writers whose transactions have not committed yet (open {@link Grant}s). */
+    private long inFlight;
 
     /** {@code indexBytes}: what of the used bytes the page index holds (never evicted). */
     CacheRoom(LongSupplier usedBytes, LongSupplier indexBytes) {
@@ -67,11 +74,18 @@ public final class CacheRoom {
     /** LMDB's used bytes, measured at most {@link #FRESH_NANOS} ago. */
     public long usedBytes() {
         long now = System.nanoTime();
-        if (measured < 0 || now - measuredAt > FRESH_NANOS) {
-            measured = measure.getAsLong();
-            measuredAt = now;
+        long m = measured;
+        if (m < 0 || now - measuredAt > FRESH_NANOS) {
+            long gen = generation;
+            m = measure.getAsLong();
+            synchronized (this) {
+                if (gen == generation) { // else a write committed meanwhile may be missing from it: not kept
+                    measured = m;
+                    measuredAt = now;
+                }
+            }
         }
-        return measured;
+        return m;
     }
 
     /**
@@ -105,44 +119,110 @@ public final class CacheRoom {
     }
 
     /** Measure again at the next question: the caller just freed or wrote a lot. */
-    public void changed() {
+    public synchronized void changed() {
+        generation++;
         measured = -1;
     }
 
     /**
-     * Whether {@code bytes} more (the caller's upper estimate of what its write adds) keep the store under
-     * {@link #ADMIT_UP_TO} of the bound. A refusal is remembered ({@link #fullSince}) until something is admitted.
+     * Whether {@code bytes} more (the caller's upper estimate of what its write adds) would keep the store under
+     * {@link #ADMIT_UP_TO} of the bound now, beside what writers were admitted for and have not committed: a check
+     * that reserves nothing (a writer asks {@link #admit} right before it writes). A refusal is remembered
+     * ({@link #fullSince}, {@link #waitingAsk}) until something is admitted.
      */
-    public boolean admits(long bytes) {
+    public synchronized boolean admits(long bytes) {
         long b = bound;
         if (b <= 0) {
             return true;
         }
-        boolean ok = usedBytes() + bytes <= admitLimit();
+        boolean ok = fits(bytes);
         if (ok) {
             admitted(bytes);
         } else {
-            if (fullSince == null) {
-                fullSince = Instant.now();
-            }
-            remember(bytes);
+            refused(bytes);
         }
         return ok;
     }
 
     /**
-     * {@link #admits}, or else whether the store is down to the eviction target: nothing is gained by waiting longer,
-     * so a write bigger than the room eviction leaves goes in then (alone). Either way, admitted is no longer waiting.
+     * Admits a writer's {@code bytes} (its upper estimate), held until the returned grant is closed once its
+     * transaction committed or aborted; null when they do not fit now (the refusal remembered as in {@link #admits}).
      */
-    public boolean admitsOrIsAtTarget(long bytes) {
-        if (admits(bytes)) {
-            return true;
+    public synchronized Grant admit(long bytes) {
+        return admits(bytes) ? grant(bytes) : null;
+    }
+
+    /**
+     * {@link #admit}, or else, while no other writer holds a grant, whether the store is down to the eviction target:
+     * nothing is gained by waiting longer, so a write bigger than the room eviction leaves goes in then (alone).
+     * Null when refused.
+     */
+    public synchronized Grant admitOrAtTarget(long bytes) {
+        Grant g = admit(bytes);
+        if (g != null) {
+            return g;
         }
-        if (usedBytes() <= evictionTarget()) {
+        if (inFlight == 0 && usedBytes() <= evictionTarget()) {
             admitted(bytes);
-            return true;
+            return grant(bytes);
         }
-        return false;
+        return null;
+    }
+
+    private boolean fits(long bytes) {
+        return usedBytes() + inFlight + bytes <= admitLimit();
+    }
+
+    private void refused(long bytes) {
+        if (fullSince == null) {
+            fullSince = Instant.now();
+        }
+        remember(bytes);
+    }
+
+    private Grant grant(long bytes) {
+        if (bound <= 0) {
+            return new Grant(0); // unbounded: nothing to count
+        }
+        inFlight += bytes;
+        return new Grant(bytes);
+    }
+
+    private synchronized void release(long bytes) {
+        inFlight -= bytes;
+        changed(); // what the writer committed shows in the next measure, no longer in the grant
+    }
+
+    /**
+     * Room a writer was admitted for: counted by every later admission until {@link #close} (after the writer's
+     * transaction committed or aborted). Closing twice releases once.
+     */
+    public final class Grant implements AutoCloseable {
+        private long bytes;
+
+        private Grant(long bytes) {
+            this.bytes = bytes;
+        }
+
+        /** Takes {@code more} bytes too, already checked to fit ({@link #admissible}). */
+        public void add(long more) {
+            synchronized (CacheRoom.this) {
+                if (bound > 0) {
+                    inFlight += more;
+                    bytes += more;
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            long b;
+            synchronized (CacheRoom.this) {
+                b = bytes;
+                bytes = 0;
+            }
+            release(b);
+        }
     }
 
     private void admitted(long bytes) {
@@ -166,8 +246,8 @@ public final class CacheRoom {
      * What more may be added now without a refusal (Long.MAX_VALUE unbounded): for whoever adds more after an ask was
      * admitted (the next batches that still fit). Asks nothing, remembers nothing.
      */
-    public long admissible() {
-        return bound <= 0 ? Long.MAX_VALUE : Math.max(0, admitLimit() - usedBytes());
+    public synchronized long admissible() {
+        return bound <= 0 ? Long.MAX_VALUE : Math.max(0, admitLimit() - usedBytes() - inFlight);
     }
 
     /**
@@ -215,13 +295,14 @@ public final class CacheRoom {
     }
 
     /**
-     * Waits (blocking, never on an event loop) until {@link #admits} {@code bytes}, or until the store is down to
-     * the eviction target (nothing more to gain by waiting: a write bigger than the room eviction leaves goes in
-     * then). Past {@code max} a {@link StoreException} naming {@code what}: the caller writes nothing.
+     * Waits (blocking, never on an event loop) until {@link #admitOrAtTarget} grants {@code bytes}: the grant, to be
+     * closed once the write committed or aborted. Past {@code max} a {@link StoreException} naming {@code what}: the
+     * caller writes nothing.
      */
-    public void awaitRoom(long bytes, Duration max, String what) {
+    public Grant awaitRoom(long bytes, Duration max, String what) {
         long deadline = System.nanoTime() + max.toNanos();
-        while (!admitsOrIsAtTarget(bytes)) {
+        Grant g;
+        while ((g = admitOrAtTarget(bytes)) == null) {
             if (System.nanoTime() > deadline) {
                 throw new StoreException(what + " waited " + max.toSeconds() + " s for room under the storage's cache bound ("
                         + usedBytes() + " of " + bound + " bytes used) and S3 did not take enough to evict meanwhile");
@@ -234,6 +315,7 @@ public final class CacheRoom {
             }
             changed();
         }
+        return g;
     }
 
     private static final long ROOM_POLL_MS = 50;
@@ -249,13 +331,19 @@ public final class CacheRoom {
     }
 
     /**
-     * Whether {@code bytes} more keep the store at or under {@link #EVICT_ABOVE} of the bound: what is only worth
-     * keeping (values read back from S3) goes in without making eviction run. Unbounded: always. Remembers nothing.
+     * Whether {@code bytes} more keep the store at or under {@link #EVICT_ABOVE} of the bound (beside what writers
+     * were granted): what is only worth keeping (values read back from S3) goes in without making eviction run.
+     * Unbounded: always. Remembers nothing.
      */
-    public boolean keeps(long bytes) {
+    public synchronized boolean keeps(long bytes) {
         long b = bound;
         // while an ask waits for room, nothing merely worth keeping takes it
-        return b <= 0 || (waitingAsk() == 0 && usedBytes() + bytes <= (long) (b * EVICT_ABOVE));
+        return b <= 0 || (waitingAsk() == 0 && usedBytes() + inFlight + bytes <= (long) (b * EVICT_ABOVE));
+    }
+
+    /** {@link #keeps}, held as a grant until the write committed; null when it does not keep. */
+    public synchronized Grant keep(long bytes) {
+        return keeps(bytes) ? grant(bytes) : null;
     }
 
     /**

@@ -124,6 +124,8 @@ public final class Watermarks {
         private final CacheRoom room = tables.room();
         private final int perTransaction = room.pagesPerTransaction();
         private Txn<byte[]> txn;
+        /** The room the open part was admitted for, held until it commits. */
+        private CacheRoom.Grant grant;
         private int pages;
         private int inTransaction;
         private int transactions;
@@ -137,7 +139,7 @@ public final class Watermarks {
             if (txn != null && inTransaction >= perTransaction) {
                 txn.commit(); // a part: exact versions, no step yet
                 txn = null;
-                room.changed();
+                release();
             }
             begin(true);
             putKeepingExisting(txn, List.of(w));
@@ -167,6 +169,14 @@ public final class Watermarks {
             tables.materialized().put(txn, Keys.timelineLsn(id, step.redoPoint()), encode(step));
             txn.commit();
             txn = null;
+            release();
+        }
+
+        private void release() {
+            if (grant != null) {
+                grant.close();
+                grant = null;
+            }
             room.changed();
         }
 
@@ -176,7 +186,7 @@ public final class Watermarks {
                 return;
             }
             if (forPages && perTransaction != Integer.MAX_VALUE) {
-                room.awaitRoom((long) perTransaction * CacheRoom.STORED_PAGE_BYTES, roomWait,
+                grant = room.awaitRoom((long) perTransaction * CacheRoom.STORED_PAGE_BYTES, roomWait,
                         "materialization of timeline " + id + " (" + pages + " pages stored so far)");
             }
             txn = tables.write();
@@ -191,19 +201,28 @@ public final class Watermarks {
                 txn.close();
                 txn = null;
             }
+            release();
         }
     }
 
     /**
      * Stores versions a redo run made, in one durable transaction, keeping any version already stored
      * under the same key (the same LSN: an image's page may carry hint bits redo does not set, and
-     * the image's is what the cluster's own files held).
+     * the image's is what the cluster's own files held). Under a cache bound only while they keep the
+     * store below its eviction threshold ({@link CacheRoom#keep}): they only save a later read a run.
+     *
+     * @return whether they were stored
      */
-    public void putRunPages(List<PageWrite> pages) {
-        try (Txn<byte[]> txn = tables.write()) {
+    public boolean putRunPages(List<PageWrite> pages) {
+        CacheRoom.Grant granted = tables.room().keep((long) pages.size() * CacheRoom.STORED_PAGE_BYTES);
+        if (granted == null) {
+            return false;
+        }
+        try (granted; Txn<byte[]> txn = tables.write()) {
             putKeepingExisting(txn, pages);
             txn.commit();
         }
+        return true;
     }
 
     private void putKeepingExisting(Txn<byte[]> txn, List<PageWrite> pages) {
