@@ -45,8 +45,9 @@ final class StorageRoutes {
         r.get("/storages/:name").handler(ctx -> {
             String name = ctx.pathParam("name");
             StorageJson.describe(storages, name); // an unknown name is a 404 at once
-            // under the management lock: a detach must not close the store while its size is read
-            dispatch.blocking(ctx, 200, () -> StorageJson.describeWithSize(storages, name));
+            // beside the management lock (a `PUT /pgs` holds it for seconds), under the stores' read lock: a
+            // detach meanwhile waits for the size to be read, and one done first makes this a 404
+            dispatch.reading(ctx, () -> StorageJson.describeWithSize(storages, name));
         });
         r.get("/storages/:name/timelines").handler(ctx -> {
             String name = ctx.pathParam("name");
