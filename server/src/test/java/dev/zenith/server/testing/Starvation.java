@@ -31,6 +31,15 @@ final class Starvation {
     private static final List<String> IDLE_LOOP = List.of("sun.nio.ch.EPoll.wait", "io.netty.channel.epoll.Native.epollWait",
             "sun.nio.ch.SelectorImpl.select");
 
+    /**
+     * System calls that never wait (a socket made, bound, set listening or given an option; an eventfd written to wake
+     * a selector; epoll_ctl): a loop seen RUNNABLE in one of them on an overloaded machine was kept off the CPU there
+     * (JobCancelTest once, at load 19-25: `Net.socket0` and `EventFD.set0` under the REST server's listen).
+     */
+    private static final List<String> NEVER_WAITS = List.of("sun.nio.ch.Net.socket0", "sun.nio.ch.Net.bind0",
+            "sun.nio.ch.Net.listen", "sun.nio.ch.Net.setIntOption0", "sun.nio.ch.EventFD.set0", "sun.nio.ch.EPoll.ctl",
+            "sun.nio.ch.IOUtil.configureBlocking");
+
     /** Frames of the JVM loading a class: whatever runs above the outermost of them is the loading's own work. */
     private static final List<String> CLASS_LOADING = List.of("java.lang.ClassLoader.loadClass", "java.lang.ClassLoader.defineClass",
             "jdk.internal.loader.");
@@ -53,7 +62,7 @@ final class Starvation {
         if (load < OVERLOADED_PER_CORE * cores) {
             return false;
         }
-        if (lines.length > 1 && IDLE_LOOP.stream().anyMatch(lines[1]::contains)) {
+        if (lines.length > 1 && (IDLE_LOOP.stream().anyMatch(lines[1]::contains) || in(lines[1], NEVER_WAITS))) {
             return true;
         }
         return !blocking(lines, 1);

@@ -27,6 +27,20 @@ class StarvationTest {
     }
 
     @Test
+    void aLoopSeenInASystemCallThatNeverWaitsOnAnOverloadedMachineProvesNothing() {
+        String making = """
+                event loop blocked: vert.x-eventloop-thread-0 for 2100 ms (limit 2000 ms; RUNNABLE; load %s on 2 cores)
+                \tat java.base@17.0.15/sun.nio.ch.%s(Native Method)
+                \tat java.base@17.0.15/sun.nio.ch.ServerSocketChannelImpl.<init>(ServerSocketChannelImpl.java:112)
+                \tat app//dev.zenith.server.api.RestApi.listen(RestApi.java:141)""";
+        assertTrue(Starvation.explains(making.formatted("22.4", "Net.socket0")));
+        assertTrue(Starvation.explains(making.formatted("22.4", "EventFD.set0")));
+        assertFalse(Starvation.explains(making.formatted("1.5", "Net.socket0")), "a machine that is not overloaded");
+        assertFalse(Starvation.explains(making.formatted("22.4", "Net.connect0")), "a connect may wait");
+        assertFalse(Starvation.explains(making.formatted("22.4", "FileDispatcherImpl.write0")), "a file write may wait");
+    }
+
+    @Test
     void everyOtherReportCounts() {
         assertFalse(Starvation.explains(PLAIN_JAVA.formatted("RUNNABLE", "3.0")), "a machine that is not overloaded");
         assertFalse(Starvation.explains(PLAIN_JAVA.formatted("TIMED_WAITING", "29.1")), "a sleeping or waiting loop");
