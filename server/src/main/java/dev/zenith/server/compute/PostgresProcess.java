@@ -72,8 +72,19 @@ public final class PostgresProcess {
      * streamed to the store when the server starts. No synchronous standby: none can connect.
      */
     public void setPasswordOffline(String password) throws IOException {
-        List<String> cmd = pg.command("postgres", "--single", "-D", dataDir.toString(), "-c", "synchronous_standby_names=",
-                "-c", "wal_keep_size=64MB", "-c", "log_statement=none", "-c", "log_min_error_statement=panic", "template1");
+        setPasswordOffline(password, Map.of());
+    }
+
+    /**
+     * As above, with more settings for the run ({@code -c NAME=VALUE}): a directory that needs recovery (a base
+     * backup) is recovered by this same run first, as a server start would (its settings must allow that).
+     */
+    public void setPasswordOffline(String password, Map<String, String> settings) throws IOException {
+        List<String> args = new ArrayList<>(List.of("--single", "-D", dataDir.toString(), "-c", "synchronous_standby_names=",
+                "-c", "wal_keep_size=64MB", "-c", "log_statement=none", "-c", "log_min_error_statement=panic"));
+        settings.forEach((k, v) -> args.addAll(List.of("-c", k + "=" + v)));
+        args.add("template1");
+        List<String> cmd = pg.command("postgres", args.toArray(String[]::new));
         Path output = Files.createTempFile(dataDir.toAbsolutePath().getParent(), ".single-", ".out",
                 PosixFilePermissions.asFileAttribute(PrivateFiles.FILE));
         try {

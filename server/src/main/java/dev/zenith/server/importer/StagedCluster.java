@@ -19,8 +19,8 @@ import java.util.Map;
 /**
  * Turns whatever an import staged (a base backup, a copied data directory) into what a storage's first image
  * must be: a PostgreSQL 15 cluster shut down cleanly, with the storage's password for role postgres. A
- * backup (or a cluster that crashed) is first recovered by PostgreSQL itself, on a Unix socket in the
- * staging directory only; the source's own configuration is left out (a compute gets zenith's).
+ * backup (or a cluster that crashed) is recovered by PostgreSQL itself, in single-user mode (no connections);
+ * the source's own configuration is left out (a compute gets zenith's).
  */
 final class StagedCluster {
     /** Files of the source's server that mean nothing here (or would make PostgreSQL a standby). */
@@ -47,7 +47,12 @@ final class StagedCluster {
         }
     }
 
-    /** Recovers the staged cluster when it needs it, sets the password, and leaves it shut down cleanly. */
+    /**
+     * Recovers the staged cluster when it needs it, sets the password, and leaves it shut down cleanly: one
+     * single-user run of PostgreSQL does all three (recovery as a server start would do it, then the password,
+     * then the shutdown checkpoint), instead of a server started and stopped for the recovery and a second run for
+     * the password.
+     */
     static void finish(Staging staging, String password, String what) throws IOException {
         Path data = staging.dataDir();
         checkVersion(data, what);
@@ -64,32 +69,33 @@ final class StagedCluster {
         staging.handOver();
         PostgresProcess process = staging.process();
         ControlFile control = control(data, what);
-        if (control.state() != DbState.SHUTDOWNED || Files.exists(data.resolve("backup_label"))) {
-            Progress.current().phase("recovering the cluster with PostgreSQL (to a consistent state)");
-            Map<String, String> run = new LinkedHashMap<>();
-            run.put("listen_addresses", "");
-            run.put("unix_socket_directories", staging.runDir().toString());
-            run.put("port", "5432");
+        boolean recovers = control.state() != DbState.SHUTDOWNED || Files.exists(data.resolve("backup_label"));
+        Map<String, String> run = new LinkedHashMap<>();
+        if (recovers) {
+            Progress.current().phase("recovering the cluster with PostgreSQL (to a consistent state) and giving role"
+                    + " postgres the storage's password");
+            // what the source ran with, where recovery needs at least as much
             run.put("max_connections", Integer.toString(Math.max(100, control.maxConnections())));
             run.put("max_worker_processes", Integer.toString(Math.max(8, control.maxWorkerProcesses())));
             run.put("max_prepared_transactions", Integer.toString(control.maxPreparedXacts()));
             run.put("max_locks_per_transaction", Integer.toString(Math.max(64, control.maxLocksPerXact())));
             run.put("wal_level", control.walLevel() == 2 ? "logical" : "replica");
-            run.put("hot_standby", "on"); // pg_ctl -w then returns only once crash recovery has ended
             run.put("archive_mode", "off");
-            run.put("autovacuum", "off");
-            run.put("fsync", "off");
-            try {
-                process.start(run);
-            } catch (IOException e) {
+        } else {
+            Progress.current().phase("giving role postgres the storage's password");
+        }
+        run.put("fsync", "off"); // the store syncs what it takes of the directory
+        try {
+            process.setPasswordOffline(password, run);
+        } catch (IOException e) {
+            if (recovers) {
                 throw new InvalidRequestException("PostgreSQL could not recover " + what + ": " + e.getMessage());
             }
-            process.stop();
+            throw e;
         }
-        Progress.current().phase("giving role postgres the storage's password");
-        process.setPasswordOffline(password);
-        if (control(data, what).state() != DbState.SHUTDOWNED) {
-            throw new IOException(what + " did not shut down cleanly after its recovery: " + process.logTail(20));
+        DbState after = control(data, what).state();
+        if (after != DbState.SHUTDOWNED) {
+            throw new IOException(what + " did not shut down cleanly after its recovery (pg_control says '" + after + "')");
         }
     }
 
