@@ -15,7 +15,8 @@ import java.util.Set;
  * both print the same bytes.
  *
  * @param terminal a person at a terminal: stdin and stdout are one (colour, questions, progress bars)
- * @param env      the variables the output depends on ({@link #ENVIRONMENT}), as the user's shell has them
+ * @param env      the variables the output depends on ({@link #ENVIRONMENT}), as the user's shell has them; for a
+ *                 client's {@code basebackup://} import also those of {@link #PASSWORDS} it sent
  * @param zone     the local time zone times without one are read in; null when it cannot be known here
  * @param answers  where a person's answers to questions come from (stdin), or null: nobody can answer
  * @param home     the ZENITH_HOME the command is about, or null: resolved as usual ({@link Home#resolve})
@@ -30,6 +31,12 @@ public record Invocation(PrintStream out, PrintStream err, boolean terminal, Map
 
     /** The environment variables a command's output depends on; the lean path sends these and no others. */
     public static final Set<String> ENVIRONMENT = Set.of("NO_COLOR", "TERM", "COLUMNS", "LC_ALL", "LC_CTYPE", "LANG", "TZ");
+
+    /**
+     * The variables a {@code basebackup://} import's login reads (libpq's): the lean path sends these apart from
+     * {@link #ENVIRONMENT}, only for such a line, never on a command line.
+     */
+    public static final Set<String> PASSWORDS = Set.of("PGPASSWORD", "PGPASSFILE");
 
     /** The zenith program itself: the user's terminal (if any), environment, time zone and stdin. */
     public static Invocation program(PrintStream out, PrintStream err, boolean terminal, InputStream stdin, ProgressBars bars) {

@@ -36,7 +36,7 @@ public final class ServedCommands {
 
     /** The changing commands served when the client is not at a terminal (they wait for a job, ask before a loss). */
     static final Set<String> CHANGES = Set.of("pg create", "pg start", "pg stop", "pg destroy", "pg promote",
-            "pg checkout", "snapshot create", "snapshot destroy", "snapshot export", "snapshot push", "snapshot pull",
+            "pg checkout", "snapshot create", "snapshot destroy", "snapshot export", "snapshot import", "snapshot push", "snapshot pull",
             "storage attach", "storage detach", "storage gc");
 
     /** The words of {@link #SERVED} and their aliases, to tell a reading line from others before parsing it. */
@@ -84,7 +84,8 @@ public final class ServedCommands {
 
     /**
      * Runs {@code argv} as a client typed it, for the daemon of {@code home}: {@code terminal} whether its stdin
-     * and stdout are a terminal, {@code env} its values of {@link Invocation#ENVIRONMENT}, {@code directory} its
+     * and stdout are a terminal, {@code env} its values of {@link Invocation#ENVIRONMENT} (and of {@link
+     * Invocation#PASSWORDS} for a {@code basebackup://} import), {@code directory} its
      * working directory when its paths may be taken here, else null.
      */
     public static Answer run(List<String> argv, boolean terminal, Map<String, String> env, Path home, Path directory) {

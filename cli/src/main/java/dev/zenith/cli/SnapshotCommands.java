@@ -128,7 +128,7 @@ final class SnapshotCommands implements Runnable {
         ObjectNode body = DaemonClient.JSON.createObjectNode().put("snapshot", name).put("storage", storage);
         if (from.startsWith("basebackup://")) {
             body.put("from", from);
-            ImportUrls.password(from).ifPresent(p -> body.put("password", p));
+            ImportUrls.password(from, cli.invocation).ifPresent(p -> body.put("password", p));
         } else {
             body.put("from", cli.absolute(from));
         }

@@ -22,7 +22,17 @@ public final class PgPassLookup {
             return Optional.of(env);
         }
         String file = System.getenv("PGPASSFILE");
-        Path path = file != null && !file.isEmpty() ? Path.of(file) : Path.of(System.getProperty("user.home"), ".pgpass");
+        Path path = file != null && !file.isEmpty() ? Path.of(file) : defaultFile();
+        return fromFile(path, host, port, database, user);
+    }
+
+    /** The password file libpq reads without PGPASSFILE: ~/.pgpass of this process's user. */
+    public static Path defaultFile() {
+        return Path.of(System.getProperty("user.home"), ".pgpass");
+    }
+
+    /** The first matching line of the password file {@code path}; empty when none, or no such file (as libpq). */
+    public static Optional<String> fromFile(Path path, String host, int port, String database, String user) {
         if (!Files.isRegularFile(path)) {
             return Optional.empty();
         }

@@ -32,6 +32,8 @@ import java.util.concurrent.TimeUnit;
 final class CliEndpoint {
     /** Changing lines under way at once (each holds a thread while it waits for its job); more wait their turn. */
     private static final int CHANGING_LINES = 16;
+    /** Where the launcher sends the client's PGPASSWORD and PGPASSFILE, when it has them ({@link #withPasswords}). */
+    static final String PASSWORDS_HEADER = "zenith-passwords";
 
     private final WorkerExecutor reads;
     private final WorkerExecutor changes;
@@ -50,7 +52,8 @@ final class CliEndpoint {
         JsonBody body = JsonBody.parse(ctx.body().buffer(), Set.of("argv", "terminal", "env", "cwd", "uid"));
         List<String> argv = body.requiredStrings("argv");
         boolean terminal = body.optionalBoolean("terminal", false);
-        Map<String, String> env = body.optionalStrings("env", Invocation.ENVIRONMENT);
+        Map<String, String> env = withPasswords(body.optionalStrings("env", Invocation.ENVIRONMENT),
+                ctx.request().getHeader(PASSWORDS_HEADER));
         Path directory = clientDirectory(body.optionalString("cwd"), body.optionalLong("uid", -1));
         WorkerExecutor workers = ServedCommands.reads(argv) ? reads : changes;
         workers.executeBlocking(() -> ServedCommands.run(argv, terminal, env, home, directory), false).onComplete(ar -> {
@@ -69,6 +72,27 @@ final class CliEndpoint {
                     .appendBytes(a.out()).appendBytes(a.err());
             ctx.response().setStatusCode(200).putHeader("content-type", "text/plain; charset=utf-8").end(frame);
         });
+    }
+
+    /**
+     * {@code env} with the client's PGPASSWORD and PGPASSFILE ({@link Invocation#PASSWORDS}) when it sent them: a
+     * JSON object in a header, which the launcher reads from its stdin (a body is on curl's command line, which every
+     * local user can read). Only a {@code basebackup://} import uses them, and only for a client of this daemon's
+     * user (as the program would: its password file is that user's).
+     */
+    private static Map<String, String> withPasswords(Map<String, String> env, String header) {
+        if (header == null) {
+            return env;
+        }
+        JsonBody passwords = JsonBody.parse(Buffer.buffer(header), Invocation.PASSWORDS);
+        Map<String, String> all = new java.util.HashMap<>(env);
+        for (String name : Invocation.PASSWORDS) {
+            String value = passwords.optionalString(name);
+            if (value != null) {
+                all.put(name, value);
+            }
+        }
+        return all;
     }
 
     /**

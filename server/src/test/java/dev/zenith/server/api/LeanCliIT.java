@@ -138,7 +138,6 @@ class LeanCliIT {
     void onlyServedLinesAreServedAndTheTokenIsNeeded() throws Exception {
         Map<String, String> daemonOnly = Map.of("ZENITH_CLI", "daemon");
         for (String[] line : List.of(new String[] {"pg", "list", "--help"}, new String[] {"pg", "lst"},
-                new String[] {"snapshot", "import", "x@y", "-s", "x", "--from", "basebackup://postgres@127.0.0.1:1"},
                 new String[] {"remote", "add", "r", "file:///nowhere"}, new String[] {"logs"},
                 new String[] {"pg", "stop", "main", "--help"}, new String[] {"snapshot", "create"})) {
             CliRun r = zenith(daemonOnly, line);
@@ -276,6 +275,51 @@ class LeanCliIT {
         assertTrue(Files.size(workDir.resolve("edmn.tar")) > 1_000_000, "the daemon wrote the client's relative path");
         assertEquals(Files.size(workDir.resolve("ejvm.tar")), Files.size(workDir.resolve("edmn.tar")));
         sameChange("ejvm", "edmn", "snapshot", "export", "main@first", "--to", "NAME.tar"); // an error: it exists
+    }
+
+    /**
+     * {@code snapshot import --from basebackup://} off a terminal is served with the client's password: PGPASSWORD,
+     * or PGPASSFILE relative to the client's directory (the launcher sends them in a header, not on curl's command
+     * line); another user's line that sends them is the program's.
+     */
+    @Test
+    void aBasebackupImportIsServedWithTheClientsPassword() throws Exception {
+        try (PgCluster source = PgCluster.initdb().allowReplication().start()) {
+            source.psql("CREATE ROLE importer REPLICATION LOGIN PASSWORD 'se:cret \"q\" \\'");
+            source.psql("CREATE TABLE imported AS SELECT 42 AS x");
+            Files.writeString(source.dataDir().resolve("pg_hba.conf"), "local all all trust\n"
+                    + "host all postgres 127.0.0.1/32 trust\nhost replication importer 127.0.0.1/32 scram-sha-256\n");
+            source.exec("pg_ctl", "-D", source.dataDir().toString(), "reload");
+            String url = "basebackup://importer@127.0.0.1:" + source.port();
+            CliRun byPassword = zenith(with(Map.of("PGPASSWORD", "se:cret \"q\" \\"), "daemon"),
+                    "snapshot", "import", "lean@pw", "-s", "leanpw", "--from", url);
+            assertEquals(0, byPassword.code(), byPassword.toString());
+            assertTrue(byPassword.out().startsWith("imported " + url + " as snapshot lean@pw "), byPassword.out());
+            Files.writeString(workDir.resolve("passes"), "127.0.0.1:" + source.port() + ":replication:importer:se\\:cret \"q\" \\\\\n");
+            CliRun byFile = zenith(with(Map.of("PGPASSFILE", "passes"), "daemon"),
+                    "snapshot", "import", "lean@file", "-s", "leanfile", "--from", url);
+            assertEquals(0, byFile.code(), byFile.toString());
+            CliRun none = zenith(with(Map.of("PGPASSFILE", "no-such-file"), "daemon"),
+                    "snapshot", "import", "lean@none", "-s", "leannone", "--from", url);
+            assertTrue(none.code() != 0 && none.code() != 70 && none.err().contains("password"), "the daemon ran it: " + none);
+            assertEquals(404, d.request("GET", "/storages/leannone", null).statusCode(), "nothing of a refused import");
+            int port = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "lean-branch")
+                    .put("snapshot", "lean@file").encode())).getInteger("port");
+            assertEquals("42", d.psql(port, "SELECT x FROM imported").strip());
+
+            JsonArray line = new JsonArray().add("snapshot").add("import").add("lean@other").add("-s").add("leanother")
+                    .add("--from").add(url);
+            for (JsonObject body : List.of(new JsonObject().put("argv", line).put("cwd", workDir.toString()).put("uid", 4242424),
+                    new JsonObject().put("argv", line))) {
+                var notServed = d.unauthenticated("POST", "/cli", body.encode(), "Content-Type", "application/json",
+                        "Authorization", "Bearer " + d.apiToken(), CliEndpoint.PASSWORDS_HEADER, "{\"PGPASSWORD\":\"se:cret \\\"q\\\" \\\\\"}");
+                assertEquals(422, notServed.statusCode(), body + ": " + notServed.body());
+            }
+            var badHeader = d.unauthenticated("POST", "/cli", new JsonObject().put("argv", line).encode(), "Content-Type",
+                    "application/json", "Authorization", "Bearer " + d.apiToken(), CliEndpoint.PASSWORDS_HEADER, "{\"HOME\":\"/\"}");
+            assertEquals(400, badHeader.statusCode(), "only PGPASSWORD and PGPASSFILE: " + badHeader.body());
+            assertEquals(404, d.request("GET", "/storages/leanother", null).statusCode(), "nothing imported for them");
+        }
     }
 
     /** A daemon killed while it runs a served change: the launcher says so and fails; the program does not run it again. */
