@@ -111,6 +111,7 @@ public final class SnapshotImporter {
             try (NewStorage fresh = target.attached() == null ? NewStorage.create(temporary) : null;
                  Staging staging = Staging.create(pg, config.scratchDir())) {
                 String what = stage(req, staging, target.password(), fresh == null ? null : fresh.streamed());
+                long unpacked = System.nanoTime();
                 if (fresh != null) {
                     fresh.streamed().fillForRecovery(staging.dataDir()); // what PostgreSQL reads of the files left out
                 }
@@ -123,10 +124,11 @@ public final class SnapshotImporter {
                 JsonObject result = target.attached() != null
                         ? locked(() -> fillAttached(req, target, data))
                         : fillNew(req, target, data, fresh);
-                LOG.info(String.format("imported %s into storage %s as %s in %.1f s (staged in %.1f s%s, recovered and"
-                        + " stopped in %.1f s, stored in %.1f s)", req.source().describe(), req.storage(), req.snapshot(),
+                LOG.info(String.format("imported %s into storage %s as %s in %.2f s (staged in %.2f s%s, the last"
+                        + " %.2f s writing back and waiting for the store; recovered and stopped in %.2f s, stored in %.2f s)",
+                        req.source().describe(), req.storage(), req.snapshot(),
                         (System.nanoTime() - started) / 1e9, (staged - started) / 1e9,
-                        fresh == null ? "" : " with " + fresh.streamed(), (recovered - staged) / 1e9,
+                        fresh == null ? "" : " with " + fresh.streamed(), (staged - unpacked) / 1e9, (recovered - staged) / 1e9,
                         (System.nanoTime() - recovered) / 1e9));
                 return result.put("from", req.source().describe());
             }
@@ -206,12 +208,15 @@ public final class SnapshotImporter {
 
     /** A new storage: filled under its temporary name, renamed, then attached (under the lock). */
     private JsonObject fillNew(Request req, Target target, Path data, NewStorage fresh) throws Exception {
+        long started = System.nanoTime();
         Store store = fresh.store();
         ClusterPasswords.keep(store, target.password());
         Snapshot snapshot = fill(store, req, data, fresh.streamed());
         store.documents().put(Snapshot.key(req.snapshot()), snapshot.toJson().encode().getBytes(StandardCharsets.UTF_8));
         Progress.current().checkCancelled(); // the last point: from here on the storage appears
+        long filled = System.nanoTime();
         fresh.moveTo(target.newPath());
+        long moved = System.nanoTime();
         try {
             locked(() -> computes.attachStorage(req.storage(), "native", target.newPath().toString(),
                     StorageRegistry.DEFAULT_PITR));
@@ -219,6 +224,8 @@ public final class SnapshotImporter {
             FileTrees.delete(target.newPath());
             throw e;
         }
+        LOG.info(String.format("new storage %s: image stored in %.2f s, synced and named in %.2f s, attached in %.2f s",
+                req.storage(), (filled - started) / 1e9, (moved - filled) / 1e9, (System.nanoTime() - moved) / 1e9));
         return describe(snapshot, target.newPath(), true);
     }
 
