@@ -22,6 +22,8 @@ final class NewStorage implements AutoCloseable {
     private final StreamedPages streamed;
     private boolean closed;
     private boolean moved;
+    /** Flushing what the store holds so far while the import goes on ({@link #startSync}), or null. */
+    private Thread earlySync;
 
     private NewStorage(Path temporary, Store store) {
         this.temporary = temporary;
@@ -47,9 +49,41 @@ final class NewStorage implements AutoCloseable {
         return streamed;
     }
 
+    /**
+     * Starts flushing the commits so far to disk on a thread of its own (the streamed pages: most of the store), so
+     * that the disk writes them while PostgreSQL recovers the staged directory, and {@link #moveTo}'s sync has little
+     * left to write. Durability is still {@link #moveTo}'s: it syncs again, after this one ended.
+     */
+    void startSync() {
+        if (earlySync == null) {
+            earlySync = new Thread(store::sync, "zenith-import-sync");
+            earlySync.setDaemon(true);
+            earlySync.start();
+        }
+    }
+
+    /** Waits for {@link #startSync}'s flush (the store must not close under it); its failure is moveTo's sync's. */
+    private void awaitEarlySync() {
+        if (earlySync == null) {
+            return;
+        }
+        boolean interrupted = false;
+        while (earlySync.isAlive()) {
+            try {
+                earlySync.join();
+            } catch (InterruptedException e) {
+                interrupted = true; // a cancelled import still waits: LMDB's fdatasync cannot be stopped
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Makes what the store holds durable, closes it and renames its directory to {@code path}. */
     void moveTo(Path path) throws IOException {
         streamed.close();
+        awaitEarlySync();
         store.sync();
         closeStore();
         Files.move(temporary, path);
@@ -59,6 +93,7 @@ final class NewStorage implements AutoCloseable {
     private void closeStore() {
         if (!closed) {
             closed = true;
+            awaitEarlySync();
             try {
                 streamed.close();
             } finally {

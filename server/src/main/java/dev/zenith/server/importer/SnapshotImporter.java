@@ -114,6 +114,7 @@ public final class SnapshotImporter {
                 long unpacked = System.nanoTime();
                 if (fresh != null) {
                     fresh.streamed().fillForRecovery(staging.dataDir()); // what PostgreSQL reads of the files left out
+                    fresh.startSync(); // the streamed pages reach the disk while PostgreSQL recovers
                 }
                 long staged = System.nanoTime();
                 Progress.current().checkCancelled();
