@@ -54,14 +54,35 @@ public final class AnchoredStart {
     }
 
     /**
+     * The newest materialized anchor a start at {@code end} could take, chosen by where the anchors stand only (no
+     * file of theirs read, no scan of the index): its redo point is where the replay starts, so the WAL to replay can
+     * be written while {@link #plan} builds the directory's plan. Or why there is none.
+     */
+    public record Candidate(Optional<AnchorStore.Point> anchor, Watermarks.Step step, String why) {
+        public static Candidate none(String why) {
+            return new Candidate(Optional.empty(), null, why);
+        }
+
+        /** Where a start from it replays from, if it has an anchor. */
+        public Optional<Lsn> redo() {
+            return anchor.map(AnchorStore.Point::redoLsn);
+        }
+    }
+
+    /**
      * @param image the image the full path would start from (the newest at or below {@code end})
      * @param end   the last record end the directory is rebuilt for
      */
     public static Choice choose(Store store, TimelineId timeline, ImageManifest image, Lsn end) {
+        return plan(store, timeline, image, candidate(store, timeline, image, end));
+    }
+
+    /** {@link #choose}'s first half: which anchor, from the positions of anchors and steps alone. */
+    public static Candidate candidate(Store store, TimelineId timeline, ImageManifest image, Lsn end) {
         AnchorStore.Point best = null;
         Watermarks.Step bestStep = null;
         for (Lineage.Step step : store.timelines().lineage(timeline, end).steps()) {
-            // where each anchor stands is enough to choose: only the chosen one's files are read, below
+            // where each anchor stands is enough to choose: only the chosen one's files are read, in plan()
             List<AnchorStore.Point> anchors = store.anchors().pointsOf(step.timeline());
             for (Watermarks.Step w : store.watermarks().steps(step.timeline())) {
                 if (w.target().isAfter(step.upTo()) || (bestStep != null && !w.redoPoint().isAfter(bestStep.redoPoint()))) {
@@ -77,12 +98,25 @@ public final class AnchoredStart {
             }
         }
         if (best == null) {
-            return Choice.none("no materialized anchor at or below " + end);
+            return Candidate.none("no materialized anchor at or below " + end);
         }
         if (!best.redoLsn().isAfter(image.redoLsn())) {
-            return Choice.none("the image at " + image.lsn() + " is as near as the newest materialized anchor ("
+            return Candidate.none("the image at " + image.lsn() + " is as near as the newest materialized anchor ("
                     + best.checkpointLsn() + ")");
         }
+        return new Candidate(Optional.of(best), bestStep, "");
+    }
+
+    /**
+     * {@link #choose}'s second half: the directory at the candidate's anchor (its files checked, one scan of the
+     * index for forks and databases), or why it cannot be used (the caller then starts from the image).
+     */
+    public static Choice plan(Store store, TimelineId timeline, ImageManifest image, Candidate candidate) {
+        if (candidate.anchor().isEmpty()) {
+            return Choice.none(candidate.why());
+        }
+        AnchorStore.Point best = candidate.anchor().get();
+        Watermarks.Step bestStep = candidate.step();
         Lsn at = bestStep.target();
         try {
             StoredAnchor anchor = store.anchors().get(best.timeline(), best.checkpointLsn())

@@ -132,8 +132,23 @@ final class ComputeDirectories {
         Path walStaging = walStaging(pgdata);
         FileTrees.delete(walStaging); // a crashed rebuild's
         Progress progress = Progress.current();
-        AnchoredStart.Choice start = fromAnchors ? AnchoredStart.choose(store, timeline, image, end)
-                : AnchoredStart.Choice.none("redo.start_from_anchors is off");
+        // Which anchor is cheap to say; its plan (the anchor's files checked, a scan of the index for forks and
+        // databases) is not. The WAL from its redo point is written meanwhile, into a directory beside the data
+        // directory (which the materializer wants empty), then moved in.
+        AnchoredStart.Candidate candidate = fromAnchors ? AnchoredStart.candidate(store, timeline, image, end)
+                : AnchoredStart.Candidate.none("redo.start_from_anchors is off");
+        Lsn walFrom = candidate.redo().orElse(image.redoLsn());
+        progress.phase("rebuilding the data directory from the store", // its pages and the WAL to replay
+                store.pgWal().bytesToWrite(timeline, walFrom, end));
+        Files.createDirectories(walStaging);
+        WalStagingWriter wal = WalStagingWriter.start(store, timeline, walFrom, end, walStaging, progress::advance);
+        AnchoredStart.Choice start;
+        try {
+            start = AnchoredStart.plan(store, timeline, image, candidate);
+        } catch (RuntimeException e) {
+            abandon(wal, e);
+            throw e;
+        }
         Lsn replayFrom;
         String from;
         long pageBytes;
@@ -148,12 +163,13 @@ final class ComputeDirectories {
             from = "image " + image.lsn();
             pageBytes = DataDirectoryMaterializer.pageBytes(image);
         }
-        progress.phase("rebuilding the data directory from the store", // its pages and the WAL to replay
-                pageBytes + store.pgWal().bytesToWrite(timeline, replayFrom, end));
-        // The WAL is written while the pages are, into a directory beside the data directory (which the
-        // materializer wants empty), then moved in.
-        Files.createDirectories(walStaging);
-        WalStagingWriter wal = WalStagingWriter.start(store, timeline, replayFrom, end, walStaging, progress::advance);
+        if (!replayFrom.equals(walFrom)) { // the anchor could not be used after all: the WAL since the image instead
+            wal.finish();
+            FileTrees.delete(walStaging);
+            Files.createDirectories(walStaging);
+            wal = WalStagingWriter.start(store, timeline, replayFrom, end, walStaging, progress::advance);
+        }
+        progress.total(pageBytes + store.pgWal().bytesToWrite(timeline, replayFrom, end));
         long planned = System.nanoTime();
         String stats;
         try {
@@ -166,11 +182,7 @@ final class ComputeDirectories {
                         : store.images().materialize(image, pgdata, progress::advance)).toString();
             }
         } catch (IOException | RuntimeException e) {
-            try { // the writer reads the store: it ends before the caller may close it
-                wal.finish();
-            } catch (IOException | RuntimeException w) {
-                e.addSuppressed(w);
-            }
+            abandon(wal, e);
             throw e;
         }
         long pagesWritten = System.nanoTime();
@@ -209,6 +221,15 @@ final class ComputeDirectories {
         Files.writeString(pgdata.resolve("standby.signal"), "");
         Files.writeString(promoteTrigger(pgdata), "");
         return Optional.of(new NewTimeline(tli, endTli, placeholders, promoteTrigger(pgdata)));
+    }
+
+    /** After {@code e}: the writer reads the store, so it ends before the caller may close it. */
+    private static void abandon(WalStagingWriter wal, Exception e) {
+        try {
+            wal.finish();
+        } catch (IOException | RuntimeException w) {
+            e.addSuppressed(w);
+        }
     }
 
     private static long millis(long fromNanos, long toNanos) {
