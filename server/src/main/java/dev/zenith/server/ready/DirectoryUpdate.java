@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -44,7 +45,7 @@ final class DirectoryUpdate {
     private static final int BLOCKS_PER_READ = 128;
 
     /** What the update wrote, for the log. */
-    record Stats(long blocksWritten, int forksWritten, int removed) {
+    record Stats(long blocksWritten, int forksWritten, int removed, long indexMillis, long blocksMillis) {
     }
 
     private DirectoryUpdate() {
@@ -52,7 +53,9 @@ final class DirectoryUpdate {
 
     static Stats apply(Store store, TimelineId timeline, VersionedDirectory d, Lsn fromVersionsAt, Path data)
             throws IOException {
+        long began = System.nanoTime();
         Map<BlockRef, Lsn> changed = store.index().changedBlocks(timeline, fromVersionsAt, d.versionsAt());
+        long indexed = System.nanoTime();
         Map<RelTag, TreeSet<Long>> changedByFork = new HashMap<>();
         changed.keySet().forEach(b -> changedByFork.computeIfAbsent(b.rel(), r -> new TreeSet<>())
                 .add(Integer.toUnsignedLong(b.block())));
@@ -127,6 +130,7 @@ final class DirectoryUpdate {
         }
 
         boolean checksums = d.smallFiles().dataChecksumVersion() != 0;
+        long blocksBegan = System.nanoTime();
         long blocksWritten = 0;
         int forksWritten = 0;
         for (RelationSize r : d.forks()) {
@@ -148,10 +152,12 @@ final class DirectoryUpdate {
                 forksWritten++;
             }
         }
+        long blocksEnded = System.nanoTime();
         for (RelationSize fsm : d.freeSpaceMaps()) {
             zeros(data, fsm);
         }
-        return new Stats(blocksWritten, forksWritten, removed);
+        return new Stats(blocksWritten, forksWritten, removed, TimeUnit.NANOSECONDS.toMillis(indexed - began),
+                TimeUnit.NANOSECONDS.toMillis(blocksEnded - blocksBegan));
     }
 
     /** The segment files a full write gives a fork: at least segment 0 (empty for an empty fork). */
@@ -185,45 +191,80 @@ final class DirectoryUpdate {
         }
     }
 
-    /** Runs of consecutive wanted blocks, read in one transaction each and written in place. */
+    /**
+     * Runs of consecutive wanted blocks, read in one transaction each and written in place; a segment's file stays open
+     * while its runs are written (pgbench's changed blocks are scattered: nearly every run is one block, and each
+     * opened and closed its file).
+     */
     private static long writeBlocks(Store store, TimelineId timeline, Lsn at, RelTag rel, TreeSet<Long> wanted,
                                     boolean checksums, Path data) throws IOException {
         byte[] buffer = new byte[BLOCKS_PER_READ * WalGeometry.BLCKSZ];
         long written = 0;
         Long first = null;
         int count = 0;
-        for (Long b : wanted) {
-            boolean extends_ = first != null && b == first + count && count < BLOCKS_PER_READ
-                    && b / WalGeometry.RELSEG_SIZE == first / WalGeometry.RELSEG_SIZE;
-            if (first != null && !extends_) {
-                written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, data);
-                first = null;
+        try (SegmentFile segment = new SegmentFile(data, rel)) {
+            for (Long b : wanted) {
+                boolean extends_ = first != null && b == first + count && count < BLOCKS_PER_READ
+                        && b / WalGeometry.RELSEG_SIZE == first / WalGeometry.RELSEG_SIZE;
+                if (first != null && !extends_) {
+                    written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, segment);
+                    first = null;
+                }
+                if (first == null) {
+                    first = b;
+                    count = 0;
+                }
+                count++;
             }
-            if (first == null) {
-                first = b;
-                count = 0;
+            if (first != null) {
+                written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, segment);
             }
-            count++;
-        }
-        if (first != null) {
-            written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, data);
         }
         return written;
     }
 
     private static int writeRun(Store store, TimelineId timeline, Lsn at, RelTag rel, long first, int count,
-                                boolean checksums, byte[] buffer, Path data) throws IOException {
+                                boolean checksums, byte[] buffer, SegmentFile segment) throws IOException {
         store.pages().readBlocks(timeline, rel, at, (int) first, count, checksums, true, buffer, 0);
-        int segno = (int) (first / WalGeometry.RELSEG_SIZE);
+        FileChannel ch = segment.open((int) (first / WalGeometry.RELSEG_SIZE));
         long offset = (first % WalGeometry.RELSEG_SIZE) * WalGeometry.BLCKSZ;
-        try (FileChannel ch = FileChannel.open(data.resolve(DataDirectoryLayout.segmentPath(rel, segno)),
-                StandardOpenOption.WRITE)) {
-            ByteBuffer b = ByteBuffer.wrap(buffer, 0, count * WalGeometry.BLCKSZ);
-            while (b.hasRemaining()) {
-                offset += ch.write(b, offset);
-            }
+        ByteBuffer b = ByteBuffer.wrap(buffer, 0, count * WalGeometry.BLCKSZ);
+        while (b.hasRemaining()) {
+            offset += ch.write(b, offset);
         }
         return count;
+    }
+
+    /** The open segment file of a fork being written: one at a time, runs come in block order. */
+    private static final class SegmentFile implements AutoCloseable {
+        private final Path data;
+        private final RelTag rel;
+        private FileChannel channel;
+        private int segno = -1;
+
+        SegmentFile(Path data, RelTag rel) {
+            this.data = data;
+            this.rel = rel;
+        }
+
+        FileChannel open(int wanted) throws IOException {
+            if (wanted != segno) {
+                close();
+                channel = FileChannel.open(data.resolve(DataDirectoryLayout.segmentPath(rel, wanted)), StandardOpenOption.WRITE);
+                segno = wanted;
+            }
+            return channel;
+        }
+
+        @Override
+        public void close() throws IOException {
+            FileChannel c = channel;
+            channel = null;
+            segno = -1;
+            if (c != null) {
+                c.close();
+            }
+        }
     }
 
     /** A free-space map as a full write leaves it: all zeros (holes), at its size. */

@@ -166,7 +166,8 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
                 DirectoryUpdate.Stats s = DirectoryUpdate.apply(store, timeline, plan.directory(),
                         marker.get().versionsAt(), data);
                 what = "updated from " + marker.get().versionsAt() + ": " + s.blocksWritten() + " blocks in "
-                        + s.forksWritten() + " forks written, " + s.removed() + " paths removed";
+                        + s.forksWritten() + " forks written, " + s.removed() + " paths removed (the changed blocks"
+                        + " from the index " + s.indexMillis() + " ms, the forks' blocks " + s.blocksMillis() + " ms)";
             } else {
                 FileTrees.delete(root);
                 Files.createDirectories(root);
@@ -189,7 +190,13 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
             return false;
         }
         Path root = root(store, plan.timeline());
+        long asked = System.nanoTime();
         synchronized (lock(root)) {
+            long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked);
+            if (waited >= 10) { // an update under way: a start right after a step commits waits for it
+                LOG.info("a start waited " + waited + " ms for the update of the ready data directory of timeline "
+                        + plan.timeline());
+            }
             Optional<ReadyMarker> marker = ReadyMarker.read(root);
             Path data = root.resolve(DATA);
             if (marker.isEmpty() || !Files.isDirectory(data) || !marker.get().digest().equals(PlanDigest.of(plan))) {
