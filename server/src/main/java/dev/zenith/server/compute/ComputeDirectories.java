@@ -138,8 +138,7 @@ final class ComputeDirectories {
         AnchoredStart.Candidate candidate = fromAnchors ? AnchoredStart.candidate(store, timeline, image, end)
                 : AnchoredStart.Candidate.none("redo.start_from_anchors is off");
         Lsn walFrom = candidate.redo().orElse(image.redoLsn());
-        progress.phase("rebuilding the data directory from the store", // its pages and the WAL to replay
-                store.pgWal().bytesToWrite(timeline, walFrom, end));
+        progress.phase("rebuilding the data directory from the store"); // its size (pages and WAL) once planned
         Files.createDirectories(walStaging);
         WalStagingWriter wal = WalStagingWriter.start(store, timeline, walFrom, end, walStaging, progress::advance);
         AnchoredStart.Choice start;
