@@ -16,8 +16,10 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -29,6 +31,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
@@ -131,7 +134,7 @@ final class DirectoryUpdate {
 
         boolean checksums = d.smallFiles().dataChecksumVersion() != 0;
         long blocksBegan = System.nanoTime();
-        long blocksWritten = 0;
+        List<BlockWrites> writes = new ArrayList<>();
         int forksWritten = 0;
         for (RelationSize r : d.forks()) {
             long old = onDisk.get(r.rel());
@@ -148,10 +151,11 @@ final class DirectoryUpdate {
             }
             sizeSegments(data, r);
             if (!wanted.isEmpty()) {
-                blocksWritten += writeBlocks(store, timeline, d.versionsAt(), r.rel(), wanted, checksums, data);
+                writes.addAll(BlockWrites.of(r.rel(), wanted));
                 forksWritten++;
             }
         }
+        long blocksWritten = writeAll(store, timeline, d.versionsAt(), writes, checksums, data);
         long blocksEnded = System.nanoTime();
         for (RelationSize fsm : d.freeSpaceMaps()) {
             zeros(data, fsm);
@@ -174,12 +178,18 @@ final class DirectoryUpdate {
         return Math.max(0, Math.min(r.blocks() - (long) segno * WalGeometry.RELSEG_SIZE, WalGeometry.RELSEG_SIZE));
     }
 
-    /** Each segment cut to or extended (a hole, written over by the extended blocks) to the fork's size there. */
+    /**
+     * Each segment cut to or extended (a hole, written over by the extended blocks) to the fork's size there. A segment
+     * already at its size is left alone (one stat): its mode is this class's or the full write's.
+     */
     private static void sizeSegments(Path data, RelationSize r) throws IOException {
         List<String> segs = segments(r);
         for (int segno = 0; segno < segs.size(); segno++) {
             Path file = data.resolve(segs.get(segno));
             long length = segmentBlocks(r, segno) * WalGeometry.BLCKSZ;
+            if (sizeOf(file) == length) {
+                continue;
+            }
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
                 if (ch.size() > length) {
                     ch.truncate(length);
@@ -189,6 +199,51 @@ final class DirectoryUpdate {
             }
             Files.setPosixFilePermissions(file, FILE_MODE);
         }
+    }
+
+    /** The file's size, or -1 when there is none. */
+    private static long sizeOf(Path file) throws IOException {
+        try {
+            return Files.readAttributes(file, BasicFileAttributes.class).size();
+        } catch (NoSuchFileException e) {
+            return -1;
+        }
+    }
+
+    /** Wanted blocks of one fork, in block order: a share of an update's writes that one thread does. */
+    private record BlockWrites(RelTag rel, TreeSet<Long> blocks) {
+        /** Shares of at most {@link #SHARE_BLOCKS}: pgbench's changed blocks are mostly in one fork. */
+        static List<BlockWrites> of(RelTag rel, TreeSet<Long> wanted) {
+            List<BlockWrites> out = new ArrayList<>();
+            TreeSet<Long> share = new TreeSet<>();
+            for (Long b : wanted) {
+                share.add(b);
+                if (share.size() == SHARE_BLOCKS) {
+                    out.add(new BlockWrites(rel, share));
+                    share = new TreeSet<>();
+                }
+            }
+            if (!share.isEmpty()) {
+                out.add(new BlockWrites(rel, share));
+            }
+            return out;
+        }
+    }
+
+    /** Blocks per share of an update's writes. */
+    private static final int SHARE_BLOCKS = 1024;
+
+    /**
+     * Writes the shares on this thread and a second one ({@link TwoThreads}): a start that arrives while an update
+     * runs waits for it (right after a step commits; at the end of a pgbench run the machine is otherwise idle), and
+     * the writes are CPU (LMDB reads, lz4, checksums, copies to the page cache).
+     */
+    private static long writeAll(Store store, TimelineId timeline, Lsn at, List<BlockWrites> writes, boolean checksums,
+                                 Path data) throws IOException {
+        AtomicLong written = new AtomicLong();
+        TwoThreads.run("zenith-ready-dirs-helper", writes,
+                w -> written.addAndGet(writeBlocks(store, timeline, at, w.rel(), w.blocks(), checksums, data)));
+        return written.get();
     }
 
     /**
@@ -267,12 +322,18 @@ final class DirectoryUpdate {
         }
     }
 
-    /** A free-space map as a full write leaves it: all zeros (holes), at its size. */
+    /**
+     * A free-space map as a full write leaves it: all zeros (holes), at its size. One already at its size is left
+     * alone: nothing but this class and the full write, both writing zeros, writes a ready directory's FSM files.
+     */
     private static void zeros(Path data, RelationSize r) throws IOException {
         List<String> segs = segments(r);
         for (int segno = 0; segno < segs.size(); segno++) {
             Path file = data.resolve(segs.get(segno));
             long length = segmentBlocks(r, segno) * WalGeometry.BLCKSZ;
+            if (sizeOf(file) == length) {
+                continue;
+            }
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.TRUNCATE_EXISTING)) {
                 if (length > 0) {
