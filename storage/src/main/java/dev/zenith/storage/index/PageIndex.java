@@ -1,6 +1,7 @@
 package dev.zenith.storage.index;
 
 import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.ReadCursors;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.Lineage;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The page index's questions, per timeline along its lineage (docs/page-versions.md): has a block
@@ -49,6 +51,19 @@ public final class PageIndex {
     private final TimelineStore timelines;
     private final WalLog wal;
     private final PageIndexer indexer;
+    /** Per timeline, an LSN up to which {@link #covers} is known true. */
+    private final Map<TimelineId, Lsn> coveredUpTo = new ConcurrentHashMap<>();
+    private static final int COVERED_REMEMBERED = 1024;
+    /**
+     * Fork sizes read at LSNs the index is settled at (its watermark past them: no entry at or below them is written
+     * any more), per timeline and LSN: a compute or a pagebench reading at one fixed LSN asks them for every page.
+     */
+    private final Map<SizesAt, Map<RelTag, OptionalLong>> settledSizes = new ConcurrentHashMap<>();
+    private static final int SETTLED_LSNS_REMEMBERED = 16;
+    private static final int SETTLED_FORKS_REMEMBERED = 4096;
+
+    private record SizesAt(TimelineId id, Lsn at) {
+    }
 
     public PageIndex(Tables tables, TimelineStore timelines, WalLog wal, PageIndexer indexer) {
         this.tables = tables;
@@ -93,7 +108,7 @@ public final class PageIndex {
             return false;
         }
         if (rel.fork() == ForkNumber.VISIBILITY_MAP) {
-            indexer.catchUp(id, upTo); // map bits cleared without a block reference are only in the index
+            caughtUp(id, upTo); // map bits cleared without a block reference are only in the index
         }
         // once per GetPage that is not in an image's window: a reused read transaction
         return tables.reading(txn -> changedIn(txn, id, rel, block, after, upTo));
@@ -107,34 +122,35 @@ public final class PageIndex {
         return at(txn, id, upTo).changedIn(rel, block, after);
     }
 
-    /** {@link #changedIn(Txn, TimelineId, RelTag, int, Lsn, Lsn)} with the lineage and indexed end at {@code upTo}. */
-    private boolean changedIn(Txn<byte[]> txn, TimelineId id, Lineage lineage, Lsn indexed, RelTag rel, int block,
-                              Lsn after, Lsn upTo) {
+    /**
+     * {@link #changedIn(Txn, TimelineId, RelTag, int, Lsn, Lsn)} with the lineage and indexed end at {@code upTo},
+     * positioning {@code c} (a cursor on block_changes in {@code txn}).
+     */
+    private boolean changedIn(Txn<byte[]> txn, TableCursor c, TimelineId id, Lineage lineage, Lsn indexed, RelTag rel,
+                              int block, Lsn after, Lsn upTo) {
         if (!after.isBefore(upTo)) {
             return false;
         }
-        try (TableCursor c = tables.blockChanges().openCursor(txn)) {
-            for (Lineage.Step step : lineage.steps()) {
-                Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
-                if (!aligned(after).isBefore(bound)) {
-                    continue;
-                }
-                byte[] prefix = Keys.page(step.timeline(), rel, block, Lsn.INVALID);
-                for (boolean ok = c.get(Keys.page(step.timeline(), rel, block, aligned(after).plus(1)), GetOp.MDB_SET_RANGE);
-                     ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
-                             && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(bound); ok = c.next()) {
-                    if (counts(c.val())) {
-                        return true;
-                    }
+        for (Lineage.Step step : lineage.steps()) {
+            Lsn bound = aligned(Lsn.min(step.upTo(), indexed));
+            if (!aligned(after).isBefore(bound)) {
+                continue;
+            }
+            byte[] prefix = Keys.page(step.timeline(), rel, block, Lsn.INVALID);
+            for (boolean ok = c.get(Keys.page(step.timeline(), rel, block, aligned(after).plus(1)), GetOp.MDB_SET_RANGE);
+                 ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
+                         && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(bound); ok = c.next()) {
+                if (counts(c.val())) {
+                    return true;
                 }
             }
-            return indexed.isBefore(upTo) && changedAbove(txn, id, rel, block, Lsn.max(after, indexed), upTo);
         }
+        return indexed.isBefore(upTo) && changedAbove(txn, id, rel, block, Lsn.max(after, indexed), upTo);
     }
 
     /** The last record redo applies that changed the block, at or before {@code atOrBefore} (its aligned end). */
     public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn atOrBefore) {
-        indexer.catchUp(id, atOrBefore);
+        caughtUp(id, atOrBefore);
         try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
             requireCovered(txn, id, atOrBefore);
             for (Lineage.Step step : timelines.lineage(txn, id, atOrBefore).steps()) {
@@ -158,7 +174,7 @@ public final class PageIndex {
      * pages cleared without a reference included). The index is caught up to {@code upTo} first.
      */
     public Map<BlockRef, Lsn> changedBlocks(TimelineId id, Lsn after, Lsn upTo) {
-        indexer.catchUp(id, upTo);
+        caughtUp(id, upTo);
         Map<BlockRef, Lsn> out = new HashMap<>();
         Lsn from = aligned(after);
         try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
@@ -240,7 +256,7 @@ public final class PageIndex {
 
     /** The fork's block count at {@code at}; empty when it does not exist. FSM forks are not tracked: ask elsewhere. */
     public OptionalLong nblocks(TimelineId id, RelTag rel, Lsn at) {
-        indexer.catchUp(id, at);
+        caughtUp(id, at);
         // once per GetPage that is not in an image's window: a reused read transaction
         return tables.reading(txn -> nblocks(txn, id, rel, at));
     }
@@ -250,16 +266,15 @@ public final class PageIndex {
         return at(txn, id, at).nblocks(rel);
     }
 
-    private OptionalLong nblocks(Txn<byte[]> txn, Lineage lineage, RelTag rel) {
-        try (TableCursor c = tables.relSizes().openCursor(txn)) {
-            for (Lineage.Step step : lineage.steps()) {
-                byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
-                if (hit != null) {
-                    return IndexValues.forkSizeOf(hit[1]);
-                }
+    /** The fork's size over the lineage, positioning {@code c} (a cursor on rel_sizes). */
+    private static OptionalLong nblocks(TableCursor c, Lineage lineage, RelTag rel) {
+        for (Lineage.Step step : lineage.steps()) {
+            byte[][] hit = c.floor(Keys.relSize(step.timeline(), rel, aligned(step.upTo())), Keys.TL + 13);
+            if (hit != null) {
+                return IndexValues.forkSizeOf(hit[1]);
             }
-            return GONE;
         }
+        return GONE;
     }
 
     /**
@@ -268,20 +283,28 @@ public final class PageIndex {
      * far the index reaches are read once, when first needed, not once per question (each a few LMDB reads).
      */
     public AtLsn at(Txn<byte[]> txn, TimelineId id, Lsn at) {
-        return new AtLsn(txn, id, at);
+        return new AtLsn(txn, null, id, at);
+    }
+
+    /** As {@link #at(Txn, TimelineId, Lsn)}, positioning the cursors kept with a pooled read (none opened per question). */
+    public AtLsn at(ReadCursors read, TimelineId id, Lsn at) {
+        return new AtLsn(read.txn(), read, id, at);
     }
 
     /** {@link #at}'s answer. Used only inside its transaction, on one thread. */
     public final class AtLsn {
         private final Txn<byte[]> txn;
+        /** Where its cursors come from; null: each question opens and closes its own. */
+        private final ReadCursors cursors;
         private final TimelineId id;
         private final Lsn at;
         private Lineage lineage;
         private Lsn indexed;
         private boolean covered;
 
-        private AtLsn(Txn<byte[]> txn, TimelineId id, Lsn at) {
+        private AtLsn(Txn<byte[]> txn, ReadCursors cursors, TimelineId id, Lsn at) {
             this.txn = txn;
+            this.cursors = cursors;
             this.id = id;
             this.at = at;
         }
@@ -292,7 +315,24 @@ public final class PageIndex {
                 indexed = requireCovered(txn, id, at);
                 covered = true;
             }
-            return PageIndex.this.nblocks(txn, lineage(), rel);
+            // after the checks above (the index's base: garbage collection raises it), a size read before at this LSN
+            Map<RelTag, OptionalLong> settled = knownCovered(id, at) ? settledSizes(id, at) : null;
+            OptionalLong n = settled == null ? null : settled.get(rel);
+            if (n != null) {
+                return n;
+            }
+            Lineage l = lineage();
+            if (cursors != null) {
+                n = PageIndex.nblocks(cursors.cursor(tables.relSizes()), l, rel);
+            } else {
+                try (TableCursor c = tables.relSizes().openCursor(txn)) {
+                    n = PageIndex.nblocks(c, l, rel);
+                }
+            }
+            if (settled != null && settled.size() < SETTLED_FORKS_REMEMBERED) {
+                settled.put(rel, n);
+            }
+            return n;
         }
 
         /** As {@link PageIndex#changedIn(Txn, TimelineId, RelTag, int, Lsn, Lsn)} with {@code upTo} this LSN. */
@@ -303,7 +343,13 @@ public final class PageIndex {
             if (indexed == null) {
                 indexed = indexedEnd(txn, id, at);
             }
-            return PageIndex.this.changedIn(txn, id, lineage(), indexed, rel, block, after, at);
+            Lineage l = lineage();
+            if (cursors != null) {
+                return PageIndex.this.changedIn(txn, cursors.cursor(tables.blockChanges()), id, l, indexed, rel, block, after, at);
+            }
+            try (TableCursor c = tables.blockChanges().openCursor(txn)) {
+                return PageIndex.this.changedIn(txn, c, id, l, indexed, rel, block, after, at);
+            }
         }
 
         private Lineage lineage() {
@@ -314,9 +360,48 @@ public final class PageIndex {
         }
     }
 
-    /** Whether the index answers sizes at {@code at} without catching up (cheap: the common case of every question). */
+    /**
+     * Whether the index answers sizes at {@code at} without catching up (cheap: the common case of every question).
+     * Once true for an LSN of a timeline it stays true for every LSN up to it (watermarks only move up; a branch's
+     * index starts once its parent's reached the branch point), so that is remembered: a historical GetPage asks
+     * again and again at LSNs far below the watermark, and each look at the store took a read transaction of its own.
+     */
     public boolean covers(TimelineId id, Lsn at) {
-        return indexer.indexedAt(id, at);
+        if (knownCovered(id, at)) {
+            return true;
+        }
+        boolean covered = indexer.indexedAt(id, at);
+        if (covered) {
+            if (coveredUpTo.size() >= COVERED_REMEMBERED) {
+                coveredUpTo.clear(); // dropped timelines' entries go too
+            }
+            coveredUpTo.merge(id, at, Lsn::max);
+        }
+        return covered;
+    }
+
+    /** Has the indexer catch up to {@code at}, unless {@link #covers} found it there already (no store read then). */
+    private void caughtUp(TimelineId id, Lsn at) {
+        if (!knownCovered(id, at)) {
+            indexer.catchUp(id, at);
+        }
+    }
+
+    private Map<RelTag, OptionalLong> settledSizes(TimelineId id, Lsn at) {
+        SizesAt key = new SizesAt(id, at);
+        Map<RelTag, OptionalLong> sizes = settledSizes.get(key);
+        if (sizes == null) {
+            if (settledSizes.size() >= SETTLED_LSNS_REMEMBERED) {
+                settledSizes.clear(); // latest reads under writes ask at a new LSN after every commit
+            }
+            sizes = settledSizes.computeIfAbsent(key, k -> new ConcurrentHashMap<>());
+        }
+        return sizes;
+    }
+
+    private boolean knownCovered(TimelineId id, Lsn at) {
+        Lsn known = coveredUpTo.get(id);
+        return known != null && !at.isAfter(known);
     }
 
     public boolean exists(TimelineId id, RelTag rel, Lsn at) {
@@ -325,7 +410,7 @@ public final class PageIndex {
 
     /** Whether the database's directory exists at {@code at}. */
     public boolean databaseExists(TimelineId id, int spcOid, int dbOid, Lsn at) {
-        indexer.catchUp(id, at);
+        caughtUp(id, at);
         try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.databases().openCursor(txn)) {
             requireCovered(txn, id, at);
             for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
@@ -344,7 +429,7 @@ public final class PageIndex {
      * writes it by a later record), or its entries predate relation maps in the index.
      */
     public Optional<byte[]> relationMap(TimelineId id, int spcOid, int dbOid, Lsn at) {
-        indexer.catchUp(id, at);
+        caughtUp(id, at);
         try (Txn<byte[]> txn = tables.read()) {
             requireCovered(txn, id, at);
             return Optional.ofNullable(relationMapAt(tables, txn, timelines.lineage(txn, id, at), spcOid, dbOid));
@@ -366,7 +451,7 @@ public final class PageIndex {
 
     /** Every tracked fork of the database that exists at {@code at}, with its block count (a scan of its history). */
     public Map<RelTag, Long> forksOf(TimelineId id, int spcOid, int dbOid, Lsn at) {
-        indexer.catchUp(id, at);
+        caughtUp(id, at);
         try (Txn<byte[]> txn = tables.read()) {
             requireCovered(txn, id, at);
             Map<RelTag, Long> out = new HashMap<>();
@@ -377,7 +462,7 @@ public final class PageIndex {
 
     /** Every tracked fork that exists at {@code at}, with its block count (a scan of the timeline's history). */
     public Map<RelTag, Long> forks(TimelineId id, Lsn at) {
-        indexer.catchUp(id, at);
+        caughtUp(id, at);
         try (Txn<byte[]> txn = tables.read()) {
             requireCovered(txn, id, at);
             Map<RelTag, Long> out = new HashMap<>();
@@ -395,7 +480,7 @@ public final class PageIndex {
      * directory built there needs both).
      */
     public ForksAndDatabases forksAndDatabases(TimelineId id, Lsn at) {
-        indexer.catchUp(id, at);
+        caughtUp(id, at);
         try (Txn<byte[]> txn = tables.read()) {
             requireCovered(txn, id, at);
             Map<RelTag, Long> forks = new HashMap<>();
@@ -463,7 +548,19 @@ public final class PageIndex {
     /** How far the index answers for {@code at}'s owner timeline: its watermark, or where its stored records end when it has them all. */
     private Lsn indexedEnd(Txn<byte[]> txn, TimelineId id, Lsn at) {
         Timeline t = owner(txn, id, at);
-        return indexedEnd(txn, t, watermark(tables, txn, t.id()));
+        IndexWatermark w = watermark(tables, txn, t.id());
+        Lsn reached = w == null ? null : reachedAt(w, at);
+        return reached != null ? reached : indexedEnd(txn, t, w);
+    }
+
+    /**
+     * When the watermark reaches {@code at} (the common case of every question), how far the index answers for it
+     * without reading the WAL positions (two more LMDB reads per GetPage): at least {@code at}, as no record starts
+     * in [upTo, at) (records start MAXALIGNed, at or after MAXALIGN(upTo) ≥ at), so no question about {@code at}
+     * reads another answer from what {@link #indexedEnd(Txn, Timeline, IndexWatermark)} gives. Else null.
+     */
+    private static Lsn reachedAt(IndexWatermark w, Lsn at) {
+        return aligned(at).isAfter(aligned(w.upTo())) ? null : Lsn.max(w.upTo(), at);
     }
 
     private Lsn indexedEnd(Txn<byte[]> txn, Timeline owner, IndexWatermark w) {
@@ -490,6 +587,10 @@ public final class PageIndex {
         if (w == null || at.isBefore(w.base())) {
             throw new IndexNotReadyException("the page index of timeline " + t.id() + " does not reach back to " + at
                     + (w == null ? " (not started: no image to start from yet)" : "; it starts at " + w.base()));
+        }
+        Lsn reached = reachedAt(w, at);
+        if (reached != null) {
+            return reached;
         }
         Lsn indexed = indexedEnd(txn, t, w);
         if (aligned(at).isAfter(aligned(indexed))) {

@@ -88,7 +88,7 @@ final class ReadTxnPool {
     }
 
     /** A pooled read transaction and the cursors kept with it; one thread's between take and give. */
-    static final class PooledRead {
+    static final class PooledRead implements ReadCursors {
         private final Txn<byte[]> txn;
         private final List<Table> tables = new ArrayList<>(1);
         private final List<TableCursor> cursors = new ArrayList<>(1);
@@ -99,12 +99,14 @@ final class ReadTxnPool {
             this.txn = txn;
         }
 
-        Txn<byte[]> txn() {
+        @Override
+        public Txn<byte[]> txn() {
             return txn;
         }
 
         /** A cursor on {@code table} in this transaction, kept with it: the caller positions it and never closes it. */
-        TableCursor cursor(Table table) {
+        @Override
+        public TableCursor cursor(Table table) {
             for (int i = 0; i < tables.size(); i++) {
                 if (tables.get(i) == table) {
                     if (!renewed.get(i)) {

@@ -231,6 +231,11 @@ public final class Tables implements AutoCloseable {
         return readPool.readWithCursors(r -> work.apply(r.txn(), r.cursor(table)));
     }
 
+    /** As {@link #reading}, with cursors on any tables kept with the pooled transaction ({@link ReadCursors}). */
+    public <T> T readingWithCursors(java.util.function.Function<ReadCursors, T> work) {
+        return readPool.readWithCursors(work::apply);
+    }
+
     /** A write transaction; LMDB lets one be open at a time. */
     public Txn<byte[]> write() {
         return env.txnWrite();

@@ -61,7 +61,22 @@ public final class ImagePageSource implements PageSource {
         private static final long TRUSTED_NANOS = 1_000_000_000L;
 
         boolean holds(Lsn lsn) {
-            return lsn.isAfter(after) && !lsn.isAfter(upTo) && System.nanoTime() - foundAt < TRUSTED_NANOS;
+            return lsn.isAfter(after) && !lsn.isAfter(upTo) && trusted();
+        }
+
+        private boolean trusted() {
+            return System.nanoTime() - foundAt < TRUSTED_NANOS;
+        }
+
+        /**
+         * The gap (after, lsn] just found, joined with {@code known} when that one ends the same window (the same
+         * image is the newest below both): reads at many LSNs past one image keep one gap, trusted from the older find.
+         */
+        static Gap found(Gap known, Lsn after, Lsn lsn) {
+            if (known != null && known.after.equals(after) && known.trusted()) {
+                return new Gap(after, Lsn.max(known.upTo, lsn), known.foundAt);
+            }
+            return new Gap(after, lsn, System.nanoTime());
         }
     }
 
@@ -160,17 +175,21 @@ public final class ImagePageSource implements PageSource {
      * store). Cheaper than catching NOT_MATERIALIZED: a caller that tries another source first asks this.
      */
     public boolean covers(TimelineId timeline, Lsn lsn) {
+        Window last = lastUsed.get(timeline);
+        if (last != null && last.covers(lsn)) {
+            return true; // a read at the latest LSN of a stopped timeline
+        }
+        Gap gap = gaps.get(timeline);
+        if (gap != null && gap.holds(lsn)) {
+            return false; // a historical read: neither the windows' lock nor a store read to learn that again
+        }
         Window known = covering(timeline, lsn);
         if (known != null) {
             return true;
         }
-        Gap gap = gaps.get(timeline);
-        if (gap != null && gap.holds(lsn)) {
-            return false; // a historical read: no store read to learn that again
-        }
         Window w = newestAtOrBefore(timeline, lsn);
         if (w == null || !w.covers(lsn)) {
-            gaps.put(timeline, new Gap(w == null ? Lsn.INVALID : w.end(), lsn, System.nanoTime()));
+            gaps.put(timeline, Gap.found(gap, w == null ? Lsn.INVALID : w.end(), lsn));
             return false;
         }
         lastUsed.put(timeline, w);

@@ -61,14 +61,17 @@ public final class PageStore {
      * answer are an {@link dev.zenith.storage.index.IndexNotReadyException}.
      */
     public VersionAt versionAt(PageIndex index, TimelineId id, RelTag rel, int block, Lsn at, Lsn versionKey) {
-        return tables.reading(tables.pages(), (txn, cursor) -> {
-            PageIndex.AtLsn indexAt = index.at(txn, id, at); // its lineage and reach read once for both questions
+        // one pooled read transaction, and its kept cursors on the index's tables and the versions (none opened here)
+        return tables.readingWithCursors(read -> {
+            Txn<byte[]> txn = read.txn();
+            PageIndex.AtLsn indexAt = index.at(read, id, at); // its lineage and reach read once for both questions
             OptionalLong nblocks = RelationSizes.tracks(rel.fork()) ? indexAt.nblocks(rel) : null;
             if (nblocks != null && (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong())) {
                 return new VersionAt(nblocks, null, false); // no such fork, or beyond its end: no version needed
             }
             PageVersion version;
-            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, versionKey), cursor)) {
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, versionKey),
+                    read.cursor(tables.pages()))) {
                 PageLookup.Found f = lookup.find(rel, block);
                 version = f == null ? null : new PageVersion(f.step().timeline(), f.lsn(), f.stored());
             }

@@ -97,6 +97,37 @@ class ReadTxnPoolTest {
         }
     }
 
+    @Test
+    void cursorsOnSeveralTablesAreKeptWithOneTransactionAndEachSeesTheNewestCommit() throws Exception {
+        byte[] key = Tables.utf8("k");
+        try (Tables t = Tables.open(dir.resolve("store"))) {
+            AtomicReference<TableCursor> meta = new AtomicReference<>();
+            AtomicReference<TableCursor> pages = new AtomicReference<>();
+            boolean found = t.readingWithCursors(r -> {
+                meta.set(r.cursor(t.meta()));
+                pages.set(r.cursor(t.pages()));
+                assertNotSame(meta.get(), pages.get());
+                assertSame(meta.get(), r.cursor(t.meta())); // asked again in the same read: the same one
+                return meta.get().get(key, GetOp.MDB_SET_KEY) || pages.get().get(key, GetOp.MDB_SET_KEY);
+            });
+            assertFalse(found);
+            put(t, key, "one");
+            try (Txn<byte[]> w = t.write()) {
+                t.pages().put(w, key, Tables.utf8("page"));
+                w.commit();
+            }
+            // both renewed with the transaction (not opened again), on the newest commit
+            assertEquals("one/page", t.readingWithCursors(r -> {
+                assertSame(meta.get(), r.cursor(t.meta()));
+                assertSame(pages.get(), r.cursor(t.pages()));
+                assertTrue(r.cursor(t.meta()).get(key, GetOp.MDB_SET_KEY));
+                assertTrue(r.cursor(t.pages()).get(key, GetOp.MDB_SET_KEY));
+                return new String(r.cursor(t.meta()).val(), java.nio.charset.StandardCharsets.UTF_8) + "/"
+                        + new String(r.cursor(t.pages()).val(), java.nio.charset.StandardCharsets.UTF_8);
+            }));
+        }
+    }
+
     private static void put(Tables t, byte[] key, String value) {
         try (Txn<byte[]> w = t.write()) {
             t.meta().put(w, key, Tables.utf8(value));
