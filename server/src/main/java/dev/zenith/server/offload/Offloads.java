@@ -119,6 +119,9 @@ public final class Offloads implements RemoteStores {
                 store = Store.open(cacheDir);
             }
             StorageOffload offload = new StorageOffload(name, store, home, scratch, own);
+            if (restoring) {
+                offload.restoredFromPrefix();
+            }
             open.put(name, offload);
             offload.start();
             return store;

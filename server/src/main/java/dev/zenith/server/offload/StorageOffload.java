@@ -142,6 +142,19 @@ final class StorageOffload implements AutoCloseable {
                 + "); it is taken again when S3 answers, unless another daemon took the prefix"));
     }
 
+    /**
+     * The store was just restored from the prefix's current base plus the WAL pieces after it: the prefix holds all of
+     * it, so no base is due for it (the first round took one at once: a copy and hash of the whole store, ~1 GB at
+     * pgbench scale 50, competing with the restored pg's first start). Later changes go up as after any base. Before
+     * {@link #start}.
+     */
+    void restoredFromPrefix() {
+        uploadedFingerprint = fingerprint();
+        uploadedShape = shape();
+        basedWalStarts = walStarts();
+        lastBaseNanos = System.nanoTime();
+    }
+
     void start() {
         thread.scheduleWithFixedDelay(surviving("upload round", this::round), 0, settings.interval().toMillis(),
                 TimeUnit.MILLISECONDS);
