@@ -107,14 +107,19 @@ public final class Offloads implements RemoteStores {
             if (!cached && Restore.holdsStorage(view)) {
                 LOG.info("storage '" + name + "': restoring from " + remote);
                 restoring = true;
+                long leased = System.nanoTime();
                 boolean downloadedAhead = ahead != null && ahead.moveInto(view, cacheDir);
                 if (!downloadedAhead) {
                     Restore.base(RemoteNames.currentBase(view), home.downloader, cacheDir, () -> false);
                 }
+                long based = System.nanoTime();
                 store = Store.open(cacheDir);
+                long opened = System.nanoTime();
                 long wal = Restore.walAfterBase(view, home, store);
                 LOG.info("storage '" + name + "': restored from " + remote + " (its base downloaded "
-                        + (downloadedAhead ? "while the lease was taken" : "under the lease") + ", " + wal + " bytes of WAL after it)");
+                        + (downloadedAhead ? "while the lease was taken" : "under the lease") + ", " + wal + " bytes of WAL after it;"
+                        + " after the lease: the base in place in " + (based - leased) / 1_000_000 + " ms, the store open in "
+                        + (opened - based) / 1_000_000 + " ms, its WAL in " + (System.nanoTime() - opened) / 1_000_000 + " ms)");
             } else {
                 store = Store.open(cacheDir);
             }

@@ -19,6 +19,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Logger;
 
@@ -55,12 +59,26 @@ final class Restore {
         Path data = dir.resolve("data.mdb");
         Path partial = dir.resolve("data.mdb.restoring");
         List<CompletableFuture<Long>> downloads = new ArrayList<>();
+        long began = System.nanoTime();
+        long downloaded;
+        ExecutorService syncer = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "zenith-restore-sync");
+            t.setDaemon(true);
+            return t;
+        });
+        List<Future<?>> syncs = new ArrayList<>();
         try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
             long at = 0;
             for (int i = 0; i < pieces.size(); i++) {
                 if (i >= PIECES_AHEAD) {
                     Await.result(downloads.get(i - PIECES_AHEAD), BaseUpload.UPLOAD_WAIT_SECONDS);
+                    // the pieces written so far go to the disk while the next ones download: the kernel would start
+                    // only at its dirty ratio (gigabytes), so the one sync at the end wrote the whole file alone
+                    syncs.add(syncer.submit(() -> {
+                        out.force(false);
+                        return null;
+                    }));
                 }
                 if (stop.getAsBoolean()) {
                     throw new CancellationException("the download of the base into " + dir + " was stopped");
@@ -72,13 +90,33 @@ final class Restore {
             for (CompletableFuture<Long> d : downloads) {
                 Await.result(d, BaseUpload.UPLOAD_WAIT_SECONDS);
             }
+            downloaded = System.nanoTime();
+            awaitSyncs(syncs);
             out.force(true);
         } catch (IOException | RuntimeException e) {
             // nothing may still write into the directory the caller deletes
             downloads.forEach(d -> d.handle((v, x) -> null).join());
             throw e;
+        } finally {
+            syncer.shutdownNow();
         }
         Files.move(partial, data, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        LOG.info("the base's " + pieces.size() + " pieces downloaded into " + data + " in " + (downloaded - began) / 1_000_000
+                + " ms, synced in " + (System.nanoTime() - downloaded) / 1_000_000 + " ms");
+    }
+
+    /** Waits for the syncs behind the download; the first failure is the download's (a disk that cannot write). */
+    private static void awaitSyncs(List<Future<?>> syncs) throws IOException {
+        for (Future<?> f : syncs) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while the restored base was synced", e);
+            }
+        }
     }
 
     /** Appends each timeline's WAL pieces that continue the store's WAL; returns the bytes added. */

@@ -1,5 +1,10 @@
 package dev.zenith.server.offload;
 
+import dev.zenith.objectstore.ObjectStore;
+import dev.zenith.objectstore.log.ManifestLog;
+import dev.zenith.objectstore.s3.S3Location;
+import dev.zenith.objectstore.s3.S3ObjectStore;
+import dev.zenith.objectstore.s3.S3Settings;
 import dev.zenith.server.testing.DaemonFixture;
 import dev.zenith.server.testing.PgbenchLedger;
 import dev.zenith.testkit.PgCluster;
@@ -50,9 +55,21 @@ class S3StorageRestoreTest {
             assertTrue(offload.containsKey("timelines"), offload.encode());
             // the daemon stops: computes cleanly, then S3 gets everything before the storage closes
         }
-        try (DaemonFixture b = new DaemonFixture().startInProcess()) {
+        String lostBase;
+        try (ObjectStore store = S3ObjectStore.open(S3Settings.of(S3Location.parse("s3://zen/lost"))
+                .withEndpoint(proxy.server().endpoint()).withCredentials(proxy.server().accessKey(), proxy.server().secretKey()))) {
+            lostBase = ManifestLog.read(store).properties().get(RemoteNames.CURRENT_BASE);
+        }
+        DaemonFixture restoring = new DaemonFixture();
+        restoring.offloadSettings.put("base_interval_ms", 60_000); // changes (the pgs adopted) wait that long for a base
+        try (DaemonFixture b = restoring.startInProcess()) {
             JsonObject s = S3TestStorages.attach(b, proxy.server(), "cloud", "lost");
             assertTrue(Path.of(s.getString("path")).startsWith(b.home), s.encode());
+            // the restored store is the prefix's base plus its WAL: its first upload rounds take no base (one was
+            // taken at once, a copy and hash of the whole store beside the restored pg's first start)
+            Thread.sleep(3000);
+            assertEquals(lostBase, ((JsonObject) b.ok(200, "GET", "/storages/cloud", null)).getJsonObject("offload")
+                    .getString("base"), "no new base right after the restore");
             JsonObject pg = b.pg("main");
             assertEquals("stopped", pg.getString("status"), pg.encode());
             assertEquals("cloud", pg.getString("storage_name"));
