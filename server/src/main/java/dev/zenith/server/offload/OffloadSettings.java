@@ -12,6 +12,31 @@ import java.time.Duration;
  */
 public record OffloadSettings(Duration interval, int pieceBytes, Duration baseInterval, Duration stopWait,
                               Duration gcInterval, Duration gcGrace, int keepManifests, long cacheBytes) {
+    /**
+     * The smallest cache bound: what is never evicted (the page index, the pointers of evicted values, WAL S3 does not
+     * hold yet, documents and timelines) plus one write's room (an eighth of the bound: a WAL batch, a materialization
+     * step's part, an image's batch) must fit under the admission limit (90%) with room to spare. At 12 MiB that floor
+     * was 9.8 MB (a 3.8 MB index for a 55 MB database) and a clean stop's image waited 2 minutes for room and was skipped.
+     */
+    public static final long SMALLEST_CACHE_BYTES = 16L << 20;
+
+    public OffloadSettings {
+        String refused = refusedCacheBytes(cacheBytes);
+        if (refused != null) {
+            throw new IllegalArgumentException("offload.cache_bytes: " + refused);
+        }
+    }
+
+    /** Why {@code bytes} cannot be a cache bound, or null when it can (0: no bound, or at least the smallest). */
+    public static String refusedCacheBytes(long bytes) {
+        if (bytes == 0 || bytes >= SMALLEST_CACHE_BYTES) {
+            return null;
+        }
+        return "a cache bound is 0 (no bound) or at least " + (SMALLEST_CACHE_BYTES >> 20) + " MiB (" + SMALLEST_CACHE_BYTES
+                + " bytes), got " + bytes + ": below that, the page index and what else is never evicted leave no room"
+                + " for the next write";
+    }
+
     /** Whether the local store is bounded (WAL pieces are then kept in S3 beside the bases, for reading back). */
     public boolean bounded() {
         return cacheBytes > 0;

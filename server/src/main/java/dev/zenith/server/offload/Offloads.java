@@ -5,6 +5,7 @@ import dev.zenith.objectstore.log.ManifestView;
 import dev.zenith.pgexec.FileTrees;
 import dev.zenith.pgexec.PrivateFiles;
 import dev.zenith.objectstore.ObjectStoreException;
+import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.domain.UnavailableException;
 import dev.zenith.server.storages.RemoteNotReachedException;
 import dev.zenith.server.storages.RemoteStores;
@@ -158,7 +159,21 @@ public final class Offloads implements RemoteStores {
         if (!(own instanceof Number n) || n.longValue() < 0) {
             throw new IllegalArgumentException("its cache_bytes in the list of storages is not a size in bytes: " + own);
         }
-        return settings.withCacheBytes(n.longValue());
+        long bytes = n.longValue();
+        if (OffloadSettings.refusedCacheBytes(bytes) != null) { // attached before the smallest bound was stated
+            LOG.warning("cache bound of " + remoteJson.getString("url", "an s3 storage") + ": "
+                    + OffloadSettings.refusedCacheBytes(bytes) + "; using " + OffloadSettings.SMALLEST_CACHE_BYTES);
+            bytes = OffloadSettings.SMALLEST_CACHE_BYTES;
+        }
+        return settings.withCacheBytes(bytes);
+    }
+
+    @Override
+    public void checkCacheBytes(long bytes) {
+        String refused = OffloadSettings.refusedCacheBytes(bytes);
+        if (refused != null) {
+            throw new InvalidRequestException("cache_size: " + refused + "; nothing was attached");
+        }
     }
 
     /**

@@ -23,6 +23,10 @@ public interface RemoteStores {
     /** The checked description of a new storage (what the registry file keeps); InvalidRequestException otherwise. */
     JsonObject describe(String type, String path, String endpoint, String region);
 
+    /** Refuses (InvalidRequestException) a cache bound the storages cannot work under. */
+    default void checkCacheBytes(long bytes) {
+    }
+
     /** Whether two descriptions name the same place. */
     boolean samePlace(JsonObject a, JsonObject b);
 

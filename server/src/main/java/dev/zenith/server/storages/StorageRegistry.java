@@ -308,6 +308,7 @@ public final class StorageRegistry implements AutoCloseable {
                                  Long cacheBytes, Outside outside) throws IOException {
         JsonObject remote = remoteAttach.describe(type, pathText, endpoint, region);
         if (cacheBytes != null) {
+            remotes.checkCacheBytes(cacheBytes);
             remote.put(RemoteStores.CACHE_BYTES, cacheBytes);
         }
         checkNameFree(name);

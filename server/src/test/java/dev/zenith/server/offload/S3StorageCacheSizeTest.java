@@ -72,6 +72,11 @@ class S3StorageCacheSizeTest {
                 assertEquals(400, r.statusCode(), bad + ": " + r.body());
                 assertTrue(r.body().contains("a size is"), r.body());
             }
+            for (String small : new String[]{"1", "12MiB", "16383KiB"}) {
+                HttpResponse<String> r = d.request("PUT", "/storages", body("bad", "bad", small));
+                assertEquals(400, r.statusCode(), small + ": " + r.body());
+                assertTrue(r.body().contains("at least 16 MiB"), r.body());
+            }
             HttpResponse<String> number = d.request("PUT", "/storages", new JsonObject(body("bad", "bad", "1")).put("cache_size", 1).encode());
             assertEquals(400, number.statusCode(), number.body());
             HttpResponse<String> nativeOne = d.request("PUT", "/storages", new JsonObject().put("name", "bad")
