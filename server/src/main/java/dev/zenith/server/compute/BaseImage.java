@@ -5,6 +5,7 @@ import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImportStats;
 import dev.zenith.storage.image.RelationFilter;
 import dev.zenith.storage.image.StreamedPages;
+import dev.zenith.storage.lmdb.CacheRoom;
 import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.timeline.Timeline;
 import dev.zenith.storage.timeline.TimelineId;
@@ -21,6 +22,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -33,6 +35,11 @@ import java.util.logging.Logger;
  */
 public final class BaseImage {
     private static final Logger LOG = Logger.getLogger(BaseImage.class.getName());
+
+    /** WAL takes at most this many times its bytes in LMDB with its index (the receiver's estimate too). */
+    private static final int STORED_PER_WAL_BYTE = 2;
+    /** How long the WAL waits for room under a cache bound (eviction to S3) before the cluster is refused. */
+    private static final Duration ROOM_WAIT = Duration.ofMinutes(2);
 
     private BaseImage() {
     }
@@ -82,8 +89,12 @@ public final class BaseImage {
         Lsn walEnd = index.lastRecordEnd();
         Timeline timeline = streamed == null ? store.timelines().create(null, Lsn.INVALID, pgTimeline)
                 : store.timelines().adopt(streamed.timeline(), null, Lsn.INVALID, pgTimeline);
-        store.wal().append(List.of(index.drainInto(timeline.id(), segmentStart,
-                Arrays.copyOf(bytes, (int) walEnd.minus(segmentStart)))));
+        byte[] wal = Arrays.copyOf(bytes, (int) walEnd.minus(segmentStart));
+        // under an s3 storage's cache bound this WAL (initdb's: 7.6 MB) asks for room as the receiver's batches do
+        try (CacheRoom.Grant room = store.cacheRoom().awaitRoom(STORED_PER_WAL_BYTE * wal.length, ROOM_WAIT,
+                "the WAL of the " + origin + " cluster")) {
+            store.wal().append(List.of(index.drainInto(timeline.id(), segmentStart, wal)));
+        }
         Progress.current().phase("storing the new cluster as the storage's first image");
         ImportStats stats = store.images().importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
                 Progress.current().ofImport(), streamed);
