@@ -59,11 +59,12 @@ public final class Offloads implements RemoteStores {
     public Store open(String name, JsonObject remoteJson, Path cacheDir, boolean attaching) {
         S3Remote remote = S3Remote.fromJson(remoteJson);
         OffloadSettings own = settingsOf(remoteJson);
+        long began = System.nanoTime();
         boolean cachedHere = Files.exists(cacheDir.resolve("data.mdb"));
         // a restore's base is downloaded while the probe and the lease's settle wait (see BaseAhead)
         BaseAhead ahead = attaching || !cachedHere ? BaseAhead.start(remote, cacheDir) : null;
         try {
-            return open(name, remote, own, cacheDir, attaching, cachedHere, ahead);
+            return open(name, remote, own, cacheDir, attaching, cachedHere, ahead, began);
         } finally {
             if (ahead != null) {
                 ahead.close();
@@ -72,7 +73,7 @@ public final class Offloads implements RemoteStores {
     }
 
     private Store open(String name, S3Remote remote, OffloadSettings own, Path cacheDir, boolean attaching, boolean cachedHere,
-                       BaseAhead ahead) {
+                       BaseAhead ahead, long began) {
         RemoteHome home;
         if (attaching) {
             home = RemoteHome.open(remote, owner(), leaseSettings, settings.gcGrace(), OptionalLong.empty(),
@@ -126,7 +127,7 @@ public final class Offloads implements RemoteStores {
             }
             StorageOffload offload = new StorageOffload(name, store, home, scratch, own);
             if (restoring) {
-                offload.restoredFromPrefix();
+                offload.restoredFromPrefix(System.nanoTime() - began); // its download began with the probe and lease
             }
             open.put(name, offload);
             offload.start();

@@ -145,14 +145,17 @@ final class StorageOffload implements AutoCloseable {
     /**
      * The store was just restored from the prefix's current base plus the WAL pieces after it: the prefix holds all of
      * it, so no base is due for it (the first round took one at once: a copy and hash of the whole store, ~1 GB at
-     * pgbench scale 50, competing with the restored pg's first start). Later changes go up as after any base. Before
-     * {@link #start}.
+     * pgbench scale 50, competing with the restored pg's first start). Later changes go up as after any base, spaced
+     * as after one that took {@code tookNanos}, the restore's time (a base copies and hashes the same bytes): the
+     * adopted pgs' records alone, changed at once, waited only base_interval, and that base ran during the first start.
+     * Before {@link #start}.
      */
-    void restoredFromPrefix() {
+    void restoredFromPrefix(long tookNanos) {
         uploadedFingerprint = fingerprint();
         uploadedShape = shape();
         basedWalStarts = walStarts();
         lastBaseNanos = System.nanoTime();
+        lastBaseTookNanos = tookNanos;
     }
 
     void start() {
