@@ -13,10 +13,10 @@ import java.time.Duration;
 public record OffloadSettings(Duration interval, int pieceBytes, Duration baseInterval, Duration stopWait,
                               Duration gcInterval, Duration gcGrace, int keepManifests, long cacheBytes) {
     /**
-     * The smallest cache bound: what is never evicted (the page index, the pointers of evicted values, WAL S3 does not
-     * hold yet, documents and timelines) plus one write's room (an eighth of the bound: a WAL batch, a materialization
-     * step's part, an image's batch) must fit under the admission limit (90%) with room to spare. At 12 MiB that floor
-     * was 9.8 MB (a 3.8 MB index for a 55 MB database) and a clean stop's image waited 2 minutes for room and was skipped.
+     * The smallest cache bound, the smallest tested (S3SmallCacheBoundTest: a pg created, a database four times the
+     * bound with pg start, a branch and queries): what is never evicted (the page index, the pointers of evicted values,
+     * WAL S3 does not hold yet, documents and timelines; 9.8 MB at 12 MiB with a 55 MB database) plus one write's room
+     * (an eighth of the bound) must fit under the admission limit (90%).
      */
     public static final long SMALLEST_CACHE_BYTES = 16L << 20;
 
