@@ -26,13 +26,17 @@ final class FollowerFiles {
         EXACT,
         /** its pd_lsn is older than the change (or the file is not that long yet): it may come */
         BEHIND,
-        /** its pd_lsn is newer: the follower replayed a later change of the block */
+        /** its pd_lsn is newer: the follower replayed a later change of the block (the page, checked as EXACT's) */
         AHEAD,
         /** torn (two reads differ) or failing its checksum or header checks */
         UNCHECKED
     }
 
-    record Read(Outcome outcome, byte[] page) {
+    /** {@code page}: an EXACT or AHEAD page, checked; {@code pageLsn}: its pd_lsn (null when not read whole). */
+    record Read(Outcome outcome, byte[] page, Lsn pageLsn) {
+        Read(Outcome outcome) {
+            this(outcome, null, null);
+        }
     }
 
     private final Path dataDir;
@@ -41,7 +45,10 @@ final class FollowerFiles {
         this.dataDir = dataDir;
     }
 
-    /** The block of {@code rel} as the record whose version key (MAXALIGNed end) is {@code key} left it. Blocking (two preads). */
+    /**
+     * The block of {@code rel} as the record whose version key (MAXALIGNed end) is {@code key} left it, or as a later
+     * record did (AHEAD: whether that version may be answered is the caller's to say). Blocking (two preads).
+     */
     Read read(RelTag rel, int block, Lsn key) throws IOException {
         long blockNumber = Integer.toUnsignedLong(block);
         long segment = blockNumber / WalGeometry.RELSEG_SIZE;
@@ -49,25 +56,26 @@ final class FollowerFiles {
         long offset = (blockNumber % WalGeometry.RELSEG_SIZE) * WalGeometry.BLCKSZ;
         byte[] first = new byte[WalGeometry.BLCKSZ];
         byte[] second = new byte[WalGeometry.BLCKSZ];
+        Lsn pageLsn;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             if (!readFully(ch, first, offset)) {
-                return new Read(Outcome.BEHIND, null);
+                return new Read(Outcome.BEHIND);
             }
-            int order = PageLayout.pageLsn(first).compareTo(key);
-            if (order != 0) {
-                return new Read(order < 0 ? Outcome.BEHIND : Outcome.AHEAD, null);
+            pageLsn = PageLayout.pageLsn(first);
+            if (pageLsn.isBefore(key)) {
+                return new Read(Outcome.BEHIND);
             }
             if (!readFully(ch, second, offset) || !Arrays.equals(first, second)) {
-                return new Read(Outcome.UNCHECKED, null);
+                return new Read(Outcome.UNCHECKED);
             }
         } catch (NoSuchFileException e) {
-            return new Read(Outcome.BEHIND, null); // not created by replay yet
+            return new Read(Outcome.BEHIND); // not created by replay yet
         }
         // a page with pd_lsn set is never new; the checksum covers every byte (and the block number)
         if (PageLayout.verify(first, blockNumber, true) != null) {
-            return new Read(Outcome.UNCHECKED, null);
+            return new Read(Outcome.UNCHECKED);
         }
-        return new Read(Outcome.EXACT, first);
+        return new Read(pageLsn.equals(key) ? Outcome.EXACT : Outcome.AHEAD, first, pageLsn);
     }
 
     private static boolean readFully(FileChannel ch, byte[] into, long offset) throws IOException {

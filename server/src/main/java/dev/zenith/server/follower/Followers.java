@@ -32,8 +32,11 @@ import java.util.stream.Stream;
  * redo as before), stopped when no read asked for a while (its primary stopped, the timeline ended, the storage was
  * detached: nothing asks any more), when it died (the next read starts another, after a pause) and when the daemon
  * stops. A latest read of a block whose last change is record X gets the follower's file block when its pd_lsn is
- * X's, its checksum verifies and a second read is equal ({@link FollowerFiles}); when its pd_lsn is older it is
- * read again every {@link #POLL_MILLIS} ms for up to {@code wait_ms}, then the read runs redo. Starts and stops run
+ * X's, its checksum verifies and a second read is equal ({@link FollowerFiles}); when its pd_lsn is newer, and the
+ * read's source says that later change is the block's last at a point the read may move to (a latest read: the
+ * newest stored record end), it gets that version; else (older, or newer and not that) it is read again every
+ * {@link #POLL_MILLIS} ms for up to {@code wait_ms}, then the read runs redo (and reads of that block run it at once
+ * for a while: {@link #IN_VAIN_NANOS}). Starts and stops run
  * on {@code zenith-followers}, waits on {@code zenith-follower-wait}; a read's first attempt is the caller's
  * (a page I/O thread: two preads).
  */
@@ -43,6 +46,13 @@ public final class Followers implements LivePages, AutoCloseable {
     /** After a follower failed to start or died, reads run redo for this long before another is started. */
     private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(Long.getLong("zenith.followerRetrySeconds", 60));
     private static final long SWEEP_SECONDS = 10;
+    /**
+     * A block a read waited for in vain is not waited for again for this long: one replay keeps in its buffers (a
+     * block pgbench changes in every transaction: a teller, a branch, an index root) reaches the file only when
+     * evicted, and each such wait only delayed the redo run the read took after it.
+     */
+    private static final long IN_VAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private static final int IN_VAIN_KEPT = 4096;
 
     /** Told of every page a follower answered (the exactness test compares each with a redo run's). */
     public interface Served {
@@ -50,8 +60,8 @@ public final class Followers implements LivePages, AutoCloseable {
     }
 
     /** Counts since the start: answers, and why other reads ran redo. */
-    public record Stats(long answered, long answeredAfterWaiting, long notRunning, long behind, long ahead,
-                        long unchecked, long started, long failedStarts) {
+    public record Stats(long answered, long answeredAfterWaiting, long answeredLater, long notRunning, long behind,
+                        long ahead, long unchecked, long notWaited, long started, long failedStarts) {
     }
 
     private final PgInstallation pg;
@@ -67,13 +77,15 @@ public final class Followers implements LivePages, AutoCloseable {
     private volatile boolean closed;
     private volatile Served served = (t, b, c, p) -> { };
     /** The counts the last log line gave (the sweep logs them when they changed). */
-    private Stats lastLogged = new Stats(0, 0, 0, 0, 0, 0, 0, 0);
+    private Stats lastLogged = new Stats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     private final AtomicLong answered = new AtomicLong();
     private final AtomicLong answeredAfterWaiting = new AtomicLong();
+    private final AtomicLong answeredLater = new AtomicLong();
     private final AtomicLong notRunning = new AtomicLong();
     private final AtomicLong behind = new AtomicLong();
     private final AtomicLong ahead = new AtomicLong();
     private final AtomicLong unchecked = new AtomicLong();
+    private final AtomicLong notWaited = new AtomicLong();
     private final AtomicLong started = new AtomicLong();
     private final AtomicLong failedStarts = new AtomicLong();
 
@@ -85,6 +97,8 @@ public final class Followers implements LivePages, AutoCloseable {
         volatile boolean starting;
         volatile long retryAfter;
         volatile long lastAsked = System.nanoTime();
+        /** Blocks a read waited for in vain, and when. */
+        final Map<BlockRef, Long> waitedInVain = new ConcurrentHashMap<>();
 
         Entry(Store store, TimelineId timeline) {
             this.store = store;
@@ -126,12 +140,12 @@ public final class Followers implements LivePages, AutoCloseable {
     }
 
     public Stats stats() {
-        return new Stats(answered.get(), answeredAfterWaiting.get(), notRunning.get(), behind.get(), ahead.get(),
-                unchecked.get(), started.get(), failedStarts.get());
+        return new Stats(answered.get(), answeredAfterWaiting.get(), answeredLater.get(), notRunning.get(), behind.get(),
+                ahead.get(), unchecked.get(), notWaited.get(), started.get(), failedStarts.get());
     }
 
     @Override
-    public CompletableFuture<byte[]> page(Store store, TimelineId timeline, BlockRef block, Lsn change) {
+    public CompletableFuture<byte[]> page(Store store, TimelineId timeline, BlockRef block, Lsn change, LaterChanges later) {
         if (!settings.enabled() || closed || store.cacheRoom().bound() > 0) {
             // a bounded (s3) store's cache would hold a second copy of the database: no followers there, as no
             // ready directories
@@ -147,33 +161,47 @@ public final class Followers implements LivePages, AutoCloseable {
         }
         Lsn key = IntervalChanges.versionKey(change);
         FollowerFiles.Read r = attempt(f, block, key);
-        if (r.outcome() == FollowerFiles.Outcome.EXACT) {
-            return CompletableFuture.completedFuture(answer(timeline, block, change, r.page(), false));
+        Lsn as = answerable(r, change, later);
+        if (as != null) {
+            return CompletableFuture.completedFuture(answer(timeline, block, change, as, r.page(), false));
         }
-        if (r.outcome() != FollowerFiles.Outcome.BEHIND || settings.readWait().isZero()) {
+        if (!mayCome(r) || settings.readWait().isZero()) {
             return CompletableFuture.completedFuture(missed(r.outcome()));
+        }
+        Long inVain = e.waitedInVain.get(block);
+        if (inVain != null && System.nanoTime() - inVain < IN_VAIN_NANOS) {
+            notWaited.incrementAndGet();
+            return CompletableFuture.completedFuture(null);
         }
         CompletableFuture<byte[]> out = new CompletableFuture<>();
         long deadline = System.nanoTime() + settings.readWait().toNanos();
-        waits.schedule(() -> poll(f, timeline, block, change, key, deadline, out), POLL_MILLIS, TimeUnit.MILLISECONDS);
+        waits.schedule(() -> poll(e, f, timeline, block, change, later, key, deadline, out), POLL_MILLIS, TimeUnit.MILLISECONDS);
         return out;
     }
 
     /** Another attempt after a pause, until the deadline; completes {@code out} with the page or null. */
-    private void poll(Follower f, TimelineId timeline, BlockRef block, Lsn change, Lsn key, long deadline,
-                      CompletableFuture<byte[]> out) {
+    private void poll(Entry e, Follower f, TimelineId timeline, BlockRef block, Lsn change, LaterChanges later, Lsn key,
+                      long deadline, CompletableFuture<byte[]> out) {
         try {
             FollowerFiles.Read r = attempt(f, block, key);
-            if (r.outcome() == FollowerFiles.Outcome.EXACT) {
-                out.complete(answer(timeline, block, change, r.page(), true));
-            } else if (r.outcome() == FollowerFiles.Outcome.BEHIND && System.nanoTime() < deadline && !closed) {
-                waits.schedule(() -> poll(f, timeline, block, change, key, deadline, out), POLL_MILLIS, TimeUnit.MILLISECONDS);
+            Lsn as = answerable(r, change, later);
+            if (as != null) {
+                out.complete(answer(timeline, block, change, as, r.page(), true));
+            } else if (mayCome(r) && System.nanoTime() < deadline && !closed) {
+                waits.schedule(() -> poll(e, f, timeline, block, change, later, key, deadline, out), POLL_MILLIS,
+                        TimeUnit.MILLISECONDS);
             } else {
+                if (mayCome(r)) {
+                    if (e.waitedInVain.size() >= IN_VAIN_KEPT) {
+                        e.waitedInVain.clear();
+                    }
+                    e.waitedInVain.put(block, System.nanoTime());
+                }
                 out.complete(missed(r.outcome()));
             }
-        } catch (RuntimeException | Error e) {
+        } catch (RuntimeException | Error x) {
             out.complete(null); // the read runs redo
-            throw e;
+            throw x;
         }
     }
 
@@ -181,16 +209,41 @@ public final class Followers implements LivePages, AutoCloseable {
         try {
             return f.files.read(block.rel(), block.block(), key);
         } catch (IOException e) {
-            return new FollowerFiles.Read(FollowerFiles.Outcome.UNCHECKED, null); // e.g. its directory removed meanwhile
+            return new FollowerFiles.Read(FollowerFiles.Outcome.UNCHECKED); // e.g. its directory removed meanwhile
         }
     }
 
-    private byte[] answer(TimelineId timeline, BlockRef block, Lsn change, byte[] page, boolean waited) {
+    /**
+     * The change whose version an attempt read: the one asked for (EXACT), or the later one its pd_lsn is when the
+     * read's source accepts it (AHEAD: the follower replayed past the read's target, and the block is that version at a
+     * later point the read may be answered at); else null.
+     */
+    private static Lsn answerable(FollowerFiles.Read r, Lsn change, LaterChanges later) {
+        return switch (r.outcome()) {
+            case EXACT -> change;
+            case AHEAD -> later.lastChangeKeyed(r.pageLsn());
+            default -> null;
+        };
+    }
+
+    /**
+     * Whether another attempt may find an answerable version: an older one on file gets the asked change once replay
+     * writes it out; a newer one not answerable yet (beyond the stored end the read may move to, or the block changed
+     * again since) gets the newer change once it is stored, or is written out itself.
+     */
+    private static boolean mayCome(FollowerFiles.Read r) {
+        return r.outcome() == FollowerFiles.Outcome.BEHIND || r.outcome() == FollowerFiles.Outcome.AHEAD;
+    }
+
+    private byte[] answer(TimelineId timeline, BlockRef block, Lsn asked, Lsn as, byte[] page, boolean waited) {
         answered.incrementAndGet();
         if (waited) {
             answeredAfterWaiting.incrementAndGet();
         }
-        served.served(timeline, block, change, page);
+        if (!as.equals(asked)) {
+            answeredLater.incrementAndGet();
+        }
+        served.served(timeline, block, as, page);
         return page;
     }
 
@@ -273,9 +326,11 @@ public final class Followers implements LivePages, AutoCloseable {
         if (!now0.equals(lastLogged)) {
             lastLogged = now0;
             LOG.info("followers: " + now0.answered() + " latest reads answered (" + now0.answeredAfterWaiting()
-                    + " after waiting); ran redo instead: " + now0.notRunning() + " with no follower running, "
-                    + now0.behind() + " older on file after waiting, " + now0.ahead() + " newer on file, "
-                    + now0.unchecked() + " failing the checks; " + now0.started() + " started, " + now0.failedStarts()
+                    + " after waiting, " + now0.answeredLater() + " as a later change); ran redo instead: "
+                    + now0.notRunning() + " with no follower running, " + now0.behind() + " older on file after waiting, "
+                    + now0.ahead() + " newer on file and not the newest stored, "
+                    + now0.unchecked() + " failing the checks, " + now0.notWaited() + " not waited for (waited in vain"
+                    + " within 10 s); " + now0.started() + " started, " + now0.failedStarts()
                     + " failed to start");
         }
         long now = System.nanoTime();

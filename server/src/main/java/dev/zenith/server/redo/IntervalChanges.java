@@ -131,10 +131,8 @@ public final class IntervalChanges {
      * relations, databases or tablespaces, and none extends a map past its known length ({@link FreeSpaceMapGrowth}).
      */
     public synchronized boolean freeSpaceMapsKept(Lsn after, Lsn upTo, Map<RelTag, Long> known) {
-        for (int i = lifecycles - 1; i >= 0 && lifecycleEnds[i] > after.value(); i--) {
-            if (lifecycleEnds[i] <= upTo.value()) {
-                return false;
-            }
+        if (lifecycleIn(after, upTo)) {
+            return false;
         }
         for (Map.Entry<RelTag, long[]> e : fsmGrowth.entrySet()) {
             long[] list = e.getValue();
@@ -146,6 +144,16 @@ public final class IntervalChanges {
             }
         }
         return true;
+    }
+
+    /** Whether a record ending in ({@code after}, {@code upTo}] creates, truncates or drops relations, databases or tablespaces. */
+    public synchronized boolean lifecycleIn(Lsn after, Lsn upTo) {
+        for (int i = lifecycles - 1; i >= 0 && lifecycleEnds[i] > after.value(); i--) {
+            if (lifecycleEnds[i] <= upTo.value()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The end of the last record decoded that starts before {@code lsn} (a redo point's predecessor), or null. */

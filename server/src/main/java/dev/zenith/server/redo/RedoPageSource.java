@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
@@ -74,6 +75,7 @@ public final class RedoPageSource implements PageSource {
     /** The page index caught up for reads past its watermark, gathered (one transaction for all waiting). */
     private final IndexCatchUps catchUps;
     private final ImagePageSource images;
+    private final LatestReadCounts counts = new LatestReadCounts();
     private final Map<String, IntervalChanges> intervals = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, IntervalChanges> eldest) {
@@ -507,9 +509,42 @@ public final class RedoPageSource implements PageSource {
             return CompletableFuture.completedFuture(images.storedPage(timeline, rel, block, lsn));
         }
         if (!redo.store().index().covers(timeline, lsn)) {
+            CompletableFuture<StoredPage> past = upTo.isAfter(lsn) && rel.fork() == ForkNumber.MAIN
+                    ? pastTheIndex(timeline, rel, block, lsn, upTo) : null;
+            if (past != null) {
+                return past;
+            }
+            counts.catchUp();
             return catchUps.reach(timeline, lsn).thenCompose(v -> fromVersions(timeline, rel, block, lsn, upTo));
         }
         return fromVersions(timeline, rel, block, lsn, upTo);
+    }
+
+    /**
+     * A latest read of a main-fork block beyond the page index's watermark W (under writes the stored end passes it at every WAL commit,
+     * and a catch-up is a durable LMDB commit behind LMDB's one writer, which every read waits for) without the index
+     * at its LSN: the fork's size is the index's at W when no record in (W, target] creates, truncates or drops
+     * relations (the decoded WAL since the newest base says) and the block lies below it; the rest as any read the
+     * index does not show exact ({@link #byChanges}). Null (the read catches the index up) where that cannot be told:
+     * the block at or past the size at W (the fork may have grown), such a record, a base newer than W.
+     */
+    private CompletableFuture<StoredPage> pastTheIndex(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo) {
+        Optional<Lsn> watermark = redo.store().index().watermark(timeline);
+        Optional<StoreRedo.Base> state = redo.stateAtOrBefore(timeline, lsn);
+        if (watermark.isEmpty() || state.isEmpty() || state.get().redoPoint().isAfter(watermark.get())
+                || !redo.store().index().covers(timeline, watermark.get())) {
+            return null;
+        }
+        IntervalChanges changes = interval(timeline, state.get().redoPoint(), lsn);
+        Lsn target = Optional.ofNullable(changes.lastRecordEndAtOrBefore(lsn)).orElse(state.get().target());
+        if (changes.lifecycleIn(watermark.get(), target)) {
+            return null;
+        }
+        OptionalLong nblocks = redo.store().index().nblocks(timeline, rel, watermark.get());
+        if (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong()) {
+            return null; // absent at W, or past its end there: the index at the LSN tells (an error, or zeros)
+        }
+        return byChanges(timeline, rel, block, lsn, upTo, state.get(), changes, target);
     }
 
     /**
@@ -534,36 +569,77 @@ public final class RedoPageSource implements PageSource {
                         "relation " + rel.path() + " does not exist at " + lsn);
             }
             if (read.nblocks().isEmpty() || Integer.toUnsignedLong(block) >= read.nblocks().getAsLong()) {
+                counts.stored();
                 return CompletableFuture.completedFuture(StoredPage.zeros());
             }
         }
-        Optional<PageVersion> v = Optional.ofNullable(read.version());
         if (read.exact()) {
-            return CompletableFuture.completedFuture(v.map(PageVersion::stored).orElseGet(StoredPage::zeros));
+            counts.stored();
+            return CompletableFuture.completedFuture(Optional.ofNullable(read.version()).map(PageVersion::stored)
+                    .orElseGet(StoredPage::zeros));
         }
         StoreRedo.Base state = redo.stateAtOrBefore(timeline, lsn).orElseThrow(() -> new PageUnavailableException(
                 PageUnavailableException.Reason.NOT_MATERIALIZED, "timeline " + timeline + " has no image or"
                 + " materialized step at or below " + lsn));
-        BlockRef b = new BlockRef(rel, block);
         IntervalChanges changes = interval(timeline, state.redoPoint(), lsn);
         Lsn target = Optional.ofNullable(changes.lastRecordEndAtOrBefore(lsn)).orElse(state.target());
+        return byChanges(timeline, rel, block, lsn, upTo, state, changes, target);
+    }
+
+    /**
+     * A block of a fork that exists at {@code target} (the last record end at or below {@code lsn}), by the WAL
+     * decoded since the newest base {@code state} ({@code changes}): the newest stored version at or below the target
+     * when the block's last change C there is not after it (none: the base's); else, for a latest read, live pages
+     * (a follower) that hold C's version or a later one the read may move to; else a redo run.
+     */
+    private CompletableFuture<StoredPage> byChanges(TimelineId timeline, RelTag rel, int block, Lsn lsn, Lsn upTo,
+                                                    StoreRedo.Base state, IntervalChanges changes, Lsn target) {
+        BlockRef b = new BlockRef(rel, block);
         Lsn change = changes.lastChange(b, target);
-        v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(target));
+        Optional<PageVersion> v = redo.store().pages().get(timeline, rel, block, IntervalChanges.versionKey(target));
         if (change == null) {
             // unchanged since a point where every block is exact: its version there, or it did not exist
+            counts.stored();
             return CompletableFuture.completedFuture(v.map(PageVersion::stored).orElseGet(StoredPage::zeros));
         }
         if (v.isPresent() && !v.get().lsn().isBefore(IntervalChanges.versionKey(change))) {
+            counts.stored();
             return CompletableFuture.completedFuture(v.get().stored());
         }
         if (upTo.isAfter(lsn) && rel.fork() == ForkNumber.MAIN) {
-            // a latest read: a follower that has replayed the change may hold exactly that version (free-space and
-            // visibility maps change without stamping pd_lsn: always redo's)
-            return live.page(redo.store(), timeline, b, change).thenCompose(page -> page != null
-                    ? CompletableFuture.completedFuture(page) : byRedo(timeline, b, target, change, lsn, upTo))
+            // a latest read: a follower that has replayed the change may hold exactly that version, or a later one
+            // that is the block's version at a later point the read may be answered at (free-space and visibility
+            // maps change without stamping pd_lsn: always redo's)
+            return live.page(redo.store(), timeline, b, change, pageLsn -> laterChange(timeline, state, b, target, upTo, pageLsn))
+                    .thenCompose(page -> {
+                        counts.liveOrRedo(page != null);
+                        return page != null ? CompletableFuture.completedFuture(page)
+                                : byRedo(timeline, b, target, change, lsn, upTo);
+                    })
                     .thenApply(StoredPage::of);
         }
+        counts.redo();
         return byRedo(timeline, b, target, change, lsn, upTo).thenApply(StoredPage::of);
+    }
+
+    /**
+     * For a latest read at {@code target} (any point up to {@code upTo} answers it, as a floating run's): the block's
+     * last change at the newest stored record end, when its version key is {@code pageLsn} (a live page of that
+     * version is then the block as it is there) and no record in between creates, truncates or drops relations (the
+     * block's size there is its size at {@code target}); else null. Decodes the stored WAL since {@code target}.
+     */
+    private Lsn laterChange(TimelineId timeline, StoreRedo.Base state, BlockRef b, Lsn target, Lsn upTo, Lsn pageLsn) {
+        Lsn newest = Lsn.min(redo.store().wal().lastRecordEnd(timeline).orElse(target), upTo);
+        if (!newest.isAfter(target)) {
+            return null;
+        }
+        IntervalChanges changes = interval(timeline, state.redoPoint(), newest);
+        Lsn at = changes.lastRecordEndAtOrBefore(newest);
+        Lsn change = at == null ? null : changes.lastChange(b, at);
+        if (change == null || !IntervalChanges.versionKey(change).equals(pageLsn) || changes.lifecycleIn(target, at)) {
+            return null;
+        }
+        return change;
     }
 
     /**

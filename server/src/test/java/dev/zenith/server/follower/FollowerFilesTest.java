@@ -17,11 +17,11 @@ import java.nio.file.StandardOpenOption;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 
 /**
  * A follower's file block answers only as the version wanted: its pd_lsn that change's, its checksum (of this block
- * number) right; older is "behind" (may come), newer "ahead", damaged "unchecked"; a file too short or missing is
+ * number) right; older is "behind" (may come), newer "ahead" (read and checked as well: the read's source may take
+ * it as a later change), damaged "unchecked"; a file too short or missing is
  * behind. Blocks past the first 1 GiB segment are read from the next segment file.
  */
 class FollowerFilesTest {
@@ -44,11 +44,14 @@ class FollowerFilesTest {
         assertEquals(FollowerFiles.Outcome.BEHIND, files.read(REL, 2, KEY.plus(8)).outcome(), "an older pd_lsn");
         FollowerFiles.Read ahead = files.read(REL, 2, Lsn.parse("0/2000000"));
         assertEquals(FollowerFiles.Outcome.AHEAD, ahead.outcome(), "a newer pd_lsn");
-        assertNull(ahead.page());
+        assertArrayEquals(page, ahead.page(), "a newer version is read and checked too (its source may answer it)");
+        assertEquals(KEY, ahead.pageLsn());
 
         page[5000] ^= 1; // a byte the checksum covers
         write(REL.path(), 2, page);
         assertEquals(FollowerFiles.Outcome.UNCHECKED, files.read(REL, 2, KEY).outcome());
+        assertEquals(FollowerFiles.Outcome.UNCHECKED, files.read(REL, 2, Lsn.parse("0/2000000")).outcome(),
+                "a newer version failing its checksum");
         write(REL.path(), 2, page(KEY, 1)); // the checksum of another block
         assertEquals(FollowerFiles.Outcome.UNCHECKED, files.read(REL, 2, KEY).outcome());
     }

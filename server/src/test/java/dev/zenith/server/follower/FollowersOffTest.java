@@ -1,6 +1,7 @@
 package dev.zenith.server.follower;
 
 import dev.zenith.pgexec.PgInstallation;
+import dev.zenith.server.redo.LivePages;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.wal.ForkNumber;
@@ -31,9 +32,9 @@ class FollowersOffTest {
                 new FollowerSettings(false, Duration.ofSeconds(1), Duration.ofMillis(20), "128kB"),
                 (store, timeline, process) -> builds.incrementAndGet(), timeline -> "")) {
             BlockRef block = new BlockRef(RelTag.of(1663, 5, 16384, ForkNumber.MAIN), 0);
-            assertNull(f.page(null, TimelineId.parse("0123456789abcdef0123456789abcdef"), block, Lsn.parse("0/3000028"))
-                    .get());
-            assertEquals(new Followers.Stats(0, 0, 0, 0, 0, 0, 0, 0), f.stats());
+            assertNull(f.page(null, TimelineId.parse("0123456789abcdef0123456789abcdef"), block, Lsn.parse("0/3000028"),
+                    LivePages.LaterChanges.NONE).get());
+            assertEquals(new Followers.Stats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), f.stats());
         }
         assertEquals(0, builds.get());
         try (var s = Files.list(followers)) {
