@@ -217,7 +217,10 @@ class PageIndexOracleTest {
 
     /**
      * For sampled blocks and ranges, the index's answers equal a scan of every record's page changes
-     * (hint-only ones not counting), on the root and, above the branch point, on the branch.
+     * (hint-only ones not counting), on the root and, above the branch point, on the branch. A block of the database
+     * CREATE DATABASE by FILE_COPY made, in a range holding that record, is left out: the copy changed every block it
+     * copied with no block reference (the scan cannot see it), as {@link #fileCopyChangesEveryBlockOfTheCopy} checks
+     * (session 21's CI once sampled such a block and range: the index rightly said "changed").
      */
     private static void changesEqualTheRecords(PageIndex index, TimelineId root, TimelineId branch, Lsn branchPoint,
                                                List<DecodedRecord> records, Lsn start) {
@@ -232,6 +235,9 @@ class PageIndexOracleTest {
                 }
             }
         }
+        DecodedRecord copy = records.stream().filter(r -> MainDataDecoder.decode(r).orElse(null) instanceof DbaseCreate d
+                && d.fileCopy()).findFirst().orElseThrow();
+        DbaseCreate copied = (DbaseCreate) MainDataDecoder.decode(copy).orElseThrow();
         List<List<Object>> blocks = new ArrayList<>(changes.keySet());
         Random random = new Random(23);
         int checked = 0;
@@ -246,6 +252,10 @@ class PageIndexOracleTest {
             Lsn z = Lsn.max(ra.alignedEndLsn(), rb.endLsn());
             if (a.isBefore(start)) {
                 continue;
+            }
+            if (rel.node().dbOid() == copied.dbId() && rel.node().spcOid() == copied.tablespaceId()
+                    && copy.alignedEndLsn().isAfter(PageIndexAlign.of(a)) && !copy.alignedEndLsn().isAfter(PageIndexAlign.of(z))) {
+                continue; // changed by the copy, which no block reference shows
             }
             List<Lsn> at = changes.get(b);
             boolean expected = at.stream().anyMatch(l -> l.isAfter(PageIndexAlign.of(a)) && !l.isAfter(PageIndexAlign.of(z)));
