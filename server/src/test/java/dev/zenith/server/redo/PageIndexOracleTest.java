@@ -235,8 +235,7 @@ class PageIndexOracleTest {
                 }
             }
         }
-        DecodedRecord copy = records.stream().filter(r -> MainDataDecoder.decode(r).orElse(null) instanceof DbaseCreate d
-                && d.fileCopy()).findFirst().orElseThrow();
+        DecodedRecord copy = fileCopyRecord(records);
         DbaseCreate copied = (DbaseCreate) MainDataDecoder.decode(copy).orElseThrow();
         List<List<Object>> blocks = new ArrayList<>(changes.keySet());
         Random random = new Random(23);
@@ -272,11 +271,16 @@ class PageIndexOracleTest {
         assertTrue(checked > 100 && changed > 10 && checked - changed > 10, checked + " / " + changed);
     }
 
+    /** The record of the run's CREATE DATABASE by FILE_COPY. */
+    private static DecodedRecord fileCopyRecord(List<DecodedRecord> records) {
+        return records.stream().filter(r -> MainDataDecoder.decode(r).orElse(null) instanceof DbaseCreate d
+                && d.fileCopy()).findFirst().orElseThrow();
+    }
+
     /** CREATE DATABASE by FILE_COPY: every block of the copy changed at its record, flagged COPIED, no block reference. */
     private static void fileCopyChangesEveryBlockOfTheCopy(PageIndex index, TimelineId root, List<DecodedRecord> records,
                                                           Map<String, Lsn> marks) {
-        DecodedRecord copy = records.stream().filter(r -> MainDataDecoder.decode(r).orElse(null) instanceof DbaseCreate d
-                && d.fileCopy()).findFirst().orElseThrow();
+        DecodedRecord copy = fileCopyRecord(records);
         DbaseCreate d = (DbaseCreate) MainDataDecoder.decode(copy).orElseThrow();
         Lsn after = marks.get("CREATE DATABASE FILE_COPY");
         Map<RelTag, Long> forks = index.forksOf(root, (int) d.tablespaceId(), (int) d.dbId(), after);
