@@ -187,7 +187,7 @@ public final class SnapshotImporter {
         if (source instanceof ImportSource.BaseBackupUrl url) {
             BaseBackupFetch.fetch(url, req.password(), staging.dataDir(), streamed);
         } else if (source instanceof ImportSource.DataDirectory dir) {
-            SourceCopy.copyDataDirectory(pg, dir, staging.dataDir());
+            SourceCopy.copyDataDirectory(pg, dir, staging.dataDir(), streamed);
         } else if (source instanceof ImportSource.BackupTar tar) {
             SourceCopy.unpackBackup(tar, staging.dataDir(), streamed);
         } else if (source instanceof ImportSource.Dump dump) {

@@ -7,6 +7,9 @@ import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.jobs.Progress;
 import com.github.luben.zstd.ZstdInputStream;
 import dev.zenith.storage.image.StreamedPages;
+import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.control.DbState;
+import dev.zenith.wal.segment.WalSegments;
 
 import java.io.BufferedInputStream;
 import java.io.FilterInputStream;
@@ -34,8 +37,12 @@ final class SourceCopy {
     private SourceCopy() {
     }
 
-    /** Copies a stopped cluster's directory; refuses a running one (postmaster.pid naming a live postgres). */
-    static void copyDataDirectory(PgInstallation pg, ImportSource.DataDirectory source, Path into) throws IOException {
+    /**
+     * Copies a stopped cluster's directory; refuses a running one (postmaster.pid naming a live postgres). Relation
+     * files' pages also go to {@code streamed} (may be null) as they are read, as a tar's do.
+     */
+    static void copyDataDirectory(PgInstallation pg, ImportSource.DataDirectory source, Path into, StreamedPages streamed)
+            throws IOException {
         Path dir = source.path();
         if (!Files.isDirectory(dir)) {
             throw new InvalidRequestException(dir + " is not a directory (nor a .tar[.gz|.zst], .sql or .custom file)");
@@ -60,6 +67,8 @@ final class SourceCopy {
         }
         Progress progress = Progress.current();
         progress.phase("copying " + dir, size(dir));
+        StagedFiles files = new StagedFiles(into, streamed);
+        WalNeeded wal = WalNeeded.of(dir);
         Files.walkFileTree(dir, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) throws IOException {
@@ -78,13 +87,55 @@ final class SourceCopy {
                             + " kept elsewhere); an import takes data directories without links");
                 }
                 if (attrs.isRegularFile()) {
-                    Files.copy(f, into.resolve(rel), StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
+                    Path target = into.resolve(rel);
+                    String relPath = files.relPath(target);
+                    if (files.streams(relPath)) {
+                        try (InputStream in = Files.newInputStream(f)) {
+                            files.write(in, target, relPath);
+                        }
+                    } else if (wal.needs(relPath)) {
+                        Files.copy(f, target, StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
+                    } // else a WAL segment PostgreSQL will not read: not copied
                     progress.advance(attrs.size());
                     progress.checkCancelled(); // into the staging directory, which a failure deletes
                 }
                 return FileVisitResult.CONTINUE;
             }
         });
+    }
+
+    /**
+     * The WAL segments of a stopped cluster PostgreSQL reads when it starts: from its last checkpoint's redo point on
+     * (a cluster that crashed replays from there); of one shut down cleanly, only the checkpoint's segment and the
+     * next (the record may end there). Segments before are WAL it will never read again, and after the clean
+     * checkpoint recycled files; a cluster may keep up to max_wal_size of them. All of them when pg_control does not
+     * read (the staged cluster's checks refuse it later).
+     */
+    private record WalNeeded(long first, long last) {
+        static WalNeeded of(Path dataDir) throws IOException {
+            ControlFile control;
+            try {
+                control = ControlFile.parse(Files.readAllBytes(dataDir.resolve("global/pg_control")));
+            } catch (java.nio.file.NoSuchFileException | IllegalArgumentException e) {
+                return new WalNeeded(0, Long.MAX_VALUE);
+            }
+            long redo = WalSegments.segmentNumber(control.checkPointCopy().redo());
+            boolean clean = control.state() == DbState.SHUTDOWNED && !Files.exists(dataDir.resolve("backup_label"));
+            return new WalNeeded(redo, clean ? WalSegments.segmentNumber(control.checkPoint()) + 1 : Long.MAX_VALUE);
+        }
+
+        /** Whether the file at {@code relPath} ('/'-separated, in the data directory) is copied: all but segments not read. */
+        boolean needs(String relPath) {
+            if (!relPath.startsWith("pg_wal/")) {
+                return true;
+            }
+            String name = relPath.substring("pg_wal/".length());
+            if (!WalSegments.isSegmentFileName(name)) {
+                return true; // timeline history, archive status
+            }
+            long segno = WalSegments.parseFileName(name).segno();
+            return segno >= first && segno <= last;
+        }
     }
 
     private static long size(Path dir) throws IOException {

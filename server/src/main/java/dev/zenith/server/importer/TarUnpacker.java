@@ -7,12 +7,8 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.RandomAccessFile;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
  * Writes a tar stream (a base backup's) into a directory as it arrives, so nothing holds the whole archive.
@@ -21,8 +17,6 @@ import java.nio.file.StandardOpenOption;
  * does not take). Relation files' pages may also go to a store as they are written ({@link StreamedPages}).
  */
 final class TarUnpacker {
-    private static final int BUFFER = StreamedPages.BUFFER_BYTES;
-
     private TarUnpacker() {
     }
 
@@ -37,8 +31,7 @@ final class TarUnpacker {
      */
     static long unpack(InputStream in, Path dir, String what, StreamedPages streamed) throws IOException {
         long written = 0;
-        byte[] buffer = new byte[BUFFER];
-        byte[] spare = null;
+        StagedFiles files = new StagedFiles(dir, streamed);
         try (TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
             for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
                 Path target = dir.resolve(e.getName()).normalize();
@@ -53,42 +46,7 @@ final class TarUnpacker {
                     Files.createDirectories(target);
                 } else if (e.isFile()) {
                     Files.createDirectories(target.getParent());
-                    String relPath = dir.relativize(target).toString().replace('\\', '/');
-                    boolean pages = streamed != null && StreamedPages.isRelationFile(relPath);
-                    try (FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE_NEW,
-                            StandardOpenOption.WRITE)) {
-                        long offset = 0;
-                        // a relation file in whole buffers (so whole pages), each handed to the store once written
-                        // (the store's buffers: none copied), or left out of the file when PostgreSQL may not need it
-                        // (a hole, written back if it does); others as they come
-                        while (true) {
-                            byte[] b = buffer;
-                            if (pages) {
-                                b = spare != null ? spare : streamed.buffer();
-                                spare = null;
-                            }
-                            int n = read(tar, b, pages);
-                            if (n <= 0) {
-                                spare = pages ? b : null; // unused: the next relation file's
-                                break;
-                            }
-                            boolean leftOut = pages && streamed.mayLeaveOut(relPath);
-                            if (!leftOut) {
-                                write(out, b, n, offset);
-                            }
-                            if (pages) {
-                                streamed.pages(relPath, offset, b, n, leftOut);
-                            }
-                            offset += n;
-                        }
-                        written += offset;
-                        if (out.size() < offset) {
-                            extend(target, offset); // it ends with a piece left out
-                        }
-                    }
-                    if (pages) {
-                        streamed.fileWritten(relPath, target);
-                    }
+                    written += files.write(tar, target, files.relPath(target));
                 } else {
                     throw new InvalidRequestException(what + " has an entry that is neither a file nor a directory: '"
                             + e.getName() + "'");
@@ -100,24 +58,5 @@ final class TarUnpacker {
             throw new InvalidRequestException(what + " cannot be read as a tar archive: " + e.getMessage());
         }
         return written;
-    }
-
-    private static void write(FileChannel out, byte[] b, int n, long position) throws IOException {
-        ByteBuffer buf = ByteBuffer.wrap(b, 0, n);
-        while (buf.hasRemaining()) {
-            out.write(buf, position + buf.position());
-        }
-    }
-
-    /** Gives {@code file} its length, the end a hole. */
-    private static void extend(Path file, long length) throws IOException {
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
-            f.setLength(length);
-        }
-    }
-
-    /** The next bytes of the entry: a full buffer (less only at its end) when {@code whole}; 0 or -1 at its end. */
-    private static int read(InputStream tar, byte[] buffer, boolean whole) throws IOException {
-        return whole ? tar.readNBytes(buffer, 0, buffer.length) : tar.read(buffer);
     }
 }

@@ -2,6 +2,8 @@ package dev.zenith.storage.image;
 
 import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.bytes.LittleEndian;
+import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.control.DbState;
 import dev.zenith.wal.control.RelationMapFile;
 import dev.zenith.wal.decoder.DecodeResult;
 import dev.zenith.wal.decoder.EndOfWal;
@@ -55,14 +57,31 @@ final class RecoveryReads {
         return new RecoveryReads(true, Set.of(), Set.of());
     }
 
-    /** Reads the staged directory's pg_wal and pg_database. */
+    /**
+     * Reads the staged directory's pg_wal and pg_database; a directory shut down cleanly (its pg_control says so, and
+     * it has no backup_label) replays no WAL, so its pg_wal is not read (a stopped cluster's may hold many recycled
+     * segments after the valid WAL).
+     */
     static RecoveryReads of(Path dataDir) throws IOException {
         Set<RelFileNode> relations = new HashSet<>();
-        if (!walRelations(dataDir.resolve("pg_wal"), relations)) {
+        if (!shutDownCleanly(dataDir) && !walRelations(dataDir.resolve("pg_wal"), relations)) {
             return everything();
         }
         Set<Integer> databases = template1(dataDir.resolve("global"));
         return databases == null ? everything() : new RecoveryReads(false, relations, databases);
+    }
+
+    /** Whether PostgreSQL starts on the directory without replaying WAL; false when its pg_control does not read. */
+    private static boolean shutDownCleanly(Path dataDir) throws IOException {
+        if (Files.exists(dataDir.resolve("backup_label"))) {
+            return false;
+        }
+        try {
+            return ControlFile.parse(Files.readAllBytes(dataDir.resolve(DataDirectoryLayout.PG_CONTROL))).state()
+                    == DbState.SHUTDOWNED;
+        } catch (NoSuchFileException | IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** Whether PostgreSQL may read the relation's files before the image is taken. */

@@ -101,7 +101,7 @@ class StreamedPagesTest {
             StreamedPages streamed = store.images().streamPages();
             try (streamed) {
                 streamLeavingOut(c, arrived, streamed);
-                streamed.fillForRecovery(arrived); // template1's files come back; the WAL (a shutdown checkpoint) names none
+                streamed.fillForRecovery(arrived); // template1's files come back; shut down cleanly, no WAL is replayed
                 for (Path f : relationFiles(pristine)) {
                     String rel = pristine.relativize(f).toString();
                     boolean same = java.util.Arrays.equals(Files.readAllBytes(f), Files.readAllBytes(arrived.resolve(rel)));
@@ -215,14 +215,14 @@ class StreamedPagesTest {
      * lets an unpacking leave out, as {@code TarUnpacker} does.
      */
     private static void streamLeavingOut(PgCluster c, Path dir, StreamedPages streamed) throws IOException {
-        // as in a base backup, pg_wal has the last checkpoint's segment only (pgbench -i's WAL names every relation;
-        // recycled segments after it hold old WAL)
-        String keep = dev.zenith.wal.segment.WalSegments.fileName(1, SourceWal.lastCheckpoint(c, dir).redo());
-        try (Stream<Path> s = Files.list(dir.resolve("pg_wal"))) {
-            for (Path w : s.filter(w -> dev.zenith.wal.segment.WalSegments.isSegmentFileName(w.getFileName().toString())
-                    && !w.getFileName().toString().equals(keep)).toList()) {
-                Files.delete(w);
-            }
+        // a stopped cluster's pg_wal, as a data directory's import copies it: the checkpoint's segment, then a recycled
+        // one holding old WAL (its valid WAL ends before the last segment: not followed, it would mean every file)
+        Lsn checkpoint = SourceWal.lastCheckpoint(c, dir).redo();
+        Path walDir = dir.resolve("pg_wal");
+        Path next = walDir.resolve(dev.zenith.wal.segment.WalSegments.fileName(1,
+                dev.zenith.wal.segment.WalSegments.segmentNumber(checkpoint) + 1));
+        if (!Files.exists(next)) {
+            Files.copy(walDir.resolve(dev.zenith.wal.segment.WalSegments.fileName(1, checkpoint)), next);
         }
         for (Path f : relationFiles(dir)) {
             String rel = dir.relativize(f).toString();
