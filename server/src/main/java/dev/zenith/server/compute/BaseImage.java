@@ -62,6 +62,7 @@ public final class BaseImage {
      * whose files are unchanged since; the main timeline then takes the streamed pages' timeline id.
      */
     public static TimelineId store(Store store, Path pgdata, String origin, StreamedPages streamed) throws IOException {
+        long started = System.nanoTime();
         ControlFile control = ControlFile.parse(Files.readAllBytes(pgdata.resolve("global/pg_control")));
         if (control.state() != DbState.SHUTDOWNED) {
             throw new IOException("the " + origin + " cluster was not shut down cleanly (pg_control says '"
@@ -95,12 +96,14 @@ public final class BaseImage {
                 "the WAL of the " + origin + " cluster")) {
             store.wal().append(List.of(index.drainInto(timeline.id(), segmentStart, wal)));
         }
+        long walStored = System.nanoTime();
         Progress.current().phase("storing the new cluster as the storage's first image");
         ImportStats stats = store.images().importDataDirectory(timeline.id(), pgdata, checkpoint, redo, RelationFilter.all(),
                 Progress.current().ofImport(), streamed);
         // Written last: a crash before this leaves an unused timeline, never a half-made main one.
         store.documents().put(DocumentStore.MAIN_TIMELINE_KEY, timeline.id().toString().getBytes(StandardCharsets.UTF_8));
-        LOG.info("base image from " + origin + ": checkpoint " + checkpoint + ", " + stats);
+        LOG.info(String.format("base image from %s: checkpoint %s, its WAL (%d bytes) stored in %.3f s, the image in %.3f s: %s",
+                origin, checkpoint, wal.length, (walStored - started) / 1e9, (System.nanoTime() - walStored) / 1e9, stats));
         return timeline.id();
     }
 }

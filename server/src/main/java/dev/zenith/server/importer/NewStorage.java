@@ -17,6 +17,7 @@ import java.nio.file.Path;
  * synced once, before it takes its name.
  */
 final class NewStorage implements AutoCloseable {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(NewStorage.class.getName());
     private final Path temporary;
     private final Store store;
     private final StreamedPages streamed;
@@ -82,12 +83,16 @@ final class NewStorage implements AutoCloseable {
 
     /** Makes what the store holds durable, closes it and renames its directory to {@code path}. */
     void moveTo(Path path) throws IOException {
+        long started = System.nanoTime();
         streamed.close();
         awaitEarlySync();
+        long early = System.nanoTime();
         store.sync();
         closeStore();
         Files.move(temporary, path);
         moved = true;
+        LOG.fine(() -> String.format("%s: waited %.3f s for the early sync, synced, closed and named in %.3f s", path,
+                (early - started) / 1e9, (System.nanoTime() - early) / 1e9));
     }
 
     private void closeStore() {

@@ -23,6 +23,7 @@ import java.util.Map;
  * the source's own configuration is left out (a compute gets zenith's).
  */
 final class StagedCluster {
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(StagedCluster.class.getName());
     /** Files of the source's server that mean nothing here (or would make PostgreSQL a standby). */
     private static final List<String> DROPPED = List.of("postmaster.pid", "postmaster.opts", "standby.signal",
             "recovery.signal", "backup_manifest", "backup_label.old", "tablespace_map.old", "current_logfiles");
@@ -54,6 +55,7 @@ final class StagedCluster {
      * the password.
      */
     static void finish(Staging staging, String password, String what) throws IOException {
+        long started = System.nanoTime();
         Path data = staging.dataDir();
         checkVersion(data, what);
         for (String f : DROPPED) {
@@ -85,6 +87,7 @@ final class StagedCluster {
             Progress.current().phase("giving role postgres the storage's password");
         }
         run.put("fsync", "off"); // the store syncs what it takes of the directory
+        long prepared = System.nanoTime();
         try {
             process.setPasswordOffline(password, run);
         } catch (IOException e) {
@@ -93,6 +96,9 @@ final class StagedCluster {
             }
             throw e;
         }
+        LOG.info(String.format("%s: prepared in %.3f s, PostgreSQL's single-user run (%s) took %.3f s", what,
+                (prepared - started) / 1e9, recovers ? "recovery, password, shutdown" : "password, shutdown",
+                (System.nanoTime() - prepared) / 1e9));
         DbState after = control(data, what).state();
         if (after != DbState.SHUTDOWNED) {
             throw new IOException(what + " did not shut down cleanly after its recovery (pg_control says '" + after + "')");

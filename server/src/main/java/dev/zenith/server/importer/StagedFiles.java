@@ -37,6 +37,9 @@ final class StagedFiles {
     /** Writes the new file {@code target} (under the directory, at {@code relPath}) from {@code in}; returns its bytes. */
     long write(InputStream in, Path target, String relPath) throws IOException {
         boolean pages = streams(relPath);
+        if (streamed != null && relPath.startsWith("pg_wal/")) {
+            streamed.storeQueued(); // a base backup's WAL comes after its relation files: they are stored meanwhile
+        }
         long offset = 0;
         try (FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             // a relation file in whole buffers (so whole pages), each handed to the store once written (the

@@ -3,6 +3,7 @@ package dev.zenith.storage.image;
 import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.lmdb.CacheRoom;
 import dev.zenith.storage.lmdb.Keys;
+import dev.zenith.storage.lmdb.Table;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageCodec;
 import dev.zenith.storage.page.PageLayout;
@@ -53,6 +54,8 @@ public final class StreamedPages implements AutoCloseable {
     private static final Duration ROOM_WAIT = Duration.ofMinutes(2);
     /** The size of {@link #buffer()}'s buffers: 128 pages. */
     public static final int BUFFER_BYTES = 128 * WalGeometry.BLCKSZ;
+    /** template1's directory as initdb makes it (OID 1). */
+    private static final String TEMPLATE1_DIRECTORY = "base/1/";
     /** Encoder threads at most (fewer on a machine with fewer cores). */
     static final int MAX_ENCODERS = 4;
 
@@ -83,6 +86,8 @@ public final class StreamedPages implements AutoCloseable {
     /** Time the writer spent storing, and the unpacking thread spent waiting for it (for the log). */
     private volatile long writingNanos;
     private long waitedNanos;
+    /** {@link #fillForRecovery}'s steps (for the log): the recovery's reads found, the last pieces stored after, written back. */
+    private final long[] tailNanos = new long[3];
 
     /** What streamed of one fork. */
     private static final class Fork {
@@ -166,11 +171,13 @@ public final class StreamedPages implements AutoCloseable {
      * Whether the next piece of the relation file at {@code relPath} may be left out of the staged directory (a
      * hole), to be written there only if PostgreSQL will read it before the image is taken ({@link
      * #fillForRecovery}, {@link #fillBeforeRead}): a file of a database directory, not an init fork (copied over
-     * its unlogged relation's main fork at every start), and only while every piece passed its checks.
+     * its unlogged relation's main fork at every start), not template1's as initdb makes it (the single-user run that
+     * sets the password reads its catalogs: writing them now costs the staging less than writing them back after),
+     * and only while every piece passed its checks.
      */
     public boolean mayLeaveOut(String relPath) {
         DataDirectoryLayout.Segment segment = DataDirectoryLayout.relationSegment(relPath);
-        return !pieceFailed && segment != null && relPath.startsWith("base/")
+        return !pieceFailed && segment != null && relPath.startsWith("base/") && !relPath.startsWith(TEMPLATE1_DIRECTORY)
                 && segment.fork().fork() != dev.zenith.wal.ForkNumber.INIT;
     }
 
@@ -198,6 +205,14 @@ public final class StreamedPages implements AutoCloseable {
     public void fileWritten(String relPath, Path file) throws IOException {
         stamps.put(DataDirectoryLayout.relationSegment(relPath), Stamp.of(file));
         segmentsPerFork = null;
+    }
+
+    /**
+     * Hands the pieces queued so far to the writer now, not when the batch is full (after the one before it is
+     * committed): the archive's relation files are over, and the rest (its WAL) arrives while they are stored.
+     */
+    public void storeQueued() throws IOException {
+        flush();
     }
 
     /** Hands the batch to the writer, after the one before it is committed. */
@@ -279,7 +294,8 @@ public final class StreamedPages implements AutoCloseable {
                 newest = pageLsn;
             }
             keys[count] = Keys.page(timeline, rel, (int) block, pageLsn);
-            values[count] = PageCodec.encode(bytes, at, scratch);
+            // sealed here, on an encoder thread: the writer only puts it
+            values[count] = Table.sealInPlace(keys[count], PageCodec.encode(bytes, at, scratch, Table.CHECKSUM_BYTES));
             count++;
         }
         return new Encoded(rel, keys, values, count, newest, false, checksumMismatch, null);
@@ -298,9 +314,9 @@ public final class StreamedPages implements AutoCloseable {
                 // an unusable fork's pages are stored all the same (a piece left out may need them written back),
                 // then dropped: the directory's import reads the fork and says what is wrong
                 for (int i = 0; i < e.count(); i++) {
-                    tables.pages().put(txn, e.keys()[i], e.values()[i]);
+                    tables.pages().putSealed(txn, e.keys()[i], e.values()[i]);
                     fork.keys.add(e.keys()[i]);
-                    bytes += e.values()[i].length;
+                    bytes += e.values()[i].length - Table.CHECKSUM_BYTES;
                     e.values()[i] = null; // stored: a piece left out keeps only its keys
                 }
                 stored += e.count();
@@ -345,19 +361,25 @@ public final class StreamedPages implements AutoCloseable {
      * archive and its WAL are unpacked, before the recovery. A file written so is stamped again: it holds what streamed.
      */
     public void fillForRecovery(Path dataDir) throws IOException {
-        finish();
-        if (leftOut.isEmpty()) {
-            return;
-        }
-        RecoveryReads reads = RecoveryReads.of(dataDir);
-        for (DataDirectoryLayout.Segment s : List.copyOf(leftOut.keySet())) {
-            if (reads.reads(s.fork().node())) {
-                Path file = dataDir.resolve(DataDirectoryLayout.segmentPath(s.fork(), s.segno()));
-                fill(s, file);
-                stamps.put(s, Stamp.of(file));
+        long since = System.nanoTime();
+        flush(); // the last pieces are stored while the WAL is read
+        RecoveryReads reads = leftOut.isEmpty() ? null : RecoveryReads.of(dataDir);
+        long found = System.nanoTime();
+        awaitWriting();
+        long stored = System.nanoTime();
+        if (reads != null) {
+            for (DataDirectoryLayout.Segment s : List.copyOf(leftOut.keySet())) {
+                if (reads.reads(s.fork().node())) {
+                    Path file = dataDir.resolve(DataDirectoryLayout.segmentPath(s.fork(), s.segno()));
+                    fill(s, file);
+                    stamps.put(s, Stamp.of(file));
+                }
             }
+            segmentsPerFork = null;
         }
-        segmentsPerFork = null;
+        tailNanos[0] = found - since;
+        tailNanos[1] = stored - found;
+        tailNanos[2] = System.nanoTime() - stored;
     }
 
     /**
@@ -513,8 +535,9 @@ public final class StreamedPages implements AutoCloseable {
 
     @Override
     public String toString() {
-        return String.format("%d pages streamed (%d bytes stored, writer busy %.1f s, unpacking waited %.1f s for it;"
-                + " %d bytes left out of the staged files, %d written back)", pagesStored, bytesStored, writingNanos / 1e9,
-                waitedNanos / 1e9, bytesLeftOut, bytesFilled);
+        return String.format("%d pages streamed (%d bytes stored, writer busy %.2f s, unpacking waited %.2f s for it;"
+                + " %d bytes left out of the staged files, %d written back; then the recovery's reads found in %.3f s,"
+                + " the last pieces stored %.3f s after, written back in %.3f s)", pagesStored, bytesStored, writingNanos / 1e9,
+                waitedNanos / 1e9, bytesLeftOut, bytesFilled, tailNanos[0] / 1e9, tailNanos[1] / 1e9, tailNanos[2] / 1e9);
     }
 }

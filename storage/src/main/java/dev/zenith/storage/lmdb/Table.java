@@ -17,7 +17,8 @@ import java.util.zip.CRC32C;
  * and what the key stands for, never data. Callers see values without the checksum.
  */
 public final class Table {
-    static final int CHECKSUM_BYTES = 4;
+    /** What the store appends to each value: its checksum ({@link #seal}). */
+    public static final int CHECKSUM_BYTES = 4;
     /** Mixed into the checksum of an eviction pointer ({@link ValuePointer}) standing for the value. */
     static final int POINTER_MARK = 0x5E61E7ED;
 
@@ -49,6 +50,24 @@ public final class Table {
 
     public void put(Txn<byte[]> txn, byte[] key, byte[] value) {
         dbi.put(txn, key, seal(key, value));
+    }
+
+    /**
+     * Stores {@code sealed}, the bytes {@link #sealInPlace} made of a value for {@code key} (where the CPU was free: an
+     * import's encoder threads), as {@link #put} stores that value; not copied again here.
+     */
+    public void putSealed(Txn<byte[]> txn, byte[] key, byte[] sealed) {
+        dbi.put(txn, key, sealed);
+    }
+
+    /**
+     * Makes {@code buffer}, a value followed by {@link #CHECKSUM_BYTES} spare bytes, the bytes {@link #put} would store
+     * for that value at {@code key} (its checksum written into the spare bytes); returns it, for {@link #putSealed}.
+     */
+    public static byte[] sealInPlace(byte[] key, byte[] buffer) {
+        int length = buffer.length - CHECKSUM_BYTES;
+        Keys.putInt(buffer, length, checksum(key, buffer, length));
+        return buffer;
     }
 
     /** Returns whether the key existed. */

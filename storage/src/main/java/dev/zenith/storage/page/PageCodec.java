@@ -42,18 +42,28 @@ public final class PageCodec {
      * (from {@link #scratch()}): only the stored value is allocated (an import encodes every page it streams).
      */
     public static byte[] encode(byte[] buffer, int offset, byte[] scratch) {
+        return encode(buffer, offset, scratch, 0);
+    }
+
+    /**
+     * As above, the value followed by {@code spare} zero bytes in the array returned (room for what the store appends
+     * to a value, its checksum: the value is not copied again to get it).
+     */
+    public static byte[] encode(byte[] buffer, int offset, byte[] scratch, int spare) {
         if (Arrays.mismatch(buffer, offset, offset + WalGeometry.BLCKSZ, ZERO_PAGE, 0, WalGeometry.BLCKSZ) < 0) {
-            return new byte[] {ZERO};
+            byte[] out = new byte[1 + spare];
+            out[0] = ZERO;
+            return out;
         }
         int n = COMPRESSOR.compress(buffer, offset, WalGeometry.BLCKSZ, scratch, 1, scratch.length - 1);
         if (n >= WalGeometry.BLCKSZ) {
-            byte[] out = new byte[1 + WalGeometry.BLCKSZ];
+            byte[] out = new byte[1 + WalGeometry.BLCKSZ + spare];
             out[0] = RAW;
             System.arraycopy(buffer, offset, out, 1, WalGeometry.BLCKSZ);
             return out;
         }
         scratch[0] = LZ4;
-        return Arrays.copyOf(scratch, 1 + n);
+        return Arrays.copyOf(scratch, 1 + n + spare);
     }
 
     public static byte[] decode(byte[] value) {
