@@ -14,14 +14,18 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.control.DbState;
 import dev.zenith.wal.decoder.DecodeResult;
+import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.DecodedRecord;
 import dev.zenith.wal.segment.WalSegments;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -36,12 +40,49 @@ import java.util.logging.Logger;
 public final class BaseImage {
     private static final Logger LOG = Logger.getLogger(BaseImage.class.getName());
 
+    /** The first piece of the checkpoint's segment read (a shutdown checkpoint's WAL is most often far less). */
+    private static final int FIRST_READ_BYTES = 1 << 20;
     /** WAL takes at most this many times its bytes in LMDB with its index (the receiver's estimate too). */
     private static final int STORED_PER_WAL_BYTE = 2;
     /** How long the WAL waits for room under a cache bound (eviction to S3) before the cluster is refused. */
     private static final Duration ROOM_WAIT = Duration.ofMinutes(2);
 
     private BaseImage() {
+    }
+
+    /**
+     * Reads the segment starting at {@code segmentStart} in pieces, each record decoded given to {@code each}, until
+     * its WAL ends (the rest of a segment PostgreSQL has just begun is zeros or recycled WAL: not read); returns the
+     * bytes read, from the segment's start. A segment may begin with the tail of a record from the one before: the
+     * decoder skips it.
+     */
+    private static byte[] readUntilEnd(Path segment, Lsn segmentStart, java.util.function.Consumer<DecodedRecord> each)
+            throws IOException {
+        WalStreamDecoder decoder = WalStreamDecoder.startingAt(segmentStart);
+        byte[] bytes = new byte[FIRST_READ_BYTES];
+        int filled = 0;
+        try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.READ)) {
+            long size = ch.size();
+            while (filled < size) {
+                if (filled == bytes.length) {
+                    bytes = Arrays.copyOf(bytes, (int) Math.min(size, 2L * bytes.length));
+                }
+                int n = ch.read(ByteBuffer.wrap(bytes, filled, bytes.length - filled), filled);
+                if (n < 0) {
+                    break;
+                }
+                decoder.feed(bytes, filled, n);
+                filled += n;
+                DecodeResult r = decoder.poll();
+                for (; r instanceof DecodedRecord rec; r = decoder.poll()) {
+                    each.accept(rec);
+                }
+                if (r instanceof EndOfWal) {
+                    break;
+                }
+            }
+        }
+        return bytes;
     }
 
     /** The storage's main timeline, when it holds a cluster. */
@@ -74,17 +115,13 @@ public final class BaseImage {
 
         Lsn segmentStart = Lsn.of(WalSegments.segmentStart(WalSegments.segmentNumber(checkpoint)));
         Path segment = pgdata.resolve("pg_wal").resolve(WalSegments.fileName(pgTimeline, checkpoint));
-        byte[] bytes = Files.readAllBytes(segment);
-        // A segment may begin with the tail of a record from the one before: the decoder skips it.
-        WalStreamDecoder decoder = WalStreamDecoder.startingAt(segmentStart);
-        decoder.feed(bytes, 0, bytes.length);
         WalIndex index = new WalIndex();
-        boolean sawCheckpoint = false;
-        for (DecodeResult r = decoder.poll(); r instanceof DecodedRecord rec; r = decoder.poll()) {
+        boolean[] sawCheckpoint = {false};
+        byte[] bytes = readUntilEnd(segment, segmentStart, rec -> {
             index.add(rec);
-            sawCheckpoint |= rec.startLsn().equals(checkpoint);
-        }
-        if (!sawCheckpoint) {
+            sawCheckpoint[0] |= rec.startLsn().equals(checkpoint);
+        });
+        if (!sawCheckpoint[0]) {
             throw new IOException("the " + origin + " cluster's WAL does not contain its checkpoint at " + checkpoint);
         }
         Lsn walEnd = index.lastRecordEnd();
