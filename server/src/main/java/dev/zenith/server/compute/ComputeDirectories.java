@@ -172,8 +172,9 @@ final class ComputeDirectories {
         long planned = System.nanoTime();
         String stats;
         try {
-            if (start.plan().isPresent() && ready.take(store, start.plan().get(), pgdata)) {
-                stats = "its ready directory renamed into place, nothing written";
+            Optional<String> taken = start.plan().isPresent() ? ready.take(store, start.plan().get(), pgdata) : Optional.empty();
+            if (taken.isPresent()) {
+                stats = taken.get();
                 progress.advance(pageBytes);
             } else {
                 stats = (start.plan().isPresent()
@@ -185,6 +186,7 @@ final class ComputeDirectories {
             throw e;
         }
         long pagesWritten = System.nanoTime();
+        ready.started(); // its first queries come soon: ready directories are not written whole meanwhile
         wal.finish();
         long walWritten = System.nanoTime();
         Path walDir = pgdata.resolve("pg_wal");

@@ -35,11 +35,12 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * Brings a ready directory written for an earlier anchor of the same timeline and image to what a full write of
+ * Brings a ready directory written for another anchor of the same timeline and image (an earlier one; or a later
+ * one, for a start at an older point) to what a full write of
  * {@code d} gives: files and directories a full write would not have are removed, the small files (pg_control,
  * status files, relation maps) written again, each fork cut or extended to its size, and only the blocks the page
  * index says changed between the two anchors (and the extended ones, and every block of a fork new on disk)
- * written from their newest version at the new anchor; free-space maps written again as zeros. Blocks no record
+ * written from their newest version at {@code d}'s anchor; free-space maps written again as zeros. Blocks no record
  * changed have the same newest version at both anchors. Blocking; storage and files only.
  */
 final class DirectoryUpdate {
@@ -54,13 +55,31 @@ final class DirectoryUpdate {
     private DirectoryUpdate() {
     }
 
+    /** The blocks records changed between two anchors' redo points of one timeline, and how long the index took. */
+    record Changes(Set<BlockRef> blocks, long indexMillis) {
+    }
+
+    /**
+     * What changed between the versions at {@code a} and at {@code b}, in either order (a ready directory may be
+     * brought back to an earlier anchor too): the blocks with a change in between have other newest versions there.
+     */
+    static Changes between(Store store, TimelineId timeline, Lsn a, Lsn b) {
+        long began = System.nanoTime();
+        Map<BlockRef, Lsn> changed = a.isBefore(b) ? store.index().changedBlocks(timeline, a, b)
+                : store.index().changedBlocks(timeline, b, a);
+        return new Changes(changed.keySet(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
+    }
+
     static Stats apply(Store store, TimelineId timeline, VersionedDirectory d, Lsn fromVersionsAt, Path data)
             throws IOException {
-        long began = System.nanoTime();
-        Map<BlockRef, Lsn> changed = store.index().changedBlocks(timeline, fromVersionsAt, d.versionsAt());
-        long indexed = System.nanoTime();
+        return apply(store, timeline, d, between(store, timeline, fromVersionsAt, d.versionsAt()), data);
+    }
+
+    /** {@link #apply} with the changes from the directory's anchor to {@code d}'s known already. */
+    static Stats apply(Store store, TimelineId timeline, VersionedDirectory d, Changes changes, Path data)
+            throws IOException {
         Map<RelTag, TreeSet<Long>> changedByFork = new HashMap<>();
-        changed.keySet().forEach(b -> changedByFork.computeIfAbsent(b.rel(), r -> new TreeSet<>())
+        changes.blocks().forEach(b -> changedByFork.computeIfAbsent(b.rel(), r -> new TreeSet<>())
                 .add(Integer.toUnsignedLong(b.block())));
 
         Set<String> files = new HashSet<>();
@@ -145,6 +164,7 @@ final class DirectoryUpdate {
                 }
             } else {
                 wanted.addAll(changedByFork.getOrDefault(r.rel(), new TreeSet<>()).headSet(r.blocks()));
+                // past its size on disk: extended since that anchor (or cut since, for a directory brought back)
                 for (long b = old; b < r.blocks(); b++) {
                     wanted.add(b);
                 }
@@ -160,7 +180,7 @@ final class DirectoryUpdate {
         for (RelationSize fsm : d.freeSpaceMaps()) {
             zeros(data, fsm);
         }
-        return new Stats(blocksWritten, forksWritten, removed, TimeUnit.NANOSECONDS.toMillis(indexed - began),
+        return new Stats(blocksWritten, forksWritten, removed, changes.indexMillis(),
                 TimeUnit.NANOSECONDS.toMillis(blocksEnded - blocksBegan));
     }
 

@@ -5,9 +5,11 @@ import dev.zenith.server.anchor.AnchoredStart;
 import dev.zenith.server.redo.StepListener;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.image.ImageManifest;
+import dev.zenith.storage.image.VersionedDirectory;
 import dev.zenith.storage.image.MaterializeStats;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.segment.WalGeometry;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,18 +35,37 @@ import java.util.stream.Stream;
  * ({@code ready/TIMELINE/data}, with its {@link ReadyMarker}) and brought forward after materialization steps
  * commit: written whole the first time (or when the image or anchor's timeline changed), then only what changed
  * ({@link DirectoryUpdate}). A start whose plan is that anchor's renames it into place instead of writing its
- * own; a new one is written whole at the next step, or 30 s after the take. Updates run on one thread of their own, queued once per timeline however
- * many steps commit meanwhile. Not kept for s3 storages (their cache is bounded; this would double it).
+ * own; a start at another anchor of that timeline and image renames it too and brings it to its own anchor, when
+ * few enough blocks changed in between. Writing one whole waits until 30 s after the latest start of a pg (its
+ * first queries have the machine; at most 2 minutes of such waits), so a new one is written whole 30 s after a
+ * take, or a new branch's own after its first step. Updates run on one thread of their own, queued once per
+ * timeline however many steps commit meanwhile. Not kept for s3 storages (their cache is bounded; this would
+ * double it).
  */
 public final class ReadyDirectories implements StepListener, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ReadyDirectories.class.getName());
     /** Under the storage's directory. */
     public static final String DIRECTORY = Store.READY_DIRECTORIES;
     static final String DATA = "data";
+    /** How a start says it took the ready directory (the log line of its rebuild). */
+    public static final String TAKEN = "its ready directory renamed into place";
 
     private final boolean enabled;
-    /** How long after a take the next ready directory is written, unless a step comes first. */
-    private static final long AFTER_TAKE_SECONDS = 30;
+    /** How long after a pg's start (its data directory there) no ready directory is written whole. */
+    private static final long QUIET_AFTER_START_NANOS = TimeUnit.SECONDS.toNanos(30);
+    /** A whole write put off by starts that keep coming is done this long after it was first put off. */
+    private static final long LONGEST_PUT_OFF_NANOS = TimeUnit.MINUTES.toNanos(2);
+    /**
+     * A start at another anchor takes the ready directory when at most this share of the directory's pages changed
+     * in between: scattered block writes cost a few times a whole write's sequential ones.
+     */
+    private static final double TAKE_AT_MOST_CHANGED = 1.0 / 3;
+
+    private final double takeAtMostChanged;
+    /** When the latest start of a pg had its data directory (System.nanoTime), or null. */
+    private volatile Long lastStart;
+    /** Per queued key, when its whole write was first put off for a start. */
+    private final Map<String, Long> putOffSince = new ConcurrentHashMap<>();
 
     private final ScheduledExecutorService worker;
     private final Set<String> queued = ConcurrentHashMap.newKeySet();
@@ -56,7 +77,13 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
     public ReadyDirectories(boolean enabled) {
+        this(enabled, TAKE_AT_MOST_CHANGED);
+    }
+
+    /** {@code takeAtMostChanged}: see {@link #TAKE_AT_MOST_CHANGED} (a test takes at any share). */
+    ReadyDirectories(boolean enabled, double takeAtMostChanged) {
         this.enabled = enabled;
+        this.takeAtMostChanged = takeAtMostChanged;
         this.worker = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "zenith-ready-dirs");
             t.setDaemon(true);
@@ -69,8 +96,16 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
         queue(store, timeline, 0);
     }
 
-    /** An update of the timeline's ready directory after {@code delaySeconds}, unless one is queued already. */
-    private void queue(Store store, TimelineId timeline, long delaySeconds) {
+    /**
+     * A pg's start has its data directory (taken or written): for the next 30 s its first queries have the machine,
+     * and no ready directory is written whole.
+     */
+    public void started() {
+        lastStart = System.nanoTime();
+    }
+
+    /** An update of the timeline's ready directory after {@code delayNanos}, unless one is queued already. */
+    private void queue(Store store, TimelineId timeline, long delayNanos) {
         if (!enabled || store.cacheRoom().bound() > 0) {
             return;
         }
@@ -84,14 +119,37 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
                 return;
             }
             try {
-                update(store, timeline);
+                long quiet = quietLeft(key);
+                if (update(store, timeline, quiet == 0)) {
+                    putOffSince.remove(key);
+                } else {
+                    putOffSince.putIfAbsent(key, System.nanoTime());
+                    LOG.info("the ready data directory of timeline " + timeline + " is written whole in "
+                            + TimeUnit.NANOSECONDS.toMillis(quiet) + " ms: a pg's start has the machine until then");
+                    queue(store, timeline, quiet);
+                }
             } catch (IOException | RuntimeException e) {
+                putOffSince.remove(key);
                 LOG.log(Level.WARNING, "the ready data directory of timeline " + timeline + " was not updated"
                         + " (the next step writes it whole)", e);
             } finally {
                 end();
             }
-        }, delaySeconds, TimeUnit.SECONDS);
+        }, delayNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** How long a whole write of {@code key}'s directory waits still for the latest start: 0 when it may go. */
+    private long quietLeft(String key) {
+        Long started = lastStart;
+        long now = System.nanoTime();
+        if (started == null || now - started >= QUIET_AFTER_START_NANOS) {
+            return 0;
+        }
+        Long since = putOffSince.get(key);
+        if (since != null && now - since >= LONGEST_PUT_OFF_NANOS) {
+            return 0;
+        }
+        return QUIET_AFTER_START_NANOS - (now - started);
     }
 
     private synchronized boolean begin(Store store) {
@@ -128,11 +186,16 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
 
     /** Brings the timeline's ready directory to its newest materialized anchor. Blocking. */
     public void update(Store store, TimelineId timeline) throws IOException {
+        update(store, timeline, true);
+    }
+
+    /** {@link #update}; false when it would have to be written whole and {@code mayWriteWhole} is not (nothing done). */
+    private boolean update(Store store, TimelineId timeline, boolean mayWriteWhole) throws IOException {
         removeGone(store);
         Optional<Lsn> end = store.wal().lastRecordEnd(timeline);
         Optional<ImageManifest> image = end.flatMap(e -> store.images().imageFor(timeline, e));
         if (image.isEmpty()) {
-            return;
+            return true;
         }
         AnchoredStart.Choice choice = AnchoredStart.choose(store, timeline, image.get(), end.get());
         Path root = root(store, timeline);
@@ -144,14 +207,14 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
                     FileTrees.delete(root);
                     LOG.info("removed the ready data directory of timeline " + timeline + ": " + choice.why());
                 }
-                return;
+                return true;
             }
             AnchoredStart.Plan plan = choice.plan().get();
             String digest = PlanDigest.of(plan);
             Optional<ReadyMarker> marker = ReadyMarker.read(root);
             Path data = root.resolve(DATA);
             if (marker.isPresent() && marker.get().digest().equals(digest) && Files.isDirectory(data)) {
-                return;
+                return true;
             }
             ImageManifest smallFiles = plan.directory().smallFiles();
             boolean incremental = marker.isPresent() && Files.isDirectory(data)
@@ -159,6 +222,9 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
                     && plan.directory().versionsAt().isAfter(marker.get().versionsAt())
                     // GC may have trimmed the block changes below its horizon: they can no longer say what changed
                     && store.images().retentionHorizon(timeline).map(h -> !h.isAfter(marker.get().versionsAt())).orElse(true);
+            if (!incremental && !mayWriteWhole) {
+                return false;
+            }
             long started = System.nanoTime();
             ReadyMarker.remove(root); // from here until the new marker, a crash leaves a directory never used
             String what;
@@ -177,20 +243,26 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
             new ReadyMarker(digest, timeline, smallFiles.lsn(), plan.directory().versionsAt()).write(root);
             LOG.info("ready data directory of timeline " + timeline + " at the anchor " + plan.checkpoint() + " "
                     + what + " in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms");
+            return true;
         }
     }
 
     /**
-     * Renames the ready directory of {@code plan}'s anchor to {@code target} (absent) when it is the directory the
-     * plan writes. False when there is none, it is of another anchor or incomplete, or the rename cannot be done
-     * in one step (another file system): the caller writes its own.
+     * Renames the ready directory of {@code plan}'s anchor's timeline to {@code target} (absent) when it is the
+     * directory the plan writes, or one of another anchor of that timeline with the same image, from which at most
+     * a third of the directory's pages changed to the plan's anchor (a branch at an older snapshot): then those
+     * blocks are written again at the plan's versions ({@link DirectoryUpdate}), in {@code target}. Says what it
+     * did; empty when there is none, it is incomplete, too far, or the rename cannot be done in one step (another
+     * file system): the caller writes its own.
      */
-    public boolean take(Store store, AnchoredStart.Plan plan, Path target) throws IOException {
+    public Optional<String> take(Store store, AnchoredStart.Plan plan, Path target) throws IOException {
         if (!enabled) {
-            return false;
+            return Optional.empty();
         }
         Path root = root(store, plan.timeline());
         long asked = System.nanoTime();
+        Optional<DirectoryUpdate.Changes> changes;
+        Lsn from;
         synchronized (lock(root)) {
             long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked);
             if (waited >= 10) { // an update under way: a start right after a step commits waits for it
@@ -199,21 +271,65 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
             }
             Optional<ReadyMarker> marker = ReadyMarker.read(root);
             Path data = root.resolve(DATA);
-            if (marker.isEmpty() || !Files.isDirectory(data) || !marker.get().digest().equals(PlanDigest.of(plan))) {
-                return false;
+            if (marker.isEmpty() || !Files.isDirectory(data)) {
+                return Optional.empty();
+            }
+            from = marker.get().versionsAt();
+            boolean same = marker.get().digest().equals(PlanDigest.of(plan));
+            changes = same ? Optional.empty() : changesToAnotherAnchor(store, plan, marker.get());
+            if (!same && changes.isEmpty()) {
+                return Optional.empty();
             }
             try {
                 Files.move(data, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException e) {
                 LOG.info("the ready data directory " + data + " cannot be renamed to " + target + " (" + e
                         + "): writing one");
-                return false;
+                return Optional.empty();
             }
             ReadyMarker.remove(root); // a crash before this: the marker names a directory that is gone, never used
             // the next one is written whole once the start that took this one has had the machine for a while
-            queue(store, plan.timeline(), AFTER_TAKE_SECONDS);
-            return true;
+            queue(store, plan.timeline(), QUIET_AFTER_START_NANOS);
         }
+        if (changes.isEmpty()) {
+            return Optional.of(TAKEN + ", nothing written");
+        }
+        try { // no longer the ready directory: the lock is not needed
+            DirectoryUpdate.Stats s = DirectoryUpdate.apply(store, plan.timeline(), plan.directory(), changes.get(), target);
+            return Optional.of(TAKEN + " and brought from the versions at " + from + " to those at "
+                    + plan.directory().versionsAt() + ": " + s.blocksWritten() + " blocks in " + s.forksWritten()
+                    + " forks written, " + s.removed() + " paths removed (the changed blocks from the index "
+                    + s.indexMillis() + " ms, the forks' blocks " + s.blocksMillis() + " ms)");
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "the ready data directory taken into " + target + " could not be brought to the"
+                    + " anchor at " + plan.checkpoint() + ": writing one", e);
+            FileTrees.delete(target);
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * The blocks changed between the ready directory's versions and {@code plan}'s, when it may be brought there: the
+     * same timeline and image, the index still holding the changes in between (GC's horizon below both), and at most
+     * {@link #takeAtMostChanged} of the plan's pages among them.
+     */
+    private Optional<DirectoryUpdate.Changes> changesToAnotherAnchor(Store store, AnchoredStart.Plan plan,
+                                                                     ReadyMarker marker) {
+        VersionedDirectory d = plan.directory();
+        Lsn older = Lsn.min(marker.versionsAt(), d.versionsAt());
+        if (!marker.timeline().equals(plan.timeline()) || !marker.imageLsn().equals(d.smallFiles().lsn())
+                || marker.versionsAt().equals(d.versionsAt())
+                || store.images().retentionHorizon(plan.timeline()).map(h -> h.isAfter(older)).orElse(false)) {
+            return Optional.empty();
+        }
+        DirectoryUpdate.Changes changes = DirectoryUpdate.between(store, plan.timeline(), marker.versionsAt(), d.versionsAt());
+        long pages = d.pageBytes() / WalGeometry.BLCKSZ;
+        if (changes.blocks().size() > takeAtMostChanged * pages) {
+            LOG.info("the ready data directory of timeline " + plan.timeline() + " is not taken by a start at the anchor "
+                    + plan.checkpoint() + ": " + changes.blocks().size() + " of its " + pages + " pages changed in between");
+            return Optional.empty();
+        }
+        return Optional.of(changes);
     }
 
     /** Ready directories of timelines the store no longer has (dropped by GC or a destroy). */

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalDateTime;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -30,16 +31,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A primary runs pgbench with checkpoints, drops, truncates and new relations and never stops cleanly. Its
  * timeline's ready data directory is written whole at the first materialized anchor and then updated block by
  * block; at the next anchor it is byte-equal, file for file, to what a start there writes from the store (and its
- * marker names that start). A ready directory whose marker is gone (a crash mid-update) is not taken: a branch
- * writes its own, and the next step writes the ready one whole again. A branch at a snapshot at or after the
- * anchor takes it (renamed, nothing written) and dumps equal to the primary there, pg_amcheck clean; a branch
- * at an older snapshot (an earlier anchor) writes its own, equal too.
+ * marker names that start). Taken by a start at an earlier anchor (an older snapshot), it is brought back there,
+ * byte-equal to what that start writes. A ready directory whose marker is gone (a crash mid-update) is not taken:
+ * a start writes its own, and the next step writes the ready one whole again. A branch at a snapshot at or after the
+ * anchor takes it (renamed, nothing written) and dumps equal to the primary there, pg_amcheck clean; its own ready
+ * directory is written whole no sooner than 30 s after its start. A branch at an older snapshot dumps equal too,
+ * whether it took the ready directory or wrote its own.
  */
 @Tag("pg")
 @Tag("slow")
 class ReadyDirectoriesTest {
-    private static final String TAKEN = "its ready directory renamed into place";
-
     @Test
     void keptCurrentByteEqualTakenByABranchAndNeverUsedHalfWritten() throws Exception {
         try (DaemonFixture d = new DaemonFixture()) {
@@ -55,7 +56,8 @@ class ReadyDirectoriesTest {
 
             d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
             String midDump = d.dump(port);
-            d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@mid").encode());
+            Lsn midLsn = Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots",
+                    new JsonObject().put("name", "main@mid").encode())).getString("lsn"));
             d.psql(port, "DROP TABLE doomed");
             d.psql(port, "TRUNCATE pgbench_history");
             d.psql(port, "DELETE FROM shrinking WHERE id > 1000");
@@ -78,6 +80,27 @@ class ReadyDirectoriesTest {
                 store.images().materialize(tl, plan.directory(), reference, bytes -> { });
                 assertSameTree(reference, root.resolve(ReadyDirectories.DATA));
 
+                // A start at the older snapshot (an earlier anchor: a table dropped, one truncated, one cut, one new
+                // since) takes it and brings it back there: byte-equal to what that start writes from the store.
+                AnchoredStart.Plan older = AnchoredStart.choose(store, tl, store.images().imageFor(tl, midLsn).orElseThrow(),
+                        midLsn).plan().orElseThrow();
+                assertTrue(older.directory().versionsAt().isBefore(plan.directory().versionsAt()), older.checkpoint()
+                        + " / " + plan.checkpoint());
+                Path back = reference.resolveSibling(reference.getFileName() + "-back");
+                try (ReadyDirectories ready = new ReadyDirectories(true, 1.0)) {
+                    String how = ready.take(store, older, back).orElseThrow();
+                    assertTrue(how.startsWith(ReadyDirectories.TAKEN + " and brought from"), how);
+                    System.out.println(how);
+                    FileTrees.delete(reference);
+                    store.images().materialize(tl, older.directory(), reference, bytes -> { });
+                    assertSameTree(reference, back);
+                    assertFalse(Files.exists(root.resolve(ReadyDirectories.DATA)), "a taken directory stayed");
+                    ready.update(store, tl); // written whole again for what follows
+                } finally {
+                    FileTrees.delete(back);
+                }
+                assertEquals(PlanDigest.of(plan), ReadyMarker.read(root).orElseThrow().digest());
+
                 // A crash mid-update: the marker went first; whatever the files hold, they are never taken.
                 Files.delete(root.resolve(ReadyMarker.FILE));
                 try (Stream<Path> s = Files.walk(root.resolve(ReadyDirectories.DATA).resolve("base"))) {
@@ -87,43 +110,75 @@ class ReadyDirectoriesTest {
                 }
                 Path target = reference.resolveSibling(reference.getFileName() + "-taken");
                 try (ReadyDirectories ready = new ReadyDirectories(true)) {
-                    assertFalse(ready.take(store, plan, target));
+                    assertTrue(ready.take(store, plan, target).isEmpty());
                 }
                 assertFalse(Files.exists(target));
             } finally {
                 FileTrees.delete(reference);
             }
 
-            // The next step writes it whole again (the restarted primary's own end-of-recovery checkpoint may be that step).
-            long wholeBefore = count(d.log(), "written whole");
+            // The next step writes it whole again.
+            int logBefore = d.log().length();
             d.startProcess();
             port = d.pg("main").getInteger("port");
             d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
-            awaitReady(d, checkpoint(d, port), "(written whole|updated from)");
-            assertTrue(count(d.log(), "written whole") > wholeBefore, d.log());
+            checkpoint(d, port);
+            awaitLine(d, logBefore, "ready data directory of timeline " + tl + " at the anchor \\S+ written whole");
             String lastDump = d.dump(port);
             d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@last").encode());
-
-            // A branch at an older point starts from an earlier anchor: not this ready directory, its own, as before.
-            int mid = d.branch("mid", "main@mid");
-            assertFalse(rebuildOf(d, "mid").contains(TAKEN), rebuildOf(d, "mid"));
-            assertTrue(Files.isDirectory(root.resolve(ReadyDirectories.DATA)), "the ready directory went");
-            assertEquals(midDump, d.dump(mid));
-            d.amcheck(mid, "--all", "--install-missing");
+            awaitCurrent(d, root);
 
             // A branch at or after its anchor takes it.
+            logBefore = d.log().length();
             int fast = d.branch("fast", "main@last");
-            assertTrue(rebuildOf(d, "fast").contains(TAKEN), rebuildOf(d, "fast") + "\n" + d.log());
+            assertTrue(rebuildOf(d, "fast").contains(ReadyDirectories.TAKEN), rebuildOf(d, "fast") + "\n" + d.log());
             assertEquals(lastDump, d.dump(fast));
             d.amcheck(fast, "--all", "--install-missing");
-            // and a new one is written after the take, with no step of main in between (the branches' own timelines
-            // get theirs too: the marker, not the log, tells)
-            long deadline = System.nanoTime() + 240_000_000_000L;
-            while (ReadyMarker.read(root).isEmpty() || !Files.isDirectory(root.resolve(ReadyDirectories.DATA))) {
-                assertTrue(System.nanoTime() < deadline, "no new ready directory after the take:\n" + d.log());
-                Thread.sleep(200);
-            }
+            // and a new one is written after the take, with no step of main in between (the marker, not the log, tells)
+            awaitCurrent(d, root);
+            // The branch's own is written whole at its first step, though not in the 30 s after its start: its first
+            // queries have the machine.
+            LocalDateTime building = stamp(awaitLine(d, logBefore, "pg fast: building its data directory"));
+            String own = awaitLine(d, logBefore, "ready data directory of timeline " + d.pg("fast").getString("timeline_id")
+                    + " at the anchor \\S+ written whole");
+            assertTrue(!stamp(own).isBefore(building.plusSeconds(30)), building + " / " + own);
+
+            // A branch at an older point (an earlier anchor) takes it too when few enough blocks changed since (the
+            // bringing back is checked byte for byte above), else writes its own: either way equal to the primary there.
+            int mid = d.branch("mid", "main@mid");
+            System.out.println("older branch: " + rebuildOf(d, "mid"));
+            assertEquals(midDump, d.dump(mid));
+            d.amcheck(mid, "--all", "--install-missing");
         }
+    }
+
+    /** Waits until the ready directory has its marker (written whole or updated, not taken). */
+    private static void awaitCurrent(DaemonFixture d, Path root) throws InterruptedException {
+        long deadline = System.nanoTime() + 240_000_000_000L;
+        while (ReadyMarker.read(root).isEmpty() || !Files.isDirectory(root.resolve(ReadyDirectories.DATA))) {
+            assertTrue(System.nanoTime() < deadline, "no ready directory in 4 minutes:\n" + d.log());
+            Thread.sleep(200);
+        }
+    }
+
+    /** The first line of the daemon's log past {@code from} (a length it had) matching {@code regex}, waited for. */
+    private static String awaitLine(DaemonFixture d, int from, String regex) throws InterruptedException {
+        Pattern line = Pattern.compile("(?m)^.*" + regex + ".*$");
+        long deadline = System.nanoTime() + 240_000_000_000L;
+        while (true) {
+            String log = d.log();
+            Matcher m = line.matcher(log.substring(Math.min(from, log.length())));
+            if (m.find()) {
+                return m.group();
+            }
+            assertTrue(System.nanoTime() < deadline, "no line " + regex + " in 4 minutes:\n" + log);
+            Thread.sleep(200);
+        }
+    }
+
+    /** When a line of the daemon's log was written (its stamp, to the millisecond). */
+    private static LocalDateTime stamp(String line) {
+        return LocalDateTime.parse(line.substring(0, 23).replace(' ', 'T'));
     }
 
     /** A CHECKPOINT on the primary; its checkpoint LSN. */
@@ -142,10 +197,6 @@ class ReadyDirectoriesTest {
                     + ") in 4 minutes:\n" + d.log());
             Thread.sleep(200);
         }
-    }
-
-    private static long count(String log, String what) {
-        return Pattern.compile(Pattern.quote(what)).matcher(log).results().count();
     }
 
     /** The daemon's report of the rebuild of pg {@code name}'s data directory. */
