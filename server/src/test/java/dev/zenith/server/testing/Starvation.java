@@ -40,6 +40,17 @@ final class Starvation {
             "sun.nio.ch.Net.listen", "sun.nio.ch.Net.setIntOption0", "sun.nio.ch.EventFD.set0", "sun.nio.ch.EPoll.ctl",
             "sun.nio.ch.IOUtil.configureBlocking");
 
+    /**
+     * A write to a socket of a Netty channel: Netty makes its channels non-blocking, so the write returns at once
+     * with what the socket buffer took (SnapshotImportTest once, at load 35: `WalReceiver.sendStatus` seen RUNNABLE in
+     * `FileDispatcherImpl.write0`). The same top frame under a file channel or a blocking socket still counts.
+     */
+    private static final List<String> SOCKET_WRITES = List.of("sun.nio.ch.FileDispatcherImpl.write0",
+            "sun.nio.ch.FileDispatcherImpl.writev0", "sun.nio.ch.SocketDispatcher.write0", "sun.nio.ch.SocketDispatcher.writev0",
+            "io.netty.channel.unix.FileDescriptor.write");
+    private static final List<String> NETTY_SOCKET_CHANNELS = List.of("io.netty.channel.socket.nio.NioSocketChannel",
+            "io.netty.channel.epoll.AbstractEpollStreamChannel");
+
     /** Frames of the JVM loading a class: whatever runs above the outermost of them is the loading's own work. */
     private static final List<String> CLASS_LOADING = List.of("java.lang.ClassLoader.loadClass", "java.lang.ClassLoader.defineClass",
             "jdk.internal.loader.");
@@ -65,7 +76,20 @@ final class Starvation {
         if (lines.length > 1 && (IDLE_LOOP.stream().anyMatch(lines[1]::contains) || in(lines[1], NEVER_WAITS))) {
             return true;
         }
+        if (lines.length > 1 && in(lines[1], SOCKET_WRITES) && anyIn(lines, NETTY_SOCKET_CHANNELS)
+                && !anyIn(lines, List.of("java.net.Socket", "java.io.FileOutputStream", "sun.nio.ch.FileChannelImpl"))) {
+            return true;
+        }
         return !blocking(lines, 1);
+    }
+
+    private static boolean anyIn(String[] lines, List<String> frames) {
+        for (int i = 1; i < lines.length; i++) {
+            if (in(lines[i], frames)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether a frame from {@code from} on (line 0 is the report's first line) is in a blocking call. */

@@ -41,6 +41,26 @@ class StarvationTest {
     }
 
     @Test
+    void aNettyChannelsSocketWriteOnAnOverloadedMachineProvesNothing() {
+        String writing = """
+                event loop blocked: vert.x-eventloop-thread-1 for 2300 ms (limit 2000 ms; RUNNABLE; load %s on 2 cores)
+                \tat java.base@17.0.15/sun.nio.ch.FileDispatcherImpl.write0(Native Method)
+                \tat java.base@17.0.15/sun.nio.ch.SocketDispatcher.write(SocketDispatcher.java:62)
+                \tat java.base@17.0.15/sun.nio.ch.IOUtil.writeFromNativeBuffer(IOUtil.java:132)
+                \tat java.base@17.0.15/sun.nio.ch.SocketChannelImpl.write(SocketChannelImpl.java:%s)
+                \tat app//io.netty.channel.socket.nio.NioSocketChannel.doWrite(NioSocketChannel.java:415)
+                \tat app//dev.zenith.server.ingest.WalReceiver.sendStatus(WalReceiver.java:1)""";
+        assertTrue(Starvation.explains(writing.formatted("35.4", "499")));
+        assertFalse(Starvation.explains(writing.formatted("1.5", "499")), "a machine that is not overloaded");
+        String fileWrite = """
+                event loop blocked: vert.x-eventloop-thread-1 for 2300 ms (limit 2000 ms; RUNNABLE; load 35.4 on 2 cores)
+                \tat java.base@17.0.15/sun.nio.ch.FileDispatcherImpl.write0(Native Method)
+                \tat java.base@17.0.15/sun.nio.ch.FileChannelImpl.write(FileChannelImpl.java:285)
+                \tat app//dev.zenith.server.ingest.WalReceiver.sendStatus(WalReceiver.java:1)""";
+        assertFalse(Starvation.explains(fileWrite), "a file write may wait");
+    }
+
+    @Test
     void everyOtherReportCounts() {
         assertFalse(Starvation.explains(PLAIN_JAVA.formatted("RUNNABLE", "3.0")), "a machine that is not overloaded");
         assertFalse(Starvation.explains(PLAIN_JAVA.formatted("TIMED_WAITING", "29.1")), "a sleeping or waiting loop");
