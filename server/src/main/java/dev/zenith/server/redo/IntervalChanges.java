@@ -16,8 +16,10 @@ import dev.zenith.wal.segment.WalGeometry;
 
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * What the WAL of one stretch of a timeline does to pages, decoded from the store's WAL: for every
@@ -196,6 +198,20 @@ public final class IntervalChanges {
             }
             if (last != null) {
                 out.put(b, versionKey(last));
+            }
+        });
+        return out;
+    }
+
+    /** Every block whose last change by a record ending at or before {@code atOrBefore} ends after {@code after}. */
+    public synchronized Set<BlockRef> changedAfter(Lsn after, Lsn atOrBefore) {
+        Set<BlockRef> out = new HashSet<>();
+        changes.forEach((b, list) -> {
+            for (int i = (int) list[0]; i >= 1 && list[i] > after.value(); i--) {
+                if (list[i] <= atOrBefore.value()) {
+                    out.add(b);
+                    break;
+                }
             }
         });
         return out;

@@ -13,15 +13,23 @@ final class LatestReadCounts {
     private static final long LOG_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     /** Counts since the start. */
-    record Counts(long catchUps, long stored, long live, long redo) {
+    record Counts(long catchUps, long stored, long live, long redo, long runs, long runMillis, long runBlocks,
+                  long runWalBytes, long storeMillis, long decodeMillis, long runWaitMillis) {
     }
 
     private final AtomicLong catchUps = new AtomicLong();
     private final AtomicLong stored = new AtomicLong();
     private final AtomicLong live = new AtomicLong();
     private final AtomicLong redo = new AtomicLong();
+    private final AtomicLong runs = new AtomicLong();
+    private final AtomicLong runNanos = new AtomicLong();
+    private final AtomicLong runBlocks = new AtomicLong();
+    private final AtomicLong runWalBytes = new AtomicLong();
+    private final AtomicLong storeNanos = new AtomicLong();
+    private final AtomicLong decodeNanos = new AtomicLong();
+    private final AtomicLong runWaitNanos = new AtomicLong();
     private final AtomicLong nextLog = new AtomicLong(System.nanoTime() + LOG_NANOS);
-    private volatile Counts logged = new Counts(0, 0, 0, 0);
+    private volatile Counts logged = new Counts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** A read that waited for the page index to catch up. */
     void catchUp() {
@@ -46,8 +54,37 @@ final class LatestReadCounts {
         logIfDue();
     }
 
+    /**
+     * A GetPage redo run ended: how long it took (waiting for its slot not counted), the blocks it made, the WAL it
+     * replayed. Under writes these runs are what the reads waiting for them wait for.
+     */
+    void ran(long nanos, int blocks, long walBytes) {
+        runs.incrementAndGet();
+        runNanos.addAndGet(nanos);
+        runBlocks.addAndGet(blocks);
+        runWalBytes.addAndGet(walBytes);
+    }
+
+    /** A run's pages were stored (after they were answered), in {@code nanos}. */
+    void runStored(long nanos) {
+        storeNanos.addAndGet(nanos);
+    }
+
+    /** A read spent {@code nanos} bringing the decoded WAL to its LSN (decoding, or waiting for another read that did). */
+    void decoded(long nanos) {
+        decodeNanos.addAndGet(nanos);
+    }
+
+    /** A read answered by redo waited {@code nanos} for its run (gathering, a slot, the run). */
+    void waitedForRun(long nanos) {
+        runWaitNanos.addAndGet(nanos);
+    }
+
     Counts counts() {
-        return new Counts(catchUps.get(), stored.get(), live.get(), redo.get());
+        return new Counts(catchUps.get(), stored.get(), live.get(), redo.get(), runs.get(),
+                TimeUnit.NANOSECONDS.toMillis(runNanos.get()), runBlocks.get(), runWalBytes.get(),
+                TimeUnit.NANOSECONDS.toMillis(storeNanos.get()), TimeUnit.NANOSECONDS.toMillis(decodeNanos.get()),
+                TimeUnit.NANOSECONDS.toMillis(runWaitNanos.get()));
     }
 
     private void logIfDue() {
@@ -59,8 +96,11 @@ final class LatestReadCounts {
         if (!now.equals(logged)) {
             logged = now;
             LOG.info("GetPage outside image windows: " + now.stored() + " from stored versions, " + now.live()
-                    + " from a follower, " + now.redo() + " by redo runs; " + now.catchUps()
-                    + " waited for the page index to catch up");
+                    + " from a follower, " + now.redo() + " by redo runs (waited for " + now.runWaitMillis()
+                    + " ms in all); " + now.catchUps() + " waited for the page index to catch up; " + now.runs()
+                    + " runs for them took " + now.runMillis() + " ms (" + now.runBlocks() + " blocks made, "
+                    + (now.runWalBytes() >> 20) + " MiB of WAL replayed), their pages stored in " + now.storeMillis()
+                    + " ms; reads waited " + now.decodeMillis() + " ms in all for the WAL to be decoded");
         }
     }
 }

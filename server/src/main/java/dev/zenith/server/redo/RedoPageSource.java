@@ -55,7 +55,9 @@ import java.util.logging.Logger;
  * RelTag, int, Lsn, Lsn)}) joins its timeline's one <em>floating</em> run instead: its target is chosen when it
  * gets a read slot, the end of the stored WAL then, so while a compute writes, every such read waiting meanwhile
  * is answered by one run (before, each had a target and a run of its own, one after the other), and that run
- * stores every block changed up to near the end.
+ * stores every block changed up to near the end: the first from a base makes every block changed since the base, a
+ * later one only those changed since the previous one's target (the others it made already), and it stores them
+ * once it gave its read slot back to the next.
  * SLRU segments outside an image's window come from a redo run to the LSN ({@link #slruSegment}). Sizes,
  * existence and database sizes are the image windows' here; the page service asks the page index for them at
  * any LSN first ({@code IndexedPageSource} wraps this). Blocking, except that {@link #pageLater} hands a redo
@@ -85,6 +87,17 @@ public final class RedoPageSource implements PageSource {
     private final Map<String, Batch> gathering = new HashMap<>();
     /** Per timeline, the floating batch still gathering (its target not chosen yet; guarded by {@link #gathering}). */
     private final Map<TimelineId, Batch> floating = new HashMap<>();
+    /**
+     * Per base (timeline@redo point), the newest target a floating run from it made every block changed since the
+     * base at (its own blocks, or an earlier such run's); guarded by {@link #gathering}. Bounded: a base is asked about
+     * only while it is its timeline's newest.
+     */
+    private final Map<String, Lsn> floatingMade = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Lsn> eldest) {
+            return size() > INTERVALS_KEPT;
+        }
+    };
     /** Batches gathering or running, until answered (guarded by {@link #gathering}): later reads may join one. */
     private final List<Batch> inFlight = new ArrayList<>();
     /** SLRU segment files at (timeline, target), by the runs that made them: the last few asked. */
@@ -295,6 +308,11 @@ public final class RedoPageSource implements PageSource {
                 newestKnownMaps.put(timeline, new KnownMaps(at, lengths));
             }
         }
+    }
+
+    /** How GetPages outside image windows were answered, and what their redo runs cost (tests; the log has them). */
+    LatestReadCounts.Counts latestReadCounts() {
+        return counts.counts();
     }
 
     /** How many redo runs were made for free-space map lengths (not for pages or SLRU segments). */
@@ -650,6 +668,13 @@ public final class RedoPageSource implements PageSource {
      * its LSN ({@code upTo} after {@code lsn}), it joins the timeline's floating batch; and only else starts one.
      */
     private CompletableFuture<byte[]> byRedo(TimelineId timeline, BlockRef b, Lsn target, Lsn change, Lsn lsn, Lsn upTo) {
+        long t0 = System.nanoTime();
+        return joinOrStartRun(timeline, b, target, change, lsn, upTo)
+                .whenComplete((page, failure) -> counts.waitedForRun(System.nanoTime() - t0));
+    }
+
+    private CompletableFuture<byte[]> joinOrStartRun(TimelineId timeline, BlockRef b, Lsn target, Lsn change, Lsn lsn,
+                                                     Lsn upTo) {
         Batch newFloating = null;
         synchronized (gathering) {
             for (Batch x : inFlight) {
@@ -724,10 +749,12 @@ public final class RedoPageSource implements PageSource {
     /**
      * A floating batch: gathers until a read slot is free, then chooses its target (the end of the stored WAL, at
      * most its cap) and its base, and runs in that slot; reads arriving from then on start the next floating batch.
+     * Its pages are stored after the slot is given back: under writes the next floating batch (the reads that came
+     * while this one ran) is already waiting for the slot, and storing thousands of pages is not its business.
      */
     private void leadFloating(TimelineId timeline, Batch batch) {
         try {
-            redo.inReadSlot(() -> {
+            Made made = redo.inReadSlot(() -> {
                 Lsn floor;
                 Lsn cap;
                 synchronized (gathering) {
@@ -748,9 +775,9 @@ public final class RedoPageSource implements PageSource {
                 synchronized (gathering) {
                     batch.target = target;
                 }
-                runBatch(timeline, start, target, null, batch);
-                return null;
+                return runAndAnswer(timeline, start, target, null, batch);
             });
+            store(timeline, made);
         } catch (Throwable e) {
             failed(batch.result, e);
         } finally {
@@ -761,28 +788,14 @@ public final class RedoPageSource implements PageSource {
         }
     }
 
-    /** Runs a batch gathered for {@code target}, stores the pages, then answers every waiter. */
+    /** What a batch's run made at its target, answered and still to be stored. */
+    private record Made(String floatingBase, Lsn target, IntervalChanges changes, Map<BlockRef, byte[]> pages) {
+    }
+
+    /** Runs a batch gathered for {@code target}, answers every waiter, then stores the pages. */
     private void runBatch(TimelineId timeline, StoreRedo.Base start, Lsn target, String key, Batch batch) {
         try {
-            IntervalChanges changes = interval(timeline, start.redoPoint(), target);
-            // Every block changed since the start costs little more than one (the run replays the WAL anyway),
-            // and makes every later read at this LSN an LMDB read.
-            Set<BlockRef> changed = changes.versionKeys(target).keySet();
-            SortedSet<BlockRef> wanted;
-            synchronized (gathering) {
-                if (key != null) {
-                    gathering.remove(key);
-                }
-                wanted = new TreeSet<>(batch.blocks);
-                wanted.addAll(changed);
-                batch.running = wanted; // from here a later read joins only for a block in it
-            }
-            Map<BlockRef, byte[]> pages = redo.run(timeline, start, target, wanted);
-            // Answered before they are stored: the answers do not wait for LMDB's writer (the WAL receiver's and
-            // the page indexer's commits take it too) nor for a durable commit. Until the pages are stored the
-            // batch stays in flight, so a read of one of them at this target joins it and gets it from memory.
-            batch.result.complete(pages);
-            store(timeline, target, changes, pages);
+            store(timeline, runAndAnswer(timeline, start, target, key, batch));
         } catch (Throwable e) {
             failed(batch.result, e);
         } finally {
@@ -796,10 +809,55 @@ public final class RedoPageSource implements PageSource {
     }
 
     /**
+     * Runs a batch and answers every waiter with its pages. Answered before they are stored: the answers do not wait
+     * for LMDB's writer (the WAL receiver's and the page indexer's commits take it too) nor for a durable commit. Until
+     * the pages are stored the batch stays in flight (its caller removes it), so a read of one of them at this target
+     * joins it and gets it from memory.
+     */
+    private Made runAndAnswer(TimelineId timeline, StoreRedo.Base start, Lsn target, String key, Batch batch)
+            throws IOException {
+        IntervalChanges changes = interval(timeline, start.redoPoint(), target);
+        String base = timeline + "@" + start.redoPoint();
+        Lsn madeUpTo;
+        synchronized (gathering) {
+            madeUpTo = key == null ? floatingMade.get(base) : null;
+        }
+        // Every block changed since the start costs little more than one in replay, and makes every later read at
+        // this LSN an LMDB read; but each is seeded, read back, verified and stored, thousands after a minute of
+        // pgbench. A floating run after another from the same start makes only those changed since that one's
+        // target: the others' versions at their last change that one made already (not past a relation's creation,
+        // truncation or drop in between).
+        Set<BlockRef> changed = madeUpTo != null && !changes.lifecycleIn(madeUpTo, target)
+                ? changes.changedAfter(madeUpTo, target) : changes.versionKeys(target).keySet();
+        SortedSet<BlockRef> wanted;
+        synchronized (gathering) {
+            if (key != null) {
+                gathering.remove(key);
+            }
+            wanted = new TreeSet<>(batch.blocks);
+            wanted.addAll(changed);
+            batch.running = wanted; // from here a later read joins only for a block in it
+        }
+        long t0 = System.nanoTime();
+        Map<BlockRef, byte[]> pages = redo.run(timeline, start, target, wanted);
+        counts.ran(System.nanoTime() - t0, wanted.size(), target.minus(start.redoPoint()));
+        batch.result.complete(pages);
+        if (key == null) {
+            synchronized (gathering) {
+                floatingMade.merge(base, target, Lsn::max);
+            }
+        }
+        return new Made(key == null ? base : null, target, changes, pages);
+    }
+
+    /**
      * Stores the versions a run made (keyed by their last change; zeros where a block does not exist at the target),
      * so that later reads at or after it are LMDB reads. A failure costs only that: the pages were answered.
      */
-    private void store(TimelineId timeline, Lsn target, IntervalChanges changes, Map<BlockRef, byte[]> pages) {
+    private void store(TimelineId timeline, Made made) {
+        Lsn target = made.target();
+        IntervalChanges changes = made.changes();
+        Map<BlockRef, byte[]> pages = made.pages();
         List<PageWrite> writes = new ArrayList<>();
         pages.forEach((block, page) -> {
             Lsn change = changes.lastChange(block, target);
@@ -810,9 +868,16 @@ public final class RedoPageSource implements PageSource {
                 writes.add(new PageWrite(timeline, block.rel(), block.block(), IntervalChanges.versionKey(change), page));
             } // unchanged since the start: its starting version is already stored
         });
+        long t0 = System.nanoTime();
         try {
             redo.store().watermarks().putRunPages(writes);
+            counts.runStored(System.nanoTime() - t0);
         } catch (RuntimeException e) {
+            if (made.floatingBase() != null) {
+                synchronized (gathering) {
+                    floatingMade.remove(made.floatingBase()); // the next floating run makes every changed block again
+                }
+            }
             LOG.log(Level.WARNING, "storing the " + writes.size() + " pages a redo run made at " + target + " of timeline "
                     + timeline + " failed; later reads there run again", e);
         }
@@ -836,7 +901,9 @@ public final class RedoPageSource implements PageSource {
             changes = intervals.computeIfAbsent(timeline + "@" + from, k -> new IntervalChanges(timeline, from));
         }
         Lsn stored = redo.store().wal().lastRecordEnd(timeline).orElse(from);
+        long t0 = System.nanoTime();
         changes.extendTo(redo.store().wal(), Lsn.min(upTo, stored));
+        counts.decoded(System.nanoTime() - t0);
         return changes;
     }
 }

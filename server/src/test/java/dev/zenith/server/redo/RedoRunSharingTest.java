@@ -3,8 +3,10 @@ package dev.zenith.server.redo;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.page.PageWrite;
 import dev.zenith.storage.page.Watermarks;
+import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.testkit.PgCluster;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.segment.WalGeometry;
@@ -14,7 +16,9 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -153,13 +157,75 @@ class RedoRunSharingTest {
         }
     }
 
+    /**
+     * A floating run after another from the same base makes only the blocks changed since the earlier one's target
+     * (each run made every block changed since the base: thousands after a minute of pgbench, seeded, read back and
+     * stored again at every run), and a block the earlier run made, unchanged since, is an LMDB read at the later
+     * point, as the reference has it there.
+     */
+    @Test
+    void aFloatingRunAfterAnotherMakesOnlyTheBlocksChangedSinceIt() throws Exception {
+        try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
+            PgCluster c = rc.cluster();
+            c.pgbench("-n", "-c", "2", "-j", "2", "-T", "2");
+            Lsn first = rc.mark("pgbench 0");
+            c.pgbench("-n", "-c", "2", "-j", "2", "-T", "2");
+            Lsn second = rc.mark("pgbench 1");
+            RelTag tellersRel = StoreRedoTest.mainForkOf(c, "pgbench_tellers");
+            RelTag branchesRel = StoreRedoTest.mainForkOf(c, "pgbench_branches");
+            rc.finish();
+            try (Store store = Store.open(c.scratch("store").resolve("store"))) {
+                Held h = Held.of(rc, store, second);
+                TimelineId tl = h.timeline();
+                Lsn cap = Lsn.of(first.value() + 1);
+                CompletableFuture<byte[]> early = h.source().pageLater(tl, tellersRel, 0, first, cap);
+                h.runAll();
+                early.join();
+                LatestReadCounts.Counts afterFirst = h.source().latestReadCounts();
+
+                IntervalChanges changes = new IntervalChanges(tl, h.redo().runStartFor(tl, second).orElseThrow().redoPoint());
+                Lsn secondCap = Lsn.of(second.value() + 1); // a floating run's target: at most this, at most the stored WAL
+                changes.extendTo(store.wal(), Lsn.min(secondCap, store.wal().lastRecordEnd(tl).orElseThrow()));
+                Lsn firstTarget = changes.lastRecordEndAtOrBefore(cap);
+                Lsn secondTarget = changes.lastRecordEndAtOrBefore(secondCap);
+                Set<BlockRef> sinceFirst = changes.changedAfter(firstTarget, secondTarget);
+                Set<BlockRef> sinceBase = changes.versionKeys(secondTarget).keySet();
+                assertEquals(1, afterFirst.runs());
+                assertEquals(changes.versionKeys(firstTarget).size(), afterFirst.runBlocks(),
+                        "the first run made every block changed since the base");
+
+                CompletableFuture<byte[]> late = h.source().pageLater(tl, branchesRel, 0, second, secondCap);
+                assertFalse(late.isDone(), "branches block 0 changed after " + firstTarget + ": a run");
+                h.runAll();
+                LatestReadCounts.Counts afterSecond = h.source().latestReadCounts();
+                assertEquals(2, afterSecond.runs());
+                Set<BlockRef> wanted = new HashSet<>(sinceFirst);
+                wanted.add(new BlockRef(branchesRel, 0));
+                assertEquals(wanted.size(), afterSecond.runBlocks() - afterFirst.runBlocks(),
+                        "the second run made the blocks changed since the first's target (and the one asked)");
+                assertTrue(wanted.size() < sinceBase.size(), "pgbench changed blocks before " + firstTarget + " only");
+
+                Path atSecond = reference(rc, c, second, "reference-second");
+                assertSame("branches block 0 at " + second, atSecond, branchesRel, 0, late.join());
+                BlockRef madeEarlier = sinceBase.stream().filter(b -> !sinceFirst.contains(b)
+                        && b.rel().fork() == ForkNumber.MAIN).findFirst().orElseThrow();
+                CompletableFuture<byte[]> unchanged = h.source().pageLater(tl, madeEarlier.rel(), madeEarlier.block(),
+                        second, secondCap);
+                assertTrue(unchanged.isDone(), madeEarlier + " (made by the first run, unchanged since) is an LMDB read");
+                assertSame(madeEarlier + " at " + second, atSecond, madeEarlier.rel(), madeEarlier.block(), unchanged.join());
+                assertTrue(h.runs().isEmpty(), "no third run");
+            }
+        }
+    }
+
     /** A page source over the recorded store, indexed up to {@code indexedTo}, whose runs are held until {@link #runAll}. */
-    private record Held(TimelineId timeline, RedoPageSource source, Queue<Runnable> runs) {
+    private record Held(TimelineId timeline, StoreRedo redo, RedoPageSource source, Queue<Runnable> runs) {
         static Held of(RecordedCompute rc, Store store, Lsn indexedTo) throws Exception {
             TimelineId tl = StoreRedoTest.load(rc, store);
             store.index().indexer().catchUp(tl, indexedTo);
             Queue<Runnable> held = new ArrayDeque<>();
-            return new Held(tl, new RedoPageSource(StoreRedoTest.redo(store, rc.cluster(), "redo"), held::add), held);
+            StoreRedo redo = StoreRedoTest.redo(store, rc.cluster(), "redo");
+            return new Held(tl, redo, new RedoPageSource(redo, held::add), held);
         }
 
         void runAll() {
@@ -176,9 +242,15 @@ class RedoRunSharingTest {
 
     /** Byte-equal to the reference's block 0, or equal where PostgreSQL's own redo checks compare (hint bits masked). */
     private static void assertSame(String what, Path reference, RelTag rel, byte[] got) throws Exception {
+        assertSame(what, reference, rel, 0, got);
+    }
+
+    /** As above, for block {@code block}. */
+    private static void assertSame(String what, Path reference, RelTag rel, int block, byte[] got) throws Exception {
         try (ForkFiles ref = new ForkFiles(reference)) {
-            byte[] want = ref.read(rel, 0);
-            assertTrue(Arrays.equals(want, got) || Arrays.equals(BufMask.mask(want, rel.fork(), 0), BufMask.mask(got, rel.fork(), 0)),
+            byte[] want = ref.read(rel, Integer.toUnsignedLong(block));
+            assertTrue(Arrays.equals(want, got) || Arrays.equals(BufMask.mask(want, rel.fork(), block),
+                    BufMask.mask(got, rel.fork(), block)),
                     what + " differs from the reference (pd_lsn " + dev.zenith.storage.page.PageLayout.pageLsn(want)
                             + " there, " + dev.zenith.storage.page.PageLayout.pageLsn(got) + " read)");
         }
