@@ -28,6 +28,10 @@ final class RecoveryServer {
     private final Path dataDir;
     private final Path logFile;
     private final Duration timeout;
+    /** How often {@link #start} looks whether recovery has ended. */
+    private static final long POLL_MILLIS = 2;
+    /** The postmaster (through runuser when we are root), once started. */
+    private Process postmaster;
 
     RecoveryServer(PgInstallation pg, Path dataDir, Path logFile, Duration timeout) {
         this.pg = pg;
@@ -57,8 +61,8 @@ final class RecoveryServer {
         s.put("max_logical_replication_workers", "0");
         s.put("archive_mode", "off");
         // Not "off": with hot_standby off the postmaster reports "standby" in postmaster.pid as soon as
-        // recovery starts, and pg_ctl -w returns before replay has ended. On, crash recovery (which is
-        // never hot standby) reports "ready" only once it has ended.
+        // recovery starts, and a start waiting for its status (as pg_ctl -w) returns before replay has ended.
+        // On, crash recovery (which is never hot standby) reports "ready" only once it has ended.
         s.put("hot_standby", "on");
         s.put("fsync", "off");
         s.put("full_page_writes", "off");
@@ -78,35 +82,64 @@ final class RecoveryServer {
         Files.writeString(dataDir.resolve("pg_ident.conf"), "", StandardCharsets.UTF_8);
     }
 
-    /** Starts the server: returns once crash recovery has ended and it would accept connections. */
+    /**
+     * Starts the server: returns once crash recovery has ended and it would accept connections. The postmaster is
+     * this process's child, not pg_ctl's: {@code pg_ctl -w} looks every 100 ms, so each run waited about 50 ms more
+     * than its recovery took at its start and again at its stop (a latest read under writes waits for whole runs).
+     */
     void start() throws IOException {
+        postmaster = new ProcessBuilder(pg.command("postgres", "-D", dataDir.toString())).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        long deadline = System.nanoTime() + timeout.toNanos();
         try {
-            pgCtl("start", "-l", logFile.toString());
-        } catch (IOException e) {
+            while (!"ready".equals(pidFileStatus())) {
+                if (!postmaster.isAlive()) {
+                    stopNow();
+                    throw new RedoException("PostgreSQL's crash recovery failed: postgres exited with "
+                            + postmaster.exitValue() + logTail());
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    stopNow();
+                    throw new RedoException("PostgreSQL's crash recovery did not end within " + timeout.toSeconds() + " s"
+                            + logTail());
+                }
+                Thread.sleep(POLL_MILLIS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             stopNow();
-            throw new RedoException("PostgreSQL's crash recovery failed: " + e.getMessage() + logTail(), e);
-        }
-        String status = pidFileStatus();
-        if (!"ready".equals(status)) {
-            stopNow();
-            throw new RedoException("pg_ctl returned while the postmaster reports '" + status + "', not 'ready'"
-                    + logTail());
+            throw new IOException("interrupted while PostgreSQL recovered");
         }
     }
 
-    /** Line 8 of postmaster.pid: starting, standby, ready or stopping. */
+    /** Line 8 of postmaster.pid: starting, standby, ready or stopping ("" before the postmaster wrote it). */
     private String pidFileStatus() throws IOException {
-        List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
+        } catch (java.nio.file.NoSuchFileException e) {
+            return "";
+        }
         return lines.size() >= 8 ? lines.get(7).trim() : "";
     }
 
     /** Fast shutdown: every page replay changed is written, then a shutdown checkpoint. */
     void stop() throws IOException {
+        OptionalLong pid = postmasterPid(dataDir);
         try {
-            pgCtl("stop", "-m", "fast");
-        } catch (IOException e) {
+            if (pid.isPresent()) {
+                Processes.signal(pid.getAsLong(), "INT");
+            }
+            if (!postmaster.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                stopNow();
+                throw new RedoException("PostgreSQL did not shut down after recovery within " + timeout.toSeconds() + " s"
+                        + logTail());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
             stopNow();
-            throw new RedoException("PostgreSQL did not shut down after recovery: " + e.getMessage() + logTail(), e);
+            throw new IOException("interrupted while PostgreSQL shut down");
         }
         ControlFile control = ControlFile.parse(Files.readAllBytes(dataDir.resolve("global/pg_control")));
         if (control.state() != DbState.SHUTDOWNED) {
@@ -117,6 +150,9 @@ final class RecoveryServer {
     /** Stops whatever runs on the directory, without writing anything out (its results are thrown away). */
     void stopNow() {
         stopPostmaster(dataDir);
+        if (postmaster != null) {
+            postmaster.destroyForcibly();
+        }
     }
 
     /**
@@ -159,43 +195,6 @@ final class RecoveryServer {
         } catch (IOException | NumberFormatException e) {
             return OptionalLong.empty();
         }
-    }
-
-    private void pgCtl(String action, String... args) throws IOException {
-        List<String> argv = new java.util.ArrayList<>(List.of("-D", dataDir.toString(), "-w", "-t",
-                Long.toString(Math.max(1, timeout.toSeconds()))));
-        argv.addAll(List.of(args));
-        argv.add(action);
-        // pg_ctl bounds its own wait by -t; the minute more is for pg_ctl itself on a loaded machine
-        String out = run(pg.command("pg_ctl", argv.toArray(String[]::new)), logFile.resolveSibling("pg_ctl-" + action + ".out"),
-                timeout.plusSeconds(60));
-        if (!out.isEmpty()) {
-            throw new IOException("pg_ctl " + action + " " + out);
-        }
-    }
-
-    /**
-     * Runs {@code command} with its output in the file {@code output}, not a pipe: reading a pipe to its end
-     * would wait for whoever holds it (a child of the command too) and the limit would never apply. Returns
-     * "" on a zero exit, else "exited with N: output"; a command still running after {@code limit} is killed
-     * and thrown about.
-     */
-    static String run(List<String> command, Path output, Duration limit) throws IOException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
-        try {
-            if (!p.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", command) + " did not return within " + limit.toSeconds() + " s; killed");
-            }
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while running " + String.join(" ", command));
-        }
-        if (p.exitValue() == 0) {
-            return "";
-        }
-        return "exited with " + p.exitValue() + ": " + new String(Files.readAllBytes(output), StandardCharsets.UTF_8).trim();
     }
 
     private String logTail() {
