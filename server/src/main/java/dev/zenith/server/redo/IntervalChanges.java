@@ -45,7 +45,8 @@ public final class IntervalChanges {
     private long[] recordStarts = new long[1024];
     private long[] recordEnds = new long[1024];
     private int records;
-    private Lsn fed;
+    /** How far the stored WAL was fed to the decoder (written under the lock, read without it). */
+    private volatile Lsn fed;
 
     public IntervalChanges(TimelineId timeline, Lsn from) {
         this.timeline = timeline;
@@ -56,6 +57,11 @@ public final class IntervalChanges {
 
     public Lsn from() {
         return from;
+    }
+
+    /** Whether the WAL up to {@code upTo} was decoded already ({@link #extendTo} would do nothing). */
+    public boolean reaches(Lsn upTo) {
+        return !fed.isBefore(upTo);
     }
 
     /** Decodes the stored WAL up to {@code upTo} (records ending after it stay pending). Blocking. */

@@ -900,6 +900,9 @@ public final class RedoPageSource implements PageSource {
         synchronized (intervals) {
             changes = intervals.computeIfAbsent(timeline + "@" + from, k -> new IntervalChanges(timeline, from));
         }
+        if (changes.reaches(upTo)) {
+            return changes; // every latest read after the first since the last WAL commit: no LMDB read, no lock
+        }
         Lsn stored = redo.store().wal().lastRecordEnd(timeline).orElse(from);
         long t0 = System.nanoTime();
         changes.extendTo(redo.store().wal(), Lsn.min(upTo, stored));
