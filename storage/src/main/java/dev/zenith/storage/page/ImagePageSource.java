@@ -152,7 +152,7 @@ public final class ImagePageSource implements PageSource {
             return StoredPage.of(new byte[WalGeometry.BLCKSZ]); // beyond the end: zeros, as Neon answers
         }
         // In the window the newest version at or below the LSN is the image's page: no record since.
-        return pages.getStored(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
+        return pages.exactStored(timeline, rel, block, lsn).orElseThrow(() -> new StoreException(
                 "the image at " + w.image().lsn() + " lists " + rel.path() + " with " + w.sizes().get(rel)
                         + " blocks, but block " + Integer.toUnsignedString(block) + " has no stored version"));
     }

@@ -27,6 +27,8 @@ import java.util.Set;
 public final class PageStore {
     private final Tables tables;
     private final TimelineStore timelines;
+    /** What reads at a point proved (which version is a block's page there): the next read of it is one get. */
+    private final ExactVersions exact = new ExactVersions();
 
     public PageStore(Tables tables, TimelineStore timelines) {
         this.tables = tables;
@@ -41,6 +43,37 @@ public final class PageStore {
     /** As {@link #get}, the version's page still encoded (a page service decodes it into its socket's buffer). */
     public Optional<StoredPage> getStored(TimelineId id, RelTag rel, int block, Lsn lsn) {
         return Optional.ofNullable(find(id, rel, block, lsn)).map(PageLookup.Found::stored);
+    }
+
+    /**
+     * As {@link #getStored}, where the caller knows that the newest version at or below {@code lsn} is the block's
+     * page at {@code lsn} (in an image's window): remembered, so the next read of the block there is one get.
+     */
+    public Optional<StoredPage> exactStored(TimelineId id, RelTag rel, int block, Lsn lsn) {
+        ExactVersions.Fact known = exact.get(id, lsn, rel, block);
+        if (known != null && known.hasVersion()) {
+            StoredPage p = byKey(id, rel, block, lsn, known);
+            if (p != null) {
+                return Optional.of(p);
+            }
+        }
+        PageLookup.Found f = find(id, rel, block, lsn);
+        if (f == null) {
+            return Optional.empty();
+        }
+        exact.put(id, lsn, rel, block, new ExactVersions.Fact(null, f.step().timeline(), f.lsn(), true));
+        return Optional.of(f.stored());
+    }
+
+    /** The version a fact names, read by its key; null (and the fact forgotten) when it is gone. */
+    private StoredPage byKey(TimelineId id, RelTag rel, int block, Lsn at, ExactVersions.Fact known) {
+        byte[] key = Keys.page(known.timeline(), rel, block, known.lsn());
+        byte[] value = tables.reading(txn -> tables.pages().get(txn, key));
+        if (value == null) {
+            exact.forget(id, at, rel, block);
+            return null;
+        }
+        return StoredPage.encoded(value);
     }
 
     private PageLookup.Found find(TimelineId id, RelTag rel, int block, Lsn lsn) {
@@ -58,9 +91,32 @@ public final class PageStore {
      * does not exist), the newest stored version at or below {@code versionKey} (null: none), and whether the
      * index shows no change redo applies between that version and {@code at} ({@code exact}; false when the
      * index cannot tell). The index must be caught up to {@code at} ({@link PageIndex#covers}); sizes it cannot
-     * answer are an {@link dev.zenith.storage.index.IndexNotReadyException}.
+     * answer are an {@link dev.zenith.storage.index.IndexNotReadyException}. An answer shown exact, or decided by the
+     * fork's size, is remembered per ({@code id}, {@code at}) ({@link ExactVersions}; {@code versionKey} is a function
+     * of {@code at}, the caller's one rule): the next read of the block there is one get by the version's key.
      */
     public VersionAt versionAt(PageIndex index, TimelineId id, RelTag rel, int block, Lsn at, Lsn versionKey) {
+        // A read of the block at this point proved its answer before: one get by the version's key, no index.
+        ExactVersions.Fact known = exact.get(id, at, rel, block);
+        if (known != null) {
+            if (!known.hasVersion()) {
+                return new VersionAt(known.nblocks(), null, known.exact());
+            }
+            StoredPage p = byKey(id, rel, block, at, known);
+            if (p != null) {
+                return new VersionAt(known.nblocks(), new PageVersion(known.timeline(), known.lsn(), p), true);
+            }
+        }
+        VersionAt read = readVersionAt(index, id, rel, block, at, versionKey);
+        if (read.exact() || read.beyondTheFork(block)) {
+            PageVersion v = read.version();
+            exact.put(id, at, rel, block, new ExactVersions.Fact(read.nblocks(), v == null ? null : v.timeline(),
+                    v == null ? null : v.lsn(), read.exact()));
+        }
+        return read;
+    }
+
+    private VersionAt readVersionAt(PageIndex index, TimelineId id, RelTag rel, int block, Lsn at, Lsn versionKey) {
         // one pooled read transaction, and its kept cursors on the index's tables and the versions (none opened here)
         return tables.readingWithCursors(read -> {
             Txn<byte[]> txn = read.txn();
@@ -90,6 +146,10 @@ public final class PageStore {
      * The version's page stays encoded until asked for.
      */
     public record VersionAt(OptionalLong nblocks, PageVersion version, boolean exact) {
+        /** Whether the fork's size alone answers the block: no such fork, or the block at or past its end. */
+        boolean beyondTheFork(int block) {
+            return nblocks != null && (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong());
+        }
     }
 
     /**
