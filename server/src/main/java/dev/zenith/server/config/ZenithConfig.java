@@ -53,10 +53,13 @@ public record ZenithConfig(
     /**
      * The page service on the pg port: how long a request waits for WAL it needs (Neon:
      * wait_lsn_timeout, 300 s), how many requests of one connection are in progress before it stops
-     * reading more (backpressure), the I/O threads that read the store for it, and the threads that read
-     * what must be downloaded first (an s3 storage's evicted values), so that no I/O thread waits for S3.
+     * reading more (backpressure), the I/O threads that read the store for it, the threads that read
+     * what must be downloaded first (an s3 storage's evicted values), so that no I/O thread waits for S3, and how
+     * long an I/O thread polls for its next request before it blocks (0: never; a client at queue depth 1 sends it
+     * a round trip after our answer).
      */
-    public record PageServiceSettings(long waitLsnTimeoutMs, int maxPipelinedRequests, int workers, int fetchThreads) {
+    public record PageServiceSettings(long waitLsnTimeoutMs, int maxPipelinedRequests, int workers, int fetchThreads,
+                                      int spinMicros) {
     }
 
     /**
@@ -160,7 +163,7 @@ public record ZenithConfig(
         ConfigSection computes = ConfigSection.of(json, "computes", "first_port", "dir", "settings");
         ConfigSection receiver = ConfigSection.of(json, "wal_receiver", "status_interval_ms", "max_batch_bytes", "index_interval_ms");
         ConfigSection pages = ConfigSection.of(json, "page_service", "wait_lsn_timeout_ms", "max_pipelined_requests", "workers",
-                "fetch_threads");
+                "fetch_threads", "spin_us");
         ConfigSection index = ConfigSection.of(json, "page_index", "interval_ms", "batch_bytes");
         ConfigSection daemon = ConfigSection.of(json, "daemon", "max_heap_mb", "max_direct_memory_mb");
         ConfigSection offload = ConfigSection.of(json, "offload", "interval_ms", "piece_bytes", "base_interval_ms", "stop_wait_ms",
@@ -215,7 +218,9 @@ public record ZenithConfig(
                         (int) pages.number("max_pipelined_requests", 256, 1, 65_536),
                         (int) pages.number("workers", 4, 1, 256),
                         // Each waits for a download (a whole S3 round trip, or retries while S3 is down), not a core.
-                        (int) pages.number("fetch_threads", 8, 1, 256)),
+                        (int) pages.number("fetch_threads", 8, 1, 256),
+                        // one thread at a time, and only while requests come within it (BoundedSpin)
+                        (int) pages.number("spin_us", 50, 0, 10_000)),
                 // Off the acknowledgement path: seconds behind the WAL is fine (questions beyond it catch up).
                 new PageIndexSettings(index.number("interval_ms", 1000, 1, Integer.MAX_VALUE),
                         index.number("batch_bytes", 16 << 20, 8192, 1L << 30)),

@@ -5,8 +5,12 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.impl.transports.EpollTransport;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.spi.transport.Transport;
@@ -23,12 +27,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * With the answers on a worker pool, each request cost two thread hand-offs (loop to worker, worker back to
  * the loop), each a wake-up of a sleeping thread, together more than the page itself. Vert.x's loops never see
  * these connections' reads; redo runs and waits for WAL never run here (their answers come back as tasks).
- * The group uses Vert.x's transport (epoll where there is one), so that a channel can move between them.
+ * The group uses Vert.x's transport (epoll where there is one), so that a channel can move between them; with epoll,
+ * a thread polls for a moment before it blocks ({@link BoundedSpin}, {@code page_service.spin_us}).
  */
 final class PageIoLoops {
     private final EventLoopGroup group;
 
-    PageIoLoops(Vertx vertx, int threads) {
+    /** {@code spinNanos}: how long a thread polls before it blocks (0: never; only with epoll). */
+    PageIoLoops(Vertx vertx, int threads, long spinNanos) {
         AtomicInteger n = new AtomicInteger();
         // Nothing on these threads may download an evicted value (PageConnection hands such reads to a fetch
         // thread): marked once for the thread's life, not set and cleared around every request (ThreadLocal
@@ -42,7 +48,14 @@ final class PageIoLoops {
             t.setDaemon(true);
             return t;
         };
-        this.group = ((VertxInternal) vertx).transport().eventLoopGroup(Transport.IO_EVENT_LOOP_GROUP, threads, factory, 100);
+        Transport transport = ((VertxInternal) vertx).transport();
+        if (spinNanos > 0 && transport instanceof EpollTransport) {
+            AtomicInteger spinners = new AtomicInteger();
+            IoHandlerFactory polling = EpollIoHandler.newFactory(0, () -> new BoundedSpin(spinNanos, spinners));
+            this.group = new MultiThreadIoEventLoopGroup(threads, factory, polling);
+        } else {
+            this.group = transport.eventLoopGroup(Transport.IO_EVENT_LOOP_GROUP, threads, factory, 100);
+        }
     }
 
     /**

@@ -56,7 +56,7 @@ public final class PageService {
         BoundsCache bounds = new BoundsCache(vertx, writers);
         this.bounds = bounds;
         this.answers = new RequestAnswers(bounds);
-        this.ioLoops = new PageIoLoops(vertx, settings.workers());
+        this.ioLoops = new PageIoLoops(vertx, settings.workers(), settings.spinMicros() * 1_000L);
         AtomicInteger n = new AtomicInteger();
         this.fetches = Executors.newFixedThreadPool(settings.fetchThreads(), r -> {
             Thread t = new Thread(r, "zenith-page-fetch-" + n.incrementAndGet());

@@ -27,7 +27,7 @@ class ZenithConfigTest {
         assertEquals(Path.of(".zenith").toAbsolutePath().normalize(), c.home());
         assertEquals(c.home().resolve("pgs"), c.computesDir());
         assertEquals(60_000, c.authenticationTimeoutMs());
-        assertEquals(new ZenithConfig.PageServiceSettings(60_000, 256, 4, 8), c.pageService());
+        assertEquals(new ZenithConfig.PageServiceSettings(60_000, 256, 4, 8, 50), c.pageService());
         assertEquals(256, c.maxHeapMb());
         assertEquals(128, c.maxDirectMemoryMb());
     }
