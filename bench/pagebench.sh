@@ -9,7 +9,8 @@
 # writes (8 connections, with the echo); and at a historical LSN whose pages are versioned (the checkpoint
 # of that pgbench run, once the daemon materialized it), a cold and a warm pass.
 # Measures only once the daemon's background work is done (see wait_background).
-# Reports per pass: p50 against the echo's, p99, answers per second; and the load average at the start.
+# Reports per pass: p50 against the echo's, p99, answers per second, the daemon's page I/O threads' CPU per answer
+# (warm-up included); and the load average at the start.
 # Needs the jars built (./zenith start once, or mvn package); ZENITH_NO_BUILD is set here.
 # Usage: bench/pagebench.sh   (SCALE, DURATION, CONNECTIONS, DEPTH, WRITES override 10, 10, "1 8", 1, 1)
 set -euo pipefail
@@ -58,8 +59,22 @@ wait_started=$SECONDS
 wait_background
 echo "== background work done after $((SECONDS - wait_started)) s" >&2
 
-bench() { # connections, extra args... -> pagebench's JSON
-  "$ROOT/zenith" pagebench bench -c "$1" -d "$DEPTH" --duration "${DURATION}s" --warmup 2s --json "${@:2}" 2>>"$WORK/progress.log"
+# CPU time (ns) of the daemon's page I/O threads so far, from /proc (schedstat): what a page costs the server
+page_io_ns() {
+  local pid t ns=0
+  pid=$(cat "$ZENITH_HOME/zenith.pid")
+  for t in /proc/"$pid"/task/*; do
+    case "$(cat "$t/comm" 2>/dev/null)" in zenith-page-io*) ns=$((ns + $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null || echo 0))) ;; esac
+  done
+  echo "$ns"
+}
+bench() { # connections, extra args... -> pagebench's JSON, with the page I/O threads' CPU per answer (io_us_per_page)
+  local before json
+  before=$(page_io_ns)
+  json=$("$ROOT/zenith" pagebench bench -c "$1" -d "$DEPTH" --duration "${DURATION}s" --warmup 2s --json "${@:2}" 2>>"$WORK/progress.log")
+  python3 -c 'import json, sys; r = json.loads(sys.argv[1]); n = r["pages"]["answers_with_warmup"]
+r["io_us_per_page"] = round((int(sys.argv[3]) - int(sys.argv[2])) / 1000 / max(n, 1), 2); print(json.dumps(r))' \
+    "$json" "$before" "$(page_io_ns)"
 }
 report() { # label JSON
   python3 - "$1" "$2" <<'PY'
@@ -69,7 +84,8 @@ e, p = r["echo"], r["pages"]
 print(f"{c}: {r['connections']} connection(s) x depth {r['depth']}: pages p50 {p['latency_us']['p50']:.0f} us = {r['p50_ratio_to_echo']:.2f}x echo "
       f"({e['latency_us']['p50']:.0f} us), p99 {p['latency_us']['p99']:.0f} us (echo {e['latency_us']['p99']:.0f}), "
       f"p99.9 {p['latency_us']['p99_9']:.0f} us, mean {p['latency_us']['mean']:.0f} us; "
-      f"{p['requests_per_second']} pages/s (echo {e['requests_per_second']}/s); errors {p['errors']}, mismatches {p['mismatches']}")
+      f"{p['requests_per_second']} pages/s (echo {e['requests_per_second']}/s); errors {p['errors']}, mismatches {p['mismatches']}; "
+      f"page I/O CPU {r['io_us_per_page']} us/page")
 PY
 }
 

@@ -34,8 +34,9 @@ final class LoadRun {
     record Problem(boolean mismatch, String message) {
     }
 
+    /** {@code answers}: every answer read, the warm-up's too (what the server did while the run lasted). */
     record Result(String name, int connections, int depth, double seconds, long requests, long errors, long mismatches,
-                  String firstProblem, Histogram latencyNanos, List<Long> perSecond) {
+                  String firstProblem, Histogram latencyNanos, List<Long> perSecond, long answers) {
         double requestsPerSecond() {
             return requests / seconds;
         }
@@ -131,6 +132,6 @@ final class LoadRun {
         Histogram all = new Histogram(TimeUnit.MINUTES.toNanos(10), 3);
         histograms.forEach(all::add);
         return new Result(name, connections.size(), depth, duration.toNanos() / 1e9, measured.get(), errors.get(),
-                mismatches.get(), firstProblem.get(), all, perSecond);
+                mismatches.get(), firstProblem.get(), all, perSecond, answered.get());
     }
 }

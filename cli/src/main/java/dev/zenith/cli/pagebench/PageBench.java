@@ -191,7 +191,7 @@ public final class PageBench {
         ObjectNode n = JSON.createObjectNode();
         n.put("connections", r.connections()).put("depth", r.depth()).put("seconds", r.seconds())
                 .put("requests", r.requests()).put("requests_per_second", Math.round(r.requestsPerSecond()))
-                .put("errors", r.errors()).put("mismatches", r.mismatches());
+                .put("errors", r.errors()).put("mismatches", r.mismatches()).put("answers_with_warmup", r.answers());
         if (r.firstProblem() != null) {
             n.put("first_problem", r.firstProblem());
         }
