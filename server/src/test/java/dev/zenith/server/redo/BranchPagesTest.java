@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -63,6 +64,12 @@ class BranchPagesTest {
             List<PageServiceAnswers.Answers> answers = new ArrayList<>();
             for (Lsn x : List.of(first, second)) {
                 answers.add(PageServiceAnswers.ask(d, "br", PASSWORD, tenant, branch, x));
+            }
+            for (PageServiceAnswers.Answers a : answers) {
+                // asked again: each block now read by the key of the version the first read proved (many the parent's)
+                PageServiceAnswers.Answers again = PageServiceAnswers.ask(d, "br", PASSWORD, tenant, branch, a.lsn());
+                assertEquals(a.pages().keySet(), again.pages().keySet());
+                a.pages().forEach((rel, page) -> assertArrayEquals(page, again.pages().get(rel), rel.path() + " at " + a.lsn()));
             }
             d.inProcessShutdownKeepingHome(); // stops br cleanly: its first image comes after both LSNs
 
