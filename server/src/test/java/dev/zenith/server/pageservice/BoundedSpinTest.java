@@ -11,7 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A page I/O thread polls before it blocks only while events come within the bound, for at most the bound, and
- * only one thread of the group at a time; with tasks queued it never waits. On a clock of the test's own.
+ * only one thread of the group at a time, only while the machine has a core to spare; with tasks queued it never
+ * waits. On a clock of the test's own.
  */
 class BoundedSpinTest {
     private static final long SPIN = 50_000;
@@ -35,7 +36,7 @@ class BoundedSpinTest {
     @Test
     void pollsOnlyWhileEventsComeWithinTheBoundAndForAtMostIt() throws Exception {
         Polls p = new Polls();
-        BoundedSpin spin = new BoundedSpin(SPIN, new AtomicInteger(), p::clock);
+        BoundedSpin spin = new BoundedSpin(SPIN, new AtomicInteger(), p::clock, () -> true);
 
         assertEquals(SelectStrategy.SELECT, spin.calculateStrategy(p::poll, false), "no wait before: it blocks");
         assertEquals(0, p.polls);
@@ -61,10 +62,18 @@ class BoundedSpinTest {
     }
 
     @Test
+    void theRunningTasksAreReadFromProcLoadavg() {
+        assertEquals(2, BoundedSpin.SpareCore.running("0.50 0.40 0.30 2/644 31016\n"));
+        assertEquals(44, BoundedSpin.SpareCore.running("35.41 21.93 19.92 44/644 31016"));
+        assertEquals(Integer.MAX_VALUE, BoundedSpin.SpareCore.running(""), "no /proc: never a core to spare");
+        assertEquals(Integer.MAX_VALUE, BoundedSpin.SpareCore.running("garbage/"));
+    }
+
+    @Test
     void oneThreadPollsAtATimeAndQueuedTasksAreNeverWaitedFor() throws Exception {
         Polls p = new Polls();
         AtomicInteger spinners = new AtomicInteger();
-        BoundedSpin spin = new BoundedSpin(SPIN, spinners, p::clock);
+        BoundedSpin spin = new BoundedSpin(SPIN, spinners, p::clock, () -> true);
         spin.calculateStrategy(p::poll, false);
 
         spinners.set(1); // another thread of the group polls
@@ -82,7 +91,17 @@ class BoundedSpinTest {
         assertEquals(0, spin.calculateStrategy(p::poll, true), "nothing ready: back to the tasks");
         assertEquals(1, p.polls);
 
-        BoundedSpin off = new BoundedSpin(0, new AtomicInteger(), p::clock);
+        boolean[] spare = {false};
+        BoundedSpin busy = new BoundedSpin(SPIN, new AtomicInteger(), p::clock, () -> spare[0]);
+        p.polls = 0;
+        p.readyOnPoll = 1;
+        busy.calculateStrategy(p::poll, false);
+        assertEquals(SelectStrategy.SELECT, busy.calculateStrategy(p::poll, false), "no core to spare: blocks");
+        assertEquals(0, p.polls);
+        spare[0] = true;
+        assertEquals(3, busy.calculateStrategy(p::poll, false), "a core to spare again");
+
+        BoundedSpin off = new BoundedSpin(0, new AtomicInteger(), p::clock, () -> true);
         p.polls = 0;
         off.calculateStrategy(p::poll, false);
         assertEquals(SelectStrategy.SELECT, off.calculateStrategy(p::poll, false), "0: never polls");
