@@ -268,6 +268,11 @@ public final class Store implements AutoCloseable {
         return tables.room();
     }
 
+    /** LMDB's used bytes per table, largest first: what holds a bounded store's room. */
+    public Map<String, Long> usedBytesByTable() {
+        return tables.usedBytesByTable();
+    }
+
     /** Entries per table, pages in use and the size of the data file: what the store costs. */
     public StoreStats stats() {
         Map<String, Long> entries;

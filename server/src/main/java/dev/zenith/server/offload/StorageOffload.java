@@ -215,15 +215,29 @@ final class StorageOffload implements AutoCloseable {
             LOG.log(java.util.logging.Level.WARNING, "writing values read back from S3 into " + store.directory() + " failed", e);
         }
         if (!store.cacheRoom().evictionWanted()) {
+            store.cacheRoom().aboveFloor(); // what was stored since may be evicted again: no floor known
             return;
         }
         evicting.lock();
         try {
             shipWalIfIdle(h);
-            evictedWalBytes += CacheBound.evictIfAbove(store, h, remoteEnds, store.cacheRoom(), settings.pieceBytes());
+            long wal = CacheBound.evictIfAbove(store, h, remoteEnds, store.cacheRoom(), settings.pieceBytes());
+            evictedWalBytes += wal;
             store.cacheRoom().changed();
-            evictedValueBytes += CacheBound.evictValuesIfAbove(store, h, store.cacheRoom());
+            long values = CacheBound.evictValuesIfAbove(store, h, store.cacheRoom());
+            evictedValueBytes += values;
             store.cacheRoom().changed();
+            long behind = walNotHeld();
+            if (wal > 0 || values > 0 || behind > FLOOR_WAL_BYTES) {
+                store.cacheRoom().aboveFloor(); // more may be evicted, or once S3 holds the WAL: waiting helps
+            } else if (store.cacheRoom().evictionWanted()) {
+                boolean first = store.cacheRoom().floor() == null;
+                store.cacheRoom().atFloor(whatHoldsTheFloor(behind));
+                if (first) {
+                    LOG.info("storage '" + name + "': eviction has nothing more it may evict at " + store.cacheRoom().usedBytes()
+                            + " of " + store.cacheRoom().bound() + " bytes (" + store.cacheRoom().floor() + ")");
+                }
+            }
         } catch (Exception e) {
             fail("eviction: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
         } finally {
@@ -262,6 +276,36 @@ final class StorageOffload implements AutoCloseable {
     /** Shipping moves what the prefix holds of a timeline's WAL forward only (a base may end meanwhile, further on). */
     private void advanceRemoteEnd(TimelineId id, Lsn end) {
         remoteEnds.merge(id, end, (a, b) -> a.isAfter(b) ? a : b);
+    }
+
+    /**
+     * WAL S3 may still take beside a floor: up to this much not held yet (a commit's or a checkpoint's) still counts as
+     * the floor; more, and the floor is not one (eviction frees that WAL once S3 holds it: waiting helps).
+     */
+    private static final long FLOOR_WAL_BYTES = 1 << 20;
+
+    /** The bytes of WAL the store holds that S3 does not hold yet, every timeline's. */
+    private long walNotHeld() {
+        long behind = 0;
+        for (Timeline t : store.timelines().all()) {
+            Lsn end = store.wal().end(t.id()).orElse(null);
+            Lsn remote = remoteEnds.get(t.id());
+            if (end != null) {
+                behind += remote == null ? end.minus(store.wal().localStart(t.id()).orElse(end)) : Math.max(0, end.minus(remote));
+            }
+        }
+        return behind;
+    }
+
+    /**
+     * What holds the store's used bytes once eviction has nothing more it may evict: the largest tables (the page index's
+     * block_changes, the pointers left in pages...) and the WAL S3 does not hold yet. For wait reasons.
+     */
+    private String whatHoldsTheFloor(long behind) {
+        StringBuilder b = new StringBuilder();
+        store.usedBytesByTable().entrySet().stream().filter(e -> e.getValue() > 0).limit(5)
+                .forEach(e -> b.append(b.isEmpty() ? "" : ", ").append(e.getKey()).append(' ').append(e.getValue()));
+        return "the largest tables' bytes: " + b + "; WAL S3 does not hold yet: " + behind + " bytes";
     }
 
     /** Says once in the log when the page index alone keeps the store above eviction's target (commits will wait). */
@@ -574,6 +618,7 @@ final class StorageOffload implements AutoCloseable {
                 .put("base", lastBase).put("base_pending", baseWanted || !Arrays.equals(fingerprint(), uploadedFingerprint)
                         || walFreedSince(basedWalStarts, walStarts()))
                 .put("cache_bytes", settings.bounded() ? settings.cacheBytes() : null).put("index_bytes", store.cacheRoom().indexBytes())
+                .put("eviction_floor", store.cacheRoom().floor())
                 .put("evicted_wal_bytes", evictedWalBytes)
                 .put("evicted_value_bytes", evictedValueBytes).put("fetched_values", store.coldValues().fetchedValues())
                 .put("written_back_values", store.coldValues().writtenBackValues());

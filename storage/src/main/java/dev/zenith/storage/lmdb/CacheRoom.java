@@ -52,6 +52,8 @@ public final class CacheRoom {
     private volatile long waitingSince;
     /** Bytes admitted to writers whose transactions have not committed yet (open {@link Grant}s). */
     private long inFlight;
+    /** What holds the used bytes when eviction last found nothing more it may evict ({@link #atFloor}); null since it freed some. */
+    private volatile String floor;
 
     /** {@code indexBytes}: what of the used bytes the page index holds (never evicted). */
     CacheRoom(LongSupplier usedBytes, LongSupplier indexBytes) {
@@ -114,8 +116,34 @@ public final class CacheRoom {
             return "the storage's local cache is at its bound (" + figures + "): the page index alone fills it, so new WAL"
                     + " (commits) waits until the cache size is raised or storage gc (a shorter --pitr) frees index entries";
         }
+        String held = floor;
+        if (held != null) {
+            return "the storage's local cache is at its bound (" + figures + ") and eviction has nothing more it may evict ("
+                    + held + "): new WAL (commits) waits until S3 takes the WAL it does not hold yet, the cache size is"
+                    + " raised or storage gc frees entries";
+        }
         return "the storage's local cache is at its bound (" + figures + ") and nothing more can be evicted until S3"
                 + " holds it: new WAL (commits) waits";
+    }
+
+    /**
+     * Eviction found nothing more it may evict (every value big enough is a pointer already; WAL S3 does not hold stays):
+     * the used bytes now are the floor eviction can bring the store to, and {@code what} says what holds them. Until
+     * eviction frees something again ({@link #aboveFloor}), a write that waits for room goes in alone if it fits under
+     * the bound itself ({@link #admitOrAtTarget}): waiting longer would free nothing, and a wait reason names the floor.
+     */
+    public void atFloor(String what) {
+        floor = what;
+    }
+
+    /** Eviction freed something: the store is above the floor it can be brought to. */
+    public void aboveFloor() {
+        floor = null;
+    }
+
+    /** What holds the used bytes while eviction has nothing more it may evict (null while it still frees some). */
+    public String floor() {
+        return floor;
     }
 
     /** Measure again at the next question: the caller just freed or wrote a lot. */
@@ -153,16 +181,16 @@ public final class CacheRoom {
     }
 
     /**
-     * {@link #admit}, or else, while no other writer holds a grant, whether the store is down to the eviction target:
-     * nothing is gained by waiting longer, so a write bigger than the room eviction leaves goes in then (alone).
-     * Null when refused.
+     * {@link #admit}, or else, while no other writer holds a grant, whether the store is down to the eviction target,
+     * or at the floor eviction can reach ({@link #atFloor}) with room for {@code bytes} under the bound itself: nothing
+     * is gained by waiting longer, so a write bigger than the room eviction leaves goes in then (alone). Null when refused.
      */
     public synchronized Grant admitOrAtTarget(long bytes) {
         Grant g = admit(bytes);
         if (g != null) {
             return g;
         }
-        if (inFlight == 0 && usedBytes() <= evictionTarget()) {
+        if (inFlight == 0 && (usedBytes() <= evictionTarget() || (floor != null && usedBytes() + bytes <= bound))) {
             admitted(bytes);
             return grant(bytes);
         }
@@ -304,8 +332,11 @@ public final class CacheRoom {
         Grant g;
         while ((g = admitOrAtTarget(bytes)) == null) {
             if (System.nanoTime() > deadline) {
+                String held = floor;
                 throw new StoreException(what + " waited " + max.toSeconds() + " s for room under the storage's cache bound ("
-                        + usedBytes() + " of " + bound + " bytes used) and S3 did not take enough to evict meanwhile");
+                        + usedBytes() + " of " + bound + " bytes used, " + bytes + " asked) and "
+                        + (held != null ? "eviction has nothing more it may evict (" + held + ")"
+                        : "S3 did not take enough to evict meanwhile"));
             }
             try {
                 Thread.sleep(ROOM_POLL_MS);

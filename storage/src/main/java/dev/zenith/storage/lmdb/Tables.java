@@ -359,6 +359,18 @@ public final class Tables implements AutoCloseable {
         }
     }
 
+    /** Used bytes per table (its branch, leaf and overflow pages), largest first. */
+    public Map<String, Long> usedBytesByTable() {
+        try (Txn<byte[]> txn = read()) {
+            long pageSize = env.stat().pageSize;
+            Map<String, Long> out = new LinkedHashMap<>();
+            all().stream().map(t -> Map.entry(t.name(), pages(t.stat(txn)) * pageSize))
+                    .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+                    .forEach(e -> out.put(e.getKey(), e.getValue()));
+            return out;
+        }
+    }
+
     private List<Table> all() {
         return List.of(timelines, walState, walChunks, changesByLsn, commits, checkpoints, pages, images, blobs, meta,
                 blockChanges, relSizes, databases, indexState, anchors, materialized);
