@@ -22,7 +22,11 @@ final class S3TestStorages {
      * until then the prefix is refused as in use by another running daemon; must succeed within 150 s.
      */
     static void attachAfterTheLeaseRunsOut(DaemonFixture d, S3ProxyServer s3, String name, String prefix) throws Exception {
-        String body = attachBody(name, "s3://zen/" + prefix, s3.endpoint().toString());
+        attachAfterTheLeaseRunsOut(d, attachBody(name, "s3://zen/" + prefix, s3.endpoint().toString()));
+    }
+
+    /** {@link #attachAfterTheLeaseRunsOut} with the attach request's {@code body}. */
+    static void attachAfterTheLeaseRunsOut(DaemonFixture d, String body) throws Exception {
         java.net.http.HttpResponse<String> r;
         for (long t0 = System.nanoTime(); (r = d.request("PUT", "/storages", body)).statusCode() == 409; Thread.sleep(2000)) {
             org.junit.jupiter.api.Assertions.assertTrue(r.body().contains("in use by another running daemon"), r.body());
@@ -57,10 +61,12 @@ final class S3TestStorages {
 
     /**
      * The highest {@code size.used_bytes} of storage {@code name}, sampled every 50 ms from its start until it is
-     * closed: whether the store stayed within its cache bound while something ran.
+     * closed: whether the store stayed within its cache bound while something ran; and the highest
+     * {@code size.high_water_bytes} (LMDB's file: what the cache takes on the disk).
      */
     static final class UsedBytesSampler implements AutoCloseable {
         private final java.util.concurrent.atomic.AtomicLong highest = new java.util.concurrent.atomic.AtomicLong();
+        private final java.util.concurrent.atomic.AtomicLong highestFile = new java.util.concurrent.atomic.AtomicLong();
         private volatile boolean sampling = true;
         private final Thread thread;
 
@@ -70,6 +76,7 @@ final class S3TestStorages {
                     try {
                         JsonObject s = (JsonObject) d.ok(200, "GET", "/storages/" + name, null);
                         highest.accumulateAndGet(s.getJsonObject("size").getLong("used_bytes"), Math::max);
+                        highestFile.accumulateAndGet(s.getJsonObject("size").getLong("high_water_bytes"), Math::max);
                         Thread.sleep(50);
                     } catch (Exception e) {
                         return;
@@ -81,6 +88,10 @@ final class S3TestStorages {
 
         long highest() {
             return highest.get();
+        }
+
+        long highestFile() {
+            return highestFile.get();
         }
 
         @Override

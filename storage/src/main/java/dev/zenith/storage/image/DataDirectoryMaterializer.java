@@ -33,7 +33,8 @@ import java.util.stream.Stream;
 /**
  * Writes the data directory of an image: directories (0700), files (0600), pg_control as
  * PostgreSQL wrote it, and every relation fork from the newest page version at or below the image
- * LSN, streamed block by block into 1 GiB segment files. One read transaction gives a consistent view.
+ * LSN, streamed block by block into 1 GiB segment files. Each fork writer reads in a read transaction of its own
+ * (begun again every so often under a cache bound: {@link WriterView}): the versions at or below an LSN do not change.
  */
 public final class DataDirectoryMaterializer {
     private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
@@ -180,9 +181,9 @@ public final class DataDirectoryMaterializer {
             for (List<RelationSize> share : shares) {
                 results.add(pool.submit(() -> {
                     long written = 0;
-                    try (Txn<byte[]> txn = tables.read(); PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
+                    try (WriterView view = new WriterView(lineage)) {
                         for (RelationSize r : share) {
-                            written += writeFork(lookup, r, checksums, missingAsZeros, target, bytesWritten);
+                            written += writeFork(view, r, checksums, missingAsZeros, target, bytesWritten);
                         }
                     }
                     return written;
@@ -208,6 +209,62 @@ public final class DataDirectoryMaterializer {
         } finally {
             pool.shutdownNow();
             awaitWorkers(pool);
+        }
+    }
+
+    /**
+     * A fork writer's read transaction and page lookup. Under a cache bound (an s3 storage's) they are begun again
+     * every {@link #VIEW_NANOS} between batches: LMDB reuses no page freed after the oldest live read transaction
+     * began, and a directory built while evicted values are read back from S3 (a branch at a snapshot) takes minutes,
+     * while eviction and write-backs free and write pages, so one transaction for the whole build grew the file far
+     * past the bound. The versions a directory is written from do not change meanwhile (a version is immutable;
+     * eviction and write-back swap a value and its pointer), so a later view gives the same pages, as the two writers'
+     * transactions, begun apart, always did.
+     */
+    private final class WriterView implements AutoCloseable {
+        /** How long a view lives under a cache bound. */
+        static final long VIEW_NANOS = 100_000_000L;
+        private final Lineage lineage;
+        private final boolean renewing = tables.room().bound() > 0;
+        private Txn<byte[]> txn;
+        private PageLookup lookup;
+        private long begun;
+
+        WriterView(Lineage lineage) {
+            this.lineage = lineage;
+            begin();
+        }
+
+        private void begin() {
+            txn = tables.read();
+            lookup = new PageLookup(tables.pages(), txn, lineage);
+            begun = System.nanoTime();
+        }
+
+        PageLookup lookup() {
+            return lookup;
+        }
+
+        /** Begins the view again when it is older than {@link #VIEW_NANOS} under a bound: the caller's readers are then gone. */
+        boolean renewIfOld() {
+            if (!renewing || System.nanoTime() - begun < VIEW_NANOS) {
+                return false;
+            }
+            close();
+            begin();
+            return true;
+        }
+
+        @Override
+        public void close() {
+            if (lookup != null) {
+                lookup.close();
+                lookup = null;
+            }
+            if (txn != null) {
+                txn.close();
+                txn = null;
+            }
         }
     }
 
@@ -255,14 +312,14 @@ public final class DataDirectoryMaterializer {
         }
     }
 
-    private long writeFork(PageLookup lookup, RelationSize r, boolean checksums, boolean missingAsZeros, Path target,
+    private long writeFork(WriterView view, RelationSize r, boolean checksums, boolean missingAsZeros, Path target,
                            LongConsumer bytesWritten)
             throws IOException {
         long written = 0;
         long blocks = r.blocks();
         int segments = (int) Math.max(1, (blocks + WalGeometry.RELSEG_SIZE - 1) / WalGeometry.RELSEG_SIZE);
         byte[] buffer = new byte[PAGES_PER_WRITE * WalGeometry.BLCKSZ];
-        PageLookup.BlockReader reader = lookup.reader(r.rel());
+        PageLookup.BlockReader reader = view.lookup().reader(r.rel());
         for (int segno = 0; segno < segments; segno++) {
             Path file = target.resolve(DataDirectoryLayout.segmentPath(r.rel(), segno));
             createDirectory(file.getParent());
@@ -280,12 +337,15 @@ public final class DataDirectoryMaterializer {
                     } else {
                         found.decodeVerified(r.rel(), blk, checksums, buffer, filled * WalGeometry.BLCKSZ);
                     }
+                    written++;
                     if (++filled == PAGES_PER_WRITE) {
                         writeFully(ch, buffer, filled * WalGeometry.BLCKSZ);
                         bytesWritten.accept((long) filled * WalGeometry.BLCKSZ);
                         filled = 0;
+                        if (blk + 1 < end && view.renewIfOld()) {
+                            reader = view.lookup().reader(r.rel(), (int) (blk + 1));
+                        }
                     }
-                    written++;
                 }
                 writeFully(ch, buffer, filled * WalGeometry.BLCKSZ);
                 bytesWritten.accept((long) filled * WalGeometry.BLCKSZ);
