@@ -108,49 +108,68 @@ class S3StorageRestoreTest {
     @Test
     void afterKill9EverythingUpToTheReportedRemoteLsnComesBack() throws Exception {
         Path work = DaemonFixture.reachableTempDir("zenith-s3-kill-");
-        String counts;
-        String rows;
+        Killed killed;
         try (DaemonFixture a = new DaemonFixture()) {
             a.jvmOptions.addAll(proxy.server().credentialOptions());
             a.startProcess();
             S3TestStorages.attach(a, proxy.server(), "cloud", "killed");
             JsonObject pg = (JsonObject) a.ok(201, "PUT", "/pgs", new JsonObject().put("name", "main").put("storage_name", "cloud").encode());
             int port = pg.getInteger("port");
-            String timeline = pg.getString("timeline_id");
             a.psql(port, PgbenchLedger.SETUP);
             // the root timeline goes up with a base first; then its WAL follows within the lag bound
             a.awaitJson("/storages/cloud", j -> !j.getJsonObject("offload").getBoolean("base_pending"));
-            PgbenchLedger bench = new PgbenchLedger(a, work.resolve("bench"));
-            bench.start(port, 4, 8);
-            bench.await();
-            counts = a.psql(port, PgbenchLedger.COUNTS);
-            rows = a.psql(port, "SELECT count(*) FROM ledger");
-            dev.zenith.wal.Lsn written = dev.zenith.wal.Lsn.parse(a.psql(port, "SELECT pg_current_wal_flush_lsn()"));
-            long t0 = System.nanoTime();
-            while (remoteLsn(a, "cloud", timeline).isBefore(written)) {
-                assertTrue(System.nanoTime() - t0 < 120_000_000_000L, "S3 never caught up with " + written);
-                Thread.sleep(100);
-            }
-            dev.zenith.wal.Lsn reported = remoteLsn(a, "cloud", timeline);
-            // more commits the prefix may not hold yet, then the daemon dies
-            a.psql(port, "INSERT INTO ledger (client) SELECT 1000 FROM generate_series(1, 100)");
-            a.killProcess();
-            assertFalse(reported.isBefore(written));
+            killed = killAfterPgbench(a, port, pg.getString("timeline_id"), work);
         }
         try (DaemonFixture b = new DaemonFixture().startInProcess()) {
             S3TestStorages.attachAfterTheLeaseRunsOut(b, proxy.server(), "cloud", "killed");
             JsonObject started = b.action("main", "start");
             int port = started.getInteger("port");
-            java.util.Map<Integer, Integer> before = PgbenchLedger.parseCounts(counts);
-            java.util.Map<Integer, Integer> after = PgbenchLedger.parseCounts(b.psql(port, PgbenchLedger.COUNTS));
-            for (var e : before.entrySet()) {
-                assertTrue(after.getOrDefault(e.getKey(), 0) >= e.getValue(), "client " + e.getKey() + ": " + after + " < " + before);
-            }
-            long restored = Long.parseLong(b.psql(port, "SELECT count(*) FROM ledger"));
-            assertTrue(restored >= Long.parseLong(rows) && restored <= Long.parseLong(rows) + 100, restored + " rows");
+            killed.assertBack(b, port);
             b.amcheck(port, "--all", "--install-missing");
         } finally {
             PgCluster.deleteTree(work);
         }
+    }
+
+    /**
+     * What a daemon killed -9 after pgbench had reported: pgbench's per-client counts and the ledger's rows once S3
+     * held them ({@code remote_lsn} at or past the WAL written), and the storage show answer then; 100 more rows
+     * were committed after that, which S3 may or may not hold.
+     */
+    record Killed(String counts, String rows, JsonObject shown) {
+        /** Every row S3 held when the daemon died is on {@code port}, and nothing but the 100 rows it may not have held. */
+        void assertBack(DaemonFixture d, int port) throws Exception {
+            java.util.Map<Integer, Integer> before = PgbenchLedger.parseCounts(counts);
+            java.util.Map<Integer, Integer> after = PgbenchLedger.parseCounts(d.psql(port, PgbenchLedger.COUNTS));
+            for (var e : before.entrySet()) {
+                assertTrue(after.getOrDefault(e.getKey(), 0) >= e.getValue(), "client " + e.getKey() + ": " + after + " < " + before);
+            }
+            long restored = Long.parseLong(d.psql(port, "SELECT count(*) FROM ledger"));
+            assertTrue(restored >= Long.parseLong(rows) && restored <= Long.parseLong(rows) + 100, restored + " rows");
+        }
+    }
+
+    /**
+     * Runs pgbench's ledger load on {@code port} (the ledger table exists), waits until S3 holds all of it, commits 100
+     * rows more and kills the daemon (a process) -9.
+     */
+    static Killed killAfterPgbench(DaemonFixture a, int port, String timeline, Path work) throws Exception {
+        PgbenchLedger bench = new PgbenchLedger(a, work.resolve("bench"));
+        bench.start(port, 4, 8);
+        bench.await();
+        String counts = a.psql(port, PgbenchLedger.COUNTS);
+        String rows = a.psql(port, "SELECT count(*) FROM ledger");
+        dev.zenith.wal.Lsn written = dev.zenith.wal.Lsn.parse(a.psql(port, "SELECT pg_current_wal_flush_lsn()"));
+        long t0 = System.nanoTime();
+        while (remoteLsn(a, "cloud", timeline).isBefore(written)) {
+            assertTrue(System.nanoTime() - t0 < 180_000_000_000L, "S3 never caught up with " + written);
+            Thread.sleep(100);
+        }
+        JsonObject shown = (JsonObject) a.ok(200, "GET", "/storages/cloud", null);
+        assertFalse(remoteLsnIn(shown, timeline).isBefore(written));
+        // more commits the prefix may not hold yet, then the daemon dies
+        a.psql(port, "INSERT INTO ledger (client) SELECT 1000 FROM generate_series(1, 100)");
+        a.killProcess();
+        return new Killed(counts, rows, shown);
     }
 }
