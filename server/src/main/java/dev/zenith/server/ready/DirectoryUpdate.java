@@ -50,6 +50,11 @@ final class DirectoryUpdate {
 
     /** What the update wrote, for the log. */
     record Stats(long blocksWritten, int forksWritten, int removed, long indexMillis, long blocksMillis) {
+        /** For the log: what was written and where the time went. */
+        String written() {
+            return blocksWritten + " blocks in " + forksWritten + " forks written, " + removed + " paths removed (the changed"
+                    + " blocks from the index " + indexMillis + " ms, the forks' blocks " + blocksMillis + " ms)";
+        }
     }
 
     private DirectoryUpdate() {

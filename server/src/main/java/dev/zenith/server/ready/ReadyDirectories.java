@@ -218,10 +218,8 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
             }
             ImageManifest smallFiles = plan.directory().smallFiles();
             boolean incremental = marker.isPresent() && Files.isDirectory(data)
-                    && marker.get().timeline().equals(timeline) && marker.get().imageLsn().equals(smallFiles.lsn())
                     && plan.directory().versionsAt().isAfter(marker.get().versionsAt())
-                    // GC may have trimmed the block changes below its horizon: they can no longer say what changed
-                    && store.images().retentionHorizon(timeline).map(h -> !h.isAfter(marker.get().versionsAt())).orElse(true);
+                    && bringable(store, marker.get(), timeline, plan.directory());
             if (!incremental && !mayWriteWhole) {
                 return false;
             }
@@ -231,9 +229,7 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
             if (incremental) {
                 DirectoryUpdate.Stats s = DirectoryUpdate.apply(store, timeline, plan.directory(),
                         marker.get().versionsAt(), data);
-                what = "updated from " + marker.get().versionsAt() + ": " + s.blocksWritten() + " blocks in "
-                        + s.forksWritten() + " forks written, " + s.removed() + " paths removed (the changed blocks"
-                        + " from the index " + s.indexMillis() + " ms, the forks' blocks " + s.blocksMillis() + " ms)";
+                what = "updated from " + marker.get().versionsAt() + ": " + s.written();
             } else {
                 FileTrees.delete(root);
                 Files.createDirectories(root);
@@ -297,9 +293,7 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
         try { // no longer the ready directory: the lock is not needed
             DirectoryUpdate.Stats s = DirectoryUpdate.apply(store, plan.timeline(), plan.directory(), changes.get(), target);
             return Optional.of(TAKEN + " and brought from the versions at " + from + " to those at "
-                    + plan.directory().versionsAt() + ": " + s.blocksWritten() + " blocks in " + s.forksWritten()
-                    + " forks written, " + s.removed() + " paths removed (the changed blocks from the index "
-                    + s.indexMillis() + " ms, the forks' blocks " + s.blocksMillis() + " ms)");
+                    + plan.directory().versionsAt() + ": " + s.written());
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "the ready data directory taken into " + target + " could not be brought to the"
                     + " anchor at " + plan.checkpoint() + ": writing one", e);
@@ -316,10 +310,7 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
     private Optional<DirectoryUpdate.Changes> changesToAnotherAnchor(Store store, AnchoredStart.Plan plan,
                                                                      ReadyMarker marker) {
         VersionedDirectory d = plan.directory();
-        Lsn older = Lsn.min(marker.versionsAt(), d.versionsAt());
-        if (!marker.timeline().equals(plan.timeline()) || !marker.imageLsn().equals(d.smallFiles().lsn())
-                || marker.versionsAt().equals(d.versionsAt())
-                || store.images().retentionHorizon(plan.timeline()).map(h -> h.isAfter(older)).orElse(false)) {
+        if (marker.versionsAt().equals(d.versionsAt()) || !bringable(store, marker, plan.timeline(), d)) {
             return Optional.empty();
         }
         DirectoryUpdate.Changes changes = DirectoryUpdate.between(store, plan.timeline(), marker.versionsAt(), d.versionsAt());
@@ -330,6 +321,17 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
             return Optional.empty();
         }
         return Optional.of(changes);
+    }
+
+    /**
+     * Whether the directory {@code marker} describes can be brought to {@code d}'s versions by writing only the blocks
+     * changed in between ({@link DirectoryUpdate}), forward or back: the same timeline and image, and GC's horizon not
+     * above the older of the two (below it the block changes may be trimmed: they could no longer say what changed).
+     */
+    private static boolean bringable(Store store, ReadyMarker marker, TimelineId timeline, VersionedDirectory d) {
+        Lsn older = Lsn.min(marker.versionsAt(), d.versionsAt());
+        return marker.timeline().equals(timeline) && marker.imageLsn().equals(d.smallFiles().lsn())
+                && store.images().retentionHorizon(timeline).map(h -> !h.isAfter(older)).orElse(true);
     }
 
     /** Ready directories of timelines the store no longer has (dropped by GC or a destroy). */

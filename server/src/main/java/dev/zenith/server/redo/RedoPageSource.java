@@ -586,7 +586,7 @@ public final class RedoPageSource implements PageSource {
                 throw new PageUnavailableException(PageUnavailableException.Reason.NOT_FOUND,
                         "relation " + rel.path() + " does not exist at " + lsn);
             }
-            if (read.nblocks().isEmpty() || Integer.toUnsignedLong(block) >= read.nblocks().getAsLong()) {
+            if (read.beyondTheFork(block)) {
                 counts.stored();
                 return CompletableFuture.completedFuture(StoredPage.zeros());
             }

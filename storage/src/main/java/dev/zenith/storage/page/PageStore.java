@@ -122,8 +122,9 @@ public final class PageStore {
             Txn<byte[]> txn = read.txn();
             PageIndex.AtLsn indexAt = index.at(read, id, at); // its lineage and reach read once for both questions
             OptionalLong nblocks = RelationSizes.tracks(rel.fork()) ? indexAt.nblocks(rel) : null;
-            if (nblocks != null && (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong())) {
-                return new VersionAt(nblocks, null, false); // no such fork, or beyond its end: no version needed
+            VersionAt sized = new VersionAt(nblocks, null, false);
+            if (sized.beyondTheFork(block)) {
+                return sized; // no such fork, or beyond its end: no version needed
             }
             PageVersion version;
             try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, versionKey),
@@ -147,7 +148,7 @@ public final class PageStore {
      */
     public record VersionAt(OptionalLong nblocks, PageVersion version, boolean exact) {
         /** Whether the fork's size alone answers the block: no such fork, or the block at or past its end. */
-        boolean beyondTheFork(int block) {
+        public boolean beyondTheFork(int block) {
             return nblocks != null && (nblocks.isEmpty() || Integer.toUnsignedLong(block) >= nblocks.getAsLong());
         }
     }
