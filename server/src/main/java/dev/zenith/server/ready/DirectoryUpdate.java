@@ -272,47 +272,42 @@ final class DirectoryUpdate {
     }
 
     /**
-     * Runs of consecutive wanted blocks, read in one transaction each and written in place; a segment's file stays open
-     * while its runs are written (pgbench's changed blocks are scattered: nearly every run is one block, and each
-     * opened and closed its file).
+     * The wanted blocks read {@link #BLOCKS_PER_READ} at a time, each batch in one read transaction with a seek per
+     * block (pgbench's changed blocks are scattered: nearly every run of consecutive ones is one block, and a
+     * transaction, lineage and ordered scan per run cost more than its page), then written in place a run of
+     * consecutive blocks at a time; a segment's file stays open while its runs are written.
      */
     private static long writeBlocks(Store store, TimelineId timeline, Lsn at, RelTag rel, TreeSet<Long> wanted,
                                     boolean checksums, Path data) throws IOException {
         byte[] buffer = new byte[BLOCKS_PER_READ * WalGeometry.BLCKSZ];
-        long written = 0;
-        Long first = null;
-        int count = 0;
+        long[] blocks = wanted.stream().mapToLong(Long::longValue).toArray();
+        long[] batch = new long[BLOCKS_PER_READ];
         try (SegmentFile segment = new SegmentFile(data, rel)) {
-            for (Long b : wanted) {
-                boolean extends_ = first != null && b == first + count && count < BLOCKS_PER_READ
-                        && b / WalGeometry.RELSEG_SIZE == first / WalGeometry.RELSEG_SIZE;
-                if (first != null && !extends_) {
-                    written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, segment);
-                    first = null;
+            for (int from = 0; from < blocks.length; from += BLOCKS_PER_READ) {
+                int count = Math.min(BLOCKS_PER_READ, blocks.length - from);
+                System.arraycopy(blocks, from, batch, 0, count);
+                store.pages().readListed(timeline, rel, at, batch, count, checksums, true, buffer, 0);
+                for (int i = 0, end; i < count; i = end) {
+                    end = i + 1;
+                    while (end < count && batch[end] == batch[end - 1] + 1
+                            && batch[end] / WalGeometry.RELSEG_SIZE == batch[i] / WalGeometry.RELSEG_SIZE) {
+                        end++;
+                    }
+                    writeRun(batch[i], buffer, i, end - i, segment);
                 }
-                if (first == null) {
-                    first = b;
-                    count = 0;
-                }
-                count++;
-            }
-            if (first != null) {
-                written += writeRun(store, timeline, at, rel, first, count, checksums, buffer, segment);
             }
         }
-        return written;
+        return blocks.length;
     }
 
-    private static int writeRun(Store store, TimelineId timeline, Lsn at, RelTag rel, long first, int count,
-                                boolean checksums, byte[] buffer, SegmentFile segment) throws IOException {
-        store.pages().readBlocks(timeline, rel, at, (int) first, count, checksums, true, buffer, 0);
+    /** Blocks [first, first + count) from {@code buffer}'s {@code index}-th page on, written in place. */
+    private static void writeRun(long first, byte[] buffer, int index, int count, SegmentFile segment) throws IOException {
         FileChannel ch = segment.open((int) (first / WalGeometry.RELSEG_SIZE));
         long offset = (first % WalGeometry.RELSEG_SIZE) * WalGeometry.BLCKSZ;
-        ByteBuffer b = ByteBuffer.wrap(buffer, 0, count * WalGeometry.BLCKSZ);
+        ByteBuffer b = ByteBuffer.wrap(buffer, index * WalGeometry.BLCKSZ, count * WalGeometry.BLCKSZ);
         while (b.hasRemaining()) {
             offset += ch.write(b, offset);
         }
-        return count;
     }
 
     /** The open segment file of a fork being written: one at a time, runs come in block order. */

@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Page versions by (timeline, relation fork, block, LSN), read along a timeline's lineage. Blocking
@@ -167,20 +169,42 @@ public final class PageStore {
     /** As above; with {@code missingAsZeros} a block without a version is all zeros (extended, never written). */
     public void readBlocks(TimelineId id, RelTag rel, Lsn lsn, int first, int count, boolean checksums,
                            boolean missingAsZeros, byte[] out, int offset) {
+        readInto(id, rel, lsn, count, i -> first + i, lookup -> lookup.reader(rel, first), checksums, missingAsZeros,
+                out, offset);
+    }
+
+    /**
+     * Scattered blocks of a fork as of {@code lsn} ({@code blocks[0..count)}, ascending), decoded into {@code out} one
+     * after another from {@code offset}, verified and with {@code missingAsZeros} as {@link #readBlocks}, in one read
+     * transaction with one seek per block: a ready directory's update, whose changed blocks are mostly one here and
+     * one there (an ordered scan would step over every version in between, a transaction per block repeat the
+     * lineage and the cursors).
+     */
+    public void readListed(TimelineId id, RelTag rel, Lsn lsn, long[] blocks, int count, boolean checksums,
+                           boolean missingAsZeros, byte[] out, int offset) {
+        readInto(id, rel, lsn, count, i -> (int) blocks[i], lookup -> block -> lookup.find(rel, block), checksums,
+                missingAsZeros, out, offset);
+    }
+
+    /** {@code count} blocks, the i-th {@code blockAt(i)}, found by the reader {@code readerOf} makes, into {@code out}. */
+    private void readInto(TimelineId id, RelTag rel, Lsn lsn, int count, IntUnaryOperator blockAt,
+                          Function<PageLookup, PageLookup.BlockReader> readerOf, boolean checksums, boolean missingAsZeros,
+                          byte[] out, int offset) {
         try (Txn<byte[]> txn = tables.read();
              PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn))) {
-            PageLookup.BlockReader reader = lookup.reader(rel, first);
+            PageLookup.BlockReader reader = readerOf.apply(lookup);
             for (int i = 0; i < count; i++) {
-                PageLookup.Found f = reader.find(first + i);
+                int block = blockAt.applyAsInt(i);
+                PageLookup.Found f = reader.find(block);
                 if (f == null && missingAsZeros) {
                     java.util.Arrays.fill(out, offset + i * WalGeometry.BLCKSZ, offset + (i + 1) * WalGeometry.BLCKSZ, (byte) 0);
                     continue;
                 }
                 if (f == null) {
                     throw new StoreException("no stored version of " + rel.path() + " block "
-                            + Integer.toUnsignedString(first + i) + " at or below " + lsn);
+                            + Integer.toUnsignedString(block) + " at or below " + lsn);
                 }
-                f.decodeVerified(rel, Integer.toUnsignedLong(first + i), checksums, out, offset + i * WalGeometry.BLCKSZ);
+                f.decodeVerified(rel, Integer.toUnsignedLong(block), checksums, out, offset + i * WalGeometry.BLCKSZ);
             }
         }
     }
