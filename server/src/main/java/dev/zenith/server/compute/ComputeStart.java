@@ -217,7 +217,7 @@ final class ComputeStart {
             settings.putAll(n.settings());
             pinned.putAll(n.settings()); // over anything ALTER SYSTEM left in postgresql.auto.conf
         });
-        c.process.writeSettings(settings);
+        c.process.writeSettings(newTimeline.isPresent() ? SpreadFirstCheckpoint.forStart(settings) : settings);
         c.process.writeAccessRules();
         pg.handOver(c.record.pgdata());
         if (!Files.exists(c.record.logfile())) {
@@ -259,6 +259,7 @@ final class ComputeStart {
                 c.process.stop(); // it may have written WAL the store does not take: rebuilt next time
                 throw e;
             }
+            SpreadFirstCheckpoint.restoreAfterIt(pg, c.process, newTimeline.get().tli(), settings);
             LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
         } else if (target != null) {
             ReplayCheck.require(c, target, ReplayCheck.replayed(c, channels.sqlOf(c, store), target));

@@ -37,8 +37,17 @@ class PgTimelineTest extends WalServiceTestBase {
         String branchLog = Files.readString(Path.of(b1.getString("logfile")));
         assertTrue(branchLog.contains("promote trigger file found"), branchLog);
         assertFalse(branchLog.contains("checkpoint starting: end-of-recovery"), branchLog);
+        // The checkpoint the promotion requested is spread over ~54 s (SpreadFirstCheckpoint), not written at once
+        // over the first queries; once one completed on the new timeline the daemon has the ordinary settings reloaded.
+        assertEquals("0.9", d.psql(branch, "SHOW checkpoint_completion_target"), "the first checkpoint is spread");
         d.psql(branch, "CHECKPOINT"); // pg_control's checkpoint names the new timeline from the first one on it
         assertEquals("2", d.psql(branch, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        String target = "";
+        for (long deadline = System.nanoTime() + 60_000_000_000L; !target.equals("0") && System.nanoTime() < deadline; ) {
+            Thread.sleep(100);
+            target = d.psql(branch, "SHOW checkpoint_completion_target");
+        }
+        assertEquals("0", target, "the computes' checkpoint_completion_target back after the first checkpoint");
         assertEquals("100", d.psql(branch, "SELECT count(*) FROM t"));
         Path history = Path.of(b1.getString("pgdata"), "pg_wal", "00000002.history");
         WalServiceClients.Result served = clients.psql("options='-c zenith.pg=b1'", "TIMELINE_HISTORY 2");
