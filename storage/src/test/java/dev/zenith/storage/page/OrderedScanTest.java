@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 /**
  * The ordered scan that builds data directories and base backups ({@link PageStore#readBlocks}) answers
  * exactly what a lookup per block does, whatever the number of versions of a block (none, one, a few, many,
- * some above the LSN asked): it steps over a block's first versions and seeks past the rest.
+ * some above the LSN asked): it steps over a block's first versions and seeks past the rest. So does
+ * {@link PageStore#readListed} for scattered blocks.
  */
 class OrderedScanTest {
     private static final int BLOCKS = 40;
@@ -51,6 +52,16 @@ class OrderedScanTest {
                         assertArrayEquals(expected, Arrays.copyOfRange(scanned, (b - first) * 8192, (b - first + 1) * 8192),
                                 "block " + b + " at " + lsn);
                     }
+                }
+                // scattered blocks, one seek each (a ready directory's update), block 8 and 17 without versions
+                long[] listed = {1, 2, 5, 8, 12, 17, 18, 30, 39};
+                byte[] read = new byte[listed.length * 8192];
+                store.pages().readListed(tl, rel, lsn, listed, listed.length, false, true, read, 0);
+                for (int i = 0; i < listed.length; i++) {
+                    byte[] expected = store.pages().get(tl, rel, (int) listed[i], lsn).map(PageVersion::page)
+                            .orElse(new byte[8192]);
+                    assertArrayEquals(expected, Arrays.copyOfRange(read, i * 8192, (i + 1) * 8192),
+                            "listed block " + listed[i] + " at " + lsn);
                 }
             }
         }
