@@ -1,6 +1,7 @@
 package dev.zenith.pgexec;
 
 import java.io.IOException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributeView;
@@ -8,7 +9,10 @@ import java.nio.file.attribute.UserPrincipalLookupService;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * Where the PostgreSQL 15 server binaries are, and how to run them.
@@ -48,6 +52,28 @@ public final class PgInstallation {
         throw new IllegalStateException("PostgreSQL " + MAJOR_VERSION + " server binaries not found (looked in "
                 + candidates + "). Install them with: apt-get install -y postgresql-" + MAJOR_VERSION
                 + " (or set ZENITH_PG_BIN to their directory)");
+    }
+
+    /**
+     * {@link #detect} on a thread of its own, answered when asked: its processes ({@code pg_config},
+     * {@code postgres --version}) run while the caller readies other things. The answer, or the same
+     * exception {@code detect} throws.
+     */
+    public static Supplier<PgInstallation> detectAhead() {
+        FutureTask<PgInstallation> detection = new FutureTask<>(PgInstallation::detect);
+        Thread thread = new Thread(detection, "zenith-pg-detect");
+        thread.setDaemon(true);
+        thread.start();
+        return () -> {
+            try {
+                return detection.get();
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while looking for PostgreSQL " + MAJOR_VERSION, e);
+            }
+        };
     }
 
     public Path binDir() {
@@ -135,9 +161,9 @@ public final class PgInstallation {
     private static String unprivilegedUser() {
         String user = System.getenv().getOrDefault("ZENITH_PG_USER", "postgres");
         try {
-            if (run(List.of("id", "-u", user)) == 0) {
-                return user;
-            }
+            // the user database lookup `id -u` makes, without a process
+            FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(user);
+            return user;
         } catch (IOException e) {
             // fall through to the explanation below
         }

@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import java.util.logging.FileHandler;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -55,6 +56,8 @@ public final class ZenithDaemon {
     public static final int EXIT_ALREADY_RUNNING = 3;
 
     private final Vertx vertx;
+    /** PostgreSQL's binaries: looked for at the start, in the background when main() could start it early. */
+    private Supplier<PgInstallation> pgInstallation = PgInstallation::detect;
     /** As configured, then with the replication password generated at the first start if none was. */
     private ZenithConfig config;
     private String apiToken;
@@ -81,6 +84,8 @@ public final class ZenithDaemon {
 
     public static void main(String[] args) throws Exception {
         boolean foreground = args.length > 0 && args[0].equals("--foreground");
+        // its short processes run while this JVM readies Vert.x and reads the configuration
+        Supplier<PgInstallation> pg = PgInstallation.detectAhead();
         Transport transport = transportFromProperty();
         Vertx vertx = Vertx.builder().with(BlockedThreads.options()).withTransport(transport).build();
         BlockedThreads.report((VertxInternal) vertx);
@@ -95,6 +100,7 @@ public final class ZenithDaemon {
         }
         ZenithDaemon daemon = new ZenithDaemon(vertx, config);
         daemon.ownsVertx = true;
+        daemon.pgInstallation = pg;
         int code = daemon.run(foreground);
         System.exit(code);
     }
@@ -201,7 +207,7 @@ public final class ZenithDaemon {
         management = new Management(vertx);
         return management.run(() -> {
             loadSecrets();
-            PgInstallation pg = PgInstallation.detect();
+            PgInstallation pg = pgInstallation.get();
             FileTrees.delete(config.offloadScratchDir()); // copies of bases cut short by a crash
             storages = StorageRegistry.open(config.storagesFile(), config.defaultStoragePath(),
                     new Offloads(config.offloadScratchDir(), config.offload(), LeaseSettings.defaults()),
