@@ -34,6 +34,11 @@ final class DaemonLauncher {
             "-XX:G1HeapRegionSize=4m",
             // keeps the log open through the daemon's own shutdown hook (SIGTERM)
             "-Djava.util.logging.manager=dev.zenith.server.DaemonLogManager");
+    /**
+     * How often a start looks whether the daemon listens: a look is a file's existence until the daemon
+     * writes daemon.json, so it costs nothing, and every poll saved is time the user waits.
+     */
+    private static final long START_POLL_MS = 10;
     /** Environment variables the daemon reads as paths; the CLI makes relative ones absolute. */
     private static final List<String> PATH_VARIABLES = List.of("ZENITH_CONF", "ZENITH_COMPUTES_DIR", "ZENITH_PG_BIN");
 
@@ -90,8 +95,9 @@ final class DaemonLauncher {
                 throw new CliException((why.isEmpty() ? "failed to start (exit " + p.exitValue() + ")" : why)
                         + "\nlog: " + home.logFile());
             }
-            if (daemonFileNames(p.pid()) && client.isUp()) {
-                JsonNode st = client.get("/status");
+            Optional<JsonNode> status = daemonFileNames(p.pid()) ? statusOnceUp() : Optional.empty();
+            if (status.isPresent()) {
+                JsonNode st = status.get();
                 out.println("zenith started (pid " + p.pid() + ")");
                 out.println("  REST API:  " + client.baseUrl().orElse("?"));
                 out.println("  home:      " + home.dir());
@@ -101,7 +107,7 @@ final class DaemonLauncher {
                 }
                 return 0;
             }
-            Thread.sleep(100);
+            Thread.sleep(START_POLL_MS);
         }
         throw new CliException("zenith did not come up within 10 minutes; see " + home.logFile());
     }
@@ -245,6 +251,15 @@ final class DaemonLauncher {
             return List.of();
         }
         return flags;
+    }
+
+    /** The daemon's /status, asked once (it was twice: whether it answers, then what), or empty while it does not answer. */
+    private Optional<JsonNode> statusOnceUp() {
+        try {
+            return client.statusIfRunning();
+        } catch (CliException e) {
+            return Optional.empty();
+        }
     }
 
     private boolean daemonFileNames(long pid) {
