@@ -2,6 +2,8 @@ package dev.zenith.storage.image;
 
 import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.lmdb.CacheRoom;
+import dev.zenith.storage.lmdb.ColdValues;
+import dev.zenith.storage.lmdb.EvictedValueException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageCodec;
@@ -26,8 +28,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Takes an image of a cleanly stopped data directory. Pages are verified (checksum, header), then
@@ -264,41 +268,110 @@ public final class DataDirectoryImporter {
      * Writes the queued pages that the lineage does not already give. Normally a new version is
      * keyed by its pd_lsn; when the stored version at or above pd_lsn has other content (changed
      * without WAL: hint bits, FSM, unlogged), it is keyed by this image's LSN so older images keep
-     * their content.
+     * their content. A stored version evicted to S3 is never downloaded inside the write transaction
+     * (it would hold LMDB's one writer, so WAL commits and eviction, for the download): such pages are
+     * compared in a read transaction after the commit, then written in another, where each is stored
+     * as decided only if the version it was compared with is still the newest (else compared again).
      */
     private void flush() {
         if (batch.isEmpty()) {
             return;
         }
         try (CacheRoom.Grant granted = tables.room().awaitRoom(batch.size() * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT,
-                "the import into " + timeline); Txn<byte[]> txn = tables.write()) {
-            try (PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
-                for (Pending p : batch) {
-                    PageLookup.Found found = lookup.find(p.rel, p.block);
-                    Lsn key = p.pageLsn;
-                    if (found != null) {
-                        // decoding is much cheaper than compressing: compare first, compress only what is new
-                        if (Arrays.equals(found.page(), p.page)) {
-                            continue;
-                        }
-                        if (!found.lsn().isBefore(p.pageLsn)) {
-                            key = checkpointLsn;
-                        }
-                    }
-                    byte[] k = Keys.page(timeline, p.rel, p.block, key);
-                    if (!tables.pages().contains(txn, k)) {
-                        writtenPageKeys.add(k);
-                    }
-                    byte[] encoded = PageCodec.encode(p.page, 0, scratch);
-                    tables.pages().put(txn, k, encoded);
-                    pagesStored++;
-                    bytesStored += encoded.length;
-                }
+                "the import into " + timeline)) {
+            List<Pending> pending = batch;
+            Map<Pending, Decision> decided = Map.of();
+            while (!(pending = write(pending, decided)).isEmpty()) {
+                decided = decide(pending);
             }
-            txn.commit();
         }
         tables.room().changed();
         batch.clear();
+    }
+
+    /** Whether and under which key a page is stored, decided against the stored version {@code against} (null: none). */
+    private record Decision(PageLookup.Located against, Lsn key) {
+    }
+
+    /** {@link #keyFor(Pending, Decision, PageLookup)}'s "compare it again outside the write transaction". */
+    private static final Lsn UNDECIDED = Lsn.of(-1);
+
+    /**
+     * Stores, in one write transaction, each of {@code pending} the lineage does not already give: as
+     * {@code decided} says where it holds one whose version is still the newest, else by a lookup of the
+     * stored version. Returns those left undecided (the version to compare with is evicted, or changed since
+     * the decision) and not written.
+     */
+    private List<Pending> write(List<Pending> pending, Map<Pending, Decision> decided) {
+        List<Pending> undecided = new ArrayList<>();
+        try (Txn<byte[]> txn = tables.write()) {
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
+                ColdValues.withoutFetching(() -> {
+                    for (Pending p : pending) {
+                        Lsn key = keyFor(p, decided.get(p), lookup);
+                        if (key == UNDECIDED) {
+                            undecided.add(p);
+                        } else if (key != null) {
+                            store(txn, p, key);
+                        }
+                    }
+                    return null;
+                });
+            }
+            txn.commit();
+        }
+        return undecided;
+    }
+
+    /**
+     * Where a write transaction stores {@code p} (null: nowhere), as decided when its version is still the newest, else
+     * by a lookup; {@link #UNDECIDED} when that needs an evicted version or the decision's version is not the newest.
+     */
+    private Lsn keyFor(Pending p, Decision decided, PageLookup lookup) {
+        if (decided != null) {
+            return Objects.equals(decided.against(), lookup.locate(p.rel, p.block)) ? decided.key() : UNDECIDED;
+        }
+        try {
+            return keyFor(p, lookup.find(p.rel, p.block));
+        } catch (EvictedValueException e) {
+            return UNDECIDED;
+        }
+    }
+
+    /** Compares each of {@code pending} with its stored version in a read transaction (downloading evicted ones). */
+    private Map<Pending, Decision> decide(List<Pending> pending) {
+        Map<Pending, Decision> out = new IdentityHashMap<>();
+        try (Txn<byte[]> txn = tables.read(); PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
+            for (Pending p : pending) {
+                PageLookup.Found found = lookup.find(p.rel, p.block);
+                out.put(p, new Decision(found == null ? null : new PageLookup.Located(found.step(), found.lsn()),
+                        keyFor(p, found)));
+            }
+        }
+        return out;
+    }
+
+    /** The key {@code p} is stored under given the stored version {@code found} (null: none), or null: not stored. */
+    private Lsn keyFor(Pending p, PageLookup.Found found) {
+        if (found == null) {
+            return p.pageLsn;
+        }
+        // decoding is much cheaper than compressing: compare first, compress only what is new
+        if (Arrays.equals(found.page(), p.page)) {
+            return null;
+        }
+        return found.lsn().isBefore(p.pageLsn) ? p.pageLsn : checkpointLsn;
+    }
+
+    private void store(Txn<byte[]> txn, Pending p, Lsn key) {
+        byte[] k = Keys.page(timeline, p.rel, p.block, key);
+        if (!tables.pages().contains(txn, k)) {
+            writtenPageKeys.add(k);
+        }
+        byte[] encoded = PageCodec.encode(p.page, 0, scratch);
+        tables.pages().put(txn, k, encoded);
+        pagesStored++;
+        bytesStored += encoded.length;
     }
 
     private String storeFile(Txn<byte[]> txn, byte[] content) {

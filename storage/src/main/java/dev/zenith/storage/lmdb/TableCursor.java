@@ -65,15 +65,24 @@ public final class TableCursor implements AutoCloseable {
      * below LSN" and "the WAL chunk containing LSN" are found.
      */
     public byte[][] floor(byte[] key, int prefixLength) {
+        byte[] found = floorKey(key, prefixLength);
+        return found == null ? null : new byte[][] {found, val()};
+    }
+
+    /**
+     * As {@link #floor}, the key only: the value is not read (an evicted one is not fetched); the cursor stays on
+     * the entry, so {@link #val()} reads it if wanted.
+     */
+    public byte[] floorKey(byte[] key, int prefixLength) {
         boolean positioned = get(key, GetOp.MDB_SET_RANGE);
         if (positioned && java.util.Arrays.equals(key(), key)) {
-            return new byte[][] {key(), val()};
+            return key();
         }
         boolean moved = positioned ? prev() : last();
         if (!moved || !Keys.hasPrefix(key(), key, prefixLength)) {
             return null;
         }
-        return new byte[][] {key(), val()};
+        return key();
     }
 
     /** Moves the cursor to {@code txn}, a renewed read-only transaction (a reset one's cursors must be, before use). */

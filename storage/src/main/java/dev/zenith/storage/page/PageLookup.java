@@ -50,6 +50,20 @@ public final class PageLookup implements AutoCloseable {
 
     /** The stored version's key LSN and encoded value, or null when no step has one. */
     public Found find(RelTag rel, int block) {
+        return newest(rel, block, true);
+    }
+
+    /**
+     * Where {@link #find} finds the version (its step and key LSN), its value not read: an evicted one is not
+     * fetched (a writer checking that a version it found in an earlier transaction is still the newest); or null.
+     */
+    public Located locate(RelTag rel, int block) {
+        Found f = newest(rel, block, false);
+        return f == null ? null : new Located(f.step(), f.lsn());
+    }
+
+    /** The newest version along the lineage; its value read only {@code withValue} (else {@code encoded} is null). */
+    private Found newest(RelTag rel, int block, boolean withValue) {
         if (seeker == null) {
             seeker = pages.openCursor(txn);
         }
@@ -58,15 +72,19 @@ public final class PageLookup implements AutoCloseable {
             if (best != null && !step.upTo().isAfter(best.lsn)) {
                 break; // everything this ancestor could offer is older than what we have
             }
-            byte[][] hit = seeker.floor(Keys.page(step.timeline(), rel, block, step.upTo()), Keys.BLOCK_PREFIX);
-            if (hit != null) {
-                Lsn lsn = Keys.lsnAt(hit[0], Keys.BLOCK_PREFIX);
+            byte[] key = seeker.floorKey(Keys.page(step.timeline(), rel, block, step.upTo()), Keys.BLOCK_PREFIX);
+            if (key != null) {
+                Lsn lsn = Keys.lsnAt(key, Keys.BLOCK_PREFIX);
                 if (best == null || lsn.isAfter(best.lsn)) {
-                    best = new Found(step, lsn, hit[1]);
+                    best = new Found(step, lsn, withValue ? seeker.val() : null);
                 }
             }
         }
         return best;
+    }
+
+    /** Where a version is stored: its lineage step (timeline) and key LSN. */
+    public record Located(Lineage.Step step, Lsn lsn) {
     }
 
     /** Answers "newest version at or below the lineage's LSN" for blocks asked in increasing order. */

@@ -1,0 +1,139 @@
+package dev.zenith.storage.image;
+
+import dev.zenith.storage.Store;
+import dev.zenith.storage.lmdb.ColdValues;
+import dev.zenith.storage.lmdb.SegmentSource;
+import dev.zenith.storage.page.PageLayout;
+import dev.zenith.storage.page.PageVersion;
+import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.testkit.PgCluster;
+import dev.zenith.wal.ForkNumber;
+import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelFileNode;
+import dev.zenith.wal.RelTag;
+import dev.zenith.wal.segment.WalGeometry;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * An image taken over page versions evicted to S3 (an s3 storage's clean stop): the stored versions it compares
+ * with are downloaded outside LMDB's write transaction, so while a download hangs other writers (WAL commits,
+ * eviction) commit; a version stored meanwhile is compared with again, not overwritten or taken for the old one.
+ * The segment source is a map standing for the storage's prefix (the server's s3 tests use a real S3 server),
+ * its first download held until the test lets it go.
+ */
+@Tag("pg")
+class ImageOverEvictedPagesTest {
+    /** Generous: the machine may be very busy. */
+    private static final long WAIT_SECONDS = 120;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aDownloadForTheImageDoesNotHoldTheWriterAndAVersionStoredMeanwhileIsComparedWith() throws Exception {
+        ExecutorService threads = Executors.newFixedThreadPool(2);
+        CountDownLatch downloading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try (PgCluster c = PgCluster.initdb(); Store store = Store.open(tmp.resolve("store"))) {
+            try {
+                c.start();
+                c.psql("create table items(id int primary key, v text); insert into items select g, md5(g::text) from generate_series(1, 2000) g");
+                String path = c.psql("select pg_relation_filepath('items')").trim();
+                c.stop();
+                SourceWal.Checkpoint ck = SourceWal.lastCheckpoint(c);
+                TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+                store.wal().append(List.of(SourceWal.append(c, tl, SourceWal.segmentStart(ck.redo()), ck.redo(), ck.end())));
+                ImportStats first = store.images().importDataDirectory(tl, c.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
+                assertTrue(first.pagesRead() < DataDirectoryImporter.PAGES_PER_TXN,
+                        "the directory is one batch, so the version stored below is written while that batch compares: " + first);
+
+                // every page version evicted; the source's first download waits for the test
+                Map<String, byte[]> s3 = new ConcurrentHashMap<>();
+                ColdValues cold = store.coldValues();
+                for (ColdValues.Segment s : cold.coldest(Long.MAX_VALUE, 1 << 20)) {
+                    byte[] sha = Blobs.sha256(s.bytes());
+                    s3.put(HexFormat.of().formatHex(sha), s.bytes());
+                    cold.evict(s, sha);
+                }
+                cold.source(new SegmentSource() {
+                    @Override
+                    public byte[] segment(byte[] sha256, int length) {
+                        downloading.countDown();
+                        try {
+                            release.await(WAIT_SECONDS, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        return s3.get(HexFormat.of().formatHex(sha256));
+                    }
+                });
+
+                // the same directory again: every page compares with an evicted version
+                Future<ImportStats> second = threads.submit(() -> store.images().importDataDirectory(tl, c.dataDir(), ck.lsn(),
+                        ck.redo(), RelationFilter.all()));
+                assertTrue(downloading.await(WAIT_SECONDS, TimeUnit.SECONDS), "the image downloads an evicted version");
+
+                // while that download hangs, a version of items' block 0 newer than the one the image compares with
+                RelTag items = new RelTag(new RelFileNode(1663, Integer.parseInt(path.split("/")[1]),
+                        Integer.parseInt(path.split("/")[2])), ForkNumber.MAIN);
+                byte[] onDisk = block0(c.dataDir().resolve(path));
+                Lsn pageLsn = PageLayout.pageLsn(onDisk);
+                Lsn meanwhile = pageLsn.plus(8);
+                assertTrue(meanwhile.isBefore(ck.lsn()), pageLsn + " vs the checkpoint " + ck.lsn());
+                byte[] other = onDisk.clone();
+                other[WalGeometry.BLCKSZ - 1] ^= 0x01;
+                Future<?> write = threads.submit(() -> store.pages().put(tl, items, 0, meanwhile, other));
+                try {
+                    write.get(WAIT_SECONDS, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    fail("a write waited " + WAIT_SECONDS + " s for the image's download: it holds LMDB's writer");
+                }
+                assertFalse(second.isDone(), "the image still waits for its download");
+                release.countDown();
+
+                ImportStats stats = second.get(WAIT_SECONDS, TimeUnit.SECONDS);
+                assertTrue(cold.fetchedValues() > 0, "compared with downloaded versions");
+                assertEquals(1, stats.pagesStored(), "only block 0, which a version stored meanwhile made differ: " + stats);
+                PageVersion newest = store.pages().get(tl, items, 0, ck.lsn()).orElseThrow();
+                assertEquals(ck.lsn(), newest.lsn(), "keyed by the image's LSN, above the version stored meanwhile");
+                assertArrayEquals(onDisk, newest.page());
+                assertArrayEquals(other, store.pages().get(tl, items, 0, meanwhile).orElseThrow().page(),
+                        "the version stored meanwhile is kept");
+            } finally { // before the store closes under them
+                release.countDown();
+                threads.shutdown();
+                threads.awaitTermination(WAIT_SECONDS, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static byte[] block0(Path file) throws Exception {
+        byte[] page = new byte[WalGeometry.BLCKSZ];
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
+            f.readFully(page);
+        }
+        return page;
+    }
+}
