@@ -29,8 +29,13 @@ import java.util.function.IntUnaryOperator;
 public final class PageStore {
     private final Tables tables;
     private final TimelineStore timelines;
-    /** What reads at a point proved (which version is a block's page there): the next read of it is one get. */
-    private final ExactVersions exact = new ExactVersions();
+    /**
+     * What reads at a point proved (which version is a block's page there): the next read of it is one get. Two sets:
+     * an image window's reads ({@link #exactStored}) prove the version but know no fork size from the page index, and
+     * {@link #versionAt}'s answers carry that size (its callers check the block against it), so neither answers the other.
+     */
+    private final ExactVersions inWindows = new ExactVersions();
+    private final ExactVersions byIndex = new ExactVersions();
 
     public PageStore(Tables tables, TimelineStore timelines) {
         this.tables = tables;
@@ -52,9 +57,9 @@ public final class PageStore {
      * page at {@code lsn} (in an image's window): remembered, so the next read of the block there is one get.
      */
     public Optional<StoredPage> exactStored(TimelineId id, RelTag rel, int block, Lsn lsn) {
-        ExactVersions.Fact known = exact.get(id, lsn, rel, block);
+        ExactVersions.Fact known = inWindows.get(id, lsn, rel, block);
         if (known != null && known.hasVersion()) {
-            StoredPage p = byKey(id, rel, block, lsn, known);
+            StoredPage p = byKey(inWindows, id, rel, block, lsn, known);
             if (p != null) {
                 return Optional.of(p);
             }
@@ -63,16 +68,16 @@ public final class PageStore {
         if (f == null) {
             return Optional.empty();
         }
-        exact.put(id, lsn, rel, block, new ExactVersions.Fact(null, f.step().timeline(), f.lsn(), true));
+        inWindows.put(id, lsn, rel, block, new ExactVersions.Fact(null, f.step().timeline(), f.lsn(), true));
         return Optional.of(f.stored());
     }
 
-    /** The version a fact names, read by its key; null (and the fact forgotten) when it is gone. */
-    private StoredPage byKey(TimelineId id, RelTag rel, int block, Lsn at, ExactVersions.Fact known) {
+    /** The version a fact of {@code facts} names, read by its key; null (and the fact forgotten) when it is gone. */
+    private StoredPage byKey(ExactVersions facts, TimelineId id, RelTag rel, int block, Lsn at, ExactVersions.Fact known) {
         byte[] key = Keys.page(known.timeline(), rel, block, known.lsn());
         byte[] value = tables.reading(txn -> tables.pages().get(txn, key));
         if (value == null) {
-            exact.forget(id, at, rel, block);
+            facts.forget(id, at, rel, block);
             return null;
         }
         return StoredPage.encoded(value);
@@ -99,12 +104,12 @@ public final class PageStore {
      */
     public VersionAt versionAt(PageIndex index, TimelineId id, RelTag rel, int block, Lsn at, Lsn versionKey) {
         // A read of the block at this point proved its answer before: one get by the version's key, no index.
-        ExactVersions.Fact known = exact.get(id, at, rel, block);
+        ExactVersions.Fact known = byIndex.get(id, at, rel, block);
         if (known != null) {
             if (!known.hasVersion()) {
                 return new VersionAt(known.nblocks(), null, known.exact());
             }
-            StoredPage p = byKey(id, rel, block, at, known);
+            StoredPage p = byKey(byIndex, id, rel, block, at, known);
             if (p != null) {
                 return new VersionAt(known.nblocks(), new PageVersion(known.timeline(), known.lsn(), p), true);
             }
@@ -112,7 +117,7 @@ public final class PageStore {
         VersionAt read = readVersionAt(index, id, rel, block, at, versionKey);
         if (read.exact() || read.beyondTheFork(block)) {
             PageVersion v = read.version();
-            exact.put(id, at, rel, block, new ExactVersions.Fact(read.nblocks(), v == null ? null : v.timeline(),
+            byIndex.put(id, at, rel, block, new ExactVersions.Fact(read.nblocks(), v == null ? null : v.timeline(),
                     v == null ? null : v.lsn(), read.exact()));
         }
         return read;

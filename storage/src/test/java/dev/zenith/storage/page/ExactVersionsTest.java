@@ -1,5 +1,7 @@
 package dev.zenith.storage.page;
 
+import dev.zenith.storage.Store;
+import dev.zenith.storage.index.IndexNotReadyException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.TimelineId;
@@ -20,12 +22,14 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A read in an image's window is remembered as the key of the version it found, and the next read of the block
  * there gets that version by its key; a version freed since is looked up again (the older one it falls back to), and
- * a point's facts are kept per point, for the few points used last, up to a bound.
+ * a point's facts are kept per point, for the few points used last, up to a bound; a window read's fact (no fork size)
+ * never answers {@link PageStore#versionAt}, whose callers check the block against the size.
  */
 class ExactVersionsTest {
     private static final RelTag REL = new RelTag(new RelFileNode(1663, 5, 16384), ForkNumber.MAIN);
@@ -55,6 +59,19 @@ class ExactVersionsTest {
             assertTrue(pages.exactStored(tl, REL, 4, at).isEmpty(), "no version: nothing remembered");
             pages.put(tl, REL, 4, Lsn.of(0x150), page(3));
             assertArrayEquals(page(3), pages.exactStored(tl, REL, 4, at).orElseThrow().page());
+        }
+    }
+
+    @Test
+    void aWindowReadsFactDoesNotAnswerAReadThatChecksTheForkSize() throws Exception {
+        try (Store store = Store.open(tmp.resolve("sizes"))) {
+            TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+            store.pages().put(tl, REL, 3, Lsn.of(0x100), page(1));
+            Lsn at = Lsn.of(0x200);
+            assertArrayEquals(page(1), store.pages().exactStored(tl, REL, 3, at).orElseThrow().page());
+            // the window's read knew no fork size: versionAt asks the page index for it (which has none here)
+            assertThrows(IndexNotReadyException.class, () -> store.pages().versionAt(store.index(), tl, REL, 3, at, at));
+            assertArrayEquals(page(1), store.pages().exactStored(tl, REL, 3, at).orElseThrow().page());
         }
     }
 
