@@ -48,7 +48,7 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
 
     /**
      * Bytes of the current archive: {@code length} bytes of {@code data} from {@code offset} (the CopyData message's
-     * own array, not copied again: the caller's to keep).
+     * own array, not copied again: the caller's to keep, or to give back with {@link #recycle} once read).
      */
     public record ArchiveData(byte[] data, int offset, int length) implements Event {
     }
@@ -106,6 +106,14 @@ public final class BaseBackupClient extends Conversation<BaseBackupClient.Event>
     String command() {
         return "BASE_BACKUP (LABEL '" + label.replace("'", "''") + "', CHECKPOINT 'fast', WAL true, WAIT true,"
                 + " MANIFEST 'no', PROGRESS true)";
+    }
+
+    /**
+     * Gives {@code data}'s array back to the decoder, which may receive a later CopyData into it: call once the bytes
+     * are copied out and nothing refers to the array (a stream into a tar unpacker: no array per message).
+     */
+    public void recycle(ArchiveData data) {
+        login.recycle(data.data());
     }
 
     public byte[] terminate() {

@@ -101,6 +101,11 @@ final class ReplicationLogin {
         return decoder.feedFrom(source, max);
     }
 
+    /** {@link BackendDecoder#recycle}. */
+    void recycle(byte[] copyData) {
+        decoder.recycle(copyData);
+    }
+
     /** Decodes and hands on every whole message buffered, until none is left or the session is over. */
     void process(Session session) {
         while (!session.over()) {

@@ -39,6 +39,11 @@ public final class BackendDecoder {
         return framer.feedFrom(source, max);
     }
 
+    /** {@link MessageFramer#recycle}: a CopyData's data the caller is done with (nothing refers to it any more). */
+    public void recycle(byte[] copyData) {
+        framer.recycle(copyData);
+    }
+
     /** Takes one raw byte (the server's one-byte answer to SSLRequest); -1 when none is buffered. */
     public int pollByte() {
         return framer.nextByte();

@@ -10,7 +10,9 @@ import java.util.Arrays;
  * WAL stream's CopyData is not copied out of the framer's buffer).
  * The declared length is checked against {@code [minimum, maxMessageLength]} as soon as its four
  * bytes have arrived, before any buffer is sized for the body, so a hostile length costs nothing (beyond the
- * 256 KiB a long body's own array may take before its bytes arrive).
+ * 256 KiB a long body's own array may take before its bytes arrive). A caller that is done with a long body may
+ * give it back ({@link #recycle}): the next long body of its length is received into it (a base backup's CopyData
+ * messages, all one length, then take no new array each).
  *
  * <p>Two framings: typed ({@code type:int8, length:int32 incl. itself, body}) and untyped, used by
  * the startup phase ({@code length:int32 incl. itself, body}).
@@ -36,6 +38,9 @@ public final class MessageFramer {
     static final int OWN_BODY_BYTES = 8192;
     static final int OWN_BODY_MAX = 256 * 1024;
 
+    /** How many long bodies given back are kept for reuse. */
+    static final int SPARE_BODIES = 4;
+
     private int maxMessageLength;
     private byte[] buf = new byte[256];
     private int start;
@@ -44,6 +49,9 @@ public final class MessageFramer {
     private byte[] body;
     private char bodyType;
     private int bodyFilled;
+    /** Long bodies given back ({@link #recycle}), the first {@code spareCount} of them. */
+    private final byte[][] spares = new byte[SPARE_BODIES][];
+    private int spareCount;
 
     public MessageFramer(int maxMessageLength) {
         if (maxMessageLength < 8) {
@@ -117,6 +125,36 @@ public final class MessageFramer {
         return n;
     }
 
+    /**
+     * Gives back {@code body}, a long body (of {@link #OWN_BODY_BYTES} to {@link #OWN_BODY_MAX} bytes) a frame of this
+     * framer carried, once nothing refers to it any more: a later long body of its length is received into it. Other
+     * arrays, or more than {@link #SPARE_BODIES} of them, are left to the garbage collector.
+     */
+    public void recycle(byte[] body) {
+        if (body.length < OWN_BODY_BYTES || body.length > OWN_BODY_MAX || spareCount == SPARE_BODIES) {
+            return;
+        }
+        for (int i = 0; i < spareCount; i++) {
+            if (spares[i] == body) {
+                return; // given back twice: it must not be handed out twice
+            }
+        }
+        spares[spareCount++] = body;
+    }
+
+    /** An array for a long body of {@code length} bytes: one given back of that length, else a new one. */
+    private byte[] longBody(int length) {
+        for (int i = spareCount - 1; i >= 0; i--) {
+            if (spares[i].length == length) {
+                byte[] b = spares[i];
+                spares[i] = spares[--spareCount];
+                spares[spareCount] = null;
+                return b;
+            }
+        }
+        return new byte[length];
+    }
+
     /** Bytes received but not yet returned as a frame. */
     public int buffered() {
         return end - start + (body == null ? 0 : 5 + bodyFilled);
@@ -172,8 +210,8 @@ public final class MessageFramer {
             checkLength(length, 4, "message type '" + printable(type) + "'");
         }
         if (end - start < 1 + length) {
-            if (length - 4 >= OWN_BODY_BYTES && length - 4 <= OWN_BODY_MAX) { // the rest goes straight into its own array
-                body = new byte[length - 4];
+            if (isLong(length - 4)) { // the rest goes straight into its own array
+                body = longBody(length - 4);
                 bodyType = type;
                 bodyFilled = end - start - 5;
                 System.arraycopy(buf, start + 5, body, 0, bodyFilled);
@@ -181,9 +219,14 @@ public final class MessageFramer {
             }
             return null;
         }
-        byte[] body = Arrays.copyOfRange(buf, start + 5, start + 1 + length);
+        byte[] body = isLong(length - 4) ? longBody(length - 4) : new byte[length - 4];
+        System.arraycopy(buf, start + 5, body, 0, body.length);
         start += 1 + length;
         return new Frame(type, body);
+    }
+
+    private static boolean isLong(int bodyLength) {
+        return bodyLength >= OWN_BODY_BYTES && bodyLength <= OWN_BODY_MAX;
     }
 
     /** The next untyped (startup-phase) packet, or null when it has not fully arrived. */

@@ -98,6 +98,52 @@ class WireCodecTest {
         }
     }
 
+    @Test
+    void longBodiesGivenBackAreReceivedIntoAgainNeverTwiceAtOnce() throws Exception {
+        int length = 32 * 1024 + 1; // a base backup's CopyData: a type byte and 32 KiB of tar
+        List<BackendMessage> samples = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            samples.add(new BackendMessage.CopyData(pattern(length - i % 2))); // two lengths, interleaved
+        }
+        samples.add(new BackendMessage.CopyData(pattern(100)));
+        byte[] all = BackendEncoder.encode(samples.toArray(BackendMessage[]::new));
+        java.io.InputStream in = new java.io.ByteArrayInputStream(all);
+        BackendDecoder d = new BackendDecoder();
+        List<byte[]> out = new ArrayList<>();
+        java.util.Set<byte[]> arrays = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        while (d.feedFrom(in::read, 1 << 16) > 0) {
+            List<byte[]> polled = new ArrayList<>();
+            for (BackendMessage m = d.poll(); m != null; m = d.poll()) {
+                polled.add(((BackendMessage.CopyData) m).data());
+            }
+            for (byte[] data : polled) {
+                out.add(data.clone()); // read, as the tar unpacker copies it
+                arrays.add(data);
+                d.recycle(data);
+                d.recycle(data); // twice: kept once
+            }
+        }
+        assertEquals(samples.size(), out.size());
+        for (int i = 0; i < samples.size(); i++) {
+            assertArrayEquals(((BackendMessage.CopyData) samples.get(i)).data(), out.get(i), "message " + i);
+        }
+        assertTrue(arrays.size() <= 4, "20 long bodies of two lengths in few arrays (a 64 KiB read holds at most two"
+                + " whole and one begun): " + arrays.size());
+
+        // given back twice, an array is still handed out once: two long bodies at once are two arrays
+        BackendDecoder twice = new BackendDecoder();
+        byte[] given = new byte[length];
+        twice.recycle(given);
+        twice.recycle(given);
+        twice.feed(BackendEncoder.encode(new BackendMessage.CopyData(pattern(length)), new BackendMessage.CopyData(pattern(length))));
+        byte[] first = ((BackendMessage.CopyData) twice.poll()).data();
+        byte[] second = ((BackendMessage.CopyData) twice.poll()).data();
+        assertNotSame(first, second);
+        assertTrue(first == given || second == given, "the array given back is used");
+        assertArrayEquals(pattern(length), first);
+        assertArrayEquals(pattern(length), second);
+    }
+
     private static void assertSameMessages(List<BackendMessage> expected, List<BackendMessage> actual, String how) {
         assertEquals(expected.size(), actual.size(), how);
         for (int i = 0; i < expected.size(); i++) {

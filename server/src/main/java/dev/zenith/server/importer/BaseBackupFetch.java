@@ -86,6 +86,9 @@ final class BaseBackupFetch {
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
             while (current == null || pos == current.length()) {
+                if (current != null) {
+                    client.recycle(current); // copied out: the next CopyData may be received into its array
+                }
                 current = chunks.poll();
                 pos = 0;
                 if (current == null) {
