@@ -5,8 +5,9 @@
 # first, with the same connections and queue depth).
 # Each connection count runs twice: the first pass warms the daemon's JIT and is not reported. Then a
 # verified run checks every page against the stopped compute's own files (--verify).
-# Then (WRITES=1, the default): the compute runs pgbench (2 clients) and writes; at the latest LSN while it
-# writes (8 connections, with the echo); and at a historical LSN whose pages are versioned (the checkpoint
+# Then (WRITES=1, the default): the compute runs pgbench (2 clients) and writes; while it writes, at the latest LSN
+# and at the LSN where the compute had stopped (pages versioned: the ceiling under this write load), 8 connections,
+# no echo, twice each interleaved, with pgbench's TPS during each pass and alone; and at a historical LSN whose pages are versioned (the checkpoint
 # of that pgbench run, once the daemon materialized it), a cold and a warm pass.
 # Measures only once the daemon's background work is done (see wait_background).
 # Reports per pass: p50 against the echo's, p99, answers per second, the daemon's page I/O threads' CPU per answer
@@ -104,18 +105,39 @@ print("verified, 8 connection(s) x depth %d: %d pages compared with the stopped 
 '
 
 [ "$WRITES" = 1 ] || exit 0
+# The page service's ceiling under this write load: reads at the LSN where the compute stopped (every page a stored
+# version: no redo, no follower) while pgbench writes, with the same connections as the latest pass.
+STOPPED=$(zenith_api /storages/local/timelines | python3 -c '
+import json, sys
+lsn = lambda t: int(t.split("/")[0], 16) << 32 | int(t.split("/")[1], 16)
+print(max((t["end_lsn"] for t in json.load(sys.stdin) if t.get("end_lsn")), key=lsn))')
+under_writes() { # label, bench args...: pgbench -c 2 writes during the pass (no echo); reports the pass and pgbench's TPS
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T $((DURATION + 3)) postgres >"$WORK/writes.log" 2>&1 &
+  local writer=$! json
+  sleep 1
+  json=$(bench 8 --no-echo "${@:2}")
+  wait "$writer" || true
+  python3 - "$1" "$json" "$(grep -m1 '^tps' "$WORK/writes.log" | cut -d' ' -f3)" <<'PY'
+import json, sys
+c, r, tps = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+p = r["pages"]
+print(f"{c}: {r['connections']} connection(s) x depth {r['depth']}: {p['requests_per_second']} pages/s, p50 "
+      f"{p['latency_us']['p50']:.0f} us, p99 {p['latency_us']['p99']:.0f} us, p99.9 {p['latency_us']['p99_9']:.0f} us, "
+      f"mean {p['latency_us']['mean']:.0f} us; errors {p['errors']}; page I/O CPU {r['io_us_per_page']} us/page; "
+      f"pgbench -c 2 meanwhile {tps or '?'} tps")
+PY
+}
 echo "== the compute writes: pgbench -c 2 for 15 s, a checkpoint (the historical LSN), 5 s more" >&2
 "$ROOT/zenith" pg start -n bench >/dev/null
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T 15 postgres >>"$WORK/init.log" 2>&1
 HISTORICAL=$(Q "$ZPORT" "CHECKPOINT; SELECT checkpoint_lsn FROM pg_control_checkpoint()")
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T 5 postgres >>"$WORK/init.log" 2>&1
-echo "== latest LSN while pgbench writes (8 connections)" >&2
-"$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T $((3 * DURATION + 10)) postgres >"$WORK/writes.log" 2>&1 &
-WRITER=$!
-sleep 2
-report "latest, pgbench writing" "$(bench 8)"
-wait "$WRITER" || true
-echo "== pgbench while measured: $(grep -m1 '^tps' "$WORK/writes.log" || echo '?')" >&2
+echo "== pgbench -c 2 alone for ${DURATION} s: $("$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c 2 -T "$DURATION" postgres 2>&1 | grep -m1 '^tps' || echo '?')" >&2
+echo "== while pgbench writes, 8 connections: at the latest LSN, then at the stopped compute's LSN $STOPPED (versioned: the ceiling), twice each, interleaved" >&2
+for round in 1 2; do
+  under_writes "latest, pgbench writing ($round)"
+  under_writes "stopped compute's LSN $STOPPED, pgbench writing ($round)" --lsn "$STOPPED"
+done
 "$ROOT/zenith" pg stop -n bench >/dev/null
 echo "== waiting for the daemon's background work (materialization of the checkpoints)" >&2
 wait_background
