@@ -13,8 +13,9 @@ final class LatestReadCounts {
     private static final long LOG_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     /** Counts since the start. */
-    record Counts(long catchUps, long stored, long live, long redo, long runs, long runMillis, long runBlocks,
-                  long runWalBytes, long storeMillis, long decodeMillis, long runWaitMillis) {
+    record Counts(long catchUps, long stored, long live, long redo, long runs, long runMillis, long buildMillis,
+                  long recoveryMillis, long runBlocks, long runWalBytes, long storeMillis, long decodeMillis,
+                  long runWaitMillis) {
     }
 
     private final AtomicLong catchUps = new AtomicLong();
@@ -23,13 +24,15 @@ final class LatestReadCounts {
     private final AtomicLong redo = new AtomicLong();
     private final AtomicLong runs = new AtomicLong();
     private final AtomicLong runNanos = new AtomicLong();
+    private final AtomicLong buildNanos = new AtomicLong();
+    private final AtomicLong recoveryNanos = new AtomicLong();
     private final AtomicLong runBlocks = new AtomicLong();
     private final AtomicLong runWalBytes = new AtomicLong();
     private final AtomicLong storeNanos = new AtomicLong();
     private final AtomicLong decodeNanos = new AtomicLong();
     private final AtomicLong runWaitNanos = new AtomicLong();
     private final AtomicLong nextLog = new AtomicLong(System.nanoTime() + LOG_NANOS);
-    private volatile Counts logged = new Counts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    private volatile Counts logged = new Counts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** A read that waited for the page index to catch up. */
     void catchUp() {
@@ -55,14 +58,17 @@ final class LatestReadCounts {
     }
 
     /**
-     * A GetPage redo run ended: how long it took (waiting for its slot not counted), the blocks it made, the WAL it
-     * replayed. Under writes these runs are what the reads waiting for them wait for.
+     * A GetPage redo run ended: how long it took (waiting for its slot not counted) and in which part (its scratch
+     * directory and WAL; PostgreSQL's start, recovery and stop; the rest is reading back), the blocks it made, the WAL
+     * it replayed. Under writes these runs are what the reads waiting for them wait for.
      */
-    void ran(long nanos, int blocks, long walBytes) {
+    void ran(RedoReport report) {
         runs.incrementAndGet();
-        runNanos.addAndGet(nanos);
-        runBlocks.addAndGet(blocks);
-        runWalBytes.addAndGet(walBytes);
+        buildNanos.addAndGet(report.build().toNanos());
+        recoveryNanos.addAndGet(report.recovery().toNanos());
+        runNanos.addAndGet(report.build().plus(report.recovery()).plus(report.readBack()).toNanos());
+        runBlocks.addAndGet(report.wanted());
+        runWalBytes.addAndGet(report.walBytes());
     }
 
     /** A run's pages were stored (after they were answered), in {@code nanos}. */
@@ -82,7 +88,8 @@ final class LatestReadCounts {
 
     Counts counts() {
         return new Counts(catchUps.get(), stored.get(), live.get(), redo.get(), runs.get(),
-                TimeUnit.NANOSECONDS.toMillis(runNanos.get()), runBlocks.get(), runWalBytes.get(),
+                TimeUnit.NANOSECONDS.toMillis(runNanos.get()), TimeUnit.NANOSECONDS.toMillis(buildNanos.get()),
+                TimeUnit.NANOSECONDS.toMillis(recoveryNanos.get()), runBlocks.get(), runWalBytes.get(),
                 TimeUnit.NANOSECONDS.toMillis(storeNanos.get()), TimeUnit.NANOSECONDS.toMillis(decodeNanos.get()),
                 TimeUnit.NANOSECONDS.toMillis(runWaitNanos.get()));
     }
@@ -98,7 +105,9 @@ final class LatestReadCounts {
             LOG.info("GetPage outside image windows: " + now.stored() + " from stored versions, " + now.live()
                     + " from a follower, " + now.redo() + " by redo runs (waited for " + now.runWaitMillis()
                     + " ms in all); " + now.catchUps() + " waited for the page index to catch up; " + now.runs()
-                    + " runs for them took " + now.runMillis() + " ms (" + now.runBlocks() + " blocks made, "
+                    + " runs for them took " + now.runMillis() + " ms (" + now.buildMillis() + " writing their directories"
+                    + " and WAL, " + now.recoveryMillis() + " in PostgreSQL's start, recovery and stop; " + now.runBlocks()
+                    + " blocks made, "
                     + (now.runWalBytes() >> 20) + " MiB of WAL replayed), their pages stored in " + now.storeMillis()
                     + " ms; reads waited " + now.decodeMillis() + " ms in all for the WAL to be decoded");
         }

@@ -836,9 +836,8 @@ public final class RedoPageSource implements PageSource {
             wanted.addAll(changed);
             batch.running = wanted; // from here a later read joins only for a block in it
         }
-        long t0 = System.nanoTime();
-        Map<BlockRef, byte[]> pages = redo.run(timeline, start, target, wanted);
-        counts.ran(System.nanoTime() - t0, wanted.size(), target.minus(start.redoPoint()));
+        Map<BlockRef, byte[]> pages = new HashMap<>();
+        counts.ran(redo.run(timeline, start, target, wanted, pages::put));
         batch.result.complete(pages);
         if (key == null) {
             synchronized (gathering) {

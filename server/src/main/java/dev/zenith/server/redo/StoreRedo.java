@@ -177,26 +177,19 @@ public final class StoreRedo {
     }
 
     /**
-     * One read's run: the wanted blocks at {@code target} replayed from {@code base}. Returns every wanted
-     * block's page (null where the block does not exist at the target). Waits for a read slot.
+     * One read's run: the wanted blocks at {@code target} replayed from {@code base}, each wanted block's page handed
+     * to {@code sink} (null where the block does not exist at the target) after all were verified. Waits for a read
+     * slot. Returns what the run did and where its time went.
      */
-    public Map<BlockRef, byte[]> run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted)
+    public RedoReport run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted, PageSink sink)
             throws IOException {
-        Map<BlockRef, byte[]> out = new HashMap<>();
-        run(RunSlots.Kind.READ, tl, base, target, wanted, out::put);
-        return out;
-    }
-
-    /** As above, handing each wanted block's page to {@code sink} (after all were verified). */
-    public void run(TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted, PageSink sink)
-            throws IOException {
-        run(RunSlots.Kind.READ, tl, base, target, wanted, sink);
+        return run(RunSlots.Kind.READ, tl, base, target, wanted, sink);
     }
 
     /** As above, in a slot of {@code kind}: a background step's run takes a step slot. */
-    public void run(RunSlots.Kind kind, TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted, PageSink sink)
-            throws IOException {
-        slots.hold(kind, () -> {
+    public RedoReport run(RunSlots.Kind kind, TimelineId tl, Base base, Lsn target, SortedSet<BlockRef> wanted,
+                          PageSink sink) throws IOException {
+        return slots.hold(kind, () -> {
             // free-space maps as long as at the base (zeros): redo extends, truncates and drops them from there
             RedoRequest request = new RedoRequest(base.anchor(), target, wanted, b -> startingPage(tl, base, b),
                     base.freeSpaceMaps() == null ? Map.of() : base.freeSpaceMaps(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
@@ -204,7 +197,7 @@ public final class StoreRedo {
                     store.pgWal().writeSegmentsForRecovery(tl, from, to, walDir, bytes -> { }), timelinesTo(tl, base, target));
             RedoReport report = redo.run(request, sink);
             java.util.logging.Logger.getLogger(StoreRedo.class.getName()).fine(() -> "redo to " + target + ": " + report);
-            return null;
+            return report;
         });
     }
 
