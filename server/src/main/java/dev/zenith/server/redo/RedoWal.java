@@ -77,6 +77,9 @@ final class RedoWal {
         Lsn lastEnd = null;
         long segno = WalSegments.segmentNumber(redo.value());
         int offset = WalSegments.segmentOffset(redo.value());
+        // The segments are written up to the target and are holes after it: reading them whole cost 16 MiB read and
+        // allocated per segment per run. The page after the target's is enough to see the WAL end there.
+        long readEnd = WalSegments.pageStart(target.value()) + WalGeometry.XLOG_BLCKSZ;
         EndOfWal end = null;
         while (end == null) {
             Path file = oneTimeline ? walDir.resolve(WalSegments.fileName(anchor.pgTimeline(), segno))
@@ -84,11 +87,18 @@ final class RedoWal {
             if (file == null || !Files.exists(file)) {
                 break;
             }
+            long length = Math.min(WalGeometry.WAL_SEGMENT_SIZE, readEnd - WalSegments.segmentStart(segno));
+            if (length <= offset) {
+                break; // a segment after the target's
+            }
             byte[] segment;
             try (FileInputStream in = new FileInputStream(file.toFile())) { // not NIO: no 16 MiB direct buffer kept per thread
-                segment = in.readAllBytes();
+                segment = in.readNBytes((int) length);
             }
-            decoder.feed(segment, offset, WalGeometry.WAL_SEGMENT_SIZE - offset);
+            if (segment.length <= offset) {
+                break;
+            }
+            decoder.feed(segment, offset, segment.length - offset);
             offset = 0;
             segno++;
             for (DecodeResult r = decoder.poll(); ; r = decoder.poll()) {
