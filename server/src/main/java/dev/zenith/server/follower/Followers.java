@@ -179,6 +179,12 @@ public final class Followers implements LivePages, AutoCloseable {
         return out;
     }
 
+    @Override
+    public boolean coming(Store store, TimelineId timeline) {
+        Entry e = entries.get(key(store, timeline));
+        return e != null && !closed && (e.follower != null || e.starting);
+    }
+
     /** Another attempt after a pause, until the deadline; completes {@code out} with the page or null. */
     private void poll(Entry e, Follower f, TimelineId timeline, BlockRef block, Lsn change, LaterChanges later, Lsn key,
                       long deadline, CompletableFuture<byte[]> out) {

@@ -37,4 +37,12 @@ public interface LivePages {
      * beyond a few file reads.
      */
     CompletableFuture<byte[]> page(Store store, TimelineId timeline, BlockRef block, Lsn change, LaterChanges later);
+
+    /**
+     * Whether the timeline's live pages are served now or soon (a follower replays it or is starting): then a latest
+     * read of a block changed since its stored version is mostly answered here, not by a run. Non-blocking.
+     */
+    default boolean coming(Store store, TimelineId timeline) {
+        return false;
+    }
 }
