@@ -232,7 +232,11 @@ final class StorageOffload implements AutoCloseable {
                 store.cacheRoom().aboveFloor(); // more may be evicted, or once S3 holds the WAL: waiting helps
             } else if (store.cacheRoom().evictionWanted()) {
                 boolean first = store.cacheRoom().floor() == null;
-                store.cacheRoom().atFloor(whatHoldsTheFloor(behind));
+                long now = System.nanoTime();
+                if (first || now - floorDescribedNanos > FLOOR_DESCRIBED_NANOS) { // a stat of every table: not each pass
+                    store.cacheRoom().atFloor(whatHoldsTheFloor(behind));
+                    floorDescribedNanos = now;
+                }
                 if (first) {
                     LOG.info("storage '" + name + "': eviction has nothing more it may evict at " + store.cacheRoom().usedBytes()
                             + " of " + store.cacheRoom().bound() + " bytes (" + store.cacheRoom().floor() + ")");
@@ -283,18 +287,31 @@ final class StorageOffload implements AutoCloseable {
      * the floor; more, and the floor is not one (eviction frees that WAL once S3 holds it: waiting helps).
      */
     private static final long FLOOR_WAL_BYTES = 1 << 20;
+    /** What holds the floor is described again at most this often while the store stays at it (wait reasons). */
+    private static final long FLOOR_DESCRIBED_NANOS = 10_000_000_000L;
+    private long floorDescribedNanos;
 
-    /** The bytes of WAL the store holds that S3 does not hold yet, every timeline's. */
+    /** The bytes of WAL the store holds that S3 does not hold yet, every timeline's (all its local WAL without a remote_lsn). */
     private long walNotHeld() {
         long behind = 0;
         for (Timeline t : store.timelines().all()) {
-            Lsn end = store.wal().end(t.id()).orElse(null);
-            Lsn remote = remoteEnds.get(t.id());
-            if (end != null) {
-                behind += remote == null ? end.minus(store.wal().localStart(t.id()).orElse(end)) : Math.max(0, end.minus(remote));
-            }
+            Held h = held(t.id());
+            long b = h.behind();
+            behind += b >= 0 ? b : h.end().minus(store.wal().localStart(t.id()).orElse(h.end()));
         }
         return behind;
+    }
+
+    /** A timeline's stored WAL end (null: none stored) and what the prefix holds of it (null: nothing yet). */
+    private record Held(Lsn end, Lsn remote) {
+        /** Bytes of the stored WAL S3 does not hold; -1 when unknown (no remote_lsn: created after the last base). */
+        long behind() {
+            return end == null ? 0 : remote == null ? -1 : Math.max(0, end.minus(remote));
+        }
+    }
+
+    private Held held(TimelineId id) {
+        return new Held(store.wal().end(id).orElse(null), remoteEnds.get(id));
     }
 
     /**
@@ -594,12 +611,11 @@ final class StorageOffload implements AutoCloseable {
         JsonArray timelines = new JsonArray();
         long behind = 0;
         for (Timeline t : store.timelines().all()) {
-            Lsn end = store.wal().end(t.id()).orElse(null);
-            Lsn remote = remoteEnds.get(t.id());
-            long b = end == null ? 0 : remote == null ? -1 : Math.max(0, end.minus(remote));
+            Held h = held(t.id());
+            long b = h.behind();
             JsonObject tl = new JsonObject().put("timeline", t.id().toString())
-                    .put("local_lsn", end == null ? null : end.toString())
-                    .put("remote_lsn", remote == null ? null : remote.toString());
+                    .put("local_lsn", h.end() == null ? null : h.end().toString())
+                    .put("remote_lsn", h.remote() == null ? null : h.remote().toString());
             if (b >= 0) {
                 tl.put("unuploaded_wal_bytes", b);
                 behind += b;
