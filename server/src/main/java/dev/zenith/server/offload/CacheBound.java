@@ -47,7 +47,7 @@ final class CacheBound {
             }
             Lsn limit = Lsn.min(coveredFrom(store, home, id, local, r.getValue(), pieceBytes), r.getValue());
             if (limit.isAfter(local)) {
-                freed += store.wal().evictBelow(id, limit);
+                freed += room.freeing(() -> store.wal().evictBelow(id, limit));
             }
         }
         if (freed > 0) {
@@ -85,7 +85,9 @@ final class CacheBound {
             }
             home.manifests.append(listed, List.of(), Map.of());
             for (int i = 0; i < segments.size(); i++) {
-                freed += store.coldValues().evict(segments.get(i), listed.get(i).hash().bytes());
+                ColdValues.Segment segment = segments.get(i);
+                byte[] hash = listed.get(i).hash().bytes();
+                freed += room.freeing(() -> store.coldValues().evict(segment, hash));
             }
         }
         if (freed > 0) {

@@ -82,7 +82,7 @@ public final class Tables implements AutoCloseable {
     /** Page versions, file contents and packed block changes may be evicted to a remote home and read back (s3 storages). */
     private final ColdValues cold = new ColdValues();
     /** The room a bound on the store's size leaves (s3 storages' cache size), for whoever grows it. */
-    private final CacheRoom room = new CacheRoom(this::usedBytes, this::indexBytes);
+    private final CacheRoom room = new CacheRoom(this::usedBytes, this::indexBytes, this::settle);
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
@@ -347,6 +347,22 @@ public final class Tables implements AutoCloseable {
             return pagesInUse(txn) * env.stat().pageSize;
         }
     }
+
+    /**
+     * One small durable commit (a counter in the table of tables, beside the format marker): the pages the commit before
+     * it freed become reusable by the next writer ({@link CacheRoom#freeing}).
+     */
+    private void settle() {
+        try (Txn<byte[]> txn = env.txnWrite()) {
+            byte[] key = utf8(SETTLED_KEY);
+            byte[] was = info.get(txn, key);
+            long n = was == null || was.length != Long.BYTES ? 0 : java.nio.ByteBuffer.wrap(was).getLong();
+            info.put(txn, key, java.nio.ByteBuffer.allocate(Long.BYTES).putLong(n + 1).array());
+            txn.commit();
+        }
+    }
+
+    private static final String SETTLED_KEY = "settled";
 
     /** Bytes of the page index's tables (never evicted: see {@link CacheRoom#indexBytes}). */
     private long indexBytes() {
