@@ -28,7 +28,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * never materialized ("cannot fit ... raise --cache-size" at each anchor): it now goes in parts that fit. And the
  * branch's image at its clean stop waited 120 s for room and was skipped: at 13.0 MB eviction had nothing more it may
  * evict (the page index and the pointers of evicted values), far above its target; at that floor a write now goes in
- * alone when it fits under the bound. The sizes after each phase are printed: LMDB's file (high water) is not bounded.
+ * alone when it fits under the bound. The sizes after each phase are printed. LMDB's file (high water) reached 21.4-23.3
+ * MB while a writer admitted right after an eviction's commit could not reuse the pages it freed (LMDB reuses them from
+ * the second transaction after); with a commit after each eviction first it stays near the bound (16.85 and 16.28 MB in two runs).
  */
 @Tag("s3")
 @Tag("pg")
@@ -116,6 +118,8 @@ class S3SmallCacheBoundTest {
                     + highestFile + ", size " + storage.getJsonObject("size") + ", offload " + storage.getJsonObject("offload"));
             redoLog.stream().filter(l -> l.contains("nothing more it may evict")).limit(3).forEach(System.out::println);
             assertTrue(highest <= BOUND, "the store stayed within its bound: " + highest);
+            // near the bound, not at it: a long read transaction or fragmented free pages may still extend the file a little
+            assertTrue(highestFile <= BOUND + BOUND / 8, "LMDB's file stayed near the bound: " + highestFile);
             assertTrue(redoLog.stream().noneMatch(l -> l.contains("cannot fit")), String.join("\n", redoLog));
         } finally {
             REDO.removeHandler(handler);
