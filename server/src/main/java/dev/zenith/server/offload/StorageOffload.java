@@ -221,13 +221,21 @@ final class StorageOffload implements AutoCloseable {
         evicting.lock();
         try {
             shipWalIfIdle(h);
-            long wal = CacheBound.evictIfAbove(store, h, remoteEnds, store.cacheRoom(), settings.pieceBytes());
-            evictedWalBytes += wal;
+            Map<TimelineId, Lsn> shipped = Map.copyOf(remoteEnds);
+            long wal = CacheBound.evictIfAbove(store, h, shipped, store.cacheRoom(), settings.pieceBytes());
             store.cacheRoom().changed();
             long values = CacheBound.evictValuesIfAbove(store, h, store.cacheRoom());
             evictedValueBytes += values;
             store.cacheRoom().changed();
-            long behind = walNotHeld();
+            if (!remoteEnds.equals(shipped)) {
+                // the round shipped WAL while the values went up (seconds under load): S3 holds it now, so it goes
+                // before any floor is declared (else the floor held up to a round's WAL, 6-10 MB at a 16 MiB bound)
+                shipped = Map.copyOf(remoteEnds);
+                wal += CacheBound.evictIfAbove(store, h, shipped, store.cacheRoom(), settings.pieceBytes());
+                store.cacheRoom().changed();
+            }
+            evictedWalBytes += wal;
+            long behind = walNotHeld(shipped); // against what the WAL eviction knew S3 holds
             if (wal > 0 || values > 0 || behind > FLOOR_WAL_BYTES) {
                 store.cacheRoom().aboveFloor(); // more may be evicted, or once S3 holds the WAL: waiting helps
             } else if (store.cacheRoom().evictionWanted()) {
@@ -291,11 +299,14 @@ final class StorageOffload implements AutoCloseable {
     private static final long FLOOR_DESCRIBED_NANOS = 10_000_000_000L;
     private long floorDescribedNanos;
 
-    /** The bytes of WAL the store holds that S3 does not hold yet, every timeline's (all its local WAL without a remote_lsn). */
-    private long walNotHeld() {
+    /**
+     * The bytes of WAL the store holds that S3 does not hold yet as far as {@code remote} says, every timeline's (all its
+     * local WAL without a remote_lsn).
+     */
+    private long walNotHeld(Map<TimelineId, Lsn> remote) {
         long behind = 0;
         for (Timeline t : store.timelines().all()) {
-            Held h = held(t.id());
+            Held h = held(t.id(), remote);
             long b = h.behind();
             behind += b >= 0 ? b : h.end().minus(store.wal().localStart(t.id()).orElse(h.end()));
         }
@@ -310,8 +321,8 @@ final class StorageOffload implements AutoCloseable {
         }
     }
 
-    private Held held(TimelineId id) {
-        return new Held(store.wal().end(id).orElse(null), remoteEnds.get(id));
+    private Held held(TimelineId id, Map<TimelineId, Lsn> remote) {
+        return new Held(store.wal().end(id).orElse(null), remote.get(id));
     }
 
     /**
@@ -611,7 +622,7 @@ final class StorageOffload implements AutoCloseable {
         JsonArray timelines = new JsonArray();
         long behind = 0;
         for (Timeline t : store.timelines().all()) {
-            Held h = held(t.id());
+            Held h = held(t.id(), remoteEnds);
             long b = h.behind();
             JsonObject tl = new JsonObject().put("timeline", t.id().toString())
                     .put("local_lsn", h.end() == null ? null : h.end().toString())
