@@ -14,8 +14,9 @@ final class LatestReadCounts {
 
     /** Counts since the start. */
     record Counts(long catchUps, long stored, long live, long redo, long runs, long runMillis, long buildMillis,
-                  long recoveryMillis, long runBlocks, long runWalBytes, long storeMillis, long decodeMillis,
-                  long runWaitMillis) {
+                  long walWriteMillis, long walCheckMillis, long recoveryMillis, long replayMillis, long checkpointMillis,
+                  long runBlocks,
+                  long runWalBytes, long storeMillis, long decodeMillis, long runWaitMillis) {
     }
 
     private final AtomicLong catchUps = new AtomicLong();
@@ -25,14 +26,18 @@ final class LatestReadCounts {
     private final AtomicLong runs = new AtomicLong();
     private final AtomicLong runNanos = new AtomicLong();
     private final AtomicLong buildNanos = new AtomicLong();
+    private final AtomicLong walWriteNanos = new AtomicLong();
+    private final AtomicLong walCheckNanos = new AtomicLong();
     private final AtomicLong recoveryNanos = new AtomicLong();
+    private final AtomicLong replayNanos = new AtomicLong();
+    private final AtomicLong checkpointNanos = new AtomicLong();
     private final AtomicLong runBlocks = new AtomicLong();
     private final AtomicLong runWalBytes = new AtomicLong();
     private final AtomicLong storeNanos = new AtomicLong();
     private final AtomicLong decodeNanos = new AtomicLong();
     private final AtomicLong runWaitNanos = new AtomicLong();
     private final AtomicLong nextLog = new AtomicLong(System.nanoTime() + LOG_NANOS);
-    private volatile Counts logged = new Counts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    private volatile Counts logged = new Counts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** A read that waited for the page index to catch up. */
     void catchUp() {
@@ -59,13 +64,18 @@ final class LatestReadCounts {
 
     /**
      * A GetPage redo run ended: how long it took (waiting for its slot not counted) and in which part (its scratch
-     * directory and WAL; PostgreSQL's start, recovery and stop; the rest is reading back), the blocks it made, the WAL
+     * directory and WAL, of which writing and checking the WAL; PostgreSQL's start, recovery and end-of-recovery
+     * checkpoint, of which replay and checkpoint as its log says; the rest is reading back: the postmaster's exit is not waited for), the blocks it made, the WAL
      * it replayed. Under writes these runs are what the reads waiting for them wait for.
      */
     void ran(RedoReport report) {
         runs.incrementAndGet();
         buildNanos.addAndGet(report.build().toNanos());
+        walWriteNanos.addAndGet(report.walWrite().toNanos());
+        walCheckNanos.addAndGet(report.walCheck().toNanos());
         recoveryNanos.addAndGet(report.recovery().toNanos());
+        replayNanos.addAndGet(report.replay().toNanos());
+        checkpointNanos.addAndGet(report.checkpoint().toNanos());
         runNanos.addAndGet(report.build().plus(report.recovery()).plus(report.readBack()).toNanos());
         runBlocks.addAndGet(report.wanted());
         runWalBytes.addAndGet(report.walBytes());
@@ -89,9 +99,14 @@ final class LatestReadCounts {
     Counts counts() {
         return new Counts(catchUps.get(), stored.get(), live.get(), redo.get(), runs.get(),
                 TimeUnit.NANOSECONDS.toMillis(runNanos.get()), TimeUnit.NANOSECONDS.toMillis(buildNanos.get()),
-                TimeUnit.NANOSECONDS.toMillis(recoveryNanos.get()), runBlocks.get(), runWalBytes.get(),
+                millis(walWriteNanos), millis(walCheckNanos), millis(recoveryNanos), millis(replayNanos), millis(checkpointNanos),
+                runBlocks.get(), runWalBytes.get(),
                 TimeUnit.NANOSECONDS.toMillis(storeNanos.get()), TimeUnit.NANOSECONDS.toMillis(decodeNanos.get()),
                 TimeUnit.NANOSECONDS.toMillis(runWaitNanos.get()));
+    }
+
+    private static long millis(AtomicLong nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos.get());
     }
 
     private void logIfDue() {
@@ -106,7 +121,10 @@ final class LatestReadCounts {
                     + " from a follower, " + now.redo() + " by redo runs (waited for " + now.runWaitMillis()
                     + " ms in all); " + now.catchUps() + " waited for the page index to catch up; " + now.runs()
                     + " runs for them took " + now.runMillis() + " ms (" + now.buildMillis() + " writing their directories"
-                    + " and WAL, " + now.recoveryMillis() + " in PostgreSQL's start, recovery and stop; " + now.runBlocks()
+                    + " and WAL, of which " + now.walWriteMillis() + " writing and " + now.walCheckMillis() + " checking"
+                    + " the WAL; " + now.recoveryMillis() + " in PostgreSQL's start, recovery and end-of-recovery"
+                    + " checkpoint, of which " + now.replayMillis() + " replaying and " + now.checkpointMillis()
+                    + " in the checkpoint; " + now.runBlocks()
                     + " blocks made, "
                     + (now.runWalBytes() >> 20) + " MiB of WAL replayed), their pages stored in " + now.storeMillis()
                     + " ms; reads waited " + now.decodeMillis() + " ms in all for the WAL to be decoded");

@@ -3,6 +3,7 @@ package dev.zenith.server.redo;
 import dev.zenith.pgexec.PgInstallation;
 import dev.zenith.pgexec.Processes;
 import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.Lsn;
 import dev.zenith.wal.control.DbState;
 
 import java.io.IOException;
@@ -20,8 +21,8 @@ import java.util.concurrent.TimeUnit;
  * A stock {@code postgres} doing crash recovery in a scratch data directory and nothing else: no
  * TCP (a Unix socket in a private directory, since the postmaster needs one socket), no
  * autovacuum, no logical replication launcher, no WAL senders: after recovery no process reads or
- * writes a page, so the files hold exactly what replay produced once a fast shutdown has written
- * them out. Blocking; call from a worker.
+ * writes a page, so the files hold exactly what replay produced once the end-of-recovery checkpoint
+ * (or a fast shutdown) has written them out. Blocking; call from a worker.
  */
 final class RecoveryServer {
     private final PgInstallation pg;
@@ -66,6 +67,9 @@ final class RecoveryServer {
         s.put("hot_standby", "on");
         s.put("fsync", "off");
         s.put("full_page_writes", "off");
+        // the end-of-recovery checkpoint makes the next WAL segment when the WAL ends past 3/4 of one: not 16 MiB
+        // of zeros written per such run (nothing ever writes WAL in it)
+        s.put("wal_init_zero", "off");
         s.put("restart_after_crash", "off");
         s.put("allow_in_place_tablespaces", "on");
         s.put("shared_buffers", sharedBuffers);
@@ -122,6 +126,30 @@ final class RecoveryServer {
             return "";
         }
         return lines.size() >= 8 ? lines.get(7).trim() : "";
+    }
+
+    /**
+     * After {@link #start}, for a run whose results are read from its files: makes sure the checkpoint crash recovery
+     * ends with is done (pg_control in production, its checkpoint at or after {@code target}, the end of the replayed
+     * WAL), then asks for an immediate shutdown without waiting for it (removing the run waits:
+     * {@link ScratchArea#remove}). That checkpoint wrote
+     * every buffer and SLRU page replay dirtied, and StartupXLOG dirties none after it (SLRU trimming and prepared
+     * transactions come before it); "ready" comes only after it, and then no process changes a page (no connection,
+     * no autovacuum). So the files already hold what a fast shutdown leaves, whose shutdown checkpoint writes nothing
+     * more ("wrote 0 buffers") but costs the checkpointer's run and every process's orderly exit.
+     */
+    void endRecovered(Lsn target) throws IOException {
+        ControlFile control = ControlFile.parse(Files.readAllBytes(dataDir.resolve("global/pg_control")));
+        if (control.state() != DbState.IN_PRODUCTION || control.checkPoint().isBefore(target)) {
+            stopNow();
+            throw new RedoException("after crash recovery to " + target + " the run's pg_control says '" + control.state()
+                    + "' with its checkpoint at " + control.checkPoint() + ": the end-of-recovery checkpoint is not done"
+                    + logTail());
+        }
+        OptionalLong pid = postmasterPid(dataDir);
+        if (pid.isPresent()) {
+            Processes.signal(pid.getAsLong(), "QUIT");
+        }
     }
 
     /** Fast shutdown: every page replay changed is written, then a shutdown checkpoint. */

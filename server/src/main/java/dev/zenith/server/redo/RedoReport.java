@@ -11,15 +11,22 @@ import java.time.Duration;
  * @param walRecords records replayed
  * @param walBytes   WAL bytes from the redo point to the target
  * @param build      writing the scratch directory and checking the WAL
- * @param recovery   PostgreSQL's crash recovery and shutdown
- * @param readBack   reading, verifying and handing out the pages
+ * @param walWrite   of {@code build}: writing the WAL segments
+ * @param walCheck   of {@code build}: reading them back and checking them ({@link RedoWal#check})
+ * @param recovery   PostgreSQL's start, crash recovery and end-of-recovery checkpoint, and the check that it is done
+ * @param replay     of {@code recovery}: the replay, as PostgreSQL's log says
+ * @param checkpoint of {@code recovery}: the end-of-recovery checkpoint, as PostgreSQL's log says
+ * @param readBack   reading, verifying and handing out the pages (the postmaster exits meanwhile)
  */
 public record RedoReport(int wanted, int seeded, int present, long walRecords, long walBytes, Duration build,
-                         Duration recovery, Duration readBack) {
+                         Duration walWrite, Duration walCheck, Duration recovery, Duration replay, Duration checkpoint,
+                         Duration readBack) {
     @Override
     public String toString() {
         return wanted + " blocks wanted (" + present + " present, " + seeded + " seeded), " + walRecords + " records / "
-                + walBytes + " bytes of WAL replayed; build " + build.toMillis() + " ms, recovery " + recovery.toMillis()
-                + " ms, read back " + readBack.toMillis() + " ms";
+                + walBytes + " bytes of WAL replayed; build " + build.toMillis() + " ms (WAL written " + walWrite.toMillis()
+                + " ms, checked " + walCheck.toMillis() + " ms), recovery " + recovery.toMillis() + " ms (replay "
+                + replay.toMillis() + " ms, checkpoint " + checkpoint.toMillis() + " ms), read back " + readBack.toMillis()
+                + " ms";
     }
 }

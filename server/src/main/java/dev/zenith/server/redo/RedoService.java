@@ -44,6 +44,8 @@ public final class RedoService implements AutoCloseable {
      * indexer's lock): a thread of its own, so reads that need no redo run never queue behind one.
      */
     private final ExecutorService indexCatchUps;
+    /** Finished runs' directories removed (their postmasters' exits waited for) after their pages were answered. */
+    private final ExecutorService removals;
     /** Told after each background step commits (the ready data directories). */
     private volatile StepListener afterStep = StepListener.NONE;
     /** Asked before a redo run for a latest read (the follower standbys); set before the first page source. */
@@ -62,6 +64,11 @@ public final class RedoService implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.removals = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "zenith-redo-cleanup");
+            t.setDaemon(true);
+            return t;
+        });
         // As many as runs may wait for slots and gather at once; more queue (and gather more blocks meanwhile).
         this.getPageRuns = Executors.newFixedThreadPool(Math.max(2, 2 * readConcurrency), r -> {
             Thread t = new Thread(r, "zenith-getpage-redo");
@@ -76,7 +83,10 @@ public final class RedoService implements AutoCloseable {
      */
     public static RedoService open(PgInstallation pg, Path scratchDir, RedoSettings settings, int concurrency,
                                    int readConcurrency) throws IOException {
-        return new RedoService(new SparseRedo(pg, ScratchArea.open(scratchDir, pg), settings), concurrency, readConcurrency);
+        ScratchArea area = ScratchArea.open(scratchDir, pg);
+        RedoService service = new RedoService(new SparseRedo(pg, area, settings), concurrency, readConcurrency);
+        area.removeFinishedOn(service.removals);
+        return service;
     }
 
     /** Who is told after each background materialization step commits. */
@@ -132,6 +142,8 @@ public final class RedoService implements AutoCloseable {
         try {
             steps.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             getPageRuns.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            removals.shutdown(); // after the runs: each hands its removal here, which must still run
+            removals.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

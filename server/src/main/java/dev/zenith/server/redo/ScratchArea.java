@@ -9,6 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.UUID;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -25,6 +28,8 @@ public final class ScratchArea {
 
     private final Path root;
     private final PgInstallation pg;
+    /** Where finished runs are removed: the caller's thread unless {@link #removeFinishedOn} gave another. */
+    private volatile Executor removals = Runnable::run;
 
     private ScratchArea(Path root, PgInstallation pg) {
         this.root = root;
@@ -81,6 +86,30 @@ public final class ScratchArea {
         pg.handOver(dir);
         Files.writeString(run.resolve("socket-dir"), dir.toString());
         return dir;
+    }
+
+    /**
+     * Finished runs are removed on {@code executor}: the run's postmaster exits (after an immediate shutdown) and its
+     * directory is deleted after the run's pages were answered, not before.
+     */
+    void removeFinishedOn(Executor executor) {
+        this.removals = executor;
+    }
+
+    /** Removes a run that ended ({@link #remove}), where {@link #removeFinishedOn} says; a failure is logged. */
+    void removeFinished(Path run) {
+        Runnable removal = () -> {
+            try {
+                remove(run);
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.WARNING, "removing the redo run directory " + run + " failed (the next start removes it)", e);
+            }
+        };
+        try {
+            removals.execute(removal);
+        } catch (RejectedExecutionException e) {
+            removal.run(); // the daemon stops: removed here
+        }
     }
 
     /** Stops anything left on the run and deletes it (and its socket directory). */

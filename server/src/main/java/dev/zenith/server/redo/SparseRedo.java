@@ -65,7 +65,7 @@ public final class SparseRedo {
         try {
             return runIn(run, request, sink);
         } finally {
-            area.remove(run);
+            area.removeFinished(run);
         }
     }
 
@@ -101,9 +101,12 @@ public final class SparseRedo {
         Files.write(data.resolve("global/pg_control"), control.toFile());
         RecoveryServer.writeConfiguration(data, RecoveryServer.settings(anchor.controlFile(), area.socketDirectory(run),
                 settings.sharedBuffers()));
+        long filesWritten = System.nanoTime();
         request.wal().writeSegments(anchor.pgTimeline(), anchor.redoLsn(), target, data.resolve("pg_wal"));
+        long walWritten = System.nanoTime();
         RedoWal.Facts wal = RedoWal.check(data.resolve("pg_wal"), anchor, target, targetTli,
                 !request.timelines().histories().isEmpty());
+        long walChecked = System.nanoTime();
 
         int seeded;
         try (ForkFiles files = new ForkFiles(data)) {
@@ -126,8 +129,10 @@ public final class SparseRedo {
 
         RecoveryServer server = new RecoveryServer(pg, data, run.resolve("postgres.log"), settings.timeout());
         server.start();
-        server.stop();
+        // the pages are read back while the postmaster exits; the run's removal waits for it
+        server.endRecovered(target);
         long recovered = System.nanoTime();
+        RecoveryLog said = RecoveryLog.read(run.resolve("postgres.log"));
 
         boolean checksums = anchor.controlFile().dataChecksumVersion() != 0;
         int present = 0;
@@ -172,7 +177,9 @@ public final class SparseRedo {
         }
         long done = System.nanoTime();
         return new RedoReport(request.wanted().size(), seeded, present, wal.records(), wal.bytes(),
-                Duration.ofNanos(built - started), Duration.ofNanos(recovered - built), Duration.ofNanos(done - recovered));
+                Duration.ofNanos(built - started), Duration.ofNanos(walWritten - filesWritten),
+                Duration.ofNanos(walChecked - walWritten), Duration.ofNanos(recovered - built), said.replay(),
+                said.checkpoint(), Duration.ofNanos(done - recovered));
     }
 
     /**
