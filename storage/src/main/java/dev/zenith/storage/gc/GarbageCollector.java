@@ -170,7 +170,7 @@ public final class GarbageCollector {
             if (!needsAllWal && oldestRedo != null) {
                 Lsn horizon = Lsn.of(oldestRedo.value() - oldestRedo.value() % WalGeometry.WAL_SEGMENT_SIZE);
                 walFreed = trim.dropWalBelow(txn, id, horizon, apply);
-                index += trim.dropKeysBelow(txn, tables.changesByLsn(), id, horizon, Keys.TL, apply);
+                index += trim.dropChangesBelow(txn, id, horizon, apply); // the last below may hold changes above
                 index += trim.dropKeysBelow(txn, tables.checkpoints(), id, horizon, Keys.TL, apply);
                 // anchors whose redo point's WAL went are of no use (keys are checkpoint LSNs, after the redo point)
                 index += trim.dropKeysBelow(txn, tables.anchors(), id, horizon, Keys.TL, apply);

@@ -71,6 +71,22 @@ final class HorizonTrim {
     }
 
     /**
+     * The block-change entries ({@code changes_by_lsn}) keyed below {@code limit} but the last: an entry holds one
+     * append's changes keyed by its first record, so the last one below the limit may hold changes above it, which
+     * a question starting there finds through that entry (the floor of its start). Keys only: a value may be evicted.
+     */
+    int dropChangesBelow(Txn<byte[]> txn, TimelineId id, Lsn limit, boolean apply) {
+        if (limit.value() == 0) {
+            return 0;
+        }
+        byte[] last;
+        try (TableCursor c = tables.changesByLsn().openCursor(txn)) {
+            last = c.floorKey(Keys.timelineLsn(id, limit.plus(-1)), Keys.TL);
+        }
+        return last == null ? 0 : dropKeysBelow(txn, tables.changesByLsn(), id, Keys.lsnAt(last, Keys.TL), Keys.TL, apply);
+    }
+
+    /**
      * Entries keyed (group, LSN) below {@code limit} that a newer entry of the same group below it
      * supersedes, and those {@code unasked} (by value) below it.
      */
