@@ -1,5 +1,7 @@
 package dev.zenith.storage.index;
 
+import dev.zenith.storage.lmdb.ColdValues;
+import dev.zenith.storage.lmdb.EvictedValueException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.ReadCursors;
 import dev.zenith.storage.lmdb.TableCursor;
@@ -110,13 +112,22 @@ public final class PageIndex {
         if (rel.fork() == ForkNumber.VISIBILITY_MAP) {
             caughtUp(id, upTo); // map bits cleared without a block reference are only in the index
         }
-        // once per GetPage that is not in an image's window: a reused read transaction
-        return tables.reading(txn -> changedIn(txn, id, rel, block, after, upTo));
+        try {
+            // once per GetPage that is not in an image's window: a reused read transaction
+            return tables.reading(txn -> changedIn(txn, id, rel, block, after, upTo));
+        } catch (IndexNotReadyException e) {
+            // the packed entries above the watermark were evicted (not downloaded inside the read): the index catches
+            // up to upTo, then answers alone
+            indexer.catchUp(id, upTo);
+            return tables.reading(txn -> changedIn(txn, id, rel, block, after, upTo));
+        }
     }
 
     /**
      * {@link #changedIn(TimelineId, RelTag, int, Lsn, Lsn)} in the caller's read transaction, without catching
      * the index up first (a caller asking about a visibility-map block has it catch up to {@code upTo} before).
+     * Above the watermark, a packed entry evicted to S3 is not downloaded (inside the read transaction): the index
+     * cannot tell then, an {@link IndexNotReadyException}.
      */
     public boolean changedIn(Txn<byte[]> txn, TimelineId id, RelTag rel, int block, Lsn after, Lsn upTo) {
         return at(txn, id, upTo).changedIn(rel, block, after);
@@ -231,6 +242,16 @@ public final class PageIndex {
      * boundaries) name the block: a block reference there, of any kind.
      */
     private boolean changedAbove(Txn<byte[]> txn, TimelineId id, RelTag rel, int block, Lsn from, Lsn upTo) {
+        try {
+            return ColdValues.withoutFetching(() -> changedAboveHeld(txn, id, rel, block, from, upTo));
+        } catch (EvictedValueException e) {
+            throw new IndexNotReadyException("the index of " + id + " is written up to " + from + " and the block changes"
+                    + " after it are evicted (" + e.getMessage() + "): it cannot tell up to " + upTo + " without catching up");
+        }
+    }
+
+    /** {@link #changedAbove} where every entry read is held here (an evicted one: {@link EvictedValueException}). */
+    private boolean changedAboveHeld(Txn<byte[]> txn, TimelineId id, RelTag rel, int block, Lsn from, Lsn upTo) {
         boolean[] found = {false};
         try (TableCursor c = tables.changesByLsn().openCursor(txn)) {
             for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {

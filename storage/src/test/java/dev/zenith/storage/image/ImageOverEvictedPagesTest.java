@@ -2,7 +2,7 @@ package dev.zenith.storage.image;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.lmdb.ColdValues;
-import dev.zenith.storage.lmdb.SegmentSource;
+import dev.zenith.storage.lmdb.EvictedToMemory;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.timeline.TimelineId;
@@ -18,11 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,23 +67,13 @@ class ImageOverEvictedPagesTest {
                         "the directory is one batch, so the version stored below is written while that batch compares: " + first);
 
                 // every page version evicted; the source's first download waits for the test
-                Map<String, byte[]> s3 = new ConcurrentHashMap<>();
                 ColdValues cold = store.coldValues();
-                for (ColdValues.Segment s : cold.coldest(Long.MAX_VALUE, 1 << 20)) {
-                    byte[] sha = Blobs.sha256(s.bytes());
-                    s3.put(HexFormat.of().formatHex(sha), s.bytes());
-                    cold.evict(s, sha);
-                }
-                cold.source(new SegmentSource() {
-                    @Override
-                    public byte[] segment(byte[] sha256, int length) {
-                        downloading.countDown();
-                        try {
-                            release.await(WAIT_SECONDS, TimeUnit.SECONDS);
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                        return s3.get(HexFormat.of().formatHex(sha256));
+                EvictedToMemory.evictAll(cold, () -> {
+                    downloading.countDown();
+                    try {
+                        release.await(WAIT_SECONDS, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
                     }
                 });
 

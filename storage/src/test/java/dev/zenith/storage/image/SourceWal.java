@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * Test stand-in for the WAL receiver and decoder: takes WAL bytes from a stopped cluster's pg_wal
  * and the per-record metadata from pg_waldump (the real oracle), as the server will hand them over.
  */
-final class SourceWal {
+public final class SourceWal {
     private static final int SEGMENT = WalGeometry.WAL_SEGMENT_SIZE;
     private static final int PAGE = 8192;
     private static final Pattern LSN = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+)");
@@ -40,11 +40,11 @@ final class SourceWal {
     private SourceWal() {
     }
 
-    record Checkpoint(Lsn lsn, Lsn redo, Lsn end) {
+    public record Checkpoint(Lsn lsn, Lsn redo, Lsn end) {
     }
 
     /** The last checkpoint of a stopped cluster, from pg_controldata, and where its record ends. */
-    static Checkpoint lastCheckpoint(PgCluster c) throws IOException {
+    public static Checkpoint lastCheckpoint(PgCluster c) throws IOException {
         return lastCheckpoint(c, c.dataDir());
     }
 
@@ -102,7 +102,7 @@ final class SourceWal {
      * The WAL [from, to) as one append, with block changes, commits and checkpoints from
      * pg_waldump (records starting at or after {@code firstRecord}).
      */
-    static WalAppend append(PgCluster c, TimelineId tl, Lsn from, Lsn firstRecord, Lsn to) throws IOException {
+    public static WalAppend append(PgCluster c, TimelineId tl, Lsn from, Lsn firstRecord, Lsn to) throws IOException {
         return append(c, c.dataDir(), tl, from, firstRecord, to);
     }
 
@@ -149,7 +149,7 @@ final class SourceWal {
         throw new IllegalArgumentException(name);
     }
 
-    static Lsn segmentStart(Lsn lsn) {
+    public static Lsn segmentStart(Lsn lsn) {
         return Lsn.of(lsn.value() / SEGMENT * SEGMENT);
     }
 }
