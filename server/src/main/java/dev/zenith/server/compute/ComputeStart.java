@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.logging.Level;
@@ -217,7 +218,8 @@ final class ComputeStart {
             settings.putAll(n.settings());
             pinned.putAll(n.settings()); // over anything ALTER SYSTEM left in postgresql.auto.conf
         });
-        c.process.writeSettings(newTimeline.isPresent() ? SpreadFirstCheckpoint.forStart(settings) : settings);
+        SpreadFirstCheckpoint.writeSettings(c.process, settings,
+                newTimeline.map(n -> OptionalInt.of(n.tli())).orElse(OptionalInt.empty()));
         c.process.writeAccessRules();
         pg.handOver(c.record.pgdata());
         if (!Files.exists(c.record.logfile())) {
@@ -259,7 +261,7 @@ final class ComputeStart {
                 c.process.stop(); // it may have written WAL the store does not take: rebuilt next time
                 throw e;
             }
-            SpreadFirstCheckpoint.restoreAfterIt(pg, c.process, newTimeline.get().tli(), settings);
+            SpreadFirstCheckpoint.restoreAfterIt(c.process);
             LOG.info("pg " + name + " began PostgreSQL timeline " + newTimeline.get().tli());
         } else if (target != null) {
             ReplayCheck.require(c, target, ReplayCheck.replayed(c, channels.sqlOf(c, store), target));

@@ -144,9 +144,21 @@ public final class PostgresProcess {
 
     /** Writes zenith.conf: our settings win over postgresql.conf because the include comes last. */
     public void writeSettings(Map<String, String> settings) throws IOException {
+        Files.writeString(dataDir.resolve(ZENITH_CONF), settingsText(settings), StandardCharsets.UTF_8);
+    }
+
+    /** zenith.conf's text for {@code settings}. */
+    static String settingsText(Map<String, String> settings) {
         StringBuilder sb = new StringBuilder("# Written by zenith at every start; edit conf/zenith.json instead.\n");
         settings.forEach((k, v) -> sb.append(k).append(" = '").append(v.replace("'", "''")).append("'\n"));
-        Files.writeString(dataDir.resolve(ZENITH_CONF), sb.toString(), StandardCharsets.UTF_8);
+        return sb.toString();
+    }
+
+    /** Replaces zenith.conf of a directory already handed to the compute's user with {@code text}, handed over too. */
+    void writeSettingsText(String text) throws IOException {
+        Path conf = dataDir.resolve(ZENITH_CONF);
+        Files.writeString(conf, text, StandardCharsets.UTF_8);
+        pg.handOver(conf);
     }
 
     /**

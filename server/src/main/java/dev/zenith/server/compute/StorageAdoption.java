@@ -74,6 +74,7 @@ final class StorageAdoption {
             if (r.wantRunning() && c.process.runningPid().isPresent()) {
                 LOG.info("pg " + r.name() + " is still running: taking it back");
                 c.running = true;
+                SpreadFirstCheckpoint.restoreAfterIt(c.process); // a first checkpoint pending when the daemon died
                 if (c.isPrimary()) {
                     channels.startReceiver(c, s.store(), ClusterPasswords.find(s.store()).orElse(null));
                 }
