@@ -68,6 +68,8 @@ public final class RedoPageSource implements PageSource {
     /** How long a run waits for other blocks wanted at the same LSN before it starts. */
     private static final long GATHER_MILLIS = 5;
     private static final int INTERVALS_KEPT = 16;
+    /** Timelines whose floating runs' newest target is kept ({@link #floatingMade}). */
+    private static final int FLOATING_TIMELINES_KEPT = 256;
     private static final int SLRU_RUNS_KEPT = 4;
 
     private final StoreRedo redo;
@@ -93,9 +95,15 @@ public final class RedoPageSource implements PageSource {
      * follower came, answered from its files (that first run made only the blocks asked). It holds whatever base the
      * next run starts from, as long as that base's redo point is at or before it (its decoded WAL then tells what
      * changed since): after a new base materialized, its first run does not remake everything changed since the base
-     * (7,094 blocks in one bench run). Guarded by {@link #gathering}.
+     * (7,094 blocks in one bench run). The timelines read most recently only: a deleted timeline's entry goes in
+     * time, and a forgotten one costs its next run only the blocks changed since its base. Guarded by {@link #gathering}.
      */
-    private final Map<TimelineId, Lsn> floatingMade = new HashMap<>();
+    private final Map<TimelineId, Lsn> floatingMade = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<TimelineId, Lsn> eldest) {
+            return size() > FLOATING_TIMELINES_KEPT;
+        }
+    };
     /** Batches gathering or running, until answered (guarded by {@link #gathering}): later reads may join one. */
     private final List<Batch> inFlight = new ArrayList<>();
     /** SLRU segment files at (timeline, target), by the runs that made them: the last few asked. */

@@ -179,10 +179,7 @@ class RedoRunSharingTest {
                 Held h = Held.of(rc, store, second);
                 TimelineId tl = h.timeline();
                 Lsn cap = Lsn.of(first.value() + 1);
-                CompletableFuture<byte[]> early = h.source().pageLater(tl, tellersRel, 0, first, cap);
-                h.runAll();
-                early.join();
-                LatestReadCounts.Counts afterFirst = h.source().latestReadCounts();
+                LatestReadCounts.Counts afterFirst = firstFloatingRun(h, tellersRel, first, cap);
 
                 IntervalChanges changes = changesFromTheBaseOf(h, store, second);
                 assertEquals(1, afterFirst.runs());
@@ -192,6 +189,14 @@ class RedoRunSharingTest {
                 assertTrue(h.runs().isEmpty(), "no third run");
             }
         }
+    }
+
+    /** A latest read of block 0 of {@code rel} at {@code first} (answerable up to {@code cap}): one floating run, its counts. */
+    private static LatestReadCounts.Counts firstFloatingRun(Held h, RelTag rel, Lsn first, Lsn cap) {
+        CompletableFuture<byte[]> early = h.source().pageLater(h.timeline(), rel, 0, first, cap);
+        h.runAll();
+        early.join();
+        return h.source().latestReadCounts();
     }
 
     /**
@@ -217,10 +222,7 @@ class RedoRunSharingTest {
                 TimelineId tl = h.timeline();
                 Lsn imageRedo = h.redo().runStartFor(tl, second).orElseThrow().redoPoint();
                 Lsn cap = Lsn.of(first.value() + 1);
-                CompletableFuture<byte[]> early = h.source().pageLater(tl, branchesRel, 0, first, cap);
-                h.runAll();
-                early.join();
-                LatestReadCounts.Counts afterFirst = h.source().latestReadCounts();
+                LatestReadCounts.Counts afterFirst = firstFloatingRun(h, branchesRel, first, cap);
 
                 assertTrue(new Materializer(h.redo()).step(tl).isPresent(), "a step to the checkpoint's anchor");
                 StoreRedo.Base newBase = h.redo().runStartFor(tl, second).orElseThrow();
