@@ -33,9 +33,9 @@ class IndexCatchUpOffTheCallerTest {
         try (RecordedCompute rc = RecordedCompute.start(StoreRedoTest.COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
             PgCluster c = rc.cluster();
             RelTag rel = StoreRedoTest.mainForkOf(c, "pgbench_accounts");
-            c.pgbench("-n", "-c", "2", "-j", "2", "-T", "3");
+            c.pgbench("-n", "-c", "2", "-j", "2", "-t", "300"); // counted: seconds at high load may commit nothing
             Lsn asked = rc.mark("pgbench");
-            c.pgbench("-n", "-c", "2", "-j", "2", "-T", "1"); // the LSN is history: no image's window holds it
+            c.pgbench("-n", "-c", "2", "-j", "2", "-t", "100"); // the LSN is history: no image's window holds it
             rc.finish();
             try (Store store = Store.open(c.scratch("store").resolve("store"))) {
                 TimelineId tl = StoreRedoTest.load(rc, store);

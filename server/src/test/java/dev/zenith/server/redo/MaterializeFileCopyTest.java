@@ -37,13 +37,13 @@ class MaterializeFileCopyTest {
     void materializationGoesPastCreateDatabaseByFileCopyAndItsPagesAreExact() throws Exception {
         try (RecordedCompute rc = RecordedCompute.start(COMPUTE, c -> c.pgbench("-i", "-s", "1", "-q"))) {
             PgCluster c = rc.cluster();
-            c.pgbench("-n", "-c", "2", "-T", "2");
+            c.pgbench("-n", "-c", "2", "-t", "200"); // counted: seconds at high load may commit nothing
             c.psql("CHECKPOINT");
             int byCopy = OracleSteps.createDatabases(rc);
             Lsn copied = rc.marks().get("CREATE DATABASE FILE_COPY");
-            c.pgbench("-n", "-c", "2", "-T", "2");
+            c.pgbench("-n", "-c", "2", "-t", "200");
             c.psql("CHECKPOINT");
-            c.pgbench("-n", "-c", "2", "-T", "1");
+            c.pgbench("-n", "-c", "2", "-t", "100");
             c.psql("CHECKPOINT");
             rc.finish();
 
