@@ -48,6 +48,14 @@ public interface ObjectStore extends AutoCloseable {
     /** Every object whose key starts with {@code keyPrefix}, in key order (all pages). */
     CompletableFuture<List<ObjectInfo>> list(String keyPrefix);
 
+    /**
+     * The objects of {@link #list} whose keys sort after {@code startAfter} (a whole key): a store that can ask the
+     * server for only those (S3's start-after) answers without listing the rest.
+     */
+    default CompletableFuture<List<ObjectInfo>> listAfter(String keyPrefix, String startAfter) {
+        return list(keyPrefix).thenApply(all -> all.stream().filter(o -> o.key().compareTo(startAfter) > 0).toList());
+    }
+
     /** Deletes the object; deleting a missing key succeeds. */
     CompletableFuture<Void> delete(String key);
 

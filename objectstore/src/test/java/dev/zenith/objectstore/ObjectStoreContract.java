@@ -207,6 +207,19 @@ public abstract class ObjectStoreContract {
         assertEquals(keys.stream().sorted().toList(), keys, "listed in key order");
     }
 
+    @Test
+    void listAfterAnswersOnlyTheKeysAfterTheOneGiven() throws Exception {
+        ObjectStore store = fresh();
+        for (String k : List.of("m/0001-0001", "m/0001-0002", "m/0001-0003", "m/0002-0000", "n/0001-0009")) {
+            await(store.put(k, new byte[]{1}));
+        }
+        List<String> after = await(store.listAfter("m/", "m/0001-0002")).stream().map(ObjectInfo::key).toList();
+        assertEquals(List.of("m/0001-0003", "m/0002-0000"), after, "after the key, in order, within the prefix");
+        assertEquals(List.of("m/0001-0002", "m/0001-0003", "m/0002-0000"), await(store.listAfter("m/", "m/0001-0001x"))
+                .stream().map(ObjectInfo::key).toList(), "after a key that does not exist");
+        assertEquals(List.of(), await(store.listAfter("m/", "m/0002-0000")), "nothing after the last");
+    }
+
     /** Another handle on the place the last {@link #fresh()} opened. */
     private ObjectStore openAgainLast() throws Exception {
         ObjectStore s = openAgain(lastOpened);

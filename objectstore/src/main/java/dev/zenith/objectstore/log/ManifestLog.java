@@ -37,8 +37,23 @@ public final class ManifestLog {
 
     /** The manifests under the prefix, in order (oldest first), with their stored sizes; other keys are ignored. */
     public static TreeMap<ManifestName, ObjectInfo> list(ObjectStore store) {
+        return names(join(store.list(ObjectNames.MANIFESTS)));
+    }
+
+    /**
+     * The manifests from {@code from} on (it included when it exists), asked for as such: a writer checking before each
+     * append that its manifest is still the newest lists one or two names, not the hundreds GC's grace keeps.
+     */
+    public static TreeMap<ManifestName, ObjectInfo> listFrom(ObjectStore store, ManifestName from) {
+        if (from.sequence() == 0) {
+            return list(store); // the name just before it is another generation's: rare (a takeover's first append)
+        }
+        return names(join(store.listAfter(ObjectNames.MANIFESTS, new ManifestName(from.generation(), from.sequence() - 1).key())));
+    }
+
+    private static TreeMap<ManifestName, ObjectInfo> names(List<ObjectInfo> objects) {
         TreeMap<ManifestName, ObjectInfo> out = new TreeMap<>();
-        for (ObjectInfo o : join(store.list(ObjectNames.MANIFESTS))) {
+        for (ObjectInfo o : objects) {
             ObjectNames.manifestName(o.key()).ifPresent(n -> out.put(n, o));
         }
         return out;

@@ -112,7 +112,7 @@ public final class ManifestWriter {
         }
         resolvePending();
         ManifestName last = view.name().orElseThrow();
-        TreeMap<ManifestName, ObjectInfo> names = ManifestLog.list(store);
+        TreeMap<ManifestName, ObjectInfo> names = ManifestLog.listFrom(store, last);
         if (!names.isEmpty() && !names.lastKey().equals(last)) {
             throw superseded(names.lastKey());
         }

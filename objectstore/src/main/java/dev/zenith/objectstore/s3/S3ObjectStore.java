@@ -109,11 +109,18 @@ public final class S3ObjectStore implements ObjectStore {
 
     @Override
     public CompletableFuture<List<ObjectInfo>> list(String keyPrefix) {
-        return call("list " + keyPrefix, listFrom(location.fullKey(keyPrefix), null, new ArrayList<>()));
+        return call("list " + keyPrefix, listFrom(location.fullKey(keyPrefix), null, null, new ArrayList<>()));
     }
 
-    private CompletableFuture<List<ObjectInfo>> listFrom(String fullPrefix, String token, List<ObjectInfo> into) {
-        return client.listObjectsV2(r -> r.bucket(location.bucket()).prefix(fullPrefix).continuationToken(token))
+    @Override
+    public CompletableFuture<List<ObjectInfo>> listAfter(String keyPrefix, String startAfter) {
+        return call("list " + keyPrefix + " after " + startAfter,
+                listFrom(location.fullKey(keyPrefix), location.fullKey(startAfter), null, new ArrayList<>()));
+    }
+
+    private CompletableFuture<List<ObjectInfo>> listFrom(String fullPrefix, String startAfter, String token, List<ObjectInfo> into) {
+        return client.listObjectsV2(r -> r.bucket(location.bucket()).prefix(fullPrefix).startAfter(startAfter)
+                        .continuationToken(token))
                 .thenCompose((ListObjectsV2Response page) -> {
                     for (S3Object o : page.contents()) {
                         if (o.key().endsWith("/")) {
@@ -122,7 +129,7 @@ public final class S3ObjectStore implements ObjectStore {
                         into.add(new ObjectInfo(location.relativeKey(o.key()), o.size(), unquoted(o.eTag()), o.lastModified()));
                     }
                     return Boolean.TRUE.equals(page.isTruncated())
-                            ? listFrom(fullPrefix, page.nextContinuationToken(), into)
+                            ? listFrom(fullPrefix, startAfter, page.nextContinuationToken(), into)
                             : CompletableFuture.completedFuture(into);
                 });
     }
