@@ -2,9 +2,12 @@
 # pgbench TPC-B on a pg over an s3 storage vs a pg over a native storage, same daemon, same run: uploads to S3
 # (S3Proxy on loopback, filesystem backend) must stay off the commit path. Rounds alternate (native, s3, ...),
 # each after a CHECKPOINT; the report gives each one's median TPS and the ratio s3/native (target >= 0.95),
-# and what the s3 storage had not uploaded at the end of its rounds.
+# and what the s3 storage had not uploaded at the end of its rounds. Where the CPU goes: per kind of round, the
+# daemon's CPU (by thread group, from /proc/PID/task/*/stat) and S3Proxy's, per MB of WAL the round's pg wrote; on 2
+# cores what offload spends comes out of the TPS.
 # Usage: bench/s3-storage.sh
-#   SCALE, CLIENTS, THREADS, ROUND_SECONDS, ROUNDS, WARMUP override 10, 8, 2, 20, 3, 1
+#   SCALE, CLIENTS, THREADS, ROUND_SECONDS, ROUNDS, WARMUP override 10, 8, 2, 20, 3, 1; RATE=N runs pgbench at N
+#   transactions per second (-R): TPS then says nothing, the CPU per MB of WAL is the figure (for loaded machines)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SCALE=${SCALE:-10}; CLIENTS=${CLIENTS:-8}; THREADS=${THREADS:-2}; ROUND_SECONDS=${ROUND_SECONDS:-20}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-1}
@@ -23,9 +26,33 @@ SPORT=$("$ROOT/zenith" pg create s3 -s cloud --json | sed -n 's/.*"port" : \([0-
 zenith_passwords
 for p in "$NPORT" "$SPORT"; do "$PGBIN/pgbench" -h 127.0.0.1 -p "$p" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init-$p.log" 2>&1; done
 
-round() { # port label n -> prints tps
+DAEMON=$(python3 -c "import json; print(json.load(open('$ZENITH_HOME/daemon.json'))['pid'])")
+# CPU ticks per daemon thread group (names as the kernel truncates them, numbers dropped) and S3Proxy's, as JSON
+ticks() {
+  python3 - "$DAEMON" "$S3_PID" <<'PY'
+import json, os, re, sys
+def stat(path):
+    st = open(path).read()
+    f = st[st.rfind(')') + 2:].split()
+    return st[st.find('(') + 1:st.rfind(')')], int(f[11]) + int(f[12])
+groups = {}
+for t in os.listdir(f'/proc/{sys.argv[1]}/task'):
+    try:
+        name, n = stat(f'/proc/{sys.argv[1]}/task/{t}/stat')
+    except OSError:
+        continue
+    name = re.sub(r'[-#]?\d+$', '', name)
+    groups[name] = groups.get(name, 0) + n
+print(json.dumps({'daemon': groups, 's3proxy': stat(f'/proc/{sys.argv[2]}/stat')[1]}))
+PY
+}
+round() { # port label n -> prints tps; WORK/label-n.cpu: ticks before and after, WAL bytes written
   Q "$1" "CHECKPOINT"
-  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j "$THREADS" -T "$ROUND_SECONDS" postgres >"$WORK/$2-$3.log" 2>&1
+  local l0 l1
+  l0=$(Q "$1" "SELECT pg_current_wal_lsn()"); ticks >"$WORK/$2-$3.cpu"
+  "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j "$THREADS" -T "$ROUND_SECONDS" ${RATE:+-R "$RATE"} postgres >"$WORK/$2-$3.log" 2>&1
+  ticks >>"$WORK/$2-$3.cpu"; l1=$(Q "$1" "SELECT pg_current_wal_lsn()")
+  Q "$1" "SELECT pg_wal_lsn_diff('$l1', '$l0')" >>"$WORK/$2-$3.cpu"
   sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$2-$3.log" | head -1
 }
 for n in $(seq 1 "$WARMUP"); do
@@ -45,3 +72,28 @@ echo "native storage TPS per round: ${NT[*]} (median $N)"
 echo "s3 storage TPS per round:     ${ST[*]} (median $S)"
 echo "s3 / native: $(python3 -c "print(f'{$S/$N:.2f}')") (target >= 0.95)"
 echo "s3 storage at the end: $OFFLOAD"
+python3 - "$WORK" "$ROUNDS" "$(getconf CLK_TCK)" <<'PY'
+import json, sys
+work, rounds, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def kind(label):
+    daemon, proxy, wal = {}, 0, 0
+    for n in range(1, rounds + 1):
+        b, a, w = open(f'{work}/{label}-{n}.cpu').read().split('\n')[:3]
+        b, a = json.loads(b), json.loads(a)
+        for k, v in a['daemon'].items():
+            daemon[k] = daemon.get(k, 0) + (v - b['daemon'].get(k, 0)) / hz
+        proxy += (a['s3proxy'] - b['s3proxy']) / hz
+        wal += float(w) / 1e6
+    return daemon, proxy, wal
+nd, np_, nw = kind('native'); sd, sp, sw = kind('s3')
+print(f"CPU per MB of WAL written (ms; the daemon serves both pgs in every round): native rounds daemon "
+      f"{sum(nd.values()) / nw * 1000:.1f} + S3Proxy {np_ / nw * 1000:.1f} ({nw:.0f} MB); s3 rounds daemon "
+      f"{sum(sd.values()) / sw * 1000:.1f} + S3Proxy {sp / sw * 1000:.1f} ({sw:.0f} MB)")
+diff = {k: sd.get(k, 0) / sw - nd.get(k, 0) / nw for k in set(sd) | set(nd)}
+offload = ('zenith-upload', 'zenith-s3-io', 'sdk-async-respo', 'zenith-offload', 'zenith-lease')
+spent = sum(v for d in (nd, sd) for k, v in d.items() if k.startswith(offload)) + np_ + sp
+print(f"offload over all rounds (its threads {', '.join(offload)}, and S3Proxy): {spent:.1f} s CPU, "
+      f"{spent / sw * 1000:.1f} ms per MB of the s3 pg's WAL, {spent / (sum(nd.values()) + sum(sd.values()) + np_ + sp) * 100:.0f}% of daemon + S3Proxy")
+print("daemon thread groups, s3 minus native rounds (ms per MB of WAL): " + ', '.join(
+    f"{k} {v * 1000:+.1f}" for k, v in sorted(diff.items(), key=lambda x: -abs(x[1])) if abs(v * 1000) >= 0.5))
+PY
