@@ -30,7 +30,7 @@ import java.util.concurrent.Semaphore;
  * Uploads content as content-addressed blobs ({@link ObjectNames#blob}), off every event loop: each
  * object is hashed, compressed and sent on one of the uploader's own worker threads; parts go out
  * asynchronously, a bounded number at a time. Resumable: a blob already stored is not sent again
- * (HEAD before PUT, none for a blob {@linkplain #knownStored known} to be there), and an interrupted multipart upload of the same blob is continued, its parts
+ * (HEAD before PUT, none for a blob {@linkplain #knownStored known} to be there nor for {@linkplain #uploadNew new} content), and an interrupted multipart upload of the same blob is continued, its parts
  * that the server already holds with the same MD5 skipped. Transient failures are retried with
  * backoff until the uploader is closed; progress is counted in {@link #progress()}.
  *
@@ -120,8 +120,22 @@ public final class Uploader implements AutoCloseable {
 
     /** Stores {@code content} as a blob; completes with its manifest entry once the server holds it whole. */
     public CompletableFuture<Manifest.Entry> upload(Content content, Map<String, String> labels) {
+        return upload(content, labels, true);
+    }
+
+    /**
+     * As {@link #upload(Content, Map)} for content the server is not expected to hold (the next WAL piece of a timeline:
+     * never uploaded whole before): up to {@link #WHOLE} bytes it is sent without asking first (no HEAD; should it be
+     * there after all, a round retried after a crash, the PUT writes the same bytes under the same key again); larger
+     * content goes in parts as {@link #upload(Content, Map)} sends it (resumable, so asked for first).
+     */
+    public CompletableFuture<Manifest.Entry> uploadNew(Content content, Map<String, String> labels) {
+        return upload(content, labels, false);
+    }
+
+    private CompletableFuture<Manifest.Entry> upload(Content content, Map<String, String> labels, boolean ask) {
         long id = progress.started(content.length());
-        CompletableFuture<Manifest.Entry> f = CompletableFuture.supplyAsync(() -> uploadNow(id, content, labels), workers);
+        CompletableFuture<Manifest.Entry> f = CompletableFuture.supplyAsync(() -> uploadNow(id, content, labels, ask), workers);
         f.whenComplete((v, e) -> {
             if (e != null) {
                 progress.abandoned(id, content.length());
@@ -130,13 +144,13 @@ public final class Uploader implements AutoCloseable {
         return f;
     }
 
-    private Manifest.Entry uploadNow(long id, Content content, Map<String, String> labels) {
+    private Manifest.Entry uploadNow(long id, Content content, Map<String, String> labels, boolean ask) {
         if (content.length() <= SMALL) {
-            return uploadWhole(id, content, labels);
+            return uploadWhole(id, content, labels, ask);
         }
         largePermits.acquireUninterruptibly();
         try {
-            return content.length() <= WHOLE ? uploadWhole(id, content, labels) : uploadLarge(id, content, labels);
+            return content.length() <= WHOLE ? uploadWhole(id, content, labels, ask) : uploadLarge(id, content, labels);
         } finally {
             largePermits.release();
         }
@@ -147,7 +161,7 @@ public final class Uploader implements AutoCloseable {
      * server holds the blob already: two requests per object (HEAD, PUT) instead of six (HEAD, a listing of pending
      * uploads, create, parts, complete); what a multipart upload would save on a retry is small at these sizes.
      */
-    private Manifest.Entry uploadWhole(long id, Content content, Map<String, String> labels) {
+    private Manifest.Entry uploadWhole(long id, Content content, Map<String, String> labels, boolean ask) {
         byte[] bytes = readAll(content);
         ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
         String key = ObjectNames.blob(hash);
@@ -155,7 +169,7 @@ public final class Uploader implements AutoCloseable {
             pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
         }
         try {
-            Optional<Long> there = stored(key);
+            Optional<Long> there = ask ? stored(key) : Optional.ofNullable(known.get(key));
             long stored;
             boolean already = there.isPresent();
             if (already) {

@@ -77,6 +77,24 @@ class TransferTest {
     }
 
     @Test
+    void newContentIsSentWithoutAskingAndSentAgainTheSameObjectStaysWhole() throws Exception {
+        try (S3ObjectStore real = TestStores.open(s3, "s3://bucket/new-content")) {
+            List<Interposed.Call> calls = Interposed.newLog();
+            ObjectStore store = Interposed.wrap(real, calls, Interposed.PASS);
+            try (Uploader up = new Uploader(store, SMALL_PARTS); Downloader down = new Downloader(real, SMALL_PARTS)) {
+                byte[] piece = "the next WAL piece of a timeline".repeat(1000).getBytes();
+                Manifest.Entry e = await(up.uploadNew(Content.of(piece), Map.of("kind", "wal")));
+                assertEquals(List.of("put"), calls.stream().map(Interposed.Call::method).toList(), "one PUT, no HEAD");
+                // a round retried after a crash: the same piece again, the same key, the same bytes
+                Manifest.Entry again = await(up.uploadNew(Content.of(piece), Map.of("kind", "wal")));
+                assertEquals(e, again);
+                assertArrayEquals(piece, await(down.get(e.key(), e.hash(), e.contentLength())));
+                assertTrue(e.storedLength() < piece.length, "compressed like any other upload");
+            }
+        }
+    }
+
+    @Test
     void anInterruptedMultipartUploadIsResumedSendingOnlyTheMissingParts(@TempDir Path tmp) throws Exception {
         byte[] content = random(17 << 20, 11); // above Uploader.WHOLE: streamed, in parts
         Path file = tmp.resolve("content");

@@ -38,7 +38,7 @@ final class WalShipping {
             }
             byte[] bytes = store.wal().read(id, from, pieceBytes);
             Lsn to = from.plus(bytes.length);
-            added.add(Await.result(home.uploader.upload(Content.of(bytes), RemoteNames.wal(id, from, to)),
+            added.add(Await.result(home.uploader.uploadNew(Content.of(bytes), RemoteNames.wal(id, from, to)),
                     BaseUpload.UPLOAD_WAIT_SECONDS));
             ends.put(id, to);
             properties.put(RemoteNames.remoteLsnProperty(id), to.toString());
