@@ -9,6 +9,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /** What an uploader or a downloader runs on: its own worker threads, a retry timer, its progress. */
 final class TransferThreads implements AutoCloseable {
     final ExecutorService workers;
+    /** For work nobody waits for soon (an s3 storage's bases): its threads begin with the settings' backgroundStart. */
+    final ExecutorService background;
     final TransferProgress progress = new TransferProgress();
     final Retrier retrier;
     private final ScheduledExecutorService timer;
@@ -16,6 +18,13 @@ final class TransferThreads implements AutoCloseable {
     TransferThreads(String name, TransferSettings settings) {
         AtomicInteger n = new AtomicInteger();
         this.workers = Executors.newFixedThreadPool(settings.parallelObjects(), r -> daemon(r, name + "-" + n.incrementAndGet()));
+        Runnable start = settings.backgroundStart();
+        AtomicInteger b = new AtomicInteger();
+        // threads start on first use: a transfer without background work has none
+        this.background = Executors.newFixedThreadPool(settings.parallelObjects(), r -> daemon(() -> {
+            start.run();
+            r.run();
+        }, name + "-background-" + b.incrementAndGet()));
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, name + "-retry"));
         this.retrier = new Retrier(settings.backoff(), settings.retryDenied(), timer, progress);
     }
@@ -35,9 +44,11 @@ final class TransferThreads implements AutoCloseable {
     public void close() {
         retrier.close();
         workers.shutdownNow();
+        background.shutdownNow();
         timer.shutdownNow();
         try {
             workers.awaitTermination(10, TimeUnit.SECONDS);
+            background.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -56,6 +56,7 @@ public final class Uploader implements AutoCloseable {
     private final TransferSettings settings;
     private final TransferThreads threads;
     private final ExecutorService workers;
+    private final ExecutorService background;
     private final Semaphore partPermits;
     private final TransferProgress progress;
     private final Retrier retrier;
@@ -81,6 +82,7 @@ public final class Uploader implements AutoCloseable {
         this.settings = settings;
         this.threads = new TransferThreads("zenith-upload", settings);
         this.workers = threads.workers;
+        this.background = threads.background;
         this.progress = threads.progress;
         this.retrier = threads.retrier;
         this.partPermits = new Semaphore(settings.partsInFlight());
@@ -120,7 +122,15 @@ public final class Uploader implements AutoCloseable {
 
     /** Stores {@code content} as a blob; completes with its manifest entry once the server holds it whole. */
     public CompletableFuture<Manifest.Entry> upload(Content content, Map<String, String> labels) {
-        return upload(content, labels, true);
+        return upload(content, labels, true, workers);
+    }
+
+    /**
+     * As {@link #upload(Content, Map)}, hashed and compressed on the background threads ({@link
+     * TransferSettings#backgroundStart}): for uploads nobody waits for soon, such as an s3 storage's bases.
+     */
+    public CompletableFuture<Manifest.Entry> uploadInBackground(Content content, Map<String, String> labels) {
+        return upload(content, labels, true, background);
     }
 
     /**
@@ -130,12 +140,13 @@ public final class Uploader implements AutoCloseable {
      * content goes in parts as {@link #upload(Content, Map)} sends it (resumable, so asked for first).
      */
     public CompletableFuture<Manifest.Entry> uploadNew(Content content, Map<String, String> labels) {
-        return upload(content, labels, false);
+        return upload(content, labels, false, workers);
     }
 
-    private CompletableFuture<Manifest.Entry> upload(Content content, Map<String, String> labels, boolean ask) {
+    private CompletableFuture<Manifest.Entry> upload(Content content, Map<String, String> labels, boolean ask,
+                                                     ExecutorService on) {
         long id = progress.started(content.length());
-        CompletableFuture<Manifest.Entry> f = CompletableFuture.supplyAsync(() -> uploadNow(id, content, labels, ask), workers);
+        CompletableFuture<Manifest.Entry> f = CompletableFuture.supplyAsync(() -> uploadNow(id, content, labels, ask), on);
         f.whenComplete((v, e) -> {
             if (e != null) {
                 progress.abandoned(id, content.length());

@@ -45,6 +45,24 @@ final class BaseUpload {
      * the base holds are dropped.
      */
     static Result run(Store store, RemoteHome home, Path scratch, boolean keepWal, Lock eviction) throws IOException {
+        // on the home's background thread (a lower CPU priority): the commits' threads go first while it copies and hashes
+        try {
+            return home.background.submit(() -> runHere(store, home, scratch, keepWal, eviction)).get();
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while a base was uploaded", e);
+        }
+    }
+
+    private static Result runHere(Store store, RemoteHome home, Path scratch, boolean keepWal, Lock eviction) throws IOException {
         Path dir = Files.createTempDirectory(scratch, "base-");
         try {
             Set<String> segmentsBefore = segmentHashes(home.manifests.view());
@@ -61,7 +79,7 @@ final class BaseUpload {
             int part = 0;
             for (long off = 0; off < size; off += PIECE_BYTES, part++) {
                 long len = Math.min(PIECE_BYTES, size - off);
-                added.add(Await.result(home.uploader.upload(Content.ofFile(data, off, len),
+                added.add(Await.result(home.uploader.uploadInBackground(Content.ofFile(data, off, len),
                         RemoteNames.basePart(baseId, part)), UPLOAD_WAIT_SECONDS));
             }
             // segments: the eviction thread lists one before it writes the pointers to it, so it holds off meanwhile

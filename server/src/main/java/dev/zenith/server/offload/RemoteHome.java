@@ -29,12 +29,26 @@ import java.util.function.LongConsumer;
 final class RemoteHome implements AutoCloseable {
     /** Small enough for the daemon's heap: (2 objects + 2 parts) x 8 MiB of buffers. */
     static final TransferSettings TRANSFERS = TransferSettings.defaults().withParallelism(2, 8 << 20, 2);
+    /** Uploads' background threads (a base's pieces) run at a lower CPU priority. */
+    private static final TransferSettings UPLOADS = TRANSFERS.withBackgroundStart(LowerPriority::ofThisThread);
 
     final S3Remote remote;
     final ObjectStore store;
     final BlobPins pins;
     final Uploader uploader;
     final Downloader downloader;
+    /**
+     * Where a base is copied and cut (a copy and hash of the whole store), at a lower CPU priority than the commits'
+     * threads: see {@link LowerPriority}. One thread, started on the first base.
+     */
+    final java.util.concurrent.ExecutorService background = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(() -> {
+            LowerPriority.ofThisThread();
+            r.run();
+        }, "zenith-offload-base");
+        t.setDaemon(true);
+        return t;
+    });
     private final String owner;
     private final LeaseSettings leaseSettings;
     /** Told each new lease generation before its first manifest is written (see {@link CacheGeneration}). */
@@ -56,7 +70,7 @@ final class RemoteHome implements AutoCloseable {
         this.leaseSettings = leaseSettings;
         this.generations = generations;
         this.takeover = takeover;
-        this.uploader = new Uploader(store, TRANSFERS, pins);
+        this.uploader = new Uploader(store, UPLOADS, pins);
         this.downloader = new Downloader(store, TRANSFERS);
     }
 
@@ -150,6 +164,7 @@ final class RemoteHome implements AutoCloseable {
     /** Stops transfers, releases the lease (the next holder need not wait for it to run out). */
     @Override
     public void close() {
+        background.shutdownNow();
         uploader.close();
         downloader.close();
         closeQuietly(store, lease);
