@@ -17,6 +17,11 @@ public interface Content {
 
     InputStream open() throws IOException;
 
+    /** Whether the content is an array already ({@link #of}): reading it all allocates nothing. */
+    default boolean inMemory() {
+        return false;
+    }
+
     /** All of it in one array (the array itself for {@link #of}: not to be changed). */
     default byte[] readAll() throws IOException {
         if (length() > Integer.MAX_VALUE - 16) {
@@ -48,6 +53,11 @@ public interface Content {
             public byte[] readAll() {
                 return bytes;
             }
+
+            @Override
+            public boolean inMemory() {
+                return true;
+            }
         };
     }
 
@@ -56,6 +66,27 @@ public interface Content {
             @Override
             public long length() {
                 return length;
+            }
+
+            /** Into one array of its length, straight from the file (no stream's chunks gathered and copied). */
+            @Override
+            public byte[] readAll() throws IOException {
+                if (length > Integer.MAX_VALUE - 16) {
+                    throw new IOException("content of " + length + " bytes is too large to hold in memory");
+                }
+                byte[] bytes = new byte[(int) length];
+                java.nio.ByteBuffer into = java.nio.ByteBuffer.wrap(bytes);
+                try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                    while (into.position() < bytes.length) {
+                        // a MiB at a time: NIO reads a heap buffer through a temporary direct one of the read's size,
+                        // which it keeps per thread
+                        into.limit(Math.min(bytes.length, into.position() + (1 << 20)));
+                        if (ch.read(into, offset + into.position()) < 0) {
+                            throw new IOException("content of " + into.position() + " bytes, not the " + length + " announced");
+                        }
+                    }
+                }
+                return bytes;
             }
 
             @Override

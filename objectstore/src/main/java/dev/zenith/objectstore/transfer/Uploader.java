@@ -168,13 +168,17 @@ public final class Uploader implements AutoCloseable {
     }
 
     /**
-     * Read once: hashed, framed in memory (compressed when that pays) and sent in one PUT whatever its size, unless the
+     * Read once (a file's content held already: hashed streaming only): hashed, framed in memory (compressed when that
+     * pays) and sent in one PUT whatever its size, unless the
      * server holds the blob already: two requests per object (HEAD, PUT) instead of six (HEAD, a listing of pending
      * uploads, create, parts, complete); what a multipart upload would save on a retry is small at these sizes.
      */
     private Manifest.Entry uploadWhole(long id, Content content, Map<String, String> labels, boolean ask) {
-        byte[] bytes = readAll(content);
-        ContentHash hash = ContentHash.ofContent(bytes, 0, bytes.length);
+        // Content not in memory yet (a base's piece of a file) is hashed streaming first: most of a base's pieces are
+        // held already, and for those no array of the piece's size is allocated (zeroed) and filled.
+        boolean hashFirst = ask && content.length() > SMALL && !content.inMemory();
+        byte[] bytes = hashFirst ? null : readAll(content);
+        ContentHash hash = hashFirst ? hashStreamed(content) : ContentHash.ofContent(bytes, 0, bytes.length);
         String key = ObjectNames.blob(hash);
         if (pins != null) {
             pins.pin(key); // before the HEAD: GC cannot delete what the HEAD finds
@@ -186,6 +190,13 @@ public final class Uploader implements AutoCloseable {
             if (already) {
                 stored = there.get();
             } else {
+                if (bytes == null) {
+                    bytes = readAll(content);
+                    if (!hash.equals(ContentHash.ofContent(bytes, 0, bytes.length))) {
+                        throw new UncheckedIOException(new IOException(
+                                "content changed while it was being stored (its SHA-256 differs from the first read)"));
+                    }
+                }
                 ObjectFrame.Built built = ObjectFrame.encodeAdaptive(bytes, 0, bytes.length, hash, settings.level());
                 byte[] frame = built.length() == built.buffer().length ? built.buffer()
                         : java.util.Arrays.copyOf(built.buffer(), built.length());
@@ -200,6 +211,14 @@ public final class Uploader implements AutoCloseable {
                 pins.release(key);
             }
             throw e;
+        }
+    }
+
+    private static ContentHash hashStreamed(Content content) {
+        try {
+            return hash(content);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -95,6 +95,29 @@ class TransferTest {
     }
 
     @Test
+    void aPieceOfAFileIsHashedFirstAndSentOnlyWhenTheServerLacksIt(@TempDir Path tmp) throws Exception {
+        try (S3ObjectStore real = TestStores.open(s3, "s3://bucket/file-piece")) {
+            List<Interposed.Call> calls = Interposed.newLog();
+            ObjectStore store = Interposed.wrap(real, calls, Interposed.PASS);
+            try (Uploader up = new Uploader(store, SMALL_PARTS); Downloader down = new Downloader(real, SMALL_PARTS)) {
+                byte[] file = random(5 << 20, 11); // a base's piece lies at an offset of the copy
+                Path copy = tmp.resolve("data.mdb");
+                Files.write(copy, file);
+                int offset = (1 << 20) + 3, length = (3 << 20) + 5;
+                byte[] piece = java.util.Arrays.copyOfRange(file, offset, offset + length);
+                Manifest.Entry e = await(up.uploadInBackground(Content.ofFile(copy, offset, length), Map.of()));
+                assertEquals(ObjectNames.blob(ContentHash.ofContent(piece)), e.key());
+                assertEquals(List.of("head", "put"), calls.stream().map(Interposed.Call::method).toList());
+                Manifest.Entry again = await(up.upload(Content.ofFile(copy, offset, length), Map.of()));
+                assertEquals(e, again);
+                assertEquals(List.of("head", "put", "head"), calls.stream().map(Interposed.Call::method).toList(),
+                        "held already: asked for, not sent");
+                assertArrayEquals(piece, await(down.get(e.key(), e.hash(), e.contentLength())));
+            }
+        }
+    }
+
+    @Test
     void anInterruptedMultipartUploadIsResumedSendingOnlyTheMissingParts(@TempDir Path tmp) throws Exception {
         byte[] content = random(17 << 20, 11); // above Uploader.WHOLE: streamed, in parts
         Path file = tmp.resolve("content");
