@@ -23,6 +23,7 @@ import dev.zenith.storage.wal.ChangeIndex;
 import dev.zenith.storage.wal.WalLog;
 import org.lmdbjava.EnvInfo;
 import org.lmdbjava.Stat;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -277,7 +278,8 @@ public final class Store implements AutoCloseable {
     public StoreStats stats() {
         Map<String, Long> entries;
         long pagesInUse;
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             entries = tables.entries(txn);
             pagesInUse = tables.pagesInUse(txn);
         }

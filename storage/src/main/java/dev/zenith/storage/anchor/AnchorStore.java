@@ -9,6 +9,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.wal.Lsn;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.nio.BufferUnderflowException;
@@ -55,7 +56,8 @@ public final class AnchorStore {
     /** The timeline's own anchors (not its ancestors'), oldest first. */
     public List<StoredAnchor> of(TimelineId id) {
         List<StoredAnchor> out = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.anchors().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.anchors().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 out.add(decode(txn, id, Keys.lsnAt(c.key(), Keys.TL), c.val()));
@@ -74,7 +76,7 @@ public final class AnchorStore {
     /** The points of the timeline's own anchors (not its ancestors'), oldest first; their files are not read. */
     public List<Point> pointsOf(TimelineId id) {
         List<Point> out = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.anchors().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.anchors().openCursor(read.txn())) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 Lsn checkpoint = Keys.lsnAt(c.key(), Keys.TL);
@@ -92,7 +94,8 @@ public final class AnchorStore {
 
     /** The anchor of the checkpoint record at {@code checkpointLsn}, if stored. */
     public Optional<StoredAnchor> get(TimelineId id, Lsn checkpointLsn) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             byte[] v = tables.anchors().get(txn, Keys.timelineLsn(id, checkpointLsn));
             return v == null ? Optional.empty() : Optional.of(decode(txn, id, checkpointLsn, v));
         }

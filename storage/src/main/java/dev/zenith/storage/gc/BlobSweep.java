@@ -5,6 +5,7 @@ import dev.zenith.storage.image.ImageManifest;
 import dev.zenith.storage.image.ManifestCodec;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.util.ArrayList;
@@ -29,7 +30,8 @@ final class BlobSweep {
     long sweep() {
         Set<String> referenced = new HashSet<>();
         List<byte[]> unreferenced = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read()) { // read first: the write lock is held only to delete
+        try (ReadTxn read = tables.read()) { // read first: the write lock is held only to delete
+            Txn<byte[]> txn = read.txn();
             try (TableCursor c = tables.images().openCursor(txn)) { // checked: a damaged manifest stops the sweep
                 for (boolean ok = c.first(); ok; ok = c.next()) {
                     ImageManifest m = ManifestCodec.decode(c.val());

@@ -16,6 +16,7 @@ import dev.zenith.storage.wal.WalLog;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.change.PageChange;
 import dev.zenith.wal.segment.WalGeometry;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.util.Collection;
@@ -165,7 +166,8 @@ public final class GarbageCollector {
         int imagesFreed = 0;
         long[] versions = {0, 0};
         long index = 0;
-        try (Txn<byte[]> txn = dryRun ? tables.read() : tables.write()) {
+        // a dry run reads (a counted read transaction, closed after its Txn: closing twice is a no-op)
+        try (ReadTxn read = dryRun ? tables.read() : null; Txn<byte[]> txn = dryRun ? read.txn() : tables.write()) {
             boolean apply = !dryRun;
             if (!needsAllWal && oldestRedo != null) {
                 Lsn horizon = Lsn.of(oldestRedo.value() - oldestRedo.value() % WalGeometry.WAL_SEGMENT_SIZE);

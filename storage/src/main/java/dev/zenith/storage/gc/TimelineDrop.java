@@ -7,6 +7,7 @@ import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.meta.DocumentStore;
 import dev.zenith.storage.timeline.TimelineId;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.util.List;
@@ -30,7 +31,8 @@ final class TimelineDrop {
         long[] versions = {0, 0};
         long index = 0;
         int imagesFreed;
-        try (Txn<byte[]> txn = dryRun ? tables.read() : tables.write()) {
+        // a dry run reads (a counted read transaction, closed after its Txn: closing twice is a no-op)
+        try (ReadTxn read = dryRun ? tables.read() : null; Txn<byte[]> txn = dryRun ? read.txn() : tables.write()) {
             boolean apply = !dryRun;
             byte[] prefix = Keys.timeline(id);
             deleteAll(txn, tables.walChunks(), prefix, apply, length -> walFreed[0] += length);

@@ -15,6 +15,7 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.control.ControlFile;
 import dev.zenith.wal.segment.WalGeometry;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -341,7 +342,7 @@ public final class DataDirectoryImporter {
     /** Compares each of {@code pending} with its stored version in a read transaction (downloading evicted ones). */
     private Map<Pending, Decision> decide(List<Pending> pending) {
         Map<Pending, Decision> out = new IdentityHashMap<>();
-        try (Txn<byte[]> txn = tables.read(); PageLookup lookup = new PageLookup(tables.pages(), txn, lineage)) {
+        try (ReadTxn read = tables.read(); PageLookup lookup = new PageLookup(tables.pages(), read.txn(), lineage)) {
             for (Pending p : pending) {
                 PageLookup.Found found = lookup.find(p.rel, p.block);
                 out.put(p, new Decision(found == null ? null : new PageLookup.Located(found.step(), found.lsn()),

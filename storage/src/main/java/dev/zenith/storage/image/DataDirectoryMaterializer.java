@@ -6,6 +6,7 @@ import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.page.PageLookup;
 import dev.zenith.storage.timeline.Lineage;
 import dev.zenith.wal.segment.WalGeometry;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -119,7 +120,8 @@ public final class DataDirectoryMaterializer {
         prepareTarget(target);
         long bytes = 0;
         int files = 1;
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             for (String dir : directories) {
                 createDirectory(target.resolve(dir));
             }
@@ -226,7 +228,7 @@ public final class DataDirectoryMaterializer {
         static final long VIEW_NANOS = 100_000_000L;
         private final Lineage lineage;
         private final boolean renewing = tables.room().bound() > 0;
-        private Txn<byte[]> txn;
+        private ReadTxn read;
         private PageLookup lookup;
         private long begun;
 
@@ -236,8 +238,8 @@ public final class DataDirectoryMaterializer {
         }
 
         private void begin() {
-            txn = tables.read();
-            lookup = new PageLookup(tables.pages(), txn, lineage);
+            read = tables.read();
+            lookup = new PageLookup(tables.pages(), read.txn(), lineage);
             begun = System.nanoTime();
         }
 
@@ -261,9 +263,9 @@ public final class DataDirectoryMaterializer {
                 lookup.close();
                 lookup = null;
             }
-            if (txn != null) {
-                txn.close();
-                txn = null;
+            if (read != null) {
+                read.close();
+                read = null;
             }
         }
     }

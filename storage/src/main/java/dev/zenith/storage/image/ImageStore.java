@@ -11,6 +11,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.wal.Lsn;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -90,7 +91,8 @@ public final class ImageStore {
         }
         Lineage lineage;
         ImageManifest previous;
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             lineage = timelines.lineage(txn, id, checkpointLsn);
             previous = latestImage(txn, lineage).orElse(null);
         }
@@ -106,7 +108,7 @@ public final class ImageStore {
     /** The timeline's own images, oldest first. */
     public List<ImageManifest> of(TimelineId id) {
         List<ImageManifest> out = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = images.openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = images.openCursor(read.txn())) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 out.add(ManifestCodec.decode(c.val()));
@@ -117,7 +119,8 @@ public final class ImageStore {
 
     /** The newest image at or below {@code lsn} on the timeline or, below its branch point, its ancestors. */
     public Optional<ImageManifest> latestImageAtOrBefore(TimelineId id, Lsn lsn) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             return latestImage(txn, timelines.lineage(txn, id, lsn));
         }
     }
@@ -170,7 +173,8 @@ public final class ImageStore {
     public MaterializeStats materialize(ImageManifest image, Path target, LongConsumer bytesWritten)
             throws IOException {
         Lineage lineage;
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             lineage = timelines.lineage(txn, image.timeline(), image.lsn());
         }
         return new DataDirectoryMaterializer(tables).run(image, lineage, target, bytesWritten);
@@ -183,7 +187,8 @@ public final class ImageStore {
     public MaterializeStats materialize(TimelineId id, VersionedDirectory d, Path target, LongConsumer bytesWritten)
             throws IOException {
         Lineage lineage;
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             lineage = timelines.lineage(txn, id, d.versionsAt());
         }
         return new DataDirectoryMaterializer(tables).run(d, lineage, target, bytesWritten);
@@ -208,7 +213,8 @@ public final class ImageStore {
     }
 
     private byte[] imageFileContent(ImageManifest image, String path, String sha256) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             return DataDirectoryMaterializer.fileContent(tables, txn, image, path, sha256);
         }
     }
@@ -222,7 +228,8 @@ public final class ImageStore {
         Optional<Lsn> oldest = Optional.empty();
         Lsn raised = null;
         // Image keys only: a page service asks this often, and manifests are big.
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = images.openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = images.openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             Lsn upTo = null; // the branch point by which the lineage leaves t (none for id itself)
             for (TimelineId t = id; t != null; ) {
                 byte[] prefix = Keys.timeline(t);

@@ -11,6 +11,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.segment.WalGeometry;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.io.IOException;
@@ -411,7 +412,8 @@ public final class StreamedPages implements AutoCloseable {
         List<LeftOut> pieces = leftOut.remove(segment);
         byte[] buffer = new byte[BUFFER_BYTES];
         try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
-                java.nio.file.StandardOpenOption.WRITE); Txn<byte[]> txn = tables.read()) {
+                java.nio.file.StandardOpenOption.WRITE); ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             for (LeftOut p : pieces) {
                 Encoded e;
                 try {

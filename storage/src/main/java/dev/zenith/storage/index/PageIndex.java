@@ -20,6 +20,7 @@ import dev.zenith.wal.change.DatabaseDir;
 import dev.zenith.wal.change.PageChange;
 import dev.zenith.wal.segment.WalGeometry;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.util.HashMap;
@@ -81,7 +82,8 @@ public final class PageIndex {
 
     /** Where the timeline's own index is written up to (the end of the last record indexed), if it was started. */
     public Optional<Lsn> watermark(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             return Optional.ofNullable(watermark(tables, txn, id)).map(IndexWatermark::upTo);
         }
     }
@@ -162,7 +164,8 @@ public final class PageIndex {
     /** The last record redo applies that changed the block, at or before {@code atOrBefore} (its aligned end). */
     public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn atOrBefore) {
         caughtUp(id, atOrBefore);
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.blockChanges().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, atOrBefore);
             for (Lineage.Step step : timelines.lineage(txn, id, atOrBefore).steps()) {
                 byte[][] hit = c.floor(Keys.page(step.timeline(), rel, block, aligned(step.upTo())), Keys.BLOCK_PREFIX);
@@ -188,7 +191,8 @@ public final class PageIndex {
         caughtUp(id, upTo);
         Map<BlockRef, Lsn> out = new HashMap<>();
         Lsn from = aligned(after);
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.blockChanges().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.blockChanges().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, upTo);
             // the newest step first: a block's last change there wins over its parent's
             for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
@@ -432,7 +436,8 @@ public final class PageIndex {
     /** Whether the database's directory exists at {@code at}. */
     public boolean databaseExists(TimelineId id, int spcOid, int dbOid, Lsn at) {
         caughtUp(id, at);
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.databases().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.databases().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, at);
             for (Lineage.Step step : timelines.lineage(txn, id, at).steps()) {
                 byte[][] hit = c.floor(Keys.database(step.timeline(), spcOid, dbOid, aligned(step.upTo())), Keys.TL + 8);
@@ -451,7 +456,8 @@ public final class PageIndex {
      */
     public Optional<byte[]> relationMap(TimelineId id, int spcOid, int dbOid, Lsn at) {
         caughtUp(id, at);
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, at);
             return Optional.ofNullable(relationMapAt(tables, txn, timelines.lineage(txn, id, at), spcOid, dbOid));
         }
@@ -473,7 +479,8 @@ public final class PageIndex {
     /** Every tracked fork of the database that exists at {@code at}, with its block count (a scan of its history). */
     public Map<RelTag, Long> forksOf(TimelineId id, int spcOid, int dbOid, Lsn at) {
         caughtUp(id, at);
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, at);
             Map<RelTag, Long> out = new HashMap<>();
             forksAt(tables, txn, timelines.lineage(txn, id, at), spcOid, dbOid, out, null);
@@ -484,7 +491,8 @@ public final class PageIndex {
     /** Every tracked fork that exists at {@code at}, with its block count (a scan of the timeline's history). */
     public Map<RelTag, Long> forks(TimelineId id, Lsn at) {
         caughtUp(id, at);
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, at);
             Map<RelTag, Long> out = new HashMap<>();
             forksAt(tables, txn, timelines.lineage(txn, id, at), null, null, out, null);
@@ -502,7 +510,8 @@ public final class PageIndex {
      */
     public ForksAndDatabases forksAndDatabases(TimelineId id, Lsn at) {
         caughtUp(id, at);
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, at);
             Map<RelTag, Long> forks = new HashMap<>();
             Set<DatabaseDir> databases = new HashSet<>();

@@ -27,6 +27,7 @@ import dev.zenith.wal.rmgr.DbaseCreate;
 import dev.zenith.wal.rmgr.RelmapUpdate;
 import dev.zenith.wal.rmgr.WalPayload;
 import dev.zenith.wal.rmgr.MainDataDecoder;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.util.Arrays;
@@ -182,7 +183,8 @@ public final class PageIndexer {
         tracked.put(id, s);
         Lsn last;
         Lsn end;
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             if (timelines.find(txn, id) == null) {
                 tracked.remove(id); // collected
                 return 0;
@@ -297,7 +299,8 @@ public final class PageIndexer {
             if (pending != null && Arrays.equals(pending.getKey(), 0, Keys.TL + 8, key, 0, Keys.TL + 8)) {
                 return IndexValues.relationMapOf(pending.getValue());
             }
-            try (Txn<byte[]> txn = tables.read()) {
+            try (ReadTxn read = tables.read()) {
+                Txn<byte[]> txn = read.txn();
                 return PageIndex.relationMapAt(tables, txn, timelines.lineage(txn, id, lsn), spcOid, dbOid);
             }
         }
@@ -328,7 +331,8 @@ public final class PageIndexer {
     private Tracked load(TimelineId id) {
         Timeline t;
         IndexWatermark w;
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             t = timelines.find(txn, id);
             if (t == null) {
                 return null;

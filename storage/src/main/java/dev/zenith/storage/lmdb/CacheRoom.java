@@ -54,31 +54,49 @@ public final class CacheRoom {
     private long inFlight;
     /** What holds the used bytes when eviction last found nothing more it may evict ({@link #atFloor}); null since it freed some. */
     private volatile String floor;
-    /** One small commit: what makes pages freed by the commit before it reusable by the next writer ({@link #freeing}). */
-    private final Runnable settle;
+    /**
+     * One small commit: what makes pages freed by the commit before it reusable by the next writer ({@link #freeing});
+     * returns its transaction id.
+     */
+    private final LongSupplier settle;
+    /** The oldest snapshot an open read transaction reads (Long.MAX_VALUE if none): LMDB's bar to reusing freed pages. */
+    private final LongSupplier oldestRead;
     /** Evictions under way in {@link #freeing}; while any, admission sees {@link #heldUsed} at least. */
     private int freeingNow;
     /** The used bytes measured when the first of the evictions under way began. */
     private long heldUsed;
+    /**
+     * Bytes evictions freed that LMDB cannot reuse yet: a reader of a snapshot from before {@link #settledAt} is still
+     * open. Admission counts them as used until no such reader is (a writer meanwhile would take new pages at the file's
+     * end: at 48 MiB reads begun around a freeing commit kept 5,000-9,000 freed pages out of reuse, a 61 MB file).
+     */
+    private long pinned;
+    /** The last settle commit's transaction id: freed pages are reusable once every open reader's snapshot is at least it. */
+    private long settledAt;
 
     /** {@code indexBytes}: what of the used bytes the page index holds (never evicted). */
     CacheRoom(LongSupplier usedBytes, LongSupplier indexBytes) {
-        this(usedBytes, indexBytes, () -> { });
+        this(usedBytes, indexBytes, () -> 0, () -> Long.MAX_VALUE);
     }
 
-    /** As above; {@code settle}: one small durable commit of nothing that matters ({@link #freeing}). */
-    CacheRoom(LongSupplier usedBytes, LongSupplier indexBytes, Runnable settle) {
+    /**
+     * As above; {@code settle}: one small durable commit of nothing that matters, returning its transaction id
+     * ({@link #freeing}); {@code oldestRead}: the oldest snapshot an open read transaction reads (Long.MAX_VALUE if none).
+     */
+    CacheRoom(LongSupplier usedBytes, LongSupplier indexBytes, LongSupplier settle, LongSupplier oldestRead) {
         this.measure = usedBytes;
         this.measureIndex = indexBytes;
         this.settle = settle;
+        this.oldestRead = oldestRead;
     }
 
     /**
      * Runs {@code evict}, commits that free pages (eviction's), then one small commit more when it freed any: LMDB reuses
-     * the pages a transaction frees only from the second transaction after it (and once no reader holds a snapshot from
-     * before), so a writer admitted on the lower used bytes right after the freeing commit took its pages at the end of
-     * the file instead: that grew a 16 MiB store's file to 21-23 MB. Until the extra commit, admission keeps seeing the
-     * used bytes measured before the eviction (the freed pages are no room yet); {@link #usedBytes} itself, what
+     * the pages a transaction frees only from the second transaction after it, and only once no reader holds a snapshot
+     * from before it, so a writer admitted on the lower used bytes right after the freeing commit took its pages at the
+     * end of the file instead: that grew a 16 MiB store's file to 21-23 MB. Until the extra commit, admission keeps
+     * seeing the used bytes measured before the eviction; after it, the bytes freed still count as used while a read
+     * transaction of a snapshot from before that commit is open ({@link #pinned}). {@link #usedBytes} itself, what
      * eviction steers by, is measured as always. Returns what {@code evict} returns (the bytes it freed).
      */
     public long freeing(LongSupplier evict) {
@@ -88,24 +106,42 @@ public final class CacheRoom {
                 heldUsed = before;
             }
         }
+        long settledId = 0;
         try {
             long freed = evict.getAsLong();
             if (freed > 0) {
-                settle.run();
+                settledId = settle.getAsLong();
             }
             return freed;
         } finally {
+            changed();
+            long after = settledId > 0 ? usedBytes() : before;
             synchronized (this) {
+                if (settledId > 0) {
+                    pinned += Math.max(0, before - after);
+                    settledAt = Math.max(settledAt, settledId);
+                }
                 freeingNow--;
             }
-            changed();
         }
     }
 
-    /** The used bytes admission counts: as measured, but not below those of before an eviction still settling. */
+    /**
+     * The used bytes admission counts: as measured, but not below those of before an eviction still settling, and with
+     * what evictions freed while a reader from before their settle commit is open.
+     */
     private synchronized long admissionUsed() {
         long used = usedBytes();
+        if (pinned > 0 && oldestRead.getAsLong() >= settledAt) {
+            pinned = 0; // every reader now reads a snapshot from after the settle commit: the freed pages are reusable
+        }
+        used += pinned;
         return freeingNow > 0 ? Math.max(used, heldUsed) : used;
+    }
+
+    /** Bytes evictions freed that no writer may reuse yet (a read transaction from before is open); 0 when none. */
+    public synchronized long pinnedBytes() {
+        return pinned;
     }
 
     /** Sets the bound in bytes (0: unbounded). */

@@ -183,7 +183,8 @@ public final class ColdValues {
      */
     public Set<String> referencedSegments() {
         Set<String> out = new HashSet<>();
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             for (Table t : evictable) {
                 try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {
                     for (boolean ok = c.first(); ok; ok = c.next()) {
@@ -220,7 +221,8 @@ public final class ColdValues {
      */
     public List<Segment> coldest(long bytes, int segmentBytes) {
         List<Segment> out = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             List<Candidate> all = new ArrayList<>();
             for (Table t : evictable) {
                 try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {

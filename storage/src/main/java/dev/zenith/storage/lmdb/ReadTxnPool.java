@@ -19,11 +19,14 @@ import java.util.function.Function;
 final class ReadTxnPool {
     static final int MAX_IDLE = 16;
     private final Env<byte[]> env;
+    /** Where a read is counted from before its transaction renews until it is reset ({@link OpenReads}). */
+    private final OpenReads reads;
     private final ArrayDeque<PooledRead> idle = new ArrayDeque<>();
     private boolean closed;
 
-    ReadTxnPool(Env<byte[]> env) {
+    ReadTxnPool(Env<byte[]> env, OpenReads reads) {
         this.env = env;
+        this.reads = reads;
     }
 
     /** {@code work} in a read transaction that must not escape it (nor its cursors: close them inside). */
@@ -49,30 +52,43 @@ final class ReadTxnPool {
         synchronized (idle) {
             r = idle.pollFirst();
         }
-        if (r == null) {
-            return new PooledRead(env.txnRead());
-        }
+        OpenReads.Reading reading = r == null ? new OpenReads.Reading() : r.reading;
+        reads.starting(reading);
         try {
-            r.txn.renew();
+            if (r == null) {
+                r = new PooledRead(env.txnRead(), reading);
+            } else {
+                try {
+                    r.txn.renew();
+                } catch (RuntimeException e) {
+                    r.close(); // not READY: lmdbjava frees nothing native then; the slot returns with the environment
+                    throw e;
+                }
+            }
+            reading.began(r.txn.getId());
             return r;
         } catch (RuntimeException e) {
-            r.close(); // not READY: lmdbjava frees nothing native then; the slot returns with the environment
+            reads.ended(reading);
             throw e;
         }
     }
 
     /** Back to the pool reset, or closed (after a failure, when the pool is full or closed). */
     private void give(PooledRead r, boolean reusable) {
-        if (reusable) {
-            synchronized (idle) {
-                if (!closed && idle.size() < MAX_IDLE) {
-                    r.reset();
-                    idle.addFirst(r);
-                    return;
+        try {
+            if (reusable) {
+                synchronized (idle) {
+                    if (!closed && idle.size() < MAX_IDLE) {
+                        r.reset();
+                        idle.addFirst(r);
+                        return;
+                    }
                 }
             }
+            r.close();
+        } finally {
+            reads.ended(r.reading); // reset or closed: it holds no snapshot now
         }
-        r.close();
     }
 
     /** Ends every idle transaction; call before the environment closes. */
@@ -90,13 +106,16 @@ final class ReadTxnPool {
     /** A pooled read transaction and the cursors kept with it; one thread's between take and give. */
     static final class PooledRead implements ReadCursors {
         private final Txn<byte[]> txn;
+        /** This transaction counted among the open reads while lent out. */
+        private final OpenReads.Reading reading;
         private final List<Table> tables = new ArrayList<>(1);
         private final List<TableCursor> cursors = new ArrayList<>(1);
         /** Whether each cursor was renewed for this use of the transaction (a reset one must be, before it moves). */
         private final List<Boolean> renewed = new ArrayList<>(1);
 
-        private PooledRead(Txn<byte[]> txn) {
+        private PooledRead(Txn<byte[]> txn, OpenReads.Reading reading) {
             this.txn = txn;
+            this.reading = reading;
         }
 
         @Override

@@ -45,6 +45,8 @@ public final class Tables implements AutoCloseable {
     // checked Table/TableCursor layer (CRC-32C), and transactions come from read()/write().
     private final Env<byte[]> env;
     private final ReadTxnPool readPool;
+    /** Every read transaction open on the environment and its snapshot (what keeps freed pages from reuse). */
+    private final OpenReads openReads = new OpenReads();
     /** "format" -> format marker, proves the directory is ours. */
     private final Dbi<byte[]> info;
     /** timeline id -> Timeline JSON. */
@@ -82,11 +84,11 @@ public final class Tables implements AutoCloseable {
     /** Page versions, file contents and packed block changes may be evicted to a remote home and read back (s3 storages). */
     private final ColdValues cold = new ColdValues();
     /** The room a bound on the store's size leaves (s3 storages' cache size), for whoever grows it. */
-    private final CacheRoom room = new CacheRoom(this::usedBytes, this::indexBytes, this::settle);
+    private final CacheRoom room = new CacheRoom(this::usedBytes, this::indexBytes, this::settle, openReads::oldest);
 
     private Tables(Env<byte[]> env, Path dir, boolean fresh) {
         this.env = env;
-        this.readPool = new ReadTxnPool(env);
+        this.readPool = new ReadTxnPool(env, openReads);
         String format = FORMAT;
         if (fresh) {
             info = env.openDbi("info", DbiFlags.MDB_CREATE);
@@ -210,9 +212,20 @@ public final class Tables implements AutoCloseable {
         return env.openDbi(name);
     }
 
-    /** A read transaction (MDB_NOTLS: any thread may use and close it). */
-    public Txn<byte[]> read() {
-        return env.txnRead();
+    /**
+     * A read transaction (MDB_NOTLS: any thread may use and close it), counted while open: pages freed after its
+     * snapshot are not reused until it closes ({@link CacheRoom#freeing}).
+     */
+    public ReadTxn read() {
+        OpenReads.Reading reading = openReads.starting();
+        try {
+            Txn<byte[]> txn = env.txnRead();
+            reading.began(txn.getId());
+            return new ReadTxn(txn, openReads, reading);
+        } catch (RuntimeException e) {
+            openReads.ended(reading);
+            throw e;
+        }
     }
 
     /**
@@ -257,10 +270,17 @@ public final class Tables implements AutoCloseable {
      * so successive copies share most of their bytes.
      */
     public void copyTo(Path dir, boolean compact) {
-        if (compact) {
-            env.copy(dir.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
-        } else {
-            env.copy(dir.toFile());
+        // the copy reads one snapshot, at least the last commit's now: counted as any reader
+        OpenReads.Reading reading = openReads.starting();
+        try {
+            reading.began(env.info().lastTransactionId);
+            if (compact) {
+                env.copy(dir.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
+            } else {
+                env.copy(dir.toFile());
+            }
+        } finally {
+            openReads.ended(reading);
         }
     }
 
@@ -343,22 +363,26 @@ public final class Tables implements AutoCloseable {
     }
 
     private long usedBytes() {
-        try (Txn<byte[]> txn = read()) {
-            return pagesInUse(txn) * env.stat().pageSize;
+        try (ReadTxn read = read()) {
+            return pagesInUse(read.txn()) * env.stat().pageSize;
         }
     }
 
     /**
      * One small durable commit (a counter in the table of tables, beside the format marker): the pages the commit before
-     * it freed become reusable by the next writer ({@link CacheRoom#freeing}).
+     * it freed become reusable by the next writer ({@link CacheRoom#freeing}) once no reader of a snapshot before it is
+     * open. Returns its transaction id.
      */
-    private void settle() {
+    private long settle() {
         try (Txn<byte[]> txn = env.txnWrite()) {
+            long id = txn.getId();
             byte[] key = utf8(SETTLED_KEY);
             byte[] was = info.get(txn, key);
             long n = was == null || was.length != Long.BYTES ? 0 : java.nio.ByteBuffer.wrap(was).getLong();
             info.put(txn, key, java.nio.ByteBuffer.allocate(Long.BYTES).putLong(n + 1).array());
             txn.commit();
+            openReads.committed(id);
+            return id;
         }
     }
 
@@ -366,10 +390,10 @@ public final class Tables implements AutoCloseable {
 
     /** Bytes of the page index's tables (never evicted: see {@link CacheRoom#indexBytes}). */
     private long indexBytes() {
-        try (Txn<byte[]> txn = read()) {
+        try (ReadTxn read = read()) {
             long n = 0;
             for (Table table : List.of(blockChanges, relSizes, databases, indexState)) {
-                n += pages(table.stat(txn));
+                n += pages(table.stat(read.txn()));
             }
             return n * env.stat().pageSize;
         }
@@ -377,10 +401,10 @@ public final class Tables implements AutoCloseable {
 
     /** Used bytes per table (its branch, leaf and overflow pages), largest first. */
     public Map<String, Long> usedBytesByTable() {
-        try (Txn<byte[]> txn = read()) {
+        try (ReadTxn read = read()) {
             long pageSize = env.stat().pageSize;
             Map<String, Long> out = new LinkedHashMap<>();
-            all().stream().map(t -> Map.entry(t.name(), pages(t.stat(txn)) * pageSize))
+            all().stream().map(t -> Map.entry(t.name(), pages(t.stat(read.txn())) * pageSize))
                     .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
                     .forEach(e -> out.put(e.getKey(), e.getValue()));
             return out;
@@ -415,10 +439,10 @@ public final class Tables implements AutoCloseable {
     /** Per timeline-keyed table, how many keys start with {@code prefix}. */
     public Map<String, Long> entriesWithPrefix(byte[] prefix) {
         Map<String, Long> out = new LinkedHashMap<>();
-        try (Txn<byte[]> txn = env.txnRead()) {
+        try (ReadTxn read = read()) {
             timelineTables().forEach((name, table) -> {
                 long n = 0;
-                try (TableCursor c = table.openCursor(txn)) {
+                try (TableCursor c = table.openCursor(read.txn())) {
                     for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                         n++;
                     }

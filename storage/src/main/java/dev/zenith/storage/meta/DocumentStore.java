@@ -5,6 +5,7 @@ import dev.zenith.storage.lmdb.Table;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.nio.charset.StandardCharsets;
@@ -45,7 +46,8 @@ public final class DocumentStore {
     }
 
     public Optional<byte[]> get(String key) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             return Optional.ofNullable(meta.get(txn, key(key)));
         }
     }
@@ -63,7 +65,7 @@ public final class DocumentStore {
     public Map<String, byte[]> list(String prefix) {
         Map<String, byte[]> out = new LinkedHashMap<>();
         byte[] p = prefix.getBytes(StandardCharsets.UTF_8);
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = meta.openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = meta.openCursor(read.txn())) {
             boolean ok = p.length == 0 ? c.first() : c.get(p, GetOp.MDB_SET_RANGE);
             for (; ok && Keys.hasPrefix(c.key(), p); ok = c.next()) {
                 out.put(new String(c.key(), StandardCharsets.UTF_8), c.val());

@@ -12,6 +12,7 @@ import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.change.RelationSizes;
 import dev.zenith.wal.segment.WalGeometry;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.util.HashSet;
@@ -195,8 +196,8 @@ public final class PageStore {
     private void readInto(TimelineId id, RelTag rel, Lsn lsn, int count, IntUnaryOperator blockAt,
                           Function<PageLookup, PageLookup.BlockReader> readerOf, boolean checksums, boolean missingAsZeros,
                           byte[] out, int offset) {
-        try (Txn<byte[]> txn = tables.read();
-             PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn))) {
+        try (ReadTxn read = tables.read();
+             PageLookup lookup = new PageLookup(tables.pages(), read.txn(), timelines.lineage(read.txn(), id, lsn))) {
             PageLookup.BlockReader reader = readerOf.apply(lookup);
             for (int i = 0; i < count; i++) {
                 int block = blockAt.applyAsInt(i);

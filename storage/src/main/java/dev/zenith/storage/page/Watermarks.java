@@ -10,6 +10,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.wal.Lsn;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import dev.zenith.wal.ForkNumber;
@@ -66,7 +67,7 @@ public final class Watermarks {
     /** The timeline's steps, oldest first. */
     public List<Step> steps(TimelineId id) {
         List<Step> out = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.materialized().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.materialized().openCursor(read.txn())) {
             byte[] prefix = Keys.timeline(id);
             for (boolean ok = c.get(prefix, GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 out.add(step(c.key(), c.val()));
@@ -77,7 +78,7 @@ public final class Watermarks {
 
     /** The newest step: the watermark. */
     public Optional<Step> watermark(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.materialized().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.materialized().openCursor(read.txn())) {
             byte[][] hit = c.floor(Keys.timelineLsn(id, Lsn.of(-1L)), Keys.TL);
             return hit == null ? Optional.empty() : Optional.of(step(hit[0], hit[1]));
         }

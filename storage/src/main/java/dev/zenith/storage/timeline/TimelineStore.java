@@ -6,6 +6,7 @@ import dev.zenith.storage.lmdb.Table;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.wal.Lsn;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.time.Instant;
@@ -101,14 +102,15 @@ public final class TimelineStore {
     }
 
     public Optional<Timeline> get(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             return Optional.ofNullable(find(txn, id));
         }
     }
 
     public List<Timeline> all() {
         List<Timeline> all = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = timelines.openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = timelines.openCursor(read.txn())) {
             for (boolean ok = c.first(); ok; ok = c.next()) {
                 all.add(TimelineCodec.decode(c.val()));
             }
@@ -178,7 +180,8 @@ public final class TimelineStore {
 
     /** As {@link #lineage(Txn, TimelineId, Lsn)}, in a read transaction of its own. */
     public Lineage lineage(TimelineId id, Lsn lsn) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             return lineage(txn, id, lsn);
         }
     }

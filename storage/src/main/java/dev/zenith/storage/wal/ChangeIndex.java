@@ -9,6 +9,7 @@ import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.time.Instant;
@@ -46,7 +47,8 @@ public final class ChangeIndex {
      * A block is visited once per record that changed it.
      */
     public void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.changesByLsn().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.changesByLsn().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             for (Lineage.Step step : timelines.lineage(txn, id, toInclusive).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
                 byte[][] first = c.floor(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), Keys.TL);
@@ -89,7 +91,8 @@ public final class ChangeIndex {
     /** Checkpoint record LSNs in (fromExclusive, toInclusive], ancestors included, ascending. */
     public List<Lsn> checkpoints(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
         SortedSet<Lsn> out = new TreeSet<>();
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.checkpoints().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.checkpoints().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             for (Lineage.Step step : timelines.lineage(txn, id, toInclusive).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
                 for (boolean ok = c.get(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), GetOp.MDB_SET_RANGE);
@@ -109,7 +112,8 @@ public final class ChangeIndex {
     public Optional<CommitRecord> lastCommitAtOrBefore(TimelineId id, Instant time) {
         long micros = CommitRecord.toPgMicros(time);
         CommitRecord best = null;
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.commits().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.commits().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             for (Lineage.Step step : timelines.lineage(txn, id, Lsn.of(Long.MAX_VALUE)).steps()) {
                 byte[][] hit = c.floor(Keys.commit(step.timeline(), micros, Lsn.of(-1L)), Keys.TL);
                 // skip commits beyond this step's branch point
@@ -135,7 +139,8 @@ public final class ChangeIndex {
      */
     public List<CommitRecord> commitsNewestFirst(TimelineId id, Lsn end, long fromMicros, long toMicros, int limit) {
         List<CommitRecord> found = new ArrayList<>();
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.commits().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.commits().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             for (Lineage.Step step : timelines.lineage(txn, id, end).steps()) {
                 byte[] prefix = Keys.timeline(step.timeline());
                 byte[][] hit = c.floor(Keys.commit(step.timeline(), toMicros - 1, Lsn.of(-1L)), Keys.TL);
@@ -173,7 +178,8 @@ public final class ChangeIndex {
      * a scan of that neighbourhood the commit.
      */
     public Optional<CommitRecord> lastCommitBefore(TimelineId id, Lsn end) {
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.commits().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.commits().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             for (Lineage.Step step : timelines.lineage(txn, id, end).steps()) {
                 // a child's commits all lie above its branch point: the first step with one has the last
                 Optional<CommitRecord> found = lastCommitBefore(c, step.timeline(), step.upTo());

@@ -10,6 +10,7 @@ import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
 import dev.zenith.wal.Lsn;
 import org.lmdbjava.GetOp;
+import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
 import java.nio.ByteBuffer;
@@ -131,7 +132,8 @@ public final class WalLog {
 
     /** Where the timeline's WAL held locally starts (its start when nothing was evicted), if it stores any. */
     public Optional<Lsn> localStart(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             WalPositions p = positions(txn, id);
             return p == null ? Optional.empty() : Optional.of(p.localStart() == null ? p.start() : p.localStart());
         }
@@ -288,7 +290,8 @@ public final class WalLog {
 
     /** First stored WAL byte readable on this timeline (through its ancestors), if any WAL is stored. */
     public Optional<Lsn> start(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             Timeline t = timelines.require(txn, id);
             while (t.parent() != null) {
                 t = timelines.require(txn, t.parent());
@@ -300,7 +303,8 @@ public final class WalLog {
 
     /** The first byte of the timeline's own stored WAL (garbage collection raises it), if it stores any. */
     public Optional<Lsn> ownStart(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             WalPositions p = ownPositions(txn, id);
             return p.equals(WalPositions.EMPTY) ? Optional.empty() : Optional.of(p.start());
         }
@@ -310,7 +314,8 @@ public final class WalLog {
     public Map<TimelineId, Lsn> ownStarts() {
         List<Timeline> all = timelines.all();
         Map<TimelineId, Lsn> out = new HashMap<>();
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             for (Timeline t : all) {
                 if (timelines.find(txn, t.id()) == null) {
                     continue; // dropped meanwhile
@@ -326,7 +331,8 @@ public final class WalLog {
 
     /** Where the timeline's WAL ends (the next append's start). */
     public Optional<Lsn> end(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             WalPositions p = ownPositions(txn, id);
             return p.equals(WalPositions.EMPTY) ? Optional.empty() : Optional.of(p.end());
         }
@@ -334,7 +340,8 @@ public final class WalLog {
 
     /** End of the last complete WAL record of the timeline (for a branch without records: the branch point). */
     public Optional<Lsn> lastRecordEnd(TimelineId id) {
-        try (Txn<byte[]> txn = tables.read()) {
+        try (ReadTxn read = tables.read()) {
+            Txn<byte[]> txn = read.txn();
             return Optional.ofNullable(lastRecordEnd(txn, id));
         }
     }
@@ -367,7 +374,8 @@ public final class WalLog {
      * (the WAL sender frames them as they are). The slices are the caller's.
      */
     public List<ByteBuffer> readSlices(TimelineId id, Lsn from, int maxBytes) {
-        try (Txn<byte[]> txn = tables.read(); TableCursor c = tables.walChunks().openCursor(txn)) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.walChunks().openCursor(read.txn())) {
+            Txn<byte[]> txn = read.txn();
             WalPositions own = ownPositions(txn, id);
             if (own.equals(WalPositions.EMPTY) || from.isAfter(own.end())) {
                 throw new StoreException("WAL position " + from + " is beyond the end of timeline " + id);

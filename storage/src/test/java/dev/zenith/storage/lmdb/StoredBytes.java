@@ -15,8 +15,8 @@ public final class StoredBytes {
 
     /** The value at {@code key} of {@code table} ("pages", "wal_chunks"...), read from a closed store. */
     public static byte[] value(Path store, String table, byte[] key) throws IOException {
-        try (Tables t = Tables.open(store); var txn = t.read()) {
-            byte[] v = table(t, table).get(txn, key);
+        try (Tables t = Tables.open(store); var read = t.read()) {
+            byte[] v = table(t, table).get(read.txn(), key);
             if (v == null) {
                 throw new IllegalArgumentException("no " + table + " entry at that key");
             }
@@ -27,7 +27,7 @@ public final class StoredBytes {
     /** Every key of {@code table} that starts with {@code prefix}, in order. */
     public static java.util.List<byte[]> keys(Path store, String table, byte[] prefix) throws IOException {
         java.util.List<byte[]> out = new java.util.ArrayList<>();
-        try (Tables t = Tables.open(store); var txn = t.read(); TableCursor c = table(t, table).openCursor(txn)) {
+        try (Tables t = Tables.open(store); var read = t.read(); TableCursor c = table(t, table).openCursor(read.txn())) {
             for (boolean ok = c.get(prefix, org.lmdbjava.GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 out.add(c.key());
             }
@@ -51,7 +51,7 @@ public final class StoredBytes {
 
     /** The first key of {@code table} that starts with {@code prefix} and whose value is at least {@code minBytes}. */
     public static byte[] firstKey(Path store, String table, byte[] prefix, int minBytes) throws IOException {
-        try (Tables t = Tables.open(store); var txn = t.read(); TableCursor c = table(t, table).openCursor(txn)) {
+        try (Tables t = Tables.open(store); var read = t.read(); TableCursor c = table(t, table).openCursor(read.txn())) {
             for (boolean ok = c.get(prefix, org.lmdbjava.GetOp.MDB_SET_RANGE); ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
                 if (c.val().length >= minBytes) {
                     return c.key();
