@@ -3,6 +3,7 @@ package dev.zenith.storage.lmdb;
 import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.failure.StoreException;
 import org.lmdbjava.Cursor;
+import org.lmdbjava.GetOp;
 import org.lmdbjava.Txn;
 
 import java.io.ByteArrayOutputStream;
@@ -217,47 +218,69 @@ public final class ColdValues {
 
     /**
      * The least recently read values not evicted yet, at least {@code bytes} of them (fewer when there are
-     * not as many), packed into segments of at most about {@code segmentBytes}. Changes nothing.
+     * not as many), packed into segments of at most about {@code segmentBytes}. Changes nothing. The store is scanned
+     * in read transactions of at most {@link #SCAN_BATCH} entries each, not one for the whole store: a reader keeps
+     * every page freed after its snapshot from reuse while it is open.
      */
     public List<Segment> coldest(long bytes, int segmentBytes) {
+        List<Candidate> all = new ArrayList<>();
+        for (Table t : evictable) {
+            for (byte[] from = null; (from = scan(t, from, all)) != null; ) {
+                // the next batch starts at the key this one stopped before
+            }
+        }
+        all.sort(Comparator.comparingLong(Candidate::readEpoch)); // stable: key order within an epoch
         List<Segment> out = new ArrayList<>();
-        try (ReadTxn read = tables.read()) {
-            Txn<byte[]> txn = read.txn();
-            List<Candidate> all = new ArrayList<>();
-            for (Table t : evictable) {
-                try (Cursor<byte[]> c = t.dbi().openCursor(txn)) {
-                    for (boolean ok = c.first(); ok; ok = c.next()) {
-                        byte[] stored = c.val();
-                        byte[] key = c.key();
-                        if (stored.length >= MIN_EVICTED_BYTES && !t.isPointer(key, stored)) {
-                            all.add(new Candidate(t, key, readEpochs[slot(key)], stored.length));
-                        }
+        long taken = 0;
+        ByteArrayOutputStream segment = new ByteArrayOutputStream();
+        List<Packed> packed = new ArrayList<>();
+        for (int i = 0; i < all.size() && taken < bytes; ) {
+            try (ReadTxn read = tables.read()) {
+                for (int end = Math.min(all.size(), i + SCAN_BATCH); i < end && taken < bytes; i++) {
+                    Candidate cand = all.get(i);
+                    byte[] stored = cand.table().dbi().get(read.txn(), cand.key());
+                    if (stored == null || stored.length < MIN_EVICTED_BYTES || cand.table().isPointer(cand.key(), stored)) {
+                        continue; // deleted or changed since the scan's batch
+                    }
+                    packed.add(new Packed(cand.table(), cand.key(), segment.size(), stored.length));
+                    segment.writeBytes(stored);
+                    taken += stored.length;
+                    if (segment.size() >= segmentBytes) {
+                        out.add(new Segment(segment.toByteArray(), packed));
+                        segment = new ByteArrayOutputStream();
+                        packed = new ArrayList<>();
                     }
                 }
             }
-            all.sort(Comparator.comparingLong(Candidate::readEpoch)); // stable: key order within an epoch
-            long taken = 0;
-            ByteArrayOutputStream segment = new ByteArrayOutputStream();
-            List<Packed> packed = new ArrayList<>();
-            for (Candidate cand : all) {
-                if (taken >= bytes) {
-                    break;
-                }
-                byte[] stored = cand.table().dbi().get(txn, cand.key());
-                packed.add(new Packed(cand.table(), cand.key(), segment.size(), stored.length));
-                segment.writeBytes(stored);
-                taken += stored.length;
-                if (segment.size() >= segmentBytes) {
-                    out.add(new Segment(segment.toByteArray(), packed));
-                    segment = new ByteArrayOutputStream();
-                    packed = new ArrayList<>();
-                }
-            }
-            if (!packed.isEmpty()) {
-                out.add(new Segment(segment.toByteArray(), packed));
-            }
+        }
+        if (!packed.isEmpty()) {
+            out.add(new Segment(segment.toByteArray(), packed));
         }
         return out;
+    }
+
+    /** Entries of a table a scan looks at per read transaction. */
+    static final int SCAN_BATCH = 4096;
+
+    /**
+     * Adds {@code t}'s evictable values from key {@code from} on (the first, if null) to {@code out}, at most
+     * {@link #SCAN_BATCH} entries in one read transaction: the key to go on from, null at the table's end.
+     */
+    private byte[] scan(Table t, byte[] from, List<Candidate> out) {
+        try (ReadTxn read = tables.read(); Cursor<byte[]> c = t.dbi().openCursor(read.txn())) {
+            int n = 0;
+            for (boolean ok = from == null ? c.first() : c.get(from, GetOp.MDB_SET_RANGE); ok; ok = c.next()) {
+                byte[] key = c.key();
+                if (n++ == SCAN_BATCH) {
+                    return key;
+                }
+                byte[] stored = c.val();
+                if (stored.length >= MIN_EVICTED_BYTES && !t.isPointer(key, stored)) {
+                    out.add(new Candidate(t, key, readEpochs[slot(key)], stored.length));
+                }
+            }
+            return null;
+        }
     }
 
     /**

@@ -105,6 +105,22 @@ class CacheRoomFreeingTest {
         }
     }
 
+    @Test
+    void aPooledReadOpenAcrossTheFreeingCountsToo(@TempDir Path dir) throws Exception {
+        try (Tables t = Tables.open(dir)) {
+            write(t, 0);
+            long used = t.room().usedBytes();
+            t.room().bound(used + used / 4);
+            long ask = used / 2;
+            t.reading(txn -> {
+                t.room().freeing(() -> delete(t, 0)); // a GetPage's pooled read began before the freeing commit
+                assertFalse(t.room().admits(ask), "no room while the pooled read is open");
+                return null;
+            });
+            assertTrue(t.room().admits(ask), "back in the pool (reset), it holds no snapshot");
+        }
+    }
+
     /** {@link #VALUES} incompressible 8 KiB values (three overflow pages each) from key {@code from} on, in one commit. */
     private static void write(Tables t, int from) {
         Random random = new Random(from);

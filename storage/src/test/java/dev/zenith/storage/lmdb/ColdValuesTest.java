@@ -101,6 +101,31 @@ class ColdValuesTest {
     }
 
     @Test
+    void aScanOfMoreEntriesThanOneReadTransactionLooksAtFindsEveryValueOnce() throws Exception {
+        int values = 2 * ColdValues.SCAN_BATCH + 17;
+        try (Tables t = Tables.open(tmp.resolve("scan"))) {
+            Random random = new Random(3);
+            try (org.lmdbjava.Txn<byte[]> txn = t.write()) {
+                for (int i = 0; i < values; i++) {
+                    byte[] value = new byte[ColdValues.MIN_EVICTED_BYTES + i % 100];
+                    random.nextBytes(value);
+                    t.blobs().put(txn, java.nio.ByteBuffer.allocate(8).putLong(i).array(), value);
+                }
+                t.blobs().put(txn, new byte[] {1}, new byte[100]); // too small: stays
+                txn.commit();
+            }
+            java.util.Set<Long> seen = new java.util.HashSet<>();
+            for (ColdValues.Segment s : t.cold().coldest(Long.MAX_VALUE, 1 << 20)) {
+                for (ColdValues.Packed p : s.values()) {
+                    assertEquals(8, p.key().length);
+                    assertTrue(seen.add(java.nio.ByteBuffer.wrap(p.key()).getLong()), "packed twice: " + seen.size());
+                }
+            }
+            assertEquals(values, seen.size(), "every value, across the scan's read transactions");
+        }
+    }
+
+    @Test
     void theStoreReopensWithItsPointers() throws Exception {
         Map<String, byte[]> s3 = new HashMap<>();
         TimelineId tl;
