@@ -3,6 +3,7 @@ package dev.zenith.server.anchor;
 import dev.zenith.server.ingest.WalReceiver;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.anchor.AnchorStore;
 import dev.zenith.storage.anchor.StoredAnchor;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
@@ -73,6 +75,28 @@ public final class AnchorRecorder implements AutoCloseable {
         });
     }
 
+    /**
+     * Waits (at most {@code wait}) until an anchor of the timeline at or past the checkpoint record at {@code checkpoint}
+     * is stored: that checkpoint's, or a later one's when PostgreSQL made another before this one's was taken. Blocking:
+     * never on an event loop.
+     */
+    public Optional<AnchorStore.Point> awaitAnchor(Store store, TimelineId timeline, Lsn checkpoint, Duration wait)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        synchronized (this) {
+            while (true) {
+                Optional<AnchorStore.Point> found = store.anchors().pointsOf(timeline).stream()
+                        .filter(a -> !a.checkpointLsn().isBefore(checkpoint)).findFirst();
+                long left = deadline - System.nanoTime();
+                if (found.isPresent() || left <= 0) {
+                    return found;
+                }
+                // woken after each stored anchor; the bound covers a capture that stored nothing (superseded)
+                wait(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 100)));
+            }
+        }
+    }
+
     /** Captures the checkpoints whose records lie in (after, durable]; returns the last one looked at. */
     private Lsn captureUpTo(Store store, TimelineId timeline, Path pgdata, Lsn after, Lsn durable) throws IOException {
         if (!durable.isAfter(after)) {
@@ -89,6 +113,9 @@ public final class AnchorRecorder implements AutoCloseable {
         }
         if (any) {
             stored.accept(store, timeline);
+            synchronized (this) {
+                notifyAll(); // a snapshot waiting for its checkpoint's anchor
+            }
         }
         return last;
     }

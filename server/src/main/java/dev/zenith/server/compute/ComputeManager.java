@@ -132,7 +132,8 @@ public final class ComputeManager implements ComputeTimelines {
         this.collections = new RunningCollections(management);
         this.retention = new RetentionPolicy(storages, snapshots, registry, followed, management, collections,
                 config.redo().startFromAnchors());
-        this.history = new PgHistory(storages, snapshots, registry);
+        this.history = new PgHistory(storages, snapshots, registry, new SnapshotCheckpoint(management, channels, anchors,
+                config.redo().startFromAnchors() && config.redo().materialize()));
         this.watch = new ComputeWatch(vertx, management, storages, registry, lifecycle, adoption, retention);
         this.busy = new BusyPgs(registry);
     }

@@ -1,5 +1,6 @@
 package dev.zenith.server.compute;
 
+import dev.zenith.wal.Lsn;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgBuilder;
@@ -57,6 +58,16 @@ final class ComputeSql {
             Throwable cause = e.getCause() != null ? e.getCause() : e;
             throw new IOException("query failed: " + sql + ": " + cause.getMessage(), cause);
         }
+    }
+
+    /**
+     * Asks the compute for a checkpoint and waits for it (CHECKPOINT returns once it is complete and pg_control
+     * names it); returns where the checkpoint pg_control then names starts: this one, or one made since. Blocking, at
+     * most {@code seconds} for each of the two statements.
+     */
+    Lsn checkpoint(int seconds) throws IOException {
+        queryValueBlocking("CHECKPOINT", seconds);
+        return Lsn.parse(queryValueBlocking("SELECT checkpoint_lsn::text FROM pg_control_checkpoint()", seconds));
     }
 
     Future<Void> close() {

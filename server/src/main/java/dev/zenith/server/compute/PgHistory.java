@@ -12,12 +12,16 @@ import dev.zenith.server.storages.StorageRegistry;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
 
+import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The history of pgs: snapshots taken and destroyed, diffs between snapshots, a pg's log, the timeline
@@ -27,21 +31,30 @@ final class PgHistory {
     private final StorageRegistry storages;
     private final SnapshotCatalog snapshots;
     private final PgRegistry registry;
+    private final SnapshotCheckpoint checkpoints;
 
-    PgHistory(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry) {
+    PgHistory(StorageRegistry storages, SnapshotCatalog snapshots, PgRegistry registry, SnapshotCheckpoint checkpoints) {
         this.storages = storages;
         this.snapshots = snapshots;
         this.registry = registry;
+        this.checkpoints = checkpoints;
     }
 
-
-    ComputeManager.CreatedSnapshot createSnapshot(String fullName, String lsn, String time) {
+    /**
+     * A snapshot at an LSN, a time, or now; now, of a running primary, first has the compute checkpoint so the
+     * snapshot has an anchor of its own ({@link SnapshotCheckpoint}). Called under the management lock.
+     */
+    ComputeManager.CreatedSnapshot createSnapshot(String fullName, String lsn, String time) throws IOException {
         String[] parts = SnapshotCatalog.parseName(fullName, false);
         Compute c = registry.require(parts[0]);
+        snapshots.requireNew(fullName); // before a checkpoint is spent on it
         c.catchUp();
         Store store = registry.storeOf(c.record);
+        Optional<String> unanchored = lsn == null && time == null ? checkpoints.anchorPresent(c, store) : Optional.empty();
         HistoryPoint p = HistoryPoints.resolve(store, c.record.timeline(), lsn, time);
-        return new ComputeManager.CreatedSnapshot(snapshots.create(fullName, false, c.record.storageName(), p), p.note());
+        String note = Stream.of(p.note(), unanchored.orElse(null)).filter(Objects::nonNull).reduce((a, b) -> a + "; " + b)
+                .orElse(null);
+        return new ComputeManager.CreatedSnapshot(snapshots.create(fullName, false, c.record.storageName(), p), note);
     }
 
     Snapshot destroySnapshot(String fullName) {

@@ -67,11 +67,16 @@ public final class SnapshotCatalog {
         return new String[] {pg, snap};
     }
 
-    public Snapshot create(String fullName, boolean allowHead, String storageName, HistoryPoint point) {
-        String[] parts = parseName(fullName, allowHead);
+    /** @throws ConflictException when a snapshot of that name exists */
+    public void requireNew(String fullName) {
         if (snapshots.containsKey(fullName)) {
             throw new ConflictException("snapshot '" + fullName + "' already exists");
         }
+    }
+
+    public Snapshot create(String fullName, boolean allowHead, String storageName, HistoryPoint point) {
+        String[] parts = parseName(fullName, allowHead);
+        requireNew(fullName);
         Snapshot s = new Snapshot(parts[0], parts[1], storageName, point.timeline(), point.lsn(), point.commitTime(),
                 Instant.now());
         storages.get(storageName).store().documents().put(Snapshot.key(fullName),
