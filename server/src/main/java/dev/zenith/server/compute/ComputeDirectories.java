@@ -3,6 +3,7 @@ package dev.zenith.server.compute;
 import dev.zenith.server.anchor.AnchoredStart;
 import dev.zenith.server.jobs.Progress;
 import dev.zenith.server.ready.ReadyDirectories;
+import dev.zenith.server.redo.StepsUnderWay;
 import dev.zenith.storage.image.DataDirectoryMaterializer;
 
 import dev.zenith.pgexec.FileTrees;
@@ -43,10 +44,14 @@ final class ComputeDirectories {
     /** A start at a timeline's newest materialized anchor renames its ready directory in (conf redo.ready_directories). */
     private final ReadyDirectories ready;
 
-    ComputeDirectories(PgInstallation pg, boolean fromAnchors, ReadyDirectories ready) {
+    /** The background steps under way, a start may wait for one; null: never waits (followers). */
+    private final StepsUnderWay steps;
+
+    ComputeDirectories(PgInstallation pg, boolean fromAnchors, ReadyDirectories ready, StepsUnderWay steps) {
         this.pg = pg;
         this.fromAnchors = fromAnchors;
         this.ready = ready;
+        this.steps = steps;
     }
 
     static Optional<TimelineId> mainTimeline(Store store) {
@@ -137,6 +142,15 @@ final class ComputeDirectories {
         // directory (which the materializer wants empty), then moved in.
         AnchoredStart.Candidate candidate = fromAnchors ? AnchoredStart.candidate(store, timeline, image, end)
                 : AnchoredStart.Candidate.none("redo.start_from_anchors is off");
+        if (fromAnchors && steps != null) { // a step under way to a later anchor (a snapshot's own) may be worth it
+            Optional<StepsUnderWay.Decision> d = awaitStep(store, timeline, end, candidate.redo().orElse(image.redoLsn()));
+            if (d.isPresent()) {
+                LOG.info("rebuilding " + pgdata + ": " + d.get().what());
+                if (d.get().waited()) {
+                    candidate = AnchoredStart.candidate(store, timeline, image, end);
+                }
+            }
+        }
         Lsn walFrom = candidate.redo().orElse(image.redoLsn());
         progress.phase("rebuilding the data directory from the store"); // its size (pages and WAL) once planned
         Files.createDirectories(walStaging);
@@ -222,6 +236,15 @@ final class ComputeDirectories {
         Files.writeString(pgdata.resolve("standby.signal"), "");
         Files.writeString(promoteTrigger(pgdata), "");
         return Optional.of(new NewTimeline(tli, endTli, placeholders, promoteTrigger(pgdata)));
+    }
+
+    private Optional<StepsUnderWay.Decision> awaitStep(Store store, TimelineId timeline, Lsn end, Lsn redo) throws IOException {
+        try {
+            return steps.awaitIfCheaper(store, timeline, end, redo);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for a materialization step");
+        }
     }
 
     /** After {@code e}: the writer reads the store, so it ends before the caller may close it. */

@@ -92,7 +92,6 @@ public final class ComputeManager implements ComputeTimelines {
         this.management = management;
         this.ready = new ReadyDirectories(config.redo().readyDirectories());
         storages.onDetach(s -> ready.forget(s.store())); // an update under way reads the store: it ends before the close
-        ComputeDirectories directories = new ComputeDirectories(pg, config.redo().startFromAnchors(), ready);
         this.registry = new PgRegistry(config, pg, storages, computesDir);
         this.branches = new Branches(vertx, storages, snapshots, registry);
         DestroyIntents destroys = new DestroyIntents(pg, registry);
@@ -106,10 +105,11 @@ public final class ComputeManager implements ComputeTimelines {
                 java.time.Duration.ofSeconds(config.redo().timeoutSeconds())), config.redo().concurrency(),
                 config.redo().readConcurrency());
         redo.afterEachStep(ready);
+        ComputeDirectories directories = new ComputeDirectories(pg, config.redo().startFromAnchors(), ready, redo.underWay());
         // A follower's directory is a replica's (the timeline's end rebuilt, a standby), written from the store: the
         // ready directory stays for the next compute start.
         this.noReady = new ReadyDirectories(false);
-        ComputeDirectories followerDirectories = new ComputeDirectories(pg, config.redo().startFromAnchors(), noReady);
+        ComputeDirectories followerDirectories = new ComputeDirectories(pg, config.redo().startFromAnchors(), noReady, null);
         this.followers = new Followers(pg, config.redo().scratchDir().resolve("followers"), config.follower(),
                 (store, timeline, process) -> {
                     followerDirectories.rebuild(store, timeline, process, false);

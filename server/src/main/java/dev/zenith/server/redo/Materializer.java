@@ -101,6 +101,7 @@ public final class Materializer {
         if (!roomFor(tl, keys.size())) {
             return Optional.empty();
         }
+        listener.stepStarting(redo.store(), tl, base.redoPoint(), next.redoLsn());
         Lsn absentKey = IntervalChanges.versionKey(target);
         // pages go into the step's transaction as the run hands them out: memory holds one, not the interval's
         try (Watermarks.StepWriter writer = redo.store().watermarks().stepWriter(tl)) {

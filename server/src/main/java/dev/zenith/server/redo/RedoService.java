@@ -6,6 +6,7 @@ import dev.zenith.storage.index.IndexCatchUps;
 import dev.zenith.storage.page.IndexedPageSource;
 import dev.zenith.storage.page.PageSource;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -48,6 +49,8 @@ public final class RedoService implements AutoCloseable {
     private final ExecutorService removals;
     /** Told after each background step commits (the ready data directories). */
     private volatile StepListener afterStep = StepListener.NONE;
+    /** The step under way per timeline: a start may wait for it ({@link #underWay}). */
+    private final StepsUnderWay underWay = new StepsUnderWay();
     /** Asked before a redo run for a latest read (the follower standbys); set before the first page source. */
     private volatile LivePages live = LivePages.NONE;
 
@@ -111,6 +114,11 @@ public final class RedoService implements AutoCloseable {
         });
     }
 
+    /** The background steps under way: whether a data directory's start waits for one. */
+    public StepsUnderWay underWay() {
+        return underWay;
+    }
+
     /** Queues background materialization of the timeline up to its newest anchor (no-op if already queued). */
     public void materializeSoon(Store store, TimelineId timeline) {
         String key = store.directory() + "|" + timeline;
@@ -119,7 +127,19 @@ public final class RedoService implements AutoCloseable {
         }
         steps.execute(() -> {
             queued.remove(key); // an anchor stored from now on queues another pass
-            Materializer m = new Materializer(of(store), afterStep);
+            StepListener after = afterStep;
+            Materializer m = new Materializer(of(store), new StepListener() {
+                @Override
+                public void stepStarting(Store s, TimelineId t, Lsn from, Lsn to) {
+                    underWay.stepStarting(s, t, from, to);
+                }
+
+                @Override
+                public void stepCommitted(Store s, TimelineId t) {
+                    underWay.stepCommitted(s, t);
+                    after.stepCommitted(s, t);
+                }
+            });
             try {
                 for (var s = m.step(timeline); s.isPresent(); s = m.step(timeline)) {
                     LOG.info("timeline " + timeline + " materialized up to " + s.get().step().target() + " ("
@@ -127,6 +147,8 @@ public final class RedoService implements AutoCloseable {
                 }
             } catch (IOException | RuntimeException e) {
                 LOG.log(Level.WARNING, "background materialization of timeline " + timeline + " stopped", e);
+            } finally {
+                underWay.stepEnded(store, timeline); // a step that threw: starts no longer wait for it
             }
         });
     }

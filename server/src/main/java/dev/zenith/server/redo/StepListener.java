@@ -2,6 +2,7 @@ package dev.zenith.server.redo;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.Lsn;
 
 /**
  * Told after a background materialization step of a timeline committed (its pages and watermark are durable):
@@ -12,4 +13,8 @@ public interface StepListener {
     StepListener NONE = (store, timeline) -> { };
 
     void stepCommitted(Store store, TimelineId timeline);
+
+    /** A step from the base at redo point {@code from} to the anchor at redo point {@code to} begins its run. */
+    default void stepStarting(Store store, TimelineId timeline, Lsn from, Lsn to) {
+    }
 }
