@@ -22,7 +22,11 @@ echo "== pgbench -i -s $SCALE, then $MINUTES min of pgbench ($CLIENTS clients), 
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -i -q -s "$SCALE" postgres >"$WORK/init.log" 2>&1
 "$PGBIN/pgbench" -h 127.0.0.1 -p "$ZPORT" -U postgres -n -c "$CLIENTS" -j 2 -T "$(python3 -c "print(int($MINUTES*60))")" \
   postgres >"$WORK/pgbench.log" 2>&1
+# the snapshot of the running primary, timed (it asks the primary for a checkpoint: its latency is part of the cost)
+s0=$(now)
 "$ROOT/zenith" snapshot create bench@late >/dev/null
+SNAP_SECONDS=$(python3 -c "print(f'{$(now)-$s0:.3f}')")
+echo "snapshot create of the running primary: ${SNAP_SECONDS}s"
 
 TL=$(zenith_api /pgs/bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["timeline_id"])')
 ready_writes() { grep -c "ready data directory of timeline $TL at the anchor" "$ZENITH_HOME/zenith.log" || true; }
