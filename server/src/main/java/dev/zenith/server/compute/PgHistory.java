@@ -1,5 +1,6 @@
 package dev.zenith.server.compute;
 
+import dev.zenith.server.domain.ConflictException;
 import dev.zenith.server.domain.InvalidRequestException;
 import dev.zenith.server.history.HistoryDiff;
 import dev.zenith.server.history.HistoryPoint;
@@ -51,6 +52,9 @@ final class PgHistory {
         c.catchUp();
         Store store = registry.storeOf(c.record);
         Optional<String> unanchored = lsn == null && time == null ? checkpoints.anchorPresent(c, store) : Optional.empty();
+        if (registry.require(parts[0]) != c) { // destroyed (and made again) while the lock was let go for the checkpoint
+            throw new ConflictException("pg '" + parts[0] + "' was destroyed while its snapshot was taken");
+        }
         HistoryPoint p = HistoryPoints.resolve(store, c.record.timeline(), lsn, time);
         String note = Stream.of(p.note(), unanchored.orElse(null)).filter(Objects::nonNull).reduce((a, b) -> a + "; " + b)
                 .orElse(null);
