@@ -14,7 +14,8 @@ final class LatestReadCounts {
 
     /** Counts since the start. */
     record Counts(long catchUps, long stored, long live, long redo, long runs, long runMillis, long buildMillis,
-                  long walWriteMillis, long walCheckMillis, long recoveryMillis, long replayMillis, long checkpointMillis,
+                  long walWriteMillis, long walCheckMillis, long filesMillis, long seedMillis, long forksMillis,
+                  long handOverMillis, long recoveryMillis, long replayMillis, long checkpointMillis,
                   long runBlocks,
                   long runWalBytes, long storeMillis, long decodeMillis, long runWaitMillis) {
     }
@@ -28,6 +29,10 @@ final class LatestReadCounts {
     private final AtomicLong buildNanos = new AtomicLong();
     private final AtomicLong walWriteNanos = new AtomicLong();
     private final AtomicLong walCheckNanos = new AtomicLong();
+    private final AtomicLong filesNanos = new AtomicLong();
+    private final AtomicLong seedNanos = new AtomicLong();
+    private final AtomicLong forksNanos = new AtomicLong();
+    private final AtomicLong handOverNanos = new AtomicLong();
     private final AtomicLong recoveryNanos = new AtomicLong();
     private final AtomicLong replayNanos = new AtomicLong();
     private final AtomicLong checkpointNanos = new AtomicLong();
@@ -37,7 +42,7 @@ final class LatestReadCounts {
     private final AtomicLong decodeNanos = new AtomicLong();
     private final AtomicLong runWaitNanos = new AtomicLong();
     private final AtomicLong nextLog = new AtomicLong(System.nanoTime() + LOG_NANOS);
-    private volatile Counts logged = new Counts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    private volatile Counts logged = new Counts(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
     /** A read that waited for the page index to catch up. */
     void catchUp() {
@@ -73,6 +78,10 @@ final class LatestReadCounts {
         buildNanos.addAndGet(report.build().toNanos());
         walWriteNanos.addAndGet(report.walWrite().toNanos());
         walCheckNanos.addAndGet(report.walCheck().toNanos());
+        filesNanos.addAndGet(report.files().toNanos());
+        seedNanos.addAndGet(report.seed().toNanos());
+        forksNanos.addAndGet(report.forks().toNanos());
+        handOverNanos.addAndGet(report.handOver().toNanos());
         recoveryNanos.addAndGet(report.recovery().toNanos());
         replayNanos.addAndGet(report.replay().toNanos());
         checkpointNanos.addAndGet(report.checkpoint().toNanos());
@@ -99,7 +108,8 @@ final class LatestReadCounts {
     Counts counts() {
         return new Counts(catchUps.get(), stored.get(), live.get(), redo.get(), runs.get(),
                 TimeUnit.NANOSECONDS.toMillis(runNanos.get()), TimeUnit.NANOSECONDS.toMillis(buildNanos.get()),
-                millis(walWriteNanos), millis(walCheckNanos), millis(recoveryNanos), millis(replayNanos), millis(checkpointNanos),
+                millis(walWriteNanos), millis(walCheckNanos), millis(filesNanos), millis(seedNanos), millis(forksNanos),
+                millis(handOverNanos), millis(recoveryNanos), millis(replayNanos), millis(checkpointNanos),
                 runBlocks.get(), runWalBytes.get(),
                 TimeUnit.NANOSECONDS.toMillis(storeNanos.get()), TimeUnit.NANOSECONDS.toMillis(decodeNanos.get()),
                 TimeUnit.NANOSECONDS.toMillis(runWaitNanos.get()));
@@ -122,7 +132,9 @@ final class LatestReadCounts {
                     + " ms in all); " + now.catchUps() + " waited for the page index to catch up; " + now.runs()
                     + " runs for them took " + now.runMillis() + " ms (" + now.buildMillis() + " writing their directories"
                     + " and WAL, of which " + now.walWriteMillis() + " writing and " + now.walCheckMillis() + " checking"
-                    + " the WAL; " + now.recoveryMillis() + " in PostgreSQL's start, recovery and end-of-recovery"
+                    + " the WAL, " + now.filesMillis() + " the other files, " + now.seedMillis() + " seeding pages, "
+                    + now.forksMillis() + " free-space maps and sentinels, " + now.handOverMillis() + " handing the tree to"
+                    + " PostgreSQL's user; " + now.recoveryMillis() + " in PostgreSQL's start, recovery and end-of-recovery"
                     + " checkpoint, of which " + now.replayMillis() + " replaying and " + now.checkpointMillis()
                     + " in the checkpoint; " + now.runBlocks()
                     + " blocks made, "

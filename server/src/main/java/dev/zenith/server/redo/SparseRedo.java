@@ -109,9 +109,11 @@ public final class SparseRedo {
         long walChecked = System.nanoTime();
 
         int seeded;
+        long pagesSeeded;
         try (ForkFiles files = new ForkFiles(data)) {
             SortedSet<BlockRef> seeds = withCopySources(request.wanted(), wal.fileCopies());
             seeded = seed(files, request, seeds);
+            pagesSeeded = System.nanoTime();
             for (Map.Entry<RelTag, Long> f : request.forkSizes().entrySet()) {
                 if (f.getKey().fork() == ForkNumber.FSM) { // zeros, as long as the base's: redo extends from there
                     files.extend(f.getKey(), f.getValue());
@@ -124,6 +126,7 @@ public final class SparseRedo {
                 }
             }
         }
+        long mapsMade = System.nanoTime();
         pg.handOver(run);
         long built = System.nanoTime();
 
@@ -178,7 +181,9 @@ public final class SparseRedo {
         long done = System.nanoTime();
         return new RedoReport(request.wanted().size(), seeded, present, wal.records(), wal.bytes(),
                 Duration.ofNanos(built - started), Duration.ofNanos(walWritten - filesWritten),
-                Duration.ofNanos(walChecked - walWritten), Duration.ofNanos(recovered - built), said.replay(),
+                Duration.ofNanos(walChecked - walWritten), Duration.ofNanos(filesWritten - started),
+                Duration.ofNanos(pagesSeeded - walChecked), Duration.ofNanos(mapsMade - pagesSeeded),
+                Duration.ofNanos(built - mapsMade), Duration.ofNanos(recovered - built), said.replay(),
                 said.checkpoint(), Duration.ofNanos(done - recovered));
     }
 
