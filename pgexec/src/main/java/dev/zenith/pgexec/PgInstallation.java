@@ -23,6 +23,7 @@ import java.util.function.Supplier;
  */
 public final class PgInstallation {
     public static final int MAJOR_VERSION = 15;
+    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
 
     private final Path binDir;
     private final String runAsUser; // null when we are not root
@@ -87,6 +88,23 @@ public final class PgInstallation {
     /** The OS user PostgreSQL runs as, or empty when that is the current user. */
     public Optional<String> runAsUser() {
         return Optional.ofNullable(runAsUser);
+    }
+
+    /**
+     * A command line that starts the given PostgreSQL server binary as the right user by {@code setpriv} where it is
+     * installed (util-linux): it only switches user and group and execs the binary in place, no PAM session and no
+     * waiting parent (about 3 ms vs runuser's 13 ms per start at load), so the process started is the binary itself.
+     * The environment is kept as it is (HOME stays ours): for servers, which read none of it; else as {@link #command}.
+     */
+    public List<String> serverCommand(String binary, String... args) {
+        if (runAsUser == null || !Files.isExecutable(SETPRIV)) {
+            return command(binary, args);
+        }
+        List<String> cmd = new ArrayList<>(List.of(SETPRIV.toString(), "--reuid=" + runAsUser, "--regid=" + runAsUser,
+                "--init-groups", "--"));
+        cmd.add(bin(binary).toString());
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     /** A command line that runs the given PostgreSQL binary as the right user. */

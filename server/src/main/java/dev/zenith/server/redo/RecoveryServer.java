@@ -31,7 +31,7 @@ final class RecoveryServer {
     private final Duration timeout;
     /** How often {@link #start} looks whether recovery has ended. */
     private static final long POLL_MILLIS = 2;
-    /** The postmaster (through runuser when we are root), once started. */
+    /** The postmaster (through setpriv or runuser when we are root), once started. */
     private Process postmaster;
 
     RecoveryServer(PgInstallation pg, Path dataDir, Path logFile, Duration timeout) {
@@ -92,7 +92,7 @@ final class RecoveryServer {
      * than its recovery took at its start and again at its stop (a latest read under writes waits for whole runs).
      */
     void start() throws IOException {
-        postmaster = new ProcessBuilder(pg.command("postgres", "-D", dataDir.toString())).redirectErrorStream(true)
+        postmaster = new ProcessBuilder(pg.serverCommand("postgres", "-D", dataDir.toString())).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
         long deadline = System.nanoTime() + timeout.toNanos();
