@@ -38,7 +38,9 @@ class LaterLiveVersionsTest {
             PgCluster c = rc.cluster();
             Lsn[] marks = new Lsn[3];
             for (int i = 0; i < marks.length; i++) {
-                c.pgbench("-n", "-c", "2", "-j", "2", "-T", "2");
+                // counted, over 1 MiB of WAL each: the store is loaded a MiB per append and the index catches up by
+                // appends, so a short run (seconds at high load) ended inside the append holding marks[1]
+                c.pgbench("-n", "-c", "2", "-j", "2", "-t", "1500");
                 marks[i] = rc.mark("pgbench " + i);
             }
             RelTag branches = StoreRedoTest.mainForkOf(c, "pgbench_branches");
