@@ -117,7 +117,7 @@ public final class PageIndex {
         try {
             // once per GetPage that is not in an image's window: a reused read transaction
             return tables.reading(txn -> changedIn(txn, id, rel, block, after, upTo));
-        } catch (IndexNotReadyException e) {
+        } catch (EvictedChangesException e) {
             // the packed entries above the watermark were evicted (not downloaded inside the read): the index catches
             // up to upTo, then answers alone
             indexer.catchUp(id, upTo);
@@ -249,7 +249,7 @@ public final class PageIndex {
         try {
             return ColdValues.withoutFetching(() -> changedAboveHeld(txn, id, rel, block, from, upTo));
         } catch (EvictedValueException e) {
-            throw new IndexNotReadyException("the index of " + id + " is written up to " + from + " and the block changes"
+            throw new EvictedChangesException("the index of " + id + " is written up to " + from + " and the block changes"
                     + " after it are evicted (" + e.getMessage() + "): it cannot tell up to " + upTo + " without catching up");
         }
     }
