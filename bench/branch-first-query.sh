@@ -110,8 +110,10 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "== the primary's ready directory written again after ${waited}s" >&2
     sleep 5 # let its writes settle
   fi
-  WRITES_BEFORE=$(ready_writes)
   zenith_round "$r"
+  # counted after the round's take: a write that ended during the round (the snapshot's own step bringing the ready
+  # directory forward, which round 1 may wait for) is not the write again the next round waits for
+  WRITES_BEFORE=$(ready_writes)
   peer_round "$r"
   RATIOS+=("$(python3 -c "print(f'{$ZS/$VS:.2f}')")")
   echo "round $r: zenith: ${REBUILT:-no rebuild line in the log}"
