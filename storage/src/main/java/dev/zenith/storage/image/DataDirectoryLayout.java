@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.FileVisitOption;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -97,6 +98,21 @@ public final class DataDirectoryLayout {
                             files.add(rel);
                         }
                         return FileVisitResult.CONTINUE;
+                    }
+
+                    /**
+                     * A server-private file that vanished between the listing and its look (a postmaster exiting
+                     * removes postmaster.pid and its socket's lock file: a redo run is read while its server exits)
+                     * was not part of the directory; a relation file or anything else that vanishes is an error.
+                     */
+                    @Override
+                    public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                        String name = file.getFileName().toString();
+                        if (e instanceof NoSuchFileException
+                                && (EXCLUDED_FILES.contains(name) || name.startsWith(".s.PGSQL."))) {
+                            return FileVisitResult.CONTINUE;
+                        }
+                        throw e;
                     }
                 });
         dropUnloggedForks(segments);
