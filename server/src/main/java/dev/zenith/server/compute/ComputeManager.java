@@ -120,6 +120,7 @@ public final class ComputeManager implements ComputeTimelines {
                         + " options='-c zenith.timeline=" + timeline + "'");
         redo.tryLiveFirst(followers);
         storages.onDetach(s -> followers.storeClosing(s.store()));
+        storages.onDetach(s -> redo.storeClosing(s.store())); // a step committing after the close would crash LMDB
         this.anchors = new AnchorRecorder(vertx, config.redo().materialize() ? redo::materializeSoon
                 : (store, timeline) -> LOG.info("timeline " + timeline
                         + ": anchor stored, not materialized (redo.materialize is false)"));

@@ -11,6 +11,8 @@ import dev.zenith.wal.Lsn;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.WeakHashMap;
@@ -51,6 +53,13 @@ public final class RedoService implements AutoCloseable {
     private volatile StepListener afterStep = StepListener.NONE;
     /** The step under way per timeline: a start may wait for it ({@link #underWay}). */
     private final StepsUnderWay underWay = new StepsUnderWay();
+    /**
+     * The threads running a step, per store: a store closing (its storage detached) waits for them, since a step's
+     * commit after the close crashes LMDB (the JVM with it). Guarded by itself.
+     */
+    private final Map<Store, Set<Thread>> stepping = new HashMap<>();
+    /** Stores closing or closed: no step starts on them. Guarded by {@link #stepping}. */
+    private final Set<Store> closing = Collections.newSetFromMap(new WeakHashMap<>());
     /** Asked before a redo run for a latest read (the follower standbys); set before the first page source. */
     private volatile LivePages live = LivePages.NONE;
 
@@ -127,6 +136,9 @@ public final class RedoService implements AutoCloseable {
         }
         steps.execute(() -> {
             queued.remove(key); // an anchor stored from now on queues another pass
+            if (!stepStarts(store)) {
+                return;
+            }
             StepListener after = afterStep;
             Materializer m = new Materializer(of(store), new StepListener() {
                 @Override
@@ -149,8 +161,49 @@ public final class RedoService implements AutoCloseable {
                 LOG.log(Level.WARNING, "background materialization of timeline " + timeline + " stopped", e);
             } finally {
                 underWay.stepEnded(store, timeline); // a step that threw: starts no longer wait for it
+                stepEnded(store);
             }
         });
+    }
+
+    /** The calling thread steps on {@code store}, unless it is closing. */
+    private boolean stepStarts(Store store) {
+        synchronized (stepping) {
+            if (closing.contains(store)) {
+                return false;
+            }
+            stepping.computeIfAbsent(store, k -> new HashSet<>()).add(Thread.currentThread());
+            return true;
+        }
+    }
+
+    private void stepEnded(Store store) {
+        synchronized (stepping) {
+            Set<Thread> threads = stepping.get(store);
+            if (threads != null && threads.remove(Thread.currentThread()) && threads.isEmpty()) {
+                stepping.remove(store);
+            }
+            stepping.notifyAll();
+        }
+    }
+
+    /**
+     * Before {@code store} closes (its storage detached): no step starts on it any more, and the steps running on it
+     * are interrupted (an interrupted step stores nothing: its transactions abort) and waited for. Blocking.
+     */
+    public void storeClosing(Store store) {
+        synchronized (stepping) {
+            closing.add(store);
+            stepping.getOrDefault(store, Set.of()).forEach(Thread::interrupt);
+            while (stepping.containsKey(store)) {
+                try {
+                    stepping.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
     }
 
     @Override
