@@ -24,12 +24,16 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,28 +59,41 @@ class PageIndexKillTest {
     @Test
     void aKillMidIndexingLosesNothingAndTheIndexResumes() throws Exception {
         d = new DaemonFixture();
-        d.pageIndexSettings.put("interval_ms", 2000).put("batch_bytes", 16384);
+        // small batches, a pass every 200 ms: while pgbench writes, the index trails its WAL by moments, moving
+        d.pageIndexSettings.put("interval_ms", 200).put("batch_bytes", 16384);
         d.startProcess();
         JsonObject pg = d.createPg("main");
         TimelineId tl = TimelineId.parse(pg.getString("timeline_id"));
-        d.pgbench(pg.getInteger("port"), "-i", "-s", "1", "-q");
-        Lsn end = Lsn.parse(timeline(tl).getString("end_lsn"));
-        // kill while a pass is under way: the watermark moves, and is still below the end
+        int port = pg.getInteger("port");
+        // the kill comes while pgbench still writes (a kill after it ended raced an index that had caught up): its
+        // commit waits for the restarted daemon
+        CompletableFuture<String> load = CompletableFuture.supplyAsync(() -> {
+            try {
+                return d.pgbench(port, "-i", "-s", "1", "-q");
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        // kill while a pass is under way: the watermark moves, and is still below the WAL stored
         Lsn seen = null;
         Lsn killedAt = null;
         long deadline = System.nanoTime() + 120_000_000_000L;
-        while (killedAt == null && System.nanoTime() < deadline) {
-            String at = timeline(tl).getString("index_lsn");
-            Lsn now = at == null ? null : Lsn.parse(at);
-            if (seen != null && now != null && now.isAfter(seen) && now.isBefore(end)) {
+        while (killedAt == null && !load.isDone() && System.nanoTime() < deadline) {
+            JsonObject t = timeline(tl);
+            Lsn now = t.getString("index_lsn") == null ? null : Lsn.parse(t.getString("index_lsn"));
+            Lsn stored = Lsn.parse(t.getString("end_lsn"));
+            if (seen != null && now != null && now.isAfter(seen) && now.isBefore(stored)) {
                 d.killProcess();
                 killedAt = now;
             }
             seen = now;
             Thread.sleep(10);
         }
-        assertTrue(killedAt != null, "never saw the index part way (last " + seen + ", end " + end + ")");
+        assertTrue(killedAt != null, "never saw the index part way while pgbench wrote (last " + seen + ", pgbench "
+                + (load.isDone() ? "done" : "still running") + ")");
         d.startProcess();
+        load.get(5, TimeUnit.MINUTES);
+        Lsn end = Lsn.parse(timeline(tl).getString("end_lsn"));
         awaitIndexAt(tl, end);
         d.action("main", "stop"); // the compute's files are PostgreSQL's truth at the new end
         Lsn stopped = Lsn.parse(timeline(tl).getString("end_lsn"));
