@@ -118,6 +118,34 @@ public final class S3ProxyServer implements AutoCloseable {
         awaitAnswering(log);
     }
 
+    /**
+     * Freezes the server (SIGSTOP to its processes) until {@link #resume()}: the kernel still accepts connections and
+     * takes the bytes sent, nothing is answered, as a server that hangs. Resume in a finally: other tests share it.
+     */
+    public synchronized void pause() throws IOException {
+        signalAll("-STOP");
+    }
+
+    /** Lets a {@link #pause() paused} server go on (SIGCONT): what it was sent meanwhile is answered then. */
+    public synchronized void resume() throws IOException {
+        signalAll("-CONT");
+    }
+
+    private void signalAll(String signal) throws IOException {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("kill", signal));
+        process.descendants().forEach(h -> cmd.add(Long.toString(h.pid())));
+        cmd.add(Long.toString(process.pid()));
+        try {
+            int code = new ProcessBuilder(cmd).redirectErrorStream(true).start().waitFor();
+            if (code != 0) {
+                throw new IOException(String.join(" ", cmd) + " exited with " + code);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
     /** Stops the server (the port refuses connections afterwards); data stays for {@link #startAgain()}. */
     public synchronized void stop() {
         if (process == null) {

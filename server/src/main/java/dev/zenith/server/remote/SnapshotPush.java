@@ -107,7 +107,7 @@ public final class SnapshotPush {
              Uploader uploader = new Uploader(objects, TRANSFERS);
              ActivityMarks.Mark mark = markAndAwaitNoGc(objects, remote, progress)) {
             progress.phase("looking at what " + remote.name() + " holds");
-            List<SnapshotManifest> snapshots = publishedSnapshots(objects);
+            List<SnapshotManifest> snapshots = CancellableWaits.call(() -> publishedSnapshots(objects), progress, found -> { });
             List<Manifest.Entry> listed = snapshots.stream().flatMap(m -> m.objects().stream()).toList();
             uploader.knownStored(listed);
             // Only for a base GC kept (a materialized anchor, whose files differ from any image pushed before): a base
@@ -257,7 +257,10 @@ public final class SnapshotPush {
         try {
             while (mark == null) {
                 try {
-                    mark = ActivityMarks.begin(objects, ActivityMarks.Kind.PUSH, pusher());
+                    // on a thread of its own: against a server that accepts but does not answer, one write waits out
+                    // the SDK's attempts (minutes), and a cancel must not wait for that
+                    mark = CancellableWaits.call(() -> ActivityMarks.begin(objects, ActivityMarks.Kind.PUSH, pusher()),
+                            progress, ActivityMarks.Mark::close);
                 } catch (ObjectStoreException e) {
                     if (!e.retryable()) {
                         throw new IOException("the push could not write to " + remote.name() + ": " + e.getMessage(), e);
@@ -265,7 +268,9 @@ public final class SnapshotPush {
                     pause(progress);
                 }
             }
-            for (boolean said = false; !ActivityMarks.live(objects, ActivityMarks.Kind.GC, mark).isEmpty(); said = true) {
+            ActivityMarks.Mark mine = mark;
+            for (boolean said = false; !CancellableWaits.call(() -> ActivityMarks.live(objects, ActivityMarks.Kind.GC, mine),
+                    progress, gcs -> { }).isEmpty(); said = true) {
                 if (!said) {
                     progress.phase("waiting for a GC of " + remote.name() + " to end");
                 }

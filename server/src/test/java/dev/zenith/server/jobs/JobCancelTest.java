@@ -17,6 +17,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -134,18 +136,34 @@ class JobCancelTest {
     /**
      * A push whose remote does not answer tries again until it is cancelled (its mark, then every upload, retried until
      * closed): a cancel ends it within moments (it used to wait for good on uploads retrying with every place in flight).
+     * Two kinds of silence: a port nobody listens on (each try is refused at once), and a server that accepts
+     * connections but never reads or answers (each of the SDK's tries waits out its I/O timeout: the cancel used to wait
+     * for the mark's write, minutes).
      */
     @Test
     @Order(7)
     void aPushToARemoteThatDoesNotAnswerIsCancelled() throws Exception {
-        a.ok(201, "PUT", "/remotes", new JsonObject().put("name", "silent").put("url", "s3://bucket/silent")
-                .put("endpoint", "http://127.0.0.1:" + PgCluster.freePort()).put("region", S3ProxyServer.REGION).encode());
-        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "silent"));
-        Thread.sleep(5000); // what it sends fails and is tried again
-        assertEquals("running", ((JsonObject) a.ok(200, "GET", job, null)).getString("state"), "it waits for the remote");
+        pushAndCancel("refusing", PgCluster.freePort());
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) { // never accepts
+            pushAndCancel("silent", silent.getLocalPort());
+        }
+    }
+
+    private void pushAndCancel(String remote, int port) throws Exception {
+        a.ok(201, "PUT", "/remotes", new JsonObject().put("name", remote).put("url", "s3://bucket/" + remote)
+                .put("endpoint", "http://127.0.0.1:" + port).put("region", S3ProxyServer.REGION).encode());
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", remote));
+        Thread.sleep(5000); // what it sends fails or goes unanswered, and is tried again
+        assertEquals("running", ((JsonObject) a.ok(200, "GET", job, null)).getString("state"), "it waits for " + remote);
         HttpResponse<String> asked = a.request("POST", job + "/actions", new JsonObject().put("action", "cancel").encode());
         assertEquals(202, asked.statusCode(), asked.body());
-        JsonObject ended = a.awaitJson(job, j -> !"running".equals(j.getString("state")));
+        // within a minute, not the SDK's three 30-second I/O timeouts of one write the old code waited out (and more)
+        JsonObject ended = null;
+        for (long deadline = System.nanoTime() + 60_000_000_000L; ended == null && System.nanoTime() < deadline; Thread.sleep(100)) {
+            JsonObject now = (JsonObject) a.ok(200, "GET", job, null);
+            ended = "running".equals(now.getString("state")) ? null : now;
+        }
+        assertTrue(ended != null, "the push to " + remote + " still ran a minute after its cancel");
         assertEquals("cancelled", ended.getString("state"), ended.encode());
         assertNothingIn(a.home.resolve("tmp"), "push-");
     }
@@ -199,34 +217,22 @@ class JobCancelTest {
     }
 
     /**
-     * {@code zenith job cancel --wait}: a push whose remote accepts connections and never answers is stuck in a server
-     * call (30 s of I/O timeout a try), not at a safe point; the CLI gives up waiting at its deadline and says the cancel
-     * stays requested, and the job ends cancelled once the call fails.
+     * {@code zenith job cancel --wait}: a push cancelled while its server hangs (S3Proxy frozen with SIGSTOP: it takes
+     * connections and answers nothing) stops its uploads at once, then takes its mark off the remote, a call that waits
+     * for the server (30 s of I/O timeout a try), not at a safe point; the CLI gives up waiting at its deadline and says
+     * the cancel stays requested, and the job ends cancelled once the server answers again.
      */
     @Test
     @Order(9)
     void theCliStopsWaitingForACancelAtItsDeadline() throws Exception {
-        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            List<java.net.Socket> held = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-            Thread acceptor = new Thread(() -> {
-                try {
-                    while (true) {
-                        held.add(silent.accept()); // and never read from nor answered
-                    }
-                } catch (java.io.IOException closed) {
-                    // the test is over
-                }
-            });
-            acceptor.setDaemon(true);
-            acceptor.start();
-            a.ok(201, "PUT", "/remotes", new JsonObject().put("name", "mute").put("url", "s3://bucket/mute")
-                    .put("endpoint", "http://127.0.0.1:" + silent.getLocalPort()).put("region", S3ProxyServer.REGION).encode());
-            String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "mute"));
-            long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
-            while (held.isEmpty() && System.nanoTime() < until) {
-                Thread.sleep(50);
-            }
-            assertFalse(held.isEmpty(), "the push asks the remote");
+        JsonObject remote = SnapshotPushPullTest.s3Remote(proxy.server(), "frozen-" + System.nanoTime()).put("name", "frozen");
+        a.ok(201, "PUT", "/remotes", remote.encode());
+        String job = a.startJob("POST", "/snapshots/main%40s/actions", new JsonObject().put("action", "push").put("remote", "frozen"));
+        JsonObject seen = a.awaitJson(job, j -> j.getString("phase").startsWith("pushing") && j.getLong("done_bytes") > 0
+                || !"running".equals(j.getString("state")));
+        assertEquals("running", seen.getString("state"), seen.encode());
+        proxy.server().pause();
+        try {
             System.setProperty("zenith.home", a.home.toString());
             long t0 = System.nanoTime();
             CliRun gaveUp = CliRun.inProcess("job", "cancel", job.substring(job.lastIndexOf('/') + 1), "--wait", "2");
@@ -235,14 +241,12 @@ class JobCancelTest {
                     && gaveUp.err().contains("it stays requested") && gaveUp.out().isEmpty(), gaveUp.toString());
             assertTrue(waited < java.util.concurrent.TimeUnit.SECONDS.toNanos(20), "it waited " + waited / 1_000_000 + " ms");
             assertEquals("running", ((JsonObject) a.ok(200, "GET", job, null)).getString("state"), "stuck in the call");
-            silent.close();
-            for (java.net.Socket s : held) {
-                s.close();
-            }
-            JsonObject ended = a.awaitJson(job, j -> !"running".equals(j.getString("state")));
-            assertEquals("cancelled", ended.getString("state"), "the cancel stayed requested: " + ended.encode());
-            assertNothingIn(a.home.resolve("tmp"), "push-");
+        } finally {
+            proxy.server().resume();
         }
+        JsonObject ended = a.awaitJson(job, j -> !"running".equals(j.getString("state")));
+        assertEquals("cancelled", ended.getString("state"), "the cancel stayed requested: " + ended.encode());
+        assertNothingIn(a.home.resolve("tmp"), "push-");
     }
 
     private static JsonObject gc(DaemonFixture d) throws Exception {
