@@ -65,19 +65,30 @@ final class DirectoryUpdate {
     }
 
     /**
-     * What changed between the versions at {@code a} and at {@code b}, in either order (a ready directory may be
-     * brought back to an earlier anchor too): the blocks with a change in between have other newest versions there.
+     * A reference read from the WAL's side of the index per page of the directory at most, times this: a block walked
+     * costs about ten references read (ChangedBlocksListingTest), and the walk visits about every page changed since
+     * the image.
      */
-    static Changes between(Store store, TimelineId timeline, Lsn a, Lsn b) {
+    private static final long REFERENCES_PER_PAGE = 10;
+
+    /**
+     * What changed between the versions at {@code a} and at {@code d}'s, in either order (a ready directory may be
+     * brought back to an earlier anchor too): the blocks with a change in between have other newest versions there.
+     * Listed from the WAL's side of the index (a few records between two anchors, not a walk of every block the index
+     * holds) unless the range holds more references than a walk would cost.
+     */
+    static Changes between(Store store, TimelineId timeline, Lsn a, VersionedDirectory d) {
         long began = System.nanoTime();
-        Map<BlockRef, Lsn> changed = a.isBefore(b) ? store.index().changedBlocks(timeline, a, b)
-                : store.index().changedBlocks(timeline, b, a);
+        Lsn b = d.versionsAt();
+        long maxReferences = REFERENCES_PER_PAGE * (d.pageBytes() / WalGeometry.BLCKSZ);
+        Map<BlockRef, Lsn> changed = a.isBefore(b) ? store.index().changedBlocksListed(timeline, a, b, maxReferences)
+                : store.index().changedBlocksListed(timeline, b, a, maxReferences);
         return new Changes(changed.keySet(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - began));
     }
 
     static Stats apply(Store store, TimelineId timeline, VersionedDirectory d, Lsn fromVersionsAt, Path data)
             throws IOException {
-        return apply(store, timeline, d, between(store, timeline, fromVersionsAt, d.versionsAt()), data);
+        return apply(store, timeline, d, between(store, timeline, fromVersionsAt, d), data);
     }
 
     /** {@link #apply} with the changes from the directory's anchor to {@code d}'s known already. */

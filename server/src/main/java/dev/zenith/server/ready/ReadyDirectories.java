@@ -313,7 +313,7 @@ public final class ReadyDirectories implements StepListener, AutoCloseable {
         if (marker.versionsAt().equals(d.versionsAt()) || !bringable(store, marker, plan.timeline(), d)) {
             return Optional.empty();
         }
-        DirectoryUpdate.Changes changes = DirectoryUpdate.between(store, plan.timeline(), marker.versionsAt(), d.versionsAt());
+        DirectoryUpdate.Changes changes = DirectoryUpdate.between(store, plan.timeline(), marker.versionsAt(), d);
         long pages = d.pageBytes() / WalGeometry.BLCKSZ;
         if (changes.blocks().size() > takeAtMostChanged * pages) {
             LOG.info("the ready data directory of timeline " + plan.timeline() + " is not taken by a start at the anchor "

@@ -295,7 +295,7 @@ class PageIndexOracleTest {
     }
 
     /** Appends the WAL [from, to) of the recorded compute to a timeline, as the receiver does (with its packed index). */
-    private static void append(Store store, TimelineId tl, RecordedCompute rc, Lsn from, Lsn to) throws IOException {
+    static void append(Store store, TimelineId tl, RecordedCompute rc, Lsn from, Lsn to) throws IOException {
         Lsn decodeFrom = WalIndexer.nextRecordStart(from); // a branch point is a record's end: the next starts aligned
         WalStreamDecoder decoder = WalStreamDecoder.startingAt(decodeFrom);
         WalIndex collected = new WalIndex();

@@ -30,6 +30,7 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The page index's questions, per timeline along its lineage (docs/page-versions.md): has a block
@@ -67,6 +68,9 @@ public final class PageIndex {
 
     private record SizesAt(TimelineId id, Lsn at) {
     }
+
+    /** Change listings that walked every block of the index (the range not held by LSN, or asked to). */
+    private final LongAdder walks = new LongAdder();
 
     public PageIndex(Tables tables, TimelineStore timelines, WalLog wal, PageIndexer indexer) {
         this.tables = tables;
@@ -184,18 +188,48 @@ public final class PageIndex {
      * Every block that a record redo applies changed with an LSN in (after, upTo] along the timeline's
      * lineage (a branch's first materialization step starts from its parent's base, below the branch
      * point), with its last such change (aligned end): the wanted set of a materialization step
-     * and each version's key, one seek per block (copied files of a CREATE DATABASE by FILE_COPY and map
-     * pages cleared without a reference included). The index is caught up to {@code upTo} first.
+     * and each version's key, one seek per block of the index (copied files of a CREATE DATABASE by FILE_COPY and
+     * map pages cleared without a reference included). The index is caught up to {@code upTo} first.
      */
     public Map<BlockRef, Lsn> changedBlocks(TimelineId id, Lsn after, Lsn upTo) {
+        return changedBlocks(id, after, upTo, -1);
+    }
+
+    /**
+     * {@link #changedBlocks}'s answer from the range's side of the LSN-ordered {@code changes_by_lsn}
+     * ({@link ChangedBlocks}), each block then checked with one seek: the cost follows the WAL in the range, not every
+     * block the timeline's index holds (a ready directory brought forward over a few records). Where that side does
+     * not hold the range (below an index's base, or an entry evicted to S3: nothing is downloaded inside the read),
+     * or the range holds more than {@code maxReferences} block references (a reference read costs about a tenth of a
+     * block walked), every block is walked instead.
+     */
+    public Map<BlockRef, Lsn> changedBlocksListed(TimelineId id, Lsn after, Lsn upTo, long maxReferences) {
+        return changedBlocks(id, after, upTo, maxReferences);
+    }
+
+    /** Listed by LSN up to {@code maxReferences} references in the range (-1: walked). */
+    private Map<BlockRef, Lsn> changedBlocks(TimelineId id, Lsn after, Lsn upTo, long maxReferences) {
         caughtUp(id, upTo);
         Map<BlockRef, Lsn> out = new HashMap<>();
         Lsn from = aligned(after);
         try (ReadTxn read = tables.read(); TableCursor c = tables.blockChanges().openCursor(read.txn())) {
             Txn<byte[]> txn = read.txn();
             requireCovered(txn, id, upTo);
+            Lineage lineage = timelines.lineage(txn, id, upTo);
+            Set<BlockRef> listed = maxReferences < 0 ? null
+                    : new ChangedBlocks(tables, timelines, txn, lineage).candidates(after, upTo, maxReferences);
+            if (listed != null) {
+                for (BlockRef b : listed) {
+                    Lsn last = lastChangeIn(c, lineage, b, from, upTo);
+                    if (last != null) {
+                        out.put(b, last);
+                    }
+                }
+                return out;
+            }
+            walks.increment();
             // the newest step first: a block's last change there wins over its parent's
-            for (Lineage.Step step : timelines.lineage(txn, id, upTo).steps()) {
+            for (Lineage.Step step : lineage.steps()) {
                 Lsn to = aligned(Lsn.min(upTo, step.upTo()));
                 if (from.isBefore(to)) {
                     changedBlocks(c, step.timeline(), from, to, out);
@@ -203,6 +237,34 @@ public final class PageIndex {
             }
         }
         return out;
+    }
+
+    /** How many change listings walked every block of the index since the store opened (for tests and logs). */
+    public long walks() {
+        return walks.sum();
+    }
+
+    /** The block's last counted change in (from, upTo] over the lineage, the newest step first; null if none. */
+    private static Lsn lastChangeIn(TableCursor c, Lineage lineage, BlockRef b, Lsn from, Lsn upTo) {
+        for (Lineage.Step step : lineage.steps()) {
+            Lsn to = aligned(Lsn.min(upTo, step.upTo()));
+            if (!from.isBefore(to)) {
+                continue;
+            }
+            byte[] prefix = Keys.page(step.timeline(), b.rel(), b.block(), Lsn.INVALID);
+            Lsn last = null;
+            for (boolean ok = c.get(Keys.page(step.timeline(), b.rel(), b.block(), from.plus(1)), GetOp.MDB_SET_RANGE);
+                 ok && Keys.hasPrefix(c.key(), prefix, Keys.BLOCK_PREFIX)
+                         && !Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX).isAfter(to); ok = c.next()) {
+                if (counts(c.val())) {
+                    last = Keys.lsnAt(c.key(), Keys.BLOCK_PREFIX);
+                }
+            }
+            if (last != null) {
+                return last;
+            }
+        }
+        return null;
     }
 
     /** {@link #changedBlocks} in one timeline's own entries, for blocks not in {@code out} yet. */

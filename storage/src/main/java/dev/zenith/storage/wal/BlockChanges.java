@@ -34,6 +34,11 @@ public final class BlockChanges {
         return b.array();
     }
 
+    /** How many changes a packed value holds. */
+    public static int count(byte[] packed) {
+        return packed.length / ENTRY;
+    }
+
     public static void unpack(byte[] packed, Visitor visitor) {
         if (packed.length % ENTRY != 0) {
             throw new IllegalArgumentException("block change index value of " + packed.length + " bytes is corrupt");
