@@ -107,7 +107,7 @@ public final class Materializer {
         try (Watermarks.StepWriter writer = redo.store().watermarks().stepWriter(tl)) {
             Map<RelTag, Long> fsm = new HashMap<>();
             boolean fsmKnown = base.freeSpaceMaps() != null; // the run's lengths are exact when it started from exact ones
-            redo.run(RunSlots.Kind.STEP, tl, base, target, new TreeSet<>(keys.keySet()), new PageSink() {
+            RedoReport report = redo.run(RunSlots.Kind.STEP, tl, base, target, new TreeSet<>(keys.keySet()), new PageSink() {
                 @Override
                 public void accept(BlockRef b, byte[] page) {
                     writer.put(page != null ? new PageWrite(tl, b.rel(), b.block(), keys.get(b), page)
@@ -125,6 +125,7 @@ public final class Materializer {
                     fsm.putAll(lengths);
                 }
             });
+            listener.stepReplayed(redo.store(), tl, report.walBytes(), report.replay());
             Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target, fsmKnown ? fsm : null);
             writer.commit(step);
             listener.stepCommitted(redo.store(), tl);

@@ -10,6 +10,7 @@ import dev.zenith.wal.Lsn;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -144,6 +145,11 @@ public final class RedoService implements AutoCloseable {
                 @Override
                 public void stepStarting(Store s, TimelineId t, Lsn from, Lsn to) {
                     underWay.stepStarting(s, t, from, to);
+                }
+
+                @Override
+                public void stepReplayed(Store s, TimelineId t, long walBytes, Duration replay) {
+                    underWay.stepReplayed(s, t, walBytes, replay);
                 }
 
                 @Override

@@ -5,6 +5,7 @@ import dev.zenith.storage.timeline.Lineage;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.wal.Lsn;
 
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -17,8 +18,10 @@ import java.util.logging.Logger;
  * after its own checkpoint, docs/page-versions.md "Snapshots of a running primary").
  *
  * <p>How it decides: a step toward anchor B (redo point R_B) runs while the start would take the materialized anchor A
- * (R_A before R_B). Starting from A, PostgreSQL replays R_B - R_A bytes more than from B; at {@link
- * #REPLAY_NANOS_PER_BYTE} that is what waiting saves. The step's remaining time is the store's last finished step's
+ * (R_A before R_B). Starting from A, PostgreSQL replays R_B - R_A bytes more than from B; at the replay rate of the
+ * store's last step (PostgreSQL's own replay time per WAL byte in that step's run: the machine's load as it is now; 33
+ * ns a byte quiet, 117-197 under load) that is what waiting saves, or at {@link #REPLAY_NANOS_PER_BYTE} before a step
+ * of at least {@link #REPLAY_MEASURED_FROM_BYTES} replayed. The step's remaining time is the store's last finished step's
  * time per byte of WAL (start to commit: the run, its pages stored) times this step's bytes, less what it has run. The
  * start waits when that is below the replay saved, and never longer than the replay saved: a step that overruns its
  * estimate costs the start at most twice that replay. With no finished step measured yet (the daemon's first), it does
@@ -32,6 +35,8 @@ public final class StepsUnderWay implements StepListener {
      * (bench/branch-first-query.sh, quiet), about 33 ns a byte.
      */
     static final double REPLAY_NANOS_PER_BYTE = 33;
+    /** A step's replay measures the rate when it replayed at least this much (less is mostly PostgreSQL's start). */
+    static final long REPLAY_MEASURED_FROM_BYTES = 1 << 20;
 
     private record Running(Lsn from, Lsn to, long startedNanos) {
     }
@@ -44,6 +49,8 @@ public final class StepsUnderWay implements StepListener {
     private final Map<String, Running> running = new HashMap<>();
     /** By store directory: the last finished step's nanoseconds per byte of WAL; guarded by this. */
     private final Map<String, Double> nanosPerByte = new HashMap<>();
+    /** By store directory: PostgreSQL's replay nanoseconds per byte of WAL in the last step measured; guarded by this. */
+    private final Map<String, Double> replayNanosPerByte = new HashMap<>();
 
     private static String key(Store store, TimelineId timeline) {
         return store.directory() + "|" + timeline;
@@ -63,6 +70,13 @@ public final class StepsUnderWay implements StepListener {
         notifyAll();
     }
 
+    @Override
+    public synchronized void stepReplayed(Store store, TimelineId timeline, long walBytes, Duration replay) {
+        if (walBytes >= REPLAY_MEASURED_FROM_BYTES && !replay.isZero()) {
+            replayNanosPerByte.put(store.directory().toString(), (double) replay.toNanos() / walBytes);
+        }
+    }
+
     /** The step under way on the timeline failed or was given up: nothing to wait for. */
     synchronized void stepEnded(Store store, TimelineId timeline) {
         running.remove(key(store, timeline));
@@ -79,14 +93,16 @@ public final class StepsUnderWay implements StepListener {
         for (Lineage.Step step : store.timelines().lineage(timeline, end).steps()) {
             Running r;
             Double rate;
+            double replayRate;
             synchronized (this) {
                 r = running.get(key(store, step.timeline()));
                 rate = nanosPerByte.get(store.directory().toString());
+                replayRate = replayNanosPerByte.getOrDefault(store.directory().toString(), REPLAY_NANOS_PER_BYTE);
             }
             if (r == null || !r.to().isAfter(redo) || !usable(store, step, r.to())) {
                 continue;
             }
-            long saved = (long) (REPLAY_NANOS_PER_BYTE * r.to().minus(redo));
+            long saved = (long) (replayRate * r.to().minus(redo));
             if (rate == null) {
                 return Optional.of(new Decision(false, "did not wait for the step to " + r.to() + " under way on timeline "
                         + step.timeline() + ": no step's time measured yet"));
@@ -95,13 +111,14 @@ public final class StepsUnderWay implements StepListener {
             if (remaining > saved) {
                 return Optional.of(new Decision(false, "did not wait for the step to " + r.to() + " under way on timeline "
                         + step.timeline() + ": ~" + millis(remaining) + " ms left, more than the " + millis(saved)
-                        + " ms of replay it saves"));
+                        + " ms of replay it saves (" + Math.round(replayRate) + " ns a byte)"));
             }
             long began = System.nanoTime();
             boolean done = awaitEnd(store, step.timeline(), r, saved);
             return Optional.of(new Decision(true, (done ? "waited " : "gave up after ") + millis(System.nanoTime() - began)
                     + " ms for the step to " + r.to() + " on timeline " + step.timeline() + " (estimated ~"
-                    + millis(Math.max(0, remaining)) + " ms, saving ~" + millis(saved) + " ms of replay)"));
+                    + millis(Math.max(0, remaining)) + " ms, saving ~" + millis(saved) + " ms of replay at "
+                    + Math.round(replayRate) + " ns a byte)"));
         }
         return Optional.empty();
     }
