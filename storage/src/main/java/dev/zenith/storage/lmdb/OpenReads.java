@@ -2,6 +2,8 @@ package dev.zenith.storage.lmdb;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import java.util.function.ToLongFunction;
 
 /**
  * The read transactions open on a store and the snapshot each reads: LMDB reuses the pages a commit freed only once
@@ -17,27 +19,27 @@ final class OpenReads {
      */
     private volatile long committed;
 
-    /** One read under way; {@link #began} once its transaction has its snapshot. */
+    /** One read under way, from {@link #open} to {@link #ended}. */
     static final class Reading {
         private volatile long snapshot;
-
-        /** The transaction began and reads the snapshot LMDB numbers {@code txnId}. */
-        void began(long txnId) {
-            snapshot = txnId;
-        }
     }
 
-    /** Registers a read about to begin its transaction (a check meanwhile counts the snapshot it will read at least). */
-    Reading starting() {
-        Reading r = new Reading();
-        starting(r);
-        return r;
-    }
-
-    /** As {@link #starting()}, for a reading kept with a reused transaction. */
-    void starting(Reading r) {
+    /**
+     * Opens a read's transaction with {@code opener}, counted meanwhile as reading at least the last commit's snapshot,
+     * then as reading {@code snapshotOf} the opened one (LMDB's transaction id) until {@link #ended}; uncounted again if
+     * opening fails. {@code r} is a new {@link Reading} or one kept with a reused transaction.
+     */
+    <T> T open(Reading r, Supplier<T> opener, ToLongFunction<? super T> snapshotOf) {
         r.snapshot = committed;
         open.add(r);
+        try {
+            T opened = opener.get();
+            r.snapshot = snapshotOf.applyAsLong(opened);
+            return opened;
+        } catch (RuntimeException e) {
+            ended(r);
+            throw e;
+        }
     }
 
     void ended(Reading r) {

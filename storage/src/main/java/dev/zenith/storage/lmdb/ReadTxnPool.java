@@ -48,27 +48,21 @@ final class ReadTxnPool {
     }
 
     private PooledRead take() {
-        PooledRead r;
+        PooledRead idleOne;
         synchronized (idle) {
-            r = idle.pollFirst();
+            idleOne = idle.pollFirst();
         }
-        OpenReads.Reading reading = r == null ? new OpenReads.Reading() : r.reading;
-        reads.starting(reading);
+        OpenReads.Reading reading = idleOne == null ? new OpenReads.Reading() : idleOne.reading;
+        return reads.open(reading, () -> idleOne == null ? new PooledRead(env.txnRead(), reading) : renewed(idleOne),
+                r -> r.txn.getId());
+    }
+
+    private static PooledRead renewed(PooledRead r) {
         try {
-            if (r == null) {
-                r = new PooledRead(env.txnRead(), reading);
-            } else {
-                try {
-                    r.txn.renew();
-                } catch (RuntimeException e) {
-                    r.close(); // not READY: lmdbjava frees nothing native then; the slot returns with the environment
-                    throw e;
-                }
-            }
-            reading.began(r.txn.getId());
+            r.txn.renew();
             return r;
         } catch (RuntimeException e) {
-            reads.ended(reading);
+            r.close(); // not READY: lmdbjava frees nothing native then; the slot returns with the environment
             throw e;
         }
     }

@@ -217,15 +217,8 @@ public final class Tables implements AutoCloseable {
      * snapshot are not reused until it closes ({@link CacheRoom#freeing}).
      */
     public ReadTxn read() {
-        OpenReads.Reading reading = openReads.starting();
-        try {
-            Txn<byte[]> txn = env.txnRead();
-            reading.began(txn.getId());
-            return new ReadTxn(txn, openReads, reading);
-        } catch (RuntimeException e) {
-            openReads.ended(reading);
-            throw e;
-        }
+        OpenReads.Reading reading = new OpenReads.Reading();
+        return new ReadTxn(openReads.open(reading, env::txnRead, Txn::getId), openReads, reading);
     }
 
     /**
@@ -271,9 +264,9 @@ public final class Tables implements AutoCloseable {
      */
     public void copyTo(Path dir, boolean compact) {
         // the copy reads one snapshot, at least the last commit's now: counted as any reader
-        OpenReads.Reading reading = openReads.starting();
+        OpenReads.Reading reading = new OpenReads.Reading();
+        openReads.open(reading, env::info, info -> info.lastTransactionId);
         try {
-            reading.began(env.info().lastTransactionId);
             if (compact) {
                 env.copy(dir.toFile(), org.lmdbjava.CopyFlags.MDB_CP_COMPACT);
             } else {
