@@ -24,17 +24,22 @@ public interface Content {
 
     /** All of it in one array (the array itself for {@link #of}: not to be changed). */
     default byte[] readAll() throws IOException {
-        if (length() > Integer.MAX_VALUE - 16) {
-            throw new IOException("content of " + length() + " bytes is too large to hold in memory");
-        }
         byte[] bytes;
         try (InputStream in = open()) {
-            bytes = in.readNBytes((int) length() + 1);
+            bytes = in.readNBytes(arrayLength(length()) + 1);
         }
         if (bytes.length != length()) {
             throw new IOException("content of " + bytes.length + " bytes, not the " + length() + " announced");
         }
         return bytes;
+    }
+
+    /** {@code length} as an array's length, refused when no array holds it. */
+    private static int arrayLength(long length) throws IOException {
+        if (length > Integer.MAX_VALUE - 16) {
+            throw new IOException("content of " + length + " bytes is too large to hold in memory");
+        }
+        return (int) length;
     }
 
     static Content of(byte[] bytes) {
@@ -71,10 +76,7 @@ public interface Content {
             /** Into one array of its length, straight from the file (no stream's chunks gathered and copied). */
             @Override
             public byte[] readAll() throws IOException {
-                if (length > Integer.MAX_VALUE - 16) {
-                    throw new IOException("content of " + length + " bytes is too large to hold in memory");
-                }
-                byte[] bytes = new byte[(int) length];
+                byte[] bytes = new byte[arrayLength(length)];
                 java.nio.ByteBuffer into = java.nio.ByteBuffer.wrap(bytes);
                 try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
                     while (into.position() < bytes.length) {
