@@ -49,9 +49,13 @@ final class PgHistory {
         String[] parts = SnapshotCatalog.parseName(fullName, false);
         Compute c = registry.require(parts[0]);
         snapshots.requireNew(fullName); // before a checkpoint is spent on it
-        c.catchUp();
         Store store = registry.storeOf(c.record);
-        Optional<String> unanchored = lsn == null && time == null ? checkpoints.anchorPresent(c, store) : Optional.empty();
+        Optional<String> unanchored = Optional.empty();
+        if (lsn == null && time == null) {
+            unanchored = checkpoints.anchorPresent(c, store); // returns caught up, past its checkpoint if it took one
+        } else {
+            c.catchUp();
+        }
         if (registry.require(parts[0]) != c) { // destroyed (and made again) while the lock was let go for the checkpoint
             throw new ConflictException("pg '" + parts[0] + "' was destroyed while its snapshot was taken");
         }

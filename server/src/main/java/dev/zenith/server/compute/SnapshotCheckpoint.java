@@ -45,20 +45,23 @@ final class SnapshotCheckpoint {
 
     /**
      * Makes the pg's present an anchored point, if it runs as a primary. Called under the management lock; lets go of
-     * it while the compute checkpoints. Returns a note when the snapshot is taken without its own anchor, empty
-     * otherwise (also when there is nothing to do).
+     * it while the compute checkpoints. Returns with the store holding every commit the pg acknowledged ({@link
+     * Compute#catchUp}: after the checkpoint when it took one, a single wait either way). Returns a note when the
+     * snapshot is taken without its own anchor, empty otherwise (also when there is nothing to do).
      *
      * @throws ConflictException when the pg moved to another timeline meanwhile (a checkout)
      */
     Optional<String> anchorPresent(Compute c, Store store) throws IOException {
         TimelineId timeline = c.record.timeline();
         if (!enabled || !c.running || !c.isPrimary() || c.busy != null || c.receiver == null) {
+            c.catchUp();
             return Optional.empty();
         }
-        Lsn end = store.wal().lastRecordEnd(timeline).orElse(Lsn.INVALID);
-        List<AnchorStore.Point> stored = store.anchors().pointsOf(timeline);
-        if (!stored.isEmpty() && !stored.get(stored.size() - 1).recordEnd().isBefore(end)) {
-            return Optional.empty(); // nothing written since the newest anchor's checkpoint: it is this point's own
+        if (!writtenSinceNewestAnchor(store, timeline)) {
+            c.catchUp(); // the store trails the compute by a batch: what it holds so far may not say yet
+            if (!writtenSinceNewestAnchor(store, timeline)) {
+                return Optional.empty(); // nothing written since the newest anchor's checkpoint: it is this point's own
+            }
         }
         ComputeSql sql = channels.sqlOf(c, store);
         long began = System.nanoTime();
@@ -86,13 +89,20 @@ final class SnapshotCheckpoint {
             throw new ConflictException("pg '" + c.name() + "' moved to another timeline while its snapshot was taken;"
                     + " try again");
         }
+        c.catchUp(); // every commit acknowledged up to here, past the checkpoint record if it was taken
         if (failed == null) {
-            c.catchUp(); // every commit acknowledged up to here, past the checkpoint record
             return Optional.empty();
         }
         LOG.warning("pg " + c.name() + ": a snapshot without an anchor of its own: " + failed);
         return Optional.of("taken without a checkpoint of its own (" + failed + "): a branch of it replays the WAL since"
                 + " the previous anchor");
+    }
+
+    /** Whether the stored WAL goes past the newest anchor's checkpoint record (true when there is no anchor). */
+    private static boolean writtenSinceNewestAnchor(Store store, TimelineId timeline) {
+        Lsn end = store.wal().lastRecordEnd(timeline).orElse(Lsn.INVALID);
+        List<AnchorStore.Point> stored = store.anchors().pointsOf(timeline);
+        return stored.isEmpty() || stored.get(stored.size() - 1).recordEnd().isBefore(end);
     }
 
     private static long millis(long from, long to) {
