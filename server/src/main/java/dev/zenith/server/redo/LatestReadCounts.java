@@ -75,17 +75,18 @@ final class LatestReadCounts {
      */
     void ran(RedoReport report) {
         runs.incrementAndGet();
-        buildNanos.addAndGet(report.build().toNanos());
-        walWriteNanos.addAndGet(report.walWrite().toNanos());
-        walCheckNanos.addAndGet(report.walCheck().toNanos());
-        filesNanos.addAndGet(report.files().toNanos());
-        seedNanos.addAndGet(report.seed().toNanos());
-        forksNanos.addAndGet(report.forks().toNanos());
-        handOverNanos.addAndGet(report.handOver().toNanos());
-        recoveryNanos.addAndGet(report.recovery().toNanos());
-        replayNanos.addAndGet(report.replay().toNanos());
-        checkpointNanos.addAndGet(report.checkpoint().toNanos());
-        runNanos.addAndGet(report.build().plus(report.recovery()).plus(report.readBack()).toNanos());
+        RedoReport.Preparation preparation = report.preparation();
+        buildNanos.addAndGet(preparation.total().toNanos());
+        walWriteNanos.addAndGet(preparation.walWrite().toNanos());
+        walCheckNanos.addAndGet(preparation.walCheck().toNanos());
+        filesNanos.addAndGet(preparation.files().toNanos());
+        seedNanos.addAndGet(preparation.seed().toNanos());
+        forksNanos.addAndGet(preparation.forks().toNanos());
+        handOverNanos.addAndGet(preparation.handOver().toNanos());
+        recoveryNanos.addAndGet(report.recovery().total().toNanos());
+        replayNanos.addAndGet(report.recovery().replay().toNanos());
+        checkpointNanos.addAndGet(report.recovery().checkpoint().toNanos());
+        runNanos.addAndGet(preparation.total().plus(report.recovery().total()).plus(report.readBack()).toNanos());
         runBlocks.addAndGet(report.wanted());
         runWalBytes.addAndGet(report.walBytes());
     }

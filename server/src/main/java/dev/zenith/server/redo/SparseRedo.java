@@ -179,12 +179,14 @@ public final class SparseRedo {
             }
         }
         long done = System.nanoTime();
-        return new RedoReport(request.wanted().size(), seeded, present, wal.records(), wal.bytes(),
-                Duration.ofNanos(built - started), Duration.ofNanos(walWritten - filesWritten),
-                Duration.ofNanos(walChecked - walWritten), Duration.ofNanos(filesWritten - started),
+        RedoReport.Preparation preparation = new RedoReport.Preparation(Duration.ofNanos(filesWritten - started),
+                Duration.ofNanos(walWritten - filesWritten), Duration.ofNanos(walChecked - walWritten),
                 Duration.ofNanos(pagesSeeded - walChecked), Duration.ofNanos(mapsMade - pagesSeeded),
-                Duration.ofNanos(built - mapsMade), Duration.ofNanos(recovered - built), said.replay(),
-                said.checkpoint(), Duration.ofNanos(done - recovered));
+                Duration.ofNanos(built - mapsMade));
+        RedoReport.Recovery recovery = new RedoReport.Recovery(Duration.ofNanos(recovered - built), said.replay(),
+                said.checkpoint());
+        return new RedoReport(request.wanted().size(), seeded, present, wal.records(), wal.bytes(), preparation, recovery,
+                Duration.ofNanos(done - recovered));
     }
 
     /**
