@@ -44,10 +44,10 @@ class AnchoredStartFallbackTest {
             TimelineId tl = TimelineId.parse(d.pg("main").getString("timeline_id"));
             Path storage = Path.of(((JsonObject) d.ok(200, "GET", "/storages/local", null)).getString("path"));
             d.pgbench(port, "-i", "-s", "1", "-q");
-            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
             d.psql(port, "CHECKPOINT");
             Lsn redo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
-            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
             String expected = d.dump(port);
             Lsn snapshot = Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots",
                     new JsonObject().put("name", "main@s").encode())).getString("lsn"));

@@ -48,11 +48,11 @@ class AnchoredStartTest {
 
             Lsn lastRedo = null;
             for (int round = 1; round <= 3; round++) {
-                d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "3");
+                d.pgbench(port, "-n", "-c", "4", "-j", "2", "-t", "50");
                 d.psql(port, "CHECKPOINT");
                 lastRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
             }
-            d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "3");
+            d.pgbench(port, "-n", "-c", "4", "-j", "2", "-t", "50");
             String late = dump(d, port);
             Lsn snapshot = Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots",
                     new JsonObject().put("name", "main@late").encode())).getString("lsn"));

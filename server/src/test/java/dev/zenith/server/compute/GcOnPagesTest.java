@@ -63,7 +63,7 @@ class GcOnPagesTest {
             assertTrue(freed.getLong("wal_bytes_freed") > 0, "the WAL since initdb went while main runs: " + freed.encode());
             assertTrue(freed.getLong("page_versions_freed") > 0, freed.encode());
             String now = d.dump(port); // the primary goes on
-            d.pgbench(port, "-n", "-c", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-t", "75");
             String later = d.dump(port);
 
             int a = d.branch("ba", "main@a");
@@ -126,7 +126,7 @@ class GcOnPagesTest {
                     .put("storage_name", "short").encode())).getInteger("port");
             d.pgbench(main, "-i", "-s", "2", "-q");
             rounds(d, main, 1);
-            d.pgbench(main, "-n", "-c", "4", "-j", "2", "-T", "3"); // changed after main's last anchor, before the fork
+            d.pgbench(main, "-n", "-c", "4", "-j", "2", "-t", "50"); // changed after main's last anchor, before the fork
             d.ok(201, "PUT", "/snapshots", new JsonObject().put("name", "main@fork").encode());
             JsonObject br = (JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "br").put("snapshot", "main@fork")
                     .encode());
@@ -174,10 +174,10 @@ class GcOnPagesTest {
         return d.pg("br").getString("timeline_id");
     }
 
-    /** pgbench for a few seconds, then a checkpoint (an anchor, a materialization step), {@code n} times. */
+    /** pgbench (counted: at any load it changes pages), then a checkpoint (an anchor, a materialization step), {@code n} times. */
     private static void rounds(DaemonFixture d, int port, int n) throws Exception {
         for (int i = 0; i < n; i++) {
-            d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "3");
+            d.pgbench(port, "-n", "-c", "4", "-j", "2", "-t", "50");
             d.psql(port, "CHECKPOINT");
         }
     }

@@ -77,10 +77,10 @@ class S3StorageGcGuardTest {
         }
     }
 
-    /** pgbench for a few seconds, then a checkpoint (an anchor, a materialization step), twice. */
+    /** pgbench (counted: at any load it changes pages), then a checkpoint (an anchor, a materialization step), twice. */
     private static void rounds(DaemonFixture d, int port) throws Exception {
         for (int i = 0; i < 2; i++) {
-            d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "3");
+            d.pgbench(port, "-n", "-c", "4", "-j", "2", "-t", "50");
             d.psql(port, "CHECKPOINT");
         }
     }

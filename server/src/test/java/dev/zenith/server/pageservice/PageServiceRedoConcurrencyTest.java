@@ -58,9 +58,9 @@ class PageServiceRedoConcurrencyTest {
             byte[] quietOnDisk = block0(Path.of(pg.getString("pgdata")).resolve("base/" + db + "/" + quiet));
             Lsn stopped = Lsn.parse(pg.getString("last_lsn"));
             d.action("main", "start");
-            d.pgbench(port, "-n", "-c", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-t", "75");
             Lsn historical = Lsn.parse(d.psql(port, "SELECT pg_current_wal_flush_lsn()").trim());
-            d.pgbench(port, "-n", "-c", "2", "-T", "1"); // the LSN is history now, between the images
+            d.pgbench(port, "-n", "-c", "2", "-t", "25"); // the LSN is history now, between the images
             String tenant = ((JsonObject) d.ok(200, "GET", "/storages/local", null)).getString("tenant_id");
             String timeline = pg.getString("timeline_id");
             Path scratch = d.home.resolve("redo");

@@ -51,10 +51,10 @@ class ReadyDirectoriesTest {
             d.pgbench(port, "-i", "-s", "2", "-q");
             d.psql(port, "CREATE TABLE doomed AS SELECT generate_series(1, 20000) AS id");
             d.psql(port, "CREATE TABLE shrinking AS SELECT generate_series(1, 50000) AS id");
-            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
             awaitReady(d, checkpoint(d, port), "(written whole|updated from)"); // a timed checkpoint may come first
 
-            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
             String midDump = d.dump(port);
             Lsn midLsn = Lsn.parse(((JsonObject) d.ok(201, "PUT", "/snapshots",
                     new JsonObject().put("name", "main@mid").encode())).getString("lsn"));
@@ -64,7 +64,7 @@ class ReadyDirectoriesTest {
             d.psql(port, "VACUUM shrinking"); // cuts its empty tail
             d.psql(port, "CREATE TABLE fresh AS SELECT generate_series(1, 30000) AS id");
             d.psql(port, "CREATE INDEX ON fresh (id)");
-            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
             awaitReady(d, checkpoint(d, port), "updated from");
 
             // Byte-equal to a start from the store at that anchor, with the daemon gone (the store is ours to open).
@@ -121,7 +121,7 @@ class ReadyDirectoriesTest {
             int logBefore = d.log().length();
             d.startProcess();
             port = d.pg("main").getInteger("port");
-            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
             checkpoint(d, port);
             awaitLine(d, logBefore, "ready data directory of timeline " + tl + " at the anchor \\S+ written whole");
             String lastDump = d.dump(port);

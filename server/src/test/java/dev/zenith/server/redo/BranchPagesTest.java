@@ -39,17 +39,17 @@ class BranchPagesTest {
             d.startInProcess();
             int main = d.createPg("main").getInteger("port");
             d.pgbench(main, "-i", "-s", "1", "-q");
-            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "3");
+            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-t", "75");
             d.psql(main, "CHECKPOINT");
-            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-t", "75");
             Lsn fork = snapshot(d, "main@fork");
             int br = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "br").put("snapshot", "main@fork")
                     .encode())).getInteger("port");
-            d.pgbench(br, "-n", "-c", "2", "-j", "2", "-T", "3");
+            d.pgbench(br, "-n", "-c", "2", "-j", "2", "-t", "75");
             d.psql(br, "CREATE TABLE grown AS SELECT g AS a, repeat('x', 200) AS b FROM generate_series(1, 20000) g");
             Lsn first = snapshot(d, "br@first");
             d.psql(br, "CHECKPOINT");
-            d.pgbench(br, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(br, "-n", "-c", "2", "-j", "2", "-t", "75");
             d.psql(br, "DELETE FROM grown WHERE a % 3 = 0");
             d.psql(br, "VACUUM grown");
             Lsn second = snapshot(d, "br@second");
@@ -94,7 +94,7 @@ class BranchPagesTest {
             int main = d.createPg("main").getInteger("port");
             d.pgbench(main, "-i", "-s", "1", "-q");
             d.psql(main, "CHECKPOINT");
-            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-t", "75");
             int rep = ((JsonObject) d.ok(201, "PUT", "/pgs", new JsonObject().put("name", "rep").put("replica_of", "main")
                     .encode())).getInteger("port");
             d.action("main", "stop");

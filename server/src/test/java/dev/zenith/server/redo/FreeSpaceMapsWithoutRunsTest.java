@@ -130,7 +130,7 @@ class FreeSpaceMapsWithoutRunsTest {
             TimelineId tl = TimelineId.parse(d.pg("main").getString("timeline_id"));
             List<PageServiceAnswers.Answers> answers = new ArrayList<>();
             for (int round = 1; round <= 3; round++) {
-                d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "2");
+                d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
                 Lsn end = endLsn(d, tl);
                 PageServiceAnswers.awaitIndexed(d, tl, end);
                 answers.add(PageServiceAnswers.ask(d, "main", PASSWORD, storage.getString("tenant_id"), tl, end));

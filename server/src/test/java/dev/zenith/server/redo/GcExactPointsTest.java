@@ -47,7 +47,7 @@ class GcExactPointsTest {
             int br = d.branch("br", "main@fork");
             TimelineId brTl = TimelineId.parse(d.pg("br").getString("timeline_id"));
             rounds(d, br, brTl, steps, 1); // a step of the branch below the snapshot
-            d.pgbench(br, "-n", "-c", "2", "-j", "2", "-T", "3");
+            d.pgbench(br, "-n", "-c", "2", "-j", "2", "-t", "75");
             Lsn s = snapshot(d, "br@s");
             rounds(d, br, brTl, steps, 2); // steps after it, whose versions supersede the first step's
             d.action("br", "stop"); // the branch's first own image, after the snapshot
@@ -80,11 +80,11 @@ class GcExactPointsTest {
             TimelineId tl = TimelineId.parse(d.pg("main").getString("timeline_id"));
             d.pgbench(main, "-i", "-s", "1", "-q");
             rounds(d, main, tl, steps, 2);
-            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-t", "75");
             String atA = d.dump(main);
             Lsn a = snapshot(d, "main@a");
             rounds(d, main, tl, steps, 2);
-            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-T", "2");
+            d.pgbench(main, "-n", "-c", "2", "-j", "2", "-t", "75");
             String atB = d.dump(main);
             Lsn b = snapshot(d, "main@b");
             rounds(d, main, tl, steps, 2);
@@ -142,10 +142,10 @@ class GcExactPointsTest {
         return freed;
     }
 
-    /** pgbench for a few seconds, then a checkpoint (an anchor), until background materialization made its step. */
+    /** pgbench (counted: at any load it changes pages), then a checkpoint (an anchor), until background materialization made its step. */
     private static void rounds(DaemonFixture d, int port, TimelineId tl, MaterializedSteps steps, int n) throws Exception {
         for (int i = 0; i < n; i++) {
-            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-T", "3");
+            d.pgbench(port, "-n", "-c", "2", "-j", "2", "-t", "75");
             Lsn lastRedo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
             d.psql(port, "CHECKPOINT");
             steps.await(tl, lastRedo);

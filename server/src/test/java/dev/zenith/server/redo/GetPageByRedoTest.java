@@ -39,12 +39,12 @@ class GetPageByRedoTest {
                 int port = p.port();
                 Map<String, Lsn> targets = new LinkedHashMap<>();
                 for (int round = 1; round <= 3; round++) {
-                    d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "4");
+                    d.pgbench(port, "-n", "-c", "4", "-j", "2", "-t", "75");
                     targets.put("after pgbench round " + round, flushLsn(d, port));
                     d.psql(port, "CHECKPOINT");
                 }
                 d.psql(port, "VACUUM pgbench_accounts");
-                d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "3");
+                d.pgbench(port, "-n", "-c", "4", "-j", "2", "-t", "50");
                 targets.put("past the last checkpoint", flushLsn(d, port));
                 awaitSteps(d, 2);
 
@@ -80,7 +80,7 @@ class GetPageByRedoTest {
             Primary p = Primary.start(d);
             try {
                 int port = p.port();
-                d.pgbench(port, "-n", "-c", "4", "-j", "2", "-T", "6");
+                d.pgbench(port, "-n", "-c", "4", "-j", "2", "-t", "100");
                 Lsn target = flushLsn(d, port);
                 Path scratch = d.home.resolve("redo");
                 d.psql(port, "CHECKPOINT"); // its anchor starts a step (earlier ones may be under way too)

@@ -36,14 +36,14 @@ class SlruSegmentsByRedoTest {
             GetPageByRedoTest.Primary p = GetPageByRedoTest.Primary.start(d, false);
             int port = p.port();
             try {
-                d.pgbench(port, "-n", "-c", "2", "-T", "3");
+                d.pgbench(port, "-n", "-c", "2", "-t", "100");
                 for (int i = 1; i <= 10; i++) {
                     // a row locked, then updated in a subtransaction: a multixact (locker and updater)
                     d.psql(port, "BEGIN; SELECT * FROM pgbench_branches WHERE bid = 1 FOR SHARE; SAVEPOINT s;"
                             + " UPDATE pgbench_branches SET filler = '" + i + "' WHERE bid = 1; COMMIT");
                 }
                 Lsn target = GetPageByRedoTest.flushLsn(d, port);
-                d.pgbench(port, "-n", "-c", "2", "-T", "1"); // the LSN is history now
+                d.pgbench(port, "-n", "-c", "2", "-t", "25"); // the LSN is history now
                 Path reference = p.reference(target, "reference");
 
                 String tenant = ((JsonObject) d.ok(200, "GET", "/storages/local", null)).getString("tenant_id");
