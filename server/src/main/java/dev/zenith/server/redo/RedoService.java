@@ -161,7 +161,7 @@ public final class RedoService implements AutoCloseable {
             try {
                 for (var s = m.step(timeline); s.isPresent(); s = m.step(timeline)) {
                     LOG.info("timeline " + timeline + " materialized up to " + s.get().step().target() + " ("
-                            + s.get().pages() + " pages)");
+                            + s.get().pages() + " pages), the step of the anchor at redo point " + s.get().step().redoPoint());
                 }
             } catch (IOException | RuntimeException e) {
                 LOG.log(Level.WARNING, "background materialization of timeline " + timeline + " stopped", e);

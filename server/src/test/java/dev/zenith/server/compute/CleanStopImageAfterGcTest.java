@@ -55,18 +55,21 @@ class CleanStopImageAfterGcTest {
             d.psql(port, "INSERT INTO hot VALUES (2)");
             d.psql(port, "CHECKPOINT");
             Lsn redo = Lsn.parse(d.psql(port, "SELECT redo_lsn FROM pg_control_checkpoint()"));
-            d.awaitMaterialized(redo); // a base two segments past the update
+            // a commit past the step: a window of 0 s starts at the last commit, and its base is the newest at or below it
+            d.psql(port, "INSERT INTO hot VALUES (3)");
+            d.awaitStepOfAnchor(redo); // a base two segments past the update
+            d.ok(200, "GET", "/pgs/main/log?limit=1", null); // a pg's log waits until the store holds its commits
             d.ok(200, "POST", "/storages/short/gc", new JsonObject().put("pitr", "0s").encode());
             Lsn horizon = horizonOf(d, d.pg("main").getString("timeline_id"));
             assertTrue(horizon.isAfter(changed), "the horizon " + horizon + " passed the update at " + changed);
             assertEquals(sizeBefore, d.psql(port, "SELECT pg_relation_size('cold')"), "cold changed in place");
 
-            d.psql(port, "INSERT INTO hot VALUES (3)");
+            d.psql(port, "INSERT INTO hot VALUES (4)");
             stop(d, "main"); // the image this stop takes is the newest base at the end
             FileTrees.delete(Path.of(d.pg("main").getString("pgdata")));
             d.action("main", "start"); // the directory built again from the store at its end
             assertEquals("20 new", d.psql(port, "SELECT count(*) || ' ' || string_agg(DISTINCT v, ',') FROM cold"));
-            assertEquals("1,2,3", d.psql(port, "SELECT string_agg(x::text, ',' ORDER BY x) FROM hot"));
+            assertEquals("1,2,3,4", d.psql(port, "SELECT string_agg(x::text, ',' ORDER BY x) FROM hot"));
             d.amcheck(port, "--all", "--install-missing");
         }
     }

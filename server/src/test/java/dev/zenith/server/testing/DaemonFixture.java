@@ -368,21 +368,33 @@ public final class DaemonFixture implements AutoCloseable {
     }
 
     /**
-     * Waits (up to 4 minutes) until background materialization has a step at or past {@code redo}, as a daemon
-     * started with {@link #startProcess} tells in its log.
+     * Waits (up to 4 minutes) until background materialization has a step at or past {@code lsn}, as a daemon
+     * started with {@link #startProcess} tells in its log. A step ends at the record before its anchor's redo point:
+     * to wait for the step of a checkpoint just taken, {@link #awaitStepOfAnchor}.
      */
-    public void awaitMaterialized(dev.zenith.wal.Lsn redo) throws InterruptedException {
-        java.util.regex.Pattern step = java.util.regex.Pattern.compile("materialized up to (\\S+) ");
+    public void awaitMaterialized(dev.zenith.wal.Lsn lsn) throws InterruptedException {
+        awaitStep(java.util.regex.Pattern.compile("materialized up to (\\S+) "), lsn);
+    }
+
+    /**
+     * Waits (up to 4 minutes) until background materialization has made the step of the anchor at {@code redo} (its
+     * checkpoint's redo point) or of a later one, as a daemon started with {@link #startProcess} tells in its log.
+     */
+    public void awaitStepOfAnchor(dev.zenith.wal.Lsn redo) throws InterruptedException {
+        awaitStep(java.util.regex.Pattern.compile("the step of the anchor at redo point (\\S+)"), redo);
+    }
+
+    private void awaitStep(java.util.regex.Pattern step, dev.zenith.wal.Lsn atLeast) throws InterruptedException {
         long deadline = System.nanoTime() + 240_000_000_000L;
         while (true) {
             java.util.regex.Matcher m = step.matcher(log());
             while (m.find()) {
-                if (!dev.zenith.wal.Lsn.parse(m.group(1)).isBefore(redo)) {
+                if (!dev.zenith.wal.Lsn.parse(m.group(1)).isBefore(atLeast)) {
                     return;
                 }
             }
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("nothing materialized at " + redo + " in 4 minutes:\n" + log());
+                throw new AssertionError("nothing materialized at " + atLeast + " in 4 minutes:\n" + log());
             }
             Thread.sleep(200);
         }
