@@ -125,7 +125,7 @@ public final class Materializer {
                     fsm.putAll(lengths);
                 }
             });
-            listener.stepReplayed(redo.store(), tl, report.walBytes(), report.replay());
+            listener.stepReplayed(redo.store(), tl, report.walBytes(), report.recovery().replay());
             Watermarks.Step step = new Watermarks.Step(next.redoLsn(), target, fsmKnown ? fsm : null);
             writer.commit(step);
             listener.stepCommitted(redo.store(), tl);
