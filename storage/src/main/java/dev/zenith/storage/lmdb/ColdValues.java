@@ -97,7 +97,10 @@ public final class ColdValues {
         return h & (SLOTS - 1);
     }
 
-    /** The sealed bytes {@code pointer} names (checked by the caller against the entry's CRC-32C). */
+    /**
+     * The sealed bytes {@code pointer} names (checked by the caller against the entry's CRC-32C); null when the
+     * current thread reads {@link #withoutFetching} and the segment is not held in memory.
+     */
     byte[] fetch(ValuePointer pointer, String what) {
         SegmentSource s = source;
         if (s == null) {
@@ -107,8 +110,11 @@ public final class ColdValues {
         byte[] segment = NOT_FETCHING.get() == null ? s.segment(pointer.segment(), pointer.segmentLength())
                 : s.held(pointer.segment(), pointer.segmentLength());
         if (segment == null) {
-            throw new EvictedValueException(what + " is evicted to segment " + pointer.segmentHex()
-                    + ", not held here: reading it needs a download");
+            if (NOT_FETCHING.get() != null) {
+                return null;
+            }
+            throw new StoreException(what + " was evicted to segment " + pointer.segmentHex()
+                    + " and its remote home does not give it back");
         }
         if (segment.length != pointer.segmentLength()) {
             throw new StoreCorruptException("segment " + pointer.segmentHex() + " holds " + segment.length

@@ -106,11 +106,16 @@ public final class Table {
         if (cold != null && length == ValuePointer.BYTES && Keys.getInt(stored, length) == (sum ^ POINTER_MARK)) {
             cold.touched(key);
             String what = "the " + name + " entry of " + describe(key);
-            byte[] fetched = cold.fetch(ValuePointer.decode(Arrays.copyOf(stored, length), what), what);
+            ValuePointer pointer = ValuePointer.decode(Arrays.copyOf(stored, length), what);
+            byte[] fetched = cold.fetch(pointer, what);
+            if (fetched == null) {
+                throw new EvictedValueException(what + " is evicted to segment " + pointer.segmentHex()
+                        + ", not held here: reading it needs a download", this, key.clone(), stored);
+            }
             int n = fetched.length - CHECKSUM_BYTES;
             if (Keys.getInt(fetched, n) != checksum(key, fetched, n)) {
                 throw new StoreCorruptException("storage " + store + ": " + what + ", read back from segment "
-                        + ValuePointer.decode(Arrays.copyOf(stored, length), what).segmentHex()
+                        + pointer.segmentHex()
                         + ", is damaged (its CRC-32C does not match); nothing of it is used");
             }
             cold.readBack(this, key, stored, fetched);

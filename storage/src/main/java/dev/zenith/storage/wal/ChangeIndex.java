@@ -1,5 +1,7 @@
 package dev.zenith.storage.wal;
 
+import dev.zenith.storage.lmdb.ColdValues;
+import dev.zenith.storage.lmdb.EvictedValueException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.TableCursor;
 import dev.zenith.storage.lmdb.Tables;
@@ -44,26 +46,71 @@ public final class ChangeIndex {
      * Every block change with record LSN in (fromExclusive, toInclusive] on the timeline's lineage.
      * Entries hold the changes of one append, keyed by its first record, and records complete in LSN
      * order, so the entries partition the LSNs: start at the last entry keyed at or below the range.
-     * A block is visited once per record that changed it.
+     * A block is visited once per record that changed it, in LSN order per lineage step. The entries are read
+     * {@link #ENTRIES_PER_READ} at a time in read transactions that download nothing; entries evicted to S3 are
+     * downloaded, and every entry visited, after each closed: a reader open across downloads keeps the pages
+     * eviction frees meanwhile from reuse, and writes then grow LMDB's file past the cache bound.
      */
     public void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
-        try (ReadTxn read = tables.read(); TableCursor c = tables.changesByLsn().openCursor(read.txn())) {
-            Txn<byte[]> txn = read.txn();
-            for (Lineage.Step step : timelines.lineage(txn, id, toInclusive).steps()) {
-                byte[] prefix = Keys.timeline(step.timeline());
-                byte[][] first = c.floor(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), Keys.TL);
-                boolean ok = first != null || c.get(Keys.timelineLsn(step.timeline(), Lsn.INVALID), GetOp.MDB_SET_RANGE);
-                for (; ok && Keys.hasPrefix(c.key(), prefix); ok = c.next()) {
-                    if (Keys.lsnAt(c.key(), Keys.TL).isAfter(step.upTo())) {
-                        break;
-                    }
-                    BlockChanges.unpack(c.val(), (lsn, rel, block) -> {
+        Lineage lineage;
+        try (ReadTxn read = tables.read()) {
+            lineage = timelines.lineage(read.txn(), id, toInclusive);
+        }
+        List<Entry> entries = new ArrayList<>();
+        for (Lineage.Step step : lineage.steps()) {
+            byte[] next = null;
+            do {
+                entries.clear();
+                next = readEntries(step, fromExclusive, next, entries);
+                for (Entry e : entries) {
+                    BlockChanges.unpack(e.value() != null ? e.value() : e.evicted().fetch(), (lsn, rel, block) -> {
                         if (lsn.isAfter(fromExclusive) && !lsn.isAfter(step.upTo())) {
                             visitor.visit(lsn, rel, block);
                         }
                     });
                 }
+            } while (next != null);
+        }
+    }
+
+    /** Entries of {@code changes_by_lsn} one read transaction of {@link #forEachChange} reads at most. */
+    static final int ENTRIES_PER_READ = 256;
+
+    /** An entry's packed changes, or what fetches them (evicted). */
+    private record Entry(byte[] value, EvictedValueException evicted) {
+    }
+
+    /**
+     * Adds to {@code out} the entries of {@code step}'s timeline from key {@code from} on (null: the last keyed at or
+     * below the range's start) up to the step's end, at most {@link #ENTRIES_PER_READ}, in one read transaction that
+     * downloads nothing. Returns the key to go on from, or null when the step's entries are all read.
+     */
+    private byte[] readEntries(Lineage.Step step, Lsn fromExclusive, byte[] from, List<Entry> out) {
+        try (ReadTxn read = tables.read(); TableCursor c = tables.changesByLsn().openCursor(read.txn())) {
+            byte[] prefix = Keys.timeline(step.timeline());
+            boolean ok;
+            if (from != null) {
+                ok = c.get(from, GetOp.MDB_SET_RANGE);
+            } else {
+                ok = c.floorKey(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), Keys.TL) != null
+                        || c.get(Keys.timelineLsn(step.timeline(), Lsn.INVALID), GetOp.MDB_SET_RANGE);
             }
+            return ColdValues.withoutFetching(() -> {
+                for (boolean more = ok; more && Keys.hasPrefix(c.key(), prefix); more = c.next()) {
+                    if (Keys.lsnAt(c.key(), Keys.TL).isAfter(step.upTo())) {
+                        return null;
+                    }
+                    if (out.size() == ENTRIES_PER_READ) {
+                        return c.key();
+                    }
+                    try {
+                        out.add(new Entry(c.val(), null));
+                    } catch (EvictedValueException e) {
+                        out.add(new Entry(null, e));
+                    }
+                }
+                return null;
+            });
         }
     }
 

@@ -3,6 +3,7 @@ package dev.zenith.storage.image;
 import dev.zenith.storage.Store;
 import dev.zenith.storage.lmdb.ColdValues;
 import dev.zenith.storage.lmdb.EvictedToMemory;
+import dev.zenith.storage.lmdb.ReaderAtDownload;
 import dev.zenith.storage.page.PageLayout;
 import dev.zenith.storage.page.PageVersion;
 import dev.zenith.storage.timeline.TimelineId;
@@ -113,6 +114,42 @@ class ImageOverEvictedPagesTest {
                 threads.shutdown();
                 threads.awaitTermination(WAIT_SECONDS, TimeUnit.SECONDS);
             }
+        }
+    }
+
+    /**
+     * The versions an image compares with are downloaded with no read transaction open: the one the comparison ran in
+     * was open across the downloads (about 4 s at an s3 storage's clean stop), and kept every page eviction freed
+     * meanwhile from reuse, so the writes admitted then grew LMDB's file past the cache bound (+9 MB at 48 MiB).
+     */
+    @Test
+    void theVersionsAnImageComparesWithAreDownloadedWithNoReadTransactionOpen() throws Exception {
+        try (PgCluster c = PgCluster.initdb(); Store store = Store.open(tmp.resolve("store"))) {
+            c.start();
+            c.psql("create table items(id int primary key, v text); insert into items select g, md5(g::text) from generate_series(1, 2000) g");
+            c.stop();
+            SourceWal.Checkpoint ck = SourceWal.lastCheckpoint(c);
+            TimelineId tl = store.timelines().create(null, Lsn.INVALID, 1).id();
+            store.wal().append(List.of(SourceWal.append(c, tl, SourceWal.segmentStart(ck.redo()), ck.redo(), ck.end())));
+            store.images().importDataDirectory(tl, c.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
+
+            ColdValues cold = store.coldValues();
+            ReaderAtDownload probe = new ReaderAtDownload(cold, store.cacheRoom());
+            EvictedToMemory.evictAll(cold, probe);
+            // a filler for the probe's eviction to free while the first download runs
+            byte[] page = new byte[WalGeometry.BLCKSZ];
+            java.util.Random random = new java.util.Random(3);
+            RelTag filler = new RelTag(new RelFileNode(1663, 5, 999_999), ForkNumber.MAIN);
+            for (int b = 0; b < 200; b++) {
+                random.nextBytes(page);
+                store.pages().put(tl, filler, b, ck.lsn(), page);
+            }
+
+            ImportStats again = store.images().importDataDirectory(tl, c.dataDir(), ck.lsn(), ck.redo(), RelationFilter.all());
+            assertTrue(cold.fetchedValues() > 0, "compared with downloaded versions");
+            assertEquals(0, again.pagesStored(), "the same directory: nothing new to store: " + again);
+            assertTrue(probe.freedAtFirstDownload() > 0, "the probe's eviction freed pages: " + probe.freedAtFirstDownload());
+            assertEquals(0, probe.pinnedAtFirstDownload(), "no read transaction was open across the download");
         }
     }
 
