@@ -270,23 +270,27 @@ public final class DataDirectoryImporter {
      * keyed by its pd_lsn; when the stored version at or above pd_lsn has other content (changed
      * without WAL: hint bits, FSM, unlogged), it is keyed by this image's LSN so older images keep
      * their content. A stored version evicted to S3 is never downloaded inside the write transaction
-     * (it would hold LMDB's one writer, so WAL commits and eviction, for the download): such pages are
-     * compared in a read transaction after the commit, then written in another, where each is stored
-     * as decided only if the version it was compared with is still the newest (else compared again).
+     * (it would hold LMDB's one writer, so WAL commits and eviction, for the download), nor inside a read
+     * transaction ({@link #decide}): such pages are compared after the commit, then written in another, where
+     * each is stored as decided only if the version it was compared with is still the newest (else compared
+     * again). At a cache bound's floor the batch goes in parts of what fits under the admission limit
+     * ({@link CacheRoom#admitUpTo}), each with its own grant and transaction.
      */
     private void flush() {
-        if (batch.isEmpty()) {
-            return;
-        }
-        try (CacheRoom.Grant granted = tables.room().awaitRoom(batch.size() * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT,
-                "the import into " + timeline)) {
-            List<Pending> pending = batch;
-            Map<Pending, Decision> decided = Map.of();
-            while (!(pending = write(pending, decided)).isEmpty()) {
-                decided = decide(pending);
+        for (int from = 0; from < batch.size(); ) {
+            // the whole batch, or at a bound's floor as many of it as fit under its admission limit (a page at least)
+            try (CacheRoom.Grant granted = tables.room().awaitRoomUpTo(CacheRoom.STORED_PAGE_BYTES,
+                    (batch.size() - from) * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT, "the import into " + timeline)) {
+                int to = (int) Math.min(batch.size(), from + Math.max(1, granted.granted() / CacheRoom.STORED_PAGE_BYTES));
+                List<Pending> pending = batch.subList(from, to);
+                Map<Pending, Decision> decided = Map.of();
+                while (!(pending = write(pending, decided)).isEmpty()) {
+                    decided = decide(pending);
+                }
+                from = to;
             }
+            tables.room().changed();
         }
-        tables.room().changed();
         batch.clear();
     }
 

@@ -302,13 +302,36 @@ public final class StreamedPages implements AutoCloseable {
         return new Encoded(rel, keys, values, count, newest, false, checksumMismatch, null);
     }
 
-    /** On the writer thread: stores the encoded pieces, in order, in one transaction. */
+    /**
+     * On the writer thread: stores the encoded pieces, in order; at a cache bound's floor in parts of as many pieces as
+     * fit under its admission limit ({@link CacheRoom#admitUpTo}: one piece at least), each committed before the next asks.
+     */
     private void write(List<Future<Encoded>> pieces, int pages) throws InterruptedException {
+        int from = 0;
+        while (from < pieces.size()) {
+            long min = Math.max(1, encoded(pieces.get(from)).count()) * CacheRoom.STORED_PAGE_BYTES;
+            // every piece, or at a bound's floor as many as fit under its admission limit (one at least), each part committed
+            try (CacheRoom.Grant granted = tables.room().awaitRoomUpTo(min,
+                    Math.max(min, (long) pages * CacheRoom.STORED_PAGE_BYTES), ROOM_WAIT, "the import into " + timeline)) {
+                int to = from + 1;
+                long room = granted.granted() - min;
+                for (long more; to < pieces.size() && (more = (long) encoded(pieces.get(to)).count()
+                        * CacheRoom.STORED_PAGE_BYTES) <= room; to++) {
+                    room -= more;
+                }
+                pages -= write(pieces.subList(from, to));
+                from = to;
+            }
+            tables.room().changed();
+        }
+    }
+
+    /** Stores {@code pieces} in one transaction (room granted for them); returns how many pages they held. */
+    private int write(List<Future<Encoded>> pieces) throws InterruptedException {
         long since = System.nanoTime();
-        long stored = 0;
+        int stored = 0;
         long bytes = 0;
-        try (CacheRoom.Grant granted = tables.room().awaitRoom(pages * CacheRoom.STORED_PAGE_BYTES, ROOM_WAIT,
-                "the import into " + timeline); Txn<byte[]> txn = tables.write()) {
+        try (Txn<byte[]> txn = tables.write()) {
             for (Future<Encoded> piece : pieces) {
                 Encoded e = encoded(piece);
                 Fork fork = forks.computeIfAbsent(e.fork(), f -> new Fork());
@@ -329,10 +352,10 @@ public final class StreamedPages implements AutoCloseable {
             }
             txn.commit();
         }
-        tables.room().changed();
         pagesStored += stored;
         bytesStored += bytes;
         writingNanos += System.nanoTime() - since; // one writer thread
+        return stored;
     }
 
     /** The encoder's result; its failure (a bug: encoding only reports bad pages) is the writer's own. */

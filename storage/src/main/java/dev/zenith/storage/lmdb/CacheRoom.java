@@ -281,6 +281,53 @@ public final class CacheRoom {
         return null;
     }
 
+    /**
+     * For a writer that can split what it writes ({@code max} bytes, upper estimate) into transactions of at least
+     * {@code min}: {@link #admitOrAtTarget} for the whole, but at the floor eviction reached ({@link #atFloor}) a grant
+     * only for as much as keeps the store under {@link #ADMIT_UP_TO} of the bound beside the other grants (at least
+     * {@code min}), or {@code min} alone if not even that fits there, under the bound itself: where
+     * {@link #admitOrAtTarget} lets the whole batch in alone up to the bound (a batch writer's eighth of it took used
+     * bytes to 96-100%). The writer writes what {@link Grant#granted} says and asks again for the rest. Away from the
+     * floor a batch waits whole for eviction, as before: granting whatever room is left keeps the store near 90% all the
+     * time, and LMDB's file then grew more (56.5 MB median against 52.7 at 48 MiB). Null when refused.
+     */
+    public synchronized Grant admitUpTo(long min, long max) {
+        Grant whole = admitOrAtTargetBelowFloor(max);
+        if (whole != null || floor == null) {
+            return whole;
+        }
+        long used = admissionUsed();
+        long room = admitLimit() - used - inFlight;
+        long take = room >= min ? Math.min(max, room) : inFlight == 0 && used + min <= bound ? min : 0;
+        if (take == 0) {
+            return null; // refused: remembered for the whole by the ask above
+        }
+        admitted(take);
+        return grant(take);
+    }
+
+    /** {@link #admitOrAtTarget} without its going in alone at the floor (the caller decides that). */
+    private Grant admitOrAtTargetBelowFloor(long bytes) {
+        Grant g = admit(bytes);
+        if (g != null || bound <= 0) {
+            return g;
+        }
+        if (inFlight == 0 && admissionUsed() <= evictionTarget()) {
+            admitted(bytes);
+            return grant(bytes);
+        }
+        return null;
+    }
+
+    /**
+     * Waits (blocking, never on an event loop) until {@link #admitUpTo} grants at least {@code min} of {@code max}
+     * bytes: the grant ({@link Grant#granted} says how much), to be closed once the write committed or aborted. Past
+     * {@code wait} a {@link StoreException} naming {@code what}: the caller writes nothing more.
+     */
+    public Grant awaitRoomUpTo(long min, long max, Duration wait, String what) {
+        return awaitGrant(() -> admitUpTo(min, max), min, wait, what);
+    }
+
     private boolean fits(long bytes) {
         return admissionUsed() + inFlight + bytes <= admitLimit();
     }
@@ -294,10 +341,10 @@ public final class CacheRoom {
 
     private Grant grant(long bytes) {
         if (bound <= 0) {
-            return new Grant(0); // unbounded: nothing to count
+            return new Grant(0, bytes); // unbounded: nothing to count
         }
         inFlight += bytes;
-        return new Grant(bytes);
+        return new Grant(bytes, bytes);
     }
 
     private synchronized void release(long bytes) {
@@ -311,9 +358,16 @@ public final class CacheRoom {
      */
     public final class Grant implements AutoCloseable {
         private long bytes;
+        private final long granted;
 
-        private Grant(long bytes) {
+        private Grant(long bytes, long granted) {
             this.bytes = bytes;
+            this.granted = granted;
+        }
+
+        /** The bytes the writer was admitted for (its upper estimate; for {@link #admitUpTo}, what of its ask fit). */
+        public long granted() {
+            return granted;
         }
 
         /** Takes {@code more} bytes too, already checked to fit ({@link #admissible}). */
@@ -412,9 +466,13 @@ public final class CacheRoom {
      * caller writes nothing.
      */
     public Grant awaitRoom(long bytes, Duration max, String what) {
+        return awaitGrant(() -> admitOrAtTarget(bytes), bytes, max, what);
+    }
+
+    private Grant awaitGrant(java.util.function.Supplier<Grant> ask, long bytes, Duration max, String what) {
         long deadline = System.nanoTime() + max.toNanos();
         Grant g;
-        while ((g = admitOrAtTarget(bytes)) == null) {
+        while ((g = ask.get()) == null) {
             if (System.nanoTime() > deadline) {
                 String held = floor;
                 throw new StoreException(what + " waited " + max.toSeconds() + " s for room under the storage's cache bound ("

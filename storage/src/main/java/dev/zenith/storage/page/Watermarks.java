@@ -108,8 +108,9 @@ public final class Watermarks {
      * A step written as its pages come (a run hands them out one at a time, after all are verified):
      * the write transaction opens at the first page, so nothing holds LMDB's writer while PostgreSQL
      * replays, and memory holds one page, not the interval's. Unbounded, the pages and the step are
-     * one transaction; under a cache bound, the pages go in parts of
-     * {@link CacheRoom#pagesPerTransaction}, each committed before the next waits (up to
+     * one transaction; under a cache bound, the pages go in parts of at most
+     * {@link CacheRoom#pagesPerTransaction} (at the bound's floor, as many as fit under the admission limit:
+     * {@link CacheRoom#admitUpTo}), each committed before the next waits (up to
      * {@code roomWait}, else a {@link StoreException}: the watermark stays) for room, the step with the
      * last. Closed without {@link StepWriter#commit}, it stores no step (and, unbounded, nothing). Use
      * it on one thread (LMDB write transactions belong to theirs).
@@ -124,6 +125,8 @@ public final class Watermarks {
         private final Duration roomWait;
         private final CacheRoom room = tables.room();
         private final int perTransaction = room.pagesPerTransaction();
+        /** Pages the open part may hold: under a bound, what its grant covers ({@link CacheRoom#admitUpTo}). */
+        private int partPages = perTransaction;
         private Txn<byte[]> txn;
         /** The room the open part was admitted for, held until it commits. */
         private CacheRoom.Grant grant;
@@ -137,7 +140,7 @@ public final class Watermarks {
         }
 
         public void put(PageWrite w) {
-            if (txn != null && inTransaction >= perTransaction) {
+            if (txn != null && inTransaction >= partPages) {
                 txn.commit(); // a part: exact versions, no step yet
                 txn = null;
                 release();
@@ -187,8 +190,10 @@ public final class Watermarks {
                 return;
             }
             if (forPages && perTransaction != Integer.MAX_VALUE) {
-                grant = room.awaitRoom((long) perTransaction * CacheRoom.STORED_PAGE_BYTES, roomWait,
-                        "materialization of timeline " + id + " (" + pages + " pages stored so far)");
+                // an eighth of the bound's worth of pages, or at its floor as many as fit under the admission limit
+                grant = room.awaitRoomUpTo(CacheRoom.STORED_PAGE_BYTES, (long) perTransaction * CacheRoom.STORED_PAGE_BYTES,
+                        roomWait, "materialization of timeline " + id + " (" + pages + " pages stored so far)");
+                partPages = (int) Math.max(1, grant.granted() / CacheRoom.STORED_PAGE_BYTES);
             }
             txn = tables.write();
             timelines.require(txn, id);
