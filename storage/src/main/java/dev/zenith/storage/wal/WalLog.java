@@ -371,59 +371,73 @@ public final class WalLog {
 
     /**
      * What {@link #read} returns, as slices of the stored chunks, without copying them into one array
-     * (the WAL sender frames them as they are). The slices are the caller's.
+     * (the WAL sender frames them as they are). The slices are the caller's. Evicted WAL is fetched from the
+     * remote home between read transactions, never inside one.
      */
     public List<ByteBuffer> readSlices(TimelineId id, Lsn from, int maxBytes) {
-        try (ReadTxn read = tables.read(); TableCursor c = tables.walChunks().openCursor(read.txn())) {
-            Txn<byte[]> txn = read.txn();
-            WalPositions own = ownPositions(txn, id);
-            if (own.equals(WalPositions.EMPTY) || from.isAfter(own.end())) {
-                throw new StoreException("WAL position " + from + " is beyond the end of timeline " + id);
-            }
-            int length = (int) Math.min(maxBytes, own.end().minus(from));
-            List<ByteBuffer> out = new ArrayList<>();
-            int filled = 0;
-            Owner o = null;
-            byte[][] chunk = null;
-            Lsn chunkStart = null;
-            while (filled < length) {
-                Lsn pos = from.plus(filled);
-                if (o == null || !pos.isBefore(o.readableEnd())) {
-                    o = owner(txn, id, pos); // crossing a branch point: another timeline owns the bytes
-                    chunk = null;
-                }
-                if (o.evictedBelow() != null && pos.isBefore(o.evictedBelow())) {
-                    // evicted: read back from the remote home (the cursor's place is no longer known)
-                    RemoteWal.Piece piece = remote.fetch(o.timeline(), pos);
-                    if (pos.isBefore(piece.start()) || !pos.isBefore(piece.end())) {
-                        throw new StoreException("the remote WAL piece " + piece.start() + ".." + piece.end() + " of timeline "
-                                + o.timeline() + " does not hold " + pos);
+        List<ByteBuffer> out = new ArrayList<>();
+        int length = -1;
+        int filled = 0;
+        while (true) {
+            Owner evicted = null; // set when the next bytes are evicted: fetched once the read transaction is closed
+            try (ReadTxn read = tables.read(); TableCursor c = tables.walChunks().openCursor(read.txn())) {
+                Txn<byte[]> txn = read.txn();
+                if (length < 0) {
+                    WalPositions own = ownPositions(txn, id);
+                    if (own.equals(WalPositions.EMPTY) || from.isAfter(own.end())) {
+                        throw new StoreException("WAL position " + from + " is beyond the end of timeline " + id);
                     }
-                    int n = (int) Math.min(Math.min(length - filled, piece.end().minus(pos)), o.readableEnd().minus(pos));
-                    out.add(ByteBuffer.wrap(piece.bytes(), (int) pos.minus(piece.start()), n).slice());
+                    length = (int) Math.min(maxBytes, own.end().minus(from));
+                }
+                Owner o = null;
+                byte[][] chunk = null;
+                Lsn chunkStart = null;
+                while (filled < length) {
+                    Lsn pos = from.plus(filled);
+                    if (o == null || !pos.isBefore(o.readableEnd())) {
+                        o = owner(txn, id, pos); // crossing a branch point: another timeline owns the bytes
+                        chunk = null;
+                    }
+                    if (o.evictedBelow() != null && pos.isBefore(o.evictedBelow())) {
+                        evicted = o;
+                        break;
+                    }
+                    byte[] prefix = Keys.timeline(o.timeline());
+                    if (chunk != null && !pos.isBefore(chunkStart.plus(chunk[1].length))) {
+                        // sequential reads: the next chunk normally starts exactly here
+                        chunk = c.next() && Keys.hasPrefix(c.key(), prefix) && Keys.lsnAt(c.key(), Keys.TL).equals(pos)
+                                ? new byte[][] {c.key(), c.val()} : null;
+                    }
+                    if (chunk == null) {
+                        chunk = c.floor(Keys.timelineLsn(o.timeline(), pos), Keys.TL);
+                    }
+                    chunkStart = chunk == null ? null : Keys.lsnAt(chunk[0], Keys.TL);
+                    if (chunk == null || chunkStart.plus(chunk[1].length).compareTo(pos) <= 0) {
+                        throw new StoreException("WAL position " + pos + " is not stored on timeline " + o.timeline());
+                    }
+                    int offset = (int) pos.minus(chunkStart);
+                    int n = (int) Math.min(Math.min(length - filled, chunk[1].length - offset), o.readableEnd().minus(pos));
+                    out.add(ByteBuffer.wrap(chunk[1], offset, n).slice()); // values are fresh arrays (byte[] proxy)
                     filled += n;
-                    chunk = null;
-                    continue;
                 }
-                byte[] prefix = Keys.timeline(o.timeline());
-                if (chunk != null && !pos.isBefore(chunkStart.plus(chunk[1].length))) {
-                    // sequential reads: the next chunk normally starts exactly here
-                    chunk = c.next() && Keys.hasPrefix(c.key(), prefix) && Keys.lsnAt(c.key(), Keys.TL).equals(pos)
-                            ? new byte[][] {c.key(), c.val()} : null;
-                }
-                if (chunk == null) {
-                    chunk = c.floor(Keys.timelineLsn(o.timeline(), pos), Keys.TL);
-                }
-                chunkStart = chunk == null ? null : Keys.lsnAt(chunk[0], Keys.TL);
-                if (chunk == null || chunkStart.plus(chunk[1].length).compareTo(pos) <= 0) {
-                    throw new StoreException("WAL position " + pos + " is not stored on timeline " + o.timeline());
-                }
-                int offset = (int) pos.minus(chunkStart);
-                int n = (int) Math.min(Math.min(length - filled, chunk[1].length - offset), o.readableEnd().minus(pos));
-                out.add(ByteBuffer.wrap(chunk[1], offset, n).slice()); // values are fresh arrays (byte[] proxy)
-                filled += n;
             }
-            return out;
+            if (evicted == null) {
+                return out;
+            }
+            // evicted: read back from the remote home with no read transaction open (one open across the download
+            // keeps every page freed meanwhile from reuse, so writes then grow LMDB's file past a cache bound)
+            Lsn pos = from.plus(filled);
+            RemoteWal.Piece piece = remote.fetch(evicted.timeline(), pos);
+            if (pos.isBefore(piece.start()) || !pos.isBefore(piece.end())) {
+                throw new StoreException("the remote WAL piece " + piece.start() + ".." + piece.end() + " of timeline "
+                        + evicted.timeline() + " does not hold " + pos);
+            }
+            int n = (int) Math.min(Math.min(length - filled, piece.end().minus(pos)), evicted.readableEnd().minus(pos));
+            out.add(ByteBuffer.wrap(piece.bytes(), (int) pos.minus(piece.start()), n).slice());
+            filled += n;
+            if (filled >= length) {
+                return out;
+            }
         }
     }
 

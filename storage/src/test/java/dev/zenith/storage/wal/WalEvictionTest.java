@@ -2,8 +2,11 @@ package dev.zenith.storage.wal;
 
 import dev.zenith.storage.Store;
 import dev.zenith.storage.failure.StoreException;
+import dev.zenith.storage.lmdb.ReaderAtDownload;
 import dev.zenith.storage.timeline.TimelineId;
+import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
+import dev.zenith.wal.RelTag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -64,6 +67,40 @@ class WalEvictionTest {
             s.wal().remote(remote);
             assertEquals(SEG.plus(3 * WalLog.MAX_WAL_CHUNK), s.wal().localStart(tl).orElseThrow());
             assertArrayEquals(wal, s.wal().read(tl, SEG, wal.length));
+        }
+    }
+
+    /**
+     * Evicted WAL is fetched with no read transaction open: one open across the download (a pg's recovery segments,
+     * the page indexer's batches: up to 1.4 s each at a 48 MiB bound under load) kept every page eviction freed
+     * meanwhile from reuse, so writes admitted then grew LMDB's file past the cache bound.
+     */
+    @Test
+    void evictedWalIsFetchedWithNoReadTransactionOpen() {
+        byte[] wal = new byte[4 * WalLog.MAX_WAL_CHUNK];
+        new Random(12).nextBytes(wal);
+        try (Store s = Store.open(tmp.resolve("store"))) {
+            TimelineId tl = s.timelines().create(null, Lsn.INVALID, 1).id();
+            s.wal().append(List.of(WalAppend.raw(tl, SEG, wal)));
+            s.wal().evictBelow(tl, SEG.plus(3 * WalLog.MAX_WAL_CHUNK));
+            ReaderAtDownload probe = new ReaderAtDownload(s.coldValues(), s.cacheRoom());
+            s.wal().remote((id, pos) -> {
+                probe.run();
+                int from = (int) pos.minus(SEG) / WalLog.MAX_WAL_CHUNK * WalLog.MAX_WAL_CHUNK;
+                return new WalLog.RemoteWal.Piece(SEG.plus(from), Arrays.copyOfRange(wal, from, from + WalLog.MAX_WAL_CHUNK));
+            });
+            // a filler for the probe's eviction to free while the first download runs
+            byte[] page = new byte[8192];
+            Random random = new Random(13);
+            for (int b = 0; b < 200; b++) {
+                random.nextBytes(page);
+                s.pages().put(tl, RelTag.of(1663, 5, 20000, ForkNumber.MAIN), b, SEG, page);
+            }
+
+            assertArrayEquals(wal, s.wal().read(tl, SEG, wal.length), "three evicted chunks, then the stored one");
+            assertArrayEquals(Arrays.copyOfRange(wal, 100, wal.length), s.wal().read(tl, SEG.plus(100), wal.length));
+            assertTrue(probe.freedAtFirstDownload() > 0, "the probe's eviction freed pages: " + probe.freedAtFirstDownload());
+            assertEquals(0, probe.pinnedAtFirstDownload(), "no read transaction was open across the download");
         }
     }
 }
