@@ -74,6 +74,7 @@ final class BaseUpload {
             Path data = dir.resolve("data.mdb");
             long size = Files.size(data);
             String baseId = Long.toString(System.currentTimeMillis(), 36) + "-" + Long.toHexString(home.lease.generation());
+            BaseHold.whileHeld(baseId);
             // one piece at a time: two equal pieces (free pages) would otherwise race for one key
             List<Manifest.Entry> added = new ArrayList<>();
             int part = 0;

@@ -32,7 +32,8 @@ import java.util.logging.Logger;
  * the commit path: every {@code interval} the WAL LMDB holds beyond the prefix's goes up (pieces of at
  * most {@code pieceBytes}, again at once while more is waiting), and when anything but WAL changed
  * (documents, timelines, images, page versions) a new base, at most every {@code baseInterval} unless a
- * {@link #sync} asks. Failures are kept for {@link #describe} and logged when they start and end; the
+ * {@link #sync} asks. While a base (or S3 GC) holds the round, a second thread ships the WAL every
+ * {@code interval} beside it (see {@link #shipBesideTheRound}). Failures are kept for {@link #describe} and logged when they start and end; the
  * uploader retries them with backoff.
  */
 final class StorageOffload implements AutoCloseable {
@@ -49,11 +50,18 @@ final class StorageOffload implements AutoCloseable {
     private final Map<TimelineId, Lsn> remoteEnds = new ConcurrentHashMap<>();
     private final ScheduledExecutorService thread;
     private final ScheduledExecutorService watcher;
+    /** Ships WAL while the round is past its own shipping (a base uploads, S3 GC runs): the lag must not wait for them. */
+    private final ScheduledExecutorService besideRound;
+    /** The round has shipped its WAL and is busy with the rest (a base, S3 GC): {@link #besideRound} ships meanwhile. */
+    private volatile boolean roundPastWal;
     /** Eviction on a thread of its own: a round's base upload must not hold it up while data loads. */
     private final ScheduledExecutorService evictor;
     /** Held by an eviction pass (a segment is listed before pointers name it) and by a base dropping unnamed segments. */
     private final java.util.concurrent.locks.Lock evicting = new java.util.concurrent.locks.ReentrantLock();
-    /** Held while WAL is shipped: by the round, or by eviction while a base holds the round (see {@link #evictIfWanted}). */
+    /**
+     * Held while WAL is shipped: by the round, by the thread beside it while a base holds the round, or by eviction
+     * (see {@link #evictIfWanted}). One shipper at a time: each reads from where the prefix's WAL ends.
+     */
     private final java.util.concurrent.locks.Lock shipping = new java.util.concurrent.locks.ReentrantLock();
     private volatile long lastShippedNanos;
     private final UploadHealth health;
@@ -121,6 +129,11 @@ final class StorageOffload implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.besideRound = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "zenith-offload-wal-" + name);
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** The prefix is reached: what it holds is where the uploads go on from. */
@@ -161,6 +174,9 @@ final class StorageOffload implements AutoCloseable {
     void start() {
         thread.scheduleWithFixedDelay(surviving("upload round", this::round), 0, settings.interval().toMillis(),
                 TimeUnit.MILLISECONDS);
+        long besideMs = Math.max(1, settings.interval().toMillis() / BESIDE_CHECKS_PER_INTERVAL);
+        besideRound.scheduleWithFixedDelay(surviving("WAL upload beside a base", this::shipBesideTheRound), besideMs,
+                besideMs, TimeUnit.MILLISECONDS);
         if (settings.bounded()) {
             evictor.scheduleWithFixedDelay(surviving("eviction", this::evictIfWanted), EVICT_CHECK_MS, EVICT_CHECK_MS,
                     TimeUnit.MILLISECONDS);
@@ -258,10 +274,27 @@ final class StorageOffload implements AutoCloseable {
         logIndexCrowding();
     }
 
+    /** How often per interval the thread beside the round looks whether WAL is due while the round is busy. */
+    private static final int BESIDE_CHECKS_PER_INTERVAL = 4;
+
     /**
-     * Only WAL S3 holds can be evicted, and the round ships it only between its bases: while a base uploads (seconds,
-     * or as long as S3 is slow), WAL loading against the bound would have nothing to evict and commits would wait for
-     * the base. So eviction ships the WAL itself when the round has not for an interval (and is not shipping now).
+     * The round ships WAL before its base, then copies, hashes and uploads the whole store (seconds to minutes under
+     * load, at nice 10) and may collect S3's garbage: meanwhile WAL would wait, 2-48 s seen at pgbench scale 10. So while
+     * the round is past its WAL, this ships it every interval, as the round does between bases. The base's own end moves
+     * the prefix's WAL end forward only ({@link #round}): pieces shipped beside it stay listed where the base does not
+     * hold them.
+     */
+    private void shipBesideTheRound() {
+        RemoteHome h = home;
+        if (roundPastWal && h != null && !fenced) {
+            shipWalIfIdle(h);
+        }
+    }
+
+    /**
+     * Ships the WAL when nothing did for an interval and nobody ships now (else nothing). Besides the thread beside the
+     * round, eviction calls it: only WAL S3 holds can be evicted, so WAL loading against the bound must not wait for
+     * the round either.
      */
     private void shipWalIfIdle(RemoteHome h) {
         if (System.nanoTime() - lastShippedNanos < settings.interval().toNanos() || !h.lease.isValid()
@@ -385,6 +418,7 @@ final class StorageOffload implements AutoCloseable {
             } finally {
                 shipping.unlock();
             }
+            roundPastWal = true; // from here on WAL ships beside the round (shipBesideTheRound)
             byte[] now = fingerprint();
             byte[] shape = shape();
             boolean changed = !Arrays.equals(now, uploadedFingerprint);
@@ -407,8 +441,8 @@ final class StorageOffload implements AutoCloseable {
                 lastBaseTookNanos = lastBaseNanos - started;
                 baseWanted = false;
                 lastBase = base.baseId();
-                // the base says where each timeline's WAL ends (lower too, where it was cut), unless eviction shipped
-                // more of it while the base uploaded
+                // the base says where each timeline's WAL ends (lower too, where it was cut), unless WAL shipped beside
+                // it (the thread beside the round, eviction) went further while it uploaded
                 base.walEnds().forEach((id, end) -> remoteEnds.compute(id, (k, shipped) ->
                         shipped == null || shipped.equals(shippedBefore.get(id)) || end.isAfter(shipped) ? end : shipped));
                 String took = "storage '" + name + "': base " + base.baseId() + " (" + base.bytes() + " bytes) is in "
@@ -430,6 +464,8 @@ final class StorageOffload implements AutoCloseable {
             if (!(e instanceof RuntimeException)) {
                 LOG.log(Level.FINE, "offload round failed", e);
             }
+        } finally {
+            roundPastWal = false;
         }
     }
 
@@ -685,10 +721,12 @@ final class StorageOffload implements AutoCloseable {
                     + "); the rest is uploaded when the storage is next opened here");
         }
         evictor.shutdownNow();
+        besideRound.shutdownNow();
         thread.shutdownNow();
         watcher.shutdownNow();
         try {
             thread.awaitTermination(10, TimeUnit.SECONDS);
+            besideRound.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
