@@ -4,7 +4,8 @@
 # each after a CHECKPOINT; the report gives each one's median TPS and the ratio s3/native (target >= 0.95),
 # and what the s3 storage had not uploaded at the end of its rounds. Where the CPU goes: per kind of round, the
 # daemon's CPU (by thread group, from /proc/PID/task/*/stat) and S3Proxy's, per MB of WAL the round's pg wrote; on 2
-# cores what offload spends comes out of the TPS.
+# cores what offload spends comes out of the TPS. The WAL lag to S3 during the s3 rounds: storage show sampled every
+# 200 ms; a sample's lag is how long until remote_lsn reached the local_lsn it showed (WAL that reached LMDB then).
 # Usage: bench/s3-storage.sh
 #   SCALE, CLIENTS, THREADS, ROUND_SECONDS, ROUNDS, WARMUP override 10, 8, 2, 20, 3, 1; RATE=N runs pgbench at N
 #   transactions per second (-R): TPS then says nothing, the CPU per MB of WAL is the figure (for loaded machines)
@@ -46,11 +47,30 @@ for t in os.listdir(f'/proc/{sys.argv[1]}/task'):
 print(json.dumps({'daemon': groups, 's3proxy': stat(f'/proc/{sys.argv[2]}/stat')[1]}))
 PY
 }
+# storage show of cloud every 200 ms until killed, a line each: epoch seconds, local_lsn, remote_lsn, base (as JSON)
+sample_lag() {
+  python3 - "http://127.0.0.1:$ZENITH_HTTP_PORT/storages/cloud" "$(head -1 "$ZENITH_HOME/api-token")" <<'PY'
+import json, sys, time, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + sys.argv[2]})
+while True:
+    try:
+        o = json.load(urllib.request.urlopen(req, timeout=10))['offload']
+        t = [x for x in o['timelines'] if x['local_lsn']]
+        print(json.dumps([time.time(), t[0]['local_lsn'], t[0]['remote_lsn'], o['base']]), flush=True)
+    except Exception:
+        pass
+    time.sleep(0.2)
+PY
+}
+sample_lag >"$WORK/lag.samples" 2>/dev/null & LAG_PID=$!
+trap 'kill "$LAG_PID" 2>/dev/null || true; bench_cleanup' EXIT
 round() { # port label n -> prints tps; WORK/label-n.cpu: ticks before and after, WAL bytes written
   Q "$1" "CHECKPOINT"
   local l0 l1
   l0=$(Q "$1" "SELECT pg_current_wal_lsn()"); ticks >"$WORK/$2-$3.cpu"
+  [ "$2" = s3 ] && date +%s.%N >>"$WORK/s3-rounds"
   "$PGBIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$CLIENTS" -j "$THREADS" -T "$ROUND_SECONDS" ${RATE:+-R "$RATE"} postgres >"$WORK/$2-$3.log" 2>&1
+  [ "$2" = s3 ] && date +%s.%N >>"$WORK/s3-rounds"
   ticks >>"$WORK/$2-$3.cpu"; l1=$(Q "$1" "SELECT pg_current_wal_lsn()")
   Q "$1" "SELECT pg_wal_lsn_diff('$l1', '$l0')" >>"$WORK/$2-$3.cpu"
   sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$2-$3.log" | head -1
@@ -64,6 +84,7 @@ for n in $(seq 1 "$ROUNDS"); do
   echo "== round $n of $ROUNDS (${ROUND_SECONDS}s each)" >&2
   NT+=("$(round "$NPORT" native "$n")"); ST+=("$(round "$SPORT" s3 "$n")")
 done
+sleep 3; kill "$LAG_PID" 2>/dev/null || true # a last round's WAL reaches S3 meanwhile
 OFFLOAD=$(zenith_api /storages/cloud | python3 -c 'import json,sys; o=json.load(sys.stdin)["offload"]; print({k: o.get(k) for k in ("unuploaded_wal_bytes","uploaded_bytes","upload_retries","error")})')
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(map(float, sys.argv[1:])):.1f}')" "$@"; }
 N=$(median "${NT[@]}"); S=$(median "${ST[@]}")
@@ -72,6 +93,28 @@ echo "native storage TPS per round: ${NT[*]} (median $N)"
 echo "s3 storage TPS per round:     ${ST[*]} (median $S)"
 echo "s3 / native: $(python3 -c "print(f'{$S/$N:.2f}')") (target >= 0.95)"
 echo "s3 storage at the end: $OFFLOAD"
+python3 - "$WORK/lag.samples" "$WORK/s3-rounds" <<'PY'
+import json, statistics, sys
+lsn = lambda s: int(s.split('/')[0], 16) << 32 | int(s.split('/')[1], 16) if s else -1
+samples = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+bounds = [float(l) for l in open(sys.argv[2]) if l.strip()]
+rounds = list(zip(bounds[0::2], bounds[1::2]))
+lags, open_ended = [], 0
+for i, (t, local, _, _) in enumerate(samples):
+    if not any(a <= t <= b for a, b in rounds):
+        continue
+    reached = next((u for u, _, remote, _ in samples[i:] if lsn(remote) >= lsn(local)), None)
+    if reached is None:
+        open_ended += 1
+    else:
+        lags.append(reached - t)
+bases = len({b for t, _, _, b in samples if any(a <= t <= e for a, e in rounds)})
+if lags:
+    lags.sort()
+    print(f"WAL lag to S3 in the s3 rounds (LMDB to remote_lsn, {len(lags)} samples every 200 ms): median "
+          f"{statistics.median(lags):.1f} s, p90 {lags[int(len(lags) * 0.9)]:.1f} s, max {lags[-1]:.1f} s"
+          f"{f', {open_ended} samples never reached' if open_ended else ''}; distinct bases current in them: {bases}")
+PY
 python3 - "$WORK" "$ROUNDS" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 work, rounds, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
