@@ -24,7 +24,7 @@ public record RedoReport(int wanted, int seeded, int present, long walRecords, l
      * @param walWrite writing the WAL segments
      * @param walCheck reading them back and checking them ({@link RedoWal#check})
      * @param seed     reading the starting pages and writing them (with their forks' lengths)
-     * @param forks    every free-space map's zeros and the sentinel pages of checked blocks
+     * @param forks    the free-space maps' zeros (those the run's answer depends on) and the sentinel pages of checked blocks
      * @param handOver giving the run's tree to PostgreSQL's user (a walk over every file; none when not root)
      */
     public record Preparation(Duration files, Duration walWrite, Duration walCheck, Duration seed, Duration forks,

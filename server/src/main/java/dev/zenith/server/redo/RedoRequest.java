@@ -20,9 +20,10 @@ import java.util.TreeSet;
  * @param wanted        the blocks to answer
  * @param startingPages their versions at the anchor's redo point (and those of any block replay
  *                      copies into a wanted one: the template's, for a CREATE DATABASE by FILE_COPY)
- * @param forkSizes     block counts at the redo point of forks it knows (each fork's file is made
- *                      that long, holes of zeros); forks it leaves out get a file as long as their
- *                      highest starting page
+ * @param forkSizes     block counts at the redo point of forks it knows (a fork holding a starting page
+ *                      is made that long, holes of zeros; a free-space map also when the run's sink
+ *                      wants the maps' lengths or a wanted block is one of its pages); forks it leaves out
+ *                      get a file as long as their highest starting page
  * @param base          directories and small files of the data directory at the redo point
  * @param wal           the WAL from the redo point to the target, its segments named for the PostgreSQL
  *                      timelines they belong to

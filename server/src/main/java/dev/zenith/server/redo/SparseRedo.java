@@ -21,8 +21,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 
@@ -114,8 +116,16 @@ public final class SparseRedo {
             SortedSet<BlockRef> seeds = withCopySources(request.wanted(), wal.fileCopies());
             seeded = seed(files, request, seeds);
             pagesSeeded = System.nanoTime();
+            Set<RelTag> seededForks = new HashSet<>();
+            for (BlockRef b : seeds) {
+                seededForks.add(b.rel());
+            }
             for (Map.Entry<RelTag, Long> f : request.forkSizes().entrySet()) {
-                if (f.getKey().fork() == ForkNumber.FSM) { // zeros, as long as the base's: redo extends from there
+                // zeros, as long as the base's: redo extends from there. Only where the answer depends on the map: its
+                // lengths are wanted, or a wanted block is one of its pages. No other fork's redo reads a map, and heap
+                // redo creates and extends a missing one itself (XLogRecordPageWithFreeSpace, RBM_ZERO_ON_ERROR): a sparse
+                // file for every map of the base (hundreds: the catalogs') was half of a read's preparation.
+                if (f.getKey().fork() == ForkNumber.FSM && (sink.wantsFreeSpaceMaps() || seededForks.contains(f.getKey()))) {
                     files.extend(f.getKey(), f.getValue());
                 }
             }

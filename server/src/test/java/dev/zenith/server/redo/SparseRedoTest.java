@@ -26,6 +26,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.HashSet;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -173,6 +175,94 @@ class SparseRedoTest {
             refPages.close();
             assertTrue(changed >= 5, "replay changed only " + changed + " of the wanted blocks");
             assertEquals(0, area.clearLeftovers(), "the run removed its scratch directory");
+        }
+    }
+
+    /**
+     * A run makes a free-space map's file (zeros as long as the base's) only where its answer depends on the map: the
+     * maps' lengths are wanted, or a wanted block is one of its pages. Every map of the base was made before (hundreds
+     * in a real directory, the catalogs'), half a read's preparation. The wanted pages are byte-equal either way: no
+     * other fork's redo reads a map, and heap redo creates one it writes to.
+     */
+    @Test
+    void freeSpaceMapsAreMadeOnlyWhereTheAnswerDependsOnThem() throws IOException {
+        Lsn target = records.get(records.size() - 1).endLsn();
+        Map<RelTag, Long> maps = new HashMap<>();
+        DataDirectoryLayout.scan(image).forks().forEach((rel, segments) -> {
+            if (rel.fork() == ForkNumber.FSM) {
+                maps.put(rel, segments.stream().mapToLong(f -> f.toFile().length()).sum() / 8192);
+            }
+        });
+        RelTag tableMap = new RelTag(table.node(), ForkNumber.FSM);
+        assertTrue(maps.containsKey(tableMap) && maps.size() > 20, "the image's maps: " + maps.keySet());
+        SortedSet<BlockRef> wanted = someBlocks();
+        wanted.add(new BlockRef(tableMap, 0));
+        Set<RelTag> referenced = new HashSet<>();
+        for (DecodedRecord r : records) {
+            r.blocks().forEach(b -> referenced.add(new RelTag(b.rel().node(), ForkNumber.FSM)));
+        }
+        RedoRequest base = request(target, wanted, new DirectoryPages(image));
+        RedoRequest request = new RedoRequest(base.anchor(), target, wanted, base.startingPages(), maps, base.base(),
+                base.wal());
+
+        List<Runnable> removals = new ArrayList<>();
+        area.removeFinishedOn(removals::add); // the runs' directories stay until looked at
+        try {
+            Map<BlockRef, byte[]> pages = new HashMap<>();
+            redo.run(request, (b, page) -> pages.put(b, page));
+            Path run = runDirectory(removals);
+            Set<RelTag> made = new HashSet<>();
+            DataDirectoryLayout.scan(run.resolve("data")).forks().keySet().forEach(rel -> {
+                if (rel.fork() == ForkNumber.FSM) {
+                    made.add(rel);
+                }
+            });
+            assertTrue(made.contains(tableMap), "a wanted block's map is made: " + made);
+            for (RelTag rel : made) {
+                assertTrue(rel.equals(tableMap) || referenced.contains(rel), rel.path() + " was made, yet nothing"
+                        + " wanted is in it and no record replayed touches its relation");
+            }
+            assertTrue(made.size() < maps.size() / 2, made.size() + " of the base's " + maps.size() + " maps made");
+            removals.remove(0).run();
+
+            Map<BlockRef, byte[]> withMaps = new HashMap<>();
+            Map<RelTag, Long> lengths = new HashMap<>();
+            redo.run(request, new PageSink() {
+                @Override
+                public void accept(BlockRef b, byte[] page) {
+                    withMaps.put(b, page);
+                }
+
+                @Override
+                public boolean wantsFreeSpaceMaps() {
+                    return true;
+                }
+
+                @Override
+                public void acceptFreeSpaceMaps(Map<RelTag, Long> found) {
+                    lengths.putAll(found);
+                }
+            });
+            removals.remove(0).run();
+            assertTrue(lengths.keySet().containsAll(maps.keySet()), "every map of the base is there when the lengths"
+                    + " are wanted: " + lengths.keySet());
+            assertEquals(withMaps.keySet(), pages.keySet());
+            for (Map.Entry<BlockRef, byte[]> e : withMaps.entrySet()) {
+                assertArrayEquals(e.getValue(), pages.get(e.getKey()), e.getKey() + " differs with every map made");
+            }
+        } finally {
+            area.removeFinishedOn(Runnable::run);
+            removals.forEach(Runnable::run);
+        }
+    }
+
+    /** The one run directory in the area (its removal held). */
+    private static Path runDirectory(List<Runnable> removals) throws IOException {
+        assertEquals(1, removals.size(), "one run ended");
+        try (var runs = Files.list(area.root())) {
+            List<Path> all = runs.filter(p -> p.getFileName().toString().startsWith("run-")).toList();
+            assertEquals(1, all.size(), "run directories: " + all);
+            return all.get(0);
         }
     }
 
