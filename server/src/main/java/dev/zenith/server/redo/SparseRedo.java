@@ -42,6 +42,9 @@ import java.util.TreeSet;
  * directory, which {@link ScratchArea#open} removes at the next start.
  */
 public final class SparseRedo {
+    /** Starting pages read from their source together: memory holds this many (8 KiB each) at a time. */
+    private static final int SEED_BATCH = 256;
+
     private final PgInstallation pg;
     private final ScratchArea area;
     private final RedoSettings settings;
@@ -218,12 +221,26 @@ public final class SparseRedo {
         return seeds;
     }
 
-    /** Writes the starting pages and gives the forks holding them their lengths; returns the pages written. */
+    /**
+     * Writes the starting pages and gives the forks holding them their lengths; returns the pages written. Read from
+     * the source {@link #SEED_BATCH} at a time: a floating run under writes seeds thousands.
+     */
     private static int seed(ForkFiles files, RedoRequest request, SortedSet<BlockRef> seeds) throws IOException {
         Map<RelTag, Long> lengths = new HashMap<>();
         int written = 0;
-        for (BlockRef b : seeds) {
-            byte[] page = request.startingPages().page(b);
+        List<BlockRef> all = List.copyOf(seeds);
+        List<byte[]> pages = List.of();
+        for (int i = 0; i < all.size(); i++) {
+            if (i % SEED_BATCH == 0) {
+                List<BlockRef> batch = all.subList(i, Math.min(all.size(), i + SEED_BATCH));
+                pages = request.startingPages().pages(batch);
+                if (pages.size() != batch.size()) {
+                    throw new IllegalStateException("the starting pages' source answered " + pages.size() + " of "
+                            + batch.size() + " blocks");
+                }
+            }
+            BlockRef b = all.get(i);
+            byte[] page = pages.get(i % SEED_BATCH);
             long block = Integer.toUnsignedLong(b.block());
             if (page == null) {
                 continue;

@@ -191,7 +191,7 @@ public final class StoreRedo {
                           PageSink sink) throws IOException {
         return slots.hold(kind, () -> {
             // free-space maps as long as at the base (zeros): redo extends, truncates and drops them from there
-            RedoRequest request = new RedoRequest(base.anchor(), target, wanted, b -> startingPage(tl, base, b),
+            RedoRequest request = new RedoRequest(base.anchor(), target, wanted, startingPages(tl, base),
                     base.freeSpaceMaps() == null ? Map.of() : base.freeSpaceMaps(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
                     // from is the anchor's redo point: PostgreSQL reads nothing of its segment before it but the first page
                     store.pgWal().writeSegmentsForRecovery(tl, from, to, walDir, bytes -> { }), timelinesTo(tl, base, target));
@@ -217,8 +217,23 @@ public final class StoreRedo {
         return new RedoRequest.Timelines(tli, store.pgTimelines().historyFiles(tl).headMap(tli, true));
     }
 
-    private byte[] startingPage(TimelineId tl, Base base, BlockRef b) {
-        return store.pages().get(tl, b.rel(), b.block(), base.redoPoint()).map(PageVersion::page).orElse(null);
+    /** The versions at the base's redo point, read a batch at a time. */
+    private PageSource startingPages(TimelineId tl, Base base) {
+        return new PageSource() {
+            @Override
+            public byte[] page(BlockRef b) {
+                return store.pages().get(tl, b.rel(), b.block(), base.redoPoint()).map(PageVersion::page).orElse(null);
+            }
+
+            @Override
+            public List<byte[]> pages(List<BlockRef> blocks) {
+                List<byte[]> out = new ArrayList<>(blocks.size());
+                for (PageVersion v : store.pages().getAll(tl, blocks, base.redoPoint())) {
+                    out.add(v == null ? null : v.page());
+                }
+                return out;
+            }
+        };
     }
 
     /** The newest image's directories and small files at or below the base, with the wanted blocks' databases. */

@@ -4,10 +4,13 @@ import dev.zenith.storage.failure.StoreCorruptException;
 import dev.zenith.storage.failure.StoreException;
 import dev.zenith.storage.index.IndexNotReadyException;
 import dev.zenith.storage.index.PageIndex;
+import dev.zenith.storage.lmdb.ColdValues;
+import dev.zenith.storage.lmdb.EvictedValueException;
 import dev.zenith.storage.lmdb.Keys;
 import dev.zenith.storage.lmdb.Tables;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.timeline.TimelineStore;
+import dev.zenith.storage.wal.BlockRef;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.change.RelationSizes;
@@ -15,6 +18,7 @@ import dev.zenith.wal.segment.WalGeometry;
 import dev.zenith.storage.lmdb.ReadTxn;
 import org.lmdbjava.Txn;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -46,6 +50,37 @@ public final class PageStore {
     /** The newest stored version of a block at or below {@code lsn}, looking through ancestors. */
     public Optional<PageVersion> get(TimelineId id, RelTag rel, int block, Lsn lsn) {
         return Optional.ofNullable(find(id, rel, block, lsn)).map(f -> new PageVersion(f.step().timeline(), f.lsn(), f.stored()));
+    }
+
+    /**
+     * {@link #get} of each of {@code blocks} at {@code lsn}, in their order (null where none): in one pooled read
+     * transaction with the lineage read once, where each {@link #get} takes a transaction and reads the lineage (a
+     * redo run seeds thousands of blocks). An evicted value is not downloaded inside that transaction (a long read
+     * keeps the pages freed meanwhile from reuse): its block is read afterwards on its own, as {@link #get} reads it.
+     */
+    public List<PageVersion> getAll(TimelineId id, List<BlockRef> blocks, Lsn lsn) {
+        PageLookup.Found[] found = new PageLookup.Found[blocks.size()];
+        List<Integer> evicted = new ArrayList<>();
+        tables.reading(tables.pages(), (txn, cursor) -> ColdValues.withoutFetching(() -> {
+            try (PageLookup lookup = new PageLookup(tables.pages(), txn, timelines.lineage(txn, id, lsn), cursor)) {
+                for (int i = 0; i < found.length; i++) {
+                    try {
+                        found[i] = lookup.find(blocks.get(i).rel(), blocks.get(i).block());
+                    } catch (EvictedValueException e) {
+                        evicted.add(i);
+                    }
+                }
+            }
+            return null;
+        }));
+        for (int i : evicted) {
+            found[i] = find(id, blocks.get(i).rel(), blocks.get(i).block(), lsn);
+        }
+        List<PageVersion> out = new ArrayList<>(found.length);
+        for (PageLookup.Found f : found) {
+            out.add(f == null ? null : new PageVersion(f.step().timeline(), f.lsn(), f.stored()));
+        }
+        return out;
     }
 
     /** As {@link #get}, the version's page still encoded (a page service decodes it into its socket's buffer). */
