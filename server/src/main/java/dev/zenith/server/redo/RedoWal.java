@@ -6,6 +6,7 @@ import dev.zenith.wal.ForkNumber;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.change.DatabaseDir;
 import dev.zenith.wal.decoder.DecodeResult;
+import dev.zenith.wal.decoder.WalDecoderBuilder;
 import dev.zenith.wal.decoder.EndOfWal;
 import dev.zenith.wal.decoder.WalStreamDecoder;
 import dev.zenith.wal.record.BlockReference;
@@ -47,11 +48,28 @@ final class RedoWal {
     record Facts(long records, long bytes, List<FileCopy> fileCopies, Set<BlockRef> checkedBlocks) {
     }
 
+    /**
+     * A check's facts up to the target it checked, and where its last record starts: a later run given the same WAL up
+     * to that target ({@link WalSource#growsOnly}) from the same anchor checks only what follows. Null
+     * {@code lastStart} when the check cannot be gone on from (its last record is an XLOG_SWITCH: the next record is
+     * at the next segment's start, and nothing between is WAL).
+     */
+    record Checked(Lsn target, Lsn lastStart, Facts facts) {
+        boolean continuesTo(Lsn later) {
+            return lastStart != null && !target.isAfter(later);
+        }
+    }
+
     private RedoWal() {
     }
 
     static Facts check(Path walDir, Anchor anchor, Lsn target) throws IOException {
         return check(walDir, anchor, target, anchor.pgTimeline(), false);
+    }
+
+    /** As {@link #check(Path, Anchor, Lsn, int, boolean, Checked)}, the whole range. */
+    static Facts check(Path walDir, Anchor anchor, Lsn target, int targetTli, boolean lineage) throws IOException {
+        return check(walDir, anchor, target, targetTli, lineage, null).facts();
     }
 
     /**
@@ -60,7 +78,8 @@ final class RedoWal {
      * history files are given), each segment read under the newest timeline it is named for, page headers'
      * timelines only growing.
      */
-    static Facts check(Path walDir, Anchor anchor, Lsn target, int targetTli, boolean lineage) throws IOException {
+    static Checked check(Path walDir, Anchor anchor, Lsn target, int targetTli, boolean lineage, Checked before)
+            throws IOException {
         Lsn redo = anchor.redoLsn();
         Lsn checkpoint = anchor.checkpointLsn();
         if (target.isBefore(checkpoint)) {
@@ -68,15 +87,21 @@ final class RedoWal {
                     + ": replay from an anchor starts by reading that record");
         }
         boolean oneTimeline = !lineage && targetTli == anchor.pgTimeline();
-        WalStreamDecoder decoder = WalStreamDecoder.builder(redo).timeline(oneTimeline ? anchor.pgTimeline() : 0)
-                .systemId(anchor.controlFile().systemIdentifier()).build();
-        List<FileCopy> copies = new ArrayList<>();
-        Set<BlockRef> checked = new HashSet<>();
-        boolean sawCheckpoint = false;
-        long records = 0;
-        Lsn lastEnd = null;
-        long segno = WalSegments.segmentNumber(redo.value());
-        int offset = WalSegments.segmentOffset(redo.value());
+        boolean goOn = before != null && before.continuesTo(target);
+        // going on: the next record starts at the previous target MAXALIGNed, and must point back at its last one
+        Lsn start = goOn ? Lsn.of(WalGeometry.maxAlign(before.target().value())) : redo;
+        WalDecoderBuilder builder = WalStreamDecoder.builder(start).timeline(oneTimeline ? anchor.pgTimeline() : 0)
+                .systemId(anchor.controlFile().systemIdentifier());
+        WalStreamDecoder decoder = (goOn ? builder.previousRecord(before.lastStart()) : builder).build();
+        List<FileCopy> copies = new ArrayList<>(goOn ? before.facts().fileCopies() : List.of());
+        Set<BlockRef> checked = new HashSet<>(goOn ? before.facts().checkedBlocks() : Set.of());
+        boolean sawCheckpoint = goOn;
+        long records = goOn ? before.facts().records() : 0;
+        Lsn lastEnd = goOn ? before.target() : null;
+        Lsn lastStart = goOn ? before.lastStart() : null;
+        boolean lastSwitches = false;
+        long segno = WalSegments.segmentNumber(start.value());
+        int offset = WalSegments.segmentOffset(start.value());
         // The segments are written up to the target and are holes after it: reading them whole cost 16 MiB read and
         // allocated per segment per run. The page after the target's is enough to see the WAL end there.
         long readEnd = WalSegments.pageStart(target.value()) + WalGeometry.XLOG_BLCKSZ;
@@ -91,20 +116,26 @@ final class RedoWal {
             if (length <= offset) {
                 break; // a segment after the target's
             }
-            byte[] segment;
+            byte[] piece;
+            // from where the check starts, not the segment's start: a run's check read and allocated megabytes it skipped
             try (FileInputStream in = new FileInputStream(file.toFile())) { // not NIO: no 16 MiB direct buffer kept per thread
-                segment = in.readNBytes((int) length);
+                in.skipNBytes(offset);
+                piece = in.readNBytes((int) length - offset);
+            } catch (java.io.EOFException e) {
+                break; // shorter than where the check starts
             }
-            if (segment.length <= offset) {
+            if (piece.length == 0) {
                 break;
             }
-            decoder.feed(segment, offset, segment.length - offset);
+            decoder.feed(piece, 0, piece.length);
             offset = 0;
             segno++;
             for (DecodeResult r = decoder.poll(); ; r = decoder.poll()) {
                 if (r instanceof DecodedRecord rec) {
                     records++;
                     lastEnd = rec.endLsn();
+                    lastStart = rec.startLsn();
+                    lastSwitches = rec.isSwitch();
                     if ((rec.info() & DecodedRecord.XLR_CHECK_CONSISTENCY) != 0) {
                         for (BlockReference b : rec.blocks()) {
                             if (b.rel().fork() == ForkNumber.MAIN || b.rel().fork() == ForkNumber.INIT) {
@@ -143,7 +174,8 @@ final class RedoWal {
                     + " lead from PostgreSQL timeline " + anchor.pgTimeline() + " to " + targetTli
                     + ", with nothing after the target");
         }
-        return new Facts(records, target.minus(redo), List.copyOf(copies), checked);
+        return new Checked(target, lastSwitches ? null : lastStart,
+                new Facts(records, target.minus(redo), List.copyOf(copies), Set.copyOf(checked)));
     }
 
     /** The segment's file under the newest timeline in [{@code from}, {@code to}] it is named for, or null. */

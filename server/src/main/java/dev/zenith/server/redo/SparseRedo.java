@@ -11,6 +11,7 @@ import dev.zenith.wal.RelFileNode;
 import dev.zenith.wal.RelTag;
 import dev.zenith.wal.SlruKind;
 import dev.zenith.wal.control.ControlFile;
+import dev.zenith.wal.rmgr.CheckPoint;
 import dev.zenith.wal.control.DbState;
 import dev.zenith.wal.segment.WalGeometry;
 import io.vertx.core.Context;
@@ -20,8 +21,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,10 +47,25 @@ import java.util.TreeSet;
 public final class SparseRedo {
     /** Starting pages read from their source together: memory holds this many (8 KiB each) at a time. */
     private static final int SEED_BATCH = 256;
+    /** WAL checks kept for later runs: one per anchor and timeline read from recently is enough. */
+    private static final int CHECKS_KEPT = 64;
 
     private final PgInstallation pg;
     private final ScratchArea area;
     private final RedoSettings settings;
+    /**
+     * The newest check of each WAL runs were given. Where the source promises the same bytes to every run up to an
+     * earlier one's target ({@link WalSource#growsOnly}: the store's), a run from the anchor of a run checked before
+     * checks (as it writes them, and then in {@link RedoWal#check}) only the records after that run's target: floating
+     * runs under writes go from one base to a later target each time, and decoded everything since the base twice.
+     */
+    private final Map<WalKey, RedoWal.Checked> checkedWal = Collections.synchronizedMap(
+            new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<WalKey, RedoWal.Checked> eldest) {
+                    return size() > CHECKS_KEPT;
+                }
+            });
 
     public SparseRedo(PgInstallation pg, ScratchArea area, RedoSettings settings) {
         this.pg = pg;
@@ -107,10 +125,22 @@ public final class SparseRedo {
         RecoveryServer.writeConfiguration(data, RecoveryServer.settings(anchor.controlFile(), area.socketDirectory(run),
                 settings.sharedBuffers()));
         long filesWritten = System.nanoTime();
-        request.wal().writeSegments(anchor.pgTimeline(), anchor.redoLsn(), target, data.resolve("pg_wal"));
+        boolean lineage = !request.timelines().histories().isEmpty();
+        WalKey walKey = request.wal().growsOnly() ? new WalKey(request.wal(), anchor.checkpointLsn(),
+                anchor.controlFile().checkPointCopy(), anchor.controlFile().systemIdentifier(), targetTli, lineage) : null;
+        RedoWal.Checked before = walKey == null ? null : checkedWal.get(walKey);
+        if (before != null && before.continuesTo(target)) {
+            request.wal().writeSegments(anchor.pgTimeline(), anchor.redoLsn(), target, data.resolve("pg_wal"), before.target());
+        } else {
+            before = null;
+            request.wal().writeSegments(anchor.pgTimeline(), anchor.redoLsn(), target, data.resolve("pg_wal"));
+        }
         long walWritten = System.nanoTime();
-        RedoWal.Facts wal = RedoWal.check(data.resolve("pg_wal"), anchor, target, targetTli,
-                !request.timelines().histories().isEmpty());
+        RedoWal.Checked checked = RedoWal.check(data.resolve("pg_wal"), anchor, target, targetTli, lineage, before);
+        if (walKey != null) {
+            keep(walKey, checked);
+        }
+        RedoWal.Facts wal = checked.facts();
         long walChecked = System.nanoTime();
 
         int seeded;
@@ -200,6 +230,21 @@ public final class SparseRedo {
                 said.checkpoint());
         return new RedoReport(request.wanted().size(), seeded, present, wal.records(), wal.bytes(), preparation, recovery,
                 Duration.ofNanos(done - recovered));
+    }
+
+    /** Keeps {@code checked} for the next run given the same WAL, unless one kept reaches further. */
+    private void keep(WalKey key, RedoWal.Checked checked) {
+        synchronized (checkedWal) {
+            RedoWal.Checked kept = checkedWal.get(key);
+            if (kept == null || checked.target().isAfter(kept.target())) {
+                checkedWal.put(key, checked);
+            }
+        }
+    }
+
+    /** What makes two runs' WAL the same up to the earlier's target: the source, the anchor, the target's timeline. */
+    private record WalKey(WalSource wal, Lsn checkpoint, CheckPoint contents, long systemId, int targetTli,
+                          boolean lineage) {
     }
 
     /**

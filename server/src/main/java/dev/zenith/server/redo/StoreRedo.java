@@ -20,6 +20,7 @@ import dev.zenith.wal.RelTag;
 import dev.zenith.wal.RelFileNode;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -54,6 +55,25 @@ public final class StoreRedo {
     public record Base(Lsn redoPoint, Lsn target, Anchor anchor, Lsn usableFrom, Map<RelTag, Long> freeSpaceMaps) {
         public Base(Lsn redoPoint, Lsn target, Anchor anchor, Lsn usableFrom) {
             this(redoPoint, target, anchor, usableFrom, null);
+        }
+    }
+
+    /** The WAL of a timeline's lineage as the store holds it: it only grows (complete records are never rewritten). */
+    private record StoredWal(Store store, TimelineId timeline) implements WalSource {
+        @Override
+        public void writeSegments(int pgTimeline, Lsn from, Lsn to, Path walDir) throws IOException {
+            // from is the anchor's redo point: PostgreSQL reads nothing of its segment before it but the first page
+            store.pgWal().writeSegmentsForRecovery(timeline, from, to, walDir, bytes -> { });
+        }
+
+        @Override
+        public void writeSegments(int pgTimeline, Lsn from, Lsn to, Path walDir, Lsn checkedTo) throws IOException {
+            store.pgWal().writeSegmentsForRecovery(timeline, from, to, walDir, bytes -> { }, checkedTo);
+        }
+
+        @Override
+        public boolean growsOnly() {
+            return true;
         }
     }
 
@@ -192,9 +212,8 @@ public final class StoreRedo {
         return slots.hold(kind, () -> {
             // free-space maps as long as at the base (zeros): redo extends, truncates and drops them from there
             RedoRequest request = new RedoRequest(base.anchor(), target, wanted, startingPages(tl, base),
-                    base.freeSpaceMaps() == null ? Map.of() : base.freeSpaceMaps(), scratchBase(tl, base, wanted), (pgTimeline, from, to, walDir) ->
-                    // from is the anchor's redo point: PostgreSQL reads nothing of its segment before it but the first page
-                    store.pgWal().writeSegmentsForRecovery(tl, from, to, walDir, bytes -> { }), timelinesTo(tl, base, target));
+                    base.freeSpaceMaps() == null ? Map.of() : base.freeSpaceMaps(), scratchBase(tl, base, wanted),
+                    new StoredWal(store, tl), timelinesTo(tl, base, target));
             RedoReport report = redo.run(request, sink);
             java.util.logging.Logger.getLogger(StoreRedo.class.getName()).fine(() -> "redo to " + target + ": " + report);
             return report;

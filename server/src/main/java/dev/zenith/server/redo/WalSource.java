@@ -24,6 +24,23 @@ public interface WalSource {
     void writeSegments(int pgTimeline, Lsn from, Lsn to, Path walDir) throws IOException;
 
     /**
+     * As above, where the records up to {@code checkedTo} (a record end) were checked before, by a run given an equal
+     * source that {@link #growsOnly}: a source that checks the records it writes need check only those after it.
+     */
+    default void writeSegments(int pgTimeline, Lsn from, Lsn to, Path walDir, Lsn checkedTo) throws IOException {
+        writeSegments(pgTimeline, from, to, walDir);
+    }
+
+    /**
+     * Whether every source equal to this one ({@link Object#equals}) writes, up to any target it wrote before, the same
+     * bytes again: a WAL that only grows (the store's, of one timeline's lineage: complete records are never rewritten).
+     * Then a run needs to check only the WAL after an earlier run's target ({@link SparseRedo}). False unless said.
+     */
+    default boolean growsOnly() {
+        return false;
+    }
+
+    /**
      * WAL stream bytes in memory (page headers included, as PostgreSQL streams them) starting at
      * {@code start}, which must be at or before the start of the segment holding the redo point.
      */

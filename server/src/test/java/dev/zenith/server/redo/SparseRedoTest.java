@@ -256,6 +256,94 @@ class SparseRedoTest {
         }
     }
 
+    /**
+     * A run from the anchor of a run checked before, given a WAL that only grows ({@link WalSource#growsOnly}), checks
+     * only the WAL after that run's target: here the earlier part of the second run's WAL is damaged and not read,
+     * and what the check finds (records, FILE_COPY databases, checked blocks) equals a check of the whole range.
+     * A source that makes no such promise, or a damaged part after the earlier target, is read whole and refused.
+     */
+    @Test
+    void aLaterRunChecksOnlyTheWalAfterAnEarlierRunsTarget() throws IOException {
+        Lsn middle = records.get(records.size() / 2).endLsn();
+        Lsn end = records.get(records.size() - 1).endLsn();
+        int tli = imageAnchor.pgTimeline();
+        WalSource wal = WalSource.segmentDirectory(cluster.walDir());
+        Path first = Files.createDirectories(cluster.scratch("wal-check-first"));
+        wal.writeSegments(tli, imageAnchor.redoLsn(), middle, first);
+        RedoWal.Checked atMiddle = RedoWal.check(first, imageAnchor, middle, tli, false, null);
+        assertEquals(middle, atMiddle.target());
+
+        Path later = Files.createDirectories(cluster.scratch("wal-check-later"));
+        wal.writeSegments(tli, imageAnchor.redoLsn(), end, later);
+        RedoWal.Facts whole = RedoWal.check(later, imageAnchor, end, tli, false);
+        Lsn damaged = records.get(records.size() / 4).startLsn();
+        flip(later, damaged.plus(30));
+        RedoWal.Checked goneOn = RedoWal.check(later, imageAnchor, end, tli, false, atMiddle);
+        assertEquals(whole, goneOn.facts(), "going on from " + middle + " finds what a check of the whole range does");
+        assertEquals(records.size(), goneOn.facts().records());
+        assertThrows(RedoException.class, () -> RedoWal.check(later, imageAnchor, end, tli, false),
+                "read whole, the damage at " + damaged + " is found");
+
+        flip(later, damaged.plus(30));
+        Lsn afterMiddle = records.get(records.size() * 3 / 4).startLsn();
+        flip(later, afterMiddle.plus(30));
+        assertThrows(RedoException.class, () -> RedoWal.check(later, imageAnchor, end, tli, false, atMiddle),
+                "damage after the earlier target at " + afterMiddle + " is found");
+    }
+
+    /**
+     * Runs given one source of a WAL that only grows go on from the previous run's check; each still replays the whole
+     * range from the anchor and its pages equal a full crash recovery's (the check only reads less).
+     */
+    @Test
+    void runsFromOneAnchorOnAGrowingWalEqualAFullCrashRecovery() throws IOException {
+        WalSource files = WalSource.segmentDirectory(cluster.walDir());
+        WalSource growing = new WalSource() {
+            @Override
+            public void writeSegments(int pgTimeline, Lsn from, Lsn to, Path walDir) throws IOException {
+                files.writeSegments(pgTimeline, from, to, walDir);
+            }
+
+            @Override
+            public boolean growsOnly() {
+                return true;
+            }
+        };
+        SparseRedo runs = new SparseRedo(cluster.installation(), area, RedoSettings.defaults());
+        Lsn end = records.get(records.size() - 1).endLsn();
+        for (Lsn target : List.of(records.get(records.size() / 3).endLsn(), end)) {
+            Map<BlockRef, byte[]> got = new HashMap<>();
+            RedoReport report = runs.run(request(target, someBlocks(), new DirectoryPages(image), growing), got::put);
+            long expected = records.stream().filter(r -> !r.endLsn().isAfter(target)).count();
+            assertEquals(expected, report.walRecords(), "records replayed to " + target);
+            if (target.equals(end)) {
+                Path ref = ReferenceDirectory.build(cluster.installation(), image, files, target,
+                        cluster.scratch("reference-growing"));
+                try (ForkFiles refPages = new ForkFiles(ref)) {
+                    for (Map.Entry<BlockRef, byte[]> e : got.entrySet()) {
+                        byte[] want = refPages.read(e.getKey().rel(), e.getKey().block());
+                        if (want == null) {
+                            assertNull(e.getValue(), e.getKey() + " is not in the reference");
+                        } else {
+                            assertArrayEquals(want, e.getValue(), e.getKey() + " differs from the reference");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Flips one bit of the WAL byte at {@code at} in the segment files of {@code walDir}. */
+    private static void flip(Path walDir, Lsn at) throws IOException {
+        Path file = walDir.resolve(WalSegments.fileName(imageAnchor.pgTimeline(), WalSegments.segmentNumber(at.value())));
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.seek(WalSegments.segmentOffset(at.value()));
+            int b = f.read();
+            f.seek(WalSegments.segmentOffset(at.value()));
+            f.write(b ^ 1);
+        }
+    }
+
     /** The one run directory in the area (its removal held). */
     private static Path runDirectory(List<Runnable> removals) throws IOException {
         assertEquals(1, removals.size(), "one run ended");

@@ -61,7 +61,7 @@ public final class PgWalWriter {
     /** As above, telling {@code bytesRead} of each stretch of stored WAL read (they add up to {@link #bytesToWrite}). */
     public List<Path> writeSegments(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead)
             throws IOException {
-        return write(id, from, to, walDir, bytesRead, false);
+        return write(id, from, to, walDir, bytesRead, false, from);
     }
 
     /**
@@ -72,11 +72,25 @@ public final class PgWalWriter {
      */
     public List<Path> writeSegmentsForRecovery(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead)
             throws IOException {
-        return write(id, from, to, walDir, bytesRead, true);
+        return write(id, from, to, walDir, bytesRead, true, from);
     }
 
-    private List<Path> write(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead, boolean headPageOnly)
-            throws IOException {
+    /**
+     * As above, checking only the records after {@code checkedTo}, a record end in [{@code from}, {@code to}] up to which
+     * an earlier write from {@code from} checked them: stored WAL below the last complete record is never rewritten, and
+     * a redo run after another from the same redo point decoded everything since it again.
+     */
+    public List<Path> writeSegmentsForRecovery(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead,
+                                               Lsn checkedTo) throws IOException {
+        if (checkedTo.isBefore(from) || checkedTo.isAfter(to)) {
+            throw new IllegalArgumentException("records checked to " + checkedTo + ", outside " + from + ".." + to);
+        }
+        // the next record starts at the end MAXALIGNed
+        return write(id, from, to, walDir, bytesRead, true, Lsn.of(WalGeometry.maxAlign(checkedTo.value())));
+    }
+
+    private List<Path> write(TimelineId id, Lsn from, Lsn to, Path walDir, LongConsumer bytesRead, boolean headPageOnly,
+                             Lsn checkFrom) throws IOException {
         timelines.get(id).orElseThrow(() -> new StoreException("no timeline " + id));
         Lsn start = wal.start(id).orElseThrow(() -> new StoreException("timeline " + id + " has no WAL"));
         List<PgTimelines.Entry> tlis = pgTimelines.entries(id).stream().filter(e -> e.begin().isBefore(to)).toList();
@@ -85,7 +99,7 @@ public final class PgWalWriter {
         if (!firstByte.isBefore(to)) {
             return written;
         }
-        RecordCheck records = new RecordCheck(id, from, to);
+        RecordCheck records = new RecordCheck(id, checkFrom, to);
         Lsn fromPage = Lsn.of(WalSegments.pageStart(Lsn.min(from, to).value()));
         Lsn at = firstByte;
         try (SegmentFiles files = new SegmentFiles(tlis, walDir, written)) {
