@@ -22,6 +22,11 @@ final class Compute {
     volatile ComputeSql sql;
     volatile Lsn lastLsn = Lsn.INVALID;
     /**
+     * A password its start gave role postgres that the storage does not keep yet (until its WAL is durable in the
+     * store): the pass file names this one meanwhile. Null otherwise.
+     */
+    volatile String unkeptPassword;
+    /**
      * The long action under way on it, if any. Such an action lets go of the management lock while it
      * waits; meanwhile other actions on this pg are refused (409), other pgs' go on.
      */

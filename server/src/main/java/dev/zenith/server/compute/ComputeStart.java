@@ -144,7 +144,8 @@ final class ComputeStart {
             LOG.log(Level.SEVERE, "pg " + name + " failed to start", e);
             throw new ComputeLifecycle.StartFailed("pg '" + name + "' failed to start: " + e.getMessage(), e);
         }
-        c.running = true;
+        c.unkeptPassword = passwordless != null ? passwordless.password() : null;
+        registry.nowRunning(c);
         if (c.isPrimary()) {
             channels.startReceiver(c, store, passwordless != null ? passwordless.password() : ClusterPasswords.find(store).orElse(null));
         }
@@ -302,6 +303,7 @@ final class ComputeStart {
         }
         ClusterPasswords.keep(store, p.password());
         ClusterPasswords.setOn(store, c.record.timeline(), p.setBefore());
+        c.unkeptPassword = null; // the storage's now
         registry.publishPassFile();
     }
 }

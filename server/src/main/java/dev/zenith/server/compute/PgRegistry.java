@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -39,6 +40,8 @@ final class PgRegistry {
     private final Path computesDir;
     private final ComputePorts ports;
     private final Map<String, Compute> computes = new ConcurrentHashMap<>();
+    /** The pass file as last written: each pg port's password. */
+    private volatile Map<Integer, String> named = Map.of();
 
     PgRegistry(ZenithConfig config, PgInstallation pg, StorageRegistry storages, Path computesDir) {
         this.config = config;
@@ -185,14 +188,44 @@ final class PgRegistry {
      * with the replication user's. The connection strings zenith hands out name this file, so the owner's
      * psql, pgbench and pg_basebackup log in without a password on any command line.
      */
-    void publishPassFile() throws IOException {
+    synchronized void publishPassFile() throws IOException {
         List<PassFile.Login> logins = new ArrayList<>();
+        Map<Integer, String> written = new HashMap<>();
         computes.values().stream().sorted(Comparator.comparingInt(c -> c.record.port())).forEach(c ->
-                storages.find(c.record.storageName()).flatMap(s -> ClusterPasswords.find(s.store()))
-                        .ifPresent(pw -> logins.add(new PassFile.Login(c.record.port(), "postgres", pw))));
+                passwordOf(c).ifPresent(pw -> {
+                    logins.add(new PassFile.Login(c.record.port(), "postgres", pw));
+                    written.put(c.record.port(), pw);
+                }));
         logins.add(new PassFile.Login(config.pgPort(), config.replicationUser(), config.replicationPassword()));
         PassFile.write(config.passFile(), "Written by zenith: the passwords of its pgs (user postgres) and of its"
                 + " replication port; libpq's format (PGPASSFILE, passfile=).", logins);
+        named = Map.copyOf(written);
+    }
+
+    /**
+     * Marks a compute running, once the pass file names its port with its password (written first when it does
+     * not): whoever sees it running may connect with the file at once (a pg taken back at a storage's take-in,
+     * a start that gave its cluster a password the storage does not keep yet). It runs whatever happens to the file:
+     * when that cannot be written, the log says why the owner's logins fail. Blocking.
+     */
+    void nowRunning(Compute c) {
+        Optional<String> password = passwordOf(c);
+        if (password.isPresent() && !password.get().equals(named.get(c.record.port()))) {
+            try {
+                publishPassFile();
+            } catch (IOException e) {
+                LOG.severe("pg " + c.name() + " runs, but " + config.passFile() + " could not be written to name its port: "
+                        + e.getMessage());
+            }
+        }
+        c.running = true;
+    }
+
+    /** The password role postgres of {@code c} has: one set in its cluster and not kept yet, else its storage's. */
+    private Optional<String> passwordOf(Compute c) {
+        String unkept = c.unkeptPassword;
+        return unkept != null ? Optional.of(unkept)
+                : storages.find(c.record.storageName()).flatMap(s -> ClusterPasswords.find(s.store()));
     }
 
     void checkStorageUnused(String storage) {

@@ -73,7 +73,7 @@ final class StorageAdoption {
             registry.add(c);
             if (r.wantRunning() && c.process.runningPid().isPresent()) {
                 LOG.info("pg " + r.name() + " is still running: taking it back");
-                c.running = true;
+                registry.nowRunning(c); // the pass file names it first: it is shown running at once
                 SpreadFirstCheckpoint.restoreAfterIt(c.process); // a first checkpoint pending when the daemon died
                 if (c.isPrimary()) {
                     channels.startReceiver(c, s.store(), ClusterPasswords.find(s.store()).orElse(null));

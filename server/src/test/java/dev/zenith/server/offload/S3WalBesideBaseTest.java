@@ -100,7 +100,6 @@ class S3WalBesideBaseTest {
         PgCluster.deleteTree(a.home.resolve("s3-cache").resolve("cloud"));
         a.startProcess();
         int restored = a.awaitJson("/pgs/main", j -> "running".equals(j.getString("status"))).getInteger("port");
-        awaitPassword(a, restored);
         killed.assertBack(a, restored);
         assertEquals("100", a.psql(restored, "SELECT count(*) FROM ledger WHERE client = 2000"));
         phases.end("restored");
@@ -122,18 +121,6 @@ class S3WalBesideBaseTest {
         }
         assertEquals(before, base(a));
         return before;
-    }
-
-    /**
-     * Waits (2 minutes at most) until the daemon's pass file names {@code port}: once (load 50) the pg of the storage
-     * restored after the start ran before the file was written again, and psql found no password.
-     */
-    private static void awaitPassword(DaemonFixture a, int port) throws Exception {
-        long t0 = System.nanoTime();
-        while (Files.readAllLines(a.passFile()).stream().noneMatch(l -> l.startsWith("127.0.0.1:" + port + ":"))) {
-            assertTrue(System.nanoTime() - t0 < 120_000_000_000L, "the pass file never named port " + port);
-            Thread.sleep(100);
-        }
     }
 
     /** The id of the base the log last said is held. */
