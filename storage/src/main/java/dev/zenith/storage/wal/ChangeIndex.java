@@ -35,15 +35,22 @@ public final class ChangeIndex {
         this.timelines = timelines;
     }
 
-    /** Distinct blocks touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
-    public SortedSet<BlockRef> changedBlocks(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+    /**
+     * Distinct blocks touched by the WAL records between two points of the history (records ending in (from, to],
+     * see {@link #forEachChange}), ancestors included.
+     */
+    public SortedSet<BlockRef> changedBlocks(TimelineId id, Lsn from, Lsn to) {
         SortedSet<BlockRef> out = new TreeSet<>();
-        forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(new BlockRef(rel, block)));
+        forEachChange(id, from, to, (lsn, rel, block) -> out.add(new BlockRef(rel, block)));
         return out;
     }
 
     /**
-     * Every block change with record LSN in (fromExclusive, toInclusive] on the timeline's lineage.
+     * Every block change of the WAL records between two points of the timeline's history, on its lineage: records
+     * that end in (from, to]. Points are record boundaries (a snapshot's or an image's LSN, a branch point: a record's
+     * end, MAXALIGNed or not, or a record's start) and the index keeps each change under its record's start, so these
+     * are the records that start in [from, to): a record starting at {@code from} (the one right after a point at an
+     * 8-byte-aligned end) is in, one starting at {@code to} or at a branch point is not.
      * Entries hold the changes of one append, keyed by its first record, and records complete in LSN
      * order, so the entries partition the LSNs: start at the last entry keyed at or below the range.
      * A block is visited once per record that changed it, in LSN order per lineage step. The entries are read
@@ -51,21 +58,22 @@ public final class ChangeIndex {
      * downloaded, and every entry visited, after each closed: a reader open across downloads keeps the pages
      * eviction frees meanwhile from reuse, and writes then grow LMDB's file past the cache bound.
      */
-    public void forEachChange(TimelineId id, Lsn fromExclusive, Lsn toInclusive, BlockChanges.Visitor visitor) {
+    public void forEachChange(TimelineId id, Lsn from, Lsn to, BlockChanges.Visitor visitor) {
         Lineage lineage;
         try (ReadTxn read = tables.read()) {
-            lineage = timelines.lineage(read.txn(), id, toInclusive);
+            lineage = timelines.lineage(read.txn(), id, to);
         }
         List<Entry> entries = new ArrayList<>();
         for (Lineage.Step step : lineage.steps()) {
             byte[] next = null;
             do {
                 entries.clear();
-                next = readEntries(step, fromExclusive, next, entries);
+                next = readEntries(step, from, next, entries);
                 for (Entry e : entries) {
-                    BlockChanges.unpack(e.value() != null ? e.value() : e.evicted().fetch(), (lsn, rel, block) -> {
-                        if (lsn.isAfter(fromExclusive) && !lsn.isAfter(step.upTo())) {
-                            visitor.visit(lsn, rel, block);
+                    BlockChanges.unpack(e.value() != null ? e.value() : e.evicted().fetch(), (start, rel, block) -> {
+                        // record starts against points (record ends): [from, to) is "ends in (from, to]"
+                        if (!start.isBefore(from) && start.isBefore(step.upTo())) {
+                            visitor.visit(start, rel, block);
                         }
                     });
                 }
@@ -82,22 +90,23 @@ public final class ChangeIndex {
 
     /**
      * Adds to {@code out} the entries of {@code step}'s timeline from key {@code from} on (null: the last keyed at or
-     * below the range's start) up to the step's end, at most {@link #ENTRIES_PER_READ}, in one read transaction that
-     * downloads nothing. Returns the key to go on from, or null when the step's entries are all read.
+     * below the range's start, which holds the record starting there) up to the step's end (exclusive: an entry keyed
+     * there holds only records starting at or after it), at most {@link #ENTRIES_PER_READ}, in one read transaction
+     * that downloads nothing. Returns the key to go on from, or null when the step's entries are all read.
      */
-    private byte[] readEntries(Lineage.Step step, Lsn fromExclusive, byte[] from, List<Entry> out) {
+    private byte[] readEntries(Lineage.Step step, Lsn rangeStart, byte[] from, List<Entry> out) {
         try (ReadTxn read = tables.read(); TableCursor c = tables.changesByLsn().openCursor(read.txn())) {
             byte[] prefix = Keys.timeline(step.timeline());
             boolean ok;
             if (from != null) {
                 ok = c.get(from, GetOp.MDB_SET_RANGE);
             } else {
-                ok = c.floorKey(Keys.timelineLsn(step.timeline(), fromExclusive.plus(1)), Keys.TL) != null
+                ok = c.floorKey(Keys.timelineLsn(step.timeline(), rangeStart), Keys.TL) != null
                         || c.get(Keys.timelineLsn(step.timeline(), Lsn.INVALID), GetOp.MDB_SET_RANGE);
             }
             return ColdValues.withoutFetching(() -> {
                 for (boolean more = ok; more && Keys.hasPrefix(c.key(), prefix); more = c.next()) {
-                    if (Keys.lsnAt(c.key(), Keys.TL).isAfter(step.upTo())) {
+                    if (!Keys.lsnAt(c.key(), Keys.TL).isBefore(step.upTo())) {
                         return null;
                     }
                     if (out.size() == ENTRIES_PER_READ) {
@@ -114,20 +123,24 @@ public final class ChangeIndex {
         }
     }
 
-    /** Relations touched by WAL records with LSN in (fromExclusive, toInclusive], ancestors included. */
-    public SortedSet<RelTag> changedRelations(TimelineId id, Lsn fromExclusive, Lsn toInclusive) {
+    /**
+     * Relations touched by the WAL records between two points of the history (records ending in (from, to], see
+     * {@link #forEachChange}), ancestors included.
+     */
+    public SortedSet<RelTag> changedRelations(TimelineId id, Lsn from, Lsn to) {
         SortedSet<RelTag> out = new TreeSet<>(RelTag.ORDER);
-        forEachChange(id, fromExclusive, toInclusive, (lsn, rel, block) -> out.add(rel)); // no set of every block
+        forEachChange(id, from, to, (lsn, rel, block) -> out.add(rel)); // no set of every block
         return out;
     }
 
     /**
-     * The last WAL record at or before {@code atOrBefore} that touched the block. A scan of the change
-     * index (nothing on a hot path asks this yet; a per-block index would cost every commit).
+     * The start of the last WAL record of the history up to the point {@code upTo} (records ending at or before it) that
+     * touched the block. A scan of the change index (nothing on a hot path asks this yet; a per-block index would cost
+     * every commit).
      */
-    public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn atOrBefore) {
+    public Optional<Lsn> lastChange(TimelineId id, RelTag rel, int block, Lsn upTo) {
         Lsn[] last = {null};
-        forEachChange(id, Lsn.INVALID, atOrBefore, (lsn, r, b) -> {
+        forEachChange(id, Lsn.INVALID, upTo, (lsn, r, b) -> {
             if (b == block && r.equals(rel) && (last[0] == null || lsn.isAfter(last[0]))) {
                 last[0] = lsn;
             }
