@@ -8,9 +8,12 @@ import dev.zenith.storage.Store;
 import dev.zenith.storage.image.RelationFilter;
 import dev.zenith.storage.timeline.TimelineId;
 import dev.zenith.storage.wal.BlockRef;
+import dev.zenith.storage.wal.CommitRecord;
 import dev.zenith.wal.Lsn;
 import dev.zenith.wal.record.BlockReference;
 import dev.zenith.wal.record.DecodedRecord;
+import dev.zenith.wal.rmgr.MainDataDecoder;
+import dev.zenith.wal.rmgr.XactCompletion;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -32,7 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * keeps each change under its record's start: on real WAL, for every record that changes blocks, the blocks changed
  * between the point before it (the previous record's end, or its own start) and its end are exactly its own. A point at
  * an 8-byte-aligned record end is where the next record starts: that record is after the point (a snapshot diff from
- * there holds its pages), and a branch at that point does not see it.
+ * there holds its pages), and a branch at that point does not see it, nor its commit when travelling by time.
  */
 @Tag("pg")
 class ChangesBetweenPointsTest {
@@ -45,6 +48,11 @@ class ChangesBetweenPointsTest {
             rc.cluster().psql("INSERT INTO t SELECT g, repeat('x', g % 37) FROM generate_series(1, 300) g;"
                     + " INSERT INTO u SELECT generate_series(1, 50); UPDATE t SET b = b || 'y' WHERE a % 5 = 0;"
                     + " CREATE INDEX ON t (a)");
+            StringBuilder commits = new StringBuilder(); // commit records after records of varying length
+            for (int i = 0; i < 60; i++) {
+                commits.append("BEGIN; INSERT INTO t VALUES (").append(i).append(", repeat('z', ").append(i).append(")); COMMIT; ");
+            }
+            rc.cluster().psql(commits.toString());
             rc.mark("load");
             rc.finish();
             List<DecodedRecord> records = rc.records();
@@ -60,10 +68,17 @@ class ChangesBetweenPointsTest {
                 int afterAlignedEnds = 0;
                 DecodedRecord branchBefore = null; // a record whose aligned end the next one, changing other blocks, starts at
                 DecodedRecord diffed = null; // a record starting at an aligned end, ending unaligned
+                DecodedRecord commitAtBranch = null; // a commit starting at an aligned end
                 for (int i = 1; i < records.size(); i++) {
                     DecodedRecord previous = records.get(i - 1);
                     DecodedRecord r = records.get(i);
-                    if (!r.startLsn().isAfter(start) || r.blocks().isEmpty()) {
+                    if (!r.startLsn().isAfter(start)) {
+                        continue;
+                    }
+                    if (commitAtBranch == null && previous.endLsn().equals(r.startLsn()) && commitTime(r) != null) {
+                        commitAtBranch = r;
+                    }
+                    if (r.blocks().isEmpty()) {
                         continue;
                     }
                     Set<BlockRef> own = blocks(r);
@@ -89,8 +104,10 @@ class ChangesBetweenPointsTest {
                 assertTrue(afterAlignedEnds > 0, "the WAL holds records starting right at the previous record's end");
                 assertNotNull(branchBefore, "a record whose next one starts at its end and changes other blocks");
                 assertNotNull(diffed, "a record starting at an aligned end");
+                assertNotNull(commitAtBranch, "a commit starting at an aligned end");
                 DecodedRecord atBranch = branchBefore;
                 DecodedRecord inDiff = diffed;
+                DecodedRecord commit = commitAtBranch;
                 assertAll(
                         () -> assertEquals(Map.of(), first(problems, 5), problems.size() + " ranges listed wrong, the first"),
                         // a branch at an aligned end: the parent's record starting there is not in the branch's history
@@ -108,6 +125,14 @@ class ChangesBetweenPointsTest {
                             HistoryDiff.Diff diff = HistoryDiff.between(store, snapshot("before", before), snapshot("after", after));
                             assertEquals(blocks(inDiff).size(), diff.pagesChanged(),
                                     "pages of the diff from " + before.lsn() + " to " + after.lsn());
+                        },
+                        // time travel on a branch at an aligned end: the parent's commit starting there is not its own
+                        () -> {
+                            TimelineId branch = store.timelines().create(root, commit.startLsn(), 1).id();
+                            Lsn found = store.changes().lastCommitAtOrBefore(branch, commitTime(commit))
+                                    .map(CommitRecord::recordLsn).orElse(Lsn.INVALID);
+                            assertTrue(found.isBefore(commit.startLsn()), "the last commit on a branch at "
+                                    + commit.startLsn() + " by its time is at " + found);
                         });
             }
         }
@@ -119,6 +144,12 @@ class ChangesBetweenPointsTest {
             out.add(new BlockRef(b.rel(), (int) b.blockNumber()));
         }
         return out;
+    }
+
+    /** A commit record's time, or null for any other record. */
+    private static Instant commitTime(DecodedRecord r) {
+        return MainDataDecoder.decode(r).filter(p -> p instanceof XactCompletion x && x.isCommit())
+                .map(p -> ((XactCompletion) p).instant()).orElse(null);
     }
 
     private static Map<String, String> first(Map<String, String> problems, int n) {

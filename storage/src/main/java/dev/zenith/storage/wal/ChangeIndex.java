@@ -176,8 +176,8 @@ public final class ChangeIndex {
             Txn<byte[]> txn = read.txn();
             for (Lineage.Step step : timelines.lineage(txn, id, Lsn.of(Long.MAX_VALUE)).steps()) {
                 byte[][] hit = c.floor(Keys.commit(step.timeline(), micros, Lsn.of(-1L)), Keys.TL);
-                // skip commits beyond this step's branch point
-                while (hit != null && Keys.lsnAt(hit[0], Keys.TL + 8).isAfter(step.upTo())) {
+                // skip commits beyond this step's branch point (a record end: one starting right there is after it)
+                while (hit != null && !Keys.lsnAt(hit[0], Keys.TL + 8).isBefore(step.upTo())) {
                     hit = c.prev() && Keys.hasPrefix(c.key(), Keys.timeline(step.timeline()))
                             ? new byte[][] {c.key(), c.val()} : null;
                 }
