@@ -176,12 +176,29 @@ public final class PgCluster implements AutoCloseable {
         deleteTree(root);
     }
 
-    /** Deletes a directory tree (tests: failures become unchecked). */
+    /**
+     * Deletes a directory tree (tests: failures become unchecked). A process that is still going away (a compute
+     * orphaned by a daemon killed -9, a run's postmaster exiting) may add a file while the tree is deleted: a directory
+     * found not empty is tried again, a few times.
+     */
     public static void deleteTree(Path dir) {
-        try {
-            FileTrees.delete(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                FileTrees.delete(dir);
+                return;
+            } catch (java.nio.file.DirectoryNotEmptyException e) {
+                if (attempt == 10) {
+                    throw new UncheckedIOException(e);
+                }
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new UncheckedIOException(e);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
     }
 
